@@ -1,0 +1,63 @@
+/**
+ * createApp(deps): the whole HTTP surface, with nothing opened at import time.
+ * Middleware order: request id -> access log -> routes; one onError.
+ */
+import { createRouter } from "./routes/router.ts";
+import type { AppEnv } from "./routes/env.ts";
+import { problemResponse, toAppError } from "./routes/problem.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
+import { AppError } from "./services/errors.ts";
+import type { Deps } from "./services/deps.ts";
+import { createServices, type Services } from "./services/mod.ts";
+import { createIdFactory } from "./kv/ids.ts";
+import type { Context } from "hono";
+
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function createApp(deps: Deps, services: Services = createServices(deps)) {
+  const app = createRouter();
+  const newId = createIdFactory(deps.clock);
+
+  app.use("*", async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : newId("req");
+    c.set("requestId", requestId);
+    c.set("log", deps.log.child({ request_id: requestId }));
+    c.set("services", services);
+    const started = performance.now();
+    await next();
+    c.header("X-Request-Id", requestId);
+    c.get("log").info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+
+  app.onError((err, c) => {
+    const error = toAppError(err);
+    if (error.code === "internal") {
+      (c.get("log") ?? deps.log).error("unhandled error", { error: err });
+    }
+    return problemResponse(c as Context<AppEnv>, error);
+  });
+  app.notFound((c) =>
+    problemResponse(
+      c as Context<AppEnv>,
+      new AppError(
+        "not_found",
+        `no route for ${c.req.method} ${c.req.path}; see /docs for the API`,
+      ),
+    )
+  );
+
+  registerSecuritySchemes(app);
+  app.route("/", healthRoutes(services));
+
+  app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

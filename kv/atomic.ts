@@ -1,0 +1,53 @@
+/**
+ * The one way to write a checked change: read, `check()` the versionstamps
+ * read, write, commit; on a lost race run the whole thing again, a bounded
+ * number of times. A race lost every time becomes 409 `conflict`, never a
+ * silent overwrite.
+ */
+import { AppError } from "../services/errors.ts";
+
+export interface CommitOptions {
+  /** attempts before giving up with `conflict` (default 8) */
+  attempts?: number;
+  /** what is being changed, for the conflict message */
+  what?: string;
+}
+
+/**
+ * `build` reads what it needs, adds checks and mutations to `op`, and returns
+ * a result. It runs again from scratch after a lost race, so it must not have
+ * side effects outside `op`. Throwing aborts without writing anything.
+ */
+export async function commitChecked<T>(
+  kv: Deno.Kv,
+  build: (op: Deno.AtomicOperation, attempt: number) => Promise<T>,
+  options: CommitOptions = {},
+): Promise<{ value: T; versionstamp: string }> {
+  const attempts = options.attempts ?? 8;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const op = kv.atomic();
+    const value = await build(op, attempt);
+    const res = await op.commit();
+    if (res.ok) return { value, versionstamp: res.versionstamp };
+    // Lost a race: back off a little, with jitter, so contenders spread out.
+    await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+  }
+  throw new AppError(
+    "conflict",
+    `${
+      options.what ?? "the record"
+    } was changed by another request at the same time; reload and try again`,
+  );
+}
+
+/** `kv.getMany` takes at most 10 keys; this takes any number, in order. */
+export async function getManyChunked<T>(
+  kv: Deno.Kv,
+  keys: Deno.KvKey[],
+): Promise<Deno.KvEntryMaybe<T>[]> {
+  const out: Deno.KvEntryMaybe<T>[] = [];
+  for (let i = 0; i < keys.length; i += 10) {
+    out.push(...await kv.getMany<T[]>(keys.slice(i, i + 10)));
+  }
+  return out;
+}

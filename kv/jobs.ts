@@ -1,0 +1,176 @@
+/**
+ * Work that must happen later: a record at `["jobs", due_at, id]`, claimed
+ * atomically and run by `Deno.cron` (and an in-process loop locally).
+ * No `kv.enqueue`: Deno Deploy has no queues.
+ *
+ * Claiming moves the job to `due_at = now + lease`, so a runner that dies
+ * mid-job leaves it to be claimed again once the lease runs out; finishing
+ * deletes it, failing reschedules it with backoff, and after `maxAttempts`
+ * it moves to `["jobs_dead", id]` for an operator to look at.
+ */
+import { keys } from "./keys.ts";
+import type { Clock } from "../services/clock.ts";
+import type { IdFactory } from "./ids.ts";
+
+export interface Job<P = unknown> {
+  id: string;
+  kind: string;
+  payload: P;
+  due_at: number;
+  attempts: number;
+  max_attempts: number;
+  created_at: number;
+  last_error: string | null;
+  /** set while a runner holds it */
+  lease_until: number | null;
+}
+
+export interface DeadJob<P = unknown> extends Job<P> {
+  dead_at: number;
+}
+
+export interface EnqueueOptions {
+  /** ms since epoch; default now */
+  dueAt?: number;
+  maxAttempts?: number;
+  /** a chosen id (default: a fresh `job_` id) */
+  id?: string;
+}
+
+/** Adds the job's mutations to `op`, so a job is created in the same commit as the change that needs it. */
+export function addJob<P>(
+  op: Deno.AtomicOperation,
+  clock: Clock,
+  newId: IdFactory,
+  kind: string,
+  payload: P,
+  options: EnqueueOptions = {},
+): Job<P> {
+  const now = clock.now();
+  const job: Job<P> = {
+    id: options.id ?? newId("job"),
+    kind,
+    payload,
+    due_at: options.dueAt ?? now,
+    attempts: 0,
+    max_attempts: options.maxAttempts ?? 8,
+    created_at: now,
+    last_error: null,
+    lease_until: null,
+  };
+  op.set(keys.job(job.due_at, job.id), job);
+  return job;
+}
+
+export type JobHandler = (job: Job) => Promise<void>;
+
+export interface RunJobsOptions {
+  /** jobs to run at most in this pass (default 50) */
+  limit?: number;
+  /** how long a claim lasts before another runner may take the job (default 60 s) */
+  leaseMs?: number;
+  /** delay before attempt n+1 (default: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h …) */
+  backoffMs?: (attempts: number) => number;
+  onError?: (job: Job, error: unknown) => void;
+}
+
+export interface RunJobsResult {
+  ran: number;
+  failed: number;
+  dead: number;
+}
+
+const DEFAULT_BACKOFF = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000];
+
+/** Claims and runs every job due now (up to `limit`), one at a time. */
+export async function runDueJobs(
+  kv: Deno.Kv,
+  clock: Clock,
+  handlers: Record<string, JobHandler>,
+  options: RunJobsOptions = {},
+): Promise<RunJobsResult> {
+  const limit = options.limit ?? 50;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const backoff = options.backoffMs ??
+    ((n: number) => DEFAULT_BACKOFF[Math.min(n - 1, DEFAULT_BACKOFF.length - 1)]);
+  const result: RunJobsResult = { ran: 0, failed: 0, dead: 0 };
+  const due = kv.list<Job>({ start: keys.jobsPrefix(), end: keys.jobsDueBefore(clock.now() + 1) }, {
+    limit,
+  });
+  for await (const entry of due) {
+    const claimed = await claim(kv, clock, entry, leaseMs);
+    if (!claimed) continue; // another runner took it
+    const handler = handlers[claimed.kind];
+    try {
+      if (!handler) throw new Error(`no handler for job kind "${claimed.kind}"`);
+      await handler(claimed);
+      await kv.delete(keys.job(claimed.due_at, claimed.id));
+      result.ran++;
+    } catch (error) {
+      options.onError?.(claimed, error);
+      const message = error instanceof Error ? error.message : String(error);
+      if (await fail(kv, clock, claimed, message, backoff)) result.dead++;
+      else result.failed++;
+    }
+  }
+  return result;
+}
+
+async function claim(
+  kv: Deno.Kv,
+  clock: Clock,
+  entry: Deno.KvEntry<Job>,
+  leaseMs: number,
+): Promise<Job | null> {
+  const now = clock.now();
+  const job: Job = {
+    ...entry.value,
+    attempts: entry.value.attempts + 1,
+    due_at: now + leaseMs,
+    lease_until: now + leaseMs,
+  };
+  const res = await kv.atomic()
+    .check(entry)
+    .delete(entry.key)
+    .set(keys.job(job.due_at, job.id), job)
+    .commit();
+  return res.ok ? job : null;
+}
+
+/** Reschedules, or dead-letters after the last attempt. Returns true when dead. */
+async function fail(
+  kv: Deno.Kv,
+  clock: Clock,
+  job: Job,
+  error: string,
+  backoff: (attempts: number) => number,
+): Promise<boolean> {
+  const now = clock.now();
+  const op = kv.atomic().delete(keys.job(job.due_at, job.id));
+  if (job.attempts >= job.max_attempts) {
+    const dead: DeadJob = { ...job, last_error: error, lease_until: null, dead_at: now };
+    await op.set(keys.deadJob(job.id), dead).commit();
+    return true;
+  }
+  const next: Job = {
+    ...job,
+    last_error: error,
+    lease_until: null,
+    due_at: now + backoff(job.attempts),
+  };
+  await op.set(keys.job(next.due_at, next.id), next).commit();
+  return false;
+}
+
+/** Every pending job (tests, admin views). */
+export async function listJobs(kv: Deno.Kv): Promise<Job[]> {
+  const out: Job[] = [];
+  for await (const e of kv.list<Job>({ prefix: keys.jobsPrefix() })) out.push(e.value);
+  return out;
+}
+
+export async function listDeadJobs(kv: Deno.Kv): Promise<DeadJob[]> {
+  const out: DeadJob[] = [];
+  for await (const e of kv.list<DeadJob>({ prefix: keys.deadJobsPrefix() })) out.push(e.value);
+  return out;
+}

@@ -1,0 +1,43 @@
+/** The OpenAPI 3.1 document: metadata and security schemes, generated from the route schemas. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../routes/env.ts";
+
+export const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "Payment operations API",
+    version: "0.1.0",
+    description: "Refunds, disputes, fraud triage and payment retries on a Stripe account, " +
+      "with roles, step-up 2FA, maker-checker approval and a hash-chained audit log. " +
+      "Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
+  },
+  servers: [{ url: "/", description: "this service" }],
+  tags: [
+    { name: "health", description: "liveness and readiness" },
+  ],
+};
+
+export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "API token of an admin, from `deno task admin create`",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "otpCode", {
+    type: "apiKey",
+    in: "header",
+    name: "X-OTP-Code",
+    description: "a fresh 6-digit TOTP code; accepted once",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "stepUp", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Step-Up",
+    description: "a step-up token from POST /api/admin/step-up",
+  });
+}
+
+/** The document as served at /openapi.json. */
+export function openApiDocument(app: OpenAPIHono<AppEnv>) {
+  return app.getOpenAPI31Document(OPENAPI_INFO);
+}

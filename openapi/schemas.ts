@@ -1,0 +1,67 @@
+/**
+ * Shared OpenAPI schemas: the problem document, pages, money, and the error
+ * responses every route declares.
+ */
+import { z } from "@hono/zod-openapi";
+import { ERROR_CODES, type ErrorCode } from "../services/errors.ts";
+
+export const ProblemSchema = z.object({
+  type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+  request_id: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+}).catchall(z.unknown()).openapi("Problem", {
+  description: "RFC 9457 problem document; `code` is stable, `errors` names each invalid field",
+});
+
+/** Integer amount in the currency's minor unit (cents for usd), as Stripe does. */
+export const AmountSchema = z.number().int().openapi({
+  description: "amount in the currency's minor unit (e.g. cents)",
+  example: 2500,
+});
+
+export const CurrencySchema = z.string().regex(
+  /^[a-z]{3}$/,
+  "a lowercase ISO 4217 code such as usd",
+)
+  .openapi({ example: "usd" });
+
+export const LimitQuery = z.coerce.number().int().min(1, "limit must be between 1 and 100").max(
+  100,
+  "limit must be between 1 and 100",
+).default(25).openapi({ param: { name: "limit", in: "query" }, example: 25 });
+
+export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
+  param: { name: "cursor", in: "query" },
+  description: "opaque `next_cursor` of the previous page",
+});
+
+export function pageSchema<T extends z.ZodType>(item: T, name: string) {
+  return z.object({
+    data: z.array(item),
+    next_cursor: z.string().nullable(),
+  }).openapi(name);
+}
+
+const problemContent = { "application/problem+json": { schema: ProblemSchema } };
+
+/** Error responses for a route, by HTTP status, with the problem schema. */
+export function errorResponses(...codes: ErrorCode[]) {
+  const byStatus: Record<number, ErrorCode[]> = {};
+  for (const code of new Set<ErrorCode>(["validation_failed", ...codes])) {
+    (byStatus[ERROR_CODES[code].status] ??= []).push(code);
+  }
+  return Object.fromEntries(
+    Object.entries(byStatus).map(([status, list]) => [status, {
+      description: list.map((c) => `\`${c}\``).join(", "),
+      content: problemContent,
+    }]),
+  );
+}
+
+export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}

@@ -1,0 +1,41 @@
+/** GET /healthz (liveness) and GET /readyz (KV reachable). */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { jsonContent } from "../openapi/schemas.ts";
+import type { Services } from "../services/mod.ts";
+
+const Liveness = z.object({ ok: z.literal(true) }).openapi("Liveness");
+const Readiness = z.object({
+  ok: z.boolean(),
+  checks: z.object({
+    kv: z.object({ ok: z.boolean(), latency_ms: z.number(), error: z.string().optional() }),
+  }),
+}).openapi("Readiness");
+
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["health"],
+  summary: "Liveness: the process answers",
+  responses: { 200: jsonContent(Liveness, "alive") },
+});
+
+const readyz = createRoute({
+  method: "get",
+  path: "/readyz",
+  tags: ["health"],
+  summary: "Readiness: KV is reachable",
+  responses: {
+    200: jsonContent(Readiness, "ready"),
+    503: jsonContent(Readiness, "not ready; `checks` says what failed"),
+  },
+});
+
+export function healthRoutes(services: Services) {
+  return createRouter()
+    .openapi(healthz, (c) => c.json({ ok: true as const }, 200))
+    .openapi(readyz, async (c) => {
+      const r = await services.health.readiness();
+      return r.ok ? c.json(r, 200) : c.json(r, 503);
+    });
+}

@@ -1,0 +1,52 @@
+/** Renders errors as RFC 9457 problem documents: the one place an error becomes a response. */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./env.ts";
+import { AppError, ERROR_CODES } from "../services/errors.ts";
+
+const PROBLEM_BASE = "https://docs.payops.dev/problems/";
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 400 && /JSON/i.test(err.message)) {
+      return new AppError("validation_failed", "the request body is not valid JSON", {
+        errors: [{
+          path: "body",
+          message: "send a JSON object with Content-Type: application/json",
+        }],
+      });
+    }
+    if (err.status === 413) {
+      return new AppError("payload_too_large", err.message || "request body too large");
+    }
+    if (err.status === 401) {
+      return new AppError("unauthenticated", err.message || "authentication required");
+    }
+  }
+  return new AppError(
+    "internal",
+    "an unexpected error occurred; it has been logged with this request id",
+    {
+      cause: err,
+    },
+  );
+}
+
+export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
+  const body = {
+    type: PROBLEM_BASE + error.code,
+    title: ERROR_CODES[error.code].title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    request_id: c.get("requestId") ?? "",
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extra,
+  };
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (error.retryAfter !== undefined) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfter)));
+  }
+  return new Response(JSON.stringify(body), { status: error.status, headers });
+}

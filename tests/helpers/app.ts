@@ -1,0 +1,53 @@
+/**
+ * A whole app on a fresh `:memory:` KV with a manual clock, for route tests
+ * through `app.request()`. Close it with `await t.close()`.
+ */
+import { createApp } from "../../app.ts";
+import { parseConfig } from "../../config.ts";
+import { ManualClock } from "../../services/clock.ts";
+import type { Deps } from "../../services/deps.ts";
+import { silentLogger } from "../../services/log.ts";
+import { createServices, type Services } from "../../services/mod.ts";
+import type { StripeGateway } from "../../services/stripe_gateway.ts";
+
+export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789";
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+  services: Services;
+  clock: ManualClock;
+  kv: Deno.Kv;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A gateway that refuses every call: for tests that must not reach Stripe. */
+export const noStripe: StripeGateway = {
+  call() {
+    return Promise.reject(new Error("this test does not expect a Stripe call"));
+  },
+};
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  stripe?: StripeGateway;
+  clock?: ManualClock;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const kv = await Deno.openKv(":memory:");
+  const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 26, 9, 0, 0));
+  const logs: string[] = [];
+  const config = parseConfig({ KV_PATH: ":memory:", ...options.env });
+  const deps: Deps = {
+    kv,
+    clock,
+    stripe: options.stripe ?? noStripe,
+    config: { ...config, auditSigningKey: config.auditSigningKey ?? TEST_SIGNING_KEY },
+    log: silentLogger(logs),
+  };
+  const services = createServices(deps);
+  const app = createApp(deps, services);
+  return { app, deps, services, clock, kv, logs, close: () => Promise.resolve(kv.close()) };
+}
