@@ -1,0 +1,139 @@
+/**
+ * A Stripe-compatible API emulator for demo mode and tests: the official SDK and curl can
+ * drive it on a loopback port, and every change is delivered as a signed webhook.
+ */
+import { resolveDispute } from "./disputes.ts";
+import { EventBus, type WebhookTarget } from "./events.ts";
+import { FaultInjector, RequestCounter } from "./faults.ts";
+import { failRefund, refundWillFail } from "./refunds.ts";
+import { backgroundCtx, createHandler, type ServerDeps } from "./server.ts";
+import { loadStore, newStore, saveStore, type Store, type StripeObject } from "./store.ts";
+
+export { signPayload } from "./signature.ts";
+export { API_VERSION } from "./events.ts";
+export type { WebhookTarget } from "./events.ts";
+export { FaultInjector, RequestCounter } from "./faults.ts";
+export type { FaultHandle, FaultKind, FaultSpec } from "./faults.ts";
+export type { StripeObject } from "./store.ts";
+
+export interface EmulatorOptions {
+  /** 0 = random free port (default). */
+  port?: number;
+  /** Default "127.0.0.1". */
+  hostname?: string;
+  /** Where signed events are delivered; may be set later with setWebhook(). */
+  webhook?: WebhookTarget;
+  /** ms clock for `created`, `due_by`, idempotency expiry (default Date.now). */
+  now?: () => number;
+  /** Load state from this JSON file at start; save it (debounced) after changes. */
+  statePath?: string;
+  /** Delays between delivery attempts after a failure (default [1000, 5000, 30000]). */
+  webhookRetryDelaysMs?: number[];
+  /** Delay before a createDispute card's charge gets its dispute (default 0). */
+  disputeDelayMs?: number;
+  /** Delay before a refundFail card's pending refund fails (default 0). */
+  refundFailureDelayMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface Emulator {
+  url: string;
+  port: number;
+  setWebhook(target: WebhookTarget | null): void;
+  faults: FaultInjector;
+  requests: RequestCounter;
+  /** Resolves when no webhook delivery or scheduled emulator work is pending. */
+  deliveries(): Promise<void>;
+  /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
+  resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
+  close(): Promise<void>;
+}
+
+const SAVE_DEBOUNCE_MS = 100;
+
+function persistence(store: Store, path: string | undefined, log: (msg: string) => void) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let saving: Promise<void> = Promise.resolve();
+  const save = () => {
+    timer = undefined;
+    saving = saving.then(() => saveStore(store, path!)).catch((e) =>
+      log(`emulator: saving state to ${path} failed: ${e}`)
+    );
+    return saving;
+  };
+  return {
+    markDirty(): void {
+      if (path && timer === undefined) timer = setTimeout(save, SAVE_DEBOUNCE_MS);
+    },
+    async flush(): Promise<void> {
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        await save();
+      }
+      await saving;
+    },
+  };
+}
+
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? (() => {});
+  const store = opts.statePath ? await loadStore(opts.statePath) : newStore();
+  const saver = persistence(store, opts.statePath, log);
+  const bus = new EventBus({
+    store,
+    now,
+    retryDelaysMs: opts.webhookRetryDelaysMs ?? [1000, 5000, 30000],
+    log,
+    onChange: () => saver.markDirty(),
+  });
+  bus.target = opts.webhook ?? null;
+  const deps: ServerDeps = {
+    store,
+    bus,
+    now,
+    faults: new FaultInjector(),
+    requests: new RequestCounter(),
+    disputeDelayMs: opts.disputeDelayMs ?? 0,
+    refundFailureDelayMs: opts.refundFailureDelayMs ?? 0,
+    onChange: () => saver.markDirty(),
+  };
+  // A refund that was still pending when the state was saved fails once we are back up.
+  for (const refund of store.objects.refunds.values()) {
+    const charge = store.objects.charges.get(refund.charge);
+    if (refund.status === "pending" && charge && refundWillFail(charge)) {
+      bus.schedule(() => failRefund(backgroundCtx(deps), refund.id), deps.refundFailureDelayMs);
+    }
+  }
+  const server = Deno.serve(
+    { port: opts.port ?? 0, hostname: opts.hostname ?? "127.0.0.1", onListen() {} },
+    createHandler(deps),
+  );
+  const port = server.addr.port;
+  const host = opts.hostname ?? "127.0.0.1";
+  log(`emulator: Stripe emulator listening on http://${host}:${port}`);
+  let closed = false;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    setWebhook: (target) => {
+      bus.target = target;
+    },
+    faults: deps.faults,
+    requests: deps.requests,
+    deliveries: () => bus.idle(),
+    resolveDispute: (id, outcome) => {
+      const dispute = resolveDispute(backgroundCtx(deps), id, outcome);
+      saver.markDirty();
+      return structuredClone(dispute);
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      bus.close();
+      await server.shutdown();
+      await bus.idle();
+      await saver.flush();
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import { behaviorOf } from "./cards.ts";
+import { type Ctx, nowSec, type Route } from "./context.ts";
+import { invalidRequest } from "./errors.ts";
+import { NO_REQUEST } from "./events.ts";
+import { mergeMetadata, optInt, optString } from "./form.ts";
+import { newId } from "./ids.ts";
+import { clone, equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
+
+const REASONS = ["duplicate", "fraudulent", "requested_by_customer"];
+
+function chargeToRefund(ctx: Ctx): StripeObject {
+  const chargeId = optString(ctx.params, "charge");
+  const piId = optString(ctx.params, "payment_intent");
+  if (!chargeId && !piId) {
+    throw invalidRequest("One of `charge` or `payment_intent` is required.", {
+      code: "parameter_missing",
+      param: "charge",
+    });
+  }
+  if (chargeId) return getOr404(ctx.store, "charges", chargeId);
+  const pi = getOr404(ctx.store, "payment_intents", piId!);
+  const charge = pi.latest_charge ? ctx.store.objects.charges.get(pi.latest_charge) : undefined;
+  if (!charge || charge.status !== "succeeded") {
+    throw invalidRequest(
+      `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`,
+      { code: "charge_not_refundable", param: "payment_intent" },
+    );
+  }
+  return charge;
+}
+
+function createRefund(ctx: Ctx): StripeObject {
+  const charge = chargeToRefund(ctx);
+  if (charge.disputed) {
+    throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, {
+      code: "charge_disputed",
+    });
+  }
+  const remaining = charge.amount_captured - charge.amount_refunded;
+  if (remaining <= 0) {
+    throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
+      code: "charge_already_refunded",
+    });
+  }
+  const amount = optInt(ctx.params, "amount") ?? remaining;
+  if (amount < 1) {
+    throw invalidRequest("Refund amount must be a positive integer.", {
+      code: "parameter_invalid_integer",
+      param: "amount",
+    });
+  }
+  if (amount > remaining) {
+    throw invalidRequest(
+      `Refund amount (${amount}) is greater than unrefunded amount on charge (${remaining}).`,
+      { code: "amount_too_large", param: "amount" },
+    );
+  }
+  const reason = optString(ctx.params, "reason") ?? null;
+  if (reason !== null && !REASONS.includes(reason)) {
+    throw invalidRequest(`Invalid reason: must be one of ${REASONS.join(", ")}`, {
+      param: "reason",
+    });
+  }
+  const fails = refundWillFail(charge);
+  const refund: StripeObject = {
+    id: newId("re"),
+    object: "refund",
+    amount,
+    balance_transaction: null,
+    charge: charge.id,
+    created: nowSec(ctx),
+    currency: charge.currency,
+    destination_details: { card: { type: "refund", reference_status: "pending" }, type: "card" },
+    failure_balance_transaction: null,
+    failure_reason: null,
+    metadata: mergeMetadata({}, ctx.params),
+    payment_intent: charge.payment_intent,
+    reason,
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: fails ? "pending" : "succeeded",
+    transfer_reversal: null,
+  };
+  put(ctx.store, "refunds", refund);
+  const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+  // Pending refunds count as refunded at Stripe until they fail or are canceled.
+  adjustRefunded(charge, amount);
+  ctx.bus.emit("refund.created", refund, ctx.request);
+  ctx.bus.emit("charge.refunded", charge, ctx.request, previous);
+  if (fails) {
+    ctx.bus.schedule(() => failRefund(ctx, refund.id), ctx.refundFailureDelayMs);
+  }
+  return refund;
+}
+
+export function refundWillFail(charge: StripeObject): boolean {
+  const fingerprint = charge.payment_method_details?.card?.fingerprint;
+  const b = fingerprint ? behaviorOf(fingerprint) : null;
+  return b?.kind === "ok" && b.after === "refund_fail";
+}
+
+function adjustRefunded(charge: StripeObject, delta: number): void {
+  charge.amount_refunded += delta;
+  charge.refunded = charge.amount_refunded >= charge.amount_captured;
+}
+
+/** The refundFail card's refund bounces after being accepted; funds return to the balance. */
+export function failRefund(ctx: Ctx, id: string): void {
+  const refund = ctx.store.objects.refunds.get(id);
+  if (!refund || refund.status !== "pending") return;
+  const charge = getOr404(ctx.store, "charges", refund.charge);
+  Object.assign(refund, {
+    status: "failed",
+    failure_reason: "expired_or_canceled_card",
+    failure_balance_transaction: newId("txn"),
+  });
+  adjustRefunded(charge, -refund.amount);
+  const previous = { status: "pending", failure_reason: null };
+  ctx.bus.emit("refund.updated", refund, NO_REQUEST, previous);
+  ctx.bus.emit("refund.failed", refund, NO_REQUEST, previous);
+  ctx.bus.emit("charge.refund.updated", refund, NO_REQUEST, previous);
+}
+
+function updateRefund(ctx: Ctx, [id]: string[]): StripeObject {
+  const refund = getOr404(ctx.store, "refunds", id);
+  const before = clone(refund.metadata);
+  refund.metadata = mergeMetadata(refund.metadata, ctx.params);
+  if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) {
+    ctx.bus.emit("refund.updated", refund, ctx.request, { metadata: before });
+    ctx.bus.emit("charge.refund.updated", refund, ctx.request, { metadata: before });
+  }
+  return refund;
+}
+
+function cancelRefund(ctx: Ctx, [id]: string[]): StripeObject {
+  const refund = getOr404(ctx.store, "refunds", id);
+  if (refund.status !== "pending") {
+    throw invalidRequest(
+      `Refund ${id} cannot be canceled because it has a status of ${refund.status}.`,
+    );
+  }
+  refund.status = "canceled";
+  adjustRefunded(getOr404(ctx.store, "charges", refund.charge), -refund.amount);
+  ctx.bus.emit("refund.updated", refund, ctx.request, { status: "pending" });
+  ctx.bus.emit("charge.refund.updated", refund, ctx.request, { status: "pending" });
+  return refund;
+}
+
+export const refundRoutes: Route[] = [
+  { method: "POST", pattern: /^\/v1\/refunds$/, handler: createRefund },
+  {
+    method: "GET",
+    pattern: /^\/v1\/refunds$/,
+    handler: (ctx) =>
+      listObjects(ctx.store.objects.refunds.values(), ctx.params, "/v1/refunds", [
+        ...equalsParam(ctx.params, "charge"),
+        ...equalsParam(ctx.params, "payment_intent"),
+      ]),
+  },
+  {
+    method: "GET",
+    pattern: /^\/v1\/refunds\/([^/]+)$/,
+    handler: (ctx, [id]) => getOr404(ctx.store, "refunds", id),
+  },
+  { method: "POST", pattern: /^\/v1\/refunds\/([^/]+)$/, handler: updateRefund },
+  { method: "POST", pattern: /^\/v1\/refunds\/([^/]+)\/cancel$/, handler: cancelRefund },
+];

@@ -1,0 +1,273 @@
+import type { Ctx } from "./context.ts";
+import { resolveDispute } from "./disputes.ts";
+import { ApiError, invalidRequest } from "./errors.ts";
+import { API_VERSION, type EventBus } from "./events.ts";
+import type { FaultInjector, FaultKind, RequestCounter } from "./faults.ts";
+import { type Params, parseForm, stringList } from "./form.ts";
+import { Idempotency, requestFingerprint } from "./idempotency.ts";
+import { newId } from "./ids.ts";
+import { findRoute } from "./router.ts";
+import { expand, type Store, type StripeObject } from "./store.ts";
+
+export interface ServerDeps {
+  store: Store;
+  bus: EventBus;
+  now: () => number;
+  faults: FaultInjector;
+  requests: RequestCounter;
+  disputeDelayMs: number;
+  refundFailureDelayMs: number;
+  onChange: () => void;
+}
+
+type HeaderMap = Record<string, string>;
+
+function json(status: number, body: unknown, headers: HeaderMap): Response {
+  return new Response(JSON.stringify(body, null, 2), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function errorResponse(err: ApiError, requestId: string, headers: HeaderMap): Response {
+  const error = { ...err.error, request_log_url: logUrl(requestId) };
+  return json(err.status, { error }, { ...headers, ...err.headers });
+}
+
+function logUrl(requestId: string): string {
+  return `https://dashboard.stripe.com/test/logs/${requestId}`;
+}
+
+/**
+ * Headers arrive but the body is cut short: Deno closes the connection when a stream ends
+ * before the declared Content-Length, so the client sees a network error, not a response.
+ */
+function droppedResponse(headers: HeaderMap): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("{"));
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { "content-type": "application/json", "content-length": "4096", ...headers },
+  });
+}
+
+function authError(req: Request): ApiError | null {
+  const auth = req.headers.get("authorization") ?? "";
+  let key = "";
+  if (auth.startsWith("Bearer ")) key = auth.slice(7).trim();
+  else if (auth.startsWith("Basic ")) key = atob(auth.slice(6).trim()).split(":")[0];
+  if (!key) {
+    return invalidRequest(
+      "You did not provide an API key. Provide it in the Authorization header " +
+        "(Authorization: Bearer sk_test_...).",
+      { status: 401 },
+    );
+  }
+  if (!/^(sk|rk)_test_\w+$/.test(key)) {
+    return invalidRequest(`Invalid API Key provided: ${key.slice(0, 8)}****`, { status: 401 });
+  }
+  return null;
+}
+
+function faultError(kind: FaultKind): ApiError {
+  if (kind === "rate_limit") {
+    return new ApiError(429, {
+      type: "invalid_request_error",
+      code: "rate_limit",
+      message: "Request rate limit exceeded. Learn more about rate limits here " +
+        "https://stripe.com/docs/rate-limits.",
+    }, { "stripe-rate-limited-reason": "global-rate" });
+  }
+  if (kind === "lock_timeout") {
+    return new ApiError(429, {
+      type: "invalid_request_error",
+      code: "lock_timeout",
+      message: "This object cannot be accessed right now because another API request or " +
+        "Stripe process is currently accessing it. Please retry.",
+    }, { "stripe-should-retry": "true" });
+  }
+  return new ApiError(500, {
+    type: "api_error",
+    message: "Something went wrong on Stripe's end. (emulated fault)",
+  });
+}
+
+async function readParams(req: Request, url: URL): Promise<Params> {
+  if (req.method === "POST") return parseForm(await req.text());
+  return parseForm(url.search.slice(1));
+}
+
+export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
+  const idempotency = new Idempotency(deps.store, deps.now);
+  return async (req) => {
+    const requestId = newId("req");
+    const url = new URL(req.url);
+    const headers: HeaderMap = { "request-id": requestId, "stripe-version": API_VERSION };
+    try {
+      if (url.pathname.startsWith("/_emulator/")) {
+        return await control(deps, req, url.pathname, headers);
+      }
+      if (url.pathname.startsWith("/v1/")) deps.requests.record();
+      const denied = authError(req);
+      if (denied) return errorResponse(denied, requestId, headers);
+      return await api(deps, idempotency, req, url, requestId, headers);
+    } catch (e) {
+      if (e instanceof ApiError) return errorResponse(e, requestId, headers);
+      return errorResponse(
+        new ApiError(500, { type: "api_error", message: `Emulator bug: ${e}` }),
+        requestId,
+        headers,
+      );
+    }
+  };
+}
+
+async function api(
+  deps: ServerDeps,
+  idempotency: Idempotency,
+  req: Request,
+  url: URL,
+  requestId: string,
+  headers: HeaderMap,
+): Promise<Response> {
+  const method = req.method;
+  const params = await readParams(req, url);
+  const found = findRoute(method, url.pathname);
+  if (!found) {
+    throw invalidRequest(`Unrecognized request URL (${method}: ${url.pathname}).`, {
+      status: 404,
+    });
+  }
+  const key = method === "POST" ? req.headers.get("idempotency-key") : null;
+  const fingerprint = requestFingerprint(method, url.pathname, params);
+  if (key) {
+    headers["idempotency-key"] = key;
+    const check = idempotency.check(key, fingerprint);
+    if (check.kind === "replay") {
+      const rec = check.record;
+      return new Response(rec.body, {
+        status: rec.status,
+        headers: {
+          "content-type": "application/json",
+          ...headers,
+          "idempotent-replayed": "true",
+          "original-request": rec.requestId,
+        },
+      });
+    }
+    if (check.kind === "mismatch") {
+      throw invalidRequest(
+        "Keys for idempotent requests can only be used with the same parameters they were " +
+          `first used with. Try using a key other than '${key}' if you meant to execute a ` +
+          "different request.",
+        { type: "idempotency_error" },
+      );
+    }
+    if (check.kind === "in_flight") {
+      throw invalidRequest(
+        "There is currently another in-progress request using this Idempotent Key (that " +
+          "probably means you submitted twice, and the other request is still going " +
+          `through): ${key}. Please try again later.`,
+        { type: "idempotency_error", status: 409 },
+      );
+    }
+    idempotency.begin(key);
+  }
+  try {
+    const fault = deps.faults.take(method, url.pathname);
+    if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.failure && fault.failure !== "act_then_drop") throw faultError(fault.failure);
+    const ctx: Ctx = {
+      store: deps.store,
+      bus: deps.bus,
+      now: deps.now,
+      params,
+      request: { id: requestId, idempotency_key: key },
+      disputeDelayMs: deps.disputeDelayMs,
+      refundFailureDelayMs: deps.refundFailureDelayMs,
+    };
+    const [status, body] = execute(ctx, found.route.handler, found.args, requestId);
+    if (method === "POST") deps.onChange();
+    // Stripe saves results once the endpoint ran, including card declines (402).
+    if (key && (status < 300 || status === 402)) {
+      idempotency.save({ key, fingerprint, status, body, requestId });
+    }
+    if (fault.failure === "act_then_drop") return droppedResponse(headers);
+    return new Response(body, {
+      status,
+      headers: { "content-type": "application/json", ...headers },
+    });
+  } finally {
+    if (key) idempotency.end(key);
+  }
+}
+
+function execute(
+  ctx: Ctx,
+  handler: (ctx: Ctx, args: string[]) => StripeObject,
+  args: string[],
+  requestId: string,
+): [number, string] {
+  try {
+    const result = handler(ctx, args);
+    const expanded = expand(ctx.store, result, stringList(ctx.params, "expand"));
+    return [200, JSON.stringify(expanded, null, 2)];
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 402) throw e;
+    const error = { ...e.error, request_log_url: logUrl(requestId) };
+    return [402, JSON.stringify({ error }, null, 2)];
+  }
+}
+
+async function control(
+  deps: ServerDeps,
+  req: Request,
+  path: string,
+  headers: HeaderMap,
+): Promise<Response> {
+  if (path === "/_emulator/faults" && req.method === "DELETE") {
+    deps.faults.clear();
+    return json(200, { cleared: true }, headers);
+  }
+  const body = req.method === "POST" ? await req.json().catch(() => ({})) : {};
+  if (path === "/_emulator/faults" && req.method === "POST") {
+    const handle = deps.faults.inject({
+      kind: body.kind,
+      method: body.method,
+      path: body.path_pattern ? new RegExp(body.path_pattern) : body.path,
+      times: body.times,
+      ms: body.ms,
+    });
+    return json(200, { id: handle.id, remaining: handle.remaining() }, headers);
+  }
+  const m = /^\/_emulator\/disputes\/([^/]+)\/resolve$/.exec(path);
+  if (m && req.method === "POST") {
+    if (body.outcome !== "won" && body.outcome !== "lost") {
+      throw invalidRequest("outcome must be 'won' or 'lost'", { param: "outcome" });
+    }
+    const ctx = backgroundCtx(deps);
+    const dispute = resolveDispute(ctx, m[1], body.outcome);
+    deps.onChange();
+    return json(200, dispute, headers);
+  }
+  throw invalidRequest(`Unknown emulator control endpoint (${req.method}: ${path}).`, {
+    status: 404,
+  });
+}
+
+/** A context for changes not caused by an API request (control calls, timers). */
+export function backgroundCtx(deps: ServerDeps): Ctx {
+  return {
+    store: deps.store,
+    bus: deps.bus,
+    now: deps.now,
+    params: {},
+    request: { id: null, idempotency_key: null },
+    disputeDelayMs: deps.disputeDelayMs,
+    refundFailureDelayMs: deps.refundFailureDelayMs,
+  };
+}

@@ -1,0 +1,90 @@
+import Stripe from "stripe";
+import { type Emulator, type EmulatorOptions, startEmulator } from "../../emulator/mod.ts";
+
+/** The official SDK pointed at the emulator, with SDK retries off so tests see every answer. */
+export function stripeFor(emu: Emulator): Stripe {
+  return new Stripe("sk_test_emulator", {
+    host: "127.0.0.1",
+    port: emu.port,
+    protocol: "http",
+    httpClient: Stripe.createFetchHttpClient(),
+    maxNetworkRetries: 0,
+  });
+}
+
+/** Runs `fn` against a fresh emulator and always closes it (Deno's leak sanitizers are on). */
+export async function withEmulator(
+  fn: (ctx: { emu: Emulator; stripe: Stripe }) => Promise<void>,
+  opts: EmulatorOptions = {},
+): Promise<void> {
+  const emu = await startEmulator({ webhookRetryDelaysMs: [10, 20], ...opts });
+  try {
+    await fn({ emu, stripe: stripeFor(emu) });
+  } finally {
+    await emu.close();
+  }
+}
+
+export interface WebhookReceiver {
+  url: string;
+  secret: string;
+  /** Verified events in arrival order. */
+  events: Stripe.Event[];
+  /** Raw attempts, including refused ones. */
+  attempts: number;
+  /** Answer the next `n` deliveries with HTTP 500. */
+  failNext(n: number): void;
+}
+
+/** A tiny receiver that verifies each delivery exactly as the service does. */
+export async function withWebhookReceiver(
+  fn: (receiver: WebhookReceiver) => Promise<void>,
+): Promise<void> {
+  const secret = "whsec_test_emulator_secret";
+  const verifier = new Stripe("sk_test_emulator", {
+    httpClient: Stripe.createFetchHttpClient(),
+  });
+  const crypto = Stripe.createSubtleCryptoProvider();
+  let failures = 0;
+  const receiver: WebhookReceiver = {
+    url: "",
+    secret,
+    events: [],
+    attempts: 0,
+    failNext: (n) => {
+      failures = n;
+    },
+  };
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    receiver.attempts++;
+    const body = await req.text();
+    if (failures > 0) {
+      failures--;
+      return new Response("receiver down", { status: 500 });
+    }
+    try {
+      const header = req.headers.get("stripe-signature") ?? "";
+      const event = await verifier.webhooks.constructEventAsync(body, header, secret, 300, crypto);
+      receiver.events.push(event);
+      return new Response("ok");
+    } catch (e) {
+      return new Response(String(e), { status: 400 });
+    }
+  });
+  receiver.url = `http://127.0.0.1:${server.addr.port}/webhooks`;
+  try {
+    await fn(receiver);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/**
+ * A header of the SDK's `lastResponse`: with the fetch client it is the fetch Response, whose
+ * headers are a `Headers` instance despite the SDK's type saying a plain record.
+ */
+export function responseHeader(res: { lastResponse: { headers: unknown } }, name: string) {
+  const headers = res.lastResponse.headers;
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  return (headers as Record<string, string>)[name];
+}
