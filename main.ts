@@ -1,0 +1,88 @@
+/**
+ * Composition root: config -> kv -> (demo: emulator) -> stripe gateway ->
+ * services -> app -> Deno.serve, plus the cron registrations. The only module
+ * (with config.ts and the CLIs) that reads the environment or opens KV.
+ */
+import { parseConfig, ConfigError, type Config } from "./config.ts";
+import { createApp } from "./app.ts";
+import { systemClock } from "./services/clock.ts";
+import { createLogger } from "./services/log.ts";
+import { createStripeGateway } from "./services/stripe_gateway.ts";
+import { createServices, type Services } from "./services/mod.ts";
+import { PERIODIC_TASKS, type PeriodicTask, runJobs, runPeriodicTask } from "./services/background.ts";
+import { loadOrCreateSecret } from "./kv/secrets.ts";
+import { startDemo } from "./demo.ts";
+
+let config: Config;
+try {
+  config = parseConfig(Deno.env.toObject());
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  Deno.exit(1);
+}
+const log = createLogger(config.logLevel);
+
+// Crons are registered at the top level, before any await, as Deno Deploy
+// requires; until the services exist they have nothing to do.
+let services: Services | undefined;
+for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
+  Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
+    if (!services) return;
+    try {
+      await runPeriodicTask(services, task as PeriodicTask);
+    } catch (error) {
+      log.error("cron task failed", { cron: task, error });
+    }
+  });
+}
+
+if (config.kvPath && !config.kvPath.startsWith(":") && !/^https?:/.test(config.kvPath)) {
+  const dir = config.kvPath.replace(/[^/]*$/, "");
+  if (dir) await Deno.mkdir(dir, { recursive: true });
+}
+const kv = await Deno.openKv(config.kvPath);
+const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
+const demo = config.demo ? await startDemo({ config, kv, log }) : null;
+const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
+
+const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
+const deps = { kv, stripe, clock: systemClock, config: resolvedConfig, log };
+services = createServices(deps);
+const app = createApp(deps, services);
+
+const server = Deno.serve({
+  port: resolvedConfig.port,
+  hostname: "0.0.0.0",
+  onListen: ({ port }) => log.info("listening", { port, demo: resolvedConfig.demo, docs: `http://localhost:${port}/docs` }),
+}, app.fetch);
+
+// Locally the job table is also driven in-process, every few seconds, so
+// retries don't wait for the next cron minute. Deno Deploy relies on cron.
+let jobLoop: ReturnType<typeof setInterval> | undefined;
+if (!resolvedConfig.onDenoDeploy) {
+  let running = false;
+  jobLoop = setInterval(async () => {
+    if (running || !services) return;
+    running = true;
+    try {
+      await runJobs(services);
+    } catch (error) {
+      log.error("job loop failed", { error });
+    } finally {
+      running = false;
+    }
+  }, 3000);
+}
+
+if (demo) await demo.seed(services);
+
+async function shutdown() {
+  clearInterval(jobLoop);
+  await server.shutdown();
+  await demo?.close();
+  kv.close();
+  Deno.exit(0);
+}
+Deno.addSignalListener("SIGINT", shutdown);
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);

@@ -1,0 +1,43 @@
+/**
+ * Background work: the job table's handlers and the periodic tasks, as plain
+ * functions. main.ts registers them with `Deno.cron` (and runs the job table
+ * in-process locally); tests call them directly.
+ */
+import { type JobHandler, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
+import { checkpointAuditHead } from "./audit.ts";
+import type { Services } from "./mod.ts";
+import { webhookJobHandlers } from "./webhooks.ts";
+
+/** Every job kind the service knows, with its handler. */
+export function jobHandlers(services: Services): Record<string, JobHandler> {
+  return {
+    ...webhookJobHandlers(services),
+  };
+}
+
+/** One pass over the job table: everything due now. */
+export function runJobs(services: Services): Promise<RunJobsResult> {
+  const { kv, clock, log } = services.deps;
+  return runDueJobs(kv, clock, jobHandlers(services), {
+    onError: (job, error) => log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
+  });
+}
+
+/** The periodic tasks main.ts registers with `Deno.cron`, by name. */
+export const PERIODIC_TASKS = {
+  "run-jobs": "* * * * *",
+  "audit-checkpoint": "*/10 * * * *",
+} as const;
+
+export type PeriodicTask = keyof typeof PERIODIC_TASKS;
+
+export async function runPeriodicTask(services: Services, task: PeriodicTask): Promise<void> {
+  switch (task) {
+    case "run-jobs":
+      await runJobs(services);
+      return;
+    case "audit-checkpoint":
+      await checkpointAuditHead(services.deps);
+      return;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Demo mode's account: created through the emulator's Stripe API with the
+ * gateway, so the service learns it only through signed webhooks, exactly as
+ * it would in production. Customers with ordinary payments, declines, a
+ * refund made "in the Dashboard", an open dispute, risky cards, and a
+ * card-testing burst on one customer.
+ */
+import type Stripe from "stripe";
+import type { StripeGateway } from "./stripe_gateway.ts";
+import type { Logger } from "./log.ts";
+
+const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"];
+const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman"];
+const GOOD_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"];
+const DECLINES = [
+  "pm_card_chargeDeclined",
+  "pm_card_chargeDeclinedInsufficientFunds",
+  "pm_card_chargeDeclinedLostCard",
+];
+const TESTING_CARDS = [
+  "4000000000000002",
+  "4000000000009995",
+  "4000000000009987",
+  "4000000000009979",
+  "4242424242424242",
+  "5555555555554444",
+];
+
+export interface SeedSummary {
+  customers: number;
+  payments: number;
+  declined: number;
+  refunded: number;
+  disputed: number;
+}
+
+/** A deterministic pseudo-random sequence, so every demo looks the same. */
+function sequence(seed: number) {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+export async function seedDemoAccount(
+  stripe: StripeGateway,
+  log: Logger,
+  customerCount = 30,
+): Promise<SeedSummary> {
+  const rand = sequence(42);
+  const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
+  const call = <T>(fn: (s: Stripe) => Promise<T>) => stripe.call(fn, { priority: "background", label: "demo.seed" });
+
+  const pay = async (customer: string, pm: string, amount: number, description: string) => {
+    try {
+      const pi = await call((s) =>
+        s.paymentIntents.create({
+          amount,
+          currency: "usd",
+          customer,
+          payment_method: pm,
+          confirm: true,
+          description,
+        })
+      );
+      summary.payments++;
+      return pi;
+    } catch {
+      summary.declined++; // a decline is a 402 from Stripe; the PI and its failed charge still exist
+      return null;
+    }
+  };
+
+  const customers: string[] = [];
+  for (let i = 0; i < customerCount; i++) {
+    const name = `${FIRST[i % FIRST.length]} ${LAST[(i * 7) % LAST.length]}`;
+    const c = await call((s) =>
+      s.customers.create({
+        name,
+        email: `${name.toLowerCase().replace(" ", ".")}.${i}@example.com`,
+        metadata: { demo: "true" },
+      })
+    );
+    customers.push(c.id);
+    summary.customers++;
+    const payments = 1 + Math.floor(rand() * 3);
+    for (let p = 0; p < payments; p++) {
+      const amount = 500 + Math.floor(rand() * 40) * 250;
+      await pay(c.id, GOOD_CARDS[Math.floor(rand() * GOOD_CARDS.length)], amount, `Order #${1000 + i * 10 + p}`);
+    }
+    if (rand() < 0.25) {
+      await pay(c.id, DECLINES[Math.floor(rand() * DECLINES.length)], 4900, `Order #${1000 + i * 10 + 9}`);
+    }
+  }
+
+  // A refund made outside the service (as if in the Stripe Dashboard).
+  const refunded = await pay(customers[0], "pm_card_visa", 12_000, "Annual plan");
+  if (refunded) {
+    await call((s) => s.refunds.create({ payment_intent: refunded.id, amount: 4_000, reason: "requested_by_customer" }));
+    summary.refunded++;
+  }
+  // An open dispute, and risky payments for the fraud views.
+  if (await pay(customers[1], "pm_card_createDispute", 8_900, "Headphones")) summary.disputed++;
+  await pay(customers[2], "pm_card_riskLevelElevated", 15_000, "Gift cards");
+  await pay(customers[2], "pm_card_riskLevelHighest", 25_000, "Gift cards");
+  // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD).
+  await pay(customers[3], "pm_card_visa", 120_000, "Enterprise licence");
+
+  // Card testing: many small attempts with different cards in a short burst.
+  const tester = await call((s) =>
+    s.customers.create({ name: "Card Tester", email: "tester@example.net", metadata: { demo: "true" } })
+  );
+  summary.customers++;
+  for (let i = 0; i < 12; i++) {
+    const number = TESTING_CARDS[i % TESTING_CARDS.length];
+    const pm = await call((s) =>
+      s.paymentMethods.create({
+        type: "card",
+        card: { number, exp_month: 12, exp_year: 2030, cvc: "123" },
+      } as Stripe.PaymentMethodCreateParams)
+    );
+    await pay(tester.id, pm.id, 100 + i, "Donation");
+  }
+  log.info("demo account seeded", { ...summary });
+  return summary;
+}
