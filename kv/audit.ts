@@ -1,0 +1,190 @@
+/**
+ * The audit log's storage: `["audit", seq]` entries, one head key, three
+ * indexes holding the seq, and signed checkpoints. Entries are only ever
+ * added: no function here updates or deletes one.
+ */
+import { keys } from "./keys.ts";
+import type { ActorType } from "../services/context.ts";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export type AuditResult = "ok" | "denied" | "failed";
+
+export interface AuditEntry {
+  seq: number;
+  id: string;
+  /** ms since epoch; never earlier than the previous entry's */
+  at: number;
+  at_iso: string;
+  actor: { type: ActorType; id: string; role: string | null };
+  action: string;
+  target: { type: string; id: string } | null;
+  before: unknown;
+  after: unknown;
+  reason: string | null;
+  result: AuditResult;
+  second_factor: boolean;
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** the client's `Idempotency-Key` */
+  idempotency_key: string | null;
+  stripe_request_id: string | null;
+  stripe_idempotency_key: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  at: number;
+}
+
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  at: number;
+  /** hex HMAC-SHA256 over `seq|hash|at` with the audit signing key */
+  signature: string;
+}
+
+export const GENESIS_HEAD: AuditHead = { seq: 0, hash: GENESIS_HASH, at: 0 };
+
+/** Index key parts are capped so a batch stays under KV's 80 KiB total key size. */
+export const INDEX_PART_MAX = 200;
+
+export function indexPart(value: string): string {
+  return value.length > INDEX_PART_MAX ? value.slice(0, INDEX_PART_MAX) : value;
+}
+
+export function readHead(kv: Deno.Kv): Promise<Deno.KvEntryMaybe<AuditHead>> {
+  return kv.get<AuditHead>(keys.auditHead());
+}
+
+/** Adds the entries (already chained from `head`), their indexes and the new head to `op`. */
+export function addEntries(
+  op: Deno.AtomicOperation,
+  head: Deno.KvEntryMaybe<AuditHead>,
+  entries: AuditEntry[],
+): void {
+  op.check(head);
+  for (const e of entries) {
+    op.set(keys.auditEntry(e.seq), e);
+    op.set(keys.auditByActor(indexPart(e.actor.id), e.seq), e.seq);
+    op.set(keys.auditByAction(indexPart(e.action), e.seq), e.seq);
+    if (e.target) op.set(keys.auditByTarget(indexPart(e.target.id), e.seq), e.seq);
+  }
+  const last = entries[entries.length - 1];
+  if (last) {
+    op.set(keys.auditHead(), { seq: last.seq, hash: last.hash, at: last.at } satisfies AuditHead);
+  }
+}
+
+/** The head and one entry, read in one consistent snapshot. */
+export async function readHeadAndEntry(
+  kv: Deno.Kv,
+  seq: number,
+): Promise<{ head: AuditHead | null; next: AuditEntry | null }> {
+  const [head, entry] = await kv.getMany<[AuditHead, AuditEntry]>([
+    keys.auditHead(),
+    keys.auditEntry(seq),
+  ]);
+  return { head: head.value, next: entry.value };
+}
+
+export async function getEntry(kv: Deno.Kv, seq: number): Promise<AuditEntry | null> {
+  return (await kv.get<AuditEntry>(keys.auditEntry(seq))).value;
+}
+
+export interface SeqRange {
+  /** first seq, inclusive (default 1) */
+  from?: number;
+  /** last seq, inclusive (default: no bound) */
+  to?: number;
+}
+
+function entrySelector(range: SeqRange): Deno.KvListSelector {
+  const start = keys.auditEntry(range.from ?? 1);
+  return range.to === undefined
+    ? { prefix: keys.auditEntriesPrefix(), start }
+    : { start, end: keys.auditEntry(range.to + 1) };
+}
+
+/** Entries in seq order (or newest first), streamed in KV batches: never all in memory. */
+export async function* iterateEntries(
+  kv: Deno.Kv,
+  range: SeqRange = {},
+  reverse = false,
+): AsyncGenerator<{ keySeq: number; entry: AuditEntry }> {
+  for await (const row of kv.list<AuditEntry>(entrySelector(range), { reverse, batchSize: 200 })) {
+    yield { keySeq: row.key[1] as number, entry: row.value };
+  }
+}
+
+export type AuditIndex = "actor" | "action" | "target";
+
+const INDEX_PREFIX: Record<AuditIndex, (value: string) => Deno.KvKey> = {
+  actor: keys.auditByActorPrefix,
+  action: keys.auditByActionPrefix,
+  target: keys.auditByTargetPrefix,
+};
+
+/** Seqs in one index within a seq range, streamed. */
+export async function* iterateIndex(
+  kv: Deno.Kv,
+  index: AuditIndex,
+  value: string,
+  range: SeqRange,
+  reverse: boolean,
+): AsyncGenerator<number> {
+  const prefix = INDEX_PREFIX[index](indexPart(value));
+  const start = [...prefix, range.from ?? 1];
+  const selector: Deno.KvListSelector = range.to === undefined
+    ? { prefix, start }
+    : { start, end: [...prefix, range.to + 1] };
+  for await (const row of kv.list<number>(selector, { reverse, batchSize: 200 })) {
+    yield row.value;
+  }
+}
+
+export async function getEntries(kv: Deno.Kv, seqs: number[]): Promise<(AuditEntry | null)[]> {
+  const out: (AuditEntry | null)[] = [];
+  for (let i = 0; i < seqs.length; i += 10) {
+    const rows = await kv.getMany<AuditEntry[]>(
+      seqs.slice(i, i + 10).map((s) => keys.auditEntry(s)),
+    );
+    out.push(...rows.map((r) => r.value));
+  }
+  return out;
+}
+
+/** Records a checkpoint once; a second one for the same seq is refused (returns false). */
+export async function addCheckpoint(kv: Deno.Kv, cp: AuditCheckpoint): Promise<boolean> {
+  const key = keys.auditCheckpoint(cp.seq);
+  const res = await kv.atomic().check({ key, versionstamp: null }).set(key, cp).commit();
+  return res.ok;
+}
+
+export async function getCheckpoint(kv: Deno.Kv, seq: number): Promise<AuditCheckpoint | null> {
+  return (await kv.get<AuditCheckpoint>(keys.auditCheckpoint(seq))).value;
+}
+
+export async function latestCheckpoint(kv: Deno.Kv): Promise<AuditCheckpoint | null> {
+  for await (
+    const row of kv.list<AuditCheckpoint>({ prefix: keys.auditCheckpointsPrefix() }, {
+      reverse: true,
+      limit: 1,
+    })
+  ) return row.value;
+  return null;
+}
+
+/** Checkpoints in seq order, streamed. */
+export async function* iterateCheckpoints(kv: Deno.Kv): AsyncGenerator<AuditCheckpoint> {
+  for await (
+    const row of kv.list<AuditCheckpoint>({ prefix: keys.auditCheckpointsPrefix() }, {
+      batchSize: 200,
+    })
+  ) yield row.value;
+}

@@ -1,0 +1,172 @@
+/**
+ * GET /audit-log, /audit-log/verify, /audit-log/export (mounted under
+ * /api/admin/payments). Reading and verifying need `audit.read`; an export
+ * needs `audit.export` and a second factor, and is itself audited.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import { CursorQuery, jsonContent, LimitQuery, pageSchema } from "../openapi/schemas.ts";
+import { EXPORT_CONTENT_TYPES } from "../services/audit_export.ts";
+import type { AuditFilters } from "../services/audit.ts";
+
+const filterText = (name: string, description: string, example: string) =>
+  z.string().min(1).max(200).optional().openapi({
+    param: { name, in: "query" },
+    description,
+    example,
+  });
+
+const dateTime = (name: "from" | "to", description: string) =>
+  z.iso.datetime({
+    offset: true,
+    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
+  }).optional().openapi({
+    param: { name, in: "query" },
+    description,
+    example: "2026-01-31T00:00:00Z",
+  });
+
+const FilterQuery = z.object({
+  actor: filterText(
+    "actor",
+    "actor id: an admin (`adm_…`), a job (`cron:…`) or `stripe`",
+    "adm_01J",
+  ),
+  action: filterText("action", "dotted action", "refund.create"),
+  target: filterText("target", "target id", "rfd_01J"),
+  from: dateTime("from", "entries at or after this time"),
+  to: dateTime("to", "entries at or before this time"),
+});
+
+const ListQuery = FilterQuery.extend({ limit: LimitQuery, cursor: CursorQuery });
+
+const ExportQuery = FilterQuery.extend({
+  format: z.enum(["jsonl", "csv"], { error: "format must be jsonl or csv" }).default("jsonl")
+    .openapi({ param: { name: "format", in: "query" }, example: "jsonl" }),
+});
+
+const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+
+export const AuditEntrySchema = z.object({
+  seq: z.number().int().min(1),
+  id: z.string().openapi({ example: "aud_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  at: z.number().int().openapi({ description: "ms since the epoch" }),
+  at_iso: z.string(),
+  actor: z.object({
+    type: z.enum(["admin", "system", "stripe"]),
+    id: z.string(),
+    role: z.string().nullable(),
+  }),
+  action: z.string().openapi({ example: "refund.create" }),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  before: z.unknown().openapi({ description: "masked; `_truncated` when too large" }),
+  after: z.unknown().openapi({ description: "masked; `_truncated` when too large" }),
+  reason: z.string().nullable(),
+  result: z.enum(["ok", "denied", "failed"]),
+  second_factor: z.boolean(),
+  request_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  idempotency_key: z.string().nullable(),
+  stripe_request_id: z.string().nullable(),
+  stripe_idempotency_key: z.string().nullable(),
+  prev_hash: Hex64,
+  hash: Hex64.openapi({ description: "SHA-256 of the canonical entry without `hash`" }),
+}).openapi("AuditEntry");
+
+const VerifyResultSchema = z.object({
+  ok: z.boolean(),
+  entries: z.number().int().openapi({ description: "entries found intact" }),
+  checkpoints: z.number().int().openapi({ description: "signed checkpoints confirmed" }),
+  head: z.object({ seq: z.number().int(), hash: Hex64 }),
+  first_bad: z.object({
+    seq: z.number().int(),
+    problem: z.enum([
+      "hash_mismatch",
+      "prev_hash_mismatch",
+      "missing",
+      "out_of_order",
+      "head_mismatch",
+      "checkpoint_mismatch",
+    ]),
+    detail: z.string(),
+  }).optional(),
+}).openapi("AuditVerifyResult");
+
+const listRoute = adminRoute({ permission: "audit.read" }, {
+  method: "get",
+  path: "/audit-log",
+  tags: ["audit"],
+  summary: "The audit log, newest first",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(AuditEntrySchema, "AuditEntryPage"), "a page") },
+});
+
+const verifyRoute = adminRoute({ permission: "audit.read" }, {
+  method: "get",
+  path: "/audit-log/verify",
+  tags: ["audit"],
+  summary: "Recompute the hash chain and compare the signed checkpoints",
+  responses: {
+    200: jsonContent(VerifyResultSchema, "`ok: false` names the first bad entry and why"),
+  },
+});
+
+const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true }, {
+  method: "get",
+  path: "/audit-log/export",
+  tags: ["audit"],
+  summary: "Download the (filtered) audit log, oldest first, streamed",
+  description: "JSON Lines holds each entry exactly as stored, so hashes can be " +
+    "recomputed offline. The export is itself recorded as `audit.export`.",
+  request: { query: ExportQuery },
+  responses: {
+    200: {
+      description: "the entries, as an attachment",
+      content: {
+        "application/x-ndjson": { schema: z.string() },
+        "text/csv": { schema: z.string() },
+      },
+    },
+  },
+});
+
+function toFilters(q: z.infer<typeof FilterQuery>): AuditFilters {
+  return {
+    ...(q.actor !== undefined ? { actor: q.actor } : {}),
+    ...(q.action !== undefined ? { action: q.action } : {}),
+    ...(q.target !== undefined ? { target: q.target } : {}),
+    ...(q.from !== undefined ? { from: Date.parse(q.from) } : {}),
+    ...(q.to !== undefined ? { to: Date.parse(q.to) } : {}),
+  };
+}
+
+export function auditLogRoutes() {
+  return createRouter()
+    .openapi(listRoute, async (c) => {
+      const q = c.req.valid("query");
+      const page = await c.get("services").audit.list({
+        ...toFilters(q),
+        limit: q.limit,
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      });
+      return c.json(page, 200);
+    })
+    .openapi(verifyRoute, async (c) => c.json(await c.get("services").audit.verify(), 200))
+    .openapi(exportRoute, async (c) => {
+      const { format, ...filters } = c.req.valid("query");
+      const services = c.get("services");
+      const stream = await services.audit.export(callContext(c), toFilters(filters), format);
+      const stamp = new Date(services.deps.clock.now()).toISOString().replaceAll(":", "-");
+      return new Response(stream, {
+        status: 200,
+        headers: {
+          "content-type": EXPORT_CONTENT_TYPES[format],
+          "content-disposition": `attachment; filename="audit-log-${stamp}.${format}"`,
+          "cache-control": "no-store",
+        },
+      });
+    });
+}
