@@ -1,0 +1,154 @@
+/**
+ * Admins, their API tokens and pending role grants in KV.
+ *
+ *   ["admins", id]                         -> AdminRecord
+ *   ["admins_by_email", email]             -> admin id      (unique; created with versionstamp: null)
+ *   ["admin_tokens", sha256(token)]        -> admin id      (the clear token is never stored)
+ *   ["role_grants", grant id]              -> RoleGrant
+ *   ["role_grants_by_admin", admin, grant] -> grant id
+ *
+ * Functions named `add…` only add checks and mutations to an atomic op, so
+ * callers can commit them together with their audit entries.
+ */
+import { keys } from "./keys.ts";
+import type { Role } from "../services/permissions.ts";
+import { getManyChunked } from "./atomic.ts";
+
+export type AdminStatus = "active" | "disabled";
+
+export interface AdminRecord {
+  id: string;
+  /** lowercased */
+  email: string;
+  role: Role;
+  status: AdminStatus;
+  /** SHA-256 (hex) of the current API token */
+  token_hash: string;
+  /** ISO 8601 */
+  created_at: string;
+  updated_at: string;
+  /** who created it: an admin id or a system actor such as `cli` */
+  created_by: string;
+}
+
+export type RoleGrantStatus = "pending" | "approved" | "rejected";
+
+export interface RoleGrant {
+  id: string;
+  admin_id: string;
+  /** the role the admin had when the grant was requested; approval refuses if it changed */
+  from_role: Role;
+  role: Role;
+  status: RoleGrantStatus;
+  requested_by: string;
+  decided_by: string | null;
+  created_at: string;
+  decided_at: string | null;
+  /** ISO 8601; a pending grant past this can no longer be approved */
+  expires_at: string;
+}
+
+export function getAdmin(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<AdminRecord>> {
+  return kv.get<AdminRecord>(keys.admin(id));
+}
+
+export async function getAdmins(kv: Deno.Kv, ids: string[]): Promise<AdminRecord[]> {
+  const rows = await getManyChunked<AdminRecord>(kv, ids.map((id) => keys.admin(id)));
+  return rows.flatMap((r) => r.value ? [r.value] : []);
+}
+
+export function getAdminIdByEmail(
+  kv: Deno.Kv,
+  email: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.adminByEmail(email));
+}
+
+export function getAdminIdByToken(
+  kv: Deno.Kv,
+  tokenHash: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.adminToken(tokenHash));
+}
+
+/** What `listPage` walks for the admins listing (ULID ids: time order). */
+export function adminsSelector(): Deno.KvListSelector {
+  return { prefix: keys.adminsPrefix() };
+}
+
+/** The admin id a token hash names, and the token's API request count in `window`, in one read. */
+export async function getTokenAndRateCount(
+  kv: Deno.Kv,
+  tokenHash: string,
+  rateKey: Deno.KvKey,
+): Promise<{ adminId: string | null; rate: Deno.KvEntryMaybe<Deno.KvU64> }> {
+  const [id, rate] = await kv.getMany<[string, Deno.KvU64]>([keys.adminToken(tokenHash), rateKey]);
+  return { adminId: id.value, rate };
+}
+
+/** True when at least one admin record exists (any role, any status). */
+export async function anyAdminExists(kv: Deno.Kv): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: keys.adminsPrefix() }, { limit: 1 })) return true;
+  return false;
+}
+
+/** Every admin, oldest first (CLI `list`; the API pages instead). */
+export async function listAllAdmins(kv: Deno.Kv): Promise<AdminRecord[]> {
+  const out: AdminRecord[] = [];
+  for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() })) out.push(e.value);
+  return out;
+}
+
+/** A new admin: record, unique email and token index, each checked absent. */
+export function addCreateAdmin(op: Deno.AtomicOperation, admin: AdminRecord): void {
+  op.check({ key: keys.admin(admin.id), versionstamp: null })
+    .check({ key: keys.adminByEmail(admin.email), versionstamp: null })
+    .check({ key: keys.adminToken(admin.token_hash), versionstamp: null })
+    .set(keys.admin(admin.id), admin)
+    .set(keys.adminByEmail(admin.email), admin.id)
+    .set(keys.adminToken(admin.token_hash), admin.id);
+}
+
+/** Rewrites an admin read as `entry`; a token change moves the token index at once. */
+export function addUpdateAdmin(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<AdminRecord>,
+  next: AdminRecord,
+): void {
+  op.check(entry).set(keys.admin(next.id), next);
+  if (next.token_hash !== entry.value.token_hash) {
+    op.delete(keys.adminToken(entry.value.token_hash))
+      .check({ key: keys.adminToken(next.token_hash), versionstamp: null })
+      .set(keys.adminToken(next.token_hash), next.id);
+  }
+}
+
+export function getRoleGrant(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RoleGrant>> {
+  return kv.get<RoleGrant>(keys.roleGrant(id));
+}
+
+/** Grants of one admin, newest first (a handful at most: they expire after a day). */
+export async function listRoleGrants(kv: Deno.Kv, adminId: string): Promise<RoleGrant[]> {
+  const ids: string[] = [];
+  const iter = kv.list<string>({ prefix: keys.roleGrantsByAdminPrefix(adminId) }, {
+    reverse: true,
+    limit: 50,
+  });
+  for await (const e of iter) ids.push(e.value);
+  const rows = await getManyChunked<RoleGrant>(kv, ids.map((id) => keys.roleGrant(id)));
+  return rows.flatMap((r) => r.value ? [r.value] : []);
+}
+
+export function addCreateRoleGrant(op: Deno.AtomicOperation, grant: RoleGrant): void {
+  op.check({ key: keys.roleGrant(grant.id), versionstamp: null })
+    .set(keys.roleGrant(grant.id), grant)
+    .set(keys.roleGrantByAdmin(grant.admin_id, grant.id), grant.id);
+}
+
+export function addUpdateRoleGrant(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RoleGrant>,
+  next: RoleGrant,
+): void {
+  op.check(entry).set(keys.roleGrant(next.id), next);
+}

@@ -1,0 +1,54 @@
+/**
+ * POST /api/admin/step-up: trade one TOTP code (or a recovery code) for a
+ * short-lived token that stands in for `X-OTP-Code` on a run of operations,
+ * for this admin and this bearer token only. Throttled harder than the API.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { requestMeta } from "./context.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import type { Services } from "../services/mod.ts";
+
+const StepUp = z.object({
+  step_up_token: z.string().openapi({ description: "send as X-Step-Up" }),
+  expires_at: z.string().openapi({ format: "date-time" }),
+}).openapi("StepUpToken");
+
+const stepUp = adminRoute({ permission: "step_up.create" }, {
+  method: "post",
+  path: "/api/admin/step-up",
+  tags: ["identity"],
+  summary: "Exchange a TOTP code for a step-up token",
+  description: "The token is valid for `STEP_UP_TTL_S` seconds, for the calling admin and " +
+    "bearer token only. The code is consumed like any other.",
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            code: z.string().min(1, "send the 6-digit code").max(32).openapi({
+              example: "123456",
+            }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(StepUp, "issued"),
+    ...errorResponses("otp_invalid", "otp_replayed", "otp_locked"),
+  },
+});
+
+export function stepUpRoutes(services: Services) {
+  return createRouter().openapi(stepUp, async (c) => {
+    const issued = await services.identity.stepUp(
+      c.get("principal")!,
+      c.req.valid("json").code,
+      requestMeta(c),
+    );
+    return c.json(issued, 200);
+  });
+}

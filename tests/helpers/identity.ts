@@ -1,0 +1,116 @@
+/**
+ * Admins for route tests: `createAdmin(t, "operator")` gives a token and a
+ * TOTP secret; `authHeaders(admin)` authenticates; `otpHeaders(t, admin)`
+ * adds a fresh TOTP code (moving the manual clock to the next 30 s step when
+ * this admin's current code was already used, since each code works once);
+ * `stepUpHeaders(t, admin)` gets an X-Step-Up token for a run of 2FA calls.
+ */
+import type { Clock, ManualClock } from "../../services/clock.ts";
+import { systemContext } from "../../services/context.ts";
+import type { Role } from "../../services/permissions.ts";
+import type { Services } from "../../services/mod.ts";
+import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/totp.ts";
+import type { createApp } from "../../app.ts";
+import { type AuditEntry, iterateEntries } from "../../kv/audit.ts";
+
+export interface TestAdmin {
+  id: string;
+  email: string;
+  role: Role;
+  token: string;
+  totpSecret: string;
+  otpauthUri: string;
+  recoveryCodes: string[];
+  /** the last TOTP time-step these helpers used for this admin */
+  lastOtpStep: number | null;
+}
+
+/** What the helpers need from a TestApp (tests/helpers/app.ts). */
+export interface IdentityTestApp {
+  services: Services;
+  clock: ManualClock;
+  app?: ReturnType<typeof createApp>;
+}
+
+let counter = 0;
+
+/** A fresh active admin of `role`, created as the system actor `test` (no approval needed). */
+export async function createAdmin(
+  t: IdentityTestApp,
+  role: Role = "admin",
+  options: { email?: string } = {},
+): Promise<TestAdmin> {
+  const email = options.email ??
+    `${role}-${++counter}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const created = await t.services.identity.createAdmin(systemContext("test"), { email, role });
+  return {
+    id: created.admin.id,
+    email: created.admin.email,
+    role,
+    token: created.token,
+    totpSecret: created.totp_secret,
+    otpauthUri: created.otpauth_uri,
+    recoveryCodes: created.recovery_codes,
+    lastOtpStep: null,
+  };
+}
+
+/** The TOTP code for `secret` at the clock's time (`offsetSteps` × 30 s away). */
+export function currentOtp(secret: string, clock: Clock, offsetSteps = 0): string {
+  return totpCode(secret, clock.now() + offsetSteps * TOTP_PERIOD_S * 1000);
+}
+
+export function authHeaders(admin: TestAdmin): Record<string, string> {
+  return { authorization: `Bearer ${admin.token}` };
+}
+
+/**
+ * Bearer + a TOTP code not used before by these helpers for this admin:
+ * moves `t.clock` to the start of the next time-step when needed.
+ */
+export function otpHeaders(t: IdentityTestApp, admin: TestAdmin): Record<string, string> {
+  let step = timeStep(t.clock.now());
+  if (admin.lastOtpStep !== null && step <= admin.lastOtpStep) {
+    t.clock.set((admin.lastOtpStep + 1) * TOTP_PERIOD_S * 1000);
+    step = admin.lastOtpStep + 1;
+  }
+  admin.lastOtpStep = step;
+  return { ...authHeaders(admin), "x-otp-code": currentOtp(admin.totpSecret, t.clock) };
+}
+
+/** Bearer + X-Step-Up from POST /api/admin/step-up (valid STEP_UP_TTL_S on the manual clock). */
+export async function stepUpHeaders(
+  t: IdentityTestApp,
+  admin: TestAdmin,
+): Promise<Record<string, string>> {
+  if (!t.app) throw new Error("stepUpHeaders needs the app (createTestApp())");
+  const headers = otpHeaders(t, admin);
+  const res = await t.app.request("/api/admin/step-up", {
+    method: "POST",
+    headers: { ...authHeaders(admin), "content-type": "application/json" },
+    body: JSON.stringify({ code: headers["x-otp-code"] }),
+  });
+  if (res.status !== 200) throw new Error(`step-up failed: ${res.status} ${await res.text()}`);
+  const body = await res.json() as { step_up_token: string };
+  return { ...authHeaders(admin), "x-step-up": body.step_up_token };
+}
+
+/** JSON request init with the given headers. */
+export function jsonRequest(
+  method: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): RequestInit {
+  return {
+    method,
+    headers: { ...headers, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  };
+}
+
+/** Every audit entry, oldest first (to assert what was recorded). */
+export async function auditEntries(kv: Deno.Kv): Promise<AuditEntry[]> {
+  const out: AuditEntry[] = [];
+  for await (const row of iterateEntries(kv)) out.push(row.entry);
+  return out;
+}
