@@ -1,0 +1,72 @@
+/**
+ * The whole app on a KV the benchmark opened, built the way
+ * tests/helpers/app.ts builds it (never via main.ts): the system clock, and a
+ * logger that formats and masks every line at `info` as in production but
+ * throws the output away, so logging costs what it costs without flooding the
+ * table.
+ */
+import { createApp } from "../../app.ts";
+import { parseConfig } from "../../config.ts";
+import { systemClock } from "../../services/clock.ts";
+import type { Deps } from "../../services/deps.ts";
+import { createLogger } from "../../services/log.ts";
+import { createServices, type Services } from "../../services/mod.ts";
+import { createIdentityService } from "../../services/identity.ts";
+import { DEFAULT_RATE_LIMITS } from "../../services/identity_throttle.ts";
+import type { StripeGateway } from "../../services/stripe_gateway.ts";
+
+export const BENCH_SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789";
+export const BENCH_WEBHOOK_SECRET = "whsec_benchSecret0123456789abcdef";
+
+/** For benchmarks that must not reach Stripe. */
+export const noStripe: StripeGateway = {
+  call() {
+    return Promise.reject(new Error("this benchmark does not expect a Stripe call"));
+  },
+};
+
+export interface BenchApp {
+  app: ReturnType<typeof createApp>;
+  deps: Deps;
+  services: Services;
+}
+
+export interface BenchAppOptions {
+  env?: Record<string, string>;
+  stripe?: StripeGateway;
+  /**
+   * Per-token API requests a minute. Load tests drive one token far past the
+   * production budget (120/min); raising the limit keeps the throttle's KV
+   * counting in the measured path without turning the load into 429s.
+   */
+  apiRequestsPerMinute?: number;
+}
+
+export function createBenchApp(kv: Deno.Kv, options: BenchAppOptions = {}): BenchApp {
+  const config = parseConfig({
+    KV_PATH: ":memory:",
+    STRIPE_WEBHOOK_SECRETS: BENCH_WEBHOOK_SECRET,
+    AUDIT_SIGNING_KEY: BENCH_SIGNING_KEY,
+    ...options.env,
+  });
+  const deps: Deps = {
+    kv,
+    clock: systemClock,
+    stripe: options.stripe ?? noStripe,
+    config: { ...config, auditSigningKey: config.auditSigningKey ?? BENCH_SIGNING_KEY },
+    log: createLogger("info", () => {}),
+  };
+  const services = createServices(deps);
+  if (options.apiRequestsPerMinute !== undefined) {
+    services.identity = createIdentityService(deps, {
+      audit: services.audit,
+      cursors: services.cursors,
+      newId: services.newId,
+      limits: {
+        ...DEFAULT_RATE_LIMITS,
+        api: { limit: options.apiRequestsPerMinute, windowMs: 60_000 },
+      },
+    });
+  }
+  return { app: createApp(deps, services), deps, services };
+}
