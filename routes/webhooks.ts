@@ -1,0 +1,87 @@
+/**
+ * POST /api/webhooks/stripe: Stripe's deliveries. The body is read raw (the
+ * signature covers the exact bytes) and capped while reading; nothing is
+ * parsed before the signature verifies, so no zod request schema here.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { AppError } from "../services/errors.ts";
+import { MAX_WEBHOOK_BODY_BYTES } from "../services/webhooks.ts";
+import type { Services } from "../services/mod.ts";
+
+const Received = z.object({
+  received: z.literal(true),
+  event_id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
+  duplicate: z.literal(true).optional().openapi({
+    description: "this event id was already received; it is not applied again",
+  }),
+}).openapi("WebhookReceived");
+
+const intake = createRoute({
+  method: "post",
+  path: "/api/webhooks/stripe",
+  tags: ["webhooks"],
+  summary: "Stripe webhook intake",
+  description: "Verifies `Stripe-Signature` (any configured secret, 300 s tolerance) on the raw " +
+    "body, stores the event once per `event.id` and answers at once; processing follows in the " +
+    "background and is retried by cron. Unknown event types are stored and acknowledged.",
+  parameters: [{
+    name: "stripe-signature",
+    in: "header",
+    required: true,
+    schema: { type: "string" },
+    description: "`t=<unix seconds>,v1=<hex HMAC-SHA256>` as sent by Stripe",
+  }],
+  // A plain JSON schema, not zod: documented, but not validated (the raw body must reach the
+  // signature check untouched).
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": { schema: { type: "object", description: "a Stripe event" } },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(Received, "stored (or already stored); processing follows"),
+    ...errorResponses("signature_invalid", "payload_too_large", "unavailable"),
+  },
+});
+
+/** The body as text, refusing (without buffering the rest) anything over `limit` bytes. */
+async function readLimitedText(req: Request, limit: number): Promise<string> {
+  const tooLarge = () =>
+    new AppError("payload_too_large", `webhook bodies are limited to ${limit / 1024} KiB`);
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > limit) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+export function webhookRoutes(services: Services) {
+  return createRouter().openapi(intake, async (c) => {
+    const body = await readLimitedText(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
+    const result = await services.webhooks.receive(body, c.req.header("stripe-signature"));
+    return c.json(result, 200);
+  });
+}

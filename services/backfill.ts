@@ -1,0 +1,181 @@
+/**
+ * Backfill: pages through what Stripe holds since a date (customers, payment
+ * intents, charges, refunds, disputes) and applies each object exactly as a
+ * webhook of its latest state would be applied. The applier is idempotent and
+ * order-safe, so a second run changes nothing.
+ *
+ * Each page is one call through the gateway at background priority (the
+ * budget leaves a reserve for admins). Stripe lists newest first, so paging
+ * stops at the first object created before `since`; no `created` filter is
+ * sent, which also keeps the requests plain for Stripe-compatible emulators.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "./deps.ts";
+import { AppError } from "./errors.ts";
+import { keys } from "../kv/keys.ts";
+
+export const BACKFILL_KINDS = [
+  "customers",
+  "payment_intents",
+  "charges",
+  "refunds",
+  "disputes",
+] as const;
+export type BackfillKind = typeof BACKFILL_KINDS[number];
+
+export type BackfillObject =
+  | Stripe.PaymentIntent
+  | Stripe.Charge
+  | Stripe.Refund
+  | Stripe.Dispute
+  | Stripe.Customer;
+
+export interface ObjectApplier {
+  applyObject(object: BackfillObject): Promise<void>;
+}
+
+export interface BackfillProgress {
+  kind: BackfillKind;
+  /** 1-based position of `kind` in BACKFILL_KINDS */
+  phase: number;
+  phases: number;
+  /** objects of this kind applied so far */
+  applied: number;
+  /** this kind is complete */
+  done: boolean;
+}
+
+export interface BackfillOptions {
+  /** ms since the epoch: objects created at or after this */
+  since: number;
+  onProgress?: (p: BackfillProgress) => void;
+  /** default 100 (Stripe's maximum) */
+  pageSize?: number;
+  /** how long to keep retrying while another process holds the KV file (default 10 s) */
+  lockWaitMs?: number;
+}
+
+export interface BackfillRun {
+  since: number;
+  counts: Record<BackfillKind, number>;
+  started_at: number;
+  finished_at: number;
+}
+
+type ListParams = { limit: number; starting_after?: string };
+type Lister = (stripe: Stripe, params: ListParams) => Promise<Stripe.ApiList<BackfillObject>>;
+
+const LISTERS: Record<BackfillKind, Lister> = {
+  customers: (s, p) => s.customers.list(p),
+  payment_intents: (s, p) => s.paymentIntents.list(p),
+  charges: (s, p) => s.charges.list(p),
+  refunds: (s, p) => s.refunds.list(p),
+  disputes: (s, p) => s.disputes.list(p),
+};
+
+export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier }) {
+  async function run(options: BackfillOptions): Promise<BackfillRun> {
+    const startedAt = deps.clock.now();
+    const lockWaitMs = options.lockWaitMs ?? 10_000;
+    const gte = Math.floor(options.since / 1000);
+    const counts = Object.fromEntries(BACKFILL_KINDS.map((k) => [k, 0])) as BackfillRun["counts"];
+    for (const [i, kind] of BACKFILL_KINDS.entries()) {
+      const report = (done: boolean) =>
+        options.onProgress?.({
+          kind,
+          phase: i + 1,
+          phases: BACKFILL_KINDS.length,
+          applied: counts[kind],
+          done,
+        });
+      report(false);
+      let startingAfter: string | undefined;
+      for (;;) {
+        const params: ListParams = { limit: options.pageSize ?? 100 };
+        if (startingAfter) params.starting_after = startingAfter;
+        const page = await deps.stripe.call((s) => LISTERS[kind](s, params), {
+          priority: "background",
+          label: `backfill.${kind}.list`,
+        });
+        let reachedOlder = false;
+        for (const object of page.data) {
+          if (object.created < gte) {
+            reachedOlder = true;
+            break;
+          }
+          await withLockRetry(() => svc.applier.applyObject(object), lockWaitMs);
+          counts[kind]++;
+        }
+        if (reachedOlder || !page.has_more || page.data.length === 0) break;
+        report(false);
+        startingAfter = page.data[page.data.length - 1].id;
+      }
+      report(true);
+    }
+    const result: BackfillRun = {
+      since: options.since,
+      counts,
+      started_at: startedAt,
+      finished_at: deps.clock.now(),
+    };
+    await withLockRetry(() => deps.kv.set(keys.backfillLastRun(), result), lockWaitMs);
+    return result;
+  }
+
+  async function lastRun(): Promise<BackfillRun | null> {
+    return (await deps.kv.get<BackfillRun>(keys.backfillLastRun())).value;
+  }
+
+  return { run, lastRun };
+}
+
+export type BackfillService = ReturnType<typeof createBackfillService>;
+
+export function isKvLocked(error: unknown): boolean {
+  const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : "";
+  return /database is locked|SQLITE_BUSY/i.test(message);
+}
+
+/**
+ * SQLite lets one process write at a time: when the server runs on the same KV
+ * file, a commit can meet "database is locked". Retry briefly, then say what to do.
+ */
+export async function withLockRetry<T>(fn: () => Promise<T>, waitMs = 10_000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 25;; delay = Math.min(delay * 2, 1000)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isKvLocked(error)) throw error;
+      if (Date.now() + delay > deadline) {
+        throw new AppError(
+          "unavailable",
+          "the KV database is locked by another process (is `deno task start` running on the " +
+            "same KV_PATH?); stop it or try again when it is idle",
+          { cause: error },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30d`, `12h`, `90m`, or a date/time (`2026-11-01`, UTC unless it names a zone) -> ms. */
+export function parseSince(text: string, now: number): number {
+  const relative = /^(\d{1,5})([mhd])$/.exec(text.trim());
+  if (relative) return now - Number(relative[1]) * UNIT_MS[relative[2]];
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) {
+    const iso = text.trim().replace(" ", "T");
+    const ms = Date.parse(/T[\d:.]+$/.test(iso) ? `${iso}Z` : iso);
+    if (Number.isFinite(ms) && ms <= now) return ms;
+    if (Number.isFinite(ms)) {
+      throw new AppError("validation_failed", `--since ${text} is in the future`);
+    }
+  }
+  throw new AppError(
+    "validation_failed",
+    `--since must be a duration such as 30d, 12h or 90m, or a date such as 2026-11-01 (got "${text}")`,
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * Stripe-Signature verification on the raw body, against every configured
+ * endpoint secret (during a rotation both the old and the new one verify).
+ * The age check uses the injected clock, so tests move time instead of sleeping.
+ */
+import Stripe from "stripe";
+import type { Clock } from "./clock.ts";
+import { AppError } from "./errors.ts";
+
+/** Stripe's own default; a captured delivery replayed later than this is refused. */
+export const SIGNATURE_TOLERANCE_S = 300;
+
+export interface SignatureVerifier {
+  /** The verified event, or `signature_invalid` / `validation_failed` / `unavailable`. */
+  verify(rawBody: string, header: string | undefined): Promise<Stripe.Event>;
+}
+
+export function createSignatureVerifier(
+  secrets: readonly string[] | undefined,
+  clock: Clock,
+): SignatureVerifier {
+  const provider = Stripe.createSubtleCryptoProvider();
+  return {
+    async verify(rawBody, header) {
+      if (!secrets?.length) {
+        // 503, not 400: Stripe keeps retrying for days, so nothing is lost while the operator
+        // sets STRIPE_WEBHOOK_SECRETS.
+        throw new AppError(
+          "unavailable",
+          "no webhook signing secret is configured; set STRIPE_WEBHOOK_SECRETS",
+        );
+      }
+      if (!header) {
+        throw new AppError("signature_invalid", "the Stripe-Signature header is missing");
+      }
+      let lastReason = "no signature matches";
+      for (const secret of secrets) {
+        try {
+          const event = await Stripe.webhooks.constructEventAsync(
+            rawBody,
+            header,
+            secret,
+            SIGNATURE_TOLERANCE_S,
+            provider,
+            clock.now(),
+          );
+          return checkShape(event);
+        } catch (e) {
+          if (e instanceof Stripe.errors.StripeSignatureVerificationError) {
+            lastReason = /tolerance/i.test(e.message)
+              ? `the signature timestamp is more than ${SIGNATURE_TOLERANCE_S} s old`
+              : /timestamp|signatures found with expected scheme/i.test(e.message)
+              ? "the Stripe-Signature header is malformed"
+              : "no signature matches any configured webhook secret";
+            // A stale timestamp fails for every secret alike; a mismatch may verify with the next.
+            if (/tolerance/i.test(e.message)) break;
+            continue;
+          }
+          if (e instanceof AppError) throw e;
+          // The signature verified, so the body is Stripe's, but it does not parse.
+          throw new AppError("validation_failed", "the signed body is not a JSON event", {
+            errors: [{ path: "body", message: "not valid JSON" }],
+          });
+        }
+      }
+      throw new AppError("signature_invalid", `webhook refused: ${lastReason}`);
+    },
+  };
+}
+
+function checkShape(event: Stripe.Event): Stripe.Event {
+  const e = event as unknown as Record<string, unknown>;
+  const data = e.data as Record<string, unknown> | undefined;
+  const problems: { path: string; message: string }[] = [];
+  if (typeof e.id !== "string" || !/^evt_[A-Za-z0-9_]{1,250}$/.test(e.id)) {
+    problems.push({ path: "body.id", message: "an event id (evt_…)" });
+  }
+  if (typeof e.type !== "string" || e.type.length === 0 || e.type.length > 200) {
+    problems.push({ path: "body.type", message: "an event type" });
+  }
+  if (typeof e.created !== "number") {
+    problems.push({ path: "body.created", message: "seconds since the epoch" });
+  }
+  if (!data || typeof data.object !== "object" || data.object === null) {
+    problems.push({ path: "body.data.object", message: "the event's object" });
+  }
+  if (problems.length) {
+    throw new AppError("validation_failed", "the signed body is not a Stripe event", {
+      errors: problems,
+    });
+  }
+  return event;
+}

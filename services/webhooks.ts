@@ -1,0 +1,250 @@
+/**
+ * The webhook intake and its log.
+ *
+ * `receive` verifies, then stores the event AND a `webhook.process` job in one
+ * commit (dedup by `event.id` with a `versionstamp: null` check; concurrent
+ * deliveries share that commit), answers, and starts processing in the
+ * background (services/webhook_processing.ts). `drain()` waits for it.
+ */
+import type { Deps } from "./deps.ts";
+import type { AuditService } from "./audit.ts";
+import type { CallContext } from "./context.ts";
+import { AppError, notFound } from "./errors.ts";
+import { createSignatureVerifier } from "./webhook_verify.ts";
+import {
+  createEventProcessing,
+  type EventApplier,
+  INLINE_LEASE_MS,
+  WEBHOOK_MAX_ATTEMPTS,
+  WEBHOOK_PROCESS_JOB,
+  WEBHOOK_RETENTION_MS,
+} from "./webhook_processing.ts";
+import { addJob, type Job, type JobHandler } from "../kv/jobs.ts";
+import type { IdFactory } from "../kv/ids.ts";
+import { type CursorSealer, listIndexPage, type Page } from "../kv/pagination.ts";
+import {
+  addEventDeletion,
+  addExpiryDeletion,
+  addNewEvent,
+  addRecordUpdate,
+  encodePayload,
+  eventListSelector,
+  eventRecordKey,
+  getEvent,
+  listExpired,
+  readPayload,
+  type WebhookEventRecord,
+  type WebhookEventStatus,
+} from "../kv/webhook_events.ts";
+import { toView, type WebhookEventView } from "./webhook_view.ts";
+import { CommitBatcher } from "./webhook_batch.ts";
+
+export type { WebhookEventView } from "./webhook_view.ts";
+export {
+  type EventApplier,
+  INLINE_LEASE_MS,
+  WEBHOOK_MAX_ATTEMPTS,
+  WEBHOOK_PROCESS_JOB,
+  WEBHOOK_RETENTION_MS,
+} from "./webhook_processing.ts";
+
+/** Stripe's events are a few KiB; anything this large is not from Stripe. */
+export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
+
+export interface IntakeResult {
+  received: true;
+  event_id: string;
+  duplicate?: true;
+}
+
+export interface ReplayResult {
+  event: WebhookEventView;
+  replay: { result: "ok" | "failed"; detail: string | null; error: string | null };
+}
+
+export interface WebhookListQuery {
+  status?: WebhookEventStatus;
+  type?: string;
+  limit: number;
+  cursor?: string;
+}
+
+interface Svc {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  applier: EventApplier;
+}
+
+export function createWebhookService(deps: Deps, svc: Svc) {
+  const { kv, clock } = deps;
+  const verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, clock);
+  const inflight = new Set<Promise<void>>();
+  const intakeBatch = new CommitBatcher(kv);
+  const processing = createEventProcessing(deps, svc.applier);
+  const { attempt, nextRecord, loadEvent } = processing;
+
+  async function receive(rawBody: string, signature: string | undefined): Promise<IntakeResult> {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: encode only when it could be over.
+    const mayExceed = rawBody.length * 3 > MAX_WEBHOOK_BODY_BYTES;
+    if (mayExceed && new TextEncoder().encode(rawBody).length > MAX_WEBHOOK_BODY_BYTES) {
+      throw new AppError("payload_too_large", "webhook bodies are limited to 512 KiB");
+    }
+    const event = await verifier.verify(rawBody, signature);
+    const now = clock.now();
+    const object = event.data.object as { id?: unknown; object?: unknown };
+    const chunks = encodePayload(JSON.stringify(event));
+    const jobId = svc.newId("job");
+    const record: WebhookEventRecord = {
+      id: event.id,
+      log_id: svc.newId("whe"),
+      type: event.type,
+      created: event.created,
+      livemode: event.livemode === true,
+      api_version: event.api_version ?? null,
+      received_at: now,
+      status: "received",
+      attempts: 0,
+      last_error: null,
+      detail: null,
+      processed_at: null,
+      object_id: typeof object.id === "string" ? object.id : null,
+      object_type: typeof object.object === "string" ? object.object : null,
+      job_id: jobId,
+      keep_until: now + WEBHOOK_RETENTION_MS,
+      payload_bytes: chunks.reduce((n, c) => n + c.length, 0),
+      payload_chunks: chunks.length,
+    };
+    let job!: Job;
+    const res = await intakeBatch.submit({
+      add(op) {
+        job = addJob(op, clock, svc.newId, WEBHOOK_PROCESS_JOB, { event_id: event.id }, {
+          id: jobId,
+          dueAt: now + INLINE_LEASE_MS,
+          maxAttempts: WEBHOOK_MAX_ATTEMPTS,
+        });
+        addNewEvent(op, record, chunks);
+      },
+      mutations: 8 + chunks.length,
+      bytes: record.payload_bytes + 2048,
+    });
+    if (!res.ok) {
+      // The only check is `versionstamp: null` on the event id: this is a redelivery.
+      return { received: true, event_id: event.id, duplicate: true };
+    }
+    track(processing.processInline(event, { record, versionstamp: res.versionstamp }, job));
+    return { received: true, event_id: event.id };
+  }
+
+  function track(p: Promise<void>): void {
+    inflight.add(p);
+    p.finally(() => inflight.delete(p));
+  }
+
+  /** Resolves once every background processing started so far has finished. */
+  async function drain(): Promise<void> {
+    while (inflight.size) await Promise.allSettled([...inflight]);
+  }
+
+  async function get(id: string): Promise<WebhookEventView & { payload: unknown }> {
+    const { value } = await getEvent(kv, id);
+    if (!value) throw notFound("webhook event", id);
+    const json = await readPayload(kv, value);
+    return { ...toView(value), payload: json === null ? null : JSON.parse(json) };
+  }
+
+  async function list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
+    const scope = `webhook_events:${q.status ?? ""}:${q.type ?? ""}`;
+    const page = await listIndexPage<WebhookEventRecord>(
+      kv,
+      svc.cursors,
+      eventListSelector(q),
+      eventRecordKey,
+      { limit: q.limit, cursor: q.cursor, scope },
+    );
+    return { data: page.data.map(toView), next_cursor: page.next_cursor };
+  }
+
+  /** Processes a stored event again, now, as an audited admin action. */
+  async function replay(
+    ctx: CallContext,
+    id: string,
+    options: { force?: boolean } = {},
+  ): Promise<ReplayResult> {
+    const { value: record } = await getEvent(kv, id);
+    if (!record) throw notFound("webhook event", id);
+    const replayable = record.status === "failed" || record.status === "dead";
+    if (!replayable && !options.force) {
+      throw new AppError(
+        "conflict",
+        `webhook event ${id} is ${record.status}; only failed or dead events are replayed ` +
+          "(pass force=true to process a processed or pending one again)",
+      );
+    }
+    const event = await loadEvent(record);
+    const outcome = await attempt(event);
+    const after = await svc.audit.commit(ctx, async (op) => {
+      const entry = await getEvent(kv, id);
+      if (!entry.value) throw notFound("webhook event", id);
+      // A failed replay leaves the status as it was (a dead event stays dead).
+      const next = nextRecord(entry.value, outcome, entry.value.status);
+      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
+      return {
+        value: next,
+        audit: [{
+          action: "webhook.replay",
+          target: { type: "webhook_event", id },
+          result: outcome.ok ? "ok" : "failed",
+          before: { status: entry.value.status, attempts: entry.value.attempts },
+          after: { status: next.status, attempts: next.attempts, detail: next.detail },
+          reason: outcome.ok ? (options.force ? "forced replay" : null) : outcome.error,
+        }],
+      };
+    });
+    return {
+      event: toView(after),
+      replay: outcome.ok
+        ? { result: "ok", detail: outcome.detail, error: null }
+        : { result: "failed", detail: null, error: outcome.error },
+    };
+  }
+
+  /**
+   * Retention: removes processed/ignored events past `keep_until`; failed,
+   * dead and pending ones are kept (their expiry moves on) until replayed.
+   */
+  async function sweepExpired(limit = 500): Promise<{ deleted: number; kept: number }> {
+    let deleted = 0, kept = 0;
+    for (const { keepUntil, id } of await listExpired(kv, clock.now(), limit)) {
+      const entry = await getEvent(kv, id);
+      const op = kv.atomic();
+      if (!entry.value || entry.value.keep_until !== keepUntil) {
+        addExpiryDeletion(op, keepUntil, id); // a stale index entry
+      } else if (entry.value.status === "processed" || entry.value.status === "ignored") {
+        op.check(entry);
+        addEventDeletion(op, entry.value);
+        deleted++;
+      } else {
+        const to = clock.now() + WEBHOOK_RETENTION_MS;
+        addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, {
+          ...entry.value,
+          keep_until: to,
+        });
+        kept++;
+      }
+      await op.commit();
+    }
+    return { deleted, kept };
+  }
+
+  return { receive, drain, runJob: processing.runJob, get, list, replay, sweepExpired };
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>;
+
+/** The job handlers main.ts passes to `runDueJobs` in its cron (and local loop). */
+export function webhookJobHandlers(
+  services: { webhooks: WebhookService },
+): Record<string, JobHandler> {
+  return { [WEBHOOK_PROCESS_JOB]: (job) => services.webhooks.runJob(job) };
+}

@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
+import { makeEvent, postEvent, testApplier, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { listAuditLog } from "../services/audit_query.ts";
+
+const BASE = "/api/admin/payments/webhook-events";
+
+function customerEvent(type = "customer.created") {
+  return makeEvent(type, {
+    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
+    object: "customer",
+    created: 1_790_000_000,
+    metadata: {},
+    livemode: false,
+  });
+}
+
+async function withApp(fn: (t: TestApp, applier: ReturnType<typeof testApplier>) => Promise<void>) {
+  const t = await createTestApp({ env: WEBHOOK_ENV });
+  try {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    await fn(t, applier);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+/** Posts an event whose inline processing fails once (a retry job is pending). */
+async function failedEvent(t: TestApp, applier: ReturnType<typeof testApplier>) {
+  applier.failNext(1);
+  const event = customerEvent("customer.updated");
+  await postEvent(t.app, event, { clock: t.clock });
+  await t.services.webhooks.drain();
+  return event;
+}
+
+Deno.test("GET /webhook-events lists newest first, filters by status and type, and pages", async () => {
+  await withApp(async (t, applier) => {
+    const admin = await createAdmin(t, "admin");
+    const created = [customerEvent(), customerEvent(), customerEvent("customer.updated")];
+    for (const e of created) {
+      await postEvent(t.app, e, { clock: t.clock });
+      t.clock.advance(1000);
+    }
+    await t.services.webhooks.drain();
+    const failed = await failedEvent(t, applier);
+
+    const all = await t.app.request(`${BASE}?limit=2`, { headers: authHeaders(admin) });
+    assert.equal(all.status, 200);
+    const page1 = await all.json();
+    assert.deepEqual(page1.data.map((e: { id: string }) => e.id), [failed.id, created[2].id]);
+    assert.equal(typeof page1.next_cursor, "string");
+    const page2 = await (await t.app.request(
+      `${BASE}?limit=2&cursor=${encodeURIComponent(page1.next_cursor)}`,
+      { headers: authHeaders(admin) },
+    )).json();
+    assert.deepEqual(page2.data.map((e: { id: string }) => e.id), [created[1].id, created[0].id]);
+    assert.equal(page2.next_cursor, null);
+
+    const byType = await (await t.app.request(`${BASE}?type=customer.updated`, {
+      headers: authHeaders(admin),
+    })).json();
+    assert.deepEqual(byType.data.map((e: { id: string }) => e.id), [failed.id, created[2].id]);
+
+    const byStatus = await (await t.app.request(`${BASE}?status=failed`, {
+      headers: authHeaders(admin),
+    })).json();
+    assert.deepEqual(byStatus.data.map((e: { id: string }) => e.id), [failed.id]);
+    assert.equal(byStatus.data[0].attempts, 1);
+    assert.match(byStatus.data[0].last_error, /injected/);
+
+    const both = await (await t.app.request(`${BASE}?status=processed&type=customer.updated`, {
+      headers: authHeaders(admin),
+    })).json();
+    assert.deepEqual(both.data.map((e: { id: string }) => e.id), [created[2].id]);
+
+    const bad = await t.app.request(`${BASE}?status=lost`, { headers: authHeaders(admin) });
+    assert.equal(bad.status, 422);
+    assert.equal((await bad.json()).errors[0].path, "query.status");
+  });
+});
+
+Deno.test("GET /webhook-events is for admins only", async () => {
+  await withApp(async (t) => {
+    const operator = await createAdmin(t, "operator");
+    assert.equal((await t.app.request(BASE)).status, 401);
+    const res = await t.app.request(BASE, { headers: authHeaders(operator) });
+    assert.equal(res.status, 403);
+    assert.equal((await res.json()).code, "forbidden");
+  });
+});
+
+Deno.test("POST /webhook-events/{id}/replay reprocesses a failed event, needs 2FA, and is audited", async () => {
+  await withApp(async (t, applier) => {
+    const admin = await createAdmin(t, "admin");
+    const event = await failedEvent(t, applier);
+    const url = `${BASE}/${event.id}/replay`;
+
+    const without = await t.app.request(url, { method: "POST", headers: authHeaders(admin) });
+    assert.equal(without.status, 401);
+    assert.equal((await without.json()).code, "otp_required");
+    assert.equal(applier.calls.length, 1, "nothing ran without the second factor");
+
+    const res = await t.app.request(url, { method: "POST", headers: otpHeaders(t, admin) });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.replay.result, "ok");
+    assert.equal(body.event.status, "processed");
+    assert.equal(body.event.attempts, 2);
+    assert.deepEqual(applier.calls, [event.id, event.id]);
+
+    const audit = await listAuditLog(t.deps, t.services.cursors, {
+      action: "webhook.replay",
+      limit: 10,
+    });
+    assert.equal(audit.data.length, 1);
+    const entry = audit.data[0];
+    assert.equal(entry.actor.id, admin.id);
+    assert.deepEqual(entry.target, { type: "webhook_event", id: event.id });
+    assert.equal(entry.result, "ok");
+
+    const again = await t.app.request(url, { method: "POST", headers: otpHeaders(t, admin) });
+    assert.equal(again.status, 409, "a processed event is replayed only with force");
+    const forced = await t.app.request(`${url}?force=true`, {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal(forced.status, 200);
+    assert.equal(applier.calls.length, 3);
+  });
+});
+
+Deno.test("a replay that fails again is answered 200 with the failure and audited as failed", async () => {
+  await withApp(async (t, applier) => {
+    const admin = await createAdmin(t, "admin");
+    const event = await failedEvent(t, applier);
+    applier.failNext(1);
+    const res = await t.app.request(`${BASE}/${event.id}/replay`, {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.replay.result, "failed");
+    assert.match(body.replay.error, /injected/);
+    assert.equal(body.event.status, "failed");
+    const audit = await listAuditLog(t.deps, t.services.cursors, {
+      action: "webhook.replay",
+      limit: 10,
+    });
+    assert.equal(audit.data[0].result, "failed");
+  });
+});
+
+Deno.test("replaying an unknown event id is 404", async () => {
+  await withApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const res = await t.app.request(`${BASE}/evt_nope/replay`, {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).code, "not_found");
+  });
+});
+
+Deno.test("GET /webhook-events/{id} shows the stored payload", async () => {
+  await withApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const event = customerEvent();
+    await postEvent(t.app, event, { clock: t.clock });
+    await t.services.webhooks.drain();
+    const res = await t.app.request(`${BASE}/${event.id}`, { headers: authHeaders(admin) });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.status, "processed");
+    assert.deepEqual(body.payload, JSON.parse(JSON.stringify(event)));
+  });
+});

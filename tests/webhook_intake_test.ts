@@ -1,0 +1,287 @@
+import assert from "node:assert/strict";
+import { createTestApp, type TestApp } from "./helpers/app.ts";
+import {
+  kvSnapshot,
+  makeEvent,
+  paymentIntentObject,
+  postEvent,
+  signatureFor,
+  TEST_WEBHOOK_SECRETS,
+  testApplier,
+  useApplier,
+  WEBHOOK_ENV,
+} from "./helpers/webhooks.ts";
+import { listJobs } from "../kv/jobs.ts";
+
+function customerObject(id = `cus_${crypto.randomUUID().slice(0, 8)}`) {
+  return {
+    id,
+    object: "customer",
+    created: 1_790_000_000,
+    email: "ada@example.com",
+    name: "Ada",
+    metadata: {},
+    livemode: false,
+  };
+}
+
+async function withIntake(
+  fn: (t: TestApp, applier: ReturnType<typeof testApplier>) => Promise<void>,
+  env: Record<string, string> = WEBHOOK_ENV,
+) {
+  const t = await createTestApp({ env });
+  try {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    await fn(t, applier);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+async function assertRefused(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  const body = await res.json();
+  assert.equal(body.code, code);
+  return body;
+}
+
+Deno.test("POST /api/webhooks/stripe stores a signed event, answers 200 and applies it", async () => {
+  await withIntake(async (t, applier) => {
+    const pi = paymentIntentObject({ amount: 4200, customer: "cus_intake1" });
+    const event = makeEvent("payment_intent.succeeded", pi);
+    const res = await postEvent(t.app, event, { clock: t.clock });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/json");
+    assert.deepEqual(await res.json(), { received: true, event_id: event.id });
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+    const stored = await t.services.webhooks.get(event.id);
+    assert.equal(stored.status, "processed");
+    assert.equal(stored.type, "payment_intent.succeeded");
+    assert.equal(stored.attempts, 1);
+    assert.deepEqual(stored.object, { id: pi.id, type: "payment_intent" });
+    assert.deepEqual(stored.payload, JSON.parse(JSON.stringify(event)));
+    const txn = await t.services.transactions.get(pi.id as string);
+    assert.equal(txn.status, "succeeded");
+    assert.equal(txn.amount, 4200);
+    assert.deepEqual(await listJobs(t.kv), [], "the job goes once the event is processed");
+  });
+});
+
+Deno.test("the intake refuses unsigned, forged, wrongly keyed, stale and malformed deliveries and stores nothing", async (tc) => {
+  await withIntake(async (t, applier) => {
+    const before = await kvSnapshot(t.kv);
+    const event = makeEvent("customer.created", customerObject());
+    const body = JSON.stringify(event);
+
+    await tc.step("missing Stripe-Signature", async () => {
+      const res = await postEvent(t.app, event, { signature: null });
+      const problem = await assertRefused(res, 400, "signature_invalid");
+      assert.match(problem.detail, /missing/);
+    });
+    await tc.step("forged: a valid signature of another body", async () => {
+      const signature = await signatureFor(body.replace("Ada", "Eve"), { clock: t.clock });
+      await assertRefused(await postEvent(t.app, body, { signature }), 400, "signature_invalid");
+    });
+    await tc.step("signed with a secret the service does not have", async () => {
+      const res = await postEvent(t.app, body, { clock: t.clock, secret: "whsec_someone_else" });
+      await assertRefused(res, 400, "signature_invalid");
+    });
+    await tc.step("stale: signed more than 300 s before now", async () => {
+      const timestamp = Math.floor(t.clock.now() / 1000) - 301;
+      const res = await postEvent(t.app, body, { timestamp });
+      const problem = await assertRefused(res, 400, "signature_invalid");
+      assert.match(problem.detail, /300 s/);
+    });
+    await tc.step("a header with no v1 signature", async () => {
+      const res = await postEvent(t.app, body, {
+        signature: `t=${Math.floor(t.clock.now() / 1000)}`,
+      });
+      await assertRefused(res, 400, "signature_invalid");
+    });
+    await tc.step("a header that is not Stripe's format", async () => {
+      await assertRefused(
+        await postEvent(t.app, body, { signature: "garbage" }),
+        400,
+        "signature_invalid",
+      );
+    });
+
+    await t.services.webhooks.drain();
+    assert.deepEqual(await kvSnapshot(t.kv), before, "nothing was stored");
+    assert.deepEqual(applier.calls, []);
+  });
+});
+
+Deno.test("the intake accepts a signature 299 s old (within Stripe's tolerance)", async () => {
+  await withIntake(async (t) => {
+    const timestamp = Math.floor(t.clock.now() / 1000) - 299;
+    const res = await postEvent(t.app, makeEvent("customer.created", customerObject()), {
+      timestamp,
+    });
+    assert.equal(res.status, 200);
+  });
+});
+
+Deno.test("the intake refuses a body over 512 KiB with 413, with or without Content-Length, storing nothing", async () => {
+  await withIntake(async (t, applier) => {
+    const before = await kvSnapshot(t.kv);
+    const big = makeEvent("customer.updated", {
+      ...customerObject(),
+      metadata: { blob: "x".repeat(530_000) },
+    });
+    const body = JSON.stringify(big);
+    const signature = await signatureFor(body, { clock: t.clock });
+    // Request bodies from a string carry no Content-Length: the cap applies while reading.
+    const streamed = await t.app.request("/api/webhooks/stripe", {
+      method: "POST",
+      headers: { "stripe-signature": signature, "content-type": "application/json" },
+      body: new Blob([body]).stream(),
+    });
+    await assertRefused(streamed, 413, "payload_too_large");
+    const declared = await t.app.request("/api/webhooks/stripe", {
+      method: "POST",
+      headers: {
+        "stripe-signature": signature,
+        "content-type": "application/json",
+        "content-length": String(body.length),
+      },
+      body,
+    });
+    await assertRefused(declared, 413, "payload_too_large");
+    assert.deepEqual(await kvSnapshot(t.kv), before);
+    assert.deepEqual(applier.calls, []);
+  });
+});
+
+Deno.test("the intake stores events larger than one KV value (chunked) intact", async () => {
+  await withIntake(async (t) => {
+    const event = makeEvent("customer.updated", {
+      ...customerObject(),
+      metadata: { notes: "é".repeat(100_000) }, // 200 000 UTF-8 bytes: four chunks
+    });
+    const res = await postEvent(t.app, event, { clock: t.clock });
+    assert.equal(res.status, 200);
+    await t.services.webhooks.drain();
+    const stored = await t.services.webhooks.get(event.id);
+    assert.ok(stored.payload_bytes > 200_000);
+    assert.deepEqual(stored.payload, JSON.parse(JSON.stringify(event)));
+  });
+});
+
+Deno.test("during a secret rotation an event signed with the previous secret verifies", async () => {
+  await withIntake(async (t, applier) => {
+    const event = makeEvent("customer.created", customerObject());
+    const res = await postEvent(t.app, event, { clock: t.clock, secret: TEST_WEBHOOK_SECRETS[1] });
+    assert.equal(res.status, 200);
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+  });
+});
+
+/** The customer's ledger: one payment entry per payment, balance == sum of entries. */
+async function ledgerOf(t: TestApp, customer: string) {
+  const view = await t.services.customers.get(customer, { limit: 100 });
+  return { entries: view.ledger.data.map((e) => [e.type, e.amount]), balances: view.balances };
+}
+
+Deno.test("a redelivered event is acknowledged as a duplicate and applied once", async () => {
+  await withIntake(async (t, applier) => {
+    const event = makeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ amount: 2500, customer: "cus_dup1" }),
+    );
+    const first = await postEvent(t.app, event, { clock: t.clock });
+    await t.services.webhooks.drain();
+    t.clock.advance(3 * 24 * 3600_000); // Stripe's retries run for three days
+    const again = await postEvent(t.app, event, { clock: t.clock });
+    assert.equal(first.status, 200);
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), { received: true, event_id: event.id, duplicate: true });
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+    const page = await t.services.webhooks.list({ limit: 10 });
+    assert.deepEqual(page.data.map((e) => e.id), [event.id]);
+    const ledger = await ledgerOf(t, "cus_dup1");
+    assert.deepEqual(ledger.entries, [["payment", 2500]]);
+    assert.deepEqual(ledger.balances, [{ currency: "usd", amount: 2500, entries: 1 }]);
+  });
+});
+
+Deno.test("concurrent deliveries of one event store it once and apply it once", async () => {
+  await withIntake(async (t, applier) => {
+    const event = makeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ amount: 1800, customer: "cus_dup2" }),
+    );
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => postEvent(t.app, event, { clock: t.clock })),
+    );
+    const bodies = await Promise.all(responses.map((r) => r.json()));
+    assert.ok(responses.every((r) => r.status === 200));
+    assert.equal(bodies.filter((b) => b.duplicate !== true).length, 1);
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+    assert.deepEqual(await listJobs(t.kv), []);
+    assert.deepEqual((await ledgerOf(t, "cus_dup2")).entries, [["payment", 1800]]);
+  });
+});
+
+Deno.test("a burst of 60 concurrent distinct events is each stored, applied once and settled", async () => {
+  await withIntake(async (t, applier) => {
+    const events = Array.from({ length: 60 }, (_, i) =>
+      makeEvent(
+        "payment_intent.succeeded",
+        paymentIntentObject({ amount: 100 + i, customer: `cus_burst${i % 3}` }),
+      ));
+    const responses = await Promise.all(events.map((e) => postEvent(t.app, e, { clock: t.clock })));
+    assert.ok(responses.every((r) => r.status === 200));
+    await t.services.webhooks.drain();
+    assert.equal(new Set(applier.calls).size, 60);
+    const processed = await t.services.webhooks.list({ status: "processed", limit: 100 });
+    assert.equal(processed.data.length, 60);
+    assert.deepEqual(await listJobs(t.kv), []);
+    const total = (await ledgerOf(t, "cus_burst0")).balances[0].amount;
+    assert.equal(
+      total,
+      events.filter((_, i) => i % 3 === 0).reduce((n, _, k) => n + 100 + 3 * k, 0),
+    );
+  });
+});
+
+Deno.test("an unknown event type is stored and acknowledged, not refused", async () => {
+  await withIntake(async (t, applier) => {
+    const event = makeEvent("issuing_card.created", { id: "ic_123", object: "issuing.card" });
+    const res = await postEvent(t.app, event, { clock: t.clock });
+    assert.equal(res.status, 200);
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+    const stored = await t.services.webhooks.get(event.id);
+    assert.equal(stored.type, "issuing_card.created");
+    assert.equal(stored.status, "ignored");
+    assert.deepEqual(await listJobs(t.kv), []);
+  });
+});
+
+Deno.test("a signed body that is not an event is 422 and stores nothing", async () => {
+  await withIntake(async (t) => {
+    const before = await kvSnapshot(t.kv);
+    for (const body of ["not json", JSON.stringify({ hello: "world" })]) {
+      const res = await postEvent(t.app, body, { clock: t.clock });
+      await assertRefused(res, 422, "validation_failed");
+    }
+    assert.deepEqual(await kvSnapshot(t.kv), before);
+  });
+});
+
+Deno.test("with no webhook secret configured the intake answers 503 so Stripe retries", async () => {
+  await withIntake(async (t) => {
+    const res = await postEvent(t.app, makeEvent("customer.created", customerObject()), {
+      clock: t.clock,
+    });
+    await assertRefused(res, 503, "unavailable");
+  }, {});
+});

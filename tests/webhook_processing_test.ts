@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
+import { makeEvent, postEvent, testApplier, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { keys } from "../kv/keys.ts";
+import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
+import {
+  INLINE_LEASE_MS,
+  WEBHOOK_MAX_ATTEMPTS,
+  WEBHOOK_PROCESS_JOB,
+  WEBHOOK_RETENTION_MS,
+  webhookJobHandlers,
+} from "../services/webhooks.ts";
+import type { EventApplier } from "../services/webhooks.ts";
+
+function customerEvent(type = "customer.created") {
+  return makeEvent(type, {
+    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
+    object: "customer",
+    created: 1_790_000_000,
+    email: "grace@example.com",
+    metadata: {},
+    livemode: false,
+  });
+}
+
+async function withApp(fn: (t: TestApp) => Promise<void>) {
+  const t = await createTestApp({ env: WEBHOOK_ENV });
+  try {
+    await fn(t);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+const cron = (t: TestApp) => runDueJobs(t.kv, t.clock, webhookJobHandlers(t.services));
+
+Deno.test("a failing applier leaves a webhook.process job that cron retries with backoff, then dead-letters", async () => {
+  await withApp(async (t) => {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    applier.failNext(Infinity);
+    const event = customerEvent();
+    assert.equal((await postEvent(t.app, event, { clock: t.clock })).status, 200);
+    await t.services.webhooks.drain();
+
+    let record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "failed");
+    assert.equal(record.attempts, 1);
+    assert.match(record.last_error ?? "", /injected by the test/);
+
+    // The waits between attempts: 5 s after the inline one, then kv/jobs.ts's schedule.
+    const expectedWaits = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 3_600_000];
+    for (const [i, wait] of expectedWaits.entries()) {
+      const [job] = await listJobs(t.kv);
+      assert.equal(job.kind, WEBHOOK_PROCESS_JOB);
+      assert.deepEqual(job.payload, { event_id: event.id });
+      assert.equal(job.attempts, i + 1);
+      assert.equal(job.due_at - t.clock.now(), wait, `wait before attempt ${i + 2}`);
+      t.clock.advance(wait - 1);
+      assert.deepEqual(await cron(t), { ran: 0, failed: 0, dead: 0 }, "not due yet");
+      t.clock.advance(1);
+      const pass = await cron(t);
+      assert.equal(pass.ran, 0);
+      if (i + 2 < WEBHOOK_MAX_ATTEMPTS) {
+        assert.equal(pass.failed, 1);
+        record = await t.services.webhooks.get(event.id);
+        assert.equal(record.status, "failed");
+      } else assert.equal(pass.dead, 1);
+    }
+
+    record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "dead");
+    assert.equal(record.attempts, WEBHOOK_MAX_ATTEMPTS);
+    assert.equal(applier.calls.length, WEBHOOK_MAX_ATTEMPTS);
+    assert.deepEqual(await listJobs(t.kv), []);
+    const dead = await listDeadJobs(t.kv);
+    assert.deepEqual(dead.map((j) => j.payload), [{ event_id: event.id }]);
+    const admin = await createAdmin(t, "admin");
+    const listed = await t.app.request("/api/admin/payments/webhook-events?status=dead", {
+      headers: authHeaders(admin),
+    });
+    assert.equal(listed.status, 200);
+    const page = await listed.json();
+    assert.deepEqual(page.data.map((e: { id: string }) => e.id), [event.id]);
+    assert.equal(page.data[0].status, "dead");
+    assert.deepEqual((await t.services.webhooks.list({ status: "failed", limit: 10 })).data, []);
+
+    // The dead-lettered event is replayed by an admin once the cause is fixed.
+    applier.failNext(0);
+    const replay = await t.app.request(`/api/admin/payments/webhook-events/${event.id}/replay`, {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal(replay.status, 200);
+    assert.equal((await replay.json()).event.status, "processed");
+    assert.deepEqual((await t.services.webhooks.list({ status: "dead", limit: 10 })).data, []);
+  });
+});
+
+Deno.test("an event that failed inline is processed by the next cron pass once the applier recovers", async () => {
+  await withApp(async (t) => {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    applier.failNext(1);
+    const event = customerEvent();
+    await postEvent(t.app, event, { clock: t.clock });
+    await t.services.webhooks.drain();
+    t.clock.advance(5_000);
+    assert.deepEqual(await cron(t), { ran: 1, failed: 0, dead: 0 });
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "processed");
+    assert.equal(record.attempts, 2);
+    assert.equal(record.last_error, null);
+    assert.deepEqual(applier.calls, [event.id, event.id]);
+    assert.deepEqual(await listJobs(t.kv), []);
+  });
+});
+
+Deno.test("two cron runners racing for the same retry apply the event once", async () => {
+  await withApp(async (t) => {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    applier.failNext(1);
+    const event = customerEvent();
+    await postEvent(t.app, event, { clock: t.clock });
+    await t.services.webhooks.drain();
+    t.clock.advance(5_000);
+    const passes = await Promise.all([cron(t), cron(t), cron(t)]);
+    assert.equal(passes.reduce((n, p) => n + p.ran, 0), 1);
+    assert.deepEqual(applier.calls, [event.id, event.id]);
+    assert.equal((await t.services.webhooks.get(event.id)).status, "processed");
+  });
+});
+
+Deno.test("when the inline attempt outlives its lease, cron's second attempt is harmless", async () => {
+  await withApp(async (t) => {
+    const base = testApplier(t);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => release = r);
+    let first = true;
+    const slow: EventApplier = {
+      async apply(e) {
+        if (first) {
+          first = false;
+          await gate; // the inline attempt hangs (a slow Stripe re-fetch, say)
+        }
+        return await base.apply(e);
+      },
+    };
+    useApplier(t, slow);
+    const event = customerEvent();
+    await postEvent(t.app, event, { clock: t.clock });
+    assert.deepEqual(await cron(t), { ran: 0, failed: 0, dead: 0 }, "leased to the inline attempt");
+    t.clock.advance(INLINE_LEASE_MS);
+    assert.deepEqual(await cron(t), { ran: 1, failed: 0, dead: 0 }, "cron takes over");
+    release();
+    await t.services.webhooks.drain();
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "processed");
+    assert.deepEqual(base.calls, [event.id, event.id]);
+    assert.deepEqual(await listJobs(t.kv), []);
+  });
+});
+
+Deno.test("the retention sweep forgets old processed events but keeps failed ones for replay", async () => {
+  await withApp(async (t) => {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    const done = customerEvent();
+    const broken = customerEvent("customer.updated");
+    await postEvent(t.app, done, { clock: t.clock });
+    await t.services.webhooks.drain();
+    applier.failNext(Infinity);
+    await postEvent(t.app, broken, { clock: t.clock });
+    await t.services.webhooks.drain();
+
+    t.clock.advance(7 * 24 * 3600_000);
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 0, kept: 0 });
+    const redelivered = await postEvent(t.app, done, { clock: t.clock });
+    assert.equal((await redelivered.json()).duplicate, true, "ids are remembered for 7 days");
+
+    t.clock.advance(WEBHOOK_RETENTION_MS);
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 1, kept: 1 });
+    const page = await t.services.webhooks.list({ limit: 10 });
+    assert.deepEqual(page.data.map((e) => e.id), [broken.id]);
+    for await (const e of t.kv.list({ prefix: keys.webhookEventPayloadPrefix(done.id) })) {
+      assert.fail(`payload chunk left behind: ${JSON.stringify(e.key)}`);
+    }
+  });
+});
