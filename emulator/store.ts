@@ -133,8 +133,12 @@ function cursorIndex(sorted: StripeObject[], id: string, param: string): number 
 }
 
 function createdFilter(params: Params): Filter {
-  const exact = optString(params, "created");
-  if (exact !== undefined && /^\d+$/.test(exact)) return (o) => o.created === Number(exact);
+  // `created` is either a timestamp (`created=123`) or a range (`created[gte]=123`).
+  const raw = params["created"];
+  if (typeof raw === "string") {
+    const exact = optInt(params, "created");
+    return (o) => o.created === exact;
+  }
   const range = optObject(params, "created");
   if (!range) return () => true;
   const bound = (k: string) => optInt(range, k);

@@ -27,6 +27,7 @@ export function runJobs(services: Services): Promise<RunJobsResult> {
 export const PERIODIC_TASKS = {
   "run-jobs": "* * * * *",
   "audit-checkpoint": "*/10 * * * *",
+  "webhook-retention": "17 3 * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -38,6 +39,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "audit-checkpoint":
       await checkpointAuditHead(services.deps);
+      return;
+    case "webhook-retention":
+      await services.webhooks.sweepExpired();
       return;
   }
 }

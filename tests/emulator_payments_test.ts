@@ -279,3 +279,21 @@ Deno.test("emulator: curl-style form bodies with expand[] and basic auth work", 
     assert.equal(pi.latest_charge.payment_method_details.card.brand, "amex");
   });
 });
+
+Deno.test("emulator: lists filter by created, exact and as a range", async () => {
+  let now = Date.UTC(2026, 10, 1);
+  await withEmulator(async ({ stripe }) => {
+    const a = await stripe.customers.create({ email: "a@example.com" });
+    now += 60_000;
+    const b = await stripe.customers.create({ email: "b@example.com" });
+    now += 60_000;
+    const c = await stripe.customers.create({ email: "c@example.com" });
+    const ids = (l: { data: { id: string }[] }) => l.data.map((x) => x.id);
+    assert.deepEqual(ids(await stripe.customers.list({ created: { gte: b.created } })), [
+      c.id,
+      b.id,
+    ]);
+    assert.deepEqual(ids(await stripe.customers.list({ created: { lt: b.created } })), [a.id]);
+    assert.deepEqual(ids(await stripe.customers.list({ created: b.created })), [b.id]);
+  }, { now: () => now });
+});
