@@ -1,0 +1,164 @@
+/**
+ * Transactions in KV: the record (`["transactions", id]`), its Stripe sync
+ * state, the `pi_`/`ch_` lookup, and four listing indexes keyed by Stripe's
+ * `created` so every filter combination of GET /transactions is one range scan.
+ */
+import { keys } from "./keys.ts";
+import { getManyChunked } from "./atomic.ts";
+import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+import type { Transaction, TxnSync } from "../services/txn_types.ts";
+import type { CustomerAggregates, CustomerBalance } from "./customers.ts";
+
+export interface TransactionState {
+  txn: Deno.KvEntryMaybe<Transaction>;
+  sync: Deno.KvEntryMaybe<TxnSync>;
+}
+
+export function findTransactionId(kv: Deno.Kv, stripeId: string) {
+  return kv.get<string>(keys.transactionByStripe(stripeId));
+}
+
+/** The transaction ids of several Stripe ids, in one read (null where unknown). */
+export async function findTransactionIds(
+  kv: Deno.Kv,
+  stripeIds: string[],
+): Promise<(string | null)[]> {
+  const rows = await kv.getMany<string[]>(stripeIds.map((id) => keys.transactionByStripe(id)));
+  return rows.map((r) => r.value);
+}
+
+/**
+ * `findTransactionIds` and, in the same read, the counters of the customer the
+ * event names (a new payment then costs one read before its commit).
+ */
+export async function findWithCounters(
+  kv: Deno.Kv,
+  stripeIds: string[],
+  hint: { customer: string; currency: string },
+): Promise<{
+  ids: (string | null)[];
+  balance: Deno.KvEntryMaybe<CustomerBalance>;
+  aggregates: Deno.KvEntryMaybe<CustomerAggregates>;
+}> {
+  const rows = await kv.getMany<unknown[]>([
+    ...stripeIds.map((id) => keys.transactionByStripe(id)),
+    keys.customerBalance(hint.customer, hint.currency),
+    keys.customerAggregates(hint.customer),
+  ]);
+  const n = stripeIds.length;
+  return {
+    ids: rows.slice(0, n).map((r) => r.value as string | null),
+    balance: rows[n] as Deno.KvEntryMaybe<CustomerBalance>,
+    aggregates: rows[n + 1] as Deno.KvEntryMaybe<CustomerAggregates>,
+  };
+}
+
+export async function readTransactionState(kv: Deno.Kv, id: string): Promise<TransactionState> {
+  const [txn, sync] = await kv.getMany<[Transaction, TxnSync]>([
+    keys.transaction(id),
+    keys.transactionSync(id),
+  ]);
+  return { txn, sync };
+}
+
+export async function getTransaction(kv: Deno.Kv, id: string): Promise<Transaction | null> {
+  return (await kv.get<Transaction>(keys.transaction(id))).value;
+}
+
+export async function getTransactions(kv: Deno.Kv, ids: string[]): Promise<Transaction[]> {
+  const rows = await getManyChunked<Transaction>(kv, ids.map((id) => keys.transaction(id)));
+  return rows.filter((r) => r.value !== null).map((r) => r.value!);
+}
+
+function createdMs(txn: Transaction): number {
+  return Date.parse(txn.created);
+}
+
+function indexKeys(txn: Transaction): Deno.KvKey[] {
+  const at = createdMs(txn);
+  const out: Deno.KvKey[] = [
+    keys.transactionsByCreated(at, txn.id),
+    keys.transactionsByStatus(txn.status, at, txn.id),
+  ];
+  if (txn.customer) {
+    out.push(
+      keys.transactionsByCustomer(txn.customer, at, txn.id),
+      keys.transactionsByCustomerStatus(txn.customer, txn.status, at, txn.id),
+    );
+  }
+  return out;
+}
+
+/**
+ * Writes the sync state and, when `writeRecord`, the record, moving the
+ * indexes whose key changed (status, customer, created) in the same op.
+ * The record is left alone when nothing visible changed, so its versionstamp
+ * (which the refunds service checks) only moves on real changes.
+ * Checks are the caller's.
+ */
+export function addTransactionWrite(
+  op: Deno.AtomicOperation,
+  before: Transaction | null,
+  after: Transaction,
+  sync: TxnSync,
+  writeRecord = true,
+): void {
+  op.set(keys.transactionSync(after.id), sync);
+  if (!writeRecord) return;
+  const next = indexKeys(after);
+  const nextSet = new Set(next.map((k) => JSON.stringify(k)));
+  for (const old of before ? indexKeys(before) : []) {
+    if (!nextSet.has(JSON.stringify(old))) op.delete(old);
+  }
+  const prevSet = new Set((before ? indexKeys(before) : []).map((k) => JSON.stringify(k)));
+  for (const key of next) if (!prevSet.has(JSON.stringify(key))) op.set(key, after.id);
+  op.set(keys.transaction(after.id), after);
+}
+
+/** Claims a Stripe id for a transaction: fails the commit if another claimed it first. */
+export function addStripeIdClaim(op: Deno.AtomicOperation, stripeId: string, txnId: string): void {
+  op.check({ key: keys.transactionByStripe(stripeId), versionstamp: null });
+  op.set(keys.transactionByStripe(stripeId), txnId);
+}
+
+export interface TransactionListFilter {
+  customer?: string;
+  status?: string;
+  /** ms, inclusive */
+  from?: number;
+  /** ms, exclusive */
+  to?: number;
+}
+
+function listPrefix(f: TransactionListFilter): Deno.KvKey {
+  if (f.customer && f.status) return keys.transactionsByCustomerStatusPrefix(f.customer, f.status);
+  if (f.customer) return keys.transactionsByCustomerPrefix(f.customer);
+  if (f.status) return keys.transactionsByStatusPrefix(f.status);
+  return keys.transactionsByCreatedPrefix();
+}
+
+/** Newest first; `from`/`to` bound Stripe's `created`. */
+export function listTransactions(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  filter: TransactionListFilter,
+  page: { limit: number; cursor?: string },
+): Promise<Page<Transaction>> {
+  const prefix = listPrefix(filter);
+  const selector: Deno.KvListSelector = {
+    start: [...prefix, filter.from ?? 0],
+    end: [...prefix, filter.to ?? Number.MAX_SAFE_INTEGER],
+  };
+  const scope = `transactions:${
+    JSON.stringify([
+      filter.customer ?? null,
+      filter.status ?? null,
+      filter.from ?? null,
+      filter.to ?? null,
+    ])
+  }`;
+  return listIndexPage<Transaction>(kv, sealer, selector, (id) => keys.transaction(id), {
+    ...page,
+    scope,
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * GET /transactions and GET /transactions/{id} (mounted under /api/admin/payments).
+ * Transactions come from Stripe's webhooks; nothing here changes them.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import {
+  AmountSchema,
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { TXN_STATUSES } from "../services/transactions.ts";
+
+const nullableString = (example?: string) => z.string().nullable().openapi({ example });
+
+export const PaymentMethodSchema = z.object({
+  type: z.string().openapi({ example: "card" }),
+  brand: nullableString("visa"),
+  last4: nullableString("4242"),
+  fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
+}).openapi("PaymentMethodSummary");
+
+export const TransactionSchema = z.object({
+  id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  customer: nullableString("cus_R2d2C3po"),
+  amount: AmountSchema,
+  currency: z.string().openapi({ example: "usd", description: "empty until the payment is known" }),
+  status: z.enum(TXN_STATUSES as [string, ...string[]]).openapi({
+    description: "the PaymentIntent's status, with `failed` for a declined latest attempt and " +
+      "`unknown` while only a refund/dispute/signal of the payment has arrived",
+  }),
+  amount_refunded: AmountSchema.openapi({
+    description: "refunds Stripe has accepted (pending or succeeded)",
+  }),
+  amount_reserved: AmountSchema.openapi({
+    description: "refunds in flight or awaiting approval here",
+  }),
+  amount_disputed: AmountSchema.openapi({
+    description: "disputes holding or having taken the money",
+  }),
+  stripe_payment_intent: nullableString("pi_3QxYz"),
+  stripe_charge: nullableString("ch_3QxYz"),
+  created: z.string().openapi({ format: "date-time", description: "when Stripe created it" }),
+  description: z.string().nullable(),
+  payment_method: PaymentMethodSchema.nullable(),
+  failure_code: nullableString("card_declined"),
+  decline_code: nullableString("insufficient_funds"),
+  advice_code: nullableString("try_again_later"),
+  failure_message: z.string().nullable(),
+  risk_level: nullableString("normal"),
+  risk_score: z.number().nullable(),
+  dispute_status: nullableString("needs_response"),
+  risk_signals: z.object({
+    early_fraud_warnings: z.array(z.object({
+      id: z.string(),
+      fraud_type: z.string(),
+      actionable: z.boolean(),
+      created: z.string(),
+    })),
+    reviews: z.array(z.object({
+      id: z.string(),
+      open: z.boolean(),
+      reason: z.string(),
+      opened_reason: z.string().nullable(),
+      closed_reason: z.string().nullable(),
+      created: z.string(),
+    })),
+  }),
+  updated_at: z.string().openapi({ format: "date-time" }),
+}).openapi("Transaction");
+
+const dateTime = (name: "from" | "to", description: string) =>
+  z.iso.datetime({
+    offset: true,
+    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
+  }).optional().openapi({
+    param: { name, in: "query" },
+    description,
+    example: "2026-01-31T00:00:00Z",
+  });
+
+const ListQuery = z.object({
+  customer: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").optional()
+    .openapi({ param: { name: "customer", in: "query" }, example: "cus_R2d2C3po" }),
+  status: z.enum(TXN_STATUSES as [string, ...string[]], {
+    error: `status must be one of ${TXN_STATUSES.join(", ")}`,
+  }).optional().openapi({ param: { name: "status", in: "query" }, example: "succeeded" }),
+  from: dateTime("from", "created at or after this time"),
+  to: dateTime("to", "created before this time"),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+const IdParam = z.object({
+  id: z.string().regex(
+    /^(txn|pi|ch|py)_[A-Za-z0-9]+$/,
+    "a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
+  ).openapi({ param: { name: "id", in: "path" }, example: "pi_3QxYz" }),
+});
+
+const list = adminRoute({ permission: "transactions.read" }, {
+  method: "get",
+  path: "/transactions",
+  tags: ["transactions"],
+  summary: "Payments known to the service, newest first",
+  description: "Filter by `customer`, `status` and Stripe's `created` (`from` inclusive, " +
+    "`to` exclusive); any combination is one index scan.",
+  request: { query: ListQuery },
+  responses: {
+    200: jsonContent(pageSchema(TransactionSchema, "TransactionPage"), "a page"),
+  },
+});
+
+const show = adminRoute({ permission: "transactions.read" }, {
+  method: "get",
+  path: "/transactions/{id}",
+  tags: ["transactions"],
+  summary: "One transaction, by its id or its PaymentIntent/Charge id",
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(TransactionSchema, "the transaction"),
+    ...errorResponses("not_found"),
+  },
+});
+
+export function transactionRoutes() {
+  return createRouter()
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      const page = await c.get("services").transactions.list({
+        limit: q.limit,
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+        ...(q.customer !== undefined ? { customer: q.customer } : {}),
+        ...(q.status !== undefined ? { status: q.status } : {}),
+        ...(q.from !== undefined ? { from: Date.parse(q.from) } : {}),
+        ...(q.to !== undefined ? { to: Date.parse(q.to) } : {}),
+      });
+      return c.json(page, 200);
+    })
+    .openapi(show, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await c.get("services").transactions.get(id), 200);
+    });
+}

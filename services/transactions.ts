@@ -1,0 +1,48 @@
+/**
+ * Reading transactions: GET /transactions (filters customer, status, from, to)
+ * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id).
+ * Transactions are written only by the Stripe event applier (services/stripe_events.ts).
+ */
+import type { Deps } from "./deps.ts";
+import { notFound, validationFailed } from "./errors.ts";
+import type { CursorSealer, Page } from "../kv/pagination.ts";
+import {
+  findTransactionId,
+  getTransaction,
+  listTransactions,
+  type TransactionListFilter,
+} from "../kv/transactions.ts";
+import type { Transaction } from "./txn_types.ts";
+
+export type { Transaction, TxnStatus } from "./txn_types.ts";
+export { TXN_STATUSES } from "./txn_types.ts";
+
+export interface TransactionQuery extends TransactionListFilter {
+  limit: number;
+  cursor?: string;
+}
+
+export function createTransactionService(deps: Deps, svc: { cursors: CursorSealer }) {
+  const { kv } = deps;
+
+  /** Newest first (by Stripe's `created`); `from` inclusive, `to` exclusive (ms). */
+  function list(q: TransactionQuery): Promise<Page<Transaction>> {
+    if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
+      throw validationFailed([{ path: "query.to", message: "to must be later than from" }]);
+    }
+    const { limit, cursor, ...filter } = q;
+    return listTransactions(kv, svc.cursors, filter, { limit, cursor });
+  }
+
+  /** By `txn_…`, or by the PaymentIntent / Charge id Stripe shows. */
+  async function get(id: string): Promise<Transaction> {
+    const txnId = id.startsWith("txn_") ? id : (await findTransactionId(kv, id)).value;
+    const txn = txnId ? await getTransaction(kv, txnId) : null;
+    if (!txn) throw notFound("transaction", id);
+    return txn;
+  }
+
+  return { list, get };
+}
+
+export type TransactionService = ReturnType<typeof createTransactionService>;

@@ -1,0 +1,243 @@
+/**
+ * The transaction as the API shows it, and the Stripe snapshots it is derived from.
+ *
+ * A transaction is a pure function of the newest snapshot of each Stripe object
+ * behind it (the PaymentIntent, its charges, refunds, disputes, fraud signals):
+ * every event only ever replaces one snapshot, and only with a newer one
+ * (services/txn_merge.ts), so any delivery order ends in the same transaction.
+ */
+
+export type TxnStatus =
+  /** only refunds/disputes/signals seen so far; the payment's own events have not arrived */
+  | "unknown"
+  | "requires_payment_method"
+  | "requires_confirmation"
+  | "requires_action"
+  | "processing"
+  | "requires_capture"
+  | "succeeded"
+  /** the latest attempt was declined (PaymentIntent back to requires_payment_method with an error) */
+  | "failed"
+  | "canceled";
+
+export const TXN_STATUSES: readonly TxnStatus[] = [
+  "unknown",
+  "requires_payment_method",
+  "requires_confirmation",
+  "requires_action",
+  "processing",
+  "requires_capture",
+  "succeeded",
+  "failed",
+  "canceled",
+];
+
+export interface PaymentMethodSummary {
+  type: string;
+  brand: string | null;
+  last4: string | null;
+  fingerprint: string | null;
+}
+
+export interface EarlyFraudWarningSignal {
+  id: string;
+  fraud_type: string;
+  actionable: boolean;
+  created: string;
+}
+
+export interface ReviewSignal {
+  id: string;
+  open: boolean;
+  reason: string;
+  opened_reason: string | null;
+  closed_reason: string | null;
+  created: string;
+}
+
+export interface Transaction {
+  id: string;
+  customer: string | null;
+  amount: number;
+  currency: string;
+  status: TxnStatus;
+  /** refunds Stripe has accepted (pending or succeeded), from Stripe's refund objects */
+  amount_refunded: number;
+  /** refunds in flight or awaiting approval: owned by the refunds service, preserved here */
+  amount_reserved: number;
+  /** disputes that hold or took the money (needs_response, under_review, lost) */
+  amount_disputed: number;
+  stripe_payment_intent: string | null;
+  stripe_charge: string | null;
+  /** when Stripe created the payment (ISO 8601) */
+  created: string;
+  description: string | null;
+  payment_method: PaymentMethodSummary | null;
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  failure_message: string | null;
+  risk_level: string | null;
+  risk_score: number | null;
+  /** status of the most recent dispute, null when never disputed */
+  dispute_status: string | null;
+  risk_signals: {
+    early_fraud_warnings: EarlyFraudWarningSignal[];
+    reviews: ReviewSignal[];
+  };
+  updated_at: string;
+}
+
+/**
+ * Where a snapshot sits in its object's history; compared element by element
+ * (services/txn_merge.ts `isNewer`).
+ */
+export interface Ordered {
+  order: number[];
+}
+
+export interface PaymentErrorSummary {
+  code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  message: string | null;
+  charge: string | null;
+  payment_method: PaymentMethodSummary | null;
+}
+
+export interface PiSnap extends Ordered {
+  id: string;
+  status: string;
+  error: PaymentErrorSummary | null;
+  latest_charge: string | null;
+  amount: number;
+  amount_received: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  /** Stripe's `created`, seconds */
+  created: number;
+}
+
+export interface ChargeSnap extends Ordered {
+  id: string;
+  payment_intent: string | null;
+  status: string;
+  captured: boolean;
+  amount: number;
+  amount_captured: number;
+  /** what Stripe reported as refunded on the charge; only used to notice refunds we have not seen */
+  amount_refunded: number;
+  currency: string;
+  customer: string | null;
+  description: string | null;
+  created: number;
+  payment_method: PaymentMethodSummary | null;
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  failure_message: string | null;
+  risk_level: string | null;
+  risk_score: number | null;
+}
+
+export interface RefundSnap extends Ordered {
+  id: string;
+  charge: string | null;
+  amount: number;
+  currency: string;
+  status: string;
+  /** our refund record (`rfd_…`) when the refund was made by this service */
+  refund_id: string | null;
+  reason: string | null;
+  failure_reason: string | null;
+  created: number;
+}
+
+export interface DisputeSnap extends Ordered {
+  id: string;
+  charge: string | null;
+  amount: number;
+  currency: string;
+  status: string;
+  reason: string;
+  created: number;
+  evidence_due_by: number | null;
+  submission_count: number;
+  /** funds taken / given back so far; only ever grow (balance transactions are append-only) */
+  withdrawn: number;
+  reinstated: number;
+}
+
+export interface EfwSnap extends Ordered {
+  id: string;
+  fraud_type: string;
+  actionable: boolean;
+  created: number;
+}
+
+export interface ReviewSnap extends Ordered {
+  id: string;
+  open: boolean;
+  reason: string;
+  opened_reason: string | null;
+  closed_reason: string | null;
+  created: number;
+}
+
+/** What has been written to the customer's ledger for this transaction (amounts, unsigned). */
+export interface Postings {
+  customer: string | null;
+  currency: string | null;
+  payment: number;
+  refunds: Record<string, number>;
+  withdrawn: Record<string, number>;
+  reinstated: Record<string, number>;
+}
+
+/** The Stripe side of a transaction, kept next to it (`["transaction_sync", id]`). */
+export interface TxnSync {
+  txn_id: string;
+  /** the PaymentIntent this transaction is for (known before its own events for a stub) */
+  payment_intent: string | null;
+  /** `pi_`/`ch_` ids whose `transactions_by_stripe` entry points here */
+  linked: string[];
+  pi: PiSnap | null;
+  charges: Record<string, ChargeSnap>;
+  refunds: Record<string, RefundSnap>;
+  disputes: Record<string, DisputeSnap>;
+  efws: Record<string, EfwSnap>;
+  reviews: Record<string, ReviewSnap>;
+  posted: Postings;
+  /** attempts and signals already counted in the customer's aggregates (`ch:…`, `efw:…`) */
+  counted: string[];
+  /** ids of the last events that changed this transaction (a replay is recognised) */
+  events: string[];
+  /** charge ids dropped from `charges` to bound the record; their events are ignored */
+  forgotten: string[];
+}
+
+export function emptySync(txnId: string, paymentIntent: string | null): TxnSync {
+  return {
+    txn_id: txnId,
+    payment_intent: paymentIntent,
+    linked: [],
+    pi: null,
+    charges: {},
+    refunds: {},
+    disputes: {},
+    efws: {},
+    reviews: {},
+    posted: {
+      customer: null,
+      currency: null,
+      payment: 0,
+      refunds: {},
+      withdrawn: {},
+      reinstated: {},
+    },
+    counted: [],
+    events: [],
+    forgotten: [],
+  };
+}

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { auditEntries } from "./helpers/identity.ts";
+import { createEventCommitter, needsAudit, noChange } from "../services/txn_commit.ts";
+import { stripeContext } from "../services/context.ts";
+
+async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
+  const t = await createTestApp();
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/** The KV with its commits counted. */
+function countingKv(kv: Deno.Kv) {
+  const counter = { commits: 0 };
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            counter.commits++;
+            return commit();
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { kv: proxy, counter };
+}
+
+const ctx = stripeContext("evt_group_test");
+
+Deno.test("concurrent plain changes on distinct keys share commits", async () => {
+  await withApp(async (t) => {
+    const { kv, counter } = countingKv(t.kv);
+    const committer = createEventCommitter(kv, t.services.audit);
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        committer.commit(ctx, async (op) => {
+          const entry = await t.kv.get(["group_test", i]);
+          op.check(entry).set(["group_test", i], i);
+          return { value: { applied: true, detail: `row ${i}` }, audit: [] };
+        })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.detail),
+      Array.from({ length: 40 }, (_, i) => `row ${i}`),
+    );
+    for (let i = 0; i < 40; i++) assert.equal((await t.kv.get(["group_test", i])).value, i);
+    assert.ok(counter.commits < 40, `40 changes took ${counter.commits} commits`);
+  });
+});
+
+Deno.test("changes touching the same key never share a commit, so none is lost", async () => {
+  await withApp(async (t) => {
+    const committer = createEventCommitter(t.kv, t.services.audit);
+    await Promise.all(Array.from({ length: 25 }, () =>
+      committer.commit(ctx, async (op) => {
+        const entry = await t.kv.get<number>(["group_counter"]);
+        op.check(entry).set(["group_counter"], (entry.value ?? 0) + 1);
+        return { value: { applied: true, detail: "+1" }, audit: [] };
+      })));
+    assert.equal((await t.kv.get(["group_counter"])).value, 25);
+  });
+});
+
+Deno.test("a change that needs the audit chain is committed with its entries; no change writes nothing", async () => {
+  await withApp(async (t) => {
+    const committer = createEventCommitter(t.kv, t.services.audit);
+    let plainRuns = 0;
+    const audited = await committer.commit(ctx, (op, isAudited) => {
+      if (!isAudited) {
+        plainRuns++;
+        needsAudit();
+      }
+      op.set(["group_audited"], true);
+      return Promise.resolve({
+        value: { applied: true, detail: "audited" },
+        audit: [{ action: "test.audited", target: null, result: "ok" }],
+      });
+    });
+    assert.equal(audited.detail, "audited");
+    assert.equal(plainRuns, 1);
+    assert.equal((await t.kv.get(["group_audited"])).value, true);
+    const entries = await auditEntries(t.kv);
+    assert.deepEqual(entries.map((e) => [e.action, e.actor.type, e.request_id]), [
+      ["test.audited", "stripe", "evt_group_test"],
+    ]);
+
+    const none = await committer.commit(ctx, () => noChange("nothing to do"));
+    assert.deepEqual(none, { applied: false, detail: "nothing to do" });
+  });
+});

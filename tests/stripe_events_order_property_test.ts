@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type Stripe from "stripe";
+import { createTestApp } from "./helpers/app.ts";
+import { paymentStory, T0, testId } from "./helpers/stripe_objects.ts";
+import { allLedgerEntries, listBalances } from "../kv/customers.ts";
+
+interface Scenario {
+  amount: number;
+  declinedFirst: boolean;
+  processing: boolean;
+  refund: null | { amount: number; fails: boolean };
+  dispute: null | { won: boolean };
+  /** the payment's own events are redelivered once each */
+  redeliver: boolean;
+}
+
+/** The events of one payment, in the order Stripe created them. */
+function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
+  const story = paymentStory({ customer, amount: s.amount });
+  const out: Stripe.Event[] = [story.created(T0)];
+  if (s.declinedFirst) out.push(...story.failed(T0 + 1));
+  if (s.processing) out.push(story.processing(T0 + 3));
+  out.push(...story.succeeded(T0 + 4));
+  if (s.refund) {
+    const { refund, created, chargeRefunded } = story.refund(T0 + 100, s.refund.amount, {
+      status: "pending",
+    });
+    out.push(created, chargeRefunded);
+    out.push(story.refundUpdated(T0 + 200, refund, s.refund.fails ? "failed" : "succeeded"));
+  }
+  if (s.dispute) {
+    const id = testId("du");
+    const at = T0 + 1000;
+    out.push(story.dispute(at, "charge.dispute.created", { id, created: at }));
+    out.push(
+      story.dispute(at, "charge.dispute.funds_withdrawn", { id, created: at, withdrawn: true }),
+    );
+    const closed = {
+      id,
+      created: at,
+      withdrawn: true,
+      reinstated: s.dispute.won,
+      status: s.dispute.won ? "won" as const : "lost" as const,
+    };
+    out.push(story.dispute(at + 5000, "charge.dispute.closed", closed));
+    if (s.dispute.won) {
+      out.push(story.dispute(at + 5000, "charge.dispute.funds_reinstated", closed));
+    }
+  }
+  return s.redeliver ? [...out, ...out] : out;
+}
+
+/** What must not depend on the order: the transaction, the balance, the counters. */
+async function finalState(events: Stripe.Event[], customer: string) {
+  const t = await createTestApp();
+  try {
+    for (const e of events) await t.services.stripeEvents.apply(e);
+    const page = await t.services.transactions.list({ limit: 10 });
+    assert.equal(page.data.length, 1, "one transaction per payment");
+    const { id: _id, updated_at: _u, ...txn } = page.data[0];
+    const entries = await allLedgerEntries(t.kv, customer);
+    const balance = (await listBalances(t.kv, customer))[0]?.amount ?? 0;
+    assert.equal(balance, entries.reduce((n, e) => n + e.amount, 0), "balance == sum of entries");
+    const agg = await t.services.customers.aggregates(customer);
+    return { txn, balance, totals: agg?.totals };
+  } finally {
+    await t.close();
+  }
+}
+
+const scenario: fc.Arbitrary<Scenario> = fc.record({
+  amount: fc.integer({ min: 100, max: 100_000 }),
+  declinedFirst: fc.boolean(),
+  processing: fc.boolean(),
+  refund: fc.option(
+    fc.record({ amount: fc.integer({ min: 1, max: 100 }), fails: fc.boolean() }),
+    { nil: null },
+  ),
+  dispute: fc.option(fc.record({ won: fc.boolean() }), { nil: null }),
+  redeliver: fc.boolean(),
+});
+
+Deno.test("every order of a payment's events ends in the state of the in-order sequence", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      scenario.chain((s) => {
+        const customer = testId("cus");
+        const events = eventsOf(s, customer);
+        return fc.tuple(
+          fc.constant(customer),
+          fc.constant(events),
+          fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+        );
+      }),
+      async ([customer, inOrder, shuffled]) => {
+        const expected = await finalState(inOrder, customer);
+        const actual = await finalState(shuffled, customer);
+        assert.deepEqual(actual, expected);
+      },
+    ),
+    { numRuns: 80 },
+  );
+});
+
+Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
+  const customer = testId("cus");
+  const s: Scenario = {
+    amount: 5000,
+    declinedFirst: true,
+    processing: true,
+    refund: { amount: 1200, fails: false },
+    dispute: { won: false },
+    redeliver: false,
+  };
+  const { txn, balance, totals } = await finalState(eventsOf(s, customer), customer);
+  assert.equal(txn.status, "succeeded");
+  assert.equal(txn.amount_refunded, 1200);
+  assert.equal(txn.amount_disputed, 5000);
+  assert.equal(txn.dispute_status, "lost");
+  assert.equal(balance, 5000 - 1200 - 5000);
+  assert.equal(totals?.payments, 1);
+  assert.equal(totals?.failures, 1);
+  assert.equal(totals?.disputes, 1);
+});
