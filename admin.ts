@@ -7,7 +7,7 @@
  * Exit codes: 0 done, 1 failed (not found, conflict, KV locked or unreachable),
  * 2 bad arguments (usage printed).
  */
-import { type Config, ConfigError, parseConfig } from "./config.ts";
+import { type Config, ConfigError, parseConfig, readEnvironment } from "./config.ts";
 import { systemClock } from "./services/clock.ts";
 import { systemContext } from "./services/context.ts";
 import type { Deps } from "./services/deps.ts";
@@ -291,5 +291,5 @@ export async function adminCli(
 }
 
 if (import.meta.main) {
-  Deno.exit(await adminCli(Deno.args, Deno.env.toObject()));
+  Deno.exit(await adminCli(Deno.args, readEnvironment()));
 }

@@ -8,7 +8,7 @@
  * In demo mode (no STRIPE_SECRET_KEY and no STRIPE_API_URL) it talks to the
  * running demo's emulator on 127.0.0.1:STRIPE_EMULATOR_PORT.
  */
-import { ConfigError, parseConfig } from "./config.ts";
+import { ConfigError, parseConfig, readEnvironment } from "./config.ts";
 import { systemClock } from "./services/clock.ts";
 import { createLogger } from "./services/log.ts";
 import { createStripeGateway } from "./services/stripe_gateway.ts";
@@ -74,14 +74,14 @@ function progressPrinter(quiet: boolean): (p: BackfillProgress) => void {
 
 async function main(): Promise<void> {
   const { since, quiet } = parseArgs(Deno.args);
+  const env = readEnvironment();
   let config;
   try {
-    config = parseConfig(Deno.env.toObject());
+    config = parseConfig(env);
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
-  const env = Deno.env.toObject();
   if (config.demo && !env.STRIPE_API_URL) {
     config = {
       ...config,

@@ -38,6 +38,8 @@ const envSchema = z.object({
   STRIPE_EMULATOR_PORT: intIn("STRIPE_EMULATOR_PORT", 1, 65535).optional(),
   REFUND_APPROVAL_THRESHOLD: intIn("REFUND_APPROVAL_THRESHOLD", 1, Number.MAX_SAFE_INTEGER)
     .optional(),
+  REFUND_DAILY_CAP_PER_OPERATOR: intIn("REFUND_DAILY_CAP_PER_OPERATOR", 0, Number.MAX_SAFE_INTEGER)
+    .optional(),
   AUDIT_SIGNING_KEY: z.string().min(32, "AUDIT_SIGNING_KEY must be at least 32 characters")
     .optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
@@ -63,6 +65,8 @@ export interface Config {
     livemode: boolean;
   };
   refundApprovalThreshold: number;
+  /** minor units one operator may refund per UTC day without a second approval; null = no cap */
+  refundDailyCapPerOperator: number | null;
   /** undefined in demo mode until generated and kept in KV */
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
@@ -107,8 +111,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       livemode,
     },
     refundApprovalThreshold: e.REFUND_APPROVAL_THRESHOLD ?? 50000,
+    refundDailyCapPerOperator: e.REFUND_DAILY_CAP_PER_OPERATOR || null,
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
   };
+}
+
+/** The process environment: the one place outside main.ts that reads it (CLIs go through here). */
+export function readEnvironment(): Record<string, string> {
+  return Deno.env.toObject();
 }

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { createLogger, maskString } from "../services/log.ts";
+
+Deno.test("maskString() hides keys, webhook secrets, bearer tokens, emails and card numbers", () => {
+  const line = maskString(
+    "key sk_live_51AbCdEfGh whsec_abcdEFGH1234 Authorization: Bearer pot_secretToken " +
+      "mail ada.lovelace@example.com card 4242 4242 4242 4242",
+  );
+  assert.doesNotMatch(
+    line,
+    /51AbCdEfGh|abcdEFGH1234|pot_secretToken|ada\.lovelace|4242 4242 4242 4242/,
+  );
+  assert.match(line, /sk_live_\*\*\*\*/);
+  assert.match(line, /a\*\*\*@example\.com/);
+  assert.match(line, /\*\*\*\*4242/);
+});
+
+Deno.test("logger: fields named like secrets are replaced, levels below the threshold dropped", () => {
+  const lines: string[] = [];
+  const log = createLogger("info", (l) => lines.push(l)).child({ request_id: "req_1" });
+  log.debug("hidden");
+  log.info("admin created", {
+    email: "grace@example.com",
+    token: "pot_abc",
+    totp_secret: "JBSWY3DP",
+    nested: { password: "x" },
+  });
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0]);
+  assert.equal(entry.level, "info");
+  assert.equal(entry.request_id, "req_1");
+  assert.equal(entry.token, "****");
+  assert.equal(entry.totp_secret, "****");
+  assert.equal(entry.nested.password, "****");
+  assert.equal(entry.email, "g***@example.com");
+});
