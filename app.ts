@@ -6,7 +6,17 @@ import { createRouter } from "./routes/router.ts";
 import type { AppEnv } from "./routes/env.ts";
 import { problemResponse, toAppError } from "./routes/problem.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
+import { webhookEventRoutes } from "./routes/webhook_events.ts";
+import { auditLogRoutes } from "./routes/audit_log.ts";
+import { meRoutes } from "./routes/me.ts";
+import { stepUpRoutes } from "./routes/step_up.ts";
+import { userRoutes } from "./routes/users.ts";
+import { transactionRoutes } from "./routes/transactions.ts";
+import { customerRoutes } from "./routes/customers.ts";
+import { refundRoutes } from "./routes/refunds.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
+import { docsRoutes } from "./openapi/docs.ts";
 import { AppError } from "./services/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
@@ -55,8 +65,18 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
 
   registerSecuritySchemes(app);
   app.route("/", healthRoutes(services));
+  app.route("/", meRoutes(services));
+  app.route("/", stepUpRoutes(services));
+  app.route("/", userRoutes(services));
+  app.route("/", webhookRoutes(services));
+  app.route("/", webhookEventRoutes(services));
+  app.route("/api/admin/payments", auditLogRoutes());
+  app.route("/api/admin/payments", transactionRoutes());
+  app.route("/api/admin/payments", customerRoutes());
+  app.route("/api/admin/payments", refundRoutes());
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
+  app.route("/", docsRoutes());
   return app;
 }
 

@@ -3,13 +3,18 @@
  * services -> app -> Deno.serve, plus the cron registrations. The only module
  * (with config.ts and the CLIs) that reads the environment or opens KV.
  */
-import { parseConfig, ConfigError, type Config } from "./config.ts";
+import { type Config, ConfigError, parseConfig } from "./config.ts";
 import { createApp } from "./app.ts";
 import { systemClock } from "./services/clock.ts";
 import { createLogger } from "./services/log.ts";
 import { createStripeGateway } from "./services/stripe_gateway.ts";
 import { createServices, type Services } from "./services/mod.ts";
-import { PERIODIC_TASKS, type PeriodicTask, runJobs, runPeriodicTask } from "./services/background.ts";
+import {
+  PERIODIC_TASKS,
+  type PeriodicTask,
+  runJobs,
+  runPeriodicTask,
+} from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { startDemo } from "./demo.ts";
 
@@ -25,12 +30,12 @@ const log = createLogger(config.logLevel);
 
 // Crons are registered at the top level, before any await, as Deno Deploy
 // requires; until the services exist they have nothing to do.
-let services: Services | undefined;
+const started: { services?: Services } = {};
 for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
-    if (!services) return;
+    if (!started.services) return;
     try {
-      await runPeriodicTask(services, task as PeriodicTask);
+      await runPeriodicTask(started.services, task as PeriodicTask);
     } catch (error) {
       log.error("cron task failed", { cron: task, error });
     }
@@ -48,13 +53,19 @@ const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
 
 const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
 const deps = { kv, stripe, clock: systemClock, config: resolvedConfig, log };
-services = createServices(deps);
+const services = createServices(deps);
+started.services = services;
 const app = createApp(deps, services);
 
 const server = Deno.serve({
   port: resolvedConfig.port,
   hostname: "0.0.0.0",
-  onListen: ({ port }) => log.info("listening", { port, demo: resolvedConfig.demo, docs: `http://localhost:${port}/docs` }),
+  onListen: ({ port }) =>
+    log.info("listening", {
+      port,
+      demo: resolvedConfig.demo,
+      docs: `http://localhost:${port}/docs`,
+    }),
 }, app.fetch);
 
 // Locally the job table is also driven in-process, every few seconds, so
@@ -63,7 +74,7 @@ let jobLoop: ReturnType<typeof setInterval> | undefined;
 if (!resolvedConfig.onDenoDeploy) {
   let running = false;
   jobLoop = setInterval(async () => {
-    if (running || !services) return;
+    if (running) return;
     running = true;
     try {
       await runJobs(services);

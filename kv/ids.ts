@@ -21,6 +21,8 @@ export type IdPrefix =
   | "led"
   | "sweep"
   | "note"
+  | "grt"
+  | "ops"
   | "req";
 
 function encodeTime(ms: number): string {

@@ -19,13 +19,183 @@ export const keys = {
   deadJobsPrefix: () => ["jobs_dead"],
   /** the shared Stripe call budget (kv/token_bucket.ts) */
   stripeBucket: (name: string) => ["stripe_bucket", name],
+  /** demo mode: set once the demo account has been seeded */
+  demoSeeded: () => ["demo_seeded"],
   /** a probe for /readyz */
   readiness: () => ["readiness"],
   // --- identity (admins, tokens, second factor) --------------------------
+  admin: (id: string) => ["admins", id],
+  adminsPrefix: () => ["admins"],
+  /** unique index: lowercased email -> admin id */
+  adminByEmail: (email: string) => ["admins_by_email", email],
+  /** SHA-256 (hex) of an API token -> admin id; the clear token is never stored */
+  adminToken: (tokenHash: string) => ["admin_tokens", tokenHash],
+  /** sealed TOTP secret, last used time-step, failures, lock, hashed recovery codes */
+  adminSecondFactor: (adminId: string) => ["admin_second_factor", adminId],
+  /** SHA-256 (hex) of a step-up token -> its binding (admin, bearer token hash, expires_at) */
+  stepUpToken: (tokenHash: string) => ["step_up_tokens", tokenHash],
+  /** fixed-window request counter (Deno.KvU64) per token hash and kind */
+  rateWindow: (kind: string, tokenHash: string, window: number) => [
+    "rate_windows",
+    kind,
+    tokenHash,
+    window,
+  ],
+  /** a pending/decided grant of a role that needs a second admin's approval */
+  roleGrant: (id: string) => ["role_grants", id],
+  roleGrantByAdmin: (
+    adminId: string,
+    grantId: string,
+  ) => ["role_grants_by_admin", adminId, grantId],
+  roleGrantsByAdminPrefix: (adminId: string) => ["role_grants_by_admin", adminId],
 
   // --- audit log -----------------------------------------------------------
+  /** one entry of the hash chain; `seq` is 1, 2, 3 … with no gaps */
+  auditEntry: (seq: number) => ["audit", seq],
+  auditEntriesPrefix: () => ["audit"],
+  /** `{seq, hash, at}` of the last entry: every append checks and moves it */
+  auditHead: () => ["audit_head"],
+  /** indexes hold the seq only */
+  auditByActor: (actorId: string, seq: number) => ["audit_by_actor", actorId, seq],
+  auditByActorPrefix: (actorId: string) => ["audit_by_actor", actorId],
+  auditByAction: (action: string, seq: number) => ["audit_by_action", action, seq],
+  auditByActionPrefix: (action: string) => ["audit_by_action", action],
+  auditByTarget: (targetId: string, seq: number) => ["audit_by_target", targetId, seq],
+  auditByTargetPrefix: (targetId: string) => ["audit_by_target", targetId],
+  /** signed `{seq, hash, at, signature}` of the head, recorded by cron */
+  auditCheckpoint: (seq: number) => ["audit_checkpoints", seq],
+  auditCheckpointsPrefix: () => ["audit_checkpoints"],
 
   // --- webhooks, transactions, customers --------------------------------
+  /** the intake log record of one Stripe event (also its dedup key): `evt_…` -> record */
+  webhookEvent: (eventId: string) => ["webhook_events", eventId],
+  /** a payload too large to sit inline in the record, in byte chunks 0, 1, … */
+  webhookEventPayloadChunk: (eventId: string, n: number) => ["webhook_event_payloads", eventId, n],
+  webhookEventPayloadPrefix: (eventId: string) => ["webhook_event_payloads", eventId],
+  /** listing indexes; `logId` is the `whe_` ULID given at intake, so they list in arrival order */
+  webhookEventsByArrival: (logId: string) => ["webhook_events_by_arrival", logId],
+  webhookEventsByArrivalPrefix: () => ["webhook_events_by_arrival"],
+  webhookEventsByStatus: (status: string, logId: string) => [
+    "webhook_events_by_status",
+    status,
+    logId,
+  ],
+  webhookEventsByStatusPrefix: (status: string) => ["webhook_events_by_status", status],
+  webhookEventsByType: (type: string, logId: string) => ["webhook_events_by_type", type, logId],
+  webhookEventsByTypePrefix: (type: string) => ["webhook_events_by_type", type],
+  webhookEventsByStatusType: (status: string, type: string, logId: string) => [
+    "webhook_events_by_status_type",
+    status,
+    type,
+    logId,
+  ],
+  webhookEventsByStatusTypePrefix: (status: string, type: string) => [
+    "webhook_events_by_status_type",
+    status,
+    type,
+  ],
+  /** when a record may be swept (ms), for the retention sweep */
+  webhookEventExpiry: (keepUntil: number, eventId: string) => [
+    "webhook_events_by_expiry",
+    keepUntil,
+    eventId,
+  ],
+  webhookEventExpiryPrefix: () => ["webhook_events_by_expiry"],
+  webhookEventExpiryBefore: (keepUntil: number) => ["webhook_events_by_expiry", keepUntil],
+  /** the last backfill run (`deno task backfill`) */
+  backfillLastRun: () => ["backfill_runs", "last"],
+  /** a transaction (one PaymentIntent, or one Charge made without one) */
+  transaction: (id: string) => ["transactions", id],
+  /** the Stripe snapshots and ledger postings behind a transaction (not shown by the API) */
+  transactionSync: (id: string) => ["transaction_sync", id],
+  /** `pi_…`/`ch_…` -> transaction id; created with `versionstamp: null`, so the first writer wins */
+  transactionByStripe: (stripeId: string) => ["transactions_by_stripe", stripeId],
+  /** listing indexes by Stripe's `created` (ms), each -> transaction id */
+  transactionsByCreated: (createdMs: number, id: string) => [
+    "transactions_by_created",
+    createdMs,
+    id,
+  ],
+  transactionsByCreatedPrefix: () => ["transactions_by_created"],
+  transactionsByCustomer: (customer: string, createdMs: number, id: string) => [
+    "transactions_by_customer",
+    customer,
+    createdMs,
+    id,
+  ],
+  transactionsByCustomerPrefix: (customer: string) => ["transactions_by_customer", customer],
+  transactionsByStatus: (status: string, createdMs: number, id: string) => [
+    "transactions_by_status",
+    status,
+    createdMs,
+    id,
+  ],
+  transactionsByStatusPrefix: (status: string) => ["transactions_by_status", status],
+  transactionsByCustomerStatus: (
+    customer: string,
+    status: string,
+    createdMs: number,
+    id: string,
+  ) => [
+    "transactions_by_customer_status",
+    customer,
+    status,
+    createdMs,
+    id,
+  ],
+  transactionsByCustomerStatusPrefix: (customer: string, status: string) => [
+    "transactions_by_customer_status",
+    customer,
+    status,
+  ],
+  /** a Stripe customer as last seen (`cus_…`) */
+  customer: (id: string) => ["customers", id],
+  /** the customer's append-only ledger; entry ids are `led_` ULIDs (time order) */
+  ledgerEntry: (customer: string, entryId: string) => ["ledger", customer, entryId],
+  ledgerPrefix: (customer: string) => ["ledger", customer],
+  /** balance per currency: always the sum of that currency's ledger entries */
+  customerBalance: (customer: string, currency: string) => [
+    "customer_balances",
+    customer,
+    currency,
+  ],
+  customerBalancesPrefix: (customer: string) => ["customer_balances", customer],
+  /** counters the fraud rules read (services/txn_aggregates.ts), updated with each change */
+  customerAggregates: (customer: string) => ["customer_aggregates", customer],
+  /** fraud alert records: written by the fraud service */
+  fraudAlert: (id: string) => ["fraud_alerts", id],
+  /** the customer's OPEN alerts -> alert id; the fraud service removes an entry when it closes */
+  fraudAlertsByCustomer: (customer: string, alertId: string) => [
+    "fraud_alerts_by_customer",
+    customer,
+    alertId,
+  ],
+  fraudAlertsByCustomerPrefix: (customer: string) => ["fraud_alerts_by_customer", customer],
 
   // --- refunds --------------------------------------------------------------
+  /** a refund record (`rfd_…`) with its history */
+  refund: (id: string) => ["refunds", id],
+  /** listing indexes, each -> refund id (ULIDs: time order) */
+  refundsByCreated: (id: string) => ["refunds_by_created", id],
+  refundsByCreatedPrefix: () => ["refunds_by_created"],
+  refundByTransaction: (txnId: string, id: string) => ["refunds_by_transaction", txnId, id],
+  refundsByTransactionPrefix: (txnId: string) => ["refunds_by_transaction", txnId],
+  refundByStatus: (status: string, id: string) => ["refunds_by_status", status, id],
+  refundsByStatusPrefix: (status: string) => ["refunds_by_status", status],
+  refundByRequester: (requester: string, id: string) => ["refunds_by_requester", requester, id],
+  refundsByRequesterPrefix: (requester: string) => ["refunds_by_requester", requester],
+  /** unique: Stripe's `re_…` -> refund id (a Dashboard refund is recorded once) */
+  refundByStripeRefund: (stripeRefundId: string) => ["refunds_by_stripe_refund", stripeRefundId],
+  /** what an operator has refunded on a UTC day (Deno.KvU64, minor units), for the daily cap */
+  refundDailyTotal: (adminId: string, day: string) => ["refund_daily_totals", adminId, day],
+  /** money problems an operator must look at (a refund that failed after succeeding, …) */
+  opsAlert: (id: string) => ["ops_alerts", id],
+  opsAlertsPrefix: () => ["ops_alerts"],
+  /** a client `Idempotency-Key` (SHA-256 hex), scoped per caller and route (kv/idempotency.ts) */
+  idempotencyKey: (owner: string, route: string, keyHash: string) => [
+    "idempotency_keys",
+    owner,
+    route,
+    keyHash,
+  ],
 } as const;

@@ -14,6 +14,22 @@ export const OPENAPI_INFO = {
   servers: [{ url: "/", description: "this service" }],
   tags: [
     { name: "health", description: "liveness and readiness" },
+    { name: "identity", description: "who am I; step-up (sudo mode) for 2FA operations" },
+    { name: "users", description: "admins, roles, tokens and second factors" },
+    {
+      name: "transactions",
+      description:
+        "payments as Stripe's webhooks report them, with refunded/reserved/disputed amounts",
+    },
+    { name: "customers", description: "customer ledger, balances, fraud aggregates, open alerts" },
+    {
+      name: "webhooks",
+      description: "Stripe webhook intake, the intake log, replay of failed or dead events",
+    },
+    {
+      name: "audit",
+      description: "the hash-chained audit log: list, verify, export (auditor, admin)",
+    },
   ],
 };
 

@@ -7,11 +7,13 @@ import { type JobHandler, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
 import { checkpointAuditHead } from "./audit.ts";
 import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks.ts";
+import { reconcileRefunds, refundJobHandlers } from "./refunds.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
   return {
     ...webhookJobHandlers(services),
+    ...refundJobHandlers(services),
   };
 }
 
@@ -19,7 +21,8 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
 export function runJobs(services: Services): Promise<RunJobsResult> {
   const { kv, clock, log } = services.deps;
   return runDueJobs(kv, clock, jobHandlers(services), {
-    onError: (job, error) => log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
+    onError: (job, error) =>
+      log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
   });
 }
 
@@ -28,6 +31,7 @@ export const PERIODIC_TASKS = {
   "run-jobs": "* * * * *",
   "audit-checkpoint": "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
+  "reconcile-refunds": "*/5 * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -39,6 +43,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "audit-checkpoint":
       await checkpointAuditHead(services.deps);
+      return;
+    case "reconcile-refunds":
+      await reconcileRefunds(services);
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();

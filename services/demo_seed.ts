@@ -9,8 +9,29 @@ import type Stripe from "stripe";
 import type { StripeGateway } from "./stripe_gateway.ts";
 import type { Logger } from "./log.ts";
 
-const FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"];
-const LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman"];
+const FIRST = [
+  "Ada",
+  "Grace",
+  "Alan",
+  "Edsger",
+  "Barbara",
+  "Donald",
+  "Frances",
+  "Ken",
+  "Radia",
+  "Tim",
+];
+const LAST = [
+  "Lovelace",
+  "Hopper",
+  "Turing",
+  "Dijkstra",
+  "Liskov",
+  "Knuth",
+  "Allen",
+  "Thompson",
+  "Perlman",
+];
 const GOOD_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"];
 const DECLINES = [
   "pm_card_chargeDeclined",
@@ -50,7 +71,8 @@ export async function seedDemoAccount(
 ): Promise<SeedSummary> {
   const rand = sequence(42);
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
-  const call = <T>(fn: (s: Stripe) => Promise<T>) => stripe.call(fn, { priority: "background", label: "demo.seed" });
+  const call = <T>(fn: (s: Stripe) => Promise<T>) =>
+    stripe.call(fn, { priority: "background", label: "demo.seed" });
 
   const pay = async (customer: string, pm: string, amount: number, description: string) => {
     try {
@@ -87,17 +109,33 @@ export async function seedDemoAccount(
     const payments = 1 + Math.floor(rand() * 3);
     for (let p = 0; p < payments; p++) {
       const amount = 500 + Math.floor(rand() * 40) * 250;
-      await pay(c.id, GOOD_CARDS[Math.floor(rand() * GOOD_CARDS.length)], amount, `Order #${1000 + i * 10 + p}`);
+      await pay(
+        c.id,
+        GOOD_CARDS[Math.floor(rand() * GOOD_CARDS.length)],
+        amount,
+        `Order #${1000 + i * 10 + p}`,
+      );
     }
     if (rand() < 0.25) {
-      await pay(c.id, DECLINES[Math.floor(rand() * DECLINES.length)], 4900, `Order #${1000 + i * 10 + 9}`);
+      await pay(
+        c.id,
+        DECLINES[Math.floor(rand() * DECLINES.length)],
+        4900,
+        `Order #${1000 + i * 10 + 9}`,
+      );
     }
   }
 
   // A refund made outside the service (as if in the Stripe Dashboard).
   const refunded = await pay(customers[0], "pm_card_visa", 12_000, "Annual plan");
   if (refunded) {
-    await call((s) => s.refunds.create({ payment_intent: refunded.id, amount: 4_000, reason: "requested_by_customer" }));
+    await call((s) =>
+      s.refunds.create({
+        payment_intent: refunded.id,
+        amount: 4_000,
+        reason: "requested_by_customer",
+      })
+    );
     summary.refunded++;
   }
   // An open dispute, and risky payments for the fraud views.
@@ -109,7 +147,11 @@ export async function seedDemoAccount(
 
   // Card testing: many small attempts with different cards in a short burst.
   const tester = await call((s) =>
-    s.customers.create({ name: "Card Tester", email: "tester@example.net", metadata: { demo: "true" } })
+    s.customers.create({
+      name: "Card Tester",
+      email: "tester@example.net",
+      metadata: { demo: "true" },
+    })
   );
   summary.customers++;
   for (let i = 0; i < 12; i++) {

@@ -1,33 +1,38 @@
 /** Builds every service from the deps once; routes receive this object. */
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
+import { createAuditService } from "./audit.ts";
+import { createWebhookService } from "./webhooks.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory } from "../kv/ids.ts";
-import type { Principal } from "../routes/env.ts";
-import type { RequestMeta } from "./context.ts";
-import type { Permission } from "./permissions.ts";
-
-/** PLACEHOLDER until services/identity lands: the guard's four checks. */
-export interface IdentityGuard {
-  authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
-  throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
-  authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
-  verifySecondFactor(
-    principal: Principal,
-    factor: { otp?: string; stepUp?: string },
-    meta: RequestMeta,
-  ): Promise<void>;
-}
+import { createIdentityService } from "./identity.ts";
+import { createStripeEventApplier } from "./stripe_events.ts";
+import { createTransactionService } from "./transactions.ts";
+import { createCustomerService } from "./customers.ts";
+import { createRefundService, createRefundSettlement } from "./refunds.ts";
+export type { IdentityGuard } from "./identity.ts";
 
 export function createServices(deps: Deps) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
+  // created first: every service that changes something receives it
+  const audit = createAuditService(deps);
+  // the one writer of transactions, ledger and customers (webhooks and backfill call it)
+  // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
+  const refundSettlement = createRefundSettlement(deps, { newId });
+  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
   return {
     deps,
     cursors,
     newId,
+    audit,
+    stripeEvents,
+    transactions: createTransactionService(deps, { cursors }),
+    customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
-    identity: undefined as unknown as IdentityGuard,
+    webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
+    identity: createIdentityService(deps, { audit, cursors, newId }),
+    refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
   };
 }
 

@@ -1,0 +1,223 @@
+/**
+ * Client `Idempotency-Key`s: the same key with the same request gives the first
+ * answer again (status and body); the same key with a different request is 422
+ * `idempotency_key_reused`. Keys are scoped per caller and route and kept
+ * `IDEMPOTENCY_RETENTION_MS` (at least the 24 h promised in CONTRACT.md).
+ *
+ * A claim is written before the work starts, so two concurrent requests with
+ * one key cannot both run it. The operation binds the record it creates to the
+ * claim IN ITS OWN COMMIT (`binding.bind(op, id)`): if the process dies after
+ * that commit but before the answer is stored, a retry with the key finds the
+ * record and answers from it (`resume`) instead of creating a second one.
+ */
+import { keys } from "./keys.ts";
+import type { Clock } from "../services/clock.ts";
+import { AppError, type ErrorCode, type FieldError } from "../services/errors.ts";
+
+export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
+/** a claim older than this was abandoned (its process died); longer than any Stripe call */
+export const IDEMPOTENCY_LEASE_MS = 120_000;
+
+export interface IdempotencyScope {
+  /** who sent it (admin id) */
+  owner: string;
+  /** which route (`POST /refunds`) */
+  route: string;
+  /** the client's key, 1–255 characters */
+  key: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+interface StoredError {
+  code: ErrorCode;
+  detail: string;
+  errors?: FieldError[];
+  extra?: Record<string, unknown>;
+}
+
+interface IdempotencyRecord {
+  claim_id: string;
+  fingerprint: string;
+  state: "in_flight" | "done";
+  response: StoredResponse | null;
+  error: StoredError | null;
+  /** the record the operation created, once its commit went through */
+  resource_id: string | null;
+  created_at: number;
+  lease_until: number;
+  expires_at: number;
+}
+
+/** Handed to the operation: call `bind` inside the commit that creates its record. */
+export interface IdempotencyBinding {
+  bind(op: Deno.AtomicOperation, resourceId: string): Promise<void>;
+}
+
+export interface IdempotentRun {
+  run(binding: IdempotencyBinding | null): Promise<StoredResponse>;
+  /** the answer for a record created by a claim whose process died before answering */
+  resume(resourceId: string): Promise<StoredResponse>;
+}
+
+export interface IdempotentResult extends StoredResponse {
+  /** true when this answer is a stored one */
+  replayed: boolean;
+}
+
+const enc = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.keys(value).sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => [k, canonical((value as Record<string, unknown>)[k])]);
+  }
+  return value;
+}
+
+/** A stable hash of a request (key order and `undefined` members do not matter). */
+export function requestFingerprint(request: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify(canonical(request)));
+}
+
+async function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
+  return keys.idempotencyKey(scope.owner, scope.route, await sha256Hex(scope.key));
+}
+
+function replayError(error: StoredError): AppError {
+  return new AppError(error.code, error.detail, { errors: error.errors, extra: error.extra });
+}
+
+/**
+ * Runs `work.run` once per (scope, fingerprint); without a scope (no key sent) it just runs.
+ * AppErrors thrown before the operation's record exists leave no trace (the client may
+ * fix the request and send the key again); after it, they are the stored answer.
+ */
+export async function runIdempotent(
+  kv: Deno.Kv,
+  clock: Clock,
+  scope: IdempotencyScope | null,
+  fingerprint: string,
+  work: IdempotentRun,
+): Promise<IdempotentResult> {
+  if (scope === null) return { ...await work.run(null), replayed: false };
+  const key = await recordKey(scope);
+  const claimId = crypto.randomUUID();
+  const now = clock.now();
+  const fresh: IdempotencyRecord = {
+    claim_id: claimId,
+    fingerprint,
+    state: "in_flight",
+    response: null,
+    error: null,
+    resource_id: null,
+    created_at: now,
+    lease_until: now + IDEMPOTENCY_LEASE_MS,
+    expires_at: now + IDEMPOTENCY_RETENTION_MS,
+  };
+  const existing = await kv.get<IdempotencyRecord>(key);
+  const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
+  if (prior) {
+    if (prior.fingerprint !== fingerprint) {
+      throw new AppError(
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used for a different request; use a new key for a new request",
+        { errors: [{ path: "header.idempotency-key", message: "already used with another body" }] },
+      );
+    }
+    if (prior.state === "done") {
+      if (prior.error) throw replayError(prior.error);
+      return { ...prior.response!, replayed: true };
+    }
+    if (prior.lease_until > now) {
+      throw new AppError(
+        "conflict",
+        "a request with this Idempotency-Key is still being processed; retry in a moment",
+      );
+    }
+  }
+  // New, expired or abandoned: take it over (a concurrent taker loses on the check).
+  const taken = await kv.atomic().check(existing).set(key, fresh, {
+    expireIn: IDEMPOTENCY_RETENTION_MS,
+  }).commit();
+  if (!taken.ok) {
+    throw new AppError(
+      "conflict",
+      "a request with this Idempotency-Key is still being processed; retry in a moment",
+    );
+  }
+  if (prior?.resource_id) {
+    const response = await work.resume(prior.resource_id);
+    await finish(kv, key, claimId, { response, resource_id: prior.resource_id });
+    return { ...response, replayed: true };
+  }
+
+  const binding: IdempotencyBinding = {
+    async bind(op, resourceId) {
+      const current = await kv.get<IdempotencyRecord>(key);
+      if (current.value?.claim_id !== claimId) {
+        throw new AppError(
+          "conflict",
+          "this Idempotency-Key was taken over by another request; retry with the same key",
+        );
+      }
+      op.check(current).set(key, { ...current.value, resource_id: resourceId }, {
+        expireIn: IDEMPOTENCY_RETENTION_MS,
+      });
+    },
+  };
+  try {
+    const response = await work.run(binding);
+    await finish(kv, key, claimId, { response });
+    return { ...response, replayed: false };
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
+    const stored = await kv.get<IdempotencyRecord>(key);
+    if (stored.value?.claim_id === claimId && stored.value.resource_id === null) {
+      await kv.atomic().check(stored).delete(key).commit();
+    } else {
+      await finish(kv, key, claimId, {
+        error: {
+          code: error.code,
+          detail: error.message,
+          errors: error.errors,
+          extra: error.extra,
+        },
+      });
+    }
+    throw error;
+  }
+}
+
+async function finish(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  claimId: string,
+  outcome: { response?: StoredResponse; error?: StoredError; resource_id?: string | null },
+): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await kv.get<IdempotencyRecord>(key);
+    if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
+    const done: IdempotencyRecord = {
+      ...current.value,
+      state: "done",
+      response: outcome.response ?? null,
+      error: outcome.error ?? null,
+      resource_id: outcome.resource_id ?? current.value.resource_id,
+    };
+    const res = await kv.atomic().check(current).set(key, done, {
+      expireIn: IDEMPOTENCY_RETENTION_MS,
+    }).commit();
+    if (res.ok) return;
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * Refund records, their indexes, the operators' daily totals and ops alerts.
+ *
+ *   ["refunds", id]                              -> RefundRecord (with its history)
+ *   ["refunds_by_created", id]                   -> id
+ *   ["refunds_by_transaction", txn, id]          -> id
+ *   ["refunds_by_status", status, id]            -> id
+ *   ["refunds_by_requester", requester, id]      -> id
+ *   ["refunds_by_stripe_refund", re_…]           -> id  (unique: versionstamp null on create)
+ *   ["refund_daily_totals", admin, "2026-11-26"] -> Deno.KvU64 (minor units)
+ *   ["ops_alerts", id]                           -> OpsAlert
+ *
+ * `add…` functions only add checks and mutations to an atomic op, so callers
+ * commit them together with the transaction change and the audit entry.
+ */
+import { keys } from "./keys.ts";
+import { getManyChunked } from "./atomic.ts";
+import type { CursorSealer, Page } from "./pagination.ts";
+import type { Transaction } from "../services/txn_types.ts";
+
+export const REFUND_REASONS = ["duplicate", "fraudulent", "requested_by_customer"] as const;
+export type RefundReason = typeof REFUND_REASONS[number];
+
+export const REFUND_STATUSES = [
+  "awaiting_approval",
+  "processing",
+  "pending",
+  "requires_action",
+  "succeeded",
+  "failed",
+  "canceled",
+  "rejected",
+  "expired",
+] as const;
+export type RefundStatus = typeof REFUND_STATUSES[number];
+
+export interface RefundHistoryEntry {
+  at: string;
+  status: RefundStatus;
+  /** admin id, `stripe`, or a job (`cron:reconcile_refunds`) */
+  by: string;
+  note: string | null;
+}
+
+export interface RefundRecord {
+  id: string;
+  transaction_id: string;
+  amount: number;
+  currency: string;
+  reason: RefundReason | null;
+  note: string;
+  status: RefundStatus;
+  /** admin id, or `stripe_dashboard` for a refund made outside this service */
+  requested_by: string;
+  approved_by: string | null;
+  rejected_by: string | null;
+  decision_note: string | null;
+  stripe_refund: string | null;
+  /** Stripe's own status of `stripe_refund`, as last seen */
+  stripe_status: string | null;
+  failure_reason: string | null;
+  fraud_alert_id: string | null;
+  /** the Stripe idempotency key every attempt of this refund carries */
+  stripe_idempotency_key: string;
+  /** what the refund is made against at Stripe (a PaymentIntent, or a charge made without one) */
+  stripe_target: { payment_intent: string } | { charge: string } | null;
+  /** why a second person must approve (`threshold`, `daily_cap`); empty when not */
+  approval_reasons: string[];
+  /** SHA-256 of transaction, amount, currency and reason: what an approval approves */
+  approval_hash: string | null;
+  /** ISO 8601: an approval request past this is expired (its reservation released) */
+  expires_at: string | null;
+  /** what this refund still holds in the transaction's `amount_reserved` */
+  reserved: number;
+  /** the UTC day of the requester's daily total this refund counts in, while it counts */
+  cap_day: string | null;
+  /** first call to Stripe (ISO 8601): the same key is reused for 24 h after it */
+  sent_at: string | null;
+  /** the reconciliation / expiry job that follows this refund, while one does */
+  job: { id: string; due_at: number } | null;
+  created_at: string;
+  updated_at: string;
+  settled_at: string | null;
+  history: RefundHistoryEntry[];
+}
+
+const MAX_HISTORY = 50;
+
+export function getRefund(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RefundRecord>> {
+  return kv.get<RefundRecord>(keys.refund(id));
+}
+
+export function getRefundIdByStripeRefund(
+  kv: Deno.Kv,
+  stripeRefundId: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.refundByStripeRefund(stripeRefundId));
+}
+
+/**
+ * Moves the transaction's `amount_reserved` (the refunds service's part of the
+ * record; the Stripe event applier writes the rest and checks the same entry).
+ */
+export function addTransactionReserved(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<Transaction>,
+  reserved: number,
+  now: number,
+): Transaction {
+  const next = {
+    ...entry.value,
+    amount_reserved: reserved,
+    updated_at: new Date(now).toISOString(),
+  };
+  op.check(entry).set(keys.transaction(next.id), next);
+  return next;
+}
+
+export function getTransactionEntry(
+  kv: Deno.Kv,
+  id: string,
+): Promise<Deno.KvEntryMaybe<Transaction>> {
+  return kv.get<Transaction>(keys.transaction(id));
+}
+
+/** Removes a job record from the table (a no-op when a runner has already claimed it). */
+export function addJobRemoval(op: Deno.AtomicOperation, job: { id: string; due_at: number }): void {
+  op.delete(keys.job(job.due_at, job.id));
+}
+
+/** Appends to the history, keeping the first entry and the latest ones. */
+export function withHistory(
+  record: RefundRecord,
+  entry: RefundHistoryEntry,
+): RefundHistoryEntry[] {
+  const all = [...record.history, entry];
+  return all.length <= MAX_HISTORY ? all : [all[0], ...all.slice(all.length - MAX_HISTORY + 1)];
+}
+
+export function addCreateRefund(op: Deno.AtomicOperation, record: RefundRecord): void {
+  op.check({ key: keys.refund(record.id), versionstamp: null })
+    .set(keys.refund(record.id), record)
+    .set(keys.refundsByCreated(record.id), record.id)
+    .set(keys.refundByTransaction(record.transaction_id, record.id), record.id)
+    .set(keys.refundByStatus(record.status, record.id), record.id)
+    .set(keys.refundByRequester(record.requested_by, record.id), record.id);
+  if (record.stripe_refund) addStripeIndex(op, record.stripe_refund, record.id);
+}
+
+function addStripeIndex(op: Deno.AtomicOperation, stripeRefundId: string, id: string): void {
+  op.check({ key: keys.refundByStripeRefund(stripeRefundId), versionstamp: null })
+    .set(keys.refundByStripeRefund(stripeRefundId), id);
+}
+
+/** Replaces a record read as `entry` (checked), moving its status index along. */
+export function addUpdateRefund(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RefundRecord>,
+  next: RefundRecord,
+): void {
+  const before = entry.value;
+  op.check(entry).set(keys.refund(next.id), next);
+  if (before.status !== next.status) {
+    op.delete(keys.refundByStatus(before.status, next.id))
+      .set(keys.refundByStatus(next.status, next.id), next.id);
+  }
+  if (next.stripe_refund && next.stripe_refund !== before.stripe_refund) {
+    addStripeIndex(op, next.stripe_refund, next.id);
+  }
+}
+
+export async function listTransactionRefunds(
+  kv: Deno.Kv,
+  txnId: string,
+): Promise<RefundRecord[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: keys.refundsByTransactionPrefix(txnId) })) {
+    ids.push(e.value);
+  }
+  const rows = await getManyChunked<RefundRecord>(kv, ids.map((id) => keys.refund(id)));
+  return rows.flatMap((r) => r.value ? [r.value] : []);
+}
+
+/** Every refund in `status`, oldest first (reconciliation sweeps). */
+export async function listRefundIdsByStatus(
+  kv: Deno.Kv,
+  status: RefundStatus,
+  limit: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (
+    const e of kv.list<string>({ prefix: keys.refundsByStatusPrefix(status) }, { limit })
+  ) {
+    ids.push(e.value);
+  }
+  return ids;
+}
+
+// --- the operators' daily totals (Deno.KvU64 sums: no contention, no read) ---
+
+const U64 = 1n << 64n;
+
+export async function getDailyTotal(kv: Deno.Kv, adminId: string, day: string) {
+  const entry = await kv.get<Deno.KvU64>(keys.refundDailyTotal(adminId, day));
+  return { entry, total: entry.value ? Number(entry.value.value) : 0 };
+}
+
+/** Adds (or, with a negative amount, takes back) part of an operator's daily total. */
+export function addDailyTotal(
+  op: Deno.AtomicOperation,
+  adminId: string,
+  day: string,
+  amount: number,
+): void {
+  // `sum` wraps modulo 2^64, so adding 2^64 - x subtracts x.
+  const delta = amount >= 0 ? BigInt(amount) : U64 - BigInt(-amount);
+  op.sum(keys.refundDailyTotal(adminId, day), delta % U64);
+}
+
+// --- ops alerts ---------------------------------------------------------------
+
+export interface OpsAlert {
+  id: string;
+  kind: "refund_failed_after_success" | "refund_lost_at_stripe";
+  refund_id: string;
+  transaction_id: string;
+  stripe_refund: string | null;
+  amount: number;
+  currency: string;
+  detail: string;
+  status: "open" | "closed";
+  created_at: string;
+}
+
+export function addOpsAlert(op: Deno.AtomicOperation, alert: OpsAlert): void {
+  op.set(keys.opsAlert(alert.id), alert);
+}
+
+export async function listOpsAlerts(kv: Deno.Kv): Promise<OpsAlert[]> {
+  const out: OpsAlert[] = [];
+  for await (const e of kv.list<OpsAlert>({ prefix: keys.opsAlertsPrefix() })) out.push(e.value);
+  return out;
+}
+
+// --- listing ----------------------------------------------------------------------
+
+export interface RefundFilters {
+  status?: RefundStatus;
+  transaction_id?: string;
+  requested_by?: string;
+}
+
+/** How many index rows one page may read while filtering before it answers. */
+const SCAN_BUDGET = 1000;
+
+function indexFor(f: RefundFilters): Deno.KvKey {
+  if (f.transaction_id) return keys.refundsByTransactionPrefix(f.transaction_id);
+  if (f.requested_by) return keys.refundsByRequesterPrefix(f.requested_by);
+  if (f.status) return keys.refundsByStatusPrefix(f.status);
+  return keys.refundsByCreatedPrefix();
+}
+
+function matches(r: RefundRecord, f: RefundFilters): boolean {
+  return (!f.status || r.status === f.status) &&
+    (!f.transaction_id || r.transaction_id === f.transaction_id) &&
+    (!f.requested_by || r.requested_by === f.requested_by);
+}
+
+/**
+ * Newest first, through the most selective index; other filters are applied
+ * to the records read. A page holds `limit` matches unless the scan budget ran
+ * out first, in which case `next_cursor` continues where the scan stopped.
+ */
+export async function listRefunds(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  filters: RefundFilters,
+  page: { limit: number; cursor?: string },
+): Promise<Page<RefundRecord>> {
+  const scope = `refunds:${filters.status ?? ""}:${filters.transaction_id ?? ""}:${
+    filters.requested_by ?? ""
+  }`;
+  const start = page.cursor ? await sealer.unseal(scope, page.cursor) : undefined;
+  const iter = kv.list<string>({ prefix: indexFor(filters) }, {
+    cursor: start,
+    reverse: true,
+    batchSize: Math.min(500, page.limit * 2 + 1),
+  });
+  const data: RefundRecord[] = [];
+  let scanned = 0;
+  for await (const entry of iter) {
+    scanned++;
+    const record = (await kv.get<RefundRecord>(keys.refund(entry.value))).value;
+    if (record && matches(record, filters)) {
+      data.push(record);
+      if (data.length === page.limit) {
+        const after = iter.cursor;
+        const more = await iter.next();
+        return { data, next_cursor: more.done ? null : await sealer.seal(scope, after) };
+      }
+    }
+    if (scanned >= SCAN_BUDGET) return { data, next_cursor: await sealer.seal(scope, iter.cursor) };
+  }
+  return { data, next_cursor: null };
+}

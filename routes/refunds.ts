@@ -1,0 +1,284 @@
+/**
+ * /refunds (mounted under /api/admin/payments): ask for a refund (operator+,
+ * 2FA), list and read them (viewer+), approve (2FA) or reject one awaiting a
+ * second person. POSTs take an optional `Idempotency-Key`; a replayed answer
+ * carries `Idempotent-Replayed: true`.
+ */
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import type { AppEnv } from "./env.ts";
+import {
+  AmountSchema,
+  CurrencySchema,
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds.ts";
+
+const DateTime = z.string().openapi({ format: "date-time" });
+const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
+const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
+
+const RefundSchema = z.object({
+  id: z.string().openapi({ example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  transaction_id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  amount: AmountSchema,
+  currency: CurrencySchema,
+  reason: z.enum(REFUND_REASONS).nullable(),
+  note: z.string(),
+  status: z.enum(REFUND_STATUSES).openapi({
+    description: "`awaiting_approval` (reserved, nothing sent), `processing` (sent, outcome not " +
+      "known yet: reconciliation finishes it), then Stripe's `pending`, `requires_action`, " +
+      "`succeeded`, `failed`, `canceled`; or `rejected` / `expired` (never sent)",
+  }),
+  requested_by: z.string().openapi({
+    description: "admin id, or `stripe_dashboard` for a refund made outside this service",
+  }),
+  approved_by: z.string().nullable(),
+  rejected_by: z.string().nullable(),
+  decision_note: z.string().nullable(),
+  stripe_refund: z.string().nullable().openapi({ example: "re_3QxYz" }),
+  stripe_status: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  fraud_alert_id: z.string().nullable(),
+  approval: z.object({
+    required: z.boolean(),
+    reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
+    hash: z.string().nullable().openapi({
+      description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
+    }),
+    expires_at: DateTime.nullable(),
+  }),
+  created_at: DateTime,
+  updated_at: DateTime,
+  settled_at: DateTime.nullable(),
+}).openapi("Refund");
+
+const RefundDetailSchema = RefundSchema.extend({
+  history: z.array(z.object({
+    at: DateTime,
+    status: z.enum(REFUND_STATUSES),
+    by: z.string(),
+    note: z.string().nullable(),
+  })),
+}).openapi("RefundDetail");
+
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+      description: "same key + same body replays the first answer; a different body is refused",
+    }),
+});
+
+const IdParam = z.object({
+  id: z.string().regex(/^rfd_[0-9A-Z]{26}$/, "a refund id (rfd_…)").openapi({
+    param: { name: "id", in: "path" },
+    example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  }),
+});
+const ShowParam = z.object({
+  id: z.string().regex(
+    /^(rfd_[0-9A-Z]{26}|re_[A-Za-z0-9_]{1,64})$/,
+    "a refund id (rfd_…) or Stripe's refund id (re_…)",
+  ).openapi({
+    param: { name: "id", in: "path" },
+    description: "our `rfd_…` id, or the Stripe refund id `re_…`",
+    example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  }),
+});
+
+const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+  500,
+  "note is at most 500 characters",
+);
+
+const CreateBody = z.object({
+  transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+    example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  }),
+  amount: z.number({ error: "amount must be a whole number of minor units" })
+    .int("amount must be a whole number of minor units (no fractions)")
+    .min(1, "amount must be at least 1").max(Number.MAX_SAFE_INTEGER).optional().openapi({
+      description: "minor units; omitted = all that is still refundable",
+      example: 2500,
+    }),
+  currency: z.string().regex(/^[a-zA-Z]{3}$/, "currency must be an ISO code such as usd")
+    .optional().openapi({ description: "when sent, must be the payment's currency" }),
+  reason: z.enum(REFUND_REASONS, { error: reasonError }),
+  note: Note,
+  confirm_duplicate: z.boolean().optional().openapi({
+    description: "refund again although the same refund was asked for in the last 10 minutes",
+  }),
+}).openapi("RefundRequest");
+
+const create = adminRoute({ permission: "refunds.create", secondFactor: true }, {
+  method: "post",
+  path: "/refunds",
+  tags: ["refunds"],
+  summary: "Refund a payment (all or part), once",
+  description: "Reserves the amount and records the refund before calling Stripe, so money " +
+    "moves at most once. At or above `REFUND_APPROVAL_THRESHOLD` (or beyond the operator's daily " +
+    "cap) the refund waits for a second person's approval (202).",
+  request: {
+    headers: IdempotencyHeader,
+    body: { required: true, content: { "application/json": { schema: CreateBody } } },
+  },
+  responses: {
+    201: jsonContent(RefundDetailSchema, "sent: Stripe answered (pending or succeeded)"),
+    202: jsonContent(
+      RefundDetailSchema,
+      "awaiting approval, or sent with an unknown outcome (reconciliation finishes it)",
+    ),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "duplicate_suspected",
+      "amount_exceeds_refundable",
+      "idempotency_key_reused",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const ListQuery = z.object({
+  status: z.enum(REFUND_STATUSES, { error: statusError }).optional().openapi({
+    param: { name: "status", in: "query" },
+  }),
+  transaction_id: z.string().min(1).max(64).optional().openapi({
+    param: { name: "transaction_id", in: "query" },
+  }),
+  requested_by: z.string().min(1).max(64).optional().openapi({
+    param: { name: "requested_by", in: "query" },
+    description: "admin id, or `stripe_dashboard`",
+  }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+const list = adminRoute({ permission: "refunds.read" }, {
+  method: "get",
+  path: "/refunds",
+  tags: ["refunds"],
+  summary: "Refunds, newest first",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(RefundSchema, "RefundPage"), "a page") },
+});
+
+const show = adminRoute({ permission: "refunds.read" }, {
+  method: "get",
+  path: "/refunds/{id}",
+  tags: ["refunds"],
+  summary: "One refund with its history",
+  request: { params: ShowParam },
+  responses: {
+    200: jsonContent(RefundDetailSchema, "the refund"),
+    ...errorResponses("not_found"),
+  },
+});
+
+const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }, {
+  method: "post",
+  path: "/refunds/{id}/approve",
+  tags: ["refunds"],
+  summary: "Approve a refund awaiting approval (not your own) and send it",
+  request: {
+    params: IdParam,
+    headers: IdempotencyHeader,
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            note: Note.optional(),
+            approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
+              description: "the `approval.hash` you reviewed: refused if the refund differs",
+            }),
+          }).openapi("RefundApproval"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(RefundDetailSchema, "approved and sent: Stripe answered"),
+    202: jsonContent(RefundDetailSchema, "approved and sent; outcome not known yet"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "self_approval_forbidden",
+      "amount_exceeds_refundable",
+      "idempotency_key_reused",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const reject = adminRoute({ permission: "refunds.approve" }, {
+  method: "post",
+  path: "/refunds/{id}/reject",
+  tags: ["refunds"],
+  summary: "Reject a refund awaiting approval (releases its reservation)",
+  request: {
+    params: IdParam,
+    headers: IdempotencyHeader,
+    body: {
+      required: true,
+      content: {
+        "application/json": { schema: z.object({ note: Note }).openapi("RefundRejection") },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(RefundDetailSchema, "rejected"),
+    ...errorResponses("not_found", "conflict", "idempotency_key_reused"),
+  },
+});
+
+function markReplay(c: Context<AppEnv>, result: RefundResult): void {
+  if (result.replayed) c.header("Idempotent-Replayed", "true");
+}
+
+export function refundRoutes() {
+  return createRouter()
+    .openapi(create, async (c) => {
+      const body = c.req.valid("json");
+      const result = await c.get("services").refunds.create(callContext(c), {
+        ...body,
+        ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
+      });
+      markReplay(c, result);
+      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 201);
+    })
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      return c.json(await c.get("services").refunds.list(q), 200);
+    })
+    .openapi(show, async (c) => {
+      return c.json(await c.get("services").refunds.get(c.req.valid("param").id), 200);
+    })
+    .openapi(approve, async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json") ?? {};
+      const result = await c.get("services").refunds.approve(callContext(c), id, body);
+      markReplay(c, result);
+      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 200);
+    })
+    .openapi(reject, async (c) => {
+      const { id } = c.req.valid("param");
+      const result = await c.get("services").refunds.reject(
+        callContext(c),
+        id,
+        c.req.valid("json"),
+      );
+      markReplay(c, result);
+      return c.json(result.refund, 200);
+    });
+}

@@ -1,0 +1,316 @@
+/**
+ * Refunds that move money exactly once (ARCHITECTURE.md invariants 1 and 2).
+ *
+ *   create  -> one commit: record `processing` (or `awaiting_approval`), reservation
+ *              on the transaction, reconciliation/expiry job, audit entry
+ *           -> Stripe, keyed `refund:<rfd id>`, metadata {refund_id, requested_by}
+ *           -> second commit: settled through the Stripe event applier's hook, or
+ *              released on a definite refusal; unknown outcomes wait for reconciliation
+ *   approve / reject -> maker-checker on `awaiting_approval` refunds
+ *
+ * Client `Idempotency-Key`s (kv/idempotency.ts) wrap create, approve and reject.
+ * Modules: refund_policy (what may be refunded, who must approve),
+ * refund_requests (the first commits), refund_submit (Stripe and the second
+ * commit), refund_settlement (the hook webhooks also use), refund_reconcile (jobs).
+ */
+import type { Deps } from "./deps.ts";
+import type { CallContext } from "./context.ts";
+import type { AuditService } from "./audit.ts";
+import { AppError, notFound, validationFailed } from "./errors.ts";
+import type { RefundSettlementHook } from "./txn_apply.ts";
+import { type CreateRefundInput, createRefundRequests } from "./refund_requests.ts";
+import { createRefundSubmitter, type RefundHooks } from "./refund_submit.ts";
+import { createRefundReconciler, type SweepOptions } from "./refund_reconcile.ts";
+import type { IdFactory } from "../kv/ids.ts";
+import type { CursorSealer, Page } from "../kv/pagination.ts";
+import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../kv/idempotency.ts";
+import type { Job, JobHandler } from "../kv/jobs.ts";
+import {
+  getRefund,
+  getRefundIdByStripeRefund,
+  listOpsAlerts,
+  listRefunds,
+  type OpsAlert,
+  type RefundFilters,
+  type RefundHistoryEntry,
+  type RefundReason,
+  type RefundRecord,
+  type RefundStatus,
+} from "../kv/refunds.ts";
+import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
+
+export type { CreateRefundInput } from "./refund_requests.ts";
+export type { RefundHooks } from "./refund_submit.ts";
+export type { ReconcileSummary, SweepOptions } from "./refund_reconcile.ts";
+export type { OpsAlert, RefundFilters, RefundReason, RefundStatus } from "../kv/refunds.ts";
+export { REFUND_REASONS, REFUND_STATUSES } from "../kv/refunds.ts";
+export { createRefundSettlement, DASHBOARD_REQUESTER } from "./refund_settlement.ts";
+export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
+
+export interface RefundView {
+  id: string;
+  transaction_id: string;
+  amount: number;
+  currency: string;
+  reason: RefundReason | null;
+  note: string;
+  status: RefundStatus;
+  requested_by: string;
+  approved_by: string | null;
+  rejected_by: string | null;
+  decision_note: string | null;
+  stripe_refund: string | null;
+  stripe_status: string | null;
+  failure_reason: string | null;
+  fraud_alert_id: string | null;
+  approval: {
+    required: boolean;
+    reasons: string[];
+    hash: string | null;
+    expires_at: string | null;
+  };
+  created_at: string;
+  updated_at: string;
+  settled_at: string | null;
+}
+
+export interface RefundDetail extends RefundView {
+  history: RefundHistoryEntry[];
+}
+
+/** What a POST answers: the refund, and 201 (Stripe answered) / 202 (awaiting approval or reconciliation) / 200. */
+export interface RefundResult {
+  status: 200 | 201 | 202;
+  refund: RefundDetail;
+  /** this answer is the stored one for the Idempotency-Key */
+  replayed: boolean;
+}
+
+export function refundView(r: RefundRecord): RefundView {
+  return {
+    id: r.id,
+    transaction_id: r.transaction_id,
+    amount: r.amount,
+    currency: r.currency,
+    reason: r.reason,
+    note: r.note,
+    status: r.status,
+    requested_by: r.requested_by,
+    approved_by: r.approved_by,
+    rejected_by: r.rejected_by,
+    decision_note: r.decision_note,
+    stripe_refund: r.stripe_refund,
+    stripe_status: r.stripe_status,
+    failure_reason: r.failure_reason,
+    fraud_alert_id: r.fraud_alert_id,
+    approval: {
+      required: r.approval_reasons.length > 0,
+      reasons: r.approval_reasons,
+      hash: r.approval_hash,
+      expires_at: r.expires_at,
+    },
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    settled_at: r.settled_at,
+  };
+}
+
+export function refundDetail(r: RefundRecord): RefundDetail {
+  return { ...refundView(r), history: r.history };
+}
+
+/** Awaiting a decision or an unknown Stripe outcome: 202; Stripe answered: 201. */
+function createdStatus(r: RefundRecord): 201 | 202 {
+  return r.status === "awaiting_approval" || r.status === "processing" ? 202 : 201;
+}
+
+export interface RefundServices {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  /** the same hook the Stripe event applier is given (services/refund_settlement.ts) */
+  refundSettlement: RefundSettlementHook;
+  hooks?: RefundHooks;
+}
+
+export interface RefundQuery extends RefundFilters {
+  limit: number;
+  cursor?: string;
+}
+
+export function createRefundService(deps: Deps, svc: RefundServices) {
+  const { kv, clock } = deps;
+  const submitter = createRefundSubmitter(deps, svc);
+  const requests = createRefundRequests(deps, svc);
+  const reconciler = createRefundReconciler(deps, submitter);
+
+  function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
+    return ctx.idempotency_key === undefined
+      ? null
+      : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
+  }
+
+  async function resume(id: string, ok: 200 | 201) {
+    const record = (await getRefund(kv, id)).value;
+    if (!record) throw notFound("refund", id);
+    const status = record.status === "awaiting_approval" || record.status === "processing"
+      ? 202
+      : ok;
+    return { status, body: refundDetail(record) };
+  }
+
+  function toResult(r: { status: number; body: unknown; replayed: boolean }): RefundResult {
+    return {
+      status: r.status as RefundResult["status"],
+      refund: r.body as RefundDetail,
+      replayed: r.replayed,
+    };
+  }
+
+  /**
+   * POST /refunds. 201 when Stripe answered (pending or succeeded), 202 when
+   * awaiting approval or left to reconciliation; Stripe's refusal is 502
+   * `stripe_error` (the refund is recorded `failed`).
+   */
+  async function create(ctx: CallContext, input: CreateRefundInput): Promise<RefundResult> {
+    const fingerprint = await requestFingerprint({ route: "create", ...input });
+    return toResult(
+      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
+        run: async (binding) => {
+          let record = await requests.request(ctx, input, binding);
+          if (record.status === "processing") record = await submitter.submit(ctx, record);
+          return { status: createdStatus(record), body: refundDetail(record) };
+        },
+        resume: (id) => resume(id, 201),
+      }),
+    );
+  }
+
+  /** A refund answering a fraud alert (the fraud service offers this path). */
+  function createForFraudAlert(
+    ctx: CallContext,
+    input: Omit<CreateRefundInput, "reason" | "fraud_alert_id"> & { fraud_alert_id: string },
+  ): Promise<RefundResult> {
+    return create(ctx, { ...input, reason: "fraudulent" });
+  }
+
+  /** POST /refunds/{id}/approve: 200 when Stripe answered, 202 when left to reconciliation. */
+  async function approve(
+    ctx: CallContext,
+    id: string,
+    body: { note?: string; approval_hash?: string } = {},
+  ): Promise<RefundResult> {
+    const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
+    return toResult(
+      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
+        run: async (binding) => {
+          let record = await requests.approve(ctx, id, body, binding);
+          record = await submitter.submit(ctx, record);
+          return {
+            status: record.status === "processing" ? 202 : 200,
+            body: refundDetail(record),
+          };
+        },
+        resume: (rid) => resume(rid, 200),
+      }),
+    );
+  }
+
+  /** POST /refunds/{id}/reject: the reservation is released; the requester may withdraw their own. */
+  async function reject(
+    ctx: CallContext,
+    id: string,
+    body: { note: string },
+  ): Promise<RefundResult> {
+    const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
+    return toResult(
+      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
+        run: async (binding) => {
+          if (!body.note?.trim()) {
+            throw validationFailed([{
+              path: "body.note",
+              message: "say why (1 to 500 characters)",
+            }]);
+          }
+          await requests.checkRejectable(id);
+          const record = await submitter.release(ctx, id, {
+            status: "rejected",
+            from: ["awaiting_approval"],
+            action: "refund.reject",
+            reason: body.note.trim(),
+            decided_by: ctx.actor.id,
+            binding,
+          });
+          if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
+          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
+          return { status: 200, body: refundDetail(record) };
+        },
+        resume: (rid) => resume(rid, 200),
+      }),
+    );
+  }
+
+  /** By our `rfd_…` id, or by the Stripe refund id (`re_…`). */
+  async function get(id: string): Promise<RefundDetail> {
+    const localId = id.startsWith("re_") ? (await getRefundIdByStripeRefund(kv, id)).value : id;
+    const record = localId ? (await getRefund(kv, localId)).value : null;
+    if (!record) throw notFound("refund", id);
+    return refundDetail(record);
+  }
+
+  async function list(q: RefundQuery): Promise<Page<RefundView>> {
+    const { limit, cursor, ...filters } = q;
+    const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor });
+    return { data: page.data.map(refundView), next_cursor: page.next_cursor };
+  }
+
+  /** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
+  function jobHandlers(): Record<string, JobHandler> {
+    return {
+      [REFUND_RECONCILE_JOB]: async (job: Job) => {
+        const { refund_id } = job.payload as { refund_id: string };
+        const outcome = await reconciler.reconcileOne(refund_id);
+        if (outcome === "unknown") {
+          throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
+        }
+      },
+      [REFUND_EXPIRE_JOB]: async (job: Job) => {
+        const { refund_id } = job.payload as { refund_id: string };
+        if (!await reconciler.expireOne(refund_id)) {
+          throw new Error(`refund ${refund_id} is not expired yet`);
+        }
+      },
+    };
+  }
+
+  return {
+    create,
+    createForFraudAlert,
+    approve,
+    reject,
+    get,
+    list,
+    /** the cron's sweep: stale `processing` refunds and expired approval requests */
+    reconcile: (options?: SweepOptions) => reconciler.sweep(options),
+    reconcileOne: reconciler.reconcileOne,
+    jobHandlers,
+    opsAlerts: (): Promise<OpsAlert[]> => listOpsAlerts(kv),
+  };
+}
+
+export type RefundService = ReturnType<typeof createRefundService>;
+
+/** For main.ts's cron: one reconciliation sweep (the job table runs `refundJobHandlers`). */
+export function reconcileRefunds(
+  services: { refunds: RefundService },
+  options?: SweepOptions,
+) {
+  return services.refunds.reconcile(options);
+}
+
+/** The job handlers to merge into `runDueJobs` (services/background.ts `jobHandlers`). */
+export function refundJobHandlers(
+  services: { refunds: RefundService },
+): Record<string, JobHandler> {
+  return services.refunds.jobHandlers();
+}

@@ -1,0 +1,207 @@
+/**
+ * The refund world for tests: the whole app with its real gateway and the
+ * official SDK against a fresh emulator (on the app's manual clock), and the
+ * emulator's signed webhooks held in a buffer until the test delivers them,
+ * so a test decides whether a webhook or reconciliation comes first.
+ *
+ *   await withRefundWorld(async (w) => {
+ *     const { txnId } = await w.pay(5000);
+ *     const r = await w.t.services.refunds.create(w.ctx(w.operator), {...});
+ *   });
+ */
+import Stripe from "stripe";
+import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
+import { startEmulator } from "../../emulator/mod.ts";
+import { ManualClock } from "../../services/clock.ts";
+import type { CallContext } from "../../services/context.ts";
+import { createStripeGateway, type StripeGateway } from "../../services/stripe_gateway.ts";
+import {
+  createRefundService,
+  createRefundSettlement,
+  type RefundHooks,
+  refundJobHandlers,
+} from "../../services/refunds.ts";
+import { listJobs, runDueJobs } from "../../kv/jobs.ts";
+import { webhookJobHandlers } from "../../services/webhooks.ts";
+import { createTestApp, type TestApp } from "./app.ts";
+import { createAdmin, type TestAdmin } from "./identity.ts";
+import { stripeFor } from "./emulator.ts";
+import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
+
+export interface HeldWebhook {
+  body: string;
+  signature: string;
+  type: string;
+}
+
+export interface RefundWorld {
+  t: TestApp;
+  emu: Emulator;
+  /** the SDK straight to the emulator: "the outside world" (Dashboard, customers) */
+  stripe: Stripe;
+  clock: ManualClock;
+  /** test seams of the refund service (`afterStripeCall` to "crash" between the commits) */
+  hooks: RefundHooks;
+  operator: TestAdmin;
+  operator2: TestAdmin;
+  admin: TestAdmin;
+  /** a succeeded payment by a new customer, known to the app through its webhooks */
+  pay(
+    amount: number,
+    paymentMethod?: string,
+  ): Promise<{ pi: Stripe.PaymentIntent; txnId: string; customer: string }>;
+  /** a `CallContext` for an admin, as the routes would build it */
+  ctx(admin: TestAdmin, idempotencyKey?: string): CallContext;
+  /** webhooks the emulator sent that the app has not received yet */
+  held(): Promise<HeldWebhook[]>;
+  /** delivers the held webhooks (all, or those `pick` returns, in its order) and waits for processing */
+  deliver(pick?: (held: HeldWebhook[]) => HeldWebhook[]): Promise<number>;
+  /** forgets the held webhooks (Stripe's deliveries that never arrive) */
+  dropHeld(): Promise<void>;
+  /** runs the job table as cron would, at the clock's time */
+  runJobs(): Promise<void>;
+}
+
+export interface RefundWorldOptions {
+  env?: Record<string, string>;
+  emulator?: EmulatorOptions;
+  /** gateway per-request timeout (ms) */
+  timeoutMs?: number;
+}
+
+export async function withRefundWorld(
+  fn: (w: RefundWorld) => Promise<void>,
+  options: RefundWorldOptions = {},
+): Promise<void> {
+  const clock = new ManualClock(Date.now());
+  const emu = await startEmulator({
+    webhookRetryDelaysMs: [10, 20],
+    now: () => clock.now(),
+    ...options.emulator,
+  });
+  const buffer: HeldWebhook[] = [];
+  const receiver = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const body = await req.text();
+    const type = (JSON.parse(body) as { type: string }).type;
+    buffer.push({ body, signature: req.headers.get("stripe-signature") ?? "", type });
+    return new Response("ok");
+  });
+  emu.setWebhook({
+    url: `http://127.0.0.1:${receiver.addr.port}/held`,
+    secret: TEST_WEBHOOK_SECRETS[0],
+  });
+  let gateway: StripeGateway | null = null;
+  const t = await createTestApp({
+    clock,
+    env: {
+      ...WEBHOOK_ENV,
+      STRIPE_API_URL: emu.url,
+      STRIPE_SECRET_KEY: "sk_test_refunds",
+      STRIPE_RATE_LIMIT_PER_S: "10000",
+      ...options.env,
+    },
+    stripe: { call: (f, o) => gateway!.call(f, o) },
+  });
+  gateway = createStripeGateway({
+    kv: t.kv,
+    clock,
+    config: t.deps.config,
+    log: t.deps.log,
+    timeoutMs: options.timeoutMs ?? 5_000,
+    sleep: (ms) => Promise.resolve(clock.advance(ms)),
+  });
+  const hooks: RefundHooks = {};
+  t.services.refunds = createRefundService(t.deps, {
+    audit: t.services.audit,
+    newId: t.services.newId,
+    cursors: t.services.cursors,
+    refundSettlement: createRefundSettlement(t.deps, { newId: t.services.newId }),
+    hooks,
+  });
+  const stripe = stripeFor(emu);
+
+  async function held(): Promise<HeldWebhook[]> {
+    await emu.deliveries();
+    return [...buffer];
+  }
+
+  async function deliver(pick?: (held: HeldWebhook[]) => HeldWebhook[]): Promise<number> {
+    await emu.deliveries();
+    const all = buffer.splice(0);
+    const chosen = pick ? pick(all) : all;
+    for (const h of all) if (!chosen.includes(h)) buffer.push(h);
+    for (const h of chosen) {
+      const res = await t.app.fetch(
+        new Request(`http://localhost${WEBHOOK_PATH}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "stripe-signature": h.signature },
+          body: h.body,
+        }),
+      );
+      await res.body?.cancel();
+      if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status}`);
+    }
+    await t.services.webhooks.drain();
+    return chosen.length;
+  }
+
+  const world: RefundWorld = {
+    t,
+    emu,
+    stripe,
+    clock,
+    hooks,
+    operator: await createAdmin(t, "operator"),
+    operator2: await createAdmin(t, "operator"),
+    admin: await createAdmin(t, "admin"),
+    async pay(amount, paymentMethod = "pm_card_visa") {
+      const customer = await stripe.customers.create({ email: "buyer@example.com" });
+      const pi = await stripe.paymentIntents.create({
+        amount,
+        currency: "usd",
+        customer: customer.id,
+        payment_method: paymentMethod,
+        confirm: true,
+      });
+      await deliver();
+      const txn = await t.services.transactions.get(pi.id);
+      return { pi, txnId: txn.id, customer: customer.id };
+    },
+    ctx: (admin, idempotencyKey) => ({
+      actor: { type: "admin", id: admin.id, role: admin.role },
+      request: { request_id: `req_${crypto.randomUUID()}`, ip: null, user_agent: null },
+      second_factor: true,
+      ...(idempotencyKey !== undefined ? { idempotency_key: idempotencyKey } : {}),
+    }),
+    held,
+    deliver,
+    dropHeld: async () => {
+      await emu.deliveries();
+      buffer.splice(0);
+    },
+    runJobs: async () => {
+      await runDueJobs(t.kv, clock, {
+        ...webhookJobHandlers(t.services),
+        ...refundJobHandlers(t.services),
+      });
+    },
+  };
+  try {
+    await fn(world);
+  } finally {
+    emu.setWebhook(null);
+    await emu.close();
+    await receiver.shutdown();
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+/** Stripe's view of one payment: the refunds it made and what it counts as refunded. */
+export async function stripeRefunds(stripe: Stripe, pi: Stripe.PaymentIntent) {
+  const list = await stripe.refunds.list({ payment_intent: pi.id, limit: 100 });
+  const charge = await stripe.charges.retrieve(pi.latest_charge as string);
+  return { refunds: list.data, amount_refunded: charge.amount_refunded };
+}
+
+export { listJobs };
