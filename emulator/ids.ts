@@ -24,7 +24,7 @@ export function stableToken(input: string, length: number): string {
       h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
       h2 = Math.imul(h2 ^ (c + h1), 0x5bd1e995) >>> 0;
     }
-    out += ALPHABET[h1 % 62] + ALPHABET[h2 % 62] + ALPHABET[(h1 ^ h2) % 62];
+    out += ALPHABET[h1 % 62] + ALPHABET[h2 % 62] + ALPHABET[((h1 ^ h2) >>> 0) % 62];
   }
   return out.slice(0, length);
 }

@@ -297,3 +297,23 @@ Deno.test("emulator: lists filter by created, exact and as a range", async () =>
     assert.deepEqual(ids(await stripe.customers.list({ created: b.created })), [b.id]);
   }, { now: () => now });
 });
+
+Deno.test("emulator: card fingerprints are 16 alphanumeric characters, stable per number", async () => {
+  const { cardFingerprint } = await import("../emulator/cards.ts");
+  const numbers = [
+    "4242424242424242",
+    "5555555555554444",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000009987",
+    "4000000000009979",
+    "4100000000000019",
+    "4000000000000259",
+    "378282246310005",
+  ];
+  for (let i = 0; i < 2000; i++) numbers.push(String(4000000000000000 + i * 7919));
+  for (const n of numbers) {
+    assert.match(cardFingerprint(n), /^[A-Za-z0-9]{16}$/, `fingerprint of ${n}`);
+    assert.equal(cardFingerprint(n), cardFingerprint(n));
+  }
+});
