@@ -312,8 +312,14 @@ Deno.test("emulator: card fingerprints are 16 alphanumeric characters, stable pe
     "378282246310005",
   ];
   for (let i = 0; i < 2000; i++) numbers.push(String(4000000000000000 + i * 7919));
+  const seen = new Set<string>();
   for (const n of numbers) {
-    assert.match(cardFingerprint(n), /^[A-Za-z0-9]{16}$/, `fingerprint of ${n}`);
-    assert.equal(cardFingerprint(n), cardFingerprint(n));
+    const fp = cardFingerprint(n);
+    assert.match(fp, /^[A-Za-z0-9]{16}$/, `fingerprint of ${n}`);
+    // an out-of-range index into the alphabet once spelled "undefined" into fingerprints
+    assert.doesNotMatch(fp, /undefined/, `fingerprint of ${n}`);
+    assert.equal(cardFingerprint(n), fp);
+    seen.add(fp);
   }
+  assert.equal(seen.size, numbers.length, "different numbers, different fingerprints");
 });
