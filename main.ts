@@ -91,6 +91,7 @@ if (demo) await demo.seed(services);
 async function shutdown() {
   clearInterval(jobLoop);
   await server.shutdown();
+  await services.identity.close(); // flushes throttle counts held in memory
   await demo?.close();
   kv.close();
   Deno.exit(0);

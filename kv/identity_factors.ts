@@ -95,11 +95,21 @@ export function readRateCount(entry: Deno.KvEntryMaybe<Deno.KvU64>): number {
   return entry.value ? Number(entry.value.value) : 0;
 }
 
+/** The count of one window, read alone (the throttle's periodic refresh). */
+export function getRateCount(
+  kv: Deno.Kv,
+  kind: string,
+  tokenHash: string,
+  window: number,
+): Promise<Deno.KvEntryMaybe<Deno.KvU64>> {
+  return kv.get<Deno.KvU64>(keys.rateWindow(kind, tokenHash, window));
+}
+
 /**
- * Counts one request in window `window`. `sum` never conflicts, so concurrent
- * requests do not retry (and may overshoot the limit by at most their number).
- * `sum` cannot carry `expireIn`, so the first request of a window deletes the
- * token's older windows: at most two windows per token stay in KV.
+ * Counts `requests` (default one) in window `window`. `sum` never conflicts, so
+ * concurrent requests do not retry (and may overshoot the limit by at most their
+ * number). `sum` cannot carry `expireIn`, so the first write of a window deletes
+ * the token's older windows: at most two windows per token stay in KV.
  */
 export async function countRequest(
   kv: Deno.Kv,
@@ -107,8 +117,9 @@ export async function countRequest(
   tokenHash: string,
   window: number,
   firstInWindow: boolean,
+  requests = 1,
 ): Promise<void> {
-  const op = kv.atomic().sum(keys.rateWindow(kind, tokenHash, window), 1n);
+  const op = kv.atomic().sum(keys.rateWindow(kind, tokenHash, window), BigInt(requests));
   if (firstInWindow) {
     const older = kv.list({
       start: keys.rateWindow(kind, tokenHash, 0),

@@ -22,13 +22,17 @@ import {
 import { getSecondFactor, rateWindowKey, readRateCount } from "../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./identity_crypto.ts";
 import {
+  createApiThrottle,
   DEFAULT_RATE_LIMITS,
+  type FlushTimer,
   type PrefetchedCount,
   type RateLimits,
+  realFlushTimer,
   type ThrottleKind,
   throttleToken,
   windowOf,
 } from "./identity_throttle.ts";
+import { systemClock } from "./clock.ts";
 import { consumeCode } from "./identity_second_factor.ts";
 import { createStepUp, verifyStepUp } from "./identity_step_up.ts";
 import {
@@ -104,6 +108,8 @@ export interface IdentityService extends IdentityGuard {
     { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
   >;
   anyAdminExists(): Promise<boolean>;
+  /** Flushes the API request counts this isolate still holds to KV (shutdown). */
+  close(): Promise<void>;
 }
 
 export interface IdentityOptions {
@@ -112,6 +118,14 @@ export interface IdentityOptions {
   newId: IdFactory;
   /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
   limits?: RateLimits;
+  /** how long API request counts may stay in this isolate before they go to KV */
+  throttleFlushEveryMs?: number;
+  /**
+   * Flushes counts left when requests stop. Default: a real (unref'd) timer with
+   * the system clock; none with another clock, whose time moves only when a test
+   * says so (then requests and `close()` flush).
+   */
+  throttleFlushTimer?: FlushTimer | null;
 }
 
 /** The acting admin as a `CallContext` (for audit entries written by the guard). */
@@ -138,6 +152,20 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
   };
   // The API window's count, read with the token in authenticate() and used by throttle().
   const prefetched = new WeakMap<Principal, PrefetchedCount>();
+  const apiThrottle = createApiThrottle(kv, clock, {
+    limit: limits.api,
+    flushEveryMs: options.throttleFlushEveryMs,
+    timer: options.throttleFlushTimer !== undefined
+      ? options.throttleFlushTimer
+      : clock === systemClock
+      ? realFlushTimer
+      : null,
+    onFlushError: (error) => deps.log.warn("API throttle flush failed", { error }),
+  });
+  // Token hash -> admin id, as the token index said. A hash names one issued token
+  // for good, so this never goes stale; whether that token still works is decided
+  // by the admin record, read on every request (rotation and disabling act at once).
+  const adminIdByToken = new Map<string, string>();
 
   return {
     async authenticate(authorization) {
@@ -152,15 +180,23 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
         );
       }
       const tokenHash = await hashToken(token);
-      const window = windowOf(limits.api, clock.now());
-      const { adminId, rate } = await getTokenAndRateCount(
-        kv,
-        tokenHash,
-        rateWindowKey("api", tokenHash, window),
-      );
+      let adminId = adminIdByToken.get(tokenHash) ?? null;
+      let ahead: PrefetchedCount | undefined;
+      if (adminId === null) {
+        // First sight of this token here: the throttle will want its count too.
+        const window = windowOf(limits.api, clock.now());
+        const read = await getTokenAndRateCount(
+          kv,
+          tokenHash,
+          rateWindowKey("api", tokenHash, window),
+        );
+        adminId = read.adminId;
+        ahead = { window, count: readRateCount(read.rate) };
+      }
       const admin = adminId ? (await getAdmin(kv, adminId)).value : null;
       // The admin record names its one current token: a rotated token is unknown at once.
       if (!admin || admin.token_hash !== tokenHash) {
+        adminIdByToken.delete(tokenHash);
         throw new AppError(
           "unauthenticated",
           "this token is not recognised: it was rotated, revoked or never issued",
@@ -169,6 +205,10 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
       if (admin.status !== "active") {
         throw new AppError("unauthenticated", "this admin account is disabled");
       }
+      if (!adminIdByToken.has(tokenHash)) {
+        if (adminIdByToken.size >= 10_000) adminIdByToken.clear();
+        adminIdByToken.set(tokenHash, admin.id);
+      }
       const principal: Principal = {
         admin_id: admin.id,
         role: admin.role,
@@ -176,14 +216,15 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
         token_hash: tokenHash,
         second_factor: false,
       };
-      prefetched.set(principal, { window, count: readRateCount(rate) });
+      if (ahead) prefetched.set(principal, ahead);
       return principal;
     },
 
     throttle(principal, kind: ThrottleKind) {
-      const ahead = kind === "api" ? prefetched.get(principal) : undefined;
+      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.token_hash);
+      const ahead = prefetched.get(principal);
       prefetched.delete(principal);
-      return throttleToken(kv, clock, limits, kind, principal.token_hash, ahead);
+      return apiThrottle.check(principal.token_hash, ahead);
     },
 
     async authorize(principal, permission, meta) {
@@ -273,6 +314,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),
     resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
     anyAdminExists: () => anyAdminExists(kv),
+    close: () => apiThrottle.close(),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Deps } from "./deps.ts";
 import { notFound, validationFailed } from "./errors.ts";
-import type { CursorSealer, Page } from "../kv/pagination.ts";
+import { type CursorSealer, type Page, RecordLocality } from "../kv/pagination.ts";
 import {
   findTransactionId,
   getTransaction,
@@ -24,6 +24,7 @@ export interface TransactionQuery extends TransactionListFilter {
 
 export function createTransactionService(deps: Deps, svc: { cursors: CursorSealer }) {
   const { kv } = deps;
+  const locality = new RecordLocality();
 
   /** Newest first (by Stripe's `created`); `from` inclusive, `to` exclusive (ms). */
   function list(q: TransactionQuery): Promise<Page<Transaction>> {
@@ -31,7 +32,7 @@ export function createTransactionService(deps: Deps, svc: { cursors: CursorSeale
       throw validationFailed([{ path: "query.to", message: "to must be later than from" }]);
     }
     const { limit, cursor, ...filter } = q;
-    return listTransactions(kv, svc.cursors, filter, { limit, cursor });
+    return listTransactions(kv, svc.cursors, filter, { limit, cursor }, locality);
   }
 
   /** By `txn_…`, or by the PaymentIntent / Charge id Stripe shows. */

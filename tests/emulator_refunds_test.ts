@@ -86,7 +86,7 @@ Deno.test("emulator: a refundFail card's refund goes pending then fails", async 
     const types = (await stripe.events.list({ limit: 100 })).data.map((e) => e.type);
     assert.ok(types.includes("refund.failed"));
     assert.ok(types.includes("charge.refund.updated"));
-  });
+  }, { refundFailureDelayMs: 100 }); // long enough to see it pending first on any Deno
 });
 
 Deno.test("emulator: a pending refund can be canceled, a settled one cannot", async () => {

@@ -100,7 +100,9 @@ export function jsonRequest(
   method: string,
   headers: Record<string, string>,
   body?: unknown,
-): RequestInit {
+): { method: string; headers: Record<string, string>; body?: string } {
+  // A plain shape rather than `RequestInit`: Deno 2.5's type for app.request()
+  // (undici's RequestInit) does not accept the global one.
   return {
     method,
     headers: { ...headers, "content-type": "application/json" },
