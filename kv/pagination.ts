@@ -5,6 +5,7 @@
  * naming `query.cursor`, never a crash and never a peek into another prefix.
  */
 import { AppError } from "../services/errors.ts";
+import { b64url, fromB64url } from "../services/encoding.ts";
 
 export interface Page<T> {
   data: T[];
@@ -12,17 +13,6 @@ export interface Page<T> {
 }
 
 const enc = new TextEncoder();
-
-function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromB64url(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
 
 /** Sealed cursors remembered per sealer: sealing is deterministic, and a busy listing re-seals the same few. */
 const SEAL_MEMO_SIZE = 1024;

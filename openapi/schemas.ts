@@ -39,6 +39,18 @@ export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
   description: "opaque `next_cursor` of the previous page",
 });
 
+/** An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format. */
+export function dateTimeQuery(name: string, description: string) {
+  return z.iso.datetime({
+    offset: true,
+    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
+  }).optional().openapi({
+    param: { name, in: "query" },
+    description,
+    example: "2026-01-31T00:00:00Z",
+  });
+}
+
 export function pageSchema<T extends z.ZodType>(item: T, name: string) {
   return z.object({
     data: z.array(item),

@@ -7,7 +7,13 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { CursorQuery, jsonContent, LimitQuery, pageSchema } from "../openapi/schemas.ts";
+import {
+  CursorQuery,
+  dateTimeQuery,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
 import { EXPORT_CONTENT_TYPES } from "../services/audit_export.ts";
 import type { AuditFilters } from "../services/audit.ts";
 
@@ -18,16 +24,6 @@ const filterText = (name: string, description: string, example: string) =>
     example,
   });
 
-const dateTime = (name: "from" | "to", description: string) =>
-  z.iso.datetime({
-    offset: true,
-    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
-  }).optional().openapi({
-    param: { name, in: "query" },
-    description,
-    example: "2026-01-31T00:00:00Z",
-  });
-
 const FilterQuery = z.object({
   actor: filterText(
     "actor",
@@ -36,8 +32,8 @@ const FilterQuery = z.object({
   ),
   action: filterText("action", "dotted action", "refund.create"),
   target: filterText("target", "target id", "rfd_01J"),
-  from: dateTime("from", "entries at or after this time"),
-  to: dateTime("to", "entries at or before this time"),
+  from: dateTimeQuery("from", "entries at or after this time"),
+  to: dateTimeQuery("to", "entries at or before this time"),
 });
 
 const ListQuery = FilterQuery.extend({ limit: LimitQuery, cursor: CursorQuery });

@@ -8,6 +8,7 @@ import { adminRoute } from "./admin_route.ts";
 import {
   AmountSchema,
   CursorQuery,
+  dateTimeQuery,
   errorResponses,
   jsonContent,
   LimitQuery,
@@ -73,24 +74,14 @@ export const TransactionSchema = z.object({
   updated_at: z.string().openapi({ format: "date-time" }),
 }).openapi("Transaction");
 
-const dateTime = (name: "from" | "to", description: string) =>
-  z.iso.datetime({
-    offset: true,
-    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
-  }).optional().openapi({
-    param: { name, in: "query" },
-    description,
-    example: "2026-01-31T00:00:00Z",
-  });
-
 const ListQuery = z.object({
   customer: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").optional()
     .openapi({ param: { name: "customer", in: "query" }, example: "cus_R2d2C3po" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]], {
     error: `status must be one of ${TXN_STATUSES.join(", ")}`,
   }).optional().openapi({ param: { name: "status", in: "query" }, example: "succeeded" }),
-  from: dateTime("from", "created at or after this time"),
-  to: dateTime("to", "created before this time"),
+  from: dateTimeQuery("from", "created at or after this time"),
+  to: dateTimeQuery("to", "created before this time"),
   limit: LimitQuery,
   cursor: CursorQuery,
 });

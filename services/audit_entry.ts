@@ -5,6 +5,7 @@
 import type { CallContext } from "./context.ts";
 import { maskString } from "./log.ts";
 import type { AuditEntry, AuditHead, AuditResult } from "../kv/audit.ts";
+import { hex } from "./encoding.ts";
 
 export interface AuditInput {
   /** dotted: "refund.create", "auth.otp_failed", "user.update", "webhook.replay" */
@@ -120,10 +121,6 @@ export function canonicalJson(value: unknown): string {
 }
 
 const enc = new TextEncoder();
-
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** SHA-256 hex over the canonical encoding of the entry without its `hash`. */
 export async function entryHash(entry: Omit<AuditEntry, "hash"> | AuditEntry): Promise<string> {

@@ -6,6 +6,7 @@
  *   - recovery codes: stored as HMAC-SHA256 under another derived key, because
  *     their 40 bits would fall to an offline search of a bare hash.
  */
+import { b64url, fromB64url, hex } from "./encoding.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -19,21 +20,6 @@ export const STEP_UP_TOKEN_FORMAT = /^psu_[A-Za-z0-9_-]{43}$/;
 export const RECOVERY_CODE_FORMAT = /^[a-z2-9]{4}-[a-z2-9]{4}$/i;
 const RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
 export const RECOVERY_CODE_COUNT = 8;
-
-export function b64url(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromB64url(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** A fresh bearer token: `pot_` + 256 random bits. */
 export function newApiToken(): string {

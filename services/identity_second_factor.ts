@@ -11,12 +11,8 @@ import type { Clock } from "./clock.ts";
 import type { CallContext } from "./context.ts";
 import type { AuditInput, AuditService } from "./audit.ts";
 import { AppError, type FieldError } from "./errors.ts";
-import {
-  b64url,
-  type IdentityKeys,
-  newRecoveryCodes,
-  RECOVERY_CODE_FORMAT,
-} from "./identity_crypto.ts";
+import { type IdentityKeys, newRecoveryCodes, RECOVERY_CODE_FORMAT } from "./identity_crypto.ts";
+import { b64url } from "./encoding.ts";
 import { matchTotpStep, newTotpSecret } from "./totp.ts";
 import {
   addSetSecondFactor,

@@ -1,0 +1,20 @@
+/** Byte encodings used for tokens, sealed values, cursors and hashes: one copy of each. */
+
+/** base64url without padding (RFC 4648 §5), as used in tokens and cursors. */
+export function b64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** Inverse of `b64url`; throws on characters outside the alphabet. */
+export function fromB64url(s: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** Lowercase hex of a digest or MAC. */
+export function hex(bytes: ArrayBuffer | Uint8Array): string {
+  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  return Array.from(view, (b) => b.toString(16).padStart(2, "0")).join("");
+}
