@@ -47,32 +47,37 @@ export { REFUND_REASONS, REFUND_STATUSES } from "../kv/refunds.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./refund_settlement.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
 
-export interface RefundView {
-  id: string;
-  transaction_id: string;
-  amount: number;
-  currency: string;
-  reason: RefundReason | null;
-  note: string;
-  status: RefundStatus;
-  requested_by: string;
-  approved_by: string | null;
-  rejected_by: string | null;
-  decision_note: string | null;
-  stripe_refund: string | null;
-  stripe_status: string | null;
-  failure_reason: string | null;
-  fraud_alert_id: string | null;
+/** The fields of a refund record that the API shows as they are. */
+const PUBLIC_FIELDS = [
+  "id",
+  "transaction_id",
+  "amount",
+  "currency",
+  "reason",
+  "note",
+  "status",
+  "requested_by",
+  "approved_by",
+  "rejected_by",
+  "decision_note",
+  "stripe_refund",
+  "stripe_status",
+  "failure_reason",
+  "fraud_alert_id",
+  "created_at",
+  "updated_at",
+  "settled_at",
+] as const satisfies readonly (keyof RefundRecord)[];
+
+/** A refund as the API shows it: internals (Stripe idempotency key, target) left out. */
+export type RefundView = Pick<RefundRecord, typeof PUBLIC_FIELDS[number]> & {
   approval: {
     required: boolean;
     reasons: string[];
     hash: string | null;
     expires_at: string | null;
   };
-  created_at: string;
-  updated_at: string;
-  settled_at: string | null;
-}
+};
 
 export interface RefundDetail extends RefundView {
   history: RefundHistoryEntry[];
@@ -87,31 +92,18 @@ export interface RefundResult {
 }
 
 export function refundView(r: RefundRecord): RefundView {
+  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Pick<
+    RefundRecord,
+    typeof PUBLIC_FIELDS[number]
+  >;
   return {
-    id: r.id,
-    transaction_id: r.transaction_id,
-    amount: r.amount,
-    currency: r.currency,
-    reason: r.reason,
-    note: r.note,
-    status: r.status,
-    requested_by: r.requested_by,
-    approved_by: r.approved_by,
-    rejected_by: r.rejected_by,
-    decision_note: r.decision_note,
-    stripe_refund: r.stripe_refund,
-    stripe_status: r.stripe_status,
-    failure_reason: r.failure_reason,
-    fraud_alert_id: r.fraud_alert_id,
+    ...shown,
     approval: {
       required: r.approval_reasons.length > 0,
       reasons: r.approval_reasons,
       hash: r.approval_hash,
       expires_at: r.expires_at,
     },
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    settled_at: r.settled_at,
   };
 }
 
