@@ -1,7 +1,7 @@
 /**
  * Work that must happen later: a record at `["jobs", due_at, id]`, claimed
  * atomically and run by `Deno.cron` (and an in-process loop locally).
- * No `kv.enqueue`: Deno Deploy has no queues.
+ * Not KV queues: Deno Deploy has none.
  *
  * Claiming moves the job to `due_at = now + lease`, so a runner that dies
  * mid-job leaves it to be claimed again once the lease runs out; finishing
