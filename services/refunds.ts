@@ -33,9 +33,7 @@ import {
   type OpsAlert,
   type RefundFilters,
   type RefundHistoryEntry,
-  type RefundReason,
   type RefundRecord,
-  type RefundStatus,
 } from "../kv/refunds.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
 
