@@ -5,7 +5,7 @@
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
-import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
 import type { Transaction, TxnSync } from "../services/txn_types.ts";
 import type { CustomerAggregates, CustomerBalance } from "./customers.ts";
 
@@ -106,12 +106,12 @@ export function addTransactionWrite(
   op.set(keys.transactionSync(after.id), sync);
   if (!writeRecord) return;
   const next = indexKeys(after);
-  const nextSet = new Set(next.map((k) => JSON.stringify(k)));
-  for (const old of before ? indexKeys(before) : []) {
-    if (!nextSet.has(JSON.stringify(old))) op.delete(old);
-  }
-  const prevSet = new Set((before ? indexKeys(before) : []).map((k) => JSON.stringify(k)));
-  for (const key of next) if (!prevSet.has(JSON.stringify(key))) op.set(key, after.id);
+  const prev = before ? indexKeys(before) : [];
+  // at most four keys a side: compared part by part, not serialized (this runs for every event)
+  const has = (list: Deno.KvKey[], key: Deno.KvKey) =>
+    list.some((k) => k.length === key.length && k.every((part, i) => part === key[i]));
+  for (const old of prev) if (!has(next, old)) op.delete(old);
+  for (const key of next) if (!has(prev, key)) op.set(key, after.id);
   op.set(keys.transaction(after.id), after);
 }
 
@@ -137,12 +137,17 @@ function listPrefix(f: TransactionListFilter): Deno.KvKey {
   return keys.transactionsByCreatedPrefix();
 }
 
-/** Newest first; `from`/`to` bound Stripe's `created`. */
+/**
+ * Newest first; `from`/`to` bound Stripe's `created`. `locality` (one per
+ * service) learns, per filter shape, whether a page's records can be read as
+ * one range (see `RecordLocality`).
+ */
 export function listTransactions(
   kv: Deno.Kv,
   sealer: CursorSealer,
   filter: TransactionListFilter,
   page: { limit: number; cursor?: string },
+  locality: RecordLocality = new RecordLocality(),
 ): Promise<Page<Transaction>> {
   const prefix = listPrefix(filter);
   const selector: Deno.KvListSelector = {
@@ -157,8 +162,11 @@ export function listTransactions(
       filter.to ?? null,
     ])
   }`;
+  // the customer's own payments are scattered among everyone's; a status or date filter less so
+  const shape = `${filter.customer ? "customer" : "all"}:${filter.status ? "status" : "any"}`;
   return listIndexPage<Transaction>(kv, sealer, selector, (id) => keys.transaction(id), {
     ...page,
     scope,
+    locality: { of: locality, shape },
   });
 }

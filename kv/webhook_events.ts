@@ -3,14 +3,16 @@
  * dedup key), its payload, and the indexes the admin listing reads.
  *
  * Payloads: the verified event, re-serialized as compact JSON (not the exact
- * signed bytes; the signature was checked at intake and is not kept), is stored
- * in full as UTF-8 byte chunks of at most 60 000 bytes under
- * `["webhook_event_payloads", evt, n]`, never inline: a KV value is limited to
- * 64 KiB, the intake accepts bodies up to 512 KiB, and keeping the record small
- * keeps listings cheap.
+ * signed bytes; the signature was checked at intake and is not kept). Most of
+ * Stripe's events are a few KiB: up to `INLINE_PAYLOAD_BYTES` the JSON rides
+ * in the record itself (one KV write fewer on every event, and a record that
+ * stays far below KV's 64 KiB). Larger ones (the intake accepts up to 512 KiB)
+ * are stored as UTF-8 byte chunks of at most 60 000 bytes under
+ * `["webhook_event_payloads", evt, n]`, and the record keeps `payload_chunks`.
  */
 import { keys } from "./keys.ts";
 import type { Job } from "./jobs.ts";
+import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
 
 export const WEBHOOK_EVENT_STATUSES = [
   "received",
@@ -47,23 +49,59 @@ export interface WebhookEventRecord {
   /** ms; the sweep removes processed/ignored records after this */
   keep_until: number;
   payload_bytes: number;
+  /** 0 when the payload is inline (`payload`) */
   payload_chunks: number;
+  /** the event's JSON, when it is at most `INLINE_PAYLOAD_BYTES` */
+  payload?: string;
 }
 
+/** Payloads up to this size are kept in the record (a listing reads a few KiB a row at most). */
+export const INLINE_PAYLOAD_BYTES = 8 * 1024;
 const CHUNK_BYTES = 60_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encodePayload(json: string): Uint8Array[] {
+/** How the event's JSON is stored: inline, or as chunks (never empty) when too large. */
+export interface StoredPayload {
+  bytes: number;
+  inline: string | null;
+  chunks: Uint8Array[];
+}
+
+export function encodePayload(json: string): StoredPayload {
   const bytes = encoder.encode(json);
+  if (bytes.length <= INLINE_PAYLOAD_BYTES) {
+    return { bytes: bytes.length, inline: json, chunks: [] };
+  }
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += CHUNK_BYTES) {
     chunks.push(bytes.slice(i, i + CHUNK_BYTES));
   }
-  return chunks.length ? chunks : [new Uint8Array()];
+  return { bytes: bytes.length, inline: null, chunks };
 }
 
-function indexKeys(r: WebhookEventRecord): Deno.KvKey[] {
+/** The record's payload fields for `stored`. */
+export function payloadFields(
+  stored: StoredPayload,
+): Pick<WebhookEventRecord, "payload_bytes" | "payload_chunks" | "payload"> {
+  return stored.inline === null
+    ? { payload_bytes: stored.bytes, payload_chunks: stored.chunks.length }
+    : { payload_bytes: stored.bytes, payload_chunks: 0, payload: stored.inline };
+}
+
+/**
+ * The status indexes hold every status but `processed`: nearly every event
+ * ends there, so it is listed by walking the arrival (or type) index instead
+ * (`listEventRecords`), which spares two KV writes on every event. The
+ * statuses an operator looks for (received, failed, dead, ignored) stay
+ * indexed on their own.
+ */
+function statusKeys(r: WebhookEventRecord): Deno.KvKey[] {
+  return r.status === "processed" ? [] : statusKeysAlways(r);
+}
+
+/** Removal covers `processed` too: records stored before it left the index have entries. */
+function statusKeysAlways(r: WebhookEventRecord): Deno.KvKey[] {
   return [
     keys.webhookEventsByStatus(r.status, r.log_id),
     keys.webhookEventsByStatusType(r.status, r.type, r.log_id),
@@ -77,15 +115,15 @@ function indexKeys(r: WebhookEventRecord): Deno.KvKey[] {
 export function addNewEvent(
   op: Deno.AtomicOperation,
   record: WebhookEventRecord,
-  chunks: Uint8Array[],
+  stored: StoredPayload,
 ): void {
   op.check({ key: keys.webhookEvent(record.id), versionstamp: null })
     .set(keys.webhookEvent(record.id), record)
     .set(keys.webhookEventsByArrival(record.log_id), record.id)
     .set(keys.webhookEventsByType(record.type, record.log_id), record.id)
     .set(keys.webhookEventExpiry(record.keep_until, record.id), record.id);
-  for (const key of indexKeys(record)) op.set(key, record.id);
-  chunks.forEach((chunk, n) => op.set(keys.webhookEventPayloadChunk(record.id, n), chunk));
+  for (const key of statusKeys(record)) op.set(key, record.id);
+  stored.chunks.forEach((chunk, n) => op.set(keys.webhookEventPayloadChunk(record.id, n), chunk));
 }
 
 /** Rewrites a record (status, attempts, retention), moving its indexes along. */
@@ -96,8 +134,8 @@ export function addRecordUpdate(
 ): void {
   op.check(before).set(keys.webhookEvent(after.id), after);
   if (before.value.status !== after.status) {
-    for (const key of indexKeys(before.value)) op.delete(key);
-    for (const key of indexKeys(after)) op.set(key, after.id);
+    for (const key of statusKeysAlways(before.value)) op.delete(key);
+    for (const key of statusKeys(after)) op.set(key, after.id);
   }
   if (before.value.keep_until !== after.keep_until) {
     op.delete(keys.webhookEventExpiry(before.value.keep_until, after.id));
@@ -111,6 +149,7 @@ export function getEvent(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<Web
 
 /** The stored event JSON, or null when the record (or a chunk) is gone. */
 export async function readPayload(kv: Deno.Kv, record: WebhookEventRecord): Promise<string | null> {
+  if (record.payload !== undefined) return record.payload;
   const parts: Uint8Array[] = [];
   const iter = kv.list<Uint8Array>({ prefix: keys.webhookEventPayloadPrefix(record.id) });
   for await (const entry of iter) parts.push(entry.value);
@@ -124,19 +163,87 @@ export async function readPayload(kv: Deno.Kv, record: WebhookEventRecord): Prom
   return decoder.decode(total);
 }
 
-/** The selector of a listing by the given filters (newest first via `reverse`). */
-export function eventListSelector(
-  filters: { status?: WebhookEventStatus; type?: string },
-): Deno.KvListSelector {
-  if (filters.status && filters.type) {
-    return { prefix: keys.webhookEventsByStatusTypePrefix(filters.status, filters.type) };
-  }
-  if (filters.status) return { prefix: keys.webhookEventsByStatusPrefix(filters.status) };
-  if (filters.type) return { prefix: keys.webhookEventsByTypePrefix(filters.type) };
-  return { prefix: keys.webhookEventsByArrivalPrefix() };
+export const eventRecordKey = (id: string) => keys.webhookEvent(id);
+
+export interface EventFilters {
+  status?: WebhookEventStatus;
+  type?: string;
 }
 
-export const eventRecordKey = (id: string) => keys.webhookEvent(id);
+/** Newest first. `processed` is read off the arrival (or type) index, the others off theirs. */
+export function listEventRecords(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  filters: EventFilters,
+  page: { limit: number; cursor?: string },
+): Promise<Page<WebhookEventRecord>> {
+  if (filters.status === "processed") return listProcessed(kv, sealer, filters.type, page);
+  const scope = `webhook_events:${filters.status ?? ""}:${filters.type ?? ""}`;
+  const prefix = filters.status && filters.type
+    ? keys.webhookEventsByStatusTypePrefix(filters.status, filters.type)
+    : filters.status
+    ? keys.webhookEventsByStatusPrefix(filters.status)
+    : filters.type
+    ? keys.webhookEventsByTypePrefix(filters.type)
+    : keys.webhookEventsByArrivalPrefix();
+  return listIndexPage<WebhookEventRecord>(kv, sealer, { prefix }, keys.webhookEvent, {
+    ...page,
+    scope,
+  });
+}
+
+/** Index rows one page of `processed` may pass over (failed, pending… in between). */
+const SCAN_MAX_ROWS = 2_000;
+
+/**
+ * `processed` events, newest first: the arrival (or type) index, keeping the
+ * processed records. The cursor is the log id the page stopped at. A page
+ * that passed over `SCAN_MAX_ROWS` rows of other statuses comes back short,
+ * with a cursor to go on.
+ */
+async function listProcessed(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  type: string | undefined,
+  page: { limit: number; cursor?: string },
+): Promise<Page<WebhookEventRecord>> {
+  const scope = `webhook_events:processed:${type ?? ""}:by_log_id`;
+  const prefix = type ? keys.webhookEventsByTypePrefix(type) : keys.webhookEventsByArrivalPrefix();
+  let below = page.cursor ? await sealer.unseal(scope, page.cursor) : null;
+  const found: WebhookEventRecord[] = [];
+  let scanned = 0;
+  let chunk = page.limit + 1;
+  while (scanned < SCAN_MAX_ROWS) {
+    const selector = below === null ? { prefix } : { prefix, end: [...prefix, below] };
+    const rows: Deno.KvEntry<string>[] = [];
+    for await (const row of kv.list<string>(selector, { reverse: true, limit: chunk })) {
+      rows.push(row);
+    }
+    scanned += rows.length;
+    const records = await getRecords(kv, rows.map((r) => r.value));
+    for (const [i, row] of rows.entries()) {
+      below = row.key[row.key.length - 1] as string;
+      const record = records[i];
+      if (record?.status !== "processed") continue;
+      found.push(record);
+      if (found.length > page.limit) {
+        const data = found.slice(0, page.limit);
+        return { data, next_cursor: await sealer.seal(scope, data[data.length - 1].log_id) };
+      }
+    }
+    if (rows.length < chunk) return { data: found, next_cursor: null };
+    chunk = Math.min(chunk * 4, 500); // mostly other statuses here: read ahead further
+  }
+  return { data: found, next_cursor: below === null ? null : await sealer.seal(scope, below) };
+}
+
+async function getRecords(kv: Deno.Kv, ids: string[]): Promise<(WebhookEventRecord | null)[]> {
+  const batches: Promise<Deno.KvEntryMaybe<WebhookEventRecord>[]>[] = [];
+  for (let i = 0; i < ids.length; i += 10) {
+    batches.push(kv.getMany<WebhookEventRecord[]>(ids.slice(i, i + 10).map(keys.webhookEvent)));
+  }
+  return (await Promise.all(batches)).flat().map((e) => e.value);
+}
 
 /** Everything stored for one event. */
 export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventRecord): void {
@@ -144,7 +251,7 @@ export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventR
     .delete(keys.webhookEventsByArrival(record.log_id))
     .delete(keys.webhookEventsByType(record.type, record.log_id))
     .delete(keys.webhookEventExpiry(record.keep_until, record.id));
-  for (const key of indexKeys(record)) op.delete(key);
+  for (const key of statusKeysAlways(record)) op.delete(key);
   for (let n = 0; n < record.payload_chunks; n++) {
     op.delete(keys.webhookEventPayloadChunk(record.id, n));
   }

@@ -24,8 +24,10 @@ const intake = createRoute({
   tags: ["webhooks"],
   summary: "Stripe webhook intake",
   description: "Verifies `Stripe-Signature` (any configured secret, 300 s tolerance) on the raw " +
-    "body, stores the event once per `event.id` and answers at once; processing follows in the " +
-    "background and is retried by cron. Unknown event types are stored and acknowledged.",
+    "body and stores the event once per `event.id`. Plain ingestion is applied in the same " +
+    "commit; anything that needs the audit chain or a look at Stripe is processed right after " +
+    "the answer and retried by the job table (cron) until it succeeds or is dead-lettered. " +
+    "Unknown event types are stored and acknowledged.",
   parameters: [{
     name: "stripe-signature",
     in: "header",

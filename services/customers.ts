@@ -21,7 +21,12 @@ import {
   listOpenAlerts,
   type SavedPaymentMethod,
 } from "../kv/customers.ts";
-import { type ApplyOutcome, type EventCommitter, noChange } from "./txn_commit.ts";
+import {
+  type CommitOptions,
+  type CommitResult,
+  type EventCommitter,
+  noChange,
+} from "./txn_commit.ts";
 import { compareOrder } from "./txn_merge.ts";
 import { idOf, paymentMethodSummary } from "./txn_snapshots.ts";
 import { aggregatesView, emptyAggregates } from "./txn_aggregates.ts";
@@ -59,6 +64,8 @@ export interface CustomerApplyInput {
   /** seconds: the event's `created`, or the time of the fetch */
   at: number;
   ctx: CallContext;
+  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  commit?: CommitOptions;
 }
 
 /** customer.created / customer.updated / customer.deleted (and backfilled customers). */
@@ -67,7 +74,7 @@ export function applyCustomer(
   committer: EventCommitter,
   object: Stripe.Customer | Stripe.DeletedCustomer,
   input: CustomerApplyInput,
-): Promise<ApplyOutcome> {
+): Promise<CommitResult> {
   const deleted = input.eventType === "customer.deleted" ||
     ("deleted" in object && object.deleted === true);
   // A deletion is final; otherwise the newer event wins, an update after a create in one second.
@@ -103,7 +110,7 @@ export function applyCustomer(
     op.check(entry);
     addCustomer(op, next);
     return { value: { applied: true, detail: `customer ${object.id}` }, audit: [] };
-  });
+  }, input.commit);
 }
 
 /** payment_method.attached: remembered on the customer, its fingerprint in the aggregates. */
@@ -112,7 +119,7 @@ export function applyPaymentMethodAttached(
   committer: EventCommitter,
   pm: Stripe.PaymentMethod,
   input: CustomerApplyInput,
-): Promise<ApplyOutcome> {
+): Promise<CommitResult> {
   const customerId = idOf(pm.customer);
   if (!customerId) {
     return Promise.resolve({ applied: false, detail: `${pm.id} is attached to no customer` });
@@ -162,7 +169,7 @@ export function applyPaymentMethodAttached(
       value: { applied: true, detail: `payment method ${pm.id} on ${customerId}` },
       audit: [],
     };
-  });
+  }, input.commit);
 }
 
 /** `jane.doe@example.com` -> `j***@example.com` */

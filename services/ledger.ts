@@ -42,7 +42,12 @@ export function planPostings(sync: TxnSync, txn: Transaction): PostingPlan {
   const customer = sync.posted.customer ?? txn.customer;
   const currency = sync.posted.currency ?? (txn.currency || null);
   if (!customer || !currency) return { customer, currency, lines: [], posted: sync.posted };
-  const posted: Postings = structuredClone(sync.posted);
+  const posted: Postings = {
+    ...sync.posted,
+    refunds: { ...sync.posted.refunds },
+    withdrawn: { ...sync.posted.withdrawn },
+    reinstated: { ...sync.posted.reinstated },
+  };
   posted.customer = customer;
   posted.currency = currency;
   const lines: PostingLine[] = [];

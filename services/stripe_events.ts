@@ -9,6 +9,12 @@
  * same second; a `charge.refunded` naming refunds we have not seen) the object
  * is read back from Stripe through the gateway. A transient failure throws,
  * and the webhook job retries the event.
+ *
+ * `atIntake`: the webhook intake applies plain ingestion in the commit that
+ * stores the event, before answering Stripe, so that path must only wait on
+ * KV. Whatever would wait on more (the audit chain, a read-back from Stripe,
+ * a customer busy with such work) comes back `deferred`, having written
+ * nothing, and follows in the background.
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
@@ -27,12 +33,19 @@ import {
   reviewSnap,
 } from "./txn_snapshots.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./txn_apply.ts";
-import { type ApplyOutcome, createEventCommitter } from "./txn_commit.ts";
+import {
+  type CommitHook,
+  type CommitResult,
+  createEventCommitter,
+  defer,
+  Deferred,
+} from "./txn_commit.ts";
 import { applyCustomer, applyPaymentMethodAttached } from "./customers.ts";
+import { createKeyedLock } from "./txn_keyed_lock.ts";
 import type { TxnSync } from "./txn_types.ts";
 
 export type { ApplierServices, DisputeChangeHook, RefundSettlementHook } from "./txn_apply.ts";
-export type { ApplyOutcome } from "./txn_commit.ts";
+export type { ApplyOutcome, CommitHook } from "./txn_commit.ts";
 
 export type BackfillableObject =
   | Stripe.PaymentIntent
@@ -41,9 +54,23 @@ export type BackfillableObject =
   | Stripe.Dispute
   | Stripe.Customer;
 
+export interface ApplyOptions {
+  /** the caller's writes for the same commit (services/txn_commit.ts `CommitHook`) */
+  alsoInCommit?: CommitHook;
+  /** KV work only; anything slower comes back `deferred` with nothing written */
+  atIntake?: boolean;
+}
+
+export interface ApplyResult extends CommitResult {
+  /** `atIntake` only: not applied, nothing written; apply it again without `atIntake` */
+  deferred?: boolean;
+}
+
 export interface StripeEventApplier {
   /** Idempotent and order-safe; throws on a transient failure (the caller retries). */
-  apply(event: Stripe.Event): Promise<ApplyOutcome>;
+  apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
+  /** `apply` honours `atIntake` */
+  readonly appliesAtIntake: true;
   /** An object read from the API (backfill), applied as its state at the time of reading. */
   applyObject(object: BackfillableObject): Promise<void>;
 }
@@ -127,25 +154,6 @@ function txnWork(
   }
 }
 
-/** Serializes work per key in this isolate, so one customer's events do not fight over its balance. */
-function createKeyedLock() {
-  const tails = new Map<string, Promise<void>>();
-  return async function run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => release = r);
-    const tail = prev.then(() => mine);
-    tails.set(key, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (tails.get(key) === tail) tails.delete(key);
-    }
-  };
-}
-
 export function createStripeEventApplier(
   deps: Deps,
   svc: ApplierServices,
@@ -170,10 +178,12 @@ export function createStripeEventApplier(
     sync: TxnSync | null,
     at: number,
     eventType: string | null,
+    atIntake: boolean,
   ): Promise<void> {
     const readAt = Math.max(nowSec(), at + 1);
     const first = work.observations[0];
     if (first.kind === "pi" && piAmbiguous(sync?.pi ?? null, first.snap)) {
+      if (atIntake) defer(`${first.snap.id} needs a read-back from Stripe`);
       const fresh = await deps.stripe.call(
         (s) => s.paymentIntents.retrieve(first.snap.id),
         { priority: "background", label: "payment_intents.retrieve" },
@@ -193,6 +203,7 @@ export function createStripeEventApplier(
       if (first.snap.amount_refunded <= knownTotal) return;
       // Refunds we have not seen yet: their events may still come, but may never
       // (an endpoint subscribed to charge.refunded only), so ask Stripe.
+      if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);
       const list = await deps.stripe.call(
         (s) => s.refunds.list({ charge: chargeId, limit: 100 }),
         { priority: "background", label: "refunds.list" },
@@ -211,14 +222,16 @@ export function createStripeEventApplier(
       at: number;
       ctx: CallContext;
       stripeRequest: TxnApplyInput["stripeRequest"];
+      options: ApplyOptions;
     },
-  ): Promise<ApplyOutcome> {
+  ): Promise<CommitResult> {
     if (!work.refs.pi && !work.refs.charge) {
       return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
     }
     let customer = work.customer;
     if (!customer) customer = (await peek(work.refs))?.txn.value?.customer ?? null;
     const key = customer ? `cus:${customer}` : `obj:${work.refs.pi ?? work.refs.charge}`;
+    const atIntake = meta.options.atIntake === true;
     return await lock(key, async () => {
       const first = work.observations[0];
       // Only an attempt still in flight can be ambiguous; a final PaymentIntent never is.
@@ -226,7 +239,7 @@ export function createStripeEventApplier(
         meta.eventType === "charge.refunded";
       if (needsPeek) {
         const state = await peek(work.refs);
-        await resolveAmbiguity(work, state?.sync.value ?? null, meta.at, meta.eventType);
+        await resolveAmbiguity(work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
       }
       return await applyToTransaction(deps, { ...svc, committer }, {
         refs: work.refs,
@@ -235,15 +248,26 @@ export function createStripeEventApplier(
         ctx: meta.ctx,
         stripeRequest: meta.stripeRequest,
         counterHint: customer && work.currency ? { customer, currency: work.currency } : null,
+        commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
       });
-    });
+    }, atIntake);
   }
 
-  async function apply(event: Stripe.Event): Promise<ApplyOutcome> {
+  async function apply(event: Stripe.Event, options: ApplyOptions = {}): Promise<ApplyResult> {
+    try {
+      return await applyEvent(event, options);
+    } catch (e) {
+      if (!(e instanceof Deferred) || !options.atIntake) throw e;
+      return { applied: false, detail: `deferred: ${e.message}`, deferred: true };
+    }
+  }
+
+  async function applyEvent(event: Stripe.Event, options: ApplyOptions): Promise<CommitResult> {
     const type = event.type as string;
     const object = event.data.object as unknown as { object?: string; id?: string };
     const ctx = stripeContext(event.id);
-    const input = { eventId: event.id, eventType: type, at: event.created, ctx };
+    const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
+    const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
     if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
       return await applyCustomer(deps, committer, object as Stripe.Customer, input);
     }
@@ -259,6 +283,7 @@ export function createStripeEventApplier(
     if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
     return await applyWork(work, {
       ...input,
+      options,
       stripeRequest: event.request
         ? {
           request_id: event.request.id ?? null,
@@ -277,10 +302,17 @@ export function createStripeEventApplier(
     }
     const work = txnWork(object, at, null);
     if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
-    await applyWork(work, { eventId: null, eventType: null, at, ctx, stripeRequest: null });
+    await applyWork(work, {
+      eventId: null,
+      eventType: null,
+      at,
+      ctx,
+      stripeRequest: null,
+      options: {},
+    });
   }
 
-  return { apply, applyObject };
+  return { apply, applyObject, appliesAtIntake: true };
 }
 
 const HANDLED_PREFIXES = [

@@ -164,6 +164,28 @@ export function pruneAggregates(agg: CustomerAggregates, now: number): void {
   agg.fingerprints = Object.fromEntries(fps);
 }
 
+/** A deep copy, field by field: several times cheaper than `structuredClone` on every event. */
+function cloneAggregates(a: CustomerAggregates): CustomerAggregates {
+  const hours: Record<string, HourBucket> = {};
+  for (const [h, b] of Object.entries(a.hours)) {
+    hours[h] = {
+      payments: b.payments,
+      failures: b.failures,
+      amounts: { ...b.amounts },
+      declines: { ...b.declines },
+    };
+  }
+  const stats: Record<string, AmountStats> = {};
+  for (const [c, st] of Object.entries(a.amount_stats)) stats[c] = { ...st };
+  return {
+    ...a,
+    hours,
+    fingerprints: { ...a.fingerprints },
+    amount_stats: stats,
+    totals: { ...a.totals, declines_by_code: { ...a.totals.declines_by_code } },
+  };
+}
+
 /**
  * The aggregates after counting what `sync` shows and `counted` does not yet,
  * or null when there is nothing new (or no customer to count it for).
@@ -180,7 +202,7 @@ export function planAggregates(
   const fresh = contributions(sync).filter((c) => !seen.has(c.key));
   if (fresh.length === 0) return null;
   const aggregates: CustomerAggregates = current
-    ? structuredClone(current)
+    ? cloneAggregates(current)
     : emptyAggregates(customer, now);
   for (const c of fresh) addContribution(aggregates, c, now);
   pruneAggregates(aggregates, now);

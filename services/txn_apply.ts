@@ -9,7 +9,8 @@ import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
 import type { AuditInput, AuditService } from "./audit.ts";
 import {
-  type ApplyOutcome,
+  type CommitOptions,
+  type CommitResult,
   createEventCommitter,
   type EventCommitter,
   needsAudit,
@@ -79,6 +80,8 @@ export interface TxnApplyInput {
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
   /** the customer and currency the object names, to read their counters up front */
   counterHint?: { customer: string; currency: string } | null;
+  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  commit?: CommitOptions;
 }
 
 const MAX_EVENT_IDS = 50;
@@ -139,7 +142,7 @@ export async function applyToTransaction(
   deps: Deps,
   svc: ApplierServices & { committer?: EventCommitter },
   input: TxnApplyInput,
-): Promise<ApplyOutcome> {
+): Promise<CommitResult> {
   const { kv, clock } = deps;
   // The applier passes its own (group-committing) committer; direct callers get a fresh one.
   const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
@@ -225,5 +228,5 @@ export async function applyToTransaction(
     const txn = sameTransaction(before, draft) ? before! : draft;
     addTransactionWrite(op, before, txn, sync, txn !== before);
     return { value: { applied: true, detail: describe(changes, txn) }, audit };
-  });
+  }, input.commit);
 }

@@ -9,10 +9,15 @@
  * event is `dead` and waits for a replay. Attempts that overlap (cron taking
  * over a slow inline attempt, a replay) are harmless: the applier is
  * idempotent, and a record already `processed` is never set back.
+ *
+ * An applier that takes `alsoInCommit` records the outcome (record and job)
+ * in the commit that applies the event, saving a commit per event; one that
+ * does not (or changes nothing on the audited path) gets a commit of its own.
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
 import type { Job } from "../kv/jobs.ts";
+import type { ApplyOptions, ApplyResult, CommitHook } from "./stripe_events.ts";
 import { commitChecked } from "../kv/atomic.ts";
 import {
   addJobDone,
@@ -37,20 +42,27 @@ const WEEK_MS = 7 * 24 * 3600_000;
 
 /** What processes one verified event (services/stripe_events.ts). */
 export interface EventApplier {
-  apply(event: Stripe.Event): Promise<{ applied: boolean; detail: string }>;
+  apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * `apply` honours `atIntake` (only KV work, else `deferred`): the intake then
+   * applies plain ingestion in the commit that stores the event.
+   */
+  readonly appliesAtIntake?: boolean;
 }
 
-export type Outcome = { ok: true; applied: boolean; detail: string } | { ok: false; error: string };
+export type Outcome =
+  | { ok: true; applied: boolean; detail: string; joined?: boolean }
+  | { ok: false; error: string };
 
 export function createEventProcessing(deps: Deps, applier: EventApplier) {
   const { kv, clock, log } = deps;
   // Events settling at the same moment share one commit.
   const settleBatch = new CommitBatcher(kv);
 
-  async function attempt(event: Stripe.Event): Promise<Outcome> {
+  async function attempt(event: Stripe.Event, options?: ApplyOptions): Promise<Outcome> {
     try {
-      const { applied, detail } = await applier.apply(event);
-      return { ok: true, applied, detail };
+      const { applied, detail, joined } = await applier.apply(event, options);
+      return { ok: true, applied, detail, joined: joined === true };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       log.warn("webhook event processing failed", { event_id: event.id, type: event.type, error });
@@ -113,6 +125,31 @@ export function createEventProcessing(deps: Deps, applier: EventApplier) {
     return JSON.parse(json) as Stripe.Event;
   }
 
+  /**
+   * The settle of a successful inline attempt, as writes joining the
+   * applier's commit: the record as the intake wrote it (no read), or, when
+   * the commit is built again (a lost race, a replay got there first), as it
+   * is now.
+   */
+  function joinedSettle(
+    stored: { record: WebhookEventRecord; versionstamp: string },
+    job: Job,
+  ): CommitHook {
+    let rerun = false;
+    return async (op, result) => {
+      const before = rerun ? await getEvent(kv, stored.record.id) : {
+        key: eventRecordKey(stored.record.id),
+        value: stored.record,
+        versionstamp: stored.versionstamp,
+      };
+      rerun = true;
+      if (before.value === null) return; // swept meanwhile: nothing left to record
+      addJobDone(op, job);
+      const after = nextRecord(before.value, { ok: true, ...result }, "failed");
+      addRecordUpdate(op, before as Deno.KvEntry<WebhookEventRecord>, after);
+    };
+  }
+
   /** The attempt right after intake; never throws (it runs unawaited). */
   async function processInline(
     event: Stripe.Event,
@@ -120,7 +157,8 @@ export function createEventProcessing(deps: Deps, applier: EventApplier) {
     job: Job,
   ): Promise<void> {
     try {
-      const outcome = await attempt(event);
+      const outcome = await attempt(event, { alsoInCommit: joinedSettle(stored, job) });
+      if (outcome.ok && outcome.joined) return;
       if (outcome.ok) {
         // Fast path: the record is as the intake wrote it (same versionstamp), so no read.
         const before = {

@@ -1,14 +1,22 @@
 /**
  * The webhook intake and its log.
  *
- * `receive` verifies, then stores the event AND a `webhook.process` job in one
- * commit (dedup by `event.id` with a `versionstamp: null` check; concurrent
- * deliveries share that commit), answers, and starts processing in the
- * background (services/webhook_processing.ts). `drain()` waits for it.
+ * `receive` verifies, then, when the applier can (`appliesAtIntake`), applies
+ * plain ingestion (most of Stripe's traffic) in the very commit that stores
+ * the event as processed: one group-committed write per event, no job, and
+ * Stripe's answer still waits on KV only. Everything else (a change that
+ * needs the audit chain or a read-back from Stripe, an applier error, an
+ * applier that cannot) takes the general path: the event AND a
+ * `webhook.process` job are stored in one commit, the answer goes out, and
+ * processing follows in the background (services/webhook_processing.ts);
+ * `drain()` waits for it. Either way the event id is deduplicated by a
+ * `versionstamp: null` check in the commit that stores it.
  */
+import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
 import type { AuditService } from "./audit.ts";
 import type { CallContext } from "./context.ts";
+import type { CommitHook } from "./stripe_events.ts";
 import { AppError, notFound } from "./errors.ts";
 import { createSignatureVerifier } from "./webhook_verify.ts";
 import {
@@ -21,18 +29,19 @@ import {
 } from "./webhook_processing.ts";
 import { addJob, type Job, type JobHandler } from "../kv/jobs.ts";
 import type { IdFactory } from "../kv/ids.ts";
-import { type CursorSealer, listIndexPage, type Page } from "../kv/pagination.ts";
+import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
   addEventDeletion,
   addExpiryDeletion,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
-  eventListSelector,
-  eventRecordKey,
   getEvent,
+  listEventRecords,
   listExpired,
+  payloadFields,
   readPayload,
+  type StoredPayload,
   type WebhookEventRecord,
   type WebhookEventStatus,
 } from "../kv/webhook_events.ts";
@@ -77,7 +86,7 @@ interface Svc {
 }
 
 export function createWebhookService(deps: Deps, svc: Svc) {
-  const { kv, clock } = deps;
+  const { kv, clock, log } = deps;
   const verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, clock);
   const inflight = new Set<Promise<void>>();
   const intakeBatch = new CommitBatcher(kv);
@@ -93,9 +102,8 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     const event = await verifier.verify(rawBody, signature);
     const now = clock.now();
     const object = event.data.object as { id?: unknown; object?: unknown };
-    const chunks = encodePayload(JSON.stringify(event));
-    const jobId = svc.newId("job");
-    const record: WebhookEventRecord = {
+    const stored = encodePayload(JSON.stringify(event));
+    const base: WebhookEventRecord = {
       id: event.id,
       log_id: svc.newId("whe"),
       type: event.type,
@@ -110,11 +118,16 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       processed_at: null,
       object_id: typeof object.id === "string" ? object.id : null,
       object_type: typeof object.object === "string" ? object.object : null,
-      job_id: jobId,
+      job_id: null,
       keep_until: now + WEBHOOK_RETENTION_MS,
-      payload_bytes: chunks.reduce((n, c) => n + c.length, 0),
-      payload_chunks: chunks.length,
+      ...payloadFields(stored),
     };
+    if (svc.applier.appliesAtIntake) {
+      const done = await applyAtIntake(event, base, stored);
+      if (done) return done;
+    }
+    const jobId = svc.newId("job");
+    const record: WebhookEventRecord = { ...base, job_id: jobId };
     let job!: Job;
     const res = await intakeBatch.submit({
       add(op) {
@@ -123,9 +136,9 @@ export function createWebhookService(deps: Deps, svc: Svc) {
           dueAt: now + INLINE_LEASE_MS,
           maxAttempts: WEBHOOK_MAX_ATTEMPTS,
         });
-        addNewEvent(op, record, chunks);
+        addNewEvent(op, record, stored);
       },
-      mutations: 8 + chunks.length,
+      mutations: 8 + stored.chunks.length,
       bytes: record.payload_bytes + 2048,
     });
     if (!res.ok) {
@@ -134,6 +147,47 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     }
     track(processing.processInline(event, { record, versionstamp: res.versionstamp }, job));
     return { received: true, event_id: event.id };
+  }
+
+  /**
+   * Plain ingestion applied in the commit that stores the event (as processed
+   * or ignored); null when it must take the general path (nothing written).
+   */
+  async function applyAtIntake(
+    event: Stripe.Event,
+    base: WebhookEventRecord,
+    stored: StoredPayload,
+  ): Promise<IntakeResult | null> {
+    const received: IntakeResult = { received: true, event_id: event.id };
+    let rerun = false;
+    const store: CommitHook = async (op, result) => {
+      // Built again after a refused commit: was it refused because this id is stored now?
+      if (rerun && (await getEvent(kv, event.id)).value) throw new Redelivery();
+      rerun = true;
+      addNewEvent(op, nextRecord(base, { ok: true, ...result }, "failed"), stored);
+    };
+    let result;
+    try {
+      result = await svc.applier.apply(event, { atIntake: true, alsoInCommit: store });
+    } catch (error) {
+      if (error instanceof Redelivery) return { ...received, duplicate: true };
+      log.warn("webhook event not applied at intake; processing follows in the background", {
+        event_id: event.id,
+        type: event.type,
+        error,
+      });
+      return null;
+    }
+    if (result.deferred) return null;
+    if (result.joined) return received;
+    // Nothing to apply (a type not processed, say): the record alone, and no job.
+    const record = nextRecord(base, { ok: true, ...result }, "failed");
+    const res = await intakeBatch.submit({
+      add: (op) => addNewEvent(op, record, stored),
+      mutations: 7 + stored.chunks.length,
+      bytes: record.payload_bytes + 2048,
+    });
+    return res.ok ? received : { ...received, duplicate: true };
   }
 
   function track(p: Promise<void>): void {
@@ -154,14 +208,7 @@ export function createWebhookService(deps: Deps, svc: Svc) {
   }
 
   async function list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
-    const scope = `webhook_events:${q.status ?? ""}:${q.type ?? ""}`;
-    const page = await listIndexPage<WebhookEventRecord>(
-      kv,
-      svc.cursors,
-      eventListSelector(q),
-      eventRecordKey,
-      { limit: q.limit, cursor: q.cursor, scope },
-    );
+    const page = await listEventRecords(kv, svc.cursors, q, { limit: q.limit, cursor: q.cursor });
     return { data: page.data.map(toView), next_cursor: page.next_cursor };
   }
 
@@ -241,6 +288,9 @@ export function createWebhookService(deps: Deps, svc: Svc) {
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
+
+/** Thrown from the intake's commit hook: another delivery of the event was stored first. */
+class Redelivery extends Error {}
 
 /** The job handlers main.ts passes to `runDueJobs` in its cron (and local loop). */
 export function webhookJobHandlers(

@@ -1,0 +1,229 @@
+import assert from "node:assert/strict";
+import type Stripe from "stripe";
+import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { auditEntries } from "./helpers/identity.ts";
+import { kvSnapshot, makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { paymentIntentObject, paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
+import { keys } from "../kv/keys.ts";
+import { listJobs } from "../kv/jobs.ts";
+import { getEvent } from "../kv/webhook_events.ts";
+import { WEBHOOK_PROCESS_JOB, WEBHOOK_RETENTION_MS } from "../services/webhooks.ts";
+import { systemContext } from "../services/context.ts";
+
+/** The real applier (services.stripeEvents): the intake applies plain ingestion itself. */
+async function withIntake(fn: (t: TestApp) => Promise<void>) {
+  const t = await createTestApp({ env: WEBHOOK_ENV });
+  try {
+    await fn(t);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+async function post(t: TestApp, event: Stripe.Event) {
+  const res = await postEvent(t.app, event, { clock: t.clock });
+  assert.equal(res.status, 200);
+  return await res.json() as { received: true; event_id: string; duplicate?: true };
+}
+
+async function ledgerOf(t: TestApp, customer: string) {
+  const view = await t.services.customers.get(customer, { limit: 100 });
+  return view.ledger.data.map((e) => [e.type, e.amount]);
+}
+
+async function versionstampOf(kv: Deno.Kv, key: Deno.KvKey) {
+  return (await kv.get(key)).versionstamp;
+}
+
+Deno.test("a payment event is applied in the commit that stores it: processed before Stripe's answer, no job", async () => {
+  await withIntake(async (t) => {
+    const pi = paymentIntentObject({
+      amount: 4200,
+      customer: "cus_atIntake1",
+      status: "succeeded",
+    });
+    const event = stripeEvent("payment_intent.succeeded", pi, T0);
+    assert.deepEqual(await post(t, event), { received: true, event_id: event.id });
+
+    // no drain(): nothing is left to the background
+    const stored = await t.services.webhooks.get(event.id);
+    assert.equal(stored.status, "processed");
+    assert.equal(stored.attempts, 1);
+    assert.match(stored.detail ?? "", /^pi .* -> txn_\w+ \(succeeded\)$/);
+    assert.deepEqual(stored.payload, JSON.parse(JSON.stringify(event)));
+    assert.deepEqual(await listJobs(t.kv), []);
+    const txn = await t.services.transactions.get(pi.id);
+    assert.equal(txn.amount, 4200);
+    assert.deepEqual(await ledgerOf(t, "cus_atIntake1"), [["payment", 4200]]);
+
+    const record = (await getEvent(t.kv, event.id)).value!;
+    assert.equal(record.job_id, null);
+    assert.equal(
+      await versionstampOf(t.kv, keys.webhookEvent(event.id)),
+      await versionstampOf(t.kv, keys.transaction(txn.id)),
+      "the event is stored by the commit that applied it",
+    );
+  });
+});
+
+Deno.test("a small payload is kept in the record and processed events stay out of the status index", async () => {
+  await withIntake(async (t) => {
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ customer: "cus_atIntake2", status: "succeeded" }),
+      T0,
+    );
+    await post(t, event);
+    const record = (await getEvent(t.kv, event.id)).value!;
+    assert.equal(record.payload, JSON.stringify(event));
+    assert.equal(record.payload_chunks, 0);
+    assert.equal(record.payload_bytes, new TextEncoder().encode(JSON.stringify(event)).length);
+    const under = async (prefix: Deno.KvKey) => {
+      const found = [];
+      for await (const e of t.kv.list({ prefix })) found.push(e.key);
+      return found;
+    };
+    assert.deepEqual(await under(keys.webhookEventPayloadPrefix(event.id)), []);
+    assert.deepEqual(await under(keys.webhookEventsByStatusPrefix("processed")), []);
+    const listed = await t.services.webhooks.list({ status: "processed", limit: 10 });
+    assert.deepEqual(listed.data.map((e) => e.id), [event.id]);
+  });
+});
+
+Deno.test("concurrent deliveries of one event through the intake store it once and apply it once", async () => {
+  await withIntake(async (t) => {
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ amount: 1800, customer: "cus_atIntake3", status: "succeeded" }),
+      T0,
+    );
+    const bodies = await Promise.all(Array.from({ length: 6 }, () => post(t, event)));
+    assert.equal(bodies.filter((b) => b.duplicate !== true).length, 1);
+    assert.deepEqual(await ledgerOf(t, "cus_atIntake3"), [["payment", 1800]]);
+    const page = await t.services.webhooks.list({ limit: 10 });
+    assert.deepEqual(page.data.map((e) => e.id), [event.id]);
+    assert.equal(page.data[0].attempts, 1);
+  });
+});
+
+Deno.test("a redelivery of an event applied at intake is a duplicate and writes nothing", async () => {
+  await withIntake(async (t) => {
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ customer: "cus_atIntake4", status: "succeeded" }),
+      T0,
+    );
+    await post(t, event);
+    const before = await kvSnapshot(t.kv);
+    t.clock.advance(3 * 24 * 3600_000);
+    assert.deepEqual(await post(t, event), {
+      received: true,
+      event_id: event.id,
+      duplicate: true,
+    });
+    assert.deepEqual(await kvSnapshot(t.kv), before);
+  });
+});
+
+Deno.test("an event type that is not processed is stored as ignored at intake, with no job", async () => {
+  await withIntake(async (t) => {
+    const event = makeEvent("issuing_card.created", { id: "ic_456", object: "issuing.card" });
+    await post(t, event);
+    const stored = await t.services.webhooks.get(event.id);
+    assert.equal(stored.status, "ignored");
+    assert.equal(stored.attempts, 1);
+    assert.match(stored.detail ?? "", /issuing_card\.created is not processed/);
+    assert.equal((await getEvent(t.kv, event.id)).value?.job_id, null, "never had a job");
+    assert.deepEqual(await listJobs(t.kv), []);
+    const listed = await t.services.webhooks.list({ status: "ignored", limit: 10 });
+    assert.deepEqual(listed.data.map((e) => e.id), [event.id]);
+  });
+});
+
+Deno.test("a refund is not applied at intake: it goes to the background with a job, and its audit entries, the record and the job removal share one commit", async () => {
+  await withIntake(async (t) => {
+    const story = paymentStory({ customer: "cus_atIntake5", amount: 2500 });
+    for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) await post(t, e);
+    const { created } = story.refund(T0 + 60, 500);
+    assert.deepEqual(await post(t, created), { received: true, event_id: created.id });
+    await t.services.webhooks.drain();
+
+    const record = (await getEvent(t.kv, created.id)).value!;
+    assert.notEqual(record.job_id, null, "stored with a webhook.process job");
+    assert.equal(record.status, "processed");
+    assert.equal(record.attempts, 1);
+    assert.deepEqual(await listJobs(t.kv), []);
+    const entries = (await auditEntries(t.kv)).filter((e) => e.request_id === created.id);
+    assert.deepEqual(entries.map((e) => e.action), [
+      "refund.stripe_settled",
+      "refund.record_external",
+    ]);
+    assert.deepEqual(await ledgerOf(t, "cus_atIntake5"), [["refund", -500], ["payment", 2500]]);
+    const txn = await t.services.transactions.get(story.pi);
+    assert.equal(txn.amount_refunded, 500);
+    assert.equal(
+      await versionstampOf(t.kv, keys.webhookEvent(created.id)),
+      await versionstampOf(t.kv, keys.transaction(txn.id)),
+      "the settle of the event joined the commit that applied it",
+    );
+  });
+});
+
+Deno.test("an event that needs a read-back from Stripe is not applied at intake; the read-back runs in the background", async () => {
+  // createTestApp's gateway refuses every call: the background attempt fails on it, the
+  // intake never gets there (it answers 200 after storing the event and its job).
+  await withIntake(async (t) => {
+    const story = paymentStory({ customer: "cus_atIntake6" });
+    const second = T0 + 30;
+    for (const e of story.failed(second)) await post(t, e);
+    const retry = stripeEvent(
+      "payment_intent.requires_action",
+      paymentIntentObject({ id: story.pi, customer: "cus_atIntake6", status: "requires_action" }),
+      second,
+    );
+    assert.deepEqual(await post(t, retry), { received: true, event_id: retry.id });
+    await t.services.webhooks.drain();
+    const stored = await t.services.webhooks.get(retry.id);
+    assert.equal(stored.status, "failed");
+    assert.equal(stored.attempts, 1);
+    assert.match(stored.last_error ?? "", /does not expect a Stripe call/);
+    const jobs = await listJobs(t.kv);
+    assert.deepEqual(jobs.map((j) => [j.kind, j.payload]), [
+      [WEBHOOK_PROCESS_JOB, { event_id: retry.id }],
+    ]);
+  });
+});
+
+Deno.test("a forced replay of an event applied at intake changes nothing and keeps it processed", async () => {
+  await withIntake(async (t) => {
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ amount: 900, customer: "cus_atIntake7", status: "succeeded" }),
+      T0,
+    );
+    await post(t, event);
+    const result = await t.services.webhooks.replay(systemContext("test"), event.id, {
+      force: true,
+    });
+    assert.equal(result.replay.result, "ok");
+    assert.equal(result.event.status, "processed");
+    assert.equal(result.event.attempts, 2);
+    assert.deepEqual(await ledgerOf(t, "cus_atIntake7"), [["payment", 900]]);
+  });
+});
+
+Deno.test("the retention sweep removes everything an event applied at intake stored", async () => {
+  await withIntake(async (t) => {
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ customer: "cus_atIntake8", status: "succeeded" }),
+      T0,
+    );
+    await post(t, event);
+    t.clock.advance(WEBHOOK_RETENTION_MS + 1);
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 1, kept: 0 });
+    const left = [...(await kvSnapshot(t.kv)).keys()].filter((k) => k.includes("webhook_event"));
+    assert.deepEqual(left, []);
+  });
+});
