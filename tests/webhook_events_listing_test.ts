@@ -46,7 +46,11 @@ async function post(
   return ids;
 }
 
-async function pages(t: TestApp, query: string, headers: HeadersInit): Promise<string[][]> {
+async function pages(
+  t: TestApp,
+  query: string,
+  headers: Record<string, string>,
+): Promise<string[][]> {
   const out: string[][] = [];
   let cursor: string | null = null;
   do {
