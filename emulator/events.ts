@@ -38,6 +38,10 @@ export class EventBus {
   #chains = new Map<string, Promise<void>>();
   #aborts = new Set<AbortController>();
   #closed = false;
+  // Deliveries get their own connection pool, closed with the bus: a pooled
+  // keep-alive connection would otherwise hold the receiver's server open (Deno
+  // 2.5's graceful shutdown waits minutes for it).
+  #http = Deno.createHttpClient({});
 
   constructor(readonly opts: EventBusOptions) {}
 
@@ -97,6 +101,7 @@ export class EventBus {
     }
     this.#timers.clear();
     for (const ac of this.#aborts) ac.abort();
+    this.#http.close();
   }
 
   #done(): void {
@@ -147,6 +152,7 @@ export class EventBus {
         },
         body: payload,
         signal: ac.signal,
+        client: this.#http,
       });
       await res.body?.cancel();
       if (!res.ok) this.opts.log(`emulator: webhook ${event.id} got HTTP ${res.status}`);
