@@ -20,18 +20,18 @@ import { docsRoutes } from "./openapi/docs.ts";
 import { AppError } from "./services/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
-import { createIdFactory } from "./kv/ids.ts";
 import type { Context } from "hono";
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 export function createApp(deps: Deps, services: Services = createServices(deps)) {
   const app = createRouter();
-  const newId = createIdFactory(deps.clock);
 
   app.use("*", async (c, next) => {
     const incoming = c.req.header("x-request-id");
-    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : newId("req");
+    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming)
+      ? incoming
+      : services.newId("req");
     c.set("requestId", requestId);
     c.set("log", deps.log.child({ request_id: requestId }));
     c.set("services", services);
@@ -70,10 +70,10 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/", userRoutes(services));
   app.route("/", webhookRoutes(services));
   app.route("/", webhookEventRoutes(services));
-  app.route("/api/admin/payments", auditLogRoutes());
-  app.route("/api/admin/payments", transactionRoutes());
-  app.route("/api/admin/payments", customerRoutes());
-  app.route("/api/admin/payments", refundRoutes());
+  app.route("/api/admin/payments", auditLogRoutes(services));
+  app.route("/api/admin/payments", transactionRoutes(services));
+  app.route("/api/admin/payments", customerRoutes(services));
+  app.route("/api/admin/payments", refundRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

@@ -16,6 +16,7 @@ import {
 } from "../openapi/schemas.ts";
 import { EXPORT_CONTENT_TYPES } from "../services/audit_export.ts";
 import type { AuditFilters } from "../services/audit.ts";
+import type { Services } from "../services/mod.ts";
 
 const filterText = (name: string, description: string, example: string) =>
   z.string().min(1).max(200).optional().openapi({
@@ -139,21 +140,20 @@ function toFilters(q: z.infer<typeof FilterQuery>): AuditFilters {
   };
 }
 
-export function auditLogRoutes() {
+export function auditLogRoutes(services: Services) {
   return createRouter()
     .openapi(listRoute, async (c) => {
       const q = c.req.valid("query");
-      const page = await c.get("services").audit.list({
+      const page = await services.audit.list({
         ...toFilters(q),
         limit: q.limit,
         ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
       });
       return c.json(page, 200);
     })
-    .openapi(verifyRoute, async (c) => c.json(await c.get("services").audit.verify(), 200))
+    .openapi(verifyRoute, async (c) => c.json(await services.audit.verify(), 200))
     .openapi(exportRoute, async (c) => {
       const { format, ...filters } = c.req.valid("query");
-      const services = c.get("services");
       const stream = await services.audit.export(callContext(c), toFilters(filters), format);
       const stamp = new Date(services.deps.clock.now()).toISOString().replaceAll(":", "-");
       return new Response(stream, {

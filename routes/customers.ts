@@ -15,6 +15,7 @@ import {
   pageSchema,
 } from "../openapi/schemas.ts";
 import { PaymentMethodSchema } from "./transactions.ts";
+import type { Services } from "../services/mod.ts";
 
 const LedgerEntrySchema = z.object({
   id: z.string().openapi({ example: "led_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -109,11 +110,11 @@ const show = adminRoute({ permission: "customers.read" }, {
   },
 });
 
-export function customerRoutes() {
+export function customerRoutes(services: Services) {
   return createRouter().openapi(show, async (c) => {
     const { id } = c.req.valid("param");
     const q = c.req.valid("query");
-    const view = await c.get("services").customers.get(id, {
+    const view = await services.customers.get(id, {
       limit: q.limit,
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
     });

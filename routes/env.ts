@@ -18,6 +18,7 @@ export interface AppEnv {
     requestId: string;
     log: Logger;
     principal?: Principal;
+    /** for middleware declared with the route definitions (the guard); handlers use their router's `services` */
     services: Services;
   };
 }

@@ -20,6 +20,7 @@ import {
   pageSchema,
 } from "../openapi/schemas.ts";
 import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds.ts";
+import type { Services } from "../services/mod.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
@@ -246,11 +247,11 @@ function markReplay(c: Context<AppEnv>, result: RefundResult): void {
   if (result.replayed) c.header("Idempotent-Replayed", "true");
 }
 
-export function refundRoutes() {
+export function refundRoutes(services: Services) {
   return createRouter()
     .openapi(create, async (c) => {
       const body = c.req.valid("json");
-      const result = await c.get("services").refunds.create(callContext(c), {
+      const result = await services.refunds.create(callContext(c), {
         ...body,
         ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
       });
@@ -259,21 +260,21 @@ export function refundRoutes() {
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      return c.json(await c.get("services").refunds.list(q), 200);
+      return c.json(await services.refunds.list(q), 200);
     })
     .openapi(show, async (c) => {
-      return c.json(await c.get("services").refunds.get(c.req.valid("param").id), 200);
+      return c.json(await services.refunds.get(c.req.valid("param").id), 200);
     })
     .openapi(approve, async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json") ?? {};
-      const result = await c.get("services").refunds.approve(callContext(c), id, body);
+      const result = await services.refunds.approve(callContext(c), id, body);
       markReplay(c, result);
       return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 200);
     })
     .openapi(reject, async (c) => {
       const { id } = c.req.valid("param");
-      const result = await c.get("services").refunds.reject(
+      const result = await services.refunds.reject(
         callContext(c),
         id,
         c.req.valid("json"),

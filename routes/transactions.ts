@@ -15,6 +15,7 @@ import {
   pageSchema,
 } from "../openapi/schemas.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
+import type { Services } from "../services/mod.ts";
 
 const nullableString = (example?: string) => z.string().nullable().openapi({ example });
 
@@ -118,11 +119,11 @@ const show = adminRoute({ permission: "transactions.read" }, {
   },
 });
 
-export function transactionRoutes() {
+export function transactionRoutes(services: Services) {
   return createRouter()
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      const page = await c.get("services").transactions.list({
+      const page = await services.transactions.list({
         limit: q.limit,
         ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
         ...(q.customer !== undefined ? { customer: q.customer } : {}),
@@ -134,6 +135,6 @@ export function transactionRoutes() {
     })
     .openapi(show, async (c) => {
       const { id } = c.req.valid("param");
-      return c.json(await c.get("services").transactions.get(id), 200);
+      return c.json(await services.transactions.get(id), 200);
     });
 }
