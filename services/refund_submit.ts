@@ -18,7 +18,7 @@ import type { CallContext } from "./context.ts";
 import { AppError } from "./errors.ts";
 import { stripeOutcome, type StripePriority } from "./stripe_gateway.ts";
 import { applyToTransaction, type RefundSettlementHook } from "./txn_apply.ts";
-import type { ApplyOutcome, EventCommitter } from "./txn_commit.ts";
+import { type EventCommitter, NoChange } from "./txn_commit.ts";
 import { idOf, refundSnap } from "./txn_snapshots.ts";
 import { approvalHash } from "./refund_policy.ts";
 import { addRefundAlert, refundAuditView } from "./refund_settlement.ts";
@@ -73,7 +73,7 @@ export function stripeParams(record: RefundRecord): Stripe.RefundCreateParams {
 /**
  * A refund's change is always audited, so it goes straight to `audit.commit`
  * instead of trying plain ingestion first (which would run the build twice).
- * "Nothing changed" (a webhook got there first) is the applier's `noChange`,
+ * "Nothing changed" (a webhook got there first) is the applier's `NoChange`,
  * an error carrying the outcome.
  */
 function auditedCommitter(audit: AuditService): EventCommitter {
@@ -82,7 +82,7 @@ function auditedCommitter(audit: AuditService): EventCommitter {
       try {
         return await audit.commit(ctx, (op) => build(op, true));
       } catch (e) {
-        if (e instanceof Error && "outcome" in e) return (e as { outcome: ApplyOutcome }).outcome;
+        if (e instanceof NoChange) return e.outcome;
         throw e;
       }
     },
