@@ -50,7 +50,7 @@ export type EventBuild = (
 ) => Promise<{ value: ApplyOutcome; audit: AuditInput[] }>;
 
 /** Thrown from a build to leave without writing anything. */
-class NoChange extends Error {
+export class NoChange extends Error {
   constructor(readonly outcome: ApplyOutcome) {
     super(outcome.detail);
   }
