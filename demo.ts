@@ -12,6 +12,11 @@ import { seedDemoAccount } from "./services/demo_seed.ts";
 import type { Logger } from "./services/log.ts";
 import type { Services } from "./services/mod.ts";
 
+/** Demo mode could not start; the message says what to do. */
+export class DemoError extends Error {
+  override name = "DemoError";
+}
+
 export interface Demo {
   /** the config with the emulator's URL and the webhook secret filled in */
   config: Config;
@@ -33,6 +38,14 @@ export async function startDemo(
     webhook: { url: `http://127.0.0.1:${config.port}/api/webhooks/stripe`, secret: secrets[0] },
     statePath: dataDir ? `${dataDir}emulator-state.json` : undefined,
     log: (msg) => log.debug("emulator", { msg }),
+  }).catch((error) => {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new DemoError(
+        `port ${config.stripe.emulatorPort} for the demo's Stripe emulator is in use ` +
+          "(another demo running?); stop it or set STRIPE_EMULATOR_PORT to a free port",
+      );
+    }
+    throw error;
   });
   log.info("demo mode: Stripe emulator started", { url: emulator.url });
   const demoConfig: Config = {

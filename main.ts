@@ -16,7 +16,7 @@ import {
   runPeriodicTask,
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
-import { startDemo } from "./demo.ts";
+import { DemoError, startDemo } from "./demo.ts";
 
 let config: Config;
 try {
@@ -48,7 +48,14 @@ if (config.kvPath && !config.kvPath.startsWith(":") && !/^https?:/.test(config.k
 }
 const kv = await Deno.openKv(config.kvPath);
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
-const demo = config.demo ? await startDemo({ config, kv, log }) : null;
+const demo = config.demo
+  ? await startDemo({ config, kv, log }).catch((error) => {
+    if (!(error instanceof DemoError)) throw error;
+    console.error(error.message);
+    kv.close();
+    Deno.exit(1);
+  })
+  : null;
 const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
 
 const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
@@ -57,16 +64,25 @@ const services = createServices(deps);
 started.services = services;
 const app = createApp(deps, services);
 
-const server = Deno.serve({
-  port: resolvedConfig.port,
-  hostname: "0.0.0.0",
-  onListen: ({ port }) =>
-    log.info("listening", {
-      port,
-      demo: resolvedConfig.demo,
-      docs: `http://localhost:${port}/docs`,
-    }),
-}, app.fetch);
+function serve() {
+  try {
+    return Deno.serve({
+      port: resolvedConfig.port,
+      hostname: "0.0.0.0",
+      onListen: ({ port }) =>
+        log.info("listening", {
+          port,
+          demo: resolvedConfig.demo,
+          docs: `http://localhost:${port}/docs`,
+        }),
+    }, app.fetch);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(`port ${resolvedConfig.port} is in use; stop what holds it or set PORT`);
+    Deno.exit(1);
+  }
+}
+const server = serve();
 
 // Locally the job table is also driven in-process, every few seconds, so
 // retries don't wait for the next cron minute. Deno Deploy relies on cron.
