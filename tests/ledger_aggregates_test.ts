@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import {
   cardPaymentMethod,
   GENERIC_DECLINE,
@@ -13,17 +13,8 @@ import { amountStats, countInWindow, distinctFingerprints } from "../services/tx
 
 const HOUR = 3600_000;
 
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-
 Deno.test("a card-testing burst shows as declines and distinct cards in the last hour", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const now = t.clock.now();
     for (let i = 0; i < 12; i++) {
       const story = paymentStory({ customer: "cus_Burst1", amount: 100, card: otherCard(i) });
@@ -43,7 +34,7 @@ Deno.test("a card-testing burst shows as declines and distinct cards in the last
 });
 
 Deno.test("amount mean and deviation are kept incrementally per currency", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     for (const [i, amount] of [1000, 2000, 3000].entries()) {
       const story = paymentStory({ customer: "cus_Stats1", amount });
       for (const e of story.succeeded(T0 + i)) await t.services.stripeEvents.apply(e);
@@ -61,7 +52,7 @@ Deno.test("amount mean and deviation are kept incrementally per currency", async
 });
 
 Deno.test("hour buckets older than the window are dropped, totals are kept", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const old = paymentStory({ customer: "cus_Window1" });
     for (const e of old.succeeded(T0)) await t.services.stripeEvents.apply(e);
     t.clock.advance(72 * HOUR);
@@ -76,7 +67,7 @@ Deno.test("hour buckets older than the window are dropped, totals are kept", asy
 });
 
 Deno.test("payment_method.attached records the card on the customer and its fingerprint", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const pm = cardPaymentMethod({ customer: "cus_Attach1", card: otherCard(7), created: T0 });
     const event = stripeEvent("payment_method.attached", pm, T0);
     assert.equal((await t.services.stripeEvents.apply(event)).applied, true);

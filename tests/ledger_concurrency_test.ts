@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { otherCard, paymentStory, T0, testId } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { createStripeEventApplier } from "../services/stripe_events.ts";
-
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** Many payments of one customer: each paid, some refunded (one refund fails), some disputed. */
 function customerHistory(customer: string, payments: number) {
@@ -62,7 +53,7 @@ async function assertLedgerConsistent(t: TestApp, customer: string, expected: nu
 }
 
 Deno.test("ledger balance == sum of entries when one customer's events arrive all at once", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const { events, expected } = customerHistory("cus_Busy1", 24);
     const results = await Promise.all(
       shuffle(events).map((e) => t.services.stripeEvents.apply(e)),
@@ -78,7 +69,7 @@ Deno.test("ledger balance == sum of entries when one customer's events arrive al
 });
 
 Deno.test("two appliers on one KV (two isolates) keep the ledger exact through OCC alone", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const svc = { audit: t.services.audit, newId: t.services.newId };
     const a = createStripeEventApplier(t.deps, svc);
     const b = createStripeEventApplier(t.deps, svc);

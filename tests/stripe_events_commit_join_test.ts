@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { paymentIntentObject, paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 import {
@@ -10,18 +10,6 @@ import {
 } from "../services/txn_commit.ts";
 import { stripeContext } from "../services/context.ts";
 import type { StripeGateway } from "../services/stripe_gateway.ts";
-
-async function withApp(
-  fn: (t: TestApp) => Promise<void>,
-  options: { stripe?: StripeGateway } = {},
-): Promise<void> {
-  const t = await createTestApp(options);
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 const ctx = stripeContext("evt_join_test");
 
@@ -34,7 +22,7 @@ function setBuild(kv: Deno.Kv, key: Deno.KvKey, value: unknown): EventBuild {
 }
 
 Deno.test("alsoInCommit writes land in the commit of the change, and alone when nothing changes", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     const joined = await committer.commit(ctx, setBuild(t.kv, ["join_change"], 1), {
       alsoInCommit: (op, outcome) => void op.set(["join_record"], outcome.detail),
@@ -56,7 +44,7 @@ Deno.test("alsoInCommit writes land in the commit of the change, and alone when 
 });
 
 Deno.test("plainOnly: a change that needs the audit chain is deferred and writes nothing", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     const audited: EventBuild = (op) => {
       op.set(["deferred_change"], true);
@@ -79,7 +67,7 @@ Deno.test("plainOnly: a change that needs the audit chain is deferred and writes
 });
 
 Deno.test("on the audited path alsoInCommit writes join the commit of the change and its entries", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     const result = await committer.commit(ctx, (op) => {
       op.set(["audited_change"], true);
@@ -97,7 +85,7 @@ Deno.test("on the audited path alsoInCommit writes join the commit of the change
 });
 
 Deno.test("a group refused because one build read stale data is committed build by build, none lost", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     let staleRuns = 0;
     let otherRuns = 0;
@@ -142,7 +130,7 @@ function gatedGateway() {
 
 Deno.test("at intake a customer busy with work that waits on Stripe defers instead of queueing", async () => {
   const gate = gatedGateway();
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const customer = "cus_busyWithStripe";
     const story = paymentStory({ customer });
     const second = T0 + 30;

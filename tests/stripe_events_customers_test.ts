@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { customerObject, paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-
 Deno.test("customer.updated wins over an older customer event, whatever the arrival order", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const c = customerObject({ email: "old@example.com", name: "Old Name" });
     const updated = { ...c, email: "jane.doe@example.com", name: "Jane Doe" } as Stripe.Customer;
     const a = await t.services.stripeEvents.apply(
@@ -31,7 +22,7 @@ Deno.test("customer.updated wins over an older customer event, whatever the arri
 });
 
 Deno.test("customers.get() shows balances, the ledger page by page, aggregates and alerts", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const cus = customerObject({ email: "buyer@example.com" });
     await t.services.stripeEvents.apply(stripeEvent("customer.created", cus, T0));
     for (let i = 0; i < 3; i++) {
@@ -60,7 +51,7 @@ Deno.test("customers.get() shows balances, the ledger page by page, aggregates a
 });
 
 Deno.test("customers.get() of a customer never seen is not_found", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     await assert.rejects(
       () => t.services.customers.get("cus_Nobody", { limit: 10 }),
       (e: { code?: string }) => e.code === "not_found",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   earlyFraudWarningObject,
   paymentStory,
@@ -10,15 +10,6 @@ import {
 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
-
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 async function paid(t: TestApp, customer: string, amount = 8000) {
   const story = paymentStory({ customer, amount });
@@ -32,7 +23,7 @@ const disputeActions = async (t: TestApp) =>
   (await auditEntries(t.kv)).map((e) => e.action).filter((a) => a.startsWith("dispute."));
 
 Deno.test("a dispute and its withdrawal show on the transaction, the ledger and the audit log", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Dispute1");
     const du = testId("du");
     const at = T0 + 86400;
@@ -59,7 +50,7 @@ Deno.test("a dispute and its withdrawal show on the transaction, the ledger and 
 });
 
 Deno.test("a won dispute gives the funds back; late older events change nothing", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Dispute2");
     const du = testId("du");
     const at = T0 + 86400;
@@ -124,7 +115,7 @@ Deno.test("a won dispute gives the funds back; late older events change nothing"
 });
 
 Deno.test("a lost dispute keeps the amount disputed and the funds withdrawn", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Dispute3", 3000);
     const du = testId("du");
     await t.services.stripeEvents.apply(
@@ -138,7 +129,7 @@ Deno.test("a lost dispute keeps the amount disputed and the funds withdrawn", as
 });
 
 Deno.test("early fraud warnings and reviews are kept as risk signals and counted", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Risk1");
     const efw = earlyFraudWarningObject({ charge: story.ch, payment_intent: story.pi });
     const review = reviewObject({ charge: story.ch, payment_intent: story.pi });

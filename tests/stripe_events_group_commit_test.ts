@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { createEventCommitter, needsAudit, noChange } from "../services/txn_commit.ts";
 import { stripeContext } from "../services/context.ts";
-
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 /** The KV with its commits counted. */
 function countingKv(kv: Deno.Kv) {
@@ -39,7 +30,7 @@ function countingKv(kv: Deno.Kv) {
 const ctx = stripeContext("evt_group_test");
 
 Deno.test("concurrent plain changes on distinct keys share commits", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const { kv, counter } = countingKv(t.kv);
     const committer = createEventCommitter(kv, t.services.audit);
     const results = await Promise.all(
@@ -60,7 +51,7 @@ Deno.test("concurrent plain changes on distinct keys share commits", async () =>
 });
 
 Deno.test("changes touching the same key never share a commit, so none is lost", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     await Promise.all(Array.from({ length: 25 }, () =>
       committer.commit(ctx, async (op) => {
@@ -73,7 +64,7 @@ Deno.test("changes touching the same key never share a commit, so none is lost",
 });
 
 Deno.test("a change that needs the audit chain is committed with its entries; no change writes nothing", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const committer = createEventCommitter(t.kv, t.services.audit);
     let plainRuns = 0;
     const audited = await committer.commit(ctx, (op, isAudited) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import {
   chargeObject,
   customerObject,
@@ -15,17 +15,8 @@ import {
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-
 Deno.test("stripeEvents.apply() turns a succeeded card payment into a transaction", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const cus = customerObject().id;
     const story = paymentStory({ customer: cus, amount: 4200, card: MASTERCARD });
     for (const e of [story.created(T0), ...story.succeeded(T0 + 2)]) {
@@ -70,7 +61,7 @@ Deno.test("stripeEvents.apply() turns a succeeded card payment into a transactio
 });
 
 Deno.test("stripeEvents.apply() applies the same event once", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const cus = customerObject().id;
     const story = paymentStory({ customer: cus });
     const [charge, pi] = story.succeeded(T0);
@@ -96,7 +87,7 @@ Deno.test("stripeEvents.apply() follows each PaymentIntent event type", async (t
   ];
   for (const [type, piStatus, txnStatus] of cases) {
     await t.step(`${type} -> ${txnStatus}`, async () => {
-      await withApp(async (app) => {
+      await withTestApp(async (app) => {
         const pi = paymentIntentObject({
           status: piStatus as never,
           customer: "cus_Type1",
@@ -115,7 +106,7 @@ Deno.test("stripeEvents.apply() follows each PaymentIntent event type", async (t
 });
 
 Deno.test("a declined attempt shows as failed with Stripe's codes, and is counted", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Declined1" });
     await t.services.stripeEvents.apply(story.created(T0));
     for (const e of story.failed(T0 + 1, INSUFFICIENT_FUNDS)) {
@@ -137,7 +128,7 @@ Deno.test("a declined attempt shows as failed with Stripe's codes, and is counte
 });
 
 Deno.test("a retry after a decline succeeds, and a late decline event does not undo it", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Retry1" });
     const declined = story.failed(T0 + 1, GENERIC_DECLINE);
     await t.services.stripeEvents.apply(story.created(T0));
@@ -158,7 +149,7 @@ Deno.test("a retry after a decline succeeds, and a late decline event does not u
 });
 
 Deno.test("an older in-flight event after a newer decline does not move the payment back", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Order1" });
     const [, piFailed] = story.failed(T0 + 5);
     await t.services.stripeEvents.apply(piFailed);
@@ -173,7 +164,7 @@ Deno.test("an older in-flight event after a newer decline does not move the paym
 });
 
 Deno.test("a Charge made without a PaymentIntent is its own transaction", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const ok = chargeObject({ customer: "cus_Legacy1", amount: 1200, created: T0 });
     const declined = chargeObject({
       customer: "cus_Legacy1",
@@ -199,7 +190,7 @@ Deno.test("a Charge made without a PaymentIntent is its own transaction", async 
 });
 
 Deno.test("racing first events of one payment create one transaction", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Race1" });
     const events = [story.created(T0), story.processing(T0 + 1), ...story.succeeded(T0 + 2)];
     await Promise.all(events.map((e) => t.services.stripeEvents.apply(e)));
@@ -211,7 +202,7 @@ Deno.test("racing first events of one payment create one transaction", async () 
 });
 
 Deno.test("unknown event types are acknowledged and ignored", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const r = await t.services.stripeEvents.apply(
       stripeEvent("invoice.paid", { id: testId("in") }, T0),
     );

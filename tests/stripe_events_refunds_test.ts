@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { createStripeEventApplier, type RefundSettlementHook } from "../services/stripe_events.ts";
 import type { Transaction } from "../services/txn_types.ts";
-
-async function withApp(fn: (t: TestApp) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 async function paid(t: TestApp, customer: string, amount = 5000) {
   const story = paymentStory({ customer, amount });
@@ -34,7 +25,7 @@ async function balanceMatchesLedger(t: TestApp, customer: string): Promise<numbe
 }
 
 Deno.test("a Stripe refund is counted once, posted to the ledger and audited", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Refund1");
     const { created, chargeRefunded } = story.refund(T0 + 60, 1500);
     assert.equal((await t.services.stripeEvents.apply(created)).applied, true);
@@ -59,7 +50,7 @@ Deno.test("a Stripe refund is counted once, posted to the ledger and audited", a
 });
 
 Deno.test("a refund failing after it succeeded is un-applied on the ledger", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Refund2");
     const { refund, created } = story.refund(T0 + 60, 2000);
     await t.services.stripeEvents.apply(created);
@@ -93,7 +84,7 @@ Deno.test("a refund failing after it succeeded is un-applied on the ledger", asy
 });
 
 Deno.test("a refund whose failure arrives before its creation is never counted", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Refund3");
     const { refund, created } = story.refund(T0 + 60, 700, { status: "pending" });
     await t.services.stripeEvents.apply(story.refundUpdated(T0 + 120, refund, "failed"));
@@ -105,7 +96,7 @@ Deno.test("a refund whose failure arrives before its creation is never counted",
 });
 
 Deno.test("charge.refunded listing its refunds counts them without refund events", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = await paid(t, "cus_Refund4");
     const first = story.refund(T0 + 60, 1000);
     const second = story.refund(T0 + 90, 500);
@@ -121,7 +112,7 @@ Deno.test("charge.refunded listing its refunds counts them without refund events
 });
 
 Deno.test("a refund seen before its payment makes a stub that the payment completes", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Stub1", amount: 3000 });
     const { created } = story.refund(T0 + 60, 1000);
     await t.services.stripeEvents.apply(created);
@@ -147,7 +138,7 @@ Deno.test("a refund seen before its payment makes a stub that the payment comple
 });
 
 Deno.test("the refund settlement hook runs in the same commit and may release a reservation", async () => {
-  await withApp(async (t) => {
+  await withTestApp(async (t) => {
     const calls: { refund: string; refundId: string | null; reserved: number }[] = [];
     const hook: RefundSettlementHook = (op, stripeRefund, txn, change) => {
       calls.push({

@@ -1,32 +1,10 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import { makeEvent, postEvent, testApplier, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { customerEvent, postEvent, testApplier, withWebhookApp } from "./helpers/webhooks.ts";
 import { keys } from "../kv/keys.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
-
-function customerEvent(type: string) {
-  return makeEvent(type, {
-    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
-    object: "customer",
-    created: 1_790_000_000,
-    metadata: {},
-    livemode: false,
-  });
-}
-
-async function withApp(fn: (t: TestApp, applier: ReturnType<typeof testApplier>) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    const applier = testApplier(t);
-    useApplier(t, applier);
-    await fn(t, applier);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
 
 /** Posts `plan` in order ("ok" processed, "fail" failed once), a second apart; the ids. */
 async function post(
@@ -65,7 +43,7 @@ async function pages(
 }
 
 Deno.test("processed events are listed newest first and paged, passing over events of other statuses", async () => {
-  await withApp(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const admin = await createAdmin(t, "admin");
     const headers = authHeaders(admin);
     const [p1, p2, f1, p3, f2, f3, p4, p5] = await post(t, applier, [
@@ -98,7 +76,7 @@ Deno.test("processed events are listed newest first and paged, passing over even
 });
 
 Deno.test("a cursor of one listing is refused by another, processed or not", async () => {
-  await withApp(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const admin = await createAdmin(t, "admin");
     const headers = authHeaders(admin);
     await post(t, applier, [["ok", "customer.created"], ["ok", "customer.created"]]);

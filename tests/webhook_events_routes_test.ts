@@ -1,32 +1,10 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
-import { makeEvent, postEvent, testApplier, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { customerEvent, postEvent, testApplier, withWebhookApp } from "./helpers/webhooks.ts";
 import { listAuditLog } from "../services/audit_query.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
-
-function customerEvent(type = "customer.created") {
-  return makeEvent(type, {
-    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
-    object: "customer",
-    created: 1_790_000_000,
-    metadata: {},
-    livemode: false,
-  });
-}
-
-async function withApp(fn: (t: TestApp, applier: ReturnType<typeof testApplier>) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    const applier = testApplier(t);
-    useApplier(t, applier);
-    await fn(t, applier);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
 
 /** Posts an event whose inline processing fails once (a retry job is pending). */
 async function failedEvent(t: TestApp, applier: ReturnType<typeof testApplier>) {
@@ -38,7 +16,7 @@ async function failedEvent(t: TestApp, applier: ReturnType<typeof testApplier>) 
 }
 
 Deno.test("GET /webhook-events lists newest first, filters by status and type, and pages", async () => {
-  await withApp(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const admin = await createAdmin(t, "admin");
     const created = [customerEvent(), customerEvent(), customerEvent("customer.updated")];
     for (const e of created) {
@@ -84,7 +62,7 @@ Deno.test("GET /webhook-events lists newest first, filters by status and type, a
 });
 
 Deno.test("GET /webhook-events is for admins only", async () => {
-  await withApp(async (t) => {
+  await withWebhookApp(async (t) => {
     const operator = await createAdmin(t, "operator");
     assert.equal((await t.app.request(BASE)).status, 401);
     const res = await t.app.request(BASE, { headers: authHeaders(operator) });
@@ -94,7 +72,7 @@ Deno.test("GET /webhook-events is for admins only", async () => {
 });
 
 Deno.test("POST /webhook-events/{id}/replay reprocesses a failed event, needs 2FA, and is audited", async () => {
-  await withApp(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const admin = await createAdmin(t, "admin");
     const event = await failedEvent(t, applier);
     const url = `${BASE}/${event.id}/replay`;
@@ -134,7 +112,7 @@ Deno.test("POST /webhook-events/{id}/replay reprocesses a failed event, needs 2F
 });
 
 Deno.test("a replay that fails again is answered 200 with the failure and audited as failed", async () => {
-  await withApp(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const admin = await createAdmin(t, "admin");
     const event = await failedEvent(t, applier);
     applier.failNext(1);
@@ -156,7 +134,7 @@ Deno.test("a replay that fails again is answered 200 with the failure and audite
 });
 
 Deno.test("replaying an unknown event id is 404", async () => {
-  await withApp(async (t) => {
+  await withWebhookApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const res = await t.app.request(`${BASE}/evt_nope/replay`, {
       method: "POST",
@@ -168,7 +146,7 @@ Deno.test("replaying an unknown event id is 404", async () => {
 });
 
 Deno.test("GET /webhook-events/{id} shows the stored payload", async () => {
-  await withApp(async (t) => {
+  await withWebhookApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const event = customerEvent();
     await postEvent(t.app, event, { clock: t.clock });

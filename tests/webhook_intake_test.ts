@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import {
   kvSnapshot,
   makeEvent,
@@ -7,9 +7,7 @@ import {
   postEvent,
   signatureFor,
   TEST_WEBHOOK_SECRETS,
-  testApplier,
-  useApplier,
-  WEBHOOK_ENV,
+  withWebhookApp,
 } from "./helpers/webhooks.ts";
 import { listJobs } from "../kv/jobs.ts";
 
@@ -25,21 +23,6 @@ function customerObject(id = `cus_${crypto.randomUUID().slice(0, 8)}`) {
   };
 }
 
-async function withIntake(
-  fn: (t: TestApp, applier: ReturnType<typeof testApplier>) => Promise<void>,
-  env: Record<string, string> = WEBHOOK_ENV,
-) {
-  const t = await createTestApp({ env });
-  try {
-    const applier = testApplier(t);
-    useApplier(t, applier);
-    await fn(t, applier);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
 async function assertRefused(res: Response, status: number, code: string) {
   assert.equal(res.status, status);
   assert.equal(res.headers.get("content-type"), "application/problem+json");
@@ -49,7 +32,7 @@ async function assertRefused(res: Response, status: number, code: string) {
 }
 
 Deno.test("POST /api/webhooks/stripe stores a signed event, answers 200 and applies it", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const pi = paymentIntentObject({ amount: 4200, customer: "cus_intake1" });
     const event = makeEvent("payment_intent.succeeded", pi);
     const res = await postEvent(t.app, event, { clock: t.clock });
@@ -72,7 +55,7 @@ Deno.test("POST /api/webhooks/stripe stores a signed event, answers 200 and appl
 });
 
 Deno.test("the intake refuses unsigned, forged, wrongly keyed, stale and malformed deliveries and stores nothing", async (tc) => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const before = await kvSnapshot(t.kv);
     const event = makeEvent("customer.created", customerObject());
     const body = JSON.stringify(event);
@@ -117,7 +100,7 @@ Deno.test("the intake refuses unsigned, forged, wrongly keyed, stale and malform
 });
 
 Deno.test("the intake accepts a signature 299 s old (within Stripe's tolerance)", async () => {
-  await withIntake(async (t) => {
+  await withWebhookApp(async (t) => {
     const timestamp = Math.floor(t.clock.now() / 1000) - 299;
     const res = await postEvent(t.app, makeEvent("customer.created", customerObject()), {
       timestamp,
@@ -127,7 +110,7 @@ Deno.test("the intake accepts a signature 299 s old (within Stripe's tolerance)"
 });
 
 Deno.test("the intake refuses a body over 512 KiB with 413, with or without Content-Length, storing nothing", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const before = await kvSnapshot(t.kv);
     const big = makeEvent("customer.updated", {
       ...customerObject(),
@@ -158,7 +141,7 @@ Deno.test("the intake refuses a body over 512 KiB with 413, with or without Cont
 });
 
 Deno.test("the intake stores events larger than one KV value (chunked) intact", async () => {
-  await withIntake(async (t) => {
+  await withWebhookApp(async (t) => {
     const event = makeEvent("customer.updated", {
       ...customerObject(),
       metadata: { notes: "é".repeat(100_000) }, // 200 000 UTF-8 bytes: four chunks
@@ -173,7 +156,7 @@ Deno.test("the intake stores events larger than one KV value (chunked) intact", 
 });
 
 Deno.test("during a secret rotation an event signed with the previous secret verifies", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const event = makeEvent("customer.created", customerObject());
     const res = await postEvent(t.app, event, { clock: t.clock, secret: TEST_WEBHOOK_SECRETS[1] });
     assert.equal(res.status, 200);
@@ -189,7 +172,7 @@ async function ledgerOf(t: TestApp, customer: string) {
 }
 
 Deno.test("a redelivered event is acknowledged as a duplicate and applied once", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const event = makeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ amount: 2500, customer: "cus_dup1" }),
@@ -212,7 +195,7 @@ Deno.test("a redelivered event is acknowledged as a duplicate and applied once",
 });
 
 Deno.test("concurrent deliveries of one event store it once and apply it once", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const event = makeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ amount: 1800, customer: "cus_dup2" }),
@@ -231,7 +214,7 @@ Deno.test("concurrent deliveries of one event store it once and apply it once", 
 });
 
 Deno.test("a burst of 60 concurrent distinct events is each stored, applied once and settled", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const events = Array.from({ length: 60 }, (_, i) =>
       makeEvent(
         "payment_intent.succeeded",
@@ -253,7 +236,7 @@ Deno.test("a burst of 60 concurrent distinct events is each stored, applied once
 });
 
 Deno.test("an unknown event type is stored and acknowledged, not refused", async () => {
-  await withIntake(async (t, applier) => {
+  await withWebhookApp(async (t, applier) => {
     const event = makeEvent("issuing_card.created", { id: "ic_123", object: "issuing.card" });
     const res = await postEvent(t.app, event, { clock: t.clock });
     assert.equal(res.status, 200);
@@ -267,7 +250,7 @@ Deno.test("an unknown event type is stored and acknowledged, not refused", async
 });
 
 Deno.test("a signed body that is not an event is 422 and stores nothing", async () => {
-  await withIntake(async (t) => {
+  await withWebhookApp(async (t) => {
     const before = await kvSnapshot(t.kv);
     for (const body of ["not json", JSON.stringify({ hello: "world" })]) {
       const res = await postEvent(t.app, body, { clock: t.clock });
@@ -278,7 +261,7 @@ Deno.test("a signed body that is not an event is 422 and stores nothing", async 
 });
 
 Deno.test("with no webhook secret configured the intake answers 503 so Stripe retries", async () => {
-  await withIntake(async (t) => {
+  await withWebhookApp(async (t) => {
     const res = await postEvent(t.app, makeEvent("customer.created", customerObject()), {
       clock: t.clock,
     });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
-import { makeEvent, postEvent, testApplier, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import {
+  customerEvent,
+  postEvent,
+  testApplier,
+  useApplier,
+  WEBHOOK_ENV,
+} from "./helpers/webhooks.ts";
 import { keys } from "../kv/keys.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import {
@@ -12,17 +18,6 @@ import {
   webhookJobHandlers,
 } from "../services/webhooks.ts";
 import type { EventApplier } from "../services/webhooks.ts";
-
-function customerEvent(type = "customer.created") {
-  return makeEvent(type, {
-    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
-    object: "customer",
-    created: 1_790_000_000,
-    email: "grace@example.com",
-    metadata: {},
-    livemode: false,
-  });
-}
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {
   const t = await createTestApp({ env: WEBHOOK_ENV });

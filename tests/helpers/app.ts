@@ -51,3 +51,16 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const app = createApp(deps, services);
   return { app, deps, services, clock, kv, logs, close: () => Promise.resolve(kv.close()) };
 }
+
+/** Runs `fn` on a fresh test app and always closes it (Deno's leak sanitizers are on). */
+export async function withTestApp(
+  fn: (t: TestApp) => Promise<void>,
+  options: TestAppOptions = {},
+): Promise<void> {
+  const t = await createTestApp(options);
+  try {
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}

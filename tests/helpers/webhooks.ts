@@ -261,3 +261,34 @@ export async function withEmulatorApp(
     }
   }, options.emulator);
 }
+
+/** A `customer.*` event about a fresh customer: the smallest event the intake stores and applies. */
+export function customerEvent(type = "customer.created", fields: Record<string, unknown> = {}) {
+  return makeEvent(type, {
+    id: `cus_${crypto.randomUUID().slice(0, 8)}`,
+    object: "customer",
+    created: 1_790_000_000,
+    metadata: {},
+    livemode: false,
+    ...fields,
+  });
+}
+
+/**
+ * A test app with webhook secrets and a counting test applier, for intake and
+ * event-log tests; drains background processing before closing.
+ */
+export async function withWebhookApp(
+  fn: (t: TestApp, applier: CountingApplier) => Promise<void>,
+  env: Record<string, string> = WEBHOOK_ENV,
+): Promise<void> {
+  const t = await createTestApp({ env });
+  try {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    await fn(t, applier);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
