@@ -27,8 +27,6 @@ const COMMIT_ATTEMPTS = 20;
 const GROUP_MAX_ITEMS = 16;
 const GROUP_MAX_CHECKS = 90;
 const GROUP_MAX_MUTATIONS = 800;
-/** The longest a group waits for builds under way (they only read KV). */
-const GATHER_MAX_MS = 5;
 /** Landed groups whose keys are remembered, to tell a build made before them from one after. */
 const LANDED_KEPT = 8;
 
@@ -111,11 +109,13 @@ interface Group<T> {
   landed: Promise<boolean>;
 }
 
-/** Resolves when all of `builds` have settled, or after `GATHER_MAX_MS`. */
+/**
+ * Resolves when all of `builds` have settled. No timeout: a build only reads
+ * KV, so it settles as soon as KV answers (a timer here would cost more than
+ * the wait it bounds, on every group).
+ */
 function settled(builds: Iterable<Promise<void>>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const cap = new Promise<void>((r) => timer = setTimeout(r, GATHER_MAX_MS));
-  return Promise.race([Promise.allSettled(builds), cap]).then(() => clearTimeout(timer));
+  return Promise.allSettled(builds).then(() => {});
 }
 
 export function createGroupCommitter<T>(kv: Deno.Kv) {
