@@ -158,6 +158,46 @@ async function listRows<T>(
   return { entries, next_cursor: null };
 }
 
+/**
+ * One page of a filtered scan, newest first: walks `prefix`, keeps what
+ * `pick` returns (null skips the row), and answers with `limit` rows, or with
+ * what it has once `budget` rows were read (the cursor then continues the
+ * scan), so a rare filter never reads the whole range in one request.
+ */
+export async function scanPage<Row, T>(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  prefix: Deno.KvKey,
+  options: { scope: string; limit: number; cursor?: string; budget: number },
+  pick: (entry: Deno.KvEntry<Row>) => T | null | Promise<T | null>,
+): Promise<Page<T>> {
+  const { scope, limit } = options;
+  const start = options.cursor ? await sealer.unseal(scope, options.cursor) : undefined;
+  const iter = kv.list<Row>({ prefix }, {
+    cursor: start,
+    reverse: true,
+    batchSize: Math.min(500, limit * 2 + 1),
+  });
+  const data: T[] = [];
+  let scanned = 0;
+  for await (const entry of iter) {
+    scanned++;
+    const row = await pick(entry);
+    if (row !== null) {
+      data.push(row);
+      if (data.length === limit) {
+        const after = iter.cursor;
+        const more = await iter.next();
+        return { data, next_cursor: more.done ? null : await sealer.seal(scope, after) };
+      }
+    }
+    if (scanned >= options.budget) {
+      return { data, next_cursor: await sealer.seal(scope, iter.cursor) };
+    }
+  }
+  return { data, next_cursor: null };
+}
+
 /** `getMany` in batches of 10 (KV's limit), the batches in flight together. */
 async function getManyParallel<T>(
   kv: Deno.Kv,

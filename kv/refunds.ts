@@ -1,5 +1,5 @@
 /**
- * Refund records, their indexes, the operators' daily totals and ops alerts.
+ * Refund records, their indexes and the operators' daily totals (ops alerts: kv/ops_alerts.ts).
  *
  *   ["refunds", id]                              -> RefundRecord (with its history)
  *   ["refunds_by_created", id]                   -> id
@@ -8,14 +8,13 @@
  *   ["refunds_by_requester", requester, id]      -> id
  *   ["refunds_by_stripe_refund", re_…]           -> id  (unique: versionstamp null on create)
  *   ["refund_daily_totals", admin, "2026-11-26"] -> Deno.KvU64 (minor units)
- *   ["ops_alerts", id]                           -> OpsAlert
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them together with the transaction change and the audit entry.
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
-import type { CursorSealer, Page } from "./pagination.ts";
+import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import type { Transaction } from "../services/txn_types.ts";
 
 export const REFUND_REASONS = ["duplicate", "fraudulent", "requested_by_customer"] as const;
@@ -217,31 +216,6 @@ export function addDailyTotal(
   op.sum(keys.refundDailyTotal(adminId, day), delta % U64);
 }
 
-// --- ops alerts ---------------------------------------------------------------
-
-export interface OpsAlert {
-  id: string;
-  kind: "refund_failed_after_success" | "refund_lost_at_stripe";
-  refund_id: string;
-  transaction_id: string;
-  stripe_refund: string | null;
-  amount: number;
-  currency: string;
-  detail: string;
-  status: "open" | "closed";
-  created_at: string;
-}
-
-export function addOpsAlert(op: Deno.AtomicOperation, alert: OpsAlert): void {
-  op.set(keys.opsAlert(alert.id), alert);
-}
-
-export async function listOpsAlerts(kv: Deno.Kv): Promise<OpsAlert[]> {
-  const out: OpsAlert[] = [];
-  for await (const e of kv.list<OpsAlert>({ prefix: keys.opsAlertsPrefix() })) out.push(e.value);
-  return out;
-}
-
 // --- listing ----------------------------------------------------------------------
 
 export interface RefundFilters {
@@ -271,7 +245,7 @@ function matches(r: RefundRecord, f: RefundFilters): boolean {
  * to the records read. A page holds `limit` matches unless the scan budget ran
  * out first, in which case `next_cursor` continues where the scan stopped.
  */
-export async function listRefunds(
+export function listRefunds(
   kv: Deno.Kv,
   sealer: CursorSealer,
   filters: RefundFilters,
@@ -280,26 +254,14 @@ export async function listRefunds(
   const scope = `refunds:${filters.status ?? ""}:${filters.transaction_id ?? ""}:${
     filters.requested_by ?? ""
   }`;
-  const start = page.cursor ? await sealer.unseal(scope, page.cursor) : undefined;
-  const iter = kv.list<string>({ prefix: indexFor(filters) }, {
-    cursor: start,
-    reverse: true,
-    batchSize: Math.min(500, page.limit * 2 + 1),
-  });
-  const data: RefundRecord[] = [];
-  let scanned = 0;
-  for await (const entry of iter) {
-    scanned++;
-    const record = (await kv.get<RefundRecord>(keys.refund(entry.value))).value;
-    if (record && matches(record, filters)) {
-      data.push(record);
-      if (data.length === page.limit) {
-        const after = iter.cursor;
-        const more = await iter.next();
-        return { data, next_cursor: more.done ? null : await sealer.seal(scope, after) };
-      }
-    }
-    if (scanned >= SCAN_BUDGET) return { data, next_cursor: await sealer.seal(scope, iter.cursor) };
-  }
-  return { data, next_cursor: null };
+  return scanPage<string, RefundRecord>(
+    kv,
+    sealer,
+    indexFor(filters),
+    { ...page, scope, budget: SCAN_BUDGET },
+    async (entry) => {
+      const record = (await kv.get<RefundRecord>(keys.refund(entry.value))).value;
+      return record && matches(record, filters) ? record : null;
+    },
+  );
 }

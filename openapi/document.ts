@@ -23,6 +23,15 @@ export const OPENAPI_INFO = {
     },
     { name: "customers", description: "customer ledger, balances, fraud aggregates, open alerts" },
     {
+      name: "refunds",
+      description: "refunds exactly once: reservation before Stripe, maker-checker, reconciliation",
+    },
+    {
+      name: "ops alerts",
+      description: "money problems for the people on duty (a refund failed after succeeding, " +
+        "one Stripe never received), closed with a note once handled",
+    },
+    {
       name: "webhooks",
       description: "Stripe webhook intake, the intake log, replay of failed or dead events",
     },

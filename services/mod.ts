@@ -10,6 +10,7 @@ import { createStripeEventApplier } from "./stripe_events.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds.ts";
+import { createOpsAlertService } from "./ops_alerts.ts";
 export type { IdentityGuard } from "./identity.ts";
 
 export function createServices(deps: Deps) {
@@ -33,6 +34,7 @@ export function createServices(deps: Deps) {
     webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
     identity: createIdentityService(deps, { audit, cursors, newId }),
     refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
+    opsAlerts: createOpsAlertService(deps, { audit, cursors }),
   };
 }
 

@@ -27,6 +27,8 @@ export const PERMISSIONS = {
   "refunds.read": atLeast("viewer"),
   "refunds.create": atLeast("operator"),
   "refunds.approve": atLeast("operator"),
+  "ops_alerts.read": atLeast("viewer"),
+  "ops_alerts.close": atLeast("operator"),
   "disputes.read": atLeast("viewer"),
   "disputes.note": atLeast("support"),
   "disputes.evidence": atLeast("operator"),

@@ -26,17 +26,16 @@ import {
   addCreateRefund,
   addDailyTotal,
   addJobRemoval,
-  addOpsAlert,
   addUpdateRefund,
   getRefund,
   getRefundIdByStripeRefund,
-  type OpsAlert,
   REFUND_REASONS,
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
   withHistory,
 } from "../kv/refunds.ts";
+import { addOpsAlert, type OpsAlert } from "../kv/ops_alerts.ts";
 
 export const DASHBOARD_REQUESTER = "stripe_dashboard";
 
@@ -248,6 +247,9 @@ export function addRefundAlert(
     detail,
     status: "open",
     created_at: refund.updated_at,
+    closed_at: null,
+    closed_by: null,
+    close_note: null,
   };
   addOpsAlert(op, alert);
   svc.log.error(`ops alert: ${kind}`, {

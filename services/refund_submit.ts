@@ -31,11 +31,11 @@ import {
   addUpdateRefund,
   getRefund,
   getTransactionEntry,
-  type OpsAlert,
   type RefundRecord,
   type RefundStatus,
   withHistory,
 } from "../kv/refunds.ts";
+import type { OpsAlert } from "../kv/ops_alerts.ts";
 
 /** Test seams: simulate the process dying between the Stripe call and the second commit. */
 export interface RefundHooks {

@@ -28,19 +28,19 @@ import type { Job, JobHandler } from "../kv/jobs.ts";
 import {
   getRefund,
   getRefundIdByStripeRefund,
-  listOpsAlerts,
   listRefunds,
-  type OpsAlert,
   type RefundFilters,
   type RefundHistoryEntry,
   type RefundRecord,
 } from "../kv/refunds.ts";
+import { listAllOpsAlerts, type OpsAlert } from "../kv/ops_alerts.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
 
 export type { CreateRefundInput } from "./refund_requests.ts";
 export type { RefundHooks } from "./refund_submit.ts";
 export type { ReconcileSummary, SweepOptions } from "./refund_reconcile.ts";
-export type { OpsAlert, RefundFilters, RefundReason, RefundStatus } from "../kv/refunds.ts";
+export type { RefundFilters, RefundReason, RefundStatus } from "../kv/refunds.ts";
+export type { OpsAlert } from "../kv/ops_alerts.ts";
 export { REFUND_REASONS, REFUND_STATUSES } from "../kv/refunds.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./refund_settlement.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./refund_requests.ts";
@@ -284,7 +284,7 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     reconcile: (options?: SweepOptions) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
     jobHandlers,
-    opsAlerts: (): Promise<OpsAlert[]> => listOpsAlerts(kv),
+    opsAlerts: (): Promise<OpsAlert[]> => listAllOpsAlerts(kv),
   };
 }
 

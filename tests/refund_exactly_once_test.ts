@@ -179,6 +179,13 @@ Deno.test("reconciliation after 24 h releases a refund Stripe never received, wi
       "refund_lost_at_stripe",
       res.refund.id,
     ]]);
+    // and it is on the operators' list of open alerts
+    const open = await w.t.services.opsAlerts.list({ status: "open", limit: 10 });
+    assert.deepEqual(open.data.map((a) => [a.kind, a.refund_id, a.closed_at]), [[
+      "refund_lost_at_stripe",
+      res.refund.id,
+      null,
+    ]]);
   });
 });
 

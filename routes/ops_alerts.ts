@@ -1,0 +1,118 @@
+/**
+ * /ops-alerts (mounted under /api/admin/payments): the money problems the
+ * refund flow raises (a refund Stripe failed after reporting success, one
+ * Stripe never received), for the people on duty to see (viewer+) and close
+ * with a note once handled (operator+, audited).
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import {
+  AmountSchema,
+  CurrencySchema,
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
+import type { Services } from "../services/mod.ts";
+
+const DateTime = z.string().openapi({ format: "date-time" });
+
+const OpsAlertSchema = z.object({
+  id: z.string().openapi({ example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  kind: z.enum(["refund_failed_after_success", "refund_lost_at_stripe"]).openapi({
+    description: "`refund_failed_after_success`: Stripe failed a refund it had reported " +
+      "succeeded (the money is back with the merchant, the customer was told otherwise); " +
+      "`refund_lost_at_stripe`: a refund sent with an unknown outcome that Stripe never received",
+  }),
+  refund_id: z.string(),
+  transaction_id: z.string(),
+  stripe_refund: z.string().nullable(),
+  amount: AmountSchema,
+  currency: CurrencySchema,
+  detail: z.string(),
+  status: z.enum(OPS_ALERT_STATUSES),
+  created_at: DateTime,
+  closed_at: DateTime.nullable(),
+  closed_by: z.string().nullable().openapi({ description: "admin id" }),
+  close_note: z.string().nullable(),
+}).openapi("OpsAlert");
+
+const IdParam = z.object({
+  id: z.string().regex(/^ops_[0-9A-Z]{26}$/, "an ops alert id (ops_…)").openapi({
+    param: { name: "id", in: "path" },
+    example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  }),
+});
+
+const ListQuery = z.object({
+  status: z.enum(OPS_ALERT_STATUSES, {
+    error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
+  }).optional().openapi({ param: { name: "status", in: "query" } }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+const list = adminRoute({ permission: "ops_alerts.read" }, {
+  method: "get",
+  path: "/ops-alerts",
+  tags: ["ops alerts"],
+  summary: "Money problems to look at, newest first",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(OpsAlertSchema, "OpsAlertPage"), "a page") },
+});
+
+const show = adminRoute({ permission: "ops_alerts.read" }, {
+  method: "get",
+  path: "/ops-alerts/{id}",
+  tags: ["ops alerts"],
+  summary: "One ops alert",
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(OpsAlertSchema, "the alert"),
+    ...errorResponses("not_found"),
+  },
+});
+
+const close = adminRoute({ permission: "ops_alerts.close" }, {
+  method: "post",
+  path: "/ops-alerts/{id}/close",
+  tags: ["ops alerts"],
+  summary: "Close an alert once handled, saying what was done",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            note: z.string().trim().min(
+              1,
+              "note is required: say what was done (1 to 500 characters)",
+            )
+              .max(500, "note is at most 500 characters"),
+          }).openapi("OpsAlertClose"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(OpsAlertSchema, "closed"),
+    ...errorResponses("not_found", "conflict"),
+  },
+});
+
+export function opsAlertRoutes(services: Services) {
+  return createRouter()
+    .openapi(list, async (c) => c.json(await services.opsAlerts.list(c.req.valid("query")), 200))
+    .openapi(show, async (c) => c.json(await services.opsAlerts.get(c.req.valid("param").id), 200))
+    .openapi(close, async (c) => {
+      const { id } = c.req.valid("param");
+      const { note } = c.req.valid("json");
+      return c.json(await services.opsAlerts.close(callContext(c), id, note), 200);
+    });
+}

@@ -1,0 +1,98 @@
+/**
+ * Ops alerts for the people on duty: the money problems the refund flow
+ * raises (services/refund_settlement.ts `addRefundAlert`), listed and read
+ * here, and closed by an operator with a note saying what was done. Closing is
+ * audited in the same commit; an alert is closed once (a second close is a
+ * conflict, so two operators never both think they handled it).
+ */
+import type { Deps } from "./deps.ts";
+import type { AuditService } from "./audit.ts";
+import type { CallContext } from "./context.ts";
+import { AppError, notFound } from "./errors.ts";
+import type { CursorSealer, Page } from "../kv/pagination.ts";
+import {
+  addOpsAlertUpdate,
+  getOpsAlert,
+  listOpsAlerts,
+  type OpsAlert,
+  type OpsAlertStatus,
+} from "../kv/ops_alerts.ts";
+
+export { OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
+export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
+
+export interface OpsAlertView extends OpsAlert {
+  closed_at: string | null;
+  closed_by: string | null;
+  close_note: string | null;
+}
+
+/** Alerts raised before closing existed have no close fields: shown as null. */
+function toView(a: OpsAlert): OpsAlertView {
+  return {
+    ...a,
+    closed_at: a.closed_at ?? null,
+    closed_by: a.closed_by ?? null,
+    close_note: a.close_note ?? null,
+  };
+}
+
+export function createOpsAlertService(
+  deps: Deps,
+  svc: { audit: AuditService; cursors: CursorSealer },
+) {
+  const { kv, clock } = deps;
+
+  async function list(
+    q: { status?: OpsAlertStatus; limit: number; cursor?: string },
+  ): Promise<Page<OpsAlertView>> {
+    const page = await listOpsAlerts(kv, svc.cursors, { status: q.status }, q);
+    return { data: page.data.map(toView), next_cursor: page.next_cursor };
+  }
+
+  async function get(id: string): Promise<OpsAlertView> {
+    const { value } = await getOpsAlert(kv, id);
+    if (!value) throw notFound("ops alert", id);
+    return toView(value);
+  }
+
+  async function close(ctx: CallContext, id: string, note: string): Promise<OpsAlertView> {
+    const closed = await svc.audit.commit(ctx, async (op) => {
+      const entry = await getOpsAlert(kv, id);
+      if (!entry.value) throw notFound("ops alert", id);
+      const alert = entry.value;
+      if (alert.status === "closed") {
+        throw new AppError(
+          "conflict",
+          `ops alert ${id} was closed by ${alert.closed_by ?? "someone"} at ${
+            alert.closed_at ?? "an earlier time"
+          }`,
+        );
+      }
+      const next: OpsAlert = {
+        ...alert,
+        status: "closed",
+        closed_at: new Date(clock.now()).toISOString(),
+        closed_by: ctx.actor.id,
+        close_note: note,
+      };
+      addOpsAlertUpdate(op, entry as Deno.KvEntry<OpsAlert>, next);
+      return {
+        value: next,
+        audit: [{
+          action: "ops_alert.close",
+          target: { type: "ops_alert", id },
+          result: "ok",
+          before: { status: alert.status },
+          after: { status: "closed", kind: alert.kind, refund_id: alert.refund_id },
+          reason: note,
+        }],
+      };
+    });
+    return toView(closed);
+  }
+
+  return { list, get, close };
+}
+
+export type OpsAlertService = ReturnType<typeof createOpsAlertService>;
