@@ -46,6 +46,12 @@ export interface Emulator {
   deliveries(): Promise<void>;
   /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
   resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
+  /**
+   * `fetch` over a connection pool that closes with the emulator, for the SDK
+   * clients talking to it (`Stripe.createFetchHttpClient(emu.fetch)`): Deno
+   * 2.5's graceful shutdown waits minutes on a pooled keep-alive connection.
+   */
+  fetch: typeof fetch;
   close(): Promise<void>;
 }
 
@@ -113,8 +119,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const host = opts.hostname ?? "127.0.0.1";
   log(`emulator: Stripe emulator listening on http://${host}:${port}`);
   let closed = false;
+  const clients = Deno.createHttpClient({});
   return {
     url: `http://${host}:${port}`,
+    fetch: (input, init) => fetch(input, { ...init, client: clients }),
     port,
     setWebhook: (target) => {
       bus.target = target;
@@ -131,6 +139,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (closed) return;
       closed = true;
       bus.close();
+      clients.close();
       await server.shutdown();
       await bus.idle();
       await saver.flush();

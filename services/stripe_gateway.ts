@@ -74,6 +74,8 @@ export interface StripeGatewayOptions {
   maxAttempts?: number;
   /** first backoff ceiling, doubled each retry (default 250 ms, capped at 4 s) */
   backoffBaseMs?: number;
+  /** the `fetch` the SDK sends with (default: the global one) */
+  fetch?: typeof fetch;
 }
 
 interface RequestRecord {
@@ -108,8 +110,9 @@ function headerString(headers: Record<string, unknown>, name: string): string | 
 function budgetedHttpClient(
   bucket: TokenBucket,
   scopes: AsyncLocalStorage<CallScope>,
+  fetchFn?: typeof fetch,
 ): Stripe.HttpClientInterface {
-  const inner = Stripe.createFetchHttpClient();
+  const inner = Stripe.createFetchHttpClient(fetchFn);
   const client = Object.create(inner) as Stripe.HttpClientInterface;
   client.makeRequest = async (host, port, path, method, headers, body, protocol, timeout) => {
     const scope = scopes.getStore();
@@ -191,7 +194,7 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     random,
   });
   const scopes = new AsyncLocalStorage<CallScope>();
-  const stripe = sdkClient(config, budgetedHttpClient(bucket, scopes), timeoutMs);
+  const stripe = sdkClient(config, budgetedHttpClient(bucket, scopes, options.fetch), timeoutMs);
 
   function backoffMs(attempt: number, error: Stripe.errors.StripeError): number {
     // full jitter: anywhere up to the (capped) exponential ceiling

@@ -330,7 +330,7 @@ Deno.test("refundService.create() from two isolates on one KV never reserves mor
         clock,
         config: { ...config, auditSigningKey: TEST_SIGNING_KEY },
         log: silentLogger(),
-        stripe: createStripeGateway({ kv, clock, config, log: silentLogger() }),
+        stripe: createStripeGateway({ kv, clock, config, log: silentLogger(), fetch: emu.fetch }),
       };
       return createServices(deps);
     });

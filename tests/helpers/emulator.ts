@@ -7,7 +7,7 @@ export function stripeFor(emu: Emulator): Stripe {
     host: "127.0.0.1",
     port: emu.port,
     protocol: "http",
-    httpClient: Stripe.createFetchHttpClient(),
+    httpClient: Stripe.createFetchHttpClient(emu.fetch),
     maxNetworkRetries: 0,
   });
 }

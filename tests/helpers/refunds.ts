@@ -109,6 +109,7 @@ export async function withRefundWorld(
     log: t.deps.log,
     timeoutMs: options.timeoutMs ?? 5_000,
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
+    fetch: emu.fetch,
   });
   const hooks: RefundHooks = {};
   t.services.refunds = createRefundService(t.deps, {

@@ -57,6 +57,7 @@ export function withGateway(
         clock,
         config,
         sleep,
+        fetch: emu.fetch,
       });
       await fn({ emu, gateway, kv, logs, sleeps });
     } finally {

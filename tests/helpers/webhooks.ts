@@ -238,6 +238,7 @@ export async function withEmulatorApp(
       log: t.deps.log,
       // budget waits move the manual clock instead of sleeping
       sleep: (ms) => Promise.resolve(clock.advance(ms)),
+      fetch: emu.fetch,
     });
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", onListen() {} },
