@@ -11,6 +11,7 @@
  * record and answers from it (`resume`) instead of creating a second one.
  */
 import { keys } from "./keys.ts";
+import { sha256Hex } from "../services/encoding.ts";
 import type { Clock } from "../services/clock.ts";
 import { AppError, type ErrorCode, type FieldError } from "../services/errors.ts";
 
@@ -68,13 +69,6 @@ export interface IdempotentResult extends StoredResponse {
   replayed: boolean;
 }
 
-const enc = new TextEncoder();
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === "object") {
@@ -87,11 +81,11 @@ function canonical(value: unknown): unknown {
 
 /** A stable hash of a request (key order and `undefined` members do not matter). */
 export function requestFingerprint(request: unknown): Promise<string> {
-  return sha256Hex(JSON.stringify(canonical(request)));
+  return Promise.resolve(sha256Hex(JSON.stringify(canonical(request))));
 }
 
-async function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
-  return keys.idempotencyKey(scope.owner, scope.route, await sha256Hex(scope.key));
+function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
+  return Promise.resolve(keys.idempotencyKey(scope.owner, scope.route, sha256Hex(scope.key)));
 }
 
 function replayError(error: StoredError): AppError {

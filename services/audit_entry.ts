@@ -5,7 +5,7 @@
 import type { CallContext } from "./context.ts";
 import { maskString } from "./log.ts";
 import type { AuditEntry, AuditHead, AuditResult } from "../kv/audit.ts";
-import { hex } from "./encoding.ts";
+import { hex, sha256Hex } from "./encoding.ts";
 
 export interface AuditInput {
   /** dotted: "refund.create", "auth.otp_failed", "user.update", "webhook.replay" */
@@ -123,9 +123,9 @@ export function canonicalJson(value: unknown): string {
 const enc = new TextEncoder();
 
 /** SHA-256 hex over the canonical encoding of the entry without its `hash`. */
-export async function entryHash(entry: Omit<AuditEntry, "hash"> | AuditEntry): Promise<string> {
+export function entryHash(entry: Omit<AuditEntry, "hash"> | AuditEntry): Promise<string> {
   const { hash: _hash, ...rest } = entry as AuditEntry;
-  return hex(await crypto.subtle.digest("SHA-256", enc.encode(canonicalJson(rest))));
+  return Promise.resolve(sha256Hex(canonicalJson(rest)));
 }
 
 /** Places pending entries after `head`: consecutive seqs, non-decreasing time, linked hashes. */

@@ -6,6 +6,7 @@
  */
 import { AppError, validationFailed } from "./errors.ts";
 import type { Transaction } from "./txn_types.ts";
+import { sha256Hex } from "./encoding.ts";
 import {
   REFUND_REASONS,
   type RefundReason,
@@ -157,13 +158,13 @@ export function utcDay(ms: number): string {
 }
 
 /** What an approval approves: transaction, amount, currency and reason, hashed. */
-export async function approvalHash(r: {
+export function approvalHash(r: {
   transaction_id: string;
   amount: number;
   currency: string;
   reason: RefundReason | null;
 }): Promise<string> {
-  const text = JSON.stringify([r.transaction_id, r.amount, r.currency, r.reason]);
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Promise.resolve(
+    sha256Hex(JSON.stringify([r.transaction_id, r.amount, r.currency, r.reason])),
+  );
 }
