@@ -1,29 +1,23 @@
 import assert from "node:assert/strict";
-import { createTestApp } from "./helpers/app.ts";
+import { createTestApp, withTestApp } from "./helpers/app.ts";
 
 Deno.test("GET /healthz answers ok with a request id", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const res = await t.app.request("/healthz");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("x-request-id") ?? "", /^req_[0-9A-Z]{26}$/);
     assert.deepEqual(await res.json(), { ok: true });
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /readyz reports KV reachable", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const res = await t.app.request("/readyz");
     assert.equal(res.status, 200);
     const body = await res.json();
     assert.equal(body.ok, true);
     assert.equal(body.checks.kv.ok, true);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /readyz is 503 when KV is gone", async () => {
@@ -37,8 +31,7 @@ Deno.test("GET /readyz is 503 when KV is gone", async () => {
 });
 
 Deno.test("an unknown route is a problem+json 404", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const res = await t.app.request("/nope", { headers: { "x-request-id": "client-req-12345" } });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get("content-type"), "application/problem+json");
@@ -47,14 +40,11 @@ Deno.test("an unknown route is a problem+json 404", async () => {
     assert.equal(body.code, "not_found");
     assert.equal(body.status, 404);
     assert.equal(body.request_id, "client-req-12345");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /openapi.json is an OpenAPI 3.1 document", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const res = await t.app.request("/openapi.json");
     assert.equal(res.status, 200);
     const doc = await res.json();
@@ -62,7 +52,5 @@ Deno.test("GET /openapi.json is an OpenAPI 3.1 document", async () => {
     assert.ok(doc.paths["/healthz"].get);
     assert.equal(doc.components.securitySchemes.bearerAuth.scheme, "bearer");
     assert.equal(doc.components.securitySchemes.otpCode.name, "X-OTP-Code");
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import type { CallContext } from "../services/context.ts";
 import { canonicalJson, entryHash, SNAPSHOT_MAX_CHARS } from "../services/audit_entry.ts";
 import { type AuditEntry, GENESIS_HASH } from "../kv/audit.ts";
@@ -29,8 +29,7 @@ Deno.test("canonicalJson sorts keys at every level and drops undefined members",
 });
 
 Deno.test("audit.record() starts the chain at the genesis hash and links each entry to the previous", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await t.services.audit.record(admin, {
       action: "refund.create",
       target: { type: "refund", id: "rfd_1" },
@@ -72,26 +71,20 @@ Deno.test("audit.record() starts the chain at the genesis hash and links each en
     });
     // The hash covers prev_hash: the same content after another entry hashes differently.
     assert.notEqual(await entryHash({ ...first, prev_hash: second.hash }), first.hash);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit entries keep time non-decreasing even when the clock goes back", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await t.services.audit.record(admin, { action: "a.b", target: null, result: "ok" });
     t.clock.advance(-60_000);
     await t.services.audit.record(admin, { action: "a.b", target: null, result: "ok" });
     assert.equal((await entry(t.kv, 2)).at, (await entry(t.kv, 1)).at);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit.commit() writes the change and its entries in one commit and returns the value", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const value = await t.services.audit.commit(admin, async (op) => {
       const current = await t.kv.get<number>(["balance"]);
       op.check(current).set(["balance"], (current.value ?? 0) + 5);
@@ -111,14 +104,11 @@ Deno.test("audit.commit() writes the change and its entries in one commit and re
     assert.equal(e1, bal.versionstamp);
     assert.equal(e2, bal.versionstamp);
     assert.equal((await entry(t.kv, 2)).prev_hash, (await entry(t.kv, 1)).hash);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit.commit() writes nothing when build throws", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await assert.rejects(
       t.services.audit.commit(admin, (op) => {
         op.set(["balance"], 1);
@@ -131,14 +121,11 @@ Deno.test("audit.commit() writes nothing when build throws", async () => {
     // The queue is not stuck after a failure.
     await t.services.audit.record(admin, { action: "a.b", target: null, result: "ok" });
     assert.equal((await entry(t.kv, 1)).action, "a.b");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit.commit() refuses a change that would append more entries than one KV commit holds", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await assert.rejects(
       t.services.audit.commit(admin, (op) => {
         op.set(["bulk"], 1);
@@ -153,14 +140,11 @@ Deno.test("audit.commit() refuses a change that would append more entries than o
     );
     assert.equal((await t.kv.get(["bulk"])).value, null);
     assert.equal((await t.kv.get(keys.auditHead())).value, null);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit.commit() runs build again from scratch after its own check loses a race", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await t.services.audit.record(admin, { action: "first", target: null, result: "ok" });
     let runs = 0;
     await t.services.audit.commit(admin, async (op) => {
@@ -176,14 +160,11 @@ Deno.test("audit.commit() runs build again from scratch after its own check lose
     assert.equal((await entry(t.kv, 2)).action, "thing.set");
     assert.equal((await t.kv.get(keys.auditEntry(3))).value, null);
     assert.equal((await t.services.audit.verify()).ok, true);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit entries mask secrets, tokens, TOTP and card data, and part of emails", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await t.services.audit.record(admin, {
       action: "user.update",
       target: { type: "admin", id: "adm_bob" },
@@ -208,14 +189,11 @@ Deno.test("audit entries mask secrets, tokens, TOTP and card data, and part of e
       note: "key sk_live_**** leaked",
     });
     assert.equal(e.reason, "changed by b***@example.com");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("audit entries truncate huge before/after with a marker and stay under KV's 64 KiB", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const huge = {
       blob: "x".repeat(1_000_000),
       list: Array.from({ length: 20_000 }, (_, i) => i + 0.5),
@@ -240,7 +218,5 @@ Deno.test("audit entries truncate huge before/after with a marker and stay under
     assert.ok(e.reason!.length < 2100);
     assert.equal(e.hash, await entryHash(e));
     assert.equal((await t.services.audit.verify()).ok, true);
-  } finally {
-    await t.close();
-  }
+  });
 });

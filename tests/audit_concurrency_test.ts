@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, TEST_SIGNING_KEY } from "./helpers/app.ts";
+import { TEST_SIGNING_KEY, withTestApp } from "./helpers/app.ts";
 import { parseConfig } from "../config.ts";
 import { ManualClock } from "../services/clock.ts";
 import type { CallContext } from "../services/context.ts";
@@ -36,8 +36,7 @@ async function assertChainIsLinear(kv: Deno.Kv, n: number): Promise<AuditEntry[]
 }
 
 Deno.test("50 concurrent writers via commit() and record() produce seqs 1..N with no gap or fork", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const writers = 50;
     await Promise.all(Array.from({ length: writers }, async (_, i) => {
       for (let round = 0; round < 4; round++) {
@@ -72,14 +71,11 @@ Deno.test("50 concurrent writers via commit() and record() produce seqs 1..N wit
     assert.equal(result.ok, true);
     assert.equal(result.entries, writers * 4);
     assert.equal(entries.filter((e) => e.action === "counter.bump").length, writers * 2);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a burst of audit.record() calls is batched into far fewer commits than entries", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         t.services.audit.record(writer(i), {
@@ -95,9 +91,7 @@ Deno.test("a burst of audit.record() calls is batched into far fewer commits tha
     await assertChainIsLinear(t.kv, 40);
     // The first record goes alone; the 39 queued behind it go out together.
     assert.ok(stamps.size <= 3, `40 entries took ${stamps.size} commits`);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("two isolates appending to the same KV (separate handles) never fork the chain", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
 import type { CallContext } from "../services/context.ts";
 import type { AuditEntry, AuditQuery } from "../services/audit.ts";
 import { AppError } from "../services/errors.ts";
@@ -156,8 +156,7 @@ Deno.test("audit.list() shows entries appended after the first page on a fresh l
 });
 
 Deno.test("audit.list() with several filters over sparse matches hands back a cursor instead of scanning everything", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     await Promise.all(Array.from({ length: 2500 }, (_, i) =>
       t.services.audit.record(as("adm_a"), {
         action: i === 100 || i === 2400 ? "refund.reject" : "refund.create",
@@ -173,7 +172,5 @@ Deno.test("audit.list() with several filters over sparse matches hands back a cu
     assert.ok(first.data.length <= 1);
     const all = (await allPages(t, { actor: "adm_a", action: "refund.reject", limit: 5 })).flat();
     assert.deepEqual(seqs(all), [2401, 101]);
-  } finally {
-    await t.close();
-  }
+  });
 });

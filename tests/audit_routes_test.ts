@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import type { CallContext } from "../services/context.ts";
 import { entryHash } from "../services/audit_entry.ts";
@@ -28,8 +28,7 @@ async function withEntries(t: TestApp, n: number) {
 }
 
 Deno.test("GET /audit-log lists newest first for an auditor, with filters and a cursor", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const auditor = await createAdmin(t, "auditor");
     await withEntries(t, 6);
     const res = await t.app.request(`${BASE}?actor=adm_op&limit=4`, {
@@ -59,14 +58,11 @@ Deno.test("GET /audit-log lists newest first for an auditor, with filters and a 
     })).json();
     assert.deepEqual(byTarget.data.map((e: AuditEntry) => e.seq).length, 1);
     assert.equal(byTarget.data[0].target.id, "rfd_5");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /audit-log refuses bad dates, limits and cursors with 422 naming the field", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     for (
       const [query, path] of [
@@ -89,14 +85,11 @@ Deno.test("GET /audit-log refuses bad dates, limits and cursors with 422 naming 
       { headers: authHeaders(admin) },
     );
     assert.equal(ok.status, 200);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("the audit log is closed to roles other than auditor and admin", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const op = await createAdmin(t, "operator");
     for (const path of [BASE, `${BASE}/verify`]) {
       const res = await t.app.request(path, { headers: authHeaders(op) });
@@ -104,14 +97,11 @@ Deno.test("the audit log is closed to roles other than auditor and admin", async
       assert.equal((await res.json()).code, "forbidden");
     }
     assert.equal((await t.app.request(BASE)).status, 401);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /audit-log/verify reports an intact chain, then the edited entry", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const auditor = await createAdmin(t, "auditor");
     await withEntries(t, 5);
     const good = await t.app.request(`${BASE}/verify`, { headers: authHeaders(auditor) });
@@ -131,26 +121,20 @@ Deno.test("GET /audit-log/verify reports an intact chain, then the edited entry"
       { seq: bad.first_bad.seq, problem: bad.first_bad.problem },
       { seq, problem: "hash_mismatch" },
     );
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /audit-log/export needs a second factor", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const auditor = await createAdmin(t, "auditor");
     const res = await t.app.request(`${BASE}/export`, { headers: authHeaders(auditor) });
     assert.equal(res.status, 401);
     assert.equal((await res.json()).code, "otp_required");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /audit-log/export?format=jsonl streams entries as stored and audits the export", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const auditor = await createAdmin(t, "auditor");
     await withEntries(t, 5);
     const res = await t.app.request(`${BASE}/export?format=jsonl&action=refund.create`, {
@@ -174,14 +158,11 @@ Deno.test("GET /audit-log/export?format=jsonl streams entries as stored and audi
       format: "jsonl",
       filters: { action: "refund.create" },
     });
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /audit-log/export?format=csv quotes commas, quotes and newlines and defuses formulas", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     await withEntries(t, 3);
     const res = await t.app.request(`${BASE}/export?format=csv&actor=adm_op`, {
@@ -195,9 +176,7 @@ Deno.test("GET /audit-log/export?format=csv quotes commas, quotes and newlines a
     assert.ok(text.includes(',"says ""hi"", then\nleaves",'), "quoted and escaped");
     assert.ok(text.includes(`,"'=HYPERLINK(""x"")",`), "formula defused");
     assert.equal(text.split("\r\n").filter((l) => l.includes("refund.create")).length, 3);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("csvCell follows RFC 4180 and leaves plain values alone", () => {

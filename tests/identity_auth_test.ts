@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { auditEntries, authHeaders, createAdmin } from "./helpers/identity.ts";
 import { systemContext } from "../services/context.ts";
 import { permissionsOf } from "../services/permissions.ts";
@@ -12,8 +12,7 @@ async function problem(res: Response) {
 }
 
 Deno.test("authenticate refuses a missing, malformed or unknown bearer token, saying which", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const cases: [Record<string, string>, RegExp][] = [
       [{}, /send Authorization: Bearer/],
       [{ authorization: "Basic dXNlcjpwYXNz" }, /malformed Authorization/],
@@ -27,14 +26,11 @@ Deno.test("authenticate refuses a missing, malformed or unknown bearer token, sa
       assert.equal(body.code, "unauthenticated");
       assert.match(body.detail, detail);
     }
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /api/admin/me shows id, email, role, permissions and second-factor status", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "analyst", { email: "Ana@Example.com" });
     const res = await t.app.request("/api/admin/me", { headers: authHeaders(admin) });
     assert.equal(res.status, 200);
@@ -52,14 +48,11 @@ Deno.test("GET /api/admin/me shows id, email, role, permissions and second-facto
     assert.equal(me.second_factor.locked_until, null);
     assert.equal(me.second_factor.recovery_codes_remaining, 8);
     assert.equal(me.token_hash, undefined);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a disabled admin's token stops working at once, and works again when re-enabled", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "operator");
     assert.equal(
       (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).status,
@@ -74,14 +67,11 @@ Deno.test("a disabled admin's token stops working at once, and works again when 
       (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).status,
       200,
     );
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a rotated token is refused at once; the new one works", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "viewer");
     const { token } = await t.services.identity.rotateToken(cli, admin.id);
     assert.notEqual(token, admin.token);
@@ -94,14 +84,11 @@ Deno.test("a rotated token is refused at once; the new one works", async () => {
     assert.equal(fresh.status, 200);
     const actions = (await auditEntries(t.kv)).map((e) => e.action);
     assert.ok(actions.includes("token.rotate"));
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("no token, TOTP secret or recovery code is stored in clear anywhere in KV", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admins = [await createAdmin(t, "admin"), await createAdmin(t, "viewer")];
     const rotated = await t.services.identity.rotateToken(cli, admins[1].id);
     const reset = await t.services.identity.resetSecondFactor(cli, admins[1].id);
@@ -121,14 +108,11 @@ Deno.test("no token, TOTP secret or recovery code is stored in clear anywhere in
       assert.ok(!dump.includes(s), `found a clear secret in KV: ${s.slice(0, 6)}…`);
       assert.ok(!dump.toLowerCase().includes(s.toLowerCase()));
     }
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a role without the permission gets 403 naming it and the roles that have it, audited", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const viewer = await createAdmin(t, "viewer");
     const res = await t.app.request("/api/admin/users", { headers: authHeaders(viewer) });
     assert.equal(res.status, 403);
@@ -142,14 +126,11 @@ Deno.test("a role without the permission gets 403 naming it and the roles that h
     assert.equal(denied[0].result, "denied");
     assert.equal(denied[0].actor.id, viewer.id);
     assert.equal(denied[0].target?.id, "users.read");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("the API throttle allows 120 requests a minute per token, then 429 with Retry-After", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     t.clock.set(Date.UTC(2026, 10, 26, 9, 0, 0)); // the start of a window
     const a = await createAdmin(t, "viewer");
     const b = await createAdmin(t, "viewer");
@@ -167,7 +148,5 @@ Deno.test("the API throttle allows 120 requests a minute per token, then 429 wit
     t.clock.advance(40_000);
     const next = await t.app.request("/api/admin/me", { headers: authHeaders(a) });
     assert.equal(next.status, 200, "a new window starts afresh");
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   authHeaders,
@@ -25,8 +25,7 @@ async function roleOf(t: TestApp, id: string) {
 }
 
 Deno.test("granting admin waits for a different admin's approval", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const alice = await createAdmin(t, "admin");
     const bob = await createAdmin(t, "admin");
     const vic = await createAdmin(t, "operator");
@@ -68,14 +67,11 @@ Deno.test("granting admin waits for a different admin's approval", async () => {
     assert.ok(actions.includes("user.role_grant.request:ok"));
     assert.ok(actions.includes("user.role_grant.approve:denied"));
     assert.ok(actions.includes("user.role_grant.approve:ok"));
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("creating an admin from the API starts it as viewer with a pending grant", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const alice = await createAdmin(t, "admin");
     const bob = await createAdmin(t, "admin");
     const res = await t.app.request(
@@ -88,14 +84,11 @@ Deno.test("creating an admin from the API starts it as viewer with a pending gra
     assert.equal(body.pending_role_grant.role, "admin");
     assert.equal((await approve(t, bob, body.admin.id, body.pending_role_grant.id)).status, 200);
     assert.equal(await roleOf(t, body.admin.id), "admin");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a role grant cannot be approved once rejected, expired or outdated", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const alice = await createAdmin(t, "admin");
     const bob = await createAdmin(t, "admin");
     const vic = await createAdmin(t, "viewer");
@@ -128,7 +121,5 @@ Deno.test("a role grant cannot be approved once rejected, expired or outdated", 
       404,
       "grant of another admin",
     );
-  } finally {
-    await t.close();
-  }
+  });
 });

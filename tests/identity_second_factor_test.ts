@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   authHeaders,
@@ -34,8 +34,7 @@ async function refusal(p: Promise<unknown>): Promise<AppError> {
 }
 
 Deno.test("a 2FA route without X-OTP-Code or X-Step-Up is 401 otp_required", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const res = await t.app.request(
       "/api/admin/users",
@@ -45,14 +44,11 @@ Deno.test("a 2FA route without X-OTP-Code or X-Step-Up is 401 otp_required", asy
     const body = await res.json();
     assert.equal(body.code, "otp_required");
     assert.match(body.detail, /X-OTP-Code/);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a malformed code is otp_invalid naming header.x-otp-code", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     for (const code of ["12345", "1234567", "12a456", "abcd-efgh-ijkl"]) {
       const res = await t.app.request(
@@ -70,14 +66,11 @@ Deno.test("a malformed code is otp_invalid naming header.x-otp-code", async () =
     }
     const me = await (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).json();
     assert.equal(me.second_factor.locked_until, null, "malformed codes are not guesses");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a valid code passes the guard once; the same code again is otp_replayed", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const headers = otpHeaders(t, admin);
     const first = await t.app.request(
@@ -99,14 +92,11 @@ Deno.test("a valid code passes the guard once; the same code again is otp_replay
       (await auditEntries(t.kv)).filter((e) => e.action === "auth.otp_replayed").length,
       1,
     );
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("codes one step either side are accepted; an older step after a newer one is a replay", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const previous = currentOtp(admin.totpSecret, t.clock, -1);
     const next = currentOtp(admin.totpSecret, t.clock, 1);
@@ -116,14 +106,11 @@ Deno.test("codes one step either side are accepted; an older step after a newer 
     await verifyOtp(t, admin, previous);
     await verifyOtp(t, admin, next);
     assert.equal((await refusal(verifyOtp(t, admin, current))).code, "otp_replayed");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("concurrent requests with the same code: exactly one passes, across two service instances", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const other = createServices(t.deps); // a second isolate on the same KV
     const code = currentOtp(admin.totpSecret, t.clock);
@@ -139,14 +126,11 @@ Deno.test("concurrent requests with the same code: exactly one passes, across tw
     for (const r of results) {
       if (r.status === "rejected") assert.equal((r.reason as AppError).code, "otp_replayed");
     }
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("5 wrong codes within 5 minutes lock the factor for 15 minutes, audited once", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const good = () => currentOtp(admin.totpSecret, t.clock);
     const wrong = () => String((Number(good()) + 500_000) % 1_000_000).padStart(6, "0");
@@ -180,14 +164,11 @@ Deno.test("5 wrong codes within 5 minutes lock the factor for 15 minutes, audite
 
     t.clock.advance(14 * 60_000);
     await verifyOtp(t, admin, good());
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("failures older than 5 minutes do not count toward the lock", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const wrong = () =>
       String((Number(currentOtp(admin.totpSecret, t.clock)) + 1) % 1_000_000).padStart(6, "0");
@@ -195,14 +176,11 @@ Deno.test("failures older than 5 minutes do not count toward the lock", async ()
     t.clock.advance(5 * 60_000 + 1_000);
     assert.equal((await refusal(verifyOtp(t, admin, wrong()))).code, "otp_invalid");
     await verifyOtp(t, admin, currentOtp(admin.totpSecret, t.clock));
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("recovery codes work in X-OTP-Code once each, in any case; wrong ones count as failures", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     assert.equal(admin.recoveryCodes.length, 8);
     assert.equal(new Set(admin.recoveryCodes).size, 8);
@@ -216,14 +194,11 @@ Deno.test("recovery codes work in X-OTP-Code once each, in any case; wrong ones 
     const entries = await auditEntries(t.kv);
     assert.equal(entries.filter((e) => e.action === "auth.recovery_code_used").length, 2);
     assert.equal(entries.filter((e) => e.action === "auth.otp_failed").length, 1);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("resetting the second factor replaces the secret and the recovery codes", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const reset = await t.services.identity.resetSecondFactor(
       { actor: { type: "system", id: "cli", role: null }, request: null, second_factor: false },
@@ -238,7 +213,5 @@ Deno.test("resetting the second factor replaces the secret and the recovery code
     await verifyOtp(t, admin, currentOtp(reset.totp_secret, t.clock));
     await verifyOtp(t, admin, reset.recovery_codes[0]);
     assert.ok((await auditEntries(t.kv)).some((e) => e.action === "totp.reset"));
-  } finally {
-    await t.close();
-  }
+  });
 });

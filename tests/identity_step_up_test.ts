@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   authHeaders,
@@ -28,8 +28,7 @@ async function stepUp(t: TestApp, admin: TestAdmin, code: string) {
 }
 
 Deno.test("POST /api/admin/step-up returns a token valid STEP_UP_TTL_S for a run of 2FA calls", async () => {
-  const t = await createTestApp({ env: { STEP_UP_TTL_S: "120" } });
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const res = await stepUp(t, admin, currentOtp(admin.totpSecret, t.clock));
     assert.equal(res.status, 200);
@@ -45,14 +44,11 @@ Deno.test("POST /api/admin/step-up returns a token valid STEP_UP_TTL_S for a run
     assert.equal(expired.status, 401);
     assert.equal((await expired.json()).code, "step_up_expired");
     assert.ok((await auditEntries(t.kv)).some((e) => e.action === "auth.step_up"));
-  } finally {
-    await t.close();
-  }
+  }, { env: { STEP_UP_TTL_S: "120" } });
 });
 
 Deno.test("the code traded for a step-up token cannot be used again", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const code = currentOtp(admin.totpSecret, t.clock);
     assert.equal((await stepUp(t, admin, code)).status, 200);
@@ -61,14 +57,11 @@ Deno.test("the code traded for a step-up token cannot be used again", async () =
     assert.equal((await again.json()).code, "otp_replayed");
     const asOtp = await createUser(t, { ...authHeaders(admin), "x-otp-code": code });
     assert.equal((await asOtp.json()).code, "otp_replayed");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a step-up token works only for its admin and bearer token", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const alice = await createAdmin(t, "admin");
     const bob = await createAdmin(t, "admin");
     const aliceStep = (await stepUpHeaders(t, alice))["x-step-up"];
@@ -87,28 +80,22 @@ Deno.test("a step-up token works only for its admin and bearer token", async () 
     });
     assert.equal(newBearer.status, 401);
     assert.equal((await newBearer.json()).code, "step_up_expired");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("resetting the second factor revokes outstanding step-up tokens", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const headers = await stepUpHeaders(t, admin);
     assert.equal((await createUser(t, headers)).status, 201);
     await t.services.identity.resetSecondFactor(systemContext("cli"), admin.id);
     const res = await createUser(t, headers);
     assert.equal((await res.json()).code, "step_up_expired");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a stale X-Step-Up with a fresh X-OTP-Code passes on the code; a malformed one is refused", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const stale = (await stepUpHeaders(t, admin))["x-step-up"];
     t.clock.advance(301_000);
@@ -119,14 +106,11 @@ Deno.test("a stale X-Step-Up with a fresh X-OTP-Code passes on the code; a malfo
     const body = await malformed.json();
     assert.equal(body.code, "step_up_expired");
     assert.equal(body.errors[0].path, "header.x-step-up");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("step-up is throttled harder than the API: 10 attempts a minute per token", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     t.clock.set(Date.UTC(2026, 10, 26, 9, 0, 0));
     const admin = await createAdmin(t, "admin");
     for (let i = 0; i < 10; i++) {
@@ -145,7 +129,5 @@ Deno.test("step-up is throttled harder than the API: 10 attempts a minute per to
     );
     t.clock.advance(60_000);
     assert.equal((await stepUp(t, admin, currentOtp(admin.totpSecret, t.clock))).status, 200);
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
 import { systemContext } from "../services/context.ts";
 
@@ -9,8 +9,7 @@ const cli = systemContext("cli");
 // whether the token still works is decided by the admin record on every request.
 
 Deno.test("a token already in use is refused on the very next request after rotation", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "viewer");
     for (let i = 0; i < 3; i++) {
       const res = await t.app.request("/api/admin/me", { headers: authHeaders(admin) });
@@ -26,14 +25,11 @@ Deno.test("a token already in use is refused on the very next request after rota
     });
     assert.equal(fresh.status, 200);
     assert.equal((await fresh.json()).id, admin.id);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("a role change applies to a token already in use on its next request", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const admin = await createAdmin(t, "viewer");
     const before = await t.app.request("/api/admin/payments/transactions", {
       headers: authHeaders(admin),
@@ -46,7 +42,5 @@ Deno.test("a role change applies to a token already in use on its next request",
     });
     assert.equal(after.status, 403, "auditors do not read transactions");
     await after.body?.cancel();
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   authHeaders,
@@ -20,8 +20,7 @@ async function roleOf(t: TestApp, id: string) {
 }
 
 Deno.test("POST /api/admin/users creates an admin and shows its credentials once", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     const res = await t.app.request(
       "/api/admin/users",
@@ -62,14 +61,11 @@ Deno.test("POST /api/admin/users creates an admin and shows its credentials once
     );
     assert.equal(dup.status, 409);
     assert.equal((await dup.json()).code, "conflict");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("an unknown role is 422 naming body.role, on create and on change", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     const other = await createAdmin(t, "viewer");
     const created = await t.app.request(
@@ -83,14 +79,11 @@ Deno.test("an unknown role is 422 naming body.role, on create and on change", as
     const changed = await patchUser(t, boss, other.id, { role: "root" });
     assert.equal(changed.status, 422);
     assert.equal((await changed.json()).errors[0].path, "body.role");
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("GET /api/admin/users pages through every admin with sealed cursors", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     for (let i = 0; i < 4; i++) {
       await createAdmin(t, "viewer");
@@ -119,14 +112,11 @@ Deno.test("GET /api/admin/users pages through every admin with sealed cursors", 
       headers: authHeaders(boss),
     });
     assert.equal(bad.status, 422);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("PATCH changes another admin's role and status, audited with before and after", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     const target = await createAdmin(t, "viewer");
     const res = await patchUser(t, boss, target.id, { role: "analyst" });
@@ -145,14 +135,11 @@ Deno.test("PATCH changes another admin's role and status, audited with before an
     assert.deepEqual(disable?.after, { status: "disabled" });
     const missing = await patchUser(t, boss, "adm_missing", { role: "viewer" });
     assert.equal(missing.status, 404);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("an admin cannot change their own role or disable themselves (403, audited)", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     for (const body of [{ role: "viewer" }, { status: "disabled" }]) {
       const res = await patchUser(t, boss, boss.id, body);
@@ -166,14 +153,11 @@ Deno.test("an admin cannot change their own role or disable themselves (403, aud
       e.action === "user.update" && e.result === "denied"
     );
     assert.equal(denied.length, 2);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("rotate-token and reset-2fa routes return the new secrets once", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     const target = await createAdmin(t, "viewer");
     const rotated = await t.app.request(
@@ -199,14 +183,11 @@ Deno.test("rotate-token and reset-2fa routes return the new secrets once", async
     const body = await reset.json();
     assert.notEqual(body.totp_secret, target.totpSecret);
     assert.equal(body.recovery_codes.length, 8);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("createDemoAdmin() makes demo@example.com only when no admin exists", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const demo = await createDemoAdmin(t.services);
     assert.ok(demo);
     assert.equal(demo.admin.email, "demo@example.com");
@@ -217,7 +198,5 @@ Deno.test("createDemoAdmin() makes demo@example.com only when no admin exists", 
       headers: { authorization: `Bearer ${demo.token}` },
     });
     assert.equal((await me.json()).role, "admin");
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -6,7 +6,7 @@
  * means the caller got past the guard.
  */
 import assert from "node:assert/strict";
-import { createTestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
 import { can, type Permission, PERMISSIONS, ROLES } from "../services/permissions.ts";
 
@@ -20,8 +20,7 @@ interface Operation {
 }
 
 Deno.test("every /api/admin operation refuses exactly the roles the permission table excludes", async () => {
-  const t = await createTestApp();
-  try {
+  await withTestApp(async (t) => {
     const doc = await (await t.app.request("/openapi.json")).json();
     const operations: Operation[] = [];
     const missing: string[] = [];
@@ -88,7 +87,5 @@ Deno.test("every /api/admin operation refuses exactly the roles the permission t
       }
     }
     assert.deepEqual(wrong, [], "role × route outcomes that disagree with the permission table");
-  } finally {
-    await t.close();
-  }
+  });
 });
