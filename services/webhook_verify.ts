@@ -7,8 +7,8 @@
  * signatures, with the HMAC computed by SubtleCrypto (`CachedSubtleCrypto`:
  * the SDK's own provider, except that each secret's key is imported once, not
  * on every delivery). It is the web-platform way the issue asks for; it costs
- * more than `node:crypto` would (about 45 µs a delivery against 8 µs, mostly
- * on the isolate's thread), which the webhook benchmark pays.
+ * more than `node:crypto` would (about 45 µs a delivery, half of it on the
+ * isolate's thread, against 8 µs), which the webhook benchmark pays.
  */
 import Stripe from "stripe";
 import type { Clock } from "./clock.ts";
