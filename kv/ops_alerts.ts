@@ -1,7 +1,8 @@
 /**
- * Ops alerts: money problems an operator must look at (a refund Stripe failed
- * after reporting it succeeded, a refund Stripe never received). Raised inside
- * the commit that finds the problem; closed by an operator with a note.
+ * Ops alerts: problems an operator must look at (a refund Stripe failed after
+ * reporting it succeeded, a refund Stripe never received, a webhook event
+ * that used up its processing attempts). Raised inside the commit that finds
+ * the problem; closed by an operator with a note.
  *
  *   ["ops_alerts", id] -> OpsAlert   (ids are `ops_` ULIDs: time order)
  *
@@ -14,14 +15,25 @@ import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 export const OPS_ALERT_STATUSES = ["open", "closed"] as const;
 export type OpsAlertStatus = typeof OPS_ALERT_STATUSES[number];
 
+export const OPS_ALERT_KINDS = [
+  "refund_failed_after_success",
+  "refund_lost_at_stripe",
+  "webhook_event_dead",
+] as const;
+export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
+
 export interface OpsAlert {
   id: string;
-  kind: "refund_failed_after_success" | "refund_lost_at_stripe";
-  refund_id: string;
-  transaction_id: string;
+  kind: OpsAlertKind;
+  /** the refund, for refund alerts */
+  refund_id: string | null;
+  transaction_id: string | null;
   stripe_refund: string | null;
-  amount: number;
-  currency: string;
+  /** the Stripe event (`evt_…`), for `webhook_event_dead` (absent on alerts raised before) */
+  webhook_event_id?: string | null;
+  /** the money at stake, when the alert is about an amount */
+  amount: number | null;
+  currency: string | null;
   detail: string;
   status: OpsAlertStatus;
   created_at: string;

@@ -1,8 +1,8 @@
 /**
- * /ops-alerts (mounted under /api/admin/payments): the money problems the
- * refund flow raises (a refund Stripe failed after reporting success, one
- * Stripe never received), for the people on duty to see (viewer+) and close
- * with a note once handled (operator+, audited).
+ * /ops-alerts (mounted under /api/admin/payments): the problems raised for
+ * the people on duty (a refund Stripe failed after reporting success, one
+ * Stripe never received, a webhook event that used up its attempts), to see
+ * (viewer+) and close with a note once handled (operator+, audited).
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
@@ -17,23 +17,28 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
+import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
 const OpsAlertSchema = z.object({
   id: z.string().openapi({ example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  kind: z.enum(["refund_failed_after_success", "refund_lost_at_stripe"]).openapi({
+  kind: z.enum(OPS_ALERT_KINDS).openapi({
     description: "`refund_failed_after_success`: Stripe failed a refund it had reported " +
       "succeeded (the money is back with the merchant, the customer was told otherwise); " +
-      "`refund_lost_at_stripe`: a refund sent with an unknown outcome that Stripe never received",
+      "`refund_lost_at_stripe`: a refund sent with an unknown outcome that Stripe never " +
+      "received; `webhook_event_dead`: a Stripe event used up its processing attempts, so the " +
+      "account's picture misses it until it is replayed",
   }),
-  refund_id: z.string(),
-  transaction_id: z.string(),
+  refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
+  transaction_id: z.string().nullable(),
   stripe_refund: z.string().nullable(),
-  amount: AmountSchema,
-  currency: CurrencySchema,
+  webhook_event_id: z.string().nullable().openapi({
+    description: "`webhook_event_dead`: the event to replay (`evt_…`)",
+  }),
+  amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
+  currency: CurrencySchema.nullable(),
   detail: z.string(),
   status: z.enum(OPS_ALERT_STATUSES),
   created_at: DateTime,

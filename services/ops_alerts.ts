@@ -1,7 +1,7 @@
 /**
- * Ops alerts for the people on duty: the money problems the refund flow
- * raises (services/refund_settlement.ts `addRefundAlert`), listed and read
- * here, and closed by an operator with a note saying what was done. Closing is
+ * Ops alerts for the people on duty: what the refund flow raises
+ * (services/refund_settlement.ts `addRefundAlert`) and dead-lettered webhook
+ * events (services/webhook_processing.ts), listed and read here, and closed by an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it).
  */
@@ -18,19 +18,21 @@ import {
   type OpsAlertStatus,
 } from "../kv/ops_alerts.ts";
 
-export { OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
+export { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
 export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
 
 export interface OpsAlertView extends OpsAlert {
+  webhook_event_id: string | null;
   closed_at: string | null;
   closed_by: string | null;
   close_note: string | null;
 }
 
-/** Alerts raised before closing existed have no close fields: shown as null. */
+/** Fields added after an alert was raised are shown as null. */
 function toView(a: OpsAlert): OpsAlertView {
   return {
     ...a,
+    webhook_event_id: a.webhook_event_id ?? null,
     closed_at: a.closed_at ?? null,
     closed_by: a.closed_by ?? null,
     close_note: a.close_note ?? null,

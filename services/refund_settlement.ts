@@ -242,6 +242,7 @@ export function addRefundAlert(
     refund_id: refund.id,
     transaction_id: refund.transaction_id,
     stripe_refund: refund.stripe_refund,
+    webhook_event_id: null,
     amount: refund.amount,
     currency: refund.currency,
     detail,

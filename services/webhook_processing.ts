@@ -6,7 +6,9 @@
  * after `INLINE_LEASE_MS`), so the fast path needs no claim commit; if the
  * process dies, cron finds the job once the lease has run out. A failed
  * attempt leaves the job to `runDueJobs` (backoff); after its last attempt the
- * event is `dead` and waits for a replay. Attempts that overlap (cron taking
+ * event is `dead` and waits for a replay, and an ops alert (audited, in the
+ * same commit) tells the people on duty that the account's picture is missing
+ * an event. Attempts that overlap (cron taking
  * over a slow inline attempt, a replay) are harmless: the applier is
  * idempotent, and a record already `processed` is never set back.
  *
@@ -16,7 +18,11 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
+import type { AuditInput, AuditService } from "./audit.ts";
+import { systemContext } from "./context.ts";
 import type { Job } from "../kv/jobs.ts";
+import type { IdFactory } from "../kv/ids.ts";
+import { addOpsAlert, type OpsAlert } from "../kv/ops_alerts.ts";
 import type { ApplyOptions, ApplyResult, CommitHook } from "./stripe_events.ts";
 import { commitChecked } from "../kv/atomic.ts";
 import {
@@ -54,8 +60,12 @@ export type Outcome =
   | { ok: true; applied: boolean; detail: string; joined?: boolean }
   | { ok: false; error: string };
 
-export function createEventProcessing(deps: Deps, applier: EventApplier) {
+export function createEventProcessing(
+  deps: Deps,
+  svc: { applier: EventApplier; audit: AuditService; newId: IdFactory },
+) {
   const { kv, clock, log } = deps;
+  const { applier } = svc;
   // Events settling at the same moment share one commit.
   const settleBatch = new CommitBatcher(kv);
 
@@ -194,9 +204,65 @@ export function createEventProcessing(deps: Deps, applier: EventApplier) {
     // Gone (swept) or already done by the inline attempt, another runner or a replay.
     if (!record || record.status === "processed" || record.status === "ignored") return;
     const outcome = await attempt(await loadEvent(record));
-    const last = job.attempts >= job.max_attempts;
-    await settle(event_id, outcome, { job: null, failedStatus: last ? "dead" : "failed" });
+    if (!outcome.ok && job.attempts >= job.max_attempts) await deadLetter(event_id, outcome);
+    else await settle(event_id, outcome, { job: null });
     if (!outcome.ok) throw new Error(outcome.error);
+  }
+
+  /**
+   * The last attempt failed: the record becomes `dead` and, the first time, an
+   * ops alert is raised with its audit entry, all in one commit.
+   */
+  async function deadLetter(eventId: string, outcome: Outcome & { ok: false }): Promise<void> {
+    await svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+      const entry = await getEvent(kv, eventId);
+      if (entry.value === null) return { value: null, audit: [] };
+      const before = entry.value;
+      addRecordUpdate(
+        op,
+        entry as Deno.KvEntry<WebhookEventRecord>,
+        nextRecord(before, outcome, "dead"),
+      );
+      if (before.status === "dead") return { value: null, audit: [] }; // alerted already
+      return { value: null, audit: [raiseDeadEventAlert(op, before, outcome.error)] };
+    });
+  }
+
+  function raiseDeadEventAlert(
+    op: Deno.AtomicOperation,
+    record: WebhookEventRecord,
+    error: string,
+  ): AuditInput {
+    const alert: OpsAlert = {
+      id: svc.newId("ops"),
+      kind: "webhook_event_dead",
+      refund_id: null,
+      transaction_id: null,
+      stripe_refund: null,
+      webhook_event_id: record.id,
+      amount: null,
+      currency: null,
+      detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
+        `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
+      status: "open",
+      created_at: new Date(clock.now()).toISOString(),
+      closed_at: null,
+      closed_by: null,
+      close_note: null,
+    };
+    addOpsAlert(op, alert);
+    log.error("ops alert: webhook_event_dead", {
+      alert_id: alert.id,
+      event_id: record.id,
+      type: record.type,
+    });
+    return {
+      action: "ops_alert.raise",
+      target: { type: "webhook_event", id: record.id },
+      result: "ok",
+      after: { alert_id: alert.id, kind: alert.kind, type: record.type },
+      reason: alert.detail,
+    };
   }
 
   return { attempt, nextRecord, loadEvent, processInline, runJob };

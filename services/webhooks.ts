@@ -90,7 +90,7 @@ export function createWebhookService(deps: Deps, svc: Svc) {
   const verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, clock);
   const inflight = new Set<Promise<void>>();
   const intakeBatch = new CommitBatcher(kv);
-  const processing = createEventProcessing(deps, svc.applier);
+  const processing = createEventProcessing(deps, svc);
   const { attempt, nextRecord, loadEvent } = processing;
 
   async function receive(rawBody: string, signature: string | undefined): Promise<IntakeResult> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import {
   customerEvent,
   postEvent,
@@ -81,6 +81,27 @@ Deno.test("a failing applier leaves a webhook.process job that cron retries with
     assert.deepEqual(page.data.map((e: { id: string }) => e.id), [event.id]);
     assert.equal(page.data[0].status, "dead");
     assert.deepEqual((await t.services.webhooks.list({ status: "failed", limit: 10 })).data, []);
+
+    // The people on duty are told, once, in the commit that made it dead, with its audit entry.
+    const alerts = await t.services.opsAlerts.list({ status: "open", limit: 10 });
+    assert.deepEqual(
+      alerts.data.map((a) => [a.kind, a.webhook_event_id, a.refund_id, a.amount]),
+      [["webhook_event_dead", event.id, null, null]],
+    );
+    assert.match(alerts.data[0].detail, /failed 8 processing attempts.*injected by the test/);
+    const raised = (await auditEntries(t.kv)).filter((e) => e.action === "ops_alert.raise");
+    assert.deepEqual(raised.map((e) => [e.target?.id, e.actor.id]), [[
+      event.id,
+      WEBHOOK_PROCESS_JOB,
+    ]]);
+
+    // A last attempt run again (a second runner, say) leaves it dead without a second alert.
+    await assert.rejects(
+      t.services.webhooks.runJob({ ...dead[0], attempts: WEBHOOK_MAX_ATTEMPTS }),
+      /injected by the test/,
+    );
+    assert.equal((await t.services.webhooks.get(event.id)).status, "dead");
+    assert.equal((await t.services.opsAlerts.list({ limit: 10 })).data.length, 1);
 
     // The dead-lettered event is replayed by an admin once the cause is fixed.
     applier.failNext(0);
