@@ -6,11 +6,14 @@
  * conflict, so two operators never both think they handled it).
  */
 import type { Deps } from "./deps.ts";
-import type { AuditService } from "./audit.ts";
+import type { AuditInput, AuditService } from "./audit.ts";
+import type { Logger } from "./log.ts";
+import type { IdFactory } from "../kv/ids.ts";
 import type { CallContext } from "./context.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
+  addOpsAlert,
   addOpsAlertUpdate,
   getOpsAlert,
   listOpsAlerts,
@@ -20,6 +23,55 @@ import {
 
 export { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
 export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
+
+/** What an alert is about; the rest of the record is filled in by `raiseOpsAlert`. */
+export type NewOpsAlert =
+  & Pick<OpsAlert, "kind" | "detail">
+  & Partial<
+    Pick<
+      OpsAlert,
+      "refund_id" | "transaction_id" | "stripe_refund" | "webhook_event_id" | "amount" | "currency"
+    >
+  >;
+
+/**
+ * Raises an ops alert inside an audited commit: the KV record, an error log
+ * line, and the audit entry for the caller to append in the same commit
+ * (`target` is what it is about). Logged from inside a build, so a lost race
+ * may log it twice, never not at all.
+ */
+export function raiseOpsAlert(
+  op: Deno.AtomicOperation,
+  svc: { newId: IdFactory; log: Logger },
+  about: NewOpsAlert,
+  at: string,
+  target: { type: string; id: string },
+): AuditInput {
+  const alert: OpsAlert = {
+    id: svc.newId("ops"),
+    refund_id: null,
+    transaction_id: null,
+    stripe_refund: null,
+    webhook_event_id: null,
+    amount: null,
+    currency: null,
+    ...about,
+    status: "open",
+    created_at: at,
+    closed_at: null,
+    closed_by: null,
+    close_note: null,
+  };
+  addOpsAlert(op, alert);
+  svc.log.error(`ops alert: ${alert.kind}`, { alert_id: alert.id, target, ...about });
+  return {
+    action: "ops_alert.raise",
+    target,
+    result: "ok",
+    after: { alert_id: alert.id, kind: alert.kind, amount: alert.amount, currency: alert.currency },
+    reason: alert.detail,
+  };
+}
 
 export interface OpsAlertView extends OpsAlert {
   webhook_event_id: string | null;

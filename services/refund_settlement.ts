@@ -35,7 +35,8 @@ import {
   type RefundStatus,
   withHistory,
 } from "../kv/refunds.ts";
-import { addOpsAlert, type OpsAlert } from "../kv/ops_alerts.ts";
+import type { OpsAlert } from "../kv/ops_alerts.ts";
+import { raiseOpsAlert } from "./ops_alerts.ts";
 
 export const DASHBOARD_REQUESTER = "stripe_dashboard";
 
@@ -224,11 +225,7 @@ export function createRefundSettlement(deps: Deps, svc: SettlementServices): Ref
   };
 }
 
-/**
- * An ops alert about a refund: the KV record (`["ops_alerts", id]`), an error
- * log line, and the audit entry to append in the same commit. Logged from
- * inside a build: a lost race may log it twice, never not at all.
- */
+/** An ops alert about a refund (services/ops_alerts.ts `raiseOpsAlert`). */
 export function addRefundAlert(
   op: Deno.AtomicOperation,
   svc: { newId: IdFactory; log: Logger },
@@ -236,36 +233,19 @@ export function addRefundAlert(
   kind: OpsAlert["kind"],
   detail: string,
 ): AuditInput {
-  const alert: OpsAlert = {
-    id: svc.newId("ops"),
-    kind,
-    refund_id: refund.id,
-    transaction_id: refund.transaction_id,
-    stripe_refund: refund.stripe_refund,
-    webhook_event_id: null,
-    amount: refund.amount,
-    currency: refund.currency,
-    detail,
-    status: "open",
-    created_at: refund.updated_at,
-    closed_at: null,
-    closed_by: null,
-    close_note: null,
-  };
-  addOpsAlert(op, alert);
-  svc.log.error(`ops alert: ${kind}`, {
-    alert_id: alert.id,
-    refund_id: refund.id,
-    stripe_refund: refund.stripe_refund,
-    amount: refund.amount,
-    currency: refund.currency,
-    failure_reason: refund.failure_reason,
-  });
-  return {
-    action: "ops_alert.raise",
-    target: { type: "refund", id: refund.id },
-    result: "ok",
-    after: { alert_id: alert.id, kind, amount: alert.amount, currency: alert.currency },
-    reason: detail,
-  };
+  return raiseOpsAlert(
+    op,
+    svc,
+    {
+      kind,
+      detail,
+      refund_id: refund.id,
+      transaction_id: refund.transaction_id,
+      stripe_refund: refund.stripe_refund,
+      amount: refund.amount,
+      currency: refund.currency,
+    },
+    refund.updated_at,
+    { type: "refund", id: refund.id },
+  );
 }

@@ -22,7 +22,7 @@ import type { AuditInput, AuditService } from "./audit.ts";
 import { systemContext } from "./context.ts";
 import type { Job } from "../kv/jobs.ts";
 import type { IdFactory } from "../kv/ids.ts";
-import { addOpsAlert, type OpsAlert } from "../kv/ops_alerts.ts";
+import { raiseOpsAlert } from "./ops_alerts.ts";
 import type { ApplyOptions, ApplyResult, CommitHook } from "./stripe_events.ts";
 import { commitChecked } from "../kv/atomic.ts";
 import {
@@ -233,36 +233,18 @@ export function createEventProcessing(
     record: WebhookEventRecord,
     error: string,
   ): AuditInput {
-    const alert: OpsAlert = {
-      id: svc.newId("ops"),
-      kind: "webhook_event_dead",
-      refund_id: null,
-      transaction_id: null,
-      stripe_refund: null,
-      webhook_event_id: record.id,
-      amount: null,
-      currency: null,
-      detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
-        `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
-      status: "open",
-      created_at: new Date(clock.now()).toISOString(),
-      closed_at: null,
-      closed_by: null,
-      close_note: null,
-    };
-    addOpsAlert(op, alert);
-    log.error("ops alert: webhook_event_dead", {
-      alert_id: alert.id,
-      event_id: record.id,
-      type: record.type,
-    });
-    return {
-      action: "ops_alert.raise",
-      target: { type: "webhook_event", id: record.id },
-      result: "ok",
-      after: { alert_id: alert.id, kind: alert.kind, type: record.type },
-      reason: alert.detail,
-    };
+    return raiseOpsAlert(
+      op,
+      { newId: svc.newId, log },
+      {
+        kind: "webhook_event_dead",
+        webhook_event_id: record.id,
+        detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
+          `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
+      },
+      new Date(clock.now()).toISOString(),
+      { type: "webhook_event", id: record.id },
+    );
   }
 
   return { attempt, nextRecord, loadEvent, processInline, runJob };
