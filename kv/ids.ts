@@ -51,6 +51,11 @@ function encodeRandom(bytes: Uint8Array): string {
   return out;
 }
 
+/** Sorts before every id of `prefix` made at or after `ms`: where a `kv.list` over them starts. */
+export function idLowerBound(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${encodeTime(ms)}`;
+}
+
 export interface IdFactory {
   (prefix: IdPrefix): string;
 }

@@ -10,6 +10,7 @@
  * and filters by status as it goes (no index to keep in step).
  */
 import { keys } from "./keys.ts";
+import { idLowerBound } from "./ids.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 
 export const OPS_ALERT_STATUSES = ["open", "closed"] as const;
@@ -61,6 +62,23 @@ export function addOpsAlertUpdate(
   next: OpsAlert,
 ): void {
   op.check(entry).set(keys.opsAlert(next.id), next);
+}
+
+/** The open `webhook_event_dead` alerts of one event, raised at or after `since` (ms). */
+export async function openAlertsForWebhookEvent(
+  kv: Deno.Kv,
+  eventId: string,
+  since: number,
+): Promise<Deno.KvEntry<OpsAlert>[]> {
+  const out: Deno.KvEntry<OpsAlert>[] = [];
+  const iter = kv.list<OpsAlert>({
+    prefix: keys.opsAlertsPrefix(),
+    start: keys.opsAlert(idLowerBound("ops", since)),
+  });
+  for await (const e of iter) {
+    if (e.value.status === "open" && e.value.webhook_event_id === eventId) out.push(e);
+  }
+  return out;
 }
 
 /** Every alert, oldest first. */

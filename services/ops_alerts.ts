@@ -73,6 +73,39 @@ export function raiseOpsAlert(
   };
 }
 
+/**
+ * Closes the alert read as `entry` inside the caller's commit (the commit
+ * fails if it changed since) and returns the audit entry for that commit.
+ */
+export function closeOpsAlert(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<OpsAlert>,
+  by: string,
+  note: string,
+  at: string,
+): { closed: OpsAlert; audit: AuditInput } {
+  const alert = entry.value;
+  const closed: OpsAlert = {
+    ...alert,
+    status: "closed",
+    closed_at: at,
+    closed_by: by,
+    close_note: note,
+  };
+  addOpsAlertUpdate(op, entry, closed);
+  return {
+    closed,
+    audit: {
+      action: "ops_alert.close",
+      target: { type: "ops_alert", id: alert.id },
+      result: "ok",
+      before: { status: alert.status },
+      after: { status: "closed", kind: alert.kind, refund_id: alert.refund_id },
+      reason: note,
+    },
+  };
+}
+
 export interface OpsAlertView extends OpsAlert {
   webhook_event_id: string | null;
   closed_at: string | null;
@@ -123,25 +156,14 @@ export function createOpsAlertService(
           }`,
         );
       }
-      const next: OpsAlert = {
-        ...alert,
-        status: "closed",
-        closed_at: new Date(clock.now()).toISOString(),
-        closed_by: ctx.actor.id,
-        close_note: note,
-      };
-      addOpsAlertUpdate(op, entry as Deno.KvEntry<OpsAlert>, next);
-      return {
-        value: next,
-        audit: [{
-          action: "ops_alert.close",
-          target: { type: "ops_alert", id },
-          result: "ok",
-          before: { status: alert.status },
-          after: { status: "closed", kind: alert.kind, refund_id: alert.refund_id },
-          reason: note,
-        }],
-      };
+      const done = closeOpsAlert(
+        op,
+        entry as Deno.KvEntry<OpsAlert>,
+        ctx.actor.id,
+        note,
+        new Date(clock.now()).toISOString(),
+      );
+      return { value: done.closed, audit: [done.audit] };
     });
     return toView(closed);
   }

@@ -14,7 +14,7 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
-import type { AuditService } from "./audit.ts";
+import type { AuditInput, AuditService } from "./audit.ts";
 import type { CallContext } from "./context.ts";
 import type { CommitHook } from "./stripe_events.ts";
 import { AppError, notFound } from "./errors.ts";
@@ -46,6 +46,8 @@ import {
   type WebhookEventStatus,
 } from "../kv/webhook_events.ts";
 import { toView, type WebhookEventView } from "./webhook_view.ts";
+import { closeOpsAlert } from "./ops_alerts.ts";
+import { openAlertsForWebhookEvent } from "../kv/ops_alerts.ts";
 import { CommitBatcher } from "./webhook_batch.ts";
 
 export type { WebhookEventView } from "./webhook_view.ts";
@@ -236,17 +238,23 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       // A failed replay leaves the status as it was (a dead event stays dead).
       const next = nextRecord(entry.value, outcome, entry.value.status);
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
-      return {
-        value: next,
-        audit: [{
-          action: "webhook.replay",
-          target: { type: "webhook_event", id },
-          result: outcome.ok ? "ok" : "failed",
-          before: { status: entry.value.status, attempts: entry.value.attempts },
-          after: { status: next.status, attempts: next.attempts, detail: next.detail },
-          reason: outcome.ok ? (options.force ? "forced replay" : null) : outcome.error,
-        }],
-      };
+      const audit: AuditInput[] = [{
+        action: "webhook.replay",
+        target: { type: "webhook_event", id },
+        result: outcome.ok ? "ok" : "failed",
+        before: { status: entry.value.status, attempts: entry.value.attempts },
+        after: { status: next.status, attempts: next.attempts, detail: next.detail },
+        reason: outcome.ok ? (options.force ? "forced replay" : null) : outcome.error,
+      }];
+      // Handled: the alert that the event had died is closed in the same commit.
+      if (outcome.ok) {
+        const note = `replayed by ${ctx.actor.id}: ${next.status}`;
+        const at = new Date(clock.now()).toISOString();
+        for (const alert of await openAlertsForWebhookEvent(kv, id, entry.value.received_at)) {
+          audit.push(closeOpsAlert(op, alert, ctx.actor.id, note, at).audit);
+        }
+      }
+      return { value: next, audit };
     });
     return {
       event: toView(after),

@@ -103,15 +103,33 @@ Deno.test("a failing applier leaves a webhook.process job that cron retries with
     assert.equal((await t.services.webhooks.get(event.id)).status, "dead");
     assert.equal((await t.services.opsAlerts.list({ limit: 10 })).data.length, 1);
 
-    // The dead-lettered event is replayed by an admin once the cause is fixed.
+    // A replay that fails again leaves the event dead and its alert open.
+    const replayUrl = `/api/admin/payments/webhook-events/${event.id}/replay`;
+    applier.failNext(1);
+    const failed = await t.app.request(replayUrl, {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal((await failed.json()).replay.result, "failed");
+    assert.equal((await t.services.webhooks.get(event.id)).status, "dead");
+    assert.equal((await t.services.opsAlerts.list({ status: "open", limit: 10 })).data.length, 1);
+
+    // The dead-lettered event is replayed by an admin once the cause is fixed, which closes
+    // its alert in the same commit.
     applier.failNext(0);
-    const replay = await t.app.request(`/api/admin/payments/webhook-events/${event.id}/replay`, {
+    const replay = await t.app.request(replayUrl, {
       method: "POST",
       headers: otpHeaders(t, admin),
     });
     assert.equal(replay.status, 200);
     assert.equal((await replay.json()).event.status, "processed");
     assert.deepEqual((await t.services.webhooks.list({ status: "dead", limit: 10 })).data, []);
+    const [closedAlert] = (await t.services.opsAlerts.list({ limit: 10 })).data;
+    assert.equal(closedAlert.status, "closed");
+    assert.equal(closedAlert.closed_by, admin.id);
+    assert.equal(closedAlert.close_note, `replayed by ${admin.id}: processed`);
+    const closes = (await auditEntries(t.kv)).filter((e) => e.action === "ops_alert.close");
+    assert.deepEqual(closes.map((e) => [e.target?.id, e.actor.id]), [[closedAlert.id, admin.id]]);
   });
 });
 
