@@ -88,9 +88,12 @@ export function createEventProcessing(
   ): WebhookEventRecord {
     const now = clock.now();
     if (!outcome.ok) {
+      // An attempt that failed while another one processed the event (a replay, say) does
+      // not set it back.
+      const done = before.status === "processed" || before.status === "ignored";
       return {
         ...before,
-        status: failedStatus,
+        status: done ? before.status : failedStatus,
         attempts: before.attempts + 1,
         last_error: outcome.error,
       };
@@ -218,12 +221,10 @@ export function createEventProcessing(
       const entry = await getEvent(kv, eventId);
       if (entry.value === null) return { value: null, audit: [] };
       const before = entry.value;
-      addRecordUpdate(
-        op,
-        entry as Deno.KvEntry<WebhookEventRecord>,
-        nextRecord(before, outcome, "dead"),
-      );
-      if (before.status === "dead") return { value: null, audit: [] }; // alerted already
+      const after = nextRecord(before, outcome, "dead");
+      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
+      // Alerted once, when it dies (not again, nor when another attempt processed it meanwhile).
+      if (after.status !== "dead" || before.status === "dead") return { value: null, audit: [] };
       return { value: null, audit: [raiseDeadEventAlert(op, before, outcome.error)] };
     });
   }

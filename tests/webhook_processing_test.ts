@@ -133,6 +133,47 @@ Deno.test("a failing applier leaves a webhook.process job that cron retries with
   });
 });
 
+Deno.test("a last attempt that fails while a replay processed the event leaves it processed, with no alert", async () => {
+  await withApp(async (t) => {
+    const base = t.services.stripeEvents;
+    const admin = await createAdmin(t, "admin");
+    // A second service on the same KV, as an admin's replay would run it, with a working applier.
+    const replayer = useApplier(t, base);
+    const racing: EventApplier = {
+      async apply(event) {
+        // The admin's forced replay lands while this (last) attempt is still failing.
+        await replayer.replay(
+          {
+            actor: { type: "admin", id: admin.id, role: "admin" },
+            request: null,
+            second_factor: true,
+          },
+          event.id,
+          { force: true },
+        );
+        throw new Error("applier unavailable (injected by the test)");
+      },
+    };
+    const failing = testApplier(t);
+    failing.failNext(1);
+    useApplier(t, failing);
+    const event = customerEvent();
+    assert.equal((await postEvent(t.app, event, { clock: t.clock })).status, 200);
+    await t.services.webhooks.drain();
+    assert.equal((await t.services.webhooks.get(event.id)).status, "failed");
+
+    const runner = useApplier(t, racing);
+    const [job] = await listJobs(t.kv);
+    await assert.rejects(
+      runner.runJob({ ...job, attempts: WEBHOOK_MAX_ATTEMPTS }),
+      /injected by the test/,
+    );
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "processed", "the failed last attempt did not set it back");
+    assert.deepEqual((await t.services.opsAlerts.list({ limit: 10 })).data, []);
+  });
+});
+
 Deno.test("an event that failed inline is processed by the next cron pass once the applier recovers", async () => {
   await withApp(async (t) => {
     const applier = testApplier(t);
