@@ -31,6 +31,17 @@ async function withApp(fn: (t: TestApp) => Promise<void>) {
 
 const cron = (t: TestApp) => runDueJobs(t.kv, t.clock, webhookJobHandlers(t.services));
 
+/** Posts a customer event whose inline attempt fails (the applier fails once), drained. */
+async function postFailingInline(t: TestApp) {
+  const applier = testApplier(t);
+  useApplier(t, applier);
+  applier.failNext(1);
+  const event = customerEvent();
+  assert.equal((await postEvent(t.app, event, { clock: t.clock })).status, 200);
+  await t.services.webhooks.drain();
+  return { applier, event };
+}
+
 Deno.test("a failing applier leaves a webhook.process job that cron retries with backoff, then dead-letters", async () => {
   await withApp(async (t) => {
     const applier = testApplier(t);
@@ -154,12 +165,7 @@ Deno.test("a last attempt that fails while a replay processed the event leaves i
         throw new Error("applier unavailable (injected by the test)");
       },
     };
-    const failing = testApplier(t);
-    failing.failNext(1);
-    useApplier(t, failing);
-    const event = customerEvent();
-    assert.equal((await postEvent(t.app, event, { clock: t.clock })).status, 200);
-    await t.services.webhooks.drain();
+    const { event } = await postFailingInline(t);
     assert.equal((await t.services.webhooks.get(event.id)).status, "failed");
 
     const runner = useApplier(t, racing);
@@ -176,12 +182,7 @@ Deno.test("a last attempt that fails while a replay processed the event leaves i
 
 Deno.test("an event that failed inline is processed by the next cron pass once the applier recovers", async () => {
   await withApp(async (t) => {
-    const applier = testApplier(t);
-    useApplier(t, applier);
-    applier.failNext(1);
-    const event = customerEvent();
-    await postEvent(t.app, event, { clock: t.clock });
-    await t.services.webhooks.drain();
+    const { applier, event } = await postFailingInline(t);
     t.clock.advance(5_000);
     assert.deepEqual(await cron(t), { ran: 1, failed: 0, dead: 0 });
     const record = await t.services.webhooks.get(event.id);
@@ -195,12 +196,7 @@ Deno.test("an event that failed inline is processed by the next cron pass once t
 
 Deno.test("two cron runners racing for the same retry apply the event once", async () => {
   await withApp(async (t) => {
-    const applier = testApplier(t);
-    useApplier(t, applier);
-    applier.failNext(1);
-    const event = customerEvent();
-    await postEvent(t.app, event, { clock: t.clock });
-    await t.services.webhooks.drain();
+    const { applier, event } = await postFailingInline(t);
     t.clock.advance(5_000);
     const passes = await Promise.all([cron(t), cron(t), cron(t)]);
     assert.equal(passes.reduce((n, p) => n + p.ran, 0), 1);
