@@ -117,13 +117,20 @@ export const keys = {
     id,
   ],
   transactionsByCreatedPrefix: () => ["transactions_by_created"],
+  /**
+   * A customer's keys sit together under `["customers", id, …]`: the event
+   * that changes one (a payment posts to the ledger, moves the balance and the
+   * aggregates, indexes the transaction) then writes a page or two, not one
+   * page per kind of key spread over the whole store.
+   */
   transactionsByCustomer: (customer: string, createdMs: number, id: string) => [
-    "transactions_by_customer",
+    "customers",
     customer,
+    "transactions",
     createdMs,
     id,
   ],
-  transactionsByCustomerPrefix: (customer: string) => ["transactions_by_customer", customer],
+  transactionsByCustomerPrefix: (customer: string) => ["customers", customer, "transactions"],
   transactionsByStatus: (status: string, createdMs: number, id: string) => [
     "transactions_by_status",
     status,
@@ -131,37 +138,21 @@ export const keys = {
     id,
   ],
   transactionsByStatusPrefix: (status: string) => ["transactions_by_status", status],
-  transactionsByCustomerStatus: (
-    customer: string,
-    status: string,
-    createdMs: number,
-    id: string,
-  ) => [
-    "transactions_by_customer_status",
-    customer,
-    status,
-    createdMs,
-    id,
-  ],
-  transactionsByCustomerStatusPrefix: (customer: string, status: string) => [
-    "transactions_by_customer_status",
-    customer,
-    status,
-  ],
   /** a Stripe customer as last seen (`cus_…`) */
   customer: (id: string) => ["customers", id],
   /** the customer's append-only ledger; entry ids are `led_` ULIDs (time order) */
-  ledgerEntry: (customer: string, entryId: string) => ["ledger", customer, entryId],
-  ledgerPrefix: (customer: string) => ["ledger", customer],
+  ledgerEntry: (customer: string, entryId: string) => ["customers", customer, "ledger", entryId],
+  ledgerPrefix: (customer: string) => ["customers", customer, "ledger"],
   /** balance per currency: always the sum of that currency's ledger entries */
   customerBalance: (customer: string, currency: string) => [
-    "customer_balances",
+    "customers",
     customer,
+    "balances",
     currency,
   ],
-  customerBalancesPrefix: (customer: string) => ["customer_balances", customer],
+  customerBalancesPrefix: (customer: string) => ["customers", customer, "balances"],
   /** counters the fraud rules read (services/txn_aggregates.ts), updated with each change */
-  customerAggregates: (customer: string) => ["customer_aggregates", customer],
+  customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */
   fraudAlert: (id: string) => ["fraud_alerts", id],
   /** the customer's OPEN alerts -> alert id; the fraud service removes an entry when it closes */

@@ -158,3 +158,59 @@ Deno.test("GET /customers/{id} shows the masked customer, balance, ledger and ag
     assert.equal(missing.status, 404);
   });
 });
+
+Deno.test("GET /transactions?customer&status pages through one customer's payments in that status", async () => {
+  await withApp(async (t, viewer) => {
+    // 14 payments for A, every third declined, with B's payments in between
+    const expected: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      const at = T0 - (14 - i) * 600;
+      for (
+        const [customer, amount] of [["cus_PageA", 2000 + i], ["cus_PageB", 3000 + i]] as const
+      ) {
+        const story = paymentStory({ customer, amount });
+        await t.services.stripeEvents.apply(story.created(at));
+        const declined = i % 3 === 0;
+        for (const e of declined ? story.failed(at + 1) : story.succeeded(at + 1)) {
+          await t.services.stripeEvents.apply(e);
+        }
+        if (customer === "cus_PageA" && declined) expected.unshift(amount);
+      }
+    }
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+      const page = await getJson(
+        t,
+        viewer,
+        `/transactions?customer=cus_PageA&status=failed&limit=2${q}`,
+      );
+      assert.equal(page.status, 200);
+      for (const x of page.body.data) {
+        assert.equal(x.customer, "cus_PageA");
+        assert.equal(x.status, "failed");
+        seen.push(x.amount);
+      }
+      cursor = page.body.next_cursor;
+      pages++;
+    } while (cursor && pages < 10);
+    assert.deepEqual(seen, expected);
+    assert.equal(pages, 3, "5 matches at 2 a page: the last page says there is no next one");
+
+    const from = new Date((T0 - 8 * 600) * 1000).toISOString();
+    const window = await getJson(
+      t,
+      viewer,
+      `/transactions?customer=cus_PageA&status=succeeded&from=${from}`,
+    );
+    assert.deepEqual(window.body.data.map((x: { amount: number }) => x.amount), [
+      2013,
+      2011,
+      2010,
+      2008,
+      2007,
+    ]);
+  });
+});
