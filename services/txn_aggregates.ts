@@ -6,7 +6,10 @@
  * variance of payment amounts (Welford) per currency.
  *
  * Each attempt or signal is counted once: its key (`ch:…`, `efw:…`) goes into
- * the transaction's `counted` list in the same commit.
+ * the transaction's `counted` list in the same commit. A card's fingerprint
+ * is a contribution of its own (`pm:ch_…`): the PaymentIntent may tell of a
+ * charge (and get it counted) before the charge event that names the card
+ * arrives, and the card must still be seen then.
  */
 import type { AmountStats, CustomerAggregates, HourBucket } from "../kv/customers.ts";
 import type { Transaction, TxnSync } from "./txn_types.ts";
@@ -20,7 +23,7 @@ const MAX_FINGERPRINTS = 200;
 
 export interface Contribution {
   key: string;
-  kind: "payment" | "failure" | "early_fraud_warning" | "review" | "dispute";
+  kind: "payment" | "failure" | "payment_method" | "early_fraud_warning" | "review" | "dispute";
   /** ms */
   at: number;
   amount?: number;
@@ -59,19 +62,20 @@ export function contributions(sync: TxnSync): Contribution[] {
       amount: c.amount,
       currency: c.currency,
       decline_code: c.decline_code ?? c.failure_code,
-      fingerprint: c.payment_method?.fingerprint ?? null,
     });
+    const fingerprint = c.payment_method?.fingerprint;
+    if (fingerprint) {
+      out.push({ key: `pm:ch:${c.id}`, kind: "payment_method", at: c.created * 1000, fingerprint });
+    }
   }
   const pi = sync.pi;
   // The PaymentIntent may tell of an attempt before (or without) its charge event.
   if (pi?.error && !(pi.error.charge && sync.charges[pi.error.charge])) {
-    out.push({
-      key: pi.error.charge ? `ch:${pi.error.charge}` : `pi:${pi.id}:${pi.order[1]}`,
-      kind: "failure",
-      at: pi.order[1] * 1000,
-      decline_code: pi.error.decline_code ?? pi.error.code,
-      fingerprint: pi.error.payment_method?.fingerprint ?? null,
-    });
+    const key = pi.error.charge ? `ch:${pi.error.charge}` : `pi:${pi.id}:${pi.order[1]}`;
+    const at = pi.order[1] * 1000;
+    out.push({ key, kind: "failure", at, decline_code: pi.error.decline_code ?? pi.error.code });
+    const fingerprint = pi.error.payment_method?.fingerprint;
+    if (fingerprint) out.push({ key: `pm:${key}`, kind: "payment_method", at, fingerprint });
   }
   if (pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge])) {
     out.push({
@@ -139,6 +143,8 @@ export function addContribution(agg: CustomerAggregates, c: Contribution, now: n
       }
       break;
     }
+    case "payment_method":
+      break; // the fingerprint, above
     case "early_fraud_warning":
       agg.totals.early_fraud_warnings++;
       break;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { createTestApp } from "./helpers/app.ts";
-import { paymentStory, T0, testId } from "./helpers/stripe_objects.ts";
+import { paymentStory, T0, testId, VISA } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 
 interface Scenario {
@@ -63,7 +63,11 @@ async function finalState(events: Stripe.Event[], customer: string) {
     const balance = (await listBalances(t.kv, customer))[0]?.amount ?? 0;
     assert.equal(balance, entries.reduce((n, e) => n + e.amount, 0), "balance == sum of entries");
     const agg = await t.services.customers.aggregates(customer);
-    return { txn, balance, totals: agg?.totals };
+    // all of the counters (the card's fingerprint too, whether its charge or its
+    // PaymentIntent told first), except when they were last written
+    if (!agg) return { txn, balance, counters: null };
+    const { updated_at: _at, ...counters } = agg;
+    return { txn, balance, counters };
   } finally {
     await t.close();
   }
@@ -113,7 +117,8 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
     dispute: { won: false },
     redeliver: false,
   };
-  const { txn, balance, totals } = await finalState(eventsOf(s, customer), customer);
+  const { txn, balance, counters } = await finalState(eventsOf(s, customer), customer);
+  const totals = counters?.totals;
   assert.equal(txn.status, "succeeded");
   assert.equal(txn.amount_refunded, 1200);
   assert.equal(txn.amount_disputed, 5000);
@@ -122,4 +127,9 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
   assert.equal(totals?.payments, 1);
   assert.equal(totals?.failures, 1);
   assert.equal(totals?.disputes, 1);
+  assert.deepEqual(
+    Object.keys(counters?.fingerprints ?? {}),
+    [VISA.fingerprint],
+    "the card was seen",
+  );
 });
