@@ -42,16 +42,22 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
   });
 }
 
-if (config.kvPath && !config.kvPath.startsWith(":") && !/^https?:/.test(config.kvPath)) {
-  const dir = config.kvPath.replace(/[^/]*$/, "");
+const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
+  !/^https?:/.test(config.kvPath);
+if (localFile) {
+  const dir = config.kvPath!.replace(/[^/]*$/, "");
   if (dir) await Deno.mkdir(dir, { recursive: true });
 }
 const kv = await Deno.openKv(config.kvPath);
+// A local file's KV has one SQLite thread per handle: a second one lets the event applier's
+// (checked) reads run while the first commits (services/deps.ts).
+const kvReads = localFile ? await Deno.openKv(config.kvPath) : undefined;
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
 const demo = config.demo
   ? await startDemo({ config, kv, log }).catch((error) => {
     if (!(error instanceof DemoError)) throw error;
     console.error(error.message);
+    kvReads?.close();
     kv.close();
     Deno.exit(1);
   })
@@ -59,7 +65,7 @@ const demo = config.demo
 const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
 
 const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
-const deps = { kv, stripe, clock: systemClock, config: resolvedConfig, log };
+const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log };
 const services = createServices(deps);
 started.services = services;
 const app = createApp(deps, services);
@@ -109,6 +115,7 @@ async function shutdown() {
   await server.shutdown();
   await services.identity.close(); // flushes throttle counts held in memory
   await demo?.close();
+  kvReads?.close();
   kv.close();
   Deno.exit(0);
 }

@@ -6,6 +6,13 @@ import type { StripeGateway } from "./stripe_gateway.ts";
 
 export interface Deps {
   kv: Deno.Kv;
+  /**
+   * A second handle on the same store, for reads whose versionstamps are
+   * checked at commit (the event applier's). On a local file each handle has
+   * one SQLite thread, so these reads no longer queue behind a commit on
+   * `kv`'s. Absent (in memory, on Deno Deploy): `kv` serves them.
+   */
+  kvReads?: Deno.Kv;
   stripe: StripeGateway;
   clock: Clock;
   /** `auditSigningKey` is resolved before the app is built (generated and kept in KV in demo mode) */

@@ -158,9 +158,12 @@ export function createStripeEventApplier(
   deps: Deps,
   svc: ApplierServices,
 ): StripeEventApplier {
-  const { kv, clock } = deps;
+  const { clock } = deps;
   const lock = createKeyedLock();
-  const committer = createEventCommitter(kv, svc.audit);
+  const committer = createEventCommitter(deps.kv, svc.audit);
+  // Every read below is checked when its change commits (on `deps.kv`, through the committer).
+  const reads: Deps = deps.kvReads ? { ...deps, kv: deps.kvReads } : deps;
+  const kv = reads.kv;
   const nowSec = () => Math.floor(clock.now() / 1000);
 
   async function peek(refs: TxnWork["refs"]) {
@@ -241,7 +244,7 @@ export function createStripeEventApplier(
         const state = await peek(work.refs);
         await resolveAmbiguity(work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
       }
-      return await applyToTransaction(deps, { ...svc, committer }, {
+      return await applyToTransaction(reads, { ...svc, committer }, {
         refs: work.refs,
         observations: work.observations,
         eventId: meta.eventId,
@@ -269,11 +272,11 @@ export function createStripeEventApplier(
     const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
     const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
     if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
-      return await applyCustomer(deps, committer, object as Stripe.Customer, input);
+      return await applyCustomer(reads, committer, object as Stripe.Customer, input);
     }
     if (type === "payment_method.attached") {
       return await applyPaymentMethodAttached(
-        deps,
+        reads,
         committer,
         object as Stripe.PaymentMethod,
         input,
@@ -297,7 +300,7 @@ export function createStripeEventApplier(
     const at = nowSec();
     const ctx = systemContext("backfill");
     if (object.object === "customer") {
-      await applyCustomer(deps, committer, object, { eventId: null, eventType: null, at, ctx });
+      await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
       return;
     }
     const work = txnWork(object, at, null);

@@ -1,19 +1,22 @@
 /**
  * Group commit for plain ingestion: changes to disjoint keys share one KV
- * commit, since a commit's fixed cost (and the hop to KV's writer) is most of
- * what one event's writes cost.
+ * commit, since a commit's fixed cost (the fsync, the hop to KV's writer) is
+ * most of what one event's writes cost.
  *
  * A change is built as soon as it is submitted, into a recording of its
- * checks and mutations, while the group before it is still committing; when
- * that group lands, whatever has been built goes out as the next one (after
- * waiting briefly for builds under way, which are a read away). The next
- * group is sent before the landed one is answered, so answering (the
- * callers' continuations) overlaps KV writing it.
+ * checks and mutations. A finished build is placed at once into the next
+ * group, a real atomic op, so serializing its values happens while the group
+ * before it is still committing. The moment that group lands the next one is
+ * sent, and only then is the landed one answered: KV is kept writing, and the
+ * callers' continuations (answers, the next deliveries' verification and
+ * builds) overlap the commit in flight.
  *
- * A build that read before a landed group changed one of its keys, or that
- * overlaps another build of its group, is built again rather than sent to
- * fail; a refused group runs each build again on its own (`commitChecked`),
- * so a change is never lost and never applied on stale reads.
+ * A build that may have read before a group changed one of its keys (a group
+ * that landed since it started reading, or the group in flight) is built
+ * again rather than sent to fail; a build that reads what the next group
+ * changes waits for a later group. A refused group runs each build again on
+ * its own (`commitChecked`), so a change is never lost and never applied on
+ * stale reads.
  *
  * Overlap is told by the keys builds `check`: a build checks every key whose
  * value it read (the OCC rule), and writes to shared keys without a check do
@@ -103,25 +106,25 @@ interface Built<T> {
 interface Group<T> {
   taken: Built<T>[];
   touched: Set<string>;
-  /** builds overlapping this group, built again once it lands */
+  /** builds overlapping this group while it was in flight, built again once it lands */
   rebuild: Pending<T>[];
-  /** the commit in flight: whether KV accepted it */
-  landed: Promise<boolean>;
 }
 
-/**
- * Resolves when all of `builds` have settled. No timeout: a build only reads
- * KV, so it settles as soon as KV answers (a timer here would cost more than
- * the wait it bounds, on every group).
- */
-function settled(builds: Iterable<Promise<void>>): Promise<void> {
-  return Promise.allSettled(builds).then(() => {});
+/** The group being filled while another commits. */
+interface NextGroup<T> {
+  op: Deno.AtomicOperation;
+  taken: Built<T>[];
+  touched: Set<string>;
+  checks: number;
+  mutations: number;
 }
 
 export function createGroupCommitter<T>(kv: Deno.Kv) {
-  const ready: Built<T>[] = [];
   const building = new Set<Promise<void>>();
-  let flushing = false;
+  /** built, waiting for a later group (the next one was full, or changes what they read) */
+  let held: Built<T>[] = [];
+  let inflight: Group<T> | null = null;
+  let next: NextGroup<T> | null = null;
   let landedCount = 0;
   /** checked key -> the group (by count) that last checked it, over the last `LANDED_KEPT` groups */
   const lastTouched = new Map<string, number>();
@@ -138,13 +141,11 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
   function prepare(p: Pending<T>): void {
     const since = landedCount;
     const done: Promise<void> = p.build().then(
-      ({ rec, value }) => {
-        ready.push({ p, rec, value, keys: rec.checkedKeys(), since });
-      },
+      ({ rec, value }) => place({ p, rec, value, keys: rec.checkedKeys(), since }),
       (e) => p.reject(e),
     ).finally(() => {
       building.delete(done);
-      if (!flushing) flush();
+      pump();
     });
     building.add(done);
   }
@@ -155,6 +156,29 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
     return b.keys.some((k) => (lastTouched.get(k) ?? 0) > b.since);
   }
 
+  /** Puts a finished build into the next group (serializing its values now), or holds it. */
+  function place(b: Built<T>): void {
+    if (stale(b)) return prepare(b.p);
+    if (inflight && b.keys.some((k) => inflight!.touched.has(k))) {
+      inflight.rebuild.push(b.p); // may have read before the group in flight lands
+      return;
+    }
+    next ??= { op: kv.atomic(), taken: [], touched: new Set(), checks: 0, mutations: 0 };
+    const c = b.keys.length;
+    const m = b.rec.ops.length - c;
+    const fits = next.taken.length < GROUP_MAX_ITEMS && next.checks + c <= GROUP_MAX_CHECKS &&
+      next.mutations + m <= GROUP_MAX_MUTATIONS;
+    if ((next.taken.length && !fits) || b.keys.some((k) => next!.touched.has(k))) {
+      held.push(b); // a later group: this one is full, or changes what it read
+      return;
+    }
+    b.rec.replay(next.op);
+    for (const k of b.keys) next.touched.add(k);
+    next.checks += c;
+    next.mutations += m;
+    next.taken.push(b);
+  }
+
   function land(group: Group<T>): void {
     landedCount++;
     for (const k of group.touched) lastTouched.set(k, landedCount);
@@ -163,72 +187,30 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
     }
   }
 
-  /** Packs what is ready into one atomic op and sends it; null when nothing could go. */
-  function startGroup(batch: Built<T>[]): Group<T> | null {
-    const op = kv.atomic();
-    const taken: Built<T>[] = [];
-    const touched = new Set<string>();
-    const rebuild: Pending<T>[] = [];
-    let checks = 0, mutations = 0;
-    for (const b of batch) {
-      if (stale(b)) {
-        prepare(b.p);
-        continue;
-      }
-      const c = b.keys.length;
-      const m = b.rec.ops.length - c;
-      const fits = taken.length < GROUP_MAX_ITEMS && checks + c <= GROUP_MAX_CHECKS &&
-        mutations + m <= GROUP_MAX_MUTATIONS;
-      if (taken.length && !fits) {
-        ready.push(b); // overflows this group: it goes in the next one
-        continue;
-      }
-      if (b.keys.some((k) => touched.has(k))) {
-        rebuild.push(b.p); // read what this group changes: built again once it lands
-        continue;
-      }
-      b.rec.replay(op);
-      for (const k of b.keys) touched.add(k);
-      checks += c;
-      mutations += m;
-      taken.push(b);
-    }
-    if (!taken.length) {
-      for (const p of rebuild) prepare(p);
-      return null;
-    }
+  /** Sends the next group; when it lands, sends the one after and only then answers. */
+  function send(): void {
+    const open = next!;
+    next = null;
+    const group: Group<T> = { taken: open.taken, touched: open.touched, rebuild: [] };
+    inflight = group;
     // A commit that throws (too large, say) is refused like one that fails its checks.
-    const landed = op.commit().then((r) => r.ok, () => false);
-    return { taken, touched, rebuild, landed };
-  }
-
-  /** Answers a landed group's callers; a refused group runs each build again on its own. */
-  function answer(group: Group<T>, ok: boolean): void {
-    for (const t of group.taken) {
-      if (ok) t.p.resolve(t.value);
-      else alone(t.p);
-    }
-  }
-
-  async function flush(): Promise<void> {
-    flushing = true;
-    try {
-      let previous: { group: Group<T>; ok: boolean } | null = null;
-      for (;;) {
-        // Builds under way are a read and some arithmetic away: the group waits for them
-        // rather than leave them a commit of their own.
-        if (building.size && ready.length < GROUP_MAX_ITEMS) await settled(building);
-        const next = ready.length ? startGroup(ready.splice(0, ready.length)) : null;
-        if (previous) answer(previous.group, previous.ok);
-        if (!next) break;
-        const ok = await next.landed;
-        land(next);
-        for (const p of next.rebuild) prepare(p);
-        previous = { group: next, ok };
+    open.op.commit().then((r) => r.ok, () => false).then((ok) => {
+      inflight = null;
+      land(group);
+      const waiting = held;
+      held = [];
+      for (const b of waiting) place(b);
+      pump();
+      for (const t of group.taken) {
+        if (ok) t.p.resolve(t.value);
+        else alone(t.p);
       }
-    } finally {
-      flushing = false;
-    }
+      for (const p of group.rebuild) prepare(p);
+    });
+  }
+
+  function pump(): void {
+    if (!inflight && next) send();
   }
 
   /** Builds `build` now and commits it with whatever else is ready; its value once it landed. */

@@ -81,3 +81,22 @@ Deno.test("two appliers on one KV (two isolates) keep the ledger exact through O
     assert.equal(agg?.totals.payments, 12);
   });
 });
+
+Deno.test("on a file KV with a second handle for reads (as main.ts opens it) the ledger stays exact", async () => {
+  await withTestApp(async (t) => {
+    assert.ok(t.deps.kvReads, "the applier reads through its own handle");
+    const svc = { audit: t.services.audit, newId: t.services.newId };
+    const other = createStripeEventApplier(t.deps, svc);
+    const busy = customerHistory("cus_Busy3", 16);
+    const calm = customerHistory("cus_Calm3", 6);
+    // the first applier takes every event as the intake does, a second one races redeliveries
+    await Promise.all([
+      ...shuffle([...busy.events, ...calm.events]).map((e) => t.services.stripeEvents.apply(e)),
+      ...shuffle(busy.events).map((e) => other.apply(e)),
+    ]);
+    await assertLedgerConsistent(t, "cus_Busy3", busy.expected);
+    await assertLedgerConsistent(t, "cus_Calm3", calm.expected);
+    const page = await t.services.transactions.list({ customer: "cus_Busy3", limit: 100 });
+    assert.equal(page.data.length, 16);
+  }, { file: true });
+});

@@ -11,8 +11,8 @@ import { WEBHOOK_PROCESS_JOB, WEBHOOK_RETENTION_MS } from "../services/webhooks.
 import { systemContext } from "../services/context.ts";
 
 /** The real applier (services.stripeEvents): the intake applies plain ingestion itself. */
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
+async function withIntake(fn: (t: TestApp) => Promise<void>, options: { file?: boolean } = {}) {
+  const t = await createTestApp({ env: WEBHOOK_ENV, ...options });
   try {
     await fn(t);
   } finally {
@@ -105,6 +105,26 @@ Deno.test("concurrent deliveries of one event through the intake store it once a
     assert.deepEqual(page.data.map((e) => e.id), [event.id]);
     assert.equal(page.data[0].attempts, 1);
   });
+});
+
+Deno.test("on a file KV with a read handle, a burst of deliveries (each twice) is applied once each", async () => {
+  await withIntake(async (t) => {
+    const stories = Array.from(
+      { length: 30 },
+      (_, i) => paymentStory({ customer: `cus_burst${i % 4}`, amount: 1000 + i }),
+    );
+    const events = stories.flatMap((s, i) => s.succeeded(T0 + i));
+    const bodies = await Promise.all([...events, ...events].map((e) => post(t, e)));
+    assert.equal(bodies.filter((b) => b.duplicate !== true).length, events.length);
+    for (let c = 0; c < 4; c++) {
+      const expected = stories.filter((_, i) => i % 4 === c).map((s) => s.amount);
+      const amounts = (await ledgerOf(t, `cus_burst${c}`)).map(([, amount]) => amount);
+      assert.deepEqual(amounts.sort(), expected.sort());
+      const view = await t.services.customers.get(`cus_burst${c}`, { limit: 1 });
+      const sum = expected.reduce((n, a) => n + a, 0);
+      assert.deepEqual(view.balances, [{ currency: "usd", amount: sum, entries: expected.length }]);
+    }
+  }, { file: true });
 });
 
 Deno.test("a redelivery of an event applied at intake is a duplicate and writes nothing", async () => {

@@ -40,6 +40,8 @@ export interface BenchAppOptions {
    * counting in the measured path without turning the load into 429s.
    */
   apiRequestsPerMinute?: number;
+  /** a second handle on the same file, as main.ts opens for a local KV (services/deps.ts) */
+  kvReads?: Deno.Kv;
 }
 
 export function createBenchApp(kv: Deno.Kv, options: BenchAppOptions = {}): BenchApp {
@@ -51,6 +53,7 @@ export function createBenchApp(kv: Deno.Kv, options: BenchAppOptions = {}): Benc
   });
   const deps: Deps = {
     kv,
+    kvReads: options.kvReads,
     clock: systemClock,
     stripe: options.stripe ?? noStripe,
     config: { ...config, auditSigningKey: config.auditSigningKey ?? BENCH_SIGNING_KEY },

@@ -34,58 +34,72 @@ export const webhookBench: FigureBench = {
   name: "webhook intake",
   figures: ["webhook_events_per_s", "webhook_ratio"],
   async run(ctx: BenchContext) {
-    return await withTempKv(async (kv) => {
-      const { app, services } = createBenchApp(kv);
-      const count = ctx.sizes.quick ? 2_000 : 20_000;
-      const signer = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
-      const crypto = Stripe.createSubtleCryptoProvider();
-      const sign = async (payload: string): Promise<SignedEvent> => {
-        const header = await signer.webhooks.generateTestHeaderStringAsync({
-          payload,
-          secret: BENCH_WEBHOOK_SECRET,
-          cryptoProvider: crypto,
-        });
-        return { payload, header };
-      };
-      const probe = await post(app.fetch, await sign(paymentSucceededEvent(-1)));
-      if (probe.status === 404) {
-        return { figures: {}, notes: `TODO: ${PATH} not served yet (404)` };
+    return await withTempKv(async (kv, path) => {
+      // as main.ts opens a local file: a second handle for the applier's reads
+      const kvReads = await Deno.openKv(path);
+      try {
+        return await measure(ctx, kv, kvReads);
+      } finally {
+        kvReads.close();
       }
-      if (probe.status >= 300) throw new Error(`webhook probe answered ${probe.status}`);
-      await services.webhooks.drain();
-
-      progress(`  signing ${count} events`);
-      const signed: SignedEvent[] = [];
-      for (let i = 0; i < count; i++) signed.push(await sign(paymentSucceededEvent(i)));
-
-      const started = performance.now();
-      await deliver(app.fetch, signed);
-      await services.webhooks.drain();
-      const perS = count / ((performance.now() - started) / 1000);
-      const last = await services.webhooks.get(`evt_bench${String(count).padStart(8, "0")}`);
-      if (last.status === "received") {
-        throw new Error(`the last event is still "received" after drain(): not processed`);
-      }
-      progress("  the same events again, recording the intake's commits, then those alone");
-      const writeSet = await writeSetCeiling(signed);
-      return {
-        figures: {
-          webhook_events_per_s: perS,
-          webhook_ratio: perS / ctx.baselines.kv_commits_per_s,
-        },
-        extra: {
-          webhook_write_set_per_s: writeSet.perS,
-          webhook_write_set_ratio: writeSet.perS / ctx.baselines.kv_commits_per_s,
-          webhook_events_per_commit: writeSet.eventsPerCommit,
-        },
-        notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
-          `processing drained; last event ${last.status}. Its commits replayed alone ` +
-          `(no HTTP, verification, reads or checks): ${Math.round(writeSet.perS)} events/s, ` +
-          `${writeSet.eventsPerCommit.toFixed(1)} events a commit`,
-      };
     });
   },
 };
+
+async function measure(
+  ctx: BenchContext,
+  kv: Deno.Kv,
+  kvReads: Deno.Kv,
+): Promise<Awaited<ReturnType<FigureBench["run"]>>> {
+  const { app, services } = createBenchApp(kv, { kvReads });
+  const count = ctx.sizes.quick ? 2_000 : 20_000;
+  const signer = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
+  const crypto = Stripe.createSubtleCryptoProvider();
+  const sign = async (payload: string): Promise<SignedEvent> => {
+    const header = await signer.webhooks.generateTestHeaderStringAsync({
+      payload,
+      secret: BENCH_WEBHOOK_SECRET,
+      cryptoProvider: crypto,
+    });
+    return { payload, header };
+  };
+  const probe = await post(app.fetch, await sign(paymentSucceededEvent(-1)));
+  if (probe.status === 404) {
+    return { figures: {}, notes: `TODO: ${PATH} not served yet (404)` };
+  }
+  if (probe.status >= 300) throw new Error(`webhook probe answered ${probe.status}`);
+  await services.webhooks.drain();
+
+  progress(`  signing ${count} events`);
+  const signed: SignedEvent[] = [];
+  for (let i = 0; i < count; i++) signed.push(await sign(paymentSucceededEvent(i)));
+
+  const started = performance.now();
+  await deliver(app.fetch, signed);
+  await services.webhooks.drain();
+  const perS = count / ((performance.now() - started) / 1000);
+  const last = await services.webhooks.get(`evt_bench${String(count).padStart(8, "0")}`);
+  if (last.status === "received") {
+    throw new Error(`the last event is still "received" after drain(): not processed`);
+  }
+  progress("  the same events again, recording the intake's commits, then those alone");
+  const writeSet = await writeSetCeiling(signed);
+  return {
+    figures: {
+      webhook_events_per_s: perS,
+      webhook_ratio: perS / ctx.baselines.kv_commits_per_s,
+    },
+    extra: {
+      webhook_write_set_per_s: writeSet.perS,
+      webhook_write_set_ratio: writeSet.perS / ctx.baselines.kv_commits_per_s,
+      webhook_events_per_commit: writeSet.eventsPerCommit,
+    },
+    notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
+      `processing drained; last event ${last.status}. Its commits replayed alone ` +
+      `(no HTTP, verification, reads or checks): ${Math.round(writeSet.perS)} events/s, ` +
+      `${writeSet.eventsPerCommit.toFixed(1)} events a commit`,
+  };
+}
 
 /** Delivers `signed` through `fetch`, `KV_COMMIT_CONCURRENCY` at a time, as Stripe does. */
 async function deliver(
@@ -109,12 +123,17 @@ async function deliver(
 async function writeSetCeiling(
   signed: SignedEvent[],
 ): Promise<{ perS: number; eventsPerCommit: number }> {
-  const commits = await withTempKv(async (kv) => {
+  const commits = await withTempKv(async (kv, path) => {
     const recorder = recordWriteSet(kv);
-    const { app, services } = createBenchApp(recorder.kv);
-    await deliver(app.fetch, signed);
-    await services.webhooks.drain();
-    return recorder.commits;
+    const kvReads = await Deno.openKv(path);
+    try {
+      const { app, services } = createBenchApp(recorder.kv, { kvReads });
+      await deliver(app.fetch, signed);
+      await services.webhooks.drain();
+      return recorder.commits;
+    } finally {
+      kvReads.close();
+    }
   });
   const seconds = await replayWriteSet(commits);
   return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };

@@ -33,15 +33,23 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   stripe?: StripeGateway;
   clock?: ManualClock;
+  /**
+   * A temp-file KV with a second handle for reads, as main.ts opens a local
+   * file (`Deps.kvReads`), instead of `:memory:`.
+   */
+  file?: boolean;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const kv = await Deno.openKv(":memory:");
+  const dir = options.file ? await Deno.makeTempDir({ prefix: "payments_test_" }) : null;
+  const kv = await Deno.openKv(dir ? `${dir}/kv.sqlite3` : ":memory:");
+  const kvReads = dir ? await Deno.openKv(`${dir}/kv.sqlite3`) : undefined;
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 26, 9, 0, 0));
   const logs: string[] = [];
   const config = parseConfig({ KV_PATH: ":memory:", ...options.env });
   const deps: Deps = {
     kv,
+    kvReads,
     clock,
     stripe: options.stripe ?? noStripe,
     config: { ...config, auditSigningKey: config.auditSigningKey ?? TEST_SIGNING_KEY },
@@ -49,7 +57,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   };
   const services = createServices(deps);
   const app = createApp(deps, services);
-  return { app, deps, services, clock, kv, logs, close: () => Promise.resolve(kv.close()) };
+  const close = async () => {
+    kvReads?.close();
+    kv.close();
+    if (dir) await Deno.remove(dir, { recursive: true });
+  };
+  return { app, deps, services, clock, kv, logs, close };
 }
 
 /** Runs `fn` on a fresh test app and always closes it (Deno's leak sanitizers are on). */
