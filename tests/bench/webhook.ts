@@ -1,15 +1,19 @@
 /**
  * Webhook intake: signed Stripe events through `app.fetch` (verification,
- * dedupe, event log and processing), `KV_COMMIT_CONCURRENCY` deliveries in
- * flight as Stripe sends them, against raw single-key commits/s at the same
- * concurrency. Events are signed before the clock starts: signing is
- * Stripe's cost, not ours.
+ * dedupe, event log and processing), on a temp-file KV opened as main.ts
+ * opens one (a second handle for the applier's reads).
  *
- * "Including processing": intake stores the event and answers, processing
- * follows in the background, so the clock stops only after
- * `services.webhooks.drain()`, and the last event is checked to be settled.
- * Until `POST /api/webhooks/stripe` exists the probe gets 404 and the
- * figures stay `null`.
+ * The figure is the intake's capacity: `KV_COMMIT_CONCURRENCY` deliveries in
+ * flight, enough to keep it busy, as the baseline's writers keep KV busy
+ * (raw single-key commits/s at the same concurrency). With fewer in flight
+ * the process idles between deliveries and the figure tells their latency,
+ * not its throughput: that one is taken too, at `FEW_IN_FLIGHT`, as an extra.
+ *
+ * What Stripe does is outside the clock: the events are signed and their
+ * requests built before it starts. Processing follows the answer in the
+ * background, so the clock stops only after `services.webhooks.drain()`, and
+ * the last event is checked to be settled. Until `POST /api/webhooks/stripe`
+ * exists the probe gets 404 and the figures stay `null`.
  *
  * Next to the figure, `webhook_write_set_per_s` / `_ratio` (extra): the same
  * events' commits replayed with nothing else running
@@ -24,92 +28,117 @@ import { paymentSucceededEvent } from "./fixtures.ts";
 import { recordWriteSet, replayWriteSet } from "./webhook_write_set.ts";
 
 const PATH = "/api/webhooks/stripe";
+/** Deliveries in flight for the latency-bound extra figure. */
+const FEW_IN_FLIGHT = 8;
+
+type Fetch = (req: Request) => Response | Promise<Response>;
 
 interface SignedEvent {
   payload: string;
   header: string;
 }
 
+interface Intake {
+  perS: number;
+  lastStatus: string;
+}
+
 export const webhookBench: FigureBench = {
   name: "webhook intake",
   figures: ["webhook_events_per_s", "webhook_ratio"],
   async run(ctx: BenchContext) {
-    return await withTempKv(async (kv, path) => {
-      // as main.ts opens a local file: a second handle for the applier's reads
-      const kvReads = await Deno.openKv(path);
-      try {
-        return await measure(ctx, kv, kvReads);
-      } finally {
-        kvReads.close();
-      }
-    });
+    const count = ctx.sizes.quick ? 2_000 : 20_000;
+    const probe = await withIntakeApp((fetch) => post(fetch, signEvents([-1])));
+    if (probe === 404) return { figures: {}, notes: `TODO: ${PATH} not served yet (404)` };
+    if (probe >= 300) throw new Error(`webhook probe answered ${probe}`);
+
+    progress(`  signing ${count} events`);
+    const signed = await signEvents(Array.from({ length: count }, (_, i) => i));
+    const busy = await withIntakeApp((fetch, app) =>
+      timeIntake(fetch, app, signed, KV_COMMIT_CONCURRENCY)
+    );
+    progress(`  again with ${FEW_IN_FLIGHT} in flight`);
+    const few = await withIntakeApp((fetch, app) => timeIntake(fetch, app, signed, FEW_IN_FLIGHT));
+    progress("  the same events again, recording the intake's commits, then those alone");
+    const writeSet = await writeSetCeiling(signed);
+    const baseline = ctx.baselines.kv_commits_per_s;
+    return {
+      figures: { webhook_events_per_s: busy.perS, webhook_ratio: busy.perS / baseline },
+      extra: {
+        webhook_events_per_s_few_in_flight: few.perS,
+        webhook_ratio_few_in_flight: few.perS / baseline,
+        webhook_write_set_per_s: writeSet.perS,
+        webhook_write_set_ratio: writeSet.perS / baseline,
+        webhook_events_per_commit: writeSet.eventsPerCommit,
+      },
+      notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
+        `processing drained; last event ${busy.lastStatus}. With ${FEW_IN_FLIGHT} in flight: ` +
+        `${Math.round(few.perS)} events/s. Its commits replayed alone ` +
+        `(no HTTP, verification, reads or checks): ${Math.round(writeSet.perS)} events/s, ` +
+        `${writeSet.eventsPerCommit.toFixed(1)} events a commit`,
+    };
   },
 };
 
-async function measure(
-  ctx: BenchContext,
-  kv: Deno.Kv,
-  kvReads: Deno.Kv,
-): Promise<Awaited<ReturnType<FigureBench["run"]>>> {
-  const { app, services } = createBenchApp(kv, { kvReads });
-  const count = ctx.sizes.quick ? 2_000 : 20_000;
-  const signer = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
-  const crypto = Stripe.createSubtleCryptoProvider();
-  const sign = async (payload: string): Promise<SignedEvent> => {
-    const header = await signer.webhooks.generateTestHeaderStringAsync({
-      payload,
-      secret: BENCH_WEBHOOK_SECRET,
-      cryptoProvider: crypto,
-    });
-    return { payload, header };
-  };
-  const probe = await post(app.fetch, await sign(paymentSucceededEvent(-1)));
-  if (probe.status === 404) {
-    return { figures: {}, notes: `TODO: ${PATH} not served yet (404)` };
-  }
-  if (probe.status >= 300) throw new Error(`webhook probe answered ${probe.status}`);
-  await services.webhooks.drain();
+type BenchIntakeApp = ReturnType<typeof createBenchApp>;
 
-  progress(`  signing ${count} events`);
-  const signed: SignedEvent[] = [];
-  for (let i = 0; i < count; i++) signed.push(await sign(paymentSucceededEvent(i)));
+/** A fresh app on a fresh temp-file KV with its read handle, as main.ts opens a local file. */
+function withIntakeApp<T>(fn: (fetch: Fetch, app: BenchIntakeApp, kv: Deno.Kv) => Promise<T>) {
+  return withTempKv(async (kv, path) => {
+    const kvReads = await Deno.openKv(path);
+    try {
+      const app = createBenchApp(kv, { kvReads });
+      const out = await fn(app.app.fetch, app, kv);
+      await app.services.webhooks.drain();
+      return out;
+    } finally {
+      kvReads.close();
+    }
+  });
+}
 
+async function timeIntake(
+  fetch: Fetch,
+  { services }: BenchIntakeApp,
+  signed: SignedEvent[],
+  inFlight: number,
+): Promise<Intake> {
+  const requests = signed.map(toRequest);
   const started = performance.now();
-  await deliver(app.fetch, signed);
+  await deliver(fetch, requests, inFlight);
   await services.webhooks.drain();
-  const perS = count / ((performance.now() - started) / 1000);
-  const last = await services.webhooks.get(`evt_bench${String(count).padStart(8, "0")}`);
+  const perS = signed.length / ((performance.now() - started) / 1000);
+  const last = await services.webhooks.get(`evt_bench${String(signed.length).padStart(8, "0")}`);
   if (last.status === "received") {
     throw new Error(`the last event is still "received" after drain(): not processed`);
   }
-  progress("  the same events again, recording the intake's commits, then those alone");
-  const writeSet = await writeSetCeiling(signed);
-  return {
-    figures: {
-      webhook_events_per_s: perS,
-      webhook_ratio: perS / ctx.baselines.kv_commits_per_s,
-    },
-    extra: {
-      webhook_write_set_per_s: writeSet.perS,
-      webhook_write_set_ratio: writeSet.perS / ctx.baselines.kv_commits_per_s,
-      webhook_events_per_commit: writeSet.eventsPerCommit,
-    },
-    notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
-      `processing drained; last event ${last.status}. Its commits replayed alone ` +
-      `(no HTTP, verification, reads or checks): ${Math.round(writeSet.perS)} events/s, ` +
-      `${writeSet.eventsPerCommit.toFixed(1)} events a commit`,
-  };
+  return { perS, lastStatus: last.status };
 }
 
-/** Delivers `signed` through `fetch`, `KV_COMMIT_CONCURRENCY` at a time, as Stripe does. */
-async function deliver(
-  fetch: (req: Request) => Response | Promise<Response>,
-  signed: SignedEvent[],
-): Promise<void> {
+/** `payment_intent.succeeded` events `ns`, signed as Stripe signs them. */
+async function signEvents(ns: number[]): Promise<SignedEvent[]> {
+  const signer = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
+  const cryptoProvider = Stripe.createSubtleCryptoProvider();
+  const out: SignedEvent[] = [];
+  for (const n of ns) {
+    const payload = paymentSucceededEvent(n);
+    const header = await signer.webhooks.generateTestHeaderStringAsync({
+      payload,
+      secret: BENCH_WEBHOOK_SECRET,
+      cryptoProvider,
+    });
+    out.push({ payload, header });
+  }
+  return out;
+}
+
+/** Delivers `requests` through `fetch`, `inFlight` at a time, as Stripe does. */
+async function deliver(fetch: Fetch, requests: Request[], inFlight: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: KV_COMMIT_CONCURRENCY }, async () => {
-    while (next < signed.length) {
-      const res = await post(fetch, signed[next++]);
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (next < requests.length) {
+      const res = await fetch(requests[next++]);
+      await res.body?.cancel();
       if (res.status >= 300) throw new Error(`webhook delivery answered ${res.status}`);
     }
   }));
@@ -128,7 +157,7 @@ async function writeSetCeiling(
     const kvReads = await Deno.openKv(path);
     try {
       const { app, services } = createBenchApp(recorder.kv, { kvReads });
-      await deliver(app.fetch, signed);
+      await deliver(app.fetch, signed.map(toRequest), KV_COMMIT_CONCURRENCY);
       await services.webhooks.drain();
       return recorder.commits;
     } finally {
@@ -139,17 +168,17 @@ async function writeSetCeiling(
   return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };
 }
 
-async function post(
-  fetch: (req: Request) => Response | Promise<Response>,
-  signed: SignedEvent,
-): Promise<{ status: number }> {
-  const res = await fetch(
-    new Request(`http://bench.local${PATH}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "stripe-signature": signed.header },
-      body: signed.payload,
-    }),
-  );
+function toRequest(signed: SignedEvent): Request {
+  return new Request(`http://bench.local${PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "stripe-signature": signed.header },
+    body: signed.payload,
+  });
+}
+
+async function post(fetch: Fetch, signing: Promise<SignedEvent[]>): Promise<number> {
+  const [signed] = await signing;
+  const res = await fetch(toRequest(signed));
   await res.body?.cancel();
-  return { status: res.status };
+  return res.status;
 }
