@@ -94,14 +94,15 @@ export const keys = {
     status,
     type,
   ],
-  /** when a record may be swept (ms), for the retention sweep */
+  /**
+   * Written by earlier versions only (the sweep now walks the arrival index):
+   * deleted with the record it points at.
+   */
   webhookEventExpiry: (keepUntil: number, eventId: string) => [
     "webhook_events_by_expiry",
     keepUntil,
     eventId,
   ],
-  webhookEventExpiryPrefix: () => ["webhook_events_by_expiry"],
-  webhookEventExpiryBefore: (keepUntil: number) => ["webhook_events_by_expiry", keepUntil],
   /** the last backfill run (`deno task backfill`) */
   backfillLastRun: () => ["backfill_runs", "last"],
   /** a transaction (one PaymentIntent, or one Charge made without one) */

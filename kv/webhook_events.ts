@@ -13,6 +13,8 @@
 import { keys } from "./keys.ts";
 import type { Job } from "./jobs.ts";
 import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+import { idLowerBound } from "./ids.ts";
+import { getManyChunked } from "./atomic.ts";
 
 export const WEBHOOK_EVENT_STATUSES = [
   "received",
@@ -120,13 +122,12 @@ export function addNewEvent(
   op.check({ key: keys.webhookEvent(record.id), versionstamp: null })
     .set(keys.webhookEvent(record.id), record)
     .set(keys.webhookEventsByArrival(record.log_id), record.id)
-    .set(keys.webhookEventsByType(record.type, record.log_id), record.id)
-    .set(keys.webhookEventExpiry(record.keep_until, record.id), record.id);
+    .set(keys.webhookEventsByType(record.type, record.log_id), record.id);
   for (const key of statusKeys(record)) op.set(key, record.id);
   stored.chunks.forEach((chunk, n) => op.set(keys.webhookEventPayloadChunk(record.id, n), chunk));
 }
 
-/** Rewrites a record (status, attempts, retention), moving its indexes along. */
+/** Rewrites a record (status, attempts, retention), moving its status indexes along. */
 export function addRecordUpdate(
   op: Deno.AtomicOperation,
   before: Deno.KvEntry<WebhookEventRecord>,
@@ -136,10 +137,6 @@ export function addRecordUpdate(
   if (before.value.status !== after.status) {
     for (const key of statusKeysAlways(before.value)) op.delete(key);
     for (const key of statusKeys(after)) op.set(key, after.id);
-  }
-  if (before.value.keep_until !== after.keep_until) {
-    op.delete(keys.webhookEventExpiry(before.value.keep_until, after.id));
-    op.set(keys.webhookEventExpiry(after.keep_until, after.id), after.id);
   }
 }
 
@@ -250,6 +247,7 @@ export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventR
   op.delete(keys.webhookEvent(record.id))
     .delete(keys.webhookEventsByArrival(record.log_id))
     .delete(keys.webhookEventsByType(record.type, record.log_id))
+    // written by earlier versions, which kept an index by expiry
     .delete(keys.webhookEventExpiry(record.keep_until, record.id));
   for (const key of statusKeysAlways(record)) op.delete(key);
   for (let n = 0; n < record.payload_chunks; n++) {
@@ -257,23 +255,32 @@ export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventR
   }
 }
 
-/** Expiry index entries due at or before `now`: `[keep_until, event id]`. */
-export async function listExpired(
+/**
+ * Records that arrived before `arrivedBefore` (ms), oldest first, from the
+ * arrival index: the retention sweep's candidates (`keep_until` is set from
+ * arrival, and only ever moved later). `null` for an index row whose record is
+ * gone. At most `limit` rows.
+ */
+export async function listArrivedBefore(
   kv: Deno.Kv,
-  now: number,
+  arrivedBefore: number,
   limit: number,
-): Promise<{ keepUntil: number; id: string }[]> {
-  const out: { keepUntil: number; id: string }[] = [];
+): Promise<{ logId: string; entry: Deno.KvEntryMaybe<WebhookEventRecord> }[]> {
+  const rows: { logId: string; id: string }[] = [];
   const iter = kv.list<string>({
-    start: keys.webhookEventExpiryPrefix(),
-    end: keys.webhookEventExpiryBefore(now + 1),
+    start: keys.webhookEventsByArrivalPrefix(),
+    end: keys.webhookEventsByArrival(idLowerBound("whe", arrivedBefore)),
   }, { limit });
-  for await (const e of iter) out.push({ keepUntil: e.key[1] as number, id: e.value });
-  return out;
+  for await (const e of iter) rows.push({ logId: e.key[1] as string, id: e.value });
+  const entries = await getManyChunked<WebhookEventRecord>(
+    kv,
+    rows.map((r) => keys.webhookEvent(r.id)),
+  );
+  return rows.map((r, i) => ({ logId: r.logId, entry: entries[i] }));
 }
 
-export function addExpiryDeletion(op: Deno.AtomicOperation, keepUntil: number, id: string): void {
-  op.delete(keys.webhookEventExpiry(keepUntil, id));
+export function addArrivalDeletion(op: Deno.AtomicOperation, logId: string): void {
+  op.delete(keys.webhookEventsByArrival(logId));
 }
 
 // --- the job that carries an event until it is processed -------------------

@@ -108,7 +108,7 @@ export function createEventProcessing(
       last_error: null,
       detail: already ? before.detail : outcome.detail.slice(0, 1000),
       processed_at: now,
-      // Extended only when close to expiry (a late replay), to spare the index move.
+      // A late replay keeps the event at least a week more (its id stays deduplicated).
       keep_until: before.keep_until - now < WEEK_MS
         ? now + WEBHOOK_RETENTION_MS
         : before.keep_until,

@@ -31,14 +31,14 @@ import { addJob, type Job, type JobHandler } from "../kv/jobs.ts";
 import type { IdFactory } from "../kv/ids.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
+  addArrivalDeletion,
   addEventDeletion,
-  addExpiryDeletion,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
   getEvent,
+  listArrivedBefore,
   listEventRecords,
-  listExpired,
   payloadFields,
   readPayload,
   type StoredPayload,
@@ -266,26 +266,35 @@ export function createWebhookService(deps: Deps, svc: Svc) {
 
   /**
    * Retention: removes processed/ignored events past `keep_until`; failed,
-   * dead and pending ones are kept (their expiry moves on) until replayed.
+   * dead and pending ones are kept until replayed, and so is one a late
+   * replay gave a later `keep_until`. Candidates come from the arrival index,
+   * oldest first (an event is never due before `WEBHOOK_RETENTION_MS` after
+   * it arrived); a sweep reads at most `scan` of them, so kept events at the
+   * head cost a read each, never a stalled sweep.
    */
-  async function sweepExpired(limit = 500): Promise<{ deleted: number; kept: number }> {
+  async function sweepExpired(
+    limit = 500,
+    scan = 5_000,
+  ): Promise<{ deleted: number; kept: number }> {
     let deleted = 0, kept = 0;
-    for (const { keepUntil, id } of await listExpired(kv, clock.now(), limit)) {
-      const entry = await getEvent(kv, id);
+    const now = clock.now();
+    const candidates = await listArrivedBefore(kv, now - WEBHOOK_RETENTION_MS + 1, scan);
+    for (const { logId, entry } of candidates) {
+      if (deleted === limit) break;
+      const record = entry.value;
       const op = kv.atomic();
-      if (!entry.value || entry.value.keep_until !== keepUntil) {
-        addExpiryDeletion(op, keepUntil, id); // a stale index entry
-      } else if (entry.value.status === "processed" || entry.value.status === "ignored") {
+      if (!record || record.log_id !== logId) {
+        addArrivalDeletion(op, logId); // a stale index row
+      } else if (
+        (record.status === "processed" || record.status === "ignored") &&
+        record.keep_until <= now
+      ) {
         op.check(entry);
-        addEventDeletion(op, entry.value);
+        addEventDeletion(op, record);
         deleted++;
       } else {
-        const to = clock.now() + WEBHOOK_RETENTION_MS;
-        addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, {
-          ...entry.value,
-          keep_until: to,
-        });
         kept++;
+        continue;
       }
       await op.commit();
     }

@@ -18,6 +18,7 @@ import {
   webhookJobHandlers,
 } from "../services/webhooks.ts";
 import type { EventApplier } from "../services/webhooks.ts";
+import { systemContext } from "../services/context.ts";
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {
   const t = await createTestApp({ env: WEBHOOK_ENV });
@@ -232,6 +233,42 @@ Deno.test("when the inline attempt outlives its lease, cron's second attempt is 
     assert.equal(record.status, "processed");
     assert.deepEqual(base.calls, [event.id, event.id]);
     assert.deepEqual(await listJobs(t.kv), []);
+  });
+});
+
+Deno.test("the retention sweep walks arrivals past kept events, and keeps an event a late replay processed", async () => {
+  await withApp(async (t) => {
+    const DAY = 24 * 3600_000;
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    applier.failNext(Infinity);
+    const broken = customerEvent("customer.updated");
+    const late = customerEvent("customer.updated");
+    for (const e of [broken, late]) await postEvent(t.app, e, { clock: t.clock });
+    await t.services.webhooks.drain();
+    applier.failNext(0);
+    const done = [customerEvent(), customerEvent(), customerEvent()];
+    for (const e of done) await postEvent(t.app, e, { clock: t.clock });
+    await t.services.webhooks.drain();
+
+    t.clock.advance(29 * DAY);
+    const replayed = await t.services.webhooks.replay(systemContext("test"), late.id);
+    assert.equal(replayed.event.status, "processed");
+    const recent = customerEvent();
+    await postEvent(t.app, recent, { clock: t.clock });
+    await t.services.webhooks.drain();
+    // a record lost without its index row (removed by hand, say)
+    await t.kv.delete(keys.webhookEvent(done[2].id));
+
+    t.clock.advance(2 * DAY);
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 2, kept: 2 });
+    const page = await t.services.webhooks.list({ limit: 10 });
+    assert.deepEqual(page.data.map((e) => e.id).sort(), [broken.id, late.id, recent.id].sort());
+    const arrivals = [];
+    for await (const row of t.kv.list({ prefix: keys.webhookEventsByArrivalPrefix() })) {
+      arrivals.push(row.value);
+    }
+    assert.equal(arrivals.length, 3, "the stale arrival row went too");
   });
 });
 
