@@ -17,6 +17,7 @@ import { createServices } from "./services/mod.ts";
 import { isRole, ROLES } from "./services/permissions.ts";
 import type { StripeGateway } from "./services/stripe_gateway.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
+import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 
 export const USAGE = `usage: deno task admin <command> [options]
 
@@ -130,6 +131,7 @@ async function openServices(config: Config) {
   }
   const kv = await retryWhileLocked(() => Deno.openKv(config.kvPath));
   try {
+    await retryWhileLocked(() => checkStoreLayout(kv));
     const signingKey = config.auditSigningKey ??
       await retryWhileLocked(() => loadOrCreateSecret(kv, "audit_signing_key"));
     const deps: Deps = {
@@ -281,7 +283,10 @@ export async function adminCli(
       io.err(`error: ${e.message}\n\n${USAGE}`);
       return 2;
     }
-    if (e instanceof AppError || e instanceof ConfigError || e instanceof KvLockedError) {
+    if (
+      e instanceof AppError || e instanceof ConfigError || e instanceof KvLockedError ||
+      e instanceof StoreLayoutError
+    ) {
       io.err(`error: ${e.message}`);
       return 1;
     }

@@ -22,6 +22,7 @@ import {
   withLockRetry,
 } from "./services/backfill.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
+import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
@@ -93,6 +94,10 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
   const kv = await withLockRetry(() => Deno.openKv(config.kvPath));
   try {
+    await withLockRetry(() => checkStoreLayout(kv)).catch((error) => {
+      if (error instanceof StoreLayoutError) fail(error.message);
+      throw error;
+    });
     const auditSigningKey = config.auditSigningKey ??
       await withLockRetry(() => loadOrCreateSecret(kv, "audit_signing_key"));
     const resolved = { ...config, auditSigningKey };

@@ -16,6 +16,7 @@ import {
   runPeriodicTask,
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
+import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { DemoError, startDemo } from "./demo.ts";
 
 let config: Config;
@@ -49,6 +50,12 @@ if (localFile) {
   if (dir) await Deno.mkdir(dir, { recursive: true });
 }
 const kv = await Deno.openKv(config.kvPath);
+await checkStoreLayout(kv).catch((error) => {
+  if (!(error instanceof StoreLayoutError)) throw error;
+  console.error(error.message);
+  kv.close();
+  Deno.exit(1);
+});
 // A local file's KV has one SQLite thread per handle: a second one lets the event applier's
 // (checked) reads run while the first commits (services/deps.ts).
 const kvReads = localFile ? await Deno.openKv(config.kvPath) : undefined;

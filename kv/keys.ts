@@ -10,6 +10,8 @@ export const keys = {
   // --- infrastructure ---------------------------------------------------
   /** generated secrets kept for demo mode (cursor/audit signing key, ...) */
   secret: (name: string) => ["secrets", name],
+  /** the key layout the store was written in (kv/layout.ts) */
+  storeLayout: () => ["meta", "layout"],
   /** a job due at `dueAt` (ms); see kv/jobs.ts */
   job: (dueAt: number, id: string) => ["jobs", dueAt, id],
   jobsDueBefore: (dueAt: number) => ["jobs", dueAt],

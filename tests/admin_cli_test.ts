@@ -237,6 +237,19 @@ Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exit
   });
 });
 
+Deno.test("admin refuses a store written with another key layout (exit 1, saying what to do)", async () => {
+  await withTempKv(async (kvPath, dir) => {
+    await Deno.mkdir(`${dir}/data`, { recursive: true });
+    const kv = await Deno.openKv(kvPath);
+    await kv.set(["ledger", "cus_Old", "led_1"], { amount: 100 }); // an earlier version's data
+    kv.close();
+    const res = await cli(kvPath, "list");
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /key layout 1; this version reads layout 2/);
+    assert.match(res.stderr, /deno task backfill/);
+  });
+});
+
 Deno.test("parseArgs() reads --flag value and --flag=value, and refuses what it does not know", () => {
   assert.deepEqual(parseArgs(["create", "--email=a@b.co", "--role", "admin", "--json"]), {
     verb: "create",
@@ -252,7 +265,7 @@ Deno.test("parseArgs() reads --flag value and --flag=value, and refuses what it 
 
 Deno.test("admin works while another process writes to the same KV file", async () => {
   await withTempKv(async (kvPath, dir) => {
-    await Deno.mkdir(`${dir}/data`, { recursive: true });
+    assert.equal((await cli(kvPath, "list")).code, 0); // creates and stamps the store, as a server would
     const writer = await startHelper(dir, "writer.ts", WRITER, [kvPath]);
     try {
       for (const email of ["w1@example.com", "w2@example.com"]) {

@@ -1,0 +1,50 @@
+/**
+ * The store's key layout, stamped in the store. A release that moves keys
+ * raises `STORE_LAYOUT`; every process (server, admin CLI, backfill) checks
+ * the stamp when it opens KV and refuses a store laid out otherwise, rather
+ * than read half of it (a customer page without its ledger, say) and write
+ * the rest in the new places.
+ *
+ * Layouts: 1 (no stamp): customer ledger, balances and aggregates under
+ * top-level prefixes, an index per customer and status, an expiry index of
+ * webhook events. 2: a customer's keys under `["customers", id, …]`, neither
+ * of those indexes.
+ */
+import { keys } from "./keys.ts";
+
+export const STORE_LAYOUT = 2;
+
+export class StoreLayoutError extends Error {}
+
+/** Stamps an empty store; passes a store of this layout; refuses any other. */
+export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stamp = await kv.get<number>(keys.storeLayout());
+    if (stamp.value === STORE_LAYOUT) return;
+    if (stamp.value !== null) throw refused(stamp.value);
+    if (!await isEmpty(kv)) throw refused(1);
+    // Empty: the first process to start stamps it (another may be doing the same).
+    const res = await kv.atomic().check(stamp).set(keys.storeLayout(), STORE_LAYOUT).commit();
+    if (res.ok) return;
+  }
+  throw new Error("could not read or stamp the store's layout");
+}
+
+async function isEmpty(kv: Deno.Kv): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: [] }, { limit: 1 })) return false;
+  return true;
+}
+
+function refused(layout: number): StoreLayoutError {
+  const newer = layout > STORE_LAYOUT;
+  return new StoreLayoutError(
+    `this KV store was written by ${newer ? "a newer" : "an earlier"} version of the service ` +
+      `(key layout ${layout}; this version reads layout ${STORE_LAYOUT}) and is not read, so ` +
+      "that nothing is shown or written in the wrong place. " +
+      (newer
+        ? "Run the version that wrote it."
+        : "Start on a new store (another KV_PATH; in demo mode, move ./data away) and run " +
+          "`deno task backfill --since 30d` to rebuild the account's picture from Stripe; " +
+          "admins and the audit log of the old store are not carried over."),
+  );
+}

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { checkStoreLayout, STORE_LAYOUT, StoreLayoutError } from "../kv/layout.ts";
+import { keys } from "../kv/keys.ts";
+
+async function withKv(fn: (kv: Deno.Kv) => Promise<void>) {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await fn(kv);
+  } finally {
+    kv.close();
+  }
+}
+
+Deno.test("checkStoreLayout() stamps an empty store and then passes it", async () => {
+  await withKv(async (kv) => {
+    await checkStoreLayout(kv);
+    assert.equal((await kv.get(keys.storeLayout())).value, STORE_LAYOUT);
+    await checkStoreLayout(kv);
+  });
+});
+
+Deno.test("checkStoreLayout() refuses a store with data and no stamp (layout 1), or another stamp", async () => {
+  await withKv(async (kv) => {
+    await kv.set(["customer_balances", "cus_Old", "usd"], { amount: 1 });
+    await assert.rejects(() => checkStoreLayout(kv), (e: Error) => {
+      assert.ok(e instanceof StoreLayoutError);
+      assert.match(e.message, /an earlier version .*layout 1/);
+      return true;
+    });
+    assert.equal((await kv.get(keys.storeLayout())).value, null, "a refused store is not stamped");
+  });
+  await withKv(async (kv) => {
+    await kv.set(keys.storeLayout(), STORE_LAYOUT + 1);
+    await assert.rejects(() => checkStoreLayout(kv), /a newer version/);
+  });
+});
+
+Deno.test("isolates starting on one empty store at once all pass: one of them stamps it", async () => {
+  await withKv(async (kv) => {
+    await Promise.all([checkStoreLayout(kv), checkStoreLayout(kv), checkStoreLayout(kv)]);
+    assert.equal((await kv.get(keys.storeLayout())).value, STORE_LAYOUT);
+  });
+});
+
+Deno.test("the server refuses to start on a store of an earlier layout, saying what to do", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "layout_" });
+  try {
+    const kv = await Deno.openKv(`${dir}/kv.sqlite3`);
+    await kv.set(["ledger", "cus_Old", "led_1"], { amount: 100 });
+    kv.close();
+    const env: Record<string, string> = { KV_PATH: `${dir}/kv.sqlite3`, NO_COLOR: "1" };
+    for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+      const v = Deno.env.get(name);
+      if (v !== undefined) env[name] = v;
+    }
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--quiet", "main.ts"],
+      cwd: new URL("..", import.meta.url).pathname,
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /key layout 1; this version reads layout 2/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
