@@ -120,7 +120,6 @@ interface NextGroup<T> {
 }
 
 export function createGroupCommitter<T>(kv: Deno.Kv) {
-  const building = new Set<Promise<void>>();
   /** built, waiting for a later group (the next one was full, or changes what they read) */
   let held: Built<T>[] = [];
   let inflight: Group<T> | null = null;
@@ -140,14 +139,16 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
 
   function prepare(p: Pending<T>): void {
     const since = landedCount;
-    const done: Promise<void> = p.build().then(
-      ({ rec, value }) => place({ p, rec, value, keys: rec.checkedKeys(), since }),
+    p.build().then(
+      ({ rec, value }) => {
+        try {
+          place({ p, rec, value, keys: rec.checkedKeys(), since });
+        } catch (e) {
+          p.reject(e);
+        }
+      },
       (e) => p.reject(e),
-    ).finally(() => {
-      building.delete(done);
-      pump();
-    });
-    building.add(done);
+    ).finally(pump);
   }
 
   function stale(b: Built<T>): boolean {
@@ -172,7 +173,16 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
       held.push(b); // a later group: this one is full, or changes what it read
       return;
     }
-    b.rec.replay(next.op);
+    try {
+      b.rec.replay(next.op);
+    } catch (error) {
+      // A value KV cannot take (not serializable): this change fails on its own, and the
+      // group's others go into a fresh op, as this one may hold part of it.
+      const others = next.taken;
+      next = null;
+      for (const o of others) place(o);
+      throw error;
+    }
     for (const k of b.keys) next.touched.add(k);
     next.checks += c;
     next.mutations += m;

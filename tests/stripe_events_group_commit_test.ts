@@ -90,3 +90,25 @@ Deno.test("a change that needs the audit chain is committed with its entries; no
     assert.deepEqual(none, { applied: false, detail: "nothing to do" });
   });
 });
+
+Deno.test("a change whose value KV cannot store fails alone; the changes grouped with it land", async () => {
+  await withTestApp(async (t) => {
+    const committer = createEventCommitter(t.kv, t.services.audit);
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        committer.commit(ctx, async (op) => {
+          const entry = await t.kv.get(["group_bad", i]);
+          // a function is not a value KV can serialize
+          op.check(entry).set(["group_bad", i], i === 5 ? { run: () => i } : i);
+          return { value: { applied: true, detail: `row ${i}` }, audit: [] };
+        })),
+    );
+    assert.equal(results[5].status, "rejected");
+    for (const [i, r] of results.entries()) {
+      if (i === 5) continue;
+      assert.equal(r.status, "fulfilled", `row ${i}`);
+      assert.equal((await t.kv.get(["group_bad", i])).value, i);
+    }
+    assert.equal((await t.kv.get(["group_bad", 5])).versionstamp, null);
+  });
+});
