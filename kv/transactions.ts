@@ -8,6 +8,7 @@ import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
 import type { Transaction, TxnSync } from "../services/txn_types.ts";
 import type { CustomerAggregates, CustomerBalance } from "./customers.ts";
+import type { CounterCache } from "./read_cache.ts";
 
 export interface TransactionState {
   txn: Deno.KvEntryMaybe<Transaction>;
@@ -31,21 +32,34 @@ export async function findTransactionIds(
  * `findTransactionIds` and, in the same read, the counters of the customer the
  * event names (a new payment then costs one read before its commit).
  */
+/**
+ * The transactions holding `stripeIds`, and the customer's balance in the
+ * currency and aggregates, in one read; the counters from `cache` when it
+ * holds both (checked at commit like any read), and kept there when read.
+ */
 export async function findWithCounters(
   kv: Deno.Kv,
   stripeIds: string[],
   hint: { customer: string; currency: string },
+  cache: CounterCache | null = null,
 ): Promise<{
   ids: (string | null)[];
   balance: Deno.KvEntryMaybe<CustomerBalance>;
   aggregates: Deno.KvEntryMaybe<CustomerAggregates>;
 }> {
-  const rows = await kv.getMany<unknown[]>([
-    ...stripeIds.map((id) => keys.transactionByStripe(id)),
-    keys.customerBalance(hint.customer, hint.currency),
-    keys.customerAggregates(hint.customer),
-  ]);
+  const balanceKey = keys.customerBalance(hint.customer, hint.currency);
+  const aggregatesKey = keys.customerAggregates(hint.customer);
+  const balance = cache?.get<CustomerBalance>(balanceKey) ?? null;
+  const aggregates = cache?.get<CustomerAggregates>(aggregatesKey) ?? null;
+  const idKeys = stripeIds.map((id) => keys.transactionByStripe(id));
+  if (balance && aggregates) {
+    const rows = await kv.getMany<string[]>(idKeys);
+    return { ids: rows.map((r) => r.value), balance, aggregates };
+  }
+  const rows = await kv.getMany<unknown[]>([...idKeys, balanceKey, aggregatesKey]);
   const n = stripeIds.length;
+  cache?.fill(rows[n]);
+  cache?.fill(rows[n + 1]);
   return {
     ids: rows.slice(0, n).map((r) => r.value as string | null),
     balance: rows[n] as Deno.KvEntryMaybe<CustomerBalance>,

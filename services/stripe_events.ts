@@ -18,6 +18,7 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
+import { CounterCache } from "../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "./context.ts";
 import { findTransactionId, readTransactionState } from "../kv/transactions.ts";
 import { type Observation, piAmbiguous } from "./txn_merge.ts";
@@ -160,7 +161,7 @@ export function createStripeEventApplier(
 ): StripeEventApplier {
   const { clock } = deps;
   const lock = createKeyedLock();
-  const committer = createEventCommitter(deps.kv, svc.audit);
+  const committer = createEventCommitter(deps.kv, svc.audit, new CounterCache(clock));
   // Every read below is checked when its change commits (on `deps.kv`, through the committer).
   const reads: Deps = deps.kvReads ? { ...deps, kv: deps.kvReads } : deps;
   const kv = reads.kv;

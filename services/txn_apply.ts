@@ -27,6 +27,7 @@ import {
   readTransactionState,
 } from "../kv/transactions.ts";
 import { addAggregates, getCustomerCounters } from "../kv/customers.ts";
+import type { CounterCache } from "../kv/read_cache.ts";
 import { type Change, mergeObservation, type Observation } from "./txn_merge.ts";
 import { deriveTransaction, sameTransaction } from "./txn_derive.ts";
 import { addPostings, planPostings } from "./ledger.ts";
@@ -92,6 +93,7 @@ async function locateTransaction(
   kv: Deno.Kv,
   refs: TxnApplyInput["refs"],
   hint: TxnApplyInput["counterHint"],
+  cache: CounterCache | null,
 ) {
   const primary = refs.pi ?? refs.charge;
   if (!primary) throw new Error("a Stripe object with neither payment_intent nor charge");
@@ -101,7 +103,7 @@ async function locateTransaction(
     const found = await findTransactionIds(kv, ids);
     return { primary, id: found.find((f) => f !== null) ?? null, counters: null };
   }
-  const r = await findWithCounters(kv, ids, hint);
+  const r = await findWithCounters(kv, ids, hint, cache);
   const counters: Counters & { for: string } = {
     balance: r.balance,
     aggregates: r.aggregates,
@@ -146,9 +148,9 @@ export async function applyToTransaction(
   const { kv, clock } = deps;
   // The applier passes its own (group-committing) committer; direct callers get a fresh one.
   const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
-  return await committer.commit(input.ctx, async (op, audited) => {
+  return await committer.commit(input.ctx, async (op, audited, cache) => {
     const now = clock.now();
-    const found = await locateTransaction(kv, input.refs, input.counterHint ?? null);
+    const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
     const id = found.id ?? svc.newId("txn");
     const state = found.id ? await readTransactionState(kv, found.id) : null;
     if (state) op.check(state.txn, state.sync);

@@ -13,6 +13,7 @@
 import type { AuditInput, AuditService } from "./audit.ts";
 import type { CallContext } from "./context.ts";
 import { createGroupCommitter, type Recording, recordingOp } from "./txn_group_commit.ts";
+import type { CounterCache } from "../kv/read_cache.ts";
 
 export interface ApplyOutcome {
   applied: boolean;
@@ -43,10 +44,16 @@ export interface CommitResult extends ApplyOutcome {
   joined?: boolean;
 }
 
-/** `audited`: running inside `audit.commit` (false: a plain build, which must call `needsAudit()` to switch). */
+/**
+ * `audited`: running inside `audit.commit` (false: a plain build, which must
+ * call `needsAudit()` to switch). `cache`: the counter cache the build may
+ * read a customer's counters from (checked at commit like any read), or null
+ * when it must read them from KV.
+ */
 export type EventBuild = (
   op: Deno.AtomicOperation,
   audited: boolean,
+  cache: CounterCache | null,
 ) => Promise<{ value: ApplyOutcome; audit: AuditInput[] }>;
 
 /** Thrown from a build to leave without writing anything. */
@@ -83,11 +90,12 @@ export function needsAudit(): never {
 async function buildPlain(
   build: EventBuild,
   hook: CommitHook | null,
+  cache: CounterCache | null,
 ): Promise<{ rec: Recording; value: CommitResult }> {
   let rec = recordingOp();
   let value: ApplyOutcome;
   try {
-    const built = await build(rec.op, false);
+    const built = await build(rec.op, false, cache);
     if (built.audit.length) needsAudit();
     value = built.value;
   } catch (e) {
@@ -100,11 +108,20 @@ async function buildPlain(
   return { rec, value: { ...value, joined: true } };
 }
 
-export function createEventCommitter(kv: Deno.Kv, audit: AuditService) {
-  const groups = createGroupCommitter<CommitResult>(kv);
+/**
+ * `cache` (the event applier's): plain builds read a customer's counters
+ * from it, except when built again after a refused group; the audited path
+ * reads KV and forgets what it checked, as its commit may change them.
+ */
+export function createEventCommitter(
+  kv: Deno.Kv,
+  audit: AuditService,
+  cache: CounterCache | null = null,
+) {
+  const groups = createGroupCommitter<CommitResult>(kv, cache);
 
   function plain(build: EventBuild, hook: CommitHook | null): Promise<CommitResult> {
-    return groups.submit(() => buildPlain(build, hook));
+    return groups.submit((fresh) => buildPlain(build, hook, fresh ? null : cache));
   }
 
   /**
@@ -127,9 +144,10 @@ export function createEventCommitter(kv: Deno.Kv, audit: AuditService) {
       if (!(e instanceof NeedsAudit)) throw e;
     }
     if (options.plainOnly) defer("the change needs the audit chain");
+    const checked: string[] = [];
     try {
       return await audit.commit(ctx, async (op) => {
-        const built = await build(op, true);
+        const built = await build(notingChecks(op, checked), true, null);
         if (!hook) return built;
         await hook(op, built.value);
         return { value: { ...built.value, joined: true }, audit: built.audit };
@@ -137,6 +155,8 @@ export function createEventCommitter(kv: Deno.Kv, audit: AuditService) {
     } catch (e) {
       if (e instanceof NoChange) return e.outcome;
       throw e;
+    } finally {
+      cache?.forget(checked);
     }
   }
 
@@ -144,3 +164,26 @@ export function createEventCommitter(kv: Deno.Kv, audit: AuditService) {
 }
 
 export type EventCommitter = ReturnType<typeof createEventCommitter>;
+
+/** `op`, noting the key of every check (as `JSON.stringify(key)`) in `into`. */
+function notingChecks(op: Deno.AtomicOperation, into: string[]): Deno.AtomicOperation {
+  const check = op.check.bind(op);
+  const noting: Deno.AtomicOperation = new Proxy(op, {
+    get(target, prop) {
+      if (prop === "check") {
+        return (...checks: Deno.AtomicCheck[]) => {
+          for (const c of checks) into.push(JSON.stringify(c.key));
+          check(...checks);
+          return noting;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const out = value.apply(target, args);
+        return out === target ? noting : out;
+      };
+    },
+  });
+  return noting;
+}

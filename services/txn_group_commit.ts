@@ -24,6 +24,7 @@
  * checks only (a handful per event, not every index write) keeps this cheap.
  */
 import { commitChecked } from "../kv/atomic.ts";
+import type { CounterCache } from "../kv/read_cache.ts";
 
 const COMMIT_ATTEMPTS = 20;
 // KV allows 100 checks and 1000 mutations per atomic op.
@@ -84,8 +85,12 @@ export function recordingOp() {
 
 export type Recording = ReturnType<typeof recordingOp>;
 
-/** Builds one change into a fresh recording; runs again from scratch when asked. */
-export type GroupBuild<T> = () => Promise<{ rec: Recording; value: T }>;
+/**
+ * Builds one change into a fresh recording; runs again from scratch when
+ * asked. `fresh`: read everything from KV, not from the counter cache (a
+ * build run again after its group was refused).
+ */
+export type GroupBuild<T> = (fresh: boolean) => Promise<{ rec: Recording; value: T }>;
 
 interface Pending<T> {
   build: GroupBuild<T>;
@@ -119,7 +124,12 @@ interface NextGroup<T> {
   mutations: number;
 }
 
-export function createGroupCommitter<T>(kv: Deno.Kv) {
+/**
+ * `cache`: told what each landed group wrote (with its versionstamp), and
+ * told to forget what a refused group checked, so builds may read a
+ * customer's counters from it (kv/read_cache.ts).
+ */
+export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null = null) {
   /** built, waiting for a later group (the next one was full, or changes what they read) */
   let held: Built<T>[] = [];
   let inflight: Group<T> | null = null;
@@ -129,17 +139,27 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
   const lastTouched = new Map<string, number>();
 
   function alone(p: Pending<T>): void {
+    let last: Recording | null = null;
     commitChecked(kv, async (op) => {
-      const { rec, value } = await p.build();
+      const { rec, value } = await p.build(true);
       rec.replay(op);
+      last = rec;
       return value;
     }, { attempts: COMMIT_ATTEMPTS, what: "the transaction" })
-      .then((r) => p.resolve(r.value), p.reject);
+      .then((r) => {
+        remember(last!, r.versionstamp);
+        p.resolve(r.value);
+      }, p.reject);
+  }
+
+  function remember(rec: Recording, versionstamp: string): void {
+    if (!cache) return;
+    for (const o of rec.ops) if (o.kind === "set") cache.wrote(o.key, o.value, versionstamp);
   }
 
   function prepare(p: Pending<T>): void {
     const since = landedCount;
-    p.build().then(
+    p.build(false).then(
       ({ rec, value }) => {
         try {
           place({ p, rec, value, keys: rec.checkedKeys(), since });
@@ -204,19 +224,24 @@ export function createGroupCommitter<T>(kv: Deno.Kv) {
     const group: Group<T> = { taken: open.taken, touched: open.touched, rebuild: [] };
     inflight = group;
     // A commit that throws (too large, say) is refused like one that fails its checks.
-    open.op.commit().then((r) => r.ok, () => false).then((ok) => {
-      inflight = null;
-      land(group);
-      const waiting = held;
-      held = [];
-      for (const b of waiting) place(b);
-      pump();
-      for (const t of group.taken) {
-        if (ok) t.p.resolve(t.value);
-        else alone(t.p);
-      }
-      for (const p of group.rebuild) prepare(p);
-    });
+    open.op.commit().then((r) => (r.ok ? r.versionstamp : null), () => null).then(
+      (versionstamp) => {
+        const ok = versionstamp !== null;
+        inflight = null;
+        land(group);
+        if (ok) { for (const t of group.taken) remember(t.rec, versionstamp); }
+        else cache?.forget(group.touched); // what its builds read may be stale
+        const waiting = held;
+        held = [];
+        for (const b of waiting) place(b);
+        pump();
+        for (const t of group.taken) {
+          if (ok) t.p.resolve(t.value);
+          else alone(t.p);
+        }
+        for (const p of group.rebuild) prepare(p);
+      },
+    );
   }
 
   function pump(): void {
