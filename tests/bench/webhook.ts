@@ -47,7 +47,9 @@ export const webhookBench: FigureBench = {
   name: "webhook intake",
   figures: ["webhook_events_per_s", "webhook_ratio"],
   async run(ctx: BenchContext) {
-    const count = ctx.sizes.quick ? 2_000 : 20_000;
+    // quick: still a couple of seconds of deliveries, about as long as the baseline runs
+    // (a shorter run is mostly warm-up)
+    const count = ctx.sizes.quick ? 5_000 : 20_000;
     const probe = await withIntakeApp((fetch) => post(fetch, signEvents([-1])));
     if (probe === 404) return { figures: {}, notes: `TODO: ${PATH} not served yet (404)` };
     if (probe >= 300) throw new Error(`webhook probe answered ${probe}`);
