@@ -30,12 +30,9 @@ export async function findTransactionIds(
 
 /**
  * `findTransactionIds` and, in the same read, the counters of the customer the
- * event names (a new payment then costs one read before its commit).
- */
-/**
- * The transactions holding `stripeIds`, and the customer's balance in the
- * currency and aggregates, in one read; the counters from `cache` when it
- * holds both (checked at commit like any read), and kept there when read.
+ * event names (a new payment then costs one read before its commit): from
+ * `cache` when it holds both (checked at commit like any read), and kept
+ * there when read.
  */
 export async function findWithCounters(
   kv: Deno.Kv,

@@ -256,21 +256,24 @@ export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventR
 }
 
 /**
- * Records that arrived before `arrivedBefore` (ms), oldest first, from the
- * arrival index: the retention sweep's candidates (`keep_until` is set from
- * arrival, and only ever moved later). `null` for an index row whose record is
- * gone. At most `limit` rows.
+ * Up to `limit` records that arrived before `arrivedBefore` (ms), oldest
+ * first, after the arrival `after` (a log id) when given: the retention
+ * sweep's candidates, from the arrival index (`keep_until` is set from
+ * arrival, and only ever moved later). An entry whose value is null is an
+ * index row whose record is gone.
  */
 export async function listArrivedBefore(
   kv: Deno.Kv,
   arrivedBefore: number,
-  limit: number,
+  page: { after?: string; limit: number },
 ): Promise<{ logId: string; entry: Deno.KvEntryMaybe<WebhookEventRecord> }[]> {
   const rows: { logId: string; id: string }[] = [];
   const iter = kv.list<string>({
-    start: keys.webhookEventsByArrivalPrefix(),
+    start: page.after === undefined
+      ? keys.webhookEventsByArrivalPrefix()
+      : [...keys.webhookEventsByArrival(page.after), 0], // just past `after`
     end: keys.webhookEventsByArrival(idLowerBound("whe", arrivedBefore)),
-  }, { limit });
+  }, { limit: page.limit });
   for await (const e of iter) rows.push({ logId: e.key[1] as string, id: e.value });
   const entries = await getManyChunked<WebhookEventRecord>(
     kv,

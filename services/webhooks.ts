@@ -59,6 +59,9 @@ export {
   WEBHOOK_RETENTION_MS,
 } from "./webhook_processing.ts";
 
+/** Arrival index rows the retention sweep reads at a time. */
+const SWEEP_PAGE = 100;
+
 /** Stripe's events are a few KiB; anything this large is not from Stripe. */
 export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
 
@@ -269,34 +272,45 @@ export function createWebhookService(deps: Deps, svc: Svc) {
    * dead and pending ones are kept until replayed, and so is one a late
    * replay gave a later `keep_until`. Candidates come from the arrival index,
    * oldest first (an event is never due before `WEBHOOK_RETENTION_MS` after
-   * it arrived); a sweep reads at most `scan` of them, so kept events at the
-   * head cost a read each, never a stalled sweep.
+   * it arrived), a page at a time, until `limit` are deleted or `scan` were
+   * read: each kept event at the head costs every sweep a read, so more than
+   * `scan` of them (failed or dead events past the retention, each with an
+   * open ops alert) would hold the sweep up.
    */
   async function sweepExpired(
     limit = 500,
     scan = 5_000,
   ): Promise<{ deleted: number; kept: number }> {
-    let deleted = 0, kept = 0;
+    let deleted = 0, kept = 0, read = 0;
     const now = clock.now();
-    const candidates = await listArrivedBefore(kv, now - WEBHOOK_RETENTION_MS + 1, scan);
-    for (const { logId, entry } of candidates) {
-      if (deleted === limit) break;
-      const record = entry.value;
-      const op = kv.atomic();
-      if (!record || record.log_id !== logId) {
-        addArrivalDeletion(op, logId); // a stale index row
-      } else if (
-        (record.status === "processed" || record.status === "ignored") &&
-        record.keep_until <= now
-      ) {
-        op.check(entry);
-        addEventDeletion(op, record);
-        deleted++;
-      } else {
-        kept++;
-        continue;
+    let after: string | undefined;
+    while (deleted < limit && read < scan) {
+      const page = await listArrivedBefore(kv, now - WEBHOOK_RETENTION_MS + 1, {
+        after,
+        limit: Math.min(SWEEP_PAGE, scan - read),
+      });
+      for (const { logId, entry } of page) {
+        after = logId;
+        read++;
+        if (deleted === limit) break;
+        const record = entry.value;
+        const op = kv.atomic();
+        if (!record || record.log_id !== logId) {
+          addArrivalDeletion(op, logId); // a stale index row
+        } else if (
+          (record.status === "processed" || record.status === "ignored") &&
+          record.keep_until <= now
+        ) {
+          op.check(entry);
+          addEventDeletion(op, record);
+          deleted++;
+        } else {
+          kept++;
+          continue;
+        }
+        await op.commit();
       }
-      await op.commit();
+      if (page.length < SWEEP_PAGE) break;
     }
     return { deleted, kept };
   }

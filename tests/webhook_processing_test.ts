@@ -272,6 +272,26 @@ Deno.test("the retention sweep walks arrivals past kept events, and keeps an eve
   });
 });
 
+Deno.test("the retention sweep pages past more kept events than one page, within its scan and delete limits", async () => {
+  await withApp(async (t) => {
+    const applier = testApplier(t);
+    useApplier(t, applier);
+    applier.failNext(Infinity);
+    for (let i = 0; i < 130; i++) {
+      await postEvent(t.app, customerEvent("customer.updated"), { clock: t.clock });
+    }
+    await t.services.webhooks.drain();
+    applier.failNext(0);
+    for (let i = 0; i < 30; i++) await postEvent(t.app, customerEvent(), { clock: t.clock });
+    await t.services.webhooks.drain();
+    t.clock.advance(WEBHOOK_RETENTION_MS + 1);
+    assert.deepEqual(await t.services.webhooks.sweepExpired(500, 120), { deleted: 0, kept: 120 });
+    assert.deepEqual(await t.services.webhooks.sweepExpired(10), { deleted: 10, kept: 130 });
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 20, kept: 130 });
+    assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 0, kept: 130 });
+  });
+});
+
 Deno.test("the retention sweep forgets old processed events but keeps failed ones for replay", async () => {
   await withApp(async (t) => {
     const applier = testApplier(t);
