@@ -22,11 +22,13 @@ interface Cached {
 const DEFAULT_MAX_ENTRIES = 20_000;
 const DEFAULT_TTL_MS = 10_000;
 
+// `["customers", id, "aggregates"]` and `["customers", id, "balances", currency]`
+const [CUSTOMERS, , AGGREGATES] = keys.customerAggregates("");
+const BALANCES = keys.customerBalancesPrefix("")[2];
+
 /** The keys kept: a customer's balances and aggregates. */
 function cacheable(key: Deno.KvKey): boolean {
-  const counters = keys.customerAggregates("");
-  return key.length >= 3 && key[0] === counters[0] &&
-    (key[2] === counters[2] || key[2] === keys.customerBalancesPrefix("")[2]);
+  return key.length >= 3 && key[0] === CUSTOMERS && (key[2] === AGGREGATES || key[2] === BALANCES);
 }
 
 export class CounterCache {
