@@ -51,3 +51,41 @@ export async function getManyChunked<T>(
   }
   return out;
 }
+
+/** What `watchedAtomic` tells: each check, set and delete as it is added, and the commit's result. */
+export interface AtomicWatcher {
+  check?(check: Deno.AtomicCheck): void;
+  set?(key: Deno.KvKey, value: unknown): void;
+  delete?(key: Deno.KvKey): void;
+  committed?(result: Deno.KvCommitResult | Deno.KvCommitError): void;
+}
+
+/**
+ * `op`, telling `watcher` what is added to it and how its commit went; every
+ * other call passes through, and chained calls stay on the watched op.
+ */
+export function watchedAtomic(
+  op: Deno.AtomicOperation,
+  watcher: AtomicWatcher,
+): Deno.AtomicOperation {
+  const watched: Deno.AtomicOperation = new Proxy(op, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (prop === "check") { for (const c of args as Deno.AtomicCheck[]) watcher.check?.(c); }
+        if (prop === "set") watcher.set?.(args[0] as Deno.KvKey, args[1]);
+        if (prop === "delete") watcher.delete?.(args[0] as Deno.KvKey);
+        const out = value.apply(target, args);
+        if (prop === "commit" && watcher.committed) {
+          return (out as Promise<Deno.KvCommitResult | Deno.KvCommitError>).then((r) => {
+            watcher.committed!(r);
+            return r;
+          });
+        }
+        return out === target ? watched : out;
+      };
+    },
+  });
+  return watched;
+}

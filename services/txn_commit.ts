@@ -14,6 +14,7 @@ import type { AuditInput, AuditService } from "./audit.ts";
 import type { CallContext } from "./context.ts";
 import { createGroupCommitter, type Recording, recordingOp } from "./txn_group_commit.ts";
 import type { CounterCache } from "../kv/read_cache.ts";
+import { watchedAtomic } from "../kv/atomic.ts";
 
 export interface ApplyOutcome {
   applied: boolean;
@@ -167,23 +168,5 @@ export type EventCommitter = ReturnType<typeof createEventCommitter>;
 
 /** `op`, noting the key of every check (as `JSON.stringify(key)`) in `into`. */
 function notingChecks(op: Deno.AtomicOperation, into: string[]): Deno.AtomicOperation {
-  const check = op.check.bind(op);
-  const noting: Deno.AtomicOperation = new Proxy(op, {
-    get(target, prop) {
-      if (prop === "check") {
-        return (...checks: Deno.AtomicCheck[]) => {
-          for (const c of checks) into.push(JSON.stringify(c.key));
-          check(...checks);
-          return noting;
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        const out = value.apply(target, args);
-        return out === target ? noting : out;
-      };
-    },
-  });
-  return noting;
+  return watchedAtomic(op, { check: (c) => into.push(JSON.stringify(c.key)) });
 }

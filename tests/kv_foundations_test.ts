@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ManualClock } from "../services/clock.ts";
 import { createIdFactory, idTime } from "../kv/ids.ts";
 import { CursorSealer, listPage } from "../kv/pagination.ts";
-import { commitChecked } from "../kv/atomic.ts";
+import { commitChecked, watchedAtomic } from "../kv/atomic.ts";
 import { addJob, listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import { AppError } from "../services/errors.ts";
 
@@ -191,4 +191,34 @@ Deno.test("jobs: a claimed job whose runner died is claimed again after the leas
     release();
     await stuck;
   });
+});
+
+Deno.test("watchedAtomic() tells each check, set, delete and the commit, and keeps chaining on itself", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const seen: string[] = [];
+    const op = watchedAtomic(kv.atomic(), {
+      check: (c) => seen.push(`check ${c.key.join("/")}`),
+      set: (key, value) => seen.push(`set ${key.join("/")}=${value}`),
+      delete: (key) => seen.push(`delete ${key.join("/")}`),
+      committed: (r) => seen.push(`committed ${r.ok}`),
+    });
+    const res = await op.check({ key: ["w", "a"], versionstamp: null })
+      .set(["w", "a"], 1).set(["w", "b"], 2).delete(["w", "c"]).commit();
+    assert.equal(res.ok, true);
+    assert.deepEqual(seen, [
+      "check w/a",
+      "set w/a=1",
+      "set w/b=2",
+      "delete w/c",
+      "committed true",
+    ]);
+    assert.equal((await kv.get(["w", "b"])).value, 2);
+    const refused = await watchedAtomic(kv.atomic(), { committed: (r) => seen.push(`${r.ok}`) })
+      .check({ key: ["w", "a"], versionstamp: null }).set(["w", "a"], 3).commit();
+    assert.equal(refused.ok, false);
+    assert.equal(seen.at(-1), "false");
+  } finally {
+    kv.close();
+  }
 });

@@ -10,6 +10,7 @@
  */
 import { KV_COMMIT_CONCURRENCY } from "./baseline_kv.ts";
 import { withTempKv } from "./support.ts";
+import { watchedAtomic } from "../../kv/atomic.ts";
 
 type Mutation = { key: Deno.KvKey; value: unknown } | { key: Deno.KvKey; delete: true };
 
@@ -34,38 +35,13 @@ export function recordWriteSet(kv: Deno.Kv): WriteSetRecorder {
 
 function recordingAtomic(op: Deno.AtomicOperation, commits: Mutation[][]): Deno.AtomicOperation {
   const mutations: Mutation[] = [];
-  const proxy: Deno.AtomicOperation = new Proxy(op, {
-    get(target, prop) {
-      if (prop === "set") {
-        return (key: Deno.KvKey, value: unknown, options?: { expireIn?: number }) => {
-          mutations.push({ key, value: structuredClone(value) });
-          target.set(key, value, options);
-          return proxy;
-        };
-      }
-      if (prop === "delete") {
-        return (key: Deno.KvKey) => {
-          mutations.push({ key, delete: true });
-          target.delete(key);
-          return proxy;
-        };
-      }
-      if (prop === "commit") {
-        return async () => {
-          const res = await target.commit();
-          if (res.ok && mutations.length) commits.push(mutations);
-          return res;
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        const out = value.apply(target, args);
-        return out === target ? proxy : out;
-      };
+  return watchedAtomic(op, {
+    set: (key, value) => mutations.push({ key, value: structuredClone(value) }),
+    delete: (key) => mutations.push({ key, delete: true }),
+    committed: (res) => {
+      if (res.ok && mutations.length) commits.push(mutations);
     },
   });
-  return proxy;
 }
 
 /** Commits `commits` again on a fresh temp KV, as fast as KV takes them; seconds taken. */
