@@ -75,8 +75,22 @@ export interface AmountStats {
   m2: number;
 }
 
+/** One currency's balance, as kept in the customer's counters record. */
+export interface BalanceCounter {
+  amount: number;
+  entries: number;
+  updated_at: string;
+}
+
+/**
+ * The customer's counters, one record written in the commit that changes
+ * any of them: the balance per currency and the aggregates the fraud rules
+ * read. One key, so a payment moves both with one write and one check.
+ */
 export interface CustomerAggregates {
   customer: string;
+  /** currency -> balance: always the sum of that currency's ledger entries (absent: none yet) */
+  balances?: Record<string, BalanceCounter>;
   /** hour start (ms, as a string) -> counts, for the last `AGGREGATE_WINDOW_HOURS` */
   hours: Record<string, HourBucket>;
   /** payment method fingerprint -> last seen (ms) */
@@ -101,43 +115,19 @@ export function getAggregates(kv: Deno.Kv, customer: string) {
   return kv.get<CustomerAggregates>(keys.customerAggregates(customer));
 }
 
-/** The balance in `currency` (when given) and the aggregates, in one read. */
-export async function getCustomerCounters(
-  kv: Deno.Kv,
-  customer: string,
-  currency: string | null,
-): Promise<{
-  balance: Deno.KvEntryMaybe<CustomerBalance> | null;
-  aggregates: Deno.KvEntryMaybe<CustomerAggregates>;
-}> {
-  if (!currency) return { balance: null, aggregates: await getAggregates(kv, customer) };
-  const [balance, aggregates] = await kv.getMany<[CustomerBalance, CustomerAggregates]>([
-    keys.customerBalance(customer, currency),
-    keys.customerAggregates(customer),
-  ]);
-  return { balance, aggregates };
-}
-
-export function getBalanceEntries(kv: Deno.Kv, customer: string, currencies: string[]) {
-  return getManyChunked<CustomerBalance>(
-    kv,
-    currencies.map((c) => keys.customerBalance(customer, c)),
-  );
+/** The balances in a counters record, as the API shows them, by currency. */
+export function balancesOf(aggregates: CustomerAggregates | null): CustomerBalance[] {
+  return Object.entries(aggregates?.balances ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([currency, b]) => ({ customer: aggregates!.customer, currency, ...b }));
 }
 
 export async function listBalances(kv: Deno.Kv, customer: string): Promise<CustomerBalance[]> {
-  const out: CustomerBalance[] = [];
-  const rows = kv.list<CustomerBalance>({ prefix: keys.customerBalancesPrefix(customer) });
-  for await (const row of rows) out.push(row.value);
-  return out;
+  return balancesOf((await getAggregates(kv, customer)).value);
 }
 
 export function addLedgerEntry(op: Deno.AtomicOperation, entry: LedgerEntry): void {
   op.set(keys.ledgerEntry(entry.customer, entry.id), entry);
-}
-
-export function addBalance(op: Deno.AtomicOperation, balance: CustomerBalance): void {
-  op.set(keys.customerBalance(balance.customer, balance.currency), balance);
 }
 
 export function addCustomer(op: Deno.AtomicOperation, record: CustomerRecord): void {

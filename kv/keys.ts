@@ -146,15 +146,11 @@ export const keys = {
   /** the customer's append-only ledger; entry ids are `led_` ULIDs (time order) */
   ledgerEntry: (customer: string, entryId: string) => ["customers", customer, "ledger", entryId],
   ledgerPrefix: (customer: string) => ["customers", customer, "ledger"],
-  /** balance per currency: always the sum of that currency's ledger entries */
-  customerBalance: (customer: string, currency: string) => [
-    "customers",
-    customer,
-    "balances",
-    currency,
-  ],
-  customerBalancesPrefix: (customer: string) => ["customers", customer, "balances"],
-  /** counters the fraud rules read (services/txn_aggregates.ts), updated with each change */
+  /**
+   * the customer's counters: balance per currency (always the sum of that
+   * currency's ledger entries) and the aggregates the fraud rules read
+   * (services/txn_aggregates.ts), updated with each change
+   */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */
   fraudAlert: (id: string) => ["fraud_alerts", id],

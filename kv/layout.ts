@@ -5,9 +5,10 @@
  * than read half of it (a customer page without its ledger, say) and write
  * the rest in the new places.
  *
- * Layouts: 1 (no stamp): customer ledger, balances and aggregates under
- * top-level prefixes, an index per customer and status, an expiry index of
- * webhook events. 2: a customer's keys under `["customers", id, …]`, neither
+ * Layouts: 1 (no stamp): customer ledger, balances (a key each) and
+ * aggregates under top-level prefixes, an index per customer and status, an
+ * expiry index of webhook events. 2: a customer's keys under
+ * `["customers", id, …]`, its balances kept in its counters record, neither
  * of those indexes.
  */
 import { keys } from "./keys.ts";

@@ -1,8 +1,8 @@
 /**
- * The counters every event of a customer reads (its balance in the event's
- * currency and its aggregates), as this process last wrote or read them,
- * with their versionstamps. Keeping them saves a payment event two of the
- * four keys it reads, on KV's thread and on the isolate's.
+ * The counters record every event of a customer reads (its balances and
+ * aggregates), as this process last wrote or read it, with its versionstamp.
+ * Keeping it saves a payment event one of the three keys it reads, on KV's
+ * thread and on the isolate's.
  *
  * Only for reads that are checked at commit: an entry gone stale (another
  * isolate, or a commit outside the group committer, wrote the key) makes the
@@ -22,13 +22,12 @@ interface Cached {
 const DEFAULT_MAX_ENTRIES = 20_000;
 const DEFAULT_TTL_MS = 10_000;
 
-// `["customers", id, "aggregates"]` and `["customers", id, "balances", currency]`
+// `["customers", id, "aggregates"]`
 const [CUSTOMERS, , AGGREGATES] = keys.customerAggregates("");
-const BALANCES = keys.customerBalancesPrefix("")[2];
 
-/** The keys kept: a customer's balances and aggregates. */
+/** The keys kept: a customer's counters record. */
 function cacheable(key: Deno.KvKey): boolean {
-  return key.length >= 3 && key[0] === CUSTOMERS && (key[2] === AGGREGATES || key[2] === BALANCES);
+  return key.length === 3 && key[0] === CUSTOMERS && key[2] === AGGREGATES;
 }
 
 export class CounterCache {

@@ -7,7 +7,7 @@ import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
 import type { Transaction, TxnSync } from "../services/txn_types.ts";
-import type { CustomerAggregates, CustomerBalance } from "./customers.ts";
+import type { CustomerAggregates } from "./customers.ts";
 import type { CounterCache } from "./read_cache.ts";
 
 export interface TransactionState {
@@ -29,38 +29,30 @@ export async function findTransactionIds(
 }
 
 /**
- * `findTransactionIds` and, in the same read, the counters of the customer the
- * event names (a new payment then costs one read before its commit): from
- * `cache` when it holds both (checked at commit like any read), and kept
- * there when read.
+ * `findTransactionIds` and, in the same read, the counters record of the
+ * customer the event names (a new payment then costs one read before its
+ * commit): from `cache` when it holds it (checked at commit like any read),
+ * and kept there when read.
  */
 export async function findWithCounters(
   kv: Deno.Kv,
   stripeIds: string[],
-  hint: { customer: string; currency: string },
+  customer: string,
   cache: CounterCache | null = null,
-): Promise<{
-  ids: (string | null)[];
-  balance: Deno.KvEntryMaybe<CustomerBalance>;
-  aggregates: Deno.KvEntryMaybe<CustomerAggregates>;
-}> {
-  const balanceKey = keys.customerBalance(hint.customer, hint.currency);
-  const aggregatesKey = keys.customerAggregates(hint.customer);
-  const balance = cache?.get<CustomerBalance>(balanceKey) ?? null;
-  const aggregates = cache?.get<CustomerAggregates>(aggregatesKey) ?? null;
+): Promise<{ ids: (string | null)[]; counters: Deno.KvEntryMaybe<CustomerAggregates> }> {
+  const countersKey = keys.customerAggregates(customer);
   const idKeys = stripeIds.map((id) => keys.transactionByStripe(id));
-  if (balance && aggregates) {
+  const cached = cache?.get<CustomerAggregates>(countersKey) ?? null;
+  if (cached) {
     const rows = await kv.getMany<string[]>(idKeys);
-    return { ids: rows.map((r) => r.value), balance, aggregates };
+    return { ids: rows.map((r) => r.value), counters: cached };
   }
-  const rows = await kv.getMany<unknown[]>([...idKeys, balanceKey, aggregatesKey]);
+  const rows = await kv.getMany<unknown[]>([...idKeys, countersKey]);
   const n = stripeIds.length;
   cache?.fill(rows[n]);
-  cache?.fill(rows[n + 1]);
   return {
     ids: rows.slice(0, n).map((r) => r.value as string | null),
-    balance: rows[n] as Deno.KvEntryMaybe<CustomerBalance>,
-    aggregates: rows[n + 1] as Deno.KvEntryMaybe<CustomerAggregates>,
+    counters: rows[n] as Deno.KvEntryMaybe<CustomerAggregates>,
   };
 }
 

@@ -11,12 +11,12 @@ import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
   addAggregates,
   addCustomer,
+  balancesOf,
   type CustomerBalance,
   type CustomerRecord,
   getAggregates,
   getCustomer,
   type LedgerEntry,
-  listBalances,
   listLedger,
   listOpenAlerts,
   type SavedPaymentMethod,
@@ -201,14 +201,14 @@ export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }
 
   /** The customer's page; `cursor` pages the ledger (newest first). */
   async function get(id: string, page: { limit: number; cursor?: string }): Promise<CustomerView> {
-    const [record, balances, aggregates, ledger, alerts] = await Promise.all([
+    const [record, aggregates, ledger, alerts] = await Promise.all([
       getCustomer(kv, id),
-      listBalances(kv, id),
       getAggregates(kv, id),
       listLedger(kv, svc.cursors, id, page),
       listOpenAlerts(kv, id, OPEN_ALERTS_SHOWN),
     ]);
-    if (!record.value && balances.length === 0 && !aggregates.value) {
+    const balances = balancesOf(aggregates.value);
+    if (!record.value && !aggregates.value) {
       throw notFound("customer", id);
     }
     const r = record.value ?? emptyCustomer(id, clock.now());

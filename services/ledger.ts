@@ -8,9 +8,8 @@
  */
 import type { IdFactory } from "../kv/ids.ts";
 import {
-  addBalance,
   addLedgerEntry,
-  type CustomerBalance,
+  type CustomerAggregates,
   type LedgerEntry,
   type LedgerEntryType,
 } from "../kv/customers.ts";
@@ -95,20 +94,22 @@ export function planPostings(sync: TxnSync, txn: Transaction): PostingPlan {
 }
 
 /**
- * Adds the plan's entries and the balance move to `op`, checking the balance
- * as read (`balance`, for the plan's customer and currency): a checked
- * read-modify-write, as `Deno.KvU64` cannot go negative.
+ * Adds the plan's entries to `op` and moves the balance in `counters` (the
+ * customer's counters record, a copy the caller writes back, checked as read,
+ * in the same op: a checked read-modify-write, as `Deno.KvU64` cannot go
+ * negative). The entries added, none when the plan has no lines.
  */
 export function addPostings(
   op: Deno.AtomicOperation,
   plan: PostingPlan,
-  balance: Deno.KvEntryMaybe<CustomerBalance> | null,
+  counters: CustomerAggregates,
   ctx: { transactionId: string; newId: IdFactory; now: number },
 ): LedgerEntry[] {
   const { customer, currency, lines } = plan;
   if (!customer || !currency || lines.length === 0) return [];
-  if (!balance) throw new Error(`addPostings needs the ${currency} balance of ${customer}`);
-  op.check(balance);
+  if (counters.customer !== customer) {
+    throw new Error(`addPostings got the counters of ${counters.customer}, not ${customer}`);
+  }
   const at = new Date(ctx.now).toISOString();
   const entries: LedgerEntry[] = lines.map((l) => ({
     id: ctx.newId("led"),
@@ -121,12 +122,14 @@ export function addPostings(
     at,
   }));
   for (const e of entries) addLedgerEntry(op, e);
-  addBalance(op, {
-    customer,
-    currency,
-    amount: (balance.value?.amount ?? 0) + entries.reduce((n, e) => n + e.amount, 0),
-    entries: (balance.value?.entries ?? 0) + entries.length,
-    updated_at: at,
-  });
+  const before = counters.balances?.[currency];
+  counters.balances = {
+    ...counters.balances,
+    [currency]: {
+      amount: (before?.amount ?? 0) + entries.reduce((n, e) => n + e.amount, 0),
+      entries: (before?.entries ?? 0) + entries.length,
+      updated_at: at,
+    },
+  };
   return entries;
 }

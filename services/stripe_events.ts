@@ -251,7 +251,7 @@ export function createStripeEventApplier(
         eventId: meta.eventId,
         ctx: meta.ctx,
         stripeRequest: meta.stripeRequest,
-        counterHint: customer && work.currency ? { customer, currency: work.currency } : null,
+        counterHint: customer ? { customer } : null,
         commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
       });
     }, atIntake);

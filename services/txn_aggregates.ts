@@ -35,6 +35,7 @@ export interface Contribution {
 export function emptyAggregates(customer: string, now: number): CustomerAggregates {
   return {
     customer,
+    balances: {},
     hours: {},
     fingerprints: {},
     amount_stats: {},
@@ -170,6 +171,15 @@ export function pruneAggregates(agg: CustomerAggregates, now: number): void {
   agg.fingerprints = Object.fromEntries(fps);
 }
 
+/** The counters record to change: a copy of `current`, or a new one. */
+export function copyCounters(
+  current: CustomerAggregates | null,
+  customer: string,
+  now: number,
+): CustomerAggregates {
+  return current ? cloneAggregates(current) : emptyAggregates(customer, now);
+}
+
 /** A deep copy, field by field: several times cheaper than `structuredClone` on every event. */
 function cloneAggregates(a: CustomerAggregates): CustomerAggregates {
   const hours: Record<string, HourBucket> = {};
@@ -185,6 +195,8 @@ function cloneAggregates(a: CustomerAggregates): CustomerAggregates {
   for (const [c, st] of Object.entries(a.amount_stats)) stats[c] = { ...st };
   return {
     ...a,
+    // the balances are replaced, currency by currency, never changed in place
+    balances: { ...a.balances },
     hours,
     fingerprints: { ...a.fingerprints },
     amount_stats: stats,

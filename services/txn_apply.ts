@@ -26,12 +26,12 @@ import {
   findWithCounters,
   readTransactionState,
 } from "../kv/transactions.ts";
-import { addAggregates, getCustomerCounters } from "../kv/customers.ts";
+import { addAggregates, getAggregates as getCounters } from "../kv/customers.ts";
 import type { CounterCache } from "../kv/read_cache.ts";
 import { type Change, mergeObservation, type Observation } from "./txn_merge.ts";
 import { deriveTransaction, sameTransaction } from "./txn_derive.ts";
 import { addPostings, planPostings } from "./ledger.ts";
-import { planAggregates } from "./txn_aggregates.ts";
+import { copyCounters, planAggregates } from "./txn_aggregates.ts";
 import { auditEntriesFor } from "./txn_audit.ts";
 import { emptySync, type Transaction, type TxnSync } from "./txn_types.ts";
 import type { DisputeSnap, RefundSnap } from "./txn_types.ts";
@@ -79,15 +79,13 @@ export interface TxnApplyInput {
   eventId: string | null;
   ctx: CallContext;
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
-  /** the customer and currency the object names, to read their counters up front */
-  counterHint?: { customer: string; currency: string } | null;
+  /** the customer the object names, to read its counters up front */
+  counterHint?: { customer: string } | null;
   /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
   commit?: CommitOptions;
 }
 
 const MAX_EVENT_IDS = 50;
-
-type Counters = Awaited<ReturnType<typeof getCustomerCounters>>;
 
 async function locateTransaction(
   kv: Deno.Kv,
@@ -103,12 +101,8 @@ async function locateTransaction(
     const found = await findTransactionIds(kv, ids);
     return { primary, id: found.find((f) => f !== null) ?? null, counters: null };
   }
-  const r = await findWithCounters(kv, ids, hint, cache);
-  const counters: Counters & { for: string } = {
-    balance: r.balance,
-    aggregates: r.aggregates,
-    for: `${hint.customer}:${hint.currency}`,
-  };
+  const r = await findWithCounters(kv, ids, hint.customer, cache);
+  const counters = { entry: r.counters, for: hint.customer };
   return { primary, id: r.ids.find((f) => f !== null) ?? null, counters };
 }
 
@@ -209,20 +203,19 @@ export async function applyToTransaction(
     const plan = planPostings(sync, draft);
     const customer = sync.posted.customer ?? draft.customer;
     if (customer) {
-      const counters = found.counters?.for === `${customer}:${plan.currency}`
-        ? found.counters
-        : await getCustomerCounters(kv, customer, plan.currency);
-      addPostings(op, plan, counters.balance, {
-        transactionId: id,
-        newId: svc.newId,
-        now,
-      });
+      // The customer's counters (balances and aggregates): one record, written once, checked as read.
+      const read = found.counters?.for === customer
+        ? found.counters.entry
+        : await getCounters(kv, customer);
+      const counted = planAggregates(sync, draft, read.value, now);
+      const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+      const entries = addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
       sync.posted = plan.posted;
-      const next = planAggregates(sync, draft, counters.aggregates.value, now);
-      if (next) {
-        op.check(counters.aggregates);
-        addAggregates(op, next.aggregates);
-        sync.counted = next.counted;
+      if (counted) sync.counted = counted.counted;
+      if (counted || entries.length) {
+        counters.updated_at = new Date(now).toISOString();
+        op.check(read);
+        addAggregates(op, counters);
       }
     }
 
