@@ -26,7 +26,7 @@ import {
   findWithCounters,
   readTransactionState,
 } from "../kv/transactions.ts";
-import { addAggregates, getAggregates as getCounters } from "../kv/customers.ts";
+import { addAggregates, getAggregates } from "../kv/customers.ts";
 import type { CounterCache } from "../kv/read_cache.ts";
 import { type Change, mergeObservation, type Observation } from "./txn_merge.ts";
 import { deriveTransaction, sameTransaction } from "./txn_derive.ts";
@@ -206,17 +206,17 @@ export async function applyToTransaction(
       // The customer's counters (balances and aggregates): one record, written once, checked as read.
       const read = found.counters?.for === customer
         ? found.counters.entry
-        : await getCounters(kv, customer);
+        : await getAggregates(kv, customer);
       const counted = planAggregates(sync, draft, read.value, now);
-      const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
-      const entries = addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
-      sync.posted = plan.posted;
-      if (counted) sync.counted = counted.counted;
-      if (counted || entries.length) {
+      if (counted || plan.lines.length) {
+        const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+        addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
         counters.updated_at = new Date(now).toISOString();
         op.check(read);
         addAggregates(op, counters);
       }
+      sync.posted = plan.posted;
+      if (counted) sync.counted = counted.counted;
     }
 
     if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
