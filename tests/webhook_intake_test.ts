@@ -135,8 +135,39 @@ Deno.test("the intake refuses a body over 512 KiB with 413, with or without Cont
       body,
     });
     await assertRefused(declared, 413, "payload_too_large");
+    // A length that understates the body (a server would cut it there) is no way around the cap.
+    const understated = await t.app.request("/api/webhooks/stripe", {
+      method: "POST",
+      headers: {
+        "stripe-signature": signature,
+        "content-type": "application/json",
+        "content-length": "100",
+      },
+      body,
+    });
+    await assertRefused(understated, 413, "payload_too_large");
     assert.deepEqual(await kvSnapshot(t.kv), before);
     assert.deepEqual(applier.calls, []);
+  });
+});
+
+Deno.test("an event sent without Content-Length (a chunked body) is read under the cap and stored", async () => {
+  await withWebhookApp(async (t, applier) => {
+    const event = makeEvent("customer.created", customerObject());
+    const body = JSON.stringify(event);
+    const res = await t.app.request("/api/webhooks/stripe", {
+      method: "POST",
+      headers: {
+        "stripe-signature": await signatureFor(body, { clock: t.clock }),
+        "content-type": "application/json",
+      },
+      body: new Blob([body]).stream(),
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).event_id, event.id);
+    await t.services.webhooks.drain();
+    assert.deepEqual(applier.calls, [event.id]);
+    assert.deepEqual((await t.services.webhooks.get(event.id)).payload, event);
   });
 });
 

@@ -170,10 +170,15 @@ async function writeSetCeiling(
   return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };
 }
 
+/** The request as Stripe sends it: JSON with its length declared, and the signature. */
 function toRequest(signed: SignedEvent): Request {
   return new Request(`http://bench.local${PATH}`, {
     method: "POST",
-    headers: { "content-type": "application/json", "stripe-signature": signed.header },
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(new TextEncoder().encode(signed.payload).length),
+      "stripe-signature": signed.header,
+    },
     body: signed.payload,
   });
 }

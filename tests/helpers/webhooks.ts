@@ -92,7 +92,10 @@ export async function signedRequest(
   options: PostOptions = {},
 ): Promise<Request> {
   const body = typeof event === "string" ? event : JSON.stringify(event, null, 2);
-  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(new TextEncoder().encode(body).length),
+  };
   const signature = options.signature === undefined
     ? await signatureFor(body, options)
     : options.signature;
