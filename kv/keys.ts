@@ -96,15 +96,6 @@ export const keys = {
     status,
     type,
   ],
-  /**
-   * Written by earlier versions only (the sweep now walks the arrival index):
-   * deleted with the record it points at.
-   */
-  webhookEventExpiry: (keepUntil: number, eventId: string) => [
-    "webhook_events_by_expiry",
-    keepUntil,
-    eventId,
-  ],
   /** the last backfill run (`deno task backfill`) */
   backfillLastRun: () => ["backfill_runs", "last"],
   /** a transaction (one PaymentIntent, or one Charge made without one) */

@@ -246,9 +246,7 @@ async function getRecords(kv: Deno.Kv, ids: string[]): Promise<(WebhookEventReco
 export function addEventDeletion(op: Deno.AtomicOperation, record: WebhookEventRecord): void {
   op.delete(keys.webhookEvent(record.id))
     .delete(keys.webhookEventsByArrival(record.log_id))
-    .delete(keys.webhookEventsByType(record.type, record.log_id))
-    // written by earlier versions, which kept an index by expiry
-    .delete(keys.webhookEventExpiry(record.keep_until, record.id));
+    .delete(keys.webhookEventsByType(record.type, record.log_id));
   for (const key of statusKeysAlways(record)) op.delete(key);
   for (let n = 0; n < record.payload_chunks; n++) {
     op.delete(keys.webhookEventPayloadChunk(record.id, n));
