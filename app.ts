@@ -18,7 +18,7 @@ import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
-import { AppError } from "./services/errors.ts";
+import { AppError } from "./core/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import type { Context } from "hono";

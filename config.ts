@@ -4,8 +4,9 @@
  */
 import { z } from "zod";
 
-const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = typeof LOG_LEVELS[number];
+import { LOG_LEVELS, type LogLevel } from "./core/log.ts";
+
+export type { LogLevel };
 
 const intIn = (name: string, min: number, max: number) =>
   z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).pipe(

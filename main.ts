@@ -5,9 +5,9 @@
  */
 import { type Config, ConfigError, parseConfig } from "./config.ts";
 import { createApp } from "./app.ts";
-import { systemClock } from "./services/clock.ts";
-import { createLogger } from "./services/log.ts";
-import { createStripeGateway } from "./services/stripe_gateway.ts";
+import { systemClock } from "./core/clock.ts";
+import { createLogger } from "./core/log.ts";
+import { createStripeGateway } from "./services/stripe/mod.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import {
   PERIODIC_TASKS,
@@ -17,7 +17,7 @@ import {
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
-import { DemoError, startDemo } from "./demo.ts";
+import { DemoError, startDemo } from "./cli/demo.ts";
 
 let config: Config;
 try {

@@ -11,7 +11,7 @@
  * callers can commit them together with their audit entries.
  */
 import { keys } from "./keys.ts";
-import type { Role } from "../services/permissions.ts";
+import type { Role } from "../domain/permissions.ts";
 import { getManyChunked } from "./atomic.ts";
 
 export type AdminStatus = "active" | "disabled";

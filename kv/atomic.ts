@@ -4,7 +4,7 @@
  * number of times. A race lost every time becomes 409 `conflict`, never a
  * silent overwrite.
  */
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 export interface CommitOptions {
   /** attempts before giving up with `conflict` (default 8) */

@@ -4,7 +4,7 @@
  * added: no function here updates or deletes one.
  */
 import { keys } from "./keys.ts";
-import type { ActorType } from "../services/context.ts";
+import type { ActorType } from "../domain/actor.ts";
 
 export const GENESIS_HASH = "0".repeat(64);
 

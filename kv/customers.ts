@@ -6,7 +6,7 @@
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listPage, type Page } from "./pagination.ts";
-import type { PaymentMethodSummary } from "../services/txn_types.ts";
+import type { PaymentMethodSummary } from "../domain/transaction.ts";
 
 export interface SavedPaymentMethod extends PaymentMethodSummary {
   id: string;

@@ -11,9 +11,9 @@
  * record and answers from it (`resume`) instead of creating a second one.
  */
 import { keys } from "./keys.ts";
-import { sha256Hex } from "../services/encoding.ts";
-import type { Clock } from "../services/clock.ts";
-import { AppError, type ErrorCode, type FieldError } from "../services/errors.ts";
+import { sha256Hex } from "../core/encoding.ts";
+import type { Clock } from "../core/clock.ts";
+import { AppError, type ErrorCode, type FieldError } from "../core/errors.ts";
 
 export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
 /** a claim older than this was abandoned (its process died); longer than any Stripe call */

@@ -9,8 +9,8 @@
  * it moves to `["jobs_dead", id]` for an operator to look at.
  */
 import { keys } from "./keys.ts";
-import type { Clock } from "../services/clock.ts";
-import type { IdFactory } from "./ids.ts";
+import type { Clock } from "../core/clock.ts";
+import type { IdFactory } from "../core/ids.ts";
 
 export interface Job<P = unknown> {
   id: string;

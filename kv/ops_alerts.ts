@@ -10,7 +10,7 @@
  * and filters by status as it goes (no index to keep in step).
  */
 import { keys } from "./keys.ts";
-import { idLowerBound } from "./ids.ts";
+import { idLowerBound } from "../core/ids.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 
 export const OPS_ALERT_STATUSES = ["open", "closed"] as const;

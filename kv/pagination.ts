@@ -4,8 +4,8 @@
  * with HMAC-SHA256. A tampered cursor, or one from another listing, is a 422
  * naming `query.cursor`, never a crash and never a peek into another prefix.
  */
-import { AppError } from "../services/errors.ts";
-import { b64url, fromB64url } from "../services/encoding.ts";
+import { AppError } from "../core/errors.ts";
+import { b64url, fromB64url } from "../core/encoding.ts";
 
 export interface Page<T> {
   data: T[];

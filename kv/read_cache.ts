@@ -11,7 +11,7 @@
  * is also dropped after `ttlMs`, so a key another isolate writes is read
  * afresh at least that often.
  */
-import type { Clock } from "../services/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import { keys } from "./keys.ts";
 
 interface Cached {

@@ -15,7 +15,7 @@
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
-import type { Transaction } from "../services/txn_types.ts";
+import type { Transaction } from "../domain/transaction.ts";
 
 export const REFUND_REASONS = ["duplicate", "fraudulent", "requested_by_customer"] as const;
 export type RefundReason = typeof REFUND_REASONS[number];

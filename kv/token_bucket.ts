@@ -12,7 +12,7 @@
  * within `1 / rate` seconds however busy the sweeps are.
  */
 import { keys } from "./keys.ts";
-import type { Clock } from "../services/clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 export type BucketPriority = "interactive" | "background";
 

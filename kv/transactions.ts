@@ -6,7 +6,7 @@
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
-import type { Transaction, TxnSync } from "../services/txn_types.ts";
+import type { Transaction, TxnSync } from "../domain/transaction.ts";
 import type { CustomerAggregates } from "./customers.ts";
 import type { CounterCache } from "./read_cache.ts";
 

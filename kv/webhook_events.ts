@@ -13,49 +13,12 @@
 import { keys } from "./keys.ts";
 import type { Job } from "./jobs.ts";
 import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
-import { idLowerBound } from "./ids.ts";
+import { idLowerBound } from "../core/ids.ts";
 import { getManyChunked } from "./atomic.ts";
+import type { WebhookEventRecord, WebhookEventStatus } from "../domain/webhook_event.ts";
 
-export const WEBHOOK_EVENT_STATUSES = [
-  "received",
-  "processed",
-  "ignored",
-  "failed",
-  "dead",
-] as const;
-export type WebhookEventStatus = typeof WEBHOOK_EVENT_STATUSES[number];
-
-export interface WebhookEventRecord {
-  /** Stripe's `evt_…` id */
-  id: string;
-  /** `whe_…` ULID given at intake: orders the listings by arrival */
-  log_id: string;
-  type: string;
-  /** Stripe's `created`, seconds since the epoch */
-  created: number;
-  livemode: boolean;
-  api_version: string | null;
-  /** ms since the epoch */
-  received_at: number;
-  status: WebhookEventStatus;
-  /** processing attempts so far (inline, cron retries and replays) */
-  attempts: number;
-  last_error: string | null;
-  /** what the applier said it did (or why it changed nothing) */
-  detail: string | null;
-  processed_at: number | null;
-  object_id: string | null;
-  object_type: string | null;
-  /** the `webhook.process` job that retries it while it is not processed */
-  job_id: string | null;
-  /** ms; the sweep removes processed/ignored records after this */
-  keep_until: number;
-  payload_bytes: number;
-  /** 0 when the payload is inline (`payload`) */
-  payload_chunks: number;
-  /** the event's JSON, when it is at most `INLINE_PAYLOAD_BYTES` */
-  payload?: string;
-}
+export { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
+export type { WebhookEventRecord, WebhookEventStatus } from "../domain/webhook_event.ts";
 
 /** Payloads up to this size are kept in the record (a listing reads a few KiB a row at most). */
 export const INLINE_PAYLOAD_BYTES = 8 * 1024;

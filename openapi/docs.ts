@@ -12,7 +12,7 @@
 import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { Context } from "hono";
 import { createRouter } from "../routes/router.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 /** Must match the `swagger-ui-dist` pin in deno.json (a test checks); it versions the asset URLs. */
 export const SWAGGER_UI_VERSION = "5.35.0";

@@ -3,7 +3,7 @@
  * responses every route declares.
  */
 import { z } from "@hono/zod-openapi";
-import { ERROR_CODES, type ErrorCode } from "../services/errors.ts";
+import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 
 export const ProblemSchema = z.object({
   type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),

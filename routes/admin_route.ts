@@ -11,8 +11,8 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
-import { type Permission, PERMISSIONS } from "../services/permissions.ts";
-import type { ErrorCode } from "../services/errors.ts";
+import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
+import type { ErrorCode } from "../core/errors.ts";
 
 export interface AdminRouteOptions {
   permission: Permission;

@@ -14,8 +14,7 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { EXPORT_CONTENT_TYPES } from "../services/audit_export.ts";
-import type { AuditFilters } from "../services/audit.ts";
+import { type AuditFilters, EXPORT_CONTENT_TYPES } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
 
 const filterText = (name: string, description: string, example: string) =>

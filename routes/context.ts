@@ -1,8 +1,8 @@
 /** From Hono's context to the plain `CallContext` services take. */
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
-import type { CallContext, RequestMeta } from "../services/context.ts";
-import { AppError } from "../services/errors.ts";
+import type { CallContext, RequestMeta } from "../domain/actor.ts";
+import { AppError } from "../core/errors.ts";
 
 export function requestMeta(c: Context<AppEnv>): RequestMeta {
   const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();

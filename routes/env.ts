@@ -1,17 +1,9 @@
 /** The Hono environment every router shares. */
-import type { Logger } from "../services/log.ts";
+import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
+import type { Principal } from "../domain/actor.ts";
 
-/** Who is calling, set by the authentication middleware. */
-export interface Principal {
-  admin_id: string;
-  role: string;
-  email: string;
-  /** hash of the bearer token used, to bind step-up tokens to it */
-  token_hash: string;
-  /** a second factor was verified for this request */
-  second_factor: boolean;
-}
+export type { Principal };
 
 export interface AppEnv {
   Variables: {

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env.ts";
-import { AppError, ERROR_CODES } from "../services/errors.ts";
+import { AppError, ERROR_CODES } from "../core/errors.ts";
 
 const PROBLEM_BASE = "https://docs.payops.dev/problems/";
 

@@ -19,7 +19,7 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds.ts";
+import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });

@@ -5,7 +5,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
-import { type FieldError, validationFailed } from "../services/errors.ts";
+import { type FieldError, validationFailed } from "../core/errors.ts";
 
 const TARGET_NAMES: Record<string, string> = {
   json: "body",

@@ -14,7 +14,7 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { ROLES } from "../services/permissions.ts";
+import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
 
 const BASE = "/api/admin/users";

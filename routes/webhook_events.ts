@@ -13,7 +13,7 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { WEBHOOK_EVENT_STATUSES } from "../kv/webhook_events.ts";
+import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
 const BASE = "/api/admin/payments/webhook-events";

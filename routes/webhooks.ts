@@ -6,8 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { errorResponses, jsonContent } from "../openapi/schemas.ts";
-import { AppError } from "../services/errors.ts";
-import { MAX_WEBHOOK_BODY_BYTES } from "../services/webhooks.ts";
+import { AppError } from "../core/errors.ts";
+import { MAX_WEBHOOK_BODY_BYTES } from "../services/webhooks/mod.ts";
 import type { Services } from "../services/mod.ts";
 
 const Received = z.object({

@@ -5,9 +5,9 @@
  */
 import { createApp } from "../app.ts";
 import { parseConfig } from "../config.ts";
-import { ManualClock } from "../services/clock.ts";
-import { silentLogger } from "../services/log.ts";
-import type { StripeGateway } from "../services/stripe_gateway.ts";
+import { ManualClock } from "../core/clock.ts";
+import { silentLogger } from "../core/log.ts";
+import { type StripeGateway } from "../services/stripe/mod.ts";
 
 export const SNAPSHOT_URL = new URL("../openapi/openapi.json", import.meta.url);
 

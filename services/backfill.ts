@@ -11,7 +11,7 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
-import { AppError } from "./errors.ts";
+import { AppError } from "../core/errors.ts";
 import { keys } from "../kv/keys.ts";
 
 export const BACKFILL_KINDS = [

@@ -4,10 +4,10 @@
  * in-process locally); tests call them directly.
  */
 import { type JobHandler, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
-import { checkpointAuditHead } from "./audit.ts";
+import { checkpointAuditHead } from "./audit/mod.ts";
 import type { Services } from "./mod.ts";
-import { webhookJobHandlers } from "./webhooks.ts";
-import { reconcileRefunds, refundJobHandlers } from "./refunds.ts";
+import { webhookJobHandlers } from "./webhooks/mod.ts";
+import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {

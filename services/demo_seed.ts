@@ -6,8 +6,8 @@
  * card-testing burst on one customer.
  */
 import type Stripe from "stripe";
-import type { StripeGateway } from "./stripe_gateway.ts";
-import type { Logger } from "./log.ts";
+import { type StripeGateway } from "./stripe/mod.ts";
+import type { Logger } from "../core/log.ts";
 
 const FIRST = [
   "Ada",

@@ -1,8 +1,8 @@
 /** What every service is handed. Built by main.ts (and by tests); nothing is opened at import time. */
 import type { Config } from "../config.ts";
-import type { Clock } from "./clock.ts";
-import type { Logger } from "./log.ts";
-import type { StripeGateway } from "./stripe_gateway.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import { type StripeGateway } from "./stripe/mod.ts";
 
 export interface Deps {
   kv: Deno.Kv;

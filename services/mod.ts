@@ -1,17 +1,17 @@
 /** Builds every service from the deps once; routes receive this object. */
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
-import { createAuditService } from "./audit.ts";
-import { createWebhookService } from "./webhooks.ts";
+import { createAuditService } from "./audit/mod.ts";
+import { createWebhookService } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
-import { createIdFactory } from "../kv/ids.ts";
-import { createIdentityService } from "./identity.ts";
-import { createStripeEventApplier } from "./stripe_events.ts";
+import { createIdFactory } from "../core/ids.ts";
+import { createIdentityService } from "./identity/mod.ts";
+import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds.ts";
+import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
-export type { IdentityGuard } from "./identity.ts";
+export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);

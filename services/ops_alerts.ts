@@ -6,11 +6,11 @@
  * conflict, so two operators never both think they handled it).
  */
 import type { Deps } from "./deps.ts";
-import type { AuditInput, AuditService } from "./audit.ts";
-import type { Logger } from "./log.ts";
-import type { IdFactory } from "../kv/ids.ts";
-import type { CallContext } from "./context.ts";
-import { AppError, notFound } from "./errors.ts";
+import { type AuditInput, type AuditService } from "./audit/mod.ts";
+import type { Logger } from "../core/log.ts";
+import type { IdFactory } from "../core/ids.ts";
+import type { CallContext } from "../domain/actor.ts";
+import { AppError, notFound } from "../core/errors.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
   addOpsAlert,

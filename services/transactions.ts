@@ -4,7 +4,7 @@
  * Transactions are written only by the Stripe event applier (services/stripe_events.ts).
  */
 import type { Deps } from "./deps.ts";
-import { notFound, validationFailed } from "./errors.ts";
+import { notFound, validationFailed } from "../core/errors.ts";
 import { type CursorSealer, type Page, RecordLocality } from "../kv/pagination.ts";
 import {
   findTransactionId,
@@ -12,10 +12,10 @@ import {
   listTransactions,
   type TransactionListFilter,
 } from "../kv/transactions.ts";
-import type { Transaction } from "./txn_types.ts";
+import type { Transaction } from "../domain/transaction.ts";
 
-export type { Transaction, TxnStatus } from "./txn_types.ts";
-export { TXN_STATUSES } from "./txn_types.ts";
+export type { Transaction, TxnStatus } from "../domain/transaction.ts";
+export { TXN_STATUSES } from "../domain/transaction.ts";
 
 export interface TransactionQuery extends TransactionListFilter {
   limit: number;

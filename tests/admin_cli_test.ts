@@ -5,15 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "../admin.ts";
+import { parseArgs } from "../cli/admin.ts";
 import { parseConfig } from "../config.ts";
-import { systemClock } from "../services/clock.ts";
+import { systemClock } from "../core/clock.ts";
 import { createServices } from "../services/mod.ts";
-import { silentLogger } from "../services/log.ts";
+import { silentLogger } from "../core/log.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { noStripe } from "./helpers/app.ts";
 import { auditEntries } from "./helpers/identity.ts";
-import { totpCode } from "../services/totp.ts";
+import { totpCode } from "../services/identity/totp.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -36,7 +36,7 @@ interface CliResult {
 async function cli(kvPath: string, ...args: string[]): Promise<CliResult> {
   const started = performance.now();
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", "admin.ts", ...args],
+    args: ["run", "--allow-all", "--quiet", "cli/admin.ts", ...args],
     cwd: ROOT,
     env: childEnv(kvPath),
     clearEnv: true,

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import type { CallContext } from "../services/context.ts";
-import { canonicalJson, entryHash, SNAPSHOT_MAX_CHARS } from "../services/audit_entry.ts";
+import type { CallContext } from "../domain/actor.ts";
+import { canonicalJson, entryHash, SNAPSHOT_MAX_CHARS } from "../services/audit/entry.ts";
 import { type AuditEntry, GENESIS_HASH } from "../kv/audit.ts";
 import { keys } from "../kv/keys.ts";
-import { AppError } from "../services/errors.ts";
-import { COMMIT_MAX_ENTRIES } from "../services/audit_append.ts";
+import { AppError } from "../core/errors.ts";
+import { COMMIT_MAX_ENTRIES } from "../services/audit/append.ts";
 
 const admin: CallContext = {
   actor: { type: "admin", id: "adm_alice", role: "operator" },

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { TEST_SIGNING_KEY, withTestApp } from "./helpers/app.ts";
 import { parseConfig } from "../config.ts";
-import { ManualClock } from "../services/clock.ts";
-import type { CallContext } from "../services/context.ts";
+import { ManualClock } from "../core/clock.ts";
+import type { CallContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
-import { silentLogger } from "../services/log.ts";
-import { createAuditService } from "../services/audit.ts";
-import { verifyAuditChain } from "../services/audit_verify.ts";
+import { silentLogger } from "../core/log.ts";
+import { createAuditService } from "../services/audit/service.ts";
+import { verifyAuditChain } from "../services/audit/verify.ts";
 import { type AuditEntry, GENESIS_HASH } from "../kv/audit.ts";
 import { keys } from "../kv/keys.ts";
 

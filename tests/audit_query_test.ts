@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
-import type { CallContext } from "../services/context.ts";
-import type { AuditEntry, AuditQuery } from "../services/audit.ts";
-import { AppError } from "../services/errors.ts";
+import type { CallContext } from "../domain/actor.ts";
+import type { AuditEntry, AuditQuery } from "../services/audit/service.ts";
+import { AppError } from "../core/errors.ts";
 
 const START = Date.UTC(2026, 10, 26, 9, 0, 0);
 

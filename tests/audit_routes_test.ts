@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
-import type { CallContext } from "../services/context.ts";
-import { entryHash } from "../services/audit_entry.ts";
-import { CSV_COLUMNS, csvCell } from "../services/audit_export.ts";
+import type { CallContext } from "../domain/actor.ts";
+import { entryHash } from "../services/audit/entry.ts";
+import { CSV_COLUMNS, csvCell } from "../services/audit/export.ts";
 import type { AuditEntry } from "../kv/audit.ts";
 import { keys } from "../kv/keys.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
-import type { CallContext } from "../services/context.ts";
-import { checkpointAuditHead } from "../services/audit.ts";
-import { entryHash } from "../services/audit_entry.ts";
+import type { CallContext } from "../domain/actor.ts";
+import { checkpointAuditHead } from "../services/audit/service.ts";
+import { entryHash } from "../services/audit/entry.ts";
 import type { AuditCheckpoint, AuditEntry } from "../kv/audit.ts";
 import { keys } from "../kv/keys.ts";
 

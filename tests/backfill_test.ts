@@ -8,7 +8,7 @@ import {
   parseSince,
   withLockRetry,
 } from "../services/backfill.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 const DAY = 86_400_000;
 

@@ -4,8 +4,8 @@ import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
 import { CounterCache } from "../kv/read_cache.ts";
 import { keys } from "../kv/keys.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
-import { ManualClock } from "../services/clock.ts";
-import { createStripeEventApplier } from "../services/stripe_events.ts";
+import { ManualClock } from "../core/clock.ts";
+import { createStripeEventApplier } from "../services/ingest/applier.ts";
 import type { TestApp } from "./helpers/app.ts";
 
 const countersKey = keys.customerAggregates("cus_C");

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { withTestApp } from "./helpers/app.ts";
-import { createEventCommitter } from "../services/txn_commit.ts";
-import { stripeContext } from "../services/context.ts";
+import { createEventCommitter } from "../services/ingest/commit.ts";
+import { stripeContext } from "../domain/actor.ts";
 
 const ctx = stripeContext("evt_group_property");
 const COUNTERS = 5;

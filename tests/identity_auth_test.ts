@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import { auditEntries, authHeaders, createAdmin } from "./helpers/identity.ts";
-import { systemContext } from "../services/context.ts";
-import { permissionsOf } from "../services/permissions.ts";
+import { systemContext } from "../domain/actor.ts";
+import { permissionsOf } from "../domain/permissions.ts";
 
 const cli = systemContext("cli");
 

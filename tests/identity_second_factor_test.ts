@@ -9,9 +9,9 @@ import {
   otpHeaders,
   type TestAdmin,
 } from "./helpers/identity.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { createServices } from "../services/mod.ts";
-import type { RequestMeta } from "../services/context.ts";
+import type { RequestMeta } from "../domain/actor.ts";
 
 const meta: RequestMeta = { request_id: "req_test", ip: null, user_agent: null };
 

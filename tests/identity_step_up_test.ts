@@ -10,7 +10,7 @@ import {
   stepUpHeaders,
   type TestAdmin,
 } from "./helpers/identity.ts";
-import { systemContext } from "../services/context.ts";
+import { systemContext } from "../domain/actor.ts";
 
 /** A 2FA operation that succeeds with 201 each time (a fresh email each call). */
 async function createUser(t: TestApp, headers: Record<string, string>) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../services/clock.ts";
-import { AppError } from "../services/errors.ts";
-import { createApiThrottle, type FlushTimer, windowOf } from "../services/identity_throttle.ts";
+import { ManualClock } from "../core/clock.ts";
+import { AppError } from "../core/errors.ts";
+import { createApiThrottle, type FlushTimer, windowOf } from "../services/identity/throttle.ts";
 import { rateWindowKey } from "../kv/identity_factors.ts";
 
 const TOKEN = "a".repeat(64);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import { systemContext } from "../services/context.ts";
+import { systemContext } from "../domain/actor.ts";
 
 const cli = systemContext("cli");
 

@@ -8,8 +8,8 @@ import {
   otpHeaders,
   type TestAdmin,
 } from "./helpers/identity.ts";
-import { createDemoAdmin } from "../services/identity.ts";
-import { totpCode } from "../services/totp.ts";
+import { createDemoAdmin } from "../services/identity/service.ts";
+import { totpCode } from "../services/identity/totp.ts";
 
 function patchUser(t: TestApp, actor: TestAdmin, id: string, body: unknown) {
   return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../services/clock.ts";
-import { createIdFactory, idTime } from "../kv/ids.ts";
+import { ManualClock } from "../core/clock.ts";
+import { createIdFactory, idTime } from "../core/ids.ts";
 import { CursorSealer, listPage } from "../kv/pagination.ts";
 import { commitChecked, watchedAtomic } from "../kv/atomic.ts";
 import { addJob, listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 
 async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
   const kv = await Deno.openKv(":memory:");

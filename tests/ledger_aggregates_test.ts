@@ -9,7 +9,7 @@ import {
   stripeEvent,
   T0,
 } from "./helpers/stripe_objects.ts";
-import { amountStats, countInWindow, distinctFingerprints } from "../services/txn_aggregates.ts";
+import { amountStats, countInWindow, distinctFingerprints } from "../services/ingest/aggregates.ts";
 
 const HOUR = 3600_000;
 

@@ -3,7 +3,7 @@ import type Stripe from "stripe";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { otherCard, paymentStory, T0, testId } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
-import { createStripeEventApplier } from "../services/stripe_events.ts";
+import { createStripeEventApplier } from "../services/ingest/applier.ts";
 
 /** Many payments of one customer: each paid, some refunded (one refund fails), some disputed. */
 function customerHistory(customer: string, payments: number) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, maskString } from "../services/log.ts";
+import { createLogger, maskString } from "../core/log.ts";
 
 Deno.test("maskString() hides keys, webhook secrets, bearer tokens, emails and card numbers", () => {
   const line = maskString(

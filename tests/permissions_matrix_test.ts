@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
-import { can, type Permission, PERMISSIONS, ROLES } from "../services/permissions.ts";
+import { can, type Permission, PERMISSIONS, ROLES } from "../domain/permissions.ts";
 
 const METHODS = ["get", "post", "put", "patch", "delete"] as const;
 

@@ -1,6 +1,6 @@
 /** Maker-checker: refunds at or above the threshold (or beyond a daily cap) wait for a second person. */
 import assert from "node:assert/strict";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import type { TestAdmin } from "./helpers/identity.ts";

@@ -3,20 +3,20 @@
  * (ARCHITECTURE.md invariants 1 and 2), against the emulator through the SDK.
  */
 import assert from "node:assert/strict";
-import { AppError } from "../services/errors.ts";
-import { reconcileRefunds } from "../services/refunds.ts";
+import { AppError } from "../core/errors.ts";
+import { reconcileRefunds } from "../services/refunds/service.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import type Stripe from "stripe";
 import { startEmulator } from "../emulator/mod.ts";
 import { parseConfig } from "../config.ts";
-import { ManualClock } from "../services/clock.ts";
-import type { CallContext } from "../services/context.ts";
+import { ManualClock } from "../core/clock.ts";
+import type { CallContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
-import { silentLogger } from "../services/log.ts";
+import { silentLogger } from "../core/log.ts";
 import { createServices } from "../services/mod.ts";
-import { createStripeGateway } from "../services/stripe_gateway.ts";
+import { createStripeGateway } from "../services/stripe/gateway.ts";
 import { TEST_SIGNING_KEY } from "./helpers/app.ts";
 import { stripeFor } from "./helpers/emulator.ts";
 

@@ -1,6 +1,6 @@
 /** Client Idempotency-Keys on the refund POSTs (kv/idempotency.ts). */
 import assert from "node:assert/strict";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { IDEMPOTENCY_LEASE_MS } from "../kv/idempotency.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 import { listTransactionRefunds } from "../kv/refunds.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";

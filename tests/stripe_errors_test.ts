@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import Stripe from "stripe";
-import { AppError } from "../services/errors.ts";
+import { AppError } from "../core/errors.ts";
 import {
   isRetryableStripeError,
   markNotSent,
   stripeErrorToAppError,
   stripeOutcome,
   stripeRetryAfterS,
-} from "../services/stripe_errors.ts";
+} from "../services/stripe/errors.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
 
 // Stripe's answers as the SDK turns them into errors (the same raw shape its response handler builds).

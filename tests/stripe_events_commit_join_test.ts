@@ -7,9 +7,9 @@ import {
   Deferred,
   type EventBuild,
   noChange,
-} from "../services/txn_commit.ts";
-import { stripeContext } from "../services/context.ts";
-import type { StripeGateway } from "../services/stripe_gateway.ts";
+} from "../services/ingest/commit.ts";
+import { stripeContext } from "../domain/actor.ts";
+import type { StripeGateway } from "../services/stripe/gateway.ts";
 
 const ctx = stripeContext("evt_join_test");
 

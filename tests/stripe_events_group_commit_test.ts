@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import { auditEntries } from "./helpers/identity.ts";
-import { createEventCommitter, needsAudit, noChange } from "../services/txn_commit.ts";
-import { stripeContext } from "../services/context.ts";
+import { createEventCommitter, needsAudit, noChange } from "../services/ingest/commit.ts";
+import { stripeContext } from "../domain/actor.ts";
 
 /** The KV with its commits counted. */
 function countingKv(kv: Deno.Kv) {

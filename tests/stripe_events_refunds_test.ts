@@ -4,8 +4,8 @@ import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
-import { createStripeEventApplier, type RefundSettlementHook } from "../services/stripe_events.ts";
-import type { Transaction } from "../services/txn_types.ts";
+import { createStripeEventApplier, type RefundSettlementHook } from "../services/ingest/applier.ts";
+import type { Transaction } from "../domain/transaction.ts";
 
 async function paid(t: TestApp, customer: string, amount = 5000) {
   const story = paymentStory({ customer, amount });

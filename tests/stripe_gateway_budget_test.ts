@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { systemClock } from "../services/clock.ts";
+import { systemClock } from "../core/clock.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
 
 const RATE = 20;

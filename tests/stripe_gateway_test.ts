@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import Stripe from "stripe";
-import { AppError } from "../services/errors.ts";
-import { stripeOutcome } from "../services/stripe_gateway.ts";
+import { AppError } from "../core/errors.ts";
+import { stripeOutcome } from "../services/stripe/gateway.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
 
 async function appError(p: Promise<unknown>): Promise<AppError> {

@@ -8,7 +8,7 @@ import {
   refill,
   type TokenGrant,
 } from "../kv/token_bucket.ts";
-import { ManualClock } from "../services/clock.ts";
+import { ManualClock } from "../core/clock.ts";
 import { seededRandom, VirtualTime } from "./helpers/virtual_time.ts";
 
 /** A fresh `:memory:` KV for one test, always closed. */

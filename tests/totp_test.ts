@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import * as OTPAuth from "otpauth";
-import { matchTotpStep, newTotpSecret, timeStep, totpCode, totpUri } from "../services/totp.ts";
+import {
+  matchTotpStep,
+  newTotpSecret,
+  timeStep,
+  totpCode,
+  totpUri,
+} from "../services/identity/totp.ts";
 
 const SEEDS = {
   SHA1: "12345678901234567890",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CommitBatcher } from "../services/webhook_batch.ts";
+import { CommitBatcher } from "../services/webhooks/batch.ts";
 
 function write(key: Deno.KvKey, guard: "new" | "any" = "new") {
   return {

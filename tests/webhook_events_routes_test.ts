@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import { customerEvent, postEvent, testApplier, withWebhookApp } from "./helpers/webhooks.ts";
-import { listAuditLog } from "../services/audit_query.ts";
+import { listAuditLog } from "../services/audit/query.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
 

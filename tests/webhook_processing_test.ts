@@ -16,9 +16,9 @@ import {
   WEBHOOK_PROCESS_JOB,
   WEBHOOK_RETENTION_MS,
   webhookJobHandlers,
-} from "../services/webhooks.ts";
-import type { EventApplier } from "../services/webhooks.ts";
-import { systemContext } from "../services/context.ts";
+} from "../services/webhooks/service.ts";
+import type { EventApplier } from "../services/webhooks/service.ts";
+import { systemContext } from "../domain/actor.ts";
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {
   const t = await createTestApp({ env: WEBHOOK_ENV });

@@ -7,13 +7,13 @@
  */
 import { createApp } from "../../app.ts";
 import { parseConfig } from "../../config.ts";
-import { systemClock } from "../../services/clock.ts";
+import { systemClock } from "../../core/clock.ts";
 import type { Deps } from "../../services/deps.ts";
-import { createLogger } from "../../services/log.ts";
+import { createLogger } from "../../core/log.ts";
 import { createServices, type Services } from "../../services/mod.ts";
-import { createIdentityService } from "../../services/identity.ts";
-import { DEFAULT_RATE_LIMITS } from "../../services/identity_throttle.ts";
-import type { StripeGateway } from "../../services/stripe_gateway.ts";
+import { createIdentityService } from "../../services/identity/service.ts";
+import { DEFAULT_RATE_LIMITS } from "../../services/identity/throttle.ts";
+import type { StripeGateway } from "../../services/stripe/gateway.ts";
 
 export const BENCH_SIGNING_KEY = "bench-signing-key-0123456789abcdef0123456789";
 export const BENCH_WEBHOOK_SECRET = "whsec_benchSecret0123456789abcdef";

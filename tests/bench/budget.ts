@@ -12,9 +12,9 @@ import { emulatorClient } from "./fixtures.ts";
 import { type BenchContext, type FigureBench, progress, withTempKv } from "./support.ts";
 import { parseConfig } from "../../config.ts";
 import { startEmulator } from "../../emulator/mod.ts";
-import { systemClock } from "../../services/clock.ts";
-import { createLogger } from "../../services/log.ts";
-import { createStripeGateway } from "../../services/stripe_gateway.ts";
+import { systemClock } from "../../core/clock.ts";
+import { createLogger } from "../../core/log.ts";
+import { createStripeGateway } from "../../services/stripe/gateway.ts";
 
 const RATE_PER_S = 20;
 const CALLERS = 50;

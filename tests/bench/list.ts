@@ -13,7 +13,7 @@ import { createBenchApp } from "./bench_app.ts";
 import { paymentSucceededEvent } from "./fixtures.ts";
 import { loadTest, serveOnLoopback } from "./load.ts";
 import { type BenchContext, type FigureBench, progress, withTempKv } from "./support.ts";
-import { systemContext } from "../../services/context.ts";
+import { systemContext } from "../../domain/actor.ts";
 
 const PATH = "/api/admin/payments/transactions";
 const SEEDED = 500;

@@ -12,10 +12,10 @@
  */
 import Stripe from "stripe";
 import { startEmulator } from "../../emulator/mod.ts";
-import { systemClock } from "../../services/clock.ts";
-import type { CallContext } from "../../services/context.ts";
-import { createLogger } from "../../services/log.ts";
-import { createStripeGateway, type StripeGateway } from "../../services/stripe_gateway.ts";
+import { systemClock } from "../../core/clock.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { createLogger } from "../../core/log.ts";
+import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import { createBenchApp } from "./bench_app.ts";
 import {
   type BenchContext,

@@ -4,11 +4,11 @@
  */
 import { createApp } from "../../app.ts";
 import { parseConfig } from "../../config.ts";
-import { ManualClock } from "../../services/clock.ts";
+import { ManualClock } from "../../core/clock.ts";
 import type { Deps } from "../../services/deps.ts";
-import { silentLogger } from "../../services/log.ts";
+import { silentLogger } from "../../core/log.ts";
 import { createServices, type Services } from "../../services/mod.ts";
-import type { StripeGateway } from "../../services/stripe_gateway.ts";
+import type { StripeGateway } from "../../services/stripe/gateway.ts";
 
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789";
 

@@ -5,11 +5,11 @@
  * this admin's current code was already used, since each code works once);
  * `stepUpHeaders(t, admin)` gets an X-Step-Up token for a run of 2FA calls.
  */
-import type { Clock, ManualClock } from "../../services/clock.ts";
-import { systemContext } from "../../services/context.ts";
-import type { Role } from "../../services/permissions.ts";
+import type { Clock, ManualClock } from "../../core/clock.ts";
+import { systemContext } from "../../domain/actor.ts";
+import type { Role } from "../../domain/permissions.ts";
 import type { Services } from "../../services/mod.ts";
-import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/totp.ts";
+import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/identity/totp.ts";
 import type { createApp } from "../../app.ts";
 import { type AuditEntry, iterateEntries } from "../../kv/audit.ts";
 

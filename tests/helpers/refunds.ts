@@ -12,17 +12,17 @@
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { startEmulator } from "../../emulator/mod.ts";
-import { ManualClock } from "../../services/clock.ts";
-import type { CallContext } from "../../services/context.ts";
-import { createStripeGateway, type StripeGateway } from "../../services/stripe_gateway.ts";
+import { ManualClock } from "../../core/clock.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import {
   createRefundService,
   createRefundSettlement,
   type RefundHooks,
   refundJobHandlers,
-} from "../../services/refunds.ts";
+} from "../../services/refunds/service.ts";
 import { listJobs, runDueJobs } from "../../kv/jobs.ts";
-import { webhookJobHandlers } from "../../services/webhooks.ts";
+import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
 import { stripeFor } from "./emulator.ts";

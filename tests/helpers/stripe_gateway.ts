@@ -4,13 +4,13 @@
  */
 import { parseConfig } from "../../config.ts";
 import type { Emulator } from "../../emulator/mod.ts";
-import { type Clock, ManualClock } from "../../services/clock.ts";
-import { silentLogger } from "../../services/log.ts";
+import { type Clock, ManualClock } from "../../core/clock.ts";
+import { silentLogger } from "../../core/log.ts";
 import {
   type BudgetedStripeGateway,
   createStripeGateway,
   type StripeGatewayOptions,
-} from "../../services/stripe_gateway.ts";
+} from "../../services/stripe/gateway.ts";
 import { withEmulator } from "./emulator.ts";
 
 export interface GatewayHarness {

@@ -5,7 +5,7 @@
  * deterministic however long the simulated waits are, and a task that is not
  * sleeping always sees the clock it read a moment ago.
  */
-import { ManualClock } from "../../services/clock.ts";
+import { ManualClock } from "../../core/clock.ts";
 
 interface Timer {
   due: number;

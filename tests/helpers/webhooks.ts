@@ -3,15 +3,15 @@
  * the SDK's own test-header helper, POSTed through the app like Stripe would.
  */
 import Stripe from "stripe";
-import { type Clock, ManualClock } from "../../services/clock.ts";
-import { createStripeGateway, type StripeGateway } from "../../services/stripe_gateway.ts";
+import { type Clock, ManualClock } from "../../core/clock.ts";
+import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { withEmulator } from "./emulator.ts";
 import {
   createWebhookService,
   type EventApplier,
   type WebhookService,
-} from "../../services/webhooks.ts";
+} from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 
 export const WEBHOOK_PATH = "/api/webhooks/stripe";

@@ -1,0 +1,300 @@
+/**
+ * The admin CLI: `deno task admin <command>` on the same KV as the server
+ * (KV_PATH), through the same identity service, as the system actor `cli`;
+ * every change is audited. Safe while the server runs on the same SQLite
+ * file: "database is locked" is retried with short backoff for a few seconds.
+ *
+ * Exit codes: 0 done, 1 failed (not found, conflict, KV locked or unreachable),
+ * 2 bad arguments (usage printed).
+ */
+import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
+import { systemClock } from "../core/clock.ts";
+import { systemContext } from "../domain/actor.ts";
+import type { Deps } from "../services/deps.ts";
+import { AppError } from "../core/errors.ts";
+import { createLogger } from "../core/log.ts";
+import { createServices } from "../services/mod.ts";
+import { isRole, ROLES } from "../domain/permissions.ts";
+import { type StripeGateway } from "../services/stripe/mod.ts";
+import { loadOrCreateSecret } from "../kv/secrets.ts";
+import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
+
+export const USAGE = `usage: deno task admin <command> [options]
+
+commands:
+  create --email EMAIL --role ROLE [--json]   create an admin; prints its API token, TOTP secret,
+                                              otpauth:// URI and recovery codes ONCE
+  list [--json]                               list admins
+  disable --id ID                             disable an admin (its token stops working at once)
+  enable --id ID                              enable a disabled admin
+  reset-2fa --id ID [--json]                  new TOTP secret and recovery codes (shown once)
+  rotate-token --id ID [--json]               new API token (shown once); the old one stops working
+
+roles: ${ROLES.join(", ")}
+environment: KV_PATH (default ./data/kv.sqlite3), AUDIT_SIGNING_KEY (default: the one kept in KV)`;
+
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+class UsageError extends Error {}
+
+interface Command {
+  verb: "create" | "list" | "disable" | "enable" | "reset-2fa" | "rotate-token";
+  email?: string;
+  role?: string;
+  id?: string;
+  json: boolean;
+}
+
+const FLAGS: Record<Command["verb"], { required: string[]; optional: string[] }> = {
+  create: { required: ["email", "role"], optional: ["json"] },
+  list: { required: [], optional: ["json"] },
+  disable: { required: ["id"], optional: ["json"] },
+  enable: { required: ["id"], optional: ["json"] },
+  "reset-2fa": { required: ["id"], optional: ["json"] },
+  "rotate-token": { required: ["id"], optional: ["json"] },
+};
+
+export function parseArgs(args: string[]): Command {
+  const [verb, ...rest] = args;
+  if (!verb || !(verb in FLAGS)) {
+    throw new UsageError(verb ? `unknown command "${verb}"` : "no command given");
+  }
+  const spec = FLAGS[verb as Command["verb"]];
+  const values: Record<string, string> = {};
+  let json = false;
+  for (let i = 0; i < rest.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(rest[i]);
+    if (!m) throw new UsageError(`unexpected argument "${rest[i]}"`);
+    const name = m[1];
+    if (name === "json" && m[2] === undefined && spec.optional.includes("json")) {
+      json = true;
+      continue;
+    }
+    if (!spec.required.includes(name)) throw new UsageError(`unknown option --${name} for ${verb}`);
+    const value = m[2] ?? rest[++i];
+    if (value === undefined || value.startsWith("--") || value === "") {
+      throw new UsageError(`--${name} needs a value`);
+    }
+    values[name] = value;
+  }
+  for (const name of spec.required) {
+    if (values[name] === undefined) throw new UsageError(`${verb} needs --${name}`);
+  }
+  if (values.role !== undefined && !isRole(values.role)) {
+    throw new UsageError(`unknown role "${values.role}"`);
+  }
+  return { verb: verb as Command["verb"], ...values, json };
+}
+
+const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;
+
+function isLocked(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 5; depth++) {
+    if (c instanceof Error && LOCKED.test(c.message)) return true;
+    c = c instanceof Error ? c.cause : undefined;
+  }
+  return false;
+}
+
+export class KvLockedError extends Error {}
+
+/** Runs `fn` again while SQLite says another process holds the lock, for up to `budgetMs`. */
+export async function retryWhileLocked<T>(fn: () => Promise<T>, budgetMs = 5_000): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let delay = 20;; delay = Math.min(delay * 2, 250)) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isLocked(e)) throw e;
+      if (Date.now() + delay > deadline) {
+        throw new KvLockedError(
+          `the KV database stayed locked by another process for ${budgetMs / 1000} s; try again`,
+          { cause: e },
+        );
+      }
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+    }
+  }
+}
+
+const refuseStripe: StripeGateway = {
+  call: () => Promise.reject(new Error("the admin CLI does not call Stripe")),
+};
+
+async function openServices(config: Config) {
+  if (config.kvPath && config.kvPath !== ":memory:" && !/^https?:/.test(config.kvPath)) {
+    const dir = config.kvPath.replace(/[/\\][^/\\]*$/, "");
+    if (dir && dir !== config.kvPath) await Deno.mkdir(dir, { recursive: true });
+  }
+  const kv = await retryWhileLocked(() => Deno.openKv(config.kvPath));
+  try {
+    await retryWhileLocked(() => checkStoreLayout(kv));
+    const signingKey = config.auditSigningKey ??
+      await retryWhileLocked(() => loadOrCreateSecret(kv, "audit_signing_key"));
+    const deps: Deps = {
+      kv,
+      stripe: refuseStripe,
+      clock: systemClock,
+      config: { ...config, auditSigningKey: signingKey },
+      log: createLogger("error", (line) => console.error(line)),
+    };
+    return { kv, services: createServices(deps) };
+  } catch (e) {
+    kv.close();
+    throw e;
+  }
+}
+
+async function run(cmd: Command, config: Config, io: Io): Promise<void> {
+  const { kv, services } = await openServices(config);
+  const identity = services.identity;
+  const ctx = systemContext("cli");
+  const print = (json: unknown, human: string[]) =>
+    cmd.json ? io.out(JSON.stringify(json)) : human.forEach((l) => io.out(l));
+  try {
+    switch (cmd.verb) {
+      case "create": {
+        const c = await retryWhileLocked(() =>
+          identity.createAdmin(ctx, { email: cmd.email!, role: cmd.role! })
+        );
+        const a = c.admin;
+        print({
+          id: a.id,
+          email: a.email,
+          role: a.role,
+          token: c.token,
+          totp_secret: c.totp_secret,
+          otpauth_uri: c.otpauth_uri,
+          recovery_codes: c.recovery_codes,
+        }, [
+          `created admin ${a.id} <${a.email}> with role ${a.role}`,
+          "shown once, store them now:",
+          `  API token:      ${c.token}`,
+          `  TOTP secret:    ${c.totp_secret}`,
+          `  otpauth URI:    ${c.otpauth_uri}`,
+          `  recovery codes: ${c.recovery_codes.join(" ")}`,
+        ]);
+        return;
+      }
+      case "list": {
+        const admins = await retryWhileLocked(() => identity.allAdmins());
+        print(
+          admins,
+          admins.length === 0 ? ["no admins yet: deno task admin create --email E --role admin"] : [
+            ["id", "email", "role", "status", "created_at"].join("\t"),
+            ...admins.map((a) => [a.id, a.email, a.role, a.status, a.created_at].join("\t")),
+          ],
+        );
+        return;
+      }
+      case "disable":
+      case "enable": {
+        const status = cmd.verb === "disable" ? "disabled" : "active";
+        const r = await retryWhileLocked(() => identity.updateAdmin(ctx, cmd.id!, { status }));
+        print(r.admin, [`${cmd.verb}d admin ${r.admin.id} <${r.admin.email}>`]);
+        return;
+      }
+      case "reset-2fa": {
+        const r = await retryWhileLocked(() => identity.resetSecondFactor(ctx, cmd.id!));
+        print({
+          id: r.admin.id,
+          email: r.admin.email,
+          totp_secret: r.totp_secret,
+          otpauth_uri: r.otpauth_uri,
+          recovery_codes: r.recovery_codes,
+        }, [
+          `new second factor for ${r.admin.id} <${r.admin.email}>; shown once:`,
+          `  TOTP secret:    ${r.totp_secret}`,
+          `  otpauth URI:    ${r.otpauth_uri}`,
+          `  recovery codes: ${r.recovery_codes.join(" ")}`,
+        ]);
+        return;
+      }
+      case "rotate-token": {
+        const r = await retryWhileLocked(() => identity.rotateToken(ctx, cmd.id!));
+        print({ id: r.admin.id, email: r.admin.email, token: r.token }, [
+          `new API token for ${r.admin.id} <${r.admin.email}> (the old one no longer works); shown once:`,
+          `  API token: ${r.token}`,
+        ]);
+        return;
+      }
+    }
+  } finally {
+    kv.close();
+  }
+}
+
+/**
+ * Deno KV's SQLite waits while another process holds a write lock (it rarely
+ * reports "database is locked"), so the whole command also has a deadline.
+ */
+async function withDeadline<T>(work: Promise<T>, ms: number, kvPath: string | undefined) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        new KvLockedError(
+          `the KV database (${kvPath ?? "platform default"}) did not answer within ${
+            ms / 1000
+          } s: another process holds its lock; try again`,
+        ),
+      ), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface AdminCliOptions {
+  /** how long the whole command may wait for the KV lock (default 8 s) */
+  lockWaitMs?: number;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function adminCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  io: Io = { out: (l) => console.log(l), err: (l) => console.error(l) },
+  options: AdminCliOptions = {},
+): Promise<number> {
+  if (args.length === 1 && (args[0] === "--help" || args[0] === "-h" || args[0] === "help")) {
+    io.out(USAGE);
+    return 0;
+  }
+  let cmd: Command;
+  try {
+    cmd = parseArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`error: ${e.message}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const config = parseConfig(env);
+    await withDeadline(run(cmd, config, io), options.lockWaitMs ?? 8_000, config.kvPath);
+    return 0;
+  } catch (e) {
+    if (e instanceof AppError && e.code === "validation_failed") {
+      io.err(`error: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (
+      e instanceof AppError || e instanceof ConfigError || e instanceof KvLockedError ||
+      e instanceof StoreLayoutError
+    ) {
+      io.err(`error: ${e.message}`);
+      return 1;
+    }
+    io.err(`error: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await adminCli(Deno.args, readEnvironment()));
+}

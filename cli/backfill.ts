@@ -1,0 +1,129 @@
+/**
+ * `deno task backfill --since 30d` (or `12h`, `90m`, `2026-11-01`): pulls what
+ * Stripe holds since then through the gateway and applies it like webhooks.
+ * Safe to run again (nothing changes the second time) and safe to run while
+ * the server is up on the same KV file (a locked database is retried, then
+ * reported).
+ *
+ * In demo mode (no STRIPE_SECRET_KEY and no STRIPE_API_URL) it talks to the
+ * running demo's emulator on 127.0.0.1:STRIPE_EMULATOR_PORT.
+ */
+import { ConfigError, parseConfig, readEnvironment } from "../config.ts";
+import { systemClock } from "../core/clock.ts";
+import { createLogger } from "../core/log.ts";
+import { createStripeGateway } from "../services/stripe/mod.ts";
+import { createServices } from "../services/mod.ts";
+import { AppError } from "../core/errors.ts";
+import {
+  BACKFILL_KINDS,
+  type BackfillProgress,
+  createBackfillService,
+  parseSince,
+  withLockRetry,
+} from "../services/backfill.ts";
+import { loadOrCreateSecret } from "../kv/secrets.ts";
+import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
+
+const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
+
+Pages through Stripe's customers, payment intents, charges, refunds and disputes
+created since then and applies each like a webhook. Re-running changes nothing.`;
+
+function parseArgs(args: string[]): { since: string; quiet: boolean } {
+  let since: string | undefined;
+  let quiet = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else if (a === "--since") since = args[++i];
+    else if (a.startsWith("--since=")) since = a.slice("--since=".length);
+    else if (a === "--quiet") quiet = true;
+    else fail(`unknown argument "${a}"\n\n${USAGE}`);
+  }
+  if (!since) fail(`--since is required\n\n${USAGE}`);
+  return { since: since!, quiet };
+}
+
+function fail(message: string): never {
+  console.error(message);
+  Deno.exit(1);
+}
+
+const encoder = new TextEncoder();
+
+/** A bar over the five phases on a terminal; one plain line per page otherwise. */
+function progressPrinter(quiet: boolean): (p: BackfillProgress) => void {
+  if (quiet) return () => {};
+  if (Deno.stdout.isTerminal()) {
+    return (p) => {
+      const width = 30;
+      const filled = Math.round(width * (p.phase - (p.done ? 0 : 1)) / p.phases);
+      const bar = "#".repeat(filled) + "-".repeat(width - filled);
+      const line = `\r[${bar}] ${p.phase}/${p.phases} ${p.kind.padEnd(16)} ${p.applied} applied`;
+      Deno.stdout.writeSync(encoder.encode(line + (p.done && p.phase === p.phases ? "\n" : "")));
+    };
+  }
+  return (p) =>
+    console.log(
+      p.applied === 0 && !p.done
+        ? `backfill: ${p.kind}: listing (${p.phase}/${p.phases})`
+        : `backfill: ${p.kind}: ${p.applied} applied${p.done ? " (done)" : ""}`,
+    );
+}
+
+async function main(): Promise<void> {
+  const { since, quiet } = parseArgs(Deno.args);
+  const env = readEnvironment();
+  let config;
+  try {
+    config = parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+  if (config.demo && !env.STRIPE_API_URL) {
+    config = {
+      ...config,
+      stripe: { ...config.stripe, apiUrl: `http://127.0.0.1:${config.stripe.emulatorPort}` },
+    };
+    if (!quiet) console.log(`demo mode: backfilling from the emulator at ${config.stripe.apiUrl}`);
+  }
+  const sinceMs = parseSince(since, systemClock.now());
+  const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  const kv = await withLockRetry(() => Deno.openKv(config.kvPath));
+  try {
+    await withLockRetry(() => checkStoreLayout(kv)).catch((error) => {
+      if (error instanceof StoreLayoutError) fail(error.message);
+      throw error;
+    });
+    const auditSigningKey = config.auditSigningKey ??
+      await withLockRetry(() => loadOrCreateSecret(kv, "audit_signing_key"));
+    const resolved = { ...config, auditSigningKey };
+    const stripe = createStripeGateway({ kv, clock: systemClock, config: resolved, log });
+    const deps = { kv, stripe, clock: systemClock, config: resolved, log };
+    const services = createServices(deps);
+    const backfill = createBackfillService(deps, { applier: services.stripeEvents });
+    if (!quiet) console.log(`backfill since ${new Date(sinceMs).toISOString()}`);
+    const run = await backfill.run({ since: sinceMs, onProgress: progressPrinter(quiet) });
+    const summary = BACKFILL_KINDS.map((k) => `${k} ${run.counts[k]}`).join(", ");
+    console.log(
+      `backfill done in ${((run.finished_at - run.started_at) / 1000).toFixed(1)} s: ${summary}`,
+    );
+  } finally {
+    kv.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  if (error instanceof AppError) {
+    const hint = error.code === "stripe_unavailable"
+      ? "\n(is Stripe reachable? in demo mode, is `deno task start` running?)"
+      : "";
+    fail(`backfill failed: ${error.message}${hint}`);
+  }
+  throw error;
+}

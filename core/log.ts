@@ -1,0 +1,83 @@
+/**
+ * Structured JSON logs, one object a line. Values pass through `mask` so that
+ * secrets, tokens, full emails and card numbers never reach the output.
+ */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const SECRET_KEY_NAME = /(secret|token|password|authorization|otp|code_hash|api_key|signature)/i;
+const STRIPE_KEY = /\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{4,}/g;
+const WHSEC = /\bwhsec_[A-Za-z0-9+/=]{4,}/g;
+const EMAIL = /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g;
+const CARD = /\b(?:\d[ -]?){12,18}(\d{4})\b/g;
+const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+
+/** Masks one string: Stripe keys, webhook secrets, bearer tokens, emails, card numbers. */
+export function maskString(s: string): string {
+  return s
+    .replace(STRIPE_KEY, (_m, p, env) => `${p}_${env}_****`)
+    .replace(WHSEC, "whsec_****")
+    .replace(BEARER, "$1 ****")
+    .replace(EMAIL, (_m, first, domain) => `${first}***@${domain}`)
+    .replace(CARD, (_m, last4) => `****${last4}`);
+}
+
+/** Deep copy with secret-named fields replaced and every string masked. */
+export function mask(value: unknown, depth = 0): unknown {
+  if (depth > 6) return "[deep]";
+  if (typeof value === "string") return maskString(value);
+  if (value instanceof Error) {
+    return { name: value.name, message: maskString(value.message) };
+  }
+  if (Array.isArray(value)) return value.map((v) => mask(v, depth + 1));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEY_NAME.test(k) && v !== undefined && v !== null
+        ? "****"
+        : mask(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => console.log(l),
+  base: LogFields = {},
+): Logger {
+  const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
+    if (ORDER[lvl] < ORDER[level]) return;
+    const entry = {
+      time: new Date().toISOString(),
+      level: lvl,
+      msg: maskString(msg),
+      ...mask({ ...base, ...fields }) as LogFields,
+    };
+    write(JSON.stringify(entry));
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (fields) => createLogger(level, write, { ...base, ...fields }),
+  };
+}
+
+/** A logger that drops everything (tests), or collects lines when given an array. */
+export function silentLogger(sink?: string[]): Logger {
+  return createLogger("debug", (l) => sink?.push(l));
+}

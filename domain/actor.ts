@@ -1,0 +1,51 @@
+/**
+ * Who is acting and on which request: handed by routes to every service call
+ * that changes something, so the audit entry can say who, how and from where.
+ * Services never see Hono's context.
+ */
+export type ActorType = "admin" | "system" | "stripe";
+
+export interface Actor {
+  type: ActorType;
+  /** admin id (`adm_…`), a job name (`cron:reconcile_refunds`), or `stripe` */
+  id: string;
+  role: string | null;
+}
+
+export interface RequestMeta {
+  request_id: string;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface CallContext {
+  actor: Actor;
+  request: RequestMeta | null;
+  /** a second factor (TOTP code or step-up token) was verified for this call */
+  second_factor: boolean;
+  /** the client's `Idempotency-Key`, when it sent one */
+  idempotency_key?: string;
+}
+
+export function systemContext(job: string): CallContext {
+  return { actor: { type: "system", id: job, role: null }, request: null, second_factor: false };
+}
+
+export function stripeContext(eventId: string): CallContext {
+  return {
+    actor: { type: "stripe", id: "stripe", role: null },
+    request: { request_id: eventId, ip: null, user_agent: null },
+    second_factor: false,
+  };
+}
+
+/** Who is calling, set by the authentication middleware. */
+export interface Principal {
+  admin_id: string;
+  role: string;
+  email: string;
+  /** hash of the bearer token used, to bind step-up tokens to it */
+  token_hash: string;
+  /** a second factor was verified for this request */
+  second_factor: boolean;
+}

@@ -1,0 +1,257 @@
+/**
+ * Group commit for plain ingestion: changes to disjoint keys share one KV
+ * commit, since a commit's fixed cost (the fsync, the hop to KV's writer) is
+ * most of what one event's writes cost.
+ *
+ * A change is built as soon as it is submitted, into a recording of its
+ * checks and mutations. A finished build is placed at once into the next
+ * group, a real atomic op, so serializing its values happens while the group
+ * before it is still committing. The moment that group lands the next one is
+ * sent, and only then is the landed one answered: KV is kept writing, and the
+ * callers' continuations (answers, the next deliveries' verification and
+ * builds) overlap the commit in flight.
+ *
+ * A build that may have read before a group changed one of its keys (a group
+ * that landed since it started reading, or the group in flight) is built
+ * again rather than sent to fail; a build that reads what the next group
+ * changes waits for a later group. A refused group runs each build again on
+ * its own (`commitChecked`), so a change is never lost and never applied on
+ * stale reads.
+ *
+ * Overlap is told by the keys builds `check`: a build checks every key whose
+ * value it read (the OCC rule), and writes to shared keys without a check do
+ * not depend on what is there, so grouping them changes nothing. Comparing
+ * checks only (a handful per event, not every index write) keeps this cheap.
+ */
+import { commitChecked } from "./atomic.ts";
+import type { CounterCache } from "./read_cache.ts";
+
+const COMMIT_ATTEMPTS = 20;
+// KV allows 100 checks and 1000 mutations per atomic op.
+const GROUP_MAX_ITEMS = 16;
+const GROUP_MAX_CHECKS = 90;
+const GROUP_MAX_MUTATIONS = 800;
+/** Landed groups whose keys are remembered, to tell a build made before them from one after. */
+const LANDED_KEPT = 8;
+
+type Recorded =
+  | { kind: "check"; check: Deno.AtomicCheck }
+  | { kind: "set"; key: Deno.KvKey; value: unknown; options?: { expireIn?: number } }
+  | { kind: "delete"; key: Deno.KvKey };
+
+/** An AtomicOperation that only writes down what a build asks of it. */
+export function recordingOp() {
+  const ops: Recorded[] = [];
+  const unsupported = (what: string) => () => {
+    throw new Error(`${what} is not supported in a group-committed build`);
+  };
+  const op = {
+    check(...checks: Deno.AtomicCheck[]) {
+      for (const check of checks) ops.push({ kind: "check", check });
+      return op;
+    },
+    set(key: Deno.KvKey, value: unknown, options?: { expireIn?: number }) {
+      ops.push({ kind: "set", key, value, options });
+      return op;
+    },
+    delete(key: Deno.KvKey) {
+      ops.push({ kind: "delete", key });
+      return op;
+    },
+    mutate: unsupported("mutate"),
+    sum: unsupported("sum"),
+    min: unsupported("min"),
+    max: unsupported("max"),
+    enqueue: unsupported("enqueue"),
+    commit: unsupported("commit"),
+  };
+  return {
+    op: op as unknown as Deno.AtomicOperation,
+    ops,
+    checkedKeys(): string[] {
+      const out: string[] = [];
+      for (const o of ops) if (o.kind === "check") out.push(JSON.stringify(o.check.key));
+      return out;
+    },
+    replay(target: Deno.AtomicOperation): void {
+      for (const o of ops) {
+        if (o.kind === "check") target.check(o.check);
+        else if (o.kind === "set") target.set(o.key, o.value, o.options);
+        else target.delete(o.key);
+      }
+    },
+  };
+}
+
+export type Recording = ReturnType<typeof recordingOp>;
+
+/**
+ * Builds one change into a fresh recording; runs again from scratch when
+ * asked. `fresh`: read everything from KV, not from the counter cache (a
+ * build run again after its group was refused).
+ */
+export type GroupBuild<T> = (fresh: boolean) => Promise<{ rec: Recording; value: T }>;
+
+interface Pending<T> {
+  build: GroupBuild<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Built<T> {
+  p: Pending<T>;
+  rec: Recording;
+  value: T;
+  /** the keys it checked */
+  keys: string[];
+  /** groups landed when the build started reading */
+  since: number;
+}
+
+interface Group<T> {
+  taken: Built<T>[];
+  touched: Set<string>;
+  /** builds overlapping this group while it was in flight, built again once it lands */
+  rebuild: Pending<T>[];
+}
+
+/** The group being filled while another commits. */
+interface NextGroup<T> {
+  op: Deno.AtomicOperation;
+  taken: Built<T>[];
+  touched: Set<string>;
+  checks: number;
+  mutations: number;
+}
+
+/**
+ * `cache`: told what each landed group wrote (with its versionstamp), and
+ * told to forget what a refused group checked, so builds may read a
+ * customer's counters from it (kv/read_cache.ts).
+ */
+export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null = null) {
+  /** built, waiting for a later group (the next one was full, or changes what they read) */
+  let held: Built<T>[] = [];
+  let inflight: Group<T> | null = null;
+  let next: NextGroup<T> | null = null;
+  let landedCount = 0;
+  /** checked key -> the group (by count) that last checked it, over the last `LANDED_KEPT` groups */
+  const lastTouched = new Map<string, number>();
+
+  function alone(p: Pending<T>): void {
+    let last: Recording | null = null;
+    commitChecked(kv, async (op) => {
+      const { rec, value } = await p.build(true);
+      rec.replay(op);
+      last = rec;
+      return value;
+    }, { attempts: COMMIT_ATTEMPTS, what: "the transaction" })
+      .then((r) => {
+        remember(last!, r.versionstamp);
+        p.resolve(r.value);
+      }, p.reject);
+  }
+
+  function remember(rec: Recording, versionstamp: string): void {
+    if (!cache) return;
+    for (const o of rec.ops) if (o.kind === "set") cache.wrote(o.key, o.value, versionstamp);
+  }
+
+  function prepare(p: Pending<T>): void {
+    const since = landedCount;
+    p.build(false).then(
+      ({ rec, value }) => {
+        try {
+          place({ p, rec, value, keys: rec.checkedKeys(), since });
+        } catch (e) {
+          p.reject(e);
+        }
+      },
+      (e) => p.reject(e),
+    ).finally(pump);
+  }
+
+  function stale(b: Built<T>): boolean {
+    if (b.since === landedCount) return false;
+    if (b.since < landedCount - LANDED_KEPT) return true; // older than what is remembered
+    return b.keys.some((k) => (lastTouched.get(k) ?? 0) > b.since);
+  }
+
+  /** Puts a finished build into the next group (serializing its values now), or holds it. */
+  function place(b: Built<T>): void {
+    if (stale(b)) return prepare(b.p);
+    if (inflight && b.keys.some((k) => inflight!.touched.has(k))) {
+      inflight.rebuild.push(b.p); // may have read before the group in flight lands
+      return;
+    }
+    next ??= { op: kv.atomic(), taken: [], touched: new Set(), checks: 0, mutations: 0 };
+    const c = b.keys.length;
+    const m = b.rec.ops.length - c;
+    const fits = next.taken.length < GROUP_MAX_ITEMS && next.checks + c <= GROUP_MAX_CHECKS &&
+      next.mutations + m <= GROUP_MAX_MUTATIONS;
+    if ((next.taken.length && !fits) || b.keys.some((k) => next!.touched.has(k))) {
+      held.push(b); // a later group: this one is full, or changes what it read
+      return;
+    }
+    try {
+      b.rec.replay(next.op);
+    } catch (error) {
+      // A value KV cannot take (not serializable): this change fails on its own, and the
+      // group's others go into a fresh op, as this one may hold part of it.
+      const others = next.taken;
+      next = null;
+      for (const o of others) place(o);
+      throw error;
+    }
+    for (const k of b.keys) next.touched.add(k);
+    next.checks += c;
+    next.mutations += m;
+    next.taken.push(b);
+  }
+
+  function land(group: Group<T>): void {
+    landedCount++;
+    for (const k of group.touched) lastTouched.set(k, landedCount);
+    if (landedCount % LANDED_KEPT === 0) {
+      for (const [k, n] of lastTouched) if (n <= landedCount - LANDED_KEPT) lastTouched.delete(k);
+    }
+  }
+
+  /** Sends the next group; when it lands, sends the one after and only then answers. */
+  function send(): void {
+    const open = next!;
+    next = null;
+    const group: Group<T> = { taken: open.taken, touched: open.touched, rebuild: [] };
+    inflight = group;
+    // A commit that throws (too large, say) is refused like one that fails its checks.
+    open.op.commit().then((r) => (r.ok ? r.versionstamp : null), () => null).then(
+      (versionstamp) => {
+        const ok = versionstamp !== null;
+        inflight = null;
+        land(group);
+        if (ok) { for (const t of group.taken) remember(t.rec, versionstamp); }
+        else cache?.forget(group.touched); // what its builds read may be stale
+        const waiting = held;
+        held = [];
+        for (const b of waiting) place(b);
+        pump();
+        for (const t of group.taken) {
+          if (ok) t.p.resolve(t.value);
+          else alone(t.p);
+        }
+        for (const p of group.rebuild) prepare(p);
+      },
+    );
+  }
+
+  function pump(): void {
+    if (!inflight && next) send();
+  }
+
+  /** Builds `build` now and commits it with whatever else is ready; its value once it landed. */
+  function submit(build: GroupBuild<T>): Promise<T> {
+    return new Promise((resolve, reject) => prepare({ build, resolve, reject }));
+  }
+
+  return { submit };
+}

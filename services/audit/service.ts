@@ -1,0 +1,88 @@
+/**
+ * The tamper-evident audit log: THE way to write an audited change
+ * (`commit`), a lone entry (`record`), and reading, verifying and exporting
+ * the chain. How appends are serialized and batched: audit_append.ts.
+ */
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditInput } from "./entry.ts";
+import { createAppender, enqueueCommit, enqueueRecord } from "./append.ts";
+import { type AuditFilters, type AuditQuery, listAuditLog } from "./query.ts";
+import { exportAuditLog, type ExportFormat } from "./export.ts";
+import {
+  checkpointAuditHead,
+  type CheckpointOutcome,
+  verifyAuditChain,
+  type VerifyResult,
+} from "./verify.ts";
+import { CursorSealer, type Page } from "../../kv/pagination.ts";
+import type { AuditEntry } from "../../kv/audit.ts";
+
+export type { AuditInput } from "./entry.ts";
+export type { AuditFilters, AuditQuery } from "./query.ts";
+export type { ExportFormat } from "./export.ts";
+export type { CheckpointOutcome, VerifyResult } from "./verify.ts";
+export type { AuditEntry } from "../../kv/audit.ts";
+export { checkpointAuditHead } from "./verify.ts";
+
+export interface AuditService {
+  /**
+   * `build` reads, adds checks and mutations to `op`, and returns the entries to
+   * append; they join the chain IN THE SAME atomic commit. On a lost race `build`
+   * runs again from scratch (no side effects outside `op`). Throwing aborts;
+   * nothing is written. `build` must not call `record`/`commit` itself (it runs
+   * while the append queue is held).
+   */
+  commit<T>(
+    ctx: CallContext,
+    build: (op: Deno.AtomicOperation) => Promise<{ value: T; audit: AuditInput[] }>,
+  ): Promise<T>;
+  /** An entry with no other change (denials: 403, bad OTP, self-approval). */
+  record(ctx: CallContext, input: AuditInput): Promise<void>;
+  /** A page newest first; `cursor` is the previous page's `next_cursor` (same filters). */
+  list(query: AuditQuery): Promise<Page<AuditEntry>>;
+  /** Recomputes the whole chain (streamed) and compares the signed checkpoints. */
+  verify(): Promise<VerifyResult>;
+  /** Records `audit.export` first, then streams the matching entries oldest first. */
+  export(
+    ctx: CallContext,
+    filters: AuditFilters,
+    format: ExportFormat,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /** Same as the exported job function `checkpointAuditHead(deps)`. */
+  checkpoint(): Promise<CheckpointOutcome>;
+}
+
+export function createAuditService(deps: Deps): AuditService {
+  const append = createAppender(deps);
+  const cursors = new CursorSealer(deps.config.auditSigningKey);
+
+  const service: AuditService = {
+    commit: (ctx, build) => enqueueCommit(deps.kv, append, ctx, build),
+    record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
+
+    list: (query) => listAuditLog(deps, cursors, query),
+    verify: () => verifyAuditChain(deps),
+    async export(ctx, filters, format) {
+      await service.record(ctx, {
+        action: "audit.export",
+        target: null,
+        result: "ok",
+        after: { format, filters: readableFilters(filters) },
+      });
+      return exportAuditLog(deps, filters, format);
+    },
+    checkpoint: () => checkpointAuditHead(deps),
+  };
+  return service;
+}
+
+/** Filters as an auditor reads them: times in ISO 8601. */
+function readableFilters(f: AuditFilters): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(f)) {
+    if (v === undefined) continue;
+    out[k] = k === "from" || k === "to" ? new Date(v as number).toISOString() : String(v);
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+/** An admin account as services see it: what identity's parts share (users, role grants). */
+import type { CursorSealer } from "../../kv/pagination.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { notFound } from "../../core/errors.ts";
+import type { Role } from "../../domain/permissions.ts";
+import type { SecondFactorDeps } from "./second_factor.ts";
+import { type AdminRecord, type AdminStatus, getAdmin } from "../../kv/admins.ts";
+
+export interface IdentityDeps extends SecondFactorDeps {
+  cursors: CursorSealer;
+  newId: IdFactory;
+}
+
+/** An admin as the API shows it: never the token hash. */
+export interface AdminView {
+  id: string;
+  email: string;
+  role: Role;
+  status: AdminStatus;
+  created_at: string;
+  updated_at: string;
+  created_by: string;
+}
+
+export function adminView(a: AdminRecord): AdminView {
+  return {
+    id: a.id,
+    email: a.email,
+    role: a.role,
+    status: a.status,
+    created_at: a.created_at,
+    updated_at: a.updated_at,
+    created_by: a.created_by,
+  };
+}
+
+export async function loadAdmin(d: IdentityDeps, id: string): Promise<Deno.KvEntry<AdminRecord>> {
+  const entry = await getAdmin(d.kv, id);
+  if (entry.value === null) throw notFound("admin", id);
+  return entry as Deno.KvEntry<AdminRecord>;
+}

@@ -1,0 +1,346 @@
+/**
+ * Identity: who is calling (bearer token), how often (throttle), whether
+ * they may (permission table), and a fresh second factor where needed; plus
+ * the admin accounts themselves. The guard in routes/admin_route.ts calls
+ * the four `IdentityGuard` checks in that order.
+ */
+import type { Deps } from "../deps.ts";
+import { type AuditService } from "../audit/mod.ts";
+import type { CallContext, RequestMeta } from "../../domain/actor.ts";
+import type { Principal } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import {
+  can,
+  type Permission,
+  PERMISSIONS,
+  permissionsOf,
+  type Role,
+} from "../../domain/permissions.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import {
+  anyAdminExists,
+  getAdmin,
+  getTokenAndRateCount,
+  listAllAdmins,
+  type RoleGrant,
+} from "../../kv/admins.ts";
+import { getSecondFactor, rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
+import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./crypto.ts";
+import {
+  createApiThrottle,
+  DEFAULT_RATE_LIMITS,
+  type FlushTimer,
+  type PrefetchedCount,
+  type RateLimits,
+  realFlushTimer,
+  type ThrottleKind,
+  throttleToken,
+  windowOf,
+} from "./throttle.ts";
+import { systemClock } from "../../core/clock.ts";
+import { consumeCode } from "./second_factor.ts";
+import { createStepUp, verifyStepUp } from "./step_up.ts";
+import {
+  type AdminChange,
+  type AdminCredentials,
+  type AdminView,
+  adminView,
+  createAdmin,
+  type IdentityDeps,
+  listAdmins,
+  loadAdmin,
+  resetSecondFactor,
+  rotateToken,
+  updateAdmin,
+} from "./users.ts";
+import { approveRoleGrant, pendingRoleGrants, rejectRoleGrant } from "./role_grants.ts";
+
+export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
+export type { RoleGrant } from "../../kv/admins.ts";
+
+/** The guard's four checks (routes/admin_route.ts). */
+export interface IdentityGuard {
+  authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
+  throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
+  authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
+  verifySecondFactor(
+    principal: Principal,
+    factor: { otp?: string; stepUp?: string },
+    meta: RequestMeta,
+  ): Promise<void>;
+}
+
+export interface Me extends AdminView {
+  permissions: Permission[];
+  second_factor: {
+    enrolled: boolean;
+    enrolled_at: string | null;
+    /** ISO 8601 while locked after repeated wrong codes */
+    locked_until: string | null;
+    recovery_codes_remaining: number;
+  };
+}
+
+export interface IdentityService extends IdentityGuard {
+  /** POST /api/admin/step-up: consumes `code`, returns a token for this admin and bearer token */
+  stepUp(
+    principal: Principal,
+    code: string,
+    meta: RequestMeta,
+  ): Promise<{ step_up_token: string; expires_at: string }>;
+  me(principal: Principal): Promise<Me>;
+  createAdmin(ctx: CallContext, input: { email: string; role: string }): Promise<AdminCredentials>;
+  listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
+  getAdmin(id: string): Promise<AdminView & { pending_role_grants: RoleGrant[] }>;
+  /** every admin, oldest first (CLI) */
+  allAdmins(): Promise<AdminView[]>;
+  updateAdmin(
+    ctx: CallContext,
+    id: string,
+    change: AdminChange,
+  ): Promise<{ admin: AdminView; pending_role_grant: RoleGrant | null }>;
+  approveRoleGrant(
+    ctx: CallContext,
+    adminId: string,
+    grantId: string,
+  ): Promise<{ admin: AdminView; grant: RoleGrant }>;
+  rejectRoleGrant(ctx: CallContext, adminId: string, grantId: string): Promise<RoleGrant>;
+  rotateToken(ctx: CallContext, id: string): Promise<{ admin: AdminView; token: string }>;
+  resetSecondFactor(
+    ctx: CallContext,
+    id: string,
+  ): Promise<
+    { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
+  >;
+  anyAdminExists(): Promise<boolean>;
+  /** Flushes the API request counts this isolate still holds to KV (shutdown). */
+  close(): Promise<void>;
+}
+
+export interface IdentityOptions {
+  audit: AuditService;
+  cursors: CursorSealer;
+  newId: IdFactory;
+  /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
+  limits?: RateLimits;
+  /** how long API request counts may stay in this isolate before they go to KV */
+  throttleFlushEveryMs?: number;
+  /**
+   * Flushes counts left when requests stop. Default: a real (unref'd) timer with
+   * the system clock; none with another clock, whose time moves only when a test
+   * says so (then requests and `close()` flush).
+   */
+  throttleFlushTimer?: FlushTimer | null;
+}
+
+/** The acting admin as a `CallContext` (for audit entries written by the guard). */
+export function principalContext(principal: Principal, meta: RequestMeta | null): CallContext {
+  return {
+    actor: { type: "admin", id: principal.admin_id, role: principal.role },
+    request: meta,
+    second_factor: principal.second_factor,
+  };
+}
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+export function createIdentityService(deps: Deps, options: IdentityOptions): IdentityService {
+  const { kv, clock } = deps;
+  const limits = options.limits ?? DEFAULT_RATE_LIMITS;
+  const d: IdentityDeps = {
+    kv,
+    clock,
+    keys: new IdentityKeys(deps.config.auditSigningKey),
+    audit: options.audit,
+    cursors: options.cursors,
+    newId: options.newId,
+  };
+  // The API window's count, read with the token in authenticate() and used by throttle().
+  const prefetched = new WeakMap<Principal, PrefetchedCount>();
+  const apiThrottle = createApiThrottle(kv, clock, {
+    limit: limits.api,
+    flushEveryMs: options.throttleFlushEveryMs,
+    timer: options.throttleFlushTimer !== undefined
+      ? options.throttleFlushTimer
+      : clock === systemClock
+      ? realFlushTimer
+      : null,
+    onFlushError: (error) => deps.log.warn("API throttle flush failed", { error }),
+  });
+  // Token hash -> admin id, as the token index said. A hash names one issued token
+  // for good, so this never goes stale; whether that token still works is decided
+  // by the admin record, read on every request (rotation and disabling act at once).
+  const adminIdByToken = new Map<string, string>();
+
+  return {
+    async authenticate(authorization) {
+      if (!authorization || authorization.trim() === "") {
+        throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
+      }
+      const token = BEARER.exec(authorization)?.[1];
+      if (!token || !API_TOKEN_FORMAT.test(token)) {
+        throw new AppError(
+          "unauthenticated",
+          "malformed Authorization header: expected `Bearer pot_…` with the token from `deno task admin create`",
+        );
+      }
+      const tokenHash = await hashToken(token);
+      let adminId = adminIdByToken.get(tokenHash) ?? null;
+      let ahead: PrefetchedCount | undefined;
+      if (adminId === null) {
+        // First sight of this token here: the throttle will want its count too.
+        const window = windowOf(limits.api, clock.now());
+        const read = await getTokenAndRateCount(
+          kv,
+          tokenHash,
+          rateWindowKey("api", tokenHash, window),
+        );
+        adminId = read.adminId;
+        ahead = { window, count: readRateCount(read.rate) };
+      }
+      const admin = adminId ? (await getAdmin(kv, adminId)).value : null;
+      // The admin record names its one current token: a rotated token is unknown at once.
+      if (!admin || admin.token_hash !== tokenHash) {
+        adminIdByToken.delete(tokenHash);
+        throw new AppError(
+          "unauthenticated",
+          "this token is not recognised: it was rotated, revoked or never issued",
+        );
+      }
+      if (admin.status !== "active") {
+        throw new AppError("unauthenticated", "this admin account is disabled");
+      }
+      if (!adminIdByToken.has(tokenHash)) {
+        if (adminIdByToken.size >= 10_000) adminIdByToken.clear();
+        adminIdByToken.set(tokenHash, admin.id);
+      }
+      const principal: Principal = {
+        admin_id: admin.id,
+        role: admin.role,
+        email: admin.email,
+        token_hash: tokenHash,
+        second_factor: false,
+      };
+      if (ahead) prefetched.set(principal, ahead);
+      return principal;
+    },
+
+    throttle(principal, kind: ThrottleKind) {
+      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.token_hash);
+      const ahead = prefetched.get(principal);
+      prefetched.delete(principal);
+      return apiThrottle.check(principal.token_hash, ahead);
+    },
+
+    async authorize(principal, permission, meta) {
+      if (can(principal.role, permission)) return;
+      const roles = PERMISSIONS[permission];
+      await d.audit.record(principalContext(principal, meta), {
+        action: "auth.forbidden",
+        target: { type: "permission", id: permission },
+        result: "denied",
+        reason: `role ${principal.role} lacks ${permission}`,
+      });
+      throw new AppError(
+        "forbidden",
+        `your role (${principal.role}) lacks the permission ${permission}; roles that have it: ${
+          roles.join(", ")
+        }`,
+        { extra: { permission, roles: [...roles] } },
+      );
+    },
+
+    async verifySecondFactor(principal, factor, meta) {
+      const ctx = principalContext(principal, meta);
+      const otp = factor.otp?.trim() || undefined;
+      const stepUp = factor.stepUp?.trim() || undefined;
+      if (!otp && !stepUp) {
+        throw new AppError(
+          "otp_required",
+          "this operation needs a second factor: send X-OTP-Code with a current code, " +
+            "or X-Step-Up with a token from POST /api/admin/step-up",
+        );
+      }
+      if (stepUp) {
+        try {
+          return await verifyStepUp(d, ctx, principal.token_hash, stepUp);
+        } catch (e) {
+          // A stale step-up token with a fresh code still gets through on the code.
+          if (!otp || !(e instanceof AppError) || e.code !== "step_up_expired") throw e;
+        }
+      }
+      await consumeCode(d, ctx, otp!, "header.x-otp-code");
+    },
+
+    async stepUp(principal, code, meta) {
+      await throttleToken(kv, clock, limits, "step_up", principal.token_hash);
+      return await createStepUp(
+        d,
+        principalContext(principal, meta),
+        principal.token_hash,
+        code.trim(),
+        deps.config.stepUpTtlS,
+      );
+    },
+
+    async me(principal) {
+      const [admin, factor] = await Promise.all([
+        loadAdmin(d, principal.admin_id),
+        getSecondFactor(kv, principal.admin_id),
+      ]);
+      const f = factor.value;
+      const now = clock.now();
+      return {
+        ...adminView(admin.value),
+        permissions: permissionsOf(admin.value.role),
+        second_factor: {
+          enrolled: f !== null,
+          enrolled_at: f?.enrolled_at ?? null,
+          locked_until: f?.locked_until && f.locked_until > now
+            ? new Date(f.locked_until).toISOString()
+            : null,
+          recovery_codes_remaining: f?.recovery_code_hashes.length ?? 0,
+        },
+      };
+    },
+
+    createAdmin: (ctx, input) => createAdmin(d, ctx, input),
+    listAdmins: (opts) => listAdmins(d, opts),
+    async getAdmin(id) {
+      const admin = await loadAdmin(d, id);
+      return { ...adminView(admin.value), pending_role_grants: await pendingRoleGrants(d, id) };
+    },
+    async allAdmins() {
+      return (await listAllAdmins(kv)).map(adminView);
+    },
+    updateAdmin: (ctx, id, change) => updateAdmin(d, ctx, id, change),
+    approveRoleGrant: (ctx, adminId, grantId) => approveRoleGrant(d, ctx, adminId, grantId),
+    rejectRoleGrant: (ctx, adminId, grantId) => rejectRoleGrant(d, ctx, adminId, grantId),
+    rotateToken: (ctx, id) => rotateToken(d, ctx, id),
+    resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
+    anyAdminExists: () => anyAdminExists(kv),
+    close: () => apiThrottle.close(),
+  };
+}
+
+/**
+ * Demo mode: creates `demo@example.com` as admin when no admin exists yet and
+ * returns its one-time credentials for main.ts to print; null when there
+ * already is an admin (or another isolate just made it).
+ */
+export async function createDemoAdmin(
+  services: { identity: IdentityService },
+  email = "demo@example.com",
+): Promise<AdminCredentials | null> {
+  if (await services.identity.anyAdminExists()) return null;
+  try {
+    return await services.identity.createAdmin(
+      { actor: { type: "system", id: "demo", role: null }, request: null, second_factor: false },
+      { email, role: "admin" satisfies Role },
+    );
+  } catch (e) {
+    if (e instanceof AppError && e.code === "conflict") return null;
+    throw e;
+  }
+}

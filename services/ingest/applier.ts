@@ -1,0 +1,333 @@
+/**
+ * Applies Stripe's events (and objects read back by the backfill) to the
+ * service's picture of the account: transactions, the customer ledger and
+ * aggregates, customers. Idempotent and order-safe: each object keeps its
+ * newest snapshot only (services/txn_merge.ts), and a transaction is derived
+ * from its snapshots, so any delivery order and any repetition ends the same.
+ *
+ * When one event cannot be placed (a decline and an attempt in flight in the
+ * same second; a `charge.refunded` naming refunds we have not seen) the object
+ * is read back from Stripe through the gateway. A transient failure throws,
+ * and the webhook job retries the event.
+ *
+ * `atIntake`: the webhook intake applies plain ingestion in the commit that
+ * stores the event, before answering Stripe, so that path must only wait on
+ * KV. Whatever would wait on more (the audit chain, a read-back from Stripe,
+ * a customer busy with such work) comes back `deferred`, having written
+ * nothing, and follows in the background.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { CounterCache } from "../../kv/read_cache.ts";
+import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
+import { findTransactionId, readTransactionState } from "../../kv/transactions.ts";
+import { type Observation, piAmbiguous } from "./merge.ts";
+import {
+  chargeSnap,
+  disputeSnap,
+  efwSnap,
+  idOf,
+  isPiTerminal,
+  piSnap,
+  refundCounts,
+  refundSnap,
+  reviewSnap,
+} from "./snapshots.ts";
+import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
+import {
+  type CommitHook,
+  type CommitResult,
+  createEventCommitter,
+  defer,
+  Deferred,
+} from "./commit.ts";
+import { applyCustomer, applyPaymentMethodAttached } from "./customers.ts";
+import { createKeyedLock } from "../../core/keyed_lock.ts";
+import type { TxnSync } from "../../domain/transaction.ts";
+
+export type { ApplierServices, DisputeChangeHook, RefundSettlementHook } from "./apply.ts";
+export type { ApplyOutcome, CommitHook } from "./commit.ts";
+
+export type BackfillableObject =
+  | Stripe.PaymentIntent
+  | Stripe.Charge
+  | Stripe.Refund
+  | Stripe.Dispute
+  | Stripe.Customer;
+
+export interface ApplyOptions {
+  /** the caller's writes for the same commit (services/txn_commit.ts `CommitHook`) */
+  alsoInCommit?: CommitHook;
+  /** KV work only; anything slower comes back `deferred` with nothing written */
+  atIntake?: boolean;
+}
+
+export interface ApplyResult extends CommitResult {
+  /** `atIntake` only: not applied, nothing written; apply it again without `atIntake` */
+  deferred?: boolean;
+}
+
+export interface StripeEventApplier {
+  /** Idempotent and order-safe; throws on a transient failure (the caller retries). */
+  apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
+  /** `apply` honours `atIntake` */
+  readonly appliesAtIntake: true;
+  /** An object read from the API (backfill), applied as its state at the time of reading. */
+  applyObject(object: BackfillableObject): Promise<void>;
+}
+
+interface TxnWork {
+  refs: TxnApplyInput["refs"];
+  observations: Observation[];
+  /** the customer named by the object itself, when it names one */
+  customer: string | null;
+  currency: string | null;
+}
+
+/** The transaction-side reading of one object; null for objects that are not about payments. */
+function txnWork(
+  object: { object?: string },
+  at: number,
+  eventType: string | null,
+): TxnWork | null {
+  switch (object.object) {
+    case "payment_intent": {
+      const pi = object as Stripe.PaymentIntent;
+      return {
+        refs: { pi: pi.id, charge: idOf(pi.latest_charge) },
+        observations: [{ kind: "pi", snap: piSnap(pi, at) }],
+        customer: idOf(pi.customer),
+        currency: pi.currency,
+      };
+    }
+    case "charge": {
+      const ch = object as Stripe.Charge;
+      const observations: Observation[] = [{ kind: "charge", snap: chargeSnap(ch, at) }];
+      // Older API versions list the charge's refunds on it: as good as their own events.
+      for (const re of ch.refunds?.data ?? []) {
+        observations.push({ kind: "refund", snap: refundSnap(re, at), raw: re });
+      }
+      return {
+        refs: { pi: idOf(ch.payment_intent), charge: ch.id },
+        observations,
+        customer: idOf(ch.customer),
+        currency: ch.currency,
+      };
+    }
+    case "refund": {
+      const re = object as Stripe.Refund;
+      return {
+        refs: { pi: idOf(re.payment_intent), charge: idOf(re.charge) },
+        observations: [{ kind: "refund", snap: refundSnap(re, at), raw: re }],
+        customer: null,
+        currency: re.currency,
+      };
+    }
+    case "dispute": {
+      const du = object as Stripe.Dispute;
+      return {
+        refs: { pi: idOf(du.payment_intent), charge: idOf(du.charge) },
+        observations: [{ kind: "dispute", snap: disputeSnap(du, at, eventType), raw: du }],
+        customer: null,
+        currency: du.currency,
+      };
+    }
+    case "radar.early_fraud_warning": {
+      const w = object as Stripe.Radar.EarlyFraudWarning;
+      return {
+        refs: { pi: idOf(w.payment_intent), charge: idOf(w.charge) },
+        observations: [{ kind: "efw", snap: efwSnap(w, at) }],
+        customer: null,
+        currency: null,
+      };
+    }
+    case "review": {
+      const r = object as Stripe.Review;
+      return {
+        refs: { pi: idOf(r.payment_intent), charge: idOf(r.charge) },
+        observations: [{ kind: "review", snap: reviewSnap(r, at) }],
+        customer: null,
+        currency: null,
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+export function createStripeEventApplier(
+  deps: Deps,
+  svc: ApplierServices,
+): StripeEventApplier {
+  const { clock } = deps;
+  const lock = createKeyedLock();
+  const committer = createEventCommitter(deps.kv, svc.audit, new CounterCache(clock));
+  // Every read below is checked when its change commits (on `deps.kv`, through the committer).
+  const reads: Deps = deps.kvReads ? { ...deps, kv: deps.kvReads } : deps;
+  const kv = reads.kv;
+  const nowSec = () => Math.floor(clock.now() / 1000);
+
+  async function peek(refs: TxnWork["refs"]) {
+    for (const id of [refs.pi, refs.charge]) {
+      if (!id) continue;
+      const found = await findTransactionId(kv, id);
+      if (found.value) return await readTransactionState(kv, found.value);
+    }
+    return null;
+  }
+
+  /** Reads back from Stripe what one event cannot settle on its own. */
+  async function resolveAmbiguity(
+    work: TxnWork,
+    sync: TxnSync | null,
+    at: number,
+    eventType: string | null,
+    atIntake: boolean,
+  ): Promise<void> {
+    const readAt = Math.max(nowSec(), at + 1);
+    const first = work.observations[0];
+    if (first.kind === "pi" && piAmbiguous(sync?.pi ?? null, first.snap)) {
+      if (atIntake) defer(`${first.snap.id} needs a read-back from Stripe`);
+      const fresh = await deps.stripe.call(
+        (s) => s.paymentIntents.retrieve(first.snap.id),
+        { priority: "background", label: "payment_intents.retrieve" },
+      );
+      work.observations[0] = { kind: "pi", snap: piSnap(fresh, readAt) };
+    }
+    if (first.kind === "charge" && eventType === "charge.refunded") {
+      const chargeId = first.snap.id;
+      const known = new Map<string, number>();
+      for (const r of Object.values(sync?.refunds ?? {})) {
+        if (r.charge === chargeId && refundCounts(r.status)) known.set(r.id, r.amount);
+      }
+      for (const o of work.observations) {
+        if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
+      }
+      const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
+      if (first.snap.amount_refunded <= knownTotal) return;
+      // Refunds we have not seen yet: their events may still come, but may never
+      // (an endpoint subscribed to charge.refunded only), so ask Stripe.
+      if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);
+      const list = await deps.stripe.call(
+        (s) => s.refunds.list({ charge: chargeId, limit: 100 }),
+        { priority: "background", label: "refunds.list" },
+      );
+      for (const re of list.data) {
+        work.observations.push({ kind: "refund", snap: refundSnap(re, readAt), raw: re });
+      }
+    }
+  }
+
+  async function applyWork(
+    work: TxnWork,
+    meta: {
+      eventId: string | null;
+      eventType: string | null;
+      at: number;
+      ctx: CallContext;
+      stripeRequest: TxnApplyInput["stripeRequest"];
+      options: ApplyOptions;
+    },
+  ): Promise<CommitResult> {
+    if (!work.refs.pi && !work.refs.charge) {
+      return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
+    }
+    let customer = work.customer;
+    if (!customer) customer = (await peek(work.refs))?.txn.value?.customer ?? null;
+    const key = customer ? `cus:${customer}` : `obj:${work.refs.pi ?? work.refs.charge}`;
+    const atIntake = meta.options.atIntake === true;
+    return await lock(key, async () => {
+      const first = work.observations[0];
+      // Only an attempt still in flight can be ambiguous; a final PaymentIntent never is.
+      const needsPeek = (first.kind === "pi" && !isPiTerminal(first.snap.status)) ||
+        meta.eventType === "charge.refunded";
+      if (needsPeek) {
+        const state = await peek(work.refs);
+        await resolveAmbiguity(work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
+      }
+      return await applyToTransaction(reads, { ...svc, committer }, {
+        refs: work.refs,
+        observations: work.observations,
+        eventId: meta.eventId,
+        ctx: meta.ctx,
+        stripeRequest: meta.stripeRequest,
+        counterHint: customer ? { customer } : null,
+        commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
+      });
+    }, atIntake);
+  }
+
+  async function apply(event: Stripe.Event, options: ApplyOptions = {}): Promise<ApplyResult> {
+    try {
+      return await applyEvent(event, options);
+    } catch (e) {
+      if (!(e instanceof Deferred) || !options.atIntake) throw e;
+      return { applied: false, detail: `deferred: ${e.message}`, deferred: true };
+    }
+  }
+
+  async function applyEvent(event: Stripe.Event, options: ApplyOptions): Promise<CommitResult> {
+    const type = event.type as string;
+    const object = event.data.object as unknown as { object?: string; id?: string };
+    const ctx = stripeContext(event.id);
+    const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
+    const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
+    if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
+      return await applyCustomer(reads, committer, object as Stripe.Customer, input);
+    }
+    if (type === "payment_method.attached") {
+      return await applyPaymentMethodAttached(
+        reads,
+        committer,
+        object as Stripe.PaymentMethod,
+        input,
+      );
+    }
+    const work = handled(type) ? txnWork(object, event.created, type) : null;
+    if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
+    return await applyWork(work, {
+      ...input,
+      options,
+      stripeRequest: event.request
+        ? {
+          request_id: event.request.id ?? null,
+          idempotency_key: event.request.idempotency_key ?? null,
+        }
+        : null,
+    });
+  }
+
+  async function applyObject(object: BackfillableObject): Promise<void> {
+    const at = nowSec();
+    const ctx = systemContext("backfill");
+    if (object.object === "customer") {
+      await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
+      return;
+    }
+    const work = txnWork(object, at, null);
+    if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
+    await applyWork(work, {
+      eventId: null,
+      eventType: null,
+      at,
+      ctx,
+      stripeRequest: null,
+      options: {},
+    });
+  }
+
+  return { apply, applyObject, appliesAtIntake: true };
+}
+
+const HANDLED_PREFIXES = [
+  "payment_intent.",
+  "charge.",
+  "refund.",
+  "radar.early_fraud_warning.",
+  "review.",
+];
+
+/** Event families whose object is a payment, charge, refund, dispute or fraud signal. */
+function handled(type: string): boolean {
+  return HANDLED_PREFIXES.some((p) => type.startsWith(p));
+}

@@ -1,0 +1,227 @@
+/**
+ * One commit per Stripe event touching a transaction: merge the event's
+ * snapshots, derive the transaction, move its indexes, post the ledger
+ * difference, count new attempts in the customer's aggregates, let the
+ * refunds/disputes services settle their own records, and append the audit
+ * entries for money and case changes, all in ONE atomic commit.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { type AuditInput, type AuditService } from "../audit/mod.ts";
+import {
+  type CommitOptions,
+  type CommitResult,
+  createEventCommitter,
+  type EventCommitter,
+  needsAudit,
+  noChange,
+} from "./commit.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import {
+  addStripeIdClaim,
+  addTransactionWrite,
+  findTransactionId,
+  findTransactionIds,
+  findWithCounters,
+  readTransactionState,
+} from "../../kv/transactions.ts";
+import { addAggregates, getAggregates } from "../../kv/customers.ts";
+import type { CounterCache } from "../../kv/read_cache.ts";
+import { type Change, mergeObservation, type Observation } from "./merge.ts";
+import { deriveTransaction, sameTransaction } from "./derive.ts";
+import { addPostings, planPostings } from "./ledger.ts";
+import { copyCounters, planAggregates } from "./aggregates.ts";
+import { auditEntriesFor } from "./audit.ts";
+import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
+import type { DisputeSnap, RefundSnap } from "../../domain/transaction.ts";
+
+/**
+ * Seam for the refunds service. Called inside the commit that records a
+ * change to a Stripe refund (first seen, status or metadata moved), for every
+ * refund: one with `metadata.refund_id` settles that local record; one
+ * without (made in the Stripe Dashboard) may get a local record with
+ * `requested_by: "stripe_dashboard"`. Rules:
+ * - add checks and mutations to `op`; never commit it, never write the transaction key;
+ * - `txn` is the transaction as it will be written: the hook may change
+ *   `txn.amount_reserved` (release or move a reservation), nothing else;
+ * - it may run several times (a lost race reruns the whole build): no side
+ *   effects outside `op`; throw to abort (the event is retried);
+ * - return the audit entries for its own records: they join this commit.
+ */
+export type RefundSettlementHook = (
+  op: Deno.AtomicOperation,
+  stripeRefund: Stripe.Refund,
+  txn: Transaction,
+  change: { before: RefundSnap | null; after: RefundSnap },
+) => Promise<AuditInput[]>;
+
+/** The same seam for the disputes service (local dispute records), same rules. */
+export type DisputeChangeHook = (
+  op: Deno.AtomicOperation,
+  stripeDispute: Stripe.Dispute,
+  txn: Transaction,
+  change: { before: DisputeSnap | null; after: DisputeSnap },
+) => Promise<AuditInput[]>;
+
+export interface ApplierServices {
+  audit: AuditService;
+  newId: IdFactory;
+  refundSettlement?: RefundSettlementHook;
+  disputeChange?: DisputeChangeHook;
+}
+
+export interface TxnApplyInput {
+  /** the PaymentIntent and charge the observed objects belong to */
+  refs: { pi: string | null; charge: string | null };
+  observations: Observation[];
+  /** null for objects read from the API (backfill) */
+  eventId: string | null;
+  ctx: CallContext;
+  stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
+  /** the customer the object names, to read its counters up front */
+  counterHint?: { customer: string } | null;
+  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  commit?: CommitOptions;
+}
+
+const MAX_EVENT_IDS = 50;
+
+async function locateTransaction(
+  kv: Deno.Kv,
+  refs: TxnApplyInput["refs"],
+  hint: TxnApplyInput["counterHint"],
+  cache: CounterCache | null,
+) {
+  const primary = refs.pi ?? refs.charge;
+  if (!primary) throw new Error("a Stripe object with neither payment_intent nor charge");
+  const ids = refs.pi && refs.charge ? [refs.pi, refs.charge] : [primary];
+  // by the charge: a stub made from an object that named only the charge, now known to belong to a PI
+  if (!hint) {
+    const found = await findTransactionIds(kv, ids);
+    return { primary, id: found.find((f) => f !== null) ?? null, counters: null };
+  }
+  const r = await findWithCounters(kv, ids, hint.customer, cache);
+  const counters = { entry: r.counters, for: hint.customer };
+  return { primary, id: r.ids.find((f) => f !== null) ?? null, counters };
+}
+
+/** Points every Stripe id of this transaction at it, claiming ids nobody holds yet. */
+async function addLinks(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  sync: TxnSync,
+  ids: (string | null | undefined)[],
+  isNew: boolean,
+): Promise<void> {
+  for (const id of new Set(ids)) {
+    if (!id || sync.linked.includes(id)) continue;
+    if (!isNew) {
+      const entry = await findTransactionId(kv, id);
+      // Held by another transaction (a charge-keyed stub): leave it, both stay visible.
+      if (entry.value !== null) {
+        if (entry.value === sync.txn_id) sync.linked.push(id);
+        continue;
+      }
+    }
+    addStripeIdClaim(op, id, sync.txn_id);
+    sync.linked.push(id);
+  }
+}
+
+function describe(changes: Change[], txn: Transaction): string {
+  const what = changes.map((c) => `${c.kind} ${(c.after as { id: string }).id}`).join(", ");
+  return `${what} -> ${txn.id} (${txn.status})`;
+}
+
+export async function applyToTransaction(
+  deps: Deps,
+  svc: ApplierServices & { committer?: EventCommitter },
+  input: TxnApplyInput,
+): Promise<CommitResult> {
+  const { kv, clock } = deps;
+  // The applier passes its own (group-committing) committer; direct callers get a fresh one.
+  const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
+  return await committer.commit(input.ctx, async (op, audited, cache) => {
+    const now = clock.now();
+    const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
+    const id = found.id ?? svc.newId("txn");
+    const state = found.id ? await readTransactionState(kv, found.id) : null;
+    if (state) op.check(state.txn, state.sync);
+    const sync = state?.sync.value
+      ? structuredClone(state.sync.value)
+      : emptySync(id, input.refs.pi);
+    if (input.eventId && sync.events.includes(input.eventId)) {
+      noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
+    }
+    const changes = input.observations.map((o) => mergeObservation(sync, o))
+      .filter((c): c is Change => c !== null);
+    if (changes.length === 0) {
+      noChange(`stale or unchanged: ${id} already reflects this state`);
+    }
+    // Refund and dispute changes are audited (and their hooks may add entries).
+    if (!audited && changes.some((c) => c.kind === "refund" || c.kind === "dispute")) {
+      needsAudit();
+    }
+    sync.payment_intent ??= input.refs.pi;
+    const before = state?.txn.value ?? null;
+    const draft = deriveTransaction(sync, {
+      id,
+      amount_reserved: before?.amount_reserved ?? 0,
+      stripe_payment_intent: sync.payment_intent,
+    }, now);
+
+    await addLinks(kv, op, sync, [
+      found.primary,
+      input.refs.charge,
+      sync.pi?.latest_charge,
+      ...Object.keys(sync.charges),
+    ], found.id === null);
+
+    // The refunds/disputes services settle their records and may move amount_reserved.
+    const audit: AuditInput[] = [];
+    for (const c of changes) {
+      if (c.kind === "refund" && svc.refundSettlement) {
+        audit.push(
+          ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
+            before: c.before as RefundSnap | null,
+            after: c.after as RefundSnap,
+          }),
+        );
+      }
+      if (c.kind === "dispute" && svc.disputeChange) {
+        audit.push(
+          ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
+            before: c.before as DisputeSnap | null,
+            after: c.after as DisputeSnap,
+          }),
+        );
+      }
+    }
+    audit.unshift(...auditEntriesFor(changes, before, draft, input.stripeRequest));
+
+    const plan = planPostings(sync, draft);
+    const customer = sync.posted.customer ?? draft.customer;
+    if (customer) {
+      // The customer's counters (balances and aggregates): one record, written once, checked as read.
+      const read = found.counters?.for === customer
+        ? found.counters.entry
+        : await getAggregates(kv, customer);
+      const counted = planAggregates(sync, draft, read.value, now);
+      if (counted || plan.lines.length) {
+        const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+        addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
+        counters.updated_at = new Date(now).toISOString();
+        op.check(read);
+        addAggregates(op, counters);
+      }
+      sync.posted = plan.posted;
+      if (counted) sync.counted = counted.counted;
+    }
+
+    if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
+    const txn = sameTransaction(before, draft) ? before! : draft;
+    addTransactionWrite(op, before, txn, sync, txn !== before);
+    return { value: { applied: true, detail: describe(changes, txn) }, audit };
+  }, input.commit);
+}

@@ -1,0 +1,160 @@
+/**
+ * Stripe's customer objects and attached payment methods as webhooks report
+ * them, applied to the customer record (order-safe, like transactions).
+ */
+import type Stripe from "stripe";
+import type { CallContext } from "../../domain/actor.ts";
+import type { Deps } from "../deps.ts";
+import {
+  addAggregates,
+  addCustomer,
+  type CustomerRecord,
+  getAggregates,
+  getCustomer,
+  type SavedPaymentMethod,
+} from "../../kv/customers.ts";
+import type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
+import { noChange } from "./commit.ts";
+import { compareOrder } from "./merge.ts";
+import { emptyAggregates } from "./aggregates.ts";
+import { idOf, paymentMethodSummary } from "./snapshots.ts";
+
+const MAX_EVENT_IDS = 50;
+const MAX_PAYMENT_METHODS = 20;
+
+export function emptyCustomer(id: string, now: number): CustomerRecord {
+  return {
+    id,
+    email: null,
+    name: null,
+    phone: null,
+    description: null,
+    created: null,
+    deleted: false,
+    payment_methods: [],
+    order: [],
+    events: [],
+    updated_at: new Date(now).toISOString(),
+  };
+}
+
+function sameRecord(a: CustomerRecord, b: CustomerRecord): boolean {
+  const strip = (r: CustomerRecord) => ({ ...r, order: [], events: [], updated_at: "" });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+export interface CustomerApplyInput {
+  eventId: string | null;
+  eventType: string | null;
+  /** seconds: the event's `created`, or the time of the fetch */
+  at: number;
+  ctx: CallContext;
+  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  commit?: CommitOptions;
+}
+
+/** customer.created / customer.updated / customer.deleted (and backfilled customers). */
+export function applyCustomer(
+  deps: Deps,
+  committer: EventCommitter,
+  object: Stripe.Customer | Stripe.DeletedCustomer,
+  input: CustomerApplyInput,
+): Promise<CommitResult> {
+  const deleted = input.eventType === "customer.deleted" ||
+    ("deleted" in object && object.deleted === true);
+  // A deletion is final; otherwise the newer event wins, an update after a create in one second.
+  const order = deleted
+    ? [Number.MAX_SAFE_INTEGER]
+    : [input.at, input.eventType === "customer.created" ? 0 : 1];
+  return committer.commit(input.ctx, async (op) => {
+    const now = deps.clock.now();
+    const entry = await getCustomer(deps.kv, object.id);
+    const current = entry.value ?? emptyCustomer(object.id, now);
+    if (input.eventId && current.events.includes(input.eventId)) {
+      noChange(`duplicate: ${input.eventId} was already applied to ${object.id}`);
+    }
+    if (entry.value && compareOrder(order, current.order) < 0) {
+      noChange(`stale: ${object.id} has newer data`);
+    }
+    const c = object as Stripe.Customer;
+    const next: CustomerRecord = deleted ? { ...current, deleted: true } : {
+      ...current,
+      email: c.email ?? null,
+      name: c.name ?? null,
+      phone: c.phone ?? null,
+      description: c.description ?? null,
+      created: new Date(c.created * 1000).toISOString(),
+      deleted: false,
+    };
+    if (entry.value && sameRecord(current, next)) noChange(`unchanged: ${object.id}`);
+    next.order = order;
+    next.events = input.eventId
+      ? [...current.events, input.eventId].slice(-MAX_EVENT_IDS)
+      : current.events;
+    next.updated_at = new Date(now).toISOString();
+    op.check(entry);
+    addCustomer(op, next);
+    return { value: { applied: true, detail: `customer ${object.id}` }, audit: [] };
+  }, input.commit);
+}
+
+/** payment_method.attached: remembered on the customer, its fingerprint in the aggregates. */
+export function applyPaymentMethodAttached(
+  deps: Deps,
+  committer: EventCommitter,
+  pm: Stripe.PaymentMethod,
+  input: CustomerApplyInput,
+): Promise<CommitResult> {
+  const customerId = idOf(pm.customer);
+  if (!customerId) {
+    return Promise.resolve({ applied: false, detail: `${pm.id} is attached to no customer` });
+  }
+  const summary = paymentMethodSummary(
+    pm.type,
+    (pm as unknown as Record<string, unknown>)[pm.type],
+  );
+  const saved: SavedPaymentMethod = {
+    id: pm.id,
+    ...summary!,
+    attached_at: new Date(input.at * 1000).toISOString(),
+  };
+  return committer.commit(input.ctx, async (op) => {
+    const now = deps.clock.now();
+    const [entry, aggEntry] = await Promise.all([
+      getCustomer(deps.kv, customerId),
+      getAggregates(deps.kv, customerId),
+    ]);
+    const current = entry.value ?? emptyCustomer(customerId, now);
+    if (current.payment_methods.some((p) => p.id === pm.id)) {
+      noChange(`unchanged: ${pm.id} already known on ${customerId}`);
+    }
+    const next: CustomerRecord = {
+      ...current,
+      payment_methods: [...current.payment_methods, saved].slice(-MAX_PAYMENT_METHODS),
+      events: input.eventId
+        ? [...current.events, input.eventId].slice(-MAX_EVENT_IDS)
+        : current.events,
+      updated_at: new Date(now).toISOString(),
+    };
+    op.check(entry, aggEntry);
+    addCustomer(op, next);
+    if (saved.fingerprint) {
+      const agg = aggEntry.value
+        ? structuredClone(aggEntry.value)
+        : emptyAggregates(customerId, now);
+      const seen = input.at * 1000;
+      agg.fingerprints[saved.fingerprint] = Math.max(
+        agg.fingerprints[saved.fingerprint] ?? 0,
+        seen,
+      );
+      agg.updated_at = new Date(now).toISOString();
+      addAggregates(op, agg);
+    }
+    return {
+      value: { applied: true, detail: `payment method ${pm.id} on ${customerId}` },
+      audit: [],
+    };
+  }, input.commit);
+}
+
+/** `jane.doe@example.com` -> `j***@example.com` */

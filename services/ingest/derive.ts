@@ -1,0 +1,141 @@
+/**
+ * The transaction the API shows, computed from its Stripe snapshots alone:
+ * same snapshots, same transaction, whatever order the events came in.
+ */
+import { disputeHoldsFunds, isPiFailure, isPiTerminal, refundCounts } from "./snapshots.ts";
+import type { ChargeSnap, Transaction, TxnStatus, TxnSync } from "../../domain/transaction.ts";
+
+function byCreated<T extends { created: number; id: string }>(a: T, b: T): number {
+  return a.created - b.created || a.id.localeCompare(b.id);
+}
+
+function isPaid(c: ChargeSnap): boolean {
+  return c.status === "succeeded" && c.captured;
+}
+
+/** The charge that speaks for the payment: the paid one, else the PI's latest, else the newest. */
+export function chosenCharge(sync: TxnSync): ChargeSnap | null {
+  const charges = Object.values(sync.charges).sort(byCreated);
+  const succeeded = charges.filter((c) => c.status === "succeeded");
+  if (succeeded.length) return succeeded[succeeded.length - 1];
+  const latest = sync.pi?.latest_charge;
+  if (latest && sync.charges[latest]) return sync.charges[latest];
+  return charges[charges.length - 1] ?? null;
+}
+
+function deriveStatus(sync: TxnSync, chosen: ChargeSnap | null): TxnStatus {
+  const pi = sync.pi;
+  const anyPaid = Object.values(sync.charges).some(isPaid);
+  if (pi) {
+    if (isPiTerminal(pi.status)) return pi.status as TxnStatus;
+    // A charge.succeeded proves the payment even before payment_intent.succeeded arrives.
+    if (anyPaid) return "succeeded";
+    if (isPiFailure(pi)) return "failed";
+    return pi.status as TxnStatus;
+  }
+  if (anyPaid) return "succeeded";
+  if (!chosen) return "unknown";
+  if (chosen.status === "succeeded") return "requires_capture";
+  if (chosen.status === "failed") return "failed";
+  return "processing";
+}
+
+/** What the customer has paid on this transaction so far (before refunds and disputes). */
+export function paidAmount(sync: TxnSync): number {
+  const pi = sync.pi;
+  const fromPi = pi?.status === "succeeded" ? (pi.amount_received || pi.amount) : 0;
+  const fromCharges = Object.values(sync.charges).filter(isPaid)
+    .reduce((n, c) => n + c.amount_captured, 0);
+  return Math.max(fromPi, fromCharges);
+}
+
+export function refundedAmount(sync: TxnSync): number {
+  return Object.values(sync.refunds).filter((r) => refundCounts(r.status))
+    .reduce((n, r) => n + r.amount, 0);
+}
+
+function failureFields(sync: TxnSync, status: TxnStatus, chosen: ChargeSnap | null) {
+  const none = { failure_code: null, decline_code: null, advice_code: null, failure_message: null };
+  if (status !== "failed") return none;
+  const error = sync.pi?.error ?? null;
+  const charge = (error?.charge ? sync.charges[error.charge] : null) ?? chosen;
+  return {
+    failure_code: error?.code ?? charge?.failure_code ?? null,
+    decline_code: error?.decline_code ?? charge?.decline_code ?? null,
+    advice_code: error?.advice_code ?? charge?.advice_code ?? null,
+    failure_message: error?.message ?? charge?.failure_message ?? null,
+  };
+}
+
+function firstOf<T>(values: (T | null | undefined)[]): T | null {
+  for (const v of values) if (v !== null && v !== undefined) return v;
+  return null;
+}
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+/**
+ * `base` carries what is not Stripe's to decide: the id, the refunds service's
+ * `amount_reserved`, and the PaymentIntent id a stub was created for.
+ */
+export function deriveTransaction(
+  sync: TxnSync,
+  base: { id: string; amount_reserved: number; stripe_payment_intent: string | null },
+  now: number,
+): Transaction {
+  const pi = sync.pi;
+  const chosen = chosenCharge(sync);
+  const charges = Object.values(sync.charges).sort(byCreated);
+  const refunds = Object.values(sync.refunds).sort(byCreated);
+  const disputes = Object.values(sync.disputes).sort(byCreated);
+  const status = deriveStatus(sync, chosen);
+  const money = [...refunds, ...disputes];
+  // A stub (only a refund, dispute or signal seen yet) dates from its earliest object.
+  const others = [...money, ...Object.values(sync.efws), ...Object.values(sync.reviews)];
+  const created = pi?.created ?? charges[0]?.created ??
+    (others.length ? Math.min(...others.map((o) => o.created)) : Math.floor(now / 1000));
+  return {
+    id: base.id,
+    customer: firstOf([pi?.customer, chosen?.customer, ...charges.map((c) => c.customer)]),
+    amount: pi?.amount ?? chosen?.amount ?? 0,
+    currency: firstOf([pi?.currency, chosen?.currency, ...money.map((o) => o.currency)]) ?? "",
+    status,
+    amount_refunded: refundedAmount(sync),
+    amount_reserved: base.amount_reserved,
+    amount_disputed: disputes.filter((d) => disputeHoldsFunds(d.status))
+      .reduce((n, d) => n + d.amount, 0),
+    stripe_payment_intent: pi?.id ?? base.stripe_payment_intent,
+    stripe_charge: chosen?.id ?? pi?.latest_charge ??
+      firstOf([...refunds.map((r) => r.charge), ...disputes.map((d) => d.charge)]),
+    created: iso(created),
+    description: pi?.description ?? chosen?.description ?? null,
+    payment_method: chosen?.payment_method ?? pi?.error?.payment_method ?? null,
+    ...failureFields(sync, status, chosen),
+    risk_level: chosen?.risk_level ?? null,
+    risk_score: chosen?.risk_score ?? null,
+    dispute_status: disputes.length ? disputes[disputes.length - 1].status : null,
+    risk_signals: {
+      early_fraud_warnings: Object.values(sync.efws).sort(byCreated).map((w) => ({
+        id: w.id,
+        fraud_type: w.fraud_type,
+        actionable: w.actionable,
+        created: iso(w.created),
+      })),
+      reviews: Object.values(sync.reviews).sort(byCreated).map((r) => ({
+        id: r.id,
+        open: r.open,
+        reason: r.reason,
+        opened_reason: r.opened_reason,
+        closed_reason: r.closed_reason,
+        created: iso(r.created),
+      })),
+    },
+    updated_at: new Date(now).toISOString(),
+  };
+}
+
+/** Equal but for `updated_at`: nothing worth writing. */
+export function sameTransaction(a: Transaction | null, b: Transaction): boolean {
+  if (!a) return false;
+  return JSON.stringify({ ...a, updated_at: "" }) === JSON.stringify({ ...b, updated_at: "" });
+}

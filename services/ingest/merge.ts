@@ -1,0 +1,166 @@
+/**
+ * Merging one Stripe snapshot into a transaction's sync state. A snapshot
+ * replaces the stored one only when it is newer in its object's order
+ * (services/txn_snapshots.ts): an old event never moves an object back.
+ * An equal snapshot changes nothing, so applying anything twice is a no-op.
+ */
+import type {
+  ChargeSnap,
+  DisputeSnap,
+  EfwSnap,
+  Ordered,
+  PiSnap,
+  RefundSnap,
+  ReviewSnap,
+  TxnSync,
+} from "../../domain/transaction.ts";
+
+export type Observation =
+  | { kind: "pi"; snap: PiSnap }
+  | { kind: "charge"; snap: ChargeSnap }
+  | { kind: "refund"; snap: RefundSnap; raw: unknown }
+  | { kind: "dispute"; snap: DisputeSnap; raw: unknown }
+  | { kind: "efw"; snap: EfwSnap }
+  | { kind: "review"; snap: ReviewSnap };
+
+/** A snapshot that moved: `before` null when first seen. */
+export interface Change<T = unknown> {
+  kind: Observation["kind"];
+  before: T | null;
+  after: T;
+  raw: unknown;
+}
+
+/** Lexicographic comparison of two orders: > 0 when `a` is newer. */
+export function compareOrder(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export function isNewer(a: Ordered, b: Ordered): boolean {
+  return compareOrder(a.order, b.order) > 0;
+}
+
+function sameContent(a: Ordered, b: Ordered): boolean {
+  const { order: _a, ...restA } = a;
+  const { order: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+/**
+ * The snapshot to keep, or null when `current` stays. On an equal order the
+ * later arrival wins (in-order delivery is the common case); equal content
+ * is never a change, so a re-applied event or a second backfill writes nothing.
+ */
+function pick<T extends Ordered>(current: T | undefined | null, incoming: T): T | null {
+  if (!current) return incoming;
+  if (compareOrder(incoming.order, current.order) < 0) return null;
+  return sameContent(incoming, current) ? null : incoming;
+}
+
+function pickRefund(current: RefundSnap | undefined, incoming: RefundSnap): RefundSnap | null {
+  const chosen = pick(current, incoming) ?? current!;
+  // metadata.refund_id may be added by an update; once known it is never lost.
+  const merged = { ...chosen, refund_id: incoming.refund_id ?? current?.refund_id ?? null };
+  return current && sameContent(merged, current) ? null : merged;
+}
+
+function pickDispute(current: DisputeSnap | undefined, incoming: DisputeSnap): DisputeSnap | null {
+  const chosen = pick(current, incoming) ?? current!;
+  // Funds moves only accumulate, whichever event shows them first.
+  const merged = {
+    ...chosen,
+    withdrawn: Math.max(incoming.withdrawn, current?.withdrawn ?? 0),
+    reinstated: Math.max(incoming.reinstated, current?.reinstated ?? 0),
+  };
+  return current && sameContent(merged, current) ? null : merged;
+}
+
+const MAX_CHARGES = 50;
+const MAX_FORGOTTEN = 500;
+
+/** Merges `obs` into `sync` (mutating it); returns what changed, or null. */
+export function mergeObservation(sync: TxnSync, obs: Observation): Change | null {
+  switch (obs.kind) {
+    case "pi": {
+      const next = pick(sync.pi, obs.snap);
+      if (!next) return null;
+      const before = sync.pi;
+      sync.pi = next;
+      return { kind: "pi", before, after: next, raw: null };
+    }
+    case "charge": {
+      if (sync.forgotten.includes(obs.snap.id)) return null;
+      const before = sync.charges[obs.snap.id] ?? null;
+      const next = pick(before, obs.snap);
+      if (!next) return null;
+      sync.charges[next.id] = next;
+      boundCharges(sync);
+      return { kind: "charge", before, after: next, raw: null };
+    }
+    case "refund": {
+      const before = sync.refunds[obs.snap.id] ?? null;
+      const next = pickRefund(before ?? undefined, obs.snap);
+      if (!next) return null;
+      sync.refunds[next.id] = next;
+      return { kind: "refund", before, after: next, raw: obs.raw };
+    }
+    case "dispute": {
+      const before = sync.disputes[obs.snap.id] ?? null;
+      const next = pickDispute(before ?? undefined, obs.snap);
+      if (!next) return null;
+      sync.disputes[next.id] = next;
+      return { kind: "dispute", before, after: next, raw: obs.raw };
+    }
+    case "efw": {
+      const before = sync.efws[obs.snap.id] ?? null;
+      const next = pick(before, obs.snap);
+      if (!next) return null;
+      sync.efws[next.id] = next;
+      return { kind: "efw", before, after: next, raw: null };
+    }
+    case "review": {
+      const before = sync.reviews[obs.snap.id] ?? null;
+      const next = pick(before, obs.snap);
+      if (!next) return null;
+      sync.reviews[next.id] = next;
+      return { kind: "review", before, after: next, raw: null };
+    }
+  }
+}
+
+/**
+ * A PaymentIntent hammered with declined attempts could outgrow a KV value;
+ * the oldest failed attempts are dropped (and remembered, so a late event
+ * about one does not bring it back and count it twice).
+ */
+function boundCharges(sync: TxnSync): void {
+  const all = Object.values(sync.charges);
+  if (all.length <= MAX_CHARGES) return;
+  const oldestFailed = all
+    .filter((c) => c.status === "failed")
+    .sort((a, b) => a.created - b.created || a.id.localeCompare(b.id))[0];
+  if (!oldestFailed) return;
+  delete sync.charges[oldestFailed.id];
+  sync.forgotten = [...sync.forgotten, oldestFailed.id].slice(-MAX_FORGOTTEN);
+}
+
+/** The stored PI is newer in the same second, and one of the two is a decline: who came first? */
+export function piAmbiguous(current: PiSnap | null, incoming: PiSnap): boolean {
+  if (!current || current.status === incoming.status) return false;
+  const [ct, cat] = current.order;
+  const [it, iat] = incoming.order;
+  if (ct === 1 || it === 1 || cat !== iat) return false;
+  const inFlight = (s: PiSnap) =>
+    s.status === "requires_action" || s.status === "processing" ||
+    s.status === "requires_capture";
+  const failed = (s: PiSnap) => s.status === "requires_payment_method" && s.error !== null;
+  // A decline and an attempt in flight within one second: the decline may end that
+  // attempt (comes last) or precede a retry (comes first). Only Stripe knows.
+  return (failed(current) && inFlight(incoming)) || (failed(incoming) && inFlight(current));
+}
+
+export type { ChargeSnap, DisputeSnap, EfwSnap, PiSnap, RefundSnap, ReviewSnap };

@@ -1,0 +1,12 @@
+/** The ingest domain's face: what the rest of the service may use of it. */
+export { aggregatesView, emptyAggregates } from "./aggregates.ts";
+export { createStripeEventApplier } from "./applier.ts";
+export type { ApplyOptions, ApplyResult, CommitHook } from "./applier.ts";
+export { applyToTransaction } from "./apply.ts";
+export type { RefundSettlementHook } from "./apply.ts";
+export { NoChange, noChange } from "./commit.ts";
+export type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
+export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./customers.ts";
+export type { CustomerApplyInput } from "./customers.ts";
+export { compareOrder } from "./merge.ts";
+export { idOf, paymentMethodSummary, refundSnap } from "./snapshots.ts";

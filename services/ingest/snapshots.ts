@@ -1,0 +1,237 @@
+/**
+ * Stripe objects -> the small snapshots a transaction is derived from, each with
+ * its place in the object's history (`order`, compared element by element).
+ *
+ * `at` is when the snapshot was true: the event's `created` (seconds), or the
+ * time of a fetch for objects read from the API (backfill, re-fetch).
+ */
+import type Stripe from "stripe";
+import type {
+  ChargeSnap,
+  DisputeSnap,
+  EfwSnap,
+  PaymentErrorSummary,
+  PaymentMethodSummary,
+  PiSnap,
+  RefundSnap,
+  ReviewSnap,
+} from "../../domain/transaction.ts";
+
+/** Stripe fields that may come expanded (an object) or not (an id). */
+export function idOf(value: string | { id: string } | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === "string" ? value : value.id;
+}
+
+const PI_TERMINAL = new Set(["succeeded", "canceled"]);
+const PI_PHASE: Record<string, number> = {
+  requires_payment_method: 0,
+  requires_confirmation: 1,
+  requires_action: 2,
+  processing: 3,
+  requires_capture: 4,
+};
+/** A declined attempt ends the attempt it belongs to, so within one second it comes last. */
+const PI_FAILED_PHASE = 5;
+
+export function isPiTerminal(status: string): boolean {
+  return PI_TERMINAL.has(status);
+}
+
+/** An attempt that was declined: back to requires_payment_method, with the error kept. */
+export function isPiFailure(pi: Pick<PiSnap, "status" | "error">): boolean {
+  return pi.status === "requires_payment_method" && pi.error !== null;
+}
+
+/**
+ * PaymentIntent order. A terminal state (succeeded, canceled) is final whatever
+ * its time. Before that, a newer event wins even when its status looks earlier:
+ * a declined attempt followed by a retry legitimately goes back from
+ * `processing` to `requires_payment_method` and forward again. Within one
+ * second the phase of the attempt decides (see `piAmbiguous` for the one case
+ * it cannot).
+ */
+export function piOrder(status: string, hasError: boolean, at: number): number[] {
+  if (PI_TERMINAL.has(status)) return [1, at, 0];
+  const phase = status === "requires_payment_method" && hasError
+    ? PI_FAILED_PHASE
+    : PI_PHASE[status] ?? 0;
+  return [0, at, phase];
+}
+
+/** Type, brand, last4 and fingerprint, for cards and the other types that have them. */
+export function paymentMethodSummary(
+  type: string | null | undefined,
+  details: unknown,
+): PaymentMethodSummary | null {
+  if (!type) return null;
+  const d = (details ?? {}) as { brand?: unknown; last4?: unknown; fingerprint?: unknown };
+  const str = (v: unknown) => typeof v === "string" ? v : null;
+  return { type, brand: str(d.brand), last4: str(d.last4), fingerprint: str(d.fingerprint) };
+}
+
+function pmFromObject(pm: Stripe.PaymentMethod | string | null | undefined) {
+  if (!pm || typeof pm === "string") return null;
+  return paymentMethodSummary(pm.type, (pm as unknown as Record<string, unknown>)[pm.type]);
+}
+
+function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentErrorSummary | null {
+  if (!e) return null;
+  return {
+    code: e.code ?? null,
+    decline_code: e.decline_code ?? null,
+    advice_code: (e as { advice_code?: string | null }).advice_code ?? null,
+    message: e.message ?? null,
+    charge: e.charge ?? null,
+    payment_method: pmFromObject(e.payment_method),
+  };
+}
+
+export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
+  const error = errorSummary(pi.last_payment_error);
+  return {
+    id: pi.id,
+    status: pi.status,
+    error: pi.status === "requires_payment_method" ? error : null,
+    latest_charge: idOf(pi.latest_charge),
+    amount: pi.amount,
+    amount_received: pi.amount_received ?? 0,
+    currency: pi.currency,
+    customer: idOf(pi.customer),
+    description: pi.description ?? null,
+    created: pi.created,
+    order: piOrder(pi.status, pi.status === "requires_payment_method" && error !== null, at),
+  };
+}
+
+const CHARGE_RANK: Record<string, number> = { pending: 0, succeeded: 1, failed: 1 };
+
+/** Declines as Stripe reports them on the card error: issuer's code, `fraudulent` for Radar blocks. */
+function chargeDeclineCode(ch: Stripe.Charge): string | null {
+  if (ch.status !== "failed" || !ch.outcome) return null;
+  if (ch.outcome.type === "blocked") return "fraudulent";
+  return ch.outcome.reason ?? null;
+}
+
+export function chargeSnap(ch: Stripe.Charge, at: number): ChargeSnap {
+  const pmd = ch.payment_method_details;
+  const failed = ch.status === "failed";
+  return {
+    id: ch.id,
+    payment_intent: idOf(ch.payment_intent),
+    status: ch.status,
+    captured: ch.captured,
+    amount: ch.amount,
+    amount_captured: ch.amount_captured ?? (ch.captured ? ch.amount : 0),
+    amount_refunded: ch.amount_refunded ?? 0,
+    currency: ch.currency,
+    customer: idOf(ch.customer),
+    description: ch.description ?? null,
+    created: ch.created,
+    payment_method: pmd
+      ? paymentMethodSummary(pmd.type, (pmd as unknown as Record<string, unknown>)[pmd.type])
+      : null,
+    failure_code: ch.failure_code ?? null,
+    decline_code: chargeDeclineCode(ch),
+    advice_code: failed ? (ch.outcome?.advice_code ?? null) : null,
+    failure_message: ch.failure_message ?? null,
+    risk_level: ch.outcome?.risk_level ?? null,
+    risk_score: ch.outcome?.risk_score ?? null,
+    // Within one second a charge.refunded (more refunded) follows the charge.succeeded.
+    order: [CHARGE_RANK[ch.status] ?? 0, at, ch.amount_refunded ?? 0],
+  };
+}
+
+/** pending/requires_action < succeeded < failed|canceled: a refund can fail after succeeding. */
+const REFUND_RANK: Record<string, number> = {
+  pending: 0,
+  requires_action: 0,
+  succeeded: 1,
+  failed: 2,
+  canceled: 2,
+};
+
+/** Refund statuses that Stripe counts in the charge's `amount_refunded`. */
+export function refundCounts(status: string): boolean {
+  return status === "pending" || status === "requires_action" || status === "succeeded";
+}
+
+export function refundSnap(re: Stripe.Refund, at: number): RefundSnap {
+  const status = re.status ?? "pending";
+  return {
+    id: re.id,
+    charge: idOf(re.charge),
+    amount: re.amount,
+    currency: re.currency,
+    status,
+    refund_id: re.metadata?.refund_id ?? null,
+    reason: re.reason ?? null,
+    failure_reason: re.failure_reason ?? null,
+    created: re.created,
+    order: [REFUND_RANK[status] ?? 0, at],
+  };
+}
+
+/** Inquiries (warning_*) may escalate to a chargeback; won/lost/prevented are final. */
+const DISPUTE_RANK: Record<string, number> = {
+  warning_needs_response: 0,
+  warning_under_review: 1,
+  warning_closed: 2,
+  needs_response: 3,
+  under_review: 4,
+  won: 5,
+  lost: 5,
+  prevented: 5,
+};
+
+/** Disputes whose amount is held or lost (inquiries take no money; won gives it back). */
+export function disputeHoldsFunds(status: string): boolean {
+  return status === "needs_response" || status === "under_review" || status === "lost";
+}
+
+export function disputeSnap(du: Stripe.Dispute, at: number, eventType: string | null): DisputeSnap {
+  const bts = du.balance_transactions ?? [];
+  // The balance transactions are append-only and in the settlement currency, so they
+  // say *whether* funds moved; the amount is the dispute's, in the payment's currency.
+  const withdrawn = bts.some((b) => b.amount < 0) || eventType === "charge.dispute.funds_withdrawn";
+  const reinstated = bts.some((b) => b.amount > 0) ||
+    eventType === "charge.dispute.funds_reinstated";
+  const details = du.evidence_details;
+  return {
+    id: du.id,
+    charge: idOf(du.charge),
+    amount: du.amount,
+    currency: du.currency,
+    status: du.status,
+    reason: du.reason,
+    created: du.created,
+    evidence_due_by: details?.due_by ?? null,
+    submission_count: details?.submission_count ?? 0,
+    withdrawn: withdrawn ? du.amount : 0,
+    reinstated: reinstated ? du.amount : 0,
+    order: [DISPUTE_RANK[du.status] ?? 0, at, details?.submission_count ?? 0],
+  };
+}
+
+export function efwSnap(w: Stripe.Radar.EarlyFraudWarning, at: number): EfwSnap {
+  // `actionable` only ever turns false (once refunded or disputed).
+  return {
+    id: w.id,
+    fraud_type: w.fraud_type,
+    actionable: w.actionable,
+    created: w.created,
+    order: [w.actionable ? 0 : 1, at],
+  };
+}
+
+export function reviewSnap(r: Stripe.Review, at: number): ReviewSnap {
+  return {
+    id: r.id,
+    open: r.open,
+    reason: r.reason,
+    opened_reason: r.opened_reason ?? null,
+    closed_reason: r.closed_reason ?? null,
+    created: r.created,
+    order: [r.open ? 0 : 1, at],
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * What may be refunded, and who must agree: the refundable amount, open
+ * disputes, suspected duplicates, the approval threshold and the operators'
+ * daily caps. Pure checks on values already read; the refund service runs them
+ * inside its checked commit so they hold at the moment the reservation is made.
+ */
+import { AppError, validationFailed } from "../../core/errors.ts";
+import type { Transaction } from "../../domain/transaction.ts";
+import { sha256Hex } from "../../core/encoding.ts";
+import {
+  REFUND_REASONS,
+  type RefundReason,
+  type RefundRecord,
+  type RefundStatus,
+} from "../../kv/refunds.ts";
+
+/** the same requester asking again for the same amount within this window is a suspected duplicate */
+export const DUPLICATE_WINDOW_MS = 10 * 60_000;
+/** an approval request expires (and releases its reservation) after this */
+export const APPROVAL_TTL_MS = 24 * 3600_000;
+
+/** Inquiries and chargebacks still being decided: the dispute holds (or may take) the funds. */
+const OPEN_DISPUTE = new Set([
+  "warning_needs_response",
+  "warning_under_review",
+  "needs_response",
+  "under_review",
+]);
+
+/** Statuses whose amount is no longer owed to the customer by this refund. */
+const RELEASED: ReadonlySet<RefundStatus> = new Set(["failed", "canceled", "rejected", "expired"]);
+
+export function isReleased(status: RefundStatus): boolean {
+  return RELEASED.has(status);
+}
+
+/** What can still be refunded: paid − refunded − reserved − held by disputes. */
+export function refundableOf(txn: Transaction, ownReservation = 0): number {
+  return Math.max(
+    0,
+    txn.amount - txn.amount_refunded - (txn.amount_reserved - ownReservation) - txn.amount_disputed,
+  );
+}
+
+/** Refuses a transaction that cannot be refunded at all, saying why. */
+export function assertRefundableTransaction(txn: Transaction): void {
+  if (txn.status !== "succeeded") {
+    throw new AppError(
+      "conflict",
+      `transaction ${txn.id} is ${txn.status}; only a succeeded payment can be refunded`,
+      { extra: { transaction_status: txn.status } },
+    );
+  }
+  if (txn.dispute_status && OPEN_DISPUTE.has(txn.dispute_status)) {
+    throw new AppError(
+      "conflict",
+      `transaction ${txn.id} has an open dispute (${txn.dispute_status}): the dispute already ` +
+        "holds the funds, so a refund now could pay the customer twice; respond to or accept " +
+        "the dispute instead",
+      { extra: { dispute_status: txn.dispute_status } },
+    );
+  }
+}
+
+/** The amount to refund: the one asked for, or everything left; refused beyond what is left. */
+export function resolveAmount(
+  txn: Transaction,
+  requested: number | undefined,
+  refundable: number,
+): number {
+  const amount = requested ?? refundable;
+  if (amount > refundable || amount <= 0) {
+    throw new AppError(
+      "amount_exceeds_refundable",
+      refundable === 0
+        ? `nothing is left to refund on ${txn.id} (amount ${txn.amount}, refunded ` +
+          `${txn.amount_refunded}, in flight ${txn.amount_reserved}, disputed ${txn.amount_disputed})`
+        : `${amount} exceeds what is refundable on ${txn.id}: ${refundable} ${txn.currency} left`,
+      {
+        errors: [{ path: "body.amount", message: `at most ${refundable} can be refunded` }],
+        extra: { refundable, currency: txn.currency },
+      },
+    );
+  }
+  return amount;
+}
+
+/** Field checks a caller outside HTTP (the fraud flow) gets too; routes check the same by schema. */
+export function assertValidInput(input: {
+  transaction_id: string;
+  amount?: number;
+  currency?: string;
+  reason: string;
+  note: string;
+}, txn?: Transaction): void {
+  const errors = [];
+  if (!(REFUND_REASONS as readonly string[]).includes(input.reason)) {
+    errors.push({ path: "body.reason", message: `must be one of ${REFUND_REASONS.join(", ")}` });
+  }
+  if (input.amount !== undefined) {
+    if (!Number.isSafeInteger(input.amount)) {
+      errors.push({ path: "body.amount", message: "must be a whole number of minor units" });
+    } else if (input.amount < 1) {
+      errors.push({ path: "body.amount", message: "must be at least 1" });
+    }
+  }
+  const note = typeof input.note === "string" ? input.note.trim() : "";
+  if (note.length < 1 || note.length > 500) {
+    errors.push({ path: "body.note", message: "a note of 1 to 500 characters is required" });
+  }
+  if (txn && input.currency !== undefined && input.currency.toLowerCase() !== txn.currency) {
+    errors.push({
+      path: "body.currency",
+      message: `the transaction is in ${txn.currency}; a refund is in the payment's currency`,
+    });
+  }
+  if (errors.length) throw validationFailed(errors);
+}
+
+/** A refund by the same requester for the same amount on the same transaction, not long ago. */
+export function findSuspectedDuplicate(
+  existing: RefundRecord[],
+  requester: string,
+  amount: number,
+  now: number,
+): RefundRecord | null {
+  return existing.find((r) =>
+    r.requested_by === requester && r.amount === amount && !isReleased(r.status) &&
+    now - Date.parse(r.created_at) < DUPLICATE_WINDOW_MS
+  ) ?? null;
+}
+
+export function duplicateSuspected(previous: RefundRecord): AppError {
+  return new AppError(
+    "duplicate_suspected",
+    `you asked for the same refund (${previous.amount} ${previous.currency}) on ` +
+      `${previous.transaction_id} at ${previous.created_at} (${previous.id}); send ` +
+      '"confirm_duplicate": true to refund again, or an Idempotency-Key to make retries safe',
+    { extra: { duplicate_of: previous.id } },
+  );
+}
+
+/** Why a second person must approve: at or above the threshold, or beyond the daily cap. */
+export function approvalReasons(
+  amount: number,
+  threshold: number,
+  cap: { limit: number | null; used: number },
+): string[] {
+  const reasons: string[] = [];
+  if (amount >= threshold) reasons.push("threshold");
+  if (cap.limit !== null && cap.used + amount > cap.limit) reasons.push("daily_cap");
+  return reasons;
+}
+
+/** UTC calendar day (`2026-11-26`) of a time, for the daily caps. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** What an approval approves: transaction, amount, currency and reason, hashed. */
+export function approvalHash(r: {
+  transaction_id: string;
+  amount: number;
+  currency: string;
+  reason: RefundReason | null;
+}): Promise<string> {
+  return Promise.resolve(
+    sha256Hex(JSON.stringify([r.transaction_id, r.amount, r.currency, r.reason])),
+  );
+}

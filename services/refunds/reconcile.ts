@@ -1,0 +1,145 @@
+/**
+ * Reconciliation: finishing refunds whose Stripe outcome is unknown (a timeout,
+ * a 5xx, an answer lost after Stripe acted, the process dying between the call
+ * and the second commit), and expiring approval requests nobody decided.
+ *
+ * Within `SAME_KEY_WINDOW_MS` of the first send, the refund is simply sent
+ * again with the same idempotency key and parameters: Stripe answers with the
+ * refund it already made, or makes it now. After that Stripe may have
+ * forgotten the key, so the refund is looked up by its `metadata.refund_id`
+ * before anything else; not found means no money moved, and it is released.
+ * Webhooks settle the same refunds through the same hook, whichever is first.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { systemContext } from "../../domain/actor.ts";
+import type { RefundSubmitter } from "./submit.ts";
+import { getRefund, listRefundIdsByStatus, type RefundRecord } from "../../kv/refunds.ts";
+import { RECONCILE_AFTER_MS } from "./requests.ts";
+
+/** Stripe keeps idempotency keys at least 24 h; an hour of margin against clock skew */
+export const SAME_KEY_WINDOW_MS = 23 * 3600_000;
+
+export type ReconcileOutcome = "settled" | "released" | "unknown" | "skipped";
+
+export interface ReconcileSummary {
+  settled: number;
+  released: number;
+  unknown: number;
+  expired: number;
+}
+
+export interface SweepOptions {
+  /** only refunds sent at least this long ago (default RECONCILE_AFTER_MS) */
+  olderThanMs?: number;
+  /** refunds looked at per status (default 200) */
+  limit?: number;
+}
+
+export const RECONCILE_ACTOR = "cron:reconcile_refunds";
+
+export function createRefundReconciler(deps: Deps, submitter: RefundSubmitter) {
+  const { kv, clock, log } = deps;
+  const ctx = systemContext(RECONCILE_ACTOR);
+
+  /** Every refund at Stripe for this refund's payment, searched for our id in metadata. */
+  async function findAtStripe(record: RefundRecord): Promise<Stripe.Refund | null> {
+    let startingAfter: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const list = await deps.stripe.call(
+        (s) =>
+          s.refunds.list({
+            ...record.stripe_target!,
+            limit: 100,
+            ...(startingAfter ? { starting_after: startingAfter } : {}),
+          }),
+        { priority: "background", label: "refunds.list" },
+      );
+      const found = list.data.find((r) => r.metadata?.refund_id === record.id);
+      if (found) return found;
+      if (!list.has_more || list.data.length === 0) return null;
+      startingAfter = list.data[list.data.length - 1].id;
+    }
+    return null;
+  }
+
+  async function reconcileOne(id: string): Promise<ReconcileOutcome> {
+    const record = (await getRefund(kv, id)).value;
+    if (!record || record.status !== "processing" || !record.stripe_target) return "skipped";
+    const sentAt = Date.parse(record.sent_at ?? record.created_at);
+    if (clock.now() - sentAt < SAME_KEY_WINDOW_MS) {
+      const attempt = await submitter.callStripe(record, "background");
+      if (attempt.kind === "answered") {
+        await submitter.applyStripeRefund(ctx, attempt.refund);
+        return "settled";
+      }
+      if (attempt.kind === "refused") {
+        await submitter.releaseRefused(ctx, record, attempt.error);
+        return "released";
+      }
+      return "unknown";
+    }
+    const found = await findAtStripe(record);
+    if (found) {
+      await submitter.applyStripeRefund(ctx, found);
+      return "settled";
+    }
+    const released = await submitter.release(ctx, id, {
+      status: "failed",
+      from: ["processing"],
+      action: "refund.failed",
+      reason: `not found at Stripe ${Math.round((clock.now() - sentAt) / 3600_000)} h after it ` +
+        "was sent: no money moved; ask for the refund again if it is still owed",
+      failure_reason: "not_found_at_stripe",
+      alert: "refund_lost_at_stripe",
+    });
+    if (released) log.error("refund not found at Stripe; released", { refund_id: id });
+    return "released";
+  }
+
+  /** Releases an approval request past its expiry; false when it is not (yet) expired. */
+  async function expireOne(id: string): Promise<boolean> {
+    const record = (await getRefund(kv, id)).value;
+    if (!record || record.status !== "awaiting_approval") return true;
+    if (Date.parse(record.expires_at!) > clock.now()) return false;
+    await submitter.release(ctx, id, {
+      status: "expired",
+      from: ["awaiting_approval"],
+      action: "refund.expire",
+      reason: `no approval by ${record.expires_at}; the reservation is released`,
+    });
+    return true;
+  }
+
+  /** The cron's safety net beside the job table: every stale `processing` refund, every expired request. */
+  async function sweep(options: SweepOptions = {}): Promise<ReconcileSummary> {
+    const olderThan = options.olderThanMs ?? RECONCILE_AFTER_MS;
+    const limit = options.limit ?? 200;
+    const summary: ReconcileSummary = { settled: 0, released: 0, unknown: 0, expired: 0 };
+    for (const id of await listRefundIdsByStatus(kv, "processing", limit)) {
+      const record = (await getRefund(kv, id)).value;
+      if (!record) continue;
+      if (clock.now() - Date.parse(record.sent_at ?? record.created_at) < olderThan) continue;
+      try {
+        const outcome = await reconcileOne(id);
+        if (outcome !== "skipped") summary[outcome]++;
+      } catch (error) {
+        summary.unknown++;
+        log.warn("refund reconciliation failed; will try again", { refund_id: id, error });
+      }
+    }
+    for (const id of await listRefundIdsByStatus(kv, "awaiting_approval", limit)) {
+      if (await isExpired(id) && await expireOne(id)) summary.expired++;
+    }
+    return summary;
+  }
+
+  async function isExpired(id: string): Promise<boolean> {
+    const record = (await getRefund(kv, id)).value;
+    return !!record?.expires_at && Date.parse(record.expires_at) <= clock.now();
+  }
+
+  return { reconcileOne, expireOne, sweep };
+}
+
+export type RefundReconciler = ReturnType<typeof createRefundReconciler>;

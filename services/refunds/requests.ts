@@ -1,0 +1,293 @@
+/**
+ * Asking for a refund and deciding on it (maker-checker). Each is ONE commit:
+ * the refund record, the reservation on the transaction (its versionstamp
+ * checked, so concurrent requests can never reserve more than is refundable),
+ * the job that follows the refund, the client's idempotency binding and the
+ * audit entry. Only then is Stripe called (services/refund_submit.ts).
+ */
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { type AuditService } from "../audit/mod.ts";
+import type { Transaction } from "../../domain/transaction.ts";
+import {
+  APPROVAL_TTL_MS,
+  approvalHash,
+  approvalReasons,
+  assertRefundableTransaction,
+  assertValidInput,
+  duplicateSuspected,
+  findSuspectedDuplicate,
+  refundableOf,
+  resolveAmount,
+  utcDay,
+} from "./policy.ts";
+import { refundAuditView } from "./settlement.ts";
+import { stripeIdempotencyKey } from "./submit.ts";
+import { addJob } from "../../kv/jobs.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import {
+  addCreateRefund,
+  addDailyTotal,
+  addJobRemoval,
+  addTransactionReserved,
+  addUpdateRefund,
+  getDailyTotal,
+  getRefund,
+  getTransactionEntry,
+  listTransactionRefunds,
+  type RefundReason,
+  type RefundRecord,
+  withHistory,
+} from "../../kv/refunds.ts";
+
+export const REFUND_RECONCILE_JOB = "refund.reconcile";
+export const REFUND_EXPIRE_JOB = "refund.expire_approval";
+/** the reconciliation job first looks after this long: beyond any Stripe call's timeout */
+export const RECONCILE_AFTER_MS = 60_000;
+/** unknown outcomes are retried with backoff (up to 1 h apart) well past Stripe's 24 h key window */
+export const RECONCILE_MAX_ATTEMPTS = 60;
+
+export interface CreateRefundInput {
+  transaction_id: string;
+  /** minor units; omitted = everything still refundable */
+  amount?: number;
+  /** when sent, must be the transaction's currency */
+  currency?: string;
+  reason: RefundReason;
+  note: string;
+  confirm_duplicate?: boolean;
+  /** the fraud alert this refund answers (reason `fraudulent`) */
+  fraud_alert_id?: string;
+}
+
+export interface RequestServices {
+  audit: AuditService;
+  newId: IdFactory;
+}
+
+type TxnEntry = Deno.KvEntry<Transaction>;
+
+async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
+  const entry = await getTransactionEntry(kv, id);
+  if (!entry.value) throw notFound("transaction", id);
+  return entry as TxnEntry;
+}
+
+function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id: string) {
+  const job = addJob(op, deps.clock, newId, REFUND_RECONCILE_JOB, { refund_id: id }, {
+    dueAt: deps.clock.now() + RECONCILE_AFTER_MS,
+    maxAttempts: RECONCILE_MAX_ATTEMPTS,
+  });
+  return { id: job.id, due_at: job.due_at };
+}
+
+export function createRefundRequests(deps: Deps, svc: RequestServices) {
+  const { kv, clock, config } = deps;
+
+  /** The first commit: record + reservation + job + audit (+ idempotency binding). */
+  function request(
+    ctx: CallContext,
+    input: CreateRefundInput,
+    binding: IdempotencyBinding | null,
+  ): Promise<RefundRecord> {
+    assertValidInput(input);
+    const id = svc.newId("rfd");
+    const requester = ctx.actor.id;
+    return svc.audit.commit(ctx, async (op) => {
+      const txnEntry = await loadTransaction(kv, input.transaction_id);
+      const txn = txnEntry.value;
+      assertValidInput(input, txn);
+      assertRefundableTransaction(txn);
+      const amount = resolveAmount(txn, input.amount, refundableOf(txn));
+      const now = clock.now();
+      if (!ctx.idempotency_key && !input.confirm_duplicate) {
+        const earlier = await listTransactionRefunds(kv, txn.id);
+        const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
+        if (duplicate) throw duplicateSuspected(duplicate);
+      }
+      const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
+      let capUsed = 0;
+      if (capDay && config.refundDailyCapPerOperator !== null) {
+        const total = await getDailyTotal(kv, requester, capDay);
+        op.check(total.entry); // two requests of one operator cannot both slip under the cap
+        capUsed = total.total;
+      }
+      const reasons = approvalReasons(amount, config.refundApprovalThreshold, {
+        limit: capDay ? config.refundDailyCapPerOperator : null,
+        used: capUsed,
+      });
+      const iso = new Date(now).toISOString();
+      const awaiting = reasons.length > 0;
+      const base = {
+        transaction_id: txn.id,
+        amount,
+        currency: txn.currency,
+        reason: input.reason,
+      };
+      const record: RefundRecord = {
+        id,
+        ...base,
+        note: input.note.trim(),
+        status: awaiting ? "awaiting_approval" : "processing",
+        requested_by: requester,
+        approved_by: null,
+        rejected_by: null,
+        decision_note: null,
+        stripe_refund: null,
+        stripe_status: null,
+        failure_reason: null,
+        fraud_alert_id: input.fraud_alert_id ?? null,
+        stripe_idempotency_key: stripeIdempotencyKey(id),
+        stripe_target: txn.stripe_payment_intent
+          ? { payment_intent: txn.stripe_payment_intent }
+          : { charge: txn.stripe_charge! },
+        approval_reasons: reasons,
+        approval_hash: awaiting ? await approvalHash(base) : null,
+        expires_at: awaiting ? new Date(now + APPROVAL_TTL_MS).toISOString() : null,
+        reserved: amount,
+        cap_day: capDay,
+        sent_at: awaiting ? null : iso,
+        job: null,
+        created_at: iso,
+        updated_at: iso,
+        settled_at: null,
+        history: [{
+          at: iso,
+          status: awaiting ? "awaiting_approval" : "processing",
+          by: requester,
+          note: input.note.trim(),
+        }],
+      };
+      if (awaiting) {
+        const job = addJob(op, clock, svc.newId, REFUND_EXPIRE_JOB, { refund_id: id }, {
+          dueAt: now + APPROVAL_TTL_MS,
+          maxAttempts: RECONCILE_MAX_ATTEMPTS,
+        });
+        record.job = { id: job.id, due_at: job.due_at };
+      } else {
+        record.job = reconcileJob(op, deps, svc.newId, id);
+      }
+      addCreateRefund(op, record);
+      addTransactionReserved(op, txnEntry, txn.amount_reserved + amount, now);
+      if (capDay) addDailyTotal(op, requester, capDay, amount);
+      await binding?.bind(op, id);
+      return {
+        value: record,
+        audit: [{
+          action: "refund.create",
+          target: { type: "refund", id },
+          result: "ok",
+          after: { ...refundAuditView(record), approval_reasons: reasons },
+          reason: record.note,
+          stripe: { idempotency_key: awaiting ? null : record.stripe_idempotency_key },
+        }],
+      };
+    });
+  }
+
+  async function loadAwaiting(id: string): Promise<Deno.KvEntry<RefundRecord>> {
+    const entry = await getRefund(kv, id);
+    if (!entry.value) throw notFound("refund", id);
+    if (entry.value.status !== "awaiting_approval") {
+      const by = entry.value.approved_by ?? entry.value.rejected_by;
+      throw new AppError(
+        "conflict",
+        `refund ${id} is ${entry.value.status}${by ? ` (decided by ${by})` : ""}; only a refund ` +
+          "awaiting approval can be approved or rejected",
+        { extra: { status: entry.value.status } },
+      );
+    }
+    return entry as Deno.KvEntry<RefundRecord>;
+  }
+
+  /**
+   * The checker's approval: the record moves to `processing` (its reservation
+   * stays) in one commit with the audit entry; a concurrent approve/reject
+   * loses on the record's versionstamp and sees the decision (409).
+   */
+  async function approve(
+    ctx: CallContext,
+    id: string,
+    body: { note?: string; approval_hash?: string },
+    binding: IdempotencyBinding | null,
+  ): Promise<RefundRecord> {
+    const first = await loadAwaiting(id);
+    if (first.value.requested_by === ctx.actor.id) {
+      await svc.audit.record(ctx, {
+        action: "refund.approve",
+        target: { type: "refund", id },
+        result: "denied",
+        reason: "self-approval: a different operator or admin must approve",
+        after: { amount: first.value.amount, currency: first.value.currency },
+      });
+      throw new AppError(
+        "self_approval_forbidden",
+        `you requested refund ${id}; a different operator or admin must approve it`,
+      );
+    }
+    return await svc.audit.commit(ctx, async (op) => {
+      const entry = await loadAwaiting(id);
+      const before = entry.value;
+      const now = clock.now();
+      if (Date.parse(before.expires_at!) <= now) {
+        throw new AppError(
+          "conflict",
+          `refund ${id} expired at ${before.expires_at} without approval; its reservation is ` +
+            "being released; ask for the refund again",
+        );
+      }
+      const expected = await approvalHash(before);
+      if (
+        before.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
+      ) {
+        throw new AppError(
+          "conflict",
+          `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
+            "differ from the approval request); nothing was approved",
+        );
+      }
+      const txnEntry = await loadTransaction(kv, before.transaction_id);
+      assertRefundableTransaction(txnEntry.value);
+      resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
+      op.check(txnEntry);
+      if (before.job) addJobRemoval(op, before.job);
+      const iso = new Date(now).toISOString();
+      const note = body.note?.trim() || null;
+      const after: RefundRecord = {
+        ...before,
+        status: "processing",
+        approved_by: ctx.actor.id,
+        decision_note: note,
+        sent_at: iso,
+        job: reconcileJob(op, deps, svc.newId, id),
+        updated_at: iso,
+        history: withHistory(before, { at: iso, status: "processing", by: ctx.actor.id, note }),
+      };
+      addUpdateRefund(op, entry, after);
+      await binding?.bind(op, id);
+      return {
+        value: after,
+        audit: [{
+          action: "refund.approve",
+          target: { type: "refund", id },
+          result: "ok",
+          before: { status: before.status },
+          after: { ...refundAuditView(after), approval_hash: before.approval_hash },
+          reason: note,
+          stripe: { idempotency_key: after.stripe_idempotency_key },
+        }],
+      };
+    });
+  }
+
+  /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
+  async function checkRejectable(id: string): Promise<RefundRecord> {
+    return (await loadAwaiting(id)).value;
+  }
+
+  return { request, approve, checkRejectable };
+}
+
+export type RefundRequests = ReturnType<typeof createRefundRequests>;

@@ -1,0 +1,251 @@
+/**
+ * Settling a local refund from what Stripe says about it. This is the hook the
+ * Stripe event applier calls (services/txn_apply.ts `RefundSettlementHook`)
+ * inside the commit that records a change to a Stripe refund, whoever brings
+ * the news first: the refund service right after its call, a webhook, the
+ * reconciliation job. The applier only calls it when Stripe's refund moved,
+ * and the record's `reserved` falls to 0 the first time, so nothing is ever
+ * counted twice.
+ *
+ *   - a refund with `metadata.refund_id` settles that record: its reservation
+ *     is released (Stripe's refund now counts in `amount_refunded`, or failed);
+ *   - one without (made in the Stripe Dashboard) gets a record of its own,
+ *     `requested_by: "stripe_dashboard"`;
+ *   - a refund that fails after Stripe accepted it raises an ops alert
+ *     (`["ops_alerts", id]`, an error log line, and an `ops_alert.raise` audit entry);
+ *     the ledger takes it back by itself (services/ledger.ts `refund_reversal`).
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { type AuditInput } from "../audit/mod.ts";
+import { type RefundSettlementHook } from "../ingest/mod.ts";
+import type { RefundSnap, Transaction } from "../../domain/transaction.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { Logger } from "../../core/log.ts";
+import {
+  addCreateRefund,
+  addDailyTotal,
+  addJobRemoval,
+  addUpdateRefund,
+  getRefund,
+  getRefundIdByStripeRefund,
+  REFUND_REASONS,
+  type RefundReason,
+  type RefundRecord,
+  type RefundStatus,
+  withHistory,
+} from "../../kv/refunds.ts";
+import type { OpsAlert } from "../../kv/ops_alerts.ts";
+import { raiseOpsAlert } from "../ops_alerts.ts";
+
+export const DASHBOARD_REQUESTER = "stripe_dashboard";
+
+const STRIPE_STATUSES: Record<string, RefundStatus> = {
+  pending: "pending",
+  requires_action: "requires_action",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "canceled",
+};
+
+/** Stripe accepted it: the money was (or is being) sent. */
+const ACCEPTED: ReadonlySet<RefundStatus> = new Set(["pending", "requires_action", "succeeded"]);
+
+function localStatus(stripeStatus: string): RefundStatus {
+  return STRIPE_STATUSES[stripeStatus] ?? "pending";
+}
+
+function reasonOf(value: string | null | undefined): RefundReason | null {
+  return (REFUND_REASONS as readonly string[]).includes(value ?? "") ? value as RefundReason : null;
+}
+
+/** The audit `after` of a refund: what matters about money, never the note's history. */
+export function refundAuditView(r: RefundRecord) {
+  return {
+    status: r.status,
+    amount: r.amount,
+    currency: r.currency,
+    transaction_id: r.transaction_id,
+    reason: r.reason,
+    stripe_refund: r.stripe_refund,
+    reserved: r.reserved,
+    requested_by: r.requested_by,
+    approved_by: r.approved_by,
+  };
+}
+
+export interface SettlementServices {
+  newId: IdFactory;
+}
+
+export function createRefundSettlement(deps: Deps, svc: SettlementServices): RefundSettlementHook {
+  const { kv, clock, log } = deps;
+
+  async function findRecord(re: Stripe.Refund, snap: RefundSnap) {
+    const localId = snap.refund_id ?? re.metadata?.refund_id ?? null;
+    if (localId) {
+      const entry = await getRefund(kv, localId);
+      if (entry.value && (!entry.value.stripe_refund || entry.value.stripe_refund === re.id)) {
+        return entry as Deno.KvEntry<RefundRecord>;
+      }
+    }
+    const byStripe = await getRefundIdByStripeRefund(kv, re.id);
+    if (byStripe.value) {
+      const entry = await getRefund(kv, byStripe.value);
+      if (entry.value) return entry as Deno.KvEntry<RefundRecord>;
+    }
+    return null;
+  }
+
+  function recordExternal(
+    op: Deno.AtomicOperation,
+    re: Stripe.Refund,
+    snap: RefundSnap,
+    txn: Transaction,
+  ): AuditInput[] {
+    const now = new Date(clock.now()).toISOString();
+    const status = localStatus(snap.status);
+    const foreign = snap.refund_id ?? re.metadata?.refund_id;
+    const record: RefundRecord = {
+      id: svc.newId("rfd"),
+      transaction_id: txn.id,
+      amount: snap.amount,
+      currency: snap.currency,
+      reason: reasonOf(snap.reason),
+      note: foreign
+        ? `made outside this service (its metadata names ${foreign}, unknown here)`
+        : "made outside this service (Stripe Dashboard or API)",
+      status,
+      requested_by: DASHBOARD_REQUESTER,
+      approved_by: null,
+      rejected_by: null,
+      decision_note: null,
+      stripe_refund: snap.id,
+      stripe_status: snap.status,
+      failure_reason: snap.failure_reason,
+      fraud_alert_id: null,
+      stripe_idempotency_key: "",
+      approval_reasons: [],
+      approval_hash: null,
+      expires_at: null,
+      reserved: 0,
+      cap_day: null,
+      sent_at: null,
+      job: null,
+      stripe_target: null,
+      created_at: now,
+      updated_at: now,
+      settled_at: now,
+      history: [{ at: now, status, by: "stripe", note: `seen at Stripe as ${snap.id}` }],
+    };
+    addCreateRefund(op, record);
+    return [{
+      action: "refund.record_external",
+      target: { type: "refund", id: record.id },
+      result: "ok",
+      after: refundAuditView(record),
+      reason: record.note,
+    }];
+  }
+
+  function raiseAlert(
+    op: Deno.AtomicOperation,
+    before: RefundRecord,
+    after: RefundRecord,
+  ): AuditInput {
+    const detail = `refund ${after.id} (${after.stripe_refund}) was ${before.status} at Stripe, ` +
+      `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
+      "received the money; the ledger was reversed; contact the customer or refund another way";
+    return addRefundAlert(
+      op,
+      { newId: svc.newId, log },
+      after,
+      "refund_failed_after_success",
+      detail,
+    );
+  }
+
+  function settle(
+    op: Deno.AtomicOperation,
+    entry: Deno.KvEntry<RefundRecord>,
+    snap: RefundSnap,
+    txn: Transaction,
+  ): AuditInput[] {
+    const before = entry.value;
+    const status = localStatus(snap.status);
+    if (
+      before.status === status && before.stripe_refund === snap.id &&
+      before.stripe_status === snap.status && before.reserved === 0
+    ) return [];
+    const now = new Date(clock.now()).toISOString();
+    // The reservation held the amount until Stripe answered; from now on Stripe's
+    // refund counts in amount_refunded (or, failed, nowhere).
+    txn.amount_reserved = Math.max(0, txn.amount_reserved - before.reserved);
+    const released = status === "failed" || status === "canceled";
+    if (released && before.cap_day && before.requested_by !== DASHBOARD_REQUESTER) {
+      addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
+    }
+    if (before.job) addJobRemoval(op, before.job);
+    const after: RefundRecord = {
+      ...before,
+      status,
+      stripe_refund: snap.id,
+      stripe_status: snap.status,
+      failure_reason: snap.failure_reason,
+      reserved: 0,
+      cap_day: released ? null : before.cap_day,
+      job: null,
+      updated_at: now,
+      settled_at: before.settled_at ?? now,
+      history: before.status === status ? before.history : withHistory(before, {
+        at: now,
+        status,
+        by: "stripe",
+        note: snap.failure_reason ? `${snap.id}: ${snap.failure_reason}` : snap.id,
+      }),
+    };
+    addUpdateRefund(op, entry, after);
+    const audit: AuditInput[] = [{
+      action: released ? "refund.failed" : "refund.settle",
+      target: { type: "refund", id: after.id },
+      result: released ? "failed" : "ok",
+      before: { status: before.status, reserved: before.reserved },
+      after: refundAuditView(after),
+      reason: snap.failure_reason,
+      stripe: { idempotency_key: before.stripe_idempotency_key || null },
+    }];
+    if (released && ACCEPTED.has(before.status)) audit.push(raiseAlert(op, before, after));
+    return audit;
+  }
+
+  return async (op, stripeRefund, txn, change) => {
+    const entry = await findRecord(stripeRefund, change.after);
+    if (!entry) return recordExternal(op, stripeRefund, change.after, txn);
+    return settle(op, entry, change.after, txn);
+  };
+}
+
+/** An ops alert about a refund (services/ops_alerts.ts `raiseOpsAlert`). */
+export function addRefundAlert(
+  op: Deno.AtomicOperation,
+  svc: { newId: IdFactory; log: Logger },
+  refund: RefundRecord,
+  kind: OpsAlert["kind"],
+  detail: string,
+): AuditInput {
+  return raiseOpsAlert(
+    op,
+    svc,
+    {
+      kind,
+      detail,
+      refund_id: refund.id,
+      transaction_id: refund.transaction_id,
+      stripe_refund: refund.stripe_refund,
+      amount: refund.amount,
+      currency: refund.currency,
+    },
+    refund.updated_at,
+    { type: "refund", id: refund.id },
+  );
+}

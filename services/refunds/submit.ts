@@ -1,0 +1,298 @@
+/**
+ * Moving the money: the Stripe call of a refund already reserved and recorded
+ * `processing`, then the second commit.
+ *
+ * The call always carries the refund's own idempotency key (`refund:<rfd id>`)
+ * and the same parameters, so the request, a retry after a timeout and the
+ * reconciliation job's retry are one refund at Stripe. What Stripe answers is
+ * applied like a webhook (services/txn_apply.ts with the settlement hook), so
+ * the response, the `refund.*` webhooks and reconciliation settle it in the
+ * same way, whichever comes first, and only once. A definite refusal releases
+ * the reservation; an unknown outcome (timeout, 5xx, dropped answer) leaves the
+ * refund `processing` for reconciliation.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { type AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import {
+  applyToTransaction,
+  type EventCommitter,
+  idOf,
+  NoChange,
+  type RefundSettlementHook,
+  refundSnap,
+} from "../ingest/mod.ts";
+import { approvalHash } from "./policy.ts";
+import { addRefundAlert, refundAuditView } from "./settlement.ts";
+import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import {
+  addDailyTotal,
+  addJobRemoval,
+  addTransactionReserved,
+  addUpdateRefund,
+  getRefund,
+  getTransactionEntry,
+  type RefundRecord,
+  type RefundStatus,
+  withHistory,
+} from "../../kv/refunds.ts";
+import type { OpsAlert } from "../../kv/ops_alerts.ts";
+
+/** Test seams: simulate the process dying between the Stripe call and the second commit. */
+export interface RefundHooks {
+  /** runs after Stripe answered, before the second commit; throw to "crash" there */
+  afterStripeCall?: (refundId: string, refund: Stripe.Refund) => void | Promise<void>;
+}
+
+export interface SubmitServices {
+  audit: AuditService;
+  newId: IdFactory;
+  refundSettlement: RefundSettlementHook;
+  hooks?: RefundHooks;
+}
+
+export type StripeAttempt =
+  | { kind: "answered"; refund: Stripe.Refund }
+  | { kind: "refused"; error: AppError }
+  | { kind: "unknown"; error: unknown };
+
+export function stripeIdempotencyKey(refundId: string): string {
+  return `refund:${refundId}`;
+}
+
+/** Exactly the same parameters on every attempt: Stripe compares them under one key. */
+export function stripeParams(record: RefundRecord): Stripe.RefundCreateParams {
+  if (!record.stripe_target) throw new Error(`refund ${record.id} has no Stripe target`);
+  return {
+    ...record.stripe_target,
+    amount: record.amount,
+    ...(record.reason ? { reason: record.reason } : {}),
+    metadata: { refund_id: record.id, requested_by: record.requested_by },
+  };
+}
+
+/**
+ * A refund's change is always audited, so it goes straight to `audit.commit`
+ * instead of trying plain ingestion first (which would run the build twice).
+ * "Nothing changed" (a webhook got there first) is the applier's `NoChange`,
+ * an error carrying the outcome. It reads the customer's counters from KV (no
+ * counter cache); the applier's cache, if it kept them, fails its next check
+ * and reads them again (kv/read_cache.ts).
+ */
+function auditedCommitter(audit: AuditService): EventCommitter {
+  return {
+    async commit(ctx, build) {
+      try {
+        return await audit.commit(ctx, (op) => build(op, true, null));
+      } catch (e) {
+        if (e instanceof NoChange) return e.outcome;
+        throw e;
+      }
+    },
+  };
+}
+
+export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
+  const { kv, clock, log } = deps;
+  const committer = auditedCommitter(svc.audit);
+
+  async function callStripe(
+    record: RefundRecord,
+    priority: StripePriority,
+  ): Promise<StripeAttempt> {
+    try {
+      const refund = await deps.stripe.call(
+        (s) =>
+          s.refunds.create(stripeParams(record), {
+            idempotencyKey: record.stripe_idempotency_key,
+          }),
+        { priority, label: "refunds.create" },
+      );
+      return { kind: "answered", refund };
+    } catch (error) {
+      if (stripeOutcome(error) === "definite" && error instanceof AppError) {
+        return { kind: "refused", error };
+      }
+      log.warn("refund outcome unknown; left to reconciliation", {
+        refund_id: record.id,
+        error,
+      });
+      return { kind: "unknown", error };
+    }
+  }
+
+  /** Applies Stripe's refund object to its transaction; the hook settles our record. */
+  async function applyStripeRefund(ctx: CallContext, refund: Stripe.Refund): Promise<void> {
+    const at = Math.floor(clock.now() / 1000);
+    const response = (refund as { lastResponse?: { requestId?: string } }).lastResponse;
+    await applyToTransaction(deps, { ...svc, committer }, {
+      refs: { pi: idOf(refund.payment_intent), charge: idOf(refund.charge) },
+      observations: [{ kind: "refund", snap: refundSnap(refund, at), raw: refund }],
+      eventId: null,
+      ctx,
+      stripeRequest: {
+        request_id: response?.requestId ?? null,
+        idempotency_key: refund.metadata?.refund_id
+          ? stripeIdempotencyKey(refund.metadata.refund_id)
+          : null,
+      },
+    });
+  }
+
+  /**
+   * Ends a refund that moved no money (refused by Stripe, rejected, expired, never
+   * reached Stripe): its reservation and daily-cap share are given back.
+   */
+  async function release(
+    ctx: CallContext,
+    id: string,
+    outcome: {
+      status: Extract<RefundStatus, "failed" | "rejected" | "expired">;
+      /** only from these statuses (a concurrent settle or decision wins) */
+      from: RefundStatus[];
+      action: string;
+      reason: string;
+      failure_reason?: string | null;
+      decided_by?: string;
+      stripe?: { request_id?: string | null; idempotency_key?: string | null };
+      /** also raise an ops alert of this kind (money that was owed did not move) */
+      alert?: OpsAlert["kind"];
+      binding?: IdempotencyBinding | null;
+    },
+  ): Promise<RefundRecord | null> {
+    return await svc.audit.commit(ctx, async (op) => {
+      const entry = await getRefund(kv, id);
+      const before = entry.value;
+      if (!before || !outcome.from.includes(before.status)) {
+        return { value: null, audit: [] };
+      }
+      const now = clock.now();
+      const iso = new Date(now).toISOString();
+      if (before.reserved > 0) {
+        const txn = await getTransactionEntry(kv, before.transaction_id);
+        if (txn.value) {
+          addTransactionReserved(
+            op,
+            txn as Deno.KvEntry<typeof txn.value>,
+            Math.max(0, txn.value.amount_reserved - before.reserved),
+            now,
+          );
+        }
+      }
+      if (before.cap_day) addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
+      if (before.job) addJobRemoval(op, before.job);
+      const after: RefundRecord = {
+        ...before,
+        status: outcome.status,
+        failure_reason: outcome.failure_reason ?? before.failure_reason,
+        reserved: 0,
+        cap_day: null,
+        job: null,
+        rejected_by: outcome.status === "rejected"
+          ? outcome.decided_by ?? null
+          : before.rejected_by,
+        decision_note: outcome.status === "rejected" ? outcome.reason : before.decision_note,
+        updated_at: iso,
+        settled_at: iso,
+        history: withHistory(before, {
+          at: iso,
+          status: outcome.status,
+          by: ctx.actor.id,
+          note: outcome.reason,
+        }),
+      };
+      addUpdateRefund(op, entry as Deno.KvEntry<RefundRecord>, after);
+      await outcome.binding?.bind(op, id);
+      const alert = outcome.alert
+        ? [addRefundAlert(op, { newId: svc.newId, log }, after, outcome.alert, outcome.reason)]
+        : [];
+      return {
+        value: after,
+        audit: [{
+          action: outcome.action,
+          target: { type: "refund", id },
+          result: outcome.status === "failed" ? "failed" : "ok",
+          before: { status: before.status, reserved: before.reserved },
+          after: refundAuditView(after),
+          reason: outcome.reason,
+          ...(outcome.stripe ? { stripe: outcome.stripe } : {}),
+        }, ...alert],
+      };
+    });
+  }
+
+  /** Releases after Stripe refused; the refund shows `failed` with Stripe's reason. */
+  function releaseRefused(ctx: CallContext, record: RefundRecord, error: AppError) {
+    const stripe = (error.extra?.stripe ?? {}) as {
+      code?: string | null;
+      request_id?: string | null;
+    };
+    return release(ctx, record.id, {
+      status: "failed",
+      from: ["processing"],
+      action: "refund.failed",
+      reason: error.message,
+      failure_reason: stripe.code ?? "stripe_refused",
+      stripe: {
+        request_id: stripe.request_id ?? null,
+        idempotency_key: record.stripe_idempotency_key,
+      },
+    });
+  }
+
+  /**
+   * Sends a `processing` refund to Stripe and settles what it says. Throws the
+   * Stripe problem (502) after releasing when Stripe refused; returns the refund
+   * still `processing` when the outcome is unknown.
+   */
+  async function submit(
+    ctx: CallContext,
+    record: RefundRecord,
+    priority: StripePriority = "interactive",
+  ): Promise<RefundRecord> {
+    if (record.approval_hash && record.approval_hash !== await approvalHash(record)) {
+      // Never send anything but what was approved.
+      await release(ctx, record.id, {
+        status: "failed",
+        from: ["processing"],
+        action: "refund.failed",
+        reason: "the refund no longer matches what was approved; nothing was sent to Stripe",
+        failure_reason: "approval_mismatch",
+      });
+      throw new AppError("conflict", `refund ${record.id} no longer matches its approval`);
+    }
+    const attempt = await callStripe(record, priority);
+    if (attempt.kind === "refused") {
+      await releaseRefused(ctx, record, attempt.error);
+      const extra = { ...attempt.error.extra, refund_id: record.id };
+      throw new AppError(attempt.error.code, attempt.error.message, {
+        extra,
+        cause: attempt.error,
+      });
+    }
+    if (attempt.kind === "answered") {
+      await svc.hooks?.afterStripeCall?.(record.id, attempt.refund);
+      try {
+        await applyStripeRefund(ctx, attempt.refund);
+      } catch (error) {
+        // The money moved: never answer an error for it. The refund stays `processing`
+        // (202) and reconciliation or the webhook settles it.
+        if (!(error instanceof AppError)) throw error;
+        log.warn("refund made at Stripe but not settled yet; left to reconciliation", {
+          refund_id: record.id,
+          stripe_refund: attempt.refund.id,
+          error,
+        });
+      }
+    }
+    return (await getRefund(kv, record.id)).value ?? record;
+  }
+
+  return { callStripe, applyStripeRefund, release, releaseRefused, submit };
+}
+
+export type RefundSubmitter = ReturnType<typeof createRefundSubmitter>;

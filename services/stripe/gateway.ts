@@ -1,0 +1,255 @@
+/**
+ * The one way to Stripe: the official SDK built from config, every HTTP request
+ * it makes paid for from the shared KV token bucket, 429/`lock_timeout` retried
+ * with full-jitter backoff when repeating is safe, and failures mapped to
+ * problems (services/stripe_errors.ts).
+ *
+ * The token is taken inside the SDK's HTTP client, so a callback that makes
+ * several requests (pagination, expand round-trips) pays for each, and the
+ * SDK's timeout only starts once the token is in hand. The per-call priority
+ * and request records reach that client through AsyncLocalStorage, which
+ * follows the call through the SDK's promise chain.
+ *
+ * Webhook verification is not here: it needs no client and no budget, so the
+ * webhook service uses `Stripe.webhooks.constructEventAsync(...)` with
+ * `Stripe.createSubtleCryptoProvider()` directly.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import Stripe from "stripe";
+import type { Config } from "../../config.ts";
+import type { Clock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import {
+  isRetryableStripeError,
+  isStripeError,
+  markNotSent,
+  stripeErrorToAppError,
+  stripeRetryAfterS,
+} from "./errors.ts";
+import { createTokenBucket, type TokenBucket } from "../../kv/token_bucket.ts";
+
+export {
+  isStripeError,
+  type StripeErrorInfo,
+  stripeErrorToAppError,
+  type StripeOutcome,
+  stripeOutcome,
+} from "./errors.ts";
+
+export type StripePriority = "interactive" | "background";
+
+export interface StripeCallOptions {
+  /** `interactive` (an admin is waiting; default) may use the whole budget; `background` leaves a reserve */
+  priority?: StripePriority;
+  /** what the call does, for the logs (`refunds.create`) */
+  label?: string;
+}
+
+export interface StripeGateway {
+  /** Runs one Stripe API call through the shared budget, mapping Stripe's errors to problems. */
+  call<T>(fn: (stripe: Stripe) => Promise<T>, options?: StripeCallOptions): Promise<T>;
+}
+
+/** The gateway built by `createStripeGateway`, with its bucket visible for diagnostics. */
+export interface BudgetedStripeGateway extends StripeGateway {
+  readonly bucket: TokenBucket;
+}
+
+/** The key demo mode uses against the emulator (which accepts any `sk_test_` key). */
+export const DEMO_SECRET_KEY = "sk_test_demo_emulator_0000000000";
+
+export interface StripeGatewayOptions {
+  kv: Deno.Kv;
+  clock: Clock;
+  config: Pick<Config, "stripe">;
+  log: Logger;
+  /** per-request timeout, ms (default 20 000) */
+  timeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** jitter source, [0, 1) */
+  random?: () => number;
+  /** bucket burst (default: the rate, at least 1) */
+  burst?: number;
+  /** tries per call for 429 / lock_timeout (default 3) */
+  maxAttempts?: number;
+  /** first backoff ceiling, doubled each retry (default 250 ms, capped at 4 s) */
+  backoffBaseMs?: number;
+  /** the `fetch` the SDK sends with (default: the global one) */
+  fetch?: typeof fetch;
+}
+
+interface RequestRecord {
+  method: string;
+  path: string;
+  idempotency_key: string | null;
+  status: number | null;
+  request_id: string | null;
+  ms: number;
+  waited_ms: number;
+}
+
+/** What one attempt of `call` did, filled in by the HTTP client below. */
+interface CallScope {
+  priority: StripePriority;
+  requests: RequestRecord[];
+  /** every request so far may be sent again without acting twice */
+  repeatable: boolean;
+  budgetFailure?: unknown;
+}
+
+// The SDK keys every POST itself with this prefix; such a key is new on each
+// call, so it does not make repeating the whole call safe.
+const SDK_AUTO_KEY = "stripe-node-retry-";
+
+function headerString(headers: Record<string, unknown>, name: string): string | null {
+  const v = headers[name] ?? headers[name.toLowerCase()];
+  return typeof v === "string" ? v : null;
+}
+
+/** The SDK's fetch client, with each request paying a token first and reporting to its call. */
+function budgetedHttpClient(
+  bucket: TokenBucket,
+  scopes: AsyncLocalStorage<CallScope>,
+  fetchFn?: typeof fetch,
+): Stripe.HttpClientInterface {
+  const inner = Stripe.createFetchHttpClient(fetchFn);
+  const client = Object.create(inner) as Stripe.HttpClientInterface;
+  client.makeRequest = async (host, port, path, method, headers, body, protocol, timeout) => {
+    const scope = scopes.getStore();
+    const key = headerString(headers, "Idempotency-Key");
+    if (scope && method !== "GET" && (key === null || key.startsWith(SDK_AUTO_KEY))) {
+      scope.repeatable = false;
+    }
+    let waited: number;
+    try {
+      waited = (await bucket.take(scope?.priority ?? "interactive")).waitedMs;
+    } catch (e) {
+      if (scope) scope.budgetFailure = e;
+      throw e;
+    }
+    const record: RequestRecord = {
+      method,
+      path: path.split("?")[0],
+      idempotency_key: key && !key.startsWith(SDK_AUTO_KEY) ? key : null,
+      status: null,
+      request_id: null,
+      ms: 0,
+      waited_ms: Math.round(waited),
+    };
+    scope?.requests.push(record);
+    const started = performance.now();
+    try {
+      const res = await inner.makeRequest(
+        host,
+        port,
+        path,
+        method,
+        headers,
+        body,
+        protocol,
+        timeout,
+      );
+      record.status = res.getStatusCode();
+      record.request_id = headerString(res.getHeaders() as Record<string, unknown>, "request-id");
+      return res;
+    } finally {
+      record.ms = Math.round(performance.now() - started);
+    }
+  };
+  return client;
+}
+
+function sdkClient(
+  config: Pick<Config, "stripe">,
+  httpClient: Stripe.HttpClientInterface,
+  timeout: number,
+) {
+  const url = new URL(config.stripe.apiUrl);
+  const protocol = url.protocol === "http:" ? "http" : "https";
+  return new Stripe(config.stripe.secretKey ?? DEMO_SECRET_KEY, {
+    host: url.hostname,
+    port: url.port || (protocol === "http" ? 80 : 443),
+    protocol,
+    httpClient,
+    // The gateway owns retries: it knows when repeating is safe and keeps to the budget.
+    maxNetworkRetries: 0,
+    timeout,
+    telemetry: false,
+  });
+}
+
+export function createStripeGateway(options: StripeGatewayOptions): BudgetedStripeGateway {
+  const { kv, clock, config, log } = options;
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = options.random ?? Math.random;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3);
+  const backoffBaseMs = options.backoffBaseMs ?? 250;
+  const bucket = createTokenBucket({
+    kv,
+    clock,
+    ratePerS: config.stripe.rateLimitPerS,
+    burst: options.burst,
+    sleep,
+    random,
+  });
+  const scopes = new AsyncLocalStorage<CallScope>();
+  const stripe = sdkClient(config, budgetedHttpClient(bucket, scopes, options.fetch), timeoutMs);
+
+  function backoffMs(attempt: number, error: Stripe.errors.StripeError): number {
+    // full jitter: anywhere up to the (capped) exponential ceiling
+    const jittered = random() * Math.min(4_000, backoffBaseMs * 2 ** (attempt - 1));
+    const asked = stripeRetryAfterS(error);
+    return asked === undefined ? jittered : asked * 1000 + jittered / 4;
+  }
+
+  function logAttempt(scope: CallScope, opts: StripeCallOptions, attempt: number, error?: unknown) {
+    const last = scope.requests.at(-1);
+    const fields = {
+      label: opts.label ?? null,
+      priority: scope.priority,
+      attempt,
+      requests: scope.requests.length,
+      method: last?.method ?? null,
+      path: last?.path ?? null,
+      status: isStripeError(error) ? error.statusCode ?? null : last?.status ?? null,
+      ms: last?.ms ?? null,
+      waited_ms: scope.requests.reduce((n, r) => n + r.waited_ms, 0),
+      request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
+      idempotency_key: last?.idempotency_key ?? null,
+    };
+    if (error === undefined) log.info("stripe call", fields);
+    else {
+      const e = isStripeError(error)
+        ? { type: error.rawType ?? error.type, code: error.code ?? null, message: error.message }
+        : { message: error instanceof Error ? error.message : String(error) };
+      log.warn("stripe call failed", { ...fields, error: e });
+    }
+  }
+
+  return {
+    bucket,
+    async call<T>(fn: (stripe: Stripe) => Promise<T>, opts: StripeCallOptions = {}): Promise<T> {
+      const priority = opts.priority ?? "interactive";
+      for (let attempt = 1;; attempt++) {
+        const scope: CallScope = { priority, requests: [], repeatable: true };
+        try {
+          const value = await scopes.run(scope, () => fn(stripe));
+          logAttempt(scope, opts, attempt);
+          return value;
+        } catch (error) {
+          logAttempt(scope, opts, attempt, error);
+          if (scope.budgetFailure !== undefined) throw markNotSent(asError(scope.budgetFailure));
+          if (!isStripeError(error)) throw error;
+          const retry = isRetryableStripeError(error) && scope.repeatable && attempt < maxAttempts;
+          if (!retry) throw stripeErrorToAppError(error, { attempts: attempt, timeoutMs });
+          await sleep(backoffMs(attempt, error));
+        }
+      }
+    },
+  };
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}

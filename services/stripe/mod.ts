@@ -1,0 +1,3 @@
+/** The stripe domain's face: what the rest of the service may use of it. */
+export { createStripeGateway, stripeOutcome } from "./gateway.ts";
+export type { StripeGateway, StripePriority } from "./gateway.ts";

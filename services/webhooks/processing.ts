@@ -1,0 +1,254 @@
+/**
+ * Processing a stored webhook event: one attempt through the applier, and the
+ * bookkeeping of its outcome on the intake log record and the event's job.
+ *
+ * The intake writes the job already leased to the inline attempt (due only
+ * after `INLINE_LEASE_MS`), so the fast path needs no claim commit; if the
+ * process dies, cron finds the job once the lease has run out. A failed
+ * attempt leaves the job to `runDueJobs` (backoff); after its last attempt the
+ * event is `dead` and waits for a replay, and an ops alert (audited, in the
+ * same commit) tells the people on duty that the account's picture is missing
+ * an event. Attempts that overlap (cron taking
+ * over a slow inline attempt, a replay) are harmless: the applier is
+ * idempotent, and a record already `processed` is never set back.
+ *
+ * An applier that takes `alsoInCommit` records the outcome (record and job)
+ * in the commit that applies the event, saving a commit per event; one that
+ * does not (or changes nothing on the audited path) gets a commit of its own.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { type AuditInput, type AuditService } from "../audit/mod.ts";
+import { systemContext } from "../../domain/actor.ts";
+import type { Job } from "../../kv/jobs.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { raiseOpsAlert } from "../ops_alerts.ts";
+import { type ApplyOptions, type ApplyResult, type CommitHook } from "../ingest/mod.ts";
+import { commitChecked } from "../../kv/atomic.ts";
+import {
+  addJobDone,
+  addRecordUpdate,
+  eventRecordKey,
+  getEvent,
+  readPayload,
+  rescheduleInlineJob,
+  type WebhookEventRecord,
+  type WebhookEventStatus,
+} from "../../kv/webhook_events.ts";
+import { CommitBatcher } from "./batch.ts";
+
+export const WEBHOOK_PROCESS_JOB = "webhook.process";
+/** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
+export const WEBHOOK_RETENTION_MS = 30 * 24 * 3600_000;
+export const INLINE_LEASE_MS = 60_000;
+export const WEBHOOK_MAX_ATTEMPTS = 8;
+/** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
+const FIRST_RETRY_MS = 5_000;
+const WEEK_MS = 7 * 24 * 3600_000;
+
+/** What processes one verified event (services/stripe_events.ts). */
+export interface EventApplier {
+  apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
+  /**
+   * `apply` honours `atIntake` (only KV work, else `deferred`): the intake then
+   * applies plain ingestion in the commit that stores the event.
+   */
+  readonly appliesAtIntake?: boolean;
+}
+
+export type Outcome =
+  | { ok: true; applied: boolean; detail: string; joined?: boolean }
+  | { ok: false; error: string };
+
+export function createEventProcessing(
+  deps: Deps,
+  svc: { applier: EventApplier; audit: AuditService; newId: IdFactory },
+) {
+  const { kv, clock, log } = deps;
+  const { applier } = svc;
+  // Events settling at the same moment share one commit.
+  const settleBatch = new CommitBatcher(kv);
+
+  async function attempt(event: Stripe.Event, options?: ApplyOptions): Promise<Outcome> {
+    try {
+      const { applied, detail, joined } = await applier.apply(event, options);
+      return { ok: true, applied, detail, joined: joined === true };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log.warn("webhook event processing failed", { event_id: event.id, type: event.type, error });
+      return { ok: false, error: message.slice(0, 1000) };
+    }
+  }
+
+  /** The record after an attempt; `failedStatus` is what a failure makes it. */
+  function nextRecord(
+    before: WebhookEventRecord,
+    outcome: Outcome,
+    failedStatus: WebhookEventStatus,
+  ): WebhookEventRecord {
+    const now = clock.now();
+    if (!outcome.ok) {
+      // An attempt that failed while another one processed the event (a replay, say) does
+      // not set it back.
+      const done = before.status === "processed" || before.status === "ignored";
+      return {
+        ...before,
+        status: done ? before.status : failedStatus,
+        attempts: before.attempts + 1,
+        last_error: outcome.error,
+      };
+    }
+    // Applied by an earlier attempt (an overlapping cron run, a forced replay): nothing
+    // changing now does not make it "ignored".
+    const already = before.status === "processed" && !outcome.applied;
+    return {
+      ...before,
+      status: outcome.applied || already ? "processed" : "ignored",
+      attempts: before.attempts + 1,
+      last_error: null,
+      detail: already ? before.detail : outcome.detail.slice(0, 1000),
+      processed_at: now,
+      // A late replay keeps the event at least a week more (its id stays deduplicated).
+      keep_until: before.keep_until - now < WEEK_MS
+        ? now + WEBHOOK_RETENTION_MS
+        : before.keep_until,
+    };
+  }
+
+  /** Records an attempt's outcome on a fresh read; on success also removes `job` if given. */
+  async function settle(
+    eventId: string,
+    outcome: Outcome,
+    opts: { job: Job | null; failedStatus?: WebhookEventStatus },
+  ): Promise<WebhookEventRecord | null> {
+    const { value } = await commitChecked(kv, async (op) => {
+      const entry = await getEvent(kv, eventId);
+      if (entry.value === null) return null;
+      if (outcome.ok && opts.job) addJobDone(op, opts.job);
+      const after = nextRecord(entry.value, outcome, opts.failedStatus ?? "failed");
+      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
+      return after;
+    }, { what: `webhook event ${eventId}` });
+    return value;
+  }
+
+  async function loadEvent(record: WebhookEventRecord): Promise<Stripe.Event> {
+    const json = await readPayload(kv, record);
+    if (json === null) throw new Error(`the stored payload of ${record.id} is missing`);
+    return JSON.parse(json) as Stripe.Event;
+  }
+
+  /**
+   * The settle of a successful inline attempt, as writes joining the
+   * applier's commit: the record as the intake wrote it (no read), or, when
+   * the commit is built again (a lost race, a replay got there first), as it
+   * is now.
+   */
+  function joinedSettle(
+    stored: { record: WebhookEventRecord; versionstamp: string },
+    job: Job,
+  ): CommitHook {
+    let rerun = false;
+    return async (op, result) => {
+      const before = rerun ? await getEvent(kv, stored.record.id) : {
+        key: eventRecordKey(stored.record.id),
+        value: stored.record,
+        versionstamp: stored.versionstamp,
+      };
+      rerun = true;
+      if (before.value === null) return; // swept meanwhile: nothing left to record
+      addJobDone(op, job);
+      const after = nextRecord(before.value, { ok: true, ...result }, "failed");
+      addRecordUpdate(op, before as Deno.KvEntry<WebhookEventRecord>, after);
+    };
+  }
+
+  /** The attempt right after intake; never throws (it runs unawaited). */
+  async function processInline(
+    event: Stripe.Event,
+    stored: { record: WebhookEventRecord; versionstamp: string },
+    job: Job,
+  ): Promise<void> {
+    try {
+      const outcome = await attempt(event, { alsoInCommit: joinedSettle(stored, job) });
+      if (outcome.ok && outcome.joined) return;
+      if (outcome.ok) {
+        // Fast path: the record is as the intake wrote it (same versionstamp), so no read.
+        const before = {
+          key: eventRecordKey(event.id),
+          value: stored.record,
+          versionstamp: stored.versionstamp,
+        };
+        const after = nextRecord(stored.record, outcome, "failed");
+        const res = await settleBatch.submit({
+          add(op) {
+            addJobDone(op, job);
+            addRecordUpdate(op, before, after);
+          },
+          mutations: 10,
+          bytes: 4096,
+        });
+        if (!res.ok) await settle(event.id, outcome, { job });
+        return;
+      }
+      const dueAt = clock.now() + FIRST_RETRY_MS;
+      await settle(event.id, outcome, { job: null });
+      await rescheduleInlineJob(kv, job, stored.versionstamp, dueAt, outcome.error);
+    } catch (error) {
+      // Bookkeeping failed (KV unavailable?): the job stays and cron retries after the lease.
+      log.error("webhook inline processing failed", { event_id: event.id, error });
+    }
+  }
+
+  /** The `webhook.process` job: cron's retry of an event not yet processed. */
+  async function runJob(job: Job): Promise<void> {
+    const { event_id } = job.payload as { event_id: string };
+    const { value: record } = await getEvent(kv, event_id);
+    // Gone (swept) or already done by the inline attempt, another runner or a replay.
+    if (!record || record.status === "processed" || record.status === "ignored") return;
+    const outcome = await attempt(await loadEvent(record));
+    if (!outcome.ok && job.attempts >= job.max_attempts) await deadLetter(event_id, outcome);
+    else await settle(event_id, outcome, { job: null });
+    if (!outcome.ok) throw new Error(outcome.error);
+  }
+
+  /**
+   * The last attempt failed: the record becomes `dead` and, the first time, an
+   * ops alert is raised with its audit entry, all in one commit.
+   */
+  async function deadLetter(eventId: string, outcome: Outcome & { ok: false }): Promise<void> {
+    await svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+      const entry = await getEvent(kv, eventId);
+      if (entry.value === null) return { value: null, audit: [] };
+      const before = entry.value;
+      const after = nextRecord(before, outcome, "dead");
+      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
+      // Alerted once, when it dies (not again, nor when another attempt processed it meanwhile).
+      if (after.status !== "dead" || before.status === "dead") return { value: null, audit: [] };
+      return { value: null, audit: [raiseDeadEventAlert(op, before, outcome.error)] };
+    });
+  }
+
+  function raiseDeadEventAlert(
+    op: Deno.AtomicOperation,
+    record: WebhookEventRecord,
+    error: string,
+  ): AuditInput {
+    return raiseOpsAlert(
+      op,
+      { newId: svc.newId, log },
+      {
+        kind: "webhook_event_dead",
+        webhook_event_id: record.id,
+        detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
+          `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
+      },
+      new Date(clock.now()).toISOString(),
+      { type: "webhook_event", id: record.id },
+    );
+  }
+
+  return { attempt, nextRecord, loadEvent, processInline, runJob };
+}
+
+export type EventProcessing = ReturnType<typeof createEventProcessing>;
