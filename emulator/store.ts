@@ -1,10 +1,8 @@
 import { invalidRequest, resourceMissing } from "./errors.ts";
 import { optInt, optObject, optString, type Params } from "./form.ts";
+import type { StripeObject } from "./object.ts";
 
-// Stripe objects are open-ended JSON; typing every field would duplicate the SDK's types
-// without making the emulator safer, so objects are plain records.
-// deno-lint-ignore no-explicit-any
-export type StripeObject = Record<string, any>;
+export type { StripeObject };
 
 export const COLLECTIONS = {
   customers: { prefix: "cus", name: "customer" },
