@@ -15,7 +15,8 @@ import {
   type PendingEntry,
   pendingEntry,
 } from "./entry.ts";
-import { addEntries, GENESIS_HEAD, readHead } from "../../kv/audit.ts";
+import { addEntries, readHead } from "../../kv/audit.ts";
+import { GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import { commitChecked } from "../../kv/atomic.ts";
 import { createIdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";

@@ -4,7 +4,7 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { maskString } from "../../core/log.ts";
-import type { AuditEntry, AuditHead, AuditResult } from "../../kv/audit.ts";
+import type { AuditEntry, AuditHead, AuditResult } from "../../domain/audit_entry.ts";
 import { hex, sha256Hex } from "../../core/encoding.ts";
 
 export interface AuditInput {

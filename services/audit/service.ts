@@ -16,13 +16,13 @@ import {
   type VerifyResult,
 } from "./verify.ts";
 import { CursorSealer, type Page } from "../../kv/pagination.ts";
-import type { AuditEntry } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 
 export type { AuditInput } from "./entry.ts";
 export type { AuditFilters, AuditQuery } from "./query.ts";
 export type { ExportFormat } from "./export.ts";
 export type { CheckpointOutcome, VerifyResult } from "./verify.ts";
-export type { AuditEntry } from "../../kv/audit.ts";
+export type { AuditEntry } from "../../domain/audit_entry.ts";
 export { checkpointAuditHead } from "./verify.ts";
 
 export interface AuditService {

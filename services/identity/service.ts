@@ -18,13 +18,8 @@ import {
 } from "../../domain/permissions.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import {
-  anyAdminExists,
-  getAdmin,
-  getTokenAndRateCount,
-  listAllAdmins,
-  type RoleGrant,
-} from "../../kv/admins.ts";
+import { anyAdminExists, getAdmin, getTokenAndRateCount, listAllAdmins } from "../../kv/admins.ts";
+import type { RoleGrant } from "../../domain/admin.ts";
 import { getSecondFactor, rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./crypto.ts";
 import {
@@ -57,7 +52,7 @@ import {
 import { approveRoleGrant, pendingRoleGrants, rejectRoleGrant } from "./role_grants.ts";
 
 export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
-export type { RoleGrant } from "../../kv/admins.ts";
+export type { RoleGrant } from "../../domain/admin.ts";
 
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {

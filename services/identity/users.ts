@@ -19,12 +19,10 @@ import { totpUri } from "./totp.ts";
 import {
   addCreateAdmin,
   addUpdateAdmin,
-  type AdminRecord,
   adminsSelector,
-  type AdminStatus,
   getAdminIdByEmail,
-  type RoleGrant,
 } from "../../kv/admins.ts";
+import type { AdminRecord, AdminStatus, RoleGrant } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { requestRoleGrant } from "./role_grants.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";

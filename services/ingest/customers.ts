@@ -5,14 +5,8 @@
 import type Stripe from "stripe";
 import type { CallContext } from "../../domain/actor.ts";
 import type { Deps } from "../deps.ts";
-import {
-  addAggregates,
-  addCustomer,
-  type CustomerRecord,
-  getAggregates,
-  getCustomer,
-  type SavedPaymentMethod,
-} from "../../kv/customers.ts";
+import { addAggregates, addCustomer, getAggregates, getCustomer } from "../../kv/customers.ts";
+import type { CustomerRecord, SavedPaymentMethod } from "../../domain/customer.ts";
 import type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 import { noChange } from "./commit.ts";
 import { compareOrder } from "./merge.ts";

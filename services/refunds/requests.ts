@@ -37,10 +37,8 @@ import {
   getRefund,
   getTransactionEntry,
   listTransactionRefunds,
-  type RefundReason,
-  type RefundRecord,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundReason, type RefundRecord, withHistory } from "../../domain/refund.ts";
 
 export const REFUND_RECONCILE_JOB = "refund.reconcile";
 export const REFUND_EXPIRE_JOB = "refund.expire_approval";

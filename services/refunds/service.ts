@@ -30,18 +30,18 @@ import {
   getRefundIdByStripeRefund,
   listRefunds,
   type RefundFilters,
-  type RefundHistoryEntry,
-  type RefundRecord,
 } from "../../kv/refunds.ts";
+import type { RefundHistoryEntry, RefundRecord } from "../../domain/refund.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 export type { CreateRefundInput } from "./requests.ts";
 export type { RefundHooks } from "./submit.ts";
 export type { ReconcileSummary, SweepOptions } from "./reconcile.ts";
-export type { RefundFilters, RefundReason, RefundStatus } from "../../kv/refunds.ts";
+export type { RefundFilters } from "../../kv/refunds.ts";
+export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
-export { REFUND_REASONS, REFUND_STATUSES } from "../../kv/refunds.ts";
+export { REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 

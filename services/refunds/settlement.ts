@@ -29,12 +29,14 @@ import {
   addUpdateRefund,
   getRefund,
   getRefundIdByStripeRefund,
+} from "../../kv/refunds.ts";
+import {
   REFUND_REASONS,
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
   withHistory,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 

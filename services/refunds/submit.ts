@@ -36,10 +36,8 @@ import {
   addUpdateRefund,
   getRefund,
   getTransactionEntry,
-  type RefundRecord,
-  type RefundStatus,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundRecord, type RefundStatus, withHistory } from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 
 /** Test seams: simulate the process dying between the Stripe call and the second commit. */

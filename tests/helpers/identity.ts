@@ -11,7 +11,8 @@ import type { Role } from "../../domain/permissions.ts";
 import type { Services } from "../../services/mod.ts";
 import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/identity/totp.ts";
 import type { createApp } from "../../app.ts";
-import { type AuditEntry, iterateEntries } from "../../kv/audit.ts";
+import { iterateEntries } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 
 export interface TestAdmin {
   id: string;
