@@ -18,6 +18,11 @@ export const REFUND_STATUSES = [
 ] as const;
 export type RefundStatus = typeof REFUND_STATUSES[number];
 
+/** Not settled yet: waiting for a second person, or sent with Stripe's answer not known yet. */
+export function isUndecided(status: RefundStatus): boolean {
+  return status === "awaiting_approval" || status === "processing";
+}
+
 export interface RefundHistoryEntry {
   at: string;
   status: RefundStatus;

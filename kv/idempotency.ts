@@ -1,6 +1,6 @@
 /**
  * Client `Idempotency-Key`s: the same key with the same request gives the first
- * answer again (status and body); the same key with a different request is 422
+ * answer again; the same key with a different request is 422
  * `idempotency_key_reused`. Keys are scoped per caller and route and kept
  * `IDEMPOTENCY_RETENTION_MS` (at least the 24 h promised in CONTRACT.md).
  *
@@ -29,8 +29,8 @@ export interface IdempotencyScope {
   key: string;
 }
 
+/** The operation's answer (older records also carry an HTTP status, which is ignored). */
 export interface StoredResponse {
-  status: number;
   body: unknown;
 }
 

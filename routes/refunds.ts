@@ -19,7 +19,12 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds/mod.ts";
+import {
+  isUndecided,
+  REFUND_REASONS,
+  REFUND_STATUSES,
+  type RefundResult,
+} from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
@@ -256,7 +261,9 @@ export function refundRoutes(services: Services) {
         ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
       });
       markReplay(c, result);
-      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 201);
+      return isUndecided(result.refund.status)
+        ? c.json(result.refund, 202)
+        : c.json(result.refund, 201);
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
@@ -270,7 +277,9 @@ export function refundRoutes(services: Services) {
       const body = c.req.valid("json") ?? {};
       const result = await services.refunds.approve(callContext(c), id, body);
       markReplay(c, result);
-      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 200);
+      return isUndecided(result.refund.status)
+        ? c.json(result.refund, 202)
+        : c.json(result.refund, 200);
     })
     .openapi(reject, async (c) => {
       const { id } = c.req.valid("param");

@@ -6,6 +6,7 @@
 export {
   createRefundService,
   createRefundSettlement,
+  isUndecided,
   reconcileRefunds,
   REFUND_REASONS,
   REFUND_STATUSES,

@@ -41,7 +41,7 @@ export type { ReconcileSummary, SweepOptions } from "./reconcile.ts";
 export type { RefundFilters } from "../../kv/refunds.ts";
 export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
-export { REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
+export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
@@ -81,9 +81,11 @@ export interface RefundDetail extends RefundView {
   history: RefundHistoryEntry[];
 }
 
-/** What a POST answers: the refund, and 201 (Stripe answered) / 202 (awaiting approval or reconciliation) / 200. */
+/**
+ * What create, approve and reject answer: the refund as it stood then (the
+ * route picks the status from it: see `isUndecided`).
+ */
 export interface RefundResult {
-  status: 200 | 201 | 202;
   refund: RefundDetail;
   /** this answer is the stored one for the Idempotency-Key */
   replayed: boolean;
@@ -107,11 +109,6 @@ export function refundView(r: RefundRecord): RefundView {
 
 export function refundDetail(r: RefundRecord): RefundDetail {
   return { ...refundView(r), history: r.history };
-}
-
-/** Awaiting a decision or an unknown Stripe outcome: 202; Stripe answered: 201. */
-function createdStatus(r: RefundRecord): 201 | 202 {
-  return r.status === "awaiting_approval" || r.status === "processing" ? 202 : 201;
 }
 
 export interface RefundServices {
@@ -140,27 +137,20 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
       : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
   }
 
-  async function resume(id: string, ok: 200 | 201) {
+  async function resume(id: string) {
     const record = (await getRefund(kv, id)).value;
     if (!record) throw notFound("refund", id);
-    const status = record.status === "awaiting_approval" || record.status === "processing"
-      ? 202
-      : ok;
-    return { status, body: refundDetail(record) };
+    return { body: refundDetail(record) };
   }
 
-  function toResult(r: { status: number; body: unknown; replayed: boolean }): RefundResult {
-    return {
-      status: r.status as RefundResult["status"],
-      refund: r.body as RefundDetail,
-      replayed: r.replayed,
-    };
+  function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
+    return { refund: r.body as RefundDetail, replayed: r.replayed };
   }
 
   /**
-   * POST /refunds. 201 when Stripe answered (pending or succeeded), 202 when
-   * awaiting approval or left to reconciliation; Stripe's refusal is 502
-   * `stripe_error` (the refund is recorded `failed`).
+   * Asks for a refund: sent at once (Stripe answered: pending or succeeded),
+   * awaiting approval, or left to reconciliation (`processing`); Stripe's
+   * refusal is the `stripe_error` AppError (the refund is recorded `failed`).
    */
   async function create(ctx: CallContext, input: CreateRefundInput): Promise<RefundResult> {
     const fingerprint = await requestFingerprint({ route: "create", ...input });
@@ -169,9 +159,9 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
         run: async (binding) => {
           let record = await requests.request(ctx, input, binding);
           if (record.status === "processing") record = await submitter.submit(ctx, record);
-          return { status: createdStatus(record), body: refundDetail(record) };
+          return { body: refundDetail(record) };
         },
-        resume: (id) => resume(id, 201),
+        resume,
       }),
     );
   }
@@ -184,7 +174,7 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     return create(ctx, { ...input, reason: "fraudulent" });
   }
 
-  /** POST /refunds/{id}/approve: 200 when Stripe answered, 202 when left to reconciliation. */
+  /** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
   async function approve(
     ctx: CallContext,
     id: string,
@@ -196,17 +186,14 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
         run: async (binding) => {
           let record = await requests.approve(ctx, id, body, binding);
           record = await submitter.submit(ctx, record);
-          return {
-            status: record.status === "processing" ? 202 : 200,
-            body: refundDetail(record),
-          };
+          return { body: refundDetail(record) };
         },
-        resume: (rid) => resume(rid, 200),
+        resume,
       }),
     );
   }
 
-  /** POST /refunds/{id}/reject: the reservation is released; the requester may withdraw their own. */
+  /** Rejects: the reservation is released; the requester may withdraw their own. */
   async function reject(
     ctx: CallContext,
     id: string,
@@ -233,9 +220,9 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
           });
           if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-          return { status: 200, body: refundDetail(record) };
+          return { body: refundDetail(record) };
         },
-        resume: (rid) => resume(rid, 200),
+        resume,
       }),
     );
   }
