@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
+import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 
 export const ProblemSchema = z.object({
   type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
@@ -77,3 +78,54 @@ export function errorResponses(...codes: ErrorCode[]) {
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
 }
+
+export const DateTimeSchema = z.string().openapi({ format: "date-time" });
+
+/**
+ * A refund as the API shows it (internals such as the Stripe idempotency key
+ * left out). The refunds service builds its views from this schema's fields.
+ */
+
+export const RefundSchema = z.object({
+  id: z.string().openapi({ example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  transaction_id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  amount: AmountSchema,
+  currency: CurrencySchema,
+  reason: z.enum(REFUND_REASONS).nullable(),
+  note: z.string(),
+  status: z.enum(REFUND_STATUSES).openapi({
+    description: "`awaiting_approval` (reserved, nothing sent), `processing` (sent, outcome not " +
+      "known yet: reconciliation finishes it), then Stripe's `pending`, `requires_action`, " +
+      "`succeeded`, `failed`, `canceled`; or `rejected` / `expired` (never sent)",
+  }),
+  requested_by: z.string().openapi({
+    description: "admin id, or `stripe_dashboard` for a refund made outside this service",
+  }),
+  approved_by: z.string().nullable(),
+  rejected_by: z.string().nullable(),
+  decision_note: z.string().nullable(),
+  stripe_refund: z.string().nullable().openapi({ example: "re_3QxYz" }),
+  stripe_status: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  fraud_alert_id: z.string().nullable(),
+  approval: z.object({
+    required: z.boolean(),
+    reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
+    hash: z.string().nullable().openapi({
+      description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
+    }),
+    expires_at: DateTimeSchema.nullable(),
+  }),
+  created_at: DateTimeSchema,
+  updated_at: DateTimeSchema,
+  settled_at: DateTimeSchema.nullable(),
+}).openapi("Refund");
+
+export const RefundDetailSchema = RefundSchema.extend({
+  history: z.array(z.object({
+    at: DateTimeSchema,
+    status: z.enum(REFUND_STATUSES),
+    by: z.string(),
+    note: z.string().nullable(),
+  })),
+}).openapi("RefundDetail");

@@ -11,13 +11,13 @@ import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
-  AmountSchema,
-  CurrencySchema,
   CursorQuery,
   errorResponses,
   jsonContent,
   LimitQuery,
   pageSchema,
+  RefundDetailSchema,
+  RefundSchema,
 } from "../openapi/schemas.ts";
 import {
   isUndecided,
@@ -27,53 +27,8 @@ import {
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
 
-const DateTime = z.string().openapi({ format: "date-time" });
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
-
-const RefundSchema = z.object({
-  id: z.string().openapi({ example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  transaction_id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  amount: AmountSchema,
-  currency: CurrencySchema,
-  reason: z.enum(REFUND_REASONS).nullable(),
-  note: z.string(),
-  status: z.enum(REFUND_STATUSES).openapi({
-    description: "`awaiting_approval` (reserved, nothing sent), `processing` (sent, outcome not " +
-      "known yet: reconciliation finishes it), then Stripe's `pending`, `requires_action`, " +
-      "`succeeded`, `failed`, `canceled`; or `rejected` / `expired` (never sent)",
-  }),
-  requested_by: z.string().openapi({
-    description: "admin id, or `stripe_dashboard` for a refund made outside this service",
-  }),
-  approved_by: z.string().nullable(),
-  rejected_by: z.string().nullable(),
-  decision_note: z.string().nullable(),
-  stripe_refund: z.string().nullable().openapi({ example: "re_3QxYz" }),
-  stripe_status: z.string().nullable(),
-  failure_reason: z.string().nullable(),
-  fraud_alert_id: z.string().nullable(),
-  approval: z.object({
-    required: z.boolean(),
-    reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
-    hash: z.string().nullable().openapi({
-      description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
-    }),
-    expires_at: DateTime.nullable(),
-  }),
-  created_at: DateTime,
-  updated_at: DateTime,
-  settled_at: DateTime.nullable(),
-}).openapi("Refund");
-
-const RefundDetailSchema = RefundSchema.extend({
-  history: z.array(z.object({
-    at: DateTime,
-    status: z.enum(REFUND_STATUSES),
-    by: z.string(),
-    note: z.string().nullable(),
-  })),
-}).openapi("RefundDetail");
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")

@@ -31,7 +31,9 @@ import {
   listRefunds,
   type RefundFilters,
 } from "../../kv/refunds.ts";
-import type { RefundHistoryEntry, RefundRecord } from "../../domain/refund.ts";
+import type { RefundRecord } from "../../domain/refund.ts";
+import type { z } from "@hono/zod-openapi";
+import { RefundDetailSchema, RefundSchema } from "../../openapi/schemas.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
@@ -45,41 +47,15 @@ export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refun
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
-/** The fields of a refund record that the API shows as they are. */
-const PUBLIC_FIELDS = [
-  "id",
-  "transaction_id",
-  "amount",
-  "currency",
-  "reason",
-  "note",
-  "status",
-  "requested_by",
-  "approved_by",
-  "rejected_by",
-  "decision_note",
-  "stripe_refund",
-  "stripe_status",
-  "failure_reason",
-  "fraud_alert_id",
-  "created_at",
-  "updated_at",
-  "settled_at",
-] as const satisfies readonly (keyof RefundRecord)[];
+/** A refund as the API shows it: declared once, by its schema. */
+export type RefundView = z.infer<typeof RefundSchema>;
+export type RefundDetail = z.infer<typeof RefundDetailSchema>;
 
-/** A refund as the API shows it: internals (Stripe idempotency key, target) left out. */
-export type RefundView = Pick<RefundRecord, typeof PUBLIC_FIELDS[number]> & {
-  approval: {
-    required: boolean;
-    reasons: string[];
-    hash: string | null;
-    expires_at: string | null;
-  };
-};
-
-export interface RefundDetail extends RefundView {
-  history: RefundHistoryEntry[];
-}
+/** The fields of the view that are the record's own, shown as they are (all but `approval`). */
+const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "approval") as (
+  & keyof RefundRecord
+  & keyof RefundView
+)[];
 
 /**
  * What create, approve and reject answer: the refund as it stood then (the
@@ -92,9 +68,9 @@ export interface RefundResult {
 }
 
 export function refundView(r: RefundRecord): RefundView {
-  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Pick<
-    RefundRecord,
-    typeof PUBLIC_FIELDS[number]
+  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Omit<
+    RefundView,
+    "approval"
   >;
   return {
     ...shown,
