@@ -1,5 +1,5 @@
 /**
- * POST /api/admin/step-up: trade one TOTP code (or a recovery code) for a
+ * POST /step-up (mounted under /api/admin): trade one TOTP code (or a recovery code) for a
  * short-lived token that stands in for `X-OTP-Code` on a run of operations,
  * for this admin and this bearer token only. Throttled harder than the API.
  */
@@ -17,7 +17,7 @@ const StepUp = z.object({
 
 const stepUp = adminRoute({ permission: "step_up.create" }, {
   method: "post",
-  path: "/api/admin/step-up",
+  path: "/step-up",
   tags: ["identity"],
   summary: "Exchange a TOTP code for a step-up token",
   description: "The token is valid for `STEP_UP_TTL_S` seconds, for the calling admin and " +

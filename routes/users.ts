@@ -1,5 +1,5 @@
 /**
- * /api/admin/users: manage admins and roles (role `admin`; changes need a
+ * /users (mounted under /api/admin): manage admins and roles (role `admin`; changes need a
  * second factor). Granting `admin` is maker-checker: the PATCH (or POST)
  * answers 202 with a pending role grant that a different admin approves.
  */
@@ -17,7 +17,6 @@ import {
 import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
 
-const BASE = "/api/admin/users";
 const roleError = `role must be one of ${ROLES.join(", ")}`;
 const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
 const StatusSchema = z.enum(["active", "disabled"], {
@@ -76,7 +75,7 @@ const GrantParams = IdParam.extend({
 
 const list = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Admins, newest first",
   request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
@@ -85,7 +84,7 @@ const list = adminRoute({ permission: "users.read" }, {
 
 const show = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "One admin with the role grants awaiting approval",
   request: { params: IdParam },
@@ -100,7 +99,7 @@ const show = adminRoute({ permission: "users.read" }, {
 
 const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Create an admin; returns its token, TOTP secret and recovery codes once",
   request: {
@@ -124,7 +123,7 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "patch",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. `role: admin` needs a second " +
@@ -152,7 +151,7 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const approve = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/approve`,
+  path: "/users/{id}/role-grants/{grant_id}/approve",
   tags: ["users"],
   summary: "Approve a pending role grant (not your own request)",
   request: { params: GrantParams },
@@ -167,7 +166,7 @@ const approve = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const reject = adminRoute({ permission: "users.write" }, {
   method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/reject`,
+  path: "/users/{id}/role-grants/{grant_id}/reject",
   tags: ["users"],
   summary: "Close a pending role grant without granting it",
   request: { params: GrantParams },
@@ -179,7 +178,7 @@ const reject = adminRoute({ permission: "users.write" }, {
 
 const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/rotate-token`,
+  path: "/users/{id}/rotate-token",
   tags: ["users"],
   summary: "Issue a new API token; the old one stops working at once",
   request: { params: IdParam },
@@ -194,7 +193,7 @@ const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/reset-2fa`,
+  path: "/users/{id}/reset-2fa",
   tags: ["users"],
   summary: "Replace the TOTP secret and recovery codes (lost phone)",
   request: { params: IdParam },

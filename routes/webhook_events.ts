@@ -1,5 +1,5 @@
 /**
- * The webhook intake log for admins: list (by status and type), one event with
+ * /webhook-events (mounted under /api/admin/payments): the webhook intake log for admins: list (by status and type), one event with
  * its payload, and replay of a failed or dead event (2FA, audited).
  */
 import { z } from "@hono/zod-openapi";
@@ -15,8 +15,6 @@ import {
 } from "../openapi/schemas.ts";
 import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
-
-const BASE = "/api/admin/payments/webhook-events";
 
 const WebhookEvent = z.object({
   id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
@@ -60,7 +58,7 @@ const IdParam = z.object({
 
 const list = adminRoute({ permission: "webhooks.read" }, {
   method: "get",
-  path: BASE,
+  path: "/webhook-events",
   tags: ["webhooks"],
   summary: "The webhook intake log, newest first",
   request: {
@@ -81,7 +79,7 @@ const list = adminRoute({ permission: "webhooks.read" }, {
 
 const show = adminRoute({ permission: "webhooks.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/webhook-events/{id}",
   tags: ["webhooks"],
   summary: "One received event with its payload",
   request: { params: IdParam },
@@ -93,7 +91,7 @@ const show = adminRoute({ permission: "webhooks.read" }, {
 
 const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/replay`,
+  path: "/webhook-events/{id}/replay",
   tags: ["webhooks"],
   summary: "Process a stored event again",
   description: "Runs a `failed` or `dead` event through processing now (processing is " +
