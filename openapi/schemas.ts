@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
+import { ROLES } from "../domain/permissions.ts";
 
 export const ProblemSchema = z.object({
   type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
@@ -129,3 +130,30 @@ export const RefundDetailSchema = RefundSchema.extend({
     note: z.string().nullable(),
   })),
 }).openapi("RefundDetail");
+
+const roleError = `role must be one of ${ROLES.join(", ")}`;
+export const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
+export const AdminStatusSchema = z.enum(["active", "disabled"], {
+  error: "status must be active or disabled",
+});
+
+/** An admin as the API shows it (`/users`, `/me`). */
+export const AdminSchema = z.object({
+  id: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  email: z.string().openapi({ example: "ops@example.com" }),
+  role: RoleSchema,
+  status: AdminStatusSchema,
+  created_at: DateTimeSchema,
+  updated_at: DateTimeSchema,
+  created_by: z.string().openapi({ description: "admin id, or a system actor such as `cli`" }),
+}).openapi("Admin");
+
+/** A string that may be null, with an example. */
+export const nullableString = (example?: string) => z.string().nullable().openapi({ example });
+
+export const PaymentMethodSchema = z.object({
+  type: z.string().openapi({ example: "card" }),
+  brand: nullableString("visa"),
+  last4: nullableString("4242"),
+  fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
+}).openapi("PaymentMethodSummary");

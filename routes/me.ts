@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "./users.ts";
+import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({

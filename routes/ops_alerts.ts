@@ -12,6 +12,7 @@ import {
   AmountSchema,
   CurrencySchema,
   CursorQuery,
+  DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
   LimitQuery,
@@ -19,8 +20,6 @@ import {
 } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 const OpsAlertSchema = z.object({
   id: z.string().openapi({ example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),

@@ -12,19 +12,12 @@ import {
   errorResponses,
   jsonContent,
   LimitQuery,
+  nullableString,
   pageSchema,
+  PaymentMethodSchema,
 } from "../openapi/schemas.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
 import type { Services } from "../services/mod.ts";
-
-const nullableString = (example?: string) => z.string().nullable().openapi({ example });
-
-export const PaymentMethodSchema = z.object({
-  type: z.string().openapi({ example: "card" }),
-  brand: nullableString("visa"),
-  last4: nullableString("4242"),
-  fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
-}).openapi("PaymentMethodSummary");
 
 export const TransactionSchema = z.object({
   id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),

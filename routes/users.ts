@@ -8,31 +8,17 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import {
+  AdminSchema,
+  AdminStatusSchema,
   CursorQuery,
+  DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
   LimitQuery,
   pageSchema,
+  RoleSchema,
 } from "../openapi/schemas.ts";
-import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
-
-const roleError = `role must be one of ${ROLES.join(", ")}`;
-const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
-const StatusSchema = z.enum(["active", "disabled"], {
-  error: "status must be active or disabled",
-});
-const DateTime = z.string().openapi({ format: "date-time" });
-
-export const AdminSchema = z.object({
-  id: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  email: z.string().openapi({ example: "ops@example.com" }),
-  role: RoleSchema,
-  status: StatusSchema,
-  created_at: DateTime,
-  updated_at: DateTime,
-  created_by: z.string().openapi({ description: "admin id, or a system actor such as `cli`" }),
-}).openapi("Admin");
 
 const RoleGrantSchema = z.object({
   id: z.string().openapi({ example: "grt_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -134,7 +120,7 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
       required: true,
       content: {
         "application/json": {
-          schema: z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() })
+          schema: z.object({ role: RoleSchema.optional(), status: AdminStatusSchema.optional() })
             .refine((b) => b.role !== undefined || b.status !== undefined, {
               message: "send role and/or status",
             }),
