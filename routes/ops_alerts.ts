@@ -7,16 +7,14 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
   AmountSchema,
   CurrencySchema,
-  CursorQuery,
   DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
-  LimitQuery,
-  pageSchema,
 } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
@@ -53,21 +51,18 @@ const IdParam = z.object({
   }),
 });
 
-const ListQuery = z.object({
-  status: z.enum(OPS_ALERT_STATUSES, {
-    error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
-  }).optional().openapi({ param: { name: "status", in: "query" } }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
-
-const list = adminRoute({ permission: "ops_alerts.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "ops_alerts.read",
   path: "/ops-alerts",
   tags: ["ops alerts"],
   summary: "Money problems to look at, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(OpsAlertSchema, "OpsAlertPage"), "a page") },
+  filters: {
+    status: z.enum(OPS_ALERT_STATUSES, {
+      error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
+    }).optional().openapi({ param: { name: "status", in: "query" } }),
+  },
+  item: OpsAlertSchema,
+  pageName: "OpsAlertPage",
 });
 
 const show = adminRoute({ permission: "ops_alerts.read" }, {

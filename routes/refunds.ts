@@ -8,14 +8,12 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
-  CursorQuery,
   errorResponses,
   jsonContent,
-  LimitQuery,
-  pageSchema,
   RefundDetailSchema,
   RefundSchema,
 } from "../openapi/schemas.ts";
@@ -109,7 +107,7 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
 });
 
-const ListQuery = z.object({
+const ListFilters = {
   status: z.enum(REFUND_STATUSES, { error: statusError }).optional().openapi({
     param: { name: "status", in: "query" },
   }),
@@ -120,17 +118,16 @@ const ListQuery = z.object({
     param: { name: "requested_by", in: "query" },
     description: "admin id, or `stripe_dashboard`",
   }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
+};
 
-const list = adminRoute({ permission: "refunds.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "refunds.read",
   path: "/refunds",
   tags: ["refunds"],
   summary: "Refunds, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(RefundSchema, "RefundPage"), "a page") },
+  filters: ListFilters,
+  item: RefundSchema,
+  pageName: "RefundPage",
 });
 
 const show = adminRoute({ permission: "refunds.read" }, {

@@ -6,16 +6,14 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
   AdminSchema,
   AdminStatusSchema,
-  CursorQuery,
   DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
-  LimitQuery,
-  pageSchema,
   RoleSchema,
 } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
@@ -59,13 +57,14 @@ const GrantParams = IdParam.extend({
   grant_id: z.string().min(1).max(64).openapi({ param: { name: "grant_id", in: "path" } }),
 });
 
-const list = adminRoute({ permission: "users.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "users.read",
   path: "/users",
   tags: ["users"],
   summary: "Admins, newest first",
-  request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
-  responses: { 200: jsonContent(pageSchema(AdminSchema, "AdminPage"), "a page") },
+  filters: {},
+  item: AdminSchema,
+  pageName: "AdminPage",
 });
 
 const show = adminRoute({ permission: "users.read" }, {

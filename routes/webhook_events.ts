@@ -5,14 +5,9 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  CursorQuery,
-  errorResponses,
-  jsonContent,
-  LimitQuery,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
 import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -56,25 +51,22 @@ const IdParam = z.object({
   }),
 });
 
-const list = adminRoute({ permission: "webhooks.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "webhooks.read",
   path: "/webhook-events",
   tags: ["webhooks"],
   summary: "The webhook intake log, newest first",
-  request: {
-    query: z.object({
-      status: z.enum(WEBHOOK_EVENT_STATUSES).optional().openapi({
-        param: { name: "status", in: "query" },
-      }),
-      type: z.string().min(1).max(200).optional().openapi({
-        param: { name: "type", in: "query" },
-        example: "charge.refunded",
-      }),
-      limit: LimitQuery,
-      cursor: CursorQuery,
+  filters: {
+    status: z.enum(WEBHOOK_EVENT_STATUSES).optional().openapi({
+      param: { name: "status", in: "query" },
+    }),
+    type: z.string().min(1).max(200).optional().openapi({
+      param: { name: "type", in: "query" },
+      example: "charge.refunded",
     }),
   },
-  responses: { 200: jsonContent(pageSchema(WebhookEvent, "WebhookEventPage"), "a page") },
+  item: WebhookEvent,
+  pageName: "WebhookEventPage",
 });
 
 const show = adminRoute({ permission: "webhooks.read" }, {
