@@ -76,6 +76,11 @@ export function errorResponses(...codes: ErrorCode[]) {
   );
 }
 
+/** A JSON request body of `schema`, required unless said otherwise. */
+export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
+  return { required, content: { "application/json": { schema } } };
+}
+
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
 }

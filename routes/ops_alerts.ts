@@ -14,6 +14,7 @@ import {
   CurrencySchema,
   DateTimeSchema as DateTime,
   errorResponses,
+  jsonBody,
   jsonContent,
 } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
@@ -84,20 +85,15 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
   summary: "Close an alert once handled, saying what was done",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: z.string().trim().min(
-              1,
-              "note is required: say what was done (1 to 500 characters)",
-            )
-              .max(500, "note is at most 500 characters"),
-          }).openapi("OpsAlertClose"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: z.string().trim().min(
+          1,
+          "note is required: say what was done (1 to 500 characters)",
+        )
+          .max(500, "note is at most 500 characters"),
+      }).openapi("OpsAlertClose"),
+    ),
   },
   responses: {
     200: jsonContent(OpsAlertSchema, "closed"),

@@ -13,6 +13,7 @@ import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
   errorResponses,
+  jsonBody,
   jsonContent,
   RefundDetailSchema,
   RefundSchema,
@@ -87,7 +88,7 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     "cap) the refund waits for a second person's approval (202).",
   request: {
     headers: IdempotencyHeader,
-    body: { required: true, content: { "application/json": { schema: CreateBody } } },
+    body: jsonBody(CreateBody),
   },
   responses: {
     201: jsonContent(RefundDetailSchema, "sent: Stripe answered (pending or succeeded)"),
@@ -150,19 +151,15 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: {
-      required: false,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: Note.optional(),
-            approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
-              description: "the `approval.hash` you reviewed: refused if the refund differs",
-            }),
-          }).openapi("RefundApproval"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: Note.optional(),
+        approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
+          description: "the `approval.hash` you reviewed: refused if the refund differs",
+        }),
+      }).openapi("RefundApproval"),
+      false,
+    ),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "approved and sent: Stripe answered"),
@@ -187,12 +184,7 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: {
-      required: true,
-      content: {
-        "application/json": { schema: z.object({ note: Note }).openapi("RefundRejection") },
-      },
-    },
+    body: jsonBody(z.object({ note: Note }).openapi("RefundRejection")),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "rejected"),

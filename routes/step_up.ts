@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { requestMeta } from "./context.ts";
-import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const StepUp = z.object({
@@ -23,18 +23,11 @@ const stepUp = adminRoute({ permission: "step_up.create" }, {
   description: "The token is valid for `STEP_UP_TTL_S` seconds, for the calling admin and " +
     "bearer token only. The code is consumed like any other.",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            code: z.string().min(1, "send the 6-digit code").max(32).openapi({
-              example: "123456",
-            }),
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      code: z.string().min(1, "send the 6-digit code").max(32).openapi({
+        example: "123456",
+      }),
+    })),
   },
   responses: {
     200: jsonContent(StepUp, "issued"),

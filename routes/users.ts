@@ -13,6 +13,7 @@ import {
   AdminStatusSchema,
   DateTimeSchema as DateTime,
   errorResponses,
+  jsonBody,
   jsonContent,
   RoleSchema,
 } from "../openapi/schemas.ts";
@@ -88,17 +89,10 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   tags: ["users"],
   summary: "Create an admin; returns its token, TOTP secret and recovery codes once",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            email: z.string().max(254).openapi({ example: "ops@example.com" }),
-            role: RoleSchema,
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      email: z.string().max(254).openapi({ example: "ops@example.com" }),
+      role: RoleSchema,
+    })),
   },
   responses: {
     201: jsonContent(Credentials, "created; the secrets are not shown again"),
@@ -115,17 +109,12 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     "admin: the answer is 202 with a pending role grant to approve.",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({ role: RoleSchema.optional(), status: AdminStatusSchema.optional() })
-            .refine((b) => b.role !== undefined || b.status !== undefined, {
-              message: "send role and/or status",
-            }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({ role: RoleSchema.optional(), status: AdminStatusSchema.optional() })
+        .refine((b) => b.role !== undefined || b.status !== undefined, {
+          message: "send role and/or status",
+        }),
+    ),
   },
   responses: {
     200: jsonContent(AdminChangeResult, "changed"),

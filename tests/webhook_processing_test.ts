@@ -10,14 +10,14 @@ import {
 } from "./helpers/webhooks.ts";
 import { keys } from "../kv/keys.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
+import { webhookJobHandlers } from "../services/webhooks/service.ts";
 import {
   INLINE_LEASE_MS,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_PROCESS_JOB,
   WEBHOOK_RETENTION_MS,
-  webhookJobHandlers,
-} from "../services/webhooks/service.ts";
-import type { EventApplier } from "../services/webhooks/service.ts";
+} from "../services/webhooks/processing.ts";
+import type { EventApplier } from "../services/webhooks/processing.ts";
 import { systemContext } from "../domain/actor.ts";
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {

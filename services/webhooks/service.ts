@@ -51,13 +51,6 @@ import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { CommitBatcher } from "./batch.ts";
 
 export type { WebhookEventView } from "./view.ts";
-export {
-  type EventApplier,
-  INLINE_LEASE_MS,
-  WEBHOOK_MAX_ATTEMPTS,
-  WEBHOOK_PROCESS_JOB,
-  WEBHOOK_RETENTION_MS,
-} from "./processing.ts";
 
 /** Arrival index rows the retention sweep reads at a time. */
 const SWEEP_PAGE = 100;

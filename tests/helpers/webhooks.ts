@@ -7,11 +7,8 @@ import { type Clock, ManualClock } from "../../core/clock.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { withEmulator } from "./emulator.ts";
-import {
-  createWebhookService,
-  type EventApplier,
-  type WebhookService,
-} from "../../services/webhooks/service.ts";
+import { createWebhookService, type WebhookService } from "../../services/webhooks/service.ts";
+import { type EventApplier } from "../../services/webhooks/processing.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 
 export const WEBHOOK_PATH = "/api/webhooks/stripe";
