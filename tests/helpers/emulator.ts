@@ -88,3 +88,21 @@ export function responseHeader(res: { lastResponse: { headers: unknown } }, name
   if (headers instanceof Headers) return headers.get(name) ?? undefined;
   return (headers as Record<string, string>)[name];
 }
+
+/** A PaymentIntent in usd, created and confirmed at once as a checkout would (`pm_card_visa` unless said). */
+export function confirmedPayment(
+  stripe: Stripe,
+  p: {
+    amount: number;
+    customer?: string;
+    payment_method?: string;
+    metadata?: Record<string, string>;
+  },
+): Promise<Stripe.PaymentIntent> {
+  return stripe.paymentIntents.create({
+    currency: "usd",
+    payment_method: "pm_card_visa",
+    confirm: true,
+    ...p,
+  });
+}

@@ -117,3 +117,18 @@ export async function auditEntries(kv: Deno.Kv): Promise<AuditEntry[]> {
   for await (const row of iterateEntries(kv)) out.push(row.entry);
   return out;
 }
+
+/** PATCH /api/admin/users/{id} as `actor`, with a TOTP code. */
+export function patchUser(
+  t: Required<IdentityTestApp>,
+  actor: TestAdmin,
+  id: string,
+  body: unknown,
+) {
+  return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));
+}
+
+/** Who the admin is now, by role. */
+export async function roleOf(t: IdentityTestApp, id: string): Promise<Role> {
+  return (await t.services.identity.getAdmin(id)).role;
+}
