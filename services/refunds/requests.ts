@@ -23,7 +23,7 @@ import {
   utcDay,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { stripeIdempotencyKey } from "./submit.ts";
+import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -116,48 +116,19 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
         limit: capDay ? config.refundDailyCapPerOperator : null,
         used: capUsed,
       });
-      const iso = new Date(now).toISOString();
       const awaiting = reasons.length > 0;
-      const base = {
-        transaction_id: txn.id,
-        amount,
-        currency: txn.currency,
-        reason: input.reason,
-      };
-      const record: RefundRecord = {
+      const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
+      const record = draftRecord({
         id,
-        ...base,
-        note: input.note.trim(),
-        status: awaiting ? "awaiting_approval" : "processing",
-        requested_by: requester,
-        approved_by: null,
-        rejected_by: null,
-        decision_note: null,
-        stripe_refund: null,
-        stripe_status: null,
-        failure_reason: null,
-        fraud_alert_id: input.fraud_alert_id ?? null,
-        stripe_idempotency_key: stripeIdempotencyKey(id),
-        stripe_target: txn.stripe_payment_intent
-          ? { payment_intent: txn.stripe_payment_intent }
-          : { charge: txn.stripe_charge! },
-        approval_reasons: reasons,
-        approval_hash: awaiting ? await approvalHash(base) : null,
-        expires_at: awaiting ? new Date(now + APPROVAL_TTL_MS).toISOString() : null,
-        reserved: amount,
-        cap_day: capDay,
-        sent_at: awaiting ? null : iso,
-        job: null,
-        created_at: iso,
-        updated_at: iso,
-        settled_at: null,
-        history: [{
-          at: iso,
-          status: awaiting ? "awaiting_approval" : "processing",
-          by: requester,
-          note: input.note.trim(),
-        }],
-      };
+        txn,
+        input,
+        base,
+        requester,
+        reasons,
+        hash: awaiting ? await approvalHash(base) : null,
+        capDay,
+        now,
+      });
       if (awaiting) {
         const job = addJob(op, clock, svc.newId, REFUND_EXPIRE_JOB, { refund_id: id }, {
           dueAt: now + APPROVAL_TTL_MS,
