@@ -4,7 +4,7 @@
  * A transaction is a pure function of the newest snapshot of each Stripe object
  * behind it (the PaymentIntent, its charges, refunds, disputes, fraud signals):
  * every event only ever replaces one snapshot, and only with a newer one
- * (services/txn_merge.ts), so any delivery order ends in the same transaction.
+ * (services/ingest/merge.ts), so any delivery order ends in the same transaction.
  */
 
 export type TxnStatus =
@@ -94,7 +94,7 @@ export interface Transaction extends ChargeOutcome {
 
 /**
  * Where a snapshot sits in its object's history; compared element by element
- * (services/txn_merge.ts `isNewer`).
+ * (services/ingest/merge.ts `isNewer`).
  */
 export interface Ordered {
   order: number[];

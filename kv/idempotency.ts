@@ -2,7 +2,7 @@
  * Client `Idempotency-Key`s: the same key with the same request gives the first
  * answer again; the same key with a different request is 422
  * `idempotency_key_reused`. Keys are scoped per caller and route and kept
- * `IDEMPOTENCY_RETENTION_MS` (at least the 24 h promised in CONTRACT.md).
+ * `IDEMPOTENCY_RETENTION_MS` (48 h: a client may retry with its key for a day and more).
  *
  * A claim is written before the work starts, so two concurrent requests with
  * one key cannot both run it. The operation binds the record it creates to the

@@ -79,7 +79,7 @@ export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }
     };
   }
 
-  /** The raw aggregates, for the fraud rules (services/txn_aggregates.ts reads them). */
+  /** The raw aggregates, for the fraud rules (services/ingest/aggregates.ts reads them). */
   async function aggregates(id: string) {
     return (await getAggregates(kv, id)).value;
   }

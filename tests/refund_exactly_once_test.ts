@@ -1,6 +1,6 @@
 /**
  * Money moves at most once and nothing is lost between Stripe and KV
- * (ARCHITECTURE.md invariants 1 and 2), against the emulator through the SDK.
+ * (README: money moves at most once and is never unrecorded), against the emulator through the SDK.
  */
 import assert from "node:assert/strict";
 import { isUndecided } from "../domain/refund.ts";

@@ -1,7 +1,7 @@
 /**
  * The tamper-evident audit log: THE way to write an audited change
  * (`commit`), a lone entry (`record`), and reading, verifying and exporting
- * the chain. How appends are serialized and batched: audit_append.ts.
+ * the chain. How appends are serialized and batched: append.ts.
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";

@@ -4,7 +4,7 @@
  * change is written with its audit entry in one commit (`audit.commit`).
  *
  * Granting `admin` from the API is a pending role grant that a second admin
- * approves (services/identity_role_grants.ts); system actors (the CLI, the
+ * approves (services/identity/role_grants.ts); system actors (the CLI, the
  * demo) are the operator of the server and grant it directly.
  */
 import type { CallContext } from "../../domain/actor.ts";

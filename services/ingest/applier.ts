@@ -2,7 +2,7 @@
  * Applies Stripe's events (and objects read back by the backfill) to the
  * service's picture of the account: transactions, the customer ledger and
  * aggregates, customers. Idempotent and order-safe: each object keeps its
- * newest snapshot only (services/txn_merge.ts), and a transaction is derived
+ * newest snapshot only (services/ingest/merge.ts), and a transaction is derived
  * from its snapshots, so any delivery order and any repetition ends the same.
  *
  * When one event cannot be placed (a decline and an attempt in flight in the
@@ -47,7 +47,7 @@ export type BackfillableObject =
   | Stripe.Customer;
 
 export interface ApplyOptions {
-  /** the caller's writes for the same commit (services/txn_commit.ts `CommitHook`) */
+  /** the caller's writes for the same commit (services/ingest/commit.ts `CommitHook`) */
   alsoInCommit?: CommitHook;
   /** KV work only; anything slower comes back `deferred` with nothing written */
   atIntake?: boolean;

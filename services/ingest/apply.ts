@@ -81,7 +81,7 @@ export interface TxnApplyInput {
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
   /** the customer the object names, to read its counters up front */
   counterHint?: { customer: string } | null;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 

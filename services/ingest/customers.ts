@@ -43,7 +43,7 @@ export interface CustomerApplyInput {
   /** seconds: the event's `created`, or the time of the fetch */
   at: number;
   ctx: CallContext;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 

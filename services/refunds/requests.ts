@@ -3,7 +3,7 @@
  * the refund record, the reservation on the transaction (its versionstamp
  * checked, so concurrent requests can never reserve more than is refundable),
  * the job that follows the refund, the client's idempotency binding and the
- * audit entry. Only then is Stripe called (services/refund_submit.ts).
+ * audit entry. Only then is Stripe called (services/refunds/submit.ts).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";

@@ -1,5 +1,5 @@
 /**
- * Refunds that move money exactly once (ARCHITECTURE.md invariants 1 and 2).
+ * Refunds that move money at most once and are never unrecorded (README).
  *
  *   create  -> one commit: record `processing` (or `awaiting_approval`), reservation
  *              on the transaction, reconciliation/expiry job, audit entry
@@ -9,9 +9,9 @@
  *   approve / reject -> maker-checker on `awaiting_approval` refunds
  *
  * Client `Idempotency-Key`s (kv/idempotency.ts) wrap create, approve and reject.
- * Modules: refund_policy (what may be refunded, who must approve),
- * refund_requests (the first commits), refund_submit (Stripe and the second
- * commit), refund_settlement (the hook webhooks also use), refund_reconcile (jobs).
+ * Modules: policy.ts (what may be refunded, who must approve), requests.ts
+ * and draft.ts (the first commits), submit.ts (Stripe and the second commit),
+ * settlement.ts (the hook webhooks also use), reconcile.ts (jobs).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -91,7 +91,7 @@ export interface RefundServices {
   audit: AuditService;
   newId: IdFactory;
   cursors: CursorSealer;
-  /** the same hook the Stripe event applier is given (services/refund_settlement.ts) */
+  /** the same hook the Stripe event applier is given (services/refunds/settlement.ts) */
   refundSettlement: RefundSettlementHook;
   hooks?: RefundHooks;
 }

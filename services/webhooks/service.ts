@@ -8,7 +8,7 @@
  * needs the audit chain or a read-back from Stripe, an applier error, an
  * applier that cannot) takes the general path: the event AND a
  * `webhook.process` job are stored in one commit, the answer goes out, and
- * processing follows in the background (services/webhook_processing.ts);
+ * processing follows in the background (services/webhooks/processing.ts);
  * `drain()` waits for it. Either way the event id is deduplicated by a
  * `versionstamp: null` check in the commit that stores it.
  */
