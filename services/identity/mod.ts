@@ -4,4 +4,4 @@
  * guard the routes' middleware calls on every request.
  */
 export { createDemoAdmin, createIdentityService } from "./service.ts";
-export type { AdminCredentials, IdentityGuard } from "./service.ts";
+export type { AdminCredentials, IdentityGuard, IdentityOptions } from "./service.ts";

@@ -12,4 +12,4 @@ export {
   REFUND_STATUSES,
   refundJobHandlers,
 } from "./service.ts";
-export type { RefundResult } from "./service.ts";
+export type { RefundHooks, RefundResult } from "./service.ts";

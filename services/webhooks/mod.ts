@@ -4,3 +4,4 @@
  * event log operators list and replay, and its retention.
  */
 export { createWebhookService, MAX_WEBHOOK_BODY_BYTES, webhookJobHandlers } from "./service.ts";
+export type { EventApplier } from "./processing.ts";

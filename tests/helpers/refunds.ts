@@ -15,12 +15,7 @@ import { startEmulator } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
-import {
-  createRefundService,
-  createRefundSettlement,
-  type RefundHooks,
-  refundJobHandlers,
-} from "../../services/refunds/service.ts";
+import { type RefundHooks, refundJobHandlers } from "../../services/refunds/service.ts";
 import { listJobs, runDueJobs } from "../../kv/jobs.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
@@ -91,8 +86,10 @@ export async function withRefundWorld(
     secret: TEST_WEBHOOK_SECRETS[0],
   });
   let gateway: StripeGateway | null = null;
+  const hooks: RefundHooks = {};
   const t = await createTestApp({
     clock,
+    services: { refundHooks: hooks },
     env: {
       ...WEBHOOK_ENV,
       STRIPE_API_URL: emu.url,
@@ -110,14 +107,6 @@ export async function withRefundWorld(
     timeoutMs: options.timeoutMs ?? 5_000,
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
     fetch: emu.fetch,
-  });
-  const hooks: RefundHooks = {};
-  t.services.refunds = createRefundService(t.deps, {
-    audit: t.services.audit,
-    newId: t.services.newId,
-    cursors: t.services.cursors,
-    refundSettlement: createRefundSettlement(t.deps, { newId: t.services.newId }),
-    hooks,
   });
   const stripe = stripeFor(emu);
 

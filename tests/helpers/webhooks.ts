@@ -141,16 +141,23 @@ export function countingApplier(base: EventApplier): CountingApplier {
   };
 }
 
-/** Rebuilds `t.services.webhooks` around `applier` (routes look the service up per request). */
+/** Makes the app's webhooks service hand events to `applier` from now on; returns that service. */
 export function useApplier(t: TestApp, applier: EventApplier): WebhookService {
-  const webhooks = createWebhookService(t.deps, {
+  t.useApplier(applier);
+  return t.services.webhooks;
+}
+
+/**
+ * A second webhooks service on the same KV (as another isolate would run it),
+ * with its own applier; the app's service is left as it is.
+ */
+export function otherWebhookService(t: TestApp, applier: EventApplier): WebhookService {
+  return createWebhookService(t.deps, {
     audit: t.services.audit,
     newId: t.services.newId,
     cursors: t.services.cursors,
     applier,
   });
-  t.services.webhooks = webhooks;
-  return webhooks;
 }
 
 /** Every KV entry, for "nothing was stored" and "twice == once" comparisons. */
