@@ -10,7 +10,6 @@ import { allLedgerEntries } from "../kv/customers.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import type Stripe from "stripe";
-import { startEmulator } from "../emulator/mod.ts";
 import { parseConfig } from "../config.ts";
 import { ManualClock } from "../core/clock.ts";
 import type { CallContext } from "../domain/actor.ts";
@@ -19,7 +18,7 @@ import { silentLogger } from "../core/log.ts";
 import { createServices } from "../services/mod.ts";
 import { createStripeGateway } from "../services/stripe/gateway.ts";
 import { TEST_SIGNING_KEY } from "./helpers/app.ts";
-import { stripeFor } from "./helpers/emulator.ts";
+import { startTestEmulator, stripeFor } from "./helpers/emulator.ts";
 
 const HOUR = 3600_000;
 
@@ -312,7 +311,7 @@ Deno.test("refundService.create(): a payment made without a PaymentIntent is ref
 });
 
 Deno.test("refundService.create() from two isolates on one KV never reserves more than was paid", async () => {
-  const emu = await startEmulator();
+  const emu = await startTestEmulator();
   const kv = await Deno.openKv(":memory:");
   // A second handle on the same store: its own audit queue and applier locks, as in another
   // isolate, so only KV's versionstamp checks stand between the two.

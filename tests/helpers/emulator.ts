@@ -12,12 +12,17 @@ export function stripeFor(emu: Emulator): Stripe {
   });
 }
 
+/** The emulator as tests run it: webhook retries after 10 and 20 ms. Close it when done. */
+export function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator({ webhookRetryDelaysMs: [10, 20], ...opts });
+}
+
 /** Runs `fn` against a fresh emulator and always closes it (Deno's leak sanitizers are on). */
 export async function withEmulator(
   fn: (ctx: { emu: Emulator; stripe: Stripe }) => Promise<void>,
   opts: EmulatorOptions = {},
 ): Promise<void> {
-  const emu = await startEmulator({ webhookRetryDelaysMs: [10, 20], ...opts });
+  const emu = await startTestEmulator(opts);
   try {
     await fn({ emu, stripe: stripeFor(emu) });
   } finally {

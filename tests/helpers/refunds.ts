@@ -11,7 +11,6 @@
  */
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
-import { startEmulator } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
@@ -20,7 +19,7 @@ import { listJobs, runDueJobs } from "../../kv/jobs.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
-import { stripeFor } from "./emulator.ts";
+import { startTestEmulator, stripeFor } from "./emulator.ts";
 import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
 
 export interface HeldWebhook {
@@ -69,8 +68,7 @@ export async function withRefundWorld(
   options: RefundWorldOptions = {},
 ): Promise<void> {
   const clock = new ManualClock(Date.now());
-  const emu = await startEmulator({
-    webhookRetryDelaysMs: [10, 20],
+  const emu = await startTestEmulator({
     now: () => clock.now(),
     ...options.emulator,
   });
