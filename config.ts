@@ -48,6 +48,10 @@ const envSchema = z.object({
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
+  API_TOKEN_TTL_DAYS: intIn("API_TOKEN_TTL_DAYS", 1, 3650).optional(),
+  API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
+  STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
+  TRUSTED_PROXIES: z.string().optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
@@ -72,6 +76,14 @@ export interface Config {
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** API tokens stop working this many days after they were issued */
+  apiTokenTtlDays: number;
+  /** admin API requests per token per minute */
+  apiRateLimitPerMin: number;
+  /** step-up attempts per token per minute */
+  stepUpRateLimitPerMin: number;
+  /** addresses / CIDRs whose X-Forwarded-For is believed */
+  trustedProxies: string[];
 }
 
 export class ConfigError extends Error {
@@ -116,6 +128,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    apiTokenTtlDays: e.API_TOKEN_TTL_DAYS ?? 90,
+    apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
+    stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
+    trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
   };
 }
 

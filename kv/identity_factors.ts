@@ -129,3 +129,11 @@ export async function countRequest(
   }
   await op.commit();
 }
+
+/** Removes an admin's second factor (a reset waiting for its person to enroll a new one). */
+export function addDeleteSecondFactor(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<SecondFactorRecord>,
+): void {
+  op.check(read).delete(read.key);
+}

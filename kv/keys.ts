@@ -189,4 +189,6 @@ export const keys = {
   /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
   adminLink: (a: string, b: string) => ["admin_links", a, b],
   adminLinksPrefix: (a: string) => ["admin_links", a],
+  /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
+  enrollment: (codeHash: string) => ["enrollments", codeHash],
 } as const;

@@ -45,6 +45,10 @@ export const ApprovalSchema = z.object({
   decision_note: z.string().nullable(),
   result: z.record(z.string(), z.unknown()).nullable(),
   error: z.string().nullable(),
+  handover: z.record(z.string(), z.unknown()).optional().openapi({
+    description: "in the approver's answer only, never stored: an enrollment code to hand to " +
+      "the person concerned (credential resets)",
+  }),
 }).openapi("ApprovalRequest");
 
 const DecisionSchema = z.object({
@@ -152,6 +156,7 @@ export function approvalRoutes(services: Services) {
       const r = await approvals.approve(callContext(c), c.req.valid("param").id, body);
       const pending = (r.outcome as { status?: string } | undefined)?.status === "processing";
       const answer = { approval: r.request, outcome: r.outcome ?? null, replayed: r.replayed };
+      if (r.request?.handover) c.header("Cache-Control", "no-store");
       return pending ? c.json(answer, 202) : c.json(answer, 200);
     })
     .openapi(reject, async (c) => {

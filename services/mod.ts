@@ -38,7 +38,7 @@ export function createServices(deps: Deps) {
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
     webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId }),
+    identity: createIdentityService(deps, { audit, cursors, newId, approvals }),
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
