@@ -18,6 +18,7 @@ import {
   assertValidInput,
   duplicateSuspected,
   findSuspectedDuplicate,
+  POLICY_WINDOW_MS,
   refundableOf,
   resolveAmount,
   utcDay,
@@ -26,6 +27,12 @@ import { refundAuditView } from "./settlement.ts";
 import { stripeIdempotencyKey } from "./submit.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { linkRefusal } from "../approvals/mod.ts";
+import { amountFor } from "../../config.ts";
+import {
+  addRequesterMark,
+  getRequesterMark,
+  listRequesterRefundsSince,
+} from "../../kv/refund_policy.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import {
@@ -34,7 +41,6 @@ import {
   addJobRemoval,
   addTransactionReserved,
   addUpdateRefund,
-  getDailyTotal,
   getRefund,
   getTransactionEntry,
   listTransactionRefunds,
@@ -87,6 +93,32 @@ function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id
 export function createRefundRequests(deps: Deps, svc: RequestServices) {
   const { kv, clock, config } = deps;
 
+  /**
+   * The approval policy on the operator's last 24 h (README, "Refund approval
+   * policy"); the operator's mark is checked so their concurrent requests
+   * count each other.
+   */
+  async function policyReasons(
+    op: Deno.AtomicOperation,
+    requester: string,
+    txn: Transaction,
+    amount: number,
+    now: number,
+  ): Promise<string[]> {
+    const mark = await getRequesterMark(kv, requester);
+    addRequesterMark(op, mark, now);
+    const prior = await listRequesterRefundsSince(kv, requester, now - POLICY_WINDOW_MS);
+    const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
+    const cap = config.refundDailyCaps
+      ? amountFor(config.refundDailyCaps, txn.currency)
+      : threshold * 10;
+    return approvalReasons(
+      { amount, currency: txn.currency, transaction_id: txn.id, customer: txn.customer },
+      prior,
+      { threshold, cap },
+    );
+  }
+
   /** The first commit: record + reservation + job + audit (+ idempotency binding). */
   function request(
     ctx: CallContext,
@@ -103,22 +135,14 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       assertRefundableTransaction(txn);
       const amount = resolveAmount(txn, input.amount, refundableOf(txn));
       const now = clock.now();
-      if (!ctx.idempotency_key && !input.confirm_duplicate) {
+      // A retry with the same key is answered before this point; a new key is not a confirmation.
+      if (!input.confirm_duplicate) {
         const earlier = await listTransactionRefunds(kv, txn.id);
         const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
         if (duplicate) throw duplicateSuspected(duplicate);
       }
       const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-      let capUsed = 0;
-      if (capDay && config.refundDailyCapPerOperator !== null) {
-        const total = await getDailyTotal(kv, requester, capDay);
-        op.check(total.entry); // two requests of one operator cannot both slip under the cap
-        capUsed = total.total;
-      }
-      const reasons = approvalReasons(amount, config.refundApprovalThreshold, {
-        limit: capDay ? config.refundDailyCapPerOperator : null,
-        used: capUsed,
-      });
+      const reasons = await policyReasons(op, requester, txn, amount, now);
       const iso = new Date(now).toISOString();
       const awaiting = reasons.length > 0;
       const base = {
