@@ -271,7 +271,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     },
 
     throttle(principal, kind: ThrottleKind) {
-      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.token_hash);
+      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.admin_id);
       const ahead = prefetched.get(principal);
       prefetched.delete(principal);
       return apiThrottle.check(principal.token_hash, ahead);
@@ -318,7 +318,8 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     },
 
     async stepUp(principal, code, meta) {
-      await throttleToken(kv, clock, limits, "step_up", principal.token_hash);
+      // per admin, not per token: a second token would not buy more guesses
+      await throttleToken(kv, clock, limits, "step_up", principal.admin_id);
       return await createStepUp(
         d,
         principalContext(principal, meta),
