@@ -9,7 +9,7 @@ import { createIdentityService } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import { createRefundMerge, createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
@@ -21,7 +21,14 @@ export function createServices(deps: Deps) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps)];
+  const stripeEvents = createStripeEventApplier(deps, {
+    audit,
+    newId,
+    refundSettlement,
+    mergeHooks,
+  });
   return {
     deps,
     cursors,
