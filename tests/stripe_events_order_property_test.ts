@@ -72,9 +72,15 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
   }
   if (s.signals) {
     const at = T0 + 500;
-    const efw = earlyFraudWarningObject({ charge: story.ch, created: at });
+    const efw = earlyFraudWarningObject({ charge: story.ch, payment_intent: null, created: at });
     out.push(stripeEvent("radar.early_fraud_warning.created", efw, at));
-    out.push(stripeEvent("review.opened", reviewObject({ charge: story.ch, created: at }), at));
+    out.push(
+      stripeEvent(
+        "review.opened",
+        reviewObject({ charge: story.ch, payment_intent: null, created: at }),
+        at,
+      ),
+    );
   }
   const named = s.chargeOnly ? out.map(namingOnlyTheCharge) : out;
   return s.redeliver ? [...named, ...named] : named;
