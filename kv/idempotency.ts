@@ -13,7 +13,7 @@
 import { keys } from "./keys.ts";
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
-import { AppError, type ErrorCode, type FieldError } from "../core/errors.ts";
+import { AppError, type ErrorCode, type FieldError, isTryAgain } from "../core/errors.ts";
 import { commitChecked } from "./atomic.ts";
 
 export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
@@ -140,7 +140,8 @@ async function claim(
 /**
  * Runs `work.run` once per (scope, fingerprint); without a scope (no key sent) it just runs.
  * AppErrors thrown before the operation's record exists leave no trace (the client may
- * fix the request and send the key again); after it, they are the stored answer.
+ * fix the request and send the key again); after it, they are the stored answer,
+ * except a "try again" (429, 503: `isTryAgain`), after which the key resumes the record.
  */
 export async function runIdempotent(
   kv: Deno.Kv,
@@ -194,6 +195,9 @@ export async function runIdempotent(
     if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
     await finish(kv, key, claimId, {
       error: { code: error.code, detail: error.message, errors: error.errors, extra: error.extra },
+      // "Try again" is no answer: the claim is let go, and the same key sent again
+      // takes it over and answers from the record the operation made (`resume`).
+      release: isTryAgain(error),
     });
     throw error;
   }
@@ -209,7 +213,12 @@ async function finish(
   kv: Deno.Kv,
   key: Deno.KvKey,
   claimId: string,
-  outcome: { response?: StoredResponse; error?: StoredError; resource_id?: string | null },
+  outcome: {
+    response?: StoredResponse;
+    error?: StoredError;
+    resource_id?: string | null;
+    release?: boolean;
+  },
 ): Promise<void> {
   try {
     await commitChecked(kv, async (op) => {
@@ -217,6 +226,11 @@ async function finish(
       if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
       op.check(current);
       if (outcome.error && current.value.resource_id === null) return void op.delete(key);
+      if (outcome.release) {
+        return void op.set(key, { ...current.value, lease_until: 0 }, {
+          expireIn: IDEMPOTENCY_RETENTION_MS,
+        });
+      }
       const done: IdempotencyRecord = {
         ...current.value,
         state: "done",

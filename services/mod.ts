@@ -9,7 +9,12 @@ import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement, type RefundHooks } from "./refunds/mod.ts";
+import {
+  createRefundMerge,
+  createRefundService,
+  createRefundSettlement,
+  type RefundHooks,
+} from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 import { refundApprovalSource } from "./refunds/mod.ts";
@@ -33,7 +38,14 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps)];
+  const stripeEvents = createStripeEventApplier(deps, {
+    audit,
+    newId,
+    refundSettlement,
+    mergeHooks,
+  });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
   const refunds = createRefundService(deps, {

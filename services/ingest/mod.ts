@@ -15,3 +15,4 @@ export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./cust
 export type { CustomerApplyInput } from "./customers.ts";
 export { compareOrder } from "./merge.ts";
 export { idOf, paymentMethodSummary, refundSnap } from "./snapshots.ts";
+export type { TransactionMergeHook } from "./stub_merge.ts";

@@ -4,6 +4,7 @@
  * or a webhook, and reconcile what stayed in flight.
  */
 export {
+  createRefundMerge,
   createRefundService,
   createRefundSettlement,
   isUndecided,

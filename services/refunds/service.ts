@@ -45,6 +45,7 @@ export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
 export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
+export { createRefundMerge } from "./merge.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 /** A refund as the API shows it: declared once, by its schema. */
