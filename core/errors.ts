@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   stripe_unavailable: { status: 503, title: "Stripe unavailable" },
   unavailable: { status: 503, title: "Service unavailable" },
   internal: { status: 500, title: "Internal error" },
+  charge_not_refundable: { status: 409, title: "Stripe says the charge cannot be refunded" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

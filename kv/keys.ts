@@ -179,4 +179,24 @@ export const keys = {
     route,
     keyHash,
   ],
+
+  // --- disputes ----------------------------------------------------------------
+  /** a dispute record (`dsp_…`) with its history */
+  dispute: (id: string) => ["disputes", id],
+  disputesPrefix: () => ["disputes"],
+  /** unique: Stripe's `du_…` -> dispute id */
+  disputeByStripe: (stripeDisputeId: string) => ["disputes_by_stripe", stripeDisputeId],
+  /** the transaction's disputes -> dispute id */
+  disputeByTransaction: (txnId: string, id: string) => ["disputes_by_transaction", txnId, id],
+  disputesByTransactionPrefix: (txnId: string) => ["disputes_by_transaction", txnId],
+  /** by evidence deadline (ms), -> dispute id; only disputes that can still be answered */
+  disputeByDue: (dueMs: number, id: string) => ["disputes_by_due", dueMs, id],
+  disputesByDuePrefix: () => ["disputes_by_due"],
+  disputesByDueBefore: (dueMs: number) => ["disputes_by_due", dueMs],
+  /** the evidence draft (JSON text) in chunks 0, 1, … (a full draft outgrows one value) */
+  disputeDraftChunk: (id: string, n: number) => ["dispute_drafts", id, n],
+  disputeDraftPrefix: (id: string) => ["dispute_drafts", id],
+  /** notes on a dispute; note ids are ULIDs (time order) */
+  disputeNote: (id: string, noteId: string) => ["dispute_notes", id, noteId],
+  disputeNotesPrefix: (id: string) => ["dispute_notes", id],
 } as const;

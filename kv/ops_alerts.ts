@@ -20,6 +20,7 @@ export const OPS_ALERT_KINDS = [
   "refund_failed_after_success",
   "refund_lost_at_stripe",
   "webhook_event_dead",
+  "dispute_due_soon",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 
@@ -32,6 +33,8 @@ export interface OpsAlert {
   stripe_refund: string | null;
   /** the Stripe event (`evt_…`), for `webhook_event_dead` (absent on alerts raised before) */
   webhook_event_id?: string | null;
+  /** the dispute (`dsp_…`), for `dispute_due_soon` */
+  dispute_id?: string | null;
   /** the money at stake, when the alert is about an amount */
   amount: number | null;
   currency: string | null;

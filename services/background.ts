@@ -8,12 +8,14 @@ import { checkpointAuditHead } from "./audit/mod.ts";
 import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
 import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
+import { disputeJobHandlers, runDisputeReminders } from "./disputes/mod.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
   return {
     ...webhookJobHandlers(services),
     ...refundJobHandlers(services),
+    ...disputeJobHandlers(services),
   };
 }
 
@@ -32,6 +34,7 @@ export const PERIODIC_TASKS = {
   "audit-checkpoint": "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
+  "dispute-reminders": "*/15 * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -46,6 +49,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "reconcile-refunds":
       await reconcileRefunds(services);
+      return;
+    case "dispute-reminders":
+      await runDisputeReminders(services);
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();

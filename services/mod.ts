@@ -11,6 +11,7 @@ import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -21,7 +22,14 @@ export function createServices(deps: Deps) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // disputes keep their records in the same commit as the transaction's change
+  const disputeChange = createDisputeChangeHook(deps, { newId });
+  const stripeEvents = createStripeEventApplier(deps, {
+    audit,
+    newId,
+    refundSettlement,
+    disputeChange,
+  });
   return {
     deps,
     cursors,
@@ -35,6 +43,7 @@ export function createServices(deps: Deps) {
     identity: createIdentityService(deps, { audit, cursors, newId }),
     refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
+    disputes: createDisputeService(deps, { audit, newId, cursors, disputeChange }),
   };
 }
 

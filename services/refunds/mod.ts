@@ -8,3 +8,6 @@ export {
   refundJobHandlers,
 } from "./service.ts";
 export type { RefundResult } from "./service.ts";
+/** The timing of the exactly-once pattern, reused by dispute submissions. */
+export { SAME_KEY_WINDOW_MS } from "./reconcile.ts";
+export { RECONCILE_AFTER_MS } from "./requests.ts";

@@ -1,0 +1,317 @@
+/**
+ * /disputes (mounted under /api/admin/payments): the dispute workbench. Read
+ * (viewer+), notes, assignment, evidence drafts and files (support+), sync
+ * (operator+), and the two irreversible steps, submit and accept (operator+,
+ * second factor). See the README's "Dispute workbench".
+ */
+import { z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import {
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { AppError } from "../core/errors.ts";
+import { DISPUTE_PHASES, EVIDENCE_FILE_FIELDS } from "../domain/dispute.ts";
+import type { Services } from "../services/mod.ts";
+import {
+  DisputeDetailSchema,
+  DisputeSchema,
+  EvidenceBody,
+  SyncSummarySchema,
+} from "./dispute_schemas.ts";
+
+const IdParam = z.object({
+  id: z.string().regex(
+    /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
+    "a dispute id (dsp_…) or Stripe's dispute id (du_…)",
+  ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+});
+
+const Text = (what: string) =>
+  z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
+    2000,
+    `${what} is at most 2000 characters`,
+  );
+
+const ListQuery = z.object({
+  status: z.string().min(1).max(40).optional().openapi({ param: { name: "status", in: "query" } }),
+  phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
+    .optional().openapi({ param: { name: "phase", in: "query" } }),
+  due_before: z.iso.datetime({
+    offset: true,
+    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+  }).optional().openapi({
+    param: { name: "due_before", in: "query" },
+    description: "only disputes still answerable and due before this, soonest first",
+  }),
+  assignee: z.string().min(1).max(64).optional().openapi({
+    param: { name: "assignee", in: "query" },
+  }),
+  customer: z.string().min(1).max(64).optional().openapi({
+    param: { name: "customer", in: "query" },
+  }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+const detail200 = { 200: jsonContent(DisputeDetailSchema, "the dispute") };
+const tags = ["disputes"];
+
+const list = adminRoute({ permission: "disputes.read" }, {
+  method: "get",
+  path: "/disputes",
+  tags,
+  summary: "Disputes, newest first; by deadline with `due_before`",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(DisputeSchema, "DisputePage"), "a page") },
+});
+
+const show = adminRoute({ permission: "disputes.read" }, {
+  method: "get",
+  path: "/disputes/{id}",
+  tags,
+  summary: "One dispute: evidence draft, time left, checklist, notes, history",
+  request: { params: IdParam },
+  responses: { ...detail200, ...errorResponses("not_found") },
+});
+
+const patch = adminRoute({ permission: "disputes.assign" }, {
+  method: "patch",
+  path: "/disputes/{id}",
+  tags,
+  summary: "Assign a dispute (or `assignee: null` to unassign)",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            assignee: z.string().min(1).max(64).nullable().openapi({ example: "adm_01JD…" }),
+          }).openapi("DisputeAssignment"),
+        },
+      },
+    },
+  },
+  responses: { ...detail200, ...errorResponses("not_found", "conflict") },
+});
+
+const notes = adminRoute({ permission: "disputes.note" }, {
+  method: "post",
+  path: "/disputes/{id}/notes",
+  tags,
+  summary: "Add a note",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ text: Text("text") }).openapi("DisputeNoteRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    201: jsonContent(DisputeDetailSchema, "noted"),
+    ...errorResponses("not_found", "conflict"),
+  },
+});
+
+const evidence = adminRoute({ permission: "disputes.evidence" }, {
+  method: "put",
+  path: "/disputes/{id}/evidence",
+  tags,
+  summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
+  description: "Answers with the remaining character budget and the reason's checklist. " +
+    "JSON up to 256 KiB.",
+  request: {
+    params: IdParam,
+    body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
+  },
+  responses: {
+    ...detail200,
+    ...errorResponses("not_found", "conflict", "payload_too_large"),
+  },
+});
+
+const files = adminRoute({ permission: "disputes.evidence" }, {
+  method: "post",
+  path: "/disputes/{id}/files",
+  tags,
+  summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "multipart/form-data": {
+          schema: z.object({
+            file: z.any().openapi({ type: "string", format: "binary" }),
+            evidence_field: z.enum(EVIDENCE_FILE_FIELDS).optional().openapi({
+              description: "which file field of the draft takes it (default `uncategorized_file`)",
+            }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    201: jsonContent(DisputeDetailSchema, "uploaded; the draft names the file"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "payload_too_large",
+      "unsupported_media_type",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+    }),
+});
+
+const submit = adminRoute({ permission: "disputes.submit", secondFactor: true }, {
+  method: "post",
+  path: "/disputes/{id}/submit",
+  tags,
+  summary: "Submit the evidence to Stripe, once per round",
+  description: "Refused (409, naming why) after a submission in the same round, after " +
+    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for.",
+  request: { params: IdParam, headers: IdempotencyHeader },
+  responses: {
+    ...detail200,
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "idempotency_key_reused",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const accept = adminRoute({ permission: "disputes.accept", secondFactor: true }, {
+  method: "post",
+  path: "/disputes/{id}/accept",
+  tags,
+  summary: "Accept the dispute (close it at Stripe as lost)",
+  description: "At or above `REFUND_APPROVAL_THRESHOLD` the first accept is a request (202) " +
+    "that a second operator confirms with the same call.",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ note: Text("note") }).openapi("DisputeAccept"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(DisputeDetailSchema, "closed at Stripe"),
+    202: jsonContent(DisputeDetailSchema, "waiting for a second operator"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "self_approval_forbidden",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const sync = adminRoute({ permission: "disputes.sync" }, {
+  method: "post",
+  path: "/disputes/sync",
+  tags,
+  summary: "Pull disputes from Stripe (all, or `{dispute_id}`); running it twice changes nothing",
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            dispute_id: z.string().regex(
+              /^(du|dp)_[A-Za-z0-9_]{1,64}$/,
+              "a Stripe dispute id (du_…)",
+            )
+              .optional(),
+          }).openapi("DisputeSyncRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(SyncSummarySchema, "what was read and changed"),
+    ...errorResponses("stripe_error", "stripe_unavailable"),
+  },
+});
+
+function limit(bytes: number) {
+  return bodyLimit({
+    maxSize: bytes,
+    onError: () => {
+      throw new AppError("payload_too_large", `the body is over ${bytes} bytes`);
+    },
+  });
+}
+
+export function disputeRoutes(services: Services) {
+  const router = createRouter();
+  router.use("/disputes/:id/evidence", limit(256 * 1024));
+  // the 5 MB file plus the multipart framing
+  router.use("/disputes/:id/files", limit(5 * 1024 * 1024 + 64 * 1024));
+  const d = services.disputes;
+  return router
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      const due = q.due_before ? Date.parse(q.due_before) : undefined;
+      return c.json(await d.list({ ...q, due_before: due }), 200);
+    })
+    .openapi(sync, async (c) => {
+      const body = c.req.valid("json") ?? {};
+      return c.json(await d.sync(callContext(c), body.dispute_id), 200);
+    })
+    .openapi(show, async (c) => c.json(await d.get(c.req.valid("param").id), 200))
+    .openapi(patch, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.assign(callContext(c), id, c.req.valid("json").assignee), 200);
+    })
+    .openapi(notes, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.addNote(callContext(c), id, c.req.valid("json").text), 201);
+    })
+    .openapi(evidence, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.saveEvidence(callContext(c), id, c.req.valid("json")), 200);
+    })
+    .openapi(files, async (c) => {
+      const { id } = c.req.valid("param");
+      const form = c.req.valid("form");
+      const field = form.evidence_field ?? "uncategorized_file";
+      return c.json(await d.uploadFile(callContext(c), id, form.file, field), 201);
+    })
+    .openapi(submit, async (c) => {
+      const result = await d.submit(callContext(c), c.req.valid("param").id);
+      if (result.replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(result.dispute, 200);
+    })
+    .openapi(accept, async (c) => {
+      const { id } = c.req.valid("param");
+      const out = await d.accept(callContext(c), id, c.req.valid("json").note);
+      return out.kind === "awaiting_approval" ? c.json(out.dispute, 202) : c.json(out.dispute, 200);
+    });
+}
