@@ -277,7 +277,9 @@ export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
   const s = r.submission;
-  if (s && s.round === r.submission_count && s.state !== "failed") {
+  // the round is ours until Stripe asks for evidence again (an appeal)
+  const sameRound = s && (s.round === r.submission_count || !acceptsEvidence(r.status));
+  if (s && sameRound && s.state !== "failed") {
     return `evidence was already submitted in this round (by ${s.requested_by} at ${s.requested_at})`;
   }
   if (!acceptsEvidence(r.status)) {
