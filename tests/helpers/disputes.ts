@@ -17,13 +17,13 @@ export async function disputedPayment(
   w: RefundWorld,
   amount = 4200,
   paymentMethod = "pm_card_createDispute",
-): Promise<{ pi: Stripe.PaymentIntent; txnId: string; dispute: DisputeDetail }> {
-  const { pi, txnId } = await w.pay(amount, paymentMethod);
+): Promise<{ pi: Stripe.PaymentIntent; txnId: string; customer: string; dispute: DisputeDetail }> {
+  const { pi, txnId, customer } = await w.pay(amount, paymentMethod);
   await w.deliver();
   const [du] = (await w.stripe.disputes.list({ payment_intent: pi.id })).data;
   if (!du) throw new Error("the test card opened no dispute");
   const dispute = await w.t.services.disputes.get(du.id);
-  return { pi, txnId, dispute };
+  return { pi, txnId, customer, dispute };
 }
 
 /** A request to the app as `admin`, with a fresh TOTP code when `twoFactor`. */
