@@ -74,3 +74,16 @@ Deno.test("a dispute won at Stripe gives the funds back on the transaction and t
     ]);
   });
 });
+
+Deno.test("refunds are 409 charge_not_refundable while Stripe says the disputed charge cannot be refunded", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId, dispute } = await disputedPayment(w);
+    const body = { transaction_id: txnId, reason: "requested_by_customer", note: "goodwill" };
+    const refused = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, "charge_not_refundable");
+    assert.equal(refused.body.dispute_id, dispute.id);
+    const atStripe = await w.stripe.refunds.list({ limit: 10 });
+    assert.equal(atStripe.data.length, 0);
+  });
+});
