@@ -49,6 +49,12 @@ const envSchema = z.object({
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  ALERT_WEBHOOK_URL: z.url({
+    protocol: /^https?$/,
+    error: "ALERT_WEBHOOK_URL must be an http(s) URL such as https://hooks.example.com/payops",
+  }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(16, "ALERT_WEBHOOK_SECRET must be at least 16 characters")
+    .optional(),
 });
 
 export interface Config {
@@ -72,6 +78,10 @@ export interface Config {
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** ops alerts are also POSTed here (services/alert_delivery.ts); undefined = not sent */
+  alertWebhookUrl?: string;
+  /** signs those POSTs (HMAC-SHA256 of the body) */
+  alertWebhookSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -116,6 +126,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    alertWebhookSecret: e.ALERT_WEBHOOK_SECRET,
   };
 }
 

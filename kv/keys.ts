@@ -199,4 +199,6 @@ export const keys = {
   /** notes on a dispute; note ids are ULIDs (time order) */
   disputeNote: (id: string, noteId: string) => ["dispute_notes", id, noteId],
   disputeNotesPrefix: (id: string) => ["dispute_notes", id],
+  /** the last ops alert handed to the ALERT_WEBHOOK_URL delivery jobs (services/alert_delivery.ts) */
+  opsAlertDeliveryCursor: () => ["ops_alert_delivery", "cursor"],
 } as const;

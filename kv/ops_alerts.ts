@@ -111,3 +111,31 @@ export function listOpsAlerts(
     ({ value }) => !filter.status || value.status === filter.status ? value : null,
   );
 }
+
+/** The delivery cursor: the id of the last alert given a delivery job (null: none yet). */
+export function getAlertDeliveryCursor(kv: Deno.Kv) {
+  return kv.get<string>(keys.opsAlertDeliveryCursor());
+}
+
+/** Moves the delivery cursor read as `entry` (checked: one runner hands each alert over). */
+export function addAlertDeliveryCursor(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntryMaybe<string>,
+  alertId: string,
+): void {
+  op.check(entry).set(keys.opsAlertDeliveryCursor(), alertId);
+}
+
+/** Alerts raised after `afterId` (all, when null), oldest first. */
+export async function listOpsAlertsAfter(
+  kv: Deno.Kv,
+  afterId: string | null,
+  limit: number,
+): Promise<OpsAlert[]> {
+  const out: OpsAlert[] = [];
+  const selector = afterId
+    ? { prefix: keys.opsAlertsPrefix(), start: keys.opsAlert(afterId + "\u0000") }
+    : { prefix: keys.opsAlertsPrefix() };
+  for await (const e of kv.list<OpsAlert>(selector, { limit })) out.push(e.value);
+  return out;
+}

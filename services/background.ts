@@ -16,13 +16,15 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
     ...webhookJobHandlers(services),
     ...refundJobHandlers(services),
     ...disputeJobHandlers(services),
+    ...services.alertDelivery.handlers,
   };
 }
 
-/** One pass over the job table: everything due now. */
-export function runJobs(services: Services): Promise<RunJobsResult> {
+/** One pass over the job table: everything due now (new ops alerts get their delivery jobs first). */
+export async function runJobs(services: Services): Promise<RunJobsResult> {
   const { kv, clock, log } = services.deps;
-  return runDueJobs(kv, clock, jobHandlers(services), {
+  await services.alertDelivery.enqueue();
+  return await runDueJobs(kv, clock, jobHandlers(services), {
     onError: (job, error) =>
       log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
   });

@@ -12,6 +12,7 @@ import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
+import { createAlertDelivery } from "./alert_delivery.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -44,6 +45,7 @@ export function createServices(deps: Deps) {
     refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     disputes: createDisputeService(deps, { audit, newId, cursors, disputeChange }),
+    alertDelivery: createAlertDelivery(deps, { newId }),
   };
 }
 
