@@ -191,7 +191,11 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
     "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for.",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
-    ...detail200,
+    200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
+    202: jsonContent(
+      DisputeDetailSchema,
+      "sent with an unknown outcome; reconciliation (or Stripe's webhook) finishes it",
+    ),
     ...errorResponses(
       "not_found",
       "conflict",
@@ -307,7 +311,9 @@ export function disputeRoutes(services: Services) {
     .openapi(submit, async (c) => {
       const result = await d.submit(callContext(c), c.req.valid("param").id);
       if (result.replayed) c.header("Idempotent-Replayed", "true");
-      return c.json(result.dispute, 200);
+      return result.dispute.submission?.state === "processing"
+        ? c.json(result.dispute, 202)
+        : c.json(result.dispute, 200);
     })
     .openapi(accept, async (c) => {
       const { id } = c.req.valid("param");

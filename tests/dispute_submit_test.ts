@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { call, disputedPayment } from "./helpers/disputes.ts";
+import { call, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
 import { auditEntries, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { API } from "./helpers/disputes.ts";
 
@@ -179,5 +179,51 @@ Deno.test("accept at or above the threshold waits for a second operator", async 
     const confirmed = await call(w, w.operator2, "POST", path, { note: "agreed" }, true);
     assert.equal(confirmed.status, 200);
     assert.equal((await w.stripe.disputes.retrieve(dispute.stripe_dispute)).status, "lost");
+  });
+});
+
+Deno.test("a submission whose answer was lost after Stripe acted is settled by reconciliation, once", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
+    await w.deliver();
+    w.emu.faults.inject({
+      kind: "act_then_drop",
+      method: "POST",
+      path: `/v1/disputes/${dispute.stripe_dispute}`,
+    });
+    const sent = await call(
+      w,
+      w.operator,
+      "POST",
+      `/disputes/${dispute.id}/submit`,
+      undefined,
+      true,
+    );
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    assert.equal(sent.body.submission.state, "processing");
+    assert.equal(sent.body.phase, "submitted");
+    const again = await call(
+      w,
+      w.operator2,
+      "POST",
+      `/disputes/${dispute.id}/submit`,
+      undefined,
+      true,
+    );
+    assert.equal(again.status, 409);
+    await w.dropHeld(); // the webhooks never come
+    w.clock.advance(61_000);
+    await runDisputeJobs(w);
+    const settled = await w.t.services.disputes.get(dispute.id);
+    assert.equal(settled.submission!.state, "submitted");
+    assert.equal(settled.submission_count, 1);
+    assert.equal(settled.status, "under_review");
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    assert.equal(atStripe.evidence_details.submission_count, 1);
+    assert.deepEqual(await runDisputeJobs(w), { ran: 0, failed: 0, dead: 0 });
+    const actions = (await auditEntries(w.t.kv)).map((e) => e.action);
+    assert.equal(actions.filter((a) => a === "dispute.submit").length, 1);
+    assert.equal(actions.filter((a) => a === "dispute.submission_settled").length, 1);
   });
 });
