@@ -3,7 +3,14 @@ import { withRefundWorld } from "./helpers/refunds.ts";
 import { API, call, disputedPayment } from "./helpers/disputes.ts";
 import { createAdmin, jsonRequest } from "./helpers/identity.ts";
 import { checkDraft } from "../services/disputes/evidence_rules.ts";
-import { checklistFor, EVIDENCE_FILE_FIELDS, EVIDENCE_TEXT_FIELDS } from "../domain/dispute.ts";
+import {
+  checklistFor,
+  type DisputeRecord,
+  EVIDENCE_FILE_FIELDS,
+  EVIDENCE_TEXT_FIELDS,
+  phaseOf,
+  submitRefusal,
+} from "../domain/dispute.ts";
 
 Deno.test("checkDraft() names every unknown field, wrong type and the budget overrun", () => {
   const { errors } = checkDraft({
@@ -141,4 +148,30 @@ Deno.test("notes, assignment, filters and the deadline sort", async () => {
     const byDu = await call(w, support, "GET", `/disputes/${first.dispute.stripe_dispute}`);
     assert.equal(byDu.body.id, first.dispute.id);
   });
+});
+
+Deno.test("submitRefusal(): once per round; an appeal opens the next round", () => {
+  const base = {
+    status: "needs_response",
+    evidence_due_by: 2_000_000_000,
+    submission_count: 0,
+    submission: null,
+  } as unknown as DisputeRecord;
+  const now = 1_900_000_000_000;
+  assert.equal(submitRefusal(base, now), null);
+  const submission = {
+    round: 0,
+    attempt: 1,
+    state: "submitted",
+    requested_by: "adm_1",
+    requested_at: "2030-01-01T00:00:00Z",
+  } as DisputeRecord["submission"];
+  const reviewed = { ...base, status: "under_review", submission_count: 1, submission };
+  assert.match(submitRefusal(reviewed, now)!, /already submitted in this round/);
+  const appeal = { ...reviewed, status: "appeal_needs_response" };
+  assert.equal(submitRefusal(appeal, now), null);
+  assert.equal(phaseOf({ ...appeal, draft: null }), "needs_response");
+  assert.match(submitRefusal({ ...base, evidence_due_by: null }, now)!, /no response/);
+  assert.match(submitRefusal({ ...base, status: "lost" }, now)!, /closed/);
+  assert.match(submitRefusal(base, 2_000_000_000_000)!, /deadline passed/);
 });

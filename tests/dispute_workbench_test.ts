@@ -18,6 +18,7 @@ Deno.test("a pm_card_createDispute payment becomes a dispute record via its webh
     assert.equal(dispute.submission_count, 0);
     assert.ok(dispute.time_left_s! > 6 * 86400);
     assert.deepEqual(dispute.actions, ["evidence", "submit", "accept", "notes"]);
+    assert.deepEqual(dispute.history.map((h) => [h.by, h.action]), [["stripe", "stripe_opened"]]);
     const txn = await w.t.services.transactions.get(pi.id);
     assert.equal(txn.amount_disputed, 4200);
     const viewer = await createAdmin(w.t, "viewer");
@@ -67,10 +68,10 @@ Deno.test("a dispute won at Stripe gives the funds back on the transaction and t
     const txn = await w.t.services.transactions.get(pi.id);
     assert.equal(txn.amount_disputed, 0);
     const ledger = await allLedgerEntries(w.t.kv, customer);
-    assert.deepEqual(ledger.map((e) => [e.type, e.amount]), [
-      ["payment", 4200],
-      ["dispute_withdrawal", -4200],
+    assert.deepEqual(ledger.map((e) => [e.type, e.amount]).sort(), [
       ["dispute_reinstatement", 4200],
+      ["dispute_withdrawal", -4200],
+      ["payment", 4200],
     ]);
   });
 });

@@ -91,10 +91,23 @@ export function createDisputeAccepts(
     const decided = await decide(ctx, id, note);
     if (decided.request) return { kind: "awaiting_approval", record: decided.record };
     const key = `dispute-close:${id}`;
-    const closed = await deps.stripe.call(
-      (s) => s.disputes.close(decided.record.stripe_dispute, {}, { idempotencyKey: key }),
-      { label: "disputes.close" },
-    );
+    let closed;
+    try {
+      closed = await deps.stripe.call(
+        (s) => s.disputes.close(decided.record.stripe_dispute, {}, { idempotencyKey: key }),
+        { label: "disputes.close" },
+      );
+    } catch (error) {
+      // Closing twice closes once at Stripe (same key); a refusal is recorded beside the decision.
+      await svc.audit.record(ctx, {
+        action: "dispute.accept_failed",
+        target: { type: "dispute", id },
+        result: "failed",
+        reason: error instanceof Error ? error.message : String(error),
+        stripe: { idempotency_key: key },
+      });
+      throw error;
+    }
     await svc.applyDispute(ctx, closed, key);
     return { kind: "closed", record: (await getDispute(kv, id)).value ?? decided.record };
   }
