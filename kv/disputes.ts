@@ -13,12 +13,8 @@
  */
 import { keys } from "./keys.ts";
 import { type CursorSealer, listIndexPage, type Page, scanPage } from "./pagination.ts";
-import {
-  acceptsEvidence,
-  type DisputeNote,
-  type DisputeRecord,
-  type EvidenceDraft,
-} from "../domain/dispute.ts";
+import { acceptsEvidence, type DisputeNote, type DisputeRecord } from "../domain/dispute.ts";
+import { type EvidenceDraft } from "../domain/dispute_evidence.ts";
 
 /** Characters per draft chunk: well below KV's 64 KiB per value even at 2 bytes a character. */
 const DRAFT_CHUNK_CHARS = 24_000;

@@ -1,12 +1,12 @@
 /** The dispute workbench's OpenAPI schemas (routes/disputes.ts uses them). */
 import { z } from "@hono/zod-openapi";
-import { AmountSchema, CurrencySchema } from "../openapi/schemas.ts";
+import { AmountSchema, CurrencySchema, CursorQuery, LimitQuery } from "../openapi/schemas.ts";
+import { DISPUTE_PHASES } from "../domain/dispute.ts";
 import {
-  DISPUTE_PHASES,
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
   EVIDENCE_TEXT_FIELDS,
-} from "../domain/dispute.ts";
+} from "../domain/dispute_evidence.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
@@ -132,3 +132,44 @@ export const SyncSummarySchema = z.object({
   pages: z.number().int(),
   dispute_id: z.string().nullable(),
 }).openapi("DisputeSyncSummary");
+
+export const IdParam = z.object({
+  id: z.string().regex(
+    /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
+    "a dispute id (dsp_…) or Stripe's dispute id (du_…)",
+  ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+});
+
+export const Text = (what: string) =>
+  z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
+    2000,
+    `${what} is at most 2000 characters`,
+  );
+
+export const ListQuery = z.object({
+  status: z.string().min(1).max(40).optional().openapi({ param: { name: "status", in: "query" } }),
+  phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
+    .optional().openapi({ param: { name: "phase", in: "query" } }),
+  due_before: z.iso.datetime({
+    offset: true,
+    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+  }).optional().openapi({
+    param: { name: "due_before", in: "query" },
+    description: "only disputes still answerable and due before this, soonest first",
+  }),
+  assignee: z.string().min(1).max(64).optional().openapi({
+    param: { name: "assignee", in: "query" },
+  }),
+  customer: z.string().min(1).max(64).optional().openapi({
+    param: { name: "customer", in: "query" },
+  }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+    }),
+});

@@ -9,56 +9,20 @@ import { bodyLimit } from "hono/body-limit";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import {
-  CursorQuery,
-  errorResponses,
-  jsonContent,
-  LimitQuery,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { AppError } from "../core/errors.ts";
-import { DISPUTE_PHASES, EVIDENCE_FILE_FIELDS } from "../domain/dispute.ts";
+import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
   EvidenceBody,
+  IdempotencyHeader,
+  IdParam,
+  ListQuery,
   SyncSummarySchema,
+  Text,
 } from "./dispute_schemas.ts";
-
-const IdParam = z.object({
-  id: z.string().regex(
-    /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
-    "a dispute id (dsp_…) or Stripe's dispute id (du_…)",
-  ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-});
-
-const Text = (what: string) =>
-  z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
-    2000,
-    `${what} is at most 2000 characters`,
-  );
-
-const ListQuery = z.object({
-  status: z.string().min(1).max(40).optional().openapi({ param: { name: "status", in: "query" } }),
-  phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
-    .optional().openapi({ param: { name: "phase", in: "query" } }),
-  due_before: z.iso.datetime({
-    offset: true,
-    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
-  }).optional().openapi({
-    param: { name: "due_before", in: "query" },
-    description: "only disputes still answerable and due before this, soonest first",
-  }),
-  assignee: z.string().min(1).max(64).optional().openapi({
-    param: { name: "assignee", in: "query" },
-  }),
-  customer: z.string().min(1).max(64).optional().openapi({
-    param: { name: "customer", in: "query" },
-  }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
 
 const detail200 = { 200: jsonContent(DisputeDetailSchema, "the dispute") };
 const tags = ["disputes"];
@@ -173,13 +137,6 @@ const files = adminRoute({ permission: "disputes.evidence" }, {
       "stripe_unavailable",
     ),
   },
-});
-
-const IdempotencyHeader = z.object({
-  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
-    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
-      param: { name: "idempotency-key", in: "header" },
-    }),
 });
 
 const submit = adminRoute({ permission: "disputes.submit", secondFactor: true }, {

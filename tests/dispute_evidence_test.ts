@@ -3,14 +3,12 @@ import { withRefundWorld } from "./helpers/refunds.ts";
 import { API, call, disputedPayment } from "./helpers/disputes.ts";
 import { createAdmin, jsonRequest } from "./helpers/identity.ts";
 import { checkDraft } from "../services/disputes/evidence_rules.ts";
+import { type DisputeRecord, phaseOf, submitRefusal } from "../domain/dispute.ts";
 import {
   checklistFor,
-  type DisputeRecord,
   EVIDENCE_FILE_FIELDS,
   EVIDENCE_TEXT_FIELDS,
-  phaseOf,
-  submitRefusal,
-} from "../domain/dispute.ts";
+} from "../domain/dispute_evidence.ts";
 
 Deno.test("checkDraft() names every unknown field, wrong type and the budget overrun", () => {
   const { errors } = checkDraft({

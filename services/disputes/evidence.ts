@@ -12,14 +12,13 @@ import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
-  changedFields,
   type DisputeRecord,
-  type EvidenceDraft,
   isClosedStatus,
   noResponseAllowed,
   phaseOf,
   withDisputeHistory,
 } from "../../domain/dispute.ts";
+import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
 import { checkDraft, stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";

@@ -13,7 +13,7 @@ import {
   EVIDENCE_TEXT_FIELDS,
   evidenceChars,
   type EvidenceDraft,
-} from "../../domain/dispute.ts";
+} from "../../domain/dispute_evidence.ts";
 
 const FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
 const TEXT = new Set<string>(EVIDENCE_TEXT_FIELDS);

@@ -10,7 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import type { EvidenceFileField } from "../../domain/dispute.ts";
+import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { getDispute, getDraft } from "../../kv/disputes.ts";
 import { draftRefusal } from "./evidence.ts";
 

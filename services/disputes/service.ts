@@ -39,7 +39,7 @@ import { type AcceptOutcome, createDisputeAccepts } from "./accept.ts";
 import { createDisputeSync } from "./sync.ts";
 import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
-import type { EvidenceFileField } from "../../domain/dispute.ts";
+import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
 
 export interface DisputeServices {

@@ -1,17 +1,19 @@
 /** Disputes as the API shows them: a list row, and the detail with draft, deadline, notes, history. */
 import {
   acceptsEvidence,
-  checklistFor,
-  type ChecklistItem,
   type DisputeHistoryEntry,
   type DisputeNote,
   type DisputePhase,
   type DisputeRecord,
-  EVIDENCE_CHAR_BUDGET,
-  type EvidenceDraft,
   isClosedStatus,
   noResponseAllowed,
 } from "../../domain/dispute.ts";
+import {
+  checklistFor,
+  type ChecklistItem,
+  EVIDENCE_CHAR_BUDGET,
+  type EvidenceDraft,
+} from "../../domain/dispute_evidence.ts";
 
 export interface DisputeView {
   id: string;
