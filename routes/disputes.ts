@@ -5,12 +5,10 @@
  * second factor). See the README's "Dispute workbench".
  */
 import { z } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
-import { AppError } from "../core/errors.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
 import {
@@ -88,7 +86,7 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   },
 });
 
-const evidence = adminRoute({ permission: "disputes.evidence" }, {
+const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 1024 }, {
   method: "put",
   path: "/disputes/{id}/evidence",
   tags,
@@ -105,7 +103,11 @@ const evidence = adminRoute({ permission: "disputes.evidence" }, {
   },
 });
 
-const files = adminRoute({ permission: "disputes.evidence" }, {
+// the 5 MB file plus the multipart framing
+const files = adminRoute({
+  permission: "disputes.evidence",
+  bodyLimit: 5 * 1024 * 1024 + 64 * 1024,
+}, {
   method: "post",
   path: "/disputes/{id}/files",
   tags,
@@ -221,22 +223,9 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
   },
 });
 
-function limit(bytes: number) {
-  return bodyLimit({
-    maxSize: bytes,
-    onError: () => {
-      throw new AppError("payload_too_large", `the body is over ${bytes} bytes`);
-    },
-  });
-}
-
 export function disputeRoutes(services: Services) {
-  const router = createRouter();
-  router.use("/disputes/:id/evidence", limit(256 * 1024));
-  // the 5 MB file plus the multipart framing
-  router.use("/disputes/:id/files", limit(5 * 1024 * 1024 + 64 * 1024));
   const d = services.disputes;
-  return router
+  return createRouter()
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
       const due = q.due_before ? Date.parse(q.due_before) : undefined;

@@ -9,10 +9,15 @@ import { createIdentityService } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import {
+  createRefundService,
+  createRefundSettlement,
+  refundApprovalSource,
+} from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
+import { createApprovalService } from "./approvals/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -31,6 +36,10 @@ export function createServices(deps: Deps) {
     refundSettlement,
     disputeChange,
   });
+  // one queue for every two-person request; domains register their kinds below
+  const approvals = createApprovalService(deps, { audit, newId, cursors });
+  const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
+  approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   return {
     deps,
     cursors,
@@ -41,8 +50,9 @@ export function createServices(deps: Deps) {
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
     webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId }),
-    refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
+    identity: createIdentityService(deps, { audit, cursors, newId, approvals }),
+    refunds,
+    approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     disputes: createDisputeService(deps, { audit, newId, cursors, disputeChange }),
     alertDelivery: createAlertDelivery(deps, { newId }),

@@ -60,6 +60,8 @@ interface Attempt<T> {
   outcome: Outcome;
   lockedUntil: number | null;
   extra: T | null;
+  /** wrong codes still allowed before the lock */
+  triesLeft?: number;
 }
 
 /** What a caller adds to the commit when the code is accepted (a step-up token). */
@@ -186,6 +188,7 @@ export async function consumeCode<T>(
         outcome: locks ? "locked" : "failed",
         lockedUntil: failed.locked_until,
         extra: null,
+        triesLeft: OTP_MAX_FAILURES - failures.length,
       } as Attempt<T>,
       audit,
     };
@@ -215,8 +218,15 @@ export async function consumeCode<T>(
         "otp_invalid",
         "no second factor is enrolled for this admin; ask an admin to reset it (deno task admin reset-2fa)",
       );
-    default:
-      throw new AppError("otp_invalid", "wrong code; check your authenticator app's clock");
+    default: {
+      const left = attempt.triesLeft ?? 0;
+      throw new AppError(
+        "otp_invalid",
+        `wrong code; ${left} ${left === 1 ? "try" : "tries"} left before the second factor locks ` +
+          `for ${OTP_LOCK_MS / 60_000} minutes; check your authenticator app's clock`,
+        { extra: { tries_left: left } },
+      );
+    }
   }
 }
 
