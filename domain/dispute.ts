@@ -116,7 +116,13 @@ export interface DisputeRecord {
   reminders: Record<string, string>;
   overdue: boolean;
   /** an accept at or above the approval threshold, waiting for a second operator */
-  accept_request?: { requested_by: string; note: string; requested_at: string } | null;
+  accept_request?: {
+    requested_by: string;
+    note: string;
+    requested_at: string;
+    /** the request in the approvals queue (`apr_…`) */
+    approval_id?: string;
+  } | null;
   stripe_created: number;
   created_at: string;
   updated_at: string;

@@ -93,6 +93,9 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     requested_by: z.string(),
     note: z.string(),
     requested_at: DateTime,
+    approval_id: z.string().optional().openapi({
+      description: "the `dispute.accept` request in `/api/admin/approvals`",
+    }),
   }).nullable(),
   reminders: z.record(z.string(), z.string()).openapi({
     description: "ops alert ids of the deadline reminders raised (`72h`, `24h`)",

@@ -11,6 +11,7 @@ import { callContext } from "./context.ts";
 import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
+import { ApprovalSchema } from "./approvals.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
@@ -170,8 +171,8 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
   path: "/disputes/{id}/accept",
   tags,
   summary: "Accept the dispute (close it at Stripe as lost)",
-  description: "At or above `REFUND_APPROVAL_THRESHOLD` the first accept is a request (202) " +
-    "that a second operator confirms with the same call.",
+  description: "At or above `REFUND_APPROVAL_THRESHOLD` (per currency) the accept is a " +
+    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves.",
   request: {
     params: IdParam,
     body: {
@@ -185,7 +186,12 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
   },
   responses: {
     200: jsonContent(DisputeDetailSchema, "closed at Stripe"),
-    202: jsonContent(DisputeDetailSchema, "waiting for a second operator"),
+    202: jsonContent(
+      z.object({ approval: ApprovalSchema, dispute: DisputeDetailSchema }).openapi(
+        "DisputeAcceptRequested",
+      ),
+      "waiting in the approvals queue for a second person",
+    ),
     ...errorResponses(
       "not_found",
       "conflict",
@@ -264,6 +270,8 @@ export function disputeRoutes(services: Services) {
     .openapi(accept, async (c) => {
       const { id } = c.req.valid("param");
       const out = await d.accept(callContext(c), id, c.req.valid("json").note);
-      return out.kind === "awaiting_approval" ? c.json(out.dispute, 202) : c.json(out.dispute, 200);
+      return out.kind === "awaiting_approval"
+        ? c.json({ approval: out.approval!, dispute: out.dispute }, 202)
+        : c.json(out.dispute, 200);
     });
 }

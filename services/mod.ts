@@ -40,6 +40,10 @@ export function createServices(deps: Deps) {
   const approvals = createApprovalService(deps, { audit, newId, cursors });
   const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
+  const disputes = createDisputeService(deps, { audit, newId, cursors, disputeChange, approvals });
+  approvals.register("dispute.accept", {
+    execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
+  });
   return {
     deps,
     cursors,
@@ -54,7 +58,7 @@ export function createServices(deps: Deps) {
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
-    disputes: createDisputeService(deps, { audit, newId, cursors, disputeChange }),
+    disputes,
     alertDelivery: createAlertDelivery(deps, { newId }),
   };
 }

@@ -162,23 +162,47 @@ Deno.test("accept closes the dispute as lost at Stripe (note and 2FA required)",
   });
 });
 
-Deno.test("accept at or above the threshold waits for a second operator", async () => {
+Deno.test("accept at or above the threshold waits in the approvals queue for a second person", async () => {
   await withRefundWorld(async (w) => {
     const { dispute } = await disputedPayment(w, 60_000);
     const path = `/disputes/${dispute.id}/accept`;
     const asked = await call(w, w.operator, "POST", path, { note: "not worth fighting" }, true);
-    assert.equal(asked.status, 202);
-    assert.equal(asked.body.accept_request.requested_by, w.operator.id);
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    assert.equal(asked.body.approval.kind, "dispute.accept");
+    assert.equal(asked.body.approval.status, "pending");
+    assert.equal(asked.body.dispute.accept_request.approval_id, asked.body.approval.id);
     assert.equal(
       (await w.stripe.disputes.retrieve(dispute.stripe_dispute)).status,
       "needs_response",
     );
-    const self = await call(w, w.operator, "POST", path, { note: "again" }, true);
+    // asking again, by anyone, does not open a second request
+    const again = await call(w, w.operator2, "POST", path, { note: "again" }, true);
+    assert.equal(again.status, 409);
+    const approve = `/approvals/${asked.body.approval.id}/approve`;
+    const body = { approval_hash: asked.body.approval.approval_hash };
+    const self = await w.t.app.request(
+      `/api/admin${approve}`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator), body),
+    );
     assert.equal(self.status, 403);
-    assert.equal(self.body.code, "self_approval_forbidden");
-    const confirmed = await call(w, w.operator2, "POST", path, { note: "agreed" }, true);
-    assert.equal(confirmed.status, 200);
+    await self.body?.cancel();
+    assert.equal(
+      (await w.stripe.disputes.retrieve(dispute.stripe_dispute)).status,
+      "needs_response",
+    );
+    const ok = await w.t.app.request(
+      `/api/admin${approve}`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), body),
+    );
+    assert.equal(ok.status, 200, await ok.text());
     assert.equal((await w.stripe.disputes.retrieve(dispute.stripe_dispute)).status, "lost");
+    const closed = await w.t.services.disputes.get(dispute.id);
+    assert.equal(closed.phase, "lost");
+    assert.deepEqual(closed.history.slice(-3).map((h) => [h.action, h.by]), [
+      ["accept_requested", w.operator.id],
+      ["accept", w.operator2.id],
+      ["stripe_update", "stripe"],
+    ]);
   });
 });
 

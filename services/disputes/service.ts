@@ -13,6 +13,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
@@ -43,6 +44,8 @@ import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
 
 export interface DisputeServices {
+  /** the two-person queue: large accepts wait there (services/approvals/) */
+  approvals?: ApprovalService;
   audit: AuditService;
   newId: IdFactory;
   cursors: CursorSealer;
@@ -59,7 +62,11 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const applyDispute = createDisputeApplier(deps, svc);
   const drafts = createEvidenceDrafts(deps, { audit: svc.audit, applyDispute });
   const submitter = createDisputeSubmitter(deps, { ...svc, applyDispute });
-  const accepts = createDisputeAccepts(deps, { audit: svc.audit, applyDispute });
+  const accepts = createDisputeAccepts(deps, {
+    audit: svc.audit,
+    applyDispute,
+    approvals: svc.approvals,
+  });
   const syncer = createDisputeSync(deps, { applyDispute });
   const reminders = createDisputeReminders(deps, svc);
   const files = createEvidenceFiles(deps, { audit: svc.audit, saveDraft: drafts.save });
@@ -167,7 +174,11 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   async function accept(ctx: CallContext, id: string, note: string) {
     const r = await load(id);
     const out: AcceptOutcome = await accepts.accept(ctx, r.id, note);
-    return { kind: out.kind, dispute: await detail(out.record) };
+    return {
+      kind: out.kind,
+      dispute: await detail(out.record),
+      approval: out.kind === "awaiting_approval" ? out.approval : null,
+    };
   }
 
   function jobHandlers(): Record<string, JobHandler> {
@@ -198,6 +209,9 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     sync: syncer.sync,
     remind: reminders.run,
     reconcileSubmission: submitter.reconcileOne,
+    /** the approvals queue's `dispute.accept` executor */
+    executeApprovedAccept: (ctx: CallContext, request: ApprovalRequest) =>
+      accepts.executeApproved(ctx, request),
     jobHandlers,
   };
 }
