@@ -88,3 +88,19 @@ Deno.test("refunds are 409 charge_not_refundable while Stripe says the disputed 
     assert.equal(atStripe.data.length, 0);
   });
 });
+
+Deno.test("an inquiry leaves the charge refundable: a refund goes through", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId, pi } = await disputedPayment(w, 2500, "pm_card_createDisputeInquiry");
+    const body = {
+      transaction_id: txnId,
+      reason: "requested_by_customer",
+      note: "ends the inquiry",
+    };
+    const done = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(done.status, 201, JSON.stringify(done.body));
+    assert.equal(done.body.amount, 2500);
+    const atStripe = await w.stripe.refunds.list({ payment_intent: pi.id });
+    assert.equal(atStripe.data.length, 1);
+  });
+});
