@@ -173,3 +173,27 @@ Deno.test("submitRefusal(): once per round; an appeal opens the next round", () 
   assert.match(submitRefusal({ ...base, status: "lost" }, now)!, /closed/);
   assert.match(submitRefusal(base, 2_000_000_000_000)!, /deadline passed/);
 });
+
+Deno.test("PUT evidence: Visa Compelling Evidence 3.0 is staged at Stripe too", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const enhanced = {
+      visa_compelling_evidence_3: {
+        disputed_transaction: {
+          customer_email_address: "ada@example.com",
+          merchandise_or_services: "merchandise",
+        },
+      },
+    };
+    const saved = await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, {
+      customer_name: "Ada",
+      enhanced_evidence: enhanced,
+    });
+    assert.equal(saved.status, 200);
+    assert.equal(saved.body.draft.staged, true);
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    assert.equal(atStripe.evidence.customer_name, "Ada");
+    assert.deepEqual(saved.body.evidence.enhanced_evidence, enhanced);
+    assert.equal(atStripe.evidence_details.submission_count, 0);
+  });
+});
