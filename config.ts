@@ -79,8 +79,18 @@ const envSchema = z.object({
   STRIPE_EMULATOR_PORT: intIn("STRIPE_EMULATOR_PORT", 1, 65535).optional(),
   REFUND_APPROVAL_THRESHOLD: currencyAmounts("REFUND_APPROVAL_THRESHOLD").optional(),
   REFUND_DAILY_CAP_PER_OPERATOR: currencyAmounts("REFUND_DAILY_CAP_PER_OPERATOR").optional(),
-  AUDIT_SIGNING_KEY: z.string().min(32, "AUDIT_SIGNING_KEY must be at least 32 characters")
-    .optional(),
+  AUDIT_SIGNING_KEY: z.string().transform((s, ctx) => {
+    const keys = s.split(",").map((k) => k.trim());
+    if (keys.some((k) => k.length < 32)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "AUDIT_SIGNING_KEY must be at least 32 characters (each entry of a list); " +
+          "make one with `openssl rand -base64 48`",
+      });
+      return z.NEVER;
+    }
+    return keys;
+  }).optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
@@ -119,8 +129,10 @@ export interface Config {
   refundApprovalThresholds: CurrencyAmounts;
   /** per operator, per currency, rolling 24 h; null = ten times the currency's threshold */
   refundDailyCaps: CurrencyAmounts | null;
-  /** undefined in demo mode until generated and kept in KV */
+  /** the key that signs (the first of AUDIT_SIGNING_KEY); undefined in demo mode until generated */
   auditSigningKey: string | undefined;
+  /** every key that verifies and unseals, newest first (AUDIT_SIGNING_KEY's list) */
+  auditSigningKeys?: string[];
   stepUpTtlS: number;
   logLevel: LogLevel;
   /** ops alerts are also POSTed here (services/alert_delivery.ts); undefined = not sent */
@@ -178,7 +190,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     refundApprovalThreshold: thresholds.default ?? 0,
     refundApprovalThresholds: thresholds,
     refundDailyCaps: e.REFUND_DAILY_CAP_PER_OPERATOR ?? null,
-    auditSigningKey: e.AUDIT_SIGNING_KEY,
+    auditSigningKey: e.AUDIT_SIGNING_KEY?.[0],
+    auditSigningKeys: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
     alertWebhookUrl: e.ALERT_WEBHOOK_URL,
@@ -188,6 +201,21 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
     trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
   };
+}
+
+/**
+ * Outside demo mode the server, the admin CLI and the backfill refuse to start
+ * without AUDIT_SIGNING_KEY: a key generated and kept in the same KV would let
+ * anyone holding the KV (or a backup) unseal every TOTP secret and forge
+ * checkpoints and cursors.
+ */
+export function requireSigningKey(config: Config, who: string): void {
+  if (config.demo || config.auditSigningKey !== undefined) return;
+  throw new ConfigError(
+    `invalid configuration:\n  AUDIT_SIGNING_KEY: required outside demo mode (${who} will not ` +
+      "start without it); make one with `openssl rand -base64 48` and keep it apart from the KV " +
+      "and its backups",
+  );
 }
 
 /** The process environment: the one place outside main.ts that reads it (CLIs go through here). */

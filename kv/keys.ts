@@ -217,4 +217,8 @@ export const keys = {
    * so one operator's concurrent requests see each other (refund approval policy)
    */
   refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
+  /** the signed count of checkpoints (deleting one is detected) */
+  auditCheckpointMeta: () => ["audit_checkpoint_meta"],
+  /** the last checkpoint a verify confirmed: where the next incremental verify starts */
+  auditVerifiedMarker: () => ["audit_verified_marker"],
 } as const;

@@ -96,7 +96,8 @@ export async function consumeCode<T>(
     const errors: FieldError[] = [{ path: field, message }];
     throw new AppError("otp_invalid", `${field} ${message}`, { errors });
   }
-  const recoveryHash = kind === "recovery" ? await d.keys.hashRecoveryCode(code) : null;
+  // a match under any configured key (AUDIT_SIGNING_KEY rotation) is the code
+  const recoveryHashes = kind === "recovery" ? await d.keys.recoveryCodeHashes(code) : null;
 
   const build = async (op: Deno.AtomicOperation) => {
     const now = d.clock.now();
@@ -115,8 +116,9 @@ export async function consumeCode<T>(
     }
     let next: SecondFactorRecord | null = null;
     let replayed = false;
-    if (recoveryHash !== null) {
-      if (rec.recovery_code_hashes.includes(recoveryHash)) {
+    const recoveryHash = recoveryHashes?.find((h) => rec.recovery_code_hashes.includes(h));
+    if (recoveryHashes !== null) {
+      if (recoveryHash !== undefined) {
         next = {
           ...rec,
           recovery_code_hashes: rec.recovery_code_hashes.filter((h) => h !== recoveryHash),
@@ -133,7 +135,7 @@ export async function consumeCode<T>(
       addSetSecondFactor(op, entry, next);
       const accepted = onAccepted ? await onAccepted(op, next) : { value: null, audit: [] };
       const audit: AuditInput[] = [...accepted.audit];
-      if (recoveryHash !== null) {
+      if (recoveryHashes !== null) {
         audit.push({
           action: "auth.recovery_code_used",
           target,

@@ -177,7 +177,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
   const d: IdentityDeps = {
     kv,
     clock,
-    keys: new IdentityKeys(deps.config.auditSigningKey),
+    keys: new IdentityKeys(deps.config.auditSigningKey, deps.config.auditSigningKeys ?? []),
     audit: options.audit,
     cursors: options.cursors,
     newId: options.newId,
