@@ -50,6 +50,15 @@ function awaitingEvidence(r: DisputeRecord): boolean {
   return r.phase === "needs_response" || r.phase === "drafting";
 }
 
+/** Whether `remindOne` would change anything now (it checks again in its commit). */
+function needsWork(r: DisputeRecord | null, now: number): boolean {
+  if (!r || !awaitingEvidence(r) || !r.evidence_due_by) return false;
+  const left = r.evidence_due_by * 1000 - now;
+  if (left <= 0) return !r.overdue;
+  const tightest = REMINDER_THRESHOLDS.filter((t) => left <= t.before_ms).at(-1);
+  return !!tightest && !r.reminders[tightest.name];
+}
+
 export function createDisputeReminders(
   deps: Deps,
   svc: { audit: AuditService; newId: IdFactory },
@@ -134,6 +143,8 @@ export function createDisputeReminders(
     const horizon = clock.now() + REMINDER_THRESHOLDS[0].before_ms;
     const summary: ReminderSummary = { reminded: 0, overdue: 0 };
     for (const id of await listDisputeIdsDueBefore(kv, horizon + 1)) {
+      // most are already reminded (or marked overdue): skip them without a commit
+      if (!needsWork((await getDispute(kv, id)).value, clock.now())) continue;
       try {
         const did = await remindOne(id);
         if (did) summary[did]++;
