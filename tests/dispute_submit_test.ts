@@ -93,7 +93,8 @@ Deno.test("N concurrent submits end in exactly one submission at Stripe", async 
   await withRefundWorld(async (w) => {
     const { dispute } = await disputedPayment(w);
     await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
-    const admins = [w.operator, w.operator2, w.admin, await createAdmin(w.t, "operator")];
+    const admins = [w.operator, w.operator2, w.admin];
+    for (let i = 0; i < 5; i++) admins.push(await createAdmin(w.t, "operator"));
     const requests = admins.map((a) => ({ a, h: otpHeaders(w.t, a) }));
     const results = await Promise.all(
       requests.map(({ h }) =>
@@ -102,7 +103,7 @@ Deno.test("N concurrent submits end in exactly one submission at Stripe", async 
     );
     const statuses = results.map((r) => r.status).sort();
     await Promise.all(results.map((r) => r.body?.cancel()));
-    assert.deepEqual(statuses, [200, 409, 409, 409]);
+    assert.deepEqual(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
     const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
     assert.equal(atStripe.evidence_details.submission_count, 1);
     const submits = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.submit");
@@ -178,6 +179,12 @@ Deno.test("accept at or above the threshold waits in the approvals queue for a s
     // asking again, by anyone, does not open a second request
     const again = await call(w, w.operator2, "POST", path, { note: "again" }, true);
     assert.equal(again.status, 409);
+    // a request that expired unanswered no longer holds the dispute
+    w.clock.set(Date.parse(asked.body.approval.expires_at) + 1000);
+    const fresh = await call(w, w.operator, "POST", path, { note: "asking again" }, true);
+    assert.equal(fresh.status, 202, JSON.stringify(fresh.body));
+    assert.notEqual(fresh.body.approval.id, asked.body.approval.id);
+    asked.body = fresh.body;
     const approve = `/approvals/${asked.body.approval.id}/approve`;
     const body = { approval_hash: asked.body.approval.approval_hash };
     const self = await w.t.app.request(
@@ -198,7 +205,8 @@ Deno.test("accept at or above the threshold waits in the approvals queue for a s
     assert.equal((await w.stripe.disputes.retrieve(dispute.stripe_dispute)).status, "lost");
     const closed = await w.t.services.disputes.get(dispute.id);
     assert.equal(closed.phase, "lost");
-    assert.deepEqual(closed.history.slice(-3).map((h) => [h.action, h.by]), [
+    assert.deepEqual(closed.history.slice(-4).map((h) => [h.action, h.by]), [
+      ["accept_requested", w.operator.id],
       ["accept_requested", w.operator.id],
       ["accept", w.operator2.id],
       ["stripe_update", "stripe"],

@@ -20,6 +20,7 @@ import {
   withDisputeHistory,
 } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
+import { getApproval } from "../../kv/approvals.ts";
 import type { DisputeApplier } from "./apply.ts";
 
 export type AcceptOutcome =
@@ -33,6 +34,20 @@ function acceptRefusal(r: DisputeRecord): string | null {
   }
   if (r.submission?.state === "processing") return "a submission is in flight";
   return null;
+}
+
+/** The dispute's accept request still waiting in the queue (not decided, not expired). */
+async function pendingApproval(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  r: DisputeRecord,
+  now: number,
+): Promise<boolean> {
+  const id = r.accept_request?.approval_id;
+  if (!id) return false;
+  const entry = await getApproval(kv, id);
+  op.check(entry);
+  return entry.value?.status === "pending" && Date.parse(entry.value.expires_at) > now;
 }
 
 export function createDisputeAccepts(
@@ -59,11 +74,11 @@ export function createDisputeAccepts(
         const at = new Date(clock.now()).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
         const needsTwo = !approved && svc.approvals !== undefined && r.amount >= threshold;
-        if (needsTwo && r.accept_request) {
+        if (needsTwo && await pendingApproval(kv, op, r, clock.now())) {
           throw new AppError(
             "conflict",
             `accepting dispute ${id} already waits for a second person (requested by ` +
-              `${r.accept_request.requested_by}); approve it under /api/admin/approvals`,
+              `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
           );
         }
         const request = needsTwo
