@@ -12,6 +12,7 @@
  * commit them with the change that needs them and its audit entry.
  */
 import { keys } from "./keys.ts";
+import { getTransaction } from "./transactions.ts";
 import { type CursorSealer, listIndexPage, type Page, scanPage } from "./pagination.ts";
 import { acceptsEvidence, type DisputeNote, type DisputeRecord } from "../domain/dispute.ts";
 import { type EvidenceDraft } from "../domain/dispute_evidence.ts";
@@ -98,6 +99,16 @@ export interface DisputeFilters {
   due_before?: number;
 }
 
+/**
+ * A dispute that arrived before its payment was recorded without a customer;
+ * the transaction knows it once the payment's events came: read it from there.
+ */
+export async function withCustomer(kv: Deno.Kv, r: DisputeRecord): Promise<DisputeRecord> {
+  if (r.customer) return r;
+  const customer = (await getTransaction(kv, r.transaction_id))?.customer ?? null;
+  return customer ? { ...r, customer } : r;
+}
+
 function matches(r: DisputeRecord, f: DisputeFilters): boolean {
   return (!f.status || r.status === f.status) && (!f.phase || r.phase === f.phase) &&
     (!f.assignee || r.assignee === f.assignee) && (!f.customer || r.customer === f.customer);
@@ -123,14 +134,18 @@ export async function listDisputes(
       keys.dispute,
       { ...page, scope, reverse: false },
     );
-    return { data: got.data.filter((r) => matches(r, f)), next_cursor: got.next_cursor };
+    const data = await Promise.all(got.data.map((r) => withCustomer(kv, r)));
+    return { data: data.filter((r) => matches(r, f)), next_cursor: got.next_cursor };
   }
   return await scanPage<DisputeRecord, DisputeRecord>(
     kv,
     sealer,
     keys.disputesPrefix(),
     { ...page, scope, budget: 1000 },
-    ({ value }) => matches(value, f) ? value : null,
+    async ({ value }) => {
+      const r = await withCustomer(kv, value);
+      return matches(r, f) ? r : null;
+    },
   );
 }
 

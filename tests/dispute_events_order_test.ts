@@ -119,3 +119,18 @@ Deno.test("every order of a lost dispute's events keeps the withdrawal; an inqui
     ]);
   });
 });
+
+Deno.test("a dispute that arrives before its payment shows the customer once the payment is known", async () => {
+  const s = paymentStory({ customer: "cus_LateBuyer", amount: 4000 });
+  const du = testId("du");
+  await withTestApp(async (t) => {
+    await t.services.stripeEvents.apply(
+      s.dispute(T0 + 5, "charge.dispute.created", { id: du, withdrawn: true }),
+    );
+    assert.equal((await t.services.disputes.get(du)).customer, null);
+    for (const e of [s.created(T0), ...s.succeeded(T0 + 1)]) await t.services.stripeEvents.apply(e);
+    assert.equal((await t.services.disputes.get(du)).customer, "cus_LateBuyer");
+    const page = await t.services.disputes.list({ limit: 10, customer: "cus_LateBuyer" });
+    assert.deepEqual(page.data.map((d) => d.stripe_dispute), [du]);
+  });
+});

@@ -29,6 +29,7 @@ import {
   getDraft,
   listDisputes,
   listNotes,
+  withCustomer,
 } from "../../kv/disputes.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
@@ -80,7 +81,8 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     return r;
   }
 
-  async function detail(r: DisputeRecord): Promise<DisputeDetail> {
+  async function detail(record: DisputeRecord): Promise<DisputeDetail> {
+    const r = await withCustomer(kv, record);
     const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
     return disputeDetail(r, { draft, notes, nowMs: clock.now() });
   }
