@@ -13,11 +13,13 @@ import {
   createRefundMerge,
   createRefundService,
   createRefundSettlement,
+  refundApprovalSource,
   type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
+import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
-import { refundApprovalSource } from "./refunds/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -40,11 +42,14 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   const refundSettlement = createRefundSettlement(deps, { newId });
   // services keeping records about a transaction move them when a stub merges into its payment
   const mergeHooks = [createRefundMerge(deps)];
+  // disputes keep their records in the same commit as the transaction's change
+  const disputeChange = createDisputeChangeHook(deps, { newId });
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
     refundSettlement,
     mergeHooks,
+    disputeChange,
   });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
@@ -56,6 +61,10 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     hooks: options.refundHooks,
   });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
+  const disputes = createDisputeService(deps, { audit, newId, cursors, disputeChange, approvals });
+  approvals.register("dispute.accept", {
+    execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
+  });
   return {
     deps,
     cursors,
@@ -81,6 +90,8 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
+    disputes,
+    alertDelivery: createAlertDelivery(deps, { newId }),
   };
 }
 
