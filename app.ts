@@ -18,6 +18,7 @@ import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
+import { problemRoutes } from "./openapi/problems.ts";
 import { AppError } from "./core/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
@@ -39,7 +40,10 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
-    c.get("log").info("request", {
+    // Each accepted delivery is in the webhook-event log already (GET /webhook-events); at
+    // info level a burst from Stripe (or the demo's seeding) would bury everything else.
+    const quiet = c.res.status < 400 && c.req.path === "/api/webhooks/stripe";
+    (quiet ? c.get("log").debug : c.get("log").info)("request", {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
@@ -79,6 +83,7 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());
+  app.route("/", problemRoutes());
   return app;
 }
 

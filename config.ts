@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 
-import { LOG_LEVELS, type LogLevel } from "./core/log.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
-export type { LogLevel };
+export type { LogFormat, LogLevel };
 
 const intIn = (name: string, min: number, max: number) =>
   z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).pipe(
@@ -48,6 +48,10 @@ const envSchema = z.object({
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
+  LOG_FORMAT: z.enum(LOG_FORMATS, {
+    error: `LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}`,
+  }).optional(),
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
@@ -72,6 +76,15 @@ export interface Config {
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** `pretty` on a terminal unless LOG_FORMAT says otherwise */
+  logFormat: LogFormat;
+  /** bearer token that may read GET /metrics besides admins; undefined = admins only */
+  metricsToken: string | undefined;
+}
+
+export interface ParseOptions {
+  /** stdout is a terminal: the log format defaults to `pretty` */
+  terminal?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -79,7 +92,10 @@ export class ConfigError extends Error {
 }
 
 /** Parses an environment record (`Deno.env.toObject()` in main.ts, a literal in tests). */
-export function parseConfig(env: Record<string, string | undefined>): Config {
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  options: ParseOptions = {},
+): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
@@ -116,6 +132,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    logFormat: e.LOG_FORMAT ?? (options.terminal ? "pretty" : "json"),
+    metricsToken: e.METRICS_TOKEN,
   };
 }
 

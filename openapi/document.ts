@@ -9,7 +9,8 @@ export const OPENAPI_INFO = {
     version: "0.1.0",
     description: "Refunds, disputes, fraud triage and payment retries on a Stripe account, " +
       "with roles, step-up 2FA, maker-checker approval and a hash-chained audit log. " +
-      "Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
+      "Errors are `application/problem+json` (RFC 9457) with a stable `code`; each code's " +
+      "`type` is a page of this service: [what each problem code means](/problems).",
   },
   servers: [{ url: "/", description: "this service" }],
   tags: [

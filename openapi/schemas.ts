@@ -6,7 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 
 export const ProblemSchema = z.object({
-  type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
+  type: z.string().openapi({ example: "/problems/validation_failed" }),
   title: z.string(),
   status: z.number().int(),
   detail: z.string(),

@@ -68,11 +68,12 @@ export async function seedDemoAccount(
   stripe: StripeGateway,
   log: Logger,
   customerCount = 30,
+  onProgress: (customersDone: number, total: number) => void = () => {},
 ): Promise<SeedSummary> {
   const rand = sequence(42);
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
-    stripe.call(fn, { priority: "background", label: "demo.seed" });
+    stripe.call(fn, { priority: "background", label: "demo.seed", quiet: true });
 
   const pay = async (customer: string, pm: string, amount: number, description: string) => {
     try {
@@ -124,6 +125,7 @@ export async function seedDemoAccount(
         `Order #${1000 + i * 10 + 9}`,
       );
     }
+    onProgress(i + 1, customerCount);
   }
 
   // A refund made outside the service (as if in the Stripe Dashboard).
@@ -164,6 +166,6 @@ export async function seedDemoAccount(
     );
     await pay(tester.id, pm.id, 100 + i, "Donation");
   }
-  log.info("demo account seeded", { ...summary });
+  log.debug("demo account seeded", { ...summary });
   return summary;
 }

@@ -43,6 +43,8 @@ export interface StripeCallOptions {
   priority?: StripePriority;
   /** what the call does, for the logs (`refunds.create`) */
   label?: string;
+  /** a routine call among many (demo seeding): logged at debug when it succeeds */
+  quiet?: boolean;
 }
 
 export interface StripeGateway {
@@ -218,12 +220,14 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
       request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
       idempotency_key: last?.idempotency_key ?? null,
     };
-    if (error === undefined) log.info("stripe call", fields);
+    if (error === undefined) (opts.quiet ? log.debug : log.info)("stripe call", fields);
     else {
       const e = isStripeError(error)
         ? { type: error.rawType ?? error.type, code: error.code ?? null, message: error.message }
         : { message: error instanceof Error ? error.message : String(error) };
-      log.warn("stripe call failed", { ...fields, error: e });
+      // a routine call's decline (demo seeding declines on purpose) is no news
+      const routine = opts.quiet && isStripeError(error) && error.statusCode === 402;
+      (routine ? log.debug : log.warn)("stripe call failed", { ...fields, error: e });
     }
   }
 
