@@ -19,6 +19,8 @@ import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
+import { createMetrics } from "./core/metrics.ts";
+import { timedCronRun } from "./services/metrics.ts";
 
 let config: Config;
 try {
@@ -29,6 +31,7 @@ try {
   Deno.exit(1);
 }
 const log = createLogger(config.logLevel, undefined, {}, config.logFormat);
+const metrics = createMetrics();
 
 // Crons are registered at the top level, before any await, as Deno Deploy
 // requires; until the services exist they have nothing to do.
@@ -37,7 +40,12 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
     if (!started.services) return;
     try {
-      await runPeriodicTask(started.services, task as PeriodicTask);
+      const services = started.services;
+      await timedCronRun(
+        services.deps,
+        task,
+        () => runPeriodicTask(services, task as PeriodicTask),
+      );
     } catch (error) {
       log.error("cron task failed", { cron: task, error });
     }
@@ -72,8 +80,14 @@ const demo = config.demo
   : null;
 const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
 
-const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
-const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log };
+const stripe = createStripeGateway({
+  kv,
+  clock: systemClock,
+  config: resolvedConfig,
+  log,
+  metrics,
+});
+const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log, metrics };
 const services = createServices(deps);
 started.services = services;
 const app = createApp(deps, services);

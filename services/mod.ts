@@ -11,9 +11,14 @@ import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createMetrics, type Metrics } from "../core/metrics.ts";
+import { registerBacklogMetrics } from "./metrics.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
-export function createServices(deps: Deps) {
+export function createServices(input: Deps) {
+  // every service records into the same registry (a test's app gets its own)
+  const metrics = input.metrics ?? createMetrics();
+  const deps: Deps & { metrics: Metrics } = { ...input, metrics };
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -22,7 +27,9 @@ export function createServices(deps: Deps) {
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
   const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  registerBacklogMetrics(deps, metrics);
   return {
+    metrics,
     deps,
     cursors,
     newId,
