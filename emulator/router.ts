@@ -1,3 +1,4 @@
+import { accountRoutes } from "./account.ts";
 import { chargeRoutes } from "./charges.ts";
 import type { Route } from "./context.ts";
 import { customerRoutes } from "./customers.ts";
@@ -37,6 +38,7 @@ const ROUTES: Route[] = [
   ...disputeRoutes,
   ...radarRoutes,
   ...eventRoutes,
+  ...accountRoutes,
 ];
 
 export function findRoute(method: string, path: string): { route: Route; args: string[] } | null {
