@@ -96,7 +96,7 @@ const ShowParam = z.object({
 const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
   500,
   "note is at most 500 characters",
-);
+).openapi({ example: "checked with the customer" });
 
 const CreateBody = z.object({
   transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
@@ -109,13 +109,25 @@ const CreateBody = z.object({
       example: 2500,
     }),
   currency: z.string().regex(/^[a-zA-Z]{3}$/, "currency must be an ISO code such as usd")
-    .optional().openapi({ description: "when sent, must be the payment's currency" }),
+    .optional().openapi({
+      description: "when sent, must be the payment's currency",
+      example: "usd",
+    }),
   reason: z.enum(REFUND_REASONS, { error: reasonError }),
   note: Note,
   confirm_duplicate: z.boolean().optional().openapi({
     description: "refund again although the same refund was asked for in the last 10 minutes",
+    example: false,
   }),
-}).openapi("RefundRequest");
+}).openapi("RefundRequest", {
+  // What "Try it out" sends: no currency to get wrong, and the duplicate guard left on.
+  example: {
+    transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    amount: 2500,
+    reason: "requested_by_customer",
+    note: "customer returned the item",
+  },
+});
 
 const create = adminRoute({ permission: "refunds.create", secondFactor: true }, {
   method: "post",
