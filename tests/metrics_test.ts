@@ -1,6 +1,6 @@
 /** GET /metrics: Prometheus text that a strict parser accepts, with the figures an operator watches. */
 import assert from "node:assert/strict";
-import { withTestApp } from "./helpers/app.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
@@ -9,9 +9,7 @@ import { timedCronRun } from "../services/metrics.ts";
 
 const METRICS_TOKEN = "scrape-token-0123456789";
 
-async function scrape(
-  app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> },
-) {
+async function scrape(app: TestApp["app"]) {
   const res = await app.request("/metrics", {
     headers: { authorization: `Bearer ${METRICS_TOKEN}` },
   });

@@ -72,7 +72,7 @@ Deno.test("every request example passes validation when sent as is", async () =>
       }
       if ([...query].length) url += `?${query}`;
       const schema = op.requestBody?.content?.["application/json"]?.schema;
-      const init: RequestInit = {
+      const init: { method: string; headers: Record<string, string>; body?: string } = {
         method: method.toUpperCase(),
         headers: { ...otpHeaders(t, admin), "content-type": "application/json" },
       };
