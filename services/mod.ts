@@ -2,20 +2,30 @@
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
 import { createAuditService } from "./audit/mod.ts";
-import { createWebhookService } from "./webhooks/mod.ts";
+import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory } from "../core/ids.ts";
-import { createIdentityService } from "./identity/mod.ts";
+import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import { createRefundService, createRefundSettlement, type RefundHooks } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createMetrics, type Metrics } from "../core/metrics.ts";
 import { registerBacklogMetrics } from "./metrics.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
-export function createServices(input: Deps) {
+/** What a caller (tests, the bench) may change in how the services are built. */
+export interface ServiceOptions {
+  /** wraps the Stripe event applier the webhooks service hands events to */
+  webhookApplier?: (base: EventApplier) => EventApplier;
+  /** called at the refunds service's steps (tests: crash and timing points) */
+  refundHooks?: RefundHooks;
+  /** the identity service's throttle settings */
+  identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
+}
+
+export function createServices(input: Deps, options: ServiceOptions = {}) {
   // every service records into the same registry (a test's app gets its own)
   const metrics = input.metrics ?? createMetrics();
   const deps: Deps & { metrics: Metrics } = { ...input, metrics };
@@ -38,9 +48,20 @@ export function createServices(input: Deps) {
     transactions: createTransactionService(deps, { cursors }),
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
-    webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId }),
-    refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
+    webhooks: createWebhookService(deps, {
+      audit,
+      newId,
+      cursors,
+      applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
+    }),
+    identity: createIdentityService(deps, { ...options.identity, audit, cursors, newId }),
+    refunds: createRefundService(deps, {
+      audit,
+      newId,
+      cursors,
+      refundSettlement,
+      hooks: options.refundHooks,
+    }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
   };
 }
