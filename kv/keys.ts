@@ -23,6 +23,9 @@ export const keys = {
   stripeBucket: (name: string) => ["stripe_bucket", name],
   /** demo mode: set once the demo account has been seeded */
   demoSeeded: () => ["demo_seeded"],
+  /** last run of each periodic task (metrics, doctor) */
+  cronRun: (task: string) => ["cron_runs", task],
+  cronRunsPrefix: () => ["cron_runs"],
   /** a probe for /readyz */
   readiness: () => ["readiness"],
   // --- identity (admins, tokens, second factor) --------------------------

@@ -9,7 +9,7 @@ import { ROLES } from "../domain/permissions.ts";
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 export const ProblemSchema = z.object({
-  type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
+  type: z.string().openapi({ example: "/problems/validation_failed" }),
   title: z.string(),
   status: z.number().int(),
   detail: z.string(),
@@ -42,15 +42,19 @@ export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
   description: "opaque `next_cursor` of the previous page",
 });
 
-/** An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format. */
-export function dateTimeQuery(name: string, description: string) {
+/**
+ * An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format.
+ * Its example is what Swagger UI's "Try it out" sends: give `from` and `to` ones that make a
+ * valid range (from before to), or none.
+ */
+export function dateTimeQuery(name: string, description: string, example?: string) {
   return z.iso.datetime({
     offset: true,
     error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
   }).optional().openapi({
     param: { name, in: "query" },
-    description,
-    example: "2026-01-31T00:00:00Z",
+    description: `${description}, e.g. \`2026-01-31T00:00:00Z\``,
+    ...(example === undefined ? {} : { example }),
   });
 }
 
@@ -63,6 +67,23 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
 
 const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 
+/** A realistic problem document for one code (instead of a generator's `additionalProp1`). */
+function problemExample(code: ErrorCode) {
+  return {
+    type: `/problems/${code}`,
+    title: ERROR_CODES[code].title,
+    status: ERROR_CODES[code].status,
+    detail: code === "validation_failed"
+      ? "body.note: note is required"
+      : ERROR_CODES[code].title.toLowerCase(),
+    code,
+    request_id: "req_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    ...(code === "validation_failed"
+      ? { errors: [{ path: "body.note", message: "note is required" }] }
+      : {}),
+  };
+}
+
 /** Error responses for a route, by HTTP status, with the problem schema. */
 export function errorResponses(...codes: ErrorCode[]) {
   const byStatus: Record<number, ErrorCode[]> = {};
@@ -72,7 +93,12 @@ export function errorResponses(...codes: ErrorCode[]) {
   return Object.fromEntries(
     Object.entries(byStatus).map(([status, list]) => [status, {
       description: list.map((c) => `\`${c}\``).join(", "),
-      content: problemContent,
+      content: {
+        "application/problem+json": {
+          ...problemContent["application/problem+json"],
+          example: problemExample(list[0]),
+        },
+      },
     }]),
   );
 }

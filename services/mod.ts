@@ -20,6 +20,8 @@ import { createOpsAlertService } from "./ops_alerts.ts";
 import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
+import { createMetrics, type Metrics } from "../core/metrics.ts";
+import { registerBacklogMetrics } from "./metrics.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -32,7 +34,10 @@ export interface ServiceOptions {
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
 
-export function createServices(deps: Deps, options: ServiceOptions = {}) {
+export function createServices(input: Deps, options: ServiceOptions = {}) {
+  // every service records into the same registry (a test's app gets its own)
+  const metrics = input.metrics ?? createMetrics();
+  const deps: Deps & { metrics: Metrics } = { ...input, metrics };
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -65,7 +70,9 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   approvals.register("dispute.accept", {
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
+  registerBacklogMetrics(deps, metrics);
   return {
+    metrics,
     deps,
     cursors,
     newId,

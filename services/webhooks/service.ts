@@ -83,6 +83,12 @@ interface Svc {
 export function createWebhookService(deps: Deps, svc: Svc) {
   const { kv, clock, log } = deps;
   const verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, clock);
+  // Stripe's `created` is in whole seconds: the lag is exact to about a second.
+  const intakeLag = deps.metrics?.histogram(
+    "payops_webhook_intake_lag_seconds",
+    "From the event's creation at Stripe to its verified arrival here",
+    [1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 259200],
+  );
   const inflight = new Set<Promise<void>>();
   const intakeBatch = new CommitBatcher(kv);
   const processing = createEventProcessing(deps, svc);
@@ -96,6 +102,7 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     }
     const event = await verifier.verify(rawBody, signature);
     const now = clock.now();
+    intakeLag?.observe({}, Math.max(0, now / 1000 - event.created));
     const object = event.data.object as { id?: unknown; object?: unknown };
     const stored = encodePayload(JSON.stringify(event));
     const base: WebhookEventRecord = {
