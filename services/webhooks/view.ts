@@ -1,7 +1,7 @@
 /** What the admin API shows of an intake log record. */
 import type { z } from "@hono/zod-openapi";
 import type { WebhookEventSchema } from "../../openapi/schemas.ts";
-import type { WebhookEventRecord } from "../../domain/webhook_event.ts";
+import type { WebhookEventRecord, WebhookEventStatus } from "../../domain/webhook_event.ts";
 
 /** Declared once, by its schema. */
 export type WebhookEventView = z.infer<typeof WebhookEventSchema>;
@@ -22,4 +22,22 @@ export function toView(r: WebhookEventRecord): WebhookEventView {
     object: { id: r.object_id, type: r.object_type },
     payload_bytes: r.payload_bytes,
   };
+}
+
+export interface IntakeResult {
+  received: true;
+  event_id: string;
+  duplicate?: true;
+}
+
+export interface ReplayResult {
+  event: WebhookEventView;
+  replay: { result: "ok" | "failed"; detail: string | null; error: string | null };
+}
+
+export interface WebhookListQuery {
+  status?: WebhookEventStatus;
+  type?: string;
+  limit: number;
+  cursor?: string;
 }
