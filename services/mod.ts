@@ -11,6 +11,8 @@ import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement, type RefundHooks } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createApprovalService } from "./approvals/mod.ts";
+import { refundApprovalSource } from "./refunds/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -32,6 +34,16 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
   const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // one queue for every two-person request; domains register their kinds below
+  const approvals = createApprovalService(deps, { audit, newId, cursors });
+  const refunds = createRefundService(deps, {
+    audit,
+    newId,
+    cursors,
+    refundSettlement,
+    hooks: options.refundHooks,
+  });
+  approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   return {
     deps,
     cursors,
@@ -47,14 +59,15 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
       cursors,
       applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
     }),
-    identity: createIdentityService(deps, { ...options.identity, audit, cursors, newId }),
-    refunds: createRefundService(deps, {
+    identity: createIdentityService(deps, {
+      ...options.identity,
       audit,
-      newId,
       cursors,
-      refundSettlement,
-      hooks: options.refundHooks,
+      newId,
+      approvals,
     }),
+    refunds,
+    approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
   };
 }
