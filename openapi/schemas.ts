@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
+import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 export const ProblemSchema = z.object({
@@ -189,6 +190,27 @@ export const PaymentMethodSchema = z.object({
   last4: nullableString("4242"),
   fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
 }).openapi("PaymentMethodSummary");
+
+/** A Stripe event as the intake log shows it (`/webhook-events`). */
+export const WebhookEventSchema = z.object({
+  id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
+  type: z.string().openapi({ example: "payment_intent.succeeded" }),
+  created: z.number().int().openapi({ description: "Stripe's `created`, unix seconds" }),
+  livemode: z.boolean(),
+  api_version: z.string().nullable(),
+  received_at: DateTimeSchema,
+  status: z.enum(WEBHOOK_EVENT_STATUSES).openapi({
+    description: "`received` (processing), `processed`, `ignored` (processed, nothing to change: " +
+      "unknown type or an older state), `failed` (a retry is scheduled), `dead` (retries used up; " +
+      "replay it)",
+  }),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+  detail: z.string().nullable().openapi({ description: "what processing did" }),
+  processed_at: z.string().nullable().openapi({ format: "date-time" }),
+  object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
+  payload_bytes: z.number().int(),
+}).openapi("WebhookEvent");
 
 /** A two-person request (`/approvals`). */
 const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
