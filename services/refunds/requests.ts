@@ -25,6 +25,7 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { stripeIdempotencyKey } from "./submit.ts";
 import { addJob } from "../../kv/jobs.ts";
+import { getMergedInto } from "../../kv/transactions.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import {
@@ -70,7 +71,10 @@ export interface RequestServices {
 type TxnEntry = Deno.KvEntry<Transaction>;
 
 async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
-  const entry = await getTransactionEntry(kv, id);
+  let entry = await getTransactionEntry(kv, id);
+  // a stub merged into its payment (an alert may still name it): the payment's record
+  const into = entry.value ? null : await getMergedInto(kv, id);
+  if (into) entry = await getTransactionEntry(kv, into);
   if (!entry.value) throw notFound("transaction", id);
   return entry as TxnEntry;
 }
