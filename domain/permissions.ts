@@ -10,7 +10,7 @@ export type Role = typeof ROLES[number];
 
 const LADDER: readonly Role[] = ["viewer", "support", "analyst", "operator", "admin"];
 
-/** `X` and every role above it on the ladder ("X+" in CONTRACT.md). */
+/** `X` and every role above it on the ladder ("X+" in the README). */
 function atLeast(role: Role): Role[] {
   return LADDER.slice(LADDER.indexOf(role));
 }
@@ -46,6 +46,9 @@ export const PERMISSIONS = {
   "audit.export": ["auditor", "admin"],
   "webhooks.read": ["admin"],
   "webhooks.replay": ["admin"],
+  "approvals.read": atLeast("operator"),
+  "approvals.decide": atLeast("operator"),
+  "me.rotate_token": EVERYONE,
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

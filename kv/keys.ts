@@ -145,7 +145,7 @@ export const keys = {
   /**
    * the customer's counters: balance per currency (always the sum of that
    * currency's ledger entries) and the aggregates the fraud rules read
-   * (services/txn_aggregates.ts), updated with each change
+   * (services/ingest/aggregates.ts), updated with each change
    */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */
@@ -184,4 +184,21 @@ export const keys = {
     route,
     keyHash,
   ],
+
+  // --- two-person requests (services/approvals/) ---------------------------
+  /** a two-person request (`apr_…`) */
+  approval: (id: string) => ["approvals", id],
+  /** listing index by status -> request id (ULIDs: time order) */
+  approvalByStatus: (status: string, id: string) => ["approvals_by_status", status, id],
+  approvalsByStatusPrefix: (status: string) => ["approvals_by_status", status],
+  /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
+  adminLink: (a: string, b: string) => ["admin_links", a, b],
+  adminLinksPrefix: (a: string) => ["admin_links", a],
+  /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
+  enrollment: (codeHash: string) => ["enrollments", codeHash],
+  /**
+   * rewritten by each refund an operator asks for: its versionstamp is checked,
+   * so one operator's concurrent requests see each other (refund approval policy)
+   */
+  refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
 } as const;
