@@ -140,8 +140,8 @@ async function claim(
 /**
  * Runs `work.run` once per (scope, fingerprint); without a scope (no key sent) it just runs.
  * AppErrors thrown before the operation's record exists leave no trace (the client may
- * fix the request and send the key again); after it, they are the stored answer, except
- * a "try again" (429, 503: `isTryAgain`), after which the same key resumes the record.
+ * fix the request and send the key again); after it, they are the stored answer,
+ * except a "try again" (429, 503: `isTryAgain`), after which the key resumes the record.
  */
 export async function runIdempotent(
   kv: Deno.Kv,
@@ -195,7 +195,9 @@ export async function runIdempotent(
     if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
     await finish(kv, key, claimId, {
       error: { code: error.code, detail: error.message, errors: error.errors, extra: error.extra },
-      tryAgain: isTryAgain(error),
+      // "Try again" is no answer: the claim is let go, and the same key sent again
+      // takes it over and answers from the record the operation made (`resume`).
+      release: isTryAgain(error),
     });
     throw error;
   }
@@ -204,8 +206,7 @@ export async function runIdempotent(
 /**
  * Stores the answer on our claim (if it is still ours: it may have been taken
  * over after our lease ran out). An error before the operation's record
- * exists removes the claim instead, so the key can be sent again; so does a
- * "try again" after it (the record is resumed, `isTryAgain`). A claim
+ * exists removes the claim instead, so the key can be sent again. A claim
  * that cannot be finished is left to its lease, as after a crash.
  */
 async function finish(
@@ -216,8 +217,7 @@ async function finish(
     response?: StoredResponse;
     error?: StoredError;
     resource_id?: string | null;
-    /** a "try again" (429, 503) answer: not kept */
-    tryAgain?: boolean;
+    release?: boolean;
   },
 ): Promise<void> {
   try {
@@ -226,9 +226,7 @@ async function finish(
       if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
       op.check(current);
       if (outcome.error && current.value.resource_id === null) return void op.delete(key);
-      if (outcome.tryAgain) {
-        // "Try again" is no answer: the claim is let go, and the same key sent again
-        // takes it over and answers from the record the operation made (`resume`).
+      if (outcome.release) {
         return void op.set(key, { ...current.value, lease_until: 0 }, {
           expireIn: IDEMPOTENCY_RETENTION_MS,
         });
