@@ -49,6 +49,9 @@ const envSchema = z.object({
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
+  RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
+  RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
 });
 
 export interface Config {
@@ -72,6 +75,8 @@ export interface Config {
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** the retry policy's limits (README "Retry policy") */
+  retry: { maxAttempts: number; maxPerCardPerDay: number; waitAfterTryAgainS: number };
 }
 
 export class ConfigError extends Error {
@@ -116,6 +121,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    retry: {
+      maxAttempts: e.RETRY_MAX_ATTEMPTS ?? 3,
+      maxPerCardPerDay: e.RETRY_MAX_PER_CARD_PER_DAY ?? 5,
+      waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
+    },
   };
 }
 
