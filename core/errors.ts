@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   stripe_unavailable: { status: 503, title: "Stripe unavailable" },
   unavailable: { status: 503, title: "Service unavailable" },
   internal: { status: 500, title: "Internal error" },
+  retry_refused: { status: 422, title: "Retry refused by the retry policy" },
+  payment_method_not_allowed: { status: 422, title: "Payment method belongs to another customer" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -14,6 +14,7 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
   return {
     ...webhookJobHandlers(services),
     ...refundJobHandlers(services),
+    ...services.retries.jobHandlers(),
   };
 }
 
@@ -46,6 +47,7 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "reconcile-refunds":
       await reconcileRefunds(services);
+      await services.retries.reconcile(); // retry attempts: the same safety net
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();

@@ -11,6 +11,7 @@ import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { type AnswerDetails, createPaymentSettlement, createRetryService } from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -21,7 +22,15 @@ export function createServices(deps: Deps) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
+  const answers: AnswerDetails = new Map();
+  const paymentSettlement = createPaymentSettlement(deps, answers);
+  const stripeEvents = createStripeEventApplier(deps, {
+    audit,
+    newId,
+    refundSettlement,
+    paymentSettlement,
+  });
   return {
     deps,
     cursors,
@@ -35,6 +44,7 @@ export function createServices(deps: Deps) {
     identity: createIdentityService(deps, { audit, cursors, newId }),
     refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
+    retries: createRetryService(deps, { audit, newId, cursors, answers, paymentSettlement }),
   };
 }
 

@@ -34,7 +34,7 @@ import { addPostings, planPostings } from "./ledger.ts";
 import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
-import type { DisputeSnap, RefundSnap } from "../../domain/transaction.ts";
+import type { DisputeSnap, PiSnap, RefundSnap } from "../../domain/transaction.ts";
 
 /**
  * Seam for the refunds service. Called inside the commit that records a
@@ -64,11 +64,27 @@ export type DisputeChangeHook = (
   change: { before: DisputeSnap | null; after: DisputeSnap },
 ) => Promise<AuditInput[]>;
 
+/**
+ * The same seam for the retries service, for every change to the
+ * PaymentIntent: an attempt recorded `processing` (or `requires_action`) on
+ * this payment is settled by whichever news of its outcome comes first (the
+ * confirm's answer, a webhook, reconciliation). Same rules as above; it
+ * returns no entries when it has nothing to settle (the common case, which
+ * then stays plain ingestion).
+ */
+export type PaymentSettlementHook = (
+  op: Deno.AtomicOperation,
+  pi: PiSnap,
+  txn: Transaction,
+  stripeRequest: TxnApplyInput["stripeRequest"],
+) => Promise<AuditInput[]>;
+
 export interface ApplierServices {
   audit: AuditService;
   newId: IdFactory;
   refundSettlement?: RefundSettlementHook;
   disputeChange?: DisputeChangeHook;
+  paymentSettlement?: PaymentSettlementHook;
 }
 
 export interface TxnApplyInput {
@@ -188,6 +204,16 @@ export async function applyToTransaction(
             after: c.after as RefundSnap,
           }),
         );
+      }
+      if (c.kind === "pi" && svc.paymentSettlement) {
+        const settled = await svc.paymentSettlement(
+          op,
+          c.after as PiSnap,
+          draft,
+          input.stripeRequest,
+        );
+        if (settled.length && !audited) needsAudit();
+        audit.push(...settled);
       }
       if (c.kind === "dispute" && svc.disputeChange) {
         audit.push(
