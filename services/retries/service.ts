@@ -79,8 +79,9 @@ export interface RetryServices {
 export function createRetryService(deps: Deps, svc: RetryServices) {
   const { kv, clock } = deps;
   const fraudAlerts = svc.fraudAlerts ?? openFraudAlertsFromKv(kv);
+  const hooks: RetryHooks = svc.hooks ?? {};
   const requests = createRetryRequests(deps, { ...svc, fraudAlerts });
-  const confirmer = createRetryConfirmer(deps, svc);
+  const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
   const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
 
@@ -176,6 +177,8 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     reconcile: (options?: { limit?: number }) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
     jobHandlers,
+    /** test seams (`afterStripeCall`: between Stripe's answer and its settlement) */
+    hooks,
   };
 }
 

@@ -25,6 +25,8 @@ export interface FailedPayment {
 export interface RetryWorld extends RefundWorld {
   /** a payment of a new customer declined with `paymentMethod`, known to the app through its webhooks */
   failedPayment(amount: number, paymentMethod: string, customer?: string): Promise<FailedPayment>;
+  /** a fresh enough step-up token's headers for `as` (before a parallel burst) */
+  stepUp(as?: TestAdmin): Promise<Record<string, string>>;
   /** POST /retries as `as` (default the operator) with a step-up token */
   retry(
     body: Record<string, unknown>,
@@ -70,15 +72,18 @@ export function withRetryWorld(
         const txn = await base.t.services.transactions.get(pi.id);
         return { pi, txnId: txn.id, customer };
       },
-      async retry(body, options = {}) {
-        const as = options.as ?? base.operator;
+      async stepUp(as = base.operator) {
         let cached = stepUps.get(as.id);
         // a step-up token lasts STEP_UP_TTL_S (300 s) on the manual clock
         if (!cached || base.clock.now() - cached.at > 200_000) {
           cached = { headers: await stepUpHeaders(base.t, as), at: base.clock.now() };
           stepUps.set(as.id, cached);
         }
-        const headers = cached.headers;
+        return cached.headers;
+      },
+      async retry(body, options = {}) {
+        const as = options.as ?? base.operator;
+        const headers = await w.stepUp(as);
         const h = options.idempotencyKey
           ? { ...headers, "idempotency-key": options.idempotencyKey }
           : headers;
