@@ -52,6 +52,9 @@ const RetrySchema = z.object({
   decline_code: z.string().nullable(),
   advice_code: z.string().nullable(),
   failure_message: z.string().nullable(),
+  next_step: z.string().nullable().openapi({
+    description: "what support does next (bring the customer back, another card, wait)",
+  }),
   next_action: z.unknown().nullable().openapi({ description: "Stripe's `next_action`" }),
   client_secret: z.string().nullable().openapi({
     description: "for the merchant's own checkout to finish a `requires_action` payment",

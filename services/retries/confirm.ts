@@ -29,6 +29,7 @@ import {
   piSnap,
 } from "../ingest/mod.ts";
 import { getRetry, type RetryRecord } from "../../kv/retries.ts";
+import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
 
 export type ConfirmAttempt =
@@ -105,13 +106,20 @@ export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
     }
   }
 
-  /** Applies a PaymentIntent read from Stripe (answer or retrieve) to its transaction. */
+  /**
+   * Applies a PaymentIntent read from Stripe (answer or retrieve) to its
+   * transaction. Stripe answered after everything the transaction has seen, so
+   * the read is placed after it even within the same second (a decline and the
+   * retry that follows it in one second would otherwise look the wrong way round).
+   */
   async function applyPaymentIntent(
     ctx: CallContext,
+    txnId: string,
     pi: Stripe.PaymentIntent,
     stripeRequest: { request_id: string | null; idempotency_key: string | null } | null,
   ): Promise<void> {
-    const at = Math.floor(clock.now() / 1000);
+    const seen = (await readTransactionState(kv, txnId)).sync.value?.pi;
+    const at = Math.max(Math.floor(clock.now() / 1000), seen ? seen.order[1] + 1 : 0);
     const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at) }];
     const charge = pi.latest_charge;
     if (charge && typeof charge === "object") {
@@ -195,7 +203,7 @@ export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
       try {
         const pi = attempt.pi;
         if (pi) {
-          await applyPaymentIntent(ctx, pi, {
+          await applyPaymentIntent(ctx, r.transaction_id, pi, {
             request_id: attempt.requestId,
             idempotency_key: r.stripe_idempotency_key,
           });

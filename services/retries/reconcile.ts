@@ -47,7 +47,7 @@ export function createRetryReconciler(
       : {};
     answers.set(id, waiting);
     try {
-      await confirmer.applyPaymentIntent(ctx, pi, null);
+      await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null);
     } finally {
       answers.delete(id);
     }

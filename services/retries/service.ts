@@ -10,6 +10,7 @@
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
+import { nextStepOf } from "../../domain/retry.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -45,6 +46,7 @@ export function retryView(r: RetryRecord) {
     decline_code: r.decline_code,
     advice_code: r.advice_code,
     failure_message: r.failure_message,
+    next_step: nextStepOf(r),
     next_action: r.next_action,
     client_secret: r.client_secret,
     stripe_charge: r.stripe_charge,
