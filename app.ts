@@ -17,6 +17,7 @@ import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { retryRoutes } from "./routes/retries.ts";
+import { authorizationRoutes } from "./routes/authorizations.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
 import { AppError } from "./core/errors.ts";
@@ -78,6 +79,7 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", retryRoutes(services));
+  app.route("/api/admin/payments", authorizationRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

@@ -196,12 +196,20 @@ export const keys = {
   retryCardUses: (fingerprint: string) => ["retry_card_uses", fingerprint],
   /** a payment method's last retry (ISO 8601) */
   paymentMethodLastUsed: (pmId: string) => ["payment_method_last_used", pmId],
-  /** a capture or cancel of an authorization (`rty_…` ids too) */
+  /** a capture or cancel of an authorization (`aut_…`) */
   authorizationAction: (id: string) => ["authorization_actions", id],
   /** the one capture/cancel of a transaction's authorization -> its id (unique while it counts) */
   authorizationActionByTransaction: (
     txnId: string,
   ) => ["authorization_actions_by_transaction", txnId],
+  authorizationActionsByStatus: (status: string, id: string) => [
+    "authorization_actions_by_status",
+    status,
+    id,
+  ],
+  authorizationActionsByStatusPrefix: (
+    status: string,
+  ) => ["authorization_actions_by_status", status],
   /** an authorization already alerted as about to lapse -> alert id */
   authorizationExpiryAlert: (txnId: string) => ["authorization_expiry_alerts", txnId],
 } as const;

@@ -20,6 +20,7 @@ export const OPS_ALERT_KINDS = [
   "refund_failed_after_success",
   "refund_lost_at_stripe",
   "webhook_event_dead",
+  "authorization_expiring",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 

@@ -33,6 +33,7 @@ export const PERIODIC_TASKS = {
   "audit-checkpoint": "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
+  "authorization-expiry": "23 * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -48,6 +49,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
     case "reconcile-refunds":
       await reconcileRefunds(services);
       await services.retries.reconcile(); // retry attempts: the same safety net
+      return;
+    case "authorization-expiry":
+      await services.retries.sweepExpiringAuthorizations();
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();

@@ -10,7 +10,7 @@
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
-import { nextStepOf } from "../../domain/retry.ts";
+import { type CancellationReason, nextStepOf } from "../../domain/retry.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -26,6 +26,19 @@ import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
+import {
+  type ActionRequest,
+  AUTHORIZATION_RECONCILE_JOB,
+  createAuthorizations,
+} from "./authorizations.ts";
+import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+
+/** A capture or cancel as the API shows it. */
+export function authorizationView(a: AuthorizationAction) {
+  const { job: _job, ...shown } = a;
+  return shown;
+}
+export type AuthorizationView = ReturnType<typeof authorizationView>;
 
 /** A retry attempt as the API shows it (internals such as the job left out). */
 export function retryView(r: RetryRecord) {
@@ -86,6 +99,37 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
   const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
+  const authorizations = createAuthorizations(deps, { ...svc, confirmer });
+
+  /** POST /transactions/{id}/capture and /cancel: 201 when Stripe answered, 202 when unknown. */
+  async function finishAuthorization(ctx: CallContext, txnId: string, req: ActionRequest) {
+    const fingerprint = await requestFingerprint({ txnId, ...req });
+    const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
+      owner: ctx.actor.id,
+      route: `POST /transactions/{id}/${req.kind}`,
+      key: ctx.idempotency_key,
+    };
+    const view = (a: AuthorizationAction) => ({
+      status: a.status === "processing" ? 202 : 201,
+      body: authorizationView(a),
+    });
+    const r = await runIdempotent(kv, clock, scope, fingerprint, {
+      run: async (binding) => {
+        const a = await authorizations.record(ctx, txnId, req, binding);
+        return view(await authorizations.send(ctx, a));
+      },
+      resume: async (id) => {
+        const a = (await getAuthorizationAction(kv, id)).value;
+        if (!a) throw notFound("authorization action", id);
+        return view(a);
+      },
+    });
+    return {
+      status: r.status as 201 | 202,
+      action: r.body as AuthorizationView,
+      replayed: r.replayed,
+    };
+  }
 
   const statusOf = (r: RetryRecord): 201 | 202 => r.status === "processing" ? 202 : 201;
 
@@ -161,6 +205,12 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
 
   function jobHandlers(): Record<string, JobHandler> {
     return {
+      [AUTHORIZATION_RECONCILE_JOB]: async (job: Job) => {
+        const { action_id } = job.payload as { action_id: string };
+        if (await authorizations.reconcileOne(action_id) === "unknown") {
+          throw new Error(`the outcome of ${action_id} is still unknown; trying again later`);
+        }
+      },
       [RETRY_RECONCILE_JOB]: async (job: Job) => {
         const { retry_id } = job.payload as { retry_id: string };
         const outcome = await reconciler.reconcileOne(retry_id);
@@ -176,7 +226,20 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     get,
     list,
     paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
-    reconcile: (options?: { limit?: number }) => reconciler.sweep(options),
+    capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
+      finishAuthorization(ctx, txnId, { kind: "capture", ...body }),
+    cancel: (
+      ctx: CallContext,
+      txnId: string,
+      body: { reason: CancellationReason; note: string },
+    ) => finishAuthorization(ctx, txnId, { kind: "cancel", ...body }),
+    /** the cron's safety net: retry attempts and authorization actions with unknown outcomes */
+    reconcile: async (options?: { limit?: number }) => ({
+      ...await reconciler.sweep(options),
+      authorizations: await authorizations.reconcile(options?.limit),
+    }),
+    /** the cron: an ops alert for each authorization within 24 h of lapsing */
+    sweepExpiringAuthorizations: () => authorizations.sweepExpiring(),
     reconcileOne: reconciler.reconcileOne,
     jobHandlers,
     /** test seams (`afterStripeCall`: between Stripe's answer and its settlement) */
