@@ -7,6 +7,20 @@ import assert from "node:assert/strict";
 import Stripe from "stripe";
 import { withEmulator, withWebhookReceiver } from "./helpers/emulator.ts";
 import {
+  cardPaymentMethod,
+  chargeObject,
+  customerObject,
+  disputeObject,
+  earlyFraudWarningObject,
+  GENERIC_DECLINE,
+  INSUFFICIENT_FUNDS,
+  paymentIntentObject,
+  paymentStory,
+  refundObject,
+  reviewObject,
+  T0,
+} from "./helpers/stripe_objects.ts";
+import {
   assertEventShape,
   eventShapeErrors,
   SCHEMA_STRIPE_VERSION,
@@ -103,6 +117,81 @@ async function driveEverything(stripe: Stripe, emu: { deliveries(): Promise<void
   await emu.deliveries();
   const [warning] = (await stripe.radar.earlyFraudWarnings.list({ payment_intent: efw.id })).data;
   s.add("early fraud warning", warning);
+  const manual = s.add(
+    "authorized PI",
+    await stripe.paymentIntents.create({
+      amount: 3000,
+      currency: "usd",
+      payment_method: "pm_card_visa",
+      capture_method: "manual",
+      confirm: true,
+    }),
+  );
+  s.add("uncaptured charge", await stripe.charges.retrieve(manual.latest_charge as string));
+  s.add("captured PI", await stripe.paymentIntents.capture(manual.id, { amount_to_capture: 2000 }));
+  const canceled = await stripe.paymentIntents.create({
+    amount: 3000,
+    currency: "usd",
+    payment_method: "pm_card_visa",
+    capture_method: "manual",
+    confirm: true,
+  });
+  s.add("canceled PI", await stripe.paymentIntents.cancel(canceled.id));
+  s.add(
+    "3DS PI",
+    await stripe.paymentIntents.create({
+      amount: 800,
+      currency: "usd",
+      payment_method: "pm_card_authenticationRequired",
+      confirm: true,
+    }),
+  );
+  const risky = await stripe.paymentIntents.create({
+    amount: 800,
+    currency: "usd",
+    payment_method: "pm_card_riskLevelElevated",
+    confirm: true,
+  });
+  s.add("review", await stripe.reviews.approve(risky.review as string));
+  const failing = await stripe.paymentIntents.create({
+    amount: 800,
+    currency: "usd",
+    payment_method: "pm_card_refundFail",
+    confirm: true,
+  });
+  const pending = s.add(
+    "pending refund",
+    await stripe.refunds.create({ payment_intent: failing.id }),
+  );
+  const inquiry = await stripe.paymentIntents.create({
+    amount: 800,
+    currency: "usd",
+    payment_method: "pm_card_createDisputeInquiry",
+    confirm: true,
+  });
+  await emu.deliveries();
+  s.add("failed refund", await stripe.refunds.retrieve(pending.id));
+  const [asked] = (await stripe.disputes.list({ payment_intent: inquiry.id })).data;
+  s.add("closed inquiry", await stripe.disputes.close(asked.id));
+  s.add(
+    "file",
+    await stripe.files.create({
+      purpose: "dispute_evidence",
+      file: {
+        data: new TextEncoder().encode("%PDF-1.4\n%%EOF\n"),
+        name: "r.pdf",
+        type: "application/pdf",
+      },
+    }),
+  );
+  s.add(
+    "balance transaction",
+    await stripe.balanceTransactions.retrieve(dispute.balance_transactions[0].id),
+  );
+  s.add(
+    "legacy charge",
+    await stripe.charges.create({ amount: 500, currency: "usd", source: "tok_visa" }),
+  );
   s.add(
     "expanded charge",
     await stripe.charges.retrieve(pi.latest_charge as string, {
@@ -135,4 +224,52 @@ Deno.test("shapes: every event the emulator delivers matches the SDK's types", a
       for (const e of listed.data) assertEventShape(e);
     });
   });
+});
+
+Deno.test("shapes: the test builders in tests/helpers/stripe_objects.ts match too", () => {
+  const story = paymentStory({ customer: "cus_test" });
+  const refund = story.refund(T0 + 60, 500);
+  const events = [
+    story.created(T0),
+    story.processing(T0 + 1),
+    ...story.succeeded(T0 + 2),
+    refund.created,
+    refund.chargeRefunded,
+    story.refundUpdated(T0 + 90, refund.refund, "failed", "refund.failed"),
+    story.dispute(T0 + 120, "charge.dispute.created", { id: "du_test", withdrawn: true }),
+    story.dispute(T0 + 130, "charge.dispute.closed", {
+      id: "du_test",
+      status: "won",
+      withdrawn: true,
+      reinstated: true,
+      submission_count: 1,
+    }),
+    ...story.failed(T0 + 200, INSUFFICIENT_FUNDS),
+  ];
+  const objects: { object?: unknown }[] = [
+    customerObject(),
+    cardPaymentMethod(),
+    chargeObject(),
+    chargeObject({ status: "failed", decline: GENERIC_DECLINE }),
+    paymentIntentObject({ status: "succeeded" }),
+    refundObject({ charge: "ch_test", amount: 100 }),
+    disputeObject({ charge: "ch_test", amount: 100, status: "warning_needs_response" }),
+    earlyFraudWarningObject({ charge: "ch_test" }),
+    reviewObject({ charge: "ch_test", open: false }),
+    ...events.map((e) => e.data.object as { object?: unknown }),
+  ];
+  const problems = objects.flatMap((o) => {
+    const errors = shapeErrors(o);
+    return errors.length ? [`${String(o.object)}:\n    ${errors.join("\n    ")}`] : [];
+  });
+  assert.equal(problems.length, 0, problems.join("\n"));
+  for (const e of events) if (e.type !== "payment_intent.processing") assertEventShape(e);
+  // Objects of charges made through a PaymentIntent point back at it by default.
+  assert.match(String(disputeObject({ charge: "ch_x", amount: 1 }).payment_intent), /^pi_/);
+  assert.match(String(refundObject({ charge: "ch_x", amount: 1 }).payment_intent), /^pi_/);
+  assert.match(String(reviewObject({ charge: "ch_x" }).payment_intent), /^pi_/);
+  assert.equal(
+    refundObject({ charge: "ch_x", amount: 1, payment_intent: null }).payment_intent,
+    null,
+  );
 });
