@@ -58,7 +58,12 @@ export interface ReviewSignal {
 export interface Transaction {
   id: string;
   customer: string | null;
+  /** what was asked for; for a stub, the least its own objects prove */
   amount: number;
+  /** what Stripe captured (never below what was refunded): refunds come out of this */
+  amount_captured: number;
+  /** what an authorization still holds and could capture (0 once captured or released) */
+  amount_capturable: number;
   currency: string;
   status: TxnStatus;
   /** refunds Stripe has accepted (pending or succeeded), from Stripe's refund objects */
@@ -112,6 +117,8 @@ export interface PiSnap extends Ordered {
   latest_charge: string | null;
   amount: number;
   amount_received: number;
+  /** absent on snapshots stored before it was kept */
+  amount_capturable?: number;
   currency: string;
   customer: string | null;
   description: string | null;

@@ -29,7 +29,17 @@ export const PaymentMethodSchema = z.object({
 export const TransactionSchema = z.object({
   id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
   customer: nullableString("cus_R2d2C3po"),
-  amount: AmountSchema,
+  amount: AmountSchema.openapi({
+    description: "the amount asked for; while only a refund or dispute is known, the least " +
+      "those prove",
+  }),
+  amount_captured: AmountSchema.openapi({
+    description: "what Stripe captured (a partial capture releases the rest); refunds come " +
+      "out of this, and `amount_refunded` never exceeds it",
+  }),
+  amount_capturable: AmountSchema.openapi({
+    description: "what an authorization (`requires_capture`) still holds; 0 otherwise",
+  }),
   currency: z.string().openapi({ example: "usd", description: "empty until the payment is known" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]]).openapi({
     description: "the PaymentIntent's status, with `failed` for a declined latest attempt and " +

@@ -6,6 +6,7 @@ import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { createStripeEventApplier, type RefundSettlementHook } from "../services/ingest/applier.ts";
 import type { Transaction } from "../domain/transaction.ts";
+import { refundableOf } from "../services/refunds/policy.ts";
 
 async function paid(t: TestApp, customer: string, amount = 5000) {
   const story = paymentStory({ customer, amount });
@@ -119,6 +120,10 @@ Deno.test("a refund seen before its payment makes a stub that the payment comple
     const stub = await t.services.transactions.get(story.pi);
     assert.equal(stub.status, "unknown");
     assert.equal(stub.amount_refunded, 1000);
+    // what the refund proves was captured, and nothing left to refund until the payment is known
+    assert.equal(stub.amount_captured, 1000);
+    assert.equal(stub.amount, 1000);
+    assert.equal(refundableOf(stub), 0);
     assert.equal(stub.customer, null); // a refund does not name the customer
     for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) {
       await t.services.stripeEvents.apply(e);

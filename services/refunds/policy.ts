@@ -34,11 +34,17 @@ export function isReleased(status: RefundStatus): boolean {
   return RELEASED.has(status);
 }
 
-/** What can still be refunded: paid − refunded − reserved − held by disputes. */
+/**
+ * What can still be refunded: captured − refunded − reserved − held by
+ * disputes. Only a captured amount can be refunded (a partial capture
+ * released the rest); a record written before `amount_captured` was kept
+ * falls back to its amount.
+ */
 export function refundableOf(txn: Transaction, ownReservation = 0): number {
+  const captured = txn.amount_captured ?? txn.amount;
   return Math.max(
     0,
-    txn.amount - txn.amount_refunded - (txn.amount_reserved - ownReservation) - txn.amount_disputed,
+    captured - txn.amount_refunded - (txn.amount_reserved - ownReservation) - txn.amount_disputed,
   );
 }
 
@@ -73,7 +79,9 @@ export function resolveAmount(
     throw new AppError(
       "amount_exceeds_refundable",
       refundable === 0
-        ? `nothing is left to refund on ${txn.id} (amount ${txn.amount}, refunded ` +
+        ? `nothing is left to refund on ${txn.id} (captured ${
+          txn.amount_captured ?? txn.amount
+        }, refunded ` +
           `${txn.amount_refunded}, in flight ${txn.amount_reserved}, disputed ${txn.amount_disputed})`
         : `${amount} exceeds what is refundable on ${txn.id}: ${refundable} ${txn.currency} left`,
       {
