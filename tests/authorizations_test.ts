@@ -21,6 +21,7 @@ async function authorize(w: RetryWorld, amount: number) {
   await w.deliver();
   const txn = await w.t.services.transactions.get(pi.id);
   assert.equal(txn.status, "requires_capture");
+  assert.equal(txn.amount_capturable, amount);
   return { pi, txnId: txn.id, customer: customer.id };
 }
 
@@ -64,7 +65,10 @@ Deno.test("a manual-capture payment is captured in part, once", async () => {
     const pi = await w.stripe.paymentIntents.retrieve(a.pi.id);
     assert.equal(pi.status, "succeeded");
     assert.equal(pi.amount_received, 3000);
-    assert.equal((await w.t.services.transactions.get(a.txnId)).status, "succeeded");
+    const txn = await w.t.services.transactions.get(a.txnId);
+    assert.equal(txn.status, "succeeded");
+    assert.equal(txn.amount_captured, 3000);
+    assert.equal(txn.amount_capturable, 0);
     await w.deliver();
     assert.equal(await paymentOf(w, a.customer), 3000);
   });

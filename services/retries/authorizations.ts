@@ -106,11 +106,12 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
           { extra: { status } },
         );
       }
-      const amount = req.kind === "capture" ? req.amount_to_capture ?? txn.amount : null;
-      if (amount !== null && amount > txn.amount) {
+      const capturable = txn.amount_capturable || txn.amount;
+      const amount = req.kind === "capture" ? req.amount_to_capture ?? capturable : null;
+      if (amount !== null && amount > capturable) {
         throw validationFailed([{
           path: "body.amount_to_capture",
-          message: `at most the authorized ${txn.amount} ${txn.currency}`,
+          message: `at most the authorized ${capturable} ${txn.currency}`,
         }]);
       }
       op.check(state.sync);
@@ -126,7 +127,7 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
         transaction_id: txn.id,
         stripe_payment_intent: txn.stripe_payment_intent,
         currency: txn.currency,
-        amount_authorized: txn.amount,
+        amount_authorized: capturable,
         amount_to_capture: amount,
         reason: req.kind === "cancel" ? req.reason : null,
         note: req.kind === "cancel" ? req.note.trim() : null,
