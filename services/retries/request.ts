@@ -13,6 +13,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import {
+  CARD_RATE_LIMIT_CODE,
   judgeRetry,
   type PriorDecline,
   recentCardUses,
@@ -101,7 +102,8 @@ export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecli
       at: c.created * 1000,
       fingerprint: c.payment_method?.fingerprint ?? null,
       code: c.failure_code,
-      decline_code: c.decline_code,
+      // Stripe's own lock shows as a blocked charge, which is not the issuer's fraud decline.
+      decline_code: c.failure_code === CARD_RATE_LIMIT_CODE ? null : c.decline_code,
       advice_code: c.advice_code,
     });
   }
