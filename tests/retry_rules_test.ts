@@ -77,3 +77,35 @@ Deno.test("POST /retries: Stripe's card_decline_rate_limit_exceeded is recorded,
     assert.equal((list.body.data as unknown[]).length, 1);
   }, { env: { RETRY_MAX_PER_CARD_PER_DAY: "20" } });
 });
+
+Deno.test("a requires_action attempt is settled by the webhook once the customer authenticates (or fails to)", async () => {
+  await withRetryWorld(async (w) => {
+    for (const outcome of ["succeed", "fail"] as const) {
+      const f = await w.failedPayment(3300, "pm_card_chargeDeclined");
+      const res = await w.retry({
+        transaction_id: f.txnId,
+        payment_method: "pm_card_authenticationRequired",
+        off_session: false,
+      });
+      assert.equal(res.body.status, "requires_action");
+      await w.deliver();
+      w.clock.advance(5000);
+      w.emu.authenticate(f.pi.id, outcome);
+      await w.deliver();
+      const r = await w.get(`${RETRIES}/${res.body.id}`);
+      const txn = await w.t.services.transactions.get(f.txnId);
+      if (outcome === "succeed") {
+        assert.equal(r.body.status, "succeeded");
+        assert.equal(r.body.client_secret, null, "the secret is forgotten once settled");
+        assert.equal(txn.status, "succeeded");
+      } else {
+        assert.equal(r.body.status, "failed");
+        assert.equal(txn.status, "failed");
+        // the payment is free for another attempt
+        const next = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+        assert.equal(next.body.status, "succeeded");
+      }
+      assert.equal(r.body.settled_by, "webhook");
+    }
+  });
+});

@@ -98,7 +98,8 @@ export function settledRecord(
     client_secret: final ? null : outcome.client_secret ?? before.client_secret,
     stripe_charge: outcome.stripe_charge ?? before.stripe_charge,
     stripe_request_id: outcome.stripe_request_id ?? before.stripe_request_id,
-    settled_by: before.settled_by ?? by,
+    // who brought the latest news (filling in details of the same status keeps the first)
+    settled_by: before.status === outcome.status ? before.settled_by ?? by : by,
     job: final ? null : before.job,
     updated_at: at,
     settled_at: final ? at : before.settled_at,
