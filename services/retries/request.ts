@@ -127,6 +127,15 @@ export function refusal(verdict: Exclude<RetryVerdict, { ok: true }>): AppError 
   });
 }
 
+function inFlight(retryId: string): AppError {
+  return new AppError(
+    "conflict",
+    `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
+      "(GET /retries/{id})",
+    { extra: { retry_id: retryId } },
+  );
+}
+
 export interface RequestServices {
   audit: AuditService;
   newId: IdFactory;
@@ -155,6 +164,7 @@ export function createRetryRequests(deps: Deps, svc: RequestServices) {
       limits: config.retry,
     });
     if (!verdict.ok) throw refusal(verdict);
+    if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
     return ok;
   }
 
@@ -177,14 +187,7 @@ export function createRetryRequests(deps: Deps, svc: RequestServices) {
         fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
         svc.fraudAlerts.hasOpenAlert(ok.customer),
       ]);
-      if (rs.value?.in_flight) {
-        throw new AppError(
-          "conflict",
-          `retry ${rs.value.in_flight} of this payment is still in flight; wait for its outcome ` +
-            "(GET /retries/{id})",
-          { extra: { retry_id: rs.value.in_flight } },
-        );
-      }
+      if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
       const now = clock.now();
       const verdict = judgeRetry({
         now,

@@ -166,7 +166,9 @@ export function createPaymentSettlement(
   deps: Deps,
   answers: AnswerDetails,
 ): PaymentSettlementHook {
-  const { kv, clock } = deps;
+  // Read like the applier's own reads (the second handle on a local file); checked at commit.
+  const kv = deps.kvReads ?? deps.kv;
+  const { clock } = deps;
   return async (op, pi, txn, stripeRequest) => {
     const state = await getRetryState(kv, txn.id);
     const id = state.value?.in_flight;
