@@ -202,3 +202,34 @@ Deno.test("POST /retries needs operator+ and a second factor; GET /retries is vi
     assert.equal((bad.body.errors as { path: string }[])[0].path, "body.payment_method");
   });
 });
+
+Deno.test("GET /customers/{id}/payment-methods lists the saved cards with their last retry (viewer+)", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    const saved = await w.stripe.paymentMethods.attach("pm_card_mastercard", {
+      customer: f.customer,
+    });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(res.body.status, "succeeded");
+    const viewer = await createAdmin(w.t, "viewer");
+    const list = await w.get(`/api/admin/payments/customers/${f.customer}/payment-methods`, viewer);
+    assert.equal(list.status, 200);
+    const data = list.body.data as Record<string, unknown>[];
+    const byId = new Map(data.map((pm) => [pm.id, pm]));
+    const visa = byId.get(res.body.payment_method);
+    assert.ok(visa, "the card attached for the retry is listed");
+    assert.equal(visa.brand, "visa");
+    assert.equal(visa.last4, "4242");
+    assert.equal(typeof visa.exp_month, "number");
+    assert.equal(typeof visa.exp_year, "number");
+    assert.match(String(visa.fingerprint), /\w+/);
+    assert.equal(visa.last_used, res.body.settled_at);
+    const mc = byId.get(saved.id);
+    assert.ok(mc);
+    assert.equal(mc.brand, "mastercard");
+    assert.equal(mc.last_used, null);
+
+    const missing = await w.get("/api/admin/payments/customers/cus_nobody/payment-methods");
+    assert.equal(missing.status, 404);
+  });
+});
