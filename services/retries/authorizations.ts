@@ -5,8 +5,8 @@
  * racing a cancel, is told what was done), the call carries
  * `authorization:<aut id>`, the answer is applied like a webhook and settles
  * the action; an unknown outcome is settled by reconciliation reading the
- * PaymentIntent, never by a second call. An authorization about to lapse (7
- * days for cards) raises an ops alert a day before (`sweepExpiring`, cron).
+ * PaymentIntent, never by a second call. Alerts before an authorization
+ * lapses: authorization_expiry.ts.
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -14,23 +14,19 @@ import type { AuditService } from "../audit/mod.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { authorizationExpiry, type CancellationReason } from "../../domain/retry.ts";
+import type { CancellationReason } from "../../domain/retry.ts";
 import { stripeOutcome } from "../stripe/mod.ts";
-import { raiseOpsAlert } from "../ops_alerts.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
-import { getTransaction, readTransactionState } from "../../kv/transactions.ts";
+import { readTransactionState } from "../../kv/transactions.ts";
 import {
   addCreateAuthorizationAction,
-  addExpiryAlertMark,
   addUpdateAuthorizationAction,
   type AuthorizationAction,
   getActionOfTransaction,
   getAuthorizationAction,
-  getExpiryAlert,
   listAuthorizationActionIds,
-  listAuthorizedTransactionIds,
 } from "../../kv/authorizations.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 
@@ -292,42 +288,7 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
     return n;
   }
 
-  /** Raises one ops alert per authorization within 24 h of lapsing (cron). */
-  async function sweepExpiring(limit = 1000): Promise<number> {
-    const ctx = systemContext("cron:authorization_expiry");
-    let raised = 0;
-    for (const txnId of await listAuthorizedTransactionIds(kv, limit)) {
-      const txn = await getTransaction(kv, txnId);
-      if (!txn || txn.status !== "requires_capture") continue;
-      const expiry = authorizationExpiry(Date.parse(txn.created), clock.now());
-      if (!expiry.due_for_alert || (await getExpiryAlert(kv, txnId)).value) continue;
-      const expiresAt = new Date(expiry.expires_at).toISOString();
-      await svc.audit.commit(ctx, async (op) => {
-        if ((await getExpiryAlert(kv, txnId)).value) return { value: null, audit: [] };
-        const at = new Date(clock.now()).toISOString();
-        const entry = raiseOpsAlert(
-          op,
-          { newId: svc.newId, log },
-          {
-            kind: "authorization_expiring",
-            transaction_id: txnId,
-            amount: txn.amount,
-            currency: txn.currency,
-            detail: `the authorization of ${txn.amount} ${txn.currency} on ${txnId} lapses at ` +
-              `${expiresAt}: capture it (POST /transactions/${txnId}/capture) or cancel it before then`,
-          },
-          at,
-          { type: "transaction", id: txnId },
-        );
-        addExpiryAlertMark(op, txnId, (entry.after as { alert_id: string }).alert_id);
-        return { value: null, audit: [entry] };
-      });
-      raised++;
-    }
-    return raised;
-  }
-
-  return { record, send, reconcileOne, reconcile, sweepExpiring };
+  return { record, send, reconcileOne, reconcile };
 }
 
 export type Authorizations = ReturnType<typeof createAuthorizations>;

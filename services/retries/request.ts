@@ -136,6 +136,49 @@ function inFlight(retryId: string): AppError {
   );
 }
 
+/** A new attempt, `processing`, nothing known from Stripe yet. */
+function newRetryRecord(
+  id: string,
+  input: CreateRetryInput,
+  ok: Retryable,
+  pm: { id: string; card: CardSummary | null },
+  meta: { by: string; at: string; job: RetryRecord["job"] },
+): RetryRecord {
+  return {
+    id,
+    transaction_id: ok.txn.id,
+    customer: ok.customer,
+    stripe_payment_intent: ok.pi,
+    payment_method: pm.id,
+    requested_payment_method: input.payment_method,
+    card: pm.card,
+    off_session: input.off_session !== false,
+    note: input.note?.trim() || null,
+    confirm_fraud_alert: input.confirm_fraud_alert === true,
+    status: "processing",
+    stripe_status: null,
+    failure_code: null,
+    decline_code: null,
+    advice_code: null,
+    failure_message: null,
+    next_action: null,
+    client_secret: null,
+    stripe_charge: null,
+    stripe_request_id: null,
+    stripe_idempotency_key: `retry:${id}`,
+    prior: {
+      latest_charge: ok.sync.pi?.latest_charge ?? null,
+      error_charge: ok.sync.pi?.error?.charge ?? null,
+    },
+    requested_by: meta.by,
+    settled_by: null,
+    job: meta.job,
+    created_at: meta.at,
+    updated_at: meta.at,
+    settled_at: null,
+  };
+}
+
 export interface RequestServices {
   audit: AuditService;
   newId: IdFactory;
@@ -206,39 +249,11 @@ export function createRetryRequests(deps: Deps, svc: RequestServices) {
         dueAt: now + RETRY_RECONCILE_AFTER_MS,
         maxAttempts: RETRY_RECONCILE_MAX_ATTEMPTS,
       });
-      const r: RetryRecord = {
-        id,
-        transaction_id: ok.txn.id,
-        customer: ok.customer,
-        stripe_payment_intent: ok.pi,
-        payment_method: pm.id,
-        requested_payment_method: input.payment_method,
-        card: pm.card,
-        off_session: input.off_session !== false,
-        note: input.note?.trim() || null,
-        confirm_fraud_alert: input.confirm_fraud_alert === true,
-        status: "processing",
-        stripe_status: null,
-        failure_code: null,
-        decline_code: null,
-        advice_code: null,
-        failure_message: null,
-        next_action: null,
-        client_secret: null,
-        stripe_charge: null,
-        stripe_request_id: null,
-        stripe_idempotency_key: `retry:${id}`,
-        prior: {
-          latest_charge: ok.sync.pi?.latest_charge ?? null,
-          error_charge: ok.sync.pi?.error?.charge ?? null,
-        },
-        requested_by: ctx.actor.id,
-        settled_by: null,
+      const r = newRetryRecord(id, input, ok, pm, {
+        by: ctx.actor.id,
+        at: iso,
         job: { id: job.id, due_at: job.due_at },
-        created_at: iso,
-        updated_at: iso,
-        settled_at: null,
-      };
+      });
       addCreateRetry(op, r);
       addAttemptCounts(
         op,

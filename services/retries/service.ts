@@ -32,6 +32,7 @@ import {
   createAuthorizations,
 } from "./authorizations.ts";
 import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
 
 /** A capture or cancel as the API shows it. */
 export function authorizationView(a: AuthorizationAction) {
@@ -239,7 +240,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
       authorizations: await authorizations.reconcile(options?.limit),
     }),
     /** the cron: an ops alert for each authorization within 24 h of lapsing */
-    sweepExpiringAuthorizations: () => authorizations.sweepExpiring(),
+    sweepExpiringAuthorizations: () => sweepExpiringAuthorizations(deps, svc),
     reconcileOne: reconciler.reconcileOne,
     jobHandlers,
     /** test seams (`afterStripeCall`: between Stripe's answer and its settlement) */
