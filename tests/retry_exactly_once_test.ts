@@ -174,3 +174,55 @@ Deno.test("attempt caps: RETRY_MAX_ATTEMPTS per payment, RETRY_MAX_PER_CARD_PER_
     assert.equal(ok.status, 201);
   }, { env: { RETRY_MAX_PER_CARD_PER_DAY: "2" } });
 });
+
+Deno.test("a burst of retries of one payment (the double click) charges it once", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    await w.stepUp();
+    const results = await Promise.all(
+      ["pm_card_visa", "pm_card_visa", "pm_card_mastercard"].map((pm) =>
+        w.retry({ transaction_id: f.txnId, payment_method: pm })
+      ),
+    );
+    const created = results.filter((r) => r.status === 201);
+    assert.equal(created.length, 1, JSON.stringify(results.map((r) => r.status)));
+    assert.equal(created[0].body.status, "succeeded");
+    for (const r of results.filter((r) => r.status !== 201)) {
+      assert.equal(r.status, 409);
+      assert.match(String(r.body.detail), /in flight|succeeded/);
+    }
+    const charges = await w.charges(f.pi.id);
+    assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);
+    await w.deliver();
+    const ledger = await allLedgerEntries(w.t.kv, f.customer);
+    assert.deepEqual(ledger.filter((e) => e.type === "payment").map((e) => e.amount), [5000]);
+  });
+});
+
+Deno.test("GET /retries filters by transaction_id and status, newest first, with pages", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    const g = await w.failedPayment(2000, "pm_card_chargeDeclined");
+    const a = await w.retry({
+      transaction_id: f.txnId,
+      payment_method: "pm_card_chargeDeclinedInsufficientFunds",
+    });
+    const b = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    const c = await w.retry({ transaction_id: g.txnId, payment_method: "pm_card_visa" });
+    const ids = (path: string) =>
+      w.get(path).then((r) => (r.body.data as { id: string }[]).map((x) => x.id));
+    assert.deepEqual(await ids(RETRIES), [c.body.id, b.body.id, a.body.id]);
+    assert.deepEqual(await ids(`${RETRIES}?transaction_id=${f.txnId}`), [b.body.id, a.body.id]);
+    assert.deepEqual(await ids(`${RETRIES}?status=failed`), [a.body.id]);
+    assert.deepEqual(await ids(`${RETRIES}?status=succeeded&transaction_id=${g.txnId}`), [
+      c.body.id,
+    ]);
+    const page1 = await w.get(`${RETRIES}?limit=2`);
+    assert.equal((page1.body.data as unknown[]).length, 2);
+    const page2 = await w.get(`${RETRIES}?limit=2&cursor=${page1.body.next_cursor}`);
+    assert.deepEqual((page2.body.data as { id: string }[]).map((x) => x.id), [a.body.id]);
+    const bad = await w.get(`${RETRIES}?status=done`);
+    assert.equal(bad.status, 422);
+    assert.equal((await w.get(`${RETRIES}/rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R`)).status, 404);
+  });
+});
