@@ -15,7 +15,10 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { RETRY_STATUSES } from "../services/retries/mod.ts";
+import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
+import { can } from "../domain/permissions.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
@@ -57,7 +60,8 @@ const RetrySchema = z.object({
   }),
   next_action: z.unknown().nullable().openapi({ description: "Stripe's `next_action`" }),
   client_secret: z.string().nullable().openapi({
-    description: "for the merchant's own checkout to finish a `requires_action` payment",
+    description: "for the merchant's own checkout to finish a `requires_action` payment; " +
+      "shown to those who may retry (operator+), null for others",
   }),
   stripe_charge: z.string().nullable(),
   stripe_request_id: z.string().nullable(),
@@ -177,6 +181,12 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   },
 });
 
+/** The client secret lets its holder finish the payment: only for those who may retry. */
+function forReader(c: Context<AppEnv>, r: RetryView): RetryView {
+  const role = c.get("principal")?.role ?? "";
+  return can(role, "retries.create") ? r : { ...r, client_secret: null };
+}
+
 export function retryRoutes(services: Services) {
   return createRouter()
     .openapi(create, async (c) => {
@@ -184,8 +194,13 @@ export function retryRoutes(services: Services) {
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       return result.status === 202 ? c.json(result.retry, 202) : c.json(result.retry, 201);
     })
-    .openapi(list, async (c) => c.json(await services.retries.list(c.req.valid("query")), 200))
-    .openapi(show, async (c) => c.json(await services.retries.get(c.req.valid("param").id), 200))
+    .openapi(list, async (c) => {
+      const page = await services.retries.list(c.req.valid("query"));
+      return c.json({ ...page, data: page.data.map((r) => forReader(c, r)) }, 200);
+    })
+    .openapi(show, async (c) => {
+      return c.json(forReader(c, await services.retries.get(c.req.valid("param").id)), 200);
+    })
     .openapi(paymentMethods, async (c) => {
       const data = await services.retries.paymentMethods(c.req.valid("param").id);
       return c.json({ data }, 200);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { keys } from "../kv/keys.ts";
 import { RETRIES, withRetryWorld } from "./helpers/retries.ts";
+import { createAdmin } from "./helpers/identity.ts";
 
 Deno.test("POST /retries: a customer with an open fraud alert needs confirm_fraud_alert and a note", async () => {
   await withRetryWorld(async (w) => {
@@ -88,6 +89,12 @@ Deno.test("a requires_action attempt is settled by the webhook once the customer
         off_session: false,
       });
       assert.equal(res.body.status, "requires_action");
+      const viewer = await createAdmin(w.t, "viewer");
+      const seen = await w.get(`${RETRIES}/${res.body.id}`, viewer);
+      assert.equal(seen.body.status, "requires_action");
+      assert.equal(seen.body.client_secret, null, "a viewer does not get the client secret");
+      const op = await w.get(`${RETRIES}/${res.body.id}`);
+      assert.equal(op.body.client_secret, res.body.client_secret);
       await w.deliver();
       w.clock.advance(5000);
       w.emu.authenticate(f.pi.id, outcome);
