@@ -13,7 +13,7 @@
 import { keys } from "./keys.ts";
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
-import { AppError, type ErrorCode, type FieldError } from "../core/errors.ts";
+import { AppError, type ErrorCode, type FieldError, isTryAgain } from "../core/errors.ts";
 
 export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
 /** a claim older than this was abandoned (its process died); longer than any Stripe call */
@@ -95,7 +95,8 @@ function replayError(error: StoredError): AppError {
 /**
  * Runs `work.run` once per (scope, fingerprint); without a scope (no key sent) it just runs.
  * AppErrors thrown before the operation's record exists leave no trace (the client may
- * fix the request and send the key again); after it, they are the stored answer.
+ * fix the request and send the key again); after it, they are the stored answer,
+ * except a "try again" (429, 503: `isTryAgain`), after which the key resumes the record.
  */
 export async function runIdempotent(
   kv: Deno.Kv,
@@ -179,6 +180,12 @@ export async function runIdempotent(
     const stored = await kv.get<IdempotencyRecord>(key);
     if (stored.value?.claim_id === claimId && stored.value.resource_id === null) {
       await kv.atomic().check(stored).delete(key).commit();
+    } else if (stored.value?.claim_id === claimId && isTryAgain(error)) {
+      // "Try again" is no answer: the claim is let go, and the same key sent again
+      // takes it over and answers from the record the operation made (`resume`).
+      await kv.atomic().check(stored).set(key, { ...stored.value, lease_until: 0 }, {
+        expireIn: IDEMPOTENCY_RETENTION_MS,
+      }).commit();
     } else {
       await finish(kv, key, claimId, {
         error: {

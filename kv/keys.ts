@@ -104,6 +104,8 @@ export const keys = {
   transactionSync: (id: string) => ["transaction_sync", id],
   /** `pi_…`/`ch_…` -> transaction id; created with `versionstamp: null`, so the first writer wins */
   transactionByStripe: (stripeId: string) => ["transactions_by_stripe", stripeId],
+  /** a charge-keyed stub merged into its payment's transaction: old id -> surviving id */
+  transactionMergedInto: (id: string) => ["transactions_merged", id],
   /** listing indexes by Stripe's `created` (ms), each -> transaction id */
   transactionsByCreated: (createdMs: number, id: string) => [
     "transactions_by_created",

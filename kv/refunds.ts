@@ -265,3 +265,35 @@ export function listRefunds(
     },
   );
 }
+
+/**
+ * Moves a refund to another transaction (its stub merged into the payment's
+ * record): the record and its transaction index, checked against `entry`.
+ */
+export function addRefundTransactionMove(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RefundRecord>,
+  intoId: string,
+  now: string,
+): RefundRecord {
+  const before = entry.value;
+  const after: RefundRecord = { ...before, transaction_id: intoId, updated_at: now };
+  op.check(entry)
+    .set(keys.refund(after.id), after)
+    .delete(keys.refundByTransaction(before.transaction_id, before.id))
+    .set(keys.refundByTransaction(intoId, after.id), after.id);
+  return after;
+}
+
+/** The refunds recorded against a transaction, as entries (to move them, checked). */
+export async function listTransactionRefundEntries(
+  kv: Deno.Kv,
+  txnId: string,
+): Promise<Deno.KvEntry<RefundRecord>[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: keys.refundsByTransactionPrefix(txnId) })) {
+    ids.push(e.value);
+  }
+  const rows = await getManyChunked<RefundRecord>(kv, ids.map((id) => keys.refund(id)));
+  return rows.filter((r): r is Deno.KvEntry<RefundRecord> => r.value !== null);
+}

@@ -9,7 +9,7 @@ import { createIdentityService } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import { createRefundMerge, createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { type AnswerDetails, createPaymentSettlement, createRetryService } from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
@@ -25,11 +25,14 @@ export function createServices(deps: Deps) {
   // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
   const answers: AnswerDetails = new Map();
   const paymentSettlement = createPaymentSettlement(deps, answers);
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps)];
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
     refundSettlement,
     paymentSettlement,
+    mergeHooks,
   });
   return {
     deps,

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { createTestApp } from "./helpers/app.ts";
-import { paymentStory, T0, testId, VISA } from "./helpers/stripe_objects.ts";
+import {
+  earlyFraudWarningObject,
+  paymentStory,
+  reviewObject,
+  stripeEvent,
+  T0,
+  testId,
+  VISA,
+} from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 
 interface Scenario {
@@ -13,6 +21,20 @@ interface Scenario {
   dispute: null | { won: boolean };
   /** the payment's own events are redelivered once each */
   redeliver: boolean;
+  /** refunds and disputes name only the charge (as Stripe's objects may), not the PaymentIntent */
+  chargeOnly: boolean;
+  /** an early fraud warning and a review, naming only the charge */
+  signals: boolean;
+}
+
+/** The object as Stripe may send it: `payment_intent` null, only the charge named. */
+function namingOnlyTheCharge(e: Stripe.Event): Stripe.Event {
+  const object = e.data.object as unknown as Record<string, unknown>;
+  if (object.object !== "refund" && object.object !== "dispute") return e;
+  // built as plain JSON: spreading the SDK's event union would cost the type checker minutes
+  const raw = e as unknown as { data: Record<string, unknown> };
+  const data = { ...raw.data, object: { ...object, payment_intent: null } };
+  return { ...raw, data } as unknown as Stripe.Event;
 }
 
 /** The events of one payment, in the order Stripe created them. */
@@ -48,7 +70,14 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
       out.push(story.dispute(at + 5000, "charge.dispute.funds_reinstated", closed));
     }
   }
-  return s.redeliver ? [...out, ...out] : out;
+  if (s.signals) {
+    const at = T0 + 500;
+    const efw = earlyFraudWarningObject({ charge: story.ch, created: at });
+    out.push(stripeEvent("radar.early_fraud_warning.created", efw, at));
+    out.push(stripeEvent("review.opened", reviewObject({ charge: story.ch, created: at }), at));
+  }
+  const named = s.chargeOnly ? out.map(namingOnlyTheCharge) : out;
+  return s.redeliver ? [...named, ...named] : named;
 }
 
 /** What must not depend on the order: the transaction, the balance, the counters. */
@@ -85,6 +114,8 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   ),
   dispute: fc.option(fc.record({ won: fc.boolean() }), { nil: null }),
   redeliver: fc.boolean(),
+  chargeOnly: fc.boolean(),
+  signals: fc.boolean(),
 });
 
 Deno.test("every order of a payment's events ends in the state of the in-order sequence", async () => {
@@ -118,6 +149,8 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
     refund: { amount: 1200, fails: false },
     dispute: { won: false },
     redeliver: false,
+    chargeOnly: true,
+    signals: true,
   };
   const { txn, balance, counters } = await finalState(eventsOf(s, customer), customer);
   const totals = counters?.totals;
@@ -125,6 +158,8 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
   assert.equal(txn.amount_refunded, 1200);
   assert.equal(txn.amount_disputed, 5000);
   assert.equal(txn.dispute_status, "lost");
+  assert.equal(txn.risk_signals.early_fraud_warnings.length, 1);
+  assert.equal(txn.risk_signals.reviews.length, 1);
   assert.equal(balance, 5000 - 1200 - 5000);
   assert.equal(totals?.payments, 1);
   assert.equal(totals?.failures, 1);

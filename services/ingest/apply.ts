@@ -35,6 +35,7 @@ import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
 import type { DisputeSnap, PiSnap, RefundSnap } from "../../domain/transaction.ts";
+import { mergeSplitPayment, type TransactionMergeHook } from "./stub_merge.ts";
 
 /**
  * Seam for the refunds service. Called inside the commit that records a
@@ -85,6 +86,8 @@ export interface ApplierServices {
   refundSettlement?: RefundSettlementHook;
   disputeChange?: DisputeChangeHook;
   paymentSettlement?: PaymentSettlementHook;
+  /** services that keep records about a transaction move them when a stub merges */
+  mergeHooks?: TransactionMergeHook[];
 }
 
 export interface TxnApplyInput {
@@ -158,7 +161,17 @@ export async function applyToTransaction(
   const { kv, clock } = deps;
   // The applier passes its own (group-committing) committer; direct callers get a fresh one.
   const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
-  return await committer.commit(input.ctx, async (op, audited, cache) => {
+  // A charge-keyed stub first joins the payment's record (its own audited commit).
+  const merged = await mergeSplitPayment(
+    deps,
+    { committer, mergeHooks: svc.mergeHooks },
+    input.refs,
+    input.ctx,
+    {
+      plainOnly: input.commit?.plainOnly,
+    },
+  );
+  const result = await committer.commit(input.ctx, async (op, audited, cache) => {
     const now = clock.now();
     const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
     const id = found.id ?? svc.newId("txn");
@@ -172,7 +185,8 @@ export async function applyToTransaction(
     }
     const changes = input.observations.map((o) => mergeObservation(sync, o))
       .filter((c): c is Change => c !== null);
-    if (changes.length === 0) {
+    // After a merge the ledger still has to take what the stub brought.
+    if (changes.length === 0 && !merged) {
       noChange(`stale or unchanged: ${id} already reflects this state`);
     }
     // Refund and dispute changes are audited (and their hooks may add entries).
@@ -250,4 +264,5 @@ export async function applyToTransaction(
     addTransactionWrite(op, before, txn, sync, txn !== before);
     return { value: { applied: true, detail: describe(changes, txn) }, audit };
   }, input.commit);
+  return merged ? { ...result, applied: true, detail: `${merged}; ${result.detail}` } : result;
 }

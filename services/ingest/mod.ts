@@ -13,3 +13,4 @@ export { idOf, paymentMethodSummary, refundSnap } from "./snapshots.ts";
 export { piSnap } from "./snapshots.ts";
 export { chargeSnap } from "./snapshots.ts";
 export type { Observation } from "./merge.ts";
+export type { TransactionMergeHook } from "./stub_merge.ts";

@@ -1,5 +1,6 @@
 /** The refunds domain's face: what the rest of the service may use of it. */
 export {
+  createRefundMerge,
   createRefundService,
   createRefundSettlement,
   reconcileRefunds,

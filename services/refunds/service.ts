@@ -43,6 +43,7 @@ export type { RefundFilters, RefundReason, RefundStatus } from "../../kv/refunds
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
 export { REFUND_REASONS, REFUND_STATUSES } from "../../kv/refunds.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
+export { createRefundMerge } from "./merge.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 /** The fields of a refund record that the API shows as they are. */
