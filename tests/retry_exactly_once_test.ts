@@ -226,3 +226,20 @@ Deno.test("GET /retries filters by transaction_id and status, newest first, with
     assert.equal((await w.get(`${RETRIES}/rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R`)).status, 404);
   });
 });
+
+Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, then closed with nothing charged", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "rate_limit", times: 10 });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, "processing");
+    w.emu.faults.clear();
+    w.clock.advance(61_000);
+    await w.runAllJobs();
+    const r = await w.get(`${RETRIES}/${res.body.id}`);
+    assert.equal(r.body.status, "failed");
+    assert.equal(r.body.failure_code, "not_received_by_stripe");
+    assert.equal((await w.charges(f.pi.id)).length, 1);
+  });
+});

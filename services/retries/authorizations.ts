@@ -15,7 +15,7 @@ import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CancellationReason } from "../../domain/retry.ts";
-import { stripeOutcome } from "../stripe/mod.ts";
+import { attemptStripe } from "../stripe/mod.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -192,9 +192,10 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
     });
   }
 
-  function callStripe(a: AuthorizationAction): Promise<Stripe.PaymentIntent> {
+  function callStripe(a: AuthorizationAction) {
     const options = { idempotencyKey: a.stripe_idempotency_key };
-    return deps.stripe.call(
+    return attemptStripe(
+      deps.stripe,
       (s) =>
         a.kind === "capture"
           ? s.paymentIntents.capture(a.stripe_payment_intent, {
@@ -211,17 +212,17 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
 
   /** Sends a recorded action once; a refusal settles it failed and throws Stripe's problem (502). */
   async function send(ctx: CallContext, a: AuthorizationAction): Promise<AuthorizationAction> {
-    let pi: Stripe.PaymentIntent;
-    try {
-      pi = await callStripe(a);
-    } catch (error) {
-      if (stripeOutcome(error) !== "definite" || !(error instanceof AppError)) {
-        log.warn("authorization outcome unknown; left to reconciliation", {
-          action_id: a.id,
-          error,
-        });
-        return (await getAuthorizationAction(kv, a.id)).value ?? a;
-      }
+    const attempt = await callStripe(a);
+    if (attempt.kind === "try_again" || attempt.kind === "unknown") {
+      // No answer about the action: reconciliation reads the PaymentIntent later.
+      log.warn("authorization outcome unknown; left to reconciliation", {
+        action_id: a.id,
+        error: attempt.error,
+      });
+      return (await getAuthorizationAction(kv, a.id)).value ?? a;
+    }
+    if (attempt.kind === "refused") {
+      const error = attempt.error;
       const s = (error.extra?.stripe ?? {}) as { code?: string; request_id?: string };
       await settle(ctx, a.id, {
         status: "failed",
@@ -235,6 +236,7 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
         cause: error,
       });
     }
+    const pi = attempt.value;
     try {
       await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, {
         request_id: requestIdOf(pi),

@@ -18,7 +18,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { stripeOutcome } from "../stripe/mod.ts";
+import { attemptStripe } from "../stripe/mod.ts";
 import {
   applyToTransaction,
   chargeSnap,
@@ -72,38 +72,44 @@ export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
   const { kv, clock, log } = deps;
   const committer = auditedCommitter(svc.audit);
 
+  /**
+   * One confirm, classified by the shared rule (services/stripe `attemptStripe`):
+   * a "try again" (429, lock_timeout) is no answer about the attempt, so like an
+   * unknown outcome it is left to the webhook and reconciliation.
+   */
   async function confirmAtStripe(r: RetryRecord): Promise<ConfirmAttempt> {
-    try {
-      const pi = await deps.stripe.call(
-        (s) =>
-          s.paymentIntents.confirm(r.stripe_payment_intent, {
-            payment_method: r.payment_method,
-            off_session: r.off_session,
-            expand: ["latest_charge"],
-          }, { idempotencyKey: r.stripe_idempotency_key }),
-        { label: "payment_intents.confirm" },
-      );
-      return { kind: "answered", pi, requestId: requestIdOf(pi) };
-    } catch (error) {
-      if (stripeOutcome(error) !== "definite" || !(error instanceof AppError)) {
-        log.warn("retry outcome unknown; left to the webhook and reconciliation", {
-          retry_id: r.id,
-          error,
-        });
-        return { kind: "unknown", error };
-      }
-      const raw = (error.cause as { raw?: { payment_intent?: Stripe.PaymentIntent } })?.raw;
-      const stripe = (error.extra?.stripe ?? {}) as { request_id?: string; type?: string };
-      // Only a decline is this attempt's outcome; any other refusal (the PaymentIntent moved
-      // meanwhile, a bad parameter) says nothing about the payment, just that we failed.
-      const declined = stripe.type === "card_error";
-      return {
-        kind: "refused",
-        error,
-        pi: declined ? raw?.payment_intent ?? null : null,
-        requestId: stripe.request_id ?? null,
-      };
+    const attempt = await attemptStripe(
+      deps.stripe,
+      (s) =>
+        s.paymentIntents.confirm(r.stripe_payment_intent, {
+          payment_method: r.payment_method,
+          off_session: r.off_session,
+          expand: ["latest_charge"],
+        }, { idempotencyKey: r.stripe_idempotency_key }),
+      { label: "payment_intents.confirm" },
+    );
+    if (attempt.kind === "answered") {
+      return { kind: "answered", pi: attempt.value, requestId: requestIdOf(attempt.value) };
     }
+    if (attempt.kind !== "refused") {
+      log.warn("retry outcome unknown; left to the webhook and reconciliation", {
+        retry_id: r.id,
+        error: attempt.error,
+      });
+      return { kind: "unknown", error: attempt.error };
+    }
+    const error = attempt.error;
+    const raw = (error.cause as { raw?: { payment_intent?: Stripe.PaymentIntent } })?.raw;
+    const stripe = (error.extra?.stripe ?? {}) as { request_id?: string; type?: string };
+    // Only a decline is this attempt's outcome; any other refusal (the PaymentIntent moved
+    // meanwhile, a bad parameter) says nothing about the payment, just that we failed.
+    const declined = stripe.type === "card_error";
+    return {
+      kind: "refused",
+      error,
+      pi: declined ? raw?.payment_intent ?? null : null,
+      requestId: stripe.request_id ?? null,
+    };
   }
 
   /**
