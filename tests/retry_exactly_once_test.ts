@@ -243,3 +243,25 @@ Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, t
     assert.equal((await w.charges(f.pi.id)).length, 1);
   });
 });
+
+Deno.test("a failure after Stripe charged (before the second commit) answers 202, never 500, and reconciliation settles it", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    w.t.services.retries.hooks.afterStripeCall = () => {
+      throw new Error("the KV store went away");
+    };
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    w.t.services.retries.hooks.afterStripeCall = undefined;
+    assert.equal(res.status, 202);
+    assert.equal(res.body.status, "processing");
+    await w.dropHeld();
+    w.clock.advance(61_000);
+    await w.runAllJobs();
+    const r = await w.get(`${RETRIES}/${res.body.id}`);
+    assert.equal(r.body.status, "succeeded");
+    assert.equal(r.body.settled_by, "reconcile");
+    assert.equal((await w.charges(f.pi.id)).filter((c) => c.status === "succeeded").length, 1);
+    const ledger = await allLedgerEntries(w.t.kv, f.customer);
+    assert.deepEqual(ledger.filter((e) => e.type === "payment").map((e) => e.amount), [5000]);
+  });
+});

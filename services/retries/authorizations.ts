@@ -245,8 +245,8 @@ export function createAuthorizations(deps: Deps, svc: AuthorizationServices) {
       const outcome = outcomeOfPi(a, pi);
       if (outcome) await settle(ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
     } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      log.warn("authorization done at Stripe, not settled yet", { action_id: a.id, error });
+      // Stripe acted: never answer an error for it; reconciliation settles it (202).
+      log.error("authorization done at Stripe, not settled yet", { action_id: a.id, error });
     }
     return (await getAuthorizationAction(kv, a.id)).value ?? a;
   }

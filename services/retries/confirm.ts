@@ -203,10 +203,10 @@ export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
   async function confirm(ctx: CallContext, r: RetryRecord): Promise<RetryRecord> {
     const attempt = await confirmAtStripe(r);
     if (attempt.kind !== "unknown") {
-      await svc.hooks?.afterStripeCall?.(r.id);
       const outcome = outcomeOfAnswer(attempt);
-      if (outcome) svc.answers.set(r.id, { ...outcome, by: "answer" });
       try {
+        await svc.hooks?.afterStripeCall?.(r.id);
+        if (outcome) svc.answers.set(r.id, { ...outcome, by: "answer" });
         const pi = attempt.pi;
         if (pi) {
           await applyPaymentIntent(ctx, r.transaction_id, pi, {
@@ -216,9 +216,10 @@ export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
         }
         if (outcome) await settleDirect(ctx, r.id, outcome, "answer");
       } catch (error) {
-        // Stripe acted: never answer an error for it; the webhook or reconciliation settles it.
-        if (!(error instanceof AppError)) throw error;
-        log.warn("retry answered by Stripe but not settled yet; left to reconciliation", {
+        // Stripe acted: never answer an error for it (whatever failed here, a KV outage
+        // or a bug); the attempt stays `processing` (202) and the webhook or
+        // reconciliation settles it from the PaymentIntent.
+        log.error("retry answered by Stripe but not settled yet; left to reconciliation", {
           retry_id: r.id,
           error,
         });
