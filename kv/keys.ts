@@ -142,7 +142,7 @@ export const keys = {
   /**
    * the customer's counters: balance per currency (always the sum of that
    * currency's ledger entries) and the aggregates the fraud rules read
-   * (services/txn_aggregates.ts), updated with each change
+   * (services/ingest/aggregates.ts), updated with each change
    */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */

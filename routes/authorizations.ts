@@ -121,7 +121,7 @@ export function authorizationRoutes(services: Services) {
       const body = c.req.valid("json") ?? {};
       const r = await services.retries.capture(callContext(c), c.req.valid("param").id, body);
       if (r.replayed) c.header("Idempotent-Replayed", "true");
-      return r.status === 202 ? c.json(r.action, 202) : c.json(r.action, 201);
+      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
     })
     .openapi(cancel, async (c) => {
       const r = await services.retries.cancel(
@@ -130,6 +130,6 @@ export function authorizationRoutes(services: Services) {
         c.req.valid("json"),
       );
       if (r.replayed) c.header("Idempotent-Replayed", "true");
-      return r.status === 202 ? c.json(r.action, 202) : c.json(r.action, 201);
+      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
     });
 }

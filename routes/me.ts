@@ -1,9 +1,9 @@
-/** GET /api/admin/me: who am I, my role, my permissions, my second factor. */
+/** GET /me (mounted under /api/admin): who am I, my role, my permissions, my second factor. */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "./users.ts";
+import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({
@@ -20,7 +20,7 @@ const MeSchema = AdminSchema.extend({
 
 const me = adminRoute({ permission: "me.read" }, {
   method: "get",
-  path: "/api/admin/me",
+  path: "/me",
   tags: ["identity"],
   summary: "The calling admin: role, permissions and second-factor status",
   responses: { 200: jsonContent(MeSchema, "you") },

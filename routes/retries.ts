@@ -192,7 +192,10 @@ export function retryRoutes(services: Services) {
     .openapi(create, async (c) => {
       const result = await services.retries.create(callContext(c), c.req.valid("json"));
       if (result.replayed) c.header("Idempotent-Replayed", "true");
-      return result.status === 202 ? c.json(result.retry, 202) : c.json(result.retry, 201);
+      // Stripe answered (whatever it said): 201; the outcome not known yet: 202.
+      return result.retry.status === "processing"
+        ? c.json(result.retry, 202)
+        : c.json(result.retry, 201);
     })
     .openapi(list, async (c) => {
       const page = await services.retries.list(c.req.valid("query"));

@@ -1,39 +1,23 @@
 /**
- * /api/admin/users: manage admins and roles (role `admin`; changes need a
+ * /users (mounted under /api/admin): manage admins and roles (role `admin`; changes need a
  * second factor). Granting `admin` is maker-checker: the PATCH (or POST)
  * answers 202 with a pending role grant that a different admin approves.
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
-  CursorQuery,
+  AdminSchema,
+  AdminStatusSchema,
+  DateTimeSchema as DateTime,
   errorResponses,
+  jsonBody,
   jsonContent,
-  LimitQuery,
-  pageSchema,
+  RoleSchema,
 } from "../openapi/schemas.ts";
-import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
-
-const BASE = "/api/admin/users";
-const roleError = `role must be one of ${ROLES.join(", ")}`;
-const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
-const StatusSchema = z.enum(["active", "disabled"], {
-  error: "status must be active or disabled",
-});
-const DateTime = z.string().openapi({ format: "date-time" });
-
-export const AdminSchema = z.object({
-  id: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  email: z.string().openapi({ example: "ops@example.com" }),
-  role: RoleSchema,
-  status: StatusSchema,
-  created_at: DateTime,
-  updated_at: DateTime,
-  created_by: z.string().openapi({ description: "admin id, or a system actor such as `cli`" }),
-}).openapi("Admin");
 
 const RoleGrantSchema = z.object({
   id: z.string().openapi({ example: "grt_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -74,18 +58,19 @@ const GrantParams = IdParam.extend({
   grant_id: z.string().min(1).max(64).openapi({ param: { name: "grant_id", in: "path" } }),
 });
 
-const list = adminRoute({ permission: "users.read" }, {
-  method: "get",
-  path: BASE,
+const list = listRoute({
+  permission: "users.read",
+  path: "/users",
   tags: ["users"],
   summary: "Admins, newest first",
-  request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
-  responses: { 200: jsonContent(pageSchema(AdminSchema, "AdminPage"), "a page") },
+  filters: {},
+  item: AdminSchema,
+  pageName: "AdminPage",
 });
 
 const show = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "One admin with the role grants awaiting approval",
   request: { params: IdParam },
@@ -100,21 +85,14 @@ const show = adminRoute({ permission: "users.read" }, {
 
 const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Create an admin; returns its token, TOTP secret and recovery codes once",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            email: z.string().max(254).openapi({ example: "ops@example.com" }),
-            role: RoleSchema,
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      email: z.string().max(254).openapi({ example: "ops@example.com" }),
+      role: RoleSchema,
+    })),
   },
   responses: {
     201: jsonContent(Credentials, "created; the secrets are not shown again"),
@@ -124,24 +102,19 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "patch",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. `role: admin` needs a second " +
     "admin: the answer is 202 with a pending role grant to approve.",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() })
-            .refine((b) => b.role !== undefined || b.status !== undefined, {
-              message: "send role and/or status",
-            }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({ role: RoleSchema.optional(), status: AdminStatusSchema.optional() })
+        .refine((b) => b.role !== undefined || b.status !== undefined, {
+          message: "send role and/or status",
+        }),
+    ),
   },
   responses: {
     200: jsonContent(AdminChangeResult, "changed"),
@@ -152,7 +125,7 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const approve = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/approve`,
+  path: "/users/{id}/role-grants/{grant_id}/approve",
   tags: ["users"],
   summary: "Approve a pending role grant (not your own request)",
   request: { params: GrantParams },
@@ -167,7 +140,7 @@ const approve = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const reject = adminRoute({ permission: "users.write" }, {
   method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/reject`,
+  path: "/users/{id}/role-grants/{grant_id}/reject",
   tags: ["users"],
   summary: "Close a pending role grant without granting it",
   request: { params: GrantParams },
@@ -179,7 +152,7 @@ const reject = adminRoute({ permission: "users.write" }, {
 
 const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/rotate-token`,
+  path: "/users/{id}/rotate-token",
   tags: ["users"],
   summary: "Issue a new API token; the old one stops working at once",
   request: { params: IdParam },
@@ -194,7 +167,7 @@ const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/reset-2fa`,
+  path: "/users/{id}/reset-2fa",
   tags: ["users"],
   summary: "Replace the TOTP secret and recovery codes (lost phone)",
   request: { params: IdParam },

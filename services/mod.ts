@@ -2,19 +2,34 @@
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
 import { createAuditService } from "./audit/mod.ts";
-import { createWebhookService } from "./webhooks/mod.ts";
+import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory } from "../core/ids.ts";
-import { createIdentityService } from "./identity/mod.ts";
+import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundMerge, createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import {
+  createRefundMerge,
+  createRefundService,
+  createRefundSettlement,
+  type RefundHooks,
+} from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { type AnswerDetails, createPaymentSettlement, createRetryService } from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
-export function createServices(deps: Deps) {
+/** What a caller (tests, the bench) may change in how the services are built. */
+export interface ServiceOptions {
+  /** wraps the Stripe event applier the webhooks service hands events to */
+  webhookApplier?: (base: EventApplier) => EventApplier;
+  /** called at the refunds service's steps (tests: crash and timing points) */
+  refundHooks?: RefundHooks;
+  /** the identity service's throttle settings */
+  identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
+}
+
+export function createServices(deps: Deps, options: ServiceOptions = {}) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -43,9 +58,20 @@ export function createServices(deps: Deps) {
     transactions: createTransactionService(deps, { cursors }),
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
-    webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId }),
-    refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
+    webhooks: createWebhookService(deps, {
+      audit,
+      newId,
+      cursors,
+      applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
+    }),
+    identity: createIdentityService(deps, { ...options.identity, audit, cursors, newId }),
+    refunds: createRefundService(deps, {
+      audit,
+      newId,
+      cursors,
+      refundSettlement,
+      hooks: options.refundHooks,
+    }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     retries: createRetryService(deps, { audit, newId, cursors, answers, paymentSettlement }),
   };

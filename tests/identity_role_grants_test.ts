@@ -6,22 +6,16 @@ import {
   createAdmin,
   jsonRequest,
   otpHeaders,
+  patchUser,
+  roleOf,
   type TestAdmin,
 } from "./helpers/identity.ts";
-
-function patchUser(t: TestApp, actor: TestAdmin, id: string, body: unknown) {
-  return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));
-}
 
 function approve(t: TestApp, actor: TestAdmin, id: string, grantId: string) {
   return t.app.request(
     `/api/admin/users/${id}/role-grants/${grantId}/approve`,
     jsonRequest("POST", otpHeaders(t, actor)),
   );
-}
-
-async function roleOf(t: TestApp, id: string) {
-  return (await t.services.identity.getAdmin(id)).role;
 }
 
 Deno.test("granting admin waits for a different admin's approval", async () => {

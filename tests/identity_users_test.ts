@@ -1,23 +1,16 @@
 import assert from "node:assert/strict";
-import { type TestApp, withTestApp } from "./helpers/app.ts";
+import { withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   authHeaders,
   createAdmin,
   jsonRequest,
   otpHeaders,
-  type TestAdmin,
+  patchUser,
+  roleOf,
 } from "./helpers/identity.ts";
 import { createDemoAdmin } from "../services/identity/service.ts";
 import { totpCode } from "../services/identity/totp.ts";
-
-function patchUser(t: TestApp, actor: TestAdmin, id: string, body: unknown) {
-  return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));
-}
-
-async function roleOf(t: TestApp, id: string) {
-  return (await t.services.identity.getAdmin(id)).role;
-}
 
 Deno.test("POST /api/admin/users creates an admin and shows its credentials once", async () => {
   await withTestApp(async (t) => {

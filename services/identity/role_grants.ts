@@ -11,11 +11,10 @@ import {
   addCreateRoleGrant,
   addUpdateAdmin,
   addUpdateRoleGrant,
-  type AdminRecord,
   getRoleGrant,
   listRoleGrants,
-  type RoleGrant,
 } from "../../kv/admins.ts";
+import type { AdminRecord, RoleGrant } from "../../domain/admin.ts";
 import { adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 
 export const ROLE_GRANT_TTL_MS = 24 * 60 * 60_000;

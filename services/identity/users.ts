@@ -4,7 +4,7 @@
  * change is written with its audit entry in one commit (`audit.commit`).
  *
  * Granting `admin` from the API is a pending role grant that a second admin
- * approves (services/identity_role_grants.ts); system actors (the CLI, the
+ * approves (services/identity/role_grants.ts); system actors (the CLI, the
  * demo) are the operator of the server and grant it directly.
  */
 import type { CallContext } from "../../domain/actor.ts";
@@ -19,12 +19,10 @@ import { totpUri } from "./totp.ts";
 import {
   addCreateAdmin,
   addUpdateAdmin,
-  type AdminRecord,
   adminsSelector,
-  type AdminStatus,
   getAdminIdByEmail,
-  type RoleGrant,
 } from "../../kv/admins.ts";
+import type { AdminRecord, AdminStatus, RoleGrant } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { requestRoleGrant } from "./role_grants.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";

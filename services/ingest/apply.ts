@@ -100,7 +100,7 @@ export interface TxnApplyInput {
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
   /** the customer the object names, to read its counters up front */
   counterHint?: { customer: string } | null;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 
@@ -151,6 +151,42 @@ async function addLinks(
 function describe(changes: Change[], txn: Transaction): string {
   const what = changes.map((c) => `${c.kind} ${(c.after as { id: string }).id}`).join(", ");
   return `${what} -> ${txn.id} (${txn.status})`;
+}
+
+/** The refunds/disputes services settle their records and may move amount_reserved. */
+async function runChangeHooks(
+  op: Deno.AtomicOperation,
+  svc: ApplierServices,
+  changes: Change[],
+  draft: Transaction,
+  meta: { audited: boolean; stripeRequest: TxnApplyInput["stripeRequest"] },
+): Promise<AuditInput[]> {
+  const audit: AuditInput[] = [];
+  for (const c of changes) {
+    if (c.kind === "pi" && svc.paymentSettlement) {
+      const settled = await svc.paymentSettlement(op, c.after as PiSnap, draft, meta.stripeRequest);
+      // Nothing to settle is the common case and stays plain ingestion.
+      if (settled.length && !meta.audited) needsAudit();
+      audit.push(...settled);
+    }
+    if (c.kind === "refund" && svc.refundSettlement) {
+      audit.push(
+        ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
+          before: c.before as RefundSnap | null,
+          after: c.after as RefundSnap,
+        }),
+      );
+    }
+    if (c.kind === "dispute" && svc.disputeChange) {
+      audit.push(
+        ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
+          before: c.before as DisputeSnap | null,
+          after: c.after as DisputeSnap,
+        }),
+      );
+    }
+  }
+  return audit;
 }
 
 export async function applyToTransaction(
@@ -208,37 +244,11 @@ export async function applyToTransaction(
       ...Object.keys(sync.charges),
     ], found.id === null);
 
-    // The refunds/disputes services settle their records and may move amount_reserved.
-    const audit: AuditInput[] = [];
-    for (const c of changes) {
-      if (c.kind === "refund" && svc.refundSettlement) {
-        audit.push(
-          ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
-            before: c.before as RefundSnap | null,
-            after: c.after as RefundSnap,
-          }),
-        );
-      }
-      if (c.kind === "pi" && svc.paymentSettlement) {
-        const settled = await svc.paymentSettlement(
-          op,
-          c.after as PiSnap,
-          draft,
-          input.stripeRequest,
-        );
-        if (settled.length && !audited) needsAudit();
-        audit.push(...settled);
-      }
-      if (c.kind === "dispute" && svc.disputeChange) {
-        audit.push(
-          ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
-            before: c.before as DisputeSnap | null,
-            after: c.after as DisputeSnap,
-          }),
-        );
-      }
-    }
-    audit.unshift(...auditEntriesFor(changes, before, draft, input.stripeRequest));
+    const hooked = await runChangeHooks(op, svc, changes, draft, {
+      audited,
+      stripeRequest: input.stripeRequest,
+    }); // may move draft's amounts
+    const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 
     const plan = planPostings(sync, draft);
     const customer = sync.posted.customer ?? draft.customer;

@@ -12,7 +12,7 @@ import {
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 
 /** the same requester asking again for the same amount within this window is a suspected duplicate */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;

@@ -75,8 +75,7 @@ export function retryView(r: RetryRecord) {
 export type RetryView = ReturnType<typeof retryView>;
 
 export interface RetryResult {
-  /** 201: Stripe answered (succeeded, requires_action, failed); 202: outcome not known yet */
-  status: 201 | 202;
+  /** `processing`: the outcome is not known yet (the route answers 202, else 201) */
   retry: RetryView;
   replayed: boolean;
 }
@@ -102,7 +101,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const paymentMethods = createPaymentMethods(deps, svc);
   const authorizations = createAuthorizations(deps, { ...svc, confirmer });
 
-  /** POST /transactions/{id}/capture and /cancel: 201 when Stripe answered, 202 when unknown. */
+  /** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
   async function finishAuthorization(ctx: CallContext, txnId: string, req: ActionRequest) {
     const fingerprint = await requestFingerprint({ txnId, ...req });
     const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
@@ -110,10 +109,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
       route: `POST /transactions/{id}/${req.kind}`,
       key: ctx.idempotency_key,
     };
-    const view = (a: AuthorizationAction) => ({
-      status: a.status === "processing" ? 202 : 201,
-      body: authorizationView(a),
-    });
+    const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
     const r = await runIdempotent(kv, clock, scope, fingerprint, {
       run: async (binding) => {
         const a = await authorizations.record(ctx, txnId, req, binding);
@@ -125,19 +121,13 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
         return view(a);
       },
     });
-    return {
-      status: r.status as 201 | 202,
-      action: r.body as AuthorizationView,
-      replayed: r.replayed,
-    };
+    return { action: r.body as AuthorizationView, replayed: r.replayed };
   }
-
-  const statusOf = (r: RetryRecord): 201 | 202 => r.status === "processing" ? 202 : 201;
 
   async function resume(id: string) {
     const r = (await getRetry(kv, id)).value;
     if (!r) throw notFound("retry", id);
-    return { status: statusOf(r), body: retryView(r) };
+    return { body: retryView(r) };
   }
 
   async function attempt(
@@ -162,7 +152,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
         binding,
       );
       record = await confirmer.confirm(ctx, record);
-      return { status: statusOf(record), body: retryView(record) };
+      return { body: retryView(record) };
     } catch (error) {
       if (error instanceof AppError && error.code === "retry_refused") {
         await svc.audit.record(ctx, {
@@ -187,7 +177,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
       run: (binding) => attempt(ctx, input, binding),
       resume,
     });
-    return { status: r.status as 201 | 202, retry: r.body as RetryView, replayed: r.replayed };
+    return { retry: r.body as RetryView, replayed: r.replayed };
   }
 
   async function get(id: string): Promise<RetryView> {

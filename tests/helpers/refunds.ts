@@ -11,21 +11,15 @@
  */
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
-import { startEmulator } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
-import {
-  createRefundService,
-  createRefundSettlement,
-  type RefundHooks,
-  refundJobHandlers,
-} from "../../services/refunds/service.ts";
+import { type RefundHooks, refundJobHandlers } from "../../services/refunds/service.ts";
 import { listJobs, runDueJobs } from "../../kv/jobs.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
-import { stripeFor } from "./emulator.ts";
+import { startTestEmulator, stripeFor } from "./emulator.ts";
 import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
 
 export interface HeldWebhook {
@@ -74,8 +68,7 @@ export async function withRefundWorld(
   options: RefundWorldOptions = {},
 ): Promise<void> {
   const clock = new ManualClock(Date.now());
-  const emu = await startEmulator({
-    webhookRetryDelaysMs: [10, 20],
+  const emu = await startTestEmulator({
     now: () => clock.now(),
     ...options.emulator,
   });
@@ -91,8 +84,10 @@ export async function withRefundWorld(
     secret: TEST_WEBHOOK_SECRETS[0],
   });
   let gateway: StripeGateway | null = null;
+  const hooks: RefundHooks = {};
   const t = await createTestApp({
     clock,
+    services: { refundHooks: hooks },
     env: {
       ...WEBHOOK_ENV,
       STRIPE_API_URL: emu.url,
@@ -110,14 +105,6 @@ export async function withRefundWorld(
     timeoutMs: options.timeoutMs ?? 5_000,
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
     fetch: emu.fetch,
-  });
-  const hooks: RefundHooks = {};
-  t.services.refunds = createRefundService(t.deps, {
-    audit: t.services.audit,
-    newId: t.services.newId,
-    cursors: t.services.cursors,
-    refundSettlement: createRefundSettlement(t.deps, { newId: t.services.newId }),
-    hooks,
   });
   const stripe = stripeFor(emu);
 
