@@ -96,6 +96,9 @@ export const keys = {
     status,
     type,
   ],
+  /** events acknowledged but ignored, per reason (`livemode_mismatch`): Deno.KvU64 */
+  webhookIgnoredCount: (reason: string) => ["webhook_ignored_counts", reason],
+  webhookIgnoredCountsPrefix: () => ["webhook_ignored_counts"],
   /** the last backfill run (`deno task backfill`) */
   backfillLastRun: () => ["backfill_runs", "last"],
   /** a transaction (one PaymentIntent, or one Charge made without one) */

@@ -123,3 +123,19 @@ Deno.test("a refund seen before its payment never shows more refunded than captu
     assert.equal(txn.amount_refunded, 1000);
   });
 });
+
+Deno.test("charge.refunded after a partial capture counts the released rest without asking Stripe", async () => {
+  // the test app's gateway refuses every call: a read-back would fail the event
+  await withTestApp(async (t) => {
+    const ch = testId("ch");
+    const o = { id: ch, customer: "cus_Partial2", amount: 1000 };
+    const released = { ...chargeObject(o), amount_captured: 600, amount_refunded: 400 };
+    const result = await t.services.stripeEvents.apply(
+      stripeEvent("charge.refunded", released as Stripe.Charge, T0 + 5),
+    );
+    assert.equal(result.applied, true);
+    const txn = await t.services.transactions.get(ch);
+    assert.equal(txn.amount_captured, 600);
+    assert.equal(txn.amount_refunded, 0);
+  });
+});

@@ -37,10 +37,16 @@ Deno.test("a chargeback naming only the charge lands on the payment's one transa
     await apply(dispute("charge.dispute.funds_withdrawn", true));
     await apply(stripeEvent(
       "radar.early_fraud_warning.created",
-      earlyFraudWarningObject({ charge: story.ch, created: at }),
+      earlyFraudWarningObject({ charge: story.ch, payment_intent: null, created: at }),
       at,
     ));
-    await apply(stripeEvent("review.opened", reviewObject({ charge: story.ch, created: at }), at));
+    await apply(
+      stripeEvent(
+        "review.opened",
+        reviewObject({ charge: story.ch, payment_intent: null, created: at }),
+        at,
+      ),
+    );
     const stub = await t.services.transactions.get(story.ch);
     const pending = await t.services.transactions.get(story.pi);
     assert.notEqual(stub.id, pending.id, "before the link is known, two records");

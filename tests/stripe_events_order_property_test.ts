@@ -4,6 +4,7 @@ import type Stripe from "stripe";
 import { createTestApp } from "./helpers/app.ts";
 import {
   earlyFraudWarningObject,
+  type PaymentStory,
   paymentStory,
   reviewObject,
   stripeEvent,
@@ -25,6 +26,8 @@ interface Scenario {
   chargeOnly: boolean;
   /** an early fraud warning and a review, naming only the charge */
   signals: boolean;
+  /** authorized, then captured, in one second */
+  manualCapture: boolean;
 }
 
 /** The object as Stripe may send it: `payment_intent` null, only the charge named. */
@@ -37,13 +40,39 @@ function namingOnlyTheCharge(e: Stripe.Event): Stripe.Event {
   return { ...raw, data } as unknown as Stripe.Event;
 }
 
+/**
+ * A manual capture within one second: authorized (`charge.succeeded` with
+ * captured: false, `payment_intent.amount_capturable_updated`), then captured
+ * (`charge.captured`, `payment_intent.succeeded`), all with the same `created`.
+ */
+function capturedInOneSecond(story: PaymentStory, t: number): Stripe.Event[] {
+  const [chargeOk, piOk] = story.succeeded(t);
+  const charge = chargeOk.data.object as unknown as Record<string, unknown>;
+  const pi = piOk.data.object as unknown as Record<string, unknown>;
+  const authorized = { ...charge, captured: false, amount_captured: 0, balance_transaction: null };
+  const capturable = {
+    ...pi,
+    status: "requires_capture",
+    amount_capturable: pi.amount,
+    amount_received: 0,
+  };
+  const event = (type: string, object: Record<string, unknown>) =>
+    stripeEvent(type, object as { id: string }, t);
+  return [
+    event("charge.succeeded", authorized),
+    event("payment_intent.amount_capturable_updated", capturable),
+    event("charge.captured", charge),
+    piOk,
+  ];
+}
+
 /** The events of one payment, in the order Stripe created them. */
 function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
   const story = paymentStory({ customer, amount: s.amount });
   const out: Stripe.Event[] = [story.created(T0)];
   if (s.declinedFirst) out.push(...story.failed(T0 + 1));
   if (s.processing) out.push(story.processing(T0 + 3));
-  out.push(...story.succeeded(T0 + 4));
+  out.push(...(s.manualCapture ? capturedInOneSecond(story, T0 + 4) : story.succeeded(T0 + 4)));
   if (s.refund) {
     const { refund, created, chargeRefunded } = story.refund(T0 + 100, s.refund.amount, {
       status: "pending",
@@ -72,9 +101,15 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
   }
   if (s.signals) {
     const at = T0 + 500;
-    const efw = earlyFraudWarningObject({ charge: story.ch, created: at });
+    const efw = earlyFraudWarningObject({ charge: story.ch, payment_intent: null, created: at });
     out.push(stripeEvent("radar.early_fraud_warning.created", efw, at));
-    out.push(stripeEvent("review.opened", reviewObject({ charge: story.ch, created: at }), at));
+    out.push(
+      stripeEvent(
+        "review.opened",
+        reviewObject({ charge: story.ch, payment_intent: null, created: at }),
+        at,
+      ),
+    );
   }
   const named = s.chargeOnly ? out.map(namingOnlyTheCharge) : out;
   return s.redeliver ? [...named, ...named] : named;
@@ -116,6 +151,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   redeliver: fc.boolean(),
   chargeOnly: fc.boolean(),
   signals: fc.boolean(),
+  manualCapture: fc.boolean(),
 });
 
 Deno.test("every order of a payment's events ends in the state of the in-order sequence", async () => {
@@ -151,11 +187,14 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
     redeliver: false,
     chargeOnly: true,
     signals: true,
+    manualCapture: true,
   };
   const { txn, balance, counters } = await finalState(eventsOf(s, customer), customer);
   const totals = counters?.totals;
   assert.equal(txn.status, "succeeded");
   assert.equal(txn.amount_refunded, 1200);
+  assert.equal(txn.amount_captured, 5000);
+  assert.equal(txn.amount_capturable, 0);
   assert.equal(txn.amount_disputed, 5000);
   assert.equal(txn.dispute_status, "lost");
   assert.equal(txn.risk_signals.early_fraud_warnings.length, 1);

@@ -116,7 +116,11 @@ export function createStripeEventApplier(
         if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
       }
       const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
-      if (first.snap.amount_refunded <= knownTotal) return;
+      // Stripe counts a released authorization (the part a partial capture left, or all
+      // of an uncaptured charge) in the charge's amount_refunded, with no refund object.
+      const c = first.snap;
+      const released = c.captured ? c.amount - c.amount_captured : c.amount_refunded;
+      if (c.amount_refunded <= knownTotal + released) return;
       // Refunds we have not seen yet: their events may still come, but may never
       // (an endpoint subscribed to charge.refunded only), so ask Stripe.
       if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);

@@ -7,6 +7,7 @@
 import { AppError, validationFailed } from "../../core/errors.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { sha256Hex } from "../../core/encoding.ts";
+import { minorUnitProblem } from "../../domain/money.ts";
 import {
   REFUND_REASONS,
   type RefundReason,
@@ -116,6 +117,11 @@ export function assertValidInput(input: {
   if (note.length < 1 || note.length > 500) {
     errors.push({ path: "body.note", message: "a note of 1 to 500 characters is required" });
   }
+  const unitProblem = txn && Number.isSafeInteger(input.amount) && input.amount! >= 1 &&
+      txn.currency
+    ? minorUnitProblem(input.amount!, txn.currency)
+    : null;
+  if (unitProblem) errors.push({ path: "body.amount", message: unitProblem });
   if (txn && input.currency !== undefined && input.currency.toLowerCase() !== txn.currency) {
     errors.push({
       path: "body.currency",

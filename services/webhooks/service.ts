@@ -31,10 +31,12 @@ import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import {
+  addIgnoredCount,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
   getEvent,
+  getIgnoredCounts,
   listEventRecords,
   payloadFields,
   readPayload,
@@ -115,6 +117,8 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       keep_until: now + WEBHOOK_RETENTION_MS,
       ...payloadFields(stored),
     };
+    const wrongMode = modeMismatch(event.livemode === true, deps.config.stripe.livemode);
+    if (wrongMode) return await ignoreAtIntake(event, base, stored, wrongMode);
     if (svc.applier.appliesAtIntake) {
       const done = await applyAtIntake(event, base, stored);
       if (done) return done;
@@ -181,6 +185,36 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       bytes: record.payload_bytes + 2048,
     });
     return res.ok ? received : { ...received, duplicate: true };
+  }
+
+  /**
+   * Acknowledged (a 4xx would make Stripe retry for days, then disable the
+   * endpoint) and recorded `ignored` with the reason, counted once per event.
+   */
+  async function ignoreAtIntake(
+    event: Stripe.Event,
+    base: WebhookEventRecord,
+    stored: StoredPayload,
+    why: { reason: string; detail: string },
+  ): Promise<IntakeResult> {
+    const now = clock.now();
+    const record: WebhookEventRecord = {
+      ...base,
+      status: "ignored",
+      detail: why.detail,
+      processed_at: now,
+    };
+    const res = await intakeBatch.submit({
+      add(op) {
+        addNewEvent(op, record, stored);
+        addIgnoredCount(op, why.reason);
+      },
+      mutations: 8 + stored.chunks.length,
+      bytes: record.payload_bytes + 2048,
+    });
+    if (!res.ok) return { received: true, event_id: event.id, duplicate: true };
+    log.warn("webhook event ignored", { event_id: event.id, type: event.type, ...why });
+    return { received: true, event_id: event.id };
   }
 
   function track(p: Promise<void>): void {
@@ -260,10 +294,37 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     return sweepExpiredEvents(kv, clock, limit, scan);
   }
 
-  return { receive, drain, runJob: processing.runJob, get, list, replay, sweepExpired };
+  return {
+    receive,
+    drain,
+    runJob: processing.runJob,
+    get,
+    list,
+    replay,
+    sweepExpired,
+    /** events acknowledged but ignored, per reason (`livemode_mismatch`) */
+    ignoredCounts: () => getIgnoredCounts(kv),
+  };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
+
+/**
+ * A live event reaching a test-mode service (or the reverse): a test
+ * endpoint's secret in the list must not feed test data into the live ledger.
+ */
+function modeMismatch(
+  eventLive: boolean,
+  serviceLive: boolean,
+): { reason: string; detail: string } | null {
+  if (eventLive === serviceLive) return null;
+  const mode = (live: boolean) => live ? "live" : "test";
+  return {
+    reason: "livemode_mismatch",
+    detail: `ignored: livemode ${eventLive} (a ${mode(eventLive)} event) on a service ` +
+      `running with a ${mode(serviceLive)} key; check which endpoint's secret is configured`,
+  };
+}
 
 /** Thrown from the intake's commit hook: another delivery of the event was stored first. */
 class Redelivery extends Error {}
