@@ -11,7 +11,16 @@ import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { authorizationExpiry } from "../../domain/retry.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
-import { getTransaction } from "../../kv/transactions.ts";
+import { readTransactionState } from "../../kv/transactions.ts";
+import type { TxnSync } from "../../domain/transaction.ts";
+
+/** When the card was authorized: the uncaptured charge's time, else the payment's. */
+function authorizedAt(created: string, sync: TxnSync | null): number {
+  const held = Object.values(sync?.charges ?? {})
+    .filter((c) => c.status === "succeeded" && !c.captured)
+    .map((c) => c.created * 1000);
+  return held.length ? Math.max(...held) : Date.parse(created);
+}
 import {
   addExpiryAlertMark,
   getExpiryAlert,
@@ -28,9 +37,10 @@ export async function sweepExpiringAuthorizations(
   const ctx = systemContext("cron:authorization_expiry");
   let raised = 0;
   for (const txnId of await listAuthorizedTransactionIds(kv, limit)) {
-    const txn = await getTransaction(kv, txnId);
+    const { txn: entry, sync } = await readTransactionState(kv, txnId);
+    const txn = entry.value;
     if (!txn || txn.status !== "requires_capture") continue;
-    const expiry = authorizationExpiry(Date.parse(txn.created), clock.now());
+    const expiry = authorizationExpiry(authorizedAt(txn.created, sync.value), clock.now());
     if (!expiry.due_for_alert || (await getExpiryAlert(kv, txnId)).value) continue;
     const expiresAt = new Date(expiry.expires_at).toISOString();
     await svc.audit.commit(ctx, async (op) => {
