@@ -16,7 +16,12 @@ import {
   type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
-import { type AnswerDetails, createPaymentSettlement, createRetryService } from "./retries/mod.ts";
+import {
+  type AnswerDetails,
+  createPaymentSettlement,
+  createRetryService,
+  type RetryHooks,
+} from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -25,6 +30,8 @@ export interface ServiceOptions {
   webhookApplier?: (base: EventApplier) => EventApplier;
   /** called at the refunds service's steps (tests: crash and timing points) */
   refundHooks?: RefundHooks;
+  /** called at the retries service's steps (tests: between Stripe's answer and its settlement) */
+  retryHooks?: RetryHooks;
   /** the identity service's throttle settings */
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
@@ -73,7 +80,14 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
       hooks: options.refundHooks,
     }),
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
-    retries: createRetryService(deps, { audit, newId, cursors, answers, paymentSettlement }),
+    retries: createRetryService(deps, {
+      audit,
+      newId,
+      cursors,
+      answers,
+      paymentSettlement,
+      hooks: options.retryHooks,
+    }),
   };
 }
 
