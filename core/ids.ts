@@ -24,6 +24,7 @@ export type IdPrefix =
   | "grt"
   | "ops"
   | "req"
+  | "apr"
   | "aut";
 
 function encodeTime(ms: number): string {

@@ -1,17 +1,15 @@
 /**
- * Admins, their API tokens and pending role grants in KV.
+ * Admins and their API tokens in KV (two-person requests: kv/approvals.ts).
  *
  *   ["admins", id]                         -> AdminRecord
  *   ["admins_by_email", email]             -> admin id      (unique; created with versionstamp: null)
  *   ["admin_tokens", sha256(token)]        -> admin id      (the clear token is never stored)
- *   ["role_grants", grant id]              -> RoleGrant
- *   ["role_grants_by_admin", admin, grant] -> grant id
  *
  * Functions named `add…` only add checks and mutations to an atomic op, so
  * callers can commit them together with their audit entries.
  */
 import { keys } from "./keys.ts";
-import type { AdminRecord, RoleGrant } from "../domain/admin.ts";
+import type { AdminRecord } from "../domain/admin.ts";
 import { getManyChunked } from "./atomic.ts";
 
 export function getAdmin(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<AdminRecord>> {
@@ -87,34 +85,4 @@ export function addUpdateAdmin(
       .check({ key: keys.adminToken(next.token_hash), versionstamp: null })
       .set(keys.adminToken(next.token_hash), next.id);
   }
-}
-
-export function getRoleGrant(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RoleGrant>> {
-  return kv.get<RoleGrant>(keys.roleGrant(id));
-}
-
-/** Grants of one admin, newest first (a handful at most: they expire after a day). */
-export async function listRoleGrants(kv: Deno.Kv, adminId: string): Promise<RoleGrant[]> {
-  const ids: string[] = [];
-  const iter = kv.list<string>({ prefix: keys.roleGrantsByAdminPrefix(adminId) }, {
-    reverse: true,
-    limit: 50,
-  });
-  for await (const e of iter) ids.push(e.value);
-  const rows = await getManyChunked<RoleGrant>(kv, ids.map((id) => keys.roleGrant(id)));
-  return rows.flatMap((r) => r.value ? [r.value] : []);
-}
-
-export function addCreateRoleGrant(op: Deno.AtomicOperation, grant: RoleGrant): void {
-  op.check({ key: keys.roleGrant(grant.id), versionstamp: null })
-    .set(keys.roleGrant(grant.id), grant)
-    .set(keys.roleGrantByAdmin(grant.admin_id, grant.id), grant.id);
-}
-
-export function addUpdateRoleGrant(
-  op: Deno.AtomicOperation,
-  entry: Deno.KvEntry<RoleGrant>,
-  next: RoleGrant,
-): void {
-  op.check(entry).set(keys.roleGrant(next.id), next);
 }

@@ -195,7 +195,9 @@ export async function runIdempotent(
     if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
     await finish(kv, key, claimId, {
       error: { code: error.code, detail: error.message, errors: error.errors, extra: error.extra },
-      tryAgain: isTryAgain(error),
+      // "Try again" is no answer: the claim is let go, and the same key sent again
+      // takes it over and answers from the record the operation made (`resume`).
+      release: isTryAgain(error),
     });
     throw error;
   }
@@ -215,8 +217,7 @@ async function finish(
     response?: StoredResponse;
     error?: StoredError;
     resource_id?: string | null;
-    /** the error says "try again" (429, 503): no answer to keep */
-    tryAgain?: boolean;
+    release?: boolean;
   },
 ): Promise<void> {
   try {
@@ -225,11 +226,10 @@ async function finish(
       if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
       op.check(current);
       if (outcome.error && current.value.resource_id === null) return void op.delete(key);
-      if (outcome.error && outcome.tryAgain) {
-        // "Try again" is no answer: the claim is let go, and the same key sent again
-        // takes it over and answers from the record the operation made (`resume`).
-        op.set(key, { ...current.value, lease_until: 0 }, { expireIn: IDEMPOTENCY_RETENTION_MS });
-        return;
+      if (outcome.release) {
+        return void op.set(key, { ...current.value, lease_until: 0 }, {
+          expireIn: IDEMPOTENCY_RETENTION_MS,
+        });
       }
       const done: IdempotencyRecord = {
         ...current.value,

@@ -185,6 +185,22 @@ export const keys = {
     keyHash,
   ],
 
+  // --- two-person requests (services/approvals/) ---------------------------
+  /** a two-person request (`apr_…`) */
+  approval: (id: string) => ["approvals", id],
+  /** listing index by status -> request id (ULIDs: time order) */
+  approvalByStatus: (status: string, id: string) => ["approvals_by_status", status, id],
+  approvalsByStatusPrefix: (status: string) => ["approvals_by_status", status],
+  /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
+  adminLink: (a: string, b: string) => ["admin_links", a, b],
+  adminLinksPrefix: (a: string) => ["admin_links", a],
+  /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
+  enrollment: (codeHash: string) => ["enrollments", codeHash],
+  /**
+   * rewritten by each refund an operator asks for: its versionstamp is checked,
+   * so one operator's concurrent requests see each other (refund approval policy)
+   */
+  refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
   // --- retries and authorizations ------------------------------------------
   /** a retry attempt (`rty_…`) */
   retry: (id: string) => ["retries", id],

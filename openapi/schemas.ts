@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
+import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 export const ProblemSchema = z.object({
   type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
@@ -162,3 +163,34 @@ export const PaymentMethodSchema = z.object({
   last4: nullableString("4242"),
   fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
 }).openapi("PaymentMethodSummary");
+
+/** A two-person request (`/approvals`). */
+const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
+
+export const ApprovalSchema = z.object({
+  id: z.string().openapi({
+    example: "apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    description: "`apr_…`, or a refund's `rfd_…` for a refund awaiting approval",
+  }),
+  kind: z.enum(KINDS),
+  status: z.enum(APPROVAL_STATUSES).openapi({
+    description: "`pending`, then `approved` (executing), `executed` or `failed`; or " +
+      "`rejected` / `expired`",
+  }),
+  payload: z.record(z.string(), z.unknown()),
+  summary: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  requested_by: z.string(),
+  approval_hash: z.string().openapi({ description: "send it back to approve what you saw" }),
+  created_at: DateTimeSchema,
+  expires_at: DateTimeSchema,
+  decided_by: z.string().nullable(),
+  decided_at: DateTimeSchema.nullable(),
+  decision_note: z.string().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+  handover: z.record(z.string(), z.unknown()).optional().openapi({
+    description: "in the approver's answer only, never stored: an enrollment code to hand to " +
+      "the person concerned (credential resets)",
+  }),
+}).openapi("ApprovalRequest");

@@ -16,6 +16,8 @@ import {
   type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createApprovalService } from "./approvals/mod.ts";
+import { refundApprovalSource } from "./refunds/mod.ts";
 import {
   type AnswerDetails,
   createPaymentSettlement,
@@ -44,11 +46,11 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps)];
   // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
   const answers: AnswerDetails = new Map();
   const paymentSettlement = createPaymentSettlement(deps, answers);
-  // services keeping records about a transaction move them when a stub merges into its payment
-  const mergeHooks = [createRefundMerge(deps)];
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
@@ -56,6 +58,16 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     paymentSettlement,
     mergeHooks,
   });
+  // one queue for every two-person request; domains register their kinds below
+  const approvals = createApprovalService(deps, { audit, newId, cursors });
+  const refunds = createRefundService(deps, {
+    audit,
+    newId,
+    cursors,
+    refundSettlement,
+    hooks: options.refundHooks,
+  });
+  approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   return {
     deps,
     cursors,
@@ -71,14 +83,15 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
       cursors,
       applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
     }),
-    identity: createIdentityService(deps, { ...options.identity, audit, cursors, newId }),
-    refunds: createRefundService(deps, {
+    identity: createIdentityService(deps, {
+      ...options.identity,
       audit,
-      newId,
       cursors,
-      refundSettlement,
-      hooks: options.refundHooks,
+      newId,
+      approvals,
     }),
+    refunds,
+    approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     retries: createRetryService(deps, {
       audit,

@@ -18,6 +18,7 @@ import {
 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
+import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 
 Deno.test("a chargeback naming only the charge lands on the payment's one transaction", async () => {
   await withTestApp(async (t) => {
@@ -111,4 +112,57 @@ Deno.test("a Dashboard refund naming only the charge moves with its stub into th
     assert.equal(merges.length, 1, "the merge is audited");
     assert.equal(merges[0].target?.id, txn.id);
   });
+});
+
+Deno.test("two events linking the stub at once, and again, merge it once", async () => {
+  await withTestApp(async (t) => {
+    const story = paymentStory({ customer: "cus_Merge3", amount: 2000 });
+    await t.services.stripeEvents.apply(story.created(T0));
+    const du = disputeObject({
+      charge: story.ch,
+      payment_intent: null,
+      amount: 2000,
+      withdrawn: true,
+    });
+    await t.services.stripeEvents.apply(stripeEvent("charge.dispute.funds_withdrawn", du, T0 + 9));
+    const linking = story.succeeded(T0 + 1);
+    await Promise.all(linking.map((e) => t.services.stripeEvents.apply(e)));
+    for (const e of linking) await t.services.stripeEvents.apply(e); // redelivered
+    assert.equal((await t.services.transactions.list({ limit: 10 })).data.length, 1);
+    const merges = (await auditEntries(t.kv)).filter((e) => e.action === "transaction.merge");
+    assert.equal(merges.length, 1, "merged once");
+    const txn = await t.services.transactions.get(story.ch);
+    assert.equal(txn.amount_disputed, 2000);
+    const ledger = await allLedgerEntries(t.kv, "cus_Merge3");
+    assert.deepEqual(ledger.map((e) => [e.type, e.amount]).sort(), [
+      ["dispute_withdrawal", -2000],
+      ["payment", 2000],
+    ]);
+    assert.equal((await listBalances(t.kv, "cus_Merge3"))[0].amount, 0);
+  });
+});
+
+Deno.test("through the webhook intake: the merge runs in the background and the event log says so", async () => {
+  await withTestApp(async (t) => {
+    const story = paymentStory({ customer: "cus_Merge4", amount: 2500 });
+    const du = disputeObject({ charge: story.ch, payment_intent: null, amount: 2500 });
+    const [chargeOk, piOk] = story.succeeded(T0 + 1);
+    const events = [
+      story.created(T0),
+      stripeEvent("charge.dispute.created", du, T0 + 9),
+      chargeOk,
+      piOk,
+    ];
+    for (const e of events) {
+      const res = await postEvent(t.app, e, { clock: t.clock });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      await t.services.webhooks.drain();
+    }
+    assert.equal((await t.services.transactions.list({ limit: 10 })).data.length, 1);
+    const logged = await t.services.webhooks.get(chargeOk.id);
+    assert.equal(logged.status, "processed");
+    assert.match(logged.detail ?? "", /^merged txn_\w+ into txn_\w+; /);
+    assert.equal((await t.services.transactions.get(story.pi)).amount_disputed, 2500);
+  }, { env: WEBHOOK_ENV });
 });

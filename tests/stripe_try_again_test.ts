@@ -10,7 +10,7 @@ import { AppError } from "../core/errors.ts";
 import { ManualClock } from "../core/clock.ts";
 import { runIdempotent } from "../kv/idempotency.ts";
 import { settleAttempt, type StripeAttempt } from "../services/stripe/mod.ts";
-import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { statusOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 
 function ask(w: RefundWorld, txnId: string, amount: number, key?: string) {
@@ -28,6 +28,7 @@ Deno.test("refundService.create(): a 429 left after the gateway's retries keeps 
     const pay = await w.pay(5000);
     w.emu.faults.inject({ kind: "rate_limit", method: "POST", path: "/v1/refunds", times: 3 });
     const res = await ask(w, pay.txnId, 1000, "key-429");
+    assert.equal(statusOf(res), 202);
     assert.equal(res.refund.status, "processing", "never failed for a rate limit");
     let txn = await w.t.services.transactions.get(pay.txnId);
     assert.equal(txn.amount_reserved, 1000);

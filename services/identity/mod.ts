@@ -1,6 +1,6 @@
 /**
- * Identity: admins and their API tokens, roles and role grants (a second admin
- * approves), TOTP enrolment and step-up tokens, the sign-in throttle, and the
+ * Identity: admins and their API tokens, roles, enrollment codes and account
+ * requests (through the approvals queue), TOTP enrolment and step-up tokens, the sign-in throttle, and the
  * guard the routes' middleware calls on every request.
  */
 export { createDemoAdmin, createIdentityService } from "./service.ts";

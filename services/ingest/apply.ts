@@ -12,6 +12,7 @@ import {
   type CommitOptions,
   type CommitResult,
   createEventCommitter,
+  type EventBuild,
   type EventCommitter,
   needsAudit,
   noChange,
@@ -116,14 +117,21 @@ async function locateTransaction(
   if (!primary) throw new Error("a Stripe object with neither payment_intent nor charge");
   const ids = refs.pi && refs.charge ? [refs.pi, refs.charge] : [primary];
   // by the charge: a stub made from an object that named only the charge, now known to belong to a PI
+  // Both held, by two records: a charge-keyed stub to merge into the PaymentIntent's first.
+  const splitOf = (found: (string | null)[]) =>
+    found.length === 2 && found[0] && found[1] && found[0] !== found[1] ? found[1] : null;
   if (!hint) {
     const found = await findTransactionIds(kv, ids);
-    return { primary, id: found.find((f) => f !== null) ?? null, counters: null };
+    const id = found.find((f) => f !== null) ?? null;
+    return { primary, id, counters: null, split: splitOf(found) };
   }
   const r = await findWithCounters(kv, ids, hint.customer, cache);
   const counters = { entry: r.counters, for: hint.customer };
-  return { primary, id: r.ids.find((f) => f !== null) ?? null, counters };
+  return { primary, id: r.ids.find((f) => f !== null) ?? null, counters, split: splitOf(r.ids) };
 }
+
+/** Thrown from a build that found the payment split over two records (nothing written). */
+class SplitPayment extends Error {}
 
 /** Points every Stripe id of this transaction at it, claiming ids nobody holds yet. */
 async function addLinks(
@@ -194,85 +202,116 @@ export async function applyToTransaction(
   svc: ApplierServices & { committer?: EventCommitter },
   input: TxnApplyInput,
 ): Promise<CommitResult> {
-  const { kv, clock } = deps;
+  const { kv } = deps;
   // The applier passes its own (group-committing) committer; direct callers get a fresh one.
   const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
+  const run = (merged: string | null, mergeTried: boolean) =>
+    committer.commit(input.ctx, build(merged, mergeTried), input.commit);
+  try {
+    return await run(null, false);
+  } catch (e) {
+    if (!(e instanceof SplitPayment)) throw e;
+  }
   // A charge-keyed stub first joins the payment's record (its own audited commit).
   const merged = await mergeSplitPayment(
     deps,
-    { committer, mergeHooks: svc.mergeHooks },
+    {
+      committer,
+      mergeHooks: svc.mergeHooks,
+    },
     input.refs,
     input.ctx,
-    {
-      plainOnly: input.commit?.plainOnly,
-    },
+    { plainOnly: input.commit?.plainOnly },
   );
-  const result = await committer.commit(input.ctx, async (op, audited, cache) => {
-    const now = clock.now();
-    const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
-    const id = found.id ?? svc.newId("txn");
-    const state = found.id ? await readTransactionState(kv, found.id) : null;
-    if (state) op.check(state.txn, state.sync);
-    const sync = state?.sync.value
-      ? structuredClone(state.sync.value)
-      : emptySync(id, input.refs.pi);
-    if (input.eventId && sync.events.includes(input.eventId)) {
-      noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
-    }
-    const changes = input.observations.map((o) => mergeObservation(sync, o))
-      .filter((c): c is Change => c !== null);
-    // After a merge the ledger still has to take what the stub brought.
-    if (changes.length === 0 && !merged) {
-      noChange(`stale or unchanged: ${id} already reflects this state`);
-    }
-    // Refund and dispute changes are audited (and their hooks may add entries).
-    if (!audited && changes.some((c) => c.kind === "refund" || c.kind === "dispute")) {
-      needsAudit();
-    }
-    sync.payment_intent ??= input.refs.pi;
-    const before = state?.txn.value ?? null;
-    const draft = deriveTransaction(sync, {
-      id,
-      amount_reserved: before?.amount_reserved ?? 0,
-      stripe_payment_intent: sync.payment_intent,
-    }, now);
+  // Not merged (the other record is another payment): applied where it was found.
+  const result = await run(merged, true);
+  return merged && !result.applied ? { ...result, applied: true, detail: merged } : result;
 
-    await addLinks(kv, op, sync, [
-      found.primary,
-      input.refs.charge,
-      sync.pi?.latest_charge,
-      ...Object.keys(sync.charges),
-    ], found.id === null);
+  function build(merged: string | null, mergeTried: boolean): EventBuild {
+    return (op, audited, cache) =>
+      buildChange(deps, svc, input, { merged, mergeTried }, { op, audited, cache });
+  }
+}
 
-    const hooked = await runChangeHooks(op, svc, changes, draft, {
-      audited,
-      stripeRequest: input.stripeRequest,
-    }); // may move draft's amounts
-    const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
+/** The one commit of an event's change to its transaction (see the module comment). */
+async function buildChange(
+  deps: Deps,
+  svc: ApplierServices,
+  input: TxnApplyInput,
+  { merged, mergeTried }: { merged: string | null; mergeTried: boolean },
+  { op, audited, cache }: {
+    op: Deno.AtomicOperation;
+    audited: boolean;
+    cache: CounterCache | null;
+  },
+): Promise<{ value: { applied: boolean; detail: string }; audit: AuditInput[] }> {
+  const { kv, clock } = deps;
+  const now = clock.now();
+  const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
+  if (found.split && !mergeTried) {
+    throw new SplitPayment(`${found.split} holds ${input.refs.charge}`);
+  }
+  const id = found.id ?? svc.newId("txn");
+  const state = found.id ? await readTransactionState(kv, found.id) : null;
+  if (state) op.check(state.txn, state.sync);
+  const sync = state?.sync.value ? structuredClone(state.sync.value) : emptySync(id, input.refs.pi);
+  if (input.eventId && sync.events.includes(input.eventId)) {
+    noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
+  }
+  const changes = input.observations.map((o) => mergeObservation(sync, o))
+    .filter((c): c is Change => c !== null);
+  // After a merge the ledger still has to take what the stub brought.
+  if (changes.length === 0 && !merged) {
+    noChange(`stale or unchanged: ${id} already reflects this state`);
+  }
+  // Refund and dispute changes are audited (and their hooks may add entries).
+  if (!audited && changes.some((c) => c.kind === "refund" || c.kind === "dispute")) {
+    needsAudit();
+  }
+  sync.payment_intent ??= input.refs.pi;
+  const before = state?.txn.value ?? null;
+  const draft = deriveTransaction(sync, {
+    id,
+    amount_reserved: before?.amount_reserved ?? 0,
+    stripe_payment_intent: sync.payment_intent,
+  }, now);
 
-    const plan = planPostings(sync, draft);
-    const customer = sync.posted.customer ?? draft.customer;
-    if (customer) {
-      // The customer's counters (balances and aggregates): one record, written once, checked as read.
-      const read = found.counters?.for === customer
-        ? found.counters.entry
-        : await getAggregates(kv, customer);
-      const counted = planAggregates(sync, draft, read.value, now);
-      if (counted || plan.lines.length) {
-        const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
-        addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
-        counters.updated_at = new Date(now).toISOString();
-        op.check(read);
-        addAggregates(op, counters);
-      }
-      sync.posted = plan.posted;
-      if (counted) sync.counted = counted.counted;
+  await addLinks(kv, op, sync, [
+    found.primary,
+    input.refs.charge,
+    sync.pi?.latest_charge,
+    ...Object.keys(sync.charges),
+  ], found.id === null);
+
+  const hooked = await runChangeHooks(op, svc, changes, draft, {
+    audited,
+    stripeRequest: input.stripeRequest,
+  }); // may move draft's amounts
+  const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
+
+  const plan = planPostings(sync, draft);
+  const customer = sync.posted.customer ?? draft.customer;
+  if (customer) {
+    // The customer's counters (balances and aggregates): one record, written once, checked as read.
+    const read = found.counters?.for === customer
+      ? found.counters.entry
+      : await getAggregates(kv, customer);
+    const counted = planAggregates(sync, draft, read.value, now);
+    if (counted || plan.lines.length) {
+      const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+      addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
+      counters.updated_at = new Date(now).toISOString();
+      op.check(read);
+      addAggregates(op, counters);
     }
+    sync.posted = plan.posted;
+    if (counted) sync.counted = counted.counted;
+  }
 
-    if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
-    const txn = sameTransaction(before, draft) ? before! : draft;
-    addTransactionWrite(op, before, txn, sync, txn !== before);
-    return { value: { applied: true, detail: describe(changes, txn) }, audit };
-  }, input.commit);
-  return merged ? { ...result, applied: true, detail: `${merged}; ${result.detail}` } : result;
+  if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
+  const txn = sameTransaction(before, draft) ? before! : draft;
+  addTransactionWrite(op, before, txn, sync, txn !== before);
+  // the event log keeps the merge with the change (the caller's hook records this value)
+  const detail = describe(changes, txn);
+  return { value: { applied: true, detail: merged ? `${merged}; ${detail}` : detail }, audit };
 }

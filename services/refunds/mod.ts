@@ -14,3 +14,4 @@ export {
   refundJobHandlers,
 } from "./service.ts";
 export type { RefundHooks, RefundResult } from "./service.ts";
+export { refundApprovalSource } from "./approval_source.ts";

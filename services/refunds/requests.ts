@@ -18,6 +18,7 @@ import {
   assertValidInput,
   duplicateSuspected,
   findSuspectedDuplicate,
+  POLICY_WINDOW_MS,
   refundableOf,
   resolveAmount,
   utcDay,
@@ -25,6 +26,13 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
+import { linkRefusal } from "../approvals/mod.ts";
+import { amountFor } from "../../config.ts";
+import {
+  addRequesterMark,
+  getRequesterMark,
+  listRequesterRefundsSince,
+} from "../../kv/refund_policy.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import {
@@ -33,7 +41,6 @@ import {
   addJobRemoval,
   addTransactionReserved,
   addUpdateRefund,
-  getDailyTotal,
   getRefund,
   getTransactionEntry,
   listTransactionRefunds,
@@ -84,6 +91,32 @@ function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id
 export function createRefundRequests(deps: Deps, svc: RequestServices) {
   const { kv, clock, config } = deps;
 
+  /**
+   * The approval policy on the operator's last 24 h (README, "Refund approval
+   * policy"); the operator's mark is checked so their concurrent requests
+   * count each other.
+   */
+  async function policyReasons(
+    op: Deno.AtomicOperation,
+    requester: string,
+    txn: Transaction,
+    amount: number,
+    now: number,
+  ): Promise<string[]> {
+    const mark = await getRequesterMark(kv, requester);
+    addRequesterMark(op, mark, now);
+    const prior = await listRequesterRefundsSince(kv, requester, now - POLICY_WINDOW_MS);
+    const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
+    const cap = config.refundDailyCaps
+      ? amountFor(config.refundDailyCaps, txn.currency)
+      : threshold * 10;
+    return approvalReasons(
+      { amount, currency: txn.currency, transaction_id: txn.id, customer: txn.customer },
+      prior,
+      { threshold, cap },
+    );
+  }
+
   /** The first commit: record + reservation + job + audit (+ idempotency binding). */
   function request(
     ctx: CallContext,
@@ -100,22 +133,14 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       assertRefundableTransaction(txn);
       const amount = resolveAmount(txn, input.amount, refundableOf(txn));
       const now = clock.now();
-      if (!ctx.idempotency_key && !input.confirm_duplicate) {
+      // A retry with the same key is answered before this point; a new key is not a confirmation.
+      if (!input.confirm_duplicate) {
         const earlier = await listTransactionRefunds(kv, txn.id);
         const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
         if (duplicate) throw duplicateSuspected(duplicate);
       }
       const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-      let capUsed = 0;
-      if (capDay && config.refundDailyCapPerOperator !== null) {
-        const total = await getDailyTotal(kv, requester, capDay);
-        op.check(total.entry); // two requests of one operator cannot both slip under the cap
-        capUsed = total.total;
-      }
-      const reasons = approvalReasons(amount, config.refundApprovalThreshold, {
-        limit: capDay ? config.refundDailyCapPerOperator : null,
-        used: capUsed,
-      });
+      const reasons = await policyReasons(op, requester, txn, amount, now);
       const awaiting = reasons.length > 0;
       const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
       const record = draftRecord({
@@ -196,7 +221,46 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
         `you requested refund ${id}; a different operator or admin must approve it`,
       );
     }
-    return await svc.audit.commit(ctx, async (op) => {
+    // Not an account linked to the requester either (README, "Two-person rules").
+    const linked = await linkRefusal(
+      kv,
+      { requested_by: first.value.requested_by, target: null },
+      ctx,
+    );
+    if (linked) {
+      await svc.audit.record(ctx, {
+        action: "refund.approve",
+        target: { type: "refund", id },
+        result: "denied",
+        reason: linked.reason,
+        after: { amount: first.value.amount, currency: first.value.currency },
+      });
+      throw linked.error;
+    }
+    try {
+      return await commitApproval(ctx, id, body, binding);
+    } catch (e) {
+      // A refusal for a stale approval_hash is a denied attempt: audited like the others.
+      if (e instanceof AppError && e.extra?.stale_approval_hash) {
+        await svc.audit.record(ctx, {
+          action: "refund.approve",
+          target: { type: "refund", id },
+          result: "denied",
+          reason: "stale approval_hash: the refund is not what was requested",
+          after: { amount: first.value.amount, currency: first.value.currency },
+        });
+      }
+      throw e;
+    }
+  }
+
+  function commitApproval(
+    ctx: CallContext,
+    id: string,
+    body: { note?: string; approval_hash?: string },
+    binding: IdempotencyBinding | null,
+  ): Promise<RefundRecord> {
+    return svc.audit.commit(ctx, async (op) => {
       const entry = await loadAwaiting(id);
       const before = entry.value;
       const now = clock.now();
@@ -215,6 +279,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
           "conflict",
           `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
             "differ from the approval request); nothing was approved",
+          { extra: { stale_approval_hash: true } },
         );
       }
       const txnEntry = await loadTransaction(kv, before.transaction_id);

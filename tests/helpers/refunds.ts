@@ -9,6 +9,7 @@
  *     const r = await w.t.services.refunds.create(w.ctx(w.operator), {...});
  *   });
  */
+import { isUndecided, type RefundResult } from "../../services/refunds/mod.ts";
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
@@ -193,3 +194,8 @@ export async function stripeRefunds(stripe: Stripe, pi: Stripe.PaymentIntent) {
 }
 
 export { listJobs };
+
+/** The status the refunds route answers a create with: 202 while undecided, else 201. */
+export function statusOf(result: RefundResult): 201 | 202 {
+  return isUndecided(result.refund.status) ? 202 : 201;
+}
