@@ -16,6 +16,7 @@ import { transactionRoutes } from "./routes/transactions.ts";
 import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
+import { disputeRoutes } from "./routes/disputes.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
 import { retryRoutes } from "./routes/retries.ts";
@@ -80,6 +81,7 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", customerRoutes(services));
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
+  app.route("/api/admin/payments", disputeRoutes(services));
   app.route("/api/admin", approvalRoutes(services));
   app.route("/api/admin", enrollRoutes(services));
   app.route("/api/admin/payments", retryRoutes(services));

@@ -101,6 +101,12 @@ const envSchema = z.object({
   STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
   TRUSTED_PROXIES: z.string().optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  ALERT_WEBHOOK_URL: z.url({
+    protocol: /^https?$/,
+    error: "ALERT_WEBHOOK_URL must be an http(s) URL such as https://hooks.example.com/payops",
+  }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(16, "ALERT_WEBHOOK_SECRET must be at least 16 characters")
+    .optional(),
   RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
   RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
   RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
@@ -132,6 +138,10 @@ export interface Config {
   auditSigningKeys?: string[];
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** ops alerts are also POSTed here (services/alert_delivery.ts); undefined = not sent */
+  alertWebhookUrl?: string;
+  /** signs those POSTs (HMAC-SHA256 of the body) */
+  alertWebhookSecret?: string;
   /** API tokens stop working this many days after they were issued */
   apiTokenTtlDays: number;
   /** admin API requests per token per minute */
@@ -189,6 +199,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKeys: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    alertWebhookSecret: e.ALERT_WEBHOOK_SECRET,
     apiTokenTtlDays: e.API_TOKEN_TTL_DAYS ?? 90,
     apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
     stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,

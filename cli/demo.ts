@@ -8,7 +8,7 @@ import { startEmulator } from "../emulator/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { claimDemoSeeding, markDemoSeeded, releaseDemoSeeding } from "../kv/demo.ts";
 import { type AdminCredentials, createDemoAdmin } from "../services/identity/mod.ts";
-import { seedDemoAccount } from "../services/demo_seed.ts";
+import { seedDemoAccount, seedDemoDisputes } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -61,6 +61,7 @@ export async function startDemo(
       if (!await claimDemoSeeding(kv, services.deps.clock.now())) return;
       // Seeding goes through the rate-limited gateway; let it run while the server serves.
       seedDemoAccount(services.deps.stripe, log)
+        .then(() => seedDemoDisputes(services.deps.stripe, emulator, log))
         .then(() => markDemoSeeded(kv, services.deps.clock.now()))
         .catch(async (error) => {
           log.error("demo seeding failed; it will be tried again at the next start", { error });

@@ -43,8 +43,10 @@ export interface AuditCheckpoint {
   seq: number;
   hash: string;
   at: number;
-  /** hex HMAC-SHA256 over `seq|hash|at` with the audit signing key */
+  /** hex HMAC-SHA256 over `seq|hash|at` (then `|n` when set) with the audit signing key */
   signature: string;
+  /** its ordinal (1, 2, …): with the signed count, a deleted checkpoint shows */
+  n?: number;
 }
 
 export const GENESIS_HEAD: AuditHead = { seq: 0, hash: GENESIS_HASH, at: 0 };

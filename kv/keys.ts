@@ -185,6 +185,27 @@ export const keys = {
     keyHash,
   ],
 
+  // --- disputes ----------------------------------------------------------------
+  /** a dispute record (`dsp_…`) with its history */
+  dispute: (id: string) => ["disputes", id],
+  disputesPrefix: () => ["disputes"],
+  /** unique: Stripe's `du_…` -> dispute id */
+  disputeByStripe: (stripeDisputeId: string) => ["disputes_by_stripe", stripeDisputeId],
+  /** the transaction's disputes -> dispute id */
+  disputeByTransaction: (txnId: string, id: string) => ["disputes_by_transaction", txnId, id],
+  disputesByTransactionPrefix: (txnId: string) => ["disputes_by_transaction", txnId],
+  /** by evidence deadline (ms), -> dispute id; only disputes that can still be answered */
+  disputeByDue: (dueMs: number, id: string) => ["disputes_by_due", dueMs, id],
+  disputesByDuePrefix: () => ["disputes_by_due"],
+  disputesByDueBefore: (dueMs: number) => ["disputes_by_due", dueMs],
+  /** the evidence draft (JSON text) in chunks 0, 1, … (a full draft outgrows one value) */
+  disputeDraftChunk: (id: string, n: number) => ["dispute_drafts", id, n],
+  disputeDraftPrefix: (id: string) => ["dispute_drafts", id],
+  /** notes on a dispute; note ids are ULIDs (time order) */
+  disputeNote: (id: string, noteId: string) => ["dispute_notes", id, noteId],
+  disputeNotesPrefix: (id: string) => ["dispute_notes", id],
+  /** the last ops alert handed to the ALERT_WEBHOOK_URL delivery jobs (services/alert_delivery.ts) */
+  opsAlertDeliveryCursor: () => ["ops_alert_delivery", "cursor"],
   // --- two-person requests (services/approvals/) ---------------------------
   /** a two-person request (`apr_…`) */
   approval: (id: string) => ["approvals", id],
@@ -201,6 +222,10 @@ export const keys = {
    * so one operator's concurrent requests see each other (refund approval policy)
    */
   refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
+  /** the signed count of checkpoints (deleting one is detected) */
+  auditCheckpointMeta: () => ["audit_checkpoint_meta"],
+  /** the last checkpoint a verify confirmed: where the next incremental verify starts */
+  auditVerifiedMarker: () => ["audit_verified_marker"],
   // --- retries and authorizations ------------------------------------------
   /** a retry attempt (`rty_…`) */
   retry: (id: string) => ["retries", id],

@@ -73,6 +73,7 @@ const VerifyResultSchema = z.object({
   first_bad: z.object({
     seq: z.number().int(),
     problem: z.enum([
+      "truncated",
       "hash_mismatch",
       "prev_hash_mismatch",
       "missing",
@@ -82,7 +83,27 @@ const VerifyResultSchema = z.object({
     ]),
     detail: z.string(),
   }).optional(),
+  from_seq: z.number().int().optional().openapi({
+    description: "incremental: the confirmed checkpoint the walk started from",
+  }),
 }).openapi("AuditVerifyResult");
+
+const VerifyQuery = z.object({
+  full: z.enum(["true", "false"], { error: "full must be true or false" }).optional().openapi({
+    param: { name: "full", in: "query" },
+    description: "walk every entry (default: from the last checkpoint a verify confirmed)",
+  }),
+  expect_seq: z.coerce.number().int("expect_seq must be a whole number").min(0).optional()
+    .openapi({
+      param: { name: "expect_seq", in: "query" },
+      description: "seq of a checkpoint you kept; the chain must still reach it",
+    }),
+  expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
+    .openapi({ param: { name: "expect_hash", in: "query" } }),
+}).refine((q) => (q.expect_seq === undefined) === (q.expect_hash === undefined), {
+  message: "send expect_seq and expect_hash together",
+  path: ["expect_hash"],
+});
 
 const list = listRoute({
   permission: "audit.read",
@@ -99,6 +120,10 @@ const verifyRoute = adminRoute({ permission: "audit.read" }, {
   path: "/audit-log/verify",
   tags: ["audit"],
   summary: "Recompute the hash chain and compare the signed checkpoints",
+  description: "Incremental from the last checkpoint a verify confirmed (`full=true` walks " +
+    "everything). `expect_seq` + `expect_hash`: a checkpoint you kept outside the service; " +
+    "a chain that no longer reaches it is `truncated`. Deleted checkpoints are `missing`.",
+  request: { query: VerifyQuery },
   responses: {
     200: jsonContent(VerifyResultSchema, "`ok: false` names the first bad entry and why"),
   },
@@ -144,7 +169,13 @@ export function auditLogRoutes(services: Services) {
       });
       return c.json(page, 200);
     })
-    .openapi(verifyRoute, async (c) => c.json(await services.audit.verify(), 200))
+    .openapi(verifyRoute, async (c) => {
+      const q = c.req.valid("query");
+      const expect = q.expect_seq !== undefined && q.expect_hash !== undefined
+        ? { seq: q.expect_seq, hash: q.expect_hash }
+        : undefined;
+      return c.json(await services.audit.verify({ full: q.full === "true", expect }), 200);
+    })
     .openapi(exportRoute, async (c) => {
       const { format, ...filters } = c.req.valid("query");
       const stream = await services.audit.export(callContext(c), toFilters(filters), format);

@@ -188,3 +188,66 @@ export async function seedDemoAccount(
   log.info("demo account seeded", { ...summary });
   return summary;
 }
+
+/** The emulator's controls the dispute seeding needs (cli/demo.ts hands them in). */
+export interface DemoEmulatorControls {
+  advanceClock(seconds: number): void;
+  resolveDispute(id: string, outcome: "won" | "lost"): unknown;
+  deliveries(): Promise<void>;
+}
+
+/**
+ * Disputes in several states for the workbench: one due within 24 h (opened
+ * six and a half days "ago" on the emulator's clock), an inquiry, and one
+ * won after evidence was submitted.
+ */
+export async function seedDemoDisputes(
+  stripe: StripeGateway,
+  emulator: DemoEmulatorControls,
+  log: Logger,
+): Promise<number> {
+  const call = <T>(fn: (s: Stripe) => Promise<T>) =>
+    stripe.call(fn, { priority: "background", label: "demo.seed_disputes" });
+  const customer = await call((s) =>
+    s.customers.create({
+      name: "Dana Dispute",
+      email: "dana@example.com",
+      metadata: { demo: "true" },
+    })
+  );
+  const disputed = async (pm: string, amount: number, description: string) => {
+    const pi = await call((s) =>
+      s.paymentIntents.create({
+        amount,
+        currency: "usd",
+        customer: customer.id,
+        payment_method: pm,
+        confirm: true,
+        description,
+      })
+    );
+    await emulator.deliveries();
+    const list = await call((s) => s.disputes.list({ payment_intent: pi.id }));
+    return list.data[0];
+  };
+  const back = Math.round(6.5 * 24 * 3600);
+  emulator.advanceClock(-back);
+  try {
+    await disputed("pm_card_createDispute", 6_400, "Weekend stay");
+  } finally {
+    emulator.advanceClock(back);
+  }
+  await disputed("pm_card_createDisputeInquiry", 2_900, "Monthly plan");
+  const won = await disputed("pm_card_createDispute", 11_000, "Camera");
+  if (won) {
+    await call((s) =>
+      s.disputes.update(won.id, {
+        evidence: { customer_name: "Dana Dispute", product_description: "Camera, delivered" },
+        submit: true,
+      })
+    );
+    emulator.resolveDispute(won.id, "won");
+  }
+  log.info("demo disputes seeded", { disputes: 3 });
+  return 3;
+}

@@ -13,11 +13,13 @@ import {
   createRefundMerge,
   createRefundService,
   createRefundSettlement,
+  refundApprovalSource,
   type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
+import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
-import { refundApprovalSource } from "./refunds/mod.ts";
 import {
   type AnswerDetails,
   createPaymentSettlement,
@@ -48,6 +50,8 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   const refundSettlement = createRefundSettlement(deps, { newId });
   // services keeping records about a transaction move them when a stub merges into its payment
   const mergeHooks = [createRefundMerge(deps)];
+  // disputes keep their records in the same commit as the transaction's change
+  const disputeChange = createDisputeChangeHook(deps, { newId });
   // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
   const answers: AnswerDetails = new Map();
   const paymentSettlement = createPaymentSettlement(deps, answers);
@@ -57,6 +61,7 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     refundSettlement,
     paymentSettlement,
     mergeHooks,
+    disputeChange,
   });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
@@ -68,6 +73,10 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     hooks: options.refundHooks,
   });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
+  const disputes = createDisputeService(deps, { audit, newId, cursors, disputeChange, approvals });
+  approvals.register("dispute.accept", {
+    execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
+  });
   return {
     deps,
     cursors,
@@ -93,6 +102,8 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
+    disputes,
+    alertDelivery: createAlertDelivery(deps, { newId }),
     retries: createRetryService(deps, {
       audit,
       newId,

@@ -232,7 +232,7 @@ Deno.test("audit.verify() refuses a checkpoint with a forged signature or past t
     r = await t.services.audit.verify();
     assert.deepEqual(
       { seq: r.first_bad?.seq, problem: r.first_bad?.problem },
-      { seq: 6, problem: "checkpoint_mismatch" },
+      { seq: 6, problem: "truncated" },
     );
   } finally {
     await t.close();

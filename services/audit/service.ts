@@ -9,21 +9,23 @@ import type { AuditInput } from "./entry.ts";
 import { createAppender, enqueueCommit, enqueueRecord } from "./append.ts";
 import { type AuditFilters, type AuditQuery, listAuditLog } from "./query.ts";
 import { exportAuditLog, type ExportFormat } from "./export.ts";
+import type { VerifyResult } from "./verify.ts";
 import {
   checkpointAuditHead,
   type CheckpointOutcome,
   verifyAuditChain,
-  type VerifyResult,
-} from "./verify.ts";
+  type VerifyOptions,
+} from "./checkpoints.ts";
 import { CursorSealer, type Page } from "../../kv/pagination.ts";
 import type { AuditEntry } from "../../domain/audit_entry.ts";
 
 export type { AuditInput } from "./entry.ts";
 export type { AuditFilters, AuditQuery } from "./query.ts";
 export type { ExportFormat } from "./export.ts";
-export type { CheckpointOutcome, VerifyResult } from "./verify.ts";
+export type { VerifyResult } from "./verify.ts";
+export type { CheckpointOutcome, VerifyOptions } from "./checkpoints.ts";
 export type { AuditEntry } from "../../domain/audit_entry.ts";
-export { checkpointAuditHead } from "./verify.ts";
+export { checkpointAuditHead } from "./checkpoints.ts";
 
 export interface AuditService {
   /**
@@ -41,8 +43,12 @@ export interface AuditService {
   record(ctx: CallContext, input: AuditInput): Promise<void>;
   /** A page newest first; `cursor` is the previous page's `next_cursor` (same filters). */
   list(query: AuditQuery): Promise<Page<AuditEntry>>;
-  /** Recomputes the whole chain (streamed) and compares the signed checkpoints. */
-  verify(): Promise<VerifyResult>;
+  /**
+   * Recomputes the chain (streamed) and compares the signed checkpoints, their
+   * count and a checkpoint the caller kept; whole by default, incremental with
+   * `{ full: false }` (from the last confirmed checkpoint).
+   */
+  verify(options?: VerifyOptions): Promise<VerifyResult>;
   /** Records `audit.export` first, then streams the matching entries oldest first. */
   export(
     ctx: CallContext,
@@ -62,7 +68,7 @@ export function createAuditService(deps: Deps): AuditService {
     record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
 
     list: (query) => listAuditLog(deps, cursors, query),
-    verify: () => verifyAuditChain(deps),
+    verify: (options) => verifyAuditChain(deps, options),
     async export(ctx, filters, format) {
       await service.record(ctx, {
         action: "audit.export",

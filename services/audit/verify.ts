@@ -6,27 +6,20 @@
  * checkpoints on the way: an attacker who rewrites the tail and recomputes
  * every hash still cannot produce the hash a checkpoint signed earlier.
  */
-import type { Deps } from "../deps.ts";
 import { entryHash, hmacHex } from "./entry.ts";
-import {
-  addCheckpoint,
-  getCheckpoint,
-  getEntry,
-  iterateCheckpoints,
-  iterateEntries,
-  latestCheckpoint,
-  readHead,
-  readHeadAndEntry,
-} from "../../kv/audit.ts";
-import { type AuditCheckpoint, type AuditHead, GENESIS_HEAD } from "../../domain/audit_entry.ts";
+import { iterateEntries } from "../../kv/audit.ts";
+import type { AuditCheckpoint, AuditHead } from "../../domain/audit_entry.ts";
 
 export type VerifyProblem =
+  | "truncated"
   | "hash_mismatch"
   | "prev_hash_mismatch"
   | "missing"
   | "out_of_order"
   | "head_mismatch"
   | "checkpoint_mismatch";
+
+export type { AuditHead };
 
 export interface VerifyResult {
   ok: boolean;
@@ -36,17 +29,29 @@ export interface VerifyResult {
   checkpoints: number;
   head: { seq: number; hash: string };
   first_bad?: { seq: number; problem: VerifyProblem; detail: string };
+  /** incremental: the checkpoint the walk started from (earlier entries were verified before) */
+  from_seq?: number;
 }
 
-function checkpointMessage(cp: Pick<AuditCheckpoint, "seq" | "hash" | "at">): string {
-  return `${cp.seq}|${cp.hash}|${cp.at}`;
+function checkpointMessage(cp: Pick<AuditCheckpoint, "seq" | "hash" | "at" | "n">): string {
+  return `${cp.seq}|${cp.hash}|${cp.at}` + (cp.n !== undefined ? `|${cp.n}` : "");
 }
 
 export async function signCheckpoint(
   secret: string,
-  cp: Pick<AuditCheckpoint, "seq" | "hash" | "at">,
+  cp: Pick<AuditCheckpoint, "seq" | "hash" | "at" | "n">,
 ): Promise<string> {
   return await hmacHex(secret, checkpointMessage(cp));
+}
+
+/** True when any of `secrets` (AUDIT_SIGNING_KEY's list) made `signature` over `message`. */
+export async function signedByAny(
+  secrets: string[],
+  message: string,
+  signature: string,
+): Promise<boolean> {
+  for (const s of secrets) if (sameHex(await hmacHex(s, message), signature)) return true;
+  return false;
 }
 
 function sameHex(a: string, b: string): boolean {
@@ -56,20 +61,22 @@ function sameHex(a: string, b: string): boolean {
   return diff === 0;
 }
 
-interface WalkOptions {
+export interface WalkOptions {
   /** the last entry known good (genesis, or a checkpoint) */
   start: { seq: number; hash: string };
   head: AuditHead;
   /** compare the checkpoints on the way (full verify) */
   checkpoints?: AsyncIterator<AuditCheckpoint>;
-  secret: string;
+  /** every key that verifies (the first signs) */
+  secrets: string[];
 }
 
-type WalkResult = Omit<VerifyResult, "head">;
+export type WalkResult = Omit<VerifyResult, "head"> & { lastCheckpoint?: AuditCheckpoint };
 
 /** Walks `(start.seq, head.seq]`, stopping at the first problem. */
-async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResult> {
-  const { start, head, secret } = options;
+export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResult> {
+  const { start, head, secrets } = options;
+  let last: AuditCheckpoint | undefined;
   let expected = start.seq + 1;
   let prevHash = start.hash;
   let intact = 0;
@@ -98,9 +105,10 @@ async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResult> {
       return bad(keySeq, "hash_mismatch", `the content of entry ${keySeq} was changed`);
     }
     while (cp && !cp.done && cp.value.seq === keySeq) {
-      const problem = await checkpointProblem(secret, cp.value, entry.hash);
+      const problem = await checkpointProblem(secrets, cp.value, entry.hash);
       if (problem) return bad(keySeq, "checkpoint_mismatch", problem);
       confirmed++;
+      last = cp.value;
       cp = await options.checkpoints!.next();
     }
     prevHash = entry.hash;
@@ -116,105 +124,23 @@ async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResult> {
   if (cp && !cp.done) {
     return bad(
       cp.value.seq,
-      "checkpoint_mismatch",
+      "truncated",
       `a checkpoint was signed at seq ${cp.value.seq} but the chain ends at ${head.seq}`,
     );
   }
-  return { ok: true, entries: intact, checkpoints: confirmed };
+  return { ok: true, entries: intact, checkpoints: confirmed, lastCheckpoint: last };
 }
 
-async function checkpointProblem(
-  secret: string,
+export async function checkpointProblem(
+  secrets: string[],
   cp: AuditCheckpoint,
   chainHash: string,
 ): Promise<string | null> {
-  if (!sameHex(await signCheckpoint(secret, cp), cp.signature)) {
+  if (!await signedByAny(secrets, checkpointMessage(cp), cp.signature)) {
     return `the checkpoint at seq ${cp.seq} has an invalid signature`;
   }
   if (cp.hash !== chainHash) {
     return `the chain's hash at seq ${cp.seq} differs from the signed checkpoint (rewritten history)`;
   }
   return null;
-}
-
-/** An entry stored past the head means the head was moved back. */
-async function entriesPastHead(kv: Deno.Kv, head: AuditHead): Promise<boolean> {
-  const { head: now, next } = await readHeadAndEntry(kv, head.seq + 1);
-  return next !== null && (now?.seq ?? 0) < head.seq + 1;
-}
-
-/** Recomputes the whole chain and compares every checkpoint. */
-export async function verifyAuditChain(deps: Deps): Promise<VerifyResult> {
-  const { kv } = deps;
-  const head = (await readHead(kv)).value ?? GENESIS_HEAD;
-  const checkpoints = iterateCheckpoints(kv);
-  try {
-    const result = await walk(kv, {
-      start: GENESIS_HEAD,
-      head,
-      checkpoints,
-      secret: deps.config.auditSigningKey,
-    });
-    const out: VerifyResult = { ...result, head: { seq: head.seq, hash: head.hash } };
-    if (out.ok && await entriesPastHead(kv, head)) {
-      out.ok = false;
-      out.first_bad = {
-        seq: head.seq + 1,
-        problem: "head_mismatch",
-        detail: `entry ${head.seq + 1} exists but the head says ${head.seq}`,
-      };
-    }
-    return out;
-  } finally {
-    await checkpoints.return(undefined);
-  }
-}
-
-export type CheckpointOutcome =
-  | { ok: true; checkpoint: AuditCheckpoint; created: boolean }
-  | { ok: false; first_bad: NonNullable<VerifyResult["first_bad"]> }
-  | { ok: true; checkpoint: null; created: false };
-
-/**
- * Cron job: signs and records the current head. It first checks the entries
- * added since the last checkpoint link up to it, so a tampered tail is never
- * blessed. Idempotent: a head already checkpointed is left alone.
- */
-export async function checkpointAuditHead(deps: Deps): Promise<CheckpointOutcome> {
-  const { kv, clock } = deps;
-  const secret = deps.config.auditSigningKey;
-  const head = (await readHead(kv)).value;
-  if (!head) return { ok: true, checkpoint: null, created: false };
-  const latest = await latestCheckpoint(kv);
-  if (latest && latest.seq === head.seq) return { ok: true, checkpoint: latest, created: false };
-  let start: { seq: number; hash: string } = GENESIS_HEAD;
-  if (latest && latest.seq > head.seq) {
-    const detail = `a checkpoint was signed at seq ${latest.seq} but the head is ${head.seq}`;
-    deps.log.error("audit chain broken; checkpoint not signed", { detail });
-    return { ok: false, first_bad: { seq: latest.seq, problem: "checkpoint_mismatch", detail } };
-  }
-  if (latest) {
-    const problem = await checkpointProblem(
-      secret,
-      latest,
-      (await getEntry(kv, latest.seq))?.hash ?? "",
-    );
-    if (problem) {
-      return {
-        ok: false,
-        first_bad: { seq: latest.seq, problem: "checkpoint_mismatch", detail: problem },
-      };
-    }
-    start = latest;
-  }
-  const walked = await walk(kv, { start, head, secret });
-  if (!walked.ok) {
-    deps.log.error("audit chain broken; checkpoint not signed", { first_bad: walked.first_bad });
-    return { ok: false, first_bad: walked.first_bad! };
-  }
-  const body = { seq: head.seq, hash: head.hash, at: clock.now() };
-  const checkpoint: AuditCheckpoint = { ...body, signature: await signCheckpoint(secret, body) };
-  if (await addCheckpoint(kv, checkpoint)) return { ok: true, checkpoint, created: true };
-  // Another isolate checkpointed the same head first.
-  return { ok: true, checkpoint: (await getCheckpoint(kv, head.seq))!, created: false };
 }

@@ -26,6 +26,8 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
+import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import { isClosedStatus } from "../../domain/dispute.ts";
 import { linkRefusal } from "../approvals/mod.ts";
 import { amountFor } from "../../config.ts";
 import {
@@ -80,6 +82,24 @@ async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
   return entry as TxnEntry;
 }
 
+/**
+ * Stripe refuses a refund while a dispute leaves the charge not refundable
+ * (`is_charge_refundable: false`, a chargeback being decided); asking would
+ * only fail there. Each dispute read is checked at commit.
+ */
+async function assertChargeRefundable(kv: Deno.Kv, op: Deno.AtomicOperation, txnId: string) {
+  for (const d of await listDisputesOfTransaction(kv, txnId)) {
+    op.check(d);
+    if (d.value.is_charge_refundable || isClosedStatus(d.value.status)) continue;
+    throw new AppError(
+      "charge_not_refundable",
+      `Stripe says the charge of ${txnId} cannot be refunded while dispute ${d.value.id} ` +
+        `(${d.value.status}) is open: respond to or accept the dispute instead`,
+      { extra: { dispute_id: d.value.id, dispute_status: d.value.status } },
+    );
+  }
+}
+
 function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id: string) {
   const job = addJob(op, deps.clock, newId, REFUND_RECONCILE_JOB, { refund_id: id }, {
     dueAt: deps.clock.now() + RECONCILE_AFTER_MS,
@@ -130,6 +150,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       const txnEntry = await loadTransaction(kv, input.transaction_id);
       const txn = txnEntry.value;
       assertValidInput(input, txn);
+      await assertChargeRefundable(kv, op, txn.id);
       assertRefundableTransaction(txn);
       const amount = resolveAmount(txn, input.amount, refundableOf(txn));
       const now = clock.now();
@@ -283,6 +304,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
         );
       }
       const txnEntry = await loadTransaction(kv, before.transaction_id);
+      await assertChargeRefundable(kv, op, txnEntry.value.id);
       assertRefundableTransaction(txnEntry.value);
       resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
       op.check(txnEntry);

@@ -106,11 +106,26 @@ function headerString(headers: Record<string, unknown>, name: string): string | 
   return typeof v === "string" ? v : null;
 }
 
+/**
+ * Endpoints Stripe limits on their own, below the account's overall rate: a
+ * request to one pays a token of its sub-bucket as well as the shared one.
+ * Files (uploads) are limited to 20 requests/s.
+ */
+export const ENDPOINT_BUDGETS: { name: string; ratePerS: number; path: string }[] = [
+  { name: "stripe_files", ratePerS: 20, path: "/v1/files" },
+];
+
+interface SubBucket {
+  path: string;
+  bucket: TokenBucket;
+}
+
 /** The SDK's fetch client, with each request paying a token first and reporting to its call. */
 function budgetedHttpClient(
   bucket: TokenBucket,
   scopes: AsyncLocalStorage<CallScope>,
   fetchFn?: typeof fetch,
+  subBuckets: SubBucket[] = [],
 ): Stripe.HttpClientInterface {
   const inner = Stripe.createFetchHttpClient(fetchFn);
   const client = Object.create(inner) as Stripe.HttpClientInterface;
@@ -120,9 +135,13 @@ function budgetedHttpClient(
     if (scope && method !== "GET" && (key === null || key.startsWith(SDK_AUTO_KEY))) {
       scope.repeatable = false;
     }
-    let waited: number;
+    let waited = 0;
     try {
-      waited = (await bucket.take(scope?.priority ?? "interactive")).waitedMs;
+      const priority = scope?.priority ?? "interactive";
+      for (const sub of subBuckets) {
+        if (path.startsWith(sub.path)) waited += (await sub.bucket.take(priority)).waitedMs;
+      }
+      waited += (await bucket.take(priority)).waitedMs;
     } catch (e) {
       if (scope) scope.budgetFailure = e;
       throw e;
@@ -193,8 +212,16 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     sleep,
     random,
   });
+  const subBuckets = ENDPOINT_BUDGETS.map((b) => ({
+    path: b.path,
+    bucket: createTokenBucket({ kv, clock, ratePerS: b.ratePerS, name: b.name, sleep, random }),
+  }));
   const scopes = new AsyncLocalStorage<CallScope>();
-  const stripe = sdkClient(config, budgetedHttpClient(bucket, scopes, options.fetch), timeoutMs);
+  const stripe = sdkClient(
+    config,
+    budgetedHttpClient(bucket, scopes, options.fetch, subBuckets),
+    timeoutMs,
+  );
 
   function backoffMs(attempt: number, error: Stripe.errors.StripeError): number {
     // full jitter: anywhere up to the (capped) exponential ceiling
