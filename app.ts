@@ -19,6 +19,8 @@ import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { disputeRoutes } from "./routes/disputes.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
+import { retryRoutes } from "./routes/retries.ts";
+import { authorizationRoutes } from "./routes/authorizations.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
 import { problemRoutes } from "./openapi/problems.ts";
@@ -102,6 +104,8 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", disputeRoutes(services));
   app.route("/api/admin", approvalRoutes(services));
   app.route("/api/admin", enrollRoutes(services));
+  app.route("/api/admin/payments", retryRoutes(services));
+  app.route("/api/admin/payments", authorizationRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

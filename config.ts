@@ -111,6 +111,9 @@ const envSchema = z.object({
   }).optional(),
   ALERT_WEBHOOK_SECRET: z.string().min(16, "ALERT_WEBHOOK_SECRET must be at least 16 characters")
     .optional(),
+  RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
+  RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
+  RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
 });
 
 export interface Config {
@@ -151,6 +154,8 @@ export interface Config {
   stepUpRateLimitPerMin: number;
   /** addresses / CIDRs whose X-Forwarded-For is believed */
   trustedProxies: string[];
+  /** the retry policy's limits (README "Retry policy") */
+  retry: { maxAttempts: number; maxPerCardPerDay: number; waitAfterTryAgainS: number };
   /** `pretty` on a terminal unless LOG_FORMAT says otherwise */
   logFormat: LogFormat;
   /** bearer token that may read GET /metrics besides admins; undefined = admins only */
@@ -218,6 +223,11 @@ export function parseConfig(
     trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     logFormat: e.LOG_FORMAT ?? (options.terminal ? "pretty" : "json"),
     metricsToken: e.METRICS_TOKEN,
+    retry: {
+      maxAttempts: e.RETRY_MAX_ATTEMPTS ?? 3,
+      maxPerCardPerDay: e.RETRY_MAX_PER_CARD_PER_DAY ?? 5,
+      waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
+    },
   };
 }
 

@@ -22,6 +22,12 @@ import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 import { createMetrics, type Metrics } from "../core/metrics.ts";
 import { registerBacklogMetrics } from "./metrics.ts";
+import {
+  type AnswerDetails,
+  createPaymentSettlement,
+  createRetryService,
+  type RetryHooks,
+} from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -30,6 +36,8 @@ export interface ServiceOptions {
   webhookApplier?: (base: EventApplier) => EventApplier;
   /** called at the refunds service's steps (tests: crash and timing points) */
   refundHooks?: RefundHooks;
+  /** called at the retries service's steps (tests: between Stripe's answer and its settlement) */
+  retryHooks?: RetryHooks;
   /** the identity service's throttle settings */
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
@@ -49,10 +57,14 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   const mergeHooks = [createRefundMerge(deps)];
   // disputes keep their records in the same commit as the transaction's change
   const disputeChange = createDisputeChangeHook(deps, { newId });
+  // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
+  const answers: AnswerDetails = new Map();
+  const paymentSettlement = createPaymentSettlement(deps, answers);
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
     refundSettlement,
+    paymentSettlement,
     mergeHooks,
     disputeChange,
   });
@@ -99,6 +111,14 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     disputes,
     alertDelivery: createAlertDelivery(deps, { newId }),
+    retries: createRetryService(deps, {
+      audit,
+      newId,
+      cursors,
+      answers,
+      paymentSettlement,
+      hooks: options.retryHooks,
+    }),
   };
 }
 
