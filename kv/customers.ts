@@ -7,6 +7,7 @@ import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listPage, type Page } from "./pagination.ts";
 import type { PaymentMethodSummary } from "../domain/transaction.ts";
+import type { FraudHistory } from "../domain/fraud_history.ts";
 
 export interface SavedPaymentMethod extends PaymentMethodSummary {
   id: string;
@@ -104,6 +105,8 @@ export interface CustomerAggregates {
     reviews_opened: number;
     disputes: number;
   };
+  /** the recent attempts the fraud rules count in (domain/fraud_history.ts) */
+  fraud?: FraudHistory;
   updated_at: string;
 }
 

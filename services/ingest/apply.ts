@@ -33,6 +33,7 @@ import { deriveTransaction, sameTransaction } from "./derive.ts";
 import { addPostings, planPostings } from "./ledger.ts";
 import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
+import { addCardHistoryWork, addHistoryWork, planCustomerHistory } from "./fraud_history.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
 import type { DisputeSnap, RefundSnap } from "../../domain/transaction.ts";
 
@@ -208,15 +209,24 @@ export async function applyToTransaction(
         ? found.counters.entry
         : await getAggregates(kv, customer);
       const counted = planAggregates(sync, draft, read.value, now);
-      if (counted || plan.lines.length) {
+      const previous = read.value?.fraud ?? null;
+      const history = planCustomerHistory(previous, customer, sync, draft, now);
+      if (counted || plan.lines.length || history) {
         const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
         addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
         counters.updated_at = new Date(now).toISOString();
+        // the fraud rules' history rides in the same record (domain/fraud_history.ts)
+        if (history) {
+          counters.fraud = history;
+          addHistoryWork(op, previous, history, { clock, newId: svc.newId, now });
+        }
         op.check(read);
         addAggregates(op, counters);
       }
       sync.posted = plan.posted;
       if (counted) sync.counted = counted.counted;
+    } else {
+      await addCardHistoryWork(kv, op, sync, draft, { clock, newId: svc.newId, now });
     }
 
     if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);

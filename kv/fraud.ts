@@ -1,0 +1,307 @@
+/**
+ * Fraud detection in KV: the per-subject history and its change index, card
+ * declines across customers, alerts (one open per subject and rule, hits
+ * recorded once per transaction), rule settings and their versions, snoozes,
+ * shadow hits and sweep runs. Indexes hold ids.
+ */
+import { keys } from "./keys.ts";
+import { getManyChunked } from "./atomic.ts";
+import type { CustomerAggregates, CustomerRecord } from "./customers.ts";
+import type { FraudHistory } from "../domain/fraud_history.ts";
+import {
+  defaultRuleSettings,
+  type FraudAlert,
+  RULE_NAMES,
+  type RuleName,
+  type RuleSettings,
+  type RuleSettingsMap,
+  type Signal,
+  type Snooze,
+  type SweepRun,
+} from "../domain/fraud.ts";
+
+/** A value larger than this (JSON characters) is refused before it reaches KV (64 KiB). */
+export const MAX_RECORD_CHARS = 48_000;
+
+export class RecordTooLarge extends Error {}
+
+/** Throws (the commit is never attempted) rather than let KV refuse a value later. */
+export function assertFits(what: string, value: unknown): void {
+  const n = JSON.stringify(value).length;
+  if (n > MAX_RECORD_CHARS) {
+    throw new RecordTooLarge(`${what} is ${n} characters, above ${MAX_RECORD_CHARS}`);
+  }
+}
+
+// --- history and its change index ----------------------------------------------
+
+/** Moves the subject's change-index row to the history's `changed_at`. */
+export function addHistoryChange(
+  op: Deno.AtomicOperation,
+  previousChangedAt: number | null,
+  history: FraudHistory,
+): void {
+  if (previousChangedAt === history.changed_at) return;
+  if (previousChangedAt) op.delete(keys.fraudChange(previousChangedAt, history.subject));
+  op.set(keys.fraudChange(history.changed_at, history.subject), history.subject);
+}
+
+export function getCardHistory(kv: Deno.Kv, fingerprint: string) {
+  return kv.get<FraudHistory>(keys.fraudCardHistory(fingerprint));
+}
+
+export function addCardHistory(op: Deno.AtomicOperation, fingerprint: string, h: FraudHistory) {
+  op.set(keys.fraudCardHistory(fingerprint), h);
+}
+
+const DECLINE_KEEP_MS = 48 * 3600_000;
+
+export function addCardDecline(
+  op: Deno.AtomicOperation,
+  d: { fingerprint: string; t: number; customer: string; x: string },
+): void {
+  op.set(keys.fraudCardDecline(d.fingerprint, d.t, d.customer), d.x, {
+    expireIn: DECLINE_KEEP_MS,
+  });
+}
+
+/** A card's declines with Stripe time in `[from, to]`. */
+export async function listCardDeclines(
+  kv: Deno.Kv,
+  fingerprint: string,
+  from: number,
+  to: number,
+): Promise<{ customer: string; t: number; x: string }[]> {
+  const prefix = keys.fraudCardDeclinesPrefix(fingerprint);
+  const out = [];
+  const rows = kv.list<string>({ start: [...prefix, from], end: [...prefix, to + 1] });
+  for await (const r of rows) {
+    out.push({ customer: r.key[3] as string, t: r.key[2] as number, x: r.value });
+  }
+  return out;
+}
+
+/** What the rules need of one subject: its history and, for a customer, when it was created. */
+export interface SubjectState {
+  subject: string;
+  history: FraudHistory | null;
+  customerCreated: number | null;
+}
+
+/** The states of several subjects (customers' counters and records, cards' histories). */
+export async function readSubjects(kv: Deno.Kv, subjects: string[]): Promise<SubjectState[]> {
+  const ks: Deno.KvKey[] = [];
+  const at: number[] = [];
+  for (const s of subjects) {
+    at.push(ks.length);
+    if (s.startsWith("card:")) ks.push(keys.fraudCardHistory(s.slice(5)));
+    else ks.push(keys.customerAggregates(s), keys.customer(s));
+  }
+  const batches: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
+  for (let i = 0; i < ks.length; i += 10) batches.push(kv.getMany(ks.slice(i, i + 10)));
+  const rows = (await Promise.all(batches)).flat();
+  return subjects.map((subject, i) => {
+    const a = rows[at[i]].value;
+    if (subject.startsWith("card:")) {
+      return { subject, history: (a as FraudHistory | null) ?? null, customerCreated: null };
+    }
+    const rec = rows[at[i] + 1].value as CustomerRecord | null;
+    return {
+      subject,
+      history: (a as CustomerAggregates | null)?.fraud ?? null,
+      customerCreated: rec?.created ? Date.parse(rec.created) : null,
+    };
+  });
+}
+
+// --- alerts -----------------------------------------------------------------------
+
+export function getAlert(kv: Deno.Kv, id: string) {
+  return kv.get<FraudAlert>(keys.fraudAlert(id));
+}
+
+export function getOpenAlertId(kv: Deno.Kv, subject: string, rule: string) {
+  return kv.get<string>(keys.fraudOpenAlert(subject, rule));
+}
+
+export function getAlertHit(kv: Deno.Kv, alertId: string, txnId: string) {
+  return kv.get<true>(keys.fraudAlertHit(alertId, txnId));
+}
+
+/** Writes an alert and its indexes; `isNew` adds the listing and open indexes. */
+export function addAlertWrite(
+  op: Deno.AtomicOperation,
+  alert: FraudAlert,
+  isNew: boolean,
+  newHits: string[],
+): void {
+  assertFits(`fraud alert ${alert.id}`, alert);
+  op.set(keys.fraudAlert(alert.id), alert);
+  if (isNew) {
+    op.check({ key: keys.fraudOpenAlert(alert.subject, alert.rule), versionstamp: null });
+    op.set(keys.fraudOpenAlert(alert.subject, alert.rule), alert.id);
+    op.set(keys.fraudAlertsByCreated(alert.id), alert.id);
+    if (alert.customer) op.set(keys.fraudAlertsByCustomer(alert.customer, alert.id), alert.id);
+  }
+  for (const x of newHits) {
+    op.set(keys.fraudAlertHit(alert.id, x), true);
+    op.set(keys.fraudAlertsByTransaction(x, alert.id), alert.id);
+  }
+}
+
+/** A resolved alert leaves the open indexes: the next hit opens a new alert. */
+export function addAlertClosed(op: Deno.AtomicOperation, alert: FraudAlert): void {
+  op.delete(keys.fraudOpenAlert(alert.subject, alert.rule));
+  if (alert.customer) op.delete(keys.fraudAlertsByCustomer(alert.customer, alert.id));
+}
+
+export async function* alertsNewestFirst(kv: Deno.Kv, cursor?: string) {
+  const iter = kv.list<string>({ prefix: keys.fraudAlertsByCreatedPrefix() }, {
+    reverse: true,
+    cursor,
+    batchSize: 100,
+  });
+  let batch: string[] = [];
+  for await (const row of iter) {
+    batch.push(row.value);
+    if (batch.length < 50) continue;
+    yield { alerts: await alertsByIds(kv, batch), cursor: iter.cursor };
+    batch = [];
+  }
+  if (batch.length) yield { alerts: await alertsByIds(kv, batch), cursor: null };
+}
+
+export async function alertsByIds(kv: Deno.Kv, ids: string[]): Promise<FraudAlert[]> {
+  const rows = await getManyChunked<FraudAlert>(kv, ids.map((id) => keys.fraudAlert(id)));
+  return rows.filter((r) => r.value !== null).map((r) => r.value!);
+}
+
+export async function alertIdsOfTransaction(kv: Deno.Kv, txnId: string): Promise<string[]> {
+  const out: string[] = [];
+  const rows = kv.list<string>({ prefix: keys.fraudAlertsByTransactionPrefix(txnId) });
+  for await (const r of rows) out.push(r.value);
+  return out;
+}
+
+export function addShadowHit(op: Deno.AtomicOperation, subject: string, s: Signal): void {
+  op.set(keys.fraudShadowHit(s.rule, subject, s.transaction_id ?? s.at), s, {
+    expireIn: 90 * 24 * 3600_000,
+  });
+}
+
+export async function countShadowHits(kv: Deno.Kv, rule: RuleName): Promise<number> {
+  let n = 0;
+  for await (const _ of kv.list({ prefix: keys.fraudShadowHitsPrefix(rule) })) n++;
+  return n;
+}
+
+// --- rule settings -----------------------------------------------------------------
+
+export async function getRuleEntries(kv: Deno.Kv) {
+  return await getManyChunked<RuleSettings>(kv, RULE_NAMES.map((r) => keys.fraudRule(r)));
+}
+
+/** Current settings of every rule: stored, or the defaults. */
+export async function getRuleSettings(kv: Deno.Kv): Promise<RuleSettingsMap> {
+  const defaults = defaultRuleSettings();
+  const rows = await getRuleEntries(kv);
+  RULE_NAMES.forEach((r, i) => {
+    if (rows[i].value) defaults[r] = { ...defaults[r], ...rows[i].value };
+  });
+  return defaults;
+}
+
+export function addRuleVersion(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<RuleSettings>,
+  next: RuleSettings,
+): void {
+  op.check(read);
+  op.check({ key: keys.fraudRuleVersion(next.rule, next.version), versionstamp: null });
+  op.set(keys.fraudRule(next.rule), next);
+  op.set(keys.fraudRuleVersion(next.rule, next.version), next);
+}
+
+export async function listRuleVersions(kv: Deno.Kv, rule: RuleName): Promise<RuleSettings[]> {
+  const out: RuleSettings[] = [];
+  const rows = kv.list<RuleSettings>({ prefix: keys.fraudRuleVersionsPrefix(rule) }, {
+    reverse: true,
+    limit: 20,
+  });
+  for await (const r of rows) out.push(r.value);
+  return out;
+}
+
+// --- snoozes -------------------------------------------------------------------------
+
+export function addSnooze(op: Deno.AtomicOperation, s: Snooze): void {
+  op.set(keys.fraudSnooze(s.id), s);
+  op.set(keys.fraudSnoozeBySubject(s.customer, s.rule, s.id), s.id);
+}
+
+export function getSnooze(kv: Deno.Kv, id: string) {
+  return kv.get<Snooze>(keys.fraudSnooze(id));
+}
+
+export function addSnoozeDelete(op: Deno.AtomicOperation, entry: Deno.KvEntry<Snooze>): void {
+  op.check(entry);
+  op.delete(keys.fraudSnooze(entry.value.id));
+  op.delete(keys.fraudSnoozeBySubject(entry.value.customer, entry.value.rule, entry.value.id));
+}
+
+export async function listSnoozes(kv: Deno.Kv, limit: number): Promise<Snooze[]> {
+  const out: Snooze[] = [];
+  const rows = kv.list<Snooze>({ prefix: keys.fraudSnoozesPrefix() }, { reverse: true, limit });
+  for await (const r of rows) out.push(r.value);
+  return out;
+}
+
+/** Whether a snooze of `rule` for `customer` runs past `now`. */
+export async function isSnoozed(
+  kv: Deno.Kv,
+  customer: string,
+  rule: string,
+  now: number,
+): Promise<boolean> {
+  const ids: string[] = [];
+  for await (
+    const r of kv.list<string>({ prefix: keys.fraudSnoozesBySubjectPrefix(customer, rule) })
+  ) {
+    ids.push(r.value);
+  }
+  const rows = await getManyChunked<Snooze>(kv, ids.map((id) => keys.fraudSnooze(id)));
+  return rows.some((r) => r.value && Date.parse(r.value.until) > now);
+}
+
+// --- sweeps ----------------------------------------------------------------------------
+
+/** Where a walker has reached: the last change-index key it finished, as `[ms, subject]`. */
+export function getCursor(kv: Deno.Kv, name: string) {
+  return kv.get<[number, string]>(keys.fraudCursor(name));
+}
+
+export function addCursor(op: Deno.AtomicOperation, name: string, at: [number, string]): void {
+  op.set(keys.fraudCursor(name), at);
+}
+
+export function addSweepRun(op: Deno.AtomicOperation, run: SweepRun): void {
+  op.set(keys.fraudSweep(run.id), run);
+}
+
+export function listSweepRuns(kv: Deno.Kv, limit: number, cursor?: string) {
+  return kv.list<SweepRun>({ prefix: keys.fraudSweepsPrefix() }, { reverse: true, limit, cursor });
+}
+
+/** Rows of the change index after `after` (exclusive) up to `untilMs` (inclusive). */
+export function listChanges(
+  kv: Deno.Kv,
+  after: [number, string] | null,
+  untilMs: number,
+  batchSize = 500,
+) {
+  const prefix = keys.fraudChangesPrefix();
+  const start = after ? [...prefix, after[0], after[1] + "\0"] : prefix;
+  return kv.list<string>({ start, end: [...prefix, untilMs + 1] }, { batchSize });
+}
+
+export { keys as fraudKeys };
