@@ -16,6 +16,7 @@ import { transactionRoutes } from "./routes/transactions.ts";
 import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
+import { approvalRoutes } from "./routes/approvals.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
 import { AppError } from "./core/errors.ts";
@@ -76,6 +77,7 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", customerRoutes(services));
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
+  app.route("/", approvalRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

@@ -23,7 +23,8 @@ export type IdPrefix =
   | "note"
   | "grt"
   | "ops"
-  | "req";
+  | "req"
+  | "apr";
 
 function encodeTime(ms: number): string {
   let out = "";

@@ -46,6 +46,9 @@ export const PERMISSIONS = {
   "audit.export": ["auditor", "admin"],
   "webhooks.read": ["admin"],
   "webhooks.replay": ["admin"],
+  "approvals.read": atLeast("operator"),
+  "approvals.decide": atLeast("operator"),
+  "me.rotate_token": EVERYONE,
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -237,4 +237,14 @@ export const keys = {
     route,
     keyHash,
   ],
+
+  // --- two-person requests (services/approvals/) ---------------------------
+  /** a two-person request (`apr_…`) */
+  approval: (id: string) => ["approvals", id],
+  /** listing index by status -> request id (ULIDs: time order) */
+  approvalByStatus: (status: string, id: string) => ["approvals_by_status", status, id],
+  approvalsByStatusPrefix: (status: string) => ["approvals_by_status", status],
+  /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
+  adminLink: (a: string, b: string) => ["admin_links", a, b],
+  adminLinksPrefix: (a: string) => ["admin_links", a],
 } as const;

@@ -11,6 +11,8 @@ import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
+import { createApprovalService } from "./approvals/mod.ts";
+import { refundApprovalSource } from "./refunds/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -22,6 +24,10 @@ export function createServices(deps: Deps) {
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
   const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // one queue for every two-person request; domains register their kinds below
+  const approvals = createApprovalService(deps, { audit, newId, cursors });
+  const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
+  approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   return {
     deps,
     cursors,
@@ -33,7 +39,8 @@ export function createServices(deps: Deps) {
     health: createHealthService(deps),
     webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
     identity: createIdentityService(deps, { audit, cursors, newId }),
-    refunds: createRefundService(deps, { audit, newId, cursors, refundSettlement }),
+    refunds,
+    approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
   };
 }

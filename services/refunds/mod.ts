@@ -8,3 +8,4 @@ export {
   refundJobHandlers,
 } from "./service.ts";
 export type { RefundResult } from "./service.ts";
+export { refundApprovalSource } from "./approval_source.ts";

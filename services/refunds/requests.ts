@@ -25,6 +25,7 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { stripeIdempotencyKey } from "./submit.ts";
 import { addJob } from "../../kv/jobs.ts";
+import { linkRefusal } from "../approvals/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import {
@@ -227,7 +228,46 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
         `you requested refund ${id}; a different operator or admin must approve it`,
       );
     }
-    return await svc.audit.commit(ctx, async (op) => {
+    // Not an account linked to the requester either (README, "Two-person rules").
+    const linked = await linkRefusal(
+      kv,
+      { requested_by: first.value.requested_by, target: null },
+      ctx,
+    );
+    if (linked) {
+      await svc.audit.record(ctx, {
+        action: "refund.approve",
+        target: { type: "refund", id },
+        result: "denied",
+        reason: linked.reason,
+        after: { amount: first.value.amount, currency: first.value.currency },
+      });
+      throw linked.error;
+    }
+    try {
+      return await commitApproval(ctx, id, body, binding);
+    } catch (e) {
+      // A refusal for a stale approval_hash is a denied attempt: audited like the others.
+      if (e instanceof AppError && e.extra?.stale_approval_hash) {
+        await svc.audit.record(ctx, {
+          action: "refund.approve",
+          target: { type: "refund", id },
+          result: "denied",
+          reason: "stale approval_hash: the refund is not what was requested",
+          after: { amount: first.value.amount, currency: first.value.currency },
+        });
+      }
+      throw e;
+    }
+  }
+
+  function commitApproval(
+    ctx: CallContext,
+    id: string,
+    body: { note?: string; approval_hash?: string },
+    binding: IdempotencyBinding | null,
+  ): Promise<RefundRecord> {
+    return svc.audit.commit(ctx, async (op) => {
       const entry = await loadAwaiting(id);
       const before = entry.value;
       const now = clock.now();
@@ -246,6 +286,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
           "conflict",
           `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
             "differ from the approval request); nothing was approved",
+          { extra: { stale_approval_hash: true } },
         );
       }
       const txnEntry = await loadTransaction(kv, before.transaction_id);

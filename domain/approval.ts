@@ -1,0 +1,153 @@
+/**
+ * Two-person requests: one shape for every action that needs a second
+ * person, the one policy table that says which actions those are, and the
+ * pure rule deciding whether someone may approve (README, "Two-person rules").
+ */
+import type { Permission } from "./permissions.ts";
+
+export type ApprovalStatus =
+  | "pending"
+  | "approved"
+  | "executed"
+  | "failed"
+  | "rejected"
+  | "expired";
+
+export const APPROVAL_STATUSES = [
+  "pending",
+  "approved",
+  "executed",
+  "failed",
+  "rejected",
+  "expired",
+] as const satisfies readonly ApprovalStatus[];
+
+/** One two-person request as stored and shown (payload holds no secrets). */
+export interface ApprovalRequest {
+  /** `apr_…` */
+  id: string;
+  /** registered kind, e.g. `user.create`, `dispute.accept`, `fraud.rule_disable` */
+  kind: string;
+  status: ApprovalStatus;
+  /** what the action will do once approved: kind-specific, shown to the approver */
+  payload: Record<string, unknown>;
+  /** one line for people: "create operator ops@example.com" */
+  summary: string;
+  /** what the action changes; an admin target may not approve it either */
+  target: { type: string; id: string } | null;
+  requested_by: string;
+  /** SHA-256 over kind, payload and target: an approval names what it approves */
+  approval_hash: string;
+  created_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+  /** what the execution returned (no secrets), or why it failed */
+  result: Record<string, unknown> | null;
+  error: string | null;
+}
+
+/** What a kind declares: who may approve, and how long a request waits. */
+export interface ApprovalPolicy {
+  /** the permission an approver needs (besides not being the requester, target, or linked) */
+  approverPermission: Permission;
+  /** shown in the queue and the README table */
+  description: string;
+  /** default 24 h */
+  ttlMs?: number;
+}
+
+export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600_000;
+
+/**
+ * The policy table: every action that needs a second person. Kinds register
+ * their executor against these names (a kind not in this table cannot be
+ * registered, so the table and the code cannot drift).
+ */
+export const APPROVAL_POLICY = {
+  "refund.approve": {
+    approverPermission: "refunds.approve",
+    description: "a refund at or above REFUND_APPROVAL_THRESHOLD (counting the same operator's " +
+      "refunds on that payment or customer in 24 h), or beyond the operator's daily cap",
+  },
+  "user.create": {
+    approverPermission: "users.write",
+    description: "creating an account that can approve (operator, admin)",
+  },
+  "user.role_grant": {
+    approverPermission: "users.write",
+    description: "granting a role that can approve (operator, admin)",
+  },
+  "user.rotate_token": {
+    approverPermission: "users.write",
+    description: "rotating another admin's API token (a third person approves)",
+  },
+  "user.reset_2fa": {
+    approverPermission: "users.write",
+    description: "resetting another admin's second factor (a third person approves)",
+  },
+  "dispute.accept": {
+    approverPermission: "disputes.accept",
+    description: "accepting a dispute at or above REFUND_APPROVAL_THRESHOLD",
+  },
+  "fraud.rule_disable": {
+    approverPermission: "fraud.rules.write",
+    description: "disabling a fraud rule",
+  },
+  "fraud.rule_shadow": {
+    approverPermission: "fraud.rules.write",
+    description: "putting a fraud rule in shadow mode (signals only, no alerts)",
+  },
+} as const satisfies Record<string, ApprovalPolicy>;
+
+export type ApprovalKind = keyof typeof APPROVAL_POLICY;
+
+export function isApprovalKind(kind: string): kind is ApprovalKind {
+  return Object.hasOwn(APPROVAL_POLICY, kind);
+}
+
+/** Roles that can approve something: accounts with them are created and granted by two people. */
+export const APPROVING_ROLES: readonly string[] = ["operator", "admin"];
+
+export type ApproverDenial =
+  | { code: "self_approval_forbidden"; reason: string }
+  | { code: "linked_account"; reason: string };
+
+/**
+ * Whether `approver` may decide `request`: never the requester, never the
+ * admin the request acts on, never an account linked (created, approved or
+ * enrolled) to either of them, in either direction. `linked` is the set of
+ * admin ids linked to the approver.
+ */
+export function approverDenial(
+  request: { requested_by: string; target: { type: string; id: string } | null },
+  approver: string,
+  linked: ReadonlySet<string>,
+): ApproverDenial | null {
+  if (request.requested_by === approver) {
+    return { code: "self_approval_forbidden", reason: "self-approval: you asked for this" };
+  }
+  const targetAdmin = request.target?.type === "admin" ? request.target.id : null;
+  if (targetAdmin === approver) {
+    return {
+      code: "self_approval_forbidden",
+      reason: "self-approval: this request acts on your own account",
+    };
+  }
+  if (linked.has(request.requested_by)) {
+    return {
+      code: "linked_account",
+      reason: `linked account: you and the requester ${request.requested_by} created, ` +
+        "approved or enrolled one another",
+    };
+  }
+  if (targetAdmin && linked.has(targetAdmin)) {
+    return {
+      code: "linked_account",
+      reason: `linked account: you and ${targetAdmin}, the account this acts on, created, ` +
+        "approved or enrolled one another",
+    };
+  }
+  return null;
+}

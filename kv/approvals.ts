@@ -1,0 +1,81 @@
+/**
+ * Two-person requests and the links between accounts in KV.
+ *
+ *   ["approvals", id]                        -> ApprovalRequest
+ *   ["approvals_by_status", status, id]      -> id   (moved with each status change)
+ *   ["admin_links", a, b]                    -> AdminLink (written both ways)
+ *
+ * `add…` functions only add checks and mutations to an atomic op, so callers
+ * commit them with their audit entries.
+ */
+import { keys } from "./keys.ts";
+import type { ApprovalRequest } from "../domain/approval.ts";
+import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+
+export interface AdminLink {
+  /** `created`, `approved`, `enrolled`, `granted` */
+  why: string;
+  at: string;
+}
+
+export function getApproval(
+  kv: Deno.Kv,
+  id: string,
+): Promise<Deno.KvEntryMaybe<ApprovalRequest>> {
+  return kv.get<ApprovalRequest>(keys.approval(id));
+}
+
+export function addCreateApproval(op: Deno.AtomicOperation, request: ApprovalRequest): void {
+  op.check({ key: keys.approval(request.id), versionstamp: null })
+    .set(keys.approval(request.id), request)
+    .set(keys.approvalByStatus(request.status, request.id), request.id);
+}
+
+/** Rewrites a request read as `entry` (its versionstamp checked); the status index follows. */
+export function addUpdateApproval(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<ApprovalRequest>,
+  next: ApprovalRequest,
+): void {
+  op.check(entry).set(keys.approval(next.id), next);
+  if (next.status !== entry.value.status) {
+    op.delete(keys.approvalByStatus(entry.value.status, next.id))
+      .set(keys.approvalByStatus(next.status, next.id), next.id);
+  }
+}
+
+/** A page of requests in one status, newest first. */
+export function listApprovalsByStatus(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  status: string,
+  options: { limit: number; cursor?: string },
+): Promise<Page<ApprovalRequest>> {
+  return listIndexPage<ApprovalRequest>(
+    kv,
+    sealer,
+    { prefix: keys.approvalsByStatusPrefix(status) },
+    keys.approval,
+    { ...options, scope: `approvals:${status}` },
+  );
+}
+
+/** Links `a` and `b` both ways (idempotent: a second link just refreshes why). */
+export function addAdminLink(
+  op: Deno.AtomicOperation,
+  a: string,
+  b: string,
+  link: AdminLink,
+): void {
+  if (a === b) return;
+  op.set(keys.adminLink(a, b), link).set(keys.adminLink(b, a), link);
+}
+
+/** Every admin id linked to `adminId`. */
+export async function linkedAdmins(kv: Deno.Kv, adminId: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const e of kv.list({ prefix: keys.adminLinksPrefix(adminId) }, { limit: 1000 })) {
+    out.add(String(e.key[2]));
+  }
+  return out;
+}

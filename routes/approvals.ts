@@ -1,0 +1,162 @@
+/**
+ * /api/admin/approvals: every two-person request in one queue (README,
+ * "Two-person rules"). Approving needs a second factor and is refused (and
+ * audited) for the requester, the admin acted on, and accounts linked to
+ * either; refunds awaiting approval are listed here too and decided through
+ * the refund service.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import {
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../services/approvals/mod.ts";
+import type { Services } from "../services/mod.ts";
+
+const BASE = "/api/admin/approvals";
+const DateTime = z.string().openapi({ format: "date-time" });
+const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
+
+export const ApprovalSchema = z.object({
+  id: z.string().openapi({
+    example: "apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    description: "`apr_…`, or a refund's `rfd_…` for a refund awaiting approval",
+  }),
+  kind: z.enum(KINDS),
+  status: z.enum(APPROVAL_STATUSES).openapi({
+    description: "`pending`, then `approved` (executing), `executed` or `failed`; or " +
+      "`rejected` / `expired`",
+  }),
+  payload: z.record(z.string(), z.unknown()),
+  summary: z.string(),
+  target: z.object({ type: z.string(), id: z.string() }).nullable(),
+  requested_by: z.string(),
+  approval_hash: z.string().openapi({ description: "send it back to approve what you saw" }),
+  created_at: DateTime,
+  expires_at: DateTime,
+  decided_by: z.string().nullable(),
+  decided_at: DateTime.nullable(),
+  decision_note: z.string().nullable(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+}).openapi("ApprovalRequest");
+
+const DecisionSchema = z.object({
+  approval: ApprovalSchema.nullable(),
+  outcome: z.unknown().openapi({ description: "a refund's own answer (refund approvals)" }),
+  replayed: z.boolean().openapi({ description: "you had already made this decision" }),
+}).openapi("ApprovalDecision");
+
+const IdParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }),
+});
+
+const noteField = z.string().max(500, "note must be at most 500 characters").optional();
+
+const list = adminRoute({ permission: "approvals.read" }, {
+  method: "get",
+  path: BASE,
+  tags: ["approvals"],
+  summary: "Two-person requests, newest first (default: pending)",
+  request: {
+    query: z.object({
+      status: z.enum(APPROVAL_STATUSES, {
+        error: `status must be one of ${APPROVAL_STATUSES.join(", ")}`,
+      }).default("pending").openapi({ param: { name: "status", in: "query" } }),
+      kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(", ")}` }).optional()
+        .openapi({ param: { name: "kind", in: "query" } }),
+      limit: LimitQuery,
+      cursor: CursorQuery,
+    }),
+  },
+  responses: { 200: jsonContent(pageSchema(ApprovalSchema, "ApprovalPage"), "a page") },
+});
+
+const show = adminRoute({ permission: "approvals.read" }, {
+  method: "get",
+  path: `${BASE}/{id}`,
+  tags: ["approvals"],
+  summary: "One two-person request",
+  request: { params: IdParam },
+  responses: { 200: jsonContent(ApprovalSchema, "the request"), ...errorResponses("not_found") },
+});
+
+const approve = adminRoute({ permission: "approvals.decide", secondFactor: true }, {
+  method: "post",
+  path: `${BASE}/{id}/approve`,
+  tags: ["approvals"],
+  summary: "Approve a request (not yours, not about you, not a linked account's)",
+  description: "The action runs once, as you. Approving again what you already approved " +
+    "answers the same decision (`replayed: true`).",
+  request: {
+    params: IdParam,
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            approval_hash: z.string().max(128).optional(),
+            note: noteField,
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(DecisionSchema, "approved (and executed, or failed: see `status`)"),
+    202: jsonContent(DecisionSchema, "approved; the outcome is still being settled"),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
+  },
+});
+
+const reject = adminRoute({ permission: "approvals.decide" }, {
+  method: "post",
+  path: `${BASE}/{id}/reject`,
+  tags: ["approvals"],
+  summary: "Close a request without doing it",
+  request: {
+    params: IdParam,
+    body: {
+      required: false,
+      content: { "application/json": { schema: z.object({ note: noteField }) } },
+    },
+  },
+  responses: {
+    200: jsonContent(DecisionSchema, "rejected"),
+    ...errorResponses("not_found", "conflict"),
+  },
+});
+
+/** The JSON body if one was sent (these routes accept none too). */
+function bodyOf<T>(valid: () => T): T | Record<string, never> {
+  try {
+    return valid() ?? {};
+  } catch {
+    return {};
+  }
+}
+
+export function approvalRoutes(services: Services) {
+  const approvals = services.approvals;
+  return createRouter()
+    .openapi(list, async (c) => c.json(await approvals.list(c.req.valid("query")), 200))
+    .openapi(show, async (c) => c.json(await approvals.get(c.req.valid("param").id), 200))
+    .openapi(approve, async (c) => {
+      const body = bodyOf(() => c.req.valid("json"));
+      const r = await approvals.approve(callContext(c), c.req.valid("param").id, body);
+      const pending = (r.outcome as { status?: string } | undefined)?.status === "processing";
+      const answer = { approval: r.request, outcome: r.outcome ?? null, replayed: r.replayed };
+      return pending ? c.json(answer, 202) : c.json(answer, 200);
+    })
+    .openapi(reject, async (c) => {
+      const body = bodyOf(() => c.req.valid("json"));
+      const r = await approvals.reject(callContext(c), c.req.valid("param").id, body);
+      return c.json({ approval: r.request, outcome: r.outcome ?? null, replayed: r.replayed }, 200);
+    });
+}

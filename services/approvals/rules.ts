@@ -1,0 +1,120 @@
+/**
+ * Who may approve: the approver's permission, never the requester or the
+ * admin acted on, never an account linked to either (created, approved or
+ * enrolled one another, either direction), and only what was asked for
+ * (`approval_hash`). Each refusal says why; the caller audits it.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import { sha256Hex } from "../../core/encoding.ts";
+import { can } from "../../domain/permissions.ts";
+import {
+  APPROVAL_POLICY,
+  type ApprovalRequest,
+  approverDenial,
+  isApprovalKind,
+} from "../../domain/approval.ts";
+import { linkedAdmins } from "../../kv/approvals.ts";
+import { getAdmins } from "../../kv/admins.ts";
+
+/** JSON with sorted keys: the same content always hashes the same. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    return `{${
+      Object.keys(obj).sort().filter((k) => obj[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${stableJson(obj[k])}`).join(",")
+    }}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function approvalHashOf(r: Pick<ApprovalRequest, "kind" | "payload" | "target">): string {
+  return sha256Hex(stableJson([r.kind, r.payload, r.target]));
+}
+
+export interface Refusal {
+  error: AppError;
+  reason: string;
+}
+
+/**
+ * Admin ids linked to `adminId`: the recorded links, plus whoever created
+ * it and whoever it created among `others` (accounts made before links
+ * were recorded keep their `created_by`).
+ */
+export async function linksOf(
+  kv: Deno.Kv,
+  adminId: string,
+  others: string[],
+): Promise<Set<string>> {
+  const linked = await linkedAdmins(kv, adminId);
+  const records = await getAdmins(kv, [adminId, ...others]);
+  for (const r of records) {
+    if (r.id === adminId) linked.add(r.created_by);
+    else if (r.created_by === adminId) linked.add(r.id);
+  }
+  return linked;
+}
+
+/** The self / linked-account rule alone (refunds use it for their own approvals). */
+export async function linkRefusal(
+  kv: Deno.Kv,
+  request: { requested_by: string; target: { type: string; id: string } | null },
+  ctx: CallContext,
+): Promise<Refusal | null> {
+  const approver = ctx.actor.id;
+  const others = [request.requested_by];
+  if (request.target?.type === "admin") others.push(request.target.id);
+  const denial = approverDenial(request, approver, await linksOf(kv, approver, others));
+  if (!denial) return null;
+  return {
+    reason: denial.reason,
+    error: new AppError(
+      "self_approval_forbidden",
+      denial.code === "linked_account"
+        ? `${denial.reason}; someone not linked to them must approve`
+        : `${denial.reason}; a different person must approve`,
+      { extra: { rule: denial.code } },
+    ),
+  };
+}
+
+/** Every check an approver passes before a request is claimed. */
+export async function checkApprover(
+  kv: Deno.Kv,
+  request: ApprovalRequest,
+  ctx: CallContext,
+  body: { approval_hash?: string },
+): Promise<Refusal | null> {
+  const policy = isApprovalKind(request.kind) ? APPROVAL_POLICY[request.kind] : null;
+  const role = ctx.actor.role ?? "";
+  if (!policy || !can(role, policy.approverPermission)) {
+    const reason = `role ${role} cannot approve ${request.kind}`;
+    return {
+      reason,
+      error: new AppError(
+        "forbidden",
+        `${reason}: it needs the permission ${policy?.approverPermission ?? "(none)"}`,
+      ),
+    };
+  }
+  const linked = await linkRefusal(kv, request, ctx);
+  if (linked) return linked;
+  const expected = approvalHashOf(request);
+  if (
+    request.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
+  ) {
+    const reason = "stale approval_hash: the request is not what was shown";
+    return {
+      reason,
+      error: new AppError(
+        "conflict",
+        `approval request ${request.id} differs from what approval_hash names; read it again ` +
+          "and approve what it says now; nothing was approved",
+      ),
+    };
+  }
+  return null;
+}
