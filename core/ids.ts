@@ -24,7 +24,8 @@ export type IdPrefix =
   | "grt"
   | "ops"
   | "req"
-  | "apr";
+  | "apr"
+  | "fsz";
 
 function encodeTime(ms: number): string {
   let out = "";

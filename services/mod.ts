@@ -13,6 +13,7 @@ import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 import { refundApprovalSource } from "./refunds/mod.ts";
+import { createFraudService } from "./fraud/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 export function createServices(deps: Deps) {
@@ -28,6 +29,8 @@ export function createServices(deps: Deps) {
   const approvals = createApprovalService(deps, { audit, newId, cursors });
   const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
+  // registers its two-person kinds (disabling a rule, shadow mode) with the queue
+  const fraud = createFraudService(deps, { audit, newId, cursors, refunds, approvals });
   return {
     deps,
     cursors,
@@ -42,6 +45,7 @@ export function createServices(deps: Deps) {
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
+    fraud,
   };
 }
 

@@ -5,6 +5,10 @@
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
+import type { ApprovalService } from "../approvals/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { RuleName } from "../../domain/fraud.ts";
 import { notFound } from "../../core/errors.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
@@ -13,12 +17,14 @@ import { evaluateSubject, ofTransaction } from "./engine.ts";
 import { evaluateCards } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
-import { createRuleAdmin } from "./rule_admin.ts";
+import { createRuleAdmin, type RulePatch, ruleView } from "./rule_admin.ts";
 
 export interface FraudServices {
   audit: AuditService;
   newId: IdFactory;
+  cursors: CursorSealer;
   refunds: RefundPort;
+  approvals: ApprovalService;
 }
 
 export function createFraudService(deps: Deps, svc: FraudServices) {
@@ -70,13 +76,51 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     return out;
   }
 
+  const rules = createRuleAdmin(deps, svc);
+  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow"] as const) {
+    svc.approvals.register(kind, {
+      execute: async (_deps, request, ctx) => {
+        const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
+        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
+        return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
+      },
+    });
+  }
+
+  /**
+   * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
+   * disables the rule or puts it in shadow mode, a request a second person
+   * approves (202).
+   */
+  async function putRule(ctx: CallContext, rule: RuleName, patch: RulePatch) {
+    const current = (await getRuleSettings(kv))[rule];
+    const kind = rules.needsSecondPerson(current, patch);
+    if (kind) {
+      const approval = await svc.approvals.request(
+        kind as "fraud.rule_disable" | "fraud.rule_shadow",
+        { rule, patch, base_version: current.version },
+        ctx,
+        {
+          summary: `${kind === "fraud.rule_disable" ? "disable" : "shadow mode for"} fraud rule ` +
+            `${rule} (version ${current.version})`,
+          target: { type: "fraud_rule", id: rule },
+        },
+      );
+      return { status: 202 as const, approval };
+    }
+    return { status: 200 as const, rule: ruleView(await rules.applyRuleChange(ctx, rule, patch)) };
+  }
+
   return {
     analyze,
+    putRule,
     sweep,
     live,
     listSweeps,
     ...createWorkflow(deps, svc),
-    ...createRuleAdmin(deps, svc),
+    listRules: rules.listRules,
+    ruleHistory: rules.ruleHistory,
+    backtest: rules.backtest,
   };
 }
 

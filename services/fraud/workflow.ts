@@ -9,6 +9,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { RefundResult } from "../refunds/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import {
@@ -57,7 +58,7 @@ function matches(a: FraudAlert, f: AlertFilters): boolean {
 
 export function createWorkflow(
   deps: Deps,
-  svc: { audit: AuditService; newId: IdFactory; refunds: RefundPort },
+  svc: { audit: AuditService; newId: IdFactory; refunds: RefundPort; cursors: CursorSealer },
 ) {
   const { kv, clock } = deps;
   const iso = () => new Date(clock.now()).toISOString();
@@ -66,11 +67,13 @@ export function createWorkflow(
   async function listAlerts(f: AlertFilters & { limit: number; cursor?: string }) {
     const data: FraudAlert[] = [];
     let scanned = 0;
-    for await (const page of alertsNewestFirst(kv, f.cursor)) {
+    const scope = "fraud_alerts";
+    const from = f.cursor ? await svc.cursors.unseal(scope, f.cursor) : undefined;
+    for await (const page of alertsNewestFirst(kv, from)) {
       for (const a of page.alerts) if (matches(a, f) && data.length < f.limit) data.push(a);
       scanned += page.alerts.length;
       if (data.length >= f.limit || scanned >= SCAN_BUDGET) {
-        return { data, next_cursor: page.cursor };
+        return { data, next_cursor: page.cursor && await svc.cursors.seal(scope, page.cursor) };
       }
     }
     return { data, next_cursor: null };
@@ -156,7 +159,7 @@ export function createWorkflow(
     }
     return await svc.audit.commit(ctx, (op) => {
       const snooze: Snooze = {
-        id: svc.newId("fa").replace(/^fa_/, "fsz_"),
+        id: svc.newId("fsz"),
         customer: input.customer,
         rule: input.rule,
         until: new Date(input.until).toISOString(),
