@@ -16,6 +16,8 @@ import { transactionRoutes } from "./routes/transactions.ts";
 import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
+import { fraudRoutes } from "./routes/fraud.ts";
+import { fraudRuleRoutes } from "./routes/fraud_rules.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
@@ -77,6 +79,8 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", customerRoutes(services));
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
+  app.route("/api/admin/payments", fraudRoutes(services));
+  app.route("/api/admin/payments", fraudRuleRoutes(services));
   app.route("/", approvalRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));

@@ -44,6 +44,10 @@ const envSchema = z.object({
   AUDIT_SIGNING_KEY: z.string().min(32, "AUDIT_SIGNING_KEY must be at least 32 characters")
     .optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
+  FRAUD_SWEEP_SCHEDULE: z.string().trim().regex(
+    /^\S+( \S+){4}$/,
+    "a cron schedule of five fields such as */5 * * * *",
+  ).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
@@ -72,6 +76,8 @@ export interface Config {
   auditSigningKey: string | undefined;
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** cron schedule of the fraud sweep */
+  fraudSweepSchedule: string;
 }
 
 export class ConfigError extends Error {
@@ -116,6 +122,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKey: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    fraudSweepSchedule: e.FRAUD_SWEEP_SCHEDULE ?? "*/5 * * * *",
   };
 }
 

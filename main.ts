@@ -18,6 +18,7 @@ import {
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
+import { runFraudLive, runFraudSweep } from "./services/fraud/mod.ts";
 
 let config: Config;
 try {
@@ -42,6 +43,16 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
     }
   });
 }
+
+// The fraud sweep on its own schedule (FRAUD_SWEEP_SCHEDULE): a thin wrapper over the job function.
+Deno.cron("fraud-sweep", config.fraudSweepSchedule, { backoffSchedule: [] }, async () => {
+  if (!started.services) return;
+  try {
+    await runFraudSweep(started.services);
+  } catch (error) {
+    log.error("cron task failed", { cron: "fraud-sweep", error });
+  }
+});
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !/^https?:/.test(config.kvPath);
@@ -107,6 +118,7 @@ if (!resolvedConfig.onDenoDeploy) {
     running = true;
     try {
       await runJobs(services);
+      await runFraudLive(services);
     } catch (error) {
       log.error("job loop failed", { error });
     } finally {

@@ -47,6 +47,12 @@ export interface RuleSettings {
   watch_amounts: Record<string, number>;
   /** failed_attempts: customers one card is declined for (cross-customer alert); score: critical at */
   extra_at: number | null;
+  /**
+   * amount_anomaly: the amount must also be at least this many times the
+   * median (README: with three earlier payments the MAD is the smaller of two
+   * gaps, so the z-score alone flags ordinary spread)
+   */
+  min_ratio: number | null;
   updated_at: string | null;
   updated_by: string | null;
 }
@@ -78,6 +84,7 @@ function base(rule: RuleName, over: Partial<RuleSettings>): RuleSettings {
     amounts: {},
     watch_amounts: {},
     extra_at: null,
+    min_ratio: null,
     updated_at: null,
     updated_by: null,
     ...over,
@@ -133,6 +140,7 @@ export function defaultRuleSettings(): RuleSettingsMap {
       alert_points: 25,
       severity: "low",
       extra_at: 3,
+      min_ratio: 3,
     }),
     stripe_risk: base("stripe_risk", {
       watch_points: 20,

@@ -8,6 +8,7 @@ import { checkpointAuditHead } from "./audit/mod.ts";
 import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
 import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
+import { runFraudLive } from "./fraud/mod.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
@@ -32,6 +33,8 @@ export const PERIODIC_TASKS = {
   "audit-checkpoint": "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
+  /** the fraud rules on what payments changed since the last pass (also every few s locally) */
+  "fraud-live": "* * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -49,6 +52,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();
+      return;
+    case "fraud-live":
+      await runFraudLive(services);
       return;
   }
 }

@@ -192,8 +192,9 @@ Deno.test("new_customer_high_value: created within 24 h of the payment: 99.99 no
   assert.equal(run(newCustomerHighValue, at(20_000), s, null), null);
 });
 
-Deno.test("amount_anomaly: robust z over >= 3 earlier payments; the MAD floored at 1% of the median", () => {
-  const s = S.amount_anomaly;
+Deno.test("amount_anomaly: robust z over >= 3 earlier payments, the MAD floored at 1% of the median, and 3x the median", () => {
+  // the z thresholds alone (the ratio to the median is checked below)
+  const s = { ...S.amount_anomaly, min_ratio: null };
   const with_ = (earlier: number[], a: number, o: Partial<Attempt> = {}) => {
     const list = earlier.map((x, i) => att(T - (i + 1) * DAY, { a: x }));
     const attempt = att(T, { a, ...o });
@@ -216,6 +217,11 @@ Deno.test("amount_anomaly: robust z over >= 3 earlier payments; the MAD floored 
   assert.equal(run(amountAnomaly, with_([4000, 4000, 4000], 4000 + at5 - 1), s)!.level, "watch");
   const a = run(amountAnomaly, with_([4000, 4000, 4000], 4000 + at5), s)!;
   assert.deepEqual([a.level, a.points, a.severity], ["alert", 25, "low"]);
+  // by default the amount must also be 3 times the median: z is far above 5 either side
+  const d = S.amount_anomaly;
+  assert.equal(run(amountAnomaly, with_([4000, 4000, 4000], 11_999), d), null);
+  const r = run(amountAnomaly, with_([4000, 4000, 4000], 12_000), d)!;
+  assert.deepEqual([r.level, r.evidence.ratio_to_median], ["alert", 3]);
   // history older than 90 days does not count
   const old = with_([4000, 4000, 4000], 100_000);
   old.history.attempts[0].t = T - 91 * DAY;

@@ -41,6 +41,7 @@ export type RulePatch = Partial<
     | "amounts"
     | "watch_amounts"
     | "extra_at"
+    | "min_ratio"
   >
 >;
 

@@ -3,7 +3,9 @@
  * earlier succeeded payments in the same currency within the window (at
  * least `extra_at` of them). z = 0.6745 (x - median) / MAD, with the MAD
  * floored at 1% of the median, so a run of equal amounts does not make every
- * change infinitely anomalous.
+ * change infinitely anomalous. The amount must also be at least `min_ratio`
+ * times the median (default 3): with three earlier payments the MAD is the
+ * smaller of two gaps, and the z-score alone flags ordinary spread.
  */
 import { inWindow, levelOf, type RuleInput, signal, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
@@ -26,6 +28,7 @@ export function amountAnomaly({ attempt, history, settings }: RuleInput): Signal
   if (earlier.length < (settings.extra_at ?? 3)) return null;
   const amounts = earlier.map((a) => a.a);
   const r = robustZ(attempt.a, amounts);
+  if (settings.min_ratio !== null && attempt.a < settings.min_ratio * r.median) return null;
   const level = levelOf(settings, r.z);
   if (!level) return null;
   return signal(settings, level, attempt, {
@@ -33,6 +36,7 @@ export function amountAnomaly({ attempt, history, settings }: RuleInput): Signal
     currency: attempt.c,
     robust_z: Math.round(r.z * 100) / 100,
     median: r.median,
+    ratio_to_median: Math.round((attempt.a / r.median) * 100) / 100,
     mad: r.mad,
     history_payments: amounts.length,
     recent_amounts: amounts.slice(-20),
