@@ -77,7 +77,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
       assert.ok(cross, "the card declined across customers");
       assert.equal(cross.customer, null);
       assert.equal(cross.card_fingerprint, s.crossCard);
-      assert.deepEqual(cross.customers.sort(), ["cus_inj_x1", "cus_inj_x2", "cus_inj_x3"]);
+      assert.deepEqual(cross.customers.sort(), ["cus_injX1", "cus_injX2", "cus_injX3"]);
       assert.equal(cross.severity, "high");
     });
 

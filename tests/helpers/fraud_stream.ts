@@ -81,7 +81,7 @@ export function generateStream(end: number, seed = 42, ordinaryCount = 300): Str
 
   const injected: Record<string, string> = {};
   // card testing: nine declines of one customer in two hours
-  injected.failed_attempts = "cus_inj_cardtest";
+  injected.failed_attempts = "cus_injCardtest";
   customer(injected.failed_attempts, end - 40 * DAY);
   for (let k = 0; k < 9; k++) {
     pay(injected.failed_attempts, end - 3 * DAY + k * 800, 100, {
@@ -90,17 +90,17 @@ export function generateStream(end: number, seed = 42, ordinaryCount = 300): Str
     });
   }
   // velocity: eleven small payments in twenty minutes
-  injected.velocity = "cus_inj_velocity";
+  injected.velocity = "cus_injVelocity";
   customer(injected.velocity, end - 40 * DAY);
   for (let k = 0; k < 11; k++) {
     pay(injected.velocity, end - 2 * DAY + k * 110, 1500, { card: otherCard(2) });
   }
   // a customer created two hours before a 250.00 payment
-  injected.new_customer_high_value = "cus_inj_newhigh";
+  injected.new_customer_high_value = "cus_injNewhigh";
   customer(injected.new_customer_high_value, end - 5 * DAY);
   pay(injected.new_customer_high_value, end - 5 * DAY + 2 * HOUR, 25_000, { card: otherCard(3) });
   // churn: five cards in ten hours
-  injected.payment_method_churn = "cus_inj_churn";
+  injected.payment_method_churn = "cus_injChurn";
   customer(injected.payment_method_churn, end - 40 * DAY);
   for (let k = 0; k < 5; k++) {
     pay(injected.payment_method_churn, end - 4 * DAY + k * 2 * HOUR, 3000, {
@@ -108,7 +108,7 @@ export function generateStream(end: number, seed = 42, ordinaryCount = 300): Str
     });
   }
   // anomaly: four payments near 40.00, then 400.00
-  injected.amount_anomaly = "cus_inj_anomaly";
+  injected.amount_anomaly = "cus_injAnomaly";
   customer(injected.amount_anomaly, end - 40 * DAY);
   for (const [k, a] of [3900, 4100, 4000, 4050].entries()) {
     pay(injected.amount_anomaly, end - 20 * DAY + k * 3 * DAY, a, { card: otherCard(4) });
@@ -116,7 +116,7 @@ export function generateStream(end: number, seed = 42, ordinaryCount = 300): Str
   pay(injected.amount_anomaly, end - 6 * DAY, 40_000, { card: otherCard(4) });
   // one card declined for three customers in a day
   const crossCard = otherCard(999);
-  for (const [k, c] of ["cus_inj_x1", "cus_inj_x2", "cus_inj_x3"].entries()) {
+  for (const [k, c] of ["cus_injX1", "cus_injX2", "cus_injX3"].entries()) {
     customer(c, end - 40 * DAY);
     pay(c, end - DAY + k * HOUR, 2000, { failed: true, card: crossCard });
   }
