@@ -88,30 +88,48 @@ export interface SubjectState {
   customerCreated: number | null;
 }
 
-/** The states of several subjects (customers' counters and records, cards' histories). */
-export async function readSubjects(kv: Deno.Kv, subjects: string[]): Promise<SubjectState[]> {
-  const ks: Deno.KvKey[] = [];
-  const at: number[] = [];
-  for (const s of subjects) {
-    at.push(ks.length);
-    if (s.startsWith("card:")) ks.push(keys.fraudCardHistory(s.slice(5)));
-    else ks.push(keys.customerAggregates(s), keys.customer(s));
-  }
-  const batches: Promise<Deno.KvEntryMaybe<unknown>[]>[] = [];
-  for (let i = 0; i < ks.length; i += 10) batches.push(kv.getMany(ks.slice(i, i + 10)));
-  const rows = (await Promise.all(batches)).flat();
-  return subjects.map((subject, i) => {
-    const a = rows[at[i]].value;
-    if (subject.startsWith("card:")) {
-      return { subject, history: (a as FraudHistory | null) ?? null, customerCreated: null };
-    }
-    const rec = rows[at[i] + 1].value as CustomerRecord | null;
-    return {
-      subject,
-      history: (a as CustomerAggregates | null)?.fraud ?? null,
-      customerCreated: rec?.created ? Date.parse(rec.created) : null,
-    };
+/**
+ * The states of several subjects (customers' counters, cards' histories).
+ * A customer's record (for when it was created) is read only where
+ * `needsCreated` says its history could use it: most payments are below
+ * every amount that makes a customer's age matter.
+ */
+export async function readSubjects(
+  kv: Deno.Kv,
+  subjects: string[],
+  needsCreated: (h: FraudHistory) => boolean = () => true,
+): Promise<SubjectState[]> {
+  const histories = await getManyParallel<unknown>(
+    kv,
+    subjects.map((s) =>
+      s.startsWith("card:") ? keys.fraudCardHistory(s.slice(5)) : keys.customerAggregates(s)
+    ),
+  );
+  const states: SubjectState[] = subjects.map((subject, i) => {
+    const v = histories[i].value;
+    const history = subject.startsWith("card:")
+      ? (v as FraudHistory | null) ?? null
+      : (v as CustomerAggregates | null)?.fraud ?? null;
+    return { subject, history, customerCreated: null };
   });
+  const wanted = states.filter((s) =>
+    !s.subject.startsWith("card:") && s.history && needsCreated(s.history)
+  );
+  const records = await getManyParallel<CustomerRecord>(
+    kv,
+    wanted.map((s) => keys.customer(s.subject)),
+  );
+  wanted.forEach((s, i) => {
+    const created = records[i].value?.created;
+    s.customerCreated = created ? Date.parse(created) : null;
+  });
+  return states;
+}
+
+async function getManyParallel<T>(kv: Deno.Kv, ks: Deno.KvKey[]) {
+  const batches: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+  for (let i = 0; i < ks.length; i += 10) batches.push(kv.getMany<T[]>(ks.slice(i, i + 10)));
+  return (await Promise.all(batches)).flat();
 }
 
 // --- alerts -----------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import type { CallContext } from "../../domain/actor.ts";
 import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
-import { evaluateSubject, type Evaluation, type Pick } from "./engine.ts";
+import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
 import { cardDeclinedAcrossCustomers, CROSS_CUSTOMER_WINDOW_MS } from "./rules/mod.ts";
 import { raiseAlerts, type RaiseDeps, recordShadow } from "./alerts.ts";
 
@@ -93,47 +93,54 @@ export async function detectAndRaise(
   ctx: CallContext,
   states: SubjectState[],
   settings: RuleSettingsMap,
-  pick: (state: SubjectState) => Pick,
+  pick: (state: SubjectState) => Selection,
 ): Promise<DetectResult> {
   const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
   const evals: Evaluation[] = [];
+  const raising: Promise<void>[] = [];
+  // raised together: the audit appender puts a burst of commits into one
   for (const state of states) {
     const e = evaluateSubject(state, settings, pick(state));
     evals.push(e);
     result.evaluated += e.evaluated;
     if (e.signals.length === 0) continue;
-    result.shadow += await recordShadow(d.kv, state.subject, e.signals);
     const isCard = state.subject.startsWith("card:");
-    const r = await raiseAlerts(
-      d,
-      ctx,
-      {
-        subject: state.subject,
-        customer: isCard ? null : state.subject,
-        card_fingerprint: isCard ? state.subject.slice(5) : null,
-        customers: [],
-      },
-      e.signals,
-      (s) => snapshotOf(state, s),
-    );
-    add(result, r);
+    raising.push((async () => {
+      result.shadow += await recordShadow(d.kv, state.subject, e.signals);
+      const r = await raiseAlerts(
+        d,
+        ctx,
+        {
+          subject: state.subject,
+          customer: isCard ? null : state.subject,
+          card_fingerprint: isCard ? state.subject.slice(5) : null,
+          customers: [],
+        },
+        e.signals,
+        (s) => snapshotOf(state, s),
+      );
+      add(result, r);
+    })());
   }
   for (const card of await evaluateCards(d.kv, evals, settings)) {
-    result.shadow += await recordShadow(d.kv, cardSubject(card.fingerprint), card.signals);
-    const r = await raiseAlerts(
-      d,
-      ctx,
-      {
-        subject: cardSubject(card.fingerprint),
-        customer: null,
-        card_fingerprint: card.fingerprint,
-        customers: card.customers,
-      },
-      card.signals,
-      (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
-    );
-    add(result, r);
+    raising.push((async () => {
+      result.shadow += await recordShadow(d.kv, cardSubject(card.fingerprint), card.signals);
+      const r = await raiseAlerts(
+        d,
+        ctx,
+        {
+          subject: cardSubject(card.fingerprint),
+          customer: null,
+          card_fingerprint: card.fingerprint,
+          customers: card.customers,
+        },
+        card.signals,
+        (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
+      );
+      add(result, r);
+    })());
   }
+  await Promise.all(raising);
   return result;
 }
 

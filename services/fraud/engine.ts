@@ -32,16 +32,16 @@ export interface Evaluation {
   declines: { fingerprint: string; customer: string; t: number; x: string }[];
 }
 
-export type Pick = { attempt: (a: Attempt) => boolean; mark: (m: Mark) => boolean };
+export type Selection = { attempt: (a: Attempt) => boolean; mark: (m: Mark) => boolean };
 
 /** Entries changed at or after `since` (the service's clock, ms); all when null. */
-export function changedSince(since: number | null): Pick {
+export function changedSince(since: number | null): Selection {
   return since === null
     ? { attempt: () => true, mark: () => true }
     : { attempt: (a) => a.u >= since, mark: (m) => m.u >= since };
 }
 
-export function ofTransaction(txnId: string): Pick {
+export function ofTransaction(txnId: string): Selection {
   return { attempt: (a) => a.x === txnId, mark: (m) => m.x === txnId };
 }
 
@@ -59,7 +59,7 @@ function paymentSignals(input: Omit<RuleInput, "settings">, settings: RuleSettin
 export function evaluateSubject(
   input: SubjectInput,
   settings: RuleSettingsMap,
-  pick: Pick,
+  pick: Selection,
 ): Evaluation {
   const out: Evaluation = { subject: input.subject, signals: [], evaluated: 0, declines: [] };
   const h = input.history;
@@ -110,4 +110,21 @@ export function evaluateSubject(
     }
   }
   return out;
+}
+
+/**
+ * Whether evaluating `pick`'s payments of `h` could need when the customer
+ * was created: only a payment at or above new_customer_high_value's smallest
+ * amount in its currency can.
+ */
+export function needsCustomerAge(settings: RuleSettingsMap, pick: Selection) {
+  const s = settings.new_customer_high_value;
+  return (h: FraudHistory): boolean => {
+    if (!s.enabled) return false;
+    return h.attempts.some((a) => {
+      if (!pick.attempt(a)) return false;
+      const min = Math.min(s.amounts[a.c] ?? Infinity, s.watch_amounts[a.c] ?? Infinity);
+      return a.a >= min;
+    });
+  };
 }

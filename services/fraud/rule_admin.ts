@@ -23,7 +23,8 @@ import {
   listRuleVersions,
   readSubjects,
 } from "../../kv/fraud.ts";
-import { evaluateSubject, type Evaluation } from "./engine.ts";
+import { evaluateSubject, type Evaluation, needsCustomerAge, type Selection } from "./engine.ts";
+import type { FraudHistory } from "../../domain/fraud_history.ts";
 import { evaluateCards } from "./detect.ts";
 
 /** What `PUT /fraud/rules/{rule}` may change. */
@@ -169,13 +170,16 @@ export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
       attempt: (a: { t: number }) => a.t >= from,
       mark: (m: { t: number }) => m.t >= from,
     };
+    const ageNow = needsCustomerAge(current, pick);
+    const ageNew = needsCustomerAge(proposed, pick);
     const evalsNow: Evaluation[] = [];
     const evalsNew: Evaluation[] = [];
     let subjects = 0;
     let evaluated = 0;
     let batch: string[] = [];
     const flush = async () => {
-      for (const state of await readSubjects(kv, batch)) {
+      const either = (h: FraudHistory) => ageNow(h) || ageNew(h);
+      for (const state of await readSubjects(kv, batch, either)) {
         const a = evaluateSubject(state, current, pick);
         const b = evaluateSubject(state, proposed, pick);
         evaluated += a.evaluated;

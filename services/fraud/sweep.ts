@@ -20,7 +20,7 @@ import {
   listChanges,
   readSubjects,
 } from "../../kv/fraud.ts";
-import { changedSince } from "./engine.ts";
+import { changedSince, needsCustomerAge } from "./engine.ts";
 import { detectAndRaise } from "./detect.ts";
 import type { RaiseDeps } from "./alerts.ts";
 
@@ -75,8 +75,9 @@ export async function walkChanges(
   let batches = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const states = await readSubjects(kv, batch);
-    const r = await detectAndRaise(d, ctx, states, settings, () => changedSince(since));
+    const pick = changedSince(since);
+    const states = await readSubjects(kv, batch, needsCustomerAge(settings, pick));
+    const r = await detectAndRaise(d, ctx, states, settings, () => pick);
     run.subjects += batch.length;
     run.scanned += r.evaluated;
     run.alerts_raised += r.raised;
