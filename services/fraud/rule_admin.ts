@@ -166,7 +166,7 @@ export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
       proposed[rule] = { ...proposed[rule], ...patch, rule };
     }
     const from = clock.now() - input.days * 24 * 3600_000;
-    const pick = {
+    const pick: Selection = {
       attempt: (a: { t: number }) => a.t >= from,
       mark: (m: { t: number }) => m.t >= from,
     };
