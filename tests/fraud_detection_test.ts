@@ -2,15 +2,14 @@
  * Detection end to end through ingest: a generated stream with injected
  * patterns raises alerts for the injected ones and for at most 1 in 30
  * ordinary customers; a sweep twice raises nothing new; a sweep killed
- * mid-way resumes from its cursor; shadow mode raises nothing; a backtest
- * equals a live run over the same data.
+ * mid-way resumes from its cursor; a backtest equals a live run over the
+ * same data (shadow mode: tests/fraud_workflow_test.ts).
  */
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { generateStream, type Stream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
 import { SweepCrash } from "../services/fraud/mod.ts";
-import { systemContext } from "../domain/actor.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
 
 async function ingest(t: TestApp, s: Stream) {
@@ -139,28 +138,43 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
   }
 });
 
-Deno.test("a rule in shadow mode is evaluated and recorded, and raises nothing", async () => {
+Deno.test("the live pass evaluates each payment event once, and a backfill a year later raises the same alerts", async () => {
+  const keysAfter = async (clockShift: number, reverse: boolean) => {
+    const t = await createTestApp();
+    try {
+      t.clock.advance(clockShift);
+      const s = generateStream(T0, 5, 30);
+      const events = reverse ? [...s.events].reverse() : s.events;
+      for (const e of events) await t.services.stripeEvents.apply(e);
+      const first = await t.services.fraud.live({ trigger: "test" });
+      assert.ok(first.alerts_raised > 0);
+      const second = await t.services.fraud.live({ trigger: "test" });
+      assert.deepEqual([second.subjects, second.hits_added], [0, 0], "nothing changed since");
+      return (await allAlerts(t)).map(keyOf).sort();
+    } finally {
+      await t.close();
+    }
+  };
+  const live = await keysAfter(0, false);
+  const backfill = await keysAfter(365 * 24 * 3600_000, true);
+  assert.deepEqual(backfill, live);
+});
+
+Deno.test("a payment that later fails or succeeds is evaluated again by the next pass", async () => {
   const t = await createTestApp();
   try {
-    await ingest(t, generateStream(T0, 7, 20));
-    const admin = {
-      ...systemContext("test"),
-      actor: { type: "admin" as const, id: "adm_x", role: "admin" },
-    };
-    await t.services.fraud.putRule(admin, "score", { alert_at: 60 }); // a plain change: version 2
-    const shadow = await t.services.fraud.putRule(admin, "velocity", { shadow: true });
-    assert.equal(shadow.status, 202, "shadow mode waits for a second person");
-    // as the approver would, once approved
-    const rules = await t.services.fraud.listRules();
-    assert.equal(rules.find((r) => r.rule === "velocity")!.shadow, false);
-    await t.services.approvals.approve(
-      { ...admin, actor: { type: "admin", id: "adm_second", role: "admin" } },
-      (shadow as { approval: { id: string } }).approval.id,
-    ).catch(() => null);
-    const { applyRuleShadow } = { applyRuleShadow: null };
-    void applyRuleShadow;
-    const run = await t.services.fraud.sweep({ trigger: "test" });
-    assert.equal(run.status, "finished");
+    const s = generateStream(T0, 9, 0);
+    // the card tester's declines arrive first as nothing, then one by one
+    const declines = s.events.filter((e) => JSON.stringify(e).includes("cus_injCardtest"));
+    for (const e of declines.slice(0, 7)) await t.services.stripeEvents.apply(e);
+    await t.services.fraud.live({ trigger: "test" });
+    assert.equal((await allAlerts(t)).filter((a) => a.rule === "failed_attempts").length, 0);
+    t.clock.advance(60_000);
+    for (const e of declines.slice(7)) await t.services.stripeEvents.apply(e);
+    const run = await t.services.fraud.live({ trigger: "test" });
+    assert.equal(run.subjects, 1);
+    const alert = (await allAlerts(t)).find((a) => a.rule === "failed_attempts")!;
+    assert.equal(alert.signals.at(-1)!.evidence.declined_attempts, 9);
   } finally {
     await t.close();
   }
