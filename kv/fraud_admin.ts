@@ -122,3 +122,36 @@ export function listChanges(
   const start = after ? [...prefix, after[0], after[1] + "\0"] : prefix;
   return kv.list<string>({ start, end: [...prefix, untilMs + 1] }, { batchSize });
 }
+
+/** One walker of a kind at a time: a lease `{run, until}` next to its cursor. */
+export interface WalkLease {
+  run: string;
+  /** ms */
+  until: number;
+}
+
+/** Takes the walker's lease unless another run holds one that has not run out. */
+export async function claimWalkLease(
+  kv: Deno.Kv,
+  name: string,
+  lease: WalkLease,
+  now: number,
+): Promise<WalkLease | null> {
+  const key = keys.fraudCursor(`${name}:lease`);
+  const held = await kv.get<WalkLease>(key);
+  if (held.value && held.value.until > now) return held.value;
+  const res = await kv.atomic().check(held).set(key, lease).commit();
+  if (res.ok) return null;
+  return (await kv.get<WalkLease>(key)).value ?? lease;
+}
+
+export function addWalkLease(op: Deno.AtomicOperation, name: string, lease: WalkLease): void {
+  op.set(keys.fraudCursor(`${name}:lease`), lease);
+}
+
+export async function releaseWalkLease(kv: Deno.Kv, name: string, run: string): Promise<void> {
+  const key = keys.fraudCursor(`${name}:lease`);
+  const held = await kv.get<WalkLease>(key);
+  if (held.value?.run !== run) return;
+  await kv.atomic().check(held).delete(key).commit();
+}

@@ -106,7 +106,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
     await ctx.step("a second sweep raises nothing new", async () => {
       const again = await t.services.fraud.sweep({ trigger: "test" });
       assert.deepEqual([again.alerts_raised, again.hits_added, again.scanned], [0, 0, 0]);
-      const live = await t.services.fraud.live({ trigger: "test" });
+      const live = (await t.services.fraud.live({ trigger: "test" }))!;
       assert.deepEqual([live.alerts_raised, live.hits_added], [0, 0], "the live pass neither");
       assert.deepEqual((await allAlerts(t)).map((a) => a.hit_count), first.map((a) => a.hit_count));
     });
@@ -146,9 +146,9 @@ Deno.test("the live pass evaluates each payment event once, and a backfill a yea
       const s = generateStream(T0, 5, 30);
       const events = reverse ? [...s.events].reverse() : s.events;
       for (const e of events) await t.services.stripeEvents.apply(e);
-      const first = await t.services.fraud.live({ trigger: "test" });
+      const first = (await t.services.fraud.live({ trigger: "test" }))!;
       assert.ok(first.alerts_raised > 0);
-      const second = await t.services.fraud.live({ trigger: "test" });
+      const second = (await t.services.fraud.live({ trigger: "test" }))!;
       assert.deepEqual([second.subjects, second.hits_added], [0, 0], "nothing changed since");
       return (await allAlerts(t)).map(keyOf).sort();
     } finally {
@@ -171,10 +171,37 @@ Deno.test("a payment that later fails or succeeds is evaluated again by the next
     assert.equal((await allAlerts(t)).filter((a) => a.rule === "failed_attempts").length, 0);
     t.clock.advance(60_000);
     for (const e of declines.slice(7)) await t.services.stripeEvents.apply(e);
-    const run = await t.services.fraud.live({ trigger: "test" });
+    const run = (await t.services.fraud.live({ trigger: "test" }))!;
     assert.equal(run.subjects, 1);
     const alert = (await allAlerts(t)).find((a) => a.rule === "failed_attempts")!;
     assert.equal(alert.signals.at(-1)!.evidence.declined_attempts, 9);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("one sweep at a time: a second start while one runs is a conflict; a dead one's lease runs out", async () => {
+  const t = await createTestApp();
+  try {
+    const s = generateStream(T0, 13, 40);
+    for (const e of s.events) await t.services.stripeEvents.apply(e);
+    const [a, b] = await Promise.allSettled([
+      t.services.fraud.sweep({ trigger: "test", batchSize: 5 }),
+      t.services.fraud.sweep({ trigger: "test", batchSize: 5 }),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    assert.deepEqual(statuses, ["fulfilled", "rejected"]);
+    const refused = (a.status === "rejected" ? a : b) as PromiseRejectedResult;
+    assert.equal(refused.reason.code, "conflict");
+    // a sweep that died holding the lease (as a killed process would)
+    await t.kv.set(["fraud_cursors", "sweep:lease"], {
+      run: "sweep_dead",
+      until: t.clock.now() + 60_000,
+    });
+    await assert.rejects(t.services.fraud.sweep({ trigger: "test" }), /in progress/);
+    t.clock.advance(61_000);
+    const next = await t.services.fraud.sweep({ trigger: "test" });
+    assert.equal(next.status, "finished");
   } finally {
     await t.close();
   }

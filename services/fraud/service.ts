@@ -9,7 +9,7 @@ import type { CursorSealer } from "../../kv/pagination.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName } from "../../domain/fraud.ts";
-import { notFound } from "../../core/errors.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
 import { getTransaction } from "../../kv/transactions.ts";
@@ -65,9 +65,17 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     return walkChanges(raiseDeps, { ...options, walker: "sweep" });
   }
 
-  /** The rules on every payment event: what changed since the last live pass. */
-  function live(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun> {
-    return walkChanges(raiseDeps, { ...options, walker: "live" });
+  /**
+   * The rules on every payment event: what changed since the last live pass
+   * (null when another pass is running: it will see the same changes).
+   */
+  async function live(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun | null> {
+    try {
+      return await walkChanges(raiseDeps, { ...options, walker: "live" });
+    } catch (e) {
+      if (e instanceof AppError && e.code === "conflict") return null;
+      throw e;
+    }
   }
 
   async function listSweeps(limit: number): Promise<SweepRun[]> {
@@ -132,6 +140,6 @@ export function runFraudSweep(services: { fraud: FraudService }): Promise<SweepR
 }
 
 /** The live pass (the job loop and the minute cron run it). */
-export function runFraudLive(services: { fraud: FraudService }): Promise<SweepRun> {
+export function runFraudLive(services: { fraud: FraudService }): Promise<SweepRun | null> {
   return services.fraud.live({ trigger: "cron" });
 }

@@ -12,13 +12,17 @@
  */
 import { systemContext } from "../../domain/actor.ts";
 import type { RuleSettingsMap, SweepRun } from "../../domain/fraud.ts";
+import { AppError } from "../../core/errors.ts";
 import {
   addCursor,
   addSweepRun,
+  addWalkLease,
+  claimWalkLease,
   getCursor,
   getRuleSettings,
   listChanges,
   readSubjects,
+  releaseWalkLease,
 } from "../../kv/fraud.ts";
 import { changedSince, needsCustomerAge } from "./engine.ts";
 import { detectAndRaise } from "./detect.ts";
@@ -36,6 +40,8 @@ export interface WalkOptions {
 export class SweepCrash extends Error {}
 
 const MAX_ERRORS = 20;
+/** a walker that died leaves its lease; another may start once it runs out */
+const LEASE_MS = 10 * 60_000;
 
 export async function walkChanges(
   d: RaiseDeps & { newId: RaiseDeps["newId"] },
@@ -63,8 +69,19 @@ export async function walkChanges(
     cursor: cursor ? JSON.stringify(cursor) : null,
     errors: [],
   };
+  const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
+  const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
+  if (holder) {
+    throw new AppError(
+      "conflict",
+      `a ${options.walker} run (${holder.run}) is in progress until ${
+        new Date(holder.until).toISOString()
+      } at the latest; look at GET /fraud/sweeps and try again when it has finished`,
+    );
+  }
   const save = async (at: [number, string] | null) => {
     const op = kv.atomic();
+    addWalkLease(op, options.walker, lease());
     if (at) addCursor(op, options.walker, at);
     if (record) addSweepRun(op, run);
     await op.commit();
@@ -101,9 +118,11 @@ export async function walkChanges(
       .slice(-MAX_ERRORS);
     run.finished_at = new Date(d.now()).toISOString();
     if (record) await save(null);
+    await releaseWalkLease(kv, options.walker, run.id);
     throw error;
   }
   run.finished_at = new Date(d.now()).toISOString();
   if (record) await save(null);
+  await releaseWalkLease(kv, options.walker, run.id);
   return run;
 }
