@@ -218,7 +218,7 @@ export async function applyToTransaction(
         // the fraud rules' history rides in the same record (domain/fraud_history.ts)
         if (history) {
           counters.fraud = history;
-          addHistoryWork(op, previous, history, { clock, newId: svc.newId, now });
+          addHistoryWork(op, previous, history, { now });
         }
         op.check(read);
         addAggregates(op, counters);
@@ -226,7 +226,7 @@ export async function applyToTransaction(
       sync.posted = plan.posted;
       if (counted) sync.counted = counted.counted;
     } else {
-      await addCardHistoryWork(kv, op, sync, draft, { clock, newId: svc.newId, now });
+      await addCardHistoryWork(kv, op, sync, draft, { now });
     }
 
     if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);

@@ -6,8 +6,6 @@
  * fraud service's live pass (every few seconds locally, each minute by cron)
  * evaluates the rules on what changed, and the sweep walks the same index.
  */
-import type { Clock } from "../../core/clock.ts";
-import type { IdFactory } from "../../core/ids.ts";
 import { type FraudHistory, planHistory } from "../../domain/fraud_history.ts";
 import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 import {
@@ -18,8 +16,7 @@ import {
 } from "../../kv/fraud.ts";
 
 interface Ctx {
-  clock: Clock;
-  newId: IdFactory;
+  /** the service's clock: stamps what changed, for the walkers' "changed since" */
   now: number;
 }
 

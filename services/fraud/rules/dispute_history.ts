@@ -1,7 +1,8 @@
 /**
  * Disputes on the customer's payments in the window, counted at each
- * dispute's own time. The count comes from a `DisputeCounter` (the subject's
- * history today; the dispute records once they exist).
+ * dispute's own time, from the subject's history: the ingest commit that
+ * records a dispute (charge.dispute.*) adds it there, so counting needs no
+ * per-customer index of dispute records.
  */
 import { inWindow, levelOf, type MarkInput, signal, someIds, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
