@@ -68,7 +68,10 @@ const sweepNow = adminRoute({ permission: "fraud.sweeps" }, {
   path: "/fraud/sweeps",
   tags,
   summary: "Run a sweep now (from where the last one reached)",
-  responses: { 200: jsonContent(SweepSchema, "the run") },
+  responses: {
+    200: jsonContent(SweepSchema, "the run"),
+    ...errorResponses("conflict"),
+  },
 });
 
 const sweeps = adminRoute({ permission: "fraud.sweeps" }, {

@@ -90,6 +90,9 @@ export const RuleSchema = z.object({
   updated_at: DateTime.nullable(),
   updated_by: z.string().nullable(),
   currencies: z.object({ configured: z.array(z.string()), note: z.string() }).nullable(),
+  shadow_hits: z.number().int().nullable().optional().openapi({
+    description: "in shadow mode: the would-be alerts recorded in the last 90 days",
+  }),
 }).openapi("FraudRule");
 
 const amountsMap = z.record(

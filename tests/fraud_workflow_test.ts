@@ -223,7 +223,7 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
       assert.equal(ok.status, 200, await ok.text());
       const rules = await call(t, "GET", "/fraud/rules", authHeaders(analyst));
       const fa = rules.body.data.find((x: { rule: string }) => x.rule === "failed_attempts");
-      assert.deepEqual([fa.shadow, fa.version], [true, 2]);
+      assert.deepEqual([fa.shadow, fa.version, fa.shadow_hits], [true, 2, 0]);
       // a fresh card-testing burst: evaluated and recorded, no alert
       const before =
         (await call(t, "GET", "/fraud/alerts?rule=failed_attempts&limit=100", authHeaders(analyst)))
@@ -246,6 +246,9 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
         const _ of t.kv.list({ prefix: ["fraud_shadow_hits", "failed_attempts", "cus_shadowed"] })
       ) shadowHits++;
       assert.ok(shadowHits >= 1, "recorded in shadow");
+      const shown = (await call(t, "GET", "/fraud/rules", authHeaders(analyst))).body.data
+        .find((x: { rule: string }) => x.rule === "failed_attempts");
+      assert.equal(shown.shadow_hits, shadowHits);
     });
   } finally {
     await t.close();

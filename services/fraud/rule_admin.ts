@@ -17,6 +17,7 @@ import {
 } from "../../domain/fraud.ts";
 import {
   addRuleVersion,
+  countShadowHits,
   fraudKeys as keys,
   getRuleSettings,
   listChanges,
@@ -108,9 +109,13 @@ function summary(keys: Set<string>) {
 export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
   const { kv, clock } = deps;
 
+  /** Every rule; one in shadow mode also says how many would-be alerts it recorded (90 days). */
   async function listRules() {
     const settings = await getRuleSettings(kv);
-    return RULE_NAMES.map((r) => ruleView(settings[r]));
+    return await Promise.all(RULE_NAMES.map(async (r) => ({
+      ...ruleView(settings[r]),
+      shadow_hits: settings[r].shadow ? await countShadowHits(kv, r) : null,
+    })));
   }
 
   async function ruleHistory(rule: RuleName) {
