@@ -15,6 +15,7 @@ import {
   testId,
 } from "./helpers/stripe_objects.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
+import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 
 Deno.test("disputes, an early fraud warning and Stripe's highest risk raise their alerts", async () => {
   await withTestApp(async (t) => {
@@ -52,6 +53,7 @@ Deno.test("disputes, an early fraud warning and Stripe's highest risk raise thei
     });
     await apply(stripeEvent("radar.early_fraud_warning.created", w, T0));
 
+    t.clock.advance(WALK_LAG_MS);
     await t.services.fraud.live({ trigger: "test" });
     const page = await t.services.fraud.listAlerts({ limit: 100, customer });
     const by = Object.fromEntries(page.data.map((a: FraudAlert) => [a.rule, a]));

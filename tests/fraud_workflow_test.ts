@@ -16,6 +16,7 @@ import {
 import { generateStream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
+import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 
 const BASE = "/api/admin/payments";
 
@@ -23,6 +24,7 @@ async function setup() {
   const t = await createTestApp();
   const s = generateStream(T0, 3, 10);
   for (const e of s.events) await t.services.stripeEvents.apply(e);
+  t.clock.advance(WALK_LAG_MS);
   const analyst = await createAdmin(t, "analyst");
   const viewer = await createAdmin(t, "viewer");
   const admin = await createAdmin(t, "admin");
@@ -236,6 +238,7 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
           await t.services.stripeEvents.apply(e);
         }
       }
+      t.clock.advance(WALK_LAG_MS);
       await t.services.fraud.sweep({ trigger: "test" });
       const after =
         (await call(t, "GET", "/fraud/alerts?rule=failed_attempts&limit=100", authHeaders(analyst)))

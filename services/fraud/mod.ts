@@ -3,5 +3,5 @@ export { createFraudService, runFraudLive, runFraudSweep } from "./service.ts";
 export type { FraudService } from "./service.ts";
 export type { RefundPort } from "./workflow.ts";
 export type { BacktestResult, RulePatch } from "./rule_admin.ts";
-export { SweepCrash } from "./sweep.ts";
+export { SweepCrash, WALK_LAG_MS } from "./sweep.ts";
 export { evaluateSubject } from "./engine.ts";

@@ -111,7 +111,8 @@ export async function seedSweepData(
   onProgress: (n: number) => void = () => {},
 ): Promise<SweepData> {
   const rnd = prng(2026);
-  const changedAt = end;
+  // a minute back: past the walkers' lag (services/fraud/sweep.ts) when the sweep starts
+  const changedAt = end - 60_000;
   let op = kv.atomic();
   let mutations = 0;
   let written = 0;
