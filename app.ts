@@ -19,6 +19,7 @@ import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { fraudRoutes } from "./routes/fraud.ts";
 import { fraudRuleRoutes } from "./routes/fraud_rules.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
+import { enrollRoutes } from "./routes/enroll.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
 import { AppError } from "./core/errors.ts";
@@ -69,11 +70,11 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
 
   registerSecuritySchemes(app);
   app.route("/", healthRoutes(services));
-  app.route("/", meRoutes(services));
-  app.route("/", stepUpRoutes(services));
-  app.route("/", userRoutes(services));
-  app.route("/", webhookRoutes(services));
-  app.route("/", webhookEventRoutes(services));
+  app.route("/api/admin", meRoutes(services));
+  app.route("/api/admin", stepUpRoutes(services));
+  app.route("/api/admin", userRoutes(services));
+  app.route("/api/webhooks", webhookRoutes(services));
+  app.route("/api/admin/payments", webhookEventRoutes(services));
   app.route("/api/admin/payments", auditLogRoutes(services));
   app.route("/api/admin/payments", transactionRoutes(services));
   app.route("/api/admin/payments", customerRoutes(services));
@@ -81,7 +82,8 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", fraudRoutes(services));
   app.route("/api/admin/payments", fraudRuleRoutes(services));
-  app.route("/", approvalRoutes(services));
+  app.route("/api/admin", approvalRoutes(services));
+  app.route("/api/admin", enrollRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

@@ -1,5 +1,5 @@
 /**
- * The environment of CONTRACT.md, parsed once. Nothing else reads `Deno.env`.
+ * The environment (README, Configuration), parsed once. Nothing else reads `Deno.env`.
  * An invalid value stops start-up with a message naming the variable and what is allowed.
  */
 import { z } from "zod";
@@ -15,6 +15,46 @@ const intIn = (name: string, min: number, max: number) =>
       `${name} must be at most ${max}`,
     ),
   );
+
+/**
+ * Minor units per currency: one number for every currency, or a map such as
+ * `default=50000,jpy=75000` (README, "Refund approval policy").
+ */
+export interface CurrencyAmounts {
+  /** for currencies the map does not name; null = none (then 0 applies) */
+  default: number | null;
+  currencies: Record<string, number>;
+}
+
+/** The amount `map` sets for `currency` (a currency it does not name uses `default`, else 0). */
+export function amountFor(map: CurrencyAmounts, currency: string): number {
+  return map.currencies[currency.toLowerCase()] ?? map.default ?? 0;
+}
+
+const currencyAmounts = (name: string) =>
+  z.string().transform((raw, ctx): CurrencyAmounts => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: "custom", message: `${name} ${message}` });
+      return z.NEVER;
+    };
+    if (/^\d+$/.test(raw.trim())) {
+      const n = Number(raw.trim());
+      if (!Number.isSafeInteger(n)) return fail("is too large");
+      return { default: n, currencies: {} };
+    }
+    const out: CurrencyAmounts = { default: null, currencies: {} };
+    for (const part of raw.split(",")) {
+      const m = /^\s*(default|[a-z]{3})\s*=\s*(\d+)\s*$/.exec(part.toLowerCase());
+      if (!m || !Number.isSafeInteger(Number(m[2]))) {
+        return fail(
+          "must be a whole number of minor units, or a list such as default=50000,jpy=75000",
+        );
+      }
+      if (m[1] === "default") out.default = Number(m[2]);
+      else out.currencies[m[1]] = Number(m[2]);
+    }
+    return out;
+  });
 
 const envSchema = z.object({
   PORT: intIn("PORT", 1, 65535).optional(),
@@ -37,12 +77,20 @@ const envSchema = z.object({
   ).optional(),
   STRIPE_RATE_LIMIT_PER_S: intIn("STRIPE_RATE_LIMIT_PER_S", 1, 10000).optional(),
   STRIPE_EMULATOR_PORT: intIn("STRIPE_EMULATOR_PORT", 1, 65535).optional(),
-  REFUND_APPROVAL_THRESHOLD: intIn("REFUND_APPROVAL_THRESHOLD", 1, Number.MAX_SAFE_INTEGER)
-    .optional(),
-  REFUND_DAILY_CAP_PER_OPERATOR: intIn("REFUND_DAILY_CAP_PER_OPERATOR", 0, Number.MAX_SAFE_INTEGER)
-    .optional(),
-  AUDIT_SIGNING_KEY: z.string().min(32, "AUDIT_SIGNING_KEY must be at least 32 characters")
-    .optional(),
+  REFUND_APPROVAL_THRESHOLD: currencyAmounts("REFUND_APPROVAL_THRESHOLD").optional(),
+  REFUND_DAILY_CAP_PER_OPERATOR: currencyAmounts("REFUND_DAILY_CAP_PER_OPERATOR").optional(),
+  AUDIT_SIGNING_KEY: z.string().transform((s, ctx) => {
+    const keys = s.split(",").map((k) => k.trim());
+    if (keys.some((k) => k.length < 32)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "AUDIT_SIGNING_KEY must be at least 32 characters (each entry of a list); " +
+          "make one with `openssl rand -base64 48`",
+      });
+      return z.NEVER;
+    }
+    return keys;
+  }).optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
   FRAUD_SWEEP_SCHEDULE: z.string().trim().regex(
     /^\S+( \S+){4}$/,
@@ -52,6 +100,10 @@ const envSchema = z.object({
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
+  API_TOKEN_TTL_DAYS: intIn("API_TOKEN_TTL_DAYS", 1, 3650).optional(),
+  API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
+  STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
+  TRUSTED_PROXIES: z.string().optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
@@ -69,13 +121,26 @@ export interface Config {
     emulatorPort: number;
     livemode: boolean;
   };
+  /** the threshold for currencies REFUND_APPROVAL_THRESHOLD does not name (0 = any amount) */
   refundApprovalThreshold: number;
-  /** minor units one operator may refund per UTC day without a second approval; null = no cap */
-  refundDailyCapPerOperator: number | null;
-  /** undefined in demo mode until generated and kept in KV */
+  /** per currency: refunds at or above need a second person (use `amountFor`) */
+  refundApprovalThresholds: CurrencyAmounts;
+  /** per operator, per currency, rolling 24 h; null = ten times the currency's threshold */
+  refundDailyCaps: CurrencyAmounts | null;
+  /** the key that signs (the first of AUDIT_SIGNING_KEY); undefined in demo mode until generated */
   auditSigningKey: string | undefined;
+  /** every key that verifies and unseals, newest first (AUDIT_SIGNING_KEY's list) */
+  auditSigningKeys?: string[];
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** API tokens stop working this many days after they were issued */
+  apiTokenTtlDays: number;
+  /** admin API requests per token per minute */
+  apiRateLimitPerMin: number;
+  /** step-up attempts per token per minute */
+  stepUpRateLimitPerMin: number;
+  /** addresses / CIDRs whose X-Forwarded-For is believed */
+  trustedProxies: string[];
   /** cron schedule of the fraud sweep */
   fraudSweepSchedule: string;
 }
@@ -104,6 +169,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     );
   }
   const livemode = secretKey?.includes("_live_") ?? false;
+  const thresholds = e.REFUND_APPROVAL_THRESHOLD ?? { default: 50000, currencies: {} };
   return {
     port: e.PORT ?? 8000,
     kvPath: e.KV_PATH ?? (onDenoDeploy ? undefined : "./data/kv.sqlite3"),
@@ -117,13 +183,34 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       emulatorPort: e.STRIPE_EMULATOR_PORT ?? 12111,
       livemode,
     },
-    refundApprovalThreshold: e.REFUND_APPROVAL_THRESHOLD ?? 50000,
-    refundDailyCapPerOperator: e.REFUND_DAILY_CAP_PER_OPERATOR || null,
-    auditSigningKey: e.AUDIT_SIGNING_KEY,
+    refundApprovalThreshold: thresholds.default ?? 0,
+    refundApprovalThresholds: thresholds,
+    refundDailyCaps: e.REFUND_DAILY_CAP_PER_OPERATOR ?? null,
+    auditSigningKey: e.AUDIT_SIGNING_KEY?.[0],
+    auditSigningKeys: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    apiTokenTtlDays: e.API_TOKEN_TTL_DAYS ?? 90,
+    apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
+    stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
+    trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
     fraudSweepSchedule: e.FRAUD_SWEEP_SCHEDULE ?? "*/5 * * * *",
   };
+}
+
+/**
+ * Outside demo mode the server, the admin CLI and the backfill refuse to start
+ * without AUDIT_SIGNING_KEY: a key generated and kept in the same KV would let
+ * anyone holding the KV (or a backup) unseal every TOTP secret and forge
+ * checkpoints and cursors.
+ */
+export function requireSigningKey(config: Config, who: string): void {
+  if (config.demo || config.auditSigningKey !== undefined) return;
+  throw new ConfigError(
+    `invalid configuration:\n  AUDIT_SIGNING_KEY: required outside demo mode (${who} will not ` +
+      "start without it); make one with `openssl rand -base64 48` and keep it apart from the KV " +
+      "and its backups",
+  );
 }
 
 /** The process environment: the one place outside main.ts that reads it (CLIs go through here). */

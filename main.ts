@@ -3,7 +3,7 @@
  * services -> app -> Deno.serve, plus the cron registrations. The only module
  * (with config.ts and the CLIs) that reads the environment or opens KV.
  */
-import { type Config, ConfigError, parseConfig } from "./config.ts";
+import { type Config, ConfigError, parseConfig, requireSigningKey } from "./config.ts";
 import { createApp } from "./app.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/log.ts";
@@ -23,6 +23,7 @@ import { runFraudLive, runFraudSweep } from "./services/fraud/mod.ts";
 let config: Config;
 try {
   config = parseConfig(Deno.env.toObject());
+  requireSigningKey(config, "the server");
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
@@ -80,7 +81,11 @@ const demo = config.demo
     Deno.exit(1);
   })
   : null;
-const resolvedConfig = { ...(demo?.config ?? config), auditSigningKey };
+const resolvedConfig = {
+  ...(demo?.config ?? config),
+  auditSigningKey,
+  auditSigningKeys: config.auditSigningKeys ?? [auditSigningKey],
+};
 
 const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
 const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log };

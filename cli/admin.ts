@@ -7,7 +7,13 @@
  * Exit codes: 0 done, 1 failed (not found, conflict, KV locked or unreachable),
  * 2 bad arguments (usage printed).
  */
-import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
+import {
+  type Config,
+  ConfigError,
+  parseConfig,
+  readEnvironment,
+  requireSigningKey,
+} from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { systemContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
@@ -31,7 +37,7 @@ commands:
   rotate-token --id ID [--json]               new API token (shown once); the old one stops working
 
 roles: ${ROLES.join(", ")}
-environment: KV_PATH (default ./data/kv.sqlite3), AUDIT_SIGNING_KEY (default: the one kept in KV)`;
+environment: KV_PATH (default ./data/kv.sqlite3), AUDIT_SIGNING_KEY (required outside demo mode; in demo mode the one kept in KV)`;
 
 interface Io {
   out(line: string): void;
@@ -138,7 +144,11 @@ async function openServices(config: Config) {
       kv,
       stripe: refuseStripe,
       clock: systemClock,
-      config: { ...config, auditSigningKey: signingKey },
+      config: {
+        ...config,
+        auditSigningKey: signingKey,
+        auditSigningKeys: config.auditSigningKeys ?? [signingKey],
+      },
       log: createLogger("error", (line) => console.error(line)),
     };
     return { kv, services: createServices(deps) };
@@ -276,6 +286,7 @@ export async function adminCli(
   }
   try {
     const config = parseConfig(env);
+    requireSigningKey(config, "the admin CLI");
     await withDeadline(run(cmd, config, io), options.lockWaitMs ?? 8_000, config.kvPath);
     return 0;
   } catch (e) {

@@ -8,7 +8,7 @@
  * In demo mode (no STRIPE_SECRET_KEY and no STRIPE_API_URL) it talks to the
  * running demo's emulator on 127.0.0.1:STRIPE_EMULATOR_PORT.
  */
-import { ConfigError, parseConfig, readEnvironment } from "../config.ts";
+import { ConfigError, parseConfig, readEnvironment, requireSigningKey } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { createLogger } from "../core/log.ts";
 import { createStripeGateway } from "../services/stripe/mod.ts";
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   let config;
   try {
     config = parseConfig(env);
+    requireSigningKey(config, "the backfill");
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
@@ -100,7 +101,11 @@ async function main(): Promise<void> {
     });
     const auditSigningKey = config.auditSigningKey ??
       await withLockRetry(() => loadOrCreateSecret(kv, "audit_signing_key"));
-    const resolved = { ...config, auditSigningKey };
+    const resolved = {
+      ...config,
+      auditSigningKey,
+      auditSigningKeys: config.auditSigningKeys ?? [auditSigningKey],
+    };
     const stripe = createStripeGateway({ kv, clock: systemClock, config: resolved, log });
     const deps = { kv, stripe, clock: systemClock, config: resolved, log };
     const services = createServices(deps);

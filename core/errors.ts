@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   stripe_unavailable: { status: 503, title: "Stripe unavailable" },
   unavailable: { status: 503, title: "Service unavailable" },
   internal: { status: 500, title: "Internal error" },
+  enrollment_invalid: { status: 401, title: "Enrollment code invalid" },
+  configuration_error: { status: 503, title: "Configuration error" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

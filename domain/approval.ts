@@ -46,6 +46,11 @@ export interface ApprovalRequest {
   /** what the execution returned (no secrets), or why it failed */
   result: Record<string, unknown> | null;
   error: string | null;
+  /**
+   * Only in the approver's answer, never stored: what they hand to the person
+   * concerned (an enrollment code after a credential reset).
+   */
+  handover?: Record<string, unknown>;
 }
 
 /** What a kind declares: who may approve, and how long a request waits. */

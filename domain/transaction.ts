@@ -4,7 +4,7 @@
  * A transaction is a pure function of the newest snapshot of each Stripe object
  * behind it (the PaymentIntent, its charges, refunds, disputes, fraud signals):
  * every event only ever replaces one snapshot, and only with a newer one
- * (services/txn_merge.ts), so any delivery order ends in the same transaction.
+ * (services/ingest/merge.ts), so any delivery order ends in the same transaction.
  */
 
 export type TxnStatus =
@@ -55,7 +55,17 @@ export interface ReviewSignal {
   created: string;
 }
 
-export interface Transaction {
+/** Why the latest attempt failed and Radar's view of it, as Stripe reports them on the charge. */
+export interface ChargeOutcome {
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  failure_message: string | null;
+  risk_level: string | null;
+  risk_score: number | null;
+}
+
+export interface Transaction extends ChargeOutcome {
   id: string;
   customer: string | null;
   amount: number;
@@ -73,12 +83,6 @@ export interface Transaction {
   created: string;
   description: string | null;
   payment_method: PaymentMethodSummary | null;
-  failure_code: string | null;
-  decline_code: string | null;
-  advice_code: string | null;
-  failure_message: string | null;
-  risk_level: string | null;
-  risk_score: number | null;
   /** status of the most recent dispute, null when never disputed */
   dispute_status: string | null;
   risk_signals: {
@@ -90,7 +94,7 @@ export interface Transaction {
 
 /**
  * Where a snapshot sits in its object's history; compared element by element
- * (services/txn_merge.ts `isNewer`).
+ * (services/ingest/merge.ts `isNewer`).
  */
 export interface Ordered {
   order: number[];
@@ -119,7 +123,7 @@ export interface PiSnap extends Ordered {
   created: number;
 }
 
-export interface ChargeSnap extends Ordered {
+export interface ChargeSnap extends Ordered, ChargeOutcome {
   id: string;
   payment_intent: string | null;
   status: string;
@@ -133,12 +137,6 @@ export interface ChargeSnap extends Ordered {
   description: string | null;
   created: number;
   payment_method: PaymentMethodSummary | null;
-  failure_code: string | null;
-  decline_code: string | null;
-  advice_code: string | null;
-  failure_message: string | null;
-  risk_level: string | null;
-  risk_score: number | null;
 }
 
 export interface RefundSnap extends Ordered {

@@ -1,52 +1,16 @@
 /**
- * Admins, their API tokens and pending role grants in KV.
+ * Admins and their API tokens in KV (two-person requests: kv/approvals.ts).
  *
  *   ["admins", id]                         -> AdminRecord
  *   ["admins_by_email", email]             -> admin id      (unique; created with versionstamp: null)
  *   ["admin_tokens", sha256(token)]        -> admin id      (the clear token is never stored)
- *   ["role_grants", grant id]              -> RoleGrant
- *   ["role_grants_by_admin", admin, grant] -> grant id
  *
  * Functions named `add…` only add checks and mutations to an atomic op, so
  * callers can commit them together with their audit entries.
  */
 import { keys } from "./keys.ts";
-import type { Role } from "../domain/permissions.ts";
+import type { AdminRecord } from "../domain/admin.ts";
 import { getManyChunked } from "./atomic.ts";
-
-export type AdminStatus = "active" | "disabled";
-
-export interface AdminRecord {
-  id: string;
-  /** lowercased */
-  email: string;
-  role: Role;
-  status: AdminStatus;
-  /** SHA-256 (hex) of the current API token */
-  token_hash: string;
-  /** ISO 8601 */
-  created_at: string;
-  updated_at: string;
-  /** who created it: an admin id or a system actor such as `cli` */
-  created_by: string;
-}
-
-export type RoleGrantStatus = "pending" | "approved" | "rejected";
-
-export interface RoleGrant {
-  id: string;
-  admin_id: string;
-  /** the role the admin had when the grant was requested; approval refuses if it changed */
-  from_role: Role;
-  role: Role;
-  status: RoleGrantStatus;
-  requested_by: string;
-  decided_by: string | null;
-  created_at: string;
-  decided_at: string | null;
-  /** ISO 8601; a pending grant past this can no longer be approved */
-  expires_at: string;
-}
 
 export function getAdmin(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<AdminRecord>> {
   return kv.get<AdminRecord>(keys.admin(id));
@@ -121,34 +85,4 @@ export function addUpdateAdmin(
       .check({ key: keys.adminToken(next.token_hash), versionstamp: null })
       .set(keys.adminToken(next.token_hash), next.id);
   }
-}
-
-export function getRoleGrant(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RoleGrant>> {
-  return kv.get<RoleGrant>(keys.roleGrant(id));
-}
-
-/** Grants of one admin, newest first (a handful at most: they expire after a day). */
-export async function listRoleGrants(kv: Deno.Kv, adminId: string): Promise<RoleGrant[]> {
-  const ids: string[] = [];
-  const iter = kv.list<string>({ prefix: keys.roleGrantsByAdminPrefix(adminId) }, {
-    reverse: true,
-    limit: 50,
-  });
-  for await (const e of iter) ids.push(e.value);
-  const rows = await getManyChunked<RoleGrant>(kv, ids.map((id) => keys.roleGrant(id)));
-  return rows.flatMap((r) => r.value ? [r.value] : []);
-}
-
-export function addCreateRoleGrant(op: Deno.AtomicOperation, grant: RoleGrant): void {
-  op.check({ key: keys.roleGrant(grant.id), versionstamp: null })
-    .set(keys.roleGrant(grant.id), grant)
-    .set(keys.roleGrantByAdmin(grant.admin_id, grant.id), grant.id);
-}
-
-export function addUpdateRoleGrant(
-  op: Deno.AtomicOperation,
-  entry: Deno.KvEntry<RoleGrant>,
-  next: RoleGrant,
-): void {
-  op.check(entry).set(keys.roleGrant(next.id), next);
 }

@@ -6,7 +6,7 @@
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
-import type { CustomerAggregates, CustomerRecord } from "./customers.ts";
+import type { CustomerAggregates, CustomerRecord } from "../domain/customer.ts";
 import type { FraudHistory } from "../domain/fraud_history.ts";
 import type { FraudAlert, RuleName, Signal } from "../domain/fraud.ts";
 

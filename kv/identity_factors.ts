@@ -12,7 +12,7 @@ import { keys } from "./keys.ts";
 
 export interface SecondFactorRecord {
   admin_id: string;
-  /** AES-GCM sealed base32 TOTP secret (services/identity_crypto.ts) */
+  /** AES-GCM sealed base32 TOTP secret (services/identity/crypto.ts) */
   sealed_totp_secret: string;
   /** ISO 8601 */
   enrolled_at: string;
@@ -128,4 +128,44 @@ export async function countRequest(
     for await (const e of older) op.delete(e.key);
   }
   await op.commit();
+}
+
+/** Removes an admin's second factor (a reset waiting for its person to enroll a new one). */
+export function addDeleteSecondFactor(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<SecondFactorRecord>,
+): void {
+  op.check(read).delete(read.key);
+}
+
+/**
+ * Counts one request in the window if it is still under `limit`, as one
+ * compare-and-set (the count's versionstamp checked): parallel requests in
+ * any number of isolates never count past `limit`. Returns false when full.
+ */
+export async function countRequestWithin(
+  kv: Deno.Kv,
+  kind: string,
+  id: string,
+  window: number,
+  limit: number,
+): Promise<boolean> {
+  const key = keys.rateWindow(kind, id, window);
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const entry = await kv.get<Deno.KvU64>(key);
+    const count = readRateCount(entry);
+    if (count >= limit) return false;
+    const op = kv.atomic().check(entry).set(key, new Deno.KvU64(BigInt(count + 1)), {
+      expireIn: 24 * 3600_000,
+    });
+    if (count === 0) {
+      const older = kv.list({
+        start: keys.rateWindow(kind, id, 0),
+        end: key,
+      }, { limit: 20 });
+      for await (const e of older) op.delete(e.key);
+    }
+    if ((await op.commit()).ok) return true;
+  }
+  return false; // a storm of contention: refusing is the safe answer
 }

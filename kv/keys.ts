@@ -140,7 +140,7 @@ export const keys = {
   /**
    * the customer's counters: balance per currency (always the sum of that
    * currency's ledger entries) and the aggregates the fraud rules read
-   * (services/txn_aggregates.ts), updated with each change
+   * (services/ingest/aggregates.ts), updated with each change
    */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */
@@ -247,4 +247,11 @@ export const keys = {
   /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
   adminLink: (a: string, b: string) => ["admin_links", a, b],
   adminLinksPrefix: (a: string) => ["admin_links", a],
+  /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
+  enrollment: (codeHash: string) => ["enrollments", codeHash],
+  /**
+   * rewritten by each refund an operator asks for: its versionstamp is checked,
+   * so one operator's concurrent requests see each other (refund approval policy)
+   */
+  refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
 } as const;

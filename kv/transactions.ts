@@ -7,7 +7,7 @@ import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
 import type { Transaction, TxnSync } from "../domain/transaction.ts";
-import type { CustomerAggregates } from "./customers.ts";
+import type { CustomerAggregates } from "../domain/customer.ts";
 import type { CounterCache } from "./read_cache.ts";
 
 export interface TransactionState {

@@ -13,15 +13,31 @@ import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
 import type { ErrorCode } from "../core/errors.ts";
+import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
 
 export interface AdminRouteOptions {
   permission: Permission;
   /** needs `X-OTP-Code` or `X-Step-Up` */
   secondFactor?: boolean;
+  /**
+   * bytes of request body this route accepts (default 64 KiB, `DEFAULT_BODY_LIMIT`);
+   * e.g. 256 KiB for dispute evidence, 5 MB and a little for a multipart file upload
+   */
+  bodyLimit?: number;
 }
 
-/** Checks who is calling and whether they may; sets `principal`. */
-export function guard(permission: Permission, secondFactor: boolean): MiddlewareHandler<AppEnv> {
+/**
+ * Checks who is calling and whether they may; sets `principal`. Then the body
+ * (declared type, size limit) and the route's own validation, before a second
+ * factor is spent on the request.
+ */
+export function guard(
+  permission: Permission,
+  secondFactor: boolean,
+  request?: RouteConfig["request"],
+  bodyLimit = DEFAULT_BODY_LIMIT,
+): MiddlewareHandler<AppEnv> {
+  const types = Object.keys(request?.body?.content ?? {});
   return async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
@@ -29,6 +45,8 @@ export function guard(permission: Permission, secondFactor: boolean): Middleware
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
+    await gateBody(c, { types, limit: bodyLimit });
+    await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
     if (secondFactor) {
       await identity.verifySecondFactor(principal, {
         otp: c.req.header("x-otp-code"),
@@ -41,9 +59,12 @@ export function guard(permission: Permission, secondFactor: boolean): Middleware
 }
 
 export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, route: R) {
-  const { permission, secondFactor = false } = options;
+  const { permission, secondFactor = false, bodyLimit } = options;
   const roles = PERMISSIONS[permission];
   const codes: ErrorCode[] = ["unauthenticated", "forbidden", "rate_limited"];
+  if (route.request?.body || route.method !== "get") {
+    codes.push("payload_too_large", "unsupported_media_type");
+  }
   if (secondFactor) {
     codes.push("otp_required", "otp_invalid", "otp_replayed", "otp_locked", "step_up_expired");
   }
@@ -55,7 +76,7 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
     security: secondFactor
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
-    middleware: guard(permission, secondFactor),
+    middleware: guard(permission, secondFactor, route.request, bodyLimit),
     responses: { ...errorResponses(...codes), ...route.responses },
     "x-permission": permission,
     "x-roles": [...roles],

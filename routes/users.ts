@@ -1,82 +1,54 @@
 /**
  * /api/admin/users: manage admins and roles (role `admin`; changes need a
- * second factor). Granting `admin` is maker-checker: the PATCH (or POST)
- * answers 202 with a pending role grant that a different admin approves.
+ * second factor). No answer carries another person's credentials: accounts
+ * enroll themselves with a code; roles that can approve, and another admin's
+ * credentials, go through the approvals queue (answer 202).
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import {
+  AdminSchema,
+  AdminStatusSchema as StatusSchema,
+  ApprovalSchema,
   CursorQuery,
+  DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
   LimitQuery,
   pageSchema,
+  RoleSchema,
 } from "../openapi/schemas.ts";
-import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
 
-const BASE = "/api/admin/users";
-const roleError = `role must be one of ${ROLES.join(", ")}`;
-const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
-const StatusSchema = z.enum(["active", "disabled"], {
-  error: "status must be active or disabled",
-});
-const DateTime = z.string().openapi({ format: "date-time" });
-
-export const AdminSchema = z.object({
-  id: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  email: z.string().openapi({ example: "ops@example.com" }),
-  role: RoleSchema,
-  status: StatusSchema,
-  created_at: DateTime,
-  updated_at: DateTime,
-  created_by: z.string().openapi({ description: "admin id, or a system actor such as `cli`" }),
-}).openapi("Admin");
-
-const RoleGrantSchema = z.object({
-  id: z.string().openapi({ example: "grt_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  admin_id: z.string(),
-  from_role: RoleSchema,
-  role: RoleSchema,
-  status: z.enum(["pending", "approved", "rejected"]),
-  requested_by: z.string(),
-  decided_by: z.string().nullable(),
-  created_at: DateTime,
-  decided_at: DateTime.nullable(),
-  expires_at: DateTime,
-}).openapi("RoleGrant");
-
-const Credentials = z.object({
-  admin: AdminSchema,
-  token: z.string().openapi({ description: "API token: shown once, stored only as a hash" }),
-  totp_secret: z.string().openapi({ description: "base32 TOTP secret: shown once" }),
-  otpauth_uri: z.string().openapi({ example: "otpauth://totp/PayOps:ops%40example.com?..." }),
-  recovery_codes: z.array(z.string()).openapi({
-    description: "8 single-use codes (`xxxx-xxxx`) usable in X-OTP-Code: shown once",
+const AccountRequestSchema = z.object({
+  admin: AdminSchema.nullable().openapi({
+    description: "the account, when it needed no second admin (roles that cannot approve)",
   }),
-  pending_role_grant: RoleGrantSchema.nullable().openapi({
+  approval: ApprovalSchema.nullable().openapi({
+    description: "the pending request, for roles that can approve (operator, admin)",
+  }),
+  enrollment_code: z.string().openapi({
     description:
-      "asked for role `admin`: the account starts as `viewer` until another admin approves",
+      "single-use: hand it to the new person, who redeems it at POST /api/admin/enroll " +
+      "(once the request is approved) for their own token and second factor",
   }),
-}).openapi("AdminCredentials");
+  enrollment_expires_at: DateTime,
+}).openapi("AccountRequest");
 
 const AdminChangeResult = z.object({
   admin: AdminSchema,
-  pending_role_grant: RoleGrantSchema.nullable(),
+  pending_approval: ApprovalSchema.nullable(),
 }).openapi("AdminChangeResult");
 
 const IdParam = z.object({
   id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "adm_01J" }),
 });
-const GrantParams = IdParam.extend({
-  grant_id: z.string().min(1).max(64).openapi({ param: { name: "grant_id", in: "path" } }),
-});
 
 const list = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Admins, newest first",
   request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
@@ -85,24 +57,24 @@ const list = adminRoute({ permission: "users.read" }, {
 
 const show = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
-  summary: "One admin with the role grants awaiting approval",
+  summary: "One admin",
   request: { params: IdParam },
   responses: {
-    200: jsonContent(
-      AdminSchema.extend({ pending_role_grants: z.array(RoleGrantSchema) }).openapi("AdminDetail"),
-      "the admin",
-    ),
+    200: jsonContent(AdminSchema, "the admin"),
     ...errorResponses("not_found"),
   },
 });
 
 const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
-  summary: "Create an admin; returns its token, TOTP secret and recovery codes once",
+  summary: "Create an admin: an enrollment code (and, for operator or admin, a pending request)",
+  description: "No credentials are returned: the new person redeems the enrollment code at " +
+    "`POST /api/admin/enroll`. An account that can approve (operator, admin) waits for a second " +
+    "admin: the answer is 202 with the pending request.",
   request: {
     body: {
       required: true,
@@ -117,18 +89,22 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     },
   },
   responses: {
-    201: jsonContent(Credentials, "created; the secrets are not shown again"),
+    201: jsonContent(AccountRequestSchema, "created; the person enrolls with the code"),
+    202: jsonContent(
+      AccountRequestSchema,
+      "waits for a second admin; the code works once approved",
+    ),
     ...errorResponses("conflict"),
   },
 });
 
 const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "patch",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "Change an admin's role or status",
-  description: "You cannot change your own role or status. `role: admin` needs a second " +
-    "admin: the answer is 202 with a pending role grant to approve.",
+  description: "You cannot change your own role or status. A role that can approve " +
+    "(operator, admin) needs a second admin: the answer is 202 with the pending request.",
   request: {
     params: IdParam,
     body: {
@@ -145,71 +121,40 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   },
   responses: {
     200: jsonContent(AdminChangeResult, "changed"),
-    202: jsonContent(AdminChangeResult, "the admin role awaits a second admin's approval"),
+    202: jsonContent(AdminChangeResult, "the role awaits a second admin's approval"),
     ...errorResponses("not_found", "conflict"),
   },
 });
 
-const approve = adminRoute({ permission: "users.write", secondFactor: true }, {
-  method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/approve`,
-  tags: ["users"],
-  summary: "Approve a pending role grant (not your own request)",
-  request: { params: GrantParams },
-  responses: {
-    200: jsonContent(
-      z.object({ admin: AdminSchema, grant: RoleGrantSchema }).openapi("RoleGrantApproval"),
-      "the role is granted",
-    ),
-    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
-  },
-});
-
-const reject = adminRoute({ permission: "users.write" }, {
-  method: "post",
-  path: `${BASE}/{id}/role-grants/{grant_id}/reject`,
-  tags: ["users"],
-  summary: "Close a pending role grant without granting it",
-  request: { params: GrantParams },
-  responses: {
-    200: jsonContent(RoleGrantSchema, "rejected"),
-    ...errorResponses("not_found", "conflict"),
-  },
-});
+const credentialResponses = {
+  202: jsonContent(
+    ApprovalSchema,
+    "waits for a third person's approval; the approver receives an enrollment code to hand over",
+  ),
+  ...errorResponses("not_found"),
+};
 
 const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/rotate-token`,
+  path: "/users/{id}/rotate-token",
   tags: ["users"],
-  summary: "Issue a new API token; the old one stops working at once",
+  summary: "Ask to rotate another admin's API token (someone else approves)",
+  description: "Once approved, the old token stops at once; the person redeems the enrollment " +
+    "code with their own current TOTP code (`X-OTP-Code`) for a new token.",
   request: { params: IdParam },
-  responses: {
-    200: jsonContent(
-      z.object({ admin: AdminSchema, token: z.string() }).openapi("RotatedToken"),
-      "the new token, shown once",
-    ),
-    ...errorResponses("not_found"),
-  },
+  responses: credentialResponses,
 });
 
 const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/reset-2fa`,
+  path: "/users/{id}/reset-2fa",
   tags: ["users"],
-  summary: "Replace the TOTP secret and recovery codes (lost phone)",
+  summary: "Ask to reset another admin's second factor (someone else approves)",
+  description: "Once approved, the old factor and its step-up tokens stop at once; the person " +
+    "redeems the enrollment code with their own token (`Authorization`) for a new TOTP secret " +
+    "and recovery codes.",
   request: { params: IdParam },
-  responses: {
-    200: jsonContent(
-      z.object({
-        admin: AdminSchema,
-        totp_secret: z.string(),
-        otpauth_uri: z.string(),
-        recovery_codes: z.array(z.string()),
-      }).openapi("SecondFactorReset"),
-      "the new second factor, shown once",
-    ),
-    ...errorResponses("not_found"),
-  },
+  responses: credentialResponses,
 });
 
 export function userRoutes(services: Services) {
@@ -218,7 +163,9 @@ export function userRoutes(services: Services) {
     .openapi(list, async (c) => c.json(await identity.listAdmins(c.req.valid("query")), 200))
     .openapi(show, async (c) => c.json(await identity.getAdmin(c.req.valid("param").id), 200))
     .openapi(create, async (c) => {
-      return c.json(await identity.createAdmin(callContext(c), c.req.valid("json")), 201);
+      const r = await identity.requestAccount(callContext(c), c.req.valid("json"));
+      c.header("Cache-Control", "no-store");
+      return r.approval ? c.json(r, 202) : c.json(r, 201);
     })
     .openapi(update, async (c) => {
       const result = await identity.updateAdmin(
@@ -226,21 +173,17 @@ export function userRoutes(services: Services) {
         c.req.valid("param").id,
         c.req.valid("json"),
       );
-      return result.pending_role_grant ? c.json(result, 202) : c.json(result, 200);
-    })
-    .openapi(approve, async (c) => {
-      const { id, grant_id } = c.req.valid("param");
-      return c.json(await identity.approveRoleGrant(callContext(c), id, grant_id), 200);
-    })
-    .openapi(reject, async (c) => {
-      const { id, grant_id } = c.req.valid("param");
-      return c.json(await identity.rejectRoleGrant(callContext(c), id, grant_id), 200);
+      return result.pending_approval ? c.json(result, 202) : c.json(result, 200);
     })
     .openapi(rotate, async (c) => {
-      return c.json(await identity.rotateToken(callContext(c), c.req.valid("param").id), 200);
+      const id = c.req.valid("param").id;
+      return c.json(await identity.requestCredentialReset(callContext(c), id, "token"), 202);
     })
     .openapi(reset2fa, async (c) => {
       const id = c.req.valid("param").id;
-      return c.json(await identity.resetSecondFactor(callContext(c), id), 200);
+      return c.json(
+        await identity.requestCredentialReset(callContext(c), id, "second_factor"),
+        202,
+      );
     });
 }

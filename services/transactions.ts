@@ -1,7 +1,7 @@
 /**
  * Reading transactions: GET /transactions (filters customer, status, from, to)
  * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id).
- * Transactions are written only by the Stripe event applier (services/stripe_events.ts).
+ * Transactions are written only by the Stripe event applier (services/ingest/applier.ts).
  */
 import type { Deps } from "./deps.ts";
 import { notFound, validationFailed } from "../core/errors.ts";

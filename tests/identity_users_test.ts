@@ -19,32 +19,49 @@ async function roleOf(t: TestApp, id: string) {
   return (await t.services.identity.getAdmin(id)).role;
 }
 
-Deno.test("POST /api/admin/users creates an admin and shows its credentials once", async () => {
+Deno.test("POST /api/admin/users creates an account that enrolls itself with a code (no credentials in the answer)", async () => {
   await withTestApp(async (t) => {
     const boss = await createAdmin(t, "admin");
     const res = await t.app.request(
       "/api/admin/users",
-      jsonRequest("POST", otpHeaders(t, boss), { email: " Ops@Example.COM ", role: "operator" }),
+      jsonRequest("POST", otpHeaders(t, boss), { email: " Ops@Example.COM ", role: "analyst" }),
     );
     assert.equal(res.status, 201);
+    assert.equal(res.headers.get("cache-control"), "no-store");
     const body = await res.json();
     assert.equal(body.admin.email, "ops@example.com");
-    assert.equal(body.admin.role, "operator");
+    assert.equal(body.admin.role, "analyst");
     assert.equal(body.admin.created_by, boss.id);
-    assert.match(body.token, /^pot_[A-Za-z0-9_-]{43}$/);
-    assert.match(body.otpauth_uri, /^otpauth:\/\/totp\//);
-    assert.equal(body.recovery_codes.length, 8);
-    assert.equal(body.pending_role_grant, null);
+    assert.equal(body.token, undefined);
+    assert.equal(body.totp_secret, undefined);
+    assert.equal(body.approval, null);
+    assert.match(body.enrollment_code, /^enr_/);
+
+    const enrolled = await t.app.request(
+      "/api/admin/enroll",
+      jsonRequest("POST", {}, { code: body.enrollment_code }),
+    );
+    assert.equal(enrolled.status, 200);
+    const creds = await enrolled.json();
+    assert.match(creds.token, /^pot_[A-Za-z0-9_-]{43}$/);
+    assert.match(creds.otpauth_uri, /^otpauth:\/\/totp\//);
+    assert.equal(creds.recovery_codes.length, 8);
     const me = await t.app.request("/api/admin/me", {
-      headers: { authorization: `Bearer ${body.token}` },
+      headers: { authorization: `Bearer ${creds.token}` },
     });
-    assert.equal((await me.json()).role, "operator");
+    assert.equal((await me.json()).role, "analyst");
     const step = await t.app.request("/api/admin/step-up", {
-      ...jsonRequest("POST", { authorization: `Bearer ${body.token}` }, {
-        code: totpCode(body.totp_secret, t.clock.now()),
+      ...jsonRequest("POST", { authorization: `Bearer ${creds.token}` }, {
+        code: totpCode(creds.totp_secret, t.clock.now()),
       }),
     });
     assert.equal(step.status, 200, "the TOTP secret shown works");
+    const again = await t.app.request(
+      "/api/admin/enroll",
+      jsonRequest("POST", {}, { code: body.enrollment_code }),
+    );
+    assert.equal(again.status, 401);
+    assert.equal((await again.json()).code, "enrollment_invalid");
 
     const entry = (await auditEntries(t.kv)).find((e) =>
       e.action === "user.create" && e.actor.id === boss.id
@@ -52,7 +69,7 @@ Deno.test("POST /api/admin/users creates an admin and shows its credentials once
     assert.ok(entry);
     assert.equal(entry.target?.id, body.admin.id);
     const after = entry.after as Record<string, unknown>;
-    assert.equal(after.role, "operator");
+    assert.equal(after.role, "analyst");
     assert.notEqual(after.email, "ops@example.com", "emails are masked in the audit log");
 
     const dup = await t.app.request(
@@ -153,36 +170,6 @@ Deno.test("an admin cannot change their own role or disable themselves (403, aud
       e.action === "user.update" && e.result === "denied"
     );
     assert.equal(denied.length, 2);
-  });
-});
-
-Deno.test("rotate-token and reset-2fa routes return the new secrets once", async () => {
-  await withTestApp(async (t) => {
-    const boss = await createAdmin(t, "admin");
-    const target = await createAdmin(t, "viewer");
-    const rotated = await t.app.request(
-      `/api/admin/users/${target.id}/rotate-token`,
-      jsonRequest("POST", otpHeaders(t, boss)),
-    );
-    assert.equal(rotated.status, 200);
-    const { token } = await rotated.json();
-    assert.equal(
-      (await t.app.request("/api/admin/me", { headers: authHeaders(target) })).status,
-      401,
-    );
-    assert.equal(
-      (await t.app.request("/api/admin/me", { headers: { authorization: `Bearer ${token}` } }))
-        .status,
-      200,
-    );
-    const reset = await t.app.request(
-      `/api/admin/users/${target.id}/reset-2fa`,
-      jsonRequest("POST", otpHeaders(t, boss)),
-    );
-    assert.equal(reset.status, 200);
-    const body = await reset.json();
-    assert.notEqual(body.totp_secret, target.totpSecret);
-    assert.equal(body.recovery_codes.length, 8);
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmedPayment } from "./helpers/emulator.ts";
 import type Stripe from "stripe";
 import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
@@ -187,13 +188,7 @@ Deno.test("charge.refunded naming refunds not yet seen reads them from Stripe", 
     const t = await createTestApp({ stripe: gateway });
     try {
       const customer = await stripe.customers.create({ email: "refetch@example.com" });
-      const pi = await stripe.paymentIntents.create({
-        amount: 2500,
-        currency: "usd",
-        customer: customer.id,
-        payment_method: "pm_card_visa",
-        confirm: true,
-      });
+      const pi = await confirmedPayment(stripe, { amount: 2500, customer: customer.id });
       const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 600 });
       const charge = await stripe.charges.retrieve(pi.latest_charge as string);
       const event = (type: string, object: unknown, created: number) =>

@@ -267,13 +267,17 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     const reg = registration(claimed.kind);
     let result: Record<string, unknown> | null = null;
     let error: string | null = null;
+    let handover: unknown = undefined;
     try {
-      result = (await reg.execute!(deps, claimed, ctx)) ?? {};
+      // `handover` (an enrollment code for someone else) is answered once, never stored
+      const { handover: h, ...rest } = (await reg.execute!(deps, claimed, ctx)) ?? {};
+      result = rest;
+      handover = h;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
       if (!(e instanceof AppError)) deps.log.error("approved action failed", { error: e });
     }
-    return await svc.audit.commit(ctx, async (op) => {
+    const done = await svc.audit.commit(ctx, async (op) => {
       const entry = await load(claimed.id);
       const next: ApprovalRequest = {
         ...entry.value,
@@ -293,6 +297,7 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
         }],
       };
     });
+    return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
   }
 
   async function reject(

@@ -10,9 +10,6 @@ import type { Deps } from "../deps.ts";
 import { entryHash, hmacHex } from "./entry.ts";
 import {
   addCheckpoint,
-  type AuditCheckpoint,
-  type AuditHead,
-  GENESIS_HEAD,
   getCheckpoint,
   getEntry,
   iterateCheckpoints,
@@ -21,6 +18,7 @@ import {
   readHead,
   readHeadAndEntry,
 } from "../../kv/audit.ts";
+import { type AuditCheckpoint, type AuditHead, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 
 export type VerifyProblem =
   | "hash_mismatch"

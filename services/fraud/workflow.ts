@@ -11,6 +11,7 @@ import type { RefundResult } from "../refunds/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { CallContext } from "../../domain/actor.ts";
+import { isUndecided } from "../../domain/refund.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import {
   ALERT_TRANSITIONS,
@@ -215,7 +216,9 @@ export function createWorkflow(
           { ...ctx, ...(key ? { idempotency_key: key } : {}) },
           { transaction_id: txnId, note, fraud_alert_id: id },
         );
-        results.push({ transaction_id: txnId, status: r.status, refund: r.refund });
+        // as POST /refunds answers: 202 while awaiting approval or Stripe's outcome, else 201
+        const status = isUndecided(r.refund.status) ? 202 : 201;
+        results.push({ transaction_id: txnId, status, refund: r.refund });
       } catch (e) {
         if (!(e instanceof AppError) || e.status >= 500) throw e;
         results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });

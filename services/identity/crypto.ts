@@ -7,6 +7,7 @@
  *     their 40 bits would fall to an offline search of a bare hash.
  */
 import { b64url, fromB64url, hex, sha256Hex } from "../../core/encoding.ts";
+import { AppError } from "../../core/errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -52,10 +53,10 @@ export function newRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
   return codes;
 }
 
-/** The keys derived from the signing key, one per purpose. */
-export class IdentityKeys {
-  #seal: Promise<CryptoKey>;
-  #recovery: Promise<CryptoKey>;
+/** The keys derived from one signing key, one per purpose. */
+class DerivedKeys {
+  seal: Promise<CryptoKey>;
+  recovery: Promise<CryptoKey>;
 
   constructor(signingKey: string) {
     const base = crypto.subtle.importKey("raw", enc.encode(signingKey), "HKDF", false, [
@@ -80,11 +81,25 @@ export class IdentityKeys {
           usage,
         )
       );
-    this.#seal = derive("totp-secret-seal:v1", { name: "AES-GCM", length: 256 }, [
+    this.seal = derive("totp-secret-seal:v1", { name: "AES-GCM", length: 256 }, [
       "encrypt",
       "decrypt",
     ]);
-    this.#recovery = derive("recovery-code-hash:v1", { name: "HMAC", hash: "SHA-256" }, ["sign"]);
+    this.recovery = derive("recovery-code-hash:v1", { name: "HMAC", hash: "SHA-256" }, ["sign"]);
+  }
+}
+
+/**
+ * Sealing and hashing with AUDIT_SIGNING_KEY: the first key seals and hashes,
+ * every key in the list opens and matches (rotation, newest first).
+ */
+export class IdentityKeys {
+  #keys: DerivedKeys[];
+
+  constructor(signingKey: string, older: string[] = []) {
+    this.#keys = [signingKey, ...older.filter((k) => k !== signingKey)].map((k) =>
+      new DerivedKeys(k)
+    );
   }
 
   /** Seals `secret` for `adminId`: `v1.<iv>.<ciphertext>`; unsealing under another id fails. */
@@ -92,27 +107,52 @@ export class IdentityKeys {
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const ct = await crypto.subtle.encrypt(
       { name: "AES-GCM", iv, additionalData: enc.encode(adminId) },
-      await this.#seal,
+      await this.#keys[0].seal,
       enc.encode(secret),
     );
     return `v1.${b64url(iv)}.${b64url(new Uint8Array(ct))}`;
   }
 
+  /**
+   * Opens a sealed secret with any configured key. A secret none of them opens
+   * is a configuration problem (a key was changed without keeping the old one
+   * in the list): `503 configuration_error`, never a 500.
+   */
   async unseal(sealed: string, adminId: string): Promise<string> {
     const [version, iv, ct] = sealed.split(".");
     if (version !== "v1" || !iv || !ct) throw new Error("sealed TOTP secret has an unknown format");
-    const clear = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: fromB64url(iv), additionalData: enc.encode(adminId) },
-      await this.#seal,
-      fromB64url(ct),
+    for (const k of this.#keys) {
+      try {
+        const clear = await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: fromB64url(iv), additionalData: enc.encode(adminId) },
+          await k.seal,
+          fromB64url(ct),
+        );
+        return dec.decode(clear);
+      } catch {
+        // not this key: try the next one
+      }
+    }
+    throw new AppError(
+      "configuration_error",
+      "this admin's TOTP secret was sealed with a key AUDIT_SIGNING_KEY does not hold: set " +
+        "AUDIT_SIGNING_KEY to a list with the current key first and the key the account was " +
+        "created with after it (comma-separated), or reset the account's second factor",
+      { extra: { setting: "AUDIT_SIGNING_KEY" } },
     );
-    return dec.decode(clear);
   }
 
-  /** HMAC (hex) of a recovery code, case-insensitive. */
+  /** HMAC (hex) of a recovery code, case-insensitive, with the signing key. */
   async hashRecoveryCode(code: string): Promise<string> {
-    return hex(
-      await crypto.subtle.sign("HMAC", await this.#recovery, enc.encode(code.toLowerCase())),
+    return (await this.recoveryCodeHashes(code))[0];
+  }
+
+  /** The code's HMAC under every configured key (a match under any is the code). */
+  async recoveryCodeHashes(code: string): Promise<string[]> {
+    return await Promise.all(
+      this.#keys.map(async (k) =>
+        hex(await crypto.subtle.sign("HMAC", await k.recovery, enc.encode(code.toLowerCase())))
+      ),
     );
   }
 }

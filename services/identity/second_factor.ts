@@ -60,6 +60,8 @@ interface Attempt<T> {
   outcome: Outcome;
   lockedUntil: number | null;
   extra: T | null;
+  /** wrong codes still allowed before the lock */
+  triesLeft?: number;
 }
 
 /** What a caller adds to the commit when the code is accepted (a step-up token). */
@@ -94,7 +96,8 @@ export async function consumeCode<T>(
     const errors: FieldError[] = [{ path: field, message }];
     throw new AppError("otp_invalid", `${field} ${message}`, { errors });
   }
-  const recoveryHash = kind === "recovery" ? await d.keys.hashRecoveryCode(code) : null;
+  // a match under any configured key (AUDIT_SIGNING_KEY rotation) is the code
+  const recoveryHashes = kind === "recovery" ? await d.keys.recoveryCodeHashes(code) : null;
 
   const build = async (op: Deno.AtomicOperation) => {
     const now = d.clock.now();
@@ -113,8 +116,9 @@ export async function consumeCode<T>(
     }
     let next: SecondFactorRecord | null = null;
     let replayed = false;
-    if (recoveryHash !== null) {
-      if (rec.recovery_code_hashes.includes(recoveryHash)) {
+    const recoveryHash = recoveryHashes?.find((h) => rec.recovery_code_hashes.includes(h));
+    if (recoveryHashes !== null) {
+      if (recoveryHash !== undefined) {
         next = {
           ...rec,
           recovery_code_hashes: rec.recovery_code_hashes.filter((h) => h !== recoveryHash),
@@ -131,7 +135,7 @@ export async function consumeCode<T>(
       addSetSecondFactor(op, entry, next);
       const accepted = onAccepted ? await onAccepted(op, next) : { value: null, audit: [] };
       const audit: AuditInput[] = [...accepted.audit];
-      if (recoveryHash !== null) {
+      if (recoveryHashes !== null) {
         audit.push({
           action: "auth.recovery_code_used",
           target,
@@ -186,6 +190,7 @@ export async function consumeCode<T>(
         outcome: locks ? "locked" : "failed",
         lockedUntil: failed.locked_until,
         extra: null,
+        triesLeft: OTP_MAX_FAILURES - failures.length,
       } as Attempt<T>,
       audit,
     };
@@ -215,8 +220,15 @@ export async function consumeCode<T>(
         "otp_invalid",
         "no second factor is enrolled for this admin; ask an admin to reset it (deno task admin reset-2fa)",
       );
-    default:
-      throw new AppError("otp_invalid", "wrong code; check your authenticator app's clock");
+    default: {
+      const left = attempt.triesLeft ?? 0;
+      throw new AppError(
+        "otp_invalid",
+        `wrong code; ${left} ${left === 1 ? "try" : "tries"} left before the second factor locks ` +
+          `for ${OTP_LOCK_MS / 60_000} minutes; check your authenticator app's clock`,
+        { extra: { tries_left: left } },
+      );
+    }
   }
 }
 

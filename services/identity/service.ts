@@ -18,13 +18,7 @@ import {
 } from "../../domain/permissions.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import {
-  anyAdminExists,
-  getAdmin,
-  getTokenAndRateCount,
-  listAllAdmins,
-  type RoleGrant,
-} from "../../kv/admins.ts";
+import { anyAdminExists, getAdmin, getTokenAndRateCount, listAllAdmins } from "../../kv/admins.ts";
 import { getSecondFactor, rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./crypto.ts";
 import {
@@ -39,6 +33,7 @@ import {
   windowOf,
 } from "./throttle.ts";
 import { systemClock } from "../../core/clock.ts";
+import { sha256Hex } from "../../core/encoding.ts";
 import { consumeCode } from "./second_factor.ts";
 import { createStepUp, verifyStepUp } from "./step_up.ts";
 import {
@@ -46,18 +41,29 @@ import {
   type AdminCredentials,
   type AdminView,
   adminView,
+  checkRole,
   createAdmin,
   type IdentityDeps,
   listAdmins,
   loadAdmin,
+  refuseSelf,
   resetSecondFactor,
   rotateToken,
   updateAdmin,
 } from "./users.ts";
-import { approveRoleGrant, pendingRoleGrants, rejectRoleGrant } from "./role_grants.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import {
+  type AccountRequestResult,
+  registerAccountKinds,
+  requestAccount,
+  requestCredentialReset,
+  requestRoleGrant,
+} from "./invites.ts";
+import { approvingRole, redeem, type Redeemed } from "./enrollment.ts";
 
 export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
-export type { RoleGrant } from "../../kv/admins.ts";
+export type { AccountRequestResult } from "./invites.ts";
+export type { Redeemed } from "./enrollment.ts";
 
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {
@@ -90,22 +96,36 @@ export interface IdentityService extends IdentityGuard {
     meta: RequestMeta,
   ): Promise<{ step_up_token: string; expires_at: string }>;
   me(principal: Principal): Promise<Me>;
+  /** break-glass (CLI, demo): creates the account and returns its credentials */
   createAdmin(ctx: CallContext, input: { email: string; role: string }): Promise<AdminCredentials>;
+  /** POST /api/admin/users: an enrollment code, and a pending request for roles that can approve */
+  requestAccount(
+    ctx: CallContext,
+    input: { email: string; role: string },
+  ): Promise<AccountRequestResult>;
+  /** POST /api/admin/enroll: the person's own credentials, once */
+  enroll(
+    code: string,
+    meta: RequestMeta,
+    proof: { otp?: string; authorization?: string },
+  ): Promise<Redeemed>;
+  /** POST /api/admin/users/{id}/rotate-token|reset-2fa: a request a third person approves */
+  requestCredentialReset(
+    ctx: CallContext,
+    id: string,
+    what: "token" | "second_factor",
+  ): Promise<ApprovalRequest>;
+  /** POST /api/admin/me/rotate-token */
+  rotateOwnToken(ctx: CallContext): Promise<{ admin: AdminView; token: string }>;
   listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
-  getAdmin(id: string): Promise<AdminView & { pending_role_grants: RoleGrant[] }>;
+  getAdmin(id: string): Promise<AdminView>;
   /** every admin, oldest first (CLI) */
   allAdmins(): Promise<AdminView[]>;
   updateAdmin(
     ctx: CallContext,
     id: string,
     change: AdminChange,
-  ): Promise<{ admin: AdminView; pending_role_grant: RoleGrant | null }>;
-  approveRoleGrant(
-    ctx: CallContext,
-    adminId: string,
-    grantId: string,
-  ): Promise<{ admin: AdminView; grant: RoleGrant }>;
-  rejectRoleGrant(ctx: CallContext, adminId: string, grantId: string): Promise<RoleGrant>;
+  ): Promise<{ admin: AdminView; pending_approval: ApprovalRequest | null }>;
   rotateToken(ctx: CallContext, id: string): Promise<{ admin: AdminView; token: string }>;
   resetSecondFactor(
     ctx: CallContext,
@@ -122,6 +142,8 @@ export interface IdentityOptions {
   audit: AuditService;
   cursors: CursorSealer;
   newId: IdFactory;
+  /** the two-person queue: account, grant and credential-reset kinds register on it */
+  approvals?: ApprovalService;
   /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
   limits?: RateLimits;
   /** how long API request counts may stay in this isolate before they go to KV */
@@ -147,14 +169,27 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 export function createIdentityService(deps: Deps, options: IdentityOptions): IdentityService {
   const { kv, clock } = deps;
-  const limits = options.limits ?? DEFAULT_RATE_LIMITS;
+  const limits = options.limits ?? {
+    api: { ...DEFAULT_RATE_LIMITS.api, limit: deps.config.apiRateLimitPerMin ?? 120 },
+    step_up: { ...DEFAULT_RATE_LIMITS.step_up, limit: deps.config.stepUpRateLimitPerMin ?? 10 },
+  };
+  const tokenTtlMs = (deps.config.apiTokenTtlDays ?? 90) * 24 * 3600_000;
   const d: IdentityDeps = {
     kv,
     clock,
-    keys: new IdentityKeys(deps.config.auditSigningKey),
+    keys: new IdentityKeys(deps.config.auditSigningKey, deps.config.auditSigningKeys ?? []),
     audit: options.audit,
     cursors: options.cursors,
     newId: options.newId,
+  };
+  const needApprovals = (): ApprovalService => {
+    if (!options.approvals) throw new Error("the identity service was built without approvals");
+    return options.approvals;
+  };
+  if (options.approvals) registerAccountKinds(d, options.approvals);
+  const bearerHash = (authorization: string | undefined): string | null => {
+    const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+    return token && API_TOKEN_FORMAT.test(token) ? sha256Hex(token) : null;
   };
   // The API window's count, read with the token in authenticate() and used by throttle().
   const prefetched = new WeakMap<Principal, PrefetchedCount>();
@@ -211,6 +246,15 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
       if (admin.status !== "active") {
         throw new AppError("unauthenticated", "this admin account is disabled");
       }
+      const issued = Date.parse(admin.token_issued_at ?? admin.created_at);
+      if (issued + tokenTtlMs <= clock.now()) {
+        throw new AppError(
+          "unauthenticated",
+          `this token expired (API_TOKEN_TTL_DAYS after ${
+            new Date(issued).toISOString()
+          }); rotate it before it expires with POST /api/admin/me/rotate-token, or ask an admin`,
+        );
+      }
       if (!adminIdByToken.has(tokenHash)) {
         if (adminIdByToken.size >= 10_000) adminIdByToken.clear();
         adminIdByToken.set(tokenHash, admin.id);
@@ -227,7 +271,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     },
 
     throttle(principal, kind: ThrottleKind) {
-      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.token_hash);
+      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.admin_id);
       const ahead = prefetched.get(principal);
       prefetched.delete(principal);
       return apiThrottle.check(principal.token_hash, ahead);
@@ -274,7 +318,8 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     },
 
     async stepUp(principal, code, meta) {
-      await throttleToken(kv, clock, limits, "step_up", principal.token_hash);
+      // per admin, not per token: a second token would not buy more guesses
+      await throttleToken(kv, clock, limits, "step_up", principal.admin_id);
       return await createStepUp(
         d,
         principalContext(principal, meta),
@@ -306,17 +351,50 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     },
 
     createAdmin: (ctx, input) => createAdmin(d, ctx, input),
+    requestAccount: (ctx, input) => requestAccount(d, needApprovals(), ctx, input),
+    enroll: (code, meta, proof) =>
+      redeem(d, code.trim(), meta, {
+        verifyOtp: async (adminId) => {
+          const otp = proof.otp?.trim();
+          if (!otp) {
+            throw new AppError(
+              "otp_required",
+              "a new token is redeemed with your current second factor: send X-OTP-Code",
+            );
+          }
+          const ctx = {
+            actor: { type: "admin" as const, id: adminId, role: null },
+            request: meta,
+            second_factor: false,
+          };
+          await consumeCode(d, ctx, otp, "header.x-otp-code");
+        },
+        tokenHash: bearerHash(proof.authorization),
+      }),
+    requestCredentialReset: (ctx, id, what) =>
+      requestCredentialReset(d, needApprovals(), ctx, id, what),
+    rotateOwnToken: (ctx) => rotateToken(d, ctx, ctx.actor.id),
     listAdmins: (opts) => listAdmins(d, opts),
     async getAdmin(id) {
-      const admin = await loadAdmin(d, id);
-      return { ...adminView(admin.value), pending_role_grants: await pendingRoleGrants(d, id) };
+      return adminView((await loadAdmin(d, id)).value);
     },
     async allAdmins() {
       return (await listAllAdmins(kv)).map(adminView);
     },
-    updateAdmin: (ctx, id, change) => updateAdmin(d, ctx, id, change),
-    approveRoleGrant: (ctx, adminId, grantId) => approveRoleGrant(d, ctx, adminId, grantId),
-    rejectRoleGrant: (ctx, adminId, grantId) => rejectRoleGrant(d, ctx, adminId, grantId),
+    async updateAdmin(ctx, id, change) {
+      const role = change.role === undefined ? undefined : checkRole(change.role);
+      const before = (await loadAdmin(d, id)).value;
+      // From the API, a role that can approve is granted by a second admin.
+      const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
+        approvingRole(role) && !(role === "operator" && before.role === "admin");
+      if (grant) await refuseSelf(d, ctx, id, "user.update", "change the role of");
+      const direct = { ...change, ...(grant ? { role: undefined } : {}) };
+      const admin = direct.role !== undefined || direct.status !== undefined
+        ? (await updateAdmin(d, ctx, id, direct)).admin
+        : adminView(before);
+      const pending = grant ? await requestRoleGrant(d, needApprovals(), ctx, before, role) : null;
+      return { admin, pending_approval: pending };
+    },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),
     resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
     anyAdminExists: () => anyAdminExists(kv),

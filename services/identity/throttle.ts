@@ -3,7 +3,8 @@
  * shares it. Step-up (a code guess per request) gets a much smaller budget
  * than ordinary API calls.
  *
- * Step-ups are counted in KV one by one (`throttleToken`). API requests are
+ * Step-ups are counted in KV one by one (`throttleToken`), each check and
+ * count one compare-and-set, so the limit holds exactly across isolates. API requests are
  * counted here first and their increments flushed to KV with one `sum` per
  * token at most every `flushEveryMs` (`createApiThrottle`): a KV write on every
  * request cost more than the rest of authentication. Each flush reads the
@@ -17,8 +18,8 @@ import type { Clock } from "../../core/clock.ts";
 import { AppError } from "../../core/errors.ts";
 import {
   countRequest,
+  countRequestWithin,
   getRateCount,
-  rateWindowKey,
   readRateCount,
 } from "../../kv/identity_factors.ts";
 
@@ -78,11 +79,13 @@ export async function throttleToken(
   const rate = limits[kind];
   const now = clock.now();
   const window = windowOf(rate, now);
-  const count = prefetched?.window === window
-    ? prefetched.count
-    : readRateCount(await kv.get<Deno.KvU64>(rateWindowKey(kind, tokenHash, window)));
-  if (count >= rate.limit) throw rateLimited(kind, rate, window, now);
-  await countRequest(kv, kind, tokenHash, window, count === 0);
+  if (prefetched?.window === window && prefetched.count >= rate.limit) {
+    throw rateLimited(kind, rate, window, now);
+  }
+  // check and count in one compare-and-set: a parallel burst cannot all slip under the limit
+  if (!await countRequestWithin(kv, kind, tokenHash, window, rate.limit)) {
+    throw rateLimited(kind, rate, window, now);
+  }
 }
 
 /** Runs `flush` after `ms` (it never rejects); returns a cancel function. */

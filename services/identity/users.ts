@@ -3,9 +3,9 @@
  * change role or status, rotate the token, reset the second factor. Every
  * change is written with its audit entry in one commit (`audit.commit`).
  *
- * Granting `admin` from the API is a pending role grant that a second admin
- * approves (services/identity_role_grants.ts); system actors (the CLI, the
- * demo) are the operator of the server and grant it directly.
+ * These act at once: the API reaches them only for what needs no second
+ * person (services/identity/invites.ts decides); the CLI is the break-glass
+ * path for whoever holds the KV and says so in its audit entries.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { type AuditInput } from "../audit/mod.ts";
@@ -19,17 +19,15 @@ import { totpUri } from "./totp.ts";
 import {
   addCreateAdmin,
   addUpdateAdmin,
-  type AdminRecord,
   adminsSelector,
-  type AdminStatus,
   getAdminIdByEmail,
-  type RoleGrant,
 } from "../../kv/admins.ts";
+import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
-import { requestRoleGrant } from "./role_grants.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 
 export { adminView, loadAdmin };
+export { refuseSelf as refuseSelfChange };
 export type { AdminView, IdentityDeps };
 
 /** Shown once, at creation: the clear token and second factor are not kept. */
@@ -39,8 +37,6 @@ export interface AdminCredentials {
   totp_secret: string;
   otpauth_uri: string;
   recovery_codes: string[];
-  /** set when `admin` was asked for from the API: the account starts as viewer until approved */
-  pending_role_grant: RoleGrant | null;
 }
 
 export interface AdminChange {
@@ -77,14 +73,11 @@ export async function createAdmin(
 ): Promise<AdminCredentials> {
   const email = normalizeEmail(input.email);
   const role = checkRole(input.role);
-  // Admin from the API needs a second admin: start lower and ask.
-  const needsGrant = role === "admin" && ctx.actor.type === "admin";
   const id = d.newId("adm");
   const token = newApiToken();
   const factor = await enrol(d, id);
   const tokenHash = await hashToken(token);
-  const grantId = needsGrant ? d.newId("grt") : null;
-  const { admin, grant } = await d.audit.commit(ctx, async (op) => {
+  const admin = await d.audit.commit(ctx, async (op) => {
     if ((await getAdminIdByEmail(d.kv, email)).value !== null) {
       throw new AppError("conflict", "an admin with this email already exists");
     }
@@ -92,12 +85,13 @@ export async function createAdmin(
     const admin: AdminRecord = {
       id,
       email,
-      role: needsGrant ? "viewer" : role,
+      role,
       status: "active",
       token_hash: tokenHash,
       created_at: now,
       updated_at: now,
       created_by: ctx.actor.id,
+      token_issued_at: now,
     };
     addCreateAdmin(op, admin);
     addSetSecondFactor(op, { versionstamp: null }, factor.record);
@@ -106,10 +100,9 @@ export async function createAdmin(
       target: target(id),
       result: "ok",
       after: adminView(admin),
+      reason: breakGlass(ctx),
     }];
-    const grant = grantId ? await requestRoleGrant(d, op, ctx, admin, "admin", grantId) : null;
-    if (grant) audit.push(grant.audit);
-    return { value: { admin, grant: grant?.grant ?? null }, audit };
+    return { value: admin, audit };
   });
   return {
     admin: adminView(admin),
@@ -117,8 +110,14 @@ export async function createAdmin(
     totp_secret: factor.totpSecret,
     otpauth_uri: totpUri(factor.totpSecret, email),
     recovery_codes: factor.recoveryCodes,
-    pending_role_grant: grant,
   };
+}
+
+/** System actors (the CLI) act alone on purpose: their entries say so. */
+export function breakGlass(ctx: CallContext): string | null {
+  return ctx.actor.type === "system"
+    ? `break-glass (${ctx.actor.id}): direct access to the KV, no second person`
+    : null;
 }
 
 export function listAdmins(
@@ -149,28 +148,23 @@ export async function refuseSelf(
   throw new AppError("forbidden", `you cannot ${what} yourself; ask another admin`);
 }
 
-/**
- * Changes role and/or status. Granting `admin` from the API returns a pending
- * grant instead (other changes in the same call still apply).
- */
+/** Changes role and/or status at once (the caller decided no second person is needed). */
 export async function updateAdmin(
   d: IdentityDeps,
   ctx: CallContext,
   id: string,
   change: AdminChange,
-): Promise<{ admin: AdminView; pending_role_grant: RoleGrant | null }> {
+): Promise<{ admin: AdminView }> {
   const role = change.role === undefined ? undefined : checkRole(change.role);
   if (role !== undefined || change.status !== undefined) {
     await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
   }
-  const grantId = d.newId("grt");
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
     const before = entry.value;
-    const needsGrant = role === "admin" && before.role !== "admin" && ctx.actor.type === "admin";
     const next: AdminRecord = {
       ...before,
-      role: role !== undefined && !needsGrant ? role : before.role,
+      role: role ?? before.role,
       status: change.status ?? before.status,
     };
     const audit: AuditInput[] = [];
@@ -181,6 +175,7 @@ export async function updateAdmin(
         result: "ok",
         before: { role: before.role },
         after: { role: next.role },
+        reason: breakGlass(ctx),
       });
     }
     if (next.status !== before.status) {
@@ -196,9 +191,7 @@ export async function updateAdmin(
       next.updated_at = new Date(d.clock.now()).toISOString();
       addUpdateAdmin(op, entry, next);
     }
-    const grant = needsGrant ? await requestRoleGrant(d, op, ctx, next, "admin", grantId) : null;
-    if (grant?.created) audit.push(grant.audit);
-    return { value: { admin: adminView(next), pending_role_grant: grant?.grant ?? null }, audit };
+    return { value: { admin: adminView(next) }, audit };
   });
 }
 
@@ -212,15 +205,17 @@ export async function rotateToken(
   const tokenHash = await hashToken(token);
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
-    const next = {
-      ...entry.value,
-      token_hash: tokenHash,
-      updated_at: new Date(d.clock.now()).toISOString(),
-    };
+    const iso = new Date(d.clock.now()).toISOString();
+    const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
     addUpdateAdmin(op, entry, next);
     return {
       value: { admin: adminView(next), token },
-      audit: [{ action: "token.rotate", target: target(id), result: "ok" }],
+      audit: [{
+        action: "token.rotate",
+        target: target(id),
+        result: "ok",
+        reason: breakGlass(ctx),
+      }],
     };
   });
 }
@@ -249,7 +244,8 @@ export async function resetSecondFactor(
         action: "totp.reset",
         target: target(id),
         result: "ok",
-        reason: current.value ? "replaced the second factor" : "enrolled a second factor",
+        reason: (current.value ? "replaced the second factor" : "enrolled a second factor") +
+          (breakGlass(ctx) ? `; ${breakGlass(ctx)}` : ""),
       }],
     };
   });

@@ -82,7 +82,7 @@ export interface TxnApplyInput {
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
   /** the customer the object names, to read its counters up front */
   counterHint?: { customer: string } | null;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 
@@ -135,6 +135,35 @@ function describe(changes: Change[], txn: Transaction): string {
   return `${what} -> ${txn.id} (${txn.status})`;
 }
 
+/** The refunds/disputes services settle their records and may move amount_reserved. */
+async function runChangeHooks(
+  op: Deno.AtomicOperation,
+  svc: ApplierServices,
+  changes: Change[],
+  draft: Transaction,
+): Promise<AuditInput[]> {
+  const audit: AuditInput[] = [];
+  for (const c of changes) {
+    if (c.kind === "refund" && svc.refundSettlement) {
+      audit.push(
+        ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
+          before: c.before as RefundSnap | null,
+          after: c.after as RefundSnap,
+        }),
+      );
+    }
+    if (c.kind === "dispute" && svc.disputeChange) {
+      audit.push(
+        ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
+          before: c.before as DisputeSnap | null,
+          after: c.after as DisputeSnap,
+        }),
+      );
+    }
+  }
+  return audit;
+}
+
 export async function applyToTransaction(
   deps: Deps,
   svc: ApplierServices & { committer?: EventCommitter },
@@ -179,27 +208,8 @@ export async function applyToTransaction(
       ...Object.keys(sync.charges),
     ], found.id === null);
 
-    // The refunds/disputes services settle their records and may move amount_reserved.
-    const audit: AuditInput[] = [];
-    for (const c of changes) {
-      if (c.kind === "refund" && svc.refundSettlement) {
-        audit.push(
-          ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
-            before: c.before as RefundSnap | null,
-            after: c.after as RefundSnap,
-          }),
-        );
-      }
-      if (c.kind === "dispute" && svc.disputeChange) {
-        audit.push(
-          ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
-            before: c.before as DisputeSnap | null,
-            after: c.after as DisputeSnap,
-          }),
-        );
-      }
-    }
-    audit.unshift(...auditEntriesFor(changes, before, draft, input.stripeRequest));
+    const hooked = await runChangeHooks(op, svc, changes, draft); // may move draft's amounts
+    const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 
     const plan = planPostings(sync, draft);
     const customer = sync.posted.customer ?? draft.customer;

@@ -1,7 +1,7 @@
 /**
  * Merging one Stripe snapshot into a transaction's sync state. A snapshot
  * replaces the stored one only when it is newer in its object's order
- * (services/txn_snapshots.ts): an old event never moves an object back.
+ * (services/ingest/snapshots.ts): an old event never moves an object back.
  * An equal snapshot changes nothing, so applying anything twice is a no-op.
  */
 import type {

@@ -12,7 +12,7 @@ import {
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 
 /** the same requester asking again for the same amount within this window is a suspected duplicate */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -135,20 +135,45 @@ export function duplicateSuspected(previous: RefundRecord): AppError {
     "duplicate_suspected",
     `you asked for the same refund (${previous.amount} ${previous.currency}) on ` +
       `${previous.transaction_id} at ${previous.created_at} (${previous.id}); send ` +
-      '"confirm_duplicate": true to refund again, or an Idempotency-Key to make retries safe',
+      '"confirm_duplicate": true to refund again (a new Idempotency-Key is not a confirmation)',
     { extra: { duplicate_of: previous.id } },
   );
 }
 
-/** Why a second person must approve: at or above the threshold, or beyond the daily cap. */
+/** The window over which one operator's refunds add up (threshold and daily cap). */
+export const POLICY_WINDOW_MS = 24 * 3600_000;
+
+/** One of the operator's refunds in the window, as the policy sees it. */
+export interface PriorRefund {
+  transaction_id: string;
+  customer: string | null;
+  amount: number;
+  currency: string;
+  status: RefundStatus;
+}
+
+/**
+ * Why a second person must approve (README, "Refund approval policy"). The
+ * threshold counts this refund plus the same operator's other refunds on the
+ * same payment or the same customer in the window, so splitting one refund
+ * into several does not get under it; the cap counts all of the operator's
+ * refunds in the currency. Released refunds (rejected, failed, …) count for
+ * nothing. `threshold` and `cap` are the currency's.
+ */
 export function approvalReasons(
-  amount: number,
-  threshold: number,
-  cap: { limit: number | null; used: number },
+  refund: { amount: number; currency: string; transaction_id: string; customer: string | null },
+  prior: PriorRefund[],
+  limits: { threshold: number; cap: number },
 ): string[] {
+  const live = prior.filter((p) => p.currency === refund.currency && !isReleased(p.status));
+  const related = live.filter((p) =>
+    p.transaction_id === refund.transaction_id ||
+    (refund.customer !== null && p.customer === refund.customer)
+  );
+  const sum = (list: PriorRefund[]) => list.reduce((n, p) => n + p.amount, 0);
   const reasons: string[] = [];
-  if (amount >= threshold) reasons.push("threshold");
-  if (cap.limit !== null && cap.used + amount > cap.limit) reasons.push("daily_cap");
+  if (refund.amount + sum(related) >= limits.threshold) reasons.push("threshold");
+  if (refund.amount + sum(live) > limits.cap) reasons.push("daily_cap");
   return reasons;
 }
 

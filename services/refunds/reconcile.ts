@@ -14,7 +14,8 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { RefundSubmitter } from "./submit.ts";
-import { getRefund, listRefundIdsByStatus, type RefundRecord } from "../../kv/refunds.ts";
+import { getRefund, listRefundIdsByStatus } from "../../kv/refunds.ts";
+import type { RefundRecord } from "../../domain/refund.ts";
 import { RECONCILE_AFTER_MS } from "./requests.ts";
 
 /** Stripe keeps idempotency keys at least 24 h; an hour of margin against clock skew */

@@ -3,7 +3,7 @@
  * the refund record, the reservation on the transaction (its versionstamp
  * checked, so concurrent requests can never reserve more than is refundable),
  * the job that follows the refund, the client's idempotency binding and the
- * audit entry. Only then is Stripe called (services/refund_submit.ts).
+ * audit entry. Only then is Stripe called (services/refunds/submit.ts).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -18,14 +18,21 @@ import {
   assertValidInput,
   duplicateSuspected,
   findSuspectedDuplicate,
+  POLICY_WINDOW_MS,
   refundableOf,
   resolveAmount,
   utcDay,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { stripeIdempotencyKey } from "./submit.ts";
+import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { linkRefusal } from "../approvals/mod.ts";
+import { amountFor } from "../../config.ts";
+import {
+  addRequesterMark,
+  getRequesterMark,
+  listRequesterRefundsSince,
+} from "../../kv/refund_policy.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import {
@@ -34,14 +41,11 @@ import {
   addJobRemoval,
   addTransactionReserved,
   addUpdateRefund,
-  getDailyTotal,
   getRefund,
   getTransactionEntry,
   listTransactionRefunds,
-  type RefundReason,
-  type RefundRecord,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundReason, type RefundRecord, withHistory } from "../../domain/refund.ts";
 
 export const REFUND_RECONCILE_JOB = "refund.reconcile";
 export const REFUND_EXPIRE_JOB = "refund.expire_approval";
@@ -87,6 +91,32 @@ function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id
 export function createRefundRequests(deps: Deps, svc: RequestServices) {
   const { kv, clock, config } = deps;
 
+  /**
+   * The approval policy on the operator's last 24 h (README, "Refund approval
+   * policy"); the operator's mark is checked so their concurrent requests
+   * count each other.
+   */
+  async function policyReasons(
+    op: Deno.AtomicOperation,
+    requester: string,
+    txn: Transaction,
+    amount: number,
+    now: number,
+  ): Promise<string[]> {
+    const mark = await getRequesterMark(kv, requester);
+    addRequesterMark(op, mark, now);
+    const prior = await listRequesterRefundsSince(kv, requester, now - POLICY_WINDOW_MS);
+    const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
+    const cap = config.refundDailyCaps
+      ? amountFor(config.refundDailyCaps, txn.currency)
+      : threshold * 10;
+    return approvalReasons(
+      { amount, currency: txn.currency, transaction_id: txn.id, customer: txn.customer },
+      prior,
+      { threshold, cap },
+    );
+  }
+
   /** The first commit: record + reservation + job + audit (+ idempotency binding). */
   function request(
     ctx: CallContext,
@@ -103,64 +133,27 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       assertRefundableTransaction(txn);
       const amount = resolveAmount(txn, input.amount, refundableOf(txn));
       const now = clock.now();
-      if (!ctx.idempotency_key && !input.confirm_duplicate) {
+      // A retry with the same key is answered before this point; a new key is not a confirmation.
+      if (!input.confirm_duplicate) {
         const earlier = await listTransactionRefunds(kv, txn.id);
         const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
         if (duplicate) throw duplicateSuspected(duplicate);
       }
       const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-      let capUsed = 0;
-      if (capDay && config.refundDailyCapPerOperator !== null) {
-        const total = await getDailyTotal(kv, requester, capDay);
-        op.check(total.entry); // two requests of one operator cannot both slip under the cap
-        capUsed = total.total;
-      }
-      const reasons = approvalReasons(amount, config.refundApprovalThreshold, {
-        limit: capDay ? config.refundDailyCapPerOperator : null,
-        used: capUsed,
-      });
-      const iso = new Date(now).toISOString();
+      const reasons = await policyReasons(op, requester, txn, amount, now);
       const awaiting = reasons.length > 0;
-      const base = {
-        transaction_id: txn.id,
-        amount,
-        currency: txn.currency,
-        reason: input.reason,
-      };
-      const record: RefundRecord = {
+      const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
+      const record = draftRecord({
         id,
-        ...base,
-        note: input.note.trim(),
-        status: awaiting ? "awaiting_approval" : "processing",
-        requested_by: requester,
-        approved_by: null,
-        rejected_by: null,
-        decision_note: null,
-        stripe_refund: null,
-        stripe_status: null,
-        failure_reason: null,
-        fraud_alert_id: input.fraud_alert_id ?? null,
-        stripe_idempotency_key: stripeIdempotencyKey(id),
-        stripe_target: txn.stripe_payment_intent
-          ? { payment_intent: txn.stripe_payment_intent }
-          : { charge: txn.stripe_charge! },
-        approval_reasons: reasons,
-        approval_hash: awaiting ? await approvalHash(base) : null,
-        expires_at: awaiting ? new Date(now + APPROVAL_TTL_MS).toISOString() : null,
-        reserved: amount,
-        cap_day: capDay,
-        sent_at: awaiting ? null : iso,
-        job: null,
-        created_at: iso,
-        updated_at: iso,
-        settled_at: null,
-        history: [{
-          at: iso,
-          status: awaiting ? "awaiting_approval" : "processing",
-          by: requester,
-          note: input.note.trim(),
-        }],
-      };
+        txn,
+        input,
+        base,
+        requester,
+        reasons,
+        hash: awaiting ? await approvalHash(base) : null,
+        capDay,
+        now,
+      });
       if (awaiting) {
         const job = addJob(op, clock, svc.newId, REFUND_EXPIRE_JOB, { refund_id: id }, {
           dueAt: now + APPROVAL_TTL_MS,

@@ -1,6 +1,6 @@
 /**
  * Settling a local refund from what Stripe says about it. This is the hook the
- * Stripe event applier calls (services/txn_apply.ts `RefundSettlementHook`)
+ * Stripe event applier calls (services/ingest/apply.ts `RefundSettlementHook`)
  * inside the commit that records a change to a Stripe refund, whoever brings
  * the news first: the refund service right after its call, a webhook, the
  * reconciliation job. The applier only calls it when Stripe's refund moved,
@@ -13,7 +13,7 @@
  *     `requested_by: "stripe_dashboard"`;
  *   - a refund that fails after Stripe accepted it raises an ops alert
  *     (`["ops_alerts", id]`, an error log line, and an `ops_alert.raise` audit entry);
- *     the ledger takes it back by itself (services/ledger.ts `refund_reversal`).
+ *     the ledger takes it back by itself (services/ingest/ledger.ts `refund_reversal`).
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -29,12 +29,14 @@ import {
   addUpdateRefund,
   getRefund,
   getRefundIdByStripeRefund,
+} from "../../kv/refunds.ts";
+import {
   REFUND_REASONS,
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
   withHistory,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 

@@ -5,7 +5,7 @@
  * The call always carries the refund's own idempotency key (`refund:<rfd id>`)
  * and the same parameters, so the request, a retry after a timeout and the
  * reconciliation job's retry are one refund at Stripe. What Stripe answers is
- * applied like a webhook (services/txn_apply.ts with the settlement hook), so
+ * applied like a webhook (services/ingest/apply.ts with the settlement hook), so
  * the response, the `refund.*` webhooks and reconciliation settle it in the
  * same way, whichever comes first, and only once. A definite refusal releases
  * the reservation; an unknown outcome (timeout, 5xx, dropped answer) leaves the
@@ -36,10 +36,8 @@ import {
   addUpdateRefund,
   getRefund,
   getTransactionEntry,
-  type RefundRecord,
-  type RefundStatus,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundRecord, type RefundStatus, withHistory } from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 
 /** Test seams: simulate the process dying between the Stripe call and the second commit. */

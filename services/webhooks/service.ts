@@ -8,7 +8,7 @@
  * needs the audit chain or a read-back from Stripe, an applier error, an
  * applier that cannot) takes the general path: the event AND a
  * `webhook.process` job are stored in one commit, the answer goes out, and
- * processing follows in the background (services/webhook_processing.ts);
+ * processing follows in the background (services/webhooks/processing.ts);
  * `drain()` waits for it. Either way the event id is deduplicated by a
  * `versionstamp: null` check in the commit that stores it.
  */
@@ -31,13 +31,10 @@ import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import {
-  addArrivalDeletion,
-  addEventDeletion,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
   getEvent,
-  listArrivedBefore,
   listEventRecords,
   payloadFields,
   readPayload,
@@ -49,18 +46,9 @@ import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { CommitBatcher } from "./batch.ts";
+import { sweepExpiredEvents } from "./retention.ts";
 
 export type { WebhookEventView } from "./view.ts";
-export {
-  type EventApplier,
-  INLINE_LEASE_MS,
-  WEBHOOK_MAX_ATTEMPTS,
-  WEBHOOK_PROCESS_JOB,
-  WEBHOOK_RETENTION_MS,
-} from "./processing.ts";
-
-/** Arrival index rows the retention sweep reads at a time. */
-const SWEEP_PAGE = 100;
 
 /** Stripe's events are a few KiB; anything this large is not from Stripe. */
 export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
@@ -267,52 +255,9 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     };
   }
 
-  /**
-   * Retention: removes processed/ignored events past `keep_until`; failed,
-   * dead and pending ones are kept until replayed, and so is one a late
-   * replay gave a later `keep_until`. Candidates come from the arrival index,
-   * oldest first (an event is never due before `WEBHOOK_RETENTION_MS` after
-   * it arrived), a page at a time, until `limit` are deleted or `scan` were
-   * read: each kept event at the head costs every sweep a read, so more than
-   * `scan` of them (failed or dead events past the retention, each with an
-   * open ops alert) would hold the sweep up.
-   */
-  async function sweepExpired(
-    limit = 500,
-    scan = 5_000,
-  ): Promise<{ deleted: number; kept: number }> {
-    let deleted = 0, kept = 0, read = 0;
-    const now = clock.now();
-    let after: string | undefined;
-    while (deleted < limit && read < scan) {
-      const page = await listArrivedBefore(kv, now - WEBHOOK_RETENTION_MS + 1, {
-        after,
-        limit: Math.min(SWEEP_PAGE, scan - read),
-      });
-      for (const { logId, entry } of page) {
-        after = logId;
-        read++;
-        if (deleted === limit) break;
-        const record = entry.value;
-        const op = kv.atomic();
-        if (!record || record.log_id !== logId) {
-          addArrivalDeletion(op, logId); // a stale index row
-        } else if (
-          (record.status === "processed" || record.status === "ignored") &&
-          record.keep_until <= now
-        ) {
-          op.check(entry);
-          addEventDeletion(op, record);
-          deleted++;
-        } else {
-          kept++;
-          continue;
-        }
-        await op.commit();
-      }
-      if (page.length < SWEEP_PAGE) break;
-    }
-    return { deleted, kept };
+  /** The retention sweep (see `sweepExpiredEvents`). */
+  function sweepExpired(limit?: number, scan?: number) {
+    return sweepExpiredEvents(kv, clock, limit, scan);
   }
 
   return { receive, drain, runJob: processing.runJob, get, list, replay, sweepExpired };

@@ -1,0 +1,49 @@
+/**
+ * Single-use enrollment codes: how a person receives their own credentials
+ * (README, "Accounts and enrollment").
+ *
+ *   ["enrollments", sha256(code)] -> Enrollment
+ */
+import { keys } from "./keys.ts";
+
+/**
+ * `account`: a new account's token, TOTP secret and recovery codes;
+ * `token`: a new token only (redeemed with the account's own TOTP code);
+ * `second_factor`: a new TOTP secret and recovery codes (redeemed with the account's own token).
+ */
+export type EnrollmentPurpose = "account" | "token" | "second_factor";
+
+export interface Enrollment {
+  code_hash: string;
+  purpose: EnrollmentPurpose;
+  /** the account it enrolls; null until the approval request that creates it has run */
+  admin_id: string | null;
+  /** the two-person request the code waits for, if any */
+  approval_id: string | null;
+  issued_by: string;
+  issued_at: string;
+  /** ISO 8601: refused after this */
+  expires_at: string;
+  used_at: string | null;
+  used_from: string | null;
+}
+
+export function getEnrollment(
+  kv: Deno.Kv,
+  codeHash: string,
+): Promise<Deno.KvEntryMaybe<Enrollment>> {
+  return kv.get<Enrollment>(keys.enrollment(codeHash));
+}
+
+export function addCreateEnrollment(op: Deno.AtomicOperation, e: Enrollment, ttlMs: number): void {
+  op.check({ key: keys.enrollment(e.code_hash), versionstamp: null })
+    .set(keys.enrollment(e.code_hash), e, { expireIn: ttlMs + 24 * 3600_000 });
+}
+
+export function addUseEnrollment(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<Enrollment>,
+  next: Enrollment,
+): void {
+  op.check(entry).set(keys.enrollment(next.code_hash), next, { expireIn: 24 * 3600_000 });
+}

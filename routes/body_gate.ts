@@ -1,0 +1,142 @@
+/**
+ * What a request body may be, checked before anything reads it (README,
+ * "Inputs and headers"): a declared media type (`415 unsupported_media_type`
+ * otherwise) and at most the route's limit (`413 payload_too_large`), read
+ * without ever buffering more than the limit. The bytes read are handed to
+ * Hono's body cache, so the validators parse them from there.
+ *
+ * And `validateFirst`: the route's params, query and JSON body are checked
+ * before a second factor is spent, so a typo does not burn a TOTP code.
+ */
+import type { Context } from "hono";
+import type { z } from "@hono/zod-openapi";
+import type { AppEnv } from "./env.ts";
+import { AppError, type FieldError, validationFailed } from "../core/errors.ts";
+
+/** The default for admin routes; a route declares more in its definition. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+export interface BodyRule {
+  /** media types the route declares (`application/json`, `multipart/form-data`) */
+  types: string[];
+  limit: number;
+}
+
+function mediaTypeOf(c: Context<AppEnv>): string {
+  return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError(
+    "payload_too_large",
+    `the request body is larger than this route accepts (${limit} bytes); send less`,
+    { extra: { limit } },
+  );
+}
+
+/** Reads at most `limit` bytes of the body; refuses (and stops reading) beyond. */
+async function readCapped(c: Context<AppEnv>, limit: number): Promise<Uint8Array> {
+  const body = c.req.raw.body;
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Checks type and size, and leaves the bytes in Hono's body cache. */
+export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void> {
+  const method = c.req.method;
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+  const length = c.req.header("content-length");
+  const declared = length !== undefined ? Number(length) : null;
+  const hasBody = c.req.raw.body !== null && declared !== 0;
+  if (!hasBody) return;
+  if (declared !== null && Number.isFinite(declared) && declared > rule.limit) {
+    await c.req.raw.body?.cancel().catch(() => {});
+    throw tooLarge(rule.limit);
+  }
+  const type = mediaTypeOf(c);
+  const json = JSON_TYPE.test(type);
+  // JSON is the API's language: a route that takes no body ignores an empty-ish JSON one
+  const allowed = rule.types.length === 0
+    ? json
+    : rule.types.some((t) => t === type || (t === "application/json" && json));
+  if (!allowed) {
+    await c.req.raw.body?.cancel().catch(() => {});
+    const accepts = rule.types.length ? rule.types.join(" or ") : "no body (or application/json)";
+    throw new AppError(
+      "unsupported_media_type",
+      `Content-Type ${type || "(none)"} is not accepted here; send ${accepts}`,
+      { extra: { accepts: rule.types } },
+    );
+  }
+  const bytes = await readCapped(c, rule.limit);
+  // an empty JSON body reads as `{}`: a route with an optional body takes it as none
+  const kept = bytes.byteLength === 0 && json ? new TextEncoder().encode("{}") : bytes;
+  // Hono keeps promises in its body cache (its type says otherwise)
+  c.req.bodyCache.arrayBuffer = Promise.resolve(kept.buffer) as unknown as ArrayBuffer;
+}
+
+/** True when the body (already gated) is empty. */
+function bodyIsEmpty(c: Context<AppEnv>): Promise<boolean> {
+  const cached = c.req.bodyCache.arrayBuffer as unknown as Promise<ArrayBuffer> | undefined;
+  return cached ? cached.then((b) => b.byteLength === 0) : Promise.resolve(true);
+}
+
+interface RequestSchemas {
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: { required?: boolean; content?: Record<string, { schema?: unknown }> };
+}
+
+function issuesOf(schema: z.ZodType, value: unknown, where: string): FieldError[] {
+  const result = schema.safeParse(value);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+}
+
+/** The route's own validation, run early (same messages as the validators give later). */
+export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas): Promise<void> {
+  if (!request) return;
+  const errors: FieldError[] = [];
+  if (request.params) errors.push(...issuesOf(request.params, c.req.param(), "path"));
+  if (request.query) {
+    const query = Object.fromEntries(
+      Object.entries(c.req.queries()).map(([k, v]) => [k, v.length === 1 ? v[0] : v]),
+    );
+    errors.push(...issuesOf(request.query, query, "query"));
+  }
+  const schema = request.body?.content?.["application/json"]?.schema as z.ZodType | undefined;
+  if (schema && JSON_TYPE.test(mediaTypeOf(c)) && !(await bodyIsEmpty(c))) {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw validationFailed([{ path: "body", message: "is not valid JSON" }]);
+    }
+    errors.push(...issuesOf(schema, body, "body"));
+  }
+  if (errors.length) throw validationFailed(errors);
+}

@@ -1,0 +1,68 @@
+/**
+ * POST /api/admin/enroll (no bearer token: the enrollment code is the
+ * credential). The person receives their own token and second factor once;
+ * a credential reset's code also asks for their other factor.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { requestMeta } from "./context.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { AdminSchema } from "../openapi/schemas.ts";
+import type { Services } from "../services/mod.ts";
+
+const Enrolled = z.object({
+  admin: AdminSchema,
+  token: z.string().optional().openapi({ description: "API token: shown once" }),
+  totp_secret: z.string().optional().openapi({ description: "base32 TOTP secret: shown once" }),
+  otpauth_uri: z.string().optional(),
+  recovery_codes: z.array(z.string()).optional().openapi({
+    description: "8 single-use codes (`xxxx-xxxx`) usable in X-OTP-Code: shown once",
+  }),
+}).openapi("Enrolled");
+
+const enroll = createRoute({
+  method: "post",
+  path: "/enroll",
+  tags: ["identity"],
+  summary: "Redeem an enrollment code for your own credentials (shown once)",
+  description: "A new account's code returns a token, TOTP secret and recovery codes. After a " +
+    "token rotation, send your current TOTP code in `X-OTP-Code`; after a second-factor reset, " +
+    "send your current token in `Authorization`. Each code works once.",
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            code: z.string().min(1, "send the enrollment code").max(100).openapi({
+              example: "enr_…",
+            }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(Enrolled, "your credentials; they are not shown again"),
+    ...errorResponses(
+      "enrollment_invalid",
+      "unauthenticated",
+      "otp_required",
+      "otp_invalid",
+      "otp_replayed",
+      "otp_locked",
+      "rate_limited",
+    ),
+  },
+});
+
+export function enrollRoutes(services: Services) {
+  return createRouter().openapi(enroll, async (c) => {
+    const result = await services.identity.enroll(c.req.valid("json").code, requestMeta(c), {
+      otp: c.req.header("x-otp-code"),
+      authorization: c.req.header("authorization"),
+    });
+    c.header("Cache-Control", "no-store");
+    return c.json(result, 200);
+  });
+}

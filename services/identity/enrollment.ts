@@ -1,0 +1,178 @@
+/**
+ * Accounts through the API: no answer ever carries another person's
+ * credentials. A new account (or new credentials for one) comes with a
+ * single-use enrollment code that its person redeems at `POST
+ * /api/admin/enroll` for their own token and second factor (README,
+ * "Accounts and enrollment").
+ */
+import type { CallContext, RequestMeta } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import { b64url } from "../../core/encoding.ts";
+import type { Role } from "../../domain/permissions.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import { hashToken, newApiToken } from "./crypto.ts";
+import { enrol } from "./second_factor.ts";
+import { totpUri } from "./totp.ts";
+import { addUpdateAdmin, getAdmin } from "../../kv/admins.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
+import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import {
+  addCreateEnrollment,
+  addUseEnrollment,
+  type Enrollment,
+  type EnrollmentPurpose,
+  getEnrollment,
+} from "../../kv/enrollments.ts";
+import { getApproval } from "../../kv/approvals.ts";
+import { addAdminLink } from "../../kv/approvals.ts";
+import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
+
+/** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
+export const ENROLLMENT_TTL_MS = 24 * 3600_000;
+export const ENROLLMENT_CODE_FORMAT = /^enr_[A-Za-z0-9_-]{32}$/;
+
+export interface IssuedCode {
+  enrollment_code: string;
+  enrollment_expires_at: string;
+}
+
+/** A fresh code, and its record (to add to the caller's commit). */
+export async function issueCode(
+  d: IdentityDeps,
+  ctx: CallContext,
+  purpose: EnrollmentPurpose,
+  link: { admin_id: string | null; approval_id: string | null },
+): Promise<{ code: IssuedCode; record: Enrollment }> {
+  const code = `enr_${b64url(crypto.getRandomValues(new Uint8Array(24)))}`;
+  const now = d.clock.now();
+  const expires = new Date(now + ENROLLMENT_TTL_MS).toISOString();
+  return {
+    code: { enrollment_code: code, enrollment_expires_at: expires },
+    record: {
+      code_hash: await hashToken(code),
+      purpose,
+      ...link,
+      issued_by: ctx.actor.id,
+      issued_at: new Date(now).toISOString(),
+      expires_at: expires,
+      used_at: null,
+      used_from: null,
+    },
+  };
+}
+
+export function addIssuedCode(op: Deno.AtomicOperation, record: Enrollment): void {
+  addCreateEnrollment(op, record, ENROLLMENT_TTL_MS);
+}
+
+/** A token nobody knows: an account exists before its person has enrolled. */
+export async function unusableTokenHash(): Promise<string> {
+  return await hashToken(`unissued:${newApiToken()}`);
+}
+
+export interface Redeemed {
+  admin: AdminView;
+  token?: string;
+  totp_secret?: string;
+  otpauth_uri?: string;
+  recovery_codes?: string[];
+}
+
+const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
+
+/** Which account a code enrolls, once whatever it waits for has happened. */
+async function accountOf(d: IdentityDeps, e: Enrollment): Promise<string> {
+  if (e.admin_id) return e.admin_id;
+  const approval = e.approval_id ? (await getApproval(d.kv, e.approval_id)).value : null;
+  if (!approval || approval.status === "pending" || approval.status === "approved") {
+    throw invalid(
+      "this enrollment code waits for a second admin's approval; try again once approved",
+    );
+  }
+  const id = approval.status === "executed" ? approval.result?.admin_id : null;
+  if (typeof id !== "string") {
+    throw invalid(`the account request was ${approval.status}; ask for a new one`);
+  }
+  return id;
+}
+
+/**
+ * `POST /api/admin/enroll`. `proof` is what a credential reset asks of the
+ * person besides the code: their current TOTP code (new token) or their
+ * current token's hash (new second factor).
+ */
+export async function redeem(
+  d: IdentityDeps,
+  code: string,
+  meta: RequestMeta,
+  proof: { verifyOtp(adminId: string): Promise<void>; tokenHash: string | null },
+): Promise<Redeemed> {
+  if (!ENROLLMENT_CODE_FORMAT.test(code)) throw invalid("unknown, used or expired enrollment code");
+  const codeHash = await hashToken(code);
+  const first = await getEnrollment(d.kv, codeHash);
+  const e = first.value;
+  if (!e || e.used_at !== null || Date.parse(e.expires_at) <= d.clock.now()) {
+    throw invalid("unknown, used or expired enrollment code; ask for a new one");
+  }
+  const adminId = await accountOf(d, e);
+  if (e.purpose === "token") await proof.verifyOtp(adminId);
+  const token = e.purpose === "second_factor" ? null : newApiToken();
+  const tokenHash = token ? await hashToken(token) : null;
+  const factor = e.purpose === "token" ? null : await enrol(d, adminId);
+  const ctx: CallContext = {
+    actor: { type: "admin", id: adminId, role: null },
+    request: meta,
+    second_factor: false,
+  };
+  const admin = await d.audit.commit(ctx, async (op) => {
+    const entry = await getEnrollment(d.kv, codeHash);
+    if (!entry.value || entry.value.used_at !== null) throw invalid("this code was just used");
+    const adminEntry = await getAdmin(d.kv, adminId);
+    const before = adminEntry.value;
+    if (!before || before.status !== "active") throw invalid("the account is not active");
+    if (e.purpose === "second_factor" && proof.tokenHash !== before.token_hash) {
+      throw new AppError(
+        "unauthenticated",
+        "a new second factor is redeemed with your own current token: send Authorization: Bearer <token>",
+      );
+    }
+    const iso = new Date(d.clock.now()).toISOString();
+    addUseEnrollment(op, entry as Deno.KvEntry<Enrollment>, {
+      ...entry.value,
+      admin_id: adminId,
+      used_at: iso,
+      used_from: meta.ip,
+    });
+    const next: AdminRecord = {
+      ...before,
+      ...(tokenHash ? { token_hash: tokenHash, token_issued_at: iso } : {}),
+      updated_at: iso,
+    };
+    addUpdateAdmin(op, adminEntry as Deno.KvEntry<AdminRecord>, next);
+    if (factor) addSetSecondFactor(op, await getSecondFactor(d.kv, adminId), factor.record);
+    addAdminLink(op, adminId, e.issued_by, { why: "enrolled", at: iso });
+    const audit: AuditInput[] = [{
+      action: "user.enroll",
+      target: { type: "admin", id: adminId },
+      result: "ok",
+      after: { purpose: e.purpose, issued_by: e.issued_by, ip: meta.ip },
+    }];
+    return { value: next, audit };
+  });
+  return {
+    admin: adminView(admin),
+    ...(token ? { token } : {}),
+    ...(factor
+      ? {
+        totp_secret: factor.totpSecret,
+        otpauth_uri: totpUri(factor.totpSecret, admin.email),
+        recovery_codes: factor.recoveryCodes,
+      }
+      : {}),
+  };
+}
+
+/** Roles whose holders can approve something: created and granted by two people. */
+export function approvingRole(role: Role): boolean {
+  return role === "operator" || role === "admin";
+}

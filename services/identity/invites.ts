@@ -1,0 +1,243 @@
+/**
+ * Account changes asked for through the API, and the two-person kinds that
+ * carry them out once a second admin approves (README, "Two-person rules"):
+ * `user.create` and `user.role_grant` for roles that can approve, and
+ * `user.rotate_token` / `user.reset_2fa` for another admin's credentials.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import { addCreateAdmin, addUpdateAdmin, getAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
+import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import { addAdminLink } from "../../kv/approvals.ts";
+import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { checkRole, normalizeEmail } from "./users.ts";
+import {
+  addIssuedCode,
+  approvingRole,
+  issueCode,
+  type IssuedCode,
+  unusableTokenHash,
+} from "./enrollment.ts";
+
+export interface AccountRequestResult extends IssuedCode {
+  /** the account, when it needed no second person */
+  admin: AdminView | null;
+  /** the pending request, when it did */
+  approval: ApprovalRequest | null;
+}
+
+const target = (id: string) => ({ type: "admin", id });
+
+async function assertEmailFree(d: IdentityDeps, email: string): Promise<void> {
+  if ((await getAdminIdByEmail(d.kv, email)).value !== null) {
+    throw new AppError("conflict", "an admin with this email already exists");
+  }
+}
+
+/** A new account record with no usable credentials yet (its person enrolls). */
+async function newAccount(
+  d: IdentityDeps,
+  email: string,
+  role: AdminRecord["role"],
+  createdBy: string,
+): Promise<AdminRecord> {
+  const now = new Date(d.clock.now()).toISOString();
+  return {
+    id: d.newId("adm"),
+    email,
+    role,
+    status: "active",
+    token_hash: await unusableTokenHash(),
+    created_at: now,
+    updated_at: now,
+    created_by: createdBy,
+  };
+}
+
+/** `POST /api/admin/users`: an account and its enrollment code, or a pending request and its code. */
+export async function requestAccount(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  input: { email: string; role: string },
+): Promise<AccountRequestResult> {
+  const email = normalizeEmail(input.email);
+  const role = checkRole(input.role);
+  await assertEmailFree(d, email);
+  if (approvingRole(role)) {
+    return await d.audit.commit(ctx, async (op) => {
+      const { request, audit } = approvals.addRequest(op, "user.create", { email, role }, ctx, {
+        summary: `create ${role} ${email}`,
+      });
+      const issued = await issueCode(d, ctx, "account", {
+        admin_id: null,
+        approval_id: request.id,
+      });
+      addIssuedCode(op, issued.record);
+      return { value: { admin: null, approval: request, ...issued.code }, audit: [audit] };
+    });
+  }
+  const account = await newAccount(d, email, role, ctx.actor.id);
+  return await d.audit.commit(ctx, async (op) => {
+    await assertEmailFree(d, email);
+    addCreateAdmin(op, account);
+    addAdminLink(op, account.id, ctx.actor.id, { why: "created", at: account.created_at });
+    const issued = await issueCode(d, ctx, "account", { admin_id: account.id, approval_id: null });
+    addIssuedCode(op, issued.record);
+    const audit: AuditInput[] = [{
+      action: "user.create",
+      target: target(account.id),
+      result: "ok",
+      after: adminView(account),
+    }];
+    return { value: { admin: adminView(account), approval: null, ...issued.code }, audit };
+  });
+}
+
+/** `PATCH /api/admin/users/{id}` with a role that can approve: a pending grant. */
+export async function requestRoleGrant(
+  _d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  admin: AdminRecord,
+  role: AdminRecord["role"],
+): Promise<ApprovalRequest> {
+  return await approvals.request(
+    "user.role_grant",
+    {
+      admin_id: admin.id,
+      from_role: admin.role,
+      role,
+    },
+    ctx,
+    { summary: `grant ${role} to ${admin.email} (now ${admin.role})`, target: target(admin.id) },
+  );
+}
+
+/** `POST /api/admin/users/{id}/rotate-token|reset-2fa`: a request a third person approves. */
+export async function requestCredentialReset(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  id: string,
+  what: "token" | "second_factor",
+): Promise<ApprovalRequest> {
+  if (ctx.actor.id === id) {
+    throw new AppError(
+      "forbidden",
+      what === "token"
+        ? "rotate your own token with POST /api/admin/me/rotate-token"
+        : "you cannot reset your own second factor; ask another admin (or use a recovery code)",
+    );
+  }
+  const admin = (await loadAdmin(d, id)).value;
+  const kind = what === "token" ? "user.rotate_token" : "user.reset_2fa";
+  return await approvals.request(kind, { admin_id: id }, ctx, {
+    summary: `${
+      what === "token" ? "rotate the token" : "reset the second factor"
+    } of ${admin.email}`,
+    target: target(id),
+  });
+}
+
+/** The executors, registered on the approvals queue by the identity service. */
+export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService): void {
+  approvals.register("user.create", {
+    execute: async (_deps, request, ctx) => {
+      const email = String(request.payload.email);
+      const role = checkRole(String(request.payload.role));
+      const account = await newAccount(d, email, role, request.requested_by);
+      return await d.audit.commit(ctx, async (op) => {
+        await assertEmailFree(d, email);
+        addCreateAdmin(op, account);
+        addAdminLink(op, account.id, request.requested_by, {
+          why: "created",
+          at: account.created_at,
+        });
+        addAdminLink(op, account.id, ctx.actor.id, { why: "approved", at: account.created_at });
+        return {
+          value: { admin_id: account.id, email, role },
+          audit: [{
+            action: "user.create",
+            target: target(account.id),
+            result: "ok",
+            after: { ...adminView(account), approval_id: request.id },
+          }],
+        };
+      });
+    },
+  });
+
+  approvals.register("user.role_grant", {
+    execute: (_deps, request, ctx) => {
+      const id = String(request.payload.admin_id);
+      const role = checkRole(String(request.payload.role));
+      return d.audit.commit(ctx, async (op) => {
+        const entry = await loadAdmin(d, id);
+        const before = entry.value;
+        if (before.role !== request.payload.from_role || before.status !== "active") {
+          throw new AppError(
+            "conflict",
+            `admin ${id} changed since the grant was asked for (now ${before.role}, ${before.status}); ask again`,
+          );
+        }
+        const iso = new Date(d.clock.now()).toISOString();
+        addUpdateAdmin(op, entry, { ...before, role, updated_at: iso });
+        addAdminLink(op, id, request.requested_by, { why: "granted", at: iso });
+        addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
+        return {
+          value: { admin_id: id, role },
+          audit: [{
+            action: "user.update",
+            target: target(id),
+            result: "ok",
+            before: { role: before.role },
+            after: { role, approval_id: request.id, requested_by: request.requested_by },
+          }],
+        };
+      });
+    },
+  });
+
+  const reset =
+    (what: "token" | "second_factor") =>
+    (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
+      const id = String(request.payload.admin_id);
+      return d.audit.commit(ctx, async (op) => {
+        const entry = await getAdmin(d.kv, id);
+        if (!entry.value) throw new AppError("not_found", `admin ${id} does not exist`);
+        const iso = new Date(d.clock.now()).toISOString();
+        if (what === "token") {
+          // the old token stops now; the person redeems the code with their own TOTP code
+          addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, {
+            ...entry.value,
+            token_hash: await unusableTokenHash(),
+            updated_at: iso,
+          });
+        } else {
+          // the old factor (and its step-ups) stop now; redeemed with their own token
+          addDeleteSecondFactor(op, await getSecondFactor(d.kv, id));
+        }
+        const issued = await issueCode(d, ctx, what, { admin_id: id, approval_id: request.id });
+        addIssuedCode(op, issued.record);
+        return {
+          value: { admin_id: id, handover: issued.code },
+          audit: [{
+            action: what === "token" ? "token.rotate" : "totp.reset",
+            target: target(id),
+            result: "ok",
+            after: { approval_id: request.id, requested_by: request.requested_by },
+            reason:
+              "old credential revoked; the person enrolls the new one with an enrollment code",
+          }],
+        };
+      });
+    };
+  approvals.register("user.rotate_token", { execute: reset("token") });
+  approvals.register("user.reset_2fa", { execute: reset("second_factor") });
+}
+
+export { adminView };
