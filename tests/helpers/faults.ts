@@ -69,6 +69,7 @@ export async function withSeed(
   const trace: string[] = [];
   try {
     await fn(rng(seed), trace);
+    if (Deno.env.get("FAULT_TRACE")) console.log(`${name} ${seed}: ${trace.join(" → ")}`);
   } catch (error) {
     const msg = `${name} failed with FAULT_SEED=${seed}\n  steps: ${trace.join(" → ")}`;
     console.error(msg);
@@ -143,25 +144,31 @@ export class Chaos {
   /** Some of the held webhooks, shuffled, some twice, with some old ones delivered again. */
   async webhooks(): Promise<string> {
     const r = this.r;
+    const again = this.delivered.filter(() => r.chance(0.15));
+    await this.resign([...await this.w.held(), ...again]);
     let n = 0;
-    const again = await this.resigned(this.delivered.filter(() => r.chance(0.15)));
     await this.w.deliver((held) => {
       const chosen = held.filter(() => r.chance(0.7));
       for (const h of [...chosen]) if (r.chance(0.3)) chosen.push(h);
+      for (const h of chosen) if (!this.delivered.includes(h)) this.delivered.push(h);
       chosen.push(...again);
       for (let i = chosen.length - 1; i > 0; i--) {
         const j = r.int(i + 1);
         [chosen[i], chosen[j]] = [chosen[j], chosen[i]];
       }
-      for (const h of chosen) {
-        if (!again.includes(h) && !this.delivered.includes(h)) {
-          this.delivered.push(h);
-        }
-      }
       n = chosen.length;
       return chosen;
     });
     return `webhooks(${n})`;
+  }
+
+  /** Every held webhook, in order. */
+  async deliverAll(): Promise<void> {
+    await this.resign(await this.w.held());
+    await this.w.deliver((held) => {
+      for (const h of held) if (!this.delivered.includes(h)) this.delivered.push(h);
+      return held;
+    });
   }
 
   /** No more faults; the answers still held by latency land at the emulator. */
@@ -173,17 +180,18 @@ export class Chaos {
 
   /** Every webhook ever sent delivered once more, in reverse: nothing may change. */
   async replayAll(): Promise<void> {
-    const again = await this.resigned([...this.delivered].reverse());
+    const again = [...this.delivered].reverse();
+    await this.resign(again);
     await this.w.deliver(() => again);
   }
 
-  /** A redelivery, as Stripe sends it: the same event signed at the time it is sent again. */
-  resigned(hooks: HeldWebhook[]): Promise<HeldWebhook[]> {
+  /**
+   * Stripe signs each delivery attempt when it sends it: a late or repeated
+   * delivery carries a fresh timestamp, within the app's signature tolerance.
+   */
+  async resign(hooks: HeldWebhook[]): Promise<void> {
     const at = Math.floor(this.w.clock.now() / 1000);
-    return Promise.all(hooks.map(async (h) => ({
-      ...h,
-      signature: await signPayload(h.body, TEST_WEBHOOK_SECRETS[0], at),
-    })));
+    for (const h of hooks) h.signature = await signPayload(h.body, TEST_WEBHOOK_SECRETS[0], at);
   }
 }
 
