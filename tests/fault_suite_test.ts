@@ -314,7 +314,7 @@ const disputes: Scenario = {
 };
 
 const SCENARIOS = { refunds, retries, disputes };
-const SHORT_SEEDS = Number(Deno.env.get("FAULT_SEEDS_SHORT") ?? 3);
+const SHORT_SEEDS = Number(Deno.env.get("FAULT_SEEDS_SHORT") ?? 8);
 
 for (const [name, scenario] of Object.entries(SCENARIOS)) {
   Deno.test(`fault suite: ${name}, every fault at every step`, async () => {
