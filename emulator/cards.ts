@@ -1,88 +1,176 @@
 import { ApiError } from "./errors.ts";
 import { stableToken } from "./ids.ts";
-import type { StripeObject } from "./store.ts";
+import type { StripeObject } from "./object.ts";
 
 /** What happens when a card is charged, after Stripe's documented test cards. */
 export type CardBehavior =
   | { kind: "ok"; risk: "normal" | "elevated" | "highest"; after?: CardAftermath }
-  | { kind: "decline"; decline_code: string; advice_code: string; message: string }
+  | { kind: "decline"; decline: Decline }
   | { kind: "block" }
-  | { kind: "auth_required" };
-export type CardAftermath = "dispute" | "early_fraud_warning" | "refund_fail";
+  // "always": every payment needs 3D Secure; "on_setup": only until the card is set up
+  // for future use (then off-session payments go through), as Stripe's 3155 card does.
+  | { kind: "auth_required"; when: "always" | "on_setup" };
+export type CardAftermath =
+  | "dispute"
+  | "dispute_inquiry"
+  | "dispute_not_received"
+  | "early_fraud_warning"
+  | "refund_fail";
+
+/** A card_error as Stripe reports it: `code`, `decline_code`, `advice_code`, message. */
+export interface Decline {
+  code: string;
+  decline_code?: string;
+  advice_code?: string;
+  message: string;
+  param?: string;
+}
 
 const OK: CardBehavior = { kind: "ok", risk: "normal" };
 const DECLINED = "Your card was declined.";
 
-const TEST_CARDS: Record<string, CardBehavior> = {
-  "4242424242424242": OK,
-  "5555555555554444": OK,
-  "378282246310005": OK,
-  "4000000000000002": {
-    kind: "decline",
-    decline_code: "generic_decline",
-    advice_code: "try_again_later",
-    message: DECLINED,
-  },
-  "4000000000009995": {
-    kind: "decline",
-    decline_code: "insufficient_funds",
-    advice_code: "try_again_later",
-    message: "Your card has insufficient funds.",
-  },
-  "4000000000009987": {
-    kind: "decline",
-    decline_code: "lost_card",
-    advice_code: "do_not_try_again",
-    message: DECLINED,
-  },
-  "4000000000009979": {
-    kind: "decline",
-    decline_code: "stolen_card",
-    advice_code: "do_not_try_again",
-    message: DECLINED,
-  },
-  "4100000000000019": { kind: "block" },
-  "4000000000000259": { kind: "ok", risk: "normal", after: "dispute" },
-  "4000000000009235": { kind: "ok", risk: "elevated" },
-  "4000000000004954": { kind: "ok", risk: "highest" },
-  "4000002500003155": { kind: "auth_required" },
-  "4000000000005126": { kind: "ok", risk: "normal", after: "refund_fail" },
-  "4000000000005423": { kind: "ok", risk: "normal", after: "early_fraud_warning" },
-};
+function declined(
+  declineCode: string,
+  adviceCode: string,
+  message = DECLINED,
+  code = "card_declined",
+  param?: string,
+): CardBehavior {
+  const decline: Decline = { code, decline_code: declineCode, advice_code: adviceCode, message };
+  if (param) decline.param = param;
+  return { kind: "decline", decline };
+}
 
-const MAGIC_SUFFIXES: Record<string, string> = {
-  visa: "4242424242424242",
-  mastercard: "5555555555554444",
-  amex: "378282246310005",
-  chargeDeclined: "4000000000000002",
-  chargeDeclinedInsufficientFunds: "4000000000009995",
-  chargeDeclinedLostCard: "4000000000009987",
-  chargeDeclinedStolenCard: "4000000000009979",
-  radarBlock: "4100000000000019",
-  createDispute: "4000000000000259",
-  riskLevelElevated: "4000000000009235",
-  riskLevelHighest: "4000000000004954",
-  authenticationRequired: "4000002500003155",
-  refundFail: "4000000000005126",
-  createEarlyFraudWarning: "4000000000005423",
+interface TestCard {
+  number: string;
+  behavior: CardBehavior;
+  funding?: string;
+}
+
+// Stripe's test PaymentMethods (`pm_card_<name>`; `tok_<name>` for legacy Charges) and the
+// outcome Stripe documents for each. Advice codes follow Stripe's three values: lost,
+// stolen and fraudulent cards are `do_not_try_again`, wrong card data `confirm_card_data`,
+// everything the issuer may approve later `try_again_later`.
+const TEST_CARDS: Record<string, TestCard> = {
+  visa: { number: "4242424242424242", behavior: OK },
+  visa_debit: { number: "4000056655665556", behavior: OK, funding: "debit" },
+  mastercard: { number: "5555555555554444", behavior: OK },
+  mastercard_debit: { number: "5200828282828210", behavior: OK, funding: "debit" },
+  mastercard_prepaid: { number: "5105105105105100", behavior: OK, funding: "prepaid" },
+  amex: { number: "378282246310005", behavior: OK },
+  discover: { number: "6011111111111117", behavior: OK },
+  diners: { number: "3056930009020004", behavior: OK },
+  jcb: { number: "3566002020360505", behavior: OK },
+  unionpay: { number: "6200000000000005", behavior: OK },
+  chargeDeclined: {
+    number: "4000000000000002",
+    behavior: declined("generic_decline", "try_again_later"),
+  },
+  chargeDeclinedInsufficientFunds: {
+    number: "4000000000009995",
+    behavior: declined(
+      "insufficient_funds",
+      "try_again_later",
+      "Your card has insufficient funds.",
+    ),
+  },
+  chargeDeclinedLostCard: {
+    number: "4000000000009987",
+    behavior: declined("lost_card", "do_not_try_again"),
+  },
+  chargeDeclinedStolenCard: {
+    number: "4000000000009979",
+    behavior: declined("stolen_card", "do_not_try_again"),
+  },
+  chargeDeclinedExpiredCard: {
+    number: "4000000000000069",
+    behavior: declined(
+      "expired_card",
+      "confirm_card_data",
+      "Your card has expired.",
+      "expired_card",
+      "exp_month",
+    ),
+  },
+  chargeDeclinedIncorrectCvc: {
+    number: "4000000000000127",
+    behavior: declined(
+      "incorrect_cvc",
+      "confirm_card_data",
+      "Your card's security code is incorrect.",
+      "incorrect_cvc",
+      "cvc",
+    ),
+  },
+  chargeDeclinedProcessingError: {
+    number: "4000000000000119",
+    behavior: declined(
+      "processing_error",
+      "try_again_later",
+      "An error occurred while processing your card. Try again in a little bit.",
+      "processing_error",
+    ),
+  },
+  chargeDeclinedVelocityLimitExceeded: {
+    number: "4000000000006975",
+    behavior: declined("card_velocity_exceeded", "try_again_later"),
+  },
+  // Attaching succeeds; every charge fails (Stripe's 0341 card).
+  chargeCustomerFail: {
+    number: "4000000000000341",
+    behavior: declined("generic_decline", "try_again_later"),
+  },
+  // One card number: Radar blocks it as fraudulent (`chargeDeclinedFraudulent`, `radarBlock`).
+  chargeDeclinedFraudulent: { number: "4100000000000019", behavior: { kind: "block" } },
+  radarBlock: { number: "4100000000000019", behavior: { kind: "block" } },
+  riskLevelElevated: { number: "4000000000009235", behavior: { kind: "ok", risk: "elevated" } },
+  riskLevelHighest: { number: "4000000000004954", behavior: { kind: "ok", risk: "highest" } },
+  createDispute: {
+    number: "4000000000000259",
+    behavior: { kind: "ok", risk: "normal", after: "dispute" },
+  },
+  createDisputeProductNotReceived: {
+    number: "4000000000002685",
+    behavior: { kind: "ok", risk: "normal", after: "dispute_not_received" },
+  },
+  createDisputeInquiry: {
+    number: "4000000000001976",
+    behavior: { kind: "ok", risk: "normal", after: "dispute_inquiry" },
+  },
+  createEarlyFraudWarning: {
+    number: "4000000000005423",
+    behavior: { kind: "ok", risk: "normal", after: "early_fraud_warning" },
+  },
+  refundFail: {
+    number: "4000000000005126",
+    behavior: { kind: "ok", risk: "normal", after: "refund_fail" },
+  },
+  authenticationRequired: {
+    number: "4000002760003184",
+    behavior: { kind: "auth_required", when: "always" },
+  },
+  authenticationRequiredOnSetup: {
+    number: "4000002500003155",
+    behavior: { kind: "auth_required", when: "on_setup" },
+  },
 };
 
 /** Card number behind a test id: `pm_card_visa` for PaymentMethods, `tok_visa` for Charges. */
 export function magicCardNumber(id: string): string | undefined {
   const m = /^(?:pm_card_|tok_)(\w+)$/.exec(id);
-  return m ? MAGIC_SUFFIXES[m[1]] : undefined;
+  return m ? TEST_CARDS[m[1]]?.number : undefined;
 }
 
 export function cardFingerprint(number: string): string {
   return stableToken(`fingerprint:${number}`, 16);
 }
 
-const BEHAVIOR_BY_FINGERPRINT = new Map(
-  Object.entries(TEST_CARDS).map(([n, b]) => [cardFingerprint(n), b]),
+const BY_FINGERPRINT = new Map(
+  Object.values(TEST_CARDS).map((c) => [cardFingerprint(c.number), c]),
 );
 
 export function behaviorOf(fingerprint: string): CardBehavior {
-  return BEHAVIOR_BY_FINGERPRINT.get(fingerprint) ?? OK;
+  return BY_FINGERPRINT.get(fingerprint)?.behavior ?? OK;
 }
 
 function luhnValid(number: string): boolean {
@@ -103,10 +191,13 @@ function brandOf(number: string): string {
   if (/^(5[1-5]|2[2-7])/.test(number)) return "mastercard";
   if (/^3[47]/.test(number)) return "amex";
   if (/^6(011|5)/.test(number)) return "discover";
+  if (/^3(0[0-5]|[68])/.test(number)) return "diners";
+  if (/^35/.test(number)) return "jcb";
+  if (/^62/.test(number)) return "unionpay";
   return "unknown";
 }
 
-/** The `card` hash of a PaymentMethod; refuses numbers Stripe would refuse. */
+/** The `card` hash of a PaymentMethod (Stripe.PaymentMethod.Card); refuses bad numbers. */
 export function cardDetails(number: string, expMonth: number, expYear: number): StripeObject {
   const digits = number.replace(/\s+/g, "");
   if (!/^\d{12,19}$/.test(digits) || !luhnValid(digits)) {
@@ -118,6 +209,7 @@ export function cardDetails(number: string, expMonth: number, expYear: number): 
     });
   }
   const brand = brandOf(digits);
+  const fingerprint = cardFingerprint(digits);
   return {
     brand,
     checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
@@ -125,84 +217,13 @@ export function cardDetails(number: string, expMonth: number, expYear: number): 
     display_brand: brand,
     exp_month: expMonth,
     exp_year: expYear,
-    fingerprint: cardFingerprint(digits),
-    funding: "credit",
+    fingerprint,
+    funding: BY_FINGERPRINT.get(fingerprint)?.funding ?? "credit",
+    generated_from: null,
     last4: digits.slice(-4),
     networks: { available: [brand], preferred: null },
+    regulated_status: "unregulated",
     three_d_secure_usage: { supported: true },
     wallet: null,
   };
-}
-
-// Stripe's bands: normal < 65 <= elevated < 75 <= highest.
-function riskScore(level: string): number {
-  const [lo, hi] = level === "highest" ? [80, 98] : level === "elevated" ? [65, 74] : [5, 45];
-  return lo + Math.floor(Math.random() * (hi - lo + 1));
-}
-
-/** `charge.outcome` plus the failure fields Stripe sets for the given behaviour. */
-export function chargeOutcome(b: CardBehavior): StripeObject {
-  const base = { advice_code: null, network_advice_code: null, network_decline_code: null };
-  if (b.kind === "ok") {
-    return {
-      ...base,
-      network_status: "approved_by_network",
-      reason: b.risk === "normal" ? null : `${b.risk}_risk_level`,
-      risk_level: b.risk,
-      risk_score: riskScore(b.risk),
-      seller_message: "Payment complete.",
-      type: "authorized",
-    };
-  }
-  if (b.kind === "block") {
-    return {
-      ...base,
-      network_status: "not_sent_to_network",
-      reason: "highest_risk_level",
-      risk_level: "highest",
-      risk_score: riskScore("highest"),
-      seller_message: "Stripe blocked this payment as too risky.",
-      type: "blocked",
-    };
-  }
-  const code = b.kind === "decline" ? b.decline_code : "authentication_required";
-  return {
-    ...base,
-    advice_code: b.kind === "decline" ? b.advice_code : "try_again_later",
-    network_status: "declined_by_network",
-    reason: code,
-    risk_level: "normal",
-    risk_score: riskScore("normal"),
-    seller_message: code === "generic_decline"
-      ? "The bank did not return any further details with this decline."
-      : `The bank returned the decline code \`${code}\`.`,
-    type: "issuer_declined",
-  };
-}
-
-/** The card_error fields for a failed charge (null when the behaviour succeeds). */
-export function declineOf(
-  b: CardBehavior,
-): { code: string; decline_code: string; advice_code: string; message: string } | null {
-  if (b.kind === "decline") {
-    const { decline_code, advice_code, message } = b;
-    return { code: "card_declined", decline_code, advice_code, message };
-  }
-  if (b.kind === "block") {
-    return {
-      code: "card_declined",
-      decline_code: "fraudulent",
-      advice_code: "do_not_try_again",
-      message: DECLINED,
-    };
-  }
-  if (b.kind === "auth_required") {
-    return {
-      code: "authentication_required",
-      decline_code: "authentication_required",
-      advice_code: "try_again_later",
-      message: "Your card was declined. This transaction requires authentication.",
-    };
-  }
-  return null;
 }

@@ -1,18 +1,14 @@
-import {
-  behaviorOf,
-  type CardBehavior,
-  cardDetails,
-  chargeOutcome,
-  declineOf,
-  magicCardNumber,
-} from "./cards.ts";
-import { type Ctx, nowSec, type Route } from "./context.ts";
+import { balanceTransaction, cardFee } from "./balance.ts";
+import { behaviorOf, type CardBehavior, type Decline } from "./cards.ts";
+import { type Ctx, nowSec } from "./context.ts";
 import { createDispute } from "./disputes.ts";
-import { ApiError, invalidRequest } from "./errors.ts";
-import { mergeMetadata, optString, reqString } from "./form.ts";
-import { newId, randomToken } from "./ids.ts";
+import { invalidRequest } from "./errors.ts";
+import { randomToken } from "./ids.ts";
+import { newId } from "./ids.ts";
+import { chargeOutcome, declineOf, rateLimited } from "./outcomes.ts";
 import { createEarlyFraudWarning } from "./radar.ts";
-import { equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
+import { openReview } from "./reviews.ts";
+import { put, type StripeObject } from "./store.ts";
 
 export interface ChargeInput {
   amount: number;
@@ -24,34 +20,57 @@ export interface ChargeInput {
   billingDetails: StripeObject;
   description: string | null;
   metadata: Record<string, string>;
+  receiptEmail?: string | null;
+  /** false for `capture_method: manual`: the card is only authorized. */
+  capture: boolean;
+  /** 3D Secure done (or not needed, as for a card set up for off-session use). */
+  authenticated: boolean;
 }
 
 export interface ChargeResult {
   charge: StripeObject;
   behavior: CardBehavior;
-  decline: ReturnType<typeof declineOf>;
+  decline: Decline | null;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const AUTHORIZATION_DAYS = 7;
+/** Stripe refuses a card after "too many" declines in 24 h; it does not say how many. */
+export const DECLINE_RATE_LIMIT = 10;
+
+function recentDeclines(ctx: Ctx, fingerprint: string): number[] {
+  const since = ctx.now() - DAY_MS;
+  const times = (ctx.store.declines.get(fingerprint) ?? []).filter((t) => t > since);
+  ctx.store.declines.set(fingerprint, times);
+  return times;
 }
 
 /** Creates and stores the charge; the caller emits events so they come in Stripe's order. */
-export function chargeCard(ctx: Ctx, input: ChargeInput, offSession = false): ChargeResult {
-  let behavior = behaviorOf(input.card.fingerprint);
-  // Off-session there is nobody to authenticate, so an SCA card simply declines.
-  if (behavior.kind === "auth_required" && !offSession) behavior = { kind: "ok", risk: "normal" };
-  const decline = declineOf(behavior);
+export function chargeCard(ctx: Ctx, input: ChargeInput): ChargeResult {
+  const behavior = behaviorOf(input.card.fingerprint);
+  const declines = recentDeclines(ctx, input.card.fingerprint);
+  const limited = declines.length >= DECLINE_RATE_LIMIT;
+  const decline = limited ? rateLimited() : declineOf(behavior, !input.authenticated);
+  if (decline && !limited) declines.push(ctx.now());
   const ok = decline === null;
-  const { card } = input;
+  const created = nowSec(ctx);
+  const outcome = limited
+    ? { ...chargeOutcome({ kind: "block" }, null), advice_code: null, reason: null }
+    : chargeOutcome(behavior, decline);
   const charge: StripeObject = {
     id: newId("ch"),
     object: "charge",
     amount: input.amount,
-    amount_captured: ok ? input.amount : 0,
+    amount_captured: 0,
     amount_refunded: 0,
+    application: null,
+    application_fee: null,
     application_fee_amount: null,
     balance_transaction: null,
     billing_details: input.billingDetails,
     calculated_statement_descriptor: "EMULATOR",
-    captured: ok,
-    created: nowSec(ctx),
+    captured: false,
+    created,
     currency: input.currency,
     customer: input.customer,
     description: input.description,
@@ -62,126 +81,107 @@ export function chargeCard(ctx: Ctx, input: ChargeInput, offSession = false): Ch
     fraud_details: {},
     livemode: false,
     metadata: input.metadata,
-    outcome: chargeOutcome(behavior),
+    on_behalf_of: null,
+    outcome,
     paid: ok,
     payment_intent: input.paymentIntent,
     payment_method: input.paymentMethodId,
     payment_method_details: {
-      card: {
-        brand: card.brand,
-        checks: card.checks,
-        country: card.country,
-        exp_month: card.exp_month,
-        exp_year: card.exp_year,
-        fingerprint: card.fingerprint,
-        funding: card.funding,
-        last4: card.last4,
-        network: card.brand,
-      },
+      card: cardDetailsOfCharge(input, ok, created),
       type: "card",
     },
-    receipt_email: null,
+    receipt_email: input.receiptEmail ?? null,
+    receipt_number: null,
     receipt_url: null,
     refunded: false,
     review: null,
+    shipping: null,
+    source: null,
+    source_transfer: null,
     statement_descriptor: null,
+    statement_descriptor_suffix: null,
     status: ok ? "succeeded" : "failed",
+    transfer_data: null,
+    transfer_group: null,
   };
+  if (ok && input.capture) settleCapture(ctx, charge, input.amount);
   put(ctx.store, "charges", charge);
   return { charge, behavior, decline };
 }
 
+function cardDetailsOfCharge(input: ChargeInput, ok: boolean, created: number): StripeObject {
+  const { card } = input;
+  const details: StripeObject = {
+    amount_authorized: ok ? input.amount : null,
+    authorization_code: ok ? String(100000 + Math.floor(Math.random() * 900000)) : null,
+    brand: card.brand,
+    checks: card.checks,
+    country: card.country,
+    electronic_commerce_indicator: null,
+    exp_month: card.exp_month,
+    exp_year: card.exp_year,
+    fingerprint: card.fingerprint,
+    funding: card.funding,
+    installments: null,
+    last4: card.last4,
+    mandate: null,
+    network: card.brand,
+    network_transaction_id: ok ? randomToken(15) : null,
+    regulated_status: card.regulated_status ?? "unregulated",
+    three_d_secure: null,
+    transaction_link_id: null,
+    wallet: null,
+  };
+  // An authorization Stripe holds for later capture lapses after 7 days for cards.
+  if (ok && !input.capture) details.capture_before = created + AUTHORIZATION_DAYS * 24 * 3600;
+  return details;
+}
+
+/**
+ * Captures `amount` of an authorized charge. Stripe releases the rest of a partial capture
+ * at once, and shows the released part in `amount_refunded`.
+ */
+export function settleCapture(ctx: Ctx, charge: StripeObject, amount: number): void {
+  const txn = balanceTransaction(ctx, {
+    amount,
+    currency: charge.currency,
+    type: "charge",
+    reportingCategory: "charge",
+    source: charge.id,
+    description: charge.description,
+    fee: cardFee(amount),
+    pending: true,
+  });
+  Object.assign(charge, {
+    captured: true,
+    amount_captured: amount,
+    amount_refunded: charge.amount - amount,
+    balance_transaction: txn.id,
+  });
+  charge.refunded = charge.amount_refunded >= charge.amount;
+}
+
+/** Validates `amount_to_capture` (`amount` for legacy charges) against what is capturable. */
+export function captureAmount(raw: number | undefined, capturable: number, param: string): number {
+  const amount = raw ?? capturable;
+  if (amount < 1 || amount > capturable) {
+    throw invalidRequest(
+      `The ${param} (${amount}) must be between 1 and the capturable amount (${capturable}).`,
+      { code: "amount_too_large", param },
+    );
+  }
+  return amount;
+}
+
 /** Side effects Stripe's test cards trigger after a successful charge (its events come first). */
-export function scheduleAftermath(ctx: Ctx, result: ChargeResult): void {
-  if (result.behavior.kind !== "ok" || !result.behavior.after) return;
+export function afterCharge(ctx: Ctx, result: ChargeResult): void {
+  if (result.behavior.kind !== "ok") return;
+  if (result.behavior.risk === "elevated") openReview(ctx, result.charge);
   const chargeId = result.charge.id;
-  if (result.behavior.after === "dispute") {
-    ctx.bus.schedule(() => createDispute(ctx, chargeId), ctx.disputeDelayMs);
-  } else if (result.behavior.after === "early_fraud_warning") {
+  const after = result.behavior.after;
+  if (after === "dispute" || after === "dispute_inquiry" || after === "dispute_not_received") {
+    ctx.bus.schedule(() => createDispute(ctx, chargeId, after), ctx.disputeDelayMs);
+  } else if (after === "early_fraud_warning") {
     ctx.bus.schedule(() => createEarlyFraudWarning(ctx, chargeId), 0);
   }
 }
-
-export function cardErrorBody(decline: NonNullable<ChargeResult["decline"]>): StripeObject {
-  return {
-    type: "card_error",
-    code: decline.code,
-    decline_code: decline.decline_code,
-    advice_code: decline.advice_code,
-    message: decline.message,
-    doc_url: `https://stripe.com/docs/error-codes/${decline.code.replaceAll("_", "-")}`,
-  };
-}
-
-// Legacy Charges API (`source=tok_visa`) for integrations that never adopted PaymentIntents.
-function createCharge(ctx: Ctx): StripeObject {
-  const { amount, currency } = amountAndCurrency(ctx);
-  const source = reqString(ctx.params, "source");
-  const number = magicCardNumber(source);
-  if (!number || !source.startsWith("tok_")) {
-    throw invalidRequest(`No such token: '${source}'`, {
-      code: "resource_missing",
-      param: "source",
-    });
-  }
-  const customer = optString(ctx.params, "customer") ?? null;
-  if (customer) getOr404(ctx.store, "customers", customer);
-  const card = cardDetails(number, 12, new Date(ctx.now()).getUTCFullYear() + 1);
-  const result = chargeCard(ctx, {
-    amount,
-    currency,
-    customer,
-    paymentIntent: null,
-    paymentMethodId: newId("card"),
-    card,
-    billingDetails: { address: null, email: null, name: null, phone: null },
-    description: optString(ctx.params, "description") ?? null,
-    metadata: mergeMetadata({}, ctx.params),
-  }, true);
-  const { charge, decline } = result;
-  charge.source = { id: charge.payment_method, object: "card", ...card, customer };
-  ctx.bus.emit(decline ? "charge.failed" : "charge.succeeded", charge, ctx.request);
-  if (decline) throw new ApiError(402, { ...cardErrorBody(decline), charge: charge.id });
-  scheduleAftermath(ctx, result);
-  return charge;
-}
-
-export function amountAndCurrency(ctx: Ctx): { amount: number; currency: string } {
-  const raw = reqString(ctx.params, "amount");
-  const amount = Number(raw);
-  if (!/^\d+$/.test(raw) || amount < 1) {
-    throw invalidRequest("This value must be greater than or equal to 1.", {
-      code: "parameter_invalid_integer",
-      param: "amount",
-    });
-  }
-  const currency = reqString(ctx.params, "currency");
-  if (!/^[a-z]{3}$/.test(currency)) {
-    throw invalidRequest(`Invalid currency: ${currency}. Use a lowercase ISO code.`, {
-      param: "currency",
-    });
-  }
-  return { amount, currency };
-}
-
-export function newClientSecret(id: string): string {
-  return `${id}_secret_${randomToken(24)}`;
-}
-
-export const chargeRoutes: Route[] = [
-  { method: "POST", pattern: /^\/v1\/charges$/, handler: createCharge },
-  {
-    method: "GET",
-    pattern: /^\/v1\/charges$/,
-    handler: (ctx) =>
-      listObjects(ctx.store.objects.charges.values(), ctx.params, "/v1/charges", [
-        ...equalsParam(ctx.params, "customer"),
-        ...equalsParam(ctx.params, "payment_intent"),
-      ]),
-  },
-  {
-    method: "GET",
-    pattern: /^\/v1\/charges\/([^/]+)$/,
-    handler: (ctx, [id]) => getOr404(ctx.store, "charges", id),
-  },
-];

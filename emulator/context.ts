@@ -2,12 +2,21 @@ import type { EventBus, RequestInfo } from "./events.ts";
 import type { Params } from "./form.ts";
 import type { Store, StripeObject } from "./store.ts";
 
+/** A file part of a multipart/form-data request. */
+export interface Upload {
+  name: string;
+  type: string;
+  bytes: Uint8Array;
+}
+
 /** What a route handler gets: state, the event bus, the clock and the parsed request. */
 export interface Ctx {
   store: Store;
   bus: EventBus;
   now: () => number;
   params: Params;
+  /** File parts of a multipart/form-data request (`POST /v1/files`). */
+  uploads: Map<string, Upload>;
   request: RequestInfo;
   disputeDelayMs: number;
   refundFailureDelayMs: number;

@@ -1,165 +1,146 @@
-import { type Ctx, nowSec, previousAttributes, type Route } from "./context.ts";
+import { balanceTransaction, DISPUTE_FEE } from "./balance.ts";
+import type { CardAftermath } from "./cards.ts";
+import { type Ctx, nowSec, type Route } from "./context.ts";
+import { CLOSED, EVIDENCE_FIELDS, OPEN, updateDispute } from "./dispute_evidence.ts";
 import { invalidRequest } from "./errors.ts";
 import { NO_REQUEST } from "./events.ts";
-import { mergeMetadata, optBool, optObject } from "./form.ts";
 import { newId } from "./ids.ts";
-import { clone, equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
+import { equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
 
-const EVIDENCE_FIELDS = [
-  "access_activity_log",
-  "billing_address",
-  "cancellation_policy",
-  "cancellation_policy_disclosure",
-  "cancellation_rebuttal",
-  "customer_communication",
-  "customer_email_address",
-  "customer_name",
-  "customer_purchase_ip",
-  "customer_signature",
-  "duplicate_charge_documentation",
-  "duplicate_charge_explanation",
-  "duplicate_charge_id",
-  "product_description",
-  "receipt",
-  "refund_policy",
-  "refund_policy_disclosure",
-  "refund_refusal_explanation",
-  "service_date",
-  "service_documentation",
-  "shipping_address",
-  "shipping_carrier",
-  "shipping_date",
-  "shipping_documentation",
-  "shipping_tracking_number",
-  "uncategorized_file",
-  "uncategorized_text",
-];
-const OPEN = new Set(["needs_response", "warning_needs_response"]);
-const DISPUTE_FEE = 1500;
 const EVIDENCE_WINDOW_S = 7 * 24 * 3600;
 
-function balanceTransaction(ctx: Ctx, dispute: StripeObject, sign: 1 | -1, what: string) {
+// Card networks' reason codes for the two dispute reasons the test cards produce.
+const REASON_CODES: Record<string, Record<string, string>> = {
+  fraudulent: { visa: "10.4", mastercard: "4837", amex: "F29", discover: "UA02" },
+  product_not_received: { visa: "13.1", mastercard: "4855", amex: "C08", discover: "4755" },
+};
+
+/** The withdrawal (or, with sign +1, reinstatement) of a dispute's funds and fee. */
+export function disputeFunds(ctx: Ctx, dispute: StripeObject, sign: 1 | -1): StripeObject {
   const fee = sign < 0 ? DISPUTE_FEE : -DISPUTE_FEE;
-  return {
-    id: newId("txn"),
-    object: "balance_transaction",
+  return balanceTransaction(ctx, {
     amount: sign * dispute.amount,
-    created: nowSec(ctx),
     currency: dispute.currency,
-    description: `${what} for ${dispute.charge}`,
-    fee,
-    net: sign * dispute.amount - fee,
-    reporting_category: sign < 0 ? "dispute" : "dispute_reversal",
-    status: "available",
     type: "adjustment",
-  };
+    reportingCategory: sign < 0 ? "dispute" : "dispute_reversal",
+    source: dispute.id,
+    description: `${
+      sign < 0 ? "Chargeback withdrawal" : "Chargeback reversal"
+    } for ${dispute.charge}`,
+    fee,
+    feeDescription: "Dispute fee",
+  });
 }
 
-/** Opens a fraudulent-reason dispute on a charge, as the createDispute test card does. */
-export function createDispute(ctx: Ctx, chargeId: string): StripeObject {
+/**
+ * Opens the dispute a dispute test card produces: a fraudulent or product-not-received
+ * chargeback (funds withdrawn at once), or an inquiry (`warning_needs_response`, no funds
+ * move and the charge can still be refunded).
+ */
+export function createDispute(ctx: Ctx, chargeId: string, kind: CardAftermath): StripeObject {
   const charge = getOr404(ctx.store, "charges", chargeId);
   const created = nowSec(ctx);
+  const inquiry = kind === "dispute_inquiry";
+  const reason = kind === "dispute_not_received" ? "product_not_received" : "fraudulent";
+  const brand = charge.payment_method_details?.card?.brand ?? "visa";
+  const networkReason = REASON_CODES[reason][brand] ?? REASON_CODES[reason].visa;
   const dispute: StripeObject = {
     id: newId("du"),
     object: "dispute",
-    amount: charge.amount,
+    amount: charge.amount_captured,
     balance_transactions: [],
     charge: charge.id,
     created,
     currency: charge.currency,
-    evidence: Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, null])),
+    enhanced_eligibility_types: [],
+    evidence: {
+      ...Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, null])),
+      enhanced_evidence: {},
+    },
     evidence_details: {
       due_by: created + EVIDENCE_WINDOW_S,
+      enhanced_eligibility: {},
       has_evidence: false,
       past_due: false,
       submission_count: 0,
+      submission_method: "not_submitted",
     },
-    is_charge_refundable: false,
+    intended_submission_method: null,
+    is_charge_refundable: inquiry,
     livemode: false,
     metadata: {},
-    network_reason_code: "10.4",
+    network_reason_code: networkReason,
     payment_intent: charge.payment_intent,
     payment_method_details: {
-      card: { brand: charge.payment_method_details?.card?.brand ?? null, case_type: "chargeback" },
+      card: {
+        brand,
+        case_type: inquiry ? "inquiry" : "chargeback",
+        network: brand,
+        network_reason_code: networkReason,
+      },
       type: "card",
     },
-    reason: "fraudulent",
-    status: "needs_response",
+    reason,
+    status: inquiry ? "warning_needs_response" : "needs_response",
   };
-  dispute.balance_transactions.push(balanceTransaction(ctx, dispute, -1, "Chargeback withdrawal"));
   put(ctx.store, "disputes", dispute);
+  if (!inquiry) dispute.balance_transactions.push(disputeFunds(ctx, dispute, -1));
   charge.disputed = true;
   ctx.bus.emit("charge.dispute.created", dispute, NO_REQUEST);
-  ctx.bus.emit("charge.dispute.funds_withdrawn", dispute, NO_REQUEST);
+  if (!inquiry) ctx.bus.emit("charge.dispute.funds_withdrawn", dispute, NO_REQUEST);
   return dispute;
 }
 
-function updateDispute(ctx: Ctx, [id]: string[]): StripeObject {
-  const dispute = getOr404(ctx.store, "disputes", id);
-  const before = clone(dispute);
-  const evidence = optObject(ctx.params, "evidence");
-  const submit = optBool(ctx.params, "submit") ?? true;
-  // Stripe submits by default when evidence is posted without `submit=false`.
-  const touchesEvidence = evidence !== undefined || ctx.params.submit !== undefined;
-  if (touchesEvidence && !OPEN.has(dispute.status)) {
-    throw invalidRequest(
-      `This dispute is already ${dispute.status.replaceAll("_", " ")}; evidence can no ` +
-        "longer be changed or submitted.",
-      { param: evidence ? "evidence" : "submit" },
-    );
-  }
-  for (const [k, v] of Object.entries(evidence ?? {})) {
-    if (!EVIDENCE_FIELDS.includes(k)) {
-      throw invalidRequest(`Received unknown parameter: evidence[${k}]`, {
-        param: `evidence[${k}]`,
-      });
-    }
-    if (typeof v !== "string") {
-      throw invalidRequest(`Invalid string: evidence[${k}]`, { param: `evidence[${k}]` });
-    }
-    dispute.evidence[k] = v === "" ? null : v;
-  }
-  dispute.metadata = mergeMetadata(dispute.metadata, ctx.params);
-  const details = dispute.evidence_details;
-  details.has_evidence = Object.values(dispute.evidence).some((v) => v !== null);
-  if (touchesEvidence && submit) {
-    dispute.status = "under_review";
-    details.submission_count += 1;
-  }
-  const prev = previousAttributes(before, dispute);
-  if (Object.keys(prev).length) {
-    ctx.bus.emit("charge.dispute.updated", dispute, ctx.request, prev);
-  }
-  return dispute;
-}
-
+/** `POST /v1/disputes/{id}/close`: the merchant accepts the loss. */
 function closeDispute(ctx: Ctx, [id]: string[]): StripeObject {
   const dispute = getOr404(ctx.store, "disputes", id);
   if (!OPEN.has(dispute.status)) {
     throw invalidRequest(`This dispute is already ${dispute.status.replaceAll("_", " ")}.`);
   }
-  const previous = { status: dispute.status };
+  const previous = { status: dispute.status, is_charge_refundable: dispute.is_charge_refundable };
   dispute.status = dispute.status === "warning_needs_response" ? "warning_closed" : "lost";
+  dispute.is_charge_refundable = false;
   ctx.bus.emit("charge.dispute.closed", dispute, ctx.request, previous);
   return dispute;
 }
 
-/** Settles a dispute the way the card network eventually would (control API for tests/demo). */
+/**
+ * Settles a dispute the way the card network eventually would (test control). A won
+ * chargeback gets its funds back (`funds_reinstated`); a won inquiry simply closes; a lost
+ * inquiry becomes a lost chargeback, whose funds are withdrawn then.
+ */
 export function resolveDispute(ctx: Ctx, id: string, outcome: "won" | "lost"): StripeObject {
   const dispute = getOr404(ctx.store, "disputes", id);
-  if (["won", "lost", "warning_closed"].includes(dispute.status)) {
+  if (CLOSED.has(dispute.status)) {
     throw invalidRequest(`Dispute ${id} is already closed (${dispute.status}).`);
   }
-  const previous = { status: dispute.status };
-  dispute.status = outcome;
-  if (outcome === "won") {
-    dispute.balance_transactions.push(
-      balanceTransaction(ctx, dispute, 1, "Chargeback reversal"),
-    );
+  const inquiry = dispute.status.startsWith("warning_");
+  const previous = { status: dispute.status, is_charge_refundable: dispute.is_charge_refundable };
+  dispute.is_charge_refundable = false;
+  if (inquiry && outcome === "won") dispute.status = "warning_closed";
+  else dispute.status = outcome;
+  if (inquiry && outcome === "lost") {
+    dispute.balance_transactions.push(disputeFunds(ctx, dispute, -1));
+    ctx.bus.emit("charge.dispute.funds_withdrawn", dispute, NO_REQUEST);
   }
+  const reinstate = !inquiry && outcome === "won";
+  if (reinstate) dispute.balance_transactions.push(disputeFunds(ctx, dispute, 1));
   ctx.bus.emit("charge.dispute.closed", dispute, NO_REQUEST, previous);
-  if (outcome === "won") ctx.bus.emit("charge.dispute.funds_reinstated", dispute, NO_REQUEST);
+  if (reinstate) ctx.bus.emit("charge.dispute.funds_reinstated", dispute, NO_REQUEST);
   return dispute;
+}
+
+/** Marks open disputes whose evidence deadline has passed (run when the clock moves). */
+export function markPastDue(ctx: Ctx): void {
+  for (const dispute of ctx.store.objects.disputes.values()) {
+    const details = dispute.evidence_details;
+    if (details.past_due || details.due_by === null || nowSec(ctx) <= details.due_by) continue;
+    if (!OPEN.has(dispute.status)) continue;
+    details.past_due = true;
+    ctx.bus.emit("charge.dispute.updated", dispute, NO_REQUEST, {
+      evidence_details: { ...details, past_due: false },
+    });
+  }
 }
 
 export const disputeRoutes: Route[] = [

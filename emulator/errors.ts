@@ -1,4 +1,4 @@
-import type { StripeObject } from "./store.ts";
+import type { StripeObject } from "./object.ts";
 
 /** A Stripe-shaped error: thrown by handlers, turned into `{error: {...}}` with its status. */
 export class ApiError extends Error {

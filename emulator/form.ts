@@ -126,3 +126,22 @@ export function mergeMetadata(
   }
   return next;
 }
+
+/** `amount` and `currency` of a payment, validated as Stripe does. */
+export function amountAndCurrency(p: Params): { amount: number; currency: string } {
+  const raw = reqString(p, "amount");
+  const amount = Number(raw);
+  if (!/^\d+$/.test(raw) || amount < 1) {
+    throw invalidRequest("This value must be greater than or equal to 1.", {
+      code: "parameter_invalid_integer",
+      param: "amount",
+    });
+  }
+  const currency = reqString(p, "currency");
+  if (!/^[a-z]{3}$/.test(currency)) {
+    throw invalidRequest(`Invalid currency: ${currency}. Use a lowercase ISO code.`, {
+      param: "currency",
+    });
+  }
+  return { amount, currency };
+}

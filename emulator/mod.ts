@@ -2,11 +2,15 @@
  * A Stripe-compatible API emulator for demo mode and tests: the official SDK and curl can
  * drive it on a loopback port, and every change is delivered as a signed webhook.
  */
+import { Clock } from "./clock.ts";
+import { authenticate } from "./confirm.ts";
 import { resolveDispute } from "./disputes.ts";
 import { EventBus, type WebhookTarget } from "./events.ts";
 import { FaultInjector, RequestCounter } from "./faults.ts";
 import { failRefund, refundWillFail } from "./refunds.ts";
-import { backgroundCtx, createHandler, type ServerDeps } from "./server.ts";
+import { advanceClock } from "./control.ts";
+import { backgroundCtx, type ServerDeps } from "./deps.ts";
+import { createHandler } from "./server.ts";
 import { loadStore, newStore, saveStore, type Store, type StripeObject } from "./store.ts";
 
 export { signPayload } from "./signature.ts";
@@ -46,6 +50,12 @@ export interface Emulator {
   deliveries(): Promise<void>;
   /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
   resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
+  /** The customer finishes (or fails) 3D Secure on a PaymentIntent in `requires_action`. */
+  authenticate(paymentIntentId: string, outcome: "succeed" | "fail"): StripeObject;
+  /** Moves the clock forward: authorizations lapse, dispute deadlines pass. */
+  advanceClock(seconds: number): void;
+  /** The emulator's current time in ms (the configured clock plus any advance). */
+  now(): number;
   /**
    * `fetch` over a connection pool that closes with the emulator, for the SDK
    * clients talking to it (`Stripe.createFetchHttpClient(emu.fetch)`): Deno
@@ -82,7 +92,8 @@ function persistence(store: Store, path: string | undefined, log: (msg: string) 
 }
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const now = opts.now ?? Date.now;
+  const clock = new Clock(opts.now ?? Date.now);
+  const now = clock.now;
   const log = opts.log ?? (() => {});
   const store = opts.statePath ? await loadStore(opts.statePath) : newStore();
   const saver = persistence(store, opts.statePath, log);
@@ -102,6 +113,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     requests: new RequestCounter(),
     disputeDelayMs: opts.disputeDelayMs ?? 0,
     refundFailureDelayMs: opts.refundFailureDelayMs ?? 0,
+    clock,
     onChange: () => saver.markDirty(),
   };
   // A refund that was still pending when the state was saved fails once we are back up.
@@ -135,6 +147,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       saver.markDirty();
       return structuredClone(dispute);
     },
+    authenticate: (id, outcome) => {
+      const pi = authenticate(backgroundCtx(deps), id, outcome === "succeed");
+      saver.markDirty();
+      return structuredClone(pi);
+    },
+    advanceClock: (seconds) => {
+      advanceClock(deps, seconds);
+      saver.markDirty();
+    },
+    now,
     close: async () => {
       if (closed) return;
       closed = true;

@@ -1,58 +1,84 @@
-import { behaviorOf } from "./cards.ts";
-import {
-  amountAndCurrency,
-  cardErrorBody,
-  chargeCard,
-  newClientSecret,
-  scheduleAftermath,
-} from "./charges.ts";
-import { type Ctx, nowSec, type Route } from "./context.ts";
-import { ApiError, invalidRequest } from "./errors.ts";
-import { mergeMetadata, optBool, optString } from "./form.ts";
+import { captureAmount, settleCapture } from "./charges.ts";
+import { confirm, CONFIRMABLE, refuseUnlessStatus } from "./confirm.ts";
+import { type Ctx, nowSec, previousAttributes, type Route } from "./context.ts";
+import { invalidRequest } from "./errors.ts";
+import { amountAndCurrency, mergeMetadata, optBool, optInt, optString } from "./form.ts";
 import { newId, randomToken } from "./ids.ts";
 import { resolvePaymentMethod } from "./payment_methods.ts";
 import { clone, equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
 
-const CONFIRMABLE = new Set([
-  "requires_payment_method",
-  "requires_confirmation",
-  "requires_action",
-]);
+// Stripe's default for new PaymentIntents since API version 2024-06-20 (cards settle
+// synchronously either way).
+const CAPTURE_METHODS = ["automatic", "automatic_async", "manual"];
+const CANCEL_REASONS = ["duplicate", "fraudulent", "requested_by_customer", "abandoned"];
+
+function oneOf(value: string | undefined, allowed: string[], param: string): string | undefined {
+  if (value !== undefined && !allowed.includes(value)) {
+    throw invalidRequest(`Invalid ${param}: must be one of ${allowed.join(", ")}`, { param });
+  }
+  return value;
+}
 
 function createPaymentIntent(ctx: Ctx): StripeObject {
-  const { amount, currency } = amountAndCurrency(ctx);
+  const { amount, currency } = amountAndCurrency(ctx.params);
   const customer = optString(ctx.params, "customer") ?? null;
   if (customer) getOr404(ctx.store, "customers", customer);
   const pmId = optString(ctx.params, "payment_method");
   const pm = pmId ? resolvePaymentMethod(ctx, pmId) : null;
+  const captureMethod =
+    oneOf(optString(ctx.params, "capture_method"), CAPTURE_METHODS, "capture_method") ??
+      "automatic_async";
   const id = newId("pi");
   const pi: StripeObject = {
     id,
     object: "payment_intent",
+    allowed_payment_method_types: null,
     amount,
     amount_capturable: 0,
     amount_received: 0,
+    application: null,
+    application_fee_amount: null,
     automatic_payment_methods: null,
     canceled_at: null,
     cancellation_reason: null,
-    capture_method: "automatic",
-    client_secret: newClientSecret(id),
+    capture_method: captureMethod,
+    client_secret: `${id}_secret_${randomToken(24)}`,
     confirmation_method: "automatic",
     created: nowSec(ctx),
     currency,
     customer,
+    customer_account: null,
     description: optString(ctx.params, "description") ?? null,
+    excluded_payment_method_types: null,
     last_payment_error: null,
     latest_charge: null,
     livemode: false,
+    managed_payments: null,
     metadata: mergeMetadata({}, ctx.params),
     next_action: null,
+    on_behalf_of: null,
     payment_method: pm?.id ?? null,
+    payment_method_configuration_details: null,
+    payment_method_options: {
+      card: {
+        installments: null,
+        mandate_options: null,
+        network: null,
+        request_three_d_secure: "automatic",
+      },
+    },
     payment_method_types: ["card"],
+    payment_record: null,
+    processing: null,
     receipt_email: optString(ctx.params, "receipt_email") ?? null,
-    setup_future_usage: null,
-    statement_descriptor: null,
+    review: null,
+    setup_future_usage: optString(ctx.params, "setup_future_usage") ?? null,
+    shipping: null,
+    source: null,
+    statement_descriptor: optString(ctx.params, "statement_descriptor") ?? null,
+    statement_descriptor_suffix: null,
     status: pm ? "requires_confirmation" : "requires_payment_method",
+    transfer_group: null,
   };
   put(ctx.store, "payment_intents", pi);
   ctx.bus.emit("payment_intent.created", pi, ctx.request);
@@ -60,82 +86,12 @@ function createPaymentIntent(ctx: Ctx): StripeObject {
   return pi;
 }
 
-function confirm(ctx: Ctx, pi: StripeObject): StripeObject {
-  if (!CONFIRMABLE.has(pi.status)) {
-    throw invalidRequest(
-      `You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`,
-      { code: "payment_intent_unexpected_state" },
-    );
-  }
-  const pmId = optString(ctx.params, "payment_method") ?? pi.payment_method;
-  if (!pmId) {
-    throw invalidRequest(
-      "You cannot confirm this PaymentIntent because it's missing a payment method. " +
-        "Update it with a payment_method or pass one to confirm.",
-      { code: "payment_intent_unexpected_state", param: "payment_method" },
-    );
-  }
-  const pm = resolvePaymentMethod(ctx, pmId);
-  const offSession = optBool(ctx.params, "off_session") ?? false;
-  if (behaviorOf(pm.card.fingerprint).kind === "auth_required" && !offSession) {
-    return requireAction(ctx, pi, pm);
-  }
-  const result = chargeCard(ctx, {
-    amount: pi.amount,
-    currency: pi.currency,
-    customer: pi.customer,
-    paymentIntent: pi.id,
-    paymentMethodId: pm.id,
-    card: pm.card,
-    billingDetails: clone(pm.billing_details),
-    description: pi.description,
-    metadata: clone(pi.metadata),
-  }, offSession);
-  const { charge, decline } = result;
-  pi.latest_charge = charge.id;
-  pi.next_action = null;
-  if (decline) {
-    // Stripe clears the PI's payment method after a decline and keeps it on the error.
-    const error = { ...cardErrorBody(decline), charge: charge.id, payment_method: clone(pm) };
-    Object.assign(pi, { status: "requires_payment_method", payment_method: null });
-    pi.last_payment_error = error;
-    ctx.bus.emit("charge.failed", charge, ctx.request);
-    ctx.bus.emit("payment_intent.payment_failed", pi, ctx.request);
-    throw new ApiError(402, { ...error, payment_intent: clone(pi) });
-  }
-  Object.assign(pi, {
-    status: "succeeded",
-    amount_received: pi.amount,
-    payment_method: pm.id,
-    last_payment_error: null,
-  });
-  ctx.bus.emit("charge.succeeded", charge, ctx.request);
-  ctx.bus.emit("payment_intent.succeeded", pi, ctx.request);
-  scheduleAftermath(ctx, result);
-  return pi;
-}
-
-function requireAction(ctx: Ctx, pi: StripeObject, pm: StripeObject): StripeObject {
-  Object.assign(pi, {
-    status: "requires_action",
-    payment_method: pm.id,
-    next_action: {
-      type: "use_stripe_sdk",
-      use_stripe_sdk: {
-        type: "three_d_secure_redirect",
-        stripe_js: `https://hooks.stripe.com/redirect/authenticate/src_${randomToken(24)}`,
-        source: `src_${randomToken(24)}`,
-      },
-    },
-  });
-  ctx.bus.emit("payment_intent.requires_action", pi, ctx.request);
-  return pi;
-}
-
 function updatePaymentIntent(ctx: Ctx, [id]: string[]): StripeObject {
   const pi = getOr404(ctx.store, "payment_intents", id);
   const description = optString(ctx.params, "description");
   if (description !== undefined) pi.description = description || null;
+  const email = optString(ctx.params, "receipt_email");
+  if (email !== undefined) pi.receipt_email = email || null;
   pi.metadata = mergeMetadata(pi.metadata, ctx.params);
   const pmId = optString(ctx.params, "payment_method");
   if (pmId) {
@@ -150,20 +106,55 @@ function updatePaymentIntent(ctx: Ctx, [id]: string[]): StripeObject {
   return pi;
 }
 
+/** Captures an authorized PaymentIntent, all of it or `amount_to_capture` (the rest is released). */
+function capture(ctx: Ctx, [id]: string[]): StripeObject {
+  const pi = getOr404(ctx.store, "payment_intents", id);
+  refuseUnlessStatus(pi, "capture", ["requires_capture"]);
+  const amount = captureAmount(
+    optInt(ctx.params, "amount_to_capture"),
+    pi.amount_capturable,
+    "amount_to_capture",
+  );
+  const charge = getOr404(ctx.store, "charges", pi.latest_charge);
+  const before = clone(charge);
+  settleCapture(ctx, charge, amount);
+  delete charge.payment_method_details.card.capture_before;
+  pi.metadata = mergeMetadata(pi.metadata, ctx.params);
+  Object.assign(pi, { status: "succeeded", amount_capturable: 0, amount_received: amount });
+  ctx.bus.emit("charge.captured", charge, ctx.request, previousAttributes(before, charge));
+  ctx.bus.emit("payment_intent.succeeded", pi, ctx.request);
+  return pi;
+}
+
+/** Releases an uncaptured authorization: Stripe shows it refunded in full on the charge. */
+export function releaseAuthorization(charge: StripeObject): StripeObject {
+  const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+  Object.assign(charge, { amount_refunded: charge.amount, refunded: true });
+  delete charge.payment_method_details.card.capture_before;
+  return previous;
+}
+
 function cancel(ctx: Ctx, [id]: string[]): StripeObject {
   const pi = getOr404(ctx.store, "payment_intents", id);
-  if (!CONFIRMABLE.has(pi.status) && pi.status !== "requires_capture") {
-    throw invalidRequest(
-      `You cannot cancel this PaymentIntent because it has a status of ${pi.status}.`,
-      { code: "payment_intent_unexpected_state" },
-    );
-  }
+  refuseUnlessStatus(pi, "cancel", [...CONFIRMABLE, "requires_capture"]);
+  const reason = oneOf(
+    optString(ctx.params, "cancellation_reason"),
+    CANCEL_REASONS,
+    "cancellation_reason",
+  );
+  const uncaptured = pi.status === "requires_capture";
   Object.assign(pi, {
     status: "canceled",
     canceled_at: nowSec(ctx),
-    cancellation_reason: optString(ctx.params, "cancellation_reason") ?? null,
+    cancellation_reason: reason ?? null,
+    amount_capturable: 0,
     next_action: null,
   });
+  if (uncaptured) {
+    const charge = getOr404(ctx.store, "charges", pi.latest_charge);
+    const previous = releaseAuthorization(charge);
+    ctx.bus.emit("charge.refunded", charge, ctx.request, previous);
+  }
   ctx.bus.emit("payment_intent.canceled", pi, ctx.request);
   return pi;
 }
@@ -192,5 +183,6 @@ export const paymentIntentRoutes: Route[] = [
     pattern: /^\/v1\/payment_intents\/([^/]+)\/confirm$/,
     handler: (ctx, [id]) => confirm(ctx, getOr404(ctx.store, "payment_intents", id)),
   },
+  { method: "POST", pattern: /^\/v1\/payment_intents\/([^/]+)\/capture$/, handler: capture },
   { method: "POST", pattern: /^\/v1\/payment_intents\/([^/]+)\/cancel$/, handler: cancel },
 ];

@@ -18,6 +18,7 @@ function emptyBillingDetails(): StripeObject {
     email: null,
     name: null,
     phone: null,
+    tax_id: null,
   };
 }
 
@@ -35,6 +36,7 @@ function storePaymentMethod(ctx: Ctx, card: StripeObject): StripeObject {
     card,
     created: nowSec(ctx),
     customer: null,
+    customer_account: null,
     livemode: false,
     metadata: mergeMetadata({}, ctx.params),
     type: "card",

@@ -14,8 +14,9 @@ export function createEarlyFraudWarning(ctx: Ctx, chargeId: string): StripeObjec
     created: nowSec(ctx),
     fraud_type: "made_with_stolen_card",
     livemode: false,
-    payment_intent: charge.payment_intent,
   };
+  // The SDK types payment_intent as present-or-absent, never null: legacy charges omit it.
+  if (charge.payment_intent) warning.payment_intent = charge.payment_intent;
   put(ctx.store, "early_fraud_warnings", warning);
   ctx.bus.emit("radar.early_fraud_warning.created", warning, NO_REQUEST);
   return warning;

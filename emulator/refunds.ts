@@ -1,3 +1,4 @@
+import { balanceTransaction } from "./balance.ts";
 import { behaviorOf } from "./cards.ts";
 import { type Ctx, nowSec, type Route } from "./context.ts";
 import { invalidRequest } from "./errors.ts";
@@ -20,7 +21,7 @@ function chargeToRefund(ctx: Ctx): StripeObject {
   if (chargeId) return getOr404(ctx.store, "charges", chargeId);
   const pi = getOr404(ctx.store, "payment_intents", piId!);
   const charge = pi.latest_charge ? ctx.store.objects.charges.get(pi.latest_charge) : undefined;
-  if (!charge || charge.status !== "succeeded") {
+  if (!charge || charge.status !== "succeeded" || !charge.captured) {
     throw invalidRequest(
       `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`,
       { code: "charge_not_refundable", param: "payment_intent" },
@@ -31,12 +32,23 @@ function chargeToRefund(ctx: Ctx): StripeObject {
 
 function createRefund(ctx: Ctx): StripeObject {
   const charge = chargeToRefund(ctx);
-  if (charge.disputed) {
+  if (!charge.captured) {
+    throw invalidRequest(
+      `Charge ${charge.id} has not been captured; cancel its PaymentIntent to release it.`,
+      { code: "charge_not_refundable" },
+    );
+  }
+  // A chargeback takes the funds back; an inquiry leaves the charge refundable.
+  const blocking = [...ctx.store.objects.disputes.values()].some((d) =>
+    d.charge === charge.id && !d.is_charge_refundable
+  );
+  if (blocking) {
     throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, {
       code: "charge_disputed",
     });
   }
-  const remaining = charge.amount_captured - charge.amount_refunded;
+  // amount_refunded includes what a partial capture released, so this is what is left.
+  const remaining = charge.amount - charge.amount_refunded;
   if (remaining <= 0) {
     throw invalidRequest(`Charge ${charge.id} has already been refunded.`, {
       code: "charge_already_refunded",
@@ -62,19 +74,37 @@ function createRefund(ctx: Ctx): StripeObject {
     });
   }
   const fails = refundWillFail(charge);
+  const id = newId("re");
+  const txn = balanceTransaction(ctx, {
+    amount: -amount,
+    currency: charge.currency,
+    type: "refund",
+    reportingCategory: "refund",
+    source: id,
+    description: "REFUND FOR CHARGE",
+  });
+  // failure_reason and failure_balance_transaction appear only once a refund fails.
   const refund: StripeObject = {
-    id: newId("re"),
+    id,
     object: "refund",
     amount,
-    balance_transaction: null,
+    balance_transaction: txn.id,
     charge: charge.id,
     created: nowSec(ctx),
     currency: charge.currency,
-    destination_details: { card: { type: "refund", reference_status: "pending" }, type: "card" },
-    failure_balance_transaction: null,
-    failure_reason: null,
+    customer: charge.customer,
+    customer_account: null,
+    destination_details: {
+      card: {
+        reference_status: "pending",
+        reference_type: "acquirer_reference_number",
+        type: "refund",
+      },
+      type: "card",
+    },
     metadata: mergeMetadata({}, ctx.params),
     payment_intent: charge.payment_intent,
+    payment_method: charge.payment_method,
     reason,
     receipt_number: null,
     source_transfer_reversal: null,
@@ -101,7 +131,7 @@ export function refundWillFail(charge: StripeObject): boolean {
 
 function adjustRefunded(charge: StripeObject, delta: number): void {
   charge.amount_refunded += delta;
-  charge.refunded = charge.amount_refunded >= charge.amount_captured;
+  charge.refunded = charge.amount_refunded >= charge.amount;
 }
 
 /** The refundFail card's refund bounces after being accepted; funds return to the balance. */
@@ -109,13 +139,21 @@ export function failRefund(ctx: Ctx, id: string): void {
   const refund = ctx.store.objects.refunds.get(id);
   if (!refund || refund.status !== "pending") return;
   const charge = getOr404(ctx.store, "charges", refund.charge);
+  const txn = balanceTransaction(ctx, {
+    amount: refund.amount,
+    currency: refund.currency,
+    type: "refund_failure",
+    reportingCategory: "refund_failure",
+    source: refund.id,
+    description: "REFUND FAILURE",
+  });
   Object.assign(refund, {
     status: "failed",
     failure_reason: "expired_or_canceled_card",
-    failure_balance_transaction: newId("txn"),
+    failure_balance_transaction: txn.id,
   });
   adjustRefunded(charge, -refund.amount);
-  const previous = { status: "pending", failure_reason: null };
+  const previous = { status: "pending" };
   ctx.bus.emit("refund.updated", refund, NO_REQUEST, previous);
   ctx.bus.emit("refund.failed", refund, NO_REQUEST, previous);
   ctx.bus.emit("charge.refund.updated", refund, NO_REQUEST, previous);

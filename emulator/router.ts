@@ -1,12 +1,15 @@
-import { chargeRoutes } from "./charges.ts";
+import { balanceRoutes } from "./balance.ts";
+import { chargeRoutes } from "./charge_routes.ts";
 import type { Route } from "./context.ts";
 import { customerRoutes } from "./customers.ts";
 import { disputeRoutes } from "./disputes.ts";
+import { fileRoutes } from "./files.ts";
 import { stringList } from "./form.ts";
 import { paymentIntentRoutes } from "./payment_intents.ts";
 import { paymentMethodRoutes } from "./payment_methods.ts";
 import { radarRoutes } from "./radar.ts";
 import { refundRoutes } from "./refunds.ts";
+import { reviewRoutes } from "./reviews.ts";
 import { equalsParam, getOr404, listObjects } from "./store.ts";
 
 const eventRoutes: Route[] = [
@@ -36,6 +39,9 @@ const ROUTES: Route[] = [
   ...refundRoutes,
   ...disputeRoutes,
   ...radarRoutes,
+  ...reviewRoutes,
+  ...balanceRoutes,
+  ...fileRoutes,
   ...eventRoutes,
 ];
 

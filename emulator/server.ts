@@ -1,24 +1,14 @@
-import type { Ctx } from "./context.ts";
-import { resolveDispute } from "./disputes.ts";
+import type { Ctx, Upload } from "./context.ts";
+import { control } from "./control.ts";
+import type { ServerDeps } from "./deps.ts";
 import { ApiError, invalidRequest } from "./errors.ts";
-import { API_VERSION, type EventBus } from "./events.ts";
-import type { FaultInjector, FaultKind, RequestCounter } from "./faults.ts";
+import { API_VERSION } from "./events.ts";
+import type { FaultKind } from "./faults.ts";
 import { type Params, parseForm, stringList } from "./form.ts";
 import { Idempotency, requestFingerprint } from "./idempotency.ts";
 import { newId } from "./ids.ts";
 import { findRoute } from "./router.ts";
-import { expand, type Store, type StripeObject } from "./store.ts";
-
-export interface ServerDeps {
-  store: Store;
-  bus: EventBus;
-  now: () => number;
-  faults: FaultInjector;
-  requests: RequestCounter;
-  disputeDelayMs: number;
-  refundFailureDelayMs: number;
-  onChange: () => void;
-}
+import { expand, type StripeObject } from "./store.ts";
 
 type HeaderMap = Record<string, string>;
 
@@ -98,9 +88,28 @@ function faultError(kind: FaultKind): ApiError {
   });
 }
 
-async function readParams(req: Request, url: URL): Promise<Params> {
-  if (req.method === "POST") return parseForm(await req.text());
-  return parseForm(url.search.slice(1));
+interface Parsed {
+  params: Params;
+  uploads: Map<string, Upload>;
+}
+
+// Stripe takes form-encoded bodies, and multipart/form-data for file uploads.
+async function readParams(req: Request, url: URL): Promise<Parsed> {
+  const uploads = new Map<string, Upload>();
+  if (req.method !== "POST") return { params: parseForm(url.search.slice(1)), uploads };
+  const type = req.headers.get("content-type") ?? "";
+  if (!type.startsWith("multipart/form-data")) {
+    return { params: parseForm(await req.text()), uploads };
+  }
+  const form = await req.formData().catch(() => {
+    throw invalidRequest("Invalid multipart/form-data body.");
+  });
+  const fields = new URLSearchParams();
+  for (const [key, value] of form) {
+    if (typeof value === "string") fields.append(key, value);
+    else uploads.set(key, { name: value.name, type: value.type, bytes: await value.bytes() });
+  }
+  return { params: parseForm(fields.toString()), uploads };
 }
 
 export function createHandler(deps: ServerDeps): (req: Request) => Promise<Response> {
@@ -137,7 +146,7 @@ async function api(
   headers: HeaderMap,
 ): Promise<Response> {
   const method = req.method;
-  const params = await readParams(req, url);
+  const { params, uploads } = await readParams(req, url);
   const found = findRoute(method, url.pathname);
   if (!found) {
     throw invalidRequest(`Unrecognized request URL (${method}: ${url.pathname}).`, {
@@ -188,6 +197,7 @@ async function api(
       bus: deps.bus,
       now: deps.now,
       params,
+      uploads,
       request: { id: requestId, idempotency_key: key },
       disputeDelayMs: deps.disputeDelayMs,
       refundFailureDelayMs: deps.refundFailureDelayMs,
@@ -223,53 +233,4 @@ function execute(
     const error = { ...e.error, request_log_url: logUrl(requestId) };
     return [402, JSON.stringify({ error }, null, 2)];
   }
-}
-
-async function control(
-  deps: ServerDeps,
-  req: Request,
-  path: string,
-  headers: HeaderMap,
-): Promise<Response> {
-  if (path === "/_emulator/faults" && req.method === "DELETE") {
-    deps.faults.clear();
-    return json(200, { cleared: true }, headers);
-  }
-  const body = req.method === "POST" ? await req.json().catch(() => ({})) : {};
-  if (path === "/_emulator/faults" && req.method === "POST") {
-    const handle = deps.faults.inject({
-      kind: body.kind,
-      method: body.method,
-      path: body.path_pattern ? new RegExp(body.path_pattern) : body.path,
-      times: body.times,
-      ms: body.ms,
-    });
-    return json(200, { id: handle.id, remaining: handle.remaining() }, headers);
-  }
-  const m = /^\/_emulator\/disputes\/([^/]+)\/resolve$/.exec(path);
-  if (m && req.method === "POST") {
-    if (body.outcome !== "won" && body.outcome !== "lost") {
-      throw invalidRequest("outcome must be 'won' or 'lost'", { param: "outcome" });
-    }
-    const ctx = backgroundCtx(deps);
-    const dispute = resolveDispute(ctx, m[1], body.outcome);
-    deps.onChange();
-    return json(200, dispute, headers);
-  }
-  throw invalidRequest(`Unknown emulator control endpoint (${req.method}: ${path}).`, {
-    status: 404,
-  });
-}
-
-/** A context for changes not caused by an API request (control calls, timers). */
-export function backgroundCtx(deps: ServerDeps): Ctx {
-  return {
-    store: deps.store,
-    bus: deps.bus,
-    now: deps.now,
-    params: {},
-    request: { id: null, idempotency_key: null },
-    disputeDelayMs: deps.disputeDelayMs,
-    refundFailureDelayMs: deps.refundFailureDelayMs,
-  };
 }

@@ -1,10 +1,8 @@
 import { invalidRequest, resourceMissing } from "./errors.ts";
 import { optInt, optObject, optString, type Params } from "./form.ts";
+import type { StripeObject } from "./object.ts";
 
-// Stripe objects are open-ended JSON; typing every field would duplicate the SDK's types
-// without making the emulator safer, so objects are plain records.
-// deno-lint-ignore no-explicit-any
-export type StripeObject = Record<string, any>;
+export type { StripeObject };
 
 export const COLLECTIONS = {
   customers: { prefix: "cus", name: "customer" },
@@ -14,6 +12,9 @@ export const COLLECTIONS = {
   refunds: { prefix: "re", name: "refund" },
   disputes: { prefix: "du", name: "dispute" },
   early_fraud_warnings: { prefix: "issfr", name: "radar.early_fraud_warning" },
+  reviews: { prefix: "prv", name: "review" },
+  balance_transactions: { prefix: "txn", name: "balance_transaction" },
+  files: { prefix: "file", name: "file" },
   events: { prefix: "evt", name: "event" },
 } as const;
 export type CollectionName = keyof typeof COLLECTIONS;
@@ -31,12 +32,24 @@ export interface IdempotentRecord {
 export interface Store {
   objects: Record<CollectionName, Map<string, StripeObject>>;
   idempotency: Map<string, IdempotentRecord>;
+  /** Decline times (ms) per card fingerprint, for Stripe's card decline rate limit. */
+  declines: Map<string, number[]>;
+  /** Bytes of uploaded files by file id (not persisted: only the File objects are). */
+  fileBodies: Map<string, Uint8Array>;
+  /** PaymentMethods authenticated with `setup_future_usage`: later off-session use is exempt. */
+  setUp: Set<string>;
 }
 
 export function newStore(): Store {
   const objects = {} as Record<CollectionName, Map<string, StripeObject>>;
   for (const name of Object.keys(COLLECTIONS) as CollectionName[]) objects[name] = new Map();
-  return { objects, idempotency: new Map() };
+  return {
+    objects,
+    idempotency: new Map(),
+    declines: new Map(),
+    fileBodies: new Map(),
+    setUp: new Set(),
+  };
 }
 
 export function put(store: Store, collection: CollectionName, obj: StripeObject): StripeObject {

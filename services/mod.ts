@@ -2,20 +2,35 @@
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
 import { createAuditService } from "./audit/mod.ts";
-import { createWebhookService } from "./webhooks/mod.ts";
+import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory } from "../core/ids.ts";
-import { createIdentityService } from "./identity/mod.ts";
+import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
-import { createRefundService, createRefundSettlement } from "./refunds/mod.ts";
+import {
+  createRefundMerge,
+  createRefundService,
+  createRefundSettlement,
+  type RefundHooks,
+} from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 import { refundApprovalSource } from "./refunds/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
-export function createServices(deps: Deps) {
+/** What a caller (tests, the bench) may change in how the services are built. */
+export interface ServiceOptions {
+  /** wraps the Stripe event applier the webhooks service hands events to */
+  webhookApplier?: (base: EventApplier) => EventApplier;
+  /** called at the refunds service's steps (tests: crash and timing points) */
+  refundHooks?: RefundHooks;
+  /** the identity service's throttle settings */
+  identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
+}
+
+export function createServices(deps: Deps, options: ServiceOptions = {}) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -23,10 +38,23 @@ export function createServices(deps: Deps) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  const stripeEvents = createStripeEventApplier(deps, { audit, newId, refundSettlement });
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps)];
+  const stripeEvents = createStripeEventApplier(deps, {
+    audit,
+    newId,
+    refundSettlement,
+    mergeHooks,
+  });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
-  const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
+  const refunds = createRefundService(deps, {
+    audit,
+    newId,
+    cursors,
+    refundSettlement,
+    hooks: options.refundHooks,
+  });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   return {
     deps,
@@ -37,8 +65,19 @@ export function createServices(deps: Deps) {
     transactions: createTransactionService(deps, { cursors }),
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
-    webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId, approvals }),
+    webhooks: createWebhookService(deps, {
+      audit,
+      newId,
+      cursors,
+      applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
+    }),
+    identity: createIdentityService(deps, {
+      ...options.identity,
+      audit,
+      cursors,
+      newId,
+      approvals,
+    }),
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),

@@ -61,6 +61,7 @@ export function cardPaymentMethod(
     },
     created: o.created ?? T0,
     customer: o.customer ?? null,
+    customer_account: null,
     livemode: false,
     metadata: {},
     type: "card",
@@ -82,10 +83,16 @@ export function customerObject(
     description: null,
     email: o.email === undefined ? "jane.doe@example.com" : o.email,
     invoice_prefix: "A1B2C3D4",
-    invoice_settings: { custom_fields: null, default_payment_method: null, footer: null },
+    invoice_settings: {
+      custom_fields: null,
+      default_payment_method: null,
+      footer: null,
+      rendering_options: null,
+    },
     livemode: false,
     metadata: {},
     name: o.name === undefined ? "Jane Doe" : o.name,
+    next_invoice_sequence: 1,
     phone: null,
     preferred_locales: [],
     shipping: null,
@@ -138,25 +145,32 @@ export function chargeObject(o: ChargeInput = {}): Stripe.Charge {
   const amount = o.amount ?? 2500;
   const risk = o.risk ?? { level: "normal", score: 23 };
   const refunded = o.amount_refunded ?? 0;
+  const amountCaptured = ok ? amount : 0;
   return {
     id: o.id ?? testId("ch"),
     object: "charge",
     amount,
-    amount_captured: ok ? amount : 0,
+    amount_captured: amountCaptured,
     amount_refunded: refunded,
+    application: null,
+    application_fee: null,
+    application_fee_amount: null,
     balance_transaction: ok ? testId("txn") : null,
     billing_details: { address: null, email: null, name: null, phone: null, tax_id: null },
+    calculated_statement_descriptor: "PAYOPS",
     captured: ok,
     created: o.created ?? T0,
     currency: o.currency ?? "usd",
     customer: o.customer ?? null,
     description: null,
     disputed: o.disputed ?? false,
+    failure_balance_transaction: null,
     failure_code: o.decline?.code ?? null,
     failure_message: o.decline?.message ?? null,
     fraud_details: {},
     livemode: false,
     metadata: {},
+    on_behalf_of: null,
     outcome: o.decline
       ? {
         advice_code: o.decline.advice_code,
@@ -185,19 +199,31 @@ export function chargeObject(o: ChargeInput = {}): Stripe.Charge {
     payment_method: testId("pm"),
     payment_method_details: {
       card: {
+        amount_authorized: ok ? amount : null,
+        authorization_code: ok ? "123456" : null,
         brand: card.brand,
         checks: { address_line1_check: null, address_postal_code_check: null, cvc_check: "pass" },
         country: "US",
+        electronic_commerce_indicator: null,
         exp_month: 12,
         exp_year: 2030,
         fingerprint: card.fingerprint,
         funding: "credit",
+        installments: null,
         last4: card.last4,
+        mandate: null,
         network: card.brand,
+        network_transaction_id: ok ? "104557651805572" : null,
+        regulated_status: "unregulated",
+        three_d_secure: null,
+        transaction_link_id: null,
+        wallet: null,
       },
       type: "card",
     },
     receipt_email: null,
+    receipt_number: null,
+    receipt_url: null,
     refunded: refunded > 0 && refunded >= amount,
     ...(o.refunds
       ? {
@@ -210,7 +236,14 @@ export function chargeObject(o: ChargeInput = {}): Stripe.Charge {
       }
       : {}),
     review: null,
+    shipping: null,
+    source: null,
+    source_transfer: null,
+    statement_descriptor: null,
+    statement_descriptor_suffix: null,
     status,
+    transfer_data: null,
+    transfer_group: null,
   } as unknown as Stripe.Charge;
 }
 
@@ -232,18 +265,24 @@ export function paymentIntentObject(o: PaymentIntentInput = {}): Stripe.PaymentI
   return {
     id: o.id ?? testId("pi"),
     object: "payment_intent",
+    allowed_payment_method_types: null,
     amount,
     amount_capturable: 0,
     amount_received: status === "succeeded" ? amount : 0,
+    application: null,
+    application_fee_amount: null,
+    automatic_payment_methods: null,
     canceled_at: null,
     cancellation_reason: null,
-    capture_method: "automatic",
+    capture_method: "automatic_async",
     client_secret: "pi_secret_redacted",
     confirmation_method: "automatic",
     created: o.created ?? T0,
     currency: o.currency ?? "usd",
     customer: o.customer ?? null,
+    customer_account: null,
     description: o.description ?? "Order #1042",
+    excluded_payment_method_types: null,
     last_payment_error: o.decline
       ? {
         type: "card_error",
@@ -251,24 +290,55 @@ export function paymentIntentObject(o: PaymentIntentInput = {}): Stripe.PaymentI
         decline_code: o.decline.decline_code,
         advice_code: o.decline.advice_code,
         message: o.decline.message,
-        charge: o.decline.charge,
+        ...(o.decline.charge ? { charge: o.decline.charge } : {}),
         payment_method: cardPaymentMethod({ card: o.decline.card }),
+        payment_method_type: "card",
       }
       : null,
     latest_charge: o.latest_charge ?? null,
     livemode: false,
+    managed_payments: null,
     metadata: {},
     next_action: null,
+    on_behalf_of: null,
     payment_method: null,
+    payment_method_configuration_details: null,
+    payment_method_options: {
+      card: {
+        installments: null,
+        mandate_options: null,
+        network: null,
+        request_three_d_secure: "automatic",
+      },
+    },
     payment_method_types: ["card"],
+    payment_record: null,
+    processing: null,
+    receipt_email: null,
+    review: null,
+    setup_future_usage: null,
+    shipping: null,
+    source: null,
+    statement_descriptor: null,
+    statement_descriptor_suffix: null,
     status,
+    transfer_group: null,
   } as unknown as Stripe.PaymentIntent;
+}
+
+/**
+ * The PaymentIntent a refund, dispute, review or warning points at: every charge made through
+ * a PaymentIntent has one, so builders invent one unless told `null` (a legacy charge).
+ */
+function paymentIntentOf(given: string | null | undefined): string | null {
+  return given === undefined ? testId("pi") : given;
 }
 
 export interface RefundInput {
   id?: string;
   charge: string;
   payment_intent?: string | null;
+  customer?: string | null;
   amount: number;
   currency?: string;
   status?: string;
@@ -278,6 +348,7 @@ export interface RefundInput {
 }
 
 export function refundObject(o: RefundInput): Stripe.Refund {
+  const failed = o.failure_reason !== undefined;
   return {
     id: o.id ?? testId("re"),
     object: "refund",
@@ -286,10 +357,16 @@ export function refundObject(o: RefundInput): Stripe.Refund {
     charge: o.charge,
     created: o.created ?? T0,
     currency: o.currency ?? "usd",
+    customer: o.customer ?? null,
+    customer_account: null,
     destination_details: { card: { type: "refund", reference_status: "pending" }, type: "card" },
-    ...(o.failure_reason ? { failure_reason: o.failure_reason } : {}),
+    // Stripe adds these two only once a refund has failed.
+    ...(failed
+      ? { failure_balance_transaction: testId("txn"), failure_reason: o.failure_reason }
+      : {}),
     metadata: o.refund_id ? { refund_id: o.refund_id } : {},
-    payment_intent: o.payment_intent ?? null,
+    payment_intent: paymentIntentOf(o.payment_intent),
+    payment_method: testId("pm"),
     reason: "requested_by_customer",
     receipt_number: null,
     source_transfer_reversal: null,
@@ -313,20 +390,73 @@ export interface DisputeInput {
   submission_count?: number;
 }
 
+const EVIDENCE_FIELDS = [
+  "access_activity_log",
+  "billing_address",
+  "cancellation_policy",
+  "cancellation_policy_disclosure",
+  "cancellation_rebuttal",
+  "customer_communication",
+  "customer_email_address",
+  "customer_name",
+  "customer_purchase_ip",
+  "customer_signature",
+  "duplicate_charge_documentation",
+  "duplicate_charge_explanation",
+  "duplicate_charge_id",
+  "product_description",
+  "receipt",
+  "refund_policy",
+  "refund_policy_disclosure",
+  "refund_refusal_explanation",
+  "service_date",
+  "service_documentation",
+  "shipping_address",
+  "shipping_carrier",
+  "shipping_date",
+  "shipping_documentation",
+  "shipping_tracking_number",
+  "uncategorized_file",
+  "uncategorized_text",
+];
+
 export function disputeObject(o: DisputeInput): Stripe.Dispute {
   const created = o.created ?? T0;
-  const bt = (sign: 1 | -1) => ({
-    id: testId("txn"),
-    object: "balance_transaction",
-    amount: sign * o.amount,
-    created,
-    currency: o.currency ?? "usd",
-    fee: sign < 0 ? 1500 : -1500,
-    reporting_category: sign < 0 ? "dispute" : "dispute_reversal",
-    type: "adjustment",
-  });
+  const id = o.id ?? testId("du");
+  const currency = o.currency ?? "usd";
+  const bt = (sign: 1 | -1) => {
+    const fee = sign < 0 ? 1500 : -1500;
+    return {
+      id: testId("txn"),
+      object: "balance_transaction",
+      amount: sign * o.amount,
+      available_on: created,
+      balance_type: "payments",
+      created,
+      currency,
+      description: `Chargeback ${sign < 0 ? "withdrawal" : "reversal"} for ${o.charge}`,
+      exchange_rate: null,
+      fee,
+      fee_details: [
+        {
+          amount: fee,
+          application: null,
+          currency,
+          description: "Dispute fee",
+          type: "stripe_fee",
+        },
+      ],
+      net: sign * o.amount - fee,
+      reporting_category: sign < 0 ? "dispute" : "dispute_reversal",
+      source: id,
+      status: "available",
+      type: "adjustment",
+    };
+  };
+  const submissions = o.submission_count ?? 0;
+  const inquiry = (o.status ?? "").startsWith("warning_");
   return {
-    id: o.id ?? testId("du"),
+    id,
     object: "dispute",
     amount: o.amount,
     balance_transactions: [
@@ -335,18 +465,35 @@ export function disputeObject(o: DisputeInput): Stripe.Dispute {
     ],
     charge: o.charge,
     created,
-    currency: o.currency ?? "usd",
-    evidence: {},
+    currency,
+    enhanced_eligibility_types: [],
+    evidence: {
+      ...Object.fromEntries(EVIDENCE_FIELDS.map((f) => [f, null])),
+      enhanced_evidence: {},
+    },
     evidence_details: {
       due_by: created + 7 * 24 * 3600,
-      has_evidence: false,
+      enhanced_eligibility: {},
+      has_evidence: submissions > 0,
       past_due: false,
-      submission_count: o.submission_count ?? 0,
+      submission_count: submissions,
+      submission_method: submissions > 0 ? "manual" : "not_submitted",
     },
-    is_charge_refundable: false,
+    intended_submission_method: null,
+    is_charge_refundable: inquiry,
     livemode: false,
     metadata: {},
-    payment_intent: o.payment_intent ?? null,
+    network_reason_code: "10.4",
+    payment_intent: paymentIntentOf(o.payment_intent),
+    payment_method_details: {
+      card: {
+        brand: "visa",
+        case_type: inquiry ? "inquiry" : "chargeback",
+        network: "visa",
+        network_reason_code: "10.4",
+      },
+      type: "card",
+    },
     reason: o.reason ?? "fraudulent",
     status: o.status ?? "needs_response",
   } as unknown as Stripe.Dispute;
@@ -361,6 +508,7 @@ export function earlyFraudWarningObject(
     created?: number;
   },
 ): Stripe.Radar.EarlyFraudWarning {
+  const pi = paymentIntentOf(o.payment_intent);
   return {
     id: o.id ?? testId("issfr"),
     object: "radar.early_fraud_warning",
@@ -369,7 +517,8 @@ export function earlyFraudWarningObject(
     created: o.created ?? T0,
     fraud_type: "made_with_stolen_card",
     livemode: false,
-    payment_intent: o.payment_intent ?? undefined,
+    // The SDK types it as present or absent, never null.
+    ...(pi ? { payment_intent: pi } : {}),
   } as unknown as Stripe.Radar.EarlyFraudWarning;
 }
 
@@ -383,6 +532,7 @@ export function reviewObject(
   },
 ): Stripe.Review {
   const open = o.open ?? true;
+  const pi = paymentIntentOf(o.payment_intent);
   return {
     id: o.id ?? testId("prv"),
     object: "review",
@@ -395,7 +545,7 @@ export function reviewObject(
     livemode: false,
     open,
     opened_reason: "rule",
-    payment_intent: o.payment_intent ?? undefined,
+    ...(pi ? { payment_intent: pi } : {}),
     reason: open ? "rule" : "approved",
     session: null,
   } as unknown as Stripe.Review;

@@ -1,0 +1,32 @@
+import type { Clock } from "./clock.ts";
+import type { Ctx } from "./context.ts";
+import type { EventBus } from "./events.ts";
+import type { FaultInjector, RequestCounter } from "./faults.ts";
+import type { Store } from "./store.ts";
+
+/** Everything the HTTP handler and the test controls share. */
+export interface ServerDeps {
+  store: Store;
+  bus: EventBus;
+  now: () => number;
+  faults: FaultInjector;
+  requests: RequestCounter;
+  disputeDelayMs: number;
+  refundFailureDelayMs: number;
+  clock: Clock;
+  onChange: () => void;
+}
+
+/** A context for changes not caused by an API request (control calls, timers). */
+export function backgroundCtx(deps: ServerDeps): Ctx {
+  return {
+    store: deps.store,
+    bus: deps.bus,
+    now: deps.now,
+    params: {},
+    uploads: new Map(),
+    request: { id: null, idempotency_key: null },
+    disputeDelayMs: deps.disputeDelayMs,
+    refundFailureDelayMs: deps.refundFailureDelayMs,
+  };
+}

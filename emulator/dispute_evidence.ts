@@ -1,0 +1,124 @@
+import { type Ctx, nowSec, previousAttributes } from "./context.ts";
+import { invalidRequest } from "./errors.ts";
+import { mergeMetadata, optBool, optObject } from "./form.ts";
+import { clone, getOr404, type StripeObject } from "./store.ts";
+
+export const EVIDENCE_FIELDS = [
+  "access_activity_log",
+  "billing_address",
+  "cancellation_policy",
+  "cancellation_policy_disclosure",
+  "cancellation_rebuttal",
+  "customer_communication",
+  "customer_email_address",
+  "customer_name",
+  "customer_purchase_ip",
+  "customer_signature",
+  "duplicate_charge_documentation",
+  "duplicate_charge_explanation",
+  "duplicate_charge_id",
+  "product_description",
+  "receipt",
+  "refund_policy",
+  "refund_policy_disclosure",
+  "refund_refusal_explanation",
+  "service_date",
+  "service_documentation",
+  "shipping_address",
+  "shipping_carrier",
+  "shipping_date",
+  "shipping_documentation",
+  "shipping_tracking_number",
+  "uncategorized_file",
+  "uncategorized_text",
+];
+/** Evidence fields that take the id of a File uploaded with `purpose=dispute_evidence`. */
+const FILE_FIELDS = new Set([
+  "cancellation_policy",
+  "customer_communication",
+  "customer_signature",
+  "duplicate_charge_documentation",
+  "receipt",
+  "refund_policy",
+  "service_documentation",
+  "shipping_documentation",
+  "uncategorized_file",
+]);
+/** Statuses in which Stripe still takes evidence or a close (accepting the loss). */
+export const OPEN = new Set(["needs_response", "warning_needs_response"]);
+export const CLOSED = new Set(["won", "lost", "warning_closed", "prevented"]);
+
+function refuseEvidence(ctx: Ctx, dispute: StripeObject, param: string): void {
+  if (!OPEN.has(dispute.status)) {
+    throw invalidRequest(
+      `This dispute is already ${dispute.status.replaceAll("_", " ")}; evidence can no ` +
+        "longer be changed or submitted.",
+      { param },
+    );
+  }
+  const due = dispute.evidence_details.due_by;
+  if (due !== null && nowSec(ctx) > due) {
+    dispute.evidence_details.past_due = true;
+    throw invalidRequest(
+      "The deadline for responding to this dispute has passed: evidence can no longer be " +
+        "changed or submitted.",
+      { param },
+    );
+  }
+}
+
+function checkValue(ctx: Ctx, field: string, value: unknown): string | null {
+  const param = `evidence[${field}]`;
+  if (!EVIDENCE_FIELDS.includes(field)) {
+    throw invalidRequest(`Received unknown parameter: ${param}`, { param });
+  }
+  if (typeof value !== "string") throw invalidRequest(`Invalid string: ${param}`, { param });
+  if (value === "") return null;
+  if (FILE_FIELDS.has(field)) {
+    const file = ctx.store.objects.files.get(value);
+    if (!file) {
+      throw invalidRequest(`No such file upload: '${value}'`, { code: "resource_missing", param });
+    }
+    if (file.purpose !== "dispute_evidence") {
+      throw invalidRequest(
+        `File ${value} was uploaded with purpose '${file.purpose}'; dispute evidence needs ` +
+          "purpose 'dispute_evidence'.",
+        { param },
+      );
+    }
+  }
+  return value;
+}
+
+/**
+ * `POST /v1/disputes/{id}`: evidence and metadata. As at Stripe, `submit` defaults to true,
+ * so evidence is sent to the bank unless `submit=false` stages it; a submitted dispute goes
+ * to `under_review` (an inquiry to `warning_under_review`) and takes no further evidence.
+ */
+export function updateDispute(ctx: Ctx, [id]: string[]): StripeObject {
+  const dispute = getOr404(ctx.store, "disputes", id);
+  const before = clone(dispute);
+  const evidence = optObject(ctx.params, "evidence");
+  const submit = optBool(ctx.params, "submit") ?? true;
+  const touchesEvidence = evidence !== undefined || ctx.params.submit !== undefined;
+  if (touchesEvidence) refuseEvidence(ctx, dispute, evidence ? "evidence" : "submit");
+  for (const [k, v] of Object.entries(evidence ?? {})) {
+    if (k === "enhanced_evidence") continue;
+    dispute.evidence[k] = checkValue(ctx, k, v);
+  }
+  dispute.metadata = mergeMetadata(dispute.metadata, ctx.params);
+  const details = dispute.evidence_details;
+  details.has_evidence = EVIDENCE_FIELDS.some((f) => dispute.evidence[f] !== null);
+  if (touchesEvidence && submit) {
+    dispute.status = dispute.status === "warning_needs_response"
+      ? "warning_under_review"
+      : "under_review";
+    details.submission_count += 1;
+    details.submission_method = "manual";
+  }
+  const prev = previousAttributes(before, dispute);
+  if (Object.keys(prev).length) {
+    ctx.bus.emit("charge.dispute.updated", dispute, ctx.request, prev);
+  }
+  return dispute;
+}
