@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 
-import { LOG_LEVELS, type LogLevel } from "./core/log.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
-export type { LogLevel };
+export type { LogFormat, LogLevel };
 
 const intIn = (name: string, min: number, max: number) =>
   z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).pipe(
@@ -100,7 +100,20 @@ const envSchema = z.object({
   API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
   STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
   TRUSTED_PROXIES: z.string().optional(),
+  LOG_FORMAT: z.enum(LOG_FORMATS, {
+    error: `LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}`,
+  }).optional(),
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  ALERT_WEBHOOK_URL: z.url({
+    protocol: /^https?$/,
+    error: "ALERT_WEBHOOK_URL must be an http(s) URL such as https://hooks.example.com/payops",
+  }).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().min(16, "ALERT_WEBHOOK_SECRET must be at least 16 characters")
+    .optional(),
+  RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
+  RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
+  RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
 });
 
 export interface Config {
@@ -129,6 +142,10 @@ export interface Config {
   auditSigningKeys?: string[];
   stepUpTtlS: number;
   logLevel: LogLevel;
+  /** ops alerts are also POSTed here (services/alert_delivery.ts); undefined = not sent */
+  alertWebhookUrl?: string;
+  /** signs those POSTs (HMAC-SHA256 of the body) */
+  alertWebhookSecret?: string;
   /** API tokens stop working this many days after they were issued */
   apiTokenTtlDays: number;
   /** admin API requests per token per minute */
@@ -137,6 +154,17 @@ export interface Config {
   stepUpRateLimitPerMin: number;
   /** addresses / CIDRs whose X-Forwarded-For is believed */
   trustedProxies: string[];
+  /** the retry policy's limits (README "Retry policy") */
+  retry: { maxAttempts: number; maxPerCardPerDay: number; waitAfterTryAgainS: number };
+  /** `pretty` on a terminal unless LOG_FORMAT says otherwise */
+  logFormat: LogFormat;
+  /** bearer token that may read GET /metrics besides admins; undefined = admins only */
+  metricsToken: string | undefined;
+}
+
+export interface ParseOptions {
+  /** stdout is a terminal: the log format defaults to `pretty` */
+  terminal?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -144,7 +172,10 @@ export class ConfigError extends Error {
 }
 
 /** Parses an environment record (`Deno.env.toObject()` in main.ts, a literal in tests). */
-export function parseConfig(env: Record<string, string | undefined>): Config {
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  options: ParseOptions = {},
+): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
@@ -184,10 +215,19 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     auditSigningKeys: e.AUDIT_SIGNING_KEY,
     stepUpTtlS: e.STEP_UP_TTL_S ?? 300,
     logLevel: e.LOG_LEVEL ?? "info",
+    alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    alertWebhookSecret: e.ALERT_WEBHOOK_SECRET,
     apiTokenTtlDays: e.API_TOKEN_TTL_DAYS ?? 90,
     apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
     stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
     trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
+    logFormat: e.LOG_FORMAT ?? (options.terminal ? "pretty" : "json"),
+    metricsToken: e.METRICS_TOKEN,
+    retry: {
+      maxAttempts: e.RETRY_MAX_ATTEMPTS ?? 3,
+      maxPerCardPerDay: e.RETRY_MAX_PER_CARD_PER_DAY ?? 5,
+      waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
+    },
   };
 }
 

@@ -80,7 +80,7 @@ export interface Transaction extends ChargeOutcome {
   amount_refunded: number;
   /** refunds in flight or awaiting approval: owned by the refunds service, preserved here */
   amount_reserved: number;
-  /** disputes that hold or took the money (needs_response, under_review, lost) */
+  /** what Stripe took back for disputes, net of reinstatements (an inquiry takes nothing) */
   amount_disputed: number;
   stripe_payment_intent: string | null;
   stripe_charge: string | null;
@@ -172,6 +172,13 @@ export interface DisputeSnap extends Ordered {
   /** funds taken / given back so far; only ever grow (balance transactions are append-only) */
   withdrawn: number;
   reinstated: number;
+  /** as Stripe says on the dispute (absent on snapshots taken before these were kept) */
+  is_charge_refundable?: boolean;
+  has_evidence?: boolean;
+  past_due?: boolean;
+  submission_method?: string | null;
+  /** dispute fees net of any returned, from the balance transactions */
+  fee?: number;
 }
 
 export interface EfwSnap extends Ordered {

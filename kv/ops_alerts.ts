@@ -20,6 +20,8 @@ export const OPS_ALERT_KINDS = [
   "refund_failed_after_success",
   "refund_lost_at_stripe",
   "webhook_event_dead",
+  "dispute_due_soon",
+  "authorization_expiring",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 
@@ -32,6 +34,8 @@ export interface OpsAlert {
   stripe_refund: string | null;
   /** the Stripe event (`evt_…`), for `webhook_event_dead` (absent on alerts raised before) */
   webhook_event_id?: string | null;
+  /** the dispute (`dsp_…`), for `dispute_due_soon` */
+  dispute_id?: string | null;
   /** the money at stake, when the alert is about an amount */
   amount: number | null;
   currency: string | null;
@@ -107,4 +111,32 @@ export function listOpsAlerts(
     { ...page, scope, budget: SCAN_BUDGET },
     ({ value }) => !filter.status || value.status === filter.status ? value : null,
   );
+}
+
+/** The delivery cursor: the id of the last alert given a delivery job (null: none yet). */
+export function getAlertDeliveryCursor(kv: Deno.Kv) {
+  return kv.get<string>(keys.opsAlertDeliveryCursor());
+}
+
+/** Moves the delivery cursor read as `entry` (checked: one runner hands each alert over). */
+export function addAlertDeliveryCursor(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntryMaybe<string>,
+  alertId: string,
+): void {
+  op.check(entry).set(keys.opsAlertDeliveryCursor(), alertId);
+}
+
+/** Alerts raised after `afterId` (all, when null), oldest first. */
+export async function listOpsAlertsAfter(
+  kv: Deno.Kv,
+  afterId: string | null,
+  limit: number,
+): Promise<OpsAlert[]> {
+  const out: OpsAlert[] = [];
+  const selector = afterId
+    ? { prefix: keys.opsAlertsPrefix(), start: keys.opsAlert(afterId + "\u0000") }
+    : { prefix: keys.opsAlertsPrefix() };
+  for await (const e of kv.list<OpsAlert>(selector, { limit })) out.push(e.value);
+  return out;
 }

@@ -27,7 +27,9 @@ const OpsAlertSchema = z.object({
       "succeeded (the money is back with the merchant, the customer was told otherwise); " +
       "`refund_lost_at_stripe`: a refund sent with an unknown outcome that Stripe never " +
       "received; `webhook_event_dead`: a Stripe event used up its processing attempts, so the " +
-      "account's picture misses it until it is replayed",
+      "account's picture misses it until it is replayed; `dispute_due_soon`: a dispute's " +
+      "evidence deadline is 72 h or 24 h away and nothing was submitted (closes by itself on " +
+      "submit or close)",
   }),
   refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
   transaction_id: z.string().nullable(),
@@ -35,6 +37,7 @@ const OpsAlertSchema = z.object({
   webhook_event_id: z.string().nullable().openapi({
     description: "`webhook_event_dead`: the event to replay (`evt_…`)",
   }),
+  dispute_id: z.string().nullable().openapi({ description: "`dispute_due_soon`: the dispute" }),
   amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
   currency: CurrencySchema.nullable(),
   detail: z.string(),
@@ -91,7 +94,8 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
           1,
           "note is required: say what was done (1 to 500 characters)",
         )
-          .max(500, "note is at most 500 characters"),
+          .max(500, "note is at most 500 characters")
+          .openapi({ example: "refunded by hand in the Dashboard; ledger checked" }),
       }).openapi("OpsAlertClose"),
     ),
   },

@@ -8,19 +8,24 @@ import { checkpointAuditHead } from "./audit/mod.ts";
 import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
 import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
+import { disputeJobHandlers, runDisputeReminders } from "./disputes/mod.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
   return {
     ...webhookJobHandlers(services),
     ...refundJobHandlers(services),
+    ...disputeJobHandlers(services),
+    ...services.alertDelivery.handlers,
+    ...services.retries.jobHandlers(),
   };
 }
 
-/** One pass over the job table: everything due now. */
-export function runJobs(services: Services): Promise<RunJobsResult> {
+/** One pass over the job table: everything due now (new ops alerts get their delivery jobs first). */
+export async function runJobs(services: Services): Promise<RunJobsResult> {
   const { kv, clock, log } = services.deps;
-  return runDueJobs(kv, clock, jobHandlers(services), {
+  await services.alertDelivery.enqueue();
+  return await runDueJobs(kv, clock, jobHandlers(services), {
     onError: (job, error) =>
       log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
   });
@@ -32,6 +37,8 @@ export const PERIODIC_TASKS = {
   "audit-checkpoint": "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
+  "dispute-reminders": "*/15 * * * *",
+  "authorization-expiry": "23 * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -46,6 +53,13 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "reconcile-refunds":
       await reconcileRefunds(services);
+      await services.retries.reconcile(); // retry attempts: the same safety net
+      return;
+    case "authorization-expiry":
+      await services.retries.sweepExpiringAuthorizations();
+      return;
+    case "dispute-reminders":
+      await runDisputeReminders(services);
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();

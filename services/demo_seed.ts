@@ -67,7 +67,7 @@ function sequence(seed: number) {
 /** Calls Stripe at background priority, and pays while counting payments and declines. */
 function seeder(stripe: StripeGateway, summary: SeedSummary) {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
-    stripe.call(fn, { priority: "background", label: "demo.seed" });
+    stripe.call(fn, { priority: "background", label: "demo.seed", quiet: true });
 
   const pay = async (customer: string, pm: string, amount: number, description: string) => {
     try {
@@ -94,7 +94,11 @@ function seeder(stripe: StripeGateway, summary: SeedSummary) {
 type Seeder = ReturnType<typeof seeder>;
 
 /** Customers with one to three good payments each, and now and then a decline. */
-async function seedCustomers(seed: Seeder, customerCount: number): Promise<string[]> {
+async function seedCustomers(
+  seed: Seeder,
+  customerCount: number,
+  onProgress: (customersDone: number, total: number) => void,
+): Promise<string[]> {
   const { call, pay, summary } = seed;
   const rand = sequence(42);
   const customers: string[] = [];
@@ -127,6 +131,7 @@ async function seedCustomers(seed: Seeder, customerCount: number): Promise<strin
         `Order #${1000 + i * 10 + 9}`,
       );
     }
+    onProgress(i + 1, customerCount);
   }
   return customers;
 }
@@ -179,12 +184,76 @@ export async function seedDemoAccount(
   stripe: StripeGateway,
   log: Logger,
   customerCount = 30,
+  onProgress: (customersDone: number, total: number) => void = () => {},
 ): Promise<SeedSummary> {
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
   const seed = seeder(stripe, summary);
-  const customers = await seedCustomers(seed, customerCount);
+  const customers = await seedCustomers(seed, customerCount, onProgress);
   await seedSpecialCases(seed, customers);
   await seedCardTesting(seed);
-  log.info("demo account seeded", { ...summary });
+  log.debug("demo account seeded", { ...summary });
   return summary;
+}
+
+/** The emulator's controls the dispute seeding needs (cli/demo.ts hands them in). */
+export interface DemoEmulatorControls {
+  advanceClock(seconds: number): void;
+  resolveDispute(id: string, outcome: "won" | "lost"): unknown;
+  deliveries(): Promise<void>;
+}
+
+/**
+ * Disputes in several states for the workbench: one due within 24 h (opened
+ * six and a half days "ago" on the emulator's clock), an inquiry, and one
+ * won after evidence was submitted.
+ */
+export async function seedDemoDisputes(
+  stripe: StripeGateway,
+  emulator: DemoEmulatorControls,
+  log: Logger,
+): Promise<number> {
+  const call = <T>(fn: (s: Stripe) => Promise<T>) =>
+    stripe.call(fn, { priority: "background", label: "demo.seed_disputes" });
+  const customer = await call((s) =>
+    s.customers.create({
+      name: "Dana Dispute",
+      email: "dana@example.com",
+      metadata: { demo: "true" },
+    })
+  );
+  const disputed = async (pm: string, amount: number, description: string) => {
+    const pi = await call((s) =>
+      s.paymentIntents.create({
+        amount,
+        currency: "usd",
+        customer: customer.id,
+        payment_method: pm,
+        confirm: true,
+        description,
+      })
+    );
+    await emulator.deliveries();
+    const list = await call((s) => s.disputes.list({ payment_intent: pi.id }));
+    return list.data[0];
+  };
+  const back = Math.round(6.5 * 24 * 3600);
+  emulator.advanceClock(-back);
+  try {
+    await disputed("pm_card_createDispute", 6_400, "Weekend stay");
+  } finally {
+    emulator.advanceClock(back);
+  }
+  await disputed("pm_card_createDisputeInquiry", 2_900, "Monthly plan");
+  const won = await disputed("pm_card_createDispute", 11_000, "Camera");
+  if (won) {
+    await call((s) =>
+      s.disputes.update(won.id, {
+        evidence: { customer_name: "Dana Dispute", product_description: "Camera, delivered" },
+        submit: true,
+      })
+    );
+    emulator.resolveDispute(won.id, "won");
+  }
+  log.info("demo disputes seeded", { disputes: 3 });
+  return 3;
 }

@@ -30,7 +30,13 @@ export type NewOpsAlert =
   & Partial<
     Pick<
       OpsAlert,
-      "refund_id" | "transaction_id" | "stripe_refund" | "webhook_event_id" | "amount" | "currency"
+      | "refund_id"
+      | "transaction_id"
+      | "stripe_refund"
+      | "webhook_event_id"
+      | "amount"
+      | "currency"
+      | "dispute_id"
     >
   >;
 
@@ -108,6 +114,7 @@ export function closeOpsAlert(
 
 export interface OpsAlertView extends OpsAlert {
   webhook_event_id: string | null;
+  dispute_id: string | null;
   closed_at: string | null;
   closed_by: string | null;
   close_note: string | null;
@@ -118,6 +125,7 @@ function toView(a: OpsAlert): OpsAlertView {
   return {
     ...a,
     webhook_event_id: a.webhook_event_id ?? null,
+    dispute_id: a.dispute_id ?? null,
     closed_at: a.closed_at ?? null,
     closed_by: a.closed_by ?? null,
     close_note: a.close_note ?? null,

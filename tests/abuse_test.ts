@@ -12,6 +12,8 @@ import fc from "fast-check";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { createAdmin, otpHeaders, stepUpHeaders, type TestAdmin } from "./helpers/identity.ts";
 import { ROLES } from "../domain/permissions.ts";
+import { AppError } from "../core/errors.ts";
+import type { StripeGateway } from "../services/stripe/mod.ts";
 import {
   assertUnchanged,
   bodyFor,
@@ -30,8 +32,20 @@ const SELF_CHANGING = new Set(["post /api/admin/me/rotate-token"]);
 
 type Caller = { role: string; admin: TestAdmin | null };
 
+/** Stripe down, as the real gateway reports it: routes that reach it must answer 502/503. */
+const unreachableStripe: StripeGateway = {
+  call() {
+    return Promise.reject(
+      new AppError("stripe_unavailable", "Stripe is not reachable from the abuse suite"),
+    );
+  },
+};
+
 async function world(): Promise<{ t: TestApp; ops: Operation[]; callers: Caller[] }> {
-  const t = await createTestApp({ env: { API_RATE_LIMIT_PER_MIN: "1000000000" } });
+  const t = await createTestApp({
+    env: { API_RATE_LIMIT_PER_MIN: "1000000000" },
+    stripe: unreachableStripe,
+  });
   const doc = await (await t.app.request("/openapi.json")).json();
   const ops = operationsOf(doc).filter((o) =>
     o.path.startsWith("/api/") && o.path !== "/api/webhooks/stripe"

@@ -149,8 +149,9 @@ Deno.test("POST /refunds: unknown transaction 404, failed payment 409, open disp
     const open = await post(disputed.txnId);
     assert.equal(open.status, 409);
     const problem = await open.json();
-    assert.equal(problem.code, "conflict");
-    assert.match(problem.detail, /open dispute/);
+    // Stripe says the charge is not refundable while the chargeback is decided
+    assert.equal(problem.code, "charge_not_refundable");
+    assert.match(problem.detail, /cannot be refunded while dispute/);
     assert.equal((await stripeRefunds(w.stripe, disputed.pi)).refunds.length, 0);
   });
 });

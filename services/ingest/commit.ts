@@ -165,3 +165,25 @@ export type EventCommitter = ReturnType<typeof createEventCommitter>;
 function notingChecks(op: Deno.AtomicOperation, into: string[]): Deno.AtomicOperation {
   return watchedAtomic(op, { check: (c) => into.push(JSON.stringify(c.key)) });
 }
+
+/**
+ * A committer for changes that are always audited (a refund or dispute the
+ * service itself moved at Stripe): straight to `audit.commit` instead of
+ * trying plain ingestion first (which would run the build twice). "Nothing
+ * changed" (a webhook got there first) is `NoChange`, an error carrying the
+ * outcome. It reads the customer's counters from KV (no counter cache); the
+ * applier's cache, if it kept them, fails its next check and reads them again
+ * (kv/read_cache.ts).
+ */
+export function auditedCommitter(audit: AuditService): EventCommitter {
+  return {
+    async commit(ctx, build) {
+      try {
+        return await audit.commit(ctx, (op) => build(op, true, null));
+      } catch (e) {
+        if (e instanceof NoChange) return e.outcome;
+        throw e;
+      }
+    },
+  };
+}

@@ -2,7 +2,7 @@
  * The transaction the API shows, computed from its Stripe snapshots alone:
  * same snapshots, same transaction, whatever order the events came in.
  */
-import { disputeHoldsFunds, isPiFailure, isPiTerminal, refundCounts } from "./snapshots.ts";
+import { disputeTook, isPiFailure, isPiTerminal, refundCounts } from "./snapshots.ts";
 import type { ChargeSnap, Transaction, TxnStatus, TxnSync } from "../../domain/transaction.ts";
 
 function byCreated<T extends { created: number; id: string }>(a: T, b: T): number {
@@ -123,8 +123,7 @@ export function deriveTransaction(
     status,
     amount_refunded: refundedAmount(sync),
     amount_reserved: base.amount_reserved,
-    amount_disputed: disputes.filter((d) => disputeHoldsFunds(d.status))
-      .reduce((n, d) => n + d.amount, 0),
+    amount_disputed: disputes.reduce((n, d) => n + disputeTook(d), 0),
     stripe_payment_intent: pi?.id ?? base.stripe_payment_intent,
     stripe_charge: chosen?.id ?? pi?.latest_charge ??
       firstOf([...refunds.map((r) => r.charge), ...disputes.map((d) => d.charge)]),

@@ -193,11 +193,20 @@ const DISPUTE_RANK: Record<string, number> = {
   won: 5,
   lost: 5,
   prevented: 5,
+  // an appeal follows a decision; its own decision comes after it (see `disputeRank`)
+  appeal_needs_response: 6,
+  appeal_under_review: 7,
 };
 
-/** Disputes whose amount is held or lost (inquiries take no money; won gives it back). */
-export function disputeHoldsFunds(status: string): boolean {
-  return status === "needs_response" || status === "under_review" || status === "lost";
+/** A decision after an appeal (a second submission) ranks above the appeal statuses. */
+function disputeRank(status: string, submissions: number): number {
+  const rank = DISPUTE_RANK[status] ?? 0;
+  return rank === 5 && submissions >= 2 ? 8 : rank;
+}
+
+/** What a dispute took from the payment: withdrawn net of reinstated (an inquiry takes nothing). */
+export function disputeTook(d: { withdrawn: number; reinstated: number }): number {
+  return Math.max(0, d.withdrawn - d.reinstated);
 }
 
 export function disputeSnap(du: Stripe.Dispute, at: number, eventType: string | null): DisputeSnap {
@@ -220,7 +229,17 @@ export function disputeSnap(du: Stripe.Dispute, at: number, eventType: string | 
     submission_count: details?.submission_count ?? 0,
     withdrawn: withdrawn ? du.amount : 0,
     reinstated: reinstated ? du.amount : 0,
-    order: [DISPUTE_RANK[du.status] ?? 0, at, details?.submission_count ?? 0],
+    is_charge_refundable: du.is_charge_refundable ?? true,
+    has_evidence: details?.has_evidence ?? false,
+    past_due: details?.past_due ?? false,
+    submission_method: (details as { submission_method?: string } | undefined)?.submission_method ??
+      null,
+    fee: bts.reduce((n, b) => n + (b.fee ?? 0), 0),
+    order: [
+      disputeRank(du.status, details?.submission_count ?? 0),
+      at,
+      details?.submission_count ?? 0,
+    ],
   };
 }
 

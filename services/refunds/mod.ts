@@ -14,4 +14,7 @@ export {
   refundJobHandlers,
 } from "./service.ts";
 export type { RefundHooks, RefundResult } from "./service.ts";
+/** The timing of the exactly-once pattern, reused by dispute submissions. */
+export { SAME_KEY_WINDOW_MS } from "./reconcile.ts";
+export { RECONCILE_AFTER_MS } from "./requests.ts";
 export { refundApprovalSource } from "./approval_source.ts";

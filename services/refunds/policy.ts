@@ -20,10 +20,12 @@ export const DUPLICATE_WINDOW_MS = 10 * 60_000;
 /** an approval request expires (and releases its reservation) after this */
 export const APPROVAL_TTL_MS = 24 * 3600_000;
 
-/** Inquiries and chargebacks still being decided: the dispute holds (or may take) the funds. */
+/**
+ * Chargebacks still being decided: the dispute holds the funds. An inquiry
+ * (`warning_*`) takes nothing and Stripe leaves the charge refundable;
+ * refunding is a usual way to end one.
+ */
 const OPEN_DISPUTE = new Set([
-  "warning_needs_response",
-  "warning_under_review",
   "needs_response",
   "under_review",
 ]);

@@ -26,6 +26,9 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
+import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import { isClosedStatus } from "../../domain/dispute.ts";
+import { getMergedInto } from "../../kv/transactions.ts";
 import { linkRefusal } from "../approvals/mod.ts";
 import { amountFor } from "../../config.ts";
 import {
@@ -75,9 +78,30 @@ export interface RequestServices {
 type TxnEntry = Deno.KvEntry<Transaction>;
 
 async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
-  const entry = await getTransactionEntry(kv, id);
+  let entry = await getTransactionEntry(kv, id);
+  // a stub merged into its payment (an alert may still name it): the payment's record
+  const into = entry.value ? null : await getMergedInto(kv, id);
+  if (into) entry = await getTransactionEntry(kv, into);
   if (!entry.value) throw notFound("transaction", id);
   return entry as TxnEntry;
+}
+
+/**
+ * Stripe refuses a refund while a dispute leaves the charge not refundable
+ * (`is_charge_refundable: false`, a chargeback being decided); asking would
+ * only fail there. Each dispute read is checked at commit.
+ */
+async function assertChargeRefundable(kv: Deno.Kv, op: Deno.AtomicOperation, txnId: string) {
+  for (const d of await listDisputesOfTransaction(kv, txnId)) {
+    op.check(d);
+    if (d.value.is_charge_refundable || isClosedStatus(d.value.status)) continue;
+    throw new AppError(
+      "charge_not_refundable",
+      `Stripe says the charge of ${txnId} cannot be refunded while dispute ${d.value.id} ` +
+        `(${d.value.status}) is open: respond to or accept the dispute instead`,
+      { extra: { dispute_id: d.value.id, dispute_status: d.value.status } },
+    );
+  }
 }
 
 function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id: string) {
@@ -130,6 +154,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       const txnEntry = await loadTransaction(kv, input.transaction_id);
       const txn = txnEntry.value;
       assertValidInput(input, txn);
+      await assertChargeRefundable(kv, op, txn.id);
       assertRefundableTransaction(txn);
       const amount = resolveAmount(txn, input.amount, refundableOf(txn));
       const now = clock.now();
@@ -283,6 +308,7 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
         );
       }
       const txnEntry = await loadTransaction(kv, before.transaction_id);
+      await assertChargeRefundable(kv, op, txnEntry.value.id);
       assertRefundableTransaction(txnEntry.value);
       resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
       op.check(txnEntry);

@@ -19,9 +19,8 @@ import { AppError } from "../../core/errors.ts";
 import { attemptStripe, type StripeAttempt, type StripePriority } from "../stripe/mod.ts";
 import {
   applyToTransaction,
-  type EventCommitter,
+  auditedCommitter,
   idOf,
-  NoChange,
   type RefundSettlementHook,
   refundSnap,
 } from "../ingest/mod.ts";
@@ -67,27 +66,6 @@ export function stripeParams(record: RefundRecord): Stripe.RefundCreateParams {
     amount: record.amount,
     ...(record.reason ? { reason: record.reason } : {}),
     metadata: { refund_id: record.id, requested_by: record.requested_by },
-  };
-}
-
-/**
- * A refund's change is always audited, so it goes straight to `audit.commit`
- * instead of trying plain ingestion first (which would run the build twice).
- * "Nothing changed" (a webhook got there first) is the applier's `NoChange`,
- * an error carrying the outcome. It reads the customer's counters from KV (no
- * counter cache); the applier's cache, if it kept them, fails its next check
- * and reads them again (kv/read_cache.ts).
- */
-function auditedCommitter(audit: AuditService): EventCommitter {
-  return {
-    async commit(ctx, build) {
-      try {
-        return await audit.commit(ctx, (op) => build(op, true, null));
-      } catch (e) {
-        if (e instanceof NoChange) return e.outcome;
-        throw e;
-      }
-    },
   };
 }
 

@@ -139,7 +139,11 @@ export function paramFor(p: Operation["params"][number]): fc.Arbitrary<string | 
 
 /** Asserts a response is one the document declares, and a valid problem when it is an error. */
 export async function checkResponse(op: Operation, res: Response, label: string): Promise<void> {
-  assert.ok(res.status < 500, `${label}: ${res.status} ${await res.clone().text()}`);
+  // never a 500; a 502/503 only where the route declares it (Stripe down, in this suite)
+  assert.ok(
+    res.status < 500 || (res.status !== 500 && op.statuses.has(res.status)),
+    `${label}: ${res.status} ${await res.clone().text()}`,
+  );
   if (res.status >= 400) {
     assert.equal(res.headers.get("content-type"), "application/problem+json", label);
     const p = await res.json();
@@ -168,6 +172,8 @@ const MAY_CHANGE = new Set([
   "audit_by_target",
   "rate_windows",
   "admin_second_factor",
+  // the shared Stripe call budget (a refused request may have asked Stripe)
+  "stripe_bucket",
 ]);
 
 /** Everything else in KV, as a comparable string per key. */

@@ -1,0 +1,178 @@
+/** The dispute workbench's OpenAPI schemas (routes/disputes.ts uses them). */
+import { z } from "@hono/zod-openapi";
+import { AmountSchema, CurrencySchema, CursorQuery, LimitQuery } from "../openapi/schemas.ts";
+import { DISPUTE_PHASES } from "../domain/dispute.ts";
+import {
+  EVIDENCE_CHAR_BUDGET,
+  EVIDENCE_FILE_FIELDS,
+  EVIDENCE_TEXT_FIELDS,
+} from "../domain/dispute_evidence.ts";
+
+const DateTime = z.string().openapi({ format: "date-time" });
+
+export const DisputeSchema = z.object({
+  id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  stripe_dispute: z.string().openapi({ example: "du_1QxYz" }),
+  transaction_id: z.string(),
+  customer: z.string().nullable(),
+  status: z.string().openapi({
+    description: "Stripe's status: `warning_needs_response`, `warning_under_review`, " +
+      "`warning_closed` (inquiries), `needs_response`, `under_review`, `won`, `lost`, " +
+      "`prevented`, `appeal_needs_response`, `appeal_under_review`",
+  }),
+  phase: z.enum(DISPUTE_PHASES).openapi({
+    description: "the workbench's phase: `needs_response`, `drafting`, `submitted`, `won`, " +
+      "`lost`, `closed`",
+  }),
+  reason: z.string().openapi({ example: "fraudulent" }),
+  amount: AmountSchema,
+  currency: CurrencySchema,
+  evidence_due_by: DateTime.nullable().openapi({
+    description: "null when Stripe allows no response (accept or add notes only)",
+  }),
+  time_left_s: z.number().int().nullable().openapi({
+    description: "seconds to the deadline; negative once past",
+  }),
+  past_due: z.boolean(),
+  overdue: z.boolean().openapi({ description: "marked by the reminder job past the deadline" }),
+  has_evidence: z.boolean(),
+  submission_count: z.number().int(),
+  submission_method: z.string().nullable().openapi({
+    description: "Stripe's `evidence_details.submission_method` (`manual`, `smart_disputes`, …)",
+  }),
+  is_charge_refundable: z.boolean(),
+  funds_withdrawn: AmountSchema,
+  funds_reinstated: AmountSchema,
+  fee: AmountSchema.openapi({ description: "Stripe's dispute fees net of any returned" }),
+  assignee: z.string().nullable(),
+  created_at: DateTime,
+  updated_at: DateTime,
+}).openapi("Dispute");
+
+const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() }));
+
+export const DisputeDetailSchema = DisputeSchema.extend({
+  actions: z.array(z.string()).openapi({
+    description: "what may be done now: `evidence`, `submit`, `accept`, `notes`",
+  }),
+  no_response_allowed: z.boolean(),
+  evidence: z.record(z.string(), z.unknown()).nullable().openapi({
+    description: "the evidence draft",
+  }),
+  evidence_budget: z.object({
+    used: z.number().int(),
+    remaining: z.number().int(),
+    limit: z.number().int(),
+  }),
+  checklist: Checklist.openapi({ description: "the fields that matter for this reason" }),
+  draft: z.object({
+    hash: z.string(),
+    chunks: z.number().int(),
+    fields: z.array(z.string()),
+    chars: z.number().int(),
+    updated_at: DateTime,
+    updated_by: z.string(),
+    staged: z.boolean().openapi({
+      description: "Stripe holds this draft (sent with submit=false)",
+    }),
+    stage_error: z.string().nullable(),
+  }).nullable(),
+  submission: z.object({
+    round: z.number().int(),
+    attempt: z.number().int(),
+    state: z.enum(["processing", "submitted", "failed"]),
+    stripe_idempotency_key: z.string(),
+    requested_by: z.string(),
+    requested_at: DateTime,
+    sent_at: DateTime.nullable(),
+    settled_at: DateTime.nullable(),
+    failure: z.string().nullable(),
+    job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
+  }).nullable(),
+  accept_request: z.object({
+    requested_by: z.string(),
+    note: z.string(),
+    requested_at: DateTime,
+    approval_id: z.string().optional().openapi({
+      description: "the `dispute.accept` request in `/api/admin/approvals`",
+    }),
+  }).nullable(),
+  reminders: z.record(z.string(), z.string()).openapi({
+    description: "ops alert ids of the deadline reminders raised (`72h`, `24h`)",
+  }),
+  notes: z.array(z.object({ id: z.string(), at: DateTime, by: z.string(), text: z.string() })),
+  history: z.array(z.object({
+    at: DateTime,
+    by: z.string(),
+    action: z.string(),
+    changes: z.record(z.string(), z.unknown()),
+  })),
+}).openapi("DisputeDetail");
+
+const textField = z.unknown().optional().openapi({ type: "string", description: "text" });
+const fileField = z.unknown().optional().openapi({
+  type: "string",
+  description: "a file id (`file_…`) from `POST /disputes/{id}/files`",
+});
+
+/** Documented field by field; checked by the service so every bad field is named at once. */
+export const EvidenceBody = z.object({
+  ...Object.fromEntries(EVIDENCE_TEXT_FIELDS.map((f) => [f, textField])),
+  ...Object.fromEntries(EVIDENCE_FILE_FIELDS.map((f) => [f, fileField])),
+  enhanced_evidence: z.unknown().optional().openapi({
+    type: "object",
+    description: "`visa_compelling_evidence_3` (`disputed_transaction`, " +
+      "`prior_undisputed_transactions`), `visa_compliance`, `mastercard_compliance`, as Stripe's API",
+  }),
+}).catchall(z.unknown()).openapi("DisputeEvidence", {
+  description: `the whole draft (absent or null fields are removed); at most ` +
+    `${EVIDENCE_CHAR_BUDGET} characters of text in all`,
+});
+
+export const SyncSummarySchema = z.object({
+  seen: z.number().int(),
+  changed: z.number().int(),
+  pages: z.number().int(),
+  dispute_id: z.string().nullable(),
+}).openapi("DisputeSyncSummary");
+
+export const IdParam = z.object({
+  id: z.string().regex(
+    /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
+    "a dispute id (dsp_…) or Stripe's dispute id (du_…)",
+  ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+});
+
+export const Text = (what: string) =>
+  z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
+    2000,
+    `${what} is at most 2000 characters`,
+  );
+
+export const ListQuery = z.object({
+  status: z.string().min(1).max(40).optional().openapi({ param: { name: "status", in: "query" } }),
+  phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
+    .optional().openapi({ param: { name: "phase", in: "query" } }),
+  due_before: z.iso.datetime({
+    offset: true,
+    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+  }).optional().openapi({
+    param: { name: "due_before", in: "query" },
+    description: "only disputes still answerable and due before this, soonest first",
+  }),
+  assignee: z.string().min(1).max(64).optional().openapi({
+    param: { name: "assignee", in: "query" },
+  }),
+  customer: z.string().min(1).max(64).optional().openapi({
+    param: { name: "customer", in: "query" },
+  }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+export const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+    }),
+});

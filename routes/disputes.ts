@@ -1,0 +1,281 @@
+/**
+ * /disputes (mounted under /api/admin/payments): the dispute workbench. Read
+ * (viewer+), notes, assignment, evidence drafts and files (support+), sync
+ * (operator+), and the two irreversible steps, submit and accept (operator+,
+ * second factor). See the README's "Dispute workbench".
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
+import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
+import type { Services } from "../services/mod.ts";
+import { ApprovalSchema } from "../openapi/schemas.ts";
+import {
+  DisputeDetailSchema,
+  DisputeSchema,
+  EvidenceBody,
+  IdempotencyHeader,
+  IdParam,
+  ListQuery,
+  SyncSummarySchema,
+  Text,
+} from "./dispute_schemas.ts";
+
+const detail200 = { 200: jsonContent(DisputeDetailSchema, "the dispute") };
+const tags = ["disputes"];
+
+const list = adminRoute({ permission: "disputes.read" }, {
+  method: "get",
+  path: "/disputes",
+  tags,
+  summary: "Disputes, newest first; by deadline with `due_before`",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(DisputeSchema, "DisputePage"), "a page") },
+});
+
+const show = adminRoute({ permission: "disputes.read" }, {
+  method: "get",
+  path: "/disputes/{id}",
+  tags,
+  summary: "One dispute: evidence draft, time left, checklist, notes, history",
+  request: { params: IdParam },
+  responses: { ...detail200, ...errorResponses("not_found") },
+});
+
+const patch = adminRoute({ permission: "disputes.assign" }, {
+  method: "patch",
+  path: "/disputes/{id}",
+  tags,
+  summary: "Assign a dispute (or `assignee: null` to unassign)",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            assignee: z.string().min(1).max(64).nullable().openapi({ example: "adm_01JD…" }),
+          }).openapi("DisputeAssignment"),
+        },
+      },
+    },
+  },
+  responses: { ...detail200, ...errorResponses("not_found", "conflict") },
+});
+
+const notes = adminRoute({ permission: "disputes.note" }, {
+  method: "post",
+  path: "/disputes/{id}/notes",
+  tags,
+  summary: "Add a note",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            text: Text("text").openapi({ example: "Customer sent the tracking number by email" }),
+          }).openapi("DisputeNoteRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    201: jsonContent(DisputeDetailSchema, "noted"),
+    ...errorResponses("not_found", "conflict"),
+  },
+});
+
+const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 1024 }, {
+  method: "put",
+  path: "/disputes/{id}/evidence",
+  tags,
+  summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
+  description: "Answers with the remaining character budget and the reason's checklist. " +
+    "JSON up to 256 KiB.",
+  request: {
+    params: IdParam,
+    body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
+  },
+  responses: {
+    ...detail200,
+    ...errorResponses("not_found", "conflict", "payload_too_large"),
+  },
+});
+
+// the 5 MB file plus the multipart framing
+const files = adminRoute({
+  permission: "disputes.evidence",
+  bodyLimit: 5 * 1024 * 1024 + 64 * 1024,
+}, {
+  method: "post",
+  path: "/disputes/{id}/files",
+  tags,
+  summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "multipart/form-data": {
+          schema: z.object({
+            file: z.any().openapi({ type: "string", format: "binary" }),
+            evidence_field: z.enum(EVIDENCE_FILE_FIELDS).optional().openapi({
+              description: "which file field of the draft takes it (default `uncategorized_file`)",
+            }),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    201: jsonContent(DisputeDetailSchema, "uploaded; the draft names the file"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "payload_too_large",
+      "unsupported_media_type",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const submit = adminRoute({ permission: "disputes.submit", secondFactor: true }, {
+  method: "post",
+  path: "/disputes/{id}/submit",
+  tags,
+  summary: "Submit the evidence to Stripe, once per round",
+  description: "Refused (409, naming why) after a submission in the same round, after " +
+    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for.",
+  request: { params: IdParam, headers: IdempotencyHeader },
+  responses: {
+    200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
+    202: jsonContent(
+      DisputeDetailSchema,
+      "sent with an unknown outcome; reconciliation (or Stripe's webhook) finishes it",
+    ),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "idempotency_key_reused",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const accept = adminRoute({ permission: "disputes.accept", secondFactor: true }, {
+  method: "post",
+  path: "/disputes/{id}/accept",
+  tags,
+  summary: "Accept the dispute (close it at Stripe as lost)",
+  description: "At or above `REFUND_APPROVAL_THRESHOLD` (per currency) the accept is a " +
+    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves.",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
+          }).openapi("DisputeAccept"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(DisputeDetailSchema, "closed at Stripe"),
+    202: jsonContent(
+      z.object({ approval: ApprovalSchema, dispute: DisputeDetailSchema }).openapi(
+        "DisputeAcceptRequested",
+      ),
+      "waiting in the approvals queue for a second person",
+    ),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "self_approval_forbidden",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const sync = adminRoute({ permission: "disputes.sync" }, {
+  method: "post",
+  path: "/disputes/sync",
+  tags,
+  summary: "Pull disputes from Stripe (all, or `{dispute_id}`); running it twice changes nothing",
+  request: {
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            dispute_id: z.string().regex(
+              /^(du|dp)_[A-Za-z0-9_]{1,64}$/,
+              "a Stripe dispute id (du_…)",
+            )
+              .optional(),
+          }).openapi("DisputeSyncRequest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(SyncSummarySchema, "what was read and changed"),
+    ...errorResponses("stripe_error", "stripe_unavailable"),
+  },
+});
+
+export function disputeRoutes(services: Services) {
+  const d = services.disputes;
+  return createRouter()
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      const due = q.due_before ? Date.parse(q.due_before) : undefined;
+      return c.json(await d.list({ ...q, due_before: due }), 200);
+    })
+    .openapi(sync, async (c) => {
+      const body = c.req.valid("json") ?? {};
+      return c.json(await d.sync(callContext(c), body.dispute_id), 200);
+    })
+    .openapi(show, async (c) => c.json(await d.get(c.req.valid("param").id), 200))
+    .openapi(patch, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.assign(callContext(c), id, c.req.valid("json").assignee), 200);
+    })
+    .openapi(notes, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.addNote(callContext(c), id, c.req.valid("json").text), 201);
+    })
+    .openapi(evidence, async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await d.saveEvidence(callContext(c), id, c.req.valid("json")), 200);
+    })
+    .openapi(files, async (c) => {
+      const { id } = c.req.valid("param");
+      const form = c.req.valid("form");
+      const field = form.evidence_field ?? "uncategorized_file";
+      return c.json(await d.uploadFile(callContext(c), id, form.file, field), 201);
+    })
+    .openapi(submit, async (c) => {
+      const result = await d.submit(callContext(c), c.req.valid("param").id);
+      if (result.replayed) c.header("Idempotent-Replayed", "true");
+      return result.dispute.submission?.state === "processing"
+        ? c.json(result.dispute, 202)
+        : c.json(result.dispute, 200);
+    })
+    .openapi(accept, async (c) => {
+      const { id } = c.req.valid("param");
+      const out = await d.accept(callContext(c), id, c.req.valid("json").note);
+      return out.kind === "awaiting_approval"
+        ? c.json({ approval: out.approval!, dispute: out.dispute }, 202)
+        : c.json(out.dispute, 200);
+    });
+}

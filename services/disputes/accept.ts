@@ -1,0 +1,185 @@
+/**
+ * Accepting a dispute: closing it at Stripe, which concedes it as lost. The
+ * decision is recorded (audited, with the operator's note) before Stripe is
+ * called, and the call is keyed by the dispute, so a retry or a second click
+ * is one close at Stripe. At or above the refund approval threshold (per
+ * currency) one person cannot do it alone: the accept becomes a
+ * `dispute.accept` request in the approvals queue (services/approvals/), and
+ * the close runs once a second person approves it there.
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditInput, AuditService } from "../audit/mod.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { amountFor } from "../../config.ts";
+import {
+  acceptsEvidence,
+  type DisputeRecord,
+  isClosedStatus,
+  withDisputeHistory,
+} from "../../domain/dispute.ts";
+import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
+import { getApproval } from "../../kv/approvals.ts";
+import type { DisputeApplier } from "./apply.ts";
+
+export type AcceptOutcome =
+  | { kind: "closed"; record: DisputeRecord }
+  | { kind: "awaiting_approval"; record: DisputeRecord; approval: ApprovalRequest };
+
+function acceptRefusal(r: DisputeRecord): string | null {
+  if (isClosedStatus(r.status)) return `the dispute is already closed (${r.status})`;
+  if (!acceptsEvidence(r.status)) {
+    return `Stripe no longer lets it be closed (${r.status}): the network is deciding`;
+  }
+  if (r.submission?.state === "processing") return "a submission is in flight";
+  return null;
+}
+
+/** The dispute's accept request still waiting in the queue (not decided, not expired). */
+async function pendingApproval(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  r: DisputeRecord,
+  now: number,
+): Promise<boolean> {
+  const id = r.accept_request?.approval_id;
+  if (!id) return false;
+  const entry = await getApproval(kv, id);
+  op.check(entry);
+  return entry.value?.status === "pending" && Date.parse(entry.value.expires_at) > now;
+}
+
+export function createDisputeAccepts(
+  deps: Deps,
+  svc: { audit: AuditService; applyDispute: DisputeApplier; approvals?: ApprovalService },
+) {
+  const { kv, clock, config } = deps;
+
+  /** The decision, audited: a request in the approvals queue, or the go-ahead. */
+  function decide(
+    ctx: CallContext,
+    id: string,
+    note: string,
+    approved: ApprovalRequest | null,
+  ): Promise<{ record: DisputeRecord; request: ApprovalRequest | null }> {
+    return svc.audit.commit<{ record: DisputeRecord; request: ApprovalRequest | null }>(
+      ctx,
+      async (op) => {
+        const entry = await getDispute(kv, id);
+        const r = entry.value;
+        if (!r) throw notFound("dispute", id);
+        const refusal = acceptRefusal(r);
+        if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+        const at = new Date(clock.now()).toISOString();
+        const threshold = amountFor(config.refundApprovalThresholds, r.currency);
+        const needsTwo = !approved && svc.approvals !== undefined && r.amount >= threshold;
+        if (needsTwo && await pendingApproval(kv, op, r, clock.now())) {
+          throw new AppError(
+            "conflict",
+            `accepting dispute ${id} already waits for a second person (requested by ` +
+              `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
+          );
+        }
+        const request = needsTwo
+          ? svc.approvals!.addRequest(
+            op,
+            "dispute.accept",
+            {
+              dispute_id: id,
+              note,
+              amount: r.amount,
+              currency: r.currency,
+            },
+            ctx,
+            {
+              summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost`,
+              target: { type: "dispute", id },
+            },
+          )
+          : null;
+        const next: DisputeRecord = {
+          ...r,
+          accept_request: request
+            ? {
+              requested_by: ctx.actor.id,
+              note,
+              requested_at: at,
+              approval_id: request.request.id,
+            }
+            : null,
+          updated_at: at,
+          history: withDisputeHistory(r, {
+            at,
+            by: ctx.actor.id,
+            action: request ? "accept_requested" : "accept",
+            changes: { note, ...(approved ? { approval_id: approved.id } : {}) },
+          }),
+        };
+        addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+        if (request) {
+          return { value: { record: next, request: request.request }, audit: [request.audit] };
+        }
+        return {
+          value: { record: next, request: null },
+          audit: [{
+            action: "dispute.accept",
+            target: { type: "dispute", id },
+            result: "ok" as const,
+            before: { status: r.status, phase: r.phase },
+            after: {
+              amount: r.amount,
+              currency: r.currency,
+              ...(approved
+                ? { approval_id: approved.id, requested_by: approved.requested_by }
+                : {}),
+            },
+            reason: note,
+          }] as AuditInput[],
+        };
+      },
+    );
+  }
+
+  async function close(ctx: CallContext, r: DisputeRecord): Promise<DisputeRecord> {
+    const key = `dispute-close:${r.id}`;
+    let closed;
+    try {
+      closed = await deps.stripe.call(
+        (s) => s.disputes.close(r.stripe_dispute, {}, { idempotencyKey: key }),
+        { label: "disputes.close" },
+      );
+    } catch (error) {
+      // A refusal is recorded beside the decision; the same key closes once at Stripe.
+      await svc.audit.record(ctx, {
+        action: "dispute.accept_failed",
+        target: { type: "dispute", id: r.id },
+        result: "failed",
+        reason: error instanceof Error ? error.message : String(error),
+        stripe: { idempotency_key: key },
+      });
+      throw error;
+    }
+    await svc.applyDispute(ctx, closed, key);
+    return (await getDispute(kv, r.id)).value ?? r;
+  }
+
+  /** POST /disputes/{id}/accept. */
+  async function accept(ctx: CallContext, id: string, note: string): Promise<AcceptOutcome> {
+    const decided = await decide(ctx, id, note, null);
+    if (decided.request) {
+      return { kind: "awaiting_approval", record: decided.record, approval: decided.request };
+    }
+    return { kind: "closed", record: await close(ctx, decided.record) };
+  }
+
+  /** The approvals queue's executor for `dispute.accept`: runs once, as the approver. */
+  async function executeApproved(ctx: CallContext, request: ApprovalRequest) {
+    const { dispute_id, note } = request.payload as { dispute_id: string; note: string };
+    const decided = await decide(ctx, dispute_id, note, request);
+    const record = await close(ctx, decided.record);
+    return { dispute_id, status: record.status, phase: record.phase };
+  }
+
+  return { accept, executeApproved };
+}

@@ -1,0 +1,134 @@
+/**
+ * Checking an evidence draft against the pinned SDK's `DisputeUpdateParams.Evidence`:
+ * the 27 classic fields (text, or a `file_…` id for the file fields),
+ * `enhanced_evidence` (Visa Compelling Evidence 3.0, Visa and Mastercard
+ * compliance) and Stripe's 150,000-character total. Every problem is named by
+ * its field, so one answer lists all of them.
+ */
+import { z } from "zod";
+import type { FieldError } from "../../core/errors.ts";
+import {
+  EVIDENCE_CHAR_BUDGET,
+  EVIDENCE_FILE_FIELDS,
+  EVIDENCE_TEXT_FIELDS,
+  evidenceChars,
+  type EvidenceDraft,
+} from "../../domain/dispute_evidence.ts";
+
+const FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
+const TEXT = new Set<string>(EVIDENCE_TEXT_FIELDS);
+const FILES = new Set<string>(EVIDENCE_FILE_FIELDS);
+
+const str = z.string().max(EVIDENCE_CHAR_BUDGET);
+const Address = z.strictObject({
+  city: str.optional(),
+  country: str.optional(),
+  line1: str.optional(),
+  line2: str.optional(),
+  postal_code: str.optional(),
+  state: str.optional(),
+});
+const customerFields = {
+  customer_account_id: str.optional(),
+  customer_device_fingerprint: str.optional(),
+  customer_device_id: str.optional(),
+  customer_email_address: str.optional(),
+  customer_purchase_ip: str.optional(),
+  product_description: str.optional(),
+  shipping_address: Address.optional(),
+};
+const Enhanced = z.strictObject({
+  visa_compelling_evidence_3: z.strictObject({
+    disputed_transaction: z.strictObject({
+      ...customerFields,
+      merchandise_or_services: z.enum(["merchandise", "services"]).optional(),
+    }).optional(),
+    prior_undisputed_transactions: z.array(z.strictObject({
+      charge: z.string().regex(/^(ch|py)_[A-Za-z0-9_]+$/, "a charge id (ch_…)"),
+      ...customerFields,
+    })).max(5, "at most 5 prior undisputed transactions").optional(),
+  }).optional(),
+  visa_compliance: z.strictObject({ fee_acknowledged: z.boolean().optional() }).optional(),
+  mastercard_compliance: z.strictObject({ fee_acknowledged: z.boolean().optional() }).optional(),
+});
+
+export interface CheckedDraft {
+  draft: EvidenceDraft;
+  chars: number;
+  errors: FieldError[];
+}
+
+function checkClassic(k: string, v: unknown, errors: FieldError[]): string | null {
+  const path = `body.${k}`;
+  if (typeof v !== "string") {
+    errors.push({
+      path,
+      message: FILES.has(k)
+        ? "must be a file id (file_…) from POST /disputes/{id}/files"
+        : "must be text (a string)",
+    });
+    return null;
+  }
+  if (FILES.has(k) && !FILE_ID.test(v)) {
+    errors.push({ path, message: "must be a file id (file_…) from POST /disputes/{id}/files" });
+    return null;
+  }
+  return v;
+}
+
+/** Validates a whole draft (PUT semantics: absent or null fields are not in it). */
+export function checkDraft(body: unknown): CheckedDraft {
+  const errors: FieldError[] = [];
+  if (!body || typeof body !== "object" || Array.isArray(body)) {
+    return { draft: {}, chars: 0, errors: [{ path: "body", message: "must be a JSON object" }] };
+  }
+  const draft: EvidenceDraft = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (v === null || v === undefined) continue;
+    if (k === "enhanced_evidence") {
+      const parsed = Enhanced.safeParse(v);
+      if (parsed.success) draft.enhanced_evidence = parsed.data as Record<string, unknown>;
+      else {
+        for (const i of parsed.error.issues) {
+          errors.push({ path: ["body", k, ...i.path.map(String)].join("."), message: i.message });
+        }
+      }
+      continue;
+    }
+    if (!TEXT.has(k) && !FILES.has(k)) {
+      errors.push({
+        path: `body.${k}`,
+        message: "not an evidence field of Stripe's API; see the checklist for the reason's fields",
+      });
+      continue;
+    }
+    const value = checkClassic(k, v, errors);
+    if (value !== null && value !== "") (draft as Record<string, string>)[k] = value;
+  }
+  const chars = evidenceChars(
+    Object.fromEntries(Object.entries(draft).filter(([k]) => !FILES.has(k))),
+  );
+  if (chars > EVIDENCE_CHAR_BUDGET) {
+    errors.push({
+      path: "body",
+      message: `the evidence text totals ${chars} characters; Stripe allows ` +
+        `${EVIDENCE_CHAR_BUDGET}: shorten it by ${chars - EVIDENCE_CHAR_BUDGET}`,
+    });
+  }
+  return { draft, chars, errors };
+}
+
+/**
+ * The `evidence` parameter for Stripe: the draft's fields, and `""` for fields
+ * an earlier staged draft had (Stripe keeps what is not sent).
+ */
+export function stripeEvidence(
+  draft: EvidenceDraft,
+  previousFields: string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...draft };
+  for (const f of previousFields) {
+    if (!(f in out) && (TEXT.has(f) || FILES.has(f))) out[f] = "";
+  }
+  return out;
+}

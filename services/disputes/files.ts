@@ -1,0 +1,85 @@
+/**
+ * Evidence files: checked here (PDF, JPEG or PNG by their first bytes, not
+ * only by what the client claims; at most 5 MB, Stripe's limit for dispute
+ * evidence), sent through the gateway to Stripe's Files API
+ * (`purpose=dispute_evidence`, its own 20/s sub-bucket), and the file id is
+ * put in the draft's file field, which is saved and staged like any draft.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, validationFailed } from "../../core/errors.ts";
+import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
+import { getDispute, getDraft } from "../../kv/disputes.ts";
+import { draftRefusal } from "./evidence.ts";
+
+export const MAX_FILE_BYTES = 5 * 1024 * 1024;
+
+const SIGNATURES: { type: string; magic: number[] }[] = [
+  { type: "application/pdf", magic: [0x25, 0x50, 0x44, 0x46] },
+  { type: "image/png", magic: [0x89, 0x50, 0x4e, 0x47] },
+  { type: "image/jpeg", magic: [0xff, 0xd8, 0xff] },
+];
+
+/** The file's real type from its first bytes, or null when it is none of the three. */
+export function sniffType(bytes: Uint8Array): string | null {
+  const hit = SIGNATURES.find((s) => s.magic.every((b, i) => bytes[i] === b));
+  return hit?.type ?? null;
+}
+
+export function createEvidenceFiles(
+  deps: Deps,
+  svc: {
+    audit: AuditService;
+    saveDraft: (ctx: CallContext, id: string, body: unknown) => Promise<unknown>;
+  },
+) {
+  const { kv } = deps;
+
+  async function upload(
+    ctx: CallContext,
+    id: string,
+    file: unknown,
+    field: EvidenceFileField,
+  ): Promise<void> {
+    if (!(file instanceof File)) {
+      throw validationFailed([{
+        path: "body.file",
+        message: "send the file as a form field `file`",
+      }]);
+    }
+    if (file.size > MAX_FILE_BYTES) {
+      throw new AppError("payload_too_large", `the file is ${file.size} bytes; at most 5 MB`);
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const type = sniffType(bytes);
+    if (!type) {
+      throw new AppError(
+        "unsupported_media_type",
+        `${file.name || "the file"} (${file.type || "unknown type"}) is not a PDF, JPEG or PNG`,
+      );
+    }
+    const r = (await getDispute(kv, id)).value;
+    const refusal = r && draftRefusal(r);
+    if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+    const uploaded: Stripe.File = await deps.stripe.call(
+      (s) =>
+        s.files.create({
+          purpose: "dispute_evidence",
+          file: { data: bytes, name: file.name || `evidence.${type.split("/")[1]}`, type },
+        }),
+      { label: "files.create" },
+    );
+    await svc.audit.record(ctx, {
+      action: "dispute.file_uploaded",
+      target: { type: "dispute", id },
+      result: "ok",
+      after: { file: uploaded.id, field, bytes: bytes.length, type },
+    });
+    const draft = await getDraft(kv, id) ?? {};
+    await svc.saveDraft(ctx, id, { ...draft, [field]: uploaded.id });
+  }
+
+  return { upload };
+}

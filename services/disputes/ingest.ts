@@ -1,0 +1,152 @@
+/**
+ * Keeping the dispute record in step with Stripe. This is the hook the Stripe
+ * event applier calls (services/ingest `DisputeChangeHook`) inside the commit
+ * that records a change to a Stripe dispute, whoever brings the news: a
+ * `charge.dispute.*` webhook, the workbench's own submit or accept, a sync.
+ * The applier only calls it when the dispute's newest snapshot moved (an
+ * older snapshot never does), and the record is built from that snapshot, so
+ * the record is order-safe exactly as the transaction is.
+ *
+ * A submission recorded `processing` settles here once Stripe counts it, and
+ * the deadline reminders close by themselves once the dispute is submitted
+ * or closed.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { DisputeChangeHook } from "../ingest/mod.ts";
+import type { DisputeSnap, Transaction } from "../../domain/transaction.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { type DisputeRecord, phaseOf, withDisputeHistory } from "../../domain/dispute.ts";
+import {
+  addCreateDispute,
+  addUpdateDispute,
+  getDispute,
+  getDisputeIdByStripe,
+} from "../../kv/disputes.ts";
+import { addJobRemoval } from "../../kv/refunds.ts";
+import { closeReminders } from "./reminders.ts";
+
+/** Fields compared to write a history line (Stripe's side and the local phase). */
+const TRACKED = [
+  "status",
+  "phase",
+  "reason",
+  "amount",
+  "evidence_due_by",
+  "submission_count",
+  "has_evidence",
+  "past_due",
+  "is_charge_refundable",
+  "funds_withdrawn",
+  "funds_reinstated",
+  "fee",
+  "transaction_id",
+] as const satisfies readonly (keyof DisputeRecord)[];
+
+function fromStripe(snap: DisputeSnap, txn: Transaction) {
+  return {
+    stripe_dispute: snap.id,
+    transaction_id: txn.id,
+    customer: txn.customer,
+    status: snap.status,
+    reason: snap.reason,
+    amount: snap.amount,
+    currency: snap.currency,
+    evidence_due_by: snap.evidence_due_by || null,
+    past_due: snap.past_due ?? false,
+    has_evidence: snap.has_evidence ?? false,
+    submission_count: snap.submission_count,
+    submission_method: snap.submission_method ?? null,
+    is_charge_refundable: snap.is_charge_refundable ?? true,
+    funds_withdrawn: snap.withdrawn,
+    funds_reinstated: snap.reinstated,
+    fee: snap.fee ?? 0,
+    stripe_created: snap.created,
+  };
+}
+
+export function diffTracked(before: DisputeRecord | null, after: DisputeRecord) {
+  const changes: Record<string, unknown> = {};
+  for (const k of TRACKED) {
+    if (!before || JSON.stringify(before[k]) !== JSON.stringify(after[k])) changes[k] = after[k];
+  }
+  return changes;
+}
+
+/** The record after Stripe's newest snapshot (no writes). */
+export function recordFromSnap(
+  before: DisputeRecord | null,
+  snap: DisputeSnap,
+  txn: Transaction,
+  ids: { newId: IdFactory; at: string },
+): DisputeRecord {
+  const base: DisputeRecord = before ?? {
+    id: ids.newId("dsp"),
+    ...fromStripe(snap, txn),
+    phase: "needs_response",
+    assignee: null,
+    submission: null,
+    draft: null,
+    reminders: {},
+    overdue: false,
+    created_at: ids.at,
+    updated_at: ids.at,
+    history: [],
+  };
+  const next: DisputeRecord = { ...base, ...fromStripe(snap, txn), updated_at: ids.at };
+  const s = next.submission;
+  // Stripe counted a submission past the round ours was recorded in: it is in.
+  if (s?.state === "processing" && next.submission_count > s.round) {
+    next.submission = { ...s, state: "submitted", settled_at: ids.at, job: null };
+  }
+  next.phase = phaseOf(next);
+  return next;
+}
+
+export function createDisputeChangeHook(
+  deps: Deps,
+  svc: { newId: IdFactory },
+): DisputeChangeHook {
+  const { kv, clock, log } = deps;
+  return async (op, _raw: Stripe.Dispute, txn, change): Promise<AuditInput[]> => {
+    const snap = change.after;
+    const idEntry = await getDisputeIdByStripe(kv, snap.id);
+    const entry = idEntry.value ? await getDispute(kv, idEntry.value) : null;
+    const before = entry?.value ?? null;
+    const at = new Date(clock.now()).toISOString();
+    const next = recordFromSnap(before, snap, txn, { newId: svc.newId, at });
+    const changes = diffTracked(before, next);
+    if (before && Object.keys(changes).length === 0) return [];
+    next.history = withDisputeHistory(next, {
+      at,
+      by: "stripe",
+      action: before ? "stripe_update" : "stripe_opened",
+      changes,
+    });
+    const audit: AuditInput[] = [];
+    const settled = before?.submission?.state === "processing" &&
+      next.submission?.state === "submitted";
+    if (settled) {
+      if (before!.submission!.job) addJobRemoval(op, before!.submission!.job);
+      audit.push({
+        action: "dispute.submission_settled",
+        target: { type: "dispute", id: next.id },
+        result: "ok",
+        before: { submission: "processing" },
+        after: { submission: "submitted", submission_count: next.submission_count },
+      });
+    }
+    if (next.phase !== "needs_response" && next.phase !== "drafting") {
+      audit.push(...await closeReminders(kv, op, next, "the dispute was " + next.phase, at));
+      next.overdue = false;
+    }
+    if (before) addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    else {
+      op.check(idEntry);
+      addCreateDispute(op, next);
+      log.info("dispute recorded", { dispute_id: next.id, stripe_dispute: snap.id });
+    }
+    return audit;
+  };
+}

@@ -1,0 +1,9 @@
+/** The disputes domain's face: what the rest of the service may use of it. */
+export { createDisputeService, disputeJobHandlers, runDisputeReminders } from "./service.ts";
+export type { DisputeQuery, DisputeService } from "./service.ts";
+export { createDisputeChangeHook } from "./ingest.ts";
+export { DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
+export { REMINDER_THRESHOLDS } from "./reminders.ts";
+export type { DisputeDetail, DisputeView } from "./views.ts";
+export type { SyncSummary } from "./sync.ts";
+export { DISPUTE_PHASES, DISPUTE_STATUSES } from "../../domain/dispute.ts";

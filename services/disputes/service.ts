@@ -1,0 +1,232 @@
+/**
+ * The dispute workbench: records kept from Stripe's `charge.dispute.*` events
+ * (services/disputes/ingest.ts), read with filters and deadlines, worked on
+ * with notes, assignment and an evidence draft, and ended by the two
+ * deliberate steps, submit (once per round) and accept.
+ *
+ *   ingest     the applier's hook: records follow Stripe, order-safe
+ *   evidence   draft checked, chunked in KV, staged at Stripe with submit=false
+ *   submit     record-before-call, idempotency-keyed, reconciled (like refunds)
+ *   accept     close at Stripe (lost); a second person at or above the threshold
+ *   sync       pull from Stripe, idempotent
+ *   reminders  72 h / 24 h ops alerts, overdue marks (cron)
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import type { DisputeChangeHook } from "../ingest/mod.ts";
+import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
+import {
+  addNote,
+  addUpdateDispute,
+  type DisputeFilters,
+  getDispute,
+  getDisputeIdByStripe,
+  getDraft,
+  listDisputes,
+  listNotes,
+  withCustomer,
+} from "../../kv/disputes.ts";
+import { getAdmin } from "../../kv/admins.ts";
+import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import type { Job, JobHandler } from "../../kv/jobs.ts";
+import { createDisputeApplier } from "./apply.ts";
+import { createEvidenceDrafts } from "./evidence.ts";
+import { createDisputeSubmitter, DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
+import { type AcceptOutcome, createDisputeAccepts } from "./accept.ts";
+import { createDisputeSync } from "./sync.ts";
+import { createDisputeReminders } from "./reminders.ts";
+import { createEvidenceFiles } from "./files.ts";
+import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
+import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
+
+export interface DisputeServices {
+  /** the two-person queue: large accepts wait there (services/approvals/) */
+  approvals?: ApprovalService;
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  disputeChange: DisputeChangeHook;
+}
+
+export interface DisputeQuery extends DisputeFilters {
+  limit: number;
+  cursor?: string;
+}
+
+export function createDisputeService(deps: Deps, svc: DisputeServices) {
+  const { kv, clock } = deps;
+  const applyDispute = createDisputeApplier(deps, svc);
+  const drafts = createEvidenceDrafts(deps, { audit: svc.audit, applyDispute });
+  const submitter = createDisputeSubmitter(deps, { ...svc, applyDispute });
+  const accepts = createDisputeAccepts(deps, {
+    audit: svc.audit,
+    applyDispute,
+    approvals: svc.approvals,
+  });
+  const syncer = createDisputeSync(deps, { applyDispute });
+  const reminders = createDisputeReminders(deps, svc);
+  const files = createEvidenceFiles(deps, { audit: svc.audit, saveDraft: drafts.save });
+
+  async function load(id: string): Promise<DisputeRecord> {
+    const localId = id.startsWith("du_") || id.startsWith("dp_")
+      ? (await getDisputeIdByStripe(kv, id)).value
+      : id;
+    const r = localId ? (await getDispute(kv, localId)).value : null;
+    if (!r) throw notFound("dispute", id);
+    return r;
+  }
+
+  async function detail(record: DisputeRecord): Promise<DisputeDetail> {
+    const r = await withCustomer(kv, record);
+    const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
+    return disputeDetail(r, { draft, notes, nowMs: clock.now() });
+  }
+
+  async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
+    const { limit, cursor, ...filters } = q;
+    const page = await listDisputes(kv, svc.cursors, filters, { limit, cursor });
+    return {
+      data: page.data.map((r) => disputeView(r, clock.now())),
+      next_cursor: page.next_cursor,
+    };
+  }
+
+  /** A change to the record by an admin (note, assignment), audited in its commit. */
+  function change(
+    ctx: CallContext,
+    id: string,
+    action: string,
+    apply: (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>,
+  ) {
+    return svc.audit.commit(ctx, async (op) => {
+      const entry = await getDispute(kv, id);
+      if (!entry.value) throw notFound("dispute", id);
+      const r = entry.value;
+      const at = new Date(clock.now()).toISOString();
+      const next: DisputeRecord = { ...r, updated_at: at };
+      const changes = apply(next, op, at);
+      next.history = withDisputeHistory(r, { at, by: ctx.actor.id, action, changes });
+      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+      return {
+        value: next,
+        audit: [{
+          action: `dispute.${action}`,
+          target: { type: "dispute", id },
+          result: "ok" as const,
+          after: changes,
+        }],
+      };
+    });
+  }
+
+  async function addNoteTo(ctx: CallContext, id: string, text: string) {
+    const r = await load(id);
+    const noteId = svc.newId("note");
+    const updated = await change(ctx, r.id, "note", (_next, op, at) => {
+      addNote(op, r.id, { id: noteId, at, by: ctx.actor.id, text });
+      return { note_id: noteId, chars: text.length };
+    });
+    return await detail(updated);
+  }
+
+  async function assign(ctx: CallContext, id: string, assignee: string | null) {
+    const r = await load(id);
+    if (assignee !== null && !(await getAdmin(kv, assignee)).value) {
+      throw validationFailed([{ path: "body.assignee", message: `no admin ${assignee}` }]);
+    }
+    const updated = await change(ctx, r.id, "assign", (next) => {
+      next.assignee = assignee;
+      return { assignee };
+    });
+    return await detail(updated);
+  }
+
+  async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
+    const r = await load(id);
+    return await detail(await drafts.save(ctx, r.id, body));
+  }
+
+  async function uploadFile(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
+    const r = await load(id);
+    await files.upload(ctx, r.id, file, field);
+    return await detail(await load(r.id));
+  }
+
+  /** POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when sent. */
+  async function submit(ctx: CallContext, id: string) {
+    const r = await load(id);
+    const scope = ctx.idempotency_key === undefined
+      ? null
+      : { owner: ctx.actor.id, route: "POST /disputes/{id}/submit", key: ctx.idempotency_key };
+    const res = await runIdempotent(kv, clock, scope, await requestFingerprint({ id: r.id }), {
+      run: async (binding) => ({
+        status: 200,
+        body: await detail(await submitter.submit(ctx, r.id, binding)),
+      }),
+      resume: async (rid) => ({ status: 200, body: await detail(await load(rid)) }),
+    });
+    return { dispute: res.body as DisputeDetail, replayed: res.replayed };
+  }
+
+  async function accept(ctx: CallContext, id: string, note: string) {
+    const r = await load(id);
+    const out: AcceptOutcome = await accepts.accept(ctx, r.id, note);
+    return {
+      kind: out.kind,
+      dispute: await detail(out.record),
+      approval: out.kind === "awaiting_approval" ? out.approval : null,
+    };
+  }
+
+  function jobHandlers(): Record<string, JobHandler> {
+    return {
+      [DISPUTE_SUBMIT_RECONCILE_JOB]: async (job: Job) => {
+        const { dispute_id } = job.payload as { dispute_id: string };
+        const outcome = await submitter.reconcileOne(dispute_id);
+        const still = (await getDispute(kv, dispute_id)).value?.submission?.state;
+        if (outcome === "unknown" || still === "processing") {
+          throw new AppError(
+            "unavailable",
+            `the submission of ${dispute_id} is still unknown at Stripe; trying again later`,
+          );
+        }
+      },
+    };
+  }
+
+  return {
+    list,
+    get: async (id: string) => await detail(await load(id)),
+    addNote: addNoteTo,
+    assign,
+    saveEvidence,
+    uploadFile,
+    submit,
+    accept,
+    sync: syncer.sync,
+    remind: reminders.run,
+    reconcileSubmission: submitter.reconcileOne,
+    /** the approvals queue's `dispute.accept` executor */
+    executeApprovedAccept: (ctx: CallContext, request: ApprovalRequest) =>
+      accepts.executeApproved(ctx, request),
+    jobHandlers,
+  };
+}
+
+export type DisputeService = ReturnType<typeof createDisputeService>;
+
+/** For main.ts's cron: one pass of the deadline reminders. */
+export function runDisputeReminders(services: { disputes: DisputeService }) {
+  return services.disputes.remind();
+}
+
+export function disputeJobHandlers(
+  services: { disputes: DisputeService },
+): Record<string, JobHandler> {
+  return services.disputes.jobHandlers();
+}

@@ -1,0 +1,230 @@
+/**
+ * Submitting evidence, once per round, the way refunds move money once
+ * (services/refunds): the submission is recorded `processing` with its
+ * idempotency key and a reconciliation job in one checked, audited commit
+ * BEFORE Stripe is called; concurrent requests race on that commit and only
+ * one wins (the others find the round taken: 409). The call carries the key
+ * (`dispute-submit:<dsp>:<round>:<attempt>`) and the frozen draft, so a retry
+ * within 23 h is the same submission at Stripe. Stripe's answer, the
+ * `charge.dispute.updated` webhook or reconciliation settles it through the
+ * dispute hook, whichever is first; a definite refusal frees the round.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { systemContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
+import {
+  type DisputeRecord,
+  phaseOf,
+  submitRefusal,
+  withDisputeHistory,
+} from "../../domain/dispute.ts";
+import { addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
+import { addJob } from "../../kv/jobs.ts";
+import { addJobRemoval } from "../../kv/refunds.ts";
+import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { stripeEvidence } from "./evidence_rules.ts";
+import type { DisputeApplier } from "./apply.ts";
+
+export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
+export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
+
+type Attempt =
+  | { kind: "answered"; dispute: Stripe.Dispute }
+  | { kind: "refused"; error: AppError }
+  | { kind: "unknown"; error: unknown };
+
+export function createDisputeSubmitter(
+  deps: Deps,
+  svc: { audit: AuditService; newId: IdFactory; applyDispute: DisputeApplier },
+) {
+  const { kv, clock, log } = deps;
+
+  /** The first commit: the submission exists, `processing`, before anything is sent. */
+  function recordSubmission(ctx: CallContext, id: string, binding: IdempotencyBinding | null) {
+    return svc.audit.commit(ctx, async (op) => {
+      const entry = await getDispute(kv, id);
+      const r = entry.value;
+      if (!r) throw notFound("dispute", id);
+      const now = clock.now();
+      const refusal = submitRefusal(r, now);
+      if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+      if (!r.draft) {
+        throw new AppError(
+          "conflict",
+          `dispute ${id} has no evidence draft: save one with PUT /disputes/${id}/evidence first`,
+        );
+      }
+      const at = new Date(now).toISOString();
+      const round = r.submission_count;
+      const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;
+      const job = addJob(op, clock, svc.newId, DISPUTE_SUBMIT_RECONCILE_JOB, { dispute_id: id }, {
+        dueAt: now + RECONCILE_AFTER_MS,
+        maxAttempts: 20,
+      });
+      const next: DisputeRecord = {
+        ...r,
+        submission: {
+          round,
+          attempt,
+          state: "processing",
+          stripe_idempotency_key: `dispute-submit:${id}:${round}:${attempt}`,
+          requested_by: ctx.actor.id,
+          requested_at: at,
+          sent_at: at,
+          settled_at: null,
+          failure: null,
+          job: { id: job.id, due_at: job.due_at },
+        },
+        updated_at: at,
+      };
+      next.phase = phaseOf(next);
+      next.history = withDisputeHistory(r, {
+        at,
+        by: ctx.actor.id,
+        action: "submit",
+        changes: { round, draft_hash: r.draft.hash },
+      });
+      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+      await binding?.bind(op, id);
+      return {
+        value: next,
+        audit: [{
+          action: "dispute.submit",
+          target: { type: "dispute", id },
+          result: "ok" as const,
+          before: { phase: r.phase, submission_count: r.submission_count },
+          after: { phase: next.phase, round, draft_hash: r.draft.hash },
+          stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
+        }],
+      };
+    });
+  }
+
+  async function callStripe(r: DisputeRecord, priority: StripePriority): Promise<Attempt> {
+    const draft = await getDraft(kv, r.id) ?? {};
+    const key = r.submission!.stripe_idempotency_key;
+    try {
+      const dispute = await deps.stripe.call(
+        (s) =>
+          s.disputes.update(r.stripe_dispute, {
+            evidence: stripeEvidence(draft, []),
+            submit: true,
+          } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
+        { priority, label: "disputes.update(submit=true)" },
+      );
+      return { kind: "answered", dispute };
+    } catch (error) {
+      if (stripeOutcome(error) === "definite" && error instanceof AppError) {
+        return { kind: "refused", error };
+      }
+      log.warn("dispute submission outcome unknown; left to reconciliation", {
+        dispute_id: r.id,
+        error,
+      });
+      return { kind: "unknown", error };
+    }
+  }
+
+  /** Frees the round after Stripe refused (or never received) the submission. */
+  function release(ctx: CallContext, id: string, reason: string) {
+    return svc.audit.commit(ctx, async (op) => {
+      const entry = await getDispute(kv, id);
+      const r = entry.value;
+      if (!r?.submission || r.submission.state !== "processing") {
+        return { value: r, audit: [] };
+      }
+      const at = new Date(clock.now()).toISOString();
+      if (r.submission.job) addJobRemoval(op, r.submission.job);
+      const next: DisputeRecord = {
+        ...r,
+        submission: {
+          ...r.submission,
+          state: "failed",
+          failure: reason,
+          settled_at: at,
+          job: null,
+        },
+        updated_at: at,
+      };
+      next.phase = phaseOf(next);
+      next.history = withDisputeHistory(r, {
+        at,
+        by: ctx.actor.id,
+        action: "submit_failed",
+        changes: { failure: reason },
+      });
+      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+      return {
+        value: next,
+        audit: [{
+          action: "dispute.submit_failed",
+          target: { type: "dispute", id },
+          result: "failed" as const,
+          before: { submission: "processing" },
+          after: { submission: "failed", phase: next.phase },
+          reason,
+        }],
+      };
+    });
+  }
+
+  async function settle(ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
+    if (attempt.kind === "answered") {
+      await svc.applyDispute(ctx, attempt.dispute, r.submission!.stripe_idempotency_key);
+    } else if (attempt.kind === "refused") {
+      await release(ctx, r.id, attempt.error.message);
+    }
+  }
+
+  /** POST /disputes/{id}/submit: the submission, or Stripe's refusal (502) once released. */
+  async function submit(
+    ctx: CallContext,
+    id: string,
+    binding: IdempotencyBinding | null,
+  ): Promise<DisputeRecord> {
+    const r = await recordSubmission(ctx, id, binding);
+    const attempt = await callStripe(r, "interactive");
+    await settle(ctx, r, attempt);
+    if (attempt.kind === "refused") throw attempt.error;
+    return (await getDispute(kv, id)).value ?? r;
+  }
+
+  /** The job: same key within 23 h; after that, Stripe's count says whether it went in. */
+  async function reconcileOne(id: string): Promise<"settled" | "released" | "unknown" | "skipped"> {
+    const ctx = systemContext(SUBMIT_RECONCILE_ACTOR);
+    const r = (await getDispute(kv, id)).value;
+    if (!r?.submission || r.submission.state !== "processing") return "skipped";
+    if (
+      clock.now() - Date.parse(r.submission.sent_at ?? r.submission.requested_at) <
+        SAME_KEY_WINDOW_MS
+    ) {
+      const attempt = await callStripe(r, "background");
+      await settle(ctx, r, attempt);
+      return attempt.kind === "answered"
+        ? "settled"
+        : attempt.kind === "refused"
+        ? "released"
+        : "unknown";
+    }
+    const dispute = await deps.stripe.call(
+      (s) => s.disputes.retrieve(r.stripe_dispute),
+      { priority: "background", label: "disputes.retrieve" },
+    );
+    if ((dispute.evidence_details?.submission_count ?? 0) > r.submission.round) {
+      await svc.applyDispute(ctx, dispute);
+      return "settled";
+    }
+    await release(ctx, id, "not submitted at Stripe a day after it was sent; submit again");
+    return "released";
+  }
+
+  return { submit, reconcileOne };
+}
+
+export type DisputeSubmitter = ReturnType<typeof createDisputeSubmitter>;

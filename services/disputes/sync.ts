@@ -1,0 +1,67 @@
+/**
+ * Pulling disputes from Stripe (`POST /disputes/sync`): every dispute, paged
+ * at background priority so admins' calls keep the budget, or one by id. Each
+ * is applied like a webhook (services/disputes/apply.ts): what is already
+ * known changes nothing, so running it twice equals running it once.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { DisputeApplier } from "./apply.ts";
+
+export interface SyncSummary {
+  /** disputes read from Stripe */
+  seen: number;
+  /** of those, the ones that changed something here */
+  changed: number;
+  pages: number;
+  /** the one dispute asked for (`{dispute_id}`) */
+  dispute_id: string | null;
+}
+
+const MAX_PAGES = 1000;
+
+export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplier }) {
+  const { log } = deps;
+
+  async function applyAll(ctx: CallContext, list: Stripe.Dispute[], summary: SyncSummary) {
+    for (const d of list) {
+      summary.seen++;
+      if ((await svc.applyDispute(ctx, d)).applied) summary.changed++;
+    }
+  }
+
+  async function syncOne(ctx: CallContext, stripeId: string): Promise<SyncSummary> {
+    const summary: SyncSummary = { seen: 0, changed: 0, pages: 0, dispute_id: stripeId };
+    const d = await deps.stripe.call((s) => s.disputes.retrieve(stripeId), {
+      label: "disputes.retrieve",
+    });
+    await applyAll(ctx, [d], summary);
+    return summary;
+  }
+
+  async function syncAll(ctx: CallContext): Promise<SyncSummary> {
+    const summary: SyncSummary = { seen: 0, changed: 0, pages: 0, dispute_id: null };
+    let startingAfter: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const list = await deps.stripe.call(
+        (s) =>
+          s.disputes.list({
+            limit: 100,
+            ...(startingAfter ? { starting_after: startingAfter } : {}),
+          }),
+        { priority: "background", label: "disputes.list" },
+      );
+      summary.pages++;
+      await applyAll(ctx, list.data, summary);
+      log.info("dispute sync progress", { ...summary });
+      if (!list.has_more || list.data.length === 0) break;
+      startingAfter = list.data[list.data.length - 1].id;
+    }
+    return summary;
+  }
+
+  return {
+    sync: (ctx: CallContext, stripeId?: string) => stripeId ? syncOne(ctx, stripeId) : syncAll(ctx),
+  };
+}

@@ -1,0 +1,122 @@
+/** Disputes as the API shows them: a list row, and the detail with draft, deadline, notes, history. */
+import {
+  acceptsEvidence,
+  type DisputeHistoryEntry,
+  type DisputeNote,
+  type DisputePhase,
+  type DisputeRecord,
+  isClosedStatus,
+  noResponseAllowed,
+} from "../../domain/dispute.ts";
+import {
+  checklistFor,
+  type ChecklistItem,
+  EVIDENCE_CHAR_BUDGET,
+  type EvidenceDraft,
+} from "../../domain/dispute_evidence.ts";
+
+export interface DisputeView {
+  id: string;
+  stripe_dispute: string;
+  transaction_id: string;
+  customer: string | null;
+  status: string;
+  phase: DisputePhase;
+  reason: string;
+  amount: number;
+  currency: string;
+  /** ISO 8601, null when Stripe allows no response */
+  evidence_due_by: string | null;
+  /** seconds left to the deadline (negative once past); null without one */
+  time_left_s: number | null;
+  past_due: boolean;
+  overdue: boolean;
+  has_evidence: boolean;
+  submission_count: number;
+  submission_method: string | null;
+  is_charge_refundable: boolean;
+  funds_withdrawn: number;
+  funds_reinstated: number;
+  fee: number;
+  assignee: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DisputeDetail extends DisputeView {
+  /** what may be done now: `evidence`, `submit`, `accept`, `notes` */
+  actions: string[];
+  no_response_allowed: boolean;
+  evidence: EvidenceDraft | null;
+  evidence_budget: { used: number; remaining: number; limit: number };
+  checklist: ChecklistItem[];
+  draft: DisputeRecord["draft"];
+  submission: DisputeRecord["submission"];
+  accept_request: NonNullable<DisputeRecord["accept_request"]> | null;
+  reminders: Record<string, string>;
+  notes: DisputeNote[];
+  history: DisputeHistoryEntry[];
+}
+
+const iso = (s: number | null) => s ? new Date(s * 1000).toISOString() : null;
+
+export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
+  return {
+    id: r.id,
+    stripe_dispute: r.stripe_dispute,
+    transaction_id: r.transaction_id,
+    customer: r.customer,
+    status: r.status,
+    phase: r.phase,
+    reason: r.reason,
+    amount: r.amount,
+    currency: r.currency,
+    evidence_due_by: iso(r.evidence_due_by),
+    time_left_s: r.evidence_due_by ? Math.floor(r.evidence_due_by - nowMs / 1000) : null,
+    past_due: r.past_due,
+    overdue: r.overdue,
+    has_evidence: r.has_evidence,
+    submission_count: r.submission_count,
+    submission_method: r.submission_method,
+    is_charge_refundable: r.is_charge_refundable,
+    funds_withdrawn: r.funds_withdrawn,
+    funds_reinstated: r.funds_reinstated,
+    fee: r.fee,
+    assignee: r.assignee,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+/** What an operator may still do: a dispute with no deadline offers only accept and notes. */
+export function actionsOf(r: DisputeRecord): string[] {
+  if (isClosedStatus(r.status)) return ["notes"];
+  if (!acceptsEvidence(r.status)) return ["notes"];
+  if (noResponseAllowed(r)) return ["accept", "notes"];
+  return r.phase === "submitted" ? ["notes"] : ["evidence", "submit", "accept", "notes"];
+}
+
+export function disputeDetail(
+  r: DisputeRecord,
+  extra: { draft: EvidenceDraft | null; notes: DisputeNote[]; nowMs: number },
+): DisputeDetail {
+  const used = r.draft?.chars ?? 0;
+  return {
+    ...disputeView(r, extra.nowMs),
+    actions: actionsOf(r),
+    no_response_allowed: noResponseAllowed(r),
+    evidence: extra.draft,
+    evidence_budget: {
+      used,
+      remaining: EVIDENCE_CHAR_BUDGET - used,
+      limit: EVIDENCE_CHAR_BUDGET,
+    },
+    checklist: checklistFor(r.reason, extra.draft ?? {}),
+    draft: r.draft,
+    submission: r.submission,
+    accept_request: r.accept_request ?? null,
+    reminders: r.reminders,
+    notes: extra.notes,
+    history: r.history,
+  };
+}

@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { API, call, disputedPayment } from "./helpers/disputes.ts";
+import { createAdmin } from "./helpers/identity.ts";
+
+const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
+
+function upload(token: string, file: Blob, name: string, field?: string) {
+  const form = new FormData();
+  form.append("file", file, name);
+  if (field) form.append("evidence_field", field);
+  return { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form };
+}
+
+Deno.test("a file upload goes through Stripe's Files API and its id lands in the evidence", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    await call(w, support, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "Ada" });
+    const res = await w.t.app.request(
+      `${API}/disputes/${dispute.id}/files`,
+      upload(support.token, new Blob([PNG], { type: "image/png" }), "receipt.png", "receipt"),
+    );
+    const body = await res.json();
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.match(body.evidence.receipt, /^file_/);
+    assert.equal(body.evidence.customer_name, "Ada");
+    const file = await w.stripe.files.retrieve(body.evidence.receipt);
+    assert.equal(file.purpose, "dispute_evidence");
+    assert.equal(file.size, PNG.length);
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    assert.equal(atStripe.evidence.receipt, body.evidence.receipt);
+    assert.equal(atStripe.evidence_details.submission_count, 0);
+  });
+});
+
+Deno.test("a file that is not a PDF, JPEG or PNG is 415; one over 5 MB is 413", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const path = `${API}/disputes/${dispute.id}/files`;
+    const text = await w.t.app.request(
+      path,
+      upload(w.operator.token, new Blob(["hello"], { type: "image/png" }), "fake.png"),
+    );
+    assert.equal(text.status, 415);
+    assert.equal((await text.json()).code, "unsupported_media_type");
+    const big = new Uint8Array(5 * 1024 * 1024 + 1);
+    big.set(PNG);
+    const tooBig = await w.t.app.request(
+      path,
+      upload(w.operator.token, new Blob([big], { type: "image/png" }), "big.png"),
+    );
+    assert.equal(tooBig.status, 413);
+    await tooBig.body?.cancel();
+    assert.equal((await w.t.services.disputes.get(dispute.id)).draft, null);
+  });
+});
+
+Deno.test("uploads pay the Files sub-bucket (20/s) as well as the shared budget", async () => {
+  await withRefundWorld(async (w) => {
+    const started = w.clock.now();
+    for (let i = 0; i < 25; i++) {
+      await w.t.deps.stripe.call((s) =>
+        s.files.create({
+          purpose: "dispute_evidence",
+          file: { data: PNG, name: `f${i}.png`, type: "image/png" },
+        })
+      );
+    }
+    // 20 from the burst, then one every 50 ms: the shared budget (10,000/s) never waits
+    assert.ok(w.clock.now() - started >= 200, `waited ${w.clock.now() - started} ms`);
+  });
+});

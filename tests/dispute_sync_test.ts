@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { call } from "./helpers/disputes.ts";
+import { createAdmin } from "./helpers/identity.ts";
+import { auditEntries } from "./helpers/identity.ts";
+
+Deno.test("sync pulls every dispute from Stripe; sync twice equals sync once", async () => {
+  await withRefundWorld(async (w) => {
+    for (const amount of [1000, 2000, 3000]) {
+      await w.stripe.paymentIntents.create({
+        amount,
+        currency: "usd",
+        payment_method: "pm_card_createDispute",
+        confirm: true,
+      });
+    }
+    await w.dropHeld(); // Stripe's webhooks never arrive
+    const support = await createAdmin(w.t, "support");
+    assert.equal((await call(w, support, "POST", "/disputes/sync", {})).status, 403);
+    const first = await call(w, w.operator, "POST", "/disputes/sync", {});
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body, { seen: 3, changed: 3, pages: 1, dispute_id: null });
+    const listed = await call(w, w.operator, "GET", "/disputes");
+    const snapshot = JSON.stringify(listed.body);
+    assert.deepEqual(listed.body.data.map((d: { amount: number }) => d.amount).sort(), [
+      1000,
+      2000,
+      3000,
+    ]);
+    const audited = (await auditEntries(w.t.kv)).length;
+    const second = await call(w, w.operator, "POST", "/disputes/sync", {});
+    assert.deepEqual(second.body, { seen: 3, changed: 0, pages: 1, dispute_id: null });
+    assert.equal(JSON.stringify((await call(w, w.operator, "GET", "/disputes")).body), snapshot);
+    assert.equal((await auditEntries(w.t.kv)).length, audited);
+    const one = listed.body.data[0].stripe_dispute;
+    const single = await call(w, w.operator, "POST", "/disputes/sync", { dispute_id: one });
+    assert.deepEqual(single.body, { seen: 1, changed: 0, pages: 0, dispute_id: one });
+  });
+});

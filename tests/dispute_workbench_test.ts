@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { call, disputedPayment } from "./helpers/disputes.ts";
+import { createAdmin } from "./helpers/identity.ts";
+import { allLedgerEntries } from "../kv/customers.ts";
+
+Deno.test("a pm_card_createDispute payment becomes a dispute record via its webhooks", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, txnId, dispute } = await disputedPayment(w);
+    assert.equal(dispute.status, "needs_response");
+    assert.equal(dispute.phase, "needs_response");
+    assert.equal(dispute.reason, "fraudulent");
+    assert.equal(dispute.amount, 4200);
+    assert.equal(dispute.transaction_id, txnId);
+    assert.equal(dispute.funds_withdrawn, 4200);
+    assert.equal(dispute.fee, 1500);
+    assert.equal(dispute.is_charge_refundable, false);
+    assert.equal(dispute.submission_count, 0);
+    assert.ok(dispute.time_left_s! > 6 * 86400);
+    assert.deepEqual(dispute.actions, ["evidence", "submit", "accept", "notes"]);
+    assert.deepEqual(dispute.history.map((h) => [h.by, h.action]), [["stripe", "stripe_opened"]]);
+    const txn = await w.t.services.transactions.get(pi.id);
+    assert.equal(txn.amount_disputed, 4200);
+    const viewer = await createAdmin(w.t, "viewer");
+    const listed = await call(w, viewer, "GET", "/disputes");
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.data.map((d: { id: string }) => d.id), [dispute.id]);
+  });
+});
+
+Deno.test("an inquiry (pm_card_createDisputeInquiry) moves no money and can be answered", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, dispute } = await disputedPayment(w, 3100, "pm_card_createDisputeInquiry");
+    assert.equal(dispute.status, "warning_needs_response");
+    assert.equal(dispute.phase, "needs_response");
+    assert.equal(dispute.funds_withdrawn, 0);
+    assert.equal(dispute.is_charge_refundable, true);
+    const txn = await w.t.services.transactions.get(pi.id);
+    assert.equal(txn.amount_disputed, 0);
+    assert.equal(txn.dispute_status, "warning_needs_response");
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, {
+      product_description: "Monthly plan",
+    });
+    const sent = await call(
+      w,
+      w.operator,
+      "POST",
+      `/disputes/${dispute.id}/submit`,
+      undefined,
+      true,
+    );
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.equal(sent.body.status, "warning_under_review");
+    assert.equal(sent.body.phase, "submitted");
+  });
+});
+
+Deno.test("a dispute won at Stripe gives the funds back on the transaction and the ledger", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, dispute, customer } = await disputedPayment(w);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
+    await call(w, w.operator, "POST", `/disputes/${dispute.id}/submit`, undefined, true);
+    w.emu.resolveDispute(dispute.stripe_dispute, "won");
+    await w.deliver();
+    const won = await w.t.services.disputes.get(dispute.id);
+    assert.equal(won.phase, "won");
+    assert.equal(won.funds_reinstated, 4200);
+    const txn = await w.t.services.transactions.get(pi.id);
+    assert.equal(txn.amount_disputed, 0);
+    const ledger = await allLedgerEntries(w.t.kv, customer);
+    assert.deepEqual(ledger.map((e) => [e.type, e.amount]).sort(), [
+      ["dispute_reinstatement", 4200],
+      ["dispute_withdrawal", -4200],
+      ["payment", 4200],
+    ]);
+  });
+});
+
+Deno.test("refunds are 409 charge_not_refundable while Stripe says the disputed charge cannot be refunded", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId, dispute } = await disputedPayment(w);
+    const body = { transaction_id: txnId, reason: "requested_by_customer", note: "goodwill" };
+    const refused = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.code, "charge_not_refundable");
+    assert.equal(refused.body.dispute_id, dispute.id);
+    const atStripe = await w.stripe.refunds.list({ limit: 10 });
+    assert.equal(atStripe.data.length, 0);
+  });
+});
+
+Deno.test("an inquiry leaves the charge refundable: a refund goes through", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId, pi } = await disputedPayment(w, 2500, "pm_card_createDisputeInquiry");
+    const body = {
+      transaction_id: txnId,
+      reason: "requested_by_customer",
+      note: "ends the inquiry",
+    };
+    const done = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(done.status, 201, JSON.stringify(done.body));
+    assert.equal(done.body.amount, 2500);
+    const atStripe = await w.stripe.refunds.list({ payment_intent: pi.id });
+    assert.equal(atStripe.data.length, 1);
+  });
+});
