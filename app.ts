@@ -32,16 +32,28 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   const app = createRouter();
 
   app.use("*", async (c, next) => {
+    // Our id is always ours (it lands in audit entries); a client's is kept beside it.
     const incoming = c.req.header("x-request-id");
-    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming)
-      ? incoming
-      : services.newId("req");
+    const clientRequestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : null;
+    const requestId = services.newId("req");
     c.set("requestId", requestId);
-    c.set("log", deps.log.child({ request_id: requestId }));
+    c.set(
+      "log",
+      deps.log.child({
+        request_id: requestId,
+        ...(clientRequestId ? { client_request_id: clientRequestId } : {}),
+      }),
+    );
     c.set("services", services);
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
+    if (clientRequestId) c.header("X-Client-Request-Id", clientRequestId);
+    // Admin answers may be revalidated (ETag) but not stored by shared caches;
+    // answers carrying a secret already said no-store.
+    if (c.req.path.startsWith("/api/admin") && !c.res.headers.has("cache-control")) {
+      c.header("Cache-Control", "private, no-cache");
+    }
     c.get("log").info("request", {
       method: c.req.method,
       path: c.req.path,

@@ -19,7 +19,16 @@ import {
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { anyAdminExists, getAdmin, getTokenAndRateCount, listAllAdmins } from "../../kv/admins.ts";
-import { getSecondFactor, rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
+import {
+  countRequest,
+  getRateCount,
+  getSecondFactor,
+  rateWindowKey,
+  readRateCount,
+} from "../../kv/identity_factors.ts";
+
+/** failed authentications per client address a minute before it is refused */
+export const AUTH_FAILURE_BURST = 30;
 import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./crypto.ts";
 import {
   createApiThrottle,
@@ -67,6 +76,12 @@ export type { Redeemed } from "./enrollment.ts";
 
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {
+  /**
+   * Counts a failed authentication against the client address; past a burst
+   * (AUTH_FAILURE_BURST a minute) the answer becomes 429 until the minute
+   * ends, with a log line. Successful requests pay nothing for this.
+   */
+  countFailedAuthentication(meta: RequestMeta): Promise<void>;
   authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
   throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
   authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
@@ -208,7 +223,26 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
   // by the admin record, read on every request (rotation and disabling act at once).
   const adminIdByToken = new Map<string, string>();
 
+  const failureWindow = () => Math.floor(clock.now() / 60_000);
+  const addressKey = (meta: RequestMeta) => `addr:${meta.ip ?? "unknown"}`;
+
   return {
+    async countFailedAuthentication(meta) {
+      const window = failureWindow();
+      await countRequest(kv, "auth_failures", addressKey(meta), window, false);
+      const count = readRateCount(
+        await getRateCount(kv, "auth_failures", addressKey(meta), window),
+      );
+      if (count <= AUTH_FAILURE_BURST) return;
+      deps.log.warn("authentication failures throttled", { ip: meta.ip, failures: count });
+      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
+      throw new AppError(
+        "rate_limited",
+        `too many failed authentications from your address; retry in ${retryAfter} s`,
+        { retryAfter },
+      );
+    },
+
     async authenticate(authorization) {
       if (!authorization || authorization.trim() === "") {
         throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
