@@ -81,19 +81,19 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
 
   registerSecuritySchemes(app);
   app.route("/", healthRoutes(services));
-  app.route("/", meRoutes(services));
-  app.route("/", stepUpRoutes(services));
-  app.route("/", userRoutes(services));
-  app.route("/", webhookRoutes(services));
-  app.route("/", webhookEventRoutes(services));
+  app.route("/api/admin", meRoutes(services));
+  app.route("/api/admin", stepUpRoutes(services));
+  app.route("/api/admin", userRoutes(services));
+  app.route("/api/webhooks", webhookRoutes(services));
+  app.route("/api/admin/payments", webhookEventRoutes(services));
   app.route("/api/admin/payments", auditLogRoutes(services));
   app.route("/api/admin/payments", transactionRoutes(services));
   app.route("/api/admin/payments", customerRoutes(services));
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", disputeRoutes(services));
-  app.route("/", approvalRoutes(services));
-  app.route("/", enrollRoutes(services));
+  app.route("/api/admin", approvalRoutes(services));
+  app.route("/api/admin", enrollRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());

@@ -1,5 +1,5 @@
 /**
- * The environment of CONTRACT.md, parsed once. Nothing else reads `Deno.env`.
+ * The environment (README, Configuration), parsed once. Nothing else reads `Deno.env`.
  * An invalid value stops start-up with a message naming the variable and what is allowed.
  */
 import { z } from "zod";

@@ -74,3 +74,18 @@ export function validationFailed(errors: FieldError[]): AppError {
   const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
   return new AppError("validation_failed", detail || "the request is invalid", { errors });
 }
+
+/**
+ * Answers that say "try again later" (429, 503): the request did not run to
+ * an answer about the operation, so nothing is kept for it (an
+ * `Idempotency-Key` may be sent again and proceeds, as Stripe does).
+ */
+export const TRY_AGAIN_CODES: readonly ErrorCode[] = [
+  "rate_limited",
+  "stripe_unavailable",
+  "unavailable",
+];
+
+export function isTryAgain(error: AppError): boolean {
+  return TRY_AGAIN_CODES.includes(error.code);
+}

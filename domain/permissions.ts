@@ -10,7 +10,7 @@ export type Role = typeof ROLES[number];
 
 const LADDER: readonly Role[] = ["viewer", "support", "analyst", "operator", "admin"];
 
-/** `X` and every role above it on the ladder ("X+" in CONTRACT.md). */
+/** `X` and every role above it on the ladder ("X+" in the README). */
 function atLeast(role: Role): Role[] {
   return LADDER.slice(LADDER.indexOf(role));
 }

@@ -4,7 +4,7 @@
  * A transaction is a pure function of the newest snapshot of each Stripe object
  * behind it (the PaymentIntent, its charges, refunds, disputes, fraud signals):
  * every event only ever replaces one snapshot, and only with a newer one
- * (services/txn_merge.ts), so any delivery order ends in the same transaction.
+ * (services/ingest/merge.ts), so any delivery order ends in the same transaction.
  */
 
 export type TxnStatus =
@@ -55,10 +55,25 @@ export interface ReviewSignal {
   created: string;
 }
 
-export interface Transaction {
+/** Why the latest attempt failed and Radar's view of it, as Stripe reports them on the charge. */
+export interface ChargeOutcome {
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  failure_message: string | null;
+  risk_level: string | null;
+  risk_score: number | null;
+}
+
+export interface Transaction extends ChargeOutcome {
   id: string;
   customer: string | null;
+  /** what was asked for; for a stub, the least its own objects prove */
   amount: number;
+  /** what Stripe captured (never below what was refunded): refunds come out of this */
+  amount_captured: number;
+  /** what an authorization still holds and could capture (0 once captured or released) */
+  amount_capturable: number;
   currency: string;
   status: TxnStatus;
   /** refunds Stripe has accepted (pending or succeeded), from Stripe's refund objects */
@@ -73,12 +88,6 @@ export interface Transaction {
   created: string;
   description: string | null;
   payment_method: PaymentMethodSummary | null;
-  failure_code: string | null;
-  decline_code: string | null;
-  advice_code: string | null;
-  failure_message: string | null;
-  risk_level: string | null;
-  risk_score: number | null;
   /** status of the most recent dispute, null when never disputed */
   dispute_status: string | null;
   risk_signals: {
@@ -90,7 +99,7 @@ export interface Transaction {
 
 /**
  * Where a snapshot sits in its object's history; compared element by element
- * (services/txn_merge.ts `isNewer`).
+ * (services/ingest/merge.ts `isNewer`).
  */
 export interface Ordered {
   order: number[];
@@ -112,6 +121,8 @@ export interface PiSnap extends Ordered {
   latest_charge: string | null;
   amount: number;
   amount_received: number;
+  /** absent on snapshots stored before it was kept */
+  amount_capturable?: number;
   currency: string;
   customer: string | null;
   description: string | null;
@@ -119,7 +130,7 @@ export interface PiSnap extends Ordered {
   created: number;
 }
 
-export interface ChargeSnap extends Ordered {
+export interface ChargeSnap extends Ordered, ChargeOutcome {
   id: string;
   payment_intent: string | null;
   status: string;
@@ -133,12 +144,6 @@ export interface ChargeSnap extends Ordered {
   description: string | null;
   created: number;
   payment_method: PaymentMethodSummary | null;
-  failure_code: string | null;
-  decline_code: string | null;
-  advice_code: string | null;
-  failure_message: string | null;
-  risk_level: string | null;
-  risk_score: number | null;
 }
 
 export interface RefundSnap extends Ordered {

@@ -9,27 +9,8 @@
  * callers can commit them together with their audit entries.
  */
 import { keys } from "./keys.ts";
-import type { Role } from "../domain/permissions.ts";
+import type { AdminRecord } from "../domain/admin.ts";
 import { getManyChunked } from "./atomic.ts";
-
-export type AdminStatus = "active" | "disabled";
-
-export interface AdminRecord {
-  id: string;
-  /** lowercased */
-  email: string;
-  role: Role;
-  status: AdminStatus;
-  /** SHA-256 (hex) of the current API token */
-  token_hash: string;
-  /** ISO 8601 */
-  created_at: string;
-  updated_at: string;
-  /** who created it: an admin id or a system actor such as `cli` */
-  created_by: string;
-  /** ISO 8601: when the current token was issued (API_TOKEN_TTL_DAYS counts from here) */
-  token_issued_at?: string;
-}
 
 export function getAdmin(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<AdminRecord>> {
   return kv.get<AdminRecord>(keys.admin(id));

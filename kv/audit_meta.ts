@@ -5,7 +5,7 @@
  *   ["audit_verified_marker"]  -> VerifiedMarker (where an incremental verify starts)
  */
 import { keys } from "./keys.ts";
-import type { AuditCheckpoint } from "./audit.ts";
+import type { AuditCheckpoint } from "../domain/audit_entry.ts";
 
 export interface CheckpointMeta {
   count: number;

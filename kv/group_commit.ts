@@ -22,15 +22,17 @@
  * value it read (the OCC rule), and writes to shared keys without a check do
  * not depend on what is there, so grouping them changes nothing. Comparing
  * checks only (a handful per event, not every index write) keeps this cheap.
+ *
+ * Groups are sized by `BatchMeter` against `KV_BATCH`, as the webhook and
+ * audit batches are; those two stay separate for what they do differently
+ * (see services/webhooks/batch.ts and services/audit/append.ts).
  */
 import { commitChecked } from "./atomic.ts";
+import { BatchMeter } from "../core/kv_limits.ts";
 import type { CounterCache } from "./read_cache.ts";
 
 const COMMIT_ATTEMPTS = 20;
-// KV allows 100 checks and 1000 mutations per atomic op.
 const GROUP_MAX_ITEMS = 16;
-const GROUP_MAX_CHECKS = 90;
-const GROUP_MAX_MUTATIONS = 800;
 /** Landed groups whose keys are remembered, to tell a build made before them from one after. */
 const LANDED_KEPT = 8;
 
@@ -120,8 +122,7 @@ interface NextGroup<T> {
   op: Deno.AtomicOperation;
   taken: Built<T>[];
   touched: Set<string>;
-  checks: number;
-  mutations: number;
+  meter: BatchMeter;
 }
 
 /**
@@ -184,12 +185,14 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
       inflight.rebuild.push(b.p); // may have read before the group in flight lands
       return;
     }
-    next ??= { op: kv.atomic(), taken: [], touched: new Set(), checks: 0, mutations: 0 };
-    const c = b.keys.length;
-    const m = b.rec.ops.length - c;
-    const fits = next.taken.length < GROUP_MAX_ITEMS && next.checks + c <= GROUP_MAX_CHECKS &&
-      next.mutations + m <= GROUP_MAX_MUTATIONS;
-    if ((next.taken.length && !fits) || b.keys.some((k) => next!.touched.has(k))) {
+    next ??= {
+      op: kv.atomic(),
+      taken: [],
+      touched: new Set(),
+      meter: new BatchMeter(GROUP_MAX_ITEMS),
+    };
+    const cost = { checks: b.keys.length, mutations: b.rec.ops.length - b.keys.length };
+    if (!next.meter.fits(cost) || b.keys.some((k) => next!.touched.has(k))) {
       held.push(b); // a later group: this one is full, or changes what it read
       return;
     }
@@ -204,8 +207,7 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
       throw error;
     }
     for (const k of b.keys) next.touched.add(k);
-    next.checks += c;
-    next.mutations += m;
+    next.meter.add(cost);
     next.taken.push(b);
   }
 

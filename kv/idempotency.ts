@@ -1,8 +1,8 @@
 /**
  * Client `Idempotency-Key`s: the same key with the same request gives the first
- * answer again (status and body); the same key with a different request is 422
+ * answer again; the same key with a different request is 422
  * `idempotency_key_reused`. Keys are scoped per caller and route and kept
- * `IDEMPOTENCY_RETENTION_MS` (at least the 24 h promised in CONTRACT.md).
+ * `IDEMPOTENCY_RETENTION_MS` (48 h: a client may retry with its key for a day and more).
  *
  * A claim is written before the work starts, so two concurrent requests with
  * one key cannot both run it. The operation binds the record it creates to the
@@ -13,7 +13,8 @@
 import { keys } from "./keys.ts";
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
-import { AppError, type ErrorCode, type FieldError } from "../core/errors.ts";
+import { AppError, type ErrorCode, type FieldError, isTryAgain } from "../core/errors.ts";
+import { commitChecked } from "./atomic.ts";
 
 export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
 /** a claim older than this was abandoned (its process died); longer than any Stripe call */
@@ -28,8 +29,8 @@ export interface IdempotencyScope {
   key: string;
 }
 
+/** The operation's answer (older records also carry an HTTP status, which is ignored). */
 export interface StoredResponse {
-  status: number;
   body: unknown;
 }
 
@@ -92,10 +93,55 @@ function replayError(error: StoredError): AppError {
   return new AppError(error.code, error.detail, { errors: error.errors, extra: error.extra });
 }
 
+const IN_FLIGHT = "a request with this Idempotency-Key is still being processed; retry in a moment";
+
+/** What claiming the key found: the key is ours now, or the first answer stands. */
+type Claim =
+  | { kind: "claimed"; prior: IdempotencyRecord | null }
+  | { kind: "answered"; response: StoredResponse };
+
+/**
+ * Takes the key when it is new, expired or abandoned; a concurrent taker loses
+ * on the check and, run again, meets the winner's claim (or its answer).
+ */
+async function claim(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  fresh: IdempotencyRecord,
+  fingerprint: string,
+): Promise<Claim> {
+  const now = fresh.created_at;
+  const { value } = await commitChecked<Claim>(kv, async (op) => {
+    const existing = await kv.get<IdempotencyRecord>(key);
+    op.check(existing);
+    const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
+    if (prior) {
+      if (prior.fingerprint !== fingerprint) {
+        throw new AppError(
+          "idempotency_key_reused",
+          "this Idempotency-Key was already used for a different request; use a new key for a new request",
+          {
+            errors: [{ path: "header.idempotency-key", message: "already used with another body" }],
+          },
+        );
+      }
+      if (prior.state === "done") {
+        if (prior.error) throw replayError(prior.error);
+        return { kind: "answered", response: prior.response! };
+      }
+      if (prior.lease_until > now) throw new AppError("conflict", IN_FLIGHT);
+    }
+    op.set(key, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    return { kind: "claimed", prior };
+  }, { what: "the Idempotency-Key" });
+  return value;
+}
+
 /**
  * Runs `work.run` once per (scope, fingerprint); without a scope (no key sent) it just runs.
  * AppErrors thrown before the operation's record exists leave no trace (the client may
- * fix the request and send the key again); after it, they are the stored answer.
+ * fix the request and send the key again); after it, they are the stored answer,
+ * except a "try again" (429, 503: `isTryAgain`), after which the key resumes the record.
  */
 export async function runIdempotent(
   kv: Deno.Kv,
@@ -119,40 +165,11 @@ export async function runIdempotent(
     lease_until: now + IDEMPOTENCY_LEASE_MS,
     expires_at: now + IDEMPOTENCY_RETENTION_MS,
   };
-  const existing = await kv.get<IdempotencyRecord>(key);
-  const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
-  if (prior) {
-    if (prior.fingerprint !== fingerprint) {
-      throw new AppError(
-        "idempotency_key_reused",
-        "this Idempotency-Key was already used for a different request; use a new key for a new request",
-        { errors: [{ path: "header.idempotency-key", message: "already used with another body" }] },
-      );
-    }
-    if (prior.state === "done") {
-      if (prior.error) throw replayError(prior.error);
-      return { ...prior.response!, replayed: true };
-    }
-    if (prior.lease_until > now) {
-      throw new AppError(
-        "conflict",
-        "a request with this Idempotency-Key is still being processed; retry in a moment",
-      );
-    }
-  }
-  // New, expired or abandoned: take it over (a concurrent taker loses on the check).
-  const taken = await kv.atomic().check(existing).set(key, fresh, {
-    expireIn: IDEMPOTENCY_RETENTION_MS,
-  }).commit();
-  if (!taken.ok) {
-    throw new AppError(
-      "conflict",
-      "a request with this Idempotency-Key is still being processed; retry in a moment",
-    );
-  }
-  if (prior?.resource_id) {
-    const response = await work.resume(prior.resource_id);
-    await finish(kv, key, claimId, { response, resource_id: prior.resource_id });
+  const claimed = await claim(kv, key, fresh, fingerprint);
+  if (claimed.kind === "answered") return { ...claimed.response, replayed: true };
+  if (claimed.prior?.resource_id) {
+    const response = await work.resume(claimed.prior.resource_id);
+    await finish(kv, key, claimId, { response, resource_id: claimed.prior.resource_id });
     return { ...response, replayed: true };
   }
 
@@ -176,42 +193,54 @@ export async function runIdempotent(
     return { ...response, replayed: false };
   } catch (error) {
     if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
-    const stored = await kv.get<IdempotencyRecord>(key);
-    if (stored.value?.claim_id === claimId && stored.value.resource_id === null) {
-      await kv.atomic().check(stored).delete(key).commit();
-    } else {
-      await finish(kv, key, claimId, {
-        error: {
-          code: error.code,
-          detail: error.message,
-          errors: error.errors,
-          extra: error.extra,
-        },
-      });
-    }
+    await finish(kv, key, claimId, {
+      error: { code: error.code, detail: error.message, errors: error.errors, extra: error.extra },
+      // "Try again" is no answer: the claim is let go, and the same key sent again
+      // takes it over and answers from the record the operation made (`resume`).
+      release: isTryAgain(error),
+    });
     throw error;
   }
 }
 
+/**
+ * Stores the answer on our claim (if it is still ours: it may have been taken
+ * over after our lease ran out). An error before the operation's record
+ * exists removes the claim instead, so the key can be sent again. A claim
+ * that cannot be finished is left to its lease, as after a crash.
+ */
 async function finish(
   kv: Deno.Kv,
   key: Deno.KvKey,
   claimId: string,
-  outcome: { response?: StoredResponse; error?: StoredError; resource_id?: string | null },
+  outcome: {
+    response?: StoredResponse;
+    error?: StoredError;
+    resource_id?: string | null;
+    release?: boolean;
+  },
 ): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await kv.get<IdempotencyRecord>(key);
-    if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
-    const done: IdempotencyRecord = {
-      ...current.value,
-      state: "done",
-      response: outcome.response ?? null,
-      error: outcome.error ?? null,
-      resource_id: outcome.resource_id ?? current.value.resource_id,
-    };
-    const res = await kv.atomic().check(current).set(key, done, {
-      expireIn: IDEMPOTENCY_RETENTION_MS,
-    }).commit();
-    if (res.ok) return;
+  try {
+    await commitChecked(kv, async (op) => {
+      const current = await kv.get<IdempotencyRecord>(key);
+      if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
+      op.check(current);
+      if (outcome.error && current.value.resource_id === null) return void op.delete(key);
+      if (outcome.release) {
+        return void op.set(key, { ...current.value, lease_until: 0 }, {
+          expireIn: IDEMPOTENCY_RETENTION_MS,
+        });
+      }
+      const done: IdempotencyRecord = {
+        ...current.value,
+        state: "done",
+        response: outcome.response ?? null,
+        error: outcome.error ?? null,
+        resource_id: outcome.resource_id ?? current.value.resource_id,
+      };
+      op.set(key, done, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    }, { attempts: 5 });
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "conflict")) throw e;
   }
 }

@@ -12,7 +12,7 @@ import { keys } from "./keys.ts";
 
 export interface SecondFactorRecord {
   admin_id: string;
-  /** AES-GCM sealed base32 TOTP secret (services/identity_crypto.ts) */
+  /** AES-GCM sealed base32 TOTP secret (services/identity/crypto.ts) */
   sealed_totp_secret: string;
   /** ISO 8601 */
   enrolled_at: string;

@@ -96,6 +96,9 @@ export const keys = {
     status,
     type,
   ],
+  /** events acknowledged but ignored, per reason (`livemode_mismatch`): Deno.KvU64 */
+  webhookIgnoredCount: (reason: string) => ["webhook_ignored_counts", reason],
+  webhookIgnoredCountsPrefix: () => ["webhook_ignored_counts"],
   /** the last backfill run (`deno task backfill`) */
   backfillLastRun: () => ["backfill_runs", "last"],
   /** a transaction (one PaymentIntent, or one Charge made without one) */
@@ -104,6 +107,8 @@ export const keys = {
   transactionSync: (id: string) => ["transaction_sync", id],
   /** `pi_…`/`ch_…` -> transaction id; created with `versionstamp: null`, so the first writer wins */
   transactionByStripe: (stripeId: string) => ["transactions_by_stripe", stripeId],
+  /** a charge-keyed stub merged into its payment's transaction: old id -> surviving id */
+  transactionMergedInto: (id: string) => ["transactions_merged", id],
   /** listing indexes by Stripe's `created` (ms), each -> transaction id */
   transactionsByCreated: (createdMs: number, id: string) => [
     "transactions_by_created",
@@ -140,7 +145,7 @@ export const keys = {
   /**
    * the customer's counters: balance per currency (always the sum of that
    * currency's ledger entries) and the aggregates the fraud rules read
-   * (services/txn_aggregates.ts), updated with each change
+   * (services/ingest/aggregates.ts), updated with each change
    */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
   /** fraud alert records: written by the fraud service */

@@ -12,6 +12,7 @@
  * of those indexes.
  */
 import { keys } from "./keys.ts";
+import { commitChecked } from "./atomic.ts";
 
 export const STORE_LAYOUT = 2;
 
@@ -19,16 +20,14 @@ export class StoreLayoutError extends Error {}
 
 /** Stamps an empty store; passes a store of this layout; refuses any other. */
 export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
+  await commitChecked(kv, async (op) => {
     const stamp = await kv.get<number>(keys.storeLayout());
     if (stamp.value === STORE_LAYOUT) return;
     if (stamp.value !== null) throw refused(stamp.value);
     if (!await isEmpty(kv)) throw refused(1);
     // Empty: the first process to start stamps it (another may be doing the same).
-    const res = await kv.atomic().check(stamp).set(keys.storeLayout(), STORE_LAYOUT).commit();
-    if (res.ok) return;
-  }
-  throw new Error("could not read or stamp the store's layout");
+    op.check(stamp).set(keys.storeLayout(), STORE_LAYOUT);
+  }, { attempts: 3, what: "the store's layout stamp" });
 }
 
 async function isEmpty(kv: Deno.Kv): Promise<boolean> {

@@ -7,7 +7,7 @@
  * Only for reads that are checked at commit: an entry gone stale (another
  * isolate, or a commit outside the group committer, wrote the key) makes the
  * commit that relied on it fail its check; the caller then forgets what it
- * checked and builds again from KV (services/txn_group_commit.ts). An entry
+ * checked and builds again from KV (kv/group_commit.ts). An entry
  * is also dropped after `ttlMs`, so a key another isolate writes is read
  * afresh at least that often.
  */

@@ -8,7 +8,7 @@
 import { keys } from "./keys.ts";
 import { idLowerBound } from "../core/ids.ts";
 import { getManyChunked } from "./atomic.ts";
-import type { RefundRecord } from "./refunds.ts";
+import type { RefundRecord } from "../domain/refund.ts";
 import type { Transaction } from "../domain/transaction.ts";
 
 export interface RecentRefund {

@@ -16,74 +16,7 @@ import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import type { Transaction } from "../domain/transaction.ts";
-
-export const REFUND_REASONS = ["duplicate", "fraudulent", "requested_by_customer"] as const;
-export type RefundReason = typeof REFUND_REASONS[number];
-
-export const REFUND_STATUSES = [
-  "awaiting_approval",
-  "processing",
-  "pending",
-  "requires_action",
-  "succeeded",
-  "failed",
-  "canceled",
-  "rejected",
-  "expired",
-] as const;
-export type RefundStatus = typeof REFUND_STATUSES[number];
-
-export interface RefundHistoryEntry {
-  at: string;
-  status: RefundStatus;
-  /** admin id, `stripe`, or a job (`cron:reconcile_refunds`) */
-  by: string;
-  note: string | null;
-}
-
-export interface RefundRecord {
-  id: string;
-  transaction_id: string;
-  amount: number;
-  currency: string;
-  reason: RefundReason | null;
-  note: string;
-  status: RefundStatus;
-  /** admin id, or `stripe_dashboard` for a refund made outside this service */
-  requested_by: string;
-  approved_by: string | null;
-  rejected_by: string | null;
-  decision_note: string | null;
-  stripe_refund: string | null;
-  /** Stripe's own status of `stripe_refund`, as last seen */
-  stripe_status: string | null;
-  failure_reason: string | null;
-  fraud_alert_id: string | null;
-  /** the Stripe idempotency key every attempt of this refund carries */
-  stripe_idempotency_key: string;
-  /** what the refund is made against at Stripe (a PaymentIntent, or a charge made without one) */
-  stripe_target: { payment_intent: string } | { charge: string } | null;
-  /** why a second person must approve (`threshold`, `daily_cap`); empty when not */
-  approval_reasons: string[];
-  /** SHA-256 of transaction, amount, currency and reason: what an approval approves */
-  approval_hash: string | null;
-  /** ISO 8601: an approval request past this is expired (its reservation released) */
-  expires_at: string | null;
-  /** what this refund still holds in the transaction's `amount_reserved` */
-  reserved: number;
-  /** the UTC day of the requester's daily total this refund counts in, while it counts */
-  cap_day: string | null;
-  /** first call to Stripe (ISO 8601): the same key is reused for 24 h after it */
-  sent_at: string | null;
-  /** the reconciliation / expiry job that follows this refund, while one does */
-  job: { id: string; due_at: number } | null;
-  created_at: string;
-  updated_at: string;
-  settled_at: string | null;
-  history: RefundHistoryEntry[];
-}
-
-const MAX_HISTORY = 50;
+import type { RefundRecord, RefundStatus } from "../domain/refund.ts";
 
 export function getRefund(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RefundRecord>> {
   return kv.get<RefundRecord>(keys.refund(id));
@@ -125,15 +58,6 @@ export function getTransactionEntry(
 /** Removes a job record from the table (a no-op when a runner has already claimed it). */
 export function addJobRemoval(op: Deno.AtomicOperation, job: { id: string; due_at: number }): void {
   op.delete(keys.job(job.due_at, job.id));
-}
-
-/** Appends to the history, keeping the first entry and the latest ones. */
-export function withHistory(
-  record: RefundRecord,
-  entry: RefundHistoryEntry,
-): RefundHistoryEntry[] {
-  const all = [...record.history, entry];
-  return all.length <= MAX_HISTORY ? all : [all[0], ...all.slice(all.length - MAX_HISTORY + 1)];
 }
 
 export function addCreateRefund(op: Deno.AtomicOperation, record: RefundRecord): void {
@@ -264,4 +188,36 @@ export function listRefunds(
       return record && matches(record, filters) ? record : null;
     },
   );
+}
+
+/**
+ * Moves a refund to another transaction (its stub merged into the payment's
+ * record): the record and its transaction index, checked against `entry`.
+ */
+export function addRefundTransactionMove(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RefundRecord>,
+  intoId: string,
+  now: string,
+): RefundRecord {
+  const before = entry.value;
+  const after: RefundRecord = { ...before, transaction_id: intoId, updated_at: now };
+  op.check(entry)
+    .set(keys.refund(after.id), after)
+    .delete(keys.refundByTransaction(before.transaction_id, before.id))
+    .set(keys.refundByTransaction(intoId, after.id), after.id);
+  return after;
+}
+
+/** The refunds recorded against a transaction, as entries (to move them, checked). */
+export async function listTransactionRefundEntries(
+  kv: Deno.Kv,
+  txnId: string,
+): Promise<Deno.KvEntry<RefundRecord>[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: keys.refundsByTransactionPrefix(txnId) })) {
+    ids.push(e.value);
+  }
+  const rows = await getManyChunked<RefundRecord>(kv, ids.map((id) => keys.refund(id)));
+  return rows.filter((r): r is Deno.KvEntry<RefundRecord> => r.value !== null);
 }

@@ -7,7 +7,7 @@ import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listIndexPage, type Page, RecordLocality } from "./pagination.ts";
 import type { Transaction, TxnSync } from "../domain/transaction.ts";
-import type { CustomerAggregates } from "./customers.ts";
+import type { CustomerAggregates } from "../domain/customer.ts";
 import type { CounterCache } from "./read_cache.ts";
 
 export interface TransactionState {
@@ -229,4 +229,34 @@ async function scanCustomerByStatus(
     const after = at === null ? null : JSON.stringify(at.slice(base.length));
     return { data: found, next_cursor: after && (await sealer.seal(page.scope, after)) };
   }
+}
+
+/**
+ * Removes a transaction merged into another (record, sync state, listing
+ * indexes) and leaves a redirect from its id. Checks are the caller's.
+ */
+export function addTransactionMergedAway(
+  op: Deno.AtomicOperation,
+  from: Transaction,
+  intoId: string,
+): void {
+  for (const key of indexKeys(from)) op.delete(key);
+  op.delete(keys.transaction(from.id));
+  op.delete(keys.transactionSync(from.id));
+  op.set(keys.transactionMergedInto(from.id), intoId);
+}
+
+/** Points a Stripe id that another transaction held at `txnId` (checked against `entry`). */
+export function addStripeIdMove(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntryMaybe<string>,
+  txnId: string,
+): void {
+  op.check(entry);
+  op.set(entry.key, txnId);
+}
+
+/** Where a merged transaction went (null when `id` was never merged). */
+export async function getMergedInto(kv: Deno.Kv, id: string): Promise<string | null> {
+  return (await kv.get<string>(keys.transactionMergedInto(id))).value;
 }

@@ -278,3 +278,17 @@ export async function rescheduleInlineJob(
     .commit();
   return res.ok;
 }
+
+/** Counts one more event ignored for `reason` (in the commit that stores it, once per event). */
+export function addIgnoredCount(op: Deno.AtomicOperation, reason: string): void {
+  op.sum(keys.webhookIgnoredCount(reason), 1n);
+}
+
+/** How many events were acknowledged but ignored, per reason. */
+export async function getIgnoredCounts(kv: Deno.Kv): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for await (const e of kv.list<Deno.KvU64>({ prefix: keys.webhookIgnoredCountsPrefix() })) {
+    out[String(e.key[e.key.length - 1])] = Number(e.value.value);
+  }
+  return out;
+}

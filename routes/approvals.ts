@@ -10,46 +10,18 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import {
+  ApprovalSchema,
   CursorQuery,
   errorResponses,
   jsonContent,
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../services/approvals/mod.ts";
 import type { Services } from "../services/mod.ts";
 
-const BASE = "/api/admin/approvals";
-const DateTime = z.string().openapi({ format: "date-time" });
-const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
+import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
-export const ApprovalSchema = z.object({
-  id: z.string().openapi({
-    example: "apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-    description: "`apr_…`, or a refund's `rfd_…` for a refund awaiting approval",
-  }),
-  kind: z.enum(KINDS),
-  status: z.enum(APPROVAL_STATUSES).openapi({
-    description: "`pending`, then `approved` (executing), `executed` or `failed`; or " +
-      "`rejected` / `expired`",
-  }),
-  payload: z.record(z.string(), z.unknown()),
-  summary: z.string(),
-  target: z.object({ type: z.string(), id: z.string() }).nullable(),
-  requested_by: z.string(),
-  approval_hash: z.string().openapi({ description: "send it back to approve what you saw" }),
-  created_at: DateTime,
-  expires_at: DateTime,
-  decided_by: z.string().nullable(),
-  decided_at: DateTime.nullable(),
-  decision_note: z.string().nullable(),
-  result: z.record(z.string(), z.unknown()).nullable(),
-  error: z.string().nullable(),
-  handover: z.record(z.string(), z.unknown()).optional().openapi({
-    description: "in the approver's answer only, never stored: an enrollment code to hand to " +
-      "the person concerned (credential resets)",
-  }),
-}).openapi("ApprovalRequest");
+const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
 
 const DecisionSchema = z.object({
   approval: ApprovalSchema.nullable(),
@@ -65,7 +37,7 @@ const noteField = z.string().max(500, "note must be at most 500 characters").opt
 
 const list = adminRoute({ permission: "approvals.read" }, {
   method: "get",
-  path: BASE,
+  path: "/approvals",
   tags: ["approvals"],
   summary: "Two-person requests, newest first (default: pending)",
   request: {
@@ -84,7 +56,7 @@ const list = adminRoute({ permission: "approvals.read" }, {
 
 const show = adminRoute({ permission: "approvals.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/approvals/{id}",
   tags: ["approvals"],
   summary: "One two-person request",
   request: { params: IdParam },
@@ -93,7 +65,7 @@ const show = adminRoute({ permission: "approvals.read" }, {
 
 const approve = adminRoute({ permission: "approvals.decide", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/approve`,
+  path: "/approvals/{id}/approve",
   tags: ["approvals"],
   summary: "Approve a request (not yours, not about you, not a linked account's)",
   description: "The action runs once, as you. Approving again what you already approved " +
@@ -121,7 +93,7 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
 
 const reject = adminRoute({ permission: "approvals.decide" }, {
   method: "post",
-  path: `${BASE}/{id}/reject`,
+  path: "/approvals/{id}/reject",
   tags: ["approvals"],
   summary: "Close a request without doing it",
   request: {

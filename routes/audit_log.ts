@@ -6,14 +6,9 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  CursorQuery,
-  dateTimeQuery,
-  jsonContent,
-  LimitQuery,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { dateTimeQuery, jsonContent } from "../openapi/schemas.ts";
 import { type AuditFilters, EXPORT_CONTENT_TYPES } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -35,8 +30,6 @@ const FilterQuery = z.object({
   from: dateTimeQuery("from", "entries at or after this time"),
   to: dateTimeQuery("to", "entries at or before this time"),
 });
-
-const ListQuery = FilterQuery.extend({ limit: LimitQuery, cursor: CursorQuery });
 
 const ExportQuery = FilterQuery.extend({
   format: z.enum(["jsonl", "csv"], { error: "format must be jsonl or csv" }).default("jsonl")
@@ -112,13 +105,14 @@ const VerifyQuery = z.object({
   path: ["expect_hash"],
 });
 
-const listRoute = adminRoute({ permission: "audit.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "audit.read",
   path: "/audit-log",
   tags: ["audit"],
   summary: "The audit log, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(AuditEntrySchema, "AuditEntryPage"), "a page") },
+  filters: FilterQuery.shape,
+  item: AuditEntrySchema,
+  pageName: "AuditEntryPage",
 });
 
 const verifyRoute = adminRoute({ permission: "audit.read" }, {
@@ -166,7 +160,7 @@ function toFilters(q: z.infer<typeof FilterQuery>): AuditFilters {
 
 export function auditLogRoutes(services: Services) {
   return createRouter()
-    .openapi(listRoute, async (c) => {
+    .openapi(list, async (c) => {
       const q = c.req.valid("query");
       const page = await services.audit.list({
         ...toFilters(q),

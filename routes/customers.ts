@@ -14,7 +14,7 @@ import {
   LimitQuery,
   pageSchema,
 } from "../openapi/schemas.ts";
-import { PaymentMethodSchema } from "./transactions.ts";
+import { PaymentMethodSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const LedgerEntrySchema = z.object({

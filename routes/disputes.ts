@@ -8,10 +8,9 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
+import { ApprovalSchema, errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
-import { ApprovalSchema } from "./approvals.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,

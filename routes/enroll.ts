@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses, jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "./users.ts";
+import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";
@@ -26,7 +26,7 @@ const Enrolled = z.object({
 
 const enroll = createRoute({
   method: "post",
-  path: "/api/admin/enroll",
+  path: "/enroll",
   tags: ["identity"],
   summary: "Redeem an enrollment code for your own credentials (shown once)",
   description: "A new account's code returns a token, TOTP secret and recovery codes. After a " +
@@ -65,7 +65,7 @@ const enroll = createRoute({
 export function enrollRoutes(services: Services) {
   const router = createRouter();
   // no bearer token here: the body gate and the per-address failure count come first
-  router.use("/api/admin/enroll", (c, next) => gateBody(c, DEFAULT_RULE).then(next));
+  router.use("/enroll", (c, next) => gateBody(c, DEFAULT_RULE).then(next));
   return router.openapi(enroll, async (c) => {
     const meta = requestMeta(c);
     const result = await services.identity.enroll(c.req.valid("json").code, meta, {

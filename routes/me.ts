@@ -1,10 +1,10 @@
-/** GET /api/admin/me: who am I, my role, my permissions, my second factor. */
+/** GET /me (mounted under /api/admin): who am I, my role, my permissions, my second factor. */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "./users.ts";
+import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({
@@ -21,7 +21,7 @@ const MeSchema = AdminSchema.extend({
 
 const me = adminRoute({ permission: "me.read" }, {
   method: "get",
-  path: "/api/admin/me",
+  path: "/me",
   tags: ["identity"],
   summary: "The calling admin: role, permissions and second-factor status",
   responses: { 200: jsonContent(MeSchema, "you") },
@@ -29,7 +29,7 @@ const me = adminRoute({ permission: "me.read" }, {
 
 const rotateOwn = adminRoute({ permission: "me.rotate_token", secondFactor: true }, {
   method: "post",
-  path: "/api/admin/me/rotate-token",
+  path: "/me/rotate-token",
   tags: ["identity"],
   summary: "A new API token for yourself; the old one stops at once",
   description: "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then.",

@@ -7,20 +7,18 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
   AmountSchema,
   CurrencySchema,
-  CursorQuery,
+  DateTimeSchema as DateTime,
   errorResponses,
+  jsonBody,
   jsonContent,
-  LimitQuery,
-  pageSchema,
 } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 const OpsAlertSchema = z.object({
   id: z.string().openapi({ example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -57,21 +55,18 @@ const IdParam = z.object({
   }),
 });
 
-const ListQuery = z.object({
-  status: z.enum(OPS_ALERT_STATUSES, {
-    error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
-  }).optional().openapi({ param: { name: "status", in: "query" } }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
-
-const list = adminRoute({ permission: "ops_alerts.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "ops_alerts.read",
   path: "/ops-alerts",
   tags: ["ops alerts"],
   summary: "Money problems to look at, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(OpsAlertSchema, "OpsAlertPage"), "a page") },
+  filters: {
+    status: z.enum(OPS_ALERT_STATUSES, {
+      error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
+    }).optional().openapi({ param: { name: "status", in: "query" } }),
+  },
+  item: OpsAlertSchema,
+  pageName: "OpsAlertPage",
 });
 
 const show = adminRoute({ permission: "ops_alerts.read" }, {
@@ -93,20 +88,15 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
   summary: "Close an alert once handled, saying what was done",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: z.string().trim().min(
-              1,
-              "note is required: say what was done (1 to 500 characters)",
-            )
-              .max(500, "note is at most 500 characters"),
-          }).openapi("OpsAlertClose"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: z.string().trim().min(
+          1,
+          "note is required: say what was done (1 to 500 characters)",
+        )
+          .max(500, "note is at most 500 characters"),
+      }).openapi("OpsAlertClose"),
+    ),
   },
   responses: {
     200: jsonContent(OpsAlertSchema, "closed"),

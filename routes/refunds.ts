@@ -8,67 +8,26 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
-  AmountSchema,
-  CurrencySchema,
-  CursorQuery,
   errorResponses,
+  jsonBody,
   jsonContent,
-  LimitQuery,
-  pageSchema,
+  RefundDetailSchema,
+  RefundSchema,
 } from "../openapi/schemas.ts";
-import { REFUND_REASONS, REFUND_STATUSES, type RefundResult } from "../services/refunds/mod.ts";
+import {
+  isUndecided,
+  REFUND_REASONS,
+  REFUND_STATUSES,
+  type RefundResult,
+} from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
 
-const DateTime = z.string().openapi({ format: "date-time" });
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
-
-const RefundSchema = z.object({
-  id: z.string().openapi({ example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  transaction_id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  amount: AmountSchema,
-  currency: CurrencySchema,
-  reason: z.enum(REFUND_REASONS).nullable(),
-  note: z.string(),
-  status: z.enum(REFUND_STATUSES).openapi({
-    description: "`awaiting_approval` (reserved, nothing sent), `processing` (sent, outcome not " +
-      "known yet: reconciliation finishes it), then Stripe's `pending`, `requires_action`, " +
-      "`succeeded`, `failed`, `canceled`; or `rejected` / `expired` (never sent)",
-  }),
-  requested_by: z.string().openapi({
-    description: "admin id, or `stripe_dashboard` for a refund made outside this service",
-  }),
-  approved_by: z.string().nullable(),
-  rejected_by: z.string().nullable(),
-  decision_note: z.string().nullable(),
-  stripe_refund: z.string().nullable().openapi({ example: "re_3QxYz" }),
-  stripe_status: z.string().nullable(),
-  failure_reason: z.string().nullable(),
-  fraud_alert_id: z.string().nullable(),
-  approval: z.object({
-    required: z.boolean(),
-    reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
-    hash: z.string().nullable().openapi({
-      description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
-    }),
-    expires_at: DateTime.nullable(),
-  }),
-  created_at: DateTime,
-  updated_at: DateTime,
-  settled_at: DateTime.nullable(),
-}).openapi("Refund");
-
-const RefundDetailSchema = RefundSchema.extend({
-  history: z.array(z.object({
-    at: DateTime,
-    status: z.enum(REFUND_STATUSES),
-    by: z.string(),
-    note: z.string().nullable(),
-  })),
-}).openapi("RefundDetail");
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
@@ -129,7 +88,7 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     "cap) the refund waits for a second person's approval (202).",
   request: {
     headers: IdempotencyHeader,
-    body: { required: true, content: { "application/json": { schema: CreateBody } } },
+    body: jsonBody(CreateBody),
   },
   responses: {
     201: jsonContent(RefundDetailSchema, "sent: Stripe answered (pending or succeeded)"),
@@ -149,7 +108,7 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
 });
 
-const ListQuery = z.object({
+const ListFilters = {
   status: z.enum(REFUND_STATUSES, { error: statusError }).optional().openapi({
     param: { name: "status", in: "query" },
   }),
@@ -160,17 +119,16 @@ const ListQuery = z.object({
     param: { name: "requested_by", in: "query" },
     description: "admin id, or `stripe_dashboard`",
   }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
+};
 
-const list = adminRoute({ permission: "refunds.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "refunds.read",
   path: "/refunds",
   tags: ["refunds"],
   summary: "Refunds, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(RefundSchema, "RefundPage"), "a page") },
+  filters: ListFilters,
+  item: RefundSchema,
+  pageName: "RefundPage",
 });
 
 const show = adminRoute({ permission: "refunds.read" }, {
@@ -193,19 +151,15 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: {
-      required: false,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: Note.optional(),
-            approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
-              description: "the `approval.hash` you reviewed: refused if the refund differs",
-            }),
-          }).openapi("RefundApproval"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: Note.optional(),
+        approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
+          description: "the `approval.hash` you reviewed: refused if the refund differs",
+        }),
+      }).openapi("RefundApproval"),
+      false,
+    ),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "approved and sent: Stripe answered"),
@@ -230,12 +184,7 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: {
-      required: true,
-      content: {
-        "application/json": { schema: z.object({ note: Note }).openapi("RefundRejection") },
-      },
-    },
+    body: jsonBody(z.object({ note: Note }).openapi("RefundRejection")),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "rejected"),
@@ -256,7 +205,9 @@ export function refundRoutes(services: Services) {
         ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
       });
       markReplay(c, result);
-      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 201);
+      return isUndecided(result.refund.status)
+        ? c.json(result.refund, 202)
+        : c.json(result.refund, 201);
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
@@ -270,7 +221,9 @@ export function refundRoutes(services: Services) {
       const body = c.req.valid("json") ?? {};
       const result = await services.refunds.approve(callContext(c), id, body);
       markReplay(c, result);
-      return result.status === 202 ? c.json(result.refund, 202) : c.json(result.refund, 200);
+      return isUndecided(result.refund.status)
+        ? c.json(result.refund, 202)
+        : c.json(result.refund, 200);
     })
     .openapi(reject, async (c) => {
       const { id } = c.req.valid("param");

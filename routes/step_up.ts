@@ -1,5 +1,5 @@
 /**
- * POST /api/admin/step-up: trade one TOTP code (or a recovery code) for a
+ * POST /step-up (mounted under /api/admin): trade one TOTP code (or a recovery code) for a
  * short-lived token that stands in for `X-OTP-Code` on a run of operations,
  * for this admin and this bearer token only. Throttled harder than the API.
  */
@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { requestMeta } from "./context.ts";
-import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const StepUp = z.object({
@@ -17,24 +17,17 @@ const StepUp = z.object({
 
 const stepUp = adminRoute({ permission: "step_up.create" }, {
   method: "post",
-  path: "/api/admin/step-up",
+  path: "/step-up",
   tags: ["identity"],
   summary: "Exchange a TOTP code for a step-up token",
   description: "The token is valid for `STEP_UP_TTL_S` seconds, for the calling admin and " +
     "bearer token only. The code is consumed like any other.",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            code: z.string().min(1, "send the 6-digit code").max(32).openapi({
-              example: "123456",
-            }),
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      code: z.string().min(1, "send the 6-digit code").max(32).openapi({
+        example: "123456",
+      }),
+    })),
   },
   responses: {
     200: jsonContent(StepUp, "issued"),

@@ -5,31 +5,32 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import {
   AmountSchema,
-  CursorQuery,
   dateTimeQuery,
   errorResponses,
   jsonContent,
-  LimitQuery,
-  pageSchema,
+  nullableString,
+  PaymentMethodSchema,
 } from "../openapi/schemas.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
 import type { Services } from "../services/mod.ts";
 
-const nullableString = (example?: string) => z.string().nullable().openapi({ example });
-
-export const PaymentMethodSchema = z.object({
-  type: z.string().openapi({ example: "card" }),
-  brand: nullableString("visa"),
-  last4: nullableString("4242"),
-  fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
-}).openapi("PaymentMethodSummary");
-
 export const TransactionSchema = z.object({
   id: z.string().openapi({ example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
   customer: nullableString("cus_R2d2C3po"),
-  amount: AmountSchema,
+  amount: AmountSchema.openapi({
+    description: "the amount asked for; while only a refund or dispute is known, the least " +
+      "those prove",
+  }),
+  amount_captured: AmountSchema.openapi({
+    description: "what Stripe captured (a partial capture releases the rest); refunds come " +
+      "out of this, and `amount_refunded` never exceeds it",
+  }),
+  amount_capturable: AmountSchema.openapi({
+    description: "what an authorization (`requires_capture`) still holds; 0 otherwise",
+  }),
   currency: z.string().openapi({ example: "usd", description: "empty until the payment is known" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]]).openapi({
     description: "the PaymentIntent's status, with `failed` for a declined latest attempt and " +
@@ -75,7 +76,7 @@ export const TransactionSchema = z.object({
   updated_at: z.string().openapi({ format: "date-time" }),
 }).openapi("Transaction");
 
-const ListQuery = z.object({
+const ListFilters = {
   customer: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").optional()
     .openapi({ param: { name: "customer", in: "query" }, example: "cus_R2d2C3po" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]], {
@@ -83,9 +84,7 @@ const ListQuery = z.object({
   }).optional().openapi({ param: { name: "status", in: "query" }, example: "succeeded" }),
   from: dateTimeQuery("from", "created at or after this time"),
   to: dateTimeQuery("to", "created before this time"),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
+};
 
 const IdParam = z.object({
   id: z.string().regex(
@@ -94,17 +93,16 @@ const IdParam = z.object({
   ).openapi({ param: { name: "id", in: "path" }, example: "pi_3QxYz" }),
 });
 
-const list = adminRoute({ permission: "transactions.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "transactions.read",
   path: "/transactions",
   tags: ["transactions"],
   summary: "Payments known to the service, newest first",
   description: "Filter by `customer`, `status` and Stripe's `created` (`from` inclusive, " +
     "`to` exclusive); any combination is one index scan.",
-  request: { query: ListQuery },
-  responses: {
-    200: jsonContent(pageSchema(TransactionSchema, "TransactionPage"), "a page"),
-  },
+  filters: ListFilters,
+  item: TransactionSchema,
+  pageName: "TransactionPage",
 });
 
 const show = adminRoute({ permission: "transactions.read" }, {

@@ -9,33 +9,18 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import {
+  AdminSchema,
+  AdminStatusSchema as StatusSchema,
+  ApprovalSchema,
   CursorQuery,
+  DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
   LimitQuery,
   pageSchema,
+  RoleSchema,
 } from "../openapi/schemas.ts";
-import { ROLES } from "../domain/permissions.ts";
 import type { Services } from "../services/mod.ts";
-import { ApprovalSchema } from "./approvals.ts";
-
-const BASE = "/api/admin/users";
-const roleError = `role must be one of ${ROLES.join(", ")}`;
-const RoleSchema = z.enum(ROLES, { error: roleError }).openapi({ example: "operator" });
-const StatusSchema = z.enum(["active", "disabled"], {
-  error: "status must be active or disabled",
-});
-const DateTime = z.string().openapi({ format: "date-time" });
-
-export const AdminSchema = z.object({
-  id: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-  email: z.string().openapi({ example: "ops@example.com" }),
-  role: RoleSchema,
-  status: StatusSchema,
-  created_at: DateTime,
-  updated_at: DateTime,
-  created_by: z.string().openapi({ description: "admin id, or a system actor such as `cli`" }),
-}).openapi("Admin");
 
 const AccountRequestSchema = z.object({
   admin: AdminSchema.nullable().openapi({
@@ -63,7 +48,7 @@ const IdParam = z.object({
 
 const list = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Admins, newest first",
   request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
@@ -72,7 +57,7 @@ const list = adminRoute({ permission: "users.read" }, {
 
 const show = adminRoute({ permission: "users.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "One admin",
   request: { params: IdParam },
@@ -84,7 +69,7 @@ const show = adminRoute({ permission: "users.read" }, {
 
 const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: BASE,
+  path: "/users",
   tags: ["users"],
   summary: "Create an admin: an enrollment code (and, for operator or admin, a pending request)",
   description: "No credentials are returned: the new person redeems the enrollment code at " +
@@ -115,7 +100,7 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "patch",
-  path: `${BASE}/{id}`,
+  path: "/users/{id}",
   tags: ["users"],
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. A role that can approve " +
@@ -151,7 +136,7 @@ const credentialResponses = {
 
 const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/rotate-token`,
+  path: "/users/{id}/rotate-token",
   tags: ["users"],
   summary: "Ask to rotate another admin's API token (someone else approves)",
   description: "Once approved, the old token stops at once; the person redeems the enrollment " +
@@ -162,7 +147,7 @@ const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
 
 const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/reset-2fa`,
+  path: "/users/{id}/reset-2fa",
   tags: ["users"],
   summary: "Ask to reset another admin's second factor (someone else approves)",
   description: "Once approved, the old factor and its step-up tokens stop at once; the person " +

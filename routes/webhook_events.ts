@@ -1,22 +1,15 @@
 /**
- * The webhook intake log for admins: list (by status and type), one event with
+ * /webhook-events (mounted under /api/admin/payments): the webhook intake log for admins: list (by status and type), one event with
  * its payload, and replay of a failed or dead event (2FA, audited).
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  CursorQuery,
-  errorResponses,
-  jsonContent,
-  LimitQuery,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
 import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
-
-const BASE = "/api/admin/payments/webhook-events";
 
 const WebhookEvent = z.object({
   id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
@@ -58,30 +51,27 @@ const IdParam = z.object({
   }),
 });
 
-const list = adminRoute({ permission: "webhooks.read" }, {
-  method: "get",
-  path: BASE,
+const list = listRoute({
+  permission: "webhooks.read",
+  path: "/webhook-events",
   tags: ["webhooks"],
   summary: "The webhook intake log, newest first",
-  request: {
-    query: z.object({
-      status: z.enum(WEBHOOK_EVENT_STATUSES).optional().openapi({
-        param: { name: "status", in: "query" },
-      }),
-      type: z.string().min(1).max(200).optional().openapi({
-        param: { name: "type", in: "query" },
-        example: "charge.refunded",
-      }),
-      limit: LimitQuery,
-      cursor: CursorQuery,
+  filters: {
+    status: z.enum(WEBHOOK_EVENT_STATUSES).optional().openapi({
+      param: { name: "status", in: "query" },
+    }),
+    type: z.string().min(1).max(200).optional().openapi({
+      param: { name: "type", in: "query" },
+      example: "charge.refunded",
     }),
   },
-  responses: { 200: jsonContent(pageSchema(WebhookEvent, "WebhookEventPage"), "a page") },
+  item: WebhookEvent,
+  pageName: "WebhookEventPage",
 });
 
 const show = adminRoute({ permission: "webhooks.read" }, {
   method: "get",
-  path: `${BASE}/{id}`,
+  path: "/webhook-events/{id}",
   tags: ["webhooks"],
   summary: "One received event with its payload",
   request: { params: IdParam },
@@ -93,7 +83,7 @@ const show = adminRoute({ permission: "webhooks.read" }, {
 
 const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true }, {
   method: "post",
-  path: `${BASE}/{id}/replay`,
+  path: "/webhook-events/{id}/replay",
   tags: ["webhooks"],
   summary: "Process a stored event again",
   description: "Runs a `failed` or `dead` event through processing now (processing is " +

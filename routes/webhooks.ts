@@ -1,5 +1,5 @@
 /**
- * POST /api/webhooks/stripe: Stripe's deliveries. The body is read raw (the
+ * POST /stripe (mounted under /api/webhooks): Stripe's deliveries. The body is read raw (the
  * signature covers the exact bytes) and capped while reading; nothing is
  * parsed before the signature verifies, so no zod request schema here.
  */
@@ -20,7 +20,7 @@ const Received = z.object({
 
 const intake = createRoute({
   method: "post",
-  path: "/api/webhooks/stripe",
+  path: "/stripe",
   tags: ["webhooks"],
   summary: "Stripe webhook intake",
   description: "Verifies `Stripe-Signature` (any configured secret, 300 s tolerance) on the raw " +

@@ -6,21 +6,18 @@
 import type { Deps } from "./deps.ts";
 import { notFound } from "../core/errors.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
+import { getAggregates, getCustomer, listLedger, listOpenAlerts } from "../kv/customers.ts";
 import {
   balancesOf,
   type CustomerBalance,
-  getAggregates,
-  getCustomer,
   type LedgerEntry,
-  listLedger,
-  listOpenAlerts,
   type SavedPaymentMethod,
-} from "../kv/customers.ts";
+} from "../domain/customer.ts";
 import { aggregatesView, emptyCustomer } from "./ingest/mod.ts";
 
 const OPEN_ALERTS_SHOWN = 50;
 
-export type { CustomerRecord } from "../kv/customers.ts";
+export type { CustomerRecord } from "../domain/customer.ts";
 
 export function maskEmail(email: string | null): string | null {
   if (!email) return null;
@@ -82,7 +79,7 @@ export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }
     };
   }
 
-  /** The raw aggregates, for the fraud rules (services/txn_aggregates.ts reads them). */
+  /** The raw aggregates, for the fraud rules (services/ingest/aggregates.ts reads them). */
   async function aggregates(id: string) {
     return (await getAggregates(kv, id)).value;
   }

@@ -64,13 +64,8 @@ function sequence(seed: number) {
   };
 }
 
-export async function seedDemoAccount(
-  stripe: StripeGateway,
-  log: Logger,
-  customerCount = 30,
-): Promise<SeedSummary> {
-  const rand = sequence(42);
-  const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
+/** Calls Stripe at background priority, and pays while counting payments and declines. */
+function seeder(stripe: StripeGateway, summary: SeedSummary) {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
     stripe.call(fn, { priority: "background", label: "demo.seed" });
 
@@ -93,7 +88,15 @@ export async function seedDemoAccount(
       return null;
     }
   };
+  return { call, pay, summary };
+}
 
+type Seeder = ReturnType<typeof seeder>;
+
+/** Customers with one to three good payments each, and now and then a decline. */
+async function seedCustomers(seed: Seeder, customerCount: number): Promise<string[]> {
+  const { call, pay, summary } = seed;
+  const rand = sequence(42);
   const customers: string[] = [];
   for (let i = 0; i < customerCount; i++) {
     const name = `${FIRST[i % FIRST.length]} ${LAST[(i * 7) % LAST.length]}`;
@@ -125,7 +128,11 @@ export async function seedDemoAccount(
       );
     }
   }
+  return customers;
+}
 
+/** A Dashboard refund, a dispute, risky payments and a large one, on the first customers. */
+async function seedSpecialCases({ call, pay, summary }: Seeder, customers: string[]) {
   // A refund made outside the service (as if in the Stripe Dashboard).
   const refunded = await pay(customers[0], "pm_card_visa", 12_000, "Annual plan");
   if (refunded) {
@@ -144,8 +151,10 @@ export async function seedDemoAccount(
   await pay(customers[2], "pm_card_riskLevelHighest", 25_000, "Gift cards");
   // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD).
   await pay(customers[3], "pm_card_visa", 120_000, "Enterprise licence");
+}
 
-  // Card testing: many small attempts with different cards in a short burst.
+/** Card testing: many small attempts with different cards in a short burst. */
+async function seedCardTesting({ call, pay, summary }: Seeder) {
   const tester = await call((s) =>
     s.customers.create({
       name: "Card Tester",
@@ -164,6 +173,18 @@ export async function seedDemoAccount(
     );
     await pay(tester.id, pm.id, 100 + i, "Donation");
   }
+}
+
+export async function seedDemoAccount(
+  stripe: StripeGateway,
+  log: Logger,
+  customerCount = 30,
+): Promise<SeedSummary> {
+  const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
+  const seed = seeder(stripe, summary);
+  const customers = await seedCustomers(seed, customerCount);
+  await seedSpecialCases(seed, customers);
+  await seedCardTesting(seed);
   log.info("demo account seeded", { ...summary });
   return summary;
 }

@@ -2,25 +2,41 @@
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
 import { createAuditService } from "./audit/mod.ts";
-import { createWebhookService } from "./webhooks/mod.ts";
+import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory } from "../core/ids.ts";
-import { createIdentityService } from "./identity/mod.ts";
+import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
 import { createCustomerService } from "./customers.ts";
 import {
+  createRefundMerge,
   createRefundService,
   createRefundSettlement,
   refundApprovalSource,
+  type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
-import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
+import {
+  createDisputeChangeHook,
+  createDisputeMerge,
+  createDisputeService,
+} from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
-export function createServices(deps: Deps) {
+/** What a caller (tests, the bench) may change in how the services are built. */
+export interface ServiceOptions {
+  /** wraps the Stripe event applier the webhooks service hands events to */
+  webhookApplier?: (base: EventApplier) => EventApplier;
+  /** called at the refunds service's steps (tests: crash and timing points) */
+  refundHooks?: RefundHooks;
+  /** the identity service's throttle settings */
+  identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
+}
+
+export function createServices(deps: Deps, options: ServiceOptions = {}) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -30,15 +46,24 @@ export function createServices(deps: Deps) {
   const refundSettlement = createRefundSettlement(deps, { newId });
   // disputes keep their records in the same commit as the transaction's change
   const disputeChange = createDisputeChangeHook(deps, { newId });
+  // services keeping records about a transaction move them when a stub merges into its payment
+  const mergeHooks = [createRefundMerge(deps), createDisputeMerge(deps)];
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
     refundSettlement,
     disputeChange,
+    mergeHooks,
   });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
-  const refunds = createRefundService(deps, { audit, newId, cursors, refundSettlement });
+  const refunds = createRefundService(deps, {
+    audit,
+    newId,
+    cursors,
+    refundSettlement,
+    hooks: options.refundHooks,
+  });
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   const disputes = createDisputeService(deps, { audit, newId, cursors, disputeChange, approvals });
   approvals.register("dispute.accept", {
@@ -53,8 +78,19 @@ export function createServices(deps: Deps) {
     transactions: createTransactionService(deps, { cursors }),
     customers: createCustomerService(deps, { cursors }),
     health: createHealthService(deps),
-    webhooks: createWebhookService(deps, { audit, newId, cursors, applier: stripeEvents }),
-    identity: createIdentityService(deps, { audit, cursors, newId, approvals }),
+    webhooks: createWebhookService(deps, {
+      audit,
+      newId,
+      cursors,
+      applier: options.webhookApplier?.(stripeEvents) ?? stripeEvents,
+    }),
+    identity: createIdentityService(deps, {
+      ...options.identity,
+      audit,
+      cursors,
+      newId,
+      approvals,
+    }),
     refunds,
     approvals,
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),

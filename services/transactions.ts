@@ -1,13 +1,14 @@
 /**
  * Reading transactions: GET /transactions (filters customer, status, from, to)
  * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id).
- * Transactions are written only by the Stripe event applier (services/stripe_events.ts).
+ * Transactions are written only by the Stripe event applier (services/ingest/applier.ts).
  */
 import type { Deps } from "./deps.ts";
 import { notFound, validationFailed } from "../core/errors.ts";
 import { type CursorSealer, type Page, RecordLocality } from "../kv/pagination.ts";
 import {
   findTransactionId,
+  getMergedInto,
   getTransaction,
   listTransactions,
   type TransactionListFilter,
@@ -38,7 +39,10 @@ export function createTransactionService(deps: Deps, svc: { cursors: CursorSeale
   /** By `txn_…`, or by the PaymentIntent / Charge id Stripe shows. */
   async function get(id: string): Promise<Transaction> {
     const txnId = id.startsWith("txn_") ? id : (await findTransactionId(kv, id)).value;
-    const txn = txnId ? await getTransaction(kv, txnId) : null;
+    let txn = txnId ? await getTransaction(kv, txnId) : null;
+    // a charge-keyed stub merged into its payment's record answers as that record
+    const into = !txn && txnId ? await getMergedInto(kv, txnId) : null;
+    if (into) txn = await getTransaction(kv, into);
     if (!txn) throw notFound("transaction", id);
     return txn;
   }

@@ -4,7 +4,7 @@
  * account linked to the requester cannot approve them (either route).
  */
 import assert from "node:assert/strict";
-import { withRefundWorld } from "./helpers/refunds.ts";
+import { statusOf, withRefundWorld } from "./helpers/refunds.ts";
 import { auditEntries, type TestAdmin } from "./helpers/identity.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 
@@ -19,7 +19,7 @@ Deno.test("approvals queue: a refund awaiting approval is listed and refused to 
       reason: "requested_by_customer",
       note: "goodwill",
     });
-    assert.equal(res.status, 202);
+    assert.equal(statusOf(res), 202);
     const queue = await w.t.services.approvals.list({ status: "pending", limit: 25 });
     const listed = queue.data.find((r: ApprovalRequest) => r.id === res.refund.id);
     assert.equal(listed?.kind, "refund.approve");

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { CallContext } from "../domain/actor.ts";
-import { canonicalJson, entryHash, SNAPSHOT_MAX_CHARS } from "../services/audit/entry.ts";
-import { type AuditEntry, GENESIS_HASH } from "../kv/audit.ts";
+import { entryHash, SNAPSHOT_MAX_CHARS } from "../services/audit/entry.ts";
+import { canonicalJson } from "../core/encoding.ts";
+import { type AuditEntry, GENESIS_HASH } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 import { AppError } from "../core/errors.ts";
 import { COMMIT_MAX_ENTRIES } from "../services/audit/append.ts";

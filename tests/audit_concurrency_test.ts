@@ -7,7 +7,7 @@ import type { Deps } from "../services/deps.ts";
 import { silentLogger } from "../core/log.ts";
 import { createAuditService } from "../services/audit/service.ts";
 import { verifyAuditChain } from "../services/audit/checkpoints.ts";
-import { type AuditEntry, GENESIS_HASH } from "../kv/audit.ts";
+import { type AuditEntry, GENESIS_HASH } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 
 function writer(i: number): CallContext {

@@ -4,7 +4,7 @@ import { authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import type { CallContext } from "../domain/actor.ts";
 import { entryHash } from "../services/audit/entry.ts";
 import { CSV_COLUMNS, csvCell } from "../services/audit/export.ts";
-import type { AuditEntry } from "../kv/audit.ts";
+import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 
 const BASE = "/api/admin/payments/audit-log";

@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
 import type { CallContext } from "../domain/actor.ts";
 import { checkpointAuditHead } from "../services/audit/mod.ts";
-import type { AuditEntry } from "../kv/audit.ts";
+import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 
 const ctx: CallContext = {

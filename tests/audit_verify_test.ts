@@ -4,7 +4,7 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import type { CallContext } from "../domain/actor.ts";
 import { checkpointAuditHead } from "../services/audit/service.ts";
 import { entryHash } from "../services/audit/entry.ts";
-import type { AuditCheckpoint, AuditEntry } from "../kv/audit.ts";
+import type { AuditCheckpoint, AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 
 const ctx: CallContext = {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmedPayment } from "./helpers/emulator.ts";
 import type Stripe from "stripe";
 import { kvSnapshot, withEmulatorApp } from "./helpers/webhooks.ts";
 import {
@@ -20,27 +21,17 @@ async function seedAccount(stripe: Stripe) {
       await stripe.customers.create({ name, email: `${name.toLowerCase()}@example.com` }),
     );
   }
-  const paid = await stripe.paymentIntents.create({
-    amount: 5000,
-    currency: "usd",
-    customer: customers[0].id,
-    payment_method: "pm_card_visa",
-    confirm: true,
-  });
+  const paid = await confirmedPayment(stripe, { amount: 5000, customer: customers[0].id });
   await stripe.refunds.create({ payment_intent: paid.id, amount: 1500 });
-  await stripe.paymentIntents.create({
+  await confirmedPayment(stripe, {
     amount: 1200,
-    currency: "usd",
     customer: customers[1].id,
     payment_method: "pm_card_chargeDeclined",
-    confirm: true,
   }).catch((e) => assert.equal(e.type, "StripeCardError"));
-  await stripe.paymentIntents.create({
+  await confirmedPayment(stripe, {
     amount: 9900,
-    currency: "usd",
     customer: customers[2].id,
     payment_method: "pm_card_createDispute",
-    confirm: true,
   });
   // An older integration: a Charge with no PaymentIntent.
   await stripe.charges.create({ amount: 700, currency: "usd", source: "tok_visa" });

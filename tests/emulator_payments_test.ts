@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import Stripe from "stripe";
-import { stripeFor, withEmulator } from "./helpers/emulator.ts";
+import { confirmedPayment, stripeFor, withEmulator } from "./helpers/emulator.ts";
 
 async function cardError(p: Promise<unknown>): Promise<Stripe.errors.StripeCardError> {
   const err = await p.then(() => null, (e) => e);
@@ -11,12 +11,9 @@ async function cardError(p: Promise<unknown>): Promise<Stripe.errors.StripeCardE
 Deno.test("emulator: a visa payment succeeds with a succeeded charge", async () => {
   await withEmulator(async ({ stripe }) => {
     const customer = await stripe.customers.create({ email: "ada@example.com" });
-    const pi = await stripe.paymentIntents.create({
+    const pi = await confirmedPayment(stripe, {
       amount: 2500,
-      currency: "usd",
       customer: customer.id,
-      payment_method: "pm_card_visa",
-      confirm: true,
       metadata: { order: "o_1" },
     });
     assert.equal(pi.status, "succeeded");
@@ -223,13 +220,7 @@ Deno.test("emulator: lists paginate newest first with starting_after and ending_
 Deno.test("emulator: expand works on objects and on list items", async () => {
   await withEmulator(async ({ stripe }) => {
     const customer = await stripe.customers.create({ email: "e@example.com" });
-    const pi = await stripe.paymentIntents.create({
-      amount: 1000,
-      currency: "usd",
-      customer: customer.id,
-      payment_method: "pm_card_visa",
-      confirm: true,
-    });
+    const pi = await confirmedPayment(stripe, { amount: 1000, customer: customer.id });
     const charge = await stripe.charges.retrieve(pi.latest_charge as string, {
       expand: ["payment_intent", "customer"],
     });

@@ -65,6 +65,12 @@ Deno.test("attack: a wrong or missing Content-Type is 415 naming what is accepte
       assert.equal(body.code, "unsupported_media_type");
       assert.match(body.detail, /application\/json/);
     }
+    const enroll = await t.app.request("/api/admin/enroll", {
+      method: "POST",
+      body: JSON.stringify({ code: "enr_x" }),
+    });
+    assert.equal(enroll.status, 415, "found by the abuse suite: was a 500");
+    await enroll.body?.cancel();
     assert.equal(t.logs.filter((l) => /unhandled error/.test(l)).length, 0);
     // a POST with no body where the route takes none is fine
     const me = await t.app.request("/api/admin/me/rotate-token", {

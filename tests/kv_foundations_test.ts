@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
+import { withKv } from "./helpers/kv.ts";
 import { ManualClock } from "../core/clock.ts";
 import { createIdFactory, idTime } from "../core/ids.ts";
 import { CursorSealer, listPage } from "../kv/pagination.ts";
 import { commitChecked, watchedAtomic } from "../kv/atomic.ts";
 import { addJob, listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import { AppError } from "../core/errors.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 Deno.test("ids: prefixed ULIDs sort in creation order, even within one millisecond", () => {
   const clock = new ManualClock(Date.UTC(2026, 10, 26));

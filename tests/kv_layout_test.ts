@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
+import { withKv } from "./helpers/kv.ts";
 import { checkStoreLayout, STORE_LAYOUT, StoreLayoutError } from "../kv/layout.ts";
 import { keys } from "../kv/keys.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>) {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 Deno.test("checkStoreLayout() stamps an empty store and then passes it", async () => {
   await withKv(async (kv) => {

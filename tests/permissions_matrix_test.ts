@@ -1,7 +1,7 @@
 /**
  * Role × route: every operation under /api/admin in the generated OpenAPI
  * document names its permission, and each role is refused (403 `forbidden`)
- * exactly where services/permissions.ts says it lacks that permission.
+ * exactly where domain/permissions.ts says it lacks that permission.
  * Anything else (200, 404, 422, even 5xx from a handler given a probe id)
  * means the caller got past the guard.
  */

@@ -67,22 +67,16 @@ Deno.test("a won dispute gives the funds back; late older events change nothing"
       status: "under_review",
       submission_count: 1,
     });
-    const won = story.dispute(at + 86400, "charge.dispute.closed", {
+    const wonState = {
       id: du,
       created: at,
       withdrawn: true,
       reinstated: true,
       status: "won",
       submission_count: 1,
-    });
-    const reinstated = story.dispute(at + 86400, "charge.dispute.funds_reinstated", {
-      id: du,
-      created: at,
-      withdrawn: true,
-      reinstated: true,
-      status: "won",
-      submission_count: 1,
-    });
+    };
+    const won = story.dispute(at + 86400, "charge.dispute.closed", wonState);
+    const reinstated = story.dispute(at + 86400, "charge.dispute.funds_reinstated", wonState);
     for (const e of [opened, withdrawn, submitted, won, reinstated]) {
       await t.services.stripeEvents.apply(e);
     }

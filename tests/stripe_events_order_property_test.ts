@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { createTestApp } from "./helpers/app.ts";
-import { paymentStory, T0, testId, VISA } from "./helpers/stripe_objects.ts";
+import {
+  earlyFraudWarningObject,
+  type PaymentStory,
+  paymentStory,
+  reviewObject,
+  stripeEvent,
+  T0,
+  testId,
+  VISA,
+} from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 
 interface Scenario {
@@ -13,6 +22,48 @@ interface Scenario {
   dispute: null | { won: boolean };
   /** the payment's own events are redelivered once each */
   redeliver: boolean;
+  /** refunds and disputes name only the charge (as Stripe's objects may), not the PaymentIntent */
+  chargeOnly: boolean;
+  /** an early fraud warning and a review, naming only the charge */
+  signals: boolean;
+  /** authorized, then captured, in one second */
+  manualCapture: boolean;
+}
+
+/** The object as Stripe may send it: `payment_intent` null, only the charge named. */
+function namingOnlyTheCharge(e: Stripe.Event): Stripe.Event {
+  const object = e.data.object as unknown as Record<string, unknown>;
+  if (object.object !== "refund" && object.object !== "dispute") return e;
+  // built as plain JSON: spreading the SDK's event union would cost the type checker minutes
+  const raw = e as unknown as { data: Record<string, unknown> };
+  const data = { ...raw.data, object: { ...object, payment_intent: null } };
+  return { ...raw, data } as unknown as Stripe.Event;
+}
+
+/**
+ * A manual capture within one second: authorized (`charge.succeeded` with
+ * captured: false, `payment_intent.amount_capturable_updated`), then captured
+ * (`charge.captured`, `payment_intent.succeeded`), all with the same `created`.
+ */
+function capturedInOneSecond(story: PaymentStory, t: number): Stripe.Event[] {
+  const [chargeOk, piOk] = story.succeeded(t);
+  const charge = chargeOk.data.object as unknown as Record<string, unknown>;
+  const pi = piOk.data.object as unknown as Record<string, unknown>;
+  const authorized = { ...charge, captured: false, amount_captured: 0, balance_transaction: null };
+  const capturable = {
+    ...pi,
+    status: "requires_capture",
+    amount_capturable: pi.amount,
+    amount_received: 0,
+  };
+  const event = (type: string, object: Record<string, unknown>) =>
+    stripeEvent(type, object as { id: string }, t);
+  return [
+    event("charge.succeeded", authorized),
+    event("payment_intent.amount_capturable_updated", capturable),
+    event("charge.captured", charge),
+    piOk,
+  ];
 }
 
 /** The events of one payment, in the order Stripe created them. */
@@ -21,7 +72,7 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
   const out: Stripe.Event[] = [story.created(T0)];
   if (s.declinedFirst) out.push(...story.failed(T0 + 1));
   if (s.processing) out.push(story.processing(T0 + 3));
-  out.push(...story.succeeded(T0 + 4));
+  out.push(...(s.manualCapture ? capturedInOneSecond(story, T0 + 4) : story.succeeded(T0 + 4)));
   if (s.refund) {
     const { refund, created, chargeRefunded } = story.refund(T0 + 100, s.refund.amount, {
       status: "pending",
@@ -48,7 +99,20 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
       out.push(story.dispute(at + 5000, "charge.dispute.funds_reinstated", closed));
     }
   }
-  return s.redeliver ? [...out, ...out] : out;
+  if (s.signals) {
+    const at = T0 + 500;
+    const efw = earlyFraudWarningObject({ charge: story.ch, payment_intent: null, created: at });
+    out.push(stripeEvent("radar.early_fraud_warning.created", efw, at));
+    out.push(
+      stripeEvent(
+        "review.opened",
+        reviewObject({ charge: story.ch, payment_intent: null, created: at }),
+        at,
+      ),
+    );
+  }
+  const named = s.chargeOnly ? out.map(namingOnlyTheCharge) : out;
+  return s.redeliver ? [...named, ...named] : named;
 }
 
 /** What must not depend on the order: the transaction, the balance, the counters. */
@@ -85,6 +149,9 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
   ),
   dispute: fc.option(fc.record({ won: fc.boolean() }), { nil: null }),
   redeliver: fc.boolean(),
+  chargeOnly: fc.boolean(),
+  signals: fc.boolean(),
+  manualCapture: fc.boolean(),
 });
 
 Deno.test("every order of a payment's events ends in the state of the in-order sequence", async () => {
@@ -118,13 +185,20 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
     refund: { amount: 1200, fails: false },
     dispute: { won: false },
     redeliver: false,
+    chargeOnly: true,
+    signals: true,
+    manualCapture: true,
   };
   const { txn, balance, counters } = await finalState(eventsOf(s, customer), customer);
   const totals = counters?.totals;
   assert.equal(txn.status, "succeeded");
   assert.equal(txn.amount_refunded, 1200);
+  assert.equal(txn.amount_captured, 5000);
+  assert.equal(txn.amount_capturable, 0);
   assert.equal(txn.amount_disputed, 5000);
   assert.equal(txn.dispute_status, "lost");
+  assert.equal(txn.risk_signals.early_fraud_warnings.length, 1);
+  assert.equal(txn.risk_signals.reviews.length, 1);
   assert.equal(balance, 5000 - 1200 - 5000);
   assert.equal(totals?.payments, 1);
   assert.equal(totals?.failures, 1);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { confirmedPayment } from "./helpers/emulator.ts";
 import type Stripe from "stripe";
 import { createTestApp, type TestApp, withTestApp } from "./helpers/app.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
@@ -6,6 +7,7 @@ import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { createStripeEventApplier, type RefundSettlementHook } from "../services/ingest/applier.ts";
 import type { Transaction } from "../domain/transaction.ts";
+import { refundableOf } from "../services/refunds/policy.ts";
 
 async function paid(t: TestApp, customer: string, amount = 5000) {
   const story = paymentStory({ customer, amount });
@@ -119,6 +121,10 @@ Deno.test("a refund seen before its payment makes a stub that the payment comple
     const stub = await t.services.transactions.get(story.pi);
     assert.equal(stub.status, "unknown");
     assert.equal(stub.amount_refunded, 1000);
+    // what the refund proves was captured, and nothing left to refund until the payment is known
+    assert.equal(stub.amount_captured, 1000);
+    assert.equal(stub.amount, 1000);
+    assert.equal(refundableOf(stub), 0);
     assert.equal(stub.customer, null); // a refund does not name the customer
     for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) {
       await t.services.stripeEvents.apply(e);
@@ -187,13 +193,7 @@ Deno.test("charge.refunded naming refunds not yet seen reads them from Stripe", 
     const t = await createTestApp({ stripe: gateway });
     try {
       const customer = await stripe.customers.create({ email: "refetch@example.com" });
-      const pi = await stripe.paymentIntents.create({
-        amount: 2500,
-        currency: "usd",
-        customer: customer.id,
-        payment_method: "pm_card_visa",
-        confirm: true,
-      });
+      const pi = await confirmedPayment(stripe, { amount: 2500, customer: customer.id });
       const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 600 });
       const charge = await stripe.charges.retrieve(pi.latest_charge as string);
       const event = (type: string, object: unknown, created: number) =>

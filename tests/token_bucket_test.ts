@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withKv } from "./helpers/kv.ts";
 import { keys } from "../kv/keys.ts";
 import {
   bucketReserve,
@@ -10,16 +11,6 @@ import {
 } from "../kv/token_bucket.ts";
 import { ManualClock } from "../core/clock.ts";
 import { seededRandom, VirtualTime } from "./helpers/virtual_time.ts";
-
-/** A fresh `:memory:` KV for one test, always closed. */
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 const shape = { ratePerS: 10, burst: 8, reserve: 2 };
 

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
+import { confirmedPayment } from "./helpers/emulator.ts";
 import { testApplier, useApplier, withEmulatorApp } from "./helpers/webhooks.ts";
 import { listJobs } from "../kv/jobs.ts";
 
 Deno.test("signed deliveries from the emulator are accepted end to end, stored once and processed", async () => {
   await withEmulatorApp(async ({ t, stripe, settle }) => {
     const customer = await stripe.customers.create({ email: "lin@example.com" });
-    const paid = await stripe.paymentIntents.create({
-      amount: 4200,
-      currency: "usd",
-      customer: customer.id,
-      payment_method: "pm_card_visa",
-      confirm: true,
-    });
+    const paid = await confirmedPayment(stripe, { amount: 4200, customer: customer.id });
     await stripe.refunds.create({ payment_intent: paid.id, amount: 1000 });
     await settle();
 

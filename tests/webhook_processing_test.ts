@@ -3,6 +3,7 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { auditEntries, authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import {
   customerEvent,
+  otherWebhookService,
   postEvent,
   testApplier,
   useApplier,
@@ -10,14 +11,14 @@ import {
 } from "./helpers/webhooks.ts";
 import { keys } from "../kv/keys.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
+import { webhookJobHandlers } from "../services/webhooks/service.ts";
 import {
   INLINE_LEASE_MS,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_PROCESS_JOB,
   WEBHOOK_RETENTION_MS,
-  webhookJobHandlers,
-} from "../services/webhooks/service.ts";
-import type { EventApplier } from "../services/webhooks/service.ts";
+} from "../services/webhooks/processing.ts";
+import type { EventApplier } from "../services/webhooks/processing.ts";
 import { systemContext } from "../domain/actor.ts";
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {
@@ -150,7 +151,7 @@ Deno.test("a last attempt that fails while a replay processed the event leaves i
     const base = t.services.stripeEvents;
     const admin = await createAdmin(t, "admin");
     // A second service on the same KV, as an admin's replay would run it, with a working applier.
-    const replayer = useApplier(t, base);
+    const replayer = otherWebhookService(t, base);
     const racing: EventApplier = {
       async apply(event) {
         // The admin's forced replay lands while this (last) attempt is still failing.

@@ -5,6 +5,11 @@
  * calls waiting in the queue goes out as one commit. Across isolates the
  * versionstamp check on the head is the guard: a lost race runs the whole
  * change again (`commitChecked`).
+ *
+ * Why not the ingest group committer (kv/group_commit.ts): every append
+ * changes the one head key, so no two appends may share a group there; here
+ * a burst shares one commit because one build chains all its entries after
+ * the head it read. What both share is the batch sizing (`BatchMeter`).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -15,20 +20,22 @@ import {
   type PendingEntry,
   pendingEntry,
 } from "./entry.ts";
-import { addEntries, GENESIS_HEAD, readHead } from "../../kv/audit.ts";
+import { addEntries, readHead } from "../../kv/audit.ts";
+import { GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import { commitChecked } from "../../kv/atomic.ts";
 import { createIdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
+import { BatchMeter, KV_BATCH } from "../../core/kv_limits.ts";
 
 /**
- * KV allows 1000 mutations, 100 checks, 800 KiB and 80 KiB of keys per atomic
- * op; an entry costs up to 4 mutations and under 1 KiB of keys (index parts
- * are capped), so a batch stays well inside with room for the change itself.
+ * An entry costs up to 4 mutations (the entry and three indexes) and under
+ * 1 KiB of keys (index parts are capped), so `KV_BATCH` leaves room for the
+ * change itself and for KV's 80 KiB of keys.
  */
+const ENTRY_MUTATIONS = 4;
 const BATCH_MAX_ENTRIES = 64;
-const BATCH_MAX_BYTES = 480 * 1024;
 /** entries one audited change may append (its own mutations share the op) */
-export const COMMIT_MAX_ENTRIES = 150;
+export const COMMIT_MAX_ENTRIES = Math.floor(KV_BATCH.mutations / ENTRY_MUTATIONS);
 const APPEND_ATTEMPTS = 30;
 const BUSY_ATTEMPTS = 20;
 
@@ -148,12 +155,13 @@ async function drain(queue: AppendQueue): Promise<void> {
         continue;
       }
       const batch: RecordTask[] = [first];
-      let bytes = first.bytes;
-      while (batch.length < BATCH_MAX_ENTRIES) {
-        const next = queue.tasks[0];
-        if (next?.kind !== "record" || bytes + next.bytes > BATCH_MAX_BYTES) break;
+      const meter = new BatchMeter(BATCH_MAX_ENTRIES);
+      meter.add({ mutations: ENTRY_MUTATIONS, bytes: first.bytes });
+      for (let next = queue.tasks[0]; next?.kind === "record"; next = queue.tasks[0]) {
+        const cost = { mutations: ENTRY_MUTATIONS, bytes: next.bytes };
+        if (!meter.fits(cost)) break;
+        meter.add(cost);
         batch.push(queue.tasks.shift() as RecordTask);
-        bytes += next.bytes;
       }
       await runRecords(batch);
     }

@@ -12,9 +12,8 @@
  */
 import type { Deps } from "../deps.ts";
 import { hmacHex } from "./entry.ts";
+import { type AuditCheckpoint, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import {
-  type AuditCheckpoint,
-  GENESIS_HEAD,
   getCheckpoint,
   getEntry,
   iterateCheckpoints,

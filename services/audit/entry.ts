@@ -4,8 +4,8 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { maskString } from "../../core/log.ts";
-import type { AuditEntry, AuditHead, AuditResult } from "../../kv/audit.ts";
-import { hex, sha256Hex } from "../../core/encoding.ts";
+import type { AuditEntry, AuditHead, AuditResult } from "../../domain/audit_entry.ts";
+import { canonicalJson, hex, sha256Hex } from "../../core/encoding.ts";
 
 export interface AuditInput {
   /** dotted: "refund.create", "auth.otp_failed", "user.update", "webhook.replay" */
@@ -105,19 +105,6 @@ export function pendingEntry(ctx: CallContext, input: AuditInput): PendingEntry 
 /** Upper bound of the stored size in bytes, for batching under KV's 800 KiB per commit. */
 export function estimateBytes(entry: PendingEntry): number {
   return JSON.stringify(entry).length * 3 + 512;
-}
-
-/** JSON with object keys sorted at every level; `undefined` members dropped. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") {
-    return JSON.stringify(value) ?? "null";
-  }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const parts = Object.keys(obj).sort()
-    .filter((k) => obj[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
-  return `{${parts.join(",")}}`;
 }
 
 const enc = new TextEncoder();

@@ -4,7 +4,7 @@
  * Streamed: rows are read from KV as the client reads the response.
  */
 import type { Deps } from "../deps.ts";
-import type { AuditEntry } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 import { allMatching, type AuditFilters } from "./query.ts";
 
 export type ExportFormat = "jsonl" | "csv";

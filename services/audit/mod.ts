@@ -1,4 +1,9 @@
-/** The audit domain's face: what the rest of the service may use of it. */
+/**
+ * Audit: the append-only, hash-chained log of every admin action and every
+ * system change to money or case state. Services hand their entries to
+ * `audit.commit` so the entry lands in the same atomic commit as the change;
+ * reads, filtered queries, exports, chain verification and signed checkpoints.
+ */
 export { EXPORT_CONTENT_TYPES } from "./export.ts";
 export { checkpointAuditHead, createAuditService } from "./service.ts";
 export type { AuditFilters, AuditInput, AuditService } from "./service.ts";

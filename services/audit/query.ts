@@ -6,7 +6,6 @@
  */
 import type { Deps } from "../deps.ts";
 import {
-  type AuditEntry,
   type AuditIndex,
   getEntries,
   getEntry,
@@ -16,6 +15,7 @@ import {
   readHead,
   type SeqRange,
 } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { validationFailed } from "../../core/errors.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The tamper-evident audit log: THE way to write an audited change
  * (`commit`), a lone entry (`record`), and reading, verifying and exporting
- * the chain. How appends are serialized and batched: audit_append.ts.
+ * the chain. How appends are serialized and batched: append.ts.
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -17,14 +17,14 @@ import {
   type VerifyOptions,
 } from "./checkpoints.ts";
 import { CursorSealer, type Page } from "../../kv/pagination.ts";
-import type { AuditEntry } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 
 export type { AuditInput } from "./entry.ts";
 export type { AuditFilters, AuditQuery } from "./query.ts";
 export type { ExportFormat } from "./export.ts";
 export type { VerifyResult } from "./verify.ts";
 export type { CheckpointOutcome, VerifyOptions } from "./checkpoints.ts";
-export type { AuditEntry } from "../../kv/audit.ts";
+export type { AuditEntry } from "../../domain/audit_entry.ts";
 export { checkpointAuditHead } from "./checkpoints.ts";
 
 export interface AuditService {

@@ -6,9 +6,9 @@
  * checkpoints on the way: an attacker who rewrites the tail and recomputes
  * every hash still cannot produce the hash a checkpoint signed earlier.
  */
-import type { Deps } from "../deps.ts";
 import { entryHash, hmacHex } from "./entry.ts";
-import { type AuditCheckpoint, type AuditHead, iterateEntries } from "../../kv/audit.ts";
+import { iterateEntries } from "../../kv/audit.ts";
+import type { AuditCheckpoint, AuditHead } from "../../domain/audit_entry.ts";
 
 export type VerifyProblem =
   | "truncated"

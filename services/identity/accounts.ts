@@ -4,7 +4,8 @@ import type { IdFactory } from "../../core/ids.ts";
 import { notFound } from "../../core/errors.ts";
 import type { Role } from "../../domain/permissions.ts";
 import type { SecondFactorDeps } from "./second_factor.ts";
-import { type AdminRecord, type AdminStatus, getAdmin } from "../../kv/admins.ts";
+import { getAdmin } from "../../kv/admins.ts";
+import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 
 export interface IdentityDeps extends SecondFactorDeps {
   cursors: CursorSealer;

@@ -13,7 +13,8 @@ import type { AuditInput } from "../audit/mod.ts";
 import { hashToken, newApiToken } from "./crypto.ts";
 import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
-import { addUpdateAdmin, type AdminRecord, getAdmin } from "../../kv/admins.ts";
+import { addUpdateAdmin, getAdmin } from "../../kv/admins.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import {
   addCreateEnrollment,

@@ -8,13 +8,8 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
-import {
-  addCreateAdmin,
-  addUpdateAdmin,
-  type AdminRecord,
-  getAdmin,
-  getAdminIdByEmail,
-} from "../../kv/admins.ts";
+import { addCreateAdmin, addUpdateAdmin, getAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
 import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";

@@ -1,3 +1,7 @@
-/** The identity domain's face: what the rest of the service may use of it. */
+/**
+ * Identity: admins and their API tokens, roles, enrollment codes and account
+ * requests (through the approvals queue), TOTP enrolment and step-up tokens, the sign-in throttle, and the
+ * guard the routes' middleware calls on every request.
+ */
 export { createDemoAdmin, createIdentityService } from "./service.ts";
-export type { AdminCredentials, IdentityGuard } from "./service.ts";
+export type { AdminCredentials, IdentityGuard, IdentityOptions } from "./service.ts";

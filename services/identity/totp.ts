@@ -2,7 +2,7 @@
  * TOTP (RFC 6238) on the `otpauth` package: SHA-1, 30-second steps, 6 digits,
  * which is what authenticator apps expect from an `otpauth://` URI.
  * Pure functions of a secret and a time; replay and lockout live in
- * services/identity_second_factor.ts.
+ * services/identity/second_factor.ts.
  */
 import * as OTPAuth from "otpauth";
 

@@ -19,11 +19,10 @@ import { totpUri } from "./totp.ts";
 import {
   addCreateAdmin,
   addUpdateAdmin,
-  type AdminRecord,
   adminsSelector,
-  type AdminStatus,
   getAdminIdByEmail,
 } from "../../kv/admins.ts";
+import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 

@@ -11,10 +11,10 @@
  * charge (and get it counted) before the charge event that names the card
  * arrives, and the card must still be seen then.
  */
-import type { AmountStats, CustomerAggregates, HourBucket } from "../../kv/customers.ts";
+import type { AmountStats, CustomerAggregates, HourBucket } from "../../domain/customer.ts";
 import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 
-export type { CustomerAggregates } from "../../kv/customers.ts";
+export type { CustomerAggregates } from "../../domain/customer.ts";
 
 export const AGGREGATE_WINDOW_HOURS = 48;
 const HOUR_MS = 3600_000;

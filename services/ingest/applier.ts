@@ -2,7 +2,7 @@
  * Applies Stripe's events (and objects read back by the backfill) to the
  * service's picture of the account: transactions, the customer ledger and
  * aggregates, customers. Idempotent and order-safe: each object keeps its
- * newest snapshot only (services/txn_merge.ts), and a transaction is derived
+ * newest snapshot only (services/ingest/merge.ts), and a transaction is derived
  * from its snapshots, so any delivery order and any repetition ends the same.
  *
  * When one event cannot be placed (a decline and an attempt in flight in the
@@ -21,18 +21,8 @@ import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
 import { findTransactionId, readTransactionState } from "../../kv/transactions.ts";
-import { type Observation, piAmbiguous } from "./merge.ts";
-import {
-  chargeSnap,
-  disputeSnap,
-  efwSnap,
-  idOf,
-  isPiTerminal,
-  piSnap,
-  refundCounts,
-  refundSnap,
-  reviewSnap,
-} from "./snapshots.ts";
+import { piAmbiguous } from "./merge.ts";
+import { isPiTerminal, piSnap, refundCounts, refundSnap } from "./snapshots.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
 import {
   type CommitHook,
@@ -44,6 +34,7 @@ import {
 import { applyCustomer, applyPaymentMethodAttached } from "./customers.ts";
 import { createKeyedLock } from "../../core/keyed_lock.ts";
 import type { TxnSync } from "../../domain/transaction.ts";
+import { type TxnWork, txnWork } from "./work.ts";
 
 export type { ApplierServices, DisputeChangeHook, RefundSettlementHook } from "./apply.ts";
 export type { ApplyOutcome, CommitHook } from "./commit.ts";
@@ -56,7 +47,7 @@ export type BackfillableObject =
   | Stripe.Customer;
 
 export interface ApplyOptions {
-  /** the caller's writes for the same commit (services/txn_commit.ts `CommitHook`) */
+  /** the caller's writes for the same commit (services/ingest/commit.ts `CommitHook`) */
   alsoInCommit?: CommitHook;
   /** KV work only; anything slower comes back `deferred` with nothing written */
   atIntake?: boolean;
@@ -74,85 +65,6 @@ export interface StripeEventApplier {
   readonly appliesAtIntake: true;
   /** An object read from the API (backfill), applied as its state at the time of reading. */
   applyObject(object: BackfillableObject): Promise<void>;
-}
-
-interface TxnWork {
-  refs: TxnApplyInput["refs"];
-  observations: Observation[];
-  /** the customer named by the object itself, when it names one */
-  customer: string | null;
-  currency: string | null;
-}
-
-/** The transaction-side reading of one object; null for objects that are not about payments. */
-function txnWork(
-  object: { object?: string },
-  at: number,
-  eventType: string | null,
-): TxnWork | null {
-  switch (object.object) {
-    case "payment_intent": {
-      const pi = object as Stripe.PaymentIntent;
-      return {
-        refs: { pi: pi.id, charge: idOf(pi.latest_charge) },
-        observations: [{ kind: "pi", snap: piSnap(pi, at) }],
-        customer: idOf(pi.customer),
-        currency: pi.currency,
-      };
-    }
-    case "charge": {
-      const ch = object as Stripe.Charge;
-      const observations: Observation[] = [{ kind: "charge", snap: chargeSnap(ch, at) }];
-      // Older API versions list the charge's refunds on it: as good as their own events.
-      for (const re of ch.refunds?.data ?? []) {
-        observations.push({ kind: "refund", snap: refundSnap(re, at), raw: re });
-      }
-      return {
-        refs: { pi: idOf(ch.payment_intent), charge: ch.id },
-        observations,
-        customer: idOf(ch.customer),
-        currency: ch.currency,
-      };
-    }
-    case "refund": {
-      const re = object as Stripe.Refund;
-      return {
-        refs: { pi: idOf(re.payment_intent), charge: idOf(re.charge) },
-        observations: [{ kind: "refund", snap: refundSnap(re, at), raw: re }],
-        customer: null,
-        currency: re.currency,
-      };
-    }
-    case "dispute": {
-      const du = object as Stripe.Dispute;
-      return {
-        refs: { pi: idOf(du.payment_intent), charge: idOf(du.charge) },
-        observations: [{ kind: "dispute", snap: disputeSnap(du, at, eventType), raw: du }],
-        customer: null,
-        currency: du.currency,
-      };
-    }
-    case "radar.early_fraud_warning": {
-      const w = object as Stripe.Radar.EarlyFraudWarning;
-      return {
-        refs: { pi: idOf(w.payment_intent), charge: idOf(w.charge) },
-        observations: [{ kind: "efw", snap: efwSnap(w, at) }],
-        customer: null,
-        currency: null,
-      };
-    }
-    case "review": {
-      const r = object as Stripe.Review;
-      return {
-        refs: { pi: idOf(r.payment_intent), charge: idOf(r.charge) },
-        observations: [{ kind: "review", snap: reviewSnap(r, at) }],
-        customer: null,
-        currency: null,
-      };
-    }
-    default:
-      return null;
-  }
 }
 
 export function createStripeEventApplier(
@@ -204,7 +116,11 @@ export function createStripeEventApplier(
         if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
       }
       const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
-      if (first.snap.amount_refunded <= knownTotal) return;
+      // Stripe counts a released authorization (the part a partial capture left, or all
+      // of an uncaptured charge) in the charge's amount_refunded, with no refund object.
+      const c = first.snap;
+      const released = c.captured ? c.amount - c.amount_captured : c.amount_refunded;
+      if (c.amount_refunded <= knownTotal + released) return;
       // Refunds we have not seen yet: their events may still come, but may never
       // (an endpoint subscribed to charge.refunded only), so ask Stripe.
       if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);

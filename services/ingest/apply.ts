@@ -12,6 +12,7 @@ import {
   type CommitOptions,
   type CommitResult,
   createEventCommitter,
+  type EventBuild,
   type EventCommitter,
   needsAudit,
   noChange,
@@ -35,6 +36,7 @@ import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
 import type { DisputeSnap, RefundSnap } from "../../domain/transaction.ts";
+import { mergeSplitPayment, type TransactionMergeHook } from "./stub_merge.ts";
 
 /**
  * Seam for the refunds service. Called inside the commit that records a
@@ -69,6 +71,8 @@ export interface ApplierServices {
   newId: IdFactory;
   refundSettlement?: RefundSettlementHook;
   disputeChange?: DisputeChangeHook;
+  /** services that keep records about a transaction move them when a stub merges */
+  mergeHooks?: TransactionMergeHook[];
 }
 
 export interface TxnApplyInput {
@@ -81,7 +85,7 @@ export interface TxnApplyInput {
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
   /** the customer the object names, to read its counters up front */
   counterHint?: { customer: string } | null;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 
@@ -97,14 +101,21 @@ async function locateTransaction(
   if (!primary) throw new Error("a Stripe object with neither payment_intent nor charge");
   const ids = refs.pi && refs.charge ? [refs.pi, refs.charge] : [primary];
   // by the charge: a stub made from an object that named only the charge, now known to belong to a PI
+  // Both held, by two records: a charge-keyed stub to merge into the PaymentIntent's first.
+  const splitOf = (found: (string | null)[]) =>
+    found.length === 2 && found[0] && found[1] && found[0] !== found[1] ? found[1] : null;
   if (!hint) {
     const found = await findTransactionIds(kv, ids);
-    return { primary, id: found.find((f) => f !== null) ?? null, counters: null };
+    const id = found.find((f) => f !== null) ?? null;
+    return { primary, id, counters: null, split: splitOf(found) };
   }
   const r = await findWithCounters(kv, ids, hint.customer, cache);
   const counters = { entry: r.counters, for: hint.customer };
-  return { primary, id: r.ids.find((f) => f !== null) ?? null, counters };
+  return { primary, id: r.ids.find((f) => f !== null) ?? null, counters, split: splitOf(r.ids) };
 }
+
+/** Thrown from a build that found the payment split over two records (nothing written). */
+class SplitPayment extends Error {}
 
 /** Points every Stripe id of this transaction at it, claiming ids nobody holds yet. */
 async function addLinks(
@@ -134,94 +145,147 @@ function describe(changes: Change[], txn: Transaction): string {
   return `${what} -> ${txn.id} (${txn.status})`;
 }
 
+/** The refunds/disputes services settle their records and may move amount_reserved. */
+async function runChangeHooks(
+  op: Deno.AtomicOperation,
+  svc: ApplierServices,
+  changes: Change[],
+  draft: Transaction,
+): Promise<AuditInput[]> {
+  const audit: AuditInput[] = [];
+  for (const c of changes) {
+    if (c.kind === "refund" && svc.refundSettlement) {
+      audit.push(
+        ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
+          before: c.before as RefundSnap | null,
+          after: c.after as RefundSnap,
+        }),
+      );
+    }
+    if (c.kind === "dispute" && svc.disputeChange) {
+      audit.push(
+        ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
+          before: c.before as DisputeSnap | null,
+          after: c.after as DisputeSnap,
+        }),
+      );
+    }
+  }
+  return audit;
+}
+
 export async function applyToTransaction(
   deps: Deps,
   svc: ApplierServices & { committer?: EventCommitter },
   input: TxnApplyInput,
 ): Promise<CommitResult> {
-  const { kv, clock } = deps;
+  const { kv } = deps;
   // The applier passes its own (group-committing) committer; direct callers get a fresh one.
   const committer = svc.committer ?? createEventCommitter(kv, svc.audit);
-  return await committer.commit(input.ctx, async (op, audited, cache) => {
-    const now = clock.now();
-    const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
-    const id = found.id ?? svc.newId("txn");
-    const state = found.id ? await readTransactionState(kv, found.id) : null;
-    if (state) op.check(state.txn, state.sync);
-    const sync = state?.sync.value
-      ? structuredClone(state.sync.value)
-      : emptySync(id, input.refs.pi);
-    if (input.eventId && sync.events.includes(input.eventId)) {
-      noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
-    }
-    const changes = input.observations.map((o) => mergeObservation(sync, o))
-      .filter((c): c is Change => c !== null);
-    if (changes.length === 0) {
-      noChange(`stale or unchanged: ${id} already reflects this state`);
-    }
-    // Refund and dispute changes are audited (and their hooks may add entries).
-    if (!audited && changes.some((c) => c.kind === "refund" || c.kind === "dispute")) {
-      needsAudit();
-    }
-    sync.payment_intent ??= input.refs.pi;
-    const before = state?.txn.value ?? null;
-    const draft = deriveTransaction(sync, {
-      id,
-      amount_reserved: before?.amount_reserved ?? 0,
-      stripe_payment_intent: sync.payment_intent,
-    }, now);
+  const run = (merged: string | null, mergeTried: boolean) =>
+    committer.commit(input.ctx, build(merged, mergeTried), input.commit);
+  try {
+    return await run(null, false);
+  } catch (e) {
+    if (!(e instanceof SplitPayment)) throw e;
+  }
+  // A charge-keyed stub first joins the payment's record (its own audited commit).
+  const merged = await mergeSplitPayment(
+    deps,
+    {
+      committer,
+      mergeHooks: svc.mergeHooks,
+    },
+    input.refs,
+    input.ctx,
+    { plainOnly: input.commit?.plainOnly },
+  );
+  // Not merged (the other record is another payment): applied where it was found.
+  const result = await run(merged, true);
+  return merged && !result.applied ? { ...result, applied: true, detail: merged } : result;
 
-    await addLinks(kv, op, sync, [
-      found.primary,
-      input.refs.charge,
-      sync.pi?.latest_charge,
-      ...Object.keys(sync.charges),
-    ], found.id === null);
+  function build(merged: string | null, mergeTried: boolean): EventBuild {
+    return (op, audited, cache) =>
+      buildChange(deps, svc, input, { merged, mergeTried }, { op, audited, cache });
+  }
+}
 
-    // The refunds/disputes services settle their records and may move amount_reserved.
-    const audit: AuditInput[] = [];
-    for (const c of changes) {
-      if (c.kind === "refund" && svc.refundSettlement) {
-        audit.push(
-          ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
-            before: c.before as RefundSnap | null,
-            after: c.after as RefundSnap,
-          }),
-        );
-      }
-      if (c.kind === "dispute" && svc.disputeChange) {
-        audit.push(
-          ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
-            before: c.before as DisputeSnap | null,
-            after: c.after as DisputeSnap,
-          }),
-        );
-      }
+/** The one commit of an event's change to its transaction (see the module comment). */
+async function buildChange(
+  deps: Deps,
+  svc: ApplierServices,
+  input: TxnApplyInput,
+  { merged, mergeTried }: { merged: string | null; mergeTried: boolean },
+  { op, audited, cache }: {
+    op: Deno.AtomicOperation;
+    audited: boolean;
+    cache: CounterCache | null;
+  },
+): Promise<{ value: { applied: boolean; detail: string }; audit: AuditInput[] }> {
+  const { kv, clock } = deps;
+  const now = clock.now();
+  const found = await locateTransaction(kv, input.refs, input.counterHint ?? null, cache);
+  if (found.split && !mergeTried) {
+    throw new SplitPayment(`${found.split} holds ${input.refs.charge}`);
+  }
+  const id = found.id ?? svc.newId("txn");
+  const state = found.id ? await readTransactionState(kv, found.id) : null;
+  if (state) op.check(state.txn, state.sync);
+  const sync = state?.sync.value ? structuredClone(state.sync.value) : emptySync(id, input.refs.pi);
+  if (input.eventId && sync.events.includes(input.eventId)) {
+    noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
+  }
+  const changes = input.observations.map((o) => mergeObservation(sync, o))
+    .filter((c): c is Change => c !== null);
+  // After a merge the ledger still has to take what the stub brought.
+  if (changes.length === 0 && !merged) {
+    noChange(`stale or unchanged: ${id} already reflects this state`);
+  }
+  // Refund and dispute changes are audited (and their hooks may add entries).
+  if (!audited && changes.some((c) => c.kind === "refund" || c.kind === "dispute")) {
+    needsAudit();
+  }
+  sync.payment_intent ??= input.refs.pi;
+  const before = state?.txn.value ?? null;
+  const draft = deriveTransaction(sync, {
+    id,
+    amount_reserved: before?.amount_reserved ?? 0,
+    stripe_payment_intent: sync.payment_intent,
+  }, now);
+
+  await addLinks(kv, op, sync, [
+    found.primary,
+    input.refs.charge,
+    sync.pi?.latest_charge,
+    ...Object.keys(sync.charges),
+  ], found.id === null);
+
+  const hooked = await runChangeHooks(op, svc, changes, draft); // may move draft's amounts
+  const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
+
+  const plan = planPostings(sync, draft);
+  const customer = sync.posted.customer ?? draft.customer;
+  if (customer) {
+    // The customer's counters (balances and aggregates): one record, written once, checked as read.
+    const read = found.counters?.for === customer
+      ? found.counters.entry
+      : await getAggregates(kv, customer);
+    const counted = planAggregates(sync, draft, read.value, now);
+    if (counted || plan.lines.length) {
+      const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+      addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
+      counters.updated_at = new Date(now).toISOString();
+      op.check(read);
+      addAggregates(op, counters);
     }
-    audit.unshift(...auditEntriesFor(changes, before, draft, input.stripeRequest));
+    sync.posted = plan.posted;
+    if (counted) sync.counted = counted.counted;
+  }
 
-    const plan = planPostings(sync, draft);
-    const customer = sync.posted.customer ?? draft.customer;
-    if (customer) {
-      // The customer's counters (balances and aggregates): one record, written once, checked as read.
-      const read = found.counters?.for === customer
-        ? found.counters.entry
-        : await getAggregates(kv, customer);
-      const counted = planAggregates(sync, draft, read.value, now);
-      if (counted || plan.lines.length) {
-        const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
-        addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
-        counters.updated_at = new Date(now).toISOString();
-        op.check(read);
-        addAggregates(op, counters);
-      }
-      sync.posted = plan.posted;
-      if (counted) sync.counted = counted.counted;
-    }
-
-    if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
-    const txn = sameTransaction(before, draft) ? before! : draft;
-    addTransactionWrite(op, before, txn, sync, txn !== before);
-    return { value: { applied: true, detail: describe(changes, txn) }, audit };
-  }, input.commit);
+  if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
+  const txn = sameTransaction(before, draft) ? before! : draft;
+  addTransactionWrite(op, before, txn, sync, txn !== before);
+  // the event log keeps the merge with the change (the caller's hook records this value)
+  const detail = describe(changes, txn);
+  return { value: { applied: true, detail: merged ? `${merged}; ${detail}` : detail }, audit };
 }

@@ -1,7 +1,7 @@
 /**
  * How an event's change reaches KV. A change to money or a case goes through
  * `audit.commit` (its audit entries in the same commit). Plain ingestion, the
- * bulk of Stripe's traffic, is group-committed (services/txn_group_commit.ts):
+ * bulk of Stripe's traffic, is group-committed (kv/group_commit.ts):
  * changes to disjoint keys share one commit; a refused group runs each build
  * again on its own.
  *

@@ -5,14 +5,8 @@
 import type Stripe from "stripe";
 import type { CallContext } from "../../domain/actor.ts";
 import type { Deps } from "../deps.ts";
-import {
-  addAggregates,
-  addCustomer,
-  type CustomerRecord,
-  getAggregates,
-  getCustomer,
-  type SavedPaymentMethod,
-} from "../../kv/customers.ts";
+import { addAggregates, addCustomer, getAggregates, getCustomer } from "../../kv/customers.ts";
+import type { CustomerRecord, SavedPaymentMethod } from "../../domain/customer.ts";
 import type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 import { noChange } from "./commit.ts";
 import { compareOrder } from "./merge.ts";
@@ -49,7 +43,7 @@ export interface CustomerApplyInput {
   /** seconds: the event's `created`, or the time of the fetch */
   at: number;
   ctx: CallContext;
-  /** the caller's writes joining the commit, `plainOnly` (services/txn_commit.ts) */
+  /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
 }
 

@@ -54,6 +54,24 @@ export function refundedAmount(sync: TxnSync): number {
     .reduce((n, r) => n + r.amount, 0);
 }
 
+/**
+ * What Stripe captured, as far as we know: the payment's own objects say it;
+ * before they arrive, a refund Stripe accepted proves at least its amount was
+ * captured, so `amount_refunded <= amount_captured` holds at every instant.
+ */
+export function capturedAmount(sync: TxnSync): number {
+  return Math.max(paidAmount(sync), refundedAmount(sync));
+}
+
+/** What an authorization still holds: a PaymentIntent in `requires_capture`, or a legacy charge. */
+export function capturableAmount(sync: TxnSync, status: TxnStatus): number {
+  if (status !== "requires_capture") return 0;
+  const pi = sync.pi;
+  if (pi) return pi.amount_capturable ?? pi.amount;
+  const held = Object.values(sync.charges).filter((c) => c.status === "succeeded" && !c.captured);
+  return held.reduce((n, c) => n + Math.max(0, c.amount - c.amount_refunded), 0);
+}
+
 function failureFields(sync: TxnSync, status: TxnStatus, chosen: ChargeSnap | null) {
   const none = { failure_code: null, decline_code: null, advice_code: null, failure_message: null };
   if (status !== "failed") return none;
@@ -94,10 +112,13 @@ export function deriveTransaction(
   const others = [...money, ...Object.values(sync.efws), ...Object.values(sync.reviews)];
   const created = pi?.created ?? charges[0]?.created ??
     (others.length ? Math.min(...others.map((o) => o.created)) : Math.floor(now / 1000));
+  const captured = capturedAmount(sync);
   return {
     id: base.id,
     customer: firstOf([pi?.customer, chosen?.customer, ...charges.map((c) => c.customer)]),
-    amount: pi?.amount ?? chosen?.amount ?? 0,
+    amount: Math.max(pi?.amount ?? chosen?.amount ?? 0, captured),
+    amount_captured: captured,
+    amount_capturable: capturableAmount(sync, status),
     currency: firstOf([pi?.currency, chosen?.currency, ...money.map((o) => o.currency)]) ?? "",
     status,
     amount_refunded: refundedAmount(sync),

@@ -7,17 +7,13 @@
  * always the sum of the entries and nothing is posted twice.
  */
 import type { IdFactory } from "../../core/ids.ts";
-import {
-  addLedgerEntry,
-  type CustomerAggregates,
-  type LedgerEntry,
-  type LedgerEntryType,
-} from "../../kv/customers.ts";
+import { addLedgerEntry } from "../../kv/customers.ts";
+import type { CustomerAggregates, LedgerEntry, LedgerEntryType } from "../../domain/customer.ts";
 import { paidAmount } from "./derive.ts";
 import { refundCounts } from "./snapshots.ts";
 import type { Postings, Transaction, TxnSync } from "../../domain/transaction.ts";
 
-export type { CustomerBalance, LedgerEntry, LedgerEntryType } from "../../kv/customers.ts";
+export type { CustomerBalance, LedgerEntry, LedgerEntryType } from "../../domain/customer.ts";
 
 export interface PostingLine {
   type: LedgerEntryType;

@@ -1,7 +1,7 @@
 /**
  * Merging one Stripe snapshot into a transaction's sync state. A snapshot
  * replaces the stored one only when it is newer in its object's order
- * (services/txn_snapshots.ts): an old event never moves an object back.
+ * (services/ingest/snapshots.ts): an old event never moves an object back.
  * An equal snapshot changes nothing, so applying anything twice is a no-op.
  */
 import type {
@@ -44,21 +44,29 @@ export function isNewer(a: Ordered, b: Ordered): boolean {
   return compareOrder(a.order, b.order) > 0;
 }
 
+function content(a: Ordered): string {
+  const { order: _a, ...rest } = a;
+  return JSON.stringify(rest);
+}
+
 function sameContent(a: Ordered, b: Ordered): boolean {
-  const { order: _a, ...restA } = a;
-  const { order: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
+  return content(a) === content(b);
 }
 
 /**
- * The snapshot to keep, or null when `current` stays. On an equal order the
- * later arrival wins (in-order delivery is the common case); equal content
- * is never a change, so a re-applied event or a second backfill writes nothing.
+ * The snapshot to keep, or null when `current` stays. Snapshots are ordered
+ * totally: by their order (Stripe's time and the object's status lattice,
+ * services/ingest/snapshots.ts), then, on an equal order, by their content
+ * (the greater encoding wins), never by arrival: two events of one second
+ * end in the same snapshot whichever came last. Equal content is never a
+ * change, so a re-applied event or a second backfill writes nothing.
  */
 function pick<T extends Ordered>(current: T | undefined | null, incoming: T): T | null {
   if (!current) return incoming;
-  if (compareOrder(incoming.order, current.order) < 0) return null;
-  return sameContent(incoming, current) ? null : incoming;
+  const d = compareOrder(incoming.order, current.order);
+  if (d < 0) return null;
+  if (d > 0) return sameContent(incoming, current) ? null : incoming;
+  return content(incoming) > content(current) ? incoming : null;
 }
 
 function pickRefund(current: RefundSnap | undefined, incoming: RefundSnap): RefundSnap | null {

@@ -1,4 +1,9 @@
-/** The ingest domain's face: what the rest of the service may use of it. */
+/**
+ * Ingest: applies Stripe objects (payments, charges, refunds, disputes, fraud
+ * signals, customers) to the local picture: one transaction per payment from
+ * the newest snapshot of each object, the customer's ledger and counters, in
+ * any delivery order. Webhooks and backfill feed it; group commits batch it.
+ */
 export { aggregatesView, emptyAggregates } from "./aggregates.ts";
 export { createStripeEventApplier } from "./applier.ts";
 export type { ApplyOptions, ApplyResult, CommitHook } from "./applier.ts";
@@ -10,3 +15,4 @@ export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./cust
 export type { CustomerApplyInput } from "./customers.ts";
 export { compareOrder } from "./merge.ts";
 export { disputeSnap, idOf, paymentMethodSummary, refundSnap } from "./snapshots.ts";
+export type { TransactionMergeHook } from "./stub_merge.ts";

@@ -96,6 +96,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
     latest_charge: idOf(pi.latest_charge),
     amount: pi.amount,
     amount_received: pi.amount_received ?? 0,
+    amount_capturable: pi.amount_capturable ?? 0,
     currency: pi.currency,
     customer: idOf(pi.customer),
     description: pi.description ?? null,
@@ -104,7 +105,17 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
   };
 }
 
-const CHARGE_RANK: Record<string, number> = { pending: 0, succeeded: 1, failed: 1 };
+/**
+ * The charge's lattice: pending < authorized (succeeded, not captured) <
+ * captured | failed. A capture is never undone, so a `charge.succeeded`
+ * (captured: false) that arrives after `charge.captured` of the same second
+ * stays behind it.
+ */
+function chargeRank(ch: Pick<Stripe.Charge, "status" | "captured">): number {
+  if (ch.status === "pending") return 0;
+  if (ch.status === "succeeded" && !ch.captured) return 1;
+  return 2;
+}
 
 /** Declines as Stripe reports them on the card error: issuer's code, `fraudulent` for Radar blocks. */
 function chargeDeclineCode(ch: Stripe.Charge): string | null {
@@ -138,7 +149,7 @@ export function chargeSnap(ch: Stripe.Charge, at: number): ChargeSnap {
     risk_level: ch.outcome?.risk_level ?? null,
     risk_score: ch.outcome?.risk_score ?? null,
     // Within one second a charge.refunded (more refunded) follows the charge.succeeded.
-    order: [CHARGE_RANK[ch.status] ?? 0, at, ch.amount_refunded ?? 0],
+    order: [chargeRank(ch), at, ch.amount_refunded ?? 0],
   };
 }
 

@@ -1,13 +1,19 @@
-/** The refunds domain's face: what the rest of the service may use of it. */
+/**
+ * Refunds: request, approve or reject, send to Stripe exactly once (the record
+ * and its reservation are committed before the call), settle from the answer
+ * or a webhook, and reconcile what stayed in flight.
+ */
 export {
+  createRefundMerge,
   createRefundService,
   createRefundSettlement,
+  isUndecided,
   reconcileRefunds,
   REFUND_REASONS,
   REFUND_STATUSES,
   refundJobHandlers,
 } from "./service.ts";
-export type { RefundResult } from "./service.ts";
+export type { RefundHooks, RefundResult } from "./service.ts";
 /** The timing of the exactly-once pattern, reused by dispute submissions. */
 export { SAME_KEY_WINDOW_MS } from "./reconcile.ts";
 export { RECONCILE_AFTER_MS } from "./requests.ts";

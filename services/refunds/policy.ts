@@ -7,12 +7,13 @@
 import { AppError, validationFailed } from "../../core/errors.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { sha256Hex } from "../../core/encoding.ts";
+import { minorUnitProblem } from "../../domain/money.ts";
 import {
   REFUND_REASONS,
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 
 /** the same requester asking again for the same amount within this window is a suspected duplicate */
 export const DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -36,11 +37,17 @@ export function isReleased(status: RefundStatus): boolean {
   return RELEASED.has(status);
 }
 
-/** What can still be refunded: paid − refunded − reserved − held by disputes. */
+/**
+ * What can still be refunded: captured − refunded − reserved − held by
+ * disputes. Only a captured amount can be refunded (a partial capture
+ * released the rest); a record written before `amount_captured` was kept
+ * falls back to its amount.
+ */
 export function refundableOf(txn: Transaction, ownReservation = 0): number {
+  const captured = txn.amount_captured ?? txn.amount;
   return Math.max(
     0,
-    txn.amount - txn.amount_refunded - (txn.amount_reserved - ownReservation) - txn.amount_disputed,
+    captured - txn.amount_refunded - (txn.amount_reserved - ownReservation) - txn.amount_disputed,
   );
 }
 
@@ -75,7 +82,9 @@ export function resolveAmount(
     throw new AppError(
       "amount_exceeds_refundable",
       refundable === 0
-        ? `nothing is left to refund on ${txn.id} (amount ${txn.amount}, refunded ` +
+        ? `nothing is left to refund on ${txn.id} (captured ${
+          txn.amount_captured ?? txn.amount
+        }, refunded ` +
           `${txn.amount_refunded}, in flight ${txn.amount_reserved}, disputed ${txn.amount_disputed})`
         : `${amount} exceeds what is refundable on ${txn.id}: ${refundable} ${txn.currency} left`,
       {
@@ -110,6 +119,11 @@ export function assertValidInput(input: {
   if (note.length < 1 || note.length > 500) {
     errors.push({ path: "body.note", message: "a note of 1 to 500 characters is required" });
   }
+  const unitProblem = txn && Number.isSafeInteger(input.amount) && input.amount! >= 1 &&
+      txn.currency
+    ? minorUnitProblem(input.amount!, txn.currency)
+    : null;
+  if (unitProblem) errors.push({ path: "body.amount", message: unitProblem });
   if (txn && input.currency !== undefined && input.currency.toLowerCase() !== txn.currency) {
     errors.push({
       path: "body.currency",

@@ -13,8 +13,10 @@
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { settleAttempt } from "../stripe/mod.ts";
 import type { RefundSubmitter } from "./submit.ts";
-import { getRefund, listRefundIdsByStatus, type RefundRecord } from "../../kv/refunds.ts";
+import { getRefund, listRefundIdsByStatus } from "../../kv/refunds.ts";
+import type { RefundRecord } from "../../domain/refund.ts";
 import { RECONCILE_AFTER_MS } from "./requests.ts";
 
 /** Stripe keeps idempotency keys at least 24 h; an hour of margin against clock skew */
@@ -68,16 +70,22 @@ export function createRefundReconciler(deps: Deps, submitter: RefundSubmitter) {
     if (!record || record.status !== "processing" || !record.stripe_target) return "skipped";
     const sentAt = Date.parse(record.sent_at ?? record.created_at);
     if (clock.now() - sentAt < SAME_KEY_WINDOW_MS) {
+      // A refund still processing here had an attempt whose outcome is unknown: a
+      // refusal now is looked up at Stripe before anything is released.
       const attempt = await submitter.callStripe(record, "background");
-      if (attempt.kind === "answered") {
-        await submitter.applyStripeRefund(ctx, attempt.refund);
-        return "settled";
-      }
-      if (attempt.kind === "refused") {
-        await submitter.releaseRefused(ctx, record, attempt.error);
-        return "released";
-      }
-      return "unknown";
+      return await settleAttempt<Stripe.Refund, ReconcileOutcome>(attempt, {
+        earlierUnknown: true,
+        lookup: () => findAtStripe(record),
+        settle: async (refund) => {
+          await submitter.applyStripeRefund(ctx, refund);
+          return "settled";
+        },
+        release: async (error) => {
+          await submitter.releaseRefused(ctx, record, error);
+          return "released";
+        },
+        pending: () => "unknown",
+      });
     }
     const found = await findAtStripe(record);
     if (found) {

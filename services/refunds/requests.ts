@@ -3,7 +3,7 @@
  * the refund record, the reservation on the transaction (its versionstamp
  * checked, so concurrent requests can never reserve more than is refundable),
  * the job that follows the refund, the client's idempotency binding and the
- * audit entry. Only then is Stripe called (services/refund_submit.ts).
+ * audit entry. Only then is Stripe called (services/refunds/submit.ts).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -24,7 +24,7 @@ import {
   utcDay,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { stripeIdempotencyKey } from "./submit.ts";
+import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
 import { isClosedStatus } from "../../domain/dispute.ts";
@@ -46,10 +46,8 @@ import {
   getRefund,
   getTransactionEntry,
   listTransactionRefunds,
-  type RefundReason,
-  type RefundRecord,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundReason, type RefundRecord, withHistory } from "../../domain/refund.ts";
 
 export const REFUND_RECONCILE_JOB = "refund.reconcile";
 export const REFUND_EXPIRE_JOB = "refund.expire_approval";
@@ -164,48 +162,19 @@ export function createRefundRequests(deps: Deps, svc: RequestServices) {
       }
       const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
       const reasons = await policyReasons(op, requester, txn, amount, now);
-      const iso = new Date(now).toISOString();
       const awaiting = reasons.length > 0;
-      const base = {
-        transaction_id: txn.id,
-        amount,
-        currency: txn.currency,
-        reason: input.reason,
-      };
-      const record: RefundRecord = {
+      const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
+      const record = draftRecord({
         id,
-        ...base,
-        note: input.note.trim(),
-        status: awaiting ? "awaiting_approval" : "processing",
-        requested_by: requester,
-        approved_by: null,
-        rejected_by: null,
-        decision_note: null,
-        stripe_refund: null,
-        stripe_status: null,
-        failure_reason: null,
-        fraud_alert_id: input.fraud_alert_id ?? null,
-        stripe_idempotency_key: stripeIdempotencyKey(id),
-        stripe_target: txn.stripe_payment_intent
-          ? { payment_intent: txn.stripe_payment_intent }
-          : { charge: txn.stripe_charge! },
-        approval_reasons: reasons,
-        approval_hash: awaiting ? await approvalHash(base) : null,
-        expires_at: awaiting ? new Date(now + APPROVAL_TTL_MS).toISOString() : null,
-        reserved: amount,
-        cap_day: capDay,
-        sent_at: awaiting ? null : iso,
-        job: null,
-        created_at: iso,
-        updated_at: iso,
-        settled_at: null,
-        history: [{
-          at: iso,
-          status: awaiting ? "awaiting_approval" : "processing",
-          by: requester,
-          note: input.note.trim(),
-        }],
-      };
+        txn,
+        input,
+        base,
+        requester,
+        reasons,
+        hash: awaiting ? await approvalHash(base) : null,
+        capDay,
+        now,
+      });
       if (awaiting) {
         const job = addJob(op, clock, svc.newId, REFUND_EXPIRE_JOB, { refund_id: id }, {
           dueAt: now + APPROVAL_TTL_MS,

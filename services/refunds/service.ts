@@ -1,5 +1,5 @@
 /**
- * Refunds that move money exactly once (ARCHITECTURE.md invariants 1 and 2).
+ * Refunds that move money at most once and are never unrecorded (README).
  *
  *   create  -> one commit: record `processing` (or `awaiting_approval`), reservation
  *              on the transaction, reconciliation/expiry job, audit entry
@@ -9,9 +9,9 @@
  *   approve / reject -> maker-checker on `awaiting_approval` refunds
  *
  * Client `Idempotency-Key`s (kv/idempotency.ts) wrap create, approve and reject.
- * Modules: refund_policy (what may be refunded, who must approve),
- * refund_requests (the first commits), refund_submit (Stripe and the second
- * commit), refund_settlement (the hook webhooks also use), refund_reconcile (jobs).
+ * Modules: policy.ts (what may be refunded, who must approve), requests.ts
+ * and draft.ts (the first commits), submit.ts (Stripe and the second commit),
+ * settlement.ts (the hook webhooks also use), reconcile.ts (jobs).
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -30,69 +30,48 @@ import {
   getRefundIdByStripeRefund,
   listRefunds,
   type RefundFilters,
-  type RefundHistoryEntry,
-  type RefundRecord,
 } from "../../kv/refunds.ts";
+import type { RefundRecord } from "../../domain/refund.ts";
+import type { z } from "@hono/zod-openapi";
+import { RefundDetailSchema, RefundSchema } from "../../openapi/schemas.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 export type { CreateRefundInput } from "./requests.ts";
 export type { RefundHooks } from "./submit.ts";
 export type { ReconcileSummary, SweepOptions } from "./reconcile.ts";
-export type { RefundFilters, RefundReason, RefundStatus } from "../../kv/refunds.ts";
+export type { RefundFilters } from "../../kv/refunds.ts";
+export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
-export { REFUND_REASONS, REFUND_STATUSES } from "../../kv/refunds.ts";
+export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
 export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
+export { createRefundMerge } from "./merge.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
-/** The fields of a refund record that the API shows as they are. */
-const PUBLIC_FIELDS = [
-  "id",
-  "transaction_id",
-  "amount",
-  "currency",
-  "reason",
-  "note",
-  "status",
-  "requested_by",
-  "approved_by",
-  "rejected_by",
-  "decision_note",
-  "stripe_refund",
-  "stripe_status",
-  "failure_reason",
-  "fraud_alert_id",
-  "created_at",
-  "updated_at",
-  "settled_at",
-] as const satisfies readonly (keyof RefundRecord)[];
+/** A refund as the API shows it: declared once, by its schema. */
+export type RefundView = z.infer<typeof RefundSchema>;
+export type RefundDetail = z.infer<typeof RefundDetailSchema>;
 
-/** A refund as the API shows it: internals (Stripe idempotency key, target) left out. */
-export type RefundView = Pick<RefundRecord, typeof PUBLIC_FIELDS[number]> & {
-  approval: {
-    required: boolean;
-    reasons: string[];
-    hash: string | null;
-    expires_at: string | null;
-  };
-};
+/** The fields of the view that are the record's own, shown as they are (all but `approval`). */
+const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "approval") as (
+  & keyof RefundRecord
+  & keyof RefundView
+)[];
 
-export interface RefundDetail extends RefundView {
-  history: RefundHistoryEntry[];
-}
-
-/** What a POST answers: the refund, and 201 (Stripe answered) / 202 (awaiting approval or reconciliation) / 200. */
+/**
+ * What create, approve and reject answer: the refund as it stood then (the
+ * route picks the status from it: see `isUndecided`).
+ */
 export interface RefundResult {
-  status: 200 | 201 | 202;
   refund: RefundDetail;
   /** this answer is the stored one for the Idempotency-Key */
   replayed: boolean;
 }
 
 export function refundView(r: RefundRecord): RefundView {
-  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Pick<
-    RefundRecord,
-    typeof PUBLIC_FIELDS[number]
+  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Omit<
+    RefundView,
+    "approval"
   >;
   return {
     ...shown,
@@ -109,16 +88,11 @@ export function refundDetail(r: RefundRecord): RefundDetail {
   return { ...refundView(r), history: r.history };
 }
 
-/** Awaiting a decision or an unknown Stripe outcome: 202; Stripe answered: 201. */
-function createdStatus(r: RefundRecord): 201 | 202 {
-  return r.status === "awaiting_approval" || r.status === "processing" ? 202 : 201;
-}
-
 export interface RefundServices {
   audit: AuditService;
   newId: IdFactory;
   cursors: CursorSealer;
-  /** the same hook the Stripe event applier is given (services/refund_settlement.ts) */
+  /** the same hook the Stripe event applier is given (services/refunds/settlement.ts) */
   refundSettlement: RefundSettlementHook;
   hooks?: RefundHooks;
 }
@@ -140,27 +114,20 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
       : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
   }
 
-  async function resume(id: string, ok: 200 | 201) {
+  async function resume(id: string) {
     const record = (await getRefund(kv, id)).value;
     if (!record) throw notFound("refund", id);
-    const status = record.status === "awaiting_approval" || record.status === "processing"
-      ? 202
-      : ok;
-    return { status, body: refundDetail(record) };
+    return { body: refundDetail(record) };
   }
 
-  function toResult(r: { status: number; body: unknown; replayed: boolean }): RefundResult {
-    return {
-      status: r.status as RefundResult["status"],
-      refund: r.body as RefundDetail,
-      replayed: r.replayed,
-    };
+  function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
+    return { refund: r.body as RefundDetail, replayed: r.replayed };
   }
 
   /**
-   * POST /refunds. 201 when Stripe answered (pending or succeeded), 202 when
-   * awaiting approval or left to reconciliation; Stripe's refusal is 502
-   * `stripe_error` (the refund is recorded `failed`).
+   * Asks for a refund: sent at once (Stripe answered: pending or succeeded),
+   * awaiting approval, or left to reconciliation (`processing`); Stripe's
+   * refusal is the `stripe_error` AppError (the refund is recorded `failed`).
    */
   async function create(ctx: CallContext, input: CreateRefundInput): Promise<RefundResult> {
     const fingerprint = await requestFingerprint({ route: "create", ...input });
@@ -169,9 +136,9 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
         run: async (binding) => {
           let record = await requests.request(ctx, input, binding);
           if (record.status === "processing") record = await submitter.submit(ctx, record);
-          return { status: createdStatus(record), body: refundDetail(record) };
+          return { body: refundDetail(record) };
         },
-        resume: (id) => resume(id, 201),
+        resume,
       }),
     );
   }
@@ -184,7 +151,7 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     return create(ctx, { ...input, reason: "fraudulent" });
   }
 
-  /** POST /refunds/{id}/approve: 200 when Stripe answered, 202 when left to reconciliation. */
+  /** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
   async function approve(
     ctx: CallContext,
     id: string,
@@ -196,17 +163,14 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
         run: async (binding) => {
           let record = await requests.approve(ctx, id, body, binding);
           record = await submitter.submit(ctx, record);
-          return {
-            status: record.status === "processing" ? 202 : 200,
-            body: refundDetail(record),
-          };
+          return { body: refundDetail(record) };
         },
-        resume: (rid) => resume(rid, 200),
+        resume,
       }),
     );
   }
 
-  /** POST /refunds/{id}/reject: the reservation is released; the requester may withdraw their own. */
+  /** Rejects: the reservation is released; the requester may withdraw their own. */
   async function reject(
     ctx: CallContext,
     id: string,
@@ -233,9 +197,9 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
           });
           if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-          return { status: 200, body: refundDetail(record) };
+          return { body: refundDetail(record) };
         },
-        resume: (rid) => resume(rid, 200),
+        resume,
       }),
     );
   }

@@ -1,6 +1,6 @@
 /**
  * Settling a local refund from what Stripe says about it. This is the hook the
- * Stripe event applier calls (services/txn_apply.ts `RefundSettlementHook`)
+ * Stripe event applier calls (services/ingest/apply.ts `RefundSettlementHook`)
  * inside the commit that records a change to a Stripe refund, whoever brings
  * the news first: the refund service right after its call, a webhook, the
  * reconciliation job. The applier only calls it when Stripe's refund moved,
@@ -13,7 +13,7 @@
  *     `requested_by: "stripe_dashboard"`;
  *   - a refund that fails after Stripe accepted it raises an ops alert
  *     (`["ops_alerts", id]`, an error log line, and an `ops_alert.raise` audit entry);
- *     the ledger takes it back by itself (services/ledger.ts `refund_reversal`).
+ *     the ledger takes it back by itself (services/ingest/ledger.ts `refund_reversal`).
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -29,12 +29,14 @@ import {
   addUpdateRefund,
   getRefund,
   getRefundIdByStripeRefund,
+} from "../../kv/refunds.ts";
+import {
   REFUND_REASONS,
   type RefundReason,
   type RefundRecord,
   type RefundStatus,
   withHistory,
-} from "../../kv/refunds.ts";
+} from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 
@@ -81,12 +83,25 @@ export interface SettlementServices {
 export function createRefundSettlement(deps: Deps, svc: SettlementServices): RefundSettlementHook {
   const { kv, clock, log } = deps;
 
-  async function findRecord(re: Stripe.Refund, snap: RefundSnap) {
+  /**
+   * Our record of this Stripe refund: the one its metadata names, when that
+   * record is for the same transaction (metadata copied by hand onto another
+   * payment's refund must not settle, nor release the reservation of, a
+   * refund of another transaction), else the one recorded for its `re_` id.
+   */
+  async function findRecord(re: Stripe.Refund, snap: RefundSnap, txn: Transaction) {
     const localId = snap.refund_id ?? re.metadata?.refund_id ?? null;
     if (localId) {
       const entry = await getRefund(kv, localId);
-      if (entry.value && (!entry.value.stripe_refund || entry.value.stripe_refund === re.id)) {
-        return entry as Deno.KvEntry<RefundRecord>;
+      const r = entry.value;
+      if (r && (!r.stripe_refund || r.stripe_refund === re.id)) {
+        if (r.transaction_id === txn.id) return entry as Deno.KvEntry<RefundRecord>;
+        log.warn("a Stripe refund names a refund of another transaction; not settled there", {
+          stripe_refund: re.id,
+          refund_id: r.id,
+          refund_transaction: r.transaction_id,
+          transaction_id: txn.id,
+        });
       }
     }
     const byStripe = await getRefundIdByStripeRefund(kv, re.id);
@@ -113,7 +128,7 @@ export function createRefundSettlement(deps: Deps, svc: SettlementServices): Ref
       currency: snap.currency,
       reason: reasonOf(snap.reason),
       note: foreign
-        ? `made outside this service (its metadata names ${foreign}, unknown here)`
+        ? `made outside this service (its metadata names ${foreign}, not a refund of this payment)`
         : "made outside this service (Stripe Dashboard or API)",
       status,
       requested_by: DASHBOARD_REQUESTER,
@@ -153,7 +168,10 @@ export function createRefundSettlement(deps: Deps, svc: SettlementServices): Ref
     before: RefundRecord,
     after: RefundRecord,
   ): AuditInput {
-    const detail = `refund ${after.id} (${after.stripe_refund}) was ${before.status} at Stripe, ` +
+    const was = before.status === "processing"
+      ? "accepted at Stripe (its answer never reached us)"
+      : `${before.status} at Stripe`;
+    const detail = `refund ${after.id} (${after.stripe_refund}) was ${was}, ` +
       `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
       "received the money; the ledger was reversed; contact the customer or refund another way";
     return addRefundAlert(
@@ -214,12 +232,16 @@ export function createRefundSettlement(deps: Deps, svc: SettlementServices): Ref
       reason: snap.failure_reason,
       stripe: { idempotency_key: before.stripe_idempotency_key || null },
     }];
-    if (released && ACCEPTED.has(before.status)) audit.push(raiseAlert(op, before, after));
+    // Failed after Stripe accepted it: seen accepted here, or while its answer was lost
+    // (`processing`): only an accepted refund can fail, so the customer is still owed it.
+    const owed = ACCEPTED.has(before.status) ||
+      (before.status === "processing" && status === "failed");
+    if (released && owed) audit.push(raiseAlert(op, before, after));
     return audit;
   }
 
   return async (op, stripeRefund, txn, change) => {
-    const entry = await findRecord(stripeRefund, change.after);
+    const entry = await findRecord(stripeRefund, change.after, txn);
     if (!entry) return recordExternal(op, stripeRefund, change.after, txn);
     return settle(op, entry, change.after, txn);
   };

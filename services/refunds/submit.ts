@@ -5,7 +5,7 @@
  * The call always carries the refund's own idempotency key (`refund:<rfd id>`)
  * and the same parameters, so the request, a retry after a timeout and the
  * reconciliation job's retry are one refund at Stripe. What Stripe answers is
- * applied like a webhook (services/txn_apply.ts with the settlement hook), so
+ * applied like a webhook (services/ingest/apply.ts with the settlement hook), so
  * the response, the `refund.*` webhooks and reconciliation settle it in the
  * same way, whichever comes first, and only once. A definite refusal releases
  * the reservation; an unknown outcome (timeout, 5xx, dropped answer) leaves the
@@ -16,7 +16,7 @@ import type { Deps } from "../deps.ts";
 import { type AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { attemptStripe, type StripeAttempt, type StripePriority } from "../stripe/mod.ts";
 import {
   applyToTransaction,
   auditedCommitter,
@@ -35,10 +35,8 @@ import {
   addUpdateRefund,
   getRefund,
   getTransactionEntry,
-  type RefundRecord,
-  type RefundStatus,
-  withHistory,
 } from "../../kv/refunds.ts";
+import { type RefundRecord, type RefundStatus, withHistory } from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 
 /** Test seams: simulate the process dying between the Stripe call and the second commit. */
@@ -54,10 +52,7 @@ export interface SubmitServices {
   hooks?: RefundHooks;
 }
 
-export type StripeAttempt =
-  | { kind: "answered"; refund: Stripe.Refund }
-  | { kind: "refused"; error: AppError }
-  | { kind: "unknown"; error: unknown };
+export type RefundAttempt = StripeAttempt<Stripe.Refund>;
 
 export function stripeIdempotencyKey(refundId: string): string {
   return `refund:${refundId}`;
@@ -78,29 +73,24 @@ export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
   const { kv, clock, log } = deps;
   const committer = auditedCommitter(svc.audit);
 
+  /** One attempt, keyed and parameterised as every other attempt of this refund. */
   async function callStripe(
     record: RefundRecord,
     priority: StripePriority,
-  ): Promise<StripeAttempt> {
-    try {
-      const refund = await deps.stripe.call(
-        (s) =>
-          s.refunds.create(stripeParams(record), {
-            idempotencyKey: record.stripe_idempotency_key,
-          }),
-        { priority, label: "refunds.create" },
-      );
-      return { kind: "answered", refund };
-    } catch (error) {
-      if (stripeOutcome(error) === "definite" && error instanceof AppError) {
-        return { kind: "refused", error };
-      }
-      log.warn("refund outcome unknown; left to reconciliation", {
+  ): Promise<RefundAttempt> {
+    const attempt = await attemptStripe(
+      deps.stripe,
+      (s) =>
+        s.refunds.create(stripeParams(record), { idempotencyKey: record.stripe_idempotency_key }),
+      { priority, label: "refunds.create" },
+    );
+    if (attempt.kind === "unknown" || attempt.kind === "try_again") {
+      log.warn(`refund outcome ${attempt.kind}; left to reconciliation`, {
         refund_id: record.id,
-        error,
+        error: attempt.error,
       });
-      return { kind: "unknown", error };
     }
+    return attempt;
   }
 
   /** Applies Stripe's refund object to its transaction; the hook settles our record. */
@@ -253,16 +243,16 @@ export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
       });
     }
     if (attempt.kind === "answered") {
-      await svc.hooks?.afterStripeCall?.(record.id, attempt.refund);
+      await svc.hooks?.afterStripeCall?.(record.id, attempt.value);
       try {
-        await applyStripeRefund(ctx, attempt.refund);
+        await applyStripeRefund(ctx, attempt.value);
       } catch (error) {
         // The money moved: never answer an error for it. The refund stays `processing`
         // (202) and reconciliation or the webhook settles it.
         if (!(error instanceof AppError)) throw error;
         log.warn("refund made at Stripe but not settled yet; left to reconciliation", {
           refund_id: record.id,
-          stripe_refund: attempt.refund.id,
+          stripe_refund: attempt.value.id,
           error,
         });
       }

@@ -2,7 +2,7 @@
  * The one way to Stripe: the official SDK built from config, every HTTP request
  * it makes paid for from the shared KV token bucket, 429/`lock_timeout` retried
  * with full-jitter backoff when repeating is safe, and failures mapped to
- * problems (services/stripe_errors.ts).
+ * problems (services/stripe/errors.ts).
  *
  * The token is taken inside the SDK's HTTP client, so a callback that makes
  * several requests (pagination, expand round-trips) pays for each, and the

@@ -7,11 +7,18 @@
  *
  * `add` may run more than once (batch, then alone): it must only add the same
  * checks and mutations to `op` each time.
+ *
+ * Why not the ingest group committer (kv/group_commit.ts): these writes are
+ * decided before they are queued (they read nothing a batch could make
+ * stale), and a write refused alone is an answer (the event id is already
+ * taken), not a race to run again. So there is nothing to rebuild and no
+ * overlap to track; what both share is the batch sizing (`BatchMeter`).
  */
+import { BatchMeter } from "../../core/kv_limits.ts";
 
 export interface BatchWrite {
   add(op: Deno.AtomicOperation): void;
-  /** mutations + checks it adds, and roughly how many bytes, to keep a batch under KV's limits */
+  /** mutations + checks it adds, and roughly how many bytes, to keep a batch under `KV_BATCH` */
   mutations: number;
   bytes: number;
 }
@@ -24,10 +31,7 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-// KV: 1000 mutations, 100 checks, 800 KiB per atomic op; stay well inside.
 const MAX_ITEMS = 40;
-const MAX_MUTATIONS = 600;
-const MAX_BYTES = 400 * 1024;
 
 export class CommitBatcher {
   #queue: Pending[] = [];
@@ -59,14 +63,10 @@ export class CommitBatcher {
 
   #take(): Pending[] {
     const batch: Pending[] = [];
-    let mutations = 0, bytes = 0;
-    while (this.#queue.length && batch.length < MAX_ITEMS) {
-      const next = this.#queue[0].write;
-      const fits = mutations + next.mutations <= MAX_MUTATIONS && bytes + next.bytes <= MAX_BYTES;
-      if (batch.length && !fits) break;
+    const meter = new BatchMeter(MAX_ITEMS);
+    while (this.#queue.length && meter.fits(this.#queue[0].write)) {
+      meter.add(this.#queue[0].write);
       batch.push(this.#queue.shift()!);
-      mutations += next.mutations;
-      bytes += next.bytes;
     }
     return batch;
   }

@@ -46,7 +46,7 @@ export const WEBHOOK_MAX_ATTEMPTS = 8;
 const FIRST_RETRY_MS = 5_000;
 const WEEK_MS = 7 * 24 * 3600_000;
 
-/** What processes one verified event (services/stripe_events.ts). */
+/** What processes one verified event (services/ingest/applier.ts). */
 export interface EventApplier {
   apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
   /**

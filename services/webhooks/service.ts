@@ -8,7 +8,7 @@
  * needs the audit chain or a read-back from Stripe, an applier error, an
  * applier that cannot) takes the general path: the event AND a
  * `webhook.process` job are stored in one commit, the answer goes out, and
- * processing follows in the background (services/webhook_processing.ts);
+ * processing follows in the background (services/webhooks/processing.ts);
  * `drain()` waits for it. Either way the event id is deduplicated by a
  * `versionstamp: null` check in the commit that stores it.
  */
@@ -31,13 +31,12 @@ import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import {
-  addArrivalDeletion,
-  addEventDeletion,
+  addIgnoredCount,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
   getEvent,
-  listArrivedBefore,
+  getIgnoredCounts,
   listEventRecords,
   payloadFields,
   readPayload,
@@ -49,18 +48,9 @@ import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { CommitBatcher } from "./batch.ts";
+import { sweepExpiredEvents } from "./retention.ts";
 
 export type { WebhookEventView } from "./view.ts";
-export {
-  type EventApplier,
-  INLINE_LEASE_MS,
-  WEBHOOK_MAX_ATTEMPTS,
-  WEBHOOK_PROCESS_JOB,
-  WEBHOOK_RETENTION_MS,
-} from "./processing.ts";
-
-/** Arrival index rows the retention sweep reads at a time. */
-const SWEEP_PAGE = 100;
 
 /** Stripe's events are a few KiB; anything this large is not from Stripe. */
 export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
@@ -127,6 +117,8 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       keep_until: now + WEBHOOK_RETENTION_MS,
       ...payloadFields(stored),
     };
+    const wrongMode = modeMismatch(event.livemode === true, deps.config.stripe.livemode);
+    if (wrongMode) return await ignoreAtIntake(event, base, stored, wrongMode);
     if (svc.applier.appliesAtIntake) {
       const done = await applyAtIntake(event, base, stored);
       if (done) return done;
@@ -193,6 +185,36 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       bytes: record.payload_bytes + 2048,
     });
     return res.ok ? received : { ...received, duplicate: true };
+  }
+
+  /**
+   * Acknowledged (a 4xx would make Stripe retry for days, then disable the
+   * endpoint) and recorded `ignored` with the reason, counted once per event.
+   */
+  async function ignoreAtIntake(
+    event: Stripe.Event,
+    base: WebhookEventRecord,
+    stored: StoredPayload,
+    why: { reason: string; detail: string },
+  ): Promise<IntakeResult> {
+    const now = clock.now();
+    const record: WebhookEventRecord = {
+      ...base,
+      status: "ignored",
+      detail: why.detail,
+      processed_at: now,
+    };
+    const res = await intakeBatch.submit({
+      add(op) {
+        addNewEvent(op, record, stored);
+        addIgnoredCount(op, why.reason);
+      },
+      mutations: 8 + stored.chunks.length,
+      bytes: record.payload_bytes + 2048,
+    });
+    if (!res.ok) return { received: true, event_id: event.id, duplicate: true };
+    log.warn("webhook event ignored", { event_id: event.id, type: event.type, ...why });
+    return { received: true, event_id: event.id };
   }
 
   function track(p: Promise<void>): void {
@@ -267,58 +289,42 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     };
   }
 
-  /**
-   * Retention: removes processed/ignored events past `keep_until`; failed,
-   * dead and pending ones are kept until replayed, and so is one a late
-   * replay gave a later `keep_until`. Candidates come from the arrival index,
-   * oldest first (an event is never due before `WEBHOOK_RETENTION_MS` after
-   * it arrived), a page at a time, until `limit` are deleted or `scan` were
-   * read: each kept event at the head costs every sweep a read, so more than
-   * `scan` of them (failed or dead events past the retention, each with an
-   * open ops alert) would hold the sweep up.
-   */
-  async function sweepExpired(
-    limit = 500,
-    scan = 5_000,
-  ): Promise<{ deleted: number; kept: number }> {
-    let deleted = 0, kept = 0, read = 0;
-    const now = clock.now();
-    let after: string | undefined;
-    while (deleted < limit && read < scan) {
-      const page = await listArrivedBefore(kv, now - WEBHOOK_RETENTION_MS + 1, {
-        after,
-        limit: Math.min(SWEEP_PAGE, scan - read),
-      });
-      for (const { logId, entry } of page) {
-        after = logId;
-        read++;
-        if (deleted === limit) break;
-        const record = entry.value;
-        const op = kv.atomic();
-        if (!record || record.log_id !== logId) {
-          addArrivalDeletion(op, logId); // a stale index row
-        } else if (
-          (record.status === "processed" || record.status === "ignored") &&
-          record.keep_until <= now
-        ) {
-          op.check(entry);
-          addEventDeletion(op, record);
-          deleted++;
-        } else {
-          kept++;
-          continue;
-        }
-        await op.commit();
-      }
-      if (page.length < SWEEP_PAGE) break;
-    }
-    return { deleted, kept };
+  /** The retention sweep (see `sweepExpiredEvents`). */
+  function sweepExpired(limit?: number, scan?: number) {
+    return sweepExpiredEvents(kv, clock, limit, scan);
   }
 
-  return { receive, drain, runJob: processing.runJob, get, list, replay, sweepExpired };
+  return {
+    receive,
+    drain,
+    runJob: processing.runJob,
+    get,
+    list,
+    replay,
+    sweepExpired,
+    /** events acknowledged but ignored, per reason (`livemode_mismatch`) */
+    ignoredCounts: () => getIgnoredCounts(kv),
+  };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
+
+/**
+ * A live event reaching a test-mode service (or the reverse): a test
+ * endpoint's secret in the list must not feed test data into the live ledger.
+ */
+function modeMismatch(
+  eventLive: boolean,
+  serviceLive: boolean,
+): { reason: string; detail: string } | null {
+  if (eventLive === serviceLive) return null;
+  const mode = (live: boolean) => live ? "live" : "test";
+  return {
+    reason: "livemode_mismatch",
+    detail: `ignored: livemode ${eventLive} (a ${mode(eventLive)} event) on a service ` +
+      `running with a ${mode(serviceLive)} key; check which endpoint's secret is configured`,
+  };
+}
 
 /** Thrown from the intake's commit hook: another delivery of the event was stored first. */
 class Redelivery extends Error {}

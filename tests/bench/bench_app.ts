@@ -11,7 +11,6 @@ import { systemClock } from "../../core/clock.ts";
 import type { Deps } from "../../services/deps.ts";
 import { createLogger } from "../../core/log.ts";
 import { createServices, type Services } from "../../services/mod.ts";
-import { createIdentityService } from "../../services/identity/service.ts";
 import { DEFAULT_RATE_LIMITS } from "../../services/identity/throttle.ts";
 import type { StripeGateway } from "../../services/stripe/gateway.ts";
 
@@ -59,17 +58,13 @@ export function createBenchApp(kv: Deno.Kv, options: BenchAppOptions = {}): Benc
     config: { ...config, auditSigningKey: config.auditSigningKey ?? BENCH_SIGNING_KEY },
     log: createLogger("info", () => {}),
   };
-  const services = createServices(deps);
-  if (options.apiRequestsPerMinute !== undefined) {
-    services.identity = createIdentityService(deps, {
-      audit: services.audit,
-      cursors: services.cursors,
-      newId: services.newId,
+  const services = createServices(deps, {
+    identity: options.apiRequestsPerMinute === undefined ? undefined : {
       limits: {
         ...DEFAULT_RATE_LIMITS,
         api: { limit: options.apiRequestsPerMinute, windowMs: 60_000 },
       },
-    });
-  }
+    },
+  });
   return { app: createApp(deps, services), deps, services };
 }

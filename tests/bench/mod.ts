@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick]`: every figure of ARCHITECTURE.md (Performance),
+ * `deno task bench [--quick]`: every figure of the README (Performance),
  * each right after the baseline it is divided by, all in this one run. Progress
  * goes to stderr; the table, then one JSON object as the very last line, to
  * stdout. A figure whose code has not landed yet is `null`.

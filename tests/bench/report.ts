@@ -1,6 +1,6 @@
 /**
  * The human table (stdout) and the one-line JSON of figures that ends the
- * run. Every figure ARCHITECTURE.md names is in the JSON, `null` when it
+ * run. Every figure the bench names is in the JSON, `null` when it
  * could not be measured yet.
  */
 import { type Baselines, FIGURE_NAMES, type FigureName, type Figures, round } from "./support.ts";

@@ -5,7 +5,7 @@
  * every figure (no fsync, no WAL).
  */
 
-/** Every figure named in ARCHITECTURE.md (Performance), plus `sweep_size`. */
+/** Every figure the bench reports (README, Performance), plus `sweep_size`. */
 export const FIGURE_NAMES = [
   "webhook_events_per_s",
   "webhook_ratio",

@@ -8,7 +8,8 @@ import { ManualClock } from "../../core/clock.ts";
 import { AppError } from "../../core/errors.ts";
 import type { Deps } from "../../services/deps.ts";
 import { silentLogger } from "../../core/log.ts";
-import { createServices, type Services } from "../../services/mod.ts";
+import { createServices, type ServiceOptions, type Services } from "../../services/mod.ts";
+import type { EventApplier } from "../../services/webhooks/mod.ts";
 import type { StripeGateway } from "../../services/stripe/gateway.ts";
 
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789";
@@ -20,6 +21,8 @@ export interface TestApp {
   clock: ManualClock;
   kv: Deno.Kv;
   logs: string[];
+  /** From now on the webhooks service hands events to `applier` (tests/helpers/webhooks.ts). */
+  useApplier(applier: EventApplier): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,28 @@ export interface TestAppOptions {
    * file (`Deps.kvReads`), instead of `:memory:`.
    */
   file?: boolean;
+  /** how the services are built (refund hooks, throttle limits, the webhook applier) */
+  services?: ServiceOptions;
+}
+
+/** The webhooks service's applier, which a test may swap without rebuilding the service. */
+function applierSlot() {
+  let current: EventApplier | null = null;
+  const slot: EventApplier = {
+    apply: (event, options) => current!.apply(event, options),
+    get appliesAtIntake() {
+      return current!.appliesAtIntake;
+    },
+  };
+  return {
+    wrap(applier: EventApplier): EventApplier {
+      current = applier;
+      return slot;
+    },
+    use(applier: EventApplier): void {
+      current = applier;
+    },
+  };
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -59,14 +84,19 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     config: { ...config, auditSigningKey: config.auditSigningKey ?? TEST_SIGNING_KEY },
     log: silentLogger(logs),
   };
-  const services = createServices(deps);
+  const slot = applierSlot();
+  const wrapApplier = options.services?.webhookApplier;
+  const services = createServices(deps, {
+    ...options.services,
+    webhookApplier: (base) => slot.wrap(wrapApplier ? wrapApplier(base) : base),
+  });
   const app = createApp(deps, services);
   const close = async () => {
     kvReads?.close();
     kv.close();
     if (dir) await Deno.remove(dir, { recursive: true });
   };
-  return { app, deps, services, clock, kv, logs, close };
+  return { app, deps, services, clock, kv, logs, useApplier: slot.use, close };
 }
 
 /** Runs `fn` on a fresh test app and always closes it (Deno's leak sanitizers are on). */

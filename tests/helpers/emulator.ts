@@ -12,12 +12,17 @@ export function stripeFor(emu: Emulator): Stripe {
   });
 }
 
+/** The emulator as tests run it: webhook retries after 10 and 20 ms. Close it when done. */
+export function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  return startEmulator({ webhookRetryDelaysMs: [10, 20], ...opts });
+}
+
 /** Runs `fn` against a fresh emulator and always closes it (Deno's leak sanitizers are on). */
 export async function withEmulator(
   fn: (ctx: { emu: Emulator; stripe: Stripe }) => Promise<void>,
   opts: EmulatorOptions = {},
 ): Promise<void> {
-  const emu = await startEmulator({ webhookRetryDelaysMs: [10, 20], ...opts });
+  const emu = await startTestEmulator(opts);
   try {
     await fn({ emu, stripe: stripeFor(emu) });
   } finally {
@@ -87,4 +92,22 @@ export function responseHeader(res: { lastResponse: { headers: unknown } }, name
   const headers = res.lastResponse.headers;
   if (headers instanceof Headers) return headers.get(name) ?? undefined;
   return (headers as Record<string, string>)[name];
+}
+
+/** A PaymentIntent in usd, created and confirmed at once as a checkout would (`pm_card_visa` unless said). */
+export function confirmedPayment(
+  stripe: Stripe,
+  p: {
+    amount: number;
+    customer?: string;
+    payment_method?: string;
+    metadata?: Record<string, string>;
+  },
+): Promise<Stripe.PaymentIntent> {
+  return stripe.paymentIntents.create({
+    currency: "usd",
+    payment_method: "pm_card_visa",
+    confirm: true,
+    ...p,
+  });
 }

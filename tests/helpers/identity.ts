@@ -11,7 +11,8 @@ import type { Role } from "../../domain/permissions.ts";
 import type { Services } from "../../services/mod.ts";
 import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/identity/totp.ts";
 import type { createApp } from "../../app.ts";
-import { type AuditEntry, iterateEntries } from "../../kv/audit.ts";
+import { iterateEntries } from "../../kv/audit.ts";
+import type { AuditEntry } from "../../domain/audit_entry.ts";
 
 export interface TestAdmin {
   id: string;
@@ -115,4 +116,19 @@ export async function auditEntries(kv: Deno.Kv): Promise<AuditEntry[]> {
   const out: AuditEntry[] = [];
   for await (const row of iterateEntries(kv)) out.push(row.entry);
   return out;
+}
+
+/** PATCH /api/admin/users/{id} as `actor`, with a TOTP code. */
+export function patchUser(
+  t: Required<IdentityTestApp>,
+  actor: TestAdmin,
+  id: string,
+  body: unknown,
+) {
+  return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));
+}
+
+/** Who the admin is now, by role. */
+export async function roleOf(t: IdentityTestApp, id: string): Promise<Role> {
+  return (await t.services.identity.getAdmin(id)).role;
 }

@@ -9,23 +9,18 @@
  *     const r = await w.t.services.refunds.create(w.ctx(w.operator), {...});
  *   });
  */
+import { isUndecided, type RefundResult } from "../../services/refunds/mod.ts";
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
-import { startEmulator } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
-import {
-  createRefundService,
-  createRefundSettlement,
-  type RefundHooks,
-  refundJobHandlers,
-} from "../../services/refunds/service.ts";
+import { type RefundHooks, refundJobHandlers } from "../../services/refunds/service.ts";
 import { listJobs, runDueJobs } from "../../kv/jobs.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
-import { stripeFor } from "./emulator.ts";
+import { startTestEmulator, stripeFor } from "./emulator.ts";
 import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
 
 export interface HeldWebhook {
@@ -74,8 +69,7 @@ export async function withRefundWorld(
   options: RefundWorldOptions = {},
 ): Promise<void> {
   const clock = new ManualClock(Date.now());
-  const emu = await startEmulator({
-    webhookRetryDelaysMs: [10, 20],
+  const emu = await startTestEmulator({
     now: () => clock.now(),
     ...options.emulator,
   });
@@ -91,8 +85,10 @@ export async function withRefundWorld(
     secret: TEST_WEBHOOK_SECRETS[0],
   });
   let gateway: StripeGateway | null = null;
+  const hooks: RefundHooks = {};
   const t = await createTestApp({
     clock,
+    services: { refundHooks: hooks },
     env: {
       ...WEBHOOK_ENV,
       STRIPE_API_URL: emu.url,
@@ -110,14 +106,6 @@ export async function withRefundWorld(
     timeoutMs: options.timeoutMs ?? 5_000,
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
     fetch: emu.fetch,
-  });
-  const hooks: RefundHooks = {};
-  t.services.refunds = createRefundService(t.deps, {
-    audit: t.services.audit,
-    newId: t.services.newId,
-    cursors: t.services.cursors,
-    refundSettlement: createRefundSettlement(t.deps, { newId: t.services.newId }),
-    hooks,
   });
   const stripe = stripeFor(emu);
 
@@ -206,3 +194,8 @@ export async function stripeRefunds(stripe: Stripe, pi: Stripe.PaymentIntent) {
 }
 
 export { listJobs };
+
+/** The status the refunds route answers a create with: 202 while undecided, else 201. */
+export function statusOf(result: RefundResult): 201 | 202 {
+  return isUndecided(result.refund.status) ? 202 : 201;
+}

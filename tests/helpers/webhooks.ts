@@ -7,11 +7,9 @@ import { type Clock, ManualClock } from "../../core/clock.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { withEmulator } from "./emulator.ts";
-import {
-  createWebhookService,
-  type EventApplier,
-  type WebhookService,
-} from "../../services/webhooks/service.ts";
+import { stripeEvent } from "./stripe_objects.ts";
+import { createWebhookService, type WebhookService } from "../../services/webhooks/service.ts";
+import { type EventApplier } from "../../services/webhooks/processing.ts";
 import { createTestApp, type TestApp } from "./app.ts";
 
 export const WEBHOOK_PATH = "/api/webhooks/stripe";
@@ -40,25 +38,22 @@ export interface EventOptions {
   previous_attributes?: Record<string, unknown>;
 }
 
-/** A Stripe event around `object` (whose `id` and `object` fields name what it is about). */
+/**
+ * A Stripe event around `object` (whose `id` and `object` fields name what it
+ * is about), built by the one event builder, `stripeEvent` (stripe_objects.ts).
+ */
 export function makeEvent(
   type: string,
   object: Record<string, unknown>,
   options: EventOptions = {},
 ): Stripe.Event {
-  return {
-    id: options.id ?? eventId(),
-    object: "event",
-    api_version: "2026-10-28.endive",
-    created: options.created ?? Math.floor(Date.now() / 1000),
-    data: options.previous_attributes
-      ? { object, previous_attributes: options.previous_attributes }
-      : { object },
-    livemode: options.livemode ?? false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
+  const event = stripeEvent(
     type,
-  } as unknown as Stripe.Event;
+    object as { id: string },
+    options.created ?? Math.floor(Date.now() / 1000),
+    { id: options.id ?? eventId(), previous: options.previous_attributes },
+  );
+  return options.livemode ? { ...event, livemode: true } : event;
 }
 
 export interface SignOptions {
@@ -144,16 +139,23 @@ export function countingApplier(base: EventApplier): CountingApplier {
   };
 }
 
-/** Rebuilds `t.services.webhooks` around `applier` (routes look the service up per request). */
+/** Makes the app's webhooks service hand events to `applier` from now on; returns that service. */
 export function useApplier(t: TestApp, applier: EventApplier): WebhookService {
-  const webhooks = createWebhookService(t.deps, {
+  t.useApplier(applier);
+  return t.services.webhooks;
+}
+
+/**
+ * A second webhooks service on the same KV (as another isolate would run it),
+ * with its own applier; the app's service is left as it is.
+ */
+export function otherWebhookService(t: TestApp, applier: EventApplier): WebhookService {
+  return createWebhookService(t.deps, {
     audit: t.services.audit,
     newId: t.services.newId,
     cursors: t.services.cursors,
     applier,
   });
-  t.services.webhooks = webhooks;
-  return webhooks;
 }
 
 /** Every KV entry, for "nothing was stored" and "twice == once" comparisons. */

@@ -1,0 +1,21 @@
+/** An admin: a person who signs in with a token. */
+import type { Role } from "./permissions.ts";
+
+export type AdminStatus = "active" | "disabled";
+
+export interface AdminRecord {
+  id: string;
+  /** lowercased */
+  email: string;
+  role: Role;
+  status: AdminStatus;
+  /** SHA-256 (hex) of the current API token */
+  token_hash: string;
+  /** ISO 8601 */
+  created_at: string;
+  updated_at: string;
+  /** who created it: an admin id or a system actor such as `cli` */
+  created_by: string;
+  /** ISO 8601: when the current token was issued (API_TOKEN_TTL_DAYS counts from here) */
+  token_issued_at?: string;
+}

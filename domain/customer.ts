@@ -1,0 +1,111 @@
+/**
+ * A customer as last seen at Stripe, its append-only ledger, and the counters
+ * kept beside it: the balance per currency and the aggregates fraud rules read.
+ */
+import type { PaymentMethodSummary } from "./transaction.ts";
+
+export interface SavedPaymentMethod extends PaymentMethodSummary {
+  id: string;
+  /** ISO 8601 */
+  attached_at: string;
+}
+
+export interface CustomerRecord {
+  id: string;
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  description: string | null;
+  /** ISO 8601; null until Stripe's customer object has been seen */
+  created: string | null;
+  deleted: boolean;
+  payment_methods: SavedPaymentMethod[];
+  /** place of the last applied customer event (`[created, kind]`) */
+  order: number[];
+  events: string[];
+  updated_at: string;
+}
+
+export type LedgerEntryType =
+  | "payment"
+  | "refund"
+  | "refund_reversal"
+  | "dispute_withdrawal"
+  | "dispute_reinstatement";
+
+export interface LedgerEntry {
+  id: string;
+  customer: string;
+  type: LedgerEntryType;
+  /** signed, minor units: what the customer paid in is positive, what went back negative */
+  amount: number;
+  currency: string;
+  transaction_id: string;
+  /** the Stripe object behind it: `ch_…`/`pi_…`, `re_…`, `du_…` */
+  stripe_object: string;
+  /** ISO 8601 */
+  at: string;
+}
+
+export interface CustomerBalance {
+  customer: string;
+  currency: string;
+  amount: number;
+  /** how many entries make it, to check `amount` against the ledger */
+  entries: number;
+  updated_at: string;
+}
+
+export interface HourBucket {
+  payments: number;
+  failures: number;
+  /** sum of successful payment amounts per currency */
+  amounts: Record<string, number>;
+  declines: Record<string, number>;
+}
+
+/** Welford's running mean and variance of successful payment amounts, per currency. */
+export interface AmountStats {
+  n: number;
+  mean: number;
+  m2: number;
+}
+
+/** One currency's balance, as kept in the customer's counters record. */
+export interface BalanceCounter {
+  amount: number;
+  entries: number;
+  updated_at: string;
+}
+
+/**
+ * The customer's counters, one record written in the commit that changes
+ * any of them: the balance per currency and the aggregates the fraud rules
+ * read. One key, so a payment moves both with one write and one check.
+ */
+export interface CustomerAggregates {
+  customer: string;
+  /** currency -> balance: always the sum of that currency's ledger entries (absent: none yet) */
+  balances?: Record<string, BalanceCounter>;
+  /** hour start (ms, as a string) -> counts, for the last `AGGREGATE_WINDOW_HOURS` */
+  hours: Record<string, HourBucket>;
+  /** payment method fingerprint -> last seen (ms) */
+  fingerprints: Record<string, number>;
+  amount_stats: Record<string, AmountStats>;
+  totals: {
+    payments: number;
+    failures: number;
+    declines_by_code: Record<string, number>;
+    early_fraud_warnings: number;
+    reviews_opened: number;
+    disputes: number;
+  };
+  updated_at: string;
+}
+
+/** The balances in a counters record, as the API shows them, by currency. */
+export function balancesOf(aggregates: CustomerAggregates | null): CustomerBalance[] {
+  return Object.entries(aggregates?.balances ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([currency, b]) => ({ customer: aggregates!.customer, currency, ...b }));
+}
