@@ -145,7 +145,13 @@ Deno.test("two events linking the stub at once, and again, merge it once", async
 Deno.test("through the webhook intake: the merge runs in the background and the event log says so", async () => {
   await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Merge4", amount: 2500 });
-    const du = disputeObject({ charge: story.ch, payment_intent: null, amount: 2500 });
+    // a chargeback carries its withdrawal: amount_disputed is what Stripe took back
+    const du = disputeObject({
+      charge: story.ch,
+      payment_intent: null,
+      amount: 2500,
+      withdrawn: true,
+    });
     const [chargeOk, piOk] = story.succeeded(T0 + 1);
     const events = [
       story.created(T0),
