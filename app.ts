@@ -19,8 +19,13 @@ import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { disputeRoutes } from "./routes/disputes.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
+import { retryRoutes } from "./routes/retries.ts";
+import { authorizationRoutes } from "./routes/authorizations.ts";
 import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts";
 import { docsRoutes } from "./openapi/docs.ts";
+import { problemRoutes } from "./openapi/problems.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { routePath } from "hono/route";
 import { AppError } from "./core/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
@@ -30,6 +35,14 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 export function createApp(deps: Deps, services: Services = createServices(deps)) {
   const app = createRouter();
+  const requests = services.metrics.counter(
+    "payops_http_requests_total",
+    "HTTP requests by method, route template and status",
+  );
+  const latency = services.metrics.histogram(
+    "payops_http_request_duration_seconds",
+    "HTTP request time by method and route template",
+  );
 
   app.use("*", async (c, next) => {
     // Our id is always ours (it lands in audit entries); a client's is kept beside it.
@@ -54,11 +67,20 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
     if (c.req.path.startsWith("/api/admin") && !c.res.headers.has("cache-control")) {
       c.header("Cache-Control", "private, no-cache");
     }
-    c.get("log").info("request", {
+    // Each accepted delivery is in the webhook-event log already (GET /webhook-events); at
+    // info level a burst from Stripe (or the demo's seeding) would bury everything else.
+    const quiet = c.res.status < 400 && c.req.path === "/api/webhooks/stripe";
+    const seconds = (performance.now() - started) / 1000;
+    // the route template, never the raw path: ids would make a series per record
+    const matched = routePath(c, -1);
+    const route = matched === "*" || matched === "/*" ? "unmatched" : matched;
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    latency.observe({ method: c.req.method, route }, seconds);
+    (quiet ? c.get("log").debug : c.get("log").info)("request", {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
+      ms: Math.round(seconds * 10_000) / 10,
     });
   });
 
@@ -94,9 +116,13 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", disputeRoutes(services));
   app.route("/api/admin", approvalRoutes(services));
   app.route("/api/admin", enrollRoutes(services));
+  app.route("/api/admin/payments", retryRoutes(services));
+  app.route("/api/admin/payments", authorizationRoutes(services));
 
   app.get("/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/", docsRoutes());
+  app.route("/", problemRoutes());
+  app.route("/", metricsRoutes(deps.config.metricsToken));
   return app;
 }
 

@@ -4,9 +4,9 @@
  */
 import { z } from "zod";
 
-import { LOG_LEVELS, type LogLevel } from "./core/log.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
-export type { LogLevel };
+export type { LogFormat, LogLevel };
 
 const intIn = (name: string, min: number, max: number) =>
   z.string().regex(/^\d+$/, `${name} must be a whole number`).transform(Number).pipe(
@@ -100,6 +100,10 @@ const envSchema = z.object({
   API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
   STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
   TRUSTED_PROXIES: z.string().optional(),
+  LOG_FORMAT: z.enum(LOG_FORMATS, {
+    error: `LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}`,
+  }).optional(),
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
   ALERT_WEBHOOK_URL: z.url({
     protocol: /^https?$/,
@@ -107,6 +111,9 @@ const envSchema = z.object({
   }).optional(),
   ALERT_WEBHOOK_SECRET: z.string().min(16, "ALERT_WEBHOOK_SECRET must be at least 16 characters")
     .optional(),
+  RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
+  RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
+  RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
 });
 
 export interface Config {
@@ -147,6 +154,17 @@ export interface Config {
   stepUpRateLimitPerMin: number;
   /** addresses / CIDRs whose X-Forwarded-For is believed */
   trustedProxies: string[];
+  /** the retry policy's limits (README "Retry policy") */
+  retry: { maxAttempts: number; maxPerCardPerDay: number; waitAfterTryAgainS: number };
+  /** `pretty` on a terminal unless LOG_FORMAT says otherwise */
+  logFormat: LogFormat;
+  /** bearer token that may read GET /metrics besides admins; undefined = admins only */
+  metricsToken: string | undefined;
+}
+
+export interface ParseOptions {
+  /** stdout is a terminal: the log format defaults to `pretty` */
+  terminal?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -154,7 +172,10 @@ export class ConfigError extends Error {
 }
 
 /** Parses an environment record (`Deno.env.toObject()` in main.ts, a literal in tests). */
-export function parseConfig(env: Record<string, string | undefined>): Config {
+export function parseConfig(
+  env: Record<string, string | undefined>,
+  options: ParseOptions = {},
+): Config {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
@@ -200,6 +221,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
     stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
     trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
+    logFormat: e.LOG_FORMAT ?? (options.terminal ? "pretty" : "json"),
+    metricsToken: e.METRICS_TOKEN,
+    retry: {
+      maxAttempts: e.RETRY_MAX_ATTEMPTS ?? 3,
+      maxPerCardPerDay: e.RETRY_MAX_PER_CARD_PER_DAY ?? 5,
+      waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
+    },
   };
 }
 

@@ -18,17 +18,21 @@ import {
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
+import { watchAncestors } from "./cli/ancestry.ts";
+import { createMetrics } from "./core/metrics.ts";
+import { timedCronRun } from "./services/metrics.ts";
 
 let config: Config;
 try {
-  config = parseConfig(Deno.env.toObject());
+  config = parseConfig(Deno.env.toObject(), { terminal: Deno.stdout.isTerminal() });
   requireSigningKey(config, "the server");
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);
   Deno.exit(1);
 }
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, undefined, {}, config.logFormat);
+const metrics = createMetrics();
 
 // Crons are registered at the top level, before any await, as Deno Deploy
 // requires; until the services exist they have nothing to do.
@@ -37,7 +41,12 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
     if (!started.services) return;
     try {
-      await runPeriodicTask(started.services, task as PeriodicTask);
+      const services = started.services;
+      await timedCronRun(
+        services.deps,
+        task,
+        () => runPeriodicTask(services, task as PeriodicTask),
+      );
     } catch (error) {
       log.error("cron task failed", { cron: task, error });
     }
@@ -76,8 +85,14 @@ const resolvedConfig = {
   auditSigningKeys: config.auditSigningKeys ?? [auditSigningKey],
 };
 
-const stripe = createStripeGateway({ kv, clock: systemClock, config: resolvedConfig, log });
-const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log };
+const stripe = createStripeGateway({
+  kv,
+  clock: systemClock,
+  config: resolvedConfig,
+  log,
+  metrics,
+});
+const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log, metrics };
 const services = createServices(deps);
 started.services = services;
 const app = createApp(deps, services);
@@ -105,31 +120,50 @@ const server = serve();
 // Locally the job table is also driven in-process, every few seconds, so
 // retries don't wait for the next cron minute. Deno Deploy relies on cron.
 let jobLoop: ReturnType<typeof setInterval> | undefined;
+let jobRun: Promise<void> | null = null;
 if (!resolvedConfig.onDenoDeploy) {
-  let running = false;
-  jobLoop = setInterval(async () => {
-    if (running) return;
-    running = true;
-    try {
-      await runJobs(services);
-    } catch (error) {
-      log.error("job loop failed", { error });
-    } finally {
-      running = false;
-    }
+  jobLoop = setInterval(() => {
+    if (jobRun) return;
+    jobRun = runJobs(services).then(
+      () => {},
+      (error) => log.error("job loop failed", { error }),
+    ).finally(() => jobRun = null);
   }, 3000);
 }
 
-if (demo) await demo.seed(services);
-
-async function shutdown() {
+let stopping = false;
+/**
+ * Stops taking requests, lets in-flight ones (and their commits) and a running
+ * job pass finish, flushes what the identity throttle holds in memory, closes
+ * KV, and says so. A second signal while that runs stops at once.
+ */
+async function shutdown(reason: string) {
+  if (stopping) {
+    log.warn("stopping now, without waiting", { reason });
+    Deno.exit(1);
+  }
+  stopping = true;
+  log.info("stopping: finishing in-flight requests", { reason });
   clearInterval(jobLoop);
+  stopWatching();
   await server.shutdown();
-  await services.identity.close(); // flushes throttle counts held in memory
+  await jobRun;
+  await services.identity.close();
   await demo?.close();
   kvReads?.close();
   kv.close();
+  log.info("stopped", { reason });
   Deno.exit(0);
 }
-Deno.addSignalListener("SIGINT", shutdown);
-if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", shutdown);
+Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+
+// Started through a wrapper (`npx deno task start`), a signal to the wrapper's
+// pid never reaches this process: when a process above goes, stop as if told to.
+const stopWatching = await watchAncestors((pid) =>
+  shutdown(`process ${pid} above this one exited`)
+);
+
+if (demo) {
+  demo.seed(services).catch((error) => log.error("demo setup failed", { error }));
+}

@@ -142,6 +142,17 @@ Deno.test({
         const modal = page.locator(".modal-ux");
         await modal.waitFor();
         const text = await modal.innerText();
+        // bearerAuth comes first and the dialog opens scrolled to it, not to a second factor
+        const first = await modal.locator(".auth-container").first().innerText();
+        assert.match(first, /^bearerAuth/);
+        const scrolled = await page.evaluate<number>(
+          `document.querySelector(".modal-ux-content")?.scrollTop ?? 0`,
+        );
+        assert.equal(scrolled, 0, "the Authorize dialog opens at its top (bearerAuth)");
+        const focused = await page.evaluate<string>(
+          `document.activeElement?.closest(".auth-container")?.innerText ?? ""`,
+        );
+        assert.match(focused, /^bearerAuth/, "the caret is in the bearer token's field");
         for (const name of ["bearerAuth", "otpCode", "stepUp", "X-OTP-Code", "X-Step-Up"]) {
           assert.ok(text.includes(name), `the Authorize dialog offers ${name}`);
         }

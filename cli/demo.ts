@@ -8,9 +8,11 @@ import { startEmulator } from "../emulator/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { claimDemoSeeding, markDemoSeeded, releaseDemoSeeding } from "../kv/demo.ts";
 import { type AdminCredentials, createDemoAdmin } from "../services/identity/mod.ts";
-import { seedDemoAccount, seedDemoDisputes } from "../services/demo_seed.ts";
+import { seedDemoAccount, seedDemoDisputes, type SeedSummary } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
+
+const DEMO_EMAIL = "demo@example.com";
 
 /** Demo mode could not start; the message says what to do. */
 export class DemoError extends Error {
@@ -20,12 +22,30 @@ export class DemoError extends Error {
 export interface Demo {
   /** the config with the emulator's URL and the webhook secret filled in */
   config: Config;
+  /** creates the demo admin, seeds the account (once per store), then prints what to try */
   seed(services: Services): Promise<void>;
   close(): Promise<void>;
 }
 
+/** Where the demo talks to the person at the terminal: progress and the credentials box. */
+export interface DemoConsole {
+  /** stdout is a terminal: progress redraws one line */
+  terminal: boolean;
+  write(text: string): void;
+}
+
+const STDOUT: DemoConsole = {
+  terminal: Deno.stdout.isTerminal(),
+  write: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+};
+
 export async function startDemo(
-  { config, kv, log }: { config: Config; kv: Deno.Kv; log: Logger },
+  { config, kv, log, out = STDOUT }: {
+    config: Config;
+    kv: Deno.Kv;
+    log: Logger;
+    out?: DemoConsole;
+  },
 ): Promise<Demo> {
   const secrets = config.stripe.webhookSecrets ??
     [`whsec_${await loadOrCreateSecret(kv, "demo_webhook_secret", 24)}`];
@@ -57,24 +77,68 @@ export async function startDemo(
     config: demoConfig,
     async seed(services) {
       const admin = await createDemoAdmin(services);
-      if (admin) printCredentials(admin, config.port);
-      if (!await claimDemoSeeding(kv, services.deps.clock.now())) return;
-      // Seeding goes through the rate-limited gateway; let it run while the server serves.
-      seedDemoAccount(services.deps.stripe, log)
-        .then(() => seedDemoDisputes(services.deps.stripe, emulator, log))
-        .then(() => markDemoSeeded(kv, services.deps.clock.now()))
-        .catch(async (error) => {
+      if (await claimDemoSeeding(kv, services.deps.clock.now())) {
+        // Seeding goes through the rate-limited gateway while the server already serves.
+        const progress = seedProgress(out);
+        try {
+          const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
+          await seedDemoDisputes(services.deps.stripe, emulator, log);
+          progress.done(summary);
+          await markDemoSeeded(kv, services.deps.clock.now());
+        } catch (error) {
+          progress.done(null);
           log.error("demo seeding failed; it will be tried again at the next start", { error });
           await releaseDemoSeeding(kv);
-        });
+        }
+      }
+      // Last, so it stays on screen.
+      if (admin) out.write(credentialsBox(admin, config.port));
+      else out.write(existingAdminNote(await services.identity.allAdmins(), config.port));
     },
     close: () => emulator.close(),
   };
 }
 
+/** One line that counts up (redrawn on a terminal; otherwise printed at the start and the end). */
+function seedProgress(out: DemoConsole) {
+  const write = (line: string) => out.write(out.terminal ? `\r${line}\x1b[K` : `${line}\n`);
+  if (!out.terminal) write("seeding the demo account through the emulator...");
+  return {
+    update(done: number, total: number) {
+      if (out.terminal) write(`seeding the demo account: ${done}/${total} customers`);
+    },
+    done(summary: SeedSummary | null) {
+      const text = summary
+        ? `seeded the demo account: ${summary.customers} customers, ${summary.payments} ` +
+          `payments, ${summary.declined} declined, ${summary.disputed} disputed`
+        : "seeding the demo account failed (see the log)";
+      write(text);
+      if (out.terminal) out.write("\n");
+    },
+  };
+}
+
+function tryNext(port: number, token: string): string[] {
+  const base = `http://localhost:${port}`;
+  return [
+    "  Try next:",
+    `    export TOKEN=${token}`,
+    `    curl -s ${base}/api/admin/me -H "Authorization: Bearer $TOKEN"`,
+    `    curl -s "${base}/api/admin/payments/transactions?limit=5" -H "Authorization: Bearer $TOKEN"`,
+    `    curl -s ${base}/api/admin/payments/ops-alerts -H "Authorization: Bearer $TOKEN"`,
+    "    a refund needs a TOTP code from the secret above: add it to an authenticator app, then",
+    `    curl -s ${base}/api/admin/payments/refunds -H "Authorization: Bearer $TOKEN" \\`,
+    '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
+    `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
+    "",
+    `  API docs:  ${base}/docs  (Authorize -> bearerAuth -> the token)`,
+    "",
+  ];
+}
+
 /** Shown once, on purpose, on the terminal: the token and TOTP secret are never stored in clear. */
-function printCredentials(creds: AdminCredentials, port: number): void {
-  console.log([
+function credentialsBox(creds: AdminCredentials, port: number): string {
+  return [
     "",
     "  Demo admin created (shown once; keep it somewhere safe):",
     `    email         ${creds.admin.email}`,
@@ -83,7 +147,21 @@ function printCredentials(creds: AdminCredentials, port: number): void {
     `    otpauth uri   ${creds.otpauth_uri}`,
     `    recovery      ${creds.recovery_codes.join(" ")}`,
     "",
-    `  API docs:  http://localhost:${port}/docs  (Authorize -> bearerAuth -> the token)`,
+    ...tryNext(port, creds.token),
+  ].join("\n") + "\n";
+}
+
+/** A restart on existing data: the token was shown once, at the first start; say how to get another. */
+function existingAdminNote(admins: { id: string; email: string }[], port: number): string {
+  const demo = admins.find((a) => a.email === DEMO_EMAIL) ?? admins[0];
+  const id = demo?.id ?? "<admin id from: deno task admin list>";
+  return [
     "",
-  ].join("\n"));
+    `  The demo admin exists already (${demo?.email ?? DEMO_EMAIL}); its token was shown at the`,
+    "  first start. For a new one (the old one stops working):",
+    `    deno task admin rotate-token --id ${id}`,
+    "  (the TOTP secret: deno task admin reset-2fa --id " + id + ")",
+    "",
+    ...tryNext(port, "<the new token>"),
+  ].join("\n") + "\n";
 }

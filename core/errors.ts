@@ -3,33 +3,208 @@
  * app.ts turns it into `application/problem+json` (RFC 9457).
  */
 
+/**
+ * Every problem code: its HTTP status, a title, what happened and what to do.
+ * `/problems/{code}` renders the last two as the page the problem's `type` points at.
+ */
+export interface ErrorCodeInfo {
+  status: number;
+  title: string;
+  /** what happened, in the operator's words */
+  what?: string;
+  /** what to do about it */
+  todo?: string;
+}
+
 export const ERROR_CODES = {
-  unauthenticated: { status: 401, title: "Authentication required" },
-  forbidden: { status: 403, title: "Forbidden" },
-  otp_required: { status: 401, title: "Second factor required" },
-  otp_invalid: { status: 401, title: "Second factor code invalid" },
-  otp_replayed: { status: 401, title: "Second factor code already used" },
-  otp_locked: { status: 429, title: "Second factor locked" },
-  step_up_expired: { status: 401, title: "Step-up token expired or invalid" },
-  validation_failed: { status: 422, title: "Validation failed" },
-  not_found: { status: 404, title: "Not found" },
-  conflict: { status: 409, title: "Conflict" },
-  idempotency_key_reused: { status: 422, title: "Idempotency key reused with a different request" },
-  duplicate_suspected: { status: 409, title: "Duplicate suspected" },
-  amount_exceeds_refundable: { status: 422, title: "Amount exceeds what is refundable" },
-  self_approval_forbidden: { status: 403, title: "Self-approval forbidden" },
-  rate_limited: { status: 429, title: "Too many requests" },
-  payload_too_large: { status: 413, title: "Payload too large" },
-  signature_invalid: { status: 400, title: "Webhook signature invalid" },
-  stripe_error: { status: 502, title: "Stripe refused the request" },
-  stripe_unavailable: { status: 503, title: "Stripe unavailable" },
-  unavailable: { status: 503, title: "Service unavailable" },
-  internal: { status: 500, title: "Internal error" },
-  charge_not_refundable: { status: 409, title: "Stripe says the charge cannot be refunded" },
-  enrollment_invalid: { status: 401, title: "Enrollment code invalid" },
-  configuration_error: { status: 503, title: "Configuration error" },
-  unsupported_media_type: { status: 415, title: "Unsupported media type" },
-} as const;
+  unauthenticated: {
+    status: 401,
+    title: "Authentication required",
+    what:
+      "The request carries no API token, or one this service does not know (rotated, revoked, expired or never issued), or the account is disabled.",
+    todo:
+      "Send `Authorization: Bearer <token>` with a current token. An admin gets one from `deno task admin create` or `rotate-token`; a new account from `POST /api/admin/enroll`.",
+  },
+  forbidden: {
+    status: 403,
+    title: "Forbidden",
+    what: "Your role does not include the permission this operation needs.",
+    todo:
+      "Check your role with `GET /api/admin/me`; ask an admin for a role that has it. The operation's page in /docs lists the roles.",
+  },
+  otp_required: {
+    status: 401,
+    title: "Second factor required",
+    what: "This operation moves money or cannot be undone: it needs a fresh second factor.",
+    todo:
+      "Send `X-OTP-Code: <6 digits>` from your authenticator app, or `X-Step-Up: <token>` from `POST /api/admin/step-up`.",
+  },
+  otp_invalid: {
+    status: 401,
+    title: "Second factor code invalid",
+    what: "The TOTP code or step-up token was wrong, or not 6 digits.",
+    todo:
+      "Check the clock of the device with the authenticator and send the current code. Repeated failures lock the second factor for a while.",
+  },
+  otp_replayed: {
+    status: 401,
+    title: "Second factor code already used",
+    what: "Each TOTP code is accepted once per admin; this one was used already.",
+    todo: "Wait for the next code (30 s), or take a step-up token for a run of operations.",
+  },
+  otp_locked: {
+    status: 429,
+    title: "Second factor locked",
+    what: "Too many wrong codes: the second factor is locked for a while.",
+    todo:
+      "Wait for the time in `Retry-After`. If you lost the authenticator, an admin can reset it (`reset-2fa`, approved by a second admin).",
+  },
+  step_up_expired: {
+    status: 401,
+    title: "Step-up token expired or invalid",
+    what:
+      "The `X-Step-Up` token is expired, belongs to another admin or token, or was never issued.",
+    todo:
+      "Take a new one with `POST /api/admin/step-up` and a TOTP code; it lasts `STEP_UP_TTL_S` seconds.",
+  },
+  validation_failed: {
+    status: 422,
+    title: "Validation failed",
+    what:
+      "Part of the request is missing or invalid; `errors[]` names each field and what it must be.",
+    todo:
+      "Fix the fields listed in `errors[]` and send the request again. /docs shows each field with a valid example.",
+  },
+  not_found: {
+    status: 404,
+    title: "Not found",
+    what: "Nothing with that id exists here (or the path is not a route).",
+    todo:
+      "Check the id: list the resource (for example `GET /api/admin/payments/refunds`) to find it. Payments appear once Stripe's webhooks have reported them.",
+  },
+  conflict: {
+    status: 409,
+    title: "Conflict",
+    what:
+      "Someone else changed the same record at the same moment, or it is in a state that does not allow this.",
+    todo: "Read the record again and decide whether the operation still makes sense; then retry.",
+  },
+  idempotency_key_reused: {
+    status: 422,
+    title: "Idempotency key reused with a different request",
+    what: "This `Idempotency-Key` was used before with a different body.",
+    todo:
+      "Use a new key for a new request; send the same key only with the exact same body to get the first answer again.",
+  },
+  duplicate_suspected: {
+    status: 409,
+    title: "Duplicate suspected",
+    what: "A refund of the same payment and amount was made recently: this may be a double click.",
+    todo:
+      "Check the payment's refunds. If a second refund is intended, send the request again with `confirm_duplicate: true`.",
+  },
+  amount_exceeds_refundable: {
+    status: 422,
+    title: "Amount exceeds what is refundable",
+    what:
+      "The amount is more than what is left on the payment after refunds settled, in flight and awaiting approval.",
+    todo:
+      "Send an amount up to `refundable` (in the problem document), or omit `amount` to refund everything that is left.",
+  },
+  self_approval_forbidden: {
+    status: 403,
+    title: "Self-approval forbidden",
+    what:
+      "The person who asked for an operation (or an account linked to them) may not approve it.",
+    todo: "Ask another operator or admin to approve it.",
+  },
+  rate_limited: {
+    status: 429,
+    title: "Too many requests",
+    what: "This token sent more requests than its per-minute limit.",
+    todo: "Wait for the seconds in `Retry-After`, then go on; spread batch work out over time.",
+  },
+  payload_too_large: {
+    status: 413,
+    title: "Payload too large",
+    what: "The request body is larger than this route accepts.",
+    todo: "Send a smaller body; the route's description in /docs states its limit.",
+  },
+  signature_invalid: {
+    status: 400,
+    title: "Webhook signature invalid",
+    what:
+      "The `Stripe-Signature` header does not verify with any configured webhook secret, or its timestamp is too old.",
+    todo:
+      "Set `STRIPE_WEBHOOK_SECRETS` to the endpoint's signing secret (`whsec_…` in Stripe's Dashboard); during a rotation list both, comma-separated.",
+  },
+  stripe_error: {
+    status: 502,
+    title: "Stripe refused the request",
+    what:
+      "Stripe answered with an error; its `type`, `code`, `decline_code` and `advice_code` are in the problem document.",
+    todo:
+      "Read Stripe's code: a decline needs another payment method or the customer; an invalid request usually means the object changed at Stripe.",
+  },
+  stripe_unavailable: {
+    status: 503,
+    title: "Stripe unavailable",
+    what:
+      "Stripe could not be reached or timed out. If money may have moved, the operation stays `processing` and reconciliation finishes it.",
+    todo:
+      "Try again later with the same `Idempotency-Key`; nothing moves twice. Check the operation's status before acting again.",
+  },
+  unavailable: {
+    status: 503,
+    title: "Service unavailable",
+    what: "The service cannot serve this now (its store is unreachable or it is stopping).",
+    todo: "Try again shortly; if it persists, run `deno task doctor` on the server.",
+  },
+  internal: {
+    status: 500,
+    title: "Internal error",
+    what: "Something unexpected failed. It was logged with this request's id.",
+    todo: "Try again; if it repeats, report the `request_id` to whoever runs the service.",
+  },
+  retry_refused: {
+    status: 422,
+    title: "Retry refused",
+    what:
+      "The retry policy refused this payment retry; the problem document gives its reason (attempts used, card limit, a decline that must not be retried).",
+    todo: "Follow the reason: wait, ask the customer for another payment method, or stop retrying.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: "Unsupported media type",
+    what: "The request body's `Content-Type` is not one this route reads.",
+    todo: "Send `Content-Type: application/json` (or `multipart/form-data` for file uploads).",
+  },
+  charge_not_refundable: {
+    status: 409,
+    title: "Charge not refundable",
+    what: "Stripe says the charge cannot be refunded now, for example while it is disputed.",
+    todo: "Handle the dispute instead (`/disputes`), or wait until the charge can be refunded.",
+  },
+  payment_method_not_allowed: {
+    status: 422,
+    title: "Payment method not allowed",
+    what: "The payment method is attached to another customer.",
+    todo: "Use one of the customer's own payment methods (`GET /customers/{id}/payment-methods`).",
+  },
+  enrollment_invalid: {
+    status: 401,
+    title: "Enrollment code invalid",
+    what: "The enrollment code is unknown, used already or expired.",
+    todo: "Ask an admin for a new account invitation; each code works once.",
+  },
+  configuration_error: {
+    status: 503,
+    title: "Configuration error",
+    what:
+      "The service's configuration cannot serve this (for example a sealed secret the configured keys cannot open).",
+    todo: "The detail names the setting to fix; `deno task doctor` checks them all.",
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -67,7 +242,7 @@ export class AppError extends Error {
 }
 
 export function notFound(what: string, id: string): AppError {
-  return new AppError("not_found", `${what} ${id} does not exist`);
+  return new AppError("not_found", `no ${what} ${id}`);
 }
 
 export function validationFailed(errors: FieldError[]): AppError {

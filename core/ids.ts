@@ -24,7 +24,8 @@ export type IdPrefix =
   | "grt"
   | "ops"
   | "req"
-  | "apr";
+  | "apr"
+  | "aut";
 
 function encodeTime(ms: number): string {
   let out = "";

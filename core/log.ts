@@ -1,9 +1,12 @@
 /**
- * Structured JSON logs, one object a line. Values pass through `mask` so that
- * secrets, tokens, full emails and card numbers never reach the output.
+ * Structured logs: JSON, one object a line (for machines), or `pretty`, one
+ * short human line per event (for a terminal). Values pass through `mask` so
+ * that secrets, tokens, full emails and card numbers never reach the output.
  */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
 
 export type LogFields = Record<string, unknown>;
 
@@ -57,7 +60,9 @@ export function createLogger(
   level: LogLevel,
   write: (line: string) => void = (l) => console.log(l),
   base: LogFields = {},
+  format: LogFormat = "json",
 ): Logger {
+  const render = format === "pretty" ? prettyLine : JSON.stringify;
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const entry = {
@@ -66,15 +71,53 @@ export function createLogger(
       msg: maskString(msg),
       ...mask({ ...base, ...fields }) as LogFields,
     };
-    write(JSON.stringify(entry));
+    write(render(entry));
   };
   return {
     debug: (m, f) => emit("debug", m, f),
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
-    child: (fields) => createLogger(level, write, { ...base, ...fields }),
+    child: (fields) => createLogger(level, write, { ...base, ...fields }, format),
   };
+}
+
+const PRETTY_LEVEL: Record<string, string> = {
+  debug: "DBG",
+  info: "INF",
+  warn: "WRN",
+  error: "ERR",
+};
+
+function prettyValue(v: unknown): string {
+  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
+  if (v && typeof v === "object" && "message" in v && "name" in v) {
+    return JSON.stringify(`${(v as Error).name}: ${(v as Error).message}`);
+  }
+  return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * One short line: `16:05:09 INF listening port=8000`. An access-log entry reads
+ * like a request line (`GET /healthz 200 1.2ms`); the request id goes last,
+ * so the eye finds method and status first.
+ */
+function prettyLine(entry: Record<string, unknown>): string {
+  const { time, level, msg, request_id, ...rest } = entry;
+  const head = `${String(time).slice(11, 19)} ${PRETTY_LEVEL[String(level)] ?? level}`;
+  let text = String(msg);
+  if (msg === "request" && "method" in rest && "path" in rest) {
+    const { method, path, status, ms, ...more } = rest;
+    text = `${method} ${path} ${status} ${ms}ms`;
+    return [head, text, ...pairs({ ...more, request_id })].join(" ");
+  }
+  return [head, text, ...pairs({ ...rest, request_id })].join(" ");
+}
+
+function pairs(fields: Record<string, unknown>): string[] {
+  return Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) =>
+    `${k}=${prettyValue(v)}`
+  );
 }
 
 /** A logger that drops everything (tests), or collects lines when given an array. */

@@ -43,6 +43,7 @@ export const PERMISSIONS = {
   "fraud.sweeps": atLeast("analyst"),
   "retries.read": atLeast("viewer"),
   "retries.create": atLeast("operator"),
+  "authorizations.manage": atLeast("operator"),
   "audit.read": ["auditor", "admin"],
   "audit.export": ["auditor", "admin"],
   "webhooks.read": ["admin"],

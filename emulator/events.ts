@@ -8,6 +8,10 @@ export const API_VERSION = "2026-10-28.endive";
 export interface WebhookTarget {
   url: string;
   secret: string;
+  /** what GET /v1/webhook_endpoints shows for it (default: every event) */
+  enabled_events?: string[];
+  /** the endpoint's API version as GET /v1/webhook_endpoints shows it (default: API_VERSION) */
+  api_version?: string;
 }
 
 export interface RequestInfo {

@@ -1,3 +1,4 @@
+import { accountRoutes } from "./account.ts";
 import { balanceRoutes } from "./balance.ts";
 import { chargeRoutes } from "./charge_routes.ts";
 import type { Route } from "./context.ts";
@@ -43,6 +44,7 @@ const ROUTES: Route[] = [
   ...balanceRoutes,
   ...fileRoutes,
   ...eventRoutes,
+  ...accountRoutes,
 ];
 
 export function findRoute(method: string, path: string): { route: Route; args: string[] } | null {

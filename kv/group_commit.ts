@@ -131,69 +131,87 @@ interface NextGroup<T> {
  * customer's counters from it (kv/read_cache.ts).
  */
 export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null = null) {
-  /** built, waiting for a later group (the next one was full, or changes what they read) */
-  let held: Built<T>[] = [];
-  let inflight: Group<T> | null = null;
-  let next: NextGroup<T> | null = null;
-  let landedCount = 0;
-  /** checked key -> the group (by count) that last checked it, over the last `LANDED_KEPT` groups */
-  const lastTouched = new Map<string, number>();
+  const committer = new GroupCommitter<T>(kv, cache);
+  return { submit: (build: GroupBuild<T>) => committer.submit(build) };
+}
 
-  function alone(p: Pending<T>): void {
+class GroupCommitter<T> {
+  /** built, waiting for a later group (the next one was full, or changes what they read) */
+  #held: Built<T>[] = [];
+  #inflight: Group<T> | null = null;
+  #next: NextGroup<T> | null = null;
+  #landedCount = 0;
+  /** checked key -> the group (by count) that last checked it, over the last `LANDED_KEPT` groups */
+  readonly #lastTouched = new Map<string, number>();
+  readonly #kv: Deno.Kv;
+  readonly #cache: CounterCache | null;
+
+  constructor(kv: Deno.Kv, cache: CounterCache | null) {
+    this.#kv = kv;
+    this.#cache = cache;
+  }
+
+  /** Builds `build` now and commits it with whatever else is ready; its value once it landed. */
+  submit(build: GroupBuild<T>): Promise<T> {
+    return new Promise((resolve, reject) => this.#prepare({ build, resolve, reject }));
+  }
+
+  #alone(p: Pending<T>): void {
     let last: Recording | null = null;
-    commitChecked(kv, async (op) => {
+    commitChecked(this.#kv, async (op) => {
       const { rec, value } = await p.build(true);
       rec.replay(op);
       last = rec;
       return value;
     }, { attempts: COMMIT_ATTEMPTS, what: "the transaction" })
       .then((r) => {
-        remember(last!, r.versionstamp);
+        this.#remember(last!, r.versionstamp);
         p.resolve(r.value);
       }, p.reject);
   }
 
-  function remember(rec: Recording, versionstamp: string): void {
-    if (!cache) return;
-    for (const o of rec.ops) if (o.kind === "set") cache.wrote(o.key, o.value, versionstamp);
+  #remember(rec: Recording, versionstamp: string): void {
+    if (!this.#cache) return;
+    for (const o of rec.ops) if (o.kind === "set") this.#cache.wrote(o.key, o.value, versionstamp);
   }
 
-  function prepare(p: Pending<T>): void {
-    const since = landedCount;
+  #prepare(p: Pending<T>): void {
+    const since = this.#landedCount;
     p.build(false).then(
       ({ rec, value }) => {
         try {
-          place({ p, rec, value, keys: rec.checkedKeys(), since });
+          this.#place({ p, rec, value, keys: rec.checkedKeys(), since });
         } catch (e) {
           p.reject(e);
         }
       },
       (e) => p.reject(e),
-    ).finally(pump);
+    ).finally(() => this.#pump());
   }
 
-  function stale(b: Built<T>): boolean {
-    if (b.since === landedCount) return false;
-    if (b.since < landedCount - LANDED_KEPT) return true; // older than what is remembered
-    return b.keys.some((k) => (lastTouched.get(k) ?? 0) > b.since);
+  #stale(b: Built<T>): boolean {
+    if (b.since === this.#landedCount) return false;
+    if (b.since < this.#landedCount - LANDED_KEPT) return true; // older than what is remembered
+    return b.keys.some((k) => (this.#lastTouched.get(k) ?? 0) > b.since);
   }
 
   /** Puts a finished build into the next group (serializing its values now), or holds it. */
-  function place(b: Built<T>): void {
-    if (stale(b)) return prepare(b.p);
-    if (inflight && b.keys.some((k) => inflight!.touched.has(k))) {
+  #place(b: Built<T>): void {
+    if (this.#stale(b)) return this.#prepare(b.p);
+    const inflight = this.#inflight;
+    if (inflight && b.keys.some((k) => inflight.touched.has(k))) {
       inflight.rebuild.push(b.p); // may have read before the group in flight lands
       return;
     }
-    next ??= {
-      op: kv.atomic(),
+    const next = this.#next ??= {
+      op: this.#kv.atomic(),
       taken: [],
       touched: new Set(),
       meter: new BatchMeter(GROUP_MAX_ITEMS),
     };
     const cost = { checks: b.keys.length, mutations: b.rec.ops.length - b.keys.length };
-    if (!next.meter.fits(cost) || b.keys.some((k) => next!.touched.has(k))) {
-      held.push(b); // a later group: this one is full, or changes what it read
+    if (!next.meter.fits(cost) || b.keys.some((k) => next.touched.has(k))) {
+      this.#held.push(b); // a later group: this one is full, or changes what it read
       return;
     }
     try {
@@ -202,8 +220,8 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
       // A value KV cannot take (not serializable): this change fails on its own, and the
       // group's others go into a fresh op, as this one may hold part of it.
       const others = next.taken;
-      next = null;
-      for (const o of others) place(o);
+      this.#next = null;
+      for (const o of others) this.#place(o);
       throw error;
     }
     for (const k of b.keys) next.touched.add(k);
@@ -211,49 +229,46 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
     next.taken.push(b);
   }
 
-  function land(group: Group<T>): void {
-    landedCount++;
-    for (const k of group.touched) lastTouched.set(k, landedCount);
-    if (landedCount % LANDED_KEPT === 0) {
-      for (const [k, n] of lastTouched) if (n <= landedCount - LANDED_KEPT) lastTouched.delete(k);
+  #land(group: Group<T>): void {
+    const landed = ++this.#landedCount;
+    for (const k of group.touched) this.#lastTouched.set(k, landed);
+    if (landed % LANDED_KEPT === 0) {
+      for (const [k, n] of this.#lastTouched) {
+        if (n <= landed - LANDED_KEPT) this.#lastTouched.delete(k);
+      }
     }
   }
 
   /** Sends the next group; when it lands, sends the one after and only then answers. */
-  function send(): void {
-    const open = next!;
-    next = null;
+  #send(): void {
+    const open = this.#next!;
+    this.#next = null;
     const group: Group<T> = { taken: open.taken, touched: open.touched, rebuild: [] };
-    inflight = group;
+    this.#inflight = group;
     // A commit that throws (too large, say) is refused like one that fails its checks.
     open.op.commit().then((r) => (r.ok ? r.versionstamp : null), () => null).then(
-      (versionstamp) => {
-        const ok = versionstamp !== null;
-        inflight = null;
-        land(group);
-        if (ok) { for (const t of group.taken) remember(t.rec, versionstamp); }
-        else cache?.forget(group.touched); // what its builds read may be stale
-        const waiting = held;
-        held = [];
-        for (const b of waiting) place(b);
-        pump();
-        for (const t of group.taken) {
-          if (ok) t.p.resolve(t.value);
-          else alone(t.p);
-        }
-        for (const p of group.rebuild) prepare(p);
-      },
+      (versionstamp) => this.#landed(group, versionstamp),
     );
   }
 
-  function pump(): void {
-    if (!inflight && next) send();
+  #landed(group: Group<T>, versionstamp: string | null): void {
+    const ok = versionstamp !== null;
+    this.#inflight = null;
+    this.#land(group);
+    if (ok) { for (const t of group.taken) this.#remember(t.rec, versionstamp); }
+    else this.#cache?.forget(group.touched); // what its builds read may be stale
+    const waiting = this.#held;
+    this.#held = [];
+    for (const b of waiting) this.#place(b);
+    this.#pump();
+    for (const t of group.taken) {
+      if (ok) t.p.resolve(t.value);
+      else this.#alone(t.p);
+    }
+    for (const p of group.rebuild) this.#prepare(p);
   }
 
-  /** Builds `build` now and commits it with whatever else is ready; its value once it landed. */
-  function submit(build: GroupBuild<T>): Promise<T> {
-    return new Promise((resolve, reject) => prepare({ build, resolve, reject }));
+  #pump(): void {
+    if (!this.#inflight && this.#next) this.#send();
   }
-
-  return { submit };
 }

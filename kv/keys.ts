@@ -23,6 +23,9 @@ export const keys = {
   stripeBucket: (name: string) => ["stripe_bucket", name],
   /** demo mode: set once the demo account has been seeded */
   demoSeeded: () => ["demo_seeded"],
+  /** last run of each periodic task (metrics, doctor) */
+  cronRun: (task: string) => ["cron_runs", task],
+  cronRunsPrefix: () => ["cron_runs"],
   /** a probe for /readyz */
   readiness: () => ["readiness"],
   // --- identity (admins, tokens, second factor) --------------------------
@@ -226,4 +229,36 @@ export const keys = {
   auditCheckpointMeta: () => ["audit_checkpoint_meta"],
   /** the last checkpoint a verify confirmed: where the next incremental verify starts */
   auditVerifiedMarker: () => ["audit_verified_marker"],
+  // --- retries and authorizations ------------------------------------------
+  /** a retry attempt (`rty_…`) */
+  retry: (id: string) => ["retries", id],
+  /** listing indexes, each -> retry id (ULIDs: time order) */
+  retriesByCreated: (id: string) => ["retries_by_created", id],
+  retriesByCreatedPrefix: () => ["retries_by_created"],
+  retryByTransaction: (txnId: string, id: string) => ["retries_by_transaction", txnId, id],
+  retriesByTransactionPrefix: (txnId: string) => ["retries_by_transaction", txnId],
+  retryByStatus: (status: string, id: string) => ["retries_by_status", status, id],
+  retriesByStatusPrefix: (status: string) => ["retries_by_status", status],
+  /** a payment's retry count and the attempt in flight: every new attempt checks and moves it */
+  retryState: (txnId: string) => ["retry_states", txnId],
+  /** when a card (fingerprint) was retried in the last 24 h: `{uses: ms[]}` */
+  retryCardUses: (fingerprint: string) => ["retry_card_uses", fingerprint],
+  /** a payment method's last retry (ISO 8601) */
+  paymentMethodLastUsed: (pmId: string) => ["payment_method_last_used", pmId],
+  /** a capture or cancel of an authorization (`aut_…`) */
+  authorizationAction: (id: string) => ["authorization_actions", id],
+  /** the one capture/cancel of a transaction's authorization -> its id (unique while it counts) */
+  authorizationActionByTransaction: (
+    txnId: string,
+  ) => ["authorization_actions_by_transaction", txnId],
+  authorizationActionsByStatus: (status: string, id: string) => [
+    "authorization_actions_by_status",
+    status,
+    id,
+  ],
+  authorizationActionsByStatusPrefix: (
+    status: string,
+  ) => ["authorization_actions_by_status", status],
+  /** an authorization already alerted as about to lapse -> alert id */
+  authorizationExpiryAlert: (txnId: string) => ["authorization_expiry_alerts", txnId],
 } as const;

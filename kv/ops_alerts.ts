@@ -21,6 +21,7 @@ export const OPS_ALERT_KINDS = [
   "refund_lost_at_stripe",
   "webhook_event_dead",
   "dispute_due_soon",
+  "authorization_expiring",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 

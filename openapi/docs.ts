@@ -81,6 +81,22 @@ window.addEventListener("load", function () {
     displayRequestDuration: true,
     validatorUrl: null,
   });
+  // Every key input of the Authorize dialog asks for focus as it mounts, so the last one
+  // (stepUp) wins and the dialog opens scrolled to it. Put the caret in the first one,
+  // bearerAuth (the token everyone needs), with the dialog at its top.
+  new MutationObserver(function (changes) {
+    changes.forEach(function (change) {
+      change.addedNodes.forEach(function (node) {
+        if (!(node instanceof Element)) return;
+        var modal = node.matches(".modal-ux") ? node : node.querySelector(".modal-ux");
+        if (!modal) return;
+        var first = modal.querySelector(".auth-container input");
+        if (first) first.focus({ preventScroll: true });
+        var content = modal.querySelector(".modal-ux-content");
+        if (content) content.scrollTop = 0;
+      });
+    });
+  }).observe(document.body, { childList: true, subtree: true });
 });
 `;
 

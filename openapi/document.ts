@@ -1,15 +1,19 @@
 /** The OpenAPI 3.1 document: metadata and security schemes, generated from the route schemas. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../routes/env.ts";
+import { finalizeOperations } from "./operations.ts";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
   info: {
     title: "Payment operations API",
     version: "0.1.0",
+    contact: { name: "The operators of this service", url: "/docs" },
+    license: { name: "Proprietary", url: "/docs" },
     description: "Refunds, disputes, fraud triage and payment retries on a Stripe account, " +
       "with roles, step-up 2FA, maker-checker approval and a hash-chained audit log. " +
-      "Errors are `application/problem+json` (RFC 9457) with a stable `code`.",
+      "Errors are `application/problem+json` (RFC 9457) with a stable `code`; each code's " +
+      "`type` is a page of this service: [what each problem code means](/problems).",
   },
   servers: [{ url: "/", description: "this service" }],
   tags: [
@@ -64,5 +68,5 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
 
 /** The document as served at /openapi.json. */
 export function openApiDocument(app: OpenAPIHono<AppEnv>) {
-  return app.getOpenAPI31Document(OPENAPI_INFO);
+  return finalizeOperations(app.getOpenAPI31Document(OPENAPI_INFO));
 }

@@ -6,10 +6,11 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
+import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 export const ProblemSchema = z.object({
-  type: z.string().openapi({ example: "https://docs.payops.dev/problems/validation_failed" }),
+  type: z.string().openapi({ example: "/problems/validation_failed" }),
   title: z.string(),
   status: z.number().int(),
   detail: z.string(),
@@ -42,15 +43,19 @@ export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
   description: "opaque `next_cursor` of the previous page",
 });
 
-/** An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format. */
-export function dateTimeQuery(name: string, description: string) {
+/**
+ * An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format.
+ * Its example is what Swagger UI's "Try it out" sends: give `from` and `to` ones that make a
+ * valid range (from before to), or none.
+ */
+export function dateTimeQuery(name: string, description: string, example?: string) {
   return z.iso.datetime({
     offset: true,
     error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
   }).optional().openapi({
     param: { name, in: "query" },
-    description,
-    example: "2026-01-31T00:00:00Z",
+    description: `${description}, e.g. \`2026-01-31T00:00:00Z\``,
+    ...(example === undefined ? {} : { example }),
   });
 }
 
@@ -63,6 +68,23 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
 
 const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 
+/** A realistic problem document for one code (instead of a generator's `additionalProp1`). */
+function problemExample(code: ErrorCode) {
+  return {
+    type: `/problems/${code}`,
+    title: ERROR_CODES[code].title,
+    status: ERROR_CODES[code].status,
+    detail: code === "validation_failed"
+      ? "body.note: note is required"
+      : ERROR_CODES[code].title.toLowerCase(),
+    code,
+    request_id: "req_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    ...(code === "validation_failed"
+      ? { errors: [{ path: "body.note", message: "note is required" }] }
+      : {}),
+  };
+}
+
 /** Error responses for a route, by HTTP status, with the problem schema. */
 export function errorResponses(...codes: ErrorCode[]) {
   const byStatus: Record<number, ErrorCode[]> = {};
@@ -72,7 +94,12 @@ export function errorResponses(...codes: ErrorCode[]) {
   return Object.fromEntries(
     Object.entries(byStatus).map(([status, list]) => [status, {
       description: list.map((c) => `\`${c}\``).join(", "),
-      content: problemContent,
+      content: {
+        "application/problem+json": {
+          ...problemContent["application/problem+json"],
+          example: problemExample(list[0]),
+        },
+      },
     }]),
   );
 }
@@ -163,6 +190,27 @@ export const PaymentMethodSchema = z.object({
   last4: nullableString("4242"),
   fingerprint: nullableString("Xt5EWLLDS7FJjR1c"),
 }).openapi("PaymentMethodSummary");
+
+/** A Stripe event as the intake log shows it (`/webhook-events`). */
+export const WebhookEventSchema = z.object({
+  id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
+  type: z.string().openapi({ example: "payment_intent.succeeded" }),
+  created: z.number().int().openapi({ description: "Stripe's `created`, unix seconds" }),
+  livemode: z.boolean(),
+  api_version: z.string().nullable(),
+  received_at: DateTimeSchema,
+  status: z.enum(WEBHOOK_EVENT_STATUSES).openapi({
+    description: "`received` (processing), `processed`, `ignored` (processed, nothing to change: " +
+      "unknown type or an older state), `failed` (a retry is scheduled), `dead` (retries used up; " +
+      "replay it)",
+  }),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+  detail: z.string().nullable().openapi({ description: "what processing did" }),
+  processed_at: z.string().nullable().openapi({ format: "date-time" }),
+  object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
+  payload_bytes: z.number().int(),
+}).openapi("WebhookEvent");
 
 /** A two-person request (`/approvals`). */
 const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];

@@ -8,15 +8,9 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  ApprovalSchema,
-  CursorQuery,
-  errorResponses,
-  jsonContent,
-  LimitQuery,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { ApprovalSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
@@ -35,23 +29,20 @@ const IdParam = z.object({
 
 const noteField = z.string().max(500, "note must be at most 500 characters").optional();
 
-const list = adminRoute({ permission: "approvals.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "approvals.read",
   path: "/approvals",
   tags: ["approvals"],
   summary: "Two-person requests, newest first (default: pending)",
-  request: {
-    query: z.object({
-      status: z.enum(APPROVAL_STATUSES, {
-        error: `status must be one of ${APPROVAL_STATUSES.join(", ")}`,
-      }).default("pending").openapi({ param: { name: "status", in: "query" } }),
-      kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(", ")}` }).optional()
-        .openapi({ param: { name: "kind", in: "query" } }),
-      limit: LimitQuery,
-      cursor: CursorQuery,
-    }),
+  filters: {
+    status: z.enum(APPROVAL_STATUSES, {
+      error: `status must be one of ${APPROVAL_STATUSES.join(", ")}`,
+    }).default("pending").openapi({ param: { name: "status", in: "query" } }),
+    kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(", ")}` }).optional()
+      .openapi({ param: { name: "kind", in: "query" } }),
   },
-  responses: { 200: jsonContent(pageSchema(ApprovalSchema, "ApprovalPage"), "a page") },
+  item: ApprovalSchema,
+  pageName: "ApprovalPage",
 });
 
 const show = adminRoute({ permission: "approvals.read" }, {

@@ -12,11 +12,11 @@ import { dateTimeQuery, jsonContent } from "../openapi/schemas.ts";
 import { type AuditFilters, EXPORT_CONTENT_TYPES } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
 
+// No `example`: Swagger UI's "Try it out" would send it, and a made-up id filters everything out.
 const filterText = (name: string, description: string, example: string) =>
   z.string().min(1).max(200).optional().openapi({
     param: { name, in: "query" },
-    description,
-    example,
+    description: `${description}, e.g. \`${example}\``,
   });
 
 const FilterQuery = z.object({
@@ -27,8 +27,8 @@ const FilterQuery = z.object({
   ),
   action: filterText("action", "dotted action", "refund.create"),
   target: filterText("target", "target id", "rfd_01J"),
-  from: dateTimeQuery("from", "entries at or after this time"),
-  to: dateTimeQuery("to", "entries at or before this time"),
+  from: dateTimeQuery("from", "entries at or after this time", "2026-01-01T00:00:00Z"),
+  to: dateTimeQuery("to", "entries at or before this time", "2026-12-31T23:59:59Z"),
 });
 
 const ExportQuery = FilterQuery.extend({

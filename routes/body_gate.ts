@@ -12,6 +12,7 @@ import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { AppError, type FieldError, validationFailed } from "../core/errors.ts";
+import { fieldErrors } from "./field_errors.ts";
 
 /** The default for admin routes; a route declares more in its definition. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -111,10 +112,7 @@ interface RequestSchemas {
 function issuesOf(schema: z.ZodType, value: unknown, where: string): FieldError[] {
   const result = schema.safeParse(value);
   if (result.success) return [];
-  return result.error.issues.map((issue) => ({
-    path: [where, ...issue.path.map(String)].join("."),
-    message: issue.message,
-  }));
+  return fieldErrors(where, result.error.issues);
 }
 
 /** The route's own validation, run early (same messages as the validators give later). */

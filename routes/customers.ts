@@ -13,8 +13,8 @@ import {
   jsonContent,
   LimitQuery,
   pageSchema,
+  PaymentMethodSchema,
 } from "../openapi/schemas.ts";
-import { PaymentMethodSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const LedgerEntrySchema = z.object({

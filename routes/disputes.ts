@@ -75,7 +75,9 @@ const notes = adminRoute({ permission: "disputes.note" }, {
       required: true,
       content: {
         "application/json": {
-          schema: z.object({ text: Text("text") }).openapi("DisputeNoteRequest"),
+          schema: z.object({
+            text: Text("text").openapi({ example: "Customer sent the tracking number by email" }),
+          }).openapi("DisputeNoteRequest"),
         },
       },
     },
@@ -178,7 +180,9 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
       required: true,
       content: {
         "application/json": {
-          schema: z.object({ note: Text("note") }).openapi("DisputeAccept"),
+          schema: z.object({
+            note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
+          }).openapi("DisputeAccept"),
         },
       },
     },

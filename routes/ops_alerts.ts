@@ -94,7 +94,8 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
           1,
           "note is required: say what was done (1 to 500 characters)",
         )
-          .max(500, "note is at most 500 characters"),
+          .max(500, "note is at most 500 characters")
+          .openapi({ example: "refunded by hand in the Dashboard; ledger checked" }),
       }).openapi("OpsAlertClose"),
     ),
   },

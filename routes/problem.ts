@@ -4,7 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env.ts";
 import { AppError, ERROR_CODES } from "../core/errors.ts";
 
-const PROBLEM_BASE = "https://docs.payops.dev/problems/";
+/** Relative to the service: `GET /problems/{code}` serves the page (openapi/problems.ts). */
+const PROBLEM_BASE = "/problems/";
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

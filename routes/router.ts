@@ -5,7 +5,8 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
-import { type FieldError, validationFailed } from "../core/errors.ts";
+import { validationFailed } from "../core/errors.ts";
+import { fieldErrors } from "./field_errors.ts";
 
 const TARGET_NAMES: Record<string, string> = {
   json: "body",
@@ -21,11 +22,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
     defaultHook: (result) => {
       if (result.success) return;
       const where = TARGET_NAMES[result.target] ?? result.target;
-      const errors: FieldError[] = result.error.issues.map((issue) => ({
-        path: [where, ...issue.path.map(String)].join("."),
-        message: issue.message,
-      }));
-      throw validationFailed(errors);
+      throw validationFailed(fieldErrors(where, result.error.issues));
     },
   });
 }

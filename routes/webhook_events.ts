@@ -1,42 +1,23 @@
 /**
- * /webhook-events (mounted under /api/admin/payments): the webhook intake log for admins: list (by status and type), one event with
- * its payload, and replay of a failed or dead event (2FA, audited).
+ * /webhook-events (mounted under /api/admin/payments): the webhook intake log
+ * for admins: list (by status and type), one event with its payload, and
+ * replay of a failed or dead event (2FA, audited).
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonContent, WebhookEventSchema } from "../openapi/schemas.ts";
 import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
-const WebhookEvent = z.object({
-  id: z.string().openapi({ example: "evt_1Q2w3E4r5T6y7U8i" }),
-  type: z.string().openapi({ example: "payment_intent.succeeded" }),
-  created: z.number().int().openapi({ description: "Stripe's `created`, unix seconds" }),
-  livemode: z.boolean(),
-  api_version: z.string().nullable(),
-  received_at: z.string().openapi({ format: "date-time" }),
-  status: z.enum(WEBHOOK_EVENT_STATUSES).openapi({
-    description: "`received` (processing), `processed`, `ignored` (processed, nothing to change: " +
-      "unknown type or an older state), `failed` (a retry is scheduled), `dead` (retries used up; " +
-      "replay it)",
-  }),
-  attempts: z.number().int(),
-  last_error: z.string().nullable(),
-  detail: z.string().nullable().openapi({ description: "what processing did" }),
-  processed_at: z.string().nullable().openapi({ format: "date-time" }),
-  object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
-  payload_bytes: z.number().int(),
-}).openapi("WebhookEvent");
-
-const WebhookEventDetail = WebhookEvent.extend({
+const WebhookEventDetail = WebhookEventSchema.extend({
   payload: z.unknown().openapi({ description: "the event as received (compact JSON)" }),
 }).openapi("WebhookEventDetail");
 
 const ReplayResult = z.object({
-  event: WebhookEvent,
+  event: WebhookEventSchema,
   replay: z.object({
     result: z.enum(["ok", "failed"]),
     detail: z.string().nullable(),
@@ -65,7 +46,7 @@ const list = listRoute({
       example: "charge.refunded",
     }),
   },
-  item: WebhookEvent,
+  item: WebhookEventSchema,
   pageName: "WebhookEventPage",
 });
 

@@ -21,6 +21,7 @@ const Received = z.object({
 const intake = createRoute({
   method: "post",
   path: "/stripe",
+  operationId: "receiveStripeWebhook",
   tags: ["webhooks"],
   summary: "Stripe webhook intake",
   description: "Verifies `Stripe-Signature` (any configured secret, 300 s tolerance) on the raw " +

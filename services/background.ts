@@ -17,6 +17,7 @@ export function jobHandlers(services: Services): Record<string, JobHandler> {
     ...refundJobHandlers(services),
     ...disputeJobHandlers(services),
     ...services.alertDelivery.handlers,
+    ...services.retries.jobHandlers(),
   };
 }
 
@@ -37,6 +38,7 @@ export const PERIODIC_TASKS = {
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
   "dispute-reminders": "*/15 * * * *",
+  "authorization-expiry": "23 * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -51,6 +53,10 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "reconcile-refunds":
       await reconcileRefunds(services);
+      await services.retries.reconcile(); // retry attempts: the same safety net
+      return;
+    case "authorization-expiry":
+      await services.retries.sweepExpiringAuthorizations();
       return;
     case "dispute-reminders":
       await runDisputeReminders(services);

@@ -67,7 +67,7 @@ function sequence(seed: number) {
 /** Calls Stripe at background priority, and pays while counting payments and declines. */
 function seeder(stripe: StripeGateway, summary: SeedSummary) {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
-    stripe.call(fn, { priority: "background", label: "demo.seed" });
+    stripe.call(fn, { priority: "background", label: "demo.seed", quiet: true });
 
   const pay = async (customer: string, pm: string, amount: number, description: string) => {
     try {
@@ -94,7 +94,11 @@ function seeder(stripe: StripeGateway, summary: SeedSummary) {
 type Seeder = ReturnType<typeof seeder>;
 
 /** Customers with one to three good payments each, and now and then a decline. */
-async function seedCustomers(seed: Seeder, customerCount: number): Promise<string[]> {
+async function seedCustomers(
+  seed: Seeder,
+  customerCount: number,
+  onProgress: (customersDone: number, total: number) => void,
+): Promise<string[]> {
   const { call, pay, summary } = seed;
   const rand = sequence(42);
   const customers: string[] = [];
@@ -127,6 +131,7 @@ async function seedCustomers(seed: Seeder, customerCount: number): Promise<strin
         `Order #${1000 + i * 10 + 9}`,
       );
     }
+    onProgress(i + 1, customerCount);
   }
   return customers;
 }
@@ -179,13 +184,14 @@ export async function seedDemoAccount(
   stripe: StripeGateway,
   log: Logger,
   customerCount = 30,
+  onProgress: (customersDone: number, total: number) => void = () => {},
 ): Promise<SeedSummary> {
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
   const seed = seeder(stripe, summary);
-  const customers = await seedCustomers(seed, customerCount);
+  const customers = await seedCustomers(seed, customerCount, onProgress);
   await seedSpecialCases(seed, customers);
   await seedCardTesting(seed);
-  log.info("demo account seeded", { ...summary });
+  log.debug("demo account seeded", { ...summary });
   return summary;
 }
 

@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import { type StripeGateway } from "./stripe/mod.ts";
+import type { Metrics } from "../core/metrics.ts";
 
 export interface Deps {
   kv: Deno.Kv;
@@ -18,4 +19,6 @@ export interface Deps {
   /** `auditSigningKey` is resolved before the app is built (generated and kept in KV in demo mode) */
   config: Config & { auditSigningKey: string };
   log: Logger;
+  /** the process's metrics registry (GET /metrics); absent: createServices makes one */
+  metrics?: Metrics;
 }

@@ -24,6 +24,14 @@ import {
 } from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
+import { createMetrics, type Metrics } from "../core/metrics.ts";
+import { registerBacklogMetrics } from "./metrics.ts";
+import {
+  type AnswerDetails,
+  createPaymentSettlement,
+  createRetryService,
+  type RetryHooks,
+} from "./retries/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -32,11 +40,16 @@ export interface ServiceOptions {
   webhookApplier?: (base: EventApplier) => EventApplier;
   /** called at the refunds service's steps (tests: crash and timing points) */
   refundHooks?: RefundHooks;
+  /** called at the retries service's steps (tests: between Stripe's answer and its settlement) */
+  retryHooks?: RetryHooks;
   /** the identity service's throttle settings */
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
 
-export function createServices(deps: Deps, options: ServiceOptions = {}) {
+export function createServices(input: Deps, options: ServiceOptions = {}) {
+  // every service records into the same registry (a test's app gets its own)
+  const metrics = input.metrics ?? createMetrics();
+  const deps: Deps & { metrics: Metrics } = { ...input, metrics };
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
@@ -44,16 +57,20 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
-  // disputes keep their records in the same commit as the transaction's change
-  const disputeChange = createDisputeChangeHook(deps, { newId });
   // services keeping records about a transaction move them when a stub merges into its payment
   const mergeHooks = [createRefundMerge(deps), createDisputeMerge(deps)];
+  // disputes keep their records in the same commit as the transaction's change
+  const disputeChange = createDisputeChangeHook(deps, { newId });
+  // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
+  const answers: AnswerDetails = new Map();
+  const paymentSettlement = createPaymentSettlement(deps, answers);
   const stripeEvents = createStripeEventApplier(deps, {
     audit,
     newId,
     refundSettlement,
-    disputeChange,
+    paymentSettlement,
     mergeHooks,
+    disputeChange,
   });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
@@ -69,7 +86,9 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
   approvals.register("dispute.accept", {
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
+  registerBacklogMetrics(deps, metrics);
   return {
+    metrics,
     deps,
     cursors,
     newId,
@@ -96,6 +115,14 @@ export function createServices(deps: Deps, options: ServiceOptions = {}) {
     opsAlerts: createOpsAlertService(deps, { audit, cursors }),
     disputes,
     alertDelivery: createAlertDelivery(deps, { newId }),
+    retries: createRetryService(deps, {
+      audit,
+      newId,
+      cursors,
+      answers,
+      paymentSettlement,
+      hooks: options.retryHooks,
+    }),
   };
 }
 

@@ -233,7 +233,7 @@ Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exit
     }
     const missing = await cli(kvPath, "disable", "--id", "adm_nobody");
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /admin adm_nobody does not exist/);
+    assert.match(missing.stderr, /no admin adm_nobody/);
   });
 });
 

@@ -105,16 +105,19 @@ Deno.test("jobs: a due job is claimed by one runner only, and finished jobs disa
     addJob(op, clock, newId, "demo.work", { n: 2 }, { dueAt: clock.now() + 60_000 });
     await op.commit();
     const ran: number[] = [];
+    // The runner that claims the job holds it until the other runner's pass is over.
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
     const handlers = {
       "demo.work": async (job: { payload: unknown }) => {
-        await new Promise((r) => setTimeout(r, 5));
+        await held;
         ran.push((job.payload as { n: number }).n);
       },
     };
-    const [a, b] = await Promise.all([
-      runDueJobs(kv, clock, handlers),
-      runDueJobs(kv, clock, handlers),
-    ]);
+    const passes = [runDueJobs(kv, clock, handlers), runDueJobs(kv, clock, handlers)];
+    await Promise.race(passes); // the runner without a claim finishes first
+    release();
+    const [a, b] = await Promise.all(passes);
     assert.deepEqual(ran, [1], "the job due now runs once; the later one waits");
     assert.equal(a.ran + b.ran, 1);
     assert.equal((await listJobs(kv)).length, 1);
@@ -173,10 +176,15 @@ Deno.test("jobs: a claimed job whose runner died is claimed again after the leas
     await op.commit();
     // a runner that claims and never finishes (its handler never settles within the pass)
     let release!: () => void;
+    let started!: () => void;
+    const claimed = new Promise<void>((r) => started = r);
     const stuck = runDueJobs(kv, clock, {
-      "demo.work": () => new Promise<void>((r) => release = r),
+      "demo.work": () => {
+        started();
+        return new Promise<void>((r) => release = r);
+      },
     }, { leaseMs: 30_000 });
-    await new Promise((r) => setTimeout(r, 10));
+    await claimed;
     assert.equal((await runDueJobs(kv, clock, { "demo.work": () => Promise.resolve() })).ran, 0);
     clock.advance(30_000);
     assert.equal((await runDueJobs(kv, clock, { "demo.work": () => Promise.resolve() })).ran, 1);

@@ -34,3 +34,27 @@ Deno.test("logger: fields named like secrets are replaced, levels below the thre
   assert.equal(entry.nested.password, "****");
   assert.equal(entry.email, "g***@example.com");
 });
+
+Deno.test("logger: `pretty` writes one short masked line per event, request lines first", () => {
+  const lines: string[] = [];
+  const log = createLogger("info", (l) => lines.push(l), {}, "pretty").child({
+    request_id: "req_1",
+  });
+  log.info("request", { method: "GET", path: "/healthz", status: 200, ms: 1.5 });
+  log.warn("stripe call failed", { token: "pot_abc", note: "card 4242 4242 4242 4242" });
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /^\d\d:\d\d:\d\d INF GET \/healthz 200 1\.5ms request_id=req_1$/);
+  assert.match(
+    lines[1],
+    /^\d\d:\d\d:\d\d WRN stripe call failed token=\*\*\*\* note="card \*\*\*\*4242"/,
+  );
+  assert.ok(lines.every((l) => !l.includes("\n") && !l.startsWith("{")));
+});
+
+Deno.test("config: LOG_FORMAT defaults to pretty on a terminal and json otherwise", async () => {
+  const { parseConfig } = await import("../config.ts");
+  assert.equal(parseConfig({}, { terminal: true }).logFormat, "pretty");
+  assert.equal(parseConfig({}).logFormat, "json");
+  assert.equal(parseConfig({ LOG_FORMAT: "json" }, { terminal: true }).logFormat, "json");
+  assert.throws(() => parseConfig({ LOG_FORMAT: "xml" }), /LOG_FORMAT must be one of json, pretty/);
+});

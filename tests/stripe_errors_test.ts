@@ -85,6 +85,8 @@ Deno.test("stripeErrorToAppError() masks a key Stripe echoes in its message", ()
 });
 
 Deno.test("stripeGateway.call() waits out a concurrent request on the same key (409) and gets its answer", async () => {
+  // The gateway's back-off after the 409 lasts until the first request has its answer.
+  let firstAnswered: Promise<unknown> = Promise.resolve();
   await withGateway(async ({ gateway, emu }) => {
     const pi = await gateway.call((s) =>
       s.paymentIntents.create({
@@ -99,9 +101,10 @@ Deno.test("stripeGateway.call() waits out a concurrent request on the same key (
     const refund = (s: Stripe) =>
       s.refunds.create({ payment_intent: pi.id }, { idempotencyKey: "rfd_twice" });
     const first = gateway.call(refund);
-    await new Promise((r) => setTimeout(r, 30));
+    firstAnswered = first.catch(() => {});
+    await new Promise((r) => setTimeout(r, 30)); // the first reaches the emulator first
     const second = await gateway.call(refund);
     assert.equal(second.id, (await first).id);
     assert.equal(emu.requests.total(), 3, "first, refused duplicate, replay");
-  }, { sleep: (ms) => new Promise((r) => setTimeout(r, ms + 200)) });
+  }, { sleep: () => firstAnswered.then(() => {}) });
 });

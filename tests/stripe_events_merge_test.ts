@@ -17,7 +17,8 @@ import {
   testId,
 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
-import { auditEntries } from "./helpers/identity.ts";
+import { auditEntries, createAdmin } from "./helpers/identity.ts";
+import { AppError } from "../core/errors.ts";
 import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 
 Deno.test("a chargeback naming only the charge lands on the payment's one transaction", async () => {
@@ -103,6 +104,24 @@ Deno.test("a Dashboard refund naming only the charge moves with its stub into th
     assert.equal(moved.data[0].transaction_id, txn.id);
     const left = await t.services.refunds.list({ limit: 10, transaction_id: stub.id });
     assert.equal(left.data.length, 0);
+    // a refund asked for on the stub's id (an alert raised before the merge) lands on the payment
+    const operator = await createAdmin(t, "operator");
+    const ctx = {
+      actor: { type: "admin" as const, id: operator.id, role: operator.role },
+      request: { request_id: "req_merged", ip: null, user_agent: null },
+      second_factor: true,
+    };
+    await assert.rejects(
+      t.services.refunds.create(ctx, {
+        transaction_id: stub.id,
+        amount: 2001,
+        reason: "requested_by_customer",
+        note: "after the merge",
+      }),
+      (e) =>
+        e instanceof AppError && e.code === "amount_exceeds_refundable" &&
+        e.extra?.refundable === 2000,
+    );
     const ledger = await allLedgerEntries(t.kv, "cus_Merge2");
     assert.deepEqual(ledger.map((e) => [e.type, e.amount]).sort(), [
       ["payment", 3000],

@@ -53,39 +53,53 @@ export function newRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
   return codes;
 }
 
-/** The keys derived from one signing key, one per purpose. */
+/**
+ * The keys derived from one signing key, one per purpose. Derived on first use,
+ * not when the services are built: a derivation nobody awaits would still be
+ * running when a short test (or a CLI verb that needs no key) finishes.
+ */
 class DerivedKeys {
-  seal: Promise<CryptoKey>;
-  recovery: Promise<CryptoKey>;
+  #signingKey: string;
+  #sealKey?: Promise<CryptoKey>;
+  #recoveryKey?: Promise<CryptoKey>;
 
   constructor(signingKey: string) {
-    const base = crypto.subtle.importKey("raw", enc.encode(signingKey), "HKDF", false, [
+    this.#signingKey = signingKey;
+  }
+
+  #derive(info: string, algorithm: AesKeyGenParams | HmacKeyGenParams, usage: KeyUsage[]) {
+    return crypto.subtle.importKey("raw", enc.encode(this.#signingKey), "HKDF", false, [
       "deriveKey",
-    ]);
-    const derive = (
-      info: string,
-      algorithm: AesKeyGenParams | HmacKeyGenParams,
-      usage: KeyUsage[],
-    ) =>
-      base.then((k) =>
-        crypto.subtle.deriveKey(
-          {
-            name: "HKDF",
-            hash: "SHA-256",
-            salt: enc.encode("payops-identity"),
-            info: enc.encode(info),
-          },
-          k,
-          algorithm,
-          false,
-          usage,
-        )
-      );
-    this.seal = derive("totp-secret-seal:v1", { name: "AES-GCM", length: 256 }, [
-      "encrypt",
-      "decrypt",
-    ]);
-    this.recovery = derive("recovery-code-hash:v1", { name: "HMAC", hash: "SHA-256" }, ["sign"]);
+    ]).then((k) =>
+      crypto.subtle.deriveKey(
+        {
+          name: "HKDF",
+          hash: "SHA-256",
+          salt: enc.encode("payops-identity"),
+          info: enc.encode(info),
+        },
+        k,
+        algorithm,
+        false,
+        usage,
+      )
+    );
+  }
+
+  get seal(): Promise<CryptoKey> {
+    return this.#sealKey ??= this.#derive(
+      "totp-secret-seal:v1",
+      { name: "AES-GCM", length: 256 },
+      ["encrypt", "decrypt"],
+    );
+  }
+
+  get recovery(): Promise<CryptoKey> {
+    return this.#recoveryKey ??= this.#derive(
+      "recovery-code-hash:v1",
+      { name: "HMAC", hash: "SHA-256" },
+      ["sign"],
+    );
   }
 }
 

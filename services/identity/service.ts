@@ -248,10 +248,17 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
         throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
       }
       const token = BEARER.exec(authorization)?.[1];
-      if (!token || !API_TOKEN_FORMAT.test(token)) {
+      if (!token) {
         throw new AppError(
           "unauthenticated",
-          "malformed Authorization header: expected `Bearer pot_…` with the token from `deno task admin create`",
+          "the Authorization header is not a bearer token: send `Authorization: Bearer pot_…` " +
+            "with the token from `deno task admin create`",
+        );
+      }
+      if (!API_TOKEN_FORMAT.test(token)) {
+        throw new AppError(
+          "unauthenticated",
+          "unknown token: this service's tokens start with pot_ (from `deno task admin create`)",
         );
       }
       const tokenHash = await hashToken(token);
@@ -274,7 +281,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
         adminIdByToken.delete(tokenHash);
         throw new AppError(
           "unauthenticated",
-          "this token is not recognised: it was rotated, revoked or never issued",
+          "unknown token: it was rotated, revoked or never issued",
         );
       }
       if (admin.status !== "active") {

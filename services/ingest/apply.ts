@@ -35,7 +35,7 @@ import { addPostings, planPostings } from "./ledger.ts";
 import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
-import type { DisputeSnap, RefundSnap } from "../../domain/transaction.ts";
+import type { DisputeSnap, PiSnap, RefundSnap } from "../../domain/transaction.ts";
 import { mergeSplitPayment, type TransactionMergeHook } from "./stub_merge.ts";
 
 /**
@@ -66,11 +66,27 @@ export type DisputeChangeHook = (
   change: { before: DisputeSnap | null; after: DisputeSnap },
 ) => Promise<AuditInput[]>;
 
+/**
+ * The same seam for the retries service, for every change to the
+ * PaymentIntent: an attempt recorded `processing` (or `requires_action`) on
+ * this payment is settled by whichever news of its outcome comes first (the
+ * confirm's answer, a webhook, reconciliation). Same rules as above; it
+ * returns no entries when it has nothing to settle (the common case, which
+ * then stays plain ingestion).
+ */
+export type PaymentSettlementHook = (
+  op: Deno.AtomicOperation,
+  pi: PiSnap,
+  txn: Transaction,
+  stripeRequest: TxnApplyInput["stripeRequest"],
+) => Promise<AuditInput[]>;
+
 export interface ApplierServices {
   audit: AuditService;
   newId: IdFactory;
   refundSettlement?: RefundSettlementHook;
   disputeChange?: DisputeChangeHook;
+  paymentSettlement?: PaymentSettlementHook;
   /** services that keep records about a transaction move them when a stub merges */
   mergeHooks?: TransactionMergeHook[];
 }
@@ -151,9 +167,16 @@ async function runChangeHooks(
   svc: ApplierServices,
   changes: Change[],
   draft: Transaction,
+  meta: { audited: boolean; stripeRequest: TxnApplyInput["stripeRequest"] },
 ): Promise<AuditInput[]> {
   const audit: AuditInput[] = [];
   for (const c of changes) {
+    if (c.kind === "pi" && svc.paymentSettlement) {
+      const settled = await svc.paymentSettlement(op, c.after as PiSnap, draft, meta.stripeRequest);
+      // Nothing to settle is the common case and stays plain ingestion.
+      if (settled.length && !meta.audited) needsAudit();
+      audit.push(...settled);
+    }
     if (c.kind === "refund" && svc.refundSettlement) {
       audit.push(
         ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
@@ -260,7 +283,10 @@ async function buildChange(
     ...Object.keys(sync.charges),
   ], found.id === null);
 
-  const hooked = await runChangeHooks(op, svc, changes, draft); // may move draft's amounts
+  const hooked = await runChangeHooks(op, svc, changes, draft, {
+    audited,
+    stripeRequest: input.stripeRequest,
+  }); // may move draft's amounts
   const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 
   const plan = planPostings(sync, draft);

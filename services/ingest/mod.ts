@@ -8,11 +8,19 @@ export { aggregatesView, emptyAggregates } from "./aggregates.ts";
 export { createStripeEventApplier } from "./applier.ts";
 export type { ApplyOptions, ApplyResult, CommitHook } from "./applier.ts";
 export { applyToTransaction } from "./apply.ts";
-export type { DisputeChangeHook, RefundSettlementHook } from "./apply.ts";
+export type { DisputeChangeHook, PaymentSettlementHook, RefundSettlementHook } from "./apply.ts";
 export { auditedCommitter, NoChange, noChange } from "./commit.ts";
 export type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./customers.ts";
 export type { CustomerApplyInput } from "./customers.ts";
 export { compareOrder } from "./merge.ts";
-export { disputeSnap, idOf, paymentMethodSummary, refundSnap } from "./snapshots.ts";
+export {
+  chargeSnap,
+  disputeSnap,
+  idOf,
+  paymentMethodSummary,
+  piSnap,
+  refundSnap,
+} from "./snapshots.ts";
+export type { Observation } from "./merge.ts";
 export type { TransactionMergeHook } from "./stub_merge.ts";

@@ -28,6 +28,7 @@ import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
 import { isClosedStatus } from "../../domain/dispute.ts";
+import { getMergedInto } from "../../kv/transactions.ts";
 import { linkRefusal } from "../approvals/mod.ts";
 import { amountFor } from "../../config.ts";
 import {
@@ -77,7 +78,10 @@ export interface RequestServices {
 type TxnEntry = Deno.KvEntry<Transaction>;
 
 async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
-  const entry = await getTransactionEntry(kv, id);
+  let entry = await getTransactionEntry(kv, id);
+  // a stub merged into its payment (an alert may still name it): the payment's record
+  const into = entry.value ? null : await getMergedInto(kv, id);
+  if (into) entry = await getTransactionEntry(kv, into);
   if (!entry.value) throw notFound("transaction", id);
   return entry as TxnEntry;
 }

@@ -14,6 +14,7 @@
  * webhook service uses `Stripe.webhooks.constructEventAsync(...)` with
  * `Stripe.createSubtleCryptoProvider()` directly.
  */
+import type { Metrics } from "../../core/metrics.ts";
 import { AsyncLocalStorage } from "node:async_hooks";
 import Stripe from "stripe";
 import type { Config } from "../../config.ts";
@@ -43,6 +44,8 @@ export interface StripeCallOptions {
   priority?: StripePriority;
   /** what the call does, for the logs (`refunds.create`) */
   label?: string;
+  /** a routine call among many (demo seeding): logged at debug when it succeeds */
+  quiet?: boolean;
 }
 
 export interface StripeGateway {
@@ -59,6 +62,8 @@ export interface BudgetedStripeGateway extends StripeGateway {
 export const DEMO_SECRET_KEY = "sk_test_demo_emulator_0000000000";
 
 export interface StripeGatewayOptions {
+  /** calls, budget waits and 429s are counted here (GET /metrics) */
+  metrics?: Metrics;
   kv: Deno.Kv;
   clock: Clock;
   config: Pick<Config, "stripe">;
@@ -230,7 +235,32 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     return asked === undefined ? jittered : asked * 1000 + jittered / 4;
   }
 
+  const calls = options.metrics?.counter(
+    "payops_stripe_requests_total",
+    "Stripe API requests by call label and HTTP status",
+  );
+  const waits = options.metrics?.histogram(
+    "payops_stripe_budget_wait_seconds",
+    "Time a Stripe call waited for a token of the shared budget, by priority",
+  );
+  const throttled = options.metrics?.counter(
+    "payops_stripe_rate_limited_total",
+    "Stripe answers that asked to slow down, by reason (rate_limit, lock_timeout, ...)",
+  );
+
+  function countAttempt(scope: CallScope, opts: StripeCallOptions, error?: unknown) {
+    const label = opts.label ?? "unlabelled";
+    for (const r of scope.requests) {
+      calls!.inc({ label, status: String(r.status ?? "none") });
+      waits!.observe({ priority: scope.priority }, r.waited_ms / 1000);
+    }
+    if (isStripeError(error) && (error.statusCode === 429 || error.code === "lock_timeout")) {
+      throttled!.inc({ reason: error.code ?? "rate_limit" });
+    }
+  }
+
   function logAttempt(scope: CallScope, opts: StripeCallOptions, attempt: number, error?: unknown) {
+    if (calls) countAttempt(scope, opts, error);
     const last = scope.requests.at(-1);
     const fields = {
       label: opts.label ?? null,
@@ -245,12 +275,14 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
       request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
       idempotency_key: last?.idempotency_key ?? null,
     };
-    if (error === undefined) log.info("stripe call", fields);
+    if (error === undefined) (opts.quiet ? log.debug : log.info)("stripe call", fields);
     else {
       const e = isStripeError(error)
         ? { type: error.rawType ?? error.type, code: error.code ?? null, message: error.message }
         : { message: error instanceof Error ? error.message : String(error) };
-      log.warn("stripe call failed", { ...fields, error: e });
+      // a routine call's decline (demo seeding declines on purpose) is no news
+      const routine = opts.quiet && isStripeError(error) && error.statusCode === 402;
+      (routine ? log.debug : log.warn)("stripe call failed", { ...fields, error: e });
     }
   }
 

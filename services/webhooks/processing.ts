@@ -60,33 +60,47 @@ export type Outcome =
   | { ok: true; applied: boolean; detail: string; joined?: boolean }
   | { ok: false; error: string };
 
-export function createEventProcessing(
-  deps: Deps,
-  svc: { applier: EventApplier; audit: AuditService; newId: IdFactory },
-) {
-  const { kv, clock, log } = deps;
-  const { applier } = svc;
+/** One event's processing: an attempt, its bookkeeping, the inline attempt and cron's retries. */
+class EventProcessor {
+  readonly #kv: Deno.Kv;
+  readonly #clock: Deps["clock"];
+  readonly #log: Deps["log"];
+  readonly #applier: EventApplier;
+  readonly #svc: ProcessingServices;
   // Events settling at the same moment share one commit.
-  const settleBatch = new CommitBatcher(kv);
+  readonly #settleBatch: CommitBatcher;
 
-  async function attempt(event: Stripe.Event, options?: ApplyOptions): Promise<Outcome> {
+  constructor(deps: Deps, svc: ProcessingServices) {
+    this.#kv = deps.kv;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#applier = svc.applier;
+    this.#svc = svc;
+    this.#settleBatch = new CommitBatcher(deps.kv);
+  }
+
+  async attempt(event: Stripe.Event, options?: ApplyOptions): Promise<Outcome> {
     try {
-      const { applied, detail, joined } = await applier.apply(event, options);
+      const { applied, detail, joined } = await this.#applier.apply(event, options);
       return { ok: true, applied, detail, joined: joined === true };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      log.warn("webhook event processing failed", { event_id: event.id, type: event.type, error });
+      this.#log.warn("webhook event processing failed", {
+        event_id: event.id,
+        type: event.type,
+        error,
+      });
       return { ok: false, error: message.slice(0, 1000) };
     }
   }
 
   /** The record after an attempt; `failedStatus` is what a failure makes it. */
-  function nextRecord(
+  nextRecord(
     before: WebhookEventRecord,
     outcome: Outcome,
     failedStatus: WebhookEventStatus,
   ): WebhookEventRecord {
-    const now = clock.now();
+    const now = this.#clock.now();
     if (!outcome.ok) {
       // An attempt that failed while another one processed the event (a replay, say) does
       // not set it back.
@@ -116,24 +130,24 @@ export function createEventProcessing(
   }
 
   /** Records an attempt's outcome on a fresh read; on success also removes `job` if given. */
-  async function settle(
+  async settle(
     eventId: string,
     outcome: Outcome,
     opts: { job: Job | null; failedStatus?: WebhookEventStatus },
   ): Promise<WebhookEventRecord | null> {
-    const { value } = await commitChecked(kv, async (op) => {
-      const entry = await getEvent(kv, eventId);
+    const { value } = await commitChecked(this.#kv, async (op) => {
+      const entry = await getEvent(this.#kv, eventId);
       if (entry.value === null) return null;
       if (outcome.ok && opts.job) addJobDone(op, opts.job);
-      const after = nextRecord(entry.value, outcome, opts.failedStatus ?? "failed");
+      const after = this.nextRecord(entry.value, outcome, opts.failedStatus ?? "failed");
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
       return after;
     }, { what: `webhook event ${eventId}` });
     return value;
   }
 
-  async function loadEvent(record: WebhookEventRecord): Promise<Stripe.Event> {
-    const json = await readPayload(kv, record);
+  async loadEvent(record: WebhookEventRecord): Promise<Stripe.Event> {
+    const json = await readPayload(this.#kv, record);
     if (json === null) throw new Error(`the stored payload of ${record.id} is missing`);
     return JSON.parse(json) as Stripe.Event;
   }
@@ -144,13 +158,13 @@ export function createEventProcessing(
    * the commit is built again (a lost race, a replay got there first), as it
    * is now.
    */
-  function joinedSettle(
+  joinedSettle(
     stored: { record: WebhookEventRecord; versionstamp: string },
     job: Job,
   ): CommitHook {
     let rerun = false;
     return async (op, result) => {
-      const before = rerun ? await getEvent(kv, stored.record.id) : {
+      const before = rerun ? await getEvent(this.#kv, stored.record.id) : {
         key: eventRecordKey(stored.record.id),
         value: stored.record,
         versionstamp: stored.versionstamp,
@@ -158,19 +172,19 @@ export function createEventProcessing(
       rerun = true;
       if (before.value === null) return; // swept meanwhile: nothing left to record
       addJobDone(op, job);
-      const after = nextRecord(before.value, { ok: true, ...result }, "failed");
+      const after = this.nextRecord(before.value, { ok: true, ...result }, "failed");
       addRecordUpdate(op, before as Deno.KvEntry<WebhookEventRecord>, after);
     };
   }
 
   /** The attempt right after intake; never throws (it runs unawaited). */
-  async function processInline(
+  async processInline(
     event: Stripe.Event,
     stored: { record: WebhookEventRecord; versionstamp: string },
     job: Job,
   ): Promise<void> {
     try {
-      const outcome = await attempt(event, { alsoInCommit: joinedSettle(stored, job) });
+      const outcome = await this.attempt(event, { alsoInCommit: this.joinedSettle(stored, job) });
       if (outcome.ok && outcome.joined) return;
       if (outcome.ok) {
         // Fast path: the record is as the intake wrote it (same versionstamp), so no read.
@@ -179,8 +193,8 @@ export function createEventProcessing(
           value: stored.record,
           versionstamp: stored.versionstamp,
         };
-        const after = nextRecord(stored.record, outcome, "failed");
-        const res = await settleBatch.submit({
+        const after = this.nextRecord(stored.record, outcome, "failed");
+        const res = await this.#settleBatch.submit({
           add(op) {
             addJobDone(op, job);
             addRecordUpdate(op, before, after);
@@ -188,27 +202,27 @@ export function createEventProcessing(
           mutations: 10,
           bytes: 4096,
         });
-        if (!res.ok) await settle(event.id, outcome, { job });
+        if (!res.ok) await this.settle(event.id, outcome, { job });
         return;
       }
-      const dueAt = clock.now() + FIRST_RETRY_MS;
-      await settle(event.id, outcome, { job: null });
-      await rescheduleInlineJob(kv, job, stored.versionstamp, dueAt, outcome.error);
+      const dueAt = this.#clock.now() + FIRST_RETRY_MS;
+      await this.settle(event.id, outcome, { job: null });
+      await rescheduleInlineJob(this.#kv, job, stored.versionstamp, dueAt, outcome.error);
     } catch (error) {
       // Bookkeeping failed (KV unavailable?): the job stays and cron retries after the lease.
-      log.error("webhook inline processing failed", { event_id: event.id, error });
+      this.#log.error("webhook inline processing failed", { event_id: event.id, error });
     }
   }
 
   /** The `webhook.process` job: cron's retry of an event not yet processed. */
-  async function runJob(job: Job): Promise<void> {
+  async runJob(job: Job): Promise<void> {
     const { event_id } = job.payload as { event_id: string };
-    const { value: record } = await getEvent(kv, event_id);
+    const { value: record } = await getEvent(this.#kv, event_id);
     // Gone (swept) or already done by the inline attempt, another runner or a replay.
     if (!record || record.status === "processed" || record.status === "ignored") return;
-    const outcome = await attempt(await loadEvent(record));
-    if (!outcome.ok && job.attempts >= job.max_attempts) await deadLetter(event_id, outcome);
-    else await settle(event_id, outcome, { job: null });
+    const outcome = await this.attempt(await this.loadEvent(record));
+    if (!outcome.ok && job.attempts >= job.max_attempts) await this.deadLetter(event_id, outcome);
+    else await this.settle(event_id, outcome, { job: null });
     if (!outcome.ok) throw new Error(outcome.error);
   }
 
@@ -216,39 +230,52 @@ export function createEventProcessing(
    * The last attempt failed: the record becomes `dead` and, the first time, an
    * ops alert is raised with its audit entry, all in one commit.
    */
-  async function deadLetter(eventId: string, outcome: Outcome & { ok: false }): Promise<void> {
-    await svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
-      const entry = await getEvent(kv, eventId);
+  async deadLetter(eventId: string, outcome: Outcome & { ok: false }): Promise<void> {
+    await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+      const entry = await getEvent(this.#kv, eventId);
       if (entry.value === null) return { value: null, audit: [] };
       const before = entry.value;
-      const after = nextRecord(before, outcome, "dead");
+      const after = this.nextRecord(before, outcome, "dead");
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
       // Alerted once, when it dies (not again, nor when another attempt processed it meanwhile).
       if (after.status !== "dead" || before.status === "dead") return { value: null, audit: [] };
-      return { value: null, audit: [raiseDeadEventAlert(op, before, outcome.error)] };
+      return { value: null, audit: [this.raiseDeadEventAlert(op, before, outcome.error)] };
     });
   }
 
-  function raiseDeadEventAlert(
+  raiseDeadEventAlert(
     op: Deno.AtomicOperation,
     record: WebhookEventRecord,
     error: string,
   ): AuditInput {
     return raiseOpsAlert(
       op,
-      { newId: svc.newId, log },
+      { newId: this.#svc.newId, log: this.#log },
       {
         kind: "webhook_event_dead",
         webhook_event_id: record.id,
         detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
           `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
       },
-      new Date(clock.now()).toISOString(),
+      new Date(this.#clock.now()).toISOString(),
       { type: "webhook_event", id: record.id },
     );
   }
+}
 
-  return { attempt, nextRecord, loadEvent, processInline, runJob };
+type ProcessingServices = { applier: EventApplier; audit: AuditService; newId: IdFactory };
+
+export function createEventProcessing(deps: Deps, svc: ProcessingServices) {
+  const p = new EventProcessor(deps, svc);
+  return {
+    attempt: (event: Stripe.Event, options?: ApplyOptions) => p.attempt(event, options),
+    nextRecord: (before: WebhookEventRecord, outcome: Outcome, failed: WebhookEventStatus) =>
+      p.nextRecord(before, outcome, failed),
+    loadEvent: (record: WebhookEventRecord) => p.loadEvent(record),
+    processInline: (...args: Parameters<EventProcessor["processInline"]>) =>
+      p.processInline(...args),
+    runJob: (job: Job) => p.runJob(job),
+  };
 }
 
 export type EventProcessing = ReturnType<typeof createEventProcessing>;

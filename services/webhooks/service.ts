@@ -22,6 +22,7 @@ import { createSignatureVerifier } from "./verify.ts";
 import {
   createEventProcessing,
   type EventApplier,
+  type EventProcessing,
   INLINE_LEASE_MS,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_PROCESS_JOB,
@@ -31,7 +32,6 @@ import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import {
-  addIgnoredCount,
   addNewEvent,
   addRecordUpdate,
   encodePayload,
@@ -42,36 +42,25 @@ import {
   readPayload,
   type StoredPayload,
   type WebhookEventRecord,
-  type WebhookEventStatus,
 } from "../../kv/webhook_events.ts";
-import { toView, type WebhookEventView } from "./view.ts";
+import {
+  type IntakeResult,
+  type ReplayResult,
+  toView,
+  type WebhookEventView,
+  type WebhookListQuery,
+} from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { CommitBatcher } from "./batch.ts";
 import { sweepExpiredEvents } from "./retention.ts";
+import { ignoreAtIntake, modeMismatch } from "./ignore.ts";
+import type { Histogram } from "../../core/metrics.ts";
 
-export type { WebhookEventView } from "./view.ts";
+export type { IntakeResult, ReplayResult, WebhookEventView, WebhookListQuery } from "./view.ts";
 
 /** Stripe's events are a few KiB; anything this large is not from Stripe. */
 export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
-
-export interface IntakeResult {
-  received: true;
-  event_id: string;
-  duplicate?: true;
-}
-
-export interface ReplayResult {
-  event: WebhookEventView;
-  replay: { result: "ok" | "failed"; detail: string | null; error: string | null };
-}
-
-export interface WebhookListQuery {
-  status?: WebhookEventStatus;
-  type?: string;
-  limit: number;
-  cursor?: string;
-}
 
 interface Svc {
   audit: AuditService;
@@ -80,27 +69,53 @@ interface Svc {
   applier: EventApplier;
 }
 
-export function createWebhookService(deps: Deps, svc: Svc) {
-  const { kv, clock, log } = deps;
-  const verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, clock);
-  const inflight = new Set<Promise<void>>();
-  const intakeBatch = new CommitBatcher(kv);
-  const processing = createEventProcessing(deps, svc);
-  const { attempt, nextRecord, loadEvent } = processing;
+class WebhookServiceImpl {
+  readonly #kv: Deno.Kv;
+  readonly #clock: Deps["clock"];
+  readonly #log: Deps["log"];
+  readonly #svc: Svc;
+  readonly #verifier: ReturnType<typeof createSignatureVerifier>;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #intakeBatch: CommitBatcher;
+  readonly #processing: EventProcessing;
+  readonly #livemode: boolean;
+  readonly #intakeLag: Histogram | undefined;
 
-  async function receive(rawBody: string, signature: string | undefined): Promise<IntakeResult> {
+  constructor(deps: Deps, svc: Svc) {
+    this.#kv = deps.kv;
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#svc = svc;
+    this.#verifier = createSignatureVerifier(deps.config.stripe.webhookSecrets, deps.clock);
+    this.#intakeBatch = new CommitBatcher(deps.kv);
+    this.#processing = createEventProcessing(deps, svc);
+    this.#livemode = deps.config.stripe.livemode;
+    // Stripe's `created` is in whole seconds: the lag is exact to about a second.
+    this.#intakeLag = deps.metrics?.histogram(
+      "payops_webhook_intake_lag_seconds",
+      "From the event's creation at Stripe to its verified arrival here",
+      [1, 2, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 259200],
+    );
+  }
+
+  runJob(job: Job): Promise<void> {
+    return this.#processing.runJob(job);
+  }
+
+  async receive(rawBody: string, signature: string | undefined): Promise<IntakeResult> {
     // UTF-8 needs at most 3 bytes per UTF-16 unit: encode only when it could be over.
     const mayExceed = rawBody.length * 3 > MAX_WEBHOOK_BODY_BYTES;
     if (mayExceed && new TextEncoder().encode(rawBody).length > MAX_WEBHOOK_BODY_BYTES) {
       throw new AppError("payload_too_large", "webhook bodies are limited to 512 KiB");
     }
-    const event = await verifier.verify(rawBody, signature);
-    const now = clock.now();
+    const event = await this.#verifier.verify(rawBody, signature);
+    const now = this.#clock.now();
+    this.#intakeLag?.observe({}, Math.max(0, now / 1000 - event.created));
     const object = event.data.object as { id?: unknown; object?: unknown };
     const stored = encodePayload(JSON.stringify(event));
     const base: WebhookEventRecord = {
       id: event.id,
-      log_id: svc.newId("whe"),
+      log_id: this.#svc.newId("whe"),
       type: event.type,
       created: event.created,
       livemode: event.livemode === true,
@@ -117,22 +132,23 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       keep_until: now + WEBHOOK_RETENTION_MS,
       ...payloadFields(stored),
     };
-    const wrongMode = modeMismatch(event.livemode === true, deps.config.stripe.livemode);
-    if (wrongMode) return await ignoreAtIntake(event, base, stored, wrongMode);
-    if (svc.applier.appliesAtIntake) {
-      const done = await applyAtIntake(event, base, stored);
+    const wrongMode = modeMismatch(event.livemode === true, this.#livemode);
+    if (wrongMode) {
+      const intake = { batch: this.#intakeBatch, log: this.#log, now };
+      return await ignoreAtIntake(intake, event, base, stored, wrongMode);
+    }
+    if (this.#svc.applier.appliesAtIntake) {
+      const done = await this.applyAtIntake(event, base, stored);
       if (done) return done;
     }
-    const jobId = svc.newId("job");
+    const jobId = this.#svc.newId("job");
     const record: WebhookEventRecord = { ...base, job_id: jobId };
     let job!: Job;
-    const res = await intakeBatch.submit({
-      add(op) {
-        job = addJob(op, clock, svc.newId, WEBHOOK_PROCESS_JOB, { event_id: event.id }, {
-          id: jobId,
-          dueAt: now + INLINE_LEASE_MS,
-          maxAttempts: WEBHOOK_MAX_ATTEMPTS,
-        });
+    const res = await this.#intakeBatch.submit({
+      add: (op) => {
+        job = addJob(op, this.#clock, this.#svc.newId, WEBHOOK_PROCESS_JOB, {
+          event_id: event.id,
+        }, { id: jobId, dueAt: now + INLINE_LEASE_MS, maxAttempts: WEBHOOK_MAX_ATTEMPTS });
         addNewEvent(op, record, stored);
       },
       mutations: 8 + stored.chunks.length,
@@ -142,7 +158,9 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       // The only check is `versionstamp: null` on the event id: this is a redelivery.
       return { received: true, event_id: event.id, duplicate: true };
     }
-    track(processing.processInline(event, { record, versionstamp: res.versionstamp }, job));
+    this.track(
+      this.#processing.processInline(event, { record, versionstamp: res.versionstamp }, job),
+    );
     return { received: true, event_id: event.id };
   }
 
@@ -150,7 +168,7 @@ export function createWebhookService(deps: Deps, svc: Svc) {
    * Plain ingestion applied in the commit that stores the event (as processed
    * or ignored); null when it must take the general path (nothing written).
    */
-  async function applyAtIntake(
+  async applyAtIntake(
     event: Stripe.Event,
     base: WebhookEventRecord,
     stored: StoredPayload,
@@ -159,27 +177,30 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     let rerun = false;
     const store: CommitHook = async (op, result) => {
       // Built again after a refused commit: was it refused because this id is stored now?
-      if (rerun && (await getEvent(kv, event.id)).value) throw new Redelivery();
+      if (rerun && (await getEvent(this.#kv, event.id)).value) throw new Redelivery();
       rerun = true;
-      addNewEvent(op, nextRecord(base, { ok: true, ...result }, "failed"), stored);
+      addNewEvent(op, this.#processing.nextRecord(base, { ok: true, ...result }, "failed"), stored);
     };
     let result;
     try {
-      result = await svc.applier.apply(event, { atIntake: true, alsoInCommit: store });
+      result = await this.#svc.applier.apply(event, { atIntake: true, alsoInCommit: store });
     } catch (error) {
       if (error instanceof Redelivery) return { ...received, duplicate: true };
-      log.warn("webhook event not applied at intake; processing follows in the background", {
-        event_id: event.id,
-        type: event.type,
-        error,
-      });
+      this.#log.warn(
+        "webhook event not applied at intake; this.#processing follows in the background",
+        {
+          event_id: event.id,
+          type: event.type,
+          error,
+        },
+      );
       return null;
     }
     if (result.deferred) return null;
     if (result.joined) return received;
     // Nothing to apply (a type not processed, say): the record alone, and no job.
-    const record = nextRecord(base, { ok: true, ...result }, "failed");
-    const res = await intakeBatch.submit({
+    const record = this.#processing.nextRecord(base, { ok: true, ...result }, "failed");
+    const res = await this.#intakeBatch.submit({
       add: (op) => addNewEvent(op, record, stored),
       mutations: 7 + stored.chunks.length,
       bytes: record.payload_bytes + 2048,
@@ -187,65 +208,38 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     return res.ok ? received : { ...received, duplicate: true };
   }
 
-  /**
-   * Acknowledged (a 4xx would make Stripe retry for days, then disable the
-   * endpoint) and recorded `ignored` with the reason, counted once per event.
-   */
-  async function ignoreAtIntake(
-    event: Stripe.Event,
-    base: WebhookEventRecord,
-    stored: StoredPayload,
-    why: { reason: string; detail: string },
-  ): Promise<IntakeResult> {
-    const now = clock.now();
-    const record: WebhookEventRecord = {
-      ...base,
-      status: "ignored",
-      detail: why.detail,
-      processed_at: now,
-    };
-    const res = await intakeBatch.submit({
-      add(op) {
-        addNewEvent(op, record, stored);
-        addIgnoredCount(op, why.reason);
-      },
-      mutations: 8 + stored.chunks.length,
-      bytes: record.payload_bytes + 2048,
-    });
-    if (!res.ok) return { received: true, event_id: event.id, duplicate: true };
-    log.warn("webhook event ignored", { event_id: event.id, type: event.type, ...why });
-    return { received: true, event_id: event.id };
-  }
-
-  function track(p: Promise<void>): void {
-    inflight.add(p);
-    p.finally(() => inflight.delete(p));
+  track(p: Promise<void>): void {
+    this.#inflight.add(p);
+    p.finally(() => this.#inflight.delete(p));
   }
 
   /** Resolves once every background processing started so far has finished. */
-  async function drain(): Promise<void> {
-    while (inflight.size) await Promise.allSettled([...inflight]);
+  async drain(): Promise<void> {
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 
-  async function get(id: string): Promise<WebhookEventView & { payload: unknown }> {
-    const { value } = await getEvent(kv, id);
+  async get(id: string): Promise<WebhookEventView & { payload: unknown }> {
+    const { value } = await getEvent(this.#kv, id);
     if (!value) throw notFound("webhook event", id);
-    const json = await readPayload(kv, value);
+    const json = await readPayload(this.#kv, value);
     return { ...toView(value), payload: json === null ? null : JSON.parse(json) };
   }
 
-  async function list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
-    const page = await listEventRecords(kv, svc.cursors, q, { limit: q.limit, cursor: q.cursor });
+  async list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
+    const page = await listEventRecords(this.#kv, this.#svc.cursors, q, {
+      limit: q.limit,
+      cursor: q.cursor,
+    });
     return { data: page.data.map(toView), next_cursor: page.next_cursor };
   }
 
   /** Processes a stored event again, now, as an audited admin action. */
-  async function replay(
+  async replay(
     ctx: CallContext,
     id: string,
     options: { force?: boolean } = {},
   ): Promise<ReplayResult> {
-    const { value: record } = await getEvent(kv, id);
+    const { value: record } = await getEvent(this.#kv, id);
     if (!record) throw notFound("webhook event", id);
     const replayable = record.status === "failed" || record.status === "dead";
     if (!replayable && !options.force) {
@@ -255,13 +249,13 @@ export function createWebhookService(deps: Deps, svc: Svc) {
           "(pass force=true to process a processed or pending one again)",
       );
     }
-    const event = await loadEvent(record);
-    const outcome = await attempt(event);
-    const after = await svc.audit.commit(ctx, async (op) => {
-      const entry = await getEvent(kv, id);
+    const event = await this.#processing.loadEvent(record);
+    const outcome = await this.#processing.attempt(event);
+    const after = await this.#svc.audit.commit(ctx, async (op) => {
+      const entry = await getEvent(this.#kv, id);
       if (!entry.value) throw notFound("webhook event", id);
       // A failed replay leaves the status as it was (a dead event stays dead).
-      const next = nextRecord(entry.value, outcome, entry.value.status);
+      const next = this.#processing.nextRecord(entry.value, outcome, entry.value.status);
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
       const audit: AuditInput[] = [{
         action: "webhook.replay",
@@ -274,8 +268,10 @@ export function createWebhookService(deps: Deps, svc: Svc) {
       // Handled: the alert that the event had died is closed in the same commit.
       if (outcome.ok) {
         const note = `replayed by ${ctx.actor.id}: ${next.status}`;
-        const at = new Date(clock.now()).toISOString();
-        for (const alert of await openAlertsForWebhookEvent(kv, id, entry.value.received_at)) {
+        const at = new Date(this.#clock.now()).toISOString();
+        for (
+          const alert of await openAlertsForWebhookEvent(this.#kv, id, entry.value.received_at)
+        ) {
           audit.push(closeOpsAlert(op, alert, ctx.actor.id, note, at).audit);
         }
       }
@@ -290,41 +286,28 @@ export function createWebhookService(deps: Deps, svc: Svc) {
   }
 
   /** The retention sweep (see `sweepExpiredEvents`). */
-  function sweepExpired(limit?: number, scan?: number) {
-    return sweepExpiredEvents(kv, clock, limit, scan);
+  sweepExpired(limit?: number, scan?: number) {
+    return sweepExpiredEvents(this.#kv, this.#clock, limit, scan);
   }
+}
 
+export function createWebhookService(deps: Deps, svc: Svc) {
+  const w = new WebhookServiceImpl(deps, svc);
   return {
-    receive,
-    drain,
-    runJob: processing.runJob,
-    get,
-    list,
-    replay,
-    sweepExpired,
+    receive: (rawBody: string, signature: string | undefined) => w.receive(rawBody, signature),
+    drain: () => w.drain(),
+    runJob: (job: Job) => w.runJob(job),
+    get: (id: string) => w.get(id),
+    list: (q: WebhookListQuery) => w.list(q),
+    replay: (ctx: CallContext, id: string, options?: { force?: boolean }) =>
+      w.replay(ctx, id, options),
+    sweepExpired: (limit?: number, scan?: number) => w.sweepExpired(limit, scan),
     /** events acknowledged but ignored, per reason (`livemode_mismatch`) */
-    ignoredCounts: () => getIgnoredCounts(kv),
+    ignoredCounts: () => getIgnoredCounts(deps.kv),
   };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
-
-/**
- * A live event reaching a test-mode service (or the reverse): a test
- * endpoint's secret in the list must not feed test data into the live ledger.
- */
-function modeMismatch(
-  eventLive: boolean,
-  serviceLive: boolean,
-): { reason: string; detail: string } | null {
-  if (eventLive === serviceLive) return null;
-  const mode = (live: boolean) => live ? "live" : "test";
-  return {
-    reason: "livemode_mismatch",
-    detail: `ignored: livemode ${eventLive} (a ${mode(eventLive)} event) on a service ` +
-      `running with a ${mode(serviceLive)} key; check which endpoint's secret is configured`,
-  };
-}
 
 /** Thrown from the intake's commit hook: another delivery of the event was stored first. */
 class Redelivery extends Error {}

@@ -1,22 +1,10 @@
 /** What the admin API shows of an intake log record. */
-import type { WebhookEventRecord, WebhookEventStatus } from "../../kv/webhook_events.ts";
+import type { z } from "@hono/zod-openapi";
+import type { WebhookEventSchema } from "../../openapi/schemas.ts";
+import type { WebhookEventRecord, WebhookEventStatus } from "../../domain/webhook_event.ts";
 
-export interface WebhookEventView {
-  id: string;
-  type: string;
-  /** Stripe's `created`, seconds since the epoch */
-  created: number;
-  livemode: boolean;
-  api_version: string | null;
-  received_at: string;
-  status: WebhookEventStatus;
-  attempts: number;
-  last_error: string | null;
-  detail: string | null;
-  processed_at: string | null;
-  object: { id: string | null; type: string | null };
-  payload_bytes: number;
-}
+/** Declared once, by its schema. */
+export type WebhookEventView = z.infer<typeof WebhookEventSchema>;
 
 export function toView(r: WebhookEventRecord): WebhookEventView {
   return {
@@ -34,4 +22,22 @@ export function toView(r: WebhookEventRecord): WebhookEventView {
     object: { id: r.object_id, type: r.object_type },
     payload_bytes: r.payload_bytes,
   };
+}
+
+export interface IntakeResult {
+  received: true;
+  event_id: string;
+  duplicate?: true;
+}
+
+export interface ReplayResult {
+  event: WebhookEventView;
+  replay: { result: "ok" | "failed"; detail: string | null; error: string | null };
+}
+
+export interface WebhookListQuery {
+  status?: WebhookEventStatus;
+  type?: string;
+  limit: number;
+  cursor?: string;
 }

@@ -103,6 +103,7 @@ export async function withRefundWorld(
     clock,
     config: t.deps.config,
     log: t.deps.log,
+    metrics: t.services.metrics,
     timeoutMs: options.timeoutMs ?? 5_000,
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
     fetch: emu.fetch,

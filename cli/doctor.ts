@@ -1,0 +1,84 @@
+/**
+ * `deno task doctor`: checks configuration, the KV store (reachable, layout),
+ * the Stripe key (mode, reachability, a restricted key's reads), the webhook
+ * endpoint at Stripe (URL, events, API version), webhook secrets, the signing
+ * key and the crons (names, last runs). Prints each finding with its fix; exits
+ * 1 when something is wrong, 0 otherwise (warnings do not fail).
+ */
+import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
+import { keys } from "../kv/keys.ts";
+import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
+import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
+
+export interface DoctorOptions {
+  env: Record<string, string | undefined>;
+  openKv?: (path: string | undefined) => Promise<Deno.Kv>;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  now?: number;
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let config: Config;
+  try {
+    config = parseConfig(options.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return [{
+      check: "configuration",
+      severity: "fail",
+      detail: error.message.replace(/^invalid configuration:\n/, "").replace(/\n\s*/g, "; "),
+      fix: "correct the variables named (README, Environment); nothing else can be checked first",
+    }];
+  }
+  const findings: Finding[] = [{ check: "configuration", severity: "ok", detail: "parses" }];
+  if (/^https?:/.test(config.kvPath ?? "") && !options.env.DENO_KV_ACCESS_TOKEN) {
+    findings.push({
+      check: "kv",
+      severity: "fail",
+      detail: "KV_PATH is a KV Connect URL but DENO_KV_ACCESS_TOKEN is not set",
+      fix: "set DENO_KV_ACCESS_TOKEN to the token the denokv server was started with",
+    });
+    return findings;
+  }
+  const { findings: kvFindings, kv } = await checkKv(
+    config,
+    options.openKv ?? ((p) => Deno.openKv(p)),
+    timeoutMs,
+  );
+  try {
+    const stored = kv ? (await kv.get(keys.secret("audit_signing_key"))).value !== null : false;
+    findings.push(...checkSecrets(config, stored), ...kvFindings);
+    if (!config.demo) {
+      const stripe = doctorStripeClient(config, options.fetch ?? fetch, timeoutMs);
+      findings.push(...await checkStripe(config, stripe, kv));
+    }
+    findings.push(...await checkCrons(kv, options.now ?? Date.now()));
+  } finally {
+    kv?.close();
+  }
+  return findings;
+}
+
+const MARK = { ok: "ok  ", warn: "warn", fail: "FAIL" } as const;
+
+export function formatFindings(findings: Finding[]): string {
+  const lines = findings.map((f) =>
+    `${MARK[f.severity]}  ${f.check}: ${f.detail}` + (f.fix ? `\n        fix: ${f.fix}` : "")
+  );
+  const failed = findings.filter((f) => f.severity === "fail").length;
+  const warned = findings.filter((f) => f.severity === "warn").length;
+  lines.push(
+    failed
+      ? `\n${failed} problem(s), ${warned} warning(s): fix the FAIL lines above`
+      : `\nall good (${warned} warning(s))`,
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const findings = await runDoctor({ env: readEnvironment() });
+  console.log(formatFindings(findings));
+  Deno.exit(findings.some((f) => f.severity === "fail") ? 1 : 0);
+}

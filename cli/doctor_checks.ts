@@ -1,0 +1,192 @@
+/**
+ * The checks of `deno task doctor`, each a finding with the fix. They read and
+ * never write: the KV store, Stripe (cheap GETs), the environment.
+ */
+import Stripe from "stripe";
+import type { Config } from "../config.ts";
+import { keys } from "../kv/keys.ts";
+import { STORE_LAYOUT } from "../kv/layout.ts";
+import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
+import { PERIODIC_TASKS } from "../services/background.ts";
+import { type CronRun, lastCronRuns } from "../services/metrics.ts";
+
+export type Severity = "ok" | "warn" | "fail";
+
+export interface Finding {
+  check: string;
+  severity: Severity;
+  detail: string;
+  /** what to do; present on warn and fail */
+  fix?: string;
+}
+
+export const WEBHOOK_PATH = "/api/webhooks/stripe";
+/** The API version of the pinned `stripe` SDK: what this service's Stripe calls speak. */
+export const SDK_API_VERSION = Stripe.API_VERSION;
+
+const ok = (check: string, detail: string): Finding => ({ check, severity: "ok", detail });
+const warn = (check: string, detail: string, fix: string): Finding => ({
+  check,
+  severity: "warn",
+  detail,
+  fix,
+});
+const fail = (check: string, detail: string, fix: string): Finding => ({
+  check,
+  severity: "fail",
+  detail,
+  fix,
+});
+
+/** Stripe's signing secrets are `whsec_` and 32 base64 characters; a shorter one was cut off. */
+const WHSEC = /^whsec_[A-Za-z0-9+/=]{24,}$/;
+
+export function checkSecrets(config: Config, storedSigningKey: boolean): Finding[] {
+  const out: Finding[] = [];
+  if (config.demo) {
+    out.push(warn(
+      "mode",
+      "demo mode: no STRIPE_SECRET_KEY, the built-in emulator plays Stripe",
+      "set STRIPE_SECRET_KEY (sk_live_…, sk_test_… or a restricted rk_…) to run against Stripe",
+    ));
+  }
+  if (config.auditSigningKey) out.push(ok("signing key", "AUDIT_SIGNING_KEY is set"));
+  else if (config.demo && storedSigningKey) {
+    out.push(ok("signing key", "demo: generated and kept in KV"));
+  } else if (!config.demo) {
+    out.push(fail(
+      "signing key",
+      "AUDIT_SIGNING_KEY is not set: the server, CLI and backfill refuse to start",
+      "set AUDIT_SIGNING_KEY to a random secret of at least 32 characters " +
+        "(e.g. `openssl rand -base64 48`) and keep it: it seals TOTP secrets and signs checkpoints",
+    ));
+  }
+  const secrets = config.stripe.webhookSecrets;
+  if (!secrets) {
+    if (!config.demo) {
+      out.push(fail(
+        "webhook secret",
+        "STRIPE_WEBHOOK_SECRETS is not set: every webhook delivery will be refused",
+        "copy the endpoint's signing secret (whsec_…) from Stripe into STRIPE_WEBHOOK_SECRETS",
+      ));
+    }
+  } else {
+    const bad = secrets.filter((s) => !WHSEC.test(s));
+    out.push(
+      bad.length
+        ? fail(
+          "webhook secret",
+          `${bad.length} of ${secrets.length} STRIPE_WEBHOOK_SECRETS entries look cut off ` +
+            "(a signing secret is whsec_ and 32 characters)",
+          "copy the whole signing secret from the endpoint's page at Stripe (Reveal, then copy)",
+        )
+        : ok("webhook secret", `${secrets.length} signing secret(s) in the expected format`),
+    );
+  }
+  return out;
+}
+
+/** Opens the store and reads its layout stamp; null when it cannot be reached (the finding says why). */
+export async function checkKv(
+  config: Config,
+  openKv: (path: string | undefined) => Promise<Deno.Kv>,
+  timeoutMs: number,
+): Promise<{ findings: Finding[]; kv: Deno.Kv | null }> {
+  const where = config.kvPath ?? "the platform KV (Deno Deploy)";
+  let kv: Deno.Kv | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    kv = await Promise.race([openKv(config.kvPath), timeout]);
+    const [stamp, any] = await Promise.race([
+      Promise.all([
+        kv.get<number>(keys.storeLayout()),
+        Array.fromAsync(kv.list({ prefix: [] }, { limit: 1 })),
+      ]),
+      timeout,
+    ]);
+    const findings = [ok("kv", `reachable at ${where}`)];
+    if (stamp.value === STORE_LAYOUT) findings.push(ok("kv layout", `layout ${STORE_LAYOUT}`));
+    else if (stamp.value === null && any.length === 0) {
+      findings.push(ok("kv layout", "an empty store: the first start stamps it"));
+    } else {
+      findings.push(fail(
+        "kv layout",
+        `the store has layout ${stamp.value ?? 1}; this version needs ${STORE_LAYOUT}`,
+        "start with an empty KV_PATH and run `deno task backfill` to rebuild from Stripe",
+      ));
+    }
+    return { findings, kv };
+  } catch (error) {
+    kv?.close();
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      findings: [fail(
+        "kv",
+        `cannot reach the KV store at ${where}: ${message}`,
+        "check KV_PATH (a file path, :memory:, or a KV Connect URL, which also needs " +
+          "DENO_KV_ACCESS_TOKEN) and that the denokv server answers",
+      )],
+      kv: null,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Every periodic task has a name Deno Deploy accepts, and its last run (if any) went well. */
+export async function checkCrons(kv: Deno.Kv | null, now: number): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const bad = Object.keys(PERIODIC_TASKS).filter((n) => !/^[A-Za-z0-9_-]{1,64}$/.test(n));
+  out.push(
+    bad.length
+      ? fail("crons", `cron names Deno Deploy refuses: ${bad.join(", ")}`, "rename them in code")
+      : ok(
+        "crons",
+        `${Object.keys(PERIODIC_TASKS).length} registered: ${
+          Object.keys(PERIODIC_TASKS).join(", ")
+        }`,
+      ),
+  );
+  if (!kv) return out;
+  const runs = new Map<string, CronRun>((await lastCronRuns(kv)).map((r) => [r.task, r]));
+  for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
+    const run = runs.get(task);
+    if (!run) continue;
+    const ago = Math.round((now - run.finished_at) / 1000);
+    if (!run.ok) {
+      out.push(fail(
+        `cron ${task}`,
+        `last run ${ago} s ago failed: ${run.error}`,
+        "read the server log around that time (msg `cron task failed`); the task retries on schedule",
+      ));
+    } else if (ago > 3 * intervalS(schedule)) {
+      out.push(warn(
+        `cron ${task}`,
+        `last ran ${ago} s ago; its schedule is ${schedule}`,
+        "is the server (or the Deno Deploy project) running? Crons run only while it is deployed",
+      ));
+    }
+  }
+  if (runs.size === 0) {
+    out.push(warn(
+      "cron runs",
+      "no cron run recorded in this store yet",
+      "normal right after the first start; otherwise check that the server runs",
+    ));
+  }
+  return out;
+}
+
+/** Rough interval of a five-field schedule, for staleness only. */
+function intervalS(schedule: string): number {
+  const [minute, hour] = schedule.split(" ");
+  if (minute === "*") return 60;
+  const every = /^\*\/(\d+)$/.exec(minute);
+  if (every) return Number(every[1]) * 60;
+  return hour === "*" ? 3600 : 86400;
+}
+
+export { type CronRun, HANDLED_EVENT_TYPES };

@@ -1,0 +1,190 @@
+/**
+ * The doctor's Stripe checks: the key works and is in the mode the store's
+ * events came from; a restricted key can read what the service reads; the
+ * webhook endpoint points here, sends the events the service handles, in the
+ * pinned SDK's API version. Only GETs, one of each.
+ */
+import Stripe from "stripe";
+import type { Config } from "../config.ts";
+import { keys } from "../kv/keys.ts";
+import type { WebhookEventRecord } from "../domain/webhook_event.ts";
+import {
+  type Finding,
+  HANDLED_EVENT_TYPES,
+  SDK_API_VERSION,
+  WEBHOOK_PATH,
+} from "./doctor_checks.ts";
+
+const ok = (check: string, detail: string): Finding => ({ check, severity: "ok", detail });
+const fail = (check: string, detail: string, fix: string): Finding => ({
+  check,
+  severity: "fail",
+  detail,
+  fix,
+});
+
+export function doctorStripeClient(config: Config, fetchFn: typeof fetch, timeoutMs: number) {
+  const url = new URL(config.stripe.apiUrl);
+  const protocol = url.protocol === "http:" ? "http" : "https";
+  return new Stripe(config.stripe.secretKey!, {
+    host: url.hostname,
+    port: url.port || (protocol === "http" ? 80 : 443),
+    protocol,
+    httpClient: Stripe.createFetchHttpClient(fetchFn),
+    maxNetworkRetries: 0,
+    timeout: timeoutMs,
+    telemetry: false,
+  });
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Stripe.errors.StripeError) return `${e.statusCode ?? "no answer"}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** What a restricted key must be allowed to read, by the list call that proves it. */
+const READS: [string, (s: Stripe) => Promise<unknown>][] = [
+  ["PaymentIntents", (s) => s.paymentIntents.list({ limit: 1 })],
+  ["Charges", (s) => s.charges.list({ limit: 1 })],
+  ["Refunds", (s) => s.refunds.list({ limit: 1 })],
+  ["Disputes", (s) => s.disputes.list({ limit: 1 })],
+  ["Customers", (s) => s.customers.list({ limit: 1 })],
+  ["Events", (s) => s.events.list({ limit: 1 })],
+];
+
+export async function checkStripe(
+  config: Config,
+  stripe: Stripe,
+  kv: Deno.Kv | null,
+): Promise<Finding[]> {
+  const key = config.stripe.secretKey!;
+  const keyLive = config.stripe.livemode;
+  const keyMode = keyLive ? "live" : "test";
+  const out: Finding[] = [];
+  let balance: Stripe.Balance;
+  try {
+    balance = await stripe.balance.retrieve();
+  } catch (e) {
+    const status = e instanceof Stripe.errors.StripeError ? e.statusCode : undefined;
+    out.push(fail(
+      "stripe key",
+      status === 401
+        ? `Stripe refused STRIPE_SECRET_KEY (${errorText(e)})`
+        : `cannot reach Stripe at ${config.stripe.apiUrl}: ${errorText(e)}`,
+      status === 401
+        ? "copy a current secret or restricted key from the Dashboard (Developers, API keys)"
+        : "check STRIPE_API_URL and the network path to it",
+    ));
+    out.push(...await checkStoreMode(kv, keyLive));
+    return out;
+  }
+  out.push(
+    balance.livemode === keyLive ? ok("stripe key", `a ${keyMode}-mode key Stripe accepts`) : fail(
+      "stripe key",
+      `the key says ${keyMode} mode but Stripe answered in ${
+        balance.livemode ? "live" : "test"
+      } mode`,
+      "STRIPE_API_URL points at the wrong Stripe (an emulator or proxy?): unset it for Stripe",
+    ),
+  );
+  out.push(...await checkStoreMode(kv, keyLive));
+  if (key.startsWith("rk_")) out.push(await checkRestrictedReads(stripe));
+  out.push(...await checkWebhookEndpoint(stripe));
+  return out;
+}
+
+/** The store's newest event came from the key's mode (a test store under a live key is a mistake). */
+async function checkStoreMode(kv: Deno.Kv | null, keyLive: boolean): Promise<Finding[]> {
+  if (!kv) return [];
+  const newest = await Array.fromAsync(
+    kv.list<string>({ prefix: keys.webhookEventsByArrivalPrefix() }, { limit: 1, reverse: true }),
+  );
+  if (newest.length === 0) return [];
+  const ref = newest[0].value;
+  const eventId = typeof ref === "string" ? ref : (ref as { id?: string })?.id;
+  const record = eventId
+    ? (await kv.get<WebhookEventRecord>(keys.webhookEvent(eventId))).value
+    : null;
+  if (!record) return [];
+  if (record.livemode === keyLive) {
+    return [ok("key mode", `matches the store's events (${keyLive ? "live" : "test"})`)];
+  }
+  return [fail(
+    "key mode",
+    `STRIPE_SECRET_KEY is a ${keyLive ? "live" : "test"}-mode key but this store holds ` +
+      `${record.livemode ? "live" : "test"}-mode events (newest: ${record.id})`,
+    `use the ${record.livemode ? "live" : "test"}-mode key with this store, ` +
+      "or point KV_PATH at the store of the key's mode",
+  )];
+}
+
+async function checkRestrictedReads(stripe: Stripe): Promise<Finding> {
+  const missing: string[] = [];
+  for (const [name, read] of READS) {
+    try {
+      await read(stripe);
+    } catch (e) {
+      if (e instanceof Stripe.errors.StripeError && e.statusCode === 403) missing.push(name);
+      else throw e;
+    }
+  }
+  return missing.length
+    ? fail(
+      "restricted key",
+      `the restricted key cannot read: ${missing.join(", ")}`,
+      `in the Dashboard, give the key Read (and Write for Refunds, PaymentIntents, Disputes) ` +
+        `on ${missing.join(", ")}`,
+    )
+    : ok("restricted key", "reads everything the service reads");
+}
+
+async function checkWebhookEndpoint(stripe: Stripe): Promise<Finding[]> {
+  let endpoints: Stripe.WebhookEndpoint[];
+  try {
+    endpoints = (await stripe.webhookEndpoints.list({ limit: 100 })).data;
+  } catch (e) {
+    return [fail(
+      "webhook endpoint",
+      `cannot list webhook endpoints: ${errorText(e)}`,
+      "a restricted key needs Read on Webhook Endpoints for this check",
+    )];
+  }
+  const ours = endpoints.filter((e) => new URL(e.url).pathname === WEBHOOK_PATH);
+  const register = `register https://<your host>${WEBHOOK_PATH} (Developers, Webhooks) with ` +
+    `api_version ${SDK_API_VERSION} and the events in README's deploy section`;
+  if (ours.length === 0) {
+    return [fail("webhook endpoint", `no endpoint at Stripe ends in ${WEBHOOK_PATH}`, register)];
+  }
+  const out: Finding[] = [];
+  for (const e of ours) {
+    const where = `${e.id} (${e.url})`;
+    if (e.status !== "enabled") {
+      out.push(fail("webhook endpoint", `${where} is ${e.status}`, "enable it at Stripe"));
+    }
+    const all = e.enabled_events.includes("*");
+    const missing = all ? [] : HANDLED_EVENT_TYPES.filter((t) => !e.enabled_events.includes(t));
+    out.push(
+      missing.length
+        ? fail(
+          "webhook events",
+          `${where} does not send ${missing.length} event type(s) the service handles: ` +
+            missing.join(", "),
+          "add them to the endpoint's events at Stripe",
+        )
+        : ok("webhook events", `${where} sends every event type the service handles`),
+    );
+    out.push(
+      e.api_version === SDK_API_VERSION
+        ? ok("webhook api_version", `${where} sends ${SDK_API_VERSION}, the SDK's version`)
+        : fail(
+          "webhook api_version",
+          `${where} sends events in API version ${
+            e.api_version ?? "(the account's default)"
+          }; the pinned SDK speaks ${SDK_API_VERSION}, and events arrive in the endpoint's version`,
+          `create an endpoint with api_version ${SDK_API_VERSION} (an endpoint's version cannot ` +
+            "change), add its secret to STRIPE_WEBHOOK_SECRETS, then delete the old endpoint",
+        ),
+    );
+  }
+  return out;
+}

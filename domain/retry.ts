@@ -1,0 +1,267 @@
+/**
+ * Retrying a failed payment: the retry attempt record and the card networks'
+ * rules as ONE pure decision (`judgeRetry`), the table the README shows.
+ *
+ * The networks (Visa's reattempt rules, Mastercard's merchant advice codes)
+ * judge retries per card: a decline that says "never" forbids that card, not
+ * the customer's next one; a fraud decline makes the whole payment suspect.
+ * So every rule below is about the declines already seen on this payment and
+ * the card (fingerprint) now offered. `judgeRetry` runs twice: before any call
+ * to Stripe without the card (the payment-wide rules), and in the commit that
+ * records the attempt with the card and the counts read there.
+ */
+
+export const RETRY_STATUSES = ["processing", "succeeded", "requires_action", "failed"] as const;
+export type RetryStatus = typeof RETRY_STATUSES[number];
+
+/** Issuer declines that signal fraud: the payment is not retried with any card. */
+export const FRAUD_DECLINES: readonly string[] = [
+  "fraudulent",
+  "lost_card",
+  "stolen_card",
+  "pickup_card",
+  "restricted_card",
+  "security_violation",
+  "merchant_blacklist",
+];
+
+/** Declines that no retry of the same card can fix: only another card may be tried. */
+export const HARD_DECLINES: readonly string[] = [
+  "expired_card",
+  "incorrect_number",
+  "invalid_number",
+  "invalid_account",
+  "invalid_expiry_month",
+  "invalid_expiry_year",
+  "card_not_supported",
+  "currency_not_supported",
+  "revocation_of_authorization",
+  "revocation_of_all_authorizations",
+  "stop_payment_order",
+  "new_account_information_available",
+  "transaction_not_allowed",
+  "do_not_try_again",
+];
+
+/** Stripe's own lock on a card declined too often: it refuses that card for 24 h. */
+export const CARD_RATE_LIMIT_CODE = "card_decline_rate_limit_exceeded";
+const CARD_RATE_LIMIT_MS = 24 * 3600_000;
+const DAY_MS = 24 * 3600_000;
+
+export type DeclineClass = "fraud" | "hard" | "soft";
+
+export function declineClass(d: Pick<PriorDecline, "decline_code" | "code">): DeclineClass {
+  const code = d.decline_code ?? d.code ?? "";
+  if (FRAUD_DECLINES.includes(code)) return "fraud";
+  if (HARD_DECLINES.includes(code)) return "hard";
+  return "soft";
+}
+
+/** A decline already seen on this payment (its first attempt, or an earlier retry). */
+export interface PriorDecline {
+  /** ms */
+  at: number;
+  /** the declined card; null when Stripe did not say */
+  fingerprint: string | null;
+  code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+}
+
+export interface RetryLimits {
+  maxAttempts: number;
+  maxPerCardPerDay: number;
+  waitAfterTryAgainS: number;
+}
+
+export interface RetryFacts {
+  now: number;
+  /** oldest first */
+  declines: PriorDecline[];
+  /** retries already recorded on this payment */
+  attempts: number;
+  /** the card offered; undefined = not known yet (only the payment-wide rules run) */
+  fingerprint?: string | null;
+  /** when this card was retried (ms), by anyone on any payment */
+  cardUses?: number[];
+  openFraudAlert: boolean;
+  confirmFraudAlert: boolean;
+  note: string | null;
+  limits: RetryLimits;
+}
+
+export const REFUSAL_REASONS = [
+  "fraud_decline",
+  "max_attempts",
+  "fraud_alert_open",
+  "do_not_try_again",
+  "hard_decline_same_card",
+  "card_rate_limited",
+  "try_again_later",
+  "card_daily_cap",
+] as const;
+export type RefusalReason = typeof REFUSAL_REASONS[number];
+
+export type RetryVerdict =
+  | { ok: true }
+  | { ok: false; reason: RefusalReason; detail: string; retry_after: string | null };
+
+function refuse(reason: RefusalReason, detail: string, retryAt?: number): RetryVerdict {
+  return {
+    ok: false,
+    reason,
+    detail,
+    retry_after: retryAt === undefined ? null : new Date(retryAt).toISOString(),
+  };
+}
+
+const codeOf = (d: PriorDecline) => d.decline_code ?? d.code ?? "unknown";
+
+/** The payment-wide rules: they hold whatever card is offered. */
+function judgePayment(f: RetryFacts): RetryVerdict | null {
+  const fraud = f.declines.find((d) => declineClass(d) === "fraud");
+  if (fraud) {
+    return refuse(
+      "fraud_decline",
+      `the bank declined this payment as ${codeOf(fraud)}, a fraud decline: it must not be ` +
+        "retried with any card; if the customer is genuine, they pay anew in your checkout",
+    );
+  }
+  if (f.attempts >= f.limits.maxAttempts) {
+    return refuse(
+      "max_attempts",
+      `this payment has had ${f.attempts} retries, the most RETRY_MAX_ATTEMPTS allows ` +
+        `(${f.limits.maxAttempts}); ask the customer to pay anew in your checkout`,
+    );
+  }
+  if (f.openFraudAlert && !(f.confirmFraudAlert && f.note?.trim())) {
+    return refuse(
+      "fraud_alert_open",
+      "the customer has an open fraud alert: send confirm_fraud_alert: true and a note saying " +
+        "why this retry is safe, or resolve the alert first",
+    );
+  }
+  return null;
+}
+
+/** The rules about the card offered, against the declines of that same card. */
+function judgeCard(f: RetryFacts, fingerprint: string): RetryVerdict | null {
+  const same = f.declines.filter((d) => d.fingerprint === fingerprint);
+  const never = same.find((d) => d.advice_code === "do_not_try_again");
+  if (never) {
+    return refuse(
+      "do_not_try_again",
+      `the bank said do_not_try_again for this card (${codeOf(never)}): the card networks ` +
+        "forbid trying it again; ask the customer for another card",
+    );
+  }
+  const hard = same.find((d) => declineClass(d) === "hard");
+  if (hard) {
+    return refuse(
+      "hard_decline_same_card",
+      `this card was declined with ${codeOf(hard)}, which a retry cannot fix: use a card ` +
+        "with a different fingerprint",
+    );
+  }
+  const locked = same.filter((d) => d.code === CARD_RATE_LIMIT_CODE).at(-1);
+  if (locked && f.now < locked.at + CARD_RATE_LIMIT_MS) {
+    return refuse(
+      "card_rate_limited",
+      "Stripe locked this card after too many declines (card_decline_rate_limit_exceeded); " +
+        "try another card, or this one after the time given",
+      locked.at + CARD_RATE_LIMIT_MS,
+    );
+  }
+  const later = same.filter((d) => d.advice_code === "try_again_later").at(-1);
+  const waitMs = f.limits.waitAfterTryAgainS * 1000;
+  if (later && f.now < later.at + waitMs) {
+    return refuse(
+      "try_again_later",
+      `the bank asked to try this card again later (${codeOf(later)}); wait ` +
+        `RETRY_WAIT_AFTER_TRY_AGAIN_S (${f.limits.waitAfterTryAgainS} s) or use another card`,
+      later.at + waitMs,
+    );
+  }
+  const uses = (f.cardUses ?? []).filter((t) => t > f.now - DAY_MS).sort((a, b) => a - b);
+  if (uses.length >= f.limits.maxPerCardPerDay) {
+    const freeAt = uses[uses.length - f.limits.maxPerCardPerDay] + DAY_MS;
+    return refuse(
+      "card_daily_cap",
+      `this card was retried ${uses.length} times in the last 24 h, the most ` +
+        `RETRY_MAX_PER_CARD_PER_DAY allows (${f.limits.maxPerCardPerDay}); Stripe itself ` +
+        "locks a card tried too often; use another card",
+      freeAt,
+    );
+  }
+  return null;
+}
+
+/** The policy table (README "Retry policy"), first matching row wins. */
+export function judgeRetry(f: RetryFacts): RetryVerdict {
+  const payment = judgePayment(f);
+  if (payment) return payment;
+  if (f.fingerprint) {
+    const card = judgeCard(f, f.fingerprint);
+    if (card) return card;
+  }
+  return { ok: true };
+}
+
+/** Card uses within the rolling day, the newest kept (bounded by the cap). */
+export function recentCardUses(uses: number[], now: number, keep: number): number[] {
+  return uses.filter((t) => t > now - DAY_MS).sort((a, b) => a - b).slice(-Math.max(keep, 1));
+}
+
+// --- authorizations ------------------------------------------------------------
+
+/** Stripe's `cancellation_reason` values an operator may give when releasing an authorization. */
+export const CANCELLATION_REASONS = [
+  "duplicate",
+  "fraudulent",
+  "requested_by_customer",
+  "abandoned",
+] as const;
+export type CancellationReason = typeof CANCELLATION_REASONS[number];
+
+/** Card authorizations lapse 7 days after they were made (Stripe releases them then). */
+export const CARD_AUTHORIZATION_TTL_MS = 7 * DAY_MS;
+/** An ops alert is raised this long before an authorization lapses. */
+export const AUTHORIZATION_ALERT_BEFORE_MS = DAY_MS;
+
+/** When an authorization made at `createdMs` lapses, and whether it is within the alert window. */
+export function authorizationExpiry(createdMs: number, now: number) {
+  const expiresAt = createdMs + CARD_AUTHORIZATION_TTL_MS;
+  return { expires_at: expiresAt, due_for_alert: now >= expiresAt - AUTHORIZATION_ALERT_BEFORE_MS };
+}
+
+/** What support does next about an attempt (shown with it); null when nothing is left to do. */
+export function nextStepOf(a: {
+  status: RetryStatus;
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+}): string | null {
+  if (a.status === "requires_action") {
+    return "the customer must authenticate: send them to your checkout with the client_secret " +
+      "(next_action says how)";
+  }
+  if (a.status !== "failed") return null;
+  if (
+    a.failure_code === "authentication_required" || a.decline_code === "authentication_required"
+  ) {
+    return "the bank wants the customer to authenticate: bring the customer back and retry " +
+      "with off_session: false";
+  }
+  const kind = declineClass({ code: a.failure_code, decline_code: a.decline_code });
+  if (kind === "fraud") return "a fraud decline: do not retry this payment";
+  if (a.advice_code === "do_not_try_again" || kind === "hard") {
+    return "do not try this card again: ask the customer for another card";
+  }
+  if (a.failure_code === CARD_RATE_LIMIT_CODE) {
+    return "Stripe locked this card for 24 h: use another card";
+  }
+  if (a.advice_code === "try_again_later") {
+    return "try this card again later, or another card now";
+  }
+  return "ask the customer for another card, or try again later";
+}

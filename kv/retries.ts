@@ -1,0 +1,217 @@
+/**
+ * Retry attempts, their indexes, and the two counters the policy's caps read.
+ *
+ *   ["retries", id]                        -> RetryRecord
+ *   ["retries_by_created", id]             -> id
+ *   ["retries_by_transaction", txn, id]    -> id
+ *   ["retries_by_status", status, id]      -> id
+ *   ["retry_states", txn]                  -> RetryState  (attempts, the one in flight)
+ *   ["retry_card_uses", fingerprint]       -> CardUses    (rolling 24 h)
+ *   ["payment_method_last_used", pm]       -> ISO 8601
+ *
+ * The counters are read, checked and written in the commit that records an
+ * attempt: of a burst of parallel requests, one commits and the others run
+ * their build again against the new counts, so no cap is ever exceeded.
+ */
+import { keys } from "./keys.ts";
+import { getManyChunked } from "./atomic.ts";
+import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
+import type { RetryStatus } from "../domain/retry.ts";
+
+export interface CardSummary {
+  type: string;
+  brand: string | null;
+  last4: string | null;
+  exp_month: number | null;
+  exp_year: number | null;
+  fingerprint: string | null;
+}
+
+export interface RetryRecord {
+  id: string;
+  transaction_id: string;
+  customer: string;
+  stripe_payment_intent: string;
+  /** the payment method confirmed (`pm_…`, attached to the customer) */
+  payment_method: string;
+  /** what the operator sent (a test id such as `pm_card_visa` becomes the attached `pm_…`) */
+  requested_payment_method: string;
+  card: CardSummary | null;
+  off_session: boolean;
+  note: string | null;
+  confirm_fraud_alert: boolean;
+  status: RetryStatus;
+  /** Stripe's PaymentIntent status as last seen for this attempt */
+  stripe_status: string | null;
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+  failure_message: string | null;
+  /** `requires_action`: what the customer must do, and the secret the merchant's checkout needs */
+  next_action: unknown | null;
+  client_secret: string | null;
+  stripe_charge: string | null;
+  stripe_request_id: string | null;
+  /** every confirm of this attempt carries it (`retry:<id>`) */
+  stripe_idempotency_key: string;
+  /** the PaymentIntent's latest charge and error when recorded: a later state is this attempt's */
+  prior: { latest_charge: string | null; error_charge: string | null };
+  requested_by: string;
+  /** who settled it: `answer`, `webhook`, `reconcile` */
+  settled_by: string | null;
+  job: { id: string; due_at: number } | null;
+  created_at: string;
+  updated_at: string;
+  settled_at: string | null;
+}
+
+export interface RetryState {
+  attempts: number;
+  in_flight: string | null;
+}
+
+export interface CardUses {
+  uses: number[];
+}
+
+export function getRetry(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RetryRecord>> {
+  return kv.get<RetryRecord>(keys.retry(id));
+}
+
+export function getRetryState(kv: Deno.Kv, txnId: string) {
+  return kv.get<RetryState>(keys.retryState(txnId));
+}
+
+export function getCardUses(kv: Deno.Kv, fingerprint: string) {
+  return kv.get<CardUses>(keys.retryCardUses(fingerprint));
+}
+
+/** Moves the payment's counter and the card's uses, both checked as read. */
+export function addAttemptCounts(
+  op: Deno.AtomicOperation,
+  txnId: string,
+  state: Deno.KvEntryMaybe<RetryState>,
+  next: RetryState,
+  card: { fingerprint: string; entry: Deno.KvEntryMaybe<CardUses>; uses: number[] } | null,
+): void {
+  op.check(state).set(keys.retryState(txnId), next);
+  if (card) {
+    op.check(card.entry).set(keys.retryCardUses(card.fingerprint), { uses: card.uses }, {
+      expireIn: 25 * 3600_000,
+    });
+  }
+}
+
+/** Frees the payment for the next attempt (the state read as `entry`, checked). */
+export function addInFlightCleared(
+  op: Deno.AtomicOperation,
+  txnId: string,
+  entry: Deno.KvEntryMaybe<RetryState>,
+  retryId: string,
+): void {
+  if (entry.value?.in_flight !== retryId) return;
+  op.check(entry).set(keys.retryState(txnId), { ...entry.value, in_flight: null });
+}
+
+export function addCreateRetry(op: Deno.AtomicOperation, r: RetryRecord): void {
+  op.check({ key: keys.retry(r.id), versionstamp: null })
+    .set(keys.retry(r.id), r)
+    .set(keys.retriesByCreated(r.id), r.id)
+    .set(keys.retryByTransaction(r.transaction_id, r.id), r.id)
+    .set(keys.retryByStatus(r.status, r.id), r.id);
+}
+
+export function addUpdateRetry(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RetryRecord>,
+  next: RetryRecord,
+): void {
+  op.check(entry).set(keys.retry(next.id), next);
+  if (entry.value.status !== next.status) {
+    op.delete(keys.retryByStatus(entry.value.status, next.id))
+      .set(keys.retryByStatus(next.status, next.id), next.id);
+  }
+}
+
+export function addPaymentMethodUse(op: Deno.AtomicOperation, pmId: string, at: string): void {
+  op.set(keys.paymentMethodLastUsed(pmId), at);
+}
+
+export async function getPaymentMethodsLastUsed(
+  kv: Deno.Kv,
+  pmIds: string[],
+): Promise<Map<string, string>> {
+  const rows = await getManyChunked<string>(kv, pmIds.map((id) => keys.paymentMethodLastUsed(id)));
+  const out = new Map<string, string>();
+  rows.forEach((r, i) => r.value && out.set(pmIds[i], r.value));
+  return out;
+}
+
+export async function listTransactionRetries(kv: Deno.Kv, txnId: string): Promise<RetryRecord[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: keys.retriesByTransactionPrefix(txnId) })) {
+    ids.push(e.value);
+  }
+  const rows = await getManyChunked<RetryRecord>(kv, ids.map((id) => keys.retry(id)));
+  return rows.flatMap((r) => r.value ? [r.value] : []);
+}
+
+/** Attempts in `status`, oldest first (reconciliation). */
+export async function listRetryIdsByStatus(
+  kv: Deno.Kv,
+  status: RetryStatus,
+  limit: number,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for await (
+    const e of kv.list<string>({ prefix: keys.retriesByStatusPrefix(status) }, { limit })
+  ) {
+    ids.push(e.value);
+  }
+  return ids;
+}
+
+export interface RetryFilters {
+  transaction_id?: string;
+  status?: RetryStatus;
+}
+
+const SCAN_BUDGET = 1000;
+
+/** Newest first through the most selective index; the other filter applies to the records read. */
+export function listRetries(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  filters: RetryFilters,
+  page: { limit: number; cursor?: string },
+): Promise<Page<RetryRecord>> {
+  const index = filters.transaction_id
+    ? keys.retriesByTransactionPrefix(filters.transaction_id)
+    : filters.status
+    ? keys.retriesByStatusPrefix(filters.status)
+    : keys.retriesByCreatedPrefix();
+  const scope = `retries:${filters.status ?? ""}:${filters.transaction_id ?? ""}`;
+  return scanPage<string, RetryRecord>(
+    kv,
+    sealer,
+    index,
+    { ...page, scope, budget: SCAN_BUDGET },
+    async (entry) => {
+      const r = (await kv.get<RetryRecord>(keys.retry(entry.value))).value;
+      if (!r) return null;
+      if (filters.status && r.status !== filters.status) return null;
+      if (filters.transaction_id && r.transaction_id !== filters.transaction_id) return null;
+      return r;
+    },
+  );
+}
+
+/** Whether the fraud service's index lists an open alert for the customer. */
+export async function hasOpenFraudAlert(kv: Deno.Kv, customer: string): Promise<boolean> {
+  for await (
+    const _ of kv.list({ prefix: keys.fraudAlertsByCustomerPrefix(customer) }, { limit: 1 })
+  ) {
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,135 @@
+/**
+ * POST /transactions/{id}/capture and /cancel (mounted under
+ * /api/admin/payments): finish or release an authorization (a PaymentIntent
+ * in `requires_capture`), operator+, 2FA, once; optional `Idempotency-Key`.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import { AmountSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
+import type { Services } from "../services/mod.ts";
+
+const DateTime = z.string().openapi({ format: "date-time" });
+
+const ActionSchema = z.object({
+  id: z.string().openapi({ example: "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  kind: z.enum(["capture", "cancel"]),
+  transaction_id: z.string(),
+  stripe_payment_intent: z.string(),
+  currency: z.string(),
+  amount_authorized: AmountSchema,
+  amount_to_capture: AmountSchema.nullable(),
+  reason: z.enum(CANCELLATION_REASONS).nullable(),
+  note: z.string().nullable(),
+  status: z.enum(AUTHORIZATION_ACTION_STATUSES).openapi({
+    description: "`processing` (sent, outcome not known yet: reconciliation finishes it), " +
+      "`succeeded`, `failed` (nothing happened; the authorization may be acted on again)",
+  }),
+  stripe_status: z.string().nullable(),
+  failure_code: z.string().nullable(),
+  failure_message: z.string().nullable(),
+  stripe_request_id: z.string().nullable(),
+  stripe_idempotency_key: z.string(),
+  requested_by: z.string(),
+  created_at: DateTime,
+  updated_at: DateTime,
+  settled_at: DateTime.nullable(),
+}).openapi("AuthorizationAction");
+
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+    }),
+});
+
+const TxnParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }),
+});
+
+const responses = {
+  201: jsonContent(ActionSchema, "Stripe answered"),
+  202: jsonContent(ActionSchema, "sent; the outcome is not known yet"),
+  ...errorResponses(
+    "not_found",
+    "conflict",
+    "idempotency_key_reused",
+    "stripe_error",
+    "stripe_unavailable",
+  ),
+};
+
+const capture = adminRoute({ permission: "authorizations.manage", secondFactor: true }, {
+  method: "post",
+  path: "/transactions/{id}/capture",
+  tags: ["transactions"],
+  summary: "Capture an authorization, all of it or part (the rest is released), once",
+  request: {
+    params: TxnParam,
+    headers: IdempotencyHeader,
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            amount_to_capture: z.number({ error: "amount_to_capture must be a whole number" })
+              .int("amount_to_capture must be a whole number of minor units")
+              .min(1, "amount_to_capture must be at least 1").optional().openapi({
+                description: "minor units, at most the authorized amount; omitted = all",
+              }),
+          }).openapi("CaptureRequest"),
+        },
+      },
+    },
+  },
+  responses,
+});
+
+const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: true }, {
+  method: "post",
+  path: "/transactions/{id}/cancel",
+  tags: ["transactions"],
+  summary: "Release an authorization, once",
+  request: {
+    params: TxnParam,
+    headers: IdempotencyHeader,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            reason: z.enum(CANCELLATION_REASONS, {
+              error: `reason must be one of ${CANCELLATION_REASONS.join(", ")}`,
+            }),
+            note: z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+              500,
+              "note is at most 500 characters",
+            ),
+          }).openapi("CancelAuthorizationRequest"),
+        },
+      },
+    },
+  },
+  responses,
+});
+
+export function authorizationRoutes(services: Services) {
+  return createRouter()
+    .openapi(capture, async (c) => {
+      const body = c.req.valid("json") ?? {};
+      const r = await services.retries.capture(callContext(c), c.req.valid("param").id, body);
+      if (r.replayed) c.header("Idempotent-Replayed", "true");
+      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
+    })
+    .openapi(cancel, async (c) => {
+      const r = await services.retries.cancel(
+        callContext(c),
+        c.req.valid("param").id,
+        c.req.valid("json"),
+      );
+      if (r.replayed) c.header("Idempotent-Replayed", "true");
+      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
+    });
+}

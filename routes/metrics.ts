@@ -1,0 +1,46 @@
+/**
+ * GET /metrics: Prometheus text format. Readable with the `METRICS_TOKEN`
+ * bearer (a scraper needs no admin account) or an admin's API token.
+ * Kept out of the OpenAPI document: it is for scrapers, not API clients.
+ */
+import { createRouter } from "./router.ts";
+import { AppError } from "../core/errors.ts";
+import { requestMeta } from "./context.ts";
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** Compares in time independent of where the strings differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+export function metricsRoutes(metricsToken: string | undefined) {
+  const router = createRouter();
+  router.get("/metrics", async (c) => {
+    const services = c.get("services");
+    const authorization = c.req.header("authorization");
+    const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+    const scraper = metricsToken !== undefined && token !== undefined &&
+      sameSecret(token, metricsToken);
+    if (!scraper) {
+      if (!token) {
+        throw new AppError(
+          "unauthenticated",
+          "send Authorization: Bearer <METRICS_TOKEN> (or an admin's API token)",
+        );
+      }
+      const principal = await services.identity.authenticate(authorization, requestMeta(c));
+      if (principal.role !== "admin") {
+        throw new AppError("forbidden", "metrics are for admins and the METRICS_TOKEN bearer");
+      }
+    }
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    c.header("Cache-Control", "no-store");
+    return c.body(await services.metrics.render());
+  });
+  return router;
+}

@@ -1,0 +1,211 @@
+/**
+ * /retries (mounted under /api/admin/payments): retry a failed payment with
+ * another payment method (operator+, 2FA, optional `Idempotency-Key`), list
+ * and read the attempts (viewer+), and the customer's saved payment methods
+ * to choose from (viewer+).
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import {
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
+import { can } from "../domain/permissions.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
+import type { Services } from "../services/mod.ts";
+
+const DateTime = z.string().openapi({ format: "date-time" });
+
+const CardSchema = z.object({
+  type: z.string(),
+  brand: z.string().nullable(),
+  last4: z.string().nullable(),
+  exp_month: z.number().int().nullable(),
+  exp_year: z.number().int().nullable(),
+  fingerprint: z.string().nullable(),
+}).openapi("RetryCard");
+
+const RetrySchema = z.object({
+  id: z.string().openapi({ example: "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+  transaction_id: z.string(),
+  customer: z.string(),
+  stripe_payment_intent: z.string(),
+  payment_method: z.string().openapi({
+    description: "the `pm_…` confirmed, saved on the customer",
+  }),
+  requested_payment_method: z.string().openapi({ description: "what was sent (`pm_card_visa`…)" }),
+  card: CardSchema.nullable(),
+  off_session: z.boolean(),
+  note: z.string().nullable(),
+  confirm_fraud_alert: z.boolean(),
+  status: z.enum(RETRY_STATUSES).openapi({
+    description: "`processing` (sent, outcome not known yet: the webhook or reconciliation " +
+      "finishes it), `succeeded`, `requires_action` (the customer must authenticate: " +
+      "`next_action`, `client_secret`), `failed` (the decline)",
+  }),
+  stripe_status: z.string().nullable(),
+  failure_code: z.string().nullable(),
+  decline_code: z.string().nullable(),
+  advice_code: z.string().nullable(),
+  failure_message: z.string().nullable(),
+  next_step: z.string().nullable().openapi({
+    description: "what support does next (bring the customer back, another card, wait)",
+  }),
+  next_action: z.unknown().nullable().openapi({ description: "Stripe's `next_action`" }),
+  client_secret: z.string().nullable().openapi({
+    description: "for the merchant's own checkout to finish a `requires_action` payment; " +
+      "shown to those who may retry (operator+), null for others",
+  }),
+  stripe_charge: z.string().nullable(),
+  stripe_request_id: z.string().nullable(),
+  requested_by: z.string(),
+  settled_by: z.string().nullable().openapi({ description: "`answer`, `webhook`, `reconcile`" }),
+  created_at: DateTime,
+  updated_at: DateTime,
+  settled_at: DateTime.nullable(),
+}).openapi("Retry");
+
+const IdempotencyHeader = z.object({
+  "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+    .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+      param: { name: "idempotency-key", in: "header" },
+      description: "same key + same body replays the first answer; a different body is refused",
+    }),
+});
+
+const CreateBody = z.object({
+  transaction_id: z.string().min(1, "transaction_id is required").max(64),
+  payment_method: z.string().regex(
+    /^pm_[A-Za-z0-9_]{1,64}$/,
+    "payment_method must be a payment method id (pm_…), or in test mode a test id such as pm_card_visa",
+  ),
+  note: z.string().trim().max(500, "note is at most 500 characters").optional(),
+  off_session: z.boolean().optional().openapi({
+    description: "true (default): the customer is absent; false: on session, a card that needs " +
+      "authentication answers `requires_action`",
+  }),
+  confirm_fraud_alert: z.boolean().optional().openapi({
+    description: "required (with a note) when the customer has an open fraud alert",
+  }),
+}).openapi("RetryRequest");
+
+const create = adminRoute({ permission: "retries.create", secondFactor: true }, {
+  method: "post",
+  path: "/retries",
+  tags: ["retries"],
+  summary: "Retry a failed payment with another payment method, once",
+  description: "Confirms the same PaymentIntent again. The attempt is recorded before Stripe is " +
+    "called and the retry policy (README) is checked first; whatever Stripe answers, the attempt " +
+    "is the answer.",
+  request: {
+    headers: IdempotencyHeader,
+    body: { required: true, content: { "application/json": { schema: CreateBody } } },
+  },
+  responses: {
+    201: jsonContent(RetrySchema, "Stripe answered: succeeded, requires_action or failed"),
+    202: jsonContent(RetrySchema, "sent; the outcome is not known yet"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "retry_refused",
+      "payment_method_not_allowed",
+      "idempotency_key_reused",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
+  },
+});
+
+const ListQuery = z.object({
+  transaction_id: z.string().min(1).max(64).optional().openapi({
+    param: { name: "transaction_id", in: "query" },
+  }),
+  status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
+    .optional().openapi({ param: { name: "status", in: "query" } }),
+  limit: LimitQuery,
+  cursor: CursorQuery,
+});
+
+const list = adminRoute({ permission: "retries.read" }, {
+  method: "get",
+  path: "/retries",
+  tags: ["retries"],
+  summary: "Retry attempts, newest first",
+  request: { query: ListQuery },
+  responses: { 200: jsonContent(pageSchema(RetrySchema, "RetryPage"), "a page") },
+});
+
+const show = adminRoute({ permission: "retries.read" }, {
+  method: "get",
+  path: "/retries/{id}",
+  tags: ["retries"],
+  summary: "One retry attempt",
+  request: {
+    params: z.object({
+      id: z.string().regex(/^rty_[0-9A-Z]{26}$/, "a retry id (rty_…)").openapi({
+        param: { name: "id", in: "path" },
+      }),
+    }),
+  },
+  responses: { 200: jsonContent(RetrySchema, "the attempt"), ...errorResponses("not_found") },
+});
+
+const SavedPaymentMethodSchema = CardSchema.extend({
+  id: z.string(),
+  created: DateTime,
+  last_used: DateTime.nullable().openapi({ description: "the last retry that charged it" }),
+}).openapi("SavedPaymentMethod");
+
+const paymentMethods = adminRoute({ permission: "customers.read" }, {
+  method: "get",
+  path: "/customers/{id}/payment-methods",
+  tags: ["customers"],
+  summary: "The customer's saved payment methods, to choose one for a retry",
+  request: {
+    params: z.object({
+      id: z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "a Stripe customer id (cus_…)").openapi({
+        param: { name: "id", in: "path" },
+      }),
+    }),
+  },
+  responses: {
+    200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),
+    ...errorResponses("not_found", "stripe_unavailable"),
+  },
+});
+
+/** The client secret lets its holder finish the payment: only for those who may retry. */
+function forReader(c: Context<AppEnv>, r: RetryView): RetryView {
+  const role = c.get("principal")?.role ?? "";
+  return can(role, "retries.create") ? r : { ...r, client_secret: null };
+}
+
+export function retryRoutes(services: Services) {
+  return createRouter()
+    .openapi(create, async (c) => {
+      const result = await services.retries.create(callContext(c), c.req.valid("json"));
+      if (result.replayed) c.header("Idempotent-Replayed", "true");
+      // Stripe answered (whatever it said): 201; the outcome not known yet: 202.
+      return result.retry.status === "processing"
+        ? c.json(result.retry, 202)
+        : c.json(result.retry, 201);
+    })
+    .openapi(list, async (c) => {
+      const page = await services.retries.list(c.req.valid("query"));
+      return c.json({ ...page, data: page.data.map((r) => forReader(c, r)) }, 200);
+    })
+    .openapi(show, async (c) => {
+      return c.json(forReader(c, await services.retries.get(c.req.valid("param").id)), 200);
+    })
+    .openapi(paymentMethods, async (c) => {
+      const data = await services.retries.paymentMethods(c.req.valid("param").id);
+      return c.json({ data }, 200);
+    });
+}

@@ -1,0 +1,107 @@
+/**
+ * What GET /metrics reports beyond the per-request figures recorded as they
+ * happen: backlogs read from KV at scrape time (jobs, webhook failures and dead
+ * letters, refunds awaiting reconciliation, open ops alerts, the Stripe budget's
+ * level, the last cron runs). Scrapes read indexes only, bounded per index.
+ */
+import type { Metrics } from "../core/metrics.ts";
+import type { Deps } from "./deps.ts";
+import {
+  countDeadJobs,
+  countRefundsByStatus,
+  countWebhookEventsByStatus,
+  jobBacklog,
+  lastCronRuns,
+  openOpsAlertsByKind,
+  recordCronRun,
+} from "../kv/metrics_counts.ts";
+import type { TokenBucket } from "../kv/token_bucket.ts";
+
+export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
+
+/** Refund statuses that wait for Stripe or reconciliation. */
+const RECONCILING = ["processing", "pending", "requires_action"] as const;
+
+export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
+  const { kv, clock } = deps;
+  const jobs = metrics.gauge("payops_jobs_waiting", "Jobs in the job table by kind");
+  const overdue = metrics.gauge("payops_jobs_overdue", "Jobs past their due time by kind");
+  const deadJobs = metrics.gauge("payops_jobs_dead", "Jobs that ran out of attempts");
+  const webhooks = metrics.gauge(
+    "payops_webhook_events",
+    "Webhook events by status that need attention (failed: will be retried; dead: replay by hand)",
+  );
+  const reconcile = metrics.gauge(
+    "payops_refunds_reconciliation_backlog",
+    "Refunds waiting for Stripe's outcome or reconciliation, by status",
+  );
+  const alerts = metrics.gauge("payops_ops_alerts_open", "Open ops alerts by kind");
+  const bucketLevel = metrics.gauge(
+    "payops_stripe_budget_tokens",
+    "Tokens in the shared Stripe call budget (burst = full)",
+  );
+  const cronLast = metrics.gauge(
+    "payops_cron_last_run_timestamp_seconds",
+    "When each periodic task last finished, by outcome (from KV: every isolate's runs)",
+  );
+  const bucket = (deps.stripe as { bucket?: TokenBucket }).bucket;
+
+  metrics.onCollect(async () => {
+    const [backlog, dead, failed, deadEvents, byKind, runs] = await Promise.all([
+      jobBacklog(kv, clock.now()),
+      countDeadJobs(kv),
+      countWebhookEventsByStatus(kv, "failed"),
+      countWebhookEventsByStatus(kv, "dead"),
+      openOpsAlertsByKind(kv),
+      lastCronRuns(kv),
+    ]);
+    jobs.reset();
+    overdue.reset();
+    for (const [kind, row] of backlog) {
+      jobs.set({ kind }, row.waiting);
+      overdue.set({ kind }, row.overdue);
+    }
+    deadJobs.set({}, dead);
+    webhooks.set({ status: "failed" }, failed);
+    webhooks.set({ status: "dead" }, deadEvents);
+    for (const status of RECONCILING) {
+      reconcile.set({ status }, await countRefundsByStatus(kv, status));
+    }
+    alerts.reset();
+    for (const [kind, n] of byKind) alerts.set({ kind }, n);
+    cronLast.reset();
+    for (const run of runs) {
+      cronLast.set({ task: run.task, outcome: run.ok ? "ok" : "error" }, run.finished_at / 1000);
+    }
+    if (bucket) bucketLevel.set({}, (await bucket.peek()).tokens);
+  });
+}
+
+/** Times one periodic task and records it (metrics here, the last run in KV for the doctor). */
+export async function timedCronRun(
+  deps: Pick<Deps, "kv" | "clock"> & { metrics?: Metrics },
+  task: string,
+  run: () => Promise<void>,
+): Promise<void> {
+  const started = deps.clock.now();
+  let error: unknown = null;
+  try {
+    await run();
+  } catch (e) {
+    error = e;
+  }
+  const finished = deps.clock.now();
+  const outcome = error === null ? "ok" : "error";
+  deps.metrics?.histogram("payops_cron_run_duration_seconds", "Periodic task run time")
+    .observe({ task }, (finished - started) / 1000);
+  deps.metrics?.counter("payops_cron_runs_total", "Periodic task runs by outcome")
+    .inc({ task, outcome });
+  await recordCronRun(deps.kv, {
+    task,
+    started_at: started,
+    finished_at: finished,
+    ok: error === null,
+    error: error === null ? null : error instanceof Error ? error.message : String(error),
+  });
+  if (error !== null) throw error;
+}

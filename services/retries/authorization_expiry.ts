@@ -1,0 +1,69 @@
+/**
+ * Authorizations about to lapse. A card authorization that is neither
+ * captured nor canceled is released by the issuer after 7 days (README
+ * "Retrying failed payments"); the money is then lost to the merchant. The
+ * cron raises one ops alert (`authorization_expiring`) per authorization in
+ * its last 24 h, in an audited commit that also marks it as alerted.
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import { systemContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { authorizationExpiry } from "../../domain/retry.ts";
+import { raiseOpsAlert } from "../ops_alerts.ts";
+import { readTransactionState } from "../../kv/transactions.ts";
+import type { TxnSync } from "../../domain/transaction.ts";
+
+/** When the card was authorized: the uncaptured charge's time, else the payment's. */
+function authorizedAt(created: string, sync: TxnSync | null): number {
+  const held = Object.values(sync?.charges ?? {})
+    .filter((c) => c.status === "succeeded" && !c.captured)
+    .map((c) => c.created * 1000);
+  return held.length ? Math.max(...held) : Date.parse(created);
+}
+import {
+  addExpiryAlertMark,
+  getExpiryAlert,
+  listAuthorizedTransactionIds,
+} from "../../kv/authorizations.ts";
+
+/** Raises one ops alert per authorization within 24 h of lapsing; the number raised. */
+export async function sweepExpiringAuthorizations(
+  deps: Deps,
+  svc: { audit: AuditService; newId: IdFactory },
+  limit = 1000,
+): Promise<number> {
+  const { kv, clock, log } = deps;
+  const ctx = systemContext("cron:authorization_expiry");
+  let raised = 0;
+  for (const txnId of await listAuthorizedTransactionIds(kv, limit)) {
+    const { txn: entry, sync } = await readTransactionState(kv, txnId);
+    const txn = entry.value;
+    if (!txn || txn.status !== "requires_capture") continue;
+    const expiry = authorizationExpiry(authorizedAt(txn.created, sync.value), clock.now());
+    if (!expiry.due_for_alert || (await getExpiryAlert(kv, txnId)).value) continue;
+    const expiresAt = new Date(expiry.expires_at).toISOString();
+    await svc.audit.commit(ctx, async (op) => {
+      if ((await getExpiryAlert(kv, txnId)).value) return { value: null, audit: [] };
+      const at = new Date(clock.now()).toISOString();
+      const entry = raiseOpsAlert(
+        op,
+        { newId: svc.newId, log },
+        {
+          kind: "authorization_expiring",
+          transaction_id: txnId,
+          amount: txn.amount,
+          currency: txn.currency,
+          detail: `the authorization of ${txn.amount} ${txn.currency} on ${txnId} lapses at ` +
+            `${expiresAt}: capture it (POST /transactions/${txnId}/capture) or cancel it before then`,
+        },
+        at,
+        { type: "transaction", id: txnId },
+      );
+      addExpiryAlertMark(op, txnId, (entry.after as { alert_id: string }).alert_id);
+      return { value: null, audit: [entry] };
+    });
+    raised++;
+  }
+  return raised;
+}

@@ -1,0 +1,20 @@
+/** The retries domain's face: what the rest of the service may use of it. */
+export { authorizationView, createRetryService, retryView } from "./service.ts";
+export type {
+  AuthorizationView,
+  RetryResult,
+  RetryService,
+  RetryServices,
+  RetryView,
+} from "./service.ts";
+export { AUTHORIZATION_RECONCILE_JOB } from "./authorizations.ts";
+export { CANCELLATION_REASONS } from "../../domain/retry.ts";
+export { AUTHORIZATION_ACTION_STATUSES } from "../../kv/authorizations.ts";
+export type { CreateRetryInput } from "./request.ts";
+export { RETRY_RECONCILE_JOB } from "./request.ts";
+export type { RetryHooks } from "./confirm.ts";
+export { createPaymentSettlement } from "./settlement.ts";
+export type { AnswerDetails } from "./settlement.ts";
+export type { OpenFraudAlerts } from "./fraud_alerts.ts";
+export type { SavedPaymentMethodView } from "./payment_methods.ts";
+export { RETRY_STATUSES } from "../../domain/retry.ts";

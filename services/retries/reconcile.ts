@@ -1,0 +1,94 @@
+/**
+ * Reconciliation of attempts whose confirm got no answer (a timeout, a 5xx,
+ * a dropped connection, the process dying between the call and the second
+ * commit). It never confirms again: it reads the PaymentIntent and applies it
+ * like a webhook, which settles the attempt when the PaymentIntent shows its
+ * outcome. A PaymentIntent still showing the state from before the attempt,
+ * a minute after it was sent (beyond any call's timeout), means Stripe never
+ * acted on it: the attempt is closed `failed` (`not_received_by_stripe`) and
+ * the payment is free for another retry.
+ */
+import type Stripe from "stripe";
+import type { Deps } from "../deps.ts";
+import { systemContext } from "../../domain/actor.ts";
+import { piSnap } from "../ingest/mod.ts";
+import { getRetry, listRetryIdsByStatus } from "../../kv/retries.ts";
+import type { RetryConfirmer } from "./confirm.ts";
+import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
+import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
+
+export const RETRY_RECONCILE_ACTOR = "cron:reconcile_retries";
+
+export type RetryReconcileOutcome = "settled" | "not_received" | "unknown" | "skipped";
+
+export interface RetryReconcileSummary {
+  settled: number;
+  not_received: number;
+  unknown: number;
+}
+
+export function createRetryReconciler(
+  deps: Deps,
+  confirmer: RetryConfirmer,
+  answers: AnswerDetails,
+) {
+  const { kv, clock, log } = deps;
+  const ctx = systemContext(RETRY_RECONCILE_ACTOR);
+
+  async function reconcileOne(id: string): Promise<RetryReconcileOutcome> {
+    const record = (await getRetry(kv, id)).value;
+    if (!record || record.status !== "processing") return "skipped";
+    const pi: Stripe.PaymentIntent = await deps.stripe.call(
+      (s) => s.paymentIntents.retrieve(record.stripe_payment_intent, { expand: ["latest_charge"] }),
+      { priority: "background", label: "payment_intents.retrieve" },
+    );
+    const waiting = pi.status === "requires_action"
+      ? { next_action: pi.next_action, client_secret: pi.client_secret }
+      : {};
+    answers.set(id, waiting);
+    try {
+      await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null);
+    } finally {
+      answers.delete(id);
+    }
+    const after = (await getRetry(kv, id)).value;
+    if (!after || after.status !== "processing") return "settled";
+    const outcome = outcomeOfPi(after, piSnap(pi, Math.floor(clock.now() / 1000)));
+    if (outcome) {
+      await confirmer.settleDirect(ctx, id, { ...outcome, ...waiting }, "reconcile");
+      return "settled";
+    }
+    if (pi.status === "processing") return "unknown";
+    if (clock.now() - Date.parse(record.created_at) < RETRY_RECONCILE_AFTER_MS) return "unknown";
+    await confirmer.settleDirect(ctx, id, {
+      status: "failed",
+      stripe_status: pi.status,
+      failure_code: "not_received_by_stripe",
+      failure_message: "Stripe shows no trace of this attempt: nothing was charged; the payment " +
+        "can be retried again",
+    }, "reconcile");
+    log.warn("retry never reached Stripe; closed", { retry_id: id });
+    return "not_received";
+  }
+
+  /** The cron's sweep: every `processing` attempt older than a call's timeout. */
+  async function sweep(options: { limit?: number } = {}): Promise<RetryReconcileSummary> {
+    const summary: RetryReconcileSummary = { settled: 0, not_received: 0, unknown: 0 };
+    for (const id of await listRetryIdsByStatus(kv, "processing", options.limit ?? 200)) {
+      const r = (await getRetry(kv, id)).value;
+      if (!r || clock.now() - Date.parse(r.created_at) < RETRY_RECONCILE_AFTER_MS) continue;
+      try {
+        const outcome = await reconcileOne(id);
+        if (outcome !== "skipped") summary[outcome]++;
+      } catch (error) {
+        summary.unknown++;
+        log.warn("retry reconciliation failed; will try again", { retry_id: id, error });
+      }
+    }
+    return summary;
+  }
+
+  return { reconcileOne, sweep };
+}
+
+export type RetryReconciler = ReturnType<typeof createRetryReconciler>;

@@ -1,0 +1,241 @@
+/**
+ * Retrying failed payments, exactly once (README "Retrying failed payments").
+ *
+ *   create -> the payment-wide policy (no Stripe call when it refuses)
+ *          -> the payment method resolved on the payment's customer (attached, audited)
+ *          -> ONE commit: the attempt `processing`, caps counted, job, audit
+ *          -> Stripe confirm, keyed `retry:<rty id>`, sent once
+ *          -> settled by the answer, the webhook or reconciliation, whichever first
+ *
+ * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
+ */
+import type { Deps } from "../deps.ts";
+import { type CancellationReason, nextStepOf } from "../../domain/retry.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditService } from "../audit/mod.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import type { Job, JobHandler } from "../../kv/jobs.ts";
+import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
+import { type CreateRetryInput, createRetryRequests, RETRY_RECONCILE_JOB } from "./request.ts";
+import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
+import { createRetryReconciler } from "./reconcile.ts";
+import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
+import type { AnswerDetails } from "./settlement.ts";
+import type { PaymentSettlementHook } from "../ingest/mod.ts";
+import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
+import {
+  type ActionRequest,
+  AUTHORIZATION_RECONCILE_JOB,
+  createAuthorizations,
+} from "./authorizations.ts";
+import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
+
+/** A capture or cancel as the API shows it. */
+export function authorizationView(a: AuthorizationAction) {
+  const { job: _job, ...shown } = a;
+  return shown;
+}
+export type AuthorizationView = ReturnType<typeof authorizationView>;
+
+/** A retry attempt as the API shows it (internals such as the job left out). */
+export function retryView(r: RetryRecord) {
+  return {
+    id: r.id,
+    transaction_id: r.transaction_id,
+    customer: r.customer,
+    stripe_payment_intent: r.stripe_payment_intent,
+    payment_method: r.payment_method,
+    requested_payment_method: r.requested_payment_method,
+    card: r.card,
+    off_session: r.off_session,
+    note: r.note,
+    confirm_fraud_alert: r.confirm_fraud_alert,
+    status: r.status,
+    stripe_status: r.stripe_status,
+    failure_code: r.failure_code,
+    decline_code: r.decline_code,
+    advice_code: r.advice_code,
+    failure_message: r.failure_message,
+    next_step: nextStepOf(r),
+    next_action: r.next_action,
+    client_secret: r.client_secret,
+    stripe_charge: r.stripe_charge,
+    stripe_request_id: r.stripe_request_id,
+    requested_by: r.requested_by,
+    settled_by: r.settled_by,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    settled_at: r.settled_at,
+  };
+}
+export type RetryView = ReturnType<typeof retryView>;
+
+export interface RetryResult {
+  /** `processing`: the outcome is not known yet (the route answers 202, else 201) */
+  retry: RetryView;
+  replayed: boolean;
+}
+
+export interface RetryServices {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  /** shared with the payment settlement hook the Stripe event applier holds */
+  answers: AnswerDetails;
+  paymentSettlement: PaymentSettlementHook;
+  fraudAlerts?: OpenFraudAlerts;
+  hooks?: RetryHooks;
+}
+
+export function createRetryService(deps: Deps, svc: RetryServices) {
+  const { kv, clock } = deps;
+  const fraudAlerts = svc.fraudAlerts ?? openFraudAlertsFromKv(kv);
+  const hooks: RetryHooks = svc.hooks ?? {};
+  const requests = createRetryRequests(deps, { ...svc, fraudAlerts });
+  const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
+  const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
+  const paymentMethods = createPaymentMethods(deps, svc);
+  const authorizations = createAuthorizations(deps, { ...svc, confirmer });
+
+  /** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
+  async function finishAuthorization(ctx: CallContext, txnId: string, req: ActionRequest) {
+    const fingerprint = await requestFingerprint({ txnId, ...req });
+    const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
+      owner: ctx.actor.id,
+      route: `POST /transactions/{id}/${req.kind}`,
+      key: ctx.idempotency_key,
+    };
+    const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
+    const r = await runIdempotent(kv, clock, scope, fingerprint, {
+      run: async (binding) => {
+        const a = await authorizations.record(ctx, txnId, req, binding);
+        return view(await authorizations.send(ctx, a));
+      },
+      resume: async (id) => {
+        const a = (await getAuthorizationAction(kv, id)).value;
+        if (!a) throw notFound("authorization action", id);
+        return view(a);
+      },
+    });
+    return { action: r.body as AuthorizationView, replayed: r.replayed };
+  }
+
+  async function resume(id: string) {
+    const r = (await getRetry(kv, id)).value;
+    if (!r) throw notFound("retry", id);
+    return { body: retryView(r) };
+  }
+
+  async function attempt(
+    ctx: CallContext,
+    input: CreateRetryInput,
+    binding: Parameters<typeof requests.record>[4],
+  ) {
+    try {
+      const id = svc.newId("rty");
+      const tx = await requests.preflight(input);
+      const pm = await paymentMethods.resolveForCustomer(
+        ctx,
+        input.payment_method,
+        tx.customer,
+        `retry-attach:${id}`,
+      );
+      let record = await requests.record(
+        ctx,
+        id,
+        input,
+        { id: pm.id, card: cardSummary(pm) },
+        binding,
+      );
+      record = await confirmer.confirm(ctx, record);
+      return { body: retryView(record) };
+    } catch (error) {
+      if (error instanceof AppError && error.code === "retry_refused") {
+        await svc.audit.record(ctx, {
+          action: "retry.create",
+          target: { type: "transaction", id: input.transaction_id },
+          result: "denied",
+          reason: error.message,
+          after: { reason: error.extra?.reason, payment_method: input.payment_method },
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** POST /retries: 201 with the attempt whatever Stripe answered; 202 while its outcome is unknown. */
+  async function create(ctx: CallContext, input: CreateRetryInput): Promise<RetryResult> {
+    const fingerprint = await requestFingerprint({ route: "create", ...input });
+    const scope: IdempotencyScope | null = ctx.idempotency_key === undefined
+      ? null
+      : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
+    const r = await runIdempotent(kv, clock, scope, fingerprint, {
+      run: (binding) => attempt(ctx, input, binding),
+      resume,
+    });
+    return { retry: r.body as RetryView, replayed: r.replayed };
+  }
+
+  async function get(id: string): Promise<RetryView> {
+    const r = (await getRetry(kv, id)).value;
+    if (!r) throw notFound("retry", id);
+    return retryView(r);
+  }
+
+  async function list(
+    q: RetryFilters & { limit: number; cursor?: string },
+  ): Promise<Page<RetryView>> {
+    const { limit, cursor, ...filters } = q;
+    const page = await listRetries(kv, svc.cursors, filters, { limit, cursor });
+    return { data: page.data.map(retryView), next_cursor: page.next_cursor };
+  }
+
+  function jobHandlers(): Record<string, JobHandler> {
+    return {
+      [AUTHORIZATION_RECONCILE_JOB]: async (job: Job) => {
+        const { action_id } = job.payload as { action_id: string };
+        if (await authorizations.reconcileOne(action_id) === "unknown") {
+          throw new Error(`the outcome of ${action_id} is still unknown; trying again later`);
+        }
+      },
+      [RETRY_RECONCILE_JOB]: async (job: Job) => {
+        const { retry_id } = job.payload as { retry_id: string };
+        const outcome = await reconciler.reconcileOne(retry_id);
+        if (outcome === "unknown") {
+          throw new Error(`the outcome of retry ${retry_id} is still unknown; trying again later`);
+        }
+      },
+    };
+  }
+
+  return {
+    create,
+    get,
+    list,
+    paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
+    capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
+      finishAuthorization(ctx, txnId, { kind: "capture", ...body }),
+    cancel: (
+      ctx: CallContext,
+      txnId: string,
+      body: { reason: CancellationReason; note: string },
+    ) => finishAuthorization(ctx, txnId, { kind: "cancel", ...body }),
+    /** the cron's safety net: retry attempts and authorization actions with unknown outcomes */
+    reconcile: async (options?: { limit?: number }) => ({
+      ...await reconciler.sweep(options),
+      authorizations: await authorizations.reconcile(options?.limit),
+    }),
+    /** the cron: an ops alert for each authorization within 24 h of lapsing */
+    sweepExpiringAuthorizations: () => sweepExpiringAuthorizations(deps, svc),
+    reconcileOne: reconciler.reconcileOne,
+    jobHandlers,
+    /** test seams (`afterStripeCall`: between Stripe's answer and its settlement) */
+    hooks,
+  };
+}
+
+export type RetryService = ReturnType<typeof createRetryService>;

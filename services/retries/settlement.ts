@@ -1,0 +1,199 @@
+/**
+ * Settling a retry attempt from what Stripe says about its PaymentIntent.
+ *
+ * The Stripe event applier calls `paymentSettlement` inside the commit that
+ * records a change to a PaymentIntent, whoever brings the news: the confirm's
+ * answer, a `payment_intent.*` webhook, the reconciliation job. The attempt in
+ * flight on that payment (`["retry_states", txn]`) is settled there, in the
+ * same commit as the transaction and the ledger, and only from `processing` or
+ * `requires_action`: the first news settles it, the rest find nothing to do.
+ * A decline is this attempt's only when the PaymentIntent shows a charge or an
+ * error it did not show when the attempt was recorded (`prior`).
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { PaymentSettlementHook } from "../ingest/mod.ts";
+import type { PiSnap } from "../../domain/transaction.ts";
+import {
+  addInFlightCleared,
+  addPaymentMethodUse,
+  addUpdateRetry,
+  getRetry,
+  getRetryState,
+  type RetryRecord,
+} from "../../kv/retries.ts";
+import { addJobRemoval } from "../../kv/refunds.ts";
+
+/** What one piece of news says about an attempt. */
+export interface RetryOutcome {
+  status: "succeeded" | "requires_action" | "failed";
+  stripe_status: string | null;
+  failure_code?: string | null;
+  decline_code?: string | null;
+  advice_code?: string | null;
+  failure_message?: string | null;
+  next_action?: unknown | null;
+  client_secret?: string | null;
+  stripe_charge?: string | null;
+  stripe_request_id?: string | null;
+}
+
+/** Details only the confirm's answer carries (next_action, client secret, request id), by retry id. */
+export type AnswerDetails = Map<string, Partial<RetryOutcome> & { by?: string }>;
+
+const SETTLEABLE = new Set(["processing", "requires_action"]);
+
+/** The outcome a PaymentIntent state means for `record`, or null when it says nothing about it. */
+export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | null {
+  const base = { stripe_status: pi.status, stripe_charge: pi.latest_charge };
+  if (pi.status === "succeeded" || pi.status === "requires_capture") {
+    return { ...base, status: "succeeded" };
+  }
+  if (pi.status === "requires_action") {
+    return record.status === "processing" ? { ...base, status: "requires_action" } : null;
+  }
+  if (pi.status === "canceled") {
+    return {
+      ...base,
+      status: "failed",
+      failure_code: "payment_intent_canceled",
+      failure_message: "the PaymentIntent was canceled before this attempt finished",
+    };
+  }
+  if (pi.status === "requires_payment_method" && pi.error) {
+    const fresh = record.status === "requires_action" ||
+      pi.latest_charge !== record.prior.latest_charge ||
+      pi.error.charge !== record.prior.error_charge;
+    if (!fresh) return null;
+    return {
+      ...base,
+      status: "failed",
+      failure_code: pi.error.code,
+      decline_code: pi.error.decline_code,
+      advice_code: pi.error.advice_code,
+      failure_message: pi.error.message,
+      stripe_charge: pi.error.charge ?? pi.latest_charge,
+    };
+  }
+  return null;
+}
+
+/** `before` settled by `outcome` (or, for a settled attempt, only the answer's missing details). */
+export function settledRecord(
+  before: RetryRecord,
+  outcome: RetryOutcome,
+  at: string,
+  by: string,
+): RetryRecord {
+  const final = outcome.status !== "requires_action";
+  return {
+    ...before,
+    status: outcome.status,
+    stripe_status: outcome.stripe_status ?? before.stripe_status,
+    failure_code: outcome.failure_code ?? before.failure_code,
+    decline_code: outcome.decline_code ?? before.decline_code,
+    advice_code: outcome.advice_code ?? before.advice_code,
+    failure_message: outcome.failure_message ?? before.failure_message,
+    next_action: final ? null : outcome.next_action ?? before.next_action,
+    client_secret: final ? null : outcome.client_secret ?? before.client_secret,
+    stripe_charge: outcome.stripe_charge ?? before.stripe_charge,
+    stripe_request_id: outcome.stripe_request_id ?? before.stripe_request_id,
+    // who brought the latest news (filling in details of the same status keeps the first)
+    settled_by: before.status === outcome.status ? before.settled_by ?? by : by,
+    job: final ? null : before.job,
+    updated_at: at,
+    settled_at: final ? at : before.settled_at,
+  };
+}
+
+/** The audit `after` of an attempt: never the client secret. */
+export function retryAuditView(r: RetryRecord) {
+  return {
+    status: r.status,
+    transaction_id: r.transaction_id,
+    payment_method: r.payment_method,
+    card: r.card ? { brand: r.card.brand, last4: r.card.last4 } : null,
+    off_session: r.off_session,
+    stripe_status: r.stripe_status,
+    decline_code: r.decline_code,
+    advice_code: r.advice_code,
+    failure_code: r.failure_code,
+    stripe_charge: r.stripe_charge,
+  };
+}
+
+/**
+ * Adds the settling of the attempt read as `entry` to `op`: the record, the
+ * payment freed for the next attempt (unless waiting on the customer), the
+ * job gone, the card's last use. Returns the audit entry for the same commit.
+ */
+export async function addSettlement(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RetryRecord>,
+  outcome: RetryOutcome,
+  meta: { at: string; by: string },
+): Promise<AuditInput> {
+  const before = entry.value;
+  const after = settledRecord(before, outcome, meta.at, meta.by);
+  addUpdateRetry(op, entry, after);
+  if (after.status !== "requires_action") {
+    addInFlightCleared(
+      op,
+      before.transaction_id,
+      await getRetryState(kv, before.transaction_id),
+      before.id,
+    );
+    if (before.job) addJobRemoval(op, before.job);
+  }
+  if (after.status === "succeeded") addPaymentMethodUse(op, after.payment_method, meta.at);
+  return {
+    action: "retry.settle",
+    target: { type: "retry", id: after.id },
+    result: after.status === "failed" ? "failed" : "ok",
+    before: { status: before.status },
+    after: { ...retryAuditView(after), settled_by: meta.by },
+    reason: after.failure_message,
+    stripe: {
+      request_id: after.stripe_request_id,
+      idempotency_key: after.stripe_idempotency_key,
+    },
+  };
+}
+
+/** The hook handed to the Stripe event applier (services/mod.ts). */
+export function createPaymentSettlement(
+  deps: Deps,
+  answers: AnswerDetails,
+): PaymentSettlementHook {
+  // Read like the applier's own reads (the second handle on a local file); checked at commit.
+  const kv = deps.kvReads ?? deps.kv;
+  const { clock } = deps;
+  return async (op, pi, txn, stripeRequest) => {
+    const state = await getRetryState(kv, txn.id);
+    const id = state.value?.in_flight;
+    if (!id) return [];
+    const entry = await getRetry(kv, id);
+    const record = entry.value;
+    if (!record || !SETTLEABLE.has(record.status) || record.stripe_payment_intent !== pi.id) {
+      return [];
+    }
+    const outcome = outcomeOfPi(record, pi);
+    if (!outcome) return [];
+    const answer = answers.get(id);
+    const { by: hint, ...given } = answer ?? {};
+    const by = hint ?? (stripeRequest ? "webhook" : "reconcile");
+    const detail: RetryOutcome = {
+      ...outcome,
+      ...given,
+      status: outcome.status,
+      stripe_request_id: answer?.stripe_request_id ?? stripeRequest?.request_id ?? null,
+    };
+    return [
+      await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, detail, {
+        at: new Date(clock.now()).toISOString(),
+        by,
+      }),
+    ];
+  };
+}

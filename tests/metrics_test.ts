@@ -1,0 +1,121 @@
+/** GET /metrics: Prometheus text that a strict parser accepts, with the figures an operator watches. */
+import assert from "node:assert/strict";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
+import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
+import { createMetrics } from "../core/metrics.ts";
+import { timedCronRun } from "../services/metrics.ts";
+
+const METRICS_TOKEN = "scrape-token-0123456789";
+
+async function scrape(app: TestApp["app"]) {
+  const res = await app.request("/metrics", {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  return parsePrometheus(await res.text());
+}
+
+Deno.test("the registry renders counters, gauges and histograms a strict parser accepts", async () => {
+  const m = createMetrics();
+  m.counter("x_total", "help with \\ and\nnewline").inc({ path: 'a"b\\c\nd' }, 2);
+  m.gauge("y", "a gauge").set({}, 1.5);
+  const h = m.histogram("z_seconds", "a histogram", [0.1, 1]);
+  h.observe({ k: "v" }, 0.05);
+  h.observe({ k: "v" }, 0.5);
+  h.observe({ k: "v" }, 7);
+  const families = parsePrometheus(await m.render());
+  assert.equal(sampleValue(families, "x_total", { path: 'a"b\\c\nd' }), 2);
+  assert.equal(sampleValue(families, "y"), 1.5);
+  assert.equal(sampleValue(families, "z_seconds_bucket", { le: "0.1" }), 1);
+  assert.equal(sampleValue(families, "z_seconds_bucket", { le: "1" }), 2);
+  assert.equal(sampleValue(families, "z_seconds_bucket", { le: "+Inf" }), 3);
+  assert.equal(sampleValue(families, "z_seconds_sum"), 7.55);
+  assert.throws(() => m.gauge("x_total", "again"), /already a counter/);
+  assert.throws(() => parsePrometheus("x 1"), /newline/);
+  assert.throws(() => parsePrometheus("x 1\n"), /before its # TYPE/);
+});
+
+Deno.test("GET /metrics needs METRICS_TOKEN or an admin; others are refused", async () => {
+  await withTestApp(async (t) => {
+    assert.equal((await t.app.request("/metrics")).status, 401);
+    const wrong = await t.app.request("/metrics", { headers: { authorization: "Bearer nope" } });
+    assert.equal(wrong.status, 401);
+    const viewer = await createAdmin(t, "viewer");
+    const refused = await t.app.request("/metrics", { headers: authHeaders(viewer) });
+    assert.equal(refused.status, 403);
+    const admin = await createAdmin(t, "admin");
+    assert.equal((await t.app.request("/metrics", { headers: authHeaders(admin) })).status, 200);
+    assert.equal((await scrape(t.app)).size > 5, true);
+  }, { env: { METRICS_TOKEN } });
+});
+
+Deno.test("requests are counted by route template and status, with latency histograms", async () => {
+  await withTestApp(async (t) => {
+    await t.app.request("/healthz");
+    await t.app.request("/healthz");
+    await t.app.request("/no/such/route");
+    const viewer = await createAdmin(t, "viewer");
+    await t.app.request("/api/admin/payments/refunds/rfd_nope", { headers: authHeaders(viewer) });
+    const f = await scrape(t.app);
+    const req = "payops_http_requests_total";
+    assert.equal(sampleValue(f, req, { route: "/healthz", status: "200" }), 2);
+    assert.equal(sampleValue(f, req, { route: "unmatched", status: "404" }), 1);
+    assert.equal(
+      sampleValue(f, req, { route: "/api/admin/payments/refunds/:id", status: "404" }),
+      1,
+      "the template, not the id",
+    );
+    const durations = "payops_http_request_duration_seconds_count";
+    assert.equal(sampleValue(f, durations, { route: "/healthz" }), 2);
+    for (const gauge of ["payops_jobs_dead", "payops_ops_alerts_open"]) {
+      assert.ok(f.has(gauge), gauge);
+    }
+    assert.equal(sampleValue(f, "payops_webhook_events", { status: "dead" }), 0);
+  }, { env: { METRICS_TOKEN } });
+});
+
+Deno.test("Stripe calls, budget waits, webhook lag, reconciliation backlog and cron runs show up", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(5000);
+    const headers = await stepUpHeaders(w.t, w.operator);
+    const res = await w.t.app.request(
+      "/api/admin/payments/refunds",
+      jsonRequest("POST", headers, {
+        transaction_id: pay.txnId,
+        amount: 100,
+        reason: "requested_by_customer",
+        note: "metrics",
+      }),
+    );
+    assert.equal(res.status, 201);
+    await timedCronRun(w.t.services.deps, "audit-checkpoint", () => Promise.resolve());
+    await assert.rejects(
+      timedCronRun(w.t.services.deps, "reconcile-refunds", () => Promise.reject(new Error("x"))),
+    );
+    const f = await scrape(w.t.app);
+    assert.ok(
+      (sampleValue(f, "payops_stripe_requests_total", { status: "200" }) ?? 0) >= 1,
+      "the refund's Stripe call is counted",
+    );
+    assert.ok((sampleValue(f, "payops_stripe_budget_wait_seconds_count") ?? 0) >= 1);
+    assert.ok((sampleValue(f, "payops_webhook_intake_lag_seconds_count") ?? 0) >= 1);
+    assert.equal(
+      sampleValue(f, "payops_refunds_reconciliation_backlog", { status: "processing" }),
+      0,
+    );
+    assert.equal(sampleValue(f, "payops_cron_runs_total", { task: "reconcile-refunds" }), 1);
+    assert.equal(
+      sampleValue(f, "payops_cron_runs_total", { task: "audit-checkpoint", outcome: "ok" }),
+      1,
+    );
+    assert.ok(
+      sampleValue(f, "payops_cron_last_run_timestamp_seconds", {
+        task: "reconcile-refunds",
+        outcome: "error",
+      }),
+    );
+  }, { env: { METRICS_TOKEN } });
+});

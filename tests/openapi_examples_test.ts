@@ -1,0 +1,124 @@
+/**
+ * What Swagger UI's "Try it out" sends is each operation's examples: every one
+ * must pass validation as is, and none may switch a guard off.
+ */
+import assert from "node:assert/strict";
+import { withTestApp } from "./helpers/app.ts";
+import { createAdmin, otpHeaders } from "./helpers/identity.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+function resolve(doc: Json, schema: Json): Json {
+  if (schema?.$ref) return resolve(doc, doc.components.schemas[schema.$ref.split("/").at(-1)]);
+  return schema;
+}
+
+/** The body Swagger UI would fill in: the schema's example, else each property's. */
+function bodyExample(doc: Json, schema: Json, where: string): Record<string, unknown> {
+  const s = resolve(doc, schema);
+  if (s.example !== undefined) return s.example;
+  const out: Record<string, unknown> = {};
+  for (const [name, prop] of Object.entries<Json>(s.properties ?? {})) {
+    const p = resolve(doc, prop);
+    const example = p.example ?? p.examples?.[0] ?? p.default ?? p.enum?.[0];
+    if (example !== undefined) out[name] = example;
+    else if (s.required?.includes(name)) {
+      throw new Error(`${where}: required ${name} has no example`);
+    }
+  }
+  return out;
+}
+
+function operations(doc: Json) {
+  return Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
+    Object.entries<Json>(item).map(([method, op]) => ({ path, method, op }))
+  );
+}
+
+Deno.test("no example switches a guard off or asks for an impossible range", async () => {
+  await withTestApp(async (t) => {
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const text = JSON.stringify(doc);
+    assert.doesNotMatch(text, /"confirm_duplicate":true/);
+    assert.doesNotMatch(text, /additionalProp\d/);
+    for (const { path, method, op } of operations(doc)) {
+      const q = Object.fromEntries(
+        (op.parameters ?? []).filter((p: Json) => p.in === "query" && p.schema?.example)
+          .map((p: Json) => [p.name, p.schema.example]),
+      );
+      if (q.from && q.to) assert.ok(q.from < q.to, `${method} ${path}: from before to`);
+    }
+  });
+});
+
+Deno.test("every request example passes validation when sent as is", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const doc = await (await t.app.request("/openapi.json")).json();
+    let sent = 0;
+    const problems: string[] = [];
+    for (const { path, method, op } of operations(doc)) {
+      if (path === "/api/webhooks/stripe") continue; // signed by Stripe: no example can pass
+      const params = (op.parameters ?? []) as Json[];
+      let url = path.replace(/\{(\w+)\}/g, (_m: string, name: string) => {
+        const p = params.find((x) => x.in === "path" && x.name === name);
+        return encodeURIComponent(p?.schema?.example ?? p?.example ?? "x_nope");
+      });
+      const query = new URLSearchParams();
+      for (const p of params.filter((x) => x.in === "query")) {
+        const example = p.schema?.example ?? p.example;
+        if (example !== undefined) query.set(p.name, String(example));
+      }
+      if ([...query].length) url += `?${query}`;
+      const schema = op.requestBody?.content?.["application/json"]?.schema;
+      const init: { method: string; headers: Record<string, string>; body?: string } = {
+        method: method.toUpperCase(),
+        headers: { ...otpHeaders(t, admin), "content-type": "application/json" },
+      };
+      try {
+        if (schema) init.body = JSON.stringify(bodyExample(doc, schema, `${method} ${path}`));
+      } catch (e) {
+        problems.push((e as Error).message);
+        continue;
+      }
+      const res = await t.app.request(url, init);
+      const body = await res.text();
+      if (res.status === 422 || res.status >= 500) {
+        problems.push(`${method} ${url} ${init.body ?? ""}: ${res.status} ${body}`);
+      }
+      sent++;
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(sent > 20, `${sent} operations sent`);
+  });
+});
+
+Deno.test("every operation has a unique camelCase operationId and says who may call it", async () => {
+  await withTestApp(async (t) => {
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const ids = new Set<string>();
+    for (const { path, method, op } of operations(doc)) {
+      assert.match(op.operationId ?? "", /^[a-z][A-Za-z0-9]+$/, `${method} ${path}`);
+      assert.ok(!ids.has(op.operationId), `${op.operationId} is unique`);
+      ids.add(op.operationId);
+      assert.ok(Array.isArray(op.security), `${method} ${path} declares security`);
+      if (!path.startsWith("/api/admin") || path === "/api/admin/enroll") {
+        assert.deepEqual(op.security, [], `${method} ${path} is public`);
+      }
+    }
+    const byRoute = Object.fromEntries(
+      operations(doc).map((o) => [
+        `${o.method} ${o.path}`,
+        o.op.operationId,
+      ]),
+    );
+    assert.equal(byRoute["post /api/admin/payments/refunds"], "createRefund");
+    assert.equal(byRoute["get /api/admin/payments/refunds/{id}"], "getRefund");
+    assert.equal(byRoute["post /api/admin/payments/refunds/{id}/approve"], "approveRefund");
+    assert.equal(byRoute["get /api/admin/payments/transactions"], "listTransactions");
+    assert.equal(byRoute["post /api/webhooks/stripe"], "receiveStripeWebhook");
+    assert.equal(doc.info.contact.name.length > 0, true);
+    assert.equal(doc.info.license.name.length > 0, true);
+  });
+});

@@ -1,0 +1,68 @@
+/** outcomeOfPi(): which PaymentIntent states settle an attempt, and which say nothing about it. */
+import assert from "node:assert/strict";
+import { outcomeOfPi } from "../services/retries/settlement.ts";
+import type { RetryRecord } from "../kv/retries.ts";
+import type { PiSnap } from "../domain/transaction.ts";
+
+function attempt(status: RetryRecord["status"] = "processing"): RetryRecord {
+  return {
+    status,
+    prior: { latest_charge: "ch_old", error_charge: "ch_old" },
+  } as RetryRecord;
+}
+
+function pi(over: Partial<PiSnap>): PiSnap {
+  return {
+    id: "pi_1",
+    status: "requires_payment_method",
+    error: null,
+    latest_charge: "ch_old",
+    amount: 5000,
+    amount_received: 0,
+    currency: "usd",
+    customer: "cus_1",
+    description: null,
+    created: 1,
+    order: [0, 1, 0],
+    ...over,
+  };
+}
+
+const declined = (charge: string) => ({
+  code: "card_declined",
+  decline_code: "insufficient_funds",
+  advice_code: "try_again_later",
+  message: "Your card has insufficient funds.",
+  charge,
+  payment_method: null,
+});
+
+Deno.test("outcomeOfPi(): the decline the attempt was recorded after says nothing about it", () => {
+  assert.equal(outcomeOfPi(attempt(), pi({ error: declined("ch_old") })), null);
+});
+
+Deno.test("outcomeOfPi(): a new decline fails the attempt with its codes", () => {
+  const o = outcomeOfPi(attempt(), pi({ error: declined("ch_new"), latest_charge: "ch_new" }));
+  assert.deepEqual(
+    [o?.status, o?.decline_code, o?.advice_code, o?.stripe_charge],
+    ["failed", "insufficient_funds", "try_again_later", "ch_new"],
+  );
+});
+
+Deno.test("outcomeOfPi(): succeeded and requires_capture succeed; requires_action waits; canceled fails", () => {
+  assert.equal(outcomeOfPi(attempt(), pi({ status: "succeeded" }))?.status, "succeeded");
+  assert.equal(outcomeOfPi(attempt(), pi({ status: "requires_capture" }))?.status, "succeeded");
+  assert.equal(
+    outcomeOfPi(attempt(), pi({ status: "requires_action" }))?.status,
+    "requires_action",
+  );
+  assert.equal(outcomeOfPi(attempt("requires_action"), pi({ status: "requires_action" })), null);
+  assert.equal(outcomeOfPi(attempt(), pi({ status: "processing" })), null);
+  const canceled = outcomeOfPi(attempt(), pi({ status: "canceled" }));
+  assert.equal(canceled?.failure_code, "payment_intent_canceled");
+});
+
+Deno.test("outcomeOfPi(): after requires_action, any decline (a failed authentication) ends the attempt", () => {
+  const o = outcomeOfPi(attempt("requires_action"), pi({ error: declined("ch_old") }));
+  assert.equal(o?.status, "failed");
+});
