@@ -17,6 +17,8 @@ import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { disputeRoutes } from "./routes/disputes.ts";
+import { fraudRoutes } from "./routes/fraud.ts";
+import { fraudRuleRoutes } from "./routes/fraud_rules.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
 import { retryRoutes } from "./routes/retries.ts";
@@ -114,6 +116,8 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   app.route("/api/admin/payments", refundRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", disputeRoutes(services));
+  app.route("/api/admin/payments", fraudRoutes(services));
+  app.route("/api/admin/payments", fraudRuleRoutes(services));
   app.route("/api/admin", approvalRoutes(services));
   app.route("/api/admin", enrollRoutes(services));
   app.route("/api/admin/payments", retryRoutes(services));

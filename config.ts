@@ -92,6 +92,10 @@ const envSchema = z.object({
     return keys;
   }).optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
+  FRAUD_SWEEP_SCHEDULE: z.string().trim().regex(
+    /^\S+( \S+){4}$/,
+    "a cron schedule of five fields such as */5 * * * *",
+  ).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
@@ -156,6 +160,8 @@ export interface Config {
   trustedProxies: string[];
   /** the retry policy's limits (README "Retry policy") */
   retry: { maxAttempts: number; maxPerCardPerDay: number; waitAfterTryAgainS: number };
+  /** cron schedule of the fraud sweep */
+  fraudSweepSchedule: string;
   /** `pretty` on a terminal unless LOG_FORMAT says otherwise */
   logFormat: LogFormat;
   /** bearer token that may read GET /metrics besides admins; undefined = admins only */
@@ -228,6 +234,7 @@ export function parseConfig(
       maxPerCardPerDay: e.RETRY_MAX_PER_CARD_PER_DAY ?? 5,
       waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
     },
+    fraudSweepSchedule: e.FRAUD_SWEEP_SCHEDULE ?? "*/5 * * * *",
   };
 }
 

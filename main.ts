@@ -21,6 +21,7 @@ import { DemoError, startDemo } from "./cli/demo.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { timedCronRun } from "./services/metrics.ts";
+import { runFraudLive, runFraudSweep } from "./services/fraud/mod.ts";
 
 let config: Config;
 try {
@@ -52,6 +53,16 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
     }
   });
 }
+
+// The fraud sweep on its own schedule (FRAUD_SWEEP_SCHEDULE): a thin wrapper over the job function.
+Deno.cron("fraud-sweep", config.fraudSweepSchedule, { backoffSchedule: [] }, async () => {
+  if (!started.services) return;
+  try {
+    await runFraudSweep(started.services);
+  } catch (error) {
+    log.error("cron task failed", { cron: "fraud-sweep", error });
+  }
+});
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !/^https?:/.test(config.kvPath);
@@ -124,7 +135,7 @@ let jobRun: Promise<void> | null = null;
 if (!resolvedConfig.onDenoDeploy) {
   jobLoop = setInterval(() => {
     if (jobRun) return;
-    jobRun = runJobs(services).then(
+    jobRun = runJobs(services).then(() => runFraudLive(services)).then(
       () => {},
       (error) => log.error("job loop failed", { error }),
     ).finally(() => jobRun = null);

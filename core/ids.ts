@@ -25,7 +25,8 @@ export type IdPrefix =
   | "ops"
   | "req"
   | "apr"
-  | "aut";
+  | "aut"
+  | "fsz";
 
 function encodeTime(ms: number): string {
   let out = "";

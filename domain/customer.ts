@@ -3,6 +3,7 @@
  * kept beside it: the balance per currency and the aggregates fraud rules read.
  */
 import type { PaymentMethodSummary } from "./transaction.ts";
+import type { FraudHistory } from "./fraud_history.ts";
 
 export interface SavedPaymentMethod extends PaymentMethodSummary {
   id: string;
@@ -100,6 +101,8 @@ export interface CustomerAggregates {
     reviews_opened: number;
     disputes: number;
   };
+  /** the recent attempts the fraud rules count in (domain/fraud_history.ts) */
+  fraud?: FraudHistory;
   updated_at: string;
 }
 

@@ -160,6 +160,64 @@ export const keys = {
     alertId,
   ],
   fraudAlertsByCustomerPrefix: (customer: string) => ["fraud_alerts_by_customer", customer],
+  /** every alert by id (ULID: time order), for the listing */
+  fraudAlertsByCreated: (alertId: string) => ["fraud_alerts_by_created", alertId],
+  fraudAlertsByCreatedPrefix: () => ["fraud_alerts_by_created"],
+  /** the one open (not resolved) alert of a subject and rule -> alert id */
+  fraudOpenAlert: (subject: string, rule: string) => ["fraud_open_alerts", subject, rule],
+  /** a transaction's hit on an alert is recorded once: -> true */
+  fraudAlertHit: (alertId: string, txnId: string) => ["fraud_alert_hits", alertId, txnId],
+  /** a transaction's alerts (any status) -> alert id */
+  fraudAlertsByTransaction: (txnId: string, alertId: string) => [
+    "fraud_alerts_by_transaction",
+    txnId,
+    alertId,
+  ],
+  fraudAlertsByTransactionPrefix: (txnId: string) => ["fraud_alerts_by_transaction", txnId],
+  /** a card's fraud history when it pays without a customer (customers keep theirs in aggregates) */
+  fraudCardHistory: (fingerprint: string) => ["fraud_card_history", fingerprint],
+  /** change index: a subject's history changed at `ms` (one row per subject, moved on change) */
+  fraudChange: (ms: number, subject: string) => ["fraud_changes", ms, subject],
+  fraudChangesPrefix: () => ["fraud_changes"],
+  /** one decline of a card for a customer at Stripe time `t` -> transaction id */
+  fraudCardDecline: (fingerprint: string, t: number, customer: string) => [
+    "fraud_card_declines",
+    fingerprint,
+    t,
+    customer,
+  ],
+  fraudCardDeclinesPrefix: (fingerprint: string) => ["fraud_card_declines", fingerprint],
+  /** a rule's current settings, and every version of them */
+  fraudRule: (rule: string) => ["fraud_rules", rule],
+  fraudRuleVersion: (rule: string, version: number) => ["fraud_rule_versions", rule, version],
+  fraudRuleVersionsPrefix: (rule: string) => ["fraud_rule_versions", rule],
+  /** a rule silenced for a customer until a time */
+  fraudSnooze: (id: string) => ["fraud_snoozes", id],
+  fraudSnoozesPrefix: () => ["fraud_snoozes"],
+  fraudSnoozeBySubject: (customer: string, rule: string, id: string) => [
+    "fraud_snoozes_by_subject",
+    customer,
+    rule,
+    id,
+  ],
+  fraudSnoozesBySubjectPrefix: (customer: string, rule: string) => [
+    "fraud_snoozes_by_subject",
+    customer,
+    rule,
+  ],
+  /** a signal of a rule in shadow mode: recorded, no alert */
+  fraudShadowHit: (rule: string, subject: string, txnId: string) => [
+    "fraud_shadow_hits",
+    rule,
+    subject,
+    txnId,
+  ],
+  fraudShadowHitsPrefix: (rule: string) => ["fraud_shadow_hits", rule],
+  /** sweep runs (`sweep_…`) */
+  fraudSweep: (id: string) => ["fraud_sweeps", id],
+  fraudSweepsPrefix: () => ["fraud_sweeps"],
+  /** where a walker of the change index (`sweep`, `live`) has reached: `[ms, subject]` */
+  fraudCursor: (name: string) => ["fraud_cursors", name],
 
   // --- refunds --------------------------------------------------------------
   /** a refund record (`rfd_…`) with its history */

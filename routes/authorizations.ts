@@ -106,7 +106,7 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
             note: z.string().trim().min(1, "note is required (1 to 500 characters)").max(
               500,
               "note is at most 500 characters",
-            ),
+            ).openapi({ example: "Customer cancelled the order before shipping" }),
           }).openapi("CancelAuthorizationRequest"),
         },
       },

@@ -81,11 +81,13 @@ const IdempotencyHeader = z.object({
 });
 
 const CreateBody = z.object({
-  transaction_id: z.string().min(1, "transaction_id is required").max(64),
+  transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+    example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  }),
   payment_method: z.string().regex(
     /^pm_[A-Za-z0-9_]{1,64}$/,
     "payment_method must be a payment method id (pm_…), or in test mode a test id such as pm_card_visa",
-  ),
+  ).openapi({ example: "pm_card_visa" }),
   note: z.string().trim().max(500, "note is at most 500 characters").optional(),
   off_session: z.boolean().optional().openapi({
     description: "true (default): the customer is absent; false: on session, a card that needs " +

@@ -112,7 +112,17 @@ const show = adminRoute({ permission: "transactions.read" }, {
   summary: "One transaction, by its id or its PaymentIntent/Charge id",
   request: { params: IdParam },
   responses: {
-    200: jsonContent(TransactionSchema, "the transaction"),
+    200: jsonContent(
+      TransactionSchema.extend({
+        fraud_alerts: z.array(z.object({
+          id: z.string(),
+          rule: z.string(),
+          severity: z.string(),
+          status: z.string(),
+        })).openapi({ description: "the fraud alerts this payment is a hit of (any status)" }),
+      }).openapi("TransactionDetail"),
+      "the transaction",
+    ),
     ...errorResponses("not_found"),
   },
 });
@@ -133,6 +143,14 @@ export function transactionRoutes(services: Services) {
     })
     .openapi(show, async (c) => {
       const { id } = c.req.valid("param");
-      return c.json(await services.transactions.get(id), 200);
+      const txn = await services.transactions.get(id);
+      const alerts = await services.fraud.alertsOfTransaction(txn.id);
+      const fraud_alerts = alerts.map((a) => ({
+        id: a.id,
+        rule: a.rule,
+        severity: a.severity,
+        status: a.status,
+      }));
+      return c.json({ ...txn, fraud_alerts }, 200);
     });
 }

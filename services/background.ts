@@ -9,6 +9,7 @@ import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
 import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
 import { disputeJobHandlers, runDisputeReminders } from "./disputes/mod.ts";
+import { runFraudLive } from "./fraud/mod.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
@@ -39,6 +40,8 @@ export const PERIODIC_TASKS = {
   "reconcile-refunds": "*/5 * * * *",
   "dispute-reminders": "*/15 * * * *",
   "authorization-expiry": "23 * * * *",
+  /** the fraud rules on what payments changed since the last pass (also every few s locally) */
+  "fraud-live": "* * * * *",
 } as const;
 
 export type PeriodicTask = keyof typeof PERIODIC_TASKS;
@@ -63,6 +66,9 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "webhook-retention":
       await services.webhooks.sweepExpired();
+      return;
+    case "fraud-live":
+      await runFraudLive(services);
       return;
   }
 }

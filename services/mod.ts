@@ -32,6 +32,7 @@ import {
   createRetryService,
   type RetryHooks,
 } from "./retries/mod.ts";
+import { createFraudService } from "./fraud/mod.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -87,6 +88,8 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
   registerBacklogMetrics(deps, metrics);
+  // registers its two-person kinds (disabling a rule, shadow mode) with the queue
+  const fraud = createFraudService(deps, { audit, newId, cursors, refunds, approvals });
   return {
     metrics,
     deps,
@@ -123,6 +126,7 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
       paymentSettlement,
       hooks: options.retryHooks,
     }),
+    fraud,
   };
 }
 

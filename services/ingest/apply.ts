@@ -34,8 +34,10 @@ import { deriveTransaction, sameTransaction } from "./derive.ts";
 import { addPostings, planPostings } from "./ledger.ts";
 import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
+import { addCardHistoryWork, addHistoryWork, planCustomerHistory } from "./fraud_history.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
 import type { DisputeSnap, PiSnap, RefundSnap } from "../../domain/transaction.ts";
+import type { CustomerAggregates } from "../../domain/customer.ts";
 import { mergeSplitPayment, type TransactionMergeHook } from "./stub_merge.ts";
 
 /**
@@ -197,6 +199,49 @@ async function runChangeHooks(
   return audit;
 }
 
+/**
+ * The customer's counters (balances, aggregates and the fraud rules' history):
+ * one record, written once, checked as read; a payment without a customer
+ * updates its card's fraud history instead. Updates `sync.posted`/`counted`.
+ */
+async function addCounters(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  a: {
+    sync: TxnSync;
+    draft: Transaction;
+    id: string;
+    now: number;
+    newId: IdFactory;
+    counters: { entry: Deno.KvEntryMaybe<CustomerAggregates>; for: string } | null;
+  },
+): Promise<void> {
+  const { sync, draft, now } = a;
+  const plan = planPostings(sync, draft);
+  const customer = sync.posted.customer ?? draft.customer;
+  if (!customer) {
+    await addCardHistoryWork(kv, op, sync, draft, { now });
+    return;
+  }
+  const read = a.counters?.for === customer ? a.counters.entry : await getAggregates(kv, customer);
+  const counted = planAggregates(sync, draft, read.value, now);
+  const previous = read.value?.fraud ?? null;
+  const history = planCustomerHistory(previous, customer, sync, draft, now);
+  if (counted || plan.lines.length || history) {
+    const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
+    addPostings(op, plan, counters, { transactionId: a.id, newId: a.newId, now });
+    counters.updated_at = new Date(now).toISOString();
+    if (history) {
+      counters.fraud = history;
+      addHistoryWork(op, previous, history, { now });
+    }
+    op.check(read);
+    addAggregates(op, counters);
+  }
+  sync.posted = plan.posted;
+  if (counted) sync.counted = counted.counted;
+}
+
 export async function applyToTransaction(
   deps: Deps,
   svc: ApplierServices & { committer?: EventCommitter },
@@ -289,24 +334,7 @@ async function buildChange(
   }); // may move draft's amounts
   const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 
-  const plan = planPostings(sync, draft);
-  const customer = sync.posted.customer ?? draft.customer;
-  if (customer) {
-    // The customer's counters (balances and aggregates): one record, written once, checked as read.
-    const read = found.counters?.for === customer
-      ? found.counters.entry
-      : await getAggregates(kv, customer);
-    const counted = planAggregates(sync, draft, read.value, now);
-    if (counted || plan.lines.length) {
-      const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
-      addPostings(op, plan, counters, { transactionId: id, newId: svc.newId, now });
-      counters.updated_at = new Date(now).toISOString();
-      op.check(read);
-      addAggregates(op, counters);
-    }
-    sync.posted = plan.posted;
-    if (counted) sync.counted = counted.counted;
-  }
+  await addCounters(kv, op, { sync, draft, id, now, newId: svc.newId, counters: found.counters });
 
   if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
   const txn = sameTransaction(before, draft) ? before! : draft;

@@ -1,0 +1,157 @@
+/**
+ * Fraud rule settings and their versions, snoozes, and the walkers' cursors
+ * and sweep runs in KV (re-exported by kv/fraud.ts).
+ */
+import { keys } from "./keys.ts";
+import { getManyChunked } from "./atomic.ts";
+import {
+  defaultRuleSettings,
+  RULE_NAMES,
+  type RuleName,
+  type RuleSettings,
+  type RuleSettingsMap,
+  type Snooze,
+  type SweepRun,
+} from "../domain/fraud.ts";
+
+// --- rule settings -----------------------------------------------------------------
+
+export async function getRuleEntries(kv: Deno.Kv) {
+  return await getManyChunked<RuleSettings>(kv, RULE_NAMES.map((r) => keys.fraudRule(r)));
+}
+
+/** Current settings of every rule: stored, or the defaults. */
+export async function getRuleSettings(kv: Deno.Kv): Promise<RuleSettingsMap> {
+  const defaults = defaultRuleSettings();
+  const rows = await getRuleEntries(kv);
+  RULE_NAMES.forEach((r, i) => {
+    if (rows[i].value) defaults[r] = { ...defaults[r], ...rows[i].value };
+  });
+  return defaults;
+}
+
+export function addRuleVersion(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<RuleSettings>,
+  next: RuleSettings,
+): void {
+  op.check(read);
+  op.check({ key: keys.fraudRuleVersion(next.rule, next.version), versionstamp: null });
+  op.set(keys.fraudRule(next.rule), next);
+  op.set(keys.fraudRuleVersion(next.rule, next.version), next);
+}
+
+export async function listRuleVersions(kv: Deno.Kv, rule: RuleName): Promise<RuleSettings[]> {
+  const out: RuleSettings[] = [];
+  const rows = kv.list<RuleSettings>({ prefix: keys.fraudRuleVersionsPrefix(rule) }, {
+    reverse: true,
+    limit: 20,
+  });
+  for await (const r of rows) out.push(r.value);
+  return out;
+}
+
+// --- snoozes -------------------------------------------------------------------------
+
+export function addSnooze(op: Deno.AtomicOperation, s: Snooze): void {
+  op.set(keys.fraudSnooze(s.id), s);
+  op.set(keys.fraudSnoozeBySubject(s.customer, s.rule, s.id), s.id);
+}
+
+export function getSnooze(kv: Deno.Kv, id: string) {
+  return kv.get<Snooze>(keys.fraudSnooze(id));
+}
+
+export function addSnoozeDelete(op: Deno.AtomicOperation, entry: Deno.KvEntry<Snooze>): void {
+  op.check(entry);
+  op.delete(keys.fraudSnooze(entry.value.id));
+  op.delete(keys.fraudSnoozeBySubject(entry.value.customer, entry.value.rule, entry.value.id));
+}
+
+export async function listSnoozes(kv: Deno.Kv, limit: number): Promise<Snooze[]> {
+  const out: Snooze[] = [];
+  const rows = kv.list<Snooze>({ prefix: keys.fraudSnoozesPrefix() }, { reverse: true, limit });
+  for await (const r of rows) out.push(r.value);
+  return out;
+}
+
+/** Whether a snooze of `rule` for `customer` runs past `now`. */
+export async function isSnoozed(
+  kv: Deno.Kv,
+  customer: string,
+  rule: string,
+  now: number,
+): Promise<boolean> {
+  const ids: string[] = [];
+  for await (
+    const r of kv.list<string>({ prefix: keys.fraudSnoozesBySubjectPrefix(customer, rule) })
+  ) {
+    ids.push(r.value);
+  }
+  const rows = await getManyChunked<Snooze>(kv, ids.map((id) => keys.fraudSnooze(id)));
+  return rows.some((r) => r.value && Date.parse(r.value.until) > now);
+}
+
+// --- sweeps ----------------------------------------------------------------------------
+
+/** Where a walker has reached: the last change-index key it finished, as `[ms, subject]`. */
+export function getCursor(kv: Deno.Kv, name: string) {
+  return kv.get<[number, string]>(keys.fraudCursor(name));
+}
+
+export function addCursor(op: Deno.AtomicOperation, name: string, at: [number, string]): void {
+  op.set(keys.fraudCursor(name), at);
+}
+
+export function addSweepRun(op: Deno.AtomicOperation, run: SweepRun): void {
+  op.set(keys.fraudSweep(run.id), run);
+}
+
+export function listSweepRuns(kv: Deno.Kv, limit: number, cursor?: string) {
+  return kv.list<SweepRun>({ prefix: keys.fraudSweepsPrefix() }, { reverse: true, limit, cursor });
+}
+
+/** Rows of the change index after `after` (exclusive) up to `untilMs` (inclusive). */
+export function listChanges(
+  kv: Deno.Kv,
+  after: [number, string] | null,
+  untilMs: number,
+  batchSize = 500,
+) {
+  const prefix = keys.fraudChangesPrefix();
+  const start = after ? [...prefix, after[0], after[1] + "\0"] : prefix;
+  return kv.list<string>({ start, end: [...prefix, untilMs + 1] }, { batchSize });
+}
+
+/** One walker of a kind at a time: a lease `{run, until}` next to its cursor. */
+export interface WalkLease {
+  run: string;
+  /** ms */
+  until: number;
+}
+
+/** Takes the walker's lease unless another run holds one that has not run out. */
+export async function claimWalkLease(
+  kv: Deno.Kv,
+  name: string,
+  lease: WalkLease,
+  now: number,
+): Promise<WalkLease | null> {
+  const key = keys.fraudCursor(`${name}:lease`);
+  const held = await kv.get<WalkLease>(key);
+  if (held.value && held.value.until > now) return held.value;
+  const res = await kv.atomic().check(held).set(key, lease).commit();
+  if (res.ok) return null;
+  return (await kv.get<WalkLease>(key)).value ?? lease;
+}
+
+export function addWalkLease(op: Deno.AtomicOperation, name: string, lease: WalkLease): void {
+  op.set(keys.fraudCursor(`${name}:lease`), lease);
+}
+
+export async function releaseWalkLease(kv: Deno.Kv, name: string, run: string): Promise<void> {
+  const key = keys.fraudCursor(`${name}:lease`);
+  const held = await kv.get<WalkLease>(key);
+  if (held.value?.run !== run) return;
+  await kv.atomic().check(held).delete(key).commit();
+}

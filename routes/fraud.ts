@@ -1,0 +1,243 @@
+/**
+ * /fraud alerts, snoozes and analysis (mounted under /api/admin/payments):
+ * analysts read and work alerts (open -> investigating -> resolved_fraud |
+ * resolved_legitimate | escalated), snooze a rule for a customer, evaluate a
+ * payment or customer without side effects; operators refund an alert's
+ * payments through the refund path (2FA). Rules and sweeps: fraud_rules.ts.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import {
+  CursorQuery,
+  errorResponses,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
+import {
+  AlertIdParam,
+  AlertSchema,
+  Note,
+  RuleEnum,
+  SeverityEnum,
+  SignalSchema,
+  SnoozeSchema,
+  StatusEnum,
+} from "./fraud_schemas.ts";
+import type { Services } from "../services/mod.ts";
+
+const tags = ["fraud"];
+const q = (name: string) => ({ param: { name, in: "query" as const } });
+
+const list = adminRoute({ permission: "fraud.read" }, {
+  method: "get",
+  path: "/fraud/alerts",
+  tags,
+  summary: "Fraud alerts, newest first, filtered",
+  request: {
+    query: z.object({
+      status: StatusEnum.optional().openapi(q("status")),
+      severity: SeverityEnum.optional().openapi(q("severity")),
+      customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+      rule: RuleEnum.optional().openapi(q("rule")),
+      assignee: z.string().min(1).max(255).optional().openapi(q("assignee")),
+      limit: LimitQuery,
+      cursor: CursorQuery,
+    }),
+  },
+  responses: { 200: jsonContent(pageSchema(AlertSchema, "FraudAlertPage"), "a page") },
+});
+
+const show = adminRoute({ permission: "fraud.read" }, {
+  method: "get",
+  path: "/fraud/alerts/{id}",
+  tags,
+  summary: "One alert, with its signals, evidence and input snapshot",
+  request: { params: AlertIdParam },
+  responses: { 200: jsonContent(AlertSchema, "the alert"), ...errorResponses("not_found") },
+});
+
+const update = adminRoute({ permission: "fraud.triage" }, {
+  method: "patch",
+  path: "/fraud/alerts/{id}",
+  tags,
+  summary: "Move an alert on, assign it; a note is required to resolve",
+  request: {
+    params: AlertIdParam,
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            status: StatusEnum.optional(),
+            assignee: z.string().min(1).max(255).nullable().optional(),
+            note: z.string().trim().max(500, "note is at most 500 characters").optional(),
+          }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
+            message: "send status, assignee or both",
+            path: ["status"],
+          }).openapi("FraudAlertUpdate"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(AlertSchema, "updated"),
+    ...errorResponses("not_found", "conflict"),
+  },
+});
+
+const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, {
+  method: "post",
+  path: "/fraud/alerts/{id}/refunds",
+  tags,
+  summary: "Refund the alert's payments as fraudulent, through the refund path",
+  description: "Each payment is refunded as `POST /refunds` would (same checks, same second " +
+    "approver at or above the threshold), with the alert linked on the refund.",
+  request: {
+    params: AlertIdParam,
+    headers: z.object({
+      "idempotency-key": z.string().min(1).max(200, "Idempotency-Key is at most 200 characters")
+        .optional().openapi({ param: { name: "idempotency-key", in: "header" } }),
+    }),
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
+          }).openapi("FraudAlertRefund"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        alert_id: z.string(),
+        results: z.array(z.object({
+          transaction_id: z.string(),
+          status: z.number().int(),
+          refund: z.unknown().optional(),
+          error: z.string().optional(),
+        })),
+      }).openapi("FraudAlertRefundResult"),
+      "one result per payment: 201 sent, 202 awaiting approval, or the refusal",
+    ),
+    ...errorResponses("not_found", "conflict", "idempotency_key_reused"),
+  },
+});
+
+const snoozeList = adminRoute({ permission: "fraud.triage" }, {
+  method: "get",
+  path: "/fraud/snoozes",
+  tags,
+  summary: "Snoozed rules, newest first",
+  request: { query: z.object({ limit: LimitQuery }) },
+  responses: {
+    200: jsonContent(z.object({ data: z.array(SnoozeSchema), next_cursor: z.null() }), "snoozes"),
+  },
+});
+
+const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
+  method: "post",
+  path: "/fraud/snoozes",
+  tags,
+  summary: "Silence a rule for a customer until a time",
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            customer: z.string().min(1).max(255).openapi({ example: "cus_NffrFeUfNV2Hib" }),
+            rule: RuleEnum,
+            until: z.iso.datetime({
+              offset: true,
+              error: "until must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+            }).openapi({ example: "2030-01-31T00:00:00Z" }),
+            note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
+          }).openapi("FraudSnoozeCreate"),
+        },
+      },
+    },
+  },
+  responses: { 201: jsonContent(SnoozeSchema, "snoozed") },
+});
+
+const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
+  method: "delete",
+  path: "/fraud/snoozes/{id}",
+  tags,
+  summary: "End a snooze now",
+  request: {
+    params: z.object({
+      id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "a snooze id (fsz_…)").openapi({
+        param: { name: "id", in: "path" },
+      }),
+    }),
+  },
+  responses: { 200: jsonContent(SnoozeSchema, "removed"), ...errorResponses("not_found") },
+});
+
+const analyze = adminRoute({ permission: "fraud.read" }, {
+  method: "post",
+  path: "/fraud/analyze",
+  tags,
+  summary: "Evaluate a payment or a customer now; returns the signals, writes nothing",
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            transaction_id: z.string().min(1).max(64).optional(),
+            customer_id: z.string().min(1).max(255).optional(),
+          }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
+            message: "send exactly one of transaction_id or customer_id",
+            path: ["transaction_id"],
+          }).openapi("FraudAnalyze"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        subject: z.string().nullable(),
+        transaction_id: z.string().nullable(),
+        evaluated: z.number().int(),
+        signals: z.array(SignalSchema),
+      }).openapi("FraudAnalysis"),
+      "the signals",
+    ),
+    ...errorResponses("not_found"),
+  },
+});
+
+export function fraudRoutes(services: Services) {
+  const fraud = services.fraud;
+  return createRouter()
+    .openapi(list, async (c) => c.json(await fraud.listAlerts(c.req.valid("query")), 200))
+    .openapi(show, async (c) => c.json(await fraud.getAlert(c.req.valid("param").id), 200))
+    .openapi(update, async (c) => {
+      const body = c.req.valid("json");
+      return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, body), 200);
+    })
+    .openapi(refund, async (c) => {
+      const { note } = c.req.valid("json");
+      return c.json(await fraud.refundAlert(callContext(c), c.req.valid("param").id, note), 200);
+    })
+    .openapi(snoozeList, async (c) => {
+      const data = await fraud.listSnoozes(c.req.valid("query").limit);
+      return c.json({ data, next_cursor: null }, 200);
+    })
+    .openapi(snoozeCreate, async (c) => {
+      return c.json(await fraud.createSnooze(callContext(c), c.req.valid("json")), 201);
+    })
+    .openapi(snoozeDelete, async (c) => {
+      return c.json(await fraud.deleteSnooze(callContext(c), c.req.valid("param").id), 200);
+    })
+    .openapi(analyze, async (c) => c.json(await fraud.analyze(c.req.valid("json")), 200));
+}

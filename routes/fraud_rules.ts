@@ -1,0 +1,105 @@
+/**
+ * /fraud/rules and /fraud/sweeps (mounted under /api/admin/payments): rule
+ * settings (analysts read, admins change with 2FA; disabling or shadow mode
+ * waits for a second person), a backtest that writes nothing, and sweeps.
+ */
+import { z } from "@hono/zod-openapi";
+import { createRouter } from "./router.ts";
+import { adminRoute } from "./admin_route.ts";
+import { callContext } from "./context.ts";
+import { errorResponses, jsonContent, LimitQuery } from "../openapi/schemas.ts";
+import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
+
+import type { Services } from "../services/mod.ts";
+
+const tags = ["fraud"];
+
+const listRules = adminRoute({ permission: "fraud.rules.read" }, {
+  method: "get",
+  path: "/fraud/rules",
+  tags,
+  summary: "Every rule's settings (version, thresholds, points, enabled, shadow)",
+  responses: { 200: jsonContent(z.object({ data: z.array(RuleSchema) }), "the rules") },
+});
+
+const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true }, {
+  method: "put",
+  path: "/fraud/rules/{rule}",
+  tags,
+  summary: "Change a rule: a new version at once, or a request for a second person",
+  description: "Disabling a rule or putting it in shadow mode answers 202 with an approval " +
+    "request another admin approves in `/api/admin/approvals`.",
+  request: {
+    params: z.object({ rule: RuleEnum.openapi({ param: { name: "rule", in: "path" } }) }),
+    body: { required: true, content: { "application/json": { schema: RulePatchSchema } } },
+  },
+  responses: {
+    200: jsonContent(RuleSchema, "the new version"),
+    202: jsonContent(z.object({ approval: z.unknown() }), "waiting for a second person"),
+    ...errorResponses("conflict"),
+  },
+});
+
+const backtest = adminRoute({ permission: "fraud.triage" }, {
+  method: "post",
+  path: "/fraud/rules/backtest",
+  tags,
+  summary: "Replay the last N days against proposed settings; writes nothing",
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
+            rules: z.partialRecord(RuleEnum, RulePatchSchema).default({}),
+          }).openapi("FraudBacktest"),
+        },
+      },
+    },
+  },
+  responses: {
+    200: jsonContent(z.record(z.string(), z.unknown()), "alerts, customers and the overlap"),
+  },
+});
+
+const sweepNow = adminRoute({ permission: "fraud.sweeps" }, {
+  method: "post",
+  path: "/fraud/sweeps",
+  tags,
+  summary: "Run a sweep now (from where the last one reached)",
+  responses: {
+    200: jsonContent(SweepSchema, "the run"),
+    ...errorResponses("conflict"),
+  },
+});
+
+const sweeps = adminRoute({ permission: "fraud.sweeps" }, {
+  method: "get",
+  path: "/fraud/sweeps",
+  tags,
+  summary: "Past sweep runs, newest first",
+  request: { query: z.object({ limit: LimitQuery }) },
+  responses: {
+    200: jsonContent(z.object({ data: z.array(SweepSchema), next_cursor: z.null() }), "runs"),
+  },
+});
+
+export function fraudRuleRoutes(services: Services) {
+  const fraud = services.fraud;
+  return createRouter()
+    .openapi(listRules, async (c) => c.json({ data: await fraud.listRules() }, 200))
+    .openapi(putRule, async (c) => {
+      const { rule } = c.req.valid("param");
+      const r = await fraud.putRule(callContext(c), rule, c.req.valid("json"));
+      return r.status === 202 ? c.json({ approval: r.approval }, 202) : c.json(r.rule, 200);
+    })
+    .openapi(backtest, async (c) => c.json({ ...await fraud.backtest(c.req.valid("json")) }, 200))
+    .openapi(sweepNow, async (c) => c.json(await fraud.sweep({ trigger: "manual" }), 200))
+    .openapi(sweeps, async (c) => {
+      return c.json(
+        { data: await fraud.listSweeps(c.req.valid("query").limit), next_cursor: null },
+        200,
+      );
+    });
+}

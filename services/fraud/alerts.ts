@@ -1,0 +1,216 @@
+/**
+ * Turning alert-level signals into alerts: one open alert per subject and
+ * rule collects further hits (a transaction's hit recorded once), keeps its
+ * last `ALERT_MAX_HITS` signals and a count of all, the rule version and a
+ * bounded snapshot of the inputs. Raised and grown in one audited commit per
+ * subject. A signal of a rule in shadow mode is recorded, never raised; a
+ * snoozed rule raises nothing for that customer until the snooze ends.
+ */
+import type { AuditInput, AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import {
+  ALERT_MAX_HITS,
+  type FraudAlert,
+  type RuleName,
+  SEVERITIES,
+  type Severity,
+  type Signal,
+} from "../../domain/fraud.ts";
+import {
+  addAlertWrite,
+  addShadowHit,
+  fraudKeys as keys,
+  getAlert,
+  isSnoozed,
+  MAX_RECORD_CHARS,
+} from "../../kv/fraud.ts";
+
+export interface AlertTarget {
+  subject: string;
+  customer: string | null;
+  card_fingerprint: string | null;
+  customers: string[];
+}
+
+export interface RaiseOutcome {
+  raised: number;
+  hits: number;
+  alerts: string[];
+}
+
+function maxSeverity(a: Severity, b: Severity): Severity {
+  return SEVERITIES.indexOf(a) >= SEVERITIES.indexOf(b) ? a : b;
+}
+
+/**
+ * Drops the evidence of the oldest kept signals (never the newest) until the
+ * record fits KV's value limit with room to spare; `assertFits` then guards
+ * the write, so a record that could not be saved fails the commit loudly.
+ */
+export function fitAlert(alert: FraudAlert): FraudAlert {
+  let size = JSON.stringify(alert).length;
+  for (let i = 0; size > MAX_RECORD_CHARS * 0.9 && i < alert.signals.length - 1; i++) {
+    const s = alert.signals[i];
+    alert.signals[i] = { ...s, evidence: { trimmed: true } };
+    size = JSON.stringify(alert).length;
+  }
+  if (size > MAX_RECORD_CHARS * 0.9) alert.snapshot = { trimmed: true };
+  return alert;
+}
+
+function newAlert(id: string, t: AlertTarget, s: Signal, now: string): FraudAlert {
+  return {
+    id,
+    subject: t.subject,
+    customer: t.customer,
+    card_fingerprint: t.card_fingerprint,
+    customers: t.customers.slice(0, 50),
+    rule: s.rule,
+    rule_version: s.rule_version,
+    severity: s.severity,
+    score: s.points,
+    status: "open",
+    assignee: null,
+    signals: [],
+    hit_count: 0,
+    transactions: [],
+    snapshot: {},
+    resolution_note: null,
+    history: [],
+    refunds: [],
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+function addHit(alert: FraudAlert, s: Signal, snapshot: Record<string, unknown>): void {
+  alert.signals = [...alert.signals, s].slice(-ALERT_MAX_HITS);
+  alert.hit_count++;
+  if (s.transaction_id && !alert.transactions.includes(s.transaction_id)) {
+    alert.transactions = [...alert.transactions, s.transaction_id].slice(-ALERT_MAX_HITS);
+  }
+  alert.severity = maxSeverity(alert.severity, s.severity);
+  alert.score = Math.max(alert.score, s.points);
+  alert.rule_version = s.rule_version;
+  alert.snapshot = snapshot;
+}
+
+export interface RaiseDeps {
+  kv: Deno.Kv;
+  audit: AuditService;
+  newId: IdFactory;
+  now: () => number;
+}
+
+/** Which of `signals` would add a hit: alert level, live, not snoozed. */
+async function live(d: RaiseDeps, t: AlertTarget, signals: Signal[]) {
+  const out: Signal[] = [];
+  const snoozed = new Map<string, boolean>();
+  for (const s of signals) {
+    if (s.level !== "alert" || s.shadow) continue;
+    if (t.customer) {
+      if (!snoozed.has(s.rule)) {
+        snoozed.set(s.rule, await isSnoozed(d.kv, t.customer, s.rule, d.now()));
+      }
+      if (snoozed.get(s.rule)) continue;
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+/** Records shadow-mode signals (no alert, no audit: nothing a person acts on). */
+export async function recordShadow(kv: Deno.Kv, subject: string, signals: Signal[]) {
+  const shadow = signals.filter((s) => s.shadow && s.level === "alert");
+  for (let i = 0; i < shadow.length; i += 100) {
+    const op = kv.atomic();
+    for (const s of shadow.slice(i, i + 100)) addShadowHit(op, subject, s);
+    await op.commit();
+  }
+  return shadow.length;
+}
+
+/**
+ * Adds the signals' hits to the subject's open alerts (opening them where
+ * none is open), in one audited commit. A hit already recorded changes
+ * nothing, so evaluating the same payments again raises nothing new.
+ */
+export async function raiseAlerts(
+  d: RaiseDeps,
+  ctx: CallContext,
+  target: AlertTarget,
+  signals: Signal[],
+  snapshotOf: (s: Signal) => Record<string, unknown>,
+): Promise<RaiseOutcome> {
+  const candidates = await live(d, target, signals);
+  const none: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
+  if (candidates.length === 0) return none;
+  if (!(await anythingNew(d.kv, target.subject, candidates))) return none;
+  return await d.audit.commit(ctx, async (op) => {
+    const now = new Date(d.now()).toISOString();
+    const byRule = new Map<RuleName, Signal[]>();
+    for (const s of candidates) byRule.set(s.rule, [...(byRule.get(s.rule) ?? []), s]);
+    const audit: AuditInput[] = [];
+    const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
+    for (const [rule, sigs] of byRule) {
+      const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
+      op.check(openId);
+      const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
+      if (existing) op.check(existing);
+      const alert = existing?.value
+        ? structuredClone(existing.value)
+        : newAlert(d.newId("fa"), target, sigs[0], now);
+      const isNew = !existing?.value;
+      const fresh: string[] = [];
+      for (const s of sigs) {
+        const x = s.transaction_id ?? s.at;
+        if (fresh.includes(x)) continue;
+        if (!isNew && (await d.kv.get(keys.fraudAlertHit(alert.id, x))).value) continue;
+        fresh.push(x);
+        addHit(alert, s, snapshotOf(s));
+      }
+      if (fresh.length === 0) continue;
+      for (const c of target.customers) {
+        if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
+      }
+      alert.updated_at = now;
+      addAlertWrite(op, fitAlert(alert), isNew, fresh);
+      outcome.hits += fresh.length;
+      outcome.alerts.push(alert.id);
+      if (isNew) outcome.raised++;
+      audit.push({
+        action: isNew ? "fraud_alert.raise" : "fraud_alert.hit",
+        target: { type: "fraud_alert", id: alert.id },
+        result: "ok",
+        after: {
+          rule,
+          subject: target.subject,
+          severity: alert.severity,
+          hits: fresh.length,
+          hit_count: alert.hit_count,
+          transactions: fresh.slice(0, 20),
+        },
+      });
+    }
+    return { value: outcome, audit };
+  });
+}
+
+/** A read-only look first, so a sweep over known hits never queues on the audit chain. */
+async function anythingNew(kv: Deno.Kv, subject: string, signals: Signal[]): Promise<boolean> {
+  const rules = [...new Set(signals.map((s) => s.rule))];
+  const open = await kv.getMany<string[]>(rules.map((r) => keys.fraudOpenAlert(subject, r)));
+  for (const [i, rule] of rules.entries()) {
+    const id = open[i].value;
+    if (!id) return true;
+    const xs = [
+      ...new Set(signals.filter((s) => s.rule === rule).map((s) => s.transaction_id ?? s.at)),
+    ];
+    for (let j = 0; j < xs.length; j += 10) {
+      const hits = await kv.getMany(xs.slice(j, j + 10).map((x) => keys.fraudAlertHit(id, x)));
+      if (hits.some((h) => h.value === null)) return true;
+    }
+  }
+  return false;
+}

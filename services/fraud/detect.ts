@@ -1,0 +1,151 @@
+/**
+ * Detection over a set of subjects: evaluate (engine.ts), then either raise
+ * (live: ingest jobs and sweeps) or only collect (analyze, backtest). The
+ * cross-customer card check runs on the declines the evaluated payments show.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
+import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
+import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
+import { cardDeclinedAcrossCustomers, CROSS_CUSTOMER_WINDOW_MS } from "./rules/mod.ts";
+import { raiseAlerts, type RaiseDeps, recordShadow } from "./alerts.ts";
+
+export interface CardEvaluation {
+  fingerprint: string;
+  signals: Signal[];
+  customers: string[];
+}
+
+/** A bounded picture of what the rule saw: the subject's payments of the 24 h before the hit. */
+export function snapshotOf(state: SubjectState, s: Signal): Record<string, unknown> {
+  const at = Date.parse(s.at);
+  const recent = (state.history?.attempts ?? [])
+    .filter((a) => a.t > at - 24 * 3600_000 && a.t <= at)
+    .slice(-20)
+    .map((a) => ({
+      charge: a.k,
+      transaction: a.x,
+      at: new Date(a.t).toISOString(),
+      outcome: a.o === "s" ? "succeeded" : "failed",
+      amount: a.a,
+      currency: a.c,
+      card: a.f,
+      risk_level: a.r,
+    }));
+  return {
+    subject: state.subject,
+    customer_created: state.customerCreated === null
+      ? null
+      : new Date(state.customerCreated).toISOString(),
+    payments_in_history: state.history?.attempts.length ?? 0,
+    disputes_in_history: state.history?.disputes.length ?? 0,
+    last_24h: recent,
+  };
+}
+
+/** The cross-customer check for the cards declined in `evals`. */
+export async function evaluateCards(
+  kv: Deno.Kv,
+  evals: Evaluation[],
+  settings: RuleSettingsMap,
+): Promise<CardEvaluation[]> {
+  const s = settings.failed_attempts;
+  if (!s.enabled || s.extra_at === null) return [];
+  const byCard = new Map<string, Evaluation["declines"]>();
+  for (const e of evals) {
+    for (const d of e.declines) {
+      byCard.set(d.fingerprint, [...(byCard.get(d.fingerprint) ?? []), d]);
+    }
+  }
+  const out: CardEvaluation[] = [];
+  for (const [fingerprint, mine] of byCard) {
+    const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
+    const to = Math.max(...mine.map((d) => d.t));
+    const all = await listCardDeclines(kv, fingerprint, from, to);
+    if (new Set(all.map((d) => d.customer)).size < s.extra_at) continue;
+    const signals: Signal[] = [];
+    for (const d of mine) {
+      const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
+      if (sig) signals.push(sig);
+    }
+    if (signals.length) {
+      out.push({
+        fingerprint,
+        signals,
+        customers: [...new Set(all.map((d) => d.customer))],
+      });
+    }
+  }
+  return out;
+}
+
+export interface DetectResult {
+  evaluated: number;
+  raised: number;
+  hits: number;
+  shadow: number;
+  alerts: string[];
+}
+
+/** Evaluates the subjects' chosen payments and raises what fires. */
+export async function detectAndRaise(
+  d: RaiseDeps,
+  ctx: CallContext,
+  states: SubjectState[],
+  settings: RuleSettingsMap,
+  pick: (state: SubjectState) => Selection,
+): Promise<DetectResult> {
+  const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
+  const evals: Evaluation[] = [];
+  const raising: Promise<void>[] = [];
+  // raised together: the audit appender puts a burst of commits into one
+  for (const state of states) {
+    const e = evaluateSubject(state, settings, pick(state));
+    evals.push(e);
+    result.evaluated += e.evaluated;
+    if (e.signals.length === 0) continue;
+    const isCard = state.subject.startsWith("card:");
+    raising.push((async () => {
+      result.shadow += await recordShadow(d.kv, state.subject, e.signals);
+      const r = await raiseAlerts(
+        d,
+        ctx,
+        {
+          subject: state.subject,
+          customer: isCard ? null : state.subject,
+          card_fingerprint: isCard ? state.subject.slice(5) : null,
+          customers: [],
+        },
+        e.signals,
+        (s) => snapshotOf(state, s),
+      );
+      add(result, r);
+    })());
+  }
+  for (const card of await evaluateCards(d.kv, evals, settings)) {
+    raising.push((async () => {
+      result.shadow += await recordShadow(d.kv, cardSubject(card.fingerprint), card.signals);
+      const r = await raiseAlerts(
+        d,
+        ctx,
+        {
+          subject: cardSubject(card.fingerprint),
+          customer: null,
+          card_fingerprint: card.fingerprint,
+          customers: card.customers,
+        },
+        card.signals,
+        (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
+      );
+      add(result, r);
+    })());
+  }
+  await Promise.all(raising);
+  return result;
+}
+
+function add(into: DetectResult, r: { raised: number; hits: number; alerts: string[] }) {
+  into.raised += r.raised;
+  into.hits += r.hits;
+  into.alerts.push(...r.alerts);
+}

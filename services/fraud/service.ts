@@ -1,0 +1,145 @@
+/**
+ * The fraud service: detection (live pass, sweeps, analyze), the analysts'
+ * workflow (workflow.ts) and rule management (rule_admin.ts) behind one face.
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
+import type { ApprovalService } from "../approvals/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { RuleName } from "../../domain/fraud.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
+import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
+import { getTransaction } from "../../kv/transactions.ts";
+import { evaluateSubject, ofTransaction } from "./engine.ts";
+import { evaluateCards } from "./detect.ts";
+import { walkChanges, type WalkOptions } from "./sweep.ts";
+import { createWorkflow, type RefundPort } from "./workflow.ts";
+import { createRuleAdmin, type RulePatch, ruleView } from "./rule_admin.ts";
+
+export interface FraudServices {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  refunds: RefundPort;
+  approvals: ApprovalService;
+}
+
+export function createFraudService(deps: Deps, svc: FraudServices) {
+  const { kv, clock } = deps;
+  const raiseDeps = { kv, audit: svc.audit, newId: svc.newId, now: () => clock.now() };
+
+  /** Evaluates without writing anything: `{transaction_id}` or `{customer_id}`. */
+  async function analyze(input: { transaction_id?: string; customer_id?: string }) {
+    const settings = await getRuleSettings(kv);
+    let subject: string | null;
+    let txnId: string | null = null;
+    if (input.transaction_id) {
+      const txn = await getTransaction(kv, input.transaction_id);
+      if (!txn) throw notFound("transaction", input.transaction_id);
+      txnId = txn.id;
+      subject = subjectOf(txn.customer, txn.payment_method?.fingerprint ?? null);
+    } else subject = input.customer_id ?? null;
+    if (!subject) {
+      return { subject: null, transaction_id: txnId, evaluated: 0, signals: [] };
+    }
+    const [state] = await readSubjects(kv, [subject]);
+    if (!txnId && !state.history && !subject.startsWith("card:")) {
+      const { value } = await kv.get(["customers", subject]);
+      if (!value) throw notFound("customer", subject);
+    }
+    const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
+    const e = evaluateSubject(state, settings, pick);
+    const cards = await evaluateCards(kv, [e], settings);
+    return {
+      subject,
+      transaction_id: txnId,
+      evaluated: e.evaluated,
+      signals: [...e.signals, ...cards.flatMap((c) => c.signals)],
+    };
+  }
+
+  function sweep(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun> {
+    return walkChanges(raiseDeps, { ...options, walker: "sweep" });
+  }
+
+  /**
+   * The rules on every payment event: what changed since the last live pass
+   * (null when another pass is running: it will see the same changes).
+   */
+  async function live(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun | null> {
+    try {
+      return await walkChanges(raiseDeps, { ...options, walker: "live" });
+    } catch (e) {
+      if (e instanceof AppError && e.code === "conflict") return null;
+      throw e;
+    }
+  }
+
+  async function listSweeps(limit: number): Promise<SweepRun[]> {
+    const out: SweepRun[] = [];
+    for await (const r of listSweepRuns(kv, limit)) out.push(r.value);
+    return out;
+  }
+
+  const rules = createRuleAdmin(deps, svc);
+  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow"] as const) {
+    svc.approvals.register(kind, {
+      execute: async (_deps, request, ctx) => {
+        const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
+        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
+        return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
+      },
+    });
+  }
+
+  /**
+   * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
+   * disables the rule or puts it in shadow mode, a request a second person
+   * approves (202).
+   */
+  async function putRule(ctx: CallContext, rule: RuleName, patch: RulePatch) {
+    const current = (await getRuleSettings(kv))[rule];
+    const kind = rules.needsSecondPerson(current, patch);
+    if (kind) {
+      const approval = await svc.approvals.request(
+        kind as "fraud.rule_disable" | "fraud.rule_shadow",
+        { rule, patch, base_version: current.version },
+        ctx,
+        {
+          summary: `${kind === "fraud.rule_disable" ? "disable" : "shadow mode for"} fraud rule ` +
+            `${rule} (version ${current.version})`,
+          target: { type: "fraud_rule", id: rule },
+        },
+      );
+      return { status: 202 as const, approval };
+    }
+    return { status: 200 as const, rule: ruleView(await rules.applyRuleChange(ctx, rule, patch)) };
+  }
+
+  return {
+    analyze,
+    putRule,
+    sweep,
+    live,
+    listSweeps,
+    ...createWorkflow(deps, svc),
+    listRules: rules.listRules,
+    ruleHistory: rules.ruleHistory,
+    backtest: rules.backtest,
+  };
+}
+
+export type FraudService = ReturnType<typeof createFraudService>;
+
+/** The cron's job function (main.ts registers it with `FRAUD_SWEEP_SCHEDULE`). */
+export function runFraudSweep(services: { fraud: FraudService }): Promise<SweepRun> {
+  return services.fraud.sweep({ trigger: "cron" });
+}
+
+/** The live pass (the job loop and the minute cron run it). */
+export function runFraudLive(services: { fraud: FraudService }): Promise<SweepRun | null> {
+  return services.fraud.live({ trigger: "cron" });
+}
