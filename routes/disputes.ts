@@ -8,9 +8,10 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { ApprovalSchema, errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
+import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
+import { ApprovalSchema } from "../openapi/schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
