@@ -5,28 +5,23 @@
  * the four `IdentityGuard` checks in that order.
  */
 import type { Deps } from "../deps.ts";
-import { type AuditService } from "../audit/mod.ts";
 import type { CallContext, RequestMeta } from "../../domain/actor.ts";
 import type { Principal } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import {
-  can,
-  type Permission,
-  PERMISSIONS,
-  permissionsOf,
-  type Role,
-} from "../../domain/permissions.ts";
-import type { CursorSealer, Page } from "../../kv/pagination.ts";
-import type { IdFactory } from "../../core/ids.ts";
+import { can, PERMISSIONS, permissionsOf, type Role } from "../../domain/permissions.ts";
 import { anyAdminExists, getAdmin, getTokenAndRateCount, listAllAdmins } from "../../kv/admins.ts";
-import { getSecondFactor, rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
+import {
+  countRequest,
+  getRateCount,
+  getSecondFactor,
+  rateWindowKey,
+  readRateCount,
+} from "../../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken, IdentityKeys } from "./crypto.ts";
 import {
   createApiThrottle,
   DEFAULT_RATE_LIMITS,
-  type FlushTimer,
   type PrefetchedCount,
-  type RateLimits,
   realFlushTimer,
   type ThrottleKind,
   throttleToken,
@@ -37,9 +32,7 @@ import { sha256Hex } from "../../core/encoding.ts";
 import { consumeCode } from "./second_factor.ts";
 import { createStepUp, verifyStepUp } from "./step_up.ts";
 import {
-  type AdminChange,
   type AdminCredentials,
-  type AdminView,
   adminView,
   checkRole,
   createAdmin,
@@ -51,110 +44,24 @@ import {
   rotateToken,
   updateAdmin,
 } from "./users.ts";
-import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { ApprovalService } from "../approvals/mod.ts";
 import {
-  type AccountRequestResult,
   registerAccountKinds,
   requestAccount,
   requestCredentialReset,
   requestRoleGrant,
 } from "./invites.ts";
-import { approvingRole, redeem, type Redeemed } from "./enrollment.ts";
+import { approvingRole, redeem } from "./enrollment.ts";
 
 export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 export type { AccountRequestResult } from "./invites.ts";
 export type { Redeemed } from "./enrollment.ts";
 
-/** The guard's four checks (routes/admin_route.ts). */
-export interface IdentityGuard {
-  authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
-  throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
-  authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
-  verifySecondFactor(
-    principal: Principal,
-    factor: { otp?: string; stepUp?: string },
-    meta: RequestMeta,
-  ): Promise<void>;
-}
+export type { IdentityGuard, IdentityOptions, IdentityService, Me } from "./types.ts";
 
-export interface Me extends AdminView {
-  permissions: Permission[];
-  second_factor: {
-    enrolled: boolean;
-    enrolled_at: string | null;
-    /** ISO 8601 while locked after repeated wrong codes */
-    locked_until: string | null;
-    recovery_codes_remaining: number;
-  };
-}
-
-export interface IdentityService extends IdentityGuard {
-  /** POST /api/admin/step-up: consumes `code`, returns a token for this admin and bearer token */
-  stepUp(
-    principal: Principal,
-    code: string,
-    meta: RequestMeta,
-  ): Promise<{ step_up_token: string; expires_at: string }>;
-  me(principal: Principal): Promise<Me>;
-  /** break-glass (CLI, demo): creates the account and returns its credentials */
-  createAdmin(ctx: CallContext, input: { email: string; role: string }): Promise<AdminCredentials>;
-  /** POST /api/admin/users: an enrollment code, and a pending request for roles that can approve */
-  requestAccount(
-    ctx: CallContext,
-    input: { email: string; role: string },
-  ): Promise<AccountRequestResult>;
-  /** POST /api/admin/enroll: the person's own credentials, once */
-  enroll(
-    code: string,
-    meta: RequestMeta,
-    proof: { otp?: string; authorization?: string },
-  ): Promise<Redeemed>;
-  /** POST /api/admin/users/{id}/rotate-token|reset-2fa: a request a third person approves */
-  requestCredentialReset(
-    ctx: CallContext,
-    id: string,
-    what: "token" | "second_factor",
-  ): Promise<ApprovalRequest>;
-  /** POST /api/admin/me/rotate-token */
-  rotateOwnToken(ctx: CallContext): Promise<{ admin: AdminView; token: string }>;
-  listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
-  getAdmin(id: string): Promise<AdminView>;
-  /** every admin, oldest first (CLI) */
-  allAdmins(): Promise<AdminView[]>;
-  updateAdmin(
-    ctx: CallContext,
-    id: string,
-    change: AdminChange,
-  ): Promise<{ admin: AdminView; pending_approval: ApprovalRequest | null }>;
-  rotateToken(ctx: CallContext, id: string): Promise<{ admin: AdminView; token: string }>;
-  resetSecondFactor(
-    ctx: CallContext,
-    id: string,
-  ): Promise<
-    { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
-  >;
-  anyAdminExists(): Promise<boolean>;
-  /** Flushes the API request counts this isolate still holds to KV (shutdown). */
-  close(): Promise<void>;
-}
-
-export interface IdentityOptions {
-  audit: AuditService;
-  cursors: CursorSealer;
-  newId: IdFactory;
-  /** the two-person queue: account, grant and credential-reset kinds register on it */
-  approvals?: ApprovalService;
-  /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
-  limits?: RateLimits;
-  /** how long API request counts may stay in this isolate before they go to KV */
-  throttleFlushEveryMs?: number;
-  /**
-   * Flushes counts left when requests stop. Default: a real (unref'd) timer with
-   * the system clock; none with another clock, whose time moves only when a test
-   * says so (then requests and `close()` flush).
-   */
-  throttleFlushTimer?: FlushTimer | null;
-}
+/** failed authentications per client address a minute before it is refused */
+export const AUTH_FAILURE_BURST = 30;
+import type { IdentityOptions, IdentityService } from "./types.ts";
 
 /** The acting admin as a `CallContext` (for audit entries written by the guard). */
 export function principalContext(principal: Principal, meta: RequestMeta | null): CallContext {
@@ -208,7 +115,26 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
   // by the admin record, read on every request (rotation and disabling act at once).
   const adminIdByToken = new Map<string, string>();
 
+  const failureWindow = () => Math.floor(clock.now() / 60_000);
+  const addressKey = (meta: RequestMeta) => `addr:${meta.ip ?? "unknown"}`;
+
   return {
+    async countFailedAuthentication(meta) {
+      const window = failureWindow();
+      await countRequest(kv, "auth_failures", addressKey(meta), window, false);
+      const count = readRateCount(
+        await getRateCount(kv, "auth_failures", addressKey(meta), window),
+      );
+      if (count <= AUTH_FAILURE_BURST) return;
+      deps.log.warn("authentication failures throttled", { ip: meta.ip, failures: count });
+      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
+      throw new AppError(
+        "rate_limited",
+        `too many failed authentications from your address; retry in ${retryAfter} s`,
+        { retryAfter },
+      );
+    },
+
     async authenticate(authorization) {
       if (!authorization || authorization.trim() === "") {
         throw new AppError("unauthenticated", "send Authorization: Bearer <token>");

@@ -1,0 +1,219 @@
+/**
+ * Deciding two-person requests: who may approve (services/approvals/rules.ts),
+ * the claim in one compare-and-set (a burst of approvals executes once), the
+ * execution and its record; rejection and expiry. Every refusal is audited.
+ */
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { can } from "../../domain/permissions.ts";
+import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
+import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
+import { checkApprover } from "./rules.ts";
+import type {
+  ApprovalServices,
+  ApprovalSource,
+  DecisionBody,
+  DecisionResult,
+  KindRegistration,
+} from "./types.ts";
+
+const target = (id: string) => ({ type: "approval", id });
+
+export function createDecisions(
+  deps: Deps,
+  svc: ApprovalServices,
+  registration: (kind: string) => KindRegistration,
+  sourceOf: (id: string) => ApprovalSource | null,
+) {
+  const { kv, clock } = deps;
+
+  async function load(id: string): Promise<Deno.KvEntry<ApprovalRequest>> {
+    const entry = await getApproval(kv, id);
+    if (!entry.value) throw notFound("approval request", id);
+    return entry as Deno.KvEntry<ApprovalRequest>;
+  }
+
+  async function deny(ctx: CallContext, req: ApprovalRequest, error: AppError, reason: string) {
+    await svc.audit.record(ctx, {
+      action: "approval.approve",
+      target: target(req.id),
+      result: "denied",
+      reason,
+      after: { kind: req.kind, requested_by: req.requested_by, summary: req.summary },
+    });
+    throw error;
+  }
+
+  /** A request someone already decided: the same decision again is answered, not redone. */
+  function decided(req: ApprovalRequest, ctx: CallContext, approving: boolean): DecisionResult {
+    const same = approving
+      ? ["approved", "executed", "failed"].includes(req.status)
+      : req.status === "rejected";
+    if (same && req.decided_by === ctx.actor.id) return { request: req, replayed: true };
+    throw new AppError(
+      "conflict",
+      `approval request ${req.id} is ${req.status}` +
+        (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
+        "; only a pending request can be decided",
+      { extra: { status: req.status } },
+    );
+  }
+
+  async function approve(
+    ctx: CallContext,
+    id: string,
+    body: DecisionBody = {},
+  ): Promise<DecisionResult> {
+    const source = sourceOf(id);
+    if (source) {
+      return { request: null, outcome: await source.approve(ctx, id, body), replayed: false };
+    }
+    const first = (await load(id)).value;
+    if (first.status !== "pending") return decided(first, ctx, true);
+    const refusal = await checkApprover(kv, first, ctx, body);
+    if (refusal) await deny(ctx, first, refusal.error, refusal.reason);
+    if (Date.parse(first.expires_at) <= clock.now()) {
+      await expire(ctx, first.id);
+      throw new AppError(
+        "conflict",
+        `approval request ${id} expired at ${first.expires_at}; ask again`,
+      );
+    }
+    let won = false;
+    const claimed = await svc.audit.commit(ctx, async (op) => {
+      won = false;
+      const entry = await load(id);
+      if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
+      const iso = new Date(clock.now()).toISOString();
+      const next: ApprovalRequest = {
+        ...entry.value,
+        status: "approved",
+        decided_by: ctx.actor.id,
+        decided_at: iso,
+        decision_note: body.note?.trim() || null,
+      };
+      addUpdateApproval(op, entry, next);
+      won = true;
+      return {
+        value: next,
+        audit: [{
+          action: "approval.approve",
+          target: target(id),
+          result: "ok",
+          after: { kind: next.kind, requested_by: next.requested_by, summary: next.summary },
+          reason: next.decision_note,
+        }],
+      };
+    });
+    // Lost the claim to a concurrent decision: answer with it (no second execution).
+    if (!won) return decided(claimed, ctx, true);
+    return { request: await run(ctx, claimed), replayed: false };
+  }
+
+  /** Runs the kind's executor once and records how it went. */
+  async function run(ctx: CallContext, claimed: ApprovalRequest): Promise<ApprovalRequest> {
+    const reg = registration(claimed.kind);
+    let result: Record<string, unknown> | null = null;
+    let error: string | null = null;
+    let handover: unknown = undefined;
+    try {
+      // `handover` (an enrollment code for someone else) is answered once, never stored
+      const { handover: h, ...rest } = (await reg.execute!(deps, claimed, ctx)) ?? {};
+      result = rest;
+      handover = h;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+      if (!(e instanceof AppError)) deps.log.error("approved action failed", { error: e });
+    }
+    const done = await svc.audit.commit(ctx, async (op) => {
+      const entry = await load(claimed.id);
+      const next: ApprovalRequest = {
+        ...entry.value,
+        status: error === null ? "executed" : "failed",
+        result,
+        error,
+      };
+      addUpdateApproval(op, entry, next);
+      return {
+        value: next,
+        audit: [{
+          action: "approval.execute",
+          target: target(claimed.id),
+          result: error === null ? "ok" : "failed",
+          after: { kind: next.kind, result },
+          reason: error,
+        }],
+      };
+    });
+    return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
+  }
+
+  async function reject(
+    ctx: CallContext,
+    id: string,
+    body: DecisionBody = {},
+  ): Promise<DecisionResult> {
+    const source = sourceOf(id);
+    if (source) {
+      return { request: null, outcome: await source.reject(ctx, id, body), replayed: false };
+    }
+    const first = (await load(id)).value;
+    if (first.status !== "pending") return decided(first, ctx, false);
+    // the requester withdraws; anyone else needs the permission an approver needs
+    const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
+    if (
+      first.requested_by !== ctx.actor.id &&
+      (!policy || !can(ctx.actor.role ?? "", policy.approverPermission))
+    ) {
+      const reason = `role ${ctx.actor.role} cannot decide ${first.kind}`;
+      await svc.audit.record(ctx, {
+        action: "approval.reject",
+        target: target(first.id),
+        result: "denied",
+        reason,
+      });
+      throw new AppError("forbidden", `${reason}: it needs ${policy?.approverPermission}`);
+    }
+    const value = await svc.audit.commit(ctx, async (op) => {
+      const entry = await load(id);
+      if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
+      const next: ApprovalRequest = {
+        ...entry.value,
+        status: "rejected",
+        decided_by: ctx.actor.id,
+        decided_at: new Date(clock.now()).toISOString(),
+        decision_note: body.note?.trim() || null,
+      };
+      addUpdateApproval(op, entry, next);
+      return {
+        value: next,
+        audit: [{
+          action: "approval.reject",
+          target: target(id),
+          result: "ok",
+          after: { kind: next.kind, requested_by: next.requested_by },
+          reason: next.decision_note,
+        }],
+      };
+    });
+    if (value.status !== "rejected" || value.decided_by !== ctx.actor.id) {
+      return decided(value, ctx, false);
+    }
+    return { request: value, replayed: false };
+  }
+
+  async function expire(ctx: CallContext, id: string): Promise<void> {
+    await svc.audit.commit(ctx, async (op) => {
+      const entry = await load(id);
+      if (entry.value.status !== "pending") return { value: null, audit: [] };
+      addUpdateApproval(op, entry, { ...entry.value, status: "expired" });
+      return {
+        value: null,
+        audit: [{ action: "approval.expire", target: target(id), result: "ok" }],
+      };
+    });
+  }
+
+  return { load, approve, reject };
+}
