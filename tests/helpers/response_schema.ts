@@ -1,0 +1,97 @@
+/**
+ * Response bodies against the OpenAPI document: every JSON answer must fit
+ * the schema the document declares for its route, status and content type
+ * (`$ref`s to components resolved, OpenAPI 3.1 / JSON Schema 2020-12, with
+ * `format: date-time` checked and `additionalProperties` as declared).
+ */
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import assert from "node:assert/strict";
+
+// deno-lint-ignore no-explicit-any
+type Doc = any;
+
+/** RFC 3339 date-time, as `Date.prototype.toISOString` and Stripe-derived fields write it. */
+const DATE_TIME =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i;
+
+export interface ResponseChecker {
+  /** Asserts `body` fits the schema declared for `method path` at `status` and `type`. */
+  check(
+    method: string,
+    path: string,
+    status: number,
+    type: string,
+    body: unknown,
+    label: string,
+  ): void;
+}
+
+export function responseChecker(doc: Doc): ResponseChecker {
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
+  ajv.addFormat("date-time", { type: "string", validate: (s: string) => DATE_TIME.test(s) });
+  // OpenAPI's own keywords, which carry no validation
+  for (const k of ["example", "discriminator", "xml", "externalDocs"]) ajv.addKeyword(k);
+  ajv.addSchema({ $id: "openapi.json", components: doc.components });
+  const cache = new Map<string, ValidateFunction | null>();
+  const compiled = (method: string, path: string, status: number, type: string) => {
+    const key = `${method} ${path} ${status} ${type}`;
+    if (!cache.has(key)) {
+      const res = doc.paths[path]?.[method]?.responses ?? {};
+      const r = res[String(status)] ?? res.default;
+      const schema = r?.content?.[type]?.schema;
+      cache.set(key, schema ? ajv.compile(rebase(schema)) : null);
+    }
+    return cache.get(key)!;
+  };
+  return {
+    check(method, path, status, type, body, label) {
+      const res = doc.paths[path]?.[method]?.responses ?? {};
+      const declared = res[String(status)] ?? res.default;
+      assert.ok(declared, `${label}: status ${status} is not declared`);
+      if (!declared.content) return; // e.g. 204, 304: no body declared
+      assert.ok(
+        declared.content[type],
+        `${label}: ${status} ${type} is not a declared content type (${
+          Object.keys(declared.content).join(", ")
+        })`,
+      );
+      const validate = compiled(method, path, status, type);
+      if (!validate || validate(body)) return;
+      assert.fail(
+        `${label}: ${status} body does not fit the declared schema: ${
+          ajv.errorsText(validate.errors, { separator: "; " })
+        }\n${JSON.stringify(body).slice(0, 1500)}`,
+      );
+    },
+  };
+}
+
+/** The schema with `#/components/...` refs pointed at the document added to Ajv. */
+function rebase(schema: Doc): Doc {
+  return JSON.parse(
+    JSON.stringify(schema).replaceAll('"$ref":"#/components/', '"$ref":"openapi.json#/components/'),
+  );
+}
+
+/** The media type of a response, without parameters. */
+export function mediaType(res: Response): string {
+  return (res.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+/** Reads a response's body (JSON when it says so) and checks it against the document. */
+export async function checkBody(
+  checker: ResponseChecker,
+  method: string,
+  path: string,
+  res: Response,
+  label: string,
+): Promise<unknown> {
+  const type = mediaType(res);
+  const text = await res.text();
+  if (!text && (res.status === 204 || res.status === 304)) return null;
+  const body = type.endsWith("json") ? JSON.parse(text) : text;
+  if (type.endsWith("json") && type !== "application/x-ndjson") {
+    checker.check(method, path, res.status, type, body, label);
+  }
+  return body;
+}
