@@ -89,9 +89,9 @@ export async function checkBody(
   const type = mediaType(res);
   const text = await res.text();
   if (!text && (res.status === 204 || res.status === 304)) return null;
-  const body = type.endsWith("json") ? JSON.parse(text) : text;
-  if (type.endsWith("json") && type !== "application/x-ndjson") {
-    checker.check(method, path, res.status, type, body, label);
-  }
+  // a JSON document is checked as one; other declared types (NDJSON, CSV) as the text they are
+  const json = type === "application/json" || type.endsWith("+json");
+  const body = json ? JSON.parse(text) : text;
+  checker.check(method, path, res.status, type, body, label);
   return body;
 }
