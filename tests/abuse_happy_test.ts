@@ -142,6 +142,18 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
     });
     await send(admin, "get", `${P}/refunds/{id}`, { params: { id: pending.id } });
 
+    // a retry of a declined payment (early: each TOTP code moves the manual clock ahead of the
+    // emulator's signing time, and a webhook signed over 300 s before the clock is refused)
+    const failed = await w.failedPayment(3_000, "pm_card_chargeDeclinedInsufficientFunds");
+    const retry = await send(operator, "post", `${P}/retries`, {
+      body: { transaction_id: failed.txnId, payment_method: "pm_card_visa", note: "new card" },
+      factor: "step_up",
+      expect: [201, 202],
+    });
+    await w.deliver();
+    await send(admin, "get", `${P}/retries`);
+    await send(admin, "get", `${P}/retries/{id}`, { params: { id: retry.id } });
+
     // an authorization captured in part, another cancelled
     for (const capture of [true, false]) {
       const auth = await w.stripe.paymentIntents.create({
@@ -256,6 +268,20 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
       factor: "otp",
       expect: [200, 202],
     });
+    // switching a rule off waits for a second admin, who approves it in the queue
+    const off = await send(admin, "put", `${P}/fraud/rules/{rule}`, {
+      params: { rule: "velocity" },
+      body: { enabled: false },
+      factor: "otp",
+      expect: [202],
+    });
+    const offId = off.approval?.id ?? off.pending_approval?.id ?? off.id;
+    await send(admin2, "get", "/api/admin/approvals/{id}", { params: { id: offId } });
+    await send(admin2, "post", "/api/admin/approvals/{id}/approve", {
+      params: { id: offId },
+      body: { note: "ok" },
+      factor: "otp",
+    });
     const snooze = await send(admin, "post", `${P}/fraud/snoozes`, {
       body: {
         customer: paid.customer,
@@ -273,17 +299,6 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
     await send(admin, "post", `${P}/fraud/sweeps`, { factor: "otp" });
     await send(admin, "get", `${P}/fraud/sweeps`);
 
-    // a retry of a declined payment
-    const failed = await w.failedPayment(3_000, "pm_card_chargeDeclinedInsufficientFunds");
-    const retry = await send(operator, "post", `${P}/retries`, {
-      body: { transaction_id: failed.txnId, payment_method: "pm_card_visa", note: "new card" },
-      factor: "step_up",
-      expect: [201, 202],
-    });
-    await w.deliver();
-    await send(admin, "get", `${P}/retries`);
-    await send(admin, "get", `${P}/retries/{id}`, { params: { id: retry.id } });
-
     // webhook events, the audit log, ops alerts
     const events = await send(admin, "get", `${P}/webhook-events`);
     const event = (events.data.find((e: Json) => e.status === "processed") ?? events.data[0]).id;
@@ -297,6 +312,10 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
     await send(admin, "get", `${P}/audit-log`, { query: { limit: "2" } });
     await send(admin, "get", `${P}/audit-log/verify`);
     await send(admin, "get", `${P}/audit-log/export`, { factor: "step_up" });
+    await send(admin, "get", `${P}/audit-log/export`, {
+      query: { format: "csv" },
+      factor: "step_up",
+    });
     const ops: OpsAlert = {
       id: w.t.services.newId("ops"),
       kind: "refund_failed_after_success",
@@ -349,6 +368,14 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
         params: { id: viewerId },
         body: { status: "disabled" },
         factor: "otp",
+      });
+    }
+    if (viewerId) {
+      await send(admin, "patch", "/api/admin/users/{id}", {
+        params: { id: viewerId },
+        body: { role: "operator", status: "active" },
+        factor: "otp",
+        expect: [202],
       });
     }
     const reset = await send(admin, "post", "/api/admin/users/{id}/reset-2fa", {
