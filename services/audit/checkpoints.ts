@@ -12,7 +12,6 @@
  */
 import type { Deps } from "../deps.ts";
 import { hmacHex } from "./entry.ts";
-import { type AuditCheckpoint, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import {
   getCheckpoint,
   getEntry,
@@ -21,6 +20,7 @@ import {
   readHead,
   readHeadAndEntry,
 } from "../../kv/audit.ts";
+import { type AuditCheckpoint, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import {
   addCheckpointWithMeta,
   type CheckpointMeta,
