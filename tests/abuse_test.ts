@@ -23,6 +23,7 @@ import {
   paramFor,
   snapshot,
 } from "./helpers/abuse.ts";
+import { type ResponseChecker, responseChecker } from "./helpers/response_schema.ts";
 
 const RUNS = Number(Deno.env.get("ABUSE_RUNS") ?? 2000);
 const SEED = Deno.env.get("ABUSE_SEED") ? Number(Deno.env.get("ABUSE_SEED")) : undefined;
@@ -41,7 +42,9 @@ const unreachableStripe: StripeGateway = {
   },
 };
 
-async function world(): Promise<{ t: TestApp; ops: Operation[]; callers: Caller[] }> {
+async function world(): Promise<
+  { t: TestApp; ops: Operation[]; callers: Caller[]; schemas: ResponseChecker }
+> {
   const t = await createTestApp({
     env: { API_RATE_LIMIT_PER_MIN: "1000000000" },
     stripe: unreachableStripe,
@@ -52,7 +55,7 @@ async function world(): Promise<{ t: TestApp; ops: Operation[]; callers: Caller[
   );
   const callers: Caller[] = [{ role: "none", admin: null }];
   for (const role of ROLES) callers.push({ role, admin: await createAdmin(t, role) });
-  return { t, ops, callers };
+  return { t, ops, callers, schemas: responseChecker(doc) };
 }
 
 function urlOf(op: Operation, values: Record<string, string | undefined>): string {
@@ -68,7 +71,7 @@ function urlOf(op: Operation, values: Record<string, string | undefined>): strin
 }
 
 Deno.test("abuse: every route, every role, valid and mutated input: no 5xx, declared answers, refused requests change nothing", async () => {
-  const { t, ops, callers } = await world();
+  const { t, ops, callers, schemas } = await world();
   try {
     // a step-up token per caller, so some requests get past the second factor
     const stepUps = new Map<string, Record<string, string>>();
@@ -113,7 +116,7 @@ Deno.test("abuse: every route, every role, valid and mutated input: no 5xx, decl
           k.caller.admin!.token = (await res.clone().json()).token;
           stepUps.set(k.caller.role, await stepUpHeaders(t, k.caller.admin!));
         }
-        await checkResponse(k.op, res, label);
+        await checkResponse(k.op, res, label, schemas);
         if (refused) assertUnchanged(before, await snapshot(t.kv), label);
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },

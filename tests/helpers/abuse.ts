@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { ERROR_CODES } from "../../core/errors.ts";
+import { checkBody, type ResponseChecker } from "./response_schema.ts";
 
 export interface Operation {
   method: string;
@@ -137,16 +138,28 @@ export function paramFor(p: Operation["params"][number]): fc.Arbitrary<string | 
   );
 }
 
-/** Asserts a response is one the document declares, and a valid problem when it is an error. */
-export async function checkResponse(op: Operation, res: Response, label: string): Promise<void> {
+/**
+ * Asserts a response is one the document declares, a valid problem when it is
+ * an error, and (with `schemas`) that its JSON body fits the declared schema.
+ */
+export async function checkResponse(
+  op: Operation,
+  res: Response,
+  label: string,
+  schemas?: ResponseChecker,
+): Promise<void> {
   // never a 500; a 502/503 only where the route declares it (Stripe down, in this suite)
   assert.ok(
     res.status < 500 || (res.status !== 500 && op.statuses.has(res.status)),
     `${label}: ${res.status} ${await res.clone().text()}`,
   );
+  assert.ok(
+    op.statuses.has(res.status),
+    `${label}: status ${res.status} is not declared (${[...op.statuses].join(", ")})`,
+  );
   if (res.status >= 400) {
     assert.equal(res.headers.get("content-type"), "application/problem+json", label);
-    const p = await res.json();
+    const p = await res.clone().json();
     for (const k of ["type", "title", "status", "detail", "code", "request_id"]) {
       assert.ok(p[k] !== undefined, `${label}: problem without ${k}`);
     }
@@ -154,13 +167,9 @@ export async function checkResponse(op: Operation, res: Response, label: string)
     const known = ERROR_CODES[p.code as keyof typeof ERROR_CODES];
     assert.ok(known, `${label}: unknown code ${p.code}`);
     assert.equal(known.status, res.status, `${label}: ${p.code}`);
-  } else {
-    await res.body?.cancel();
   }
-  assert.ok(
-    op.statuses.has(res.status),
-    `${label}: status ${res.status} is not declared (${[...op.statuses].join(", ")})`,
-  );
+  if (schemas) await checkBody(schemas, op.method, op.path, res, label);
+  else await res.body?.cancel();
 }
 
 /** Key prefixes a refused request may still write: denials, counters, locks, rate windows. */

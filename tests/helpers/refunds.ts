@@ -131,8 +131,8 @@ export async function withRefundWorld(
           body: h.body,
         }),
       );
-      await res.body?.cancel();
-      if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status}`);
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status} ${text}`);
     }
     await t.services.webhooks.drain();
     return chosen.length;
