@@ -17,7 +17,11 @@ import {
   type RefundHooks,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
-import { createDisputeChangeHook, createDisputeService } from "./disputes/mod.ts";
+import {
+  createDisputeChangeHook,
+  createDisputeMerge,
+  createDisputeService,
+} from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
 import { createMetrics, type Metrics } from "../core/metrics.ts";
@@ -55,7 +59,9 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
   // services keeping records about a transaction move them when a stub merges into its payment
-  const mergeHooks = [createRefundMerge(deps)];
+  // (retries and authorizations need a PaymentIntent and fraud history a customer or card: a
+  // stub has none of these, so only refunds and disputes can name one)
+  const mergeHooks = [createRefundMerge(deps), createDisputeMerge(deps)];
   // disputes keep their records in the same commit as the transaction's change
   const disputeChange = createDisputeChangeHook(deps, { newId });
   // retry attempts settle inside the applier's commit too (answer, webhook, reconciliation)
