@@ -1,0 +1,56 @@
+/** The two-person queue's public types: what a domain registers and what a decision answers. */
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
+import type { ApprovalPolicy, ApprovalRequest } from "../../domain/approval.ts";
+
+/** What a kind does once approved. Returns what to show (never a secret) or nothing. */
+export type ApprovalExecutor = (
+  deps: Deps,
+  request: ApprovalRequest,
+  ctx: CallContext,
+) => Promise<Record<string, unknown> | void>;
+
+/** A kind whose requests live in their own domain (refunds awaiting approval). */
+export interface ApprovalSource {
+  /** ids of this source start with it (`rfd_`) */
+  idPrefix: string;
+  pending(limit: number): Promise<ApprovalRequest[]>;
+  approve(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;
+  reject(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;
+}
+
+export interface KindRegistration {
+  /** overrides of the table's entry (a longer TTL, say); the approver permission stays */
+  policy?: Partial<Pick<ApprovalPolicy, "ttlMs">>;
+  execute?: ApprovalExecutor;
+  source?: ApprovalSource;
+}
+
+export interface RequestOptions {
+  /** one line for the approver: "accept dispute dsp_… (75,000 usd)" */
+  summary: string;
+  /** what the action changes; when it is an admin, that admin cannot approve */
+  target?: { type: string; id: string } | null;
+}
+
+export interface DecisionBody {
+  approval_hash?: string;
+  note?: string;
+}
+
+export interface DecisionResult {
+  request: ApprovalRequest | null;
+  /** a source's own answer (the refund) */
+  outcome?: unknown;
+  /** this call found the decision already made by the same person */
+  replayed: boolean;
+}
+
+export interface ApprovalServices {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+}
