@@ -1,0 +1,102 @@
+/** The identity service's face: the guard's checks and the account operations. */
+import type { AuditService } from "../audit/mod.ts";
+import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
+import type { Permission } from "../../domain/permissions.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { FlushTimer, RateLimits } from "./throttle.ts";
+import type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { AccountRequestResult } from "./invites.ts";
+import type { Redeemed } from "./enrollment.ts";
+
+/** The guard's four checks (routes/admin_route.ts). */
+export interface IdentityGuard {
+  authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
+  throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
+  authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
+  verifySecondFactor(
+    principal: Principal,
+    factor: { otp?: string; stepUp?: string },
+    meta: RequestMeta,
+  ): Promise<void>;
+}
+
+export interface Me extends AdminView {
+  permissions: Permission[];
+  second_factor: {
+    enrolled: boolean;
+    enrolled_at: string | null;
+    /** ISO 8601 while locked after repeated wrong codes */
+    locked_until: string | null;
+    recovery_codes_remaining: number;
+  };
+}
+
+export interface IdentityService extends IdentityGuard {
+  /** POST /api/admin/step-up: consumes `code`, returns a token for this admin and bearer token */
+  stepUp(
+    principal: Principal,
+    code: string,
+    meta: RequestMeta,
+  ): Promise<{ step_up_token: string; expires_at: string }>;
+  me(principal: Principal): Promise<Me>;
+  /** break-glass (CLI, demo): creates the account and returns its credentials */
+  createAdmin(ctx: CallContext, input: { email: string; role: string }): Promise<AdminCredentials>;
+  /** POST /api/admin/users: an enrollment code, and a pending request for roles that can approve */
+  requestAccount(
+    ctx: CallContext,
+    input: { email: string; role: string },
+  ): Promise<AccountRequestResult>;
+  /** POST /api/admin/enroll: the person's own credentials, once */
+  enroll(
+    code: string,
+    meta: RequestMeta,
+    proof: { otp?: string; authorization?: string },
+  ): Promise<Redeemed>;
+  /** POST /api/admin/users/{id}/rotate-token|reset-2fa: a request a third person approves */
+  requestCredentialReset(
+    ctx: CallContext,
+    id: string,
+    what: "token" | "second_factor",
+  ): Promise<ApprovalRequest>;
+  /** POST /api/admin/me/rotate-token */
+  rotateOwnToken(ctx: CallContext): Promise<{ admin: AdminView; token: string }>;
+  listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
+  getAdmin(id: string): Promise<AdminView>;
+  /** every admin, oldest first (CLI) */
+  allAdmins(): Promise<AdminView[]>;
+  updateAdmin(
+    ctx: CallContext,
+    id: string,
+    change: AdminChange,
+  ): Promise<{ admin: AdminView; pending_approval: ApprovalRequest | null }>;
+  rotateToken(ctx: CallContext, id: string): Promise<{ admin: AdminView; token: string }>;
+  resetSecondFactor(
+    ctx: CallContext,
+    id: string,
+  ): Promise<
+    { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
+  >;
+  anyAdminExists(): Promise<boolean>;
+  /** Flushes the API request counts this isolate still holds to KV (shutdown). */
+  close(): Promise<void>;
+}
+
+export interface IdentityOptions {
+  audit: AuditService;
+  cursors: CursorSealer;
+  newId: IdFactory;
+  /** the two-person queue: account, grant and credential-reset kinds register on it */
+  approvals?: ApprovalService;
+  /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
+  limits?: RateLimits;
+  /** how long API request counts may stay in this isolate before they go to KV */
+  throttleFlushEveryMs?: number;
+  /**
+   * Flushes counts left when requests stop. Default: a real (unref'd) timer with
+   * the system clock; none with another clock, whose time moves only when a test
+   * says so (then requests and `close()` flush).
+   */
+  throttleFlushTimer?: FlushTimer | null;
+}
