@@ -109,18 +109,38 @@ async function commitDecision(
   return { request, won };
 }
 
+/**
+ * The start of a decision: a source's request is decided by its source, a
+ * request already decided is answered as `decided` says; else the pending one.
+ */
+async function open(
+  q: Queue,
+  ctx: CallContext,
+  id: string,
+  body: DecisionBody,
+  approving: boolean,
+): Promise<{ answer: DecisionResult } | { pending: ApprovalRequest }> {
+  const source = sourceOf(q, id);
+  if (source) {
+    const outcome = approving
+      ? await source.approve(ctx, id, body)
+      : await source.reject(ctx, id, body);
+    return { answer: { request: null, outcome, replayed: false } };
+  }
+  const first = (await load(q.deps.kv, id)).value;
+  if (first.status !== "pending") return { answer: decided(first, ctx, approving) };
+  return { pending: first };
+}
+
 export async function approveRequest(
   q: Queue,
   ctx: CallContext,
   id: string,
   body: DecisionBody = {},
 ): Promise<DecisionResult> {
-  const source = sourceOf(q, id);
-  if (source) {
-    return { request: null, outcome: await source.approve(ctx, id, body), replayed: false };
-  }
-  const first = (await load(q.deps.kv, id)).value;
-  if (first.status !== "pending") return decided(first, ctx, true);
+  const opened = await open(q, ctx, id, body, true);
+  if ("answer" in opened) return opened.answer;
+  const first = opened.pending;
   const refusal = await checkApprover(q.deps.kv, first, ctx, body);
   if (refusal) await deny(q, ctx, first, refusal.error, refusal.reason);
   if (Date.parse(first.expires_at) <= q.deps.clock.now()) {
@@ -184,12 +204,8 @@ export async function rejectRequest(
   id: string,
   body: DecisionBody = {},
 ): Promise<DecisionResult> {
-  const source = sourceOf(q, id);
-  if (source) {
-    return { request: null, outcome: await source.reject(ctx, id, body), replayed: false };
-  }
-  const first = (await load(q.deps.kv, id)).value;
-  if (first.status !== "pending") return decided(first, ctx, false);
+  const opened = await open(q, ctx, id, body, false);
+  if ("answer" in opened) return opened.answer;
   const { request: value } = await commitDecision(q, ctx, id, {
     status: "rejected",
     action: "approval.reject",
