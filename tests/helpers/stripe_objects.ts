@@ -5,6 +5,7 @@
  * card payment, step by step, for ordering tests.
  */
 import type Stripe from "stripe";
+import { EVIDENCE_FIELDS } from "../../emulator/dispute_evidence.ts";
 
 /** 2026-11-26T08:00:00Z in seconds: an hour before tests/helpers/app.ts's clock. */
 export const T0 = Date.UTC(2026, 10, 26, 8, 0, 0) / 1000;
@@ -389,36 +390,6 @@ export interface DisputeInput {
   reinstated?: boolean;
   submission_count?: number;
 }
-
-const EVIDENCE_FIELDS = [
-  "access_activity_log",
-  "billing_address",
-  "cancellation_policy",
-  "cancellation_policy_disclosure",
-  "cancellation_rebuttal",
-  "customer_communication",
-  "customer_email_address",
-  "customer_name",
-  "customer_purchase_ip",
-  "customer_signature",
-  "duplicate_charge_documentation",
-  "duplicate_charge_explanation",
-  "duplicate_charge_id",
-  "product_description",
-  "receipt",
-  "refund_policy",
-  "refund_policy_disclosure",
-  "refund_refusal_explanation",
-  "service_date",
-  "service_documentation",
-  "shipping_address",
-  "shipping_carrier",
-  "shipping_date",
-  "shipping_documentation",
-  "shipping_tracking_number",
-  "uncategorized_file",
-  "uncategorized_text",
-];
 
 export function disputeObject(o: DisputeInput): Stripe.Dispute {
   const created = o.created ?? T0;
