@@ -21,9 +21,8 @@ import type { IdFactory } from "../../core/ids.ts";
 import { attemptStripe } from "../stripe/mod.ts";
 import {
   applyToTransaction,
+  auditedCommitter,
   chargeSnap,
-  type EventCommitter,
-  NoChange,
   type Observation,
   type PaymentSettlementHook,
   piSnap,
@@ -52,20 +51,6 @@ export interface ConfirmServices {
 
 function requestIdOf(obj: unknown): string | null {
   return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
-}
-
-/** The changes of our own commits are audited, so they go straight to `audit.commit`. */
-function auditedCommitter(audit: AuditService): EventCommitter {
-  return {
-    async commit(ctx, build) {
-      try {
-        return await audit.commit(ctx, (op) => build(op, true, null));
-      } catch (e) {
-        if (e instanceof NoChange) return e.outcome;
-        throw e;
-      }
-    },
-  };
 }
 
 export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
