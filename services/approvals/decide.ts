@@ -8,17 +8,22 @@
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { ApprovalKind, ApprovalRequest } from "../../domain/approval.ts";
 import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
 import { checkApprover } from "./rules.ts";
-import type { ApprovalSource, DecisionBody, DecisionResult, KindRegistration } from "./types.ts";
+import type {
+  ApprovalServices,
+  ApprovalSource,
+  DecisionBody,
+  DecisionResult,
+  KindRegistration,
+} from "./types.ts";
 
 /** The queue's state the decisions work with. */
 export interface Queue {
   deps: Deps;
-  svc: { audit: AuditService };
+  svc: ApprovalServices;
   kinds: Map<ApprovalKind, KindRegistration>;
   registration(kind: string): KindRegistration;
 }
