@@ -6,6 +6,7 @@
  */
 import type Stripe from "stripe";
 import { EVIDENCE_FIELDS } from "../../emulator/dispute_evidence.ts";
+import { cardPaymentMethodOptions } from "../../emulator/payment_intents.ts";
 
 /** 2026-11-26T08:00:00Z in seconds: an hour before tests/helpers/app.ts's clock. */
 export const T0 = Date.UTC(2026, 10, 26, 8, 0, 0) / 1000;
@@ -304,14 +305,7 @@ export function paymentIntentObject(o: PaymentIntentInput = {}): Stripe.PaymentI
     on_behalf_of: null,
     payment_method: null,
     payment_method_configuration_details: null,
-    payment_method_options: {
-      card: {
-        installments: null,
-        mandate_options: null,
-        network: null,
-        request_three_d_secure: "automatic",
-      },
-    },
+    payment_method_options: cardPaymentMethodOptions(),
     payment_method_types: ["card"],
     payment_record: null,
     processing: null,
