@@ -232,10 +232,8 @@ async function applyObject(p: ApplierParts, object: BackfillableObject): Promise
 }
 
 /** What applying works with. */
-interface ApplierParts {
-  /** reads (checked when their change commits, on `deps.kv`, through the committer) */
-  kv: Deno.Kv;
-  clock: Deps["clock"];
+interface ApplierParts extends Pick<Deps, "kv" | "clock"> {
+  /** `kv` reads: checked when their change commits, on `deps.kv`, through the committer */
   deps: Deps;
   svc: ApplierServices;
   lock: ReturnType<typeof createKeyedLock>;

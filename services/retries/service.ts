@@ -222,9 +222,7 @@ function jobHandlers(p: RetryParts): Record<string, JobHandler> {
 }
 
 /** What the retry service's operations work with. */
-interface RetryParts {
-  kv: Deno.Kv;
-  clock: Deps["clock"];
+interface RetryParts extends Pick<Deps, "kv" | "clock"> {
   deps: Deps;
   svc: RetryServices;
   requests: ReturnType<typeof createRetryRequests>;
