@@ -47,16 +47,28 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
   );
 
   app.use("*", async (c, next) => {
+    // Our id is always ours (it lands in audit entries); a client's is kept beside it.
     const incoming = c.req.header("x-request-id");
-    const requestId = incoming && CLIENT_REQUEST_ID.test(incoming)
-      ? incoming
-      : services.newId("req");
+    const clientRequestId = incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : null;
+    const requestId = services.newId("req");
     c.set("requestId", requestId);
-    c.set("log", deps.log.child({ request_id: requestId }));
+    c.set(
+      "log",
+      deps.log.child({
+        request_id: requestId,
+        ...(clientRequestId ? { client_request_id: clientRequestId } : {}),
+      }),
+    );
     c.set("services", services);
     const started = performance.now();
     await next();
     c.header("X-Request-Id", requestId);
+    if (clientRequestId) c.header("X-Client-Request-Id", clientRequestId);
+    // Admin answers may be revalidated (ETag) but not stored by shared caches;
+    // answers carrying a secret already said no-store.
+    if (c.req.path.startsWith("/api/admin") && !c.res.headers.has("cache-control")) {
+      c.header("Cache-Control", "private, no-cache");
+    }
     // Each accepted delivery is in the webhook-event log already (GET /webhook-events); at
     // info level a burst from Stripe (or the demo's seeding) would bury everything else.
     const quiet = c.res.status < 400 && c.req.path === "/api/webhooks/stripe";

@@ -76,7 +76,8 @@ window.addEventListener("load", function () {
     layout: "BaseLayout",
     presets: [SwaggerUIBundle.presets.apis],
     deepLinking: true,
-    persistAuthorization: true,
+    // the bearer token is not kept in localStorage: a shared browser would keep it
+    persistAuthorization: false,
     displayRequestDuration: true,
     validatorUrl: null,
   });

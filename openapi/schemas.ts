@@ -242,3 +242,12 @@ export const ApprovalSchema = z.object({
       "the person concerned (credential resets)",
   }),
 }).openapi("ApprovalRequest");
+
+/**
+ * A named (registered) schema or null. `.nullable()` on a named schema loses
+ * the null in the document (it becomes a bare `$ref`); a union keeps it as
+ * `anyOf: [$ref, {type: "null"}]`.
+ */
+export function orNull<T extends z.ZodType>(schema: T) {
+  return z.union([schema, z.null()]);
+}

@@ -12,7 +12,7 @@ import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
-import type { ErrorCode } from "../core/errors.ts";
+import { AppError, type ErrorCode } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
 
 export interface AdminRouteOptions {
@@ -41,7 +41,13 @@ export function guard(
   return async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
-    const principal = await identity.authenticate(c.req.header("authorization"), meta);
+    const principal = await identity.authenticate(c.req.header("authorization"), meta)
+      .catch(async (e) => {
+        if (e instanceof AppError && e.code === "unauthenticated") {
+          await identity.countFailedAuthentication(meta);
+        }
+        throw e;
+      });
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);

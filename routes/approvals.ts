@@ -10,7 +10,7 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { ApprovalSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { ApprovalSchema, errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
@@ -18,7 +18,7 @@ import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
 
 const DecisionSchema = z.object({
-  approval: ApprovalSchema.nullable(),
+  approval: orNull(ApprovalSchema),
   outcome: z.unknown().openapi({ description: "a refund's own answer (refund approvals)" }),
   replayed: z.boolean().openapi({ description: "you had already made this decision" }),
 }).openapi("ApprovalDecision");

@@ -12,6 +12,7 @@ import {
   errorResponses,
   jsonContent,
   LimitQuery,
+  orNull,
   pageSchema,
   PaymentMethodSchema,
 } from "../openapi/schemas.ts";
@@ -86,7 +87,7 @@ const CustomerViewSchema = z.object({
     entries: z.number().int(),
   })).openapi({ description: "per currency, always the sum of the ledger's entries" }),
   ledger: pageSchema(LedgerEntrySchema, "LedgerPage"),
-  aggregates: AggregatesSchema.nullable(),
+  aggregates: orNull(AggregatesSchema),
   open_alerts: z.array(z.unknown()).openapi({ description: "open fraud alerts, newest first" }),
 }).openapi("CustomerView");
 

@@ -9,6 +9,10 @@ import { requestMeta } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
+import { AppError } from "../core/errors.ts";
+import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";
+
+const DEFAULT_RULE = { types: ["application/json"], limit: DEFAULT_BODY_LIMIT };
 
 const Enrolled = z.object({
   admin: AdminSchema,
@@ -45,15 +49,26 @@ const enroll = createRoute({
       "otp_replayed",
       "otp_locked",
       "rate_limited",
+      "payload_too_large",
+      "unsupported_media_type",
     ),
   },
 });
 
 export function enrollRoutes(services: Services) {
-  return createRouter().openapi(enroll, async (c) => {
-    const result = await services.identity.enroll(c.req.valid("json").code, requestMeta(c), {
+  const router = createRouter();
+  // no bearer token here: the body gate and the per-address failure count come first
+  router.use("/enroll", (c, next) => gateBody(c, DEFAULT_RULE).then(next));
+  return router.openapi(enroll, async (c) => {
+    const meta = requestMeta(c);
+    const result = await services.identity.enroll(c.req.valid("json").code, meta, {
       otp: c.req.header("x-otp-code"),
       authorization: c.req.header("authorization"),
+    }).catch(async (e) => {
+      if (e instanceof AppError && e.code === "enrollment_invalid") {
+        await services.identity.countFailedAuthentication(meta);
+      }
+      throw e;
     });
     c.header("Cache-Control", "no-store");
     return c.json(result, 200);

@@ -18,6 +18,12 @@ export function toAppError(err: unknown): AppError {
         }],
       });
     }
+    if (err.status === 415) {
+      return new AppError(
+        "unsupported_media_type",
+        "this Content-Type is not accepted here; send application/json",
+      );
+    }
     if (err.status === 413) {
       return new AppError("payload_too_large", err.message || "request body too large");
     }

@@ -13,6 +13,7 @@ import {
   errorResponses,
   jsonContent,
   LimitQuery,
+  orNull,
   pageSchema,
 } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
@@ -41,7 +42,7 @@ const RetrySchema = z.object({
     description: "the `pm_…` confirmed, saved on the customer",
   }),
   requested_payment_method: z.string().openapi({ description: "what was sent (`pm_card_visa`…)" }),
-  card: CardSchema.nullable(),
+  card: orNull(CardSchema),
   off_session: z.boolean(),
   note: z.string().nullable(),
   confirm_fraud_alert: z.boolean(),

@@ -42,6 +42,7 @@ export function stepUpRoutes(services: Services) {
       c.req.valid("json").code,
       requestMeta(c),
     );
+    c.header("Cache-Control", "no-store");
     return c.json(issued, 200);
   });
 }

@@ -12,6 +12,7 @@ import {
   errorResponses,
   jsonContent,
   nullableString,
+  orNull,
   PaymentMethodSchema,
 } from "../openapi/schemas.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
@@ -49,7 +50,7 @@ export const TransactionSchema = z.object({
   stripe_charge: nullableString("ch_3QxYz"),
   created: z.string().openapi({ format: "date-time", description: "when Stripe created it" }),
   description: z.string().nullable(),
-  payment_method: PaymentMethodSchema.nullable(),
+  payment_method: orNull(PaymentMethodSchema),
   failure_code: nullableString("card_declined"),
   decline_code: nullableString("insufficient_funds"),
   advice_code: nullableString("try_again_later"),

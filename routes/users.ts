@@ -18,16 +18,17 @@ import {
   jsonBody,
   jsonContent,
   LimitQuery,
+  orNull,
   pageSchema,
   RoleSchema,
 } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const AccountRequestSchema = z.object({
-  admin: AdminSchema.nullable().openapi({
+  admin: orNull(AdminSchema).openapi({
     description: "the account, when it needed no second admin (roles that cannot approve)",
   }),
-  approval: ApprovalSchema.nullable().openapi({
+  approval: orNull(ApprovalSchema).openapi({
     description: "the pending request, for roles that can approve (operator, admin)",
   }),
   enrollment_code: z.string().openapi({
@@ -40,7 +41,7 @@ const AccountRequestSchema = z.object({
 
 const AdminChangeResult = z.object({
   admin: AdminSchema,
-  pending_approval: ApprovalSchema.nullable(),
+  pending_approval: orNull(ApprovalSchema),
 }).openapi("AdminChangeResult");
 
 const IdParam = z.object({

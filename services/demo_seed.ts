@@ -213,7 +213,7 @@ export async function seedDemoDisputes(
   log: Logger,
 ): Promise<number> {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
-    stripe.call(fn, { priority: "background", label: "demo.seed_disputes" });
+    stripe.call(fn, { priority: "background", label: "demo.seed_disputes", quiet: true });
   const customer = await call((s) =>
     s.customers.create({
       name: "Dana Dispute",
@@ -254,6 +254,6 @@ export async function seedDemoDisputes(
     );
     emulator.resolveDispute(won.id, "won");
   }
-  log.info("demo disputes seeded", { disputes: 3 });
+  log.debug("demo disputes seeded", { disputes: 3 });
   return 3;
 }

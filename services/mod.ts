@@ -59,8 +59,6 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
   // services keeping records about a transaction move them when a stub merges into its payment
-  // (retries and authorizations need a PaymentIntent and fraud history a customer or card: a
-  // stub has none of these, so only refunds and disputes can name one)
   const mergeHooks = [createRefundMerge(deps), createDisputeMerge(deps)];
   // disputes keep their records in the same commit as the transaction's change
   const disputeChange = createDisputeChangeHook(deps, { newId });

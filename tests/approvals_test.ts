@@ -206,6 +206,16 @@ Deno.test("approvals: an approve with no body, and a reject by the requester, ar
     assert.equal(res.status, 200);
     const body = await res.json() as { approval: ApprovalRequest };
     assert.equal(body.approval.status, "rejected");
+    // an operator cannot close an admin-only request of someone else
+    const req2 = await ask(t, a);
+    const op = await createAdmin(t, "operator");
+    const refused = await t.app.request(`/api/admin/approvals/${req2.id}/reject`, {
+      method: "POST",
+      headers: authHeaders(op),
+    });
+    assert.equal(refused.status, 403);
+    await refused.body?.cancel();
+    assert.equal((await t.services.approvals.get(req2.id)).status, "pending");
     const b = await createAdmin(t, "admin");
     const late = await t.app.request(`/api/admin/approvals/${req.id}/approve`, {
       method: "POST",

@@ -129,7 +129,10 @@ Deno.test("a dispute that arrives before its payment shows the customer once the
     );
     assert.equal((await t.services.disputes.get(du)).customer, null);
     for (const e of [s.created(T0), ...s.succeeded(T0 + 1)]) await t.services.stripeEvents.apply(e);
-    assert.equal((await t.services.disputes.get(du)).customer, "cus_LateBuyer");
+    const moved = await t.services.disputes.get(du);
+    assert.equal(moved.customer, "cus_LateBuyer");
+    // the charge-keyed stub merged into the payment: the dispute moved with it
+    assert.equal(moved.transaction_id, (await t.services.transactions.get(s.pi)).id);
     const page = await t.services.disputes.list({ limit: 10, customer: "cus_LateBuyer" });
     assert.deepEqual(page.data.map((d) => d.stripe_dispute), [du]);
   });

@@ -5,11 +5,20 @@ import { createAdmin } from "./helpers/identity.ts";
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
 
-function upload(token: string, file: Blob, name: string, field?: string) {
+/** A multipart request as bytes (its FormData body type differs between Deno's and Node's typings). */
+async function upload(token: string, file: Blob, name: string, field?: string) {
   const form = new FormData();
   form.append("file", file, name);
   if (field) form.append("evidence_field", field);
-  return { method: "POST", headers: { authorization: `Bearer ${token}` }, body: form };
+  const encoded = new Response(form);
+  return {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": encoded.headers.get("content-type")!,
+    },
+    body: new Uint8Array(await encoded.arrayBuffer()),
+  };
 }
 
 Deno.test("a file upload goes through Stripe's Files API and its id lands in the evidence", async () => {
@@ -19,7 +28,7 @@ Deno.test("a file upload goes through Stripe's Files API and its id lands in the
     await call(w, support, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "Ada" });
     const res = await w.t.app.request(
       `${API}/disputes/${dispute.id}/files`,
-      upload(support.token, new Blob([PNG], { type: "image/png" }), "receipt.png", "receipt"),
+      await upload(support.token, new Blob([PNG], { type: "image/png" }), "receipt.png", "receipt"),
     );
     const body = await res.json();
     assert.equal(res.status, 201, JSON.stringify(body));
@@ -40,7 +49,7 @@ Deno.test("a file that is not a PDF, JPEG or PNG is 415; one over 5 MB is 413", 
     const path = `${API}/disputes/${dispute.id}/files`;
     const text = await w.t.app.request(
       path,
-      upload(w.operator.token, new Blob(["hello"], { type: "image/png" }), "fake.png"),
+      await upload(w.operator.token, new Blob(["hello"], { type: "image/png" }), "fake.png"),
     );
     assert.equal(text.status, 415);
     assert.equal((await text.json()).code, "unsupported_media_type");
@@ -48,7 +57,7 @@ Deno.test("a file that is not a PDF, JPEG or PNG is 415; one over 5 MB is 413", 
     big.set(PNG);
     const tooBig = await w.t.app.request(
       path,
-      upload(w.operator.token, new Blob([big], { type: "image/png" }), "big.png"),
+      await upload(w.operator.token, new Blob([big], { type: "image/png" }), "big.png"),
     );
     assert.equal(tooBig.status, 413);
     await tooBig.body?.cancel();

@@ -224,10 +224,10 @@ Deno.test("GET /docs serves Swagger UI with a strict CSP and every asset it link
       });
     }
 
-    await t.step("the init script loads /openapi.json and keeps authorization", async () => {
+    await t.step("the init script loads /openapi.json and does not persist the token", async () => {
       const js = await (await app.app.request("/docs/init.js")).text();
       assert.match(js, /url: "\/openapi\.json"/);
-      assert.match(js, /persistAuthorization: true/);
+      assert.match(js, /persistAuthorization: false/);
     });
 
     await t.step("an unknown asset is a problem+json 404", async () => {

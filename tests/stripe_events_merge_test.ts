@@ -165,6 +165,7 @@ Deno.test("two events linking the stub at once, and again, merge it once", async
 Deno.test("through the webhook intake: the merge runs in the background and the event log says so", async () => {
   await withTestApp(async (t) => {
     const story = paymentStory({ customer: "cus_Merge4", amount: 2500 });
+    // a chargeback carries its withdrawal: amount_disputed is what Stripe took back
     const du = disputeObject({
       charge: story.ch,
       payment_intent: null,

@@ -29,7 +29,7 @@ import {
 } from "../../domain/approval.ts";
 import { addCreateApproval, listApprovalsByStatus } from "../../kv/approvals.ts";
 import { approvalHashOf } from "./rules.ts";
-import { approveRequest, load, type Queue, rejectRequest } from "./decide.ts";
+import { createDecisions } from "./decide.ts";
 
 export type {
   ApprovalExecutor,
@@ -40,72 +40,17 @@ export type {
   KindRegistration,
   RequestOptions,
 } from "./types.ts";
-import type { ApprovalServices, DecisionBody, KindRegistration, RequestOptions } from "./types.ts";
+import type {
+  ApprovalServices,
+  ApprovalSource,
+  KindRegistration,
+  RequestOptions,
+} from "./types.ts";
 
 const target = (id: string) => ({ type: "approval", id });
 
-/** Builds a pending request (not yet written) and its audit entry. */
-function build(
-  q: Queue,
-  kind: ApprovalKind,
-  payload: Record<string, unknown>,
-  ctx: CallContext,
-  options: RequestOptions,
-): { request: ApprovalRequest; audit: AuditInput } {
-  const reg = q.registration(kind);
-  const now = q.deps.clock.now();
-  const ttl = reg.policy?.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
-  const base = { kind, payload, target: options.target ?? null };
-  const request: ApprovalRequest = {
-    id: q.svc.newId("apr"),
-    ...base,
-    status: "pending",
-    summary: options.summary.slice(0, 300),
-    requested_by: ctx.actor.id,
-    approval_hash: approvalHashOf(base),
-    created_at: new Date(now).toISOString(),
-    expires_at: new Date(now + ttl).toISOString(),
-    decided_by: null,
-    decided_at: null,
-    decision_note: null,
-    result: null,
-    error: null,
-  };
-  return {
-    request,
-    audit: {
-      action: "approval.request",
-      target: target(request.id),
-      result: "ok",
-      after: { kind, summary: request.summary, target: request.target, payload },
-      reason: APPROVAL_POLICY[kind].description,
-    },
-  };
-}
-
-/** A page of one status, newest first; the pending page also lists the sources' requests. */
-async function list(
-  queue: Queue,
-  q: { status: ApprovalRequest["status"]; kind?: string; limit: number; cursor?: string },
-): Promise<Page<ApprovalRequest>> {
-  const page = await listApprovalsByStatus(queue.deps.kv, queue.svc.cursors, q.status, q);
-  const now = queue.deps.clock.now();
-  let data = page.data;
-  if (q.status === "pending") {
-    data = data.filter((r) => Date.parse(r.expires_at) > now);
-    if (!q.cursor) {
-      for (const reg of queue.kinds.values()) {
-        if (reg.source) data = [...data, ...await reg.source.pending(q.limit)];
-      }
-      data.sort((a, b) => b.created_at.localeCompare(a.created_at));
-    }
-  }
-  if (q.kind) data = data.filter((r) => r.kind === q.kind);
-  return { data, next_cursor: page.next_cursor };
-}
-
 export function createApprovalService(deps: Deps, svc: ApprovalServices) {
-  const { kv } = deps;
+  const { kv, clock } = deps;
   const kinds = new Map<ApprovalKind, KindRegistration>();
 
   function registration(kind: string): KindRegistration {
@@ -114,12 +59,48 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     return reg;
   }
 
-  const queue: Queue = { deps, svc, kinds, registration };
-
   function register(kind: ApprovalKind, reg: KindRegistration): void {
     if (!isApprovalKind(kind)) throw new Error(`${kind} is not in the approval policy table`);
     if (!reg.execute && !reg.source) throw new Error(`${kind}: give execute or source`);
     kinds.set(kind, reg);
+  }
+
+  /** Builds a pending request (not yet written) and its audit entry. */
+  function build(
+    kind: ApprovalKind,
+    payload: Record<string, unknown>,
+    ctx: CallContext,
+    options: RequestOptions,
+  ): { request: ApprovalRequest; audit: AuditInput } {
+    const reg = registration(kind);
+    const now = clock.now();
+    const ttl = reg.policy?.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
+    const base = { kind, payload, target: options.target ?? null };
+    const request: ApprovalRequest = {
+      id: svc.newId("apr"),
+      ...base,
+      status: "pending",
+      summary: options.summary.slice(0, 300),
+      requested_by: ctx.actor.id,
+      approval_hash: approvalHashOf(base),
+      created_at: new Date(now).toISOString(),
+      expires_at: new Date(now + ttl).toISOString(),
+      decided_by: null,
+      decided_at: null,
+      decision_note: null,
+      result: null,
+      error: null,
+    };
+    return {
+      request,
+      audit: {
+        action: "approval.request",
+        target: target(request.id),
+        result: "ok",
+        after: { kind, summary: request.summary, target: request.target, payload },
+        reason: APPROVAL_POLICY[kind].description,
+      },
+    };
   }
 
   /**
@@ -133,7 +114,7 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     ctx: CallContext,
     options: RequestOptions,
   ): { request: ApprovalRequest; audit: AuditInput } {
-    const built = build(queue, kind, payload, ctx, options);
+    const built = build(kind, payload, ctx, options);
     addCreateApproval(op, built.request);
     return built;
   }
@@ -151,24 +132,40 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     });
   }
 
-  const approve = (ctx: CallContext, id: string, body: DecisionBody = {}) =>
-    approveRequest(queue, ctx, id, body);
-  const reject = (ctx: CallContext, id: string, body: DecisionBody = {}) =>
-    rejectRequest(queue, ctx, id, body);
-
-  async function get(id: string): Promise<ApprovalRequest> {
-    return (await load(kv, id)).value;
+  function sourceOf(id: string): ApprovalSource | null {
+    for (const reg of kinds.values()) {
+      if (reg.source && id.startsWith(reg.source.idPrefix)) return reg.source;
+    }
+    return null;
   }
 
-  return {
-    register,
-    request,
-    addRequest,
-    approve,
-    reject,
-    get,
-    list: (q: Parameters<typeof list>[1]) => list(queue, q),
-  };
+  const { load, approve, reject } = createDecisions(deps, svc, registration, sourceOf);
+
+  async function get(id: string): Promise<ApprovalRequest> {
+    return (await load(id)).value;
+  }
+
+  /** A page of one status, newest first; the pending page also lists the sources' requests. */
+  async function list(
+    q: { status: ApprovalRequest["status"]; kind?: string; limit: number; cursor?: string },
+  ): Promise<Page<ApprovalRequest>> {
+    const page = await listApprovalsByStatus(kv, svc.cursors, q.status, q);
+    const now = clock.now();
+    let data = page.data;
+    if (q.status === "pending") {
+      data = data.filter((r) => Date.parse(r.expires_at) > now);
+      if (!q.cursor) {
+        for (const reg of kinds.values()) {
+          if (reg.source) data = [...data, ...await reg.source.pending(q.limit)];
+        }
+        data.sort((a, b) => b.created_at.localeCompare(a.created_at));
+      }
+    }
+    if (q.kind) data = data.filter((r) => r.kind === q.kind);
+    return { data, next_cursor: page.next_cursor };
+  }
+
+  return { register, request, addRequest, approve, reject, get, list };
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;

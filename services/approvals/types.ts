@@ -1,4 +1,4 @@
-/** The two-person queue's public types: what a domain registers and what a decision answers. */
+/** The shapes the approvals queue shares with the domains that register kinds. */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";

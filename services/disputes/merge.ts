@@ -1,14 +1,13 @@
 /**
- * A stub transaction merged into its payment's record (the ingest domain's
- * `TransactionMergeHook`): a chargeback that arrived before the payment was
- * recorded against the charge-keyed stub. Its record moves to the payment's
- * transaction in the merge commit, with a history line and an audit entry,
- * so the dispute lists under the payment's customer at once.
+ * A stub transaction merged into its payment's record (services/ingest/
+ * stub_merge.ts): the disputes recorded against the stub (a dispute seen
+ * before its payment) move to the payment, in the merge commit, each with
+ * its history line and audit entry, and take the payment's customer.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { TransactionMergeHook } from "../ingest/mod.ts";
-import { withDisputeHistory } from "../../domain/dispute.ts";
+import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
 import { addUpdateDispute, listDisputesOfTransaction } from "../../kv/disputes.ts";
 
 export function createDisputeMerge(deps: Deps): TransactionMergeHook {
@@ -17,26 +16,20 @@ export function createDisputeMerge(deps: Deps): TransactionMergeHook {
     const at = new Date(clock.now()).toISOString();
     const audit: AuditInput[] = [];
     for (const entry of await listDisputesOfTransaction(kv, from.id)) {
-      const before = entry.value;
-      const next = {
-        ...before,
-        transaction_id: into.id,
-        customer: before.customer ?? into.customer,
+      const r = entry.value;
+      const changes = { transaction_id: into.id, customer: into.customer ?? r.customer };
+      const next: DisputeRecord = {
+        ...r,
+        ...changes,
         updated_at: at,
+        history: withDisputeHistory(r, { at, by: "stripe", action: "moved", changes }),
       };
-      const changes = { transaction_id: into.id, customer: next.customer };
-      next.history = withDisputeHistory(before, {
-        at,
-        by: "stripe",
-        action: "transaction_merged",
-        changes,
-      });
       addUpdateDispute(op, entry, next);
       audit.push({
         action: "dispute.move",
-        target: { type: "dispute", id: before.id },
+        target: { type: "dispute", id: r.id },
         result: "ok",
-        before: { transaction_id: from.id, customer: before.customer },
+        before: { transaction_id: from.id },
         after: changes,
         reason: `transaction ${from.id} merged into ${into.id}`,
       });

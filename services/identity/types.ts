@@ -1,17 +1,23 @@
-/** The identity service's face: the guard's checks and the account operations. */
+/** What the identity service offers (the guard's checks, accounts) and what it is built with. */
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
 import type { Permission } from "../../domain/permissions.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { FlushTimer, RateLimits } from "./throttle.ts";
 import type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
-import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { AccountRequestResult } from "./invites.ts";
 import type { Redeemed } from "./enrollment.ts";
 
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {
+  /**
+   * Counts a failed authentication against the client address; past a burst
+   * (AUTH_FAILURE_BURST a minute) the answer becomes 429 until the minute
+   * ends, with a log line. Successful requests pay nothing for this.
+   */
+  countFailedAuthentication(meta: RequestMeta): Promise<void>;
   authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
   throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
   authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;

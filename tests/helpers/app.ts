@@ -5,6 +5,7 @@
 import { createApp } from "../../app.ts";
 import { parseConfig } from "../../config.ts";
 import { ManualClock } from "../../core/clock.ts";
+import { AppError } from "../../core/errors.ts";
 import type { Deps } from "../../services/deps.ts";
 import { silentLogger } from "../../core/log.ts";
 import { createServices, type ServiceOptions, type Services } from "../../services/mod.ts";
@@ -28,7 +29,10 @@ export interface TestApp {
 /** A gateway that refuses every call: for tests that must not reach Stripe. */
 export const noStripe: StripeGateway = {
   call() {
-    return Promise.reject(new Error("this test does not expect a Stripe call"));
+    // as the real gateway answers when Stripe cannot be reached: a route shows 503, not 500
+    return Promise.reject(
+      new AppError("stripe_unavailable", "this test does not expect a Stripe call"),
+    );
   },
 };
 

@@ -62,6 +62,8 @@ export interface RefundWorldOptions {
   emulator?: EmulatorOptions;
   /** gateway per-request timeout (ms) */
   timeoutMs?: number;
+  /** wraps the app's gateway (a fault suite "kills the process" right after a Stripe call) */
+  intercept?: (gateway: StripeGateway) => StripeGateway;
 }
 
 export async function withRefundWorld(
@@ -98,7 +100,7 @@ export async function withRefundWorld(
     },
     stripe: { call: (f, o) => gateway!.call(f, o) },
   });
-  gateway = createStripeGateway({
+  const real = createStripeGateway({
     kv: t.kv,
     clock,
     config: t.deps.config,
@@ -108,6 +110,7 @@ export async function withRefundWorld(
     sleep: (ms) => Promise.resolve(clock.advance(ms)),
     fetch: emu.fetch,
   });
+  gateway = options.intercept ? options.intercept(real) : real;
   const stripe = stripeFor(emu);
 
   async function held(): Promise<HeldWebhook[]> {
@@ -128,8 +131,8 @@ export async function withRefundWorld(
           body: h.body,
         }),
       );
-      await res.body?.cancel();
-      if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status}`);
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status} ${text}`);
     }
     await t.services.webhooks.drain();
     return chosen.length;

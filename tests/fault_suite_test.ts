@@ -1,0 +1,333 @@
+/**
+ * The fault suite (README "Testing": fault suite): refunds, retries and
+ * dispute submissions under every fault the emulator injects (latency past
+ * the client timeout, 5xx, 429, `lock_timeout`, act-then-drop-answer) and the
+ * process dying between the two commits, at every step (the call that moves
+ * money, the calls before it, the reads that settle it), interleaved with
+ * duplicated, reordered, late and lost webhooks and reconciliation runs.
+ * After quiescence: no double move and no lost move at Stripe, and every
+ * transaction and customer ledger equals the emulator to the cent.
+ *
+ * `deno task test` runs the matrix (each fault at each step once) and a few
+ * random seeds; `deno task test:long` runs many (FAULT_SEEDS).
+ */
+import assert from "node:assert/strict";
+import { AppError } from "../core/errors.ts";
+import { listTransactionRefunds } from "../kv/refunds.ts";
+import { type RefundWorld, withRefundWorld } from "./helpers/refunds.ts";
+import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
+import { call, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
+import {
+  assertMoneyMatchesStripe,
+  Chaos,
+  deathGateway,
+  type Fault,
+  FAULTS,
+  type FaultTarget,
+  ProcessDeath,
+  type Rng,
+  seeds,
+  TIMEOUT_MS,
+  withSeed,
+} from "./helpers/faults.ts";
+
+type Step =
+  | { kind: "move" }
+  | { kind: "burst" }
+  | { kind: "fault"; fault: Fault; at: string }
+  | { kind: "webhooks" }
+  | { kind: "reconcile" };
+
+interface Scenario {
+  /** where faults land: the money-moving call, the calls before it, the reads that settle it */
+  targets: Record<string, FaultTarget>;
+  run(seed: number, plan: (r: Rng, targets: string[]) => Step[]): Promise<void>;
+}
+
+/**
+ * A random plan: 5–14 steps of moves (alone or a double click), faults at
+ * any step, webhooks and reconciliation runs.
+ */
+function randomPlan(r: Rng, targets: string[]): Step[] {
+  return Array.from({ length: 5 + r.int(10) }, (): Step => {
+    const k = r.int(12);
+    if (k < 4) return { kind: "move" };
+    if (k < 5) return { kind: "burst" };
+    if (k < 8) return { kind: "fault", fault: r.pick(FAULTS), at: r.pick(targets) };
+    return k < 10 ? { kind: "webhooks" } : { kind: "reconcile" };
+  });
+}
+
+/** One fault at one step, the move, a second move, then the webhooks and reconciliation. */
+function matrixPlan(fault: Fault, at: string) {
+  return (): Step[] => [
+    { kind: "fault", fault, at },
+    { kind: "move" },
+    { kind: "move" },
+    { kind: "webhooks" },
+    { kind: "reconcile" },
+  ];
+}
+
+/** What the services may answer under faults: never a 500, never an unexpected error. */
+async function tolerate(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    if (
+      e instanceof ProcessDeath || (e instanceof Error && /simulated process death/.test(e.message))
+    ) {
+      return "died";
+    }
+    if (e instanceof AppError && e.status !== 500) return e.code;
+    throw e;
+  }
+}
+
+async function play(
+  w: RefundWorld,
+  chaos: Chaos,
+  steps: Step[],
+  trace: string[],
+  targets: Record<string, FaultTarget>,
+  move: () => Promise<string>,
+  reconcile: () => Promise<unknown>,
+  beforeBurst?: () => Promise<unknown>,
+) {
+  for (const s of steps) {
+    if (s.kind === "move") trace.push(`move:${await move()}`);
+    else if (s.kind === "burst") {
+      await beforeBurst?.();
+      trace.push(`burst:${await Promise.all([move(), move()])}`);
+    } else if (s.kind === "fault") {
+      trace.push(s.fault === "death" ? "death" : `${s.fault}@${s.at}`);
+      chaos.inject(s.fault, targets[s.at]);
+    } else if (s.kind === "webhooks") trace.push(await chaos.webhooks());
+    else {
+      await chaos.pass();
+      w.clock.advance(61_000);
+      trace.push(`reconcile:${await tolerate(reconcile())}`);
+    }
+  }
+}
+
+/** No more faults; everything Stripe did reaches the app through webhooks and reconciliation. */
+async function quiesce(
+  w: RefundWorld,
+  chaos: Chaos,
+  disarm: () => void,
+  reconcile: () => Promise<unknown>,
+) {
+  disarm();
+  await chaos.calm();
+  for (let i = 0; i < 4; i++) {
+    await chaos.deliverAll();
+    await chaos.pass();
+    w.clock.advance(61_000);
+    await reconcile();
+  }
+  await chaos.deliverAll();
+  await chaos.replayAll();
+}
+
+const refunds: Scenario = {
+  targets: {
+    create: { method: "POST", path: /^\/v1\/refunds$/ },
+    read: { method: "GET", path: /^\/v1\/(refunds|charges|payment_intents)/ },
+  },
+  run(seed, plan) {
+    return withRefundWorld((w) =>
+      withSeed("refunds", seed, async (r, trace) => {
+        const pay = await w.pay(6000);
+        const arm = () => {
+          w.hooks.afterStripeCall = () => {
+            w.hooks.afterStripeCall = undefined;
+            throw new ProcessDeath();
+          };
+        };
+        const chaos = new Chaos(w, r, arm);
+        const svc = w.t.services.refunds;
+        const move = () =>
+          tolerate(svc.create(w.ctx(r.pick([w.operator, w.operator2])), {
+            transaction_id: pay.txnId,
+            amount: 1 + r.int(2500),
+            reason: "requested_by_customer",
+            note: "fault suite",
+            confirm_duplicate: true,
+          }));
+        const reconcile = async () => {
+          await w.runJobs();
+          await svc.reconcile({ olderThanMs: 0 });
+        };
+        await play(
+          w,
+          chaos,
+          plan(r, Object.keys(this.targets)),
+          trace,
+          this.targets,
+          move,
+          reconcile,
+        );
+        await quiesce(w, chaos, () => (w.hooks.afterStripeCall = undefined), reconcile);
+
+        const atStripe = (await w.stripe.refunds.list({ payment_intent: pay.pi.id, limit: 100 }))
+          .data;
+        const records = await listTransactionRefunds(w.t.kv, pay.txnId);
+        const ids = atStripe.map((x) => x.metadata?.refund_id);
+        assert.equal(new Set(ids).size, ids.length, `no refund twice at Stripe: ${ids}`);
+        for (const x of atStripe) {
+          const rec = records.find((l) => l.id === x.metadata?.refund_id);
+          assert.ok(rec, `Stripe's ${x.id} is recorded here`);
+          assert.equal(rec.stripe_refund, x.id);
+          assert.equal(rec.amount, x.amount);
+        }
+        for (const rec of records) {
+          assert.notEqual(rec.status, "processing", `${rec.id} settled`);
+          const sent = atStripe.some((x) => x.metadata?.refund_id === rec.id);
+          assert.equal(rec.stripe_refund !== null, sent, `${rec.id} (${rec.status}) vs Stripe`);
+        }
+        await assertMoneyMatchesStripe(w, pay.pi.id, pay.customer, pay.txnId);
+      }), { timeoutMs: TIMEOUT_MS });
+  },
+};
+
+/** Declines more often than not, so a payment sees several attempts before one succeeds. */
+const PMS = [
+  "pm_card_visa",
+  "pm_card_mastercard",
+  "pm_card_chargeDeclinedInsufficientFunds",
+  "pm_card_chargeDeclinedInsufficientFunds",
+  "pm_card_chargeDeclined",
+];
+
+const retries: Scenario = {
+  targets: {
+    confirm: { method: "POST", path: /^\/v1\/payment_intents\/[^/]+\/confirm$/ },
+    attach: { method: "POST", path: /^\/v1\/payment_methods/ },
+    read: { method: "GET", path: /^\/v1\/(payment_intents|charges|payment_methods|customers)/ },
+  },
+  run(seed, plan) {
+    return withRetryWorld((w: RetryWorld) =>
+      withSeed("retries", seed, async (r, trace) => {
+        const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+        const hooks = w.t.services.retries.hooks;
+        const arm = () => {
+          hooks.afterStripeCall = () => {
+            hooks.afterStripeCall = undefined;
+            throw new ProcessDeath();
+          };
+        };
+        const chaos = new Chaos(w, r, arm);
+        const move = async () => {
+          const res = await w.retry({ transaction_id: f.txnId, payment_method: r.pick(PMS) });
+          assert.notEqual(res.status, 500, JSON.stringify(res.body));
+          return String(res.status);
+        };
+        const reconcile = () => w.runAllJobs();
+        // one step-up token for both clicks of a double click (a code is used once)
+        const stepUp = () => w.stepUp();
+        await play(
+          w,
+          chaos,
+          plan(r, Object.keys(this.targets)),
+          trace,
+          this.targets,
+          move,
+          reconcile,
+          stepUp,
+        );
+        await quiesce(w, chaos, () => (hooks.afterStripeCall = undefined), reconcile);
+
+        const list = await w.get(`${RETRIES}?transaction_id=${f.txnId}&limit=100`);
+        const records = list.body.data as { id: string; status: string; stripe_charge: string }[];
+        const charges = await w.charges(f.pi.id);
+        const succeeded = charges.filter((c) => c.status === "succeeded");
+        assert.ok(succeeded.length <= 1, `charged ${succeeded.length} times`);
+        assert.ok(records.every((x) => x.status !== "processing"), "every retry settled");
+        const known = records.map((x) => x.stripe_charge).filter((c) => c);
+        assert.equal(new Set(known).size, known.length, "one charge per retry");
+        const first = f.pi.latest_charge as string;
+        for (const c of charges.filter((c) => c.id !== first)) {
+          assert.ok(known.includes(c.id), `Stripe's charge ${c.id} is recorded by a retry`);
+        }
+        const pi = await w.stripe.paymentIntents.retrieve(f.pi.id);
+        const won = records.filter((x) => x.status === "succeeded");
+        assert.equal(won.length, pi.status === "succeeded" ? 1 : 0, "success recorded once");
+        const txn = await w.t.services.transactions.get(f.txnId);
+        assert.equal(txn.status === "succeeded", pi.status === "succeeded");
+        await assertMoneyMatchesStripe(w, f.pi.id, f.customer, f.txnId);
+      }), { timeoutMs: TIMEOUT_MS });
+  },
+};
+
+const EVIDENCE = { customer_name: "Ada Lovelace", product_description: "Concert ticket" };
+
+const disputes: Scenario = {
+  targets: {
+    submit: { method: "POST", path: /^\/v1\/disputes\/du_/ },
+    read: { method: "GET", path: /^\/v1\/disputes/ },
+  },
+  run(seed, plan) {
+    const death = deathGateway(/^disputes\.update\(submit=true\)$/);
+    return withRefundWorld((w) =>
+      withSeed("disputes", seed, async (r, trace) => {
+        const { dispute, pi, customer, txnId } = await disputedPayment(w);
+        const chaos = new Chaos(w, r, () => (death.state.armed = true));
+        const admins = [w.operator, w.operator2, w.admin];
+        const move = async () => {
+          const path = `/disputes/${dispute.id}`;
+          if (r.chance(0.3)) {
+            const res = await call(w, w.operator, "PUT", `${path}/evidence`, EVIDENCE);
+            assert.notEqual(res.status, 500, JSON.stringify(res.body));
+            return `draft ${res.status}`;
+          }
+          w.clock.advance(31_000); // a fresh TOTP period for the next code
+          const res = await call(w, r.pick(admins), "POST", `${path}/submit`, undefined, true);
+          assert.notEqual(res.status, 500, JSON.stringify(res.body));
+          return `submit ${res.status}`;
+        };
+        const reconcile = () => runDisputeJobs(w);
+        await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
+        await play(
+          w,
+          chaos,
+          plan(r, Object.keys(this.targets)),
+          trace,
+          this.targets,
+          move,
+          reconcile,
+        );
+        await quiesce(w, chaos, () => (death.state.armed = false), reconcile);
+
+        const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+        const count = atStripe.evidence_details.submission_count;
+        assert.ok(count <= 1, `submitted ${count} times`);
+        const local = await w.t.services.disputes.get(dispute.id);
+        assert.equal(local.submission_count, count, "submissions here == Stripe");
+        assert.notEqual(local.submission?.state, "processing", "the submission settled");
+        assert.equal(local.submission?.state === "submitted", count === 1);
+        assert.equal(local.status, atStripe.status);
+        await assertMoneyMatchesStripe(w, pi.id, customer, txnId);
+      }), { timeoutMs: TIMEOUT_MS, intercept: death.intercept });
+  },
+};
+
+const SCENARIOS = { refunds, retries, disputes };
+const SHORT_SEEDS = Number(Deno.env.get("FAULT_SEEDS_SHORT") ?? 8);
+
+for (const [name, scenario] of Object.entries(SCENARIOS)) {
+  Deno.test(`fault suite: ${name}, every fault at every step`, async () => {
+    if (Deno.env.get("FAULT_SEED")) return;
+    for (const at of Object.keys(scenario.targets)) {
+      for (const fault of FAULTS) {
+        if (fault === "death" && at !== Object.keys(scenario.targets)[0]) continue;
+        await scenario.run(1, matrixPlan(fault, at));
+      }
+    }
+  });
+
+  Deno.test(`fault suite: ${name}, random seeds`, async () => {
+    for (const seed of seeds(SHORT_SEEDS)) await scenario.run(seed, randomPlan);
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * Inputs and headers: body limits without buffering, declared media types,
+ * X-Forwarded-For only from trusted proxies, the client's request id kept
+ * beside ours, cache headers, and failed authentications slowed per address.
+ */
+import assert from "node:assert/strict";
+import { withTestApp } from "./helpers/app.ts";
+import { auditEntries, authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
+
+/** A body of `size` bytes streamed in 64 KiB chunks, counting what the server pulled. */
+function bigBody(size: number) {
+  const pulled = { bytes: 0 };
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled.bytes >= size) return controller.close();
+      pulled.bytes += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  return { stream, pulled };
+}
+
+Deno.test("attack: a 64 MiB JSON body is refused 413 after reading at most the limit", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const { stream, pulled } = bigBody(64 * 1024 * 1024);
+    const res = await t.app.request("/api/admin/users", {
+      method: "POST",
+      headers: { ...otpHeaders(t, admin), "content-type": "application/json" },
+      body: stream,
+      // @ts-ignore: a streamed request body
+      duplex: "half",
+    });
+    assert.equal(res.status, 413);
+    const body = await res.json();
+    assert.equal(body.code, "payload_too_large");
+    assert.ok(pulled.bytes <= 256 * 1024, `pulled ${pulled.bytes} bytes`);
+    // declared too large: refused before reading anything
+    const declared = await t.app.request("/api/admin/users", {
+      method: "POST",
+      headers: {
+        ...authHeaders(admin),
+        "content-type": "application/json",
+        "content-length": String(10 * 1024 * 1024),
+      },
+      body: "{}",
+    });
+    assert.equal(declared.status, 413);
+    await declared.body?.cancel();
+  });
+});
+
+Deno.test("attack: a wrong or missing Content-Type is 415 naming what is accepted, not a 500", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    for (const type of ["text/plain", "application/xml", null]) {
+      const res = await t.app.request("/api/admin/users", {
+        method: "POST",
+        headers: { ...otpHeaders(t, admin), ...(type ? { "content-type": type } : {}) },
+        body: JSON.stringify({ email: "x@example.com", role: "viewer" }),
+      });
+      assert.equal(res.status, 415, `content-type ${type}`);
+      const body = await res.json();
+      assert.equal(body.code, "unsupported_media_type");
+      assert.match(body.detail, /application\/json/);
+    }
+    const enroll = await t.app.request("/api/admin/enroll", {
+      method: "POST",
+      body: JSON.stringify({ code: "enr_x" }),
+    });
+    assert.equal(enroll.status, 415, "found by the abuse suite: was a 500");
+    await enroll.body?.cancel();
+    assert.equal(t.logs.filter((l) => /unhandled error/.test(l)).length, 0);
+    // a POST with no body where the route takes none is fine
+    const me = await t.app.request("/api/admin/me/rotate-token", {
+      method: "POST",
+      headers: otpHeaders(t, admin),
+    });
+    assert.equal(me.status, 200);
+    assert.equal(me.headers.get("cache-control"), "no-store");
+    await me.body?.cancel();
+  });
+});
+
+Deno.test("attack: X-Forwarded-For and X-Request-Id from the client are not written as ours", async () => {
+  await withTestApp(async (t) => {
+    const viewer = await createAdmin(t, "viewer");
+    const res = await t.app.request("/api/admin/users", {
+      headers: {
+        ...authHeaders(viewer),
+        "x-forwarded-for": "203.0.113.66",
+        "x-request-id": "forged-request-id-1",
+      },
+    }, { remoteAddr: { hostname: "198.51.100.7" } });
+    assert.equal(res.status, 403);
+    assert.match(res.headers.get("x-request-id") ?? "", /^req_/);
+    assert.equal(res.headers.get("x-client-request-id"), "forged-request-id-1");
+    await res.body?.cancel();
+    const denied = (await auditEntries(t.kv)).find((e) => e.action === "auth.forbidden")!;
+    assert.equal(denied.ip, "198.51.100.7");
+    assert.notEqual(denied.request_id, "forged-request-id-1");
+  });
+  await withTestApp(async (t) => {
+    const viewer = await createAdmin(t, "viewer");
+    const res = await t.app.request("/api/admin/users", {
+      headers: { ...authHeaders(viewer), "x-forwarded-for": "203.0.113.66, 10.1.2.3" },
+    }, { remoteAddr: { hostname: "10.0.0.2" } });
+    await res.body?.cancel();
+    const denied = (await auditEntries(t.kv)).find((e) => e.action === "auth.forbidden")!;
+    assert.equal(denied.ip, "203.0.113.66", "behind a trusted proxy the client's address");
+  }, { env: { TRUSTED_PROXIES: "10.0.0.0/8" } });
+});
+
+Deno.test("admin answers say private, no-cache; secrets say no-store", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const me = await t.app.request("/api/admin/me", { headers: authHeaders(admin) });
+    assert.equal(me.headers.get("cache-control"), "private, no-cache");
+    await me.body?.cancel();
+    const step = await t.app.request("/api/admin/step-up", {
+      method: "POST",
+      headers: { ...authHeaders(admin), "content-type": "application/json" },
+      body: JSON.stringify({ code: otpHeaders(t, admin)["x-otp-code"] }),
+    });
+    assert.equal(step.status, 200);
+    assert.equal(step.headers.get("cache-control"), "no-store");
+    await step.body?.cancel();
+  });
+});
+
+Deno.test("failed authentications from one address are slowed after a burst, with a log line", async () => {
+  await withTestApp(async (t) => {
+    const env = { remoteAddr: { hostname: "192.0.2.9" } };
+    const statuses: number[] = [];
+    for (let i = 0; i < 35; i++) {
+      const res = await t.app.request("/api/admin/me", {
+        headers: { authorization: `Bearer pot_${"x".repeat(43)}` },
+      }, env);
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    assert.equal(statuses.filter((s) => s === 401).length, 30);
+    assert.equal(statuses.at(-1), 429);
+    assert.ok(t.logs.some((l) => l.includes("authentication failures throttled")));
+    // another address is not affected
+    const other = await t.app.request("/api/admin/me", {
+      headers: { authorization: `Bearer pot_${"x".repeat(43)}` },
+    }, { remoteAddr: { hostname: "192.0.2.10" } });
+    assert.equal(other.status, 401);
+    await other.body?.cancel();
+  });
+});
