@@ -59,14 +59,7 @@ function createPaymentIntent(ctx: Ctx): StripeObject {
     on_behalf_of: null,
     payment_method: pm?.id ?? null,
     payment_method_configuration_details: null,
-    payment_method_options: {
-      card: {
-        installments: null,
-        mandate_options: null,
-        network: null,
-        request_three_d_secure: "automatic",
-      },
-    },
+    payment_method_options: cardPaymentMethodOptions(),
     payment_method_types: ["card"],
     payment_record: null,
     processing: null,
@@ -127,6 +120,18 @@ function capture(ctx: Ctx, [id]: string[]): StripeObject {
 }
 
 /** Releases an uncaptured authorization: Stripe shows it refunded in full on the charge. */
+/** The card options Stripe shows on a PaymentIntent that names none. */
+export function cardPaymentMethodOptions() {
+  return {
+    card: {
+      installments: null,
+      mandate_options: null,
+      network: null,
+      request_three_d_secure: "automatic",
+    },
+  };
+}
+
 export function releaseAuthorization(charge: StripeObject): StripeObject {
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   Object.assign(charge, { amount_refunded: charge.amount, refunded: true });

@@ -6,6 +6,8 @@
  * Add new keys to the section of their area (edit in place; other areas are
  * being worked on at the same time).
  */
+import { caseKeys } from "./keys_cases.ts";
+
 export const keys = {
   // --- infrastructure ---------------------------------------------------
   /** generated secrets kept for demo mode (cursor/audit signing key, ...) */
@@ -151,68 +153,6 @@ export const keys = {
    * (services/ingest/aggregates.ts), updated with each change
    */
   customerAggregates: (customer: string) => ["customers", customer, "aggregates"],
-  /** fraud alert records: written by the fraud service */
-  fraudAlert: (id: string) => ["fraud_alerts", id],
-  /** the customer's OPEN alerts -> alert id; the fraud service removes an entry when it closes */
-  fraudAlertsByCustomer: (customer: string, alertId: string) => [
-    "fraud_alerts_by_customer",
-    customer,
-    alertId,
-  ],
-  fraudAlertsByCustomerPrefix: (customer: string) => ["fraud_alerts_by_customer", customer],
-  /** every alert by id (ULID: time order), for the listing */
-  fraudAlertsByCreated: (alertId: string) => ["fraud_alerts_by_created", alertId],
-  fraudAlertsByCreatedPrefix: () => ["fraud_alerts_by_created"],
-  /** the one open (not resolved) alert of a subject and rule -> alert id */
-  fraudOpenAlert: (subject: string, rule: string) => ["fraud_open_alerts", subject, rule],
-  /** a transaction's hit on an alert is recorded once: -> true */
-  fraudAlertHit: (alertId: string, txnId: string) => ["fraud_alert_hits", alertId, txnId],
-  /** a transaction's alerts (any status) -> alert id */
-  fraudAlertsByTransaction: (txnId: string, alertId: string) => [
-    "fraud_alerts_by_transaction",
-    txnId,
-    alertId,
-  ],
-  fraudAlertsByTransactionPrefix: (txnId: string) => ["fraud_alerts_by_transaction", txnId],
-  /** a card's fraud history when it pays without a customer (customers keep theirs in aggregates) */
-  fraudCardHistory: (fingerprint: string) => ["fraud_card_history", fingerprint],
-  /** change index: a subject's history changed at `ms` (one row per subject, moved on change) */
-  fraudChange: (ms: number, subject: string) => ["fraud_changes", ms, subject],
-  fraudChangesPrefix: () => ["fraud_changes"],
-  /** one decline of a card for a customer at Stripe time `t` -> transaction id */
-  fraudCardDecline: (fingerprint: string, t: number, customer: string) => [
-    "fraud_card_declines",
-    fingerprint,
-    t,
-    customer,
-  ],
-  fraudCardDeclinesPrefix: (fingerprint: string) => ["fraud_card_declines", fingerprint],
-  /** a rule's current settings, and every version of them */
-  fraudRule: (rule: string) => ["fraud_rules", rule],
-  fraudRuleVersion: (rule: string, version: number) => ["fraud_rule_versions", rule, version],
-  fraudRuleVersionsPrefix: (rule: string) => ["fraud_rule_versions", rule],
-  /** a rule silenced for a customer until a time */
-  fraudSnooze: (id: string) => ["fraud_snoozes", id],
-  fraudSnoozesPrefix: () => ["fraud_snoozes"],
-  fraudSnoozeBySubject: (customer: string, rule: string, id: string) => [
-    "fraud_snoozes_by_subject",
-    customer,
-    rule,
-    id,
-  ],
-  fraudSnoozesBySubjectPrefix: (customer: string, rule: string) => [
-    "fraud_snoozes_by_subject",
-    customer,
-    rule,
-  ],
-  /** a signal of a rule in shadow mode: recorded, no alert */
-  fraudShadowHit: (rule: string, subject: string, txnId: string) => [
-    "fraud_shadow_hits",
-    rule,
-    subject,
-    txnId,
-  ],
-  fraudShadowHitsPrefix: (rule: string) => ["fraud_shadow_hits", rule],
   /** sweep runs (`sweep_…`) */
   fraudSweep: (id: string) => ["fraud_sweeps", id],
   fraudSweepsPrefix: () => ["fraud_sweeps"],
@@ -246,27 +186,6 @@ export const keys = {
     keyHash,
   ],
 
-  // --- disputes ----------------------------------------------------------------
-  /** a dispute record (`dsp_…`) with its history */
-  dispute: (id: string) => ["disputes", id],
-  disputesPrefix: () => ["disputes"],
-  /** unique: Stripe's `du_…` -> dispute id */
-  disputeByStripe: (stripeDisputeId: string) => ["disputes_by_stripe", stripeDisputeId],
-  /** the transaction's disputes -> dispute id */
-  disputeByTransaction: (txnId: string, id: string) => ["disputes_by_transaction", txnId, id],
-  disputesByTransactionPrefix: (txnId: string) => ["disputes_by_transaction", txnId],
-  /** by evidence deadline (ms), -> dispute id; only disputes that can still be answered */
-  disputeByDue: (dueMs: number, id: string) => ["disputes_by_due", dueMs, id],
-  disputesByDuePrefix: () => ["disputes_by_due"],
-  disputesByDueBefore: (dueMs: number) => ["disputes_by_due", dueMs],
-  /** the evidence draft (JSON text) in chunks 0, 1, … (a full draft outgrows one value) */
-  disputeDraftChunk: (id: string, n: number) => ["dispute_drafts", id, n],
-  disputeDraftPrefix: (id: string) => ["dispute_drafts", id],
-  /** notes on a dispute; note ids are ULIDs (time order) */
-  disputeNote: (id: string, noteId: string) => ["dispute_notes", id, noteId],
-  disputeNotesPrefix: (id: string) => ["dispute_notes", id],
-  /** the last ops alert handed to the ALERT_WEBHOOK_URL delivery jobs (services/alert_delivery.ts) */
-  opsAlertDeliveryCursor: () => ["ops_alert_delivery", "cursor"],
   // --- two-person requests (services/approvals/) ---------------------------
   /** a two-person request (`apr_…`) */
   approval: (id: string) => ["approvals", id],
@@ -287,36 +206,5 @@ export const keys = {
   auditCheckpointMeta: () => ["audit_checkpoint_meta"],
   /** the last checkpoint a verify confirmed: where the next incremental verify starts */
   auditVerifiedMarker: () => ["audit_verified_marker"],
-  // --- retries and authorizations ------------------------------------------
-  /** a retry attempt (`rty_…`) */
-  retry: (id: string) => ["retries", id],
-  /** listing indexes, each -> retry id (ULIDs: time order) */
-  retriesByCreated: (id: string) => ["retries_by_created", id],
-  retriesByCreatedPrefix: () => ["retries_by_created"],
-  retryByTransaction: (txnId: string, id: string) => ["retries_by_transaction", txnId, id],
-  retriesByTransactionPrefix: (txnId: string) => ["retries_by_transaction", txnId],
-  retryByStatus: (status: string, id: string) => ["retries_by_status", status, id],
-  retriesByStatusPrefix: (status: string) => ["retries_by_status", status],
-  /** a payment's retry count and the attempt in flight: every new attempt checks and moves it */
-  retryState: (txnId: string) => ["retry_states", txnId],
-  /** when a card (fingerprint) was retried in the last 24 h: `{uses: ms[]}` */
-  retryCardUses: (fingerprint: string) => ["retry_card_uses", fingerprint],
-  /** a payment method's last retry (ISO 8601) */
-  paymentMethodLastUsed: (pmId: string) => ["payment_method_last_used", pmId],
-  /** a capture or cancel of an authorization (`aut_…`) */
-  authorizationAction: (id: string) => ["authorization_actions", id],
-  /** the one capture/cancel of a transaction's authorization -> its id (unique while it counts) */
-  authorizationActionByTransaction: (
-    txnId: string,
-  ) => ["authorization_actions_by_transaction", txnId],
-  authorizationActionsByStatus: (status: string, id: string) => [
-    "authorization_actions_by_status",
-    status,
-    id,
-  ],
-  authorizationActionsByStatusPrefix: (
-    status: string,
-  ) => ["authorization_actions_by_status", status],
-  /** an authorization already alerted as about to lapse -> alert id */
-  authorizationExpiryAlert: (txnId: string) => ["authorization_expiry_alerts", txnId],
+  ...caseKeys,
 } as const;

@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { AmountSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { AmountSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -95,22 +95,17 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
   request: {
     params: TxnParam,
     headers: IdempotencyHeader,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            reason: z.enum(CANCELLATION_REASONS, {
-              error: `reason must be one of ${CANCELLATION_REASONS.join(", ")}`,
-            }),
-            note: z.string().trim().min(1, "note is required (1 to 500 characters)").max(
-              500,
-              "note is at most 500 characters",
-            ).openapi({ example: "Customer cancelled the order before shipping" }),
-          }).openapi("CancelAuthorizationRequest"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        reason: z.enum(CANCELLATION_REASONS, {
+          error: `reason must be one of ${CANCELLATION_REASONS.join(", ")}`,
+        }),
+        note: z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+          500,
+          "note is at most 500 characters",
+        ).openapi({ example: "Customer cancelled the order before shipping" }),
+      }).openapi("CancelAuthorizationRequest"),
+    ),
   },
   responses,
 });

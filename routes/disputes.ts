@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, pageSchema } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
 import { ApprovalSchema } from "../openapi/schemas.ts";
@@ -51,16 +51,11 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
   summary: "Assign a dispute (or `assignee: null` to unassign)",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            assignee: z.string().min(1).max(64).nullable().openapi({ example: "adm_01JD…" }),
-          }).openapi("DisputeAssignment"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        assignee: z.string().min(1).max(64).nullable().openapi({ example: "adm_01JD…" }),
+      }).openapi("DisputeAssignment"),
+    ),
   },
   responses: { ...detail200, ...errorResponses("not_found", "conflict") },
 });
@@ -72,16 +67,11 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   summary: "Add a note",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            text: Text("text").openapi({ example: "Customer sent the tracking number by email" }),
-          }).openapi("DisputeNoteRequest"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        text: Text("text").openapi({ example: "Customer sent the tracking number by email" }),
+      }).openapi("DisputeNoteRequest"),
+    ),
   },
   responses: {
     201: jsonContent(DisputeDetailSchema, "noted"),
@@ -177,16 +167,11 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves.",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
-          }).openapi("DisputeAccept"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
+      }).openapi("DisputeAccept"),
+    ),
   },
   responses: {
     200: jsonContent(DisputeDetailSchema, "closed at Stripe"),

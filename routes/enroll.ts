@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { requestMeta } from "./context.ts";
-import { errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
@@ -33,18 +33,11 @@ const enroll = createRoute({
     "token rotation, send your current TOTP code in `X-OTP-Code`; after a second-factor reset, " +
     "send your current token in `Authorization`. Each code works once.",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            code: z.string().min(1, "send the enrollment code").max(100).openapi({
-              example: "enr_…",
-            }),
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      code: z.string().min(1, "send the enrollment code").max(100).openapi({
+        example: "enr_…",
+      }),
+    })),
   },
   responses: {
     200: jsonContent(Enrolled, "your credentials; they are not shown again"),

@@ -12,6 +12,7 @@ import { callContext } from "./context.ts";
 import {
   CursorQuery,
   errorResponses,
+  jsonBody,
   jsonContent,
   LimitQuery,
   pageSchema,
@@ -66,21 +67,16 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   summary: "Move an alert on, assign it; a note is required to resolve",
   request: {
     params: AlertIdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            status: StatusEnum.optional(),
-            assignee: z.string().min(1).max(255).nullable().optional(),
-            note: z.string().trim().max(500, "note is at most 500 characters").optional(),
-          }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
-            message: "send status, assignee or both",
-            path: ["status"],
-          }).openapi("FraudAlertUpdate"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        status: StatusEnum.optional(),
+        assignee: z.string().min(1).max(255).nullable().optional(),
+        note: z.string().trim().max(500, "note is at most 500 characters").optional(),
+      }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
+        message: "send status, assignee or both",
+        path: ["status"],
+      }).openapi("FraudAlertUpdate"),
+    ),
   },
   responses: {
     200: jsonContent(AlertSchema, "updated"),
@@ -101,16 +97,11 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
       "idempotency-key": z.string().min(1).max(200, "Idempotency-Key is at most 200 characters")
         .optional().openapi({ param: { name: "idempotency-key", in: "header" } }),
     }),
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
-          }).openapi("FraudAlertRefund"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
+      }).openapi("FraudAlertRefund"),
+    ),
   },
   responses: {
     200: jsonContent(
@@ -146,22 +137,17 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   tags,
   summary: "Silence a rule for a customer until a time",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            customer: z.string().min(1).max(255).openapi({ example: "cus_NffrFeUfNV2Hib" }),
-            rule: RuleEnum,
-            until: z.iso.datetime({
-              offset: true,
-              error: "until must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
-            }).openapi({ example: "2030-01-31T00:00:00Z" }),
-            note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
-          }).openapi("FraudSnoozeCreate"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        customer: z.string().min(1).max(255).openapi({ example: "cus_NffrFeUfNV2Hib" }),
+        rule: RuleEnum,
+        until: z.iso.datetime({
+          offset: true,
+          error: "until must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+        }).openapi({ example: "2030-01-31T00:00:00Z" }),
+        note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
+      }).openapi("FraudSnoozeCreate"),
+    ),
   },
   responses: { 201: jsonContent(SnoozeSchema, "snoozed") },
 });
@@ -187,20 +173,15 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
   tags,
   summary: "Evaluate a payment or a customer now; returns the signals, writes nothing",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            transaction_id: z.string().min(1).max(64).optional(),
-            customer_id: z.string().min(1).max(255).optional(),
-          }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
-            message: "send exactly one of transaction_id or customer_id",
-            path: ["transaction_id"],
-          }).openapi("FraudAnalyze"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        transaction_id: z.string().min(1).max(64).optional(),
+        customer_id: z.string().min(1).max(255).optional(),
+      }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
+        message: "send exactly one of transaction_id or customer_id",
+        path: ["transaction_id"],
+      }).openapi("FraudAnalyze"),
+    ),
   },
   responses: {
     200: jsonContent(

@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, LimitQuery } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent, LimitQuery } from "../openapi/schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";
@@ -46,17 +46,12 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
   tags,
   summary: "Replay the last N days against proposed settings; writes nothing",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
-            rules: z.partialRecord(RuleEnum, RulePatchSchema).default({}),
-          }).openapi("FraudBacktest"),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({
+        days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
+        rules: z.partialRecord(RuleEnum, RulePatchSchema).default({}),
+      }).openapi("FraudBacktest"),
+    ),
   },
   responses: {
     200: jsonContent(z.record(z.string(), z.unknown()), "alerts, customers and the overlap"),

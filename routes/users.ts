@@ -15,6 +15,7 @@ import {
   CursorQuery,
   DateTimeSchema as DateTime,
   errorResponses,
+  jsonBody,
   jsonContent,
   LimitQuery,
   orNull,
@@ -77,17 +78,10 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     "`POST /api/admin/enroll`. An account that can approve (operator, admin) waits for a second " +
     "admin: the answer is 202 with the pending request.",
   request: {
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({
-            email: z.string().max(254).openapi({ example: "ops@example.com" }),
-            role: RoleSchema,
-          }),
-        },
-      },
-    },
+    body: jsonBody(z.object({
+      email: z.string().max(254).openapi({ example: "ops@example.com" }),
+      role: RoleSchema,
+    })),
   },
   responses: {
     201: jsonContent(AccountRequestSchema, "created; the person enrolls with the code"),
@@ -108,17 +102,12 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     "(operator, admin) needs a second admin: the answer is 202 with the pending request.",
   request: {
     params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "application/json": {
-          schema: z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() })
-            .refine((b) => b.role !== undefined || b.status !== undefined, {
-              message: "send role and/or status",
-            }),
-        },
-      },
-    },
+    body: jsonBody(
+      z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() })
+        .refine((b) => b.role !== undefined || b.status !== undefined, {
+          message: "send role and/or status",
+        }),
+    ),
   },
   responses: {
     200: jsonContent(AdminChangeResult, "changed"),

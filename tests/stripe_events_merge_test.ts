@@ -17,9 +17,10 @@ import {
   testId,
 } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
-import { auditEntries, createAdmin } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin } from "./helpers/identity.ts";
 import { AppError } from "../core/errors.ts";
 import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { API } from "./helpers/disputes.ts";
 
 Deno.test("a chargeback naming only the charge lands on the payment's one transaction", async () => {
   await withTestApp(async (t) => {
@@ -190,4 +191,47 @@ Deno.test("through the webhook intake: the merge runs in the background and the 
     assert.match(logged.detail ?? "", /^merged txn_\w+ into txn_\w+; /);
     assert.equal((await t.services.transactions.get(story.pi)).amount_disputed, 2500);
   }, { env: WEBHOOK_ENV });
+});
+
+Deno.test("a chargeback before its payment: the dispute record moves with the stub and lists under the customer", async () => {
+  await withTestApp(async (t) => {
+    const story = paymentStory({ customer: "cus_Merge5", amount: 1800 });
+    await t.services.stripeEvents.apply(story.created(T0));
+    const du = disputeObject({ charge: story.ch, payment_intent: null, amount: 1800 });
+    await t.services.stripeEvents.apply(stripeEvent("charge.dispute.created", du, T0 + 5));
+    const stub = await t.services.transactions.get(story.ch);
+    const support = await createAdmin(t, "support");
+    const list = async (query: string) => {
+      const res = await t.app.request(`${API}/disputes?${query}`, {
+        headers: authHeaders(support),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()).data as { id: string; transaction_id: string }[];
+    };
+    assert.equal((await list("customer=cus_Merge5")).length, 0, "no customer known yet");
+    const [recorded] = await list("limit=10");
+    assert.equal(recorded.transaction_id, stub.id);
+
+    const linking = story.succeeded(T0 + 1);
+    // twice and concurrently: the record moves once
+    await Promise.all(linking.map((e) => t.services.stripeEvents.apply(e)));
+    for (const e of linking) await t.services.stripeEvents.apply(e);
+    const txn = await t.services.transactions.get(story.pi);
+    assert.notEqual(txn.id, stub.id);
+    const found = await list("customer=cus_Merge5");
+    assert.deepEqual(found.map((d) => [d.id, d.transaction_id]), [[recorded.id, txn.id]]);
+    const record = await t.services.disputes.get(recorded.id);
+    assert.equal(record.transaction_id, txn.id);
+    assert.equal(record.customer, "cus_Merge5");
+    const moves = (await auditEntries(t.kv)).filter((e) => e.action === "dispute.move");
+    assert.equal(moves.length, 1, "moved once, audited");
+    assert.deepEqual(moves[0].after, { transaction_id: txn.id, customer: "cus_Merge5" });
+    // a later event about the dispute keeps it on the payment
+    const won = { id: du.id, charge: story.ch, payment_intent: null, amount: 1800 };
+    await t.services.stripeEvents.apply(
+      stripeEvent("charge.dispute.closed", disputeObject({ ...won, status: "won" }), T0 + 50),
+    );
+    assert.equal((await t.services.disputes.get(recorded.id)).transaction_id, txn.id);
+    assert.equal((await list("customer=cus_Merge5")).length, 1);
+  });
 });

@@ -33,6 +33,7 @@ import {
   getSnooze,
   listSnoozes,
 } from "../../kv/fraud.ts";
+import { bindParts } from "../../core/bind.ts";
 
 export interface RefundPort {
   createForFraudAlert(
@@ -57,203 +58,228 @@ function matches(a: FraudAlert, f: AlertFilters): boolean {
     (!f.rule || a.rule === f.rule) && (!f.assignee || a.assignee === f.assignee);
 }
 
+/** Newest first; a filter scans at most `SCAN_BUDGET` alerts a page (the cursor goes on). */
+async function listAlerts(p: WorkflowParts, f: AlertFilters & { limit: number; cursor?: string }) {
+  const { kv, svc } = p;
+  const data: FraudAlert[] = [];
+  let scanned = 0;
+  const scope = "fraud_alerts";
+  const from = f.cursor ? await svc.cursors.unseal(scope, f.cursor) : undefined;
+  for await (const page of alertsNewestFirst(kv, from)) {
+    for (const a of page.alerts) if (matches(a, f) && data.length < f.limit) data.push(a);
+    scanned += page.alerts.length;
+    if (data.length >= f.limit || scanned >= SCAN_BUDGET) {
+      return { data, next_cursor: page.cursor && await svc.cursors.seal(scope, page.cursor) };
+    }
+  }
+  return { data, next_cursor: null };
+}
+
+async function getAlertOrFail(p: WorkflowParts, id: string): Promise<FraudAlert> {
+  const { kv } = p;
+  const { value } = await getAlert(kv, id);
+  if (!value) throw notFound("fraud alert", id);
+  return value;
+}
+
+async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<FraudAlert[]> {
+  const { kv } = p;
+  return await alertsByIds(kv, await alertIdsOfTransaction(kv, txnId));
+}
+
+async function updateAlert(
+  p: WorkflowParts,
+  ctx: CallContext,
+  id: string,
+  change: { status?: AlertStatus; assignee?: string | null; note?: string },
+): Promise<FraudAlert> {
+  const { kv, svc, iso } = p;
+  const note = change.note?.trim() || null;
+  if (change.status && isClosedStatus(change.status) && !note) {
+    throw validationFailed([{
+      path: "body.note",
+      message: `a note is required to resolve an alert: say why it is ${change.status}`,
+    }]);
+  }
+  return await svc.audit.commit(ctx, async (op) => {
+    const entry = await getAlert(kv, id);
+    if (!entry.value) throw notFound("fraud alert", id);
+    const before = entry.value;
+    const to = change.status ?? before.status;
+    if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
+      const allowed = ALERT_TRANSITIONS[before.status];
+      throw new AppError(
+        "conflict",
+        `alert ${id} is ${before.status}: it can move to ${
+          allowed.length ? allowed.join(" or ") : "nothing (it is resolved)"
+        }, not ${change.status}`,
+      );
+    }
+    if (!change.status && isClosedStatus(before.status)) {
+      throw new AppError("conflict", `alert ${id} is ${before.status}; it cannot change`);
+    }
+    const after: FraudAlert = {
+      ...before,
+      status: to,
+      assignee: change.assignee !== undefined ? change.assignee : before.assignee,
+      resolution_note: isClosedStatus(to) ? note : before.resolution_note,
+      updated_at: iso(),
+      history: [...before.history, {
+        at: iso(),
+        by: ctx.actor.id,
+        from: before.status,
+        to,
+        assignee: change.assignee !== undefined ? change.assignee : before.assignee,
+        note,
+      }].slice(-50),
+    };
+    op.check(entry);
+    op.set(keys.fraudAlert(id), after);
+    if (isClosedStatus(to)) addAlertClosed(op, after);
+    return {
+      value: after,
+      audit: [{
+        action: "fraud_alert.update",
+        target: { type: "fraud_alert", id },
+        result: "ok",
+        before: { status: before.status, assignee: before.assignee },
+        after: { status: to, assignee: after.assignee },
+        reason: note,
+      }],
+    };
+  });
+}
+
+async function createSnooze(
+  p: WorkflowParts,
+  ctx: CallContext,
+  input: { customer: string; rule: RuleName; until: string; note: string },
+): Promise<Snooze> {
+  const { clock, svc, iso } = p;
+  if (Date.parse(input.until) <= clock.now()) {
+    throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
+  }
+  return await svc.audit.commit(ctx, (op) => {
+    const snooze: Snooze = {
+      id: svc.newId("fsz"),
+      customer: input.customer,
+      rule: input.rule,
+      until: new Date(input.until).toISOString(),
+      note: input.note,
+      created_by: ctx.actor.id,
+      created_at: iso(),
+    };
+    addSnooze(op, snooze);
+    return Promise.resolve({
+      value: snooze,
+      audit: [{
+        action: "fraud_snooze.create",
+        target: { type: "fraud_snooze", id: snooze.id },
+        result: "ok",
+        after: { customer: snooze.customer, rule: snooze.rule, until: snooze.until },
+        reason: snooze.note,
+      }],
+    });
+  });
+}
+
+async function deleteSnooze(p: WorkflowParts, ctx: CallContext, id: string): Promise<Snooze> {
+  const { kv, svc } = p;
+  return await svc.audit.commit(ctx, async (op) => {
+    const entry = await getSnooze(kv, id);
+    if (!entry.value) throw notFound("snooze", id);
+    addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
+    return {
+      value: entry.value,
+      audit: [{
+        action: "fraud_snooze.delete",
+        target: { type: "fraud_snooze", id },
+        result: "ok",
+        before: { customer: entry.value.customer, rule: entry.value.rule },
+      }],
+    };
+  });
+}
+
+/**
+ * Refunds of the alert's payments as `fraudulent`, each through the refunds
+ * path (its checks, its maker-checker), each linked to the alert. One
+ * `Idempotency-Key` covers the whole request: each refund uses it with its
+ * transaction id, so a retry answers the same refunds.
+ */
+async function refundAlert(p: WorkflowParts, ctx: CallContext, id: string, note: string) {
+  const { kv, svc, iso } = p;
+  const alert = await getAlertOrFail(p, id);
+  const results: { transaction_id: string; status: number; refund?: unknown; error?: string }[] =
+    [];
+  for (const txnId of alert.transactions) {
+    const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
+    try {
+      const r = await svc.refunds.createForFraudAlert(
+        { ...ctx, ...(key ? { idempotency_key: key } : {}) },
+        { transaction_id: txnId, note, fraud_alert_id: id },
+      );
+      // as POST /refunds answers: 202 while awaiting approval or Stripe's outcome, else 201
+      const status = isUndecided(r.refund.status) ? 202 : 201;
+      results.push({ transaction_id: txnId, status, refund: r.refund });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
+    }
+  }
+  const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
+    .filter((x): x is string => !!x);
+  await svc.audit.commit(ctx, async (op) => {
+    const entry = await getAlert(kv, id);
+    if (!entry.value) throw notFound("fraud alert", id);
+    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
+    op.check(entry);
+    op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
+    return {
+      value: null,
+      audit: [{
+        action: "fraud_alert.refunds_requested",
+        target: { type: "fraud_alert", id },
+        result: "ok",
+        after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
+        reason: note,
+      }],
+    };
+  });
+  return { alert_id: id, results };
+}
+
+/** What the analysts' workflow works with. */
+interface WorkflowParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  svc: WorkflowServices;
+  iso: () => string;
+}
+
+type WorkflowServices = {
+  audit: AuditService;
+  newId: IdFactory;
+  refunds: RefundPort;
+  cursors: CursorSealer;
+};
+
 export function createWorkflow(
   deps: Deps,
-  svc: { audit: AuditService; newId: IdFactory; refunds: RefundPort; cursors: CursorSealer },
+  svc: WorkflowServices,
 ) {
   const { kv, clock } = deps;
   const iso = () => new Date(clock.now()).toISOString();
-
-  /** Newest first; a filter scans at most `SCAN_BUDGET` alerts a page (the cursor goes on). */
-  async function listAlerts(f: AlertFilters & { limit: number; cursor?: string }) {
-    const data: FraudAlert[] = [];
-    let scanned = 0;
-    const scope = "fraud_alerts";
-    const from = f.cursor ? await svc.cursors.unseal(scope, f.cursor) : undefined;
-    for await (const page of alertsNewestFirst(kv, from)) {
-      for (const a of page.alerts) if (matches(a, f) && data.length < f.limit) data.push(a);
-      scanned += page.alerts.length;
-      if (data.length >= f.limit || scanned >= SCAN_BUDGET) {
-        return { data, next_cursor: page.cursor && await svc.cursors.seal(scope, page.cursor) };
-      }
-    }
-    return { data, next_cursor: null };
-  }
-
-  async function getAlertOrFail(id: string): Promise<FraudAlert> {
-    const { value } = await getAlert(kv, id);
-    if (!value) throw notFound("fraud alert", id);
-    return value;
-  }
-
-  async function alertsOfTransaction(txnId: string): Promise<FraudAlert[]> {
-    return await alertsByIds(kv, await alertIdsOfTransaction(kv, txnId));
-  }
-
-  async function updateAlert(
-    ctx: CallContext,
-    id: string,
-    change: { status?: AlertStatus; assignee?: string | null; note?: string },
-  ): Promise<FraudAlert> {
-    const note = change.note?.trim() || null;
-    if (change.status && isClosedStatus(change.status) && !note) {
-      throw validationFailed([{
-        path: "body.note",
-        message: `a note is required to resolve an alert: say why it is ${change.status}`,
-      }]);
-    }
-    return await svc.audit.commit(ctx, async (op) => {
-      const entry = await getAlert(kv, id);
-      if (!entry.value) throw notFound("fraud alert", id);
-      const before = entry.value;
-      const to = change.status ?? before.status;
-      if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
-        const allowed = ALERT_TRANSITIONS[before.status];
-        throw new AppError(
-          "conflict",
-          `alert ${id} is ${before.status}: it can move to ${
-            allowed.length ? allowed.join(" or ") : "nothing (it is resolved)"
-          }, not ${change.status}`,
-        );
-      }
-      if (!change.status && isClosedStatus(before.status)) {
-        throw new AppError("conflict", `alert ${id} is ${before.status}; it cannot change`);
-      }
-      const after: FraudAlert = {
-        ...before,
-        status: to,
-        assignee: change.assignee !== undefined ? change.assignee : before.assignee,
-        resolution_note: isClosedStatus(to) ? note : before.resolution_note,
-        updated_at: iso(),
-        history: [...before.history, {
-          at: iso(),
-          by: ctx.actor.id,
-          from: before.status,
-          to,
-          assignee: change.assignee !== undefined ? change.assignee : before.assignee,
-          note,
-        }].slice(-50),
-      };
-      op.check(entry);
-      op.set(keys.fraudAlert(id), after);
-      if (isClosedStatus(to)) addAlertClosed(op, after);
-      return {
-        value: after,
-        audit: [{
-          action: "fraud_alert.update",
-          target: { type: "fraud_alert", id },
-          result: "ok",
-          before: { status: before.status, assignee: before.assignee },
-          after: { status: to, assignee: after.assignee },
-          reason: note,
-        }],
-      };
-    });
-  }
-
-  async function createSnooze(
-    ctx: CallContext,
-    input: { customer: string; rule: RuleName; until: string; note: string },
-  ): Promise<Snooze> {
-    if (Date.parse(input.until) <= clock.now()) {
-      throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
-    }
-    return await svc.audit.commit(ctx, (op) => {
-      const snooze: Snooze = {
-        id: svc.newId("fsz"),
-        customer: input.customer,
-        rule: input.rule,
-        until: new Date(input.until).toISOString(),
-        note: input.note,
-        created_by: ctx.actor.id,
-        created_at: iso(),
-      };
-      addSnooze(op, snooze);
-      return Promise.resolve({
-        value: snooze,
-        audit: [{
-          action: "fraud_snooze.create",
-          target: { type: "fraud_snooze", id: snooze.id },
-          result: "ok",
-          after: { customer: snooze.customer, rule: snooze.rule, until: snooze.until },
-          reason: snooze.note,
-        }],
-      });
-    });
-  }
-
-  async function deleteSnooze(ctx: CallContext, id: string): Promise<Snooze> {
-    return await svc.audit.commit(ctx, async (op) => {
-      const entry = await getSnooze(kv, id);
-      if (!entry.value) throw notFound("snooze", id);
-      addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
-      return {
-        value: entry.value,
-        audit: [{
-          action: "fraud_snooze.delete",
-          target: { type: "fraud_snooze", id },
-          result: "ok",
-          before: { customer: entry.value.customer, rule: entry.value.rule },
-        }],
-      };
-    });
-  }
-
-  /**
-   * Refunds of the alert's payments as `fraudulent`, each through the refunds
-   * path (its checks, its maker-checker), each linked to the alert. One
-   * `Idempotency-Key` covers the whole request: each refund uses it with its
-   * transaction id, so a retry answers the same refunds.
-   */
-  async function refundAlert(ctx: CallContext, id: string, note: string) {
-    const alert = await getAlertOrFail(id);
-    const results: { transaction_id: string; status: number; refund?: unknown; error?: string }[] =
-      [];
-    for (const txnId of alert.transactions) {
-      const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
-      try {
-        const r = await svc.refunds.createForFraudAlert(
-          { ...ctx, ...(key ? { idempotency_key: key } : {}) },
-          { transaction_id: txnId, note, fraud_alert_id: id },
-        );
-        // as POST /refunds answers: 202 while awaiting approval or Stripe's outcome, else 201
-        const status = isUndecided(r.refund.status) ? 202 : 201;
-        results.push({ transaction_id: txnId, status, refund: r.refund });
-      } catch (e) {
-        if (!(e instanceof AppError) || e.status >= 500) throw e;
-        results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
-      }
-    }
-    const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
-      .filter((x): x is string => !!x);
-    await svc.audit.commit(ctx, async (op) => {
-      const entry = await getAlert(kv, id);
-      if (!entry.value) throw notFound("fraud alert", id);
-      const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
-      op.check(entry);
-      op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
-      return {
-        value: null,
-        audit: [{
-          action: "fraud_alert.refunds_requested",
-          target: { type: "fraud_alert", id },
-          result: "ok",
-          after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
-          reason: note,
-        }],
-      };
-    });
-    return { alert_id: id, results };
-  }
+  const p: WorkflowParts = { kv, clock, svc, iso };
 
   return {
-    listAlerts,
-    getAlert: getAlertOrFail,
-    alertsOfTransaction,
-    updateAlert,
-    createSnooze,
-    deleteSnooze,
+    listAlerts: bindParts(p, listAlerts),
+    getAlert: bindParts(p, getAlertOrFail),
+    alertsOfTransaction: bindParts(p, alertsOfTransaction),
+    updateAlert: bindParts(p, updateAlert),
+    createSnooze: bindParts(p, createSnooze),
+    deleteSnooze: bindParts(p, deleteSnooze),
     listSnoozes: (limit: number) => listSnoozes(kv, limit),
-    refundAlert,
+    refundAlert: bindParts(p, refundAlert),
   };
 }

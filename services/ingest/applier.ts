@@ -67,6 +67,181 @@ export interface StripeEventApplier {
   applyObject(object: BackfillableObject): Promise<void>;
 }
 
+async function peek(p: ApplierParts, refs: TxnWork["refs"]) {
+  const { kv } = p;
+  for (const id of [refs.pi, refs.charge]) {
+    if (!id) continue;
+    const found = await findTransactionId(kv, id);
+    if (found.value) return await readTransactionState(kv, found.value);
+  }
+  return null;
+}
+
+/** Reads back from Stripe what one event cannot settle on its own. */
+async function resolveAmbiguity(
+  p: ApplierParts,
+  work: TxnWork,
+  sync: TxnSync | null,
+  at: number,
+  eventType: string | null,
+  atIntake: boolean,
+): Promise<void> {
+  const { deps, nowSec } = p;
+  const readAt = Math.max(nowSec(), at + 1);
+  const first = work.observations[0];
+  if (first.kind === "pi" && piAmbiguous(sync?.pi ?? null, first.snap)) {
+    if (atIntake) defer(`${first.snap.id} needs a read-back from Stripe`);
+    const fresh = await deps.stripe.call(
+      (s) => s.paymentIntents.retrieve(first.snap.id),
+      { priority: "background", label: "payment_intents.retrieve" },
+    );
+    work.observations[0] = { kind: "pi", snap: piSnap(fresh, readAt) };
+  }
+  if (first.kind === "charge" && eventType === "charge.refunded") {
+    const chargeId = first.snap.id;
+    const known = new Map<string, number>();
+    for (const r of Object.values(sync?.refunds ?? {})) {
+      if (r.charge === chargeId && refundCounts(r.status)) known.set(r.id, r.amount);
+    }
+    for (const o of work.observations) {
+      if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
+    }
+    const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
+    // Stripe counts a released authorization (the part a partial capture left, or all
+    // of an uncaptured charge) in the charge's amount_refunded, with no refund object.
+    const c = first.snap;
+    const released = c.captured ? c.amount - c.amount_captured : c.amount_refunded;
+    if (c.amount_refunded <= knownTotal + released) return;
+    // Refunds we have not seen yet: their events may still come, but may never
+    // (an endpoint subscribed to charge.refunded only), so ask Stripe.
+    if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);
+    const list = await deps.stripe.call(
+      (s) => s.refunds.list({ charge: chargeId, limit: 100 }),
+      { priority: "background", label: "refunds.list" },
+    );
+    for (const re of list.data) {
+      work.observations.push({ kind: "refund", snap: refundSnap(re, readAt), raw: re });
+    }
+  }
+}
+
+async function applyWork(p: ApplierParts, work: TxnWork, meta: {
+  eventId: string | null;
+  eventType: string | null;
+  at: number;
+  ctx: CallContext;
+  stripeRequest: TxnApplyInput["stripeRequest"];
+  options: ApplyOptions;
+}): Promise<CommitResult> {
+  const { lock, committer, reads, svc } = p;
+  if (!work.refs.pi && !work.refs.charge) {
+    return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
+  }
+  let customer = work.customer;
+  if (!customer) customer = (await peek(p, work.refs))?.txn.value?.customer ?? null;
+  const key = customer ? `cus:${customer}` : `obj:${work.refs.pi ?? work.refs.charge}`;
+  const atIntake = meta.options.atIntake === true;
+  return await lock(key, async () => {
+    const first = work.observations[0];
+    // Only an attempt still in flight can be ambiguous; a final PaymentIntent never is.
+    const needsPeek = (first.kind === "pi" && !isPiTerminal(first.snap.status)) ||
+      meta.eventType === "charge.refunded";
+    if (needsPeek) {
+      const state = await peek(p, work.refs);
+      await resolveAmbiguity(p, work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
+    }
+    return await applyToTransaction(reads, { ...svc, committer }, {
+      refs: work.refs,
+      observations: work.observations,
+      eventId: meta.eventId,
+      ctx: meta.ctx,
+      stripeRequest: meta.stripeRequest,
+      counterHint: customer ? { customer } : null,
+      commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
+    });
+  }, atIntake);
+}
+
+async function apply(
+  p: ApplierParts,
+  event: Stripe.Event,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  try {
+    return await applyEvent(p, event, options);
+  } catch (e) {
+    if (!(e instanceof Deferred) || !options.atIntake) throw e;
+    return { applied: false, detail: `deferred: ${e.message}`, deferred: true };
+  }
+}
+
+async function applyEvent(
+  p: ApplierParts,
+  event: Stripe.Event,
+  options: ApplyOptions,
+): Promise<CommitResult> {
+  const { committer, reads } = p;
+  const type = event.type as string;
+  const object = event.data.object as unknown as { object?: string; id?: string };
+  const ctx = stripeContext(event.id);
+  const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
+  const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
+  if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
+    return await applyCustomer(reads, committer, object as Stripe.Customer, input);
+  }
+  if (type === "payment_method.attached") {
+    return await applyPaymentMethodAttached(
+      reads,
+      committer,
+      object as Stripe.PaymentMethod,
+      input,
+    );
+  }
+  const work = handled(type) ? txnWork(object, event.created, type) : null;
+  if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
+  return await applyWork(p, work, {
+    ...input,
+    options,
+    stripeRequest: event.request
+      ? {
+        request_id: event.request.id ?? null,
+        idempotency_key: event.request.idempotency_key ?? null,
+      }
+      : null,
+  });
+}
+
+async function applyObject(p: ApplierParts, object: BackfillableObject): Promise<void> {
+  const { committer, reads, nowSec } = p;
+  const at = nowSec();
+  const ctx = systemContext("backfill");
+  if (object.object === "customer") {
+    await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
+    return;
+  }
+  const work = txnWork(object, at, null);
+  if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
+  await applyWork(p, work, {
+    eventId: null,
+    eventType: null,
+    at,
+    ctx,
+    stripeRequest: null,
+    options: {},
+  });
+}
+
+/** What applying works with. */
+interface ApplierParts extends Pick<Deps, "kv" | "clock"> {
+  /** `kv` reads: checked when their change commits, on `deps.kv`, through the committer */
+  deps: Deps;
+  svc: ApplierServices;
+  lock: ReturnType<typeof createKeyedLock>;
+  committer: ReturnType<typeof createEventCommitter>;
+  reads: Deps;
+  nowSec: () => number;
+}
+
 export function createStripeEventApplier(
   deps: Deps,
   svc: ApplierServices,
@@ -76,163 +251,14 @@ export function createStripeEventApplier(
   const committer = createEventCommitter(deps.kv, svc.audit, new CounterCache(clock));
   // Every read below is checked when its change commits (on `deps.kv`, through the committer).
   const reads: Deps = deps.kvReads ? { ...deps, kv: deps.kvReads } : deps;
-  const kv = reads.kv;
   const nowSec = () => Math.floor(clock.now() / 1000);
+  const p: ApplierParts = { kv: reads.kv, clock, deps, svc, lock, committer, reads, nowSec };
 
-  async function peek(refs: TxnWork["refs"]) {
-    for (const id of [refs.pi, refs.charge]) {
-      if (!id) continue;
-      const found = await findTransactionId(kv, id);
-      if (found.value) return await readTransactionState(kv, found.value);
-    }
-    return null;
-  }
-
-  /** Reads back from Stripe what one event cannot settle on its own. */
-  async function resolveAmbiguity(
-    work: TxnWork,
-    sync: TxnSync | null,
-    at: number,
-    eventType: string | null,
-    atIntake: boolean,
-  ): Promise<void> {
-    const readAt = Math.max(nowSec(), at + 1);
-    const first = work.observations[0];
-    if (first.kind === "pi" && piAmbiguous(sync?.pi ?? null, first.snap)) {
-      if (atIntake) defer(`${first.snap.id} needs a read-back from Stripe`);
-      const fresh = await deps.stripe.call(
-        (s) => s.paymentIntents.retrieve(first.snap.id),
-        { priority: "background", label: "payment_intents.retrieve" },
-      );
-      work.observations[0] = { kind: "pi", snap: piSnap(fresh, readAt) };
-    }
-    if (first.kind === "charge" && eventType === "charge.refunded") {
-      const chargeId = first.snap.id;
-      const known = new Map<string, number>();
-      for (const r of Object.values(sync?.refunds ?? {})) {
-        if (r.charge === chargeId && refundCounts(r.status)) known.set(r.id, r.amount);
-      }
-      for (const o of work.observations) {
-        if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
-      }
-      const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
-      // Stripe counts a released authorization (the part a partial capture left, or all
-      // of an uncaptured charge) in the charge's amount_refunded, with no refund object.
-      const c = first.snap;
-      const released = c.captured ? c.amount - c.amount_captured : c.amount_refunded;
-      if (c.amount_refunded <= knownTotal + released) return;
-      // Refunds we have not seen yet: their events may still come, but may never
-      // (an endpoint subscribed to charge.refunded only), so ask Stripe.
-      if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);
-      const list = await deps.stripe.call(
-        (s) => s.refunds.list({ charge: chargeId, limit: 100 }),
-        { priority: "background", label: "refunds.list" },
-      );
-      for (const re of list.data) {
-        work.observations.push({ kind: "refund", snap: refundSnap(re, readAt), raw: re });
-      }
-    }
-  }
-
-  async function applyWork(
-    work: TxnWork,
-    meta: {
-      eventId: string | null;
-      eventType: string | null;
-      at: number;
-      ctx: CallContext;
-      stripeRequest: TxnApplyInput["stripeRequest"];
-      options: ApplyOptions;
-    },
-  ): Promise<CommitResult> {
-    if (!work.refs.pi && !work.refs.charge) {
-      return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
-    }
-    let customer = work.customer;
-    if (!customer) customer = (await peek(work.refs))?.txn.value?.customer ?? null;
-    const key = customer ? `cus:${customer}` : `obj:${work.refs.pi ?? work.refs.charge}`;
-    const atIntake = meta.options.atIntake === true;
-    return await lock(key, async () => {
-      const first = work.observations[0];
-      // Only an attempt still in flight can be ambiguous; a final PaymentIntent never is.
-      const needsPeek = (first.kind === "pi" && !isPiTerminal(first.snap.status)) ||
-        meta.eventType === "charge.refunded";
-      if (needsPeek) {
-        const state = await peek(work.refs);
-        await resolveAmbiguity(work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
-      }
-      return await applyToTransaction(reads, { ...svc, committer }, {
-        refs: work.refs,
-        observations: work.observations,
-        eventId: meta.eventId,
-        ctx: meta.ctx,
-        stripeRequest: meta.stripeRequest,
-        counterHint: customer ? { customer } : null,
-        commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
-      });
-    }, atIntake);
-  }
-
-  async function apply(event: Stripe.Event, options: ApplyOptions = {}): Promise<ApplyResult> {
-    try {
-      return await applyEvent(event, options);
-    } catch (e) {
-      if (!(e instanceof Deferred) || !options.atIntake) throw e;
-      return { applied: false, detail: `deferred: ${e.message}`, deferred: true };
-    }
-  }
-
-  async function applyEvent(event: Stripe.Event, options: ApplyOptions): Promise<CommitResult> {
-    const type = event.type as string;
-    const object = event.data.object as unknown as { object?: string; id?: string };
-    const ctx = stripeContext(event.id);
-    const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
-    const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
-    if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
-      return await applyCustomer(reads, committer, object as Stripe.Customer, input);
-    }
-    if (type === "payment_method.attached") {
-      return await applyPaymentMethodAttached(
-        reads,
-        committer,
-        object as Stripe.PaymentMethod,
-        input,
-      );
-    }
-    const work = handled(type) ? txnWork(object, event.created, type) : null;
-    if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
-    return await applyWork(work, {
-      ...input,
-      options,
-      stripeRequest: event.request
-        ? {
-          request_id: event.request.id ?? null,
-          idempotency_key: event.request.idempotency_key ?? null,
-        }
-        : null,
-    });
-  }
-
-  async function applyObject(object: BackfillableObject): Promise<void> {
-    const at = nowSec();
-    const ctx = systemContext("backfill");
-    if (object.object === "customer") {
-      await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
-      return;
-    }
-    const work = txnWork(object, at, null);
-    if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
-    await applyWork(work, {
-      eventId: null,
-      eventType: null,
-      at,
-      ctx,
-      stripeRequest: null,
-      options: {},
-    });
-  }
-
-  return { apply, applyObject, appliesAtIntake: true };
+  return {
+    apply: (event, options) => apply(p, event, options),
+    applyObject: (object) => applyObject(p, object),
+    appliesAtIntake: true,
+  };
 }
 
 const HANDLED_PREFIXES = [

@@ -5,9 +5,8 @@
  * refunds/disputes services settle their own records, and append the audit
  * entries for money and case changes, all in ONE atomic commit.
  */
-import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
-import { type AuditInput, type AuditService } from "../audit/mod.ts";
+import type { AuditInput } from "../audit/mod.ts";
 import {
   type CommitOptions,
   type CommitResult,
@@ -36,62 +35,18 @@ import { copyCounters, planAggregates } from "./aggregates.ts";
 import { auditEntriesFor } from "./audit.ts";
 import { addCardHistoryWork, addHistoryWork, planCustomerHistory } from "./fraud_history.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
-import type { DisputeSnap, PiSnap, RefundSnap } from "../../domain/transaction.ts";
 import type { CustomerAggregates } from "../../domain/customer.ts";
-import { mergeSplitPayment, type TransactionMergeHook } from "./stub_merge.ts";
+import { mergeSplitPayment } from "./stub_merge.ts";
+import {
+  type ApplierServices,
+  type DisputeChangeHook,
+  type PaymentSettlementHook,
+  type RefundSettlementHook,
+  runChangeHooks,
+  type StripeRequestRef,
+} from "./hooks.ts";
 
-/**
- * Seam for the refunds service. Called inside the commit that records a
- * change to a Stripe refund (first seen, status or metadata moved), for every
- * refund: one with `metadata.refund_id` settles that local record; one
- * without (made in the Stripe Dashboard) may get a local record with
- * `requested_by: "stripe_dashboard"`. Rules:
- * - add checks and mutations to `op`; never commit it, never write the transaction key;
- * - `txn` is the transaction as it will be written: the hook may change
- *   `txn.amount_reserved` (release or move a reservation), nothing else;
- * - it may run several times (a lost race reruns the whole build): no side
- *   effects outside `op`; throw to abort (the event is retried);
- * - return the audit entries for its own records: they join this commit.
- */
-export type RefundSettlementHook = (
-  op: Deno.AtomicOperation,
-  stripeRefund: Stripe.Refund,
-  txn: Transaction,
-  change: { before: RefundSnap | null; after: RefundSnap },
-) => Promise<AuditInput[]>;
-
-/** The same seam for the disputes service (local dispute records), same rules. */
-export type DisputeChangeHook = (
-  op: Deno.AtomicOperation,
-  stripeDispute: Stripe.Dispute,
-  txn: Transaction,
-  change: { before: DisputeSnap | null; after: DisputeSnap },
-) => Promise<AuditInput[]>;
-
-/**
- * The same seam for the retries service, for every change to the
- * PaymentIntent: an attempt recorded `processing` (or `requires_action`) on
- * this payment is settled by whichever news of its outcome comes first (the
- * confirm's answer, a webhook, reconciliation). Same rules as above; it
- * returns no entries when it has nothing to settle (the common case, which
- * then stays plain ingestion).
- */
-export type PaymentSettlementHook = (
-  op: Deno.AtomicOperation,
-  pi: PiSnap,
-  txn: Transaction,
-  stripeRequest: TxnApplyInput["stripeRequest"],
-) => Promise<AuditInput[]>;
-
-export interface ApplierServices {
-  audit: AuditService;
-  newId: IdFactory;
-  refundSettlement?: RefundSettlementHook;
-  disputeChange?: DisputeChangeHook;
-  paymentSettlement?: PaymentSettlementHook;
-  /** services that keep records about a transaction move them when a stub merges */
-  mergeHooks?: TransactionMergeHook[];
-}
+export type { ApplierServices, DisputeChangeHook, PaymentSettlementHook, RefundSettlementHook };
 
 export interface TxnApplyInput {
   /** the PaymentIntent and charge the observed objects belong to */
@@ -100,7 +55,7 @@ export interface TxnApplyInput {
   /** null for objects read from the API (backfill) */
   eventId: string | null;
   ctx: CallContext;
-  stripeRequest: { request_id: string | null; idempotency_key: string | null } | null;
+  stripeRequest: StripeRequestRef | null;
   /** the customer the object names, to read its counters up front */
   counterHint?: { customer: string } | null;
   /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
@@ -161,42 +116,6 @@ async function addLinks(
 function describe(changes: Change[], txn: Transaction): string {
   const what = changes.map((c) => `${c.kind} ${(c.after as { id: string }).id}`).join(", ");
   return `${what} -> ${txn.id} (${txn.status})`;
-}
-
-/** The refunds/disputes services settle their records and may move amount_reserved. */
-async function runChangeHooks(
-  op: Deno.AtomicOperation,
-  svc: ApplierServices,
-  changes: Change[],
-  draft: Transaction,
-  meta: { audited: boolean; stripeRequest: TxnApplyInput["stripeRequest"] },
-): Promise<AuditInput[]> {
-  const audit: AuditInput[] = [];
-  for (const c of changes) {
-    if (c.kind === "pi" && svc.paymentSettlement) {
-      const settled = await svc.paymentSettlement(op, c.after as PiSnap, draft, meta.stripeRequest);
-      // Nothing to settle is the common case and stays plain ingestion.
-      if (settled.length && !meta.audited) needsAudit();
-      audit.push(...settled);
-    }
-    if (c.kind === "refund" && svc.refundSettlement) {
-      audit.push(
-        ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
-          before: c.before as RefundSnap | null,
-          after: c.after as RefundSnap,
-        }),
-      );
-    }
-    if (c.kind === "dispute" && svc.disputeChange) {
-      audit.push(
-        ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
-          before: c.before as DisputeSnap | null,
-          after: c.after as DisputeSnap,
-        }),
-      );
-    }
-  }
-  return audit;
 }
 
 /**

@@ -40,114 +40,143 @@ export interface SweepOptions {
 
 export const RECONCILE_ACTOR = "cron:reconcile_refunds";
 
+/** What reconciling works with. */
+interface ReconcileParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  log: Deps["log"];
+  deps: Deps;
+  submitter: RefundSubmitter;
+  ctx: ReturnType<typeof systemContext>;
+}
+
+/** Every refund at Stripe for this refund's payment, searched for our id in metadata. */
+async function findAtStripe(
+  p: ReconcileParts,
+  record: RefundRecord,
+): Promise<Stripe.Refund | null> {
+  const { deps } = p;
+  let startingAfter: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const list = await deps.stripe.call(
+      (s) =>
+        s.refunds.list({
+          ...record.stripe_target!,
+          limit: 100,
+          ...(startingAfter ? { starting_after: startingAfter } : {}),
+        }),
+      { priority: "background", label: "refunds.list" },
+    );
+    const found = list.data.find((r) => r.metadata?.refund_id === record.id);
+    if (found) return found;
+    if (!list.has_more || list.data.length === 0) return null;
+    startingAfter = list.data[list.data.length - 1].id;
+  }
+  return null;
+}
+
+async function reconcileOne(p: ReconcileParts, id: string): Promise<ReconcileOutcome> {
+  const { kv, clock, log, submitter, ctx } = p;
+  const record = (await getRefund(kv, id)).value;
+  if (!record || record.status !== "processing" || !record.stripe_target) return "skipped";
+  const sentAt = Date.parse(record.sent_at ?? record.created_at);
+  if (clock.now() - sentAt < SAME_KEY_WINDOW_MS) {
+    // A refund still processing here had an attempt whose outcome is unknown: a
+    // refusal now is looked up at Stripe before anything is released.
+    const attempt = await submitter.callStripe(record, "background");
+    return await settleAttempt<Stripe.Refund, ReconcileOutcome>(attempt, {
+      earlierUnknown: true,
+      lookup: () => findAtStripe(p, record),
+      settle: async (refund) => {
+        await submitter.applyStripeRefund(ctx, refund);
+        return "settled";
+      },
+      release: async (error) => {
+        await submitter.releaseRefused(ctx, record, error);
+        return "released";
+      },
+      pending: () => "unknown",
+    });
+  }
+  const found = await findAtStripe(p, record);
+  if (found) {
+    await submitter.applyStripeRefund(ctx, found);
+    return "settled";
+  }
+  const released = await submitter.release(ctx, id, {
+    status: "failed",
+    from: ["processing"],
+    action: "refund.failed",
+    reason: `not found at Stripe ${Math.round((clock.now() - sentAt) / 3600_000)} h after it ` +
+      "was sent: no money moved; ask for the refund again if it is still owed",
+    failure_reason: "not_found_at_stripe",
+    alert: "refund_lost_at_stripe",
+  });
+  if (released) log.error("refund not found at Stripe; released", { refund_id: id });
+  return "released";
+}
+
+/** Releases an approval request past its expiry; false when it is not (yet) expired. */
+async function expireOne(p: ReconcileParts, id: string): Promise<boolean> {
+  const { kv, clock, submitter, ctx } = p;
+  const record = (await getRefund(kv, id)).value;
+  if (!record || record.status !== "awaiting_approval") return true;
+  if (Date.parse(record.expires_at!) > clock.now()) return false;
+  await submitter.release(ctx, id, {
+    status: "expired",
+    from: ["awaiting_approval"],
+    action: "refund.expire",
+    reason: `no approval by ${record.expires_at}; the reservation is released`,
+  });
+  return true;
+}
+
+/** The cron's safety net beside the job table: every stale `processing` refund, every expired request. */
+async function sweep(p: ReconcileParts, options: SweepOptions = {}): Promise<ReconcileSummary> {
+  const { kv, clock, log } = p;
+  const olderThan = options.olderThanMs ?? RECONCILE_AFTER_MS;
+  const limit = options.limit ?? 200;
+  const summary: ReconcileSummary = { settled: 0, released: 0, unknown: 0, expired: 0 };
+  for (const id of await listRefundIdsByStatus(kv, "processing", limit)) {
+    const record = (await getRefund(kv, id)).value;
+    if (!record) continue;
+    if (clock.now() - Date.parse(record.sent_at ?? record.created_at) < olderThan) continue;
+    try {
+      const outcome = await reconcileOne(p, id);
+      if (outcome !== "skipped") summary[outcome]++;
+    } catch (error) {
+      summary.unknown++;
+      log.warn("refund reconciliation failed; will try again", { refund_id: id, error });
+    }
+  }
+  for (const id of await listRefundIdsByStatus(kv, "awaiting_approval", limit)) {
+    if (await isExpired(p, id) && await expireOne(p, id)) summary.expired++;
+  }
+  return summary;
+}
+
+async function isExpired(p: ReconcileParts, id: string): Promise<boolean> {
+  const { kv, clock } = p;
+  const record = (await getRefund(kv, id)).value;
+  return !!record?.expires_at && Date.parse(record.expires_at) <= clock.now();
+}
+
 export function createRefundReconciler(deps: Deps, submitter: RefundSubmitter) {
   const { kv, clock, log } = deps;
-  const ctx = systemContext(RECONCILE_ACTOR);
+  const p: ReconcileParts = {
+    kv,
+    clock,
+    log,
+    deps,
+    submitter,
+    ctx: systemContext(RECONCILE_ACTOR),
+  };
 
-  /** Every refund at Stripe for this refund's payment, searched for our id in metadata. */
-  async function findAtStripe(record: RefundRecord): Promise<Stripe.Refund | null> {
-    let startingAfter: string | undefined;
-    for (let page = 0; page < 50; page++) {
-      const list = await deps.stripe.call(
-        (s) =>
-          s.refunds.list({
-            ...record.stripe_target!,
-            limit: 100,
-            ...(startingAfter ? { starting_after: startingAfter } : {}),
-          }),
-        { priority: "background", label: "refunds.list" },
-      );
-      const found = list.data.find((r) => r.metadata?.refund_id === record.id);
-      if (found) return found;
-      if (!list.has_more || list.data.length === 0) return null;
-      startingAfter = list.data[list.data.length - 1].id;
-    }
-    return null;
-  }
-
-  async function reconcileOne(id: string): Promise<ReconcileOutcome> {
-    const record = (await getRefund(kv, id)).value;
-    if (!record || record.status !== "processing" || !record.stripe_target) return "skipped";
-    const sentAt = Date.parse(record.sent_at ?? record.created_at);
-    if (clock.now() - sentAt < SAME_KEY_WINDOW_MS) {
-      // A refund still processing here had an attempt whose outcome is unknown: a
-      // refusal now is looked up at Stripe before anything is released.
-      const attempt = await submitter.callStripe(record, "background");
-      return await settleAttempt<Stripe.Refund, ReconcileOutcome>(attempt, {
-        earlierUnknown: true,
-        lookup: () => findAtStripe(record),
-        settle: async (refund) => {
-          await submitter.applyStripeRefund(ctx, refund);
-          return "settled";
-        },
-        release: async (error) => {
-          await submitter.releaseRefused(ctx, record, error);
-          return "released";
-        },
-        pending: () => "unknown",
-      });
-    }
-    const found = await findAtStripe(record);
-    if (found) {
-      await submitter.applyStripeRefund(ctx, found);
-      return "settled";
-    }
-    const released = await submitter.release(ctx, id, {
-      status: "failed",
-      from: ["processing"],
-      action: "refund.failed",
-      reason: `not found at Stripe ${Math.round((clock.now() - sentAt) / 3600_000)} h after it ` +
-        "was sent: no money moved; ask for the refund again if it is still owed",
-      failure_reason: "not_found_at_stripe",
-      alert: "refund_lost_at_stripe",
-    });
-    if (released) log.error("refund not found at Stripe; released", { refund_id: id });
-    return "released";
-  }
-
-  /** Releases an approval request past its expiry; false when it is not (yet) expired. */
-  async function expireOne(id: string): Promise<boolean> {
-    const record = (await getRefund(kv, id)).value;
-    if (!record || record.status !== "awaiting_approval") return true;
-    if (Date.parse(record.expires_at!) > clock.now()) return false;
-    await submitter.release(ctx, id, {
-      status: "expired",
-      from: ["awaiting_approval"],
-      action: "refund.expire",
-      reason: `no approval by ${record.expires_at}; the reservation is released`,
-    });
-    return true;
-  }
-
-  /** The cron's safety net beside the job table: every stale `processing` refund, every expired request. */
-  async function sweep(options: SweepOptions = {}): Promise<ReconcileSummary> {
-    const olderThan = options.olderThanMs ?? RECONCILE_AFTER_MS;
-    const limit = options.limit ?? 200;
-    const summary: ReconcileSummary = { settled: 0, released: 0, unknown: 0, expired: 0 };
-    for (const id of await listRefundIdsByStatus(kv, "processing", limit)) {
-      const record = (await getRefund(kv, id)).value;
-      if (!record) continue;
-      if (clock.now() - Date.parse(record.sent_at ?? record.created_at) < olderThan) continue;
-      try {
-        const outcome = await reconcileOne(id);
-        if (outcome !== "skipped") summary[outcome]++;
-      } catch (error) {
-        summary.unknown++;
-        log.warn("refund reconciliation failed; will try again", { refund_id: id, error });
-      }
-    }
-    for (const id of await listRefundIdsByStatus(kv, "awaiting_approval", limit)) {
-      if (await isExpired(id) && await expireOne(id)) summary.expired++;
-    }
-    return summary;
-  }
-
-  async function isExpired(id: string): Promise<boolean> {
-    const record = (await getRefund(kv, id)).value;
-    return !!record?.expires_at && Date.parse(record.expires_at) <= clock.now();
-  }
-
-  return { reconcileOne, expireOne, sweep };
+  return {
+    reconcileOne: (id: string) => reconcileOne(p, id),
+    expireOne: (id: string) => expireOne(p, id),
+    sweep: (options?: SweepOptions) => sweep(p, options),
+  };
 }
 
 export type RefundReconciler = ReturnType<typeof createRefundReconciler>;

@@ -102,152 +102,181 @@ export interface RefundQuery extends RefundFilters {
   cursor?: string;
 }
 
+function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
+  return ctx.idempotency_key === undefined
+    ? null
+    : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
+}
+
+async function resume(p: ServiceParts, id: string) {
+  const { kv } = p;
+  const record = (await getRefund(kv, id)).value;
+  if (!record) throw notFound("refund", id);
+  return { body: refundDetail(record) };
+}
+
+function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
+  return { refund: r.body as RefundDetail, replayed: r.replayed };
+}
+
+/**
+ * Asks for a refund: sent at once (Stripe answered: pending or succeeded),
+ * awaiting approval, or left to reconciliation (`processing`); Stripe's
+ * refusal is the `stripe_error` AppError (the refund is recorded `failed`).
+ */
+async function create(
+  p: ServiceParts,
+  ctx: CallContext,
+  input: CreateRefundInput,
+): Promise<RefundResult> {
+  const { kv, clock, submitter, requests } = p;
+  const fingerprint = await requestFingerprint({ route: "create", ...input });
+  return toResult(
+    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
+      run: async (binding) => {
+        let record = await requests.request(ctx, input, binding);
+        if (record.status === "processing") record = await submitter.submit(ctx, record);
+        return { body: refundDetail(record) };
+      },
+      resume: (id) => resume(p, id),
+    }),
+  );
+}
+
+/** A refund answering a fraud alert (the fraud service offers this path). */
+function createForFraudAlert(
+  p: ServiceParts,
+  ctx: CallContext,
+  input: Omit<CreateRefundInput, "reason" | "fraud_alert_id"> & { fraud_alert_id: string },
+): Promise<RefundResult> {
+  return create(p, ctx, { ...input, reason: "fraudulent" });
+}
+
+/** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
+async function approve(
+  p: ServiceParts,
+  ctx: CallContext,
+  id: string,
+  body: { note?: string; approval_hash?: string } = {},
+): Promise<RefundResult> {
+  const { kv, clock, submitter, requests } = p;
+  const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
+  return toResult(
+    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
+      run: async (binding) => {
+        let record = await requests.approve(ctx, id, body, binding);
+        record = await submitter.submit(ctx, record);
+        return { body: refundDetail(record) };
+      },
+      resume: (id) => resume(p, id),
+    }),
+  );
+}
+
+/** Rejects: the reservation is released; the requester may withdraw their own. */
+async function reject(
+  p: ServiceParts,
+  ctx: CallContext,
+  id: string,
+  body: { note: string },
+): Promise<RefundResult> {
+  const { kv, clock, submitter, requests } = p;
+  const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
+  return toResult(
+    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
+      run: async (binding) => {
+        if (!body.note?.trim()) {
+          throw validationFailed([{
+            path: "body.note",
+            message: "say why (1 to 500 characters)",
+          }]);
+        }
+        await requests.checkRejectable(id);
+        const record = await submitter.release(ctx, id, {
+          status: "rejected",
+          from: ["awaiting_approval"],
+          action: "refund.reject",
+          reason: body.note.trim(),
+          decided_by: ctx.actor.id,
+          binding,
+        });
+        if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
+        if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
+        return { body: refundDetail(record) };
+      },
+      resume: (id) => resume(p, id),
+    }),
+  );
+}
+
+/** By our `rfd_…` id, or by the Stripe refund id (`re_…`). */
+async function get(p: ServiceParts, id: string): Promise<RefundDetail> {
+  const { kv } = p;
+  const localId = id.startsWith("re_") ? (await getRefundIdByStripeRefund(kv, id)).value : id;
+  const record = localId ? (await getRefund(kv, localId)).value : null;
+  if (!record) throw notFound("refund", id);
+  return refundDetail(record);
+}
+
+async function list(p: ServiceParts, q: RefundQuery): Promise<Page<RefundView>> {
+  const { kv, svc } = p;
+  const { limit, cursor, ...filters } = q;
+  const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor });
+  return { data: page.data.map(refundView), next_cursor: page.next_cursor };
+}
+
+/** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
+function jobHandlers(p: ServiceParts): Record<string, JobHandler> {
+  const { reconciler } = p;
+  return {
+    [REFUND_RECONCILE_JOB]: async (job: Job) => {
+      const { refund_id } = job.payload as { refund_id: string };
+      const outcome = await reconciler.reconcileOne(refund_id);
+      if (outcome === "unknown") {
+        throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
+      }
+    },
+    [REFUND_EXPIRE_JOB]: async (job: Job) => {
+      const { refund_id } = job.payload as { refund_id: string };
+      if (!await reconciler.expireOne(refund_id)) {
+        throw new Error(`refund ${refund_id} is not expired yet`);
+      }
+    },
+  };
+}
+
+/** What the refund service's operations work with. */
+interface ServiceParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  svc: RefundServices;
+  submitter: ReturnType<typeof createRefundSubmitter>;
+  requests: ReturnType<typeof createRefundRequests>;
+  reconciler: ReturnType<typeof createRefundReconciler>;
+}
+
 export function createRefundService(deps: Deps, svc: RefundServices) {
   const { kv, clock } = deps;
   const submitter = createRefundSubmitter(deps, svc);
   const requests = createRefundRequests(deps, svc);
   const reconciler = createRefundReconciler(deps, submitter);
-
-  function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
-    return ctx.idempotency_key === undefined
-      ? null
-      : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
-  }
-
-  async function resume(id: string) {
-    const record = (await getRefund(kv, id)).value;
-    if (!record) throw notFound("refund", id);
-    return { body: refundDetail(record) };
-  }
-
-  function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
-    return { refund: r.body as RefundDetail, replayed: r.replayed };
-  }
-
-  /**
-   * Asks for a refund: sent at once (Stripe answered: pending or succeeded),
-   * awaiting approval, or left to reconciliation (`processing`); Stripe's
-   * refusal is the `stripe_error` AppError (the refund is recorded `failed`).
-   */
-  async function create(ctx: CallContext, input: CreateRefundInput): Promise<RefundResult> {
-    const fingerprint = await requestFingerprint({ route: "create", ...input });
-    return toResult(
-      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
-        run: async (binding) => {
-          let record = await requests.request(ctx, input, binding);
-          if (record.status === "processing") record = await submitter.submit(ctx, record);
-          return { body: refundDetail(record) };
-        },
-        resume,
-      }),
-    );
-  }
-
-  /** A refund answering a fraud alert (the fraud service offers this path). */
-  function createForFraudAlert(
-    ctx: CallContext,
-    input: Omit<CreateRefundInput, "reason" | "fraud_alert_id"> & { fraud_alert_id: string },
-  ): Promise<RefundResult> {
-    return create(ctx, { ...input, reason: "fraudulent" });
-  }
-
-  /** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
-  async function approve(
-    ctx: CallContext,
-    id: string,
-    body: { note?: string; approval_hash?: string } = {},
-  ): Promise<RefundResult> {
-    const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
-    return toResult(
-      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
-        run: async (binding) => {
-          let record = await requests.approve(ctx, id, body, binding);
-          record = await submitter.submit(ctx, record);
-          return { body: refundDetail(record) };
-        },
-        resume,
-      }),
-    );
-  }
-
-  /** Rejects: the reservation is released; the requester may withdraw their own. */
-  async function reject(
-    ctx: CallContext,
-    id: string,
-    body: { note: string },
-  ): Promise<RefundResult> {
-    const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
-    return toResult(
-      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
-        run: async (binding) => {
-          if (!body.note?.trim()) {
-            throw validationFailed([{
-              path: "body.note",
-              message: "say why (1 to 500 characters)",
-            }]);
-          }
-          await requests.checkRejectable(id);
-          const record = await submitter.release(ctx, id, {
-            status: "rejected",
-            from: ["awaiting_approval"],
-            action: "refund.reject",
-            reason: body.note.trim(),
-            decided_by: ctx.actor.id,
-            binding,
-          });
-          if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
-          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-          return { body: refundDetail(record) };
-        },
-        resume,
-      }),
-    );
-  }
-
-  /** By our `rfd_…` id, or by the Stripe refund id (`re_…`). */
-  async function get(id: string): Promise<RefundDetail> {
-    const localId = id.startsWith("re_") ? (await getRefundIdByStripeRefund(kv, id)).value : id;
-    const record = localId ? (await getRefund(kv, localId)).value : null;
-    if (!record) throw notFound("refund", id);
-    return refundDetail(record);
-  }
-
-  async function list(q: RefundQuery): Promise<Page<RefundView>> {
-    const { limit, cursor, ...filters } = q;
-    const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor });
-    return { data: page.data.map(refundView), next_cursor: page.next_cursor };
-  }
-
-  /** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
-  function jobHandlers(): Record<string, JobHandler> {
-    return {
-      [REFUND_RECONCILE_JOB]: async (job: Job) => {
-        const { refund_id } = job.payload as { refund_id: string };
-        const outcome = await reconciler.reconcileOne(refund_id);
-        if (outcome === "unknown") {
-          throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
-        }
-      },
-      [REFUND_EXPIRE_JOB]: async (job: Job) => {
-        const { refund_id } = job.payload as { refund_id: string };
-        if (!await reconciler.expireOne(refund_id)) {
-          throw new Error(`refund ${refund_id} is not expired yet`);
-        }
-      },
-    };
-  }
+  const p: ServiceParts = { kv, clock, svc, submitter, requests, reconciler };
 
   return {
-    create,
-    createForFraudAlert,
-    approve,
-    reject,
-    get,
-    list,
+    create: (ctx: CallContext, input: CreateRefundInput) => create(p, ctx, input),
+    createForFraudAlert: (
+      ctx: CallContext,
+      input: Omit<CreateRefundInput, "reason" | "fraud_alert_id"> & { fraud_alert_id: string },
+    ) => createForFraudAlert(p, ctx, input),
+    approve: (ctx: CallContext, id: string, body?: { note?: string; approval_hash?: string }) =>
+      approve(p, ctx, id, body),
+    reject: (ctx: CallContext, id: string, body: { note: string }) => reject(p, ctx, id, body),
+    get: (id: string) => get(p, id),
+    list: (q: RefundQuery) => list(p, q),
     /** the cron's sweep: stale `processing` refunds and expired approval requests */
     reconcile: (options?: SweepOptions) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
-    jobHandlers,
+    jobHandlers: () => jobHandlers(p),
     opsAlerts: (): Promise<OpsAlert[]> => listAllOpsAlerts(kv),
   };
 }

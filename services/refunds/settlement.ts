@@ -80,170 +80,190 @@ export interface SettlementServices {
   newId: IdFactory;
 }
 
+/** What settling works with. */
+interface SettlementParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  log: Deps["log"];
+  svc: SettlementServices;
+}
+
+/**
+ * Our record of this Stripe refund: the one its metadata names, when that
+ * record is for the same transaction (metadata copied by hand onto another
+ * payment's refund must not settle, nor release the reservation of, a
+ * refund of another transaction), else the one recorded for its `re_` id.
+ */
+async function findRecord(
+  p: SettlementParts,
+  re: Stripe.Refund,
+  snap: RefundSnap,
+  txn: Transaction,
+) {
+  const { kv, log } = p;
+  const localId = snap.refund_id ?? re.metadata?.refund_id ?? null;
+  if (localId) {
+    const entry = await getRefund(kv, localId);
+    const r = entry.value;
+    if (r && (!r.stripe_refund || r.stripe_refund === re.id)) {
+      if (r.transaction_id === txn.id) return entry as Deno.KvEntry<RefundRecord>;
+      log.warn("a Stripe refund names a refund of another transaction; not settled there", {
+        stripe_refund: re.id,
+        refund_id: r.id,
+        refund_transaction: r.transaction_id,
+        transaction_id: txn.id,
+      });
+    }
+  }
+  const byStripe = await getRefundIdByStripeRefund(kv, re.id);
+  if (byStripe.value) {
+    const entry = await getRefund(kv, byStripe.value);
+    if (entry.value) return entry as Deno.KvEntry<RefundRecord>;
+  }
+  return null;
+}
+
+function recordExternal(
+  p: SettlementParts,
+  op: Deno.AtomicOperation,
+  re: Stripe.Refund,
+  snap: RefundSnap,
+  txn: Transaction,
+): AuditInput[] {
+  const { clock, svc } = p;
+  const now = new Date(clock.now()).toISOString();
+  const status = localStatus(snap.status);
+  const foreign = snap.refund_id ?? re.metadata?.refund_id;
+  const record: RefundRecord = {
+    id: svc.newId("rfd"),
+    transaction_id: txn.id,
+    amount: snap.amount,
+    currency: snap.currency,
+    reason: reasonOf(snap.reason),
+    note: foreign
+      ? `made outside this service (its metadata names ${foreign}, not a refund of this payment)`
+      : "made outside this service (Stripe Dashboard or API)",
+    status,
+    requested_by: DASHBOARD_REQUESTER,
+    approved_by: null,
+    rejected_by: null,
+    decision_note: null,
+    stripe_refund: snap.id,
+    stripe_status: snap.status,
+    failure_reason: snap.failure_reason,
+    fraud_alert_id: null,
+    stripe_idempotency_key: "",
+    approval_reasons: [],
+    approval_hash: null,
+    expires_at: null,
+    reserved: 0,
+    cap_day: null,
+    sent_at: null,
+    job: null,
+    stripe_target: null,
+    created_at: now,
+    updated_at: now,
+    settled_at: now,
+    history: [{ at: now, status, by: "stripe", note: `seen at Stripe as ${snap.id}` }],
+  };
+  addCreateRefund(op, record);
+  return [{
+    action: "refund.record_external",
+    target: { type: "refund", id: record.id },
+    result: "ok",
+    after: refundAuditView(record),
+    reason: record.note,
+  }];
+}
+
+function raiseAlert(
+  p: SettlementParts,
+  op: Deno.AtomicOperation,
+  before: RefundRecord,
+  after: RefundRecord,
+): AuditInput {
+  const { log, svc } = p;
+  const was = before.status === "processing"
+    ? "accepted at Stripe (its answer never reached us)"
+    : `${before.status} at Stripe`;
+  const detail = `refund ${after.id} (${after.stripe_refund}) was ${was}, ` +
+    `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
+    "received the money; the ledger was reversed; contact the customer or refund another way";
+  return addRefundAlert(
+    op,
+    { newId: svc.newId, log },
+    after,
+    "refund_failed_after_success",
+    detail,
+  );
+}
+
+function settle(
+  p: SettlementParts,
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<RefundRecord>,
+  snap: RefundSnap,
+  txn: Transaction,
+): AuditInput[] {
+  const { clock } = p;
+  const before = entry.value;
+  const status = localStatus(snap.status);
+  if (
+    before.status === status && before.stripe_refund === snap.id &&
+    before.stripe_status === snap.status && before.reserved === 0
+  ) return [];
+  const now = new Date(clock.now()).toISOString();
+  // The reservation held the amount until Stripe answered; from now on Stripe's
+  // refund counts in amount_refunded (or, failed, nowhere).
+  txn.amount_reserved = Math.max(0, txn.amount_reserved - before.reserved);
+  const released = status === "failed" || status === "canceled";
+  if (released && before.cap_day && before.requested_by !== DASHBOARD_REQUESTER) {
+    addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
+  }
+  if (before.job) addJobRemoval(op, before.job);
+  const after: RefundRecord = {
+    ...before,
+    status,
+    stripe_refund: snap.id,
+    stripe_status: snap.status,
+    failure_reason: snap.failure_reason,
+    reserved: 0,
+    cap_day: released ? null : before.cap_day,
+    job: null,
+    updated_at: now,
+    settled_at: before.settled_at ?? now,
+    history: before.status === status ? before.history : withHistory(before, {
+      at: now,
+      status,
+      by: "stripe",
+      note: snap.failure_reason ? `${snap.id}: ${snap.failure_reason}` : snap.id,
+    }),
+  };
+  addUpdateRefund(op, entry, after);
+  const audit: AuditInput[] = [{
+    action: released ? "refund.failed" : "refund.settle",
+    target: { type: "refund", id: after.id },
+    result: released ? "failed" : "ok",
+    before: { status: before.status, reserved: before.reserved },
+    after: refundAuditView(after),
+    reason: snap.failure_reason,
+    stripe: { idempotency_key: before.stripe_idempotency_key || null },
+  }];
+  // Failed after Stripe accepted it: seen accepted here, or while its answer was lost
+  // (`processing`): only an accepted refund can fail, so the customer is still owed it.
+  const owed = ACCEPTED.has(before.status) ||
+    (before.status === "processing" && status === "failed");
+  if (released && owed) audit.push(raiseAlert(p, op, before, after));
+  return audit;
+}
+
 export function createRefundSettlement(deps: Deps, svc: SettlementServices): RefundSettlementHook {
-  const { kv, clock, log } = deps;
-
-  /**
-   * Our record of this Stripe refund: the one its metadata names, when that
-   * record is for the same transaction (metadata copied by hand onto another
-   * payment's refund must not settle, nor release the reservation of, a
-   * refund of another transaction), else the one recorded for its `re_` id.
-   */
-  async function findRecord(re: Stripe.Refund, snap: RefundSnap, txn: Transaction) {
-    const localId = snap.refund_id ?? re.metadata?.refund_id ?? null;
-    if (localId) {
-      const entry = await getRefund(kv, localId);
-      const r = entry.value;
-      if (r && (!r.stripe_refund || r.stripe_refund === re.id)) {
-        if (r.transaction_id === txn.id) return entry as Deno.KvEntry<RefundRecord>;
-        log.warn("a Stripe refund names a refund of another transaction; not settled there", {
-          stripe_refund: re.id,
-          refund_id: r.id,
-          refund_transaction: r.transaction_id,
-          transaction_id: txn.id,
-        });
-      }
-    }
-    const byStripe = await getRefundIdByStripeRefund(kv, re.id);
-    if (byStripe.value) {
-      const entry = await getRefund(kv, byStripe.value);
-      if (entry.value) return entry as Deno.KvEntry<RefundRecord>;
-    }
-    return null;
-  }
-
-  function recordExternal(
-    op: Deno.AtomicOperation,
-    re: Stripe.Refund,
-    snap: RefundSnap,
-    txn: Transaction,
-  ): AuditInput[] {
-    const now = new Date(clock.now()).toISOString();
-    const status = localStatus(snap.status);
-    const foreign = snap.refund_id ?? re.metadata?.refund_id;
-    const record: RefundRecord = {
-      id: svc.newId("rfd"),
-      transaction_id: txn.id,
-      amount: snap.amount,
-      currency: snap.currency,
-      reason: reasonOf(snap.reason),
-      note: foreign
-        ? `made outside this service (its metadata names ${foreign}, not a refund of this payment)`
-        : "made outside this service (Stripe Dashboard or API)",
-      status,
-      requested_by: DASHBOARD_REQUESTER,
-      approved_by: null,
-      rejected_by: null,
-      decision_note: null,
-      stripe_refund: snap.id,
-      stripe_status: snap.status,
-      failure_reason: snap.failure_reason,
-      fraud_alert_id: null,
-      stripe_idempotency_key: "",
-      approval_reasons: [],
-      approval_hash: null,
-      expires_at: null,
-      reserved: 0,
-      cap_day: null,
-      sent_at: null,
-      job: null,
-      stripe_target: null,
-      created_at: now,
-      updated_at: now,
-      settled_at: now,
-      history: [{ at: now, status, by: "stripe", note: `seen at Stripe as ${snap.id}` }],
-    };
-    addCreateRefund(op, record);
-    return [{
-      action: "refund.record_external",
-      target: { type: "refund", id: record.id },
-      result: "ok",
-      after: refundAuditView(record),
-      reason: record.note,
-    }];
-  }
-
-  function raiseAlert(
-    op: Deno.AtomicOperation,
-    before: RefundRecord,
-    after: RefundRecord,
-  ): AuditInput {
-    const was = before.status === "processing"
-      ? "accepted at Stripe (its answer never reached us)"
-      : `${before.status} at Stripe`;
-    const detail = `refund ${after.id} (${after.stripe_refund}) was ${was}, ` +
-      `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
-      "received the money; the ledger was reversed; contact the customer or refund another way";
-    return addRefundAlert(
-      op,
-      { newId: svc.newId, log },
-      after,
-      "refund_failed_after_success",
-      detail,
-    );
-  }
-
-  function settle(
-    op: Deno.AtomicOperation,
-    entry: Deno.KvEntry<RefundRecord>,
-    snap: RefundSnap,
-    txn: Transaction,
-  ): AuditInput[] {
-    const before = entry.value;
-    const status = localStatus(snap.status);
-    if (
-      before.status === status && before.stripe_refund === snap.id &&
-      before.stripe_status === snap.status && before.reserved === 0
-    ) return [];
-    const now = new Date(clock.now()).toISOString();
-    // The reservation held the amount until Stripe answered; from now on Stripe's
-    // refund counts in amount_refunded (or, failed, nowhere).
-    txn.amount_reserved = Math.max(0, txn.amount_reserved - before.reserved);
-    const released = status === "failed" || status === "canceled";
-    if (released && before.cap_day && before.requested_by !== DASHBOARD_REQUESTER) {
-      addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
-    }
-    if (before.job) addJobRemoval(op, before.job);
-    const after: RefundRecord = {
-      ...before,
-      status,
-      stripe_refund: snap.id,
-      stripe_status: snap.status,
-      failure_reason: snap.failure_reason,
-      reserved: 0,
-      cap_day: released ? null : before.cap_day,
-      job: null,
-      updated_at: now,
-      settled_at: before.settled_at ?? now,
-      history: before.status === status ? before.history : withHistory(before, {
-        at: now,
-        status,
-        by: "stripe",
-        note: snap.failure_reason ? `${snap.id}: ${snap.failure_reason}` : snap.id,
-      }),
-    };
-    addUpdateRefund(op, entry, after);
-    const audit: AuditInput[] = [{
-      action: released ? "refund.failed" : "refund.settle",
-      target: { type: "refund", id: after.id },
-      result: released ? "failed" : "ok",
-      before: { status: before.status, reserved: before.reserved },
-      after: refundAuditView(after),
-      reason: snap.failure_reason,
-      stripe: { idempotency_key: before.stripe_idempotency_key || null },
-    }];
-    // Failed after Stripe accepted it: seen accepted here, or while its answer was lost
-    // (`processing`): only an accepted refund can fail, so the customer is still owed it.
-    const owed = ACCEPTED.has(before.status) ||
-      (before.status === "processing" && status === "failed");
-    if (released && owed) audit.push(raiseAlert(op, before, after));
-    return audit;
-  }
+  const p: SettlementParts = { kv: deps.kv, clock: deps.clock, log: deps.log, svc };
 
   return async (op, stripeRefund, txn, change) => {
-    const entry = await findRecord(stripeRefund, change.after, txn);
-    if (!entry) return recordExternal(op, stripeRefund, change.after, txn);
-    return settle(op, entry, change.after, txn);
+    const entry = await findRecord(p, stripeRefund, change.after, txn);
+    if (!entry) return recordExternal(p, op, stripeRefund, change.after, txn);
+    return settle(p, op, entry, change.after, txn);
   };
 }
 

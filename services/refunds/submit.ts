@@ -69,198 +69,225 @@ export function stripeParams(record: RefundRecord): Stripe.RefundCreateParams {
   };
 }
 
-export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
-  const { kv, clock, log } = deps;
-  const committer = auditedCommitter(svc.audit);
+/** What the submitter's steps work with. */
+interface Parts {
+  deps: Deps;
+  svc: SubmitServices;
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  log: Deps["log"];
+  committer: ReturnType<typeof auditedCommitter>;
+}
 
-  /** One attempt, keyed and parameterised as every other attempt of this refund. */
-  async function callStripe(
-    record: RefundRecord,
-    priority: StripePriority,
-  ): Promise<RefundAttempt> {
-    const attempt = await attemptStripe(
-      deps.stripe,
-      (s) =>
-        s.refunds.create(stripeParams(record), { idempotencyKey: record.stripe_idempotency_key }),
-      { priority, label: "refunds.create" },
-    );
-    if (attempt.kind === "unknown" || attempt.kind === "try_again") {
-      log.warn(`refund outcome ${attempt.kind}; left to reconciliation`, {
-        refund_id: record.id,
-        error: attempt.error,
-      });
-    }
-    return attempt;
-  }
+/** How a release ends a refund. */
+export interface ReleaseOutcome {
+  status: Extract<RefundStatus, "failed" | "rejected" | "expired">;
+  /** only from these statuses (a concurrent settle or decision wins) */
+  from: RefundStatus[];
+  action: string;
+  reason: string;
+  failure_reason?: string | null;
+  decided_by?: string;
+  stripe?: { request_id?: string | null; idempotency_key?: string | null };
+  /** also raise an ops alert of this kind (money that was owed did not move) */
+  alert?: OpsAlert["kind"];
+  binding?: IdempotencyBinding | null;
+}
 
-  /** Applies Stripe's refund object to its transaction; the hook settles our record. */
-  async function applyStripeRefund(ctx: CallContext, refund: Stripe.Refund): Promise<void> {
-    const at = Math.floor(clock.now() / 1000);
-    const response = (refund as { lastResponse?: { requestId?: string } }).lastResponse;
-    await applyToTransaction(deps, { ...svc, committer }, {
-      refs: { pi: idOf(refund.payment_intent), charge: idOf(refund.charge) },
-      observations: [{ kind: "refund", snap: refundSnap(refund, at), raw: refund }],
-      eventId: null,
-      ctx,
-      stripeRequest: {
-        request_id: response?.requestId ?? null,
-        idempotency_key: refund.metadata?.refund_id
-          ? stripeIdempotencyKey(refund.metadata.refund_id)
-          : null,
-      },
+/** One attempt, keyed and parameterised as every other attempt of this refund. */
+async function callStripe(
+  { deps, log }: Parts,
+  record: RefundRecord,
+  priority: StripePriority,
+): Promise<RefundAttempt> {
+  const attempt = await attemptStripe(
+    deps.stripe,
+    (s) =>
+      s.refunds.create(stripeParams(record), { idempotencyKey: record.stripe_idempotency_key }),
+    { priority, label: "refunds.create" },
+  );
+  if (attempt.kind === "unknown" || attempt.kind === "try_again") {
+    log.warn(`refund outcome ${attempt.kind}; left to reconciliation`, {
+      refund_id: record.id,
+      error: attempt.error,
     });
   }
+  return attempt;
+}
 
-  /**
-   * Ends a refund that moved no money (refused by Stripe, rejected, expired, never
-   * reached Stripe): its reservation and daily-cap share are given back.
-   */
-  async function release(
-    ctx: CallContext,
-    id: string,
-    outcome: {
-      status: Extract<RefundStatus, "failed" | "rejected" | "expired">;
-      /** only from these statuses (a concurrent settle or decision wins) */
-      from: RefundStatus[];
-      action: string;
-      reason: string;
-      failure_reason?: string | null;
-      decided_by?: string;
-      stripe?: { request_id?: string | null; idempotency_key?: string | null };
-      /** also raise an ops alert of this kind (money that was owed did not move) */
-      alert?: OpsAlert["kind"];
-      binding?: IdempotencyBinding | null;
+/** Applies Stripe's refund object to its transaction; the hook settles our record. */
+async function applyStripeRefund(
+  { deps, svc, committer, clock }: Parts,
+  ctx: CallContext,
+  refund: Stripe.Refund,
+): Promise<void> {
+  const at = Math.floor(clock.now() / 1000);
+  const response = (refund as { lastResponse?: { requestId?: string } }).lastResponse;
+  await applyToTransaction(deps, { ...svc, committer }, {
+    refs: { pi: idOf(refund.payment_intent), charge: idOf(refund.charge) },
+    observations: [{ kind: "refund", snap: refundSnap(refund, at), raw: refund }],
+    eventId: null,
+    ctx,
+    stripeRequest: {
+      request_id: response?.requestId ?? null,
+      idempotency_key: refund.metadata?.refund_id
+        ? stripeIdempotencyKey(refund.metadata.refund_id)
+        : null,
     },
-  ): Promise<RefundRecord | null> {
-    return await svc.audit.commit(ctx, async (op) => {
-      const entry = await getRefund(kv, id);
-      const before = entry.value;
-      if (!before || !outcome.from.includes(before.status)) {
-        return { value: null, audit: [] };
-      }
-      const now = clock.now();
-      const iso = new Date(now).toISOString();
-      if (before.reserved > 0) {
-        const txn = await getTransactionEntry(kv, before.transaction_id);
-        if (txn.value) {
-          addTransactionReserved(
-            op,
-            txn as Deno.KvEntry<typeof txn.value>,
-            Math.max(0, txn.value.amount_reserved - before.reserved),
-            now,
-          );
-        }
-      }
-      if (before.cap_day) addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
-      if (before.job) addJobRemoval(op, before.job);
-      const after: RefundRecord = {
-        ...before,
-        status: outcome.status,
-        failure_reason: outcome.failure_reason ?? before.failure_reason,
-        reserved: 0,
-        cap_day: null,
-        job: null,
-        rejected_by: outcome.status === "rejected"
-          ? outcome.decided_by ?? null
-          : before.rejected_by,
-        decision_note: outcome.status === "rejected" ? outcome.reason : before.decision_note,
-        updated_at: iso,
-        settled_at: iso,
-        history: withHistory(before, {
-          at: iso,
-          status: outcome.status,
-          by: ctx.actor.id,
-          note: outcome.reason,
-        }),
-      };
-      addUpdateRefund(op, entry as Deno.KvEntry<RefundRecord>, after);
-      await outcome.binding?.bind(op, id);
-      const alert = outcome.alert
-        ? [addRefundAlert(op, { newId: svc.newId, log }, after, outcome.alert, outcome.reason)]
-        : [];
-      return {
-        value: after,
-        audit: [{
-          action: outcome.action,
-          target: { type: "refund", id },
-          result: outcome.status === "failed" ? "failed" : "ok",
-          before: { status: before.status, reserved: before.reserved },
-          after: refundAuditView(after),
-          reason: outcome.reason,
-          ...(outcome.stripe ? { stripe: outcome.stripe } : {}),
-        }, ...alert],
-      };
-    });
-  }
+  });
+}
 
-  /** Releases after Stripe refused; the refund shows `failed` with Stripe's reason. */
-  function releaseRefused(ctx: CallContext, record: RefundRecord, error: AppError) {
-    const stripe = (error.extra?.stripe ?? {}) as {
-      code?: string | null;
-      request_id?: string | null;
+/**
+ * Ends a refund that moved no money (refused by Stripe, rejected, expired, never
+ * reached Stripe): its reservation and daily-cap share are given back.
+ */
+async function release(
+  { kv, svc, log, clock }: Parts,
+  ctx: CallContext,
+  id: string,
+  outcome: ReleaseOutcome,
+): Promise<RefundRecord | null> {
+  return await svc.audit.commit(ctx, async (op) => {
+    const entry = await getRefund(kv, id);
+    const before = entry.value;
+    if (!before || !outcome.from.includes(before.status)) {
+      return { value: null, audit: [] };
+    }
+    const now = clock.now();
+    const iso = new Date(now).toISOString();
+    if (before.reserved > 0) {
+      const txn = await getTransactionEntry(kv, before.transaction_id);
+      if (txn.value) {
+        addTransactionReserved(
+          op,
+          txn as Deno.KvEntry<typeof txn.value>,
+          Math.max(0, txn.value.amount_reserved - before.reserved),
+          now,
+        );
+      }
+    }
+    if (before.cap_day) addDailyTotal(op, before.requested_by, before.cap_day, -before.amount);
+    if (before.job) addJobRemoval(op, before.job);
+    const after: RefundRecord = {
+      ...before,
+      status: outcome.status,
+      failure_reason: outcome.failure_reason ?? before.failure_reason,
+      reserved: 0,
+      cap_day: null,
+      job: null,
+      rejected_by: outcome.status === "rejected" ? outcome.decided_by ?? null : before.rejected_by,
+      decision_note: outcome.status === "rejected" ? outcome.reason : before.decision_note,
+      updated_at: iso,
+      settled_at: iso,
+      history: withHistory(before, {
+        at: iso,
+        status: outcome.status,
+        by: ctx.actor.id,
+        note: outcome.reason,
+      }),
     };
-    return release(ctx, record.id, {
+    addUpdateRefund(op, entry as Deno.KvEntry<RefundRecord>, after);
+    await outcome.binding?.bind(op, id);
+    const alert = outcome.alert
+      ? [addRefundAlert(op, { newId: svc.newId, log }, after, outcome.alert, outcome.reason)]
+      : [];
+    return {
+      value: after,
+      audit: [{
+        action: outcome.action,
+        target: { type: "refund", id },
+        result: outcome.status === "failed" ? "failed" : "ok",
+        before: { status: before.status, reserved: before.reserved },
+        after: refundAuditView(after),
+        reason: outcome.reason,
+        ...(outcome.stripe ? { stripe: outcome.stripe } : {}),
+      }, ...alert],
+    };
+  });
+}
+
+/** Releases after Stripe refused; the refund shows `failed` with Stripe's reason. */
+function releaseRefused(p: Parts, ctx: CallContext, record: RefundRecord, error: AppError) {
+  const stripe = (error.extra?.stripe ?? {}) as {
+    code?: string | null;
+    request_id?: string | null;
+  };
+  return release(p, ctx, record.id, {
+    status: "failed",
+    from: ["processing"],
+    action: "refund.failed",
+    reason: error.message,
+    failure_reason: stripe.code ?? "stripe_refused",
+    stripe: {
+      request_id: stripe.request_id ?? null,
+      idempotency_key: record.stripe_idempotency_key,
+    },
+  });
+}
+
+/**
+ * Sends a `processing` refund to Stripe and settles what it says. Throws the
+ * Stripe problem (502) after releasing when Stripe refused; returns the refund
+ * still `processing` when the outcome is unknown.
+ */
+async function submit(
+  p: Parts,
+  ctx: CallContext,
+  record: RefundRecord,
+  priority: StripePriority = "interactive",
+): Promise<RefundRecord> {
+  if (record.approval_hash && record.approval_hash !== await approvalHash(record)) {
+    // Never send anything but what was approved.
+    await release(p, ctx, record.id, {
       status: "failed",
       from: ["processing"],
       action: "refund.failed",
-      reason: error.message,
-      failure_reason: stripe.code ?? "stripe_refused",
-      stripe: {
-        request_id: stripe.request_id ?? null,
-        idempotency_key: record.stripe_idempotency_key,
-      },
+      reason: "the refund no longer matches what was approved; nothing was sent to Stripe",
+      failure_reason: "approval_mismatch",
+    });
+    throw new AppError("conflict", `refund ${record.id} no longer matches its approval`);
+  }
+  const attempt = await callStripe(p, record, priority);
+  if (attempt.kind === "refused") {
+    await releaseRefused(p, ctx, record, attempt.error);
+    const extra = { ...attempt.error.extra, refund_id: record.id };
+    throw new AppError(attempt.error.code, attempt.error.message, {
+      extra,
+      cause: attempt.error,
     });
   }
-
-  /**
-   * Sends a `processing` refund to Stripe and settles what it says. Throws the
-   * Stripe problem (502) after releasing when Stripe refused; returns the refund
-   * still `processing` when the outcome is unknown.
-   */
-  async function submit(
-    ctx: CallContext,
-    record: RefundRecord,
-    priority: StripePriority = "interactive",
-  ): Promise<RefundRecord> {
-    if (record.approval_hash && record.approval_hash !== await approvalHash(record)) {
-      // Never send anything but what was approved.
-      await release(ctx, record.id, {
-        status: "failed",
-        from: ["processing"],
-        action: "refund.failed",
-        reason: "the refund no longer matches what was approved; nothing was sent to Stripe",
-        failure_reason: "approval_mismatch",
-      });
-      throw new AppError("conflict", `refund ${record.id} no longer matches its approval`);
-    }
-    const attempt = await callStripe(record, priority);
-    if (attempt.kind === "refused") {
-      await releaseRefused(ctx, record, attempt.error);
-      const extra = { ...attempt.error.extra, refund_id: record.id };
-      throw new AppError(attempt.error.code, attempt.error.message, {
-        extra,
-        cause: attempt.error,
+  if (attempt.kind === "answered") {
+    await p.svc.hooks?.afterStripeCall?.(record.id, attempt.value);
+    try {
+      await applyStripeRefund(p, ctx, attempt.value);
+    } catch (error) {
+      // The money moved: never answer an error for it. The refund stays `processing`
+      // (202) and reconciliation or the webhook settles it.
+      if (!(error instanceof AppError)) throw error;
+      p.log.warn("refund made at Stripe but not settled yet; left to reconciliation", {
+        refund_id: record.id,
+        stripe_refund: attempt.value.id,
+        error,
       });
     }
-    if (attempt.kind === "answered") {
-      await svc.hooks?.afterStripeCall?.(record.id, attempt.value);
-      try {
-        await applyStripeRefund(ctx, attempt.value);
-      } catch (error) {
-        // The money moved: never answer an error for it. The refund stays `processing`
-        // (202) and reconciliation or the webhook settles it.
-        if (!(error instanceof AppError)) throw error;
-        log.warn("refund made at Stripe but not settled yet; left to reconciliation", {
-          refund_id: record.id,
-          stripe_refund: attempt.value.id,
-          error,
-        });
-      }
-    }
-    return (await getRefund(kv, record.id)).value ?? record;
   }
+  return (await getRefund(p.kv, record.id)).value ?? record;
+}
 
-  return { callStripe, applyStripeRefund, release, releaseRefused, submit };
+export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
+  const { kv, clock, log } = deps;
+  const p: Parts = { deps, svc, kv, clock, log, committer: auditedCommitter(svc.audit) };
+  return {
+    callStripe: (record: RefundRecord, priority: StripePriority) => callStripe(p, record, priority),
+    applyStripeRefund: (ctx: CallContext, refund: Stripe.Refund) =>
+      applyStripeRefund(p, ctx, refund),
+    release: (ctx: CallContext, id: string, outcome: ReleaseOutcome) =>
+      release(p, ctx, id, outcome),
+    releaseRefused: (ctx: CallContext, record: RefundRecord, error: AppError) =>
+      releaseRefused(p, ctx, record, error),
+    submit: (ctx: CallContext, record: RefundRecord, priority?: StripePriority) =>
+      submit(p, ctx, record, priority),
+  };
 }
 
 export type RefundSubmitter = ReturnType<typeof createRefundSubmitter>;

@@ -21,9 +21,8 @@ import type { IdFactory } from "../../core/ids.ts";
 import { attemptStripe } from "../stripe/mod.ts";
 import {
   applyToTransaction,
+  auditedCommitter,
   chargeSnap,
-  type EventCommitter,
-  NoChange,
   type Observation,
   type PaymentSettlementHook,
   piSnap,
@@ -31,6 +30,7 @@ import {
 import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
+import { bindParts } from "../../core/bind.ts";
 
 export type ConfirmAttempt =
   | { kind: "answered"; pi: Stripe.PaymentIntent; requestId: string | null }
@@ -54,183 +54,189 @@ function requestIdOf(obj: unknown): string | null {
   return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
 }
 
-/** The changes of our own commits are audited, so they go straight to `audit.commit`. */
-function auditedCommitter(audit: AuditService): EventCommitter {
+/**
+ * One confirm, classified by the shared rule (services/stripe `attemptStripe`):
+ * a "try again" (429, lock_timeout) is no answer about the attempt, so like an
+ * unknown outcome it is left to the webhook and reconciliation.
+ */
+async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<ConfirmAttempt> {
+  const { log, deps } = p;
+  const attempt = await attemptStripe(
+    deps.stripe,
+    (s) =>
+      s.paymentIntents.confirm(r.stripe_payment_intent, {
+        payment_method: r.payment_method,
+        off_session: r.off_session,
+        expand: ["latest_charge"],
+      }, { idempotencyKey: r.stripe_idempotency_key }),
+    { label: "payment_intents.confirm" },
+  );
+  if (attempt.kind === "answered") {
+    return { kind: "answered", pi: attempt.value, requestId: requestIdOf(attempt.value) };
+  }
+  if (attempt.kind !== "refused") {
+    log.warn("retry outcome unknown; left to the webhook and reconciliation", {
+      retry_id: r.id,
+      error: attempt.error,
+    });
+    return { kind: "unknown", error: attempt.error };
+  }
+  const error = attempt.error;
+  const raw = (error.cause as { raw?: { payment_intent?: Stripe.PaymentIntent } })?.raw;
+  const stripe = (error.extra?.stripe ?? {}) as { request_id?: string; type?: string };
+  // Only a decline is this attempt's outcome; any other refusal (the PaymentIntent moved
+  // meanwhile, a bad parameter) says nothing about the payment, just that we failed.
+  const declined = stripe.type === "card_error";
   return {
-    async commit(ctx, build) {
-      try {
-        return await audit.commit(ctx, (op) => build(op, true, null));
-      } catch (e) {
-        if (e instanceof NoChange) return e.outcome;
-        throw e;
-      }
-    },
+    kind: "refused",
+    error,
+    pi: declined ? raw?.payment_intent ?? null : null,
+    requestId: stripe.request_id ?? null,
   };
+}
+
+/**
+ * Applies a PaymentIntent read from Stripe (answer or retrieve) to its
+ * transaction. Stripe answered after everything the transaction has seen, so
+ * the read is placed after it even within the same second (a decline and the
+ * retry that follows it in one second would otherwise look the wrong way round).
+ */
+async function applyPaymentIntent(
+  p: ConfirmParts,
+  ctx: CallContext,
+  txnId: string,
+  pi: Stripe.PaymentIntent,
+  stripeRequest: { request_id: string | null; idempotency_key: string | null } | null,
+): Promise<void> {
+  const { kv, clock, deps, svc, committer } = p;
+  const seen = (await readTransactionState(kv, txnId)).sync.value?.pi;
+  const at = Math.max(Math.floor(clock.now() / 1000), seen ? seen.order[1] + 1 : 0);
+  const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at) }];
+  const charge = pi.latest_charge;
+  if (charge && typeof charge === "object") {
+    observations.push({ kind: "charge", snap: chargeSnap(charge, at) });
+  }
+  await applyToTransaction(deps, { ...svc, committer }, {
+    refs: { pi: pi.id, charge: typeof charge === "string" ? charge : charge?.id ?? null },
+    observations,
+    eventId: null,
+    ctx,
+    stripeRequest,
+  });
+}
+
+/** Settles the attempt from the answer when the applier did not (only from `processing`). */
+async function settleDirect(
+  p: ConfirmParts,
+  ctx: CallContext,
+  id: string,
+  outcome: RetryOutcome,
+  by: string,
+): Promise<void> {
+  const { kv, clock, svc } = p;
+  await svc.audit.commit(ctx, async (op) => {
+    const entry = await getRetry(kv, id);
+    const r = entry.value;
+    const fillDetails = r?.status === "requires_action" && outcome.status === "requires_action" &&
+      r.next_action === null && outcome.next_action;
+    if (!r || (r.status !== "processing" && !fillDetails)) return { value: null, audit: [] };
+    const at = new Date(clock.now()).toISOString();
+    const entryAudit = await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, outcome, {
+      at,
+      by,
+    });
+    return { value: null, audit: [entryAudit] };
+  });
+}
+
+function outcomeOfAnswer(
+  attempt: Exclude<ConfirmAttempt, { kind: "unknown" }>,
+): RetryOutcome | null {
+  if (attempt.kind === "answered") {
+    const pi = attempt.pi;
+    // An asynchronous payment method: the webhook tells how it ends.
+    if (pi.status === "processing") return null;
+    const charge = typeof pi.latest_charge === "string"
+      ? pi.latest_charge
+      : pi.latest_charge?.id ?? null;
+    const waiting = pi.status === "requires_action";
+    return {
+      status: waiting ? "requires_action" : "succeeded",
+      stripe_status: pi.status,
+      next_action: waiting ? pi.next_action : null,
+      client_secret: waiting ? pi.client_secret : null,
+      stripe_charge: charge,
+      stripe_request_id: attempt.requestId,
+    };
+  }
+  const s = (attempt.error.extra?.stripe ?? {}) as Record<string, string | null | undefined>;
+  return {
+    status: "failed",
+    stripe_status: attempt.pi?.status ?? null,
+    failure_code: s.code ?? "stripe_refused",
+    decline_code: s.decline_code ?? null,
+    advice_code: s.advice_code ?? null,
+    failure_message: s.message ?? attempt.error.message,
+    stripe_charge: (attempt.pi?.last_payment_error?.charge as string | undefined) ?? null,
+    stripe_request_id: attempt.requestId,
+  };
+}
+
+/**
+ * Confirms a `processing` attempt and settles the answer; an unknown outcome
+ * leaves it `processing`. Never throws for Stripe's answer: a decline is an
+ * outcome of the attempt, not an error of the request.
+ */
+async function confirm(p: ConfirmParts, ctx: CallContext, r: RetryRecord): Promise<RetryRecord> {
+  const { kv, log, svc } = p;
+  const attempt = await confirmAtStripe(p, r);
+  if (attempt.kind !== "unknown") {
+    const outcome = outcomeOfAnswer(attempt);
+    try {
+      await svc.hooks?.afterStripeCall?.(r.id);
+      if (outcome) svc.answers.set(r.id, { ...outcome, by: "answer" });
+      const pi = attempt.pi;
+      if (pi) {
+        await applyPaymentIntent(p, ctx, r.transaction_id, pi, {
+          request_id: attempt.requestId,
+          idempotency_key: r.stripe_idempotency_key,
+        });
+      }
+      if (outcome) await settleDirect(p, ctx, r.id, outcome, "answer");
+    } catch (error) {
+      // Stripe acted: never answer an error for it (whatever failed here, a KV outage
+      // or a bug); the attempt stays `processing` (202) and the webhook or
+      // reconciliation settles it from the PaymentIntent.
+      log.error("retry answered by Stripe but not settled yet; left to reconciliation", {
+        retry_id: r.id,
+        error,
+      });
+    } finally {
+      svc.answers.delete(r.id);
+    }
+  }
+  return (await getRetry(kv, r.id)).value ?? r;
+}
+
+/** What confirming works with. */
+interface ConfirmParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  log: Deps["log"];
+  deps: Deps;
+  svc: ConfirmServices;
+  committer: ReturnType<typeof auditedCommitter>;
 }
 
 export function createRetryConfirmer(deps: Deps, svc: ConfirmServices) {
   const { kv, clock, log } = deps;
-  const committer = auditedCommitter(svc.audit);
+  const p: ConfirmParts = { kv, clock, log, deps, svc, committer: auditedCommitter(svc.audit) };
 
-  /**
-   * One confirm, classified by the shared rule (services/stripe `attemptStripe`):
-   * a "try again" (429, lock_timeout) is no answer about the attempt, so like an
-   * unknown outcome it is left to the webhook and reconciliation.
-   */
-  async function confirmAtStripe(r: RetryRecord): Promise<ConfirmAttempt> {
-    const attempt = await attemptStripe(
-      deps.stripe,
-      (s) =>
-        s.paymentIntents.confirm(r.stripe_payment_intent, {
-          payment_method: r.payment_method,
-          off_session: r.off_session,
-          expand: ["latest_charge"],
-        }, { idempotencyKey: r.stripe_idempotency_key }),
-      { label: "payment_intents.confirm" },
-    );
-    if (attempt.kind === "answered") {
-      return { kind: "answered", pi: attempt.value, requestId: requestIdOf(attempt.value) };
-    }
-    if (attempt.kind !== "refused") {
-      log.warn("retry outcome unknown; left to the webhook and reconciliation", {
-        retry_id: r.id,
-        error: attempt.error,
-      });
-      return { kind: "unknown", error: attempt.error };
-    }
-    const error = attempt.error;
-    const raw = (error.cause as { raw?: { payment_intent?: Stripe.PaymentIntent } })?.raw;
-    const stripe = (error.extra?.stripe ?? {}) as { request_id?: string; type?: string };
-    // Only a decline is this attempt's outcome; any other refusal (the PaymentIntent moved
-    // meanwhile, a bad parameter) says nothing about the payment, just that we failed.
-    const declined = stripe.type === "card_error";
-    return {
-      kind: "refused",
-      error,
-      pi: declined ? raw?.payment_intent ?? null : null,
-      requestId: stripe.request_id ?? null,
-    };
-  }
-
-  /**
-   * Applies a PaymentIntent read from Stripe (answer or retrieve) to its
-   * transaction. Stripe answered after everything the transaction has seen, so
-   * the read is placed after it even within the same second (a decline and the
-   * retry that follows it in one second would otherwise look the wrong way round).
-   */
-  async function applyPaymentIntent(
-    ctx: CallContext,
-    txnId: string,
-    pi: Stripe.PaymentIntent,
-    stripeRequest: { request_id: string | null; idempotency_key: string | null } | null,
-  ): Promise<void> {
-    const seen = (await readTransactionState(kv, txnId)).sync.value?.pi;
-    const at = Math.max(Math.floor(clock.now() / 1000), seen ? seen.order[1] + 1 : 0);
-    const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at) }];
-    const charge = pi.latest_charge;
-    if (charge && typeof charge === "object") {
-      observations.push({ kind: "charge", snap: chargeSnap(charge, at) });
-    }
-    await applyToTransaction(deps, { ...svc, committer }, {
-      refs: { pi: pi.id, charge: typeof charge === "string" ? charge : charge?.id ?? null },
-      observations,
-      eventId: null,
-      ctx,
-      stripeRequest,
-    });
-  }
-
-  /** Settles the attempt from the answer when the applier did not (only from `processing`). */
-  async function settleDirect(
-    ctx: CallContext,
-    id: string,
-    outcome: RetryOutcome,
-    by: string,
-  ): Promise<void> {
-    await svc.audit.commit(ctx, async (op) => {
-      const entry = await getRetry(kv, id);
-      const r = entry.value;
-      const fillDetails = r?.status === "requires_action" && outcome.status === "requires_action" &&
-        r.next_action === null && outcome.next_action;
-      if (!r || (r.status !== "processing" && !fillDetails)) return { value: null, audit: [] };
-      const at = new Date(clock.now()).toISOString();
-      const entryAudit = await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, outcome, {
-        at,
-        by,
-      });
-      return { value: null, audit: [entryAudit] };
-    });
-  }
-
-  function outcomeOfAnswer(
-    attempt: Exclude<ConfirmAttempt, { kind: "unknown" }>,
-  ): RetryOutcome | null {
-    if (attempt.kind === "answered") {
-      const pi = attempt.pi;
-      // An asynchronous payment method: the webhook tells how it ends.
-      if (pi.status === "processing") return null;
-      const charge = typeof pi.latest_charge === "string"
-        ? pi.latest_charge
-        : pi.latest_charge?.id ?? null;
-      const waiting = pi.status === "requires_action";
-      return {
-        status: waiting ? "requires_action" : "succeeded",
-        stripe_status: pi.status,
-        next_action: waiting ? pi.next_action : null,
-        client_secret: waiting ? pi.client_secret : null,
-        stripe_charge: charge,
-        stripe_request_id: attempt.requestId,
-      };
-    }
-    const s = (attempt.error.extra?.stripe ?? {}) as Record<string, string | null | undefined>;
-    return {
-      status: "failed",
-      stripe_status: attempt.pi?.status ?? null,
-      failure_code: s.code ?? "stripe_refused",
-      decline_code: s.decline_code ?? null,
-      advice_code: s.advice_code ?? null,
-      failure_message: s.message ?? attempt.error.message,
-      stripe_charge: (attempt.pi?.last_payment_error?.charge as string | undefined) ?? null,
-      stripe_request_id: attempt.requestId,
-    };
-  }
-
-  /**
-   * Confirms a `processing` attempt and settles the answer; an unknown outcome
-   * leaves it `processing`. Never throws for Stripe's answer: a decline is an
-   * outcome of the attempt, not an error of the request.
-   */
-  async function confirm(ctx: CallContext, r: RetryRecord): Promise<RetryRecord> {
-    const attempt = await confirmAtStripe(r);
-    if (attempt.kind !== "unknown") {
-      const outcome = outcomeOfAnswer(attempt);
-      try {
-        await svc.hooks?.afterStripeCall?.(r.id);
-        if (outcome) svc.answers.set(r.id, { ...outcome, by: "answer" });
-        const pi = attempt.pi;
-        if (pi) {
-          await applyPaymentIntent(ctx, r.transaction_id, pi, {
-            request_id: attempt.requestId,
-            idempotency_key: r.stripe_idempotency_key,
-          });
-        }
-        if (outcome) await settleDirect(ctx, r.id, outcome, "answer");
-      } catch (error) {
-        // Stripe acted: never answer an error for it (whatever failed here, a KV outage
-        // or a bug); the attempt stays `processing` (202) and the webhook or
-        // reconciliation settles it from the PaymentIntent.
-        log.error("retry answered by Stripe but not settled yet; left to reconciliation", {
-          retry_id: r.id,
-          error,
-        });
-      } finally {
-        svc.answers.delete(r.id);
-      }
-    }
-    return (await getRetry(kv, r.id)).value ?? r;
-  }
-
-  return { confirm, applyPaymentIntent, settleDirect };
+  return {
+    confirm: bindParts(p, confirm),
+    applyPaymentIntent: bindParts(p, applyPaymentIntent),
+    settleDirect: bindParts(p, settleDirect),
+  };
 }
 
 export type RetryConfirmer = ReturnType<typeof createRetryConfirmer>;

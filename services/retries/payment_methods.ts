@@ -13,6 +13,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { stripeOutcome } from "../stripe/mod.ts";
 import { type CardSummary, getPaymentMethodsLastUsed } from "../../kv/retries.ts";
+import { bindParts } from "../../core/bind.ts";
 
 export interface SavedPaymentMethodView extends CardSummary {
   id: string;
@@ -43,110 +44,126 @@ function idOf(v: string | { id: string } | null | undefined): string | null {
   return v == null ? null : typeof v === "string" ? v : v.id;
 }
 
-export function createPaymentMethods(deps: Deps, svc: { audit: AuditService }) {
-  const { kv } = deps;
+async function attach(
+  p: PmParts,
+  ctx: CallContext,
+  requested: string,
+  customer: string,
+  key: string,
+): Promise<Stripe.PaymentMethod> {
+  const { deps, svc } = p;
+  const pm = await deps.stripe.call(
+    (s) => s.paymentMethods.attach(requested, { customer }, { idempotencyKey: key }),
+    { label: "payment_methods.attach" },
+  );
+  await svc.audit.record(ctx, {
+    action: "payment_method.attach",
+    target: { type: "payment_method", id: pm.id },
+    result: "ok",
+    after: { customer, requested, card: cardSummary(pm) },
+    reason: "saved on the payment's customer to retry the payment with it",
+    stripe: { request_id: requestIdOf(pm), idempotency_key: key },
+  });
+  return pm;
+}
 
-  async function attach(
-    ctx: CallContext,
-    requested: string,
-    customer: string,
-    key: string,
-  ): Promise<Stripe.PaymentMethod> {
-    const pm = await deps.stripe.call(
-      (s) => s.paymentMethods.attach(requested, { customer }, { idempotencyKey: key }),
-      { label: "payment_methods.attach" },
-    );
-    await svc.audit.record(ctx, {
-      action: "payment_method.attach",
-      target: { type: "payment_method", id: pm.id },
-      result: "ok",
-      after: { customer, requested, card: cardSummary(pm) },
-      reason: "saved on the payment's customer to retry the payment with it",
-      stripe: { request_id: requestIdOf(pm), idempotency_key: key },
+async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMethod> {
+  const { deps } = p;
+  try {
+    return await deps.stripe.call((s) => s.paymentMethods.retrieve(requested), {
+      label: "payment_methods.retrieve",
     });
-    return pm;
-  }
-
-  async function retrieve(requested: string): Promise<Stripe.PaymentMethod> {
-    try {
-      return await deps.stripe.call((s) => s.paymentMethods.retrieve(requested), {
-        label: "payment_methods.retrieve",
-      });
-    } catch (error) {
-      if (error instanceof AppError && stripeOutcome(error) === "definite") {
-        throw validationFailed([{
-          path: "body.payment_method",
-          message: `Stripe does not know payment method ${requested}; pick one from ` +
-            "GET /customers/{id}/payment-methods",
-        }]);
-      }
-      throw error;
+  } catch (error) {
+    if (error instanceof AppError && stripeOutcome(error) === "definite") {
+      throw validationFailed([{
+        path: "body.payment_method",
+        message: `Stripe does not know payment method ${requested}; pick one from ` +
+          "GET /customers/{id}/payment-methods",
+      }]);
     }
+    throw error;
   }
+}
 
-  /**
-   * The payment method to confirm with, saved on `customer` (attached first
-   * when it was saved nowhere). `key` makes the attachment one Stripe request.
-   */
-  async function resolveForCustomer(
-    ctx: CallContext,
-    requested: string,
-    customer: string,
-    key: string,
-  ): Promise<Stripe.PaymentMethod> {
-    if (TEST_ID.test(requested)) {
-      if (deps.config.stripe.livemode) {
-        throw validationFailed([{
-          path: "body.payment_method",
-          message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
-        }]);
-      }
-      return await attach(ctx, requested, customer, key);
+/**
+ * The payment method to confirm with, saved on `customer` (attached first
+ * when it was saved nowhere). `key` makes the attachment one Stripe request.
+ */
+async function resolveForCustomer(
+  p: PmParts,
+  ctx: CallContext,
+  requested: string,
+  customer: string,
+  key: string,
+): Promise<Stripe.PaymentMethod> {
+  const { deps, svc } = p;
+  if (TEST_ID.test(requested)) {
+    if (deps.config.stripe.livemode) {
+      throw validationFailed([{
+        path: "body.payment_method",
+        message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
+      }]);
     }
-    const pm = await retrieve(requested);
-    const owner = idOf(pm.customer);
-    if (owner === customer) return pm;
-    if (owner) {
-      await svc.audit.record(ctx, {
-        action: "retry.create",
-        target: { type: "payment_method", id: pm.id },
-        result: "denied",
-        reason: `payment method saved on another customer (${owner}), not ${customer}`,
-      });
-      throw new AppError(
-        "payment_method_not_allowed",
-        `payment method ${pm.id} is saved on another customer; a payment of ${customer} can ` +
-          "only be retried with one of its own (GET /customers/{id}/payment-methods)",
-        { extra: { payment_method: pm.id } },
-      );
-    }
-    return await attach(ctx, pm.id, customer, key);
+    return await attach(p, ctx, requested, customer, key);
   }
-
-  /** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */
-  async function listForCustomer(customer: string): Promise<SavedPaymentMethodView[]> {
-    let list: Stripe.ApiList<Stripe.PaymentMethod>;
-    try {
-      list = await deps.stripe.call(
-        (s) => s.customers.listPaymentMethods(customer, { limit: 100 }),
-        { label: "customers.listPaymentMethods" },
-      );
-    } catch (error) {
-      if (error instanceof AppError && stripeOutcome(error) === "definite") {
-        throw notFound("customer", customer);
-      }
-      throw error;
-    }
-    const lastUsed = await getPaymentMethodsLastUsed(kv, list.data.map((pm) => pm.id));
-    return list.data.map((pm) => ({
-      id: pm.id,
-      ...cardSummary(pm),
-      created: new Date(pm.created * 1000).toISOString(),
-      last_used: lastUsed.get(pm.id) ?? null,
-    }));
+  const pm = await retrieve(p, requested);
+  const owner = idOf(pm.customer);
+  if (owner === customer) return pm;
+  if (owner) {
+    await svc.audit.record(ctx, {
+      action: "retry.create",
+      target: { type: "payment_method", id: pm.id },
+      result: "denied",
+      reason: `payment method saved on another customer (${owner}), not ${customer}`,
+    });
+    throw new AppError(
+      "payment_method_not_allowed",
+      `payment method ${pm.id} is saved on another customer; a payment of ${customer} can ` +
+        "only be retried with one of its own (GET /customers/{id}/payment-methods)",
+      { extra: { payment_method: pm.id } },
+    );
   }
+  return await attach(p, ctx, pm.id, customer, key);
+}
 
-  return { resolveForCustomer, listForCustomer };
+/** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */
+async function listForCustomer(p: PmParts, customer: string): Promise<SavedPaymentMethodView[]> {
+  const { kv, deps } = p;
+  let list: Stripe.ApiList<Stripe.PaymentMethod>;
+  try {
+    list = await deps.stripe.call(
+      (s) => s.customers.listPaymentMethods(customer, { limit: 100 }),
+      { label: "customers.listPaymentMethods" },
+    );
+  } catch (error) {
+    if (error instanceof AppError && stripeOutcome(error) === "definite") {
+      throw notFound("customer", customer);
+    }
+    throw error;
+  }
+  const lastUsed = await getPaymentMethodsLastUsed(kv, list.data.map((pm) => pm.id));
+  return list.data.map((pm) => ({
+    id: pm.id,
+    ...cardSummary(pm),
+    created: new Date(pm.created * 1000).toISOString(),
+    last_used: lastUsed.get(pm.id) ?? null,
+  }));
+}
+
+/** What the factory's steps work with. */
+interface PmParts {
+  kv: Deno.Kv;
+  deps: Deps;
+  svc: { audit: AuditService };
+}
+
+export function createPaymentMethods(deps: Deps, svc: { audit: AuditService }) {
+  const p: PmParts = { kv: deps.kv, deps, svc };
+
+  return {
+    resolveForCustomer: bindParts(p, resolveForCustomer),
+    listForCustomer: bindParts(p, listForCustomer),
+  };
 }
 
 export type PaymentMethods = ReturnType<typeof createPaymentMethods>;

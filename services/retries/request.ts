@@ -11,15 +11,8 @@
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound } from "../../core/errors.ts";
-import {
-  CARD_RATE_LIMIT_CODE,
-  judgeRetry,
-  type PriorDecline,
-  recentCardUses,
-  type RetryVerdict,
-} from "../../domain/retry.ts";
-import type { Transaction, TxnSync } from "../../domain/transaction.ts";
+import { AppError } from "../../core/errors.ts";
+import { judgeRetry, recentCardUses } from "../../domain/retry.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJob } from "../../kv/jobs.ts";
@@ -35,6 +28,10 @@ import {
 } from "../../kv/retries.ts";
 import { retryAuditView } from "./settlement.ts";
 import type { OpenFraudAlerts } from "./fraud_alerts.ts";
+import { bindParts } from "../../core/bind.ts";
+import { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
+
+export { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
 
 export const RETRY_RECONCILE_JOB = "retry.reconcile";
 /** reconciliation first looks after this long: beyond any Stripe call's timeout */
@@ -47,84 +44,6 @@ export interface CreateRetryInput {
   note?: string;
   off_session?: boolean;
   confirm_fraud_alert?: boolean;
-}
-
-export interface Retryable {
-  txn: Transaction;
-  sync: TxnSync;
-  customer: string;
-  pi: string;
-}
-
-/** 404 / 409 unless the transaction is a PaymentIntent waiting for a new payment method. */
-export function assertRetryable(
-  id: string,
-  txn: Transaction | null,
-  sync: TxnSync | null,
-): Retryable {
-  if (!txn) throw notFound("transaction", id);
-  if (!txn.stripe_payment_intent) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
-        "ask the customer to pay again through your checkout (a new PaymentIntent)",
-      { extra: { status: txn.status, object: "charge" } },
-    );
-  }
-  const status = sync?.pi?.status ?? "unknown";
-  if (status !== "requires_payment_method" || !sync) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
-        "requires_payment_method (a failed payment) can be retried",
-      { extra: { status, transaction_status: txn.status } },
-    );
-  }
-  if (!txn.customer) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
-        "payment's customer; ask the customer to pay again through your checkout",
-      { extra: { status } },
-    );
-  }
-  return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };
-}
-
-/** Every decline seen on this payment: its charges, and attempts Stripe refused without one. */
-export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecline[] {
-  const out: PriorDecline[] = [];
-  const charges = new Set<string>();
-  for (const c of Object.values(sync.charges)) {
-    if (c.status !== "failed") continue;
-    charges.add(c.id);
-    out.push({
-      at: c.created * 1000,
-      fingerprint: c.payment_method?.fingerprint ?? null,
-      code: c.failure_code,
-      // Stripe's own lock shows as a blocked charge, which is not the issuer's fraud decline.
-      decline_code: c.failure_code === CARD_RATE_LIMIT_CODE ? null : c.decline_code,
-      advice_code: c.advice_code,
-    });
-  }
-  for (const r of retries) {
-    if (r.status !== "failed" || (r.stripe_charge && charges.has(r.stripe_charge))) continue;
-    if (!r.failure_code && !r.decline_code) continue;
-    out.push({
-      at: Date.parse(r.settled_at ?? r.updated_at),
-      fingerprint: r.card?.fingerprint ?? null,
-      code: r.failure_code,
-      decline_code: r.decline_code,
-      advice_code: r.advice_code,
-    });
-  }
-  return out.sort((a, b) => a.at - b.at);
-}
-
-export function refusal(verdict: Exclude<RetryVerdict, { ok: true }>): AppError {
-  return new AppError("retry_refused", verdict.detail, {
-    extra: { reason: verdict.reason, retry_after: verdict.retry_after },
-  });
 }
 
 function inFlight(retryId: string): AppError {
@@ -185,111 +104,125 @@ export interface RequestServices {
   fraudAlerts: OpenFraudAlerts;
 }
 
-export function createRetryRequests(deps: Deps, svc: RequestServices) {
-  const { kv, clock, config } = deps;
+/** The payment-wide rules, before anything is sent to Stripe (no card known yet). */
+async function preflight(p: ReqParts, input: CreateRetryInput): Promise<Retryable> {
+  const { kv, clock, config, svc } = p;
+  const state = await readTransactionState(kv, input.transaction_id);
+  const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
+  const [retries, rs, alert] = await Promise.all([
+    listTransactionRetries(kv, ok.txn.id),
+    getRetryState(kv, ok.txn.id),
+    svc.fraudAlerts.hasOpenAlert(ok.customer),
+  ]);
+  const verdict = judgeRetry({
+    now: clock.now(),
+    declines: priorDeclines(ok.sync, retries),
+    attempts: rs.value?.attempts ?? 0,
+    openFraudAlert: alert,
+    confirmFraudAlert: input.confirm_fraud_alert === true,
+    note: input.note ?? null,
+    limits: config.retry,
+  });
+  if (!verdict.ok) throw refusal(verdict);
+  if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
+  return ok;
+}
 
-  /** The payment-wide rules, before anything is sent to Stripe (no card known yet). */
-  async function preflight(input: CreateRetryInput): Promise<Retryable> {
+/** The first commit; throws `retry_refused` / 409 with nothing written. */
+function record(
+  p: ReqParts,
+  ctx: CallContext,
+  id: string,
+  input: CreateRetryInput,
+  pm: { id: string; card: CardSummary | null },
+  binding: IdempotencyBinding | null,
+): Promise<RetryRecord> {
+  const { kv, clock, config, svc } = p;
+  return svc.audit.commit(ctx, async (op) => {
     const state = await readTransactionState(kv, input.transaction_id);
     const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
-    const [retries, rs, alert] = await Promise.all([
+    op.check(state.sync);
+    const fingerprint = pm.card?.fingerprint ?? null;
+    const [retries, rs, uses, alert] = await Promise.all([
       listTransactionRetries(kv, ok.txn.id),
       getRetryState(kv, ok.txn.id),
+      fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
       svc.fraudAlerts.hasOpenAlert(ok.customer),
     ]);
+    if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
+    const now = clock.now();
     const verdict = judgeRetry({
-      now: clock.now(),
+      now,
       declines: priorDeclines(ok.sync, retries),
       attempts: rs.value?.attempts ?? 0,
+      fingerprint,
+      cardUses: uses?.value?.uses ?? [],
       openFraudAlert: alert,
       confirmFraudAlert: input.confirm_fraud_alert === true,
       note: input.note ?? null,
       limits: config.retry,
     });
     if (!verdict.ok) throw refusal(verdict);
-    if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
-    return ok;
-  }
-
-  /** The first commit; throws `retry_refused` / 409 with nothing written. */
-  function record(
-    ctx: CallContext,
-    id: string,
-    input: CreateRetryInput,
-    pm: { id: string; card: CardSummary | null },
-    binding: IdempotencyBinding | null,
-  ): Promise<RetryRecord> {
-    return svc.audit.commit(ctx, async (op) => {
-      const state = await readTransactionState(kv, input.transaction_id);
-      const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
-      op.check(state.sync);
-      const fingerprint = pm.card?.fingerprint ?? null;
-      const [retries, rs, uses, alert] = await Promise.all([
-        listTransactionRetries(kv, ok.txn.id),
-        getRetryState(kv, ok.txn.id),
-        fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
-        svc.fraudAlerts.hasOpenAlert(ok.customer),
-      ]);
-      if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
-      const now = clock.now();
-      const verdict = judgeRetry({
-        now,
-        declines: priorDeclines(ok.sync, retries),
-        attempts: rs.value?.attempts ?? 0,
-        fingerprint,
-        cardUses: uses?.value?.uses ?? [],
-        openFraudAlert: alert,
-        confirmFraudAlert: input.confirm_fraud_alert === true,
-        note: input.note ?? null,
-        limits: config.retry,
-      });
-      if (!verdict.ok) throw refusal(verdict);
-      const iso = new Date(now).toISOString();
-      const job = addJob(op, clock, svc.newId, RETRY_RECONCILE_JOB, { retry_id: id }, {
-        dueAt: now + RETRY_RECONCILE_AFTER_MS,
-        maxAttempts: RETRY_RECONCILE_MAX_ATTEMPTS,
-      });
-      const r = newRetryRecord(id, input, ok, pm, {
-        by: ctx.actor.id,
-        at: iso,
-        job: { id: job.id, due_at: job.due_at },
-      });
-      addCreateRetry(op, r);
-      addAttemptCounts(
-        op,
-        ok.txn.id,
-        rs,
-        { attempts: (rs.value?.attempts ?? 0) + 1, in_flight: id },
-        fingerprint && uses
-          ? {
-            fingerprint,
-            entry: uses,
-            uses: [
-              ...recentCardUses(uses.value?.uses ?? [], now, config.retry.maxPerCardPerDay),
-              now,
-            ],
-          }
-          : null,
-      );
-      await binding?.bind(op, id);
-      return {
-        value: r,
-        audit: [{
-          action: "retry.create",
-          target: { type: "retry", id },
-          result: "ok",
-          after: {
-            ...retryAuditView(r),
-            attempt: (rs.value?.attempts ?? 0) + 1,
-            confirm_fraud_alert: r.confirm_fraud_alert,
-            open_fraud_alert: alert,
-          },
-          reason: r.note,
-          stripe: { idempotency_key: r.stripe_idempotency_key },
-        }],
-      };
+    const iso = new Date(now).toISOString();
+    const job = addJob(op, clock, svc.newId, RETRY_RECONCILE_JOB, { retry_id: id }, {
+      dueAt: now + RETRY_RECONCILE_AFTER_MS,
+      maxAttempts: RETRY_RECONCILE_MAX_ATTEMPTS,
     });
-  }
+    const r = newRetryRecord(id, input, ok, pm, {
+      by: ctx.actor.id,
+      at: iso,
+      job: { id: job.id, due_at: job.due_at },
+    });
+    addCreateRetry(op, r);
+    addAttemptCounts(
+      op,
+      ok.txn.id,
+      rs,
+      { attempts: (rs.value?.attempts ?? 0) + 1, in_flight: id },
+      fingerprint && uses
+        ? {
+          fingerprint,
+          entry: uses,
+          uses: [
+            ...recentCardUses(uses.value?.uses ?? [], now, config.retry.maxPerCardPerDay),
+            now,
+          ],
+        }
+        : null,
+    );
+    await binding?.bind(op, id);
+    return {
+      value: r,
+      audit: [{
+        action: "retry.create",
+        target: { type: "retry", id },
+        result: "ok",
+        after: {
+          ...retryAuditView(r),
+          attempt: (rs.value?.attempts ?? 0) + 1,
+          confirm_fraud_alert: r.confirm_fraud_alert,
+          open_fraud_alert: alert,
+        },
+        reason: r.note,
+        stripe: { idempotency_key: r.stripe_idempotency_key },
+      }],
+    };
+  });
+}
 
-  return { preflight, record };
+/** What the factory's steps work with. */
+interface ReqParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  config: Deps["config"];
+  svc: RequestServices;
+}
+
+export function createRetryRequests(deps: Deps, svc: RequestServices) {
+  const p: ReqParts = { kv: deps.kv, clock: deps.clock, config: deps.config, svc };
+
+  return {
+    preflight: bindParts(p, preflight),
+    record: bindParts(p, record),
+  };
 }

@@ -33,6 +33,7 @@ import {
 } from "./authorizations.ts";
 import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
 import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
+import { bindParts } from "../../core/bind.ts";
 
 /** A capture or cancel as the API shows it. */
 export function authorizationView(a: AuthorizationAction) {
@@ -91,6 +92,146 @@ export interface RetryServices {
   hooks?: RetryHooks;
 }
 
+/** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
+async function finishAuthorization(
+  p: RetryParts,
+  ctx: CallContext,
+  txnId: string,
+  req: ActionRequest,
+) {
+  const { kv, clock, authorizations } = p;
+  const fingerprint = await requestFingerprint({ txnId, ...req });
+  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
+    owner: ctx.actor.id,
+    route: `POST /transactions/{id}/${req.kind}`,
+    key: ctx.idempotency_key,
+  };
+  const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
+  const r = await runIdempotent(kv, clock, scope, fingerprint, {
+    run: async (binding) => {
+      const a = await authorizations.record(ctx, txnId, req, binding);
+      return view(await authorizations.send(ctx, a));
+    },
+    resume: async (id) => {
+      const a = (await getAuthorizationAction(kv, id)).value;
+      if (!a) throw notFound("authorization action", id);
+      return view(a);
+    },
+  });
+  return { action: r.body as AuthorizationView, replayed: r.replayed };
+}
+
+async function resume(p: RetryParts, id: string) {
+  const { kv } = p;
+  const r = (await getRetry(kv, id)).value;
+  if (!r) throw notFound("retry", id);
+  return { body: retryView(r) };
+}
+
+async function attempt(
+  p: RetryParts,
+  ctx: CallContext,
+  input: CreateRetryInput,
+  binding: Parameters<RetryParts["requests"]["record"]>[4],
+) {
+  const { svc, requests, confirmer, paymentMethods } = p;
+  try {
+    const id = svc.newId("rty");
+    const tx = await requests.preflight(input);
+    const pm = await paymentMethods.resolveForCustomer(
+      ctx,
+      input.payment_method,
+      tx.customer,
+      `retry-attach:${id}`,
+    );
+    let record = await requests.record(
+      ctx,
+      id,
+      input,
+      { id: pm.id, card: cardSummary(pm) },
+      binding,
+    );
+    record = await confirmer.confirm(ctx, record);
+    return { body: retryView(record) };
+  } catch (error) {
+    if (error instanceof AppError && error.code === "retry_refused") {
+      await svc.audit.record(ctx, {
+        action: "retry.create",
+        target: { type: "transaction", id: input.transaction_id },
+        result: "denied",
+        reason: error.message,
+        after: { reason: error.extra?.reason, payment_method: input.payment_method },
+      });
+    }
+    throw error;
+  }
+}
+
+/** POST /retries: 201 with the attempt whatever Stripe answered; 202 while its outcome is unknown. */
+async function create(
+  p: RetryParts,
+  ctx: CallContext,
+  input: CreateRetryInput,
+): Promise<RetryResult> {
+  const { kv, clock } = p;
+  const fingerprint = await requestFingerprint({ route: "create", ...input });
+  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined
+    ? null
+    : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
+  const r = await runIdempotent(kv, clock, scope, fingerprint, {
+    run: (binding) => attempt(p, ctx, input, binding),
+    resume: (id) => resume(p, id),
+  });
+  return { retry: r.body as RetryView, replayed: r.replayed };
+}
+
+async function get(p: RetryParts, id: string): Promise<RetryView> {
+  const { kv } = p;
+  const r = (await getRetry(kv, id)).value;
+  if (!r) throw notFound("retry", id);
+  return retryView(r);
+}
+
+async function list(
+  p: RetryParts,
+  q: RetryFilters & { limit: number; cursor?: string },
+): Promise<Page<RetryView>> {
+  const { kv, svc } = p;
+  const { limit, cursor, ...filters } = q;
+  const page = await listRetries(kv, svc.cursors, filters, { limit, cursor });
+  return { data: page.data.map(retryView), next_cursor: page.next_cursor };
+}
+
+function jobHandlers(p: RetryParts): Record<string, JobHandler> {
+  const { reconciler, authorizations } = p;
+  return {
+    [AUTHORIZATION_RECONCILE_JOB]: async (job: Job) => {
+      const { action_id } = job.payload as { action_id: string };
+      if (await authorizations.reconcileOne(action_id) === "unknown") {
+        throw new Error(`the outcome of ${action_id} is still unknown; trying again later`);
+      }
+    },
+    [RETRY_RECONCILE_JOB]: async (job: Job) => {
+      const { retry_id } = job.payload as { retry_id: string };
+      const outcome = await reconciler.reconcileOne(retry_id);
+      if (outcome === "unknown") {
+        throw new Error(`the outcome of retry ${retry_id} is still unknown; trying again later`);
+      }
+    },
+  };
+}
+
+/** What the retry service's operations work with. */
+interface RetryParts extends Pick<Deps, "kv" | "clock"> {
+  deps: Deps;
+  svc: RetryServices;
+  requests: ReturnType<typeof createRetryRequests>;
+  confirmer: ReturnType<typeof createRetryConfirmer>;
+  reconciler: ReturnType<typeof createRetryReconciler>;
+  paymentMethods: ReturnType<typeof createPaymentMethods>;
+  authorizations: ReturnType<typeof createAuthorizations>;
+}
+
 export function createRetryService(deps: Deps, svc: RetryServices) {
   const { kv, clock } = deps;
   const fraudAlerts = svc.fraudAlerts ?? openFraudAlertsFromKv(kv);
@@ -100,130 +241,30 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
   const authorizations = createAuthorizations(deps, { ...svc, confirmer });
-
-  /** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
-  async function finishAuthorization(ctx: CallContext, txnId: string, req: ActionRequest) {
-    const fingerprint = await requestFingerprint({ txnId, ...req });
-    const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
-      owner: ctx.actor.id,
-      route: `POST /transactions/{id}/${req.kind}`,
-      key: ctx.idempotency_key,
-    };
-    const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
-    const r = await runIdempotent(kv, clock, scope, fingerprint, {
-      run: async (binding) => {
-        const a = await authorizations.record(ctx, txnId, req, binding);
-        return view(await authorizations.send(ctx, a));
-      },
-      resume: async (id) => {
-        const a = (await getAuthorizationAction(kv, id)).value;
-        if (!a) throw notFound("authorization action", id);
-        return view(a);
-      },
-    });
-    return { action: r.body as AuthorizationView, replayed: r.replayed };
-  }
-
-  async function resume(id: string) {
-    const r = (await getRetry(kv, id)).value;
-    if (!r) throw notFound("retry", id);
-    return { body: retryView(r) };
-  }
-
-  async function attempt(
-    ctx: CallContext,
-    input: CreateRetryInput,
-    binding: Parameters<typeof requests.record>[4],
-  ) {
-    try {
-      const id = svc.newId("rty");
-      const tx = await requests.preflight(input);
-      const pm = await paymentMethods.resolveForCustomer(
-        ctx,
-        input.payment_method,
-        tx.customer,
-        `retry-attach:${id}`,
-      );
-      let record = await requests.record(
-        ctx,
-        id,
-        input,
-        { id: pm.id, card: cardSummary(pm) },
-        binding,
-      );
-      record = await confirmer.confirm(ctx, record);
-      return { body: retryView(record) };
-    } catch (error) {
-      if (error instanceof AppError && error.code === "retry_refused") {
-        await svc.audit.record(ctx, {
-          action: "retry.create",
-          target: { type: "transaction", id: input.transaction_id },
-          result: "denied",
-          reason: error.message,
-          after: { reason: error.extra?.reason, payment_method: input.payment_method },
-        });
-      }
-      throw error;
-    }
-  }
-
-  /** POST /retries: 201 with the attempt whatever Stripe answered; 202 while its outcome is unknown. */
-  async function create(ctx: CallContext, input: CreateRetryInput): Promise<RetryResult> {
-    const fingerprint = await requestFingerprint({ route: "create", ...input });
-    const scope: IdempotencyScope | null = ctx.idempotency_key === undefined
-      ? null
-      : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
-    const r = await runIdempotent(kv, clock, scope, fingerprint, {
-      run: (binding) => attempt(ctx, input, binding),
-      resume,
-    });
-    return { retry: r.body as RetryView, replayed: r.replayed };
-  }
-
-  async function get(id: string): Promise<RetryView> {
-    const r = (await getRetry(kv, id)).value;
-    if (!r) throw notFound("retry", id);
-    return retryView(r);
-  }
-
-  async function list(
-    q: RetryFilters & { limit: number; cursor?: string },
-  ): Promise<Page<RetryView>> {
-    const { limit, cursor, ...filters } = q;
-    const page = await listRetries(kv, svc.cursors, filters, { limit, cursor });
-    return { data: page.data.map(retryView), next_cursor: page.next_cursor };
-  }
-
-  function jobHandlers(): Record<string, JobHandler> {
-    return {
-      [AUTHORIZATION_RECONCILE_JOB]: async (job: Job) => {
-        const { action_id } = job.payload as { action_id: string };
-        if (await authorizations.reconcileOne(action_id) === "unknown") {
-          throw new Error(`the outcome of ${action_id} is still unknown; trying again later`);
-        }
-      },
-      [RETRY_RECONCILE_JOB]: async (job: Job) => {
-        const { retry_id } = job.payload as { retry_id: string };
-        const outcome = await reconciler.reconcileOne(retry_id);
-        if (outcome === "unknown") {
-          throw new Error(`the outcome of retry ${retry_id} is still unknown; trying again later`);
-        }
-      },
-    };
-  }
+  const p: RetryParts = {
+    kv,
+    clock,
+    deps,
+    svc,
+    requests,
+    confirmer,
+    reconciler,
+    paymentMethods,
+    authorizations,
+  };
 
   return {
-    create,
-    get,
-    list,
+    create: bindParts(p, create),
+    get: bindParts(p, get),
+    list: bindParts(p, list),
     paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
     capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
-      finishAuthorization(ctx, txnId, { kind: "capture", ...body }),
+      finishAuthorization(p, ctx, txnId, { kind: "capture", ...body }),
     cancel: (
       ctx: CallContext,
       txnId: string,
       body: { reason: CancellationReason; note: string },
-    ) => finishAuthorization(ctx, txnId, { kind: "cancel", ...body }),
+    ) => finishAuthorization(p, ctx, txnId, { kind: "cancel", ...body }),
     /** the cron's safety net: retry attempts and authorization actions with unknown outcomes */
     reconcile: async (options?: { limit?: number }) => ({
       ...await reconciler.sweep(options),
@@ -232,7 +273,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     /** the cron: an ops alert for each authorization within 24 h of lapsing */
     sweepExpiringAuthorizations: () => sweepExpiringAuthorizations(deps, svc),
     reconcileOne: reconciler.reconcileOne,
-    jobHandlers,
+    jobHandlers: () => jobHandlers(p),
     /** test seams (`afterStripeCall`: between Stripe's answer and its settlement) */
     hooks,
   };

@@ -16,6 +16,8 @@
  */
 import type { Metrics } from "../../core/metrics.ts";
 import { AsyncLocalStorage } from "node:async_hooks";
+import { budgetedHttpClient, type CallScope, ENDPOINT_BUDGETS, sdkClient } from "./http_client.ts";
+import { createCallLog, type StripeCallOptions } from "./call_log.ts";
 import Stripe from "stripe";
 import type { Config } from "../../config.ts";
 import type { Clock } from "../../core/clock.ts";
@@ -37,16 +39,8 @@ export {
   stripeOutcome,
 } from "./errors.ts";
 
-export type StripePriority = "interactive" | "background";
-
-export interface StripeCallOptions {
-  /** `interactive` (an admin is waiting; default) may use the whole budget; `background` leaves a reserve */
-  priority?: StripePriority;
-  /** what the call does, for the logs (`refunds.create`) */
-  label?: string;
-  /** a routine call among many (demo seeding): logged at debug when it succeeds */
-  quiet?: boolean;
-}
+export { DEMO_SECRET_KEY, ENDPOINT_BUDGETS, type StripePriority } from "./http_client.ts";
+export type { StripeCallOptions } from "./call_log.ts";
 
 export interface StripeGateway {
   /** Runs one Stripe API call through the shared budget, mapping Stripe's errors to problems. */
@@ -57,9 +51,6 @@ export interface StripeGateway {
 export interface BudgetedStripeGateway extends StripeGateway {
   readonly bucket: TokenBucket;
 }
-
-/** The key demo mode uses against the emulator (which accepts any `sk_test_` key). */
-export const DEMO_SECRET_KEY = "sk_test_demo_emulator_0000000000";
 
 export interface StripeGatewayOptions {
   /** calls, budget waits and 429s are counted here (GET /metrics) */
@@ -81,125 +72,6 @@ export interface StripeGatewayOptions {
   backoffBaseMs?: number;
   /** the `fetch` the SDK sends with (default: the global one) */
   fetch?: typeof fetch;
-}
-
-interface RequestRecord {
-  method: string;
-  path: string;
-  idempotency_key: string | null;
-  status: number | null;
-  request_id: string | null;
-  ms: number;
-  waited_ms: number;
-}
-
-/** What one attempt of `call` did, filled in by the HTTP client below. */
-interface CallScope {
-  priority: StripePriority;
-  requests: RequestRecord[];
-  /** every request so far may be sent again without acting twice */
-  repeatable: boolean;
-  budgetFailure?: unknown;
-}
-
-// The SDK keys every POST itself with this prefix; such a key is new on each
-// call, so it does not make repeating the whole call safe.
-const SDK_AUTO_KEY = "stripe-node-retry-";
-
-function headerString(headers: Record<string, unknown>, name: string): string | null {
-  const v = headers[name] ?? headers[name.toLowerCase()];
-  return typeof v === "string" ? v : null;
-}
-
-/**
- * Endpoints Stripe limits on their own, below the account's overall rate: a
- * request to one pays a token of its sub-bucket as well as the shared one.
- * Files (uploads) are limited to 20 requests/s.
- */
-export const ENDPOINT_BUDGETS: { name: string; ratePerS: number; path: string }[] = [
-  { name: "stripe_files", ratePerS: 20, path: "/v1/files" },
-];
-
-interface SubBucket {
-  path: string;
-  bucket: TokenBucket;
-}
-
-/** The SDK's fetch client, with each request paying a token first and reporting to its call. */
-function budgetedHttpClient(
-  bucket: TokenBucket,
-  scopes: AsyncLocalStorage<CallScope>,
-  fetchFn?: typeof fetch,
-  subBuckets: SubBucket[] = [],
-): Stripe.HttpClientInterface {
-  const inner = Stripe.createFetchHttpClient(fetchFn);
-  const client = Object.create(inner) as Stripe.HttpClientInterface;
-  client.makeRequest = async (host, port, path, method, headers, body, protocol, timeout) => {
-    const scope = scopes.getStore();
-    const key = headerString(headers, "Idempotency-Key");
-    if (scope && method !== "GET" && (key === null || key.startsWith(SDK_AUTO_KEY))) {
-      scope.repeatable = false;
-    }
-    let waited = 0;
-    try {
-      const priority = scope?.priority ?? "interactive";
-      for (const sub of subBuckets) {
-        if (path.startsWith(sub.path)) waited += (await sub.bucket.take(priority)).waitedMs;
-      }
-      waited += (await bucket.take(priority)).waitedMs;
-    } catch (e) {
-      if (scope) scope.budgetFailure = e;
-      throw e;
-    }
-    const record: RequestRecord = {
-      method,
-      path: path.split("?")[0],
-      idempotency_key: key && !key.startsWith(SDK_AUTO_KEY) ? key : null,
-      status: null,
-      request_id: null,
-      ms: 0,
-      waited_ms: Math.round(waited),
-    };
-    scope?.requests.push(record);
-    const started = performance.now();
-    try {
-      const res = await inner.makeRequest(
-        host,
-        port,
-        path,
-        method,
-        headers,
-        body,
-        protocol,
-        timeout,
-      );
-      record.status = res.getStatusCode();
-      record.request_id = headerString(res.getHeaders() as Record<string, unknown>, "request-id");
-      return res;
-    } finally {
-      record.ms = Math.round(performance.now() - started);
-    }
-  };
-  return client;
-}
-
-function sdkClient(
-  config: Pick<Config, "stripe">,
-  httpClient: Stripe.HttpClientInterface,
-  timeout: number,
-) {
-  const url = new URL(config.stripe.apiUrl);
-  const protocol = url.protocol === "http:" ? "http" : "https";
-  return new Stripe(config.stripe.secretKey ?? DEMO_SECRET_KEY, {
-    host: url.hostname,
-    port: url.port || (protocol === "http" ? 80 : 443),
-    protocol,
-    httpClient,
-    // The gateway owns retries: it knows when repeating is safe and keeps to the budget.
-    maxNetworkRetries: 0,
-    timeout,
-    telemetry: false,
-  });
 }
 
 export function createStripeGateway(options: StripeGatewayOptions): BudgetedStripeGateway {
@@ -235,56 +107,7 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     return asked === undefined ? jittered : asked * 1000 + jittered / 4;
   }
 
-  const calls = options.metrics?.counter(
-    "payops_stripe_requests_total",
-    "Stripe API requests by call label and HTTP status",
-  );
-  const waits = options.metrics?.histogram(
-    "payops_stripe_budget_wait_seconds",
-    "Time a Stripe call waited for a token of the shared budget, by priority",
-  );
-  const throttled = options.metrics?.counter(
-    "payops_stripe_rate_limited_total",
-    "Stripe answers that asked to slow down, by reason (rate_limit, lock_timeout, ...)",
-  );
-
-  function countAttempt(scope: CallScope, opts: StripeCallOptions, error?: unknown) {
-    const label = opts.label ?? "unlabelled";
-    for (const r of scope.requests) {
-      calls!.inc({ label, status: String(r.status ?? "none") });
-      waits!.observe({ priority: scope.priority }, r.waited_ms / 1000);
-    }
-    if (isStripeError(error) && (error.statusCode === 429 || error.code === "lock_timeout")) {
-      throttled!.inc({ reason: error.code ?? "rate_limit" });
-    }
-  }
-
-  function logAttempt(scope: CallScope, opts: StripeCallOptions, attempt: number, error?: unknown) {
-    if (calls) countAttempt(scope, opts, error);
-    const last = scope.requests.at(-1);
-    const fields = {
-      label: opts.label ?? null,
-      priority: scope.priority,
-      attempt,
-      requests: scope.requests.length,
-      method: last?.method ?? null,
-      path: last?.path ?? null,
-      status: isStripeError(error) ? error.statusCode ?? null : last?.status ?? null,
-      ms: last?.ms ?? null,
-      waited_ms: scope.requests.reduce((n, r) => n + r.waited_ms, 0),
-      request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
-      idempotency_key: last?.idempotency_key ?? null,
-    };
-    if (error === undefined) (opts.quiet ? log.debug : log.info)("stripe call", fields);
-    else {
-      const e = isStripeError(error)
-        ? { type: error.rawType ?? error.type, code: error.code ?? null, message: error.message }
-        : { message: error instanceof Error ? error.message : String(error) };
-      // a routine call's decline (demo seeding declines on purpose) is no news
-      const routine = opts.quiet && isStripeError(error) && error.statusCode === 402;
-      (routine ? log.debug : log.warn)("stripe call failed", { ...fields, error: e });
-    }
-  }
+  const logAttempt = createCallLog(log, options.metrics);
 
   return {
     bucket,

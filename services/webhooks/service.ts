@@ -14,7 +14,7 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
-import { type AuditInput, type AuditService } from "../audit/mod.ts";
+import { type AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { type CommitHook } from "../ingest/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -33,7 +33,6 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import {
   addNewEvent,
-  addRecordUpdate,
   encodePayload,
   getEvent,
   getIgnoredCounts,
@@ -50,10 +49,9 @@ import {
   type WebhookEventView,
   type WebhookListQuery,
 } from "./view.ts";
-import { closeOpsAlert } from "../ops_alerts.ts";
-import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { CommitBatcher } from "./batch.ts";
 import { sweepExpiredEvents } from "./retention.ts";
+import { replayEvent } from "./replay.ts";
 import { ignoreAtIntake, modeMismatch } from "./ignore.ts";
 import type { Histogram } from "../../core/metrics.ts";
 
@@ -234,55 +232,9 @@ class WebhookServiceImpl {
   }
 
   /** Processes a stored event again, now, as an audited admin action. */
-  async replay(
-    ctx: CallContext,
-    id: string,
-    options: { force?: boolean } = {},
-  ): Promise<ReplayResult> {
-    const { value: record } = await getEvent(this.#kv, id);
-    if (!record) throw notFound("webhook event", id);
-    const replayable = record.status === "failed" || record.status === "dead";
-    if (!replayable && !options.force) {
-      throw new AppError(
-        "conflict",
-        `webhook event ${id} is ${record.status}; only failed or dead events are replayed ` +
-          "(pass force=true to process a processed or pending one again)",
-      );
-    }
-    const event = await this.#processing.loadEvent(record);
-    const outcome = await this.#processing.attempt(event);
-    const after = await this.#svc.audit.commit(ctx, async (op) => {
-      const entry = await getEvent(this.#kv, id);
-      if (!entry.value) throw notFound("webhook event", id);
-      // A failed replay leaves the status as it was (a dead event stays dead).
-      const next = this.#processing.nextRecord(entry.value, outcome, entry.value.status);
-      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
-      const audit: AuditInput[] = [{
-        action: "webhook.replay",
-        target: { type: "webhook_event", id },
-        result: outcome.ok ? "ok" : "failed",
-        before: { status: entry.value.status, attempts: entry.value.attempts },
-        after: { status: next.status, attempts: next.attempts, detail: next.detail },
-        reason: outcome.ok ? (options.force ? "forced replay" : null) : outcome.error,
-      }];
-      // Handled: the alert that the event had died is closed in the same commit.
-      if (outcome.ok) {
-        const note = `replayed by ${ctx.actor.id}: ${next.status}`;
-        const at = new Date(this.#clock.now()).toISOString();
-        for (
-          const alert of await openAlertsForWebhookEvent(this.#kv, id, entry.value.received_at)
-        ) {
-          audit.push(closeOpsAlert(op, alert, ctx.actor.id, note, at).audit);
-        }
-      }
-      return { value: next, audit };
-    });
-    return {
-      event: toView(after),
-      replay: outcome.ok
-        ? { result: "ok", detail: outcome.detail, error: null }
-        : { result: "failed", detail: null, error: outcome.error },
-    };
+  replay(ctx: CallContext, id: string, options: { force?: boolean } = {}): Promise<ReplayResult> {
+    const parts = { kv: this.#kv, clock: this.#clock, audit: this.#svc.audit };
+    return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
 
   /** The retention sweep (see `sweepExpiredEvents`). */

@@ -10,21 +10,11 @@ import { emptyAggregates } from "../../services/ingest/mod.ts";
 import type { Attempt, FraudHistory } from "../../domain/fraud_history.ts";
 import { keys } from "../../kv/keys.ts";
 import { sampleTransaction } from "./support.ts";
+import { seededRandom as prng } from "../helpers/virtual_time.ts";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const MAX_MUTATIONS = 480;
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Pattern = "velocity" | "card_testing" | "churn" | "anomaly" | "new_customer";
 const PATTERNS: Pattern[] = ["velocity", "card_testing", "churn", "anomaly", "new_customer"];

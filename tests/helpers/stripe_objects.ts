@@ -5,6 +5,8 @@
  * card payment, step by step, for ordering tests.
  */
 import type Stripe from "stripe";
+import { EVIDENCE_FIELDS } from "../../emulator/dispute_evidence.ts";
+import { cardPaymentMethodOptions } from "../../emulator/payment_intents.ts";
 
 /** 2026-11-26T08:00:00Z in seconds: an hour before tests/helpers/app.ts's clock. */
 export const T0 = Date.UTC(2026, 10, 26, 8, 0, 0) / 1000;
@@ -303,14 +305,7 @@ export function paymentIntentObject(o: PaymentIntentInput = {}): Stripe.PaymentI
     on_behalf_of: null,
     payment_method: null,
     payment_method_configuration_details: null,
-    payment_method_options: {
-      card: {
-        installments: null,
-        mandate_options: null,
-        network: null,
-        request_three_d_secure: "automatic",
-      },
-    },
+    payment_method_options: cardPaymentMethodOptions(),
     payment_method_types: ["card"],
     payment_record: null,
     processing: null,
@@ -389,36 +384,6 @@ export interface DisputeInput {
   reinstated?: boolean;
   submission_count?: number;
 }
-
-const EVIDENCE_FIELDS = [
-  "access_activity_log",
-  "billing_address",
-  "cancellation_policy",
-  "cancellation_policy_disclosure",
-  "cancellation_rebuttal",
-  "customer_communication",
-  "customer_email_address",
-  "customer_name",
-  "customer_purchase_ip",
-  "customer_signature",
-  "duplicate_charge_documentation",
-  "duplicate_charge_explanation",
-  "duplicate_charge_id",
-  "product_description",
-  "receipt",
-  "refund_policy",
-  "refund_policy_disclosure",
-  "refund_refusal_explanation",
-  "service_date",
-  "service_documentation",
-  "shipping_address",
-  "shipping_carrier",
-  "shipping_date",
-  "shipping_documentation",
-  "shipping_tracking_number",
-  "uncategorized_file",
-  "uncategorized_text",
-];
 
 export function disputeObject(o: DisputeInput): Stripe.Dispute {
   const created = o.created ?? T0;
@@ -696,17 +661,7 @@ export function paymentStory(
       return [
         stripeEvent(
           "charge.failed",
-          chargeObject({
-            id: chargeId,
-            payment_intent: pi,
-            amount,
-            currency,
-            customer,
-            card,
-            created: t,
-            status: "failed",
-            decline,
-          }),
+          charge(t, { id: chargeId, status: "failed", decline }),
           t,
         ),
         stripeEvent(

@@ -1,0 +1,169 @@
+/**
+ * Deciding on a refund that awaits a second person (maker-checker): the
+ * approval is one commit (record to `processing`, the reconciliation job, the
+ * client's idempotency binding, the audit entry); each refusal (self-approval,
+ * a linked account, a stale `approval_hash`) is audited as denied. A
+ * rejection is committed by the submitter's `release`.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
+import { type RefundRecord, withHistory } from "../../domain/refund.ts";
+import {
+  approvalHash,
+  assertRefundableTransaction,
+  refundableOf,
+  resolveAmount,
+} from "./policy.ts";
+import { refundAuditView } from "./settlement.ts";
+import { linkRefusal } from "../approvals/mod.ts";
+import {
+  assertChargeRefundable,
+  loadTransaction,
+  reconcileJob,
+  type RequestParts,
+} from "./request_parts.ts";
+
+async function loadAwaiting(kv: Deno.Kv, id: string): Promise<Deno.KvEntry<RefundRecord>> {
+  const entry = await getRefund(kv, id);
+  if (!entry.value) throw notFound("refund", id);
+  if (entry.value.status !== "awaiting_approval") {
+    const by = entry.value.approved_by ?? entry.value.rejected_by;
+    throw new AppError(
+      "conflict",
+      `refund ${id} is ${entry.value.status}${by ? ` (decided by ${by})` : ""}; only a refund ` +
+        "awaiting approval can be approved or rejected",
+      { extra: { status: entry.value.status } },
+    );
+  }
+  return entry as Deno.KvEntry<RefundRecord>;
+}
+
+/** A refused approval is audited (`result: denied`) before the refusal is thrown. */
+function denied(parts: RequestParts, ctx: CallContext, first: RefundRecord, reason: string) {
+  return parts.svc.audit.record(ctx, {
+    action: "refund.approve",
+    target: { type: "refund", id: first.id },
+    result: "denied",
+    reason,
+    after: { amount: first.amount, currency: first.currency },
+  });
+}
+
+/**
+ * The checker's approval: the record moves to `processing` (its reservation
+ * stays) in one commit with the audit entry; a concurrent approve/reject
+ * loses on the record's versionstamp and sees the decision (409).
+ */
+async function approve(
+  parts: RequestParts,
+  ctx: CallContext,
+  id: string,
+  body: { note?: string; approval_hash?: string },
+  binding: IdempotencyBinding | null,
+): Promise<RefundRecord> {
+  const { kv } = parts.deps;
+  const first = (await loadAwaiting(kv, id)).value;
+  if (first.requested_by === ctx.actor.id) {
+    await denied(parts, ctx, first, "self-approval: a different operator or admin must approve");
+    throw new AppError(
+      "self_approval_forbidden",
+      `you requested refund ${id}; a different operator or admin must approve it`,
+    );
+  }
+  // Not an account linked to the requester either (README, "Two-person rules").
+  const linked = await linkRefusal(kv, { requested_by: first.requested_by, target: null }, ctx);
+  if (linked) {
+    await denied(parts, ctx, first, linked.reason);
+    throw linked.error;
+  }
+  try {
+    return await commitApproval(parts, ctx, id, body, binding);
+  } catch (e) {
+    // A refusal for a stale approval_hash is a denied attempt: audited like the others.
+    if (e instanceof AppError && e.extra?.stale_approval_hash) {
+      await denied(parts, ctx, first, "stale approval_hash: the refund is not what was requested");
+    }
+    throw e;
+  }
+}
+
+function commitApproval(
+  { deps, svc }: RequestParts,
+  ctx: CallContext,
+  id: string,
+  body: { note?: string; approval_hash?: string },
+  binding: IdempotencyBinding | null,
+): Promise<RefundRecord> {
+  const { kv, clock } = deps;
+  return svc.audit.commit(ctx, async (op) => {
+    const entry = await loadAwaiting(kv, id);
+    const before = entry.value;
+    const now = clock.now();
+    if (Date.parse(before.expires_at!) <= now) {
+      throw new AppError(
+        "conflict",
+        `refund ${id} expired at ${before.expires_at} without approval; its reservation is ` +
+          "being released; ask for the refund again",
+      );
+    }
+    const expected = await approvalHash(before);
+    if (
+      before.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
+    ) {
+      throw new AppError(
+        "conflict",
+        `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
+          "differ from the approval request); nothing was approved",
+        { extra: { stale_approval_hash: true } },
+      );
+    }
+    const txnEntry = await loadTransaction(kv, before.transaction_id);
+    await assertChargeRefundable(kv, op, txnEntry.value.id);
+    assertRefundableTransaction(txnEntry.value);
+    resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
+    op.check(txnEntry);
+    if (before.job) addJobRemoval(op, before.job);
+    const iso = new Date(now).toISOString();
+    const note = body.note?.trim() || null;
+    const after: RefundRecord = {
+      ...before,
+      status: "processing",
+      approved_by: ctx.actor.id,
+      decision_note: note,
+      sent_at: iso,
+      job: reconcileJob(op, deps, svc.newId, id),
+      updated_at: iso,
+      history: withHistory(before, { at: iso, status: "processing", by: ctx.actor.id, note }),
+    };
+    addUpdateRefund(op, entry, after);
+    await binding?.bind(op, id);
+    return {
+      value: after,
+      audit: [{
+        action: "refund.approve",
+        target: { type: "refund", id },
+        result: "ok",
+        before: { status: before.status },
+        after: { ...refundAuditView(after), approval_hash: before.approval_hash },
+        reason: note,
+        stripe: { idempotency_key: after.stripe_idempotency_key },
+      }],
+    };
+  });
+}
+
+export function createRefundApprovals(parts: RequestParts) {
+  return {
+    approve: (
+      ctx: CallContext,
+      id: string,
+      body: { note?: string; approval_hash?: string },
+      binding: IdempotencyBinding | null,
+    ) => approve(parts, ctx, id, body, binding),
+    /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
+    checkRejectable: async (id: string): Promise<RefundRecord> =>
+      (await loadAwaiting(parts.deps.kv, id)).value,
+  };
+}

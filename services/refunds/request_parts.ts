@@ -1,0 +1,71 @@
+/**
+ * What asking for a refund and deciding on it share: the job names and
+ * timings, the transaction a request names (a merged stub's id answers as its
+ * payment), the check that Stripe would take a refund of its charge now, and
+ * the reconciliation job that follows a refund sent to Stripe.
+ */
+import type { Deps } from "../deps.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { Transaction } from "../../domain/transaction.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { addJob } from "../../kv/jobs.ts";
+import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import { isClosedStatus } from "../../domain/dispute.ts";
+import { getMergedInto } from "../../kv/transactions.ts";
+import { getTransactionEntry } from "../../kv/refunds.ts";
+
+export const REFUND_RECONCILE_JOB = "refund.reconcile";
+export const REFUND_EXPIRE_JOB = "refund.expire_approval";
+/** the reconciliation job first looks after this long: beyond any Stripe call's timeout */
+export const RECONCILE_AFTER_MS = 60_000;
+/** unknown outcomes are retried with backoff (up to 1 h apart) well past Stripe's 24 h key window */
+export const RECONCILE_MAX_ATTEMPTS = 60;
+
+export interface RequestServices {
+  audit: AuditService;
+  newId: IdFactory;
+}
+
+/** What asking for and deciding on refunds works with. */
+export interface RequestParts {
+  deps: Deps;
+  svc: RequestServices;
+}
+
+type TxnEntry = Deno.KvEntry<Transaction>;
+
+export async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
+  let entry = await getTransactionEntry(kv, id);
+  // a stub merged into its payment (an alert may still name it): the payment's record
+  const into = entry.value ? null : await getMergedInto(kv, id);
+  if (into) entry = await getTransactionEntry(kv, into);
+  if (!entry.value) throw notFound("transaction", id);
+  return entry as TxnEntry;
+}
+
+/**
+ * Stripe refuses a refund while a dispute leaves the charge not refundable
+ * (`is_charge_refundable: false`, a chargeback being decided); asking would
+ * only fail there. Each dispute read is checked at commit.
+ */
+export async function assertChargeRefundable(kv: Deno.Kv, op: Deno.AtomicOperation, txnId: string) {
+  for (const d of await listDisputesOfTransaction(kv, txnId)) {
+    op.check(d);
+    if (d.value.is_charge_refundable || isClosedStatus(d.value.status)) continue;
+    throw new AppError(
+      "charge_not_refundable",
+      `Stripe says the charge of ${txnId} cannot be refunded while dispute ${d.value.id} ` +
+        `(${d.value.status}) is open: respond to or accept the dispute instead`,
+      { extra: { dispute_id: d.value.id, dispute_status: d.value.status } },
+    );
+  }
+}
+
+export function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id: string) {
+  const job = addJob(op, deps.clock, newId, REFUND_RECONCILE_JOB, { refund_id: id }, {
+    dueAt: deps.clock.now() + RECONCILE_AFTER_MS,
+    maxAttempts: RECONCILE_MAX_ATTEMPTS,
+  });
+  return { id: job.id, due_at: job.due_at };
+}

@@ -1,0 +1,86 @@
+/**
+ * Which payments may be retried: the payment-wide checks made before anything
+ * is sent to Stripe, the declines seen so far, and a refusal as a problem.
+ */
+import { AppError, notFound } from "../../core/errors.ts";
+import { CARD_RATE_LIMIT_CODE, type PriorDecline, type RetryVerdict } from "../../domain/retry.ts";
+import type { Transaction, TxnSync } from "../../domain/transaction.ts";
+import { type RetryRecord } from "../../kv/retries.ts";
+
+export interface Retryable {
+  txn: Transaction;
+  sync: TxnSync;
+  customer: string;
+  pi: string;
+}
+
+/** 404 / 409 unless the transaction is a PaymentIntent waiting for a new payment method. */
+export function assertRetryable(
+  id: string,
+  txn: Transaction | null,
+  sync: TxnSync | null,
+): Retryable {
+  if (!txn) throw notFound("transaction", id);
+  if (!txn.stripe_payment_intent) {
+    throw new AppError(
+      "conflict",
+      `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
+        "ask the customer to pay again through your checkout (a new PaymentIntent)",
+      { extra: { status: txn.status, object: "charge" } },
+    );
+  }
+  const status = sync?.pi?.status ?? "unknown";
+  if (status !== "requires_payment_method" || !sync) {
+    throw new AppError(
+      "conflict",
+      `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
+        "requires_payment_method (a failed payment) can be retried",
+      { extra: { status, transaction_status: txn.status } },
+    );
+  }
+  if (!txn.customer) {
+    throw new AppError(
+      "conflict",
+      `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
+        "payment's customer; ask the customer to pay again through your checkout",
+      { extra: { status } },
+    );
+  }
+  return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };
+}
+
+/** Every decline seen on this payment: its charges, and attempts Stripe refused without one. */
+export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecline[] {
+  const out: PriorDecline[] = [];
+  const charges = new Set<string>();
+  for (const c of Object.values(sync.charges)) {
+    if (c.status !== "failed") continue;
+    charges.add(c.id);
+    out.push({
+      at: c.created * 1000,
+      fingerprint: c.payment_method?.fingerprint ?? null,
+      code: c.failure_code,
+      // Stripe's own lock shows as a blocked charge, which is not the issuer's fraud decline.
+      decline_code: c.failure_code === CARD_RATE_LIMIT_CODE ? null : c.decline_code,
+      advice_code: c.advice_code,
+    });
+  }
+  for (const r of retries) {
+    if (r.status !== "failed" || (r.stripe_charge && charges.has(r.stripe_charge))) continue;
+    if (!r.failure_code && !r.decline_code) continue;
+    out.push({
+      at: Date.parse(r.settled_at ?? r.updated_at),
+      fingerprint: r.card?.fingerprint ?? null,
+      code: r.failure_code,
+      decline_code: r.decline_code,
+      advice_code: r.advice_code,
+    });
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+export function refusal(verdict: Exclude<RetryVerdict, { ok: true }>): AppError {
+  return new AppError("retry_refused", verdict.detail, {
+    extra: { reason: verdict.reason, retry_after: verdict.retry_after },
+  });
+}

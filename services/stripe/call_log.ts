@@ -1,0 +1,80 @@
+/**
+ * What the gateway says about each attempt of a call: one log line (a
+ * routine call quietly) and, with metrics, its requests by label and status,
+ * the budget waits and Stripe's requests to slow down.
+ */
+import type { Metrics } from "../../core/metrics.ts";
+import type { Logger } from "../../core/log.ts";
+import { isStripeError } from "./errors.ts";
+import type { CallScope, StripePriority } from "./http_client.ts";
+
+export interface StripeCallOptions {
+  /** `interactive` (an admin is waiting; default) may use the whole budget; `background` leaves a reserve */
+  priority?: StripePriority;
+  /** what the call does, for the logs (`refunds.create`) */
+  label?: string;
+  /** a routine call among many (demo seeding): logged at debug when it succeeds */
+  quiet?: boolean;
+}
+
+export type CallLog = (
+  scope: CallScope,
+  opts: StripeCallOptions,
+  attempt: number,
+  error?: unknown,
+) => void;
+
+export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
+  const calls = metrics?.counter(
+    "payops_stripe_requests_total",
+    "Stripe API requests by call label and HTTP status",
+  );
+  const waits = metrics?.histogram(
+    "payops_stripe_budget_wait_seconds",
+    "Time a Stripe call waited for a token of the shared budget, by priority",
+  );
+  const throttled = metrics?.counter(
+    "payops_stripe_rate_limited_total",
+    "Stripe answers that asked to slow down, by reason (rate_limit, lock_timeout, ...)",
+  );
+
+  function countAttempt(scope: CallScope, opts: StripeCallOptions, error?: unknown) {
+    const label = opts.label ?? "unlabelled";
+    for (const r of scope.requests) {
+      calls!.inc({ label, status: String(r.status ?? "none") });
+      waits!.observe({ priority: scope.priority }, r.waited_ms / 1000);
+    }
+    if (isStripeError(error) && (error.statusCode === 429 || error.code === "lock_timeout")) {
+      throttled!.inc({ reason: error.code ?? "rate_limit" });
+    }
+  }
+
+  function logAttempt(scope: CallScope, opts: StripeCallOptions, attempt: number, error?: unknown) {
+    if (calls) countAttempt(scope, opts, error);
+    const last = scope.requests.at(-1);
+    const fields = {
+      label: opts.label ?? null,
+      priority: scope.priority,
+      attempt,
+      requests: scope.requests.length,
+      method: last?.method ?? null,
+      path: last?.path ?? null,
+      status: isStripeError(error) ? error.statusCode ?? null : last?.status ?? null,
+      ms: last?.ms ?? null,
+      waited_ms: scope.requests.reduce((n, r) => n + r.waited_ms, 0),
+      request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
+      idempotency_key: last?.idempotency_key ?? null,
+    };
+    if (error === undefined) (opts.quiet ? log.debug : log.info)("stripe call", fields);
+    else {
+      const e = isStripeError(error)
+        ? { type: error.rawType ?? error.type, code: error.code ?? null, message: error.message }
+        : { message: error instanceof Error ? error.message : String(error) };
+      // a routine call's decline (demo seeding declines on purpose) is no news
+      const routine = opts.quiet && isStripeError(error) && error.statusCode === 402;
+      (routine ? log.debug : log.warn)("stripe call failed", { ...fields, error: e });
+    }
+  }
+
+  return logAttempt;
+}

@@ -1,0 +1,74 @@
+/**
+ * Replaying a stored webhook event: processed again now, as an audited admin
+ * action. A failed or dead event is replayed; another only with `force`. A
+ * replay that processes the event closes the ops alert its death raised, in
+ * the same commit.
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditInput, AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import type { EventProcessing } from "./processing.ts";
+import { addRecordUpdate, getEvent, type WebhookEventRecord } from "../../kv/webhook_events.ts";
+import { type ReplayResult, toView } from "./view.ts";
+import { closeOpsAlert } from "../ops_alerts.ts";
+import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
+
+export interface ReplayParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  audit: AuditService;
+  processing: EventProcessing;
+}
+
+export async function replayEvent(
+  parts: ReplayParts,
+  ctx: CallContext,
+  id: string,
+  options: { force?: boolean } = {},
+): Promise<ReplayResult> {
+  const { value: record } = await getEvent(parts.kv, id);
+  if (!record) throw notFound("webhook event", id);
+  const replayable = record.status === "failed" || record.status === "dead";
+  if (!replayable && !options.force) {
+    throw new AppError(
+      "conflict",
+      `webhook event ${id} is ${record.status}; only failed or dead events are replayed ` +
+        "(pass force=true to process a processed or pending one again)",
+    );
+  }
+  const event = await parts.processing.loadEvent(record);
+  const outcome = await parts.processing.attempt(event);
+  const after = await parts.audit.commit(ctx, async (op) => {
+    const entry = await getEvent(parts.kv, id);
+    if (!entry.value) throw notFound("webhook event", id);
+    // A failed replay leaves the status as it was (a dead event stays dead).
+    const next = parts.processing.nextRecord(entry.value, outcome, entry.value.status);
+    addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
+    const audit: AuditInput[] = [{
+      action: "webhook.replay",
+      target: { type: "webhook_event", id },
+      result: outcome.ok ? "ok" : "failed",
+      before: { status: entry.value.status, attempts: entry.value.attempts },
+      after: { status: next.status, attempts: next.attempts, detail: next.detail },
+      reason: outcome.ok ? (options.force ? "forced replay" : null) : outcome.error,
+    }];
+    // Handled: the alert that the event had died is closed in the same commit.
+    if (outcome.ok) {
+      const note = `replayed by ${ctx.actor.id}: ${next.status}`;
+      const at = new Date(parts.clock.now()).toISOString();
+      for (
+        const alert of await openAlertsForWebhookEvent(parts.kv, id, entry.value.received_at)
+      ) {
+        audit.push(closeOpsAlert(op, alert, ctx.actor.id, note, at).audit);
+      }
+    }
+    return { value: next, audit };
+  });
+  return {
+    event: toView(after),
+    replay: outcome.ok
+      ? { result: "ok", detail: outcome.detail, error: null }
+      : { result: "failed", detail: null, error: outcome.error },
+  };
+}
