@@ -112,17 +112,41 @@ function headerString(headers: Record<string, unknown>, name: string): string | 
 }
 
 /**
- * Endpoints Stripe limits on their own, below the account's overall rate: a
- * request to one pays a token of its sub-bucket as well as the shared one.
- * Files (uploads) are limited to 20 requests/s.
+ * Stripe limits each endpoint on its own, below the account's overall rate
+ * (README, "Stripe budget"): 25 requests/s by default, 20/s for Files and for
+ * Search. A request pays a token of its endpoint's sub-bucket as well as one
+ * of the shared budget, so one kind of call can take no more than its
+ * endpoint allows, and leaves the rest of the budget to the others.
+ * Each sub-bucket refills at 4/5 of the limit with a burst of 1/5, so no
+ * one-second window holds more than the limit, opening burst included.
  */
-export const ENDPOINT_BUDGETS: { name: string; ratePerS: number; path: string }[] = [
-  { name: "stripe_files", ratePerS: 20, path: "/v1/files" },
-];
+export const ENDPOINT_LIMIT_PER_S = 25;
+export const FILES_LIMIT_PER_S = 20;
+export const SEARCH_LIMIT_PER_S = 20;
 
-interface SubBucket {
-  path: string;
-  bucket: TokenBucket;
+/** The sub-bucket a request path pays into: its name (shared by isolates) and Stripe's limit. */
+export function endpointBudget(path: string): { name: string; limitPerS: number } {
+  const parts = path.split("?")[0].split("/").filter(Boolean); // ["v1", "customers", "cus_1"]
+  const resource = (parts[0] === "v1" ? parts[1] : parts[0]) ?? "root";
+  if (resource === "files") return { name: "stripe_files", limitPerS: FILES_LIMIT_PER_S };
+  if (parts.at(-1) === "search") return { name: "stripe_search", limitPerS: SEARCH_LIMIT_PER_S };
+  return { name: `stripe_endpoint_${resource}`, limitPerS: ENDPOINT_LIMIT_PER_S };
+}
+
+/** One sub-bucket per endpoint, made on its first request. */
+export function endpointBuckets(
+  make: (name: string, ratePerS: number, burst: number) => TokenBucket,
+): (path: string) => TokenBucket {
+  const buckets = new Map<string, TokenBucket>();
+  return (path) => {
+    const { name, limitPerS } = endpointBudget(path);
+    let bucket = buckets.get(name);
+    if (!bucket) {
+      const burst = Math.max(1, Math.floor(limitPerS / 5));
+      buckets.set(name, bucket = make(name, limitPerS - burst, burst));
+    }
+    return bucket;
+  };
 }
 
 /** The SDK's fetch client, with each request paying a token first and reporting to its call. */
@@ -130,7 +154,7 @@ function budgetedHttpClient(
   bucket: TokenBucket,
   scopes: AsyncLocalStorage<CallScope>,
   fetchFn?: typeof fetch,
-  subBuckets: SubBucket[] = [],
+  endpointBucket?: (path: string) => TokenBucket,
 ): Stripe.HttpClientInterface {
   const inner = Stripe.createFetchHttpClient(fetchFn);
   const client = Object.create(inner) as Stripe.HttpClientInterface;
@@ -143,9 +167,7 @@ function budgetedHttpClient(
     let waited = 0;
     try {
       const priority = scope?.priority ?? "interactive";
-      for (const sub of subBuckets) {
-        if (path.startsWith(sub.path)) waited += (await sub.bucket.take(priority)).waitedMs;
-      }
+      if (endpointBucket) waited += (await endpointBucket(path).take(priority)).waitedMs;
       waited += (await bucket.take(priority)).waitedMs;
     } catch (e) {
       if (scope) scope.budgetFailure = e;
@@ -217,14 +239,13 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     sleep,
     random,
   });
-  const subBuckets = ENDPOINT_BUDGETS.map((b) => ({
-    path: b.path,
-    bucket: createTokenBucket({ kv, clock, ratePerS: b.ratePerS, name: b.name, sleep, random }),
-  }));
+  const endpointBucket = endpointBuckets((name, ratePerS, burst) =>
+    createTokenBucket({ kv, clock, ratePerS, burst, name, sleep, random })
+  );
   const scopes = new AsyncLocalStorage<CallScope>();
   const stripe = sdkClient(
     config,
-    budgetedHttpClient(bucket, scopes, options.fetch, subBuckets),
+    budgetedHttpClient(bucket, scopes, options.fetch, endpointBucket),
     timeoutMs,
   );
 
