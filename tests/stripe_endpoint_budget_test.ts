@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { endpointBudget } from "../services/stripe/gateway.ts";
+import { parseConfig } from "../config.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
 import { seededRandom, VirtualTime } from "./helpers/virtual_time.ts";
 
@@ -21,6 +22,12 @@ Deno.test("endpointBudget(): 25/s per endpoint, 20/s for Files and for Search", 
     name: "stripe_search",
     limitPerS: 20,
   });
+  // STRIPE_ENDPOINT_RATE_LIMIT_PER_S moves the general limit; Files and Search keep theirs
+  const config = parseConfig({ KV_PATH: ":memory:", STRIPE_ENDPOINT_RATE_LIMIT_PER_S: "100" });
+  assert.equal(config.stripe.endpointRateLimitPerS, 100);
+  assert.equal(parseConfig({ KV_PATH: ":memory:" }).stripe.endpointRateLimitPerS, 25);
+  assert.equal(endpointBudget("/v1/refunds", 100).limitPerS, 100);
+  assert.equal(endpointBudget("/v1/files", 100).limitPerS, 20);
 });
 
 /** Most requests in any window of `ms` starting at one of `stamps` (sorted). */

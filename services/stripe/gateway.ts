@@ -125,21 +125,25 @@ export const FILES_LIMIT_PER_S = 20;
 export const SEARCH_LIMIT_PER_S = 20;
 
 /** The sub-bucket a request path pays into: its name (shared by isolates) and Stripe's limit. */
-export function endpointBudget(path: string): { name: string; limitPerS: number } {
+export function endpointBudget(
+  path: string,
+  endpointLimitPerS = ENDPOINT_LIMIT_PER_S,
+): { name: string; limitPerS: number } {
   const parts = path.split("?")[0].split("/").filter(Boolean); // ["v1", "customers", "cus_1"]
   const resource = (parts[0] === "v1" ? parts[1] : parts[0]) ?? "root";
   if (resource === "files") return { name: "stripe_files", limitPerS: FILES_LIMIT_PER_S };
   if (parts.at(-1) === "search") return { name: "stripe_search", limitPerS: SEARCH_LIMIT_PER_S };
-  return { name: `stripe_endpoint_${resource}`, limitPerS: ENDPOINT_LIMIT_PER_S };
+  return { name: `stripe_endpoint_${resource}`, limitPerS: endpointLimitPerS };
 }
 
 /** One sub-bucket per endpoint, made on its first request. */
 export function endpointBuckets(
   make: (name: string, ratePerS: number, burst: number) => TokenBucket,
+  endpointLimitPerS = ENDPOINT_LIMIT_PER_S,
 ): (path: string) => TokenBucket {
   const buckets = new Map<string, TokenBucket>();
   return (path) => {
-    const { name, limitPerS } = endpointBudget(path);
+    const { name, limitPerS } = endpointBudget(path, endpointLimitPerS);
     let bucket = buckets.get(name);
     if (!bucket) {
       const burst = Math.max(1, Math.floor(limitPerS / 5));
@@ -239,8 +243,10 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     sleep,
     random,
   });
-  const endpointBucket = endpointBuckets((name, ratePerS, burst) =>
-    createTokenBucket({ kv, clock, ratePerS, burst, name, sleep, random })
+  const endpointBucket = endpointBuckets(
+    (name, ratePerS, burst) =>
+      createTokenBucket({ kv, clock, ratePerS, burst, name, sleep, random }),
+    config.stripe.endpointRateLimitPerS,
   );
   const scopes = new AsyncLocalStorage<CallScope>();
   const stripe = sdkClient(

@@ -57,6 +57,8 @@ export async function measureRefunds(ctx: BenchContext) {
           STRIPE_API_URL: emu.url,
           STRIPE_SECRET_KEY: "sk_test_bench",
           STRIPE_RATE_LIMIT_PER_S: "10000",
+          // Stripe's own 25/s per endpoint would measure the budget, not the service
+          STRIPE_ENDPOINT_RATE_LIMIT_PER_S: "10000",
           REFUND_APPROVAL_THRESHOLD: String(AMOUNT * 10),
         },
         stripe: { call: (fn, o) => gateway!.call(fn, o) },
