@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { endpointBudget } from "../services/stripe/gateway.ts";
+import { endpointBuckets, endpointBudget } from "../services/stripe/gateway.ts";
+import type { TokenBucket } from "../kv/token_bucket.ts";
 import { parseConfig } from "../config.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
 import { seededRandom, VirtualTime } from "./helpers/virtual_time.ts";
@@ -28,6 +29,24 @@ Deno.test("endpointBudget(): 25/s per endpoint, 20/s for Files and for Search", 
   assert.equal(parseConfig({ KV_PATH: ":memory:" }).stripe.endpointRateLimitPerS, 25);
   assert.equal(endpointBudget("/v1/refunds", 100).limitPerS, 100);
   assert.equal(endpointBudget("/v1/files", 100).limitPerS, 20);
+});
+
+Deno.test("endpointBuckets(): 4/5 of the limit with 1/5 burst; none where the shared budget cannot reach it", () => {
+  const made: Array<{ name: string; ratePerS: number; burst: number }> = [];
+  const make = (name: string, ratePerS: number, burst: number) => {
+    made.push({ name, ratePerS, burst });
+    return { ratePerS, burst } as unknown as TokenBucket;
+  };
+  // shared budget 100/s with a burst of 100: up to 200 in a second
+  const lifted = endpointBuckets(make, 500, 200);
+  assert.equal(lifted("/v1/refunds"), null);
+  assert.ok(lifted("/v1/files"));
+  const usual = endpointBuckets(make, 25, 200);
+  assert.equal(usual("/v1/refunds"), usual("/v1/refunds/re_1"), "one bucket per endpoint");
+  assert.deepEqual(made, [
+    { name: "stripe_files", ratePerS: 16, burst: 4 },
+    { name: "stripe_endpoint_refunds", ratePerS: 20, burst: 5 },
+  ]);
 });
 
 /** Most requests in any window of `ms` starting at one of `stamps` (sorted). */

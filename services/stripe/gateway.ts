@@ -136,18 +136,24 @@ export function endpointBudget(
   return { name: `stripe_endpoint_${resource}`, limitPerS: endpointLimitPerS };
 }
 
-/** One sub-bucket per endpoint, made on its first request. */
+/**
+ * One sub-bucket per endpoint, made on its first request. An endpoint whose
+ * limit the shared budget cannot reach even with its burst spent in one second
+ * (`sharedMaxPerS`) gets none: it would cost a KV commit per request for nothing.
+ */
 export function endpointBuckets(
   make: (name: string, ratePerS: number, burst: number) => TokenBucket,
   endpointLimitPerS = ENDPOINT_LIMIT_PER_S,
-): (path: string) => TokenBucket {
-  const buckets = new Map<string, TokenBucket>();
+  sharedMaxPerS = Infinity,
+): (path: string) => TokenBucket | null {
+  const buckets = new Map<string, TokenBucket | null>();
   return (path) => {
     const { name, limitPerS } = endpointBudget(path, endpointLimitPerS);
     let bucket = buckets.get(name);
-    if (!bucket) {
+    if (bucket === undefined) {
       const burst = Math.max(1, Math.floor(limitPerS / 5));
-      buckets.set(name, bucket = make(name, limitPerS - burst, burst));
+      bucket = limitPerS >= sharedMaxPerS ? null : make(name, limitPerS - burst, burst);
+      buckets.set(name, bucket);
     }
     return bucket;
   };
@@ -158,7 +164,7 @@ function budgetedHttpClient(
   bucket: TokenBucket,
   scopes: AsyncLocalStorage<CallScope>,
   fetchFn?: typeof fetch,
-  endpointBucket?: (path: string) => TokenBucket,
+  endpointBucket?: (path: string) => TokenBucket | null,
 ): Stripe.HttpClientInterface {
   const inner = Stripe.createFetchHttpClient(fetchFn);
   const client = Object.create(inner) as Stripe.HttpClientInterface;
@@ -171,7 +177,8 @@ function budgetedHttpClient(
     let waited = 0;
     try {
       const priority = scope?.priority ?? "interactive";
-      if (endpointBucket) waited += (await endpointBucket(path).take(priority)).waitedMs;
+      const sub = endpointBucket?.(path);
+      if (sub) waited += (await sub.take(priority)).waitedMs;
       waited += (await bucket.take(priority)).waitedMs;
     } catch (e) {
       if (scope) scope.budgetFailure = e;
@@ -247,6 +254,7 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     (name, ratePerS, burst) =>
       createTokenBucket({ kv, clock, ratePerS, burst, name, sleep, random }),
     config.stripe.endpointRateLimitPerS,
+    bucket.ratePerS + bucket.burst,
   );
   const scopes = new AsyncLocalStorage<CallScope>();
   const stripe = sdkClient(
