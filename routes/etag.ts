@@ -7,8 +7,9 @@
  * client may keep a copy but asks every time, so access checks still run on
  * each request and a 304 never outlives a revoked token.
  *
- * The tag is two 32-bit FNV-1a hashes of the body and its length: cheap next
- * to the KV reads that built the body, and weak (`W/`) since it vouches for the
+ * The tag is two 32-bit FNV-1a hashes of the body and its length, taken as
+ * the route's `c.json` stringifies it: cheap next to the KV reads that built
+ * the body, and weak (`W/`) since it vouches for the
  * JSON's meaning, not for a byte-exact transfer encoding.
  */
 import type { MiddlewareHandler } from "hono";
@@ -38,30 +39,34 @@ export function noneMatch(header: string | undefined, tag: string): boolean {
   });
 }
 
+/**
+ * Tags the JSON where it is made: `c.json(value, 200)` is stringified once,
+ * tagged, and answered `304` when the request already holds that tag, so no
+ * body is read back or rebuilt. Other statuses and media types pass as they are.
+ */
 export function etags(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (c.req.method !== "GET") return await next();
+    const json = c.json;
+    const held = c.req.header("if-none-match");
+    c.json = ((value: unknown, arg?: unknown, headers?: unknown) => {
+      if ((arg !== undefined && arg !== 200) || headers !== undefined) {
+        return (json as (v: unknown, a?: unknown, h?: unknown) => Response)(value, arg, headers);
+      }
+      const body = JSON.stringify(value);
+      const tag = weakEtag(body);
+      c.header("ETag", tag);
+      if (noneMatch(held, tag)) return c.body(null, 304);
+      return c.body(body, 200, { "content-type": "application/json" });
+    }) as typeof c.json;
     await next();
-    if (c.req.method !== "GET" || c.res.status !== 200) return;
-    const res = c.res;
-    const cacheControl = res.headers.get("cache-control");
-    if (cacheControl?.includes("no-store")) return;
-    const headers = new Headers(res.headers);
-    if (!cacheControl) headers.set("Cache-Control", ADMIN_CACHE_CONTROL);
-    if (!res.headers.get("content-type")?.startsWith("application/json")) {
-      c.res = new Response(res.body, { status: 200, headers });
-      return;
+    const status = c.res.status;
+    if (status !== 200 && status !== 304) return;
+    const cacheControl = c.res.headers.get("cache-control");
+    if (cacheControl?.includes("no-store")) {
+      c.res.headers.delete("etag");
+    } else if (!cacheControl) {
+      c.res.headers.set("Cache-Control", ADMIN_CACHE_CONTROL);
     }
-    const body = await res.text();
-    const tag = weakEtag(body);
-    headers.set("ETag", tag);
-    if (noneMatch(c.req.header("if-none-match"), tag)) {
-      headers.delete("content-type");
-      headers.delete("content-length");
-      c.res = undefined; // not merged with the 200's headers
-      c.res = new Response(null, { status: 304, headers });
-      return;
-    }
-    c.res = undefined;
-    c.res = new Response(body, { status: 200, headers });
   };
 }

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
-import { noneMatch, weakEtag } from "../routes/etag.ts";
+import { etags, noneMatch, weakEtag } from "../routes/etag.ts";
+import { Hono } from "hono";
+import type { AppEnv } from "../routes/env.ts";
 
 const BASE = "/api/admin/payments";
 
@@ -109,4 +111,28 @@ Deno.test("weakEtag and noneMatch", () => {
   assert.ok(noneMatch("*", tag));
   assert.ok(!noneMatch(undefined, tag));
   assert.ok(!noneMatch(weakEtag("y"), tag));
+});
+
+Deno.test("etags(): a no-store answer keeps no-store and gets no tag; other statuses pass untouched", async () => {
+  const app = new Hono<AppEnv>();
+  app.use("*", etags());
+  app.get("/secret", (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json({ token: "pot_x" }, 200);
+  });
+  app.get("/created", (c) => c.json({ ok: true }, 201));
+  app.get("/text", (c) => c.text("hi"));
+  const secret = await app.request("/secret");
+  assert.equal(secret.status, 200);
+  assert.equal(secret.headers.get("cache-control"), "no-store");
+  assert.equal(secret.headers.get("etag"), null);
+  assert.deepEqual(await secret.json(), { token: "pot_x" });
+  const created = await app.request("/created");
+  assert.equal(created.status, 201);
+  assert.equal(created.headers.get("etag"), null);
+  await created.body?.cancel();
+  const text = await app.request("/text");
+  assert.equal(text.headers.get("etag"), null);
+  assert.equal(text.headers.get("cache-control"), "private, no-cache");
+  assert.equal(await text.text(), "hi");
 });
