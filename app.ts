@@ -27,6 +27,7 @@ import { openApiDocument, registerSecuritySchemes } from "./openapi/document.ts"
 import { docsRoutes } from "./openapi/docs.ts";
 import { problemRoutes } from "./openapi/problems.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { etags } from "./routes/etag.ts";
 import { routePath } from "hono/route";
 import { AppError } from "./core/errors.ts";
 import type { Deps } from "./services/deps.ts";
@@ -85,6 +86,9 @@ export function createApp(deps: Deps, services: Services = createServices(deps))
       ms: Math.round(seconds * 10_000) / 10,
     });
   });
+
+  // ETag / If-None-Match -> 304 and `Cache-Control: private, no-cache` on admin reads
+  app.use("/api/admin/*", etags());
 
   app.onError((err, c) => {
     const error = toAppError(err);

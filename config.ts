@@ -76,6 +76,7 @@ const envSchema = z.object({
     ).min(1),
   ).optional(),
   STRIPE_RATE_LIMIT_PER_S: intIn("STRIPE_RATE_LIMIT_PER_S", 1, 10000).optional(),
+  STRIPE_ENDPOINT_RATE_LIMIT_PER_S: intIn("STRIPE_ENDPOINT_RATE_LIMIT_PER_S", 1, 10000).optional(),
   STRIPE_EMULATOR_PORT: intIn("STRIPE_EMULATOR_PORT", 1, 65535).optional(),
   REFUND_APPROVAL_THRESHOLD: currencyAmounts("REFUND_APPROVAL_THRESHOLD").optional(),
   REFUND_DAILY_CAP_PER_OPERATOR: currencyAmounts("REFUND_DAILY_CAP_PER_OPERATOR").optional(),
@@ -131,6 +132,8 @@ export interface Config {
     apiUrl: string;
     webhookSecrets: string[] | undefined;
     rateLimitPerS: number;
+    /** each endpoint's own limit under `rateLimitPerS` (Files and Search: 20/s) */
+    endpointRateLimitPerS?: number;
     emulatorPort: number;
     livemode: boolean;
   };
@@ -211,6 +214,7 @@ export function parseConfig(
       apiUrl: e.STRIPE_API_URL ?? "https://api.stripe.com",
       webhookSecrets: e.STRIPE_WEBHOOK_SECRETS,
       rateLimitPerS: e.STRIPE_RATE_LIMIT_PER_S ?? (livemode ? 90 : 25),
+      endpointRateLimitPerS: e.STRIPE_ENDPOINT_RATE_LIMIT_PER_S ?? 25,
       emulatorPort: e.STRIPE_EMULATOR_PORT ?? 12111,
       livemode,
     },

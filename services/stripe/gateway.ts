@@ -16,7 +16,8 @@
  */
 import type { Metrics } from "../../core/metrics.ts";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { budgetedHttpClient, type CallScope, ENDPOINT_BUDGETS, sdkClient } from "./http_client.ts";
+import { budgetedHttpClient, type CallScope, sdkClient } from "./http_client.ts";
+import { endpointBuckets } from "./endpoint_budget.ts";
 import { createCallLog, type StripeCallOptions } from "./call_log.ts";
 import Stripe from "stripe";
 import type { Config } from "../../config.ts";
@@ -39,7 +40,8 @@ export {
   stripeOutcome,
 } from "./errors.ts";
 
-export { DEMO_SECRET_KEY, ENDPOINT_BUDGETS, type StripePriority } from "./http_client.ts";
+export { DEMO_SECRET_KEY, type StripePriority } from "./http_client.ts";
+export { endpointBuckets, endpointBudget } from "./endpoint_budget.ts";
 export type { StripeCallOptions } from "./call_log.ts";
 
 export interface StripeGateway {
@@ -89,14 +91,16 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
     sleep,
     random,
   });
-  const subBuckets = ENDPOINT_BUDGETS.map((b) => ({
-    path: b.path,
-    bucket: createTokenBucket({ kv, clock, ratePerS: b.ratePerS, name: b.name, sleep, random }),
-  }));
+  const endpointBucket = endpointBuckets(
+    (name, ratePerS, burst) =>
+      createTokenBucket({ kv, clock, ratePerS, burst, name, sleep, random }),
+    config.stripe.endpointRateLimitPerS,
+    bucket.ratePerS + bucket.burst,
+  );
   const scopes = new AsyncLocalStorage<CallScope>();
   const stripe = sdkClient(
     config,
-    budgetedHttpClient(bucket, scopes, options.fetch, subBuckets),
+    budgetedHttpClient(bucket, scopes, options.fetch, endpointBucket),
     timeoutMs,
   );
 

@@ -42,26 +42,12 @@ function headerString(headers: Record<string, unknown>, name: string): string | 
   return typeof v === "string" ? v : null;
 }
 
-/**
- * Endpoints Stripe limits on their own, below the account's overall rate: a
- * request to one pays a token of its sub-bucket as well as the shared one.
- * Files (uploads) are limited to 20 requests/s.
- */
-export const ENDPOINT_BUDGETS: { name: string; ratePerS: number; path: string }[] = [
-  { name: "stripe_files", ratePerS: 20, path: "/v1/files" },
-];
-
-interface SubBucket {
-  path: string;
-  bucket: TokenBucket;
-}
-
 /** The SDK's fetch client, with each request paying a token first and reporting to its call. */
 export function budgetedHttpClient(
   bucket: TokenBucket,
   scopes: AsyncLocalStorage<CallScope>,
   fetchFn?: typeof fetch,
-  subBuckets: SubBucket[] = [],
+  endpointBucket?: (path: string) => TokenBucket | null,
 ): Stripe.HttpClientInterface {
   const inner = Stripe.createFetchHttpClient(fetchFn);
   const client = Object.create(inner) as Stripe.HttpClientInterface;
@@ -74,9 +60,8 @@ export function budgetedHttpClient(
     let waited = 0;
     try {
       const priority = scope?.priority ?? "interactive";
-      for (const sub of subBuckets) {
-        if (path.startsWith(sub.path)) waited += (await sub.bucket.take(priority)).waitedMs;
-      }
+      const sub = endpointBucket?.(path);
+      if (sub) waited += (await sub.take(priority)).waitedMs;
       waited += (await bucket.take(priority)).waitedMs;
     } catch (e) {
       if (scope) scope.budgetFailure = e;

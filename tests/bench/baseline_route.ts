@@ -1,25 +1,26 @@
 /**
- * The HTTP baseline: a bare Hono route doing one `kv.get`, served by
- * `Deno.serve` on loopback and loaded at the same connection count as the
- * service's list endpoint.
+ * The HTTP baseline of the list figure: a bare Hono route that lists 25
+ * records from KV and answers them as JSON, with no auth, no throttle, no
+ * validation, no cursor. It is served from the KV the list benchmark seeded,
+ * over the very transaction records the service lists, so both answer the
+ * same records of the same size from the same file.
  */
 import { Hono } from "hono";
-import { type LoadResult, loadTest, serveOnLoopback } from "./load.ts";
-import { sampleTransaction, withTempKv } from "./support.ts";
+import type { LoopbackServer } from "./load.ts";
+import { serveOnLoopback } from "./load.ts";
 
-export function bareRouteLoad(durationS: number, connections: number): Promise<LoadResult> {
-  return withTempKv(async (kv) => {
-    await kv.set(["bench_transactions", "txn_bench00000001"], sampleTransaction(1, Date.now()));
-    const app = new Hono();
-    app.get("/bare", async (c) => {
-      const entry = await kv.get(["bench_transactions", "txn_bench00000001"]);
-      return c.json(entry.value, 200);
-    });
-    const server = serveOnLoopback(app.fetch);
-    try {
-      return await loadTest({ url: `${server.origin}/bare`, connections, durationS });
-    } finally {
-      await server.close();
-    }
+export const BARE_LIST_PATH = "/bare";
+
+export function serveBareList(
+  kv: Deno.Kv,
+  prefix: Deno.KvKey,
+  limit: number,
+): LoopbackServer {
+  const app = new Hono();
+  app.get(BARE_LIST_PATH, async (c) => {
+    const data = [];
+    for await (const entry of kv.list({ prefix }, { limit, reverse: true })) data.push(entry.value);
+    return c.json({ data }, 200);
   });
+  return serveOnLoopback(app.fetch);
 }

@@ -21,7 +21,7 @@ const CALLERS = 50;
 
 export const budgetBench: FigureBench = {
   name: "stripe budget",
-  figures: ["budget_rate", "budget_max_window", "budget_mean_ratio"],
+  figures: ["budget_rate", "budget_burst", "budget_max_window", "budget_mean_ratio"],
   async run(ctx: BenchContext) {
     // at least 3 s after the opening second, so the mean is over more than one refill second
     const durationS = Math.max(4, ctx.sizes.durationS);
@@ -65,10 +65,10 @@ export const budgetBench: FigureBench = {
         return {
           figures: {
             budget_rate: RATE_PER_S,
+            budget_burst: gateway.bucket.burst,
             budget_max_window: maxWindow,
             budget_mean_ratio: meanPerS / RATE_PER_S,
           },
-          extra: { budget_burst: gateway.bucket.burst },
           notes: `R=${RATE_PER_S}/s, burst ${gateway.bucket.burst}, ${CALLERS} callers, ` +
             `${durationS} s, ${calls} calls; mean over the last ${durationS - 1} s`,
         };

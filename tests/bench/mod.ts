@@ -10,7 +10,6 @@
  * others are null).
  */
 import { auditBench } from "./audit.ts";
-import { bareRouteLoad } from "./baseline_route.ts";
 import {
   HOT_KEY_WRITERS,
   hotKeyCommitsPerS,
@@ -53,13 +52,6 @@ const kvListBaseline: BaselineStep = {
     kv_list_rows_per_s: await kvListRowsPerS(sizes.sweepSize, sizes.durationS),
   }),
 };
-const bareRouteBaseline: BaselineStep = {
-  baseline: "bare Hono route + one kv.get at 50 connections",
-  run: async (sizes) => {
-    const r = await bareRouteLoad(sizes.durationS, sizes.connections);
-    return { bare_route_req_per_s: r.req_per_s, bare_route_p99_ms: r.p99_ms };
-  },
-};
 const hotKeyBaseline: BaselineStep = {
   baseline: `hot-key OCC commits, ${HOT_KEY_WRITERS} writers`,
   run: async (sizes) => ({ hot_key_commits_per_s: await hotKeyCommitsPerS(sizes.durationS) }),
@@ -75,12 +67,12 @@ const PLAN: Array<BaselineStep | FigureBench> = [
   // no baseline: absolute targets
   refundsBench,
   budgetBench,
+  // its baseline (a bare Hono route listing the same records) runs inside, in turns with it
+  listBench,
   kvCommitBaseline,
   webhookBench,
   kvListBaseline,
   sweepBench,
-  bareRouteBaseline,
-  listBench,
   hotKeyBaseline,
   auditBench,
 ];
@@ -96,8 +88,6 @@ async function main(): Promise<void> {
     kv_commits_per_s: NaN,
     kv_commits_per_s_sequential: NaN,
     kv_list_rows_per_s: NaN,
-    bare_route_req_per_s: NaN,
-    bare_route_p99_ms: NaN,
     hot_key_commits_per_s: NaN,
   };
   const figures: Figures = {};

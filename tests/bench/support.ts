@@ -9,6 +9,7 @@
 export const FIGURE_NAMES = [
   "webhook_events_per_s",
   "webhook_ratio",
+  "webhook_ratio_few_in_flight",
   "sweep_txn_per_s",
   "sweep_ratio",
   "sweep_rss_mb",
@@ -16,9 +17,11 @@ export const FIGURE_NAMES = [
   "list_req_per_s",
   "list_ratio",
   "list_p99_ms",
+  "list_base_p99_ms",
   "refunds_per_s",
   "refund_overhead_ms",
   "budget_rate",
+  "budget_burst",
   "budget_max_window",
   "budget_mean_ratio",
   "audit_appends_per_s",
@@ -50,8 +53,6 @@ export interface Baselines {
   /** the same, one writer awaiting each commit */
   kv_commits_per_s_sequential: number;
   kv_list_rows_per_s: number;
-  bare_route_req_per_s: number;
-  bare_route_p99_ms: number;
   /** 16 writers doing read, check, set, retry on one key */
   hot_key_commits_per_s: number;
 }
