@@ -184,17 +184,24 @@ function outcomeOfAnswer(
 
 /**
  * Confirms a `processing` attempt and settles the answer; an unknown outcome
- * leaves it `processing`. Never throws for Stripe's answer: a decline is an
+ * leaves it `processing`. Reconciliation sends the same confirm again (same
+ * idempotency key, `by` "reconcile"): Stripe replays what it did, or acts now.
+ * Never throws for Stripe's answer: a decline is an
  * outcome of the attempt, not an error of the request.
  */
-async function confirm(p: ConfirmParts, ctx: CallContext, r: RetryRecord): Promise<RetryRecord> {
+async function confirm(
+  p: ConfirmParts,
+  ctx: CallContext,
+  r: RetryRecord,
+  by = "answer",
+): Promise<RetryRecord> {
   const { kv, log, svc } = p;
   const attempt = await confirmAtStripe(p, r);
   if (attempt.kind !== "unknown") {
     const outcome = outcomeOfAnswer(attempt);
     try {
       await svc.hooks?.afterStripeCall?.(r.id);
-      if (outcome) svc.answers.set(r.id, { ...outcome, by: "answer" });
+      if (outcome) svc.answers.set(r.id, { ...outcome, by });
       const pi = attempt.pi;
       if (pi) {
         await applyPaymentIntent(p, ctx, r.transaction_id, pi, {
@@ -202,7 +209,7 @@ async function confirm(p: ConfirmParts, ctx: CallContext, r: RetryRecord): Promi
           idempotency_key: r.stripe_idempotency_key,
         });
       }
-      if (outcome) await settleDirect(p, ctx, r.id, outcome, "answer");
+      if (outcome) await settleDirect(p, ctx, r.id, outcome, by);
     } catch (error) {
       // Stripe acted: never answer an error for it (whatever failed here, a KV outage
       // or a bug); the attempt stays `processing` (202) and the webhook or

@@ -1,21 +1,25 @@
 /**
  * Reconciliation of attempts whose confirm got no answer (a timeout, a 5xx,
  * a dropped connection, the process dying between the call and the second
- * commit). It never confirms again: it reads the PaymentIntent and applies it
- * like a webhook, which settles the attempt when the PaymentIntent shows its
- * outcome. A PaymentIntent still showing the state from before the attempt,
- * a minute after it was sent (beyond any call's timeout), means Stripe never
- * acted on it: the attempt is closed `failed` (`not_received_by_stripe`) and
- * the payment is free for another retry.
+ * commit). It first reads the PaymentIntent and applies it like a webhook,
+ * which settles the attempt when the PaymentIntent shows its outcome. A
+ * PaymentIntent still showing the state from before the attempt proves
+ * nothing (the confirm may be held at Stripe and land later), so the same
+ * confirm is sent again with the same idempotency key while Stripe keeps it:
+ * Stripe answers what it did, or acts now, once. Only past that window is the
+ * attempt closed `failed` (`not_received_by_stripe`).
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { systemContext } from "../../domain/actor.ts";
 import { piSnap } from "../ingest/mod.ts";
-import { getRetry, listRetryIdsByStatus } from "../../kv/retries.ts";
+import { getRetry, listRetryIdsByStatus, type RetryRecord } from "../../kv/retries.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
 import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
+
+/** Stripe keeps idempotency keys 24 h; past this, a confirm with the same key could act anew. */
+export const RETRY_RECONFIRM_WINDOW_MS = 23 * 3600 * 1000;
 
 export const RETRY_RECONCILE_ACTOR = "cron:reconcile_retries";
 
@@ -59,16 +63,34 @@ export function createRetryReconciler(
       return "settled";
     }
     if (pi.status === "processing") return "unknown";
-    if (clock.now() - Date.parse(record.created_at) < RETRY_RECONCILE_AFTER_MS) return "unknown";
+    const age = clock.now() - Date.parse(record.created_at);
+    if (age < RETRY_RECONCILE_AFTER_MS) return "unknown";
+    if (age < RETRY_RECONFIRM_WINDOW_MS) return await reconfirm(record);
     await confirmer.settleDirect(ctx, id, {
       status: "failed",
       stripe_status: pi.status,
       failure_code: "not_received_by_stripe",
-      failure_message: "Stripe shows no trace of this attempt: nothing was charged; the payment " +
-        "can be retried again",
+      failure_message: "Stripe shows no trace of this attempt a day after it was sent (its " +
+        "idempotency key has expired): nothing was charged; the payment can be retried again",
     }, "reconcile");
     log.warn("retry never reached Stripe; closed", { retry_id: id });
     return "not_received";
+  }
+
+  /**
+   * The PaymentIntent shows no trace of the attempt: its confirm may still be
+   * held at Stripe (a 409 while it runs) or may land later. The same confirm
+   * with the same idempotency key settles it for sure: Stripe replays what it
+   * did, or acts now, exactly once either way (README "Retries": reconciliation).
+   */
+  async function reconfirm(record: RetryRecord): Promise<RetryReconcileOutcome> {
+    const after = await confirmer.confirm(ctx, record, "reconcile");
+    if (after.status === "processing") return "unknown";
+    log.info("retry confirmed again with its idempotency key; settled", {
+      retry_id: record.id,
+      status: after.status,
+    });
+    return "settled";
   }
 
   /** The cron's sweep: every `processing` attempt older than a call's timeout. */
