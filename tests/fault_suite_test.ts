@@ -36,7 +36,9 @@ type Step =
   | { kind: "burst" }
   | { kind: "fault"; fault: Fault; at: string }
   | { kind: "webhooks" }
-  | { kind: "reconcile" };
+  | { kind: "reconcile" }
+  /** the clock jumps a minute while Stripe still holds answers: they land after this run */
+  | { kind: "early_reconcile" };
 
 interface Scenario {
   /** where faults land: the money-moving call, the calls before it, the reads that settle it */
@@ -104,7 +106,10 @@ async function play(
       trace.push(s.fault === "death" ? "death" : `${s.fault}@${s.at}`);
       chaos.inject(s.fault, targets[s.at]);
     } else if (s.kind === "webhooks") trace.push(await chaos.webhooks());
-    else {
+    else if (s.kind === "early_reconcile") {
+      w.clock.advance(61_000);
+      trace.push(`early-reconcile:${await tolerate(reconcile())}`);
+    } else {
       await chaos.pass();
       w.clock.advance(61_000);
       trace.push(`reconcile:${await tolerate(reconcile())}`);
@@ -312,6 +317,26 @@ const disputes: Scenario = {
       }), { timeoutMs: TIMEOUT_MS, intercept: death.intercept });
   },
 };
+
+/** A fault, the move, then reconciliation runs before the held answers land, then after. */
+function latePlan(fault: Fault, at: string) {
+  return (): Step[] => [
+    { kind: "fault", fault, at },
+    { kind: "move" },
+    { kind: "early_reconcile" },
+    { kind: "webhooks" },
+    { kind: "early_reconcile" },
+    { kind: "reconcile" },
+  ];
+}
+
+Deno.test("fault suite: retries, held answers land after the reconcile point", async () => {
+  if (Deno.env.get("FAULT_SEED")) return;
+  for (const fault of ["latency", "server_error", "rate_limit", "act_then_drop"] as const) {
+    await retries.run(1, latePlan(fault, "confirm"));
+  }
+  await retries.run(2, latePlan("latency", "read"));
+});
 
 const SCENARIOS = { refunds, retries, disputes };
 const SHORT_SEEDS = Number(Deno.env.get("FAULT_SEEDS_SHORT") ?? 8);

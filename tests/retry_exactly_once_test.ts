@@ -85,7 +85,7 @@ Deno.test("a lost answer is settled by the webhook when it comes first", async (
   });
 });
 
-Deno.test("a confirm Stripe never received is closed by reconciliation, nothing charged, retry possible again", async () => {
+Deno.test("a confirm Stripe never received is sent again by reconciliation with the same key: charged once", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
     w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "server_error" });
@@ -93,14 +93,17 @@ Deno.test("a confirm Stripe never received is closed by reconciliation, nothing 
     assert.equal(res.status, 202);
     w.clock.advance(61_000);
     const summary = await w.t.services.retries.reconcile();
-    assert.equal(summary.not_received, 1);
+    assert.deepEqual([summary.settled, summary.not_received], [1, 0]);
     const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "failed");
-    assert.equal(r.body.failure_code, "not_received_by_stripe");
-    assert.equal((await w.charges(f.pi.id)).length, 1, "no confirm reached the card");
-    const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(again.status, 201);
-    assert.equal(again.body.status, "succeeded");
+    assert.equal(r.body.status, "succeeded");
+    assert.equal(r.body.settled_by, "reconcile");
+    const charges = await w.charges(f.pi.id);
+    assert.equal(charges.length, 2, "the decline and the one confirm Stripe ran");
+    assert.equal(r.body.stripe_charge, charges.find((c) => c.status === "succeeded")?.id);
+    // the same confirm once more replays the answer: no second charge
+    w.clock.advance(61_000);
+    assert.equal((await w.t.services.retries.reconcile()).settled, 0);
+    assert.equal((await w.charges(f.pi.id)).length, 2);
   });
 });
 
@@ -227,7 +230,7 @@ Deno.test("GET /retries filters by transaction_id and status, newest first, with
   });
 });
 
-Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, then closed with nothing charged", async () => {
+Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, then confirmed again with the same key", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
     w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "rate_limit", times: 10 });
@@ -238,9 +241,10 @@ Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, t
     w.clock.advance(61_000);
     await w.runAllJobs();
     const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "failed");
-    assert.equal(r.body.failure_code, "not_received_by_stripe");
-    assert.equal((await w.charges(f.pi.id)).length, 1);
+    assert.equal(r.body.status, "succeeded");
+    assert.equal(r.body.settled_by, "reconcile");
+    const charges = await w.charges(f.pi.id);
+    assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);
   });
 });
 
