@@ -23,7 +23,7 @@ import {
 import type { ApprovalService } from "../approvals/mod.ts";
 import { requestAccount, requestCredentialReset, requestRoleGrant } from "./invites.ts";
 import { approvingRole, redeem } from "./enrollment.ts";
-import { BEARER } from "./guard.ts";
+import { BEARER } from "./authenticate.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 
 export type AccountService = Omit<IdentityService, keyof IdentityGuard | "stepUp" | "me" | "close">;

@@ -8,31 +8,16 @@ import type { Deps } from "../deps.ts";
 import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { can, PERMISSIONS } from "../../domain/permissions.ts";
-import { getAdmin, getTokenAndRateCount } from "../../kv/admins.ts";
-import {
-  countRequest,
-  getRateCount,
-  rateWindowKey,
-  readRateCount,
-} from "../../kv/identity_factors.ts";
-import { API_TOKEN_FORMAT, hashToken } from "./crypto.ts";
-import {
-  type ApiThrottle,
-  type PrefetchedCount,
-  type RateLimits,
-  type ThrottleKind,
-  throttleToken,
-  windowOf,
-} from "./throttle.ts";
+import { countRequest, getRateCount, readRateCount } from "../../kv/identity_factors.ts";
+import { type ApiThrottle, type RateLimits, type ThrottleKind, throttleToken } from "./throttle.ts";
 import { consumeCode } from "./second_factor.ts";
 import { verifyStepUp } from "./step_up.ts";
+import { createAuthenticator } from "./authenticate.ts";
 import type { IdentityDeps } from "./accounts.ts";
 import type { IdentityGuard } from "./types.ts";
 
 /** failed authentications per client address a minute before it is refused */
 export const AUTH_FAILURE_BURST = 30;
-
-export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /** The acting admin as a `CallContext` (for audit entries written by the guard). */
 export function principalContext(principal: Principal, meta: RequestMeta | null): CallContext {
@@ -51,37 +36,10 @@ export interface GuardParts {
   apiThrottle: ApiThrottle;
 }
 
-/** The bearer token's shape checks, before any KV read. */
-function bearerToken(authorization: string | undefined): string {
-  if (!authorization || authorization.trim() === "") {
-    throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
-  }
-  const token = BEARER.exec(authorization)?.[1];
-  if (!token) {
-    throw new AppError(
-      "unauthenticated",
-      "the Authorization header is not a bearer token: send `Authorization: Bearer pot_…` " +
-        "with the token from `deno task admin create`",
-    );
-  }
-  if (!API_TOKEN_FORMAT.test(token)) {
-    throw new AppError(
-      "unauthenticated",
-      "unknown token: this service's tokens start with pot_ (from `deno task admin create`)",
-    );
-  }
-  return token;
-}
-
 export function createGuard(parts: GuardParts): IdentityGuard {
   const { d, log, limits, tokenTtlMs, apiThrottle } = parts;
   const { kv, clock } = d;
-  // The API window's count, read with the token in authenticate() and used by throttle().
-  const prefetched = new WeakMap<Principal, PrefetchedCount>();
-  // Token hash -> admin id, as the token index said. A hash names one issued token
-  // for good, so this never goes stale; whether that token still works is decided
-  // by the admin record, read on every request (rotation and disabling act at once).
-  const adminIdByToken = new Map<string, string>();
+  const authenticator = createAuthenticator(d, limits, tokenTtlMs);
 
   const failureWindow = () => Math.floor(clock.now() / 60_000);
   const addressKey = (meta: RequestMeta) => `addr:${meta.ip ?? "unknown"}`;
@@ -103,63 +61,11 @@ export function createGuard(parts: GuardParts): IdentityGuard {
       );
     },
 
-    async authenticate(authorization) {
-      const token = bearerToken(authorization);
-      const tokenHash = await hashToken(token);
-      let adminId = adminIdByToken.get(tokenHash) ?? null;
-      let ahead: PrefetchedCount | undefined;
-      if (adminId === null) {
-        // First sight of this token here: the throttle will want its count too.
-        const window = windowOf(limits.api, clock.now());
-        const read = await getTokenAndRateCount(
-          kv,
-          tokenHash,
-          rateWindowKey("api", tokenHash, window),
-        );
-        adminId = read.adminId;
-        ahead = { window, count: readRateCount(read.rate) };
-      }
-      const admin = adminId ? (await getAdmin(kv, adminId)).value : null;
-      // The admin record names its one current token: a rotated token is unknown at once.
-      if (!admin || admin.token_hash !== tokenHash) {
-        adminIdByToken.delete(tokenHash);
-        throw new AppError(
-          "unauthenticated",
-          "unknown token: it was rotated, revoked or never issued",
-        );
-      }
-      if (admin.status !== "active") {
-        throw new AppError("unauthenticated", "this admin account is disabled");
-      }
-      const issued = Date.parse(admin.token_issued_at ?? admin.created_at);
-      if (issued + tokenTtlMs <= clock.now()) {
-        throw new AppError(
-          "unauthenticated",
-          `this token expired (API_TOKEN_TTL_DAYS after ${
-            new Date(issued).toISOString()
-          }); rotate it before it expires with POST /api/admin/me/rotate-token, or ask an admin`,
-        );
-      }
-      if (!adminIdByToken.has(tokenHash)) {
-        if (adminIdByToken.size >= 10_000) adminIdByToken.clear();
-        adminIdByToken.set(tokenHash, admin.id);
-      }
-      const principal: Principal = {
-        admin_id: admin.id,
-        role: admin.role,
-        email: admin.email,
-        token_hash: tokenHash,
-        second_factor: false,
-      };
-      if (ahead) prefetched.set(principal, ahead);
-      return principal;
-    },
+    authenticate: (authorization) => authenticator.authenticate(authorization),
 
     throttle(principal, kind: ThrottleKind) {
       if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.admin_id);
-      const ahead = prefetched.get(principal);
-      prefetched.delete(principal);
-      return apiThrottle.check(principal.token_hash, ahead);
+      return apiThrottle.check(principal.token_hash, authenticator.takePrefetched(principal));
     },
 
     async authorize(principal, permission, meta) {
