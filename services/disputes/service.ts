@@ -24,7 +24,11 @@ import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { createDisputeApplier } from "./apply.ts";
 import { createEvidenceDrafts } from "./evidence.ts";
-import { createDisputeSubmitter, DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
+import {
+  createDisputeSubmitter,
+  DISPUTE_SUBMIT_RECONCILE_JOB,
+  type DisputeSubmitter,
+} from "./submit.ts";
 import { type AcceptOutcome, createDisputeAccepts } from "./accept.ts";
 import { createDisputeSync } from "./sync.ts";
 import { createDisputeReminders } from "./reminders.ts";
@@ -96,22 +100,6 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     };
   }
 
-  function jobHandlers(): Record<string, JobHandler> {
-    return {
-      [DISPUTE_SUBMIT_RECONCILE_JOB]: async (job: Job) => {
-        const { dispute_id } = job.payload as { dispute_id: string };
-        const outcome = await submitter.reconcileOne(dispute_id);
-        const still = (await getDispute(kv, dispute_id)).value?.submission?.state;
-        if (outcome === "unknown" || still === "processing") {
-          throw new AppError(
-            "unavailable",
-            `the submission of ${dispute_id} is still unknown at Stripe; trying again later`,
-          );
-        }
-      },
-    };
-  }
-
   return {
     list,
     get: async (id: string) => await detail(await load(id)),
@@ -127,11 +115,31 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     /** the approvals queue's `dispute.accept` executor */
     executeApprovedAccept: (ctx: CallContext, request: ApprovalRequest) =>
       accepts.executeApproved(ctx, request),
-    jobHandlers,
+    jobHandlers: () => submissionJobHandlers(kv, submitter),
   };
 }
 
 export type DisputeService = ReturnType<typeof createDisputeService>;
+
+/** The reconciliation job for submissions whose outcome at Stripe is unknown. */
+function submissionJobHandlers(
+  kv: Deno.Kv,
+  submitter: DisputeSubmitter,
+): Record<string, JobHandler> {
+  return {
+    [DISPUTE_SUBMIT_RECONCILE_JOB]: async (job: Job) => {
+      const { dispute_id } = job.payload as { dispute_id: string };
+      const outcome = await submitter.reconcileOne(dispute_id);
+      const still = (await getDispute(kv, dispute_id)).value?.submission?.state;
+      if (outcome === "unknown" || still === "processing") {
+        throw new AppError(
+          "unavailable",
+          `the submission of ${dispute_id} is still unknown at Stripe; trying again later`,
+        );
+      }
+    },
+  };
+}
 
 /** For main.ts's cron: one pass of the deadline reminders. */
 export function runDisputeReminders(services: { disputes: DisputeService }) {
