@@ -50,6 +50,51 @@ async function pendingApproval(
   return entry.value?.status === "pending" && Date.parse(entry.value.expires_at) > now;
 }
 
+/** The record after the decision: the pending request noted, or none. */
+function decidedRecord(
+  r: DisputeRecord,
+  ctx: CallContext,
+  note: string,
+  at: string,
+  request: ApprovalRequest | null,
+  approved: ApprovalRequest | null,
+): DisputeRecord {
+  return {
+    ...r,
+    accept_request: request
+      ? {
+        requested_by: ctx.actor.id,
+        note,
+        requested_at: at,
+        approval_id: request.id,
+      }
+      : null,
+    updated_at: at,
+    history: withDisputeHistory(r, {
+      at,
+      by: ctx.actor.id,
+      action: request ? "accept_requested" : "accept",
+      changes: { note, ...(approved ? { approval_id: approved.id } : {}) },
+    }),
+  };
+}
+
+/** The go-ahead's audit entry (the close at Stripe follows it). */
+function acceptAudit(r: DisputeRecord, note: string, approved: ApprovalRequest | null): AuditInput {
+  return {
+    action: "dispute.accept",
+    target: { type: "dispute", id: r.id },
+    result: "ok" as const,
+    before: { status: r.status, phase: r.phase },
+    after: {
+      amount: r.amount,
+      currency: r.currency,
+      ...(approved ? { approval_id: approved.id, requested_by: approved.requested_by } : {}),
+    },
+    reason: note,
+  };
+}
+
 export function createDisputeAccepts(
   deps: Deps,
   svc: { audit: AuditService; applyDispute: DisputeApplier; approvals?: ApprovalService },
@@ -98,45 +143,12 @@ export function createDisputeAccepts(
             },
           )
           : null;
-        const next: DisputeRecord = {
-          ...r,
-          accept_request: request
-            ? {
-              requested_by: ctx.actor.id,
-              note,
-              requested_at: at,
-              approval_id: request.request.id,
-            }
-            : null,
-          updated_at: at,
-          history: withDisputeHistory(r, {
-            at,
-            by: ctx.actor.id,
-            action: request ? "accept_requested" : "accept",
-            changes: { note, ...(approved ? { approval_id: approved.id } : {}) },
-          }),
-        };
+        const next = decidedRecord(r, ctx, note, at, request?.request ?? null, approved);
         addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
         if (request) {
           return { value: { record: next, request: request.request }, audit: [request.audit] };
         }
-        return {
-          value: { record: next, request: null },
-          audit: [{
-            action: "dispute.accept",
-            target: { type: "dispute", id },
-            result: "ok" as const,
-            before: { status: r.status, phase: r.phase },
-            after: {
-              amount: r.amount,
-              currency: r.currency,
-              ...(approved
-                ? { approval_id: approved.id, requested_by: approved.requested_by }
-                : {}),
-            },
-            reason: note,
-          }] as AuditInput[],
-        };
+        return { value: { record: next, request: null }, audit: [acceptAudit(r, note, approved)] };
       },
     );
   }

@@ -16,33 +16,26 @@ import type { AuditService } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
-import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { AppError } from "../../core/errors.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
 import type { DisputeChangeHook } from "../ingest/mod.ts";
-import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
-import {
-  addNote,
-  addUpdateDispute,
-  type DisputeFilters,
-  getDispute,
-  getDisputeIdByStripe,
-  getDraft,
-  listDisputes,
-  listNotes,
-  withCustomer,
-} from "../../kv/disputes.ts";
-import { getAdmin } from "../../kv/admins.ts";
+import { getDispute } from "../../kv/disputes.ts";
 import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { createDisputeApplier } from "./apply.ts";
 import { createEvidenceDrafts } from "./evidence.ts";
-import { createDisputeSubmitter, DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
+import {
+  createDisputeSubmitter,
+  DISPUTE_SUBMIT_RECONCILE_JOB,
+  type DisputeSubmitter,
+} from "./submit.ts";
 import { type AcceptOutcome, createDisputeAccepts } from "./accept.ts";
 import { createDisputeSync } from "./sync.ts";
 import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
-import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
+import type { DisputeDetail } from "./views.ts";
+import { createWorkbench } from "./workbench.ts";
 
 export interface DisputeServices {
   /** the two-person queue: large accepts wait there (services/approvals/) */
@@ -53,10 +46,7 @@ export interface DisputeServices {
   disputeChange: DisputeChangeHook;
 }
 
-export interface DisputeQuery extends DisputeFilters {
-  limit: number;
-  cursor?: string;
-}
+export type { DisputeQuery } from "./workbench.ts";
 
 export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const { kv, clock } = deps;
@@ -71,80 +61,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const syncer = createDisputeSync(deps, { applyDispute });
   const reminders = createDisputeReminders(deps, svc);
   const files = createEvidenceFiles(deps, { audit: svc.audit, saveDraft: drafts.save });
-
-  async function load(id: string): Promise<DisputeRecord> {
-    const localId = id.startsWith("du_") || id.startsWith("dp_")
-      ? (await getDisputeIdByStripe(kv, id)).value
-      : id;
-    const r = localId ? (await getDispute(kv, localId)).value : null;
-    if (!r) throw notFound("dispute", id);
-    return r;
-  }
-
-  async function detail(record: DisputeRecord): Promise<DisputeDetail> {
-    const r = await withCustomer(kv, record);
-    const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
-    return disputeDetail(r, { draft, notes, nowMs: clock.now() });
-  }
-
-  async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
-    const { limit, cursor, ...filters } = q;
-    const page = await listDisputes(kv, svc.cursors, filters, { limit, cursor });
-    return {
-      data: page.data.map((r) => disputeView(r, clock.now())),
-      next_cursor: page.next_cursor,
-    };
-  }
-
-  /** A change to the record by an admin (note, assignment), audited in its commit. */
-  function change(
-    ctx: CallContext,
-    id: string,
-    action: string,
-    apply: (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>,
-  ) {
-    return svc.audit.commit(ctx, async (op) => {
-      const entry = await getDispute(kv, id);
-      if (!entry.value) throw notFound("dispute", id);
-      const r = entry.value;
-      const at = new Date(clock.now()).toISOString();
-      const next: DisputeRecord = { ...r, updated_at: at };
-      const changes = apply(next, op, at);
-      next.history = withDisputeHistory(r, { at, by: ctx.actor.id, action, changes });
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-      return {
-        value: next,
-        audit: [{
-          action: `dispute.${action}`,
-          target: { type: "dispute", id },
-          result: "ok" as const,
-          after: changes,
-        }],
-      };
-    });
-  }
-
-  async function addNoteTo(ctx: CallContext, id: string, text: string) {
-    const r = await load(id);
-    const noteId = svc.newId("note");
-    const updated = await change(ctx, r.id, "note", (_next, op, at) => {
-      addNote(op, r.id, { id: noteId, at, by: ctx.actor.id, text });
-      return { note_id: noteId, chars: text.length };
-    });
-    return await detail(updated);
-  }
-
-  async function assign(ctx: CallContext, id: string, assignee: string | null) {
-    const r = await load(id);
-    if (assignee !== null && !(await getAdmin(kv, assignee)).value) {
-      throw validationFailed([{ path: "body.assignee", message: `no admin ${assignee}` }]);
-    }
-    const updated = await change(ctx, r.id, "assign", (next) => {
-      next.assignee = assignee;
-      return { assignee };
-    });
-    return await detail(updated);
-  }
+  const { load, detail, list, addNote, assign } = createWorkbench(deps, svc);
 
   async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
     const r = await load(id);
@@ -183,26 +100,10 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     };
   }
 
-  function jobHandlers(): Record<string, JobHandler> {
-    return {
-      [DISPUTE_SUBMIT_RECONCILE_JOB]: async (job: Job) => {
-        const { dispute_id } = job.payload as { dispute_id: string };
-        const outcome = await submitter.reconcileOne(dispute_id);
-        const still = (await getDispute(kv, dispute_id)).value?.submission?.state;
-        if (outcome === "unknown" || still === "processing") {
-          throw new AppError(
-            "unavailable",
-            `the submission of ${dispute_id} is still unknown at Stripe; trying again later`,
-          );
-        }
-      },
-    };
-  }
-
   return {
     list,
     get: async (id: string) => await detail(await load(id)),
-    addNote: addNoteTo,
+    addNote,
     assign,
     saveEvidence,
     uploadFile,
@@ -214,11 +115,31 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     /** the approvals queue's `dispute.accept` executor */
     executeApprovedAccept: (ctx: CallContext, request: ApprovalRequest) =>
       accepts.executeApproved(ctx, request),
-    jobHandlers,
+    jobHandlers: () => submissionJobHandlers(kv, submitter),
   };
 }
 
 export type DisputeService = ReturnType<typeof createDisputeService>;
+
+/** The reconciliation job for submissions whose outcome at Stripe is unknown. */
+function submissionJobHandlers(
+  kv: Deno.Kv,
+  submitter: DisputeSubmitter,
+): Record<string, JobHandler> {
+  return {
+    [DISPUTE_SUBMIT_RECONCILE_JOB]: async (job: Job) => {
+      const { dispute_id } = job.payload as { dispute_id: string };
+      const outcome = await submitter.reconcileOne(dispute_id);
+      const still = (await getDispute(kv, dispute_id)).value?.submission?.state;
+      if (outcome === "unknown" || still === "processing") {
+        throw new AppError(
+          "unavailable",
+          `the submission of ${dispute_id} is still unknown at Stripe; trying again later`,
+        );
+      }
+    },
+  };
+}
 
 /** For main.ts's cron: one pass of the deadline reminders. */
 export function runDisputeReminders(services: { disputes: DisputeService }) {

@@ -39,192 +39,212 @@ type Attempt =
   | { kind: "refused"; error: AppError }
   | { kind: "unknown"; error: unknown };
 
-export function createDisputeSubmitter(
-  deps: Deps,
-  svc: { audit: AuditService; newId: IdFactory; applyDispute: DisputeApplier },
+interface Submitter {
+  deps: Deps;
+  svc: { audit: AuditService; newId: IdFactory; applyDispute: DisputeApplier };
+}
+
+export function createDisputeSubmitter(deps: Deps, svc: Submitter["svc"]) {
+  const s: Submitter = { deps, svc };
+  return {
+    submit: (ctx: CallContext, id: string, binding: IdempotencyBinding | null) =>
+      submit(s, ctx, id, binding),
+    reconcileOne: (id: string) => reconcileOne(s, id),
+  };
+}
+
+/** The first commit: the submission exists, `processing`, before anything is sent. */
+function recordSubmission(
+  s: Submitter,
+  ctx: CallContext,
+  id: string,
+  binding: IdempotencyBinding | null,
 ) {
-  const { kv, clock, log } = deps;
-
-  /** The first commit: the submission exists, `processing`, before anything is sent. */
-  function recordSubmission(ctx: CallContext, id: string, binding: IdempotencyBinding | null) {
-    return svc.audit.commit(ctx, async (op) => {
-      const entry = await getDispute(kv, id);
-      const r = entry.value;
-      if (!r) throw notFound("dispute", id);
-      const now = clock.now();
-      const refusal = submitRefusal(r, now);
-      if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
-      if (!r.draft) {
-        throw new AppError(
-          "conflict",
-          `dispute ${id} has no evidence draft: save one with PUT /disputes/${id}/evidence first`,
-        );
-      }
-      const at = new Date(now).toISOString();
-      const round = r.submission_count;
-      const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;
-      const job = addJob(op, clock, svc.newId, DISPUTE_SUBMIT_RECONCILE_JOB, { dispute_id: id }, {
-        dueAt: now + RECONCILE_AFTER_MS,
-        maxAttempts: 20,
-      });
-      const next: DisputeRecord = {
-        ...r,
-        submission: {
-          round,
-          attempt,
-          state: "processing",
-          stripe_idempotency_key: `dispute-submit:${id}:${round}:${attempt}`,
-          requested_by: ctx.actor.id,
-          requested_at: at,
-          sent_at: at,
-          settled_at: null,
-          failure: null,
-          job: { id: job.id, due_at: job.due_at },
-        },
-        updated_at: at,
-      };
-      next.phase = phaseOf(next);
-      next.history = withDisputeHistory(r, {
-        at,
-        by: ctx.actor.id,
-        action: "submit",
-        changes: { round, draft_hash: r.draft.hash },
-      });
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-      await binding?.bind(op, id);
-      return {
-        value: next,
-        audit: [{
-          action: "dispute.submit",
-          target: { type: "dispute", id },
-          result: "ok" as const,
-          before: { phase: r.phase, submission_count: r.submission_count },
-          after: { phase: next.phase, round, draft_hash: r.draft.hash },
-          stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
-        }],
-      };
-    });
-  }
-
-  async function callStripe(r: DisputeRecord, priority: StripePriority): Promise<Attempt> {
-    const draft = await getDraft(kv, r.id) ?? {};
-    const key = r.submission!.stripe_idempotency_key;
-    try {
-      const dispute = await deps.stripe.call(
-        (s) =>
-          s.disputes.update(r.stripe_dispute, {
-            evidence: stripeEvidence(draft, []),
-            submit: true,
-          } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
-        { priority, label: "disputes.update(submit=true)" },
+  return s.svc.audit.commit(ctx, async (op) => {
+    const entry = await getDispute(s.deps.kv, id);
+    const r = entry.value;
+    if (!r) throw notFound("dispute", id);
+    const now = s.deps.clock.now();
+    const refusal = submitRefusal(r, now);
+    if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+    if (!r.draft) {
+      throw new AppError(
+        "conflict",
+        `dispute ${id} has no evidence draft: save one with PUT /disputes/${id}/evidence first`,
       );
-      return { kind: "answered", dispute };
-    } catch (error) {
-      if (stripeOutcome(error) === "definite" && error instanceof AppError) {
-        return { kind: "refused", error };
-      }
-      log.warn("dispute submission outcome unknown; left to reconciliation", {
-        dispute_id: r.id,
-        error,
-      });
-      return { kind: "unknown", error };
     }
-  }
-
-  /** Frees the round after Stripe refused (or never received) the submission. */
-  function release(ctx: CallContext, id: string, reason: string) {
-    return svc.audit.commit(ctx, async (op) => {
-      const entry = await getDispute(kv, id);
-      const r = entry.value;
-      if (!r?.submission || r.submission.state !== "processing") {
-        return { value: r, audit: [] };
-      }
-      const at = new Date(clock.now()).toISOString();
-      if (r.submission.job) addJobRemoval(op, r.submission.job);
-      const next: DisputeRecord = {
-        ...r,
-        submission: {
-          ...r.submission,
-          state: "failed",
-          failure: reason,
-          settled_at: at,
-          job: null,
-        },
-        updated_at: at,
-      };
-      next.phase = phaseOf(next);
-      next.history = withDisputeHistory(r, {
-        at,
-        by: ctx.actor.id,
-        action: "submit_failed",
-        changes: { failure: reason },
-      });
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-      return {
-        value: next,
-        audit: [{
-          action: "dispute.submit_failed",
-          target: { type: "dispute", id },
-          result: "failed" as const,
-          before: { submission: "processing" },
-          after: { submission: "failed", phase: next.phase },
-          reason,
-        }],
-      };
+    const at = new Date(now).toISOString();
+    const round = r.submission_count;
+    const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;
+    const job = addJob(op, s.deps.clock, s.svc.newId, DISPUTE_SUBMIT_RECONCILE_JOB, {
+      dispute_id: id,
+    }, {
+      dueAt: now + RECONCILE_AFTER_MS,
+      maxAttempts: 20,
     });
-  }
+    const next: DisputeRecord = {
+      ...r,
+      submission: {
+        round,
+        attempt,
+        state: "processing",
+        stripe_idempotency_key: `dispute-submit:${id}:${round}:${attempt}`,
+        requested_by: ctx.actor.id,
+        requested_at: at,
+        sent_at: at,
+        settled_at: null,
+        failure: null,
+        job: { id: job.id, due_at: job.due_at },
+      },
+      updated_at: at,
+    };
+    next.phase = phaseOf(next);
+    next.history = withDisputeHistory(r, {
+      at,
+      by: ctx.actor.id,
+      action: "submit",
+      changes: { round, draft_hash: r.draft.hash },
+    });
+    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    await binding?.bind(op, id);
+    return {
+      value: next,
+      audit: [{
+        action: "dispute.submit",
+        target: { type: "dispute", id },
+        result: "ok" as const,
+        before: { phase: r.phase, submission_count: r.submission_count },
+        after: { phase: next.phase, round, draft_hash: r.draft.hash },
+        stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
+      }],
+    };
+  });
+}
 
-  async function settle(ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
-    if (attempt.kind === "answered") {
-      await svc.applyDispute(ctx, attempt.dispute, r.submission!.stripe_idempotency_key);
-    } else if (attempt.kind === "refused") {
-      await release(ctx, r.id, attempt.error.message);
-    }
-  }
-
-  /** POST /disputes/{id}/submit: the submission, or Stripe's refusal (502) once released. */
-  async function submit(
-    ctx: CallContext,
-    id: string,
-    binding: IdempotencyBinding | null,
-  ): Promise<DisputeRecord> {
-    const r = await recordSubmission(ctx, id, binding);
-    const attempt = await callStripe(r, "interactive");
-    await settle(ctx, r, attempt);
-    if (attempt.kind === "refused") throw attempt.error;
-    return (await getDispute(kv, id)).value ?? r;
-  }
-
-  /** The job: same key within 23 h; after that, Stripe's count says whether it went in. */
-  async function reconcileOne(id: string): Promise<"settled" | "released" | "unknown" | "skipped"> {
-    const ctx = systemContext(SUBMIT_RECONCILE_ACTOR);
-    const r = (await getDispute(kv, id)).value;
-    if (!r?.submission || r.submission.state !== "processing") return "skipped";
-    if (
-      clock.now() - Date.parse(r.submission.sent_at ?? r.submission.requested_at) <
-        SAME_KEY_WINDOW_MS
-    ) {
-      const attempt = await callStripe(r, "background");
-      await settle(ctx, r, attempt);
-      return attempt.kind === "answered"
-        ? "settled"
-        : attempt.kind === "refused"
-        ? "released"
-        : "unknown";
-    }
-    const dispute = await deps.stripe.call(
-      (s) => s.disputes.retrieve(r.stripe_dispute),
-      { priority: "background", label: "disputes.retrieve" },
+async function callStripe(
+  s: Submitter,
+  r: DisputeRecord,
+  priority: StripePriority,
+): Promise<Attempt> {
+  const draft = await getDraft(s.deps.kv, r.id) ?? {};
+  const key = r.submission!.stripe_idempotency_key;
+  try {
+    const dispute = await s.deps.stripe.call(
+      (s) =>
+        s.disputes.update(r.stripe_dispute, {
+          evidence: stripeEvidence(draft, []),
+          submit: true,
+        } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
+      { priority, label: "disputes.update(submit=true)" },
     );
-    if ((dispute.evidence_details?.submission_count ?? 0) > r.submission.round) {
-      await svc.applyDispute(ctx, dispute);
-      return "settled";
+    return { kind: "answered", dispute };
+  } catch (error) {
+    if (stripeOutcome(error) === "definite" && error instanceof AppError) {
+      return { kind: "refused", error };
     }
-    await release(ctx, id, "not submitted at Stripe a day after it was sent; submit again");
-    return "released";
+    s.deps.log.warn("dispute submission outcome unknown; left to reconciliation", {
+      dispute_id: r.id,
+      error,
+    });
+    return { kind: "unknown", error };
   }
+}
 
-  return { submit, reconcileOne };
+/** Frees the round after Stripe refused (or never received) the submission. */
+function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
+  return s.svc.audit.commit(ctx, async (op) => {
+    const entry = await getDispute(s.deps.kv, id);
+    const r = entry.value;
+    if (!r?.submission || r.submission.state !== "processing") {
+      return { value: r, audit: [] };
+    }
+    const at = new Date(s.deps.clock.now()).toISOString();
+    if (r.submission.job) addJobRemoval(op, r.submission.job);
+    const next: DisputeRecord = {
+      ...r,
+      submission: {
+        ...r.submission,
+        state: "failed",
+        failure: reason,
+        settled_at: at,
+        job: null,
+      },
+      updated_at: at,
+    };
+    next.phase = phaseOf(next);
+    next.history = withDisputeHistory(r, {
+      at,
+      by: ctx.actor.id,
+      action: "submit_failed",
+      changes: { failure: reason },
+    });
+    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    return {
+      value: next,
+      audit: [{
+        action: "dispute.submit_failed",
+        target: { type: "dispute", id },
+        result: "failed" as const,
+        before: { submission: "processing" },
+        after: { submission: "failed", phase: next.phase },
+        reason,
+      }],
+    };
+  });
+}
+
+async function settle(s: Submitter, ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
+  if (attempt.kind === "answered") {
+    await s.svc.applyDispute(ctx, attempt.dispute, r.submission!.stripe_idempotency_key);
+  } else if (attempt.kind === "refused") {
+    await release(s, ctx, r.id, attempt.error.message);
+  }
+}
+
+/** POST /disputes/{id}/submit: the submission, or Stripe's refusal (502) once released. */
+async function submit(
+  s: Submitter,
+  ctx: CallContext,
+  id: string,
+  binding: IdempotencyBinding | null,
+): Promise<DisputeRecord> {
+  const r = await recordSubmission(s, ctx, id, binding);
+  const attempt = await callStripe(s, r, "interactive");
+  await settle(s, ctx, r, attempt);
+  if (attempt.kind === "refused") throw attempt.error;
+  return (await getDispute(s.deps.kv, id)).value ?? r;
+}
+
+/** The job: same key within 23 h; after that, Stripe's count says whether it went in. */
+async function reconcileOne(
+  s: Submitter,
+  id: string,
+): Promise<"settled" | "released" | "unknown" | "skipped"> {
+  const ctx = systemContext(SUBMIT_RECONCILE_ACTOR);
+  const r = (await getDispute(s.deps.kv, id)).value;
+  if (!r?.submission || r.submission.state !== "processing") return "skipped";
+  if (
+    s.deps.clock.now() - Date.parse(r.submission.sent_at ?? r.submission.requested_at) <
+      SAME_KEY_WINDOW_MS
+  ) {
+    const attempt = await callStripe(s, r, "background");
+    await settle(s, ctx, r, attempt);
+    return attempt.kind === "answered"
+      ? "settled"
+      : attempt.kind === "refused"
+      ? "released"
+      : "unknown";
+  }
+  const dispute = await s.deps.stripe.call(
+    (s) => s.disputes.retrieve(r.stripe_dispute),
+    { priority: "background", label: "disputes.retrieve" },
+  );
+  if ((dispute.evidence_details?.submission_count ?? 0) > r.submission.round) {
+    await s.svc.applyDispute(ctx, dispute);
+    return "settled";
+  }
+  await release(s, ctx, id, "not submitted at Stripe a day after it was sent; submit again");
+  return "released";
 }
 
 export type DisputeSubmitter = ReturnType<typeof createDisputeSubmitter>;

@@ -143,101 +143,106 @@ export async function requestCredentialReset(
   });
 }
 
+/** `user.create`: the approved account, created as the approver. */
+function executeCreate(d: IdentityDeps) {
+  return async (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
+    const email = String(request.payload.email);
+    const role = checkRole(String(request.payload.role));
+    const account = await newAccount(d, email, role, request.requested_by);
+    return await d.audit.commit(ctx, async (op) => {
+      await assertEmailFree(d, email);
+      addCreateAdmin(op, account);
+      addAdminLink(op, account.id, request.requested_by, {
+        why: "created",
+        at: account.created_at,
+      });
+      addAdminLink(op, account.id, ctx.actor.id, { why: "approved", at: account.created_at });
+      return {
+        value: { admin_id: account.id, email, role },
+        audit: [{
+          action: "user.create",
+          target: target(account.id),
+          result: "ok",
+          after: { ...adminView(account), approval_id: request.id },
+        }],
+      };
+    });
+  };
+}
+
+/** `user.role_grant`: the role, if the admin is still as they were when it was asked for. */
+function executeRoleGrant(d: IdentityDeps) {
+  return (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
+    const id = String(request.payload.admin_id);
+    const role = checkRole(String(request.payload.role));
+    return d.audit.commit(ctx, async (op) => {
+      const entry = await loadAdmin(d, id);
+      const before = entry.value;
+      if (before.role !== request.payload.from_role || before.status !== "active") {
+        throw new AppError(
+          "conflict",
+          `admin ${id} changed since the grant was asked for (now ${before.role}, ${before.status}); ask again`,
+        );
+      }
+      const iso = new Date(d.clock.now()).toISOString();
+      addUpdateAdmin(op, entry, { ...before, role, updated_at: iso });
+      addAdminLink(op, id, request.requested_by, { why: "granted", at: iso });
+      addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
+      return {
+        value: { admin_id: id, role },
+        audit: [{
+          action: "user.update",
+          target: target(id),
+          result: "ok",
+          before: { role: before.role },
+          after: { role, approval_id: request.id, requested_by: request.requested_by },
+        }],
+      };
+    });
+  };
+}
+
+/** `user.rotate_token` / `user.reset_2fa`: the old credential revoked, an enrollment code issued. */
+function resetExecutor(d: IdentityDeps, what: "token" | "second_factor") {
+  return (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
+    const id = String(request.payload.admin_id);
+    return d.audit.commit(ctx, async (op) => {
+      const entry = await getAdmin(d.kv, id);
+      if (!entry.value) throw new AppError("not_found", `admin ${id} does not exist`);
+      const iso = new Date(d.clock.now()).toISOString();
+      if (what === "token") {
+        // the old token stops now; the person redeems the code with their own TOTP code
+        addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, {
+          ...entry.value,
+          token_hash: await unusableTokenHash(),
+          updated_at: iso,
+        });
+      } else {
+        // the old factor (and its step-ups) stop now; redeemed with their own token
+        addDeleteSecondFactor(op, await getSecondFactor(d.kv, id));
+      }
+      const issued = await issueCode(d, ctx, what, { admin_id: id, approval_id: request.id });
+      addIssuedCode(op, issued.record);
+      return {
+        value: { admin_id: id, handover: issued.code },
+        audit: [{
+          action: what === "token" ? "token.rotate" : "totp.reset",
+          target: target(id),
+          result: "ok",
+          after: { approval_id: request.id, requested_by: request.requested_by },
+          reason: "old credential revoked; the person enrolls the new one with an enrollment code",
+        }],
+      };
+    });
+  };
+}
+
 /** The executors, registered on the approvals queue by the identity service. */
 export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService): void {
-  approvals.register("user.create", {
-    execute: async (_deps, request, ctx) => {
-      const email = String(request.payload.email);
-      const role = checkRole(String(request.payload.role));
-      const account = await newAccount(d, email, role, request.requested_by);
-      return await d.audit.commit(ctx, async (op) => {
-        await assertEmailFree(d, email);
-        addCreateAdmin(op, account);
-        addAdminLink(op, account.id, request.requested_by, {
-          why: "created",
-          at: account.created_at,
-        });
-        addAdminLink(op, account.id, ctx.actor.id, { why: "approved", at: account.created_at });
-        return {
-          value: { admin_id: account.id, email, role },
-          audit: [{
-            action: "user.create",
-            target: target(account.id),
-            result: "ok",
-            after: { ...adminView(account), approval_id: request.id },
-          }],
-        };
-      });
-    },
-  });
-
-  approvals.register("user.role_grant", {
-    execute: (_deps, request, ctx) => {
-      const id = String(request.payload.admin_id);
-      const role = checkRole(String(request.payload.role));
-      return d.audit.commit(ctx, async (op) => {
-        const entry = await loadAdmin(d, id);
-        const before = entry.value;
-        if (before.role !== request.payload.from_role || before.status !== "active") {
-          throw new AppError(
-            "conflict",
-            `admin ${id} changed since the grant was asked for (now ${before.role}, ${before.status}); ask again`,
-          );
-        }
-        const iso = new Date(d.clock.now()).toISOString();
-        addUpdateAdmin(op, entry, { ...before, role, updated_at: iso });
-        addAdminLink(op, id, request.requested_by, { why: "granted", at: iso });
-        addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
-        return {
-          value: { admin_id: id, role },
-          audit: [{
-            action: "user.update",
-            target: target(id),
-            result: "ok",
-            before: { role: before.role },
-            after: { role, approval_id: request.id, requested_by: request.requested_by },
-          }],
-        };
-      });
-    },
-  });
-
-  const reset =
-    (what: "token" | "second_factor") =>
-    (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
-      const id = String(request.payload.admin_id);
-      return d.audit.commit(ctx, async (op) => {
-        const entry = await getAdmin(d.kv, id);
-        if (!entry.value) throw new AppError("not_found", `admin ${id} does not exist`);
-        const iso = new Date(d.clock.now()).toISOString();
-        if (what === "token") {
-          // the old token stops now; the person redeems the code with their own TOTP code
-          addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, {
-            ...entry.value,
-            token_hash: await unusableTokenHash(),
-            updated_at: iso,
-          });
-        } else {
-          // the old factor (and its step-ups) stop now; redeemed with their own token
-          addDeleteSecondFactor(op, await getSecondFactor(d.kv, id));
-        }
-        const issued = await issueCode(d, ctx, what, { admin_id: id, approval_id: request.id });
-        addIssuedCode(op, issued.record);
-        return {
-          value: { admin_id: id, handover: issued.code },
-          audit: [{
-            action: what === "token" ? "token.rotate" : "totp.reset",
-            target: target(id),
-            result: "ok",
-            after: { approval_id: request.id, requested_by: request.requested_by },
-            reason:
-              "old credential revoked; the person enrolls the new one with an enrollment code",
-          }],
-        };
-      });
-    };
-  approvals.register("user.rotate_token", { execute: reset("token") });
-  approvals.register("user.reset_2fa", { execute: reset("second_factor") });
+  approvals.register("user.create", { execute: executeCreate(d) });
+  approvals.register("user.role_grant", { execute: executeRoleGrant(d) });
+  approvals.register("user.rotate_token", { execute: resetExecutor(d, "token") });
+  approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor") });
 }
 
 export { adminView };

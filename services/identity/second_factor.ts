@@ -15,14 +15,20 @@ import { type IdentityKeys, newRecoveryCodes, RECOVERY_CODE_FORMAT } from "./cry
 import { b64url } from "../../core/encoding.ts";
 import { matchTotpStep, newTotpSecret } from "./totp.ts";
 import {
+  type CodeMatch,
+  isLocked,
+  judgeCode,
+  OTP_FAILURE_WINDOW_MS,
+  OTP_LOCK_MS,
+  OTP_MAX_FAILURES,
+} from "./code_judgement.ts";
+import {
   addSetSecondFactor,
   getSecondFactor,
   type SecondFactorRecord,
 } from "../../kv/identity_factors.ts";
 
-export const OTP_MAX_FAILURES = 5;
-export const OTP_FAILURE_WINDOW_MS = 5 * 60_000;
-export const OTP_LOCK_MS = 15 * 60_000;
+export { OTP_FAILURE_WINDOW_MS, OTP_LOCK_MS, OTP_MAX_FAILURES };
 
 export interface SecondFactorDeps {
   kv: Deno.Kv;
@@ -102,112 +108,61 @@ export async function consumeCode<T>(
   const build = async (op: Deno.AtomicOperation) => {
     const now = d.clock.now();
     const entry = await getSecondFactor(d.kv, adminId);
-    const target = { type: "admin", id: adminId };
-    const none = { lockedUntil: null, extra: null };
-    if (!entry.value) {
-      return { value: { outcome: "not_enrolled", ...none } as Attempt<T>, audit: [] };
-    }
     const rec = entry.value;
-    if (rec.locked_until !== null && rec.locked_until > now) {
-      return {
-        value: { outcome: "locked", lockedUntil: rec.locked_until, extra: null } as Attempt<T>,
-        audit: [],
-      };
-    }
-    let next: SecondFactorRecord | null = null;
-    let replayed = false;
-    const recoveryHash = recoveryHashes?.find((h) => rec.recovery_code_hashes.includes(h));
-    if (recoveryHashes !== null) {
-      if (recoveryHash !== undefined) {
-        next = {
-          ...rec,
-          recovery_code_hashes: rec.recovery_code_hashes.filter((h) => h !== recoveryHash),
+    const match = rec && !isLocked(rec, now)
+      ? await matchCode(d, adminId, rec, code, recoveryHashes, now)
+      : null;
+    const judged = judgeCode(rec, now, match, adminId);
+    const none = { lockedUntil: null, extra: null };
+    switch (judged.outcome) {
+      case "not_enrolled":
+        return { value: { outcome: "not_enrolled", ...none } as Attempt<T>, audit: [] };
+      case "ok": {
+        addSetSecondFactor(op, entry, judged.write);
+        const accepted = onAccepted
+          ? await onAccepted(op, judged.write)
+          : { value: null, audit: [] };
+        return {
+          value: { outcome: "ok", lockedUntil: null, extra: accepted.value } as Attempt<T>,
+          audit: [...accepted.audit, ...judged.audit],
         };
       }
-    } else {
-      const secret = await d.keys.unseal(rec.sealed_totp_secret, adminId);
-      const step = matchTotpStep(secret, code, now);
-      if (step !== null && rec.last_step !== null && step <= rec.last_step) replayed = true;
-      else if (step !== null) next = { ...rec, last_step: step };
+      case "replayed":
+        op.check(entry); // decided on this read: a change in between runs it again
+        return { value: { outcome: "replayed", ...none } as Attempt<T>, audit: judged.audit };
     }
-    if (next) {
-      next = { ...next, failures: [], locked_until: null };
-      addSetSecondFactor(op, entry, next);
-      const accepted = onAccepted ? await onAccepted(op, next) : { value: null, audit: [] };
-      const audit: AuditInput[] = [...accepted.audit];
-      if (recoveryHashes !== null) {
-        audit.push({
-          action: "auth.recovery_code_used",
-          target,
-          result: "ok",
-          after: { remaining: next.recovery_code_hashes.length },
-        });
-      }
-      return {
-        value: { outcome: "ok", lockedUntil: null, extra: accepted.value } as Attempt<T>,
-        audit,
-      };
+    if (judged.write === null) {
+      const value = { outcome: "locked", lockedUntil: judged.lockedUntil, extra: null };
+      return { value: value as Attempt<T>, audit: [] };
     }
-    if (replayed) {
-      op.check(entry); // decided on this read: a change in between runs it again
-      return {
-        value: { outcome: "replayed", ...none } as Attempt<T>,
-        audit: [
-          {
-            action: "auth.otp_replayed",
-            target,
-            result: "denied",
-            reason: "TOTP code already used",
-          } satisfies AuditInput,
-        ],
-      };
-    }
-    const failures = [...rec.failures.filter((t) => t > now - OTP_FAILURE_WINDOW_MS), now];
-    const locks = failures.length >= OTP_MAX_FAILURES;
-    const failed: SecondFactorRecord = locks
-      ? { ...rec, failures: [], locked_until: now + OTP_LOCK_MS }
-      : { ...rec, failures };
-    addSetSecondFactor(op, entry, failed);
-    const audit: AuditInput[] = [{
-      action: "auth.otp_failed",
-      target,
-      result: "denied",
-      reason: `wrong ${
-        kind === "totp" ? "TOTP" : "recovery"
-      } code (${failures.length} of ${OTP_MAX_FAILURES})`,
-    }];
-    if (locks) {
-      audit.push({
-        action: "auth.otp_locked",
-        target,
-        result: "denied",
-        reason: `${OTP_MAX_FAILURES} failed codes within ${OTP_FAILURE_WINDOW_MS / 60_000} minutes`,
-        after: { locked_until: new Date(failed.locked_until!).toISOString() },
-      });
-    }
+    addSetSecondFactor(op, entry, judged.write);
     return {
       value: {
-        outcome: locks ? "locked" : "failed",
-        lockedUntil: failed.locked_until,
+        outcome: judged.outcome,
+        lockedUntil: judged.lockedUntil,
         extra: null,
-        triesLeft: OTP_MAX_FAILURES - failures.length,
+        triesLeft: judged.triesLeft,
       } as Attempt<T>,
-      audit,
+      audit: judged.audit,
     };
   };
 
   const attempt = await commitFactorChange(d, ctx, build);
+  if (attempt.outcome === "ok") return attempt.extra;
+  throw refusal(attempt, d.clock.now());
+}
+
+/** What the caller hears when a code is not accepted. */
+function refusal(attempt: Attempt<unknown>, now: number): AppError {
   switch (attempt.outcome) {
-    case "ok":
-      return attempt.extra;
     case "replayed":
-      throw new AppError(
+      return new AppError(
         "otp_replayed",
         "this code was already used; wait for the next code from your authenticator app",
       );
     case "locked": {
-      const retryAfter = Math.ceil(((attempt.lockedUntil ?? 0) - d.clock.now()) / 1000);
-      throw new AppError(
+      const retryAfter = Math.ceil(((attempt.lockedUntil ?? 0) - now) / 1000);
+      return new AppError(
         "otp_locked",
         `too many wrong codes: the second factor is locked until ${
           new Date(attempt.lockedUntil ?? 0).toISOString()
@@ -216,13 +171,13 @@ export async function consumeCode<T>(
       );
     }
     case "not_enrolled":
-      throw new AppError(
+      return new AppError(
         "otp_invalid",
         "no second factor is enrolled for this admin; ask an admin to reset it (deno task admin reset-2fa)",
       );
     default: {
       const left = attempt.triesLeft ?? 0;
-      throw new AppError(
+      return new AppError(
         "otp_invalid",
         `wrong code; ${left} ${left === 1 ? "try" : "tries"} left before the second factor locks ` +
           `for ${OTP_LOCK_MS / 60_000} minutes; check your authenticator app's clock`,
@@ -230,6 +185,25 @@ export async function consumeCode<T>(
       );
     }
   }
+}
+
+/** What `code` matches in the factor: a TOTP time-step (under the sealed secret) or a recovery hash. */
+async function matchCode(
+  d: SecondFactorDeps,
+  adminId: string,
+  rec: SecondFactorRecord,
+  code: string,
+  recoveryHashes: string[] | null,
+  now: number,
+): Promise<CodeMatch> {
+  if (recoveryHashes !== null) {
+    return {
+      kind: "recovery",
+      hash: recoveryHashes.find((h) => rec.recovery_code_hashes.includes(h)),
+    };
+  }
+  const secret = await d.keys.unseal(rec.sealed_totp_secret, adminId);
+  return { kind: "totp", step: matchTotpStep(secret, code, now) };
 }
 
 /**

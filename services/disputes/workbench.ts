@@ -1,0 +1,115 @@
+/**
+ * The workbench's own reads and changes: finding a dispute by any of its ids,
+ * the detail view, the filtered list, and notes and assignment (audited in
+ * the same commit).
+ */
+import type { Deps } from "../deps.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import { notFound, validationFailed } from "../../core/errors.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
+import {
+  addNote,
+  addUpdateDispute,
+  type DisputeFilters,
+  getDispute,
+  getDisputeIdByStripe,
+  getDraft,
+  listDisputes,
+  listNotes,
+  withCustomer,
+} from "../../kv/disputes.ts";
+import { getAdmin } from "../../kv/admins.ts";
+import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
+
+export interface DisputeQuery extends DisputeFilters {
+  limit: number;
+  cursor?: string;
+}
+
+export function createWorkbench(
+  deps: Deps,
+  svc: { audit: AuditService; newId: IdFactory; cursors: CursorSealer },
+) {
+  const { kv, clock } = deps;
+
+  async function load(id: string): Promise<DisputeRecord> {
+    const localId = id.startsWith("du_") || id.startsWith("dp_")
+      ? (await getDisputeIdByStripe(kv, id)).value
+      : id;
+    const r = localId ? (await getDispute(kv, localId)).value : null;
+    if (!r) throw notFound("dispute", id);
+    return r;
+  }
+
+  async function detail(record: DisputeRecord): Promise<DisputeDetail> {
+    const r = await withCustomer(kv, record);
+    const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
+    return disputeDetail(r, { draft, notes, nowMs: clock.now() });
+  }
+
+  async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
+    const { limit, cursor, ...filters } = q;
+    const page = await listDisputes(kv, svc.cursors, filters, { limit, cursor });
+    return {
+      data: page.data.map((r) => disputeView(r, clock.now())),
+      next_cursor: page.next_cursor,
+    };
+  }
+
+  /** A change to the record by an admin (note, assignment), audited in its commit. */
+  function change(
+    ctx: CallContext,
+    id: string,
+    action: string,
+    apply: (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>,
+  ) {
+    return svc.audit.commit(ctx, async (op) => {
+      const entry = await getDispute(kv, id);
+      if (!entry.value) throw notFound("dispute", id);
+      const r = entry.value;
+      const at = new Date(clock.now()).toISOString();
+      const next: DisputeRecord = { ...r, updated_at: at };
+      const changes = apply(next, op, at);
+      next.history = withDisputeHistory(r, { at, by: ctx.actor.id, action, changes });
+      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+      return {
+        value: next,
+        audit: [{
+          action: `dispute.${action}`,
+          target: { type: "dispute", id },
+          result: "ok" as const,
+          after: changes,
+        }],
+      };
+    });
+  }
+
+  async function addNoteTo(ctx: CallContext, id: string, text: string) {
+    const r = await load(id);
+    const noteId = svc.newId("note");
+    const updated = await change(ctx, r.id, "note", (_next, op, at) => {
+      addNote(op, r.id, { id: noteId, at, by: ctx.actor.id, text });
+      return { note_id: noteId, chars: text.length };
+    });
+    return await detail(updated);
+  }
+
+  async function assign(ctx: CallContext, id: string, assignee: string | null) {
+    const r = await load(id);
+    if (assignee !== null && !(await getAdmin(kv, assignee)).value) {
+      throw validationFailed([{ path: "body.assignee", message: `no admin ${assignee}` }]);
+    }
+    const updated = await change(ctx, r.id, "assign", (next) => {
+      next.assignee = assignee;
+      return { assignee };
+    });
+    return await detail(updated);
+  }
+
+  return { load, detail, list, addNote: addNoteTo, assign };
+}
+
+export type Workbench = ReturnType<typeof createWorkbench>;

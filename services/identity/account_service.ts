@@ -1,0 +1,94 @@
+/**
+ * Account management behind the admin routes: creating and requesting
+ * accounts, enrolment, token rotation and second-factor resets, role changes
+ * (a role that can approve is granted by a second admin).
+ */
+import { AppError } from "../../core/errors.ts";
+import { anyAdminExists, listAllAdmins } from "../../kv/admins.ts";
+import { API_TOKEN_FORMAT } from "./crypto.ts";
+import { sha256Hex } from "../../core/encoding.ts";
+import { consumeCode } from "./second_factor.ts";
+import {
+  adminView,
+  checkRole,
+  createAdmin,
+  type IdentityDeps,
+  listAdmins,
+  loadAdmin,
+  refuseSelf,
+  resetSecondFactor,
+  rotateToken,
+  updateAdmin,
+} from "./users.ts";
+import type { ApprovalService } from "../approvals/mod.ts";
+import { requestAccount, requestCredentialReset, requestRoleGrant } from "./invites.ts";
+import { approvingRole, redeem } from "./enrollment.ts";
+import { BEARER } from "./authenticate.ts";
+import type { IdentityGuard, IdentityService } from "./types.ts";
+
+export type AccountService = Omit<IdentityService, keyof IdentityGuard | "stepUp" | "me" | "close">;
+
+export function createAccountService(
+  d: IdentityDeps,
+  approvals: ApprovalService | undefined,
+): AccountService {
+  const { kv } = d;
+  const needApprovals = (): ApprovalService => {
+    if (!approvals) throw new Error("the identity service was built without approvals");
+    return approvals;
+  };
+  const bearerHash = (authorization: string | undefined): string | null => {
+    const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+    return token && API_TOKEN_FORMAT.test(token) ? sha256Hex(token) : null;
+  };
+  return {
+    createAdmin: (ctx, input) => createAdmin(d, ctx, input),
+    requestAccount: (ctx, input) => requestAccount(d, needApprovals(), ctx, input),
+    enroll: (code, meta, proof) =>
+      redeem(d, code.trim(), meta, {
+        verifyOtp: async (adminId) => {
+          const otp = proof.otp?.trim();
+          if (!otp) {
+            throw new AppError(
+              "otp_required",
+              "a new token is redeemed with your current second factor: send X-OTP-Code",
+            );
+          }
+          const ctx = {
+            actor: { type: "admin" as const, id: adminId, role: null },
+            request: meta,
+            second_factor: false,
+          };
+          await consumeCode(d, ctx, otp, "header.x-otp-code");
+        },
+        tokenHash: bearerHash(proof.authorization),
+      }),
+    requestCredentialReset: (ctx, id, what) =>
+      requestCredentialReset(d, needApprovals(), ctx, id, what),
+    rotateOwnToken: (ctx) => rotateToken(d, ctx, ctx.actor.id),
+    listAdmins: (opts) => listAdmins(d, opts),
+    async getAdmin(id) {
+      return adminView((await loadAdmin(d, id)).value);
+    },
+    async allAdmins() {
+      return (await listAllAdmins(kv)).map(adminView);
+    },
+    async updateAdmin(ctx, id, change) {
+      const role = change.role === undefined ? undefined : checkRole(change.role);
+      const before = (await loadAdmin(d, id)).value;
+      // From the API, a role that can approve is granted by a second admin.
+      const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
+        approvingRole(role) && !(role === "operator" && before.role === "admin");
+      if (grant) await refuseSelf(d, ctx, id, "user.update", "change the role of");
+      const direct = { ...change, ...(grant ? { role: undefined } : {}) };
+      const admin = direct.role !== undefined || direct.status !== undefined
+        ? (await updateAdmin(d, ctx, id, direct)).admin
+        : adminView(before);
+      const pending = grant ? await requestRoleGrant(d, needApprovals(), ctx, before, role) : null;
+      return { admin, pending_approval: pending };
+    },
+    rotateToken: (ctx, id) => rotateToken(d, ctx, id),
+    resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
+    anyAdminExists: () => anyAdminExists(kv),
+  };
+}

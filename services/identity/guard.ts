@@ -1,0 +1,111 @@
+/**
+ * The guard's four checks (routes/admin_route.ts calls them in this order):
+ * who is calling (bearer token), how often (throttle), whether they may
+ * (permission table), and a fresh second factor where needed; plus the
+ * per-address count of failed authentications.
+ */
+import type { Deps } from "../deps.ts";
+import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import { can, PERMISSIONS } from "../../domain/permissions.ts";
+import { countRequest, getRateCount, readRateCount } from "../../kv/identity_factors.ts";
+import { type ApiThrottle, type RateLimits, type ThrottleKind, throttleToken } from "./throttle.ts";
+import { consumeCode } from "./second_factor.ts";
+import { verifyStepUp } from "./step_up.ts";
+import { createAuthenticator } from "./authenticate.ts";
+import type { IdentityDeps } from "./accounts.ts";
+import type { IdentityGuard } from "./types.ts";
+
+/** failed authentications per client address a minute before it is refused */
+export const AUTH_FAILURE_BURST = 30;
+
+/** The acting admin as a `CallContext` (for audit entries written by the guard). */
+export function principalContext(principal: Principal, meta: RequestMeta | null): CallContext {
+  return {
+    actor: { type: "admin", id: principal.admin_id, role: principal.role },
+    request: meta,
+    second_factor: principal.second_factor,
+  };
+}
+
+export interface GuardParts {
+  d: IdentityDeps;
+  log: Deps["log"];
+  limits: RateLimits;
+  tokenTtlMs: number;
+  apiThrottle: ApiThrottle;
+}
+
+export function createGuard(parts: GuardParts): IdentityGuard {
+  const { d, log, limits, tokenTtlMs, apiThrottle } = parts;
+  const { kv, clock } = d;
+  const authenticator = createAuthenticator(d, limits, tokenTtlMs);
+
+  const failureWindow = () => Math.floor(clock.now() / 60_000);
+  const addressKey = (meta: RequestMeta) => `addr:${meta.ip ?? "unknown"}`;
+
+  return {
+    async countFailedAuthentication(meta) {
+      const window = failureWindow();
+      await countRequest(kv, "auth_failures", addressKey(meta), window, false);
+      const count = readRateCount(
+        await getRateCount(kv, "auth_failures", addressKey(meta), window),
+      );
+      if (count <= AUTH_FAILURE_BURST) return;
+      log.warn("authentication failures throttled", { ip: meta.ip, failures: count });
+      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
+      throw new AppError(
+        "rate_limited",
+        `too many failed authentications from your address; retry in ${retryAfter} s`,
+        { retryAfter },
+      );
+    },
+
+    authenticate: (authorization) => authenticator.authenticate(authorization),
+
+    throttle(principal, kind: ThrottleKind) {
+      if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.admin_id);
+      return apiThrottle.check(principal.token_hash, authenticator.takePrefetched(principal));
+    },
+
+    async authorize(principal, permission, meta) {
+      if (can(principal.role, permission)) return;
+      const roles = PERMISSIONS[permission];
+      await d.audit.record(principalContext(principal, meta), {
+        action: "auth.forbidden",
+        target: { type: "permission", id: permission },
+        result: "denied",
+        reason: `role ${principal.role} lacks ${permission}`,
+      });
+      throw new AppError(
+        "forbidden",
+        `your role (${principal.role}) lacks the permission ${permission}; roles that have it: ${
+          roles.join(", ")
+        }`,
+        { extra: { permission, roles: [...roles] } },
+      );
+    },
+
+    async verifySecondFactor(principal, factor, meta) {
+      const ctx = principalContext(principal, meta);
+      const otp = factor.otp?.trim() || undefined;
+      const stepUp = factor.stepUp?.trim() || undefined;
+      if (!otp && !stepUp) {
+        throw new AppError(
+          "otp_required",
+          "this operation needs a second factor: send X-OTP-Code with a current code, " +
+            "or X-Step-Up with a token from POST /api/admin/step-up",
+        );
+      }
+      if (stepUp) {
+        try {
+          return await verifyStepUp(d, ctx, principal.token_hash, stepUp);
+        } catch (e) {
+          // A stale step-up token with a fresh code still gets through on the code.
+          if (!otp || !(e instanceof AppError) || e.code !== "step_up_expired") throw e;
+        }
+      }
+      await consumeCode(d, ctx, otp!, "header.x-otp-code");
+    },
+  };
+}
