@@ -197,6 +197,20 @@ export async function stripeRefunds(stripe: Stripe, pi: Stripe.PaymentIntent) {
   return { refunds: list.data, amount_refunded: charge.amount_refunded };
 }
 
+/** A card payment authorized at Stripe for a later capture (`capture_method: manual`). */
+export async function authorizeAtStripe(stripe: Stripe, amount: number, email: string) {
+  const customer = await stripe.customers.create({ email });
+  const pi = await stripe.paymentIntents.create({
+    amount,
+    currency: "usd",
+    customer: customer.id,
+    payment_method: "pm_card_visa",
+    capture_method: "manual",
+    confirm: true,
+  });
+  return { pi, customer: customer.id };
+}
+
 export { listJobs };
 
 /** The status the refunds route answers a create with: 202 while undecided, else 201. */
