@@ -211,6 +211,16 @@ export async function authorizeAtStripe(stripe: Stripe, amount: number, email: s
   return { pi, customer: customer.id };
 }
 
+/** The operator asks for a refund of `amount` on `txnId`, "requested_by_customer" with `note`. */
+export function askRefund(w: RefundWorld, txnId: string, amount: number, note: string) {
+  return w.t.services.refunds.create(w.ctx(w.operator), {
+    transaction_id: txnId,
+    amount,
+    reason: "requested_by_customer",
+    note,
+  });
+}
+
 export { listJobs };
 
 /** The status the refunds route answers a create with: 202 while undecided, else 201. */
