@@ -11,7 +11,7 @@ import { callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
-import { ApprovalSchema } from "../openapi/schemas.ts";
+import { ApprovalSchema, stripeCallErrors } from "../openapi/schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
@@ -148,13 +148,7 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
       DisputeDetailSchema,
       "sent with an unknown outcome; reconciliation (or Stripe's webhook) finishes it",
     ),
-    ...errorResponses(
-      "not_found",
-      "conflict",
-      "idempotency_key_reused",
-      "stripe_error",
-      "stripe_unavailable",
-    ),
+    ...stripeCallErrors(),
   },
 });
 

@@ -17,6 +17,7 @@ import {
   jsonBody,
   jsonContent,
 } from "../openapi/schemas.ts";
+import { oneOf, queryParam } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -61,9 +62,7 @@ const list = listRoute({
   tags: ["ops alerts"],
   summary: "Money problems to look at, newest first",
   filters: {
-    status: z.enum(OPS_ALERT_STATUSES, {
-      error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
-    }).optional().openapi({ param: { name: "status", in: "query" } }),
+    status: oneOf("status", OPS_ALERT_STATUSES).optional().openapi(queryParam("status")),
   },
   item: OpsAlertSchema,
   pageName: "OpsAlertPage",
