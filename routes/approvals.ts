@@ -8,6 +8,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import { ApprovalSchema, errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
@@ -43,13 +44,14 @@ const list = listRoute({
   pageName: "ApprovalPage",
 });
 
-const show = adminRoute({ permission: "approvals.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "approvals.read",
   path: "/approvals/{id}",
   tags: ["approvals"],
   summary: "One two-person request",
-  request: { params: IdParam },
-  responses: { 200: jsonContent(ApprovalSchema, "the request"), ...errorResponses("not_found") },
+  params: IdParam,
+  item: ApprovalSchema,
+  found: "the request",
 });
 
 const approve = adminRoute({ permission: "approvals.decide", secondFactor: true }, {

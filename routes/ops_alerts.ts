@@ -7,6 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
@@ -68,16 +69,14 @@ const list = listRoute({
   pageName: "OpsAlertPage",
 });
 
-const show = adminRoute({ permission: "ops_alerts.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "ops_alerts.read",
   path: "/ops-alerts/{id}",
   tags: ["ops alerts"],
   summary: "One ops alert",
-  request: { params: IdParam },
-  responses: {
-    200: jsonContent(OpsAlertSchema, "the alert"),
-    ...errorResponses("not_found"),
-  },
+  params: IdParam,
+  item: OpsAlertSchema,
+  found: "the alert",
 });
 
 const close = adminRoute({ permission: "ops_alerts.close" }, {
