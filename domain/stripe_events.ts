@@ -1,3 +1,12 @@
+/** A dispute's events, in the order of its life. */
+export const DISPUTE_EVENT_TYPES = [
+  "charge.dispute.created",
+  "charge.dispute.updated",
+  "charge.dispute.closed",
+  "charge.dispute.funds_withdrawn",
+  "charge.dispute.funds_reinstated",
+] as const;
+
 /**
  * The Stripe events the service handles: what the webhook endpoint at Stripe
  * should send (README, Deploy; `deno task doctor` compares the endpoint with it).
@@ -15,11 +24,7 @@ export const HANDLED_EVENT_TYPES = [
   "charge.updated",
   "charge.refunded",
   "charge.refund.updated",
-  "charge.dispute.created",
-  "charge.dispute.updated",
-  "charge.dispute.closed",
-  "charge.dispute.funds_withdrawn",
-  "charge.dispute.funds_reinstated",
+  ...DISPUTE_EVENT_TYPES,
   "refund.created",
   "refund.updated",
   "refund.failed",

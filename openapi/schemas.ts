@@ -251,3 +251,24 @@ export const ApprovalSchema = z.object({
 export function orNull<T extends z.ZodType>(schema: T) {
   return z.union([schema, z.null()]);
 }
+
+/** The refusals of a once-only call to Stripe: unknown id, a state that refuses it, a reused key, Stripe's own. */
+export function stripeCallErrors() {
+  return errorResponses(
+    "not_found",
+    "conflict",
+    "idempotency_key_reused",
+    "stripe_error",
+    "stripe_unavailable",
+  );
+}
+
+/** One of `values`; anything else is refused naming the field and every allowed value. */
+export function oneOf<const T extends readonly [string, ...string[]]>(field: string, values: T) {
+  return z.enum(values, { error: `${field} must be one of ${values.join(", ")}` });
+}
+
+/** The OpenAPI metadata of a query parameter called `name`. */
+export function queryParam(name: string) {
+  return { param: { name, in: "query" as const } };
+}

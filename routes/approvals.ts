@@ -8,9 +8,11 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import { ApprovalSchema, errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
+import { oneOf, queryParam } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
@@ -35,23 +37,21 @@ const list = listRoute({
   tags: ["approvals"],
   summary: "Two-person requests, newest first (default: pending)",
   filters: {
-    status: z.enum(APPROVAL_STATUSES, {
-      error: `status must be one of ${APPROVAL_STATUSES.join(", ")}`,
-    }).default("pending").openapi({ param: { name: "status", in: "query" } }),
-    kind: z.enum(KINDS, { error: `kind must be one of ${KINDS.join(", ")}` }).optional()
-      .openapi({ param: { name: "kind", in: "query" } }),
+    status: oneOf("status", APPROVAL_STATUSES).default("pending").openapi(queryParam("status")),
+    kind: oneOf("kind", KINDS).optional().openapi(queryParam("kind")),
   },
   item: ApprovalSchema,
   pageName: "ApprovalPage",
 });
 
-const show = adminRoute({ permission: "approvals.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "approvals.read",
   path: "/approvals/{id}",
   tags: ["approvals"],
   summary: "One two-person request",
-  request: { params: IdParam },
-  responses: { 200: jsonContent(ApprovalSchema, "the request"), ...errorResponses("not_found") },
+  params: IdParam,
+  item: ApprovalSchema,
+  found: "the request",
 });
 
 const approve = adminRoute({ permission: "approvals.decide", secondFactor: true }, {

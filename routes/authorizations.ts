@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { AmountSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { AmountSchema, jsonBody, jsonContent, stripeCallErrors } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -52,13 +52,7 @@ const TxnParam = z.object({
 const responses = {
   201: jsonContent(ActionSchema, "Stripe answered"),
   202: jsonContent(ActionSchema, "sent; the outcome is not known yet"),
-  ...errorResponses(
-    "not_found",
-    "conflict",
-    "idempotency_key_reused",
-    "stripe_error",
-    "stripe_unavailable",
-  ),
+  ...stripeCallErrors(),
 };
 
 const capture = adminRoute({ permission: "authorizations.manage", secondFactor: true }, {

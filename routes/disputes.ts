@@ -7,11 +7,12 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
-import { ApprovalSchema } from "../openapi/schemas.ts";
+import { ApprovalSchema, stripeCallErrors } from "../openapi/schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
@@ -35,13 +36,14 @@ const list = adminRoute({ permission: "disputes.read" }, {
   responses: { 200: jsonContent(pageSchema(DisputeSchema, "DisputePage"), "a page") },
 });
 
-const show = adminRoute({ permission: "disputes.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "disputes.read",
   path: "/disputes/{id}",
   tags,
   summary: "One dispute: evidence draft, time left, checklist, notes, history",
-  request: { params: IdParam },
-  responses: { ...detail200, ...errorResponses("not_found") },
+  params: IdParam,
+  item: DisputeDetailSchema,
+  found: "the dispute",
 });
 
 const patch = adminRoute({ permission: "disputes.assign" }, {
@@ -148,13 +150,7 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
       DisputeDetailSchema,
       "sent with an unknown outcome; reconciliation (or Stripe's webhook) finishes it",
     ),
-    ...errorResponses(
-      "not_found",
-      "conflict",
-      "idempotency_key_reused",
-      "stripe_error",
-      "stripe_unavailable",
-    ),
+    ...stripeCallErrors(),
   },
 });
 

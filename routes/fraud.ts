@@ -8,6 +8,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { callContext } from "./context.ts";
 import {
   CursorQuery,
@@ -51,13 +52,14 @@ const list = adminRoute({ permission: "fraud.read" }, {
   responses: { 200: jsonContent(pageSchema(AlertSchema, "FraudAlertPage"), "a page") },
 });
 
-const show = adminRoute({ permission: "fraud.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "fraud.read",
   path: "/fraud/alerts/{id}",
   tags,
   summary: "One alert, with its signals, evidence and input snapshot",
-  request: { params: AlertIdParam },
-  responses: { 200: jsonContent(AlertSchema, "the alert"), ...errorResponses("not_found") },
+  params: AlertIdParam,
+  item: AlertSchema,
+  found: "the alert",
 });
 
 const update = adminRoute({ permission: "fraud.triage" }, {

@@ -7,6 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
@@ -17,6 +18,7 @@ import {
   jsonBody,
   jsonContent,
 } from "../openapi/schemas.ts";
+import { oneOf, queryParam } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -61,24 +63,20 @@ const list = listRoute({
   tags: ["ops alerts"],
   summary: "Money problems to look at, newest first",
   filters: {
-    status: z.enum(OPS_ALERT_STATUSES, {
-      error: `status must be one of ${OPS_ALERT_STATUSES.join(", ")}`,
-    }).optional().openapi({ param: { name: "status", in: "query" } }),
+    status: oneOf("status", OPS_ALERT_STATUSES).optional().openapi(queryParam("status")),
   },
   item: OpsAlertSchema,
   pageName: "OpsAlertPage",
 });
 
-const show = adminRoute({ permission: "ops_alerts.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "ops_alerts.read",
   path: "/ops-alerts/{id}",
   tags: ["ops alerts"],
   summary: "One ops alert",
-  request: { params: IdParam },
-  responses: {
-    200: jsonContent(OpsAlertSchema, "the alert"),
-    ...errorResponses("not_found"),
-  },
+  params: IdParam,
+  item: OpsAlertSchema,
+  found: "the alert",
 });
 
 const close = adminRoute({ permission: "ops_alerts.close" }, {

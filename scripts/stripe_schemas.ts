@@ -9,6 +9,7 @@
  * directory with npm, and the generator runs under node there.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { DISPUTE_EVENT_TYPES } from "../domain/stripe_events.ts";
 
 const GENERATOR = "typescript-json-schema@0.68.0";
 const OUT = fromFileUrl(new URL("../tests/fixtures/stripe_schemas.json", import.meta.url));
@@ -48,11 +49,7 @@ export const EVENT_TYPES = [
   "charge.updated",
   "charge.refunded",
   "charge.refund.updated",
-  "charge.dispute.created",
-  "charge.dispute.updated",
-  "charge.dispute.closed",
-  "charge.dispute.funds_withdrawn",
-  "charge.dispute.funds_reinstated",
+  ...DISPUTE_EVENT_TYPES,
   "refund.created",
   "refund.updated",
   "refund.failed",

@@ -4,7 +4,7 @@
  * account linked to the requester cannot approve them (either route).
  */
 import assert from "node:assert/strict";
-import { statusOf, withRefundWorld } from "./helpers/refunds.ts";
+import { askRefund, statusOf, withRefundWorld } from "./helpers/refunds.ts";
 import { auditEntries, type TestAdmin } from "./helpers/identity.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 
@@ -13,12 +13,7 @@ const ENV = { REFUND_APPROVAL_THRESHOLD: "50000" };
 Deno.test("approvals queue: a refund awaiting approval is listed and refused to an account the requester created", async () => {
   await withRefundWorld(async (w) => {
     const pay = await w.pay(80000);
-    const res = await w.t.services.refunds.create(w.ctx(w.operator), {
-      transaction_id: pay.txnId,
-      amount: 75000,
-      reason: "requested_by_customer",
-      note: "goodwill",
-    });
+    const res = await askRefund(w, pay.txnId, 75000, "goodwill");
     assert.equal(statusOf(res), 202);
     const queue = await w.t.services.approvals.list({ status: "pending", limit: 25 });
     const listed = queue.data.find((r: ApprovalRequest) => r.id === res.refund.id);

@@ -5,25 +5,18 @@ import { allLedgerEntries } from "../kv/customers.ts";
 import { runPeriodicTask } from "../services/background.ts";
 import { authHeaders, jsonRequest } from "./helpers/identity.ts";
 import { type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
+import { authorizeAtStripe } from "./helpers/refunds.ts";
 
 const TXNS = "/api/admin/payments/transactions";
 
 async function authorize(w: RetryWorld, amount: number) {
-  const customer = await w.stripe.customers.create({ email: "hold@example.com" });
-  const pi = await w.stripe.paymentIntents.create({
-    amount,
-    currency: "usd",
-    customer: customer.id,
-    payment_method: "pm_card_visa",
-    capture_method: "manual",
-    confirm: true,
-  });
+  const { pi, customer } = await authorizeAtStripe(w.stripe, amount, "hold@example.com");
   assert.equal(pi.status, "requires_capture");
   await w.deliver();
   const txn = await w.t.services.transactions.get(pi.id);
   assert.equal(txn.status, "requires_capture");
   assert.equal(txn.amount_capturable, amount);
-  return { pi, txnId: txn.id, customer: customer.id };
+  return { pi, txnId: txn.id, customer };
 }
 
 async function post(w: RetryWorld, path: string, body: unknown, key?: string) {

@@ -7,20 +7,11 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { AppError } from "../core/errors.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
-import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { authorizeAtStripe, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 
-async function authorize(w: RefundWorld, amount: number) {
-  const customer = await w.stripe.customers.create({ email: "capture@example.com" });
-  const pi = await w.stripe.paymentIntents.create({
-    amount,
-    currency: "usd",
-    customer: customer.id,
-    payment_method: "pm_card_visa",
-    capture_method: "manual",
-    confirm: true,
-  });
-  return { pi, customer: customer.id };
+function authorize(w: RefundWorld, amount: number) {
+  return authorizeAtStripe(w.stripe, amount, "capture@example.com");
 }
 
 function ask(w: RefundWorld, txnId: string, amount?: number) {

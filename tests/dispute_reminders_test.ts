@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { call, disputedPayment } from "./helpers/disputes.ts";
+import { call, disputedPayment, submitAs } from "./helpers/disputes.ts";
 import { listAllOpsAlerts } from "../kv/ops_alerts.ts";
 import { runDisputeReminders } from "../services/disputes/mod.ts";
 import { runPeriodicTask } from "../services/background.ts";
@@ -33,14 +33,7 @@ Deno.test("reminders fire once each at 72 h and 24 h, and close by themselves on
     assert.equal(listed.body.data[0].dispute_id, dispute.id);
 
     await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
-    const sent = await call(
-      w,
-      w.operator,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const sent = await submitAs(w, w.operator, dispute.id);
     assert.equal(sent.status, 200);
     alerts = await listAllOpsAlerts(w.t.kv);
     assert.deepEqual(alerts.map((a) => a.status), ["closed", "closed"]);

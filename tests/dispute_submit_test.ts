@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { call, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
+import { call, disputedPayment, runDisputeJobs, submitAs } from "./helpers/disputes.ts";
 import { auditEntries, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { API } from "./helpers/disputes.ts";
 
@@ -47,36 +47,15 @@ Deno.test("submit: refused without 2FA, done once with it, refused the second ti
     assert.equal(bare.status, 401);
     assert.equal(bare.body.code, "otp_required");
     const support = await createAdmin(w.t, "support");
-    const denied = await call(
-      w,
-      support,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const denied = await submitAs(w, support, dispute.id);
     assert.equal(denied.status, 403);
-    const done = await call(
-      w,
-      w.operator,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const done = await submitAs(w, w.operator, dispute.id);
     assert.equal(done.status, 200, JSON.stringify(done.body));
     assert.equal(done.body.phase, "submitted");
     assert.equal(done.body.status, "under_review");
     assert.equal(done.body.submission.state, "submitted");
     assert.equal(done.body.submission_count, 1);
-    const second = await call(
-      w,
-      w.operator2,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const second = await submitAs(w, w.operator2, dispute.id);
     assert.equal(second.status, 409);
     assert.match(second.body.detail, /already submitted in this round/);
     const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
@@ -116,14 +95,7 @@ Deno.test("submit is refused after evidence_due_by, and a dispute past due is ma
     const { dispute } = await disputedPayment(w);
     await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
     w.clock.set(Date.parse(dispute.evidence_due_by!) + 1000);
-    const late = await call(
-      w,
-      w.operator,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const late = await submitAs(w, w.operator, dispute.id);
     assert.equal(late.status, 409);
     assert.match(late.body.detail, /deadline passed/);
     const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
@@ -224,25 +196,11 @@ Deno.test("a submission whose answer was lost after Stripe acted is settled by r
       method: "POST",
       path: `/v1/disputes/${dispute.stripe_dispute}`,
     });
-    const sent = await call(
-      w,
-      w.operator,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const sent = await submitAs(w, w.operator, dispute.id);
     assert.equal(sent.status, 202, JSON.stringify(sent.body));
     assert.equal(sent.body.submission.state, "processing");
     assert.equal(sent.body.phase, "submitted");
-    const again = await call(
-      w,
-      w.operator2,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const again = await submitAs(w, w.operator2, dispute.id);
     assert.equal(again.status, 409);
     await w.dropHeld(); // the webhooks never come
     w.clock.advance(61_000);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { call, disputedPayment } from "./helpers/disputes.ts";
+import { call, disputedPayment, submitAs } from "./helpers/disputes.ts";
 import { createAdmin } from "./helpers/identity.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 
@@ -41,14 +41,7 @@ Deno.test("an inquiry (pm_card_createDisputeInquiry) moves no money and can be a
     await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, {
       product_description: "Monthly plan",
     });
-    const sent = await call(
-      w,
-      w.operator,
-      "POST",
-      `/disputes/${dispute.id}/submit`,
-      undefined,
-      true,
-    );
+    const sent = await submitAs(w, w.operator, dispute.id);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
     assert.equal(sent.body.status, "warning_under_review");
     assert.equal(sent.body.phase, "submitted");

@@ -19,38 +19,30 @@ function pay(stripe: Stripe, pm: string, extra: Partial<Stripe.PaymentIntentCrea
   });
 }
 
-// Stripe's documented declining test PaymentMethods: [id, code, decline_code, advice_code].
+// Stripe's documented declining test PaymentMethods (`pm_card_` + name): [name, code,
+// decline_code, advice_code].
 const DECLINES = [
-  ["pm_card_chargeDeclined", "card_declined", "generic_decline", "try_again_later"],
+  ["chargeDeclined", "card_declined", "generic_decline", "try_again_later"],
+  ["chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds", "try_again_later"],
+  ["chargeDeclinedLostCard", "card_declined", "lost_card", "do_not_try_again"],
+  ["chargeDeclinedStolenCard", "card_declined", "stolen_card", "do_not_try_again"],
+  ["chargeDeclinedExpiredCard", "expired_card", "expired_card", "confirm_card_data"],
+  ["chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc", "confirm_card_data"],
+  ["chargeDeclinedProcessingError", "processing_error", "processing_error", "try_again_later"],
+  ["chargeDeclinedFraudulent", "card_declined", "fraudulent", "do_not_try_again"],
   [
-    "pm_card_chargeDeclinedInsufficientFunds",
-    "card_declined",
-    "insufficient_funds",
-    "try_again_later",
-  ],
-  ["pm_card_chargeDeclinedLostCard", "card_declined", "lost_card", "do_not_try_again"],
-  ["pm_card_chargeDeclinedStolenCard", "card_declined", "stolen_card", "do_not_try_again"],
-  ["pm_card_chargeDeclinedExpiredCard", "expired_card", "expired_card", "confirm_card_data"],
-  ["pm_card_chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc", "confirm_card_data"],
-  [
-    "pm_card_chargeDeclinedProcessingError",
-    "processing_error",
-    "processing_error",
-    "try_again_later",
-  ],
-  ["pm_card_chargeDeclinedFraudulent", "card_declined", "fraudulent", "do_not_try_again"],
-  [
-    "pm_card_chargeDeclinedVelocityLimitExceeded",
+    "chargeDeclinedVelocityLimitExceeded",
     "card_declined",
     "card_velocity_exceeded",
     "try_again_later",
   ],
-  ["pm_card_chargeCustomerFail", "card_declined", "generic_decline", "try_again_later"],
+  ["chargeCustomerFail", "card_declined", "generic_decline", "try_again_later"],
 ] as const;
 
 Deno.test("cards: every declining test card fails as Stripe documents", async () => {
   await withEmulator(async ({ stripe }) => {
-    for (const [pm, code, declineCode, advice] of DECLINES) {
+    for (const [name, code, declineCode, advice] of DECLINES) {
+      const pm = `pm_card_${name}`;
       const err = await cardError(pay(stripe, pm));
       assert.equal(err.code, code, pm);
       assert.equal(err.decline_code, declineCode, pm);

@@ -58,6 +58,22 @@ async function declined(p: Promise<unknown>): Promise<Stripe.errors.StripeCardEr
   return err;
 }
 
+/** A PaymentIntent confirmed at once with one of Stripe's test payment methods. */
+function confirmedPi(
+  stripe: Stripe,
+  amount: number,
+  paymentMethod: string,
+  extra: Partial<Stripe.PaymentIntentCreateParams> = {},
+) {
+  return stripe.paymentIntents.create({
+    amount,
+    currency: "usd",
+    payment_method: paymentMethod,
+    ...extra,
+    confirm: true,
+  });
+}
+
 async function driveEverything(stripe: Stripe, emu: { deliveries(): Promise<void> }) {
   const s = new Shapes();
   const customer = s.add("customer", await stripe.customers.create({ email: "a@example.com" }));
@@ -82,21 +98,11 @@ async function driveEverything(stripe: Stripe, emu: { deliveries(): Promise<void
   );
   s.add("charge", await stripe.charges.retrieve(pi.latest_charge as string));
   s.add("refund", await stripe.refunds.create({ payment_intent: pi.id, amount: 1000 }));
-  const err = await declined(stripe.paymentIntents.create({
-    amount: 700,
-    currency: "usd",
-    payment_method: "pm_card_chargeDeclinedInsufficientFunds",
-    confirm: true,
-  }));
+  const err = await declined(confirmedPi(stripe, 700, "pm_card_chargeDeclinedInsufficientFunds"));
   const failedPi = s.add("declined PI", err.payment_intent!);
   s.add("declined PI, retrieved", await stripe.paymentIntents.retrieve(failedPi.id));
   s.add("failed charge", await stripe.charges.retrieve(failedPi.latest_charge as string));
-  const disputed = await stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    payment_method: "pm_card_createDispute",
-    confirm: true,
-  });
+  const disputed = await confirmedPi(stripe, 4200, "pm_card_createDispute");
   await emu.deliveries();
   const [dispute] = (await stripe.disputes.list({ payment_intent: disputed.id })).data;
   s.add("dispute", dispute);
@@ -108,67 +114,30 @@ async function driveEverything(stripe: Stripe, emu: { deliveries(): Promise<void
     }),
   );
   s.add("disputed charge", await stripe.charges.retrieve(disputed.latest_charge as string));
-  const efw = await stripe.paymentIntents.create({
-    amount: 900,
-    currency: "usd",
-    payment_method: "pm_card_createEarlyFraudWarning",
-    confirm: true,
-  });
+  const efw = await confirmedPi(stripe, 900, "pm_card_createEarlyFraudWarning");
   await emu.deliveries();
   const [warning] = (await stripe.radar.earlyFraudWarnings.list({ payment_intent: efw.id })).data;
   s.add("early fraud warning", warning);
   const manual = s.add(
     "authorized PI",
-    await stripe.paymentIntents.create({
-      amount: 3000,
-      currency: "usd",
-      payment_method: "pm_card_visa",
-      capture_method: "manual",
-      confirm: true,
-    }),
+    await confirmedPi(stripe, 3000, "pm_card_visa", { capture_method: "manual" }),
   );
   s.add("uncaptured charge", await stripe.charges.retrieve(manual.latest_charge as string));
   s.add("captured PI", await stripe.paymentIntents.capture(manual.id, { amount_to_capture: 2000 }));
-  const canceled = await stripe.paymentIntents.create({
-    amount: 3000,
-    currency: "usd",
-    payment_method: "pm_card_visa",
-    capture_method: "manual",
-    confirm: true,
-  });
+  const canceled = await confirmedPi(stripe, 3000, "pm_card_visa", { capture_method: "manual" });
   s.add("canceled PI", await stripe.paymentIntents.cancel(canceled.id));
   s.add(
     "3DS PI",
-    await stripe.paymentIntents.create({
-      amount: 800,
-      currency: "usd",
-      payment_method: "pm_card_authenticationRequired",
-      confirm: true,
-    }),
+    await confirmedPi(stripe, 800, "pm_card_authenticationRequired"),
   );
-  const risky = await stripe.paymentIntents.create({
-    amount: 800,
-    currency: "usd",
-    payment_method: "pm_card_riskLevelElevated",
-    confirm: true,
-  });
+  const risky = await confirmedPi(stripe, 800, "pm_card_riskLevelElevated");
   s.add("review", await stripe.reviews.approve(risky.review as string));
-  const failing = await stripe.paymentIntents.create({
-    amount: 800,
-    currency: "usd",
-    payment_method: "pm_card_refundFail",
-    confirm: true,
-  });
+  const failing = await confirmedPi(stripe, 800, "pm_card_refundFail");
   const pending = s.add(
     "pending refund",
     await stripe.refunds.create({ payment_intent: failing.id }),
   );
-  const inquiry = await stripe.paymentIntents.create({
-    amount: 800,
-    currency: "usd",
-    payment_method: "pm_card_createDisputeInquiry",
-    confirm: true,
-  });
+  const inquiry = await confirmedPi(stripe, 800, "pm_card_createDisputeInquiry");
   await emu.deliveries();
   s.add("failed refund", await stripe.refunds.retrieve(pending.id));
   const [asked] = (await stripe.disputes.list({ payment_intent: inquiry.id })).data;

@@ -1,21 +1,12 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
+import { type TestApp, withViewer } from "./helpers/app.ts";
+import { authHeaders, type TestAdmin } from "./helpers/identity.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
 import { etags, noneMatch, weakEtag } from "../routes/etag.ts";
 import { Hono } from "hono";
 import type { AppEnv } from "../routes/env.ts";
 
 const BASE = "/api/admin/payments";
-
-async function withApp(fn: (t: TestApp, viewer: TestAdmin) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t, await createAdmin(t, "viewer"));
-  } finally {
-    await t.close();
-  }
-}
 
 async function seedPayment(t: TestApp, customer: string, amount: number) {
   const story = paymentStory({ customer, amount });
@@ -31,7 +22,7 @@ function get(t: TestApp, admin: TestAdmin, path: string, etag?: string) {
 }
 
 Deno.test("list: ETag on 200, 304 with no body for its tag, a new tag once the data changes", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     await seedPayment(t, "cus_EtagA", 1000);
     const first = await get(t, viewer, "/transactions?limit=10");
     assert.equal(first.status, 200);
@@ -67,7 +58,7 @@ Deno.test("list: ETag on 200, 304 with no body for its tag, a new tag once the d
 });
 
 Deno.test("detail: 304 for its tag, 200 with a new tag after a change to the record", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     const story = await seedPayment(t, "cus_EtagC", 1500);
     const path = `/transactions/${story.pi}`;
     const first = await get(t, viewer, path);
@@ -89,7 +80,7 @@ Deno.test("detail: 304 for its tag, 200 with a new tag after a change to the rec
 });
 
 Deno.test("no 304 without access: a wrong token is 401 even with a matching tag", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     await seedPayment(t, "cus_EtagD", 900);
     const tag = (await get(t, viewer, "/transactions")).headers.get("etag")!;
     const res = await t.app.request(BASE + "/transactions", {

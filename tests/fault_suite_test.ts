@@ -165,15 +165,8 @@ const refunds: Scenario = {
           await w.runJobs();
           await svc.reconcile({ olderThanMs: 0 });
         };
-        await play(
-          w,
-          chaos,
-          plan(r, Object.keys(this.targets)),
-          trace,
-          this.targets,
-          move,
-          reconcile,
-        );
+        const steps = plan(r, Object.keys(this.targets));
+        await play(w, chaos, steps, trace, this.targets, move, reconcile);
         await quiesce(w, chaos, () => (w.hooks.afterStripeCall = undefined), reconcile);
 
         const atStripe = (await w.stripe.refunds.list({ payment_intent: pay.pi.id, limit: 100 }))
@@ -232,16 +225,8 @@ const retries: Scenario = {
         const reconcile = () => w.runAllJobs();
         // one step-up token for both clicks of a double click (a code is used once)
         const stepUp = () => w.stepUp();
-        await play(
-          w,
-          chaos,
-          plan(r, Object.keys(this.targets)),
-          trace,
-          this.targets,
-          move,
-          reconcile,
-          stepUp,
-        );
+        const steps = plan(r, Object.keys(this.targets));
+        await play(w, chaos, steps, trace, this.targets, move, reconcile, stepUp);
         await quiesce(w, chaos, () => (hooks.afterStripeCall = undefined), reconcile);
 
         const list = await w.get(`${RETRIES}?transaction_id=${f.txnId}&limit=100`);
@@ -294,15 +279,8 @@ const disputes: Scenario = {
         };
         const reconcile = () => runDisputeJobs(w);
         await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
-        await play(
-          w,
-          chaos,
-          plan(r, Object.keys(this.targets)),
-          trace,
-          this.targets,
-          move,
-          reconcile,
-        );
+        const steps = plan(r, Object.keys(this.targets));
+        await play(w, chaos, steps, trace, this.targets, move, reconcile);
         await quiesce(w, chaos, () => (death.state.armed = false), reconcile);
 
         const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
+import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import { systemContext } from "../domain/actor.ts";
 import {
   ALERT_MAX_HITS,
@@ -87,12 +88,7 @@ Deno.test("an alert of every signal type saves with the largest evidence and rea
       "stripe_risk",
       "velocity",
     ]);
-    const d = {
-      kv: t.kv,
-      audit: t.services.audit,
-      newId: t.services.newId,
-      now: () => t.clock.now(),
-    };
+    const d = raiseDeps(t);
     const ctx = systemContext("test");
     for (const rule of rules) {
       // 60 hits of the largest signal of this rule, each on its own transaction
@@ -106,12 +102,7 @@ Deno.test("an alert of every signal type saves with the largest evidence and rea
       const r = await raiseAlerts(
         d,
         ctx,
-        {
-          subject: "cus_heavy",
-          customer: "cus_heavy",
-          card_fingerprint: null,
-          customers: [],
-        },
+        customerTarget("cus_heavy"),
         hits,
         () => snapshot,
       );
@@ -125,12 +116,7 @@ Deno.test("an alert of every signal type saves with the largest evidence and rea
       const again = await raiseAlerts(
         d,
         ctx,
-        {
-          subject: "cus_heavy",
-          customer: "cus_heavy",
-          card_fingerprint: null,
-          customers: [],
-        },
+        customerTarget("cus_heavy"),
         hits,
         () => snapshot,
       );
@@ -141,24 +127,9 @@ Deno.test("an alert of every signal type saves with the largest evidence and rea
 
 Deno.test("a hit on a subject and rule with an open alert joins it; a new transaction adds a hit once", async () => {
   await withTestApp(async (t) => {
-    const d = {
-      kv: t.kv,
-      audit: t.services.audit,
-      newId: t.services.newId,
-      now: () => t.clock.now(),
-    };
-    const target = { subject: "cus_a", customer: "cus_a", card_fingerprint: null, customers: [] };
-    const sig = (x: string): Signal => ({
-      rule: "velocity",
-      level: "alert",
-      points: 50,
-      severity: "high",
-      transaction_id: x,
-      at: new Date(T).toISOString(),
-      rule_version: 1,
-      shadow: false,
-      evidence: { payments: 10 },
-    });
+    const d = raiseDeps(t);
+    const target = customerTarget("cus_a");
+    const sig = (x: string) => velocityHit(x, new Date(T).toISOString(), { payments: 10 });
     const one = await raiseAlerts(d, systemContext("test"), target, [sig("txn_1")], () => ({}));
     const two = await raiseAlerts(
       d,

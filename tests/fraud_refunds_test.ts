@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
+import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import { authHeaders, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
-import type { Signal } from "../domain/fraud.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
 
 Deno.test("POST /fraud/alerts/{id}/refunds refunds each payment as fraudulent through the refund path", async () => {
@@ -15,32 +15,12 @@ Deno.test("POST /fraud/alerts/{id}/refunds refunds each payment as fraudulent th
     const small = await w.pay(2_000);
     const large = await w.pay(60_000);
     const t = w.t;
-    const sig = (x: string): Signal => ({
-      rule: "velocity",
-      level: "alert",
-      points: 50,
-      severity: "high",
-      transaction_id: x,
-      at: new Date().toISOString(),
-      rule_version: 1,
-      shadow: false,
-      evidence: {},
-    });
-    const d = {
-      kv: t.kv,
-      audit: t.services.audit,
-      newId: t.services.newId,
-      now: () => t.clock.now(),
-    };
+    const sig = (x: string) => velocityHit(x, new Date().toISOString());
+    const d = raiseDeps(t);
     const raised = await raiseAlerts(
       d,
       systemContext("test"),
-      {
-        subject: "cus_x",
-        customer: "cus_x",
-        card_fingerprint: null,
-        customers: [],
-      },
+      customerTarget("cus_x"),
       [sig(small.txnId), sig(large.txnId)],
       () => ({}),
     );

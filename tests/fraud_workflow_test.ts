@@ -6,13 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
-import {
-  authHeaders,
-  createAdmin,
-  jsonRequest,
-  otpHeaders,
-  type TestAdmin,
-} from "./helpers/identity.ts";
+import type { TestAdmin } from "./helpers/identity.ts";
+import { authHeaders, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { generateStream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
 import type { FraudAlert } from "../domain/fraud.ts";

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import {
-  auditEntries,
-  authHeaders,
-  createAdmin,
-  currentOtp,
-  jsonRequest,
-  otpHeaders,
-  type TestAdmin,
-} from "./helpers/identity.ts";
+import type { TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin, currentOtp } from "./helpers/identity.ts";
+import { jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { AppError } from "../core/errors.ts";
 import { createServices } from "../services/mod.ts";
 import type { RequestMeta } from "../domain/actor.ts";

@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import {
-  auditEntries,
-  authHeaders,
-  createAdmin,
-  currentOtp,
-  jsonRequest,
-  otpHeaders,
-  stepUpHeaders,
-  type TestAdmin,
-} from "./helpers/identity.ts";
+import type { TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin, currentOtp } from "./helpers/identity.ts";
+import { jsonRequest, otpHeaders, stepUpHeaders } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
 
 /** A 2FA operation that succeeds with 201 each time (a fresh email each call). */

@@ -5,14 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import {
-  auditEntries,
-  authHeaders,
-  createAdmin,
-  jsonRequest,
-  otpHeaders,
-  type TestAdmin,
-} from "./helpers/identity.ts";
+import type { TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin, jsonRequest } from "./helpers/identity.ts";
+import { otpHeaders } from "./helpers/identity.ts";
 
 async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
   const res = await t.app.request(path, jsonRequest("POST", headers, body));

@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import {
-  auditEntries,
-  authHeaders,
-  createAdmin,
-  jsonRequest,
-  otpHeaders,
-  type TestAdmin,
-} from "./helpers/identity.ts";
+import type { TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, createAdmin, jsonRequest } from "./helpers/identity.ts";
+import { otpHeaders } from "./helpers/identity.ts";
 import { createDemoAdmin } from "../services/identity/service.ts";
 import { totpCode } from "../services/identity/totp.ts";
 

@@ -11,7 +11,7 @@ import { paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { minorUnitProblem, minorUnits } from "../domain/money.ts";
 import { AppError } from "../core/errors.ts";
-import { withRefundWorld } from "./helpers/refunds.ts";
+import { askRefund, withRefundWorld } from "./helpers/refunds.ts";
 import { refundObject } from "./helpers/stripe_objects.ts";
 
 Deno.test("webhook intake: a live event on a test key is acknowledged, ignored, logged and counted", async () => {
@@ -91,12 +91,7 @@ Deno.test("a refund that fails at Stripe while its answer was lost here raises a
   await withRefundWorld(async (w) => {
     const pay = await w.pay(4000, "pm_card_refundFail");
     w.emu.faults.inject({ kind: "act_then_drop", method: "POST", path: "/v1/refunds" });
-    const res = await w.t.services.refunds.create(w.ctx(w.operator), {
-      transaction_id: pay.txnId,
-      amount: 1000,
-      reason: "requested_by_customer",
-      note: "customer asked",
-    });
+    const res = await askRefund(w, pay.txnId, 1000, "customer asked");
     assert.equal(res.refund.status, "processing");
     // only the failure reaches us: the pending refund's own events were lost
     await w.deliver((held) => held.filter((h) => h.type === "refund.failed"));
@@ -117,12 +112,7 @@ Deno.test("settlement: a Stripe refund naming another transaction's refund in it
     const a = await w.pay(5000);
     const b = await w.pay(3000);
     w.emu.faults.inject({ kind: "server_error", method: "POST", path: "/v1/refunds" });
-    const res = await w.t.services.refunds.create(w.ctx(w.operator), {
-      transaction_id: a.txnId,
-      amount: 1000,
-      reason: "requested_by_customer",
-      note: "customer asked",
-    });
+    const res = await askRefund(w, a.txnId, 1000, "customer asked");
     assert.equal(res.refund.status, "processing");
     // a refund on B whose metadata (copied by hand in the Dashboard) names A's refund
     const bTxn = await w.t.services.transactions.get(b.txnId);

@@ -4,7 +4,7 @@ import { isUndecided } from "../domain/refund.ts";
 import { AppError } from "../core/errors.ts";
 import { IDEMPOTENCY_LEASE_MS } from "../kv/idempotency.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
-import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 
 const BASE = "/api/admin/payments/refunds";
 const HOUR = 3600_000;
@@ -163,12 +163,7 @@ Deno.test("an answer refused before anything was recorded is not kept for the ke
 Deno.test("POST /refunds/{id}/approve with an Idempotency-Key approves and sends once", async () => {
   await withRefundWorld(async (w) => {
     const pay = await w.pay(9000);
-    const asked = await w.t.services.refunds.create(w.ctx(w.operator), {
-      transaction_id: pay.txnId,
-      amount: 6000,
-      reason: "requested_by_customer",
-      note: "n",
-    });
+    const asked = await askRefund(w, pay.txnId, 6000, "n");
     assert.equal(isUndecided(asked.refund.status), true);
     const first = await w.t.services.refunds.approve(
       w.ctx(w.admin, "approve-1"),

@@ -7,14 +7,8 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { withTestApp } from "./helpers/app.ts";
 import { createAdmin } from "./helpers/identity.ts";
-import {
-  chargeObject,
-  paymentIntentObject,
-  paymentStory,
-  stripeEvent,
-  T0,
-  testId,
-} from "./helpers/stripe_objects.ts";
+import { chargeObject, paymentIntentObject, paymentStory } from "./helpers/stripe_objects.ts";
+import { stripeEvent, T0, testId } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { AppError } from "../core/errors.ts";
 

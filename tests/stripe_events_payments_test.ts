@@ -1,17 +1,8 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import {
-  chargeObject,
-  customerObject,
-  GENERIC_DECLINE,
-  INSUFFICIENT_FUNDS,
-  MASTERCARD,
-  paymentIntentObject,
-  paymentStory,
-  stripeEvent,
-  T0,
-  testId,
-} from "./helpers/stripe_objects.ts";
+import { chargeObject, customerObject, GENERIC_DECLINE } from "./helpers/stripe_objects.ts";
+import { INSUFFICIENT_FUNDS, MASTERCARD, paymentIntentObject } from "./helpers/stripe_objects.ts";
+import { paymentStory, stripeEvent, T0, testId } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 

@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp, withViewer } from "./helpers/app.ts";
 import { authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
-import {
-  chargeObject,
-  customerObject,
-  paymentStory,
-  stripeEvent,
-  T0,
-} from "./helpers/stripe_objects.ts";
+import { chargeObject, customerObject, paymentStory } from "./helpers/stripe_objects.ts";
+import { stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 
 const BASE = "/api/admin/payments";
-
-async function withApp(fn: (t: TestApp, viewer: TestAdmin) => Promise<void>): Promise<void> {
-  const t = await createTestApp();
-  try {
-    await fn(t, await createAdmin(t, "viewer"));
-  } finally {
-    await t.close();
-  }
-}
 
 /** Two customers: A with three payments an hour apart (one declined), B with one. */
 async function seed(t: TestApp) {
@@ -42,7 +28,7 @@ async function getJson(t: TestApp, admin: TestAdmin, path: string) {
 }
 
 Deno.test("GET /transactions lists newest first and filters by customer, status and time", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     await seed(t);
     const all = await getJson(t, viewer, "/transactions");
     assert.equal(all.status, 200);
@@ -72,7 +58,7 @@ Deno.test("GET /transactions lists newest first and filters by customer, status 
 });
 
 Deno.test("GET /transactions pages with a sealed cursor bound to its filters", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     await seed(t);
     const first = await getJson(t, viewer, "/transactions?limit=3");
     assert.equal(first.body.data.length, 3);
@@ -88,7 +74,7 @@ Deno.test("GET /transactions pages with a sealed cursor bound to its filters", a
 });
 
 Deno.test("GET /transactions refuses bad filters with the field named", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     const bad = await getJson(t, viewer, "/transactions?status=paid&limit=0&from=yesterday");
     assert.equal(bad.status, 422);
     assert.equal(bad.type, "application/problem+json");
@@ -105,7 +91,7 @@ Deno.test("GET /transactions refuses bad filters with the field named", async ()
 });
 
 Deno.test("GET /transactions/{id} accepts the txn id, the PaymentIntent id or the Charge id", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     const { stories, legacyCharge } = await seed(t);
     const byPi = await getJson(t, viewer, `/transactions/${stories[0].pi}`);
     assert.equal(byPi.status, 200);
@@ -127,7 +113,7 @@ Deno.test("GET /transactions/{id} accepts the txn id, the PaymentIntent id or th
 });
 
 Deno.test("transactions and customers need a viewer-or-above token", async () => {
-  await withApp(async (t) => {
+  await withViewer(async (t) => {
     const anonymous = await t.app.request(`${BASE}/transactions`);
     assert.equal(anonymous.status, 401);
     await anonymous.body?.cancel();
@@ -141,7 +127,7 @@ Deno.test("transactions and customers need a viewer-or-above token", async () =>
 });
 
 Deno.test("GET /customers/{id} shows the masked customer, balance, ledger and aggregates", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     const cus = customerObject({ id: "cus_RouteA", email: "alice@example.com" });
     await t.services.stripeEvents.apply(stripeEvent("customer.created", cus, T0 - 4 * 3600));
     await seed(t);
@@ -160,7 +146,7 @@ Deno.test("GET /customers/{id} shows the masked customer, balance, ledger and ag
 });
 
 Deno.test("GET /transactions?customer&status pages through one customer's payments in that status", async () => {
-  await withApp(async (t, viewer) => {
+  await withViewer(async (t, viewer) => {
     // 14 payments for A, every third declined, with B's payments in between
     const expected: number[] = [];
     for (let i = 0; i < 14; i++) {

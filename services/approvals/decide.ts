@@ -60,17 +60,36 @@ export function createDecisions(
     );
   }
 
+  /**
+   * A source's own request is decided by the source; one already decided is
+   * answered, not redone; a pending one is returned to decide.
+   */
+  async function answerOrLoad(
+    ctx: CallContext,
+    id: string,
+    body: DecisionBody,
+    approving: boolean,
+  ): Promise<{ answer: DecisionResult } | { pending: ApprovalRequest }> {
+    const source = sourceOf(id);
+    if (source) {
+      const outcome = approving
+        ? await source.approve(ctx, id, body)
+        : await source.reject(ctx, id, body);
+      return { answer: { request: null, outcome, replayed: false } };
+    }
+    const first = (await load(id)).value;
+    if (first.status !== "pending") return { answer: decided(first, ctx, approving) };
+    return { pending: first };
+  }
+
   async function approve(
     ctx: CallContext,
     id: string,
     body: DecisionBody = {},
   ): Promise<DecisionResult> {
-    const source = sourceOf(id);
-    if (source) {
-      return { request: null, outcome: await source.approve(ctx, id, body), replayed: false };
-    }
-    const first = (await load(id)).value;
-    if (first.status !== "pending") return decided(first, ctx, true);
+    const early = await answerOrLoad(ctx, id, body, true);
+    if ("answer" in early) return early.answer;
+    const first = early.pending;
     const refusal = await checkApprover(kv, first, ctx, body);
     if (refusal) await deny(ctx, first, refusal.error, refusal.reason);
     if (Date.parse(first.expires_at) <= clock.now()) {
@@ -154,12 +173,9 @@ export function createDecisions(
     id: string,
     body: DecisionBody = {},
   ): Promise<DecisionResult> {
-    const source = sourceOf(id);
-    if (source) {
-      return { request: null, outcome: await source.reject(ctx, id, body), replayed: false };
-    }
-    const first = (await load(id)).value;
-    if (first.status !== "pending") return decided(first, ctx, false);
+    const early = await answerOrLoad(ctx, id, body, false);
+    if ("answer" in early) return early.answer;
+    const first = early.pending;
     // the requester withdraws; anyone else needs the permission an approver needs
     const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
     if (

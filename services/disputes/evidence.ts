@@ -10,18 +10,13 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
-import {
-  acceptsEvidence,
-  type DisputeRecord,
-  isClosedStatus,
-  noResponseAllowed,
-  phaseOf,
-  withDisputeHistory,
-} from "../../domain/dispute.ts";
+import { acceptsEvidence, type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
+import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
 import { checkDraft, stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
+import { addDisputeChange } from "./record_change.ts";
 
 /** Why evidence cannot be changed now (null: it can). */
 export function draftRefusal(r: DisputeRecord): string | null {
@@ -82,14 +77,8 @@ export function createEvidenceDrafts(
         },
         updated_at: at,
       };
-      next.phase = phaseOf(next);
-      next.history = withDisputeHistory(r, {
-        at,
-        by: ctx.actor.id,
-        action: "evidence_saved",
-        changes: { fields, hash },
-      });
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+      const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
+      addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
         value: { record: next, previousFields: r.draft?.fields ?? [] },
         audit: [{

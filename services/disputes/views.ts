@@ -3,7 +3,6 @@ import {
   acceptsEvidence,
   type DisputeHistoryEntry,
   type DisputeNote,
-  type DisputePhase,
   type DisputeRecord,
   isClosedStatus,
   noResponseAllowed,
@@ -15,30 +14,35 @@ import {
   type EvidenceDraft,
 } from "../../domain/dispute_evidence.ts";
 
-export interface DisputeView {
-  id: string;
-  stripe_dispute: string;
-  transaction_id: string;
-  customer: string | null;
-  status: string;
-  phase: DisputePhase;
-  reason: string;
-  amount: number;
-  currency: string;
+/** The record's fields the API shows as they are. */
+type ShownAsRecorded = Pick<
+  DisputeRecord,
+  | "id"
+  | "stripe_dispute"
+  | "transaction_id"
+  | "customer"
+  | "status"
+  | "phase"
+  | "reason"
+  | "amount"
+  | "currency"
+  | "past_due"
+  | "overdue"
+  | "has_evidence"
+  | "submission_count"
+  | "submission_method"
+  | "is_charge_refundable"
+  | "funds_withdrawn"
+  | "funds_reinstated"
+  | "fee"
+  | "assignee"
+>;
+
+export interface DisputeView extends ShownAsRecorded {
   /** ISO 8601, null when Stripe allows no response */
   evidence_due_by: string | null;
   /** seconds left to the deadline (negative once past); null without one */
   time_left_s: number | null;
-  past_due: boolean;
-  overdue: boolean;
-  has_evidence: boolean;
-  submission_count: number;
-  submission_method: string | null;
-  is_charge_refundable: boolean;
-  funds_withdrawn: number;
-  funds_reinstated: number;
-  fee: number;
-  assignee: string | null;
   created_at: string;
   updated_at: string;
 }

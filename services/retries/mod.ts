@@ -1,12 +1,7 @@
 /** The retries domain's face: what the rest of the service may use of it. */
 export { authorizationView, createRetryService, retryView } from "./service.ts";
-export type {
-  AuthorizationView,
-  RetryResult,
-  RetryService,
-  RetryServices,
-  RetryView,
-} from "./service.ts";
+export type { AuthorizationView, RetryView } from "./service.ts";
+export type { RetryResult, RetryService, RetryServices } from "./service.ts";
 export { AUTHORIZATION_RECONCILE_JOB } from "./authorizations.ts";
 export { CANCELLATION_REASONS } from "../../domain/retry.ts";
 export { AUTHORIZATION_ACTION_STATUSES } from "../../kv/authorizations.ts";

@@ -44,12 +44,17 @@ function idOf(v: string | { id: string } | null | undefined): string | null {
   return v == null ? null : typeof v === "string" ? v : v.id;
 }
 
+/** Where a payment method is saved: the customer, and the idempotency key of the one request. */
+interface Attachment {
+  customer: string;
+  key: string;
+}
+
 async function attach(
   p: PmParts,
   ctx: CallContext,
   requested: string,
-  customer: string,
-  key: string,
+  { customer, key }: Attachment,
 ): Promise<Stripe.PaymentMethod> {
   const { deps, svc } = p;
   const pm = await deps.stripe.call(
@@ -104,7 +109,7 @@ async function resolveForCustomer(
         message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
       }]);
     }
-    return await attach(p, ctx, requested, customer, key);
+    return await attach(p, ctx, requested, { customer, key });
   }
   const pm = await retrieve(p, requested);
   const owner = idOf(pm.customer);
@@ -123,7 +128,7 @@ async function resolveForCustomer(
       { extra: { payment_method: pm.id } },
     );
   }
-  return await attach(p, ctx, pm.id, customer, key);
+  return await attach(p, ctx, pm.id, { customer, key });
 }
 
 /** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */

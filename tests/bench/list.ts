@@ -18,13 +18,8 @@ import { createBenchApp } from "./bench_app.ts";
 import { BARE_LIST_PATH, serveBareList } from "./baseline_route.ts";
 import { paymentSucceededEvent } from "./fixtures.ts";
 import { type LoadResult, loadTest, serveOnLoopback } from "./load.ts";
-import {
-  type BenchContext,
-  type FigureBench,
-  percentile,
-  progress,
-  withTempKv,
-} from "./support.ts";
+import type { BenchContext, FigureBench } from "./support.ts";
+import { percentile, progress, withTempKv } from "./support.ts";
 import { systemContext } from "../../domain/actor.ts";
 
 const PATH = "/api/admin/payments/transactions?limit=25";

@@ -17,13 +17,8 @@ import type { CallContext } from "../../domain/actor.ts";
 import { createLogger } from "../../core/log.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import { createBenchApp } from "./bench_app.ts";
-import {
-  type BenchContext,
-  type FigureBench,
-  percentile,
-  progress,
-  withTempKv,
-} from "./support.ts";
+import type { BenchContext, FigureBench } from "./support.ts";
+import { percentile, progress, withTempKv } from "./support.ts";
 
 const CONCURRENCY = 8;
 const AMOUNT = 2000;

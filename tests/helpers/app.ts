@@ -11,6 +11,7 @@ import { silentLogger } from "../../core/log.ts";
 import { createServices, type ServiceOptions, type Services } from "../../services/mod.ts";
 import type { EventApplier } from "../../services/webhooks/mod.ts";
 import type { StripeGateway } from "../../services/stripe/gateway.ts";
+import { createAdmin, type TestAdmin } from "./identity.ts";
 
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789";
 
@@ -110,4 +111,11 @@ export async function withTestApp(
   } finally {
     await t.close();
   }
+}
+
+/** Runs `fn` on a fresh test app with a `viewer` admin, and always closes it. */
+export function withViewer(
+  fn: (t: TestApp, viewer: TestAdmin) => Promise<void>,
+): Promise<void> {
+  return withTestApp(async (t) => await fn(t, await createAdmin(t, "viewer")));
 }

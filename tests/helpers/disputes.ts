@@ -45,3 +45,8 @@ export async function call(
 export function runDisputeJobs(w: RefundWorld) {
   return runDueJobs(w.t.kv, w.clock, disputeJobHandlers(w.t.services));
 }
+
+/** Submits the dispute's evidence as `admin`, with a fresh TOTP code. */
+export function submitAs(w: RefundWorld, admin: TestAdmin, disputeId: string) {
+  return call(w, admin, "POST", `/disputes/${disputeId}/submit`, undefined, true);
+}

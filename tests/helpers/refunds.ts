@@ -197,6 +197,30 @@ export async function stripeRefunds(stripe: Stripe, pi: Stripe.PaymentIntent) {
   return { refunds: list.data, amount_refunded: charge.amount_refunded };
 }
 
+/** A card payment authorized at Stripe for a later capture (`capture_method: manual`). */
+export async function authorizeAtStripe(stripe: Stripe, amount: number, email: string) {
+  const customer = await stripe.customers.create({ email });
+  const pi = await stripe.paymentIntents.create({
+    amount,
+    currency: "usd",
+    customer: customer.id,
+    payment_method: "pm_card_visa",
+    capture_method: "manual",
+    confirm: true,
+  });
+  return { pi, customer: customer.id };
+}
+
+/** The operator asks for a refund of `amount` on `txnId`, "requested_by_customer" with `note`. */
+export function askRefund(w: RefundWorld, txnId: string, amount: number, note: string) {
+  return w.t.services.refunds.create(w.ctx(w.operator), {
+    transaction_id: txnId,
+    amount,
+    reason: "requested_by_customer",
+    note,
+  });
+}
+
 export { listJobs };
 
 /** The status the refunds route answers a create with: 202 while undecided, else 201. */

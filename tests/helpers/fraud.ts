@@ -1,0 +1,41 @@
+/**
+ * Fraud alert fixtures: the dependencies `raiseAlerts` takes, drawn from a
+ * test app, and a velocity hit on one transaction.
+ */
+import type { Signal } from "../../domain/fraud.ts";
+import type { AlertTarget, RaiseDeps } from "../../services/fraud/alerts.ts";
+import type { TestApp } from "./app.ts";
+
+/** What `raiseAlerts` needs, from the test app's KV, audit, ids and manual clock. */
+export function raiseDeps(t: TestApp): RaiseDeps {
+  return {
+    kv: t.kv,
+    audit: t.services.audit,
+    newId: t.services.newId,
+    now: () => t.clock.now(),
+  };
+}
+
+/** An alert target for one customer, with no card and no linked customers. */
+export function customerTarget(customer: string): AlertTarget {
+  return { subject: customer, customer, card_fingerprint: null, customers: [] };
+}
+
+/** A live alert-level velocity hit on `transactionId` at `at`. */
+export function velocityHit(
+  transactionId: string,
+  at: string,
+  evidence: Record<string, unknown> = {},
+): Signal {
+  return {
+    rule: "velocity",
+    level: "alert",
+    points: 50,
+    severity: "high",
+    transaction_id: transactionId,
+    at,
+    rule_version: 1,
+    shadow: false,
+    evidence,
+  };
+}
