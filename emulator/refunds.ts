@@ -30,7 +30,8 @@ function chargeToRefund(ctx: Ctx): StripeObject {
   return charge;
 }
 
-function createRefund(ctx: Ctx): StripeObject {
+/** Stripe's checks, in its order: the charge, what is left of it, the amount, the reason. */
+function refundRequest(ctx: Ctx): { charge: StripeObject; amount: number; reason: string | null } {
   const charge = chargeToRefund(ctx);
   if (!charge.captured) {
     throw invalidRequest(
@@ -73,22 +74,22 @@ function createRefund(ctx: Ctx): StripeObject {
       param: "reason",
     });
   }
-  const fails = refundWillFail(charge);
-  const id = newId("re");
-  const txn = balanceTransaction(ctx, {
-    amount: -amount,
-    currency: charge.currency,
-    type: "refund",
-    reportingCategory: "refund",
-    source: id,
-    description: "REFUND FOR CHARGE",
-  });
+  return { charge, amount, reason };
+}
+
+/** The refund object as Stripe returns it on create. */
+function newRefund(
+  ctx: Ctx,
+  charge: StripeObject,
+  r: { id: string; amount: number; reason: string | null; balanceTxn: string; fails: boolean },
+): StripeObject {
+  const { id, amount, reason, balanceTxn, fails } = r;
   // failure_reason and failure_balance_transaction appear only once a refund fails.
-  const refund: StripeObject = {
+  return {
     id,
     object: "refund",
     amount,
-    balance_transaction: txn.id,
+    balance_transaction: balanceTxn,
     charge: charge.id,
     created: nowSec(ctx),
     currency: charge.currency,
@@ -111,6 +112,21 @@ function createRefund(ctx: Ctx): StripeObject {
     status: fails ? "pending" : "succeeded",
     transfer_reversal: null,
   };
+}
+
+function createRefund(ctx: Ctx): StripeObject {
+  const { charge, amount, reason } = refundRequest(ctx);
+  const fails = refundWillFail(charge);
+  const id = newId("re");
+  const txn = balanceTransaction(ctx, {
+    amount: -amount,
+    currency: charge.currency,
+    type: "refund",
+    reportingCategory: "refund",
+    source: id,
+    description: "REFUND FOR CHARGE",
+  });
+  const refund = newRefund(ctx, charge, { id, amount, reason, balanceTxn: txn.id, fails });
   put(ctx.store, "refunds", refund);
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   // Pending refunds count as refunded at Stripe until they fail or are canceled.

@@ -1,10 +1,10 @@
 /** Builds every service from the deps once; routes receive this object. */
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
-import { createAuditService } from "./audit/mod.ts";
+import { type AuditService, createAuditService } from "./audit/mod.ts";
 import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
-import { createIdFactory } from "../core/ids.ts";
+import { createIdFactory, type IdFactory } from "../core/ids.ts";
 import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
 import { createStripeEventApplier } from "./ingest/mod.ts";
 import { createTransactionService } from "./transactions.ts";
@@ -47,14 +47,14 @@ export interface ServiceOptions {
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
 
-export function createServices(input: Deps, options: ServiceOptions = {}) {
-  // every service records into the same registry (a test's app gets its own)
-  const metrics = input.metrics ?? createMetrics();
-  const deps: Deps & { metrics: Metrics } = { ...input, metrics };
-  const cursors = new CursorSealer(deps.config.auditSigningKey);
-  const newId = createIdFactory(deps.clock);
-  // created first: every service that changes something receives it
-  const audit = createAuditService(deps);
+type ServiceDeps = Deps & { metrics: Metrics };
+
+/**
+ * The Stripe event applier and the hooks that keep each domain's records in
+ * its commit (the refunds, disputes and retries services use them too).
+ */
+function createApplier(deps: ServiceDeps, svc: { audit: AuditService; newId: IdFactory }) {
+  const { audit, newId } = svc;
   // the one writer of transactions, ledger and customers (webhooks and backfill call it)
   // refunds settle their own records inside the applier's commit (webhooks, reconciliation, responses)
   const refundSettlement = createRefundSettlement(deps, { newId });
@@ -73,6 +73,19 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
     mergeHooks,
     disputeChange,
   });
+  return { refundSettlement, disputeChange, answers, paymentSettlement, stripeEvents };
+}
+
+export function createServices(input: Deps, options: ServiceOptions = {}) {
+  // every service records into the same registry (a test's app gets its own)
+  const metrics = input.metrics ?? createMetrics();
+  const deps: ServiceDeps = { ...input, metrics };
+  const cursors = new CursorSealer(deps.config.auditSigningKey);
+  const newId = createIdFactory(deps.clock);
+  // created first: every service that changes something receives it
+  const audit = createAuditService(deps);
+  const { refundSettlement, disputeChange, answers, paymentSettlement, stripeEvents } =
+    createApplier(deps, { audit, newId });
   // one queue for every two-person request; domains register their kinds below
   const approvals = createApprovalService(deps, { audit, newId, cursors });
   const refunds = createRefundService(deps, {

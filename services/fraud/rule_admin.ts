@@ -8,6 +8,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
+import { bindParts } from "../../core/bind.ts";
 import {
   defaultRuleSettings,
   RULE_NAMES,
@@ -106,116 +107,129 @@ function summary(keys: Set<string>) {
   return { alerts: keys.size, customers: customers.size, by_rule: by };
 }
 
+interface RuleAdminParts {
+  kv: Deps["kv"];
+  clock: Deps["clock"];
+  audit: AuditService;
+}
+
 export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
-  const { kv, clock } = deps;
+  const parts: RuleAdminParts = { kv: deps.kv, clock: deps.clock, audit: svc.audit };
+  return {
+    listRules: bindParts(parts, listRules),
+    ruleHistory: bindParts(parts, ruleHistory),
+    applyRuleChange: bindParts(parts, applyRuleChange),
+    backtest: bindParts(parts, backtest),
+    needsSecondPerson,
+  };
+}
 
-  /** Every rule; one in shadow mode also says how many would-be alerts it recorded (90 days). */
-  async function listRules() {
-    const settings = await getRuleSettings(kv);
-    return await Promise.all(RULE_NAMES.map(async (r) => ({
-      ...ruleView(settings[r]),
-      shadow_hits: settings[r].shadow ? await countShadowHits(kv, r) : null,
-    })));
-  }
+/** Every rule; one in shadow mode also says how many would-be alerts it recorded (90 days). */
+async function listRules({ kv }: RuleAdminParts) {
+  const settings = await getRuleSettings(kv);
+  return await Promise.all(RULE_NAMES.map(async (r) => ({
+    ...ruleView(settings[r]),
+    shadow_hits: settings[r].shadow ? await countShadowHits(kv, r) : null,
+  })));
+}
 
-  async function ruleHistory(rule: RuleName) {
-    return await listRuleVersions(kv, rule);
-  }
+async function ruleHistory({ kv }: RuleAdminParts, rule: RuleName) {
+  return await listRuleVersions(kv, rule);
+}
 
-  /** Applies `patch` as a new version, audited (approvals call this as the approver). */
-  async function applyRuleChange(
-    ctx: CallContext,
-    rule: RuleName,
-    patch: RulePatch,
-    baseVersion?: number,
-  ): Promise<RuleSettings> {
-    return await svc.audit.commit(ctx, async (op) => {
-      const read = await kv.get<RuleSettings>(keys.fraudRule(rule));
-      const current = { ...defaultRuleSettings()[rule], ...(read.value ?? {}) };
-      if (baseVersion !== undefined && current.version !== baseVersion) {
-        throw new AppError(
-          "conflict",
-          `rule ${rule} changed since the request (version ${current.version}, asked on ` +
-            `${baseVersion}); ask again against the current settings`,
-        );
-      }
-      const next: RuleSettings = {
-        ...current,
-        ...patch,
-        rule,
-        version: current.version + 1,
-        updated_at: new Date(clock.now()).toISOString(),
-        updated_by: ctx.actor.id,
-      };
-      addRuleVersion(op, read, next);
-      return {
-        value: next,
-        audit: [{
-          action: "fraud_rule.update",
-          target: { type: "fraud_rule", id: rule },
-          result: "ok",
-          before: current,
-          after: next,
-        }],
-      };
-    });
-  }
-
-  /** Replays the last `days` of payments against `proposed` (and the current settings). */
-  async function backtest(
-    input: { days: number; rules: Partial<Record<RuleName, RulePatch>> },
-  ): Promise<BacktestResult> {
-    const current = await getRuleSettings(kv);
-    const proposed: RuleSettingsMap = structuredClone(current);
-    for (const [rule, patch] of Object.entries(input.rules) as [RuleName, RulePatch][]) {
-      proposed[rule] = { ...proposed[rule], ...patch, rule };
+/** Applies `patch` as a new version, audited (approvals call this as the approver). */
+async function applyRuleChange(
+  { kv, clock, audit }: RuleAdminParts,
+  ctx: CallContext,
+  rule: RuleName,
+  patch: RulePatch,
+  baseVersion?: number,
+): Promise<RuleSettings> {
+  return await audit.commit(ctx, async (op) => {
+    const read = await kv.get<RuleSettings>(keys.fraudRule(rule));
+    const current = { ...defaultRuleSettings()[rule], ...(read.value ?? {}) };
+    if (baseVersion !== undefined && current.version !== baseVersion) {
+      throw new AppError(
+        "conflict",
+        `rule ${rule} changed since the request (version ${current.version}, asked on ` +
+          `${baseVersion}); ask again against the current settings`,
+      );
     }
-    const from = clock.now() - input.days * 24 * 3600_000;
-    const pick: Selection = {
-      attempt: (a: { t: number }) => a.t >= from,
-      mark: (m: { t: number }) => m.t >= from,
+    const next: RuleSettings = {
+      ...current,
+      ...patch,
+      rule,
+      version: current.version + 1,
+      updated_at: new Date(clock.now()).toISOString(),
+      updated_by: ctx.actor.id,
     };
-    const ageNow = needsCustomerAge(current, pick);
-    const ageNew = needsCustomerAge(proposed, pick);
-    const evalsNow: Evaluation[] = [];
-    const evalsNew: Evaluation[] = [];
-    let subjects = 0;
-    let evaluated = 0;
-    let batch: string[] = [];
-    const flush = async () => {
-      const either = (h: FraudHistory) => ageNow(h) || ageNew(h);
-      for (const state of await readSubjects(kv, batch, either)) {
-        const a = evaluateSubject(state, current, pick);
-        const b = evaluateSubject(state, proposed, pick);
-        evaluated += a.evaluated;
-        // only what can raise or feeds the card check is kept: memory stays bounded
-        if (a.signals.length || a.declines.length) evalsNow.push(slim(a));
-        if (b.signals.length || b.declines.length) evalsNew.push(slim(b));
-      }
-      subjects += batch.length;
-      batch = [];
-    };
-    for await (const row of listChanges(kv, null, Number.MAX_SAFE_INTEGER)) {
-      batch.push(row.value);
-      if (batch.length >= 400) await flush();
-    }
-    await flush();
-    const keysNow = alertKeys(evalsNow, await evaluateCards(kv, evalsNow, current));
-    const keysNew = alertKeys(evalsNew, await evaluateCards(kv, evalsNew, proposed));
-    const both = new Set([...keysNew].filter((k) => keysNow.has(k)));
+    addRuleVersion(op, read, next);
     return {
-      days: input.days,
-      subjects_scanned: subjects,
-      payments_evaluated: evaluated,
-      proposed: summary(keysNew),
-      current: summary(keysNow),
-      overlap: { alerts: both.size, customers: summary(both).customers },
-      only_proposed: [...keysNew].filter((k) => !keysNow.has(k)).slice(0, 100),
-      only_current: [...keysNow].filter((k) => !keysNew.has(k)).slice(0, 100),
+      value: next,
+      audit: [{
+        action: "fraud_rule.update",
+        target: { type: "fraud_rule", id: rule },
+        result: "ok",
+        before: current,
+        after: next,
+      }],
     };
-  }
+  });
+}
 
-  return { listRules, ruleHistory, applyRuleChange, backtest, needsSecondPerson };
+/** Replays the last `days` of payments against `proposed` (and the current settings). */
+async function backtest(
+  { kv, clock }: RuleAdminParts,
+  input: { days: number; rules: Partial<Record<RuleName, RulePatch>> },
+): Promise<BacktestResult> {
+  const current = await getRuleSettings(kv);
+  const proposed: RuleSettingsMap = structuredClone(current);
+  for (const [rule, patch] of Object.entries(input.rules) as [RuleName, RulePatch][]) {
+    proposed[rule] = { ...proposed[rule], ...patch, rule };
+  }
+  const from = clock.now() - input.days * 24 * 3600_000;
+  const pick: Selection = {
+    attempt: (a: { t: number }) => a.t >= from,
+    mark: (m: { t: number }) => m.t >= from,
+  };
+  const ageNow = needsCustomerAge(current, pick);
+  const ageNew = needsCustomerAge(proposed, pick);
+  const evalsNow: Evaluation[] = [];
+  const evalsNew: Evaluation[] = [];
+  let subjects = 0;
+  let evaluated = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    const either = (h: FraudHistory) => ageNow(h) || ageNew(h);
+    for (const state of await readSubjects(kv, batch, either)) {
+      const a = evaluateSubject(state, current, pick);
+      const b = evaluateSubject(state, proposed, pick);
+      evaluated += a.evaluated;
+      // only what can raise or feeds the card check is kept: memory stays bounded
+      if (a.signals.length || a.declines.length) evalsNow.push(slim(a));
+      if (b.signals.length || b.declines.length) evalsNew.push(slim(b));
+    }
+    subjects += batch.length;
+    batch = [];
+  };
+  for await (const row of listChanges(kv, null, Number.MAX_SAFE_INTEGER)) {
+    batch.push(row.value);
+    if (batch.length >= 400) await flush();
+  }
+  await flush();
+  const keysNow = alertKeys(evalsNow, await evaluateCards(kv, evalsNow, current));
+  const keysNew = alertKeys(evalsNew, await evaluateCards(kv, evalsNew, proposed));
+  const both = new Set([...keysNew].filter((k) => keysNow.has(k)));
+  return {
+    days: input.days,
+    subjects_scanned: subjects,
+    payments_evaluated: evaluated,
+    proposed: summary(keysNew),
+    current: summary(keysNow),
+    overlap: { alerts: both.size, customers: summary(both).customers },
+    only_proposed: [...keysNew].filter((k) => !keysNow.has(k)).slice(0, 100),
+    only_current: [...keysNow].filter((k) => !keysNew.has(k)).slice(0, 100),
+  };
 }
 
 function slim(e: Evaluation): Evaluation {

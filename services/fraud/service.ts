@@ -10,6 +10,7 @@ import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName } from "../../domain/fraud.ts";
 import { AppError, notFound } from "../../core/errors.ts";
+import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
 import { getTransaction } from "../../kv/transactions.ts";
@@ -30,36 +31,6 @@ export interface FraudServices {
 export function createFraudService(deps: Deps, svc: FraudServices) {
   const { kv, clock } = deps;
   const raiseDeps = { kv, audit: svc.audit, newId: svc.newId, now: () => clock.now() };
-
-  /** Evaluates without writing anything: `{transaction_id}` or `{customer_id}`. */
-  async function analyze(input: { transaction_id?: string; customer_id?: string }) {
-    const settings = await getRuleSettings(kv);
-    let subject: string | null;
-    let txnId: string | null = null;
-    if (input.transaction_id) {
-      const txn = await getTransaction(kv, input.transaction_id);
-      if (!txn) throw notFound("transaction", input.transaction_id);
-      txnId = txn.id;
-      subject = subjectOf(txn.customer, txn.payment_method?.fingerprint ?? null);
-    } else subject = input.customer_id ?? null;
-    if (!subject) {
-      return { subject: null, transaction_id: txnId, evaluated: 0, signals: [] };
-    }
-    const [state] = await readSubjects(kv, [subject]);
-    if (!txnId && !state.history && !subject.startsWith("card:")) {
-      const { value } = await kv.get(["customers", subject]);
-      if (!value) throw notFound("customer", subject);
-    }
-    const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
-    const e = evaluateSubject(state, settings, pick);
-    const cards = await evaluateCards(kv, [e], settings);
-    return {
-      subject,
-      transaction_id: txnId,
-      evaluated: e.evaluated,
-      signals: [...e.signals, ...cards.flatMap((c) => c.signals)],
-    };
-  }
 
   function sweep(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun> {
     return walkChanges(raiseDeps, { ...options, walker: "sweep" });
@@ -85,43 +56,12 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
   }
 
   const rules = createRuleAdmin(deps, svc);
-  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow"] as const) {
-    svc.approvals.register(kind, {
-      execute: async (_deps, request, ctx) => {
-        const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
-        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
-        return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
-      },
-    });
-  }
-
-  /**
-   * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
-   * disables the rule or puts it in shadow mode, a request a second person
-   * approves (202).
-   */
-  async function putRule(ctx: CallContext, rule: RuleName, patch: RulePatch) {
-    const current = (await getRuleSettings(kv))[rule];
-    const kind = rules.needsSecondPerson(current, patch);
-    if (kind) {
-      const approval = await svc.approvals.request(
-        kind as "fraud.rule_disable" | "fraud.rule_shadow",
-        { rule, patch, base_version: current.version },
-        ctx,
-        {
-          summary: `${kind === "fraud.rule_disable" ? "disable" : "shadow mode for"} fraud rule ` +
-            `${rule} (version ${current.version})`,
-          target: { type: "fraud_rule", id: rule },
-        },
-      );
-      return { status: 202 as const, approval };
-    }
-    return { status: 200 as const, rule: ruleView(await rules.applyRuleChange(ctx, rule, patch)) };
-  }
+  const ruleParts: RuleParts = { kv, approvals: svc.approvals, rules };
+  registerRuleApprovals(ruleParts);
 
   return {
-    analyze,
-    putRule,
+    analyze: bindParts(kv, analyze),
+    putRule: bindParts(ruleParts, putRule),
     sweep,
     live,
     listSweeps,
@@ -130,6 +70,89 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     ruleHistory: rules.ruleHistory,
     backtest: rules.backtest,
   };
+}
+
+/** Evaluates without writing anything: `{transaction_id}` or `{customer_id}`. */
+async function analyze(
+  kv: Deps["kv"],
+  input: { transaction_id?: string; customer_id?: string },
+) {
+  const settings = await getRuleSettings(kv);
+  let subject: string | null;
+  let txnId: string | null = null;
+  if (input.transaction_id) {
+    const txn = await getTransaction(kv, input.transaction_id);
+    if (!txn) throw notFound("transaction", input.transaction_id);
+    txnId = txn.id;
+    subject = subjectOf(txn.customer, txn.payment_method?.fingerprint ?? null);
+  } else subject = input.customer_id ?? null;
+  if (!subject) {
+    return { subject: null, transaction_id: txnId, evaluated: 0, signals: [] };
+  }
+  const [state] = await readSubjects(kv, [subject]);
+  if (!txnId && !state.history && !subject.startsWith("card:")) {
+    const { value } = await kv.get(["customers", subject]);
+    if (!value) throw notFound("customer", subject);
+  }
+  const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
+  const e = evaluateSubject(state, settings, pick);
+  const cards = await evaluateCards(kv, [e], settings);
+  return {
+    subject,
+    transaction_id: txnId,
+    evaluated: e.evaluated,
+    signals: [...e.signals, ...cards.flatMap((c) => c.signals)],
+  };
+}
+
+type RuleAdmin = ReturnType<typeof createRuleAdmin>;
+
+interface RuleParts {
+  kv: Deps["kv"];
+  approvals: ApprovalService;
+  rules: RuleAdmin;
+}
+
+/** Approving a request to disable a rule or shadow it applies the change. */
+function registerRuleApprovals({ approvals, rules }: RuleParts) {
+  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow"] as const) {
+    approvals.register(kind, {
+      execute: async (_deps, request, ctx) => {
+        const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
+        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
+        return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
+      },
+    });
+  }
+}
+
+/**
+ * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
+ * disables the rule or puts it in shadow mode, a request a second person
+ * approves (202).
+ */
+async function putRule(
+  { kv, approvals, rules }: RuleParts,
+  ctx: CallContext,
+  rule: RuleName,
+  patch: RulePatch,
+) {
+  const current = (await getRuleSettings(kv))[rule];
+  const kind = rules.needsSecondPerson(current, patch);
+  if (kind) {
+    const approval = await approvals.request(
+      kind as "fraud.rule_disable" | "fraud.rule_shadow",
+      { rule, patch, base_version: current.version },
+      ctx,
+      {
+        summary: `${kind === "fraud.rule_disable" ? "disable" : "shadow mode for"} fraud rule ` +
+          `${rule} (version ${current.version})`,
+        target: { type: "fraud_rule", id: rule },
+      },
+    );
+    return { status: 202 as const, approval };
+  }
+  return { status: 200 as const, rule: ruleView(await rules.applyRuleChange(ctx, rule, patch)) };
 }
 
 export type FraudService = ReturnType<typeof createFraudService>;

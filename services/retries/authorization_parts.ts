@@ -9,6 +9,8 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { CancellationReason } from "../../domain/retry.ts";
 import type { AuthorizationAction } from "../../kv/authorizations.ts";
 import type { RetryConfirmer } from "./confirm.ts";
+import type { Transaction } from "../../domain/transaction.ts";
+import { AppError, validationFailed } from "../../core/errors.ts";
 
 export type ActionRequest =
   | { kind: "capture"; amount_to_capture?: number }
@@ -52,4 +54,72 @@ export interface AuthParts {
   log: Deps["log"];
   deps: Deps;
   svc: AuthorizationServices;
+}
+
+/**
+ * What may be done to the payment: only a PaymentIntent in `requires_capture`,
+ * and a capture of at most what was authorized.
+ */
+export function actionableAmounts(
+  txnId: string,
+  txn: Transaction,
+  status: string,
+  req: ActionRequest,
+) {
+  if (!txn.stripe_payment_intent || status !== "requires_capture") {
+    throw new AppError(
+      "conflict",
+      `transaction ${txnId} is ${status}; only an authorization (a PaymentIntent in ` +
+        "requires_capture) can be captured or canceled",
+      { extra: { status } },
+    );
+  }
+  const capturable = txn.amount_capturable || txn.amount;
+  const amount = req.kind === "capture" ? req.amount_to_capture ?? capturable : null;
+  if (amount !== null && amount > capturable) {
+    throw validationFailed([{
+      path: "body.amount_to_capture",
+      message: `at most the authorized ${capturable} ${txn.currency}`,
+    }]);
+  }
+  return { paymentIntent: txn.stripe_payment_intent, capturable, amount };
+}
+
+/** A new action as recorded before the call: processing, its job, its Stripe idempotency key. */
+export function newAuthorizationAction(
+  init: {
+    id: string;
+    txn: Transaction;
+    req: ActionRequest;
+    paymentIntent: string;
+    capturable: number;
+    amount: number | null;
+    requestedBy: string;
+    job: AuthorizationAction["job"] & object;
+    iso: string;
+  },
+): AuthorizationAction {
+  const { id, txn, req, iso } = init;
+  return {
+    id,
+    kind: req.kind,
+    transaction_id: txn.id,
+    stripe_payment_intent: init.paymentIntent,
+    currency: txn.currency,
+    amount_authorized: init.capturable,
+    amount_to_capture: init.amount,
+    reason: req.kind === "cancel" ? req.reason : null,
+    note: req.kind === "cancel" ? req.note.trim() : null,
+    status: "processing",
+    stripe_status: null,
+    failure_code: null,
+    failure_message: null,
+    stripe_request_id: null,
+    stripe_idempotency_key: `authorization:${id}`,
+    requested_by: init.requestedBy,
+    job: init.job,
+    created_at: iso,
+    updated_at: iso,
+    settled_at: null,
+  };
 }

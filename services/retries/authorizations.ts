@@ -12,7 +12,7 @@
 import type { Deps } from "../deps.ts";
 
 import { type CallContext, systemContext } from "../../domain/actor.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 
 import { attemptStripe } from "../stripe/mod.ts";
 import { addJob } from "../../kv/jobs.ts";
@@ -30,9 +30,11 @@ import {
 
 import { bindParts } from "../../core/bind.ts";
 import {
+  actionableAmounts,
   type ActionRequest,
   type AuthorizationServices,
   type AuthParts,
+  newAuthorizationAction,
   type Outcome,
   outcomeOfPi,
   requestIdOf,
@@ -68,22 +70,7 @@ function record(
       );
     }
     const status = state.sync.value?.pi?.status ?? txn.status;
-    if (!txn.stripe_payment_intent || status !== "requires_capture") {
-      throw new AppError(
-        "conflict",
-        `transaction ${txnId} is ${status}; only an authorization (a PaymentIntent in ` +
-          "requires_capture) can be captured or canceled",
-        { extra: { status } },
-      );
-    }
-    const capturable = txn.amount_capturable || txn.amount;
-    const amount = req.kind === "capture" ? req.amount_to_capture ?? capturable : null;
-    if (amount !== null && amount > capturable) {
-      throw validationFailed([{
-        path: "body.amount_to_capture",
-        message: `at most the authorized ${capturable} ${txn.currency}`,
-      }]);
-    }
+    const { paymentIntent, capturable, amount } = actionableAmounts(txnId, txn, status, req);
     op.check(state.sync);
     const now = clock.now();
     const iso = new Date(now).toISOString();
@@ -91,28 +78,17 @@ function record(
       dueAt: now + RECONCILE_AFTER_MS,
       maxAttempts: 60,
     });
-    const a: AuthorizationAction = {
+    const a = newAuthorizationAction({
       id,
-      kind: req.kind,
-      transaction_id: txn.id,
-      stripe_payment_intent: txn.stripe_payment_intent,
-      currency: txn.currency,
-      amount_authorized: capturable,
-      amount_to_capture: amount,
-      reason: req.kind === "cancel" ? req.reason : null,
-      note: req.kind === "cancel" ? req.note.trim() : null,
-      status: "processing",
-      stripe_status: null,
-      failure_code: null,
-      failure_message: null,
-      stripe_request_id: null,
-      stripe_idempotency_key: `authorization:${id}`,
-      requested_by: ctx.actor.id,
+      txn,
+      req,
+      paymentIntent,
+      capturable,
+      amount,
+      requestedBy: ctx.actor.id,
       job: { id: job.id, due_at: job.due_at },
-      created_at: iso,
-      updated_at: iso,
-      settled_at: null,
-    };
+      iso,
+    });
     addCreateAuthorizationAction(op, a);
     await binding?.bind(op, id);
     return {
