@@ -18,18 +18,14 @@ import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
-import {
-  type DisputeRecord,
-  phaseOf,
-  submitRefusal,
-  withDisputeHistory,
-} from "../../domain/dispute.ts";
-import { addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
+import { type DisputeRecord, submitRefusal } from "../../domain/dispute.ts";
+import { getDispute, getDraft } from "../../kv/disputes.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
+import { addDisputeChange } from "./record_change.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
@@ -98,14 +94,13 @@ function recordSubmission(
       },
       updated_at: at,
     };
-    next.phase = phaseOf(next);
-    next.history = withDisputeHistory(r, {
+    const line = {
       at,
       by: ctx.actor.id,
       action: "submit",
       changes: { round, draft_hash: r.draft.hash },
-    });
-    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    };
+    addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
     await binding?.bind(op, id);
     return {
       value: next,
@@ -171,14 +166,8 @@ function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
       },
       updated_at: at,
     };
-    next.phase = phaseOf(next);
-    next.history = withDisputeHistory(r, {
-      at,
-      by: ctx.actor.id,
-      action: "submit_failed",
-      changes: { failure: reason },
-    });
-    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    const line = { at, by: ctx.actor.id, action: "submit_failed", changes: { failure: reason } };
+    addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
     return {
       value: next,
       audit: [{
