@@ -17,6 +17,7 @@ import {
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
+import { isKvConnectUrl, KvOpenError, openStore } from "./kv/open.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { createMetrics } from "./core/metrics.ts";
@@ -65,12 +66,16 @@ Deno.cron("fraud-sweep", config.fraudSweepSchedule, { backoffSchedule: [] }, asy
 });
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
-  !/^https?:/.test(config.kvPath);
+  !isKvConnectUrl(config.kvPath);
 if (localFile) {
   const dir = config.kvPath!.replace(/[^/]*$/, "");
   if (dir) await Deno.mkdir(dir, { recursive: true });
 }
-const kv = await Deno.openKv(config.kvPath);
+const kv = await openStore(config.kvPath).catch((error) => {
+  if (!(error instanceof KvOpenError)) throw error;
+  console.error(error.message);
+  Deno.exit(1);
+});
 await checkStoreLayout(kv).catch((error) => {
   if (!(error instanceof StoreLayoutError)) throw error;
   console.error(error.message);

@@ -24,6 +24,7 @@ import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
+import { isKvConnectUrl, KvOpenError, openStore } from "../kv/open.ts";
 
 interface Io {
   out(line: string): void;
@@ -68,11 +69,11 @@ const refuseStripe: StripeGateway = {
 };
 
 async function openServices(config: Config) {
-  if (config.kvPath && config.kvPath !== ":memory:" && !/^https?:/.test(config.kvPath)) {
+  if (config.kvPath && config.kvPath !== ":memory:" && !isKvConnectUrl(config.kvPath)) {
     const dir = config.kvPath.replace(/[/\\][^/\\]*$/, "");
     if (dir && dir !== config.kvPath) await Deno.mkdir(dir, { recursive: true });
   }
-  const kv = await retryWhileLocked(() => Deno.openKv(config.kvPath));
+  const kv = await retryWhileLocked(() => openStore(config.kvPath));
   try {
     await retryWhileLocked(() => checkStoreLayout(kv));
     const signingKey = config.auditSigningKey ??
@@ -184,9 +185,12 @@ async function withDeadline<T>(work: Promise<T>, ms: number, kvPath: string | un
     timer = setTimeout(() =>
       reject(
         new KvLockedError(
-          `the KV database (${kvPath ?? "platform default"}) did not answer within ${
-            ms / 1000
-          } s: another process holds its lock; try again`,
+          isKvConnectUrl(kvPath)
+            ? `the KV Connect server at ${kvPath} did not answer within ${ms / 1000} s; ` +
+              "check that the denokv server runs and answers, then try again"
+            : `the KV database (${kvPath ?? "platform default"}) did not answer within ${
+              ms / 1000
+            } s: another process holds its lock; try again`,
         ),
       ), ms);
   });
@@ -233,7 +237,7 @@ export async function adminCli(
     }
     if (
       e instanceof AppError || e instanceof ConfigError || e instanceof KvLockedError ||
-      e instanceof StoreLayoutError
+      e instanceof StoreLayoutError || e instanceof KvOpenError
     ) {
       io.err(`error: ${e.message}`);
       return 1;

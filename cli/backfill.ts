@@ -23,6 +23,7 @@ import {
 } from "../services/backfill.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
+import { KvOpenError, openStore } from "../kv/open.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
@@ -93,7 +94,10 @@ async function main(): Promise<void> {
   }
   const sinceMs = parseSince(since, systemClock.now());
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-  const kv = await withLockRetry(() => Deno.openKv(config.kvPath));
+  const kv = await withLockRetry(() => openStore(config.kvPath)).catch((error) => {
+    if (error instanceof KvOpenError) fail(error.message);
+    throw error;
+  });
   try {
     await withLockRetry(() => checkStoreLayout(kv)).catch((error) => {
       if (error instanceof StoreLayoutError) fail(error.message);

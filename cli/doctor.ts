@@ -7,6 +7,7 @@
  */
 import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
 import { keys } from "../kv/keys.ts";
+import { isKvConnectUrl } from "../kv/open.ts";
 import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
 import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
 
@@ -33,7 +34,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }];
   }
   const findings: Finding[] = [{ check: "configuration", severity: "ok", detail: "parses" }];
-  if (/^https?:/.test(config.kvPath ?? "") && !options.env.DENO_KV_ACCESS_TOKEN) {
+  if (isKvConnectUrl(config.kvPath) && !options.env.DENO_KV_ACCESS_TOKEN) {
     findings.push({
       check: "kv",
       severity: "fail",

@@ -6,6 +6,7 @@ import Stripe from "stripe";
 import type { Config } from "../config.ts";
 import { keys } from "../kv/keys.ts";
 import { STORE_LAYOUT } from "../kv/layout.ts";
+import { describeKvOpenFailure } from "../kv/open.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
 import { PERIODIC_TASKS } from "../services/background.ts";
 import { type CronRun, lastCronRuns } from "../services/metrics.ts";
@@ -121,16 +122,8 @@ export async function checkKv(
     return { findings, kv };
   } catch (error) {
     kv?.close();
-    const message = error instanceof Error ? error.message : String(error);
-    return {
-      findings: [fail(
-        "kv",
-        `cannot reach the KV store at ${where}: ${message}`,
-        "check KV_PATH (a file path, :memory:, or a KV Connect URL, which also needs " +
-          "DENO_KV_ACCESS_TOKEN) and that the denokv server answers",
-      )],
-      kv: null,
-    };
+    const { detail, fix } = describeKvOpenFailure(config.kvPath, error);
+    return { findings: [fail("kv", detail, fix)], kv: null };
   } finally {
     clearTimeout(timer);
   }

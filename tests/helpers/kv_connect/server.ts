@@ -55,7 +55,7 @@ export function startKvConnect(options: KvConnectOptions): KvConnectServer {
   async function metadata(req: Request): Promise<Response> {
     if (bearer(req) !== options.accessToken) {
       count("refused");
-      return text(401, "invalid access token");
+      return text(401, "Invalid access token.");
     }
     let offered = [1];
     const body = await req.text();

@@ -1,0 +1,91 @@
+/**
+ * Opening the store the way main.ts and the CLIs do, with failures a person can
+ * act on. `KV_PATH` may be a KV Connect URL (a self-hosted `denokv`, README,
+ * Deploying): Deno then exchanges DENO_KV_ACCESS_TOKEN for the database's
+ * metadata at once, so a wrong token or a server that is not running fails
+ * here, before anything else runs.
+ */
+
+/** A KV Connect URL rather than a file path or `:memory:`. */
+export function isKvConnectUrl(path: string | undefined): boolean {
+  return /^https?:\/\//i.test(path ?? "");
+}
+
+export class KvOpenError extends Error {
+  override name = "KvOpenError";
+  constructor(readonly detail: string, readonly fix: string, options?: ErrorOptions) {
+    super(`${detail}; ${fix}`, options);
+  }
+}
+
+/** What went wrong opening `path`, in words, and what to do about it. */
+export function describeKvOpenFailure(
+  path: string | undefined,
+  error: unknown,
+): { detail: string; fix: string } {
+  const message = error instanceof Error ? error.message : String(error);
+  const where = path ?? "the platform KV (Deno Deploy)";
+  if (!isKvConnectUrl(path)) {
+    return {
+      detail: `cannot open the KV store at ${where}: ${message}`,
+      fix: "check KV_PATH (a file path, :memory: or a KV Connect URL) and that its directory " +
+        "is writable",
+    };
+  }
+  // Deno 2.9 names the metadata endpoint's status; Deno 2.5 only its body, which for
+  // denokv is "Invalid access token."
+  if (/\b(401|403)\b|unauthori[sz]ed|forbidden|access token/i.test(message)) {
+    return {
+      detail: `the KV Connect server at ${path} refused DENO_KV_ACCESS_TOKEN (${message})`,
+      fix: "set DENO_KV_ACCESS_TOKEN to the access token the denokv server was started with " +
+        "(`denokv serve --access-token …`)",
+    };
+  }
+  if (/connect|dns|resolve|refused|unreachable|timed? ?out|no answer/i.test(message)) {
+    return {
+      detail: `nothing answers at ${path}: ${message}`,
+      fix: "start the denokv server (or correct KV_PATH's host and port) and check the " +
+        "network path to it",
+    };
+  }
+  return {
+    detail: `cannot open the KV Connect URL ${path}: ${message}`,
+    fix: "check that KV_PATH is the URL the denokv server listens on and that it speaks " +
+      "KV Connect",
+  };
+}
+
+/**
+ * `Deno.openKv(path)`, its failure turned into a KvOpenError that names the fix.
+ * A KV Connect store is read once before it is handed out: Deno 2.9 exchanges
+ * the token while opening, Deno 2.5 only at the first operation (and retries an
+ * unreachable server without end), so the read, bounded by `timeoutMs`, makes
+ * both fail here alike.
+ */
+export async function openStore(path: string | undefined, timeoutMs = 10_000): Promise<Deno.Kv> {
+  let kv: Deno.Kv | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    kv = await Deno.openKv(path);
+    if (isKvConnectUrl(path)) {
+      const probe = kv.get(["__kv_open_probe"]);
+      probe.catch(() => {}); // settles after the timeout on Deno 2.5; nobody waits for it then
+      await Promise.race([
+        probe,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    }
+    return kv;
+  } catch (error) {
+    kv?.close();
+    const { detail, fix } = describeKvOpenFailure(path, error);
+    throw new KvOpenError(detail, fix, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
