@@ -14,6 +14,7 @@ import {
   SDK_API_VERSION,
   WEBHOOK_PATH,
 } from "./doctor_checks.ts";
+import { checkRestrictedPermissions } from "./doctor_permissions.ts";
 
 const ok = (check: string, detail: string): Finding => ({ check, severity: "ok", detail });
 const fail = (check: string, detail: string, fix: string): Finding => ({
@@ -42,16 +43,6 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** What a restricted key must be allowed to read, by the list call that proves it. */
-const READS: [string, (s: Stripe) => Promise<unknown>][] = [
-  ["PaymentIntents", (s) => s.paymentIntents.list({ limit: 1 })],
-  ["Charges", (s) => s.charges.list({ limit: 1 })],
-  ["Refunds", (s) => s.refunds.list({ limit: 1 })],
-  ["Disputes", (s) => s.disputes.list({ limit: 1 })],
-  ["Customers", (s) => s.customers.list({ limit: 1 })],
-  ["Events", (s) => s.events.list({ limit: 1 })],
-];
-
 export async function checkStripe(
   config: Config,
   stripe: Stripe,
@@ -61,34 +52,43 @@ export async function checkStripe(
   const keyLive = config.stripe.livemode;
   const keyMode = keyLive ? "live" : "test";
   const out: Finding[] = [];
-  let balance: Stripe.Balance;
+  const restricted = key.startsWith("rk_");
+  let balance: Stripe.Balance | null = null;
   try {
     balance = await stripe.balance.retrieve();
   } catch (e) {
     const status = e instanceof Stripe.errors.StripeError ? e.statusCode : undefined;
-    out.push(fail(
-      "stripe key",
-      status === 401
-        ? `Stripe refused STRIPE_SECRET_KEY (${errorText(e)})`
-        : `cannot reach Stripe at ${config.stripe.apiUrl}: ${errorText(e)}`,
-      status === 401
-        ? "copy a current secret or restricted key from the Dashboard (Developers, API keys)"
-        : "check STRIPE_API_URL and the network path to it",
-    ));
-    out.push(...await checkStoreMode(kv, keyLive));
-    return out;
+    // A restricted key without Balance read is still a key Stripe accepts; the service never
+    // reads the balance, so that is no problem (its mode is then the key's own).
+    if (!(restricted && status === 403)) {
+      out.push(fail(
+        "stripe key",
+        status === 401
+          ? `Stripe refused STRIPE_SECRET_KEY (${errorText(e)})`
+          : `cannot reach Stripe at ${config.stripe.apiUrl}: ${errorText(e)}`,
+        status === 401
+          ? "copy a current secret or restricted key from the Dashboard (Developers, API keys)"
+          : "check STRIPE_API_URL and the network path to it",
+      ));
+      out.push(...await checkStoreMode(kv, keyLive));
+      return out;
+    }
   }
   out.push(
-    balance.livemode === keyLive ? ok("stripe key", `a ${keyMode}-mode key Stripe accepts`) : fail(
-      "stripe key",
-      `the key says ${keyMode} mode but Stripe answered in ${
-        balance.livemode ? "live" : "test"
-      } mode`,
-      "STRIPE_API_URL points at the wrong Stripe (an emulator or proxy?): unset it for Stripe",
-    ),
+    balance === null
+      ? ok("stripe key", `a restricted ${keyMode}-mode key Stripe accepts (no Balance read)`)
+      : balance.livemode === keyLive
+      ? ok("stripe key", `a ${keyMode}-mode key Stripe accepts`)
+      : fail(
+        "stripe key",
+        `the key says ${keyMode} mode but Stripe answered in ${
+          balance.livemode ? "live" : "test"
+        } mode`,
+        "STRIPE_API_URL points at the wrong Stripe (an emulator or proxy?): unset it for Stripe",
+      ),
   );
   out.push(...await checkStoreMode(kv, keyLive));
-  if (key.startsWith("rk_")) out.push(await checkRestrictedReads(stripe));
+  if (restricted) out.push(...await checkRestrictedPermissions(stripe));
   out.push(...await checkWebhookEndpoint(stripe));
   return out;
 }
@@ -116,26 +116,6 @@ async function checkStoreMode(kv: Deno.Kv | null, keyLive: boolean): Promise<Fin
     `use the ${record.livemode ? "live" : "test"}-mode key with this store, ` +
       "or point KV_PATH at the store of the key's mode",
   )];
-}
-
-async function checkRestrictedReads(stripe: Stripe): Promise<Finding> {
-  const missing: string[] = [];
-  for (const [name, read] of READS) {
-    try {
-      await read(stripe);
-    } catch (e) {
-      if (e instanceof Stripe.errors.StripeError && e.statusCode === 403) missing.push(name);
-      else throw e;
-    }
-  }
-  return missing.length
-    ? fail(
-      "restricted key",
-      `the restricted key cannot read: ${missing.join(", ")}`,
-      `in the Dashboard, give the key Read (and Write for Refunds, PaymentIntents, Disputes) ` +
-        `on ${missing.join(", ")}`,
-    )
-    : ok("restricted key", "reads everything the service reads");
 }
 
 async function checkWebhookEndpoint(stripe: Stripe): Promise<Finding[]> {

@@ -3,6 +3,7 @@ import type { Ctx } from "./context.ts";
 import type { EventBus } from "./events.ts";
 import type { FaultInjector, RequestCounter } from "./faults.ts";
 import type { Store } from "./store.ts";
+import type { RestrictedKeys } from "./restricted_keys.ts";
 
 /** Everything the HTTP handler and the test controls share. */
 export interface ServerDeps {
@@ -15,6 +16,8 @@ export interface ServerDeps {
   refundFailureDelayMs: number;
   clock: Clock;
   onChange: () => void;
+  /** restricted keys and their permissions (restricted_keys.ts) */
+  restrictedKeys: RestrictedKeys;
 }
 
 /** A context for changes not caused by an API request (control calls, timers). */

@@ -11,6 +11,7 @@ import { failRefund, refundWillFail } from "./refunds.ts";
 import { advanceClock } from "./control.ts";
 import { backgroundCtx, type ServerDeps } from "./deps.ts";
 import { createHandler } from "./server.ts";
+import type { RestrictedKeys } from "./restricted_keys.ts";
 import { loadStore, newStore, saveStore, type Store, type StripeObject } from "./store.ts";
 
 export { signPayload } from "./signature.ts";
@@ -19,6 +20,7 @@ export type { WebhookTarget } from "./events.ts";
 export { FaultInjector, RequestCounter } from "./faults.ts";
 export type { FaultHandle, FaultKind, FaultSpec } from "./faults.ts";
 export type { StripeObject } from "./store.ts";
+export type { RestrictedKeys } from "./restricted_keys.ts";
 
 export interface EmulatorOptions {
   /** 0 = random free port (default). */
@@ -38,6 +40,8 @@ export interface EmulatorOptions {
   /** Delay before a refundFail card's pending refund fails (default 0). */
   refundFailureDelayMs?: number;
   log?: (msg: string) => void;
+  /** Restricted keys and the permissions each holds, e.g. `{ rk_test_x: ["refund_write"] }`. */
+  restrictedKeys?: RestrictedKeys;
 }
 
 export interface Emulator {
@@ -115,6 +119,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     refundFailureDelayMs: opts.refundFailureDelayMs ?? 0,
     clock,
     onChange: () => saver.markDirty(),
+    restrictedKeys: opts.restrictedKeys ?? {},
   };
   // A refund that was still pending when the state was saved fails once we are back up.
   for (const refund of store.objects.refunds.values()) {

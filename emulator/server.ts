@@ -8,6 +8,7 @@ import { type Params, parseForm, stringList } from "./form.ts";
 import { Idempotency, requestFingerprint } from "./idempotency.ts";
 import { newId } from "./ids.ts";
 import { findRoute } from "./router.ts";
+import { permissionError } from "./restricted_keys.ts";
 import { expand, type StripeObject } from "./store.ts";
 
 type HeaderMap = Record<string, string>;
@@ -47,11 +48,15 @@ function droppedResponse(headers: HeaderMap): Response {
   });
 }
 
-function authError(req: Request): ApiError | null {
+function apiKeyOf(req: Request): string {
   const auth = req.headers.get("authorization") ?? "";
-  let key = "";
-  if (auth.startsWith("Bearer ")) key = auth.slice(7).trim();
-  else if (auth.startsWith("Basic ")) key = atob(auth.slice(6).trim()).split(":")[0];
+  if (auth.startsWith("Bearer ")) return auth.slice(7).trim();
+  if (auth.startsWith("Basic ")) return atob(auth.slice(6).trim()).split(":")[0];
+  return "";
+}
+
+function authError(req: Request): ApiError | null {
+  const key = apiKeyOf(req);
   if (!key) {
     return invalidRequest(
       "You did not provide an API key. Provide it in the Authorization header " +
@@ -123,7 +128,8 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
         return await control(deps, req, url.pathname, headers);
       }
       if (url.pathname.startsWith("/v1/")) deps.requests.record();
-      const denied = authError(req);
+      const denied = authError(req) ??
+        permissionError(deps.restrictedKeys, apiKeyOf(req), req.method, url.pathname);
       if (denied) return errorResponse(denied, requestId, headers);
       return await api(deps, idempotency, req, url, requestId, headers);
     } catch (e) {
