@@ -20,216 +20,236 @@ import type {
 
 const target = (id: string) => ({ type: "approval", id });
 
+/** What every step of a decision works with. */
+interface Decider {
+  deps: Deps;
+  svc: ApprovalServices;
+  registration: (kind: string) => KindRegistration;
+  sourceOf: (id: string) => ApprovalSource | null;
+}
+
 export function createDecisions(
   deps: Deps,
   svc: ApprovalServices,
   registration: (kind: string) => KindRegistration,
   sourceOf: (id: string) => ApprovalSource | null,
 ) {
-  const { kv, clock } = deps;
+  const d: Decider = { deps, svc, registration, sourceOf };
+  return {
+    load: (id: string) => load(d, id),
+    approve: (ctx: CallContext, id: string, body: DecisionBody = {}) => approve(d, ctx, id, body),
+    reject: (ctx: CallContext, id: string, body: DecisionBody = {}) => reject(d, ctx, id, body),
+  };
+}
 
-  async function load(id: string): Promise<Deno.KvEntry<ApprovalRequest>> {
-    const entry = await getApproval(kv, id);
-    if (!entry.value) throw notFound("approval request", id);
-    return entry as Deno.KvEntry<ApprovalRequest>;
+async function load(d: Decider, id: string): Promise<Deno.KvEntry<ApprovalRequest>> {
+  const entry = await getApproval(d.deps.kv, id);
+  if (!entry.value) throw notFound("approval request", id);
+  return entry as Deno.KvEntry<ApprovalRequest>;
+}
+
+async function deny(
+  d: Decider,
+  ctx: CallContext,
+  req: ApprovalRequest,
+  error: AppError,
+  reason: string,
+) {
+  await d.svc.audit.record(ctx, {
+    action: "approval.approve",
+    target: target(req.id),
+    result: "denied",
+    reason,
+    after: { kind: req.kind, requested_by: req.requested_by, summary: req.summary },
+  });
+  throw error;
+}
+
+/** A request someone already decided: the same decision again is answered, not redone. */
+function decided(req: ApprovalRequest, ctx: CallContext, approving: boolean): DecisionResult {
+  const same = approving
+    ? ["approved", "executed", "failed"].includes(req.status)
+    : req.status === "rejected";
+  if (same && req.decided_by === ctx.actor.id) return { request: req, replayed: true };
+  throw new AppError(
+    "conflict",
+    `approval request ${req.id} is ${req.status}` +
+      (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
+      "; only a pending request can be decided",
+    { extra: { status: req.status } },
+  );
+}
+
+/**
+ * A source's own request is decided by the source; one already decided is
+ * answered, not redone; a pending one is returned to decide.
+ */
+async function answerOrLoad(
+  d: Decider,
+  ctx: CallContext,
+  id: string,
+  body: DecisionBody,
+  approving: boolean,
+): Promise<{ answer: DecisionResult } | { pending: ApprovalRequest }> {
+  const source = d.sourceOf(id);
+  if (source) {
+    const outcome = approving
+      ? await source.approve(ctx, id, body)
+      : await source.reject(ctx, id, body);
+    return { answer: { request: null, outcome, replayed: false } };
   }
+  const first = (await load(d, id)).value;
+  if (first.status !== "pending") return { answer: decided(first, ctx, approving) };
+  return { pending: first };
+}
 
-  async function deny(ctx: CallContext, req: ApprovalRequest, error: AppError, reason: string) {
-    await svc.audit.record(ctx, {
-      action: "approval.approve",
-      target: target(req.id),
-      result: "denied",
-      reason,
-      after: { kind: req.kind, requested_by: req.requested_by, summary: req.summary },
-    });
-    throw error;
-  }
+/**
+ * Claims a pending request for one decision in one compare-and-set; `won` is
+ * false when a concurrent decision got there first (its request is returned).
+ */
+async function claim(
+  d: Decider,
+  ctx: CallContext,
+  id: string,
+  body: DecisionBody,
+  status: "approved" | "rejected",
+): Promise<{ won: boolean; value: ApprovalRequest }> {
+  let won = false;
+  const value = await d.svc.audit.commit(ctx, async (op) => {
+    won = false;
+    const entry = await load(d, id);
+    if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
+    const next: ApprovalRequest = {
+      ...entry.value,
+      status,
+      decided_by: ctx.actor.id,
+      decided_at: new Date(d.deps.clock.now()).toISOString(),
+      decision_note: body.note?.trim() || null,
+    };
+    addUpdateApproval(op, entry, next);
+    won = true;
+    const approving = status === "approved";
+    return {
+      value: next,
+      audit: [{
+        action: approving ? "approval.approve" : "approval.reject",
+        target: target(id),
+        result: "ok",
+        after: approving
+          ? { kind: next.kind, requested_by: next.requested_by, summary: next.summary }
+          : { kind: next.kind, requested_by: next.requested_by },
+        reason: next.decision_note,
+      }],
+    };
+  });
+  return { won, value };
+}
 
-  /** A request someone already decided: the same decision again is answered, not redone. */
-  function decided(req: ApprovalRequest, ctx: CallContext, approving: boolean): DecisionResult {
-    const same = approving
-      ? ["approved", "executed", "failed"].includes(req.status)
-      : req.status === "rejected";
-    if (same && req.decided_by === ctx.actor.id) return { request: req, replayed: true };
+async function approve(
+  d: Decider,
+  ctx: CallContext,
+  id: string,
+  body: DecisionBody,
+): Promise<DecisionResult> {
+  const early = await answerOrLoad(d, ctx, id, body, true);
+  if ("answer" in early) return early.answer;
+  const first = early.pending;
+  const refusal = await checkApprover(d.deps.kv, first, ctx, body);
+  if (refusal) await deny(d, ctx, first, refusal.error, refusal.reason);
+  if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
+    await expire(d, ctx, first.id);
     throw new AppError(
       "conflict",
-      `approval request ${req.id} is ${req.status}` +
-        (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
-        "; only a pending request can be decided",
-      { extra: { status: req.status } },
+      `approval request ${id} expired at ${first.expires_at}; ask again`,
     );
   }
+  const { won, value: claimed } = await claim(d, ctx, id, body, "approved");
+  // Lost the claim to a concurrent decision: answer with it (no second execution).
+  if (!won) return decided(claimed, ctx, true);
+  return { request: await run(d, ctx, claimed), replayed: false };
+}
 
-  /**
-   * A source's own request is decided by the source; one already decided is
-   * answered, not redone; a pending one is returned to decide.
-   */
-  async function answerOrLoad(
-    ctx: CallContext,
-    id: string,
-    body: DecisionBody,
-    approving: boolean,
-  ): Promise<{ answer: DecisionResult } | { pending: ApprovalRequest }> {
-    const source = sourceOf(id);
-    if (source) {
-      const outcome = approving
-        ? await source.approve(ctx, id, body)
-        : await source.reject(ctx, id, body);
-      return { answer: { request: null, outcome, replayed: false } };
-    }
-    const first = (await load(id)).value;
-    if (first.status !== "pending") return { answer: decided(first, ctx, approving) };
-    return { pending: first };
+/** Runs the kind's executor once and records how it went. */
+async function run(
+  d: Decider,
+  ctx: CallContext,
+  claimed: ApprovalRequest,
+): Promise<ApprovalRequest> {
+  const reg = d.registration(claimed.kind);
+  let result: Record<string, unknown> | null = null;
+  let error: string | null = null;
+  let handover: unknown = undefined;
+  try {
+    // `handover` (an enrollment code for someone else) is answered once, never stored
+    const { handover: h, ...rest } = (await reg.execute!(d.deps, claimed, ctx)) ?? {};
+    result = rest;
+    handover = h;
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    if (!(e instanceof AppError)) d.deps.log.error("approved action failed", { error: e });
   }
+  const done = await d.svc.audit.commit(ctx, async (op) => {
+    const entry = await load(d, claimed.id);
+    const next: ApprovalRequest = {
+      ...entry.value,
+      status: error === null ? "executed" : "failed",
+      result,
+      error,
+    };
+    addUpdateApproval(op, entry, next);
+    return {
+      value: next,
+      audit: [{
+        action: "approval.execute",
+        target: target(claimed.id),
+        result: error === null ? "ok" : "failed",
+        after: { kind: next.kind, result },
+        reason: error,
+      }],
+    };
+  });
+  return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
+}
 
-  async function approve(
-    ctx: CallContext,
-    id: string,
-    body: DecisionBody = {},
-  ): Promise<DecisionResult> {
-    const early = await answerOrLoad(ctx, id, body, true);
-    if ("answer" in early) return early.answer;
-    const first = early.pending;
-    const refusal = await checkApprover(kv, first, ctx, body);
-    if (refusal) await deny(ctx, first, refusal.error, refusal.reason);
-    if (Date.parse(first.expires_at) <= clock.now()) {
-      await expire(ctx, first.id);
-      throw new AppError(
-        "conflict",
-        `approval request ${id} expired at ${first.expires_at}; ask again`,
-      );
-    }
-    let won = false;
-    const claimed = await svc.audit.commit(ctx, async (op) => {
-      won = false;
-      const entry = await load(id);
-      if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
-      const iso = new Date(clock.now()).toISOString();
-      const next: ApprovalRequest = {
-        ...entry.value,
-        status: "approved",
-        decided_by: ctx.actor.id,
-        decided_at: iso,
-        decision_note: body.note?.trim() || null,
-      };
-      addUpdateApproval(op, entry, next);
-      won = true;
-      return {
-        value: next,
-        audit: [{
-          action: "approval.approve",
-          target: target(id),
-          result: "ok",
-          after: { kind: next.kind, requested_by: next.requested_by, summary: next.summary },
-          reason: next.decision_note,
-        }],
-      };
+async function reject(
+  d: Decider,
+  ctx: CallContext,
+  id: string,
+  body: DecisionBody,
+): Promise<DecisionResult> {
+  const early = await answerOrLoad(d, ctx, id, body, false);
+  if ("answer" in early) return early.answer;
+  const first = early.pending;
+  // the requester withdraws; anyone else needs the permission an approver needs
+  const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
+  if (
+    first.requested_by !== ctx.actor.id &&
+    (!policy || !can(ctx.actor.role ?? "", policy.approverPermission))
+  ) {
+    const reason = `role ${ctx.actor.role} cannot decide ${first.kind}`;
+    await d.svc.audit.record(ctx, {
+      action: "approval.reject",
+      target: target(first.id),
+      result: "denied",
+      reason,
     });
-    // Lost the claim to a concurrent decision: answer with it (no second execution).
-    if (!won) return decided(claimed, ctx, true);
-    return { request: await run(ctx, claimed), replayed: false };
+    throw new AppError("forbidden", `${reason}: it needs ${policy?.approverPermission}`);
   }
-
-  /** Runs the kind's executor once and records how it went. */
-  async function run(ctx: CallContext, claimed: ApprovalRequest): Promise<ApprovalRequest> {
-    const reg = registration(claimed.kind);
-    let result: Record<string, unknown> | null = null;
-    let error: string | null = null;
-    let handover: unknown = undefined;
-    try {
-      // `handover` (an enrollment code for someone else) is answered once, never stored
-      const { handover: h, ...rest } = (await reg.execute!(deps, claimed, ctx)) ?? {};
-      result = rest;
-      handover = h;
-    } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
-      if (!(e instanceof AppError)) deps.log.error("approved action failed", { error: e });
-    }
-    const done = await svc.audit.commit(ctx, async (op) => {
-      const entry = await load(claimed.id);
-      const next: ApprovalRequest = {
-        ...entry.value,
-        status: error === null ? "executed" : "failed",
-        result,
-        error,
-      };
-      addUpdateApproval(op, entry, next);
-      return {
-        value: next,
-        audit: [{
-          action: "approval.execute",
-          target: target(claimed.id),
-          result: error === null ? "ok" : "failed",
-          after: { kind: next.kind, result },
-          reason: error,
-        }],
-      };
-    });
-    return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
+  const { value } = await claim(d, ctx, id, body, "rejected");
+  if (value.status !== "rejected" || value.decided_by !== ctx.actor.id) {
+    return decided(value, ctx, false);
   }
+  return { request: value, replayed: false };
+}
 
-  async function reject(
-    ctx: CallContext,
-    id: string,
-    body: DecisionBody = {},
-  ): Promise<DecisionResult> {
-    const early = await answerOrLoad(ctx, id, body, false);
-    if ("answer" in early) return early.answer;
-    const first = early.pending;
-    // the requester withdraws; anyone else needs the permission an approver needs
-    const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
-    if (
-      first.requested_by !== ctx.actor.id &&
-      (!policy || !can(ctx.actor.role ?? "", policy.approverPermission))
-    ) {
-      const reason = `role ${ctx.actor.role} cannot decide ${first.kind}`;
-      await svc.audit.record(ctx, {
-        action: "approval.reject",
-        target: target(first.id),
-        result: "denied",
-        reason,
-      });
-      throw new AppError("forbidden", `${reason}: it needs ${policy?.approverPermission}`);
-    }
-    const value = await svc.audit.commit(ctx, async (op) => {
-      const entry = await load(id);
-      if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
-      const next: ApprovalRequest = {
-        ...entry.value,
-        status: "rejected",
-        decided_by: ctx.actor.id,
-        decided_at: new Date(clock.now()).toISOString(),
-        decision_note: body.note?.trim() || null,
-      };
-      addUpdateApproval(op, entry, next);
-      return {
-        value: next,
-        audit: [{
-          action: "approval.reject",
-          target: target(id),
-          result: "ok",
-          after: { kind: next.kind, requested_by: next.requested_by },
-          reason: next.decision_note,
-        }],
-      };
-    });
-    if (value.status !== "rejected" || value.decided_by !== ctx.actor.id) {
-      return decided(value, ctx, false);
-    }
-    return { request: value, replayed: false };
-  }
-
-  async function expire(ctx: CallContext, id: string): Promise<void> {
-    await svc.audit.commit(ctx, async (op) => {
-      const entry = await load(id);
-      if (entry.value.status !== "pending") return { value: null, audit: [] };
-      addUpdateApproval(op, entry, { ...entry.value, status: "expired" });
-      return {
-        value: null,
-        audit: [{ action: "approval.expire", target: target(id), result: "ok" }],
-      };
-    });
-  }
-
-  return { load, approve, reject };
+async function expire(d: Decider, ctx: CallContext, id: string): Promise<void> {
+  await d.svc.audit.commit(ctx, async (op) => {
+    const entry = await load(d, id);
+    if (entry.value.status !== "pending") return { value: null, audit: [] };
+    addUpdateApproval(op, entry, { ...entry.value, status: "expired" });
+    return {
+      value: null,
+      audit: [{ action: "approval.expire", target: target(id), result: "ok" }],
+    };
+  });
 }
