@@ -49,8 +49,77 @@ import type {
 
 const target = (id: string) => ({ type: "approval", id });
 
+/** Builds a pending request (not yet written) and its audit entry. */
+function buildRequest(
+  deps: Deps,
+  svc: ApprovalServices,
+  reg: KindRegistration,
+  kind: ApprovalKind,
+  payload: Record<string, unknown>,
+  ctx: CallContext,
+  options: RequestOptions,
+): { request: ApprovalRequest; audit: AuditInput } {
+  const now = deps.clock.now();
+  const ttl = reg.policy?.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
+  const base = { kind, payload, target: options.target ?? null };
+  const request: ApprovalRequest = {
+    id: svc.newId("apr"),
+    ...base,
+    status: "pending",
+    summary: options.summary.slice(0, 300),
+    requested_by: ctx.actor.id,
+    approval_hash: approvalHashOf(base),
+    created_at: new Date(now).toISOString(),
+    expires_at: new Date(now + ttl).toISOString(),
+    decided_by: null,
+    decided_at: null,
+    decision_note: null,
+    result: null,
+    error: null,
+  };
+  return {
+    request,
+    audit: {
+      action: "approval.request",
+      target: target(request.id),
+      result: "ok",
+      after: { kind, summary: request.summary, target: request.target, payload },
+      reason: APPROVAL_POLICY[kind].description,
+    },
+  };
+}
+
+/** A page of one status, newest first; the pending page also lists the sources' requests. */
+async function listRequests(
+  deps: Deps,
+  svc: ApprovalServices,
+  kinds: Map<ApprovalKind, KindRegistration>,
+  q: ListQuery,
+): Promise<Page<ApprovalRequest>> {
+  const page = await listApprovalsByStatus(deps.kv, svc.cursors, q.status, q);
+  const now = deps.clock.now();
+  let data = page.data;
+  if (q.status === "pending") {
+    data = data.filter((r) => Date.parse(r.expires_at) > now);
+    if (!q.cursor) {
+      for (const reg of kinds.values()) {
+        if (reg.source) data = [...data, ...await reg.source.pending(q.limit)];
+      }
+      data.sort((a, b) => b.created_at.localeCompare(a.created_at));
+    }
+  }
+  if (q.kind) data = data.filter((r) => r.kind === q.kind);
+  return { data, next_cursor: page.next_cursor };
+}
+
+type ListQuery = {
+  status: ApprovalRequest["status"];
+  kind?: string;
+  limit: number;
+  cursor?: string;
+};
+
 export function createApprovalService(deps: Deps, svc: ApprovalServices) {
-  const { kv, clock } = deps;
   const kinds = new Map<ApprovalKind, KindRegistration>();
 
   function registration(kind: string): KindRegistration {
@@ -65,44 +134,6 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     kinds.set(kind, reg);
   }
 
-  /** Builds a pending request (not yet written) and its audit entry. */
-  function build(
-    kind: ApprovalKind,
-    payload: Record<string, unknown>,
-    ctx: CallContext,
-    options: RequestOptions,
-  ): { request: ApprovalRequest; audit: AuditInput } {
-    const reg = registration(kind);
-    const now = clock.now();
-    const ttl = reg.policy?.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
-    const base = { kind, payload, target: options.target ?? null };
-    const request: ApprovalRequest = {
-      id: svc.newId("apr"),
-      ...base,
-      status: "pending",
-      summary: options.summary.slice(0, 300),
-      requested_by: ctx.actor.id,
-      approval_hash: approvalHashOf(base),
-      created_at: new Date(now).toISOString(),
-      expires_at: new Date(now + ttl).toISOString(),
-      decided_by: null,
-      decided_at: null,
-      decision_note: null,
-      result: null,
-      error: null,
-    };
-    return {
-      request,
-      audit: {
-        action: "approval.request",
-        target: target(request.id),
-        result: "ok",
-        after: { kind, summary: request.summary, target: request.target, payload },
-        reason: APPROVAL_POLICY[kind].description,
-      },
-    };
-  }
-
   /**
    * For a domain already inside `audit.commit`: adds the pending request to
    * `op` and returns it with the audit entry to append.
@@ -114,7 +145,7 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     ctx: CallContext,
     options: RequestOptions,
   ): { request: ApprovalRequest; audit: AuditInput } {
-    const built = build(kind, payload, ctx, options);
+    const built = buildRequest(deps, svc, registration(kind), kind, payload, ctx, options);
     addCreateApproval(op, built.request);
     return built;
   }
@@ -146,23 +177,8 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
   }
 
   /** A page of one status, newest first; the pending page also lists the sources' requests. */
-  async function list(
-    q: { status: ApprovalRequest["status"]; kind?: string; limit: number; cursor?: string },
-  ): Promise<Page<ApprovalRequest>> {
-    const page = await listApprovalsByStatus(kv, svc.cursors, q.status, q);
-    const now = clock.now();
-    let data = page.data;
-    if (q.status === "pending") {
-      data = data.filter((r) => Date.parse(r.expires_at) > now);
-      if (!q.cursor) {
-        for (const reg of kinds.values()) {
-          if (reg.source) data = [...data, ...await reg.source.pending(q.limit)];
-        }
-        data.sort((a, b) => b.created_at.localeCompare(a.created_at));
-      }
-    }
-    if (q.kind) data = data.filter((r) => r.kind === q.kind);
-    return { data, next_cursor: page.next_cursor };
+  function list(q: ListQuery): Promise<Page<ApprovalRequest>> {
+    return listRequests(deps, svc, kinds, q);
   }
 
   return { register, request, addRequest, approve, reject, get, list };
