@@ -95,6 +95,56 @@ function acceptAudit(r: DisputeRecord, note: string, approved: ApprovalRequest |
   };
 }
 
+/** The `dispute.accept` request for a second person, added to `op`. */
+function addAcceptRequest(
+  approvals: ApprovalService,
+  op: Deno.AtomicOperation,
+  r: DisputeRecord,
+  ctx: CallContext,
+  note: string,
+) {
+  const id = r.id;
+  return approvals.addRequest(
+    op,
+    "dispute.accept",
+    { dispute_id: id, note, amount: r.amount, currency: r.currency },
+    ctx,
+    {
+      summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost`,
+      target: { type: "dispute", id },
+    },
+  );
+}
+
+/** Closes the dispute at Stripe, keyed by the dispute (a retry is one close), and applies it. */
+async function closeAtStripe(
+  deps: Deps,
+  svc: { audit: AuditService; applyDispute: DisputeApplier },
+  ctx: CallContext,
+  r: DisputeRecord,
+): Promise<DisputeRecord> {
+  const key = `dispute-close:${r.id}`;
+  let closed;
+  try {
+    closed = await deps.stripe.call(
+      (s) => s.disputes.close(r.stripe_dispute, {}, { idempotencyKey: key }),
+      { label: "disputes.close" },
+    );
+  } catch (error) {
+    // A refusal is recorded beside the decision; the same key closes once at Stripe.
+    await svc.audit.record(ctx, {
+      action: "dispute.accept_failed",
+      target: { type: "dispute", id: r.id },
+      result: "failed",
+      reason: error instanceof Error ? error.message : String(error),
+      stripe: { idempotency_key: key },
+    });
+    throw error;
+  }
+  await svc.applyDispute(ctx, closed, key);
+  return (await getDispute(deps.kv, r.id)).value ?? r;
+}
+
 export function createDisputeAccepts(
   deps: Deps,
   svc: { audit: AuditService; applyDispute: DisputeApplier; approvals?: ApprovalService },
@@ -126,23 +176,7 @@ export function createDisputeAccepts(
               `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
           );
         }
-        const request = needsTwo
-          ? svc.approvals!.addRequest(
-            op,
-            "dispute.accept",
-            {
-              dispute_id: id,
-              note,
-              amount: r.amount,
-              currency: r.currency,
-            },
-            ctx,
-            {
-              summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost`,
-              target: { type: "dispute", id },
-            },
-          )
-          : null;
+        const request = needsTwo ? addAcceptRequest(svc.approvals!, op, r, ctx, note) : null;
         const next = decidedRecord(r, ctx, note, at, request?.request ?? null, approved);
         addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
         if (request) {
@@ -153,28 +187,7 @@ export function createDisputeAccepts(
     );
   }
 
-  async function close(ctx: CallContext, r: DisputeRecord): Promise<DisputeRecord> {
-    const key = `dispute-close:${r.id}`;
-    let closed;
-    try {
-      closed = await deps.stripe.call(
-        (s) => s.disputes.close(r.stripe_dispute, {}, { idempotencyKey: key }),
-        { label: "disputes.close" },
-      );
-    } catch (error) {
-      // A refusal is recorded beside the decision; the same key closes once at Stripe.
-      await svc.audit.record(ctx, {
-        action: "dispute.accept_failed",
-        target: { type: "dispute", id: r.id },
-        result: "failed",
-        reason: error instanceof Error ? error.message : String(error),
-        stripe: { idempotency_key: key },
-      });
-      throw error;
-    }
-    await svc.applyDispute(ctx, closed, key);
-    return (await getDispute(kv, r.id)).value ?? r;
-  }
+  const close = (ctx: CallContext, r: DisputeRecord) => closeAtStripe(deps, svc, ctx, r);
 
   /** POST /disputes/{id}/accept. */
   async function accept(ctx: CallContext, id: string, note: string): Promise<AcceptOutcome> {
