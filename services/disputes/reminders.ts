@@ -59,6 +59,87 @@ function needsWork(r: DisputeRecord | null, now: number): boolean {
   return !!tightest && !r.reminders[tightest.name];
 }
 
+type Done = { value: "reminded" | "overdue" | null; audit: AuditInput[] };
+
+/** Marks a dispute past its deadline overdue inside `op`. */
+function markOverdue(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<DisputeRecord>,
+  at: string,
+): Done {
+  const r = entry.value;
+  const next = {
+    ...r,
+    overdue: true,
+    updated_at: at,
+    history: withDisputeHistory(r, {
+      at,
+      by: REMINDER_ACTOR,
+      action: "overdue",
+      changes: { overdue: true },
+    }),
+  };
+  addUpdateDispute(op, entry, next);
+  return {
+    value: "overdue",
+    audit: [{
+      action: "dispute.overdue",
+      target: { type: "dispute", id: r.id },
+      result: "ok",
+      after: { overdue: true, evidence_due_by: r.evidence_due_by },
+    }],
+  };
+}
+
+/**
+ * Raises the tightest threshold crossed (`left` ms before the deadline) inside
+ * `op`, once: the alert id is noted for every threshold crossed.
+ */
+function addReminder(
+  op: Deno.AtomicOperation,
+  alerts: { newId: IdFactory; log: Deps["log"] },
+  entry: Deno.KvEntry<DisputeRecord>,
+  { left, at }: { left: number; at: string },
+): Done {
+  const r = entry.value;
+  const id = r.id;
+  const crossed = REMINDER_THRESHOLDS.filter((t) => left <= t.before_ms);
+  const tightest = crossed.at(-1);
+  if (!tightest || r.reminders[tightest.name]) return { value: null, audit: [] };
+  const hours = Math.max(1, Math.round(left / HOUR));
+  const raised = raiseOpsAlert(
+    op,
+    alerts,
+    {
+      kind: "dispute_due_soon",
+      detail: `dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) is due in about ${hours} h ` +
+        `(${new Date(r.evidence_due_by! * 1000).toISOString()}) and no evidence was submitted`,
+      dispute_id: id,
+      transaction_id: r.transaction_id,
+      amount: r.amount,
+      currency: r.currency,
+    },
+    at,
+    { type: "dispute", id },
+  );
+  const alertId = (raised.after as { alert_id: string }).alert_id;
+  const reminders = { ...r.reminders };
+  for (const t of crossed) reminders[t.name] ??= alertId;
+  const next: DisputeRecord = {
+    ...r,
+    reminders,
+    updated_at: at,
+    history: withDisputeHistory(r, {
+      at,
+      by: REMINDER_ACTOR,
+      action: "reminder",
+      changes: { reminder: tightest.name, alert_id: alertId },
+    }),
+  };
+  addUpdateDispute(op, entry, next);
+  return { value: "reminded", audit: [raised] };
+}
+
 export function createDisputeReminders(
   deps: Deps,
   svc: { audit: AuditService; newId: IdFactory },
@@ -77,64 +158,12 @@ export function createDisputeReminders(
       const left = r.evidence_due_by * 1000 - now;
       if (left <= 0) {
         if (r.overdue) return { value: null, audit: [] };
-        const next = {
-          ...r,
-          overdue: true,
-          updated_at: at,
-          history: withDisputeHistory(r, {
-            at,
-            by: REMINDER_ACTOR,
-            action: "overdue",
-            changes: { overdue: true },
-          }),
-        };
-        addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-        return {
-          value: "overdue",
-          audit: [{
-            action: "dispute.overdue",
-            target: { type: "dispute", id },
-            result: "ok",
-            after: { overdue: true, evidence_due_by: r.evidence_due_by },
-          }],
-        };
+        return markOverdue(op, entry as Deno.KvEntry<DisputeRecord>, at);
       }
-      const crossed = REMINDER_THRESHOLDS.filter((t) => left <= t.before_ms);
-      const tightest = crossed.at(-1);
-      if (!tightest || r.reminders[tightest.name]) return { value: null, audit: [] };
-      const hours = Math.max(1, Math.round(left / HOUR));
-      const raised = raiseOpsAlert(
-        op,
-        { newId: svc.newId, log },
-        {
-          kind: "dispute_due_soon",
-          detail:
-            `dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) is due in about ${hours} h ` +
-            `(${new Date(r.evidence_due_by * 1000).toISOString()}) and no evidence was submitted`,
-          dispute_id: id,
-          transaction_id: r.transaction_id,
-          amount: r.amount,
-          currency: r.currency,
-        },
+      return addReminder(op, { newId: svc.newId, log }, entry as Deno.KvEntry<DisputeRecord>, {
+        left,
         at,
-        { type: "dispute", id },
-      );
-      const alertId = (raised.after as { alert_id: string }).alert_id;
-      const reminders = { ...r.reminders };
-      for (const t of crossed) reminders[t.name] ??= alertId;
-      const next: DisputeRecord = {
-        ...r,
-        reminders,
-        updated_at: at,
-        history: withDisputeHistory(r, {
-          at,
-          by: REMINDER_ACTOR,
-          action: "reminder",
-          changes: { reminder: tightest.name, alert_id: alertId },
-        }),
-      };
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-      return { value: "reminded", audit: [raised] };
+      });
     });
   }
 
