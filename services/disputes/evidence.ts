@@ -45,6 +45,41 @@ export function draftHash(draft: EvidenceDraft): string {
   return sha256Hex(JSON.stringify(sortedDeep(draft)));
 }
 
+/** The record with its new (not yet staged) draft noted. */
+function withDraft(
+  r: DisputeRecord,
+  draft: EvidenceDraft,
+  d: { hash: string; chunks: number; chars: number; at: string; by: string },
+): DisputeRecord {
+  return {
+    ...r,
+    draft: {
+      hash: d.hash,
+      chunks: d.chunks,
+      fields: Object.keys(draft).sort(),
+      chars: d.chars,
+      updated_at: d.at,
+      updated_by: d.by,
+      staged: false,
+      stage_error: null,
+    },
+    updated_at: d.at,
+  };
+}
+
+/** Notes on the record whether Stripe took the staged copy; skipped if the draft moved on. */
+async function noteStaged(kv: Deno.Kv, id: string, hash: string, error: string | null) {
+  const entry = await getDispute(kv, id);
+  if (!entry.value?.draft || entry.value.draft.hash !== hash) return;
+  const next = {
+    ...entry.value,
+    draft: { ...entry.value.draft, staged: error === null, stage_error: error },
+  };
+  const op = kv.atomic();
+  addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+  await op.commit();
+}
+
 export function createEvidenceDrafts(
   deps: Deps,
   svc: { audit: AuditService; applyDispute: DisputeApplier },
@@ -63,20 +98,7 @@ export function createEvidenceDrafts(
       const hash = draftHash(draft);
       const at = new Date(clock.now()).toISOString();
       const chunks = addDraft(op, id, draft, r.draft?.chunks ?? 0);
-      const next: DisputeRecord = {
-        ...r,
-        draft: {
-          hash,
-          chunks,
-          fields: Object.keys(draft).sort(),
-          chars,
-          updated_at: at,
-          updated_by: ctx.actor.id,
-          staged: false,
-          stage_error: null,
-        },
-        updated_at: at,
-      };
+      const next = withDraft(r, draft, { hash, chunks, chars, at, by: ctx.actor.id });
       const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
       addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
@@ -90,19 +112,6 @@ export function createEvidenceDrafts(
         }],
       };
     });
-  }
-
-  /** Notes on the record whether Stripe took the staged copy; skipped if the draft moved on. */
-  async function noteStaged(id: string, hash: string, error: string | null) {
-    const entry = await getDispute(kv, id);
-    if (!entry.value?.draft || entry.value.draft.hash !== hash) return;
-    const next = {
-      ...entry.value,
-      draft: { ...entry.value.draft, staged: error === null, stage_error: error },
-    };
-    const op = kv.atomic();
-    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-    await op.commit();
   }
 
   /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
@@ -126,7 +135,7 @@ export function createEvidenceDrafts(
       error = e instanceof Error ? e.message : String(e);
       log.warn("evidence draft saved but not staged at Stripe", { dispute_id: id, error: e });
     }
-    await noteStaged(id, r.draft!.hash, error);
+    await noteStaged(kv, id, r.draft!.hash, error);
     return (await getDispute(kv, id)).value ?? r;
   }
 
