@@ -29,6 +29,36 @@ export interface DisputeQuery extends DisputeFilters {
   cursor?: string;
 }
 
+type ChangeFn = (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>;
+
+/** A change to the record by an admin (note, assignment), audited in its commit. */
+function changeDispute(
+  deps: Deps,
+  audit: AuditService,
+  ctx: CallContext,
+  { id, action, apply }: { id: string; action: string; apply: ChangeFn },
+) {
+  return audit.commit(ctx, async (op) => {
+    const entry = await getDispute(deps.kv, id);
+    if (!entry.value) throw notFound("dispute", id);
+    const r = entry.value;
+    const at = new Date(deps.clock.now()).toISOString();
+    const next: DisputeRecord = { ...r, updated_at: at };
+    const changes = apply(next, op, at);
+    next.history = withDisputeHistory(r, { at, by: ctx.actor.id, action, changes });
+    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+    return {
+      value: next,
+      audit: [{
+        action: `dispute.${action}`,
+        target: { type: "dispute", id },
+        result: "ok" as const,
+        after: changes,
+      }],
+    };
+  });
+}
+
 export function createWorkbench(
   deps: Deps,
   svc: { audit: AuditService; newId: IdFactory; cursors: CursorSealer },
@@ -59,33 +89,12 @@ export function createWorkbench(
     };
   }
 
-  /** A change to the record by an admin (note, assignment), audited in its commit. */
-  function change(
+  const change = (
     ctx: CallContext,
     id: string,
     action: string,
-    apply: (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>,
-  ) {
-    return svc.audit.commit(ctx, async (op) => {
-      const entry = await getDispute(kv, id);
-      if (!entry.value) throw notFound("dispute", id);
-      const r = entry.value;
-      const at = new Date(clock.now()).toISOString();
-      const next: DisputeRecord = { ...r, updated_at: at };
-      const changes = apply(next, op, at);
-      next.history = withDisputeHistory(r, { at, by: ctx.actor.id, action, changes });
-      addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-      return {
-        value: next,
-        audit: [{
-          action: `dispute.${action}`,
-          target: { type: "dispute", id },
-          result: "ok" as const,
-          after: changes,
-        }],
-      };
-    });
-  }
+    apply: ChangeFn,
+  ) => changeDispute(deps, svc.audit, ctx, { id, action, apply });
 
   async function addNoteTo(ctx: CallContext, id: string, text: string) {
     const r = await load(id);
