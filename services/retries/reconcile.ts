@@ -11,7 +11,7 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
-import { systemContext } from "../../domain/actor.ts";
+import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { piSnap } from "../ingest/mod.ts";
 import { getRetry, listRetryIdsByStatus, type RetryRecord } from "../../kv/retries.ts";
 import type { RetryConfirmer } from "./confirm.ts";
@@ -31,6 +31,32 @@ export interface RetryReconcileSummary {
   unknown: number;
 }
 
+/**
+ * Reads the attempt's PaymentIntent and applies it like a webhook; `waiting`
+ * is what a customer still has to do (3-D Secure), answered with the outcome.
+ */
+async function readAndApply(
+  deps: Deps,
+  { confirmer, answers }: { confirmer: RetryConfirmer; answers: AnswerDetails },
+  ctx: CallContext,
+  record: RetryRecord,
+) {
+  const pi: Stripe.PaymentIntent = await deps.stripe.call(
+    (s) => s.paymentIntents.retrieve(record.stripe_payment_intent, { expand: ["latest_charge"] }),
+    { priority: "background", label: "payment_intents.retrieve" },
+  );
+  const waiting = pi.status === "requires_action"
+    ? { next_action: pi.next_action, client_secret: pi.client_secret }
+    : {};
+  answers.set(record.id, waiting);
+  try {
+    await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null);
+  } finally {
+    answers.delete(record.id);
+  }
+  return { pi, waiting };
+}
+
 export function createRetryReconciler(
   deps: Deps,
   confirmer: RetryConfirmer,
@@ -42,19 +68,7 @@ export function createRetryReconciler(
   async function reconcileOne(id: string): Promise<RetryReconcileOutcome> {
     const record = (await getRetry(kv, id)).value;
     if (!record || record.status !== "processing") return "skipped";
-    const pi: Stripe.PaymentIntent = await deps.stripe.call(
-      (s) => s.paymentIntents.retrieve(record.stripe_payment_intent, { expand: ["latest_charge"] }),
-      { priority: "background", label: "payment_intents.retrieve" },
-    );
-    const waiting = pi.status === "requires_action"
-      ? { next_action: pi.next_action, client_secret: pi.client_secret }
-      : {};
-    answers.set(id, waiting);
-    try {
-      await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null);
-    } finally {
-      answers.delete(id);
-    }
+    const { pi, waiting } = await readAndApply(deps, { confirmer, answers }, ctx, record);
     const after = (await getRetry(kv, id)).value;
     if (!after || after.status !== "processing") return "settled";
     const outcome = outcomeOfPi(after, piSnap(pi, Math.floor(clock.now() / 1000)));

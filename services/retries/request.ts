@@ -128,6 +128,21 @@ async function preflight(p: ReqParts, input: CreateRetryInput): Promise<Retryabl
   return ok;
 }
 
+/** The card's uses with this attempt added (none when the card has no fingerprint). */
+function cardUse(
+  fingerprint: string | null,
+  uses: Awaited<ReturnType<typeof getCardUses>> | null,
+  now: number,
+  maxPerDay: number,
+) {
+  if (!fingerprint || !uses) return null;
+  return {
+    fingerprint,
+    entry: uses,
+    uses: [...recentCardUses(uses.value?.uses ?? [], now, maxPerDay), now],
+  };
+}
+
 /** The first commit; throws `retry_refused` / 409 with nothing written. */
 function record(
   p: ReqParts,
@@ -179,16 +194,7 @@ function record(
       ok.txn.id,
       rs,
       { attempts: (rs.value?.attempts ?? 0) + 1, in_flight: id },
-      fingerprint && uses
-        ? {
-          fingerprint,
-          entry: uses,
-          uses: [
-            ...recentCardUses(uses.value?.uses ?? [], now, config.retry.maxPerCardPerDay),
-            now,
-          ],
-        }
-        : null,
+      cardUse(fingerprint, uses, now, config.retry.maxPerCardPerDay),
     );
     await binding?.bind(op, id);
     return {
