@@ -95,6 +95,17 @@ function persistence(store: Store, path: string | undefined, log: (msg: string) 
   };
 }
 
+/** A refund that was still pending when the state was saved fails once we are back up. */
+function resumePendingRefunds(deps: ServerDeps): void {
+  const { store, bus } = deps;
+  for (const refund of store.objects.refunds.values()) {
+    const charge = store.objects.charges.get(refund.charge);
+    if (refund.status === "pending" && charge && refundWillFail(charge)) {
+      bus.schedule(() => failRefund(backgroundCtx(deps), refund.id), deps.refundFailureDelayMs);
+    }
+  }
+}
+
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const clock = new Clock(opts.now ?? Date.now);
   const now = clock.now;
@@ -121,13 +132,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     onChange: () => saver.markDirty(),
     restrictedKeys: opts.restrictedKeys ?? {},
   };
-  // A refund that was still pending when the state was saved fails once we are back up.
-  for (const refund of store.objects.refunds.values()) {
-    const charge = store.objects.charges.get(refund.charge);
-    if (refund.status === "pending" && charge && refundWillFail(charge)) {
-      bus.schedule(() => failRefund(backgroundCtx(deps), refund.id), deps.refundFailureDelayMs);
-    }
-  }
+  resumePendingRefunds(deps);
   const server = Deno.serve(
     { port: opts.port ?? 0, hostname: opts.hostname ?? "127.0.0.1", onListen() {} },
     createHandler(deps),

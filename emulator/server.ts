@@ -143,6 +143,51 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
   };
 }
 
+/**
+ * Stripe's idempotency for a POST with a key: a finished request's answer is
+ * replayed (returned), a different body or one still running is refused, and
+ * otherwise the key is taken for this request (null).
+ */
+function claimKey(
+  idempotency: Idempotency,
+  key: string,
+  fingerprint: string,
+  headers: HeaderMap,
+): Response | null {
+  headers["idempotency-key"] = key;
+  const check = idempotency.check(key, fingerprint);
+  if (check.kind === "replay") {
+    const rec = check.record;
+    return new Response(rec.body, {
+      status: rec.status,
+      headers: {
+        "content-type": "application/json",
+        ...headers,
+        "idempotent-replayed": "true",
+        "original-request": rec.requestId,
+      },
+    });
+  }
+  if (check.kind === "mismatch") {
+    throw invalidRequest(
+      "Keys for idempotent requests can only be used with the same parameters they were " +
+        `first used with. Try using a key other than '${key}' if you meant to execute a ` +
+        "different request.",
+      { type: "idempotency_error" },
+    );
+  }
+  if (check.kind === "in_flight") {
+    throw invalidRequest(
+      "There is currently another in-progress request using this Idempotent Key (that " +
+        "probably means you submitted twice, and the other request is still going " +
+        `through): ${key}. Please try again later.`,
+      { type: "idempotency_error", status: 409 },
+    );
+  }
+  idempotency.begin(key);
+  return null;
+}
+
 async function api(
   deps: ServerDeps,
   idempotency: Idempotency,
@@ -162,37 +207,8 @@ async function api(
   const key = method === "POST" ? req.headers.get("idempotency-key") : null;
   const fingerprint = requestFingerprint(method, url.pathname, params);
   if (key) {
-    headers["idempotency-key"] = key;
-    const check = idempotency.check(key, fingerprint);
-    if (check.kind === "replay") {
-      const rec = check.record;
-      return new Response(rec.body, {
-        status: rec.status,
-        headers: {
-          "content-type": "application/json",
-          ...headers,
-          "idempotent-replayed": "true",
-          "original-request": rec.requestId,
-        },
-      });
-    }
-    if (check.kind === "mismatch") {
-      throw invalidRequest(
-        "Keys for idempotent requests can only be used with the same parameters they were " +
-          `first used with. Try using a key other than '${key}' if you meant to execute a ` +
-          "different request.",
-        { type: "idempotency_error" },
-      );
-    }
-    if (check.kind === "in_flight") {
-      throw invalidRequest(
-        "There is currently another in-progress request using this Idempotent Key (that " +
-          "probably means you submitted twice, and the other request is still going " +
-          `through): ${key}. Please try again later.`,
-        { type: "idempotency_error", status: 409 },
-      );
-    }
-    idempotency.begin(key);
+    const replay = claimKey(idempotency, key, fingerprint, headers);
+    if (replay) return replay;
   }
   try {
     const fault = deps.faults.take(method, url.pathname);
