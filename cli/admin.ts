@@ -15,11 +15,11 @@ import {
   requireSigningKey,
 } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
-import { systemContext } from "../domain/actor.ts";
+import { type CallContext, systemContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
 import { AppError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
-import { createServices } from "../services/mod.ts";
+import { createServices, type Services } from "../services/mod.ts";
 import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
@@ -96,35 +96,47 @@ async function openServices(config: Config) {
   }
 }
 
+type Print = (json: unknown, human: string[]) => void;
+
+/** `create`: the new admin and its secrets, shown once. */
+async function createAdmin(
+  identity: Services["identity"],
+  ctx: CallContext,
+  cmd: Command,
+  print: Print,
+): Promise<void> {
+  const c = await retryWhileLocked(() =>
+    identity.createAdmin(ctx, { email: cmd.email!, role: cmd.role! })
+  );
+  const a = c.admin;
+  print({
+    id: a.id,
+    email: a.email,
+    role: a.role,
+    token: c.token,
+    totp_secret: c.totp_secret,
+    otpauth_uri: c.otpauth_uri,
+    recovery_codes: c.recovery_codes,
+  }, [
+    `created admin ${a.id} <${a.email}> with role ${a.role}`,
+    "shown once, store them now:",
+    `  API token:      ${c.token}`,
+    `  TOTP secret:    ${c.totp_secret}`,
+    `  otpauth URI:    ${c.otpauth_uri}`,
+    `  recovery codes: ${c.recovery_codes.join(" ")}`,
+  ]);
+}
+
 async function run(cmd: Command, config: Config, io: Io): Promise<void> {
   const { kv, services } = await openServices(config);
   const identity = services.identity;
   const ctx = systemContext("cli");
-  const print = (json: unknown, human: string[]) =>
+  const print: Print = (json, human) =>
     cmd.json ? io.out(JSON.stringify(json)) : human.forEach((l) => io.out(l));
   try {
     switch (cmd.verb) {
       case "create": {
-        const c = await retryWhileLocked(() =>
-          identity.createAdmin(ctx, { email: cmd.email!, role: cmd.role! })
-        );
-        const a = c.admin;
-        print({
-          id: a.id,
-          email: a.email,
-          role: a.role,
-          token: c.token,
-          totp_secret: c.totp_secret,
-          otpauth_uri: c.otpauth_uri,
-          recovery_codes: c.recovery_codes,
-        }, [
-          `created admin ${a.id} <${a.email}> with role ${a.role}`,
-          "shown once, store them now:",
-          `  API token:      ${c.token}`,
-          `  TOTP secret:    ${c.totp_secret}`,
-          `  otpauth URI:    ${c.otpauth_uri}`,
-          `  recovery codes: ${c.recovery_codes.join(" ")}`,
-        ]);
+        await createAdmin(identity, ctx, cmd, print);
         return;
       }
       case "list": {
