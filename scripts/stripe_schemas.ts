@@ -9,7 +9,7 @@
  * directory with npm, and the generator runs under node there.
  */
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { DISPUTE_EVENT_TYPES } from "../domain/stripe_events.ts";
+import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
 
 const GENERATOR = "typescript-json-schema@0.68.0";
 const OUT = fromFileUrl(new URL("../tests/fixtures/stripe_schemas.json", import.meta.url));
@@ -30,32 +30,22 @@ export const OBJECT_TYPES: Record<string, string> = {
   balance_transaction: "BalanceTransaction",
 };
 
-/** Event types the emulator emits; each has its own SDK type with a typed `data.object`. */
-export const EVENT_TYPES = [
-  "customer.created",
-  "customer.updated",
-  "payment_method.attached",
-  "payment_method.detached",
+/** Handled event types (domain/stripe_events.ts) the emulator never sends. */
+const NOT_EMITTED = new Set<string>([
+  "payment_intent.processing",
+  "radar.early_fraud_warning.updated",
+  "customer.deleted",
+]);
+
+/**
+ * Event types the emulator emits; each has its own SDK type with a typed
+ * `data.object`: the ones the service handles, less those the emulator never
+ * sends, and the ones the service ignores.
+ */
+export const EVENT_TYPES: string[] = [
+  ...HANDLED_EVENT_TYPES.filter((t) => !NOT_EMITTED.has(t)),
   "payment_intent.created",
-  "payment_intent.succeeded",
-  "payment_intent.payment_failed",
-  "payment_intent.requires_action",
-  "payment_intent.canceled",
-  "payment_intent.amount_capturable_updated",
-  "charge.succeeded",
-  "charge.failed",
-  "charge.captured",
   "charge.expired",
-  "charge.updated",
-  "charge.refunded",
-  "charge.refund.updated",
-  ...DISPUTE_EVENT_TYPES,
-  "refund.created",
-  "refund.updated",
-  "refund.failed",
-  "radar.early_fraud_warning.created",
-  "review.opened",
-  "review.closed",
   "file.created",
 ];
 
