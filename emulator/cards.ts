@@ -41,6 +41,16 @@ function declined(
   return { kind: "decline", decline };
 }
 
+/** A card that is charged normally, and then something follows (a dispute, say). */
+function then(after: CardAftermath): CardBehavior {
+  return { kind: "ok", risk: "normal", after };
+}
+
+/** A card that needs 3D Secure: `when` as in `CardBehavior`. */
+function needsAuth(when: "always" | "on_setup"): CardBehavior {
+  return { kind: "auth_required", when };
+}
+
 interface TestCard {
   number: string;
   behavior: CardBehavior;
@@ -125,34 +135,16 @@ const TEST_CARDS: Record<string, TestCard> = {
   radarBlock: { number: "4100000000000019", behavior: { kind: "block" } },
   riskLevelElevated: { number: "4000000000009235", behavior: { kind: "ok", risk: "elevated" } },
   riskLevelHighest: { number: "4000000000004954", behavior: { kind: "ok", risk: "highest" } },
-  createDispute: {
-    number: "4000000000000259",
-    behavior: { kind: "ok", risk: "normal", after: "dispute" },
-  },
+  createDispute: { number: "4000000000000259", behavior: then("dispute") },
   createDisputeProductNotReceived: {
     number: "4000000000002685",
-    behavior: { kind: "ok", risk: "normal", after: "dispute_not_received" },
+    behavior: then("dispute_not_received"),
   },
-  createDisputeInquiry: {
-    number: "4000000000001976",
-    behavior: { kind: "ok", risk: "normal", after: "dispute_inquiry" },
-  },
-  createEarlyFraudWarning: {
-    number: "4000000000005423",
-    behavior: { kind: "ok", risk: "normal", after: "early_fraud_warning" },
-  },
-  refundFail: {
-    number: "4000000000005126",
-    behavior: { kind: "ok", risk: "normal", after: "refund_fail" },
-  },
-  authenticationRequired: {
-    number: "4000002760003184",
-    behavior: { kind: "auth_required", when: "always" },
-  },
-  authenticationRequiredOnSetup: {
-    number: "4000002500003155",
-    behavior: { kind: "auth_required", when: "on_setup" },
-  },
+  createDisputeInquiry: { number: "4000000000001976", behavior: then("dispute_inquiry") },
+  createEarlyFraudWarning: { number: "4000000000005423", behavior: then("early_fraud_warning") },
+  refundFail: { number: "4000000000005126", behavior: then("refund_fail") },
+  authenticationRequired: { number: "4000002760003184", behavior: needsAuth("always") },
+  authenticationRequiredOnSetup: { number: "4000002500003155", behavior: needsAuth("on_setup") },
 };
 
 /** Card number behind a test id: `pm_card_visa` for PaymentMethods, `tok_visa` for Charges. */
