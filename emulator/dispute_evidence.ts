@@ -3,47 +3,40 @@ import { invalidRequest } from "./errors.ts";
 import { mergeMetadata, optBool, optObject } from "./form.ts";
 import { clone, getOr404, type StripeObject } from "./store.ts";
 
-export const EVIDENCE_FIELDS = [
-  "access_activity_log",
-  "billing_address",
-  "cancellation_policy",
-  "cancellation_policy_disclosure",
-  "cancellation_rebuttal",
-  "customer_communication",
-  "customer_email_address",
-  "customer_name",
-  "customer_purchase_ip",
-  "customer_signature",
-  "duplicate_charge_documentation",
-  "duplicate_charge_explanation",
-  "duplicate_charge_id",
-  "product_description",
-  "receipt",
-  "refund_policy",
-  "refund_policy_disclosure",
-  "refund_refusal_explanation",
-  "service_date",
-  "service_documentation",
-  "shipping_address",
-  "shipping_carrier",
-  "shipping_date",
-  "shipping_documentation",
-  "shipping_tracking_number",
-  "uncategorized_file",
-  "uncategorized_text",
-];
-/** Evidence fields that take the id of a File uploaded with `purpose=dispute_evidence`. */
-const FILE_FIELDS = new Set([
-  "cancellation_policy",
-  "customer_communication",
-  "customer_signature",
-  "duplicate_charge_documentation",
-  "receipt",
-  "refund_policy",
-  "service_documentation",
-  "shipping_documentation",
-  "uncategorized_file",
-]);
+/**
+ * Stripe's classic evidence fields and what each takes: text, or the id of a
+ * File uploaded with `purpose=dispute_evidence`.
+ */
+const EVIDENCE_KINDS: Record<string, "text" | "file"> = {
+  access_activity_log: "text",
+  billing_address: "text",
+  cancellation_policy: "file",
+  cancellation_policy_disclosure: "text",
+  cancellation_rebuttal: "text",
+  customer_communication: "file",
+  customer_email_address: "text",
+  customer_name: "text",
+  customer_purchase_ip: "text",
+  customer_signature: "file",
+  duplicate_charge_documentation: "file",
+  duplicate_charge_explanation: "text",
+  duplicate_charge_id: "text",
+  product_description: "text",
+  receipt: "file",
+  refund_policy: "file",
+  refund_policy_disclosure: "text",
+  refund_refusal_explanation: "text",
+  service_date: "text",
+  service_documentation: "file",
+  shipping_address: "text",
+  shipping_carrier: "text",
+  shipping_date: "text",
+  shipping_documentation: "file",
+  shipping_tracking_number: "text",
+  uncategorized_file: "file",
+  uncategorized_text: "text",
+};
+export const EVIDENCE_FIELDS = Object.keys(EVIDENCE_KINDS);
 /** Statuses in which Stripe still takes evidence or a close (accepting the loss). */
 export const OPEN = new Set(["needs_response", "warning_needs_response"]);
 export const CLOSED = new Set(["won", "lost", "warning_closed", "prevented"]);
@@ -74,7 +67,7 @@ function checkValue(ctx: Ctx, field: string, value: unknown): string | null {
   }
   if (typeof value !== "string") throw invalidRequest(`Invalid string: ${param}`, { param });
   if (value === "") return null;
-  if (FILE_FIELDS.has(field)) {
+  if (EVIDENCE_KINDS[field] === "file") {
     const file = ctx.store.objects.files.get(value);
     if (!file) {
       throw invalidRequest(`No such file upload: '${value}'`, { code: "resource_missing", param });
