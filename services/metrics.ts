@@ -22,28 +22,36 @@ export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
 /** Refund statuses that wait for Stripe or reconciliation. */
 const RECONCILING = ["processing", "pending", "requires_action"] as const;
 
-export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
-  const { kv, clock } = deps;
-  const jobs = metrics.gauge("payops_jobs_waiting", "Jobs in the job table by kind");
-  const overdue = metrics.gauge("payops_jobs_overdue", "Jobs past their due time by kind");
-  const deadJobs = metrics.gauge("payops_jobs_dead", "Jobs that ran out of attempts");
-  const webhooks = metrics.gauge(
+/** The backlog's gauges: [name, help] by the name the collector uses. */
+const BACKLOG_GAUGES = {
+  jobs: ["payops_jobs_waiting", "Jobs in the job table by kind"],
+  overdue: ["payops_jobs_overdue", "Jobs past their due time by kind"],
+  deadJobs: ["payops_jobs_dead", "Jobs that ran out of attempts"],
+  webhooks: [
     "payops_webhook_events",
     "Webhook events by status that need attention (failed: will be retried; dead: replay by hand)",
-  );
-  const reconcile = metrics.gauge(
+  ],
+  reconcile: [
     "payops_refunds_reconciliation_backlog",
     "Refunds waiting for Stripe's outcome or reconciliation, by status",
-  );
-  const alerts = metrics.gauge("payops_ops_alerts_open", "Open ops alerts by kind");
-  const bucketLevel = metrics.gauge(
+  ],
+  alerts: ["payops_ops_alerts_open", "Open ops alerts by kind"],
+  bucketLevel: [
     "payops_stripe_budget_tokens",
     "Tokens in the shared Stripe call budget (burst = full)",
-  );
-  const cronLast = metrics.gauge(
+  ],
+  cronLast: [
     "payops_cron_last_run_timestamp_seconds",
     "When each periodic task last finished, by outcome (from KV: every isolate's runs)",
-  );
+  ],
+} as const;
+
+export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
+  const { kv, clock } = deps;
+  const g = Object.fromEntries(
+    Object.entries(BACKLOG_GAUGES).map(([key, [name, help]]) => [key, metrics.gauge(name, help)]),
+  ) as Record<keyof typeof BACKLOG_GAUGES, ReturnType<Metrics["gauge"]>>;
+  const { jobs, overdue, deadJobs, webhooks, reconcile, alerts, bucketLevel, cronLast } = g;
   const bucket = (deps.stripe as { bucket?: TokenBucket }).bucket;
 
   metrics.onCollect(async () => {
