@@ -18,14 +18,14 @@ import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
-import { type DisputeRecord, submitRefusal } from "../../domain/dispute.ts";
+import { type DisputeRecord, phaseOf, submitRefusal } from "../../domain/dispute.ts";
 import { getDispute, getDraft } from "../../kv/disputes.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
-import { addDisputeChange } from "./record_change.ts";
+import { disputeChanged } from "./record_change.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
@@ -100,19 +100,15 @@ function recordSubmission(
       action: "submit",
       changes: { round, draft_hash: r.draft.hash },
     };
-    addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
+    const done = disputeChanged(op, entry as Deno.KvEntry<DisputeRecord>, { next, line }, {
+      action: "dispute.submit",
+      result: "ok",
+      before: { phase: r.phase, submission_count: r.submission_count },
+      after: { phase: phaseOf(next), round, draft_hash: r.draft.hash },
+      stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
+    });
     await binding?.bind(op, id);
-    return {
-      value: next,
-      audit: [{
-        action: "dispute.submit",
-        target: { type: "dispute", id },
-        result: "ok" as const,
-        before: { phase: r.phase, submission_count: r.submission_count },
-        after: { phase: next.phase, round, draft_hash: r.draft.hash },
-        stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
-      }],
-    };
+    return done;
   });
 }
 
@@ -167,18 +163,13 @@ function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
       updated_at: at,
     };
     const line = { at, by: ctx.actor.id, action: "submit_failed", changes: { failure: reason } };
-    addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
-    return {
-      value: next,
-      audit: [{
-        action: "dispute.submit_failed",
-        target: { type: "dispute", id },
-        result: "failed" as const,
-        before: { submission: "processing" },
-        after: { submission: "failed", phase: next.phase },
-        reason,
-      }],
-    };
+    return disputeChanged(op, entry as Deno.KvEntry<DisputeRecord>, { next, line }, {
+      action: "dispute.submit_failed",
+      result: "failed",
+      before: { submission: "processing" },
+      after: { submission: "failed", phase: phaseOf(next) },
+      reason,
+    });
   });
 }
 
