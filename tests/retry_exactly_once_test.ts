@@ -8,6 +8,18 @@ import { allLedgerEntries } from "../kv/customers.ts";
 import { listJobs } from "../kv/jobs.ts";
 import { RETRIES, withRetryWorld } from "./helpers/retries.ts";
 
+type World = Parameters<Parameters<typeof withRetryWorld>[0]>[0];
+type ConfirmFault = Omit<Parameters<World["emu"]["faults"]["inject"]>[0], "method" | "path">;
+
+/** A declined 50.00 payment retried with the visa while its confirm meets `fault`: answered 202. */
+async function retryThroughFault(w: World, fault: ConfirmFault) {
+  const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+  w.emu.faults.inject({ method: "POST", path: /\/confirm$/, ...fault });
+  const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+  assert.equal(res.status, 202);
+  return { f, res };
+}
+
 Deno.test("a retry racing its payment_intent.succeeded webhook credits the customer once", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
@@ -34,10 +46,7 @@ Deno.test("a retry racing its payment_intent.succeeded webhook credits the custo
 
 Deno.test("a lost answer is settled by reconciliation reading the PaymentIntent, never a second confirm", async () => {
   await withRetryWorld(async (w) => {
-    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
-    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "act_then_drop" });
-    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(res.status, 202);
+    const { f, res } = await retryThroughFault(w, { kind: "act_then_drop" });
     assert.equal(res.body.status, "processing");
     await w.dropHeld(); // Stripe's webhooks never arrive either
 
@@ -87,10 +96,7 @@ Deno.test("a lost answer is settled by the webhook when it comes first", async (
 
 Deno.test("a confirm Stripe never received is sent again by reconciliation with the same key: charged once", async () => {
   await withRetryWorld(async (w) => {
-    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
-    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "server_error" });
-    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(res.status, 202);
+    const { f, res } = await retryThroughFault(w, { kind: "server_error" });
     w.clock.advance(61_000);
     const summary = await w.t.services.retries.reconcile();
     assert.deepEqual([summary.settled, summary.not_received], [1, 0]);
@@ -232,10 +238,7 @@ Deno.test("GET /retries filters by transaction_id and status, newest first, with
 
 Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, then confirmed again with the same key", async () => {
   await withRetryWorld(async (w) => {
-    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
-    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "rate_limit", times: 10 });
-    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(res.status, 202);
+    const { f, res } = await retryThroughFault(w, { kind: "rate_limit", times: 10 });
     assert.equal(res.body.status, "processing");
     w.emu.faults.clear();
     w.clock.advance(61_000);
