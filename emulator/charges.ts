@@ -45,6 +45,19 @@ function recentDeclines(ctx: Ctx, fingerprint: string): number[] {
   return times;
 }
 
+/**
+ * A new charge's fields the emulator leaves empty: no shipping, sources or
+ * statement descriptors (a review is linked later, emulator/reviews.ts).
+ */
+export const CHARGE_EMPTY_FIELDS = {
+  review: null,
+  shipping: null,
+  source: null,
+  source_transfer: null,
+  statement_descriptor: null,
+  statement_descriptor_suffix: null,
+} as const;
+
 /** Creates and stores the charge; the caller emits events so they come in Stripe's order. */
 export function chargeCard(ctx: Ctx, input: ChargeInput): ChargeResult {
   const behavior = behaviorOf(input.card.fingerprint);
@@ -94,12 +107,7 @@ export function chargeCard(ctx: Ctx, input: ChargeInput): ChargeResult {
     receipt_number: null,
     receipt_url: null,
     refunded: false,
-    review: null,
-    shipping: null,
-    source: null,
-    source_transfer: null,
-    statement_descriptor: null,
-    statement_descriptor_suffix: null,
+    ...CHARGE_EMPTY_FIELDS,
     status: ok ? "succeeded" : "failed",
     transfer_data: null,
     transfer_group: null,

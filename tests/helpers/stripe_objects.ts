@@ -7,6 +7,7 @@
 import type Stripe from "stripe";
 import { EVIDENCE_FIELDS } from "../../emulator/dispute_evidence.ts";
 import { cardPaymentMethodOptions } from "../../emulator/payment_intents.ts";
+import { CHARGE_EMPTY_FIELDS } from "../../emulator/charges.ts";
 
 /** 2026-11-26T08:00:00Z in seconds: an hour before tests/helpers/app.ts's clock. */
 export const T0 = Date.UTC(2026, 10, 26, 8, 0, 0) / 1000;
@@ -237,12 +238,7 @@ export function chargeObject(o: ChargeInput = {}): Stripe.Charge {
         },
       }
       : {}),
-    review: null,
-    shipping: null,
-    source: null,
-    source_transfer: null,
-    statement_descriptor: null,
-    statement_descriptor_suffix: null,
+    ...CHARGE_EMPTY_FIELDS,
     status,
     transfer_data: null,
     transfer_group: null,
