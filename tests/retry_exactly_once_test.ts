@@ -11,6 +11,14 @@ import { RETRIES, withRetryWorld } from "./helpers/retries.ts";
 type World = Parameters<Parameters<typeof withRetryWorld>[0]>[0];
 type ConfirmFault = Omit<Parameters<World["emu"]["faults"]["inject"]>[0], "method" | "path">;
 
+/** The attempt `id` succeeded, settled by reconciliation. */
+async function assertSettledByReconcile(w: World, id: unknown) {
+  const r = await w.get(`${RETRIES}/${id}`);
+  assert.equal(r.body.status, "succeeded");
+  assert.equal(r.body.settled_by, "reconcile");
+  return r;
+}
+
 /** A declined 50.00 payment retried with the visa while its confirm meets `fault`: answered 202. */
 async function retryThroughFault(w: World, fault: ConfirmFault) {
   const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
@@ -56,9 +64,7 @@ Deno.test("a lost answer is settled by reconciliation reading the PaymentIntent,
 
     w.clock.advance(61_000);
     await w.runAllJobs();
-    const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "succeeded");
-    assert.equal(r.body.settled_by, "reconcile");
+    await assertSettledByReconcile(w, res.body.id);
     const charges = await w.charges(f.pi.id);
     assert.equal(charges.length, 2, "the decline and ONE retry");
     assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);
@@ -100,9 +106,7 @@ Deno.test("a confirm Stripe never received is sent again by reconciliation with 
     w.clock.advance(61_000);
     const summary = await w.t.services.retries.reconcile();
     assert.deepEqual([summary.settled, summary.not_received], [1, 0]);
-    const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "succeeded");
-    assert.equal(r.body.settled_by, "reconcile");
+    const r = await assertSettledByReconcile(w, res.body.id);
     const charges = await w.charges(f.pi.id);
     assert.equal(charges.length, 2, "the decline and the one confirm Stripe ran");
     assert.equal(r.body.stripe_charge, charges.find((c) => c.status === "succeeded")?.id);
@@ -243,9 +247,7 @@ Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, t
     w.emu.faults.clear();
     w.clock.advance(61_000);
     await w.runAllJobs();
-    const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "succeeded");
-    assert.equal(r.body.settled_by, "reconcile");
+    await assertSettledByReconcile(w, res.body.id);
     const charges = await w.charges(f.pi.id);
     assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);
   });
@@ -264,9 +266,7 @@ Deno.test("a failure after Stripe charged (before the second commit) answers 202
     await w.dropHeld();
     w.clock.advance(61_000);
     await w.runAllJobs();
-    const r = await w.get(`${RETRIES}/${res.body.id}`);
-    assert.equal(r.body.status, "succeeded");
-    assert.equal(r.body.settled_by, "reconcile");
+    await assertSettledByReconcile(w, res.body.id);
     assert.equal((await w.charges(f.pi.id)).filter((c) => c.status === "succeeded").length, 1);
     const ledger = await allLedgerEntries(w.t.kv, f.customer);
     assert.deepEqual(ledger.filter((e) => e.type === "payment").map((e) => e.amount), [5000]);
