@@ -6,6 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { idParam } from "./show_route.ts";
 import {
   AmountSchema,
   CursorQuery,
@@ -97,12 +98,10 @@ const show = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "A customer's ledger, balances, aggregates and open alerts",
   request: {
-    params: z.object({
-      id: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").openapi({
-        param: { name: "id", in: "path" },
-        example: "cus_R2d2C3po",
-      }),
-    }),
+    params: idParam(
+      z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)"),
+      "cus_R2d2C3po",
+    ),
     query: z.object({ limit: LimitQuery, cursor: CursorQuery }),
   },
   responses: {

@@ -7,6 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
+import { idParam, showRoute } from "./show_route.ts";
 import { callContext } from "./context.ts";
 import {
   CursorQuery,
@@ -145,19 +146,14 @@ const list = adminRoute({ permission: "retries.read" }, {
   responses: { 200: jsonContent(pageSchema(RetrySchema, "RetryPage"), "a page") },
 });
 
-const show = adminRoute({ permission: "retries.read" }, {
-  method: "get",
+const show = showRoute({
+  permission: "retries.read",
   path: "/retries/{id}",
   tags: ["retries"],
   summary: "One retry attempt",
-  request: {
-    params: z.object({
-      id: z.string().regex(/^rty_[0-9A-Z]{26}$/, "a retry id (rty_…)").openapi({
-        param: { name: "id", in: "path" },
-      }),
-    }),
-  },
-  responses: { 200: jsonContent(RetrySchema, "the attempt"), ...errorResponses("not_found") },
+  params: idParam(z.string().regex(/^rty_[0-9A-Z]{26}$/, "a retry id (rty_…)")),
+  item: RetrySchema,
+  found: "the attempt",
 });
 
 const SavedPaymentMethodSchema = CardSchema.extend({
@@ -172,11 +168,7 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "The customer's saved payment methods, to choose one for a retry",
   request: {
-    params: z.object({
-      id: z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "a Stripe customer id (cus_…)").openapi({
-        param: { name: "id", in: "path" },
-      }),
-    }),
+    params: idParam(z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "a Stripe customer id (cus_…)")),
   },
   responses: {
     200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),

@@ -2,7 +2,7 @@
  * `showRoute(...)`: an admin GET that answers one item by its id in the path,
  * or 404 `not_found`.
  */
-import type { z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { adminRoute } from "./admin_route.ts";
 import { errorResponses, jsonContent } from "../openapi/schemas.ts";
 import type { Permission } from "../domain/permissions.ts";
@@ -26,5 +26,12 @@ export function showRoute<P extends z.ZodObject, T extends z.ZodType>(o: ShowRou
     summary: o.summary,
     request: { params: o.params },
     responses: { 200: jsonContent(o.item, o.found), ...errorResponses("not_found") },
+  });
+}
+
+/** The `{id}` path parameter, checked by `id` (`example` shown in the OpenAPI document). */
+export function idParam(id: z.ZodString, example?: string) {
+  return z.object({
+    id: id.openapi({ param: { name: "id", in: "path" }, ...(example ? { example } : {}) }),
   });
 }
