@@ -8,15 +8,9 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { idParam, showRoute } from "./show_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  CursorQuery,
-  errorResponses,
-  jsonContent,
-  LimitQuery,
-  orNull,
-  pageSchema,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
 import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
@@ -127,23 +121,20 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
   },
 });
 
-const ListQuery = z.object({
-  transaction_id: z.string().min(1).max(64).optional().openapi({
-    param: { name: "transaction_id", in: "query" },
-  }),
-  status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
-    .optional().openapi({ param: { name: "status", in: "query" } }),
-  limit: LimitQuery,
-  cursor: CursorQuery,
-});
-
-const list = adminRoute({ permission: "retries.read" }, {
-  method: "get",
+const list = listRoute({
+  permission: "retries.read",
   path: "/retries",
   tags: ["retries"],
   summary: "Retry attempts, newest first",
-  request: { query: ListQuery },
-  responses: { 200: jsonContent(pageSchema(RetrySchema, "RetryPage"), "a page") },
+  filters: {
+    transaction_id: z.string().min(1).max(64).optional().openapi({
+      param: { name: "transaction_id", in: "query" },
+    }),
+    status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
+      .optional().openapi({ param: { name: "status", in: "query" } }),
+  },
+  item: RetrySchema,
+  pageName: "RetryPage",
 });
 
 const show = showRoute({
