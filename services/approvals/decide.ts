@@ -37,8 +37,10 @@ export function createDecisions(
   const d: Decider = { deps, svc, registration, sourceOf };
   return {
     load: (id: string) => load(d, id),
-    approve: (ctx: CallContext, id: string, body: DecisionBody = {}) => approve(d, ctx, id, body),
-    reject: (ctx: CallContext, id: string, body: DecisionBody = {}) => reject(d, ctx, id, body),
+    approve: (ctx: CallContext, id: string, body: DecisionBody = {}) =>
+      decide(d, ctx, id, body, true),
+    reject: (ctx: CallContext, id: string, body: DecisionBody = {}) =>
+      decide(d, ctx, id, body, false),
   };
 }
 
@@ -145,15 +147,31 @@ async function claim(
   return { won, value };
 }
 
-async function approve(
+/** One decision on a pending request (not a source's). */
+type Decision = (
+  d: Decider,
+  ctx: CallContext,
+  first: ApprovalRequest,
+  body: DecisionBody,
+) => Promise<DecisionResult>;
+
+/** Approves or rejects: a source's request, or one already decided, is answered first. */
+async function decide(
   d: Decider,
   ctx: CallContext,
   id: string,
   body: DecisionBody,
+  approving: boolean,
 ): Promise<DecisionResult> {
-  const early = await answerOrLoad(d, ctx, id, body, true);
+  const early = await answerOrLoad(d, ctx, id, body, approving);
   if ("answer" in early) return early.answer;
-  const first = early.pending;
+  return approving
+    ? await approve(d, ctx, early.pending, body)
+    : await reject(d, ctx, early.pending, body);
+}
+
+const approve: Decision = async (d, ctx, first, body) => {
+  const id = first.id;
   const refusal = await checkApprover(d.deps.kv, first, ctx, body);
   if (refusal) await deny(d, ctx, first, refusal.error, refusal.reason);
   if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
@@ -167,7 +185,7 @@ async function approve(
   // Lost the claim to a concurrent decision: answer with it (no second execution).
   if (!won) return decided(claimed, ctx, true);
   return { request: await run(d, ctx, claimed), replayed: false };
-}
+};
 
 /** Runs the kind's executor once and records how it went. */
 async function run(
@@ -211,15 +229,8 @@ async function run(
   return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
 }
 
-async function reject(
-  d: Decider,
-  ctx: CallContext,
-  id: string,
-  body: DecisionBody,
-): Promise<DecisionResult> {
-  const early = await answerOrLoad(d, ctx, id, body, false);
-  if ("answer" in early) return early.answer;
-  const first = early.pending;
+const reject: Decision = async (d, ctx, first, body) => {
+  const id = first.id;
   // the requester withdraws; anyone else needs the permission an approver needs
   const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
   if (
@@ -240,7 +251,7 @@ async function reject(
     return decided(value, ctx, false);
   }
   return { request: value, replayed: false };
-}
+};
 
 async function expire(d: Decider, ctx: CallContext, id: string): Promise<void> {
   await d.svc.audit.commit(ctx, async (op) => {
