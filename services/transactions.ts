@@ -2,9 +2,13 @@
  * Reading transactions: GET /transactions (filters customer, status, from, to)
  * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id).
  * Transactions are written only by the Stripe event applier (services/ingest/applier.ts).
+ * Concurrent identical listings share one read of the index page and its
+ * records, never one that began before they arrived (core/coalesce.ts): each
+ * sees every payment written before it arrived, as with a read of its own.
  */
 import type { Deps } from "./deps.ts";
 import { notFound, validationFailed } from "../core/errors.ts";
+import { createCoalescer } from "../core/coalesce.ts";
 import { type CursorSealer, type Page, RecordLocality } from "../kv/pagination.ts";
 import {
   findTransactionId,
@@ -26,14 +30,21 @@ export interface TransactionQuery extends TransactionListFilter {
 export function createTransactionService(deps: Deps, svc: { cursors: CursorSealer }) {
   const { kv } = deps;
   const locality = new RecordLocality();
+  const pages = createCoalescer<Page<Transaction>>();
 
   /** Newest first (by Stripe's `created`); `from` inclusive, `to` exclusive (ms). */
   function list(q: TransactionQuery): Promise<Page<Transaction>> {
     if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
       throw validationFailed([{ path: "query.to", message: "to must be later than from" }]);
     }
-    const { limit, cursor, ...filter } = q;
-    return listTransactions(kv, svc.cursors, filter, { limit, cursor }, locality);
+    const { limit, cursor, customer, status, from, to } = q;
+    const filter = { customer, status, from, to };
+    // everything the page depends on: the same key is the same listing
+    const key = JSON.stringify([limit, cursor, customer, status, from, to]);
+    return pages.read(
+      key,
+      () => listTransactions(kv, svc.cursors, filter, { limit, cursor }, locality),
+    );
   }
 
   /** By `txn_…`, or by the PaymentIntent / Charge id Stripe shows. */

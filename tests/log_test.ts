@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { createLogger, maskString } from "../core/log.ts";
 
 Deno.test("maskString() hides keys, webhook secrets, bearer tokens, emails and card numbers", () => {
@@ -57,4 +58,49 @@ Deno.test("config: LOG_FORMAT defaults to pretty on a terminal and json otherwis
   assert.equal(parseConfig({}).logFormat, "json");
   assert.equal(parseConfig({ LOG_FORMAT: "json" }, { terminal: true }).logFormat, "json");
   assert.throws(() => parseConfig({ LOG_FORMAT: "xml" }), /LOG_FORMAT must be one of json, pretty/);
+});
+
+Deno.test("maskString() with its shortcut answers exactly as the five replacements do", () => {
+  // the five patterns of core/log.ts, applied without the shortcut
+  const patterns: [RegExp, string | ((...m: string[]) => string)][] = [
+    [/\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{4,}/g, (_m, p, env) => `${p}_${env}_****`],
+    [/\bwhsec_[A-Za-z0-9+/=]{4,}/g, "whsec_****"],
+    [/\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 ****"],
+    [
+      /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g,
+      (_m, first, domain) => `${first}***@${domain}`,
+    ],
+    [/\b(?:\d[ -]?){12,18}(\d{4})\b/g, (_m, last4) => `****${last4}`],
+  ];
+  const slow = (s: string) =>
+    // deno-lint-ignore no-explicit-any
+    patterns.reduce((acc, [re, by]) => acc.replace(re, by as any), s);
+  const pieces = fc.constantFrom(
+    "sk_",
+    "live_",
+    "test_",
+    "whsec_",
+    "Bearer ",
+    "bearer ",
+    "@",
+    "example.com",
+    "4242",
+    " ",
+    "-",
+    "a",
+    "Z",
+    "9",
+    "/api/admin",
+    "req_01",
+    ".",
+    "pot_x",
+  );
+  fc.assert(
+    fc.property(fc.array(pieces, { maxLength: 24 }), (parts) => {
+      const s = parts.join("");
+      assert.equal(maskString(s), slow(s));
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(maskString("/api/admin/payments/transactions"), "/api/admin/payments/transactions");
 });

@@ -2,10 +2,15 @@
  * The guard's first check: the bearer token names an active admin whose
  * current, unexpired token it is. A hash -> admin id cache saves the token
  * index read; the first read of a token also fetches its API window count for
- * the throttle (`takePrefetched`).
+ * the throttle (`takePrefetched`). Concurrent requests of one admin share
+ * one read of its record, never one that began before they arrived
+ * (core/coalesce.ts): a token rotated or revoked before a request arrives is
+ * refused, as with a read of its own.
  */
 import type { Principal } from "../../domain/actor.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
 import { AppError } from "../../core/errors.ts";
+import { createCoalescer } from "../../core/coalesce.ts";
 import { getAdmin, getTokenAndRateCount } from "../../kv/admins.ts";
 import { rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken } from "./crypto.ts";
@@ -54,6 +59,8 @@ export function createAuthenticator(
   // for good, so this never goes stale; whether that token still works is decided
   // by the admin record, read on every request (rotation and disabling act at once).
   const adminIdByToken = new Map<string, string>();
+  const adminReads = createCoalescer<AdminRecord | null>();
+  const readAdmin = (id: string) => adminReads.read(id, async () => (await getAdmin(kv, id)).value);
 
   async function authenticate(authorization: string | undefined): Promise<Principal> {
     const token = bearerToken(authorization);
@@ -71,7 +78,7 @@ export function createAuthenticator(
       adminId = read.adminId;
       ahead = { window, count: readRateCount(read.rate) };
     }
-    const admin = adminId ? (await getAdmin(kv, adminId)).value : null;
+    const admin = adminId ? await readAdmin(adminId) : null;
     // The admin record names its one current token: a rotated token is unknown at once.
     if (!admin || admin.token_hash !== tokenHash) {
       adminIdByToken.delete(tokenHash);
