@@ -1,24 +1,59 @@
 /**
  * What the refund approval policy reads: one operator's refunds of the last
  * 24 h (through `["refunds_by_requester", admin, id]`, ULID ids in time
- * order) with their payments' customers, and the operator's mark.
+ * order), and the operator's mark.
  *
  *   ["refund_requester_marks", admin] -> ms of the operator's last request
+ *
+ * The index rows carry what the policy needs (kv/refunds.ts `RequesterRow`),
+ * so the records are not read; a row written before rows carried it holds the
+ * id alone, and that record is read instead.
  */
 import { keys } from "./keys.ts";
 import { idLowerBound } from "../core/ids.ts";
 import { getManyChunked } from "./atomic.ts";
 import type { RefundRecord } from "../domain/refund.ts";
 import type { Transaction } from "../domain/transaction.ts";
+import { type RequesterRow, requesterRow } from "./refunds.ts";
 
-export interface RecentRefund {
-  id: string;
-  transaction_id: string;
+export interface RecentRefund extends RequesterRow {
+  /** the payment's customer now (null when not asked for: `listRequesterRefundsSince`) */
   customer: string | null;
-  amount: number;
-  currency: string;
-  status: RefundRecord["status"];
-  created_at: string;
+}
+
+/** The operator's refunds created at or after `sinceMs`, as their index rows say. */
+export async function listRequesterRowsSince(
+  kv: Deno.Kv,
+  requester: string,
+  sinceMs: number,
+): Promise<RequesterRow[]> {
+  const prefix = keys.refundsByRequesterPrefix(requester);
+  const rows: (RequesterRow | string)[] = [];
+  const iter = kv.list<RequesterRow | string>({
+    start: [...prefix, idLowerBound("rfd", sinceMs)],
+    end: [...prefix, "rfd_\uffff"],
+  }, { batchSize: 500 });
+  for await (const e of iter) rows.push(e.value);
+  const bare = rows.filter((r): r is string => typeof r === "string");
+  if (bare.length === 0) return rows as RequesterRow[];
+  const records = await getManyChunked<RefundRecord>(kv, bare.map((id) => keys.refund(id)));
+  const read = new Map(
+    records.flatMap((r) => r.value ? [[r.value.id, requesterRow(r.value)]] : []),
+  );
+  return rows.flatMap((r) => typeof r !== "string" ? [r] : read.has(r) ? [read.get(r)!] : []);
+}
+
+/**
+ * The payments' customers as they are now, for the rows of `rows` (asked only
+ * when the refund being decided has a customer: otherwise no prior refund can
+ * share it).
+ */
+export async function withCustomers(kv: Deno.Kv, rows: RequesterRow[]): Promise<RecentRefund[]> {
+  const txnIds = [...new Set(rows.map((r) => r.transaction_id))];
+  const txns = await getManyChunked<Transaction>(kv, txnIds.map((id) => keys.transaction(id)));
+  const customerOf = new Map<string, string | null>();
+  for (const t of txns) if (t.value) customerOf.set(t.value.id, t.value.customer ?? null);
+  return rows.map((r) => ({ ...r, customer: customerOf.get(r.transaction_id) ?? null }));
 }
 
 /** The operator's refunds created at or after `sinceMs`, with each payment's customer. */
@@ -27,28 +62,7 @@ export async function listRequesterRefundsSince(
   requester: string,
   sinceMs: number,
 ): Promise<RecentRefund[]> {
-  const prefix = keys.refundsByRequesterPrefix(requester);
-  const ids: string[] = [];
-  const iter = kv.list<string>({
-    start: [...prefix, idLowerBound("rfd", sinceMs)],
-    end: [...prefix, "rfd_\uffff"],
-  });
-  for await (const e of iter) ids.push(e.value);
-  const refunds = (await getManyChunked<RefundRecord>(kv, ids.map((id) => keys.refund(id))))
-    .flatMap((r) => r.value ? [r.value] : []);
-  const txnIds = [...new Set(refunds.map((r) => r.transaction_id))];
-  const txns = await getManyChunked<Transaction>(kv, txnIds.map((id) => keys.transaction(id)));
-  const customerOf = new Map<string, string | null>();
-  for (const t of txns) if (t.value) customerOf.set(t.value.id, t.value.customer ?? null);
-  return refunds.map((r) => ({
-    id: r.id,
-    transaction_id: r.transaction_id,
-    customer: customerOf.get(r.transaction_id) ?? null,
-    amount: r.amount,
-    currency: r.currency,
-    status: r.status,
-    created_at: r.created_at,
-  }));
+  return withCustomers(kv, await listRequesterRowsSince(kv, requester, sinceMs));
 }
 
 export function getRequesterMark(kv: Deno.Kv, requester: string) {

@@ -28,7 +28,8 @@ import { amountFor } from "../../config.ts";
 import {
   addRequesterMark,
   getRequesterMark,
-  listRequesterRefundsSince,
+  listRequesterRowsSince,
+  withCustomers,
 } from "../../kv/refund_policy.ts";
 import { createRefundApprovals } from "./approve.ts";
 import {
@@ -45,7 +46,7 @@ import {
   addCreateRefund,
   addDailyTotal,
   addTransactionReserved,
-  listTransactionRefunds,
+  type RequesterRow,
 } from "../../kv/refunds.ts";
 import type { RefundReason, RefundRecord } from "../../domain/refund.ts";
 
@@ -73,19 +74,18 @@ export interface CreateRefundInput {
 /**
  * The approval policy on the operator's last 24 h (README, "Refund approval
  * policy"); the operator's mark is checked so their concurrent requests
- * count each other.
+ * count each other. The payments' customers are read only when this one has
+ * a customer (no prior refund can share a missing one).
  */
 async function policyReasons(
   { kv, config }: Deps,
-  op: Deno.AtomicOperation,
-  requester: string,
+  reads: RequestReads,
   txn: Transaction,
   amount: number,
-  now: number,
 ): Promise<string[]> {
-  const mark = await getRequesterMark(kv, requester);
-  addRequesterMark(op, mark, now);
-  const prior = await listRequesterRefundsSince(kv, requester, now - POLICY_WINDOW_MS);
+  const prior = txn.customer
+    ? await withCustomers(kv, reads.rows)
+    : reads.rows.map((r) => ({ ...r, customer: null }));
   const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
   const cap = config.refundDailyCaps
     ? amountFor(config.refundDailyCaps, txn.currency)
@@ -95,6 +95,35 @@ async function policyReasons(
     prior,
     { threshold, cap },
   );
+}
+
+/** What a request reads before deciding, read at once rather than one after another. */
+interface RequestReads {
+  txnEntry: Deno.KvEntry<Transaction>;
+  mark: Deno.KvEntryMaybe<number>;
+  /** the operator's refunds of the policy window (kv/refund_policy.ts) */
+  rows: RequesterRow[];
+}
+
+async function readForRequest(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  transactionId: string,
+  requester: string,
+  now: number,
+): Promise<RequestReads> {
+  // The rows are listed after the mark is read: a request of the operator that landed
+  // before that read is in the list, and one landing after it fails the mark's check.
+  const marked = async () => {
+    const mark = await getRequesterMark(kv, requester);
+    return { mark, rows: await listRequesterRowsSince(kv, requester, now - POLICY_WINDOW_MS) };
+  };
+  const [txnEntry, { mark, rows }] = await Promise.all([
+    loadTransaction(kv, transactionId),
+    marked(),
+  ]);
+  addRequesterMark(op, mark, now);
+  return { txnEntry, mark, rows };
 }
 
 /** The first commit: record + reservation + job + audit (+ idempotency binding). */
@@ -109,21 +138,22 @@ function requestRefund(
   const id = svc.newId("rfd");
   const requester = ctx.actor.id;
   return svc.audit.commit(ctx, async (op) => {
-    const txnEntry = await loadTransaction(kv, input.transaction_id);
+    const now = clock.now();
+    const reads = await readForRequest(kv, op, input.transaction_id, requester, now);
+    const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
     await assertChargeRefundable(kv, op, txn.id);
     assertRefundableTransaction(txn);
     const amount = resolveAmount(txn, input.amount, refundableOf(txn));
-    const now = clock.now();
     // A retry with the same key is answered before this point; a new key is not a confirmation.
     if (!input.confirm_duplicate) {
-      const earlier = await listTransactionRefunds(kv, txn.id);
+      const earlier = reads.rows.filter((r) => r.transaction_id === txn.id);
       const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
       if (duplicate) throw duplicateSuspected(duplicate);
     }
     const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-    const reasons = await policyReasons(deps, op, requester, txn, amount, now);
+    const reasons = await policyReasons(deps, reads, txn, amount);
     const awaiting = reasons.length > 0;
     const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
     const record = draftRecord({
