@@ -74,7 +74,6 @@ interface Member {
   writes: Set<string>;
   /** keys it only adds to (`sum`): such adds commute with each other */
   sums: Set<string>;
-  bytes: number;
 }
 
 const keyOf = (k: Deno.KvKey) => JSON.stringify(k, (_, v) => typeof v === "bigint" ? `${v}n` : v);
@@ -107,13 +106,11 @@ async function buildMember(state: GroupState, task: GroupTask): Promise<Member |
       checks: new Map(),
       writes: new Set(),
       sums: new Set(),
-      bytes: pending.reduce((n, p) => n + estimateBytes(p), 0),
     };
     for (const o of rec.ops) {
       if (o.kind === "check") m.checks.set(keyOf(o.check.key), o.check);
       else if (o.kind === "sum") m.sums.add(keyOf(o.key));
       else m.writes.add(keyOf(o.key));
-      if (o.kind === "set") m.bytes += valueBytes(o.value) + 256;
     }
     return m;
   } catch (e) {
@@ -135,18 +132,26 @@ function overlaps(
   return false;
 }
 
+/** What `m` adds to a group's commit (sized only when there is a group to size). */
+function costOf(m: Member) {
+  let bytes = m.pending.reduce((n, p) => n + estimateBytes(p), 0);
+  for (const o of m.rec.ops) if (o.kind === "set") bytes += valueBytes(o.value) + 256;
+  return {
+    mutations: m.rec.ops.length - m.checks.size + m.pending.length * ENTRY_MUTATIONS,
+    checks: m.checks.size + 1,
+    bytes,
+  };
+}
+
 /** The members that may share one commit, in queue order; the rest are built again later. */
 function select(members: Member[]): { group: Member[]; later: Member[] } {
+  if (members.length <= 1) return { group: members, later: [] }; // alone it meets KV's own answer
   const taken = { writes: new Set<string>(), reads: new Set<string>(), sums: new Set<string>() };
   const meter = new BatchMeter(GROUP_MAX_CHANGES);
   const group: Member[] = [];
   const later: Member[] = [];
   for (const m of members) {
-    const cost = {
-      mutations: m.rec.ops.length - m.checks.size + m.pending.length * ENTRY_MUTATIONS,
-      checks: m.checks.size + 1,
-      bytes: m.bytes,
-    };
+    const cost = costOf(m);
     if (overlaps(m, taken) || !meter.fits(cost)) {
       later.push(m);
       continue;

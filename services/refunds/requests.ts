@@ -42,6 +42,8 @@ import {
   type RequestServices,
 } from "./request_parts.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import type { DisputeRecord } from "../../domain/dispute.ts";
 import {
   addCreateRefund,
   addDailyTotal,
@@ -103,6 +105,8 @@ interface RequestReads {
   mark: Deno.KvEntryMaybe<number>;
   /** the operator's refunds of the policy window (kv/refund_policy.ts) */
   rows: RequesterRow[];
+  /** the transaction's disputes (null: read them) */
+  disputes: Deno.KvEntry<DisputeRecord>[] | null;
 }
 
 async function readForRequest(
@@ -118,12 +122,14 @@ async function readForRequest(
     const mark = await getRequesterMark(kv, requester);
     return { mark, rows: await listRequesterRowsSince(kv, requester, now - POLICY_WINDOW_MS) };
   };
-  const [txnEntry, { mark, rows }] = await Promise.all([
+  const [txnEntry, { mark, rows }, disputes] = await Promise.all([
     loadTransaction(kv, transactionId),
     marked(),
+    listDisputesOfTransaction(kv, transactionId),
   ]);
   addRequesterMark(op, mark, now);
-  return { txnEntry, mark, rows };
+  // a merged stub's id answers as its payment: that payment's disputes are read then
+  return { txnEntry, mark, rows, disputes: txnEntry.value.id === transactionId ? disputes : null };
 }
 
 /** The first commit: record + reservation + job + audit (+ idempotency binding). */
@@ -143,7 +149,7 @@ function requestRefund(
     const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
-    await assertChargeRefundable(kv, op, txn.id);
+    await assertChargeRefundable(kv, op, txn.id, reads.disputes ?? undefined);
     assertRefundableTransaction(txn);
     const amount = resolveAmount(txn, input.amount, refundableOf(txn));
     // A retry with the same key is answered before this point; a new key is not a confirmation.
