@@ -238,8 +238,11 @@ async function commitGroup(state: GroupState, group: Member[], again: GroupTask[
       return;
     }
     const stale = await staleMembers(state.kv, left);
-    // Only the head moved (another isolate appended): the same builds go again.
-    if (stale.size === 0 && attempt < GROUP_ATTEMPTS) continue;
+    // Only the head moved (another isolate appended): the same builds go again, a little later.
+    if (stale.size === 0 && attempt < GROUP_ATTEMPTS) {
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+      continue;
+    }
     for (const m of stale.size ? stale : left) again.push(m.task);
     left = left.filter((m) => !stale.has(m) && stale.size > 0);
     if (left.length) await new Promise((r) => setTimeout(r, Math.random() * 4));
