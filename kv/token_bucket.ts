@@ -135,9 +135,12 @@ interface Taker {
 function sharedAttempts(core: BucketCore): (priority: BucketPriority) => Promise<TakeAttempt> {
   let waiting: Taker[] = [];
   let running = false;
+  // The state as our last commit left it: checked by the next commit like a read, so one
+  // another isolate moved since is caught there and read again.
+  let last: Deno.KvEntryMaybe<BucketState> | null = null;
   async function round(batch: Taker[]): Promise<void> {
     for (let lostRaces = 0;; lostRaces++) {
-      const entry = await core.kv.get<BucketState>(core.key);
+      const entry = last ?? await core.kv.get<BucketState>(core.key);
       let state = refill(entry.value, core.clock.now(), core.shape);
       const answers: TakeAttempt[] = batch.map((t) => {
         const d = decideTake(state, t.priority, core.shape);
@@ -147,10 +150,19 @@ function sharedAttempts(core: BucketCore): (priority: BucketPriority) => Promise
         return { granted: true, grant: { ...grant, waitedMs: 0 } };
       });
       const any = answers.some((a) => a.granted);
-      if (!any || (await core.kv.atomic().check(entry).set(core.key, state).commit()).ok) {
+      // a refusal on a kept state is decided again on a fresh read (others only take tokens,
+      // so a kept state never refuses what the stored one would grant, but may wait too little)
+      if (!any && last) {
+        last = null;
+        continue;
+      }
+      const res = any ? await core.kv.atomic().check(entry).set(core.key, state).commit() : null;
+      if (!res || res.ok) {
+        last = res?.ok ? { key: entry.key, value: state, versionstamp: res.versionstamp } : null;
         batch.forEach((t, i) => t.resolve(answers[i]));
         return;
       }
+      last = null;
       // Another isolate took first: read again; after a few losses, step aside briefly.
       if (lostRaces >= 2) await core.sleep(core.random() * Math.min(5, core.maxJitterMs));
     }
