@@ -65,15 +65,41 @@ export async function listRequesterRefundsSince(
   return withCustomers(kv, await listRequesterRowsSince(kv, requester, sinceMs));
 }
 
-export function getRequesterMark(kv: Deno.Kv, requester: string) {
-  return kv.get<number>(keys.refundRequesterMark(requester));
+/** The operator's last request: when, and the refund it created (older marks: the time alone). */
+export interface RequesterMark {
+  at: number;
+  refund_id: string;
 }
 
-/** Checks the mark read and moves it: a concurrent request of the same operator retries. */
+export function getRequesterMark(kv: Deno.Kv, requester: string) {
+  return kv.get<number | RequesterMark>(keys.refundRequesterMark(requester));
+}
+
+/**
+ * Whether `rows`, listed at the same time as `mark` was read (not after it),
+ * hold every request the mark covers: the mark names the operator's last
+ * request, so when its refund is among the rows (or too old to be), no request
+ * landed between the list and the mark's read. Otherwise list again, after it.
+ */
+export function markCovers(
+  mark: number | RequesterMark | null,
+  rows: RequesterRow[],
+  sinceMs: number,
+): boolean {
+  if (mark === null) return true;
+  if (typeof mark === "number") return false;
+  return mark.at < sinceMs || rows.some((r) => r.id === mark.refund_id);
+}
+
+/**
+ * Checks the mark read and moves it: a concurrent request of the same operator
+ * retries. `refundId`: the refund this request creates (see `markCovers`).
+ */
 export function addRequesterMark(
   op: Deno.AtomicOperation,
-  read: Deno.KvEntryMaybe<number>,
+  read: Deno.KvEntryMaybe<number | RequesterMark>,
   nowMs: number,
+  refundId?: string,
 ): void {
-  op.check(read).set(read.key, nowMs);
+  op.check(read).set(read.key, refundId ? { at: nowMs, refund_id: refundId } : nowMs);
 }

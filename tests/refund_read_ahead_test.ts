@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ReadAhead } from "../services/refunds/read_ahead.ts";
 import { keys } from "../kv/keys.ts";
 import type { RequesterRow } from "../kv/refunds.ts";
+import { markCovers } from "../kv/refund_policy.ts";
 import { type RefundWorld, statusOf, withRefundWorld } from "./helpers/refunds.ts";
 
 function ask(w: RefundWorld, txnId: string, amount: number, extra = {}) {
@@ -97,4 +98,25 @@ Deno.test("requester index rows follow the status, and an older id-only row stil
       "the listing reads both kinds of row",
     );
   }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" } });
+});
+
+Deno.test("markCovers(): rows listed beside the mark's read hold the request it names, or are listed again", () => {
+  const row = (id: string) => ({
+    id,
+    transaction_id: "txn_1",
+    amount: 1,
+    currency: "usd",
+    status: "succeeded" as const,
+    created_at: "2026-01-01T00:00:00.000Z",
+  });
+  const since = 1_000;
+  assert.equal(markCovers(null, [], since), true, "no request of the operator ever landed");
+  assert.equal(markCovers(5_000, [row("rfd_a")], since), false, "an older mark names no refund");
+  assert.equal(markCovers({ at: 5_000, refund_id: "rfd_a" }, [row("rfd_a")], since), true);
+  assert.equal(
+    markCovers({ at: 5_000, refund_id: "rfd_b" }, [row("rfd_a")], since),
+    false,
+    "a request landed between the list and the mark's read",
+  );
+  assert.equal(markCovers({ at: 500, refund_id: "rfd_b" }, [], since), true, "outside the window");
 });

@@ -29,6 +29,8 @@ import {
   addRequesterMark,
   getRequesterMark,
   listRequesterRowsSince,
+  markCovers,
+  type RequesterMark,
   withCustomers,
 } from "../../kv/refund_policy.ts";
 import { createRefundApprovals } from "./approve.ts";
@@ -102,7 +104,7 @@ async function policyReasons(
 /** What a request reads before deciding, read at once rather than one after another. */
 interface RequestReads {
   txnEntry: Deno.KvEntry<Transaction>;
-  mark: Deno.KvEntryMaybe<number>;
+  mark: Deno.KvEntryMaybe<number | RequesterMark>;
   /** the operator's refunds of the policy window (kv/refund_policy.ts) */
   rows: RequesterRow[];
   /** the transaction's disputes (null: read them) */
@@ -112,24 +114,29 @@ interface RequestReads {
 async function readForRequest(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
-  transactionId: string,
-  requester: string,
+  ids: { transaction: string; requester: string; refund: string },
   now: number,
 ): Promise<RequestReads> {
-  // The rows are listed after the mark is read: a request of the operator that landed
-  // before that read is in the list, and one landing after it fails the mark's check.
-  const marked = async () => {
-    const mark = await getRequesterMark(kv, requester);
-    return { mark, rows: await listRequesterRowsSince(kv, requester, now - POLICY_WINDOW_MS) };
-  };
-  const [txnEntry, { mark, rows }, disputes] = await Promise.all([
-    loadTransaction(kv, transactionId),
-    marked(),
-    listDisputesOfTransaction(kv, transactionId),
+  const since = now - POLICY_WINDOW_MS;
+  const [txnEntry, mark, listed, disputes] = await Promise.all([
+    loadTransaction(kv, ids.transaction),
+    getRequesterMark(kv, ids.requester),
+    listRequesterRowsSince(kv, ids.requester, since),
+    listDisputesOfTransaction(kv, ids.transaction),
   ]);
-  addRequesterMark(op, mark, now);
+  // The rows must hold every request of the operator that landed before the mark's read
+  // (one landing after it fails the mark's check): else they are listed again, after it.
+  const rows = markCovers(mark.value, listed, since)
+    ? listed
+    : await listRequesterRowsSince(kv, ids.requester, since);
+  addRequesterMark(op, mark, now, ids.refund);
   // a merged stub's id answers as its payment: that payment's disputes are read then
-  return { txnEntry, mark, rows, disputes: txnEntry.value.id === transactionId ? disputes : null };
+  return {
+    txnEntry,
+    mark,
+    rows,
+    disputes: txnEntry.value.id === ids.transaction ? disputes : null,
+  };
 }
 
 /** The first commit: record + reservation + job + audit (+ idempotency binding). */
@@ -145,7 +152,8 @@ function requestRefund(
   const requester = ctx.actor.id;
   return svc.audit.commit(ctx, async (op) => {
     const now = clock.now();
-    const reads = await readForRequest(kv, op, input.transaction_id, requester, now);
+    const ids = { transaction: input.transaction_id, requester, refund: id };
+    const reads = await readForRequest(kv, op, ids, now);
     const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
