@@ -6,15 +6,9 @@
  * from two handles (two isolates) with stale reads mixed in.
  */
 import assert from "node:assert/strict";
-import { TEST_SIGNING_KEY } from "./helpers/app.ts";
-import { parseConfig } from "../config.ts";
-import { ManualClock } from "../core/clock.ts";
 import type { CallContext } from "../domain/actor.ts";
-import type { Deps } from "../services/deps.ts";
-import { silentLogger } from "../core/log.ts";
 import { type AuditService, createAuditService } from "../services/audit/service.ts";
-import { type AuditEntry, GENESIS_HASH } from "../domain/audit_entry.ts";
-import { keys } from "../kv/keys.ts";
+import { assertChainIsLinear, auditDeps, withTwoHandles } from "./helpers/audit_chain.ts";
 
 const ctx: CallContext = {
   actor: { type: "admin", id: "adm_group", role: "operator" },
@@ -45,35 +39,8 @@ function counted(kv: Deno.Kv) {
   return { kv: wrapped, n };
 }
 
-function depsOf(kv: Deno.Kv, path = ":memory:"): Deps {
-  const config = parseConfig({ KV_PATH: path });
-  return {
-    kv,
-    clock: new ManualClock(),
-    stripe: { call: () => Promise.reject(new Error("no Stripe here")) },
-    config: { ...config, auditSigningKey: TEST_SIGNING_KEY },
-    log: silentLogger(),
-  };
-}
-
 function entry(id: string) {
   return { action: "group.test", target: { type: "thing", id }, result: "ok" as const };
-}
-
-async function assertChain(kv: Deno.Kv, n: number): Promise<AuditEntry[]> {
-  const entries: AuditEntry[] = [];
-  for await (const row of kv.list<AuditEntry>({ prefix: keys.auditEntriesPrefix() })) {
-    entries.push(row.value);
-  }
-  assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: n }, (_, i) => i + 1));
-  let prev = GENESIS_HASH;
-  for (const e of entries) {
-    assert.equal(e.prev_hash, prev, `entry ${e.seq} links to ${e.seq - 1}`);
-    prev = e.hash;
-  }
-  const head = (await kv.get<{ seq: number; hash: string }>(keys.auditHead())).value;
-  assert.deepEqual({ seq: head?.seq, hash: head?.hash }, { seq: n, hash: prev });
-  return entries;
 }
 
 /** A change bumping its own counter, checked as read. */
@@ -97,35 +64,41 @@ function blocker(audit: AuditService) {
   return { release: () => gate.resolve(), done };
 }
 
-Deno.test("changes waiting together land in one commit, each with its entry", async () => {
+/** An audit service on a counted in-memory KV, its queue held by a blocker until released. */
+async function withHeldQueue(
+  fn: (
+    s: { raw: Deno.Kv; kv: Deno.Kv; n: { ok: number; refused: number }; audit: AuditService },
+    block: ReturnType<typeof blocker>,
+  ) => Promise<void>,
+) {
   const raw = await Deno.openKv(":memory:");
   try {
     const { kv, n } = counted(raw);
-    const audit = createAuditService(depsOf(kv));
-    const block = blocker(audit);
+    const audit = createAuditService(auditDeps(kv));
+    await fn({ raw, kv, n, audit }, blocker(audit));
+  } finally {
+    raw.close();
+  }
+}
+
+Deno.test("changes waiting together land in one commit, each with its entry", () =>
+  withHeldQueue(async ({ raw, kv, n, audit }, block) => {
     const changes = Array.from({ length: 10 }, (_, i) => bump(audit, kv, ["c", i]));
     block.release();
     await block.done;
     const before = n.ok;
     assert.deepEqual(await Promise.all(changes), Array(10).fill(0));
     assert.equal(n.ok - before, 1, "the ten waiting changes shared one commit");
-    const entries = await assertChain(raw, 11);
+    const entries = await assertChainIsLinear(raw, 11);
     assert.deepEqual(
       entries.slice(1).map((e) => e.target?.id),
       Array.from({ length: 10 }, (_, i) => String(i)),
     );
     for (let i = 0; i < 10; i++) assert.equal((await raw.get(["c", i])).value, 1);
-  } finally {
-    raw.close();
-  }
-});
+  }));
 
-Deno.test("a stale read in one member fails only that member: it is built again, the others land", async () => {
-  const raw = await Deno.openKv(":memory:");
-  try {
-    const { kv, n } = counted(raw);
-    const audit = createAuditService(depsOf(kv));
-    const block = blocker(audit);
+Deno.test("a stale read in one member fails only that member: it is built again, the others land", () =>
+  withHeldQueue(async ({ raw, kv, n, audit }, block) => {
     const runs = { stale: 0, others: 0 };
     const stale = audit.commit(ctx, async (op) => {
       runs.stale++;
@@ -145,19 +118,12 @@ Deno.test("a stale read in one member fails only that member: it is built again,
     assert.equal(counter.n, 5, "the other members were built once");
     assert.equal((await raw.get(["hot"])).value, 101, "the stale write never landed");
     assert.ok(n.refused >= 1);
-    const entries = await assertChain(raw, 7);
+    const entries = await assertChainIsLinear(raw, 7);
     assert.equal(entries.filter((e) => e.target?.id === "hot").length, 1);
-  } finally {
-    raw.close();
-  }
-});
+  }));
 
-Deno.test("changes to the same key never share a commit: no update is lost", async () => {
-  const raw = await Deno.openKv(":memory:");
-  try {
-    const { kv } = counted(raw);
-    const audit = createAuditService(depsOf(kv));
-    const block = blocker(audit);
+Deno.test("changes to the same key never share a commit: no update is lost", () =>
+  withHeldQueue(async ({ raw, kv, audit }, block) => {
     const same = Array.from({ length: 12 }, () => bump(audit, kv, ["same", 0]));
     // adds (`sum`) commute, so they may share; a set of the same key may not
     const sums = Array.from({ length: 6 }, () =>
@@ -170,19 +136,15 @@ Deno.test("changes to the same key never share a commit: no update is lost", asy
     assert.deepEqual((await Promise.all(same)).sort((a, b) => a - b), [...Array(12).keys()]);
     assert.equal((await raw.get(["same", 0])).value, 12);
     assert.equal((await raw.get<Deno.KvU64>(["total"])).value?.value, 30n);
-    await assertChain(raw, 19);
-  } finally {
-    raw.close();
-  }
-});
+    await assertChainIsLinear(raw, 19);
+  }));
 
-Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap, no fork", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "audit_group_" });
-  const path = `${dir}/kv.sqlite3`;
-  const kvA = await Deno.openKv(path);
-  const kvB = await Deno.openKv(path);
-  try {
-    const services = [createAuditService(depsOf(kvA, path)), createAuditService(depsOf(kvB, path))];
+Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap, no fork", () =>
+  withTwoHandles(async (kvA, kvB, path) => {
+    const services = [
+      createAuditService(auditDeps(kvA, path)),
+      createAuditService(auditDeps(kvB, path)),
+    ];
     const kvs = [kvA, kvB];
     await Promise.all(Array.from({ length: 24 }, async (_, i) => {
       const audit = services[i % 2];
@@ -198,13 +160,8 @@ Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap
     }));
     const rounds = 24 * 6;
     const commits = 24 * 4;
-    await assertChain(kvA, rounds);
+    await assertChainIsLinear(kvA, rounds);
     let total = 0;
     for (let k = 0; k < 3; k++) total += (await kvA.get<number>(["shared", k])).value ?? 0;
     assert.equal(total, commits, "every bump landed exactly once");
-  } finally {
-    kvA.close();
-    kvB.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
