@@ -165,3 +165,32 @@ Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap
     for (let k = 0; k < 3; k++) total += (await kvA.get<number>(["shared", k])).value ?? 0;
     assert.equal(total, commits, "every bump landed exactly once");
   }));
+
+Deno.test("a kept head gone stale (another handle appended) is caught by the commit's check", () =>
+  withTwoHandles(async (kvA, kvB, path) => {
+    const a = createAuditService(auditDeps(kvA, path));
+    const b = createAuditService(auditDeps(kvB, path));
+    await bump(a, kvA, ["k", "a"]); // A keeps the head its commit left
+    await b.record(ctx, entry("from B")); // the head moves under A's kept copy
+    await bump(a, kvA, ["k", "a"]);
+    const entries = await assertChainIsLinear(kvA, 3);
+    assert.deepEqual(entries.map((e) => e.target?.id), ["a", "from B", "a"]);
+    assert.equal((await kvA.get(["k", "a"])).value, 2);
+  }));
+
+Deno.test("a member whose build throws, or whose value KV refuses, fails alone", () =>
+  withHeldQueue(async ({ raw, kv, audit }, block) => {
+    const thrown = audit.commit(ctx, () => Promise.reject(new Error("refused by its build")));
+    const tooBig = audit.commit(ctx, (op) => {
+      op.set(["big"], "x".repeat(70 * 1024)); // over KV's 64 KiB per value
+      return Promise.resolve({ value: null, audit: [entry("big")] });
+    });
+    const others = Array.from({ length: 4 }, (_, i) => bump(audit, kv, ["ok", i]));
+    block.release();
+    await block.done;
+    await assert.rejects(thrown, /refused by its build/);
+    await assert.rejects(tooBig);
+    assert.deepEqual(await Promise.all(others), Array(4).fill(0));
+    const entries = await assertChainIsLinear(raw, 5);
+    assert.ok(!entries.some((e) => e.target?.id === "big"));
+  }));
