@@ -2,9 +2,10 @@
  * Appending to the chain. It has one head key, so every append contends on
  * it: within this isolate appends are serialized by a queue (one per KV
  * handle, shared by every service instance on it), and a burst of `record()`
- * calls waiting in the queue goes out as one commit. Across isolates the
- * versionstamp check on the head is the guard: a lost race runs the whole
- * change again (`commitChecked`).
+ * calls waiting in the queue goes out as one commit; audited changes
+ * (`commit()`) waiting together are built at once and share commits
+ * (group.ts). Across isolates the versionstamp check on the head is the
+ * guard: a lost race runs the change again.
  *
  * Why not the ingest group committer (kv/group_commit.ts): every append
  * changes the one head key, so no two appends may share a group there; here
