@@ -39,7 +39,8 @@ const LANDED_KEPT = 8;
 type Recorded =
   | { kind: "check"; check: Deno.AtomicCheck }
   | { kind: "set"; key: Deno.KvKey; value: unknown; options?: { expireIn?: number } }
-  | { kind: "delete"; key: Deno.KvKey };
+  | { kind: "delete"; key: Deno.KvKey }
+  | { kind: "sum"; key: Deno.KvKey; n: bigint };
 
 /** An AtomicOperation that only writes down what a build asks of it. */
 export function recordingOp() {
@@ -60,8 +61,11 @@ export function recordingOp() {
       ops.push({ kind: "delete", key });
       return op;
     },
+    sum(key: Deno.KvKey, n: bigint) {
+      ops.push({ kind: "sum", key, n });
+      return op;
+    },
     mutate: unsupported("mutate"),
-    sum: unsupported("sum"),
     min: unsupported("min"),
     max: unsupported("max"),
     enqueue: unsupported("enqueue"),
@@ -79,6 +83,7 @@ export function recordingOp() {
       for (const o of ops) {
         if (o.kind === "check") target.check(o.check);
         else if (o.kind === "set") target.set(o.key, o.value, o.options);
+        else if (o.kind === "sum") target.sum(o.key, o.n);
         else target.delete(o.key);
       }
     },

@@ -5,7 +5,7 @@
  *   ["refunds_by_created", id]                   -> id
  *   ["refunds_by_transaction", txn, id]          -> id
  *   ["refunds_by_status", status, id]            -> id
- *   ["refunds_by_requester", requester, id]      -> id
+ *   ["refunds_by_requester", requester, id]      -> RequesterRow (an id alone in older rows)
  *   ["refunds_by_stripe_refund", re_…]           -> id  (unique: versionstamp null on create)
  *   ["refund_daily_totals", admin, "2026-11-26"] -> Deno.KvU64 (minor units)
  *
@@ -17,6 +17,30 @@ import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import type { RefundRecord, RefundStatus } from "../domain/refund.ts";
+
+/**
+ * What the approval policy needs of one of an operator's refunds, kept on the
+ * requester index row so the policy reads the rows alone (kv/refund_policy.ts):
+ * rewritten whenever the status or the transaction changes.
+ */
+export interface RequesterRow {
+  id: string;
+  transaction_id: string;
+  amount: number;
+  currency: string;
+  status: RefundStatus;
+  created_at: string;
+}
+
+export function requesterRow(r: RefundRecord): RequesterRow {
+  const { id, transaction_id, amount, currency, status, created_at } = r;
+  return { id, transaction_id, amount, currency, status, created_at };
+}
+
+/** The refund id a requester index row names (older rows hold the id alone). */
+export function requesterRowId(row: RequesterRow | string): string {
+  return typeof row === "string" ? row : row.id;
+}
 
 export function getRefund(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RefundRecord>> {
   return kv.get<RefundRecord>(keys.refund(id));
@@ -66,7 +90,7 @@ export function addCreateRefund(op: Deno.AtomicOperation, record: RefundRecord):
     .set(keys.refundsByCreated(record.id), record.id)
     .set(keys.refundByTransaction(record.transaction_id, record.id), record.id)
     .set(keys.refundByStatus(record.status, record.id), record.id)
-    .set(keys.refundByRequester(record.requested_by, record.id), record.id);
+    .set(keys.refundByRequester(record.requested_by, record.id), requesterRow(record));
   if (record.stripe_refund) addStripeIndex(op, record.stripe_refund, record.id);
 }
 
@@ -86,6 +110,9 @@ export function addUpdateRefund(
   if (before.status !== next.status) {
     op.delete(keys.refundByStatus(before.status, next.id))
       .set(keys.refundByStatus(next.status, next.id), next.id);
+  }
+  if (before.status !== next.status || before.transaction_id !== next.transaction_id) {
+    op.set(keys.refundByRequester(next.requested_by, next.id), requesterRow(next));
   }
   if (next.stripe_refund && next.stripe_refund !== before.stripe_refund) {
     addStripeIndex(op, next.stripe_refund, next.id);
@@ -178,13 +205,13 @@ export function listRefunds(
   const scope = `refunds:${filters.status ?? ""}:${filters.transaction_id ?? ""}:${
     filters.requested_by ?? ""
   }`;
-  return scanPage<string, RefundRecord>(
+  return scanPage<string | RequesterRow, RefundRecord>(
     kv,
     sealer,
     indexFor(filters),
     { ...page, scope, budget: SCAN_BUDGET },
     async (entry) => {
-      const record = (await kv.get<RefundRecord>(keys.refund(entry.value))).value;
+      const record = (await kv.get<RefundRecord>(keys.refund(requesterRowId(entry.value)))).value;
       return record && matches(record, filters) ? record : null;
     },
   );
@@ -205,7 +232,8 @@ export function addRefundTransactionMove(
   op.check(entry)
     .set(keys.refund(after.id), after)
     .delete(keys.refundByTransaction(before.transaction_id, before.id))
-    .set(keys.refundByTransaction(intoId, after.id), after.id);
+    .set(keys.refundByTransaction(intoId, after.id), after.id)
+    .set(keys.refundByRequester(after.requested_by, after.id), requesterRow(after));
   return after;
 }
 

@@ -5,7 +5,9 @@
  * `rate × elapsed` (capped at `burst`), and writes it back with a versionstamp
  * `check()`; a lost race reads again. An empty bucket makes the caller wait
  * for the next token (plus a little jitter so waiters do not wake together);
- * it never lets a call through anyway.
+ * it never lets a call through anyway. Concurrent takers of one isolate share
+ * one read and one commit per round (`sharedAttempts`); `takeTogether` takes
+ * an endpoint's token and the shared budget's in one commit.
  *
  * `background` callers (sweeps, reconciliation) may only take while the bucket
  * keeps `reserve` tokens, so an admin's `interactive` call always finds one
@@ -105,6 +107,97 @@ export function decideTake(
   return { granted: false, waitMs: Math.max(1, Math.ceil((missing * 1000) / shape.ratePerS)) };
 }
 
+/** What a bucket made here is, for `takeTogether` (module-private). */
+interface BucketCore {
+  kv: Deno.Kv;
+  clock: Clock;
+  key: Deno.KvKey;
+  shape: BucketShape;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  maxJitterMs: number;
+}
+
+const cores = new WeakMap<TokenBucket, BucketCore>();
+
+interface Taker {
+  priority: BucketPriority;
+  resolve: (a: TakeAttempt) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Concurrent takes of one isolate share reads and commits: the takers waiting
+ * when a round starts are decided one after another on one read of the state
+ * (each against what the ones before it left), and every grant of the round is
+ * written in one checked commit; a lost race decides the whole round again.
+ */
+function sharedAttempts(core: BucketCore): (priority: BucketPriority) => Promise<TakeAttempt> {
+  let waiting: Taker[] = [];
+  let running = false;
+  // The state as our last commit left it: checked by the next commit like a read, so one
+  // another isolate moved since is caught there and read again.
+  let last: Deno.KvEntryMaybe<BucketState> | null = null;
+  async function round(batch: Taker[]): Promise<void> {
+    for (let lostRaces = 0;; lostRaces++) {
+      const entry = last ?? await core.kv.get<BucketState>(core.key);
+      let state = refill(entry.value, core.clock.now(), core.shape);
+      const answers: TakeAttempt[] = batch.map((t) => {
+        const d = decideTake(state, t.priority, core.shape);
+        if (!d.granted) return d;
+        state = d.next;
+        const grant = { priority: t.priority, at: state.updated_at, remaining: state.tokens };
+        return { granted: true, grant: { ...grant, waitedMs: 0 } };
+      });
+      const any = answers.some((a) => a.granted);
+      // a refusal on a kept state is decided again on a fresh read (others only take tokens,
+      // so a kept state never refuses what the stored one would grant, but may wait too little)
+      if (!any && last) {
+        last = null;
+        continue;
+      }
+      const res = any ? await core.kv.atomic().check(entry).set(core.key, state).commit() : null;
+      if (!res || res.ok) {
+        last = res?.ok ? { key: entry.key, value: state, versionstamp: res.versionstamp } : null;
+        batch.forEach((t, i) => t.resolve(answers[i]));
+        return;
+      }
+      last = null;
+      // Another isolate took first: read again; after a few losses, step aside briefly.
+      if (lostRaces >= 2) await core.sleep(core.random() * Math.min(5, core.maxJitterMs));
+    }
+  }
+  async function drain(): Promise<void> {
+    running = true;
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      await round(batch).catch((e) => batch.forEach((t) => t.reject(e)));
+    }
+    running = false;
+  }
+  return (priority) =>
+    new Promise((resolve, reject) => {
+      waiting.push({ priority, resolve, reject });
+      if (!running) void drain();
+    });
+}
+
+/** Takes a token (waiting as needed) with `attempt`, the way every bucket's `take` does. */
+async function takeWith(
+  attempt: () => Promise<TakeAttempt>,
+  core: Pick<BucketCore, "sleep" | "random" | "maxJitterMs">,
+): Promise<TokenGrant> {
+  let waitedMs = 0;
+  while (true) {
+    const result = await attempt();
+    if (result.granted) return { ...result.grant, waitedMs };
+    const ms = result.waitMs + core.random() * core.maxJitterMs;
+    waitedMs += ms;
+    await core.sleep(ms);
+  }
+}
+
 export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   const { kv, clock } = options;
   const ratePerS = options.ratePerS;
@@ -115,61 +208,74 @@ export function createTokenBucket(options: TokenBucketOptions): TokenBucket {
   if (!(burst >= 1) || !Number.isFinite(burst)) {
     throw new RangeError(`token bucket burst must be at least 1, got ${burst}`);
   }
-  const shape: BucketShape = {
-    ratePerS,
-    burst,
-    reserve: bucketReserve(burst, options.reserveShare ?? 0.25),
+  const core: BucketCore = {
+    kv,
+    clock,
+    key: keys.stripeBucket(options.name ?? "stripe"),
+    shape: { ratePerS, burst, reserve: bucketReserve(burst, options.reserveShare ?? 0.25) },
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    random: options.random ?? Math.random,
+    // Waiters would otherwise all wake on the same millisecond and fight over one token.
+    maxJitterMs: Math.min(20, 1000 / ratePerS),
   };
-  const key = keys.stripeBucket(options.name ?? "stripe");
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const random = options.random ?? Math.random;
-  // Waiters would otherwise all wake on the same millisecond and fight over one token.
-  const maxJitterMs = Math.min(20, 1000 / ratePerS);
-
-  async function attempt(priority: BucketPriority): Promise<TakeAttempt> {
-    let lostRaces = 0;
-    while (true) {
-      const entry = await kv.get<BucketState>(key);
-      const state = refill(entry.value, clock.now(), shape);
-      const decision = decideTake(state, priority, shape);
-      if (!decision.granted) return decision;
-      const res = await kv.atomic().check(entry).set(key, decision.next).commit();
-      if (res.ok) {
-        return {
-          granted: true,
-          grant: {
-            priority,
-            at: decision.next.updated_at,
-            remaining: decision.next.tokens,
-            waitedMs: 0,
-          },
-        };
-      }
-      // Someone else took a token first: read again. After a few losses in a
-      // row, step aside briefly so a crowd of takers spreads out.
-      lostRaces++;
-      if (lostRaces >= 3) await sleep(random() * Math.min(5, maxJitterMs));
-    }
-  }
-
-  return {
+  const attempt = sharedAttempts(core);
+  const bucket: TokenBucket = {
     ratePerS,
     burst,
-    reserve: shape.reserve,
+    reserve: core.shape.reserve,
     tryTake: (priority = "interactive") => attempt(priority),
-    async take(priority = "interactive") {
-      let waitedMs = 0;
-      while (true) {
-        const result = await attempt(priority);
-        if (result.granted) return { ...result.grant, waitedMs };
-        const ms = result.waitMs + random() * maxJitterMs;
-        waitedMs += ms;
-        await sleep(ms);
-      }
-    },
+    take: (priority = "interactive") => takeWith(() => attempt(priority), core),
     async peek() {
-      const entry = await kv.get<BucketState>(key);
-      return refill(entry.value, clock.now(), shape);
+      const entry = await kv.get<BucketState>(core.key);
+      return refill(entry.value, clock.now(), core.shape);
     },
   };
+  cores.set(bucket, core);
+  return bucket;
+}
+
+/**
+ * One token of each bucket, taken in ONE checked commit (an endpoint's
+ * sub-bucket and the shared budget): both or neither, so a wait for one never
+ * holds a token of the other. Buckets not made here (or on another KV) are
+ * taken one after another.
+ */
+export function takeTogether(
+  buckets: TokenBucket[],
+  priority: BucketPriority = "interactive",
+): Promise<TokenGrant> {
+  const found = buckets.map((b) => cores.get(b));
+  const all = found.every((c): c is BucketCore => c !== undefined && c.kv === found[0]?.kv);
+  if (!all || buckets.length < 2) return takeInTurn(buckets, priority);
+  return takeWith(() => attemptTogether(found, priority), found[0]);
+}
+
+async function takeInTurn(buckets: TokenBucket[], priority: BucketPriority): Promise<TokenGrant> {
+  let last: TokenGrant | null = null;
+  let waitedMs = 0;
+  for (const b of buckets) {
+    last = await b.take(priority);
+    waitedMs += last.waitedMs;
+  }
+  return { ...last!, waitedMs };
+}
+
+async function attemptTogether(cs: BucketCore[], priority: BucketPriority): Promise<TakeAttempt> {
+  for (let lostRaces = 0;; lostRaces++) {
+    const entries = await cs[0].kv.getMany<BucketState[]>(cs.map((c) => c.key));
+    const decisions = cs.map((c, i) =>
+      decideTake(refill(entries[i].value, c.clock.now(), c.shape), priority, c.shape)
+    );
+    const waits = decisions.flatMap((d) => d.granted ? [] : [d.waitMs]);
+    if (waits.length > 0) return { granted: false, waitMs: Math.max(...waits) };
+    const op = cs[0].kv.atomic();
+    const nexts = decisions.map((d) => (d as { next: BucketState }).next);
+    cs.forEach((c, i) => op.check(entries[i]).set(c.key, nexts[i]));
+    if ((await op.commit()).ok) {
+      const last = nexts[nexts.length - 1];
+      const remaining = Math.min(...nexts.map((n) => n.tokens));
+      return { granted: true, grant: { priority, at: last.updated_at, remaining, waitedMs: 0 } };
+    }
+    if (lostRaces >= 2) await cs[0].sleep(cs[0].random() * Math.min(5, cs[0].maxJitterMs));
+  }
 }

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { TEST_SIGNING_KEY, withTestApp } from "./helpers/app.ts";
-import { parseConfig } from "../config.ts";
-import { ManualClock } from "../core/clock.ts";
+import { withTestApp } from "./helpers/app.ts";
 import type { CallContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
-import { silentLogger } from "../core/log.ts";
 import { createAuditService } from "../services/audit/service.ts";
 import { verifyAuditChain } from "../services/audit/checkpoints.ts";
-import { type AuditEntry, GENESIS_HASH } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
+import { assertChainIsLinear, auditDeps } from "./helpers/audit_chain.ts";
 
 function writer(i: number): CallContext {
   return {
@@ -16,23 +13,6 @@ function writer(i: number): CallContext {
     request: { request_id: `req_${i}`, ip: null, user_agent: null },
     second_factor: false,
   };
-}
-
-/** Reads the whole chain and asserts seqs 1..n, each linked to the one before, one entry per seq. */
-async function assertChainIsLinear(kv: Deno.Kv, n: number): Promise<AuditEntry[]> {
-  const entries: AuditEntry[] = [];
-  for await (const row of kv.list<AuditEntry>({ prefix: keys.auditEntriesPrefix() })) {
-    entries.push(row.value);
-  }
-  assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: n }, (_, i) => i + 1));
-  let prev = GENESIS_HASH;
-  for (const e of entries) {
-    assert.equal(e.prev_hash, prev, `entry ${e.seq} links to ${e.seq - 1}`);
-    prev = e.hash;
-  }
-  const head = (await kv.get<{ seq: number; hash: string }>(keys.auditHead())).value;
-  assert.deepEqual({ seq: head?.seq, hash: head?.hash }, { seq: n, hash: prev });
-  return entries;
 }
 
 Deno.test("50 concurrent writers via commit() and record() produce seqs 1..N with no gap or fork", async () => {
@@ -100,14 +80,7 @@ Deno.test("two isolates appending to the same KV (separate handles) never fork t
   const kvA = await Deno.openKv(path);
   const kvB = await Deno.openKv(path);
   try {
-    const config = parseConfig({ KV_PATH: path });
-    const deps = (kv: Deno.Kv): Deps => ({
-      kv,
-      clock: new ManualClock(),
-      stripe: { call: () => Promise.reject(new Error("no Stripe here")) },
-      config: { ...config, auditSigningKey: TEST_SIGNING_KEY },
-      log: silentLogger(),
-    });
+    const deps = (kv: Deno.Kv): Deps => auditDeps(kv, path);
     const depsA = deps(kvA);
     const services = [createAuditService(depsA), createAuditService(deps(kvB))];
     const writers = 16;

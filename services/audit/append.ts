@@ -2,9 +2,10 @@
  * Appending to the chain. It has one head key, so every append contends on
  * it: within this isolate appends are serialized by a queue (one per KV
  * handle, shared by every service instance on it), and a burst of `record()`
- * calls waiting in the queue goes out as one commit. Across isolates the
- * versionstamp check on the head is the guard: a lost race runs the whole
- * change again (`commitChecked`).
+ * calls waiting in the queue goes out as one commit; audited changes
+ * (`commit()`) waiting together are built at once and share commits
+ * (group.ts). Across isolates the versionstamp check on the head is the
+ * guard: a lost race runs the change again.
  *
  * Why not the ingest group committer (kv/group_commit.ts): every append
  * changes the one head key, so no two appends may share a group there; here
@@ -26,6 +27,14 @@ import { commitChecked } from "../../kv/atomic.ts";
 import { createIdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
 import { BatchMeter, KV_BATCH } from "../../core/kv_limits.ts";
+import { systemClock } from "../../core/clock.ts";
+import {
+  type ChainSource,
+  GROUP_MAX_CHANGES,
+  type GroupState,
+  type GroupTask,
+  runGroup,
+} from "./group.ts";
 
 /**
  * An entry costs up to 4 mutations (the entry and three indexes) and under
@@ -52,13 +61,8 @@ interface RecordTask {
   reject: (e: unknown) => void;
 }
 
-interface CommitTask {
+interface CommitTask extends GroupTask {
   kind: "commit";
-  append: Append;
-  ctx: CallContext;
-  build: (op: Deno.AtomicOperation) => Promise<{ value: unknown; audit: AuditInput[] }>;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
 }
 
 type Task = RecordTask | CommitTask;
@@ -66,14 +70,31 @@ type Task = RecordTask | CommitTask;
 interface AppendQueue {
   tasks: Task[];
   draining: boolean;
+  /** audited changes are grouped (group.ts) */
+  group: GroupState;
 }
 
 const queues = new WeakMap<Deno.Kv, AppendQueue>();
 
 function queueFor(kv: Deno.Kv): AppendQueue {
   let q = queues.get(kv);
-  if (!q) queues.set(kv, q = { tasks: [], draining: false });
+  if (!q) {
+    const group: GroupState = {
+      kv,
+      now: Date.now,
+      newId: () => "",
+      head: null,
+      maxEntries: COMMIT_MAX_ENTRIES,
+    };
+    queues.set(kv, q = { tasks: [], draining: false, group });
+  }
   return q;
+}
+
+/** The clock and ids an appender's entries take (`enqueueCommit`'s `chain`). */
+export function chainSource(clock: Deps["clock"]): ChainSource {
+  const newId = createIdFactory(clock);
+  return { now: () => clock.now(), newId: () => newId("aud") };
 }
 
 function isBusy(e: unknown): boolean {
@@ -114,25 +135,6 @@ export function createAppender(deps: Pick<Deps, "kv" | "clock">): Append {
   };
 }
 
-async function runCommit(task: CommitTask): Promise<void> {
-  try {
-    task.resolve(
-      await task.append(async (op) => {
-        const { value, audit } = await task.build(op);
-        if (audit.length > COMMIT_MAX_ENTRIES) {
-          throw new AppError(
-            "internal",
-            `an audited change may append at most ${COMMIT_MAX_ENTRIES} entries (got ${audit.length}); split it`,
-          );
-        }
-        return { value, pending: audit.map((a) => pendingEntry(task.ctx, a)) };
-      }),
-    );
-  } catch (e) {
-    task.reject(e);
-  }
-}
-
 async function runRecords(batch: RecordTask[]): Promise<void> {
   try {
     await batch[0].append(() =>
@@ -151,7 +153,12 @@ async function drain(queue: AppendQueue): Promise<void> {
     while (queue.tasks.length > 0) {
       const first = queue.tasks.shift()!;
       if (first.kind === "commit") {
-        await runCommit(first);
+        const group: GroupTask[] = [first];
+        while (queue.tasks[0]?.kind === "commit" && group.length < GROUP_MAX_CHANGES) {
+          group.push(queue.tasks.shift() as CommitTask);
+        }
+        const again = await runGroup(queue.group, group);
+        queue.tasks.unshift(...again.map((t) => ({ ...t, kind: "commit" as const })));
         continue;
       }
       const batch: RecordTask[] = [first];
@@ -164,24 +171,31 @@ async function drain(queue: AppendQueue): Promise<void> {
         batch.push(queue.tasks.shift() as RecordTask);
       }
       await runRecords(batch);
+      queue.group.head = null; // moved by the records' commit
     }
   } finally {
     queue.draining = false;
   }
 }
 
-/** Queues an audited change; see `AuditService.commit`. */
+/**
+ * Queues an audited change; see `AuditService.commit`. Changes waiting
+ * together share commits (group.ts); `chain` gives their entries' time and ids
+ * (default: the system clock). `_append` is no longer used (kept for callers).
+ */
 export function enqueueCommit<T>(
   kv: Deno.Kv,
-  append: Append,
+  _append: Append,
   ctx: CallContext,
   build: (op: Deno.AtomicOperation) => Promise<{ value: T; audit: AuditInput[] }>,
+  chain: ChainSource = chainSource(systemClock),
 ): Promise<T> {
   const { promise, resolve, reject } = Promise.withResolvers<T>();
   const queue = queueFor(kv);
   queue.tasks.push({
     kind: "commit",
-    append,
+    chain,
+    stale: 0,
     ctx,
     build,
     resolve: resolve as (v: unknown) => void,

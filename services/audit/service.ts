@@ -6,7 +6,7 @@
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditInput } from "./entry.ts";
-import { createAppender, enqueueCommit, enqueueRecord } from "./append.ts";
+import { chainSource, createAppender, enqueueCommit, enqueueRecord } from "./append.ts";
 import { type AuditFilters, type AuditQuery, listAuditLog } from "./query.ts";
 import { exportAuditLog, type ExportFormat } from "./export.ts";
 import type { VerifyResult } from "./verify.ts";
@@ -61,10 +61,11 @@ export interface AuditService {
 
 export function createAuditService(deps: Deps): AuditService {
   const append = createAppender(deps);
+  const chain = chainSource(deps.clock);
   const cursors = new CursorSealer(deps.config.auditSigningKey);
 
   const service: AuditService = {
-    commit: (ctx, build) => enqueueCommit(deps.kv, append, ctx, build),
+    commit: (ctx, build) => enqueueCommit(deps.kv, append, ctx, build, chain),
     record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
 
     list: (query) => listAuditLog(deps, cursors, query),

@@ -133,20 +133,31 @@ export function assertValidInput(input: {
   if (errors.length) throw validationFailed(errors);
 }
 
-/** A refund by the same requester for the same amount on the same transaction, not long ago. */
-export function findSuspectedDuplicate(
-  existing: RefundRecord[],
+/** What the duplicate check reads of an earlier refund (a record, or a requester index row). */
+export type EarlierRefund =
+  & Pick<
+    RefundRecord,
+    "id" | "transaction_id" | "amount" | "currency" | "status" | "created_at"
+  >
+  & { requested_by?: string };
+
+/**
+ * A refund by the same requester for the same amount on the same transaction,
+ * not long ago (`existing` without `requested_by` are the requester's own rows).
+ */
+export function findSuspectedDuplicate<R extends EarlierRefund>(
+  existing: R[],
   requester: string,
   amount: number,
   now: number,
-): RefundRecord | null {
+): R | null {
   return existing.find((r) =>
-    r.requested_by === requester && r.amount === amount && !isReleased(r.status) &&
+    (r.requested_by ?? requester) === requester && r.amount === amount && !isReleased(r.status) &&
     now - Date.parse(r.created_at) < DUPLICATE_WINDOW_MS
   ) ?? null;
 }
 
-export function duplicateSuspected(previous: RefundRecord): AppError {
+export function duplicateSuspected(previous: EarlierRefund): AppError {
   return new AppError(
     "duplicate_suspected",
     `you asked for the same refund (${previous.amount} ${previous.currency}) on ` +

@@ -11,7 +11,7 @@ import type { Transaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
-import { isClosedStatus } from "../../domain/dispute.ts";
+import { type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
 import { getMergedInto } from "../../kv/transactions.ts";
 import { getTransactionEntry } from "../../kv/refunds.ts";
 
@@ -47,10 +47,16 @@ export async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry
 /**
  * Stripe refuses a refund while a dispute leaves the charge not refundable
  * (`is_charge_refundable: false`, a chargeback being decided); asking would
- * only fail there. Each dispute read is checked at commit.
+ * only fail there. Each dispute read is checked at commit. `read`: the
+ * transaction's disputes when already read.
  */
-export async function assertChargeRefundable(kv: Deno.Kv, op: Deno.AtomicOperation, txnId: string) {
-  for (const d of await listDisputesOfTransaction(kv, txnId)) {
+export async function assertChargeRefundable(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  txnId: string,
+  read?: Deno.KvEntry<DisputeRecord>[],
+) {
+  for (const d of read ?? await listDisputesOfTransaction(kv, txnId)) {
     op.check(d);
     if (d.value.is_charge_refundable || isClosedStatus(d.value.status)) continue;
     throw new AppError(

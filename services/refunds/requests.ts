@@ -28,7 +28,10 @@ import { amountFor } from "../../config.ts";
 import {
   addRequesterMark,
   getRequesterMark,
-  listRequesterRefundsSince,
+  listRequesterRowsSince,
+  markCovers,
+  type RequesterMark,
+  withCustomers,
 } from "../../kv/refund_policy.ts";
 import { createRefundApprovals } from "./approve.ts";
 import {
@@ -41,11 +44,13 @@ import {
   type RequestServices,
 } from "./request_parts.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import type { DisputeRecord } from "../../domain/dispute.ts";
 import {
   addCreateRefund,
   addDailyTotal,
   addTransactionReserved,
-  listTransactionRefunds,
+  type RequesterRow,
 } from "../../kv/refunds.ts";
 import type { RefundReason, RefundRecord } from "../../domain/refund.ts";
 
@@ -73,19 +78,18 @@ export interface CreateRefundInput {
 /**
  * The approval policy on the operator's last 24 h (README, "Refund approval
  * policy"); the operator's mark is checked so their concurrent requests
- * count each other.
+ * count each other. The payments' customers are read only when this one has
+ * a customer (no prior refund can share a missing one).
  */
 async function policyReasons(
   { kv, config }: Deps,
-  op: Deno.AtomicOperation,
-  requester: string,
+  reads: RequestReads,
   txn: Transaction,
   amount: number,
-  now: number,
 ): Promise<string[]> {
-  const mark = await getRequesterMark(kv, requester);
-  addRequesterMark(op, mark, now);
-  const prior = await listRequesterRefundsSince(kv, requester, now - POLICY_WINDOW_MS);
+  const prior = txn.customer
+    ? await withCustomers(kv, reads.rows)
+    : reads.rows.map((r) => ({ ...r, customer: null }));
   const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
   const cap = config.refundDailyCaps
     ? amountFor(config.refundDailyCaps, txn.currency)
@@ -95,6 +99,44 @@ async function policyReasons(
     prior,
     { threshold, cap },
   );
+}
+
+/** What a request reads before deciding, read at once rather than one after another. */
+interface RequestReads {
+  txnEntry: Deno.KvEntry<Transaction>;
+  mark: Deno.KvEntryMaybe<number | RequesterMark>;
+  /** the operator's refunds of the policy window (kv/refund_policy.ts) */
+  rows: RequesterRow[];
+  /** the transaction's disputes (null: read them) */
+  disputes: Deno.KvEntry<DisputeRecord>[] | null;
+}
+
+async function readForRequest(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  ids: { transaction: string; requester: string; refund: string },
+  now: number,
+): Promise<RequestReads> {
+  const since = now - POLICY_WINDOW_MS;
+  const [txnEntry, mark, listed, disputes] = await Promise.all([
+    loadTransaction(kv, ids.transaction),
+    getRequesterMark(kv, ids.requester),
+    listRequesterRowsSince(kv, ids.requester, since),
+    listDisputesOfTransaction(kv, ids.transaction),
+  ]);
+  // The rows must hold every request of the operator that landed before the mark's read
+  // (one landing after it fails the mark's check): else they are listed again, after it.
+  const rows = markCovers(mark.value, listed, since)
+    ? listed
+    : await listRequesterRowsSince(kv, ids.requester, since);
+  addRequesterMark(op, mark, now, ids.refund);
+  // a merged stub's id answers as its payment: that payment's disputes are read then
+  return {
+    txnEntry,
+    mark,
+    rows,
+    disputes: txnEntry.value.id === ids.transaction ? disputes : null,
+  };
 }
 
 /** The first commit: record + reservation + job + audit (+ idempotency binding). */
@@ -109,21 +151,23 @@ function requestRefund(
   const id = svc.newId("rfd");
   const requester = ctx.actor.id;
   return svc.audit.commit(ctx, async (op) => {
-    const txnEntry = await loadTransaction(kv, input.transaction_id);
+    const now = clock.now();
+    const ids = { transaction: input.transaction_id, requester, refund: id };
+    const reads = await readForRequest(kv, op, ids, now);
+    const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
-    await assertChargeRefundable(kv, op, txn.id);
+    await assertChargeRefundable(kv, op, txn.id, reads.disputes ?? undefined);
     assertRefundableTransaction(txn);
     const amount = resolveAmount(txn, input.amount, refundableOf(txn));
-    const now = clock.now();
     // A retry with the same key is answered before this point; a new key is not a confirmation.
     if (!input.confirm_duplicate) {
-      const earlier = await listTransactionRefunds(kv, txn.id);
+      const earlier = reads.rows.filter((r) => r.transaction_id === txn.id);
       const duplicate = findSuspectedDuplicate(earlier, requester, amount, now);
       if (duplicate) throw duplicateSuspected(duplicate);
     }
     const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-    const reasons = await policyReasons(deps, op, requester, txn, amount, now);
+    const reasons = await policyReasons(deps, reads, txn, amount);
     const awaiting = reasons.length > 0;
     const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
     const record = draftRecord({

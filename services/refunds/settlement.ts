@@ -39,6 +39,7 @@ import {
 } from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
+import { readRefundFor } from "./read_ahead.ts";
 
 export const DASHBOARD_REQUESTER = "stripe_dashboard";
 
@@ -103,7 +104,7 @@ async function findRecord(
   const { kv, log } = p;
   const localId = snap.refund_id ?? re.metadata?.refund_id ?? null;
   if (localId) {
-    const entry = await getRefund(kv, localId);
+    const entry = await readRefundFor(kv, re, localId);
     const r = entry.value;
     if (r && (!r.stripe_refund || r.stripe_refund === re.id)) {
       if (r.transaction_id === txn.id) return entry as Deno.KvEntry<RefundRecord>;

@@ -38,6 +38,7 @@ import {
 } from "../../kv/refunds.ts";
 import { type RefundRecord, type RefundStatus, withHistory } from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
+import { attach, type ReadAhead, readAheadForSettle } from "./read_ahead.ts";
 
 /** Test seams: simulate the process dying between the Stripe call and the second commit. */
 export interface RefundHooks {
@@ -115,15 +116,18 @@ async function callStripe(
   return attempt;
 }
 
-/** Applies Stripe's refund object to its transaction; the hook settles our record. */
+/** Applies Stripe's refund to its transaction (the hook settles our record); `ahead`: read_ahead.ts. */
 async function applyStripeRefund(
   { deps, svc, committer, clock }: Parts,
   ctx: CallContext,
   refund: Stripe.Refund,
+  ahead: ReadAhead | null = null,
 ): Promise<void> {
   const at = Math.floor(clock.now() / 1000);
   const response = (refund as { lastResponse?: { requestId?: string } }).lastResponse;
-  await applyToTransaction(deps, { ...svc, committer }, {
+  if (ahead) attach(refund, ahead);
+  const reads = ahead ? { ...deps, kv: ahead.over(deps.kv) } : deps;
+  await applyToTransaction(reads, { ...svc, committer }, {
     refs: { pi: idOf(refund.payment_intent), charge: idOf(refund.charge) },
     observations: [{ kind: "refund", snap: refundSnap(refund, at), raw: refund }],
     eventId: null,
@@ -247,6 +251,7 @@ async function submit(
     });
     throw new AppError("conflict", `refund ${record.id} no longer matches its approval`);
   }
+  const ahead = readAheadForSettle(p.kv, record.id, record.transaction_id);
   const attempt = await callStripe(p, record, priority);
   if (attempt.kind === "refused") {
     await releaseRefused(p, ctx, record, attempt.error);
@@ -259,7 +264,7 @@ async function submit(
   if (attempt.kind === "answered") {
     await p.svc.hooks?.afterStripeCall?.(record.id, attempt.value);
     try {
-      await applyStripeRefund(p, ctx, attempt.value);
+      await applyStripeRefund(p, ctx, attempt.value, ahead);
     } catch (error) {
       // The money moved: never answer an error for it. The refund stays `processing`
       // (202) and reconciliation or the webhook settles it.

@@ -7,7 +7,7 @@
 import type { AsyncLocalStorage } from "node:async_hooks";
 import Stripe from "stripe";
 import type { Config } from "../../config.ts";
-import type { TokenBucket } from "../../kv/token_bucket.ts";
+import { takeTogether, type TokenBucket } from "../../kv/token_bucket.ts";
 
 export type StripePriority = "interactive" | "background";
 
@@ -61,8 +61,8 @@ export function budgetedHttpClient(
     try {
       const priority = scope?.priority ?? "interactive";
       const sub = endpointBucket?.(path);
-      if (sub) waited += (await sub.take(priority)).waitedMs;
-      waited += (await bucket.take(priority)).waitedMs;
+      waited += (await (sub ? takeTogether([sub, bucket], priority) : bucket.take(priority)))
+        .waitedMs;
     } catch (e) {
       if (scope) scope.budgetFailure = e;
       throw e;
