@@ -58,25 +58,33 @@ export async function evaluateCards(
     }
   }
   const out: CardEvaluation[] = [];
+  // one at a time: on a local file the reads queue on one SQLite thread, and read together
+  // they took longer than in turn
   for (const [fingerprint, mine] of byCard) {
-    const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
-    const to = Math.max(...mine.map((d) => d.t));
-    const all = await listCardDeclines(kv, fingerprint, from, to);
-    if (new Set(all.map((d) => d.customer)).size < s.extra_at) continue;
-    const signals: Signal[] = [];
-    for (const d of mine) {
-      const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
-      if (sig) signals.push(sig);
-    }
-    if (signals.length) {
-      out.push({
-        fingerprint,
-        signals,
-        customers: [...new Set(all.map((d) => d.customer))],
-      });
-    }
+    const card = await checkCard(kv, fingerprint, mine, s.extra_at, s);
+    if (card) out.push(card);
   }
   return out;
+}
+
+async function checkCard(
+  kv: Deno.Kv,
+  fingerprint: string,
+  mine: Evaluation["declines"],
+  extraAt: number,
+  s: RuleSettingsMap["failed_attempts"],
+): Promise<CardEvaluation | null> {
+  const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
+  const to = Math.max(...mine.map((d) => d.t));
+  const all = await listCardDeclines(kv, fingerprint, from, to);
+  if (new Set(all.map((d) => d.customer)).size < extraAt) return null;
+  const signals: Signal[] = [];
+  for (const d of mine) {
+    const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
+    if (sig) signals.push(sig);
+  }
+  if (signals.length === 0) return null;
+  return { fingerprint, signals, customers: [...new Set(all.map((d) => d.customer))] };
 }
 
 export interface DetectResult {

@@ -23,6 +23,7 @@ import {
   listChanges,
   readSubjects,
   releaseWalkLease,
+  type SubjectState,
 } from "../../kv/fraud.ts";
 import { changedSince, needsCustomerAge } from "./engine.ts";
 import { detectAndRaise } from "./detect.ts";
@@ -39,6 +40,9 @@ export interface WalkOptions {
   lagMs?: number;
 }
 
+/** `reads`: a second handle on the same store for the subjects' states (services/deps.ts) */
+export type WalkDeps = RaiseDeps & { reads?: Deno.Kv };
+
 export const WALK_LAG_MS = 5_000;
 
 export class SweepCrash extends Error {}
@@ -47,20 +51,41 @@ const MAX_ERRORS = 20;
 /** a walker that died leaves its lease; another may start once it runs out */
 const LEASE_MS = 10 * 60_000;
 
-export async function walkChanges(
-  d: RaiseDeps & { newId: RaiseDeps["newId"] },
-  options: WalkOptions,
-): Promise<SweepRun> {
+export async function walkChanges(d: WalkDeps, options: WalkOptions): Promise<SweepRun> {
+  const w = await startWalk(d, options);
+  try {
+    await walkBatches(d, w, options);
+    w.run.status = "finished";
+  } catch (error) {
+    w.run.status = "failed";
+    w.run.errors = [...w.run.errors, error instanceof Error ? error.message : String(error)]
+      .slice(-MAX_ERRORS);
+    await endWalk(d, w);
+    throw error;
+  }
+  await endWalk(d, w);
+  return w.run;
+}
+
+/** A walk under way: its run record, where it started and how it records progress. */
+interface Walk {
+  run: SweepRun;
+  walker: WalkOptions["walker"];
+  settings: RuleSettingsMap;
+  cursor: [number, string] | null;
+  until: number;
+  save: (at: [number, string] | null) => Promise<void>;
+}
+
+/** Reads the settings and cursor, claims the walker's lease and records the run's start. */
+async function startWalk(d: WalkDeps, options: WalkOptions): Promise<Walk> {
   const { kv } = d;
-  const batchSize = options.batchSize ?? 400;
   const settings = options.settings ?? await getRuleSettings(kv);
   const cursor = (await getCursor(kv, options.walker)).value;
-  const since = cursor ? cursor[0] : null;
   // rows newer than the lag are left to the next walk: a commit built a moment ago (in a group
   // commit's queue, or in an isolate whose clock runs behind) may land behind the cursor otherwise
   const until = d.now() - (options.lagMs ?? WALK_LAG_MS);
   const record = options.walker === "sweep";
-  const ctx = systemContext(`cron:fraud_${options.walker}`);
   const run: SweepRun = {
     id: d.newId("sweep"),
     trigger: options.trigger ?? "cron",
@@ -93,42 +118,69 @@ export async function walkChanges(
     await op.commit();
   };
   if (record) await save(null);
-  let batch: string[] = [];
-  let last: [number, string] | null = null;
-  let batches = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const pick = changedSince(since);
-    const states = await readSubjects(kv, batch, needsCustomerAge(settings, pick));
-    const r = await detectAndRaise(d, ctx, states, settings, () => pick);
-    run.subjects += batch.length;
-    run.scanned += r.evaluated;
-    run.alerts_raised += r.raised;
-    run.hits_added += r.hits;
-    run.cursor = JSON.stringify(last);
-    batch = [];
-    await save(last);
-    if (++batches === options.crashAfterBatches) throw new SweepCrash("stopped by the test");
+  return { run, walker: options.walker, settings, cursor, until, save };
+}
+
+async function endWalk(d: WalkDeps, w: Walk): Promise<void> {
+  w.run.finished_at = new Date(d.now()).toISOString();
+  if (w.walker === "sweep") await w.save(null);
+  await releaseWalkLease(d.kv, w.walker, w.run.id);
+}
+
+/** One batch of the change index: its subjects' states and the last row's key. */
+interface Batch {
+  states: SubjectState[];
+  last: [number, string];
+}
+
+/**
+ * Evaluates the changed subjects batch by batch, moving the cursor after
+ * each. Pipelined: the next batch's rows and states are read (on `d.reads`
+ * where there is one) while the current batch is evaluated and raised.
+ */
+async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<void> {
+  const ctx = systemContext(`cron:fraud_${w.walker}`);
+  const pick = changedSince(w.cursor ? w.cursor[0] : null);
+  const needsCreated = needsCustomerAge(w.settings, pick);
+  const rows = changeBatches(d.kv, w.cursor, w.until, options.batchSize ?? 400);
+  const next = async (): Promise<Batch | null> => {
+    const r = await rows.next();
+    if (r.done) return null;
+    const states = await readSubjects(d.reads ?? d.kv, r.value.subjects, needsCreated);
+    return { states, last: r.value.last };
   };
-  try {
-    for await (const row of listChanges(kv, cursor, until)) {
-      batch.push(row.value);
-      last = [row.key[1] as number, row.key[2] as string];
-      if (batch.length >= batchSize) await flush();
-    }
-    await flush();
-    run.status = "finished";
-  } catch (error) {
-    run.status = "failed";
-    run.errors = [...run.errors, error instanceof Error ? error.message : String(error)]
-      .slice(-MAX_ERRORS);
-    run.finished_at = new Date(d.now()).toISOString();
-    if (record) await save(null);
-    await releaseWalkLease(kv, options.walker, run.id);
-    throw error;
+  let pending = next();
+  let batches = 0;
+  for (let batch = await pending; batch; batch = await pending) {
+    pending = next();
+    // a walk that stops here leaves the read ahead unawaited
+    pending.catch(() => {});
+    const r = await detectAndRaise(d, ctx, batch.states, w.settings, () => pick);
+    w.run.subjects += batch.states.length;
+    w.run.scanned += r.evaluated;
+    w.run.alerts_raised += r.raised;
+    w.run.hits_added += r.hits;
+    w.run.cursor = JSON.stringify(batch.last);
+    await w.save(batch.last);
+    if (++batches === options.crashAfterBatches) throw new SweepCrash("stopped by the test");
   }
-  run.finished_at = new Date(d.now()).toISOString();
-  if (record) await save(null);
-  await releaseWalkLease(kv, options.walker, run.id);
-  return run;
+}
+
+/** The change index from `cursor` to `until`, `size` subjects at a time. */
+async function* changeBatches(
+  kv: Deno.Kv,
+  cursor: [number, string] | null,
+  until: number,
+  size: number,
+): AsyncGenerator<{ subjects: string[]; last: [number, string] }> {
+  let subjects: string[] = [];
+  let last: [number, string] | null = null;
+  for await (const row of listChanges(kv, cursor, until, Math.min(1000, Math.max(size, 100)))) {
+    subjects.push(row.value);
+    last = [row.key[1] as number, row.key[2] as string];
+    if (subjects.length < size) continue;
+    yield { subjects, last };
+    subjects = [];
+  }
+  if (subjects.length) yield { subjects, last: last! };
 }

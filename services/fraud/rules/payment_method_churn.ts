@@ -2,8 +2,10 @@
 import { inWindow, levelOf, type RuleInput, signal, someIds, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
 
-export function paymentMethodChurn({ attempt, history, settings }: RuleInput): Signal | null {
-  const seen = inWindow(history.attempts, attempt.t, windowMs(settings)).filter((a) => a.f);
+export function paymentMethodChurn(
+  { attempt, history, settings, sorted }: RuleInput,
+): Signal | null {
+  const seen = inWindow(history.attempts, attempt.t, windowMs(settings), sorted).filter((a) => a.f);
   const cards = [...new Set(seen.map((a) => a.f!))];
   const level = levelOf(settings, cards.length);
   if (!level) return null;
