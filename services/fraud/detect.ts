@@ -96,20 +96,34 @@ export interface DetectResult {
 }
 
 /** Evaluates the subjects' chosen payments and raises what fires. */
-export async function detectAndRaise(
+export function detectAndRaise(
   d: RaiseDeps,
   ctx: CallContext,
   states: SubjectState[],
   settings: RuleSettingsMap,
   pick: (state: SubjectState) => Selection,
 ): Promise<DetectResult> {
+  const evals = states.map((state) => evaluateSubject(state, settings, pick(state)));
+  return raiseEvaluated(d, ctx, states, evals, settings);
+}
+
+/**
+ * The second half of `detectAndRaise`: the cross-customer card check on
+ * `evals` (one per state, in order), then what fires raised. Apart so a walk
+ * can evaluate its next batch while this one's reads and commits are under way.
+ */
+export async function raiseEvaluated(
+  d: RaiseDeps,
+  ctx: CallContext,
+  states: SubjectState[],
+  evals: Evaluation[],
+  settings: RuleSettingsMap,
+): Promise<DetectResult> {
   const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
-  const evals: Evaluation[] = [];
   const raising: Promise<void>[] = [];
   // raised together: the audit appender puts a burst of commits into one
-  for (const state of states) {
-    const e = evaluateSubject(state, settings, pick(state));
-    evals.push(e);
+  for (const [i, state] of states.entries()) {
+    const e = evals[i];
     result.evaluated += e.evaluated;
     if (e.signals.length === 0) continue;
     const isCard = state.subject.startsWith("card:");

@@ -67,7 +67,7 @@ export function evaluateSubject(
   const out: Evaluation = { subject: input.subject, signals: [], evaluated: 0, declines: [] };
   const h = input.history;
   if (!h) return out;
-  const chosen = h.attempts.filter(pick.attempt);
+  const first = h.attempts.find(pick.attempt);
   const base = {
     history: h,
     customerCreated: input.customerCreated,
@@ -77,11 +77,10 @@ export function evaluateSubject(
   const ruleInput: RuleInput = { ...base, attempt: h.attempts[0], settings: settings.score };
   const score = settings.score;
   const scoring = score.enabled && score.alert_at !== null;
-  const firstAt = chosen.length ? chosen[0].t - score.window_minutes * 60_000 : Infinity;
+  const firstAt = first ? first.t - score.window_minutes * 60_000 : Infinity;
   const watch: WatchHit[] = [];
-  const chosenSet = new Set(chosen);
   for (const attempt of h.attempts) {
-    const isChosen = chosenSet.has(attempt);
+    const isChosen = first !== undefined && pick.attempt(attempt);
     // payments before the first chosen one only matter for the score's window
     if (!isChosen && !(scoring && attempt.t > firstAt)) continue;
     ruleInput.attempt = attempt;

@@ -25,8 +25,8 @@ import {
   releaseWalkLease,
   type SubjectState,
 } from "../../kv/fraud.ts";
-import { changedSince, needsCustomerAge } from "./engine.ts";
-import { detectAndRaise } from "./detect.ts";
+import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
+import { raiseEvaluated } from "./detect.ts";
 import type { RaiseDeps } from "./alerts.ts";
 
 export interface WalkOptions {
@@ -135,8 +135,9 @@ interface Batch {
 
 /**
  * Evaluates the changed subjects batch by batch, moving the cursor after
- * each. Pipelined: the next batch's rows and states are read (on `d.reads`
- * where there is one) while the current batch is evaluated and raised.
+ * each once its alerts are committed. Pipelined three deep: while batch n is
+ * evaluated (CPU), the rows and states of batch n+1 are read (on `d.reads`
+ * where there is one) and batch n-1's card checks and alerts are under way.
  */
 async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<void> {
   const ctx = systemContext(`cron:fraud_${w.walker}`);
@@ -149,13 +150,9 @@ async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<
     const states = await readSubjects(d.reads ?? d.kv, r.value.subjects, needsCreated);
     return { states, last: r.value.last };
   };
-  let pending = next();
   let batches = 0;
-  for (let batch = await pending; batch; batch = await pending) {
-    pending = next();
-    // a walk that stops here leaves the read ahead unawaited
-    pending.catch(() => {});
-    const r = await detectAndRaise(d, ctx, batch.states, w.settings, () => pick);
+  const finish = async (batch: Batch, evals: Evaluation[]) => {
+    const r = await raiseEvaluated(d, ctx, batch.states, evals, w.settings);
     w.run.subjects += batch.states.length;
     w.run.scanned += r.evaluated;
     w.run.alerts_raised += r.raised;
@@ -163,7 +160,25 @@ async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<
     w.run.cursor = JSON.stringify(batch.last);
     await w.save(batch.last);
     if (++batches === options.crashAfterBatches) throw new SweepCrash("stopped by the test");
+  };
+  let pending = next();
+  let finishing: Promise<void> | null = null;
+  try {
+    for (let batch = await pending; batch; batch = await pending) {
+      pending = next();
+      const evals = batch.states.map((s) => evaluateSubject(s, w.settings, pick));
+      if (finishing) await finishing;
+      finishing = finish(batch, evals);
+      // a walk that stops leaves these unawaited; a failure is thrown where they are awaited
+      pending.catch(() => {});
+      finishing.catch(() => {});
+    }
+  } catch (error) {
+    // a failed read: the batch under way still ends (its save must not follow the lease's release)
+    await finishing?.catch(() => {});
+    throw error;
   }
+  if (finishing) await finishing;
 }
 
 /** The change index from `cursor` to `until`, `size` subjects at a time. */
