@@ -8,7 +8,8 @@ import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fra
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
 import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
 import { cardDeclinedAcrossCustomers, CROSS_CUSTOMER_WINDOW_MS } from "./rules/mod.ts";
-import { raiseAlerts, type RaiseDeps, recordShadow } from "./alerts.ts";
+import { type RaiseDeps, recordShadow } from "./alerts.ts";
+import { raiseGroup, type RaiseItem } from "./raise_group.ts";
 
 export interface CardEvaluation {
   fingerprint: string;
@@ -120,49 +121,40 @@ export async function raiseEvaluated(
   settings: RuleSettingsMap,
 ): Promise<DetectResult> {
   const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
-  const raising: Promise<void>[] = [];
-  // raised together: the audit appender puts a burst of commits into one
+  const items: RaiseItem[] = [];
   for (const [i, state] of states.entries()) {
     const e = evals[i];
     result.evaluated += e.evaluated;
     if (e.signals.length === 0) continue;
     const isCard = state.subject.startsWith("card:");
-    raising.push((async () => {
-      result.shadow += await recordShadow(d.kv, state.subject, e.signals);
-      const r = await raiseAlerts(
-        d,
-        ctx,
-        {
-          subject: state.subject,
-          customer: isCard ? null : state.subject,
-          card_fingerprint: isCard ? state.subject.slice(5) : null,
-          customers: [],
-        },
-        e.signals,
-        (s) => snapshotOf(state, s),
-      );
-      add(result, r);
-    })());
+    items.push({
+      target: {
+        subject: state.subject,
+        customer: isCard ? null : state.subject,
+        card_fingerprint: isCard ? state.subject.slice(5) : null,
+        customers: [],
+      },
+      signals: e.signals,
+      snapshotOf: (s) => snapshotOf(state, s),
+    });
   }
   for (const card of await evaluateCards(d.kv, evals, settings)) {
-    raising.push((async () => {
-      result.shadow += await recordShadow(d.kv, cardSubject(card.fingerprint), card.signals);
-      const r = await raiseAlerts(
-        d,
-        ctx,
-        {
-          subject: cardSubject(card.fingerprint),
-          customer: null,
-          card_fingerprint: card.fingerprint,
-          customers: card.customers,
-        },
-        card.signals,
-        (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
-      );
-      add(result, r);
-    })());
+    items.push({
+      target: {
+        subject: cardSubject(card.fingerprint),
+        customer: null,
+        card_fingerprint: card.fingerprint,
+        customers: card.customers,
+      },
+      signals: card.signals,
+      snapshotOf: (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
+    });
   }
-  await Promise.all(raising);
+  const shadows = await Promise.all(
+    items.map((it) => recordShadow(d.kv, it.target.subject, it.signals)),
+  );
+  result.shadow = shadows.reduce((a, b) => a + b, 0);
+  add(result, await raiseGroup(d, ctx, items));
   return result;
 }
 
