@@ -133,11 +133,17 @@ interface Batch {
   last: [number, string];
 }
 
+/** Batches whose card checks and alerts may be under way while the next is evaluated */
+const FINISHING = 2;
+
 /**
  * Evaluates the changed subjects batch by batch, moving the cursor after
- * each once its alerts are committed. Pipelined three deep: while batch n is
+ * each once its alerts are committed, in order. Pipelined: while batch n is
  * evaluated (CPU), the rows and states of batch n+1 are read (on `d.reads`
- * where there is one) and batch n-1's card checks and alerts are under way.
+ * where there is one) and the card checks and alert commits of the
+ * `FINISHING` batches before it are under way; batch n-1's cursor is saved
+ * only after batch n-2's, so a walk that dies resumes after every batch whose
+ * cursor it saved (alerts committed past it are found again and add nothing).
  */
 async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<void> {
   const ctx = systemContext(`cron:fraud_${w.walker}`);
@@ -151,8 +157,9 @@ async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<
     return { states, last: r.value.last };
   };
   let batches = 0;
-  const finish = async (batch: Batch, evals: Evaluation[]) => {
+  const finish = async (batch: Batch, evals: Evaluation[], before: Promise<void> | undefined) => {
     const r = await raiseEvaluated(d, ctx, batch.states, evals, w.settings);
+    await before;
     w.run.subjects += batch.states.length;
     w.run.scanned += r.evaluated;
     w.run.alerts_raised += r.raised;
@@ -162,23 +169,25 @@ async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<
     if (++batches === options.crashAfterBatches) throw new SweepCrash("stopped by the test");
   };
   let pending = next();
-  let finishing: Promise<void> | null = null;
+  const finishing: Promise<void>[] = [];
   try {
     for (let batch = await pending; batch; batch = await pending) {
       pending = next();
-      const evals = batch.states.map((s) => evaluateSubject(s, w.settings, pick));
-      if (finishing) await finishing;
-      finishing = finish(batch, evals);
-      // a walk that stops leaves these unawaited; a failure is thrown where they are awaited
+      // a walk that stops leaves it unawaited
       pending.catch(() => {});
-      finishing.catch(() => {});
+      const evals = batch.states.map((s) => evaluateSubject(s, w.settings, pick));
+      if (finishing.length >= FINISHING) await finishing.shift();
+      const f = finish(batch, evals, finishing.at(-1));
+      // thrown where it is awaited
+      f.catch(() => {});
+      finishing.push(f);
     }
+    await Promise.all(finishing);
   } catch (error) {
-    // a failed read: the batch under way still ends (its save must not follow the lease's release)
-    await finishing?.catch(() => {});
+    // the batches under way end first: no save may follow the lease's release
+    await Promise.allSettled(finishing);
     throw error;
   }
-  if (finishing) await finishing;
 }
 
 /** The change index from `cursor` to `until`, `size` subjects at a time. */
