@@ -40,9 +40,6 @@ export interface WalkOptions {
   lagMs?: number;
 }
 
-/** `reads`: a second handle on the same store for the subjects' states (services/deps.ts) */
-export type WalkDeps = RaiseDeps & { reads?: Deno.Kv };
-
 export const WALK_LAG_MS = 5_000;
 
 export class SweepCrash extends Error {}
@@ -51,7 +48,7 @@ const MAX_ERRORS = 20;
 /** a walker that died leaves its lease; another may start once it runs out */
 const LEASE_MS = 10 * 60_000;
 
-export async function walkChanges(d: WalkDeps, options: WalkOptions): Promise<SweepRun> {
+export async function walkChanges(d: RaiseDeps, options: WalkOptions): Promise<SweepRun> {
   const w = await startWalk(d, options);
   try {
     await walkBatches(d, w, options);
@@ -78,7 +75,7 @@ interface Walk {
 }
 
 /** Reads the settings and cursor, claims the walker's lease and records the run's start. */
-async function startWalk(d: WalkDeps, options: WalkOptions): Promise<Walk> {
+async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const { kv } = d;
   const settings = options.settings ?? await getRuleSettings(kv);
   const cursor = (await getCursor(kv, options.walker)).value;
@@ -121,7 +118,7 @@ async function startWalk(d: WalkDeps, options: WalkOptions): Promise<Walk> {
   return { run, walker: options.walker, settings, cursor, until, save };
 }
 
-async function endWalk(d: WalkDeps, w: Walk): Promise<void> {
+async function endWalk(d: RaiseDeps, w: Walk): Promise<void> {
   w.run.finished_at = new Date(d.now()).toISOString();
   if (w.walker === "sweep") await w.save(null);
   await releaseWalkLease(d.kv, w.walker, w.run.id);
@@ -139,13 +136,12 @@ const FINISHING = 2;
 /**
  * Evaluates the changed subjects batch by batch, moving the cursor after
  * each once its alerts are committed, in order. Pipelined: while batch n is
- * evaluated (CPU), the rows and states of batch n+1 are read (on `d.reads`
- * where there is one) and the card checks and alert commits of the
- * `FINISHING` batches before it are under way; batch n-1's cursor is saved
+ * evaluated (CPU), the rows and states of batch n+1 are read and the card
+ * checks and alert commits of the `FINISHING` batches before it are under way; batch n-1's cursor is saved
  * only after batch n-2's, so a walk that dies resumes after every batch whose
  * cursor it saved (alerts committed past it are found again and add nothing).
  */
-async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<void> {
+async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise<void> {
   const ctx = systemContext(`cron:fraud_${w.walker}`);
   const pick = changedSince(w.cursor ? w.cursor[0] : null);
   const needsCreated = needsCustomerAge(w.settings, pick);
@@ -153,7 +149,7 @@ async function walkBatches(d: WalkDeps, w: Walk, options: WalkOptions): Promise<
   const next = async (): Promise<Batch | null> => {
     const r = await rows.next();
     if (r.done) return null;
-    const states = await readSubjects(d.reads ?? d.kv, r.value.subjects, needsCreated);
+    const states = await readSubjects(d.kv, r.value.subjects, needsCreated);
     return { states, last: r.value.last };
   };
   let batches = 0;
