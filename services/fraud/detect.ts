@@ -7,7 +7,11 @@ import type { CallContext } from "../../domain/actor.ts";
 import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
 import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
-import { cardDeclinedAcrossCustomers, CROSS_CUSTOMER_WINDOW_MS } from "./rules/mod.ts";
+import {
+  type CardDecline,
+  cardDeclinedAcrossCustomers,
+  CROSS_CUSTOMER_WINDOW_MS,
+} from "./rules/mod.ts";
 import { type RaiseDeps, recordShadow } from "./alerts.ts";
 import { raiseGroup, type RaiseItem } from "./raise_group.ts";
 
@@ -44,11 +48,25 @@ export function snapshotOf(state: SubjectState, s: Signal): Record<string, unkno
   };
 }
 
+/** A card's declines with Stripe time in `[from, to]`, in key order (as `listCardDeclines`). */
+export type DeclineReader = (
+  fingerprint: string,
+  from: number,
+  to: number,
+) => Promise<CardDecline[]>;
+
+/** Declines already read (`readAllCardDeclines`), answered without a read each. */
+export function declinesFrom(all: Map<string, CardDecline[]>): DeclineReader {
+  return (fingerprint, from, to) =>
+    Promise.resolve((all.get(fingerprint) ?? []).filter((d) => d.t >= from && d.t <= to));
+}
+
 /** The cross-customer check for the cards declined in `evals`. */
 export async function evaluateCards(
   kv: Deno.Kv,
   evals: Evaluation[],
   settings: RuleSettingsMap,
+  read: DeclineReader = (fp, from, to) => listCardDeclines(kv, fp, from, to),
 ): Promise<CardEvaluation[]> {
   const s = settings.failed_attempts;
   if (!s.enabled || s.extra_at === null) return [];
@@ -62,14 +80,14 @@ export async function evaluateCards(
   // one at a time: on a local file the reads queue on one SQLite thread, and read together
   // they took longer than in turn
   for (const [fingerprint, mine] of byCard) {
-    const card = await checkCard(kv, fingerprint, mine, s.extra_at, s);
+    const card = await checkCard(read, fingerprint, mine, s.extra_at, s);
     if (card) out.push(card);
   }
   return out;
 }
 
 async function checkCard(
-  kv: Deno.Kv,
+  read: DeclineReader,
   fingerprint: string,
   mine: Evaluation["declines"],
   extraAt: number,
@@ -77,7 +95,7 @@ async function checkCard(
 ): Promise<CardEvaluation | null> {
   const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
   const to = Math.max(...mine.map((d) => d.t));
-  const all = await listCardDeclines(kv, fingerprint, from, to);
+  const all = await read(fingerprint, from, to);
   if (new Set(all.map((d) => d.customer)).size < extraAt) return null;
   const signals: Signal[] = [];
   for (const d of mine) {
@@ -119,6 +137,7 @@ export async function raiseEvaluated(
   states: SubjectState[],
   evals: Evaluation[],
   settings: RuleSettingsMap,
+  declines?: DeclineReader,
 ): Promise<DetectResult> {
   const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
   const items: RaiseItem[] = [];
@@ -138,7 +157,7 @@ export async function raiseEvaluated(
       snapshotOf: (s) => snapshotOf(state, s),
     });
   }
-  for (const card of await evaluateCards(d.kv, evals, settings)) {
+  for (const card of await evaluateCards(d.kv, evals, settings, declines)) {
     items.push({
       target: {
         subject: cardSubject(card.fingerprint),

@@ -21,12 +21,13 @@ import {
   getCursor,
   getRuleSettings,
   listChanges,
+  readAllCardDeclines,
   readSubjects,
   releaseWalkLease,
   type SubjectState,
 } from "../../kv/fraud.ts";
 import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
-import { raiseEvaluated } from "./detect.ts";
+import { declinesFrom, raiseEvaluated } from "./detect.ts";
 import type { RaiseDeps } from "./alerts.ts";
 
 export interface WalkOptions {
@@ -152,9 +153,11 @@ async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise
     const states = await readSubjects(d.kv, r.value.subjects, needsCreated);
     return { states, last: r.value.last };
   };
+  // a walk over every subject reads the card declines once, not one range per declined card
+  const declines = w.cursor === null ? declinesFrom(await readAllCardDeclines(d.kv)) : undefined;
   let batches = 0;
   const finish = async (batch: Batch, evals: Evaluation[], before: Promise<void> | undefined) => {
-    const r = await raiseEvaluated(d, ctx, batch.states, evals, w.settings);
+    const r = await raiseEvaluated(d, ctx, batch.states, evals, w.settings, declines);
     await before;
     w.run.subjects += batch.states.length;
     w.run.scanned += r.evaluated;
