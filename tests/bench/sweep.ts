@@ -11,7 +11,7 @@
  * latency, the rules' code still running unoptimized (the baseline lists its
  * rows for 2 s, warm after the first pass), and the last batch's alerts and
  * cursor committed with nothing left to overlap them. At 100 k the sweep
- * lasts about a second and the quick bench about 15 s in all.
+ * lasts about a second and the quick sweep figure 5–25 s in all (seeding included).
  */
 import { type BenchContext, type FigureBench, progress, round, withTempKv } from "./support.ts";
 import { seedSweepData } from "./sweep_data.ts";
