@@ -74,14 +74,21 @@ export async function listCardDeclines(
 /**
  * Every card's declines, in key order (by Stripe time, then customer), read in
  * one pass: for a walk over every subject, where one range per declined card
- * would be a round trip each. Declines expire after 48 h, which bounds it.
+ * would be a round trip each. Null when there are more than `limit` (they
+ * would all be held in memory; declines expire after 48 h, which bounds them).
  */
 export async function readAllCardDeclines(
   kv: Deno.Kv,
-): Promise<Map<string, { customer: string; t: number; x: string }[]>> {
+  limit: number,
+): Promise<Map<string, { customer: string; t: number; x: string }[]> | null> {
   const out = new Map<string, { customer: string; t: number; x: string }[]>();
-  const rows = kv.list<string>({ prefix: keys.fraudCardDeclinesAllPrefix() }, { batchSize: 1000 });
+  const rows = kv.list<string>({ prefix: keys.fraudCardDeclinesAllPrefix() }, {
+    batchSize: 1000,
+    limit: limit + 1,
+  });
+  let n = 0;
   for await (const r of rows) {
+    if (++n > limit) return null;
     const fingerprint = r.key[1] as string;
     let list = out.get(fingerprint);
     if (!list) out.set(fingerprint, list = []);
