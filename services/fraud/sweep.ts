@@ -143,10 +143,11 @@ const FINISHING = 2;
 /**
  * Evaluates the changed subjects batch by batch, moving the cursor after
  * each once its alerts are committed, in order. Pipelined: while batch n is
- * evaluated (CPU), the rows and states of batch n+1 are read and the card
- * checks and alert commits of the `FINISHING` batches before it are under way; batch n-1's cursor is saved
- * only after batch n-2's, so a walk that dies resumes after every batch whose
- * cursor it saved (alerts committed past it are found again and add nothing).
+ * evaluated (CPU), the rows and states of batch n+1 are read, and the card
+ * checks and alert commits of batches n-1 and n-2 (`FINISHING`) are under
+ * way; a batch's cursor is saved only after the batch before saved its own,
+ * so a walk that dies resumes after the last cursor saved (alerts committed
+ * past it are found again and add nothing).
  */
 async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise<void> {
   const ctx = systemContext(`cron:fraud_${w.walker}`);
