@@ -6,7 +6,7 @@
 import type { CallContext } from "../../domain/actor.ts";
 import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
-import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
+import type { Evaluation } from "./engine.ts";
 import {
   type CardDecline,
   cardDeclinedAcrossCustomers,
@@ -114,22 +114,11 @@ export interface DetectResult {
   alerts: string[];
 }
 
-/** Evaluates the subjects' chosen payments and raises what fires. */
-export function detectAndRaise(
-  d: RaiseDeps,
-  ctx: CallContext,
-  states: SubjectState[],
-  settings: RuleSettingsMap,
-  pick: (state: SubjectState) => Selection,
-): Promise<DetectResult> {
-  const evals = states.map((state) => evaluateSubject(state, settings, pick(state)));
-  return raiseEvaluated(d, ctx, states, evals, settings);
-}
-
 /**
- * The second half of `detectAndRaise`: the cross-customer card check on
- * `evals` (one per state, in order), then what fires raised. Apart so a walk
- * can evaluate its next batch while this one's reads and commits are under way.
+ * After evaluation (engine.ts `evaluateSubject`, one per state, in order):
+ * the cross-customer card check on `evals`, then what fires raised. Apart
+ * from evaluating, so a walk can evaluate its next batch while this one's
+ * reads and commits are under way.
  */
 export async function raiseEvaluated(
   d: RaiseDeps,
