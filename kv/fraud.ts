@@ -71,6 +71,32 @@ export async function listCardDeclines(
   return out;
 }
 
+/**
+ * Every card's declines, in key order (by Stripe time, then customer), read in
+ * one pass: for a walk over every subject, where one range per declined card
+ * would be a round trip each. Null when there are more than `limit` (they
+ * would all be held in memory; declines expire after 48 h, which bounds them).
+ */
+export async function readAllCardDeclines(
+  kv: Deno.Kv,
+  limit: number,
+): Promise<Map<string, { customer: string; t: number; x: string }[]> | null> {
+  const out = new Map<string, { customer: string; t: number; x: string }[]>();
+  const rows = kv.list<string>({ prefix: keys.fraudCardDeclinesAllPrefix() }, {
+    batchSize: 1000,
+    limit: limit + 1,
+  });
+  let n = 0;
+  for await (const r of rows) {
+    if (++n > limit) return null;
+    const fingerprint = r.key[1] as string;
+    let list = out.get(fingerprint);
+    if (!list) out.set(fingerprint, list = []);
+    list.push({ customer: r.key[3] as string, t: r.key[2] as number, x: r.value });
+  }
+  return out;
+}
+
 /** What the rules need of one subject: its history and, for a customer, when it was created. */
 export interface SubjectState {
   subject: string;

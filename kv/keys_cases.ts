@@ -62,6 +62,7 @@ export const caseKeys = {
     customer,
   ],
   fraudCardDeclinesPrefix: (fingerprint: string) => ["fraud_card_declines", fingerprint],
+  fraudCardDeclinesAllPrefix: () => ["fraud_card_declines"],
   /** a rule's current settings, and every version of them */
   fraudRule: (rule: string) => ["fraud_rules", rule],
   fraudRuleVersion: (rule: string, version: number) => ["fraud_rule_versions", rule, version],

@@ -143,58 +143,90 @@ export async function raiseAlerts(
   signals: Signal[],
   snapshotOf: (s: Signal) => Record<string, unknown>,
 ): Promise<RaiseOutcome> {
-  const candidates = await live(d, target, signals);
-  const none: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
-  if (candidates.length === 0) return none;
-  if (!(await anythingNew(d.kv, target.subject, candidates))) return none;
+  const candidates = await raisable(d, target, signals);
+  if (candidates.length === 0) return { raised: 0, hits: 0, alerts: [] };
   return await d.audit.commit(ctx, async (op) => {
-    const now = new Date(d.now()).toISOString();
-    const byRule = new Map<RuleName, Signal[]>();
-    for (const s of candidates) byRule.set(s.rule, [...(byRule.get(s.rule) ?? []), s]);
-    const audit: AuditInput[] = [];
-    const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
-    for (const [rule, sigs] of byRule) {
-      const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
-      op.check(openId);
-      const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
-      if (existing) op.check(existing);
-      const alert = existing?.value
-        ? structuredClone(existing.value)
-        : newAlert(d.newId("fa"), target, sigs[0], now);
-      const isNew = !existing?.value;
-      const fresh: string[] = [];
-      for (const s of sigs) {
-        const x = s.transaction_id ?? s.at;
-        if (fresh.includes(x)) continue;
-        if (!isNew && (await d.kv.get(keys.fraudAlertHit(alert.id, x))).value) continue;
-        fresh.push(x);
-        addHit(alert, s, snapshotOf(s));
-      }
-      if (fresh.length === 0) continue;
-      for (const c of target.customers) {
-        if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
-      }
-      alert.updated_at = now;
-      addAlertWrite(op, fitAlert(alert), isNew, fresh);
-      outcome.hits += fresh.length;
-      outcome.alerts.push(alert.id);
-      if (isNew) outcome.raised++;
-      audit.push({
-        action: isNew ? "fraud_alert.raise" : "fraud_alert.hit",
-        target: { type: "fraud_alert", id: alert.id },
-        result: "ok",
-        after: {
-          rule,
-          subject: target.subject,
-          severity: alert.severity,
-          hits: fresh.length,
-          hit_count: alert.hit_count,
-          transactions: fresh.slice(0, 20),
-        },
-      });
-    }
-    return { value: outcome, audit };
+    const r = await addRaise(d, op, { target, candidates, snapshotOf }, d.now());
+    return { value: r.outcome, audit: r.audit };
   });
+}
+
+/** The signals that would add a hit (live, not snoozed, not recorded yet); none: [] */
+export async function raisable(
+  d: RaiseDeps,
+  target: AlertTarget,
+  signals: Signal[],
+): Promise<Signal[]> {
+  const candidates = await live(d, target, signals);
+  if (candidates.length === 0) return [];
+  if (!(await anythingNew(d.kv, target.subject, candidates))) return [];
+  return candidates;
+}
+
+/** One subject's raise: `candidates` from `raisable`, snapshots for the alerts' records. */
+export interface RaiseInput {
+  target: AlertTarget;
+  candidates: Signal[];
+  snapshotOf: (s: Signal) => Record<string, unknown>;
+}
+
+/**
+ * Reads the subject's open alerts, checks them in `op` and adds the hits
+ * (opening alerts where none is open); returns what it did and the audit
+ * entries to append with it. Runs inside an audited commit's `build`.
+ */
+export async function addRaise(
+  d: RaiseDeps,
+  op: Deno.AtomicOperation,
+  { target, candidates, snapshotOf }: RaiseInput,
+  nowMs: number,
+): Promise<{ outcome: RaiseOutcome; audit: AuditInput[] }> {
+  const now = new Date(nowMs).toISOString();
+  const byRule = new Map<RuleName, Signal[]>();
+  for (const s of candidates) byRule.set(s.rule, [...(byRule.get(s.rule) ?? []), s]);
+  const audit: AuditInput[] = [];
+  const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
+  for (const [rule, sigs] of byRule) {
+    const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
+    op.check(openId);
+    const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
+    if (existing) op.check(existing);
+    const alert = existing?.value
+      ? structuredClone(existing.value)
+      : newAlert(d.newId("fa"), target, sigs[0], now);
+    const isNew = !existing?.value;
+    const fresh: string[] = [];
+    for (const s of sigs) {
+      const x = s.transaction_id ?? s.at;
+      if (fresh.includes(x)) continue;
+      if (!isNew && (await d.kv.get(keys.fraudAlertHit(alert.id, x))).value) continue;
+      fresh.push(x);
+      addHit(alert, s, snapshotOf(s));
+    }
+    if (fresh.length === 0) continue;
+    for (const c of target.customers) {
+      if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
+    }
+    alert.updated_at = now;
+    addAlertWrite(op, fitAlert(alert), isNew, fresh);
+    outcome.hits += fresh.length;
+    outcome.alerts.push(alert.id);
+    if (isNew) outcome.raised++;
+    audit.push({
+      action: isNew ? "fraud_alert.raise" : "fraud_alert.hit",
+      target: { type: "fraud_alert", id: alert.id },
+      result: "ok",
+      after: {
+        rule,
+        subject: target.subject,
+        severity: alert.severity,
+        hits: fresh.length,
+        hit_count: alert.hit_count,
+        transactions: fresh.slice(0, 20),
+      },
+    });
+  }
+  return { outcome, audit };
 }
 
 /** A read-only look first, so a sweep over known hits never queues on the audit chain. */

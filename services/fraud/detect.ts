@@ -6,9 +6,14 @@
 import type { CallContext } from "../../domain/actor.ts";
 import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
-import { evaluateSubject, type Evaluation, type Selection } from "./engine.ts";
-import { cardDeclinedAcrossCustomers, CROSS_CUSTOMER_WINDOW_MS } from "./rules/mod.ts";
-import { raiseAlerts, type RaiseDeps, recordShadow } from "./alerts.ts";
+import type { Evaluation } from "./engine.ts";
+import {
+  type CardDecline,
+  cardDeclinedAcrossCustomers,
+  CROSS_CUSTOMER_WINDOW_MS,
+} from "./rules/mod.ts";
+import { type RaiseDeps, recordShadow } from "./alerts.ts";
+import { raiseGroup, type RaiseItem } from "./raise_group.ts";
 
 export interface CardEvaluation {
   fingerprint: string;
@@ -43,11 +48,25 @@ export function snapshotOf(state: SubjectState, s: Signal): Record<string, unkno
   };
 }
 
+/** A card's declines with Stripe time in `[from, to]`, in key order (as `listCardDeclines`). */
+export type DeclineReader = (
+  fingerprint: string,
+  from: number,
+  to: number,
+) => Promise<CardDecline[]>;
+
+/** Declines already read (`readAllCardDeclines`), answered without a read each. */
+export function declinesFrom(all: Map<string, CardDecline[]>): DeclineReader {
+  return (fingerprint, from, to) =>
+    Promise.resolve((all.get(fingerprint) ?? []).filter((d) => d.t >= from && d.t <= to));
+}
+
 /** The cross-customer check for the cards declined in `evals`. */
 export async function evaluateCards(
   kv: Deno.Kv,
   evals: Evaluation[],
   settings: RuleSettingsMap,
+  read: DeclineReader = (fp, from, to) => listCardDeclines(kv, fp, from, to),
 ): Promise<CardEvaluation[]> {
   const s = settings.failed_attempts;
   if (!s.enabled || s.extra_at === null) return [];
@@ -58,25 +77,33 @@ export async function evaluateCards(
     }
   }
   const out: CardEvaluation[] = [];
+  // one at a time: on a local file the reads queue on one SQLite thread, and read together
+  // they took longer than in turn
   for (const [fingerprint, mine] of byCard) {
-    const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
-    const to = Math.max(...mine.map((d) => d.t));
-    const all = await listCardDeclines(kv, fingerprint, from, to);
-    if (new Set(all.map((d) => d.customer)).size < s.extra_at) continue;
-    const signals: Signal[] = [];
-    for (const d of mine) {
-      const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
-      if (sig) signals.push(sig);
-    }
-    if (signals.length) {
-      out.push({
-        fingerprint,
-        signals,
-        customers: [...new Set(all.map((d) => d.customer))],
-      });
-    }
+    const card = await checkCard(read, fingerprint, mine, s.extra_at, s);
+    if (card) out.push(card);
   }
   return out;
+}
+
+async function checkCard(
+  read: DeclineReader,
+  fingerprint: string,
+  mine: Evaluation["declines"],
+  extraAt: number,
+  s: RuleSettingsMap["failed_attempts"],
+): Promise<CardEvaluation | null> {
+  const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
+  const to = Math.max(...mine.map((d) => d.t));
+  const all = await read(fingerprint, from, to);
+  if (new Set(all.map((d) => d.customer)).size < extraAt) return null;
+  const signals: Signal[] = [];
+  for (const d of mine) {
+    const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
+    if (sig) signals.push(sig);
+  }
+  if (signals.length === 0) return null;
+  return { fingerprint, signals, customers: [...new Set(all.map((d) => d.customer))] };
 }
 
 export interface DetectResult {
@@ -87,60 +114,55 @@ export interface DetectResult {
   alerts: string[];
 }
 
-/** Evaluates the subjects' chosen payments and raises what fires. */
-export async function detectAndRaise(
+/**
+ * After evaluation (engine.ts `evaluateSubject`, one per state, in order):
+ * the cross-customer card check on `evals`, then what fires raised. Apart
+ * from evaluating, so a walk can evaluate its next batch while this one's
+ * reads and commits are under way.
+ */
+export async function raiseEvaluated(
   d: RaiseDeps,
   ctx: CallContext,
   states: SubjectState[],
+  evals: Evaluation[],
   settings: RuleSettingsMap,
-  pick: (state: SubjectState) => Selection,
+  declines?: DeclineReader,
 ): Promise<DetectResult> {
   const result: DetectResult = { evaluated: 0, raised: 0, hits: 0, shadow: 0, alerts: [] };
-  const evals: Evaluation[] = [];
-  const raising: Promise<void>[] = [];
-  // raised together: the audit appender puts a burst of commits into one
-  for (const state of states) {
-    const e = evaluateSubject(state, settings, pick(state));
-    evals.push(e);
+  const items: RaiseItem[] = [];
+  for (const [i, state] of states.entries()) {
+    const e = evals[i];
     result.evaluated += e.evaluated;
     if (e.signals.length === 0) continue;
     const isCard = state.subject.startsWith("card:");
-    raising.push((async () => {
-      result.shadow += await recordShadow(d.kv, state.subject, e.signals);
-      const r = await raiseAlerts(
-        d,
-        ctx,
-        {
-          subject: state.subject,
-          customer: isCard ? null : state.subject,
-          card_fingerprint: isCard ? state.subject.slice(5) : null,
-          customers: [],
-        },
-        e.signals,
-        (s) => snapshotOf(state, s),
-      );
-      add(result, r);
-    })());
+    items.push({
+      target: {
+        subject: state.subject,
+        customer: isCard ? null : state.subject,
+        card_fingerprint: isCard ? state.subject.slice(5) : null,
+        customers: [],
+      },
+      signals: e.signals,
+      snapshotOf: (s) => snapshotOf(state, s),
+    });
   }
-  for (const card of await evaluateCards(d.kv, evals, settings)) {
-    raising.push((async () => {
-      result.shadow += await recordShadow(d.kv, cardSubject(card.fingerprint), card.signals);
-      const r = await raiseAlerts(
-        d,
-        ctx,
-        {
-          subject: cardSubject(card.fingerprint),
-          customer: null,
-          card_fingerprint: card.fingerprint,
-          customers: card.customers,
-        },
-        card.signals,
-        (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
-      );
-      add(result, r);
-    })());
+  for (const card of await evaluateCards(d.kv, evals, settings, declines)) {
+    items.push({
+      target: {
+        subject: cardSubject(card.fingerprint),
+        customer: null,
+        card_fingerprint: card.fingerprint,
+        customers: card.customers,
+      },
+      signals: card.signals,
+      snapshotOf: (s) => ({ card_fingerprint: card.fingerprint, evidence: s.evidence }),
+    });
   }
-  await Promise.all(raising);
+  const shadows = await Promise.all(
+    items.map((it) => recordShadow(d.kv, it.target.subject, it.signals)),
+  );
+  result.shadow = shadows.reduce((a, b) => a + b, 0);
+  add(result, await raiseGroup(d, ctx, items));
   return result;
 }
 

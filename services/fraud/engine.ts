@@ -7,6 +7,7 @@
  */
 import type { RuleSettingsMap, Signal } from "../../domain/fraud.ts";
 import type { Attempt, FraudHistory, Mark } from "../../domain/fraud_history.ts";
+import { inTimeOrder } from "./rules/common.ts";
 import {
   disputeHistory,
   earlyFraudWarning,
@@ -45,12 +46,14 @@ export function ofTransaction(txnId: string): Selection {
   return { attempt: (a) => a.x === txnId, mark: (m) => m.x === txnId };
 }
 
-function paymentSignals(input: Omit<RuleInput, "settings">, settings: RuleSettingsMap): Signal[] {
+/** Every enabled payment rule at `input.attempt`; `input.settings` is set to each rule's in turn. */
+function paymentSignals(input: RuleInput, settings: RuleSettingsMap): Signal[] {
   const out: Signal[] = [];
   for (const [name, rule] of PAYMENT_RULES) {
     const s = settings[name];
     if (!s.enabled) continue;
-    const sig = rule({ ...input, settings: s });
+    input.settings = s;
+    const sig = rule(input);
     if (sig) out.push(sig);
   }
   return out;
@@ -64,18 +67,24 @@ export function evaluateSubject(
   const out: Evaluation = { subject: input.subject, signals: [], evaluated: 0, declines: [] };
   const h = input.history;
   if (!h) return out;
-  const chosen = h.attempts.filter(pick.attempt);
-  const base = { history: h, customerCreated: input.customerCreated };
+  const first = h.attempts.find(pick.attempt);
+  const base = {
+    history: h,
+    customerCreated: input.customerCreated,
+    sorted: inTimeOrder(h.attempts),
+  };
+  // one input for every rule at every payment: the rules only read it
+  const ruleInput: RuleInput = { ...base, attempt: h.attempts[0], settings: settings.score };
   const score = settings.score;
   const scoring = score.enabled && score.alert_at !== null;
-  const firstAt = chosen.length ? chosen[0].t - score.window_minutes * 60_000 : Infinity;
+  const firstAt = first ? first.t - score.window_minutes * 60_000 : Infinity;
   const watch: WatchHit[] = [];
-  const chosenSet = new Set(chosen);
   for (const attempt of h.attempts) {
-    const isChosen = chosenSet.has(attempt);
+    const isChosen = first !== undefined && pick.attempt(attempt);
     // payments before the first chosen one only matter for the score's window
     if (!isChosen && !(scoring && attempt.t > firstAt)) continue;
-    const sigs = paymentSignals({ ...base, attempt }, settings);
+    ruleInput.attempt = attempt;
+    const sigs = paymentSignals(ruleInput, settings);
     for (const s of sigs) {
       if (s.level === "watch" && !s.shadow) {
         watch.push({ rule: s.rule, x: attempt.x, t: attempt.t, points: s.points });

@@ -34,7 +34,7 @@ export interface BenchSizes {
   quick: boolean;
   /** seconds each throughput measurement runs */
   durationS: number;
-  /** rows listed by the raw `kv.list` baseline and transactions swept */
+  /** rows listed by the raw `kv.list` baseline and transactions swept (quick: sweep.ts says why 100 k) */
   sweepSize: number;
   /** concurrent HTTP connections for the endpoint benchmarks */
   connections: number;
@@ -42,7 +42,7 @@ export interface BenchSizes {
 
 export function benchSizes(quick: boolean): BenchSizes {
   return quick
-    ? { quick, durationS: 2, sweepSize: 20_000, connections: 50 }
+    ? { quick, durationS: 2, sweepSize: 100_000, connections: 50 }
     : { quick, durationS: 10, sweepSize: 1_000_000, connections: 50 };
 }
 

@@ -22,11 +22,15 @@ export function robustZ(x: number, history: number[]): { z: number; median: numb
   return { z: mad > 0 ? (0.6745 * (x - med)) / mad : 0, median: med, mad };
 }
 
-export function amountAnomaly({ attempt, history, settings }: RuleInput): Signal | null {
-  const earlier = inWindow(history.attempts, attempt.t, windowMs(settings))
+export function amountAnomaly({ attempt, history, settings, sorted }: RuleInput): Signal | null {
+  const earlier = inWindow(history.attempts, attempt.t, windowMs(settings), sorted)
     .filter((a) => a.o === "s" && a.c === attempt.c && a.k !== attempt.k && a.t < attempt.t);
   if (earlier.length < (settings.extra_at ?? 3)) return null;
   const amounts = earlier.map((a) => a.a);
+  // the median is at least the smallest amount: most payments fail the ratio before any sort
+  if (settings.min_ratio !== null && settings.min_ratio > 0) {
+    if (attempt.a < settings.min_ratio * Math.min(...amounts)) return null;
+  }
   const r = robustZ(attempt.a, amounts);
   if (settings.min_ratio !== null && attempt.a < settings.min_ratio * r.median) return null;
   const level = levelOf(settings, r.z);

@@ -6,9 +6,9 @@
 import { inWindow, levelOf, type RuleInput, signal, someIds, windowMs } from "./common.ts";
 import type { RuleSettings, Signal } from "../../../domain/fraud.ts";
 
-export function failedAttempts({ attempt, history, settings }: RuleInput): Signal | null {
+export function failedAttempts({ attempt, history, settings, sorted }: RuleInput): Signal | null {
   if (attempt.o !== "f") return null;
-  const failed = inWindow(history.attempts, attempt.t, windowMs(settings))
+  const failed = inWindow(history.attempts, attempt.t, windowMs(settings), sorted)
     .filter((a) => a.o === "f");
   const level = levelOf(settings, failed.length);
   if (!level) return null;

@@ -2,11 +2,11 @@
 import { inWindow, levelOf, type RuleInput, signal, someIds, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
 
-export function highValueBurst({ attempt, history, settings }: RuleInput): Signal | null {
+export function highValueBurst({ attempt, history, settings, sorted }: RuleInput): Signal | null {
   const high = settings.amounts[attempt.c];
   // a currency without a configured amount: the rule is off for it
   if (high === undefined || attempt.o !== "s" || attempt.a < high) return null;
-  const hits = inWindow(history.attempts, attempt.t, windowMs(settings))
+  const hits = inWindow(history.attempts, attempt.t, windowMs(settings), sorted)
     .filter((a) => a.o === "s" && a.c === attempt.c && a.a >= high);
   const level = levelOf(settings, hits.length);
   if (!level) return null;

@@ -2,8 +2,8 @@
 import { inWindow, levelOf, type RuleInput, signal, someIds, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
 
-export function velocity({ attempt, history, settings }: RuleInput): Signal | null {
-  const seen = inWindow(history.attempts, attempt.t, windowMs(settings));
+export function velocity({ attempt, history, settings, sorted }: RuleInput): Signal | null {
+  const seen = inWindow(history.attempts, attempt.t, windowMs(settings), sorted);
   const level = levelOf(settings, seen.length);
   if (!level) return null;
   return signal(settings, level, attempt, {
