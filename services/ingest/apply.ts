@@ -250,6 +250,7 @@ async function buildChange(
   const hooked = await runChangeHooks(op, svc, changes, draft, {
     audited,
     stripeRequest: input.stripeRequest,
+    created: found.id === null,
   }); // may move draft's amounts
   const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 

@@ -76,11 +76,12 @@ export async function runChangeHooks(
   svc: ApplierServices,
   changes: Change[],
   draft: Transaction,
-  meta: { audited: boolean; stripeRequest: StripeRequestRef | null },
+  meta: { audited: boolean; stripeRequest: StripeRequestRef | null; created: boolean },
 ): Promise<AuditInput[]> {
   const audit: AuditInput[] = [];
   for (const c of changes) {
-    if (c.kind === "pi" && svc.paymentSettlement) {
+    // A transaction this very event creates has a fresh id: no retry can be in flight on it.
+    if (c.kind === "pi" && svc.paymentSettlement && !meta.created) {
       const settled = await svc.paymentSettlement(op, c.after as PiSnap, draft, meta.stripeRequest);
       // Nothing to settle is the common case and stays plain ingestion.
       if (settled.length && !meta.audited) needsAudit();

@@ -106,7 +106,7 @@ class WebhookServiceImpl {
     if (mayExceed && new TextEncoder().encode(rawBody).length > MAX_WEBHOOK_BODY_BYTES) {
       throw new AppError("payload_too_large", "webhook bodies are limited to 512 KiB");
     }
-    const event = await this.#verifier.verify(rawBody, signature);
+    const event = this.#verifier.verify(rawBody, signature);
     const now = this.#clock.now();
     this.#intakeLag?.observe({}, Math.max(0, now / 1000 - event.created));
     const object = event.data.object as { id?: unknown; object?: unknown };
