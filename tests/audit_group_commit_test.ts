@@ -43,6 +43,11 @@ function entry(id: string) {
   return { action: "group.test", target: { type: "thing", id }, result: "ok" as const };
 }
 
+/** The service with every change declared `shared` (its build checks all it reads). */
+function sharedAudit(audit: AuditService): AuditService {
+  return { ...audit, commit: (c, build, o) => audit.commit(c, build, { shared: true, ...o }) };
+}
+
 /** A change bumping its own counter, checked as read. */
 function bump(audit: AuditService, kv: Deno.Kv, key: Deno.KvKey, runs?: { n: number }) {
   return audit.commit(ctx, async (op) => {
@@ -74,7 +79,7 @@ async function withHeldQueue(
   const raw = await Deno.openKv(":memory:");
   try {
     const { kv, n } = counted(raw);
-    const audit = createAuditService(auditDeps(kv));
+    const audit = sharedAudit(createAuditService(auditDeps(kv)));
     await fn({ raw, kv, n, audit }, blocker(audit));
   } finally {
     raw.close();
@@ -142,8 +147,8 @@ Deno.test("changes to the same key never share a commit: no update is lost", () 
 Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap, no fork", () =>
   withTwoHandles(async (kvA, kvB, path) => {
     const services = [
-      createAuditService(auditDeps(kvA, path)),
-      createAuditService(auditDeps(kvB, path)),
+      sharedAudit(createAuditService(auditDeps(kvA, path))),
+      sharedAudit(createAuditService(auditDeps(kvB, path))),
     ];
     const kvs = [kvA, kvB];
     await Promise.all(Array.from({ length: 24 }, async (_, i) => {
@@ -168,8 +173,8 @@ Deno.test("a burst from two handles with stale reads mixed in: seqs 1..N, no gap
 
 Deno.test("a kept head gone stale (another handle appended) is caught by the commit's check", () =>
   withTwoHandles(async (kvA, kvB, path) => {
-    const a = createAuditService(auditDeps(kvA, path));
-    const b = createAuditService(auditDeps(kvB, path));
+    const a = sharedAudit(createAuditService(auditDeps(kvA, path)));
+    const b = sharedAudit(createAuditService(auditDeps(kvB, path)));
     await bump(a, kvA, ["k", "a"]); // A keeps the head its commit left
     await b.record(ctx, entry("from B")); // the head moves under A's kept copy
     await bump(a, kvA, ["k", "a"]);
@@ -194,3 +199,30 @@ Deno.test("a member whose build throws, or whose value KV refuses, fails alone",
     const entries = await assertChainIsLinear(raw, 5);
     assert.ok(!entries.some((e) => e.target?.id === "big"));
   }));
+
+Deno.test("a change not declared shared is built after the one before it landed, and commits alone", async () => {
+  const raw = await Deno.openKv(":memory:");
+  try {
+    const { kv, n } = counted(raw);
+    const audit = createAuditService(auditDeps(kv)); // changes not declared shared
+    const block = blocker(audit);
+    // Each counts the steps before it WITHOUT checking them and writes its own
+    // step: the keys are disjoint, so only building each after the one before it
+    // landed gives every change a different count.
+    const changes = Array.from({ length: 6 }, (_, i) =>
+      audit.commit(ctx, async (op) => {
+        let before = 0;
+        for await (const _ of kv.list({ prefix: ["step"] })) before++;
+        op.set(["step", i], before);
+        return { value: before, audit: [entry(`step${i}`)] };
+      }));
+    block.release();
+    await block.done;
+    const before = n.ok;
+    assert.deepEqual((await Promise.all(changes)).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+    assert.equal(n.ok - before, 6, "one commit each");
+    await assertChainIsLinear(raw, 7);
+  } finally {
+    raw.close();
+  }
+});

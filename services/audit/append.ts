@@ -154,7 +154,8 @@ async function drain(queue: AppendQueue): Promise<void> {
       const first = queue.tasks.shift()!;
       if (first.kind === "commit") {
         const group: GroupTask[] = [first];
-        while (queue.tasks[0]?.kind === "commit" && group.length < GROUP_MAX_CHANGES) {
+        const joins = () => queue.tasks[0]?.kind === "commit" && queue.tasks[0].shared;
+        while (first.shared && joins() && group.length < GROUP_MAX_CHANGES) {
           group.push(queue.tasks.shift() as CommitTask);
         }
         const again = await runGroup(queue.group, group);
@@ -179,8 +180,8 @@ async function drain(queue: AppendQueue): Promise<void> {
 }
 
 /**
- * Queues an audited change; see `AuditService.commit`. Changes waiting
- * together share commits (group.ts); `chain` gives their entries' time and ids
+ * Queues an audited change; see `AuditService.commit`. Shared changes waiting
+ * together share commits (group.ts); any other commits alone; `chain` gives their entries' time and ids
  * (default: the system clock). `_append` is no longer used (kept for callers).
  */
 export function enqueueCommit<T>(
@@ -189,12 +190,14 @@ export function enqueueCommit<T>(
   ctx: CallContext,
   build: (op: Deno.AtomicOperation) => Promise<{ value: T; audit: AuditInput[] }>,
   chain: ChainSource = chainSource(systemClock),
+  shared = false,
 ): Promise<T> {
   const { promise, resolve, reject } = Promise.withResolvers<T>();
   const queue = queueFor(kv);
   queue.tasks.push({
     kind: "commit",
     chain,
+    shared,
     stale: 0,
     ctx,
     build,

@@ -46,6 +46,12 @@ export interface GroupTask {
   reject: (e: unknown) => void;
   /** builds so far that were refused for a stale read */
   stale: number;
+  /**
+   * The build checks every value it relies on (AuditService.commit's `shared`),
+   * so it may share a commit and, when only the head moved, go again unbuilt.
+   * Otherwise it commits alone and any refusal builds it again.
+   */
+  shared: boolean;
 }
 
 /** Time and ids for the entries (the appending service's clock). */
@@ -238,8 +244,9 @@ async function commitGroup(state: GroupState, group: Member[], again: GroupTask[
       return;
     }
     const stale = await staleMembers(state.kv, left);
-    // Only the head moved (another isolate appended): the same builds go again, a little later.
-    if (stale.size === 0 && attempt < GROUP_ATTEMPTS) {
+    // Only the head moved (another isolate appended): the same builds go again, a little later
+    // (only builds that check all they read; any other is built again, as a lone change was).
+    if (stale.size === 0 && attempt < GROUP_ATTEMPTS && left.every((m) => m.task.shared)) {
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
       continue;
     }

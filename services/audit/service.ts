@@ -34,10 +34,17 @@ export interface AuditService {
    * runs again from scratch (no side effects outside `op`). Throwing aborts;
    * nothing is written. `build` must not call `record`/`commit` itself (it runs
    * while the append queue is held).
+   *
+   * `shared: true` declares that `build` checks (in `op`) every value it relies
+   * on: then changes waiting together are built at once and share one commit
+   * (group.ts). Without it the change is built after the one before it landed
+   * and commits alone, so a read it does not check is still covered by the
+   * audit head's check, as for any audited change.
    */
   commit<T>(
     ctx: CallContext,
     build: (op: Deno.AtomicOperation) => Promise<{ value: T; audit: AuditInput[] }>,
+    options?: { shared?: boolean },
   ): Promise<T>;
   /** An entry with no other change (denials: 403, bad OTP, self-approval). */
   record(ctx: CallContext, input: AuditInput): Promise<void>;
@@ -65,7 +72,8 @@ export function createAuditService(deps: Deps): AuditService {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
 
   const service: AuditService = {
-    commit: (ctx, build) => enqueueCommit(deps.kv, append, ctx, build, chain),
+    commit: (ctx, build, options) =>
+      enqueueCommit(deps.kv, append, ctx, build, chain, options?.shared ?? false),
     record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
 
     list: (query) => listAuditLog(deps, cursors, query),

@@ -151,7 +151,7 @@ function commitApproval(
         stripe: { idempotency_key: after.stripe_idempotency_key },
       }],
     };
-  });
+  }, { shared: true });
 }
 
 export function createRefundApprovals(parts: RequestParts) {

@@ -205,7 +205,7 @@ function requestRefund(
         stripe: { idempotency_key: awaiting ? null : record.stripe_idempotency_key },
       }],
     };
-  });
+  }, { shared: true });
 }
 
 export function createRefundRequests(deps: Deps, svc: RequestServices) {

@@ -207,7 +207,7 @@ async function release(
         ...(outcome.stripe ? { stripe: outcome.stripe } : {}),
       }, ...alert],
     };
-  });
+  }, { shared: true });
 }
 
 /** Releases after Stripe refused; the refund shows `failed` with Stripe's reason. */
