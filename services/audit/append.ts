@@ -181,12 +181,11 @@ async function drain(queue: AppendQueue): Promise<void> {
 
 /**
  * Queues an audited change; see `AuditService.commit`. Shared changes waiting
- * together share commits (group.ts); any other commits alone; `chain` gives their entries' time and ids
- * (default: the system clock). `_append` is no longer used (kept for callers).
+ * together share commits (group.ts); any other commits alone. `chain` gives
+ * their entries' time and ids (default: the system clock).
  */
 export function enqueueCommit<T>(
   kv: Deno.Kv,
-  _append: Append,
   ctx: CallContext,
   build: (op: Deno.AtomicOperation) => Promise<{ value: T; audit: AuditInput[] }>,
   chain: ChainSource = chainSource(systemClock),

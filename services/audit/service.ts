@@ -73,7 +73,7 @@ export function createAuditService(deps: Deps): AuditService {
 
   const service: AuditService = {
     commit: (ctx, build, options) =>
-      enqueueCommit(deps.kv, append, ctx, build, chain, options?.shared ?? false),
+      enqueueCommit(deps.kv, ctx, build, chain, options?.shared ?? false),
     record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
 
     list: (query) => listAuditLog(deps, cursors, query),
