@@ -5,18 +5,22 @@
  *
  * A change is built as soon as it is submitted, into a recording of its
  * checks and mutations. A finished build is placed at once into the next
- * group, a real atomic op, so serializing its values happens while the group
- * before it is still committing. The moment that group lands the next one is
- * sent, and only then is the landed one answered: KV is kept writing, and the
- * callers' continuations (answers, the next deliveries' verification and
- * builds) overlap the commit in flight.
+ * group, a real atomic op, so serializing its values happens while the groups
+ * before it are still committing. Up to `MAX_IN_FLIGHT` groups are sent
+ * without waiting for the one before to land: KV's writer takes them in
+ * order, so it goes from one straight to the next instead of idling while
+ * this isolate learns that a group landed and sends another. A landed group
+ * sends the next before its callers are answered, so their continuations
+ * (answers, the next deliveries' verification and builds) overlap the
+ * commits in flight.
  *
  * A build that may have read before a group changed one of its keys (a group
- * that landed since it started reading, or the group in flight) is built
- * again rather than sent to fail; a build that reads what the next group
- * changes waits for a later group. A refused group runs each build again on
- * its own (`commitChecked`), so a change is never lost and never applied on
- * stale reads.
+ * that landed since it started reading, or one in flight) is built again
+ * rather than sent to fail; a build that reads what the next group changes
+ * waits for a later group. A refused group runs each build again on its own
+ * (`commitChecked`), so a change is never lost and never applied on stale
+ * reads; the groups sent after it never hold a build that read one of its
+ * keys, so they stand or fall on their own checks.
  *
  * Overlap is told by the keys builds `check`: a build checks every key whose
  * value it read (the OCC rule), and writes to shared keys without a check do
@@ -39,6 +43,11 @@ const COMMIT_ATTEMPTS = 20;
 const GROUP_MAX_ITEMS = 32;
 /** Landed groups whose keys are remembered, to tell a build made before them from one after. */
 const LANDED_KEPT = 8;
+/**
+ * Groups sent and not yet landed. Two keep KV's writer busy (one commits
+ * while the next waits its turn); more only make the groups smaller.
+ */
+const MAX_IN_FLIGHT = 2;
 
 type Recorded =
   | { kind: "check"; check: Deno.AtomicCheck }
@@ -147,7 +156,8 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
 class GroupCommitter<T> {
   /** built, waiting for a later group (the next one was full, or changes what they read) */
   #held: Built<T>[] = [];
-  #inflight: Group<T> | null = null;
+  /** sent, oldest first (KV lands them in this order) */
+  #inflight: Group<T>[] = [];
   #next: NextGroup<T> | null = null;
   #landedCount = 0;
   /** checked key -> the group (by count) that last checked it, over the last `LANDED_KEPT` groups */
@@ -207,10 +217,13 @@ class GroupCommitter<T> {
   /** Puts a finished build into the next group (serializing its values now), or holds it. */
   #place(b: Built<T>): void {
     if (this.#stale(b)) return this.#prepare(b.p);
-    const inflight = this.#inflight;
-    if (inflight && b.keys.some((k) => inflight.touched.has(k))) {
-      inflight.rebuild.push(b.p); // may have read before the group in flight lands
-      return;
+    // The newest group in flight it overlaps: built again once that one (and those before) landed.
+    for (let i = this.#inflight.length - 1; i >= 0; i--) {
+      const sent = this.#inflight[i];
+      if (b.keys.some((k) => sent.touched.has(k))) {
+        sent.rebuild.push(b.p); // may have read before that group lands
+        return;
+      }
     }
     const next = this.#next ??= {
       op: this.#kv.atomic(),
@@ -248,12 +261,12 @@ class GroupCommitter<T> {
     }
   }
 
-  /** Sends the next group; when it lands, sends the one after and only then answers. */
+  /** Sends the next group; when it lands, sends the one after (if any) and only then answers. */
   #send(): void {
     const open = this.#next!;
     this.#next = null;
     const group: Group<T> = { taken: open.taken, touched: open.touched, rebuild: [] };
-    this.#inflight = group;
+    this.#inflight.push(group);
     // A commit that throws (too large, say) is refused like one that fails its checks.
     open.op.commit().then((r) => (r.ok ? r.versionstamp : null), () => null).then(
       (versionstamp) => this.#landed(group, versionstamp),
@@ -262,7 +275,7 @@ class GroupCommitter<T> {
 
   #landed(group: Group<T>, versionstamp: string | null): void {
     const ok = versionstamp !== null;
-    this.#inflight = null;
+    this.#inflight = this.#inflight.filter((g) => g !== group);
     this.#land(group);
     if (ok) { for (const t of group.taken) this.#remember(t.rec, versionstamp); }
     else this.#cache?.forget(group.touched); // what its builds read may be stale
@@ -278,6 +291,6 @@ class GroupCommitter<T> {
   }
 
   #pump(): void {
-    if (!this.#inflight && this.#next) this.#send();
+    if (this.#inflight.length < MAX_IN_FLIGHT && this.#next) this.#send();
   }
 }

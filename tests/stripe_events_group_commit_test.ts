@@ -112,3 +112,78 @@ Deno.test("a change whose value KV cannot store fails alone; the changes grouped
     assert.equal((await t.kv.get(["group_bad", 5])).versionstamp, null);
   });
 });
+
+/**
+ * The KV with its commits held at a gate until released, and how many were
+ * sent and how many are not yet answered.
+ */
+function gatedKv(kv: Deno.Kv) {
+  const state = { inFlight: 0, sent: 0, gates: [] as (() => void)[] };
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            state.sent++;
+            state.inFlight++;
+            await new Promise<void>((open) => state.gates.push(open));
+            try {
+              return await commit();
+            } finally {
+              state.inFlight--;
+            }
+          };
+          return op;
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  /** Opens the oldest gate (its commit goes to KV). */
+  const release = () => state.gates.shift()!();
+  return { kv: proxy, state, release };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+/** Waits (a second at most) until `ready()`; throws `what` when it never is. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !ready(); i++) await tick();
+  assert.ok(ready(), what);
+}
+
+Deno.test("a second group is sent while the first commits, never a third; a refused first group leaves the second standing", async () => {
+  await withTestApp(async (t) => {
+    const { kv, state, release } = gatedKv(t.kv);
+    const committer = createEventCommitter(kv, t.services.audit);
+    const bump = (key: Deno.KvKey) =>
+      committer.commit(ctx, async (op) => {
+        const entry = await t.kv.get<number>(key);
+        op.check(entry).set(key, (entry.value ?? 0) + 1);
+        return { value: { applied: true, detail: String(key) }, audit: [] };
+      });
+    const all = [bump(["pipe", "a"])];
+    await until(() => state.sent === 1, "the first group was not sent");
+    all.push(bump(["pipe", "b"]));
+    await until(() => state.sent === 2, "no second group while the first commits");
+    // more changes, one of them reading "a" before the first group lands
+    all.push(bump(["pipe", "c"]), bump(["pipe", "d"]), bump(["pipe", "a"]));
+    for (let i = 0; i < 5; i++) await tick();
+    assert.equal(state.sent, 2, "a third group went out while two were in flight");
+    assert.equal(state.inFlight, 2);
+    // Another isolate moves "a" before the first group reaches KV: that group is refused.
+    await t.kv.set(["pipe", "a"], 10);
+    let settled = false;
+    const done = Promise.all(all).finally(() => (settled = true));
+    while (!settled) {
+      while (state.gates.length) release();
+      await tick();
+    }
+    await done;
+    const values = await t.kv.getMany<number[]>(["a", "b", "c", "d"].map((k) => ["pipe", k]));
+    assert.deepEqual(values.map((v) => v.value), [12, 1, 1, 1]);
+  });
+});
