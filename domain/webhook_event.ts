@@ -33,9 +33,14 @@ export interface WebhookEventRecord {
   job_id: string | null;
   /** ms; the sweep removes processed/ignored records after this */
   keep_until: number;
+  /** the event JSON's length in UTF-8 bytes */
   payload_bytes: number;
-  /** 0 when the payload is inline (`payload`) */
+  /** 0 when the payload is inline (`payload_z`, or `payload` in records stored before deflating) */
   payload_chunks: number;
-  /** the event's JSON, when it is at most `INLINE_PAYLOAD_BYTES` */
+  /** how `payload_z` and the chunks are stored; absent: UTF-8 JSON (records stored before) */
+  payload_encoding?: "deflate-raw";
+  /** the event's JSON deflated, when that is at most `INLINE_PAYLOAD_BYTES` */
+  payload_z?: Uint8Array;
+  /** the event's JSON, in records stored before payloads were deflated */
   payload?: string;
 }

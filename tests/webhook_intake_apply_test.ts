@@ -6,7 +6,7 @@ import { kvSnapshot, makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhook
 import { paymentIntentObject, paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 import { keys } from "../kv/keys.ts";
 import { listJobs } from "../kv/jobs.ts";
-import { getEvent } from "../kv/webhook_events.ts";
+import { getEvent, INLINE_PAYLOAD_BYTES, readPayload } from "../kv/webhook_events.ts";
 import { WEBHOOK_PROCESS_JOB, WEBHOOK_RETENTION_MS } from "../services/webhooks/processing.ts";
 import { systemContext } from "../domain/actor.ts";
 
@@ -67,7 +67,7 @@ Deno.test("a payment event is applied in the commit that stores it: processed be
   });
 });
 
-Deno.test("a small payload is kept in the record and processed events stay out of the status index", async () => {
+Deno.test("a small payload is kept in the record, deflated, and processed events stay out of the status index", async () => {
   await withIntake(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
@@ -76,9 +76,15 @@ Deno.test("a small payload is kept in the record and processed events stay out o
     );
     await post(t, event);
     const record = (await getEvent(t.kv, event.id)).value!;
-    assert.equal(record.payload, JSON.stringify(event));
+    assert.equal(await readPayload(t.kv, record), JSON.stringify(event));
     assert.equal(record.payload_chunks, 0);
-    assert.equal(record.payload_bytes, new TextEncoder().encode(JSON.stringify(event)).length);
+    assert.equal(record.payload_encoding, "deflate-raw");
+    assert.equal(record.payload, undefined);
+    const json = new TextEncoder().encode(JSON.stringify(event));
+    assert.equal(record.payload_bytes, json.length);
+    // deflated, and stored as its own bytes (not a view of a larger buffer)
+    assert.ok(record.payload_z!.byteLength < json.length / 2, `${record.payload_z!.byteLength}`);
+    assert.equal(record.payload_z!.buffer.byteLength, record.payload_z!.byteLength);
     const under = async (prefix: Deno.KvKey) => {
       const found = [];
       for await (const e of t.kv.list({ prefix })) found.push(e.key);
@@ -245,5 +251,67 @@ Deno.test("the retention sweep removes everything an event applied at intake sto
     assert.deepEqual(await t.services.webhooks.sweepExpired(), { deleted: 1, kept: 0 });
     const left = [...(await kvSnapshot(t.kv)).keys()].filter((k) => k.includes("webhook_event"));
     assert.deepEqual(left, []);
+  });
+});
+
+Deno.test("records stored before payloads were deflated still read: inline JSON and UTF-8 chunks", async () => {
+  await withIntake(async (t) => {
+    const json = JSON.stringify({ id: "evt_old_format", object: "event", note: "é".repeat(40) });
+    const base = {
+      log_id: "whe_old",
+      type: "customer.updated",
+      created: 1,
+      livemode: false,
+      api_version: null,
+      received_at: 0,
+      status: "processed" as const,
+      attempts: 1,
+      last_error: null,
+      detail: null,
+      processed_at: 0,
+      object_id: null,
+      object_type: null,
+      job_id: null,
+      keep_until: 0,
+    };
+    const utf8 = new TextEncoder().encode(json);
+    const inline = {
+      ...base,
+      id: "evt_old_inline",
+      payload_bytes: utf8.length,
+      payload_chunks: 0,
+      payload: json,
+    };
+    assert.equal(await readPayload(t.kv, inline), json);
+    const chunked = {
+      ...base,
+      id: "evt_old_chunks",
+      payload_bytes: utf8.length,
+      payload_chunks: 2,
+    };
+    await t.kv.set([...keys.webhookEventPayloadPrefix(chunked.id), 0], utf8.slice(0, 50));
+    await t.kv.set([...keys.webhookEventPayloadPrefix(chunked.id), 1], utf8.slice(50));
+    assert.equal(await readPayload(t.kv, chunked), json);
+  });
+});
+
+Deno.test("a payload that stays large deflated is chunked, deflated, and reads back intact", async () => {
+  await withIntake(async (t) => {
+    // random text does not deflate much: over the inline limit and over one chunk
+    const noise = Array.from({ length: 12_000 }, () => Math.random().toString(36).slice(2, 10));
+    const event = stripeEvent(
+      "payment_intent.succeeded",
+      paymentIntentObject({ customer: "cus_bigPayload", status: "succeeded" }),
+      T0,
+    );
+    (event.data.object as unknown as { metadata: Record<string, string> }).metadata = {
+      notes: noise.join(""),
+    };
+    await post(t, event);
+    const record = (await getEvent(t.kv, event.id)).value!;
+    assert.ok(record.payload_chunks >= 1 && record.payload_z === undefined);
+    assert.equal(record.payload_encoding, "deflate-raw");
+    assert.ok(record.payload_bytes > INLINE_PAYLOAD_BYTES);
+    assert.equal(await readPayload(t.kv, record), JSON.stringify(event));
   });
 });

@@ -10,6 +10,7 @@ import {
   withWebhookApp,
 } from "./helpers/webhooks.ts";
 import { listJobs } from "../kv/jobs.ts";
+import { getEvent } from "../kv/webhook_events.ts";
 
 function customerObject(id = `cus_${crypto.randomUUID().slice(0, 8)}`) {
   return {
@@ -168,13 +169,16 @@ Deno.test("the intake stores events larger than one KV value (chunked) intact", 
   await withWebhookApp(async (t) => {
     const event = makeEvent("customer.updated", {
       ...customerObject(),
-      metadata: { notes: "é".repeat(100_000) }, // 200 000 UTF-8 bytes: four chunks
+      // 200 000 UTF-8 bytes that do not deflate much (random): still four chunks deflated
+      metadata: { notes: randomText(100_000) + "é".repeat(50_000) },
     });
     const res = await postEvent(t.app, event, { clock: t.clock });
     assert.equal(res.status, 200);
     await t.services.webhooks.drain();
     const stored = await t.services.webhooks.get(event.id);
     assert.ok(stored.payload_bytes > 200_000);
+    const record = (await getEvent(t.kv, event.id)).value!;
+    assert.ok(record.payload_chunks >= 2, `${record.payload_chunks} chunks`);
     assert.deepEqual(stored.payload, JSON.parse(JSON.stringify(event)));
   });
 });
@@ -292,3 +296,10 @@ Deno.test("with no webhook secret configured the intake answers 503 so Stripe re
     await assertRefused(res, 503, "unavailable");
   }, {});
 });
+
+/** `n` characters of random base-36 text (does not deflate much). */
+function randomText(n: number): string {
+  let out = "";
+  while (out.length < n) out += Math.random().toString(36).slice(2);
+  return out.slice(0, n);
+}
