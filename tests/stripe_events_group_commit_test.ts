@@ -4,25 +4,35 @@ import { auditEntries } from "./helpers/identity.ts";
 import { createEventCommitter, needsAudit, noChange } from "../services/ingest/commit.ts";
 import { stripeContext } from "../domain/actor.ts";
 
-/** The KV with its commits counted. */
-function countingKv(kv: Deno.Kv) {
-  const counter = { commits: 0 };
-  const proxy = new Proxy(kv, {
+/** The KV with every atomic op's `commit` passed through `wrap`. */
+function withCommits(
+  kv: Deno.Kv,
+  wrap: (commit: () => Promise<Deno.KvCommitResult | Deno.KvCommitError>) => Promise<
+    Deno.KvCommitResult | Deno.KvCommitError
+  >,
+): Deno.Kv {
+  return new Proxy(kv, {
     get(target, prop) {
       if (prop === "atomic") {
         return () => {
           const op = target.atomic();
           const commit = op.commit.bind(op);
-          op.commit = () => {
-            counter.commits++;
-            return commit();
-          };
+          op.commit = () => wrap(commit);
           return op;
         };
       }
       const v = Reflect.get(target, prop);
       return typeof v === "function" ? v.bind(target) : v;
     },
+  });
+}
+
+/** The KV with its commits counted. */
+function countingKv(kv: Deno.Kv) {
+  const counter = { commits: 0 };
+  const proxy = withCommits(kv, (commit) => {
+    counter.commits++;
+    return commit();
   });
   return { kv: proxy, counter };
 }
@@ -119,28 +129,15 @@ Deno.test("a change whose value KV cannot store fails alone; the changes grouped
  */
 function gatedKv(kv: Deno.Kv) {
   const state = { inFlight: 0, sent: 0, gates: [] as (() => void)[] };
-  const proxy = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const commit = op.commit.bind(op);
-          op.commit = async () => {
-            state.sent++;
-            state.inFlight++;
-            await new Promise<void>((open) => state.gates.push(open));
-            try {
-              return await commit();
-            } finally {
-              state.inFlight--;
-            }
-          };
-          return op;
-        };
-      }
-      const v = Reflect.get(target, prop);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
+  const proxy = withCommits(kv, async (commit) => {
+    state.sent++;
+    state.inFlight++;
+    await new Promise<void>((open) => state.gates.push(open));
+    try {
+      return await commit();
+    } finally {
+      state.inFlight--;
+    }
   });
   /** Opens the oldest gate (its commit goes to KV). */
   const release = () => state.gates.shift()!();
