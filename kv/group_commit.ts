@@ -7,9 +7,9 @@
  * checks and mutations. A finished build is placed at once into the next
  * group, a real atomic op, so serializing its values happens while the groups
  * before it are still committing. Up to `MAX_IN_FLIGHT` groups are sent
- * without waiting for the one before to land: KV's writer takes them in
- * order, so it goes from one straight to the next instead of idling while
- * this isolate learns that a group landed and sends another. A landed group
+ * without waiting for the one before to land: KV's writer goes from one
+ * straight to the next instead of idling while this isolate learns that a
+ * group landed and sends another. A landed group
  * sends the next before its callers are answered, so their continuations
  * (answers, the next deliveries' verification and builds) overlap the
  * commits in flight.
@@ -156,7 +156,7 @@ export function createGroupCommitter<T>(kv: Deno.Kv, cache: CounterCache | null 
 class GroupCommitter<T> {
   /** built, waiting for a later group (the next one was full, or changes what they read) */
   #held: Built<T>[] = [];
-  /** sent, oldest first (KV lands them in this order) */
+  /** sent and not yet landed, oldest first */
   #inflight: Group<T>[] = [];
   #next: NextGroup<T> | null = null;
   #landedCount = 0;
@@ -217,7 +217,8 @@ class GroupCommitter<T> {
   /** Puts a finished build into the next group (serializing its values now), or holds it. */
   #place(b: Built<T>): void {
     if (this.#stale(b)) return this.#prepare(b.p);
-    // The newest group in flight it overlaps: built again once that one (and those before) landed.
+    // Built again once the newest group in flight it overlaps has landed (and placed again then,
+    // so any other still in flight that it overlaps is waited for too).
     for (let i = this.#inflight.length - 1; i >= 0; i--) {
       const sent = this.#inflight[i];
       if (b.keys.some((k) => sent.touched.has(k))) {

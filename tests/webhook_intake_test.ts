@@ -169,7 +169,8 @@ Deno.test("the intake stores events larger than one KV value (chunked) intact", 
   await withWebhookApp(async (t) => {
     const event = makeEvent("customer.updated", {
       ...customerObject(),
-      // 200 000 UTF-8 bytes that do not deflate much (random): still four chunks deflated
+      // 200 000 UTF-8 bytes, half of them random text (which deflates little): still more
+      // than one chunk deflated
       metadata: { notes: randomText(100_000) + "é".repeat(50_000) },
     });
     const res = await postEvent(t.app, event, { clock: t.clock });
