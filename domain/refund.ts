@@ -71,6 +71,12 @@ export interface RefundRecord {
   updated_at: string;
   settled_at: string | null;
   history: RefundHistoryEntry[];
+  /**
+   * Times the requester's index row of this refund has been written (kept
+   * with the record so the next write counts on; never shown). Absent on
+   * records stored before it was counted.
+   */
+  requester_row_writes?: number;
 }
 
 const MAX_HISTORY = 50;

@@ -202,6 +202,11 @@ export const keys = {
    * so one operator's concurrent requests see each other (refund approval policy)
    */
   refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
+  /**
+   * a count (Deno.KvU64) summed by every commit that writes one of the
+   * operator's `refundByRequester` rows: equal counts, equal rows
+   */
+  refundRequesterVersion: (adminId: string) => ["refund_requester_versions", adminId],
   /** the signed count of checkpoints (deleting one is detected) */
   auditCheckpointMeta: () => ["audit_checkpoint_meta"],
   /** the last checkpoint a verify confirmed: where the next incremental verify starts */

@@ -3,7 +3,8 @@
  * 24 h (through `["refunds_by_requester", admin, id]`, ULID ids in time
  * order), and the operator's mark.
  *
- *   ["refund_requester_marks", admin] -> ms of the operator's last request
+ *   ["refund_requester_marks", admin]    -> the operator's last request (ms, refund id)
+ *   ["refund_requester_versions", admin] -> +1 for every write of one of the operator's rows
  *
  * The index rows carry what the policy needs (kv/refunds.ts `RequesterRow`),
  * so the records are not read; a row written before rows carried it holds the
@@ -17,52 +18,54 @@ import type { Transaction } from "../domain/transaction.ts";
 import { type RequesterRow, requesterRow } from "./refunds.ts";
 
 export interface RecentRefund extends RequesterRow {
-  /** the payment's customer now (null when not asked for: `listRequesterRefundsSince`) */
+  /** the payment's customer now (null when not asked for) */
   customer: string | null;
 }
 
-/** The operator's refunds created at or after `sinceMs`, as their index rows say. */
+/** One of the operator's index rows as listed, with the versionstamp of its row. */
+export interface ListedRow {
+  row: RequesterRow;
+  versionstamp: string;
+}
+
+/**
+ * The operator's rows for refunds created at or after `sinceMs`, with their
+ * versionstamps. A row holding an id alone (written before rows carried the
+ * policy's fields) is answered from its record.
+ */
 export async function listRequesterRowsSince(
   kv: Deno.Kv,
   requester: string,
   sinceMs: number,
-): Promise<RequesterRow[]> {
+): Promise<ListedRow[]> {
   const prefix = keys.refundsByRequesterPrefix(requester);
-  const rows: (RequesterRow | string)[] = [];
+  const listed: Deno.KvEntry<RequesterRow | string>[] = [];
   const iter = kv.list<RequesterRow | string>({
     start: [...prefix, idLowerBound("rfd", sinceMs)],
     end: [...prefix, "rfd_\uffff"],
-  }, { batchSize: 500 });
-  for await (const e of iter) rows.push(e.value);
-  const bare = rows.filter((r): r is string => typeof r === "string");
-  if (bare.length === 0) return rows as RequesterRow[];
-  const records = await getManyChunked<RefundRecord>(kv, bare.map((id) => keys.refund(id)));
-  const read = new Map(
-    records.flatMap((r) => r.value ? [[r.value.id, requesterRow(r.value)]] : []),
-  );
-  return rows.flatMap((r) => typeof r !== "string" ? [r] : read.has(r) ? [read.get(r)!] : []);
+  }, { batchSize: 1000 });
+  for await (const e of iter) listed.push(e);
+  const bare = listed.flatMap((e) => typeof e.value === "string" ? [e.value] : []);
+  const read = new Map<string, RequesterRow>();
+  if (bare.length > 0) {
+    const records = await getManyChunked<RefundRecord>(kv, bare.map((id) => keys.refund(id)));
+    for (const r of records) if (r.value) read.set(r.value.id, requesterRow(r.value));
+  }
+  return listed.flatMap((e) => {
+    const row = typeof e.value === "string" ? read.get(e.value) : e.value;
+    return row ? [{ row, versionstamp: e.versionstamp }] : [];
+  });
 }
 
-/**
- * The payments' customers as they are now, for the rows of `rows` (asked only
- * when the refund being decided has a customer: otherwise no prior refund can
- * share it).
- */
-export async function withCustomers(kv: Deno.Kv, rows: RequesterRow[]): Promise<RecentRefund[]> {
-  const txnIds = [...new Set(rows.map((r) => r.transaction_id))];
+/** The customers of the transactions `txnIds`, as they are now (absent: none, or no record). */
+export async function readCustomers(
+  kv: Deno.Kv,
+  txnIds: string[],
+): Promise<Map<string, string | null>> {
   const txns = await getManyChunked<Transaction>(kv, txnIds.map((id) => keys.transaction(id)));
   const customerOf = new Map<string, string | null>();
   for (const t of txns) if (t.value) customerOf.set(t.value.id, t.value.customer ?? null);
-  return rows.map((r) => ({ ...r, customer: customerOf.get(r.transaction_id) ?? null }));
-}
-
-/** The operator's refunds created at or after `sinceMs`, with each payment's customer. */
-export async function listRequesterRefundsSince(
-  kv: Deno.Kv,
-  requester: string,
-  sinceMs: number,
-): Promise<RecentRefund[]> {
-  return withCustomers(kv, await listRequesterRowsSince(kv, requester, sinceMs));
+  return customerOf;
 }
 
 /** The operator's last request: when, and the refund it created (older marks: the time alone). */
@@ -71,8 +74,64 @@ export interface RequesterMark {
   refund_id: string;
 }
 
-export function getRequesterMark(kv: Deno.Kv, requester: string) {
-  return kv.get<number | RequesterMark>(keys.refundRequesterMark(requester));
+/** What a request reads of the operator first: the mark, and the count of row writes. */
+export interface RequesterState {
+  mark: Deno.KvEntryMaybe<number | RequesterMark>;
+  /** `keys.refundRequesterVersion` (0 before any row was counted) */
+  version: bigint;
+}
+
+/** The operator's state and the index rows of `ids`, all of ONE snapshot. */
+export interface RequesterSnapshot extends RequesterState {
+  /** by refund id, in the order asked */
+  rows: Deno.KvEntryMaybe<RequesterRow | string>[];
+}
+
+/** Keys per `getMany` (KV reads at most 10 keys at once). */
+const KEYS_PER_READ = 10;
+
+/**
+ * The mark, the version and the rows of `ids`, as of one snapshot: each
+ * `getMany` is one snapshot and carries the version, and the rows only change
+ * with the version, so reads that all saw the same version saw the same
+ * state. Null when the version moved between them (read again, or list).
+ */
+export async function readRequesterSnapshot(
+  kv: Deno.Kv,
+  requester: string,
+  ids: string[],
+): Promise<RequesterSnapshot | null> {
+  const versionKey = keys.refundRequesterVersion(requester);
+  const first = [keys.refundRequesterMark(requester), versionKey];
+  const rowKeys = ids.map((id) => keys.refundByRequester(requester, id));
+  const reads = [kv.getMany<unknown[]>([...first, ...rowKeys.slice(0, KEYS_PER_READ - 2)])];
+  for (let i = KEYS_PER_READ - 2; i < rowKeys.length; i += KEYS_PER_READ - 1) {
+    reads.push(kv.getMany<unknown[]>([versionKey, ...rowKeys.slice(i, i + KEYS_PER_READ - 1)]));
+  }
+  const answers = await Promise.all(reads);
+  const versions = answers.map((a, i) => versionOf(a[i === 0 ? 1 : 0]));
+  if (versions.some((v) => v !== versions[0])) return null;
+  const rows = answers.flatMap((a, i) => a.slice(i === 0 ? 2 : 1));
+  return {
+    mark: answers[0][0] as Deno.KvEntryMaybe<number | RequesterMark>,
+    version: versions[0],
+    rows: rows as Deno.KvEntryMaybe<RequesterRow | string>[],
+  };
+}
+
+function versionOf(e: Deno.KvEntryMaybe<unknown>): bigint {
+  return (e.value as Deno.KvU64 | null)?.value ?? 0n;
+}
+
+/** The mark and the version alone. */
+export async function getRequesterState(kv: Deno.Kv, requester: string): Promise<RequesterState> {
+  const snap = await readRequesterSnapshot(kv, requester, []);
+  return { mark: snap!.mark, version: snap!.version };
+}
+
+/** The version alone. */
+export async function getRequesterVersion(kv: Deno.Kv, requester: string): Promise<bigint> {
+  return versionOf(await kv.get(keys.refundRequesterVersion(requester)));
 }
 
 /**

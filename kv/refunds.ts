@@ -6,6 +6,7 @@
  *   ["refunds_by_transaction", txn, id]          -> id
  *   ["refunds_by_status", status, id]            -> id
  *   ["refunds_by_requester", requester, id]      -> RequesterRow (an id alone in older rows)
+ *   ["refund_requester_versions", requester]     -> Deno.KvU64, +1 by each commit writing such rows
  *   ["refunds_by_stripe_refund", re_…]           -> id  (unique: versionstamp null on create)
  *   ["refund_daily_totals", admin, "2026-11-26"] -> Deno.KvU64 (minor units)
  *
@@ -30,11 +31,35 @@ export interface RequesterRow {
   currency: string;
   status: RefundStatus;
   created_at: string;
+  /** times this row has been written (rows written before it was counted: absent) */
+  w?: number;
 }
 
 export function requesterRow(r: RefundRecord): RequesterRow {
   const { id, transaction_id, amount, currency, status, created_at } = r;
-  return { id, transaction_id, amount, currency, status, created_at };
+  const row: RequesterRow = { id, transaction_id, amount, currency, status, created_at };
+  if (r.requester_row_writes !== undefined) row.w = r.requester_row_writes;
+  return row;
+}
+
+/**
+ * Writes the requester index row of `r`, whose row had been written
+ * `writesBefore` times, and returns the record to store with it: record and
+ * row carry the new count (`requester_row_writes`, the row's `w`), and the
+ * operator's version (`keys.refundRequesterVersion`) rises by one in the same
+ * commit. So the rise of the version is the sum of the rises of the rows'
+ * counts, which is how a reader knows what moved (services/refunds/policy_rows.ts).
+ * A sum, not a checked write: it adds no conflict.
+ */
+function addRequesterRow(
+  op: Deno.AtomicOperation,
+  r: RefundRecord,
+  writesBefore: number,
+): RefundRecord {
+  const stored: RefundRecord = { ...r, requester_row_writes: writesBefore + 1 };
+  op.set(keys.refundByRequester(r.requested_by, r.id), requesterRow(stored))
+    .sum(keys.refundRequesterVersion(r.requested_by), 1n);
+  return stored;
 }
 
 /** The refund id a requester index row names (older rows hold the id alone). */
@@ -86,11 +111,10 @@ export function addJobRemoval(op: Deno.AtomicOperation, job: { id: string; due_a
 
 export function addCreateRefund(op: Deno.AtomicOperation, record: RefundRecord): void {
   op.check({ key: keys.refund(record.id), versionstamp: null })
-    .set(keys.refund(record.id), record)
+    .set(keys.refund(record.id), addRequesterRow(op, record, 0))
     .set(keys.refundsByCreated(record.id), record.id)
     .set(keys.refundByTransaction(record.transaction_id, record.id), record.id)
-    .set(keys.refundByStatus(record.status, record.id), record.id)
-    .set(keys.refundByRequester(record.requested_by, record.id), requesterRow(record));
+    .set(keys.refundByStatus(record.status, record.id), record.id);
   if (record.stripe_refund) addStripeIndex(op, record.stripe_refund, record.id);
 }
 
@@ -106,13 +130,16 @@ export function addUpdateRefund(
   next: RefundRecord,
 ): void {
   const before = entry.value;
-  op.check(entry).set(keys.refund(next.id), next);
+  const writes = before.requester_row_writes;
+  const stored = before.status !== next.status || before.transaction_id !== next.transaction_id
+    ? addRequesterRow(op, next, writes ?? 0)
+    : writes === undefined
+    ? next
+    : { ...next, requester_row_writes: writes };
+  op.check(entry).set(keys.refund(next.id), stored);
   if (before.status !== next.status) {
     op.delete(keys.refundByStatus(before.status, next.id))
       .set(keys.refundByStatus(next.status, next.id), next.id);
-  }
-  if (before.status !== next.status || before.transaction_id !== next.transaction_id) {
-    op.set(keys.refundByRequester(next.requested_by, next.id), requesterRow(next));
   }
   if (next.stripe_refund && next.stripe_refund !== before.stripe_refund) {
     addStripeIndex(op, next.stripe_refund, next.id);
@@ -230,10 +257,9 @@ export function addRefundTransactionMove(
   const before = entry.value;
   const after: RefundRecord = { ...before, transaction_id: intoId, updated_at: now };
   op.check(entry)
-    .set(keys.refund(after.id), after)
+    .set(keys.refund(after.id), addRequesterRow(op, after, before.requester_row_writes ?? 0))
     .delete(keys.refundByTransaction(before.transaction_id, before.id))
-    .set(keys.refundByTransaction(intoId, after.id), after.id)
-    .set(keys.refundByRequester(after.requested_by, after.id), requesterRow(after));
+    .set(keys.refundByTransaction(intoId, after.id), after.id);
   return after;
 }
 

@@ -25,14 +25,8 @@ import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { amountFor } from "../../config.ts";
-import {
-  addRequesterMark,
-  getRequesterMark,
-  listRequesterRowsSince,
-  markCovers,
-  type RequesterMark,
-  withCustomers,
-} from "../../kv/refund_policy.ts";
+import { addRequesterMark, type RequesterMark } from "../../kv/refund_policy.ts";
+import { RequesterRows } from "./policy_rows.ts";
 import { createRefundApprovals } from "./approve.ts";
 import {
   assertChargeRefundable,
@@ -82,13 +76,14 @@ export interface CreateRefundInput {
  * a customer (no prior refund can share a missing one).
  */
 async function policyReasons(
-  { kv, config }: Deps,
+  { config }: Deps,
+  policy: RequesterRows,
   reads: RequestReads,
   txn: Transaction,
   amount: number,
 ): Promise<string[]> {
   const prior = txn.customer
-    ? await withCustomers(kv, reads.rows)
+    ? await policy.withCustomers(reads.rows)
     : reads.rows.map((r) => ({ ...r, customer: null }));
   const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
   const cap = config.refundDailyCaps
@@ -105,7 +100,7 @@ async function policyReasons(
 interface RequestReads {
   txnEntry: Deno.KvEntry<Transaction>;
   mark: Deno.KvEntryMaybe<number | RequesterMark>;
-  /** the operator's refunds of the policy window (kv/refund_policy.ts) */
+  /** the operator's refunds of the policy window (policy_rows.ts) */
   rows: RequesterRow[];
   /** the transaction's disputes (null: read them) */
   disputes: Deno.KvEntry<DisputeRecord>[] | null;
@@ -113,23 +108,20 @@ interface RequestReads {
 
 async function readForRequest(
   kv: Deno.Kv,
+  policy: RequesterRows,
   op: Deno.AtomicOperation,
   ids: { transaction: string; requester: string; refund: string },
   now: number,
 ): Promise<RequestReads> {
-  const since = now - POLICY_WINDOW_MS;
-  const [txnEntry, mark, listed, disputes] = await Promise.all([
+  // The rows hold every request of the operator that landed before the mark's read; one
+  // landing after it fails the mark's check, and this request is built again.
+  const [txnEntry, { mark, rows }, disputes] = await Promise.all([
     loadTransaction(kv, ids.transaction),
-    getRequesterMark(kv, ids.requester),
-    listRequesterRowsSince(kv, ids.requester, since),
+    policy.read(ids.requester, now - POLICY_WINDOW_MS),
     listDisputesOfTransaction(kv, ids.transaction),
   ]);
-  // The rows must hold every request of the operator that landed before the mark's read
-  // (one landing after it fails the mark's check): else they are listed again, after it.
-  const rows = markCovers(mark.value, listed, since)
-    ? listed
-    : await listRequesterRowsSince(kv, ids.requester, since);
   addRequesterMark(op, mark, now, ids.refund);
+  policy.asked(ids.requester, ids.refund);
   // a merged stub's id answers as its payment: that payment's disputes are read then
   return {
     txnEntry,
@@ -142,6 +134,7 @@ async function readForRequest(
 /** The first commit: record + reservation + job + audit (+ idempotency binding). */
 function requestRefund(
   { deps, svc }: RequestParts,
+  policy: RequesterRows,
   ctx: CallContext,
   input: CreateRefundInput,
   binding: IdempotencyBinding | null,
@@ -153,7 +146,7 @@ function requestRefund(
   return svc.audit.commit(ctx, async (op) => {
     const now = clock.now();
     const ids = { transaction: input.transaction_id, requester, refund: id };
-    const reads = await readForRequest(kv, op, ids, now);
+    const reads = await readForRequest(kv, policy, op, ids, now);
     const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
@@ -167,7 +160,7 @@ function requestRefund(
       if (duplicate) throw duplicateSuspected(duplicate);
     }
     const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-    const reasons = await policyReasons(deps, reads, txn, amount);
+    const reasons = await policyReasons(deps, policy, reads, txn, amount);
     const awaiting = reasons.length > 0;
     const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
     const record = draftRecord({
@@ -210,9 +203,10 @@ function requestRefund(
 
 export function createRefundRequests(deps: Deps, svc: RequestServices) {
   const parts: RequestParts = { deps, svc };
+  const policy = new RequesterRows(deps.kv, deps.clock);
   return {
     request: (ctx: CallContext, input: CreateRefundInput, binding: IdempotencyBinding | null) =>
-      requestRefund(parts, ctx, input, binding),
+      requestRefund(parts, policy, ctx, input, binding),
     ...createRefundApprovals(parts),
   };
 }

@@ -1,0 +1,191 @@
+/**
+ * The approval policy's view of each operator's refunds of the last 24 h,
+ * kept in the process so a request does not list them all (README, "Refund
+ * approval policy"; at hundreds of refunds a day the list was most of a
+ * refund's own time).
+ *
+ * Exact, not a guess. Every write of an operator's index row adds 1 to the
+ * operator's version in the same commit (kv/refunds.ts `addRequesterRow`).
+ * and each row counts its own writes (`w`). A request reads, in one snapshot,
+ * the mark, the version and the rows that may have moved since they were kept
+ * (`watched`: those not settled yet, and those this process has just asked
+ * for). When the watched rows' counts rose by exactly as much as the version,
+ * no other row was written: the kept rows, brought up to date, are the rows
+ * in KV. Anything else (a row another process created, a settled refund
+ * changed again, a row without a count) lists them again.
+ *
+ * Also listed again: after `REFRESH_MS`, when the mark names a refund the
+ * rows lack, and when too many rows are watched. The payments' customers are
+ * kept only once known: Stripe never replaces a payment's customer once set.
+ */
+import type { Clock } from "../../core/clock.ts";
+import { idTime } from "../../core/ids.ts";
+import { isUndecided, type RefundStatus } from "../../domain/refund.ts";
+import type { RequesterRow } from "../../kv/refunds.ts";
+import {
+  getRequesterState,
+  getRequesterVersion,
+  listRequesterRowsSince,
+  markCovers,
+  readCustomers,
+  readRequesterSnapshot,
+  type RecentRefund,
+  type RequesterMark,
+  type RequesterSnapshot,
+} from "../../kv/refund_policy.ts";
+
+/** A full list at least this often per operator (also bounds a row written without the version). */
+export const REFRESH_MS = 60_000;
+/** more rows than this to watch: list instead */
+const MAX_WATCHED = 40;
+const MAX_OPERATORS = 256;
+const MAX_ROWS = 20_000;
+const MAX_CUSTOMERS = 50_000;
+
+interface Kept {
+  version: bigint;
+  rows: Map<string, { row: RequesterRow; versionstamp: string }>;
+  listedAt: number;
+  sinceMs: number;
+}
+
+export interface PolicyRead {
+  mark: Deno.KvEntryMaybe<number | RequesterMark>;
+  /** the operator's refunds created at or after the window's start */
+  rows: RequesterRow[];
+}
+
+/** Statuses a row may still leave (others change rarely: a full list catches them). */
+function mayMove(status: RefundStatus): boolean {
+  return isUndecided(status) || status === "pending" || status === "requires_action";
+}
+
+export class RequesterRows {
+  readonly #kv: Deno.Kv;
+  readonly #clock: Clock;
+  readonly #kept = new Map<string, Kept>();
+  /** per operator, refunds this process asked for (ms asked): watched until their row shows */
+  readonly #asked = new Map<string, Map<string, number>>();
+  readonly #customers = new Map<string, string>();
+  /** full lists made (tests count them) */
+  lists = 0;
+
+  constructor(kv: Deno.Kv, clock: Clock) {
+    this.#kv = kv;
+    this.#clock = clock;
+  }
+
+  /** The operator's mark and rows of the window from `sinceMs`, as of one moment. */
+  async read(requester: string, sinceMs: number): Promise<PolicyRead> {
+    const kept = this.#usable(requester, sinceMs);
+    if (kept) {
+      const watched = this.#watched(requester, kept);
+      if (watched.length <= MAX_WATCHED) {
+        const snap = await readRequesterSnapshot(this.#kv, requester, watched);
+        if (snap && this.#catchUp(kept, snap, watched)) {
+          const rows = windowOf(kept, sinceMs);
+          if (markCovers(snap.mark.value, rows, sinceMs)) return { mark: snap.mark, rows };
+        }
+      }
+    }
+    return await this.#list(requester, sinceMs);
+  }
+
+  /** A refund this process is about to ask for: its row is watched until it shows. */
+  asked(requester: string, refundId: string): void {
+    let asked = this.#asked.get(requester);
+    if (!asked) {
+      if (this.#asked.size >= MAX_OPERATORS) this.#asked.delete(this.#asked.keys().next().value!);
+      this.#asked.set(requester, asked = new Map());
+    }
+    asked.set(refundId, this.#clock.now());
+  }
+
+  /** `rows` with their payments' customers (those known are not read again). */
+  async withCustomers(rows: RequesterRow[]): Promise<RecentRefund[]> {
+    const unknown = [...new Set(rows.map((r) => r.transaction_id))]
+      .filter((id) => !this.#customers.has(id));
+    const read = unknown.length ? await readCustomers(this.#kv, unknown) : new Map();
+    for (const [txn, customer] of read) {
+      if (customer === null) continue;
+      if (this.#customers.size >= MAX_CUSTOMERS) this.#customers.clear();
+      this.#customers.set(txn, customer);
+    }
+    return rows.map((r) => ({
+      ...r,
+      customer: this.#customers.get(r.transaction_id) ?? read.get(r.transaction_id) ?? null,
+    }));
+  }
+
+  #usable(requester: string, sinceMs: number): Kept | null {
+    const kept = this.#kept.get(requester);
+    if (!kept) return null;
+    if (this.#clock.now() - kept.listedAt > REFRESH_MS || sinceMs < kept.sinceMs) {
+      this.#kept.delete(requester);
+      return null;
+    }
+    return kept;
+  }
+
+  #watched(requester: string, kept: Kept): string[] {
+    const now = this.#clock.now();
+    const asked = this.#asked.get(requester) ?? new Map<string, number>();
+    for (const [id, at] of asked) {
+      if (kept.rows.has(id) || now - at > REFRESH_MS) asked.delete(id);
+    }
+    const moving = [...kept.rows.values()].filter((r) => mayMove(r.row.status));
+    return [...asked.keys(), ...moving.map((r) => r.row.id)];
+  }
+
+  /** Brings `kept` to `snap`; false when something moved that was not watched. */
+  #catchUp(kept: Kept, snap: RequesterSnapshot, watched: string[]): boolean {
+    const moved: { row: RequesterRow; versionstamp: string }[] = [];
+    let writes = 0;
+    for (const [i, e] of snap.rows.entries()) {
+      const had = kept.rows.get(watched[i]);
+      if (e.versionstamp === (had?.versionstamp ?? null)) continue;
+      // gone, an id-only row, or a row (or a kept one) without its count: list
+      if (e.value === null || typeof e.value !== "object" || e.value.w === undefined) return false;
+      const before = had ? had.row.w : 0;
+      if (before === undefined) return false;
+      writes += e.value.w - before;
+      moved.push({ row: e.value, versionstamp: e.versionstamp });
+    }
+    // another read may have brought `kept` past this snapshot: only an exact step is taken
+    if (snap.version !== kept.version + BigInt(writes)) return false;
+    for (const m of moved) kept.rows.set(m.row.id, m);
+    kept.version = snap.version;
+    return true;
+  }
+
+  /**
+   * Lists the rows after reading the mark (so they hold every request it
+   * covers); kept only when the version did not move while listing.
+   */
+  async #list(requester: string, sinceMs: number): Promise<PolicyRead> {
+    this.lists++;
+    const state = await getRequesterState(this.#kv, requester);
+    const listed = await listRequesterRowsSince(this.#kv, requester, sinceMs);
+    const rows = listed.map((l) => l.row);
+    this.#kept.delete(requester);
+    if (
+      listed.length <= MAX_ROWS && await getRequesterVersion(this.#kv, requester) === state.version
+    ) {
+      if (this.#kept.size >= MAX_OPERATORS) this.#kept.delete(this.#kept.keys().next().value!);
+      this.#kept.set(requester, {
+        version: state.version,
+        rows: new Map(listed.map((l) => [l.row.id, l])),
+        listedAt: this.#clock.now(),
+        sinceMs,
+      });
+    }
+    return { mark: state.mark, rows };
+  }
+}
+
+/** The kept rows of refunds created at or after `sinceMs` (by id, as the list's bound is). */
+function windowOf(kept: Kept, sinceMs: number): RequesterRow[] {
+  const out: RequesterRow[] = [];
+  for (const { row } of kept.rows.values()) if (idTime(row.id) >= sinceMs) out.push(row);
+  return out;
+}
