@@ -19,43 +19,24 @@ import {
 import { listRequesterRowsSince } from "../kv/refund_policy.ts";
 import { REFRESH_MS, RequesterRows } from "../services/refunds/policy_rows.ts";
 import type { RefundRecord, RefundStatus } from "../domain/refund.ts";
+import type { Transaction } from "../domain/transaction.ts";
+import { draftRecord } from "../services/refunds/draft.ts";
 
 const OPERATOR = "adm_a";
 const WINDOW_MS = 24 * 3600_000;
 
 function record(id: string, requester: string, txn: string, amount: number, at: number) {
-  const iso = new Date(at).toISOString();
-  const r: RefundRecord = {
+  return draftRecord({
     id,
-    transaction_id: txn,
-    amount,
-    currency: "usd",
-    reason: "requested_by_customer",
-    note: "test",
-    status: "processing",
-    requested_by: requester,
-    approved_by: null,
-    rejected_by: null,
-    decision_note: null,
-    stripe_refund: null,
-    stripe_status: null,
-    failure_reason: null,
-    fraud_alert_id: null,
-    stripe_idempotency_key: `refund:${id}`,
-    stripe_target: null,
-    approval_reasons: [],
-    approval_hash: null,
-    expires_at: null,
-    reserved: amount,
-    cap_day: null,
-    sent_at: null,
-    job: null,
-    created_at: iso,
-    updated_at: iso,
-    settled_at: null,
-    history: [],
-  };
-  return r;
+    txn: { stripe_payment_intent: `pi_${txn}` } as Transaction,
+    input: { note: "test" },
+    base: { transaction_id: txn, amount, currency: "usd", reason: "requested_by_customer" },
+    requester,
+    reasons: [],
+    hash: null,
+    capDay: null,
+    now: at,
+  });
 }
 
 interface World {
