@@ -203,8 +203,8 @@ export const keys = {
    */
   refundRequesterMark: (adminId: string) => ["refund_requester_marks", adminId],
   /**
-   * a count (Deno.KvU64) summed by every commit that writes one of the
-   * operator's `refundByRequester` rows: equal counts, equal rows
+   * a count (Deno.KvU64): +1 for every write of one of the operator's
+   * `refundByRequester` rows, in the write's commit; equal counts, equal rows
    */
   refundRequesterVersion: (adminId: string) => ["refund_requester_versions", adminId],
   /** the signed count of checkpoints (deleting one is detected) */

@@ -6,7 +6,7 @@
  *   ["refunds_by_transaction", txn, id]          -> id
  *   ["refunds_by_status", status, id]            -> id
  *   ["refunds_by_requester", requester, id]      -> RequesterRow (an id alone in older rows)
- *   ["refund_requester_versions", requester]     -> Deno.KvU64, +1 by each commit writing such rows
+ *   ["refund_requester_versions", requester]     -> Deno.KvU64, +1 for each write of such a row
  *   ["refunds_by_stripe_refund", re_…]           -> id  (unique: versionstamp null on create)
  *   ["refund_daily_totals", admin, "2026-11-26"] -> Deno.KvU64 (minor units)
  *

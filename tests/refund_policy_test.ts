@@ -9,6 +9,7 @@ import { amountFor, parseConfig } from "../config.ts";
 import { approvalReasons, type PriorRefund } from "../services/refunds/policy.ts";
 import { type RefundWorld, statusOf, withRefundWorld } from "./helpers/refunds.ts";
 import type { TestAdmin } from "./helpers/identity.ts";
+import { createServices } from "../services/mod.ts";
 
 function ask(w: RefundWorld, by: TestAdmin, txnId: string, amount: number, extra = {}) {
   return w.t.services.refunds.create(w.ctx(by, crypto.randomUUID()), {
@@ -56,6 +57,29 @@ Deno.test("attack: a burst of split refunds by one operator never sends the thre
     const sent = results.filter((r) => statusOf(r) === 201);
     assert.equal(sent.length, 2, "only the first two stay under 50,000 together");
     assert.ok(sent.reduce((n, r) => n + r.refund.amount, 0) < 50000);
+  }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" } });
+});
+
+Deno.test("attack: splitting a refund across two processes (isolates) still adds up to the threshold", async () => {
+  await withRefundWorld(async (w) => {
+    // another isolate on the same KV: its own services, its own kept policy rows
+    const other = createServices(w.t.deps);
+    const askOn = (refunds: typeof other.refunds, amount: number) =>
+      refunds.create(w.ctx(w.operator, crypto.randomUUID()), {
+        transaction_id: pay.txnId,
+        amount,
+        reason: "requested_by_customer",
+        note: "split across isolates",
+      });
+    const pay = await w.pay(200000);
+    assert.equal(statusOf(await askOn(w.t.services.refunds, 20001)), 201);
+    assert.equal(statusOf(await askOn(other.refunds, 20002)), 201, "40,003: under 50,000");
+    // this process kept its rows from before the other's refund; it must still count it
+    const third = await askOn(w.t.services.refunds, 10000);
+    assert.equal(statusOf(third), 202, "50,003 reaches the threshold");
+    assert.deepEqual(third.refund.approval.reasons, ["threshold"]);
+    const fourth = await askOn(other.refunds, 9000);
+    assert.equal(statusOf(fourth), 202, "the other isolate counts this one's refunds too");
   }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" } });
 });
 

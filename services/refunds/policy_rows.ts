@@ -5,7 +5,7 @@
  * refund's own time).
  *
  * Exact, not a guess. Every write of an operator's index row adds 1 to the
- * operator's version in the same commit (kv/refunds.ts `addRequesterRow`).
+ * operator's version in the same commit (kv/refunds.ts `addRequesterRow`),
  * and each row counts its own writes (`w`). A request reads, in one snapshot,
  * the mark, the version and the rows that may have moved since they were kept
  * (`watched`: those not settled yet, and those this process has just asked
@@ -147,7 +147,7 @@ export class RequesterRows {
       // gone, an id-only row, or a row (or a kept one) without its count: list
       if (e.value === null || typeof e.value !== "object" || e.value.w === undefined) return false;
       const before = had ? had.row.w : 0;
-      if (before === undefined) return false;
+      if (before === undefined || e.value.w <= before) return false; // a moved row was written
       writes += e.value.w - before;
       moved.push({ row: e.value, versionstamp: e.versionstamp });
     }
