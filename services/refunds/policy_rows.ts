@@ -108,7 +108,9 @@ export class RequesterRows {
     const read = unknown.length ? await readCustomers(this.#kv, unknown) : new Map();
     for (const [txn, customer] of read) {
       if (customer === null) continue;
-      if (this.#customers.size >= MAX_CUSTOMERS) this.#customers.clear();
+      if (this.#customers.size >= MAX_CUSTOMERS) {
+        this.#customers.delete(this.#customers.keys().next().value!); // the oldest first
+      }
       this.#customers.set(txn, customer);
     }
     return rows.map((r) => ({
