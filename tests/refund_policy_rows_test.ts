@@ -208,3 +208,26 @@ Deno.test("a row written without the count (an older process) is caught by the m
     assert.equal(read.rows[0].status, "failed", "listed again after REFRESH_MS");
   });
 });
+
+Deno.test("the kept rows stay within their limit: the operator kept longest is forgotten", async () => {
+  await withWorld(async (w) => {
+    const rows = new RequesterRows(w.kv, w.clock, { rows: 5 });
+    const since = w.clock.now() - WINDOW_MS;
+    for (let i = 0; i < 3; i++) await create(w, "adm_a", 100 + i, false);
+    for (let i = 0; i < 3; i++) await create(w, "adm_b", 200 + i, false);
+    for (let i = 0; i < 6; i++) await create(w, "adm_c", 300 + i, false);
+    assert.equal((await rows.read("adm_a", since)).rows.length, 3);
+    assert.equal((await rows.read("adm_a", since)).rows.length, 3);
+    assert.equal(rows.lists, 1, "kept");
+    assert.equal((await rows.read("adm_b", since)).rows.length, 3);
+    assert.equal(rows.keptRows, 3, "adm_a forgotten: 6 rows would pass the limit of 5");
+    assert.equal(
+      (await rows.read("adm_c", since)).rows.length,
+      6,
+      "read, not kept: over the limit",
+    );
+    assert.equal(rows.keptRows, 3);
+    await rows.read("adm_a", since);
+    assert.equal(rows.lists, 4, "adm_a listed again");
+  });
+});

@@ -38,8 +38,8 @@ import {
 export const REFRESH_MS = 60_000;
 /** more rows than this to watch: list instead */
 const MAX_WATCHED = 40;
-const MAX_OPERATORS = 256;
-const MAX_ROWS = 20_000;
+/** operators kept, and rows kept for all of them together (a few hundred bytes each) */
+const LIMITS = { operators: 256, rows: 100_000 };
 const MAX_CUSTOMERS = 50_000;
 
 interface Kept {
@@ -64,15 +64,25 @@ export class RequesterRows {
   readonly #kv: Deno.Kv;
   readonly #clock: Clock;
   readonly #kept = new Map<string, Kept>();
+  /** rows in `#kept`, all operators */
+  #keptRows = 0;
   /** per operator, refunds this process asked for (ms asked): watched until their row shows */
   readonly #asked = new Map<string, Map<string, number>>();
   readonly #customers = new Map<string, string>();
   /** full lists made (tests count them) */
   lists = 0;
 
-  constructor(kv: Deno.Kv, clock: Clock) {
+  readonly #limits: typeof LIMITS;
+
+  constructor(kv: Deno.Kv, clock: Clock, limits: Partial<typeof LIMITS> = {}) {
     this.#kv = kv;
     this.#clock = clock;
+    this.#limits = { ...LIMITS, ...limits };
+  }
+
+  /** rows kept now, all operators */
+  get keptRows(): number {
+    return this.#keptRows;
   }
 
   /** The operator's mark and rows of the window from `sinceMs`, as of one moment. */
@@ -95,10 +105,18 @@ export class RequesterRows {
   asked(requester: string, refundId: string): void {
     let asked = this.#asked.get(requester);
     if (!asked) {
-      if (this.#asked.size >= MAX_OPERATORS) this.#asked.delete(this.#asked.keys().next().value!);
+      if (this.#asked.size >= this.#limits.operators) {
+        this.#asked.delete(this.#asked.keys().next().value!);
+      }
       this.#asked.set(requester, asked = new Map());
     }
-    asked.set(refundId, this.#clock.now());
+    const now = this.#clock.now();
+    // oldest first: those asked longer ago than a refresh are no longer watched
+    for (const [id, at] of asked) {
+      if (now - at <= REFRESH_MS) break;
+      asked.delete(id);
+    }
+    asked.set(refundId, now);
   }
 
   /** `rows` with their payments' customers (those known are not read again). */
@@ -123,7 +141,7 @@ export class RequesterRows {
     const kept = this.#kept.get(requester);
     if (!kept) return null;
     if (this.#clock.now() - kept.listedAt > REFRESH_MS || sinceMs < kept.sinceMs) {
-      this.#kept.delete(requester);
+      this.#forget(requester);
       return null;
     }
     return kept;
@@ -155,7 +173,10 @@ export class RequesterRows {
     }
     // another read may have brought `kept` past this snapshot: only an exact step is taken
     if (snap.version !== kept.version + BigInt(writes)) return false;
-    for (const m of moved) kept.rows.set(m.row.id, m);
+    for (const m of moved) {
+      if (!kept.rows.has(m.row.id)) this.#keptRows++;
+      kept.rows.set(m.row.id, m);
+    }
     kept.version = snap.version;
     return true;
   }
@@ -169,12 +190,9 @@ export class RequesterRows {
     const state = await getRequesterState(this.#kv, requester);
     const listed = await listRequesterRowsSince(this.#kv, requester, sinceMs);
     const rows = listed.map((l) => l.row);
-    this.#kept.delete(requester);
-    if (
-      listed.length <= MAX_ROWS && await getRequesterVersion(this.#kv, requester) === state.version
-    ) {
-      if (this.#kept.size >= MAX_OPERATORS) this.#kept.delete(this.#kept.keys().next().value!);
-      this.#kept.set(requester, {
+    this.#forget(requester);
+    if (await getRequesterVersion(this.#kv, requester) === state.version) {
+      this.#keep(requester, {
         version: state.version,
         rows: new Map(listed.map((l) => [l.row.id, l])),
         listedAt: this.#clock.now(),
@@ -182,6 +200,28 @@ export class RequesterRows {
       });
     }
     return { mark: state.mark, rows };
+  }
+
+  /** Keeps `kept`, forgetting the operators kept longest while there is no room for it. */
+  #keep(requester: string, kept: Kept): void {
+    this.#forget(requester);
+    const { operators, rows } = this.#limits;
+    if (kept.rows.size > rows) return;
+    while (
+      this.#kept.size > 0 &&
+      (this.#kept.size >= operators || this.#keptRows + kept.rows.size > rows)
+    ) {
+      this.#forget(this.#kept.keys().next().value!);
+    }
+    this.#kept.set(requester, kept);
+    this.#keptRows += kept.rows.size;
+  }
+
+  #forget(requester: string): void {
+    const kept = this.#kept.get(requester);
+    if (!kept) return;
+    this.#keptRows -= kept.rows.size;
+    this.#kept.delete(requester);
   }
 }
 
