@@ -193,19 +193,33 @@ Deno.test("asking, settling and asking again lists the rows once; another proces
   });
 });
 
-Deno.test("a row written without the count (an older process) is caught by the mark or the refresh", async () => {
+Deno.test("rows written without the count (an older process) are caught by the mark, or by the refresh", async () => {
   await withWorld(async (w) => {
     const since = () => w.clock.now() - WINDOW_MS;
     const id = await create(w, OPERATOR, 100, true);
+    await setStatus(w, id, "succeeded"); // settled: no longer watched
     await w.rows.read(OPERATOR, since());
-    // an older process settles it: the row changes, the version does not
-    await w.kv.set(keys.refundByRequester(OPERATOR, id), {
-      ...(await w.kv.get<RequesterRow>(keys.refundByRequester(OPERATOR, id))).value!,
-      status: "failed",
-    });
+    // an older process asks for a refund: its row and the mark, no count
+    const other = w.newId("rfd");
+    const row = (await w.kv.get<RequesterRow>(keys.refundByRequester(OPERATOR, id))).value!;
+    await w.kv.set(keys.refundByRequester(OPERATOR, other), { ...row, id: other, w: undefined });
+    await w.kv.set(keys.refundRequesterMark(OPERATOR), { at: w.clock.now(), refund_id: other });
+    assert.deepEqual(
+      (await w.rows.read(OPERATOR, since())).rows.map((r) => r.id).sort(),
+      [id, other].sort(),
+      "the mark names a refund the kept rows lack: listed again",
+    );
+    // it changes a settled row: nothing a reader watches moves, so only the refresh finds it
+    await w.kv.set(keys.refundByRequester(OPERATOR, id), { ...row, status: "failed" });
+    const lists = w.rows.lists;
     w.clock.advance(REFRESH_MS + 1);
     const read = await w.rows.read(OPERATOR, since());
-    assert.equal(read.rows[0].status, "failed", "listed again after REFRESH_MS");
+    assert.equal(
+      read.rows.find((r) => r.id === id)?.status,
+      "failed",
+      "listed again after REFRESH_MS",
+    );
+    assert.equal(w.rows.lists, lists + 1);
   });
 });
 

@@ -42,9 +42,16 @@ const MAX_WATCHED = 40;
 const LIMITS = { operators: 256, rows: 100_000 };
 const MAX_CUSTOMERS = 50_000;
 
+interface KeptRow {
+  row: RequesterRow;
+  versionstamp: string;
+  /** when the refund was created (its id's time, decoded once) */
+  at: number;
+}
+
 interface Kept {
   version: bigint;
-  rows: Map<string, { row: RequesterRow; versionstamp: string }>;
+  rows: Map<string, KeptRow>;
   listedAt: number;
   sinceMs: number;
 }
@@ -159,7 +166,7 @@ export class RequesterRows {
 
   /** Brings `kept` to `snap`; false when something moved that was not watched. */
   #catchUp(kept: Kept, snap: RequesterSnapshot, watched: string[]): boolean {
-    const moved: { row: RequesterRow; versionstamp: string }[] = [];
+    const moved: KeptRow[] = [];
     let writes = 0;
     for (const [i, e] of snap.rows.entries()) {
       const had = kept.rows.get(watched[i]);
@@ -169,7 +176,7 @@ export class RequesterRows {
       const before = had ? had.row.w : 0;
       if (before === undefined || e.value.w <= before) return false; // a moved row was written
       writes += e.value.w - before;
-      moved.push({ row: e.value, versionstamp: e.versionstamp });
+      moved.push({ row: e.value, versionstamp: e.versionstamp, at: idTime(e.value.id) });
     }
     // another read may have brought `kept` past this snapshot: only an exact step is taken
     if (snap.version !== kept.version + BigInt(writes)) return false;
@@ -194,7 +201,7 @@ export class RequesterRows {
     if (await getRequesterVersion(this.#kv, requester) === state.version) {
       this.#keep(requester, {
         version: state.version,
-        rows: new Map(listed.map((l) => [l.row.id, l])),
+        rows: new Map(listed.map((l) => [l.row.id, { ...l, at: idTime(l.row.id) }])),
         listedAt: this.#clock.now(),
         sinceMs,
       });
@@ -228,6 +235,6 @@ export class RequesterRows {
 /** The kept rows of refunds created at or after `sinceMs` (by id, as the list's bound is). */
 function windowOf(kept: Kept, sinceMs: number): RequesterRow[] {
   const out: RequesterRow[] = [];
-  for (const { row } of kept.rows.values()) if (idTime(row.id) >= sinceMs) out.push(row);
+  for (const { row, at } of kept.rows.values()) if (at >= sinceMs) out.push(row);
   return out;
 }
