@@ -25,7 +25,7 @@ import { KV_COMMIT_CONCURRENCY } from "./baseline_kv.ts";
 import { BENCH_WEBHOOK_SECRET, createBenchApp } from "./bench_app.ts";
 import { type BenchContext, type FigureBench, progress, withTempKv } from "./support.ts";
 import { paymentSucceededEvent } from "./fixtures.ts";
-import { recordWriteSet, replayWriteSet } from "./webhook_write_set.ts";
+import { type Mutation, recordWriteSet, replayWriteSet } from "./webhook_write_set.ts";
 
 const PATH = "/api/webhooks/stripe";
 /** Deliveries in flight for the latency-bound extra figure. */
@@ -33,7 +33,7 @@ const FEW_IN_FLIGHT = 8;
 
 type Fetch = (req: Request) => Response | Promise<Response>;
 
-interface SignedEvent {
+export interface SignedEvent {
   payload: string;
   header: string;
 }
@@ -121,7 +121,7 @@ async function timeIntake(
 }
 
 /** `payment_intent.succeeded` events `ns`, signed as Stripe signs them. */
-async function signEvents(ns: number[]): Promise<SignedEvent[]> {
+export async function signEvents(ns: number[]): Promise<SignedEvent[]> {
   const signer = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
   const cryptoProvider = Stripe.createSubtleCryptoProvider();
   const out: SignedEvent[] = [];
@@ -157,7 +157,14 @@ async function deliver(fetch: Fetch, requests: Request[], inFlight: number): Pro
 async function writeSetCeiling(
   signed: SignedEvent[],
 ): Promise<{ perS: number; eventsPerCommit: number }> {
-  const commits = await withTempKv(async (kv, path) => {
+  const commits = await recordIntakeCommits(signed);
+  const seconds = await replayWriteSet(commits);
+  return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };
+}
+
+/** `signed` delivered to a fresh app on a scratch KV, `KV_COMMIT_CONCURRENCY` in flight: its commits. */
+export function recordIntakeCommits(signed: SignedEvent[]): Promise<Mutation[][]> {
+  return withTempKv(async (kv, path) => {
     const recorder = recordWriteSet(kv);
     const kvReads = await Deno.openKv(path);
     try {
@@ -169,8 +176,6 @@ async function writeSetCeiling(
       kvReads.close();
     }
   });
-  const seconds = await replayWriteSet(commits);
-  return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };
 }
 
 /** The request as Stripe sends it: JSON with its length declared, and the signature. */

@@ -12,7 +12,7 @@ import { KV_COMMIT_CONCURRENCY } from "./baseline_kv.ts";
 import { withTempKv } from "./support.ts";
 import { watchedAtomic } from "../../kv/atomic.ts";
 
-type Mutation = { key: Deno.KvKey; value: unknown } | { key: Deno.KvKey; delete: true };
+export type Mutation = { key: Deno.KvKey; value: unknown } | { key: Deno.KvKey; delete: true };
 
 export interface WriteSetRecorder {
   /** the KV to build the app on: a pass-through that writes down every landed commit */
