@@ -55,7 +55,10 @@ async function main(): Promise<void> {
   const commits = await recordIntakeCommits(signed);
   const perEvent = new Map<string, number>();
   for (const commit of commits) {
-    for (const m of commit) perEvent.set(groupOf(m.key), (perEvent.get(groupOf(m.key)) ?? 0) + 1);
+    for (const m of commit) {
+      const group = groupOf(m.key);
+      perEvent.set(group, (perEvent.get(group) ?? 0) + 1);
+    }
   }
   const groups = [...perEvent.keys()].sort();
   console.log(
