@@ -209,9 +209,11 @@ export class RequesterRows {
     return { mark: state.mark, rows };
   }
 
-  /** Keeps `kept`, forgetting the operators kept longest while there is no room for it. */
+  /**
+   * Keeps `kept` (the operator's earlier rows already forgotten), forgetting
+   * the operators kept longest while there is no room for it.
+   */
   #keep(requester: string, kept: Kept): void {
-    this.#forget(requester);
     const { operators, rows } = this.#limits;
     if (kept.rows.size > rows) return;
     while (
