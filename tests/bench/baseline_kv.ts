@@ -2,7 +2,14 @@
  * Raw Deno KV baselines: what the hardware and KV give with no service code
  * in the way. Each runs on its own temp-file KV.
  */
-import { progress, runFor, sampleTransaction, withTempKv } from "./support.ts";
+import {
+  kibEach,
+  processWrites,
+  progress,
+  runFor,
+  sampleTransaction,
+  withTempKv,
+} from "./support.ts";
 
 /**
  * Writers for the concurrent commit baseline, and deliveries in flight in the
@@ -17,15 +24,22 @@ export const HOT_KEY_WRITERS = 16;
 /** Rows per seeding commit: under KV's 1000-mutation and 800 KiB limits. */
 const SEED_BATCH = 500;
 
-/** One `set` per atomic commit on distinct keys, `concurrency` writers. */
-export function kvCommitsPerS(durationS: number, concurrency: number): Promise<number> {
+/**
+ * One `set` per atomic commit on distinct keys, `concurrency` writers: commits/s,
+ * and the KiB each commit wrote (`processWrites`).
+ */
+export function kvCommitsPerS(
+  durationS: number,
+  concurrency: number,
+): Promise<{ perS: number; kibPerCommit: number }> {
   return withTempKv(async (kv) => {
     const value = sampleTransaction(0, Date.now());
+    const before = await processWrites();
     const r = await runFor(durationS, concurrency, async (loop, i) => {
       const res = await kv.atomic().set(["bench_commits", loop, i], value).commit();
       return res.ok ? 1 : 0;
     });
-    return r.perS;
+    return { perS: r.perS, kibPerCommit: kibEach(before, await processWrites(), r.ops) };
   });
 }
 

@@ -41,10 +41,15 @@ interface BaselineStep {
 
 const kvCommitBaseline: BaselineStep = {
   baseline: `KV single-key commits (1 and ${KV_COMMIT_CONCURRENCY} writers)`,
-  run: async (sizes) => ({
-    kv_commits_per_s_sequential: await kvCommitsPerS(sizes.durationS, 1),
-    kv_commits_per_s: await kvCommitsPerS(sizes.durationS, KV_COMMIT_CONCURRENCY),
-  }),
+  run: async (sizes) => {
+    const sequential = await kvCommitsPerS(sizes.durationS, 1);
+    const concurrent = await kvCommitsPerS(sizes.durationS, KV_COMMIT_CONCURRENCY);
+    return {
+      kv_commits_per_s_sequential: sequential.perS,
+      kv_commits_per_s: concurrent.perS,
+      kv_commit_kib: concurrent.kibPerCommit,
+    };
+  },
 };
 const kvListBaseline: BaselineStep = {
   baseline: "kv.list rows/s over the sweep size",
@@ -87,6 +92,7 @@ async function main(): Promise<void> {
   const baselines: Baselines = {
     kv_commits_per_s: NaN,
     kv_commits_per_s_sequential: NaN,
+    kv_commit_kib: NaN,
     kv_list_rows_per_s: NaN,
     hot_key_commits_per_s: NaN,
   };

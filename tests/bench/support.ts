@@ -50,6 +50,8 @@ export function benchSizes(quick: boolean): BenchSizes {
 export interface Baselines {
   /** distinct keys, one `set` per atomic commit, `KV_COMMIT_CONCURRENCY` writers */
   kv_commits_per_s: number;
+  /** KiB the 32-writer run wrote to KV's file per commit (Linux only, else NaN) */
+  kv_commit_kib: number;
   /** the same, one writer awaiting each commit */
   kv_commits_per_s_sequential: number;
   kv_list_rows_per_s: number;
@@ -123,6 +125,42 @@ export async function runFor(
   await Promise.all(loops);
   const seconds = (performance.now() - started) / 1000;
   return { ops, seconds, perS: ops / seconds };
+}
+
+/**
+ * What this process has written so far, all threads (KV's writer among them):
+ * bytes and write calls, from `/proc/<pid>/io`; null where there is none (not
+ * Linux). Deno lets only `--allow-all` read that file itself, so `cat` reads
+ * it (`--allow-run`, which the bench has). The difference over a run tells
+ * what KV's file cost it: every page a commit changes, in the write-ahead log
+ * and again at checkpoint.
+ */
+export async function processWrites(): Promise<{ bytes: number; calls: number } | null> {
+  let text: string;
+  try {
+    const out = await new Deno.Command("cat", { args: [`/proc/${Deno.pid}/io`], stderr: "null" })
+      .output();
+    if (!out.success) return null;
+    text = new TextDecoder().decode(out.stdout);
+  } catch {
+    return null;
+  }
+  const fields = new Map(
+    text.trim().split("\n").map((line) => {
+      const [name, value] = line.split(": ");
+      return [name, Number(value)] as const;
+    }),
+  );
+  return { bytes: fields.get("wchar") ?? 0, calls: fields.get("syscw") ?? 0 };
+}
+
+/** KiB written per unit of work between two `processWrites()` readings; NaN when unknown. */
+export function kibEach(
+  before: { bytes: number } | null,
+  after: { bytes: number } | null,
+  units: number,
+): number {
+  return before && after && units > 0 ? (after.bytes - before.bytes) / units / 1024 : NaN;
 }
 
 /** Sorted-sample percentile (nearest rank). */

@@ -23,7 +23,14 @@
 import Stripe from "stripe";
 import { KV_COMMIT_CONCURRENCY } from "./baseline_kv.ts";
 import { BENCH_WEBHOOK_SECRET, createBenchApp } from "./bench_app.ts";
-import { type BenchContext, type FigureBench, progress, withTempKv } from "./support.ts";
+import {
+  type BenchContext,
+  type FigureBench,
+  kibEach,
+  processWrites,
+  progress,
+  withTempKv,
+} from "./support.ts";
 import { paymentSucceededEvent } from "./fixtures.ts";
 import { type Mutation, recordWriteSet, replayWriteSet } from "./webhook_write_set.ts";
 
@@ -41,6 +48,8 @@ export interface SignedEvent {
 interface Intake {
   perS: number;
   lastStatus: string;
+  /** KiB this process wrote per event meanwhile (`processWrites`; NaN off Linux) */
+  kibPerEvent: number;
 }
 
 export const webhookBench: FigureBench = {
@@ -75,6 +84,8 @@ export const webhookBench: FigureBench = {
         webhook_write_set_per_s: writeSet.perS,
         webhook_write_set_ratio: writeSet.perS / baseline,
         webhook_events_per_commit: writeSet.eventsPerCommit,
+        webhook_kib_per_event: busy.kibPerEvent,
+        webhook_write_set_kib_per_event: writeSet.kibPerEvent,
       },
       notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
         `processing drained; last event ${busy.lastStatus}. With ${FEW_IN_FLIGHT} in flight: ` +
@@ -109,15 +120,17 @@ async function timeIntake(
   inFlight: number,
 ): Promise<Intake> {
   const requests = signed.map(toRequest);
+  const written = await processWrites();
   const started = performance.now();
   await deliver(fetch, requests, inFlight);
   await services.webhooks.drain();
   const perS = signed.length / ((performance.now() - started) / 1000);
+  const kibPerEvent = kibEach(written, await processWrites(), signed.length);
   const last = await services.webhooks.get(`evt_bench${String(signed.length).padStart(8, "0")}`);
   if (last.status === "received") {
     throw new Error(`the last event is still "received" after drain(): not processed`);
   }
-  return { perS, lastStatus: last.status };
+  return { perS, lastStatus: last.status, kibPerEvent };
 }
 
 /** `payment_intent.succeeded` events `ns`, signed as Stripe signs them. */
@@ -156,10 +169,15 @@ async function deliver(fetch: Fetch, requests: Request[], inFlight: number): Pro
  */
 async function writeSetCeiling(
   signed: SignedEvent[],
-): Promise<{ perS: number; eventsPerCommit: number }> {
+): Promise<{ perS: number; eventsPerCommit: number; kibPerEvent: number }> {
   const commits = await recordIntakeCommits(signed);
+  const written = await processWrites();
   const seconds = await replayWriteSet(commits);
-  return { perS: signed.length / seconds, eventsPerCommit: signed.length / commits.length };
+  return {
+    perS: signed.length / seconds,
+    eventsPerCommit: signed.length / commits.length,
+    kibPerEvent: kibEach(written, await processWrites(), signed.length),
+  };
 }
 
 /** `signed` delivered to a fresh app on a scratch KV, `KV_COMMIT_CONCURRENCY` in flight: its commits. */

@@ -9,14 +9,14 @@
  * (tests/bench/webhook_write_set.ts), then replayed whole and once without
  * each group of keys, twice over. Each line gives events/s, and KiB and
  * write calls an event: everything this process wrote meanwhile
- * (`/proc/self/io`, so Linux only), the write-ahead log's pages and the
+ * (`/proc/<pid>/io`, so Linux only), the write-ahead log's pages and the
  * checkpoints'. A group is a key's first part, or a customer's key's third
  * (`customers/ledger`). Replay speeds swing with the machine; the bytes do
  * not.
  */
 import { recordIntakeCommits, signEvents } from "./webhook.ts";
 import { type Mutation, replayWriteSet } from "./webhook_write_set.ts";
-import { progress } from "./support.ts";
+import { processWrites, progress } from "./support.ts";
 
 const ROUNDS = 2;
 
@@ -24,20 +24,11 @@ function groupOf(key: Deno.KvKey): string {
   return key[0] === "customers" ? `customers/${String(key[2] ?? "")}` : String(key[0]);
 }
 
-function readIo(): { bytes: number; calls: number } {
-  const fields = new Map(
-    Deno.readTextFileSync("/proc/self/io").trim().split("\n").map((line) => {
-      const [name, value] = line.split(": ");
-      return [name, Number(value)] as const;
-    }),
-  );
-  return { bytes: fields.get("wchar") ?? 0, calls: fields.get("syscw") ?? 0 };
-}
-
 async function replayLine(label: string, commits: Mutation[][], events: number): Promise<string> {
-  const before = readIo();
+  const before = await processWrites();
   const seconds = await replayWriteSet(commits);
-  const after = readIo();
+  const after = await processWrites();
+  if (!before || !after) throw new Error("this tool reads /proc/self/io: Linux only");
   const kib = (after.bytes - before.bytes) / events / 1024;
   const calls = (after.calls - before.calls) / events;
   return `${label.padEnd(34)} ${String(Math.round(events / seconds)).padStart(7)} ` +
