@@ -28,7 +28,7 @@ async function replayLine(label: string, commits: Mutation[][], events: number):
   const before = await processWrites();
   const seconds = await replayWriteSet(commits);
   const after = await processWrites();
-  if (!before || !after) throw new Error("this tool reads /proc/self/io: Linux only");
+  if (!before || !after) throw new Error("this tool reads /proc/<pid>/io: Linux only");
   const kib = (after.bytes - before.bytes) / events / 1024;
   const calls = (after.calls - before.calls) / events;
   return `${label.padEnd(34)} ${String(Math.round(events / seconds)).padStart(7)} ` +
