@@ -50,10 +50,10 @@ export function benchSizes(quick: boolean): BenchSizes {
 export interface Baselines {
   /** distinct keys, one `set` per atomic commit, `KV_COMMIT_CONCURRENCY` writers */
   kv_commits_per_s: number;
-  /** KiB the 32-writer run wrote to KV's file per commit (Linux only, else NaN) */
-  kv_commit_kib: number;
   /** the same, one writer awaiting each commit */
   kv_commits_per_s_sequential: number;
+  /** KiB the 32-writer run wrote to KV's file per commit (Linux only, else NaN) */
+  kv_commit_kib: number;
   kv_list_rows_per_s: number;
   /** 16 writers doing read, check, set, retry on one key */
   hot_key_commits_per_s: number;

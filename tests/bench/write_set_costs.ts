@@ -16,7 +16,7 @@
  */
 import { recordIntakeCommits, signEvents } from "./webhook.ts";
 import { type Mutation, replayWriteSet } from "./webhook_write_set.ts";
-import { processWrites, progress } from "./support.ts";
+import { kibEach, processWrites, progress } from "./support.ts";
 
 const ROUNDS = 2;
 
@@ -29,7 +29,7 @@ async function replayLine(label: string, commits: Mutation[][], events: number):
   const seconds = await replayWriteSet(commits);
   const after = await processWrites();
   if (!before || !after) throw new Error("this tool reads /proc/<pid>/io: Linux only");
-  const kib = (after.bytes - before.bytes) / events / 1024;
+  const kib = kibEach(before, after, events);
   const calls = (after.calls - before.calls) / events;
   return `${label.padEnd(34)} ${String(Math.round(events / seconds)).padStart(7)} ` +
     `${kib.toFixed(1).padStart(8)} ${calls.toFixed(1).padStart(8)}`;
