@@ -154,6 +154,45 @@ export async function processWrites(): Promise<{ bytes: number; calls: number } 
   return { bytes: fields.get("wchar") ?? 0, calls: fields.get("syscw") ?? 0 };
 }
 
+/**
+ * CPU seconds this process has used so far: all its threads (KV's writer and
+ * reader, V8's helpers) and its main thread alone, where the JavaScript runs;
+ * from `/proc/<pid>/stat` and `/proc/<pid>/task/<pid>/stat`, read by `cat` as
+ * `processWrites` reads its file. Null where there are none (not Linux).
+ */
+export async function processCpu(): Promise<{ all: number; main: number } | null> {
+  const files = [`/proc/${Deno.pid}/stat`, `/proc/${Deno.pid}/task/${Deno.pid}/stat`];
+  let lines: string[];
+  try {
+    const out = await new Deno.Command("cat", { args: files, stderr: "null" }).output();
+    if (!out.success) return null;
+    lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  } catch {
+    return null;
+  }
+  if (lines.length !== 2) return null;
+  // utime and stime are the 14th and 15th fields, in USER_HZ ticks (100 a second on Linux);
+  // the command name before them is in parentheses and may hold spaces.
+  const seconds = (line: string) => {
+    const f = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  return { all: seconds(lines[0]), main: seconds(lines[1]) };
+}
+
+/** CPU milliseconds per unit of work between two `processCpu()` readings; NaN when unknown. */
+export function cpuMsEach(
+  before: { all: number; main: number } | null,
+  after: { all: number; main: number } | null,
+  units: number,
+): { all: number; main: number } {
+  if (!before || !after || units <= 0) return { all: NaN, main: NaN };
+  return {
+    all: (after.all - before.all) * 1000 / units,
+    main: (after.main - before.main) * 1000 / units,
+  };
+}
+
 /** KiB written per unit of work between two `processWrites()` readings; NaN when unknown. */
 export function kibEach(
   before: { bytes: number } | null,

@@ -18,15 +18,22 @@
  * Next to the figure, `webhook_write_set_per_s` / `_ratio` (extra): the same
  * events' commits replayed with nothing else running
  * (tests/bench/webhook_write_set.ts), which tells the cost of what the intake
- * writes from the cost of everything around it.
+ * writes from the cost of everything around it. And the two bounds the
+ * intake can meet, per event at 32 in flight: KiB written
+ * (`webhook_kib_per_event`, against `baseline_kv_commit_kib`) and CPU ms, all
+ * threads and the main one (`webhook_cpu_ms_per_event`,
+ * `webhook_main_thread_ms_per_event`): the JavaScript of one process runs on
+ * one thread, so 1000 / the latter is the most events/s it can take.
  */
 import Stripe from "stripe";
 import { KV_COMMIT_CONCURRENCY } from "./baseline_kv.ts";
 import { BENCH_WEBHOOK_SECRET, createBenchApp } from "./bench_app.ts";
 import {
   type BenchContext,
+  cpuMsEach,
   type FigureBench,
   kibEach,
+  processCpu,
   processWrites,
   progress,
   withTempKv,
@@ -50,6 +57,8 @@ interface Intake {
   lastStatus: string;
   /** KiB this process wrote per event meanwhile (`processWrites`; NaN off Linux) */
   kibPerEvent: number;
+  /** CPU ms per event meanwhile, all threads and the main one (`processCpu`; NaN off Linux) */
+  cpuMsPerEvent: { all: number; main: number };
 }
 
 export const webhookBench: FigureBench = {
@@ -85,13 +94,17 @@ export const webhookBench: FigureBench = {
         webhook_write_set_ratio: writeSet.perS / baseline,
         webhook_events_per_commit: writeSet.eventsPerCommit,
         webhook_kib_per_event: busy.kibPerEvent,
+        webhook_cpu_ms_per_event: busy.cpuMsPerEvent.all,
+        webhook_main_thread_ms_per_event: busy.cpuMsPerEvent.main,
         webhook_write_set_kib_per_event: writeSet.kibPerEvent,
       },
       notes: `${count} payment_intent.succeeded events, ${KV_COMMIT_CONCURRENCY} in flight, ` +
         `processing drained; last event ${busy.lastStatus}. With ${FEW_IN_FLIGHT} in flight: ` +
         `${Math.round(few.perS)} events/s. Its commits replayed alone ` +
         `(no HTTP, verification, reads or checks): ${Math.round(writeSet.perS)} events/s, ` +
-        `${writeSet.eventsPerCommit.toFixed(1)} events a commit`,
+        `${writeSet.eventsPerCommit.toFixed(1)} events a commit. CPU at 32 in flight: ` +
+        `${busy.cpuMsPerEvent.all.toFixed(2)} ms an event, ` +
+        `${busy.cpuMsPerEvent.main.toFixed(2)} on the main thread`,
     };
   },
 };
@@ -121,16 +134,18 @@ async function timeIntake(
 ): Promise<Intake> {
   const requests = signed.map(toRequest);
   const written = await processWrites();
+  const cpu = await processCpu();
   const started = performance.now();
   await deliver(fetch, requests, inFlight);
   await services.webhooks.drain();
   const perS = signed.length / ((performance.now() - started) / 1000);
+  const cpuMsPerEvent = cpuMsEach(cpu, await processCpu(), signed.length);
   const kibPerEvent = kibEach(written, await processWrites(), signed.length);
   const last = await services.webhooks.get(`evt_bench${String(signed.length).padStart(8, "0")}`);
   if (last.status === "received") {
     throw new Error(`the last event is still "received" after drain(): not processed`);
   }
-  return { perS, lastStatus: last.status, kibPerEvent };
+  return { perS, lastStatus: last.status, kibPerEvent, cpuMsPerEvent };
 }
 
 /** `payment_intent.succeeded` events `ns`, signed as Stripe signs them. */
