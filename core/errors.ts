@@ -182,8 +182,10 @@ export const ERROR_CODES = {
   charge_not_refundable: {
     status: 409,
     title: "Charge not refundable",
-    what: "Stripe says the charge cannot be refunded now, for example while it is disputed.",
-    todo: "Handle the dispute instead (`/disputes`), or wait until the charge can be refunded.",
+    what: "Stripe says the charge cannot be refunded now: it is disputed, or refunded already " +
+      "(`stripe.code` says which when Stripe refused; the refund is then recorded failed).",
+    todo: "Handle the dispute instead (`/disputes`); for a charge refunded already (in the " +
+      "Dashboard, say), its refund arrives by webhook and shows on the transaction.",
   },
   payment_method_not_allowed: {
     status: 422,

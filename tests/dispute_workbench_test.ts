@@ -82,6 +82,40 @@ Deno.test("refunds are 409 charge_not_refundable while Stripe says the disputed 
   });
 });
 
+Deno.test("a refund Stripe refuses as charged back is 409 charge_not_refundable, recorded failed, nothing moved", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, txnId, dispute } = await disputedPayment(w);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
+    await call(w, w.operator, "POST", `/disputes/${dispute.id}/submit`, undefined, true);
+    w.emu.resolveDispute(dispute.stripe_dispute, "won");
+    await w.deliver();
+    // Closed here, so this service lets the request through; Stripe still refuses the charge.
+    const body = {
+      transaction_id: txnId,
+      amount: 1000,
+      reason: "requested_by_customer",
+      note: "x",
+    };
+    const refused = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, "charge_not_refundable");
+    assert.equal(refused.body.type, "/problems/charge_not_refundable");
+    assert.equal(refused.body.stripe.code, "charge_disputed");
+    assert.match(refused.body.detail, /charge_disputed: .*recorded failed and no money moved/);
+    const refund = await call(w, w.operator, "GET", `/refunds/${refused.body.refund_id}`);
+    assert.equal(refund.body.status, "failed");
+    assert.equal(refund.body.failure_reason, "charge_disputed");
+    assert.equal((await w.stripe.refunds.list({ payment_intent: pi.id })).data.length, 0);
+    const txn = await w.t.services.transactions.get(txnId);
+    assert.equal(txn.amount_refunded, 0);
+    assert.equal(txn.amount_reserved, 0);
+    // The same request again is the same answer (nothing sent twice), and so is a new one.
+    const again = await call(w, w.operator, "POST", "/refunds", body, true);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.code, "charge_not_refundable");
+  });
+});
+
 Deno.test("an inquiry leaves the charge refundable: a refund goes through", async () => {
   await withRefundWorld(async (w) => {
     const { txnId, pi } = await disputedPayment(w, 2500, "pm_card_createDisputeInquiry");

@@ -211,7 +211,10 @@ Deno.test("refundService.create(): Stripe's definite refusal releases the reserv
     await w.stripe.refunds.create({ payment_intent: pay.pi.id });
     const err = await ask(w, pay.txnId, 500).catch((e) => e);
     assert.ok(err instanceof AppError);
-    assert.equal(err.code, "stripe_error");
+    // Stripe says the charge cannot be refunded: a state of the charge, so 409, not a 502
+    assert.equal(err.code, "charge_not_refundable");
+    assert.equal(err.status, 409);
+    assert.equal((err.extra?.stripe as { code: string }).code, "charge_already_refunded");
     const id = err.extra?.refund_id as string;
     const failed = await w.t.services.refunds.get(id);
     assert.equal(failed.status, "failed");

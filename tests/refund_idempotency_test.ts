@@ -150,11 +150,12 @@ Deno.test("an answer refused before anything was recorded is not kept for the ke
     };
     const refused = await w.t.services.refunds.create(w.ctx(w.operator, "refused"), input)
       .catch((e) => e);
-    assert.equal((refused as AppError).code, "stripe_error");
+    // Stripe said the charge is refunded already: 409 charge_not_refundable
+    assert.equal((refused as AppError).code, "charge_not_refundable");
     const before = w.emu.requests.total();
     const replay = await w.t.services.refunds.create(w.ctx(w.operator, "refused"), input)
       .catch((e) => e);
-    assert.equal((replay as AppError).code, "stripe_error");
+    assert.equal((replay as AppError).code, "charge_not_refundable");
     assert.equal((replay as AppError).extra?.refund_id, (refused as AppError).extra?.refund_id);
     assert.equal(w.emu.requests.total(), before, "the replay did not call Stripe");
   });

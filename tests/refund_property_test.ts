@@ -78,9 +78,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("reconcile" as const) }) },
 );
 
-/** Refusals the model allows: nothing left, a decision already taken, Stripe unavailable or refusing. */
+/**
+ * Refusals the model allows: nothing left (here or, said by Stripe, there), a
+ * decision already taken, Stripe unavailable or refusing.
+ */
 const EXPECTED = new Set([
   "amount_exceeds_refundable",
+  "charge_not_refundable",
   "conflict",
   "self_approval_forbidden",
   "stripe_error",

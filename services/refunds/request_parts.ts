@@ -1,8 +1,9 @@
 /**
  * What asking for a refund and deciding on it share: the job names and
  * timings, the transaction a request names (a merged stub's id answers as its
- * payment), the check that Stripe would take a refund of its charge now, and
- * the reconciliation job that follows a refund sent to Stripe.
+ * payment), the check that Stripe would take a refund of its charge now, the
+ * problem a refusal from Stripe answers with, and the reconciliation job that
+ * follows a refund sent to Stripe.
  */
 import type { Deps } from "../deps.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -66,6 +67,39 @@ export async function assertChargeRefundable(
       { extra: { dispute_id: d.value.id, dispute_status: d.value.status } },
     );
   }
+}
+
+/**
+ * Stripe's codes for a charge that cannot be refunded (charged back, already
+ * refunded, never captured): a state of the charge, not a failure at Stripe.
+ */
+const NOT_REFUNDABLE_AT_STRIPE = new Set([
+  "charge_already_refunded",
+  "charge_disputed",
+  "charge_not_refundable",
+  "refund_disputed_payment",
+]);
+
+/**
+ * The problem a refund Stripe refused answers with, once it is recorded
+ * `failed`: 409 `charge_not_refundable` when Stripe says the charge cannot be
+ * refunded (a dispute this service had not seen as blocking, a refund made in
+ * the Dashboard), else Stripe's refusal as it came (`stripe_error`); both carry
+ * Stripe's own description under `stripe`, and the refund's id.
+ */
+export function refusalProblem(error: AppError, refundId: string): AppError {
+  const extra = { ...error.extra, refund_id: refundId };
+  const stripe = (error.extra?.stripe ?? {}) as { code?: string | null; message?: string | null };
+  if (error.code === "stripe_error" && NOT_REFUNDABLE_AT_STRIPE.has(stripe.code ?? "")) {
+    return new AppError(
+      "charge_not_refundable",
+      `Stripe says the charge cannot be refunded (${stripe.code}: ${
+        stripe.message ?? "no message"
+      }); refund ${refundId} is recorded failed and no money moved`,
+      { extra, cause: error },
+    );
+  }
+  return new AppError(error.code, error.message, { extra, cause: error });
 }
 
 export function reconcileJob(op: Deno.AtomicOperation, deps: Deps, newId: IdFactory, id: string) {

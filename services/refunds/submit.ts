@@ -25,6 +25,7 @@ import {
   refundSnap,
 } from "../ingest/mod.ts";
 import { approvalHash } from "./policy.ts";
+import { refusalProblem } from "./request_parts.ts";
 import { addRefundAlert, refundAuditView } from "./settlement.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -231,7 +232,7 @@ function releaseRefused(p: Parts, ctx: CallContext, record: RefundRecord, error:
 
 /**
  * Sends a `processing` refund to Stripe and settles what it says. Throws the
- * Stripe problem (502) after releasing when Stripe refused; returns the refund
+ * refusal's problem (`refusalProblem`) after releasing when Stripe refused; returns the refund
  * still `processing` when the outcome is unknown.
  */
 async function submit(
@@ -255,11 +256,7 @@ async function submit(
   const attempt = await callStripe(p, record, priority);
   if (attempt.kind === "refused") {
     await releaseRefused(p, ctx, record, attempt.error);
-    const extra = { ...attempt.error.extra, refund_id: record.id };
-    throw new AppError(attempt.error.code, attempt.error.message, {
-      extra,
-      cause: attempt.error,
-    });
+    throw refusalProblem(attempt.error, record.id);
   }
   if (attempt.kind === "answered") {
     await p.svc.hooks?.afterStripeCall?.(record.id, attempt.value);
