@@ -19,6 +19,7 @@ import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { isKvConnectUrl, KvOpenError, openStore } from "./kv/open.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
+import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { timedCronRun } from "./services/metrics.ts";
@@ -33,7 +34,9 @@ try {
   console.error(error.message);
   Deno.exit(1);
 }
-const log = createLogger(config.logLevel, undefined, {}, config.logFormat);
+// Log lines and the demo's progress line share standard output (cli/status_line.ts).
+const screen = new StatusLine(STDOUT);
+const log = createLogger(config.logLevel, (line) => screen.line(line), {}, config.logFormat);
 const metrics = createMetrics();
 
 // Crons are registered at the top level, before any await, as Deno Deploy
@@ -87,7 +90,7 @@ await checkStoreLayout(kv).catch((error) => {
 const kvReads = localFile ? await Deno.openKv(config.kvPath) : undefined;
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
 const demo = config.demo
-  ? await startDemo({ config, kv, log }).catch((error) => {
+  ? await startDemo({ config, kv, log, screen }).catch((error) => {
     if (!(error instanceof DemoError)) throw error;
     console.error(error.message);
     kvReads?.close();

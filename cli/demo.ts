@@ -11,6 +11,7 @@ import { type AdminCredentials, createDemoAdmin } from "../services/identity/mod
 import { seedDemoAccount, seedDemoDisputes, type SeedSummary } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
+import { StatusLine, STDOUT } from "./status_line.ts";
 
 const DEMO_EMAIL = "demo@example.com";
 
@@ -27,24 +28,17 @@ export interface Demo {
   close(): Promise<void>;
 }
 
-/** Where the demo talks to the person at the terminal: progress and the credentials box. */
-export interface DemoConsole {
-  /** stdout is a terminal: progress redraws one line */
-  terminal: boolean;
-  write(text: string): void;
-}
-
-const STDOUT: DemoConsole = {
-  terminal: Deno.stdout.isTerminal(),
-  write: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
-};
-
+/**
+ * Starts the emulator. `screen` is where the demo talks to the person at the
+ * terminal (seeding progress, the credentials box); the server's log lines go
+ * through it too, so they print above the progress line, not into it.
+ */
 export async function startDemo(
-  { config, kv, log, out = STDOUT }: {
+  { config, kv, log, screen = new StatusLine(STDOUT) }: {
     config: Config;
     kv: Deno.Kv;
     log: Logger;
-    out?: DemoConsole;
+    screen?: StatusLine;
   },
 ): Promise<Demo> {
   const secrets = config.stripe.webhookSecrets ??
@@ -79,9 +73,10 @@ export async function startDemo(
       const admin = await createDemoAdmin(services);
       if (await claimDemoSeeding(kv, services.deps.clock.now())) {
         // Seeding goes through the rate-limited gateway while the server already serves.
-        const progress = seedProgress(out);
+        const progress = seedProgress(screen);
         try {
           const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
+          screen.show("seeding the demo account: disputes");
           await seedDemoDisputes(services.deps.stripe, emulator, log);
           progress.done(summary);
           await markDemoSeeded(kv, services.deps.clock.now());
@@ -92,28 +87,28 @@ export async function startDemo(
         }
       }
       // Last, so it stays on screen.
-      if (admin) out.write(credentialsBox(admin, config.port));
-      else out.write(existingAdminNote(await services.identity.allAdmins(), config.port));
+      if (admin) screen.line(credentialsBox(admin, config.port));
+      else screen.line(existingAdminNote(await services.identity.allAdmins(), config.port));
     },
     close: () => emulator.close(),
   };
 }
 
 /** One line that counts up (redrawn on a terminal; otherwise printed at the start and the end). */
-function seedProgress(out: DemoConsole) {
-  const write = (line: string) => out.write(out.terminal ? `\r${line}\x1b[K` : `${line}\n`);
-  if (!out.terminal) write("seeding the demo account through the emulator...");
+function seedProgress(screen: StatusLine) {
+  if (screen.terminal) screen.show("seeding the demo account through the emulator...");
+  else screen.line("seeding the demo account through the emulator...");
   return {
     update(done: number, total: number) {
-      if (out.terminal) write(`seeding the demo account: ${done}/${total} customers`);
+      screen.show(`seeding the demo account: ${done}/${total} customers`);
     },
     done(summary: SeedSummary | null) {
-      const text = summary
-        ? `seeded the demo account: ${summary.customers} customers, ${summary.payments} ` +
-          `payments, ${summary.declined} declined, ${summary.disputed} disputed`
-        : "seeding the demo account failed (see the log)";
-      write(text);
-      if (out.terminal) out.write("\n");
+      screen.end(
+        summary
+          ? `seeded the demo account: ${summary.customers} customers, ${summary.payments} ` +
+            `payments, ${summary.declined} declined, ${summary.disputed} disputed`
+          : "seeding the demo account failed (see the log)",
+      );
     },
   };
 }
@@ -148,7 +143,7 @@ function credentialsBox(creds: AdminCredentials, port: number): string {
     `    recovery      ${creds.recovery_codes.join(" ")}`,
     "",
     ...tryNext(port, creds.token),
-  ].join("\n") + "\n";
+  ].join("\n");
 }
 
 /** A restart on existing data: the token was shown once, at the first start; say how to get another. */
@@ -163,5 +158,5 @@ function existingAdminNote(admins: { id: string; email: string }[], port: number
     "  (the TOTP secret: deno task admin reset-2fa --id " + id + ")",
     "",
     ...tryNext(port, "<the new token>"),
-  ].join("\n") + "\n";
+  ].join("\n");
 }
