@@ -150,18 +150,27 @@ if (!resolvedConfig.onDenoDeploy) {
   }, 3000);
 }
 
-let stopping = false;
+/** when the first signal came (ms), or null while running */
+let stoppingSince: number | null = null;
+/**
+ * A signal this soon after the first is the same one delivered twice: Ctrl-C
+ * reaches every process of the terminal's foreground group, and `deno task`
+ * (or `npx`) also passes it on to this one.
+ */
+const SAME_SIGNAL_MS = 1000;
 /**
  * Stops taking requests, lets in-flight ones (and their commits) and a running
  * job pass finish, flushes what the identity throttle holds in memory, closes
- * KV, and says so. A second signal while that runs stops at once.
+ * KV, and says so. A second signal while that runs (not the first one passed
+ * on again) stops at once.
  */
 async function shutdown(reason: string) {
-  if (stopping) {
+  if (stoppingSince !== null) {
+    if (performance.now() - stoppingSince < SAME_SIGNAL_MS) return;
     log.warn("stopping now, without waiting", { reason });
     Deno.exit(1);
   }
-  stopping = true;
+  stoppingSince = performance.now();
   log.info("stopping: finishing in-flight requests", { reason });
   clearInterval(jobLoop);
   stopWatching();

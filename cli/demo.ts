@@ -77,8 +77,14 @@ export async function startDemo(
         try {
           const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
           screen.show("seeding the demo account: disputes");
-          await seedDemoDisputes(services.deps.stripe, emulator, log);
-          progress.done(summary);
+          // one more customer, with one disputed payment for each dispute
+          const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
+          progress.done({
+            ...summary,
+            customers: summary.customers + 1,
+            payments: summary.payments + disputes,
+            disputed: summary.disputed + disputes,
+          });
           await markDemoSeeded(kv, services.deps.clock.now());
         } catch (error) {
           progress.done(null);

@@ -1,0 +1,94 @@
+/**
+ * The first minutes as an operator has them (README, Quick start), with
+ * main.ts in a child process in demo mode on its own ports and KV file: the
+ * credentials box comes last, after seeding; Ctrl-C stops the server
+ * gracefully even though it arrives twice (the terminal signals the whole
+ * foreground group, and `deno task` or `npx` passes it on again); a restart on
+ * the same data says the demo admin exists and how to get a new token.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * `deno task start` as a terminal runs it: in a process group of its own
+ * (`setsid`), so a signal to the group reaches the task runner and main.ts,
+ * as Ctrl-C does.
+ */
+function startServer(env: Record<string, string>) {
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "--quiet", "start"],
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const collect = (s: ReadableStream<Uint8Array>) =>
+    s.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (output += chunk) }),
+    );
+  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  return {
+    child,
+    output: () => output,
+    async waitFor(pattern: RegExp, what: string): Promise<void> {
+      const deadline = Date.now() + 90_000;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline) throw new Error(`never saw ${what}:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async exited(): Promise<number> {
+      const { code } = await child.status;
+      await drained;
+      return code;
+    },
+  };
+}
+
+Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) stops gracefully; a restart says the admin exists", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "start_stop_" });
+  try {
+    const env = childEnv({
+      KV_PATH: `${dir}/data/kv.sqlite3`,
+      PORT: String(freePort()),
+      STRIPE_EMULATOR_PORT: String(freePort()),
+      LOG_FORMAT: "json",
+    });
+    const first = startServer(env);
+    await first.waitFor(/API docs: /, "the credentials box");
+    const out = first.output();
+    const seeded = out.indexOf("seeded the demo account:");
+    const box = out.indexOf("Demo admin created");
+    assert.ok(seeded > 0 && box > seeded, `seeding is reported before the box:\n${out}`);
+    assert.match(
+      out,
+      /seeded the demo account: \d+ customers, \d+ payments, \d+ declined, 4 disputed/,
+    );
+    assert.match(out, /token +pot_/);
+
+    // Ctrl-C on a terminal: SIGINT to the whole group; the task runner passes it on again.
+    Deno.kill(-first.child.pid, "SIGINT");
+    const code = await first.exited();
+    const stopping = first.output().slice(box);
+    assert.equal(code, 0, stopping);
+    assert.match(stopping, /"msg":"stopping: finishing in-flight requests","reason":"SIGINT"/);
+    assert.match(stopping, /"msg":"stopped","reason":"SIGINT"/);
+    assert.doesNotMatch(stopping, /stopping now, without waiting/);
+
+    const second = startServer(env);
+    await second.waitFor(/The demo admin exists already/, "the note for a restart");
+    await second.waitFor(/API docs: /, "the end of the note");
+    assert.match(second.output(), /deno task admin rotate-token --id adm_/);
+    assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");
+    Deno.kill(-second.child.pid, "SIGTERM");
+    assert.equal(await second.exited(), 0, second.output());
+    assert.match(second.output(), /"msg":"stopped","reason":"SIGTERM"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
