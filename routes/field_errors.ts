@@ -18,6 +18,8 @@ interface Issue {
   inclusive?: boolean;
   values?: unknown[];
   format?: string;
+  /** the pattern of a `regex` format issue */
+  pattern?: string;
   keys?: string[];
 }
 
@@ -47,7 +49,10 @@ export function issueMessage(issue: Issue, field: string): string {
     case "invalid_value":
       return `${field} must be one of ${(issue.values ?? []).map(String).join(", ")}`;
     case "invalid_format":
-      return `${field} must be a valid ${issue.format ?? "value"}`;
+      // a pattern says nothing to a caller in zod's words ("a valid regex"): show the pattern
+      return issue.format === "regex" && issue.pattern
+        ? `${field} must match the pattern ${issue.pattern}`
+        : `${field} must be a valid ${issue.format ?? "value"}`;
     case "unrecognized_keys":
       return `unknown field${(issue.keys?.length ?? 0) > 1 ? "s" : ""} ${
         (issue.keys ?? []).join(", ")

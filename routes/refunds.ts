@@ -165,7 +165,11 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
     body: jsonBody(
       z.object({
         note: Note.optional(),
-        approval_hash: z.string().regex(/^[0-9a-f]{64}$/).optional().openapi({
+        approval_hash: z.string().regex(
+          /^[0-9a-f]{64}$/,
+          "approval_hash must be the refund's `approval.hash` as GET /refunds/{id} shows it " +
+            "(64 lowercase hex characters)",
+        ).optional().openapi({
           description: "the `approval.hash` you reviewed: refused if the refund differs",
         }),
       }).openapi("RefundApproval"),

@@ -70,3 +70,26 @@ Deno.test("fieldErrors() words zod's defaults and keeps a schema's own message",
     "body": "unknown field extra: remove it",
   });
 });
+
+Deno.test("a pattern zod would call 'a valid regex' is shown as the pattern", () => {
+  const parsed = z.object({ code: z.string().regex(/^[A-Z]{2}$/) }).safeParse({ code: "x" });
+  assert.equal(parsed.success, false);
+  assert.deepEqual(fieldErrors("body", parsed.error!.issues), [
+    { path: "body.code", message: "code must match the pattern /^[A-Z]{2}$/" },
+  ]);
+});
+
+Deno.test("an approval_hash that is not a hash says where the hash comes from", async () => {
+  await withRefundWorld(async (w) => {
+    const headers = await stepUpHeaders(w.t, w.admin);
+    const res = await w.t.app.request(
+      `${BASE}/rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R/approve`,
+      jsonRequest("POST", headers, { approval_hash: "abc" }),
+    );
+    assert.equal(res.status, 422);
+    const body = await problem(res);
+    assert.equal(body.errors[0].path, "body.approval_hash");
+    assert.match(body.errors[0].message, /approval\.hash.*GET \/refunds\/\{id\}/);
+    assert.doesNotMatch(body.detail, /regex/);
+  });
+});
