@@ -29,7 +29,7 @@ export const AmountSchema = z.number().int().openapi({
 
 export const CurrencySchema = z.string().regex(
   /^[a-z]{3}$/,
-  "a lowercase ISO 4217 code such as usd",
+  "currency must be a lowercase ISO 4217 code such as usd",
 )
   .openapi({ example: "usd" });
 

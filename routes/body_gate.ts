@@ -132,7 +132,7 @@ export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas
     try {
       body = await c.req.json();
     } catch {
-      throw validationFailed([{ path: "body", message: "is not valid JSON" }]);
+      throw validationFailed([{ path: "body", message: "the body is not valid JSON" }]);
     }
     errors.push(...issuesOf(schema, body, "body"));
   }

@@ -139,7 +139,7 @@ export const SyncSummarySchema = z.object({
 export const IdParam = z.object({
   id: z.string().regex(
     /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
-    "a dispute id (dsp_…) or Stripe's dispute id (du_…)",
+    "id must be a dispute id (dsp_…) or Stripe's dispute id (du_…)",
   ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
 });
 

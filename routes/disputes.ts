@@ -200,7 +200,7 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
           schema: z.object({
             dispute_id: z.string().regex(
               /^(du|dp)_[A-Za-z0-9_]{1,64}$/,
-              "a Stripe dispute id (du_…)",
+              "dispute_id must be a Stripe dispute id (du_…)",
             )
               .optional(),
           }).openapi("DisputeSyncRequest"),

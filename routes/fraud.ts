@@ -161,7 +161,7 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   summary: "End a snooze now",
   request: {
     params: z.object({
-      id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "a snooze id (fsz_…)").openapi({
+      id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "id must be a snooze id (fsz_…)").openapi({
         param: { name: "id", in: "path" },
       }),
     }),

@@ -132,7 +132,7 @@ export const SweepSchema = z.object({
 }).openapi("FraudSweep");
 
 export const AlertIdParam = z.object({
-  id: z.string().regex(/^fa_[0-9A-Z]{26}$/, "a fraud alert id (fa_…)").openapi({
+  id: z.string().regex(/^fa_[0-9A-Z]{26}$/, "id must be a fraud alert id (fa_…)").openapi({
     param: { name: "id", in: "path" },
     example: "fa_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),

@@ -51,7 +51,7 @@ const OpsAlertSchema = z.object({
 }).openapi("OpsAlert");
 
 const IdParam = z.object({
-  id: z.string().regex(/^ops_[0-9A-Z]{26}$/, "an ops alert id (ops_…)").openapi({
+  id: z.string().regex(/^ops_[0-9A-Z]{26}$/, "id must be an ops alert id (ops_…)").openapi({
     param: { name: "id", in: "path" },
     example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),

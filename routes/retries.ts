@@ -142,7 +142,7 @@ const show = showRoute({
   path: "/retries/{id}",
   tags: ["retries"],
   summary: "One retry attempt",
-  params: idParam(z.string().regex(/^rty_[0-9A-Z]{26}$/, "a retry id (rty_…)")),
+  params: idParam(z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)")),
   item: RetrySchema,
   found: "the attempt",
 });

@@ -90,7 +90,7 @@ const ListFilters = {
 const IdParam = z.object({
   id: z.string().regex(
     /^(txn|pi|ch|py)_[A-Za-z0-9]+$/,
-    "a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
+    "id must be a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
   ).openapi({ param: { name: "id", in: "path" }, example: "pi_3QxYz" }),
 });
 

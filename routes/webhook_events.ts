@@ -26,7 +26,7 @@ const ReplayResult = z.object({
 }).openapi("WebhookReplayResult");
 
 const IdParam = z.object({
-  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/, "an event id (evt_…)").openapi({
+  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/, "id must be an event id (evt_…)").openapi({
     param: { name: "id", in: "path" },
     example: "evt_1Q2w3E4r5T6y7U8i",
   }),

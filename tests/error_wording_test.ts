@@ -93,3 +93,17 @@ Deno.test("an approval_hash that is not a hash says where the hash comes from", 
     assert.doesNotMatch(body.detail, /regex/);
   });
 });
+
+Deno.test("an id in the wrong form names the field and the form, as a sentence", async () => {
+  await withRefundWorld(async (w) => {
+    const res = await w.t.app.request("/api/admin/payments/transactions/nope", {
+      headers: authHeaders(w.operator),
+    });
+    assert.equal(res.status, 422);
+    const body = await problem(res);
+    assert.equal(
+      body.detail,
+      "path.id: id must be a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
+    );
+  });
+});
