@@ -31,7 +31,8 @@ export const DisputeSchema = z.object({
     description: "null when Stripe allows no response (accept or add notes only)",
   }),
   time_left_s: z.number().int().nullable().openapi({
-    description: "seconds to the deadline; negative once past",
+    description: "seconds to the deadline; negative once past; null once the evidence is " +
+      "submitted or the dispute is closed (the deadline no longer asks anything)",
   }),
   past_due: z.boolean(),
   overdue: z.boolean().openapi({ description: "marked by the reminder job past the deadline" }),

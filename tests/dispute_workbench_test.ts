@@ -45,6 +45,7 @@ Deno.test("an inquiry (pm_card_createDisputeInquiry) moves no money and can be a
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
     assert.equal(sent.body.status, "warning_under_review");
     assert.equal(sent.body.phase, "submitted");
+    assert.equal(sent.body.time_left_s, null, "submitted: the deadline asks nothing more");
   });
 });
 
@@ -57,6 +58,8 @@ Deno.test("a dispute won at Stripe gives the funds back on the transaction and t
     await w.deliver();
     const won = await w.t.services.disputes.get(dispute.id);
     assert.equal(won.phase, "won");
+    assert.equal(won.time_left_s, null);
+    assert.ok(won.evidence_due_by, "the deadline itself is still shown");
     assert.equal(won.funds_reinstated, 4200);
     const txn = await w.t.services.transactions.get(pi.id);
     assert.equal(txn.amount_disputed, 0);

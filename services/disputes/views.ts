@@ -76,7 +76,9 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     amount: r.amount,
     currency: r.currency,
     evidence_due_by: iso(r.evidence_due_by),
-    time_left_s: r.evidence_due_by ? Math.floor(r.evidence_due_by - nowMs / 1000) : null,
+    time_left_s: awaitsResponse(r) && r.evidence_due_by
+      ? Math.floor(r.evidence_due_by - nowMs / 1000)
+      : null,
     past_due: r.past_due,
     overdue: r.overdue,
     has_evidence: r.has_evidence,
@@ -90,6 +92,11 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
+}
+
+/** The deadline still matters: open, and no evidence submitted yet. */
+function awaitsResponse(r: DisputeRecord): boolean {
+  return !isClosedStatus(r.status) && r.phase !== "submitted";
 }
 
 /** What an operator may still do: a dispute with no deadline offers only accept and notes. */
