@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { call, disputedPayment, submitAs } from "./helpers/disputes.ts";
+import { call, decideDispute, disputedPayment, submitAs } from "./helpers/disputes.ts";
 import { createAdmin } from "./helpers/identity.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 
@@ -52,10 +52,7 @@ Deno.test("an inquiry (pm_card_createDisputeInquiry) moves no money and can be a
 Deno.test("a dispute won at Stripe gives the funds back on the transaction and the ledger", async () => {
   await withRefundWorld(async (w) => {
     const { pi, dispute, customer } = await disputedPayment(w);
-    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
-    await call(w, w.operator, "POST", `/disputes/${dispute.id}/submit`, undefined, true);
-    w.emu.resolveDispute(dispute.stripe_dispute, "won");
-    await w.deliver();
+    await decideDispute(w, w.operator, dispute, "won");
     const won = await w.t.services.disputes.get(dispute.id);
     assert.equal(won.phase, "won");
     assert.equal(won.time_left_s, null);
@@ -88,10 +85,7 @@ Deno.test("refunds are 409 charge_not_refundable while Stripe says the disputed 
 Deno.test("a refund Stripe refuses as charged back is 409 charge_not_refundable, recorded failed, nothing moved", async () => {
   await withRefundWorld(async (w) => {
     const { pi, txnId, dispute } = await disputedPayment(w);
-    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
-    await call(w, w.operator, "POST", `/disputes/${dispute.id}/submit`, undefined, true);
-    w.emu.resolveDispute(dispute.stripe_dispute, "won");
-    await w.deliver();
+    await decideDispute(w, w.operator, dispute, "won");
     // Closed here, so this service lets the request through; Stripe still refuses the charge.
     const body = {
       transaction_id: txnId,

@@ -7,7 +7,6 @@
  * DENO_KV_ACCESS_TOKEN in its environment, which is where Deno reads it.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { startTestEmulator } from "./helpers/emulator.ts";
 import {
   ACCESS_TOKEN,
@@ -17,8 +16,8 @@ import {
   withKvConnect,
 } from "./helpers/kv_connect/mod.ts";
 import type { Emulator } from "../emulator/mod.ts";
+import { ROOT, spawnCollected } from "./helpers/child_process.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SECRET = "whsec_" + "K1v2C3d4".repeat(4);
 
 function serviceEnv(kvUrl: string, emu: Emulator | null, extra: Record<string, string> = {}) {
@@ -49,30 +48,14 @@ async function task(env: Record<string, string>, ...args: string[]) {
 
 /** main.ts in a child process; its output is collected for the assertions and for failures. */
 function startServer(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--quiet", "main.ts"],
-    cwd: ROOT,
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const collect = (s: ReadableStream<Uint8Array>) =>
-    s.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({ write: (chunk) => void (output += chunk) }),
-    );
-  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const server = spawnCollected(Deno.execPath(), ["run", "--allow-all", "--quiet", "main.ts"], env);
   return {
-    child,
-    output: () => output,
-    async stop(): Promise<number> {
+    ...server,
+    stop(): Promise<number> {
       try {
-        child.kill("SIGTERM");
+        server.child.kill("SIGTERM");
       } catch { /* already gone */ }
-      const { code } = await child.status;
-      await drained;
-      return code;
+      return server.exited();
     },
   };
 }

@@ -7,10 +7,8 @@
  * the same data says the demo admin exists and how to get a new token.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { spawnCollected } from "./helpers/child_process.ts";
 
 /**
  * `deno task start` as a terminal runs it: in a process group of its own
@@ -18,36 +16,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
  * as Ctrl-C does.
  */
 function startServer(env: Record<string, string>) {
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "--quiet", "start"],
-    cwd: ROOT,
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const collect = (s: ReadableStream<Uint8Array>) =>
-    s.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({ write: (chunk) => void (output += chunk) }),
-    );
-  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
-  return {
-    child,
-    output: () => output,
-    async waitFor(pattern: RegExp, what: string): Promise<void> {
-      const deadline = Date.now() + 90_000;
-      while (!pattern.test(output)) {
-        if (Date.now() > deadline) throw new Error(`never saw ${what}:\n${output}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async exited(): Promise<number> {
-      const { code } = await child.status;
-      await drained;
-      return code;
-    },
-  };
+  return spawnCollected("setsid", [Deno.execPath(), "task", "--quiet", "start"], env);
 }
 
 Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) stops gracefully; a restart says the admin exists", async () => {

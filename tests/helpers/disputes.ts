@@ -50,3 +50,16 @@ export function runDisputeJobs(w: RefundWorld) {
 export function submitAs(w: RefundWorld, admin: TestAdmin, disputeId: string) {
   return call(w, admin, "POST", `/disputes/${disputeId}/submit`, undefined, true);
 }
+
+/** Answers the dispute with evidence as `admin`, then has Stripe decide it `outcome`; delivered. */
+export async function decideDispute(
+  w: RefundWorld,
+  admin: TestAdmin,
+  dispute: DisputeDetail,
+  outcome: "won" | "lost",
+) {
+  await call(w, admin, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
+  await submitAs(w, admin, dispute.id);
+  w.emu.resolveDispute(dispute.stripe_dispute, outcome);
+  await w.deliver();
+}

@@ -1,0 +1,55 @@
+/**
+ * A program of the project in a child process, run from the repository's
+ * root with only the environment given, its standard output and error
+ * collected as they come (for assertions, and for a failure's message).
+ */
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface CollectedChild {
+  child: Deno.ChildProcess;
+  /** everything printed so far, both streams */
+  output(): string;
+  /** waits until `pattern` was printed; throws with the output after `timeoutMs` */
+  waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<void>;
+  /** the exit code, once both streams are read to the end */
+  exited(): Promise<number>;
+}
+
+export function spawnCollected(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): CollectedChild {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const collect = (s: ReadableStream<Uint8Array>) =>
+    s.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (chunk) => void (output += chunk) }),
+    );
+  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  return {
+    child,
+    output: () => output,
+    async waitFor(pattern, what, timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline) throw new Error(`never saw ${what}:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async exited() {
+      const { code } = await child.status;
+      await drained;
+      return code;
+    },
+  };
+}
