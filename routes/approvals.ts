@@ -60,7 +60,8 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
   tags: ["approvals"],
   summary: "Approve a request (not yours, not about you, not a linked account's)",
   description: "The action runs once, as you. Approving again what you already approved " +
-    "answers the same decision (`replayed: true`).",
+    "answers the same decision (`replayed: true`). A refund (`rfd_…`) approved here is sent " +
+    "as `POST /refunds/{id}/approve` sends it, with the same refusals (Stripe's among them).",
   request: {
     params: IdParam,
     body: {
@@ -78,7 +79,15 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
   responses: {
     200: jsonContent(DecisionSchema, "approved (and executed, or failed: see `status`)"),
     202: jsonContent(DecisionSchema, "approved; the outcome is still being settled"),
-    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "self_approval_forbidden",
+      "amount_exceeds_refundable",
+      "charge_not_refundable",
+      "stripe_error",
+      "stripe_unavailable",
+    ),
   },
 });
 

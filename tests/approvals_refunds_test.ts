@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { askRefund, statusOf, withRefundWorld } from "./helpers/refunds.ts";
-import { auditEntries, type TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, jsonRequest, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
+import { responseChecker } from "./helpers/response_schema.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "50000" };
@@ -53,5 +54,40 @@ Deno.test("approvals queue: a refund awaiting approval is listed and refused to 
       approval_hash: res.refund.approval.hash!,
     });
     assert.equal((ok.outcome as { approved_by: string }).approved_by, w.operator2.id);
+  }, { env: ENV });
+});
+
+Deno.test("approvals queue: a refund Stripe refuses on approval answers 409 charge_not_refundable, as the document declares", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(80000);
+    const res = await askRefund(w, pay.txnId, 75000, "goodwill");
+    assert.equal(statusOf(res), 202);
+    // Refunded in the Dashboard meanwhile; its webhooks have not arrived.
+    await w.stripe.refunds.create({ payment_intent: pay.pi.id });
+    const answer = await w.t.app.request(
+      `/api/admin/approvals/${res.refund.id}/approve`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), {
+        approval_hash: res.refund.approval.hash,
+      }),
+    );
+    const body = await answer.json();
+    assert.equal(answer.status, 409, JSON.stringify(body));
+    assert.equal(body.code, "charge_not_refundable");
+    assert.equal(body.stripe.code, "charge_already_refunded");
+    assert.equal((await w.t.services.refunds.get(res.refund.id)).status, "failed");
+    const doc = await (await w.t.app.request("/openapi.json")).json();
+    responseChecker(doc).check(
+      "post",
+      "/api/admin/approvals/{id}/approve",
+      409,
+      "application/problem+json",
+      body,
+      "approve through the queue",
+    );
+    // and Stripe's other answers a refund can get here
+    const declared = doc.paths["/api/admin/approvals/{id}/approve"].post.responses;
+    assert.match(declared["409"].description, /`charge_not_refundable`/);
+    assert.match(declared["502"].description, /`stripe_error`/);
+    assert.match(declared["503"].description, /`stripe_unavailable`/);
   }, { env: ENV });
 });
