@@ -104,6 +104,14 @@ export function errorResponses(...codes: ErrorCode[]) {
   );
 }
 
+/** What sending an approved refund to Stripe may answer instead (both routes that approve one). */
+export const REFUND_SEND_REFUSALS = [
+  "amount_exceeds_refundable",
+  "charge_not_refundable",
+  "stripe_error",
+  "stripe_unavailable",
+] as const satisfies readonly ErrorCode[];
+
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
   return { required, content: { "application/json": { schema } } };

@@ -11,7 +11,13 @@ import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { ApprovalSchema, errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
+import {
+  ApprovalSchema,
+  errorResponses,
+  jsonContent,
+  orNull,
+  REFUND_SEND_REFUSALS,
+} from "../openapi/schemas.ts";
 import { oneOf, queryParam } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -79,15 +85,7 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
   responses: {
     200: jsonContent(DecisionSchema, "approved (and executed, or failed: see `status`)"),
     202: jsonContent(DecisionSchema, "approved; the outcome is still being settled"),
-    ...errorResponses(
-      "not_found",
-      "conflict",
-      "self_approval_forbidden",
-      "amount_exceeds_refundable",
-      "charge_not_refundable",
-      "stripe_error",
-      "stripe_unavailable",
-    ),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden", ...REFUND_SEND_REFUSALS),
   },
 });
 

@@ -15,6 +15,7 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
+  REFUND_SEND_REFUSALS,
   RefundDetailSchema,
   RefundSchema,
 } from "../openapi/schemas.ts";
@@ -183,11 +184,8 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
       "not_found",
       "conflict",
       "self_approval_forbidden",
-      "amount_exceeds_refundable",
-      "charge_not_refundable",
       "idempotency_key_reused",
-      "stripe_error",
-      "stripe_unavailable",
+      ...REFUND_SEND_REFUSALS,
     ),
   },
 });
