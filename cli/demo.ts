@@ -77,13 +77,12 @@ export async function startDemo(
         try {
           const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
           screen.show("seeding the demo account: disputes");
-          // one more customer, with one disputed payment for each dispute
           const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
           progress.done({
             ...summary,
-            customers: summary.customers + 1,
-            payments: summary.payments + disputes,
-            disputed: summary.disputed + disputes,
+            customers: summary.customers + disputes.customers,
+            payments: summary.payments + disputes.payments,
+            disputed: summary.disputed + disputes.disputed,
           });
           await markDemoSeeded(kv, services.deps.clock.now());
         } catch (error) {

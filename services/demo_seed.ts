@@ -202,6 +202,9 @@ export interface DemoEmulatorControls {
   deliveries(): Promise<void>;
 }
 
+/** What the dispute seeding added to the account: one customer and its disputed payments. */
+export type DisputeSeedSummary = Pick<SeedSummary, "customers" | "payments" | "disputed">;
+
 /**
  * Disputes in several states for the workbench: one due within 24 h (opened
  * six and a half days "ago" on the emulator's clock), an inquiry, and one
@@ -211,7 +214,7 @@ export async function seedDemoDisputes(
   stripe: StripeGateway,
   emulator: DemoEmulatorControls,
   log: Logger,
-): Promise<number> {
+): Promise<DisputeSeedSummary> {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
     stripe.call(fn, { priority: "background", label: "demo.seed_disputes", quiet: true });
   const customer = await call((s) =>
@@ -221,6 +224,7 @@ export async function seedDemoDisputes(
       metadata: { demo: "true" },
     })
   );
+  const summary: DisputeSeedSummary = { customers: 1, payments: 0, disputed: 0 };
   const disputed = async (pm: string, amount: number, description: string) => {
     const pi = await call((s) =>
       s.paymentIntents.create({
@@ -232,8 +236,10 @@ export async function seedDemoDisputes(
         description,
       })
     );
+    summary.payments++;
     await emulator.deliveries();
     const list = await call((s) => s.disputes.list({ payment_intent: pi.id }));
+    if (list.data[0]) summary.disputed++;
     return list.data[0];
   };
   const back = Math.round(6.5 * 24 * 3600);
@@ -254,6 +260,6 @@ export async function seedDemoDisputes(
     );
     emulator.resolveDispute(won.id, "won");
   }
-  log.debug("demo disputes seeded", { disputes: 3 });
-  return 3;
+  log.debug("demo disputes seeded", { disputes: summary.disputed });
+  return summary;
 }

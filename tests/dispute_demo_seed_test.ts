@@ -4,7 +4,11 @@ import { seedDemoDisputes } from "../services/demo_seed.ts";
 
 Deno.test("the demo seeds disputes in several states: due within 24 h, an inquiry, one won", async () => {
   await withRefundWorld(async (w) => {
-    assert.equal(await seedDemoDisputes(w.t.deps.stripe, w.emu, w.t.deps.log), 3);
+    assert.deepEqual(await seedDemoDisputes(w.t.deps.stripe, w.emu, w.t.deps.log), {
+      customers: 1,
+      payments: 3,
+      disputed: 3,
+    });
     await w.deliver();
     const { data } = await w.t.services.disputes.list({ limit: 10 });
     const byStatus = Object.fromEntries(data.map((d) => [d.status, d]));

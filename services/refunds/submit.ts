@@ -232,8 +232,8 @@ function releaseRefused(p: Parts, ctx: CallContext, record: RefundRecord, error:
 
 /**
  * Sends a `processing` refund to Stripe and settles what it says. Throws the
- * refusal's problem (`refusalProblem`) after releasing when Stripe refused; returns the refund
- * still `processing` when the outcome is unknown.
+ * refusal's problem (`refusalProblem`) after releasing when Stripe refused;
+ * returns the refund still `processing` when the outcome is unknown.
  */
 async function submit(
   p: Parts,
