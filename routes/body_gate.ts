@@ -63,6 +63,15 @@ async function readCapped(c: Context<AppEnv>, limit: number): Promise<Uint8Array
   return out;
 }
 
+function unsupported(type: string, rule: BodyRule): AppError {
+  const accepts = rule.types.length ? rule.types.join(" or ") : "no body (or application/json)";
+  return new AppError(
+    "unsupported_media_type",
+    `Content-Type ${type || "(none)"} is not accepted here; send ${accepts}`,
+    { extra: { accepts: rule.types } },
+  );
+}
+
 /** Checks type and size, and leaves the bytes in Hono's body cache. */
 export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void> {
   const method = c.req.method;
@@ -81,14 +90,19 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
   const allowed = rule.types.length === 0
     ? json
     : rule.types.some((t) => t === type || (t === "application/json" && json));
+  if (!allowed && type === "") {
+    // No Content-Type: over HTTP/1.1 without Content-Length (curl -X POST) the body is a stream
+    // that may well be empty. Only bytes make it a body of an undeclared type.
+    const bytes = await readCapped(c, rule.limit);
+    if (bytes.byteLength === 0) {
+      c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
+      return;
+    }
+    throw unsupported(type, rule);
+  }
   if (!allowed) {
     await c.req.raw.body?.cancel().catch(() => {});
-    const accepts = rule.types.length ? rule.types.join(" or ") : "no body (or application/json)";
-    throw new AppError(
-      "unsupported_media_type",
-      `Content-Type ${type || "(none)"} is not accepted here; send ${accepts}`,
-      { extra: { accepts: rule.types } },
-    );
+    throw unsupported(type, rule);
   }
   const bytes = await readCapped(c, rule.limit);
   // an empty JSON body reads as `{}`: a route with an optional body takes it as none

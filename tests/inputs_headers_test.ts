@@ -151,3 +151,52 @@ Deno.test("failed authentications from one address are slowed after a burst, wit
     await other.body?.cancel();
   });
 });
+
+/** One HTTP/1.1 request written by hand, as curl sends it; the status and body of the answer. */
+async function rawRequest(port: number, head: string[], body = ""): Promise<[number, string]> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const text = [...head, "Host: 127.0.0.1", "Connection: close", "", body].join("\r\n");
+    await conn.write(new TextEncoder().encode(text));
+    const answer = await new Response(conn.readable).text();
+    return [Number(answer.split(" ")[1]), answer.slice(answer.indexOf("\r\n\r\n") + 4)];
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+Deno.test("a POST with no body and no Content-Length over a real socket (curl -X POST) is no body, not 415", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const server = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      (req, info) => t.app.fetch(req, info),
+    );
+    try {
+      const port = server.addr.port;
+      const auth = `Authorization: Bearer ${admin.token}`;
+      // a route that needs a body: the body is missing, said as such (no code spent)
+      const [status, text] = await rawRequest(port, ["POST /api/admin/step-up HTTP/1.1", auth]);
+      assert.equal(status, 422, text);
+      assert.match(text, /body.code: code is required/);
+      // bytes without a Content-Type are still refused
+      const [typed] = await rawRequest(port, [
+        "POST /api/admin/step-up HTTP/1.1",
+        auth,
+        "Transfer-Encoding: chunked",
+      ], "2\r\n{}\r\n0\r\n\r\n");
+      assert.equal(typed, 415);
+      // a route that takes no body: done
+      const otp = `X-OTP-Code: ${otpHeaders(t, admin)["x-otp-code"]}`;
+      const [rotated] = await rawRequest(port, [
+        "POST /api/admin/me/rotate-token HTTP/1.1",
+        auth,
+        otp,
+      ]);
+      assert.equal(rotated, 200, "was 415: Content-Type (none) is not accepted here; send no body");
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
