@@ -118,7 +118,7 @@ function seedProgress(screen: StatusLine) {
   };
 }
 
-function tryNext(port: number, token: string): string[] {
+function tryNext(port: number, token: string, totpFrom: string): string[] {
   const base = `http://localhost:${port}`;
   return [
     "  Try next:",
@@ -126,7 +126,7 @@ function tryNext(port: number, token: string): string[] {
     `    curl -s ${base}/api/admin/me -H "Authorization: Bearer $TOKEN"`,
     `    curl -s "${base}/api/admin/payments/transactions?limit=5" -H "Authorization: Bearer $TOKEN"`,
     `    curl -s ${base}/api/admin/payments/ops-alerts -H "Authorization: Bearer $TOKEN"`,
-    "    a refund needs a TOTP code from the secret above: add it to an authenticator app, then",
+    `    a refund needs a TOTP code ${totpFrom}, and a succeeded payment's txn_ id from the list:`,
     `    curl -s ${base}/api/admin/payments/refunds -H "Authorization: Bearer $TOKEN" \\`,
     '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
     `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
@@ -147,7 +147,7 @@ function credentialsBox(creds: AdminCredentials, port: number): string {
     `    otpauth uri   ${creds.otpauth_uri}`,
     `    recovery      ${creds.recovery_codes.join(" ")}`,
     "",
-    ...tryNext(port, creds.token),
+    ...tryNext(port, creds.token, "from the secret above (add it to an authenticator app)"),
   ].join("\n");
 }
 
@@ -162,6 +162,6 @@ function existingAdminNote(admins: { id: string; email: string }[], port: number
     `    deno task admin rotate-token --id ${id}`,
     "  (the TOTP secret: deno task admin reset-2fa --id " + id + ")",
     "",
-    ...tryNext(port, "<the new token>"),
+    ...tryNext(port, "<the new token>", "from the authenticator app holding its secret"),
   ].join("\n");
 }

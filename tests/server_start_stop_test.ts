@@ -39,6 +39,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
       /seeded the demo account: \d+ customers, \d+ payments, \d+ declined, 4 disputed/,
     );
     assert.match(out, /token +pot_/);
+    assert.match(out, /a refund needs a TOTP code from the secret above/);
 
     // Ctrl-C on a terminal: SIGINT to the whole group; the task runner passes it on again.
     Deno.kill(-first.child.pid, "SIGINT");
@@ -53,6 +54,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     await second.waitFor(/The demo admin exists already/, "the note for a restart");
     await second.waitFor(/API docs: /, "the end of the note");
     assert.match(second.output(), /deno task admin rotate-token --id adm_/);
+    assert.doesNotMatch(second.output(), /secret above/, "no secret is shown on a restart");
     assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");
     Deno.kill(-second.child.pid, "SIGTERM");
     assert.equal(await second.exited(), 0, second.output());
