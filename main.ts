@@ -10,7 +10,7 @@ import { createLogger } from "./core/log.ts";
 import { createStripeGateway } from "./services/stripe/mod.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import {
-  PERIODIC_TASKS,
+  cronSchedules,
   type PeriodicTask,
   runJobs,
   runPeriodicTask,
@@ -23,7 +23,7 @@ import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { timedCronRun } from "./services/metrics.ts";
-import { runFraudLive, runFraudSweep } from "./services/fraud/mod.ts";
+import { runFraudLive } from "./services/fraud/mod.ts";
 
 let config: Config;
 try {
@@ -42,7 +42,7 @@ const metrics = createMetrics();
 // Crons are registered at the top level, before any await, as Deno Deploy
 // requires; until the services exist they have nothing to do.
 const started: { services?: Services } = {};
-for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
+for (const [task, schedule] of Object.entries(cronSchedules(config))) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
     if (!started.services) return;
     try {
@@ -57,16 +57,6 @@ for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
     }
   });
 }
-
-// The fraud sweep on its own schedule (FRAUD_SWEEP_SCHEDULE): a thin wrapper over the job function.
-Deno.cron("fraud-sweep", config.fraudSweepSchedule, { backoffSchedule: [] }, async () => {
-  if (!started.services) return;
-  try {
-    await runFraudSweep(started.services);
-  } catch (error) {
-    log.error("cron task failed", { cron: "fraud-sweep", error });
-  }
-});
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !isKvConnectUrl(config.kvPath);

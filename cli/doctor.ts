@@ -10,6 +10,7 @@ import { keys } from "../kv/keys.ts";
 import { isKvConnectUrl } from "../kv/open.ts";
 import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
 import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
+import { cronSchedules } from "../services/background.ts";
 
 export interface DoctorOptions {
   env: Record<string, string | undefined>;
@@ -55,7 +56,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
       const stripe = doctorStripeClient(config, options.fetch ?? fetch, timeoutMs);
       findings.push(...await checkStripe(config, stripe, kv));
     }
-    findings.push(...await checkCrons(kv, options.now ?? Date.now()));
+    findings.push(...await checkCrons(kv, options.now ?? Date.now(), cronSchedules(config)));
   } finally {
     kv?.close();
   }

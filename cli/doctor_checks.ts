@@ -8,7 +8,6 @@ import { keys } from "../kv/keys.ts";
 import { STORE_LAYOUT } from "../kv/layout.ts";
 import { describeKvOpenFailure } from "../kv/open.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
-import { PERIODIC_TASKS } from "../services/background.ts";
 import { type CronRun, lastCronRuns } from "../services/metrics.ts";
 
 export type Severity = "ok" | "warn" | "fail";
@@ -129,25 +128,33 @@ export async function checkKv(
   }
 }
 
-/** Every periodic task has a name Deno Deploy accepts, and its last run (if any) went well. */
-export async function checkCrons(kv: Deno.Kv | null, now: number): Promise<Finding[]> {
+/**
+ * Every cron (`schedules`: name to schedule, as main.ts registers them) has a
+ * name Deno Deploy accepts; its last run (if any) went well and is recent.
+ */
+export async function checkCrons(
+  kv: Deno.Kv | null,
+  now: number,
+  schedules: Record<string, string>,
+): Promise<Finding[]> {
   const out: Finding[] = [];
-  const bad = Object.keys(PERIODIC_TASKS).filter((n) => !/^[A-Za-z0-9_-]{1,64}$/.test(n));
+  const names = Object.keys(schedules);
+  const bad = names.filter((n) => !/^[A-Za-z0-9_-]{1,64}$/.test(n));
   out.push(
     bad.length
       ? fail("crons", `cron names Deno Deploy refuses: ${bad.join(", ")}`, "rename them in code")
-      : ok(
-        "crons",
-        `${Object.keys(PERIODIC_TASKS).length} registered: ${
-          Object.keys(PERIODIC_TASKS).join(", ")
-        }`,
-      ),
+      : ok("crons", `${names.length} registered: ${names.join(", ")}`),
   );
   if (!kv) return out;
   const runs = new Map<string, CronRun>((await lastCronRuns(kv)).map((r) => [r.task, r]));
-  for (const [task, schedule] of Object.entries(PERIODIC_TASKS)) {
+  const recent: string[] = [];
+  const notYet: string[] = [];
+  for (const [task, schedule] of Object.entries(schedules)) {
     const run = runs.get(task);
-    if (!run) continue;
+    if (!run) {
+      notYet.push(`${task} (${schedule})`);
+      continue;
+    }
     const ago = Math.round((now - run.finished_at) / 1000);
     if (!run.ok) {
       out.push(fail(
@@ -161,7 +168,7 @@ export async function checkCrons(kv: Deno.Kv | null, now: number): Promise<Findi
         `last ran ${ago} s ago; its schedule is ${schedule}`,
         "is the server (or the Deno Deploy project) running? Crons run only while it is deployed",
       ));
-    }
+    } else recent.push(`${task} ${agoText(ago)}`);
   }
   if (runs.size === 0) {
     out.push(warn(
@@ -169,17 +176,28 @@ export async function checkCrons(kv: Deno.Kv | null, now: number): Promise<Findi
       "no cron run recorded in this store yet",
       "normal right after the first start; otherwise check that the server runs",
     ));
+  } else {
+    const waiting = notYet.length ? `; not run yet: ${notYet.join(", ")}` : "";
+    out.push(ok("cron runs", `last ran well: ${recent.join(", ") || "none"}${waiting}`));
   }
   return out;
 }
 
-/** Rough interval of a five-field schedule, for staleness only. */
+function agoText(s: number): string {
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+/** Roughly how often a five-field cron schedule fires, in seconds (for "has it run lately"). */
 function intervalS(schedule: string): number {
-  const [minute, hour] = schedule.split(" ");
+  const [minute, hour] = schedule.split(/\s+/);
+  const every = (field: string) => /^\*\/(\d+)$/.exec(field)?.[1];
   if (minute === "*") return 60;
-  const every = /^\*\/(\d+)$/.exec(minute);
-  if (every) return Number(every[1]) * 60;
-  return hour === "*" ? 3600 : 86400;
+  if (every(minute)) return Number(every(minute)) * 60;
+  if (hour === "*") return 3600;
+  if (every(hour)) return Number(every(hour)) * 3600;
+  return 86400;
 }
 
 export { type CronRun, HANDLED_EVENT_TYPES };

@@ -9,7 +9,8 @@ import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
 import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
 import { disputeJobHandlers, runDisputeReminders } from "./disputes/mod.ts";
-import { runFraudLive } from "./fraud/mod.ts";
+import { runFraudLive, runFraudSweep } from "./fraud/mod.ts";
+import { AppError } from "../core/errors.ts";
 
 /** Every job kind the service knows, with its handler. */
 export function jobHandlers(services: Services): Record<string, JobHandler> {
@@ -44,7 +45,17 @@ export const PERIODIC_TASKS = {
   "fraud-live": "* * * * *",
 } as const;
 
-export type PeriodicTask = keyof typeof PERIODIC_TASKS;
+/** The sweep's cron, on its own schedule (`FRAUD_SWEEP_SCHEDULE`). */
+export const FRAUD_SWEEP_TASK = "fraud-sweep";
+
+export type PeriodicTask = keyof typeof PERIODIC_TASKS | typeof FRAUD_SWEEP_TASK;
+
+/** Every cron main.ts registers, by name, with its schedule: the fixed ones and the sweep. */
+export function cronSchedules(
+  config: { fraudSweepSchedule: string },
+): Record<PeriodicTask, string> {
+  return { ...PERIODIC_TASKS, [FRAUD_SWEEP_TASK]: config.fraudSweepSchedule };
+}
 
 export async function runPeriodicTask(services: Services, task: PeriodicTask): Promise<void> {
   switch (task) {
@@ -69,6 +80,17 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       return;
     case "fraud-live":
       await runFraudLive(services);
+      return;
+    case FRAUD_SWEEP_TASK:
+      try {
+        await runFraudSweep(services);
+      } catch (error) {
+        // one sweep at a time: one an operator started (POST /fraud/sweeps) is doing this run's work
+        if (!(error instanceof AppError && error.code === "conflict")) throw error;
+        services.deps.log.info("fraud sweep cron skipped: a sweep is running", {
+          detail: error.message,
+        });
+      }
       return;
   }
 }
