@@ -11,6 +11,7 @@ import { type AdminCredentials, createDemoAdmin } from "../services/identity/mod
 import { seedDemoAccount, seedDemoDisputes, type SeedSummary } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
+import { runDisputeReminders } from "../services/disputes/mod.ts";
 import { StatusLine, STDOUT } from "./status_line.ts";
 
 const DEMO_EMAIL = "demo@example.com";
@@ -78,6 +79,9 @@ export async function startDemo(
           const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
           screen.show("seeding the demo account: disputes");
           const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
+          // The dispute due within 24 h is an ops alert now, not at the cron's next quarter hour.
+          await services.webhooks.drain();
+          await runDisputeReminders(services);
           progress.done({
             ...summary,
             customers: summary.customers + disputes.customers,

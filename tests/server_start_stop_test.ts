@@ -4,7 +4,8 @@
  * credentials box comes last, after seeding; Ctrl-C stops the server
  * gracefully even though it arrives twice (the terminal signals the whole
  * foreground group, and `deno task` or `npx` passes it on again); a restart on
- * the same data says the demo admin exists and how to get a new token.
+ * the same data says the demo admin exists and how to get a new token. The
+ * seeded dispute due within a day is an ops alert as soon as the box shows.
  */
 import assert from "node:assert/strict";
 import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
@@ -22,9 +23,10 @@ function startServer(env: Record<string, string>) {
 Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) stops gracefully; a restart says the admin exists", async () => {
   const dir = await Deno.makeTempDir({ prefix: "start_stop_" });
   try {
+    const port = freePort();
     const env = childEnv({
       KV_PATH: `${dir}/data/kv.sqlite3`,
-      PORT: String(freePort()),
+      PORT: String(port),
       STRIPE_EMULATOR_PORT: String(freePort()),
       LOG_FORMAT: "json",
     });
@@ -40,6 +42,14 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     );
     assert.match(out, /token +pot_/);
     assert.match(out, /a refund needs a TOTP code from the secret above/);
+    // the box's "try next" lines work, and the dispute due within 24 h is already an ops alert
+    const token = /token +(pot_\S+)/.exec(out)![1];
+    const alerts = await fetch(`http://127.0.0.1:${port}/api/admin/payments/ops-alerts`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(alerts.status, 200);
+    const kinds = ((await alerts.json()).data as { kind: string }[]).map((a) => a.kind);
+    assert.deepEqual(kinds, ["dispute_due_soon"]);
 
     // Ctrl-C on a terminal: SIGINT to the whole group; the task runner passes it on again.
     Deno.kill(-first.child.pid, "SIGINT");
