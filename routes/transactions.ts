@@ -106,6 +106,38 @@ const list = listRoute({
   pageName: "TransactionPage",
 });
 
+const ActivitySchema = z.object({
+  refunds: z.array(z.object({
+    id: z.string().openapi({ example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+    amount: AmountSchema,
+    currency: z.string().openapi({ example: "usd" }),
+    status: z.string().openapi({ example: "succeeded" }),
+    reason: nullableString("requested_by_customer"),
+    requested_by: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })).openapi({ description: "refunds asked for on this payment, any status (GET /refunds/{id})" }),
+  disputes: z.array(z.object({
+    id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+    status: z.string().openapi({ example: "needs_response" }),
+    phase: z.string().openapi({ example: "needs_response" }),
+    reason: z.string().openapi({ example: "fraudulent" }),
+    amount: AmountSchema,
+    currency: z.string().openapi({ example: "usd" }),
+    evidence_due_by: orNull(z.string().openapi({ format: "date-time" })),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })).openapi({ description: "its disputes and inquiries (GET /disputes/{id})" }),
+  retries: z.array(z.object({
+    id: z.string().openapi({ example: "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+    status: z.string().openapi({ example: "failed" }),
+    payment_method: z.string().openapi({ example: "pm_1QbC2dEfGhIjKlMn" }),
+    failure_code: nullableString("card_declined"),
+    requested_by: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })).openapi({ description: "retry attempts on this payment (GET /retries/{id})" }),
+}).openapi("TransactionActivity", {
+  description: "what was done about this payment, oldest first; each item's detail is at its route",
+});
+
 const show = adminRoute({ permission: "transactions.read" }, {
   method: "get",
   path: "/transactions/{id}",
@@ -121,6 +153,7 @@ const show = adminRoute({ permission: "transactions.read" }, {
           severity: z.string(),
           status: z.string(),
         })).openapi({ description: "the fraud alerts this payment is a hit of (any status)" }),
+        activity: ActivitySchema,
       }).openapi("TransactionDetail"),
       "the transaction",
     ),
@@ -152,6 +185,7 @@ export function transactionRoutes(services: Services) {
         severity: a.severity,
         status: a.status,
       }));
-      return c.json({ ...txn, fraud_alerts }, 200);
+      const activity = await services.transactions.activity(txn.id);
+      return c.json({ ...txn, fraud_alerts, activity }, 200);
     });
 }

@@ -1,6 +1,7 @@
 /**
  * Reading transactions: GET /transactions (filters customer, status, from, to)
- * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id).
+ * and GET /transactions/{id} (our `txn_` id, or the Stripe `pi_`/`ch_` id), with what
+ * was done about it (services/transaction_activity.ts).
  * Transactions are written only by the Stripe event applier (services/ingest/applier.ts).
  * Concurrent identical listings share one read of the index page and its
  * records, never one that began before they arrived (core/coalesce.ts): each
@@ -18,6 +19,7 @@ import {
   type TransactionListFilter,
 } from "../kv/transactions.ts";
 import type { Transaction } from "../domain/transaction.ts";
+import { transactionActivity } from "./transaction_activity.ts";
 
 export type { Transaction, TxnStatus } from "../domain/transaction.ts";
 export { TXN_STATUSES } from "../domain/transaction.ts";
@@ -58,7 +60,7 @@ export function createTransactionService(deps: Deps, svc: { cursors: CursorSeale
     return txn;
   }
 
-  return { list, get };
+  return { list, get, activity: (txnId: string) => transactionActivity(kv, txnId) };
 }
 
 export type TransactionService = ReturnType<typeof createTransactionService>;
