@@ -24,6 +24,12 @@ import {
 export { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
 export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
 
+/** Alerts that remind of a deadline ahead, logged as warnings; the rest are errors. */
+const REMINDER_KINDS: ReadonlySet<OpsAlert["kind"]> = new Set([
+  "dispute_due_soon",
+  "authorization_expiring",
+]);
+
 /** What an alert is about; the rest of the record is filled in by `raiseOpsAlert`. */
 export type NewOpsAlert =
   & Pick<OpsAlert, "kind" | "detail">
@@ -41,8 +47,8 @@ export type NewOpsAlert =
   >;
 
 /**
- * Raises an ops alert inside an audited commit: the KV record, an error log
- * line, and the audit entry for the caller to append in the same commit
+ * Raises an ops alert inside an audited commit: the KV record, a log line
+ * (an error, or a warning for a deadline reminder), and the audit entry for the caller to append in the same commit
  * (`target` is what it is about). Logged from inside a build, so a lost race
  * may log it twice, never not at all.
  */
@@ -69,7 +75,9 @@ export function raiseOpsAlert(
     close_note: null,
   };
   addOpsAlert(op, alert);
-  svc.log.error(`ops alert: ${alert.kind}`, { alert_id: alert.id, target, ...about });
+  // money that moved wrongly (or may have) is an error; a deadline coming up is a warning
+  const level = REMINDER_KINDS.has(alert.kind) ? "warn" : "error";
+  svc.log[level](`ops alert: ${alert.kind}`, { alert_id: alert.id, target, ...about });
   return {
     action: "ops_alert.raise",
     target,

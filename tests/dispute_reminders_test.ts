@@ -61,6 +61,11 @@ Deno.test("a dispute first seen inside 24 h gets one reminder, never after submi
     assert.deepEqual(await w.t.services.disputes.remind(), { reminded: 0, overdue: 0 });
     const alerts = await listAllOpsAlerts(w.t.kv);
     assert.deepEqual(alerts.map((a) => a.dispute_id), [dispute.id]);
+    // a deadline ahead is a warning in the log, not an error
+    const raised = w.t.logs.map((l) => JSON.parse(l)).filter((l) =>
+      l.msg === "ops alert: dispute_due_soon"
+    );
+    assert.deepEqual(raised.map((l) => [l.level, l.dispute_id]), [["warn", dispute.id]]);
     const shown = await w.t.services.disputes.get(dispute.id);
     assert.deepEqual(Object.keys(shown.reminders).sort(), ["24h", "72h"]);
   });
