@@ -252,6 +252,11 @@ export interface SweepRun {
   id: string;
   trigger: "cron" | "manual" | "test";
   started_at: string;
+  /**
+   * the walk covers payment changes up to this time; later ones (the last few
+   * seconds, still in flight) wait for the next walk. Absent on runs recorded before.
+   */
+  changes_until?: string;
   finished_at: string | null;
   status: "running" | "finished" | "failed";
   /** subjects (customers, cards) read */

@@ -11,6 +11,7 @@ import { errorResponses, jsonBody, jsonContent, LimitQuery } from "../openapi/sc
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";
+import type { SweepRun } from "../domain/fraud.ts";
 
 const tags = ["fraud"];
 
@@ -80,6 +81,11 @@ const sweeps = adminRoute({ permission: "fraud.sweeps" }, {
   },
 });
 
+/** A run as shown: `changes_until` is null on runs recorded before it was kept. */
+function sweepView(run: SweepRun) {
+  return { ...run, changes_until: run.changes_until ?? null };
+}
+
 export function fraudRuleRoutes(services: Services) {
   const fraud = services.fraud;
   return createRouter()
@@ -90,10 +96,16 @@ export function fraudRuleRoutes(services: Services) {
       return r.status === 202 ? c.json({ approval: r.approval }, 202) : c.json(r.rule, 200);
     })
     .openapi(backtest, async (c) => c.json({ ...await fraud.backtest(c.req.valid("json")) }, 200))
-    .openapi(sweepNow, async (c) => c.json(await fraud.sweep({ trigger: "manual" }), 200))
+    .openapi(
+      sweepNow,
+      async (c) => c.json(sweepView(await fraud.sweep({ trigger: "manual" })), 200),
+    )
     .openapi(sweeps, async (c) => {
       return c.json(
-        { data: await fraud.listSweeps(c.req.valid("query").limit), next_cursor: null },
+        {
+          data: (await fraud.listSweeps(c.req.valid("query").limit)).map(sweepView),
+          next_cursor: null,
+        },
         200,
       );
     });

@@ -120,6 +120,10 @@ export const SweepSchema = z.object({
   id: z.string(),
   trigger: z.enum(["cron", "manual", "test"]),
   started_at: DateTime,
+  changes_until: DateTime.nullable().openapi({
+    description: "payments changed up to this time were evaluated; the last few seconds' " +
+      "changes (commits possibly still in flight) wait for the next walk",
+  }),
   finished_at: DateTime.nullable(),
   status: z.enum(["running", "finished", "failed"]),
   subjects: z.number().int(),

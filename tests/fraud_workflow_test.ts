@@ -99,8 +99,12 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
       assert.equal(r.status, 200);
       assert.equal(r.body.status, "finished");
       assert.ok(r.body.alerts_raised >= 5);
+      // started when it was asked for; it covers changes up to a few seconds before
+      assert.equal(r.body.started_at, new Date(t.clock.now()).toISOString());
+      assert.equal(r.body.changes_until, new Date(t.clock.now() - 5_000).toISOString());
       const runs = await call(t, "GET", "/fraud/sweeps", authHeaders(analyst));
       assert.equal(runs.body.data[0].id, r.body.id);
+      assert.equal(runs.body.data[0].changes_until, r.body.changes_until);
       const churn = await call(
         t,
         "GET",

@@ -87,7 +87,8 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const run: SweepRun = {
     id: d.newId("sweep"),
     trigger: options.trigger ?? "cron",
-    started_at: new Date(until).toISOString(),
+    started_at: new Date(d.now()).toISOString(),
+    changes_until: new Date(until).toISOString(),
     finished_at: null,
     status: "running",
     subjects: 0,
