@@ -49,8 +49,12 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
     code: error.code,
     request_id: c.get("requestId") ?? "",
     ...(error.errors ? { errors: error.errors } : {}),
-    ...error.extra,
   };
+  // what a service adds never replaces the document's own members (RFC 9457: `status` is the
+  // HTTP status)
+  for (const [k, v] of Object.entries(error.extra ?? {})) {
+    if (!(k in body)) Object.assign(body, { [k]: v });
+  }
   const headers: Record<string, string> = { "content-type": "application/problem+json" };
   if (error.retryAfter !== undefined) {
     headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfter)));

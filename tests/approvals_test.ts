@@ -222,5 +222,9 @@ Deno.test("approvals: an approve with no body, and a reject by the requester, ar
       headers: await stepUpHeaders(t, b),
     });
     assert.equal(late.status, 409);
+    // the problem document's `status` is the HTTP status; the request's own is beside it
+    const problem = await late.json();
+    assert.equal(problem.status, 409);
+    assert.equal(problem.request_status, "rejected");
   });
 });

@@ -55,6 +55,8 @@ Deno.test("a manual-capture payment is captured in part, once", async () => {
     const again = await post(w, `${TXNS}/${a.txnId}/capture`, { amount_to_capture: 3000 });
     assert.equal(again.status, 409);
     assert.match(String(again.body.detail), /already sent a capture/);
+    assert.equal(again.body.status, 409, "was the action's status, a string");
+    assert.equal(again.body.action_status, "succeeded");
 
     const pi = await w.stripe.paymentIntents.retrieve(a.pi.id);
     assert.equal(pi.status, "succeeded");

@@ -102,7 +102,8 @@ Deno.test("POST /retries: a succeeded payment is 409 naming its status; a legacy
     assert.equal(res.status, 409);
     assert.equal(res.body.code, "conflict");
     assert.match(String(res.body.detail), /succeeded/);
-    assert.equal(res.body.status, "succeeded");
+    assert.equal(res.body.status, 409);
+    assert.equal(res.body.payment_intent_status, "succeeded");
 
     try {
       await w.stripe.charges.create({

@@ -78,7 +78,7 @@ function decided(req: ApprovalRequest, ctx: CallContext, approving: boolean): De
     `approval request ${req.id} is ${req.status}` +
       (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
       "; only a pending request can be decided",
-    { extra: { status: req.status } },
+    { extra: { request_status: req.status } },
   );
 }
 

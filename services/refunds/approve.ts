@@ -34,7 +34,7 @@ async function loadAwaiting(kv: Deno.Kv, id: string): Promise<Deno.KvEntry<Refun
       "conflict",
       `refund ${id} is ${entry.value.status}${by ? ` (decided by ${by})` : ""}; only a refund ` +
         "awaiting approval can be approved or rejected",
-      { extra: { status: entry.value.status } },
+      { extra: { refund_status: entry.value.status } },
     );
   }
   return entry as Deno.KvEntry<RefundRecord>;

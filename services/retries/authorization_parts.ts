@@ -71,7 +71,7 @@ export function actionableAmounts(
       "conflict",
       `transaction ${txnId} is ${status}; only an authorization (a PaymentIntent in ` +
         "requires_capture) can be captured or canceled",
-      { extra: { status } },
+      { extra: { payment_intent_status: status } },
     );
   }
   const capturable = txn.amount_capturable || txn.amount;

@@ -66,7 +66,7 @@ function record(
         "conflict",
         `this authorization was already sent a ${earlier?.kind ?? "capture or cancel"} ` +
           `(${done.value}, ${earlier?.status ?? "processing"}); it is finished once`,
-        { extra: { action_id: done.value, status: earlier?.status ?? null } },
+        { extra: { action_id: done.value, action_status: earlier?.status ?? null } },
       );
     }
     const status = state.sync.value?.pi?.status ?? txn.status;

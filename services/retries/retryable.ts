@@ -26,7 +26,7 @@ export function assertRetryable(
       "conflict",
       `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
         "ask the customer to pay again through your checkout (a new PaymentIntent)",
-      { extra: { status: txn.status, object: "charge" } },
+      { extra: { transaction_status: txn.status, object: "charge" } },
     );
   }
   const status = sync?.pi?.status ?? "unknown";
@@ -35,7 +35,7 @@ export function assertRetryable(
       "conflict",
       `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
         "requires_payment_method (a failed payment) can be retried",
-      { extra: { status, transaction_status: txn.status } },
+      { extra: { payment_intent_status: status, transaction_status: txn.status } },
     );
   }
   if (!txn.customer) {
@@ -43,7 +43,7 @@ export function assertRetryable(
       "conflict",
       `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
         "payment's customer; ask the customer to pay again through your checkout",
-      { extra: { status } },
+      { extra: { payment_intent_status: status } },
     );
   }
   return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };
