@@ -116,3 +116,27 @@ Deno.test("a requires_action attempt is settled by the webhook once the customer
     }
   });
 });
+
+Deno.test("POST /retries: a retry refused for its card saves nothing on the customer at Stripe", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
+    const saved = async () =>
+      (await w.stripe.paymentMethods.list({ customer: f.customer, type: "card" })).data.length;
+    assert.equal(await saved(), 0);
+    // the same card (same fingerprint, a fresh pm_ from the test id) right after try_again_later
+    const refused = await w.retry({
+      transaction_id: f.txnId,
+      payment_method: "pm_card_chargeDeclinedInsufficientFunds",
+    });
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.reason, "try_again_later");
+    assert.equal(await saved(), 0, "was attached before the card's rules ran");
+    const denied = (await w.t.services.audit.list({ limit: 20 })).data
+      .filter((e) => e.action === "payment_method.attach");
+    assert.equal(denied.length, 0);
+    // another card goes through, and is saved then
+    const ok = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(ok.body.status, "succeeded");
+    assert.equal(await saved(), 1);
+  });
+});

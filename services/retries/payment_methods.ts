@@ -93,6 +93,9 @@ async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMe
 /**
  * The payment method to confirm with, saved on `customer` (attached first
  * when it was saved nowhere). `key` makes the attachment one Stripe request.
+ * `beforeAttach` judges the card first: a retry refused for its card leaves
+ * nothing saved at Stripe (README, "Retrying failed payments": every rule is
+ * checked before anything is sent).
  */
 async function resolveForCustomer(
   p: PmParts,
@@ -100,17 +103,16 @@ async function resolveForCustomer(
   requested: string,
   customer: string,
   key: string,
+  beforeAttach: (pm: Stripe.PaymentMethod) => Promise<unknown> = () => Promise.resolve(),
 ): Promise<Stripe.PaymentMethod> {
   const { deps, svc } = p;
-  if (TEST_ID.test(requested)) {
-    if (deps.config.stripe.livemode) {
-      throw validationFailed([{
-        path: "body.payment_method",
-        message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
-      }]);
-    }
-    return await attach(p, ctx, requested, { customer, key });
+  if (TEST_ID.test(requested) && deps.config.stripe.livemode) {
+    throw validationFailed([{
+      path: "body.payment_method",
+      message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
+    }]);
   }
+  // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe
   const pm = await retrieve(p, requested);
   const owner = idOf(pm.customer);
   if (owner === customer) return pm;
@@ -128,6 +130,7 @@ async function resolveForCustomer(
       { extra: { payment_method: pm.id } },
     );
   }
+  await beforeAttach(pm);
   return await attach(p, ctx, pm.id, { customer, key });
 }
 

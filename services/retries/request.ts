@@ -104,20 +104,29 @@ export interface RequestServices {
   fraudAlerts: OpenFraudAlerts;
 }
 
-/** The payment-wide rules, before anything is sent to Stripe (no card known yet). */
-async function preflight(p: ReqParts, input: CreateRetryInput): Promise<Retryable> {
+/**
+ * The rules, before anything is sent to Stripe: the payment-wide ones, and the
+ * card's too once it is known (`fingerprint`: before it is saved on the customer).
+ */
+async function preflight(
+  p: ReqParts,
+  input: CreateRetryInput,
+  fingerprint?: string | null,
+): Promise<Retryable> {
   const { kv, clock, config, svc } = p;
   const state = await readTransactionState(kv, input.transaction_id);
   const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
-  const [retries, rs, alert] = await Promise.all([
+  const [retries, rs, alert, uses] = await Promise.all([
     listTransactionRetries(kv, ok.txn.id),
     getRetryState(kv, ok.txn.id),
     svc.fraudAlerts.hasOpenAlert(ok.customer),
+    fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
   ]);
   const verdict = judgeRetry({
     now: clock.now(),
     declines: priorDeclines(ok.sync, retries),
     attempts: rs.value?.attempts ?? 0,
+    ...(fingerprint !== undefined ? { fingerprint, cardUses: uses?.value?.uses ?? [] } : {}),
     openFraudAlert: alert,
     confirmFraudAlert: input.confirm_fraud_alert === true,
     note: input.note ?? null,

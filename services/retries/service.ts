@@ -143,6 +143,7 @@ async function attempt(
       input.payment_method,
       tx.customer,
       `retry-attach:${id}`,
+      (card) => requests.preflight(input, card.card?.fingerprint ?? null),
     );
     let record = await requests.record(
       ctx,
