@@ -10,6 +10,7 @@ import { callContext } from "./context.ts";
 import { AmountSchema, jsonBody, jsonContent, stripeCallErrors } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
 import type { Services } from "../services/mod.ts";
+import { transactionIdOf } from "./transactions.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
@@ -46,7 +47,10 @@ const IdempotencyHeader = z.object({
 });
 
 const TxnParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }),
+  id: z.string().min(1).max(64).openapi({
+    param: { name: "id", in: "path" },
+    description: "the transaction's txn_… id, or its PaymentIntent id (pi_…)",
+  }),
 });
 
 const responses = {
@@ -108,16 +112,14 @@ export function authorizationRoutes(services: Services) {
   return createRouter()
     .openapi(capture, async (c) => {
       const body = c.req.valid("json") ?? {};
-      const r = await services.retries.capture(callContext(c), c.req.valid("param").id, body);
+      const id = await transactionIdOf(services, c.req.valid("param").id);
+      const r = await services.retries.capture(callContext(c), id, body);
       if (r.replayed) c.header("Idempotent-Replayed", "true");
       return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
     })
     .openapi(cancel, async (c) => {
-      const r = await services.retries.cancel(
-        callContext(c),
-        c.req.valid("param").id,
-        c.req.valid("json"),
-      );
+      const id = await transactionIdOf(services, c.req.valid("param").id);
+      const r = await services.retries.cancel(callContext(c), id, c.req.valid("json"));
       if (r.replayed) c.header("Idempotent-Replayed", "true");
       return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
     });

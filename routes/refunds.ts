@@ -26,6 +26,7 @@ import {
   type RefundResult,
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
+import { transactionIdOf } from "./transactions.ts";
 
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
@@ -60,6 +61,7 @@ const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").
 
 const CreateBody = z.object({
   transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+    description: "the transaction's txn_… id, or its PaymentIntent or Charge id (pi_…, ch_…)",
     example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),
   amount: z.number({ error: "amount must be a whole number of minor units" })
@@ -216,6 +218,7 @@ export function refundRoutes(services: Services) {
       const body = c.req.valid("json");
       const result = await services.refunds.create(callContext(c), {
         ...body,
+        transaction_id: await transactionIdOf(services, body.transaction_id),
         ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
       });
       markReplay(c, result);

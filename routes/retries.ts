@@ -16,6 +16,7 @@ import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
+import { transactionIdOf } from "./transactions.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
@@ -78,6 +79,7 @@ const IdempotencyHeader = z.object({
 
 const CreateBody = z.object({
   transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+    description: "the transaction's txn_… id, or its PaymentIntent or Charge id (pi_…, ch_…)",
     example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),
   payment_method: z.string().regex(
@@ -176,7 +178,11 @@ function forReader(c: Context<AppEnv>, r: RetryView): RetryView {
 export function retryRoutes(services: Services) {
   return createRouter()
     .openapi(create, async (c) => {
-      const result = await services.retries.create(callContext(c), c.req.valid("json"));
+      const body = c.req.valid("json");
+      const result = await services.retries.create(callContext(c), {
+        ...body,
+        transaction_id: await transactionIdOf(services, body.transaction_id),
+      });
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       // Stripe answered (whatever it said): 201; the outcome not known yet: 202.
       return result.retry.status === "processing"

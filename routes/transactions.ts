@@ -161,6 +161,14 @@ const show = adminRoute({ permission: "transactions.read" }, {
   },
 });
 
+/**
+ * A transaction named as operators find it: our `txn_…`, or the PaymentIntent
+ * or Charge id Stripe shows (`pi_…`, `ch_…`); 404 when none is known.
+ */
+export async function transactionIdOf(services: Services, ref: string): Promise<string> {
+  return ref.startsWith("txn_") ? ref : (await services.transactions.get(ref)).id;
+}
+
 export function transactionRoutes(services: Services) {
   return createRouter()
     .openapi(list, async (c) => {

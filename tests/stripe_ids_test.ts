@@ -1,0 +1,53 @@
+/**
+ * The write routes take a payment as operators find it: our txn_ id or the
+ * PaymentIntent / Charge id Stripe shows (as GET /transactions/{id} does).
+ */
+import assert from "node:assert/strict";
+import { withRetryWorld } from "./helpers/retries.ts";
+import { authorizeAtStripe } from "./helpers/refunds.ts";
+import { jsonRequest } from "./helpers/identity.ts";
+
+const API = "/api/admin/payments";
+
+Deno.test("refunds, retries and captures accept the pi_ or ch_ id of the payment", async () => {
+  await withRetryWorld(async (w) => {
+    const send = async (path: string, body: unknown) => {
+      const res = await w.t.app.request(
+        `${API}${path}`,
+        jsonRequest("POST", await w.stepUp(), body),
+      );
+      return { status: res.status, body: await res.json() };
+    };
+    const paid = await w.pay(4000);
+    const charge = (await w.t.services.transactions.get(paid.txnId)).stripe_charge!;
+    const refund = await send("/refunds", {
+      transaction_id: charge,
+      amount: 1000,
+      reason: "requested_by_customer",
+      note: "by the charge id",
+    });
+    assert.equal(refund.status, 201, JSON.stringify(refund.body));
+    assert.equal(refund.body.transaction_id, paid.txnId);
+
+    const failed = await w.failedPayment(3000, "pm_card_chargeDeclined");
+    const retry = await send("/retries", {
+      transaction_id: failed.pi.id,
+      payment_method: "pm_card_visa",
+    });
+    assert.equal(retry.status, 201, JSON.stringify(retry.body));
+    assert.equal(retry.body.transaction_id, failed.txnId);
+
+    const auth = await authorizeAtStripe(w.stripe, 5000, "hold@example.com");
+    await w.deliver();
+    const capture = await send(`/transactions/${auth.pi.id}/capture`, { amount_to_capture: 2000 });
+    assert.equal(capture.status, 201, JSON.stringify(capture.body));
+
+    const unknown = await send("/refunds", {
+      transaction_id: "pi_doesnotexist",
+      reason: "requested_by_customer",
+      note: "x",
+    });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.detail, /pi_doesnotexist/);
+  });
+});
