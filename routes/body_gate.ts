@@ -5,7 +5,7 @@
  * without ever buffering more than the limit. The bytes read are handed to
  * Hono's body cache, so the validators parse them from there.
  *
- * And `validateFirst`: the route's params, query and JSON body are checked
+ * And `validateFirst`: the route's params, query, declared headers and JSON body are checked
  * before a second factor is spent, so a typo does not burn a TOTP code.
  */
 import type { Context } from "hono";
@@ -120,6 +120,7 @@ function bodyIsEmpty(c: Context<AppEnv>): Promise<boolean> {
 interface RequestSchemas {
   params?: z.ZodType;
   query?: z.ZodType;
+  headers?: z.ZodType;
   body?: { required?: boolean; content?: Record<string, { schema?: unknown }> };
 }
 
@@ -139,6 +140,10 @@ export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas
       Object.entries(c.req.queries()).map(([k, v]) => [k, v.length === 1 ? v[0] : v]),
     );
     errors.push(...issuesOf(request.query, query, "query"));
+  }
+  if (request.headers) {
+    // header names arrive lower-cased, as the route schemas declare them
+    errors.push(...issuesOf(request.headers, c.req.header(), "header"));
   }
   const schema = request.body?.content?.["application/json"]?.schema as z.ZodType | undefined;
   if (schema && JSON_TYPE.test(mediaTypeOf(c)) && !(await bodyIsEmpty(c))) {

@@ -200,3 +200,30 @@ Deno.test("a POST with no body and no Content-Length over a real socket (curl -X
     }
   });
 });
+
+Deno.test("an over-long Idempotency-Key is refused before the second factor is spent", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const headers = otpHeaders(t, admin);
+    const res = await t.app.request("/api/admin/payments/refunds", {
+      method: "POST",
+      headers: {
+        ...headers,
+        "content-type": "application/json",
+        "idempotency-key": "k".repeat(300),
+      },
+      body: JSON.stringify({ transaction_id: "txn_x", reason: "duplicate", note: "x" }),
+    });
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.match(body.detail, /idempotency-key/i);
+    // the same code still works
+    const step = await t.app.request("/api/admin/step-up", {
+      method: "POST",
+      headers: { ...authHeaders(admin), "content-type": "application/json" },
+      body: JSON.stringify({ code: headers["x-otp-code"] }),
+    });
+    assert.equal(step.status, 200, "the code was spent on a request refused for its header");
+    await step.body?.cancel();
+  });
+});
