@@ -44,7 +44,8 @@ export function noneMatch(header: string | undefined, tag: string): boolean {
  */
 export function etags(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (c.req.method !== "GET") return await next();
+    // HEAD runs the GET route (Hono drops the body): it carries the same ETag
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return await next();
     const json = c.json;
     const held = c.req.header("if-none-match");
     c.json = ((value: unknown, arg?: unknown, headers?: unknown) => {

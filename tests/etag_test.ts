@@ -127,3 +127,25 @@ Deno.test("etags(): a no-store answer keeps no-store and gets no tag; other stat
   assert.equal(text.headers.get("cache-control"), "private, no-cache");
   assert.equal(await text.text(), "hi");
 });
+
+Deno.test("HEAD carries the GET's ETag and cache headers, and answers 304 for a held tag", async () => {
+  await withViewer(async (t, viewer) => {
+    await seedPayment(t, "cus_EtagHead", 1000);
+    const got = await get(t, viewer, "/transactions?limit=10");
+    const tag = got.headers.get("etag");
+    await got.body?.cancel();
+    const head = await t.app.request(`${BASE}/transactions?limit=10`, {
+      method: "HEAD",
+      headers: authHeaders(viewer),
+    });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get("etag"), tag);
+    assert.equal(head.headers.get("cache-control"), "private, no-cache");
+    assert.equal(await head.text(), "");
+    const held = await t.app.request(`${BASE}/transactions?limit=10`, {
+      method: "HEAD",
+      headers: { ...authHeaders(viewer), "if-none-match": tag! },
+    });
+    assert.equal(held.status, 304);
+  });
+});
