@@ -189,20 +189,43 @@ export function addAlertClosed(op: Deno.AtomicOperation, alert: FraudAlert): voi
   if (alert.customer) op.delete(keys.fraudAlertsByCustomer(alert.customer, alert.id));
 }
 
-export async function* alertsNewestFirst(kv: Deno.Kv, cursor?: string) {
+/** One alert of a listing and the cursor that resumes the listing right after it. */
+export interface ListedAlert {
+  alert: FraudAlert;
+  cursor: string;
+}
+
+/**
+ * Alerts newest first, in batches of 50, from `cursor` on. Each alert comes
+ * with the cursor just past it, so a page that stops mid-batch resumes at
+ * the next alert; `last` is true on the final batch.
+ */
+export async function* alertsNewestFirst(
+  kv: Deno.Kv,
+  cursor?: string,
+): AsyncGenerator<{ alerts: ListedAlert[]; last: boolean }> {
   const iter = kv.list<string>({ prefix: keys.fraudAlertsByCreatedPrefix() }, {
     reverse: true,
     cursor,
     batchSize: 100,
   });
-  let batch: string[] = [];
+  let batch: { id: string; cursor: string }[] = [];
   for await (const row of iter) {
-    batch.push(row.value);
+    batch.push({ id: row.value, cursor: iter.cursor });
     if (batch.length < 50) continue;
-    yield { alerts: await alertsByIds(kv, batch), cursor: iter.cursor };
+    yield { alerts: await listed(kv, batch), last: false };
     batch = [];
   }
-  if (batch.length) yield { alerts: await alertsByIds(kv, batch), cursor: null };
+  yield { alerts: await listed(kv, batch), last: true };
+}
+
+async function listed(kv: Deno.Kv, rows: { id: string; cursor: string }[]) {
+  const got = await getManyChunked<FraudAlert>(kv, rows.map((r) => keys.fraudAlert(r.id)));
+  const out: ListedAlert[] = [];
+  got.forEach((g, i) => {
+    if (g.value) out.push({ alert: g.value, cursor: rows[i].cursor });
+  });
+  return out;
 }
 
 export async function alertsByIds(kv: Deno.Kv, ids: string[]): Promise<FraudAlert[]> {

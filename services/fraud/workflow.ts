@@ -58,7 +58,11 @@ function matches(a: FraudAlert, f: AlertFilters): boolean {
     (!f.rule || a.rule === f.rule) && (!f.assignee || a.assignee === f.assignee);
 }
 
-/** Newest first; a filter scans at most `SCAN_BUDGET` alerts a page (the cursor goes on). */
+/**
+ * Newest first; a filter scans at most `SCAN_BUDGET` alerts a page. The
+ * cursor resumes right after the last alert looked at: the last one returned
+ * on a full page, the last one scanned when the budget ran out.
+ */
 async function listAlerts(p: WorkflowParts, f: AlertFilters & { limit: number; cursor?: string }) {
   const { kv, svc } = p;
   const data: FraudAlert[] = [];
@@ -66,10 +70,12 @@ async function listAlerts(p: WorkflowParts, f: AlertFilters & { limit: number; c
   const scope = "fraud_alerts";
   const from = f.cursor ? await svc.cursors.unseal(scope, f.cursor) : undefined;
   for await (const page of alertsNewestFirst(kv, from)) {
-    for (const a of page.alerts) if (matches(a, f) && data.length < f.limit) data.push(a);
-    scanned += page.alerts.length;
-    if (data.length >= f.limit || scanned >= SCAN_BUDGET) {
-      return { data, next_cursor: page.cursor && await svc.cursors.seal(scope, page.cursor) };
+    for (const [i, { alert, cursor }] of page.alerts.entries()) {
+      if (matches(alert, f)) data.push(alert);
+      scanned++;
+      if (data.length < f.limit && scanned < SCAN_BUDGET) continue;
+      const end = page.last && i === page.alerts.length - 1;
+      return { data, next_cursor: end ? null : await svc.cursors.seal(scope, cursor) };
     }
   }
   return { data, next_cursor: null };
