@@ -17,6 +17,7 @@ import {
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
+import { indexAlertCustomers } from "./kv/fraud.ts";
 import { isKvConnectUrl, KvOpenError, openStore } from "./kv/open.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
@@ -75,6 +76,8 @@ await checkStoreLayout(kv).catch((error) => {
   kv.close();
   Deno.exit(1);
 });
+// Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
+await indexAlertCustomers(kv);
 // A local file's KV has one SQLite thread per handle: a second one lets the event applier's
 // (checked) reads run while the first commits (services/deps.ts).
 const kvReads = localFile ? await Deno.openKv(config.kvPath) : undefined;

@@ -104,6 +104,12 @@ export const APPROVAL_POLICY = {
     approverPermission: "fraud.rules.write",
     description: "putting a fraud rule in shadow mode (signals only, no alerts)",
   },
+  "fraud.rule_loosen": {
+    approverPermission: "fraud.rules.write",
+    description: "loosening a fraud rule: a change that can only make it raise fewer alerts " +
+      "or fewer points (thresholds raised or off, points lowered, amounts raised or removed, " +
+      "window shortened, severity lowered)",
+  },
 } as const satisfies Record<string, ApprovalPolicy>;
 
 export type ApprovalKind = keyof typeof APPROVAL_POLICY;

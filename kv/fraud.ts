@@ -1,27 +1,13 @@
 /**
  * Fraud detection in KV: the per-subject history and its change index, card
- * declines across customers, alerts (one open per subject and rule, hits
- * recorded once per transaction), rule settings and their versions, snoozes,
- * shadow hits and sweep runs. Indexes hold ids.
+ * declines across customers, shadow hits; alerts (kv/fraud_alerts.ts), rule
+ * settings and their versions, snoozes and sweep runs (kv/fraud_admin.ts),
+ * re-exported here. Indexes hold ids.
  */
 import { keys } from "./keys.ts";
-import { getManyChunked } from "./atomic.ts";
 import type { CustomerAggregates, CustomerRecord } from "../domain/customer.ts";
 import type { FraudHistory } from "../domain/fraud_history.ts";
-import type { FraudAlert, RuleName, Signal } from "../domain/fraud.ts";
-
-/** A value larger than this (JSON characters) is refused before it reaches KV (64 KiB). */
-export const MAX_RECORD_CHARS = 48_000;
-
-export class RecordTooLarge extends Error {}
-
-/** Throws (the commit is never attempted) rather than let KV refuse a value later. */
-export function assertFits(what: string, value: unknown): void {
-  const n = JSON.stringify(value).length;
-  if (n > MAX_RECORD_CHARS) {
-    throw new RecordTooLarge(`${what} is ${n} characters, above ${MAX_RECORD_CHARS}`);
-  }
-}
+import type { RuleName, Signal } from "../domain/fraud.ts";
 
 // --- history and its change index ----------------------------------------------
 
@@ -148,75 +134,6 @@ async function getManyParallel<T>(kv: Deno.Kv, ks: Deno.KvKey[]) {
   return (await Promise.all(batches)).flat();
 }
 
-// --- alerts -----------------------------------------------------------------------
-
-export function getAlert(kv: Deno.Kv, id: string) {
-  return kv.get<FraudAlert>(keys.fraudAlert(id));
-}
-
-export function getOpenAlertId(kv: Deno.Kv, subject: string, rule: string) {
-  return kv.get<string>(keys.fraudOpenAlert(subject, rule));
-}
-
-export function getAlertHit(kv: Deno.Kv, alertId: string, txnId: string) {
-  return kv.get<true>(keys.fraudAlertHit(alertId, txnId));
-}
-
-/** Writes an alert and its indexes; `isNew` adds the listing and open indexes. */
-export function addAlertWrite(
-  op: Deno.AtomicOperation,
-  alert: FraudAlert,
-  isNew: boolean,
-  newHits: string[],
-): void {
-  assertFits(`fraud alert ${alert.id}`, alert);
-  op.set(keys.fraudAlert(alert.id), alert);
-  if (isNew) {
-    op.check({ key: keys.fraudOpenAlert(alert.subject, alert.rule), versionstamp: null });
-    op.set(keys.fraudOpenAlert(alert.subject, alert.rule), alert.id);
-    op.set(keys.fraudAlertsByCreated(alert.id), alert.id);
-    if (alert.customer) op.set(keys.fraudAlertsByCustomer(alert.customer, alert.id), alert.id);
-  }
-  for (const x of newHits) {
-    op.set(keys.fraudAlertHit(alert.id, x), true);
-    op.set(keys.fraudAlertsByTransaction(x, alert.id), alert.id);
-  }
-}
-
-/** A resolved alert leaves the open indexes: the next hit opens a new alert. */
-export function addAlertClosed(op: Deno.AtomicOperation, alert: FraudAlert): void {
-  op.delete(keys.fraudOpenAlert(alert.subject, alert.rule));
-  if (alert.customer) op.delete(keys.fraudAlertsByCustomer(alert.customer, alert.id));
-}
-
-export async function* alertsNewestFirst(kv: Deno.Kv, cursor?: string) {
-  const iter = kv.list<string>({ prefix: keys.fraudAlertsByCreatedPrefix() }, {
-    reverse: true,
-    cursor,
-    batchSize: 100,
-  });
-  let batch: string[] = [];
-  for await (const row of iter) {
-    batch.push(row.value);
-    if (batch.length < 50) continue;
-    yield { alerts: await alertsByIds(kv, batch), cursor: iter.cursor };
-    batch = [];
-  }
-  if (batch.length) yield { alerts: await alertsByIds(kv, batch), cursor: null };
-}
-
-export async function alertsByIds(kv: Deno.Kv, ids: string[]): Promise<FraudAlert[]> {
-  const rows = await getManyChunked<FraudAlert>(kv, ids.map((id) => keys.fraudAlert(id)));
-  return rows.filter((r) => r.value !== null).map((r) => r.value!);
-}
-
-export async function alertIdsOfTransaction(kv: Deno.Kv, txnId: string): Promise<string[]> {
-  const out: string[] = [];
-  const rows = kv.list<string>({ prefix: keys.fraudAlertsByTransactionPrefix(txnId) });
-  for await (const r of rows) out.push(r.value);
-  return out;
-}
-
 export function addShadowHit(op: Deno.AtomicOperation, subject: string, s: Signal): void {
   op.set(keys.fraudShadowHit(s.rule, subject, s.transaction_id ?? s.at), s, {
     expireIn: 90 * 24 * 3600_000,
@@ -230,4 +147,5 @@ export async function countShadowHits(kv: Deno.Kv, rule: RuleName): Promise<numb
 }
 
 export * from "./fraud_admin.ts";
+export * from "./fraud_alerts.ts";
 export { keys as fraudKeys };

@@ -28,7 +28,11 @@ export const caseKeys = {
   // --- fraud ---------------------------------------------------------------
   /** fraud alert records: written by the fraud service */
   fraudAlert: (id: string) => ["fraud_alerts", id],
-  /** the customer's OPEN alerts -> alert id; the fraud service removes an entry when it closes */
+  /**
+   * each customer's OPEN alerts -> alert id: an alert is listed under its
+   * `customer` and under every one of its `customers` (a card alert names
+   * several); the fraud service removes the entries when it closes
+   */
   fraudAlertsByCustomer: (customer: string, alertId: string) => [
     "fraud_alerts_by_customer",
     customer,
@@ -40,6 +44,9 @@ export const caseKeys = {
   fraudAlertsByCreatedPrefix: () => ["fraud_alerts_by_created"],
   /** the one open (not resolved) alert of a subject and rule -> alert id */
   fraudOpenAlert: (subject: string, rule: string) => ["fraud_open_alerts", subject, rule],
+  fraudOpenAlertsPrefix: () => ["fraud_open_alerts"],
+  /** set once the open alerts stored before every named customer was indexed have been indexed */
+  fraudAlertCustomersIndexed: () => ["meta", "fraud_alert_customers_indexed"],
   /** a transaction's hit on an alert is recorded once: -> true */
   fraudAlertHit: (alertId: string, txnId: string) => ["fraud_alert_hits", alertId, txnId],
   /** a transaction's alerts (any status) -> alert id */

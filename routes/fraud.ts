@@ -72,7 +72,9 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     body: jsonBody(
       z.object({
         status: StatusEnum.optional(),
-        assignee: z.string().min(1).max(255).nullable().optional(),
+        assignee: z.string().min(1).max(255).nullable().optional().openapi({
+          description: "an admin's id (`adm_…`; another is 422), or null to unassign",
+        }),
         note: z.string().trim().max(500, "note is at most 500 characters").optional(),
       }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both",
@@ -92,7 +94,8 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   tags,
   summary: "Refund the alert's payments as fraudulent, through the refund path",
   description: "Each payment is refunded as `POST /refunds` would (same checks, same second " +
-    "approver at or above the threshold), with the alert linked on the refund.",
+    "approver at or above the threshold), with the alert linked on the refund. An alert " +
+    "resolved `resolved_legitimate` is 409: its payments were judged legitimate.",
   request: {
     params: AlertIdParam,
     headers: z.object({
@@ -146,7 +149,10 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
         until: z.iso.datetime({
           offset: true,
           error: "until must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
-        }).openapi({ example: "2030-01-31T00:00:00Z" }),
+        }).openapi({
+          description: "in the future, at most a year ahead (422 otherwise)",
+          example: "2027-01-31T00:00:00Z",
+        }),
         note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
       }).openapi("FraudSnoozeCreate"),
     ),

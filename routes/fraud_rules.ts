@@ -1,7 +1,7 @@
 /**
  * /fraud/rules and /fraud/sweeps (mounted under /api/admin/payments): rule
- * settings (analysts read, admins change with 2FA; disabling or shadow mode
- * waits for a second person), a backtest that writes nothing, and sweeps.
+ * settings (analysts read, admins change with 2FA; disabling, shadow mode or
+ * loosening waits for a second person), a backtest that writes nothing, and sweeps.
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
@@ -28,8 +28,13 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
   path: "/fraud/rules/{rule}",
   tags,
   summary: "Change a rule: a new version at once, or a request for a second person",
-  description: "Disabling a rule or putting it in shadow mode answers 202 with an approval " +
-    "request another admin approves in `/api/admin/approvals`.",
+  description: "Disabling a rule, putting it in shadow mode, or loosening it (a change that can " +
+    "only make it raise fewer alerts or fewer points: a threshold raised or switched off, points " +
+    "lowered, an amount raised or removed, the window shortened, the severity lowered, " +
+    "`extra_at` or `min_ratio` raised) answers 202 with an approval request another admin " +
+    "approves in `/api/admin/approvals`. Settings that contradict each other (an alert level " +
+    "below the watch level, a watch amount above the alert amount, the score critical below its " +
+    "alert level) are 422 naming the field.",
   request: {
     params: z.object({ rule: RuleEnum.openapi({ param: { name: "rule", in: "path" } }) }),
     body: { required: true, content: { "application/json": { schema: RulePatchSchema } } },

@@ -101,7 +101,7 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
   registerBacklogMetrics(deps, metrics);
-  // registers its two-person kinds (disabling a rule, shadow mode) with the queue
+  // registers its two-person kinds (disabling, shadow mode, loosening a rule) with the queue
   const fraud = createFraudService(deps, { audit, newId, cursors, refunds, approvals });
   return {
     metrics,

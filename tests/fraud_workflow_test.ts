@@ -192,11 +192,12 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
         alert_at: 12,
       });
       assert.equal(noOtp.status, 401);
+      // a stricter threshold applies at once (a looser one waits: fraud_rule_loosen_test.ts)
       const r = await call(t, "PUT", "/fraud/rules/velocity", otpHeaders(t, admin), {
-        alert_at: 12,
+        alert_at: 9,
       });
       assert.equal(r.status, 200);
-      assert.deepEqual([r.body.version, r.body.alert_at, r.body.updated_by], [2, 12, admin.id]);
+      assert.deepEqual([r.body.version, r.body.alert_at, r.body.updated_by], [2, 9, admin.id]);
       const bad = await call(t, "PUT", "/fraud/rules/velocity", otpHeaders(t, admin), {
         alert_at: -1,
       });

@@ -20,6 +20,7 @@ import {
 import {
   addAlertWrite,
   addShadowHit,
+  alertCustomers,
   fraudKeys as keys,
   getAlert,
   isSnoozed,
@@ -208,7 +209,8 @@ export async function addRaise(
       if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
     }
     alert.updated_at = now;
-    addAlertWrite(op, fitAlert(alert), isNew, fresh);
+    const indexed = existing?.value ? alertCustomers(existing.value) : [];
+    addAlertWrite(op, fitAlert(alert), isNew, fresh, indexed);
     outcome.hits += fresh.length;
     outcome.alerts.push(alert.id);
     if (isNew) outcome.raised++;

@@ -1,13 +1,14 @@
 /**
  * Rule management: the settings of every rule (stored, or the defaults),
  * changes that are versioned and audited, a second person for disabling a
- * rule or putting it in shadow mode (the approvals queue), and a backtest of
+ * rule, putting it in shadow mode or loosening it (the approvals queue), and a backtest of
  * proposed settings over the last N days that writes nothing.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError } from "../../core/errors.ts";
+import { AppError, validationFailed } from "../../core/errors.ts";
+import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import {
   defaultRuleSettings,
@@ -64,10 +65,19 @@ export function ruleView(s: RuleSettings) {
   };
 }
 
-/** A change that switches a rule off or into shadow mode needs a second person. */
-export function needsSecondPerson(current: RuleSettings, patch: RulePatch): string | null {
+export type RuleApprovalKind = "fraud.rule_disable" | "fraud.rule_shadow" | "fraud.rule_loosen";
+
+/**
+ * A change that switches a rule off, into shadow mode, or loosens it (README
+ * "Two-person rules") needs a second person.
+ */
+export function needsSecondPerson(
+  current: RuleSettings,
+  patch: RulePatch,
+): RuleApprovalKind | null {
   if (patch.enabled === false && current.enabled) return "fraud.rule_disable";
   if (patch.shadow === true && !current.shadow) return "fraud.rule_shadow";
+  if (loosenedFields(current, patch).length > 0) return "fraud.rule_loosen";
   return null;
 }
 
@@ -155,6 +165,8 @@ async function applyRuleChange(
           `${baseVersion}); ask again against the current settings`,
       );
     }
+    const errors = ruleChangeErrors(current, patch);
+    if (errors.length) throw validationFailed(errors);
     const next: RuleSettings = {
       ...current,
       ...patch,

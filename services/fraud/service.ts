@@ -9,7 +9,8 @@ import type { CursorSealer } from "../../kv/pagination.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName } from "../../domain/fraud.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
@@ -18,7 +19,7 @@ import { evaluateSubject, ofTransaction } from "./engine.ts";
 import { evaluateCards } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
-import { createRuleAdmin, type RulePatch, ruleView } from "./rule_admin.ts";
+import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 
 export interface FraudServices {
   audit: AuditService;
@@ -113,9 +114,9 @@ interface RuleParts {
   rules: RuleAdmin;
 }
 
-/** Approving a request to disable a rule or shadow it applies the change. */
+/** Approving a request to disable, shadow or loosen a rule applies the change. */
 function registerRuleApprovals({ approvals, rules }: RuleParts) {
-  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow"] as const) {
+  for (const kind of ["fraud.rule_disable", "fraud.rule_shadow", "fraud.rule_loosen"] as const) {
     approvals.register(kind, {
       execute: async (_deps, request, ctx) => {
         const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
@@ -126,10 +127,17 @@ function registerRuleApprovals({ approvals, rules }: RuleParts) {
   }
 }
 
+const SUMMARY: Record<RuleApprovalKind, string> = {
+  "fraud.rule_disable": "disable",
+  "fraud.rule_shadow": "shadow mode for",
+  "fraud.rule_loosen": "loosen",
+};
+
 /**
  * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
- * disables the rule or puts it in shadow mode, a request a second person
- * approves (202).
+ * disables the rule, puts it in shadow mode or loosens it, a request a second
+ * person approves (202). Settings that contradict each other are refused
+ * (422). Either way the change applies to the version it was judged against.
  */
 async function putRule(
   { kv, approvals, rules }: RuleParts,
@@ -138,21 +146,25 @@ async function putRule(
   patch: RulePatch,
 ) {
   const current = (await getRuleSettings(kv))[rule];
+  const errors = ruleChangeErrors(current, patch);
+  if (errors.length) throw validationFailed(errors);
   const kind = rules.needsSecondPerson(current, patch);
   if (kind) {
+    const loosened = loosenedFields(current, patch);
+    const fields = kind === "fraud.rule_loosen" ? ` (${loosened.join(", ")})` : "";
     const approval = await approvals.request(
-      kind as "fraud.rule_disable" | "fraud.rule_shadow",
+      kind,
       { rule, patch, base_version: current.version },
       ctx,
       {
-        summary: `${kind === "fraud.rule_disable" ? "disable" : "shadow mode for"} fraud rule ` +
-          `${rule} (version ${current.version})`,
+        summary: `${SUMMARY[kind]} fraud rule ${rule}${fields} (version ${current.version})`,
         target: { type: "fraud_rule", id: rule },
       },
     );
     return { status: 202 as const, approval };
   }
-  return { status: 200 as const, rule: ruleView(await rules.applyRuleChange(ctx, rule, patch)) };
+  const next = await rules.applyRuleChange(ctx, rule, patch, current.version);
+  return { status: 200 as const, rule: ruleView(next) };
 }
 
 export type FraudService = ReturnType<typeof createFraudService>;

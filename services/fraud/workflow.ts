@@ -2,8 +2,8 @@
  * The analysts' workflow: list and read alerts, move them through
  * `open -> investigating -> resolved_fraud | resolved_legitimate | escalated`
  * (and `escalated -> investigating`), assign them, snooze a rule for a
- * customer, and ask for refunds of an alert's payments through the refunds
- * path. Every change is audited in its commit.
+ * customer (snoozes.ts), and ask for refunds of an alert's payments through
+ * the refunds path. Every change is audited in its commit.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
@@ -18,22 +18,19 @@ import {
   type AlertStatus,
   type FraudAlert,
   isClosedStatus,
-  type RuleName,
-  type Snooze,
 } from "../../domain/fraud.ts";
 import {
   addAlertClosed,
-  addSnooze,
-  addSnoozeDelete,
   alertIdsOfTransaction,
   alertsByIds,
   alertsNewestFirst,
   fraudKeys as keys,
   getAlert,
-  getSnooze,
   listSnoozes,
 } from "../../kv/fraud.ts";
+import { getAdmin } from "../../kv/admins.ts";
 import { bindParts } from "../../core/bind.ts";
+import { createSnooze, deleteSnooze } from "./snoozes.ts";
 
 export interface RefundPort {
   createForFraudAlert(
@@ -58,7 +55,11 @@ function matches(a: FraudAlert, f: AlertFilters): boolean {
     (!f.rule || a.rule === f.rule) && (!f.assignee || a.assignee === f.assignee);
 }
 
-/** Newest first; a filter scans at most `SCAN_BUDGET` alerts a page (the cursor goes on). */
+/**
+ * Newest first; a filter scans at most `SCAN_BUDGET` alerts a page. The
+ * cursor resumes right after the last alert looked at: the last one returned
+ * on a full page, the last one scanned when the budget ran out.
+ */
 async function listAlerts(p: WorkflowParts, f: AlertFilters & { limit: number; cursor?: string }) {
   const { kv, svc } = p;
   const data: FraudAlert[] = [];
@@ -66,10 +67,12 @@ async function listAlerts(p: WorkflowParts, f: AlertFilters & { limit: number; c
   const scope = "fraud_alerts";
   const from = f.cursor ? await svc.cursors.unseal(scope, f.cursor) : undefined;
   for await (const page of alertsNewestFirst(kv, from)) {
-    for (const a of page.alerts) if (matches(a, f) && data.length < f.limit) data.push(a);
-    scanned += page.alerts.length;
-    if (data.length >= f.limit || scanned >= SCAN_BUDGET) {
-      return { data, next_cursor: page.cursor && await svc.cursors.seal(scope, page.cursor) };
+    for (const [i, { alert, cursor }] of page.alerts.entries()) {
+      if (matches(alert, f)) data.push(alert);
+      scanned++;
+      if (data.length < f.limit && scanned < SCAN_BUDGET) continue;
+      const end = page.last && i === page.alerts.length - 1;
+      return { data, next_cursor: end ? null : await svc.cursors.seal(scope, cursor) };
     }
   }
   return { data, next_cursor: null };
@@ -99,6 +102,12 @@ async function updateAlert(
     throw validationFailed([{
       path: "body.note",
       message: `a note is required to resolve an alert: say why it is ${change.status}`,
+    }]);
+  }
+  if (change.assignee && !(await getAdmin(kv, change.assignee)).value) {
+    throw validationFailed([{
+      path: "body.assignee",
+      message: `no admin ${change.assignee}: assign the alert to an admin's id (adm_…) or null`,
     }]);
   }
   return await svc.audit.commit(ctx, async (op) => {
@@ -150,57 +159,6 @@ async function updateAlert(
   });
 }
 
-async function createSnooze(
-  p: WorkflowParts,
-  ctx: CallContext,
-  input: { customer: string; rule: RuleName; until: string; note: string },
-): Promise<Snooze> {
-  const { clock, svc, iso } = p;
-  if (Date.parse(input.until) <= clock.now()) {
-    throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
-  }
-  return await svc.audit.commit(ctx, (op) => {
-    const snooze: Snooze = {
-      id: svc.newId("fsz"),
-      customer: input.customer,
-      rule: input.rule,
-      until: new Date(input.until).toISOString(),
-      note: input.note,
-      created_by: ctx.actor.id,
-      created_at: iso(),
-    };
-    addSnooze(op, snooze);
-    return Promise.resolve({
-      value: snooze,
-      audit: [{
-        action: "fraud_snooze.create",
-        target: { type: "fraud_snooze", id: snooze.id },
-        result: "ok",
-        after: { customer: snooze.customer, rule: snooze.rule, until: snooze.until },
-        reason: snooze.note,
-      }],
-    });
-  });
-}
-
-async function deleteSnooze(p: WorkflowParts, ctx: CallContext, id: string): Promise<Snooze> {
-  const { kv, svc } = p;
-  return await svc.audit.commit(ctx, async (op) => {
-    const entry = await getSnooze(kv, id);
-    if (!entry.value) throw notFound("snooze", id);
-    addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
-    return {
-      value: entry.value,
-      audit: [{
-        action: "fraud_snooze.delete",
-        target: { type: "fraud_snooze", id },
-        result: "ok",
-        before: { customer: entry.value.customer, rule: entry.value.rule },
-      }],
-    };
-  });
-}
-
 /**
  * Refunds of the alert's payments as `fraudulent`, each through the refunds
  * path (its checks, its maker-checker), each linked to the alert. One
@@ -210,6 +168,13 @@ async function deleteSnooze(p: WorkflowParts, ctx: CallContext, id: string): Pro
 async function refundAlert(p: WorkflowParts, ctx: CallContext, id: string, note: string) {
   const { kv, svc, iso } = p;
   const alert = await getAlertOrFail(p, id);
+  if (alert.status === "resolved_legitimate") {
+    throw new AppError(
+      "conflict",
+      `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
+        "refunded as fraudulent; refund one through POST /refunds with another reason",
+    );
+  }
   const results: { transaction_id: string; status: number; refund?: unknown; error?: string }[] =
     [];
   for (const txnId of alert.transactions) {

@@ -1,0 +1,122 @@
+/**
+ * A change to a fraud rule's settings, judged before it is applied: which of
+ * its fields loosen the rule (README "Two-person rules": a change that can
+ * only make it raise fewer alerts or fewer points waits for a second admin,
+ * `fraud.rule_loosen`), and which settings would contradict each other
+ * (README "Tuning": refused, naming the field).
+ */
+import type { FieldError } from "../core/errors.ts";
+import { type RuleSettings, SEVERITIES } from "./fraud.ts";
+
+/** The settings a change may set (`PUT /fraud/rules/{rule}`). */
+export type RuleChange = Partial<
+  Omit<RuleSettings, "rule" | "version" | "updated_at" | "updated_by">
+>;
+
+/** A threshold that is off (null) is never reached. */
+const threshold = (v: number | null) => v ?? Infinity;
+
+/**
+ * `extra_at` as the rules read it: failed_attempts and score are off without
+ * it (no cross-customer alert, never critical); amount_anomaly then needs 3
+ * earlier payments.
+ */
+function extraAt(s: RuleSettings, v: number | null): number {
+  return v ?? (s.rule === "amount_anomaly" ? 3 : Infinity);
+}
+
+/** An amount map loosens when a currency's amount is raised or removed. */
+function amountsRaised(before: Record<string, number>, after: Record<string, number>): boolean {
+  return Object.entries(before).some(([c, a]) => after[c] === undefined || after[c] > a);
+}
+
+/**
+ * The fields of `change` that loosen the rule: thresholds raised or switched
+ * off, points lowered, amounts raised or removed, the window shortened, the
+ * severity lowered, `extra_at` raised, `min_ratio` raised (none is stricter).
+ * Disabling and shadow mode are judged on their own (their own kinds).
+ */
+export function loosenedFields(current: RuleSettings, change: RuleChange): string[] {
+  const out: string[] = [];
+  const c = change;
+  if (c.watch_at !== undefined && threshold(c.watch_at) > threshold(current.watch_at)) {
+    out.push("watch_at");
+  }
+  if (c.alert_at !== undefined && threshold(c.alert_at) > threshold(current.alert_at)) {
+    out.push("alert_at");
+  }
+  if (c.watch_points !== undefined && c.watch_points < current.watch_points) {
+    out.push("watch_points");
+  }
+  if (c.alert_points !== undefined && c.alert_points < current.alert_points) {
+    out.push("alert_points");
+  }
+  if (c.window_minutes !== undefined && c.window_minutes < current.window_minutes) {
+    out.push("window_minutes");
+  }
+  if (
+    c.severity !== undefined &&
+    SEVERITIES.indexOf(c.severity) < SEVERITIES.indexOf(current.severity)
+  ) out.push("severity");
+  if (c.amounts !== undefined && amountsRaised(current.amounts, c.amounts)) out.push("amounts");
+  if (c.watch_amounts !== undefined && amountsRaised(current.watch_amounts, c.watch_amounts)) {
+    out.push("watch_amounts");
+  }
+  if (
+    c.extra_at !== undefined && extraAt(current, c.extra_at) > extraAt(current, current.extra_at)
+  ) {
+    out.push("extra_at");
+  }
+  if (c.min_ratio !== undefined && (c.min_ratio ?? 0) > (current.min_ratio ?? 0)) {
+    out.push("min_ratio");
+  }
+  return out;
+}
+
+/**
+ * Settings `change` would leave contradicting each other (one of the two
+ * fields in the change; the error names it): an alert level below the watch
+ * level, a watch amount above the alert amount, the score's critical level
+ * below its alert level.
+ */
+export function ruleChangeErrors(current: RuleSettings, change: RuleChange): FieldError[] {
+  const next = { ...current, ...change };
+  const errors: FieldError[] = [];
+  const named = (a: keyof RuleChange, b: keyof RuleChange) =>
+    change[a] !== undefined ? a : change[b] !== undefined ? b : null;
+  if (next.watch_at !== null && next.alert_at !== null && next.alert_at < next.watch_at) {
+    const field = named("alert_at", "watch_at");
+    if (field) {
+      errors.push({
+        path: `body.${field}`,
+        message: `alert_at (${next.alert_at}) must be at least watch_at (${next.watch_at})`,
+      });
+    }
+  }
+  for (const [cur, watch] of Object.entries(next.watch_amounts)) {
+    const alert = next.amounts[cur];
+    if (alert === undefined || watch <= alert) continue;
+    const field = named("watch_amounts", "amounts");
+    if (field) {
+      errors.push({
+        path: `body.${field}.${cur}`,
+        message:
+          `the watch amount for ${cur} (${watch}) must be at most its alert amount (${alert})`,
+      });
+    }
+  }
+  if (
+    current.rule === "score" && next.extra_at !== null && next.alert_at !== null &&
+    next.extra_at < next.alert_at
+  ) {
+    const field = named("extra_at", "alert_at");
+    if (field) {
+      errors.push({
+        path: `body.${field}`,
+        message: `the score is critical from extra_at (${next.extra_at}), which must be at ` +
+          `least its alert_at (${next.alert_at})`,
+      });
+    }
+  }
+  return errors;
+}
