@@ -27,7 +27,8 @@ import {
   DEFAULT_APPROVAL_TTL_MS,
   isApprovalKind,
 } from "../../domain/approval.ts";
-import { addCreateApproval, listApprovalsByStatus } from "../../kv/approvals.ts";
+import { addCreateApproval } from "../../kv/approvals.ts";
+import { type ListQuery, listRequests } from "./list.ts";
 import { approvalHashOf } from "./rules.ts";
 import { createDecisions } from "./decide.ts";
 
@@ -89,36 +90,6 @@ function buildRequest(
   };
 }
 
-/** A page of one status, newest first; the pending page also lists the sources' requests. */
-async function listRequests(
-  deps: Deps,
-  svc: ApprovalServices,
-  kinds: Map<ApprovalKind, KindRegistration>,
-  q: ListQuery,
-): Promise<Page<ApprovalRequest>> {
-  const page = await listApprovalsByStatus(deps.kv, svc.cursors, q.status, q);
-  const now = deps.clock.now();
-  let data = page.data;
-  if (q.status === "pending") {
-    data = data.filter((r) => Date.parse(r.expires_at) > now);
-    if (!q.cursor) {
-      for (const reg of kinds.values()) {
-        if (reg.source) data = [...data, ...await reg.source.pending(q.limit)];
-      }
-      data.sort((a, b) => b.created_at.localeCompare(a.created_at));
-    }
-  }
-  if (q.kind) data = data.filter((r) => r.kind === q.kind);
-  return { data, next_cursor: page.next_cursor };
-}
-
-type ListQuery = {
-  status: ApprovalRequest["status"];
-  kind?: string;
-  limit: number;
-  cursor?: string;
-};
-
 export function createApprovalService(deps: Deps, svc: ApprovalServices) {
   const kinds = new Map<ApprovalKind, KindRegistration>();
 
@@ -172,8 +143,11 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
 
   const { load, approve, reject } = createDecisions(deps, svc, registration, sourceOf);
 
+  /** A pending request past `expires_at` reads as expired (it is marked so when next decided). */
   async function get(id: string): Promise<ApprovalRequest> {
-    return (await load(id)).value;
+    const r = (await load(id)).value;
+    const lapsed = r.status === "pending" && Date.parse(r.expires_at) <= deps.clock.now();
+    return lapsed ? { ...r, status: "expired" } : r;
   }
 
   /** A page of one status, newest first; the pending page also lists the sources' requests. */
