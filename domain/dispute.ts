@@ -83,7 +83,9 @@ export interface DraftMeta {
   chars: number;
   updated_at: string;
   updated_by: string;
-  /** whether Stripe accepted the staged copy (`submit=false`) last time */
+  /** counts the saves: a staging answer is recorded only against the version it sent */
+  version?: number;
+  /** Stripe holds exactly this draft (staged with `submit=false`, every other field blanked) */
   staged: boolean;
   stage_error: string | null;
 }
