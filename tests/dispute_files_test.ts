@@ -80,3 +80,35 @@ Deno.test("uploads pay the Files sub-bucket (20/s) as well as the shared budget"
     assert.ok(w.clock.now() - started >= 200, `waited ${w.clock.now() - started} ms`);
   });
 });
+
+Deno.test("parallel uploads to different evidence fields all land in the draft", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const fields = ["receipt", "refund_policy", "customer_communication", "shipping_documentation"];
+    fields.push("uncategorized_file");
+    const results = await Promise.all(fields.map(async (f) => {
+      const png = new Blob([PNG], { type: "image/png" });
+      const res = await w.t.app.request(
+        `${API}/disputes/${dispute.id}/files`,
+        await upload(support.token, png, `${f}.png`, f),
+      );
+      return { status: res.status, body: await res.json() };
+    }));
+    assert.deepEqual(results.map((r) => r.status), fields.map(() => 201));
+    const shown = await w.t.services.disputes.get(dispute.id);
+    assert.deepEqual(Object.keys(shown.evidence ?? {}).sort(), [...fields].sort());
+    for (const f of fields) {
+      assert.match(String((shown.evidence as Record<string, string>)[f]), /^file_/);
+    }
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    if (shown.draft?.staged) {
+      for (const f of fields) {
+        assert.equal(
+          (atStripe.evidence as unknown as Record<string, string>)[f],
+          (shown.evidence as Record<string, string>)[f],
+        );
+      }
+    }
+  });
+});

@@ -125,7 +125,15 @@ export function createEvidenceDrafts(
 ) {
   const { kv, clock, log } = deps;
 
-  async function record(ctx: CallContext, id: string, draft: EvidenceDraft, chars: number) {
+  /**
+   * The new draft, built from the one read in the same checked commit (a
+   * concurrent save makes the commit build again from the newer draft).
+   */
+  async function record(
+    ctx: CallContext,
+    id: string,
+    edit: (before: EvidenceDraft | null) => unknown,
+  ) {
     return await svc.audit.commit(ctx, async (op) => {
       const entry = await getDispute(kv, id);
       const r = entry.value;
@@ -133,6 +141,9 @@ export function createEvidenceDrafts(
       const refusal = draftRefusal(r);
       if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
       const before = r.draft ? await getDraft(kv, id) : null;
+      const checked = checkDraft(edit(before));
+      if (checked.errors.length) throw validationFailed(checked.errors);
+      const { draft, chars } = checked;
       const fields = changedFields(before, draft);
       const hash = draftHash(draft);
       const at = new Date(clock.now()).toISOString();
@@ -141,7 +152,7 @@ export function createEvidenceDrafts(
       const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
       addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
-        value: next,
+        value: { record: next, draft },
         audit: [{
           action: "dispute.evidence_saved",
           target: { type: "dispute", id },
@@ -185,14 +196,27 @@ export function createEvidenceDrafts(
     }
   }
 
+  async function saveWith(
+    ctx: CallContext,
+    id: string,
+    edit: (before: EvidenceDraft | null) => unknown,
+  ) {
+    const { record: r, draft } = await record(ctx, id, edit);
+    await stage(ctx, r, draft, r.draft!.version ?? 0);
+    return (await getDispute(kv, id)).value ?? r;
+  }
+
   /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
   async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
     const checked = checkDraft(body);
     if (checked.errors.length) throw validationFailed(checked.errors);
-    const r = await record(ctx, id, checked.draft, checked.chars);
-    await stage(ctx, r, checked.draft, r.draft!.version ?? 0);
-    return (await getDispute(kv, id)).value ?? r;
+    return await saveWith(ctx, id, () => checked.draft);
   }
 
-  return { save };
+  /** One field of the draft set (an uploaded file's id), the rest as it is now. */
+  function setField(ctx: CallContext, id: string, field: string, value: string) {
+    return saveWith(ctx, id, (before) => ({ ...before, [field]: value }));
+  }
+
+  return { save, setField };
 }

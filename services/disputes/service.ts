@@ -60,7 +60,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   });
   const syncer = createDisputeSync(deps, { applyDispute });
   const reminders = createDisputeReminders(deps, svc);
-  const files = createEvidenceFiles(deps, { audit: svc.audit, saveDraft: drafts.save });
+  const files = createEvidenceFiles(deps, { audit: svc.audit, setField: drafts.setField });
   const { load, detail, list, addNote, assign } = createWorkbench(deps, svc);
 
   async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
