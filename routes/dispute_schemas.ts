@@ -69,6 +69,7 @@ export const DisputeDetailSchema = DisputeSchema.extend({
   draft: z.object({
     hash: z.string(),
     chunks: z.number().int(),
+    version: z.number().int().optional().openapi({ description: "counts the saves" }),
     fields: z.array(z.string()),
     chars: z.number().int(),
     updated_at: DateTime,
@@ -90,6 +91,20 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     failure: z.string().nullable(),
     job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
   }).nullable(),
+  closing: z.object({
+    state: z.enum(["processing", "closed", "failed"]),
+    attempt: z.number().int(),
+    stripe_idempotency_key: z.string(),
+    requested_by: z.string(),
+    requested_at: DateTime,
+    approval_id: z.string().nullable(),
+    settled_at: DateTime.nullable(),
+    failure: z.string().nullable(),
+    job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
+  }).nullable().openapi({
+    description: "the close at Stripe after an accept's go-ahead: `processing` until Stripe's " +
+      "answer, its webhook or reconciliation settles it",
+  }),
   accept_request: z.object({
     requested_by: z.string(),
     note: z.string(),

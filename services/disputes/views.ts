@@ -56,6 +56,7 @@ export interface DisputeDetail extends DisputeView {
   checklist: ChecklistItem[];
   draft: DisputeRecord["draft"];
   submission: DisputeRecord["submission"];
+  closing: NonNullable<DisputeRecord["closing"]> | null;
   accept_request: NonNullable<DisputeRecord["accept_request"]> | null;
   reminders: Record<string, string>;
   notes: DisputeNote[];
@@ -102,7 +103,7 @@ function awaitsResponse(r: DisputeRecord): boolean {
 /** What an operator may still do: a dispute with no deadline offers only accept and notes. */
 export function actionsOf(r: DisputeRecord): string[] {
   if (isClosedStatus(r.status)) return ["notes"];
-  if (!acceptsEvidence(r.status)) return ["notes"];
+  if (!acceptsEvidence(r.status) || r.closing?.state === "processing") return ["notes"];
   if (noResponseAllowed(r)) return ["accept", "notes"];
   return r.phase === "submitted" ? ["notes"] : ["evidence", "submit", "accept", "notes"];
 }
@@ -125,6 +126,7 @@ export function disputeDetail(
     checklist: checklistFor(r.reason, extra.draft ?? {}),
     draft: r.draft,
     submission: r.submission,
+    closing: r.closing ?? null,
     accept_request: r.accept_request ?? null,
     reminders: r.reminders,
     notes: extra.notes,
