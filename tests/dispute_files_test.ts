@@ -112,3 +112,26 @@ Deno.test("parallel uploads to different evidence fields all land in the draft",
     }
   });
 });
+
+Deno.test("a malformed multipart upload is 422 validation_failed naming the problem, not 500", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const cases: [string, string][] = [
+      ["multipart/form-data", "garbage"],
+      ["multipart/form-data; boundary=xyz", "garbage"],
+      ["multipart/form-data; boundary=xyz", ""],
+    ];
+    for (const [type, body] of cases) {
+      const res = await w.t.app.request(`${API}/disputes/${dispute.id}/files`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${w.operator.token}`, "content-type": type },
+        body,
+      });
+      const problem = await res.json();
+      assert.equal(res.status, 422, `${type}: ${JSON.stringify(problem)}`);
+      assert.equal(problem.code, "validation_failed");
+      assert.equal(problem.errors[0].path, "body");
+      assert.match(problem.errors[0].message, /multipart|boundary|form data/i);
+    }
+  });
+});
