@@ -22,6 +22,8 @@ import {
   withCustomer,
 } from "../../kv/disputes.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
+import { can } from "../../domain/permissions.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
 
 export interface DisputeQuery extends DisputeFilters {
@@ -57,6 +59,16 @@ function changeDispute(
       }],
     };
   });
+}
+
+/** Why `admin` cannot be assigned a dispute (null: it can): an active account working disputes. */
+function assigneeRefusal(admin: AdminRecord | null, id: string): string | null {
+  if (!admin) return `no admin ${id}`;
+  if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
+  if (!can(admin.role, "disputes.evidence")) {
+    return `admin ${id} is ${admin.role}, who cannot work disputes (support or above)`;
+  }
+  return null;
 }
 
 export function createWorkbench(
@@ -108,8 +120,9 @@ export function createWorkbench(
 
   async function assign(ctx: CallContext, id: string, assignee: string | null) {
     const r = await load(id);
-    if (assignee !== null && !(await getAdmin(kv, assignee)).value) {
-      throw validationFailed([{ path: "body.assignee", message: `no admin ${assignee}` }]);
+    if (assignee !== null) {
+      const refusal = assigneeRefusal((await getAdmin(kv, assignee)).value, assignee);
+      if (refusal) throw validationFailed([{ path: "body.assignee", message: refusal }]);
     }
     const updated = await change(ctx, r.id, "assign", (next) => {
       next.assignee = assignee;
