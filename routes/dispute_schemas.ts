@@ -54,7 +54,9 @@ const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() })
 
 export const DisputeDetailSchema = DisputeSchema.extend({
   actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence`, `submit`, `accept`, `notes`",
+    description: "what may be done now: `evidence` and `submit` (with a draft) until " +
+      "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
+      "`notes`",
   }),
   no_response_allowed: z.boolean(),
   evidence: z.record(z.string(), z.unknown()).nullable().openapi({
@@ -112,7 +114,11 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     approval_id: z.string().optional().openapi({
       description: "the `dispute.accept` request in `/api/admin/approvals`",
     }),
-  }).nullable(),
+    status: z.string().openapi({
+      description: "the request's state in the approvals queue: `pending` (accept is not " +
+        "offered meanwhile), `approved`, `executed`, `failed`, `rejected` or `expired`",
+    }),
+  }).nullable().openapi({ description: "the last accept request for a second person" }),
   reminders: z.record(z.string(), z.string()).openapi({
     description: "ops alert ids of the deadline reminders raised (`72h`, `24h`)",
   }),

@@ -218,7 +218,7 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
   },
   responses: {
     200: jsonContent(SyncSummarySchema, "what was read and changed"),
-    ...errorResponses("stripe_error", "stripe_unavailable"),
+    ...errorResponses("not_found", "stripe_error", "stripe_unavailable"),
   },
 });
 

@@ -19,7 +19,7 @@ Deno.test("a pm_card_createDispute payment becomes a dispute record via its webh
     assert.equal(dispute.is_charge_refundable, false);
     assert.equal(dispute.submission_count, 0);
     assert.ok(dispute.time_left_s! > 6 * 86400);
-    assert.deepEqual(dispute.actions, ["evidence", "submit", "accept", "notes"]);
+    assert.deepEqual(dispute.actions, ["evidence", "accept", "notes"]);
     assert.deepEqual(dispute.history.map((h) => [h.by, h.action]), [["stripe", "stripe_opened"]]);
     const txn = await w.t.services.transactions.get(pi.id);
     assert.equal(txn.amount_disputed, 4200);

@@ -22,6 +22,7 @@ import {
   withCustomer,
 } from "../../kv/disputes.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import { getApproval } from "../../kv/approvals.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { can } from "../../domain/permissions.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
@@ -88,8 +89,21 @@ export function createWorkbench(
 
   async function detail(record: DisputeRecord): Promise<DisputeDetail> {
     const r = await withCustomer(kv, record);
-    const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
-    return disputeDetail(r, { draft, notes, nowMs: clock.now() });
+    const approvalId = r.accept_request?.approval_id;
+    const [draft, notes, approval] = await Promise.all([
+      getDraft(kv, r.id),
+      listNotes(kv, r.id),
+      approvalId ? getApproval(kv, approvalId) : null,
+    ]);
+    const nowMs = clock.now();
+    const a = approval?.value ?? null;
+    // a request left pending past its expiry no longer waits (accept.ts asks anew)
+    const acceptStatus = !a
+      ? null
+      : a.status === "pending" && Date.parse(a.expires_at) <= nowMs
+      ? "expired"
+      : a.status;
+    return disputeDetail(r, { draft, notes, nowMs, acceptStatus });
   }
 
   async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
