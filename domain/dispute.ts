@@ -76,6 +76,23 @@ export interface DisputeSubmission {
   job: { id: string; due_at: number } | null;
 }
 
+/** Closing at Stripe after an accept's go-ahead, recorded before the call (like a submission). */
+export interface DisputeClosing {
+  /** `processing` until Stripe's answer, its webhook or reconciliation says how it went */
+  state: "processing" | "closed" | "failed";
+  /** go-aheads so far (a refused close frees the dispute; the key changes with the next) */
+  attempt: number;
+  stripe_idempotency_key: string;
+  /** who gave the go-ahead (the approver, for an approved request) */
+  requested_by: string;
+  requested_at: string;
+  approval_id: string | null;
+  settled_at: string | null;
+  failure: string | null;
+  /** the reconciliation job following it while `processing` */
+  job: { id: string; due_at: number } | null;
+}
+
 export interface DraftMeta {
   hash: string;
   chunks: number;
@@ -83,7 +100,9 @@ export interface DraftMeta {
   chars: number;
   updated_at: string;
   updated_by: string;
-  /** whether Stripe accepted the staged copy (`submit=false`) last time */
+  /** counts the saves: a staging answer is recorded only against the version it sent */
+  version?: number;
+  /** Stripe holds exactly this draft (staged with `submit=false`, every other field blanked) */
   staged: boolean;
   stage_error: string | null;
 }
@@ -123,6 +142,8 @@ export interface DisputeRecord {
     /** the request in the approvals queue (`apr_…`) */
     approval_id?: string;
   } | null;
+  /** the close at Stripe after an accept's go-ahead */
+  closing?: DisputeClosing | null;
   stripe_created: number;
   created_at: string;
   updated_at: string;

@@ -96,7 +96,13 @@ export function updateDispute(ctx: Ctx, [id]: string[]): StripeObject {
   const touchesEvidence = evidence !== undefined || ctx.params.submit !== undefined;
   if (touchesEvidence) refuseEvidence(ctx, dispute, evidence ? "evidence" : "submit");
   for (const [k, v] of Object.entries(evidence ?? {})) {
-    if (k === "enhanced_evidence") continue;
+    if (k === "enhanced_evidence") {
+      // `""` empties it; an object sets the programs it names
+      dispute.evidence.enhanced_evidence = v === ""
+        ? {}
+        : { ...dispute.evidence.enhanced_evidence, ...(v as Record<string, unknown>) };
+      continue;
+    }
     dispute.evidence[k] = checkValue(ctx, k, v);
   }
   dispute.metadata = mergeMetadata(dispute.metadata, ctx.params);

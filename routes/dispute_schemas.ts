@@ -54,7 +54,9 @@ const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() })
 
 export const DisputeDetailSchema = DisputeSchema.extend({
   actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence`, `submit`, `accept`, `notes`",
+    description: "what may be done now: `evidence` and `submit` (with a draft) until " +
+      "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
+      "`notes`",
   }),
   no_response_allowed: z.boolean(),
   evidence: z.record(z.string(), z.unknown()).nullable().openapi({
@@ -69,6 +71,7 @@ export const DisputeDetailSchema = DisputeSchema.extend({
   draft: z.object({
     hash: z.string(),
     chunks: z.number().int(),
+    version: z.number().int().optional().openapi({ description: "counts the saves" }),
     fields: z.array(z.string()),
     chars: z.number().int(),
     updated_at: DateTime,
@@ -90,6 +93,20 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     failure: z.string().nullable(),
     job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
   }).nullable(),
+  closing: z.object({
+    state: z.enum(["processing", "closed", "failed"]),
+    attempt: z.number().int(),
+    stripe_idempotency_key: z.string(),
+    requested_by: z.string(),
+    requested_at: DateTime,
+    approval_id: z.string().nullable(),
+    settled_at: DateTime.nullable(),
+    failure: z.string().nullable(),
+    job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
+  }).nullable().openapi({
+    description: "the close at Stripe after an accept's go-ahead: `processing` until Stripe's " +
+      "answer, its webhook or reconciliation settles it",
+  }),
   accept_request: z.object({
     requested_by: z.string(),
     note: z.string(),
@@ -97,7 +114,11 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     approval_id: z.string().optional().openapi({
       description: "the `dispute.accept` request in `/api/admin/approvals`",
     }),
-  }).nullable(),
+    status: z.string().openapi({
+      description: "the request's state in the approvals queue: `pending` (accept is not " +
+        "offered meanwhile), `approved`, `executed`, `failed`, `rejected` or `expired`",
+    }),
+  }).nullable().openapi({ description: "the last accept request for a second person" }),
   reminders: z.record(z.string(), z.string()).openapi({
     description: "ops alert ids of the deadline reminders raised (`72h`, `24h`)",
   }),

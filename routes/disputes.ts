@@ -160,9 +160,13 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
   tags,
   summary: "Accept the dispute (close it at Stripe as lost)",
   description: "At or above `REFUND_APPROVAL_THRESHOLD` (per currency) the accept is a " +
-    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves.",
+    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves. " +
+    "When Stripe's answer to the close is unknown it is also 202, with `approval: null` and " +
+    "`dispute.closing.state` `processing`: Stripe's webhook or reconciliation settles it. " +
+    "The same `Idempotency-Key` and body answer the first answer again.",
   request: {
     params: IdParam,
+    headers: IdempotencyHeader,
     body: jsonBody(
       z.object({
         note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
@@ -172,10 +176,14 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
   responses: {
     200: jsonContent(DisputeDetailSchema, "closed at Stripe"),
     202: jsonContent(
-      z.object({ approval: ApprovalSchema, dispute: DisputeDetailSchema }).openapi(
-        "DisputeAcceptRequested",
-      ),
-      "waiting in the approvals queue for a second person",
+      z.object({
+        approval: ApprovalSchema.nullable().openapi({
+          description: "the request waiting for a second person; null when the close was " +
+            "sent and Stripe's answer is unknown",
+        }),
+        dispute: DisputeDetailSchema,
+      }).openapi("DisputeAcceptRequested"),
+      "waiting in the approvals queue for a second person, or closing with an unknown outcome",
     ),
     ...errorResponses(
       "not_found",
@@ -210,7 +218,7 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
   },
   responses: {
     200: jsonContent(SyncSummarySchema, "what was read and changed"),
-    ...errorResponses("stripe_error", "stripe_unavailable"),
+    ...errorResponses("not_found", "stripe_error", "stripe_unavailable"),
   },
 });
 
@@ -255,8 +263,9 @@ export function disputeRoutes(services: Services) {
     .openapi(accept, async (c) => {
       const { id } = c.req.valid("param");
       const out = await d.accept(callContext(c), id, c.req.valid("json").note);
-      return out.kind === "awaiting_approval"
-        ? c.json({ approval: out.approval!, dispute: out.dispute }, 202)
-        : c.json(out.dispute, 200);
+      if (out.replayed) c.header("Idempotent-Replayed", "true");
+      return out.kind === "closed"
+        ? c.json(out.dispute, 200)
+        : c.json({ approval: out.approval, dispute: out.dispute }, 202);
     });
 }

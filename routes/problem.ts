@@ -18,6 +18,21 @@ export function toAppError(err: unknown): AppError {
         }],
       });
     }
+    if (err.status === 400 && /FormData/i.test(err.message)) {
+      // hono's form validator: no boundary, or a body that is not multipart
+      const why = err.message.replace(/^Malformed FormData request\.?\s*/i, "");
+      return new AppError(
+        "validation_failed",
+        "the request body is not valid multipart/form-data",
+        {
+          errors: [{
+            path: "body",
+            message: `send multipart/form-data with its boundary in the Content-Type` +
+              (why ? ` (${why})` : ""),
+          }],
+        },
+      );
+    }
     if (err.status === 415) {
       return new AppError(
         "unsupported_media_type",

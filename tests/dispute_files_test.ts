@@ -80,3 +80,58 @@ Deno.test("uploads pay the Files sub-bucket (20/s) as well as the shared budget"
     assert.ok(w.clock.now() - started >= 200, `waited ${w.clock.now() - started} ms`);
   });
 });
+
+Deno.test("parallel uploads to different evidence fields all land in the draft", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const fields = ["receipt", "refund_policy", "customer_communication", "shipping_documentation"];
+    fields.push("uncategorized_file");
+    const results = await Promise.all(fields.map(async (f) => {
+      const png = new Blob([PNG], { type: "image/png" });
+      const res = await w.t.app.request(
+        `${API}/disputes/${dispute.id}/files`,
+        await upload(support.token, png, `${f}.png`, f),
+      );
+      return { status: res.status, body: await res.json() };
+    }));
+    assert.deepEqual(results.map((r) => r.status), fields.map(() => 201));
+    const shown = await w.t.services.disputes.get(dispute.id);
+    assert.deepEqual(Object.keys(shown.evidence ?? {}).sort(), [...fields].sort());
+    for (const f of fields) {
+      assert.match(String((shown.evidence as Record<string, string>)[f]), /^file_/);
+    }
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    if (shown.draft?.staged) {
+      for (const f of fields) {
+        assert.equal(
+          (atStripe.evidence as unknown as Record<string, string>)[f],
+          (shown.evidence as Record<string, string>)[f],
+        );
+      }
+    }
+  });
+});
+
+Deno.test("a malformed multipart upload is 422 validation_failed naming the problem, not 500", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const cases: [string, string][] = [
+      ["multipart/form-data", "garbage"],
+      ["multipart/form-data; boundary=xyz", "garbage"],
+      ["multipart/form-data; boundary=xyz", ""],
+    ];
+    for (const [type, body] of cases) {
+      const res = await w.t.app.request(`${API}/disputes/${dispute.id}/files`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${w.operator.token}`, "content-type": type },
+        body,
+      });
+      const problem = await res.json();
+      assert.equal(res.status, 422, `${type}: ${JSON.stringify(problem)}`);
+      assert.equal(problem.code, "validation_failed");
+      assert.equal(problem.errors[0].path, "body");
+      assert.match(problem.errors[0].message, /multipart|boundary|form data/i);
+    }
+  });
+});

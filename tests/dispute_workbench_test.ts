@@ -3,6 +3,8 @@ import { withRefundWorld } from "./helpers/refunds.ts";
 import { call, decideDispute, disputedPayment, submitAs } from "./helpers/disputes.ts";
 import { createAdmin } from "./helpers/identity.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
+import { getAdmin } from "../kv/admins.ts";
+import { keys } from "../kv/keys.ts";
 
 Deno.test("a pm_card_createDispute payment becomes a dispute record via its webhooks", async () => {
   await withRefundWorld(async (w) => {
@@ -17,7 +19,7 @@ Deno.test("a pm_card_createDispute payment becomes a dispute record via its webh
     assert.equal(dispute.is_charge_refundable, false);
     assert.equal(dispute.submission_count, 0);
     assert.ok(dispute.time_left_s! > 6 * 86400);
-    assert.deepEqual(dispute.actions, ["evidence", "submit", "accept", "notes"]);
+    assert.deepEqual(dispute.actions, ["evidence", "accept", "notes"]);
     assert.deepEqual(dispute.history.map((h) => [h.by, h.action]), [["stripe", "stripe_opened"]]);
     const txn = await w.t.services.transactions.get(pi.id);
     assert.equal(txn.amount_disputed, 4200);
@@ -126,5 +128,26 @@ Deno.test("an inquiry leaves the charge refundable: a refund goes through", asyn
     assert.equal(done.body.amount, 2500);
     const atStripe = await w.stripe.refunds.list({ payment_intent: pi.id });
     assert.equal(atStripe.data.length, 1);
+  });
+});
+
+Deno.test("PATCH assignee takes only an active account whose role works disputes", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const auditor = await createAdmin(w.t, "auditor");
+    const viewer = await createAdmin(w.t, "viewer");
+    const gone = await createAdmin(w.t, "operator");
+    const entry = await getAdmin(w.t.kv, gone.id);
+    await w.t.kv.set(keys.admin(gone.id), { ...entry.value!, status: "disabled" });
+    const path = `/disputes/${dispute.id}`;
+    for (const who of [auditor, viewer, gone]) {
+      const res = await call(w, support, "PATCH", path, { assignee: who.id });
+      assert.equal(res.status, 422, `${who.id}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.errors[0].path, "body.assignee");
+    }
+    const ok = await call(w, support, "PATCH", path, { assignee: w.operator.id });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.assignee, w.operator.id);
   });
 });

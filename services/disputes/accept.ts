@@ -5,7 +5,10 @@
  * is one close at Stripe. At or above the refund approval threshold (per
  * currency) one person cannot do it alone: the accept becomes a
  * `dispute.accept` request in the approvals queue (services/approvals/), and
- * the close runs once a second person approves it there.
+ * the close runs once a second person approves it there. The close is
+ * recorded `processing` in the go-ahead's commit (services/disputes/close.ts):
+ * an unknown outcome stays pending until Stripe's answer, its webhook or the
+ * reconciliation job settles it.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
@@ -22,9 +25,14 @@ import {
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
 import { getApproval } from "../../kv/approvals.ts";
 import type { DisputeApplier } from "./apply.ts";
+import { addClosing, createDisputeCloser } from "./close.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 
 export type AcceptOutcome =
   | { kind: "closed"; record: DisputeRecord }
+  /** sent to Stripe with an unknown outcome; reconciliation or the webhook settles it */
+  | { kind: "processing"; record: DisputeRecord }
   | { kind: "awaiting_approval"; record: DisputeRecord; approval: ApprovalRequest };
 
 function acceptRefusal(r: DisputeRecord): string | null {
@@ -33,6 +41,9 @@ function acceptRefusal(r: DisputeRecord): string | null {
     return `Stripe no longer lets it be closed (${r.status}): the network is deciding`;
   }
   if (r.submission?.state === "processing") return "a submission is in flight";
+  if (r.closing?.state === "processing") {
+    return "it is being closed at Stripe (an accept is in flight; reconciliation settles it)";
+  }
   return null;
 }
 
@@ -116,40 +127,17 @@ function addAcceptRequest(
   );
 }
 
-/** Closes the dispute at Stripe, keyed by the dispute (a retry is one close), and applies it. */
-async function closeAtStripe(
-  deps: Deps,
-  svc: { audit: AuditService; applyDispute: DisputeApplier },
-  ctx: CallContext,
-  r: DisputeRecord,
-): Promise<DisputeRecord> {
-  const key = `dispute-close:${r.id}`;
-  let closed;
-  try {
-    closed = await deps.stripe.call(
-      (s) => s.disputes.close(r.stripe_dispute, {}, { idempotencyKey: key }),
-      { label: "disputes.close" },
-    );
-  } catch (error) {
-    // A refusal is recorded beside the decision; the same key closes once at Stripe.
-    await svc.audit.record(ctx, {
-      action: "dispute.accept_failed",
-      target: { type: "dispute", id: r.id },
-      result: "failed",
-      reason: error instanceof Error ? error.message : String(error),
-      stripe: { idempotency_key: key },
-    });
-    throw error;
-  }
-  await svc.applyDispute(ctx, closed, key);
-  return (await getDispute(deps.kv, r.id)).value ?? r;
-}
-
 export function createDisputeAccepts(
   deps: Deps,
-  svc: { audit: AuditService; applyDispute: DisputeApplier; approvals?: ApprovalService },
+  svc: {
+    audit: AuditService;
+    newId: IdFactory;
+    applyDispute: DisputeApplier;
+    approvals?: ApprovalService;
+  },
 ) {
   const { kv, clock, config } = deps;
+  const closer = createDisputeCloser(deps, svc);
 
   /** The decision, audited: a request in the approvals queue, or the go-ahead. */
   function decide(
@@ -157,6 +145,7 @@ export function createDisputeAccepts(
     id: string,
     note: string,
     approved: ApprovalRequest | null,
+    binding: IdempotencyBinding | null = null,
   ): Promise<{ record: DisputeRecord; request: ApprovalRequest | null }> {
     return svc.audit.commit<{ record: DisputeRecord; request: ApprovalRequest | null }>(
       ctx,
@@ -178,7 +167,12 @@ export function createDisputeAccepts(
         }
         const request = needsTwo ? addAcceptRequest(svc.approvals!, op, r, ctx, note) : null;
         const next = decidedRecord(r, ctx, note, at, request?.request ?? null, approved);
+        if (!request) {
+          const go = { by: ctx.actor.id, at, approvalId: approved?.id ?? null };
+          next.closing = addClosing(deps, svc.newId, op, r, go);
+        }
         addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
+        await binding?.bind(op, id);
         if (request) {
           return { value: { record: next, request: request.request }, audit: [request.audit] };
         }
@@ -187,24 +181,43 @@ export function createDisputeAccepts(
     );
   }
 
-  const close = (ctx: CallContext, r: DisputeRecord) => closeAtStripe(deps, svc, ctx, r);
+  /** Closes at Stripe: `closed`, or `processing` while Stripe's answer is unknown. */
+  async function close(ctx: CallContext, r: DisputeRecord) {
+    const record = await closer.close(ctx, r);
+    const kind = record.closing?.state === "processing" ? "processing" as const : "closed" as const;
+    return { kind, record };
+  }
 
   /** POST /disputes/{id}/accept. */
-  async function accept(ctx: CallContext, id: string, note: string): Promise<AcceptOutcome> {
-    const decided = await decide(ctx, id, note, null);
+  async function accept(
+    ctx: CallContext,
+    id: string,
+    note: string,
+    binding: IdempotencyBinding | null = null,
+  ): Promise<AcceptOutcome> {
+    const decided = await decide(ctx, id, note, null, binding);
     if (decided.request) {
       return { kind: "awaiting_approval", record: decided.record, approval: decided.request };
     }
-    return { kind: "closed", record: await close(ctx, decided.record) };
+    return await close(ctx, decided.record);
   }
 
-  /** The approvals queue's executor for `dispute.accept`: runs once, as the approver. */
+  /**
+   * The approvals queue's executor for `dispute.accept`: runs once, as the
+   * approver. A refusal throws (the request fails); an unknown outcome answers
+   * `closing: "processing"`, never a failure, since Stripe may have closed it.
+   */
   async function executeApproved(ctx: CallContext, request: ApprovalRequest) {
     const { dispute_id, note } = request.payload as { dispute_id: string; note: string };
     const decided = await decide(ctx, dispute_id, note, request);
-    const record = await close(ctx, decided.record);
-    return { dispute_id, status: record.status, phase: record.phase };
+    const { record } = await close(ctx, decided.record);
+    return {
+      dispute_id,
+      status: record.status,
+      phase: record.phase,
+      closing: record.closing?.state ?? null,
+    };
   }
 
-  return { accept, executeApproved };
+  return { accept, executeApproved, reconcileClose: closer.reconcileOne };
 }

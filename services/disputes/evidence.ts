@@ -2,7 +2,9 @@
  * Saving an evidence draft: checked, kept in KV (in chunks) with its audit
  * entry (the changed field names and a hash, never the text), then staged at
  * Stripe with `submit=false` sent explicitly: Stripe SUBMITS when `submit` is
- * absent, and a draft must never be submitted by saving it.
+ * absent, and a draft must never be submitted by saving it. The whole draft is
+ * sent with every other field blanked, and `staged` is recorded against the
+ * draft version sent (README, "What Stripe holds").
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -10,11 +12,19 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
-import { acceptsEvidence, type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
+import {
+  acceptsEvidence,
+  type DisputeRecord,
+  type DraftMeta,
+  isClosedStatus,
+} from "../../domain/dispute.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
-import { checkDraft, stripeEvidence } from "./evidence_rules.ts";
+import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
+
+/** Stagings one save may make when newer drafts keep overtaking it. */
+const MAX_STAGE_ROUNDS = 3;
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
 
@@ -45,7 +55,7 @@ export function draftHash(draft: EvidenceDraft): string {
   return sha256Hex(JSON.stringify(sortedDeep(draft)));
 }
 
-/** The record with its new (not yet staged) draft noted. */
+/** The record with its new (not yet staged) draft noted, one version after the last. */
 function withDraft(
   r: DisputeRecord,
   draft: EvidenceDraft,
@@ -56,6 +66,7 @@ function withDraft(
     draft: {
       hash: d.hash,
       chunks: d.chunks,
+      version: (r.draft?.version ?? 0) + 1,
       fields: Object.keys(draft).sort(),
       chars: d.chars,
       updated_at: d.at,
@@ -67,17 +78,45 @@ function withDraft(
   };
 }
 
-/** Notes on the record whether Stripe took the staged copy; skipped if the draft moved on. */
-async function noteStaged(kv: Deno.Kv, id: string, hash: string, error: string | null) {
-  const entry = await getDispute(kv, id);
-  if (!entry.value?.draft || entry.value.draft.hash !== hash) return;
-  const next = {
-    ...entry.value,
-    draft: { ...entry.value.draft, staged: error === null, stage_error: error },
-  };
-  const op = kv.atomic();
-  addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
-  await op.commit();
+/** How one staging call went: Stripe's answer, or why there is none. */
+type StageAnswer = { dispute: Stripe.Dispute } | { error: string };
+
+/**
+ * Records a staging answer against the draft version it sent. The current
+ * version is staged only when Stripe answered with exactly its fields; an
+ * answer for an older version (it may have reached Stripe after a newer one)
+ * marks the current draft not staged and asks for it to be staged again.
+ */
+async function noteStaged(
+  kv: Deno.Kv,
+  id: string,
+  sent: { version: number; draft: EvidenceDraft },
+  answer: StageAnswer,
+): Promise<"recorded" | "stale"> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const entry = await getDispute(kv, id);
+    const meta = entry.value?.draft;
+    if (!meta) return "recorded";
+    const current = (meta.version ?? 0) === sent.version;
+    let draft: DraftMeta;
+    if (!current) draft = { ...meta, staged: false };
+    else if ("error" in answer) draft = { ...meta, staged: false, stage_error: answer.error };
+    else {
+      const held = stripeHoldsDraft(
+        answer.dispute.evidence as unknown as Record<string, unknown>,
+        sent.draft,
+      );
+      draft = {
+        ...meta,
+        staged: held,
+        stage_error: held ? null : "Stripe answered with evidence other than the draft",
+      };
+    }
+    const op = kv.atomic();
+    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, { ...entry.value!, draft });
+    if ((await op.commit()).ok) return current ? "recorded" : "stale";
+  }
+  return "recorded";
 }
 
 export function createEvidenceDrafts(
@@ -86,7 +125,15 @@ export function createEvidenceDrafts(
 ) {
   const { kv, clock, log } = deps;
 
-  async function record(ctx: CallContext, id: string, draft: EvidenceDraft, chars: number) {
+  /**
+   * The new draft, built from the one read in the same checked commit (a
+   * concurrent save makes the commit build again from the newer draft).
+   */
+  async function record(
+    ctx: CallContext,
+    id: string,
+    edit: (before: EvidenceDraft | null) => unknown,
+  ) {
     return await svc.audit.commit(ctx, async (op) => {
       const entry = await getDispute(kv, id);
       const r = entry.value;
@@ -94,6 +141,9 @@ export function createEvidenceDrafts(
       const refusal = draftRefusal(r);
       if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
       const before = r.draft ? await getDraft(kv, id) : null;
+      const checked = checkDraft(edit(before));
+      if (checked.errors.length) throw validationFailed(checked.errors);
+      const { draft, chars } = checked;
       const fields = changedFields(before, draft);
       const hash = draftHash(draft);
       const at = new Date(clock.now()).toISOString();
@@ -102,7 +152,7 @@ export function createEvidenceDrafts(
       const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
       addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
-        value: { record: next, previousFields: r.draft?.fields ?? [] },
+        value: { record: next, draft },
         audit: [{
           action: "dispute.evidence_saved",
           target: { type: "dispute", id },
@@ -114,30 +164,59 @@ export function createEvidenceDrafts(
     });
   }
 
-  /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
-  async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
-    const checked = checkDraft(body);
-    if (checked.errors.length) throw validationFailed(checked.errors);
-    const saved = await record(ctx, id, checked.draft, checked.chars);
-    const r = saved.record;
-    let error: string | null = null;
+  /** One staging call of `draft` (the whole draft, every other field blanked; never submits). */
+  async function stageOnce(ctx: CallContext, r: DisputeRecord, draft: EvidenceDraft) {
     try {
       const staged: Stripe.Dispute = await deps.stripe.call(
         (s) =>
           s.disputes.update(r.stripe_dispute, {
-            evidence: stripeEvidence(checked.draft, saved.previousFields),
+            evidence: stripeEvidence(draft),
             submit: false,
           } as Stripe.DisputeUpdateParams),
         { label: "disputes.update(submit=false)" },
       );
       await svc.applyDispute(ctx, staged);
+      return { dispute: staged };
     } catch (e) {
-      error = e instanceof Error ? e.message : String(e);
-      log.warn("evidence draft saved but not staged at Stripe", { dispute_id: id, error: e });
+      log.warn("evidence draft saved but not staged at Stripe", { dispute_id: r.id, error: e });
+      return { error: e instanceof Error ? e.message : String(e) };
     }
-    await noteStaged(kv, id, r.draft!.hash, error);
+  }
+
+  /** Stages `draft` (version `version`); restages the newest draft when a newer one overtook it. */
+  async function stage(ctx: CallContext, r: DisputeRecord, draft: EvidenceDraft, version: number) {
+    let sent = { version, draft };
+    for (let round = 0; round < MAX_STAGE_ROUNDS; round++) {
+      const answer = await stageOnce(ctx, r, sent.draft);
+      if (await noteStaged(kv, r.id, sent, answer) === "recorded") return;
+      const now = (await getDispute(kv, r.id)).value;
+      const latest = now?.draft ? await getDraft(kv, r.id) : null;
+      if (!now?.draft || !latest || draftRefusal(now)) return;
+      sent = { version: now.draft.version ?? 0, draft: latest };
+    }
+  }
+
+  async function saveWith(
+    ctx: CallContext,
+    id: string,
+    edit: (before: EvidenceDraft | null) => unknown,
+  ) {
+    const { record: r, draft } = await record(ctx, id, edit);
+    await stage(ctx, r, draft, r.draft!.version ?? 0);
     return (await getDispute(kv, id)).value ?? r;
   }
 
-  return { save };
+  /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
+  async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
+    const checked = checkDraft(body);
+    if (checked.errors.length) throw validationFailed(checked.errors);
+    return await saveWith(ctx, id, () => checked.draft);
+  }
+
+  /** One field of the draft set (an uploaded file's id), the rest as it is now. */
+  function setField(ctx: CallContext, id: string, field: string, value: string) {
+    return saveWith(ctx, id, (before) => ({ ...before, [field]: value }));
+  }
+
+  return { save, setField };
 }

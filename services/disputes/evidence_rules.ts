@@ -119,16 +119,28 @@ export function checkDraft(body: unknown): CheckedDraft {
 }
 
 /**
- * The `evidence` parameter for Stripe: the draft's fields, and `""` for fields
- * an earlier staged draft had (Stripe keeps what is not sent).
+ * The `evidence` parameter for Stripe: the whole draft, and `""` for every
+ * field not in it (Stripe keeps what is not sent), `enhanced_evidence`
+ * included, so what Stripe holds, and submits, is exactly the draft.
  */
-export function stripeEvidence(
-  draft: EvidenceDraft,
-  previousFields: string[],
-): Record<string, unknown> {
+export function stripeEvidence(draft: EvidenceDraft): Record<string, unknown> {
   const out: Record<string, unknown> = { ...draft };
-  for (const f of previousFields) {
-    if (!(f in out) && (TEXT.has(f) || FILES.has(f))) out[f] = "";
+  for (const f of [...TEXT, ...FILES, "enhanced_evidence"]) {
+    if (!(f in out)) out[f] = "";
   }
   return out;
+}
+
+/** Whether the evidence Stripe answered with holds the draft's classic fields and nothing else. */
+export function stripeHoldsDraft(
+  evidence: Record<string, unknown> | null | undefined,
+  draft: EvidenceDraft,
+): boolean {
+  if (!evidence) return false;
+  const d = draft as Record<string, unknown>;
+  return [...TEXT, ...FILES].every((f) => {
+    const held = evidence[f];
+    const id = held && typeof held === "object" ? (held as { id?: unknown }).id : held;
+    return (id === "" || id === undefined ? null : id) === (d[f] ?? null);
+  });
 }

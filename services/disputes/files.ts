@@ -11,7 +11,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
-import { getDispute, getDraft } from "../../kv/disputes.ts";
+import { getDispute } from "../../kv/disputes.ts";
 import { draftRefusal } from "./evidence.ts";
 
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
@@ -32,7 +32,7 @@ export function createEvidenceFiles(
   deps: Deps,
   svc: {
     audit: AuditService;
-    saveDraft: (ctx: CallContext, id: string, body: unknown) => Promise<unknown>;
+    setField: (ctx: CallContext, id: string, field: string, value: string) => Promise<unknown>;
   },
 ) {
   const { kv } = deps;
@@ -77,8 +77,8 @@ export function createEvidenceFiles(
       result: "ok",
       after: { file: uploaded.id, field, bytes: bytes.length, type },
     });
-    const draft = await getDraft(kv, id) ?? {};
-    await svc.saveDraft(ctx, id, { ...draft, [field]: uploaded.id });
+    // set in the draft as it is when written (concurrent uploads each keep theirs)
+    await svc.setField(ctx, id, field, uploaded.id);
   }
 
   return { upload };

@@ -17,7 +17,12 @@ import type { AuditInput } from "../audit/mod.ts";
 import type { DisputeChangeHook } from "../ingest/mod.ts";
 import type { DisputeSnap, Transaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { type DisputeRecord, phaseOf, withDisputeHistory } from "../../domain/dispute.ts";
+import {
+  type DisputeRecord,
+  isClosedStatus,
+  phaseOf,
+  withDisputeHistory,
+} from "../../domain/dispute.ts";
 import {
   addCreateDispute,
   addUpdateDispute,
@@ -100,6 +105,11 @@ export function recordFromSnap(
   if (s?.state === "processing" && next.submission_count > s.round) {
     next.submission = { ...s, state: "submitted", settled_at: ids.at, job: null };
   }
+  const c = next.closing;
+  // an accept's close in flight is settled once Stripe shows the dispute closed
+  if (c?.state === "processing" && isClosedStatus(next.status)) {
+    next.closing = { ...c, state: "closed", settled_at: ids.at, job: null };
+  }
   next.phase = phaseOf(next);
   return next;
 }
@@ -135,6 +145,17 @@ export function createDisputeChangeHook(
         result: "ok",
         before: { submission: "processing" },
         after: { submission: "submitted", submission_count: next.submission_count },
+      });
+    }
+    if (before?.closing?.state === "processing" && next.closing?.state === "closed") {
+      if (before.closing.job) addJobRemoval(op, before.closing.job);
+      audit.push({
+        action: "dispute.accept_settled",
+        target: { type: "dispute", id: next.id },
+        result: "ok",
+        before: { closing: "processing" },
+        after: { closing: "closed", status: next.status },
+        stripe: { idempotency_key: before.closing.stripe_idempotency_key },
       });
     }
     if (next.phase !== "needs_response" && next.phase !== "drafting") {

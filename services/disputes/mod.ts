@@ -4,6 +4,7 @@ export type { DisputeQuery, DisputeService } from "./service.ts";
 export { createDisputeChangeHook } from "./ingest.ts";
 export { createDisputeMerge } from "./merge.ts";
 export { DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
+export { DISPUTE_CLOSE_RECONCILE_JOB } from "./close.ts";
 export { REMINDER_THRESHOLDS } from "./reminders.ts";
 export type { DisputeDetail, DisputeView } from "./views.ts";
 export type { SyncSummary } from "./sync.ts";

@@ -31,6 +31,8 @@ import {
 } from "./submit.ts";
 import { type AcceptOutcome, createDisputeAccepts } from "./accept.ts";
 import { createDisputeSync } from "./sync.ts";
+import { DISPUTE_CLOSE_RECONCILE_JOB } from "./close.ts";
+import { getApproval } from "../../kv/approvals.ts";
 import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
@@ -55,12 +57,13 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const submitter = createDisputeSubmitter(deps, { ...svc, applyDispute });
   const accepts = createDisputeAccepts(deps, {
     audit: svc.audit,
+    newId: svc.newId,
     applyDispute,
     approvals: svc.approvals,
   });
   const syncer = createDisputeSync(deps, { applyDispute });
   const reminders = createDisputeReminders(deps, svc);
-  const files = createEvidenceFiles(deps, { audit: svc.audit, saveDraft: drafts.save });
+  const files = createEvidenceFiles(deps, { audit: svc.audit, setField: drafts.setField });
   const { load, detail, list, addNote, assign } = createWorkbench(deps, svc);
 
   async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
@@ -90,14 +93,45 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     return { dispute: res.body as DisputeDetail, replayed: res.replayed };
   }
 
-  async function accept(ctx: CallContext, id: string, note: string) {
-    const r = await load(id);
-    const out: AcceptOutcome = await accepts.accept(ctx, r.id, note);
+  /** What accept answers: closed, sent with an unknown outcome, or waiting for a second person. */
+  async function acceptAnswer(out: AcceptOutcome) {
     return {
       kind: out.kind,
       dispute: await detail(out.record),
       approval: out.kind === "awaiting_approval" ? out.approval : null,
     };
+  }
+
+  /** The answer for an accept whose process died after its decision was committed. */
+  async function acceptResumed(id: string) {
+    const record = await load(id);
+    const pendingId = record.accept_request?.approval_id;
+    const approval = !record.closing && pendingId ? (await getApproval(kv, pendingId)).value : null;
+    const out: AcceptOutcome = approval
+      ? { kind: "awaiting_approval", record, approval }
+      : { kind: record.closing?.state === "processing" ? "processing" : "closed", record };
+    return await acceptAnswer(out);
+  }
+
+  /** POST /disputes/{id}/accept, wrapped by the client's Idempotency-Key when sent. */
+  async function accept(ctx: CallContext, id: string, note: string) {
+    const r = await load(id);
+    const scope = ctx.idempotency_key === undefined
+      ? null
+      : { owner: ctx.actor.id, route: "POST /disputes/{id}/accept", key: ctx.idempotency_key };
+    const res = await runIdempotent(
+      kv,
+      clock,
+      scope,
+      await requestFingerprint({ id: r.id, note }),
+      {
+        run: async (binding) => ({
+          body: await acceptAnswer(await accepts.accept(ctx, r.id, note, binding)),
+        }),
+        resume: async (rid) => ({ body: await acceptResumed(rid) }),
+      },
+    );
+    return { ...(res.body as Awaited<ReturnType<typeof acceptAnswer>>), replayed: res.replayed };
   }
 
   return {
@@ -115,7 +149,10 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     /** the approvals queue's `dispute.accept` executor */
     executeApprovedAccept: (ctx: CallContext, request: ApprovalRequest) =>
       accepts.executeApproved(ctx, request),
-    jobHandlers: () => submissionJobHandlers(kv, submitter),
+    jobHandlers: () => ({
+      ...submissionJobHandlers(kv, submitter),
+      [DISPUTE_CLOSE_RECONCILE_JOB]: closeJobHandler(kv, accepts.reconcileClose),
+    }),
   };
 }
 
@@ -138,6 +175,24 @@ function submissionJobHandlers(
         );
       }
     },
+  };
+}
+
+/** The reconciliation job for accepts whose close at Stripe has an unknown outcome. */
+function closeJobHandler(
+  kv: Deno.Kv,
+  reconcile: (id: string) => Promise<string>,
+): JobHandler {
+  return async (job: Job) => {
+    const { dispute_id } = job.payload as { dispute_id: string };
+    const outcome = await reconcile(dispute_id);
+    const still = (await getDispute(kv, dispute_id)).value?.closing?.state;
+    if (outcome === "unknown" || still === "processing") {
+      throw new AppError(
+        "unavailable",
+        `the close of ${dispute_id} is still unknown at Stripe; trying again later`,
+      );
+    }
   };
 }
 

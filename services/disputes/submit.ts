@@ -123,7 +123,7 @@ async function callStripe(
     const dispute = await s.deps.stripe.call(
       (s) =>
         s.disputes.update(r.stripe_dispute, {
-          evidence: stripeEvidence(draft, []),
+          evidence: stripeEvidence(draft),
           submit: true,
         } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
       { priority, label: "disputes.update(submit=true)" },

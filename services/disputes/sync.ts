@@ -8,6 +8,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { DisputeApplier } from "./apply.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 
 export interface SyncSummary {
   /** disputes read from Stripe */
@@ -21,6 +22,15 @@ export interface SyncSummary {
 
 const MAX_PAGES = 1000;
 
+/** Stripe answered 404 (`resource_missing`): it has no such dispute. */
+function stripeSaysMissing(e: unknown): boolean {
+  if (!(e instanceof AppError)) return false;
+  const cause = e.cause as { statusCode?: number; code?: string } | undefined;
+  const info = (e.extra?.stripe ?? null) as { http_status?: number; code?: string } | null;
+  return cause?.statusCode === 404 || cause?.code === "resource_missing" ||
+    info?.http_status === 404 || info?.code === "resource_missing";
+}
+
 export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplier }) {
   const { log } = deps;
 
@@ -33,9 +43,15 @@ export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplie
 
   async function syncOne(ctx: CallContext, stripeId: string): Promise<SyncSummary> {
     const summary: SyncSummary = { seen: 0, changed: 0, pages: 0, dispute_id: stripeId };
-    const d = await deps.stripe.call((s) => s.disputes.retrieve(stripeId), {
-      label: "disputes.retrieve",
-    });
+    let d: Stripe.Dispute;
+    try {
+      d = await deps.stripe.call((s) => s.disputes.retrieve(stripeId), {
+        label: "disputes.retrieve",
+      });
+    } catch (e) {
+      if (stripeSaysMissing(e)) throw notFound("dispute", stripeId);
+      throw e;
+    }
     await applyAll(ctx, [d], summary);
     return summary;
   }

@@ -56,7 +56,9 @@ export interface DisputeDetail extends DisputeView {
   checklist: ChecklistItem[];
   draft: DisputeRecord["draft"];
   submission: DisputeRecord["submission"];
-  accept_request: NonNullable<DisputeRecord["accept_request"]> | null;
+  closing: NonNullable<DisputeRecord["closing"]> | null;
+  /** the last accept request, with its state in the approvals queue (`expired` once past) */
+  accept_request: (NonNullable<DisputeRecord["accept_request"]> & { status: string }) | null;
   reminders: Record<string, string>;
   notes: DisputeNote[];
   history: DisputeHistoryEntry[];
@@ -99,22 +101,40 @@ function awaitsResponse(r: DisputeRecord): boolean {
   return !isClosedStatus(r.status) && r.phase !== "submitted";
 }
 
-/** What an operator may still do: a dispute with no deadline offers only accept and notes. */
-export function actionsOf(r: DisputeRecord): string[] {
+/** What the detail needs besides the record. */
+export interface DetailExtra {
+  draft: EvidenceDraft | null;
+  notes: DisputeNote[];
+  nowMs: number;
+  /** the accept request's state in the approvals queue (null without one) */
+  acceptStatus: string | null;
+}
+
+/**
+ * What an operator may do now: a dispute with no deadline offers only accept
+ * and notes; past the deadline nothing can be answered; `submit` needs a
+ * draft; `accept` is not offered while a request for it waits or a close is
+ * in flight.
+ */
+export function actionsOf(r: DisputeRecord, nowMs: number, acceptStatus: string | null): string[] {
   if (isClosedStatus(r.status)) return ["notes"];
-  if (!acceptsEvidence(r.status)) return ["notes"];
-  if (noResponseAllowed(r)) return ["accept", "notes"];
-  return r.phase === "submitted" ? ["notes"] : ["evidence", "submit", "accept", "notes"];
+  if (!acceptsEvidence(r.status) || r.closing?.state === "processing") return ["notes"];
+  const accept = acceptStatus === "pending" ? [] : ["accept"];
+  if (noResponseAllowed(r)) return [...accept, "notes"];
+  if (r.phase === "submitted") return ["notes"];
+  const open = r.evidence_due_by! * 1000 > nowMs;
+  const answer = !open ? [] : r.draft ? ["evidence", "submit"] : ["evidence"];
+  return [...answer, ...accept, "notes"];
 }
 
 export function disputeDetail(
   r: DisputeRecord,
-  extra: { draft: EvidenceDraft | null; notes: DisputeNote[]; nowMs: number },
+  extra: DetailExtra,
 ): DisputeDetail {
   const used = r.draft?.chars ?? 0;
   return {
     ...disputeView(r, extra.nowMs),
-    actions: actionsOf(r),
+    actions: actionsOf(r, extra.nowMs, extra.acceptStatus),
     no_response_allowed: noResponseAllowed(r),
     evidence: extra.draft,
     evidence_budget: {
@@ -125,7 +145,10 @@ export function disputeDetail(
     checklist: checklistFor(r.reason, extra.draft ?? {}),
     draft: r.draft,
     submission: r.submission,
-    accept_request: r.accept_request ?? null,
+    closing: r.closing ?? null,
+    accept_request: r.accept_request
+      ? { ...r.accept_request, status: extra.acceptStatus ?? "unknown" }
+      : null,
     reminders: r.reminders,
     notes: extra.notes,
     history: r.history,

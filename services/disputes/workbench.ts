@@ -22,6 +22,9 @@ import {
   withCustomer,
 } from "../../kv/disputes.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import { getApproval } from "../../kv/approvals.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
+import { can } from "../../domain/permissions.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
 
 export interface DisputeQuery extends DisputeFilters {
@@ -59,6 +62,16 @@ function changeDispute(
   });
 }
 
+/** Why `admin` cannot be assigned a dispute (null: it can): an active account working disputes. */
+function assigneeRefusal(admin: AdminRecord | null, id: string): string | null {
+  if (!admin) return `no admin ${id}`;
+  if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
+  if (!can(admin.role, "disputes.evidence")) {
+    return `admin ${id} is ${admin.role}, who cannot work disputes (support or above)`;
+  }
+  return null;
+}
+
 export function createWorkbench(
   deps: Deps,
   svc: { audit: AuditService; newId: IdFactory; cursors: CursorSealer },
@@ -76,8 +89,21 @@ export function createWorkbench(
 
   async function detail(record: DisputeRecord): Promise<DisputeDetail> {
     const r = await withCustomer(kv, record);
-    const [draft, notes] = await Promise.all([getDraft(kv, r.id), listNotes(kv, r.id)]);
-    return disputeDetail(r, { draft, notes, nowMs: clock.now() });
+    const approvalId = r.accept_request?.approval_id;
+    const [draft, notes, approval] = await Promise.all([
+      getDraft(kv, r.id),
+      listNotes(kv, r.id),
+      approvalId ? getApproval(kv, approvalId) : null,
+    ]);
+    const nowMs = clock.now();
+    const a = approval?.value ?? null;
+    // a request left pending past its expiry no longer waits (accept.ts asks anew)
+    const acceptStatus = !a
+      ? null
+      : a.status === "pending" && Date.parse(a.expires_at) <= nowMs
+      ? "expired"
+      : a.status;
+    return disputeDetail(r, { draft, notes, nowMs, acceptStatus });
   }
 
   async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
@@ -108,8 +134,9 @@ export function createWorkbench(
 
   async function assign(ctx: CallContext, id: string, assignee: string | null) {
     const r = await load(id);
-    if (assignee !== null && !(await getAdmin(kv, assignee)).value) {
-      throw validationFailed([{ path: "body.assignee", message: `no admin ${assignee}` }]);
+    if (assignee !== null) {
+      const refusal = assigneeRefusal((await getAdmin(kv, assignee)).value, assignee);
+      if (refusal) throw validationFailed([{ path: "body.assignee", message: refusal }]);
     }
     const updated = await change(ctx, r.id, "assign", (next) => {
       next.assignee = assignee;
