@@ -85,6 +85,8 @@ export interface RetryFacts {
   /** when this card was retried (ms), by anyone on any payment */
   cardUses?: number[];
   openFraudAlert: boolean;
+  /** an alert resolved as fraud that still names the customer (its id) */
+  fraudConfirmed?: string | null;
   confirmFraudAlert: boolean;
   note: string | null;
   limits: RetryLimits;
@@ -94,6 +96,7 @@ export const REFUSAL_REASONS = [
   "fraud_decline",
   "max_attempts",
   "fraud_alert_open",
+  "fraud_confirmed",
   "do_not_try_again",
   "hard_decline_same_card",
   "card_rate_limited",
@@ -139,6 +142,13 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
       "fraud_alert_open",
       "the customer has an open fraud alert: send confirm_fraud_alert: true and a note saying " +
         "why this retry is safe, or resolve the alert first",
+    );
+  }
+  if (f.fraudConfirmed && !(f.confirmFraudAlert && f.note?.trim())) {
+    return refuse(
+      "fraud_confirmed",
+      `fraud alert ${f.fraudConfirmed} resolved this customer as fraud: a retry charges them ` +
+        "again; send confirm_fraud_alert: true and a note saying why this retry is safe",
     );
   }
   return null;

@@ -70,10 +70,23 @@ export function addAlertWrite(
   }
 }
 
-/** A resolved alert leaves the open indexes: the next hit opens a new alert. */
-export function addAlertClosed(op: Deno.AtomicOperation, alert: FraudAlert): void {
+/** How long an alert resolved as fraud marks the customers it names (README, Retry policy). */
+export const FRAUD_CONFIRMED_MS = 90 * 24 * 3600_000;
+
+/**
+ * A resolved alert leaves the open indexes: the next hit opens a new alert.
+ * Resolved as fraud, it marks each customer it names for `FRAUD_CONFIRMED_MS`.
+ */
+export function addAlertClosed(op: Deno.AtomicOperation, alert: FraudAlert, now: number): void {
   op.delete(keys.fraudOpenAlert(alert.subject, alert.rule));
-  for (const c of alertCustomers(alert)) op.delete(keys.fraudAlertsByCustomer(c, alert.id));
+  for (const c of alertCustomers(alert)) {
+    op.delete(keys.fraudAlertsByCustomer(c, alert.id));
+    if (alert.status === "resolved_fraud") {
+      op.set(keys.fraudConfirmedCustomer(c, alert.id), { until: now + FRAUD_CONFIRMED_MS }, {
+        expireIn: FRAUD_CONFIRMED_MS,
+      });
+    }
+  }
 }
 
 /**

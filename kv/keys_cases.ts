@@ -39,6 +39,13 @@ export const caseKeys = {
     alertId,
   ],
   fraudAlertsByCustomerPrefix: (customer: string) => ["fraud_alerts_by_customer", customer],
+  /** a customer an alert resolved as fraud names -> `{ until }` (the retry policy reads it) */
+  fraudConfirmedCustomer: (customer: string, alertId: string) => [
+    "fraud_confirmed_customers",
+    customer,
+    alertId,
+  ],
+  fraudConfirmedCustomerPrefix: (customer: string) => ["fraud_confirmed_customers", customer],
   /** every alert by id (ULID: time order), for the listing */
   fraudAlertsByCreated: (alertId: string) => ["fraud_alerts_by_created", alertId],
   fraudAlertsByCreatedPrefix: () => ["fraud_alerts_by_created"],

@@ -13,7 +13,7 @@ import { raiseDeps } from "./helpers/fraud.ts";
 import { systemContext } from "../domain/actor.ts";
 import type { FraudAlert, Signal } from "../domain/fraud.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
-import { hasOpenFraudAlert } from "../kv/retries.ts";
+import { confirmedFraudAlert, hasOpenFraudAlert } from "../kv/retries.ts";
 import { indexAlertCustomers } from "../kv/fraud.ts";
 import { keys } from "../kv/keys.ts";
 
@@ -124,5 +124,46 @@ Deno.test("indexAlertCustomers() indexes the named customers of open alerts stor
     // done once: a second start reads one key
     await kv.delete(keys.fraudAlertsByCustomer("cus_a", "fa_OPEN"));
     assert.equal(await indexAlertCustomers(kv), 0);
+  });
+});
+
+Deno.test("an alert resolved as fraud keeps each customer it names behind confirm_fraud_alert for 90 days", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    const raised = await raiseAlerts(
+      raiseDeps(w.t),
+      systemContext("test"),
+      cardTarget(["cus_other1", f.customer]),
+      [cardHit("txn_card1", w.clock.now(), ["cus_other1", f.customer])],
+      () => ({}),
+    );
+    const id = raised.alerts[0];
+    const ctx = w.ctx(w.admin);
+    await w.t.services.fraud.updateAlert(ctx, id, { status: "investigating" });
+    await w.t.services.fraud.updateAlert(ctx, id, {
+      status: "resolved_fraud",
+      note: "stolen card used across accounts",
+    });
+    assert.equal(await hasOpenFraudAlert(w.t.kv, f.customer), false, "no longer open");
+
+    const body = { transaction_id: f.txnId, payment_method: "pm_card_visa" };
+    const calls = w.emu.requests.total();
+    const refused = await w.retry(body);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.body.reason, "fraud_confirmed");
+    assert.match(String(refused.body.detail), new RegExp(id));
+    assert.equal(w.emu.requests.total(), calls, "nothing sent to Stripe");
+    const confirmed = await w.retry({
+      ...body,
+      confirm_fraud_alert: true,
+      note: "the customer proved the card is theirs; cleared with risk",
+    });
+    assert.equal(confirmed.status, 201);
+
+    // 90 days on, the mark is gone (read as the retry policy reads it)
+    const day = 24 * 3600_000;
+    assert.equal(await confirmedFraudAlert(w.t.kv, f.customer, w.clock.now() + 89 * day), id);
+    assert.equal(await confirmedFraudAlert(w.t.kv, f.customer, w.clock.now() + 91 * day), null);
+    assert.equal(await confirmedFraudAlert(w.t.kv, "cus_other1", w.clock.now()), id);
   });
 });

@@ -144,7 +144,7 @@ async function updateAlert(
     };
     op.check(entry);
     op.set(keys.fraudAlert(id), after);
-    if (isClosedStatus(to)) addAlertClosed(op, after);
+    if (isClosedStatus(to)) addAlertClosed(op, after, p.clock.now());
     return {
       value: after,
       audit: [{

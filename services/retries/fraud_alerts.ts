@@ -1,16 +1,22 @@
 /**
- * The one thing retries need from fraud triage: does this customer have an
- * open fraud alert? (README "Retry policy": such a payment is retried only
- * with `confirm_fraud_alert: true` and a note.) Read from the fraud service's
- * index of each customer's open alerts, which it keeps in step with the
- * alerts themselves (an entry is removed when the alert closes).
+ * What retries need from fraud triage (README "Retry policy"): does an open
+ * fraud alert name this customer, or one resolved as fraud in the last 90
+ * days? Either way the payment is retried only with `confirm_fraud_alert:
+ * true` and a note. Read from the fraud service's indexes, which it keeps in
+ * step with the alerts (an open entry goes when the alert closes; a confirmed
+ * one is written when it is resolved as fraud).
  */
-import { hasOpenFraudAlert } from "../../kv/retries.ts";
+import { confirmedFraudAlert, hasOpenFraudAlert } from "../../kv/retries.ts";
 
 export interface OpenFraudAlerts {
   hasOpenAlert(customer: string): Promise<boolean>;
+  /** the alert that resolved this customer as fraud, still in force; null when none */
+  confirmedAlert(customer: string, now: number): Promise<string | null>;
 }
 
 export function openFraudAlertsFromKv(kv: Deno.Kv): OpenFraudAlerts {
-  return { hasOpenAlert: (customer) => hasOpenFraudAlert(kv, customer) };
+  return {
+    hasOpenAlert: (customer) => hasOpenFraudAlert(kv, customer),
+    confirmedAlert: (customer, now) => confirmedFraudAlert(kv, customer, now),
+  };
 }

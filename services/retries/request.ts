@@ -116,14 +116,16 @@ async function preflight(
   const { kv, clock, config, svc } = p;
   const state = await readTransactionState(kv, input.transaction_id);
   const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
-  const [retries, rs, alert, uses] = await Promise.all([
+  const [retries, rs, alert, confirmed, uses] = await Promise.all([
     listTransactionRetries(kv, ok.txn.id),
     getRetryState(kv, ok.txn.id),
     svc.fraudAlerts.hasOpenAlert(ok.customer),
+    svc.fraudAlerts.confirmedAlert(ok.customer, clock.now()),
     fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
   ]);
   const verdict = judgeRetry({
     now: clock.now(),
+    fraudConfirmed: confirmed,
     declines: priorDeclines(ok.sync, retries),
     attempts: rs.value?.attempts ?? 0,
     ...(fingerprint !== undefined ? { fingerprint, cardUses: uses?.value?.uses ?? [] } : {}),
@@ -167,16 +169,18 @@ function record(
     const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
     op.check(state.sync);
     const fingerprint = pm.card?.fingerprint ?? null;
-    const [retries, rs, uses, alert] = await Promise.all([
+    const now = clock.now();
+    const [retries, rs, uses, alert, confirmed] = await Promise.all([
       listTransactionRetries(kv, ok.txn.id),
       getRetryState(kv, ok.txn.id),
       fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
       svc.fraudAlerts.hasOpenAlert(ok.customer),
+      svc.fraudAlerts.confirmedAlert(ok.customer, now),
     ]);
     if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
-    const now = clock.now();
     const verdict = judgeRetry({
       now,
+      fraudConfirmed: confirmed,
       declines: priorDeclines(ok.sync, retries),
       attempts: rs.value?.attempts ?? 0,
       fingerprint,
@@ -217,6 +221,7 @@ function record(
           attempt: (rs.value?.attempts ?? 0) + 1,
           confirm_fraud_alert: r.confirm_fraud_alert,
           open_fraud_alert: alert,
+          fraud_confirmed_by: confirmed,
         },
         reason: r.note,
         stripe: { idempotency_key: r.stripe_idempotency_key },
