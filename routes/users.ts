@@ -23,6 +23,7 @@ import {
   RoleSchema,
 } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
+import { canonicalEmail } from "../domain/admin.ts";
 
 const AccountRequestSchema = z.object({
   admin: orNull(AdminSchema).openapi({
@@ -79,7 +80,13 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     "admin: the answer is 202 with the pending request.",
   request: {
     body: jsonBody(z.object({
-      email: z.string().max(254).openapi({ example: "ops@example.com" }),
+      // checked here, as the service does, so a typo does not spend the second factor
+      email: z.string().max(254).refine((e) => canonicalEmail(e) !== null, {
+        message: "must be an email address",
+      }).openapi({
+        example: "ops@example.com",
+        description: "an email address (trimmed, lowercased)",
+      }),
       role: RoleSchema,
     })),
   },

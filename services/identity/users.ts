@@ -22,7 +22,7 @@ import {
   adminsSelector,
   getAdminIdByEmail,
 } from "../../kv/admins.ts";
-import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
+import { type AdminRecord, type AdminStatus, canonicalEmail } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 
@@ -44,11 +44,9 @@ export interface AdminChange {
   status?: AdminStatus;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
 export function normalizeEmail(email: string): string {
-  const e = email.trim().toLowerCase();
-  if (e.length > 254 || !EMAIL.test(e)) {
+  const e = canonicalEmail(email);
+  if (e === null) {
     throw validationFailed([{ path: "body.email", message: "must be an email address" }]);
   }
   return e;
