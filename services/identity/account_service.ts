@@ -65,7 +65,7 @@ export function createAccountService(
       }),
     requestCredentialReset: (ctx, id, what) =>
       requestCredentialReset(d, needApprovals(), ctx, id, what),
-    rotateOwnToken: (ctx) => rotateToken(d, ctx, ctx.actor.id),
+    rotateOwnToken: (ctx, tokenHash) => rotateToken(d, ctx, ctx.actor.id, tokenHash),
     listAdmins: (opts) => listAdmins(d, opts),
     async getAdmin(id) {
       return adminView((await loadAdmin(d, id)).value);

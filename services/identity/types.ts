@@ -78,8 +78,14 @@ export interface IdentityService extends IdentityGuard {
     id: string,
     what: "token" | "second_factor",
   ): Promise<ApprovalRequest>;
-  /** POST /api/admin/me/rotate-token */
-  rotateOwnToken(ctx: CallContext): Promise<{ admin: AdminView; token: string }>;
+  /**
+   * POST /api/admin/me/rotate-token: replaces `tokenHash`, the caller's token, only while it is
+   * still the account's (of concurrent rotations with one token, one wins; the rest are 401)
+   */
+  rotateOwnToken(
+    ctx: CallContext,
+    tokenHash: string,
+  ): Promise<{ admin: AdminView; token: string }>;
   listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
   getAdmin(id: string): Promise<AdminView>;
   /** every admin, oldest first (CLI) */

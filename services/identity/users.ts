@@ -193,16 +193,28 @@ export async function updateAdmin(
   });
 }
 
-/** A new API token for `id`; the old one stops working in the same commit. */
+/**
+ * A new API token for `id`; the old one stops working in the same commit.
+ * With `replaces`, only while that is still the account's token: a request
+ * that lost a race with another rotation of the same token gets no token.
+ */
 export async function rotateToken(
   d: IdentityDeps,
   ctx: CallContext,
   id: string,
+  replaces?: string,
 ): Promise<{ admin: AdminView; token: string }> {
   const token = newApiToken();
   const tokenHash = await hashToken(token);
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
+    if (replaces !== undefined && entry.value.token_hash !== replaces) {
+      throw new AppError(
+        "unauthenticated",
+        "this token was rotated by another request meanwhile; use the token that request " +
+          "received (or ask an admin)",
+      );
+    }
     const iso = new Date(d.clock.now()).toISOString();
     const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
     addUpdateAdmin(op, entry, next);
