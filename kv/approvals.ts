@@ -11,6 +11,7 @@
 import { keys } from "./keys.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+import { getManyChunked } from "./atomic.ts";
 
 export interface AdminLink {
   /** `created`, `approved`, `enrolled`, `granted` */
@@ -78,4 +79,21 @@ export async function linkedAdmins(kv: Deno.Kv, adminId: string): Promise<Set<st
     out.add(String(e.key[2]));
   }
   return out;
+}
+
+/** Pending requests asked for by `requester` (of the first `scan` pending ones), with their entries. */
+export async function pendingApprovalsOf(
+  kv: Deno.Kv,
+  requester: string,
+  scan: number,
+): Promise<Deno.KvEntry<ApprovalRequest>[]> {
+  const ids: string[] = [];
+  const index = kv.list<string>({ prefix: keys.approvalsByStatusPrefix("pending") }, {
+    limit: scan,
+  });
+  for await (const e of index) ids.push(e.value);
+  const rows = await getManyChunked<ApprovalRequest>(kv, ids.map((id) => keys.approval(id)));
+  return rows.filter((r): r is Deno.KvEntry<ApprovalRequest> =>
+    r.value !== null && r.value.status === "pending" && r.value.requested_by === requester
+  );
 }

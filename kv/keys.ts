@@ -197,6 +197,7 @@ export const keys = {
   adminLinksPrefix: (a: string) => ["admin_links", a],
   /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
   enrollment: (codeHash: string) => ["enrollments", codeHash],
+  enrollmentsPrefix: () => ["enrollments"],
   /**
    * rewritten by each refund an operator asks for: its versionstamp is checked,
    * so one operator's concurrent requests see each other (refund approval policy)

@@ -25,6 +25,7 @@ import {
 import { type AdminRecord, type AdminStatus, canonicalEmail } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { addVoidStartedBy } from "./revoke.ts";
 
 export { adminView, loadAdmin };
 export { refuseSelf as refuseSelfChange };
@@ -177,13 +178,19 @@ export async function updateAdmin(
       });
     }
     if (next.status !== before.status) {
+      // what a disabled admin started goes with them, in the same commit
+      const voided = next.status === "disabled" ? await addVoidStartedBy(d, op, id) : null;
       audit.push({
         action: next.status === "disabled" ? "user.disable" : "user.enable",
         target: target(id),
         result: "ok",
         before: { status: before.status },
-        after: { status: next.status },
-      });
+        after: {
+          status: next.status,
+          ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
+          ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
+        },
+      }, ...(voided?.audit ?? []));
     }
     if (audit.length > 0) {
       next.updated_at = new Date(d.clock.now()).toISOString();

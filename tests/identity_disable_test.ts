@@ -1,0 +1,158 @@
+/**
+ * Disabling an admin voids what they started (README, "Accounts and
+ * enrollment"): their pending two-person requests and unredeemed enrollment
+ * codes expire in the disabling commit, and whatever escapes that (a request
+ * or code the sweep did not reach) is refused when decided or redeemed.
+ */
+import assert from "node:assert/strict";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
+import {
+  auditEntries,
+  createAdmin,
+  jsonRequest,
+  otpHeaders,
+  patchUser,
+  type TestAdmin,
+} from "./helpers/identity.ts";
+import type { AdminRecord } from "../domain/admin.ts";
+import { keys } from "../kv/keys.ts";
+
+async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
+  const res = await t.app.request(path, jsonRequest("POST", headers, body));
+  return { status: res.status, body: await res.json() };
+}
+
+/** Marks `id` disabled straight in KV: as if the disabling commit had not reached its requests. */
+async function disableQuietly(t: TestApp, id: string): Promise<void> {
+  const entry = await t.kv.get<AdminRecord>(keys.admin(id));
+  await t.kv.set(keys.admin(id), { ...entry.value!, status: "disabled" });
+}
+
+async function disable(t: TestApp, by: TestAdmin, id: string): Promise<void> {
+  const res = await patchUser(t, by, id, { status: "disabled" });
+  assert.equal(res.status, 200, await res.text());
+}
+
+async function requestOperator(t: TestApp, a: TestAdmin, email: string) {
+  const created = await post(t, "/api/admin/users", otpHeaders(t, a), { email, role: "operator" });
+  assert.equal(created.status, 202);
+  return created.body as {
+    approval: { id: string; approval_hash: string };
+    enrollment_code: string;
+  };
+}
+
+Deno.test("attack: a disabled admin's pending user.create expires when they are disabled; approving it later is refused", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const c = await createAdmin(t, "admin");
+    const asked = await requestOperator(t, a, "sleeper@example.com");
+    await disable(t, c, a.id);
+    const request = await t.services.approvals.get(asked.approval.id);
+    assert.equal(request.status, "expired");
+    assert.match(request.error ?? "", new RegExp(`${a.id}.*disabled`));
+    const approved = await post(
+      t,
+      `/api/admin/approvals/${asked.approval.id}/approve`,
+      otpHeaders(t, b),
+      { approval_hash: asked.approval.approval_hash },
+    );
+    assert.equal(approved.status, 409);
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code: asked.enrollment_code });
+    assert.equal(enrolled.status, 401);
+    assert.equal(enrolled.body.code, "enrollment_invalid");
+    assert.equal(
+      (await t.services.identity.allAdmins()).some((x) => x.email.startsWith("sleeper")),
+      false,
+    );
+    const expired = (await auditEntries(t.kv)).find((e) =>
+      e.action === "approval.expire" && e.target?.id === asked.approval.id
+    );
+    assert.ok(expired, "the expiry is audited");
+    assert.match(expired.reason ?? "", /disabled/);
+  });
+});
+
+Deno.test("attack: approving a request whose requester is disabled is refused at decision time too", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const asked = await requestOperator(t, a, "late@example.com");
+    await disableQuietly(t, a.id);
+    const approved = await post(
+      t,
+      `/api/admin/approvals/${asked.approval.id}/approve`,
+      otpHeaders(t, b),
+      { approval_hash: asked.approval.approval_hash },
+    );
+    assert.equal(approved.status, 409);
+    assert.match(approved.body.detail, new RegExp(`${a.id}.*disabled`));
+    const request = await t.services.approvals.get(asked.approval.id);
+    assert.equal(request.status, "expired");
+    assert.match(request.error ?? "", /disabled/);
+    assert.equal(
+      (await t.services.identity.allAdmins()).some((x) => x.email.startsWith("late")),
+      false,
+    );
+    const audit = await auditEntries(t.kv);
+    assert.ok(audit.some((e) => e.action === "approval.expire" && /disabled/.test(e.reason ?? "")));
+  });
+});
+
+Deno.test("attack: a code a disabled admin issued (a viewer needing no second person) is refused", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const c = await createAdmin(t, "admin");
+    const viewer = await post(t, "/api/admin/users", otpHeaders(t, a), {
+      email: "viewer-1@example.com",
+      role: "viewer",
+    });
+    assert.equal(viewer.status, 201);
+    const other = await post(t, "/api/admin/users", otpHeaders(t, a), {
+      email: "viewer-2@example.com",
+      role: "viewer",
+    });
+    // refused at redemption when no sweep reached it
+    await disableQuietly(t, a.id);
+    const late = await post(t, "/api/admin/enroll", {}, { code: other.body.enrollment_code });
+    assert.equal(late.status, 401, JSON.stringify(late.body));
+    assert.equal(late.body.code, "enrollment_invalid");
+    assert.match(late.body.detail, new RegExp(`${a.id}.*disabled`));
+    // and swept with the disabling commit
+    const entry = await t.kv.get<AdminRecord>(keys.admin(a.id));
+    await t.kv.set(keys.admin(a.id), { ...entry.value!, status: "active" });
+    await disable(t, c, a.id);
+    const stored = [];
+    for await (const e of t.kv.list<{ revoked_reason?: string }>({ prefix: ["enrollments"] })) {
+      stored.push(e.value);
+    }
+    assert.equal(stored.filter((e) => /disabled/.test(e.revoked_reason ?? "")).length, 2);
+    const swept = await post(t, "/api/admin/enroll", {}, { code: viewer.body.enrollment_code });
+    assert.equal(swept.status, 401);
+    assert.equal(swept.body.code, "enrollment_invalid");
+  });
+});
+
+Deno.test("disabling an admin leaves other admins' requests and codes alone", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const c = await createAdmin(t, "admin");
+    const viewer = await createAdmin(t, "viewer");
+    const asked = await requestOperator(t, b, "kept@example.com");
+    await disable(t, c, a.id);
+    await disable(t, c, viewer.id);
+    assert.equal((await t.services.approvals.get(asked.approval.id)).status, "pending");
+    const approved = await post(
+      t,
+      `/api/admin/approvals/${asked.approval.id}/approve`,
+      otpHeaders(t, c),
+      { approval_hash: asked.approval.approval_hash },
+    );
+    assert.equal(approved.status, 200);
+    assert.equal(approved.body.approval.status, "executed");
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code: asked.enrollment_code });
+    assert.equal(enrolled.status, 200);
+  });
+});
