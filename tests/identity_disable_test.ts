@@ -15,6 +15,7 @@ import {
   type TestAdmin,
 } from "./helpers/identity.ts";
 import type { AdminRecord } from "../domain/admin.ts";
+import { systemContext } from "../domain/actor.ts";
 import { keys } from "../kv/keys.ts";
 
 async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
@@ -154,5 +155,69 @@ Deno.test("disabling an admin leaves other admins' requests and codes alone", as
     assert.equal(approved.body.approval.status, "executed");
     const enrolled = await post(t, "/api/admin/enroll", {}, { code: asked.enrollment_code });
     assert.equal(enrolled.status, 200);
+  });
+});
+
+Deno.test("attack: one admin cannot re-enable a disabled admin alone; a second admin's approval hands over fresh credentials", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const x = await createAdmin(t, "operator");
+    await disable(t, a, x.id);
+    const res = await patchUser(t, a, x.id, { status: "active" });
+    assert.equal(res.status, 202);
+    const body = await res.json();
+    assert.equal(body.admin.status, "disabled");
+    const request = body.pending_approval;
+    assert.equal(request.kind, "user.reactivate");
+    assert.equal((await t.services.identity.getAdmin(x.id)).status, "disabled");
+    // the old token does nothing yet; the requester, and the account itself, cannot approve
+    const me = { headers: { authorization: `Bearer ${x.token}` } };
+    assert.equal((await t.app.request("/api/admin/me", me)).status, 401);
+    const self = await post(t, `/api/admin/approvals/${request.id}/approve`, otpHeaders(t, a));
+    assert.equal(self.status, 403);
+    // a second admin approves: the account is active with no working credential but the handover
+    const ok = await post(t, `/api/admin/approvals/${request.id}/approve`, otpHeaders(t, b), {
+      approval_hash: request.approval_hash,
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.approval.status, "executed");
+    const code = ok.body.approval.handover?.enrollment_code;
+    assert.match(code ?? "", /^enr_/);
+    assert.equal((await t.services.identity.getAdmin(x.id)).status, "active");
+    const old = await t.app.request("/api/admin/me", me);
+    assert.equal(old.status, 401, "the old token stays dead");
+    await old.body?.cancel();
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.body.admin.id, x.id);
+    assert.match(enrolled.body.token, /^pot_/);
+    assert.ok(enrolled.body.totp_secret, "a new second factor too");
+    assert.notEqual(enrolled.body.totp_secret, x.totpSecret);
+    const fresh = await t.app.request("/api/admin/me", {
+      headers: { authorization: `Bearer ${enrolled.body.token}` },
+    });
+    assert.equal(fresh.status, 200);
+    await fresh.body?.cancel();
+    const audit = await auditEntries(t.kv);
+    assert.ok(audit.some((e) => e.action === "user.enable" && e.target?.id === x.id));
+  });
+});
+
+Deno.test("re-enabling a role that cannot approve stays one admin's change; the CLI re-enables directly", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    await disable(t, a, v.id);
+    const res = await patchUser(t, a, v.id, { status: "active" });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json()).admin.status, "active");
+    const x = await createAdmin(t, "admin");
+    await disable(t, a, x.id);
+    const direct = await t.services.identity.updateAdmin(systemContext("cli"), x.id, {
+      status: "active",
+    });
+    assert.equal(direct.admin.status, "active");
+    assert.equal(direct.pending_approval, null);
   });
 });

@@ -23,6 +23,7 @@ import {
 import type { ApprovalService } from "../approvals/mod.ts";
 import { requestAccount, requestCredentialReset, requestRoleGrant } from "./invites.ts";
 import { approvingRole, redeem } from "./enrollment.ts";
+import { reactivationNeedsApproval, requestReactivation } from "./reactivate.ts";
 import { BEARER } from "./authenticate.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 
@@ -79,12 +80,31 @@ export function createAccountService(
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");
-      if (grant) await refuseSelf(d, ctx, id, "user.update", "change the role of");
-      const direct = { ...change, ...(grant ? { role: undefined } : {}) };
+      // ... and a disabled account that can approve is re-enabled by one too.
+      const reactivate = reactivationNeedsApproval(ctx, before, change.status, role ?? before.role);
+      if (grant || reactivate) {
+        await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
+      }
+      if (reactivate && role !== undefined && role !== before.role) {
+        throw new AppError(
+          "conflict",
+          `admin ${id} is disabled: ask for re-enabling it (a second admin approves) and for ` +
+            "the role change separately",
+        );
+      }
+      const direct = {
+        ...change,
+        ...(grant ? { role: undefined } : {}),
+        ...(reactivate ? { status: undefined } : {}),
+      };
       const admin = direct.role !== undefined || direct.status !== undefined
         ? (await updateAdmin(d, ctx, id, direct)).admin
         : adminView(before);
-      const pending = grant ? await requestRoleGrant(d, needApprovals(), ctx, before, role) : null;
+      const pending = grant
+        ? await requestRoleGrant(d, needApprovals(), ctx, before, role)
+        : reactivate
+        ? await requestReactivation(needApprovals(), ctx, before)
+        : null;
       return { admin, pending_approval: pending };
     },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),

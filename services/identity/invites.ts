@@ -1,7 +1,8 @@
 /**
  * Account changes asked for through the API, and the two-person kinds that
  * carry them out once a second admin approves (README, "Two-person rules"):
- * `user.create` and `user.role_grant` for roles that can approve, and
+ * `user.create` and `user.role_grant` for roles that can approve
+ * (`user.reactivate`: reactivate.ts), and
  * `user.rotate_token` / `user.reset_2fa` for another admin's credentials.
  */
 import type { CallContext } from "../../domain/actor.ts";
@@ -14,6 +15,7 @@ import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factor
 import { addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
+import { executeReactivate } from "./reactivate.ts";
 import {
   addIssuedCode,
   approvingRole,
@@ -241,6 +243,7 @@ function resetExecutor(d: IdentityDeps, what: "token" | "second_factor") {
 export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService): void {
   approvals.register("user.create", { execute: executeCreate(d) });
   approvals.register("user.role_grant", { execute: executeRoleGrant(d) });
+  approvals.register("user.reactivate", { execute: executeReactivate(d) });
   approvals.register("user.rotate_token", { execute: resetExecutor(d, "token") });
   approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor") });
 }
