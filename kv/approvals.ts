@@ -4,6 +4,7 @@
  *   ["approvals", id]                        -> ApprovalRequest
  *   ["approvals_by_status", status, id]      -> id   (moved with each status change)
  *   ["admin_links", a, b]                    -> AdminLink (written both ways)
+ *   ["account_requests_by_email", email]     -> id of the latest `user.create` request for it
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them with their audit entries.
@@ -96,4 +97,23 @@ export async function pendingApprovalsOf(
   return rows.filter((r): r is Deno.KvEntry<ApprovalRequest> =>
     r.value !== null && r.value.status === "pending" && r.value.requested_by === requester
   );
+}
+
+/** The latest `user.create` request for `email`, as its index names it (it may be decided since). */
+export function getAccountRequestByEmail(
+  kv: Deno.Kv,
+  email: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.accountRequestByEmail(email));
+}
+
+/** Points `email`'s index at `id`, checked against the entry read (a concurrent request loses). */
+export function addAccountRequestByEmail(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<string>,
+  email: string,
+  id: string,
+  ttlMs: number,
+): void {
+  op.check(read).set(keys.accountRequestByEmail(email), id, { expireIn: ttlMs });
 }

@@ -194,3 +194,32 @@ Deno.test("attack: 10 parallel rotate-token calls with one token: one new token,
     await me.body?.cancel();
   });
 });
+
+Deno.test("attack: ten parallel requests for one operator email make one pending user.create; the rest are 409 naming it", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const headers = await stepUpHeaders(t, a);
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      post(t, "/api/admin/users", headers, {
+        email: i % 2 ? "Twin@Example.com" : "twin@example.com",
+        role: "operator",
+      })));
+    const statuses = answers.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 202).length, 1, statuses.join(","));
+    const pending = answers.find((r) => r.status === 202)!.body.approval.id;
+    for (const r of answers.filter((r) => r.status !== 202)) {
+      assert.equal(r.status, 409);
+      assert.ok(r.body.detail.includes(pending), r.body.detail);
+    }
+    const page = await t.services.approvals.list({ status: "pending", limit: 100 });
+    assert.equal(page.data.filter((r) => r.kind === "user.create").length, 1);
+    // once that request is rejected, the email may be asked for again
+    const rejected = await post(t, `/api/admin/approvals/${pending}/reject`, otpHeaders(t, a));
+    assert.equal(rejected.status, 200);
+    const again = await post(t, "/api/admin/users", headers, {
+      email: "twin@example.com",
+      role: "admin",
+    });
+    assert.equal(again.status, 202);
+  });
+});
