@@ -221,3 +221,23 @@ Deno.test("re-enabling a role that cannot approve stays one admin's change; the 
     assert.equal(direct.pending_approval, null);
   });
 });
+
+Deno.test("a disabled viewer re-enabled with a grant of operator is active as a viewer at once, the grant pending", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    const x = await createAdmin(t, "operator");
+    await disable(t, a, v.id);
+    await disable(t, a, x.id);
+    const res = await patchUser(t, a, v.id, { role: "operator", status: "active" });
+    assert.equal(res.status, 202);
+    const body = await res.json();
+    assert.equal(body.admin.status, "active");
+    assert.equal(body.admin.role, "viewer");
+    assert.equal(body.pending_approval.kind, "user.role_grant");
+    // a disabled operator re-enabled and re-roled at once: asked separately
+    const both = await patchUser(t, a, x.id, { role: "admin", status: "active" });
+    assert.equal(both.status, 409);
+    await both.body?.cancel();
+  });
+});

@@ -199,11 +199,13 @@ Deno.test("attack: ten parallel requests for one operator email make one pending
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const headers = await stepUpHeaders(t, a);
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      post(t, "/api/admin/users", headers, {
-        email: i % 2 ? "Twin@Example.com" : "twin@example.com",
-        role: "operator",
-      })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        post(t, "/api/admin/users", headers, {
+          email: i % 2 ? "Twin@Example.com" : "twin@example.com",
+          role: "operator",
+        })),
+    );
     const statuses = answers.map((r) => r.status);
     assert.equal(statuses.filter((s) => s === 202).length, 1, statuses.join(","));
     const pending = answers.find((r) => r.status === 202)!.body.approval.id;

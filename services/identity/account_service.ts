@@ -80,8 +80,9 @@ export function createAccountService(
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");
-      // ... and a disabled account that can approve is re-enabled by one too.
-      const reactivate = reactivationNeedsApproval(ctx, before, change.status, role ?? before.role);
+      // ... and a disabled account that can approve (with the role it has at once) by one too.
+      const directRole = grant ? before.role : role ?? before.role;
+      const reactivate = reactivationNeedsApproval(ctx, before, change.status, directRole);
       if (grant || reactivate) {
         await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
       }
