@@ -219,6 +219,10 @@ Deno.test("re-enabling a role that cannot approve stays one admin's change; the 
     });
     assert.equal(direct.admin.status, "active");
     assert.equal(direct.pending_approval, null);
+    const enabled = (await auditEntries(t.kv)).filter((e) =>
+      e.action === "user.enable" && e.target?.id === x.id
+    );
+    assert.match(enabled.at(-1)?.reason ?? "", /break-glass/);
   });
 });
 

@@ -190,6 +190,7 @@ export async function updateAdmin(
           ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
           ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
         },
+        reason: breakGlass(ctx),
       }, ...(voided?.audit ?? []));
     }
     if (audit.length > 0) {
