@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 
+import { parseAddressRule } from "./core/net.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
 export type { LogFormat, LogLevel };
@@ -104,7 +105,19 @@ const envSchema = z.object({
   API_TOKEN_TTL_DAYS: intIn("API_TOKEN_TTL_DAYS", 1, 3650).optional(),
   API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
   STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
-  TRUSTED_PROXIES: z.string().optional(),
+  TRUSTED_PROXIES: z.string().transform((raw, ctx) => {
+    const entries = raw.split(",").map((x) => x.trim()).filter(Boolean);
+    for (const entry of entries) {
+      if (parseAddressRule(entry) !== null) continue;
+      ctx.addIssue({
+        code: "custom",
+        message: `TRUSTED_PROXIES entry "${entry}" is not an IPv4 or IPv6 address or CIDR ` +
+          "(such as 10.0.0.0/8, 192.0.2.1, 2001:db8::/32)",
+      });
+      return z.NEVER;
+    }
+    return entries;
+  }).optional(),
   LOG_FORMAT: z.enum(LOG_FORMATS, {
     error: `LOG_FORMAT must be one of ${LOG_FORMATS.join(", ")}`,
   }).optional(),
@@ -230,7 +243,7 @@ export function parseConfig(
     apiTokenTtlDays: e.API_TOKEN_TTL_DAYS ?? 90,
     apiRateLimitPerMin: e.API_RATE_LIMIT_PER_MIN ?? 120,
     stepUpRateLimitPerMin: e.STEP_UP_RATE_LIMIT_PER_MIN ?? 10,
-    trustedProxies: (e.TRUSTED_PROXIES ?? "").split(",").map((x) => x.trim()).filter(Boolean),
+    trustedProxies: e.TRUSTED_PROXIES ?? [],
     logFormat: e.LOG_FORMAT ?? (options.terminal ? "pretty" : "json"),
     metricsToken: e.METRICS_TOKEN,
     retry: {

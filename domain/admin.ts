@@ -19,3 +19,12 @@ export interface AdminRecord {
   /** ISO 8601: when the current token was issued (API_TOKEN_TTL_DAYS counts from here) */
   token_issued_at?: string;
 }
+
+/** What an account's email must look like once trimmed and lowercased (at most 254 characters). */
+export const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** `raw` trimmed and lowercased, or null when it is not an email address. */
+export function canonicalEmail(raw: string): string | null {
+  const e = raw.trim().toLowerCase();
+  return e.length <= 254 && EMAIL_FORMAT.test(e) ? e : null;
+}

@@ -84,6 +84,11 @@ export const APPROVAL_POLICY = {
     approverPermission: "users.write",
     description: "granting a role that can approve (operator, admin)",
   },
+  "user.reactivate": {
+    approverPermission: "users.write",
+    description: "re-enabling a disabled account that can approve (operator, admin); it comes " +
+      "back with new credentials only",
+  },
   "user.rotate_token": {
     approverPermission: "users.write",
     description: "rotating another admin's API token (a third person approves)",

@@ -4,6 +4,7 @@
  *   ["approvals", id]                        -> ApprovalRequest
  *   ["approvals_by_status", status, id]      -> id   (moved with each status change)
  *   ["admin_links", a, b]                    -> AdminLink (written both ways)
+ *   ["account_requests_by_email", email]     -> id of the latest `user.create` request for it
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them with their audit entries.
@@ -11,6 +12,7 @@
 import { keys } from "./keys.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
+import { getManyChunked } from "./atomic.ts";
 
 export interface AdminLink {
   /** `created`, `approved`, `enrolled`, `granted` */
@@ -78,4 +80,40 @@ export async function linkedAdmins(kv: Deno.Kv, adminId: string): Promise<Set<st
     out.add(String(e.key[2]));
   }
   return out;
+}
+
+/** Pending requests asked for by `requester` (of the first `scan` pending ones), with their entries. */
+export async function pendingApprovalsOf(
+  kv: Deno.Kv,
+  requester: string,
+  scan: number,
+): Promise<Deno.KvEntry<ApprovalRequest>[]> {
+  const ids: string[] = [];
+  const index = kv.list<string>({ prefix: keys.approvalsByStatusPrefix("pending") }, {
+    limit: scan,
+  });
+  for await (const e of index) ids.push(e.value);
+  const rows = await getManyChunked<ApprovalRequest>(kv, ids.map((id) => keys.approval(id)));
+  return rows.filter((r): r is Deno.KvEntry<ApprovalRequest> =>
+    r.value !== null && r.value.status === "pending" && r.value.requested_by === requester
+  );
+}
+
+/** The latest `user.create` request for `email`, as its index names it (it may be decided since). */
+export function getAccountRequestByEmail(
+  kv: Deno.Kv,
+  email: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.accountRequestByEmail(email));
+}
+
+/** Points `email`'s index at `id`, checked against the entry read (a concurrent request loses). */
+export function addAccountRequestByEmail(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<string>,
+  email: string,
+  id: string,
+  ttlMs: number,
+): void {
+  op.check(read).set(keys.accountRequestByEmail(email), id, { expireIn: ttlMs });
 }

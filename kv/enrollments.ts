@@ -26,6 +26,8 @@ export interface Enrollment {
   expires_at: string;
   used_at: string | null;
   used_from: string | null;
+  /** why it stopped working before it was used (its issuer or account was disabled) */
+  revoked_reason?: string;
 }
 
 export function getEnrollment(
@@ -41,6 +43,31 @@ export function addCreateEnrollment(op: Deno.AtomicOperation, e: Enrollment, ttl
 }
 
 export function addUseEnrollment(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<Enrollment>,
+  next: Enrollment,
+): void {
+  op.check(entry).set(keys.enrollment(next.code_hash), next, { expireIn: 24 * 3600_000 });
+}
+
+/** Unused codes issued by `adminId` or enrolling it (of the first `scan` codes stored). */
+export async function openEnrollmentsOf(
+  kv: Deno.Kv,
+  adminId: string,
+  scan: number,
+): Promise<Deno.KvEntry<Enrollment>[]> {
+  const out: Deno.KvEntry<Enrollment>[] = [];
+  for await (
+    const e of kv.list<Enrollment>({ prefix: keys.enrollmentsPrefix() }, { limit: scan })
+  ) {
+    const v = e.value;
+    if (v.used_at === null && (v.issued_by === adminId || v.admin_id === adminId)) out.push(e);
+  }
+  return out;
+}
+
+/** Rewrites a code read as `entry` (its versionstamp checked), e.g. revoked. */
+export function addUpdateEnrollment(
   op: Deno.AtomicOperation,
   entry: Deno.KvEntry<Enrollment>,
   next: Enrollment,

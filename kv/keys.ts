@@ -197,6 +197,9 @@ export const keys = {
   adminLinksPrefix: (a: string) => ["admin_links", a],
   /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
   enrollment: (codeHash: string) => ["enrollments", codeHash],
+  enrollmentsPrefix: () => ["enrollments"],
+  /** lowercased email -> the latest `user.create` request for it (one pending per email) */
+  accountRequestByEmail: (email: string) => ["account_requests_by_email", email],
   /**
    * rewritten by each refund an operator asks for: its versionstamp is checked,
    * so one operator's concurrent requests see each other (refund approval policy)

@@ -1,7 +1,7 @@
 /**
  * `adminRoute({ permission, secondFactor }, route)`: createRoute for everything under /api/admin. It adds,
  * from one declaration, what every admin route needs:
- *   - the guard middleware (bearer token -> throttle -> permission -> second factor),
+ *   - the guard middleware (address -> bearer token -> throttle -> permission -> second factor),
  *   - `security` and `x-permission` / `x-roles` / `x-second-factor` in the OpenAPI
  *     document, so /docs shows who may call it and whether 2FA is needed,
  *   - the 401/403/429 problem responses.
@@ -12,7 +12,7 @@ import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
-import { AppError, type ErrorCode } from "../core/errors.ts";
+import type { ErrorCode } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
 
 export interface AdminRouteOptions {
@@ -42,13 +42,7 @@ export function guard(
   return async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
-    const principal = await identity.authenticate(c.req.header("authorization"), meta)
-      .catch(async (e) => {
-        if (e instanceof AppError && e.code === "unauthenticated") {
-          await identity.countFailedAuthentication(meta);
-        }
-        throw e;
-      });
+    const principal = await identity.authenticateRequest(c.req.header("authorization"), meta);
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);

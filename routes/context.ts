@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { CallContext, RequestMeta } from "../domain/actor.ts";
 import { AppError } from "../core/errors.ts";
+import { addressMatches } from "../core/net.ts";
 
 /** The peer's address as Deno.serve (or the platform) gave it; null under app.request(). */
 function peerAddress(c: Context<AppEnv>): string | null {
@@ -38,24 +39,6 @@ export function requestMeta(c: Context<AppEnv>): RequestMeta {
     ip: clientAddress(c),
     user_agent: c.req.header("user-agent")?.slice(0, 256) ?? null,
   };
-}
-
-function ipv4(a: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
-}
-
-/** `addr` equals `rule`, or lies in the IPv4 CIDR `rule` (`10.0.0.0/8`). */
-export function addressMatches(addr: string, rule: string): boolean {
-  const [net, bits] = rule.split("/");
-  if (bits === undefined) return addr.toLowerCase() === net.toLowerCase();
-  const a = ipv4(addr), n = ipv4(net), b = Number(bits);
-  if (a === null || n === null || !Number.isInteger(b) || b < 0 || b > 32) return false;
-  const mask = b === 0 ? 0 : (~0 << (32 - b)) >>> 0;
-  return ((a & mask) >>> 0) === ((n & mask) >>> 0);
 }
 
 /** The acting admin's context; only valid behind `adminRoute`'s guard. */

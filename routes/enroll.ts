@@ -61,6 +61,8 @@ export function enrollRoutes(services: Services) {
   router.use("/enroll", (c, next) => gateBody(c, DEFAULT_RULE).then(next));
   return router.openapi(enroll, async (c) => {
     const meta = requestMeta(c);
+    // a throttled address is refused before its code is looked at (README, "Inputs and headers")
+    await services.identity.checkAddress(meta);
     const result = await services.identity.enroll(c.req.valid("json").code, meta, {
       otp: c.req.header("x-otp-code"),
       authorization: c.req.header("authorization"),

@@ -47,7 +47,10 @@ export function meRoutes(services: Services) {
       return c.json(await services.identity.me(c.get("principal")!), 200);
     })
     .openapi(rotateOwn, async (c) => {
-      const result = await services.identity.rotateOwnToken(callContext(c));
+      const result = await services.identity.rotateOwnToken(
+        callContext(c),
+        c.get("principal")!.token_hash,
+      );
       c.header("Cache-Control", "no-store");
       return c.json(result, 200);
     });

@@ -2,6 +2,8 @@
  * GET /metrics: Prometheus text format. Readable with the `METRICS_TOKEN`
  * bearer (a scraper needs no admin account) or an admin's API token.
  * Kept out of the OpenAPI document: it is for scrapers, not API clients.
+ * Failed authentications count against the address as on admin routes, and
+ * an admin's token is throttled like any admin request (README, "Metrics").
  */
 import { createRouter } from "./router.ts";
 import { AppError } from "../core/errors.ts";
@@ -21,26 +23,32 @@ function sameSecret(a: string, b: string): boolean {
 export function metricsRoutes(metricsToken: string | undefined) {
   const router = createRouter();
   router.get("/metrics", async (c) => {
-    const services = c.get("services");
+    const identity = c.get("services").identity;
+    const meta = requestMeta(c);
     const authorization = c.req.header("authorization");
     const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
     const scraper = metricsToken !== undefined && token !== undefined &&
       sameSecret(token, metricsToken);
-    if (!scraper) {
-      if (!token) {
-        throw new AppError(
-          "unauthenticated",
-          "send Authorization: Bearer <METRICS_TOKEN> (or an admin's API token)",
-        );
-      }
-      const principal = await services.identity.authenticate(authorization, requestMeta(c));
+    if (scraper) {
+      await identity.checkAddress(meta);
+    } else {
+      const principal = await identity.authenticateRequest(authorization, meta).catch((e) => {
+        if (!token && e instanceof AppError && e.code === "unauthenticated") {
+          throw new AppError(
+            "unauthenticated",
+            "send Authorization: Bearer <METRICS_TOKEN> (or an admin's API token)",
+          );
+        }
+        throw e;
+      });
+      await identity.throttle(principal, "api");
       if (principal.role !== "admin") {
         throw new AppError("forbidden", "metrics are for admins and the METRICS_TOKEN bearer");
       }
     }
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     c.header("Cache-Control", "no-store");
-    return c.body(await services.metrics.render());
+    return c.body(await c.get("services").metrics.render());
   });
   return router;
 }

@@ -23,6 +23,7 @@ import {
   RoleSchema,
 } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
+import { canonicalEmail } from "../domain/admin.ts";
 
 const AccountRequestSchema = z.object({
   admin: orNull(AdminSchema).openapi({
@@ -79,7 +80,13 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     "admin: the answer is 202 with the pending request.",
   request: {
     body: jsonBody(z.object({
-      email: z.string().max(254).openapi({ example: "ops@example.com" }),
+      // checked here, as the service does, so a typo does not spend the second factor
+      email: z.string().max(254).refine((e) => canonicalEmail(e) !== null, {
+        message: "must be an email address",
+      }).openapi({
+        example: "ops@example.com",
+        description: "an email address (trimmed, lowercased)",
+      }),
       role: RoleSchema,
     })),
   },
@@ -99,7 +106,9 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   tags: ["users"],
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. A role that can approve " +
-    "(operator, admin) needs a second admin: the answer is 202 with the pending request.",
+    "(operator, admin), and re-enabling a disabled operator or admin, need a second admin: the " +
+    "answer is 202 with the pending request. A re-enabled operator or admin gets new " +
+    "credentials only: the approver's answer carries an enrollment code to hand over.",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -111,7 +120,10 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   },
   responses: {
     200: jsonContent(AdminChangeResult, "changed"),
-    202: jsonContent(AdminChangeResult, "the role awaits a second admin's approval"),
+    202: jsonContent(
+      AdminChangeResult,
+      "the role, or re-enabling the account, awaits a second admin's approval",
+    ),
     ...errorResponses("not_found", "conflict"),
   },
 });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import type { TestAdmin } from "./helpers/identity.ts";
 import { auditEntries, authHeaders, createAdmin, jsonRequest } from "./helpers/identity.ts";
-import { otpHeaders } from "./helpers/identity.ts";
+import { otpHeaders, stepUpHeaders } from "./helpers/identity.ts";
 
 async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
   const res = await t.app.request(path, jsonRequest("POST", headers, body));
@@ -166,4 +166,62 @@ Deno.test("tokens expire after API_TOKEN_TTL_DAYS; the owner rotates their own w
     const noOtp = await t.app.request("/api/admin/me/rotate-token", { method: "POST" });
     assert.equal(noOtp.status, 401);
   }, { env: { API_TOKEN_TTL_DAYS: "30" } });
+});
+
+Deno.test("attack: 10 parallel rotate-token calls with one token: one new token, every other call refused", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const headers = await stepUpHeaders(t, admin);
+    const answers = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () => t.app.request("/api/admin/me/rotate-token", { method: "POST", headers }),
+      ),
+    );
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    const statuses = answers.map((r) => r.status);
+    const won = bodies.filter((_, i) => statuses[i] === 200);
+    assert.equal(won.length, 1, statuses.join(","));
+    for (const [i, s] of statuses.entries()) {
+      if (s === 200) continue;
+      assert.ok([401, 409].includes(s), `${s}`);
+      assert.match(bodies[i].detail, /rotated/);
+    }
+    const me = await t.app.request("/api/admin/me", {
+      headers: { authorization: `Bearer ${won[0].token}` },
+    });
+    assert.equal(me.status, 200, "the one token handed out works");
+    await me.body?.cancel();
+  });
+});
+
+Deno.test("attack: ten parallel requests for one operator email make one pending user.create; the rest are 409 naming it", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const headers = await stepUpHeaders(t, a);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        post(t, "/api/admin/users", headers, {
+          email: i % 2 ? "Twin@Example.com" : "twin@example.com",
+          role: "operator",
+        })),
+    );
+    const statuses = answers.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 202).length, 1, statuses.join(","));
+    const pending = answers.find((r) => r.status === 202)!.body.approval.id;
+    for (const r of answers.filter((r) => r.status !== 202)) {
+      assert.equal(r.status, 409);
+      assert.ok(r.body.detail.includes(pending), r.body.detail);
+    }
+    const page = await t.services.approvals.list({ status: "pending", limit: 100 });
+    assert.equal(page.data.filter((r) => r.kind === "user.create").length, 1);
+    // once that request is rejected, the email may be asked for again
+    const rejected = await post(t, `/api/admin/approvals/${pending}/reject`, otpHeaders(t, a));
+    assert.equal(rejected.status, 200);
+    const again = await post(t, "/api/admin/users", headers, {
+      email: "twin@example.com",
+      role: "admin",
+    });
+    assert.equal(again.status, 202);
+  });
 });

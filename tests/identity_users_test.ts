@@ -182,3 +182,27 @@ Deno.test("createDemoAdmin() makes demo@example.com only when no admin exists", 
     assert.equal((await me.json()).role, "admin");
   });
 });
+
+Deno.test("attack: a typo in the email on POST /api/admin/users is 422 before the TOTP code is spent", async () => {
+  await withTestApp(async (t) => {
+    const boss = await createAdmin(t, "admin");
+    const headers = otpHeaders(t, boss);
+    for (const email of ["ops@example", "ops example.com", "@example.com", "ops@@example.com"]) {
+      const typo = await t.app.request(
+        "/api/admin/users",
+        jsonRequest("POST", headers, { email, role: "viewer" }),
+      );
+      assert.equal(typo.status, 422, email);
+      const body = await typo.json();
+      assert.equal(body.code, "validation_failed");
+      assert.deepEqual(body.errors.map((e: { path: string }) => e.path), ["body.email"]);
+    }
+    // the same code still works: it was not spent on the typos
+    const fixed = await t.app.request(
+      "/api/admin/users",
+      jsonRequest("POST", headers, { email: " Ops@Example.com ", role: "viewer" }),
+    );
+    assert.equal(fixed.status, 201);
+    assert.equal((await fixed.json()).admin.email, "ops@example.com");
+  });
+});

@@ -4,7 +4,8 @@ import { AppError } from "../core/errors.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 import { statusOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { isUndecided } from "../services/refunds/mod.ts";
-import type { TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, type TestAdmin } from "./helpers/identity.ts";
+import { systemContext } from "../domain/actor.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
 const HOUR = 3600_000;
@@ -204,5 +205,27 @@ Deno.test("a decided refund cannot be approved or rejected again", async () => {
       "conflict",
     );
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).amount_refunded, 6000);
+  }, { env: ENV });
+});
+
+Deno.test("attack: a disabled operator's refund awaiting approval cannot be approved (409, audited, nothing sent)", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(8000);
+    const res = await ask(w, w.operator, pay.txnId, 5000);
+    assert.equal(statusOf(res), 202);
+    await w.t.services.identity.updateAdmin(systemContext("test"), w.operator.id, {
+      status: "disabled",
+    });
+    const e = await w.t.services.refunds.approve(w.ctx(w.operator2), res.refund.id, {
+      approval_hash: res.refund.approval.hash!,
+    }).then(() => null, (e) => e);
+    assert.ok(e instanceof AppError);
+    assert.equal(e.code, "conflict");
+    assert.match(e.message, new RegExp(`${w.operator.id} was disabled`));
+    assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);
+    const denied = (await auditEntries(w.t.kv)).filter((x) =>
+      x.action === "refund.approve" && x.result === "denied"
+    );
+    assert.equal(denied.length, 1);
   }, { env: ENV });
 });

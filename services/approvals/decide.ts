@@ -9,7 +9,8 @@ import { AppError, notFound } from "../../core/errors.ts";
 import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
 import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
-import { checkApprover } from "./rules.ts";
+import { getAdmin } from "../../kv/admins.ts";
+import { checkApprover, requesterVoid } from "./rules.ts";
 import type {
   ApprovalServices,
   ApprovalSource,
@@ -108,6 +109,8 @@ async function answerOrLoad(
 /**
  * Claims a pending request for one decision in one compare-and-set; `won` is
  * false when a concurrent decision got there first (its request is returned).
+ * An approval also checks the requester's record in that commit: a disabled
+ * requester's request is not claimed (`voidReason` says why).
  */
 async function claim(
   d: Decider,
@@ -115,12 +118,20 @@ async function claim(
   id: string,
   body: DecisionBody,
   status: "approved" | "rejected",
-): Promise<{ won: boolean; value: ApprovalRequest }> {
+): Promise<{ won: boolean; value: ApprovalRequest; voidReason?: string }> {
   let won = false;
+  let voidReason: string | null = null;
   const value = await d.svc.audit.commit(ctx, async (op) => {
     won = false;
+    voidReason = null;
     const entry = await load(d, id);
     if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
+    if (status === "approved") {
+      const requester = await getAdmin(d.deps.kv, entry.value.requested_by);
+      voidReason = requesterVoid(entry.value, requester.value);
+      if (voidReason) return { value: entry.value, audit: [] };
+      op.check(requester);
+    }
     const next: ApprovalRequest = {
       ...entry.value,
       status,
@@ -144,7 +155,7 @@ async function claim(
       }],
     };
   });
-  return { won, value };
+  return { won, value, ...(voidReason ? { voidReason } : {}) };
 }
 
 /** One decision on a pending request (not a source's). */
@@ -181,7 +192,15 @@ const approve: Decision = async (d, ctx, first, body) => {
       `approval request ${id} expired at ${first.expires_at}; ask again`,
     );
   }
-  const { won, value: claimed } = await claim(d, ctx, id, body, "approved");
+  const { won, value: claimed, voidReason } = await claim(d, ctx, id, body, "approved");
+  if (voidReason) {
+    await expire(d, ctx, id, voidReason);
+    throw new AppError(
+      "conflict",
+      `approval request ${id} is void: ${voidReason}; it expired and nothing was approved`,
+      { extra: { request_status: "expired" } },
+    );
+  }
   // Lost the claim to a concurrent decision: answer with it (no second execution).
   if (!won) return decided(claimed, ctx, true);
   return { request: await run(d, ctx, claimed), replayed: false };
@@ -253,14 +272,18 @@ const reject: Decision = async (d, ctx, first, body) => {
   return { request: value, replayed: false };
 };
 
-async function expire(d: Decider, ctx: CallContext, id: string): Promise<void> {
+async function expire(d: Decider, ctx: CallContext, id: string, reason?: string): Promise<void> {
   await d.svc.audit.commit(ctx, async (op) => {
     const entry = await load(d, id);
     if (entry.value.status !== "pending") return { value: null, audit: [] };
-    addUpdateApproval(op, entry, { ...entry.value, status: "expired" });
+    addUpdateApproval(op, entry, {
+      ...entry.value,
+      status: "expired",
+      ...(reason ? { error: reason } : {}),
+    });
     return {
       value: null,
-      audit: [{ action: "approval.expire", target: target(id), result: "ok" }],
+      audit: [{ action: "approval.expire", target: target(id), result: "ok", reason }],
     };
   });
 }

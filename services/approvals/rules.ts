@@ -15,7 +15,7 @@ import {
   isApprovalKind,
 } from "../../domain/approval.ts";
 import { linkedAdmins } from "../../kv/approvals.ts";
-import { getAdmins } from "../../kv/admins.ts";
+import { getAdmin, getAdmins } from "../../kv/admins.ts";
 
 /** JSON with sorted keys: the same content always hashes the same. */
 export function stableJson(value: unknown): string {
@@ -77,6 +77,35 @@ export async function linkRefusal(
         ? `${denial.reason}; someone not linked to them must approve`
         : `${denial.reason}; a different person must approve`,
       { extra: { rule: denial.code } },
+    ),
+  };
+}
+
+/**
+ * Why a request is void because of its requester (a disabled admin's
+ * requests die with the account), or null. A system requester has no record.
+ */
+export function requesterVoid(
+  request: { requested_by: string },
+  requester: { status: string } | null,
+): string | null {
+  if (!requester || requester.status === "active") return null;
+  return `requester ${request.requested_by} was disabled`;
+}
+
+/** `requesterVoid` with the requester read from KV, as a refusal (409) naming `what`. */
+export async function requesterRefusal(
+  kv: Deno.Kv,
+  request: { requested_by: string },
+  what: string,
+): Promise<Refusal | null> {
+  const reason = requesterVoid(request, (await getAdmin(kv, request.requested_by)).value);
+  if (!reason) return null;
+  return {
+    reason,
+    error: new AppError(
+      "conflict",
+      `${what} cannot be approved: ${reason}; a disabled admin's requests are void`,
     ),
   };
 }

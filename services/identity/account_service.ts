@@ -23,6 +23,7 @@ import {
 import type { ApprovalService } from "../approvals/mod.ts";
 import { requestAccount, requestCredentialReset, requestRoleGrant } from "./invites.ts";
 import { approvingRole, redeem } from "./enrollment.ts";
+import { reactivationNeedsApproval, requestReactivation } from "./reactivate.ts";
 import { BEARER } from "./authenticate.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 
@@ -65,7 +66,7 @@ export function createAccountService(
       }),
     requestCredentialReset: (ctx, id, what) =>
       requestCredentialReset(d, needApprovals(), ctx, id, what),
-    rotateOwnToken: (ctx) => rotateToken(d, ctx, ctx.actor.id),
+    rotateOwnToken: (ctx, tokenHash) => rotateToken(d, ctx, ctx.actor.id, tokenHash),
     listAdmins: (opts) => listAdmins(d, opts),
     async getAdmin(id) {
       return adminView((await loadAdmin(d, id)).value);
@@ -79,12 +80,32 @@ export function createAccountService(
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");
-      if (grant) await refuseSelf(d, ctx, id, "user.update", "change the role of");
-      const direct = { ...change, ...(grant ? { role: undefined } : {}) };
+      // ... and a disabled account that can approve (with the role it has at once) by one too.
+      const directRole = grant ? before.role : role ?? before.role;
+      const reactivate = reactivationNeedsApproval(ctx, before, change.status, directRole);
+      if (grant || reactivate) {
+        await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
+      }
+      if (reactivate && role !== undefined && role !== before.role) {
+        throw new AppError(
+          "conflict",
+          `admin ${id} is disabled: ask for re-enabling it (a second admin approves) and for ` +
+            "the role change separately",
+        );
+      }
+      const direct = {
+        ...change,
+        ...(grant ? { role: undefined } : {}),
+        ...(reactivate ? { status: undefined } : {}),
+      };
       const admin = direct.role !== undefined || direct.status !== undefined
         ? (await updateAdmin(d, ctx, id, direct)).admin
         : adminView(before);
-      const pending = grant ? await requestRoleGrant(d, needApprovals(), ctx, before, role) : null;
+      const pending = grant
+        ? await requestRoleGrant(d, needApprovals(), ctx, before, role)
+        : reactivate
+        ? await requestReactivation(needApprovals(), ctx, before)
+        : null;
       return { admin, pending_approval: pending };
     },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),

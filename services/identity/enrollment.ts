@@ -80,6 +80,24 @@ export interface Redeemed {
 
 const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
 
+/**
+ * The issuer's record, refused when they were disabled: a disabled admin's
+ * codes die with the account (README, "Accounts and enrollment"). A system
+ * issuer has no record.
+ */
+async function checkIssuer(
+  d: IdentityDeps,
+  e: Enrollment,
+): Promise<Deno.KvEntryMaybe<AdminRecord>> {
+  const issuer = await getAdmin(d.kv, e.issued_by);
+  if (issuer.value && issuer.value.status !== "active") {
+    throw invalid(
+      `the admin who issued this code (${e.issued_by}) was disabled; ask another admin for a new one`,
+    );
+  }
+  return issuer;
+}
+
 /** Which account a code enrolls, once whatever it waits for has happened. */
 async function accountOf(d: IdentityDeps, e: Enrollment): Promise<string> {
   if (e.admin_id) return e.admin_id;
@@ -114,6 +132,7 @@ export async function redeem(
   if (!e || e.used_at !== null || Date.parse(e.expires_at) <= d.clock.now()) {
     throw invalid("unknown, used or expired enrollment code; ask for a new one");
   }
+  await checkIssuer(d, e);
   const adminId = await accountOf(d, e);
   if (e.purpose === "token") await proof.verifyOtp(adminId);
   const token = e.purpose === "second_factor" ? null : newApiToken();
@@ -127,6 +146,11 @@ export async function redeem(
   const admin = await d.audit.commit(ctx, async (op) => {
     const entry = await getEnrollment(d.kv, codeHash);
     if (!entry.value || entry.value.used_at !== null) throw invalid("this code was just used");
+    if (Date.parse(entry.value.expires_at) <= d.clock.now()) {
+      throw invalid("this code expired or was revoked; ask for a new one");
+    }
+    // a disable of the issuer committed meanwhile makes this commit fail and run again
+    op.check(await checkIssuer(d, entry.value));
     const adminEntry = await getAdmin(d.kv, adminId);
     const before = adminEntry.value;
     if (!before || before.status !== "active") throw invalid("the account is not active");

@@ -7,6 +7,7 @@
 import type { Deps } from "../deps.ts";
 import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
+import { createCoalescer } from "../../core/coalesce.ts";
 import { can, PERMISSIONS } from "../../domain/permissions.ts";
 import { countRequest, getRateCount, readRateCount } from "../../kv/identity_factors.ts";
 import { type ApiThrottle, type RateLimits, type ThrottleKind, throttleToken } from "./throttle.ts";
@@ -43,25 +44,59 @@ export function createGuard(parts: GuardParts): IdentityGuard {
 
   const failureWindow = () => Math.floor(clock.now() / 60_000);
   const addressKey = (meta: RequestMeta) => `addr:${meta.ip ?? "unknown"}`;
+  // concurrent requests from one address share one read of its failure count
+  const failureReads = createCoalescer<number>();
+
+  /** Past the burst the address is refused until the minute ends (README, "Inputs and headers"). */
+  function refuseAddress(meta: RequestMeta, window: number, count: number): AppError {
+    log.warn("authentication failures throttled", { ip: meta.ip, failures: count });
+    const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
+    return new AppError(
+      "rate_limited",
+      `too many failed authentications from your address; retry in ${retryAfter} s`,
+      { retryAfter },
+    );
+  }
+
+  async function checkAddress(meta: RequestMeta): Promise<void> {
+    const window = failureWindow();
+    const key = addressKey(meta);
+    const count = await failureReads.read(
+      `${key}|${window}`,
+      async () => readRateCount(await getRateCount(kv, "auth_failures", key, window)),
+    );
+    if (count > AUTH_FAILURE_BURST) throw refuseAddress(meta, window, count);
+  }
+
+  async function countFailedAuthentication(meta: RequestMeta): Promise<void> {
+    const window = failureWindow();
+    await countRequest(kv, "auth_failures", addressKey(meta), window, false);
+    const count = readRateCount(
+      await getRateCount(kv, "auth_failures", addressKey(meta), window),
+    );
+    if (count > AUTH_FAILURE_BURST) throw refuseAddress(meta, window, count);
+  }
 
   return {
-    async countFailedAuthentication(meta) {
-      const window = failureWindow();
-      await countRequest(kv, "auth_failures", addressKey(meta), window, false);
-      const count = readRateCount(
-        await getRateCount(kv, "auth_failures", addressKey(meta), window),
-      );
-      if (count <= AUTH_FAILURE_BURST) return;
-      log.warn("authentication failures throttled", { ip: meta.ip, failures: count });
-      const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
-      throw new AppError(
-        "rate_limited",
-        `too many failed authentications from your address; retry in ${retryAfter} s`,
-        { retryAfter },
-      );
-    },
+    countFailedAuthentication,
+    checkAddress,
 
     authenticate: (authorization) => authenticator.authenticate(authorization),
+
+    async authenticateRequest(authorization, meta) {
+      // the token is looked up while the address's state is read; a refused address wins
+      const principal = authenticator.authenticate(authorization);
+      principal.catch(() => {});
+      await checkAddress(meta);
+      try {
+        return await principal;
+      } catch (e) {
+        if (e instanceof AppError && e.code === "unauthenticated") {
+          await countFailedAuthentication(meta);
+        }
+        throw e;
+      }
+    },
 
     throttle(principal, kind: ThrottleKind) {
       if (kind !== "api") return throttleToken(kv, clock, limits, kind, principal.admin_id);

@@ -1,7 +1,8 @@
 /**
  * Account changes asked for through the API, and the two-person kinds that
  * carry them out once a second admin approves (README, "Two-person rules"):
- * `user.create` and `user.role_grant` for roles that can approve, and
+ * `user.create` and `user.role_grant` for roles that can approve
+ * (`user.reactivate`: reactivate.ts), and
  * `user.rotate_token` / `user.reset_2fa` for another admin's credentials.
  */
 import type { CallContext } from "../../domain/actor.ts";
@@ -11,9 +12,16 @@ import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import { addCreateAdmin, addUpdateAdmin, getAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
-import { addAdminLink } from "../../kv/approvals.ts";
+import {
+  addAccountRequestByEmail,
+  addAdminLink,
+  getAccountRequestByEmail,
+  getApproval,
+} from "../../kv/approvals.ts";
+import { DEFAULT_APPROVAL_TTL_MS } from "../../domain/approval.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
+import { executeReactivate } from "./reactivate.ts";
 import {
   addIssuedCode,
   approvingRole,
@@ -69,9 +77,21 @@ export async function requestAccount(
   await assertEmailFree(d, email);
   if (approvingRole(role)) {
     return await d.audit.commit(ctx, async (op) => {
+      // one pending request per email: a concurrent one loses on the index's versionstamp
+      const index = await getAccountRequestByEmail(d.kv, email);
+      const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
+      if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+        throw new AppError(
+          "conflict",
+          `a request to create ${email} is already pending (${earlier.id}); approve or reject ` +
+            "it, or wait until it expires",
+          { extra: { approval_id: earlier.id } },
+        );
+      }
       const { request, audit } = approvals.addRequest(op, "user.create", { email, role }, ctx, {
         summary: `create ${role} ${email}`,
       });
+      addAccountRequestByEmail(op, index, email, request.id, 2 * DEFAULT_APPROVAL_TTL_MS);
       const issued = await issueCode(d, ctx, "account", {
         admin_id: null,
         approval_id: request.id,
@@ -241,6 +261,7 @@ function resetExecutor(d: IdentityDeps, what: "token" | "second_factor") {
 export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService): void {
   approvals.register("user.create", { execute: executeCreate(d) });
   approvals.register("user.role_grant", { execute: executeRoleGrant(d) });
+  approvals.register("user.reactivate", { execute: executeReactivate(d) });
   approvals.register("user.rotate_token", { execute: resetExecutor(d, "token") });
   approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor") });
 }

@@ -18,7 +18,19 @@ export interface IdentityGuard {
    * ends, with a log line. Successful requests pay nothing for this.
    */
   countFailedAuthentication(meta: RequestMeta): Promise<void>;
+  /**
+   * 429 `rate_limited` (with `Retry-After`) while the client address is past
+   * the burst of failed authentications, whatever the request carries; run
+   * before a credential is looked at.
+   */
+  checkAddress(meta: RequestMeta): Promise<void>;
+  /** the bearer token's admin (no address check, nothing counted) */
   authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
+  /**
+   * What a request's authentication does: `checkAddress`, then the bearer
+   * token; a failure is counted against the address.
+   */
+  authenticateRequest(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
   throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
   authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
   verifySecondFactor(
@@ -66,8 +78,14 @@ export interface IdentityService extends IdentityGuard {
     id: string,
     what: "token" | "second_factor",
   ): Promise<ApprovalRequest>;
-  /** POST /api/admin/me/rotate-token */
-  rotateOwnToken(ctx: CallContext): Promise<{ admin: AdminView; token: string }>;
+  /**
+   * POST /api/admin/me/rotate-token: replaces `tokenHash`, the caller's token, only while it is
+   * still the account's (of concurrent rotations with one token, one wins; the rest are 401)
+   */
+  rotateOwnToken(
+    ctx: CallContext,
+    tokenHash: string,
+  ): Promise<{ admin: AdminView; token: string }>;
   listAdmins(options: { limit: number; cursor?: string }): Promise<Page<AdminView>>;
   getAdmin(id: string): Promise<AdminView>;
   /** every admin, oldest first (CLI) */

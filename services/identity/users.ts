@@ -22,9 +22,10 @@ import {
   adminsSelector,
   getAdminIdByEmail,
 } from "../../kv/admins.ts";
-import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
+import { type AdminRecord, type AdminStatus, canonicalEmail } from "../../domain/admin.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { addVoidStartedBy } from "./revoke.ts";
 
 export { adminView, loadAdmin };
 export { refuseSelf as refuseSelfChange };
@@ -44,11 +45,9 @@ export interface AdminChange {
   status?: AdminStatus;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
 export function normalizeEmail(email: string): string {
-  const e = email.trim().toLowerCase();
-  if (e.length > 254 || !EMAIL.test(e)) {
+  const e = canonicalEmail(email);
+  if (e === null) {
     throw validationFailed([{ path: "body.email", message: "must be an email address" }]);
   }
   return e;
@@ -179,13 +178,20 @@ export async function updateAdmin(
       });
     }
     if (next.status !== before.status) {
+      // what a disabled admin started goes with them, in the same commit
+      const voided = next.status === "disabled" ? await addVoidStartedBy(d, op, id) : null;
       audit.push({
         action: next.status === "disabled" ? "user.disable" : "user.enable",
         target: target(id),
         result: "ok",
         before: { status: before.status },
-        after: { status: next.status },
-      });
+        after: {
+          status: next.status,
+          ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
+          ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
+        },
+        reason: breakGlass(ctx),
+      }, ...(voided?.audit ?? []));
     }
     if (audit.length > 0) {
       next.updated_at = new Date(d.clock.now()).toISOString();
@@ -195,16 +201,28 @@ export async function updateAdmin(
   });
 }
 
-/** A new API token for `id`; the old one stops working in the same commit. */
+/**
+ * A new API token for `id`; the old one stops working in the same commit.
+ * With `replaces`, only while that is still the account's token: a request
+ * that lost a race with another rotation of the same token gets no token.
+ */
 export async function rotateToken(
   d: IdentityDeps,
   ctx: CallContext,
   id: string,
+  replaces?: string,
 ): Promise<{ admin: AdminView; token: string }> {
   const token = newApiToken();
   const tokenHash = await hashToken(token);
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
+    if (replaces !== undefined && entry.value.token_hash !== replaces) {
+      throw new AppError(
+        "unauthenticated",
+        "this token was rotated by another request meanwhile; use the token that request " +
+          "received (or ask an admin)",
+      );
+    }
     const iso = new Date(d.clock.now()).toISOString();
     const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
     addUpdateAdmin(op, entry, next);

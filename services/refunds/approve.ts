@@ -2,7 +2,7 @@
  * Deciding on a refund that awaits a second person (maker-checker): the
  * approval is one commit (record to `processing`, the reconciliation job, the
  * client's idempotency binding, the audit entry); each refusal (self-approval,
- * a linked account, a stale `approval_hash`) is audited as denied. A
+ * a linked account, a stale `approval_hash`, a disabled requester) is audited as denied. A
  * rejection is committed by the submitter's `release`.
  */
 import type { CallContext } from "../../domain/actor.ts";
@@ -17,7 +17,7 @@ import {
   resolveAmount,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { linkRefusal } from "../approvals/mod.ts";
+import { linkRefusal, requesterRefusal } from "../approvals/mod.ts";
 import {
   assertChargeRefundable,
   loadTransaction,
@@ -77,6 +77,12 @@ async function approve(
   if (linked) {
     await denied(parts, ctx, first, linked.reason);
     throw linked.error;
+  }
+  // A disabled requester's refund is void: rejecting it releases the reservation.
+  const gone = await requesterRefusal(kv, first, `refund ${id}`);
+  if (gone) {
+    await denied(parts, ctx, first, gone.reason);
+    throw gone.error;
   }
   try {
     return await commitApproval(parts, ctx, id, body, binding);
