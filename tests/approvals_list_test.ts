@@ -106,3 +106,30 @@ Deno.test("a pending request past its expires_at reads and lists as expired, not
     assert.equal((await shown.json()).status, "expired");
   });
 });
+
+Deno.test("an expired request can be neither approved nor rejected; either try marks it expired", async () => {
+  await withTestApp(async (t) => {
+    const [maker, checker] = [await createAdmin(t, "admin"), await createAdmin(t, "admin")];
+    t.services.approvals.register("fraud.rule_disable", {
+      execute: () => Promise.resolve({}),
+    });
+    const req = await t.services.approvals.request(
+      "fraud.rule_disable",
+      { rule: "velocity", enabled: false },
+      ctxOf(maker),
+      { summary: "disable velocity" },
+    );
+    t.clock.set(Date.parse(req.expires_at) + 1);
+    const rejected = await t.app.request(`/api/admin/approvals/${req.id}/reject`, {
+      method: "POST",
+      headers: { ...authHeaders(checker), "content-type": "application/json" },
+      body: JSON.stringify({ note: "too late" }),
+    });
+    assert.equal(rejected.status, 409);
+    const problem = await rejected.json();
+    assert.equal(problem.request_status, "expired");
+    const stored = await t.services.approvals.get(req.id);
+    assert.equal(stored.status, "expired");
+    assert.equal(stored.decided_by, null);
+  });
+});

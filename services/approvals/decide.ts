@@ -190,6 +190,7 @@ const approve: Decision = async (d, ctx, first, body) => {
     throw new AppError(
       "conflict",
       `approval request ${id} expired at ${first.expires_at}; ask again`,
+      { extra: { request_status: "expired" } },
     );
   }
   const { won, value: claimed, voidReason } = await claim(d, ctx, id, body, "approved");
@@ -264,6 +265,15 @@ const reject: Decision = async (d, ctx, first, body) => {
       reason,
     });
     throw new AppError("forbidden", `${reason}: it needs ${policy?.approverPermission}`);
+  }
+  if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
+    // past its time it is expired, not rejected: there is nothing left to refuse
+    await expire(d, ctx, first.id);
+    throw new AppError(
+      "conflict",
+      `approval request ${id} expired at ${first.expires_at}; nothing is left to reject`,
+      { extra: { request_status: "expired" } },
+    );
   }
   const { value } = await claim(d, ctx, id, body, "rejected");
   if (value.status !== "rejected" || value.decided_by !== ctx.actor.id) {
