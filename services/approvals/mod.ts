@@ -9,7 +9,7 @@ export type {
   KindRegistration,
   RequestOptions,
 } from "./service.ts";
-export { approvalHashOf, linkRefusal, requesterRefusal } from "./rules.ts";
+export { approvalHashOf, linkRefusal, requesterRefusal, requesterVoid } from "./rules.ts";
 export type { Refusal } from "./rules.ts";
 export {
   APPROVAL_POLICY,

@@ -17,7 +17,8 @@ import {
   resolveAmount,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { linkRefusal, requesterRefusal } from "../approvals/mod.ts";
+import { linkRefusal, requesterRefusal, requesterVoid } from "../approvals/mod.ts";
+import { getAdmin } from "../../kv/admins.ts";
 import {
   assertChargeRefundable,
   loadTransaction,
@@ -125,6 +126,16 @@ function commitApproval(
         { extra: { stale_approval_hash: true } },
       );
     }
+    // checked in this commit too: a disable landing since the check above voids it here
+    const requester = await getAdmin(kv, before.requested_by);
+    const voided = requesterVoid(before, requester.value);
+    if (voided) {
+      throw new AppError(
+        "conflict",
+        `refund ${id} cannot be approved: ${voided}; a disabled admin's requests are void`,
+      );
+    }
+    op.check(requester);
     const txnEntry = await loadTransaction(kv, before.transaction_id);
     await assertChargeRefundable(kv, op, txnEntry.value.id);
     assertRefundableTransaction(txnEntry.value);
