@@ -161,3 +161,33 @@ Deno.test("loosenedFields(): what can only raise fewer alerts or points", () => 
   ]);
   assert.deepEqual(loosenedFields(s.velocity, { enabled: true, shadow: false }), []);
 });
+
+Deno.test("PUT /fraud/rules: a pause is asked for on its own; settings riding along are 422 and nothing is queued", async () => {
+  const t = await createTestApp();
+  try {
+    const admin = await createAdmin(t, "admin");
+    const riders: Record<string, unknown>[] = [
+      { enabled: false, watch_points: 0, alert_points: 0 },
+      { enabled: false, alert_at: 1000, watch_at: 999, severity: "low" },
+      { shadow: true, window_minutes: 5 },
+    ];
+    for (const patch of riders) {
+      const r = await call(t, "PUT", `${BASE}/fraud/rules/velocity`, otpHeaders(t, admin), patch);
+      assert.equal(r.status, 422, JSON.stringify(patch));
+      const named = (r.body.errors as { path: string }[]).map((e) => e.path).sort();
+      const expected = Object.keys(patch).filter((k) => k !== "enabled" && k !== "shadow")
+        .map((k) => `body.${k}`).sort();
+      assert.deepEqual(named, expected);
+    }
+    const queued = await call(t, "GET", "/api/admin/approvals?status=pending", authHeaders(admin));
+    assert.deepEqual(queued.body.data, []);
+    // the pause alone still waits for a second admin
+    const pause = await call(t, "PUT", `${BASE}/fraud/rules/velocity`, otpHeaders(t, admin), {
+      enabled: false,
+    });
+    assert.equal(pause.status, 202);
+    assert.equal(pause.body.approval.kind, "fraud.rule_disable");
+  } finally {
+    await t.close();
+  }
+});
