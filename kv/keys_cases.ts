@@ -15,6 +15,8 @@ export const caseKeys = {
   disputesByTransactionPrefix: (txnId: string) => ["disputes_by_transaction", txnId],
   /** by evidence deadline (ms), -> dispute id; only disputes that can still be answered */
   disputeByDue: (dueMs: number, id: string) => ["disputes_by_due", dueMs, id],
+  /** an operator's accepts of the last 24 h that needed no second person (kv/dispute_accepts.ts) */
+  disputeAcceptTally: (admin: string) => ["dispute_accept_tallies", admin],
   disputesByDuePrefix: () => ["disputes_by_due"],
   disputesByDueBefore: (dueMs: number) => ["disputes_by_due", dueMs],
   /** the evidence draft (JSON text) in chunks 0, 1, … (a full draft outgrows one value) */

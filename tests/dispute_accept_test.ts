@@ -113,3 +113,47 @@ Deno.test("accept with the same Idempotency-Key and body replays the first answe
     assert.equal(accepts.length, 1);
   });
 });
+
+/** A dispute on a new payment of `customer` (pm_card_createDispute), delivered to the app. */
+async function disputeOf(
+  w: Parameters<Parameters<typeof withRefundWorld>[0]>[0],
+  customer: string,
+  amount: number,
+) {
+  const pi = await w.stripe.paymentIntents.create({
+    amount,
+    currency: "usd",
+    customer,
+    payment_method: "pm_card_createDispute",
+    confirm: true,
+  });
+  await w.deliver();
+  const [du] = (await w.stripe.disputes.list({ payment_intent: pi.id })).data;
+  return await w.t.services.disputes.get(du.id);
+}
+
+Deno.test("one operator's accepts of a customer's disputes add up toward the threshold, as one accept would", async () => {
+  await withRefundWorld(async (w) => {
+    const customer = (await w.stripe.customers.create({ email: "chargebacks@example.com" })).id;
+    const [a, b, c] = [
+      await disputeOf(w, customer, 30_000),
+      await disputeOf(w, customer, 30_000),
+      await disputeOf(w, customer, 10_000),
+    ];
+    const other = (await w.stripe.customers.create({ email: "other@example.com" })).id;
+    const d = await disputeOf(w, other, 30_000);
+    const accept = (as: typeof w.operator, id: string) =>
+      call(w, as, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
+
+    assert.equal((await accept(w.operator, a.id)).status, 200); // 300.00 alone: under 500.00
+    const second = await accept(w.operator, b.id); // 600.00 on one customer in 24 h
+    assert.equal(second.status, 202, JSON.stringify(second.body));
+    assert.match(second.body.approval.summary, /30000 usd of this customer's disputes/);
+    assert.equal((await accept(w.operator, d.id)).status, 200, "another customer: its own sum");
+    assert.equal((await accept(w.operator2, c.id)).status, 200, "another operator: their own sum");
+    // a day on, the earlier accept no longer counts
+    const e = await disputeOf(w, customer, 30_000);
+    w.clock.advance(24 * 3600_000 + 1000);
+    assert.equal((await accept(w.operator, e.id)).status, 200);
+  });
+});

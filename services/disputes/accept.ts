@@ -24,6 +24,7 @@ import {
 } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
 import { getApproval } from "../../kv/approvals.ts";
+import { acceptedOn, addAcceptMark, getAcceptTally } from "../../kv/dispute_accepts.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -113,15 +114,19 @@ function addAcceptRequest(
   r: DisputeRecord,
   ctx: CallContext,
   note: string,
+  earlier: number,
 ) {
   const id = r.id;
+  const also = earlier > 0
+    ? `; with ${earlier} ${r.currency} of this customer's disputes the requester accepted in 24 h`
+    : "";
   return approvals.addRequest(
     op,
     "dispute.accept",
-    { dispute_id: id, note, amount: r.amount, currency: r.currency },
+    { dispute_id: id, note, amount: r.amount, currency: r.currency, accepted_earlier: earlier },
     ctx,
     {
-      summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost`,
+      summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost${also}`,
       target: { type: "dispute", id },
     },
   );
@@ -155,9 +160,15 @@ export function createDisputeAccepts(
         if (!r) throw notFound("dispute", id);
         const refusal = acceptRefusal(r);
         if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
-        const at = new Date(clock.now()).toISOString();
+        const now = clock.now();
+        const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
-        const needsTwo = !approved && svc.approvals !== undefined && r.amount >= threshold;
+        // the same operator's accepts of this customer's disputes in 24 h count too
+        const tally = await getAcceptTally(kv, ctx.actor.id, now);
+        const subject = r.customer ?? r.transaction_id;
+        const earlier = acceptedOn(tally, subject, r.currency);
+        const needsTwo = !approved && svc.approvals !== undefined &&
+          r.amount + earlier >= threshold;
         if (needsTwo && await pendingApproval(kv, op, r, clock.now())) {
           throw new AppError(
             "conflict",
@@ -165,7 +176,18 @@ export function createDisputeAccepts(
               `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
           );
         }
-        const request = needsTwo ? addAcceptRequest(svc.approvals!, op, r, ctx, note) : null;
+        const request = needsTwo
+          ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier)
+          : null;
+        if (!request && !approved) {
+          addAcceptMark(op, ctx.actor.id, tally, {
+            at: now,
+            dispute: id,
+            subject,
+            currency: r.currency,
+            amount: r.amount,
+          });
+        }
         const next = decidedRecord(r, ctx, note, at, request?.request ?? null, approved);
         if (!request) {
           const go = { by: ctx.actor.id, at, approvalId: approved?.id ?? null };
