@@ -128,6 +128,7 @@ const ListFilters = {
   }),
   transaction_id: z.string().min(1).max(64).optional().openapi({
     param: { name: "transaction_id", in: "query" },
+    description: "the txn_… id, or the payment's pi_… / ch_… id",
   }),
   requested_by: z.string().min(1).max(64).optional().openapi({
     param: { name: "requested_by", in: "query" },
@@ -228,7 +229,11 @@ export function refundRoutes(services: Services) {
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      return c.json(await services.refunds.list(q), 200);
+      const txn = q.transaction_id && await transactionIdOf(services, q.transaction_id);
+      return c.json(
+        await services.refunds.list({ ...q, ...(txn ? { transaction_id: txn } : {}) }),
+        200,
+      );
     })
     .openapi(show, async (c) => {
       return c.json(await services.refunds.get(c.req.valid("param").id), 200);

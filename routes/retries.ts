@@ -131,6 +131,7 @@ const list = listRoute({
   filters: {
     transaction_id: z.string().min(1).max(64).optional().openapi({
       param: { name: "transaction_id", in: "query" },
+      description: "the txn_… id, or the payment's pi_… id",
     }),
     status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
       .optional().openapi({ param: { name: "status", in: "query" } }),
@@ -190,7 +191,9 @@ export function retryRoutes(services: Services) {
         : c.json(result.retry, 201);
     })
     .openapi(list, async (c) => {
-      const page = await services.retries.list(c.req.valid("query"));
+      const q = c.req.valid("query");
+      const txn = q.transaction_id && await transactionIdOf(services, q.transaction_id);
+      const page = await services.retries.list({ ...q, ...(txn ? { transaction_id: txn } : {}) });
       return c.json({ ...page, data: page.data.map((r) => forReader(c, r)) }, 200);
     })
     .openapi(show, async (c) => {

@@ -51,3 +51,25 @@ Deno.test("refunds, retries and captures accept the pi_ or ch_ id of the payment
     assert.match(unknown.body.detail, /pi_doesnotexist/);
   });
 });
+
+Deno.test("the refund and retry lists filter by the pi_ or ch_ id of the payment too", async () => {
+  await withRetryWorld(async (w) => {
+    const paid = await w.pay(4000);
+    const charge = (await w.t.services.transactions.get(paid.txnId)).stripe_charge!;
+    await w.t.services.refunds.create(w.ctx(w.operator), {
+      transaction_id: paid.txnId,
+      amount: 500,
+      reason: "requested_by_customer",
+      note: "part",
+    });
+    for (const id of [paid.txnId, paid.pi.id, charge]) {
+      const res = await w.get(`${API}/refunds?transaction_id=${id}`);
+      assert.equal(res.status, 200);
+      assert.equal((res.body.data as unknown[]).length, 1, id);
+    }
+    const failed = await w.failedPayment(3000, "pm_card_chargeDeclined");
+    await w.retry({ transaction_id: failed.txnId, payment_method: "pm_card_visa" });
+    const retries = await w.get(`${API}/retries?transaction_id=${failed.pi.id}`);
+    assert.equal((retries.body.data as unknown[]).length, 1);
+  });
+});
