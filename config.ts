@@ -7,6 +7,9 @@ import { z } from "zod";
 import { parseAddressRule } from "./core/net.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
+/** Where a local store lives when KV_PATH is not set (README, Quick start). */
+export const DEFAULT_KV_PATH = "./data/kv.sqlite3";
+
 export type { LogFormat, LogLevel };
 
 const intIn = (name: string, min: number, max: number) =>
@@ -219,7 +222,7 @@ export function parseConfig(
   const thresholds = e.REFUND_APPROVAL_THRESHOLD ?? { default: 50000, currencies: {} };
   return {
     port: e.PORT ?? 8000,
-    kvPath: e.KV_PATH ?? (onDenoDeploy ? undefined : "./data/kv.sqlite3"),
+    kvPath: e.KV_PATH ?? (onDenoDeploy ? undefined : DEFAULT_KV_PATH),
     demo,
     onDenoDeploy,
     stripe: {

@@ -130,7 +130,8 @@ try {
 } catch (error) {
   if (error instanceof AppError) {
     const hint = error.code === "stripe_unavailable"
-      ? "\n(is Stripe reachable? in demo mode, is `deno task start` running?)"
+      ? "\n(is Stripe reachable? in demo mode, is `deno task start` running, with the same " +
+        "KV_PATH and STRIPE_EMULATOR_PORT as this command?)"
       : "";
     fail(`backfill failed: ${error.message}${hint}`);
   }

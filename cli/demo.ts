@@ -3,7 +3,7 @@
  * loopback, points the service at it and its webhooks at the service, then
  * (once the server listens) creates the demo admin and seeds the account.
  */
-import type { Config } from "../config.ts";
+import { type Config, DEFAULT_KV_PATH } from "../config.ts";
 import { startEmulator } from "../emulator/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { claimDemoSeeding, markDemoSeeded, releaseDemoSeeding } from "../kv/demo.ts";
@@ -97,7 +97,10 @@ export async function startDemo(
       }
       // Last, so it stays on screen.
       if (admin) screen.line(credentialsBox(admin, config.port));
-      else screen.line(existingAdminNote(await services.identity.allAdmins(), config.port));
+      else {
+        const admins = await services.identity.allAdmins();
+        screen.line(existingAdminNote(admins, config.port, config.kvPath));
+      }
     },
     close: () => emulator.close(),
   };
@@ -156,15 +159,21 @@ function credentialsBox(creds: AdminCredentials, port: number): string {
 }
 
 /** A restart on existing data: the token was shown once, at the first start; say how to get another. */
-function existingAdminNote(admins: { id: string; email: string }[], port: number): string {
+function existingAdminNote(
+  admins: { id: string; email: string }[],
+  port: number,
+  kvPath: string | undefined,
+): string {
   const demo = admins.find((a) => a.email === DEMO_EMAIL) ?? admins[0];
   const id = demo?.id ?? "<admin id from: deno task admin list>";
+  // the CLI opens the same store only when told where it is
+  const env = kvPath && kvPath !== DEFAULT_KV_PATH ? `KV_PATH=${kvPath} ` : "";
   return [
     "",
     `  The demo admin exists already (${demo?.email ?? DEMO_EMAIL}); its token was shown at the`,
     "  first start. For a new one (the old one stops working):",
-    `    deno task admin rotate-token --id ${id}`,
-    "  (the TOTP secret: deno task admin reset-2fa --id " + id + ")",
+    `    ${env}deno task admin rotate-token --id ${id}`,
+    `  (the TOTP secret: ${env}deno task admin reset-2fa --id ${id})`,
     "",
     ...tryNext(port, "<the new token>", "from the authenticator app holding its secret"),
   ].join("\n");

@@ -63,7 +63,12 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     const second = startServer(env);
     await second.waitFor(/The demo admin exists already/, "the note for a restart");
     await second.waitFor(/API docs: /, "the end of the note");
-    assert.match(second.output(), /deno task admin rotate-token --id adm_/);
+    // the store is not the default one: the command says which, or it would find no admin
+    const kvPath = env.KV_PATH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(
+      second.output(),
+      new RegExp(`KV_PATH=${kvPath} deno task admin rotate-token --id adm_`),
+    );
     assert.doesNotMatch(second.output(), /secret above/, "no secret is shown on a restart");
     assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");
     Deno.kill(-second.child.pid, "SIGTERM");
