@@ -77,7 +77,7 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
           schema: z.object({
             approval_hash: z.string().max(128).optional(),
             note: noteField,
-          }),
+          }).openapi({ example: { note: "Checked with the requester" } }),
         },
       },
     },
@@ -98,7 +98,13 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
     params: IdParam,
     body: {
       required: false,
-      content: { "application/json": { schema: z.object({ note: noteField }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ note: noteField }).openapi({
+            example: { note: "Not needed any more" },
+          }),
+        },
+      },
     },
   },
   responses: {

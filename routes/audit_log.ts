@@ -27,8 +27,8 @@ const FilterQuery = z.object({
   ),
   action: filterText("action", "dotted action", "refund.create"),
   target: filterText("target", "target id", "rfd_01J"),
-  from: dateTimeQuery("from", "entries at or after this time", "2026-01-01T00:00:00Z"),
-  to: dateTimeQuery("to", "entries at or before this time", "2026-12-31T23:59:59Z"),
+  from: dateTimeQuery("from", "entries at or after this time"),
+  to: dateTimeQuery("to", "entries at or before this time"),
 });
 
 const ExportQuery = FilterQuery.extend({

@@ -147,6 +147,11 @@ export const EvidenceBody = z.object({
       "`prior_undisputed_transactions`), `visa_compliance`, `mastercard_compliance`, as Stripe's API",
   }),
 }).catchall(z.unknown()).openapi("DisputeEvidence", {
+  example: {
+    customer_name: "Jane Roe",
+    customer_email_address: "jane@example.com",
+    uncategorized_text: "The customer signed in from their usual device and downloaded the order.",
+  },
   description: `the whole draft (absent or null fields are removed); at most ` +
     `${EVIDENCE_CHAR_BUDGET} characters of text in all`,
 });

@@ -55,7 +55,10 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
     params: IdParam,
     body: jsonBody(
       z.object({
-        assignee: z.string().min(1).max(64).nullable().openapi({ example: "adm_01JD…" }),
+        assignee: z.string().min(1).max(64).nullable().openapi({
+          description: "an active admin who can work disputes (`adm_…`), or null to unassign",
+          example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+        }),
       }).openapi("DisputeAssignment"),
     ),
   },
@@ -211,7 +214,10 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
               "dispute_id must be a Stripe dispute id (du_…)",
             )
               .optional(),
-          }).openapi("DisputeSyncRequest"),
+          }).openapi("DisputeSyncRequest", {
+            description: "`{}` pulls every dispute; `{dispute_id}` one",
+            example: {},
+          }),
         },
       },
     },

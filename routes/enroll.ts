@@ -35,7 +35,7 @@ const enroll = createRoute({
   request: {
     body: jsonBody(z.object({
       code: z.string().min(1, "send the enrollment code").max(100).openapi({
-        example: "enr_…",
+        example: "enr_Xq3v9Lk2Pz8Rt6Wn4Bc7Md1Hs5Fj0Ga2",
       }),
     })),
   },

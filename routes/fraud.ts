@@ -79,7 +79,9 @@ const update = adminRoute({ permission: "fraud.triage" }, {
       }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both",
         path: ["status"],
-      }).openapi("FraudAlertUpdate"),
+      }).openapi("FraudAlertUpdate", {
+        example: { status: "investigating", note: "Checking the customer's earlier orders" },
+      }),
     ),
   },
   responses: {
@@ -188,7 +190,7 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
       }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
         message: "send exactly one of transaction_id or customer_id",
         path: ["transaction_id"],
-      }).openapi("FraudAnalyze"),
+      }).openapi("FraudAnalyze", { example: { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } }),
     ),
   },
   responses: {

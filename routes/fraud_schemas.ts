@@ -114,7 +114,10 @@ export const RulePatchSchema = z.object({
   watch_amounts: amountsMap.optional(),
   extra_at: z.number().min(0).nullable().optional(),
   min_ratio: z.number().min(1).nullable().optional(),
-}).strict().openapi("FraudRulePatch");
+}).strict().openapi("FraudRulePatch", {
+  description: "any of the settings; omitted ones keep their value",
+  example: { severity: "high" },
+});
 
 export const SweepSchema = z.object({
   id: z.string(),

@@ -176,7 +176,7 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
         ).optional().openapi({
           description: "the `approval.hash` you reviewed: refused if the refund differs",
         }),
-      }).openapi("RefundApproval"),
+      }).openapi("RefundApproval", { example: { note: "checked with the customer" } }),
       false,
     ),
   },

@@ -94,7 +94,13 @@ const CreateBody = z.object({
   confirm_fraud_alert: z.boolean().optional().openapi({
     description: "required (with a note) when the customer has an open fraud alert",
   }),
-}).openapi("RetryRequest");
+}).openapi("RetryRequest", {
+  example: {
+    transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    payment_method: "pm_card_visa",
+    note: "The customer gave another card",
+  },
+});
 
 const create = adminRoute({ permission: "retries.create", secondFactor: true }, {
   method: "post",

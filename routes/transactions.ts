@@ -79,10 +79,10 @@ export const TransactionSchema = z.object({
 
 const ListFilters = {
   customer: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").optional()
-    .openapi({ param: { name: "customer", in: "query" }, example: "cus_R2d2C3po" }),
+    .openapi({ param: { name: "customer", in: "query" }, description: "e.g. `cus_R2d2C3po`" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]], {
     error: `status must be one of ${TXN_STATUSES.join(", ")}`,
-  }).optional().openapi({ param: { name: "status", in: "query" }, example: "succeeded" }),
+  }).optional().openapi({ param: { name: "status", in: "query" } }),
   from: dateTimeQuery("from", "created at or after this time"),
   to: dateTimeQuery("to", "created before this time"),
 };

@@ -43,7 +43,7 @@ const list = listRoute({
     }),
     type: z.string().min(1).max(200).optional().openapi({
       param: { name: "type", in: "query" },
-      example: "charge.refunded",
+      description: "a Stripe event type, e.g. `charge.refunded`",
     }),
   },
   item: WebhookEventSchema,

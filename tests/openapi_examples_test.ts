@@ -14,20 +14,49 @@ function resolve(doc: Json, schema: Json): Json {
   return schema;
 }
 
-/** The body Swagger UI would fill in: the schema's example, else each property's. */
-function bodyExample(doc: Json, schema: Json, where: string): Record<string, unknown> {
+/**
+ * The body Swagger UI's "Try it out" fills in: an example where the schema has
+ * one (its own, else its default or first enum value), else a placeholder by
+ * type for EVERY property, optional ones too ("string", 0, true, and
+ * `additionalProp1..3` for a map), as its sample generator does.
+ */
+function swaggerSample(doc: Json, schema: Json): unknown {
   const s = resolve(doc, schema);
   if (s.example !== undefined) return s.example;
-  const out: Record<string, unknown> = {};
-  for (const [name, prop] of Object.entries<Json>(s.properties ?? {})) {
-    const p = resolve(doc, prop);
-    const example = p.example ?? p.examples?.[0] ?? p.default ?? p.enum?.[0];
-    if (example !== undefined) out[name] = example;
-    else if (s.required?.includes(name)) {
-      throw new Error(`${where}: required ${name} has no example`);
-    }
+  if (s.examples?.[0] !== undefined) return s.examples[0];
+  if (s.default !== undefined) return s.default;
+  if (s.enum?.length) return s.enum[0];
+  const alt = s.oneOf ?? s.anyOf ?? s.allOf;
+  if (alt?.length) {
+    return swaggerSample(
+      doc,
+      alt.find((x: Json) => resolve(doc, x).type !== "null") ?? alt[0],
+    );
   }
-  return out;
+  const type = Array.isArray(s.type) ? s.type.find((t: string) => t !== "null") : s.type;
+  if (type === "object" || s.properties || s.additionalProperties) {
+    const out: Record<string, unknown> = {};
+    for (const [name, prop] of Object.entries<Json>(s.properties ?? {})) {
+      if (resolve(doc, prop).readOnly) continue;
+      out[name] = swaggerSample(doc, prop);
+    }
+    if (s.additionalProperties && typeof s.additionalProperties === "object" && !s.properties) {
+      for (const n of [1, 2, 3]) {
+        out[`additionalProp${n}`] = swaggerSample(doc, s.additionalProperties);
+      }
+    }
+    return out;
+  }
+  if (type === "array") return [swaggerSample(doc, s.items ?? {})];
+  if (type === "integer" || type === "number") return s.minimum ?? 0;
+  if (type === "boolean") return true;
+  if (s.format === "date-time") return new Date().toISOString();
+  if (s.format === "email") return "user@example.com";
+  return "string";
+}
+
+function bodyExample(doc: Json, schema: Json, _where: string): Record<string, unknown> {
+  return swaggerSample(doc, schema) as Record<string, unknown>;
 }
 
 function operations(doc: Json) {
@@ -49,6 +78,20 @@ Deno.test("no example switches a guard off or asks for an impossible range", asy
       );
       if (q.from && q.to) assert.ok(q.from < q.to, `${method} ${path}: from before to`);
     }
+  });
+});
+
+Deno.test("Try it out fills in no placeholder: every body property Swagger UI sends has an example", async () => {
+  await withTestApp(async (t) => {
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const placeholders: string[] = [];
+    for (const { path, method, op } of operations(doc)) {
+      const schema = op.requestBody?.content?.["application/json"]?.schema;
+      if (!schema || path === "/api/webhooks/stripe") continue;
+      const text = JSON.stringify(swaggerSample(doc, schema));
+      if (/"string"|additionalProp\d/.test(text)) placeholders.push(`${method} ${path}: ${text}`);
+    }
+    assert.deepEqual(placeholders, []);
   });
 });
 
