@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { AppError } from "../core/errors.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
-import { statusOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { askRefund, statusOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { isUndecided } from "../services/refunds/mod.ts";
-import { auditEntries, type TestAdmin } from "./helpers/identity.ts";
+import { auditEntries, jsonRequest, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
@@ -137,10 +137,8 @@ Deno.test("refundService.approve() re-checks what is refundable at approval time
       await codeOf(w.t.services.refunds.approve(w.ctx(w.admin), res.refund.id)),
       "amount_exceeds_refundable",
     );
-    const rejected = await w.t.services.refunds.reject(w.ctx(w.operator), res.refund.id, {
-      note: "withdrawn: refunded in the Dashboard",
-    });
-    assert.equal(rejected.refund.status, "rejected");
+    // it can no longer be carried out: ended failed, nothing left to withdraw
+    assert.equal((await w.t.services.refunds.get(res.refund.id)).status, "failed");
     const txn = await w.t.services.transactions.get(pay.txnId);
     assert.equal(txn.amount_reserved, 0);
     assert.equal(txn.amount_refunded, 8000);
@@ -228,4 +226,31 @@ Deno.test("attack: a disabled operator's refund awaiting approval cannot be appr
     );
     assert.equal(denied.length, 1);
   }, { env: ENV });
+});
+
+Deno.test("a refund awaiting approval that the payment can no longer carry ends failed at the approver's try, its reservation released", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, txnId } = await w.pay(90_000);
+    const asked = await askRefund(w, txnId, 60_000, "order returned");
+    assert.equal(asked.refund.status, "awaiting_approval");
+    // meanwhile someone refunds most of it in the Dashboard
+    await w.stripe.refunds.create({ payment_intent: pi.id, amount: 50_000 });
+    await w.deliver();
+    const res = await w.t.app.request(
+      `/api/admin/payments/refunds/${asked.refund.id}/approve`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
+    );
+    assert.equal(res.status, 422);
+    const problem = await res.json();
+    assert.equal(problem.code, "amount_exceeds_refundable");
+    assert.equal(problem.refund_status, "failed");
+    const refund = await w.t.services.refunds.get(asked.refund.id);
+    assert.equal(refund.status, "failed");
+    assert.equal(refund.failure_reason, "amount_exceeds_refundable");
+    const txn = await w.t.services.transactions.get(txnId);
+    assert.deepEqual([txn.amount_refunded, txn.amount_reserved], [50_000, 0]);
+    // what is really left can be refunded
+    const rest = await askRefund(w, txnId, 40_000, "the rest");
+    assert.equal(rest.refund.status, "succeeded");
+  });
 });

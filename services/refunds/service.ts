@@ -15,6 +15,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
+import { voidIfUndoable } from "./void.ts";
 import { type AuditService } from "../audit/mod.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
@@ -164,7 +165,12 @@ async function approve(
   return toResult(
     await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
       run: async (binding) => {
-        let record = await requests.approve(ctx, id, body, binding);
+        let record;
+        try {
+          record = await requests.approve(ctx, id, body, binding);
+        } catch (error) {
+          throw await voidIfUndoable(p.submitter, ctx, id, error);
+        }
         record = await submitter.submit(ctx, record);
         return { body: refundDetail(record) };
       },
