@@ -8,6 +8,7 @@ import { auditEntries } from "./helpers/identity.ts";
 import { createStripeEventApplier, type RefundSettlementHook } from "../services/ingest/applier.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import { refundableOf } from "../services/refunds/policy.ts";
+import { listAllOpsAlerts } from "../kv/ops_alerts.ts";
 
 async function paid(t: TestApp, customer: string, amount = 5000) {
   const story = paymentStory({ customer, amount });
@@ -219,4 +220,22 @@ Deno.test("charge.refunded naming refunds not yet seen reads them from Stripe", 
       await t.close();
     }
   });
+});
+
+Deno.test("a Dashboard refund first seen failed raises the same ops alert as one seen pending, then failed", async () => {
+  for (const order of ["pending first", "failed first"]) {
+    await withTestApp(async (t) => {
+      const story = await paid(t, "cus_RefundAlert");
+      const { refund, created } = story.refund(T0 + 60, 1000, { status: "pending" });
+      const failed = story.refundUpdated(T0 + 3600, refund, "failed");
+      const events = order === "pending first" ? [created, failed] : [failed, created];
+      for (const e of events) await t.services.stripeEvents.apply(e);
+      assert.equal((await t.services.transactions.get(story.pi)).amount_refunded, 0, order);
+      const alerts = await listAllOpsAlerts(t.kv);
+      assert.deepEqual(alerts.map((a) => [a.kind, a.stripe_refund]), [
+        ["refund_failed_after_success", refund.id],
+      ], order);
+      assert.equal(await balanceMatchesLedger(t, "cus_RefundAlert"), 5000, order);
+    });
+  }
 });

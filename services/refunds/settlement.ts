@@ -168,13 +168,20 @@ function recordExternal(
     history: [{ at: now, status, by: "stripe", note: `seen at Stripe as ${snap.id}` }],
   };
   addCreateRefund(op, record);
-  return [{
+  const recorded: AuditInput = {
     action: "refund.record_external",
     target: { type: "refund", id: record.id },
     result: "ok",
     after: refundAuditView(record),
     reason: record.note,
-  }];
+  };
+  // A refund is failed only after Stripe accepted it: first seen failed (its earlier events
+  // late or lost), it is the same news as seen pending, then failed.
+  if (status !== "failed") return [recorded];
+  return [
+    recorded,
+    raiseAlert(p, op, record, record, "accepted at Stripe (first seen here failed)"),
+  ];
 }
 
 function raiseAlert(
@@ -182,11 +189,13 @@ function raiseAlert(
   op: Deno.AtomicOperation,
   before: RefundRecord,
   after: RefundRecord,
+  seen?: string,
 ): AuditInput {
   const { log, svc } = p;
-  const was = before.status === "processing"
-    ? "accepted at Stripe (its answer never reached us)"
-    : `${before.status} at Stripe`;
+  const was = seen ??
+    (before.status === "processing"
+      ? "accepted at Stripe (its answer never reached us)"
+      : `${before.status} at Stripe`);
   const detail = `refund ${after.id} (${after.stripe_refund}) was ${was}, ` +
     `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
     "received the money; the ledger was reversed; contact the customer or refund another way";
