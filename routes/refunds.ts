@@ -26,7 +26,7 @@ import {
   type RefundResult,
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
-import { transactionIdOf } from "./transactions.ts";
+import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
 
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
@@ -229,7 +229,7 @@ export function refundRoutes(services: Services) {
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      const txn = q.transaction_id && await transactionIdOf(services, q.transaction_id);
+      const txn = q.transaction_id && await transactionFilterOf(services, q.transaction_id);
       return c.json(
         await services.refunds.list({ ...q, ...(txn ? { transaction_id: txn } : {}) }),
         200,

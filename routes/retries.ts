@@ -16,7 +16,7 @@ import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
-import { transactionIdOf } from "./transactions.ts";
+import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
@@ -198,7 +198,7 @@ export function retryRoutes(services: Services) {
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      const txn = q.transaction_id && await transactionIdOf(services, q.transaction_id);
+      const txn = q.transaction_id && await transactionFilterOf(services, q.transaction_id);
       const page = await services.retries.list({ ...q, ...(txn ? { transaction_id: txn } : {}) });
       return c.json({ ...page, data: page.data.map((r) => forReader(c, r)) }, 200);
     })

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
+import { AppError } from "../core/errors.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import {
@@ -167,6 +168,16 @@ const show = adminRoute({ permission: "transactions.read" }, {
  */
 export async function transactionIdOf(services: Services, ref: string): Promise<string> {
   return ref.startsWith("txn_") ? ref : (await services.transactions.get(ref)).id;
+}
+
+/** For a list filter: the transaction's id when `ref` names one, else `ref` (an empty list). */
+export async function transactionFilterOf(services: Services, ref: string): Promise<string> {
+  try {
+    return await transactionIdOf(services, ref);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") return ref;
+    throw error;
+  }
 }
 
 export function transactionRoutes(services: Services) {
