@@ -86,6 +86,8 @@ export const caseKeys = {
   /** a rule silenced for a customer until a time */
   fraudSnooze: (id: string) => ["fraud_snoozes", id],
   fraudSnoozesPrefix: () => ["fraud_snoozes"],
+  /** the snoozes an admin has in force, `{ snoozes: [{ id, until }] }` (services/fraud/snoozes.ts) */
+  fraudSnoozeTally: (admin: string) => ["fraud_snooze_tallies", admin],
   fraudSnoozeBySubject: (customer: string, rule: string, id: string) => [
     "fraud_snoozes_by_subject",
     customer,

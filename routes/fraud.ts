@@ -159,7 +159,10 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
       }).openapi("FraudSnoozeCreate"),
     ),
   },
-  responses: { 201: jsonContent(SnoozeSchema, "snoozed") },
+  responses: {
+    201: jsonContent(SnoozeSchema, "snoozed"),
+    ...errorResponses("conflict"),
+  },
 });
 
 const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {

@@ -98,3 +98,31 @@ Deno.test("fraud workflow: a snooze lasts at most a year", async () => {
     assert.equal((await snooze(365 * day)).status, 201);
   });
 });
+
+Deno.test("one admin has at most 20 snoozes in force: snoozing every customer is no way around a rule change", async () => {
+  await withTestApp(async (t) => {
+    const analyst = await createAdmin(t, "analyst");
+    const other = await createAdmin(t, "analyst");
+    const snooze = (as: typeof analyst, n: number) =>
+      call(t, "POST", "/snoozes", authHeaders(as), {
+        customer: `cus_Snoozed${n}`,
+        rule: "velocity",
+        until: new Date(t.clock.now() + 7 * 24 * 3600_000).toISOString(),
+        note: "known reseller",
+      });
+    // a burst: exactly 20 land
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, n) => snooze(analyst, n)));
+    const statuses = burst.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 201).length, 20, JSON.stringify(statuses));
+    assert.equal(statuses.filter((s) => s === 409).length, 10);
+    assert.match(burst.find((r) => r.status === 409)!.body.detail, /PUT \/fraud\/rules\/velocity/);
+    assert.equal((await snooze(other, 99)).status, 201, "another admin has their own count");
+    // deleting one makes room; so does one running out
+    const first = burst.find((r) => r.status === 201)!.body.id;
+    assert.equal((await call(t, "DELETE", `/snoozes/${first}`, authHeaders(analyst))).status, 200);
+    assert.equal((await snooze(analyst, 100)).status, 201);
+    assert.equal((await snooze(analyst, 101)).status, 409);
+    t.clock.advance(8 * 24 * 3600_000);
+    assert.equal((await snooze(analyst, 102)).status, 201);
+  });
+});
