@@ -18,6 +18,11 @@ export interface AdminRecord {
   created_by: string;
   /** ISO 8601: when the current token was issued (API_TOKEN_TTL_DAYS counts from here) */
   token_issued_at?: string;
+  /**
+   * ISO 8601: when the account was last disabled. A request it made before
+   * then is void, even once it is active again (README, "Accounts and enrollment").
+   */
+  disabled_at?: string;
 }
 
 /** What an account's email must look like once trimmed and lowercased (at most 254 characters). */

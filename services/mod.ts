@@ -125,6 +125,15 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
       cursors,
       newId,
       approvals,
+      // what a disabled account asked for and still awaits approval ends with it
+      onAccountDisabled: async (adminId) => {
+        try {
+          await refunds.voidRequestsOf(adminId);
+        } catch (error) {
+          // approvals refuse them anyway (disabled_at); the sweep is a courtesy
+          deps.log.warn("voiding a disabled admin's refunds failed", { admin_id: adminId, error });
+        }
+      },
     }),
     refunds,
     approvals,

@@ -206,7 +206,7 @@ Deno.test("a decided refund cannot be approved or rejected again", async () => {
   }, { env: ENV });
 });
 
-Deno.test("attack: a disabled operator's refund awaiting approval cannot be approved (409, audited, nothing sent)", async () => {
+Deno.test("attack: a disabled operator's refund awaiting approval ends with the disable (expired, released, nothing sent)", async () => {
   await withRefundWorld(async (w) => {
     const pay = await w.pay(8000);
     const res = await ask(w, w.operator, pay.txnId, 5000);
@@ -214,17 +214,20 @@ Deno.test("attack: a disabled operator's refund awaiting approval cannot be appr
     await w.t.services.identity.updateAdmin(systemContext("test"), w.operator.id, {
       status: "disabled",
     });
+    assert.equal((await w.t.services.refunds.get(res.refund.id)).status, "expired");
+    assert.equal((await w.t.services.transactions.get(pay.txnId)).amount_reserved, 0);
     const e = await w.t.services.refunds.approve(w.ctx(w.operator2), res.refund.id, {
       approval_hash: res.refund.approval.hash!,
     }).then(() => null, (e) => e);
     assert.ok(e instanceof AppError);
     assert.equal(e.code, "conflict");
-    assert.match(e.message, new RegExp(`${w.operator.id} was disabled`));
+    assert.equal(e.extra?.refund_status, "expired");
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);
-    const denied = (await auditEntries(w.t.kv)).filter((x) =>
-      x.action === "refund.approve" && x.result === "denied"
+    const expired = (await auditEntries(w.t.kv)).filter((x) =>
+      x.action === "refund.expire" && x.target?.id === res.refund.id
     );
-    assert.equal(denied.length, 1);
+    assert.equal(expired.length, 1);
+    assert.match(expired[0].reason ?? "", new RegExp(`${w.operator.id} was disabled`));
   }, { env: ENV });
 });
 

@@ -82,21 +82,29 @@ export async function linkRefusal(
 }
 
 /**
- * Why a request is void because of its requester (a disabled admin's
- * requests die with the account), or null. A system requester has no record.
+ * Why a request is void because of its requester, or null: a disabled
+ * admin's requests die with the account, and so does whatever they asked for
+ * before a disable even once they are active again (`disabled_at` at or after
+ * the request's `created_at`). A system requester has no record.
  */
 export function requesterVoid(
-  request: { requested_by: string },
-  requester: { status: string } | null,
+  request: { requested_by: string; created_at: string },
+  requester: { status: string; disabled_at?: string } | null,
 ): string | null {
-  if (!requester || requester.status === "active") return null;
-  return `requester ${request.requested_by} was disabled`;
+  if (!requester) return null;
+  if (requester.status !== "active") return `requester ${request.requested_by} was disabled`;
+  const disabled = requester.disabled_at ? Date.parse(requester.disabled_at) : NaN;
+  if (disabled >= Date.parse(request.created_at)) {
+    return `requester ${request.requested_by} was disabled (at ${requester.disabled_at}) after ` +
+      "asking";
+  }
+  return null;
 }
 
 /** `requesterVoid` with the requester read from KV, as a refusal (409) naming `what`. */
 export async function requesterRefusal(
   kv: Deno.Kv,
-  request: { requested_by: string },
+  request: { requested_by: string; created_at: string },
   what: string,
 ): Promise<Refusal | null> {
   const reason = requesterVoid(request, (await getAdmin(kv, request.requested_by)).value);
@@ -106,6 +114,7 @@ export async function requesterRefusal(
     error: new AppError(
       "conflict",
       `${what} cannot be approved: ${reason}; a disabled admin's requests are void`,
+      { extra: { requester_disabled: true } },
     ),
   };
 }

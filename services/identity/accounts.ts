@@ -10,6 +10,11 @@ import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 export interface IdentityDeps extends SecondFactorDeps {
   cursors: CursorSealer;
   newId: IdFactory;
+  /**
+   * Runs right after an account's disable commits: other domains void what it
+   * started that they keep (refunds awaiting approval). Must not throw.
+   */
+  onDisabled?: (adminId: string) => Promise<void>;
 }
 
 /** An admin as the API shows it: never the token hash. */

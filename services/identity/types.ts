@@ -113,6 +113,8 @@ export interface IdentityOptions {
   newId: IdFactory;
   /** the two-person queue: account, grant and credential-reset kinds register on it */
   approvals?: ApprovalService;
+  /** runs right after an account's disable commits (services/mod.ts: its refunds awaiting approval) */
+  onAccountDisabled?: (adminId: string) => Promise<void>;
   /** per-token budgets (default 120 API requests and 10 step-ups a minute) */
   limits?: RateLimits;
   /** how long API request counts may stay in this isolate before they go to KV */

@@ -158,9 +158,11 @@ export async function updateAdmin(
   if (role !== undefined || change.status !== undefined) {
     await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
   }
-  return await d.audit.commit(ctx, async (op) => {
+  let disabling = false;
+  const result = await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
     const before = entry.value;
+    disabling = change.status === "disabled" && before.status !== "disabled";
     const next: AdminRecord = {
       ...before,
       role: role ?? before.role,
@@ -195,10 +197,15 @@ export async function updateAdmin(
     }
     if (audit.length > 0) {
       next.updated_at = new Date(d.clock.now()).toISOString();
+      if (next.status === "disabled" && before.status !== "disabled") {
+        next.disabled_at = next.updated_at;
+      }
       addUpdateAdmin(op, entry, next);
     }
     return { value: { admin: adminView(next) }, audit };
   });
+  if (result.admin.status === "disabled" && disabling) await d.onDisabled?.(id);
+  return result;
 }
 
 /**

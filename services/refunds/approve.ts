@@ -79,7 +79,7 @@ async function approve(
     await denied(parts, ctx, first, linked.reason);
     throw linked.error;
   }
-  // A disabled requester's refund is void: rejecting it releases the reservation.
+  // A disabled requester's refund is void: the caller ends it (void.ts), releasing the reservation.
   const gone = await requesterRefusal(kv, first, `refund ${id}`);
   if (gone) {
     await denied(parts, ctx, first, gone.reason);
@@ -133,6 +133,7 @@ function commitApproval(
       throw new AppError(
         "conflict",
         `refund ${id} cannot be approved: ${voided}; a disabled admin's requests are void`,
+        { extra: { requester_disabled: true } },
       );
     }
     op.check(requester);

@@ -1,15 +1,26 @@
 /**
- * Refunds awaiting approval that the payment can no longer carry (README,
- * "Refund approval policy").
+ * Refunds awaiting approval that can no longer be approved are ended, not
+ * left waiting with their reservation (README, "Refund approval policy";
+ * "Accounts and enrollment"): one the payment can no longer carry ends
+ * `failed`; one whose requester was disabled after asking ends `expired`.
  */
 import type { CallContext } from "../../domain/actor.ts";
+import { systemContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
+import { getRefund } from "../../kv/refunds.ts";
+import { listRequesterRowsSince } from "../../kv/refund_policy.ts";
+import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
+
+/** The system actor that ends a disabled requester's refunds. */
+export const VOID_ACTOR = "refunds:requester_disabled";
 
 /**
  * A refund that can no longer be carried out (the payment was refunded or
  * disputed elsewhere meanwhile) is not left waiting with its reservation:
- * the approver's attempt ends it `failed`, naming why. Returns the error to throw.
+ * the approver's attempt ends it `failed`, naming why. A refund whose
+ * requester was disabled since it was asked for ends `expired`, by the
+ * system. Returns the error to throw.
  */
 export async function voidIfUndoable(
   submitter: Pick<RefundSubmitter, "release">,
@@ -17,6 +28,20 @@ export async function voidIfUndoable(
   id: string,
   error: unknown,
 ): Promise<unknown> {
+  if (error instanceof AppError && error.extra?.requester_disabled) {
+    const ended = await submitter.release(systemContext(VOID_ACTOR), id, {
+      status: "expired",
+      from: ["awaiting_approval"],
+      action: "refund.expire",
+      reason: `void: ${error.message}`,
+    });
+    if (!ended) return error;
+    return new AppError(
+      error.code,
+      `${error.message}; refund ${id} is now expired and its reservation released`,
+      { extra: { ...error.extra, refund_status: "expired" } },
+    );
+  }
   if (!(error instanceof AppError && error.code === "amount_exceeds_refundable")) return error;
   const ended = await submitter.release(ctx, id, {
     status: "failed",
@@ -35,4 +60,31 @@ export async function voidIfUndoable(
       extra: { ...error.extra, refund_status: "failed" },
     },
   );
+}
+
+/**
+ * Ends every refund `adminId` asked for that still awaits approval (their
+ * account was just disabled), as the system; returns the ids ended. Read
+ * through the requester's index rows of the approval window.
+ */
+export async function voidAwaitingOf(
+  kv: Deno.Kv,
+  submitter: Pick<RefundSubmitter, "release">,
+  adminId: string,
+  nowMs: number,
+): Promise<string[]> {
+  const rows = await listRequesterRowsSince(kv, adminId, nowMs - 2 * APPROVAL_TTL_MS);
+  const ended: string[] = [];
+  for (const { row } of rows) {
+    const record = (await getRefund(kv, row.id)).value;
+    if (record?.status !== "awaiting_approval" || record.requested_by !== adminId) continue;
+    const done = await submitter.release(systemContext(VOID_ACTOR), row.id, {
+      status: "expired",
+      from: ["awaiting_approval"],
+      action: "refund.expire",
+      reason: `void: requester ${adminId} was disabled`,
+    });
+    if (done) ended.push(row.id);
+  }
+  return ended;
 }
