@@ -154,7 +154,18 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
       case "enable": {
         const status = cmd.verb === "disable" ? "disabled" : "active";
         const r = await retryWhileLocked(() => identity.updateAdmin(ctx, cmd.id!, { status }));
-        print(r.admin, [`${cmd.verb}d admin ${r.admin.id} <${r.admin.email}>`]);
+        // re-enabled with no old credential: the person enrolls new ones with this code
+        const code = r.handover;
+        print(code ? { ...r.admin, handover: code } : r.admin, [
+          `${cmd.verb}d admin ${r.admin.id} <${r.admin.email}>`,
+          ...(code
+            ? [
+              "its old token and second factor stay revoked; hand over this enrollment code " +
+              "(single-use, redeemed at POST /api/admin/enroll), shown once:",
+              `  enrollment code: ${code.enrollment_code} (expires ${code.enrollment_expires_at})`,
+            ]
+            : []),
+        ]);
         return;
       }
       case "reset-2fa": {

@@ -11,7 +11,7 @@ commands:
                                               otpauth:// URI and recovery codes ONCE
   list [--json]                               list admins
   disable --id ID                             disable an admin (its token stops working at once)
-  enable --id ID                              enable a disabled admin
+  enable --id ID                              enable a disabled admin (prints an enrollment code for new credentials)
   reset-2fa --id ID [--json]                  new TOTP secret and recovery codes (shown once)
   rotate-token --id ID [--json]               new API token (shown once); the old one stops working
 

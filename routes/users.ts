@@ -40,9 +40,21 @@ const AccountRequestSchema = z.object({
   enrollment_expires_at: DateTime,
 }).openapi("AccountRequest");
 
+const Handover = z.object({
+  enrollment_code: z.string().openapi({
+    description: "single-use: hand it to the person, who redeems it at POST /api/admin/enroll " +
+      "for a new token and second factor",
+  }),
+  enrollment_expires_at: DateTime,
+}).openapi("EnrollmentHandover");
+
 const AdminChangeResult = z.object({
   admin: AdminSchema,
   pending_approval: orNull(ApprovalSchema),
+  handover: Handover.optional().openapi({
+    description: "once, when this change re-enabled the account: its old token and second " +
+      "factor stay revoked and the person enrolls new ones with this code",
+  }),
 }).openapi("AdminChangeResult");
 
 const IdParam = z.object({
@@ -107,8 +119,11 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. A role that can approve " +
     "(operator, admin), and re-enabling a disabled operator or admin, need a second admin: the " +
-    "answer is 202 with the pending request. A re-enabled operator or admin gets new " +
-    "credentials only: the approver's answer carries an enrollment code to hand over.",
+    "answer is 202 with the pending request; whether re-enabling needs one is judged by the " +
+    "role the account has while disabled (change the role of a disabled account only with or " +
+    "after its re-enabling). A re-enabled account gets new credentials only: the answer that " +
+    "re-enables it (the approver's, for an operator or admin) carries an enrollment code to " +
+    "hand over.",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -175,6 +190,7 @@ export function userRoutes(services: Services) {
         c.req.valid("param").id,
         c.req.valid("json"),
       );
+      if (result.handover) c.header("Cache-Control", "no-store");
       return result.pending_approval ? c.json(result, 202) : c.json(result, 200);
     })
     .openapi(rotate, async (c) => {

@@ -203,6 +203,35 @@ Deno.test("admin list, disable, rotate-token and reset-2fa change the same KV, a
   });
 });
 
+Deno.test("admin enable re-enables with no old credential and prints an enrollment code", async () => {
+  await withTempKv(async (kvPath) => {
+    const created = JSON.parse(
+      (await cli(kvPath, "create", "--email", "b@example.com", "--role", "operator", "--json"))
+        .stdout,
+    );
+    assert.equal((await cli(kvPath, "disable", "--id", created.id)).code, 0);
+    const human = await cli(kvPath, "enable", "--id", created.id);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stdout, /enabled admin/);
+    assert.match(human.stdout, /enrollment code: enr_/);
+    assert.equal((await cli(kvPath, "disable", "--id", created.id)).code, 0);
+    const res = await cli(kvPath, "enable", "--id", created.id, "--json");
+    assert.equal(res.code, 0, res.stderr);
+    const enabled = JSON.parse(res.stdout);
+    assert.equal(enabled.status, "active");
+    assert.match(enabled.handover.enrollment_code, /^enr_/);
+    const { kv, services } = await openLikeServer(kvPath);
+    try {
+      await assert.rejects(services.identity.authenticate(`Bearer ${created.token}`, meta));
+      const redeemed = await services.identity.enroll(enabled.handover.enrollment_code, meta, {});
+      assert.equal(redeemed.admin.id, created.id);
+      assert.match(redeemed.token ?? "", /^pot_/);
+    } finally {
+      kv.close();
+    }
+  });
+});
+
 Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exits 1", async () => {
   await withTempKv(async (kvPath) => {
     for (

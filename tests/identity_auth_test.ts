@@ -51,7 +51,7 @@ Deno.test("GET /api/admin/me shows id, email, role, permissions and second-facto
   });
 });
 
-Deno.test("a disabled admin's token stops working at once, and works again when re-enabled", async () => {
+Deno.test("a disabled admin's token stops working at once, and stays dead when re-enabled (a new one is enrolled)", async () => {
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "operator");
     assert.equal(
@@ -62,11 +62,21 @@ Deno.test("a disabled admin's token stops working at once, and works again when 
     const res = await t.app.request("/api/admin/me", { headers: authHeaders(admin) });
     assert.equal(res.status, 401);
     assert.match((await problem(res)).detail, /disabled/);
-    await t.services.identity.updateAdmin(cli, admin.id, { status: "active" });
-    assert.equal(
-      (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).status,
-      200,
+    const enabled = await t.services.identity.updateAdmin(cli, admin.id, { status: "active" });
+    const old = await t.app.request("/api/admin/me", { headers: authHeaders(admin) });
+    assert.equal(old.status, 401);
+    await old.body?.cancel();
+    const meta = { request_id: "req_enroll", ip: null, user_agent: null };
+    const redeemed = await t.services.identity.enroll(
+      enabled.handover!.enrollment_code,
+      meta,
+      {},
     );
+    const fresh = await t.app.request("/api/admin/me", {
+      headers: { authorization: `Bearer ${redeemed.token}` },
+    });
+    assert.equal(fresh.status, 200);
+    await fresh.body?.cancel();
   });
 });
 

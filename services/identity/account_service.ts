@@ -80,17 +80,27 @@ export function createAccountService(
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");
-      // ... and a disabled account that can approve (with the role it has at once) by one too.
-      const directRole = grant ? before.role : role ?? before.role;
-      const reactivate = reactivationNeedsApproval(ctx, before, change.status, directRole);
+      // ... and a disabled account that can approve (judged by the role it has now) by one too.
+      const reactivate = reactivationNeedsApproval(ctx, before, change.status);
       if (grant || reactivate) {
         await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
       }
-      if (reactivate && role !== undefined && role !== before.role) {
+      const reRoled = role !== undefined && role !== before.role;
+      if (reactivate && reRoled) {
         throw new AppError(
           "conflict",
           `admin ${id} is disabled: ask for re-enabling it (a second admin approves) and for ` +
             "the role change separately",
+        );
+      }
+      // a disabled account's role changes only with (or after) its re-enabling
+      if (
+        ctx.actor.type === "admin" && before.status === "disabled" && reRoled &&
+        change.status !== "active"
+      ) {
+        throw new AppError(
+          "conflict",
+          `admin ${id} is disabled: re-enable it first, then change its role`,
         );
       }
       const direct = {
@@ -98,15 +108,19 @@ export function createAccountService(
         ...(grant ? { role: undefined } : {}),
         ...(reactivate ? { status: undefined } : {}),
       };
-      const admin = direct.role !== undefined || direct.status !== undefined
-        ? (await updateAdmin(d, ctx, id, direct)).admin
-        : adminView(before);
+      const changed = direct.role !== undefined || direct.status !== undefined
+        ? await updateAdmin(d, ctx, id, direct)
+        : { admin: adminView(before) };
       const pending = grant
         ? await requestRoleGrant(d, needApprovals(), ctx, before, role)
         : reactivate
         ? await requestReactivation(needApprovals(), ctx, before)
         : null;
-      return { admin, pending_approval: pending };
+      return {
+        admin: changed.admin,
+        pending_approval: pending,
+        ...(changed.handover ? { handover: changed.handover } : {}),
+      };
     },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),
     resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),

@@ -19,15 +19,17 @@ import { addIssuedCode, approvingRole, issueCode, unusableTokenHash } from "./en
 
 const target = (id: string) => ({ type: "admin", id });
 
-/** Whether setting `status` on `before` (its role becoming `role`) needs a second admin. */
+/**
+ * Whether setting `status` on `before` needs a second admin: judged by the
+ * role the account has while disabled, never by a role sent with the change.
+ */
 export function reactivationNeedsApproval(
   ctx: CallContext,
   before: AdminRecord,
   status: AdminRecord["status"] | undefined,
-  role: AdminRecord["role"],
 ): boolean {
   return ctx.actor.type === "admin" && status === "active" && before.status === "disabled" &&
-    approvingRole(role);
+    approvingRole(before.role);
 }
 
 /** `PATCH /api/admin/users/{id}` `{"status":"active"}` on a disabled operator or admin. */

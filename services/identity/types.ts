@@ -8,7 +8,7 @@ import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { FlushTimer, RateLimits } from "./throttle.ts";
 import type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 import type { AccountRequestResult } from "./invites.ts";
-import type { Redeemed } from "./enrollment.ts";
+import type { IssuedCode, Redeemed } from "./enrollment.ts";
 
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {
@@ -94,7 +94,9 @@ export interface IdentityService extends IdentityGuard {
     ctx: CallContext,
     id: string,
     change: AdminChange,
-  ): Promise<{ admin: AdminView; pending_approval: ApprovalRequest | null }>;
+  ): Promise<
+    { admin: AdminView; pending_approval: ApprovalRequest | null; handover?: IssuedCode }
+  >;
   rotateToken(ctx: CallContext, id: string): Promise<{ admin: AdminView; token: string }>;
   resetSecondFactor(
     ctx: CallContext,

@@ -23,9 +23,14 @@ import {
   getAdminIdByEmail,
 } from "../../kv/admins.ts";
 import { type AdminRecord, type AdminStatus, canonicalEmail } from "../../domain/admin.ts";
-import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import {
+  addDeleteSecondFactor,
+  addSetSecondFactor,
+  getSecondFactor,
+} from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
+import { addIssuedCode, issueCode, type IssuedCode, unusableTokenHash } from "./enrollment.ts";
 
 export { adminView, loadAdmin };
 export { refuseSelf as refuseSelfChange };
@@ -153,7 +158,7 @@ export async function updateAdmin(
   ctx: CallContext,
   id: string,
   change: AdminChange,
-): Promise<{ admin: AdminView }> {
+): Promise<{ admin: AdminView; handover?: IssuedCode }> {
   const role = change.role === undefined ? undefined : checkRole(change.role);
   if (role !== undefined || change.status !== undefined) {
     await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
@@ -179,6 +184,16 @@ export async function updateAdmin(
         reason: breakGlass(ctx),
       });
     }
+    let handover: IssuedCode | undefined;
+    if (next.status === "active" && before.status === "disabled") {
+      // re-enabled with none of its old credentials: whoever re-enables hands over a code
+      next.token_hash = await unusableTokenHash();
+      const factor = await getSecondFactor(d.kv, id);
+      if (factor.value) addDeleteSecondFactor(op, factor);
+      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null });
+      addIssuedCode(op, issued.record);
+      handover = issued.code;
+    }
     if (next.status !== before.status) {
       // what a disabled admin started goes with them, in the same commit
       const voided = next.status === "disabled" ? await addVoidStartedBy(d, op, id) : null;
@@ -192,7 +207,13 @@ export async function updateAdmin(
           ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
           ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
         },
-        reason: breakGlass(ctx),
+        reason: [
+          handover
+            ? "old token and second factor revoked; the person enrolls new ones with an " +
+              "enrollment code"
+            : null,
+          breakGlass(ctx),
+        ].filter(Boolean).join("; ") || null,
       }, ...(voided?.audit ?? []));
     }
     if (audit.length > 0) {
@@ -202,7 +223,7 @@ export async function updateAdmin(
       }
       addUpdateAdmin(op, entry, next);
     }
-    return { value: { admin: adminView(next) }, audit };
+    return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
   });
   if (result.admin.status === "disabled" && disabling) await d.onDisabled?.(id);
   return result;

@@ -1,0 +1,112 @@
+/**
+ * Re-enabling an account never brings back its old credentials (README,
+ * "Accounts and enrollment"): whether it needs a second admin is judged by
+ * the role the account has while disabled, never by a role sent with it;
+ * whoever re-enables (the approver, the admin alone for a role that cannot
+ * approve, the CLI) receives a one-time enrollment code for new ones.
+ */
+import assert from "node:assert/strict";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
+import {
+  authHeaders,
+  createAdmin,
+  jsonRequest,
+  otpHeaders,
+  patchUser,
+  type TestAdmin,
+} from "./helpers/identity.ts";
+import { systemContext } from "../domain/actor.ts";
+
+async function disable(t: TestApp, by: TestAdmin, id: string): Promise<void> {
+  const res = await patchUser(t, by, id, { status: "disabled" });
+  assert.equal(res.status, 200, await res.text());
+}
+
+async function meStatus(t: TestApp, token: string): Promise<number> {
+  const res = await t.app.request("/api/admin/me", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+async function enroll(t: TestApp, code: string) {
+  const res = await t.app.request("/api/admin/enroll", jsonRequest("POST", {}, { code }));
+  return { status: res.status, body: await res.json() };
+}
+
+Deno.test("attack: a disabled operator re-enabled with role viewer in the same PATCH is judged as an operator (409), its old token stays dead", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const o = await createAdmin(t, "operator");
+    await disable(t, a, o.id);
+    const res = await patchUser(t, a, o.id, { status: "active", role: "viewer" });
+    assert.equal(res.status, 409, await res.text());
+    const after = await t.services.identity.getAdmin(o.id);
+    assert.deepEqual([after.status, after.role], ["disabled", "operator"]);
+    assert.equal(await meStatus(t, o.token), 401);
+  });
+});
+
+Deno.test("attack: a disabled operator cannot be downgraded before it is re-enabled (no path around user.reactivate)", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const o = await createAdmin(t, "operator");
+    await disable(t, a, o.id);
+    const res = await patchUser(t, a, o.id, { role: "viewer" });
+    assert.equal(res.status, 409, await res.text());
+    assert.equal(await t.services.identity.getAdmin(o.id).then((x) => x.role), "operator");
+    const again = await patchUser(t, a, o.id, { status: "active" });
+    assert.equal(again.status, 202);
+    assert.equal((await again.json()).pending_approval.kind, "user.reactivate");
+  });
+});
+
+Deno.test("re-enabling a disabled viewer is one admin's change but hands over new credentials: old token and second factor stay revoked", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    await disable(t, a, v.id);
+    const res = await patchUser(t, a, v.id, { status: "active" });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    const body = await res.json();
+    assert.equal(body.admin.status, "active");
+    assert.equal(body.pending_approval, null);
+    const code = body.handover?.enrollment_code;
+    assert.match(code ?? "", /^enr_/);
+    assert.equal(await meStatus(t, v.token), 401, "the old token stays dead");
+    const enrolled = await enroll(t, code);
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.body.admin.id, v.id);
+    assert.ok(enrolled.body.totp_secret, "a new second factor");
+    assert.notEqual(enrolled.body.totp_secret, v.totpSecret);
+    assert.equal(await meStatus(t, enrolled.body.token), 200);
+    // the code is single-use
+    assert.equal((await enroll(t, code)).status, 401);
+  });
+});
+
+Deno.test("attack: the CLI's enable brings back no old credential either: it prints an enrollment code", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const o = await createAdmin(t, "operator");
+    const stepUp = await t.app.request(
+      "/api/admin/step-up",
+      jsonRequest("POST", authHeaders(o), { code: otpHeaders(t, o)["x-otp-code"] }),
+    );
+    assert.equal(stepUp.status, 200);
+    await stepUp.body?.cancel();
+    await disable(t, a, o.id);
+    const r = await t.services.identity.updateAdmin(systemContext("cli"), o.id, {
+      status: "active",
+    });
+    assert.equal(r.admin.status, "active");
+    assert.match(r.handover?.enrollment_code ?? "", /^enr_/);
+    assert.equal(await meStatus(t, o.token), 401);
+    // the old second factor is gone: the old TOTP secret opens nothing once enrolled anew
+    const enrolled = await enroll(t, r.handover!.enrollment_code);
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.notEqual(enrolled.body.totp_secret, o.totpSecret);
+  });
+});
