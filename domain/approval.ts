@@ -78,11 +78,13 @@ export const APPROVAL_POLICY = {
   },
   "user.create": {
     approverPermission: "users.write",
-    description: "creating an account that can approve (operator, admin)",
+    description: "creating an account that can approve (operator, admin); the approver hands " +
+      "over its enrollment code",
   },
   "user.role_grant": {
     approverPermission: "users.write",
-    description: "granting a role that can approve (operator, admin)",
+    description: "granting a role that can approve (operator, admin); its credentials are " +
+      "renewed through the approver",
   },
   "user.reactivate": {
     approverPermission: "users.write",

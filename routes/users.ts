@@ -32,12 +32,13 @@ const AccountRequestSchema = z.object({
   approval: orNull(ApprovalSchema).openapi({
     description: "the pending request, for roles that can approve (operator, admin)",
   }),
-  enrollment_code: z.string().openapi({
+  enrollment_code: z.string().optional().openapi({
     description:
-      "single-use: hand it to the new person, who redeems it at POST /api/admin/enroll " +
-      "(once the request is approved) for their own token and second factor",
+      "single-use, for a role that cannot approve (201): hand it to the new person, who redeems " +
+      "it at POST /api/admin/enroll for their own token and second factor. An operator or admin " +
+      "(202) gets no code here: the admin who approves the request receives it (approval.handover)",
   }),
-  enrollment_expires_at: DateTime,
+  enrollment_expires_at: DateTime.optional(),
 }).openapi("AccountRequest");
 
 const Handover = z.object({
@@ -86,10 +87,11 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   method: "post",
   path: "/users",
   tags: ["users"],
-  summary: "Create an admin: an enrollment code (and, for operator or admin, a pending request)",
-  description: "No credentials are returned: the new person redeems the enrollment code at " +
+  summary: "Create an admin: an enrollment code, or for operator or admin a pending request",
+  description: "No credentials are returned: the new person redeems an enrollment code at " +
     "`POST /api/admin/enroll`. An account that can approve (operator, admin) waits for a second " +
-    "admin: the answer is 202 with the pending request.",
+    "admin: the answer is 202 with the pending request and no code; the approver's answer " +
+    "carries the code (`approval.handover`) to hand over.",
   request: {
     body: jsonBody(z.object({
       // checked here, as the service does, so a typo does not spend the second factor
@@ -106,7 +108,7 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     201: jsonContent(AccountRequestSchema, "created; the person enrolls with the code"),
     202: jsonContent(
       AccountRequestSchema,
-      "waits for a second admin; the code works once approved",
+      "waits for a second admin, whose approval answer carries the enrollment code",
     ),
     ...errorResponses("conflict"),
   },

@@ -370,7 +370,9 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
       factor: "otp",
     });
     assert.equal(approved.approval.status, "executed");
-    await send(operator, "post", "/api/admin/enroll", { body: { code: request.enrollment_code } });
+    await send(operator, "post", "/api/admin/enroll", {
+      body: { code: approved.approval.handover.enrollment_code },
+    });
     const viewerId = viewer.id ?? viewer.admin?.id;
     if (viewerId) {
       await send(admin, "get", "/api/admin/users/{id}", { params: { id: viewerId } });

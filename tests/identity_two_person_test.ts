@@ -35,10 +35,8 @@ Deno.test("attack: one admin creates an operator and cannot use it to approve (p
     const approval = created.body.approval;
     assert.equal(approval.kind, "user.create");
 
-    // the code does nothing before a second admin approves
-    const early = await post(t, "/api/admin/enroll", {}, { code: created.body.enrollment_code });
-    assert.equal(early.status, 401);
-    assert.equal(early.body.code, "enrollment_invalid");
+    // the requester holds no code: the approver will hand it over
+    assert.equal(created.body.enrollment_code, undefined);
     // the requester cannot approve
     const self = await post(t, `/api/admin/approvals/${approval.id}/approve`, otpHeaders(t, a));
     assert.equal(self.status, 403);
@@ -50,7 +48,9 @@ Deno.test("attack: one admin creates an operator and cannot use it to approve (p
     assert.equal(ok.status, 200);
     assertNoCredentials(ok.body);
     assert.equal(ok.body.approval.status, "executed");
-    const enrolled = await post(t, "/api/admin/enroll", {}, { code: created.body.enrollment_code });
+    const enrolled = await post(t, "/api/admin/enroll", {}, {
+      code: ok.body.approval.handover.enrollment_code,
+    });
     assert.equal(enrolled.status, 200);
     assert.equal(enrolled.headers.get("cache-control"), "no-store");
     assert.equal(enrolled.body.admin.role, "operator");

@@ -30,10 +30,10 @@ import {
   unusableTokenHash,
 } from "./enrollment.ts";
 
-export interface AccountRequestResult extends IssuedCode {
-  /** the account, when it needed no second person */
+export interface AccountRequestResult extends Partial<IssuedCode> {
+  /** the account, when it needed no second person (with its code, for its creator to hand over) */
   admin: AdminView | null;
-  /** the pending request, when it did */
+  /** the pending request, when it did (no code: its approver hands one over) */
   approval: ApprovalRequest | null;
 }
 
@@ -65,7 +65,10 @@ async function newAccount(
   };
 }
 
-/** `POST /api/admin/users`: an account and its enrollment code, or a pending request and its code. */
+/**
+ * `POST /api/admin/users`: an account and its enrollment code, or, for a role
+ * that can approve, a pending request without one (the approver hands it over).
+ */
 export async function requestAccount(
   d: IdentityDeps,
   approvals: ApprovalService,
@@ -92,12 +95,7 @@ export async function requestAccount(
         summary: `create ${role} ${email}`,
       });
       addAccountRequestByEmail(op, index, email, request.id, 2 * DEFAULT_APPROVAL_TTL_MS);
-      const issued = await issueCode(d, ctx, "account", {
-        admin_id: null,
-        approval_id: request.id,
-      });
-      addIssuedCode(op, issued.record);
-      return { value: { admin: null, approval: request, ...issued.code }, audit: [audit] };
+      return { value: { admin: null, approval: request }, audit: [audit] };
     });
   }
   const account = await newAccount(d, email, role, ctx.actor.id);
@@ -163,7 +161,11 @@ export async function requestCredentialReset(
   });
 }
 
-/** `user.create`: the approved account, created as the approver. */
+/**
+ * `user.create`: the approved account, created as the approver, whose answer
+ * carries its enrollment code: whoever approves an account that can approve
+ * hands its credentials over, never its requester.
+ */
 function executeCreate(d: IdentityDeps) {
   return async (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
     const email = String(request.payload.email);
@@ -177,8 +179,13 @@ function executeCreate(d: IdentityDeps) {
         at: account.created_at,
       });
       addAdminLink(op, account.id, ctx.actor.id, { why: "approved", at: account.created_at });
+      const issued = await issueCode(d, ctx, "account", {
+        admin_id: account.id,
+        approval_id: request.id,
+      });
+      addIssuedCode(op, issued.record);
       return {
-        value: { admin_id: account.id, email, role },
+        value: { admin_id: account.id, email, role, handover: issued.code },
         audit: [{
           action: "user.create",
           target: target(account.id),
@@ -190,7 +197,12 @@ function executeCreate(d: IdentityDeps) {
   };
 }
 
-/** `user.role_grant`: the role, if the admin is still as they were when it was asked for. */
+/**
+ * `user.role_grant`: the role, if the admin is still as they were when it was
+ * asked for. Whoever held the lower role's credentials does not keep them into
+ * the new one: token and second factor are revoked in the same commit and the
+ * approver's answer carries an enrollment code for new ones.
+ */
 function executeRoleGrant(d: IdentityDeps) {
   return (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
     const id = String(request.payload.admin_id);
@@ -205,17 +217,28 @@ function executeRoleGrant(d: IdentityDeps) {
         );
       }
       const iso = new Date(d.clock.now()).toISOString();
-      addUpdateAdmin(op, entry, { ...before, role, updated_at: iso });
+      addUpdateAdmin(op, entry, {
+        ...before,
+        role,
+        token_hash: await unusableTokenHash(),
+        updated_at: iso,
+      });
+      const factor = await getSecondFactor(d.kv, id);
+      if (factor.value) addDeleteSecondFactor(op, factor);
       addAdminLink(op, id, request.requested_by, { why: "granted", at: iso });
       addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
+      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: request.id });
+      addIssuedCode(op, issued.record);
       return {
-        value: { admin_id: id, role },
+        value: { admin_id: id, role, handover: issued.code },
         audit: [{
           action: "user.update",
           target: target(id),
           result: "ok",
           before: { role: before.role },
           after: { role, approval_id: request.id, requested_by: request.requested_by },
+          reason: "old token and second factor revoked; the approver hands over an enrollment " +
+            "code for new ones",
         }],
       };
     });

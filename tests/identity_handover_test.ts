@@ -1,0 +1,97 @@
+/**
+ * Whoever approves an account that can approve hands over its credentials
+ * (README, "Two-person rules", "Accounts and enrollment"): the requester of a
+ * `user.create` or `user.role_grant` for operator or admin never holds the
+ * account's enrollment code, so one admin cannot create two accounts and
+ * have them approve each other.
+ */
+import assert from "node:assert/strict";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
+import { createAdmin, jsonRequest, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
+
+async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
+  const res = await t.app.request(path, jsonRequest("POST", headers, body));
+  return {
+    status: res.status,
+    body: await res.json(),
+    cacheControl: res.headers.get("cache-control"),
+  };
+}
+
+async function meStatus(t: TestApp, token: string): Promise<number> {
+  const res = await t.app.request("/api/admin/me", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+function approve(t: TestApp, by: TestAdmin, approval: { id: string; approval_hash: string }) {
+  return post(t, `/api/admin/approvals/${approval.id}/approve`, otpHeaders(t, by), {
+    approval_hash: approval.approval_hash,
+  });
+}
+
+Deno.test("attack: an operator or admin account asked for by R is handed over by its approver, never by R", async () => {
+  await withTestApp(async (t) => {
+    const r = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const o1 = await post(t, "/api/admin/users", otpHeaders(t, r), {
+      email: "o1@example.com",
+      role: "operator",
+    });
+    const a2 = await post(t, "/api/admin/users", otpHeaders(t, r), {
+      email: "a2@example.com",
+      role: "admin",
+    });
+    for (const asked of [o1, a2]) {
+      assert.equal(asked.status, 202);
+      assert.equal(asked.body.enrollment_code, undefined, "no code for the requester");
+      assert.equal(asked.body.approval.kind, "user.create");
+    }
+    const ok = await approve(t, b, o1.body.approval);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.cacheControl, "no-store");
+    const code = ok.body.approval.handover?.enrollment_code;
+    assert.match(code ?? "", /^enr_/);
+    assert.equal(ok.body.approval.result.handover, undefined, "the code is not stored");
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.body.admin.email, "o1@example.com");
+    assert.equal(enrolled.body.admin.role, "operator");
+    assert.equal(await meStatus(t, enrolled.body.token), 200);
+  });
+});
+
+Deno.test("attack: an approved grant of operator revokes the account's credentials and hands new ones over through the approver", async () => {
+  await withTestApp(async (t) => {
+    const r = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    // R creates a viewer alone and holds its code (roles that cannot approve keep that flow)
+    const viewer = await post(t, "/api/admin/users", otpHeaders(t, r), {
+      email: "v@example.com",
+      role: "viewer",
+    });
+    assert.equal(viewer.status, 201);
+    const held = await post(t, "/api/admin/enroll", {}, { code: viewer.body.enrollment_code });
+    assert.equal(held.status, 200);
+    const id = held.body.admin.id;
+    const grant = await t.app.request(
+      `/api/admin/users/${id}`,
+      jsonRequest("PATCH", otpHeaders(t, r), { role: "operator" }),
+    );
+    assert.equal(grant.status, 202);
+    const pending = (await grant.json()).pending_approval;
+    const ok = await approve(t, b, pending);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.approval.status, "executed");
+    const code = ok.body.approval.handover?.enrollment_code;
+    assert.match(code ?? "", /^enr_/);
+    assert.equal(await meStatus(t, held.body.token), 401, "the viewer's token stops");
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.body.admin.role, "operator");
+    assert.notEqual(enrolled.body.totp_secret, held.body.totp_secret);
+    assert.equal(await meStatus(t, enrolled.body.token), 200);
+  });
+});
