@@ -169,3 +169,30 @@ export async function countRequestWithin(
   }
   return false; // a storm of contention: refusing is the safe answer
 }
+
+/**
+ * Adds one to the count of `window` in one compare-and-set and returns the
+ * count this addition made (1 for the first), so each of a burst of callers
+ * learns its own place. Null when contention outlasted the retries.
+ */
+export async function countOneMore(
+  kv: Deno.Kv,
+  kind: string,
+  id: string,
+  window: number,
+): Promise<number | null> {
+  const key = keys.rateWindow(kind, id, window);
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const entry = await kv.get<Deno.KvU64>(key);
+    const count = readRateCount(entry) + 1;
+    const op = kv.atomic().check(entry).set(key, new Deno.KvU64(BigInt(count)), {
+      expireIn: 24 * 3600_000,
+    });
+    if (count === 1) {
+      const older = kv.list({ start: keys.rateWindow(kind, id, 0), end: key }, { limit: 20 });
+      for await (const e of older) op.delete(e.key);
+    }
+    if ((await op.commit()).ok) return count;
+  }
+  return null;
+}

@@ -152,3 +152,20 @@ Deno.test("attack: after 30 failures a valid enrollment code from the same addre
     assert.equal(await status(elsewhere), 200);
   });
 });
+
+Deno.test("attack: a burst of parallel wrong tokens from one address counts exactly: 30 answered 401, the rest 429", async () => {
+  await withTestApp(async (t) => {
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async () =>
+        await status(
+          await t.app.request(
+            "/api/admin/me",
+            { headers: { authorization: WRONG_POT } },
+            from("192.0.2.40"),
+          ),
+        )),
+    );
+    assert.equal(statuses.filter((s) => s === 401).length, 30, statuses.join(","));
+    assert.equal(statuses.filter((s) => s === 429).length, 30, statuses.join(","));
+  });
+});

@@ -9,7 +9,8 @@ import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts"
 import { AppError } from "../../core/errors.ts";
 import { createCoalescer } from "../../core/coalesce.ts";
 import { can, PERMISSIONS } from "../../domain/permissions.ts";
-import { countRequest, getRateCount, readRateCount } from "../../kv/identity_factors.ts";
+import { countOneMore, getRateCount, readRateCount } from "../../kv/identity_factors.ts";
+import { createKeyedLock } from "../../core/keyed_lock.ts";
 import { type ApiThrottle, type RateLimits, type ThrottleKind, throttleToken } from "./throttle.ts";
 import { consumeCode } from "./second_factor.ts";
 import { verifyStepUp } from "./step_up.ts";
@@ -68,12 +69,20 @@ export function createGuard(parts: GuardParts): IdentityGuard {
     if (count > AUTH_FAILURE_BURST) throw refuseAddress(meta, window, count);
   }
 
+  // one address's failures are counted one after the other in this isolate (no retry storm);
+  // across isolates the compare-and-set keeps the count exact
+  const failureLock = createKeyedLock();
+
+  /**
+   * Each failure learns its own place in the minute's count (a compare-and-set),
+   * so of a burst exactly AUTH_FAILURE_BURST are answered 401 and the rest 429.
+   */
   async function countFailedAuthentication(meta: RequestMeta): Promise<void> {
     const window = failureWindow();
-    await countRequest(kv, "auth_failures", addressKey(meta), window, false);
-    const count = readRateCount(
-      await getRateCount(kv, "auth_failures", addressKey(meta), window),
-    );
+    const key = addressKey(meta);
+    const place = await failureLock(key, () => countOneMore(kv, "auth_failures", key, window));
+    // null: contention outlasted the retries; refusing is the safe answer
+    const count = place ?? AUTH_FAILURE_BURST + 1;
     if (count > AUTH_FAILURE_BURST) throw refuseAddress(meta, window, count);
   }
 
