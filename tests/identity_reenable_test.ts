@@ -110,3 +110,46 @@ Deno.test("attack: the CLI's enable brings back no old credential either: it pri
     assert.notEqual(enrolled.body.totp_secret, o.totpSecret);
   });
 });
+
+Deno.test("attack: a pending user.reactivate is void once the account changed another way (re-enabled and disabled again)", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const x = await createAdmin(t, "operator");
+    await disable(t, a, x.id);
+    const asked = await patchUser(t, a, x.id, { status: "active" });
+    assert.equal(asked.status, 202);
+    const pending = (await asked.json()).pending_approval;
+    // meanwhile the account comes back another way and goes again
+    await t.services.identity.updateAdmin(systemContext("cli"), x.id, { status: "active" });
+    await t.services.identity.updateAdmin(systemContext("cli"), x.id, { status: "disabled" });
+    const res = await t.app.request(
+      `/api/admin/approvals/${pending.id}/approve`,
+      jsonRequest("POST", otpHeaders(t, b), { approval_hash: pending.approval_hash }),
+    );
+    assert.equal(res.status, 409);
+    assert.match((await res.json()).detail, new RegExp(`${x.id} changed`));
+    assert.equal((await t.services.approvals.get(pending.id)).status, "expired");
+    assert.equal((await t.services.identity.getAdmin(x.id)).status, "disabled");
+  });
+});
+
+Deno.test("a pending role grant is void once the target's credentials changed since it was asked for", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    const asked = await patchUser(t, a, v.id, { role: "operator" });
+    assert.equal(asked.status, 202);
+    const pending = (await asked.json()).pending_approval;
+    await t.services.identity.rotateToken(systemContext("cli"), v.id);
+    const res = await t.app.request(
+      `/api/admin/approvals/${pending.id}/approve`,
+      jsonRequest("POST", otpHeaders(t, b), { approval_hash: pending.approval_hash }),
+    );
+    assert.equal(res.status, 409);
+    await res.body?.cancel();
+    assert.equal((await t.services.approvals.get(pending.id)).status, "expired");
+    assert.equal((await t.services.identity.getAdmin(v.id)).role, "viewer");
+  });
+});

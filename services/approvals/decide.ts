@@ -10,7 +10,7 @@ import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
 import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
 import { getAdmin } from "../../kv/admins.ts";
-import { checkApprover, requesterVoid } from "./rules.ts";
+import { checkApprover, requesterVoid, targetVoid } from "./rules.ts";
 import type {
   ApprovalServices,
   ApprovalSource,
@@ -110,7 +110,8 @@ async function answerOrLoad(
  * Claims a pending request for one decision in one compare-and-set; `won` is
  * false when a concurrent decision got there first (its request is returned).
  * An approval also checks the requester's record in that commit: a disabled
- * requester's request is not claimed (`voidReason` says why).
+ * requester's request is not claimed (`voidReason` says why); nor is one about
+ * an admin whose record changed since it was asked for.
  */
 async function claim(
   d: Decider,
@@ -131,6 +132,13 @@ async function claim(
       voidReason = requesterVoid(entry.value, requester.value);
       if (voidReason) return { value: entry.value, audit: [] };
       op.check(requester);
+      // a request about an admin who changed since is void too
+      const about = entry.value.target?.type === "admin"
+        ? await getAdmin(d.deps.kv, entry.value.target.id)
+        : null;
+      voidReason = about ? targetVoid(entry.value, about) : null;
+      if (voidReason) return { value: entry.value, audit: [] };
+      if (about) op.check(about);
     }
     const next: ApprovalRequest = {
       ...entry.value,

@@ -101,6 +101,22 @@ export function requesterVoid(
   return null;
 }
 
+/**
+ * Why a request about an admin is void because that admin changed since it
+ * was asked for (status, role or credentials: any write of the record moves
+ * its versionstamp, captured as `payload.target_version`), or null.
+ */
+export function targetVoid(
+  request: Pick<ApprovalRequest, "payload" | "target">,
+  target: Deno.KvEntryMaybe<unknown>,
+): string | null {
+  const captured = request.payload.target_version;
+  if (request.target?.type !== "admin" || typeof captured !== "string") return null;
+  if (target.versionstamp === captured) return null;
+  return `admin ${request.target.id} changed since the request was made (status, role or ` +
+    "credentials); ask again";
+}
+
 /** `requesterVoid` with the requester read from KV, as a refusal (409) naming `what`. */
 export async function requesterRefusal(
   kv: Deno.Kv,

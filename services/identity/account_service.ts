@@ -111,10 +111,12 @@ export function createAccountService(
       const changed = direct.role !== undefined || direct.status !== undefined
         ? await updateAdmin(d, ctx, id, direct)
         : { admin: adminView(before) };
+      // the request names the account as it is now: any later change voids it
+      const now = grant || reactivate ? await loadAdmin(d, id) : null;
       const pending = grant
-        ? await requestRoleGrant(d, needApprovals(), ctx, before, role)
+        ? await requestRoleGrant(d, needApprovals(), ctx, now!, role)
         : reactivate
-        ? await requestReactivation(needApprovals(), ctx, before)
+        ? await requestReactivation(needApprovals(), ctx, now!)
         : null;
       return {
         admin: changed.admin,

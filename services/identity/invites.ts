@@ -120,15 +120,18 @@ export async function requestRoleGrant(
   _d: IdentityDeps,
   approvals: ApprovalService,
   ctx: CallContext,
-  admin: AdminRecord,
+  entry: Deno.KvEntry<AdminRecord>,
   role: AdminRecord["role"],
 ): Promise<ApprovalRequest> {
+  const admin = entry.value;
   return await approvals.request(
     "user.role_grant",
     {
       admin_id: admin.id,
       from_role: admin.role,
       role,
+      // void at approval if the account changed meanwhile (services/approvals/rules.ts)
+      target_version: entry.versionstamp,
     },
     ctx,
     { summary: `grant ${role} to ${admin.email} (now ${admin.role})`, target: target(admin.id) },
@@ -151,9 +154,10 @@ export async function requestCredentialReset(
         : "you cannot reset your own second factor; ask another admin (or use a recovery code)",
     );
   }
-  const admin = (await loadAdmin(d, id)).value;
+  const entry = await loadAdmin(d, id);
+  const admin = entry.value;
   const kind = what === "token" ? "user.rotate_token" : "user.reset_2fa";
-  return await approvals.request(kind, { admin_id: id }, ctx, {
+  return await approvals.request(kind, { admin_id: id, target_version: entry.versionstamp }, ctx, {
     summary: `${
       what === "token" ? "rotate the token" : "reset the second factor"
     } of ${admin.email}`,
@@ -263,6 +267,8 @@ function resetExecutor(d: IdentityDeps, what: "token" | "second_factor") {
       } else {
         // the old factor (and its step-ups) stop now; redeemed with their own token
         addDeleteSecondFactor(op, await getSecondFactor(d.kv, id));
+        // a credential change: requests naming the account as it was are void
+        addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, { ...entry.value, updated_at: iso });
       }
       const issued = await issueCode(d, ctx, what, { admin_id: id, approval_id: request.id });
       addIssuedCode(op, issued.record);

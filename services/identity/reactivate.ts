@@ -36,11 +36,13 @@ export function reactivationNeedsApproval(
 export function requestReactivation(
   approvals: ApprovalService,
   ctx: CallContext,
-  admin: AdminRecord,
+  entry: Deno.KvEntry<AdminRecord>,
 ): Promise<ApprovalRequest> {
+  const admin = entry.value;
   return approvals.request(
     "user.reactivate",
-    { admin_id: admin.id, role: admin.role },
+    // void at approval if the account changed meanwhile (services/approvals/rules.ts)
+    { admin_id: admin.id, role: admin.role, target_version: entry.versionstamp },
     ctx,
     { summary: `re-enable ${admin.role} ${admin.email}`, target: target(admin.id) },
   );
