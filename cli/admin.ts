@@ -7,6 +7,7 @@
  * Exit codes: 0 done, 1 failed (not found, conflict, KV locked or unreachable),
  * 2 bad arguments (usage printed).
  */
+import type { Role } from "../domain/permissions.ts";
 import {
   type Config,
   ConfigError,
@@ -161,6 +162,22 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
           ...(code
             ? [
               "its old token and second factor stay revoked; hand over this enrollment code " +
+              "(single-use, redeemed at POST /api/admin/enroll), shown once:",
+              `  enrollment code: ${code.enrollment_code} (expires ${code.enrollment_expires_at})`,
+            ]
+            : []),
+        ]);
+        return;
+      }
+      case "set-role": {
+        const role = cmd.role as Role;
+        const r = await retryWhileLocked(() => identity.updateAdmin(ctx, cmd.id!, { role }));
+        const code = r.handover;
+        print(code ? { ...r.admin, handover: code } : r.admin, [
+          `admin ${r.admin.id} <${r.admin.email}> is now ${r.admin.role}`,
+          ...(code
+            ? [
+              "its old token and second factor were revoked; hand over this enrollment code " +
               "(single-use, redeemed at POST /api/admin/enroll), shown once:",
               `  enrollment code: ${code.enrollment_code} (expires ${code.enrollment_expires_at})`,
             ]

@@ -12,6 +12,7 @@ commands:
   list [--json]                               list admins
   disable --id ID                             disable an admin (its token stops working at once)
   enable --id ID                              enable a disabled admin (prints an enrollment code for new credentials)
+  set-role --id ID --role ROLE [--json]       change an admin's role at once (break-glass: no second admin)
   reset-2fa --id ID [--json]                  new TOTP secret and recovery codes (shown once)
   rotate-token --id ID [--json]               new API token (shown once); the old one stops working
 
@@ -21,7 +22,7 @@ environment: KV_PATH (default ./data/kv.sqlite3), AUDIT_SIGNING_KEY (required ou
 export class UsageError extends Error {}
 
 export interface Command {
-  verb: "create" | "list" | "disable" | "enable" | "reset-2fa" | "rotate-token";
+  verb: "create" | "list" | "disable" | "enable" | "set-role" | "reset-2fa" | "rotate-token";
   email?: string;
   role?: string;
   id?: string;
@@ -33,6 +34,7 @@ const FLAGS: Record<Command["verb"], { required: string[]; optional: string[] }>
   list: { required: [], optional: ["json"] },
   disable: { required: ["id"], optional: ["json"] },
   enable: { required: ["id"], optional: ["json"] },
+  "set-role": { required: ["id", "role"], optional: ["json"] },
   "reset-2fa": { required: ["id"], optional: ["json"] },
   "rotate-token": { required: ["id"], optional: ["json"] },
 };

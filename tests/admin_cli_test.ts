@@ -232,6 +232,33 @@ Deno.test("admin enable re-enables with no old credential and prints an enrollme
   });
 });
 
+Deno.test("admin set-role changes a role at once (break-glass), audited as such", async () => {
+  await withTempKv(async (kvPath) => {
+    const created = JSON.parse(
+      (await cli(kvPath, "create", "--email", "c@example.com", "--role", "viewer", "--json"))
+        .stdout,
+    );
+    const res = await cli(kvPath, "set-role", "--id", created.id, "--role", "admin", "--json");
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(JSON.parse(res.stdout).role, "admin");
+    const bad = await cli(kvPath, "set-role", "--id", created.id, "--role", "owner");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown role "owner"/);
+    const { kv, services } = await openLikeServer(kvPath);
+    try {
+      assert.equal((await services.identity.getAdmin(created.id)).role, "admin");
+      const entries = (await services.audit.list({ limit: 50 })).data;
+      const change = entries.find((e) =>
+        e.target?.id === created.id && (e.after as { role?: string } | null)?.role === "admin"
+      );
+      assert.ok(change, JSON.stringify(entries.map((e) => e.action)));
+      assert.match(String(change.reason), /break-glass \(cli\)/);
+    } finally {
+      kv.close();
+    }
+  });
+});
+
 Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exits 1", async () => {
   await withTempKv(async (kvPath) => {
     for (
