@@ -15,7 +15,11 @@ import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
 import { addUpdateAdmin, getAdmin } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
-import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import {
+  addDeleteSecondFactor,
+  addSetSecondFactor,
+  getSecondFactor,
+} from "../../kv/identity_factors.ts";
 import {
   addCreateEnrollment,
   addUseEnrollment,
@@ -66,6 +70,30 @@ export function addIssuedCode(op: Deno.AtomicOperation, record: Enrollment): voi
 }
 
 /** A token nobody knows: an account exists before its person has enrolled. */
+/**
+ * An approved change that hands an account over (re-enabling, a role that can
+ * approve): its second factor goes, it is linked to the requester (`why`) and
+ * the approver, and the approver gets a one-time enrollment code for new
+ * credentials. The caller's update revokes the token (`unusableTokenHash`).
+ */
+export async function addHandover(
+  d: IdentityDeps,
+  op: Deno.AtomicOperation,
+  ctx: CallContext,
+  id: string,
+  request: { id: string; requested_by: string },
+  why: string,
+  at: string,
+): Promise<IssuedCode> {
+  const factor = await getSecondFactor(d.kv, id);
+  if (factor.value) addDeleteSecondFactor(op, factor);
+  addAdminLink(op, id, request.requested_by, { why, at });
+  addAdminLink(op, id, ctx.actor.id, { why: "approved", at });
+  const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: request.id });
+  addIssuedCode(op, issued.record);
+  return issued.code;
+}
+
 export async function unusableTokenHash(): Promise<string> {
   return await hashToken(`unissued:${newApiToken()}`);
 }

@@ -23,6 +23,7 @@ import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accou
 import { checkRole, normalizeEmail } from "./users.ts";
 import { executeReactivate } from "./reactivate.ts";
 import {
+  addHandover,
   addIssuedCode,
   approvingRole,
   issueCode,
@@ -227,14 +228,9 @@ function executeRoleGrant(d: IdentityDeps) {
         token_hash: await unusableTokenHash(),
         updated_at: iso,
       });
-      const factor = await getSecondFactor(d.kv, id);
-      if (factor.value) addDeleteSecondFactor(op, factor);
-      addAdminLink(op, id, request.requested_by, { why: "granted", at: iso });
-      addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
-      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: request.id });
-      addIssuedCode(op, issued.record);
+      const handover = await addHandover(d, op, ctx, id, request, "granted", iso);
       return {
-        value: { admin_id: id, role, handover: issued.code },
+        value: { admin_id: id, role, handover },
         audit: [{
           action: "user.update",
           target: target(id),

@@ -12,10 +12,8 @@ import { AppError } from "../../core/errors.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import { addUpdateAdmin } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
-import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
-import { addAdminLink } from "../../kv/approvals.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
-import { addIssuedCode, approvingRole, issueCode, unusableTokenHash } from "./enrollment.ts";
+import { addHandover, approvingRole, unusableTokenHash } from "./enrollment.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -69,14 +67,9 @@ export function executeReactivate(d: IdentityDeps) {
         token_hash: await unusableTokenHash(),
         updated_at: iso,
       });
-      const factor = await getSecondFactor(d.kv, id);
-      if (factor.value) addDeleteSecondFactor(op, factor);
-      addAdminLink(op, id, request.requested_by, { why: "reactivated", at: iso });
-      addAdminLink(op, id, ctx.actor.id, { why: "approved", at: iso });
-      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: request.id });
-      addIssuedCode(op, issued.record);
+      const handover = await addHandover(d, op, ctx, id, request, "reactivated", iso);
       return {
-        value: { admin_id: id, status: "active", handover: issued.code },
+        value: { admin_id: id, status: "active", handover },
         audit: [{
           action: "user.enable",
           target: target(id),
