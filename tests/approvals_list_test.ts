@@ -6,18 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
+import { adminContext, authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
-import type { CallContext } from "../domain/actor.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 
-function ctxOf(a: TestAdmin): CallContext {
-  return {
-    actor: { type: "admin", id: a.id, role: a.role },
-    request: { request_id: "req_test", ip: "127.0.0.1", user_agent: null },
-    second_factor: true,
-  };
-}
+const ctxOf = adminContext;
 
 async function largeRefund(t: TestApp, by: TestAdmin, n: number): Promise<string> {
   const story = paymentStory({ customer: `cus_List${n}`, amount: 90_000 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
 import {
+  adminContext,
   auditEntries,
   authHeaders,
   createAdmin,
@@ -15,13 +16,7 @@ import type { CallContext } from "../domain/actor.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 import type { Role } from "../domain/permissions.ts";
 
-function ctxOf(a: TestAdmin): CallContext {
-  return {
-    actor: { type: "admin", id: a.id, role: a.role },
-    request: { request_id: "req_test", ip: "127.0.0.1", user_agent: null },
-    second_factor: true,
-  };
-}
+const ctxOf = adminContext;
 
 /** An account created by `creator` through the service (so the two are linked). */
 async function createdBy(t: TestApp, creator: TestAdmin, role: Role): Promise<TestAdmin> {

@@ -9,6 +9,7 @@ import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
   createAdmin,
+  disableAdmin,
   jsonRequest,
   otpHeaders,
   patchUser,
@@ -29,11 +30,6 @@ async function disableQuietly(t: TestApp, id: string): Promise<void> {
   await t.kv.set(keys.admin(id), { ...entry.value!, status: "disabled" });
 }
 
-async function disable(t: TestApp, by: TestAdmin, id: string): Promise<void> {
-  const res = await patchUser(t, by, id, { status: "disabled" });
-  assert.equal(res.status, 200, await res.text());
-}
-
 async function requestOperator(t: TestApp, a: TestAdmin, email: string) {
   const created = await post(t, "/api/admin/users", otpHeaders(t, a), { email, role: "operator" });
   assert.equal(created.status, 202);
@@ -47,7 +43,7 @@ Deno.test("attack: a disabled admin's pending user.create expires when they are 
     const b = await createAdmin(t, "admin");
     const c = await createAdmin(t, "admin");
     const asked = await requestOperator(t, a, "sleeper@example.com");
-    await disable(t, c, a.id);
+    await disableAdmin(t, c, a.id);
     const request = await t.services.approvals.get(asked.approval.id);
     assert.equal(request.status, "expired");
     assert.match(request.error ?? "", new RegExp(`${a.id}.*disabled`));
@@ -119,7 +115,7 @@ Deno.test("attack: a code a disabled admin issued (a viewer needing no second pe
     // and swept with the disabling commit
     const entry = await t.kv.get<AdminRecord>(keys.admin(a.id));
     await t.kv.set(keys.admin(a.id), { ...entry.value!, status: "active" });
-    await disable(t, c, a.id);
+    await disableAdmin(t, c, a.id);
     const stored = [];
     for await (const e of t.kv.list<{ revoked_reason?: string }>({ prefix: ["enrollments"] })) {
       stored.push(e.value);
@@ -138,8 +134,8 @@ Deno.test("disabling an admin leaves other admins' requests and codes alone", as
     const c = await createAdmin(t, "admin");
     const viewer = await createAdmin(t, "viewer");
     const asked = await requestOperator(t, b, "kept@example.com");
-    await disable(t, c, a.id);
-    await disable(t, c, viewer.id);
+    await disableAdmin(t, c, a.id);
+    await disableAdmin(t, c, viewer.id);
     assert.equal((await t.services.approvals.get(asked.approval.id)).status, "pending");
     const approved = await post(
       t,
@@ -161,7 +157,7 @@ Deno.test("attack: one admin cannot re-enable a disabled admin alone; a second a
     const a = await createAdmin(t, "admin");
     const b = await createAdmin(t, "admin");
     const x = await createAdmin(t, "operator");
-    await disable(t, a, x.id);
+    await disableAdmin(t, a, x.id);
     const res = await patchUser(t, a, x.id, { status: "active" });
     assert.equal(res.status, 202);
     const body = await res.json();
@@ -206,12 +202,12 @@ Deno.test("re-enabling a role that cannot approve stays one admin's change; the 
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const v = await createAdmin(t, "viewer");
-    await disable(t, a, v.id);
+    await disableAdmin(t, a, v.id);
     const res = await patchUser(t, a, v.id, { status: "active" });
     assert.equal(res.status, 200);
     assert.equal((await res.json()).admin.status, "active");
     const x = await createAdmin(t, "admin");
-    await disable(t, a, x.id);
+    await disableAdmin(t, a, x.id);
     const direct = await t.services.identity.updateAdmin(systemContext("cli"), x.id, {
       status: "active",
     });
@@ -229,8 +225,8 @@ Deno.test("a disabled viewer re-enabled with a grant of operator is active as a 
     const a = await createAdmin(t, "admin");
     const v = await createAdmin(t, "viewer");
     const x = await createAdmin(t, "operator");
-    await disable(t, a, v.id);
-    await disable(t, a, x.id);
+    await disableAdmin(t, a, v.id);
+    await disableAdmin(t, a, x.id);
     const res = await patchUser(t, a, v.id, { role: "operator", status: "active" });
     assert.equal(res.status, 202);
     const body = await res.json();

@@ -10,17 +10,12 @@ import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
   authHeaders,
   createAdmin,
+  disableAdmin,
   jsonRequest,
   otpHeaders,
   patchUser,
-  type TestAdmin,
 } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
-
-async function disable(t: TestApp, by: TestAdmin, id: string): Promise<void> {
-  const res = await patchUser(t, by, id, { status: "disabled" });
-  assert.equal(res.status, 200, await res.text());
-}
 
 async function meStatus(t: TestApp, token: string): Promise<number> {
   const res = await t.app.request("/api/admin/me", {
@@ -39,7 +34,7 @@ Deno.test("attack: a disabled operator re-enabled with role viewer in the same P
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const o = await createAdmin(t, "operator");
-    await disable(t, a, o.id);
+    await disableAdmin(t, a, o.id);
     const res = await patchUser(t, a, o.id, { status: "active", role: "viewer" });
     assert.equal(res.status, 409, await res.text());
     const after = await t.services.identity.getAdmin(o.id);
@@ -52,7 +47,7 @@ Deno.test("attack: a disabled operator cannot be downgraded before it is re-enab
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const o = await createAdmin(t, "operator");
-    await disable(t, a, o.id);
+    await disableAdmin(t, a, o.id);
     const res = await patchUser(t, a, o.id, { role: "viewer" });
     assert.equal(res.status, 409, await res.text());
     assert.equal(await t.services.identity.getAdmin(o.id).then((x) => x.role), "operator");
@@ -66,7 +61,7 @@ Deno.test("re-enabling a disabled viewer is one admin's change but hands over ne
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const v = await createAdmin(t, "viewer");
-    await disable(t, a, v.id);
+    await disableAdmin(t, a, v.id);
     const res = await patchUser(t, a, v.id, { status: "active" });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("cache-control"), "no-store");
@@ -97,7 +92,7 @@ Deno.test("attack: the CLI's enable brings back no old credential either: it pri
     );
     assert.equal(stepUp.status, 200);
     await stepUp.body?.cancel();
-    await disable(t, a, o.id);
+    await disableAdmin(t, a, o.id);
     const r = await t.services.identity.updateAdmin(systemContext("cli"), o.id, {
       status: "active",
     });
@@ -116,7 +111,7 @@ Deno.test("attack: a pending user.reactivate is void once the account changed an
     const a = await createAdmin(t, "admin");
     const b = await createAdmin(t, "admin");
     const x = await createAdmin(t, "operator");
-    await disable(t, a, x.id);
+    await disableAdmin(t, a, x.id);
     const asked = await patchUser(t, a, x.id, { status: "active" });
     assert.equal(asked.status, 202);
     const pending = (await asked.json()).pending_approval;

@@ -6,7 +6,7 @@
  * `stepUpHeaders(t, admin)` gets an X-Step-Up token for a run of 2FA calls.
  */
 import type { Clock, ManualClock } from "../../core/clock.ts";
-import { systemContext } from "../../domain/actor.ts";
+import { type CallContext, systemContext } from "../../domain/actor.ts";
 import type { Role } from "../../domain/permissions.ts";
 import type { Services } from "../../services/mod.ts";
 import { timeStep, TOTP_PERIOD_S, totpCode } from "../../services/identity/totp.ts";
@@ -126,6 +126,21 @@ export function patchUser(
   body: unknown,
 ) {
   return t.app.request(`/api/admin/users/${id}`, jsonRequest("PATCH", otpHeaders(t, actor), body));
+}
+
+/** PATCH status `disabled` on `id` as `by` (asserted to be done at once). */
+export async function disableAdmin(t: Required<IdentityTestApp>, by: TestAdmin, id: string) {
+  const res = await patchUser(t, by, id, { status: "disabled" });
+  if (res.status !== 200) throw new Error(`disabling ${id}: ${res.status} ${await res.text()}`);
+}
+
+/** A `CallContext` for `a` as the routes build it, second factor given. */
+export function adminContext(a: TestAdmin): CallContext {
+  return {
+    actor: { type: "admin", id: a.id, role: a.role },
+    request: { request_id: "req_test", ip: "127.0.0.1", user_agent: null },
+    second_factor: true,
+  };
 }
 
 /** Who the admin is now, by role. */
