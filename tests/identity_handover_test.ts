@@ -95,3 +95,35 @@ Deno.test("attack: an approved grant of operator revokes the account's credentia
     assert.equal(await meStatus(t, enrolled.body.token), 200);
   });
 });
+
+Deno.test("attack: a viewer's unredeemed code does not open the account once a role grant to operator is approved", async () => {
+  await withTestApp(async (t) => {
+    const r = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
+    // R makes a viewer and keeps its code instead of handing it over
+    const viewer = await post(t, "/api/admin/users", otpHeaders(t, r), {
+      email: "v1@example.com",
+      role: "viewer",
+    });
+    assert.equal(viewer.status, 201);
+    const keptCode = viewer.body.enrollment_code;
+    t.clock.advance(1000);
+    const res = await t.app.request(
+      `/api/admin/users/${viewer.body.admin.id}`,
+      jsonRequest("PATCH", otpHeaders(t, r), { role: "operator" }),
+    );
+    assert.equal(res.status, 202);
+    const grant = (await res.json()).pending_approval;
+    t.clock.advance(1000);
+    const approved = await approve(t, b, grant);
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    const handed = approved.body.approval.handover.enrollment_code;
+    // the code R kept opens nothing; the one B was given does
+    const stale = await post(t, "/api/admin/enroll", {}, { code: keptCode });
+    assert.equal(stale.status, 401, JSON.stringify(stale.body));
+    assert.match(stale.body.detail, /changed after this code was issued/);
+    const enrolled = await post(t, "/api/admin/enroll", {}, { code: handed });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.body.admin.role, "operator");
+  });
+});

@@ -182,6 +182,14 @@ export async function redeem(
     const adminEntry = await getAdmin(d.kv, adminId);
     const before = adminEntry.value;
     if (!before || before.status !== "active") throw invalid("the account is not active");
+    // A code speaks for the account as it was when issued: a role grant, a re-enabling or a
+    // credential reset since then hands over a code of its own (README, "Accounts and enrollment").
+    if (Date.parse(before.updated_at) > Date.parse(entry.value.issued_at)) {
+      throw invalid(
+        "the account changed after this code was issued (its role, status or credentials); " +
+          "ask whoever approved that change for the code they were given",
+      );
+    }
     if (e.purpose === "second_factor" && proof.tokenHash !== before.token_hash) {
       throw new AppError(
         "unauthenticated",
