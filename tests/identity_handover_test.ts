@@ -127,3 +127,28 @@ Deno.test("attack: a viewer's unredeemed code does not open the account once a r
     assert.equal(enrolled.body.admin.role, "operator");
   });
 });
+
+Deno.test("attack: re-enabling a support account together with a grant of operator leaves the requester's code dead once the grant is approved", async () => {
+  await withTestApp(async (t) => {
+    const r = await createAdmin(t, "admin");
+    const c = await createAdmin(t, "admin");
+    const s = await createAdmin(t, "support");
+    const patch = async (body: unknown) =>
+      await t.app.request(`/api/admin/users/${s.id}`, jsonRequest("PATCH", otpHeaders(t, r), body));
+    assert.equal((await patch({ status: "disabled" })).status, 200);
+    t.clock.advance(1000);
+    const res = await patch({ status: "active", role: "operator" });
+    assert.equal(res.status, 202);
+    const body = await res.json();
+    const kept = body.handover.enrollment_code; // handed to R for the support account
+    t.clock.advance(1000);
+    const approved = await approve(t, c, body.pending_approval);
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    const stale = await post(t, "/api/admin/enroll", {}, { code: kept });
+    assert.equal(stale.status, 401, "R's code would open an operator account");
+    const handed = await post(t, "/api/admin/enroll", {}, {
+      code: approved.body.approval.handover.enrollment_code,
+    });
+    assert.equal(handed.body.admin.role, "operator");
+  });
+});
