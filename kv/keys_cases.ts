@@ -86,8 +86,8 @@ export const caseKeys = {
   /** a rule silenced for a customer until a time */
   fraudSnooze: (id: string) => ["fraud_snoozes", id],
   fraudSnoozesPrefix: () => ["fraud_snoozes"],
-  /** the snoozes an admin has in force, `{ snoozes: [{ id, until }] }` (services/fraud/snoozes.ts) */
-  fraudSnoozeTally: (admin: string) => ["fraud_snooze_tallies", admin],
+  /** the snoozes in force of an admin (its id) or a rule (`rule:<name>`), `{ snoozes: [{ id, until }] }` */
+  fraudSnoozeTally: (scope: string) => ["fraud_snooze_tallies", scope],
   fraudSnoozeBySubject: (customer: string, rule: string, id: string) => [
     "fraud_snoozes_by_subject",
     customer,

@@ -126,3 +126,27 @@ Deno.test("one admin has at most 20 snoozes in force: snoozing every customer is
     assert.equal((await snooze(analyst, 102)).status, 201);
   });
 });
+
+Deno.test("a rule is snoozed for at most 50 customers at once, whoever made the snoozes", async () => {
+  await withTestApp(async (t) => {
+    const analysts = [
+      await createAdmin(t, "analyst"),
+      await createAdmin(t, "analyst"),
+      await createAdmin(t, "analyst"),
+    ];
+    const snooze = (as: (typeof analysts)[number], n: number, rule = "velocity") =>
+      call(t, "POST", "/snoozes", authHeaders(as), {
+        customer: `cus_Rule${n}`,
+        rule,
+        until: new Date(t.clock.now() + 7 * 24 * 3600_000).toISOString(),
+        note: "known reseller",
+      });
+    const statuses: number[] = [];
+    for (let n = 0; n < 60; n++) statuses.push((await snooze(analysts[n % 3], n)).status);
+    assert.equal(statuses.filter((s) => s === 201).length, 50);
+    const refused = await snooze(analysts[0], 99);
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.detail, /rule velocity is snoozed for 50 customers/);
+    assert.equal((await snooze(analysts[0], 100, "amount_anomaly")).status, 201, "another rule");
+  });
+});

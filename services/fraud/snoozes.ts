@@ -18,13 +18,26 @@ export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
  * customers is a rule change, which waits for a second admin when it loosens.
  */
 export const MAX_ACTIVE_SNOOZES = 20;
+/** Snoozes of one rule in force at once, whoever made them (one person may hold several accounts). */
+export const MAX_RULE_SNOOZES = 50;
+
+/** Whose snoozes a tally counts: an admin's, or a rule's. */
+const ruleScope = (rule: string) => `rule:${rule}`;
 
 type Tally = { snoozes: { id: string; until: number }[] };
 
-/** The admin's snoozes still in force, read to be checked in the same commit. */
-async function tallyOf(kv: Deno.Kv, admin: string, now: number) {
-  const entry = await kv.get<Tally>(keys.fraudSnoozeTally(admin));
-  return { entry, active: (entry.value?.snoozes ?? []).filter((s) => s.until > now) };
+/** The snoozes still in force of an admin or a rule, read to be checked in the same commit. */
+async function tallyOf(kv: Deno.Kv, scope: string, now: number) {
+  const entry = await kv.get<Tally>(keys.fraudSnoozeTally(scope));
+  return { scope, entry, active: (entry.value?.snoozes ?? []).filter((s) => s.until > now) };
+}
+
+function addTally(
+  op: Deno.AtomicOperation,
+  tally: Awaited<ReturnType<typeof tallyOf>>,
+  snoozes: Tally["snoozes"],
+): void {
+  op.check(tally.entry).set(keys.fraudSnoozeTally(tally.scope), { snoozes });
 }
 
 interface SnoozeParts {
@@ -51,6 +64,15 @@ export async function createSnooze(
   }
   return await svc.audit.commit(ctx, async (op) => {
     const tally = await tallyOf(p.kv, ctx.actor.id, clock.now());
+    const ofRule = await tallyOf(p.kv, ruleScope(input.rule), clock.now());
+    if (ofRule.active.length >= MAX_RULE_SNOOZES) {
+      throw new AppError(
+        "conflict",
+        `rule ${input.rule} is snoozed for ${ofRule.active.length} customers, the most at once ` +
+          `(${MAX_RULE_SNOOZES}); quieting it that broadly is a rule change (PUT /fraud/rules/` +
+          `${input.rule}: loosening it waits for a second admin)`,
+      );
+    }
     if (tally.active.length >= MAX_ACTIVE_SNOOZES) {
       throw new AppError(
         "conflict",
@@ -69,9 +91,9 @@ export async function createSnooze(
       created_at: iso(),
     };
     addSnooze(op, snooze);
-    op.check(tally.entry).set(keys.fraudSnoozeTally(ctx.actor.id), {
-      snoozes: [...tally.active, { id: snooze.id, until: Date.parse(snooze.until) }],
-    });
+    const mark = { id: snooze.id, until: Date.parse(snooze.until) };
+    addTally(op, tally, [...tally.active, mark]);
+    addTally(op, ofRule, [...ofRule.active, mark]);
     return ({
       value: snooze,
       audit: [{
@@ -91,10 +113,10 @@ export async function deleteSnooze(p: SnoozeParts, ctx: CallContext, id: string)
     const entry = await getSnooze(kv, id);
     if (!entry.value) throw notFound("snooze", id);
     addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
-    const tally = await tallyOf(kv, entry.value.created_by, p.clock.now());
-    op.check(tally.entry).set(keys.fraudSnoozeTally(entry.value.created_by), {
-      snoozes: tally.active.filter((s) => s.id !== id),
-    });
+    for (const scope of [entry.value.created_by, ruleScope(entry.value.rule)]) {
+      const tally = await tallyOf(kv, scope, p.clock.now());
+      addTally(op, tally, tally.active.filter((s) => s.id !== id));
+    }
     return {
       value: entry.value,
       audit: [{
