@@ -191,3 +191,22 @@ Deno.test("PUT /fraud/rules: a pause is asked for on its own; settings riding al
     await t.close();
   }
 });
+
+Deno.test("PUT /fraud/rules: a change that changes nothing makes no new version", async () => {
+  const t = await createTestApp();
+  try {
+    const admin = await createAdmin(t, "admin");
+    const before = await ruleOf(t, admin, "velocity");
+    for (
+      const patch of [{}, { alert_at: before.alert_at }, {
+        amounts: JSON.parse('{"__proto__": 5}'),
+      }]
+    ) {
+      const r = await call(t, "PUT", `${BASE}/fraud/rules/velocity`, otpHeaders(t, admin), patch);
+      assert.ok(r.status === 200 || r.status === 422, `${r.status} ${JSON.stringify(r.body)}`);
+    }
+    assert.equal((await ruleOf(t, admin, "velocity")).version, before.version);
+  } finally {
+    await t.close();
+  }
+});

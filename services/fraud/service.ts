@@ -133,6 +133,15 @@ const SUMMARY: Record<RuleApprovalKind, string> = {
   "fraud.rule_loosen": "loosen",
 };
 
+/** Equal settings, whatever the order of their keys. */
+function sameSettings(a: RuleSettings, b: RuleSettings): boolean {
+  const canon = (v: unknown): unknown =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])
+      : v;
+  return JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+}
+
 /**
  * Disabling a rule or putting it in shadow mode is asked for on its own: the
  * second admin approves a pause, and settings riding along would outlive it
@@ -167,6 +176,10 @@ async function putRule(
   const current = (await getRuleSettings(kv))[rule];
   const errors = [...pausedAlone(current, patch), ...ruleChangeErrors(current, patch)];
   if (errors.length) throw validationFailed(errors);
+  // a change that changes nothing makes no version (and voids no request waiting on this one)
+  if (sameSettings(current, { ...current, ...patch })) {
+    return { status: 200 as const, rule: ruleView(current) };
+  }
   const kind = rules.needsSecondPerson(current, patch);
   if (kind) {
     const loosened = loosenedFields(current, patch);
