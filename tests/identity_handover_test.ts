@@ -152,3 +152,22 @@ Deno.test("attack: re-enabling a support account together with a grant of operat
     assert.equal(handed.body.admin.role, "operator");
   });
 });
+
+Deno.test("a second role grant for an account while one waits is 409 naming the first", async () => {
+  await withTestApp(async (t) => {
+    const r = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    const patch = async (role: string) =>
+      await t.app.request(
+        `/api/admin/users/${v.id}`,
+        jsonRequest("PATCH", otpHeaders(t, r), { role }),
+      );
+    const first = await patch("operator");
+    assert.equal(first.status, 202);
+    const waiting = (await first.json()).pending_approval.id;
+    const second = await patch("admin");
+    assert.equal(second.status, 409);
+    const problem = await second.json();
+    assert.equal(problem.approval_id, waiting);
+  });
+});

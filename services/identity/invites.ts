@@ -125,6 +125,17 @@ export async function requestRoleGrant(
   role: AdminRecord["role"],
 ): Promise<ApprovalRequest> {
   const admin = entry.value;
+  // one grant at a time for an account: a second would only wait to be voided by the first
+  const pending = await approvals.list({ status: "pending", kind: "user.role_grant", limit: 100 });
+  const waiting = pending.data.find((r) => r.payload.admin_id === admin.id);
+  if (waiting) {
+    throw new AppError(
+      "conflict",
+      `a role grant for ${admin.email} already waits for a second admin (${waiting.id}: ` +
+        `${waiting.summary}); approve or reject it first`,
+      { extra: { approval_id: waiting.id } },
+    );
+  }
   return await approvals.request(
     "user.role_grant",
     {
