@@ -10,8 +10,8 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import {
   authHeaders,
   createAdmin,
-  jsonRequest,
   otpHeaders,
+  sendJson,
   type TestAdmin,
 } from "./helpers/identity.ts";
 import { defaultRuleSettings, type RuleSettings } from "../domain/fraud.ts";
@@ -19,16 +19,14 @@ import { loosenedFields } from "../domain/fraud_rule_change.ts";
 
 const BASE = "/api/admin/payments";
 
-async function call(
+function call(
   t: TestApp,
   method: string,
   path: string,
   h: Record<string, string>,
   b?: unknown,
 ) {
-  const res = await t.app.request(path, jsonRequest(method, h, b));
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return sendJson(t, method, path, h, b);
 }
 
 async function ruleOf(t: TestApp, a: TestAdmin, rule: string): Promise<RuleSettings> {

@@ -7,23 +7,21 @@
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
+import { authHeaders, createAdmin, otpHeaders, sendJson } from "./helpers/identity.ts";
 import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import { systemContext } from "../domain/actor.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
 
 const BASE = "/api/admin/payments/fraud";
 
-async function call(
+function call(
   t: TestApp,
   method: string,
   path: string,
   h: Record<string, string>,
   b?: unknown,
 ) {
-  const res = await t.app.request(`${BASE}${path}`, jsonRequest(method, h, b));
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return sendJson(t, method, `${BASE}${path}`, h, b);
 }
 
 async function oneAlert(t: TestApp, customer: string): Promise<string> {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import type { TestAdmin } from "./helpers/identity.ts";
-import { authHeaders, createAdmin, jsonRequest, otpHeaders } from "./helpers/identity.ts";
+import { authHeaders, createAdmin, jsonRequest, otpHeaders, sendJson } from "./helpers/identity.ts";
 import { generateStream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
@@ -27,16 +27,14 @@ async function setup() {
   return { t, s, analyst, viewer, admin, admin2 };
 }
 
-async function call(
+function call(
   t: TestApp,
   method: string,
   path: string,
   headers: Record<string, string>,
   body?: unknown,
 ) {
-  const res = await t.app.request(`${BASE}${path}`, jsonRequest(method, headers, body));
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return sendJson(t, method, `${BASE}${path}`, headers, body);
 }
 
 async function alertOf(t: TestApp, a: TestAdmin, q: string): Promise<FraudAlert> {

@@ -111,6 +111,19 @@ export function jsonRequest(
   };
 }
 
+/** `path` sent as JSON with `headers`: the status and the parsed body (null when empty). */
+export async function sendJson(
+  t: Required<IdentityTestApp>,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+) {
+  const res = await t.app.request(path, jsonRequest(method, headers, body));
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
 /** Every audit entry, oldest first (to assert what was recorded). */
 export async function auditEntries(kv: Deno.Kv): Promise<AuditEntry[]> {
   const out: AuditEntry[] = [];
