@@ -16,6 +16,7 @@ import type { Deps } from "../deps.ts";
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import { keys } from "../../kv/keys.ts";
 import { getApproval } from "../../kv/approvals.ts";
+import { getManyChunked } from "../../kv/atomic.ts";
 import { type Page, scanPage } from "../../kv/pagination.ts";
 import type { ApprovalServices, KindRegistration } from "./types.ts";
 
@@ -55,12 +56,8 @@ async function readIndex(kv: Deno.Kv, status: string, cap: number): Promise<Appr
     limit: cap,
   });
   for await (const e of iter) ids.push(e.value);
-  const out: ApprovalRequest[] = [];
-  for (let i = 0; i < ids.length; i += 10) {
-    const rows = await kv.getMany<ApprovalRequest[]>(ids.slice(i, i + 10).map(keys.approval));
-    for (const r of rows) if (r.value) out.push(r.value);
-  }
-  return out;
+  const rows = await getManyChunked<ApprovalRequest>(kv, ids.map(keys.approval));
+  return rows.flatMap((r) => r.value ? [r.value] : []);
 }
 
 export async function listRequests(
