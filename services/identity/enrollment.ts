@@ -46,9 +46,11 @@ export async function issueCode(
   ctx: CallContext,
   purpose: EnrollmentPurpose,
   link: { admin_id: string | null; approval_id: string | null },
+  /** the time of the commit it joins, when that commit also stamps the account */
+  at: number = d.clock.now(),
 ): Promise<{ code: IssuedCode; record: Enrollment }> {
   const code = `enr_${b64url(crypto.getRandomValues(new Uint8Array(24)))}`;
-  const now = d.clock.now();
+  const now = at;
   const expires = new Date(now + ENROLLMENT_TTL_MS).toISOString();
   return {
     code: { enrollment_code: code, enrollment_expires_at: expires },
@@ -89,7 +91,13 @@ export async function addHandover(
   if (factor.value) addDeleteSecondFactor(op, factor);
   addAdminLink(op, id, request.requested_by, { why, at });
   addAdminLink(op, id, ctx.actor.id, { why: "approved", at });
-  const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: request.id });
+  const issued = await issueCode(
+    d,
+    ctx,
+    "account",
+    { admin_id: id, approval_id: request.id },
+    Date.parse(at),
+  );
   addIssuedCode(op, issued.record);
   return issued.code;
 }

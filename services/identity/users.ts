@@ -165,6 +165,7 @@ export async function updateAdmin(
   }
   let disabling = false;
   const result = await d.audit.commit(ctx, async (op) => {
+    const now = d.clock.now();
     const entry = await loadAdmin(d, id);
     const before = entry.value;
     disabling = change.status === "disabled" && before.status !== "disabled";
@@ -190,7 +191,8 @@ export async function updateAdmin(
       next.token_hash = await unusableTokenHash();
       const factor = await getSecondFactor(d.kv, id);
       if (factor.value) addDeleteSecondFactor(op, factor);
-      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null });
+      // issued at the very time the account is stamped below: not a millisecond before it
+      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null }, now);
       addIssuedCode(op, issued.record);
       handover = issued.code;
     }
@@ -217,7 +219,7 @@ export async function updateAdmin(
       }, ...(voided?.audit ?? []));
     }
     if (audit.length > 0) {
-      next.updated_at = new Date(d.clock.now()).toISOString();
+      next.updated_at = new Date(now).toISOString();
       if (next.status === "disabled" && before.status !== "disabled") {
         next.disabled_at = next.updated_at;
       }
