@@ -5,6 +5,7 @@
  *   ["approvals_by_status", status, id]      -> id   (moved with each status change)
  *   ["admin_links", a, b]                    -> AdminLink (written both ways)
  *   ["account_requests_by_email", email]     -> id of the latest `user.create` request for it
+ *   ["account_requests", admin id, kind]     -> id of the account's latest request of that kind
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them with their audit entries.
@@ -116,4 +117,24 @@ export function addAccountRequestByEmail(
   ttlMs: number,
 ): void {
   op.check(read).set(keys.accountRequestByEmail(email), id, { expireIn: ttlMs });
+}
+
+export function getAccountRequest(
+  kv: Deno.Kv,
+  adminId: string,
+  kind: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  return kv.get<string>(keys.accountRequest(adminId, kind));
+}
+
+/** Points the account's index for `kind` at `id`, checked against the entry read. */
+export function addAccountRequest(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<string>,
+  adminId: string,
+  kind: string,
+  id: string,
+  ttlMs: number,
+): void {
+  op.check(read).set(keys.accountRequest(adminId, kind), id, { expireIn: ttlMs });
 }

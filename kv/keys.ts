@@ -200,6 +200,8 @@ export const keys = {
   enrollmentsPrefix: () => ["enrollments"],
   /** lowercased email -> the latest `user.create` request for it (one pending per email) */
   accountRequestByEmail: (email: string) => ["account_requests_by_email", email],
+  /** an account's latest request of one kind (role grant, re-enabling, reset): one pending */
+  accountRequest: (adminId: string, kind: string) => ["account_requests", adminId, kind],
   /**
    * rewritten by each refund an operator asks for: its versionstamp is checked,
    * so one operator's concurrent requests see each other (refund approval policy)

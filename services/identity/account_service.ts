@@ -21,10 +21,16 @@ import {
   updateAdmin,
 } from "./users.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
-import { requestAccount, requestCredentialReset, requestRoleGrant } from "./invites.ts";
+import { requestAccount } from "./invites.ts";
+import {
+  requestCredentialReset,
+  requestReactivation,
+  requestRoleGrant,
+} from "./account_requests.ts";
 import { approvingRole, redeem } from "./enrollment.ts";
-import { reactivationNeedsApproval, requestReactivation } from "./reactivate.ts";
+import { reactivationNeedsApproval } from "./reactivate.ts";
 import { BEARER } from "./authenticate.ts";
+import { changedMeanwhile } from "./accounts.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 
 export type AccountService = Omit<IdentityService, keyof IdentityGuard | "stepUp" | "me" | "close">;
@@ -76,7 +82,9 @@ export function createAccountService(
     },
     async updateAdmin(ctx, id, change) {
       const role = change.role === undefined ? undefined : checkRole(change.role);
-      const before = (await loadAdmin(d, id)).value;
+      // every decision below is made on this read: the commits that follow are checked against it
+      const read = await loadAdmin(d, id);
+      const before = read.value;
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");
@@ -109,19 +117,26 @@ export function createAccountService(
         ...(reactivate ? { status: undefined } : {}),
       };
       const changed = direct.role !== undefined || direct.status !== undefined
-        ? await updateAdmin(d, ctx, id, direct)
-        : { admin: adminView(before) };
-      // the request names the account as it is now: any later change voids it
-      const now = grant || reactivate ? await loadAdmin(d, id) : null;
+        ? await updateAdmin(d, ctx, id, direct, read.versionstamp)
+        : null;
+      // the request names the account as it is now (any later change voids it), and still as
+      // judged above: a concurrent change in between is a conflict, never a request for another
+      const now = grant || reactivate ? (changed ? await loadAdmin(d, id) : read) : null;
+      if (
+        now && changed &&
+        (now.value.role !== changed.admin.role || now.value.status !== changed.admin.status)
+      ) {
+        throw changedMeanwhile(id);
+      }
       const pending = grant
         ? await requestRoleGrant(d, needApprovals(), ctx, now!, role)
         : reactivate
-        ? await requestReactivation(needApprovals(), ctx, now!)
+        ? await requestReactivation(d, needApprovals(), ctx, now!)
         : null;
       return {
-        admin: changed.admin,
+        admin: changed?.admin ?? adminView(before),
         pending_approval: pending,
-        ...(changed.handover ? { handover: changed.handover } : {}),
+        ...(changed?.handover ? { handover: changed.handover } : {}),
       };
     },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),

@@ -1,7 +1,7 @@
 /** An admin account as services see it: what identity's parts share (users, role grants). */
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { notFound } from "../../core/errors.ts";
+import { AppError, notFound } from "../../core/errors.ts";
 import type { Role } from "../../domain/permissions.ts";
 import type { SecondFactorDeps } from "./second_factor.ts";
 import { getAdmin } from "../../kv/admins.ts";
@@ -44,4 +44,16 @@ export async function loadAdmin(d: IdentityDeps, id: string): Promise<Deno.KvEnt
   const entry = await getAdmin(d.kv, id);
   if (entry.value === null) throw notFound("admin", id);
   return entry as Deno.KvEntry<AdminRecord>;
+}
+
+/**
+ * The account changed between the read a decision was made on (whether a
+ * second admin is needed) and the commit: never act on the old judgement.
+ */
+export function changedMeanwhile(id: string): AppError {
+  return new AppError(
+    "conflict",
+    `admin ${id} changed while this request was handled (another change landed first); ` +
+      "read it again and retry",
+  );
 }

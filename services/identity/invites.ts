@@ -66,6 +66,24 @@ async function newAccount(
   };
 }
 
+/** The email's request index as read; 409 while it names a pending request. */
+async function refusePendingEmail(
+  d: IdentityDeps,
+  email: string,
+): Promise<Deno.KvEntryMaybe<string>> {
+  const index = await getAccountRequestByEmail(d.kv, email);
+  const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
+  if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+    throw new AppError(
+      "conflict",
+      `a request to create ${email} is already pending (${earlier.id}); approve or reject ` +
+        "it, or wait until it expires",
+      { extra: { approval_id: earlier.id } },
+    );
+  }
+  return index;
+}
+
 /**
  * `POST /api/admin/users`: an account and its enrollment code, or, for a role
  * that can approve, a pending request without one (the approver hands it over).
@@ -82,16 +100,7 @@ export async function requestAccount(
   if (approvingRole(role)) {
     return await d.audit.commit(ctx, async (op) => {
       // one pending request per email: a concurrent one loses on the index's versionstamp
-      const index = await getAccountRequestByEmail(d.kv, email);
-      const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
-      if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
-        throw new AppError(
-          "conflict",
-          `a request to create ${email} is already pending (${earlier.id}); approve or reject ` +
-            "it, or wait until it expires",
-          { extra: { approval_id: earlier.id } },
-        );
-      }
+      const index = await refusePendingEmail(d, email);
       const { request, audit } = approvals.addRequest(op, "user.create", { email, role }, ctx, {
         summary: `create ${role} ${email}`,
       });
@@ -102,6 +111,8 @@ export async function requestAccount(
   const account = await newAccount(d, email, role, ctx.actor.id);
   return await d.audit.commit(ctx, async (op) => {
     await assertEmailFree(d, email);
+    // nor while one waits for its approver: checked, so a request committed meanwhile wins
+    op.check(await refusePendingEmail(d, email));
     addCreateAdmin(op, account);
     addAdminLink(op, account.id, ctx.actor.id, { why: "created", at: account.created_at });
     const issued = await issueCode(d, ctx, "account", { admin_id: account.id, approval_id: null });
@@ -113,67 +124,6 @@ export async function requestAccount(
       after: adminView(account),
     }];
     return { value: { admin: adminView(account), approval: null, ...issued.code }, audit };
-  });
-}
-
-/** `PATCH /api/admin/users/{id}` with a role that can approve: a pending grant. */
-export async function requestRoleGrant(
-  _d: IdentityDeps,
-  approvals: ApprovalService,
-  ctx: CallContext,
-  entry: Deno.KvEntry<AdminRecord>,
-  role: AdminRecord["role"],
-): Promise<ApprovalRequest> {
-  const admin = entry.value;
-  // one grant at a time for an account: a second would only wait to be voided by the first
-  const pending = await approvals.list({ status: "pending", kind: "user.role_grant", limit: 100 });
-  const waiting = pending.data.find((r) => r.payload.admin_id === admin.id);
-  if (waiting) {
-    throw new AppError(
-      "conflict",
-      `a role grant for ${admin.email} already waits for a second admin (${waiting.id}: ` +
-        `${waiting.summary}); approve or reject it first`,
-      { extra: { approval_id: waiting.id } },
-    );
-  }
-  return await approvals.request(
-    "user.role_grant",
-    {
-      admin_id: admin.id,
-      from_role: admin.role,
-      role,
-      // void at approval if the account changed meanwhile (services/approvals/rules.ts)
-      target_version: entry.versionstamp,
-    },
-    ctx,
-    { summary: `grant ${role} to ${admin.email} (now ${admin.role})`, target: target(admin.id) },
-  );
-}
-
-/** `POST /api/admin/users/{id}/rotate-token|reset-2fa`: a request a third person approves. */
-export async function requestCredentialReset(
-  d: IdentityDeps,
-  approvals: ApprovalService,
-  ctx: CallContext,
-  id: string,
-  what: "token" | "second_factor",
-): Promise<ApprovalRequest> {
-  if (ctx.actor.id === id) {
-    throw new AppError(
-      "forbidden",
-      what === "token"
-        ? "rotate your own token with POST /api/admin/me/rotate-token"
-        : "you cannot reset your own second factor; ask another admin (or use a recovery code)",
-    );
-  }
-  const entry = await loadAdmin(d, id);
-  const admin = entry.value;
-  const kind = what === "token" ? "user.rotate_token" : "user.reset_2fa";
-  return await approvals.request(kind, { admin_id: id, target_version: entry.versionstamp }, ctx, {
-    summary: `${
-      what === "token" ? "rotate the token" : "reset the second factor"
-    } of ${admin.email}`,
-    target: target(id),
   });
 }
 

@@ -9,7 +9,7 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { ApprovalRequest } from "../approvals/mod.ts";
 import { addUpdateAdmin } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
@@ -28,22 +28,6 @@ export function reactivationNeedsApproval(
 ): boolean {
   return ctx.actor.type === "admin" && status === "active" && before.status === "disabled" &&
     approvingRole(before.role);
-}
-
-/** `PATCH /api/admin/users/{id}` `{"status":"active"}` on a disabled operator or admin. */
-export function requestReactivation(
-  approvals: ApprovalService,
-  ctx: CallContext,
-  entry: Deno.KvEntry<AdminRecord>,
-): Promise<ApprovalRequest> {
-  const admin = entry.value;
-  return approvals.request(
-    "user.reactivate",
-    // void at approval if the account changed meanwhile (services/approvals/rules.ts)
-    { admin_id: admin.id, role: admin.role, target_version: entry.versionstamp },
-    ctx,
-    { summary: `re-enable ${admin.role} ${admin.email}`, target: target(admin.id) },
-  );
 }
 
 /** `user.reactivate`: active again, old credentials revoked, an enrollment code handed over. */

@@ -28,7 +28,13 @@ import {
   addSetSecondFactor,
   getSecondFactor,
 } from "../../kv/identity_factors.ts";
-import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import {
+  type AdminView,
+  adminView,
+  changedMeanwhile,
+  type IdentityDeps,
+  loadAdmin,
+} from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
 import { addIssuedCode, issueCode, type IssuedCode, unusableTokenHash } from "./enrollment.ts";
 
@@ -158,6 +164,8 @@ export async function updateAdmin(
   ctx: CallContext,
   id: string,
   change: AdminChange,
+  /** the versionstamp the caller judged the change on: any other is a conflict */
+  judgedOn?: string,
 ): Promise<{ admin: AdminView; handover?: IssuedCode }> {
   const role = change.role === undefined ? undefined : checkRole(change.role);
   if (role !== undefined || change.status !== undefined) {
@@ -167,6 +175,7 @@ export async function updateAdmin(
   const result = await d.audit.commit(ctx, async (op) => {
     const now = d.clock.now();
     const entry = await loadAdmin(d, id);
+    if (judgedOn !== undefined && entry.versionstamp !== judgedOn) throw changedMeanwhile(id);
     const before = entry.value;
     disabling = change.status === "disabled" && before.status !== "disabled";
     const next: AdminRecord = {

@@ -1,0 +1,115 @@
+/**
+ * Requests about an existing account that a second admin approves: a role
+ * grant, a re-enabling, a token rotation, a second-factor reset. One of each
+ * kind waits for an account at a time (README, "Two-person rules"): the
+ * account's index row for the kind is checked in the commit that adds the
+ * request, so of a burst exactly one is added and the rest are 409 naming it.
+ * Each request names the account as it was (`target_version`): any later
+ * change voids it at approval (services/approvals/rules.ts).
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
+import type { ApprovalKind } from "../../domain/approval.ts";
+import { addAccountRequest, getAccountRequest, getApproval } from "../../kv/approvals.ts";
+import { type IdentityDeps, loadAdmin } from "./accounts.ts";
+
+const target = (id: string) => ({ type: "admin", id });
+
+/** Kept an hour past its request's expiry; the request's own `expires_at` is what counts. */
+const INDEX_MARGIN_MS = 3600_000;
+
+async function requestOnce(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  entry: Deno.KvEntry<AdminRecord>,
+  kind: ApprovalKind,
+  payload: Record<string, unknown>,
+  what: { summary: string; waiting: string },
+): Promise<ApprovalRequest> {
+  const admin = entry.value;
+  return await d.audit.commit(ctx, async (op) => {
+    const index = await getAccountRequest(d.kv, admin.id, kind);
+    const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
+    if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+      throw new AppError(
+        "conflict",
+        `${what.waiting} for ${admin.email} already waits for a second admin (${earlier.id}: ` +
+          `${earlier.summary}); approve or reject it first`,
+        { extra: { approval_id: earlier.id } },
+      );
+    }
+    const { request, audit } = approvals.addRequest(
+      op,
+      kind,
+      { admin_id: admin.id, ...payload, target_version: entry.versionstamp },
+      ctx,
+      { summary: what.summary, target: target(admin.id) },
+    );
+    const ttl = Date.parse(request.expires_at) - d.clock.now() + INDEX_MARGIN_MS;
+    addAccountRequest(op, index, admin.id, kind, request.id, ttl);
+    return { value: request, audit: [audit] };
+  });
+}
+
+/** `PATCH /api/admin/users/{id}` with a role that can approve: a pending grant. */
+export function requestRoleGrant(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  entry: Deno.KvEntry<AdminRecord>,
+  role: AdminRecord["role"],
+): Promise<ApprovalRequest> {
+  const admin = entry.value;
+  return requestOnce(d, approvals, ctx, entry, "user.role_grant", { from_role: admin.role, role }, {
+    summary: `grant ${role} to ${admin.email} (now ${admin.role})`,
+    waiting: "a role grant",
+  });
+}
+
+/** `PATCH /api/admin/users/{id}` `status: active` for a role that can approve. */
+export function requestReactivation(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  entry: Deno.KvEntry<AdminRecord>,
+): Promise<ApprovalRequest> {
+  const admin = entry.value;
+  return requestOnce(d, approvals, ctx, entry, "user.reactivate", { role: admin.role }, {
+    summary: `re-enable ${admin.role} ${admin.email}`,
+    waiting: "a re-enabling",
+  });
+}
+
+/** `POST /api/admin/users/{id}/rotate-token|reset-2fa`: a request a third person approves. */
+export async function requestCredentialReset(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  id: string,
+  what: "token" | "second_factor",
+): Promise<ApprovalRequest> {
+  if (ctx.actor.id === id) {
+    throw new AppError(
+      "forbidden",
+      what === "token"
+        ? "rotate your own token with POST /api/admin/me/rotate-token"
+        : "you cannot reset your own second factor; ask another admin (or use a recovery code)",
+    );
+  }
+  const entry = await loadAdmin(d, id);
+  const email = entry.value.email;
+  return await requestOnce(
+    d,
+    approvals,
+    ctx,
+    entry,
+    what === "token" ? "user.rotate_token" : "user.reset_2fa",
+    {},
+    what === "token"
+      ? { summary: `rotate the token of ${email}`, waiting: "a token rotation" }
+      : { summary: `reset the second factor of ${email}`, waiting: "a second-factor reset" },
+  );
+}
