@@ -26,6 +26,8 @@ export interface SecondFactorRecord {
   locked_until: number | null;
   /** HMAC of each unused recovery code */
   recovery_code_hashes: string[];
+  /** HMAC of each recovery code used: sent again it is "already used", not a wrong code */
+  used_recovery_code_hashes?: string[];
 }
 
 export interface StepUpRecord {

@@ -99,3 +99,23 @@ Deno.test("attack: bursts of role grants, re-enablings and credential resets for
     }
   });
 });
+
+Deno.test("attack: no account is made at once for an email whose operator request waits for its approver", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const headers = await stepUpHeaders(t, a);
+    const create = (role: string) =>
+      t.app.request(
+        "/api/admin/users",
+        jsonRequest("POST", headers, { email: "opx@example.com", role }),
+      );
+    const asked = await create("operator");
+    assert.equal(asked.status, 202);
+    await asked.body?.cancel();
+    const viewer = await create("viewer");
+    assert.equal(viewer.status, 409);
+    const body = await viewer.json();
+    assert.match(body.detail, /a request to create opx@example.com is already pending/);
+    assert.match(body.approval_id, /^apr_/);
+  });
+});

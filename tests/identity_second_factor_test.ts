@@ -173,7 +173,7 @@ Deno.test("failures older than 5 minutes do not count toward the lock", async ()
   });
 });
 
-Deno.test("recovery codes work in X-OTP-Code once each, in any case; wrong ones count as failures", async () => {
+Deno.test("recovery codes work in X-OTP-Code once each, in any case; a used one is 'already used' and does not count toward the lock; wrong ones do", async () => {
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     assert.equal(admin.recoveryCodes.length, 8);
@@ -181,13 +181,22 @@ Deno.test("recovery codes work in X-OTP-Code once each, in any case; wrong ones 
     for (const c of admin.recoveryCodes) assert.match(c, /^[a-z2-9]{4}-[a-z2-9]{4}$/);
     const [first, second] = admin.recoveryCodes;
     await verifyOtp(t, admin, first);
-    assert.equal((await refusal(verifyOtp(t, admin, first))).code, "otp_invalid");
+    // the person who lost their device and retries a used code is not locked out for it
+    const again = await Promise.all(
+      Array.from({ length: 8 }, () => refusal(verifyOtp(t, admin, first))),
+    );
+    for (const r of again) {
+      assert.equal(r.code, "otp_replayed");
+      assert.match(r.message, /recovery code was already used/);
+    }
+    assert.equal((await refusal(verifyOtp(t, admin, "zzzz-zzzz"))).code, "otp_invalid");
     await verifyOtp(t, admin, second.toUpperCase());
     const me = await (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).json();
     assert.equal(me.second_factor.recovery_codes_remaining, 6);
     const entries = await auditEntries(t.kv);
     assert.equal(entries.filter((e) => e.action === "auth.recovery_code_used").length, 2);
     assert.equal(entries.filter((e) => e.action === "auth.otp_failed").length, 1);
+    assert.equal(entries.filter((e) => e.action === "auth.otp_replayed").length, 8);
   });
 });
 

@@ -102,7 +102,7 @@ Deno.test("a stale X-Step-Up with a fresh X-OTP-Code passes on the code; a malfo
   });
 });
 
-Deno.test("step-up is throttled harder than the API: 10 attempts a minute per token", async () => {
+Deno.test("step-up is throttled harder than the API: 10 attempts a minute per admin, whatever the token", async () => {
   await withTestApp(async (t) => {
     t.clock.set(Date.UTC(2026, 10, 26, 9, 0, 0));
     const admin = await createAdmin(t, "admin");
@@ -113,7 +113,10 @@ Deno.test("step-up is throttled harder than the API: 10 attempts a minute per to
     }
     const limited = await stepUp(t, admin, currentOtp(admin.totpSecret, t.clock));
     assert.equal(limited.status, 429);
-    assert.equal((await limited.json()).code, "rate_limited");
+    const refused = await limited.json();
+    assert.equal(refused.code, "rate_limited");
+    // the message does not send them to a new token, which would not help
+    assert.match(refused.detail, /step-up attempts in 60 s for your account/);
     assert.equal(limited.headers.get("retry-after"), "60");
     assert.equal(
       (await t.app.request("/api/admin/me", { headers: authHeaders(admin) })).status,

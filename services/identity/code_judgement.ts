@@ -15,7 +15,7 @@ export const OTP_LOCK_MS = 15 * 60_000;
 /** What the code matched in the record: a TOTP time-step, or a recovery code's hash. */
 export type CodeMatch =
   | { kind: "totp"; step: number | null }
-  | { kind: "recovery"; hash: string | undefined };
+  | { kind: "recovery"; hash: string | undefined; used?: boolean };
 
 export type Judgement =
   | { outcome: "not_enrolled" }
@@ -23,7 +23,7 @@ export type Judgement =
   /** accepted: write `write` (failures cleared), then the caller's own mutations */
   | { outcome: "ok"; write: SecondFactorRecord; audit: AuditInput[] }
   /** decided on this read: the commit only checks the record is unchanged */
-  | { outcome: "replayed"; audit: AuditInput[] }
+  | { outcome: "replayed"; kind: CodeMatch["kind"]; audit: AuditInput[] }
   | {
     outcome: "failed" | "locked";
     write: SecondFactorRecord;
@@ -59,8 +59,9 @@ export function judgeCode(
       next = {
         ...rec,
         recovery_code_hashes: rec.recovery_code_hashes.filter((h) => h !== match.hash),
+        used_recovery_code_hashes: [...(rec.used_recovery_code_hashes ?? []), match.hash],
       };
-    }
+    } else if (match.used) replayed = true;
   } else {
     const step = match.step;
     if (step !== null && rec.last_step !== null && step <= rec.last_step) replayed = true;
@@ -81,11 +82,12 @@ export function judgeCode(
   if (replayed) {
     return {
       outcome: "replayed",
+      kind: match.kind,
       audit: [{
         action: "auth.otp_replayed",
         target,
         result: "denied",
-        reason: "TOTP code already used",
+        reason: `${match.kind === "totp" ? "TOTP" : "recovery"} code already used`,
       }],
     };
   }

@@ -4,7 +4,7 @@ import { AppError } from "../../core/errors.ts";
 export type ThrottleKind = "api" | "step_up";
 
 export interface RateLimit {
-  /** requests allowed per window and token */
+  /** requests allowed per window: per token (API), per admin (step-ups) */
   limit: number;
   windowMs: number;
 }
@@ -38,7 +38,9 @@ export function rateLimited(
     "rate_limited",
     `more than ${rate.limit} ${kind === "api" ? "requests" : "step-up attempts"} in ${
       rate.windowMs / 1000
-    } s with this token; retry in ${retryAfter} s`,
+    } s ${
+      kind === "api" ? "with this token" : "for your account (whichever token you use)"
+    }; retry in ${retryAfter} s`,
     { retryAfter },
   );
 }

@@ -68,6 +68,8 @@ interface Attempt<T> {
   extra: T | null;
   /** wrong codes still allowed before the lock */
   triesLeft?: number;
+  /** what a replayed code was */
+  replayedKind?: "totp" | "recovery";
 }
 
 /** What a caller adds to the commit when the code is accepted (a step-up token). */
@@ -129,7 +131,10 @@ export async function consumeCode<T>(
       }
       case "replayed":
         op.check(entry); // decided on this read: a change in between runs it again
-        return { value: { outcome: "replayed", ...none } as Attempt<T>, audit: judged.audit };
+        return {
+          value: { outcome: "replayed", ...none, replayedKind: judged.kind } as Attempt<T>,
+          audit: judged.audit,
+        };
     }
     if (judged.write === null) {
       const value = { outcome: "locked", lockedUntil: judged.lockedUntil, extra: null };
@@ -158,7 +163,9 @@ function refusal(attempt: Attempt<unknown>, now: number): AppError {
     case "replayed":
       return new AppError(
         "otp_replayed",
-        "this code was already used; wait for the next code from your authenticator app",
+        attempt.replayedKind === "recovery"
+          ? "this recovery code was already used (each works once); use another of yours"
+          : "this code was already used; wait for the next code from your authenticator app",
       );
     case "locked": {
       const retryAfter = Math.ceil(((attempt.lockedUntil ?? 0) - now) / 1000);
@@ -197,10 +204,10 @@ async function matchCode(
   now: number,
 ): Promise<CodeMatch> {
   if (recoveryHashes !== null) {
-    return {
-      kind: "recovery",
-      hash: recoveryHashes.find((h) => rec.recovery_code_hashes.includes(h)),
-    };
+    const hash = recoveryHashes.find((h) => rec.recovery_code_hashes.includes(h));
+    const used = hash === undefined &&
+      recoveryHashes.some((h) => rec.used_recovery_code_hashes?.includes(h) ?? false);
+    return { kind: "recovery", hash, used };
   }
   const secret = await d.keys.unseal(rec.sealed_totp_secret, adminId);
   return { kind: "totp", step: matchTotpStep(secret, code, now) };
