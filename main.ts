@@ -5,6 +5,7 @@
  */
 import { type Config, ConfigError, parseConfig, requireSigningKey } from "./config.ts";
 import { createApp } from "./app.ts";
+import { createDrain } from "./routes/drain.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/log.ts";
 import { createStripeGateway } from "./services/stripe/mod.ts";
@@ -109,6 +110,10 @@ const services = createServices(deps);
 started.services = services;
 const app = createApp(deps, services);
 
+const drain = createDrain(app.fetch);
+/** how long a stop waits for requests in flight (a slow upload, a Stripe call) */
+const DRAIN_DEADLINE_MS = 25_000;
+
 function serve() {
   try {
     return Deno.serve({
@@ -120,7 +125,7 @@ function serve() {
           demo: resolvedConfig.demo,
           docs: `http://localhost:${port}/docs`,
         }),
-    }, app.fetch);
+    }, drain.fetch);
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
     console.error(`port ${resolvedConfig.port} is in use; stop what holds it or set PORT`);
@@ -167,6 +172,8 @@ async function shutdown(reason: string) {
   log.info("stopping: finishing in-flight requests", { reason });
   clearInterval(jobLoop);
   stopWatching();
+  const { unfinished } = await drain.stop(DRAIN_DEADLINE_MS);
+  if (unfinished > 0) log.warn("stopping with requests still in flight", { unfinished });
   await server.shutdown();
   await jobRun;
   await services.identity.close();

@@ -5,7 +5,7 @@ import type { AppEnv } from "./env.ts";
 import { AppError, ERROR_CODES } from "../core/errors.ts";
 
 /** Relative to the service: `GET /problems/{code}` serves the page (openapi/problems.ts). */
-const PROBLEM_BASE = "/problems/";
+export const PROBLEM_BASE = "/problems/";
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -45,6 +45,15 @@ export function toAppError(err: unknown): AppError {
     if (err.status === 401) {
       return new AppError("unauthenticated", err.message || "authentication required");
     }
+  }
+  if (err instanceof Deno.errors.BadResource && /request body/i.test(err.message)) {
+    // the body stopped arriving: the client hung up, or the server is stopping
+    return new AppError(
+      "unavailable",
+      "the request body could not be read to its end (the connection closed or the service " +
+        "is stopping); nothing was done: send the request again",
+      { retryAfter: 2 },
+    );
   }
   return new AppError(
     "internal",

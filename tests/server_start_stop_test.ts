@@ -71,9 +71,29 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     );
     assert.doesNotMatch(second.output(), /secret above/, "no secret is shown on a restart");
     assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");
+
+    // SIGTERM while a request's body is still arriving: it finishes; new requests get 503
+    const body = JSON.stringify({ code: `enr_${"x".repeat(40)}` });
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const encoder = new TextEncoder();
+    await conn.write(encoder.encode(
+      "POST /api/admin/enroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
+    ));
+    await new Promise((r) => setTimeout(r, 200));
     Deno.kill(-second.child.pid, "SIGTERM");
+    await second.waitFor(/stopping: finishing in-flight requests/, "the stop to begin");
+    const late = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(late.status, 503);
+    assert.equal(late.headers.get("retry-after"), "2");
+    assert.equal((await late.json()).code, "unavailable");
+    await conn.write(encoder.encode(body.slice(10)));
+    const answer = await new Response(conn.readable).text();
+    assert.match(answer, /^HTTP\/1\.1 401/, answer);
+    assert.match(answer, /enrollment_invalid/);
     assert.equal(await second.exited(), 0, second.output());
     assert.match(second.output(), /"msg":"stopped","reason":"SIGTERM"/);
+    assert.doesNotMatch(second.output(), /unhandled error/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
