@@ -5,6 +5,7 @@
  * key and the crons (names, last runs). Prints each finding with its fix; exits
  * 1 when something is wrong, 0 otherwise (warnings do not fail).
  */
+import { checkSigningKeyOpens } from "./doctor_keys.ts";
 import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
 import { keys } from "../kv/keys.ts";
 import { isKvConnectUrl } from "../kv/open.ts";
@@ -31,7 +32,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
       check: "configuration",
       severity: "fail",
       detail: error.message.replace(/^invalid configuration:\n/, "").replace(/\n\s*/g, "; "),
-      fix: "correct the variables named (README, Environment); nothing else can be checked first",
+      fix: "correct the variables named (README, Configuration); nothing else can be checked first",
     }];
   }
   const findings: Finding[] = [{ check: "configuration", severity: "ok", detail: "parses" }];
@@ -44,14 +45,25 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     });
     return findings;
   }
-  const { findings: kvFindings, kv } = await checkKv(
-    config,
-    options.openKv ?? ((p) => Deno.openKv(p)),
-    timeoutMs,
-  );
+  const missing = await missingStoreFile(config.kvPath);
+  // a checking tool creates nothing: opening a mistyped path would make an empty store there
+  const { findings: kvFindings, kv } = missing
+    ? {
+      kv: null,
+      findings: [{
+        check: "kv",
+        severity: "warn" as const,
+        detail: `no store at ${missing} (the file does not exist); the first start would create ` +
+          "an empty one there",
+        fix: "if this deployment has data, correct KV_PATH (README, Configuration); on a first " +
+          "install this is expected",
+      }],
+    }
+    : await checkKv(config, options.openKv ?? ((p) => Deno.openKv(p)), timeoutMs);
   try {
     const stored = kv ? (await kv.get(keys.secret("audit_signing_key"))).value !== null : false;
     findings.push(...checkSecrets(config, stored), ...kvFindings);
+    if (kv) findings.push(...await checkSigningKeyOpens(kv, config));
     if (!config.demo) {
       const stripe = doctorStripeClient(config, options.fetch ?? fetch, timeoutMs);
       findings.push(...await checkStripe(config, stripe, kv));
@@ -83,4 +95,16 @@ if (import.meta.main) {
   const findings = await runDoctor({ env: readEnvironment() });
   console.log(formatFindings(findings));
   Deno.exit(findings.some((f) => f.severity === "fail") ? 1 : 0);
+}
+
+/** The local KV file named by `kvPath` when it does not exist; null otherwise (or not a file). */
+async function missingStoreFile(kvPath: string | undefined): Promise<string | null> {
+  if (!kvPath || kvPath === ":memory:" || isKvConnectUrl(kvPath)) return null;
+  try {
+    await Deno.stat(kvPath);
+    return null;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return kvPath;
+    return null; // unreadable: opening it says why
+  }
 }

@@ -39,6 +39,7 @@ export const keys = {
   adminToken: (tokenHash: string) => ["admin_tokens", tokenHash],
   /** sealed TOTP secret, last used time-step, failures, lock, hashed recovery codes */
   adminSecondFactor: (adminId: string) => ["admin_second_factor", adminId],
+  adminSecondFactorPrefix: () => ["admin_second_factor"],
   /** SHA-256 (hex) of a step-up token -> its binding (admin, bearer token hash, expires_at) */
   stepUpToken: (tokenHash: string) => ["step_up_tokens", tokenHash],
   /** fixed-window request counter (Deno.KvU64) per token hash and kind */

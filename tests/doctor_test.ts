@@ -7,6 +7,9 @@ import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
 import { addNewEvent, encodePayload } from "../kv/webhook_events.ts";
 import type { WebhookEventRecord } from "../domain/webhook_event.ts";
 import type { Emulator } from "../emulator/mod.ts";
+import { IdentityKeys } from "../services/identity/crypto.ts";
+import { keys } from "../kv/keys.ts";
+import { STORE_LAYOUT } from "../kv/layout.ts";
 
 const SECRET = "whsec_" + "A1b2C3d4".repeat(4);
 const SIGNING_KEY = "doctor-signing-key-0123456789abcdef0123";
@@ -149,6 +152,51 @@ Deno.test("doctor finds an endpoint that misses events or speaks another api_ver
       emu.setWebhook(null);
       const none = failures(await runDoctor({ env: envFor(emu, path), fetch: emu.fetch }));
       assert.match(none.find((f) => f.check === "webhook endpoint")?.detail ?? "", /no endpoint/);
+    });
+  });
+});
+
+Deno.test("doctor creates no store at a KV_PATH that does not exist, and says so", async () => {
+  await withEmulator(async ({ emu }) => {
+    pointWebhooks(emu, {});
+    await withStore(async (path) => {
+      const findings = await runDoctor({ env: envFor(emu, path), fetch: emu.fetch });
+      const kv = findings.find((f) => f.check === "kv")!;
+      assert.equal(kv.severity, "warn");
+      assert.match(kv.detail, /no store at .*kv\.sqlite3 \(the file does not exist\)/);
+      assert.match(kv.fix ?? "", /correct KV_PATH/);
+      await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+    });
+  });
+});
+
+Deno.test("doctor fails a signing key that cannot open the stored TOTP secrets (a rotation that dropped the old key)", async () => {
+  await withEmulator(async ({ emu }) => {
+    pointWebhooks(emu, {});
+    await withStore(async (path) => {
+      const kv = await Deno.openKv(path);
+      const sealed = await new IdentityKeys(SIGNING_KEY).seal("JBSWY3DPEHPK3PXP", "adm_1");
+      await kv.set(keys.adminSecondFactor("adm_1"), {
+        admin_id: "adm_1",
+        sealed_totp_secret: sealed,
+      });
+      await kv.set(keys.storeLayout(), STORE_LAYOUT);
+      kv.close();
+      const good = await runDoctor({ env: envFor(emu, path), fetch: emu.fetch });
+      assert.equal(good.find((f) => f.check === "signing key opens")?.severity, "ok");
+      const rotated = envFor(emu, path, {
+        AUDIT_SIGNING_KEY: "another-key-0123456789abcdef0123456",
+      });
+      const bad = failures(await runDoctor({ env: rotated, fetch: emu.fetch }));
+      const opens = bad.find((f) => f.check === "signing key opens");
+      assert.ok(opens, JSON.stringify(bad));
+      assert.match(opens.detail, /1 of 1 sealed TOTP secrets open with none of the/);
+      assert.match(opens.fix ?? "", /put the key they were sealed with back/);
+      // with the old key kept after the new one, it opens again
+      const kept = envFor(emu, path, {
+        AUDIT_SIGNING_KEY: `another-key-0123456789abcdef0123456,${SIGNING_KEY}`,
+      });
+      assert.deepEqual(failures(await runDoctor({ env: kept, fetch: emu.fetch })), []);
     });
   });
 });
