@@ -159,18 +159,28 @@ function credentialsBox(creds: AdminCredentials, port: number): string {
 }
 
 /** A restart on existing data: the token was shown once, at the first start; say how to get another. */
-function existingAdminNote(
+export function existingAdminNote(
   admins: { id: string; email: string }[],
   port: number,
   kvPath: string | undefined,
 ): string {
-  const demo = admins.find((a) => a.email === DEMO_EMAIL) ?? admins[0];
-  const id = demo?.id ?? "<admin id from: deno task admin list>";
+  const demo = admins.find((a) => a.email === DEMO_EMAIL);
   // the CLI opens the same store only when told where it is
   const env = kvPath && kvPath !== DEFAULT_KV_PATH ? `KV_PATH=${kvPath} ` : "";
+  if (!demo) {
+    // the first admin came from `deno task admin create`, whose output carried its token
+    return [
+      "",
+      `  This store has ${admins.length} admin(s) already, made with \`deno task admin\`, not by the`,
+      "  demo: use the token `deno task admin create` printed. To see them:",
+      `    ${env}deno task admin list`,
+      "",
+    ].join("\n");
+  }
+  const id = demo.id;
   return [
     "",
-    `  The demo admin exists already (${demo?.email ?? DEMO_EMAIL}); its token was shown at the`,
+    `  The demo admin exists already (${demo.email}); its token was shown at the`,
     "  first start. For a new one (the old one stops working):",
     `    ${env}deno task admin rotate-token --id ${id}`,
     `  (the TOTP secret: ${env}deno task admin reset-2fa --id ${id})`,

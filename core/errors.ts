@@ -121,8 +121,10 @@ export const ERROR_CODES = {
   rate_limited: {
     status: 429,
     title: "Too many requests",
-    what: "This token sent more requests than its per-minute limit.",
-    todo: "Wait for the seconds in `Retry-After`, then go on; spread batch work out over time.",
+    what:
+      "A per-minute limit was reached: this token's requests (API_RATE_LIMIT_PER_MIN), your step-ups (STEP_UP_RATE_LIMIT_PER_MIN, whichever token), or failed authentications from your address (30 a minute, a wrong token or enrollment code each; past that every request from the address is refused until the minute ends, a right token included).",
+    todo:
+      "Wait for the seconds in `Retry-After`, then go on; spread batch work out over time. If your address is locked out, find the script or colleague sending a wrong token from it.",
   },
   payload_too_large: {
     status: 413,

@@ -25,21 +25,27 @@ const WHSEC = /\bwhsec_[A-Za-z0-9+/=]{4,}/g;
 const EMAIL = /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g;
 const CARD = /\b(?:\d[ -]?){12,18}(\d{4})\b/g;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
+/** this service's own credentials: API tokens, step-up tokens, enrollment codes */
+const OWN_CREDENTIAL = /\b(pot|psu|enr)_[A-Za-z0-9_-]{8,}/g;
 
 /**
  * Matches wherever any pattern above could (a superset: case-insensitive, and
  * a card needs four digits in a row), so a string it misses is returned as it
- * is without running five replacements: most log values (paths, ids, methods).
+ * is without running six replacements: most log values (paths, ids, methods).
  */
 const MAYBE_SECRET = /_|@|bearer|\d{4}/i;
 
-/** Masks one string: Stripe keys, webhook secrets, bearer tokens, emails, card numbers. */
+/**
+ * Masks one string: Stripe keys, webhook secrets, bearer tokens, this service's
+ * tokens and enrollment codes, emails, card numbers.
+ */
 export function maskString(s: string): string {
   if (!MAYBE_SECRET.test(s)) return s;
   return s
     .replace(STRIPE_KEY, (_m, p, env) => `${p}_${env}_****`)
     .replace(WHSEC, "whsec_****")
     .replace(BEARER, "$1 ****")
+    .replace(OWN_CREDENTIAL, "$1_****")
     .replace(EMAIL, (_m, first, domain) => `${first}***@${domain}`)
     .replace(CARD, (_m, last4) => `****${last4}`);
 }

@@ -16,6 +16,15 @@ Deno.test("maskString() hides keys, webhook secrets, bearer tokens, emails and c
   assert.match(line, /\*\*\*\*4242/);
 });
 
+Deno.test("maskString() hides this service's own tokens and enrollment codes wherever they are typed", () => {
+  const tok = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+  const line = maskString(`note: token pot_${tok} step psu_${tok} code enr_${tok.slice(0, 32)}`);
+  assert.doesNotMatch(line, /abcdefgh/);
+  assert.equal(line, "note: token pot_**** step psu_**** code enr_****");
+  // ids that merely start alike are left alone
+  assert.equal(maskString("potato_salad enr_x"), "potato_salad enr_x");
+});
+
 Deno.test("logger: fields named like secrets are replaced, levels below the threshold dropped", () => {
   const lines: string[] = [];
   const log = createLogger("info", (l) => lines.push(l)).child({ request_id: "req_1" });
@@ -60,12 +69,13 @@ Deno.test("config: LOG_FORMAT defaults to pretty on a terminal and json otherwis
   assert.throws(() => parseConfig({ LOG_FORMAT: "xml" }), /LOG_FORMAT must be one of json, pretty/);
 });
 
-Deno.test("maskString() with its shortcut answers exactly as the five replacements do", () => {
-  // the five patterns of core/log.ts, applied without the shortcut
+Deno.test("maskString() with its shortcut answers exactly as the six replacements do", () => {
+  // the six patterns of core/log.ts, applied without the shortcut
   const patterns: [RegExp, string | ((...m: string[]) => string)][] = [
     [/\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{4,}/g, (_m, p, env) => `${p}_${env}_****`],
     [/\bwhsec_[A-Za-z0-9+/=]{4,}/g, "whsec_****"],
     [/\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 ****"],
+    [/\b(pot|psu|enr)_[A-Za-z0-9_-]{8,}/g, "$1_****"],
     [
       /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g,
       (_m, first, domain) => `${first}***@${domain}`,
@@ -80,6 +90,9 @@ Deno.test("maskString() with its shortcut answers exactly as the five replacemen
     "live_",
     "test_",
     "whsec_",
+    "pot_",
+    "enr_",
+    "abcdEFGH",
     "Bearer ",
     "bearer ",
     "@",

@@ -1,0 +1,31 @@
+/**
+ * The note a restart in demo mode prints (README, Quick start): it names the
+ * demo admin and how to get it a new token; on a store whose admins were made
+ * with the CLI it does not call one of them "the demo admin" nor suggest
+ * revoking that person's working token.
+ */
+import assert from "node:assert/strict";
+import { existingAdminNote } from "../cli/demo.ts";
+
+Deno.test("restart note: the demo admin gets the rotate-token command for its id", () => {
+  const note = existingAdminNote(
+    [{ id: "adm_other", email: "x@example.com" }, { id: "adm_demo", email: DEMO }],
+    8000,
+    "/tmp/kv.sqlite3",
+  );
+  assert.match(note, /The demo admin exists already \(demo@example\.com\)/);
+  assert.match(note, /KV_PATH=\/tmp\/kv\.sqlite3 deno task admin rotate-token --id adm_demo/);
+});
+
+Deno.test("restart note: admins made with the CLI are not 'the demo admin' and no token of theirs is to be rotated", () => {
+  const note = existingAdminNote(
+    [{ id: "adm_first", email: "first@example.com" }],
+    8000,
+    undefined,
+  );
+  assert.doesNotMatch(note, /demo admin exists|rotate-token/);
+  assert.match(note, /made with `deno task admin`, not by the\s+demo/);
+  assert.match(note, /deno task admin list/);
+});
+
+const DEMO = "demo@example.com";
