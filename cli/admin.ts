@@ -272,7 +272,8 @@ export async function adminCli(
     return 0;
   } catch (e) {
     if (e instanceof AppError && e.code === "validation_failed") {
-      io.err(`error: ${e.message}\n\n${USAGE}`);
+      // the service names the API's field (body.email); here it is the flag (--email)
+      io.err(`error: ${e.message.replace(/\bbody\.([a-z_]+)/g, "--$1")}\n\n${USAGE}`);
       return 2;
     }
     if (

@@ -22,8 +22,15 @@ export function countRefundsByStatus(kv: Deno.Kv, status: string): Promise<numbe
   return countPrefix(kv, keys.refundsByStatusPrefix(status));
 }
 
-export function countDeadJobs(kv: Deno.Kv): Promise<number> {
-  return countPrefix(kv, keys.deadJobsPrefix());
+/** Dead-lettered jobs by kind. */
+export async function countDeadJobs(kv: Deno.Kv): Promise<Map<string, number>> {
+  const byKind = new Map<string, number>();
+  for await (
+    const entry of kv.list<Job>({ prefix: keys.deadJobsPrefix() }, { limit: COUNT_LIMIT })
+  ) {
+    byKind.set(entry.value.kind, (byKind.get(entry.value.kind) ?? 0) + 1);
+  }
+  return byKind;
 }
 
 /** Jobs waiting by kind, and how many of them are past due at `now`. */

@@ -26,7 +26,7 @@ const RECONCILING = ["processing", "pending", "requires_action"] as const;
 const BACKLOG_GAUGES = {
   jobs: ["payops_jobs_waiting", "Jobs in the job table by kind"],
   overdue: ["payops_jobs_overdue", "Jobs past their due time by kind"],
-  deadJobs: ["payops_jobs_dead", "Jobs that ran out of attempts"],
+  deadJobs: ["payops_jobs_dead", "Jobs that ran out of attempts, by kind"],
   webhooks: [
     "payops_webhook_events",
     "Webhook events by status that need attention (failed: will be retried; dead: replay by hand)",
@@ -69,7 +69,8 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
       jobs.set({ kind }, row.waiting);
       overdue.set({ kind }, row.overdue);
     }
-    deadJobs.set({}, dead);
+    deadJobs.reset();
+    for (const [kind, n] of dead) deadJobs.set({ kind }, n);
     webhooks.set({ status: "failed" }, failed);
     webhooks.set({ status: "dead" }, deadEvents);
     for (const status of RECONCILING) {

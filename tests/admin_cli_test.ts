@@ -285,6 +285,7 @@ Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exit
       const res = await cli(kvPath, ...args);
       assert.equal(res.code, 2, `${args.join(" ")}: ${res.stderr}`);
       assert.match(res.stderr, /usage: deno task admin/);
+      assert.doesNotMatch(res.stderr, /body\./, "the CLI's flags are named, not the API's fields");
       assert.equal(res.stdout, "");
     }
     const missing = await cli(kvPath, "disable", "--id", "adm_nobody");

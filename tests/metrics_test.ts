@@ -6,6 +6,7 @@ import { withRefundWorld } from "./helpers/refunds.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { timedCronRun } from "../services/metrics.ts";
+import { keys } from "../kv/keys.ts";
 
 const METRICS_TOKEN = "scrape-token-0123456789";
 
@@ -117,5 +118,17 @@ Deno.test("Stripe calls, budget waits, webhook lag, reconciliation backlog and c
         outcome: "error",
       }),
     );
+  }, { env: { METRICS_TOKEN } });
+});
+
+Deno.test("dead-lettered jobs are counted by kind", async () => {
+  await withTestApp(async (t) => {
+    for (const [id, kind] of [["job_1", "webhook.process"], ["job_2", "webhook.process"]]) {
+      await t.kv.set(keys.deadJob(id), { id, kind, dead_at: 1, last_error: "x" });
+    }
+    await t.kv.set(keys.deadJob("job_3"), { id: "job_3", kind: "refund.reconcile", dead_at: 1 });
+    const f = await scrape(t.app);
+    assert.equal(sampleValue(f, "payops_jobs_dead", { kind: "webhook.process" }), 2);
+    assert.equal(sampleValue(f, "payops_jobs_dead", { kind: "refund.reconcile" }), 1);
   }, { env: { METRICS_TOKEN } });
 });
