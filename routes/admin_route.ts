@@ -14,6 +14,7 @@ import { errorResponses } from "../openapi/schemas.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
+import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 export interface AdminRouteOptions {
   permission: Permission;
@@ -39,6 +40,7 @@ export function guard(
 ): MiddlewareHandler<AppEnv> {
   const types = Object.keys(request?.body?.content ?? {});
   const checkFirst = validatesEarly(secondFactor, request);
+  const known = knownNames(request);
   return async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
@@ -47,6 +49,7 @@ export function guard(
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
     await gateBody(c, { types, limit: bodyLimit });
+    await refuseUnknownNames(c, known);
     if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
     if (secondFactor) {
       await identity.verifySecondFactor(principal, {

@@ -1,0 +1,63 @@
+/**
+ * Unknown query parameters and body fields are refused with a 422 naming each
+ * one and the closest known name (README, "Inputs and headers"): a misspelt
+ * filter would list everything, and a misspelt `amount` would leave the
+ * default, a full refund.
+ */
+import assert from "node:assert/strict";
+import { withTestApp } from "./helpers/app.ts";
+import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { withRefundWorld } from "./helpers/refunds.ts";
+
+Deno.test("a misspelt list filter is 422 naming it and the parameter meant, not the whole list", async () => {
+  await withTestApp(async (t) => {
+    const viewer = await createAdmin(t, "viewer");
+    const res = await t.app.request("/api/admin/payments/transactions?stauts=failed&limit=2", {
+      headers: authHeaders(viewer),
+    });
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.errors[0].path, "query.stauts");
+    assert.match(body.errors[0].message, /unknown parameter "stauts"; did you mean "status"\?/);
+    // a parameter no route of this kind takes, and one on a route that takes none
+    const audit = await t.app.request("/api/admin/payments/transactions?currency=usd", {
+      headers: authHeaders(viewer),
+    });
+    assert.equal(audit.status, 422);
+    assert.match((await audit.json()).errors[0].message, /This route takes: /);
+    const me = await t.app.request("/api/admin/me?verbose=1", { headers: authHeaders(viewer) });
+    assert.equal(me.status, 422);
+    assert.match((await me.json()).errors[0].message, /This route takes no parameters/);
+    // the known ones pass
+    const ok = await t.app.request("/api/admin/payments/transactions?status=failed&limit=2", {
+      headers: authHeaders(viewer),
+    });
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+  });
+});
+
+Deno.test("attack: a refund with `Amount` instead of `amount` is 422, and nothing is refunded", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId } = await w.pay(4796);
+    const headers = await stepUpHeaders(w.t, w.operator);
+    const res = await w.t.app.request(
+      "/api/admin/payments/refunds",
+      jsonRequest("POST", headers, {
+        transaction_id: txnId,
+        Amount: 50,
+        reason: "requested_by_customer",
+        note: "partial",
+      }),
+    );
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.deepEqual(body.errors.map((e: { path: string }) => e.path), ["body.Amount"]);
+    assert.match(body.errors[0].message, /did you mean "amount"\?/);
+    const refunds = await w.t.app.request(
+      `/api/admin/payments/refunds?transaction_id=${txnId}`,
+      { headers: authHeaders(w.operator) },
+    );
+    assert.equal((await refunds.json()).data.length, 0);
+  });
+});
