@@ -170,9 +170,23 @@ export function phaseOf(
   return r.draft ? "drafting" : "needs_response";
 }
 
+/**
+ * Why the evidence must wait: an accept's close is in flight (null: none is).
+ * Only Stripe's refusal of the close frees the dispute (README, "Accepting once").
+ */
+export function closingRefusal(r: Pick<DisputeRecord, "closing">): string | null {
+  const c = r.closing;
+  if (c?.state !== "processing") return null;
+  return `it is being closed at Stripe (accepted by ${c.requested_by} at ${c.requested_at}; ` +
+    "Stripe's answer, its webhook or reconciliation settles it): wait for that; evidence can " +
+    "be worked on again only if Stripe refuses the close";
+}
+
 /** Why evidence cannot be submitted now (null: it can). */
 export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
+  const closing = closingRefusal(r);
+  if (closing) return closing;
   if (noResponseAllowed(r)) {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }

@@ -145,7 +145,8 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
   tags,
   summary: "Submit the evidence to Stripe, once per round",
   description: "Refused (409, naming why) after a submission in the same round, after " +
-    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for.",
+    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
+    "an accept's close is in flight (`closing.state` `processing`).",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),

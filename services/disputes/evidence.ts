@@ -14,6 +14,7 @@ import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
+  closingRefusal,
   type DisputeRecord,
   type DraftMeta,
   isClosedStatus,
@@ -31,6 +32,8 @@ import { addDisputeChange } from "./record_change.ts";
 /** Why evidence cannot be changed now (null: it can). */
 export function draftRefusal(r: DisputeRecord): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
+  const closing = closingRefusal(r);
+  if (closing) return closing;
   if (noResponseAllowed(r)) {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { call, disputedPayment, submitAs, uploadPng } from "./helpers/disputes.ts";
+import { createAdmin } from "./helpers/identity.ts";
+
+const EVIDENCE = { customer_name: "Ada Lovelace", product_description: "Concert ticket" };
+
+Deno.test("while an accept's close is in flight, submit, evidence saves and uploads are 409", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const evidence = `/disputes/${dispute.id}/evidence`;
+    assert.equal((await call(w, support, "PUT", evidence, EVIDENCE)).status, 200);
+    // Stripe's answer to the close is lost: the close stays `processing`
+    w.emu.faults.inject({
+      kind: "server_error",
+      method: "POST",
+      path: `/v1/disputes/${dispute.stripe_dispute}/close`,
+      times: 50,
+    });
+    const path = `/disputes/${dispute.id}/accept`;
+    const accepted = await call(w, w.operator, "POST", path, { note: "fraud confirmed" }, true);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    assert.equal(accepted.body.dispute.closing.state, "processing");
+    assert.deepEqual(accepted.body.dispute.actions, ["notes"]);
+
+    const submitted = await submitAs(w, w.operator2, dispute.id);
+    assert.equal(submitted.status, 409, JSON.stringify(submitted.body));
+    assert.match(submitted.body.detail, /being closed at Stripe/);
+    assert.match(submitted.body.detail, /reconciliation/);
+    const saved = await call(w, support, "PUT", evidence, { customer_name: "Ada" });
+    assert.equal(saved.status, 409, JSON.stringify(saved.body));
+    assert.match(saved.body.detail, /being closed at Stripe/);
+    const uploaded = await uploadPng(w, support, dispute.id);
+    assert.equal(uploaded.status, 409, JSON.stringify(uploaded.body));
+    assert.match(uploaded.body.detail, /being closed at Stripe/);
+
+    // nothing reached Stripe: no submission, no file
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    assert.equal(atStripe.evidence_details.submission_count, 0);
+    assert.equal((await w.stripe.files.list()).data.length, 0);
+    const shown = await w.t.services.disputes.get(dispute.id);
+    assert.equal(shown.submission, null);
+    assert.deepEqual(shown.evidence, EVIDENCE);
+    assert.deepEqual(shown.actions, ["notes"]);
+  });
+});
