@@ -54,7 +54,8 @@ const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() })
 
 export const DisputeDetailSchema = DisputeSchema.extend({
   actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence` and `submit` (with a draft) until " +
+    description: "what may be done now: `evidence` and `submit` (with a draft holding " +
+      "evidence) until " +
       "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
       "`notes`",
   }),

@@ -45,3 +45,47 @@ Deno.test("while an accept's close is in flight, submit, evidence saves and uplo
     assert.deepEqual(shown.actions, ["notes"]);
   });
 });
+
+Deno.test("an empty draft is not offered for submit, and submitting it is 422: nothing is spent", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const evidence = `/disputes/${dispute.id}/evidence`;
+    for (const body of [{}, { customer_name: "", uncategorized_text: "  " }]) {
+      const saved = await call(w, w.operator, "PUT", evidence, body);
+      assert.equal(saved.status, 200, JSON.stringify(saved.body));
+      assert.equal(saved.body.phase, "drafting");
+      assert.deepEqual(saved.body.actions, ["evidence", "accept", "notes"]);
+      const refused = await submitAs(w, w.operator, dispute.id);
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, "validation_failed");
+      assert.equal(refused.body.errors[0].path, "draft");
+      assert.match(refused.body.errors[0].message, /no evidence/);
+      assert.match(refused.body.errors[0].message, /add evidence .* first/);
+    }
+    // an empty Visa CE 3.0 block is no evidence either
+    const block = { enhanced_evidence: { visa_compelling_evidence_3: {} } };
+    assert.equal((await call(w, w.operator, "PUT", evidence, block)).status, 200);
+    assert.equal((await submitAs(w, w.operator, dispute.id)).status, 422);
+    const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+    assert.equal(atStripe.evidence_details.submission_count, 0);
+    assert.equal(atStripe.status, "needs_response");
+    // with evidence in it, the round is still there to use
+    const filled = await call(w, w.operator, "PUT", evidence, { customer_name: "Ada" });
+    assert.deepEqual(filled.body.actions, ["evidence", "submit", "accept", "notes"]);
+    const done = await submitAs(w, w.operator, dispute.id);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+    assert.equal(done.body.submission_count, 1);
+  });
+});
+
+Deno.test("a draft holding only a file can be submitted", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const uploaded = await uploadPng(w, support, dispute.id);
+    assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+    assert.ok(uploaded.body.actions.includes("submit"));
+    const done = await submitAs(w, w.operator, dispute.id);
+    assert.equal(done.status, 200, JSON.stringify(done.body));
+  });
+});

@@ -15,7 +15,8 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { holdsEvidence } from "../../domain/dispute_evidence.ts";
 import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeRecord, phaseOf, submitRefusal } from "../../domain/dispute.ts";
@@ -49,6 +50,16 @@ export function createDisputeSubmitter(deps: Deps, svc: Submitter["svc"]) {
   };
 }
 
+/** A draft with nothing in it is not submitted: the round would be spent on nothing. */
+function emptyDraft(id: string): AppError {
+  return validationFailed([{
+    path: "draft",
+    message: `the evidence draft of dispute ${id} holds no evidence (no field filled in, no ` +
+      `file): add evidence with PUT /disputes/${id}/evidence or a file with POST ` +
+      `/disputes/${id}/files first; nothing was sent to Stripe`,
+  }]);
+}
+
 /** The first commit: the submission exists, `processing`, before anything is sent. */
 function recordSubmission(
   s: Submitter,
@@ -69,6 +80,7 @@ function recordSubmission(
         `dispute ${id} has no evidence draft: save one with PUT /disputes/${id}/evidence first`,
       );
     }
+    if (!holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
     const at = new Date(now).toISOString();
     const round = r.submission_count;
     const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;
