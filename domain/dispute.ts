@@ -199,10 +199,16 @@ export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (!acceptsEvidence(r.status)) {
     return `Stripe no longer accepts evidence for this dispute (${r.status})`;
   }
-  if (r.evidence_due_by! * 1000 <= nowMs) {
-    return `the evidence deadline passed at ${new Date(r.evidence_due_by! * 1000).toISOString()}`;
-  }
-  return null;
+  return deadlineRefusal(r, nowMs);
+}
+
+/** Evidence is taken only until `evidence_due_by` (null: the deadline has not passed). */
+export function deadlineRefusal(
+  r: Pick<DisputeRecord, "evidence_due_by">,
+  nowMs: number,
+): string | null {
+  if (!r.evidence_due_by || r.evidence_due_by * 1000 > nowMs) return null;
+  return `the evidence deadline passed at ${new Date(r.evidence_due_by * 1000).toISOString()}`;
 }
 
 export const MAX_DISPUTE_HISTORY = 100;

@@ -90,7 +90,8 @@ const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 
   tags,
   summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
   description: "Answers with the remaining character budget and the reason's checklist. " +
-    "JSON up to 256 KiB.",
+    "JSON up to 256 KiB. Refused (409, naming why) after `evidence_due_by`, after a " +
+    "submission in the round, on a closed dispute or while an accept's close is in flight.",
   request: {
     params: IdParam,
     body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
@@ -110,6 +111,9 @@ const files = adminRoute({
   path: "/disputes/{id}/files",
   tags,
   summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
+  description: "Refused like a draft save (409, naming why: after `evidence_due_by`, after a " +
+    "submission in the round, on a closed dispute or while an accept's close is in flight), " +
+    "before anything is sent to Stripe.",
   request: {
     params: IdParam,
     body: {

@@ -89,3 +89,24 @@ Deno.test("a draft holding only a file can be submitted", async () => {
     assert.equal(done.status, 200, JSON.stringify(done.body));
   });
 });
+
+Deno.test("past evidence_due_by, draft saves and uploads are 409 naming the deadline; nothing is uploaded", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const evidence = `/disputes/${dispute.id}/evidence`;
+    assert.equal((await call(w, support, "PUT", evidence, EVIDENCE)).status, 200);
+    w.clock.set(Date.parse(dispute.evidence_due_by!) + 1000);
+    const saved = await call(w, support, "PUT", evidence, { customer_name: "late" });
+    assert.equal(saved.status, 409, JSON.stringify(saved.body));
+    assert.match(saved.body.detail, /deadline passed/);
+    assert.ok(saved.body.detail.includes(dispute.evidence_due_by!), saved.body.detail);
+    const uploaded = await uploadPng(w, support, dispute.id);
+    assert.equal(uploaded.status, 409, JSON.stringify(uploaded.body));
+    assert.ok(uploaded.body.detail.includes(dispute.evidence_due_by!), uploaded.body.detail);
+    assert.equal((await w.stripe.files.list()).data.length, 0);
+    const shown = await w.t.services.disputes.get(dispute.id);
+    assert.deepEqual(shown.evidence, EVIDENCE);
+    assert.equal(shown.draft?.version, 1);
+  });
+});

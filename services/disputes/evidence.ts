@@ -15,6 +15,7 @@ import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
   closingRefusal,
+  deadlineRefusal,
   type DisputeRecord,
   type DraftMeta,
   isClosedStatus,
@@ -29,8 +30,8 @@ const MAX_STAGE_ROUNDS = 3;
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
 
-/** Why evidence cannot be changed now (null: it can). */
-export function draftRefusal(r: DisputeRecord): string | null {
+/** Why evidence cannot be changed now (null: it can): README, "Dispute workbench". */
+export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
   const closing = closingRefusal(r);
   if (closing) return closing;
@@ -40,7 +41,8 @@ export function draftRefusal(r: DisputeRecord): string | null {
   if (!acceptsEvidence(r.status) || r.phase === "submitted") {
     return "evidence was submitted in this round; it can no longer be changed";
   }
-  return null;
+  const late = deadlineRefusal(r, nowMs);
+  return late && `${late}: Stripe takes no evidence after it, so the draft stays as it is`;
 }
 
 function sortedDeep(v: unknown): unknown {
@@ -141,7 +143,7 @@ export function createEvidenceDrafts(
       const entry = await getDispute(kv, id);
       const r = entry.value;
       if (!r) throw notFound("dispute", id);
-      const refusal = draftRefusal(r);
+      const refusal = draftRefusal(r, clock.now());
       if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
       const before = r.draft ? await getDraft(kv, id) : null;
       const checked = checkDraft(edit(before));
@@ -194,7 +196,7 @@ export function createEvidenceDrafts(
       if (await noteStaged(kv, r.id, sent, answer) === "recorded") return;
       const now = (await getDispute(kv, r.id)).value;
       const latest = now?.draft ? await getDraft(kv, r.id) : null;
-      if (!now?.draft || !latest || draftRefusal(now)) return;
+      if (!now?.draft || !latest || draftRefusal(now, clock.now())) return;
       sent = { version: now.draft.version ?? 0, draft: latest };
     }
   }

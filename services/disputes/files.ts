@@ -61,7 +61,7 @@ export function createEvidenceFiles(
       );
     }
     const r = (await getDispute(kv, id)).value;
-    const refusal = r && draftRefusal(r);
+    const refusal = r && draftRefusal(r, deps.clock.now());
     if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
     const uploaded: Stripe.File = await deps.stripe.call(
       (s) =>
