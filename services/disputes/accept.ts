@@ -62,7 +62,41 @@ async function pendingApproval(
   return entry.value?.status === "pending" && Date.parse(entry.value.expires_at) > now;
 }
 
-/** The record after the decision: the pending request noted, or none. */
+/**
+ * The last accept request, which the dispute keeps showing with its state in
+ * the queue (README, "Dispute workbench": `executed`, `rejected`, …): a new
+ * request, the approved one being executed, or the one before.
+ */
+function lastRequest(
+  r: DisputeRecord,
+  request: ApprovalRequest | null,
+  approved: ApprovalRequest | null,
+): DisputeRecord["accept_request"] {
+  const shown = request ?? approved;
+  if (!shown) return r.accept_request ?? null;
+  if (r.accept_request?.approval_id === shown.id) return r.accept_request;
+  const { note } = shown.payload as { note: string };
+  return {
+    requested_by: shown.requested_by,
+    note,
+    requested_at: shown.created_at,
+    approval_id: shown.id,
+  };
+}
+
+/** The refusal while the dispute's accept request waits for a second person. */
+function waiting(r: DisputeRecord): AppError {
+  const q = r.accept_request!;
+  return new AppError(
+    "conflict",
+    `accepting dispute ${r.id} already waits for a second person: request ${q.approval_id} ` +
+      `by ${q.requested_by} at ${q.requested_at}: approve it or reject it with POST ` +
+      `/api/admin/approvals/${q.approval_id}/approve or /reject (its requester may reject ` +
+      `it to withdraw it) instead of accepting again`,
+  );
+}
+
+/** The record after the decision, showing the last accept request. */
 function decidedRecord(
   r: DisputeRecord,
   ctx: CallContext,
@@ -73,14 +107,7 @@ function decidedRecord(
 ): DisputeRecord {
   return {
     ...r,
-    accept_request: request
-      ? {
-        requested_by: ctx.actor.id,
-        note,
-        requested_at: at,
-        approval_id: request.id,
-      }
-      : null,
+    accept_request: lastRequest(r, request, approved),
     updated_at: at,
     history: withDisputeHistory(r, {
       at,
@@ -169,13 +196,8 @@ export function createDisputeAccepts(
         const earlier = acceptedOn(tally, subject, r.currency);
         const needsTwo = !approved && svc.approvals !== undefined &&
           r.amount + earlier >= threshold;
-        if (needsTwo && await pendingApproval(kv, op, r, clock.now())) {
-          throw new AppError(
-            "conflict",
-            `accepting dispute ${id} already waits for a second person (requested by ` +
-              `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
-          );
-        }
+        // whoever accepts, a waiting request is decided in the queue, never gone around
+        if (!approved && await pendingApproval(kv, op, r, now)) throw waiting(r);
         const request = needsTwo
           ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier)
           : null;
