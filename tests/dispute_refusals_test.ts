@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { call, disputedPayment, submitAs, uploadPng } from "./helpers/disputes.ts";
-import { createAdmin } from "./helpers/identity.ts";
+import { auditEntries, createAdmin } from "./helpers/identity.ts";
 
 const EVIDENCE = { customer_name: "Ada Lovelace", product_description: "Concert ticket" };
 
@@ -108,5 +108,67 @@ Deno.test("past evidence_due_by, draft saves and uploads are 409 naming the dead
     const shown = await w.t.services.disputes.get(dispute.id);
     assert.deepEqual(shown.evidence, EVIDENCE);
     assert.equal(shown.draft?.version, 1);
+  });
+});
+
+/** The audit entries of refused dispute actions, as [action, who, reason]. */
+async function denials(w: Parameters<Parameters<typeof withRefundWorld>[0]>[0], id: string) {
+  return (await auditEntries(w.t.kv))
+    .filter((e) => e.target?.id === id && e.result === "denied")
+    .map((e) => [e.action, e.actor.id, e.reason ?? ""] as const);
+}
+
+Deno.test("refused submits, evidence saves and uploads are audited denied with the reason", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const evidence = `/disputes/${dispute.id}/evidence`;
+    assert.equal((await call(w, support, "PUT", evidence, {})).status, 200);
+    assert.equal((await submitAs(w, w.operator, dispute.id)).status, 422);
+    assert.equal((await call(w, support, "PUT", evidence, EVIDENCE)).status, 200);
+    assert.equal((await submitAs(w, w.operator, dispute.id)).status, 200);
+    assert.equal((await submitAs(w, w.operator2, dispute.id)).status, 409);
+    assert.equal((await call(w, support, "PUT", evidence, EVIDENCE)).status, 409);
+    assert.equal((await uploadPng(w, support, dispute.id)).status, 409);
+    const denied = await denials(w, dispute.id);
+    assert.deepEqual(denied.map(([action, by]) => [action, by]), [
+      ["dispute.submit", w.operator.id],
+      ["dispute.submit", w.operator2.id],
+      ["dispute.evidence_saved", support.id],
+      ["dispute.file_uploaded", support.id],
+    ]);
+    assert.match(denied[0][2], /holds no evidence/);
+    assert.match(denied[1][2], /already submitted in this round/);
+    assert.match(denied[2][2], /can no longer be changed/);
+    assert.match(denied[3][2], /can no longer be changed/);
+  });
+});
+
+Deno.test("refused accepts are audited denied: closed already, a request waiting, past the deadline", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const path = `/disputes/${dispute.id}/accept`;
+    assert.equal((await call(w, w.operator, "POST", path, { note: "lost" }, true)).status, 200);
+    assert.equal((await call(w, w.operator2, "POST", path, { note: "again" }, true)).status, 409);
+    const [closed] = await denials(w, dispute.id);
+    assert.deepEqual(closed.slice(0, 2), ["dispute.accept", w.operator2.id]);
+    assert.match(closed[2], /already closed/);
+
+    const big = (await disputedPayment(w, 60_000)).dispute;
+    const bigPath = `/disputes/${big.id}/accept`;
+    const asked = await call(w, w.operator, "POST", bigPath, { note: "not worth it" }, true);
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    assert.equal((await call(w, w.operator2, "POST", bigPath, { note: "x" }, true)).status, 409);
+    const [waiting] = await denials(w, big.id);
+    assert.deepEqual(waiting.slice(0, 2), ["dispute.accept", w.operator2.id]);
+    assert.ok(waiting[2].includes(asked.body.approval.id), waiting[2]);
+
+    const late = (await disputedPayment(w)).dispute;
+    await call(w, w.operator, "PUT", `/disputes/${late.id}/evidence`, EVIDENCE);
+    w.clock.set(Date.parse(late.evidence_due_by!) + 1000);
+    assert.equal((await submitAs(w, w.operator, late.id)).status, 409);
+    const [pastDue] = await denials(w, late.id);
+    assert.equal(pastDue[0], "dispute.submit");
+    assert.match(pastDue[2], /deadline passed/);
   });
 });

@@ -14,7 +14,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { amountFor } from "../../config.ts";
 import {
   acceptsEvidence,
@@ -29,6 +29,7 @@ import type { DisputeApplier } from "./apply.ts";
 import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
 
 export type AcceptOutcome =
   | { kind: "closed"; record: DisputeRecord }
@@ -85,9 +86,9 @@ function lastRequest(
 }
 
 /** The refusal while the dispute's accept request waits for a second person. */
-function waiting(r: DisputeRecord): AppError {
+function waiting(r: DisputeRecord): DisputeRefusal {
   const q = r.accept_request!;
-  return new AppError(
+  return new DisputeRefusal(
     "conflict",
     `accepting dispute ${r.id} already waits for a second person: request ${q.approval_id} ` +
       `by ${q.requested_by} at ${q.requested_at}: approve it or reject it with POST ` +
@@ -186,7 +187,7 @@ export function createDisputeAccepts(
         const r = entry.value;
         if (!r) throw notFound("dispute", id);
         const refusal = acceptRefusal(r);
-        if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+        if (refusal) throw refused(id, refusal);
         const now = clock.now();
         const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
@@ -239,7 +240,13 @@ export function createDisputeAccepts(
     note: string,
     binding: IdempotencyBinding | null = null,
   ): Promise<AcceptOutcome> {
-    const decided = await decide(ctx, id, note, null, binding);
+    const what = { action: "dispute.accept", id };
+    const decided = await auditingRefusals(
+      svc.audit,
+      ctx,
+      what,
+      () => decide(ctx, id, note, null, binding),
+    );
     if (decided.request) {
       return { kind: "awaiting_approval", record: decided.record, approval: decided.request };
     }

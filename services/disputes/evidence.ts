@@ -10,7 +10,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
@@ -29,6 +29,7 @@ import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.t
 const MAX_STAGE_ROUNDS = 3;
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
+import { auditingRefusals, refused } from "./refusals.ts";
 
 /** Why evidence cannot be changed now (null: it can): README, "Dispute workbench". */
 export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
@@ -144,7 +145,7 @@ export function createEvidenceDrafts(
       const r = entry.value;
       if (!r) throw notFound("dispute", id);
       const refusal = draftRefusal(r, clock.now());
-      if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+      if (refusal) throw refused(id, refusal);
       const before = r.draft ? await getDraft(kv, id) : null;
       const checked = checkDraft(edit(before));
       if (checked.errors.length) throw validationFailed(checked.errors);
@@ -215,7 +216,13 @@ export function createEvidenceDrafts(
   async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
     const checked = checkDraft(body);
     if (checked.errors.length) throw validationFailed(checked.errors);
-    return await saveWith(ctx, id, () => checked.draft);
+    const what = { action: "dispute.evidence_saved", id };
+    return await auditingRefusals(
+      svc.audit,
+      ctx,
+      what,
+      () => saveWith(ctx, id, () => checked.draft),
+    );
   }
 
   /** One field of the draft set (an uploaded file's id), the rest as it is now. */
