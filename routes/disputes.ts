@@ -59,7 +59,7 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
           description: "an active admin who can work disputes (`adm_…`), or null to unassign",
           example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
         }),
-      }).openapi("DisputeAssignment"),
+      }).strict().openapi("DisputeAssignment"),
     ),
   },
   responses: { ...detail200, ...errorResponses("not_found", "conflict") },

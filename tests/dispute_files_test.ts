@@ -117,3 +117,19 @@ Deno.test("a malformed multipart upload is 422 validation_failed naming the prob
     }
   });
 });
+
+Deno.test("two files in one upload are 422 saying to send one file per request; nothing is uploaded", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const png = new Blob([PNG], { type: "image/png" });
+    const res = await w.t.app.request(
+      `${API}/disputes/${dispute.id}/files`,
+      await upload(w.operator.token, [png, png], "receipt.png"),
+    );
+    const problem = await res.json();
+    assert.equal(res.status, 422, JSON.stringify(problem));
+    assert.equal(problem.errors[0].path, "body.file");
+    assert.match(problem.errors[0].message, /one file per request/);
+    assert.equal((await w.stripe.files.list()).data.length, 0);
+  });
+});

@@ -50,6 +50,13 @@ export function createEvidenceFiles(
     file: unknown,
     field: EvidenceFileField,
   ): Promise<void> {
+    if (Array.isArray(file)) {
+      throw validationFailed([{
+        path: "body.file",
+        message: `send one file per request (this one has ${file.length} \`file\` parts); ` +
+          "upload each file on its own",
+      }]);
+    }
     if (!(file instanceof File)) {
       throw validationFailed([{
         path: "body.file",
