@@ -170,9 +170,23 @@ export function phaseOf(
   return r.draft ? "drafting" : "needs_response";
 }
 
+/**
+ * Why the evidence must wait: an accept's close is in flight (null: none is).
+ * Only Stripe's refusal of the close frees the dispute (README, "Accepting once").
+ */
+export function closingRefusal(r: Pick<DisputeRecord, "closing">): string | null {
+  const c = r.closing;
+  if (c?.state !== "processing") return null;
+  return `it is being closed at Stripe (accepted by ${c.requested_by} at ${c.requested_at}; ` +
+    "Stripe's answer, its webhook or reconciliation settles it): wait for that; evidence can " +
+    "be worked on again only if Stripe refuses the close";
+}
+
 /** Why evidence cannot be submitted now (null: it can). */
 export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
+  const closing = closingRefusal(r);
+  if (closing) return closing;
   if (noResponseAllowed(r)) {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
@@ -185,10 +199,16 @@ export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (!acceptsEvidence(r.status)) {
     return `Stripe no longer accepts evidence for this dispute (${r.status})`;
   }
-  if (r.evidence_due_by! * 1000 <= nowMs) {
-    return `the evidence deadline passed at ${new Date(r.evidence_due_by! * 1000).toISOString()}`;
-  }
-  return null;
+  return deadlineRefusal(r, nowMs);
+}
+
+/** Evidence is taken only until `evidence_due_by` (null: the deadline has not passed). */
+export function deadlineRefusal(
+  r: Pick<DisputeRecord, "evidence_due_by">,
+  nowMs: number,
+): string | null {
+  if (!r.evidence_due_by || r.evidence_due_by * 1000 > nowMs) return null;
+  return `the evidence deadline passed at ${new Date(r.evidence_due_by * 1000).toISOString()}`;
 }
 
 export const MAX_DISPUTE_HISTORY = 100;

@@ -113,6 +113,20 @@ export function checklistFor(reason: string, draft: EvidenceDraft): ChecklistIte
   return fields.map((field) => ({ field, provided: typeof draft[field] === "string" }));
 }
 
+/**
+ * Whether a draft (or part of it) holds evidence: text that is not blank, a
+ * file id, a `true` acknowledgement. An empty draft submitted would spend the
+ * round on nothing (README, "Dispute workbench": `submit`).
+ */
+export function holdsEvidence(value: unknown): boolean {
+  if (typeof value === "string") return value.trim() !== "";
+  if (typeof value === "boolean") return value;
+  if (typeof value === "number") return true;
+  if (Array.isArray(value)) return value.some(holdsEvidence);
+  if (value && typeof value === "object") return Object.values(value).some(holdsEvidence);
+  return false;
+}
+
 /** Characters counted against the budget: every string in the draft. */
 export function evidenceChars(value: unknown): number {
   if (typeof value === "string") return value.length;

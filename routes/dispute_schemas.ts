@@ -1,7 +1,13 @@
 /** The dispute workbench's OpenAPI schemas (routes/disputes.ts uses them). */
 import { z } from "@hono/zod-openapi";
-import { AmountSchema, CurrencySchema, CursorQuery, LimitQuery } from "../openapi/schemas.ts";
-import { DISPUTE_PHASES } from "../domain/dispute.ts";
+import {
+  AmountSchema,
+  CurrencySchema,
+  CursorQuery,
+  LimitQuery,
+  oneOf,
+} from "../openapi/schemas.ts";
+import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
@@ -54,7 +60,8 @@ const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() })
 
 export const DisputeDetailSchema = DisputeSchema.extend({
   actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence` and `submit` (with a draft) until " +
+    description: "what may be done now: `evidence` and `submit` (with a draft holding " +
+      "evidence) until " +
       "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
       "`notes`",
   }),
@@ -177,7 +184,9 @@ export const Text = (what: string) =>
   );
 
 export const ListQuery = z.object({
-  status: z.string().min(1).max(40).optional().openapi({ param: { name: "status", in: "query" } }),
+  status: oneOf("status", DISPUTE_STATUSES).optional().openapi({
+    param: { name: "status", in: "query" },
+  }),
   phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
     .optional().openapi({ param: { name: "phase", in: "query" } }),
   due_before: z.iso.datetime({

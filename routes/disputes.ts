@@ -59,7 +59,7 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
           description: "an active admin who can work disputes (`adm_…`), or null to unassign",
           example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
         }),
-      }).openapi("DisputeAssignment"),
+      }).strict().openapi("DisputeAssignment"),
     ),
   },
   responses: { ...detail200, ...errorResponses("not_found", "conflict") },
@@ -90,7 +90,8 @@ const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 
   tags,
   summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
   description: "Answers with the remaining character budget and the reason's checklist. " +
-    "JSON up to 256 KiB.",
+    "JSON up to 256 KiB. Refused (409, naming why) after `evidence_due_by`, after a " +
+    "submission in the round, on a closed dispute or while an accept's close is in flight.",
   request: {
     params: IdParam,
     body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
@@ -110,6 +111,9 @@ const files = adminRoute({
   path: "/disputes/{id}/files",
   tags,
   summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
+  description: "Refused like a draft save (409, naming why: after `evidence_due_by`, after a " +
+    "submission in the round, on a closed dispute or while an accept's close is in flight), " +
+    "before anything is sent to Stripe.",
   request: {
     params: IdParam,
     body: {
@@ -145,7 +149,9 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
   tags,
   summary: "Submit the evidence to Stripe, once per round",
   description: "Refused (409, naming why) after a submission in the same round, after " +
-    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for.",
+    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
+    "an accept's close is in flight (`closing.state` `processing`). A draft holding no " +
+    "evidence (no field filled in, no file) is 422: it would spend the round on nothing.",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
@@ -166,6 +172,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves. " +
     "When Stripe's answer to the close is unknown it is also 202, with `approval: null` and " +
     "`dispute.closing.state` `processing`: Stripe's webhook or reconciliation settles it. " +
+    "While a `dispute.accept` request waits, an accept by anyone is 409 naming it. " +
     "The same `Idempotency-Key` and body answer the first answer again.",
   request: {
     params: IdParam,

@@ -67,9 +67,18 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-/** One FieldError per issue, with the path as `body.amount` / `query.limit` / `header.x-otp-code`. */
+/**
+ * One FieldError per issue, with the path as `body.amount` / `query.limit` /
+ * `header.x-otp-code`; an unknown field is named by its own path (`body.status`).
+ */
 export function fieldErrors(where: string, issues: readonly Issue[]): FieldError[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys" && issue.keys?.length) {
+      return issue.keys.map((key) => ({
+        path: [where, ...issue.path.map(String), key].join("."),
+        message: issueMessage({ ...issue, keys: [key] }, key),
+      }));
+    }
     const path = [where, ...issue.path.map(String)];
     const field = issue.path.length ? String(issue.path.at(-1)) : where;
     return { path: path.join("."), message: issueMessage(issue, field) };

@@ -109,8 +109,9 @@ Deno.test("accept with the same Idempotency-Key and body replays the first answe
     const fresh = await send("accept-2", "fraud confirmed");
     assert.equal(fresh.status, 409);
     await fresh.body?.cancel();
+    // one accept made; the fresh key's accept was refused (closed already) and audited denied
     const accepts = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.accept");
-    assert.equal(accepts.length, 1);
+    assert.deepEqual(accepts.map((e) => e.result), ["ok", "denied"]);
   });
 });
 
@@ -155,5 +156,63 @@ Deno.test("one operator's accepts of a customer's disputes add up toward the thr
     const e = await disputeOf(w, customer, 30_000);
     w.clock.advance(24 * 3600_000 + 1000);
     assert.equal((await accept(w.operator, e.id)).status, 200);
+  });
+});
+
+Deno.test("a direct accept while another's accept request waits is 409 naming it; approved, the request shows executed", async () => {
+  await withRefundWorld(async (w) => {
+    const customer = (await w.stripe.customers.create({ email: "split@example.com" })).id;
+    const a = await disputeOf(w, customer, 30_000);
+    const b = await disputeOf(w, customer, 30_000);
+    const accept = (as: typeof w.operator, id: string) =>
+      call(w, as, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
+    assert.equal((await accept(w.operator, a.id)).status, 200);
+    const asked = await accept(w.operator, b.id); // 600.00 on one customer: a second person
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    const requestId = asked.body.approval.id;
+    // operator2 alone is under the threshold, but the request waits: no way around the queue
+    const around = await accept(w.operator2, b.id);
+    assert.equal(around.status, 409, JSON.stringify(around.body));
+    assert.ok(around.body.detail.includes(requestId), around.body.detail);
+    assert.match(around.body.detail, /approve .* or reject/);
+    assert.equal((await w.stripe.disputes.retrieve(b.stripe_dispute)).status, "needs_response");
+    const res = await w.t.app.request(
+      `/api/admin/approvals/${requestId}/approve`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), {
+        approval_hash: asked.body.approval.approval_hash,
+      }),
+    );
+    const { approval } = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(approval));
+    assert.equal(approval.status, "executed");
+    const closed = await w.t.services.disputes.get(b.id);
+    assert.equal(closed.status, "lost");
+    assert.equal(closed.accept_request?.approval_id, requestId);
+    assert.equal(closed.accept_request?.status, "executed");
+    assert.equal(closed.accept_request?.requested_by, w.operator.id);
+    assert.equal(closed.closing?.approval_id, requestId);
+  });
+});
+
+Deno.test("after a rejected request, a direct accept keeps the request shown as the last one", async () => {
+  await withRefundWorld(async (w) => {
+    const customer = (await w.stripe.customers.create({ email: "rejected@example.com" })).id;
+    const a = await disputeOf(w, customer, 30_000);
+    const b = await disputeOf(w, customer, 30_000);
+    const accept = (as: typeof w.operator, id: string) =>
+      call(w, as, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
+    assert.equal((await accept(w.operator, a.id)).status, 200);
+    const asked = await accept(w.operator, b.id);
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    const res = await w.t.app.request(
+      `/api/admin/approvals/${asked.body.approval.id}/reject`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator), { note: "withdrawn" }),
+    );
+    assert.equal(res.status, 200, await res.text());
+    const direct = await accept(w.operator2, b.id);
+    assert.equal(direct.status, 200, JSON.stringify(direct.body));
+    assert.equal(direct.body.accept_request.approval_id, asked.body.approval.id);
+    assert.equal(direct.body.accept_request.status, "rejected");
+    assert.equal(direct.body.closing.approval_id, null);
   });
 });

@@ -1,25 +1,7 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { API, call, disputedPayment } from "./helpers/disputes.ts";
+import { API, call, disputedPayment, PNG, uploadRequest as upload } from "./helpers/disputes.ts";
 import { createAdmin } from "./helpers/identity.ts";
-
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
-
-/** A multipart request as bytes (its FormData body type differs between Deno's and Node's typings). */
-async function upload(token: string, file: Blob, name: string, field?: string) {
-  const form = new FormData();
-  form.append("file", file, name);
-  if (field) form.append("evidence_field", field);
-  const encoded = new Response(form);
-  return {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "content-type": encoded.headers.get("content-type")!,
-    },
-    body: new Uint8Array(await encoded.arrayBuffer()),
-  };
-}
 
 Deno.test("a file upload goes through Stripe's Files API and its id lands in the evidence", async () => {
   await withRefundWorld(async (w) => {
@@ -133,5 +115,21 @@ Deno.test("a malformed multipart upload is 422 validation_failed naming the prob
       assert.equal(problem.errors[0].path, "body");
       assert.match(problem.errors[0].message, /multipart|boundary|form data/i);
     }
+  });
+});
+
+Deno.test("two files in one upload are 422 saying to send one file per request; nothing is uploaded", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const png = new Blob([PNG], { type: "image/png" });
+    const res = await w.t.app.request(
+      `${API}/disputes/${dispute.id}/files`,
+      await upload(w.operator.token, [png, png], "receipt.png"),
+    );
+    const problem = await res.json();
+    assert.equal(res.status, 422, JSON.stringify(problem));
+    assert.equal(problem.errors[0].path, "body.file");
+    assert.match(problem.errors[0].message, /one file per request/);
+    assert.equal((await w.stripe.files.list()).data.length, 0);
   });
 });

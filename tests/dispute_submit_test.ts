@@ -86,7 +86,11 @@ Deno.test("N concurrent submits end in exactly one submission at Stripe", async 
     const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
     assert.equal(atStripe.evidence_details.submission_count, 1);
     const submits = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.submit");
-    assert.equal(submits.length, 1);
+    assert.equal(submits.filter((e) => e.result === "ok").length, 1);
+    // the losers were refused, and each refusal is audited
+    const denied = submits.filter((e) => e.result === "denied");
+    assert.equal(denied.length, 7);
+    assert.ok(denied.every((e) => /already submitted in this round/.test(e.reason ?? "")));
   });
 });
 
@@ -212,8 +216,10 @@ Deno.test("a submission whose answer was lost after Stripe acted is settled by r
     const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
     assert.equal(atStripe.evidence_details.submission_count, 1);
     assert.deepEqual(await runDisputeJobs(w), { ran: 0, failed: 0, dead: 0 });
-    const actions = (await auditEntries(w.t.kv)).map((e) => e.action);
-    assert.equal(actions.filter((a) => a === "dispute.submit").length, 1);
-    assert.equal(actions.filter((a) => a === "dispute.submission_settled").length, 1);
+    // the second submit was refused (audited denied); one submission was made
+    const actions = (await auditEntries(w.t.kv)).map((e) => `${e.action} ${e.result}`);
+    assert.equal(actions.filter((a) => a === "dispute.submit ok").length, 1);
+    assert.equal(actions.filter((a) => a === "dispute.submit denied").length, 1);
+    assert.equal(actions.filter((a) => a === "dispute.submission_settled ok").length, 1);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { call, decideDispute, disputedPayment, submitAs } from "./helpers/disputes.ts";
-import { createAdmin } from "./helpers/identity.ts";
+import { auditEntries, createAdmin } from "./helpers/identity.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { getAdmin } from "../kv/admins.ts";
 import { keys } from "../kv/keys.ts";
@@ -149,5 +149,38 @@ Deno.test("PATCH assignee takes only an active account whose role works disputes
     const ok = await call(w, support, "PATCH", path, { assignee: w.operator.id });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.assignee, w.operator.id);
+  });
+});
+
+Deno.test("PATCH refuses an unknown field by name, and the assign audit entry keeps the previous assignee", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const path = `/disputes/${dispute.id}`;
+    const odd = await call(w, support, "PATCH", path, { assignee: null, status: "won" });
+    assert.equal(odd.status, 422, JSON.stringify(odd.body));
+    assert.deepEqual(odd.body.errors.map((e: { path: string }) => e.path), ["body.status"]);
+    assert.match(odd.body.errors[0].message, /unknown field status/);
+    assert.equal((await w.t.services.disputes.get(dispute.id)).status, "needs_response");
+    assert.equal((await call(w, support, "PATCH", path, { assignee: w.operator.id })).status, 200);
+    assert.equal((await call(w, support, "PATCH", path, { assignee: support.id })).status, 200);
+    const assigns = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.assign");
+    assert.deepEqual(assigns.map((e) => [e.before, e.after]), [
+      [{ assignee: null }, { assignee: w.operator.id }],
+      [{ assignee: w.operator.id }, { assignee: support.id }],
+    ]);
+  });
+});
+
+Deno.test("GET /disputes with a status that is not Stripe's is 422 naming the allowed ones", async () => {
+  await withRefundWorld(async (w) => {
+    await disputedPayment(w);
+    const bogus = await call(w, w.operator, "GET", "/disputes?status=bogus");
+    assert.equal(bogus.status, 422, JSON.stringify(bogus.body));
+    assert.equal(bogus.body.errors[0].path, "query.status");
+    assert.match(bogus.body.errors[0].message, /needs_response, under_review/);
+    const ok = await call(w, w.operator, "GET", "/disputes?status=needs_response");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.data.length, 1);
   });
 });

@@ -14,7 +14,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { amountFor } from "../../config.ts";
 import {
   acceptsEvidence,
@@ -29,6 +29,7 @@ import type { DisputeApplier } from "./apply.ts";
 import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
+import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
 
 export type AcceptOutcome =
   | { kind: "closed"; record: DisputeRecord }
@@ -62,7 +63,41 @@ async function pendingApproval(
   return entry.value?.status === "pending" && Date.parse(entry.value.expires_at) > now;
 }
 
-/** The record after the decision: the pending request noted, or none. */
+/**
+ * The last accept request, which the dispute keeps showing with its state in
+ * the queue (README, "Dispute workbench": `executed`, `rejected`, …): a new
+ * request, the approved one being executed, or the one before.
+ */
+function lastRequest(
+  r: DisputeRecord,
+  request: ApprovalRequest | null,
+  approved: ApprovalRequest | null,
+): DisputeRecord["accept_request"] {
+  const shown = request ?? approved;
+  if (!shown) return r.accept_request ?? null;
+  if (r.accept_request?.approval_id === shown.id) return r.accept_request;
+  const { note } = shown.payload as { note: string };
+  return {
+    requested_by: shown.requested_by,
+    note,
+    requested_at: shown.created_at,
+    approval_id: shown.id,
+  };
+}
+
+/** The refusal while the dispute's accept request waits for a second person. */
+function waiting(r: DisputeRecord): DisputeRefusal {
+  const q = r.accept_request!;
+  return new DisputeRefusal(
+    "conflict",
+    `accepting dispute ${r.id} already waits for a second person: request ${q.approval_id} ` +
+      `by ${q.requested_by} at ${q.requested_at}: approve it or reject it with POST ` +
+      `/api/admin/approvals/${q.approval_id}/approve or /reject (its requester may reject ` +
+      `it to withdraw it) instead of accepting again`,
+  );
+}
+
+/** The record after the decision, showing the last accept request. */
 function decidedRecord(
   r: DisputeRecord,
   ctx: CallContext,
@@ -73,14 +108,7 @@ function decidedRecord(
 ): DisputeRecord {
   return {
     ...r,
-    accept_request: request
-      ? {
-        requested_by: ctx.actor.id,
-        note,
-        requested_at: at,
-        approval_id: request.id,
-      }
-      : null,
+    accept_request: lastRequest(r, request, approved),
     updated_at: at,
     history: withDisputeHistory(r, {
       at,
@@ -159,7 +187,7 @@ export function createDisputeAccepts(
         const r = entry.value;
         if (!r) throw notFound("dispute", id);
         const refusal = acceptRefusal(r);
-        if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+        if (refusal) throw refused(id, refusal);
         const now = clock.now();
         const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
@@ -169,13 +197,8 @@ export function createDisputeAccepts(
         const earlier = acceptedOn(tally, subject, r.currency);
         const needsTwo = !approved && svc.approvals !== undefined &&
           r.amount + earlier >= threshold;
-        if (needsTwo && await pendingApproval(kv, op, r, clock.now())) {
-          throw new AppError(
-            "conflict",
-            `accepting dispute ${id} already waits for a second person (requested by ` +
-              `${r.accept_request?.requested_by}); approve it under /api/admin/approvals`,
-          );
-        }
+        // whoever accepts, a waiting request is decided in the queue, never gone around
+        if (!approved && await pendingApproval(kv, op, r, now)) throw waiting(r);
         const request = needsTwo
           ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier)
           : null;
@@ -217,7 +240,13 @@ export function createDisputeAccepts(
     note: string,
     binding: IdempotencyBinding | null = null,
   ): Promise<AcceptOutcome> {
-    const decided = await decide(ctx, id, note, null, binding);
+    const what = { action: "dispute.accept", id };
+    const decided = await auditingRefusals(
+      svc.audit,
+      ctx,
+      what,
+      () => decide(ctx, id, note, null, binding),
+    );
     if (decided.request) {
       return { kind: "awaiting_approval", record: decided.record, approval: decided.request };
     }

@@ -10,10 +10,12 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
+  closingRefusal,
+  deadlineRefusal,
   type DisputeRecord,
   type DraftMeta,
   isClosedStatus,
@@ -27,17 +29,21 @@ import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.t
 const MAX_STAGE_ROUNDS = 3;
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
+import { auditingRefusals, refused } from "./refusals.ts";
 
-/** Why evidence cannot be changed now (null: it can). */
-export function draftRefusal(r: DisputeRecord): string | null {
+/** Why evidence cannot be changed now (null: it can): README, "Dispute workbench". */
+export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
+  const closing = closingRefusal(r);
+  if (closing) return closing;
   if (noResponseAllowed(r)) {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
   if (!acceptsEvidence(r.status) || r.phase === "submitted") {
     return "evidence was submitted in this round; it can no longer be changed";
   }
-  return null;
+  const late = deadlineRefusal(r, nowMs);
+  return late && `${late}: Stripe takes no evidence after it, so the draft stays as it is`;
 }
 
 function sortedDeep(v: unknown): unknown {
@@ -138,8 +144,8 @@ export function createEvidenceDrafts(
       const entry = await getDispute(kv, id);
       const r = entry.value;
       if (!r) throw notFound("dispute", id);
-      const refusal = draftRefusal(r);
-      if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+      const refusal = draftRefusal(r, clock.now());
+      if (refusal) throw refused(id, refusal);
       const before = r.draft ? await getDraft(kv, id) : null;
       const checked = checkDraft(edit(before));
       if (checked.errors.length) throw validationFailed(checked.errors);
@@ -191,7 +197,7 @@ export function createEvidenceDrafts(
       if (await noteStaged(kv, r.id, sent, answer) === "recorded") return;
       const now = (await getDispute(kv, r.id)).value;
       const latest = now?.draft ? await getDraft(kv, r.id) : null;
-      if (!now?.draft || !latest || draftRefusal(now)) return;
+      if (!now?.draft || !latest || draftRefusal(now, clock.now())) return;
       sent = { version: now.draft.version ?? 0, draft: latest };
     }
   }
@@ -210,7 +216,13 @@ export function createEvidenceDrafts(
   async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
     const checked = checkDraft(body);
     if (checked.errors.length) throw validationFailed(checked.errors);
-    return await saveWith(ctx, id, () => checked.draft);
+    const what = { action: "dispute.evidence_saved", id };
+    return await auditingRefusals(
+      svc.audit,
+      ctx,
+      what,
+      () => saveWith(ctx, id, () => checked.draft),
+    );
   }
 
   /** One field of the draft set (an uploaded file's id), the rest as it is now. */

@@ -13,6 +13,7 @@ import { AppError, validationFailed } from "../../core/errors.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { getDispute } from "../../kv/disputes.ts";
 import { draftRefusal } from "./evidence.ts";
+import { auditingRefusals, refused } from "./refusals.ts";
 
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 
@@ -37,12 +38,25 @@ export function createEvidenceFiles(
 ) {
   const { kv } = deps;
 
-  async function upload(
+  /** POST /disputes/{id}/files; a refusal is audited `denied` (refusals.ts). */
+  function upload(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
+    const what = { action: "dispute.file_uploaded", id };
+    return auditingRefusals(svc.audit, ctx, what, () => send(ctx, id, file, field));
+  }
+
+  async function send(
     ctx: CallContext,
     id: string,
     file: unknown,
     field: EvidenceFileField,
   ): Promise<void> {
+    if (Array.isArray(file)) {
+      throw validationFailed([{
+        path: "body.file",
+        message: `send one file per request (this one has ${file.length} \`file\` parts); ` +
+          "upload each file on its own",
+      }]);
+    }
     if (!(file instanceof File)) {
       throw validationFailed([{
         path: "body.file",
@@ -61,8 +75,8 @@ export function createEvidenceFiles(
       );
     }
     const r = (await getDispute(kv, id)).value;
-    const refusal = r && draftRefusal(r);
-    if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+    const refusal = r && draftRefusal(r, deps.clock.now());
+    if (refusal) throw refused(id, refusal);
     const uploaded: Stripe.File = await deps.stripe.call(
       (s) =>
         s.files.create({

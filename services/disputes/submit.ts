@@ -16,6 +16,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
+import { holdsEvidence } from "../../domain/dispute_evidence.ts";
 import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeRecord, phaseOf, submitRefusal } from "../../domain/dispute.ts";
@@ -26,6 +27,7 @@ import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
+import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
@@ -49,6 +51,14 @@ export function createDisputeSubmitter(deps: Deps, svc: Submitter["svc"]) {
   };
 }
 
+/** A draft with nothing in it is not submitted: the round would be spent on nothing. */
+function emptyDraft(id: string): DisputeRefusal {
+  const message = `the evidence draft of dispute ${id} holds no evidence (no field filled in, ` +
+    `no file): add evidence with PUT /disputes/${id}/evidence or a file with POST ` +
+    `/disputes/${id}/files first; nothing was sent to Stripe`;
+  return new DisputeRefusal("validation_failed", `draft: ${message}`, [{ path: "draft", message }]);
+}
+
 /** The first commit: the submission exists, `processing`, before anything is sent. */
 function recordSubmission(
   s: Submitter,
@@ -62,13 +72,11 @@ function recordSubmission(
     if (!r) throw notFound("dispute", id);
     const now = s.deps.clock.now();
     const refusal = submitRefusal(r, now);
-    if (refusal) throw new AppError("conflict", `dispute ${id}: ${refusal}`);
+    if (refusal) throw refused(id, refusal);
     if (!r.draft) {
-      throw new AppError(
-        "conflict",
-        `dispute ${id} has no evidence draft: save one with PUT /disputes/${id}/evidence first`,
-      );
+      throw refused(id, `no evidence draft: save one with PUT /disputes/${id}/evidence first`);
     }
+    if (!holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
     const at = new Date(now).toISOString();
     const round = r.submission_count;
     const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;
@@ -188,7 +196,13 @@ async function submit(
   id: string,
   binding: IdempotencyBinding | null,
 ): Promise<DisputeRecord> {
-  const r = await recordSubmission(s, ctx, id, binding);
+  const what = { action: "dispute.submit", id };
+  const r = await auditingRefusals(
+    s.svc.audit,
+    ctx,
+    what,
+    () => recordSubmission(s, ctx, id, binding),
+  );
   const attempt = await callStripe(s, r, "interactive");
   await settle(s, ctx, r, attempt);
   if (attempt.kind === "refused") throw attempt.error;

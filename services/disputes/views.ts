@@ -12,6 +12,7 @@ import {
   type ChecklistItem,
   EVIDENCE_CHAR_BUDGET,
   type EvidenceDraft,
+  holdsEvidence,
 } from "../../domain/dispute_evidence.ts";
 
 /** The record's fields the API shows as they are. */
@@ -113,17 +114,26 @@ export interface DetailExtra {
 /**
  * What an operator may do now: a dispute with no deadline offers only accept
  * and notes; past the deadline nothing can be answered; `submit` needs a
- * draft; `accept` is not offered while a request for it waits or a close is
- * in flight.
+ * draft holding evidence; `accept` is not offered while a request for it
+ * waits or a close is in flight.
  */
-export function actionsOf(r: DisputeRecord, nowMs: number, acceptStatus: string | null): string[] {
+export function actionsOf(
+  r: DisputeRecord,
+  nowMs: number,
+  acceptStatus: string | null,
+  draft: EvidenceDraft | null,
+): string[] {
   if (isClosedStatus(r.status)) return ["notes"];
   if (!acceptsEvidence(r.status) || r.closing?.state === "processing") return ["notes"];
   const accept = acceptStatus === "pending" ? [] : ["accept"];
   if (noResponseAllowed(r)) return [...accept, "notes"];
   if (r.phase === "submitted") return ["notes"];
   const open = r.evidence_due_by! * 1000 > nowMs;
-  const answer = !open ? [] : r.draft ? ["evidence", "submit"] : ["evidence"];
+  const answer = !open
+    ? []
+    : r.draft && holdsEvidence(draft)
+    ? ["evidence", "submit"]
+    : ["evidence"];
   return [...answer, ...accept, "notes"];
 }
 
@@ -134,7 +144,7 @@ export function disputeDetail(
   const used = r.draft?.chars ?? 0;
   return {
     ...disputeView(r, extra.nowMs),
-    actions: actionsOf(r, extra.nowMs, extra.acceptStatus),
+    actions: actionsOf(r, extra.nowMs, extra.acceptStatus, extra.draft),
     no_response_allowed: noResponseAllowed(r),
     evidence: extra.draft,
     evidence_budget: {

@@ -33,13 +33,15 @@ export interface DisputeQuery extends DisputeFilters {
 }
 
 type ChangeFn = (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>;
+/** What the change replaced, for the audit entry's `before` (from the record in the commit). */
+type BeforeFn = (r: DisputeRecord) => Record<string, unknown>;
 
 /** A change to the record by an admin (note, assignment), audited in its commit. */
 function changeDispute(
   deps: Deps,
   audit: AuditService,
   ctx: CallContext,
-  { id, action, apply }: { id: string; action: string; apply: ChangeFn },
+  { id, action, apply, before }: { id: string; action: string; apply: ChangeFn; before?: BeforeFn },
 ) {
   return audit.commit(ctx, async (op) => {
     const entry = await getDispute(deps.kv, id);
@@ -56,6 +58,7 @@ function changeDispute(
         action: `dispute.${action}`,
         target: { type: "dispute", id },
         result: "ok" as const,
+        ...(before ? { before: before(r) } : {}),
         after: changes,
       }],
     };
@@ -120,7 +123,8 @@ export function createWorkbench(
     id: string,
     action: string,
     apply: ChangeFn,
-  ) => changeDispute(deps, svc.audit, ctx, { id, action, apply });
+    before?: BeforeFn,
+  ) => changeDispute(deps, svc.audit, ctx, { id, action, apply, before });
 
   async function addNoteTo(ctx: CallContext, id: string, text: string) {
     const r = await load(id);
@@ -141,7 +145,7 @@ export function createWorkbench(
     const updated = await change(ctx, r.id, "assign", (next) => {
       next.assignee = assignee;
       return { assignee };
-    });
+    }, (was) => ({ assignee: was.assignee }));
     return await detail(updated);
   }
 

@@ -63,3 +63,40 @@ export async function decideDispute(
   w.emu.resolveDispute(dispute.stripe_dispute, outcome);
   await w.deliver();
 }
+
+/** The smallest bytes the service takes for a PNG (its signature, then anything). */
+export const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
+
+/**
+ * A multipart upload request as bytes (its FormData body type differs between
+ * Deno's and Node's typings); `file` may be several files, each its own `file` part.
+ */
+export async function uploadRequest(
+  token: string,
+  file: Blob | Blob[],
+  name: string,
+  field?: string,
+) {
+  const form = new FormData();
+  for (const f of Array.isArray(file) ? file : [file]) form.append("file", f, name);
+  if (field) form.append("evidence_field", field);
+  const encoded = new Response(form);
+  return {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": encoded.headers.get("content-type")!,
+    },
+    body: new Uint8Array(await encoded.arrayBuffer()),
+  };
+}
+
+/** Uploads `PNG` to the dispute's evidence as `admin`: the status and the parsed body. */
+export async function uploadPng(w: RefundWorld, admin: TestAdmin, disputeId: string) {
+  const png = new Blob([PNG], { type: "image/png" });
+  const res = await w.t.app.request(
+    `${API}/disputes/${disputeId}/files`,
+    await uploadRequest(admin.token, png, "receipt.png"),
+  );
+  return { status: res.status, body: await res.json() };
+}

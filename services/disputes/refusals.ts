@@ -1,0 +1,46 @@
+/**
+ * Refusals of a dispute action by the workbench's rules (already submitted,
+ * past the deadline, closed, a close or a request waiting, an empty draft):
+ * each is an audit entry with `result: denied` and the reason (README: the
+ * audit log "records every action, denied ones too"; "Submitting once").
+ * A 404, a malformed body or a lost race that is built again is no decision
+ * and is not recorded.
+ */
+import type { AuditService } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, type ErrorCode, type FieldError } from "../../core/errors.ts";
+
+/** A refusal by the workbench's rules (409, or 422 for an empty draft): audited when thrown. */
+export class DisputeRefusal extends AppError {
+  constructor(code: ErrorCode, detail: string, errors?: FieldError[]) {
+    super(code, detail, errors ? { errors } : {});
+  }
+}
+
+/** The 409 for `reason`, naming the dispute. */
+export function refused(id: string, reason: string): DisputeRefusal {
+  return new DisputeRefusal("conflict", `dispute ${id}: ${reason}`);
+}
+
+/** Runs `action` on dispute `id`; a refusal it throws is audited `denied` before it is rethrown. */
+export async function auditingRefusals<T>(
+  audit: AuditService,
+  ctx: CallContext,
+  what: { action: string; id: string },
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof DisputeRefusal) {
+      await audit.record(ctx, {
+        action: what.action,
+        target: { type: "dispute", id: what.id },
+        result: "denied",
+        reason: e.message,
+        after: { code: e.code },
+      });
+    }
+    throw e;
+  }
+}
