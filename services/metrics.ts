@@ -16,6 +16,7 @@ import {
   recordCronRun,
 } from "../kv/metrics_counts.ts";
 import type { TokenBucket } from "../kv/token_bucket.ts";
+import { getIgnoredCounts } from "../kv/webhook_events.ts";
 
 export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
 
@@ -35,6 +36,11 @@ const BACKLOG_GAUGES = {
     "payops_refunds_reconciliation_backlog",
     "Refunds waiting for Stripe's outcome or reconciliation, by status",
   ],
+  ignored: [
+    "payops_webhook_events_ignored",
+    "Webhook events acknowledged but not applied since the store began, by reason " +
+    "(livemode_mismatch: a secret of the other mode is in STRIPE_WEBHOOK_SECRETS)",
+  ],
   alerts: ["payops_ops_alerts_open", "Open ops alerts by kind"],
   bucketLevel: [
     "payops_stripe_budget_tokens",
@@ -51,17 +57,19 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
   const g = Object.fromEntries(
     Object.entries(BACKLOG_GAUGES).map(([key, [name, help]]) => [key, metrics.gauge(name, help)]),
   ) as Record<keyof typeof BACKLOG_GAUGES, ReturnType<Metrics["gauge"]>>;
-  const { jobs, overdue, deadJobs, webhooks, reconcile, alerts, bucketLevel, cronLast } = g;
+  const { jobs, overdue, deadJobs, webhooks, ignored, reconcile, alerts, bucketLevel, cronLast } =
+    g;
   const bucket = (deps.stripe as { bucket?: TokenBucket }).bucket;
 
   metrics.onCollect(async () => {
-    const [backlog, dead, failed, deadEvents, byKind, runs] = await Promise.all([
+    const [backlog, dead, failed, deadEvents, byKind, runs, ignoredBy] = await Promise.all([
       jobBacklog(kv, clock.now()),
       countDeadJobs(kv),
       countWebhookEventsByStatus(kv, "failed"),
       countWebhookEventsByStatus(kv, "dead"),
       openOpsAlertsByKind(kv),
       lastCronRuns(kv),
+      getIgnoredCounts(kv),
     ]);
     jobs.reset();
     overdue.reset();
@@ -73,6 +81,8 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
     for (const [kind, n] of dead) deadJobs.set({ kind }, n);
     webhooks.set({ status: "failed" }, failed);
     webhooks.set({ status: "dead" }, deadEvents);
+    ignored.reset();
+    for (const [reason, n] of Object.entries(ignoredBy)) ignored.set({ reason }, n);
     for (const status of RECONCILING) {
       reconcile.set({ status }, await countRefundsByStatus(kv, status));
     }

@@ -30,6 +30,12 @@ Deno.test("webhook intake: a live event on a test key is acknowledged, ignored, 
     // the same event again is a duplicate, not counted twice
     await (await postEvent(t.app, live, { clock: t.clock })).body?.cancel();
     assert.deepEqual(await t.services.webhooks.ignoredCounts(), { livemode_mismatch: 1 });
+    // and an operator sees it where they look: GET /metrics
+    const admin = await createAdmin(t, "admin");
+    const scraped = await (await t.app.request("/metrics", {
+      headers: { authorization: `Bearer ${admin.token}` },
+    })).text();
+    assert.match(scraped, /^payops_webhook_events_ignored\{reason="livemode_mismatch"\} 1$/m);
     // a test event on the test key is applied as usual
     const test = story.created(T0);
     await (await postEvent(t.app, test, { clock: t.clock })).body?.cancel();
