@@ -27,12 +27,18 @@ export interface CustomerRecord {
   updated_at: string;
 }
 
+/**
+ * `reassignment`: the transaction's money taken off this ledger, as Stripe's
+ * payment turned out to be another customer's, or paid in another currency,
+ * than an earlier event showed.
+ */
 export type LedgerEntryType =
   | "payment"
   | "refund"
   | "refund_reversal"
   | "dispute_withdrawal"
-  | "dispute_reinstatement";
+  | "dispute_reinstatement"
+  | "reassignment";
 
 export interface LedgerEntry {
   id: string;
