@@ -68,8 +68,10 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
   tags: ["webhooks"],
   summary: "Process a stored event again",
   description: "Runs a `failed` or `dead` event through processing now (processing is " +
-    "idempotent). `force=true` also reprocesses a processed, ignored or pending one. Audited as " +
-    "`webhook.replay`; a failed replay answers 200 with `replay.result: failed`.",
+    "idempotent). `force=true` also reprocesses a processed, ignored or received one. An event " +
+    "whose `livemode` is not the mode of the service's key is never replayed, forced or not " +
+    "(409, as the intake ignores it). Audited as `webhook.replay`; a failed replay answers 200 " +
+    "with `replay.result: failed`.",
   request: {
     params: IdParam,
     query: z.object({

@@ -1,6 +1,7 @@
 /**
  * Replaying a stored webhook event: processed again now, as an audited admin
- * action. A failed or dead event is replayed; another only with `force`. A
+ * action. A failed or dead event is replayed; another only with `force`; one
+ * of the other mode than the service's key never (the intake's check). A
  * replay that processes the event closes the ops alert its death raised, in
  * the same commit.
  */
@@ -13,12 +14,33 @@ import { addRecordUpdate, getEvent, type WebhookEventRecord } from "../../kv/web
 import { type ReplayResult, toView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
+import { modeMismatch } from "./ignore.ts";
 
 export interface ReplayParts {
   kv: Deno.Kv;
   clock: Deps["clock"];
   audit: AuditService;
   processing: EventProcessing;
+  /** the mode of the service's key: an event of the other mode is never applied */
+  livemode: boolean;
+}
+
+const mode = (live: boolean) => live ? "live" : "test";
+
+/**
+ * The intake's mode check (README, "Stripe webhooks"), for a replay: an event
+ * of the other mode is refused whatever its status, with or without `force`.
+ */
+function wrongModeRefusal(record: WebhookEventRecord, livemode: boolean): AppError | null {
+  if (!modeMismatch(record.livemode, livemode)) return null;
+  return new AppError(
+    "conflict",
+    `webhook event ${record.id} is a ${mode(record.livemode)} event (livemode ` +
+      `${record.livemode}) and this service runs with a ${mode(livemode)} key: it is never ` +
+      "applied, and not replayed, forced or not. A secret of the other mode's endpoint is " +
+      "probably in STRIPE_WEBHOOK_SECRETS: remove it, and let the service running with the " +
+      `${mode(record.livemode)} key take that endpoint's events`,
+  );
 }
 
 export async function replayEvent(
@@ -29,12 +51,14 @@ export async function replayEvent(
 ): Promise<ReplayResult> {
   const { value: record } = await getEvent(parts.kv, id);
   if (!record) throw notFound("webhook event", id);
+  const wrongMode = wrongModeRefusal(record, parts.livemode);
+  if (wrongMode) throw wrongMode;
   const replayable = record.status === "failed" || record.status === "dead";
   if (!replayable && !options.force) {
     throw new AppError(
       "conflict",
       `webhook event ${id} is ${record.status}; only failed or dead events are replayed ` +
-        "(pass force=true to process a processed or pending one again)",
+        "(pass force=true to process a processed, ignored or received one again)",
     );
   }
   const event = await parts.processing.loadEvent(record);

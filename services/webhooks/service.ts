@@ -233,7 +233,12 @@ class WebhookServiceImpl {
 
   /** Processes a stored event again, now, as an audited admin action. */
   replay(ctx: CallContext, id: string, options: { force?: boolean } = {}): Promise<ReplayResult> {
-    const parts = { kv: this.#kv, clock: this.#clock, audit: this.#svc.audit };
+    const parts = {
+      kv: this.#kv,
+      clock: this.#clock,
+      audit: this.#svc.audit,
+      livemode: this.#livemode,
+    };
     return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
 
