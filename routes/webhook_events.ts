@@ -70,8 +70,9 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
   description: "Runs a `failed` or `dead` event through processing now (processing is " +
     "idempotent). `force=true` also reprocesses a processed, ignored or received one. An event " +
     "whose `livemode` is not the mode of the service's key is never replayed, forced or not " +
-    "(409, as the intake ignores it). Audited as `webhook.replay`; a failed replay answers 200 " +
-    "with `replay.result: failed`.",
+    "(409, as the intake ignores it). Replays of one event sent at once are judged one after " +
+    "the other, in the commit that records them: once one processed it, the others are 409. " +
+    "Audited as `webhook.replay`; a failed replay answers 200 with `replay.result: failed`.",
   request: {
     params: IdParam,
     query: z.object({

@@ -1,11 +1,12 @@
 /**
  * Replays of stored webhook events: the mode check of the intake holds for a
- * replay, forced or not (README, "Stripe webhooks").
+ * replay, forced or not (README, "Stripe webhooks"), and replays of one event
+ * sent at the same moment behave as if sent one after the other.
  */
 import assert from "node:assert/strict";
 import type { TestApp } from "./helpers/app.ts";
-import { adminContext, createAdmin, otpHeaders } from "./helpers/identity.ts";
-import { customerEvent, postEvent, withWebhookApp } from "./helpers/webhooks.ts";
+import { adminContext, createAdmin, otpHeaders, stepUpHeaders } from "./helpers/identity.ts";
+import { customerEvent, postEvent, useApplier, withWebhookApp } from "./helpers/webhooks.ts";
 import { paymentStory, T0 } from "./helpers/stripe_objects.ts";
 import { listAuditLog } from "../services/audit/query.ts";
 import { createWebhookService } from "../services/webhooks/service.ts";
@@ -73,5 +74,85 @@ Deno.test("a failed test event is not replayed into a service now running with a
     );
     assert.equal(applier.calls.length, 1, "only the intake's attempt ran");
     assert.equal((await t.services.webhooks.get(event.id)).status, "failed");
+  });
+});
+
+Deno.test("ten replays of one failed event at once: one runs and is audited, the others are 409 as a second replay is", async () => {
+  await withWebhookApp(async (t, applier) => {
+    const admin = await createAdmin(t, "admin");
+    applier.failNext(1);
+    const event = customerEvent("customer.updated");
+    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
+    await t.services.webhooks.drain();
+    const failed = await t.services.webhooks.get(event.id);
+    assert.equal(failed.status, "failed");
+    const calls = applier.calls.length;
+    const headers = await stepUpHeaders(t, admin);
+
+    const answers = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () => t.app.request(`${BASE}/${event.id}/replay`, { method: "POST", headers }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, ...Array(9).fill(409)]);
+    const refusals = await Promise.all(
+      answers.filter((r) => r.status === 409).map((r) => r.json()),
+    );
+    for (const r of answers.filter((r) => r.status === 200)) await r.body?.cancel();
+    // as a replay sent after the first one finished is answered
+    const sequential = await t.app.request(`${BASE}/${event.id}/replay`, {
+      method: "POST",
+      headers,
+    });
+    assert.equal(sequential.status, 409);
+    const second = await sequential.json();
+    for (const p of refusals) {
+      assert.equal(p.code, second.code);
+      assert.equal(p.detail, second.detail);
+    }
+    assert.equal(applier.calls.length - calls, 1, "the applier ran once");
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "processed");
+    assert.equal(record.attempts, failed.attempts + 1);
+    assert.equal((await replayAudit(t)).length, 1);
+  });
+});
+
+Deno.test("a replay whose event another worker processed meanwhile is 409, not recorded twice", async () => {
+  await withWebhookApp(async (t, applier) => {
+    const admin = await createAdmin(t, "admin");
+    applier.failNext(1);
+    const event = customerEvent("customer.updated");
+    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
+    await t.services.webhooks.drain();
+    const failed = await t.services.webhooks.get(event.id);
+    // another isolate's replay lands while this one is applying the event
+    const other = createWebhookService(t.deps, {
+      audit: t.services.audit,
+      newId: t.services.newId,
+      cursors: t.services.cursors,
+      applier,
+    });
+    let raced = false;
+    useApplier(t, {
+      async apply(e, options) {
+        if (!raced) {
+          raced = true;
+          await other.replay(adminContext(admin), event.id);
+        }
+        return await applier.apply(e, options);
+      },
+    });
+    await assert.rejects(
+      () => t.services.webhooks.replay(adminContext(admin), event.id),
+      (e: { code?: string; message?: string }) =>
+        e.code === "conflict" && /is processed/.test(e.message ?? ""),
+    );
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "processed");
+    assert.equal(record.attempts, failed.attempts + 1);
+    assert.equal((await replayAudit(t)).length, 1);
   });
 });

@@ -54,6 +54,7 @@ import { sweepExpiredEvents } from "./retention.ts";
 import { replayEvent } from "./replay.ts";
 import { ignoreAtIntake, modeMismatch } from "./ignore.ts";
 import type { Histogram } from "../../core/metrics.ts";
+import { createKeyedLock } from "../../core/keyed_lock.ts";
 
 export type { IntakeResult, ReplayResult, WebhookEventView, WebhookListQuery } from "./view.ts";
 
@@ -78,6 +79,7 @@ class WebhookServiceImpl {
   readonly #processing: EventProcessing;
   readonly #livemode: boolean;
   readonly #intakeLag: Histogram | undefined;
+  readonly #replayLock = createKeyedLock();
 
   constructor(deps: Deps, svc: Svc) {
     this.#kv = deps.kv;
@@ -238,6 +240,7 @@ class WebhookServiceImpl {
       clock: this.#clock,
       audit: this.#svc.audit,
       livemode: this.#livemode,
+      lock: this.#replayLock,
     };
     return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
