@@ -21,6 +21,12 @@ export interface CustomerRecord {
   created: string | null;
   deleted: boolean;
   payment_methods: SavedPaymentMethod[];
+  /**
+   * ids of the payment methods Stripe detached from this customer (the last
+   * few hundred; absent on records written before): a detached payment method
+   * is never attached again, so a late `payment_method.attached` does not bring it back
+   */
+  detached_payment_methods?: string[];
   /** place of the last applied customer event (`[created, kind]`) */
   order: number[];
   events: string[];

@@ -85,7 +85,10 @@ const CustomerViewSchema = z.object({
     payment_methods: z.array(PaymentMethodSchema.extend({
       id: z.string(),
       attached_at: z.string(),
-    })),
+    })).openapi({
+      description: "as webhooks told: attached (`payment_method.attached`) and not detached " +
+        "since (`payment_method.detached`), whichever event came first",
+    }),
   }),
   balances: z.array(z.object({
     currency: z.string(),

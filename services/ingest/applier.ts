@@ -31,7 +31,11 @@ import {
   defer,
   Deferred,
 } from "./commit.ts";
-import { applyCustomer, applyPaymentMethodAttached } from "./customers.ts";
+import {
+  applyCustomer,
+  applyPaymentMethodAttached,
+  applyPaymentMethodDetached,
+} from "./customers.ts";
 import { createKeyedLock } from "../../core/keyed_lock.ts";
 import type { TxnSync } from "../../domain/transaction.ts";
 import { type TxnWork, txnWork } from "./work.ts";
@@ -194,6 +198,17 @@ async function applyEvent(
       reads,
       committer,
       object as Stripe.PaymentMethod,
+      input,
+    );
+  }
+  if (type === "payment_method.detached") {
+    const previous = (event.data as { previous_attributes?: { customer?: unknown } })
+      .previous_attributes?.customer;
+    return await applyPaymentMethodDetached(
+      reads,
+      committer,
+      object as Stripe.PaymentMethod,
+      typeof previous === "string" ? previous : null,
       input,
     );
   }
