@@ -9,7 +9,7 @@ import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import { errorResponses, jsonContent, WebhookEventSchema } from "../openapi/schemas.ts";
-import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
+import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
 const WebhookEventDetail = WebhookEventSchema.extend({
@@ -44,6 +44,11 @@ const list = listRoute({
     type: z.string().min(1).max(200).optional().openapi({
       param: { name: "type", in: "query" },
       description: "a Stripe event type, e.g. `charge.refunded`",
+    }),
+    ignored_reason: z.enum(WEBHOOK_IGNORED_REASONS).optional().openapi({
+      param: { name: "ignored_reason", in: "query" },
+      description: "only `ignored` events ignored for this reason (`livemode_mismatch` finds the " +
+        "events a wrong endpoint secret let in); with `status`, only `status=ignored`",
     }),
   },
   item: WebhookEventSchema,

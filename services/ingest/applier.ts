@@ -139,7 +139,11 @@ async function applyWork(p: ApplierParts, work: TxnWork, meta: {
 }): Promise<CommitResult> {
   const { lock, committer, reads, svc } = p;
   if (!work.refs.pi && !work.refs.charge) {
-    return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
+    return {
+      applied: false,
+      detail: "ignored: names neither a PaymentIntent nor a charge",
+      notProcessed: true,
+    };
   }
   let customer = work.customer;
   if (!customer) customer = (await peek(p, work.refs))?.txn.value?.customer ?? null;
@@ -213,7 +217,9 @@ async function applyEvent(
     );
   }
   const work = handled(type) ? txnWork(object, event.created, type) : null;
-  if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
+  if (!work) {
+    return { applied: false, detail: `ignored: ${type} is not processed`, notProcessed: true };
+  }
   return await applyWork(p, work, {
     ...input,
     options,

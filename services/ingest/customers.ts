@@ -102,7 +102,8 @@ export function applyPaymentMethodAttached(
 ): Promise<CommitResult> {
   const customerId = idOf(pm.customer);
   if (!customerId) {
-    return Promise.resolve({ applied: false, detail: `${pm.id} is attached to no customer` });
+    const detail = `ignored: ${pm.id} is attached to no customer`;
+    return Promise.resolve({ applied: false, detail, notProcessed: true });
   }
   const summary = paymentMethodSummary(
     pm.type,
@@ -170,7 +171,8 @@ export function applyPaymentMethodDetached(
 ): Promise<CommitResult> {
   const customerId = previousCustomer ?? idOf(pm.customer);
   if (!customerId) {
-    return Promise.resolve({ applied: false, detail: `${pm.id} names no customer it left` });
+    const detail = `ignored: ${pm.id} names no customer it left`;
+    return Promise.resolve({ applied: false, detail, notProcessed: true });
   }
   return committer.commit(input.ctx, async (op) => {
     const now = deps.clock.now();

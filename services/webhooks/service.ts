@@ -17,7 +17,7 @@ import type { Deps } from "../deps.ts";
 import { type AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { type CommitHook } from "../ingest/mod.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { createSignatureVerifier } from "./verify.ts";
 import {
   createEventProcessing,
@@ -226,6 +226,12 @@ class WebhookServiceImpl {
   }
 
   async list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
+    if (q.ignored_reason && q.status && q.status !== "ignored") {
+      throw validationFailed([{
+        path: "query.ignored_reason",
+        message: `only ignored events have a reason; drop status=${q.status} or ignored_reason`,
+      }]);
+    }
     const page = await listEventRecords(this.#kv, this.#svc.cursors, q, {
       limit: q.limit,
       cursor: q.cursor,
