@@ -21,18 +21,30 @@ export interface CustomerRecord {
   created: string | null;
   deleted: boolean;
   payment_methods: SavedPaymentMethod[];
+  /**
+   * ids of the payment methods Stripe detached from this customer (the last
+   * few hundred; absent on records written before): a detached payment method
+   * is never attached again, so a late `payment_method.attached` does not bring it back
+   */
+  detached_payment_methods?: string[];
   /** place of the last applied customer event (`[created, kind]`) */
   order: number[];
   events: string[];
   updated_at: string;
 }
 
+/**
+ * `reassignment`: the transaction's money taken off this ledger, as Stripe's
+ * payment turned out to be another customer's, or paid in another currency,
+ * than an earlier event showed.
+ */
 export type LedgerEntryType =
   | "payment"
   | "refund"
   | "refund_reversal"
   | "dispute_withdrawal"
-  | "dispute_reinstatement";
+  | "dispute_reinstatement"
+  | "reassignment";
 
 export interface LedgerEntry {
   id: string;

@@ -49,3 +49,19 @@ export function minorUnitProblem(amount: number, currency: string): string | nul
   }
   return null;
 }
+
+/**
+ * An amount of minor units as a person reads it: in the currency's major
+ * unit with its decimals and its code in capitals (`6400, "usd"` ->
+ * `"64.00 USD"`, `100000, "jpy"` -> `"100000 JPY"`, `1230, "kwd"` ->
+ * `"1.230 KWD"`). For texts (alerts, summaries); the API's amount fields
+ * stay in minor units.
+ */
+export function formatMoney(amount: number, currency: string): string {
+  const digits = minorUnits(currency);
+  const code = currency.toUpperCase();
+  const sign = amount < 0 ? "-" : "";
+  const units = String(Math.abs(Math.trunc(amount))).padStart(digits + 1, "0");
+  if (digits === 0) return `${sign}${units} ${code}`;
+  return `${sign}${units.slice(0, -digits)}.${units.slice(-digits)} ${code}`;
+}

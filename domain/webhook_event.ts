@@ -8,6 +8,22 @@ export const WEBHOOK_EVENT_STATUSES = [
 ] as const;
 export type WebhookEventStatus = typeof WEBHOOK_EVENT_STATUSES[number];
 
+/**
+ * Why an event is `ignored`: its `livemode` is not the mode of the service's
+ * key (README, "Stripe webhooks"), its type (or object) is not processed, or
+ * the local picture already showed it (an older state, a duplicate).
+ */
+export const WEBHOOK_IGNORED_REASONS = ["livemode_mismatch", "not_processed", "no_change"] as const;
+export type WebhookIgnoredReason = typeof WEBHOOK_IGNORED_REASONS[number];
+
+/** The reason of an ignored record; for one stored before reasons were kept, from its detail. */
+export function ignoredReasonOf(r: WebhookEventRecord): WebhookIgnoredReason | null {
+  if (r.status !== "ignored") return null;
+  if (r.ignored_reason) return r.ignored_reason;
+  if (r.detail?.startsWith("ignored: livemode")) return "livemode_mismatch";
+  return r.detail?.startsWith("ignored:") ? "not_processed" : "no_change";
+}
+
 export interface WebhookEventRecord {
   /** Stripe's `evt_…` id */
   id: string;
@@ -26,6 +42,8 @@ export interface WebhookEventRecord {
   last_error: string | null;
   /** what the applier said it did (or why it changed nothing) */
   detail: string | null;
+  /** set with `ignored` (absent on records stored before; see `ignoredReasonOf`) */
+  ignored_reason?: WebhookIgnoredReason | null;
   processed_at: number | null;
   object_id: string | null;
   object_type: string | null;

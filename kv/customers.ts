@@ -38,6 +38,11 @@ export function addAggregates(op: Deno.AtomicOperation, aggregates: CustomerAggr
   op.set(keys.customerAggregates(aggregates.customer), aggregates);
 }
 
+/** Removes the counters record (a customer left with nothing counted, posted or seen). */
+export function addAggregatesDeletion(op: Deno.AtomicOperation, customer: string): void {
+  op.delete(keys.customerAggregates(customer));
+}
+
 /** Newest first. */
 export function listLedger(
   kv: Deno.Kv,

@@ -41,6 +41,23 @@ export function addCardDecline(
   });
 }
 
+/** Removes a decline written for `customer` (the payment turned out to be another's). */
+export function addCardDeclineRemoval(
+  op: Deno.AtomicOperation,
+  d: { fingerprint: string; t: number; customer: string },
+): void {
+  op.delete(keys.fraudCardDecline(d.fingerprint, d.t, d.customer));
+}
+
+/** Removes a subject's change-index row (its history is gone). */
+export function addHistoryChangeRemoval(
+  op: Deno.AtomicOperation,
+  changedAt: number,
+  subject: string,
+): void {
+  op.delete(keys.fraudChange(changedAt, subject));
+}
+
 /** A card's declines with Stripe time in `[from, to]`. */
 export async function listCardDeclines(
   kv: Deno.Kv,

@@ -8,7 +8,12 @@ import type { Job } from "./jobs.ts";
 import { type CursorSealer, listIndexPage, type Page } from "./pagination.ts";
 import { idLowerBound } from "../core/ids.ts";
 import { getManyChunked } from "./atomic.ts";
-import type { WebhookEventRecord, WebhookEventStatus } from "../domain/webhook_event.ts";
+import {
+  ignoredReasonOf,
+  type WebhookEventRecord,
+  type WebhookEventStatus,
+  type WebhookIgnoredReason,
+} from "../domain/webhook_event.ts";
 
 export { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
 export type { WebhookEventRecord, WebhookEventStatus } from "../domain/webhook_event.ts";
@@ -79,23 +84,44 @@ export const eventRecordKey = (id: string) => keys.webhookEvent(id);
 export interface EventFilters {
   status?: WebhookEventStatus;
   type?: string;
+  /** only `ignored` events ignored for this reason */
+  ignored_reason?: WebhookIgnoredReason;
 }
 
-/** Newest first. `processed` is read off the arrival (or type) index, the others off theirs. */
+/**
+ * Newest first. `processed` is read off the arrival (or type) index, the
+ * others off theirs; a reason of `ignored`, off the `ignored` index.
+ */
 export function listEventRecords(
   kv: Deno.Kv,
   sealer: CursorSealer,
   filters: EventFilters,
   page: { limit: number; cursor?: string },
 ): Promise<Page<WebhookEventRecord>> {
-  if (filters.status === "processed") return listProcessed(kv, sealer, filters.type, page);
-  const scope = `webhook_events:${filters.status ?? ""}:${filters.type ?? ""}`;
-  const prefix = filters.status && filters.type
-    ? keys.webhookEventsByStatusTypePrefix(filters.status, filters.type)
+  const { type, ignored_reason: reason } = filters;
+  if (reason) {
+    return listScanned(kv, sealer, {
+      scope: `webhook_events:ignored:${type ?? ""}:${reason}:by_log_id`,
+      prefix: type
+        ? keys.webhookEventsByStatusTypePrefix("ignored", type)
+        : keys.webhookEventsByStatusPrefix("ignored"),
+      keep: (r) => ignoredReasonOf(r) === reason,
+    }, page);
+  }
+  if (filters.status === "processed") {
+    return listScanned(kv, sealer, {
+      scope: `webhook_events:processed:${type ?? ""}:by_log_id`,
+      prefix: type ? keys.webhookEventsByTypePrefix(type) : keys.webhookEventsByArrivalPrefix(),
+      keep: (r) => r.status === "processed",
+    }, page);
+  }
+  const scope = `webhook_events:${filters.status ?? ""}:${type ?? ""}`;
+  const prefix = filters.status && type
+    ? keys.webhookEventsByStatusTypePrefix(filters.status, type)
     : filters.status
     ? keys.webhookEventsByStatusPrefix(filters.status)
-    : filters.type
-    ? keys.webhookEventsByTypePrefix(filters.type)
+    : type
+    ? keys.webhookEventsByTypePrefix(type)
     : keys.webhookEventsByArrivalPrefix();
   return listIndexPage<WebhookEventRecord>(kv, sealer, { prefix }, keys.webhookEvent, {
     ...page,
@@ -103,23 +129,23 @@ export function listEventRecords(
   });
 }
 
-/** Index rows one page of `processed` may pass over (failed, pending… in between). */
+/** Index rows one scanned page may pass over (failed, pending… in between). */
 const SCAN_MAX_ROWS = 2_000;
 
 /**
- * `processed` events, newest first: the arrival (or type) index, keeping the
- * processed records. The cursor is the log id the page stopped at. A page
- * that passed over `SCAN_MAX_ROWS` rows of other statuses comes back short,
+ * The records of an index (its rows end in the log id) that `keep` keeps,
+ * newest first: `processed` events off the arrival (or type) index, or the
+ * `ignored` ones of one reason. The cursor is the log id the page stopped at.
+ * A page that passed over `SCAN_MAX_ROWS` rows of others comes back short,
  * with a cursor to go on.
  */
-async function listProcessed(
+async function listScanned(
   kv: Deno.Kv,
   sealer: CursorSealer,
-  type: string | undefined,
+  index: { scope: string; prefix: Deno.KvKey; keep: (r: WebhookEventRecord) => boolean },
   page: { limit: number; cursor?: string },
 ): Promise<Page<WebhookEventRecord>> {
-  const scope = `webhook_events:processed:${type ?? ""}:by_log_id`;
-  const prefix = type ? keys.webhookEventsByTypePrefix(type) : keys.webhookEventsByArrivalPrefix();
+  const { scope, prefix } = index;
   let below = page.cursor ? await sealer.unseal(scope, page.cursor) : null;
   const found: WebhookEventRecord[] = [];
   let scanned = 0;
@@ -135,7 +161,7 @@ async function listProcessed(
     for (const [i, row] of rows.entries()) {
       below = row.key[row.key.length - 1] as string;
       const record = records[i];
-      if (record?.status !== "processed") continue;
+      if (!record || !index.keep(record)) continue;
       found.push(record);
       if (found.length > page.limit) {
         const data = found.slice(0, page.limit);
@@ -143,7 +169,7 @@ async function listProcessed(
       }
     }
     if (rows.length < chunk) return { data: found, next_cursor: null };
-    chunk = Math.min(chunk * 4, 500); // mostly other statuses here: read ahead further
+    chunk = Math.min(chunk * 4, 500); // mostly other records here: read ahead further
   }
   return { data: found, next_cursor: below === null ? null : await sealer.seal(scope, below) };
 }

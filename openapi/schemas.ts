@@ -6,7 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
-import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
+import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 export const ProblemSchema = z.object({
@@ -208,9 +208,16 @@ export const WebhookEventSchema = z.object({
   api_version: z.string().nullable(),
   received_at: DateTimeSchema,
   status: z.enum(WEBHOOK_EVENT_STATUSES).openapi({
-    description: "`received` (processing), `processed`, `ignored` (processed, nothing to change: " +
-      "unknown type or an older state), `failed` (a retry is scheduled), `dead` (retries used up; " +
+    description: "`received` (processing), `processed`, `ignored` (acknowledged, nothing " +
+      "applied: see `ignored_reason`), `failed` (a retry is scheduled), `dead` (retries used up; " +
       "replay it)",
+  }),
+  ignored_reason: z.enum(WEBHOOK_IGNORED_REASONS).nullable().openapi({
+    description: "why an `ignored` event was not applied (null otherwise): " +
+      "`livemode_mismatch` (its livemode is not the mode of the service's key: check which " +
+      "endpoint's secret is in STRIPE_WEBHOOK_SECRETS), `not_processed` (a type or object the " +
+      "service does not process), `no_change` (the local picture already showed it: an older " +
+      "state, a duplicate)",
   }),
   attempts: z.number().int(),
   last_error: z.string().nullable(),

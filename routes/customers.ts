@@ -28,7 +28,12 @@ const LedgerEntrySchema = z.object({
     "refund_reversal",
     "dispute_withdrawal",
     "dispute_reinstatement",
-  ]),
+    "reassignment",
+  ]).openapi({
+    description: "`reassignment`: the transaction's money taken off this ledger, as Stripe's " +
+      "payment turned out to be another customer's, or paid in another currency, than an " +
+      "earlier event showed (its entries are posted again where they belong)",
+  }),
   amount: AmountSchema.openapi({ description: "signed: paid in positive, given back negative" }),
   currency: z.string(),
   transaction_id: z.string(),
@@ -80,7 +85,10 @@ const CustomerViewSchema = z.object({
     payment_methods: z.array(PaymentMethodSchema.extend({
       id: z.string(),
       attached_at: z.string(),
-    })),
+    })).openapi({
+      description: "as webhooks told: attached (`payment_method.attached`) and not detached " +
+        "since (`payment_method.detached`), whichever event came first",
+    }),
   }),
   balances: z.array(z.object({
     currency: z.string(),

@@ -9,7 +9,7 @@ import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import { errorResponses, jsonContent, WebhookEventSchema } from "../openapi/schemas.ts";
-import { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
+import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
 const WebhookEventDetail = WebhookEventSchema.extend({
@@ -45,6 +45,11 @@ const list = listRoute({
       param: { name: "type", in: "query" },
       description: "a Stripe event type, e.g. `charge.refunded`",
     }),
+    ignored_reason: z.enum(WEBHOOK_IGNORED_REASONS).optional().openapi({
+      param: { name: "ignored_reason", in: "query" },
+      description: "only `ignored` events ignored for this reason (`livemode_mismatch` finds the " +
+        "events a wrong endpoint secret let in); with `status`, only `status=ignored`",
+    }),
   },
   item: WebhookEventSchema,
   pageName: "WebhookEventPage",
@@ -68,8 +73,11 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
   tags: ["webhooks"],
   summary: "Process a stored event again",
   description: "Runs a `failed` or `dead` event through processing now (processing is " +
-    "idempotent). `force=true` also reprocesses a processed, ignored or pending one. Audited as " +
-    "`webhook.replay`; a failed replay answers 200 with `replay.result: failed`.",
+    "idempotent). `force=true` also reprocesses a processed, ignored or received one. An event " +
+    "whose `livemode` is not the mode of the service's key is never replayed, forced or not " +
+    "(409, as the intake ignores it). Replays of one event sent at once are judged one after " +
+    "the other, in the commit that records them: once one processed it, the others are 409. " +
+    "Audited as `webhook.replay`; a failed replay answers 200 with `replay.result: failed`.",
   request: {
     params: IdParam,
     query: z.object({

@@ -152,5 +152,6 @@ Deno.test("an authorization within 24 h of lapsing raises one ops alert", async 
     assert.equal(mine.length, 1);
     assert.equal(mine[0].transaction_id, a.txnId);
     assert.equal(mine[0].amount, 7000);
+    assert.match(mine[0].detail, /^the authorization of 70\.00 USD on /);
   });
 });

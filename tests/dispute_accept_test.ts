@@ -149,7 +149,10 @@ Deno.test("one operator's accepts of a customer's disputes add up toward the thr
     assert.equal((await accept(w.operator, a.id)).status, 200); // 300.00 alone: under 500.00
     const second = await accept(w.operator, b.id); // 600.00 on one customer in 24 h
     assert.equal(second.status, 202, JSON.stringify(second.body));
-    assert.match(second.body.approval.summary, /30000 usd of this customer's disputes/);
+    assert.match(
+      second.body.approval.summary,
+      /\(fraudulent, 300\.00 USD\) as lost; with 300\.00 USD of this customer's disputes/,
+    );
     assert.equal((await accept(w.operator, d.id)).status, 200, "another customer: its own sum");
     assert.equal((await accept(w.operator2, c.id)).status, 200, "another operator: their own sum");
     // a day on, the earlier accept no longer counts

@@ -30,6 +30,7 @@ import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
+import { formatMoney } from "../../domain/money.ts";
 
 export type AcceptOutcome =
   | { kind: "closed"; record: DisputeRecord }
@@ -145,8 +146,9 @@ function addAcceptRequest(
   earlier: number,
 ) {
   const id = r.id;
+  const before = formatMoney(earlier, r.currency);
   const also = earlier > 0
-    ? `; with ${earlier} ${r.currency} of this customer's disputes the requester accepted in 24 h`
+    ? `; with ${before} of this customer's disputes the requester accepted in 24 h`
     : "";
   return approvals.addRequest(
     op,
@@ -154,7 +156,8 @@ function addAcceptRequest(
     { dispute_id: id, note, amount: r.amount, currency: r.currency, accepted_earlier: earlier },
     ctx,
     {
-      summary: `accept dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) as lost${also}`,
+      summary: `accept dispute ${id} (${r.reason}, ${formatMoney(r.amount, r.currency)}) ` +
+        `as lost${also}`,
       target: { type: "dispute", id },
     },
   );

@@ -14,6 +14,7 @@ import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts"
 import { addUpdateDispute, getDispute, listDisputeIdsDueBefore } from "../../kv/disputes.ts";
 import { getOpsAlert, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { closeOpsAlert, raiseOpsAlert } from "../ops_alerts.ts";
+import { formatMoney } from "../../domain/money.ts";
 
 export const REMINDER_ACTOR = "cron:dispute_reminders";
 const HOUR = 3600_000;
@@ -112,7 +113,8 @@ function addReminder(
     alerts,
     {
       kind: "dispute_due_soon",
-      detail: `dispute ${id} (${r.reason}, ${r.amount} ${r.currency}) is due in about ${hours} h ` +
+      detail: `dispute ${id} (${r.reason}, ${formatMoney(r.amount, r.currency)}) is due in ` +
+        `about ${hours} h ` +
         `(${new Date(r.evidence_due_by! * 1000).toISOString()}) and no evidence was submitted`,
       dispute_id: id,
       transaction_id: r.transaction_id,

@@ -12,7 +12,7 @@
  * arrives, and the card must still be seen then.
  */
 import type { AmountStats, CustomerAggregates, HourBucket } from "../../domain/customer.ts";
-import type { Transaction, TxnSync } from "../../domain/transaction.ts";
+import type { TxnSync } from "../../domain/transaction.ts";
 
 export type { CustomerAggregates } from "../../domain/customer.ts";
 
@@ -99,7 +99,7 @@ export function contributions(sync: TxnSync): Contribution[] {
   return out;
 }
 
-function hourOf(ms: number): string {
+export function hourOf(ms: number): string {
   return String(Math.floor(ms / HOUR_MS) * HOUR_MS);
 }
 
@@ -205,17 +205,15 @@ function cloneAggregates(a: CustomerAggregates): CustomerAggregates {
 }
 
 /**
- * The aggregates after counting what `sync` shows and `counted` does not yet,
- * or null when there is nothing new (or no customer to count it for).
+ * `customer`'s aggregates after counting what `sync` shows and `counted` does
+ * not yet, or null when there is nothing new.
  */
 export function planAggregates(
   sync: TxnSync,
-  txn: Transaction,
+  customer: string,
   current: CustomerAggregates | null,
   now: number,
 ): { aggregates: CustomerAggregates; counted: string[] } | null {
-  const customer = sync.posted.customer ?? txn.customer;
-  if (!customer) return null;
   const seen = new Set(sync.counted);
   const fresh = contributions(sync).filter((c) => !seen.has(c.key));
   if (fresh.length === 0) return null;

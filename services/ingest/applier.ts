@@ -31,7 +31,11 @@ import {
   defer,
   Deferred,
 } from "./commit.ts";
-import { applyCustomer, applyPaymentMethodAttached } from "./customers.ts";
+import {
+  applyCustomer,
+  applyPaymentMethodAttached,
+  applyPaymentMethodDetached,
+} from "./customers.ts";
 import { createKeyedLock } from "../../core/keyed_lock.ts";
 import type { TxnSync } from "../../domain/transaction.ts";
 import { type TxnWork, txnWork } from "./work.ts";
@@ -135,7 +139,11 @@ async function applyWork(p: ApplierParts, work: TxnWork, meta: {
 }): Promise<CommitResult> {
   const { lock, committer, reads, svc } = p;
   if (!work.refs.pi && !work.refs.charge) {
-    return { applied: false, detail: "ignored: names neither a PaymentIntent nor a charge" };
+    return {
+      applied: false,
+      detail: "ignored: names neither a PaymentIntent nor a charge",
+      notProcessed: true,
+    };
   }
   let customer = work.customer;
   if (!customer) customer = (await peek(p, work.refs))?.txn.value?.customer ?? null;
@@ -197,8 +205,21 @@ async function applyEvent(
       input,
     );
   }
+  if (type === "payment_method.detached") {
+    const previous = (event.data as { previous_attributes?: { customer?: unknown } })
+      .previous_attributes?.customer;
+    return await applyPaymentMethodDetached(
+      reads,
+      committer,
+      object as Stripe.PaymentMethod,
+      typeof previous === "string" ? previous : null,
+      input,
+    );
+  }
   const work = handled(type) ? txnWork(object, event.created, type) : null;
-  if (!work) return { applied: false, detail: `ignored: ${type} is not processed` };
+  if (!work) {
+    return { applied: false, detail: `ignored: ${type} is not processed`, notProcessed: true };
+  }
   return await applyWork(p, work, {
     ...input,
     options,

@@ -17,7 +17,6 @@ import {
   noChange,
 } from "./commit.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import type { IdFactory } from "../../core/ids.ts";
 import {
   addStripeIdClaim,
   addTransactionWrite,
@@ -26,16 +25,12 @@ import {
   findWithCounters,
   readTransactionState,
 } from "../../kv/transactions.ts";
-import { addAggregates, getAggregates } from "../../kv/customers.ts";
 import type { CounterCache } from "../../kv/read_cache.ts";
 import { type Change, mergeObservation, type Observation } from "./merge.ts";
 import { deriveTransaction, sameTransaction } from "./derive.ts";
-import { addPostings, planPostings } from "./ledger.ts";
-import { copyCounters, planAggregates } from "./aggregates.ts";
+import { addCounters } from "./counters.ts";
 import { auditEntriesFor } from "./audit.ts";
-import { addCardHistoryWork, addHistoryWork, planCustomerHistory } from "./fraud_history.ts";
 import { emptySync, type Transaction, type TxnSync } from "../../domain/transaction.ts";
-import type { CustomerAggregates } from "../../domain/customer.ts";
 import { mergeSplitPayment } from "./stub_merge.ts";
 import {
   type ApplierServices,
@@ -116,49 +111,6 @@ async function addLinks(
 function describe(changes: Change[], txn: Transaction): string {
   const what = changes.map((c) => `${c.kind} ${(c.after as { id: string }).id}`).join(", ");
   return `${what} -> ${txn.id} (${txn.status})`;
-}
-
-/**
- * The customer's counters (balances, aggregates and the fraud rules' history):
- * one record, written once, checked as read; a payment without a customer
- * updates its card's fraud history instead. Updates `sync.posted`/`counted`.
- */
-async function addCounters(
-  kv: Deno.Kv,
-  op: Deno.AtomicOperation,
-  a: {
-    sync: TxnSync;
-    draft: Transaction;
-    id: string;
-    now: number;
-    newId: IdFactory;
-    counters: { entry: Deno.KvEntryMaybe<CustomerAggregates>; for: string } | null;
-  },
-): Promise<void> {
-  const { sync, draft, now } = a;
-  const plan = planPostings(sync, draft);
-  const customer = sync.posted.customer ?? draft.customer;
-  if (!customer) {
-    await addCardHistoryWork(kv, op, sync, draft, { now });
-    return;
-  }
-  const read = a.counters?.for === customer ? a.counters.entry : await getAggregates(kv, customer);
-  const counted = planAggregates(sync, draft, read.value, now);
-  const previous = read.value?.fraud ?? null;
-  const history = planCustomerHistory(previous, customer, sync, draft, now);
-  if (counted || plan.lines.length || history) {
-    const counters = counted?.aggregates ?? copyCounters(read.value, customer, now);
-    addPostings(op, plan, counters, { transactionId: a.id, newId: a.newId, now });
-    counters.updated_at = new Date(now).toISOString();
-    if (history) {
-      counters.fraud = history;
-      addHistoryWork(op, previous, history, { now });
-    }
-    op.check(read);
-    addAggregates(op, counters);
-  }
-  sync.posted = plan.posted;
-  if (counted) sync.counted = counted.counted;
 }
 
 export async function applyToTransaction(
@@ -254,12 +206,20 @@ async function buildChange(
   }); // may move draft's amounts
   const audit = [...auditEntriesFor(changes, before, draft, input.stripeRequest), ...hooked];
 
-  await addCounters(kv, op, { sync, draft, id, now, newId: svc.newId, counters: found.counters });
+  const moved = await addCounters(kv, op, {
+    sync,
+    before: state?.sync.value ?? null,
+    draft,
+    id,
+    now,
+    newId: svc.newId,
+    counters: found.counters,
+  });
 
   if (input.eventId) sync.events = [...sync.events, input.eventId].slice(-MAX_EVENT_IDS);
   const txn = sameTransaction(before, draft) ? before! : draft;
   addTransactionWrite(op, before, txn, sync, txn !== before);
   // the event log keeps the merge with the change (the caller's hook records this value)
-  const detail = describe(changes, txn);
+  const detail = moved ? `${describe(changes, txn)}; ${moved}` : describe(changes, txn);
   return { value: { applied: true, detail: merged ? `${merged}; ${detail}` : detail }, audit };
 }

@@ -19,6 +19,8 @@ import { watchedAtomic } from "../../kv/atomic.ts";
 export interface ApplyOutcome {
   applied: boolean;
   detail: string;
+  /** not applied because the service does not process this type or object (not: no change) */
+  notProcessed?: true;
 }
 
 /**

@@ -15,6 +15,7 @@ import { idOf, paymentMethodSummary } from "./snapshots.ts";
 
 const MAX_EVENT_IDS = 50;
 const MAX_PAYMENT_METHODS = 20;
+const MAX_DETACHED = 200;
 
 export function emptyCustomer(id: string, now: number): CustomerRecord {
   return {
@@ -101,7 +102,8 @@ export function applyPaymentMethodAttached(
 ): Promise<CommitResult> {
   const customerId = idOf(pm.customer);
   if (!customerId) {
-    return Promise.resolve({ applied: false, detail: `${pm.id} is attached to no customer` });
+    const detail = `ignored: ${pm.id} is attached to no customer`;
+    return Promise.resolve({ applied: false, detail, notProcessed: true });
   }
   const summary = paymentMethodSummary(
     pm.type,
@@ -122,33 +124,81 @@ export function applyPaymentMethodAttached(
     if (current.payment_methods.some((p) => p.id === pm.id)) {
       noChange(`unchanged: ${pm.id} already known on ${customerId}`);
     }
-    const next: CustomerRecord = {
-      ...current,
-      payment_methods: [...current.payment_methods, saved].slice(-MAX_PAYMENT_METHODS),
-      events: input.eventId
-        ? [...current.events, input.eventId].slice(-MAX_EVENT_IDS)
-        : current.events,
-      updated_at: new Date(now).toISOString(),
-    };
+    // Detached already (its event came first): not saved again, but the card was seen here.
+    const detached = current.detached_payment_methods?.includes(pm.id) ?? false;
+    const seen = input.at * 1000;
+    const fingerprint = saved.fingerprint;
+    const newSighting = fingerprint !== null &&
+      (aggEntry.value?.fingerprints[fingerprint] ?? 0) < seen;
+    if (detached && !newSighting) noChange(`stale: ${pm.id} was detached from ${customerId}`);
     op.check(entry, aggEntry);
-    addCustomer(op, next);
-    if (saved.fingerprint) {
+    if (!detached) {
+      addCustomer(op, {
+        ...current,
+        payment_methods: [...current.payment_methods, saved].slice(-MAX_PAYMENT_METHODS),
+        events: withEvent(current.events, input.eventId),
+        updated_at: new Date(now).toISOString(),
+      });
+    }
+    if (fingerprint && newSighting) {
       const agg = aggEntry.value
         ? structuredClone(aggEntry.value)
         : emptyAggregates(customerId, now);
-      const seen = input.at * 1000;
-      agg.fingerprints[saved.fingerprint] = Math.max(
-        agg.fingerprints[saved.fingerprint] ?? 0,
-        seen,
-      );
+      agg.fingerprints[fingerprint] = Math.max(agg.fingerprints[fingerprint] ?? 0, seen);
       agg.updated_at = new Date(now).toISOString();
       addAggregates(op, agg);
     }
+    const detail = detached
+      ? `payment method ${pm.id} was detached from ${customerId}: its card counted as seen`
+      : `payment method ${pm.id} on ${customerId}`;
+    return { value: { applied: true, detail }, audit: [] };
+  }, input.commit);
+}
+
+/**
+ * payment_method.detached: the payment method leaves the customer's saved
+ * ones for good (Stripe never attaches a detached one again), whichever of
+ * its attach and detach events comes first. The object no longer names the
+ * customer; the event's `previous_attributes` does. The card's sighting stays
+ * in the aggregates: the card was seen on this customer all the same.
+ */
+export function applyPaymentMethodDetached(
+  deps: Deps,
+  committer: EventCommitter,
+  pm: Stripe.PaymentMethod,
+  previousCustomer: string | null,
+  input: CustomerApplyInput,
+): Promise<CommitResult> {
+  const customerId = previousCustomer ?? idOf(pm.customer);
+  if (!customerId) {
+    const detail = `ignored: ${pm.id} names no customer it left`;
+    return Promise.resolve({ applied: false, detail, notProcessed: true });
+  }
+  return committer.commit(input.ctx, async (op) => {
+    const now = deps.clock.now();
+    const entry = await getCustomer(deps.kv, customerId);
+    const current = entry.value ?? emptyCustomer(customerId, now);
+    const tombstones = current.detached_payment_methods ?? [];
+    if (tombstones.includes(pm.id)) {
+      noChange(`unchanged: ${pm.id} already detached from ${customerId}`);
+    }
+    op.check(entry);
+    addCustomer(op, {
+      ...current,
+      payment_methods: current.payment_methods.filter((p) => p.id !== pm.id),
+      detached_payment_methods: [...tombstones, pm.id].slice(-MAX_DETACHED),
+      events: withEvent(current.events, input.eventId),
+      updated_at: new Date(now).toISOString(),
+    });
     return {
-      value: { applied: true, detail: `payment method ${pm.id} on ${customerId}` },
+      value: { applied: true, detail: `payment method ${pm.id} detached from ${customerId}` },
       audit: [],
     };
   }, input.commit);
+}
+
+function withEvent(events: string[], eventId: string | null): string[] {
+  return eventId ? [...events, eventId].slice(-MAX_EVENT_IDS) : events;
 }
 
 /** `jane.doe@example.com` -> `j***@example.com` */

@@ -40,6 +40,37 @@ function deriveStatus(sync: TxnSync, chosen: ChargeSnap | null): TxnStatus {
   return "processing";
 }
 
+/**
+ * The currency the money moved in: a paid charge's, else a succeeded PaymentIntent's, else a
+ * refund's or dispute's; null while none moved. A PaymentIntent's currency may change until it
+ * is paid, so an earlier snapshot's does not count.
+ */
+export function moneyCurrency(sync: TxnSync): string | null {
+  const paid = Object.values(sync.charges).filter(isPaid).sort(byCreated)[0];
+  if (paid) return paid.currency;
+  if (sync.pi?.status === "succeeded") return sync.pi.currency;
+  const money = [...Object.values(sync.refunds), ...Object.values(sync.disputes)].sort(byCreated);
+  return money[0]?.currency ?? null;
+}
+
+/**
+ * The payment's customer as Stripe has it last: a final PaymentIntent's; before that, a paid
+ * charge's (the PaymentIntent snapshot held is older than the payment, and its customer may
+ * have changed since); else the PaymentIntent's, then its charges'.
+ */
+export function paymentCustomer(sync: TxnSync, chosen: ChargeSnap | null): string | null {
+  const pi = sync.pi;
+  const charges = Object.values(sync.charges).sort(byCreated);
+  const paid = charges.filter(isPaid).reverse();
+  return firstOf([
+    pi && isPiTerminal(pi.status) ? pi.customer : null,
+    ...paid.map((c) => c.customer),
+    pi?.customer,
+    chosen?.customer,
+    ...charges.map((c) => c.customer),
+  ]);
+}
+
 /** What the customer has paid on this transaction so far (before refunds and disputes). */
 export function paidAmount(sync: TxnSync): number {
   const pi = sync.pi;
@@ -115,11 +146,11 @@ export function deriveTransaction(
   const captured = capturedAmount(sync);
   return {
     id: base.id,
-    customer: firstOf([pi?.customer, chosen?.customer, ...charges.map((c) => c.customer)]),
+    customer: paymentCustomer(sync, chosen),
     amount: Math.max(pi?.amount ?? chosen?.amount ?? 0, captured),
     amount_captured: captured,
     amount_capturable: capturableAmount(sync, status),
-    currency: firstOf([pi?.currency, chosen?.currency, ...money.map((o) => o.currency)]) ?? "",
+    currency: firstOf([moneyCurrency(sync), pi?.currency, chosen?.currency]) ?? "",
     status,
     amount_refunded: refundedAmount(sync),
     amount_reserved: base.amount_reserved,

@@ -5,6 +5,7 @@
  */
 import type { ApprovalRequest, ApprovalSource } from "../approvals/mod.ts";
 import type { RefundService, RefundView } from "./service.ts";
+import { formatMoney } from "../../domain/money.ts";
 
 export function refundAsApproval(r: RefundView): ApprovalRequest {
   return {
@@ -18,7 +19,7 @@ export function refundAsApproval(r: RefundView): ApprovalRequest {
       reason: r.reason,
       approval_reasons: r.approval.reasons,
     },
-    summary: `refund ${r.amount} ${r.currency} on ${r.transaction_id} (${
+    summary: `refund ${formatMoney(r.amount, r.currency)} on ${r.transaction_id} (${
       r.approval.reasons.join(", ")
     })`,
     target: { type: "refund", id: r.id },

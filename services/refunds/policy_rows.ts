@@ -16,7 +16,8 @@
  *
  * Also listed again: after `REFRESH_MS`, when the mark names a refund the
  * rows lack, and when too many rows are watched. The payments' customers are
- * kept only once known: Stripe never replaces a payment's customer once set.
+ * kept only once known: a payment with a refund is paid, and a paid payment's
+ * customer does not change (README, "Transactions and money edges").
  */
 import type { Clock } from "../../core/clock.ts";
 import { idTime } from "../../core/ids.ts";

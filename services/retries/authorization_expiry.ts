@@ -26,6 +26,7 @@ import {
   getExpiryAlert,
   listAuthorizedTransactionIds,
 } from "../../kv/authorizations.ts";
+import { formatMoney } from "../../domain/money.ts";
 
 /** Raises one ops alert per authorization within 24 h of lapsing; the number raised. */
 export async function sweepExpiringAuthorizations(
@@ -54,7 +55,8 @@ export async function sweepExpiringAuthorizations(
           transaction_id: txnId,
           amount: txn.amount,
           currency: txn.currency,
-          detail: `the authorization of ${txn.amount} ${txn.currency} on ${txnId} lapses at ` +
+          detail: `the authorization of ${formatMoney(txn.amount, txn.currency)} on ${txnId} ` +
+            "lapses at " +
             `${expiresAt}: capture it (POST /transactions/${txnId}/capture) or cancel it before then`,
         },
         at,

@@ -14,9 +14,10 @@ import {
 } from "../../kv/webhook_events.ts";
 import type { CommitBatcher } from "./batch.ts";
 import type { IntakeResult } from "./view.ts";
+import type { WebhookIgnoredReason } from "../../domain/webhook_event.ts";
 
 export interface IgnoreReason {
-  reason: string;
+  reason: WebhookIgnoredReason;
   detail: string;
 }
 
@@ -41,6 +42,7 @@ export async function ignoreAtIntake(
   const record: WebhookEventRecord = {
     ...base,
     status: "ignored",
+    ignored_reason: why.reason,
     detail: why.detail,
     processed_at: intake.now,
   };

@@ -57,7 +57,7 @@ export interface EventApplier {
 }
 
 export type Outcome =
-  | { ok: true; applied: boolean; detail: string; joined?: boolean }
+  | { ok: true; applied: boolean; detail: string; joined?: boolean; notProcessed?: true }
   | { ok: false; error: string };
 
 /** One event's processing: an attempt, its bookkeeping, the inline attempt and cron's retries. */
@@ -81,8 +81,9 @@ class EventProcessor {
 
   async attempt(event: Stripe.Event, options?: ApplyOptions): Promise<Outcome> {
     try {
-      const { applied, detail, joined } = await this.#applier.apply(event, options);
-      return { ok: true, applied, detail, joined: joined === true };
+      const { applied, detail, joined, notProcessed } = await this.#applier.apply(event, options);
+      const out: Outcome = { ok: true, applied, detail, joined: joined === true };
+      return notProcessed ? { ...out, notProcessed } : out;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#log.warn("webhook event processing failed", {
@@ -115,8 +116,10 @@ class EventProcessor {
     // Applied by an earlier attempt (an overlapping cron run, a forced replay): nothing
     // changing now does not make it "ignored".
     const already = before.status === "processed" && !outcome.applied;
-    return {
-      ...before,
+    // a processed record carries no reason (not even null: every delivery writes one)
+    const { ignored_reason: _was, ...rest } = before;
+    const next: WebhookEventRecord = {
+      ...rest,
       status: outcome.applied || already ? "processed" : "ignored",
       attempts: before.attempts + 1,
       last_error: null,
@@ -127,6 +130,10 @@ class EventProcessor {
         ? now + WEBHOOK_RETENTION_MS
         : before.keep_until,
     };
+    if (next.status === "ignored") {
+      next.ignored_reason = outcome.notProcessed ? "not_processed" : "no_change";
+    }
+    return next;
   }
 
   /** Records an attempt's outcome on a fresh read; on success also removes `job` if given. */

@@ -17,7 +17,7 @@ import type { Deps } from "../deps.ts";
 import { type AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { type CommitHook } from "../ingest/mod.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { createSignatureVerifier } from "./verify.ts";
 import {
   createEventProcessing,
@@ -54,6 +54,7 @@ import { sweepExpiredEvents } from "./retention.ts";
 import { replayEvent } from "./replay.ts";
 import { ignoreAtIntake, modeMismatch } from "./ignore.ts";
 import type { Histogram } from "../../core/metrics.ts";
+import { createKeyedLock } from "../../core/keyed_lock.ts";
 
 export type { IntakeResult, ReplayResult, WebhookEventView, WebhookListQuery } from "./view.ts";
 
@@ -78,6 +79,7 @@ class WebhookServiceImpl {
   readonly #processing: EventProcessing;
   readonly #livemode: boolean;
   readonly #intakeLag: Histogram | undefined;
+  readonly #replayLock = createKeyedLock();
 
   constructor(deps: Deps, svc: Svc) {
     this.#kv = deps.kv;
@@ -224,6 +226,12 @@ class WebhookServiceImpl {
   }
 
   async list(q: WebhookListQuery): Promise<Page<WebhookEventView>> {
+    if (q.ignored_reason && q.status && q.status !== "ignored") {
+      throw validationFailed([{
+        path: "query.ignored_reason",
+        message: `only ignored events have a reason; drop status=${q.status} or ignored_reason`,
+      }]);
+    }
     const page = await listEventRecords(this.#kv, this.#svc.cursors, q, {
       limit: q.limit,
       cursor: q.cursor,
@@ -233,7 +241,13 @@ class WebhookServiceImpl {
 
   /** Processes a stored event again, now, as an audited admin action. */
   replay(ctx: CallContext, id: string, options: { force?: boolean } = {}): Promise<ReplayResult> {
-    const parts = { kv: this.#kv, clock: this.#clock, audit: this.#svc.audit };
+    const parts = {
+      kv: this.#kv,
+      clock: this.#clock,
+      audit: this.#svc.audit,
+      livemode: this.#livemode,
+      lock: this.#replayLock,
+    };
     return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
 

@@ -1,7 +1,12 @@
 /** What the admin API shows of an intake log record. */
 import type { z } from "@hono/zod-openapi";
 import type { WebhookEventSchema } from "../../openapi/schemas.ts";
-import type { WebhookEventRecord, WebhookEventStatus } from "../../domain/webhook_event.ts";
+import {
+  ignoredReasonOf,
+  type WebhookEventRecord,
+  type WebhookEventStatus,
+  type WebhookIgnoredReason,
+} from "../../domain/webhook_event.ts";
 
 /** Declared once, by its schema. */
 export type WebhookEventView = z.infer<typeof WebhookEventSchema>;
@@ -15,6 +20,7 @@ export function toView(r: WebhookEventRecord): WebhookEventView {
     api_version: r.api_version,
     received_at: new Date(r.received_at).toISOString(),
     status: r.status,
+    ignored_reason: ignoredReasonOf(r),
     attempts: r.attempts,
     last_error: r.last_error,
     detail: r.detail,
@@ -38,6 +44,7 @@ export interface ReplayResult {
 export interface WebhookListQuery {
   status?: WebhookEventStatus;
   type?: string;
+  ignored_reason?: WebhookIgnoredReason;
   limit: number;
   cursor?: string;
 }
