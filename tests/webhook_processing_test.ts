@@ -3,6 +3,7 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { auditEntries, authHeaders, createAdmin, otpHeaders } from "./helpers/identity.ts";
 import {
   customerEvent,
+  makeEvent,
   otherWebhookService,
   postEvent,
   testApplier,
@@ -317,5 +318,25 @@ Deno.test("the retention sweep forgets old processed events but keeps failed one
     for await (const e of t.kv.list({ prefix: keys.webhookEventPayloadPrefix(done.id) })) {
       assert.fail(`payload chunk left behind: ${JSON.stringify(e.key)}`);
     }
+  });
+});
+
+Deno.test("an event whose object lacks a field the service needs fails naming that field, not a KV error", async () => {
+  await withApp(async (t) => {
+    const event = makeEvent("payment_intent.succeeded", {
+      id: "pi_probe1",
+      object: "payment_intent",
+    });
+    const res = await postEvent(t.app, event, { clock: t.clock });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    await t.services.webhooks.drain();
+    const record = await t.services.webhooks.get(event.id);
+    assert.equal(record.status, "failed");
+    assert.match(
+      record.last_error ?? "",
+      /^payment_intent pi_probe1 lacks what the service needs: amount \(a number, missing\), currency \(a string, missing\), status \(a string, missing\), created \(a number, missing\)\./,
+    );
+    assert.equal((await t.services.transactions.list({ limit: 5 })).data.length, 0);
   });
 });

@@ -17,6 +17,7 @@
  * nothing, and follows in the background.
  */
 import type Stripe from "stripe";
+import { shapeProblem } from "../../domain/stripe_shape.ts";
 import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
@@ -191,6 +192,8 @@ async function applyEvent(
   const { committer, reads } = p;
   const type = event.type as string;
   const object = event.data.object as unknown as { object?: string; id?: string };
+  const malformed = shapeProblem(object);
+  if (malformed) throw new Error(malformed);
   const ctx = stripeContext(event.id);
   const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
   const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
