@@ -67,6 +67,9 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/alerts/{id}",
   tags,
   summary: "Move an alert on, assign it; a note is required to resolve",
+  description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
+    "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
+    "is 409.",
   request: {
     params: AlertIdParam,
     body: jsonBody(
@@ -85,7 +88,15 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     ),
   },
   responses: {
-    200: jsonContent(AlertSchema, "updated"),
+    200: jsonContent(
+      AlertSchema.extend({
+        voided_refunds: z.array(z.string()).openapi({
+          description: "resolving it `resolved_legitimate`: the refunds of its payments as " +
+            "fraudulent that were waiting for a second person, now `rejected` (`refund.void`)",
+        }),
+      }).openapi("FraudAlertUpdated"),
+      "updated",
+    ),
     ...errorResponses("not_found", "conflict"),
   },
 });

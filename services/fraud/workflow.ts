@@ -37,6 +37,12 @@ export interface RefundPort {
     ctx: CallContext,
     input: { transaction_id: string; note: string; fraud_alert_id: string },
   ): Promise<RefundResult>;
+  /** ends the alert's fraudulent refunds awaiting approval; returns their ids */
+  voidForFraudAlert(
+    ctx: CallContext,
+    alert: { id: string; transactions: string[] },
+    note: string,
+  ): Promise<string[]>;
 }
 
 export interface AlertFilters {
@@ -90,7 +96,25 @@ async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<Fra
   return await alertsByIds(kv, await alertIdsOfTransaction(kv, txnId));
 }
 
+/**
+ * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
+ * the fraudulent refunds of its payments still waiting for a second person
+ * (README "Fraud detection": workflow), named in `voided_refunds`.
+ */
 async function updateAlert(
+  p: WorkflowParts,
+  ctx: CallContext,
+  id: string,
+  change: { status?: AlertStatus; assignee?: string | null; note?: string },
+): Promise<FraudAlert & { voided_refunds: string[] }> {
+  const after = await commitUpdate(p, ctx, id, change);
+  const voided = change.status === "resolved_legitimate"
+    ? await p.svc.refunds.voidForFraudAlert(ctx, after, after.resolution_note ?? "")
+    : [];
+  return { ...after, voided_refunds: voided };
+}
+
+async function commitUpdate(
   p: WorkflowParts,
   ctx: CallContext,
   id: string,
