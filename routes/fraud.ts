@@ -9,6 +9,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
   CursorQuery,
@@ -138,15 +139,18 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
 });
 
-const snoozeList = adminRoute({ permission: "fraud.triage" }, {
-  method: "get",
+const snoozeList = listRoute({
+  permission: "fraud.triage",
   path: "/fraud/snoozes",
   tags,
-  summary: "Snoozed rules, newest first",
-  request: { query: z.object({ limit: LimitQuery }) },
-  responses: {
-    200: jsonContent(z.object({ data: z.array(SnoozeSchema), next_cursor: z.null() }), "snoozes"),
+  summary: "Snoozes in force, newest first, filtered",
+  description: "A snooze that has run out (`until` passed) is not listed.",
+  filters: {
+    customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+    rule: RuleEnum.optional().openapi(q("rule")),
   },
+  item: SnoozeSchema,
+  pageName: "FraudSnoozePage",
 });
 
 const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
@@ -234,10 +238,7 @@ export function fraudRoutes(services: Services) {
       const { note } = c.req.valid("json");
       return c.json(await fraud.refundAlert(callContext(c), c.req.valid("param").id, note), 200);
     })
-    .openapi(snoozeList, async (c) => {
-      const data = await fraud.listSnoozes(c.req.valid("query").limit);
-      return c.json({ data, next_cursor: null }, 200);
-    })
+    .openapi(snoozeList, async (c) => c.json(await fraud.listSnoozes(c.req.valid("query")), 200))
     .openapi(snoozeCreate, async (c) => {
       return c.json(await fraud.createSnooze(callContext(c), c.req.valid("json")), 201);
     })

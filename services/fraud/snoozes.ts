@@ -9,7 +9,14 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, Snooze } from "../../domain/fraud.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { keys } from "../../kv/keys.ts";
-import { addSnooze, addSnoozeDelete, getSnooze } from "../../kv/fraud.ts";
+import {
+  addSnooze,
+  addSnoozeDelete,
+  getSnooze,
+  listSnoozes as listSnoozePage,
+  type SnoozeQuery,
+} from "../../kv/fraud.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
 
 /** The longest snooze: a year. */
 export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
@@ -43,7 +50,7 @@ function addTally(
 interface SnoozeParts {
   kv: Deno.Kv;
   clock: Clock;
-  svc: { audit: AuditService; newId: IdFactory };
+  svc: { audit: AuditService; newId: IdFactory; cursors: CursorSealer };
   iso: () => string;
 }
 
@@ -90,7 +97,7 @@ export async function createSnooze(
       created_by: ctx.actor.id,
       created_at: iso(),
     };
-    addSnooze(op, snooze);
+    addSnooze(op, snooze, clock.now());
     const mark = { id: snooze.id, until: Date.parse(snooze.until) };
     addTally(op, tally, [...tally.active, mark]);
     addTally(op, ofRule, [...ofRule.active, mark]);
@@ -105,6 +112,11 @@ export async function createSnooze(
       }],
     });
   });
+}
+
+/** The snoozes in force, newest first, a page at a time (README "API": lists). */
+export function listSnoozes(p: SnoozeParts, q: SnoozeQuery): Promise<Page<Snooze>> {
+  return listSnoozePage(p.kv, p.svc.cursors, q, p.clock.now());
 }
 
 export async function deleteSnooze(p: SnoozeParts, ctx: CallContext, id: string): Promise<Snooze> {

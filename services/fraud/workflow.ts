@@ -26,11 +26,10 @@ import {
   alertsNewestFirst,
   fraudKeys as keys,
   getAlert,
-  listSnoozes,
 } from "../../kv/fraud.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { bindParts } from "../../core/bind.ts";
-import { createSnooze, deleteSnooze } from "./snoozes.ts";
+import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
 
 export interface RefundPort {
   createForFraudAlert(
@@ -268,7 +267,7 @@ export function createWorkflow(
     updateAlert: bindParts(p, updateAlert),
     createSnooze: bindParts(p, createSnooze),
     deleteSnooze: bindParts(p, deleteSnooze),
-    listSnoozes: (limit: number) => listSnoozes(kv, limit),
+    listSnoozes: bindParts(p, listSnoozes),
     refundAlert: bindParts(p, refundAlert),
   };
 }
