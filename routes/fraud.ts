@@ -114,7 +114,11 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     params: AlertIdParam,
     headers: z.object({
       "idempotency-key": z.string().min(1).max(200, "Idempotency-Key is at most 200 characters")
-        .optional().openapi({ param: { name: "idempotency-key", in: "header" } }),
+        .optional().openapi({
+          param: { name: "idempotency-key", in: "header" },
+          description: "same key + same body replays the first answer " +
+            "(`Idempotent-Replayed: true`); a different body is 422 `idempotency_key_reused`",
+        }),
     }),
     body: jsonBody(
       z.object({
@@ -236,7 +240,13 @@ export function fraudRoutes(services: Services) {
     })
     .openapi(refund, async (c) => {
       const { note } = c.req.valid("json");
-      return c.json(await fraud.refundAlert(callContext(c), c.req.valid("param").id, note), 200);
+      const { replayed, ...answer } = await fraud.refundAlert(
+        callContext(c),
+        c.req.valid("param").id,
+        note,
+      );
+      if (replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(answer, 200);
     })
     .openapi(snoozeList, async (c) => c.json(await fraud.listSnoozes(c.req.valid("query")), 200))
     .openapi(snoozeCreate, async (c) => {

@@ -7,11 +7,9 @@
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
-import type { RefundResult } from "../refunds/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { isUndecided } from "../../domain/refund.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import {
   ALERT_TRANSITIONS,
@@ -30,19 +28,9 @@ import {
 import { getAdmin } from "../../kv/admins.ts";
 import { bindParts } from "../../core/bind.ts";
 import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
+import { refundAlert, type RefundPort } from "./alert_refunds.ts";
 
-export interface RefundPort {
-  createForFraudAlert(
-    ctx: CallContext,
-    input: { transaction_id: string; note: string; fraud_alert_id: string },
-  ): Promise<RefundResult>;
-  /** ends the alert's fraudulent refunds awaiting approval; returns their ids */
-  voidForFraudAlert(
-    ctx: CallContext,
-    alert: { id: string; transactions: string[] },
-    note: string,
-  ): Promise<string[]>;
-}
+export type { RefundPort } from "./alert_refunds.ts";
 
 export interface AlertFilters {
   status?: AlertStatus;
@@ -180,61 +168,6 @@ async function commitUpdate(
       }],
     };
   });
-}
-
-/**
- * Refunds of the alert's payments as `fraudulent`, each through the refunds
- * path (its checks, its maker-checker), each linked to the alert. One
- * `Idempotency-Key` covers the whole request: each refund uses it with its
- * transaction id, so a retry answers the same refunds.
- */
-async function refundAlert(p: WorkflowParts, ctx: CallContext, id: string, note: string) {
-  const { kv, svc, iso } = p;
-  const alert = await getAlertOrFail(p, id);
-  if (alert.status === "resolved_legitimate") {
-    throw new AppError(
-      "conflict",
-      `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
-        "refunded as fraudulent; refund one through POST /refunds with another reason",
-    );
-  }
-  const results: { transaction_id: string; status: number; refund?: unknown; error?: string }[] =
-    [];
-  for (const txnId of alert.transactions) {
-    const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
-    try {
-      const r = await svc.refunds.createForFraudAlert(
-        { ...ctx, ...(key ? { idempotency_key: key } : {}) },
-        { transaction_id: txnId, note, fraud_alert_id: id },
-      );
-      // as POST /refunds answers: 202 while awaiting approval or Stripe's outcome, else 201
-      const status = isUndecided(r.refund.status) ? 202 : 201;
-      results.push({ transaction_id: txnId, status, refund: r.refund });
-    } catch (e) {
-      if (!(e instanceof AppError) || e.status >= 500) throw e;
-      results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
-    }
-  }
-  const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
-    .filter((x): x is string => !!x);
-  await svc.audit.commit(ctx, async (op) => {
-    const entry = await getAlert(kv, id);
-    if (!entry.value) throw notFound("fraud alert", id);
-    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
-    op.check(entry);
-    op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
-    return {
-      value: null,
-      audit: [{
-        action: "fraud_alert.refunds_requested",
-        target: { type: "fraud_alert", id },
-        result: "ok",
-        after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
-        reason: note,
-      }],
-    };
-  });
-  return { alert_id: id, results };
 }
 
 /** What the analysts' workflow works with. */
