@@ -19,6 +19,7 @@ import {
   requestFingerprint,
   runIdempotent,
 } from "../../kv/idempotency.ts";
+import { auditRefusal } from "./denied.ts";
 
 export interface RefundPort {
   createForFraudAlert(
@@ -84,11 +85,17 @@ async function requestRefunds(
   const alert = (await getAlert(kv, id)).value;
   if (!alert) throw notFound("fraud alert", id);
   if (alert.status === "resolved_legitimate") {
-    throw new AppError(
+    const refusal = new AppError(
       "conflict",
       `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
         "refunded as fraudulent; refund one through POST /refunds with another reason",
     );
+    const entry = {
+      action: "fraud_alert.refunds_requested",
+      target: { type: "fraud_alert", id },
+      after: { note },
+    };
+    await auditRefusal(svc.audit, ctx, entry, () => Promise.reject(refusal));
   }
   const results = await refundEach(p, ctx, id, note, alert.transactions);
   const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)

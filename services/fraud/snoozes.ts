@@ -17,6 +17,7 @@ import {
   type SnoozeQuery,
 } from "../../kv/fraud.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { auditRefusal } from "./denied.ts";
 
 /** The longest snooze: a year. */
 export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
@@ -59,7 +60,7 @@ export async function createSnooze(
   ctx: CallContext,
   input: { customer: string; rule: RuleName; until: string; note: string },
 ): Promise<Snooze> {
-  const { clock, svc, iso } = p;
+  const { clock, svc } = p;
   if (Date.parse(input.until) <= clock.now()) {
     throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
   }
@@ -69,6 +70,17 @@ export async function createSnooze(
       message: "until is at most a year ahead; snooze again when it ends",
     }]);
   }
+  const asked = { customer: input.customer, rule: input.rule, until: input.until };
+  const entry = { action: "fraud_snooze.create", target: null, after: asked };
+  return await auditRefusal(svc.audit, ctx, entry, () => commitSnooze(p, ctx, input));
+}
+
+async function commitSnooze(
+  p: SnoozeParts,
+  ctx: CallContext,
+  input: { customer: string; rule: RuleName; until: string; note: string },
+): Promise<Snooze> {
+  const { clock, svc, iso } = p;
   return await svc.audit.commit(ctx, async (op) => {
     const tally = await tallyOf(p.kv, ctx.actor.id, clock.now());
     const ofRule = await tallyOf(p.kv, ruleScope(input.rule), clock.now());

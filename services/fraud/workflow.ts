@@ -29,6 +29,7 @@ import { getAdmin } from "../../kv/admins.ts";
 import { bindParts } from "../../core/bind.ts";
 import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
 import { refundAlert, type RefundPort } from "./alert_refunds.ts";
+import { auditRefusal } from "./denied.ts";
 
 export type { RefundPort } from "./alert_refunds.ts";
 
@@ -94,7 +95,13 @@ async function updateAlert(
   id: string,
   change: { status?: AlertStatus; assignee?: string | null; note?: string },
 ): Promise<FraudAlert & { voided_refunds: string[] }> {
-  const after = await commitUpdate(p, ctx, id, change);
+  const asked = { status: change.status, assignee: change.assignee };
+  const after = await auditRefusal(
+    p.svc.audit,
+    ctx,
+    { action: "fraud_alert.update", target: { type: "fraud_alert", id }, after: asked },
+    () => commitUpdate(p, ctx, id, change),
+  );
   const voided = change.status === "resolved_legitimate"
     ? await p.svc.refunds.voidForFraudAlert(ctx, after, after.resolution_note ?? "")
     : [];
