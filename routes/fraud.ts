@@ -77,10 +77,11 @@ const update = adminRoute({ permission: "fraud.triage" }, {
       z.object({
         status: StatusEnum.optional(),
         assignee: z.string().min(1).max(255).nullable().optional().openapi({
-          description: "an admin's id (`adm_…`; another is 422), or null to unassign",
+          description: "an active analyst's, operator's or admin's id (`adm_…`; another, a " +
+            "disabled account or one whose role cannot work alerts is 422), or null to unassign",
         }),
         note: z.string().trim().max(500, "note is at most 500 characters").optional(),
-      }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
+      }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both",
         path: ["status"],
       }).openapi("FraudAlertUpdate", {
@@ -123,7 +124,7 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     body: jsonBody(
       z.object({
         note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
-      }).openapi("FraudAlertRefund"),
+      }).strict().openapi("FraudAlertRefund"),
     ),
   },
   responses: {
@@ -175,7 +176,7 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
           example: "2027-01-31T00:00:00Z",
         }),
         note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
-      }).openapi("FraudSnoozeCreate"),
+      }).strict().openapi("FraudSnoozeCreate"),
     ),
   },
   responses: {
@@ -209,10 +210,13 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
       z.object({
         transaction_id: z.string().min(1).max(64).optional(),
         customer_id: z.string().min(1).max(255).optional(),
-      }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
-        message: "send exactly one of transaction_id or customer_id",
-        path: ["transaction_id"],
-      }).openapi("FraudAnalyze", { example: { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } }),
+      }).strict().refine(
+        (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
+        {
+          message: "send exactly one of transaction_id or customer_id",
+          path: ["transaction_id"],
+        },
+      ).openapi("FraudAnalyze", { example: { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } }),
     ),
   },
   responses: {

@@ -56,7 +56,7 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
       z.object({
         days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
         rules: z.partialRecord(RuleEnum, RulePatchSchema).default({}),
-      }).openapi("FraudBacktest"),
+      }).strict().openapi("FraudBacktest"),
     ),
   },
   responses: {

@@ -26,6 +26,7 @@ import {
   getAlert,
 } from "../../kv/fraud.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import { assigneeRefusal } from "../../domain/admin.ts";
 import { bindParts } from "../../core/bind.ts";
 import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
 import { refundAlert, type RefundPort } from "./alert_refunds.ts";
@@ -108,6 +109,22 @@ async function updateAlert(
   return { ...after, voided_refunds: voided };
 }
 
+/** The assignee's record, when it is an active account that works alerts (else 422). */
+async function checkAssignee(kv: Deno.Kv, id: string) {
+  const entry = await getAdmin(kv, id);
+  const refusal = assigneeRefusal(entry.value, id, "fraud.triage", ALERT_WORK);
+  if (refusal) {
+    throw validationFailed([{
+      path: "body.assignee",
+      message: `${refusal}: assign the alert to an active analyst, operator or admin (adm_…), ` +
+        "or null",
+    }]);
+  }
+  return entry;
+}
+
+const ALERT_WORK = "work fraud alerts (analyst or above)";
+
 async function commitUpdate(
   p: WorkflowParts,
   ctx: CallContext,
@@ -122,13 +139,9 @@ async function commitUpdate(
       message: `a note is required to resolve an alert: say why it is ${change.status}`,
     }]);
   }
-  if (change.assignee && !(await getAdmin(kv, change.assignee)).value) {
-    throw validationFailed([{
-      path: "body.assignee",
-      message: `no admin ${change.assignee}: assign the alert to an admin's id (adm_…) or null`,
-    }]);
-  }
   return await svc.audit.commit(ctx, async (op) => {
+    // checked in the commit: a disable or role change landing meanwhile makes it run again
+    if (change.assignee) op.check(await checkAssignee(kv, change.assignee));
     const entry = await getAlert(kv, id);
     if (!entry.value) throw notFound("fraud alert", id);
     const before = entry.value;
