@@ -1,5 +1,5 @@
 /** An admin: a person who signs in with a token. */
-import type { Role } from "./permissions.ts";
+import { can, type Permission, type Role } from "./permissions.ts";
 
 export type AdminStatus = "active" | "disabled";
 
@@ -32,4 +32,23 @@ export const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export function canonicalEmail(raw: string): string | null {
   const e = raw.trim().toLowerCase();
   return e.length <= 254 && EMAIL_FORMAT.test(e) ? e : null;
+}
+
+/**
+ * Why `admin` (asked for as `id`) cannot be given work that needs
+ * `permission` (null: it can): an active account whose role holds it. A
+ * dispute's assignee works disputes (README "Dispute workbench"), a fraud
+ * alert's works alerts (README "Fraud detection": workflow). `work` says it
+ * in words: "work disputes (support or above)".
+ */
+export function assigneeRefusal(
+  admin: AdminRecord | null,
+  id: string,
+  permission: Permission,
+  work: string,
+): string | null {
+  if (!admin) return `no admin ${id}`;
+  if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
+  if (!can(admin.role, permission)) return `admin ${id} is ${admin.role}, who cannot ${work}`;
+  return null;
 }

@@ -251,6 +251,8 @@ export interface Snooze {
 export interface SweepRun {
   id: string;
   trigger: "cron" | "manual" | "test";
+  /** the admin who started a manual run (null for cron); absent on runs recorded before */
+  started_by?: string | null;
   started_at: string;
   /**
    * the walk covers payment changes up to this time; later ones (the last few

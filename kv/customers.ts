@@ -3,6 +3,7 @@
  * the balance per currency (always the sum of that currency's entries), the
  * aggregates the fraud rules read, and the index of open fraud alerts.
  */
+import type { FraudAlert } from "../domain/fraud.ts";
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
 import { type CursorSealer, listPage, type Page } from "./pagination.ts";
@@ -70,13 +71,13 @@ export async function listOpenAlerts(
   kv: Deno.Kv,
   customer: string,
   limit: number,
-): Promise<unknown[]> {
+): Promise<FraudAlert[]> {
   const ids: string[] = [];
   const rows = kv.list<string>({ prefix: keys.fraudAlertsByCustomerPrefix(customer) }, {
     limit,
     reverse: true,
   });
   for await (const row of rows) ids.push(row.value);
-  const alerts = await getManyChunked<unknown>(kv, ids.map((id) => keys.fraudAlert(id)));
-  return alerts.filter((a) => a.value !== null).map((a) => a.value);
+  const alerts = await getManyChunked<FraudAlert>(kv, ids.map((id) => keys.fraudAlert(id)));
+  return alerts.flatMap((a) => a.value ? [a.value] : []);
 }

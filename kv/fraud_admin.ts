@@ -4,6 +4,7 @@
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
+import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import {
   defaultRuleSettings,
   RULE_NAMES,
@@ -53,9 +54,11 @@ export async function listRuleVersions(kv: Deno.Kv, rule: RuleName): Promise<Rul
 
 // --- snoozes -------------------------------------------------------------------------
 
-export function addSnooze(op: Deno.AtomicOperation, s: Snooze): void {
-  op.set(keys.fraudSnooze(s.id), s);
-  op.set(keys.fraudSnoozeBySubject(s.customer, s.rule, s.id), s.id);
+/** A snooze and its index row, both removed by KV once it has run out (`until`). */
+export function addSnooze(op: Deno.AtomicOperation, s: Snooze, now: number): void {
+  const expireIn = Math.max(1, Date.parse(s.until) - now);
+  op.set(keys.fraudSnooze(s.id), s, { expireIn });
+  op.set(keys.fraudSnoozeBySubject(s.customer, s.rule, s.id), s.id, { expireIn });
 }
 
 export function getSnooze(kv: Deno.Kv, id: string) {
@@ -68,11 +71,37 @@ export function addSnoozeDelete(op: Deno.AtomicOperation, entry: Deno.KvEntry<Sn
   op.delete(keys.fraudSnoozeBySubject(entry.value.customer, entry.value.rule, entry.value.id));
 }
 
-export async function listSnoozes(kv: Deno.Kv, limit: number): Promise<Snooze[]> {
-  const out: Snooze[] = [];
-  const rows = kv.list<Snooze>({ prefix: keys.fraudSnoozesPrefix() }, { reverse: true, limit });
-  for await (const r of rows) out.push(r.value);
-  return out;
+export interface SnoozeQuery {
+  customer?: string;
+  rule?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Snoozes scanned at most for one page: a filter matching few never reads them all at once. */
+const SNOOZE_SCAN_BUDGET = 2_000;
+
+/**
+ * One page of the snoozes in force at `now`, newest first, filtered; one
+ * that has run out is skipped (KV removes it; those stored before they
+ * expired by themselves stay until deleted).
+ */
+export function listSnoozes(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  q: SnoozeQuery,
+  now: number,
+): Promise<Page<Snooze>> {
+  return scanPage<Snooze, Snooze>(kv, sealer, keys.fraudSnoozesPrefix(), {
+    scope: "fraud_snoozes",
+    limit: q.limit,
+    cursor: q.cursor,
+    budget: SNOOZE_SCAN_BUDGET,
+  }, ({ value: s }) =>
+    Date.parse(s.until) > now && (!q.customer || s.customer === q.customer) &&
+      (!q.rule || s.rule === q.rule)
+      ? s
+      : null);
 }
 
 /** Whether a snooze of `rule` for `customer` runs past `now`. */

@@ -18,6 +18,8 @@ import {
   PaymentMethodSchema,
 } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
+import { AlertSchema } from "./fraud_schemas.ts";
+import { can } from "../domain/permissions.ts";
 
 const LedgerEntrySchema = z.object({
   id: z.string().openapi({ example: "led_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -74,6 +76,13 @@ const AggregatesSchema = z.object({
   updated_at: z.string(),
 }).openapi("CustomerAggregates");
 
+const AlertSummarySchema = z.object({
+  id: z.string(),
+  rule: z.string(),
+  severity: z.string(),
+  status: z.string(),
+}).strict().openapi("FraudAlertSummary");
+
 const CustomerViewSchema = z.object({
   customer: z.object({
     id: z.string().openapi({ example: "cus_R2d2C3po" }),
@@ -97,7 +106,10 @@ const CustomerViewSchema = z.object({
   })).openapi({ description: "per currency, always the sum of the ledger's entries" }),
   ledger: pageSchema(LedgerEntrySchema, "LedgerPage"),
   aggregates: orNull(AggregatesSchema),
-  open_alerts: z.array(z.unknown()).openapi({ description: "open fraud alerts, newest first" }),
+  open_alerts: z.array(z.union([AlertSchema, AlertSummarySchema])).openapi({
+    description: "open fraud alerts, newest first: the whole alert to roles that read alerts " +
+      "(`fraud.read`: analyst, operator, admin), else its id, rule, severity and status",
+  }),
 }).openapi("CustomerView");
 
 const show = adminRoute({ permission: "customers.read" }, {
@@ -122,10 +134,12 @@ export function customerRoutes(services: Services) {
   return createRouter().openapi(show, async (c) => {
     const { id } = c.req.valid("param");
     const q = c.req.valid("query");
+    // reading an alert is analyst and above: the others see what the transaction page shows
+    const full = can(c.get("principal")!.role, "fraud.read");
     const view = await services.customers.get(id, {
       limit: q.limit,
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-    });
+    }, full ? "full" : "summary");
     return c.json(view, 200);
   });
 }

@@ -9,6 +9,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
+import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
   CursorQuery,
@@ -67,16 +68,20 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/alerts/{id}",
   tags,
   summary: "Move an alert on, assign it; a note is required to resolve",
+  description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
+    "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
+    "is 409.",
   request: {
     params: AlertIdParam,
     body: jsonBody(
       z.object({
         status: StatusEnum.optional(),
         assignee: z.string().min(1).max(255).nullable().optional().openapi({
-          description: "an admin's id (`adm_…`; another is 422), or null to unassign",
+          description: "an active analyst's, operator's or admin's id (`adm_…`; another, a " +
+            "disabled account or one whose role cannot work alerts is 422), or null to unassign",
         }),
         note: z.string().trim().max(500, "note is at most 500 characters").optional(),
-      }).refine((b) => b.status !== undefined || b.assignee !== undefined, {
+      }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both",
         path: ["status"],
       }).openapi("FraudAlertUpdate", {
@@ -85,7 +90,15 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     ),
   },
   responses: {
-    200: jsonContent(AlertSchema, "updated"),
+    200: jsonContent(
+      AlertSchema.extend({
+        voided_refunds: z.array(z.string()).openapi({
+          description: "resolving it `resolved_legitimate`: the refunds of its payments as " +
+            "fraudulent that were waiting for a second person, now `rejected` (`refund.void`)",
+        }),
+      }).openapi("FraudAlertUpdated"),
+      "updated",
+    ),
     ...errorResponses("not_found", "conflict"),
   },
 });
@@ -102,12 +115,16 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     params: AlertIdParam,
     headers: z.object({
       "idempotency-key": z.string().min(1).max(200, "Idempotency-Key is at most 200 characters")
-        .optional().openapi({ param: { name: "idempotency-key", in: "header" } }),
+        .optional().openapi({
+          param: { name: "idempotency-key", in: "header" },
+          description: "same key + same body replays the first answer " +
+            "(`Idempotent-Replayed: true`); a different body is 422 `idempotency_key_reused`",
+        }),
     }),
     body: jsonBody(
       z.object({
         note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
-      }).openapi("FraudAlertRefund"),
+      }).strict().openapi("FraudAlertRefund"),
     ),
   },
   responses: {
@@ -127,15 +144,18 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
 });
 
-const snoozeList = adminRoute({ permission: "fraud.triage" }, {
-  method: "get",
+const snoozeList = listRoute({
+  permission: "fraud.triage",
   path: "/fraud/snoozes",
   tags,
-  summary: "Snoozed rules, newest first",
-  request: { query: z.object({ limit: LimitQuery }) },
-  responses: {
-    200: jsonContent(z.object({ data: z.array(SnoozeSchema), next_cursor: z.null() }), "snoozes"),
+  summary: "Snoozes in force, newest first, filtered",
+  description: "A snooze that has run out (`until` passed) is not listed.",
+  filters: {
+    customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+    rule: RuleEnum.optional().openapi(q("rule")),
   },
+  item: SnoozeSchema,
+  pageName: "FraudSnoozePage",
 });
 
 const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
@@ -156,7 +176,7 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
           example: "2027-01-31T00:00:00Z",
         }),
         note: Note.openapi({ example: "Known wholesale buyer; checked with support" }),
-      }).openapi("FraudSnoozeCreate"),
+      }).strict().openapi("FraudSnoozeCreate"),
     ),
   },
   responses: {
@@ -190,10 +210,13 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
       z.object({
         transaction_id: z.string().min(1).max(64).optional(),
         customer_id: z.string().min(1).max(255).optional(),
-      }).refine((b) => (b.transaction_id === undefined) !== (b.customer_id === undefined), {
-        message: "send exactly one of transaction_id or customer_id",
-        path: ["transaction_id"],
-      }).openapi("FraudAnalyze", { example: { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } }),
+      }).strict().refine(
+        (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
+        {
+          message: "send exactly one of transaction_id or customer_id",
+          path: ["transaction_id"],
+        },
+      ).openapi("FraudAnalyze", { example: { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } }),
     ),
   },
   responses: {
@@ -221,12 +244,15 @@ export function fraudRoutes(services: Services) {
     })
     .openapi(refund, async (c) => {
       const { note } = c.req.valid("json");
-      return c.json(await fraud.refundAlert(callContext(c), c.req.valid("param").id, note), 200);
+      const { replayed, ...answer } = await fraud.refundAlert(
+        callContext(c),
+        c.req.valid("param").id,
+        note,
+      );
+      if (replayed) c.header("Idempotent-Replayed", "true");
+      return c.json(answer, 200);
     })
-    .openapi(snoozeList, async (c) => {
-      const data = await fraud.listSnoozes(c.req.valid("query").limit);
-      return c.json({ data, next_cursor: null }, 200);
-    })
+    .openapi(snoozeList, async (c) => c.json(await fraud.listSnoozes(c.req.valid("query")), 200))
     .openapi(snoozeCreate, async (c) => {
       return c.json(await fraud.createSnooze(callContext(c), c.req.valid("json")), 201);
     })

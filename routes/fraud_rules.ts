@@ -56,7 +56,7 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
       z.object({
         days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
         rules: z.partialRecord(RuleEnum, RulePatchSchema).default({}),
-      }).openapi("FraudBacktest"),
+      }).strict().openapi("FraudBacktest"),
     ),
   },
   responses: {
@@ -69,6 +69,8 @@ const sweepNow = adminRoute({ permission: "fraud.sweeps" }, {
   path: "/fraud/sweeps",
   tags,
   summary: "Run a sweep now (from where the last one reached)",
+  description: "Audited `fraud_sweep.start` with who started it (`started_by` on the run); " +
+    "one refused because another runs (409) is audited `denied`.",
   responses: {
     200: jsonContent(SweepSchema, "the run"),
     ...errorResponses("conflict"),
@@ -86,9 +88,9 @@ const sweeps = adminRoute({ permission: "fraud.sweeps" }, {
   },
 });
 
-/** A run as shown: `changes_until` is null on runs recorded before it was kept. */
+/** A run as shown: `changes_until` and `started_by` are null on runs recorded before they were kept. */
 function sweepView(run: SweepRun) {
-  return { ...run, changes_until: run.changes_until ?? null };
+  return { ...run, changes_until: run.changes_until ?? null, started_by: run.started_by ?? null };
 }
 
 export function fraudRuleRoutes(services: Services) {
@@ -103,7 +105,7 @@ export function fraudRuleRoutes(services: Services) {
     .openapi(backtest, async (c) => c.json({ ...await fraud.backtest(c.req.valid("json")) }, 200))
     .openapi(
       sweepNow,
-      async (c) => c.json(sweepView(await fraud.sweep({ trigger: "manual" })), 200),
+      async (c) => c.json(sweepView(await fraud.startSweep(callContext(c))), 200),
     )
     .openapi(sweeps, async (c) => {
       return c.json(

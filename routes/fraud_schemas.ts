@@ -122,6 +122,9 @@ export const RulePatchSchema = z.object({
 export const SweepSchema = z.object({
   id: z.string(),
   trigger: z.enum(["cron", "manual", "test"]),
+  started_by: z.string().nullable().openapi({
+    description: "the admin who started a manual run (`POST /fraud/sweeps`); null for cron",
+  }),
   started_at: DateTime,
   changes_until: DateTime.nullable().openapi({
     description: "payments changed up to this time were evaluated; the last few seconds' " +

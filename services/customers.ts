@@ -14,6 +14,7 @@ import {
   type SavedPaymentMethod,
 } from "../domain/customer.ts";
 import { aggregatesView, emptyCustomer } from "./ingest/mod.ts";
+import type { FraudAlert } from "../domain/fraud.ts";
 
 const OPEN_ALERTS_SHOWN = 50;
 
@@ -39,14 +40,32 @@ export interface CustomerView {
   balances: Pick<CustomerBalance, "currency" | "amount" | "entries">[];
   ledger: Page<LedgerEntry>;
   aggregates: ReturnType<typeof aggregatesView>;
-  open_alerts: unknown[];
+  open_alerts: (FraudAlert | FraudAlertSummary)[];
+}
+
+/**
+ * How the open alerts are shown: `full` (the alert: signals, evidence,
+ * snapshot, the customers a card alert names) to roles that read alerts,
+ * `summary` (id, rule, severity, status, as the transaction page shows them)
+ * to the others (README "Security": roles).
+ */
+export type AlertsShown = "full" | "summary";
+
+export type FraudAlertSummary = Pick<FraudAlert, "id" | "rule" | "severity" | "status">;
+
+function alertSummary(a: FraudAlert): FraudAlertSummary {
+  return { id: a.id, rule: a.rule, severity: a.severity, status: a.status };
 }
 
 export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }) {
   const { kv, clock } = deps;
 
   /** The customer's page; `cursor` pages the ledger (newest first). */
-  async function get(id: string, page: { limit: number; cursor?: string }): Promise<CustomerView> {
+  async function get(
+    id: string,
+    page: { limit: number; cursor?: string },
+    shown: AlertsShown = "full",
+  ): Promise<CustomerView> {
     const [record, aggregates, ledger, alerts] = await Promise.all([
       getCustomer(kv, id),
       getAggregates(kv, id),
@@ -75,7 +94,7 @@ export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }
       })),
       ledger,
       aggregates: aggregatesView(aggregates.value, clock.now()),
-      open_alerts: alerts,
+      open_alerts: shown === "full" ? alerts : alerts.map(alertSummary),
     };
   }
 

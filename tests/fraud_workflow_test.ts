@@ -175,13 +175,15 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
         assert.ok(!cus.body.open_alerts.some((a: FraudAlert) => a.id === alert.id));
         const actions = [];
         for await (
-          const e of t.kv.list<{ action: string; target: { id: string } | null }>({
-            prefix: ["audit"],
-          })
+          const e of t.kv.list<
+            { action: string; result: string; target: { id: string } | null }
+          >({ prefix: ["audit"] })
         ) {
-          if (e.value.target?.id === alert.id) actions.push(e.value.action);
+          if (e.value.target?.id === alert.id) actions.push(`${e.value.action}:${e.value.result}`);
         }
-        assert.deepEqual(actions.filter((a) => a === "fraud_alert.update").length, 4);
+        assert.equal(actions.filter((a) => a === "fraud_alert.update:ok").length, 4);
+        // the three 409s: denied entries (the 422 for a missing note is a malformed request)
+        assert.equal(actions.filter((a) => a === "fraud_alert.update:denied").length, 3);
       },
     );
 

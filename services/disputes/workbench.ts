@@ -23,8 +23,7 @@ import {
 } from "../../kv/disputes.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { getApproval } from "../../kv/approvals.ts";
-import type { AdminRecord } from "../../domain/admin.ts";
-import { can } from "../../domain/permissions.ts";
+import { assigneeRefusal } from "../../domain/admin.ts";
 import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
 
 export interface DisputeQuery extends DisputeFilters {
@@ -63,16 +62,6 @@ function changeDispute(
       }],
     };
   });
-}
-
-/** Why `admin` cannot be assigned a dispute (null: it can): an active account working disputes. */
-function assigneeRefusal(admin: AdminRecord | null, id: string): string | null {
-  if (!admin) return `no admin ${id}`;
-  if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
-  if (!can(admin.role, "disputes.evidence")) {
-    return `admin ${id} is ${admin.role}, who cannot work disputes (support or above)`;
-  }
-  return null;
 }
 
 export function createWorkbench(
@@ -139,7 +128,12 @@ export function createWorkbench(
   async function assign(ctx: CallContext, id: string, assignee: string | null) {
     const r = await load(id);
     if (assignee !== null) {
-      const refusal = assigneeRefusal((await getAdmin(kv, assignee)).value, assignee);
+      const refusal = assigneeRefusal(
+        (await getAdmin(kv, assignee)).value,
+        assignee,
+        "disputes.evidence",
+        "work disputes (support or above)",
+      );
       if (refusal) throw validationFailed([{ path: "body.assignee", message: refusal }]);
     }
     const updated = await change(ctx, r.id, "assign", (next) => {

@@ -6,7 +6,7 @@
 import type { CallContext } from "../../domain/actor.ts";
 import { cardSubject, type RuleSettingsMap, type Signal } from "../../domain/fraud.ts";
 import { listCardDeclines, type SubjectState } from "../../kv/fraud.ts";
-import type { Evaluation } from "./engine.ts";
+import { type Decline, type Evaluation, holdsAny } from "./engine.ts";
 import {
   type CardDecline,
   cardDeclinedAcrossCustomers,
@@ -61,7 +61,12 @@ export function declinesFrom(all: Map<string, CardDecline[]>): DeclineReader {
     Promise.resolve((all.get(fingerprint) ?? []).filter((d) => d.t >= from && d.t <= to));
 }
 
-/** The cross-customer check for the cards declined in `evals`. */
+/**
+ * The cross-customer check for the cards declined in `evals`: at each of
+ * their declines, and, for a walk's changes, at each later decline of the
+ * card whose 24 h window holds one of them (a decline delivered late counts
+ * there too, as it would have live).
+ */
 export async function evaluateCards(
   kv: Deno.Kv,
   evals: Evaluation[],
@@ -70,7 +75,7 @@ export async function evaluateCards(
 ): Promise<CardEvaluation[]> {
   const s = settings.failed_attempts;
   if (!s.enabled || s.extra_at === null) return [];
-  const byCard = new Map<string, Evaluation["declines"]>();
+  const byCard = new Map<string, Decline[]>();
   for (const e of evals) {
     for (const d of e.declines) {
       byCard.set(d.fingerprint, [...(byCard.get(d.fingerprint) ?? []), d]);
@@ -89,21 +94,36 @@ export async function evaluateCards(
 async function checkCard(
   read: DeclineReader,
   fingerprint: string,
-  mine: Evaluation["declines"],
+  mine: Decline[],
   extraAt: number,
   s: RuleSettingsMap["failed_attempts"],
 ): Promise<CardEvaluation | null> {
-  const from = Math.min(...mine.map((d) => d.t)) - CROSS_CUSTOMER_WINDOW_MS;
-  const to = Math.max(...mine.map((d) => d.t));
+  const times = mine.map((d) => d.t).sort((a, b) => a - b);
+  const reach = mine.some((d) => d.reach);
+  const from = times[0] - CROSS_CUSTOMER_WINDOW_MS;
+  const to = times.at(-1)! + (reach ? CROSS_CUSTOMER_WINDOW_MS - 1 : 0);
   const all = await read(fingerprint, from, to);
   if (new Set(all.map((d) => d.customer)).size < extraAt) return null;
+  // the declines whose window holds one of mine (mine included), each once
+  const at = new Map<string, CardDecline>();
+  for (const d of mine) at.set(`${d.x}|${d.t}|${d.customer}`, d);
+  if (reach) {
+    for (const d of all) {
+      if (holdsAny(times, d.t, CROSS_CUSTOMER_WINDOW_MS)) at.set(`${d.x}|${d.t}|${d.customer}`, d);
+    }
+  }
   const signals: Signal[] = [];
-  for (const d of mine) {
+  const customers = new Set<string>();
+  for (const d of at.values()) {
     const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
-    if (sig) signals.push(sig);
+    if (!sig) continue;
+    signals.push(sig);
+    for (const e of all) {
+      if (e.t > d.t - CROSS_CUSTOMER_WINDOW_MS && e.t <= d.t) customers.add(e.customer);
+    }
   }
   if (signals.length === 0) return null;
-  return { fingerprint, signals, customers: [...new Set(all.map((d) => d.customer))] };
+  return { fingerprint, signals, customers: [...customers] };
 }
 
 export interface DetectResult {

@@ -20,6 +20,7 @@ import { evaluateCards } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
+import { auditRefusal } from "./denied.ts";
 
 export interface FraudServices {
   audit: AuditService;
@@ -35,6 +36,23 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
 
   function sweep(options: Omit<WalkOptions, "walker"> = {}): Promise<SweepRun> {
     return walkChanges(raiseDeps, { ...options, walker: "sweep" });
+  }
+
+  /** `POST /fraud/sweeps`: a sweep now, audited with who started it (a refusal: denied). */
+  function startSweep(ctx: CallContext): Promise<SweepRun> {
+    const entry = { action: "fraud_sweep.start", target: null, after: { trigger: "manual" } };
+    return auditRefusal(svc.audit, ctx, entry, () =>
+      sweep({
+        trigger: "manual",
+        startedBy: ctx.actor.id,
+        onStart: (run) =>
+          svc.audit.record(ctx, {
+            ...entry,
+            target: { type: "fraud_sweep", id: run.id },
+            result: "ok",
+            after: { trigger: "manual", cursor_from: run.cursor_from },
+          }),
+      }));
   }
 
   /**
@@ -64,6 +82,7 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     analyze: bindParts(kv, analyze),
     putRule: bindParts(ruleParts, putRule),
     sweep,
+    startSweep,
     live,
     listSweeps,
     ...createWorkflow(deps, svc),

@@ -9,7 +9,15 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, Snooze } from "../../domain/fraud.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { keys } from "../../kv/keys.ts";
-import { addSnooze, addSnoozeDelete, getSnooze } from "../../kv/fraud.ts";
+import {
+  addSnooze,
+  addSnoozeDelete,
+  getSnooze,
+  listSnoozes as listSnoozePage,
+  type SnoozeQuery,
+} from "../../kv/fraud.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { auditRefusal } from "./denied.ts";
 
 /** The longest snooze: a year. */
 export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
@@ -43,7 +51,7 @@ function addTally(
 interface SnoozeParts {
   kv: Deno.Kv;
   clock: Clock;
-  svc: { audit: AuditService; newId: IdFactory };
+  svc: { audit: AuditService; newId: IdFactory; cursors: CursorSealer };
   iso: () => string;
 }
 
@@ -52,7 +60,7 @@ export async function createSnooze(
   ctx: CallContext,
   input: { customer: string; rule: RuleName; until: string; note: string },
 ): Promise<Snooze> {
-  const { clock, svc, iso } = p;
+  const { clock, svc } = p;
   if (Date.parse(input.until) <= clock.now()) {
     throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
   }
@@ -62,6 +70,17 @@ export async function createSnooze(
       message: "until is at most a year ahead; snooze again when it ends",
     }]);
   }
+  const asked = { customer: input.customer, rule: input.rule, until: input.until };
+  const entry = { action: "fraud_snooze.create", target: null, after: asked };
+  return await auditRefusal(svc.audit, ctx, entry, () => commitSnooze(p, ctx, input));
+}
+
+async function commitSnooze(
+  p: SnoozeParts,
+  ctx: CallContext,
+  input: { customer: string; rule: RuleName; until: string; note: string },
+): Promise<Snooze> {
+  const { clock, svc, iso } = p;
   return await svc.audit.commit(ctx, async (op) => {
     const tally = await tallyOf(p.kv, ctx.actor.id, clock.now());
     const ofRule = await tallyOf(p.kv, ruleScope(input.rule), clock.now());
@@ -90,7 +109,7 @@ export async function createSnooze(
       created_by: ctx.actor.id,
       created_at: iso(),
     };
-    addSnooze(op, snooze);
+    addSnooze(op, snooze, clock.now());
     const mark = { id: snooze.id, until: Date.parse(snooze.until) };
     addTally(op, tally, [...tally.active, mark]);
     addTally(op, ofRule, [...ofRule.active, mark]);
@@ -105,6 +124,11 @@ export async function createSnooze(
       }],
     });
   });
+}
+
+/** The snoozes in force, newest first, a page at a time (README "API": lists). */
+export function listSnoozes(p: SnoozeParts, q: SnoozeQuery): Promise<Page<Snooze>> {
+  return listSnoozePage(p.kv, p.svc.cursors, q, p.clock.now());
 }
 
 export async function deleteSnooze(p: SnoozeParts, ctx: CallContext, id: string): Promise<Snooze> {

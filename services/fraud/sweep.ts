@@ -39,6 +39,10 @@ export interface WalkOptions {
   settings?: RuleSettingsMap;
   /** leave rows changed in the last this many ms to the next walk (default `WALK_LAG_MS`) */
   lagMs?: number;
+  /** the admin who started a manual sweep */
+  startedBy?: string;
+  /** once the walk holds its lease and its run is recorded (a manual sweep's audit entry) */
+  onStart?: (run: SweepRun) => Promise<void>;
 }
 
 export const WALK_LAG_MS = 5_000;
@@ -87,6 +91,7 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const run: SweepRun = {
     id: d.newId("sweep"),
     trigger: options.trigger ?? "cron",
+    started_by: options.startedBy ?? null,
     started_at: new Date(d.now()).toISOString(),
     changes_until: new Date(until).toISOString(),
     finished_at: null,
@@ -117,6 +122,7 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     await op.commit();
   };
   if (record) await save(null);
+  await options.onStart?.(run);
   return { run, walker: options.walker, settings, cursor, until, save };
 }
 

@@ -7,11 +7,9 @@
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
-import type { RefundResult } from "../refunds/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { isUndecided } from "../../domain/refund.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import {
   ALERT_TRANSITIONS,
@@ -26,18 +24,15 @@ import {
   alertsNewestFirst,
   fraudKeys as keys,
   getAlert,
-  listSnoozes,
 } from "../../kv/fraud.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import { assigneeRefusal } from "../../domain/admin.ts";
 import { bindParts } from "../../core/bind.ts";
-import { createSnooze, deleteSnooze } from "./snoozes.ts";
+import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
+import { refundAlert, type RefundPort } from "./alert_refunds.ts";
+import { auditRefusal } from "./denied.ts";
 
-export interface RefundPort {
-  createForFraudAlert(
-    ctx: CallContext,
-    input: { transaction_id: string; note: string; fraud_alert_id: string },
-  ): Promise<RefundResult>;
-}
+export type { RefundPort } from "./alert_refunds.ts";
 
 export interface AlertFilters {
   status?: AlertStatus;
@@ -90,7 +85,47 @@ async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<Fra
   return await alertsByIds(kv, await alertIdsOfTransaction(kv, txnId));
 }
 
+/**
+ * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
+ * the fraudulent refunds of its payments still waiting for a second person
+ * (README "Fraud detection": workflow), named in `voided_refunds`.
+ */
 async function updateAlert(
+  p: WorkflowParts,
+  ctx: CallContext,
+  id: string,
+  change: { status?: AlertStatus; assignee?: string | null; note?: string },
+): Promise<FraudAlert & { voided_refunds: string[] }> {
+  const asked = { status: change.status, assignee: change.assignee };
+  const after = await auditRefusal(
+    p.svc.audit,
+    ctx,
+    { action: "fraud_alert.update", target: { type: "fraud_alert", id }, after: asked },
+    () => commitUpdate(p, ctx, id, change),
+  );
+  const voided = change.status === "resolved_legitimate"
+    ? await p.svc.refunds.voidForFraudAlert(ctx, after, after.resolution_note ?? "")
+    : [];
+  return { ...after, voided_refunds: voided };
+}
+
+/** The assignee's record, when it is an active account that works alerts (else 422). */
+async function checkAssignee(kv: Deno.Kv, id: string) {
+  const entry = await getAdmin(kv, id);
+  const refusal = assigneeRefusal(entry.value, id, "fraud.triage", ALERT_WORK);
+  if (refusal) {
+    throw validationFailed([{
+      path: "body.assignee",
+      message: `${refusal}: assign the alert to an active analyst, operator or admin (adm_…), ` +
+        "or null",
+    }]);
+  }
+  return entry;
+}
+
+const ALERT_WORK = "work fraud alerts (analyst or above)";
+
+async function commitUpdate(
   p: WorkflowParts,
   ctx: CallContext,
   id: string,
@@ -104,13 +139,9 @@ async function updateAlert(
       message: `a note is required to resolve an alert: say why it is ${change.status}`,
     }]);
   }
-  if (change.assignee && !(await getAdmin(kv, change.assignee)).value) {
-    throw validationFailed([{
-      path: "body.assignee",
-      message: `no admin ${change.assignee}: assign the alert to an admin's id (adm_…) or null`,
-    }]);
-  }
   return await svc.audit.commit(ctx, async (op) => {
+    // checked in the commit: a disable or role change landing meanwhile makes it run again
+    if (change.assignee) op.check(await checkAssignee(kv, change.assignee));
     const entry = await getAlert(kv, id);
     if (!entry.value) throw notFound("fraud alert", id);
     const before = entry.value;
@@ -159,61 +190,6 @@ async function updateAlert(
   });
 }
 
-/**
- * Refunds of the alert's payments as `fraudulent`, each through the refunds
- * path (its checks, its maker-checker), each linked to the alert. One
- * `Idempotency-Key` covers the whole request: each refund uses it with its
- * transaction id, so a retry answers the same refunds.
- */
-async function refundAlert(p: WorkflowParts, ctx: CallContext, id: string, note: string) {
-  const { kv, svc, iso } = p;
-  const alert = await getAlertOrFail(p, id);
-  if (alert.status === "resolved_legitimate") {
-    throw new AppError(
-      "conflict",
-      `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
-        "refunded as fraudulent; refund one through POST /refunds with another reason",
-    );
-  }
-  const results: { transaction_id: string; status: number; refund?: unknown; error?: string }[] =
-    [];
-  for (const txnId of alert.transactions) {
-    const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
-    try {
-      const r = await svc.refunds.createForFraudAlert(
-        { ...ctx, ...(key ? { idempotency_key: key } : {}) },
-        { transaction_id: txnId, note, fraud_alert_id: id },
-      );
-      // as POST /refunds answers: 202 while awaiting approval or Stripe's outcome, else 201
-      const status = isUndecided(r.refund.status) ? 202 : 201;
-      results.push({ transaction_id: txnId, status, refund: r.refund });
-    } catch (e) {
-      if (!(e instanceof AppError) || e.status >= 500) throw e;
-      results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
-    }
-  }
-  const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
-    .filter((x): x is string => !!x);
-  await svc.audit.commit(ctx, async (op) => {
-    const entry = await getAlert(kv, id);
-    if (!entry.value) throw notFound("fraud alert", id);
-    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
-    op.check(entry);
-    op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
-    return {
-      value: null,
-      audit: [{
-        action: "fraud_alert.refunds_requested",
-        target: { type: "fraud_alert", id },
-        result: "ok",
-        after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
-        reason: note,
-      }],
-    };
-  });
-  return { alert_id: id, results };
-}
-
 /** What the analysts' workflow works with. */
 interface WorkflowParts {
   kv: Deno.Kv;
@@ -244,7 +220,7 @@ export function createWorkflow(
     updateAlert: bindParts(p, updateAlert),
     createSnooze: bindParts(p, createSnooze),
     deleteSnooze: bindParts(p, deleteSnooze),
-    listSnoozes: (limit: number) => listSnoozes(kv, limit),
+    listSnoozes: bindParts(p, listSnoozes),
     refundAlert: bindParts(p, refundAlert),
   };
 }

@@ -19,6 +19,7 @@ import {
 import { refundAuditView } from "./settlement.ts";
 import { linkRefusal, requesterRefusal, requesterVoid } from "../approvals/mod.ts";
 import { getAdmin } from "../../kv/admins.ts";
+import { answersFraudAlert, assertAlertNotLegitimate } from "./fraud_alert.ts";
 import {
   assertChargeRefundable,
   loadTransaction,
@@ -92,6 +93,10 @@ async function approve(
     if (e instanceof AppError && e.extra?.stale_approval_hash) {
       await denied(parts, ctx, first, "stale approval_hash: the refund is not what was requested");
     }
+    // So is one for a fraud alert resolved legitimate meanwhile (the caller voids it: void.ts).
+    if (e instanceof AppError && e.extra?.fraud_alert_legitimate) {
+      await denied(parts, ctx, first, `fraud alert ${first.fraud_alert_id} is resolved_legitimate`);
+    }
     throw e;
   }
 }
@@ -137,6 +142,9 @@ function commitApproval(
       );
     }
     op.check(requester);
+    if (answersFraudAlert(before)) {
+      await assertAlertNotLegitimate(kv, op, before.fraud_alert_id!, `refund ${id}`);
+    }
     const txnEntry = await loadTransaction(kv, before.transaction_id);
     await assertChargeRefundable(kv, op, txnEntry.value.id);
     assertRefundableTransaction(txnEntry.value);

@@ -28,6 +28,7 @@ import { amountFor } from "../../config.ts";
 import { addRequesterMark, type RequesterMark } from "../../kv/refund_policy.ts";
 import { RequesterRows } from "./policy_rows.ts";
 import { createRefundApprovals } from "./approve.ts";
+import { assertAlertNotLegitimate } from "./fraud_alert.ts";
 import {
   assertChargeRefundable,
   loadTransaction,
@@ -150,6 +151,9 @@ function requestRefund(
     const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
+    if (input.fraud_alert_id && input.reason === "fraudulent") {
+      await assertAlertNotLegitimate(kv, op, input.fraud_alert_id, "this refund");
+    }
     await assertChargeRefundable(kv, op, txn.id, reads.disputes ?? undefined);
     assertRefundableTransaction(txn);
     const amount = resolveAmount(txn, input.amount, refundableOf(txn));

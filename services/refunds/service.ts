@@ -16,6 +16,7 @@
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { voidAwaitingOf, voidIfUndoable } from "./void.ts";
+import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
 import { type AuditService } from "../audit/mod.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
@@ -282,6 +283,8 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     /** the cron's sweep: stale `processing` refunds and expired approval requests */
     reconcile: (options?: SweepOptions) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
+    /** ends the fraudulent refunds awaiting approval of an alert just resolved legitimate */
+    voidForFraudAlert: (...a: AlertVoid) => voidRefundsOfAlert(kv, submitter, ...a),
     /** ends the refunds awaiting approval of a just-disabled admin (identity's disable hook) */
     voidRequestsOf: (adminId: string) => voidAwaitingOf(kv, submitter, adminId, clock.now()),
     jobHandlers: () => jobHandlers(p),

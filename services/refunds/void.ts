@@ -2,7 +2,9 @@
  * Refunds awaiting approval that can no longer be approved are ended, not
  * left waiting with their reservation (README, "Refund approval policy";
  * "Accounts and enrollment"): one the payment can no longer carry ends
- * `failed`; one whose requester was disabled after asking ends `expired`.
+ * `failed`; one whose requester was disabled after asking ends `expired`;
+ * a fraudulent one whose fraud alert was resolved legitimate ends `rejected`
+ * (README "Fraud detection": workflow).
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
@@ -11,6 +13,7 @@ import { getRefund } from "../../kv/refunds.ts";
 import { listRequesterRowsSince } from "../../kv/refund_policy.ts";
 import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
+import { voidOutcome } from "./fraud_alert.ts";
 
 /** The system actor that ends a disabled requester's refunds. */
 export const VOID_ACTOR = "refunds:requester_disabled";
@@ -40,6 +43,20 @@ export async function voidIfUndoable(
       error.code,
       `${error.message}; refund ${id} is now expired and its reservation released`,
       { extra: { ...error.extra, refund_status: "expired" } },
+    );
+  }
+  if (error instanceof AppError && error.extra?.fraud_alert_legitimate) {
+    const alertId = String(error.extra.fraud_alert_id);
+    const ended = await submitter.release(
+      ctx,
+      id,
+      voidOutcome(ctx, alertId, "refused at approval"),
+    );
+    if (!ended) return error;
+    return new AppError(
+      error.code,
+      `${error.message}; refund ${id} is now rejected and its reservation released`,
+      { extra: { ...error.extra, refund_status: "rejected" } },
     );
   }
   if (!(error instanceof AppError && error.code === "amount_exceeds_refundable")) return error;

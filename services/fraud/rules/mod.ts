@@ -26,6 +26,19 @@ import { velocity } from "./velocity.ts";
 import type { RuleInput } from "./common.ts";
 import type { RuleName, Signal } from "../../../domain/fraud.ts";
 
+/**
+ * The payment rules whose signal at a payment counts the payments of its
+ * window before it (README "Rules and their defaults"): a payment delivered
+ * late changes what they see at the later payments of that window.
+ */
+export const COUNTING_RULES: ReadonlySet<RuleName> = new Set<RuleName>([
+  "payment_method_churn",
+  "high_value_burst",
+  "velocity",
+  "failed_attempts",
+  "amount_anomaly",
+]);
+
 /** The rules evaluated at each payment (the score comes after them). */
 export const PAYMENT_RULES: [RuleName, (input: RuleInput) => Signal | null][] = [
   ["payment_method_churn", paymentMethodChurn],

@@ -1,0 +1,151 @@
+/**
+ * Refunds of an alert's payments as `fraudulent`, each through the refunds
+ * path (its checks, its maker-checker), each linked to the alert (README
+ * "Fraud detection": workflow). An `Idempotency-Key` covers the whole
+ * request as on the other POSTs: the same key and body answer the first
+ * answer again (`replayed`), another body is 422 `idempotency_key_reused`.
+ * Each refund also carries the key with its transaction id, so a request
+ * whose process died part way makes no refund twice when sent again.
+ */
+import type { Clock } from "../../core/clock.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { RefundResult } from "../refunds/mod.ts";
+import { isUndecided } from "../../domain/refund.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { fraudKeys as keys, getAlert } from "../../kv/fraud.ts";
+import {
+  type IdempotencyBinding,
+  requestFingerprint,
+  runIdempotent,
+} from "../../kv/idempotency.ts";
+import { auditRefusal } from "./denied.ts";
+
+export interface RefundPort {
+  createForFraudAlert(
+    ctx: CallContext,
+    input: { transaction_id: string; note: string; fraud_alert_id: string },
+  ): Promise<RefundResult>;
+  /** ends the alert's fraudulent refunds awaiting approval; returns their ids */
+  voidForFraudAlert(
+    ctx: CallContext,
+    alert: { id: string; transactions: string[] },
+    note: string,
+  ): Promise<string[]>;
+}
+
+interface AlertRefundParts {
+  kv: Deno.Kv;
+  clock: Clock;
+  svc: { audit: AuditService; refunds: RefundPort };
+  iso: () => string;
+}
+
+export interface AlertRefundResult {
+  transaction_id: string;
+  status: number;
+  refund?: unknown;
+  error?: string;
+}
+
+export interface AlertRefunds {
+  alert_id: string;
+  results: AlertRefundResult[];
+}
+
+const ROUTE = "POST /fraud/alerts/{id}/refunds";
+
+export async function refundAlert(
+  p: AlertRefundParts,
+  ctx: CallContext,
+  id: string,
+  note: string,
+): Promise<AlertRefunds & { replayed: boolean }> {
+  const scope = ctx.idempotency_key === undefined
+    ? null
+    : { owner: ctx.actor.id, route: ROUTE, key: ctx.idempotency_key };
+  const res = await runIdempotent(p.kv, p.clock, scope, await requestFingerprint({ id, note }), {
+    run: async (binding) => ({ body: await requestRefunds(p, ctx, id, note, binding) }),
+    // the request's commit went through but its answer was not kept: each refund answers again
+    resume: async (alertId) => ({
+      body: { alert_id: alertId, results: await refundEach(p, ctx, alertId, note) },
+    }),
+  });
+  return { ...(res.body as AlertRefunds), replayed: res.replayed };
+}
+
+async function requestRefunds(
+  p: AlertRefundParts,
+  ctx: CallContext,
+  id: string,
+  note: string,
+  binding: IdempotencyBinding | null,
+): Promise<AlertRefunds> {
+  const { kv, svc, iso } = p;
+  const alert = (await getAlert(kv, id)).value;
+  if (!alert) throw notFound("fraud alert", id);
+  if (alert.status === "resolved_legitimate") {
+    const refusal = new AppError(
+      "conflict",
+      `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
+        "refunded as fraudulent; refund one through POST /refunds with another reason",
+    );
+    const entry = {
+      action: "fraud_alert.refunds_requested",
+      target: { type: "fraud_alert", id },
+      after: { note },
+    };
+    await auditRefusal(svc.audit, ctx, entry, () => Promise.reject(refusal));
+  }
+  const results = await refundEach(p, ctx, id, note, alert.transactions);
+  const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
+    .filter((x): x is string => !!x);
+  await svc.audit.commit(ctx, async (op) => {
+    const entry = await getAlert(kv, id);
+    if (!entry.value) throw notFound("fraud alert", id);
+    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
+    op.check(entry);
+    op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
+    await binding?.bind(op, id);
+    return {
+      value: null,
+      audit: [{
+        action: "fraud_alert.refunds_requested",
+        target: { type: "fraud_alert", id },
+        // every refund refused: nothing was asked of anyone
+        result: refundIds.length > 0 ? "ok" : "denied",
+        after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
+        reason: note,
+      }],
+    };
+  });
+  return { alert_id: id, results };
+}
+
+/** One refund per payment, as `POST /refunds` answers it (201, 202) or refuses it (4xx). */
+async function refundEach(
+  p: AlertRefundParts,
+  ctx: CallContext,
+  id: string,
+  note: string,
+  transactions?: string[],
+): Promise<AlertRefundResult[]> {
+  const txns = transactions ?? (await getAlert(p.kv, id)).value?.transactions ?? [];
+  const results: AlertRefundResult[] = [];
+  for (const txnId of txns) {
+    const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
+    try {
+      const r = await p.svc.refunds.createForFraudAlert(
+        { ...ctx, ...(key ? { idempotency_key: key } : {}) },
+        { transaction_id: txnId, note, fraud_alert_id: id },
+      );
+      // 202 while awaiting approval or Stripe's outcome, else 201
+      const status = isUndecided(r.refund.status) ? 202 : 201;
+      results.push({ transaction_id: txnId, status, refund: r.refund });
+    } catch (e) {
+      if (!(e instanceof AppError) || e.status >= 500) throw e;
+      results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
+    }
+  }
+  return results;
+}

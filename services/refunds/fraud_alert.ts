@@ -1,0 +1,79 @@
+/**
+ * Refunds answering a fraud alert (`fraud_alert_id`, reason `fraudulent`):
+ * the payments of an alert resolved `resolved_legitimate` are not refunded
+ * as fraudulent (README "Fraud detection": workflow). Checked in the commit
+ * that asks for one and in the commit that approves one, against the
+ * alert's record (checked too, so a resolution landing in between makes the
+ * commit run again and see it); resolving the alert voids those still
+ * waiting for a second person.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import type { RefundRecord } from "../../domain/refund.ts";
+import { AppError } from "../../core/errors.ts";
+import { getAlert } from "../../kv/fraud.ts";
+import { listTransactionRefunds } from "../../kv/refunds.ts";
+import type { RefundSubmitter } from "./submit.ts";
+
+/** Refuses (409) a fraudulent refund of an alert resolved legitimate; checks the alert in `op`. */
+export async function assertAlertNotLegitimate(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  alertId: string,
+  what: string,
+): Promise<void> {
+  const entry = await getAlert(kv, alertId);
+  op.check(entry);
+  if (entry.value?.status !== "resolved_legitimate") return;
+  throw new AppError(
+    "conflict",
+    `${what} answers fraud alert ${alertId}, which is resolved_legitimate: its payments were ` +
+      "judged legitimate and are not refunded as fraudulent; refund the payment through " +
+      "POST /refunds with another reason if it is owed",
+    { extra: { fraud_alert_legitimate: true, fraud_alert_id: alertId } },
+  );
+}
+
+/** Whether a refund is one the check above applies to. */
+export function answersFraudAlert(r: Pick<RefundRecord, "fraud_alert_id" | "reason">): boolean {
+  return r.fraud_alert_id !== null && r.reason === "fraudulent";
+}
+
+/** How a refund of an alert resolved legitimate ends: rejected, by whoever resolved (or tried). */
+export function voidOutcome(ctx: CallContext, alertId: string, why: string) {
+  return {
+    status: "rejected" as const,
+    from: ["awaiting_approval" as const],
+    action: "refund.void",
+    reason: `void: fraud alert ${alertId} is resolved_legitimate (${why})`,
+    decided_by: ctx.actor.id,
+  };
+}
+
+/** Who voids, the alert (its id and payments), and the resolution's note. */
+export type AlertVoid = [
+  ctx: CallContext,
+  alert: { id: string; transactions: string[] },
+  note: string,
+];
+
+/**
+ * Ends the fraudulent refunds of `alert`'s payments that wait for approval
+ * (the alert was just resolved legitimate), each audited `refund.void`;
+ * returns their ids. Read through each payment's refunds.
+ */
+export async function voidRefundsOfAlert(
+  kv: Deno.Kv,
+  submitter: Pick<RefundSubmitter, "release">,
+  ...[ctx, alert, note]: AlertVoid
+): Promise<string[]> {
+  const ended: string[] = [];
+  for (const txnId of alert.transactions) {
+    for (const r of await listTransactionRefunds(kv, txnId)) {
+      if (r.status !== "awaiting_approval" || r.fraud_alert_id !== alert.id) continue;
+      if (!answersFraudAlert(r)) continue;
+      const done = await submitter.release(ctx, r.id, voidOutcome(ctx, alert.id, note));
+      if (done) ended.push(r.id);
+    }
+  }
+  return ended;
+}
