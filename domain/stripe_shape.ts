@@ -30,7 +30,9 @@ export function shapeProblem(object: unknown): string | null {
   const type = typeof o.object === "string" ? o.object : null;
   const fields = type ? REQUIRED[type] : undefined;
   if (!fields) return null;
-  const bad = Object.entries(fields).filter(([name, kind]) => typeof o[name] !== kind);
+  const bad = Object.entries(fields).filter(([name, kind]) =>
+    kind === "number" ? typeof o[name] !== "number" : typeof o[name] !== "string"
+  );
   if (bad.length === 0) return null;
   const id = typeof o.id === "string" ? ` ${o.id}` : "";
   const list = bad.map(([name, kind]) =>
