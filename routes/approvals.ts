@@ -77,7 +77,7 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
           schema: z.object({
             approval_hash: z.string().max(128).optional(),
             note: noteField,
-          }).openapi({ example: { note: "Checked with the requester" } }),
+          }).strict().openapi({ example: { note: "Checked with the requester" } }),
         },
       },
     },
@@ -100,7 +100,7 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
       required: false,
       content: {
         "application/json": {
-          schema: z.object({ note: noteField }).openapi({
+          schema: z.object({ note: noteField }).strict().openapi({
             example: { note: "Not needed any more" },
           }),
         },

@@ -81,7 +81,7 @@ const CreateBody = z.object({
     description: "refund again although the same refund was asked for in the last 10 minutes",
     example: false,
   }),
-}).openapi("RefundRequest", {
+}).strict().openapi("RefundRequest", {
   // What "Try it out" sends: no currency to get wrong, and the duplicate guard left on.
   example: {
     transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
@@ -176,7 +176,7 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
         ).optional().openapi({
           description: "the `approval.hash` you reviewed: refused if the refund differs",
         }),
-      }).openapi("RefundApproval", { example: { note: "checked with the customer" } }),
+      }).strict().openapi("RefundApproval", { example: { note: "checked with the customer" } }),
       false,
     ),
   },
@@ -201,7 +201,7 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: jsonBody(z.object({ note: Note }).openapi("RefundRejection")),
+    body: jsonBody(z.object({ note: Note }).strict().openapi("RefundRejection")),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "rejected"),
