@@ -2,7 +2,8 @@
  * Deciding on a refund that awaits a second person (maker-checker): the
  * approval is one commit (record to `processing`, the reconciliation job, the
  * client's idempotency binding, the audit entry); each refusal (self-approval,
- * a linked account, a stale `approval_hash`, a disabled requester) is audited as denied. A
+ * a linked account, a stale `approval_hash`, a disabled or demoted requester) is audited as
+ * denied. A
  * rejection is committed by the submitter's `release`.
  */
 import type { CallContext } from "../../domain/actor.ts";
@@ -17,7 +18,13 @@ import {
   resolveAmount,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { linkRefusal, requesterRefusal, requesterVoid } from "../approvals/mod.ts";
+import {
+  linkRefusal,
+  type RequesterNeeds,
+  requesterRefusal,
+  requesterVoid,
+  requesterVoidError,
+} from "../approvals/mod.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import {
   assertChargeRefundable,
@@ -25,6 +32,9 @@ import {
   reconcileJob,
   type RequestParts,
 } from "./request_parts.ts";
+
+/** A requester must still be allowed to ask for refunds (README, "Refund approval policy"). */
+const REQUESTER_NEEDS: RequesterNeeds = { permission: "refunds.create", what: "ask for refunds" };
 
 async function loadAwaiting(kv: Deno.Kv, id: string): Promise<Deno.KvEntry<RefundRecord>> {
   const entry = await getRefund(kv, id);
@@ -79,8 +89,9 @@ async function approve(
     await denied(parts, ctx, first, linked.reason);
     throw linked.error;
   }
-  // A disabled requester's refund is void: the caller ends it (void.ts), releasing the reservation.
-  const gone = await requesterRefusal(kv, first, `refund ${id}`);
+  // A disabled or demoted requester's refund is void: the caller ends it (void.ts), releasing
+  // the reservation.
+  const gone = await requesterRefusal(kv, first, `refund ${id}`, REQUESTER_NEEDS);
   if (gone) {
     await denied(parts, ctx, first, gone.reason);
     throw gone.error;
@@ -126,16 +137,10 @@ function commitApproval(
         { extra: { stale_approval_hash: true } },
       );
     }
-    // checked in this commit too: a disable landing since the check above voids it here
+    // checked in this commit too: a disable or demotion landing since the check above voids it
     const requester = await getAdmin(kv, before.requested_by);
-    const voided = requesterVoid(before, requester.value);
-    if (voided) {
-      throw new AppError(
-        "conflict",
-        `refund ${id} cannot be approved: ${voided}; a disabled admin's requests are void`,
-        { extra: { requester_disabled: true } },
-      );
-    }
+    const voided = requesterVoid(before, requester.value, REQUESTER_NEEDS);
+    if (voided) throw requesterVoidError(`refund ${id}`, voided);
     op.check(requester);
     const txnEntry = await loadTransaction(kv, before.transaction_id);
     await assertChargeRefundable(kv, op, txnEntry.value.id);

@@ -2,7 +2,8 @@
  * Refunds awaiting approval that can no longer be approved are ended, not
  * left waiting with their reservation (README, "Refund approval policy";
  * "Accounts and enrollment"): one the payment can no longer carry ends
- * `failed`; one whose requester was disabled after asking ends `expired`.
+ * `failed`; one whose requester was disabled after asking, or may no longer
+ * ask for refunds (demoted), ends `expired`.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
@@ -12,15 +13,15 @@ import { listRequesterRowsSince } from "../../kv/refund_policy.ts";
 import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
 
-/** The system actor that ends a disabled requester's refunds. */
+/** The system actor that ends a disabled (or demoted) requester's refunds. */
 export const VOID_ACTOR = "refunds:requester_disabled";
 
 /**
  * A refund that can no longer be carried out (the payment was refunded or
  * disputed elsewhere meanwhile) is not left waiting with its reservation:
  * the approver's attempt ends it `failed`, naming why. A refund whose
- * requester was disabled since it was asked for ends `expired`, by the
- * system. Returns the error to throw.
+ * requester was disabled since it was asked for, or no longer holds
+ * `refunds.create`, ends `expired`, by the system. Returns the error to throw.
  */
 export async function voidIfUndoable(
   submitter: Pick<RefundSubmitter, "release">,
@@ -28,7 +29,9 @@ export async function voidIfUndoable(
   id: string,
   error: unknown,
 ): Promise<unknown> {
-  if (error instanceof AppError && error.extra?.requester_disabled) {
+  if (
+    error instanceof AppError && (error.extra?.requester_disabled || error.extra?.requester_demoted)
+  ) {
     const ended = await submitter.release(systemContext(VOID_ACTOR), id, {
       status: "expired",
       from: ["awaiting_approval"],
