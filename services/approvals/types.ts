@@ -17,6 +17,7 @@ export type ApprovalExecutor = (
 export interface ApprovalSource {
   /** ids of this source start with it (`rfd_`) */
   idPrefix: string;
+  /** its open requests, newest first: those past `expires_at` too (listed as expired) */
   pending(limit: number): Promise<ApprovalRequest[]>;
   approve(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;
   reject(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;

@@ -10,7 +10,8 @@ export function refundAsApproval(r: RefundView): ApprovalRequest {
   return {
     id: r.id,
     kind: "refund.approve",
-    status: "pending",
+    // past its deadline it lists as expired (README, "Two-person rules")
+    status: r.status === "expired" ? "expired" : "pending",
     payload: {
       transaction_id: r.transaction_id,
       amount: r.amount,
@@ -38,8 +39,7 @@ export function refundApprovalSource(refunds: RefundService): ApprovalSource {
   return {
     idPrefix: "rfd_",
     async pending(limit) {
-      const page = await refunds.list({ status: "awaiting_approval", limit });
-      return page.data.map(refundAsApproval);
+      return (await refunds.awaitingApproval(limit)).map(refundAsApproval);
     },
     async approve(ctx, id, body) {
       return (await refunds.approve(ctx, id, body)).refund;

@@ -10,7 +10,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
-import { type RefundRecord, withHistory } from "../../domain/refund.ts";
+import { hasLapsed, type RefundRecord, withHistory } from "../../domain/refund.ts";
 import {
   approvalHash,
   assertRefundableTransaction,
@@ -36,9 +36,29 @@ import {
 /** A requester must still be allowed to ask for refunds (README, "Refund approval policy"). */
 const REQUESTER_NEEDS: RequesterNeeds = { permission: "refunds.create", what: "ask for refunds" };
 
-async function loadAwaiting(kv: Deno.Kv, id: string): Promise<Deno.KvEntry<RefundRecord>> {
+/**
+ * Past its deadline a request can be neither approved nor rejected (README,
+ * "Two-person rules"); `approval_expired` asks the caller to end it now
+ * (void.ts), releasing its reservation, rather than leave that to the job.
+ */
+export function lapsedError(record: RefundRecord): AppError {
+  return new AppError(
+    "conflict",
+    `refund ${record.id} expired at ${record.expires_at} without a decision, so it can be ` +
+      "neither approved nor rejected",
+    { extra: { approval_expired: true, refund_status: "expired" } },
+  );
+}
+
+/** The refund, still awaiting approval and within its deadline at `now`; else 404 / 409. */
+async function loadAwaiting(
+  kv: Deno.Kv,
+  id: string,
+  now: number,
+): Promise<Deno.KvEntry<RefundRecord>> {
   const entry = await getRefund(kv, id);
   if (!entry.value) throw notFound("refund", id);
+  if (hasLapsed(entry.value, now)) throw lapsedError(entry.value);
   if (entry.value.status !== "awaiting_approval") {
     const by = entry.value.approved_by ?? entry.value.rejected_by;
     throw new AppError(
@@ -74,8 +94,8 @@ async function approve(
   body: { note?: string; approval_hash?: string },
   binding: IdempotencyBinding | null,
 ): Promise<RefundRecord> {
-  const { kv } = parts.deps;
-  const first = (await loadAwaiting(kv, id)).value;
+  const { kv, clock } = parts.deps;
+  const first = (await loadAwaiting(kv, id, clock.now())).value;
   if (first.requested_by === ctx.actor.id) {
     await denied(parts, ctx, first, "self-approval: a different operator or admin must approve");
     throw new AppError(
@@ -116,16 +136,9 @@ function commitApproval(
 ): Promise<RefundRecord> {
   const { kv, clock } = deps;
   return svc.audit.commit(ctx, async (op) => {
-    const entry = await loadAwaiting(kv, id);
-    const before = entry.value;
     const now = clock.now();
-    if (Date.parse(before.expires_at!) <= now) {
-      throw new AppError(
-        "conflict",
-        `refund ${id} expired at ${before.expires_at} without approval; its reservation is ` +
-          "being released; ask for the refund again",
-      );
-    }
+    const entry = await loadAwaiting(kv, id, now);
+    const before = entry.value;
     const expected = await approvalHash(before);
     if (
       before.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
@@ -187,6 +200,6 @@ export function createRefundApprovals(parts: RequestParts) {
     ) => approve(parts, ctx, id, body, binding),
     /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
     checkRejectable: async (id: string): Promise<RefundRecord> =>
-      (await loadAwaiting(parts.deps.kv, id)).value,
+      (await loadAwaiting(parts.deps.kv, id, parts.deps.clock.now())).value,
   };
 }

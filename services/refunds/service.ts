@@ -26,22 +26,16 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
-import {
-  getRefund,
-  getRefundIdByStripeRefund,
-  listRefunds,
-  type RefundFilters,
-} from "../../kv/refunds.ts";
-import type { RefundRecord } from "../../domain/refund.ts";
-import type { z } from "@hono/zod-openapi";
-import { RefundDetailSchema, RefundSchema } from "../../openapi/schemas.ts";
+import { getRefund, getRefundIdByStripeRefund } from "../../kv/refunds.ts";
+import { listAwaitingApproval, listRefunds, type RefundFilters } from "../../kv/refund_listing.ts";
+import { type RefundDetail, refundDetail, type RefundView, refundView } from "./views.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 export type { CreateRefundInput } from "./requests.ts";
 export type { RefundHooks } from "./submit.ts";
 export type { ReconcileSummary, SweepOptions } from "./reconcile.ts";
-export type { RefundFilters } from "../../kv/refunds.ts";
+export type { RefundFilters } from "../../kv/refund_listing.ts";
 export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
 export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
@@ -49,15 +43,8 @@ export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
 export { createRefundMerge } from "./merge.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
-/** A refund as the API shows it: declared once, by its schema. */
-export type RefundView = z.infer<typeof RefundSchema>;
-export type RefundDetail = z.infer<typeof RefundDetailSchema>;
-
-/** The fields of the view that are the record's own, shown as they are (all but `approval`). */
-const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "approval") as (
-  & keyof RefundRecord
-  & keyof RefundView
-)[];
+export { refundDetail, refundView } from "./views.ts";
+export type { RefundDetail, RefundView } from "./views.ts";
 
 /**
  * What create, approve and reject answer: the refund as it stood then (the
@@ -67,26 +54,6 @@ export interface RefundResult {
   refund: RefundDetail;
   /** this answer is the stored one for the Idempotency-Key */
   replayed: boolean;
-}
-
-export function refundView(r: RefundRecord): RefundView {
-  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Omit<
-    RefundView,
-    "approval"
-  >;
-  return {
-    ...shown,
-    approval: {
-      required: r.approval_reasons.length > 0,
-      reasons: r.approval_reasons,
-      hash: r.approval_hash,
-      expires_at: r.expires_at,
-    },
-  };
-}
-
-export function refundDetail(r: RefundRecord): RefundDetail {
-  return { ...refundView(r), history: r.history };
 }
 
 export interface RefundServices {
@@ -113,7 +80,7 @@ async function resume(p: ServiceParts, id: string) {
   const { kv } = p;
   const record = (await getRefund(kv, id)).value;
   if (!record) throw notFound("refund", id);
-  return { body: refundDetail(record) };
+  return { body: refundDetail(record, p.clock.now()) };
 }
 
 function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
@@ -137,7 +104,7 @@ async function create(
       run: async (binding) => {
         let record = await requests.request(ctx, input, binding);
         if (record.status === "processing") record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record) };
+        return { body: refundDetail(record, p.clock.now()) };
       },
       resume: (id) => resume(p, id),
     }),
@@ -172,7 +139,7 @@ async function approve(
           throw await voidIfUndoable(p.submitter, ctx, id, error);
         }
         record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record) };
+        return { body: refundDetail(record, p.clock.now()) };
       },
       resume: (id) => resume(p, id),
     }),
@@ -197,18 +164,24 @@ async function reject(
             message: "say why (1 to 500 characters)",
           }]);
         }
-        await requests.checkRejectable(id);
-        const record = await submitter.release(ctx, id, {
-          status: "rejected",
-          from: ["awaiting_approval"],
-          action: "refund.reject",
-          reason: body.note.trim(),
-          decided_by: ctx.actor.id,
-          binding,
-        });
-        if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
-        if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-        return { body: refundDetail(record) };
+        try {
+          await requests.checkRejectable(id);
+          const record = await submitter.release(ctx, id, {
+            status: "rejected",
+            from: ["awaiting_approval"],
+            action: "refund.reject",
+            reason: body.note.trim(),
+            decided_by: ctx.actor.id,
+            binding,
+          });
+          // lost to a concurrent decision, or its deadline passed meanwhile: 409
+          if (!record) await requests.checkRejectable(id);
+          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
+          return { body: refundDetail(record, p.clock.now()) };
+        } catch (error) {
+          // past its deadline: ended now, its reservation released (void.ts)
+          throw await voidIfUndoable(p.submitter, ctx, id, error);
+        }
       },
       resume: (id) => resume(p, id),
     }),
@@ -221,14 +194,15 @@ async function get(p: ServiceParts, id: string): Promise<RefundDetail> {
   const localId = id.startsWith("re_") ? (await getRefundIdByStripeRefund(kv, id)).value : id;
   const record = localId ? (await getRefund(kv, localId)).value : null;
   if (!record) throw notFound("refund", id);
-  return refundDetail(record);
+  return refundDetail(record, p.clock.now());
 }
 
 async function list(p: ServiceParts, q: RefundQuery): Promise<Page<RefundView>> {
   const { kv, svc } = p;
   const { limit, cursor, ...filters } = q;
-  const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor });
-  return { data: page.data.map(refundView), next_cursor: page.next_cursor };
+  const now = p.clock.now();
+  const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor }, now);
+  return { data: page.data.map((r) => refundView(r, now)), next_cursor: page.next_cursor };
 }
 
 /** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
@@ -279,6 +253,11 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     reject: (ctx: CallContext, id: string, body: { note: string }) => reject(p, ctx, id, body),
     get: (id: string) => get(p, id),
     list: (q: RefundQuery) => list(p, q),
+    /** the refunds awaiting approval in the store, newest first (lapsed ones read `expired`) */
+    awaitingApproval: async (limit: number): Promise<RefundView[]> => {
+      const now = clock.now();
+      return (await listAwaitingApproval(kv, limit)).map((r) => refundView(r, now));
+    },
     /** the cron's sweep: stale `processing` refunds and expired approval requests */
     reconcile: (options?: SweepOptions) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
