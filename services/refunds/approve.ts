@@ -121,10 +121,38 @@ async function approve(
   } catch (e) {
     // A refusal for a stale approval_hash is a denied attempt: audited like the others.
     if (e instanceof AppError && e.extra?.stale_approval_hash) {
-      await denied(parts, ctx, first, "stale approval_hash: the refund is not what was requested");
+      await denied(
+        parts,
+        ctx,
+        first,
+        e.errors?.length
+          ? "stale approval_hash: the approval_hash sent is not the refund's current hash " +
+            "(the refund is unchanged)"
+          : "stale approval_hash: the refund is not what was requested",
+      );
     }
     throw e;
   }
+}
+
+/**
+ * The refund is what was asked for, but the hash sent is not its hash (mistyped,
+ * copied from another refund): said so on the field, with the hash to review.
+ */
+function wrongHash(id: string, body: { approval_hash?: string }, current: string): AppError {
+  return new AppError(
+    "conflict",
+    `the approval_hash you sent (${body.approval_hash}) is not refund ${id}'s current hash ` +
+      `(${current}); the refund is unchanged: read it again (GET /refunds/{id}, ` +
+      "`approval.hash`) and approve what it shows; nothing was approved",
+    {
+      errors: [{
+        path: "body.approval_hash",
+        message: `not this refund's approval.hash (${current})`,
+      }],
+      extra: { stale_approval_hash: true, approval_hash: current },
+    },
+  );
 }
 
 function commitApproval(
@@ -140,9 +168,7 @@ function commitApproval(
     const entry = await loadAwaiting(kv, id, now);
     const before = entry.value;
     const expected = await approvalHash(before);
-    if (
-      before.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
-    ) {
+    if (before.approval_hash !== expected) {
       throw new AppError(
         "conflict",
         `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
@@ -150,6 +176,7 @@ function commitApproval(
         { extra: { stale_approval_hash: true } },
       );
     }
+    if (body.approval_hash && body.approval_hash !== expected) throw wrongHash(id, body, expected);
     // checked in this commit too: a disable or demotion landing since the check above voids it
     const requester = await getAdmin(kv, before.requested_by);
     const voided = requesterVoid(before, requester.value, REQUESTER_NEEDS);
