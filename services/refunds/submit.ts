@@ -263,7 +263,7 @@ async function submit(
   const attempt = await callStripe(p, record, priority);
   if (attempt.kind === "refused") {
     await releaseRefused(p, ctx, record, attempt.error);
-    throw refusalProblem(attempt.error, record.id);
+    throw refusalProblem(attempt.error, record);
   }
   if (attempt.kind === "answered") {
     await p.svc.hooks?.afterStripeCall?.(record.id, attempt.value);
