@@ -17,20 +17,20 @@ import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { voidAwaitingOf, voidIfUndoable } from "./void.ts";
 import { type AuditService } from "../audit/mod.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, type ErrorCode, notFound, validationFailed } from "../../core/errors.ts";
+import { auditIfRefused } from "./denials.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
 import { createRefundSubmitter, type RefundHooks } from "./submit.ts";
-import { createRefundReconciler, type SweepOptions } from "./reconcile.ts";
+import { createRefundReconciler, reconcileJobHandlers, type SweepOptions } from "./reconcile.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
-import type { Job, JobHandler } from "../../kv/jobs.ts";
+import type { JobHandler } from "../../kv/jobs.ts";
 import { getRefund, getRefundIdByStripeRefund } from "../../kv/refunds.ts";
 import { listAwaitingApproval, listRefunds, type RefundFilters } from "../../kv/refund_listing.ts";
 import { type RefundDetail, refundDetail, type RefundView, refundView } from "./views.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
-import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 export type { CreateRefundInput } from "./requests.ts";
 export type { RefundHooks } from "./submit.ts";
@@ -99,16 +99,24 @@ async function create(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "create", ...input });
-  return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
-      run: async (binding) => {
-        let record = await requests.request(ctx, input, binding);
-        if (record.status === "processing") record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record, p.clock.now()) };
-      },
-      resume: (id) => resume(p, id),
-    }),
-  );
+  try {
+    return toResult(
+      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
+        run: async (binding) => {
+          let record = await requests.request(ctx, input, binding);
+          if (record.status === "processing") record = await submitter.submit(ctx, record);
+          return { body: refundDetail(record, p.clock.now()) };
+        },
+        resume: (id) => resume(p, id),
+      }),
+    );
+  } catch (error) {
+    const { amount = null, currency = null, reason, note } = input;
+    const target = { type: "transaction", id: input.transaction_id };
+    const after = { amount, currency, reason, note };
+    await auditIfRefused(p.svc.audit, ctx, "refund.create", target, error, { after });
+    throw error;
+  }
 }
 
 /** A refund answering a fraud alert (the fraud service offers this path). */
@@ -129,6 +137,7 @@ async function approve(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
+  const target = { type: "refund", id };
   return toResult(
     await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
       run: async (binding) => {
@@ -136,15 +145,25 @@ async function approve(
         try {
           record = await requests.approve(ctx, id, body, binding);
         } catch (error) {
+          // a refund that can no longer be carried out is recorded by its voiding (void.ts)
+          const except: ErrorCode[] = ["amount_exceeds_refundable"];
+          await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error, { except });
           throw await voidIfUndoable(p.submitter, ctx, id, error);
         }
         record = await submitter.submit(ctx, record);
         return { body: refundDetail(record, p.clock.now()) };
       },
       resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);
+      }
+      throw error;
     }),
   );
 }
+
+const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
 
 /** Rejects: the reservation is released; the requester may withdraw their own. */
 async function reject(
@@ -155,6 +174,7 @@ async function reject(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
+  const target = { type: "refund", id };
   return toResult(
     await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
       run: async (binding) => {
@@ -179,11 +199,17 @@ async function reject(
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
           return { body: refundDetail(record, p.clock.now()) };
         } catch (error) {
+          await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
           // past its deadline: ended now, its reservation released (void.ts)
           throw await voidIfUndoable(p.submitter, ctx, id, error);
         }
       },
       resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
+      }
+      throw error;
     }),
   );
 }
@@ -203,26 +229,6 @@ async function list(p: ServiceParts, q: RefundQuery): Promise<Page<RefundView>> 
   const now = p.clock.now();
   const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor }, now);
   return { data: page.data.map((r) => refundView(r, now)), next_cursor: page.next_cursor };
-}
-
-/** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
-function jobHandlers(p: ServiceParts): Record<string, JobHandler> {
-  const { reconciler } = p;
-  return {
-    [REFUND_RECONCILE_JOB]: async (job: Job) => {
-      const { refund_id } = job.payload as { refund_id: string };
-      const outcome = await reconciler.reconcileOne(refund_id);
-      if (outcome === "unknown") {
-        throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
-      }
-    },
-    [REFUND_EXPIRE_JOB]: async (job: Job) => {
-      const { refund_id } = job.payload as { refund_id: string };
-      if (!await reconciler.expireOne(refund_id)) {
-        throw new Error(`refund ${refund_id} is not expired yet`);
-      }
-    },
-  };
 }
 
 /** What the refund service's operations work with. */
@@ -263,7 +269,7 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     reconcileOne: reconciler.reconcileOne,
     /** ends the refunds awaiting approval of a just-disabled admin (identity's disable hook) */
     voidRequestsOf: (adminId: string) => voidAwaitingOf(kv, submitter, adminId, clock.now()),
-    jobHandlers: () => jobHandlers(p),
+    jobHandlers: () => reconcileJobHandlers(reconciler),
     opsAlerts: (): Promise<OpsAlert[]> => listAllOpsAlerts(kv),
   };
 }
