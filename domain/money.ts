@@ -49,3 +49,17 @@ export function minorUnitProblem(amount: number, currency: string): string | nul
   }
   return null;
 }
+
+/**
+ * An amount in minor units as a person reads it: major units with the
+ * currency's decimals and the ISO code (`1` usd -> `0.01 USD`, `90000` jpy ->
+ * `90,000 JPY`, `1230` kwd -> `1.230 KWD`).
+ */
+export function formatAmount(amount: number, currency: string): string {
+  const digits = minorUnits(currency);
+  const sign = amount < 0 ? "-" : "";
+  const text = String(Math.abs(Math.trunc(amount))).padStart(digits + 1, "0");
+  const whole = text.slice(0, text.length - digits).replace(/\B(?=(\d{3})+$)/g, ",");
+  const fraction = digits ? `.${text.slice(text.length - digits)}` : "";
+  return `${sign}${whole}${fraction} ${currency.toUpperCase()}`;
+}

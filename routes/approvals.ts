@@ -94,6 +94,10 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   path: "/approvals/{id}/reject",
   tags: ["approvals"],
   summary: "Close a request without doing it",
+  description: "`note` is optional, but a refund (`rfd_…`) needs a `note` (1 to 500 " +
+    "characters), as `POST /refunds/{id}/reject` does: the refund keeps why it was refused " +
+    "(422 on `body.note` without one). Rejecting again what you already rejected answers the " +
+    "same decision (`replayed: true`).",
   request: {
     params: IdParam,
     body: {
