@@ -76,7 +76,7 @@ export function fieldErrors(
   issues: readonly Issue[],
   schema?: unknown,
 ): FieldError[] {
-  return issues.flatMap((issue) => {
+  const errors = issues.flatMap((issue) => {
     if (issue.code === "unrecognized_keys" && issue.keys?.length) {
       const known = schema === undefined ? null : knownFieldsAt(schema, issue.path);
       return issue.keys.map((key) => ({
@@ -87,6 +87,12 @@ export function fieldErrors(
     const path = [where, ...issue.path.map(String)];
     const field = issue.path.length ? String(issue.path.at(-1)) : where;
     return [{ path: path.join("."), message: issueMessage(issue, field) }];
+  });
+  // two checks may say the same of one field (a whole-number check and a maximum): once is enough
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.path}\n${e.message}`;
+    return !seen.has(key) && !!seen.add(key);
   });
 }
 

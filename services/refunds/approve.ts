@@ -185,7 +185,8 @@ function commitApproval(
     const txnEntry = await loadTransaction(kv, before.transaction_id);
     await assertChargeRefundable(kv, op, txnEntry.value.id);
     assertRefundableTransaction(txnEntry.value);
-    resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
+    const refundable = refundableOf(txnEntry.value, before.reserved);
+    resolveAmount(txnEntry.value, before.amount, refundable, null); // no amount is sent here
     op.check(txnEntry);
     if (before.job) addJobRemoval(op, before.job);
     const iso = new Date(now).toISOString();

@@ -8,7 +8,7 @@
 import type { Deps } from "../deps.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { AuditService } from "../audit/mod.ts";
-import type { Transaction } from "../../domain/transaction.ts";
+import { type Transaction, unknownTransaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
@@ -36,12 +36,13 @@ export interface RequestParts {
 
 type TxnEntry = Deno.KvEntry<Transaction>;
 
-export async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
+/** The transaction `id` names; 404 naming `field` (the request's) when given. */
+export async function loadTransaction(kv: Deno.Kv, id: string, field?: string): Promise<TxnEntry> {
   let entry = await getTransactionEntry(kv, id);
   // a stub merged into its payment (an alert may still name it): the payment's record
   const into = entry.value ? null : await getMergedInto(kv, id);
   if (into) entry = await getTransactionEntry(kv, into);
-  if (!entry.value) throw notFound("transaction", id);
+  if (!entry.value) throw field ? unknownTransaction(id, field) : notFound("transaction", id);
   return entry as TxnEntry;
 }
 
