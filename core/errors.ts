@@ -184,10 +184,12 @@ export const ERROR_CODES = {
   charge_not_refundable: {
     status: 409,
     title: "Charge not refundable",
-    what: "Stripe says the charge cannot be refunded now: it is disputed, or refunded already " +
-      "(`stripe.code` says which when Stripe refused; the refund is then recorded failed).",
+    what: "Stripe says the charge cannot be refunded now, or not by that much: it is disputed, " +
+      "or refunded already, all or in part (`stripe.code` says which when Stripe refused; the " +
+      "refund is then recorded failed and no money moved).",
     todo: "Handle the dispute instead (`/disputes`); for a charge refunded already (in the " +
-      "Dashboard, say), its refund arrives by webhook and shows on the transaction.",
+      "Dashboard, say), its refund arrives by webhook and shows on the transaction: ask again " +
+      "for at most what is left (`refundable_at_stripe` when Stripe said).",
   },
   payment_method_not_allowed: {
     status: 422,

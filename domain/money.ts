@@ -52,16 +52,16 @@ export function minorUnitProblem(amount: number, currency: string): string | nul
 
 /**
  * An amount of minor units as a person reads it: in the currency's major
- * unit with its decimals and its code in capitals (`6400, "usd"` ->
- * `"64.00 USD"`, `100000, "jpy"` -> `"100000 JPY"`, `1230, "kwd"` ->
- * `"1.230 KWD"`). For texts (alerts, summaries); the API's amount fields
- * stay in minor units.
+ * unit with its decimals, thousands grouped, and its code in capitals
+ * (`6400, "usd"` -> `"64.00 USD"`, `100000, "jpy"` -> `"100,000 JPY"`,
+ * `1230, "kwd"` -> `"1.230 KWD"`). For texts (alerts, summaries); the API's
+ * amount fields stay in minor units.
  */
 export function formatMoney(amount: number, currency: string): string {
   const digits = minorUnits(currency);
-  const code = currency.toUpperCase();
   const sign = amount < 0 ? "-" : "";
-  const units = String(Math.abs(Math.trunc(amount))).padStart(digits + 1, "0");
-  if (digits === 0) return `${sign}${units} ${code}`;
-  return `${sign}${units.slice(0, -digits)}.${units.slice(-digits)} ${code}`;
+  const text = String(Math.abs(Math.trunc(amount))).padStart(digits + 1, "0");
+  const whole = text.slice(0, text.length - digits).replace(/\B(?=(\d{3})+$)/g, ",");
+  const fraction = digits ? `.${text.slice(text.length - digits)}` : "";
+  return `${sign}${whole}${fraction} ${currency.toUpperCase()}`;
 }

@@ -18,6 +18,27 @@ export const REFUND_STATUSES = [
 ] as const;
 export type RefundStatus = typeof REFUND_STATUSES[number];
 
+/**
+ * An approval request past its `expires_at` is expired from that moment, whether
+ * or not the expiry job has ended it yet (README, "Two-person rules": it reads
+ * and lists as expired and can be neither approved nor rejected).
+ */
+export function hasLapsed(
+  r: { status: RefundStatus; expires_at: string | null },
+  now: number,
+): boolean {
+  return r.status === "awaiting_approval" && r.expires_at !== null &&
+    Date.parse(r.expires_at) <= now;
+}
+
+/** The status a refund reads as at `now` (`expired` once an approval request lapsed). */
+export function statusAt(
+  r: { status: RefundStatus; expires_at: string | null },
+  now: number,
+): RefundStatus {
+  return hasLapsed(r, now) ? "expired" : r.status;
+}
+
 /** Not settled yet: waiting for a second person, or sent with Stripe's answer not known yet. */
 export function isUndecided(status: RefundStatus): boolean {
   return status === "awaiting_approval" || status === "processing";

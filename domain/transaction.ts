@@ -6,6 +6,7 @@
  * every event only ever replaces one snapshot, and only with a newer one
  * (services/ingest/merge.ts), so any delivery order ends in the same transaction.
  */
+import { AppError } from "../core/errors.ts";
 
 export type TxnStatus =
   /** only refunds/disputes/signals seen so far; the payment's own events have not arrived */
@@ -252,4 +253,18 @@ export function emptySync(txnId: string, paymentIntent: string | null): TxnSync 
     events: [],
     forgotten: [],
   };
+}
+
+/**
+ * 404 for a payment a request names in `field` (`body.transaction_id`) that is
+ * not known here, saying which ids are taken.
+ */
+export function unknownTransaction(id: string, field: string): AppError {
+  return new AppError("not_found", `no transaction ${id}`, {
+    errors: [{
+      path: field,
+      message: "no payment with this id is known here: give the txn_…, pi_… or ch_… id of a " +
+        "payment (payments appear once Stripe's webhooks have reported them)",
+    }],
+  });
 }

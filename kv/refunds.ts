@@ -15,7 +15,6 @@
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
-import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import type { RefundRecord, RefundStatus } from "../domain/refund.ts";
 
@@ -192,56 +191,6 @@ export function addDailyTotal(
   // `sum` wraps modulo 2^64, so adding 2^64 - x subtracts x.
   const delta = amount >= 0 ? BigInt(amount) : U64 - BigInt(-amount);
   op.sum(keys.refundDailyTotal(adminId, day), delta % U64);
-}
-
-// --- listing ----------------------------------------------------------------------
-
-export interface RefundFilters {
-  status?: RefundStatus;
-  transaction_id?: string;
-  requested_by?: string;
-}
-
-/** How many index rows one page may read while filtering before it answers. */
-const SCAN_BUDGET = 1000;
-
-function indexFor(f: RefundFilters): Deno.KvKey {
-  if (f.transaction_id) return keys.refundsByTransactionPrefix(f.transaction_id);
-  if (f.requested_by) return keys.refundsByRequesterPrefix(f.requested_by);
-  if (f.status) return keys.refundsByStatusPrefix(f.status);
-  return keys.refundsByCreatedPrefix();
-}
-
-function matches(r: RefundRecord, f: RefundFilters): boolean {
-  return (!f.status || r.status === f.status) &&
-    (!f.transaction_id || r.transaction_id === f.transaction_id) &&
-    (!f.requested_by || r.requested_by === f.requested_by);
-}
-
-/**
- * Newest first, through the most selective index; other filters are applied
- * to the records read. A page holds `limit` matches unless the scan budget ran
- * out first, in which case `next_cursor` continues where the scan stopped.
- */
-export function listRefunds(
-  kv: Deno.Kv,
-  sealer: CursorSealer,
-  filters: RefundFilters,
-  page: { limit: number; cursor?: string },
-): Promise<Page<RefundRecord>> {
-  const scope = `refunds:${filters.status ?? ""}:${filters.transaction_id ?? ""}:${
-    filters.requested_by ?? ""
-  }`;
-  return scanPage<string | RequesterRow, RefundRecord>(
-    kv,
-    sealer,
-    indexFor(filters),
-    { ...page, scope, budget: SCAN_BUDGET },
-    async (entry) => {
-      const record = (await kv.get<RefundRecord>(keys.refund(requesterRowId(entry.value)))).value;
-      return record && matches(record, filters) ? record : null;
-    },
-  );
 }
 
 /**

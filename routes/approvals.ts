@@ -77,7 +77,7 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
           schema: z.object({
             approval_hash: z.string().max(128).optional(),
             note: noteField,
-          }).openapi({ example: { note: "Checked with the requester" } }),
+          }).strict().openapi({ example: { note: "Checked with the requester" } }),
         },
       },
     },
@@ -94,13 +94,17 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   path: "/approvals/{id}/reject",
   tags: ["approvals"],
   summary: "Close a request without doing it",
+  description: "`note` is optional, but a refund (`rfd_…`) needs a `note` (1 to 500 " +
+    "characters), as `POST /refunds/{id}/reject` does: the refund keeps why it was refused " +
+    "(422 on `body.note` without one). Rejecting again what you already rejected answers the " +
+    "same decision (`replayed: true`).",
   request: {
     params: IdParam,
     body: {
       required: false,
       content: {
         "application/json": {
-          schema: z.object({ note: noteField }).openapi({
+          schema: z.object({ note: noteField }).strict().openapi({
             example: { note: "Not needed any more" },
           }),
         },

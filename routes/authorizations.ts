@@ -77,7 +77,7 @@ const capture = adminRoute({ permission: "authorizations.manage", secondFactor: 
               .min(1, "amount_to_capture must be at least 1").optional().openapi({
                 description: "minor units, at most the authorized amount; omitted = all",
               }),
-          }).openapi("CaptureRequest"),
+          }).strict().openapi("CaptureRequest"),
         },
       },
     },
@@ -102,7 +102,7 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
           500,
           "note is at most 500 characters",
         ).openapi({ example: "Customer cancelled the order before shipping" }),
-      }).openapi("CancelAuthorizationRequest"),
+      }).strict().openapi("CancelAuthorizationRequest"),
     ),
   },
   responses,

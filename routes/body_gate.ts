@@ -127,7 +127,7 @@ interface RequestSchemas {
 function issuesOf(schema: z.ZodType, value: unknown, where: string): FieldError[] {
   const result = schema.safeParse(value);
   if (result.success) return [];
-  return fieldErrors(where, result.error.issues);
+  return fieldErrors(where, result.error.issues, schema);
 }
 
 /** The route's own validation, run early (same messages as the validators give later). */

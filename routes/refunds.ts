@@ -26,7 +26,7 @@ import {
   type RefundResult,
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
-import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
+import { transactionFilterOf, transactionIdAt } from "./transactions.ts";
 
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
@@ -59,17 +59,30 @@ const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").
   "note is at most 500 characters",
 ).openapi({ example: "checked with the customer" });
 
+const TOO_LARGE = `amount is too large: at most ${Number.MAX_SAFE_INTEGER} minor units`;
+
 const CreateBody = z.object({
-  transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+  // spaces around a pasted id are not part of it
+  transaction_id: z.string().trim().min(1, "transaction_id is required").max(64).openapi({
     description: "the transaction's txn_… id, or its PaymentIntent or Charge id (pi_…, ch_…)",
     example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),
   amount: z.number({ error: "amount must be a whole number of minor units" })
-    .int("amount must be a whole number of minor units (no fractions)")
-    .min(1, "amount must be at least 1").max(Number.MAX_SAFE_INTEGER).optional().openapi({
-      description: "minor units; omitted = all that is still refundable",
-      example: 2500,
-    }),
+    // zod's whole-number check also refuses numbers beyond the safe range: that is "too large"
+    .int({
+      error: (iss) =>
+        iss.code === "too_big"
+          ? TOO_LARGE
+          : iss.code === "too_small"
+          ? "amount must be at least 1"
+          : "amount must be a whole number of minor units (no fractions)",
+    })
+    .min(1, "amount must be at least 1").max(Number.MAX_SAFE_INTEGER, TOO_LARGE).optional().openapi(
+      {
+        description: "minor units; omitted = all that is still refundable",
+        example: 2500,
+      },
+    ),
   currency: z.string().regex(/^[a-zA-Z]{3}$/, "currency must be an ISO code such as usd")
     .optional().openapi({
       description: "when sent, must be the payment's currency",
@@ -81,7 +94,7 @@ const CreateBody = z.object({
     description: "refund again although the same refund was asked for in the last 10 minutes",
     example: false,
   }),
-}).openapi("RefundRequest", {
+}).strict().openapi("RefundRequest", {
   // What "Try it out" sends: no currency to get wrong, and the duplicate guard left on.
   example: {
     transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
@@ -176,7 +189,7 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
         ).optional().openapi({
           description: "the `approval.hash` you reviewed: refused if the refund differs",
         }),
-      }).openapi("RefundApproval", { example: { note: "checked with the customer" } }),
+      }).strict().openapi("RefundApproval", { example: { note: "checked with the customer" } }),
       false,
     ),
   },
@@ -201,7 +214,7 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
-    body: jsonBody(z.object({ note: Note }).openapi("RefundRejection")),
+    body: jsonBody(z.object({ note: Note }).strict().openapi("RefundRejection")),
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "rejected"),
@@ -219,7 +232,7 @@ export function refundRoutes(services: Services) {
       const body = c.req.valid("json");
       const result = await services.refunds.create(callContext(c), {
         ...body,
-        transaction_id: await transactionIdOf(services, body.transaction_id),
+        transaction_id: await transactionIdAt(services, body.transaction_id, "body.transaction_id"),
         ...(body.currency !== undefined ? { currency: body.currency.toLowerCase() } : {}),
       });
       markReplay(c, result);

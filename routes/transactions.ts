@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { AppError } from "../core/errors.ts";
+import { unknownTransaction } from "../domain/transaction.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import {
@@ -168,6 +169,22 @@ const show = adminRoute({ permission: "transactions.read" }, {
  */
 export async function transactionIdOf(services: Services, ref: string): Promise<string> {
   return ref.startsWith("txn_") ? ref : (await services.transactions.get(ref)).id;
+}
+
+/** `transactionIdOf` for an id sent in `field` (`body.transaction_id`): a 404 names the field. */
+export async function transactionIdAt(
+  services: Services,
+  ref: string,
+  field: string,
+): Promise<string> {
+  try {
+    return await transactionIdOf(services, ref);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") {
+      throw unknownTransaction(ref, field);
+    }
+    throw error;
+  }
 }
 
 /** For a list filter: the transaction's id when `ref` names one, else `ref` (an empty list). */

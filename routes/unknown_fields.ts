@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import type { RouteConfig } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { type FieldError, validationFailed } from "../core/errors.ts";
+import { unknownFieldMessage } from "./field_errors.ts";
 
 /** The names a schema declares (a zod object's shape), or null when it is not an object. */
 export function declaredNames(schema: unknown): ReadonlySet<string> | null {
@@ -61,39 +62,7 @@ function unknown(
   where: string,
   name: string,
   known: ReadonlySet<string>,
-  what: string,
+  what: "field" | "parameter",
 ): FieldError {
-  const near = closest(name, known);
-  const list = [...known];
-  return {
-    path: `${where}.${name}`,
-    message: `unknown ${what} "${name}"` +
-      (near ? `; did you mean "${near}"?` : "") +
-      (list.length ? ` This route takes: ${list.join(", ")}` : ` This route takes no ${what}s`),
-  };
-}
-
-/** The known name within two edits of `name` (case aside), if one is. */
-function closest(name: string, known: ReadonlySet<string>): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const k of known) {
-    const d = distance(name.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [k, d];
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
+  return { path: `${where}.${name}`, message: unknownFieldMessage(name, [...known], what) };
 }

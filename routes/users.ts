@@ -93,16 +93,18 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     "admin: the answer is 202 with the pending request and no code; the approver's answer " +
     "carries the code (`approval.handover`) to hand over.",
   request: {
-    body: jsonBody(z.object({
-      // checked here, as the service does, so a typo does not spend the second factor
-      email: z.string().max(254).refine((e) => canonicalEmail(e) !== null, {
-        message: "must be an email address",
-      }).openapi({
-        example: "ops@example.com",
-        description: "an email address (trimmed, lowercased)",
-      }),
-      role: RoleSchema,
-    })),
+    body: jsonBody(
+      z.object({
+        // checked here, as the service does, so a typo does not spend the second factor
+        email: z.string().max(254).refine((e) => canonicalEmail(e) !== null, {
+          message: "must be an email address",
+        }).openapi({
+          example: "ops@example.com",
+          description: "an email address (trimmed, lowercased)",
+        }),
+        role: RoleSchema,
+      }).strict(),
+    ),
   },
   responses: {
     201: jsonContent(AccountRequestSchema, "created; the person enrolls with the code"),
@@ -129,7 +131,7 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   request: {
     params: IdParam,
     body: jsonBody(
-      z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() })
+      z.object({ role: RoleSchema.optional(), status: StatusSchema.optional() }).strict()
         .refine((b) => b.role !== undefined || b.status !== undefined, {
           message: "send role and/or status",
         }),

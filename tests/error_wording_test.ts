@@ -67,7 +67,7 @@ Deno.test("fieldErrors() words zod's defaults and keeps a schema's own message",
     "body.limit": "limit must be at most 100",
     "body.reason": "reason must be one of duplicate, fraudulent",
     "body.kept": "kept needs three letters, like abc",
-    "body.extra": "unknown field extra: remove it",
+    "body.extra": "extra is not a known field",
   });
 });
 

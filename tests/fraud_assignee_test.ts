@@ -72,7 +72,7 @@ Deno.test("fraud bodies are strict: a misspelled field is 422 naming it, and not
     });
     assert.equal(typo.status, 422);
     assert.equal(typo.body.errors[0].path, "body.asignee");
-    assert.match(typo.body.errors[0].message, /unknown field "asignee"/);
+    assert.match(typo.body.errors[0].message, /asignee is not a known field/);
     assert.equal((await sendJson(t, "GET", `${BASE}/alerts/${id}`, h)).body.status, "open");
 
     const snooze = await sendJson(t, "POST", `${BASE}/snoozes`, h, {
@@ -83,7 +83,7 @@ Deno.test("fraud bodies are strict: a misspelled field is 422 naming it, and not
       custmer: "cus_other",
     });
     assert.equal(snooze.status, 422);
-    assert.match(snooze.body.errors[0].message, /unknown field "custmer"/);
+    assert.match(snooze.body.errors[0].message, /custmer is not a known field/);
     const refund = await sendJson(
       t,
       "POST",
@@ -95,15 +95,15 @@ Deno.test("fraud bodies are strict: a misspelled field is 422 naming it, and not
       },
     );
     assert.equal(refund.status, 422);
-    assert.match(refund.body.errors[0].message, /unknown field "amount"/);
+    assert.match(refund.body.errors[0].message, /amount is not a known field/);
     const analyze = await sendJson(t, "POST", `${BASE}/analyze`, h, {
       customer_id: "cus_typo",
       transaction: "txn_x",
     });
     assert.equal(analyze.status, 422);
-    assert.match(analyze.body.errors[0].message, /unknown field "transaction"/);
+    assert.match(analyze.body.errors[0].message, /transaction is not a known field/);
     const backtest = await sendJson(t, "POST", `${BASE}/rules/backtest`, h, { day: 3 });
     assert.equal(backtest.status, 422);
-    assert.match(backtest.body.errors[0].message, /unknown field "day"/);
+    assert.match(backtest.body.errors[0].message, /day is not a known field/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Amounts in texts people read (ops alerts, approval summaries) are in the
  * currency's major unit with its decimals, not Stripe's minor units: 6400 usd
- * is "64.00 USD", 100000 jpy "100000 JPY", 1230 kwd "1.230 KWD".
+ * is "64.00 USD", 100000 jpy "100,000 JPY", 1230 kwd "1.230 KWD".
  */
 import assert from "node:assert/strict";
 import { formatMoney } from "../domain/money.ts";
@@ -12,15 +12,15 @@ import { refundAsApproval } from "../services/refunds/approval_source.ts";
 import type { RefundView } from "../services/refunds/service.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 
-Deno.test("formatMoney(): major units with the currency's decimals, its code in capitals", () => {
+Deno.test("formatMoney(): major units with the currency's decimals, its code in capitals, thousands grouped", () => {
   assert.equal(formatMoney(6400, "usd"), "64.00 USD");
   assert.equal(formatMoney(5, "usd"), "0.05 USD");
   assert.equal(formatMoney(0, "eur"), "0.00 EUR");
   assert.equal(formatMoney(-1250, "usd"), "-12.50 USD");
-  assert.equal(formatMoney(100000, "jpy"), "100000 JPY");
+  assert.equal(formatMoney(100000, "jpy"), "100,000 JPY");
   assert.equal(formatMoney(1230, "kwd"), "1.230 KWD");
   assert.equal(formatMoney(5, "BHD"), "0.005 BHD");
-  assert.equal(formatMoney(123456789012, "usd"), "1234567890.12 USD");
+  assert.equal(formatMoney(123456789012, "usd"), "1,234,567,890.12 USD");
 });
 
 Deno.test("the dispute_due_soon alert says the dispute's amount in major units", async () => {
@@ -44,6 +44,6 @@ Deno.test("a refund's approval summary says its amount in major units", async ()
     const listed = queue.data.find((r: ApprovalRequest) => r.id === res.refund.id);
     assert.match(listed?.summary ?? "", /^refund 750\.00 USD on txn_/);
     const yen = refundAsApproval({ ...res.refund, amount: 100000, currency: "jpy" } as RefundView);
-    assert.match(yen.summary, /^refund 100000 JPY on /);
+    assert.match(yen.summary, /^refund 100,000 JPY on /);
   }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" } });
 });

@@ -37,8 +37,13 @@ Deno.test("POST /refunds with the same Idempotency-Key and body replays the firs
     const stripe = await stripeRefunds(w.stripe, pay.pi);
     assert.equal(stripe.refunds.length, 1);
     const audit = await w.t.services.audit.list({ limit: 20, action: "refund.create" });
-    assert.equal(audit.data.length, 1);
-    assert.equal(audit.data[0].idempotency_key, "order-42-refund");
+    const made = audit.data.filter((e) => e.result === "ok");
+    assert.equal(made.length, 1);
+    assert.equal(made[0].idempotency_key, "order-42-refund");
+    // the reused key is a denied attempt (README, "Refund approval policy")
+    const denied = audit.data.filter((e) => e.result === "denied");
+    assert.equal(denied.length, 1);
+    assert.match(denied[0].reason ?? "", /^idempotency_key_reused: /);
   });
 });
 

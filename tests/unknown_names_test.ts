@@ -18,16 +18,22 @@ Deno.test("a misspelt list filter is 422 naming it and the parameter meant, not 
     assert.equal(res.status, 422);
     const body = await res.json();
     assert.equal(body.errors[0].path, "query.stauts");
-    assert.match(body.errors[0].message, /unknown parameter "stauts"; did you mean "status"\?/);
+    assert.match(body.errors[0].message, /stauts is not a known parameter; did you mean status\?/);
     // a parameter no route of this kind takes, and one on a route that takes none
     const audit = await t.app.request("/api/admin/payments/transactions?currency=usd", {
       headers: authHeaders(viewer),
     });
     assert.equal(audit.status, 422);
-    assert.match((await audit.json()).errors[0].message, /This route takes: /);
+    assert.match(
+      (await audit.json()).errors[0].message,
+      /currency is not a known parameter \(known: /,
+    );
     const me = await t.app.request("/api/admin/me?verbose=1", { headers: authHeaders(viewer) });
     assert.equal(me.status, 422);
-    assert.match((await me.json()).errors[0].message, /This route takes no parameters/);
+    assert.match(
+      (await me.json()).errors[0].message,
+      /verbose is not a known parameter: this route takes none/,
+    );
     // the known ones pass
     const ok = await t.app.request("/api/admin/payments/transactions?status=failed&limit=2", {
       headers: authHeaders(viewer),
@@ -53,7 +59,7 @@ Deno.test("attack: a refund with `Amount` instead of `amount` is 422, and nothin
     assert.equal(res.status, 422);
     const body = await res.json();
     assert.deepEqual(body.errors.map((e: { path: string }) => e.path), ["body.Amount"]);
-    assert.match(body.errors[0].message, /did you mean "amount"\?/);
+    assert.match(body.errors[0].message, /Amount is not a known field; did you mean amount\?/);
     const refunds = await w.t.app.request(
       `/api/admin/payments/refunds?transaction_id=${txnId}`,
       { headers: authHeaders(w.operator) },

@@ -96,10 +96,10 @@ async function answerOrLoad(
 ): Promise<{ answer: DecisionResult } | { pending: ApprovalRequest }> {
   const source = d.sourceOf(id);
   if (source) {
-    const outcome = approving
+    const { outcome, replayed } = approving
       ? await source.approve(ctx, id, body)
       : await source.reject(ctx, id, body);
-    return { answer: { request: null, outcome, replayed: false } };
+    return { answer: { request: null, outcome, replayed } };
   }
   const first = (await load(d, id)).value;
   if (first.status !== "pending") return { answer: decided(first, ctx, approving) };

@@ -8,7 +8,8 @@
  *   paged from a position: the last request shown, `[created_at, id]`.
  * - `expired` lists the requests marked expired and those still recorded
  *   pending past `expires_at` (README: a pending request expires after 24 h;
- *   it is marked so when someone next tries to decide it), merged the same way.
+ *   it is marked so when someone next tries to decide it), the sources' own
+ *   past their deadline among them, merged the same way.
  * - any other status is a scan of its index, the kind filter applied as it
  *   goes (at most `SCAN_BUDGET` rows a page; the cursor continues the scan).
  */
@@ -107,9 +108,13 @@ export async function listRequests(
       if (r && ofKind(r)) marked.push(r);
       if (marked.length > q.limit || ++scanned >= SCAN_BUDGET) break;
     }
+    const lapsed = [...open];
+    for (const reg of kinds.values()) {
+      if (reg.source) lapsed.push(...await reg.source.pending(OPEN_CAP));
+    }
     all = [
       ...marked,
-      ...open.filter((r) => isExpired(r, now)).map((r) => ({ ...r, status: "expired" as const })),
+      ...lapsed.filter((r) => isExpired(r, now)).map((r) => ({ ...r, status: "expired" as const })),
     ];
   }
   const page = all.filter(ofKind).filter((r) => !position || isAfter(r, position)).sort(newerFirst);

@@ -9,7 +9,14 @@ export type {
   KindRegistration,
   RequestOptions,
 } from "./service.ts";
-export { approvalHashOf, linkRefusal, requesterRefusal, requesterVoid } from "./rules.ts";
+export {
+  approvalHashOf,
+  linkRefusal,
+  type RequesterNeeds,
+  requesterRefusal,
+  requesterVoid,
+  requesterVoidError,
+} from "./rules.ts";
 export type { Refusal } from "./rules.ts";
 export {
   APPROVAL_POLICY,

@@ -7,7 +7,7 @@
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
-import { can } from "../../domain/permissions.ts";
+import { can, type Permission } from "../../domain/permissions.ts";
 import {
   APPROVAL_POLICY,
   type ApprovalRequest,
@@ -81,15 +81,24 @@ export async function linkRefusal(
   };
 }
 
+/** What a requester must still be allowed to do for their request to stand (`needs`). */
+export interface RequesterNeeds {
+  permission: Permission;
+  /** the permission in words: "ask for refunds" */
+  what: string;
+}
+
 /**
  * Why a request is void because of its requester, or null: a disabled
  * admin's requests die with the account, and so does whatever they asked for
  * before a disable even once they are active again (`disabled_at` at or after
- * the request's `created_at`). A system requester has no record.
+ * the request's `created_at`). With `needs`, so do the requests of one who no
+ * longer holds that permission (demoted since). A system requester has no record.
  */
 export function requesterVoid(
   request: { requested_by: string; created_at: string },
-  requester: { status: string; disabled_at?: string } | null,
+  requester: { status: string; role: string; disabled_at?: string } | null,
+  needs?: RequesterNeeds,
 ): string | null {
   if (!requester) return null;
   if (requester.status !== "active") return `requester ${request.requested_by} was disabled`;
@@ -98,7 +107,28 @@ export function requesterVoid(
     return `requester ${request.requested_by} was disabled (at ${requester.disabled_at}) after ` +
       "asking";
   }
+  if (needs && !can(requester.role, needs.permission)) {
+    return `requester ${request.requested_by} is now ${requester.role} and may no longer ` +
+      `${needs.what} (${needs.permission})`;
+  }
   return null;
+}
+
+/**
+ * The refusal (409) of a request void because of its requester (`reason` from
+ * `requesterVoid`), naming `what`; `extra` says why (`requester_disabled` or
+ * `requester_demoted`).
+ */
+export function requesterVoidError(what: string, reason: string): AppError {
+  const demoted = / may no longer /.test(reason);
+  return new AppError(
+    "conflict",
+    `${what} cannot be approved: ${reason}; ` +
+      (demoted
+        ? "the requests of an admin who lost the permission are void"
+        : "a disabled admin's requests are void"),
+    { extra: demoted ? { requester_demoted: true } : { requester_disabled: true } },
+  );
 }
 
 /**
@@ -122,17 +152,12 @@ export async function requesterRefusal(
   kv: Deno.Kv,
   request: { requested_by: string; created_at: string },
   what: string,
+  needs?: RequesterNeeds,
 ): Promise<Refusal | null> {
-  const reason = requesterVoid(request, (await getAdmin(kv, request.requested_by)).value);
+  const requester = (await getAdmin(kv, request.requested_by)).value;
+  const reason = requesterVoid(request, requester, needs);
   if (!reason) return null;
-  return {
-    reason,
-    error: new AppError(
-      "conflict",
-      `${what} cannot be approved: ${reason}; a disabled admin's requests are void`,
-      { extra: { requester_disabled: true } },
-    ),
-  };
+  return { reason, error: requesterVoidError(what, reason) };
 }
 
 /** Every check an approver passes before a request is claimed. */

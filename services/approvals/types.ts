@@ -17,9 +17,17 @@ export type ApprovalExecutor = (
 export interface ApprovalSource {
   /** ids of this source start with it (`rfd_`) */
   idPrefix: string;
+  /** its open requests, newest first: those past `expires_at` too (listed as expired) */
   pending(limit: number): Promise<ApprovalRequest[]>;
-  approve(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;
-  reject(ctx: CallContext, id: string, body: DecisionBody): Promise<unknown>;
+  /** decides; deciding again what `ctx` decided answers it (`replayed: true`) */
+  approve(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;
+  reject(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;
+}
+
+/** A source's own answer to a decision. */
+export interface SourceDecision {
+  outcome: unknown;
+  replayed: boolean;
 }
 
 export interface KindRegistration {

@@ -1,22 +1,28 @@
 /**
  * Refunds awaiting approval in the one approvals queue: the refund record is
  * the request (its own routes stay); the queue lists them and hands the
- * decision to the refund service, which applies the same rules.
+ * decision to the refund service, which applies the same rules. Deciding
+ * again what you decided answers that decision (`replayed: true`), as the
+ * queue does for its own requests (README, "Two-person rules").
  */
 import type { ApprovalRequest, ApprovalSource } from "../approvals/mod.ts";
-import type { RefundService, RefundView } from "./service.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
 import { formatMoney } from "../../domain/money.ts";
+import type { RefundDetail, RefundService, RefundView } from "./service.ts";
 
 export function refundAsApproval(r: RefundView): ApprovalRequest {
   return {
     id: r.id,
     kind: "refund.approve",
-    status: "pending",
+    // past its deadline it lists as expired (README, "Two-person rules")
+    status: r.status === "expired" ? "expired" : "pending",
     payload: {
       transaction_id: r.transaction_id,
       amount: r.amount,
       currency: r.currency,
       reason: r.reason,
+      note: r.note,
       approval_reasons: r.approval.reasons,
     },
     summary: `refund ${formatMoney(r.amount, r.currency)} on ${r.transaction_id} (${
@@ -35,18 +41,61 @@ export function refundAsApproval(r: RefundView): ApprovalRequest {
   };
 }
 
+/** The refund when `ctx` already made this decision on it, else null. */
+function sameDecision(r: RefundDetail, ctx: CallContext, approving: boolean): RefundDetail | null {
+  const mine = approving
+    ? r.approved_by === ctx.actor.id
+    : r.status === "rejected" && r.rejected_by === ctx.actor.id;
+  return mine ? r : null;
+}
+
+/**
+ * Decides through the refund service, unless `ctx` already made this decision:
+ * then that refund is the answer, replayed (also when a concurrent call of
+ * theirs won the decision).
+ */
+async function decideOnce(
+  refunds: RefundService,
+  ctx: CallContext,
+  id: string,
+  approving: boolean,
+  decide: () => Promise<RefundDetail>,
+): Promise<{ outcome: RefundDetail; replayed: boolean }> {
+  const done = sameDecision(await refunds.get(id), ctx, approving);
+  if (done) return { outcome: done, replayed: true };
+  try {
+    return { outcome: await decide(), replayed: false };
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === "conflict")) throw error;
+    const won = sameDecision(await refunds.get(id), ctx, approving);
+    if (won) return { outcome: won, replayed: true };
+    throw error;
+  }
+}
+
 export function refundApprovalSource(refunds: RefundService): ApprovalSource {
   return {
     idPrefix: "rfd_",
     async pending(limit) {
-      const page = await refunds.list({ status: "awaiting_approval", limit });
-      return page.data.map(refundAsApproval);
+      return (await refunds.awaitingApproval(limit)).map(refundAsApproval);
     },
-    async approve(ctx, id, body) {
-      return (await refunds.approve(ctx, id, body)).refund;
+    approve(ctx, id, body) {
+      return decideOnce(
+        refunds,
+        ctx,
+        id,
+        true,
+        async () => (await refunds.approve(ctx, id, body)).refund,
+      );
     },
-    async reject(ctx, id, body) {
-      return (await refunds.reject(ctx, id, { note: body.note ?? "" })).refund;
+    reject(ctx, id, body) {
+      return decideOnce(
+        refunds,
+        ctx,
+        id,
+        false,
+        async () => (await refunds.reject(ctx, id, { note: body.note ?? "" })).refund,
+      );
     },
   };
 }

@@ -2,14 +2,15 @@
  * Deciding on a refund that awaits a second person (maker-checker): the
  * approval is one commit (record to `processing`, the reconciliation job, the
  * client's idempotency binding, the audit entry); each refusal (self-approval,
- * a linked account, a stale `approval_hash`, a disabled requester) is audited as denied. A
+ * a linked account, a stale `approval_hash`, a disabled or demoted requester) is audited as
+ * denied. A
  * rejection is committed by the submitter's `release`.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
-import { type RefundRecord, withHistory } from "../../domain/refund.ts";
+import { hasLapsed, type RefundRecord, withHistory } from "../../domain/refund.ts";
 import {
   approvalHash,
   assertRefundableTransaction,
@@ -17,7 +18,13 @@ import {
   resolveAmount,
 } from "./policy.ts";
 import { refundAuditView } from "./settlement.ts";
-import { linkRefusal, requesterRefusal, requesterVoid } from "../approvals/mod.ts";
+import {
+  linkRefusal,
+  type RequesterNeeds,
+  requesterRefusal,
+  requesterVoid,
+  requesterVoidError,
+} from "../approvals/mod.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { answersFraudAlert, assertAlertNotLegitimate } from "./fraud_alert.ts";
 import {
@@ -27,9 +34,32 @@ import {
   type RequestParts,
 } from "./request_parts.ts";
 
-async function loadAwaiting(kv: Deno.Kv, id: string): Promise<Deno.KvEntry<RefundRecord>> {
+/** A requester must still be allowed to ask for refunds (README, "Refund approval policy"). */
+const REQUESTER_NEEDS: RequesterNeeds = { permission: "refunds.create", what: "ask for refunds" };
+
+/**
+ * Past its deadline a request can be neither approved nor rejected (README,
+ * "Two-person rules"); `approval_expired` asks the caller to end it now
+ * (void.ts), releasing its reservation, rather than leave that to the job.
+ */
+export function lapsedError(record: RefundRecord): AppError {
+  return new AppError(
+    "conflict",
+    `refund ${record.id} expired at ${record.expires_at} without a decision, so it can be ` +
+      "neither approved nor rejected",
+    { extra: { approval_expired: true, refund_status: "expired" } },
+  );
+}
+
+/** The refund, still awaiting approval and within its deadline at `now`; else 404 / 409. */
+async function loadAwaiting(
+  kv: Deno.Kv,
+  id: string,
+  now: number,
+): Promise<Deno.KvEntry<RefundRecord>> {
   const entry = await getRefund(kv, id);
   if (!entry.value) throw notFound("refund", id);
+  if (hasLapsed(entry.value, now)) throw lapsedError(entry.value);
   if (entry.value.status !== "awaiting_approval") {
     const by = entry.value.approved_by ?? entry.value.rejected_by;
     throw new AppError(
@@ -65,8 +95,8 @@ async function approve(
   body: { note?: string; approval_hash?: string },
   binding: IdempotencyBinding | null,
 ): Promise<RefundRecord> {
-  const { kv } = parts.deps;
-  const first = (await loadAwaiting(kv, id)).value;
+  const { kv, clock } = parts.deps;
+  const first = (await loadAwaiting(kv, id, clock.now())).value;
   if (first.requested_by === ctx.actor.id) {
     await denied(parts, ctx, first, "self-approval: a different operator or admin must approve");
     throw new AppError(
@@ -80,8 +110,9 @@ async function approve(
     await denied(parts, ctx, first, linked.reason);
     throw linked.error;
   }
-  // A disabled requester's refund is void: the caller ends it (void.ts), releasing the reservation.
-  const gone = await requesterRefusal(kv, first, `refund ${id}`);
+  // A disabled or demoted requester's refund is void: the caller ends it (void.ts), releasing
+  // the reservation.
+  const gone = await requesterRefusal(kv, first, `refund ${id}`, REQUESTER_NEEDS);
   if (gone) {
     await denied(parts, ctx, first, gone.reason);
     throw gone.error;
@@ -91,7 +122,15 @@ async function approve(
   } catch (e) {
     // A refusal for a stale approval_hash is a denied attempt: audited like the others.
     if (e instanceof AppError && e.extra?.stale_approval_hash) {
-      await denied(parts, ctx, first, "stale approval_hash: the refund is not what was requested");
+      await denied(
+        parts,
+        ctx,
+        first,
+        e.errors?.length
+          ? "stale approval_hash: the approval_hash sent is not the refund's current hash " +
+            "(the refund is unchanged)"
+          : "stale approval_hash: the refund is not what was requested",
+      );
     }
     // So is one for a fraud alert resolved legitimate meanwhile (the caller voids it: void.ts).
     if (e instanceof AppError && e.extra?.fraud_alert_legitimate) {
@@ -99,6 +138,26 @@ async function approve(
     }
     throw e;
   }
+}
+
+/**
+ * The refund is what was asked for, but the hash sent is not its hash (mistyped,
+ * copied from another refund): said so on the field, with the hash to review.
+ */
+function wrongHash(id: string, body: { approval_hash?: string }, current: string): AppError {
+  return new AppError(
+    "conflict",
+    `the approval_hash you sent (${body.approval_hash}) is not refund ${id}'s current hash ` +
+      `(${current}); the refund is unchanged: read it again (GET /refunds/{id}, ` +
+      "`approval.hash`) and approve what it shows; nothing was approved",
+    {
+      errors: [{
+        path: "body.approval_hash",
+        message: `not this refund's approval.hash (${current})`,
+      }],
+      extra: { stale_approval_hash: true, approval_hash: current },
+    },
+  );
 }
 
 function commitApproval(
@@ -110,20 +169,11 @@ function commitApproval(
 ): Promise<RefundRecord> {
   const { kv, clock } = deps;
   return svc.audit.commit(ctx, async (op) => {
-    const entry = await loadAwaiting(kv, id);
-    const before = entry.value;
     const now = clock.now();
-    if (Date.parse(before.expires_at!) <= now) {
-      throw new AppError(
-        "conflict",
-        `refund ${id} expired at ${before.expires_at} without approval; its reservation is ` +
-          "being released; ask for the refund again",
-      );
-    }
+    const entry = await loadAwaiting(kv, id, now);
+    const before = entry.value;
     const expected = await approvalHash(before);
-    if (
-      before.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
-    ) {
+    if (before.approval_hash !== expected) {
       throw new AppError(
         "conflict",
         `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
@@ -131,16 +181,11 @@ function commitApproval(
         { extra: { stale_approval_hash: true } },
       );
     }
-    // checked in this commit too: a disable landing since the check above voids it here
+    if (body.approval_hash && body.approval_hash !== expected) throw wrongHash(id, body, expected);
+    // checked in this commit too: a disable or demotion landing since the check above voids it
     const requester = await getAdmin(kv, before.requested_by);
-    const voided = requesterVoid(before, requester.value);
-    if (voided) {
-      throw new AppError(
-        "conflict",
-        `refund ${id} cannot be approved: ${voided}; a disabled admin's requests are void`,
-        { extra: { requester_disabled: true } },
-      );
-    }
+    const voided = requesterVoid(before, requester.value, REQUESTER_NEEDS);
+    if (voided) throw requesterVoidError(`refund ${id}`, voided);
     op.check(requester);
     if (answersFraudAlert(before)) {
       await assertAlertNotLegitimate(kv, op, before.fraud_alert_id!, `refund ${id}`);
@@ -148,7 +193,8 @@ function commitApproval(
     const txnEntry = await loadTransaction(kv, before.transaction_id);
     await assertChargeRefundable(kv, op, txnEntry.value.id);
     assertRefundableTransaction(txnEntry.value);
-    resolveAmount(txnEntry.value, before.amount, refundableOf(txnEntry.value, before.reserved));
+    const refundable = refundableOf(txnEntry.value, before.reserved);
+    resolveAmount(txnEntry.value, before.amount, refundable, null); // no amount is sent here
     op.check(txnEntry);
     if (before.job) addJobRemoval(op, before.job);
     const iso = new Date(now).toISOString();
@@ -190,6 +236,6 @@ export function createRefundApprovals(parts: RequestParts) {
     ) => approve(parts, ctx, id, body, binding),
     /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
     checkRejectable: async (id: string): Promise<RefundRecord> =>
-      (await loadAwaiting(parts.deps.kv, id)).value,
+      (await loadAwaiting(parts.deps.kv, id, parts.deps.clock.now())).value,
   };
 }

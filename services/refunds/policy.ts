@@ -53,6 +53,21 @@ export function refundableOf(txn: Transaction, ownReservation = 0): number {
 
 /** Refuses a transaction that cannot be refunded at all, saying why. */
 export function assertRefundableTransaction(txn: Transaction): void {
+  if (txn.status === "requires_capture") {
+    // nothing was charged: the authorization is released, not refunded
+    const instead = txn.stripe_payment_intent
+      ? `release it with POST /api/admin/payments/transactions/${txn.id}/cancel (or capture ` +
+        "it first with .../capture and refund what was captured)"
+      : "it is a charge made without a PaymentIntent, which this service can neither capture " +
+        "nor cancel: capture or release it in the Stripe Dashboard (Stripe releases an " +
+        "uncaptured card charge by itself after 7 days)";
+    throw new AppError(
+      "conflict",
+      `transaction ${txn.id} is an authorization not captured yet (requires_capture): nothing ` +
+        `was charged, so there is nothing to refund; ${instead}`,
+      { extra: { transaction_status: txn.status } },
+    );
+  }
   if (txn.status !== "succeeded") {
     throw new AppError(
       "conflict",
@@ -71,11 +86,16 @@ export function assertRefundableTransaction(txn: Transaction): void {
   }
 }
 
-/** The amount to refund: the one asked for, or everything left; refused beyond what is left. */
+/**
+ * The amount to refund: the one asked for, or everything left; refused beyond
+ * what is left. `field` names the amount sent (`body.amount`), or null when
+ * none was (everything left, or a refund already recorded being approved).
+ */
 export function resolveAmount(
   txn: Transaction,
   requested: number | undefined,
   refundable: number,
+  field: string | null,
 ): number {
   const amount = requested ?? refundable;
   if (amount > refundable || amount <= 0) {
@@ -88,7 +108,9 @@ export function resolveAmount(
           `${txn.amount_refunded}, in flight ${txn.amount_reserved}, disputed ${txn.amount_disputed})`
         : `${amount} exceeds what is refundable on ${txn.id}: ${refundable} ${txn.currency} left`,
       {
-        errors: [{ path: "body.amount", message: `at most ${refundable} can be refunded` }],
+        ...(field
+          ? { errors: [{ path: field, message: `at most ${refundable} can be refunded` }] }
+          : {}),
         extra: { refundable, currency: txn.currency },
       },
     );

@@ -17,7 +17,8 @@ import { settleAttempt } from "../stripe/mod.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { getRefund, listRefundIdsByStatus } from "../../kv/refunds.ts";
 import type { RefundRecord } from "../../domain/refund.ts";
-import { RECONCILE_AFTER_MS } from "./requests.ts";
+import { RECONCILE_AFTER_MS, REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
+import type { Job, JobHandler } from "../../kv/jobs.ts";
 
 /** Stripe keeps idempotency keys at least 24 h; an hour of margin against clock skew */
 export const SAME_KEY_WINDOW_MS = 23 * 3600_000;
@@ -180,3 +181,22 @@ export function createRefundReconciler(deps: Deps, submitter: RefundSubmitter) {
 }
 
 export type RefundReconciler = ReturnType<typeof createRefundReconciler>;
+
+/** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
+export function reconcileJobHandlers(reconciler: RefundReconciler): Record<string, JobHandler> {
+  return {
+    [REFUND_RECONCILE_JOB]: async (job: Job) => {
+      const { refund_id } = job.payload as { refund_id: string };
+      const outcome = await reconciler.reconcileOne(refund_id);
+      if (outcome === "unknown") {
+        throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
+      }
+    },
+    [REFUND_EXPIRE_JOB]: async (job: Job) => {
+      const { refund_id } = job.payload as { refund_id: string };
+      if (!await reconciler.expireOne(refund_id)) {
+        throw new Error(`refund ${refund_id} is not expired yet`);
+      }
+    },
+  };
+}

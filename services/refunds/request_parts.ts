@@ -8,7 +8,7 @@
 import type { Deps } from "../deps.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { AuditService } from "../audit/mod.ts";
-import type { Transaction } from "../../domain/transaction.ts";
+import { type Transaction, unknownTransaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
@@ -36,12 +36,13 @@ export interface RequestParts {
 
 type TxnEntry = Deno.KvEntry<Transaction>;
 
-export async function loadTransaction(kv: Deno.Kv, id: string): Promise<TxnEntry> {
+/** The transaction `id` names; 404 naming `field` (the request's) when given. */
+export async function loadTransaction(kv: Deno.Kv, id: string, field?: string): Promise<TxnEntry> {
   let entry = await getTransactionEntry(kv, id);
   // a stub merged into its payment (an alert may still name it): the payment's record
   const into = entry.value ? null : await getMergedInto(kv, id);
   if (into) entry = await getTransactionEntry(kv, into);
-  if (!entry.value) throw notFound("transaction", id);
+  if (!entry.value) throw field ? unknownTransaction(id, field) : notFound("transaction", id);
   return entry as TxnEntry;
 }
 
@@ -71,25 +72,54 @@ export async function assertChargeRefundable(
 
 /**
  * Stripe's codes for a charge that cannot be refunded (charged back, already
- * refunded, never captured): a state of the charge, not a failure at Stripe.
+ * refunded, never captured) or not by that much (`amount_too_large`: a refund
+ * made in the Dashboard that this service has not heard of yet): a state of
+ * the charge, not a failure at Stripe.
  */
 const NOT_REFUNDABLE_AT_STRIPE = new Set([
+  "amount_too_large",
   "charge_already_refunded",
   "charge_disputed",
   "charge_not_refundable",
   "refund_disputed_payment",
 ]);
 
+/** What Stripe says is left on the charge ("… unrefunded amount on charge (92)"), when it says. */
+function leftAtStripe(message: string | null | undefined): number | null {
+  const m = /unrefunded amount on charge \((\d+)\)/.exec(message ?? "");
+  return m ? Number(m[1]) : null;
+}
+
 /**
  * The problem a refund Stripe refused answers with, once it is recorded
  * `failed`: 409 `charge_not_refundable` when Stripe says the charge cannot be
- * refunded (a dispute this service had not seen as blocking, a refund made in
- * the Dashboard), else Stripe's refusal as it came (`stripe_error`); both carry
- * Stripe's own description under `stripe`, and the refund's id.
+ * refunded, or not by that much (a dispute this service had not seen as
+ * blocking, a refund made in the Dashboard; `refundable_at_stripe` says what is
+ * left when Stripe does), else Stripe's refusal as it came (`stripe_error`);
+ * both carry Stripe's own description under `stripe`, and the refund's id.
  */
-export function refusalProblem(error: AppError, refundId: string): AppError {
-  const extra = { ...error.extra, refund_id: refundId };
+export function refusalProblem(
+  error: AppError,
+  refund: { id: string; currency: string },
+): AppError {
+  const refundId = refund.id;
+  const extra: Record<string, unknown> = { ...error.extra, refund_id: refundId };
   const stripe = (error.extra?.stripe ?? {}) as { code?: string | null; message?: string | null };
+  if (error.code === "stripe_error" && stripe.code === "amount_too_large") {
+    const left = leftAtStripe(stripe.message);
+    if (left !== null) extra.refundable_at_stripe = left;
+    return new AppError(
+      "charge_not_refundable",
+      `Stripe says ${
+        left === null
+          ? "less is left to refund"
+          : `only ${left} ${refund.currency} is left to refund`
+      } at Stripe than asked (amount_too_large: ${stripe.message ?? "no message"}); a refund ` +
+        `made elsewhere (the Dashboard) has not reached this service yet; refund ${refundId} ` +
+        "is recorded failed and no money moved: ask again for at most what is left",
+      { extra, cause: error },
+    );
+  }
   if (error.code === "stripe_error" && NOT_REFUNDABLE_AT_STRIPE.has(stripe.code ?? "")) {
     return new AppError(
       "charge_not_refundable",

@@ -117,7 +117,7 @@ async function readForRequest(
   // The rows hold every request of the operator that landed before the mark's read; one
   // landing after it fails the mark's check, and this request is built again.
   const [txnEntry, { mark, rows }, disputes] = await Promise.all([
-    loadTransaction(kv, ids.transaction),
+    loadTransaction(kv, ids.transaction, "body.transaction_id"),
     policy.read(ids.requester, now - POLICY_WINDOW_MS),
     listDisputesOfTransaction(kv, ids.transaction),
   ]);
@@ -156,7 +156,8 @@ function requestRefund(
     }
     await assertChargeRefundable(kv, op, txn.id, reads.disputes ?? undefined);
     assertRefundableTransaction(txn);
-    const amount = resolveAmount(txn, input.amount, refundableOf(txn));
+    const field = input.amount === undefined ? null : "body.amount";
+    const amount = resolveAmount(txn, input.amount, refundableOf(txn), field);
     // A retry with the same key is answered before this point; a new key is not a confirmation.
     if (!input.confirm_duplicate) {
       const earlier = reads.rows.filter((r) => r.transaction_id === txn.id);

@@ -18,31 +18,25 @@ import type { CallContext } from "../../domain/actor.ts";
 import { voidAwaitingOf, voidIfUndoable } from "./void.ts";
 import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
 import { type AuditService } from "../audit/mod.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, type ErrorCode, notFound, validationFailed } from "../../core/errors.ts";
+import { auditIfRefused } from "./denials.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
 import { createRefundSubmitter, type RefundHooks } from "./submit.ts";
-import { createRefundReconciler, type SweepOptions } from "./reconcile.ts";
+import { createRefundReconciler, reconcileJobHandlers, type SweepOptions } from "./reconcile.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
-import type { Job, JobHandler } from "../../kv/jobs.ts";
-import {
-  getRefund,
-  getRefundIdByStripeRefund,
-  listRefunds,
-  type RefundFilters,
-} from "../../kv/refunds.ts";
-import type { RefundRecord } from "../../domain/refund.ts";
-import type { z } from "@hono/zod-openapi";
-import { RefundDetailSchema, RefundSchema } from "../../openapi/schemas.ts";
+import type { JobHandler } from "../../kv/jobs.ts";
+import { getRefund, getRefundIdByStripeRefund } from "../../kv/refunds.ts";
+import { listAwaitingApproval, listRefunds, type RefundFilters } from "../../kv/refund_listing.ts";
+import { type RefundDetail, refundDetail, type RefundView, refundView } from "./views.ts";
 import { listAllOpsAlerts, type OpsAlert } from "../../kv/ops_alerts.ts";
-import { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
 export type { CreateRefundInput } from "./requests.ts";
 export type { RefundHooks } from "./submit.ts";
 export type { ReconcileSummary, SweepOptions } from "./reconcile.ts";
-export type { RefundFilters } from "../../kv/refunds.ts";
+export type { RefundFilters } from "../../kv/refund_listing.ts";
 export type { RefundReason, RefundStatus } from "../../domain/refund.ts";
 export type { OpsAlert } from "../../kv/ops_alerts.ts";
 export { isUndecided, REFUND_REASONS, REFUND_STATUSES } from "../../domain/refund.ts";
@@ -50,15 +44,8 @@ export { createRefundSettlement, DASHBOARD_REQUESTER } from "./settlement.ts";
 export { createRefundMerge } from "./merge.ts";
 export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 
-/** A refund as the API shows it: declared once, by its schema. */
-export type RefundView = z.infer<typeof RefundSchema>;
-export type RefundDetail = z.infer<typeof RefundDetailSchema>;
-
-/** The fields of the view that are the record's own, shown as they are (all but `approval`). */
-const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "approval") as (
-  & keyof RefundRecord
-  & keyof RefundView
-)[];
+export { refundDetail, refundView } from "./views.ts";
+export type { RefundDetail, RefundView } from "./views.ts";
 
 /**
  * What create, approve and reject answer: the refund as it stood then (the
@@ -68,26 +55,6 @@ export interface RefundResult {
   refund: RefundDetail;
   /** this answer is the stored one for the Idempotency-Key */
   replayed: boolean;
-}
-
-export function refundView(r: RefundRecord): RefundView {
-  const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Omit<
-    RefundView,
-    "approval"
-  >;
-  return {
-    ...shown,
-    approval: {
-      required: r.approval_reasons.length > 0,
-      reasons: r.approval_reasons,
-      hash: r.approval_hash,
-      expires_at: r.expires_at,
-    },
-  };
-}
-
-export function refundDetail(r: RefundRecord): RefundDetail {
-  return { ...refundView(r), history: r.history };
 }
 
 export interface RefundServices {
@@ -114,7 +81,7 @@ async function resume(p: ServiceParts, id: string) {
   const { kv } = p;
   const record = (await getRefund(kv, id)).value;
   if (!record) throw notFound("refund", id);
-  return { body: refundDetail(record) };
+  return { body: refundDetail(record, p.clock.now()) };
 }
 
 function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
@@ -133,16 +100,24 @@ async function create(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "create", ...input });
-  return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
-      run: async (binding) => {
-        let record = await requests.request(ctx, input, binding);
-        if (record.status === "processing") record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record) };
-      },
-      resume: (id) => resume(p, id),
-    }),
-  );
+  try {
+    return toResult(
+      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
+        run: async (binding) => {
+          let record = await requests.request(ctx, input, binding);
+          if (record.status === "processing") record = await submitter.submit(ctx, record);
+          return { body: refundDetail(record, p.clock.now()) };
+        },
+        resume: (id) => resume(p, id),
+      }),
+    );
+  } catch (error) {
+    const { amount = null, currency = null, reason, note } = input;
+    const target = { type: "transaction", id: input.transaction_id };
+    const after = { amount, currency, reason, note };
+    await auditIfRefused(p.svc.audit, ctx, "refund.create", target, error, { after });
+    throw error;
+  }
 }
 
 /** A refund answering a fraud alert (the fraud service offers this path). */
@@ -163,6 +138,7 @@ async function approve(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
+  const target = { type: "refund", id };
   return toResult(
     await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
       run: async (binding) => {
@@ -170,15 +146,25 @@ async function approve(
         try {
           record = await requests.approve(ctx, id, body, binding);
         } catch (error) {
+          // a refund that can no longer be carried out is recorded by its voiding (void.ts)
+          const except: ErrorCode[] = ["amount_exceeds_refundable"];
+          await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error, { except });
           throw await voidIfUndoable(p.submitter, ctx, id, error);
         }
         record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record) };
+        return { body: refundDetail(record, p.clock.now()) };
       },
       resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);
+      }
+      throw error;
     }),
   );
 }
+
+const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
 
 /** Rejects: the reservation is released; the requester may withdraw their own. */
 async function reject(
@@ -189,6 +175,7 @@ async function reject(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
+  const target = { type: "refund", id };
   return toResult(
     await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
       run: async (binding) => {
@@ -198,20 +185,32 @@ async function reject(
             message: "say why (1 to 500 characters)",
           }]);
         }
-        await requests.checkRejectable(id);
-        const record = await submitter.release(ctx, id, {
-          status: "rejected",
-          from: ["awaiting_approval"],
-          action: "refund.reject",
-          reason: body.note.trim(),
-          decided_by: ctx.actor.id,
-          binding,
-        });
-        if (!record) await requests.checkRejectable(id); // lost to a concurrent decision: 409
-        if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-        return { body: refundDetail(record) };
+        try {
+          await requests.checkRejectable(id);
+          const record = await submitter.release(ctx, id, {
+            status: "rejected",
+            from: ["awaiting_approval"],
+            action: "refund.reject",
+            reason: body.note.trim(),
+            decided_by: ctx.actor.id,
+            binding,
+          });
+          // lost to a concurrent decision, or its deadline passed meanwhile: 409
+          if (!record) await requests.checkRejectable(id);
+          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
+          return { body: refundDetail(record, p.clock.now()) };
+        } catch (error) {
+          await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
+          // past its deadline: ended now, its reservation released (void.ts)
+          throw await voidIfUndoable(p.submitter, ctx, id, error);
+        }
       },
       resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
+      }
+      throw error;
     }),
   );
 }
@@ -222,34 +221,15 @@ async function get(p: ServiceParts, id: string): Promise<RefundDetail> {
   const localId = id.startsWith("re_") ? (await getRefundIdByStripeRefund(kv, id)).value : id;
   const record = localId ? (await getRefund(kv, localId)).value : null;
   if (!record) throw notFound("refund", id);
-  return refundDetail(record);
+  return refundDetail(record, p.clock.now());
 }
 
 async function list(p: ServiceParts, q: RefundQuery): Promise<Page<RefundView>> {
   const { kv, svc } = p;
   const { limit, cursor, ...filters } = q;
-  const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor });
-  return { data: page.data.map(refundView), next_cursor: page.next_cursor };
-}
-
-/** The job table's handlers (`refund.reconcile`, `refund.expire_approval`). */
-function jobHandlers(p: ServiceParts): Record<string, JobHandler> {
-  const { reconciler } = p;
-  return {
-    [REFUND_RECONCILE_JOB]: async (job: Job) => {
-      const { refund_id } = job.payload as { refund_id: string };
-      const outcome = await reconciler.reconcileOne(refund_id);
-      if (outcome === "unknown") {
-        throw new Error(`Stripe's outcome for ${refund_id} is still unknown; trying again later`);
-      }
-    },
-    [REFUND_EXPIRE_JOB]: async (job: Job) => {
-      const { refund_id } = job.payload as { refund_id: string };
-      if (!await reconciler.expireOne(refund_id)) {
-        throw new Error(`refund ${refund_id} is not expired yet`);
-      }
-    },
-  };
+  const now = p.clock.now();
+  const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor }, now);
+  return { data: page.data.map((r) => refundView(r, now)), next_cursor: page.next_cursor };
 }
 
 /** What the refund service's operations work with. */
@@ -280,6 +260,11 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     reject: (ctx: CallContext, id: string, body: { note: string }) => reject(p, ctx, id, body),
     get: (id: string) => get(p, id),
     list: (q: RefundQuery) => list(p, q),
+    /** the refunds awaiting approval in the store, newest first (lapsed ones read `expired`) */
+    awaitingApproval: async (limit: number): Promise<RefundView[]> => {
+      const now = clock.now();
+      return (await listAwaitingApproval(kv, limit)).map((r) => refundView(r, now));
+    },
     /** the cron's sweep: stale `processing` refunds and expired approval requests */
     reconcile: (options?: SweepOptions) => reconciler.sweep(options),
     reconcileOne: reconciler.reconcileOne,
@@ -287,7 +272,7 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     voidForFraudAlert: (...a: AlertVoid) => voidRefundsOfAlert(kv, submitter, ...a),
     /** ends the refunds awaiting approval of a just-disabled admin (identity's disable hook) */
     voidRequestsOf: (adminId: string) => voidAwaitingOf(kv, submitter, adminId, clock.now()),
-    jobHandlers: () => jobHandlers(p),
+    jobHandlers: () => reconcileJobHandlers(reconciler),
     opsAlerts: (): Promise<OpsAlert[]> => listAllOpsAlerts(kv),
   };
 }

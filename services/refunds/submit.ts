@@ -37,7 +37,12 @@ import {
   getRefund,
   getTransactionEntry,
 } from "../../kv/refunds.ts";
-import { type RefundRecord, type RefundStatus, withHistory } from "../../domain/refund.ts";
+import {
+  hasLapsed,
+  type RefundRecord,
+  type RefundStatus,
+  withHistory,
+} from "../../domain/refund.ts";
 import type { OpsAlert } from "../../kv/ops_alerts.ts";
 import { attach, type ReadAhead, readAheadForSettle } from "./read_ahead.ts";
 
@@ -155,10 +160,12 @@ async function release(
   return await svc.audit.commit(ctx, async (op) => {
     const entry = await getRefund(kv, id);
     const before = entry.value;
+    const now = clock.now();
     if (!before || !outcome.from.includes(before.status)) {
       return { value: null, audit: [] };
     }
-    const now = clock.now();
+    // past its deadline a request is no longer anyone's to reject (README, "Two-person rules")
+    if (outcome.status === "rejected" && hasLapsed(before, now)) return { value: null, audit: [] };
     const iso = new Date(now).toISOString();
     if (before.reserved > 0) {
       const txn = await getTransactionEntry(kv, before.transaction_id);
@@ -256,7 +263,7 @@ async function submit(
   const attempt = await callStripe(p, record, priority);
   if (attempt.kind === "refused") {
     await releaseRefused(p, ctx, record, attempt.error);
-    throw refusalProblem(attempt.error, record.id);
+    throw refusalProblem(attempt.error, record);
   }
   if (attempt.kind === "answered") {
     await p.svc.hooks?.afterStripeCall?.(record.id, attempt.value);

@@ -2,9 +2,10 @@
  * Refunds awaiting approval that can no longer be approved are ended, not
  * left waiting with their reservation (README, "Refund approval policy";
  * "Accounts and enrollment"): one the payment can no longer carry ends
- * `failed`; one whose requester was disabled after asking ends `expired`;
- * a fraudulent one whose fraud alert was resolved legitimate ends `rejected`
- * (README "Fraud detection": workflow).
+ * `failed`; one whose requester was disabled after asking, or may no longer
+ * ask for refunds (demoted), ends `expired`; a fraudulent one whose fraud
+ * alert was resolved legitimate ends `rejected` (README "Fraud detection":
+ * workflow).
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
@@ -15,15 +16,19 @@ import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { voidOutcome } from "./fraud_alert.ts";
 
-/** The system actor that ends a disabled requester's refunds. */
+/** The system actor that ends a disabled (or demoted) requester's refunds. */
 export const VOID_ACTOR = "refunds:requester_disabled";
+/** The system actor that ends a request a decision attempt found past its deadline. */
+export const EXPIRY_ACTOR = "refunds:approval_expired";
 
 /**
  * A refund that can no longer be carried out (the payment was refunded or
  * disputed elsewhere meanwhile) is not left waiting with its reservation:
  * the approver's attempt ends it `failed`, naming why. A refund whose
- * requester was disabled since it was asked for ends `expired`, by the
- * system. Returns the error to throw.
+ * requester was disabled since it was asked for, or no longer holds
+ * `refunds.create`, ends `expired`, by the system; so does one a decision
+ * attempt found past its deadline, in the one commit that marks it and releases
+ * its reservation. Returns the error to throw.
  */
 export async function voidIfUndoable(
   submitter: Pick<RefundSubmitter, "release">,
@@ -31,7 +36,24 @@ export async function voidIfUndoable(
   id: string,
   error: unknown,
 ): Promise<unknown> {
-  if (error instanceof AppError && error.extra?.requester_disabled) {
+  if (error instanceof AppError && error.extra?.approval_expired) {
+    const ended = await submitter.release(systemContext(EXPIRY_ACTOR), id, {
+      status: "expired",
+      from: ["awaiting_approval"],
+      action: "refund.expire",
+      reason: `no decision by its deadline (found by ${ctx.actor.id}'s attempt); the ` +
+        "reservation is released",
+    });
+    return new AppError(
+      error.code,
+      `${error.message}; ${ended ? "it is now expired and its reservation released; " : ""}` +
+        "ask for the refund again",
+      { extra: { refund_status: "expired" } },
+    );
+  }
+  if (
+    error instanceof AppError && (error.extra?.requester_disabled || error.extra?.requester_demoted)
+  ) {
     const ended = await submitter.release(systemContext(VOID_ACTOR), id, {
       status: "expired",
       from: ["awaiting_approval"],
