@@ -44,8 +44,9 @@ export function isNewer(a: Ordered, b: Ordered): boolean {
   return compareOrder(a.order, b.order) > 0;
 }
 
+/** What a snapshot says (where it sits, and when a read was made, are not part of it). */
 function content(a: Ordered): string {
-  const { order: _a, ...rest } = a;
+  const { order: _a, read_at: _r, ...rest } = a as Ordered & { read_at?: number };
   return JSON.stringify(rest);
 }
 
@@ -156,12 +157,23 @@ function boundCharges(sync: TxnSync): void {
   sync.forgotten = [...sync.forgotten, oldestFailed.id].slice(-MAX_FORGOTTEN);
 }
 
-/** The stored PI is newer in the same second, and one of the two is a decline: who came first? */
+/**
+ * Whether only Stripe can tell which of the stored PaymentIntent snapshot and
+ * an incoming one is newer: a decline and an attempt in flight in the same
+ * second; or a stored read from the API (`read_at`) placed after what was seen
+ * before it, and an event of that second or later saying something else,
+ * which may be newer than the read (README "Transactions and money edges").
+ */
 export function piAmbiguous(current: PiSnap | null, incoming: PiSnap): boolean {
-  if (!current || current.status === incoming.status) return false;
+  if (!current) return false;
   const [ct, cat] = current.order;
   const [it, iat] = incoming.order;
-  if (ct === 1 || it === 1 || cat !== iat) return false;
+  if (ct === 1 || it === 1) return false;
+  if (
+    current.read_at !== undefined && iat >= current.read_at &&
+    compareOrder(incoming.order, current.order) < 0 && content(incoming) !== content(current)
+  ) return true;
+  if (current.status === incoming.status || cat !== iat) return false;
   const inFlight = (s: PiSnap) =>
     s.status === "requires_action" || s.status === "processing" ||
     s.status === "requires_capture";

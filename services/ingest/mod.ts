@@ -20,6 +20,7 @@ export {
   idOf,
   paymentMethodSummary,
   piSnap,
+  placeRead,
   refundSnap,
 } from "./snapshots.ts";
 export type { Observation } from "./merge.ts";

@@ -87,7 +87,35 @@ function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentE
   };
 }
 
-export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
+/** The Stripe time a stored PaymentIntent snapshot is known to be from (a read: its `read_at`). */
+export function piSeenAt(snap: Pick<PiSnap, "order" | "read_at">): number {
+  return snap.read_at ?? snap.order[1];
+}
+
+/**
+ * Where a PaymentIntent read from the API goes (README "Transactions and money
+ * edges"). Stripe answered after everything seen before the read (`stored`,
+ * and the event that asked for the read, `eventAt`), so it is placed after
+ * them, at Stripe's time of the answer when known (`stripeAt`, else the
+ * service's clock). `readAt` is the earliest Stripe time it can be from: an
+ * event of that second or later may be newer than the read even when the read
+ * is placed after it (merge.ts `piAmbiguous` asks Stripe then).
+ */
+export function placeRead(
+  stripeAt: number | null,
+  nowSec: number,
+  stored: Pick<PiSnap, "order" | "read_at"> | null | undefined,
+  eventAt?: number,
+): { at: number; readAt: number } {
+  const positions = [stored?.order[1], eventAt].filter((t): t is number => t !== undefined);
+  const times = [stored ? piSeenAt(stored) : undefined, eventAt]
+    .filter((t): t is number => t !== undefined);
+  const at = Math.max(stripeAt ?? nowSec, positions.length ? Math.max(...positions) + 1 : 0);
+  return { at, readAt: stripeAt ?? (times.length ? Math.max(...times) : nowSec) };
+}
+
+/** `readAt`: the snapshot is a read from the API (see `placeRead`). */
+export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): PiSnap {
   const error = errorSummary(pi.last_payment_error);
   return {
     id: pi.id,
@@ -102,6 +130,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
     description: pi.description ?? null,
     created: pi.created,
     order: piOrder(pi.status, pi.status === "requires_payment_method" && error !== null, at),
+    ...(readAt === undefined ? {} : { read_at: readAt }),
   };
 }
 
