@@ -54,6 +54,12 @@ export interface RetryRecord {
   stripe_request_id: string | null;
   /** every confirm of this attempt carries it (`retry:<id>`) */
   stripe_idempotency_key: string;
+  /**
+   * The payment method saved on the customer for this attempt, after it was
+   * recorded (absent or null: it was saved there already): the attach's
+   * Stripe idempotency key (`retry-attach:<id>`) and where it stands.
+   */
+  attach?: { idempotency_key: string; status: "pending" | "done" | "failed" } | null;
   /** the PaymentIntent's latest charge and error when recorded: a later state is this attempt's */
   prior: { latest_charge: string | null; error_charge: string | null };
   requested_by: string;

@@ -29,7 +29,13 @@ import {
 import { retryAuditView } from "./settlement.ts";
 import type { OpenFraudAlerts } from "./fraud_alerts.ts";
 import { bindParts } from "../../core/bind.ts";
-import { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
+import {
+  assertRetryable,
+  priorDeclines,
+  refusal,
+  type Retryable,
+  retryConflict,
+} from "./retryable.ts";
 
 export { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
 
@@ -47,11 +53,13 @@ export interface CreateRetryInput {
 }
 
 function inFlight(retryId: string): AppError {
-  return new AppError(
-    "conflict",
-    `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
-      "(GET /retries/{id})",
-    { extra: { retry_id: retryId } },
+  return retryConflict(
+    new AppError(
+      "conflict",
+      `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
+        "(GET /retries/{id})",
+      { extra: { retry_id: retryId } },
+    ),
   );
 }
 
@@ -60,7 +68,7 @@ function newRetryRecord(
   id: string,
   input: CreateRetryInput,
   ok: Retryable,
-  pm: { id: string; card: CardSummary | null },
+  pm: RetryPaymentMethod,
   meta: { by: string; at: string; job: RetryRecord["job"] },
 ): RetryRecord {
   return {
@@ -85,6 +93,7 @@ function newRetryRecord(
     stripe_charge: null,
     stripe_request_id: null,
     stripe_idempotency_key: `retry:${id}`,
+    attach: pm.attach ? { idempotency_key: `retry-attach:${id}`, status: "pending" } : null,
     prior: {
       latest_charge: ok.sync.pi?.latest_charge ?? null,
       error_charge: ok.sync.pi?.error?.charge ?? null,
@@ -96,6 +105,13 @@ function newRetryRecord(
     updated_at: meta.at,
     settled_at: null,
   };
+}
+
+/** The payment method to confirm with; `attach`: it is saved on the customer after the commit. */
+export interface RetryPaymentMethod {
+  id: string;
+  card: CardSummary | null;
+  attach: boolean;
 }
 
 export interface RequestServices {
@@ -160,7 +176,7 @@ function record(
   ctx: CallContext,
   id: string,
   input: CreateRetryInput,
-  pm: { id: string; card: CardSummary | null },
+  pm: RetryPaymentMethod,
   binding: IdempotencyBinding | null,
 ): Promise<RetryRecord> {
   const { kv, clock, config, svc } = p;
@@ -222,6 +238,10 @@ function record(
           confirm_fraud_alert: r.confirm_fraud_alert,
           open_fraud_alert: alert,
           fraud_confirmed_by: confirmed,
+          // sent after this commit: recorded here, so it is never unaudited
+          attach: r.attach
+            ? { customer: r.customer, stripe_idempotency_key: r.attach.idempotency_key }
+            : null,
         },
         reason: r.note,
         stripe: { idempotency_key: r.stripe_idempotency_key },

@@ -7,6 +7,20 @@ import { CARD_RATE_LIMIT_CODE, type PriorDecline, type RetryVerdict } from "../.
 import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 import { type RetryRecord } from "../../kv/retries.ts";
 
+const conflicts = new WeakSet<AppError>();
+
+/** A 409 of the retry's own checks (not retryable, another attempt in flight): a refusal. */
+export function retryConflict(error: AppError): AppError {
+  conflicts.add(error);
+  return error;
+}
+
+/** Whether `error` is a refusal by the retry's checks (README: refusals are audited as denied). */
+export function isRetryRefusal(error: unknown): error is AppError {
+  return error instanceof AppError &&
+    (error.code === "retry_refused" || conflicts.has(error));
+}
+
 export interface Retryable {
   txn: Transaction;
   sync: TxnSync;
@@ -22,28 +36,34 @@ export function assertRetryable(
 ): Retryable {
   if (!txn) throw notFound("transaction", id);
   if (!txn.stripe_payment_intent) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
-        "ask the customer to pay again through your checkout (a new PaymentIntent)",
-      { extra: { transaction_status: txn.status, object: "charge" } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
+          "ask the customer to pay again through your checkout (a new PaymentIntent)",
+        { extra: { transaction_status: txn.status, object: "charge" } },
+      ),
     );
   }
   const status = sync?.pi?.status ?? "unknown";
   if (status !== "requires_payment_method" || !sync) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
-        "requires_payment_method (a failed payment) can be retried",
-      { extra: { payment_intent_status: status, transaction_status: txn.status } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
+          "requires_payment_method (a failed payment) can be retried",
+        { extra: { payment_intent_status: status, transaction_status: txn.status } },
+      ),
     );
   }
   if (!txn.customer) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
-        "payment's customer; ask the customer to pay again through your checkout",
-      { extra: { payment_intent_status: status } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
+          "payment's customer; ask the customer to pay again through your checkout",
+        { extra: { payment_intent_status: status } },
+      ),
     );
   }
   return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };

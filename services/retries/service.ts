@@ -2,15 +2,16 @@
  * Retrying failed payments, exactly once (README "Retrying failed payments").
  *
  *   create -> the payment-wide policy (no Stripe call when it refuses)
- *          -> the payment method resolved on the payment's customer (attached, audited)
+ *          -> the payment method read (whose it is), the card's rules
  *          -> ONE commit: the attempt `processing`, caps counted, job, audit
+ *          -> the payment method attached to the customer, keyed `retry-attach:<rty id>`
  *          -> Stripe confirm, keyed `retry:<rty id>`, sent once
  *          -> settled by the answer, the webhook or reconciliation, whichever first
  *
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
-import { type CancellationReason, nextStepOf } from "../../domain/retry.ts";
+import type { CancellationReason } from "../../domain/retry.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -18,11 +19,17 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
-import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
+import { getRetry, listRetries, type RetryFilters } from "../../kv/retries.ts";
+import { type AuthorizationView, authorizationView, type RetryView, retryView } from "./views.ts";
+
+export { authorizationView, retryView } from "./views.ts";
+export type { AuthorizationView, RetryView } from "./views.ts";
 import { type CreateRetryInput, createRetryRequests, RETRY_RECONCILE_JOB } from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { createRetryReconciler } from "./reconcile.ts";
 import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
+import { type Attachments, createAttachments } from "./attach.ts";
+import { isRetryRefusal } from "./retryable.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
@@ -34,46 +41,6 @@ import {
 import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
 import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
 import { bindParts } from "../../core/bind.ts";
-
-/** A capture or cancel as the API shows it. */
-export function authorizationView(a: AuthorizationAction) {
-  const { job: _job, ...shown } = a;
-  return shown;
-}
-export type AuthorizationView = ReturnType<typeof authorizationView>;
-
-/** A retry attempt as the API shows it (internals such as the job left out). */
-export function retryView(r: RetryRecord) {
-  return {
-    id: r.id,
-    transaction_id: r.transaction_id,
-    customer: r.customer,
-    stripe_payment_intent: r.stripe_payment_intent,
-    payment_method: r.payment_method,
-    requested_payment_method: r.requested_payment_method,
-    card: r.card,
-    off_session: r.off_session,
-    note: r.note,
-    confirm_fraud_alert: r.confirm_fraud_alert,
-    status: r.status,
-    stripe_status: r.stripe_status,
-    failure_code: r.failure_code,
-    decline_code: r.decline_code,
-    advice_code: r.advice_code,
-    failure_message: r.failure_message,
-    next_step: nextStepOf(r),
-    next_action: r.next_action,
-    client_secret: r.client_secret,
-    stripe_charge: r.stripe_charge,
-    stripe_request_id: r.stripe_request_id,
-    requested_by: r.requested_by,
-    settled_by: r.settled_by,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    settled_at: r.settled_at,
-  };
-}
-export type RetryView = ReturnType<typeof retryView>;
 
 export interface RetryResult {
   /** `processing`: the outcome is not known yet (the route answers 202, else 201) */
@@ -128,42 +95,60 @@ async function resume(p: RetryParts, id: string) {
   return { body: retryView(r) };
 }
 
+/** A refusal by the retry's rules or checks, audited as denied (README "Retrying failed payments"). */
+async function auditRefusal(p: RetryParts, ctx: CallContext, input: CreateRetryInput, e: AppError) {
+  const inFlight = e.extra?.retry_id;
+  await p.svc.audit.record(ctx, {
+    action: "retry.create",
+    target: { type: "transaction", id: input.transaction_id },
+    result: "denied",
+    reason: e.message,
+    after: {
+      reason: e.extra?.reason ?? (inFlight ? "in_flight" : "not_retryable"),
+      ...(inFlight ? { retry_id: inFlight } : {}),
+      payment_method: input.payment_method,
+    },
+  });
+}
+
 async function attempt(
   p: RetryParts,
   ctx: CallContext,
   input: CreateRetryInput,
   binding: Parameters<RetryParts["requests"]["record"]>[4],
 ) {
-  const { svc, requests, confirmer, paymentMethods } = p;
+  const { svc, requests, confirmer, paymentMethods, attachments } = p;
   try {
     const id = svc.newId("rty");
-    const tx = await requests.preflight(input);
-    const pm = await paymentMethods.resolveForCustomer(
-      ctx,
-      input.payment_method,
-      tx.customer,
-      `retry-attach:${id}`,
-      (card) => requests.preflight(input, card.card?.fingerprint ?? null),
-    );
+    const ok = await requests.preflight(input);
+    // Read only: the card is judged, then the attempt committed (the lock, the caps), and
+    // only then is anything sent to Stripe, the attach included.
+    const { pm, saved } = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
+    const card = cardSummary(pm);
+    await requests.preflight(input, card.fingerprint);
     let record = await requests.record(
       ctx,
       id,
       input,
-      { id: pm.id, card: cardSummary(pm) },
+      { id: pm.id, card, attach: !saved },
       binding,
     );
-    record = await confirmer.confirm(ctx, record);
+    const attached = await attachments.attach(ctx, record);
+    record = attached.record;
+    if (attached.unknown !== null) {
+      await confirmer.settleDirect(ctx, id, {
+        status: "failed",
+        stripe_status: null,
+        failure_code: "payment_method_not_saved",
+        failure_message: "Stripe's answer to saving the payment method on the customer was " +
+          "lost; nothing was charged",
+      }, "answer");
+      throw attached.unknown;
+    }
+    if (record.status === "processing") record = await confirmer.confirm(ctx, record);
     return { body: retryView(record) };
   } catch (error) {
-    if (error instanceof AppError && error.code === "retry_refused") {
-      await svc.audit.record(ctx, {
-        action: "retry.create",
-        target: { type: "transaction", id: input.transaction_id },
-        result: "denied",
-        reason: error.message,
-        after: { reason: error.extra?.reason, payment_method: input.payment_method },
-      });
-    }
+    if (isRetryRefusal(error)) await auditRefusal(p, ctx, input, error);
     throw error;
   }
 }
@@ -230,6 +215,7 @@ interface RetryParts extends Pick<Deps, "kv" | "clock"> {
   confirmer: ReturnType<typeof createRetryConfirmer>;
   reconciler: ReturnType<typeof createRetryReconciler>;
   paymentMethods: ReturnType<typeof createPaymentMethods>;
+  attachments: Attachments;
   authorizations: ReturnType<typeof createAuthorizations>;
 }
 
@@ -241,6 +227,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
   const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
+  const attachments = createAttachments(deps, svc);
   const authorizations = createAuthorizations(deps, { ...svc, confirmer });
   const p: RetryParts = {
     kv,
@@ -251,6 +238,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     confirmer,
     reconciler,
     paymentMethods,
+    attachments,
     authorizations,
   };
 
