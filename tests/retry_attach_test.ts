@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import type { StripeCallOptions } from "../services/stripe/gateway.ts";
-import { withRetryWorld } from "./helpers/retries.ts";
+import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
+import { jsonRequest } from "./helpers/identity.ts";
 
 Deno.test("a burst of 20 retries of one payment saves the card on the customer once; the refusals are audited", async () => {
   await withRetryWorld(async (w) => {
@@ -87,3 +88,83 @@ Deno.test("Stripe refusing to save the card ends the attempt failed with its cod
 });
 
 let refuseAttach = false;
+
+const ATTACH = /^\/v1\/payment_methods\/[^/]+\/attach$/;
+
+/** POST /retries with the raw answer (its headers), as the operator, with `key` if given. */
+async function postRetry(w: RetryWorld, body: Record<string, unknown>, key?: string) {
+  const headers = { ...await w.stepUp(), ...(key ? { "idempotency-key": key } : {}) };
+  const res = await w.t.app.request(RETRIES, jsonRequest("POST", headers, body));
+  return { res, body: await res.json() as Record<string, unknown> };
+}
+
+/** The cards saved on the customer at Stripe, and the attach audit entries naming them. */
+async function savedAndAudited(w: RetryWorld, customer: string) {
+  const saved = (await w.stripe.paymentMethods.list({ customer, type: "card" })).data;
+  const audit = (await w.t.services.audit.list({ limit: 100, action: "payment_method.attach" }))
+    .data;
+  return { saved: saved.map((pm) => pm.id), audited: audit.map((e) => e.target?.id) };
+}
+
+Deno.test("a lost attach answer: 503 with Retry-After; the same Idempotency-Key finishes the retry with the same attach", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    w.emu.faults.inject({ method: "POST", path: ATTACH, kind: "act_then_drop" });
+    const body = { transaction_id: f.txnId, payment_method: "pm_card_visa_debit" };
+    const first = await postRetry(w, body, "click-1");
+    assert.equal(first.res.status, 503, JSON.stringify(first.body));
+    assert.equal(first.body.code, "stripe_unavailable");
+    assert.ok(Number(first.res.headers.get("retry-after")) >= 1, "Retry-After");
+    const id = String(first.body.retry_id);
+    assert.match(
+      String(first.body.detail),
+      new RegExp(`same Idempotency-Key.*${id}|${id}.*same Idempotency-Key`),
+    );
+    // the attempt and its attach are on record before Stripe's answer is known
+    const created = (await w.t.services.audit.list({ limit: 20, action: "retry.create" })).data;
+    const intent = created.find((e) => e.target?.id === id)?.after as { attach?: unknown };
+    assert.ok(intent?.attach, "the attach intent is audited before the call");
+    assert.equal((await w.get(`${RETRIES}/${id}`)).body.status, "processing");
+
+    const again = await postRetry(w, body, "click-1");
+    assert.equal(again.res.status, 201, JSON.stringify(again.body));
+    assert.equal(again.body.id, id);
+    assert.equal(again.body.status, "succeeded");
+    const { saved, audited } = await savedAndAudited(w, f.customer);
+    assert.equal(saved.length, 1, "Stripe answered the same attach: one card saved");
+    assert.deepEqual(audited, saved, "the saved card is audited");
+    assert.equal(again.body.payment_method, saved[0]);
+    const charged = (await w.charges(f.pi.id)).filter((c) => c.status === "succeeded");
+    assert.equal(charged.length, 1);
+  });
+});
+
+Deno.test("a lost attach answer without an Idempotency-Key: the payment is held until reconciliation closes the retry, card audited", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    w.emu.faults.inject({ method: "POST", path: ATTACH, kind: "act_then_drop" });
+    const body = { transaction_id: f.txnId, payment_method: "pm_card_visa_debit" };
+    const first = await postRetry(w, body);
+    assert.equal(first.res.status, 503);
+    assert.ok(first.res.headers.get("retry-after"));
+    const id = String(first.body.retry_id);
+    assert.match(String(first.body.detail), /no Idempotency-Key/);
+    const second = await postRetry(w, body);
+    assert.equal(second.res.status, 409, "held: no second card saved");
+    assert.equal(second.body.retry_id, id);
+
+    w.clock.advance(61_000);
+    await w.runAllJobs();
+    const r = await w.get(`${RETRIES}/${id}`);
+    assert.equal(r.body.status, "failed");
+    assert.equal(r.body.settled_by, "reconcile");
+    assert.match(String(r.body.failure_message), /nothing was charged/);
+    const { saved, audited } = await savedAndAudited(w, f.customer);
+    assert.equal(saved.length, 1);
+    assert.deepEqual(audited, saved, "the card Stripe saved is audited");
+
+    const next = await w.retry({ transaction_id: f.txnId, payment_method: saved[0] });
+    assert.equal(next.body.status, "succeeded", JSON.stringify(next.body));
+    assert.equal((await savedAndAudited(w, f.customer)).saved.length, 1);
+  });
+});

@@ -7,12 +7,19 @@
  * settled on the attempt with its audit entry in one commit: saved (the
  * attempt goes on to the confirm), or refused (the attempt ends `failed` with
  * Stripe's reason; nothing was charged).
+ *
+ * When Stripe's answer is lost the attempt stays `processing`, holding the
+ * payment: the same request sent again with the same `Idempotency-Key`
+ * resumes it and sends the same attach (Stripe answers it once), then the
+ * confirm; otherwise reconciliation sends the same attach to learn what
+ * Stripe did, audits it, and closes the attempt, never confirming a payment
+ * the operator was told had failed (`not_confirmed`, nothing charged).
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import type { AppError } from "../../core/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import { attemptStripe, type StripeAttempt } from "../stripe/mod.ts";
 import { addUpdateRetry, getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { addSettlement, type RetryOutcome } from "./settlement.ts";
@@ -20,6 +27,48 @@ import { cardSummary } from "./payment_methods.ts";
 import { bindParts } from "../../core/bind.ts";
 
 export const ATTACH_REASON = "saved on the payment's customer to retry the payment with it";
+
+/** Seconds before the same request may be sent again with the same Idempotency-Key. */
+const RESEND_AFTER_S = 2;
+
+/** How an attempt whose request stopped before its confirm is closed by reconciliation. */
+const NOT_CONFIRMED: RetryOutcome = {
+  status: "failed",
+  stripe_status: null,
+  failure_code: "not_confirmed",
+  failure_message: "the request that made this retry stopped before the payment was confirmed " +
+    "at Stripe (Stripe's answer to saving the payment method was lost): nothing was charged; " +
+    "the payment method is saved on the customer, retry the payment with it",
+};
+
+/**
+ * The 503 for a lost attach answer: what happened (the card may be saved, the
+ * attempt holds the payment, nothing charged) and what to do, which depends on
+ * whether the request carried an Idempotency-Key.
+ */
+export function attachAnswerLost(
+  r: RetryRecord,
+  withKey: boolean,
+  error: unknown,
+  reconcileAfterS: number,
+): AppError {
+  const lost = `Stripe's answer to saving payment method ${r.payment_method} on customer ` +
+    `${r.customer} was lost (it may be saved there already); retry ${r.id} is recorded and ` +
+    "holds this payment, and nothing was charged. ";
+  const fix = withKey
+    ? "Send this request again with the same Idempotency-Key (header.idempotency-key): Stripe " +
+      "answers the same attach, the card is saved once, and the retry goes on"
+    : "This request had no Idempotency-Key (header.idempotency-key), so sending it again makes " +
+      `a new retry, refused while ${r.id} holds the payment: reconciliation closes ${r.id} ` +
+      `within minutes (GET /retries/${r.id}); then retry with the payment method saved on the ` +
+      "customer (GET /customers/{id}/payment-methods)";
+  const stripe = error instanceof AppError ? error.extra?.stripe : undefined;
+  return new AppError("stripe_unavailable", lost + fix, {
+    extra: { retry_id: r.id, payment_method: r.payment_method, ...(stripe ? { stripe } : {}) },
+    cause: error,
+    retryAfter: withKey ? RESEND_AFTER_S : reconcileAfterS,
+  });
+}
 
 function requestIdOf(obj: unknown): string | null {
   return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
@@ -107,32 +156,54 @@ async function settleAttach(
   });
 }
 
+/** The attach of a recorded attempt, with the Stripe idempotency key it carries. */
+function sendAttach(p: AttachParts, r: RetryRecord) {
+  const key = r.attach?.idempotency_key ?? `retry-attach:${r.id}`;
+  return attemptStripe(
+    p.deps.stripe,
+    (s) =>
+      s.paymentMethods.attach(r.payment_method, { customer: r.customer }, { idempotencyKey: key }),
+    { label: "payment_methods.attach" },
+  );
+}
+
 /**
  * Sends the attach of a recorded attempt whose payment method is not saved on
  * the customer yet, and settles Stripe's answer. Returns the attempt as it
- * stands after: still `processing` (saved, or Stripe's answer not known).
+ * stands after (`processing` when saved), and `unknown`: Stripe's answer was
+ * lost (or it asked to try again later), the attempt left as it was.
  */
 async function attach(
   p: AttachParts,
   ctx: CallContext,
   r: RetryRecord,
 ): Promise<{ record: RetryRecord; unknown: unknown | null }> {
-  const { kv, deps } = p;
   if (r.status !== "processing" || r.attach?.status !== "pending") {
     return { record: r, unknown: null };
   }
-  const key = r.attach.idempotency_key;
-  const attempt = await attemptStripe(
-    deps.stripe,
-    (s) =>
-      s.paymentMethods.attach(r.payment_method, { customer: r.customer }, { idempotencyKey: key }),
-    { label: "payment_methods.attach" },
-  );
+  const attempt = await sendAttach(p, r);
   if (attempt.kind === "answered" || attempt.kind === "refused") {
     await settleAttach(p, ctx, r.id, attempt);
-    return { record: (await getRetry(kv, r.id)).value ?? r, unknown: null };
+    return { record: (await getRetry(p.kv, r.id)).value ?? r, unknown: null };
   }
   return { record: r, unknown: attempt.error };
+}
+
+/**
+ * Reconciliation of an attempt whose request stopped before its confirm, the
+ * attach's outcome unknown: the same attach again (same key: Stripe answers
+ * what it did, or acts now), audited, and the attempt closed.
+ */
+async function closeUnconfirmed(
+  p: AttachParts,
+  ctx: CallContext,
+  r: RetryRecord,
+): Promise<"settled" | "unknown"> {
+  const attempt = await sendAttach(p, r);
+  if (attempt.kind === "answered") await settleAttach(p, ctx, r.id, attempt, NOT_CONFIRMED);
+  else if (attempt.kind === "refused") await settleAttach(p, ctx, r.id, attempt);
+  else return "unknown";
+  return "settled";
 }
 
 /** What attaching works with. */
@@ -147,7 +218,7 @@ export function createAttachments(deps: Deps, svc: { audit: AuditService }) {
   const p: AttachParts = { kv: deps.kv, clock: deps.clock, deps, svc };
   return {
     attach: bindParts(p, attach),
-    settleAttach: bindParts(p, settleAttach),
+    closeUnconfirmed: bindParts(p, closeUnconfirmed),
   };
 }
 

@@ -9,6 +9,9 @@
  * Stripe answers what it did, or acts now, once. Only past that window is the
  * attempt closed `failed` (`not_received_by_stripe`).
  *
+ * An attempt whose request stopped before its confirm (the attach's answer
+ * lost) is closed, its attach learned and audited (attach.ts).
+ *
  * An attempt waiting on the customer (`requires_action`) is read from Stripe
  * too once it has waited `RETRY_WAITING_CHECK_AFTER_MS`, then after doubling
  * waits: if its webhook was lost, Stripe's answer settles it all the same.
@@ -25,6 +28,7 @@ import {
   type RetryRecord,
 } from "../../kv/retries.ts";
 import type { RetryConfirmer } from "./confirm.ts";
+import type { Attachments } from "./attach.ts";
 import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
 import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
 
@@ -86,7 +90,7 @@ async function readAndApply(
 
 export function createRetryReconciler(
   deps: Deps,
-  confirmer: RetryConfirmer,
+  { confirmer, attachments }: { confirmer: RetryConfirmer; attachments: Attachments },
   answers: AnswerDetails,
 ) {
   const { kv, clock, log } = deps;
@@ -96,6 +100,11 @@ export function createRetryReconciler(
     const record = (await getRetry(kv, id)).value;
     if (record && waitingCheckDue(record, clock.now())) return await checkWaiting(record);
     if (!record || record.status !== "processing") return "skipped";
+    // Its request stopped before the confirm, Stripe's answer to the attach unknown.
+    if (record.attach?.status === "pending") {
+      if (clock.now() - Date.parse(record.created_at) < RETRY_RECONCILE_AFTER_MS) return "unknown";
+      return await attachments.closeUnconfirmed(ctx, record);
+    }
     const { pi, waiting } = await readAndApply(deps, { confirmer, answers }, ctx, record);
     const after = (await getRetry(kv, id)).value;
     if (!after || after.status !== "processing") return "settled";

@@ -19,16 +19,21 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
-import { getRetry, listRetries, type RetryFilters } from "../../kv/retries.ts";
+import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
 import { type AuthorizationView, authorizationView, type RetryView, retryView } from "./views.ts";
 
 export { authorizationView, retryView } from "./views.ts";
 export type { AuthorizationView, RetryView } from "./views.ts";
-import { type CreateRetryInput, createRetryRequests, RETRY_RECONCILE_JOB } from "./request.ts";
+import {
+  type CreateRetryInput,
+  createRetryRequests,
+  RETRY_RECONCILE_AFTER_MS,
+  RETRY_RECONCILE_JOB,
+} from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { createRetryReconciler } from "./reconcile.ts";
 import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
-import { type Attachments, createAttachments } from "./attach.ts";
+import { attachAnswerLost, type Attachments, createAttachments } from "./attach.ts";
 import { isRetryRefusal } from "./retryable.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
@@ -88,11 +93,33 @@ async function finishAuthorization(
   return { action: r.body as AuthorizationView, replayed: r.replayed };
 }
 
-async function resume(p: RetryParts, id: string) {
+/**
+ * The answer for a record created under the client's Idempotency-Key whose
+ * first answer was "try again" (or whose process died): an attempt whose
+ * attach answer was lost goes on from there, with the same attach.
+ */
+async function resume(p: RetryParts, ctx: CallContext, id: string) {
   const { kv } = p;
-  const r = (await getRetry(kv, id)).value;
+  let r = (await getRetry(kv, id)).value;
   if (!r) throw notFound("retry", id);
+  if (r.status === "processing" && r.attach?.status === "pending") r = await proceed(p, ctx, r);
   return { body: retryView(r) };
+}
+
+/** A recorded attempt to Stripe: its payment method saved on the customer if needed, then the confirm. */
+async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord) {
+  const { attachments, confirmer } = p;
+  const attached = await attachments.attach(ctx, record);
+  if (attached.unknown !== null) {
+    throw attachAnswerLost(
+      attached.record,
+      ctx.idempotency_key !== undefined,
+      attached.unknown,
+      (RETRY_RECONCILE_AFTER_MS + 60_000) / 1000,
+    );
+  }
+  const r = attached.record;
+  return r.status === "processing" ? await confirmer.confirm(ctx, r) : r;
 }
 
 /** A refusal by the retry's rules or checks, audited as denied (README "Retrying failed payments"). */
@@ -117,7 +144,7 @@ async function attempt(
   input: CreateRetryInput,
   binding: Parameters<RetryParts["requests"]["record"]>[4],
 ) {
-  const { svc, requests, confirmer, paymentMethods, attachments } = p;
+  const { svc, requests, paymentMethods } = p;
   try {
     const id = svc.newId("rty");
     const ok = await requests.preflight(input);
@@ -126,27 +153,14 @@ async function attempt(
     const { pm, saved } = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
     const card = cardSummary(pm);
     await requests.preflight(input, card.fingerprint);
-    let record = await requests.record(
+    const record = await requests.record(
       ctx,
       id,
       input,
       { id: pm.id, card, attach: !saved },
       binding,
     );
-    const attached = await attachments.attach(ctx, record);
-    record = attached.record;
-    if (attached.unknown !== null) {
-      await confirmer.settleDirect(ctx, id, {
-        status: "failed",
-        stripe_status: null,
-        failure_code: "payment_method_not_saved",
-        failure_message: "Stripe's answer to saving the payment method on the customer was " +
-          "lost; nothing was charged",
-      }, "answer");
-      throw attached.unknown;
-    }
-    if (record.status === "processing") record = await confirmer.confirm(ctx, record);
-    return { body: retryView(record) };
+    return { body: retryView(await proceed(p, ctx, record)) };
   } catch (error) {
     if (isRetryRefusal(error)) await auditRefusal(p, ctx, input, error);
     throw error;
@@ -166,7 +180,7 @@ async function create(
     : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
     run: (binding) => attempt(p, ctx, input, binding),
-    resume: (id) => resume(p, id),
+    resume: (id) => resume(p, ctx, id),
   });
   return { retry: r.body as RetryView, replayed: r.replayed };
 }
@@ -225,9 +239,9 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const hooks: RetryHooks = svc.hooks ?? {};
   const requests = createRetryRequests(deps, { ...svc, fraudAlerts });
   const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
-  const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
   const attachments = createAttachments(deps, svc);
+  const reconciler = createRetryReconciler(deps, { confirmer, attachments }, svc.answers);
   const authorizations = createAuthorizations(deps, { ...svc, confirmer });
   const p: RetryParts = {
     kv,
