@@ -21,8 +21,8 @@ import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
 import { findTransactionId, readTransactionState } from "../../kv/transactions.ts";
-import { piAmbiguous } from "./merge.ts";
-import { isPiTerminal, piSnap, placeRead, refundCounts, refundSnap } from "./snapshots.ts";
+import { piAmbiguous, placeRead } from "./merge.ts";
+import { isPiTerminal, piSnap, refundCounts, refundSnap } from "./snapshots.ts";
 import { stripeAnsweredAt } from "../stripe/mod.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
 import {

@@ -183,4 +183,31 @@ export function piAmbiguous(current: PiSnap | null, incoming: PiSnap): boolean {
   return (failed(current) && inFlight(incoming)) || (failed(incoming) && inFlight(current));
 }
 
+/** The Stripe time a stored PaymentIntent snapshot is known to be from (a read: its `read_at`). */
+export function piSeenAt(snap: Pick<PiSnap, "order" | "read_at">): number {
+  return snap.read_at ?? snap.order[1];
+}
+
+/**
+ * Where a PaymentIntent read from the API goes (README "Transactions and money
+ * edges"). Stripe answered after everything seen before the read (`stored`,
+ * and the event that asked for the read, `eventAt`), so it is placed after
+ * them, at Stripe's time of the answer when known (`stripeAt`, else the
+ * service's clock). `readAt` is the earliest Stripe time it can be from: an
+ * event of that second or later may be newer than the read even when the read
+ * is placed after it (merge.ts `piAmbiguous` asks Stripe then).
+ */
+export function placeRead(
+  stripeAt: number | null,
+  nowSec: number,
+  stored: Pick<PiSnap, "order" | "read_at"> | null | undefined,
+  eventAt?: number,
+): { at: number; readAt: number } {
+  const positions = [stored?.order[1], eventAt].filter((t): t is number => t !== undefined);
+  const times = [stored ? piSeenAt(stored) : undefined, eventAt]
+    .filter((t): t is number => t !== undefined);
+  const at = Math.max(stripeAt ?? nowSec, positions.length ? Math.max(...positions) + 1 : 0);
+  return { at, readAt: stripeAt ?? (times.length ? Math.max(...times) : nowSec) };
+}
+
 export type { ChargeSnap, DisputeSnap, EfwSnap, PiSnap, RefundSnap, ReviewSnap };

@@ -87,34 +87,7 @@ function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentE
   };
 }
 
-/** The Stripe time a stored PaymentIntent snapshot is known to be from (a read: its `read_at`). */
-export function piSeenAt(snap: Pick<PiSnap, "order" | "read_at">): number {
-  return snap.read_at ?? snap.order[1];
-}
-
-/**
- * Where a PaymentIntent read from the API goes (README "Transactions and money
- * edges"). Stripe answered after everything seen before the read (`stored`,
- * and the event that asked for the read, `eventAt`), so it is placed after
- * them, at Stripe's time of the answer when known (`stripeAt`, else the
- * service's clock). `readAt` is the earliest Stripe time it can be from: an
- * event of that second or later may be newer than the read even when the read
- * is placed after it (merge.ts `piAmbiguous` asks Stripe then).
- */
-export function placeRead(
-  stripeAt: number | null,
-  nowSec: number,
-  stored: Pick<PiSnap, "order" | "read_at"> | null | undefined,
-  eventAt?: number,
-): { at: number; readAt: number } {
-  const positions = [stored?.order[1], eventAt].filter((t): t is number => t !== undefined);
-  const times = [stored ? piSeenAt(stored) : undefined, eventAt]
-    .filter((t): t is number => t !== undefined);
-  const at = Math.max(stripeAt ?? nowSec, positions.length ? Math.max(...positions) + 1 : 0);
-  return { at, readAt: stripeAt ?? (times.length ? Math.max(...times) : nowSec) };
-}
-
-/** `readAt`: the snapshot is a read from the API (see `placeRead`). */
+/** `readAt`: the snapshot is a read from the API (merge.ts `placeRead`). */
 export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): PiSnap {
   const error = errorSummary(pi.last_payment_error);
   return {
@@ -146,10 +119,20 @@ function chargeRank(ch: Pick<Stripe.Charge, "status" | "captured">): number {
   return 2;
 }
 
-/** Declines as Stripe reports them on the card error: issuer's code, `fraudulent` for Radar blocks. */
+/** Radar's own blocks (its risk rules, or a custom rule), which the card error reports as `fraudulent`. */
+const RADAR_BLOCKS = new Set(["highest_risk_level", "elevated_risk_level", "rule"]);
+
+/**
+ * Declines as Stripe reports them on the card error: the issuer's code, and
+ * `fraudulent` only for Radar's blocks. Stripe blocks charges for other
+ * reasons too (a card it locked after too many declines,
+ * `card_decline_rate_limit_exceeded`), which are no fraud decline: no code.
+ */
 function chargeDeclineCode(ch: Stripe.Charge): string | null {
   if (ch.status !== "failed" || !ch.outcome) return null;
-  if (ch.outcome.type === "blocked") return "fraudulent";
+  if (ch.outcome.type === "blocked") {
+    return RADAR_BLOCKS.has(ch.outcome.reason ?? "") ? "fraudulent" : null;
+  }
   return ch.outcome.reason ?? null;
 }
 
