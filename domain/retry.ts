@@ -43,6 +43,9 @@ export const HARD_DECLINES: readonly string[] = [
   "do_not_try_again",
 ];
 
+/** The advice code saying the card's details (CVC, postal code, expiry) must be confirmed. */
+export const CONFIRM_CARD_DATA = "confirm_card_data";
+
 /** Stripe's own lock on a card declined too often: it refuses that card for 24 h. */
 export const CARD_RATE_LIMIT_CODE = "card_decline_rate_limit_exceeded";
 const CARD_RATE_LIMIT_MS = 24 * 3600_000;
@@ -84,6 +87,8 @@ export interface RetryFacts {
   fingerprint?: string | null;
   /** when this card was retried (ms), by anyone on any payment */
   cardUses?: number[];
+  /** when the offered card's details were entered (ms, `created`); null: unknown or fixed (test ids) */
+  cardEnteredAt?: number | null;
   openFraudAlert: boolean;
   /** an alert resolved as fraud that still names the customer (its id) */
   fraudConfirmed?: string | null;
@@ -99,6 +104,7 @@ export const REFUSAL_REASONS = [
   "fraud_confirmed",
   "do_not_try_again",
   "hard_decline_same_card",
+  "confirm_card_data",
   "card_rate_limited",
   "try_again_later",
   "card_daily_cap",
@@ -171,6 +177,17 @@ function judgeCard(f: RetryFacts, fingerprint: string): RetryVerdict | null {
       "hard_decline_same_card",
       `this card was declined with ${codeOf(hard)}, which a retry cannot fix: use a card ` +
         "with a different fingerprint",
+    );
+  }
+  // The card's details were wrong (a CVC, a postal code): the same details cannot succeed;
+  // a payment method entered after the decline carries new ones.
+  const data = same.filter((d) => d.advice_code === CONFIRM_CARD_DATA).at(-1);
+  if (data && !(f.cardEnteredAt != null && f.cardEnteredAt > data.at)) {
+    return refuse(
+      "confirm_card_data",
+      `the bank declined this card's details (${codeOf(data)}, advice confirm_card_data): ` +
+        "the same card with the same details cannot succeed; ask the customer to enter the " +
+        "card's details again (a new payment method) or for another card",
     );
   }
   const locked = same.filter((d) => d.code === CARD_RATE_LIMIT_CODE).at(-1);
@@ -272,6 +289,10 @@ export function nextStepOf(a: {
   }
   if (a.advice_code === "try_again_later") {
     return "try this card again later, or another card now";
+  }
+  if (a.advice_code === CONFIRM_CARD_DATA) {
+    return "the card's details were declined: ask the customer to enter them again (a new " +
+      "payment method), or for another card";
   }
   return "ask the customer for another card, or try again later";
 }

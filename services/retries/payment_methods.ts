@@ -71,7 +71,7 @@ async function inspect(
   ctx: CallContext,
   requested: string,
   customer: string,
-): Promise<{ pm: Stripe.PaymentMethod; saved: boolean }> {
+): Promise<{ pm: Stripe.PaymentMethod; saved: boolean; enteredAt: number | null }> {
   const { deps, svc } = p;
   if (TEST_ID.test(requested) && deps.config.stripe.livemode) {
     throw validationFailed([{
@@ -81,8 +81,10 @@ async function inspect(
   }
   // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe
   const pm = await retrieve(p, requested);
+  // a test id stands for a fixed test card: its details never change, whatever `created` says
+  const enteredAt = TEST_ID.test(requested) ? null : pm.created * 1000;
   const owner = idOf(pm.customer);
-  if (owner === customer) return { pm, saved: true };
+  if (owner === customer) return { pm, saved: true, enteredAt };
   if (owner) {
     await svc.audit.record(ctx, {
       action: "retry.create",
@@ -97,7 +99,7 @@ async function inspect(
       { extra: { payment_method: pm.id } },
     );
   }
-  return { pm, saved: false };
+  return { pm, saved: false, enteredAt };
 }
 
 /** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */

@@ -107,11 +107,16 @@ function newRetryRecord(
   };
 }
 
-/** The payment method to confirm with; `attach`: it is saved on the customer after the commit. */
+/**
+ * The payment method to confirm with; `attach`: it is saved on the customer
+ * after the commit; `entered_at`: when its details were entered (domain/retry.ts
+ * `cardEnteredAt`).
+ */
 export interface RetryPaymentMethod {
   id: string;
   card: CardSummary | null;
   attach: boolean;
+  entered_at: number | null;
 }
 
 export interface RequestServices {
@@ -122,13 +127,14 @@ export interface RequestServices {
 
 /**
  * The rules, before anything is sent to Stripe: the payment-wide ones, and the
- * card's too once it is known (`fingerprint`: before it is saved on the customer).
+ * card's too once it is known (`card`: read, before it is saved on the customer).
  */
 async function preflight(
   p: ReqParts,
   input: CreateRetryInput,
-  fingerprint?: string | null,
+  card?: { fingerprint: string | null; entered_at: number | null },
 ): Promise<Retryable> {
+  const fingerprint = card?.fingerprint;
   const { kv, clock, config, svc } = p;
   const state = await readTransactionState(kv, input.transaction_id);
   const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
@@ -144,7 +150,9 @@ async function preflight(
     fraudConfirmed: confirmed,
     declines: priorDeclines(ok.sync, retries),
     attempts: rs.value?.attempts ?? 0,
-    ...(fingerprint !== undefined ? { fingerprint, cardUses: uses?.value?.uses ?? [] } : {}),
+    ...(card
+      ? { fingerprint, cardUses: uses?.value?.uses ?? [], cardEnteredAt: card.entered_at }
+      : {}),
     openFraudAlert: alert,
     confirmFraudAlert: input.confirm_fraud_alert === true,
     note: input.note ?? null,
@@ -201,6 +209,7 @@ function record(
       attempts: rs.value?.attempts ?? 0,
       fingerprint,
       cardUses: uses?.value?.uses ?? [],
+      cardEnteredAt: pm.entered_at,
       openFraudAlert: alert,
       confirmFraudAlert: input.confirm_fraud_alert === true,
       note: input.note ?? null,

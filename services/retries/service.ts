@@ -150,16 +150,12 @@ async function attempt(
     const ok = await requests.preflight(input);
     // Read only: the card is judged, then the attempt committed (the lock, the caps), and
     // only then is anything sent to Stripe, the attach included.
-    const { pm, saved } = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
-    const card = cardSummary(pm);
-    await requests.preflight(input, card.fingerprint);
-    const record = await requests.record(
-      ctx,
-      id,
-      input,
-      { id: pm.id, card, attach: !saved },
-      binding,
-    );
+    const found = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
+    const card = cardSummary(found.pm);
+    const enteredAt = found.enteredAt;
+    await requests.preflight(input, { fingerprint: card.fingerprint, entered_at: enteredAt });
+    const pm = { id: found.pm.id, card, attach: !found.saved, entered_at: enteredAt };
+    const record = await requests.record(ctx, id, input, pm, binding);
     return { body: retryView(await proceed(p, ctx, record)) };
   } catch (error) {
     if (isRetryRefusal(error)) await auditRefusal(p, ctx, input, error);
