@@ -11,8 +11,20 @@
  * records the attempt with the card and the counts read there.
  */
 
-export const RETRY_STATUSES = ["processing", "succeeded", "requires_action", "failed"] as const;
+export const RETRY_STATUSES = [
+  "processing",
+  "succeeded",
+  "requires_action",
+  "requires_capture",
+  "failed",
+  "canceled",
+] as const;
 export type RetryStatus = typeof RETRY_STATUSES[number];
+
+/** Not settled yet: waiting on the customer (3-D Secure), or authorized and not captured. */
+export function isRetryWaiting(status: RetryStatus): boolean {
+  return status === "requires_action" || status === "requires_capture";
+}
 
 /** Issuer declines that signal fraud: the payment is not retried with any card. */
 export const FRAUD_DECLINES: readonly string[] = [
@@ -239,28 +251,6 @@ export function recentCardUses(uses: number[], now: number, keep: number): numbe
   return uses.filter((t) => t > now - DAY_MS).sort((a, b) => a - b).slice(-Math.max(keep, 1));
 }
 
-// --- authorizations ------------------------------------------------------------
-
-/** Stripe's `cancellation_reason` values an operator may give when releasing an authorization. */
-export const CANCELLATION_REASONS = [
-  "duplicate",
-  "fraudulent",
-  "requested_by_customer",
-  "abandoned",
-] as const;
-export type CancellationReason = typeof CANCELLATION_REASONS[number];
-
-/** Card authorizations lapse 7 days after they were made (Stripe releases them then). */
-export const CARD_AUTHORIZATION_TTL_MS = 7 * DAY_MS;
-/** An ops alert is raised this long before an authorization lapses. */
-export const AUTHORIZATION_ALERT_BEFORE_MS = DAY_MS;
-
-/** When an authorization made at `createdMs` lapses, and whether it is within the alert window. */
-export function authorizationExpiry(createdMs: number, now: number) {
-  const expiresAt = createdMs + CARD_AUTHORIZATION_TTL_MS;
-  return { expires_at: expiresAt, due_for_alert: now >= expiresAt - AUTHORIZATION_ALERT_BEFORE_MS };
-}
-
 /** What support does next about an attempt (shown with it); null when nothing is left to do. */
 export function nextStepOf(a: {
   status: RetryStatus;
@@ -271,6 +261,10 @@ export function nextStepOf(a: {
   if (a.status === "requires_action") {
     return "the customer must authenticate: send them to your checkout with the client_secret " +
       "(next_action says how)";
+  }
+  if (a.status === "requires_capture") {
+    return "the payment is authorized, not charged: capture it (POST /transactions/{id}/capture) " +
+      "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
   }
   if (a.status !== "failed") return null;
   if (

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { authorizationExpiry } from "../domain/authorization.ts";
 import {
-  authorizationExpiry,
   declineClass,
   judgeRetry,
   type PriorDecline,

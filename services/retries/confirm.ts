@@ -32,6 +32,7 @@ import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
 import { bindParts } from "../../core/bind.ts";
+import { isRetryWaiting } from "../../domain/retry.ts";
 
 export type ConfirmAttempt =
   | {
@@ -169,7 +170,7 @@ async function settleDirect(
     const fillDetails = r?.status === "requires_action" && outcome.status === "requires_action" &&
       r.next_action === null && outcome.next_action;
     const open = r?.status === "processing" ||
-      (fromWaiting && r?.status === "requires_action" && outcome.status !== r.status);
+      (fromWaiting && r !== null && isRetryWaiting(r.status) && outcome.status !== r.status);
     if (!r || (!open && !fillDetails)) return { value: null, audit: [] };
     const at = new Date(clock.now()).toISOString();
     const entryAudit = await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, outcome, {
@@ -192,7 +193,11 @@ function outcomeOfAnswer(
       : pi.latest_charge?.id ?? null;
     const waiting = pi.status === "requires_action";
     return {
-      status: waiting ? "requires_action" : "succeeded",
+      status: waiting
+        ? "requires_action"
+        : pi.status === "requires_capture"
+        ? "requires_capture"
+        : "succeeded",
       stripe_status: pi.status,
       next_action: waiting ? pi.next_action : null,
       client_secret: waiting ? pi.client_secret : null,

@@ -12,7 +12,8 @@
  * An attempt whose request stopped before its confirm (the attach's answer
  * lost) is closed, its attach learned and audited (attach.ts).
  *
- * An attempt waiting on the customer (`requires_action`) is read from Stripe
+ * An attempt waiting on the customer (`requires_action`), or authorized and
+ * waiting for its capture or release (`requires_capture`), is read from Stripe
  * too once it has waited `RETRY_WAITING_CHECK_AFTER_MS`, then after doubling
  * waits: if its webhook was lost, Stripe's answer settles it all the same.
  */
@@ -31,6 +32,7 @@ import type { RetryConfirmer } from "./confirm.ts";
 import type { Attachments } from "./attach.ts";
 import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
 import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
+import { isRetryWaiting } from "../../domain/retry.ts";
 
 /** Stripe keeps idempotency keys 24 h; past this, a confirm with the same key could act anew. */
 export const RETRY_RECONFIRM_WINDOW_MS = 23 * 3600 * 1000;
@@ -56,7 +58,7 @@ export interface RetryReconcileSummary {
  * long as the whole wait so far (15 min, 30 min, 1 h, …).
  */
 export function waitingCheckDue(r: RetryRecord, now: number): boolean {
-  if (r.status !== "requires_action") return false;
+  if (!isRetryWaiting(r.status)) return false;
   const since = Date.parse(r.updated_at);
   const last = r.stripe_checked_at ? Date.parse(r.stripe_checked_at) : since;
   return now - last >= Math.max(RETRY_WAITING_CHECK_AFTER_MS, last - since);
@@ -171,10 +173,12 @@ export function createRetryReconciler(
       if (r && clock.now() - Date.parse(r.created_at) >= RETRY_RECONCILE_AFTER_MS) due.push(id);
     }
     // the waiting ones not due yet cost a KV read, not a Stripe call: look further for them
-    for (const id of await listRetryIdsByStatus(kv, "requires_action", limit * 10)) {
-      if (due.length >= limit * 2) break;
-      const r = (await getRetry(kv, id)).value;
-      if (r && waitingCheckDue(r, clock.now())) due.push(id);
+    for (const status of ["requires_action", "requires_capture"] as const) {
+      for (const id of await listRetryIdsByStatus(kv, status, limit * 10)) {
+        if (due.length >= limit * 3) break;
+        const r = (await getRetry(kv, id)).value;
+        if (r && waitingCheckDue(r, clock.now())) due.push(id);
+      }
     }
     for (const id of due) {
       try {

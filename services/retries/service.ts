@@ -11,7 +11,7 @@
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
-import type { CancellationReason } from "../../domain/retry.ts";
+import type { CancellationReason } from "../../domain/authorization.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
