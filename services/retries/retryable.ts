@@ -28,6 +28,25 @@ export interface Retryable {
   pi: string;
 }
 
+/** Stripe sends a decline's charge.failed and payment_intent.payment_failed moments apart. */
+const ARRIVING_RETRY_AFTER_S = 2;
+
+/**
+ * A declined charge the PaymentIntent as last seen does not know of (nor any
+ * PaymentIntent seen yet): the PaymentIntent's own update about it is still
+ * on its way.
+ */
+function declineArriving(sync: TxnSync | null): string | null {
+  const pi = sync?.pi ?? null;
+  if (!sync || pi?.status === "succeeded" || pi?.status === "canceled") return null;
+  const seenAt = pi ? pi.read_at ?? pi.order[1] : 0;
+  const newer = Object.values(sync.charges).filter((c) =>
+    c.status === "failed" && c.id !== pi?.error?.charge && c.id !== pi?.latest_charge &&
+    c.created >= seenAt
+  );
+  return newer.sort((a, b) => b.created - a.created)[0]?.id ?? null;
+}
+
 /** 404 / 409 unless the transaction is a PaymentIntent waiting for a new payment method. */
 export function assertRetryable(
   id: string,
@@ -46,6 +65,21 @@ export function assertRetryable(
     );
   }
   const status = sync?.pi?.status ?? "unknown";
+  const arriving = status === "requires_payment_method" ? null : declineArriving(sync);
+  if (arriving) {
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id}'s latest state is still arriving from Stripe: its declined charge ` +
+          `${arriving} is recorded, the PaymentIntent's own update not yet (last seen ` +
+          `${status}); retry in a moment`,
+        {
+          extra: { payment_intent_status: status, transaction_status: txn.status },
+          retryAfter: ARRIVING_RETRY_AFTER_S,
+        },
+      ),
+    );
+  }
   if (status !== "requires_payment_method" || !sync) {
     throw retryConflict(
       new AppError(
