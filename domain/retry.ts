@@ -11,8 +11,20 @@
  * records the attempt with the card and the counts read there.
  */
 
-export const RETRY_STATUSES = ["processing", "succeeded", "requires_action", "failed"] as const;
+export const RETRY_STATUSES = [
+  "processing",
+  "succeeded",
+  "requires_action",
+  "requires_capture",
+  "failed",
+  "canceled",
+] as const;
 export type RetryStatus = typeof RETRY_STATUSES[number];
+
+/** Not settled yet: waiting on the customer (3-D Secure), or authorized and not captured. */
+export function isRetryWaiting(status: RetryStatus): boolean {
+  return status === "requires_action" || status === "requires_capture";
+}
 
 /** Issuer declines that signal fraud: the payment is not retried with any card. */
 export const FRAUD_DECLINES: readonly string[] = [
@@ -42,6 +54,9 @@ export const HARD_DECLINES: readonly string[] = [
   "transaction_not_allowed",
   "do_not_try_again",
 ];
+
+/** The advice code saying the card's details (CVC, postal code, expiry) must be confirmed. */
+export const CONFIRM_CARD_DATA = "confirm_card_data";
 
 /** Stripe's own lock on a card declined too often: it refuses that card for 24 h. */
 export const CARD_RATE_LIMIT_CODE = "card_decline_rate_limit_exceeded";
@@ -84,6 +99,8 @@ export interface RetryFacts {
   fingerprint?: string | null;
   /** when this card was retried (ms), by anyone on any payment */
   cardUses?: number[];
+  /** when the offered card's details were entered (ms, `created`); null: unknown or fixed (test ids) */
+  cardEnteredAt?: number | null;
   openFraudAlert: boolean;
   /** an alert resolved as fraud that still names the customer (its id) */
   fraudConfirmed?: string | null;
@@ -99,6 +116,7 @@ export const REFUSAL_REASONS = [
   "fraud_confirmed",
   "do_not_try_again",
   "hard_decline_same_card",
+  "confirm_card_data",
   "card_rate_limited",
   "try_again_later",
   "card_daily_cap",
@@ -173,6 +191,17 @@ function judgeCard(f: RetryFacts, fingerprint: string): RetryVerdict | null {
         "with a different fingerprint",
     );
   }
+  // The card's details were wrong (a CVC, a postal code): the same details cannot succeed;
+  // a payment method entered after the decline carries new ones.
+  const data = same.filter((d) => d.advice_code === CONFIRM_CARD_DATA).at(-1);
+  if (data && !(f.cardEnteredAt != null && f.cardEnteredAt > data.at)) {
+    return refuse(
+      "confirm_card_data",
+      `the bank declined this card's details (${codeOf(data)}, advice confirm_card_data): ` +
+        "the same card with the same details cannot succeed; ask the customer to enter the " +
+        "card's details again (a new payment method) or for another card",
+    );
+  }
   const locked = same.filter((d) => d.code === CARD_RATE_LIMIT_CODE).at(-1);
   if (locked && f.now < locked.at + CARD_RATE_LIMIT_MS) {
     return refuse(
@@ -222,28 +251,6 @@ export function recentCardUses(uses: number[], now: number, keep: number): numbe
   return uses.filter((t) => t > now - DAY_MS).sort((a, b) => a - b).slice(-Math.max(keep, 1));
 }
 
-// --- authorizations ------------------------------------------------------------
-
-/** Stripe's `cancellation_reason` values an operator may give when releasing an authorization. */
-export const CANCELLATION_REASONS = [
-  "duplicate",
-  "fraudulent",
-  "requested_by_customer",
-  "abandoned",
-] as const;
-export type CancellationReason = typeof CANCELLATION_REASONS[number];
-
-/** Card authorizations lapse 7 days after they were made (Stripe releases them then). */
-export const CARD_AUTHORIZATION_TTL_MS = 7 * DAY_MS;
-/** An ops alert is raised this long before an authorization lapses. */
-export const AUTHORIZATION_ALERT_BEFORE_MS = DAY_MS;
-
-/** When an authorization made at `createdMs` lapses, and whether it is within the alert window. */
-export function authorizationExpiry(createdMs: number, now: number) {
-  const expiresAt = createdMs + CARD_AUTHORIZATION_TTL_MS;
-  return { expires_at: expiresAt, due_for_alert: now >= expiresAt - AUTHORIZATION_ALERT_BEFORE_MS };
-}
-
 /** What support does next about an attempt (shown with it); null when nothing is left to do. */
 export function nextStepOf(a: {
   status: RetryStatus;
@@ -254,6 +261,10 @@ export function nextStepOf(a: {
   if (a.status === "requires_action") {
     return "the customer must authenticate: send them to your checkout with the client_secret " +
       "(next_action says how)";
+  }
+  if (a.status === "requires_capture") {
+    return "the payment is authorized, not charged: capture it (POST /transactions/{id}/capture) " +
+      "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
   }
   if (a.status !== "failed") return null;
   if (
@@ -272,6 +283,10 @@ export function nextStepOf(a: {
   }
   if (a.advice_code === "try_again_later") {
     return "try this card again later, or another card now";
+  }
+  if (a.advice_code === CONFIRM_CARD_DATA) {
+    return "the card's details were declined: ask the customer to enter them again (a new " +
+      "payment method), or for another card";
   }
   return "ask the customer for another card, or try again later";
 }

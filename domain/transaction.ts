@@ -129,6 +129,12 @@ export interface PiSnap extends Ordered {
   description: string | null;
   /** Stripe's `created`, seconds */
   created: number;
+  /**
+   * A read from the API (a confirm's answer, a read-back), not an event: the
+   * earliest Stripe time (seconds) it can have been true at. Its `order` places
+   * it after everything seen before the read, which may be later than this.
+   */
+  read_at?: number;
 }
 
 export interface ChargeSnap extends Ordered, ChargeOutcome {

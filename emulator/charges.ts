@@ -5,7 +5,7 @@ import { createDispute } from "./disputes.ts";
 import { invalidRequest } from "./errors.ts";
 import { randomToken } from "./ids.ts";
 import { newId } from "./ids.ts";
-import { chargeOutcome, declineOf, rateLimited } from "./outcomes.ts";
+import { chargeOutcome, declineOf, rateLimited, rateLimitedOutcome } from "./outcomes.ts";
 import { createEarlyFraudWarning } from "./radar.ts";
 import { openReview } from "./reviews.ts";
 import { put, type StripeObject } from "./store.ts";
@@ -67,9 +67,7 @@ export function chargeCard(ctx: Ctx, input: ChargeInput): ChargeResult {
   if (decline && !limited) declines.push(ctx.now());
   const ok = decline === null;
   const created = nowSec(ctx);
-  const outcome = limited
-    ? { ...chargeOutcome({ kind: "block" }, null), advice_code: null, reason: null }
-    : chargeOutcome(behavior, decline);
+  const outcome = limited ? rateLimitedOutcome() : chargeOutcome(behavior, decline);
   const charge: StripeObject = {
     id: newId("ch"),
     object: "charge",

@@ -48,6 +48,25 @@ export function chargeOutcome(b: CardBehavior, decline: Decline | null): StripeO
   };
 }
 
+/**
+ * `charge.outcome` of a charge refused because Stripe locked the card after
+ * too many declines: blocked by Stripe before the network, with no Radar
+ * reason and no Radar verdict on its risk (Radar's blocks are `chargeOutcome`).
+ */
+export function rateLimitedOutcome(): StripeObject {
+  return {
+    advice_code: null,
+    network_advice_code: null,
+    network_decline_code: null,
+    network_status: "not_sent_to_network",
+    reason: null,
+    risk_level: "normal",
+    risk_score: riskScore("normal"),
+    seller_message: "Stripe blocked this payment: the card was declined too many times.",
+    type: "blocked",
+  };
+}
+
 /** The card_error for a failed charge, or null when the behaviour succeeds. */
 export function declineOf(b: CardBehavior, offSession: boolean): Decline | null {
   if (b.kind === "decline") return b.decline;

@@ -122,7 +122,12 @@ export function createHandler(deps: ServerDeps): (req: Request) => Promise<Respo
   return async (req) => {
     const requestId = newId("req");
     const url = new URL(req.url);
-    const headers: HeaderMap = { "request-id": requestId, "stripe-version": API_VERSION };
+    // Stripe's own time, as its answers carry it (the emulator's clock, not the host's)
+    const headers: HeaderMap = {
+      "request-id": requestId,
+      "stripe-version": API_VERSION,
+      date: new Date(deps.now()).toUTCString(),
+    };
     try {
       if (url.pathname.startsWith("/_emulator/")) {
         return await control(deps, req, url.pathname, headers);

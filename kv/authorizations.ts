@@ -12,7 +12,7 @@
  * Stripe removes it, so the authorization can be acted on again.
  */
 import { keys } from "./keys.ts";
-import type { CancellationReason } from "../domain/retry.ts";
+import type { CancellationReason } from "../domain/authorization.ts";
 
 export const AUTHORIZATION_ACTION_STATUSES = ["processing", "succeeded", "failed"] as const;
 export type AuthorizationActionStatus = typeof AUTHORIZATION_ACTION_STATUSES[number];

@@ -14,7 +14,7 @@
  * their build again against the new counts, so no cap is ever exceeded.
  */
 import { keys } from "./keys.ts";
-import { getManyChunked } from "./atomic.ts";
+import { commitChecked, getManyChunked } from "./atomic.ts";
 import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
 import type { RetryStatus } from "../domain/retry.ts";
 
@@ -54,6 +54,12 @@ export interface RetryRecord {
   stripe_request_id: string | null;
   /** every confirm of this attempt carries it (`retry:<id>`) */
   stripe_idempotency_key: string;
+  /**
+   * The payment method saved on the customer for this attempt, after it was
+   * recorded (absent or null: it was saved there already): the attach's
+   * Stripe idempotency key (`retry-attach:<id>`) and where it stands.
+   */
+  attach?: { idempotency_key: string; status: "pending" | "done" | "failed" } | null;
   /** the PaymentIntent's latest charge and error when recorded: a later state is this attempt's */
   prior: { latest_charge: string | null; error_charge: string | null };
   requested_by: string;
@@ -63,6 +69,8 @@ export interface RetryRecord {
   created_at: string;
   updated_at: string;
   settled_at: string | null;
+  /** waiting on the customer: when reconciliation last read the PaymentIntent (absent: never) */
+  stripe_checked_at?: string | null;
 }
 
 export interface RetryState {
@@ -131,6 +139,20 @@ export function addUpdateRetry(
     op.delete(keys.retryByStatus(entry.value.status, next.id))
       .set(keys.retryByStatus(next.status, next.id), next.id);
   }
+}
+
+/** Notes that reconciliation read the attempt's PaymentIntent at `at`, if it still is `status`. */
+export async function markRetryChecked(
+  kv: Deno.Kv,
+  id: string,
+  status: RetryStatus,
+  at: string,
+): Promise<void> {
+  await commitChecked(kv, async (op) => {
+    const entry = await getRetry(kv, id);
+    if (entry.value?.status !== status) return;
+    op.check(entry).set(keys.retry(id), { ...entry.value, stripe_checked_at: at });
+  }, { what: "the retry attempt" });
 }
 
 export function addPaymentMethodUse(op: Deno.AtomicOperation, pmId: string, at: string): void {

@@ -45,7 +45,9 @@ const RetrySchema = z.object({
   status: z.enum(RETRY_STATUSES).openapi({
     description: "`processing` (sent, outcome not known yet: the webhook or reconciliation " +
       "finishes it), `succeeded`, `requires_action` (the customer must authenticate: " +
-      "`next_action`, `client_secret`), `failed` (the decline)",
+      "`next_action`, `client_secret`), `requires_capture` (a manual-capture payment " +
+      "authorized, nothing charged until it is captured), `failed` (the decline), `canceled` " +
+      "(the authorization was released: nothing charged)",
   }),
   stripe_status: z.string().nullable(),
   failure_code: z.string().nullable(),
@@ -115,7 +117,10 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
     body: { required: true, content: { "application/json": { schema: CreateBody } } },
   },
   responses: {
-    201: jsonContent(RetrySchema, "Stripe answered: succeeded, requires_action or failed"),
+    201: jsonContent(
+      RetrySchema,
+      "Stripe answered: succeeded, requires_action, requires_capture or failed",
+    ),
     202: jsonContent(RetrySchema, "sent; the outcome is not known yet"),
     ...errorResponses(
       "not_found",

@@ -163,6 +163,13 @@ Deno.test("cards: too many declines of one card in 24 h hit Stripe's rate limit"
       limited.payment_intent?.last_payment_error?.code,
       "card_decline_rate_limit_exceeded",
     );
+    // Stripe's lock, not Radar's: blocked before the network, no decline code, no Radar reason
+    assert.ok(!limited.decline_code);
+    const charge = await stripe.charges.retrieve(String(limited.payment_intent?.latest_charge));
+    assert.equal(charge.outcome?.type, "blocked");
+    assert.equal(charge.outcome?.reason, null);
+    assert.equal(charge.outcome?.risk_level, "normal");
+    assert.equal(charge.outcome?.network_status, "not_sent_to_network");
     // Another card is not affected, and a day later the first one reaches the issuer again.
     assert.equal((await pay(stripe, "pm_card_visa")).status, "succeeded");
     emu.advanceClock(24 * 3600 + 1);

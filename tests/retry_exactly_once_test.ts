@@ -95,6 +95,7 @@ Deno.test("a lost answer is settled by the webhook when it comes first", async (
       settled: 0,
       not_received: 0,
       unknown: 0,
+      waiting: 0,
       authorizations: 0,
     });
   });

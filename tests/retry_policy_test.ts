@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { authorizationExpiry } from "../domain/authorization.ts";
 import {
-  authorizationExpiry,
   declineClass,
   judgeRetry,
   type PriorDecline,
@@ -73,6 +73,29 @@ Deno.test("judgeRetry() requires a different fingerprint after a hard decline", 
   assert.equal(declineClass(declines[0]), "hard");
   assert.equal(reasonOf(facts({ declines, fingerprint: "fp_old" })), "hard_decline_same_card");
   assert.equal(reasonOf(facts({ declines, fingerprint: "fp_other" })), "ok");
+});
+
+Deno.test("judgeRetry() refuses the same card with unchanged details after confirm_card_data", () => {
+  const cvc = decline({
+    fingerprint: "fp_card",
+    decline_code: "incorrect_cvc",
+    advice_code: "confirm_card_data",
+  });
+  // a saved payment method from before the decline, or a test id: the same details
+  for (const cardEnteredAt of [cvc.at - HOUR, cvc.at, null]) {
+    const v = judgeRetry(facts({ declines: [cvc], fingerprint: "fp_card", cardEnteredAt }));
+    assert.equal(v.ok, false, String(cardEnteredAt));
+    if (v.ok) continue;
+    assert.equal(v.reason, "confirm_card_data");
+    assert.match(v.detail, /incorrect_cvc/);
+    assert.match(v.detail, /enter the card's details again|another card/);
+    assert.equal(v.retry_after, null, "waiting does not help");
+  }
+  // the customer entered the card's details again after the decline: a new payment method
+  const fresh = facts({ declines: [cvc], fingerprint: "fp_card", cardEnteredAt: cvc.at + 60_000 });
+  assert.deepEqual(judgeRetry(fresh), { ok: true });
+  // another card
+  assert.deepEqual(judgeRetry(facts({ declines: [cvc], fingerprint: "fp_other" })), { ok: true });
 });
 
 Deno.test("judgeRetry() makes the same card wait RETRY_WAIT_AFTER_TRY_AGAIN_S after try_again_later", () => {

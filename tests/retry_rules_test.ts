@@ -140,3 +140,31 @@ Deno.test("POST /retries: a retry refused for its card saves nothing on the cust
     assert.equal(await saved(), 1);
   });
 });
+
+Deno.test("POST /retries: after incorrect_cvc (confirm_card_data) the same card with the same details is refused", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedIncorrectCvc");
+    const calls = w.emu.requests.total();
+    const same = await w.retry({
+      transaction_id: f.txnId,
+      payment_method: "pm_card_chargeDeclinedIncorrectCvc",
+    });
+    assert.equal(same.status, 422, JSON.stringify(same.body));
+    assert.equal(same.body.reason, "confirm_card_data");
+    assert.match(String(same.body.detail), /details again|another card/);
+    // the card was read (its fingerprint), nothing was saved or confirmed
+    assert.equal(w.emu.requests.total() - calls, 1, "only the read of the payment method");
+    const saved = await w.stripe.paymentMethods.list({ customer: f.customer, type: "card" });
+    assert.equal(saved.data.length, 0);
+    // the customer enters the card again (a new payment method, made after the decline)
+    w.clock.advance(60_000);
+    const again = await w.stripe.paymentMethods.create({
+      type: "card",
+      card: { number: "4000000000000127", exp_month: 12, exp_year: 2040, cvc: "123" },
+    });
+    const retried = await w.retry({ transaction_id: f.txnId, payment_method: again.id });
+    assert.equal(retried.status, 201, "new details may be tried: " + JSON.stringify(retried.body));
+    // (this test card declines whatever its details) support is told what fixes it
+    assert.match(String(retried.body.next_step), /enter them again/);
+  });
+});

@@ -49,9 +49,19 @@ Deno.test("outcomeOfPi(): a new decline fails the attempt with its codes", () =>
   );
 });
 
-Deno.test("outcomeOfPi(): succeeded and requires_capture succeed; requires_action waits; canceled fails", () => {
+Deno.test("outcomeOfPi(): succeeded succeeds; requires_capture and requires_action wait; canceled fails", () => {
   assert.equal(outcomeOfPi(attempt(), pi({ status: "succeeded" }))?.status, "succeeded");
-  assert.equal(outcomeOfPi(attempt(), pi({ status: "requires_capture" }))?.status, "succeeded");
+  // authorized only: nothing charged yet
+  assert.equal(
+    outcomeOfPi(attempt(), pi({ status: "requires_capture" }))?.status,
+    "requires_capture",
+  );
+  assert.equal(outcomeOfPi(attempt("requires_capture"), pi({ status: "requires_capture" })), null);
+  const captured = outcomeOfPi(attempt("requires_capture"), pi({ status: "succeeded" }));
+  assert.equal(captured?.status, "succeeded");
+  const released = outcomeOfPi(attempt("requires_capture"), pi({ status: "canceled" }));
+  assert.equal(released?.status, "canceled");
+  assert.match(String(released?.failure_message), /nothing was charged/);
   assert.equal(
     outcomeOfPi(attempt(), pi({ status: "requires_action" }))?.status,
     "requires_action",

@@ -22,8 +22,9 @@ import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
 import { findTransactionId, readTransactionState } from "../../kv/transactions.ts";
-import { piAmbiguous } from "./merge.ts";
+import { piAmbiguous, placeRead } from "./merge.ts";
 import { isPiTerminal, piSnap, refundCounts, refundSnap } from "./snapshots.ts";
+import { stripeAnsweredAt } from "../stripe/mod.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
 import {
   type CommitHook,
@@ -100,7 +101,8 @@ async function resolveAmbiguity(
       (s) => s.paymentIntents.retrieve(first.snap.id),
       { priority: "background", label: "payment_intents.retrieve" },
     );
-    work.observations[0] = { kind: "pi", snap: piSnap(fresh, readAt) };
+    const placed = placeRead(stripeAnsweredAt(fresh), nowSec(), sync?.pi, at);
+    work.observations[0] = { kind: "pi", snap: piSnap(fresh, placed.at, placed.readAt) };
   }
   if (first.kind === "charge" && eventType === "charge.refunded") {
     const chargeId = first.snap.id;

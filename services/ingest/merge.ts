@@ -44,8 +44,9 @@ export function isNewer(a: Ordered, b: Ordered): boolean {
   return compareOrder(a.order, b.order) > 0;
 }
 
+/** What a snapshot says (where it sits, and when a read was made, are not part of it). */
 function content(a: Ordered): string {
-  const { order: _a, ...rest } = a;
+  const { order: _a, read_at: _r, ...rest } = a as Ordered & { read_at?: number };
   return JSON.stringify(rest);
 }
 
@@ -156,12 +157,23 @@ function boundCharges(sync: TxnSync): void {
   sync.forgotten = [...sync.forgotten, oldestFailed.id].slice(-MAX_FORGOTTEN);
 }
 
-/** The stored PI is newer in the same second, and one of the two is a decline: who came first? */
+/**
+ * Whether only Stripe can tell which of the stored PaymentIntent snapshot and
+ * an incoming one is newer: a decline and an attempt in flight in the same
+ * second; or a stored read from the API (`read_at`) placed after what was seen
+ * before it, and an event of that second or later saying something else,
+ * which may be newer than the read (README "Transactions and money edges").
+ */
 export function piAmbiguous(current: PiSnap | null, incoming: PiSnap): boolean {
-  if (!current || current.status === incoming.status) return false;
+  if (!current) return false;
   const [ct, cat] = current.order;
   const [it, iat] = incoming.order;
-  if (ct === 1 || it === 1 || cat !== iat) return false;
+  if (ct === 1 || it === 1) return false;
+  if (
+    current.read_at !== undefined && iat >= current.read_at &&
+    compareOrder(incoming.order, current.order) < 0 && content(incoming) !== content(current)
+  ) return true;
+  if (current.status === incoming.status || cat !== iat) return false;
   const inFlight = (s: PiSnap) =>
     s.status === "requires_action" || s.status === "processing" ||
     s.status === "requires_capture";
@@ -169,6 +181,33 @@ export function piAmbiguous(current: PiSnap | null, incoming: PiSnap): boolean {
   // A decline and an attempt in flight within one second: the decline may end that
   // attempt (comes last) or precede a retry (comes first). Only Stripe knows.
   return (failed(current) && inFlight(incoming)) || (failed(incoming) && inFlight(current));
+}
+
+/** The Stripe time a stored PaymentIntent snapshot is known to be from (a read: its `read_at`). */
+export function piSeenAt(snap: Pick<PiSnap, "order" | "read_at">): number {
+  return snap.read_at ?? snap.order[1];
+}
+
+/**
+ * Where a PaymentIntent read from the API goes (README "Transactions and money
+ * edges"). Stripe answered after everything seen before the read (`stored`,
+ * and the event that asked for the read, `eventAt`), so it is placed after
+ * them, at Stripe's time of the answer when known (`stripeAt`, else the
+ * service's clock). `readAt` is the earliest Stripe time it can be from: an
+ * event of that second or later may be newer than the read even when the read
+ * is placed after it (merge.ts `piAmbiguous` asks Stripe then).
+ */
+export function placeRead(
+  stripeAt: number | null,
+  nowSec: number,
+  stored: Pick<PiSnap, "order" | "read_at"> | null | undefined,
+  eventAt?: number,
+): { at: number; readAt: number } {
+  const positions = [stored?.order[1], eventAt].filter((t): t is number => t !== undefined);
+  const times = [stored ? piSeenAt(stored) : undefined, eventAt]
+    .filter((t): t is number => t !== undefined);
+  const at = Math.max(stripeAt ?? nowSec, positions.length ? Math.max(...positions) + 1 : 0);
+  return { at, readAt: stripeAt ?? (times.length ? Math.max(...times) : nowSec) };
 }
 
 export type { ChargeSnap, DisputeSnap, EfwSnap, PiSnap, RefundSnap, ReviewSnap };

@@ -13,7 +13,7 @@ export { auditedCommitter, NoChange, noChange } from "./commit.ts";
 export type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./customers.ts";
 export type { CustomerApplyInput } from "./customers.ts";
-export { compareOrder } from "./merge.ts";
+export { compareOrder, placeRead } from "./merge.ts";
 export {
   chargeSnap,
   disputeSnap,

@@ -87,7 +87,8 @@ function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentE
   };
 }
 
-export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
+/** `readAt`: the snapshot is a read from the API (merge.ts `placeRead`). */
+export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): PiSnap {
   const error = errorSummary(pi.last_payment_error);
   return {
     id: pi.id,
@@ -102,6 +103,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number): PiSnap {
     description: pi.description ?? null,
     created: pi.created,
     order: piOrder(pi.status, pi.status === "requires_payment_method" && error !== null, at),
+    ...(readAt === undefined ? {} : { read_at: readAt }),
   };
 }
 
@@ -117,10 +119,20 @@ function chargeRank(ch: Pick<Stripe.Charge, "status" | "captured">): number {
   return 2;
 }
 
-/** Declines as Stripe reports them on the card error: issuer's code, `fraudulent` for Radar blocks. */
+/** Radar's own blocks (its risk rules, or a custom rule), which the card error reports as `fraudulent`. */
+const RADAR_BLOCKS = new Set(["highest_risk_level", "elevated_risk_level", "rule"]);
+
+/**
+ * Declines as Stripe reports them on the card error: the issuer's code, and
+ * `fraudulent` only for Radar's blocks. Stripe blocks charges for other
+ * reasons too (a card it locked after too many declines,
+ * `card_decline_rate_limit_exceeded`), which are no fraud decline: no code.
+ */
 function chargeDeclineCode(ch: Stripe.Charge): string | null {
   if (ch.status !== "failed" || !ch.outcome) return null;
-  if (ch.outcome.type === "blocked") return "fraudulent";
+  if (ch.outcome.type === "blocked") {
+    return RADAR_BLOCKS.has(ch.outcome.reason ?? "") ? "fraudulent" : null;
+  }
   return ch.outcome.reason ?? null;
 }
 

@@ -9,7 +9,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { authorizationExpiry } from "../../domain/retry.ts";
+import { authorizationExpiry } from "../../domain/authorization.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import type { TxnSync } from "../../domain/transaction.ts";

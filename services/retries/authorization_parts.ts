@@ -6,7 +6,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import type { CancellationReason } from "../../domain/retry.ts";
+import type { CancellationReason } from "../../domain/authorization.ts";
 import type { AuthorizationAction } from "../../kv/authorizations.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 import type { Transaction } from "../../domain/transaction.ts";

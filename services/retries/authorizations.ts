@@ -14,7 +14,7 @@ import type { Deps } from "../deps.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 
-import { attemptStripe } from "../stripe/mod.ts";
+import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -198,7 +198,7 @@ async function send(
     await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, {
       request_id: requestIdOf(pi),
       idempotency_key: a.stripe_idempotency_key,
-    });
+    }, stripeAnsweredAt(pi));
     const outcome = outcomeOfPi(a, pi);
     if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
   } catch (error) {
@@ -218,7 +218,7 @@ async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unkn
     (s) => s.paymentIntents.retrieve(a.stripe_payment_intent, { expand: ["latest_charge"] }),
     { priority: "background", label: "payment_intents.retrieve" },
   );
-  await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null);
+  await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null, stripeAnsweredAt(pi));
   const outcome = outcomeOfPi(a, pi);
   if (outcome) {
     await settle(p, ctx, id, outcome);

@@ -18,7 +18,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { attemptStripe } from "../stripe/mod.ts";
+import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
 import {
   applyToTransaction,
   auditedCommitter,
@@ -26,15 +26,28 @@ import {
   type Observation,
   type PaymentSettlementHook,
   piSnap,
+  placeRead,
 } from "../ingest/mod.ts";
 import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
 import { bindParts } from "../../core/bind.ts";
+import { isRetryWaiting } from "../../domain/retry.ts";
 
 export type ConfirmAttempt =
-  | { kind: "answered"; pi: Stripe.PaymentIntent; requestId: string | null }
-  | { kind: "refused"; error: AppError; pi: Stripe.PaymentIntent | null; requestId: string | null }
+  | {
+    kind: "answered";
+    pi: Stripe.PaymentIntent;
+    requestId: string | null;
+    answeredAt: number | null;
+  }
+  | {
+    kind: "refused";
+    error: AppError;
+    pi: Stripe.PaymentIntent | null;
+    requestId: string | null;
+    answeredAt: number | null;
+  }
   | { kind: "unknown"; error: unknown };
 
 /** Test seam: runs after Stripe answered, before anything is settled; throw to "crash" there. */
@@ -72,7 +85,12 @@ async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<Confirm
     { label: "payment_intents.confirm" },
   );
   if (attempt.kind === "answered") {
-    return { kind: "answered", pi: attempt.value, requestId: requestIdOf(attempt.value) };
+    return {
+      kind: "answered",
+      pi: attempt.value,
+      requestId: requestIdOf(attempt.value),
+      answeredAt: stripeAnsweredAt(attempt.value),
+    };
   }
   if (attempt.kind !== "refused") {
     log.warn("retry outcome unknown; left to the webhook and reconciliation", {
@@ -92,6 +110,7 @@ async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<Confirm
     error,
     pi: declined ? raw?.payment_intent ?? null : null,
     requestId: stripe.request_id ?? null,
+    answeredAt: stripeAnsweredAt(error),
   };
 }
 
@@ -99,7 +118,11 @@ async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<Confirm
  * Applies a PaymentIntent read from Stripe (answer or retrieve) to its
  * transaction. Stripe answered after everything the transaction has seen, so
  * the read is placed after it even within the same second (a decline and the
- * retry that follows it in one second would otherwise look the wrong way round).
+ * retry that follows it in one second would otherwise look the wrong way round),
+ * at Stripe's time of the answer (`answeredAt`), not the service's clock. The
+ * read remembers that time: a later event of that second still wins over it
+ * (the applier asks Stripe), so a 3-D Secure failure right after the answer is
+ * never taken for an old event.
  */
 async function applyPaymentIntent(
   p: ConfirmParts,
@@ -107,11 +130,13 @@ async function applyPaymentIntent(
   txnId: string,
   pi: Stripe.PaymentIntent,
   stripeRequest: { request_id: string | null; idempotency_key: string | null } | null,
+  answeredAt: number | null,
 ): Promise<void> {
   const { kv, clock, deps, svc, committer } = p;
   const seen = (await readTransactionState(kv, txnId)).sync.value?.pi;
-  const at = Math.max(Math.floor(clock.now() / 1000), seen ? seen.order[1] + 1 : 0);
-  const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at) }];
+  const placed = placeRead(answeredAt, Math.floor(clock.now() / 1000), seen);
+  const at = placed.at;
+  const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at, placed.readAt) }];
   const charge = pi.latest_charge;
   if (charge && typeof charge === "object") {
     observations.push({ kind: "charge", snap: chargeSnap(charge, at) });
@@ -125,13 +150,18 @@ async function applyPaymentIntent(
   });
 }
 
-/** Settles the attempt from the answer when the applier did not (only from `processing`). */
+/**
+ * Settles the attempt from the answer when the applier did not (only from
+ * `processing`; `fromWaiting`: also one waiting on the customer, from what
+ * reconciliation read at Stripe).
+ */
 async function settleDirect(
   p: ConfirmParts,
   ctx: CallContext,
   id: string,
   outcome: RetryOutcome,
   by: string,
+  fromWaiting = false,
 ): Promise<void> {
   const { kv, clock, svc } = p;
   await svc.audit.commit(ctx, async (op) => {
@@ -139,7 +169,9 @@ async function settleDirect(
     const r = entry.value;
     const fillDetails = r?.status === "requires_action" && outcome.status === "requires_action" &&
       r.next_action === null && outcome.next_action;
-    if (!r || (r.status !== "processing" && !fillDetails)) return { value: null, audit: [] };
+    const open = r?.status === "processing" ||
+      (fromWaiting && r !== null && isRetryWaiting(r.status) && outcome.status !== r.status);
+    if (!r || (!open && !fillDetails)) return { value: null, audit: [] };
     const at = new Date(clock.now()).toISOString();
     const entryAudit = await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, outcome, {
       at,
@@ -161,7 +193,11 @@ function outcomeOfAnswer(
       : pi.latest_charge?.id ?? null;
     const waiting = pi.status === "requires_action";
     return {
-      status: waiting ? "requires_action" : "succeeded",
+      status: waiting
+        ? "requires_action"
+        : pi.status === "requires_capture"
+        ? "requires_capture"
+        : "succeeded",
       stripe_status: pi.status,
       next_action: waiting ? pi.next_action : null,
       client_secret: waiting ? pi.client_secret : null,
@@ -207,7 +243,7 @@ async function confirm(
         await applyPaymentIntent(p, ctx, r.transaction_id, pi, {
           request_id: attempt.requestId,
           idempotency_key: r.stripe_idempotency_key,
-        });
+        }, attempt.answeredAt);
       }
       if (outcome) await settleDirect(p, ctx, r.id, outcome, by);
     } catch (error) {

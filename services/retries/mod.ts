@@ -3,7 +3,7 @@ export { authorizationView, createRetryService, retryView } from "./service.ts";
 export type { AuthorizationView, RetryView } from "./service.ts";
 export type { RetryResult, RetryService, RetryServices } from "./service.ts";
 export { AUTHORIZATION_RECONCILE_JOB } from "./authorizations.ts";
-export { CANCELLATION_REASONS } from "../../domain/retry.ts";
+export { CANCELLATION_REASONS } from "../../domain/authorization.ts";
 export { AUTHORIZATION_ACTION_STATUSES } from "../../kv/authorizations.ts";
 export type { CreateRetryInput } from "./request.ts";
 export { RETRY_RECONCILE_JOB } from "./request.ts";

@@ -1,8 +1,8 @@
 /**
  * The payment method a retry charges: it must be saved on the payment's own
  * customer. One that is not saved anywhere yet (in test mode, also Stripe's
- * test ids such as `pm_card_visa`) is attached to that customer first, and
- * the attachment is audited; one saved on another customer is refused
+ * test ids such as `pm_card_visa`) is attached to that customer once the
+ * attempt is recorded (attach.ts), and audited; one saved on another customer is refused
  * (`payment_method_not_allowed`): an operator must never charge one
  * customer's card for another's payment.
  */
@@ -24,10 +24,6 @@ export interface SavedPaymentMethodView extends CardSummary {
 
 const TEST_ID = /^pm_card_[A-Za-z]+$/;
 
-function requestIdOf(obj: unknown): string | null {
-  return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
-}
-
 export function cardSummary(pm: Stripe.PaymentMethod): CardSummary {
   const card = pm.card;
   return {
@@ -42,34 +38,6 @@ export function cardSummary(pm: Stripe.PaymentMethod): CardSummary {
 
 function idOf(v: string | { id: string } | null | undefined): string | null {
   return v == null ? null : typeof v === "string" ? v : v.id;
-}
-
-/** Where a payment method is saved: the customer, and the idempotency key of the one request. */
-interface Attachment {
-  customer: string;
-  key: string;
-}
-
-async function attach(
-  p: PmParts,
-  ctx: CallContext,
-  requested: string,
-  { customer, key }: Attachment,
-): Promise<Stripe.PaymentMethod> {
-  const { deps, svc } = p;
-  const pm = await deps.stripe.call(
-    (s) => s.paymentMethods.attach(requested, { customer }, { idempotencyKey: key }),
-    { label: "payment_methods.attach" },
-  );
-  await svc.audit.record(ctx, {
-    action: "payment_method.attach",
-    target: { type: "payment_method", id: pm.id },
-    result: "ok",
-    after: { customer, requested, card: cardSummary(pm) },
-    reason: "saved on the payment's customer to retry the payment with it",
-    stripe: { request_id: requestIdOf(pm), idempotency_key: key },
-  });
-  return pm;
 }
 
 async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMethod> {
@@ -91,20 +59,19 @@ async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMe
 }
 
 /**
- * The payment method to confirm with, saved on `customer` (attached first
- * when it was saved nowhere). `key` makes the attachment one Stripe request.
- * `beforeAttach` judges the card first: a retry refused for its card leaves
- * nothing saved at Stripe (README, "Retrying failed payments": every rule is
- * checked before anything is sent).
+ * The payment method to confirm with, read (nothing changes at Stripe):
+ * `saved` when it is saved on `customer` already; one saved nowhere is to be
+ * attached to it, but only once the attempt is recorded (services/retries/
+ * attach.ts), so a retry refused by a rule or a cap leaves nothing saved at
+ * Stripe (README "Retrying failed payments": every rule is checked before
+ * anything is sent). One saved on another customer is refused here.
  */
-async function resolveForCustomer(
+async function inspect(
   p: PmParts,
   ctx: CallContext,
   requested: string,
   customer: string,
-  key: string,
-  beforeAttach: (pm: Stripe.PaymentMethod) => Promise<unknown> = () => Promise.resolve(),
-): Promise<Stripe.PaymentMethod> {
+): Promise<{ pm: Stripe.PaymentMethod; saved: boolean; enteredAt: number | null }> {
   const { deps, svc } = p;
   if (TEST_ID.test(requested) && deps.config.stripe.livemode) {
     throw validationFailed([{
@@ -114,8 +81,10 @@ async function resolveForCustomer(
   }
   // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe
   const pm = await retrieve(p, requested);
+  // a test id stands for a fixed test card: its details never change, whatever `created` says
+  const enteredAt = TEST_ID.test(requested) ? null : pm.created * 1000;
   const owner = idOf(pm.customer);
-  if (owner === customer) return pm;
+  if (owner === customer) return { pm, saved: true, enteredAt };
   if (owner) {
     await svc.audit.record(ctx, {
       action: "retry.create",
@@ -130,8 +99,7 @@ async function resolveForCustomer(
       { extra: { payment_method: pm.id } },
     );
   }
-  await beforeAttach(pm);
-  return await attach(p, ctx, pm.id, { customer, key });
+  return { pm, saved: false, enteredAt };
 }
 
 /** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */
@@ -169,7 +137,7 @@ export function createPaymentMethods(deps: Deps, svc: { audit: AuditService }) {
   const p: PmParts = { kv: deps.kv, deps, svc };
 
   return {
-    resolveForCustomer: bindParts(p, resolveForCustomer),
+    inspect: bindParts(p, inspect),
     listForCustomer: bindParts(p, listForCustomer),
   };
 }

@@ -8,27 +8,60 @@
  * confirm is sent again with the same idempotency key while Stripe keeps it:
  * Stripe answers what it did, or acts now, once. Only past that window is the
  * attempt closed `failed` (`not_received_by_stripe`).
+ *
+ * An attempt whose request stopped before its confirm (the attach's answer
+ * lost) is closed, its attach learned and audited (attach.ts).
+ *
+ * An attempt waiting on the customer (`requires_action`), or authorized and
+ * waiting for its capture or release (`requires_capture`), is read from Stripe
+ * too once it has waited `RETRY_WAITING_CHECK_AFTER_MS`, then after doubling
+ * waits: if its webhook was lost, Stripe's answer settles it all the same.
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { piSnap } from "../ingest/mod.ts";
-import { getRetry, listRetryIdsByStatus, type RetryRecord } from "../../kv/retries.ts";
+import { stripeAnsweredAt } from "../stripe/mod.ts";
+import {
+  getRetry,
+  listRetryIdsByStatus,
+  markRetryChecked,
+  type RetryRecord,
+} from "../../kv/retries.ts";
 import type { RetryConfirmer } from "./confirm.ts";
+import type { Attachments } from "./attach.ts";
 import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
 import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
+import { isRetryWaiting } from "../../domain/retry.ts";
 
 /** Stripe keeps idempotency keys 24 h; past this, a confirm with the same key could act anew. */
 export const RETRY_RECONFIRM_WINDOW_MS = 23 * 3600 * 1000;
 
 export const RETRY_RECONCILE_ACTOR = "cron:reconcile_retries";
 
-export type RetryReconcileOutcome = "settled" | "not_received" | "unknown" | "skipped";
+/** A 3-D Secure challenge takes minutes; an attempt still waiting after this is read from Stripe. */
+export const RETRY_WAITING_CHECK_AFTER_MS = 15 * 60_000;
+
+export type RetryReconcileOutcome = "settled" | "not_received" | "unknown" | "waiting" | "skipped";
 
 export interface RetryReconcileSummary {
   settled: number;
   not_received: number;
   unknown: number;
+  /** waiting on the customer, read from Stripe and found still waiting */
+  waiting: number;
+}
+
+/**
+ * Whether an attempt waiting on the customer is due for a read from Stripe:
+ * `RETRY_WAITING_CHECK_AFTER_MS` after it started waiting, then each wait as
+ * long as the whole wait so far (15 min, 30 min, 1 h, …).
+ */
+export function waitingCheckDue(r: RetryRecord, now: number): boolean {
+  if (!isRetryWaiting(r.status)) return false;
+  const since = Date.parse(r.updated_at);
+  const last = r.stripe_checked_at ? Date.parse(r.stripe_checked_at) : since;
+  return now - last >= Math.max(RETRY_WAITING_CHECK_AFTER_MS, last - since);
 }
 
 /**
@@ -50,7 +83,7 @@ async function readAndApply(
     : {};
   answers.set(record.id, waiting);
   try {
-    await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null);
+    await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null, stripeAnsweredAt(pi));
   } finally {
     answers.delete(record.id);
   }
@@ -59,7 +92,7 @@ async function readAndApply(
 
 export function createRetryReconciler(
   deps: Deps,
-  confirmer: RetryConfirmer,
+  { confirmer, attachments }: { confirmer: RetryConfirmer; attachments: Attachments },
   answers: AnswerDetails,
 ) {
   const { kv, clock, log } = deps;
@@ -67,7 +100,13 @@ export function createRetryReconciler(
 
   async function reconcileOne(id: string): Promise<RetryReconcileOutcome> {
     const record = (await getRetry(kv, id)).value;
+    if (record && waitingCheckDue(record, clock.now())) return await checkWaiting(record);
     if (!record || record.status !== "processing") return "skipped";
+    // Its request stopped before the confirm, Stripe's answer to the attach unknown.
+    if (record.attach?.status === "pending") {
+      if (clock.now() - Date.parse(record.created_at) < RETRY_RECONCILE_AFTER_MS) return "unknown";
+      return await attachments.closeUnconfirmed(ctx, record);
+    }
     const { pi, waiting } = await readAndApply(deps, { confirmer, answers }, ctx, record);
     const after = (await getRetry(kv, id)).value;
     if (!after || after.status !== "processing") return "settled";
@@ -91,6 +130,20 @@ export function createRetryReconciler(
     return "not_received";
   }
 
+  /** Reads a waiting attempt's PaymentIntent: settled from it, or noted as still waiting. */
+  async function checkWaiting(record: RetryRecord): Promise<RetryReconcileOutcome> {
+    const { pi, waiting } = await readAndApply(deps, { confirmer, answers }, ctx, record);
+    const after = (await getRetry(kv, record.id)).value;
+    if (!after || after.status !== record.status) return "settled";
+    const outcome = outcomeOfPi(after, piSnap(pi, Math.floor(clock.now() / 1000)));
+    if (outcome && outcome.status !== after.status) {
+      await confirmer.settleDirect(ctx, record.id, { ...outcome, ...waiting }, "reconcile", true);
+      return "settled";
+    }
+    await markRetryChecked(kv, record.id, record.status, new Date(clock.now()).toISOString());
+    return "waiting";
+  }
+
   /**
    * The PaymentIntent shows no trace of the attempt: its confirm may still be
    * held at Stripe (a 409 while it runs) or may land later. The same confirm
@@ -107,12 +160,27 @@ export function createRetryReconciler(
     return "settled";
   }
 
-  /** The cron's sweep: every `processing` attempt older than a call's timeout. */
+  /**
+   * The cron's sweep: every `processing` attempt older than a call's timeout,
+   * and the attempts waiting on the customer that are due for a read.
+   */
   async function sweep(options: { limit?: number } = {}): Promise<RetryReconcileSummary> {
-    const summary: RetryReconcileSummary = { settled: 0, not_received: 0, unknown: 0 };
-    for (const id of await listRetryIdsByStatus(kv, "processing", options.limit ?? 200)) {
+    const summary: RetryReconcileSummary = { settled: 0, not_received: 0, unknown: 0, waiting: 0 };
+    const limit = options.limit ?? 200;
+    const due: string[] = [];
+    for (const id of await listRetryIdsByStatus(kv, "processing", limit)) {
       const r = (await getRetry(kv, id)).value;
-      if (!r || clock.now() - Date.parse(r.created_at) < RETRY_RECONCILE_AFTER_MS) continue;
+      if (r && clock.now() - Date.parse(r.created_at) >= RETRY_RECONCILE_AFTER_MS) due.push(id);
+    }
+    // the waiting ones not due yet cost a KV read, not a Stripe call: look further for them
+    for (const status of ["requires_action", "requires_capture"] as const) {
+      for (const id of await listRetryIdsByStatus(kv, status, limit * 10)) {
+        if (due.length >= limit * 3) break;
+        const r = (await getRetry(kv, id)).value;
+        if (r && waitingCheckDue(r, clock.now())) due.push(id);
+      }
+    }
+    for (const id of due) {
       try {
         const outcome = await reconcileOne(id);
         if (outcome !== "skipped") summary[outcome]++;

@@ -29,7 +29,13 @@ import {
 import { retryAuditView } from "./settlement.ts";
 import type { OpenFraudAlerts } from "./fraud_alerts.ts";
 import { bindParts } from "../../core/bind.ts";
-import { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
+import {
+  assertRetryable,
+  priorDeclines,
+  refusal,
+  type Retryable,
+  retryConflict,
+} from "./retryable.ts";
 
 export { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
 
@@ -47,11 +53,13 @@ export interface CreateRetryInput {
 }
 
 function inFlight(retryId: string): AppError {
-  return new AppError(
-    "conflict",
-    `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
-      "(GET /retries/{id})",
-    { extra: { retry_id: retryId } },
+  return retryConflict(
+    new AppError(
+      "conflict",
+      `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
+        "(GET /retries/{id})",
+      { extra: { retry_id: retryId } },
+    ),
   );
 }
 
@@ -60,7 +68,7 @@ function newRetryRecord(
   id: string,
   input: CreateRetryInput,
   ok: Retryable,
-  pm: { id: string; card: CardSummary | null },
+  pm: RetryPaymentMethod,
   meta: { by: string; at: string; job: RetryRecord["job"] },
 ): RetryRecord {
   return {
@@ -85,6 +93,7 @@ function newRetryRecord(
     stripe_charge: null,
     stripe_request_id: null,
     stripe_idempotency_key: `retry:${id}`,
+    attach: pm.attach ? { idempotency_key: `retry-attach:${id}`, status: "pending" } : null,
     prior: {
       latest_charge: ok.sync.pi?.latest_charge ?? null,
       error_charge: ok.sync.pi?.error?.charge ?? null,
@@ -98,6 +107,18 @@ function newRetryRecord(
   };
 }
 
+/**
+ * The payment method to confirm with; `attach`: it is saved on the customer
+ * after the commit; `entered_at`: when its details were entered (domain/retry.ts
+ * `cardEnteredAt`).
+ */
+export interface RetryPaymentMethod {
+  id: string;
+  card: CardSummary | null;
+  attach: boolean;
+  entered_at: number | null;
+}
+
 export interface RequestServices {
   audit: AuditService;
   newId: IdFactory;
@@ -106,13 +127,14 @@ export interface RequestServices {
 
 /**
  * The rules, before anything is sent to Stripe: the payment-wide ones, and the
- * card's too once it is known (`fingerprint`: before it is saved on the customer).
+ * card's too once it is known (`card`: read, before it is saved on the customer).
  */
 async function preflight(
   p: ReqParts,
   input: CreateRetryInput,
-  fingerprint?: string | null,
+  card?: { fingerprint: string | null; entered_at: number | null },
 ): Promise<Retryable> {
+  const fingerprint = card?.fingerprint;
   const { kv, clock, config, svc } = p;
   const state = await readTransactionState(kv, input.transaction_id);
   const ok = assertRetryable(input.transaction_id, state.txn.value, state.sync.value);
@@ -128,7 +150,9 @@ async function preflight(
     fraudConfirmed: confirmed,
     declines: priorDeclines(ok.sync, retries),
     attempts: rs.value?.attempts ?? 0,
-    ...(fingerprint !== undefined ? { fingerprint, cardUses: uses?.value?.uses ?? [] } : {}),
+    ...(card
+      ? { fingerprint, cardUses: uses?.value?.uses ?? [], cardEnteredAt: card.entered_at }
+      : {}),
     openFraudAlert: alert,
     confirmFraudAlert: input.confirm_fraud_alert === true,
     note: input.note ?? null,
@@ -160,7 +184,7 @@ function record(
   ctx: CallContext,
   id: string,
   input: CreateRetryInput,
-  pm: { id: string; card: CardSummary | null },
+  pm: RetryPaymentMethod,
   binding: IdempotencyBinding | null,
 ): Promise<RetryRecord> {
   const { kv, clock, config, svc } = p;
@@ -185,6 +209,7 @@ function record(
       attempts: rs.value?.attempts ?? 0,
       fingerprint,
       cardUses: uses?.value?.uses ?? [],
+      cardEnteredAt: pm.entered_at,
       openFraudAlert: alert,
       confirmFraudAlert: input.confirm_fraud_alert === true,
       note: input.note ?? null,
@@ -222,6 +247,10 @@ function record(
           confirm_fraud_alert: r.confirm_fraud_alert,
           open_fraud_alert: alert,
           fraud_confirmed_by: confirmed,
+          // sent after this commit: recorded here, so it is never unaudited
+          attach: r.attach
+            ? { customer: r.customer, stripe_idempotency_key: r.attach.idempotency_key }
+            : null,
         },
         reason: r.note,
         stripe: { idempotency_key: r.stripe_idempotency_key },

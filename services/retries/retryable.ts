@@ -7,11 +7,44 @@ import { CARD_RATE_LIMIT_CODE, type PriorDecline, type RetryVerdict } from "../.
 import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 import { type RetryRecord } from "../../kv/retries.ts";
 
+const conflicts = new WeakSet<AppError>();
+
+/** A 409 of the retry's own checks (not retryable, another attempt in flight): a refusal. */
+export function retryConflict(error: AppError): AppError {
+  conflicts.add(error);
+  return error;
+}
+
+/** Whether `error` is a refusal by the retry's checks (README: refusals are audited as denied). */
+export function isRetryRefusal(error: unknown): error is AppError {
+  return error instanceof AppError &&
+    (error.code === "retry_refused" || conflicts.has(error));
+}
+
 export interface Retryable {
   txn: Transaction;
   sync: TxnSync;
   customer: string;
   pi: string;
+}
+
+/** Stripe sends a decline's charge.failed and payment_intent.payment_failed moments apart. */
+const ARRIVING_RETRY_AFTER_S = 2;
+
+/**
+ * A declined charge the PaymentIntent as last seen does not know of (nor any
+ * PaymentIntent seen yet): the PaymentIntent's own update about it is still
+ * on its way.
+ */
+function declineArriving(sync: TxnSync | null): string | null {
+  const pi = sync?.pi ?? null;
+  if (!sync || pi?.status === "succeeded" || pi?.status === "canceled") return null;
+  const seenAt = pi ? pi.read_at ?? pi.order[1] : 0;
+  const newer = Object.values(sync.charges).filter((c) =>
+    c.status === "failed" && c.id !== pi?.error?.charge && c.id !== pi?.latest_charge &&
+    c.created >= seenAt
+  );
+  return newer.sort((a, b) => b.created - a.created)[0]?.id ?? null;
 }
 
 /** 404 / 409 unless the transaction is a PaymentIntent waiting for a new payment method. */
@@ -22,28 +55,49 @@ export function assertRetryable(
 ): Retryable {
   if (!txn) throw notFound("transaction", id);
   if (!txn.stripe_payment_intent) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
-        "ask the customer to pay again through your checkout (a new PaymentIntent)",
-      { extra: { transaction_status: txn.status, object: "charge" } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id} is a Charge made without a PaymentIntent: a Charge cannot be retried; ` +
+          "ask the customer to pay again through your checkout (a new PaymentIntent)",
+        { extra: { transaction_status: txn.status, object: "charge" } },
+      ),
     );
   }
   const status = sync?.pi?.status ?? "unknown";
+  const arriving = status === "requires_payment_method" ? null : declineArriving(sync);
+  if (arriving) {
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id}'s latest state is still arriving from Stripe: its declined charge ` +
+          `${arriving} is recorded, the PaymentIntent's own update not yet (last seen ` +
+          `${status}); retry in a moment`,
+        {
+          extra: { payment_intent_status: status, transaction_status: txn.status },
+          retryAfter: ARRIVING_RETRY_AFTER_S,
+        },
+      ),
+    );
+  }
   if (status !== "requires_payment_method" || !sync) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
-        "requires_payment_method (a failed payment) can be retried",
-      { extra: { payment_intent_status: status, transaction_status: txn.status } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
+          "requires_payment_method (a failed payment) can be retried",
+        { extra: { payment_intent_status: status, transaction_status: txn.status } },
+      ),
     );
   }
   if (!txn.customer) {
-    throw new AppError(
-      "conflict",
-      `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
-        "payment's customer; ask the customer to pay again through your checkout",
-      { extra: { payment_intent_status: status } },
+    throw retryConflict(
+      new AppError(
+        "conflict",
+        `transaction ${id} has no customer: a retry charges a payment method saved on the ` +
+          "payment's customer; ask the customer to pay again through your checkout",
+        { extra: { payment_intent_status: status } },
+      ),
     );
   }
   return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };

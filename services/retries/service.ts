@@ -2,15 +2,16 @@
  * Retrying failed payments, exactly once (README "Retrying failed payments").
  *
  *   create -> the payment-wide policy (no Stripe call when it refuses)
- *          -> the payment method resolved on the payment's customer (attached, audited)
+ *          -> the payment method read (whose it is), the card's rules
  *          -> ONE commit: the attempt `processing`, caps counted, job, audit
+ *          -> the payment method attached to the customer, keyed `retry-attach:<rty id>`
  *          -> Stripe confirm, keyed `retry:<rty id>`, sent once
  *          -> settled by the answer, the webhook or reconciliation, whichever first
  *
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
-import { type CancellationReason, nextStepOf } from "../../domain/retry.ts";
+import type { CancellationReason } from "../../domain/authorization.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -19,10 +20,21 @@ import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
-import { type CreateRetryInput, createRetryRequests, RETRY_RECONCILE_JOB } from "./request.ts";
+import { type AuthorizationView, authorizationView, type RetryView, retryView } from "./views.ts";
+
+export { authorizationView, retryView } from "./views.ts";
+export type { AuthorizationView, RetryView } from "./views.ts";
+import {
+  type CreateRetryInput,
+  createRetryRequests,
+  RETRY_RECONCILE_AFTER_MS,
+  RETRY_RECONCILE_JOB,
+} from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { createRetryReconciler } from "./reconcile.ts";
 import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
+import { attachAnswerLost, type Attachments, createAttachments } from "./attach.ts";
+import { isRetryRefusal } from "./retryable.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
@@ -34,46 +46,6 @@ import {
 import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
 import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
 import { bindParts } from "../../core/bind.ts";
-
-/** A capture or cancel as the API shows it. */
-export function authorizationView(a: AuthorizationAction) {
-  const { job: _job, ...shown } = a;
-  return shown;
-}
-export type AuthorizationView = ReturnType<typeof authorizationView>;
-
-/** A retry attempt as the API shows it (internals such as the job left out). */
-export function retryView(r: RetryRecord) {
-  return {
-    id: r.id,
-    transaction_id: r.transaction_id,
-    customer: r.customer,
-    stripe_payment_intent: r.stripe_payment_intent,
-    payment_method: r.payment_method,
-    requested_payment_method: r.requested_payment_method,
-    card: r.card,
-    off_session: r.off_session,
-    note: r.note,
-    confirm_fraud_alert: r.confirm_fraud_alert,
-    status: r.status,
-    stripe_status: r.stripe_status,
-    failure_code: r.failure_code,
-    decline_code: r.decline_code,
-    advice_code: r.advice_code,
-    failure_message: r.failure_message,
-    next_step: nextStepOf(r),
-    next_action: r.next_action,
-    client_secret: r.client_secret,
-    stripe_charge: r.stripe_charge,
-    stripe_request_id: r.stripe_request_id,
-    requested_by: r.requested_by,
-    settled_by: r.settled_by,
-    created_at: r.created_at,
-    updated_at: r.updated_at,
-    settled_at: r.settled_at,
-  };
-}
-export type RetryView = ReturnType<typeof retryView>;
 
 export interface RetryResult {
   /** `processing`: the outcome is not known yet (the route answers 202, else 201) */
@@ -121,11 +93,49 @@ async function finishAuthorization(
   return { action: r.body as AuthorizationView, replayed: r.replayed };
 }
 
-async function resume(p: RetryParts, id: string) {
+/**
+ * The answer for a record created under the client's Idempotency-Key whose
+ * first answer was "try again" (or whose process died): an attempt whose
+ * attach answer was lost goes on from there, with the same attach.
+ */
+async function resume(p: RetryParts, ctx: CallContext, id: string) {
   const { kv } = p;
-  const r = (await getRetry(kv, id)).value;
+  let r = (await getRetry(kv, id)).value;
   if (!r) throw notFound("retry", id);
+  if (r.status === "processing" && r.attach?.status === "pending") r = await proceed(p, ctx, r);
   return { body: retryView(r) };
+}
+
+/** A recorded attempt to Stripe: its payment method saved on the customer if needed, then the confirm. */
+async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord) {
+  const { attachments, confirmer } = p;
+  const attached = await attachments.attach(ctx, record);
+  if (attached.unknown !== null) {
+    throw attachAnswerLost(
+      attached.record,
+      ctx.idempotency_key !== undefined,
+      attached.unknown,
+      (RETRY_RECONCILE_AFTER_MS + 60_000) / 1000,
+    );
+  }
+  const r = attached.record;
+  return r.status === "processing" ? await confirmer.confirm(ctx, r) : r;
+}
+
+/** A refusal by the retry's rules or checks, audited as denied (README "Retrying failed payments"). */
+async function auditRefusal(p: RetryParts, ctx: CallContext, input: CreateRetryInput, e: AppError) {
+  const inFlight = e.extra?.retry_id;
+  await p.svc.audit.record(ctx, {
+    action: "retry.create",
+    target: { type: "transaction", id: input.transaction_id },
+    result: "denied",
+    reason: e.message,
+    after: {
+      reason: e.extra?.reason ?? (inFlight ? "in_flight" : "not_retryable"),
+      ...(inFlight ? { retry_id: inFlight } : {}),
+      payment_method: input.payment_method,
+    },
+  });
 }
 
 async function attempt(
@@ -134,36 +144,21 @@ async function attempt(
   input: CreateRetryInput,
   binding: Parameters<RetryParts["requests"]["record"]>[4],
 ) {
-  const { svc, requests, confirmer, paymentMethods } = p;
+  const { svc, requests, paymentMethods } = p;
   try {
     const id = svc.newId("rty");
-    const tx = await requests.preflight(input);
-    const pm = await paymentMethods.resolveForCustomer(
-      ctx,
-      input.payment_method,
-      tx.customer,
-      `retry-attach:${id}`,
-      (card) => requests.preflight(input, card.card?.fingerprint ?? null),
-    );
-    let record = await requests.record(
-      ctx,
-      id,
-      input,
-      { id: pm.id, card: cardSummary(pm) },
-      binding,
-    );
-    record = await confirmer.confirm(ctx, record);
-    return { body: retryView(record) };
+    const ok = await requests.preflight(input);
+    // Read only: the card is judged, then the attempt committed (the lock, the caps), and
+    // only then is anything sent to Stripe, the attach included.
+    const found = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
+    const card = cardSummary(found.pm);
+    const enteredAt = found.enteredAt;
+    await requests.preflight(input, { fingerprint: card.fingerprint, entered_at: enteredAt });
+    const pm = { id: found.pm.id, card, attach: !found.saved, entered_at: enteredAt };
+    const record = await requests.record(ctx, id, input, pm, binding);
+    return { body: retryView(await proceed(p, ctx, record)) };
   } catch (error) {
-    if (error instanceof AppError && error.code === "retry_refused") {
-      await svc.audit.record(ctx, {
-        action: "retry.create",
-        target: { type: "transaction", id: input.transaction_id },
-        result: "denied",
-        reason: error.message,
-        after: { reason: error.extra?.reason, payment_method: input.payment_method },
-      });
-    }
+    if (isRetryRefusal(error)) await auditRefusal(p, ctx, input, error);
     throw error;
   }
 }
@@ -181,7 +176,7 @@ async function create(
     : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
     run: (binding) => attempt(p, ctx, input, binding),
-    resume: (id) => resume(p, id),
+    resume: (id) => resume(p, ctx, id),
   });
   return { retry: r.body as RetryView, replayed: r.replayed };
 }
@@ -230,6 +225,7 @@ interface RetryParts extends Pick<Deps, "kv" | "clock"> {
   confirmer: ReturnType<typeof createRetryConfirmer>;
   reconciler: ReturnType<typeof createRetryReconciler>;
   paymentMethods: ReturnType<typeof createPaymentMethods>;
+  attachments: Attachments;
   authorizations: ReturnType<typeof createAuthorizations>;
 }
 
@@ -239,8 +235,9 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
   const hooks: RetryHooks = svc.hooks ?? {};
   const requests = createRetryRequests(deps, { ...svc, fraudAlerts });
   const confirmer = createRetryConfirmer(deps, { ...svc, hooks });
-  const reconciler = createRetryReconciler(deps, confirmer, svc.answers);
   const paymentMethods = createPaymentMethods(deps, svc);
+  const attachments = createAttachments(deps, svc);
+  const reconciler = createRetryReconciler(deps, { confirmer, attachments }, svc.answers);
   const authorizations = createAuthorizations(deps, { ...svc, confirmer });
   const p: RetryParts = {
     kv,
@@ -251,6 +248,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     confirmer,
     reconciler,
     paymentMethods,
+    attachments,
     authorizations,
   };
 

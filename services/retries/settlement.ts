@@ -14,6 +14,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import type { PiSnap } from "../../domain/transaction.ts";
+import { isRetryWaiting } from "../../domain/retry.ts";
 import {
   addInFlightCleared,
   addPaymentMethodUse,
@@ -26,7 +27,7 @@ import { addJobRemoval } from "../../kv/refunds.ts";
 
 /** What one piece of news says about an attempt. */
 export interface RetryOutcome {
-  status: "succeeded" | "requires_action" | "failed";
+  status: "succeeded" | "requires_action" | "requires_capture" | "failed" | "canceled";
   stripe_status: string | null;
   failure_code?: string | null;
   decline_code?: string | null;
@@ -41,16 +42,26 @@ export interface RetryOutcome {
 /** Details only the confirm's answer carries (next_action, client secret, request id), by retry id. */
 export type AnswerDetails = Map<string, Partial<RetryOutcome> & { by?: string }>;
 
-const SETTLEABLE = new Set(["processing", "requires_action"]);
+const SETTLEABLE = new Set(["processing", "requires_action", "requires_capture"]);
 
 /** The outcome a PaymentIntent state means for `record`, or null when it says nothing about it. */
 export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | null {
   const base = { stripe_status: pi.status, stripe_charge: pi.latest_charge };
-  if (pi.status === "succeeded" || pi.status === "requires_capture") {
-    return { ...base, status: "succeeded" };
+  if (pi.status === "succeeded") return { ...base, status: "succeeded" };
+  // Authorized only: nothing is charged until it is captured (or released: canceled).
+  if (pi.status === "requires_capture") {
+    return record.status === "requires_capture" ? null : { ...base, status: "requires_capture" };
   }
   if (pi.status === "requires_action") {
     return record.status === "processing" ? { ...base, status: "requires_action" } : null;
+  }
+  if (pi.status === "canceled" && record.status === "requires_capture") {
+    return {
+      ...base,
+      status: "canceled",
+      failure_message: "the authorization was released (the PaymentIntent was canceled): " +
+        "nothing was charged",
+    };
   }
   if (pi.status === "canceled") {
     return {
@@ -85,7 +96,7 @@ export function settledRecord(
   at: string,
   by: string,
 ): RetryRecord {
-  const final = outcome.status !== "requires_action";
+  const final = !isRetryWaiting(outcome.status);
   return {
     ...before,
     status: outcome.status,
@@ -137,7 +148,7 @@ export async function addSettlement(
   const before = entry.value;
   const after = settledRecord(before, outcome, meta.at, meta.by);
   addUpdateRetry(op, entry, after);
-  if (after.status !== "requires_action") {
+  if (!isRetryWaiting(after.status)) {
     addInFlightCleared(
       op,
       before.transaction_id,
@@ -146,7 +157,9 @@ export async function addSettlement(
     );
     if (before.job) addJobRemoval(op, before.job);
   }
-  if (after.status === "succeeded") addPaymentMethodUse(op, after.payment_method, meta.at);
+  if (after.status === "succeeded" || after.status === "requires_capture") {
+    addPaymentMethodUse(op, after.payment_method, meta.at);
+  }
   return {
     action: "retry.settle",
     target: { type: "retry", id: after.id },

@@ -64,6 +64,8 @@ export interface RefundWorldOptions {
   timeoutMs?: number;
   /** wraps the app's gateway (a fault suite "kills the process" right after a Stripe call) */
   intercept?: (gateway: StripeGateway) => StripeGateway;
+  /** Stripe's clock minus the service's (ms): the emulator runs this far ahead (or behind) */
+  stripeClockSkewMs?: number;
 }
 
 export async function withRefundWorld(
@@ -71,8 +73,9 @@ export async function withRefundWorld(
   options: RefundWorldOptions = {},
 ): Promise<void> {
   const clock = new ManualClock(Date.now());
+  const skew = options.stripeClockSkewMs ?? 0;
   const emu = await startTestEmulator({
-    now: () => clock.now(),
+    now: () => clock.now() + skew,
     ...options.emulator,
   });
   const buffer: HeldWebhook[] = [];
