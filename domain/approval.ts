@@ -57,6 +57,11 @@ export interface ApprovalRequest {
 export interface ApprovalPolicy {
   /** the permission an approver needs (besides not being the requester, target, or linked) */
   approverPermission: Permission;
+  /**
+   * what the requester must still hold when it is approved (a demoted requester's
+   * requests are void), and that in words
+   */
+  requester: { permission: Permission; what: string };
   /** shown in the queue and the README table */
   description: string;
   /** default 24 h */
@@ -65,6 +70,9 @@ export interface ApprovalPolicy {
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600_000;
 
+const ACCOUNTS = { permission: "users.write", what: "manage accounts" } as const;
+const FRAUD_RULES = { permission: "fraud.rules.write", what: "change fraud rules" } as const;
+
 /**
  * The policy table: every action that needs a second person. Kinds register
  * their executor against these names (a kind not in this table cannot be
@@ -72,46 +80,56 @@ export const DEFAULT_APPROVAL_TTL_MS = 24 * 3600_000;
  */
 export const APPROVAL_POLICY = {
   "refund.approve": {
+    requester: { permission: "refunds.create", what: "ask for refunds" },
     approverPermission: "refunds.approve",
     description: "a refund at or above REFUND_APPROVAL_THRESHOLD (counting the same operator's " +
       "refunds on that payment or customer in 24 h), or beyond the operator's daily cap",
   },
   "user.create": {
+    requester: ACCOUNTS,
     approverPermission: "users.write",
     description: "creating an account that can approve (operator, admin); the approver hands " +
       "over its enrollment code",
   },
   "user.role_grant": {
+    requester: ACCOUNTS,
     approverPermission: "users.write",
     description: "granting a role that can approve (operator, admin); its credentials are " +
       "renewed through the approver",
   },
   "user.reactivate": {
+    requester: ACCOUNTS,
     approverPermission: "users.write",
     description: "re-enabling a disabled account that can approve (operator, admin); it comes " +
       "back with new credentials only",
   },
   "user.rotate_token": {
+    requester: ACCOUNTS,
     approverPermission: "users.write",
     description: "rotating another admin's API token (a third person approves)",
   },
   "user.reset_2fa": {
+    requester: ACCOUNTS,
     approverPermission: "users.write",
     description: "resetting another admin's second factor (a third person approves)",
   },
   "dispute.accept": {
+    requester: { permission: "disputes.accept", what: "accept disputes" },
     approverPermission: "disputes.accept",
     description: "accepting a dispute at or above REFUND_APPROVAL_THRESHOLD",
   },
   "fraud.rule_disable": {
+    requester: FRAUD_RULES,
     approverPermission: "fraud.rules.write",
     description: "disabling a fraud rule",
   },
   "fraud.rule_shadow": {
+    requester: FRAUD_RULES,
     approverPermission: "fraud.rules.write",
     description: "putting a fraud rule in shadow mode (signals only, no alerts)",
   },
   "fraud.rule_loosen": {
+    requester: FRAUD_RULES,
     approverPermission: "fraud.rules.write",
     description: "loosening a fraud rule: a change that can only make it raise fewer alerts " +
       "or fewer points (thresholds raised or off, points lowered, amounts raised or removed, " +

@@ -10,7 +10,7 @@ import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
 import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
 import { getAdmin } from "../../kv/admins.ts";
-import { checkApprover, requesterVoid, targetVoid } from "./rules.ts";
+import { checkApprover, requesterNeeds, requesterVoid, targetVoid } from "./rules.ts";
 import type {
   ApprovalServices,
   ApprovalSource,
@@ -129,7 +129,7 @@ async function claim(
     if (entry.value.status !== "pending") return { value: entry.value, audit: [] };
     if (status === "approved") {
       const requester = await getAdmin(d.deps.kv, entry.value.requested_by);
-      voidReason = requesterVoid(entry.value, requester.value);
+      voidReason = requesterVoid(entry.value, requester.value, requesterNeeds(entry.value.kind));
       if (voidReason) return { value: entry.value, audit: [] };
       op.check(requester);
       // a request about an admin who changed since is void too

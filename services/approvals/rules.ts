@@ -88,6 +88,11 @@ export interface RequesterNeeds {
   what: string;
 }
 
+/** What the requester of a `kind` must still hold (the policy table's `requester`). */
+export function requesterNeeds(kind: string): RequesterNeeds | undefined {
+  return isApprovalKind(kind) ? APPROVAL_POLICY[kind].requester : undefined;
+}
+
 /**
  * Why a request is void because of its requester, or null: a disabled
  * admin's requests die with the account, and so does whatever they asked for

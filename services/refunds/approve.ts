@@ -6,6 +6,7 @@
  * denied. A
  * rejection is committed by the submitter's `release`.
  */
+import { APPROVAL_POLICY } from "../../domain/approval.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -35,7 +36,8 @@ import {
 } from "./request_parts.ts";
 
 /** A requester must still be allowed to ask for refunds (README, "Refund approval policy"). */
-const REQUESTER_NEEDS: RequesterNeeds = { permission: "refunds.create", what: "ask for refunds" };
+/** what a refund's requester must keep (the policy table's `refund.approve` row) */
+const REQUESTER_NEEDS: RequesterNeeds = APPROVAL_POLICY["refund.approve"].requester;
 
 /**
  * Past its deadline a request can be neither approved nor rejected (README,
