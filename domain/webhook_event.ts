@@ -10,10 +10,16 @@ export type WebhookEventStatus = typeof WEBHOOK_EVENT_STATUSES[number];
 
 /**
  * Why an event is `ignored`: its `livemode` is not the mode of the service's
- * key (README, "Stripe webhooks"), its type (or object) is not processed, or
- * the local picture already showed it (an older state, a duplicate).
+ * key (README, "Stripe webhooks"), its type (or object) is not processed,
+ * the local picture already showed it (an older state, a duplicate), or an
+ * admin dismissed it after it failed.
  */
-export const WEBHOOK_IGNORED_REASONS = ["livemode_mismatch", "not_processed", "no_change"] as const;
+export const WEBHOOK_IGNORED_REASONS = [
+  "livemode_mismatch",
+  "not_processed",
+  "no_change",
+  "dismissed",
+] as const;
 export type WebhookIgnoredReason = typeof WEBHOOK_IGNORED_REASONS[number];
 
 /** The reason of an ignored record; for one stored before reasons were kept, from its detail. */

@@ -112,6 +112,12 @@ export const REFUND_SEND_REFUSALS = [
   "stripe_unavailable",
 ] as const satisfies readonly ErrorCode[];
 
+/** Why someone did something, kept in the audit log: required, 1 to 500 characters. */
+export const NoteSchema = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+  500,
+  "note is at most 500 characters",
+);
+
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
   return { required, content: { "application/json": { schema } } };

@@ -1,6 +1,7 @@
 /** The fraud routes' schemas: alerts, signals, snoozes, rules, sweeps (README "Fraud detection"). */
 import { z } from "@hono/zod-openapi";
 import { ALERT_STATUSES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
+import { NoteSchema } from "../openapi/schemas.ts";
 
 const DateTime = z.string().openapi({ format: "date-time" });
 
@@ -148,7 +149,4 @@ export const AlertIdParam = z.object({
   }),
 });
 
-export const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
-  500,
-  "note is at most 500 characters",
-);
+export const Note = NoteSchema;

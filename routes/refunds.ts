@@ -15,6 +15,7 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
+  NoteSchema,
   REFUND_SEND_REFUSALS,
   RefundDetailSchema,
   RefundSchema,
@@ -54,10 +55,7 @@ const ShowParam = z.object({
   }),
 });
 
-const Note = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
-  500,
-  "note is at most 500 characters",
-).openapi({ example: "checked with the customer" });
+const Note = NoteSchema.openapi({ example: "checked with the customer" });
 
 const TOO_LARGE = `amount is too large: at most ${Number.MAX_SAFE_INTEGER} minor units`;
 

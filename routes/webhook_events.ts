@@ -1,14 +1,20 @@
 /**
  * /webhook-events (mounted under /api/admin/payments): the webhook intake log
  * for admins: list (by status and type), one event with its payload, and
- * replay of a failed or dead event (2FA, audited).
+ * replay of a failed or dead event, or its dismissal with a note (2FA, audited).
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, WebhookEventSchema } from "../openapi/schemas.ts";
+import {
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  NoteSchema,
+  WebhookEventSchema,
+} from "../openapi/schemas.ts";
 import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -92,6 +98,31 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
   },
 });
 
+const dismiss = adminRoute({ permission: "webhooks.replay", secondFactor: true }, {
+  method: "post",
+  path: "/webhook-events/{id}/dismiss",
+  // "dismiss" ends in s: the derived name would read it as a collection
+  operationId: "dismissWebhookEvent",
+  tags: ["webhooks"],
+  summary: "Dismiss a failed or dead event that will never process",
+  description:
+    "Records a `failed` or `dead` event `ignored` with `ignored_reason: dismissed` and " +
+    "your note: its retries stop, the ops alert its death raised is closed, and it leaves the " +
+    "failed/dead counts of /metrics. Nothing of it is applied; `replay?force=true` still can. " +
+    "Any other status is 409. Audited as `webhook.dismiss`.",
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z.object({ note: NoteSchema.openapi({ example: "a test event sent by hand; not Stripe's" }) })
+        .openapi("WebhookDismissal"),
+    ),
+  },
+  responses: {
+    200: jsonContent(WebhookEventSchema, "dismissed"),
+    ...errorResponses("not_found", "conflict", "validation_failed"),
+  },
+});
+
 export function webhookEventRoutes(services: Services) {
   return createRouter()
     .openapi(list, async (c) => {
@@ -105,5 +136,10 @@ export function webhookEventRoutes(services: Services) {
       const { id } = c.req.valid("param");
       const force = c.req.valid("query").force === "true";
       return c.json(await services.webhooks.replay(callContext(c), id, { force }), 200);
+    })
+    .openapi(dismiss, async (c) => {
+      const { id } = c.req.valid("param");
+      const { note } = c.req.valid("json");
+      return c.json(await services.webhooks.dismiss(callContext(c), id, note), 200);
     });
 }

@@ -52,6 +52,7 @@ import {
 import { CommitBatcher } from "./batch.ts";
 import { sweepExpiredEvents } from "./retention.ts";
 import { replayEvent } from "./replay.ts";
+import { dismissEvent } from "./dismiss.ts";
 import { ignoreAtIntake, modeMismatch } from "./ignore.ts";
 import type { Histogram } from "../../core/metrics.ts";
 import { createKeyedLock } from "../../core/keyed_lock.ts";
@@ -251,6 +252,12 @@ class WebhookServiceImpl {
     return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
 
+  /** Records a failed or dead event `ignored` (dismissed) with the admin's note. */
+  dismiss(ctx: CallContext, id: string, note: string): Promise<WebhookEventView> {
+    const parts = { kv: this.#kv, clock: this.#clock, audit: this.#svc.audit };
+    return dismissEvent({ ...parts, lock: this.#replayLock }, ctx, id, note);
+  }
+
   /** The retention sweep (see `sweepExpiredEvents`). */
   sweepExpired(limit?: number, scan?: number) {
     return sweepExpiredEvents(this.#kv, this.#clock, limit, scan);
@@ -267,6 +274,7 @@ export function createWebhookService(deps: Deps, svc: Svc) {
     list: (q: WebhookListQuery) => w.list(q),
     replay: (ctx: CallContext, id: string, options?: { force?: boolean }) =>
       w.replay(ctx, id, options),
+    dismiss: (ctx: CallContext, id: string, note: string) => w.dismiss(ctx, id, note),
     sweepExpired: (limit?: number, scan?: number) => w.sweepExpired(limit, scan),
     /** events acknowledged but ignored, per reason (`livemode_mismatch`) */
     ignoredCounts: () => getIgnoredCounts(deps.kv),

@@ -1,0 +1,62 @@
+/**
+ * Dismissing a webhook event that will never process (README, "Stripe
+ * webhooks"): an admin who looked at a `failed` or `dead` event and decided
+ * nothing of it is to be applied (a malformed event, an object deleted at
+ * Stripe) records it `ignored` (`ignored_reason: dismissed`) with their note,
+ * audited. Its retries stop (a job finds it ignored), the ops alert its death
+ * raised is closed in the same commit, and the failed/dead counts in /metrics
+ * drop. It stays listed, and can still be replayed with `force=true`.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, notFound } from "../../core/errors.ts";
+import { addRecordUpdate, getEvent, type WebhookEventRecord } from "../../kv/webhook_events.ts";
+import { toView, type WebhookEventView } from "./view.ts";
+import { closeOpsAlert } from "../ops_alerts.ts";
+import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
+import { WEBHOOK_RETENTION_MS } from "./processing.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { ReplayParts } from "./replay.ts";
+
+export function dismissEvent(
+  parts: Omit<ReplayParts, "processing" | "livemode">,
+  ctx: CallContext,
+  id: string,
+  note: string,
+): Promise<WebhookEventView> {
+  // one decision about an event at a time in this isolate, replays included
+  return parts.lock(`replay:${id}`, () =>
+    parts.audit.commit(ctx, async (op) => {
+      const entry = await getEvent(parts.kv, id);
+      if (!entry.value) throw notFound("webhook event", id);
+      const before = entry.value;
+      if (before.status !== "failed" && before.status !== "dead") {
+        throw new AppError(
+          "conflict",
+          `webhook event ${id} is ${before.status}; only failed or dead events are dismissed`,
+        );
+      }
+      const now = parts.clock.now();
+      const next: WebhookEventRecord = {
+        ...before,
+        status: "ignored",
+        ignored_reason: "dismissed",
+        detail: `ignored: dismissed by ${ctx.actor.id}: ${note}`,
+        processed_at: now,
+        keep_until: now + WEBHOOK_RETENTION_MS,
+      };
+      addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
+      const audit: AuditInput[] = [{
+        action: "webhook.dismiss",
+        target: { type: "webhook_event", id },
+        result: "ok",
+        before: { status: before.status, attempts: before.attempts, last_error: before.last_error },
+        after: { status: next.status, ignored_reason: "dismissed" },
+        reason: note,
+      }];
+      const at = new Date(now).toISOString();
+      for (const alert of await openAlertsForWebhookEvent(parts.kv, id, before.received_at)) {
+        audit.push(closeOpsAlert(op, alert, ctx.actor.id, `dismissed: ${note}`, at).audit);
+      }
+      return { value: toView(next), audit };
+    }));
+}

@@ -1,0 +1,62 @@
+/**
+ * POST /webhook-events/{id}/dismiss (README, "Stripe webhooks"): an admin
+ * records a failed or dead event that will never process as `ignored`
+ * (`dismissed`) with a note, audited; its retries stop and it leaves the
+ * failed/dead counts. Any other status is 409.
+ */
+import assert from "node:assert/strict";
+import { withTestApp } from "./helpers/app.ts";
+import { auditEntries, createAdmin, otpHeaders, sendJson } from "./helpers/identity.ts";
+import { makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { runDueJobs } from "../kv/jobs.ts";
+import { webhookJobHandlers } from "../services/webhooks/service.ts";
+import { INLINE_LEASE_MS } from "../services/webhooks/processing.ts";
+
+const BASE = "/api/admin/payments/webhook-events";
+
+Deno.test("a failed event is dismissed with a note: ignored (dismissed), audited, never retried; twice is 409", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const event = makeEvent("payment_intent.succeeded", {
+      id: "pi_bad1",
+      object: "payment_intent",
+    });
+    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
+    await t.services.webhooks.drain();
+    assert.equal((await t.services.webhooks.get(event.id)).status, "failed");
+
+    const noNote = await sendJson(
+      t,
+      "POST",
+      `${BASE}/${event.id}/dismiss`,
+      otpHeaders(t, admin),
+      {},
+    );
+    assert.equal(noNote.status, 422);
+    assert.equal(noNote.body.errors[0].path, "body.note");
+
+    const res = await sendJson(t, "POST", `${BASE}/${event.id}/dismiss`, otpHeaders(t, admin), {
+      note: "sent by hand in a test; not Stripe's",
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.status, "ignored");
+    assert.equal(res.body.ignored_reason, "dismissed");
+    const entry = (await auditEntries(t.kv)).find((e) => e.action === "webhook.dismiss");
+    assert.equal(entry?.result, "ok");
+    assert.equal(entry?.actor.id, admin.id);
+    assert.match(String(entry?.reason), /sent by hand/);
+
+    // its retry finds it ignored and leaves it so
+    t.clock.advance(INLINE_LEASE_MS + 60_000);
+    await runDueJobs(t.kv, t.clock, webhookJobHandlers(t.services));
+    assert.equal((await t.services.webhooks.get(event.id)).status, "ignored");
+    const listed = await t.services.webhooks.list({ ignored_reason: "dismissed", limit: 10 });
+    assert.deepEqual(listed.data.map((e) => e.id), [event.id]);
+
+    const again = await sendJson(t, "POST", `${BASE}/${event.id}/dismiss`, otpHeaders(t, admin), {
+      note: "again",
+    });
+    assert.equal(again.status, 409);
+    assert.match(again.body.detail, /is ignored; only failed or dead events are dismissed/);
+  }, { env: WEBHOOK_ENV });
+});
