@@ -15,6 +15,7 @@ import { raiseAlerts } from "../services/fraud/alerts.ts";
 import type { RetryWorld } from "./helpers/retries.ts";
 import { ROLES } from "../domain/permissions.ts";
 import { addOpsAlert, type OpsAlert } from "../kv/ops_alerts.ts";
+import { makeEvent, postEvent } from "./helpers/webhooks.ts";
 
 type Factor = "token" | "otp" | "step_up";
 // deno-lint-ignore no-explicit-any
@@ -316,6 +317,15 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
     await send(admin, "post", `${P}/webhook-events/{id}/replay`, {
       params: { id: event },
       query: { force: "true" },
+      factor: "otp",
+    });
+    // a malformed event fails (its object lacks what the service needs), then is dismissed
+    const bad = makeEvent("payment_intent.succeeded", { id: "pi_bad", object: "payment_intent" });
+    await (await postEvent(w.t.app, bad, { clock: w.clock })).body?.cancel();
+    await w.t.services.webhooks.drain();
+    await send(admin, "post", `${P}/webhook-events/{id}/dismiss`, {
+      params: { id: bad.id },
+      body: { note: "not Stripe's: sent by hand" },
       factor: "otp",
     });
     await send(admin, "get", `${P}/audit-log`);
