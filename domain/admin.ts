@@ -23,6 +23,12 @@ export interface AdminRecord {
    * then is void, even once it is active again (README, "Accounts and enrollment").
    */
   disabled_at?: string;
+  /**
+   * ISO 8601: when a role change last took a permission away. A request it made
+   * before then is void whatever the role is now: demoted and promoted back, it
+   * does not come back.
+   */
+  demoted_at?: string;
 }
 
 /** What an account's email must look like once trimmed and lowercased (at most 254 characters). */

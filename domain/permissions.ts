@@ -71,3 +71,8 @@ export function permissionsOf(role: Role): Permission[] {
 export function rank(role: Role): number {
   return LADDER.indexOf(role);
 }
+
+/** Whether moving from role `from` to `to` takes away any permission (a demotion, in part or whole). */
+export function losesPermissions(from: string, to: string): boolean {
+  return (Object.keys(PERMISSIONS) as Permission[]).some((p) => can(from, p) && !can(to, p));
+}

@@ -50,3 +50,32 @@ Deno.test("every kind in the policy table names a permission its requester must 
     );
   }
 });
+
+Deno.test("attack: demoted and promoted back, the requester's old request stays void", async () => {
+  await withTestApp(async (t) => {
+    const rogue = await createAdmin(t, "admin");
+    const approver = await createAdmin(t, "admin");
+    const asked = await sendJson(
+      t,
+      "PUT",
+      "/api/admin/payments/fraud/rules/velocity",
+      otpHeaders(t, rogue),
+      { alert_at: 50 },
+    );
+    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    const cli = systemContext("cli");
+    t.clock.advance(1000);
+    await t.services.identity.updateAdmin(cli, rogue.id, { role: "analyst" });
+    t.clock.advance(1000);
+    await t.services.identity.updateAdmin(cli, rogue.id, { role: "admin" });
+    const res = await sendJson(
+      t,
+      "POST",
+      `/api/admin/approvals/${asked.body.approval.id}/approve`,
+      otpHeaders(t, approver),
+      {},
+    );
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    assert.match(res.body.detail, /was demoted \(at .*\) after asking/);
+  });
+});

@@ -119,3 +119,17 @@ Deno.test("attack: no account is made at once for an email whose operator reques
     assert.match(body.approval_id, /^apr_/);
   });
 });
+
+Deno.test("a PATCH that disables an account and grants it an approving role is 409, and changes nothing", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const v = await createAdmin(t, "viewer");
+    const headers = await stepUpHeaders(t, a);
+    const res = await patch(t, headers, v.id, { status: "disabled", role: "operator" });
+    assert.equal(res.status, 409);
+    assert.match((await res.json()).detail, /cannot both stand; send one of them/);
+    const now = await t.services.identity.getAdmin(v.id);
+    assert.deepEqual([now.status, now.role], ["active", "viewer"]);
+    assert.equal(await pendingFor(t, "user.role_grant", v.id), 0);
+  });
+});

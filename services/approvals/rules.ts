@@ -102,7 +102,9 @@ export function requesterNeeds(kind: string): RequesterNeeds | undefined {
  */
 export function requesterVoid(
   request: { requested_by: string; created_at: string },
-  requester: { status: string; role: string; disabled_at?: string } | null,
+  requester:
+    | { status: string; role: string; disabled_at?: string; demoted_at?: string }
+    | null,
   needs?: RequesterNeeds,
 ): string | null {
   if (!requester) return null;
@@ -116,6 +118,12 @@ export function requesterVoid(
     return `requester ${request.requested_by} is now ${requester.role} and may no longer ` +
       `${needs.what} (${needs.permission})`;
   }
+  // demoted and promoted back, the request does not come back with the role
+  const demoted = requester.demoted_at ? Date.parse(requester.demoted_at) : NaN;
+  if (demoted >= Date.parse(request.created_at)) {
+    return `requester ${request.requested_by} was demoted (at ${requester.demoted_at}) after ` +
+      "asking";
+  }
   return null;
 }
 
@@ -125,12 +133,12 @@ export function requesterVoid(
  * `requester_demoted`).
  */
 export function requesterVoidError(what: string, reason: string): AppError {
-  const demoted = / may no longer /.test(reason);
+  const demoted = / may no longer | was demoted /.test(reason);
   return new AppError(
     "conflict",
     `${what} cannot be approved: ${reason}; ` +
       (demoted
-        ? "the requests of an admin who lost the permission are void"
+        ? "the requests of an admin demoted since are void, even once promoted back: they may ask again"
         : "a disabled admin's requests are void"),
     { extra: demoted ? { requester_demoted: true } : { requester_disabled: true } },
   );

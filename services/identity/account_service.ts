@@ -94,6 +94,14 @@ export function createAccountService(
         await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
       }
       const reRoled = role !== undefined && role !== before.role;
+      if (grant && change.status === "disabled") {
+        // a grant for an account this very request disables could only fail when approved
+        throw new AppError(
+          "conflict",
+          `admin ${id}: disabling it and granting it ${role} in one request cannot both stand; ` +
+            "send one of them",
+        );
+      }
       if (reactivate && reRoled) {
         throw new AppError(
           "conflict",

@@ -11,6 +11,7 @@ import type { AuditInput } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import { addCreateAdmin, addUpdateAdmin, getAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
+import { losesPermissions } from "../../domain/permissions.ts";
 import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import {
   addAccountRequestByEmail,
@@ -188,6 +189,7 @@ function executeRoleGrant(d: IdentityDeps) {
         role,
         token_hash: await unusableTokenHash(),
         updated_at: iso,
+        ...(losesPermissions(before.role, role) ? { demoted_at: iso } : {}),
       });
       const handover = await addHandover(d, op, ctx, id, request, "granted", iso);
       return {

@@ -12,7 +12,7 @@ import { type AuditInput } from "../audit/mod.ts";
 import type { Page } from "../../kv/pagination.ts";
 import { listPage } from "../../kv/pagination.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { isRole, type Role } from "../../domain/permissions.ts";
+import { isRole, losesPermissions, type Role } from "../../domain/permissions.ts";
 import { hashToken, newApiToken } from "./crypto.ts";
 import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
@@ -232,6 +232,7 @@ export async function updateAdmin(
       if (next.status === "disabled" && before.status !== "disabled") {
         next.disabled_at = next.updated_at;
       }
+      if (losesPermissions(before.role, next.role)) next.demoted_at = next.updated_at;
       addUpdateAdmin(op, entry, next);
     }
     return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
