@@ -175,14 +175,14 @@ export function approverDenial(
     return {
       code: "linked_account",
       reason: `linked account: you and the requester ${request.requested_by} created, ` +
-        "approved or enrolled one another",
+        "approved or enrolled one another, or one person handed over both your credentials",
     };
   }
   if (targetAdmin && linked.has(targetAdmin)) {
     return {
       code: "linked_account",
       reason: `linked account: you and ${targetAdmin}, the account this acts on, created, ` +
-        "approved or enrolled one another",
+        "approved or enrolled one another, or one person handed over both your credentials",
     };
   }
   return null;

@@ -6,6 +6,7 @@
  *   ["admin_links", a, b]                    -> AdminLink (written both ways)
  *   ["account_requests_by_email", email]     -> id of the latest `user.create` request for it
  *   ["account_requests", admin id, kind]     -> id of the account's latest request of that kind
+ *   ["admin_handlers", admin id, handler]    -> {at}: `handler` held a code for the account
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them with their audit entries.
@@ -72,6 +73,25 @@ export function addAdminLink(
 ): void {
   if (a === b) return;
   op.set(keys.adminLink(a, b), link).set(keys.adminLink(b, a), link);
+}
+
+/** Records that `handler` held an enrollment code for `adminId` (in the commit issuing it). */
+export function addAdminHandler(
+  op: Deno.AtomicOperation,
+  adminId: string,
+  handler: string,
+  at: string,
+): void {
+  op.set(keys.adminHandler(adminId, handler), { at });
+}
+
+/** Everyone who ever held an enrollment code for `adminId`. */
+export async function adminHandlers(kv: Deno.Kv, adminId: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const e of kv.list({ prefix: keys.adminHandlersPrefix(adminId) }, { limit: 1000 })) {
+    out.add(String(e.key[2]));
+  }
+  return out;
 }
 
 /** Every admin id linked to `adminId`. */

@@ -196,6 +196,9 @@ export const keys = {
   /** `a` and `b` are linked (one created, approved or enrolled the other); written both ways */
   adminLink: (a: string, b: string) => ["admin_links", a, b],
   adminLinksPrefix: (a: string) => ["admin_links", a],
+  /** `handler` held an enrollment code for `adminId` (handed over its credentials) */
+  adminHandler: (adminId: string, handler: string) => ["admin_handlers", adminId, handler],
+  adminHandlersPrefix: (adminId: string) => ["admin_handlers", adminId],
   /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
   enrollment: (codeHash: string) => ["enrollments", codeHash],
   enrollmentsPrefix: () => ["enrollments"],

@@ -171,3 +171,48 @@ Deno.test("a second role grant for an account while one waits is 409 naming the 
     assert.equal(problem.approval_id, waiting);
   });
 });
+
+Deno.test("attack: the approver of two accounts holds both codes: those accounts count as linked and cannot approve each other", async () => {
+  await withTestApp(async (t) => {
+    const honest = await createAdmin(t, "admin");
+    const rogue = await createAdmin(t, "admin");
+    const held: { token: string; totp_secret: string; admin: { id: string } }[] = [];
+    for (const email of ["p1@example.com", "p2@example.com"]) {
+      const asked = await post(t, "/api/admin/users", otpHeaders(t, honest), {
+        email,
+        role: "admin",
+      });
+      assert.equal(asked.status, 202);
+      const ok = await approve(t, rogue, asked.body.approval);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      const code = ok.body.approval.handover.enrollment_code;
+      const enrolled = await post(t, "/api/admin/enroll", {}, { code });
+      assert.equal(enrolled.status, 200);
+      held.push(enrolled.body);
+    }
+    const [p1, p2]: TestAdmin[] = held.map((h) => ({
+      id: h.admin.id,
+      email: "",
+      otpauthUri: "",
+      role: "admin" as const,
+      token: h.token,
+      totpSecret: h.totp_secret,
+      recoveryCodes: [],
+      lastOtpStep: null,
+    }));
+    // p1 asks to loosen a fraud rule; p2, whose code went through the same hands, may not approve
+    const asked = await t.app.request(
+      "/api/admin/payments/fraud/rules/velocity",
+      jsonRequest("PUT", otpHeaders(t, p1), { alert_at: 50 }),
+    );
+    assert.equal(asked.status, 202);
+    const approval = (await asked.json()).approval;
+    const refused = await approve(t, p2, approval);
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(refused.body.detail, /one person handed over both your credentials/);
+    // someone else, neither linked to p1 nor sharing a handler with it, can
+    const third = await createAdmin(t, "admin");
+    const ok = await approve(t, third, approval);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  });
+});

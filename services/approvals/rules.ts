@@ -14,7 +14,7 @@ import {
   approverDenial,
   isApprovalKind,
 } from "../../domain/approval.ts";
-import { linkedAdmins } from "../../kv/approvals.ts";
+import { adminHandlers, linkedAdmins } from "../../kv/approvals.ts";
 import { getAdmin, getAdmins } from "../../kv/admins.ts";
 
 /** JSON with sorted keys: the same content always hashes the same. */
@@ -54,6 +54,14 @@ export async function linksOf(
   for (const r of records) {
     if (r.id === adminId) linked.add(r.created_by);
     else if (r.created_by === adminId) linked.add(r.id);
+  }
+  // accounts whose enrollment codes went through the same person: that person could hold both
+  const mine = await adminHandlers(kv, adminId);
+  for (const other of others) {
+    const theirs = await adminHandlers(kv, other);
+    if (theirs.has(adminId) || mine.has(other) || [...theirs].some((h) => mine.has(h))) {
+      linked.add(other);
+    }
   }
   return linked;
 }

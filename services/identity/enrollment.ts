@@ -28,7 +28,7 @@ import {
   getEnrollment,
 } from "../../kv/enrollments.ts";
 import { getApproval } from "../../kv/approvals.ts";
-import { addAdminLink } from "../../kv/approvals.ts";
+import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
@@ -67,8 +67,16 @@ export async function issueCode(
   };
 }
 
+/**
+ * Stores the code; its issuer, an admin, is recorded as a handler of the
+ * account: two accounts whose codes went through the same person count as
+ * linked (services/approvals/rules.ts), as that person could hold both.
+ */
 export function addIssuedCode(op: Deno.AtomicOperation, record: Enrollment): void {
   addCreateEnrollment(op, record, ENROLLMENT_TTL_MS);
+  if (record.admin_id && record.issued_by.startsWith("adm_")) {
+    addAdminHandler(op, record.admin_id, record.issued_by, record.issued_at);
+  }
 }
 
 /** A token nobody knows: an account exists before its person has enrolled. */
