@@ -16,12 +16,11 @@ import {
   listAdmins,
   loadAdmin,
   refuseSelf,
-  resetSecondFactor,
-  rotateToken,
   updateAdmin,
 } from "./users.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import { requestAccount } from "./invites.ts";
+import { resetSecondFactor, rotateToken } from "./credentials.ts";
 import {
   requestCredentialReset,
   requestReactivation,

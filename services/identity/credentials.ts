@@ -1,0 +1,85 @@
+/**
+ * An admin's credentials renewed at once, by the CLI (break-glass) or by the
+ * admin for their own token: a new API token, or a new second factor.
+ * Another admin's are renewed only through the approvals queue (README,
+ * "Two-person rules").
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError } from "../../core/errors.ts";
+import { hashToken, newApiToken } from "./crypto.ts";
+import { enrol } from "./second_factor.ts";
+import { totpUri } from "./totp.ts";
+import { addUpdateAdmin } from "../../kv/admins.ts";
+import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { breakGlass } from "./users.ts";
+
+const target = (id: string) => ({ type: "admin", id });
+
+/**
+ * A new API token for `id`; the old one stops working in the same commit.
+ * With `replaces`, only while that is still the account's token: a request
+ * that lost a race with another rotation of the same token gets no token.
+ */
+export async function rotateToken(
+  d: IdentityDeps,
+  ctx: CallContext,
+  id: string,
+  replaces?: string,
+): Promise<{ admin: AdminView; token: string }> {
+  const token = newApiToken();
+  const tokenHash = await hashToken(token);
+  return await d.audit.commit(ctx, async (op) => {
+    const entry = await loadAdmin(d, id);
+    if (replaces !== undefined && entry.value.token_hash !== replaces) {
+      throw new AppError(
+        "unauthenticated",
+        "this token was rotated by another request meanwhile; use the token that request " +
+          "received (or ask an admin)",
+      );
+    }
+    const iso = new Date(d.clock.now()).toISOString();
+    const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
+    addUpdateAdmin(op, entry, next);
+    return {
+      value: { admin: adminView(next), token },
+      audit: [{
+        action: "token.rotate",
+        target: target(id),
+        result: "ok",
+        reason: breakGlass(ctx),
+      }],
+    };
+  });
+}
+
+/** A new TOTP secret and recovery codes; outstanding step-up tokens stop working. */
+export async function resetSecondFactor(
+  d: IdentityDeps,
+  ctx: CallContext,
+  id: string,
+): Promise<
+  { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
+> {
+  const factor = await enrol(d, id);
+  return await d.audit.commit(ctx, async (op) => {
+    const admin = (await loadAdmin(d, id)).value;
+    const current = await getSecondFactor(d.kv, id);
+    addSetSecondFactor(op, current, factor.record);
+    return {
+      value: {
+        admin: adminView(admin),
+        totp_secret: factor.totpSecret,
+        otpauth_uri: totpUri(factor.totpSecret, admin.email),
+        recovery_codes: factor.recoveryCodes,
+      },
+      audit: [{
+        action: "totp.reset",
+        target: target(id),
+        result: "ok",
+        reason: (current.value ? "replaced the second factor" : "enrolled a second factor") +
+          (breakGlass(ctx) ? `; ${breakGlass(ctx)}` : ""),
+      }],
+    };
+  });
+}
