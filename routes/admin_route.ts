@@ -48,7 +48,7 @@ export function guard(
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
-    await gateBody(c, { types, limit: bodyLimit });
+    await gateBody(c, { types, limit: bodyLimit, required: request?.body?.required === true });
     await refuseUnknownNames(c, known);
     if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
     if (secondFactor) {

@@ -23,6 +23,23 @@ export interface BodyRule {
   /** media types the route declares (`application/json`, `multipart/form-data`) */
   types: string[];
   limit: number;
+  /** the route's body is required: an empty one is 422 before anything else */
+  required?: boolean;
+}
+
+function bodyRequired(rule: BodyRule): AppError {
+  return validationFailed([{
+    path: "body",
+    message: `a request body is required: send ${rule.types.join(" or ")}`,
+  }]);
+}
+
+/** An empty body: refused where one is required, else kept as `{}` (JSON) or nothing. */
+function emptyBody(c: Context<AppEnv>, rule: BodyRule): void {
+  if (rule.required) throw bodyRequired(rule);
+  const bytes = JSON_TYPE.test(mediaTypeOf(c)) ? new TextEncoder().encode("{}") : new Uint8Array();
+  // Hono keeps promises in its body cache (its type says otherwise)
+  c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
 }
 
 function mediaTypeOf(c: Context<AppEnv>): string {
@@ -79,7 +96,7 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
   const length = c.req.header("content-length");
   const declared = length !== undefined ? Number(length) : null;
   const hasBody = c.req.raw.body !== null && declared !== 0;
-  if (!hasBody) return;
+  if (!hasBody) return emptyBody(c, rule);
   if (declared !== null && Number.isFinite(declared) && declared > rule.limit) {
     await c.req.raw.body?.cancel().catch(() => {});
     throw tooLarge(rule.limit);
@@ -94,10 +111,7 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
     // No Content-Type: over HTTP/1.1 without Content-Length (curl -X POST) the body is a stream
     // that may well be empty. Only bytes make it a body of an undeclared type.
     const bytes = await readCapped(c, rule.limit);
-    if (bytes.byteLength === 0) {
-      c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
-      return;
-    }
+    if (bytes.byteLength === 0) return emptyBody(c, rule);
     throw unsupported(type, rule);
   }
   if (!allowed) {
@@ -106,9 +120,9 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
   }
   const bytes = await readCapped(c, rule.limit);
   // an empty JSON body reads as `{}`: a route with an optional body takes it as none
-  const kept = bytes.byteLength === 0 && json ? new TextEncoder().encode("{}") : bytes;
+  if (bytes.byteLength === 0) return emptyBody(c, rule);
   // Hono keeps promises in its body cache (its type says otherwise)
-  c.req.bodyCache.arrayBuffer = Promise.resolve(kept.buffer) as unknown as ArrayBuffer;
+  c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
 }
 
 /** True when the body (already gated) is empty. */

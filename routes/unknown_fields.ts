@@ -30,7 +30,10 @@ export function knownNames(request: RouteConfig["request"]): KnownNames {
   const content = request?.body?.content as Record<string, { schema?: unknown }> | undefined;
   return {
     query: declaredNames(request?.query) ?? new Set(),
-    body: declaredNames(content?.["application/json"]?.schema),
+    // a route that declares no body takes no field in one either
+    body: request?.body === undefined
+      ? new Set()
+      : declaredNames(content?.["application/json"]?.schema),
   };
 }
 

@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import {
+  authHeaders,
+  createAdmin,
+  jsonRequest,
+  otpHeaders,
+  stepUpHeaders,
+} from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 
 Deno.test("a misspelt list filter is 422 naming it and the parameter meant, not the whole list", async () => {
@@ -65,5 +71,40 @@ Deno.test("attack: a refund with `Amount` instead of `amount` is 422, and nothin
       { headers: authHeaders(w.operator) },
     );
     assert.equal((await refunds.json()).data.length, 0);
+  });
+});
+
+Deno.test("an empty JSON body: none where the body is optional, 422 before the code is spent where it is required", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const empty = (path: string, headers: Record<string, string>) =>
+      t.app.request(path, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json", "content-length": "0" },
+      });
+    // required (step-up's code): 422 naming the body
+    const required = await empty("/api/admin/step-up", authHeaders(admin));
+    assert.equal(required.status, 422);
+    assert.match((await required.json()).errors[0].message, /a request body is required/);
+    // optional (an approval's decision): taken as none, so it reaches the route's own answer
+    const optional = await empty("/api/admin/approvals/apr_nope/approve", otpHeaders(t, admin));
+    assert.equal(optional.status, 404, await optional.text());
+  });
+});
+
+Deno.test("a JSON field sent to a route that takes no body is 422, and nothing is done", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "admin");
+    const other = await createAdmin(t, "operator");
+    const res = await t.app.request(
+      `/api/admin/users/${other.id}/reset-2fa`,
+      jsonRequest("POST", otpHeaders(t, a), { a: 1 }),
+    );
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.errors[0].path, "body.a");
+    assert.match(body.errors[0].message, /a is not a known field: this route takes none/);
+    const pending = await t.services.approvals.list({ status: "pending", limit: 10 });
+    assert.equal(pending.data.length, 0);
   });
 });
