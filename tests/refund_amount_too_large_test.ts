@@ -29,7 +29,7 @@ Deno.test("Stripe's amount_too_large is 409 charge_not_refundable saying how muc
     assert.equal(problem.code, "charge_not_refundable");
     assert.equal(problem.stripe.code, "amount_too_large");
     assert.equal(problem.refundable_at_stripe, 200);
-    assert.match(problem.detail, /only 200 usd is left to refund at Stripe/);
+    assert.match(problem.detail, /only 2.00 USD is left to refund at Stripe/);
     assert.match(problem.detail, /no money moved/);
     const refund = await w.t.services.refunds.get(problem.refund_id);
     assert.equal(refund.status, "failed");

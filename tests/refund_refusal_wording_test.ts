@@ -67,7 +67,7 @@ Deno.test("an approval the payment can no longer carry does not blame body.amoun
     const problem = await res.json();
     assert.equal(problem.code, "amount_exceeds_refundable");
     assert.equal(problem.errors, undefined);
-    assert.match(problem.detail, /60000 exceeds what is refundable/);
+    assert.match(problem.detail, /amount 60000 \(600.00 USD\) exceeds what is refundable/);
   });
 });
 

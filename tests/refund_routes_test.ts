@@ -106,7 +106,7 @@ Deno.test("POST /refunds refuses bad amounts, a foreign currency and a missing n
       );
       if (code === "amount_exceeds_refundable") {
         assert.equal(problem.refundable, 2000);
-        assert.match(problem.detail, /2000 usd left/);
+        assert.match(problem.detail, /2000 \(20.00 USD\) left/);
       }
     }
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);

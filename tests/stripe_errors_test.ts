@@ -67,6 +67,11 @@ Deno.test("stripeOutcome() is unknown for anything that may have acted, definite
   const mapped = stripeErrorToAppError(inFlight);
   assert.equal(mapped.code, "stripe_unavailable");
   assert.equal(stripeOutcome(mapped), "unknown");
+  // a 503 says when to come back, whatever Stripe said
+  assert.equal(mapped.retryAfter, 2);
+  const dropped = stripeErrorToAppError(new Stripe.errors.StripeConnectionError({ message: "x" }));
+  assert.equal(dropped.retryAfter, 2);
+  assert.match(dropped.message, /may or may not have acted on it. Try again shortly/);
 });
 
 Deno.test("stripeErrorToAppError() masks a key Stripe echoes in its message", () => {

@@ -7,7 +7,7 @@
 import { AppError, validationFailed } from "../../core/errors.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { sha256Hex } from "../../core/encoding.ts";
-import { minorUnitProblem } from "../../domain/money.ts";
+import { formatMoney, minorUnitProblem } from "../../domain/money.ts";
 import {
   REFUND_REASONS,
   type RefundReason,
@@ -98,18 +98,27 @@ export function resolveAmount(
   field: string | null,
 ): number {
   const amount = requested ?? refundable;
+  const money = (minor: number) => formatMoney(minor, txn.currency);
   if (amount > refundable || amount <= 0) {
     throw new AppError(
       "amount_exceeds_refundable",
       refundable === 0
         ? `nothing is left to refund on ${txn.id} (captured ${
-          txn.amount_captured ?? txn.amount
+          money(txn.amount_captured ?? txn.amount)
         }, refunded ` +
-          `${txn.amount_refunded}, in flight ${txn.amount_reserved}, disputed ${txn.amount_disputed})`
-        : `${amount} exceeds what is refundable on ${txn.id}: ${refundable} ${txn.currency} left`,
+          `${money(txn.amount_refunded)}, in flight ${money(txn.amount_reserved)}, disputed ${
+            money(txn.amount_disputed)
+          })`
+        : `amount ${amount} (${money(amount)}) exceeds what is refundable on ${txn.id}: ` +
+          `${refundable} (${money(refundable)}) left`,
       {
         ...(field
-          ? { errors: [{ path: field, message: `at most ${refundable} can be refunded` }] }
+          ? {
+            errors: [{
+              path: field,
+              message: `at most ${refundable} (${money(refundable)}) can be refunded`,
+            }],
+          }
           : {}),
         extra: { refundable, currency: txn.currency },
       },
@@ -182,7 +191,7 @@ export function findSuspectedDuplicate<R extends EarlierRefund>(
 export function duplicateSuspected(previous: EarlierRefund): AppError {
   return new AppError(
     "duplicate_suspected",
-    `you asked for the same refund (${previous.amount} ${previous.currency}) on ` +
+    `you asked for the same refund (${formatMoney(previous.amount, previous.currency)}) on ` +
       `${previous.transaction_id} at ${previous.created_at} (${previous.id}); send ` +
       '"confirm_duplicate": true to refund again (a new Idempotency-Key is not a confirmation)',
     { extra: { duplicate_of: previous.id } },

@@ -5,6 +5,7 @@
  * problem a refusal from Stripe answers with, and the reconciliation job that
  * follows a refund sent to Stripe.
  */
+import { formatMoney } from "../../domain/money.ts";
 import type { Deps } from "../deps.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { AuditService } from "../audit/mod.ts";
@@ -113,7 +114,7 @@ export function refusalProblem(
       `Stripe says ${
         left === null
           ? "less is left to refund"
-          : `only ${left} ${refund.currency} is left to refund`
+          : `only ${formatMoney(left, refund.currency)} is left to refund`
       } at Stripe than asked (amount_too_large: ${stripe.message ?? "no message"}); a refund ` +
         `made elsewhere (the Dashboard) has not reached this service yet; refund ${refundId} ` +
         "is recorded failed and no money moved: ask again for at most what is left",

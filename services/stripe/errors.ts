@@ -125,10 +125,13 @@ export function stripeErrorToAppError(
       : `Stripe answered ${stripe.http_status ?? "without a status"} (${
         stripe.message ?? "no message"
       })`;
+    // A write this service tracks stays `processing` and is finished by reconciliation; what the
+    // caller may do again (the same Idempotency-Key, a new read) is said by the route's own answer.
     return new AppError(
       "stripe_unavailable",
-      `${why}; the request may or may not have been applied, and is safe to retry with the same idempotency key`,
-      { extra, cause: error, retryAfter: stripeRetryAfterS(error) },
+      `${why}; Stripe may or may not have acted on it. Try again shortly: a request sent with ` +
+        "the same Idempotency-Key is answered once, never carried out twice",
+      { extra, cause: error, retryAfter: Math.ceil(stripeRetryAfterS(error) ?? 2) },
     );
   }
   if (isRetryableStripeError(error)) {
