@@ -232,5 +232,17 @@ Deno.test("GET /customers/{id}/payment-methods lists the saved cards with their 
 
     const missing = await w.get("/api/admin/payments/customers/cus_nobody/payment-methods");
     assert.equal(missing.status, 404);
+
+    // Stripe rate-limiting is not "no customer": a 503 with when to come back
+    w.emu.faults.inject({
+      method: "GET",
+      path: /\/payment_methods$/,
+      kind: "rate_limit",
+      times: Infinity,
+    });
+    const limited = await w.get(`/api/admin/payments/customers/${f.customer}/payment-methods`);
+    w.emu.faults.clear();
+    assert.equal(limited.status, 503, JSON.stringify(limited.body));
+    assert.equal(limited.body.code, "stripe_unavailable");
   });
 });

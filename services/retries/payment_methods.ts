@@ -112,7 +112,11 @@ async function listForCustomer(p: PmParts, customer: string): Promise<SavedPayme
       { label: "customers.listPaymentMethods" },
     );
   } catch (error) {
-    if (error instanceof AppError && stripeOutcome(error) === "definite") {
+    // only Stripe saying there is no such customer is a 404; a rate limit is a 503 as it came
+    const stripeCode = error instanceof AppError
+      ? (error.extra?.stripe as { code?: string | null } | undefined)?.code
+      : undefined;
+    if (stripeCode === "resource_missing" && stripeOutcome(error) === "definite") {
       throw notFound("customer", customer);
     }
     throw error;
