@@ -54,7 +54,7 @@ const show = showRoute({
   permission: "approvals.read",
   path: "/approvals/{id}",
   tags: ["approvals"],
-  summary: "One two-person request",
+  summary: "One two-person request (a refund's `rfd_…` too, waiting or decided)",
   params: IdParam,
   item: ApprovalSchema,
   found: "the request",

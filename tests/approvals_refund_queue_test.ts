@@ -83,3 +83,31 @@ Deno.test("rejecting a refund through /approvals needs a note, as its own route 
     assert.match(op.description, /refund \(`rfd_…`\) needs a `note`/);
   }, { env: ENV });
 });
+
+Deno.test("GET /approvals/{rfd_…} reads a refund the queue lists, waiting or decided", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(20000);
+    const a = await askRefund(w, pay.txnId, 6000, "one");
+    const get = async (id: string) => {
+      const res = await w.t.app.request(`/api/admin/approvals/${id}`, {
+        headers: { authorization: `Bearer ${w.operator2.token}` },
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const waiting = await get(a.refund.id);
+    assert.equal(waiting.status, 200, JSON.stringify(waiting.body));
+    assert.equal(waiting.body.status, "pending");
+    assert.equal(waiting.body.kind, "refund.approve");
+    assert.equal(waiting.body.approval_hash, a.refund.approval.hash);
+    const approved = await w.t.app.request(
+      `/api/admin/approvals/${a.refund.id}/approve`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), { approval_hash: a.refund.approval.hash }),
+    );
+    assert.equal(approved.status, 200);
+    await approved.body?.cancel();
+    const done = await get(a.refund.id);
+    assert.equal(done.body.status, "executed");
+    assert.equal(done.body.decided_by, w.operator2.id);
+    assert.equal((await get("rfd_nope")).status, 404);
+  }, { env: ENV });
+});

@@ -16,6 +16,7 @@
  * Kinds whose record lives in their own domain (refunds) register a `source`
  * instead: the queue lists theirs and hands decisions to them.
  */
+import { notFound } from "../../core/errors.ts";
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditInput } from "../audit/mod.ts";
@@ -145,6 +146,12 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
 
   /** A pending request past `expires_at` reads as expired (it is marked so when next decided). */
   async function get(id: string): Promise<ApprovalRequest> {
+    const source = sourceOf(id);
+    if (source) {
+      const found = await source.one(id);
+      if (!found) throw notFound("approval request", id);
+      return found;
+    }
     const r = (await load(id)).value;
     const lapsed = r.status === "pending" && Date.parse(r.expires_at) <= deps.clock.now();
     return lapsed ? { ...r, status: "expired" } : r;

@@ -19,6 +19,8 @@ export interface ApprovalSource {
   idPrefix: string;
   /** its open requests, newest first: those past `expires_at` too (listed as expired) */
   pending(limit: number): Promise<ApprovalRequest[]>;
+  /** one of its requests, waiting or decided (`GET /approvals/{id}`); null when not one */
+  one(id: string): Promise<ApprovalRequest | null>;
   /** decides; deciding again what `ctx` decided answers it (`replayed: true`) */
   approve(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;
   reject(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;

@@ -79,6 +79,27 @@ export function refundApprovalSource(refunds: RefundService): ApprovalSource {
     async pending(limit) {
       return (await refunds.awaitingApproval(limit)).map(refundAsApproval);
     },
+    async one(id) {
+      let r: RefundDetail;
+      try {
+        r = await refunds.get(id);
+      } catch (error) {
+        if (error instanceof AppError && error.code === "not_found") return null;
+        throw error;
+      }
+      // a refund that never waited for a second person is not a request
+      if (r.approval.reasons.length === 0) return null;
+      const request = refundAsApproval(r);
+      if (r.status === "awaiting_approval" || r.status === "expired") return request;
+      const rejected = r.rejected_by !== null;
+      return {
+        ...request,
+        status: rejected ? "rejected" : r.approved_by ? "executed" : "expired",
+        decided_by: rejected ? r.rejected_by : r.approved_by,
+        decision_note: r.decision_note,
+        result: rejected ? null : { refund_status: r.status },
+      };
+    },
     approve(ctx, id, body) {
       return decideOnce(
         refunds,
