@@ -94,9 +94,28 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
     middleware: guard(permission, secondFactor, route.request, bodyLimit),
-    responses: { ...errorResponses(...codes), ...route.responses },
+    responses: withGuardErrors(errorResponses(...codes), route.responses),
     "x-permission": permission,
     "x-roles": [...roles],
     "x-second-factor": secondFactor,
   }) as R & { middleware: MiddlewareHandler<AppEnv> };
+}
+
+/**
+ * The route's responses with the guard's errors: where both name a status (a
+ * route's own 403 beside the guard's), the problem codes of both are listed.
+ */
+function withGuardErrors(
+  guard: Record<string, { description: string }>,
+  own: RouteConfig["responses"],
+): RouteConfig["responses"] {
+  const merged: Record<string, unknown> = { ...guard, ...own };
+  for (const [status, response] of Object.entries(own)) {
+    const g = guard[status];
+    const r = response as { description?: string; content?: Record<string, unknown> };
+    if (!g || !r.content?.["application/problem+json"]) continue;
+    const codes = new Set([...g.description.split(", "), ...(r.description ?? "").split(", ")]);
+    merged[status] = { ...r, description: [...codes].filter(Boolean).join(", ") };
+  }
+  return merged as RouteConfig["responses"];
 }
