@@ -11,6 +11,7 @@ import { AdminSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";
+import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 const DEFAULT_RULE = { types: ["application/json"], limit: DEFAULT_BODY_LIMIT };
 
@@ -58,7 +59,14 @@ const enroll = createRoute({
 export function enrollRoutes(services: Services) {
   const router = createRouter();
   // no bearer token here: the body gate and the per-address failure count come first
-  router.use("/enroll", (c, next) => gateBody(c, DEFAULT_RULE).then(next));
+  // ... and, as on every admin route, unknown fields and parameters are refused first
+  const known = knownNames(enroll.request);
+  router.use(
+    "/enroll",
+    (c, next) =>
+      gateBody(c, { ...DEFAULT_RULE, required: true }).then(() => refuseUnknownNames(c, known))
+        .then(next),
+  );
   return router.openapi(enroll, async (c) => {
     const meta = requestMeta(c);
     // a throttled address is refused before its code is looked at (README, "Inputs and headers")

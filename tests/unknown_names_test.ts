@@ -108,3 +108,20 @@ Deno.test("a JSON field sent to a route that takes no body is 422, and nothing i
     assert.equal(pending.data.length, 0);
   });
 });
+
+Deno.test("POST /enroll refuses an unknown field with 422, not as a failed code counted against the address", async () => {
+  await withTestApp(async (t) => {
+    const res = await t.app.request(
+      "/api/admin/enroll",
+      jsonRequest("POST", {}, { code: "enr_x", extra: 1 }),
+    );
+    assert.equal(res.status, 422);
+    assert.equal((await res.json()).errors[0].path, "body.extra");
+    const query = await t.app.request(
+      "/api/admin/enroll?debug=1",
+      jsonRequest("POST", {}, { code: "enr_x" }),
+    );
+    assert.equal(query.status, 422);
+    await query.body?.cancel();
+  });
+});
