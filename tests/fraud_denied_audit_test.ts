@@ -5,6 +5,7 @@
  * `denied` entries by whoever asked; a manual sweep names who started it,
  * and one refused because another runs is `denied`.
  */
+import { knownCustomers } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
@@ -83,6 +84,7 @@ Deno.test("refused fraud actions are audited denied, by whoever asked", async ()
     assert.equal(refused[0].actor.id, operator.id);
     assert.match(refused[0].reason ?? "", /resolved_legitimate/);
 
+    await knownCustomers(t.kv, "cus_sz99", ...Array.from({ length: 20 }, (_, n) => `cus_sz${n}`));
     for (let n = 0; n < 20; n++) {
       const ok = await sendJson(t, "POST", `${BASE}/snoozes`, h, {
         customer: `cus_sz${n}`,

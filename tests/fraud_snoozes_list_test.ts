@@ -4,6 +4,7 @@
  * reaches every snooze in force once, newest first; filters by customer and
  * rule; expired snoozes are not listed.
  */
+import { knownCustomers } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
@@ -14,6 +15,7 @@ const BASE = "/api/admin/payments/fraud/snoozes";
 const DAY = 24 * 3600_000;
 
 async function snooze(t: TestApp, a: TestAdmin, customer: string, rule: string, days: number) {
+  await knownCustomers(t.kv, customer);
   const r = await sendJson(t, "POST", BASE, authHeaders(a), {
     customer,
     rule,
@@ -68,5 +70,20 @@ Deno.test("GET /fraud/snoozes: pages reach every snooze in force, filtered by cu
     const badRule = await sendJson(t, "GET", `${BASE}?rule=nope`, authHeaders(analysts[0]));
     assert.equal(badRule.status, 422);
     assert.equal(badRule.body.errors[0].path, "query.rule");
+  });
+});
+
+Deno.test("a snooze for a customer this service has never seen is 422 naming body.customer (a typo would quiet nothing)", async () => {
+  await withTestApp(async (t) => {
+    const a = await createAdmin(t, "analyst");
+    const r = await sendJson(t, "POST", BASE, authHeaders(a), {
+      customer: "cus_typo",
+      rule: "velocity",
+      until: new Date(t.clock.now() + DAY).toISOString(),
+      note: "known reseller",
+    });
+    assert.equal(r.status, 422);
+    assert.equal(r.body.errors[0].path, "body.customer");
+    assert.match(r.body.errors[0].message, /no customer cus_typo is known here/);
   });
 });

@@ -4,6 +4,7 @@
  * resolved legitimate (409), assigning an alert to someone who is not an
  * admin (422), snoozing a rule for more than a year (422).
  */
+import { knownCustomers } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
@@ -83,6 +84,7 @@ Deno.test("fraud workflow: a snooze lasts at most a year", async () => {
   await withTestApp(async (t) => {
     const analyst = await createAdmin(t, "analyst");
     const day = 24 * 3600_000;
+    await knownCustomers(t.kv, "cus_snooze");
     const snooze = (ms: number) =>
       call(t, "POST", "/snoozes", authHeaders(analyst), {
         customer: "cus_snooze",
@@ -101,6 +103,7 @@ Deno.test("one admin has at most 20 snoozes in force: snoozing every customer is
   await withTestApp(async (t) => {
     const analyst = await createAdmin(t, "analyst");
     const other = await createAdmin(t, "analyst");
+    await knownCustomers(t.kv, ...Array.from({ length: 103 }, (_, n) => `cus_Snoozed${n}`));
     const snooze = (as: typeof analyst, n: number) =>
       call(t, "POST", "/snoozes", authHeaders(as), {
         customer: `cus_Snoozed${n}`,
@@ -132,6 +135,7 @@ Deno.test("a rule is snoozed for at most 50 customers at once, whoever made the 
       await createAdmin(t, "analyst"),
       await createAdmin(t, "analyst"),
     ];
+    await knownCustomers(t.kv, ...Array.from({ length: 101 }, (_, n) => `cus_Rule${n}`));
     const snooze = (as: (typeof analysts)[number], n: number, rule = "velocity") =>
       call(t, "POST", "/snoozes", authHeaders(as), {
         customer: `cus_Rule${n}`,

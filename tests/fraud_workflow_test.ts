@@ -4,6 +4,7 @@
  * no side effects, alerts shown on the customer and the transaction, rule
  * changes versioned and audited, shadow mode through a second person.
  */
+import { knownCustomers } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import type { TestAdmin } from "./helpers/identity.ts";
@@ -83,6 +84,7 @@ Deno.test("fraud workflow through the routes", async (ctx) => {
       });
       assert.equal(r.status, 201);
       assert.match(r.body.id, /^fsz_/);
+      await knownCustomers(t.kv, "cus_x");
       const past = await call(t, "POST", "/fraud/snoozes", authHeaders(analyst), {
         customer: "cus_x",
         rule: "velocity",

@@ -17,6 +17,7 @@ import {
   type SnoozeQuery,
 } from "../../kv/fraud.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
+import { getAggregates, getCustomer } from "../../kv/customers.ts";
 import { auditRefusal } from "./denied.ts";
 
 /** The longest snooze: a year. */
@@ -68,6 +69,17 @@ export async function createSnooze(
     throw validationFailed([{
       path: "body.until",
       message: "until is at most a year ahead; snooze again when it ends",
+    }]);
+  }
+  // a snooze for a customer this service has never seen (a typo) would quiet nothing
+  const [record, aggregates] = await Promise.all([
+    getCustomer(p.kv, input.customer),
+    getAggregates(p.kv, input.customer),
+  ]);
+  if (!record.value && !aggregates.value) {
+    throw validationFailed([{
+      path: "body.customer",
+      message: `no customer ${input.customer} is known here; check the id (cus_…)`,
     }]);
   }
   const asked = { customer: input.customer, rule: input.rule, until: input.until };

@@ -5,6 +5,8 @@
 import type { Signal } from "../../domain/fraud.ts";
 import type { AlertTarget, RaiseDeps } from "../../services/fraud/alerts.ts";
 import type { TestApp } from "./app.ts";
+import { addCustomer } from "../../kv/customers.ts";
+import { emptyCustomer } from "../../services/ingest/customers.ts";
 
 /** What `raiseAlerts` needs, from the test app's KV, audit, ids and manual clock. */
 export function raiseDeps(t: TestApp): RaiseDeps {
@@ -38,4 +40,13 @@ export function velocityHit(
     shadow: false,
     evidence,
   };
+}
+
+/** Customers the service has seen (a snooze names one it knows), as a customer event leaves them. */
+export async function knownCustomers(kv: Deno.Kv, ...ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const op = kv.atomic();
+    addCustomer(op, emptyCustomer(id, Date.UTC(2026, 0, 1)));
+    await op.commit();
+  }
 }
