@@ -11,6 +11,22 @@ export interface SavedPaymentMethod extends PaymentMethodSummary {
   attached_at: string;
 }
 
+/** A customer's details as one Stripe object showed them. */
+export interface CustomerDetails {
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  description: string | null;
+  /** ISO 8601 */
+  created: string | null;
+}
+
+/** One event's details (`v`) and what its `previous_attributes` say they were before (`p`). */
+export interface CustomerSnapshot {
+  v: CustomerDetails;
+  p: Partial<CustomerDetails> | null;
+}
+
 export interface CustomerRecord {
   id: string;
   email: string | null;
@@ -27,8 +43,10 @@ export interface CustomerRecord {
    * is never attached again, so a late `payment_method.attached` does not bring it back
    */
   detached_payment_methods?: string[];
-  /** place of the last applied customer event (`[created, kind]`) */
+  /** place of the details shown (`[created, kind]`); empty until an event told them */
   order: number[];
+  /** the snapshots tied at `order` (absent on records written before they were kept) */
+  tied?: CustomerSnapshot[];
   events: string[];
   updated_at: string;
 }

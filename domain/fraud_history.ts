@@ -64,13 +64,15 @@ export function emptyHistory(subject: string): FraudHistory {
 export function historyFacts(sync: TxnSync, txn: Transaction) {
   const attempts: Omit<Attempt, "u">[] = [];
   for (const c of Object.values(sync.charges)) {
-    if (c.status !== "succeeded" && c.status !== "failed") continue;
+    // a payment is the money captured; an authorization counts once captured (README, "Fraud
+    // detection"), never when released
+    if (c.status !== "failed" && !(c.status === "succeeded" && c.captured)) continue;
     attempts.push({
       k: c.id,
       x: txn.id,
       t: c.created * 1000,
       o: c.status === "succeeded" ? "s" : "f",
-      a: c.amount,
+      a: c.status === "succeeded" ? c.amount_captured : c.amount,
       c: c.currency,
       f: c.payment_method?.fingerprint ?? null,
       r: c.risk_level,
@@ -89,7 +91,9 @@ export function historyFacts(sync: TxnSync, txn: Transaction) {
       r: null,
     });
   }
-  if (pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge])) {
+  if (
+    pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge]?.captured)
+  ) {
     attempts.push({
       k: pi.latest_charge ?? `pi:${pi.id}:succeeded`,
       x: txn.id,

@@ -164,6 +164,11 @@ export interface RefundSnap extends Ordered {
   reason: string | null;
   failure_reason: string | null;
   created: number;
+  /**
+   * a refund that no longer counts (failed, canceled) was seen here in a
+   * status that counts (pending, succeeded) too: Stripe accepted it first
+   */
+  accepted?: true;
 }
 
 export interface DisputeSnap extends Ordered {
@@ -212,6 +217,8 @@ export interface Postings {
   refunds: Record<string, number>;
   withdrawn: Record<string, number>;
   reinstated: Record<string, number>;
+  /** refunds whose entry was posted and then reversed (absent: none) */
+  reversed?: Record<string, number>;
 }
 
 /** The Stripe side of a transaction, kept next to it (`["transaction_sync", id]`). */

@@ -9,7 +9,11 @@ import {
   stripeEvent,
   T0,
 } from "./helpers/stripe_objects.ts";
-import { amountStats, countInWindow, distinctFingerprints } from "../services/ingest/aggregates.ts";
+import {
+  amountStats,
+  countInWindow,
+  distinctFingerprints,
+} from "../services/ingest/aggregates_view.ts";
 
 const HOUR = 3600_000;
 

@@ -5,32 +5,23 @@
  * method fingerprints with when each was last seen, and a running mean and
  * variance of payment amounts (Welford) per currency.
  *
- * Each attempt or signal is counted once: its key (`ch:…`, `efw:…`) goes into
- * the transaction's `counted` list in the same commit. A card's fingerprint
- * is a contribution of its own (`pm:ch_…`): the PaymentIntent may tell of a
- * charge (and get it counted) before the charge event that names the card
- * arrives, and the card must still be seen then.
+ * Each attempt or signal is counted once: its key goes into the transaction's
+ * `counted` list in the same commit (services/ingest/contributions.ts says
+ * what counts). A payment counted with other figures than the snapshots show
+ * now (a capture after the authorization, a release) is taken back and the
+ * new one counted, so every delivery order ends in the same counts.
  */
 import type { AmountStats, CustomerAggregates, HourBucket } from "../../domain/customer.ts";
 import type { TxnSync } from "../../domain/transaction.ts";
+import { type Contribution, contributions, paymentCounted } from "./contributions.ts";
 
 export type { CustomerAggregates } from "../../domain/customer.ts";
+export type { Contribution } from "./contributions.ts";
 
 export const AGGREGATE_WINDOW_HOURS = 48;
 const HOUR_MS = 3600_000;
 const FINGERPRINT_TTL_MS = 30 * 24 * HOUR_MS;
 const MAX_FINGERPRINTS = 200;
-
-export interface Contribution {
-  key: string;
-  kind: "payment" | "failure" | "payment_method" | "early_fraud_warning" | "review" | "dispute";
-  /** ms */
-  at: number;
-  amount?: number;
-  currency?: string;
-  decline_code?: string | null;
-  fingerprint?: string | null;
-}
 
 export function emptyAggregates(customer: string, now: number): CustomerAggregates {
   return {
@@ -49,54 +40,6 @@ export function emptyAggregates(customer: string, now: number): CustomerAggregat
     },
     updated_at: new Date(now).toISOString(),
   };
-}
-
-/** Every attempt and signal the transaction's snapshots show. */
-export function contributions(sync: TxnSync): Contribution[] {
-  const out: Contribution[] = [];
-  for (const c of Object.values(sync.charges)) {
-    if (c.status !== "succeeded" && c.status !== "failed") continue;
-    out.push({
-      key: `ch:${c.id}`,
-      kind: c.status === "succeeded" ? "payment" : "failure",
-      at: c.created * 1000,
-      amount: c.amount,
-      currency: c.currency,
-      decline_code: c.decline_code ?? c.failure_code,
-    });
-    const fingerprint = c.payment_method?.fingerprint;
-    if (fingerprint) {
-      out.push({ key: `pm:ch:${c.id}`, kind: "payment_method", at: c.created * 1000, fingerprint });
-    }
-  }
-  const pi = sync.pi;
-  // The PaymentIntent may tell of an attempt before (or without) its charge event.
-  if (pi?.error && !(pi.error.charge && sync.charges[pi.error.charge])) {
-    const key = pi.error.charge ? `ch:${pi.error.charge}` : `pi:${pi.id}:${pi.order[1]}`;
-    const at = pi.order[1] * 1000;
-    out.push({ key, kind: "failure", at, decline_code: pi.error.decline_code ?? pi.error.code });
-    const fingerprint = pi.error.payment_method?.fingerprint;
-    if (fingerprint) out.push({ key: `pm:${key}`, kind: "payment_method", at, fingerprint });
-  }
-  if (pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge])) {
-    out.push({
-      key: pi.latest_charge ? `ch:${pi.latest_charge}` : `pi:${pi.id}:succeeded`,
-      kind: "payment",
-      at: pi.order[1] * 1000,
-      amount: pi.amount_received || pi.amount,
-      currency: pi.currency,
-    });
-  }
-  for (const w of Object.values(sync.efws)) {
-    out.push({ key: `efw:${w.id}`, kind: "early_fraud_warning", at: w.created * 1000 });
-  }
-  for (const r of Object.values(sync.reviews)) {
-    out.push({ key: `rev:${r.id}`, kind: "review", at: r.created * 1000 });
-  }
-  for (const d of Object.values(sync.disputes)) {
-    out.push({ key: `du:${d.id}`, kind: "dispute", at: d.created * 1000 });
-  }
-  return out;
 }
 
 export function hourOf(ms: number): string {
@@ -158,6 +101,66 @@ export function addContribution(agg: CustomerAggregates, c: Contribution, now: n
   }
 }
 
+/** Takes `n` off `rec[k]`, dropping the key at zero. */
+function takeOff(rec: Record<string, number>, k: string, n = 1): void {
+  const left = (rec[k] ?? 0) - n;
+  if (left > 0) rec[k] = left;
+  else delete rec[k];
+}
+
+/** The inverse of `addContribution`, mutating `agg`. */
+export function removeContribution(agg: CustomerAggregates, c: Contribution, now: number): void {
+  const hour = hourOf(c.at);
+  const bucket = c.at > now - AGGREGATE_WINDOW_HOURS * HOUR_MS ? agg.hours[hour] : undefined;
+  // the card's last sighting, when it is this one (an older one of the same card is not kept)
+  if (c.fingerprint && agg.fingerprints[c.fingerprint] === c.at) {
+    delete agg.fingerprints[c.fingerprint];
+  }
+  const totals = agg.totals;
+  switch (c.kind) {
+    case "payment": {
+      totals.payments = Math.max(0, totals.payments - 1);
+      if (c.amount !== undefined && c.currency) {
+        const s = agg.amount_stats[c.currency];
+        if (s && s.n > 1) {
+          const mean = (s.n * s.mean - c.amount) / (s.n - 1);
+          const m2 = Math.max(0, s.m2 - (c.amount - mean) * (c.amount - s.mean));
+          agg.amount_stats[c.currency] = { n: s.n - 1, mean, m2 };
+        } else delete agg.amount_stats[c.currency];
+        if (bucket) takeOff(bucket.amounts, c.currency, c.amount);
+      }
+      if (bucket) bucket.payments = Math.max(0, bucket.payments - 1);
+      break;
+    }
+    case "failure": {
+      const code = c.decline_code ?? "unknown";
+      totals.failures = Math.max(0, totals.failures - 1);
+      takeOff(totals.declines_by_code, code);
+      if (bucket) {
+        bucket.failures = Math.max(0, bucket.failures - 1);
+        takeOff(bucket.declines, code);
+      }
+      break;
+    }
+    case "payment_method":
+      break; // the fingerprint, above
+    case "early_fraud_warning":
+      totals.early_fraud_warnings = Math.max(0, totals.early_fraud_warnings - 1);
+      break;
+    case "review":
+      totals.reviews_opened = Math.max(0, totals.reviews_opened - 1);
+      break;
+    case "dispute":
+      totals.disputes = Math.max(0, totals.disputes - 1);
+      break;
+  }
+  const emptied = bucket && !bucket.payments && !bucket.failures &&
+    !Object.keys(bucket.amounts).length && !Object.keys(bucket.declines).length;
+  if (emptied) {
+    delete agg.hours[hour];
+  }
+}
+
 /** Drops hours past the window and fingerprints unseen for 30 days (and keeps at most 200). */
 export function pruneAggregates(agg: CustomerAggregates, now: number): void {
   const oldestHour = now - AGGREGATE_WINDOW_HOURS * HOUR_MS;
@@ -215,81 +218,21 @@ export function planAggregates(
   now: number,
 ): { aggregates: CustomerAggregates; counted: string[] } | null {
   const seen = new Set(sync.counted);
-  const fresh = contributions(sync).filter((c) => !seen.has(c.key));
-  if (fresh.length === 0) return null;
+  const shown = contributions(sync);
+  // a payment counted before its key held its amount (`ch:…`) stays as it was counted
+  const fresh = shown.filter((c) =>
+    !seen.has(c.key) && !(c.kind === "payment" && seen.has(c.key.slice(4, c.key.indexOf("@"))))
+  );
+  const keys = new Set(shown.map((c) => c.key));
+  const stale = sync.counted.filter((k) => !keys.has(k) && paymentCounted(k));
+  if (fresh.length === 0 && stale.length === 0) return null;
   const aggregates: CustomerAggregates = current
     ? cloneAggregates(current)
     : emptyAggregates(customer, now);
+  for (const k of stale) removeContribution(aggregates, paymentCounted(k)!, now);
   for (const c of fresh) addContribution(aggregates, c, now);
   pruneAggregates(aggregates, now);
   aggregates.updated_at = new Date(now).toISOString();
-  return { aggregates, counted: [...sync.counted, ...fresh.map((c) => c.key)] };
-}
-
-// --- reading, for the fraud rules and GET /customers/{id} -------------------
-
-/** Payments and declines in the last `windowMs` (whole hours that overlap it). */
-export function countInWindow(
-  agg: CustomerAggregates,
-  now: number,
-  windowMs: number,
-): { payments: number; failures: number; declines: Record<string, number> } {
-  const out = { payments: 0, failures: 0, declines: {} as Record<string, number> };
-  for (const [h, b] of Object.entries(agg.hours)) {
-    if (Number(h) + HOUR_MS <= now - windowMs || Number(h) > now) continue;
-    out.payments += b.payments;
-    out.failures += b.failures;
-    for (const [code, n] of Object.entries(b.declines)) {
-      out.declines[code] = (out.declines[code] ?? 0) + n;
-    }
-  }
-  return out;
-}
-
-/** Distinct payment method fingerprints seen in the last `windowMs`. */
-export function distinctFingerprints(
-  agg: CustomerAggregates,
-  now: number,
-  windowMs: number,
-): number {
-  return Object.values(agg.fingerprints).filter((seen) => seen > now - windowMs).length;
-}
-
-export function amountStats(
-  agg: CustomerAggregates,
-  currency: string,
-): { count: number; mean: number; stddev: number } | null {
-  const s = agg.amount_stats[currency];
-  if (!s || s.n === 0) return null;
-  return { count: s.n, mean: s.mean, stddev: s.n > 1 ? Math.sqrt(s.m2 / (s.n - 1)) : 0 };
-}
-
-export function aggregatesView(agg: CustomerAggregates | null, now: number) {
-  if (!agg) return null;
-  const hour = countInWindow(agg, now, HOUR_MS);
-  const day = countInWindow(agg, now, 24 * HOUR_MS);
-  return {
-    window_hours: AGGREGATE_WINDOW_HOURS,
-    last_hour: { payments: hour.payments, failures: hour.failures },
-    last_24h: day,
-    hourly: Object.entries(agg.hours)
-      .sort((a, b) => Number(a[0]) - Number(b[0]))
-      .map(([h, b]) => ({
-        hour: new Date(Number(h)).toISOString(),
-        payments: b.payments,
-        failures: b.failures,
-        amounts: b.amounts,
-        declines: b.declines,
-      })),
-    distinct_fingerprints: {
-      last_24h: distinctFingerprints(agg, now, 24 * HOUR_MS),
-      last_7d: distinctFingerprints(agg, now, 7 * 24 * HOUR_MS),
-      last_30d: distinctFingerprints(agg, now, 30 * 24 * HOUR_MS),
-    },
-    amount_stats: Object.fromEntries(
-      Object.keys(agg.amount_stats).map((c) => [c, amountStats(agg, c)]),
-    ),
-    totals: agg.totals,
-    updated_at: agg.updated_at,
-  };
+  const kept = sync.counted.filter((k) => !stale.includes(k));
+  return { aggregates, counted: [...kept, ...fresh.map((c) => c.key)] };
 }

@@ -199,27 +199,19 @@ async function applyEvent(
   const ctx = stripeContext(event.id);
   const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
   const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
+  const previous = (event.data as { previous_attributes?: Record<string, unknown> })
+    .previous_attributes;
   if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
-    return await applyCustomer(reads, committer, object as Stripe.Customer, input);
+    return await applyCustomer(reads, committer, object as Stripe.Customer, { ...input, previous });
   }
   if (type === "payment_method.attached") {
-    return await applyPaymentMethodAttached(
-      reads,
-      committer,
-      object as Stripe.PaymentMethod,
-      input,
-    );
+    const pm = object as Stripe.PaymentMethod;
+    return await applyPaymentMethodAttached(reads, committer, pm, input);
   }
   if (type === "payment_method.detached") {
-    const previous = (event.data as { previous_attributes?: { customer?: unknown } })
-      .previous_attributes?.customer;
-    return await applyPaymentMethodDetached(
-      reads,
-      committer,
-      object as Stripe.PaymentMethod,
-      typeof previous === "string" ? previous : null,
-      input,
-    );
+    const from = typeof previous?.customer === "string" ? previous.customer : null;
+    const pm = object as Stripe.PaymentMethod;
+    return await applyPaymentMethodDetached(reads, committer, pm, from, input);
   }
   const work = handled(type) ? txnWork(object, event.created, type) : null;
   if (!work) {

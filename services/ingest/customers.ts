@@ -6,10 +6,14 @@ import type Stripe from "stripe";
 import type { CallContext } from "../../domain/actor.ts";
 import type { Deps } from "../deps.ts";
 import { addAggregates, addCustomer, getAggregates, getCustomer } from "../../kv/customers.ts";
-import type { CustomerRecord, SavedPaymentMethod } from "../../domain/customer.ts";
+import type {
+  CustomerRecord,
+  CustomerSnapshot,
+  SavedPaymentMethod,
+} from "../../domain/customer.ts";
 import type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 import { noChange } from "./commit.ts";
-import { compareOrder } from "./merge.ts";
+import { placeDetails, previousDetails } from "./customer_order.ts";
 import { emptyAggregates } from "./aggregates.ts";
 import { idOf, paymentMethodSummary } from "./snapshots.ts";
 
@@ -35,6 +39,7 @@ export function emptyCustomer(id: string, now: number): CustomerRecord {
 
 function sameRecord(a: CustomerRecord, b: CustomerRecord): boolean {
   const strip = (r: CustomerRecord) => ({ ...r, order: [], events: [], updated_at: "" });
+  // the tied snapshots count: a tie that does not change what is shown may decide a later one
   return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
 }
 
@@ -43,6 +48,8 @@ export interface CustomerApplyInput {
   eventType: string | null;
   /** seconds: the event's `created`, or the time of the fetch */
   at: number;
+  /** the event's `data.previous_attributes`, if any */
+  previous?: unknown;
   ctx: CallContext;
   /** the caller's writes joining the commit, `plainOnly` (services/ingest/commit.ts) */
   commit?: CommitOptions;
@@ -57,10 +64,22 @@ export function applyCustomer(
 ): Promise<CommitResult> {
   const deleted = input.eventType === "customer.deleted" ||
     ("deleted" in object && object.deleted === true);
-  // A deletion is final; otherwise the newer event wins, an update after a create in one second.
-  const order = deleted
-    ? [Number.MAX_SAFE_INTEGER]
-    : [input.at, input.eventType === "customer.created" ? 0 : 1];
+  const c = object as Stripe.Customer;
+  // A deletion is final and keeps the details; one that carries them (Stripe's full object) is
+  // their last snapshot, after an update of its second (README, "Stripe webhooks").
+  const snap: CustomerSnapshot | null = !deleted || typeof c.created === "number"
+    ? {
+      v: {
+        email: c.email ?? null,
+        name: c.name ?? null,
+        phone: c.phone ?? null,
+        description: c.description ?? null,
+        created: new Date(c.created * 1000).toISOString(),
+      },
+      p: previousDetails(input.previous),
+    }
+    : null;
+  const order = [input.at, deleted ? 2 : input.eventType === "customer.created" ? 0 : 1];
   return committer.commit(input.ctx, async (op) => {
     const now = deps.clock.now();
     const entry = await getCustomer(deps.kv, object.id);
@@ -68,21 +87,17 @@ export function applyCustomer(
     if (input.eventId && current.events.includes(input.eventId)) {
       noChange(`duplicate: ${input.eventId} was already applied to ${object.id}`);
     }
-    if (entry.value && compareOrder(order, current.order) < 0) {
-      noChange(`stale: ${object.id} has newer data`);
+    const placed = snap ? placeDetails(entry.value, order, snap) : null;
+    if (!placed && !(deleted && !current.deleted)) {
+      noChange(
+        deleted ? `unchanged: ${object.id} is deleted` : `stale: ${object.id} has newer data`,
+      );
     }
-    const c = object as Stripe.Customer;
-    const next: CustomerRecord = deleted ? { ...current, deleted: true } : {
-      ...current,
-      email: c.email ?? null,
-      name: c.name ?? null,
-      phone: c.phone ?? null,
-      description: c.description ?? null,
-      created: new Date(c.created * 1000).toISOString(),
-      deleted: false,
-    };
+    const next: CustomerRecord = placed
+      ? { ...current, ...placed.details, order: placed.order, tied: placed.tied }
+      : { ...current };
+    next.deleted = current.deleted || deleted;
     if (entry.value && sameRecord(current, next)) noChange(`unchanged: ${object.id}`);
-    next.order = order;
     next.events = input.eventId
       ? [...current.events, input.eventId].slice(-MAX_EVENT_IDS)
       : current.events;

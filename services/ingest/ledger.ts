@@ -110,9 +110,16 @@ export function planPostings(
   for (const r of Object.values(sync.refunds)) {
     const want = refundCounts(r.status) ? r.amount : 0;
     const have = posted.refunds[r.id] ?? 0;
+    if (!want && !have && r.accepted && !posted.reversed?.[r.id]) {
+      // accepted, then failed, its failure seen first: the entry and its reversal, as in order
+      lines.push({ type: "refund", amount: -r.amount, stripe_object: r.id });
+      lines.push({ type: "refund_reversal", amount: r.amount, stripe_object: r.id });
+      posted.reversed = { ...posted.reversed, [r.id]: r.amount };
+    }
     if (want > have) lines.push({ type: "refund", amount: -(want - have), stripe_object: r.id });
     if (want < have) {
       lines.push({ type: "refund_reversal", amount: have - want, stripe_object: r.id });
+      if (!want) posted.reversed = { ...posted.reversed, [r.id]: have };
     }
     if (want) posted.refunds[r.id] = want;
     else delete posted.refunds[r.id];

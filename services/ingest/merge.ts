@@ -14,6 +14,7 @@ import type {
   ReviewSnap,
   TxnSync,
 } from "../../domain/transaction.ts";
+import { refundCounts } from "./snapshots.ts";
 
 export type Observation =
   | { kind: "pi"; snap: PiSnap }
@@ -73,7 +74,15 @@ function pick<T extends Ordered>(current: T | undefined | null, incoming: T): T 
 function pickRefund(current: RefundSnap | undefined, incoming: RefundSnap): RefundSnap | null {
   const chosen = pick(current, incoming) ?? current!;
   // metadata.refund_id may be added by an update; once known it is never lost.
-  const merged = { ...chosen, refund_id: incoming.refund_id ?? current?.refund_id ?? null };
+  const merged: RefundSnap = {
+    ...chosen,
+    refund_id: incoming.refund_id ?? current?.refund_id ?? null,
+  };
+  // A refund seen accepted (pending) and failed posts its entry and the reversal whichever
+  // snapshot came first (README, "Transactions and money edges"): the older one is remembered.
+  delete merged.accepted;
+  const seen = [incoming, current].some((s) => s && (s.accepted || refundCounts(s.status)));
+  if (seen && !refundCounts(chosen.status)) merged.accepted = true;
   return current && sameContent(merged, current) ? null : merged;
 }
 

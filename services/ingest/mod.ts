@@ -4,7 +4,8 @@
  * the newest snapshot of each object, the customer's ledger and counters, in
  * any delivery order. Webhooks and backfill feed it; group commits batch it.
  */
-export { aggregatesView, emptyAggregates } from "./aggregates.ts";
+export { emptyAggregates } from "./aggregates.ts";
+export { aggregatesView } from "./aggregates_view.ts";
 export { createStripeEventApplier } from "./applier.ts";
 export type { ApplyOptions, ApplyResult, CommitHook } from "./applier.ts";
 export { applyToTransaction } from "./apply.ts";

@@ -20,77 +20,10 @@ import type { Attempt, FraudHistory } from "../../domain/fraud_history.ts";
 import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 import { addAggregates, addAggregatesDeletion, getAggregates } from "../../kv/customers.ts";
 import { addCardDeclineRemoval, addHistoryChangeRemoval } from "../../kv/fraud.ts";
-import {
-  AGGREGATE_WINDOW_HOURS,
-  type Contribution,
-  contributions,
-  copyCounters,
-  hourOf,
-} from "./aggregates.ts";
+import { copyCounters, removeContribution } from "./aggregates.ts";
+import { type Contribution, contributions, paymentCounted } from "./contributions.ts";
 import { addHistoryWork } from "./fraud_history.ts";
 import { addRelease, emptyPostings, postedNet } from "./ledger.ts";
-
-const HOUR_MS = 3600_000;
-
-/** Takes `n` off `rec[k]`, dropping the key at zero. */
-function takeOff(rec: Record<string, number>, k: string, n = 1): void {
-  const left = (rec[k] ?? 0) - n;
-  if (left > 0) rec[k] = left;
-  else delete rec[k];
-}
-
-/** The inverse of `addContribution` (services/ingest/aggregates.ts), mutating `agg`. */
-export function removeContribution(agg: CustomerAggregates, c: Contribution, now: number): void {
-  const hour = hourOf(c.at);
-  const bucket = c.at > now - AGGREGATE_WINDOW_HOURS * HOUR_MS ? agg.hours[hour] : undefined;
-  // the card's last sighting, when it is this one (an older one of the same card is not kept)
-  if (c.fingerprint && agg.fingerprints[c.fingerprint] === c.at) {
-    delete agg.fingerprints[c.fingerprint];
-  }
-  const totals = agg.totals;
-  switch (c.kind) {
-    case "payment": {
-      totals.payments = Math.max(0, totals.payments - 1);
-      if (c.amount !== undefined && c.currency) {
-        const s = agg.amount_stats[c.currency];
-        if (s && s.n > 1) {
-          const mean = (s.n * s.mean - c.amount) / (s.n - 1);
-          const m2 = Math.max(0, s.m2 - (c.amount - mean) * (c.amount - s.mean));
-          agg.amount_stats[c.currency] = { n: s.n - 1, mean, m2 };
-        } else delete agg.amount_stats[c.currency];
-        if (bucket) takeOff(bucket.amounts, c.currency, c.amount);
-      }
-      if (bucket) bucket.payments = Math.max(0, bucket.payments - 1);
-      break;
-    }
-    case "failure": {
-      const code = c.decline_code ?? "unknown";
-      totals.failures = Math.max(0, totals.failures - 1);
-      takeOff(totals.declines_by_code, code);
-      if (bucket) {
-        bucket.failures = Math.max(0, bucket.failures - 1);
-        takeOff(bucket.declines, code);
-      }
-      break;
-    }
-    case "payment_method":
-      break; // the fingerprint, above
-    case "early_fraud_warning":
-      totals.early_fraud_warnings = Math.max(0, totals.early_fraud_warnings - 1);
-      break;
-    case "review":
-      totals.reviews_opened = Math.max(0, totals.reviews_opened - 1);
-      break;
-    case "dispute":
-      totals.disputes = Math.max(0, totals.disputes - 1);
-      break;
-  }
-  const emptied = bucket && !bucket.payments && !bucket.failures &&
-    !Object.keys(bucket.amounts).length && !Object.keys(bucket.declines).length;
-  if (emptied) {
-    delete agg.hours[hour];
-  }
-}
 
 /**
  * The contributions `counted` holds, as the snapshots showed them before this
@@ -98,6 +31,10 @@ export function removeContribution(agg: CustomerAggregates, c: Contribution, now
  */
 function countedHere(before: TxnSync | null, sync: TxnSync, counted: Set<string>): Contribution[] {
   const out = new Map<string, Contribution>();
+  for (const k of counted) {
+    const payment = paymentCounted(k);
+    if (payment) out.set(k, payment);
+  }
   for (const c of [...(before ? contributions(before) : []), ...contributions(sync)]) {
     if (counted.has(c.key) && !out.has(c.key)) out.set(c.key, c);
   }

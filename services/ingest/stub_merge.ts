@@ -74,6 +74,7 @@ function mergePostings(into: TxnSync, from: TxnSync): void {
     withdrawn: max(a.withdrawn, b.withdrawn),
     reinstated: max(a.reinstated, b.reinstated),
   };
+  if (a.reversed || b.reversed) into.posted.reversed = max(a.reversed ?? {}, b.reversed ?? {});
 }
 
 /**
