@@ -2,6 +2,7 @@
  * Shared OpenAPI schemas: the problem document, pages, money, and the error
  * responses every route declares.
  */
+import { maskString } from "../core/log.ts";
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
@@ -112,11 +113,15 @@ export const REFUND_SEND_REFUSALS = [
   "stripe_unavailable",
 ] as const satisfies readonly ErrorCode[];
 
-/** Why someone did something, kept in the audit log: required, 1 to 500 characters. */
+/**
+ * Why someone did something, kept with the record and in the audit log:
+ * required, 1 to 500 characters. A card number, key or token typed into it is
+ * masked before it is stored anywhere (README, "Security").
+ */
 export const NoteSchema = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
   500,
   "note is at most 500 characters",
-);
+).overwrite(maskString);
 
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {

@@ -323,3 +323,23 @@ Deno.test("POST /refunds/{id}/approve and /reject through the app", async () => 
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).amount_refunded, 6000);
   }, { env: { REFUND_APPROVAL_THRESHOLD: "5000" } });
 });
+
+Deno.test("a card number or token typed into a refund's note is masked before it is stored", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(5000);
+    const res = await w.t.app.request(
+      "/api/admin/payments/refunds",
+      jsonRequest("POST", await stepUpHeaders(w.t, w.operator), {
+        transaction_id: pay.txnId,
+        amount: 100,
+        reason: "requested_by_customer",
+        note: "card 4242424242424242, token pot_abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+      }),
+    );
+    const body = await res.json();
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.equal(body.note, "card ****4242, token pot_****");
+    const stored = await w.t.services.refunds.get(body.id);
+    assert.doesNotMatch(JSON.stringify(stored), /4242424242424242|abcdefghijkl/);
+  });
+});
