@@ -44,6 +44,11 @@ export function acceptedOn(tally: AcceptTally, subject: string, currency: string
     .reduce((sum, a) => sum + a.amount, 0);
 }
 
+/** What this operator accepted alone in `currency` in the last 24 h, whatever the customer. */
+export function acceptedIn(tally: AcceptTally, currency: string): number {
+  return tally.recent.filter((a) => a.currency === currency).reduce((sum, a) => sum + a.amount, 0);
+}
+
 /** Adds `mark` (the tally's versionstamp checked); marks past 24 h are dropped. */
 export function addAcceptMark(
   op: Deno.AtomicOperation,

@@ -219,3 +219,19 @@ Deno.test("after a rejected request, a direct accept keeps the request shown as 
     assert.equal(direct.body.closing.approval_id, null);
   });
 });
+
+Deno.test("attack: one operator accepting many customers' disputes alone stops at the daily cap, as refunds do", async () => {
+  await withRefundWorld(async (w) => {
+    const accept = (id: string) =>
+      call(w, w.operator, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
+    const answers = [];
+    for (let n = 0; n < 4; n++) {
+      const customer = (await w.stripe.customers.create({ email: `c${n}@example.com` })).id;
+      const d = await disputeOf(w, customer, 40_000); // each under the 500.00 threshold
+      answers.push(await accept(d.id));
+    }
+    // the cap is 1,000.00 a day here: the third would pass it
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 202, 202]);
+    assert.match(answers[2].body.approval.summary, /beyond the requester's daily cap/);
+  }, { env: { REFUND_DAILY_CAP_PER_OPERATOR: "100000" } });
+});

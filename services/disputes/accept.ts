@@ -24,7 +24,7 @@ import {
 } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
 import { getApproval } from "../../kv/approvals.ts";
-import { acceptedOn, addAcceptMark, getAcceptTally } from "../../kv/dispute_accepts.ts";
+import { acceptedIn, acceptedOn, addAcceptMark, getAcceptTally } from "../../kv/dispute_accepts.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -144,12 +144,14 @@ function addAcceptRequest(
   ctx: CallContext,
   note: string,
   earlier: number,
+  overCap: boolean,
 ) {
   const id = r.id;
   const before = formatMoney(earlier, r.currency);
-  const also = earlier > 0
-    ? `; with ${before} of this customer's disputes the requester accepted in 24 h`
-    : "";
+  const also =
+    (earlier > 0
+      ? `; with ${before} of this customer's disputes the requester accepted in 24 h`
+      : "") + (overCap ? "; beyond the requester's daily cap" : "");
   return approvals.addRequest(
     op,
     "dispute.accept",
@@ -198,12 +200,17 @@ export function createDisputeAccepts(
         const tally = await getAcceptTally(kv, ctx.actor.id, now);
         const subject = r.customer ?? r.transaction_id;
         const earlier = acceptedOn(tally, subject, r.currency);
+        // and all their accepts of the day, whoever the customer: the refunds' daily cap
+        const cap = config.refundDailyCaps
+          ? amountFor(config.refundDailyCaps, r.currency)
+          : threshold * 10;
+        const overCap = r.amount + acceptedIn(tally, r.currency) > cap;
         const needsTwo = !approved && svc.approvals !== undefined &&
-          r.amount + earlier >= threshold;
+          (r.amount + earlier >= threshold || overCap);
         // whoever accepts, a waiting request is decided in the queue, never gone around
         if (!approved && await pendingApproval(kv, op, r, now)) throw waiting(r);
         const request = needsTwo
-          ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier)
+          ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier, overCap)
           : null;
         if (!request && !approved) {
           addAcceptMark(op, ctx.actor.id, tally, {
