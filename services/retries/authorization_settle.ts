@@ -4,7 +4,7 @@
  * `authorization:<id>`, and the commit that records what Stripe did.
  */
 import type { CallContext } from "../../domain/actor.ts";
-import type { AppError } from "../../core/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
 import type { StripePriority } from "../stripe/mod.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
@@ -98,19 +98,56 @@ export async function applyAnswer(
   if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
 }
 
-/** Stripe refused the action's call (with its key, so for good): nothing happened; failed. */
+/**
+ * Stripe refused the action's call (with its key, so for good): nothing
+ * happened; failed. The PaymentIntent is read and applied, so the transaction
+ * follows Stripe when the payment had moved (captured elsewhere, canceled,
+ * lapsed); the problem to answer names what it is now.
+ */
 export async function settleRefused(
   p: AuthParts,
   ctx: CallContext,
   a: AuthorizationAction,
   error: AppError,
-): Promise<void> {
+): Promise<AppError> {
+  const pi = await readAndApply(p, ctx, a);
   const s = (error.extra?.stripe ?? {}) as { code?: string; request_id?: string };
   await settle(p, ctx, a.id, {
     status: "failed",
-    stripe_status: null,
+    stripe_status: pi?.status ?? null,
     failure_code: s.code ?? "stripe_refused",
     failure_message: error.message,
     stripe_request_id: s.request_id ?? null,
   });
+  const extra = { ...error.extra, action_id: a.id, action_status: "failed" };
+  if (!pi || pi.status === "requires_capture") {
+    return new AppError(error.code, error.message, { extra, cause: error });
+  }
+  const now = MOVED[pi.status] ?? pi.status;
+  return new AppError(
+    "conflict",
+    `Stripe refused the ${a.kind}: the payment ${pi.id} is already ${pi.status} at Stripe ` +
+      `(${now}); this authorization can no longer be captured or canceled`,
+    { extra: { ...extra, payment_intent_status: pi.status }, cause: error },
+  );
+}
+
+const MOVED: Record<string, string> = {
+  succeeded: "captured",
+  canceled: "released, or lapsed uncaptured",
+};
+
+/** The PaymentIntent as Stripe has it now, applied like a webhook; null when it cannot be read. */
+async function readAndApply(p: AuthParts, ctx: CallContext, a: AuthorizationAction) {
+  try {
+    const pi = await p.deps.stripe.call(
+      (s) => s.paymentIntents.retrieve(a.stripe_payment_intent, { expand: ["latest_charge"] }),
+      { label: "payment_intents.retrieve" },
+    );
+    await p.svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null, stripeAnsweredAt(pi));
+    return pi;
+  } catch (error) {
+    p.log.warn("payment intent not read after a refusal", { action_id: a.id, error });
+    return null;
+  }
 }

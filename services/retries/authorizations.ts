@@ -105,7 +105,7 @@ function record(
   });
 }
 
-/** Sends a recorded action once; a refusal settles it failed and throws Stripe's problem (502). */
+/** Sends a recorded action once; a refusal settles it failed and throws 409 when the payment had moved, else Stripe's problem (502). */
 async function send(
   p: AuthParts,
   ctx: CallContext,
@@ -122,12 +122,7 @@ async function send(
     return (await getAuthorizationAction(kv, a.id)).value ?? a;
   }
   if (attempt.kind === "refused") {
-    const error = attempt.error;
-    await settleRefused(p, ctx, a, error);
-    throw new AppError(error.code, error.message, {
-      extra: { ...error.extra, action_id: a.id },
-      cause: error,
-    });
+    throw await settleRefused(p, ctx, a, attempt.error);
   }
   try {
     await applyAnswer(p, ctx, a, attempt.value);
