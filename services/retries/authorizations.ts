@@ -45,8 +45,42 @@ const RESEND_WINDOW_MS = 23 * 3600_000;
 
 export type { ActionRequest, AuthorizationServices } from "./authorization_parts.ts";
 
-/** The first commit: the action, the payment's one-action key, the job, the audit entry. */
-function record(
+/**
+ * The first commit; a refusal (409: not an authorization, already acted on;
+ * 422: the amount) is audited as denied, as retries' are (README "Retrying
+ * failed payments").
+ */
+async function record(
+  p: AuthParts,
+  ctx: CallContext,
+  txnId: string,
+  req: ActionRequest,
+  binding: IdempotencyBinding | null,
+): Promise<AuthorizationAction> {
+  try {
+    return await commitAction(p, ctx, txnId, req, binding);
+  } catch (error) {
+    if (error instanceof AppError && REFUSALS.has(error.code)) {
+      await p.svc.audit.record(ctx, {
+        action: `authorization.${req.kind}`,
+        target: { type: "transaction", id: txnId },
+        result: "denied",
+        reason: error.message,
+        after: {
+          amount_to_capture: req.kind === "capture" ? req.amount_to_capture ?? null : null,
+          ...(req.kind === "cancel" ? { reason: req.reason } : {}),
+          ...(error.extra?.action_id ? { action_id: error.extra.action_id } : {}),
+        },
+      });
+    }
+    throw error;
+  }
+}
+
+const REFUSALS = new Set(["conflict", "validation_failed"]);
+
+/** The action, the payment's one-action key, the job, the audit entry. */
+function commitAction(
   p: AuthParts,
   ctx: CallContext,
   txnId: string,
