@@ -56,8 +56,13 @@ export async function sweepExpiringAuthorizations(
           amount: txn.amount,
           currency: txn.currency,
           detail: `the authorization of ${formatMoney(txn.amount, txn.currency)} on ${txnId} ` +
-            "lapses at " +
-            `${expiresAt}: capture it (POST /transactions/${txnId}/capture) or cancel it before then`,
+            `lapses at ${expiresAt}: ` + (txn.stripe_payment_intent
+              ? `capture it (POST /transactions/${txnId}/capture) or cancel it before then`
+              // a charge without a PaymentIntent: README "Transactions and money edges"
+              : `capture or release the charge ${
+                txn.stripe_charge ?? txnId
+              } in the Stripe Dashboard ` +
+                "before then (it has no PaymentIntent, so it cannot be captured here)"),
         },
         at,
         { type: "transaction", id: txnId },

@@ -66,7 +66,18 @@ export function actionableAmounts(
   status: string,
   req: ActionRequest,
 ) {
-  if (!txn.stripe_payment_intent || status !== "requires_capture") {
+  if (!txn.stripe_payment_intent) {
+    // README "Transactions and money edges": a charge made without a PaymentIntent.
+    throw new AppError(
+      "conflict",
+      `transaction ${txnId} is a charge made without a PaymentIntent (${
+        txn.stripe_charge ?? txnId
+      }); ` +
+        "it cannot be captured or canceled here: capture or release it in the Stripe Dashboard",
+      { extra: { payment_intent_status: null, charge_status: status } },
+    );
+  }
+  if (status !== "requires_capture") {
     throw new AppError(
       "conflict",
       `transaction ${txnId} is ${status}; only an authorization (a PaymentIntent in ` +
