@@ -98,6 +98,17 @@ export function addExpiryAlertMark(op: Deno.AtomicOperation, txnId: string, aler
     .set(keys.authorizationExpiryAlert(txnId), alertId, { expireIn: 30 * 24 * 3600_000 });
 }
 
+/** Transactions whose expiry alert was raised (marks kept 30 days): `[txnId, alertId]`. */
+export async function listExpiryAlertMarks(
+  kv: Deno.Kv,
+  limit: number,
+): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const rows = kv.list<string>({ prefix: keys.authorizationExpiryAlertsPrefix() }, { limit });
+  for await (const e of rows) out.push([String(e.key[1]), e.value]);
+  return out;
+}
+
 /** Transactions in `requires_capture`, oldest first (the expiry sweep). */
 export async function listAuthorizedTransactionIds(kv: Deno.Kv, limit: number): Promise<string[]> {
   const ids: string[] = [];

@@ -15,6 +15,7 @@ import {
 } from "../../kv/authorizations.ts";
 import { type AuthParts, type Outcome, outcomeOfPi, requestIdOf } from "./authorization_parts.ts";
 import type Stripe from "stripe";
+import { closeExpiryAlert } from "./authorization_expiry.ts";
 
 export async function settle(
   p: AuthParts,
@@ -41,9 +42,13 @@ export async function settle(
     };
     addUpdateAuthorizationAction(op, entry as Deno.KvEntry<AuthorizationAction>, after);
     if (before.job) addJobRemoval(op, before.job);
+    const done = before.kind === "capture" ? "captured" : "canceled";
+    const closed = outcome.status === "succeeded"
+      ? await closeExpiryAlert(kv, op, before.transaction_id, ctx.actor.id, `${done} (${id})`, iso)
+      : [];
     return {
       value: null,
-      audit: [{
+      audit: [...closed, {
         action: `authorization.${before.kind}.settle`,
         target: { type: "transaction", id: before.transaction_id },
         result: outcome.status === "failed" ? "failed" : "ok",
