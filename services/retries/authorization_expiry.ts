@@ -1,7 +1,8 @@
 /**
  * Authorizations about to lapse. A card authorization that is neither
- * captured nor canceled is released by the issuer after 7 days (README
- * "Retrying failed payments"); the money is then lost to the merchant. The
+ * captured nor canceled is released at Stripe's `capture_before`, after 7 days
+ * when it gives none (README "Retrying failed payments"); the money is then
+ * lost to the merchant. The
  * cron raises one ops alert (`authorization_expiring`) per authorization in
  * its last 24 h, in an audited commit that also marks it as alerted. The
  * alert closes in the commit that settles a capture or cancel, or when the
@@ -16,20 +17,49 @@ import { closeOpsAlert, raiseOpsAlert } from "../ops_alerts.ts";
 import { getOpsAlert, type OpsAlert } from "../../kv/ops_alerts.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
-import type { TxnSync } from "../../domain/transaction.ts";
+import type { Transaction, TxnSync } from "../../domain/transaction.ts";
 
-/** When the card was authorized: the uncaptured charge's time, else the payment's. */
-function authorizedAt(created: string, sync: TxnSync | null): number {
+/** The uncaptured charge (the latest), else the payment's charge; when it was authorized. */
+function heldCharge(txn: Transaction, sync: TxnSync | null) {
   const held = Object.values(sync?.charges ?? {})
     .filter((c) => c.status === "succeeded" && !c.captured)
-    .map((c) => c.created * 1000);
-  return held.length ? Math.max(...held) : Date.parse(created);
+    .sort((a, b) => b.created - a.created)[0];
+  return held
+    ? { id: held.id, at: held.created * 1000 }
+    : { id: txn.stripe_charge, at: Date.parse(txn.created) };
+}
+
+/**
+ * Stripe's `capture_before` of the held charge (ms), read from Stripe once per
+ * charge and kept; null when Stripe gives none or cannot be read now (README
+ * "Retrying failed payments", Authorizations: 7 days then).
+ */
+async function captureBeforeOf(deps: Deps, txnId: string, chargeId: string | null) {
+  const { kv, log } = deps;
+  if (!chargeId) return null;
+  const known = (await getCaptureBefore(kv, txnId)).value;
+  if (known?.charge === chargeId) return known.capture_before;
+  try {
+    const ch = await deps.stripe.call((s) => s.charges.retrieve(chargeId), {
+      priority: "background",
+      label: "charges.retrieve",
+    });
+    const at = ch.payment_method_details?.card?.capture_before ?? null;
+    const ms = at === null ? null : at * 1000;
+    await setCaptureBefore(kv, txnId, { charge: chargeId, capture_before: ms });
+    return ms;
+  } catch (error) {
+    log.warn("capture_before not read; 7 days assumed", { transaction_id: txnId, error });
+    return null;
+  }
 }
 import {
   addExpiryAlertMark,
+  getCaptureBefore,
   getExpiryAlert,
   listAuthorizedTransactionIds,
   listExpiryAlertMarks,
+  setCaptureBefore,
 } from "../../kv/authorizations.ts";
 import { formatMoney } from "../../domain/money.ts";
 
@@ -89,7 +119,10 @@ export async function sweepExpiringAuthorizations(
     const { txn: entry, sync } = await readTransactionState(kv, txnId);
     const txn = entry.value;
     if (!txn || txn.status !== "requires_capture") continue;
-    const expiry = authorizationExpiry(authorizedAt(txn.created, sync.value), clock.now());
+    const held = heldCharge(txn, sync.value);
+    if ((await getExpiryAlert(kv, txnId)).value) continue;
+    const captureBefore = await captureBeforeOf(deps, txnId, held.id);
+    const expiry = authorizationExpiry(held.at, clock.now(), captureBefore);
     if (!expiry.due_for_alert || (await getExpiryAlert(kv, txnId)).value) continue;
     const expiresAt = new Date(expiry.expires_at).toISOString();
     await svc.audit.commit(ctx, async (op) => {
