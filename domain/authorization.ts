@@ -19,8 +19,15 @@ export const CARD_AUTHORIZATION_TTL_MS = 7 * DAY_MS;
 /** An ops alert is raised this long before an authorization lapses. */
 export const AUTHORIZATION_ALERT_BEFORE_MS = DAY_MS;
 
-/** When an authorization made at `createdMs` lapses, and whether it is within the alert window. */
-export function authorizationExpiry(createdMs: number, now: number) {
-  const expiresAt = createdMs + CARD_AUTHORIZATION_TTL_MS;
+/**
+ * When an authorization made at `createdMs` lapses (Stripe's `capture_before`
+ * when it gave one, else 7 days), and whether it is within the alert window.
+ */
+export function authorizationExpiry(
+  createdMs: number,
+  now: number,
+  captureBeforeMs: number | null = null,
+) {
+  const expiresAt = captureBeforeMs ?? createdMs + CARD_AUTHORIZATION_TTL_MS;
   return { expires_at: expiresAt, due_for_alert: now >= expiresAt - AUTHORIZATION_ALERT_BEFORE_MS };
 }

@@ -89,6 +89,7 @@ function charge(ctx: Ctx, pi: StripeObject, pm: StripeObject, authenticated: boo
     receiptEmail: pi.receipt_email,
     capture: !manual,
     authenticated,
+    offSession: optBool(ctx.params, "off_session") ?? false,
   });
   const { charge, decline } = result;
   pi.latest_charge = charge.id;

@@ -5,6 +5,7 @@
  *   ["authorization_actions_by_transaction", txn]      -> id   (one that counts per payment)
  *   ["authorization_actions_by_status", status, id]    -> id
  *   ["authorization_expiry_alerts", txn]               -> ops alert id (raised once)
+ *   ["authorization_capture_before", txn]              -> Stripe's capture_before, read once
  *
  * The per-payment key is created with `versionstamp: null` in the commit that
  * records the action: of two operators clicking capture and cancel at once,
@@ -96,6 +97,31 @@ export function getExpiryAlert(kv: Deno.Kv, txnId: string) {
 export function addExpiryAlertMark(op: Deno.AtomicOperation, txnId: string, alertId: string) {
   op.check({ key: keys.authorizationExpiryAlert(txnId), versionstamp: null })
     .set(keys.authorizationExpiryAlert(txnId), alertId, { expireIn: 30 * 24 * 3600_000 });
+}
+
+/** When the held charge lapses, as Stripe said (`capture_before`, ms; null: not given). */
+export interface CaptureBefore {
+  charge: string;
+  capture_before: number | null;
+}
+
+export function getCaptureBefore(kv: Deno.Kv, txnId: string) {
+  return kv.get<CaptureBefore>(keys.authorizationCaptureBefore(txnId));
+}
+
+export async function setCaptureBefore(kv: Deno.Kv, txnId: string, v: CaptureBefore) {
+  await kv.set(keys.authorizationCaptureBefore(txnId), v, { expireIn: 30 * 24 * 3600_000 });
+}
+
+/** Transactions whose expiry alert was raised (marks kept 30 days): `[txnId, alertId]`. */
+export async function listExpiryAlertMarks(
+  kv: Deno.Kv,
+  limit: number,
+): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const rows = kv.list<string>({ prefix: keys.authorizationExpiryAlertsPrefix() }, { limit });
+  for await (const e of rows) out.push([String(e.key[1]), e.value]);
+  return out;
 }
 
 /** Transactions in `requires_capture`, oldest first (the expiry sweep). */

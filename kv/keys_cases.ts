@@ -139,4 +139,6 @@ export const caseKeys = {
   ) => ["authorization_actions_by_status", status],
   /** an authorization already alerted as about to lapse -> alert id */
   authorizationExpiryAlert: (txnId: string) => ["authorization_expiry_alerts", txnId],
+  authorizationExpiryAlertsPrefix: () => ["authorization_expiry_alerts"],
+  authorizationCaptureBefore: (txnId: string) => ["authorization_capture_before", txnId],
 } as const;

@@ -11,6 +11,7 @@ import type { AuthorizationAction } from "../../kv/authorizations.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
+import { minorUnitProblem } from "../../domain/money.ts";
 
 export type ActionRequest =
   | { kind: "capture"; amount_to_capture?: number }
@@ -66,7 +67,18 @@ export function actionableAmounts(
   status: string,
   req: ActionRequest,
 ) {
-  if (!txn.stripe_payment_intent || status !== "requires_capture") {
+  if (!txn.stripe_payment_intent) {
+    // README "Transactions and money edges": a charge made without a PaymentIntent.
+    throw new AppError(
+      "conflict",
+      `transaction ${txnId} is a charge made without a PaymentIntent (${
+        txn.stripe_charge ?? txnId
+      }); ` +
+        "it cannot be captured or canceled here: capture or release it in the Stripe Dashboard",
+      { extra: { payment_intent_status: null, charge_status: status } },
+    );
+  }
+  if (status !== "requires_capture") {
     throw new AppError(
       "conflict",
       `transaction ${txnId} is ${status}; only an authorization (a PaymentIntent in ` +
@@ -82,6 +94,10 @@ export function actionableAmounts(
       message: `at most the authorized ${capturable} ${txn.currency}`,
     }]);
   }
+  // README "Transactions and money edges": the currency's minor unit, as for refunds
+  const asked = req.kind === "capture" ? req.amount_to_capture : undefined;
+  const unit = asked === undefined ? null : minorUnitProblem(asked, txn.currency);
+  if (unit) throw validationFailed([{ path: "body.amount_to_capture", message: unit }]);
   return { paymentIntent: txn.stripe_payment_intent, capturable, amount };
 }
 

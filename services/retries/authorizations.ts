@@ -5,7 +5,8 @@
  * racing a cancel, is told what was done), the call carries
  * `authorization:<aut id>`, the answer is applied like a webhook and settles
  * the action; an unknown outcome is settled by reconciliation reading the
- * PaymentIntent, never by a second call. Alerts before an authorization
+ * PaymentIntent, then sending the same call with the same key (README
+ * "Retrying failed payments", Exactly once). Alerts before an authorization
  * lapses: authorization_expiry.ts.
  */
 
@@ -14,14 +15,12 @@ import type { Deps } from "../deps.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 
-import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
+import { stripeAnsweredAt } from "../stripe/mod.ts";
 import { addJob } from "../../kv/jobs.ts";
-import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import {
   addCreateAuthorizationAction,
-  addUpdateAuthorizationAction,
   type AuthorizationAction,
   getActionOfTransaction,
   getAuthorizationAction,
@@ -35,18 +34,53 @@ import {
   type AuthorizationServices,
   type AuthParts,
   newAuthorizationAction,
-  type Outcome,
   outcomeOfPi,
-  requestIdOf,
 } from "./authorization_parts.ts";
+import { applyAnswer, callStripe, settle, settleRefused } from "./authorization_settle.ts";
 
 export const AUTHORIZATION_RECONCILE_JOB = "authorization.reconcile";
 const RECONCILE_AFTER_MS = 60_000;
+/** Stripe keeps idempotency keys 24 h; past this, the same call could act anew. */
+const RESEND_WINDOW_MS = 23 * 3600_000;
 
 export type { ActionRequest, AuthorizationServices } from "./authorization_parts.ts";
 
-/** The first commit: the action, the payment's one-action key, the job, the audit entry. */
-function record(
+/**
+ * The first commit; a refusal (409: not an authorization, already acted on;
+ * 422: the amount) is audited as denied, as retries' are (README "Retrying
+ * failed payments").
+ */
+async function record(
+  p: AuthParts,
+  ctx: CallContext,
+  txnId: string,
+  req: ActionRequest,
+  binding: IdempotencyBinding | null,
+): Promise<AuthorizationAction> {
+  try {
+    return await commitAction(p, ctx, txnId, req, binding);
+  } catch (error) {
+    if (error instanceof AppError && REFUSALS.has(error.code)) {
+      await p.svc.audit.record(ctx, {
+        action: `authorization.${req.kind}`,
+        target: { type: "transaction", id: txnId },
+        result: "denied",
+        reason: error.message,
+        after: {
+          amount_to_capture: req.kind === "capture" ? req.amount_to_capture ?? null : null,
+          ...(req.kind === "cancel" ? { reason: req.reason } : {}),
+          ...(error.extra?.action_id ? { action_id: error.extra.action_id } : {}),
+        },
+      });
+    }
+    throw error;
+  }
+}
+
+const REFUSALS = new Set(["conflict", "validation_failed"]);
+
+/** The action, the payment's one-action key, the job, the audit entry. */
+function commitAction(
   p: AuthParts,
   ctx: CallContext,
   txnId: string,
@@ -105,70 +139,13 @@ function record(
   });
 }
 
-async function settle(p: AuthParts, ctx: CallContext, id: string, outcome: Outcome): Promise<void> {
-  const { kv, clock, svc } = p;
-  await svc.audit.commit(ctx, async (op) => {
-    const entry = await getAuthorizationAction(kv, id);
-    const before = entry.value;
-    if (!before || before.status !== "processing") return { value: null, audit: [] };
-    const iso = new Date(clock.now()).toISOString();
-    const after: AuthorizationAction = {
-      ...before,
-      status: outcome.status,
-      stripe_status: outcome.stripe_status,
-      failure_code: outcome.failure_code ?? null,
-      failure_message: outcome.failure_message ?? null,
-      stripe_request_id: outcome.stripe_request_id ?? before.stripe_request_id,
-      job: null,
-      updated_at: iso,
-      settled_at: iso,
-    };
-    addUpdateAuthorizationAction(op, entry as Deno.KvEntry<AuthorizationAction>, after);
-    if (before.job) addJobRemoval(op, before.job);
-    return {
-      value: null,
-      audit: [{
-        action: `authorization.${before.kind}.settle`,
-        target: { type: "transaction", id: before.transaction_id },
-        result: outcome.status === "failed" ? "failed" : "ok",
-        before: { status: before.status },
-        after: { action_id: id, status: after.status, stripe_status: after.stripe_status },
-        reason: after.failure_message,
-        stripe: {
-          request_id: after.stripe_request_id,
-          idempotency_key: after.stripe_idempotency_key,
-        },
-      }],
-    };
-  });
-}
-
-function callStripe(p: AuthParts, a: AuthorizationAction) {
-  const { deps } = p;
-  const options = { idempotencyKey: a.stripe_idempotency_key };
-  return attemptStripe(
-    deps.stripe,
-    (s) =>
-      a.kind === "capture"
-        ? s.paymentIntents.capture(a.stripe_payment_intent, {
-          amount_to_capture: a.amount_to_capture ?? undefined,
-          expand: ["latest_charge"],
-        }, options)
-        : s.paymentIntents.cancel(a.stripe_payment_intent, {
-          cancellation_reason: a.reason ?? undefined,
-          expand: ["latest_charge"],
-        }, options),
-    { label: `payment_intents.${a.kind}` },
-  );
-}
-
-/** Sends a recorded action once; a refusal settles it failed and throws Stripe's problem (502). */
+/** Sends a recorded action once; a refusal settles it failed and throws 409 when the payment had moved, else Stripe's problem (502). */
 async function send(
   p: AuthParts,
   ctx: CallContext,
   a: AuthorizationAction,
 ): Promise<AuthorizationAction> {
-  const { kv, log, svc } = p;
+  const { kv, log } = p;
   const attempt = await callStripe(p, a);
   if (attempt.kind === "try_again" || attempt.kind === "unknown") {
     // No answer about the action: reconciliation reads the PaymentIntent later.
@@ -179,28 +156,10 @@ async function send(
     return (await getAuthorizationAction(kv, a.id)).value ?? a;
   }
   if (attempt.kind === "refused") {
-    const error = attempt.error;
-    const s = (error.extra?.stripe ?? {}) as { code?: string; request_id?: string };
-    await settle(p, ctx, a.id, {
-      status: "failed",
-      stripe_status: null,
-      failure_code: s.code ?? "stripe_refused",
-      failure_message: error.message,
-      stripe_request_id: s.request_id ?? null,
-    });
-    throw new AppError(error.code, error.message, {
-      extra: { ...error.extra, action_id: a.id },
-      cause: error,
-    });
+    throw await settleRefused(p, ctx, a, attempt.error);
   }
-  const pi = attempt.value;
   try {
-    await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, {
-      request_id: requestIdOf(pi),
-      idempotency_key: a.stripe_idempotency_key,
-    }, stripeAnsweredAt(pi));
-    const outcome = outcomeOfPi(a, pi);
-    if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
+    await applyAnswer(p, ctx, a, attempt.value);
   } catch (error) {
     // Stripe acted: never answer an error for it; reconciliation settles it (202).
     log.error("authorization done at Stripe, not settled yet", { action_id: a.id, error });
@@ -208,9 +167,15 @@ async function send(
   return (await getAuthorizationAction(kv, a.id)).value ?? a;
 }
 
-/** Reads the PaymentIntent; never sends the action again. */
+/**
+ * Reads the PaymentIntent and settles from it; when it shows no trace, the
+ * call may still be held at Stripe or may land later, so the same call is sent
+ * again with the same key: Stripe answers with what it did (a 409 while the
+ * first still runs: still unknown), or does it now, exactly once either way
+ * (README "Retrying failed payments", Exactly once). Never judged by time alone.
+ */
 async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unknown" | "skipped"> {
-  const { kv, clock, deps, svc } = p;
+  const { kv, clock, deps, log } = p;
   const a = (await getAuthorizationAction(kv, id)).value;
   if (!a || a.status !== "processing") return "skipped";
   const ctx = systemContext("cron:reconcile_authorizations");
@@ -218,20 +183,35 @@ async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unkn
     (s) => s.paymentIntents.retrieve(a.stripe_payment_intent, { expand: ["latest_charge"] }),
     { priority: "background", label: "payment_intents.retrieve" },
   );
-  await svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null, stripeAnsweredAt(pi));
+  await p.svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null, stripeAnsweredAt(pi));
   const outcome = outcomeOfPi(a, pi);
   if (outcome) {
     await settle(p, ctx, id, outcome);
     return "settled";
   }
-  if (clock.now() - Date.parse(a.created_at) < RECONCILE_AFTER_MS) return "unknown";
-  await settle(p, ctx, id, {
-    status: "failed",
-    stripe_status: pi.status,
-    failure_code: "not_received_by_stripe",
-    failure_message: `Stripe shows no ${a.kind}: the authorization is untouched; act again`,
-  });
-  return "settled";
+  const age = clock.now() - Date.parse(a.created_at);
+  if (age < RECONCILE_AFTER_MS) return "unknown";
+  if (age >= RESEND_WINDOW_MS) {
+    await settle(p, ctx, id, {
+      status: "failed",
+      stripe_status: pi.status,
+      failure_code: "not_received_by_stripe",
+      failure_message: `Stripe shows no trace of this ${a.kind} a day after it was sent (its ` +
+        "idempotency key has expired): the authorization is untouched; act again",
+    });
+    return "settled";
+  }
+  const attempt = await callStripe(p, a, "background");
+  if (attempt.kind === "answered") {
+    await applyAnswer(p, ctx, a, attempt.value);
+  } else if (attempt.kind === "refused") {
+    await settleRefused(p, ctx, a, attempt.error);
+  } else {
+    log.info("authorization still unknown at Stripe; asking again later", { action_id: id });
+    return "unknown";
+  }
+  const after = (await getAuthorizationAction(kv, id)).value;
+  return after?.status === "processing" ? "unknown" : "settled";
 }
 
 async function reconcile(p: AuthParts, limit = 200): Promise<number> {
