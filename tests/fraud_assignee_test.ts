@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import type { TestApp } from "./helpers/app.ts";
 import {
   authHeaders,
   createAdmin,
@@ -14,22 +13,9 @@ import {
   otpHeaders,
   sendJson,
 } from "./helpers/identity.ts";
-import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
-import { systemContext } from "../domain/actor.ts";
-import { raiseAlerts } from "../services/fraud/alerts.ts";
+import { oneAlert } from "./helpers/fraud.ts";
 
 const BASE = "/api/admin/payments/fraud";
-
-async function oneAlert(t: TestApp, customer: string): Promise<string> {
-  const r = await raiseAlerts(
-    raiseDeps(t),
-    systemContext("test"),
-    customerTarget(customer),
-    [velocityHit(`txn_${customer}`, new Date(t.clock.now()).toISOString())],
-    () => ({}),
-  );
-  return r.alerts[0];
-}
 
 Deno.test("an alert is assigned only to an active account that works alerts", async () => {
   await withTestApp(async (t) => {

@@ -16,23 +16,10 @@ import {
   otpHeaders,
   sendJson,
 } from "./helpers/identity.ts";
-import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
-import { systemContext } from "../domain/actor.ts";
-import { raiseAlerts } from "../services/fraud/alerts.ts";
+import { oneAlert } from "./helpers/fraud.ts";
 import { keys } from "../kv/keys.ts";
 
 const BASE = "/api/admin/payments/fraud";
-
-async function oneAlert(t: TestApp, customer: string): Promise<string> {
-  const r = await raiseAlerts(
-    raiseDeps(t),
-    systemContext("test"),
-    customerTarget(customer),
-    [velocityHit(`txn_${customer}`, new Date(t.clock.now()).toISOString())],
-    () => ({}),
-  );
-  return r.alerts[0];
-}
 
 async function entriesOf(t: TestApp, action: string, result: string) {
   return (await auditEntries(t.kv)).filter((e) => e.action === action && e.result === result);

@@ -3,7 +3,8 @@
  * test app, and a velocity hit on one transaction.
  */
 import type { Signal } from "../../domain/fraud.ts";
-import type { AlertTarget, RaiseDeps } from "../../services/fraud/alerts.ts";
+import { type AlertTarget, raiseAlerts, type RaiseDeps } from "../../services/fraud/alerts.ts";
+import { systemContext } from "../../domain/actor.ts";
 import type { TestApp } from "./app.ts";
 import { addCustomer } from "../../kv/customers.ts";
 import { emptyCustomer } from "../../services/ingest/customers.ts";
@@ -49,4 +50,16 @@ export async function knownCustomers(kv: Deno.Kv, ...ids: string[]): Promise<voi
     addCustomer(op, emptyCustomer(id, Date.UTC(2026, 0, 1)));
     await op.commit();
   }
+}
+
+/** One velocity alert raised for `customer` now, as the engine raises it; its id. */
+export async function oneAlert(t: TestApp, customer: string): Promise<string> {
+  const r = await raiseAlerts(
+    raiseDeps(t),
+    systemContext("test"),
+    customerTarget(customer),
+    [velocityHit(`txn_${customer}`, new Date(t.clock.now()).toISOString())],
+    () => ({}),
+  );
+  return r.alerts[0];
 }
