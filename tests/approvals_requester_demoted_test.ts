@@ -5,24 +5,30 @@
  * at approval, as a demoted operator's refund is.
  */
 import assert from "node:assert/strict";
-import { withTestApp } from "./helpers/app.ts";
-import { createAdmin, otpHeaders, sendJson } from "./helpers/identity.ts";
+import { type TestApp, withTestApp } from "./helpers/app.ts";
+import { createAdmin, otpHeaders, sendJson, type TestAdmin } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
 import { APPROVAL_POLICY } from "../domain/approval.ts";
 import { can } from "../domain/permissions.ts";
+
+/** The admin's request to loosen the velocity rule (a second admin approves it). */
+async function askLoosening(t: TestApp, admin: TestAdmin) {
+  const asked = await sendJson(
+    t,
+    "PUT",
+    "/api/admin/payments/fraud/rules/velocity",
+    otpHeaders(t, admin),
+    { alert_at: 50 },
+  );
+  assert.equal(asked.status, 202, JSON.stringify(asked.body));
+  return asked;
+}
 
 Deno.test("attack: a demoted admin's pending fraud rule loosening is void at approval, audited, and the rule unchanged", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
     const approver = await createAdmin(t, "admin");
-    const asked = await sendJson(
-      t,
-      "PUT",
-      "/api/admin/payments/fraud/rules/velocity",
-      otpHeaders(t, rogue),
-      { alert_at: 50 },
-    );
-    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    const asked = await askLoosening(t, rogue);
     const id = asked.body.approval.id;
     await t.services.identity.updateAdmin(systemContext("cli"), rogue.id, { role: "analyst" });
     const res = await sendJson(
@@ -55,14 +61,7 @@ Deno.test("attack: demoted and promoted back, the requester's old request stays 
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
     const approver = await createAdmin(t, "admin");
-    const asked = await sendJson(
-      t,
-      "PUT",
-      "/api/admin/payments/fraud/rules/velocity",
-      otpHeaders(t, rogue),
-      { alert_at: 50 },
-    );
-    assert.equal(asked.status, 202, JSON.stringify(asked.body));
+    const asked = await askLoosening(t, rogue);
     const cli = systemContext("cli");
     t.clock.advance(1000);
     await t.services.identity.updateAdmin(cli, rogue.id, { role: "analyst" });

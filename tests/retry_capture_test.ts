@@ -5,28 +5,15 @@
  * (`canceled`, nothing charged), as the transaction does.
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 
 /** A manual-capture payment declined at Stripe, then retried with a good card: authorized. */
 async function authorizedByRetry(w: RetryWorld) {
   const customer = (await w.stripe.customers.create({ email: "hold@example.com" })).id;
-  const pi = await w.stripe.paymentIntents.create({
-    amount: 3000,
-    currency: "usd",
-    customer,
-    capture_method: "manual",
-    payment_method: "pm_card_chargeDeclined",
-    confirm: true,
-    off_session: true,
-  }).then(
-    () => assert.fail("the test card declines"),
-    (e) => (e as { raw: { payment_intent: Stripe.PaymentIntent } }).raw.payment_intent,
-  );
-  await w.deliver();
-  w.clock.advance(2000);
-  const txnId = (await w.t.services.transactions.get(pi.id)).id;
+  const { pi, txnId } = await w.failedPayment(3000, "pm_card_chargeDeclined", customer, {
+    captureMethod: "manual",
+  });
   const res = await w.retry({
     transaction_id: txnId,
     payment_method: "pm_card_mastercard_prepaid",

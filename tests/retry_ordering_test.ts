@@ -8,27 +8,17 @@
  * Stripe by reconciliation instead of waiting forever.
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
 import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 
 /** A payment declined at Stripe and known to the app, with no time passing (the same second). */
 async function declinedNow(w: RetryWorld) {
   const customer = (await w.stripe.customers.create({ email: "sca@example.com" })).id;
-  const pi = await w.stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    customer,
-    payment_method: "pm_card_chargeDeclinedInsufficientFunds",
-    confirm: true,
-    off_session: true,
-  }).then(
-    () => assert.fail("the test card declines"),
-    (e) => (e as { raw: { payment_intent: Stripe.PaymentIntent } }).raw.payment_intent,
-  );
-  await w.deliver();
-  const txn = await w.t.services.transactions.get(pi.id);
+  const f = await w.failedPayment(4200, "pm_card_chargeDeclinedInsufficientFunds", customer, {
+    sameSecond: true,
+  });
+  const txn = await w.t.services.transactions.get(f.pi.id);
   assert.equal(txn.status, "failed");
-  return { pi, txnId: txn.id, customer };
+  return { pi: f.pi, txnId: txn.id, customer };
 }
 
 /** POST /retries with a card that needs 3-D Secure, on session: `requires_action`. */

@@ -23,8 +23,16 @@ export interface FailedPayment {
 }
 
 export interface RetryWorld extends RefundWorld {
-  /** a payment of a new customer declined with `paymentMethod`, known to the app through its webhooks */
-  failedPayment(amount: number, paymentMethod: string, customer?: string): Promise<FailedPayment>;
+  /**
+   * a payment of a new customer declined with `paymentMethod`, known to the app through its
+   * webhooks; 2 s pass after it unless `sameSecond`
+   */
+  failedPayment(
+    amount: number,
+    paymentMethod: string,
+    customer?: string,
+    options?: { captureMethod?: "manual"; sameSecond?: boolean },
+  ): Promise<FailedPayment>;
   /** a fresh enough step-up token's headers for `as` (before a parallel burst) */
   stepUp(as?: TestAdmin): Promise<Record<string, string>>;
   /** POST /retries as `as` (default the operator) with a step-up token */
@@ -47,7 +55,7 @@ export function withRetryWorld(
     const stepUps = new Map<string, { headers: Record<string, string>; at: number }>();
     const w: RetryWorld = {
       ...base,
-      async failedPayment(amount, paymentMethod, existing) {
+      async failedPayment(amount, paymentMethod, existing, options = {}) {
         const customer = existing ??
           (await base.stripe.customers.create({ email: "buyer@example.com" })).id;
         let pi: Stripe.PaymentIntent | null = null;
@@ -59,6 +67,7 @@ export function withRetryWorld(
             payment_method: paymentMethod,
             confirm: true,
             off_session: true,
+            ...(options.captureMethod ? { capture_method: options.captureMethod } : {}),
           });
         } catch (error) {
           pi = (error as { raw?: { payment_intent?: Stripe.PaymentIntent } }).raw?.payment_intent ??
@@ -68,7 +77,7 @@ export function withRetryWorld(
         await base.deliver();
         // The retry comes later than the decline, as in life (a decline and a retry in
         // the same second are ordered by Stripe's read-back, not needed here).
-        base.clock.advance(2000);
+        if (!options.sameSecond) base.clock.advance(2000);
         const txn = await base.t.services.transactions.get(pi.id);
         return { pi, txnId: txn.id, customer };
       },
