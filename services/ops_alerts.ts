@@ -1,6 +1,6 @@
 /**
  * Ops alerts for the people on duty: what the refund flow raises
- * (services/refunds/settlement.ts `addRefundAlert`) and dead-lettered webhook
+ * (services/refunds/alerts.ts `addRefundAlert`) and dead-lettered webhook
  * events (services/webhooks/processing.ts), listed and read here, and closed by an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it).

@@ -11,7 +11,7 @@
  *     is released (Stripe's refund now counts in `amount_refunded`, or failed);
  *   - one without (made in the Stripe Dashboard) gets a record of its own,
  *     `requested_by: "stripe_dashboard"`;
- *   - a refund that fails after Stripe accepted it raises an ops alert
+ *   - a refund that fails after Stripe accepted it raises an ops alert (alerts.ts)
  *     (`["ops_alerts", id]`, an error log line, and an `ops_alert.raise` audit entry);
  *     the ledger takes it back by itself (services/ingest/ledger.ts `refund_reversal`).
  */
@@ -21,7 +21,6 @@ import { type AuditInput } from "../audit/mod.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
 import type { RefundSnap, Transaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import type { Logger } from "../../core/log.ts";
 import {
   addCreateRefund,
   addDailyTotal,
@@ -37,8 +36,7 @@ import {
   type RefundStatus,
   withHistory,
 } from "../../domain/refund.ts";
-import type { OpsAlert } from "../../kv/ops_alerts.ts";
-import { raiseOpsAlert } from "../ops_alerts.ts";
+import { addFailedAfterSuccessAlert, type AlertParts } from "./alerts.ts";
 import { readRefundFor } from "./read_ahead.ts";
 
 export const DASHBOARD_REQUESTER = "stripe_dashboard";
@@ -87,6 +85,7 @@ interface SettlementParts {
   clock: Deps["clock"];
   log: Deps["log"];
   svc: SettlementServices;
+  alerts: AlertParts;
 }
 
 /**
@@ -180,32 +179,14 @@ function recordExternal(
   if (status !== "failed") return [recorded];
   return [
     recorded,
-    raiseAlert(p, op, record, record, "accepted at Stripe (first seen here failed)"),
+    addFailedAfterSuccessAlert(
+      op,
+      p.alerts,
+      record,
+      record,
+      "accepted at Stripe (first seen here failed)",
+    ),
   ];
-}
-
-function raiseAlert(
-  p: SettlementParts,
-  op: Deno.AtomicOperation,
-  before: RefundRecord,
-  after: RefundRecord,
-  seen?: string,
-): AuditInput {
-  const { log, svc } = p;
-  const was = seen ??
-    (before.status === "processing"
-      ? "accepted at Stripe (its answer never reached us)"
-      : `${before.status} at Stripe`);
-  const detail = `refund ${after.id} (${after.stripe_refund}) was ${was}, ` +
-    `then ${after.status} (${after.failure_reason ?? "no reason given"}): the customer has not ` +
-    "received the money; the ledger was reversed; contact the customer or refund another way";
-  return addRefundAlert(
-    op,
-    { newId: svc.newId, log },
-    after,
-    "refund_failed_after_success",
-    detail,
-  );
 }
 
 function settle(
@@ -263,41 +244,17 @@ function settle(
   // (`processing`): only an accepted refund can fail, so the customer is still owed it.
   const owed = ACCEPTED.has(before.status) ||
     (before.status === "processing" && status === "failed");
-  if (released && owed) audit.push(raiseAlert(p, op, before, after));
+  if (released && owed) audit.push(addFailedAfterSuccessAlert(op, p.alerts, before, after));
   return audit;
 }
 
 export function createRefundSettlement(deps: Deps, svc: SettlementServices): RefundSettlementHook {
-  const p: SettlementParts = { kv: deps.kv, clock: deps.clock, log: deps.log, svc };
+  const alerts = { newId: svc.newId, log: deps.log };
+  const p: SettlementParts = { kv: deps.kv, clock: deps.clock, log: deps.log, svc, alerts };
 
   return async (op, stripeRefund, txn, change) => {
     const entry = await findRecord(p, stripeRefund, change.after, txn);
     if (!entry) return recordExternal(p, op, stripeRefund, change.after, txn);
     return settle(p, op, entry, change.after, txn);
   };
-}
-
-/** An ops alert about a refund (services/ops_alerts.ts `raiseOpsAlert`). */
-export function addRefundAlert(
-  op: Deno.AtomicOperation,
-  svc: { newId: IdFactory; log: Logger },
-  refund: RefundRecord,
-  kind: OpsAlert["kind"],
-  detail: string,
-): AuditInput {
-  return raiseOpsAlert(
-    op,
-    svc,
-    {
-      kind,
-      detail,
-      refund_id: refund.id,
-      transaction_id: refund.transaction_id,
-      stripe_refund: refund.stripe_refund,
-      amount: refund.amount,
-      currency: refund.currency,
-    },
-    refund.updated_at,
-    { type: "refund", id: refund.id },
-  );
 }

@@ -26,7 +26,8 @@ import {
 } from "../ingest/mod.ts";
 import { approvalHash } from "./policy.ts";
 import { refusalProblem } from "./request_parts.ts";
-import { addRefundAlert, refundAuditView } from "./settlement.ts";
+import { addRefundAlert } from "./alerts.ts";
+import { refundAuditView } from "./settlement.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import {
