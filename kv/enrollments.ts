@@ -3,6 +3,11 @@
  * (README, "Accounts and enrollment").
  *
  *   ["enrollments", sha256(code)] -> Enrollment
+ *
+ * A code is written when issued, in the commit that changes its account if
+ * one does, and rewritten only when used or revoked: while it can be
+ * redeemed, its versionstamp is its issuing commit's, which redeeming
+ * compares with the account's (services/identity/enrollment.ts).
  */
 import { keys } from "./keys.ts";
 

@@ -125,6 +125,20 @@ export interface Redeemed {
 const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
 
 /**
+ * Whether the account was written by a commit later than the one that issued
+ * the code, told by versionstamps, not times: a change in the same
+ * millisecond is still later. A commit that changes the account and issues its
+ * code writes both with one versionstamp; a live code is never rewritten (only
+ * using or revoking it does), so its versionstamp is its issuing commit's.
+ */
+function changedAfterIssue(
+  account: Deno.KvEntry<AdminRecord>,
+  code: Deno.KvEntry<Enrollment>,
+): boolean {
+  return account.versionstamp > code.versionstamp;
+}
+
+/**
  * The issuer's record, refused when they were disabled: a disabled admin's
  * codes die with the account (README, "Accounts and enrollment"). A system
  * issuer has no record.
@@ -200,7 +214,9 @@ export async function redeem(
     if (!before || before.status !== "active") throw invalid("the account is not active");
     // A code speaks for the account as it was when issued: a role grant, a re-enabling or a
     // credential reset since then hands over a code of its own (README, "Accounts and enrollment").
-    if (Date.parse(before.updated_at) > Date.parse(entry.value.issued_at)) {
+    if (
+      changedAfterIssue(adminEntry as Deno.KvEntry<AdminRecord>, entry as Deno.KvEntry<Enrollment>)
+    ) {
       throw invalid(
         "the account changed after this code was issued (its role, status or credentials); " +
           "ask whoever approved that change for the code they were given",
