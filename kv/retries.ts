@@ -135,7 +135,8 @@ export function addInFlightCleared(
  * Gives back what an attempt Stripe provably did not act on took (its state
  * and card uses read as `state` / `card.entry`, both checked): one off the
  * payment's count, the payment freed when the attempt holds it, and the
- * card's use at `card.usedAt` (ms, when the attempt was recorded).
+ * card's use at `card.usedAt` (when the attempt was recorded: its `created_at`,
+ * whole ms, where the use kept the clock's fraction of a ms).
  */
 export function addAttemptCountsReleased(
   op: Deno.AtomicOperation,
@@ -152,7 +153,7 @@ export function addAttemptCountsReleased(
     });
   }
   const uses = card?.entry.value?.uses;
-  const at = uses?.indexOf(card!.usedAt) ?? -1;
+  const at = uses?.findIndex((u) => Math.floor(u) === Math.floor(card!.usedAt)) ?? -1;
   if (card && uses && at >= 0) {
     op.check(card.entry).set(keys.retryCardUses(card.fingerprint), {
       uses: uses.filter((_, i) => i !== at),

@@ -35,7 +35,7 @@ import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
 import { bindParts } from "../../core/bind.ts";
-import { isRetryWaiting } from "../../domain/retry.ts";
+import { isRetryWaiting, NOT_SENT_CODE } from "../../domain/retry.ts";
 import { notSentOutcome, notSentProblem, refusedUnacted } from "./not_acted.ts";
 
 export type ConfirmAttempt =
@@ -254,7 +254,9 @@ async function confirm(
         return false;
       },
     );
-    if (closed) throw notSentProblem(r, what, attempt.error);
+    const now = closed ? (await getRetry(kv, r.id)).value : null;
+    // (settled meanwhile by other news: that is the answer)
+    if (now?.failure_code === NOT_SENT_CODE) throw notSentProblem(r, what, attempt.error);
   }
   if (attempt.kind === "try_again") {
     log.warn("retry confirmed again, Stripe asks to try again; left to reconciliation", {
