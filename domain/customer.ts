@@ -95,11 +95,21 @@ export interface HourBucket {
   declines: Record<string, number>;
 }
 
-/** Welford's running mean and variance of successful payment amounts, per currency. */
+/**
+ * Successful payment amounts of one currency as exact integer sums
+ * (domain/amount_stats.ts): the same payments give the same figures, to the
+ * last digit, in any order. Records written before carry Welford's running
+ * `mean` and `m2` instead (read as they are; the next payment converts them).
+ */
 export interface AmountStats {
   n: number;
-  mean: number;
-  m2: number;
+  /** sum of the amounts, minor units */
+  sum?: number;
+  /** sum of their squares, a decimal integer (it outgrows a float's exact integers) */
+  sum_sq?: string;
+  /** older records: Welford's running mean and sum of squared deviations */
+  mean?: number;
+  m2?: number;
 }
 
 /** One currency's balance, as kept in the customer's counters record. */

@@ -18,7 +18,7 @@ export const MAX_MARKS = 20;
 
 /** One charge attempt (or a PaymentIntent's attempt before its charge is seen). */
 export interface Attempt {
-  /** `ch_…`, or `pi:<id>:<time>` */
+  /** `ch_…`, or `pi:<id>:succeeded` (older records: `pi:<id>:<time>`, a charge-less failure) */
   k: string;
   /** transaction id */
   x: string;
@@ -79,9 +79,13 @@ export function historyFacts(sync: TxnSync, txn: Transaction) {
     });
   }
   const pi = sync.pi;
-  if (pi?.error && !(pi.error.charge && sync.charges[pi.error.charge])) {
+  // A decline the PaymentIntent tells of before its charge event; an attempt without a charge
+  // (a failed 3-D Secure challenge) is not one: a later PaymentIntent state hides it, so it
+  // would count or not by the order of the events (README "Fraud detection").
+  const declined = pi?.error?.charge;
+  if (pi?.error && declined && !sync.charges[declined]) {
     attempts.push({
-      k: pi.error.charge ?? `pi:${pi.id}:${pi.order[1]}`,
+      k: declined,
       x: txn.id,
       t: pi.order[1] * 1000,
       o: "f",

@@ -58,6 +58,13 @@ export const HARD_DECLINES: readonly string[] = [
 /** The advice code saying the card's details (CVC, postal code, expiry) must be confirmed. */
 export const CONFIRM_CARD_DATA = "confirm_card_data";
 
+/**
+ * The failure code of an attempt (or a capture or cancel) closed because Stripe
+ * asked to try again (429, `lock_timeout`) before acting on it: nothing was
+ * done, and a retry so closed does not count toward the caps.
+ */
+export const NOT_SENT_CODE = "stripe_unavailable";
+
 /** Stripe's own lock on a card declined too often: it refuses that card for 24 h. */
 export const CARD_RATE_LIMIT_CODE = "card_decline_rate_limit_exceeded";
 const CARD_RATE_LIMIT_MS = 24 * 3600_000;
@@ -267,6 +274,10 @@ export function nextStepOf(a: {
       "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
   }
   if (a.status !== "failed") return null;
+  if (a.failure_code === NOT_SENT_CODE) {
+    return "Stripe did nothing (it asked to try again later): retry the payment again; this " +
+      "attempt does not count toward the retry limits";
+  }
   if (
     a.failure_code === "authentication_required" || a.decline_code === "authentication_required"
   ) {

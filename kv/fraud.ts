@@ -34,9 +34,11 @@ const DECLINE_KEEP_MS = 48 * 3600_000;
 
 export function addCardDecline(
   op: Deno.AtomicOperation,
-  d: { fingerprint: string; t: number; customer: string; x: string },
+  d: { fingerprint: string; t: number; customer: string; k: string; x: string },
 ): void {
-  op.set(keys.fraudCardDecline(d.fingerprint, d.t, d.customer), d.x, {
+  // the charge in the key: two declines of one card for one customer in one second are two
+  // rows, in Stripe's order (not the order they were written in)
+  op.set(keys.fraudCardDecline(d.fingerprint, d.t, d.customer, d.k), d.x, {
     expireIn: DECLINE_KEEP_MS,
   });
 }
@@ -44,9 +46,11 @@ export function addCardDecline(
 /** Removes a decline written for `customer` (the payment turned out to be another's). */
 export function addCardDeclineRemoval(
   op: Deno.AtomicOperation,
-  d: { fingerprint: string; t: number; customer: string },
+  d: { fingerprint: string; t: number; customer: string; k: string },
 ): void {
-  op.delete(keys.fraudCardDecline(d.fingerprint, d.t, d.customer));
+  op.delete(keys.fraudCardDecline(d.fingerprint, d.t, d.customer, d.k));
+  // a row written before the charge was part of the key (gone within 48 h)
+  op.delete(keys.fraudCardDecline(d.fingerprint, d.t, d.customer, null));
 }
 
 /** Removes a subject's change-index row (its history is gone). */
@@ -64,18 +68,24 @@ export async function listCardDeclines(
   fingerprint: string,
   from: number,
   to: number,
-): Promise<{ customer: string; t: number; x: string }[]> {
+): Promise<{ customer: string; t: number; k: string; x: string }[]> {
   const prefix = keys.fraudCardDeclinesPrefix(fingerprint);
   const out = [];
   const rows = kv.list<string>({ start: [...prefix, from], end: [...prefix, to + 1] });
   for await (const r of rows) {
-    out.push({ customer: r.key[3] as string, t: r.key[2] as number, x: r.value });
+    out.push(declineOf(r));
   }
   return out;
 }
 
+/** A decline row as the rules read it (a row from before the charge was in its key: `k` = x). */
+function declineOf(r: Deno.KvEntry<string>) {
+  const k = r.key[4] === undefined ? r.value : String(r.key[4]);
+  return { customer: r.key[3] as string, t: r.key[2] as number, k, x: r.value };
+}
+
 /**
- * Every card's declines, in key order (by Stripe time, then customer), read in
+ * Every card's declines, in key order (Stripe time, customer, charge), read in
  * one pass: for a walk over every subject, where one range per declined card
  * would be a round trip each. Null when there are more than `limit` (they
  * would all be held in memory; declines expire after 48 h, which bounds them).
@@ -83,8 +93,8 @@ export async function listCardDeclines(
 export async function readAllCardDeclines(
   kv: Deno.Kv,
   limit: number,
-): Promise<Map<string, { customer: string; t: number; x: string }[]> | null> {
-  const out = new Map<string, { customer: string; t: number; x: string }[]>();
+): Promise<Map<string, { customer: string; t: number; k: string; x: string }[]> | null> {
+  const out = new Map<string, { customer: string; t: number; k: string; x: string }[]>();
   const rows = kv.list<string>({ prefix: keys.fraudCardDeclinesAllPrefix() }, {
     batchSize: 1000,
     limit: limit + 1,
@@ -95,7 +105,7 @@ export async function readAllCardDeclines(
     const fingerprint = r.key[1] as string;
     let list = out.get(fingerprint);
     if (!list) out.set(fingerprint, list = []);
-    list.push({ customer: r.key[3] as string, t: r.key[2] as number, x: r.value });
+    list.push(declineOf(r));
   }
   return out;
 }

@@ -61,8 +61,12 @@ export interface IdempotencyBinding {
 
 export interface IdempotentRun {
   run(binding: IdempotencyBinding | null): Promise<StoredResponse>;
-  /** the answer for a record created by a claim whose process died before answering */
-  resume(resourceId: string): Promise<StoredResponse>;
+  /**
+   * the answer for a record created by a claim whose process died before answering, or
+   * whose answer was "try again"; null: that record was closed without anything done (Stripe
+   * asked to try again before acting), so the request runs afresh under the key
+   */
+  resume(resourceId: string): Promise<StoredResponse | null>;
 }
 
 export interface IdempotentResult extends StoredResponse {
@@ -169,8 +173,10 @@ export async function runIdempotent(
   if (claimed.kind === "answered") return { ...claimed.response, replayed: true };
   if (claimed.prior?.resource_id) {
     const response = await work.resume(claimed.prior.resource_id);
-    await finish(kv, key, claimId, { response, resource_id: claimed.prior.resource_id });
-    return { ...response, replayed: true };
+    if (response !== null) {
+      await finish(kv, key, claimId, { response, resource_id: claimed.prior.resource_id });
+      return { ...response, replayed: true };
+    }
   }
 
   const binding: IdempotencyBinding = {

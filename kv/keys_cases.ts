@@ -70,13 +70,15 @@ export const caseKeys = {
   /** change index: a subject's history changed at `ms` (one row per subject, moved on change) */
   fraudChange: (ms: number, subject: string) => ["fraud_changes", ms, subject],
   fraudChangesPrefix: () => ["fraud_changes"],
-  /** one decline of a card for a customer at Stripe time `t` -> transaction id */
-  fraudCardDecline: (fingerprint: string, t: number, customer: string) => [
-    "fraud_card_declines",
-    fingerprint,
-    t,
-    customer,
-  ],
+  /**
+   * one decline of a card for a customer at Stripe time `t`, by its charge (`ch_…`) ->
+   * transaction id (kept 48 h; `charge` null: a row written before the charge was part of
+   * the key, when one of a second's declines of a customer overwrote the other)
+   */
+  fraudCardDecline: (fingerprint: string, t: number, customer: string, charge: string | null) =>
+    charge === null
+      ? ["fraud_card_declines", fingerprint, t, customer]
+      : ["fraud_card_declines", fingerprint, t, customer, charge],
   fraudCardDeclinesPrefix: (fingerprint: string) => ["fraud_card_declines", fingerprint],
   fraudCardDeclinesAllPrefix: () => ["fraud_card_declines"],
   /** a rule's current settings, and every version of them */

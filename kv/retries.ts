@@ -11,7 +11,9 @@
  *
  * The counters are read, checked and written in the commit that records an
  * attempt: of a burst of parallel requests, one commits and the others run
- * their build again against the new counts, so no cap is ever exceeded.
+ * their build again against the new counts, so no cap is ever exceeded. An
+ * attempt Stripe provably did not act on gives its count and its card use
+ * back, in the checked commit that settles it.
  */
 import { keys } from "./keys.ts";
 import { commitChecked, getManyChunked } from "./atomic.ts";
@@ -71,6 +73,14 @@ export interface RetryRecord {
   settled_at: string | null;
   /** waiting on the customer: when reconciliation last read the PaymentIntent (absent: never) */
   stripe_checked_at?: string | null;
+  /**
+   * false: Stripe provably did not act on this attempt (it asked to try again, refused the
+   * request itself, or the confirm was never sent), so it was taken off the payment's count
+   * and the card's uses (README "Retry policy"); absent or true: it counts
+   */
+  counted?: boolean;
+  /** the card fingerprint whose uses count this attempt (absent on older records: `card`'s) */
+  card_use?: string | null;
 }
 
 export interface RetryState {
@@ -119,6 +129,36 @@ export function addInFlightCleared(
 ): void {
   if (entry.value?.in_flight !== retryId) return;
   op.check(entry).set(keys.retryState(txnId), { ...entry.value, in_flight: null });
+}
+
+/**
+ * Gives back what an attempt Stripe provably did not act on took (its state
+ * and card uses read as `state` / `card.entry`, both checked): one off the
+ * payment's count, the payment freed when the attempt holds it, and the
+ * card's use at `card.usedAt` (when the attempt was recorded: its `created_at`,
+ * whole ms, where the use kept the clock's fraction of a ms).
+ */
+export function addAttemptCountsReleased(
+  op: Deno.AtomicOperation,
+  txnId: string,
+  retryId: string,
+  state: Deno.KvEntryMaybe<RetryState>,
+  card: { fingerprint: string; entry: Deno.KvEntryMaybe<CardUses>; usedAt: number } | null,
+): void {
+  const s = state.value;
+  if (s) {
+    op.check(state).set(keys.retryState(txnId), {
+      attempts: Math.max(0, s.attempts - 1),
+      in_flight: s.in_flight === retryId ? null : s.in_flight,
+    });
+  }
+  const uses = card?.entry.value?.uses;
+  const at = uses?.findIndex((u) => Math.floor(u) === Math.floor(card!.usedAt)) ?? -1;
+  if (card && uses && at >= 0) {
+    op.check(card.entry).set(keys.retryCardUses(card.fingerprint), {
+      uses: uses.filter((_, i) => i !== at),
+    }, { expireIn: 25 * 3600_000 });
+  }
 }
 
 export function addCreateRetry(op: Deno.AtomicOperation, r: RetryRecord): void {

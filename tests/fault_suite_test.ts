@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { AppError } from "../core/errors.ts";
 import { listTransactionRefunds } from "../kv/refunds.ts";
+import { getRetryState, listTransactionRetries } from "../kv/retries.ts";
 import { type RefundWorld, withRefundWorld } from "./helpers/refunds.ts";
 import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 import { call, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
@@ -240,6 +241,17 @@ const retries: Scenario = {
         const first = f.pi.latest_charge as string;
         for (const c of charges.filter((c) => c.id !== first)) {
           assert.ok(known.includes(c.id), `Stripe's charge ${c.id} is recorded by a retry`);
+        }
+        // only attempts that reached the card (or might have) count toward the caps
+        const kept = await listTransactionRetries(w.t.kv, f.txnId);
+        const counted = kept.filter((x) => x.counted !== false);
+        const state = (await getRetryState(w.t.kv, f.txnId)).value;
+        assert.equal(state?.attempts ?? 0, counted.length, "the payment's count");
+        for (const x of kept.filter((x) => x.counted === false)) {
+          assert.ok(!charges.some((c) => c.id === x.stripe_charge), `${x.id} charged nothing`);
+        }
+        for (const c of charges.filter((c) => c.id !== first)) {
+          assert.ok(counted.some((x) => x.stripe_charge === c.id), `${c.id} counted`);
         }
         const pi = await w.stripe.paymentIntents.retrieve(f.pi.id);
         const won = records.filter((x) => x.status === "succeeded");

@@ -67,10 +67,10 @@ Deno.test("an alert of every signal type saves with the largest evidence and rea
     );
     const cross = cardDeclinedAcrossCustomers(
       "fpX",
-      { customer: "cus_99", t: T, x: "txn_x" },
+      { customer: "cus_99", t: T, k: "ch_x", x: "txn_x" },
       Array.from(
         { length: 100 },
-        (_, i) => ({ customer: long("cus", i), t: T - i, x: long("txn", i) }),
+        (_, i) => ({ customer: long("cus", i), t: T - i, k: long("ch", i), x: long("txn", i) }),
       ),
       settings.failed_attempts,
     )!;

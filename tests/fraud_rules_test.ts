@@ -161,7 +161,12 @@ Deno.test("failed_attempts: declines in 6 h, each failed charge counted: 4 nothi
 
 Deno.test("failed_attempts across customers: one card declined for 3 customers in 24 h is a high alert; 2 or 25 h apart are not", () => {
   const s = S.failed_attempts;
-  const d = (customer: string, t: number) => ({ customer, t, x: `txn_${customer}` });
+  const d = (customer: string, t: number) => ({
+    customer,
+    t,
+    k: `ch_${customer}${t}`,
+    x: `txn_${customer}`,
+  });
   const three = [d("cus_a", T - 20 * HOUR), d("cus_b", T - HOUR), d("cus_c", T)];
   const sig = cardDeclinedAcrossCustomers("fpX", three[2], three, s)!;
   assert.deepEqual([sig.level, sig.severity], ["alert", "high"]);

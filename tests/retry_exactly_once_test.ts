@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { listJobs } from "../kv/jobs.ts";
+import { getRetryState } from "../kv/retries.ts";
 import { RETRIES, withRetryWorld } from "./helpers/retries.ts";
 
 type World = Parameters<Parameters<typeof withRetryWorld>[0]>[0];
@@ -241,13 +242,17 @@ Deno.test("GET /retries filters by transaction_id and status, newest first, with
   });
 });
 
-Deno.test("a confirm Stripe keeps answering 429 is no answer: left processing, then confirmed again with the same key", async () => {
+Deno.test("after an unknown outcome, a confirm sent again and answered 429 proves nothing: processing and counted until Stripe answers", async () => {
   await withRetryWorld(async (w) => {
-    const { f, res } = await retryThroughFault(w, { kind: "rate_limit", times: 10 });
-    assert.equal(res.body.status, "processing");
-    w.emu.faults.clear();
+    // a 500 (Stripe may have acted), then reconciliation's confirm meets 429s
+    const { f, res } = await retryThroughFault(w, { kind: "server_error" });
+    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "rate_limit", times: 3 });
     w.clock.advance(61_000);
-    await w.runAllJobs();
+    assert.equal((await w.t.services.retries.reconcile()).unknown, 1);
+    assert.equal((await w.get(`${RETRIES}/${res.body.id}`)).body.status, "processing");
+    assert.equal((await getRetryState(w.t.kv, f.txnId)).value?.attempts, 1, "still counted");
+    w.clock.advance(61_000);
+    await w.t.services.retries.reconcile();
     await assertSettledByReconcile(w, res.body.id);
     const charges = await w.charges(f.pi.id);
     assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);

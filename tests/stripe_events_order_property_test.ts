@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
-import { createTestApp } from "./helpers/app.ts";
 import {
   earlyFraudWarningObject,
   type PaymentStory,
@@ -12,7 +11,7 @@ import {
   testId,
   VISA,
 } from "./helpers/stripe_objects.ts";
-import { allLedgerEntries, listBalances } from "../kv/customers.ts";
+import { finalState } from "./helpers/event_order.ts";
 
 interface Scenario {
   amount: number;
@@ -113,39 +112,6 @@ function eventsOf(s: Scenario, customer: string): Stripe.Event[] {
   }
   const named = s.chargeOnly ? out.map(namingOnlyTheCharge) : out;
   return s.redeliver ? [...named, ...named] : named;
-}
-
-/** What must not depend on the order: the transaction, the balance, the counters. */
-async function finalState(events: Stripe.Event[], customer: string) {
-  const t = await createTestApp();
-  try {
-    for (const e of events) await t.services.stripeEvents.apply(e);
-    const page = await t.services.transactions.list({ limit: 10 });
-    assert.equal(page.data.length, 1, "one transaction per payment");
-    const { id: _id, updated_at: _u, ...txn } = page.data[0];
-    const entries = await allLedgerEntries(t.kv, customer);
-    const balance = (await listBalances(t.kv, customer))[0]?.amount ?? 0;
-    assert.equal(balance, entries.reduce((n, e) => n + e.amount, 0), "balance == sum of entries");
-    const agg = await t.services.customers.aggregates(customer);
-    // all of the counters (the card's fingerprint too, whether its charge or its
-    // PaymentIntent told first) and how many entries make the balance (a refund that failed
-    // after Stripe accepted it leaves its entry and the reversal whichever event came first),
-    // except when they were last written
-    if (!agg) return { txn, balance, counters: null };
-    const { updated_at: _at, fraud, ...counters } = agg;
-    const balances = Object.fromEntries(
-      Object.entries(agg.balances ?? {}).map(([c, b]) => [c, [b.amount, b.entries]]),
-    );
-    // the fraud history too, without what differs between two runs (ids, when written)
-    const history = fraud && {
-      attempts: fraud.attempts.map(({ x: _x, u: _u, ...a }) => a),
-      disputes: fraud.disputes.map(({ x: _x, u: _u, ...d }) => d),
-      warnings: fraud.warnings.map(({ x: _x, u: _u, ...w }) => w),
-    };
-    return { txn, balance, counters: { ...counters, balances, history } };
-  } finally {
-    await t.close();
-  }
 }
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({

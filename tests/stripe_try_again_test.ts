@@ -156,3 +156,33 @@ Deno.test("settleAttempt(): a refusal after an unknown outcome is looked up at S
     "settled re_2",
   );
 });
+
+Deno.test("runIdempotent(): a record closed without anything done (resume answers null) lets the key run afresh", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const clock = new ManualClock(Date.UTC(2026, 10, 26, 9));
+    const scope = { owner: "adm_1", route: "POST /things", key: "k" };
+    const made: string[] = [];
+    const work = {
+      async run(binding: Parameters<Parameters<typeof runIdempotent>[4]["run"]>[0]) {
+        const id = `thing_${made.length + 1}`;
+        made.push(id);
+        const op = kv.atomic();
+        await binding?.bind(op, id);
+        await op.commit();
+        if (made.length === 1) throw new AppError("stripe_unavailable", "Stripe did nothing");
+        return { body: { id } };
+      },
+      // thing_1 was closed as not done; any other is answered from its record
+      resume: (id: string) => Promise.resolve(id === "thing_1" ? null : { body: { id } }),
+    };
+    await assert.rejects(runIdempotent(kv, clock, scope, "fp", work));
+    const again = await runIdempotent(kv, clock, scope, "fp", work);
+    assert.deepEqual([again.body, again.replayed], [{ id: "thing_2" }, false]);
+    const replay = await runIdempotent(kv, clock, scope, "fp", work);
+    assert.deepEqual([replay.body, replay.replayed], [{ id: "thing_2" }, true]);
+    assert.deepEqual(made, ["thing_1", "thing_2"]);
+  } finally {
+    kv.close();
+  }
+});

@@ -7,7 +7,8 @@
  * (`dispute-submit:<dsp>:<round>:<attempt>`) and the frozen draft, so a retry
  * within 23 h is the same submission at Stripe. Stripe's answer, the
  * `charge.dispute.updated` webhook or reconciliation settles it through the
- * dispute hook, whichever is first; a definite refusal frees the round.
+ * dispute hook, whichever is first; a definite refusal frees the round, and so
+ * does a "try again" (429) on the first send, never on a later one.
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -17,7 +18,7 @@ import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { holdsEvidence } from "../../domain/dispute_evidence.ts";
-import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeRecord, phaseOf, submitRefusal } from "../../domain/dispute.ts";
 import { getDispute, getDraft } from "../../kv/disputes.ts";
@@ -35,6 +36,8 @@ export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
 type Attempt =
   | { kind: "answered"; dispute: Stripe.Dispute }
   | { kind: "refused"; error: AppError }
+  /** 429 / `lock_timeout`: Stripe did nothing now, which says nothing about an earlier send */
+  | { kind: "try_again"; error: AppError }
   | { kind: "unknown"; error: unknown };
 
 interface Submitter {
@@ -139,7 +142,9 @@ async function callStripe(
     return { kind: "answered", dispute };
   } catch (error) {
     if (stripeOutcome(error) === "definite" && error instanceof AppError) {
-      return { kind: "refused", error };
+      return classifyStripeFailure(error) === "try_again"
+        ? { kind: "try_again", error }
+        : { kind: "refused", error };
     }
     s.deps.log.warn("dispute submission outcome unknown; left to reconciliation", {
       dispute_id: r.id,
@@ -181,10 +186,17 @@ function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
   });
 }
 
-async function settle(s: Submitter, ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
+/** `first`: no earlier send of this submission, so a "try again" proves it did not go in. */
+async function settle(
+  s: Submitter,
+  ctx: CallContext,
+  r: DisputeRecord,
+  attempt: Attempt,
+  first: boolean,
+) {
   if (attempt.kind === "answered") {
     await s.svc.applyDispute(ctx, attempt.dispute, r.submission!.stripe_idempotency_key);
-  } else if (attempt.kind === "refused") {
+  } else if (attempt.kind === "refused" || (attempt.kind === "try_again" && first)) {
     await release(s, ctx, r.id, attempt.error.message);
   }
 }
@@ -204,8 +216,8 @@ async function submit(
     () => recordSubmission(s, ctx, id, binding),
   );
   const attempt = await callStripe(s, r, "interactive");
-  await settle(s, ctx, r, attempt);
-  if (attempt.kind === "refused") throw attempt.error;
+  await settle(s, ctx, r, attempt, true);
+  if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
   return (await getDispute(s.deps.kv, id)).value ?? r;
 }
 
@@ -222,7 +234,8 @@ async function reconcileOne(
       SAME_KEY_WINDOW_MS
   ) {
     const attempt = await callStripe(s, r, "background");
-    await settle(s, ctx, r, attempt);
+    // an earlier send's outcome is unknown: a "try again" now leaves it for the next run
+    await settle(s, ctx, r, attempt, false);
     return attempt.kind === "answered"
       ? "settled"
       : attempt.kind === "refused"

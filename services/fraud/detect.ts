@@ -102,19 +102,21 @@ async function checkCard(
   const reach = mine.some((d) => d.reach);
   const from = times[0] - CROSS_CUSTOMER_WINDOW_MS;
   const to = times.at(-1)! + (reach ? CROSS_CUSTOMER_WINDOW_MS - 1 : 0);
-  const all = await read(fingerprint, from, to);
+  const all = (await read(fingerprint, from, to)).sort(byDecline);
   if (new Set(all.map((d) => d.customer)).size < extraAt) return null;
   // the declines whose window holds one of mine (mine included), each once
   const at = new Map<string, CardDecline>();
-  for (const d of mine) at.set(`${d.x}|${d.t}|${d.customer}`, d);
+  for (const d of mine) at.set(`${d.k}|${d.t}|${d.customer}`, d);
   if (reach) {
     for (const d of all) {
-      if (holdsAny(times, d.t, CROSS_CUSTOMER_WINDOW_MS)) at.set(`${d.x}|${d.t}|${d.customer}`, d);
+      if (holdsAny(times, d.t, CROSS_CUSTOMER_WINDOW_MS)) at.set(`${d.k}|${d.t}|${d.customer}`, d);
     }
   }
   const signals: Signal[] = [];
   const customers = new Set<string>();
-  for (const d of at.values()) {
+  // in Stripe time, never in the order the subjects were walked (which follows the order their
+  // events arrived in): the alert's hits, its customers and its snapshot come out the same
+  for (const d of [...at.values()].sort(byDecline)) {
     const sig = cardDeclinedAcrossCustomers(fingerprint, d, all, s);
     if (!sig) continue;
     signals.push(sig);
@@ -124,6 +126,15 @@ async function checkCard(
   }
   if (signals.length === 0) return null;
   return { fingerprint, signals, customers: [...customers] };
+}
+
+/** Declines in key order (kv/fraud.ts): Stripe time, customer, charge (never our own ids). */
+function byDecline(a: CardDecline, b: CardDecline): number {
+  return a.t - b.t || compare(a.customer, b.customer) || compare(a.k, b.k);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export interface DetectResult {

@@ -45,6 +45,8 @@ export interface Decline {
   fingerprint: string;
   customer: string;
   t: number;
+  /** the declined charge */
+  k: string;
   x: string;
   reach: boolean;
 }
@@ -161,6 +163,7 @@ export function evaluateSubject(
         fingerprint: attempt.f,
         customer: input.subject,
         t: attempt.t,
+        k: attempt.k,
         x: attempt.x,
         reach: pick.reach === true,
       });

@@ -2,8 +2,8 @@
  * Per-customer aggregates for the fraud rules, kept up to date in the commit
  * that changes a transaction, so a rule reads one key instead of a history:
  * hourly counts of payments and declines (last 48 h), decline codes, payment
- * method fingerprints with when each was last seen, and a running mean and
- * variance of payment amounts (Welford) per currency.
+ * method fingerprints with when each was last seen, and the count, sum and sum
+ * of squares of payment amounts per currency (exact integers: domain/amount_stats.ts).
  *
  * Each attempt or signal is counted once: its key goes into the transaction's
  * `counted` list in the same commit (services/ingest/contributions.ts says
@@ -14,6 +14,7 @@
 import type { AmountStats, CustomerAggregates, HourBucket } from "../../domain/customer.ts";
 import type { TxnSync } from "../../domain/transaction.ts";
 import { type Contribution, contributions, paymentCounted } from "./contributions.ts";
+import { withAmount, withoutAmount } from "../../domain/amount_stats.ts";
 
 export type { CustomerAggregates } from "../../domain/customer.ts";
 export type { Contribution } from "./contributions.ts";
@@ -46,13 +47,6 @@ export function hourOf(ms: number): string {
   return String(Math.floor(ms / HOUR_MS) * HOUR_MS);
 }
 
-function welford(s: AmountStats | undefined, x: number): AmountStats {
-  const n = (s?.n ?? 0) + 1;
-  const mean = (s?.mean ?? 0) + (x - (s?.mean ?? 0)) / n;
-  const m2 = (s?.m2 ?? 0) + (x - (s?.mean ?? 0)) * (x - mean);
-  return { n, mean, m2 };
-}
-
 /** Adds one contribution (mutating `agg`); buckets older than the window are not kept. */
 export function addContribution(agg: CustomerAggregates, c: Contribution, now: number): void {
   const inWindow = c.at > now - AGGREGATE_WINDOW_HOURS * HOUR_MS;
@@ -65,7 +59,7 @@ export function addContribution(agg: CustomerAggregates, c: Contribution, now: n
     case "payment": {
       agg.totals.payments++;
       if (c.amount !== undefined && c.currency) {
-        agg.amount_stats[c.currency] = welford(agg.amount_stats[c.currency], c.amount);
+        agg.amount_stats[c.currency] = withAmount(agg.amount_stats[c.currency], c.amount);
       }
       if (inWindow) {
         const b = bucket();
@@ -121,12 +115,9 @@ export function removeContribution(agg: CustomerAggregates, c: Contribution, now
     case "payment": {
       totals.payments = Math.max(0, totals.payments - 1);
       if (c.amount !== undefined && c.currency) {
-        const s = agg.amount_stats[c.currency];
-        if (s && s.n > 1) {
-          const mean = (s.n * s.mean - c.amount) / (s.n - 1);
-          const m2 = Math.max(0, s.m2 - (c.amount - mean) * (c.amount - s.mean));
-          agg.amount_stats[c.currency] = { n: s.n - 1, mean, m2 };
-        } else delete agg.amount_stats[c.currency];
+        const left = withoutAmount(agg.amount_stats[c.currency], c.amount);
+        if (left) agg.amount_stats[c.currency] = left;
+        else delete agg.amount_stats[c.currency];
         if (bucket) takeOff(bucket.amounts, c.currency, c.amount);
       }
       if (bucket) bucket.payments = Math.max(0, bucket.payments - 1);

@@ -4,6 +4,7 @@
  */
 import type { CustomerAggregates } from "../../domain/customer.ts";
 import { AGGREGATE_WINDOW_HOURS } from "./aggregates.ts";
+import { amountSummary } from "../../domain/amount_stats.ts";
 
 const HOUR_MS = 3600_000;
 
@@ -38,9 +39,7 @@ export function amountStats(
   agg: CustomerAggregates,
   currency: string,
 ): { count: number; mean: number; stddev: number } | null {
-  const s = agg.amount_stats[currency];
-  if (!s || s.n === 0) return null;
-  return { count: s.n, mean: s.mean, stddev: s.n > 1 ? Math.sqrt(s.m2 / (s.n - 1)) : 0 };
+  return amountSummary(agg.amount_stats[currency]);
 }
 
 export function aggregatesView(agg: CustomerAggregates | null, now: number) {

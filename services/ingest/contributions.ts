@@ -10,7 +10,8 @@
  * counted, so what a later snapshot changes is seen. A card's fingerprint
  * is a contribution of its own (`pm:ch_…`): the PaymentIntent may tell of a
  * charge (and get it counted) before the charge event that names the card
- * arrives, and the card must still be seen then.
+ * arrives, and the card must still be seen then. A failure without a charge (a
+ * failed 3-D Secure challenge) counts nowhere (README "Fraud detection").
  */
 import type { TxnSync } from "../../domain/transaction.ts";
 
@@ -58,9 +59,13 @@ export function contributions(sync: TxnSync): Contribution[] {
     }
   }
   const pi = sync.pi;
-  // The PaymentIntent may tell of an attempt before (or without) its charge event.
-  if (pi?.error && !(pi.error.charge && sync.charges[pi.error.charge])) {
-    const key = pi.error.charge ? `ch:${pi.error.charge}` : `pi:${pi.id}:${pi.order[1]}`;
+  // The PaymentIntent may tell of a declined charge before its charge event. An attempt that
+  // made no charge (a failed 3-D Secure challenge) is not counted: only the PaymentIntent's
+  // error tells of it, and a later state of the PaymentIntent replaces that error, so whether
+  // it was ever seen would depend on the order the events came in.
+  const declined = pi?.error?.charge;
+  if (pi?.error && declined && !sync.charges[declined]) {
+    const key = `ch:${declined}`;
     const at = pi.order[1] * 1000;
     out.push({ key, kind: "failure", at, decline_code: pi.error.decline_code ?? pi.error.code });
     const fingerprint = pi.error.payment_method?.fingerprint;

@@ -31,7 +31,7 @@ export function addHistoryWork(
   if (!history.subject.startsWith("card:")) {
     for (const a of history.attempts) {
       if (a.u !== ctx.now || a.o !== "f" || !a.f) continue;
-      addCardDecline(op, { fingerprint: a.f, t: a.t, customer: history.subject, x: a.x });
+      addCardDecline(op, { fingerprint: a.f, t: a.t, customer: history.subject, k: a.k, x: a.x });
     }
   }
 }

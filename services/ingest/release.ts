@@ -119,7 +119,7 @@ export async function releaseCustomer(
     counters.fraud = history.kept;
     for (const x of history.removed) {
       if (x.o === "f" && x.f) {
-        addCardDeclineRemoval(op, { fingerprint: x.f, t: x.t, customer: holder });
+        addCardDeclineRemoval(op, { fingerprint: x.f, t: x.t, customer: holder, k: x.k });
       }
     }
     changed = true;

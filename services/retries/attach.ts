@@ -6,7 +6,8 @@
  * key the record names (`retry-attach:<rty id>`), and what Stripe answers is
  * settled on the attempt with its audit entry in one commit: saved (the
  * attempt goes on to the confirm), or refused (the attempt ends `failed` with
- * Stripe's reason; nothing was charged).
+ * Stripe's reason; nothing was charged). An attempt that ends before its
+ * confirm does not count toward the retry limits (README "Retry policy").
  *
  * When Stripe's answer is lost the attempt stays `processing`, holding the
  * payment: the same request sent again with the same `Idempotency-Key`
@@ -25,6 +26,9 @@ import { addUpdateRetry, getRetry, type RetryRecord } from "../../kv/retries.ts"
 import { addSettlement, type RetryOutcome } from "./settlement.ts";
 import { cardSummary } from "./payment_methods.ts";
 import { bindParts } from "../../core/bind.ts";
+import { notSentOutcome, notSentProblem } from "./not_acted.ts";
+
+const ATTACH_WHAT = "save the payment method on the customer";
 
 export const ATTACH_REASON = "saved on the payment's customer to retry the payment with it";
 
@@ -120,7 +124,7 @@ async function settleAttach(
   p: AttachParts,
   ctx: CallContext,
   id: string,
-  attempt: Exclude<StripeAttempt<Stripe.PaymentMethod>, { kind: "try_again" | "unknown" }>,
+  attempt: Exclude<StripeAttempt<Stripe.PaymentMethod>, { kind: "unknown" }>,
   close?: RetryOutcome,
 ): Promise<void> {
   const { kv, clock, svc } = p;
@@ -139,19 +143,25 @@ async function settleAttach(
       card: pm ? cardSummary(pm) : r.card,
       updated_at: at,
     };
+    const failed = attempt.kind === "try_again"
+      ? notSentOutcome(ATTACH_WHAT, attempt.error)
+      : attempt.kind === "refused"
+      ? attachRefusal(attempt.error)
+      : null;
     const audit = [attachAudit(next, saved ? "ok" : "failed", {
       pm,
-      requestId: saved ? requestIdOf(pm) : attachRefusal(attempt.error).stripe_request_id ?? null,
-      reason: saved ? ATTACH_REASON : attempt.error.message,
+      requestId: saved ? requestIdOf(pm) : failed?.stripe_request_id ?? null,
+      reason: saved ? ATTACH_REASON : failed?.failure_message ?? "",
     })];
-    const outcome = saved ? close : attachRefusal(attempt.error);
+    const outcome = saved ? close : failed!;
     if (!outcome) {
       addUpdateRetry(op, entry as Deno.KvEntry<RetryRecord>, next);
       return { value: null, audit };
     }
     const moved = { ...entry, value: next } as Deno.KvEntry<RetryRecord>;
     const by = close ? "reconcile" : "answer";
-    audit.push(await addSettlement(kv, op, moved, outcome, { at, by }));
+    // the confirm was never sent: nothing reached the card, so it does not count
+    audit.push(await addSettlement(kv, op, moved, outcome, { at, by, release: true }));
     return { value: null, audit };
   });
 }
@@ -171,17 +181,25 @@ function sendAttach(p: AttachParts, r: RetryRecord) {
  * Sends the attach of a recorded attempt whose payment method is not saved on
  * the customer yet, and settles Stripe's answer. Returns the attempt as it
  * stands after (`processing` when saved), and `unknown`: Stripe's answer was
- * lost (or it asked to try again later), the attempt left as it was.
+ * lost (or, after an earlier send whose answer was lost, it asked to try again
+ * later), the attempt left as it was. `firstSend`: no attach of this attempt
+ * was sent before, so a "try again" proves Stripe saved nothing: the attempt
+ * ends `failed`, uncounted, and its 503 is thrown.
  */
 async function attach(
   p: AttachParts,
   ctx: CallContext,
   r: RetryRecord,
+  firstSend: boolean,
 ): Promise<{ record: RetryRecord; unknown: unknown | null }> {
   if (r.status !== "processing" || r.attach?.status !== "pending") {
     return { record: r, unknown: null };
   }
   const attempt = await sendAttach(p, r);
+  if (attempt.kind === "try_again" && firstSend) {
+    await settleAttach(p, ctx, r.id, attempt);
+    throw notSentProblem(r, ATTACH_WHAT, attempt.error);
+  }
   if (attempt.kind === "answered" || attempt.kind === "refused") {
     await settleAttach(p, ctx, r.id, attempt);
     return { record: (await getRetry(p.kv, r.id)).value ?? r, unknown: null };

@@ -1,7 +1,8 @@
 /**
  * Settling an authorization action (README "Retrying failed payments",
  * Authorizations): the call to Stripe, always with the action's key
- * `authorization:<id>`, and the commit that records what Stripe did.
+ * `authorization:<id>`, and the commit that records what Stripe did (or that
+ * it did nothing, when it asked to try again).
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
@@ -16,6 +17,7 @@ import {
 import { type AuthParts, type Outcome, outcomeOfPi, requestIdOf } from "./authorization_parts.ts";
 import type Stripe from "stripe";
 import { closeExpiryAlert } from "./authorization_expiry.ts";
+import { NOT_SENT_CODE } from "../../domain/retry.ts";
 
 export async function settle(
   p: AuthParts,
@@ -101,6 +103,49 @@ export async function applyAnswer(
   }, stripeAnsweredAt(pi));
   const outcome = outcomeOfPi(a, pi);
   if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
+}
+
+function stripeInfo(error: unknown) {
+  const s = error instanceof AppError ? error.extra?.stripe : undefined;
+  return s as { code?: string; request_id?: string } | undefined;
+}
+
+/**
+ * Stripe asked to try again (429, `lock_timeout`) on the action's first call:
+ * it did nothing, so the action is closed `failed` (audited as not done), the
+ * payment freed and its job gone: nothing is left for reconciliation to send.
+ */
+export function settleNotSent(
+  p: AuthParts,
+  ctx: CallContext,
+  a: AuthorizationAction,
+  error: unknown,
+): Promise<void> {
+  const s = stripeInfo(error);
+  return settle(p, ctx, a.id, {
+    status: "failed",
+    stripe_status: null,
+    failure_code: NOT_SENT_CODE,
+    failure_message: `Stripe refused the ${a.kind} for now (${s?.code ?? "rate limited"}) and ` +
+      `did nothing: the authorization is untouched; ${a.kind} it again`,
+    stripe_request_id: s?.request_id ?? null,
+  });
+}
+
+/** The 503 answered for it, with Stripe's Retry-After. */
+export function notSentProblem(a: AuthorizationAction, error: unknown): AppError {
+  const s = stripeInfo(error);
+  return new AppError(
+    "stripe_unavailable",
+    `Stripe refused the ${a.kind} for now (${s?.code ?? "rate limited"}) and did nothing: ` +
+      `${a.id} is closed and the authorization untouched; send the request again shortly ` +
+      "(the same Idempotency-Key makes a new one)",
+    {
+      extra: { action_id: a.id, action_status: "failed", ...(s ? { stripe: s } : {}) },
+      cause: error,
+      retryAfter: error instanceof AppError ? error.retryAfter ?? 1 : 1,
+    },
+  );
 }
 
 /**

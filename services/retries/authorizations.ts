@@ -36,7 +36,14 @@ import {
   newAuthorizationAction,
   outcomeOfPi,
 } from "./authorization_parts.ts";
-import { applyAnswer, callStripe, settle, settleRefused } from "./authorization_settle.ts";
+import {
+  applyAnswer,
+  callStripe,
+  notSentProblem,
+  settle,
+  settleNotSent,
+  settleRefused,
+} from "./authorization_settle.ts";
 
 export const AUTHORIZATION_RECONCILE_JOB = "authorization.reconcile";
 const RECONCILE_AFTER_MS = 60_000;
@@ -139,7 +146,13 @@ function commitAction(
   });
 }
 
-/** Sends a recorded action once; a refusal settles it failed and throws 409 when the payment had moved, else Stripe's problem (502). */
+/**
+ * Sends a recorded action once; a refusal settles it failed and throws 409 when
+ * the payment had moved, else Stripe's problem (502). A "try again" (429,
+ * `lock_timeout`: Stripe did nothing) settles it failed too, freeing the
+ * payment, and throws 503 with Retry-After; only an unknown outcome (a
+ * timeout, a 5xx, a lost answer) stays `processing` for reconciliation.
+ */
 async function send(
   p: AuthParts,
   ctx: CallContext,
@@ -147,6 +160,16 @@ async function send(
 ): Promise<AuthorizationAction> {
   const { kv, log } = p;
   const attempt = await callStripe(p, a);
+  if (attempt.kind === "try_again") {
+    const closed = await settleNotSent(p, ctx, a, attempt.error).then(() => true, (error) => {
+      log.error("authorization not closed after Stripe asked to try again", {
+        action_id: a.id,
+        error,
+      });
+      return false;
+    });
+    if (closed) throw notSentProblem(a, attempt.error);
+  }
   if (attempt.kind === "try_again" || attempt.kind === "unknown") {
     // No answer about the action: reconciliation reads the PaymentIntent later.
     log.warn("authorization outcome unknown; left to reconciliation", {

@@ -4,7 +4,10 @@
  * The confirm carries the attempt's own idempotency key (`retry:<rty id>`) and
  * is sent ONCE: an unknown outcome (timeout, 5xx, dropped answer) leaves the
  * attempt `processing` for the webhook or reconciliation, which read the
- * PaymentIntent instead of confirming again. What Stripe answers (the
+ * PaymentIntent instead of confirming again. What Stripe provably did not act
+ * on gives its count back (README "Retry policy"): a first confirm it asked to
+ * try again (429, `lock_timeout`) closes the attempt and answers 503, and a
+ * refusal of the request itself (not a card's decline) fails it uncounted. What Stripe answers (the
  * PaymentIntent, or the card error carrying it) is applied like a webhook
  * (services/ingest `applyToTransaction`), so the transaction, the ledger and
  * the attempt move in one commit and a racing `payment_intent.succeeded`
@@ -32,7 +35,8 @@ import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
 import { bindParts } from "../../core/bind.ts";
-import { isRetryWaiting } from "../../domain/retry.ts";
+import { isRetryWaiting, NOT_SENT_CODE } from "../../domain/retry.ts";
+import { notSentOutcome, notSentProblem, refusedUnacted } from "./not_acted.ts";
 
 export type ConfirmAttempt =
   | {
@@ -48,6 +52,7 @@ export type ConfirmAttempt =
     requestId: string | null;
     answeredAt: number | null;
   }
+  | { kind: "try_again"; error: unknown }
   | { kind: "unknown"; error: unknown };
 
 /** Test seam: runs after Stripe answered, before anything is settled; throw to "crash" there. */
@@ -69,8 +74,8 @@ function requestIdOf(obj: unknown): string | null {
 
 /**
  * One confirm, classified by the shared rule (services/stripe `attemptStripe`):
- * a "try again" (429, lock_timeout) is no answer about the attempt, so like an
- * unknown outcome it is left to the webhook and reconciliation.
+ * a "try again" (429, lock_timeout) says Stripe did nothing now, but nothing
+ * about an earlier send of the same confirm.
  */
 async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<ConfirmAttempt> {
   const { log, deps } = p;
@@ -92,6 +97,7 @@ async function confirmAtStripe(p: ConfirmParts, r: RetryRecord): Promise<Confirm
       answeredAt: stripeAnsweredAt(attempt.value),
     };
   }
+  if (attempt.kind === "try_again") return { kind: "try_again", error: attempt.error };
   if (attempt.kind !== "refused") {
     log.warn("retry outcome unknown; left to the webhook and reconciliation", {
       retry_id: r.id,
@@ -162,6 +168,7 @@ async function settleDirect(
   outcome: RetryOutcome,
   by: string,
   fromWaiting = false,
+  release = false,
 ): Promise<void> {
   const { kv, clock, svc } = p;
   await svc.audit.commit(ctx, async (op) => {
@@ -176,13 +183,14 @@ async function settleDirect(
     const entryAudit = await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, outcome, {
       at,
       by,
+      release,
     });
     return { value: null, audit: [entryAudit] };
   });
 }
 
 function outcomeOfAnswer(
-  attempt: Exclude<ConfirmAttempt, { kind: "unknown" }>,
+  attempt: Extract<ConfirmAttempt, { kind: "answered" | "refused" }>,
 ): RetryOutcome | null {
   if (attempt.kind === "answered") {
     const pi = attempt.pi;
@@ -221,9 +229,11 @@ function outcomeOfAnswer(
 /**
  * Confirms a `processing` attempt and settles the answer; an unknown outcome
  * leaves it `processing`. Reconciliation sends the same confirm again (same
- * idempotency key, `by` "reconcile"): Stripe replays what it did, or acts now.
- * Never throws for Stripe's answer: a decline is an
- * outcome of the attempt, not an error of the request.
+ * idempotency key, `by` "reconcile"): Stripe replays what it did, or acts now,
+ * and a "try again" then proves nothing about the first send. A decline is an
+ * outcome of the attempt, not an error of the request; a first confirm Stripe
+ * asked to try again (`by` "answer") closes the attempt uncounted and throws
+ * its 503.
  */
 async function confirm(
   p: ConfirmParts,
@@ -233,8 +243,30 @@ async function confirm(
 ): Promise<RetryRecord> {
   const { kv, log, svc } = p;
   const attempt = await confirmAtStripe(p, r);
-  if (attempt.kind !== "unknown") {
+  if (attempt.kind === "try_again" && by === "answer") {
+    const what = "confirm the payment";
+    const outcome = notSentOutcome(what, attempt.error);
+    const closed = await settleDirect(p, ctx, r.id, outcome, by, false, true).then(
+      () => true,
+      (error) => {
+        // not closed: it stays `processing` (202) and reconciliation sends it again
+        log.error("retry not closed after Stripe asked to try again", { retry_id: r.id, error });
+        return false;
+      },
+    );
+    const now = closed ? (await getRetry(kv, r.id)).value : null;
+    // (settled meanwhile by other news: that is the answer)
+    if (now?.failure_code === NOT_SENT_CODE) throw notSentProblem(r, what, attempt.error);
+  }
+  if (attempt.kind === "try_again") {
+    log.warn("retry confirmed again, Stripe asks to try again; left to reconciliation", {
+      retry_id: r.id,
+      error: attempt.error,
+    });
+  }
+  if (attempt.kind === "answered" || attempt.kind === "refused") {
     const outcome = outcomeOfAnswer(attempt);
+    const release = attempt.kind === "refused" && refusedUnacted(attempt.error);
     try {
       await svc.hooks?.afterStripeCall?.(r.id);
       if (outcome) svc.answers.set(r.id, { ...outcome, by });
@@ -245,7 +277,7 @@ async function confirm(
           idempotency_key: r.stripe_idempotency_key,
         }, attempt.answeredAt);
       }
-      if (outcome) await settleDirect(p, ctx, r.id, outcome, by);
+      if (outcome) await settleDirect(p, ctx, r.id, outcome, by, false, release);
     } catch (error) {
       // Stripe acted: never answer an error for it (whatever failed here, a KV outage
       // or a bug); the attempt stays `processing` (202) and the webhook or

@@ -93,6 +93,7 @@ function newRetryRecord(
     stripe_charge: null,
     stripe_request_id: null,
     stripe_idempotency_key: `retry:${id}`,
+    card_use: pm.card?.fingerprint ?? null,
     attach: pm.attach ? { idempotency_key: `retry-attach:${id}`, status: "pending" } : null,
     prior: {
       latest_charge: ok.sync.pi?.latest_charge ?? null,

@@ -121,6 +121,8 @@ export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecli
   }
   for (const r of retries) {
     if (r.status !== "failed" || (r.stripe_charge && charges.has(r.stripe_charge))) continue;
+    // Stripe did not act on it (a "try again", a refused request): no decline of the card
+    if (r.counted === false) continue;
     if (!r.failure_code && !r.decline_code) continue;
     out.push({
       at: Date.parse(r.settled_at ?? r.updated_at),

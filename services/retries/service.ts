@@ -31,6 +31,7 @@ import {
   RETRY_RECONCILE_JOB,
 } from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
+import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import { createRetryReconciler } from "./reconcile.ts";
 import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
 import { attachAnswerLost, type Attachments, createAttachments } from "./attach.ts";
@@ -87,6 +88,8 @@ async function finishAuthorization(
     resume: async (id) => {
       const a = (await getAuthorizationAction(kv, id)).value;
       if (!a) throw notFound("authorization action", id);
+      // closed because Stripe asked to try again before acting: the key makes a new one
+      if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
       return view(a);
     },
   });
@@ -96,20 +99,29 @@ async function finishAuthorization(
 /**
  * The answer for a record created under the client's Idempotency-Key whose
  * first answer was "try again" (or whose process died): an attempt whose
- * attach answer was lost goes on from there, with the same attach.
+ * attach answer was lost goes on from there, with the same attach; one
+ * closed because Stripe asked to try again before acting is none (null: the
+ * request runs afresh under the key).
  */
 async function resume(p: RetryParts, ctx: CallContext, id: string) {
   const { kv } = p;
   let r = (await getRetry(kv, id)).value;
   if (!r) throw notFound("retry", id);
-  if (r.status === "processing" && r.attach?.status === "pending") r = await proceed(p, ctx, r);
+  if (r.status === "failed" && r.failure_code === NOT_SENT_CODE) return null;
+  // its attach was sent before (the answer lost): a "try again" now proves nothing
+  if (r.status === "processing" && r.attach?.status === "pending") {
+    r = await proceed(p, ctx, r, false);
+  }
   return { body: retryView(r) };
 }
 
-/** A recorded attempt to Stripe: its payment method saved on the customer if needed, then the confirm. */
-async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord) {
+/**
+ * A recorded attempt to Stripe: its payment method saved on the customer if
+ * needed, then the confirm (`firstSend`: nothing of it was sent before).
+ */
+async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord, firstSend: boolean) {
   const { attachments, confirmer } = p;
-  const attached = await attachments.attach(ctx, record);
+  const attached = await attachments.attach(ctx, record, firstSend);
   if (attached.unknown !== null) {
     throw attachAnswerLost(
       attached.record,
@@ -156,7 +168,7 @@ async function attempt(
     await requests.preflight(input, { fingerprint: card.fingerprint, entered_at: enteredAt });
     const pm = { id: found.pm.id, card, attach: !found.saved, entered_at: enteredAt };
     const record = await requests.record(ctx, id, input, pm, binding);
-    return { body: retryView(await proceed(p, ctx, record)) };
+    return { body: retryView(await proceed(p, ctx, record, true)) };
   } catch (error) {
     if (isRetryRefusal(error)) await auditRefusal(p, ctx, input, error);
     throw error;

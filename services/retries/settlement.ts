@@ -16,9 +16,11 @@ import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import type { PiSnap } from "../../domain/transaction.ts";
 import { isRetryWaiting } from "../../domain/retry.ts";
 import {
+  addAttemptCountsReleased,
   addInFlightCleared,
   addPaymentMethodUse,
   addUpdateRetry,
+  getCardUses,
   getRetry,
   getRetryState,
   type RetryRecord,
@@ -130,31 +132,47 @@ export function retryAuditView(r: RetryRecord) {
     advice_code: r.advice_code,
     failure_code: r.failure_code,
     stripe_charge: r.stripe_charge,
+    // Stripe did not act on it: off the payment's count and the card's uses
+    ...(r.counted === false ? { counted: false } : {}),
   };
 }
 
 /**
  * Adds the settling of the attempt read as `entry` to `op`: the record, the
  * payment freed for the next attempt (unless waiting on the customer), the
- * job gone, the card's last use. Returns the audit entry for the same commit.
+ * job gone, the card's last use. `release`: Stripe provably did not act on
+ * it (a "try again", a refusal of the request itself, a confirm never sent),
+ * so it no longer counts toward the caps (README "Retry policy"). Returns the
+ * audit entry for the same commit.
  */
 export async function addSettlement(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   entry: Deno.KvEntry<RetryRecord>,
   outcome: RetryOutcome,
-  meta: { at: string; by: string },
+  meta: { at: string; by: string; release?: boolean },
 ): Promise<AuditInput> {
   const before = entry.value;
+  const release = meta.release === true && before.counted !== false &&
+    !isRetryWaiting(outcome.status);
   const after = settledRecord(before, outcome, meta.at, meta.by);
+  if (release) after.counted = false;
   addUpdateRetry(op, entry, after);
   if (!isRetryWaiting(after.status)) {
-    addInFlightCleared(
-      op,
-      before.transaction_id,
-      await getRetryState(kv, before.transaction_id),
-      before.id,
-    );
+    const state = await getRetryState(kv, before.transaction_id);
+    if (release) {
+      const fingerprint = before.card_use !== undefined
+        ? before.card_use
+        : before.card?.fingerprint ?? null;
+      const card = fingerprint
+        ? {
+          fingerprint,
+          entry: await getCardUses(kv, fingerprint),
+          usedAt: Date.parse(before.created_at),
+        }
+        : null;
+      addAttemptCountsReleased(op, before.transaction_id, before.id, state, card);
+    } else addInFlightCleared(op, before.transaction_id, state, before.id);
     if (before.job) addJobRemoval(op, before.job);
   }
   if (after.status === "succeeded" || after.status === "requires_capture") {

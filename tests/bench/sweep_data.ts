@@ -164,7 +164,7 @@ export async function seedSweepData(
       });
       mutations++;
       if (a.o === "f" && a.f) {
-        op.set(keys.fraudCardDecline(a.f, a.t, plan.customer), a.x);
+        op.set(keys.fraudCardDecline(a.f, a.t, plan.customer, a.k), a.x);
         mutations++;
       }
     }

@@ -39,7 +39,7 @@ export interface RetryWorld extends RefundWorld {
   retry(
     body: Record<string, unknown>,
     options?: { as?: TestAdmin; idempotencyKey?: string },
-  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
   get(path: string, as?: TestAdmin): Promise<{ status: number; body: Record<string, unknown> }>;
   /** every job due now, all kinds, as the cron would run them */
   runAllJobs(): Promise<void>;
@@ -97,7 +97,7 @@ export function withRetryWorld(
           ? { ...headers, "idempotency-key": options.idempotencyKey }
           : headers;
         const res = await base.t.app.request(RETRIES, jsonRequest("POST", h, body));
-        return { status: res.status, body: await res.json() };
+        return { status: res.status, body: await res.json(), headers: res.headers };
       },
       async get(path, as = base.operator) {
         const res = await base.t.app.request(path, { headers: authHeaders(as) });

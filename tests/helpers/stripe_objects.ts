@@ -653,6 +653,29 @@ export function paymentStory(
         t,
       );
     },
+    /** `payment_intent.requires_action`: the card asks for 3-D Secure */
+    requiresAction(t: number) {
+      const object = { ...paymentIntentObject(base()), status: "requires_action" };
+      return stripeEvent("payment_intent.requires_action", object, t);
+    },
+    /**
+     * `payment_intent.payment_failed` after a failed 3-D Secure challenge: Stripe
+     * made no charge, so only the PaymentIntent's error tells of the attempt.
+     */
+    authenticationFailed(t: number) {
+      const pi = paymentIntentObject(base());
+      const object = {
+        ...pi,
+        last_payment_error: {
+          type: "invalid_request_error",
+          code: "payment_intent_authentication_failure",
+          message: "The provided PaymentMethod has failed authentication.",
+          payment_method: cardPaymentMethod({ card }),
+          payment_method_type: "card",
+        },
+      };
+      return stripeEvent("payment_intent.payment_failed", object, t);
+    },
     failed(t: number, decline: Decline = GENERIC_DECLINE, chargeId = testId("ch")) {
       return [
         stripeEvent(

@@ -24,6 +24,8 @@ export function failedAttempts({ attempt, history, settings, sorted }: RuleInput
 export interface CardDecline {
   customer: string;
   t: number;
+  /** the declined charge (`ch_…`): with `t` and `customer`, Stripe's order of a card's declines */
+  k: string;
   x: string;
 }
 
