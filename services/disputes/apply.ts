@@ -10,6 +10,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import { stripeRequestId } from "../stripe/mod.ts";
 import {
   applyToTransaction,
   auditedCommitter,
@@ -34,13 +35,12 @@ export function createDisputeApplier(deps: Deps, svc: DisputeApplierServices) {
     idempotencyKey: string | null = null,
   ): Promise<CommitResult> {
     const at = Math.floor(deps.clock.now() / 1000);
-    const response = (dispute as { lastResponse?: { requestId?: string } }).lastResponse;
     return await applyToTransaction(deps, { ...svc, committer }, {
       refs: { pi: idOf(dispute.payment_intent), charge: idOf(dispute.charge) },
       observations: [{ kind: "dispute", snap: disputeSnap(dispute, at, null), raw: dispute }],
       eventId: null,
       ctx,
-      stripeRequest: { request_id: response?.requestId ?? null, idempotency_key: idempotencyKey },
+      stripeRequest: { request_id: stripeRequestId(dispute), idempotency_key: idempotencyKey },
     });
   };
 }

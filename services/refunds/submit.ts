@@ -16,7 +16,12 @@ import type { Deps } from "../deps.ts";
 import { type AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import { attemptStripe, type StripeAttempt, type StripePriority } from "../stripe/mod.ts";
+import {
+  attemptStripe,
+  type StripeAttempt,
+  type StripePriority,
+  stripeRequestId,
+} from "../stripe/mod.ts";
 import {
   applyToTransaction,
   auditedCommitter,
@@ -101,7 +106,6 @@ async function applyStripeRefund(
   ahead: ReadAhead | null = null,
 ): Promise<void> {
   const at = Math.floor(clock.now() / 1000);
-  const response = (refund as { lastResponse?: { requestId?: string } }).lastResponse;
   if (ahead) attach(refund, ahead);
   const reads = ahead ? { ...deps, kv: ahead.over(deps.kv) } : deps;
   await applyToTransaction(reads, { ...svc, committer }, {
@@ -110,7 +114,7 @@ async function applyStripeRefund(
     eventId: null,
     ctx,
     stripeRequest: {
-      request_id: response?.requestId ?? null,
+      request_id: stripeRequestId(refund),
       idempotency_key: refund.metadata?.refund_id
         ? stripeIdempotencyKey(refund.metadata.refund_id)
         : null,

@@ -21,7 +21,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import { attemptStripe, type StripeAttempt } from "../stripe/mod.ts";
+import { attemptStripe, type StripeAttempt, stripeRequestId } from "../stripe/mod.ts";
 import { addUpdateRetry, getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { addSettlement, type RetryOutcome } from "./settlement.ts";
 import { cardSummary } from "./payment_methods.ts";
@@ -72,10 +72,6 @@ export function attachAnswerLost(
     cause: error,
     retryAfter: withKey ? RESEND_AFTER_S : reconcileAfterS,
   });
-}
-
-function requestIdOf(obj: unknown): string | null {
-  return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
 }
 
 /** The attach's audit entry: what was saved (or refused), on whom, with which Stripe key. */
@@ -150,7 +146,7 @@ async function settleAttach(
       : null;
     const audit = [attachAudit(next, saved ? "ok" : "failed", {
       pm,
-      requestId: saved ? requestIdOf(pm) : failed?.stripe_request_id ?? null,
+      requestId: saved ? stripeRequestId(pm) : failed?.stripe_request_id ?? null,
       reason: saved ? ATTACH_REASON : failed?.failure_message ?? "",
     })];
     const outcome = saved ? close : failed!;

@@ -25,10 +25,6 @@ export interface Outcome {
   stripe_request_id?: string | null;
 }
 
-export function requestIdOf(obj: unknown): string | null {
-  return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
-}
-
 /** What the PaymentIntent's state says about the action, or null when it says nothing yet. */
 export function outcomeOfPi(a: AuthorizationAction, pi: Stripe.PaymentIntent): Outcome | null {
   const wanted = a.kind === "capture" ? "succeeded" : "canceled";

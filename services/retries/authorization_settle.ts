@@ -6,7 +6,7 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
-import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
+import { attemptStripe, stripeAnsweredAt, stripeRequestId } from "../stripe/mod.ts";
 import type { StripePriority } from "../stripe/mod.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import {
@@ -14,7 +14,7 @@ import {
   type AuthorizationAction,
   getAuthorizationAction,
 } from "../../kv/authorizations.ts";
-import { type AuthParts, type Outcome, outcomeOfPi, requestIdOf } from "./authorization_parts.ts";
+import { type AuthParts, type Outcome, outcomeOfPi } from "./authorization_parts.ts";
 import type Stripe from "stripe";
 import { closeExpiryAlert } from "./authorization_expiry.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
@@ -98,11 +98,11 @@ export async function applyAnswer(
   pi: Stripe.PaymentIntent,
 ): Promise<void> {
   await p.svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, {
-    request_id: requestIdOf(pi),
+    request_id: stripeRequestId(pi),
     idempotency_key: a.stripe_idempotency_key,
   }, stripeAnsweredAt(pi));
   const outcome = outcomeOfPi(a, pi);
-  if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: requestIdOf(pi) });
+  if (outcome) await settle(p, ctx, a.id, { ...outcome, stripe_request_id: stripeRequestId(pi) });
 }
 
 function stripeInfo(error: unknown) {

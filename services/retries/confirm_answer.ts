@@ -7,7 +7,7 @@
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AppError } from "../../core/errors.ts";
-import { attemptStripe, stripeAnsweredAt } from "../stripe/mod.ts";
+import { attemptStripe, stripeAnsweredAt, stripeRequestId } from "../stripe/mod.ts";
 import type { RetryRecord } from "../../kv/retries.ts";
 import type { RetryOutcome } from "./settlement.ts";
 
@@ -27,10 +27,6 @@ export type ConfirmAttempt =
   }
   | { kind: "try_again"; error: unknown }
   | { kind: "unknown"; error: unknown };
-
-function requestIdOf(obj: unknown): string | null {
-  return (obj as { lastResponse?: { requestId?: string } }).lastResponse?.requestId ?? null;
-}
 
 /**
  * One confirm, classified by the shared rule (services/stripe `attemptStripe`):
@@ -56,7 +52,7 @@ export async function confirmAtStripe(
     return {
       kind: "answered",
       pi: attempt.value,
-      requestId: requestIdOf(attempt.value),
+      requestId: stripeRequestId(attempt.value),
       answeredAt: stripeAnsweredAt(attempt.value),
     };
   }

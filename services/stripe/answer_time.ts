@@ -26,3 +26,9 @@ export function stripeAnsweredAt(answer: unknown): number | null {
   const ms = Date.parse(raw);
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
+
+/** The id Stripe gave the request that brought `answer` (`Request-Id`), or null when unknown. */
+export function stripeRequestId(answer: unknown): string | null {
+  return (answer as { lastResponse?: { requestId?: string } } | null)?.lastResponse?.requestId ??
+    null;
+}

@@ -7,4 +7,4 @@ export { createStripeGateway, stripeOutcome } from "./gateway.ts";
 export type { StripeGateway, StripePriority } from "./gateway.ts";
 export { attemptStripe, classifyStripeFailure, settleAttempt } from "./outcome.ts";
 export type { SettleHandlers, StripeAttempt } from "./outcome.ts";
-export { stripeAnsweredAt } from "./answer_time.ts";
+export { stripeAnsweredAt, stripeRequestId } from "./answer_time.ts";
