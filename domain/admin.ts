@@ -31,6 +31,40 @@ export interface AdminRecord {
   demoted_at?: string;
 }
 
+/**
+ * Taking an admin's hold on accounts away: disabling an active admin, or
+ * giving it a role that cannot manage accounts (README, "Accounts and
+ * enrollment": one admin alone cannot lock every other admin out).
+ */
+export type AdminRemoval = "disable" | "demote";
+
+/** How far back an admin's removals of admins made alone are counted: a rolling 24 h. */
+export const ADMIN_REMOVAL_WINDOW_MS = 24 * 3600_000;
+
+/** An admin's last removal of an admin made alone (no second person), kept for the window. */
+export interface AdminRemovalAlone {
+  /** ISO 8601 */
+  at: string;
+  /** the admin removed */
+  admin_id: string;
+  removal: AdminRemoval;
+}
+
+/**
+ * Whether going from `before` to `after` removes an admin: null unless
+ * `before` is an active account that manages accounts (`users.write`);
+ * `disable` when it is disabled (whatever its role becomes), `demote` when it
+ * stays active with a role that cannot manage accounts.
+ */
+export function adminRemoval(
+  before: Pick<AdminRecord, "role" | "status">,
+  after: Pick<AdminRecord, "role" | "status">,
+): AdminRemoval | null {
+  if (before.status !== "active" || !can(before.role, "users.write")) return null;
+  if (after.status === "disabled") return "disable";
+  return can(after.role, "users.write") ? null : "demote";
+}
+
 /** What an account's email must look like once trimmed and lowercased (at most 254 characters). */
 export const EMAIL_FORMAT = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

@@ -113,6 +113,18 @@ export const APPROVAL_POLICY = {
     approverPermission: "users.write",
     description: "resetting another admin's second factor (a third person approves)",
   },
+  "user.disable": {
+    requester: ACCOUNTS,
+    approverPermission: "users.write",
+    description: "disabling an admin when the requester (or an account linked to them) " +
+      "already disabled or demoted an admin alone in the last 24 h",
+  },
+  "user.demote": {
+    requester: ACCOUNTS,
+    approverPermission: "users.write",
+    description: "demoting an admin to a role that cannot manage accounts when the requester " +
+      "(or an account linked to them) already disabled or demoted an admin alone in the last 24 h",
+  },
   "dispute.accept": {
     requester: { permission: "disputes.accept", what: "accept disputes" },
     approverPermission: "disputes.accept",

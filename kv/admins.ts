@@ -4,12 +4,14 @@
  *   ["admins", id]                         -> AdminRecord
  *   ["admins_by_email", email]             -> admin id      (unique; created with versionstamp: null)
  *   ["admin_tokens", sha256(token)]        -> admin id      (the clear token is never stored)
+ *   ["admin_removals_alone", id]           -> AdminRemovalAlone (the admin's last removal of an
+ *                                             admin made alone; expires after the window)
  *
  * Functions named `add…` only add checks and mutations to an atomic op, so
  * callers can commit them together with their audit entries.
  */
 import { keys } from "./keys.ts";
-import type { AdminRecord } from "../domain/admin.ts";
+import type { AdminRecord, AdminRemovalAlone } from "../domain/admin.ts";
 import { getManyChunked } from "./atomic.ts";
 
 export function getAdmin(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<AdminRecord>> {
@@ -61,6 +63,37 @@ export async function listAllAdmins(kv: Deno.Kv): Promise<AdminRecord[]> {
   const out: AdminRecord[] = [];
   for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() })) out.push(e.value);
   return out;
+}
+
+/** Every admin with its versionstamp (to check the ones a decision relied on). */
+export async function listAdminEntries(kv: Deno.Kv): Promise<Deno.KvEntry<AdminRecord>[]> {
+  const out: Deno.KvEntry<AdminRecord>[] = [];
+  for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() })) out.push(e);
+  return out;
+}
+
+/** The last removal of an admin each of `ids` made alone, in order (null where none is kept). */
+export function getRemovalsAlone(
+  kv: Deno.Kv,
+  ids: string[],
+): Promise<Deno.KvEntryMaybe<AdminRemovalAlone>[]> {
+  return getManyChunked<AdminRemovalAlone>(kv, ids.map((id) => keys.adminRemovalAlone(id)));
+}
+
+/**
+ * Records `row` as `adminId`'s removal made alone, checking every row read
+ * (the actor's and their linked accounts'): of concurrent removals by any of
+ * them, one commits and the rest see it when built again.
+ */
+export function addRemovalAlone(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<AdminRemovalAlone>[],
+  adminId: string,
+  row: AdminRemovalAlone,
+  ttlMs: number,
+): void {
+  for (const r of read) op.check(r);
+  op.set(keys.adminRemovalAlone(adminId), row, { expireIn: ttlMs });
 }
 
 /** A new admin: record, unique email and token index, each checked absent. */

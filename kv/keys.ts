@@ -207,6 +207,11 @@ export const keys = {
   /** an account's latest request of one kind (role grant, re-enabling, reset): one pending */
   accountRequest: (adminId: string, kind: string) => ["account_requests", adminId, kind],
   /**
+   * an admin's last removal of an admin made alone (disable or demotion), kept
+   * 24 h: its versionstamp is checked by the next one (kv/admins.ts)
+   */
+  adminRemovalAlone: (adminId: string) => ["admin_removals_alone", adminId],
+  /**
    * rewritten by each refund an operator asks for: its versionstamp is checked,
    * so one operator's concurrent requests see each other (refund approval policy)
    */

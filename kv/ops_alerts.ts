@@ -22,6 +22,8 @@ export const OPS_ALERT_KINDS = [
   "webhook_event_dead",
   "dispute_due_soon",
   "authorization_expiring",
+  "admin_disabled",
+  "admin_demoted",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 
@@ -36,6 +38,8 @@ export interface OpsAlert {
   webhook_event_id?: string | null;
   /** the dispute (`dsp_…`), for `dispute_due_soon` */
   dispute_id?: string | null;
+  /** the admin (`adm_…`), for `admin_disabled` and `admin_demoted` */
+  admin_id?: string | null;
   /** the money at stake, when the alert is about an amount */
   amount: number | null;
   currency: string | null;

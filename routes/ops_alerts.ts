@@ -1,7 +1,8 @@
 /**
  * /ops-alerts (mounted under /api/admin/payments): the problems raised for
  * the people on duty (a refund Stripe failed after reporting success, one
- * Stripe never received, a webhook event that used up its attempts), to see
+ * Stripe never received, a webhook event that used up its attempts, an admin
+ * disabled or demoted), to see
  * (viewer+) and close with a note once handled (operator+, audited).
  */
 import { z } from "@hono/zod-openapi";
@@ -31,7 +32,9 @@ const OpsAlertSchema = z.object({
       "received; `webhook_event_dead`: a Stripe event used up its processing attempts, so the " +
       "account's picture misses it until it is replayed; `dispute_due_soon`: a dispute's " +
       "evidence deadline is 72 h or 24 h away and nothing was submitted (closes by itself on " +
-      "submit or close)",
+      "submit or close); `authorization_expiring`: a payment awaiting capture lapses within " +
+      "24 h; `admin_disabled` / `admin_demoted`: an admin was disabled, or given a role that " +
+      "cannot manage accounts (by whom and how is in `detail`)",
   }),
   refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
   transaction_id: z.string().nullable(),
@@ -40,6 +43,9 @@ const OpsAlertSchema = z.object({
     description: "`webhook_event_dead`: the event to replay (`evt_…`)",
   }),
   dispute_id: z.string().nullable().openapi({ description: "`dispute_due_soon`: the dispute" }),
+  admin_id: z.string().nullable().openapi({
+    description: "`admin_disabled`, `admin_demoted`: the admin",
+  }),
   amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
   currency: CurrencySchema.nullable(),
   detail: z.string(),

@@ -127,7 +127,11 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     "role the account has while disabled (change the role of a disabled account only with or " +
     "after its re-enabling). A re-enabled account gets new credentials only: the answer that " +
     "re-enables it (the approver's, for an operator or admin) carries an enrollment code to " +
-    "hand over.",
+    "hand over. Disabling an active admin, or giving it a role that cannot manage accounts, " +
+    "is done at once (200, with an ops alert) once in a rolling 24 h for you and the accounts " +
+    "linked to you; a further one is a pending `user.disable` / `user.demote` request (202) " +
+    "that an admin linked neither to you nor to that admin approves; one that would leave no " +
+    "active admin but you and the accounts linked to you is 409 (`rule: last_unlinked_admin`).",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -141,7 +145,8 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     200: jsonContent(AdminChangeResult, "changed"),
     202: jsonContent(
       AdminChangeResult,
-      "the role, or re-enabling the account, awaits a second admin's approval",
+      "the role, re-enabling the account, or disabling or demoting an admin awaits a second " +
+        "admin's approval",
     ),
     ...errorResponses("not_found", "conflict"),
   },

@@ -1,7 +1,8 @@
 /**
  * Ops alerts for the people on duty: what the refund flow raises
- * (services/refunds/alerts.ts `addRefundAlert`) and dead-lettered webhook
- * events (services/webhooks/processing.ts), listed and read here, and closed by an operator with a note saying what was done. Closing is
+ * (services/refunds/alerts.ts `addRefundAlert`), dead-lettered webhook
+ * events (services/webhooks/processing.ts) and admins disabled or demoted
+ * (services/identity/account_change.ts), listed and read here, and closed by an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it).
  */
@@ -24,10 +25,15 @@ import {
 export { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
 export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
 
-/** Alerts that remind of a deadline ahead, logged as warnings; the rest are errors. */
-const REMINDER_KINDS: ReadonlySet<OpsAlert["kind"]> = new Set([
+/**
+ * Alerts logged as warnings: a deadline ahead, an admin's access taken away
+ * (someone meant it; whether rightly is for a person to check). The rest are errors.
+ */
+const WARNING_KINDS: ReadonlySet<OpsAlert["kind"]> = new Set([
   "dispute_due_soon",
   "authorization_expiring",
+  "admin_disabled",
+  "admin_demoted",
 ]);
 
 /** What an alert is about; the rest of the record is filled in by `raiseOpsAlert`. */
@@ -43,6 +49,7 @@ export type NewOpsAlert =
       | "amount"
       | "currency"
       | "dispute_id"
+      | "admin_id"
     >
   >;
 
@@ -76,7 +83,7 @@ export function raiseOpsAlert(
   };
   addOpsAlert(op, alert);
   // money that moved wrongly (or may have) is an error; a deadline coming up is a warning
-  const level = REMINDER_KINDS.has(alert.kind) ? "warn" : "error";
+  const level = WARNING_KINDS.has(alert.kind) ? "warn" : "error";
   svc.log[level](`ops alert: ${alert.kind}`, { alert_id: alert.id, target, ...about });
   return {
     action: "ops_alert.raise",
@@ -123,6 +130,7 @@ export function closeOpsAlert(
 export interface OpsAlertView extends OpsAlert {
   webhook_event_id: string | null;
   dispute_id: string | null;
+  admin_id: string | null;
   closed_at: string | null;
   closed_by: string | null;
   close_note: string | null;
@@ -134,6 +142,7 @@ function toView(a: OpsAlert): OpsAlertView {
     ...a,
     webhook_event_id: a.webhook_event_id ?? null,
     dispute_id: a.dispute_id ?? null,
+    admin_id: a.admin_id ?? null,
     closed_at: a.closed_at ?? null,
     closed_by: a.closed_by ?? null,
     close_note: a.close_note ?? null,

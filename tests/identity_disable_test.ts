@@ -97,6 +97,8 @@ Deno.test("attack: a code a disabled admin issued (a viewer needing no second pe
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const c = await createAdmin(t, "admin");
+    // a third admin: no one disables the last admin besides themselves (README, "Accounts and enrollment")
+    await createAdmin(t, "admin");
     const viewer = await post(t, "/api/admin/users", otpHeaders(t, a), {
       email: "viewer-1@example.com",
       role: "viewer",
@@ -207,6 +209,7 @@ Deno.test("re-enabling a role that cannot approve stays one admin's change; the 
     assert.equal(res.status, 200);
     assert.equal((await res.json()).admin.status, "active");
     const x = await createAdmin(t, "admin");
+    await createAdmin(t, "admin"); // not the last admin besides a
     await disableAdmin(t, a, x.id);
     const direct = await t.services.identity.updateAdmin(systemContext("cli"), x.id, {
       status: "active",

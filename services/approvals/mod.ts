@@ -12,6 +12,7 @@ export type {
 export {
   approvalHashOf,
   linkRefusal,
+  linksOf,
   type RequesterNeeds,
   requesterRefusal,
   requesterVoid,

@@ -12,6 +12,7 @@ import { AppError } from "../../core/errors.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import type { ApprovalKind } from "../../domain/approval.ts";
+import type { AuditInput } from "../audit/mod.ts";
 import { addAccountRequest, getAccountRequest, getApproval } from "../../kv/approvals.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
 
@@ -20,38 +21,62 @@ const target = (id: string) => ({ type: "admin", id });
 /** Kept an hour past its request's expiry; the request's own `expires_at` is what counts. */
 const INDEX_MARGIN_MS = 3600_000;
 
-async function requestOnce(
+/** What a request about an account says: its summary, and the action in words for a 409. */
+export interface AccountRequestWords {
+  summary: string;
+  waiting: string;
+}
+
+/**
+ * Adds to `op` a pending request of `kind` about the account read as `entry`,
+ * unless one waits already (409 naming it); returns it with its audit entry.
+ */
+export async function addRequestOnce(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<AdminRecord>,
+  kind: ApprovalKind,
+  payload: Record<string, unknown>,
+  what: AccountRequestWords,
+): Promise<{ value: ApprovalRequest; audit: AuditInput[] }> {
+  const admin = entry.value;
+  const index = await getAccountRequest(d.kv, admin.id, kind);
+  const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
+  if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+    throw new AppError(
+      "conflict",
+      `${what.waiting} for ${admin.email} already waits for a second admin (${earlier.id}: ` +
+        `${earlier.summary}); approve or reject it first`,
+      { extra: { approval_id: earlier.id } },
+    );
+  }
+  const { request, audit } = approvals.addRequest(
+    op,
+    kind,
+    { admin_id: admin.id, ...payload, target_version: entry.versionstamp },
+    ctx,
+    { summary: what.summary, target: target(admin.id) },
+  );
+  const ttl = Date.parse(request.expires_at) - d.clock.now() + INDEX_MARGIN_MS;
+  addAccountRequest(op, index, admin.id, kind, request.id, ttl);
+  return { value: request, audit: [audit] };
+}
+
+function requestOnce(
   d: IdentityDeps,
   approvals: ApprovalService,
   ctx: CallContext,
   entry: Deno.KvEntry<AdminRecord>,
   kind: ApprovalKind,
   payload: Record<string, unknown>,
-  what: { summary: string; waiting: string },
+  what: AccountRequestWords,
 ): Promise<ApprovalRequest> {
-  const admin = entry.value;
-  return await d.audit.commit(ctx, async (op) => {
-    const index = await getAccountRequest(d.kv, admin.id, kind);
-    const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
-    if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
-      throw new AppError(
-        "conflict",
-        `${what.waiting} for ${admin.email} already waits for a second admin (${earlier.id}: ` +
-          `${earlier.summary}); approve or reject it first`,
-        { extra: { approval_id: earlier.id } },
-      );
-    }
-    const { request, audit } = approvals.addRequest(
-      op,
-      kind,
-      { admin_id: admin.id, ...payload, target_version: entry.versionstamp },
-      ctx,
-      { summary: what.summary, target: target(admin.id) },
-    );
-    const ttl = Date.parse(request.expires_at) - d.clock.now() + INDEX_MARGIN_MS;
-    addAccountRequest(op, index, admin.id, kind, request.id, ttl);
-    return { value: request, audit: [audit] };
-  });
+  return d.audit.commit(
+    ctx,
+    (op) => addRequestOnce(d, approvals, ctx, op, entry, kind, payload, what),
+  );
 }
 
 /** `PATCH /api/admin/users/{id}` with a role that can approve: a pending grant. */

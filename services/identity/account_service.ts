@@ -28,6 +28,7 @@ import {
 } from "./account_requests.ts";
 import { approvingRole, redeem } from "./enrollment.ts";
 import { reactivationNeedsApproval } from "./reactivate.ts";
+import { removeAdmin, removesAdmin } from "./admin_removal.ts";
 import { BEARER } from "./authenticate.ts";
 import { changedMeanwhile } from "./accounts.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
@@ -84,6 +85,10 @@ export function createAccountService(
       // every decision below is made on this read: the commits that follow are checked against it
       const read = await loadAdmin(d, id);
       const before = read.value;
+      // disabling or demoting an admin: at once, or waiting for a second admin (admin_removal.ts)
+      if (removesAdmin(ctx, before, { role, status: change.status })) {
+        return await removeAdmin(d, needApprovals(), ctx, read, { role, status: change.status });
+      }
       // From the API, a role that can approve is granted by a second admin.
       const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
         approvingRole(role) && !(role === "operator" && before.role === "admin");

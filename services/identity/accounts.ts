@@ -1,15 +1,19 @@
 /** An admin account as services see it: what identity's parts share (users, role grants). */
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import type { Logger } from "../../core/log.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { Role } from "../../domain/permissions.ts";
 import type { SecondFactorDeps } from "./second_factor.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
+import type { CallContext } from "../../domain/actor.ts";
 
 export interface IdentityDeps extends SecondFactorDeps {
   cursors: CursorSealer;
   newId: IdFactory;
+  /** where an ops alert raised by an account change is logged too */
+  log: Logger;
   /**
    * Runs right after an account's disable commits: other domains void what it
    * started that they keep (refunds awaiting approval). Must not throw.
@@ -56,4 +60,11 @@ export function changedMeanwhile(id: string): AppError {
     `admin ${id} changed while this request was handled (another change landed first); ` +
       "read it again and retry",
   );
+}
+
+/** System actors (the CLI) act alone on purpose: their entries say so. */
+export function breakGlass(ctx: CallContext): string | null {
+  return ctx.actor.type === "system"
+    ? `break-glass (${ctx.actor.id}): direct access to the KV, no second person`
+    : null;
 }

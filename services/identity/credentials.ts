@@ -12,7 +12,7 @@ import { totpUri } from "./totp.ts";
 import { addUpdateAdmin } from "../../kv/admins.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
-import { breakGlass } from "./users.ts";
+import { breakGlass } from "./accounts.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 

@@ -2,8 +2,9 @@
  * Account changes asked for through the API, and the two-person kinds that
  * carry them out once a second admin approves (README, "Two-person rules"):
  * `user.create` and `user.role_grant` for roles that can approve
- * (`user.reactivate`: reactivate.ts), and
- * `user.rotate_token` / `user.reset_2fa` for another admin's credentials.
+ * (`user.reactivate`: reactivate.ts; `user.disable` / `user.demote`:
+ * admin_removal.ts), and `user.rotate_token` / `user.reset_2fa` for another
+ * admin's credentials.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
@@ -23,6 +24,7 @@ import { DEFAULT_APPROVAL_TTL_MS } from "../../domain/approval.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
 import { executeReactivate } from "./reactivate.ts";
+import { executeRemoval } from "./admin_removal.ts";
 import {
   addHandover,
   addIssuedCode,
@@ -252,6 +254,8 @@ export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService
   approvals.register("user.reactivate", { execute: executeReactivate(d) });
   approvals.register("user.rotate_token", { execute: resetExecutor(d, "token") });
   approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor") });
+  approvals.register("user.disable", { execute: executeRemoval(d) });
+  approvals.register("user.demote", { execute: executeRemoval(d) });
 }
 
 export { adminView };

@@ -40,6 +40,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     audit: options.audit,
     cursors: options.cursors,
     newId: options.newId,
+    log: deps.log,
     onDisabled: options.onAccountDisabled,
   };
   if (options.approvals) registerAccountKinds(d, options.approvals);

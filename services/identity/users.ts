@@ -12,33 +12,25 @@ import { type AuditInput } from "../audit/mod.ts";
 import type { Page } from "../../kv/pagination.ts";
 import { listPage } from "../../kv/pagination.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { isRole, losesPermissions, type Role } from "../../domain/permissions.ts";
+import { isRole, type Role } from "../../domain/permissions.ts";
 import { hashToken, newApiToken } from "./crypto.ts";
 import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
-import {
-  addCreateAdmin,
-  addUpdateAdmin,
-  adminsSelector,
-  getAdminIdByEmail,
-} from "../../kv/admins.ts";
+import { addCreateAdmin, adminsSelector, getAdminIdByEmail } from "../../kv/admins.ts";
 import { type AdminRecord, type AdminStatus, canonicalEmail } from "../../domain/admin.ts";
-import {
-  addDeleteSecondFactor,
-  addSetSecondFactor,
-  getSecondFactor,
-} from "../../kv/identity_factors.ts";
+import { addSetSecondFactor } from "../../kv/identity_factors.ts";
 import {
   type AdminView,
   adminView,
+  breakGlass,
   changedMeanwhile,
   type IdentityDeps,
   loadAdmin,
 } from "./accounts.ts";
-import { addVoidStartedBy } from "./revoke.ts";
-import { addIssuedCode, issueCode, type IssuedCode, unusableTokenHash } from "./enrollment.ts";
+import type { IssuedCode } from "./enrollment.ts";
+import { addAdminChange } from "./account_change.ts";
 
-export { adminView, loadAdmin };
+export { adminView, breakGlass, loadAdmin };
 export { refuseSelf as refuseSelfChange };
 export type { AdminView, IdentityDeps };
 
@@ -123,13 +115,6 @@ export async function createAdmin(
   };
 }
 
-/** System actors (the CLI) act alone on purpose: their entries say so. */
-export function breakGlass(ctx: CallContext): string | null {
-  return ctx.actor.type === "system"
-    ? `break-glass (${ctx.actor.id}): direct access to the KV, no second person`
-    : null;
-}
-
 export function listAdmins(
   d: IdentityDeps,
   options: { limit: number; cursor?: string },
@@ -173,69 +158,12 @@ export async function updateAdmin(
   }
   let disabling = false;
   const result = await d.audit.commit(ctx, async (op) => {
-    const now = d.clock.now();
     const entry = await loadAdmin(d, id);
     if (judgedOn !== undefined && entry.versionstamp !== judgedOn) throw changedMeanwhile(id);
-    const before = entry.value;
-    disabling = change.status === "disabled" && before.status !== "disabled";
-    const next: AdminRecord = {
-      ...before,
-      role: role ?? before.role,
-      status: change.status ?? before.status,
-    };
-    const audit: AuditInput[] = [];
-    if (next.role !== before.role) {
-      audit.push({
-        action: "user.update",
-        target: target(id),
-        result: "ok",
-        before: { role: before.role },
-        after: { role: next.role },
-        reason: breakGlass(ctx),
-      });
-    }
-    let handover: IssuedCode | undefined;
-    if (next.status === "active" && before.status === "disabled") {
-      // re-enabled with none of its old credentials: whoever re-enables hands over a code
-      next.token_hash = await unusableTokenHash();
-      const factor = await getSecondFactor(d.kv, id);
-      if (factor.value) addDeleteSecondFactor(op, factor);
-      // issued at the very time the account is stamped below: not a millisecond before it
-      const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null }, now);
-      addIssuedCode(op, issued.record);
-      handover = issued.code;
-    }
-    if (next.status !== before.status) {
-      // what a disabled admin started goes with them, in the same commit
-      const voided = next.status === "disabled" ? await addVoidStartedBy(d, op, id) : null;
-      audit.push({
-        action: next.status === "disabled" ? "user.disable" : "user.enable",
-        target: target(id),
-        result: "ok",
-        before: { status: before.status },
-        after: {
-          status: next.status,
-          ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
-          ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
-        },
-        reason: [
-          handover
-            ? "old token and second factor revoked; the person enrolls new ones with an " +
-              "enrollment code"
-            : null,
-          breakGlass(ctx),
-        ].filter(Boolean).join("; ") || null,
-      }, ...(voided?.audit ?? []));
-    }
-    if (audit.length > 0) {
-      next.updated_at = new Date(now).toISOString();
-      if (next.status === "disabled" && before.status !== "disabled") {
-        next.disabled_at = next.updated_at;
-      }
-      if (losesPermissions(before.role, next.role)) next.demoted_at = next.updated_at;
-      addUpdateAdmin(op, entry, next);
-    }
-    return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
+    disabling = change.status === "disabled" && entry.value.status !== "disabled";
+    return await addAdminChange(d, ctx, op, entry, { role, status: change.status }, {
+      now: d.clock.now(),
+    });
   });
   if (result.admin.status === "disabled" && disabling) await d.onDisabled?.(id);
   return result;

@@ -160,3 +160,43 @@ export function adminContext(a: TestAdmin): CallContext {
 export async function roleOf(t: IdentityTestApp, id: string): Promise<Role> {
   return (await t.services.identity.getAdmin(id)).role;
 }
+
+/**
+ * An account of `role` that `requester` asked for and `approver` approved
+ * (`user.create`), enrolled with the code the approver handed over: whoever
+ * redeems it holds the account. It is linked to both (README, "Two-person rules").
+ */
+export async function approvedAccount(
+  t: Required<IdentityTestApp>,
+  requester: TestAdmin,
+  approver: TestAdmin,
+  role: Role,
+  email = `${role}-${++counter}-${crypto.randomUUID().slice(0, 8)}@example.com`,
+): Promise<TestAdmin> {
+  const asked = await sendJson(t, "POST", "/api/admin/users", otpHeaders(t, requester), {
+    email,
+    role,
+  });
+  if (asked.status !== 202) throw new Error(`asking for ${email}: ${asked.status}`);
+  const approved = await sendJson(
+    t,
+    "POST",
+    `/api/admin/approvals/${asked.body.approval.id}/approve`,
+    otpHeaders(t, approver),
+    { approval_hash: asked.body.approval.approval_hash },
+  );
+  const code = approved.body?.approval?.handover?.enrollment_code;
+  if (approved.status !== 200 || !code) throw new Error(`approving ${email}: ${approved.status}`);
+  const enrolled = await sendJson(t, "POST", "/api/admin/enroll", {}, { code });
+  if (enrolled.status !== 200) throw new Error(`enrolling ${email}: ${enrolled.status}`);
+  return {
+    id: enrolled.body.admin.id,
+    email,
+    role,
+    token: enrolled.body.token,
+    totpSecret: enrolled.body.totp_secret,
+    otpauthUri: enrolled.body.otpauth_uri,
+    recoveryCodes: enrolled.body.recovery_codes,
+    lastOtpStep: null,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * One change of an admin's role or status, added to the caller's commit with
+ * its audit entries: the direct change (users.ts `updateAdmin`, the CLI), an
+ * admin removed alone from the API and an approved removal (admin_removal.ts).
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import { losesPermissions, type Role } from "../../domain/permissions.ts";
+import { addUpdateAdmin } from "../../kv/admins.ts";
+import {
+  type AdminRecord,
+  type AdminRemoval,
+  adminRemoval,
+  type AdminStatus,
+} from "../../domain/admin.ts";
+import type { ApprovalRequest } from "../../domain/approval.ts";
+import { raiseOpsAlert } from "../ops_alerts.ts";
+import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
+import { type AdminView, adminView, breakGlass, type IdentityDeps } from "./accounts.ts";
+import { addVoidStartedBy } from "./revoke.ts";
+import { addIssuedCode, issueCode, type IssuedCode, unusableTokenHash } from "./enrollment.ts";
+
+const target = (id: string) => ({ type: "admin", id });
+
+/** What an approved request adds to the entries of the change it carries out. */
+export type ApprovedBy = Pick<ApprovalRequest, "id" | "requested_by">;
+
+/**
+ * Adds to `op` the change of the admin read as `entry` (its versionstamp
+ * checked) and returns what it becomes and the audit entries for the same
+ * commit. Disabling voids what the account started (revoke.ts); re-enabling
+ * revokes its old credentials and issues an enrollment code; an admin
+ * disabled or demoted raises an ops alert (`admin_disabled`, `admin_demoted`).
+ */
+export async function addAdminChange(
+  d: IdentityDeps,
+  ctx: CallContext,
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntry<AdminRecord>,
+  change: { role?: Role; status?: AdminStatus },
+  options: { now: number; approval?: ApprovedBy },
+): Promise<{ value: { admin: AdminView; handover?: IssuedCode }; audit: AuditInput[] }> {
+  const { now, approval } = options;
+  const id = entry.value.id;
+  const before = entry.value;
+  const next: AdminRecord = {
+    ...before,
+    role: change.role ?? before.role,
+    status: change.status ?? before.status,
+  };
+  const approved = approval
+    ? { approval_id: approval.id, requested_by: approval.requested_by }
+    : {};
+  const audit: AuditInput[] = [];
+  if (next.role !== before.role) {
+    audit.push({
+      action: "user.update",
+      target: target(id),
+      result: "ok",
+      before: { role: before.role },
+      after: { role: next.role, ...approved },
+      reason: breakGlass(ctx),
+    });
+  }
+  let handover: IssuedCode | undefined;
+  if (next.status === "active" && before.status === "disabled") {
+    // re-enabled with none of its old credentials: whoever re-enables hands over a code
+    next.token_hash = await unusableTokenHash();
+    const factor = await getSecondFactor(d.kv, id);
+    if (factor.value) addDeleteSecondFactor(op, factor);
+    // issued at the very time the account is stamped below: not a millisecond before it
+    const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null }, now);
+    addIssuedCode(op, issued.record);
+    handover = issued.code;
+  }
+  if (next.status !== before.status) {
+    // what a disabled admin started goes with them, in the same commit
+    const voided = next.status === "disabled" ? await addVoidStartedBy(d, op, id) : null;
+    audit.push({
+      action: next.status === "disabled" ? "user.disable" : "user.enable",
+      target: target(id),
+      result: "ok",
+      before: { status: before.status },
+      after: {
+        status: next.status,
+        ...approved,
+        ...(voided?.expired_requests.length ? { expired_requests: voided.expired_requests } : {}),
+        ...(voided?.revoked_codes ? { revoked_enrollment_codes: voided.revoked_codes } : {}),
+      },
+      reason: [
+        handover
+          ? "old token and second factor revoked; the person enrolls new ones with an " +
+            "enrollment code"
+          : null,
+        breakGlass(ctx),
+      ].filter(Boolean).join("; ") || null,
+    }, ...(voided?.audit ?? []));
+  }
+  if (audit.length > 0) {
+    next.updated_at = new Date(now).toISOString();
+    if (next.status === "disabled" && before.status !== "disabled") {
+      next.disabled_at = next.updated_at;
+    }
+    if (losesPermissions(before.role, next.role)) next.demoted_at = next.updated_at;
+    addUpdateAdmin(op, entry, next);
+    const removal = adminRemoval(before, next);
+    if (removal) audit.push(addRemovalAlert(d, ctx, op, next, removal, approval));
+  }
+  return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
+}
+
+/** The ops alert of an admin disabled or demoted, saying by whom and how. */
+function addRemovalAlert(
+  d: IdentityDeps,
+  ctx: CallContext,
+  op: Deno.AtomicOperation,
+  admin: AdminRecord,
+  removal: AdminRemoval,
+  approval: ApprovedBy | undefined,
+): AuditInput {
+  const how = approval
+    ? `approved by ${ctx.actor.id} on ${approval.requested_by}'s request ${approval.id}`
+    : ctx.actor.type === "system"
+    ? `by ${breakGlass(ctx)}`
+    : `by ${ctx.actor.id} alone (their one removal of an admin alone in 24 h)`;
+  const what = removal === "disable" ? "disabled" : `demoted to ${admin.role}`;
+  return raiseOpsAlert(
+    op,
+    { newId: d.newId, log: d.log },
+    {
+      kind: removal === "disable" ? "admin_disabled" : "admin_demoted",
+      admin_id: admin.id,
+      detail: `admin ${admin.id} ${what}, ${how}; if that was not meant, find out who did it ` +
+        "(the audit log) and undo it with a second admin (PATCH /api/admin/users/{id})",
+    },
+    admin.updated_at,
+    target(admin.id),
+  );
+}
