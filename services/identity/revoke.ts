@@ -10,11 +10,15 @@ import { addUpdateApproval, pendingApprovalsOf } from "../../kv/approvals.ts";
 import { addUpdateEnrollment, openEnrollmentsOf } from "../../kv/enrollments.ts";
 import type { IdentityDeps } from "./accounts.ts";
 
-/** pending requests and stored codes looked at in one disabling commit (KV's mutation limit) */
+/** pending requests and stored codes looked at in one disabling commit */
 const SCAN = 500;
-/** at most this many of each are changed in that commit */
+/**
+ * At most this many of each are changed in that commit: each change checks
+ * the entry it read, and KV takes at most 100 checks a commit, the disable's
+ * own (the account, the removal rules, the audit head) included.
+ */
 const REQUESTS_PER_COMMIT = 25;
-const CODES_PER_COMMIT = 100;
+const CODES_PER_COMMIT = 40;
 
 export interface Voided {
   audit: AuditInput[];
