@@ -176,16 +176,22 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
       });
       await w.deliver();
       const txn = await w.t.services.transactions.get(auth.id);
-      await send(operator, "post", `${P}/transactions/{id}/${capture ? "capture" : "cancel"}`, {
-        params: { id: txn.id },
-        body: capture
-          ? { amount_to_capture: 3_000 }
-          : { reason: "requested_by_customer", note: "order cancelled" },
-        factor: "otp",
-        expect: [201, 202],
-      });
+      const action = await send(
+        operator,
+        "post",
+        `${P}/transactions/{id}/${capture ? "capture" : "cancel"}`,
+        {
+          params: { id: txn.id },
+          body: capture
+            ? { amount_to_capture: 3_000 }
+            : { reason: "requested_by_customer", note: "order cancelled" },
+          factor: "otp",
+          expect: [201, 202],
+        },
+      );
       await w.deliver();
       await send(admin, "get", `${P}/transactions/{id}`, { params: { id: txn.id } });
+      await send(admin, "get", `${P}/authorizations/{id}`, { params: { id: action.id } });
     }
 
     // a dispute: read, assign, note, evidence, sync, accept
