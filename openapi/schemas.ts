@@ -233,7 +233,7 @@ export const WebhookEventSchema = z.object({
   attempts: z.number().int(),
   last_error: z.string().nullable(),
   detail: z.string().nullable().openapi({ description: "what processing did" }),
-  processed_at: z.string().nullable().openapi({ format: "date-time" }),
+  processed_at: DateTimeSchema.nullable(),
   object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
   payload_bytes: z.number().int(),
 }).openapi("WebhookEvent");

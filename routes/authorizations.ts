@@ -11,14 +11,18 @@ import { basePath } from "hono/route";
 import { adminRoute } from "./admin_route.ts";
 import { idParam, showRoute } from "./show_route.ts";
 import { callContext } from "./context.ts";
-import { AmountSchema, jsonBody, jsonContent, stripeCallErrors } from "../openapi/schemas.ts";
+import {
+  AmountSchema,
+  DateTimeSchema as DateTime,
+  jsonBody,
+  jsonContent,
+  stripeCallErrors,
+} from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionIdOf } from "./transactions.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 const ActionSchema = z.object({
   id: z.string().openapi({ example: "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),

@@ -1,9 +1,7 @@
 /** The fraud routes' schemas: alerts, signals, snoozes, rules, sweeps (README "Fraud detection"). */
 import { z } from "@hono/zod-openapi";
 import { ALERT_STATUSES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
-import { NoteSchema } from "../openapi/schemas.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
+import { DateTimeSchema as DateTime, NoteSchema } from "../openapi/schemas.ts";
 
 export const RuleEnum = z.enum(RULE_NAMES, {
   error: `rule must be one of ${RULE_NAMES.join(", ")}`,

@@ -10,15 +10,18 @@ import { adminRoute } from "./admin_route.ts";
 import { idParam, showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
+import {
+  DateTimeSchema as DateTime,
+  errorResponses,
+  jsonContent,
+  orNull,
+} from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
 import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 const CardSchema = z.object({
   type: z.string(),

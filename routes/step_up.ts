@@ -7,12 +7,12 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { requestMeta } from "./context.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { DateTimeSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const StepUp = z.object({
   step_up_token: z.string().openapi({ description: "send as X-Step-Up" }),
-  expires_at: z.string().openapi({ format: "date-time" }),
+  expires_at: DateTimeSchema,
 }).openapi("StepUpToken");
 
 const stepUp = adminRoute({ permission: "step_up.create" }, {
