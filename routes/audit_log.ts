@@ -140,6 +140,13 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   responses: {
     200: {
       description: "the entries, as an attachment",
+      headers: {
+        "content-disposition": {
+          description: '`attachment; filename="audit-log-<time>.jsonl"` (or `.csv`)',
+          required: true,
+          schema: { type: "string" },
+        },
+      },
       content: {
         "application/x-ndjson": { schema: z.string() },
         "text/csv": { schema: z.string() },

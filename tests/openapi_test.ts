@@ -297,3 +297,37 @@ Deno.test("every time the service shows is an ISO 8601 date-time string, but the
     { type: "integer", description: "Stripe's `created`, unix seconds" },
   );
 });
+
+// deno-lint-ignore no-explicit-any
+function undeclaredServiceHeaders(doc: any): string[] {
+  const offenders: string[] = [];
+  for (const { name, path, op } of operations(doc)) {
+    // deno-lint-ignore no-explicit-any
+    const responses = op.responses as Record<string, any>;
+    const json200 = responses[200]?.content?.["application/json"];
+    if (name.startsWith("GET /api/admin") && json200) {
+      if (!responses[200].headers?.etag) offenders.push(`${name} 200: no etag`);
+      if (!responses[304]) offenders.push(`${name}: no 304`);
+      // deno-lint-ignore no-explicit-any
+      const params = (op as any).parameters ?? [];
+      // deno-lint-ignore no-explicit-any
+      if (!params.some((p: any) => p.in === "header" && p.name === "if-none-match")) {
+        offenders.push(`${name}: no if-none-match parameter`);
+      }
+    }
+    for (const [status, response] of Object.entries(responses)) {
+      if ((status === "429" || status === "503") && !NON_PROBLEM_ERRORS.has(`${name} ${status}`)) {
+        if (!response.headers?.["retry-after"]) offenders.push(`${name} ${status}: no retry-after`);
+      }
+      if (!response.headers?.["x-request-id"]) offenders.push(`${name} ${status}: no x-request-id`);
+      if (path.startsWith("/api/admin") && !response.headers?.["cache-control"]) {
+        offenders.push(`${name} ${status}: no cache-control`);
+      }
+    }
+  }
+  return offenders;
+}
+
+Deno.test("the document declares the headers the service sends: ETag and 304 on admin reads, Retry-After on 429 and 503, X-Request-Id everywhere", async () => {
+  assert.deepEqual(undeclaredServiceHeaders(await servedDocument()), []);
+});
