@@ -120,7 +120,7 @@ const show = adminRoute({ permission: "customers.read" }, {
   summary: "A customer's ledger, balances, aggregates and open alerts",
   request: {
     params: idParam(
-      z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)"),
+      z.string().regex(/^cus_[A-Za-z0-9]+$/, "id must be a Stripe customer id (cus_…)"),
       "cus_R2d2C3po",
     ),
     query: z.object({ limit: LimitQuery, cursor: CursorQuery }),

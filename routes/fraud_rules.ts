@@ -35,9 +35,12 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
     "`extra_at` or `min_ratio` raised) answers 202 with an approval request another admin " +
     "approves in `/api/admin/approvals`. Settings that contradict each other (an alert level " +
     "below the watch level, a watch amount above the alert amount, the score critical below its " +
-    "alert level) are 422 naming the field.",
+    "alert level) are 422 naming the field. The example body `{}` changes nothing (no new " +
+    "version): sent as is, it answers the rule as it stands.",
   request: {
-    params: z.object({ rule: RuleEnum.openapi({ param: { name: "rule", in: "path" } }) }),
+    params: z.object({
+      rule: RuleEnum.openapi({ param: { name: "rule", in: "path" }, example: "velocity" }),
+    }),
     body: { required: true, content: { "application/json": { schema: RulePatchSchema } } },
   },
   responses: {

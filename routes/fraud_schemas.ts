@@ -114,8 +114,10 @@ export const RulePatchSchema = z.object({
   extra_at: z.number().min(0).nullable().optional(),
   min_ratio: z.number().min(1).nullable().optional(),
 }).strict().openapi("FraudRulePatch", {
-  description: "any of the settings; omitted ones keep their value",
-  example: { severity: "high" },
+  description: 'any of the settings, such as `{"alert_at": 8}`; omitted ones keep their ' +
+    "value. The example is `{}`, which changes nothing (no new version): sent as is from " +
+    "/docs, it only shows the rule",
+  example: {},
 });
 
 export const SweepSchema = z.object({

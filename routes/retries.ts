@@ -168,7 +168,10 @@ const show = showRoute({
   path: "/retries/{id}",
   tags: ["retries"],
   summary: "One retry attempt",
-  params: idParam(z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)")),
+  params: idParam(
+    z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)"),
+    "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  ),
   item: RetrySchema,
   found: "the attempt",
 });
@@ -185,7 +188,10 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "The customer's saved payment methods, to choose one for a retry",
   request: {
-    params: idParam(z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "a Stripe customer id (cus_…)")),
+    params: idParam(
+      z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "id must be a Stripe customer id (cus_…)"),
+      "cus_Example0000000000",
+    ),
   },
   responses: {
     200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),

@@ -21,7 +21,11 @@ const stepUp = adminRoute({ permission: "step_up.create" }, {
   tags: ["identity"],
   summary: "Exchange a TOTP code for a step-up token",
   description: "The token is valid for `STEP_UP_TTL_S` seconds, for the calling admin and " +
-    "bearer token only. The code is consumed like any other.",
+    "bearer token only. The code is consumed like any other.\n\n" +
+    "The example `123456` is a placeholder for your authenticator's current code (or a " +
+    "recovery code): no example can be both right and harmless. Sent unchanged it is a wrong " +
+    "code like any other: 401 `otp_invalid`, audited, and one of the 5 tries before the second " +
+    "factor locks for 15 minutes.",
   request: {
     body: jsonBody(z.object({
       code: z.string().min(1, "send the 6-digit code").max(32).openapi({
