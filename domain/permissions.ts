@@ -43,6 +43,7 @@ export const PERMISSIONS = {
   "fraud.sweeps": atLeast("analyst"),
   "retries.read": atLeast("viewer"),
   "retries.create": atLeast("operator"),
+  "authorizations.read": atLeast("viewer"),
   "authorizations.manage": atLeast("operator"),
   "audit.read": ["auditor", "admin"],
   "audit.export": ["auditor", "admin"],

@@ -4,7 +4,7 @@
  */
 import { keys } from "./keys.ts";
 import { getManyChunked } from "./atomic.ts";
-import { type CursorSealer, type Page, scanPage } from "./pagination.ts";
+import { type CursorSealer, listPage, type Page, scanPage } from "./pagination.ts";
 import {
   defaultRuleSettings,
   RULE_NAMES,
@@ -136,8 +136,17 @@ export function addSweepRun(op: Deno.AtomicOperation, run: SweepRun): void {
   op.set(keys.fraudSweep(run.id), run);
 }
 
-export function listSweepRuns(kv: Deno.Kv, limit: number, cursor?: string) {
-  return kv.list<SweepRun>({ prefix: keys.fraudSweepsPrefix() }, { reverse: true, limit, cursor });
+/** One page of sweep runs, newest first (run ids are ULIDs: key order is start order). */
+export function listSweepRuns(
+  kv: Deno.Kv,
+  sealer: CursorSealer,
+  q: { limit: number; cursor?: string },
+): Promise<Page<SweepRun>> {
+  return listPage<SweepRun>(kv, sealer, { prefix: keys.fraudSweepsPrefix() }, {
+    scope: "fraud_sweeps",
+    limit: q.limit,
+    cursor: q.cursor,
+  });
 }
 
 /** Rows of the change index after `after` (exclusive) up to `untilMs` (inclusive). */

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../routes/env.ts";
 import { finalizeOperations } from "./operations.ts";
+import { declareCommonHeaders, HEADER_COMPONENTS } from "./headers.ts";
 
 export const OPENAPI_INFO = {
   openapi: "3.1.0",
@@ -46,7 +47,11 @@ export const OPENAPI_INFO = {
   ],
 };
 
+/** The security schemes and the response headers the document refers to. */
 export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
+  for (const [name, header] of Object.entries(HEADER_COMPONENTS)) {
+    app.openAPIRegistry.registerComponent("headers", name, header);
+  }
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
@@ -68,5 +73,5 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
 
 /** The document as served at /openapi.json. */
 export function openApiDocument(app: OpenAPIHono<AppEnv>) {
-  return finalizeOperations(app.getOpenAPI31Document(OPENAPI_INFO));
+  return finalizeOperations(declareCommonHeaders(app.getOpenAPI31Document(OPENAPI_INFO)));
 }

@@ -5,6 +5,7 @@
 import { maskString } from "../core/log.ts";
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
+import { headerRef } from "./headers.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
 import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
@@ -95,6 +96,9 @@ export function errorResponses(...codes: ErrorCode[]) {
   return Object.fromEntries(
     Object.entries(byStatus).map(([status, list]) => [status, {
       description: list.map((c) => `\`${c}\``).join(", "),
+      ...(status === "429" || status === "503"
+        ? { headers: { "retry-after": headerRef("RetryAfter") } }
+        : {}),
       content: {
         "application/problem+json": {
           ...problemContent["application/problem+json"],
@@ -233,7 +237,7 @@ export const WebhookEventSchema = z.object({
   attempts: z.number().int(),
   last_error: z.string().nullable(),
   detail: z.string().nullable().openapi({ description: "what processing did" }),
-  processed_at: z.string().nullable().openapi({ format: "date-time" }),
+  processed_at: DateTimeSchema.nullable(),
   object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
   payload_bytes: z.number().int(),
 }).openapi("WebhookEvent");

@@ -4,13 +4,16 @@
  *   - the guard middleware (address -> bearer token -> throttle -> permission -> second factor),
  *   - `security` and `x-permission` / `x-roles` / `x-second-factor` in the OpenAPI
  *     document, so /docs shows who may call it and whether 2FA is needed,
- *   - the 401/403/429 problem responses.
+ *   - the 401/403/429 problem responses,
+ *   - the headers the service adds: `ETag` and `304` on a GET's JSON answer (README "Caching and
+ *     ETags"), `Idempotent-Replayed` where the route takes an `Idempotency-Key`.
  */
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
+import { headerRef, IF_NONE_MATCH_PARAMETER, NOT_MODIFIED_RESPONSE } from "../openapi/headers.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
 import type { ErrorCode } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
@@ -87,18 +90,53 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
   }
   const note = `**Roles:** ${roles.join(", ")} (\`${permission}\`)` +
     (secondFactor ? ". **Second factor:** `X-OTP-Code` or `X-Step-Up` required." : ".");
+  const revalidated = route.method === "get" && hasJson200(route.responses);
+  const responses = withAddedHeaders(route);
   return createRoute({
     ...route,
+    ...(revalidated ? { parameters: [...route.parameters ?? [], IF_NONE_MATCH_PARAMETER] } : {}),
     description: route.description ? `${route.description}\n\n${note}` : note,
     security: secondFactor
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
     middleware: guard(permission, secondFactor, route.request, bodyLimit),
-    responses: withGuardErrors(errorResponses(...codes), route.responses),
+    responses: withGuardErrors(errorResponses(...codes), responses),
     "x-permission": permission,
     "x-roles": [...roles],
     "x-second-factor": secondFactor,
   }) as R & { middleware: MiddlewareHandler<AppEnv> };
+}
+
+type Responses = RouteConfig["responses"];
+type Declared = { content?: Record<string, unknown>; headers?: Record<string, unknown> };
+
+function hasJson200(responses: Responses): boolean {
+  return !!(responses[200] as Declared | undefined)?.content?.["application/json"];
+}
+
+/**
+ * The route's responses with the headers the service adds to them: a GET's
+ * JSON 200 carries an `ETag` (and gets its 304), a route taking an
+ * `Idempotency-Key` may answer a 2xx as a replay.
+ */
+function withAddedHeaders(route: RouteConfig): Responses {
+  const out: Record<string, unknown> = { ...route.responses };
+  const shape = (route.request?.headers as { shape?: Record<string, unknown> } | undefined)?.shape;
+  const idempotent = shape?.["idempotency-key"] !== undefined;
+  for (const [status, response] of Object.entries(route.responses)) {
+    const r = response as Declared;
+    const added = {
+      ...(route.method === "get" && status === "200" && r.content?.["application/json"]
+        ? { etag: headerRef("ETag") }
+        : {}),
+      ...(idempotent && /^2/.test(status)
+        ? { "idempotent-replayed": headerRef("IdempotentReplayed") }
+        : {}),
+    };
+    if (Object.keys(added).length) out[status] = { ...r, headers: { ...r.headers, ...added } };
+  }
+  if (route.method === "get" && hasJson200(route.responses)) out[304] = NOT_MODIFIED_RESPONSE;
+  return out as Responses;
 }
 
 /**

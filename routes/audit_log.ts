@@ -8,7 +8,7 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { dateTimeQuery, jsonContent } from "../openapi/schemas.ts";
+import { dateTimeQuery, DateTimeSchema, jsonContent } from "../openapi/schemas.ts";
 import { type AuditFilters, EXPORT_CONTENT_TYPES } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -42,7 +42,7 @@ export const AuditEntrySchema = z.object({
   seq: z.number().int().min(1),
   id: z.string().openapi({ example: "aud_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
   at: z.number().int().openapi({ description: "ms since the epoch" }),
-  at_iso: z.string(),
+  at_iso: DateTimeSchema.openapi({ description: "`at` as an ISO 8601 date-time" }),
   actor: z.object({
     type: z.enum(["admin", "system", "stripe"]),
     id: z.string(),
@@ -140,6 +140,13 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   responses: {
     200: {
       description: "the entries, as an attachment",
+      headers: {
+        "content-disposition": {
+          description: '`attachment; filename="audit-log-<time>.jsonl"` (or `.csv`)',
+          required: true,
+          schema: { type: "string" },
+        },
+      },
       content: {
         "application/x-ndjson": { schema: z.string() },
         "text/csv": { schema: z.string() },

@@ -2,17 +2,27 @@
  * POST /transactions/{id}/capture and /cancel (mounted under
  * /api/admin/payments): finish or release an authorization (a PaymentIntent
  * in `requires_capture`), operator+, 2FA, once; optional `Idempotency-Key`.
+ * GET /authorizations/{id} reads one back (an answer of `202 processing`
+ * names it in `Location`) until it settles.
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
+import { basePath } from "hono/route";
 import { adminRoute } from "./admin_route.ts";
+import { idParam, showRoute } from "./show_route.ts";
 import { callContext } from "./context.ts";
-import { AmountSchema, jsonBody, jsonContent, stripeCallErrors } from "../openapi/schemas.ts";
+import {
+  AmountSchema,
+  DateTimeSchema as DateTime,
+  jsonBody,
+  jsonContent,
+  stripeCallErrors,
+} from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionIdOf } from "./transactions.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 const ActionSchema = z.object({
   id: z.string().openapi({ example: "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -53,9 +63,19 @@ const TxnParam = z.object({
   }),
 });
 
+const location = {
+  location: {
+    description: "where the action is read back: `GET /api/admin/payments/authorizations/{id}`",
+    schema: { type: "string" as const },
+  },
+};
+
 const responses = {
-  201: jsonContent(ActionSchema, "Stripe answered"),
-  202: jsonContent(ActionSchema, "sent; the outcome is not known yet"),
+  201: { ...jsonContent(ActionSchema, "Stripe answered"), headers: location },
+  202: {
+    ...jsonContent(ActionSchema, "sent; the outcome is not known yet: read it at `Location`"),
+    headers: location,
+  },
   ...stripeCallErrors(),
 };
 
@@ -108,19 +128,39 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
   responses,
 });
 
+const show = showRoute({
+  permission: "authorizations.read",
+  path: "/authorizations/{id}",
+  tags: ["transactions"],
+  summary: "One capture or cancel as it stands (`processing` until Stripe's outcome is known)",
+  params: idParam(
+    z.string().regex(/^aut_[0-9A-Z]{26}$/, "id must be a capture or cancel id (aut_…)"),
+    "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  ),
+  item: ActionSchema,
+  found: "the capture or cancel",
+});
+
+type Answer = Awaited<ReturnType<Services["retries"]["capture"]>>;
+
 export function authorizationRoutes(services: Services) {
+  /** 201 when Stripe answered, 202 while its outcome is unknown; `Location` reads it back. */
+  const answer = (c: Context<AppEnv>, r: Answer) => {
+    if (r.replayed) c.header("Idempotent-Replayed", "true");
+    c.header("Location", `${basePath(c)}/authorizations/${r.action.id}`);
+    return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
+  };
   return createRouter()
     .openapi(capture, async (c) => {
       const body = c.req.valid("json") ?? {};
       const id = await transactionIdOf(services, c.req.valid("param").id);
-      const r = await services.retries.capture(callContext(c), id, body);
-      if (r.replayed) c.header("Idempotent-Replayed", "true");
-      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
+      return answer(c, await services.retries.capture(callContext(c), id, body));
     })
     .openapi(cancel, async (c) => {
       const id = await transactionIdOf(services, c.req.valid("param").id);
-      const r = await services.retries.cancel(callContext(c), id, c.req.valid("json"));
-      if (r.replayed) c.header("Idempotent-Replayed", "true");
-      return r.action.status === "processing" ? c.json(r.action, 202) : c.json(r.action, 201);
+      return answer(c, await services.retries.cancel(callContext(c), id, c.req.valid("json")));
+    })
+    .openapi(show, async (c) => {
+      return c.json(await services.retries.getAuthorization(c.req.valid("param").id), 200);
     });
 }

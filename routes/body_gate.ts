@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { AppError, type FieldError, validationFailed } from "../core/errors.ts";
-import { fieldErrors } from "./field_errors.ts";
+import { fieldErrors } from "../core/field_errors.ts";
 
 /** The default for admin routes; a route declares more in its definition. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;

@@ -10,6 +10,7 @@ import { idParam } from "./show_route.ts";
 import {
   AmountSchema,
   CursorQuery,
+  DateTimeSchema,
   errorResponses,
   jsonContent,
   LimitQuery,
@@ -40,7 +41,7 @@ const LedgerEntrySchema = z.object({
   currency: z.string(),
   transaction_id: z.string(),
   stripe_object: z.string().openapi({ example: "re_3QxYz" }),
-  at: z.string().openapi({ format: "date-time" }),
+  at: DateTimeSchema,
 }).openapi("LedgerEntry");
 
 const counts = z.object({ payments: z.number().int(), failures: z.number().int() });
@@ -73,7 +74,7 @@ const AggregatesSchema = z.object({
     reviews_opened: z.number().int(),
     disputes: z.number().int(),
   }),
-  updated_at: z.string(),
+  updated_at: DateTimeSchema,
 }).openapi("CustomerAggregates");
 
 const AlertSummarySchema = z.object({
@@ -89,11 +90,11 @@ const CustomerViewSchema = z.object({
     email: z.string().nullable().openapi({ example: "j***@example.com" }),
     name: z.string().nullable(),
     description: z.string().nullable(),
-    created: z.string().nullable(),
+    created: DateTimeSchema.nullable(),
     deleted: z.boolean(),
     payment_methods: z.array(PaymentMethodSchema.extend({
       id: z.string(),
-      attached_at: z.string(),
+      attached_at: DateTimeSchema,
     })).openapi({
       description: "as webhooks told: attached (`payment_method.attached`) and not detached " +
         "since (`payment_method.detached`), whichever event came first",
@@ -119,7 +120,7 @@ const show = adminRoute({ permission: "customers.read" }, {
   summary: "A customer's ledger, balances, aggregates and open alerts",
   request: {
     params: idParam(
-      z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)"),
+      z.string().regex(/^cus_[A-Za-z0-9]+$/, "id must be a Stripe customer id (cus_…)"),
       "cus_R2d2C3po",
     ),
     query: z.object({ limit: LimitQuery, cursor: CursorQuery }),

@@ -4,6 +4,7 @@ import {
   AmountSchema,
   CurrencySchema,
   CursorQuery,
+  DateTimeSchema as DateTime,
   LimitQuery,
   oneOf,
 } from "../openapi/schemas.ts";
@@ -13,8 +14,6 @@ import {
   EVIDENCE_FILE_FIELDS,
   EVIDENCE_TEXT_FIELDS,
 } from "../domain/dispute_evidence.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
 
 export const DisputeSchema = z.object({
   id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -98,7 +97,7 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     sent_at: DateTime.nullable(),
     settled_at: DateTime.nullable(),
     failure: z.string().nullable(),
-    job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
+    job: z.object({ id: z.string(), due_at: DateTime }).nullable(),
   }).nullable(),
   closing: z.object({
     state: z.enum(["processing", "closed", "failed"]),
@@ -109,7 +108,7 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     approval_id: z.string().nullable(),
     settled_at: DateTime.nullable(),
     failure: z.string().nullable(),
-    job: z.object({ id: z.string(), due_at: z.number() }).nullable(),
+    job: z.object({ id: z.string(), due_at: DateTime }).nullable(),
   }).nullable().openapi({
     description: "the close at Stripe after an accept's go-ahead: `processing` until Stripe's " +
       "answer, its webhook or reconciliation settles it",

@@ -222,8 +222,9 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
             )
               .optional(),
           }).openapi("DisputeSyncRequest", {
-            description: "`{}` pulls every dispute; `{dispute_id}` one",
-            example: {},
+            description: "`{}` pulls every dispute; `{dispute_id}` one. The example's " +
+              "`du_Example…` is none of Stripe's: sent as is, it is 404 and reads nothing",
+            example: { dispute_id: "du_Example0000000000" },
           }),
         },
       },

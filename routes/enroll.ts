@@ -32,7 +32,10 @@ const enroll = createRoute({
   summary: "Redeem an enrollment code for your own credentials (shown once)",
   description: "A new account's code returns a token, TOTP secret and recovery codes. After a " +
     "token rotation, send your current TOTP code in `X-OTP-Code`; after a second-factor reset, " +
-    "send your current token in `Authorization`. Each code works once.",
+    "send your current token in `Authorization`. Each code works once.\n\n" +
+    "The example code is a placeholder for the one you were handed: no example can be both " +
+    "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
+    "and counted against your address like any failed code (past 30 a minute, 429).",
   request: {
     body: jsonBody(z.object({
       code: z.string().min(1, "send the enrollment code").max(100).openapi({

@@ -163,10 +163,12 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/snoozes",
   tags,
   summary: "Silence a rule for a customer until a time",
+  description: "The customer is one Stripe's webhooks have reported (else 404 naming " +
+    "`body.customer`): the example's `cus_Example…` is none, so sent as is it silences nothing.",
   request: {
     body: jsonBody(
       z.object({
-        customer: z.string().min(1).max(255).openapi({ example: "cus_NffrFeUfNV2Hib" }),
+        customer: z.string().min(1).max(255).openapi({ example: "cus_Example0000000000" }),
         rule: RuleEnum,
         until: z.iso.datetime({
           offset: true,
@@ -181,7 +183,7 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   },
   responses: {
     201: jsonContent(SnoozeSchema, "snoozed"),
-    ...errorResponses("conflict"),
+    ...errorResponses("not_found", "conflict"),
   },
 });
 
@@ -194,6 +196,7 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
     params: z.object({
       id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "id must be a snooze id (fsz_…)").openapi({
         param: { name: "id", in: "path" },
+        example: "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
       }),
     }),
   },

@@ -7,7 +7,8 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonBody, jsonContent, LimitQuery } from "../openapi/schemas.ts";
+import { listRoute } from "./list_route.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";
@@ -34,9 +35,12 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
     "`extra_at` or `min_ratio` raised) answers 202 with an approval request another admin " +
     "approves in `/api/admin/approvals`. Settings that contradict each other (an alert level " +
     "below the watch level, a watch amount above the alert amount, the score critical below its " +
-    "alert level) are 422 naming the field.",
+    "alert level) are 422 naming the field. The example body `{}` changes nothing (no new " +
+    "version): sent as is, it answers the rule as it stands.",
   request: {
-    params: z.object({ rule: RuleEnum.openapi({ param: { name: "rule", in: "path" } }) }),
+    params: z.object({
+      rule: RuleEnum.openapi({ param: { name: "rule", in: "path" }, example: "velocity" }),
+    }),
     body: { required: true, content: { "application/json": { schema: RulePatchSchema } } },
   },
   responses: {
@@ -77,15 +81,14 @@ const sweepNow = adminRoute({ permission: "fraud.sweeps" }, {
   },
 });
 
-const sweeps = adminRoute({ permission: "fraud.sweeps" }, {
-  method: "get",
+const sweeps = listRoute({
+  permission: "fraud.sweeps",
   path: "/fraud/sweeps",
   tags,
   summary: "Past sweep runs, newest first",
-  request: { query: z.object({ limit: LimitQuery }) },
-  responses: {
-    200: jsonContent(z.object({ data: z.array(SweepSchema), next_cursor: z.null() }), "runs"),
-  },
+  filters: {},
+  item: SweepSchema,
+  pageName: "FraudSweepPage",
 });
 
 /** A run as shown: `changes_until` and `started_by` are null on runs recorded before they were kept. */
@@ -108,12 +111,7 @@ export function fraudRuleRoutes(services: Services) {
       async (c) => c.json(sweepView(await fraud.startSweep(callContext(c))), 200),
     )
     .openapi(sweeps, async (c) => {
-      return c.json(
-        {
-          data: (await fraud.listSweeps(c.req.valid("query").limit)).map(sweepView),
-          next_cursor: null,
-        },
-        200,
-      );
+      const page = await fraud.listSweeps(c.req.valid("query"));
+      return c.json({ data: page.data.map(sweepView), next_cursor: page.next_cursor }, 200);
     });
 }

@@ -1,9 +1,7 @@
 /** The fraud routes' schemas: alerts, signals, snoozes, rules, sweeps (README "Fraud detection"). */
 import { z } from "@hono/zod-openapi";
 import { ALERT_STATUSES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
-import { NoteSchema } from "../openapi/schemas.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
+import { DateTimeSchema as DateTime, NoteSchema } from "../openapi/schemas.ts";
 
 export const RuleEnum = z.enum(RULE_NAMES, {
   error: `rule must be one of ${RULE_NAMES.join(", ")}`,
@@ -116,8 +114,10 @@ export const RulePatchSchema = z.object({
   extra_at: z.number().min(0).nullable().optional(),
   min_ratio: z.number().min(1).nullable().optional(),
 }).strict().openapi("FraudRulePatch", {
-  description: "any of the settings; omitted ones keep their value",
-  example: { severity: "high" },
+  description: 'any of the settings, such as `{"alert_at": 8}`; omitted ones keep their ' +
+    "value. The example is `{}`, which changes nothing (no new version): sent as is from " +
+    "/docs, it only shows the rule",
+  example: {},
 });
 
 export const SweepSchema = z.object({

@@ -3,16 +3,15 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "../openapi/schemas.ts";
+import { AdminSchema, DateTimeSchema, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({
   permissions: z.array(z.string()).openapi({ example: ["me.read", "refunds.read"] }),
   second_factor: z.object({
     enrolled: z.boolean(),
-    enrolled_at: z.string().nullable(),
-    locked_until: z.string().nullable().openapi({
+    enrolled_at: DateTimeSchema.nullable(),
+    locked_until: DateTimeSchema.nullable().openapi({
       description: "set while locked after repeated wrong codes",
     }),
     recovery_codes_remaining: z.number().int(),

@@ -10,15 +10,19 @@ import { adminRoute } from "./admin_route.ts";
 import { idParam, showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonContent, orNull } from "../openapi/schemas.ts";
+import {
+  DateTimeSchema as DateTime,
+  errorResponses,
+  jsonContent,
+  orNull,
+} from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
 import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
-
-const DateTime = z.string().openapi({ format: "date-time" });
+import { headerRef } from "../openapi/headers.ts";
 
 const CardSchema = z.object({
   type: z.string(),
@@ -122,7 +126,7 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
       "Stripe answered: succeeded, requires_action, requires_capture or failed",
     ),
     202: jsonContent(RetrySchema, "sent; the outcome is not known yet"),
-    ...errorResponses(
+    ...withRetryAfterOn409(errorResponses(
       "not_found",
       "conflict",
       "retry_refused",
@@ -130,9 +134,17 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
       "idempotency_key_reused",
       "stripe_error",
       "stripe_unavailable",
-    ),
+    )),
   },
 });
+
+/** A payment whose decline is still arriving from Stripe is 409 with `Retry-After` (README). */
+function withRetryAfterOn409<R extends Record<string, object>>(responses: R): R {
+  return {
+    ...responses,
+    409: { ...responses[409], headers: { "retry-after": headerRef("RetryAfter") } },
+  };
+}
 
 const list = listRoute({
   permission: "retries.read",
@@ -156,7 +168,10 @@ const show = showRoute({
   path: "/retries/{id}",
   tags: ["retries"],
   summary: "One retry attempt",
-  params: idParam(z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)")),
+  params: idParam(
+    z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)"),
+    "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  ),
   item: RetrySchema,
   found: "the attempt",
 });
@@ -173,7 +188,10 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "The customer's saved payment methods, to choose one for a retry",
   request: {
-    params: idParam(z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "a Stripe customer id (cus_…)")),
+    params: idParam(
+      z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "id must be a Stripe customer id (cus_…)"),
+      "cus_Example0000000000",
+    ),
   },
   responses: {
     200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),

@@ -6,7 +6,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { validationFailed } from "../core/errors.ts";
-import { fieldErrors } from "./field_errors.ts";
+import { fieldErrors } from "../core/field_errors.ts";
 
 const TARGET_NAMES: Record<string, string> = {
   json: "body",

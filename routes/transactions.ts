@@ -11,6 +11,7 @@ import { listRoute } from "./list_route.ts";
 import {
   AmountSchema,
   dateTimeQuery,
+  DateTimeSchema,
   errorResponses,
   jsonContent,
   nullableString,
@@ -50,7 +51,7 @@ export const TransactionSchema = z.object({
   }),
   stripe_payment_intent: nullableString("pi_3QxYz"),
   stripe_charge: nullableString("ch_3QxYz"),
-  created: z.string().openapi({ format: "date-time", description: "when Stripe created it" }),
+  created: DateTimeSchema.openapi({ description: "when Stripe created it" }),
   description: z.string().nullable(),
   payment_method: orNull(PaymentMethodSchema),
   failure_code: nullableString("card_declined"),
@@ -65,7 +66,7 @@ export const TransactionSchema = z.object({
       id: z.string(),
       fraud_type: z.string(),
       actionable: z.boolean(),
-      created: z.string(),
+      created: DateTimeSchema,
     })),
     reviews: z.array(z.object({
       id: z.string(),
@@ -73,10 +74,10 @@ export const TransactionSchema = z.object({
       reason: z.string(),
       opened_reason: z.string().nullable(),
       closed_reason: z.string().nullable(),
-      created: z.string(),
+      created: DateTimeSchema,
     })),
   }),
-  updated_at: z.string().openapi({ format: "date-time" }),
+  updated_at: DateTimeSchema,
 }).openapi("Transaction");
 
 const ListFilters = {
@@ -116,7 +117,7 @@ const ActivitySchema = z.object({
     status: z.string().openapi({ example: "succeeded" }),
     reason: nullableString("requested_by_customer"),
     requested_by: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-    created_at: z.string().openapi({ format: "date-time" }),
+    created_at: DateTimeSchema,
   })).openapi({ description: "refunds asked for on this payment, any status (GET /refunds/{id})" }),
   disputes: z.array(z.object({
     id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -125,8 +126,8 @@ const ActivitySchema = z.object({
     reason: z.string().openapi({ example: "fraudulent" }),
     amount: AmountSchema,
     currency: z.string().openapi({ example: "usd" }),
-    evidence_due_by: orNull(z.string().openapi({ format: "date-time" })),
-    created_at: z.string().openapi({ format: "date-time" }),
+    evidence_due_by: orNull(DateTimeSchema),
+    created_at: DateTimeSchema,
   })).openapi({ description: "its disputes and inquiries (GET /disputes/{id})" }),
   retries: z.array(z.object({
     id: z.string().openapi({ example: "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -134,7 +135,7 @@ const ActivitySchema = z.object({
     payment_method: z.string().openapi({ example: "pm_1QbC2dEfGhIjKlMn" }),
     failure_code: nullableString("card_declined"),
     requested_by: z.string().openapi({ example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-    created_at: z.string().openapi({ format: "date-time" }),
+    created_at: DateTimeSchema,
   })).openapi({ description: "retry attempts on this payment (GET /retries/{id})" }),
 }).openapi("TransactionActivity", {
   description: "what was done about this payment, oldest first; each item's detail is at its route",

@@ -91,7 +91,11 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
   description: "No credentials are returned: the new person redeems an enrollment code at " +
     "`POST /api/admin/enroll`. An account that can approve (operator, admin) waits for a second " +
     "admin: the answer is 202 with the pending request and no code; the approver's answer " +
-    "carries the code (`approval.handover`) to hand over.",
+    "carries the code (`approval.handover`) to hand over.\n\n" +
+    "The example asks for an operator at `example.invalid`, a domain that never receives " +
+    "mail: sent as is it creates no account, only a request that waits for a second admin " +
+    "(202); reject it in `/api/admin/approvals` (it expires by itself after 24 h). A second " +
+    "send while it waits is 409.",
   request: {
     body: jsonBody(
       z.object({
@@ -99,10 +103,14 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
         email: z.string().max(254).refine((e) => canonicalEmail(e) !== null, {
           message: "must be an email address",
         }).openapi({
-          example: "ops@example.com",
+          example: "new.person@example.invalid",
           description: "an email address (trimmed, lowercased)",
         }),
-        role: RoleSchema,
+        role: RoleSchema.openapi({
+          description: "viewer, support, analyst and auditor accounts are made at once (201, " +
+            "with an enrollment code); operator and admin wait for a second admin (202)",
+          example: "operator",
+        }),
       }).strict(),
     ),
   },

@@ -27,6 +27,7 @@ async function client(w: RetryWorld) {
   const schemas = responseChecker(doc);
   const seen = new Map<string, number[]>();
   /** every successful read, to read again as each role */
+  let lastEtag = "";
   const reads: {
     template: string;
     params?: Record<string, string>;
@@ -44,6 +45,8 @@ async function client(w: RetryWorld) {
       form?: FormData;
       factor?: Factor;
       expect?: number[];
+      /** request headers besides the credentials (`if-none-match`) */
+      headers?: Record<string, string>;
     } = {},
   ): Promise<Json> {
     const factor = options.factor ?? "token";
@@ -52,6 +55,7 @@ async function client(w: RetryWorld) {
       : factor === "step_up"
       ? await stepUpHeaders(w.t, as)
       : { authorization: `Bearer ${as.token}` };
+    Object.assign(headers, options.headers);
     let payload: string | Uint8Array<ArrayBuffer> | undefined;
     if (options.form) {
       // sent as bytes: FormData's body type differs between Deno's and Node's typings
@@ -81,13 +85,14 @@ async function client(w: RetryWorld) {
       (options.expect ?? [200, 201]).includes(status),
       `${label}: ${status} ${JSON.stringify(body)}`,
     );
-    if (method === "get" && factor === "token" && status === 200) {
+    if (method === "get" && factor === "token" && status === 200 && !options.headers) {
       reads.push({ template, params: options.params, query: options.query });
     }
+    if (res.headers.has("etag")) lastEtag = res.headers.get("etag")!;
     seen.set(`${method} ${template}`, [...(seen.get(`${method} ${template}`) ?? []), status]);
     return body;
   }
-  return { send, seen, doc, reads };
+  return { send, seen, doc, reads, etag: () => lastEtag };
 }
 
 const P = "/api/admin/payments";
@@ -95,7 +100,7 @@ const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2
 
 Deno.test("response schemas: successful answers on every resource fit the OpenAPI document", async () => {
   await withRetryWorld(async (w) => {
-    const { send, seen, doc, reads } = await client(w);
+    const { send, seen, doc, reads, etag } = await client(w);
     const { operator, admin } = w;
     const admin2 = await createAdmin(w.t, "admin");
     const paid = await w.pay(5_000);
@@ -176,16 +181,22 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
       });
       await w.deliver();
       const txn = await w.t.services.transactions.get(auth.id);
-      await send(operator, "post", `${P}/transactions/{id}/${capture ? "capture" : "cancel"}`, {
-        params: { id: txn.id },
-        body: capture
-          ? { amount_to_capture: 3_000 }
-          : { reason: "requested_by_customer", note: "order cancelled" },
-        factor: "otp",
-        expect: [201, 202],
-      });
+      const action = await send(
+        operator,
+        "post",
+        `${P}/transactions/{id}/${capture ? "capture" : "cancel"}`,
+        {
+          params: { id: txn.id },
+          body: capture
+            ? { amount_to_capture: 3_000 }
+            : { reason: "requested_by_customer", note: "order cancelled" },
+          factor: "otp",
+          expect: [201, 202],
+        },
+      );
       await w.deliver();
       await send(admin, "get", `${P}/transactions/{id}`, { params: { id: txn.id } });
+      await send(admin, "get", `${P}/authorizations/{id}`, { params: { id: action.id } });
     }
 
     // a dispute: read, assign, note, evidence, sync, accept
@@ -425,8 +436,18 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
     const rotated = await send(operator, "post", "/api/admin/me/rotate-token", { factor: "otp" });
     assert.ok(rotated.token);
 
-    // the same reads as every role: what a role may see (masked or not) fits the document too
+    // each read again with the tag it answered: 304, declared, no body
     const seeded = [...reads];
+    for (const r of seeded) {
+      await send(admin, "get", r.template, r);
+      await send(admin, "get", r.template, {
+        ...r,
+        headers: { "if-none-match": etag() },
+        expect: [304],
+      });
+    }
+
+    // the same reads as every role: what a role may see (masked or not) fits the document too
     for (const role of ROLES) {
       const reader = await createAdmin(w.t, role);
       for (const r of seeded) {
@@ -464,5 +485,33 @@ Deno.test("response schemas: a body off the declared schema fails the check", as
       );
     }
     assert.throws(() => schemas.check("get", "/api/admin/me", 418, "application/json", me, "x"));
+  });
+});
+
+Deno.test("response headers: one the document does not declare, or a declared required one missing, fails the check", async () => {
+  await withRetryWorld(async (w) => {
+    const { doc } = await client(w);
+    const schemas = responseChecker(doc);
+    const res = await w.t.app.request("/api/admin/me", {
+      headers: { authorization: `Bearer ${w.admin.token}` },
+    });
+    await res.body?.cancel();
+    assert.ok(res.headers.get("etag"));
+    schemas.checkHeaders("get", "/api/admin/me", res, "me");
+    const headers = (change: (h: Headers) => void) => {
+      const h = new Headers(res.headers);
+      change(h);
+      return new Response(null, { status: 200, headers: h });
+    };
+    for (
+      const wrong of [
+        headers((h) => h.set("location", "/elsewhere")),
+        headers((h) => h.set("retry-after", "2")),
+        headers((h) => h.delete("etag")),
+        headers((h) => h.delete("x-request-id")),
+      ]
+    ) {
+      assert.throws(() => schemas.checkHeaders("get", "/api/admin/me", wrong, "x"));
+    }
   });
 });

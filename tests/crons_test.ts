@@ -70,7 +70,7 @@ Deno.test("the fraud-sweep cron is timed and recorded; a sweep already running m
     await sweep();
     let recorded = (await lastCronRuns(t.kv)).find((r) => r.task === "fraud-sweep");
     assert.equal(recorded?.ok, true);
-    const runs = await t.services.fraud.listSweeps(10);
+    const runs = (await t.services.fraud.listSweeps({ limit: 10 })).data;
     assert.equal(runs.length, 1);
     assert.equal(runs[0].trigger, "cron");
 
@@ -84,6 +84,10 @@ Deno.test("the fraud-sweep cron is timed and recorded; a sweep already running m
     recorded = (await lastCronRuns(t.kv)).find((r) => r.task === "fraud-sweep");
     assert.equal(recorded?.ok, true, recorded?.error ?? "");
     assert.ok(t.logs.some((l) => l.includes("fraud sweep cron skipped: a sweep is running")));
-    assert.equal((await t.services.fraud.listSweeps(10)).length, 1, "no second run started");
+    assert.equal(
+      (await t.services.fraud.listSweeps({ limit: 10 })).data.length,
+      1,
+      "no second run started",
+    );
   });
 });

@@ -21,11 +21,16 @@ Deno.test("checkDraft() names every unknown field, wrong type and the budget ove
   assert.deepEqual(errors.map((e) => e.path).sort(), [
     "body",
     "body.customer_name",
-    "body.enhanced_evidence.visa_compelling_evidence_3.disputed_transaction",
+    "body.enhanced_evidence.visa_compelling_evidence_3.disputed_transaction.colour",
     "body.receipt",
     "body.shipping_carier",
   ]);
   assert.match(errors.find((e) => e.path === "body")!.message, /150001 characters.*150000/);
+  // Visa's fields are worded like every other field: the unknown one named, the closest known
+  assert.match(
+    errors.find((e) => e.path.endsWith(".colour"))!.message,
+    /^colour is not a known field/,
+  );
   assert.equal(EVIDENCE_TEXT_FIELDS.length + EVIDENCE_FILE_FIELDS.length, 27);
 });
 
@@ -195,5 +200,24 @@ Deno.test("PUT evidence: Visa Compelling Evidence 3.0 is staged at Stripe too", 
     assert.equal(atStripe.evidence.customer_name, "Ada");
     assert.deepEqual(saved.body.evidence.enhanced_evidence, enhanced);
     assert.equal(atStripe.evidence_details.submission_count, 0);
+  });
+});
+
+Deno.test("checkDraft() words Visa Compelling Evidence 3.0's problems by field and fix, not in zod's words", () => {
+  const { errors } = checkDraft({
+    enhanced_evidence: {
+      visa_compliance: { fee_acknowledged: "yes" },
+      visa_compelling_evidence_3: {
+        disputed_transaction: { merchandise_or_services: "goods" },
+        prior_undisputed_transactions: [{ charge: "pi_1" }],
+      },
+    },
+  });
+  const V = "body.enhanced_evidence.visa_compelling_evidence_3";
+  assert.deepEqual(Object.fromEntries(errors.map((e) => [e.path, e.message])), {
+    "body.enhanced_evidence.visa_compliance.fee_acknowledged": "fee_acknowledged must be a boolean",
+    [`${V}.disputed_transaction.merchandise_or_services`]:
+      "merchandise_or_services must be one of merchandise, services",
+    [`${V}.prior_undisputed_transactions.0.charge`]: "charge must be a charge id (ch_… or py_…)",
   });
 });

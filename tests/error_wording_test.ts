@@ -1,9 +1,10 @@
 /** Error messages name the problem in words a caller can act on. */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { authHeaders, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { fieldErrors } from "../routes/field_errors.ts";
+import { fieldErrors } from "../core/field_errors.ts";
+import { ZOD_WORDS } from "./helpers/abuse.ts";
 
 const BASE = "/api/admin/payments/refunds";
 
@@ -105,5 +106,106 @@ Deno.test("an id in the wrong form names the field and the form, as a sentence",
       body.detail,
       "path.id: id must be a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
     );
+  });
+});
+
+Deno.test("fieldErrors() words every kind of zod issue by the field and its fix, never in zod's own words", () => {
+  const cases: [z.ZodType, unknown, Record<string, string>][] = [
+    [z.object({ a: z.union([z.string(), z.number()]) }), { a: true }, {
+      "body.a": "a must be a string or a number",
+    }],
+    [
+      z.object({
+        amounts: z.record(
+          z.string().regex(/^[a-z]{3}$/, "currency keys are lowercase ISO codes such as usd"),
+          z.number(),
+        ),
+      }),
+      { amounts: { USD: 1 } },
+      { "body.amounts.USD": "currency keys are lowercase ISO codes such as usd" },
+    ],
+    [z.object({ m: z.record(z.string().min(2), z.number()) }), { m: { x: 1 } }, {
+      "body.m.x": "the key x must be at least 2 characters",
+    }],
+    [z.object({ n: z.number().positive() }), { n: 0 }, { "body.n": "n must be more than 0" }],
+    [z.object({ n: z.number().lt(5) }), { n: 5 }, { "body.n": "n must be less than 5" }],
+    [z.object({ n: z.number().multipleOf(5) }), { n: 3 }, {
+      "body.n": "n must be a multiple of 5",
+    }],
+    [z.object({ s: z.string().min(1) }), { s: "" }, { "body.s": "s must not be empty" }],
+    [z.object({ s: z.string().max(1) }), { s: "ab" }, {
+      "body.s": "s must be at most 1 character",
+    }],
+    [z.object({ xs: z.array(z.string()).min(1) }), { xs: [] }, {
+      "body.xs": "xs must have at least 1 item",
+    }],
+    [z.object({ xs: z.array(z.string()) }), { xs: [1] }, { "body.xs.0": "xs[0] must be a string" }],
+    [z.object({ d: z.iso.datetime() }), { d: "x" }, {
+      "body.d": "d must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
+    }],
+    [z.object({ e: z.email() }), { e: "x" }, {
+      "body.e": "e must be an email address such as ops@example.com",
+    }],
+    [z.object({ s: z.string().startsWith("pi_") }), { s: "x" }, {
+      "body.s": 's must start with "pi_"',
+    }],
+    [z.object({ a: z.literal("x") }), { a: "y" }, { "body.a": 'a must be "x"' }],
+    [
+      z.object({
+        a: z.discriminatedUnion("k", [
+          z.object({ k: z.literal("x") }),
+          z.object({ k: z.literal("y") }),
+        ]),
+      }),
+      { a: { k: "z" } },
+      { "body.a.k": "k must be one of x, y" },
+    ],
+    [z.object({ a: z.string() }).refine(() => false), { a: "x" }, {
+      "body": "body does not pass this route's checks; see the operation's schema in /docs",
+    }],
+  ];
+  for (const [schema, value, expected] of cases) {
+    const parsed = schema.safeParse(value);
+    assert.equal(parsed.success, false, JSON.stringify(value));
+    const errors = fieldErrors("body", parsed.error!.issues, schema);
+    assert.deepEqual(Object.fromEntries(errors.map((e) => [e.path, e.message])), expected);
+    for (const e of errors) assert.doesNotMatch(e.message, ZOD_WORDS, e.message);
+  }
+});
+
+Deno.test("an unknown key of a map with named keys is named with the closest known key", () => {
+  const schema = z.object({
+    rules: z.partialRecord(z.enum(["velocity", "score"]), z.object({ a: z.number() })),
+  });
+  const parsed = schema.safeParse({ rules: { velocty: { a: 1 } } });
+  assert.equal(parsed.success, false);
+  assert.deepEqual(fieldErrors("body", parsed.error!.issues, schema), [
+    { path: "body.rules.velocty", message: "velocty is not a known field; did you mean velocity?" },
+  ]);
+});
+
+Deno.test("a backtest naming a misspelt rule, or an amount keyed by a bad currency, is 422 naming it and the fix", async () => {
+  await withRefundWorld(async (w) => {
+    const analyst = await createAdmin(w.t, "analyst");
+    const send = async (body: unknown) => {
+      const res = await w.t.app.request(
+        "/api/admin/payments/fraud/rules/backtest",
+        jsonRequest("POST", authHeaders(analyst), body),
+      );
+      assert.equal(res.status, 422);
+      return (await problem(res)).errors as { path: string; message: string }[];
+    };
+    assert.deepEqual(await send({ days: 7, rules: { velocty: { alert_at: 12 } } }), [
+      {
+        path: "body.rules.velocty",
+        message: "velocty is not a known field; did you mean velocity?",
+      },
+    ]);
+    assert.deepEqual(await send({ rules: { high_value_burst: { amounts: { USD: 60000 } } } }), [
+      {
+        path: "body.rules.high_value_burst.amounts.USD",
+        message: "currency keys are lowercase ISO codes such as usd",
+      },
+    ]);
   });
 });

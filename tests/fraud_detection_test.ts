@@ -59,7 +59,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
         t.services.fraud.sweep({ trigger: "test", batchSize: 50, crashAfterBatches: 2 }),
         SweepCrash,
       );
-      const runs = await t.services.fraud.listSweeps(10);
+      const runs = (await t.services.fraud.listSweeps({ limit: 10 })).data;
       assert.equal(runs[0].status, "failed");
       assert.equal(runs[0].subjects, 100, "two batches of 50 were done");
       const resumed = await t.services.fraud.sweep({ trigger: "test", batchSize: 50 });

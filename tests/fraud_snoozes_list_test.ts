@@ -73,7 +73,7 @@ Deno.test("GET /fraud/snoozes: pages reach every snooze in force, filtered by cu
   });
 });
 
-Deno.test("a snooze for a customer this service has never seen is 422 naming body.customer (a typo would quiet nothing)", async () => {
+Deno.test("a snooze for a customer this service has never seen is 404 naming body.customer (a typo would quiet nothing), whatever its until", async () => {
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "analyst");
     const r = await sendJson(t, "POST", BASE, authHeaders(a), {
@@ -82,8 +82,18 @@ Deno.test("a snooze for a customer this service has never seen is 422 naming bod
       until: new Date(t.clock.now() + DAY).toISOString(),
       note: "known reseller",
     });
-    assert.equal(r.status, 422);
+    assert.equal(r.status, 404);
+    assert.equal(r.body.code, "not_found");
     assert.equal(r.body.errors[0].path, "body.customer");
     assert.match(r.body.errors[0].message, /no customer cus_typo is known here/);
+    // the customer is asked first: a stale until does not hide that the id is unknown
+    const stale = await sendJson(t, "POST", BASE, authHeaders(a), {
+      customer: "cus_typo",
+      rule: "velocity",
+      until: "2020-01-01T00:00:00Z",
+      note: "known reseller",
+    });
+    assert.equal(stale.status, 404);
+    assert.deepEqual((await t.services.fraud.listSnoozes({ limit: 10 })).data, [], "none made");
   });
 });

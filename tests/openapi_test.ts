@@ -245,3 +245,89 @@ Deno.test("the asset URLs carry the swagger-ui-dist version pinned in deno.json"
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   assert.equal(config.imports["swagger-ui-dist"], `npm:swagger-ui-dist@${SWAGGER_UI_VERSION}`);
 });
+
+/**
+ * Names of timestamp fields: `*_at`, `*_until`, `until`, `created`, `last_used`, `*_due_by`.
+ * `watch_at`, `alert_at` and `extra_at` are a fraud rule's thresholds, not times.
+ */
+const TIME_NAME = /(_at|_until|^until|^created|^last_used|_due_by|^at_iso)$/;
+const NOT_TIMES = new Set(["watch_at", "alert_at", "extra_at"]);
+/**
+ * The two times that are numbers (README "API"): a webhook event's `created` is Stripe's own
+ * value (unix seconds, beside our `received_at`); an audit entry's `at` (ms) is part of the
+ * hashed entry, with `at_iso` beside it.
+ */
+const NUMERIC_TIMES = new Set(["WebhookEvent.created", "AuditEntry.at"]);
+
+// deno-lint-ignore no-explicit-any
+function timeFieldsOffType(doc: any): string[] {
+  const offenders: string[] = [];
+  // deno-lint-ignore no-explicit-any
+  const walk = (s: any, where: string) => {
+    if (!s || typeof s !== "object") return;
+    if (Array.isArray(s)) return s.forEach((x) => walk(x, where));
+    for (const [name, prop] of Object.entries<Record<string, unknown>>(s.properties ?? {})) {
+      const at = `${where}.${name}`;
+      if (NUMERIC_TIMES.has(at.replace(/^.*\/(\w+)\./, "$1."))) continue;
+      if (!TIME_NAME.test(name) && name !== "at" || NOT_TIMES.has(name)) continue;
+      const options = (prop.anyOf as Record<string, unknown>[] | undefined) ?? [prop];
+      const ok = options.every((o) =>
+        (o.type === "null") ||
+        ((o.type === "string" || (Array.isArray(o.type) && o.type.includes("string"))) &&
+          o.format === "date-time")
+      );
+      if (!ok) offenders.push(`${at}: ${JSON.stringify(prop)}`);
+    }
+    for (const [k, v] of Object.entries(s)) if (k !== "properties") walk(v, where);
+    for (const [name, v] of Object.entries(s.properties ?? {})) walk(v, `${where}.${name}`);
+  };
+  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
+    walk(schema, `#/components/schemas/${name}`);
+  }
+  walk(doc.paths, "paths");
+  return offenders;
+}
+
+Deno.test("every time the service shows is an ISO 8601 date-time string, but the two documented numbers", async () => {
+  const doc = await servedDocument();
+  assert.deepEqual(timeFieldsOffType(doc), []);
+  const schemas = (doc.components as { schemas: Record<string, { properties: object }> }).schemas;
+  assert.deepEqual(
+    (schemas.WebhookEvent.properties as Record<string, unknown>).created,
+    { type: "integer", description: "Stripe's `created`, unix seconds" },
+  );
+});
+
+// deno-lint-ignore no-explicit-any
+function undeclaredServiceHeaders(doc: any): string[] {
+  const offenders: string[] = [];
+  for (const { name, path, op } of operations(doc)) {
+    // deno-lint-ignore no-explicit-any
+    const responses = op.responses as Record<string, any>;
+    const json200 = responses[200]?.content?.["application/json"];
+    if (name.startsWith("GET /api/admin") && json200) {
+      if (!responses[200].headers?.etag) offenders.push(`${name} 200: no etag`);
+      if (!responses[304]) offenders.push(`${name}: no 304`);
+      // deno-lint-ignore no-explicit-any
+      const params = (op as any).parameters ?? [];
+      // deno-lint-ignore no-explicit-any
+      if (!params.some((p: any) => p.in === "header" && p.name === "if-none-match")) {
+        offenders.push(`${name}: no if-none-match parameter`);
+      }
+    }
+    for (const [status, response] of Object.entries(responses)) {
+      if ((status === "429" || status === "503") && !NON_PROBLEM_ERRORS.has(`${name} ${status}`)) {
+        if (!response.headers?.["retry-after"]) offenders.push(`${name} ${status}: no retry-after`);
+      }
+      if (!response.headers?.["x-request-id"]) offenders.push(`${name} ${status}: no x-request-id`);
+      if (path.startsWith("/api/admin") && !response.headers?.["cache-control"]) {
+        offenders.push(`${name} ${status}: no cache-control`);
+      }
+    }
+  }
+  return offenders;
+}
+
+Deno.test("the document declares the headers the service sends: ETag and 304 on admin reads, Retry-After on 429 and 503, X-Request-Id everywhere", async () => {
+  assert.deepEqual(undeclaredServiceHeaders(await servedDocument()), []);
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { jsonRequest, otpHeaders } from "./helpers/identity.ts";
 import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
-import { fieldErrors } from "../routes/field_errors.ts";
+import { fieldErrors } from "../core/field_errors.ts";
 import { z } from "@hono/zod-openapi";
 
 const P = "/api/admin/payments";

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { FieldError } from "../../core/errors.ts";
+import { fieldErrors } from "../../core/field_errors.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
@@ -44,7 +45,10 @@ const Enhanced = z.strictObject({
       merchandise_or_services: z.enum(["merchandise", "services"]).optional(),
     }).optional(),
     prior_undisputed_transactions: z.array(z.strictObject({
-      charge: z.string().regex(/^(ch|py)_[A-Za-z0-9_]+$/, "a charge id (ch_…)"),
+      charge: z.string().regex(
+        /^(ch|py)_[A-Za-z0-9_]+$/,
+        "charge must be a charge id (ch_… or py_…)",
+      ),
       ...customerFields,
     })).max(5, "at most 5 prior undisputed transactions").optional(),
   }).optional(),
@@ -89,9 +93,7 @@ export function checkDraft(body: unknown): CheckedDraft {
       const parsed = Enhanced.safeParse(v);
       if (parsed.success) draft.enhanced_evidence = parsed.data as Record<string, unknown>;
       else {
-        for (const i of parsed.error.issues) {
-          errors.push({ path: ["body", k, ...i.path.map(String)].join("."), message: i.message });
-        }
+        errors.push(...fieldErrors(`body.${k}`, parsed.error.issues, Enhanced));
       }
       continue;
     }

@@ -39,6 +39,17 @@ type ShownAsRecorded = Pick<
   | "assignee"
 >;
 
+/** A submission or close with its reconciliation job's time as a date-time, like every time shown. */
+type WithJobTime<T> = Omit<T, "job"> & { job: { id: string; due_at: string } | null };
+
+function withJobTime<T extends { job: { id: string; due_at: number } | null }>(
+  x: T | null | undefined,
+): WithJobTime<T> | null {
+  if (!x) return null;
+  const { job, ...rest } = x;
+  return { ...rest, job: job ? { id: job.id, due_at: new Date(job.due_at).toISOString() } : null };
+}
+
 export interface DisputeView extends ShownAsRecorded {
   /** ISO 8601, null when Stripe allows no response */
   evidence_due_by: string | null;
@@ -56,8 +67,8 @@ export interface DisputeDetail extends DisputeView {
   evidence_budget: { used: number; remaining: number; limit: number };
   checklist: ChecklistItem[];
   draft: DisputeRecord["draft"];
-  submission: DisputeRecord["submission"];
-  closing: NonNullable<DisputeRecord["closing"]> | null;
+  submission: WithJobTime<NonNullable<DisputeRecord["submission"]>> | null;
+  closing: WithJobTime<NonNullable<DisputeRecord["closing"]>> | null;
   /** the last accept request, with its state in the approvals queue (`expired` once past) */
   accept_request: (NonNullable<DisputeRecord["accept_request"]> & { status: string }) | null;
   reminders: Record<string, string>;
@@ -154,8 +165,8 @@ export function disputeDetail(
     },
     checklist: checklistFor(r.reason, extra.draft ?? {}),
     draft: r.draft,
-    submission: r.submission,
-    closing: r.closing ?? null,
+    submission: withJobTime(r.submission),
+    closing: withJobTime(r.closing),
     accept_request: r.accept_request
       ? { ...r.accept_request, status: extra.acceptStatus ?? "unknown" }
       : null,

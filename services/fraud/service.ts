@@ -5,7 +5,7 @@
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import type { CursorSealer } from "../../kv/pagination.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, RuleSettings } from "../../domain/fraud.ts";
@@ -68,10 +68,9 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     }
   }
 
-  async function listSweeps(limit: number): Promise<SweepRun[]> {
-    const out: SweepRun[] = [];
-    for await (const r of listSweepRuns(kv, limit)) out.push(r.value);
-    return out;
+  /** `GET /fraud/sweeps`: one page of runs, newest first (README "API": lists). */
+  function listSweeps(q: { limit: number; cursor?: string }): Promise<Page<SweepRun>> {
+    return listSweepRuns(kv, svc.cursors, q);
   }
 
   const rules = createRuleAdmin(deps, svc);

@@ -62,6 +62,21 @@ export async function createSnooze(
   input: { customer: string; rule: RuleName; until: string; note: string },
 ): Promise<Snooze> {
   const { clock, svc } = p;
+  // a snooze for a customer this service has never seen (a typo) would quiet nothing; asked
+  // first, as for a refund's payment, so an example id is a 404 whatever else the body says
+  const [record, aggregates] = await Promise.all([
+    getCustomer(p.kv, input.customer),
+    getAggregates(p.kv, input.customer),
+  ]);
+  if (!record.value && !aggregates.value) {
+    throw new AppError("not_found", `no customer ${input.customer}`, {
+      errors: [{
+        path: "body.customer",
+        message: `no customer ${input.customer} is known here; give the cus_… id of a customer ` +
+          "Stripe's webhooks have reported",
+      }],
+    });
+  }
   if (Date.parse(input.until) <= clock.now()) {
     throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
   }
@@ -69,17 +84,6 @@ export async function createSnooze(
     throw validationFailed([{
       path: "body.until",
       message: "until is at most a year ahead; snooze again when it ends",
-    }]);
-  }
-  // a snooze for a customer this service has never seen (a typo) would quiet nothing
-  const [record, aggregates] = await Promise.all([
-    getCustomer(p.kv, input.customer),
-    getAggregates(p.kv, input.customer),
-  ]);
-  if (!record.value && !aggregates.value) {
-    throw validationFailed([{
-      path: "body.customer",
-      message: `no customer ${input.customer} is known here; check the id (cus_…)`,
     }]);
   }
   const asked = { customer: input.customer, rule: input.rule, until: input.until };

@@ -200,6 +200,13 @@ async function get(p: RetryParts, id: string): Promise<RetryView> {
   return retryView(r);
 }
 
+/** GET /authorizations/{id}: a capture or cancel as it stands (`processing` until settled). */
+async function getAuthorization(p: RetryParts, id: string): Promise<AuthorizationView> {
+  const a = (await getAuthorizationAction(p.kv, id)).value;
+  if (!a) throw notFound("capture or cancel", id);
+  return authorizationView(a);
+}
+
 async function list(
   p: RetryParts,
   q: RetryFilters & { limit: number; cursor?: string },
@@ -269,6 +276,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     get: bindParts(p, get),
     list: bindParts(p, list),
     paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
+    getAuthorization: bindParts(p, getAuthorization),
     capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
       finishAuthorization(p, ctx, txnId, { kind: "capture", ...body }),
     cancel: (

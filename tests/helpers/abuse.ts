@@ -138,6 +138,10 @@ export function paramFor(p: Operation["params"][number]): fc.Arbitrary<string | 
   );
 }
 
+/** zod's default phrases: a problem message names the field and the fix instead (README "API"). */
+export const ZOD_WORDS =
+  /Invalid input|Invalid (key|element|option|string|number|discriminator)|expected \w+, received|Too (small|big)|Unrecognized key|a valid (datetime|regex|starts_with)/;
+
 /**
  * Asserts a response is one the document declares, a valid problem when it is
  * an error, and (with `schemas`) that its JSON body fits the declared schema.
@@ -167,6 +171,9 @@ export async function checkResponse(
     const known = ERROR_CODES[p.code as keyof typeof ERROR_CODES];
     assert.ok(known, `${label}: unknown code ${p.code}`);
     assert.equal(known.status, res.status, `${label}: ${p.code}`);
+    for (const text of [p.detail, ...(p.errors ?? []).map((e: { message: string }) => e.message)]) {
+      assert.doesNotMatch(text, ZOD_WORDS, `${label}: a message in zod's own words`);
+    }
   }
   if (schemas) await checkBody(schemas, op.method, op.path, res, label);
   else await res.body?.cancel();

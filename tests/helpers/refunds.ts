@@ -110,7 +110,9 @@ export async function withRefundWorld(
     log: t.deps.log,
     metrics: t.services.metrics,
     timeoutMs: options.timeoutMs ?? 5_000,
-    sleep: (ms) => Promise.resolve(clock.advance(ms)),
+    // whole milliseconds, as a real clock reads: a jittered wait (a fraction) would make
+    // ids and audit times fractional
+    sleep: (ms) => Promise.resolve(clock.advance(Math.ceil(ms))),
     fetch: emu.fetch,
   });
   gateway = options.intercept ? options.intercept(real) : real;

@@ -14,7 +14,25 @@ type Doc = any;
 const DATE_TIME =
   /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i;
 
+/**
+ * The headers the service sets that a client may act on: each one an answer
+ * carries must be declared for its route and status, and each declared
+ * `required` one must be there.
+ */
+const TRACKED_HEADERS = [
+  "etag",
+  "cache-control",
+  "retry-after",
+  "location",
+  "idempotent-replayed",
+  "x-request-id",
+  "x-client-request-id",
+  "content-disposition",
+];
+
 export interface ResponseChecker {
+  /** Asserts the headers `res` carries of `TRACKED_HEADERS` are the ones declared for it. */
+  checkHeaders(method: string, path: string, res: Response, label: string): void;
   /** Asserts `body` fits the schema declared for `method path` at `status` and `type`. */
   check(
     method: string,
@@ -45,6 +63,23 @@ export function responseChecker(doc: Doc): ResponseChecker {
     return cache.get(key)!;
   };
   return {
+    checkHeaders(method, path, res, label) {
+      const responses = doc.paths[path]?.[method]?.responses ?? {};
+      const declared = responses[String(res.status)] ?? responses.default;
+      if (!declared) return; // check() names an undeclared status
+      const headers = new Map<string, Doc>(
+        Object.entries<Doc>(declared.headers ?? {}).map(([name, h]) => [
+          name.toLowerCase(),
+          h.$ref ? doc.components.headers[h.$ref.split("/").pop()] : h,
+        ]),
+      );
+      for (const name of TRACKED_HEADERS) {
+        const sent = res.headers.has(name);
+        const h = headers.get(name);
+        assert.ok(!sent || h, `${label}: ${res.status} carries ${name}, not declared`);
+        assert.ok(sent || !h?.required, `${label}: ${res.status} lacks the required ${name}`);
+      }
+    },
     check(method, path, status, type, body, label) {
       const res = doc.paths[path]?.[method]?.responses ?? {};
       const declared = res[String(status)] ?? res.default;
@@ -87,6 +122,7 @@ export async function checkBody(
   res: Response,
   label: string,
 ): Promise<unknown> {
+  checker.checkHeaders(method, path, res, label);
   const type = mediaType(res);
   const text = await res.text();
   if (!text && (res.status === 204 || res.status === 304)) return null;

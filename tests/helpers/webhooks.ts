@@ -242,7 +242,9 @@ export async function withEmulatorApp(
       config: t.deps.config,
       log: t.deps.log,
       // budget waits move the manual clock instead of sleeping
-      sleep: (ms) => Promise.resolve(clock.advance(ms)),
+      // whole milliseconds, as a real clock reads: a jittered wait (a fraction) would make
+      // ids and audit times fractional
+      sleep: (ms) => Promise.resolve(clock.advance(Math.ceil(ms))),
       fetch: emu.fetch,
     });
     const server = Deno.serve(
