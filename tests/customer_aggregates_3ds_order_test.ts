@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { paymentStory, T0, testId } from "./helpers/stripe_objects.ts";
-import { finalState } from "./helpers/event_order.ts";
+import { finalState, shuffledStories } from "./helpers/event_order.ts";
 
 type After = "nothing" | "succeeded" | "declined" | "failed_again";
 
@@ -44,15 +44,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
 Deno.test("a 3-D Secure failure counts the same in the customer's aggregates in every event order", async () => {
   await fc.assert(
     fc.asyncProperty(
-      scenario.chain((s) => {
-        const customer = testId("cus");
-        const events = eventsOf(s, customer);
-        return fc.tuple(
-          fc.constant(customer),
-          fc.constant(events),
-          fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
-        );
-      }),
+      shuffledStories(scenario, eventsOf),
       async ([customer, inOrder, shuffled]) => {
         const expected = await finalState(inOrder, customer);
         const actual = await finalState(shuffled, customer);

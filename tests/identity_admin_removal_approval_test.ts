@@ -12,6 +12,7 @@ import {
   auditEntries,
   authHeaders,
   createAdmin,
+  createAdmins,
   jsonRequest,
   otpHeaders,
   type TestAdmin,
@@ -40,11 +41,7 @@ async function alertsFor(t: TestApp, id: string) {
 /** Four admins; the rogue spends its one removal alone on `a`. */
 async function rogueWithSpentDay(t: TestApp) {
   const rogue = await createAdmin(t, "admin");
-  const [a, b, c] = [
-    await createAdmin(t, "admin"),
-    await createAdmin(t, "admin"),
-    await createAdmin(t, "admin"),
-  ];
+  const [a, b, c] = await createAdmins(t, 3);
   assert.equal((await patch(t, rogue, a.id, { status: "disabled" })).status, 200);
   return { rogue, a, b, c };
 }
@@ -121,11 +118,7 @@ Deno.test("attack: the rogue cannot approve their own request, nor can the admin
 Deno.test("a disabled admin's own requests end with the account: the victim's, and the rogue's once cut off", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
-    const [a, b, c] = [
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-    ];
+    const [a, b, c] = await createAdmins(t, 3);
     // a asks to rotate the rogue's token; the rogue disables a: a's request ends with a
     const rotate = await send(t, "POST", `/api/admin/users/${rogue.id}/rotate-token`, a, {});
     assert.equal(rotate.status, 202);

@@ -15,6 +15,7 @@ import {
   auditEntries,
   authHeaders,
   createAdmin,
+  createAdmins,
   jsonRequest,
   otpHeaders,
   stepUpHeaders,
@@ -46,12 +47,7 @@ async function removalAlerts(t: TestApp) {
 Deno.test("attack: an admin's second disable or demotion of an admin within 24 h waits for a second admin; the first is immediate", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
-    const [a, b, c, d] = [
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-    ];
+    const [a, b, c, d] = await createAdmins(t, 4);
     const first = await disable(t, rogue, a.id);
     const firstAt = t.clock.now();
     assert.equal(first.status, 200, JSON.stringify(first.body));
@@ -186,12 +182,7 @@ Deno.test("attack: no one disables or demotes the last active admin outside them
 Deno.test("attack: a second account the admin controls shares their 24 h; no account linked to either approves", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
-    const [a, b, c, d] = [
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-    ];
+    const [a, b, c, d] = await createAdmins(t, 4);
     // d approved the rogue's request for another admin account, and the rogue holds it
     const second = await approvedAccount(t, rogue, d, "admin");
     assert.equal((await disable(t, rogue, a.id)).status, 200);

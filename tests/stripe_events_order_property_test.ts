@@ -11,7 +11,7 @@ import {
   testId,
   VISA,
 } from "./helpers/stripe_objects.ts";
-import { finalState } from "./helpers/event_order.ts";
+import { finalState, shuffledStories } from "./helpers/event_order.ts";
 
 interface Scenario {
   amount: number;
@@ -132,15 +132,7 @@ const scenario: fc.Arbitrary<Scenario> = fc.record({
 Deno.test("every order of a payment's events ends in the state of the in-order sequence", async () => {
   await fc.assert(
     fc.asyncProperty(
-      scenario.chain((s) => {
-        const customer = testId("cus");
-        const events = eventsOf(s, customer);
-        return fc.tuple(
-          fc.constant(customer),
-          fc.constant(events),
-          fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
-        );
-      }),
+      shuffledStories(scenario, eventsOf),
       async ([customer, inOrder, shuffled]) => {
         const expected = await finalState(inOrder, customer);
         const actual = await finalState(shuffled, customer);

@@ -4,9 +4,30 @@
  * history, after applying `events` to a fresh app.
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import type Stripe from "stripe";
 import { createTestApp } from "./app.ts";
 import { allLedgerEntries, listBalances } from "../../kv/customers.ts";
+import { testId } from "./stripe_objects.ts";
+
+/**
+ * A fresh customer, the events `eventsOf` makes for them in Stripe's order,
+ * and the same events in a random order.
+ */
+export function shuffledStories<S>(
+  scenario: fc.Arbitrary<S>,
+  eventsOf: (s: S, customer: string) => Stripe.Event[],
+): fc.Arbitrary<[string, Stripe.Event[], Stripe.Event[]]> {
+  return scenario.chain((s) => {
+    const customer = testId("cus");
+    const events = eventsOf(s, customer);
+    return fc.tuple(
+      fc.constant(customer),
+      fc.constant(events),
+      fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }),
+    );
+  });
+}
 
 export async function finalState(events: Stripe.Event[], customer: string) {
   const t = await createTestApp();

@@ -56,6 +56,13 @@ export async function createAdmin(
   };
 }
 
+/** `n` admins made one after the other (in order, so their ids sort as made). */
+export async function createAdmins(t: IdentityTestApp, n: number): Promise<TestAdmin[]> {
+  const out: TestAdmin[] = [];
+  for (let i = 0; i < n; i++) out.push(await createAdmin(t, "admin"));
+  return out;
+}
+
 /** The TOTP code for `secret` at the clock's time (`offsetSteps` × 30 s away). */
 export function currentOtp(secret: string, clock: Clock, offsetSteps = 0): string {
   return totpCode(secret, clock.now() + offsetSteps * TOTP_PERIOD_S * 1000);
