@@ -1,6 +1,7 @@
 /** `deno task doctor` finds what is wrong, against the emulator as Stripe and a real KV. */
 import assert from "node:assert/strict";
 import { withEmulator } from "./helpers/emulator.ts";
+import { ACCESS_TOKEN, useTestAccessToken } from "./helpers/kv_connect/mod.ts";
 import { runDoctor } from "../cli/doctor.ts";
 import type { Finding } from "../cli/doctor_checks.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
@@ -118,19 +119,15 @@ Deno.test({
 }, async () => {
   await withEmulator(async ({ emu }) => {
     pointWebhooks(emu, {});
-    const before = Deno.env.get("DENO_KV_ACCESS_TOKEN");
-    Deno.env.set("DENO_KV_ACCESS_TOKEN", "doctor-token");
-    try {
-      const env = envFor(emu, "http://127.0.0.1:9", { DENO_KV_ACCESS_TOKEN: "doctor-token" });
-      const bad = failures(await runDoctor({ env, fetch: emu.fetch, timeoutMs: 3000 }));
-      const kv = bad.find((f) => f.check === "kv");
-      assert.ok(kv, JSON.stringify(bad));
-      assert.match(kv.detail, /nothing answers at http:\/\/127\.0\.0\.1:9/);
-      assert.match(kv.fix ?? "", /start the denokv server/);
-    } finally {
-      if (before === undefined) Deno.env.delete("DENO_KV_ACCESS_TOKEN");
-      else Deno.env.set("DENO_KV_ACCESS_TOKEN", before);
-    }
+    // Deno opens the store with the token of the process environment (shared by the
+    // suite's parallel workers: see useTestAccessToken).
+    useTestAccessToken();
+    const env = envFor(emu, "http://127.0.0.1:9", { DENO_KV_ACCESS_TOKEN: ACCESS_TOKEN });
+    const bad = failures(await runDoctor({ env, fetch: emu.fetch, timeoutMs: 3000 }));
+    const kv = bad.find((f) => f.check === "kv");
+    assert.ok(kv, JSON.stringify(bad));
+    assert.match(kv.detail, /nothing answers at http:\/\/127\.0\.0\.1:9/);
+    assert.match(kv.fix ?? "", /start the denokv server/);
     const noToken = failures(
       await runDoctor({ env: envFor(emu, "https://kv.example") }),
     );
