@@ -46,3 +46,20 @@ export function useTestAccessToken(): void {
     Deno.env.set("DENO_KV_ACCESS_TOKEN", ACCESS_TOKEN);
   }
 }
+/** A child process's environment: only what Deno itself needs, plus `extra`. */
+export function childEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...extra };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const v = Deno.env.get(name);
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
