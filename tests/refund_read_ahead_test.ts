@@ -42,6 +42,50 @@ Deno.test("ReadAhead answers each key once, a read of several keys only from one
   }
 });
 
+Deno.test("ReadAhead.follow reads the keys the first read names, once it lands, in one snapshot", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    await kv.set(["txn"], { links: ["x", "y"] });
+    await kv.set(["by", "x"], "t1");
+    await kv.set(["by", "y"], "t1");
+    let fromKv = 0; // reads the view sends to KV itself, not served from what was read ahead
+    const counted = new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "get" || prop === "getMany") fromKv++;
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const follow = ([txn]: Deno.KvEntryMaybe<unknown>[]) =>
+      ((txn.value as { links: string[] } | null)?.links ?? []).map((l) => ["by", l]);
+    const early = new ReadAhead(kv, [["txn"]]).follow(kv, follow).over(counted);
+    // asked before the first read landed: KV answers, nothing waits
+    assert.deepEqual((await early.getMany([["by", "x"], ["by", "y"]])).map((e) => e.value), [
+      "t1",
+      "t1",
+    ]);
+    assert.equal(fromKv, 1);
+
+    fromKv = 0;
+    const ahead = new ReadAhead(kv, [["txn"]]).follow(kv, follow);
+    const view = ahead.over(counted);
+    assert.deepEqual((await view.get(["txn"])).value, { links: ["x", "y"] });
+    await new Promise((r) => setTimeout(r, 20));
+    const pair = await view.getMany([["by", "x"], ["by", "y"]]);
+    assert.deepEqual(pair.map((e) => e.value), ["t1", "t1"]);
+    assert.equal(fromKv, 0, "both reads served from what was read ahead");
+    await kv.set(["by", "x"], "t2");
+    assert.equal((await view.get(["by", "x"])).value, "t2", "each key answers once, then KV");
+    assert.equal(fromKv, 1);
+    // a first read that names nothing reads nothing more
+    const none = new ReadAhead(kv, [["missing"]]).follow(kv, () => []);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(none.take(["by", "x"]), null);
+  } finally {
+    kv.close();
+  }
+});
+
 Deno.test("a read-ahead gone stale while Stripe answered is read again: the money adds up", async () => {
   await withRefundWorld(async (w) => {
     const pay = await w.pay(5000);

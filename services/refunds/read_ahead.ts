@@ -18,6 +18,7 @@
 import { keys } from "../../kv/keys.ts";
 import { getRefund } from "../../kv/refunds.ts";
 import type { RefundRecord } from "../../domain/refund.ts";
+import type { Transaction } from "../../domain/transaction.ts";
 
 const keyOf = (k: Deno.KvKey) => JSON.stringify(k);
 
@@ -25,9 +26,28 @@ export class ReadAhead {
   readonly #rows = new Map<string, Promise<Deno.KvEntryMaybe<unknown>>>();
 
   constructor(kv: Deno.Kv, read: Deno.KvKey[]) {
+    this.#read(kv, read);
+  }
+
+  #read(kv: Deno.Kv, read: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<unknown>[]> {
     const all = kv.getMany<unknown[]>(read);
     all.catch(() => {}); // a failed read ahead answers nothing: the reads go to KV
     read.forEach((k, i) => this.#rows.set(keyOf(k), all.then((r) => r[i])));
+    return all;
+  }
+
+  /**
+   * Once the first read has landed, reads ahead the keys `next` names from its
+   * entries too (one more snapshot, all of them together). Until then, or if
+   * it never lands, those reads go to KV.
+   */
+  follow(kv: Deno.Kv, next: (first: Deno.KvEntryMaybe<unknown>[]) => Deno.KvKey[]): this {
+    const first = [...this.#rows.values()];
+    Promise.all(first).then((entries) => {
+      const read = next(entries).filter((k) => !this.#rows.has(keyOf(k)));
+      if (read.length) this.#read(kv, read);
+    }).catch(() => {});
+    return this;
   }
 
   /** The entry read ahead for `key`, once; null when there is none (left). */
@@ -58,13 +78,22 @@ export class ReadAhead {
   }
 }
 
-/** What settling refund `refundId` of transaction `txnId` reads, read ahead now. */
+/**
+ * What settling refund `refundId` of transaction `txnId` reads, read ahead now:
+ * the record, the transaction and its sync state, then the entries that lead
+ * Stripe's ids to the transaction (the applier finds it by the `pi_` and `ch_`
+ * ids Stripe's answer names, which are the transaction's own).
+ */
 export function readAheadForSettle(kv: Deno.Kv, refundId: string, txnId: string): ReadAhead {
   return new ReadAhead(kv, [
     keys.refund(refundId),
     keys.transaction(txnId),
     keys.transactionSync(txnId),
-  ]);
+  ]).follow(kv, ([, txn]) => {
+    const t = txn.value as Transaction | null;
+    const ids = [t?.stripe_payment_intent, t?.stripe_charge].filter((id): id is string => !!id);
+    return ids.map((id) => keys.transactionByStripe(id));
+  });
 }
 
 const attached = new WeakMap<object, ReadAhead>();
