@@ -90,7 +90,7 @@ function problemExample(code: ErrorCode) {
 /** Error responses for a route, by HTTP status, with the problem schema. */
 export function errorResponses(...codes: ErrorCode[]) {
   const byStatus: Record<number, ErrorCode[]> = {};
-  for (const code of new Set<ErrorCode>(["validation_failed", ...codes])) {
+  for (const code of new Set<ErrorCode>(["validation_failed", ...codes, "unavailable"])) {
     (byStatus[ERROR_CODES[code].status] ??= []).push(code);
   }
   return Object.fromEntries(

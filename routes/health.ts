@@ -1,7 +1,7 @@
 /** GET /healthz (liveness) and GET /readyz (KV reachable). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
-import { jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const Liveness = z.object({ ok: z.literal(true) }).openapi("Liveness");
@@ -17,7 +17,11 @@ const healthz = createRoute({
   path: "/healthz",
   tags: ["health"],
   summary: "Liveness: the process answers",
-  responses: { 200: jsonContent(Liveness, "alive") },
+  responses: {
+    200: jsonContent(Liveness, "alive"),
+    // a stopping server answers every new request so (README, "Commands")
+    503: errorResponses("unavailable")[503],
+  },
 });
 
 const readyz = createRoute({
@@ -27,7 +31,14 @@ const readyz = createRoute({
   summary: "Readiness: KV is reachable",
   responses: {
     200: jsonContent(Readiness, "ready"),
-    503: jsonContent(Readiness, "not ready; `checks` says what failed"),
+    503: {
+      description: "not ready: `checks` says what failed; or `unavailable` (problem+json) while " +
+        "the service is stopping",
+      content: {
+        ...jsonContent(Readiness, "").content,
+        ...errorResponses("unavailable")[503].content,
+      },
+    },
   },
 });
 

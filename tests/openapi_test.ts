@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createTestApp } from "./helpers/app.ts";
 import { SNAPSHOT_URL, snapshotText } from "../scripts/write_openapi.ts";
 import { DOCS_ASSETS, DOCS_ASSETS_PATH, DOCS_CSP, SWAGGER_UI_VERSION } from "../openapi/docs.ts";
+import { createDrain } from "../routes/drain.ts";
 
 const METHODS = ["get", "put", "post", "delete", "patch", "options", "head", "trace"];
 
@@ -330,4 +331,27 @@ function undeclaredServiceHeaders(doc: any): string[] {
 
 Deno.test("the document declares the headers the service sends: ETag and 304 on admin reads, Retry-After on 429 and 503, X-Request-Id everywhere", async () => {
   assert.deepEqual(undeclaredServiceHeaders(await servedDocument()), []);
+});
+
+Deno.test("every operation declares the 503 `unavailable` (problem+json) that a stopping server answers with Retry-After", async () => {
+  const doc = await servedDocument();
+  const undeclared = operations(doc).filter(({ op }) => {
+    const r = op.responses?.["503"] as
+      | { description?: string; content?: Record<string, unknown>; headers?: object }
+      | undefined;
+    return !r?.description?.includes("`unavailable`") ||
+      !r.content?.["application/problem+json"];
+  }).map((o) => o.name);
+  assert.deepEqual(undeclared, []);
+
+  // and that is what the server answers once it is stopping (routes/drain.ts)
+  const drain = createDrain(() => new Response("served"));
+  const info = {} as Deno.ServeHandlerInfo;
+  assert.equal(await (await drain.fetch(new Request("http://x/healthz"), info)).text(), "served");
+  await drain.stop(100);
+  const res = await drain.fetch(new Request("http://x/api/admin/me"), info);
+  assert.equal(res.status, 503);
+  assert.equal(res.headers.get("content-type"), "application/problem+json");
+  assert.ok(Number(res.headers.get("retry-after")) > 0);
+  assert.equal((await res.json()).code, "unavailable");
 });
