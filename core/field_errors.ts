@@ -6,6 +6,7 @@
  * body does not know is named (`body.Amount`), with the closest known one.
  */
 import type { FieldError } from "./errors.ts";
+import { knownFieldsAt, unknownFieldMessage } from "./unknown_fields.ts";
 
 /** The parts of a zod 4 issue read here (structural, so any zod 4 issue fits). */
 interface Issue {
@@ -200,102 +201,4 @@ function closestOption(issue: Issue): Issue[] | null {
   if (issue.code !== "invalid_union" || issue.options?.length || !issue.errors?.length) return null;
   if (issue.errors.every((o) => o.length === 1 && o[0].path.length === 0)) return null;
   return issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
-}
-
-/** `Amount is not a known field; did you mean amount?` (or the known ones, when none is close). */
-export function unknownFieldMessage(
-  key: string,
-  known: readonly string[] | null,
-  what: "field" | "parameter" = "field",
-): string {
-  if (known === null) return `${key} is not a known ${what}`;
-  if (known.length === 0) return `${key} is not a known ${what}: this route takes none`;
-  const near = closestField(key, known);
-  return near
-    ? `${key} is not a known ${what}; did you mean ${near}?`
-    : `${key} is not a known ${what} (known: ${known.join(", ")})`;
-}
-
-/** The parts of a zod 4 schema read here: its kind and what it wraps. */
-interface SchemaLike {
-  _zod?: {
-    def?: {
-      type?: string;
-      shape?: Record<string, unknown>;
-      innerType?: unknown;
-      in?: unknown;
-      element?: unknown;
-      keyType?: unknown;
-      valueType?: unknown;
-      entries?: Record<string, unknown>;
-    };
-  };
-}
-
-const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch"]);
-
-function unwrap(schema: unknown): SchemaLike | null {
-  let s = schema as SchemaLike | undefined;
-  for (let depth = 0; s?._zod?.def && depth < 16; depth++) {
-    const def = s._zod.def;
-    if (WRAPPERS.has(def.type ?? "")) s = def.innerType as SchemaLike;
-    else if (def.type === "pipe") s = def.in as SchemaLike;
-    else return s;
-  }
-  return null;
-}
-
-/**
- * The field names of the object at `path` in `schema` (or the keys a map
- * keyed by an enum takes, such as rule names), or null when it is neither.
- */
-function knownFieldsAt(schema: unknown, path: PropertyKey[]): string[] | null {
-  let s = unwrap(schema);
-  for (const segment of path) {
-    const def = s?._zod?.def;
-    if (def?.type === "object") s = unwrap(def.shape?.[String(segment)]);
-    else if (def?.type === "array") s = unwrap(def.element);
-    else if (def?.type === "record") s = unwrap(def.valueType);
-    else return null;
-  }
-  const def = s?._zod?.def;
-  if (def?.type === "object" && def.shape) return Object.keys(def.shape);
-  const keys = def?.type === "record" ? unwrap(def.keyType)?._zod?.def : undefined;
-  return keys?.type === "enum" && keys.entries ? Object.values(keys.entries).map(String) : null;
-}
-
-/** Edits (insert, delete, substitute, swap two neighbours) between two words. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/**
- * The known field `key` was most likely meant as: the same but for case, a
- * typo or two away, or one that starts the other (`amount_cents` -> `amount`).
- */
-export function closestField(key: string, known: readonly string[]): string | null {
-  const k = key.toLowerCase();
-  let best: { name: string; score: number } | null = null;
-  for (const name of known) {
-    const n = name.toLowerCase();
-    let score = distance(k, n);
-    if (score > Math.max(1, Math.floor(Math.min(k.length, n.length) / 4))) {
-      const starts = (k.length >= 4 && n.startsWith(k)) || (n.length >= 4 && k.startsWith(n));
-      if (!starts) continue;
-      score = 10 + Math.abs(k.length - n.length);
-    }
-    if (!best || score < best.score) best = { name, score };
-  }
-  return best?.name ?? null;
 }

@@ -1,27 +1,21 @@
 /**
- * Shared OpenAPI schemas: the problem document, pages, money, and the error
+ * Shared OpenAPI schemas: pages, money, notes, the records several routes
+ * show, and (from error_responses.ts) the problem document and the error
  * responses every route declares.
  */
 import { maskString } from "../core/log.ts";
 import { z } from "@hono/zod-openapi";
-import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
-import { headerRef } from "./headers.ts";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
 import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
-export const ProblemSchema = z.object({
-  type: z.string().openapi({ example: "/problems/validation_failed" }),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-  code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
-  request_id: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-}).catchall(z.unknown()).openapi("Problem", {
-  description: "RFC 9457 problem document; `code` is stable, `errors` names each invalid field",
-});
+export {
+  errorResponses,
+  ProblemSchema,
+  REFUND_SEND_REFUSALS,
+  stripeCallErrors,
+} from "./error_responses.ts";
 
 /** Integer amount in the currency's minor unit (cents for usd), as Stripe does. */
 export const AmountSchema = z.number().int().openapi({
@@ -67,55 +61,6 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
     next_cursor: z.string().nullable(),
   }).openapi(name);
 }
-
-const problemContent = { "application/problem+json": { schema: ProblemSchema } };
-
-/** A realistic problem document for one code (instead of a generator's `additionalProp1`). */
-function problemExample(code: ErrorCode) {
-  return {
-    type: `/problems/${code}`,
-    title: ERROR_CODES[code].title,
-    status: ERROR_CODES[code].status,
-    detail: code === "validation_failed"
-      ? "body.note: note is required"
-      : ERROR_CODES[code].title.toLowerCase(),
-    code,
-    request_id: "req_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-    ...(code === "validation_failed"
-      ? { errors: [{ path: "body.note", message: "note is required" }] }
-      : {}),
-  };
-}
-
-/** Error responses for a route, by HTTP status, with the problem schema. */
-export function errorResponses(...codes: ErrorCode[]) {
-  const byStatus: Record<number, ErrorCode[]> = {};
-  for (const code of new Set<ErrorCode>(["validation_failed", ...codes, "unavailable"])) {
-    (byStatus[ERROR_CODES[code].status] ??= []).push(code);
-  }
-  return Object.fromEntries(
-    Object.entries(byStatus).map(([status, list]) => [status, {
-      description: list.map((c) => `\`${c}\``).join(", "),
-      ...(status === "429" || status === "503"
-        ? { headers: { "retry-after": headerRef("RetryAfter") } }
-        : {}),
-      content: {
-        "application/problem+json": {
-          ...problemContent["application/problem+json"],
-          example: problemExample(list[0]),
-        },
-      },
-    }]),
-  );
-}
-
-/** What sending an approved refund to Stripe may answer instead (both routes that approve one). */
-export const REFUND_SEND_REFUSALS = [
-  "amount_exceeds_refundable",
-  "charge_not_refundable",
-  "stripe_error",
-  "stripe_unavailable",
-] as const satisfies readonly ErrorCode[];
 
 /**
  * Why someone did something, kept with the record and in the audit log:
@@ -280,17 +225,6 @@ export const ApprovalSchema = z.object({
  */
 export function orNull<T extends z.ZodType>(schema: T) {
   return z.union([schema, z.null()]);
-}
-
-/** The refusals of a once-only call to Stripe: unknown id, a state that refuses it, a reused key, Stripe's own. */
-export function stripeCallErrors() {
-  return errorResponses(
-    "not_found",
-    "conflict",
-    "idempotency_key_reused",
-    "stripe_error",
-    "stripe_unavailable",
-  );
 }
 
 /** One of `values`; anything else is refused naming the field and every allowed value. */

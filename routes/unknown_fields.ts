@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import type { RouteConfig } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { type FieldError, validationFailed } from "../core/errors.ts";
-import { unknownFieldMessage } from "../core/field_errors.ts";
+import { unknownFieldMessage } from "../core/unknown_fields.ts";
 
 /** The names a schema declares (a zod object's shape), or null when it is not an object. */
 export function declaredNames(schema: unknown): ReadonlySet<string> | null {

@@ -11,7 +11,6 @@
  * A client `Idempotency-Key` (kv/idempotency.ts) wraps create as on refunds.
  */
 import type { Deps } from "../deps.ts";
-import type { CancellationReason } from "../../domain/authorization.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -20,7 +19,7 @@ import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
-import { type AuthorizationView, authorizationView, type RetryView, retryView } from "./views.ts";
+import { type RetryView, retryView } from "./views.ts";
 
 export { authorizationView, retryView } from "./views.ts";
 export type { AuthorizationView, RetryView } from "./views.ts";
@@ -39,12 +38,8 @@ import { isRetryRefusal } from "./retryable.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
-import {
-  type ActionRequest,
-  AUTHORIZATION_RECONCILE_JOB,
-  createAuthorizations,
-} from "./authorizations.ts";
-import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+import { AUTHORIZATION_RECONCILE_JOB, createAuthorizations } from "./authorizations.ts";
+import { createCaptureCancel } from "./capture_cancel.ts";
 import { sweepExpiringAuthorizations } from "./authorization_expiry.ts";
 import { bindParts } from "../../core/bind.ts";
 
@@ -63,37 +58,6 @@ export interface RetryServices {
   paymentSettlement: PaymentSettlementHook;
   fraudAlerts?: OpenFraudAlerts;
   hooks?: RetryHooks;
-}
-
-/** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
-async function finishAuthorization(
-  p: RetryParts,
-  ctx: CallContext,
-  txnId: string,
-  req: ActionRequest,
-) {
-  const { kv, clock, authorizations } = p;
-  const fingerprint = await requestFingerprint({ txnId, ...req });
-  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
-    owner: ctx.actor.id,
-    route: `POST /transactions/{id}/${req.kind}`,
-    key: ctx.idempotency_key,
-  };
-  const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
-  const r = await runIdempotent(kv, clock, scope, fingerprint, {
-    run: async (binding) => {
-      const a = await authorizations.record(ctx, txnId, req, binding);
-      return view(await authorizations.send(ctx, a));
-    },
-    resume: async (id) => {
-      const a = (await getAuthorizationAction(kv, id)).value;
-      if (!a) throw notFound("authorization action", id);
-      // closed because Stripe asked to try again before acting: the key makes a new one
-      if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
-      return view(a);
-    },
-  });
-  return { action: r.body as AuthorizationView, replayed: r.replayed };
 }
 
 /**
@@ -200,13 +164,6 @@ async function get(p: RetryParts, id: string): Promise<RetryView> {
   return retryView(r);
 }
 
-/** GET /authorizations/{id}: a capture or cancel as it stands (`processing` until settled). */
-async function getAuthorization(p: RetryParts, id: string): Promise<AuthorizationView> {
-  const a = (await getAuthorizationAction(p.kv, id)).value;
-  if (!a) throw notFound("capture or cancel", id);
-  return authorizationView(a);
-}
-
 async function list(
   p: RetryParts,
   q: RetryFilters & { limit: number; cursor?: string },
@@ -276,14 +233,7 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     get: bindParts(p, get),
     list: bindParts(p, list),
     paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
-    getAuthorization: bindParts(p, getAuthorization),
-    capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
-      finishAuthorization(p, ctx, txnId, { kind: "capture", ...body }),
-    cancel: (
-      ctx: CallContext,
-      txnId: string,
-      body: { reason: CancellationReason; note: string },
-    ) => finishAuthorization(p, ctx, txnId, { kind: "cancel", ...body }),
+    ...createCaptureCancel(deps, authorizations),
     /** the cron's safety net: retry attempts and authorization actions with unknown outcomes */
     reconcile: async (options?: { limit?: number }) => ({
       ...await reconciler.sweep(options),

@@ -1,5 +1,5 @@
 /** Retry attempts and authorization actions as the API shows them. */
-import { nextStepOf } from "../../domain/retry.ts";
+import { nextStepOf } from "../../domain/retry_next_step.ts";
 import type { AuthorizationAction } from "../../kv/authorizations.ts";
 import type { RetryRecord } from "../../kv/retries.ts";
 

@@ -1,0 +1,56 @@
+/**
+ * What support does next about a retry attempt, in words, shown with it: from
+ * its status and Stripe's decline, failure and advice codes (README, "Retry
+ * policy").
+ */
+import {
+  CARD_RATE_LIMIT_CODE,
+  CONFIRM_CARD_DATA,
+  declineClass,
+  NOT_SENT_CODE,
+  type RetryStatus,
+} from "./retry.ts";
+
+/** What support does next about an attempt (shown with it); null when nothing is left to do. */
+export function nextStepOf(a: {
+  status: RetryStatus;
+  failure_code: string | null;
+  decline_code: string | null;
+  advice_code: string | null;
+}): string | null {
+  if (a.status === "requires_action") {
+    return "the customer must authenticate: send them to your checkout with the client_secret " +
+      "(next_action says how)";
+  }
+  if (a.status === "requires_capture") {
+    return "the payment is authorized, not charged: capture it (POST /transactions/{id}/capture) " +
+      "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
+  }
+  if (a.status !== "failed") return null;
+  if (a.failure_code === NOT_SENT_CODE) {
+    return "Stripe did nothing (it asked to try again later): retry the payment again; this " +
+      "attempt does not count toward the retry limits";
+  }
+  if (
+    a.failure_code === "authentication_required" || a.decline_code === "authentication_required"
+  ) {
+    return "the bank wants the customer to authenticate: bring the customer back and retry " +
+      "with off_session: false";
+  }
+  const kind = declineClass({ code: a.failure_code, decline_code: a.decline_code });
+  if (kind === "fraud") return "a fraud decline: do not retry this payment";
+  if (a.advice_code === "do_not_try_again" || kind === "hard") {
+    return "do not try this card again: ask the customer for another card";
+  }
+  if (a.failure_code === CARD_RATE_LIMIT_CODE) {
+    return "Stripe locked this card for 24 h: use another card";
+  }
+  if (a.advice_code === "try_again_later") {
+    return "try this card again later, or another card now";
+  }
+  if (a.advice_code === CONFIRM_CARD_DATA) {
+    return "the card's details were declined: ask the customer to enter them again (a new " +
+      "payment method), or for another card";
+  }
+  return "ask the customer for another card, or try again later";
+}

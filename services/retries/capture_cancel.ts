@@ -1,0 +1,74 @@
+/**
+ * Capturing or cancelling an authorized payment (POST /transactions/{id}/capture
+ * and /cancel) and reading the action back (GET /authorizations/{id}): the
+ * routes' side of services/retries/authorizations.ts, with the client's
+ * `Idempotency-Key` wrapped around it as on refunds and retries.
+ */
+import type { Deps } from "../deps.ts";
+import type { CancellationReason } from "../../domain/authorization.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import { notFound } from "../../core/errors.ts";
+import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+import { NOT_SENT_CODE } from "../../domain/retry.ts";
+import type { ActionRequest, Authorizations } from "./authorizations.ts";
+import { type AuthorizationView, authorizationView } from "./views.ts";
+
+interface CaptureCancelParts extends Pick<Deps, "kv" | "clock"> {
+  authorizations: Authorizations;
+}
+
+/** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
+async function finishAuthorization(
+  p: CaptureCancelParts,
+  ctx: CallContext,
+  txnId: string,
+  req: ActionRequest,
+) {
+  const { kv, clock, authorizations } = p;
+  const fingerprint = await requestFingerprint({ txnId, ...req });
+  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
+    owner: ctx.actor.id,
+    route: `POST /transactions/{id}/${req.kind}`,
+    key: ctx.idempotency_key,
+  };
+  const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
+  const r = await runIdempotent(kv, clock, scope, fingerprint, {
+    run: async (binding) => {
+      const a = await authorizations.record(ctx, txnId, req, binding);
+      return view(await authorizations.send(ctx, a));
+    },
+    resume: async (id) => {
+      const a = (await getAuthorizationAction(kv, id)).value;
+      if (!a) throw notFound("authorization action", id);
+      // closed because Stripe asked to try again before acting: the key makes a new one
+      if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
+      return view(a);
+    },
+  });
+  return { action: r.body as AuthorizationView, replayed: r.replayed };
+}
+
+/** GET /authorizations/{id}: a capture or cancel as it stands (`processing` until settled). */
+async function getAuthorization(p: CaptureCancelParts, id: string): Promise<AuthorizationView> {
+  const a = (await getAuthorizationAction(p.kv, id)).value;
+  if (!a) throw notFound("capture or cancel", id);
+  return authorizationView(a);
+}
+
+export function createCaptureCancel(
+  deps: Pick<Deps, "kv" | "clock">,
+  authorizations: Authorizations,
+) {
+  const p: CaptureCancelParts = { kv: deps.kv, clock: deps.clock, authorizations };
+  return {
+    getAuthorization: (id: string) => getAuthorization(p, id),
+    capture: (ctx: CallContext, txnId: string, body: { amount_to_capture?: number }) =>
+      finishAuthorization(p, ctx, txnId, { kind: "capture", ...body }),
+    cancel: (
+      ctx: CallContext,
+      txnId: string,
+      body: { reason: CancellationReason; note: string },
+    ) => finishAuthorization(p, ctx, txnId, { kind: "cancel", ...body }),
+  };
+}
