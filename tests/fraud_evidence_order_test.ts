@@ -10,14 +10,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
 import { createTestApp } from "./helpers/app.ts";
-import {
-  chargeObject,
-  GENERIC_DECLINE,
-  otherCard,
-  stripeEvent,
-  T0,
-  testId,
-} from "./helpers/stripe_objects.ts";
+import { chargeEvent, otherCard, T0 } from "./helpers/stripe_objects.ts";
 import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 import { amountStats } from "../services/ingest/aggregates_view.ts";
 
@@ -28,17 +21,7 @@ function charge(
   at: number,
   o: { failed?: boolean; amount?: number; card: number },
 ): Stripe.Event {
-  const ch = chargeObject({
-    id: testId("ch"),
-    payment_intent: testId("pi"),
-    customer,
-    amount: o.amount ?? 700,
-    created: at,
-    status: o.failed ? "failed" : "succeeded",
-    card: otherCard(o.card),
-    ...(o.failed ? { decline: GENERIC_DECLINE } : {}),
-  });
-  return stripeEvent(o.failed ? "charge.failed" : "charge.succeeded", ch, at);
+  return chargeEvent(customer, at, { ...o, card: otherCard(o.card) });
 }
 
 /**

@@ -9,14 +9,7 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
-import {
-  chargeObject,
-  GENERIC_DECLINE,
-  otherCard,
-  stripeEvent,
-  T0,
-  testId,
-} from "./helpers/stripe_objects.ts";
+import { chargeEvent, otherCard, T0 } from "./helpers/stripe_objects.ts";
 import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 import { changedSince, evaluateSubject } from "../services/fraud/engine.ts";
 import { defaultRuleSettings, type FraudAlert } from "../domain/fraud.ts";
@@ -26,17 +19,7 @@ const T = T0 - 1800;
 const CARD = otherCard(777);
 
 function charge(customer: string, at: number, o: { failed?: boolean; amount?: number } = {}) {
-  const ch = chargeObject({
-    id: testId("ch"),
-    payment_intent: testId("pi"),
-    customer,
-    amount: o.amount ?? 700,
-    created: at,
-    status: o.failed ? "failed" : "succeeded",
-    card: o.failed ? CARD : otherCard(500),
-    ...(o.failed ? { decline: GENERIC_DECLINE } : {}),
-  });
-  return stripeEvent(o.failed ? "charge.failed" : "charge.succeeded", ch, at);
+  return chargeEvent(customer, at, { ...o, card: o.failed ? CARD : otherCard(500) });
 }
 
 /** Ten payments of one customer 30 s apart; one card declined for three customers in 6 min. */

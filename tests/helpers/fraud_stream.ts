@@ -4,15 +4,7 @@
  * PRNG) and injected patterns, as the Stripe events ingest receives.
  */
 import type Stripe from "stripe";
-import {
-  chargeObject,
-  customerObject,
-  GENERIC_DECLINE,
-  otherCard,
-  stripeEvent,
-  testId,
-  VISA,
-} from "./stripe_objects.ts";
+import { chargeEvent, customerObject, otherCard, stripeEvent } from "./stripe_objects.ts";
 
 import { seededRandom as prng } from "./virtual_time.ts";
 
@@ -45,17 +37,7 @@ export function generateStream(end: number, seed = 42, ordinaryCount = 300): Str
     amount: number,
     o: { failed?: boolean; card?: { brand: string; last4: string; fingerprint: string } } = {},
   ) => {
-    const ch = chargeObject({
-      id: testId("ch"),
-      payment_intent: testId("pi"),
-      customer: cus,
-      amount,
-      created: Math.floor(t),
-      status: o.failed ? "failed" : "succeeded",
-      card: o.card ?? VISA,
-      ...(o.failed ? { decline: GENERIC_DECLINE } : {}),
-    });
-    events.push(stripeEvent(o.failed ? "charge.failed" : "charge.succeeded", ch, Math.floor(t)));
+    events.push(chargeEvent(cus, Math.floor(t), { ...o, amount }));
   };
 
   const ordinary: string[] = [];

@@ -533,6 +533,28 @@ export function stripeEvent(
 }
 
 /**
+ * A card payment's `charge.succeeded` (or, `failed`, its `charge.failed` with
+ * a generic decline) at second `at`, for its own new PaymentIntent.
+ */
+export function chargeEvent(
+  customer: string,
+  at: number,
+  o: { failed?: boolean; amount?: number; card?: Card } = {},
+): Stripe.Event {
+  const ch = chargeObject({
+    id: testId("ch"),
+    payment_intent: testId("pi"),
+    customer,
+    amount: o.amount ?? 700,
+    created: at,
+    status: o.failed ? "failed" : "succeeded",
+    card: o.card ?? VISA,
+    ...(o.failed ? { decline: GENERIC_DECLINE } : {}),
+  });
+  return stripeEvent(o.failed ? "charge.failed" : "charge.succeeded", ch, at);
+}
+
+/**
  * The events of one card payment, built step by step: `story.created(t)`,
  * `story.succeeded(t)` (charge.succeeded + payment_intent.succeeded),
  * `story.refund(t, amount)`, `story.dispute(t)` …, each at second `t`.
