@@ -99,11 +99,7 @@ Deno.test("attack: an admin's second disable or demotion of an admin within 24 h
 Deno.test("attack: a burst of disables against three admins from several tabs lands at most one", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
-    const targets = [
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-    ];
+    const targets = await createAdmins(t, 3);
     const bystander = await createAdmin(t, "admin");
     const headers = await stepUpHeaders(t, rogue);
     const answers = await Promise.all(
@@ -128,11 +124,7 @@ Deno.test("attack: a burst of disables against three admins from several tabs la
 Deno.test("attack: a burst spread over isolates (their own services on one KV) lands at most one", async () => {
   await withTestApp(async (t) => {
     const rogue = await createAdmin(t, "admin");
-    const targets = [
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-      await createAdmin(t, "admin"),
-    ];
+    const targets = await createAdmins(t, 3);
     await createAdmin(t, "admin");
     const isolates = [t.services, createServices(t.deps), createServices(t.deps)];
     const results = await Promise.allSettled(
