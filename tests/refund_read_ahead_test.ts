@@ -65,6 +65,9 @@ Deno.test("ReadAhead.follow reads the keys the first read names, once it lands, 
       "t1",
     ]);
     assert.equal(fromKv, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    await early.get(["by", "x"]);
+    assert.equal(fromKv, 2, "a key read before the follow-up landed is not read ahead after");
 
     fromKv = 0;
     const ahead = new ReadAhead(kv, [["txn"]]).follow(kv, follow);

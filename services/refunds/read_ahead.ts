@@ -24,6 +24,8 @@ const keyOf = (k: Deno.KvKey) => JSON.stringify(k);
 
 export class ReadAhead {
   readonly #rows = new Map<string, Promise<Deno.KvEntryMaybe<unknown>>>();
+  /** keys already read once (from here or from KV): never answered from here after */
+  readonly #asked = new Set<string>();
 
   constructor(kv: Deno.Kv, read: Deno.KvKey[]) {
     this.#read(kv, read);
@@ -39,12 +41,16 @@ export class ReadAhead {
   /**
    * Once the first read has landed, reads ahead the keys `next` names from its
    * entries too (one more snapshot, all of them together). Until then, or if
-   * it never lands, those reads go to KV.
+   * it never lands, those reads go to KV; a key read before it lands is not
+   * read ahead at all (it would answer a second read).
    */
   follow(kv: Deno.Kv, next: (first: Deno.KvEntryMaybe<unknown>[]) => Deno.KvKey[]): this {
     const first = [...this.#rows.values()];
     Promise.all(first).then((entries) => {
-      const read = next(entries).filter((k) => !this.#rows.has(keyOf(k)));
+      const read = next(entries).filter((k) => {
+        const key = keyOf(k);
+        return !this.#rows.has(key) && !this.#asked.has(key);
+      });
       if (read.length) this.#read(kv, read);
     }).catch(() => {});
     return this;
@@ -55,6 +61,7 @@ export class ReadAhead {
     const k = keyOf(key);
     const row = this.#rows.get(k);
     this.#rows.delete(k);
+    this.#asked.add(k);
     return row as Promise<Deno.KvEntryMaybe<T>> | null ?? null;
   }
 
@@ -63,6 +70,7 @@ export class ReadAhead {
     const get = (key: Deno.KvKey) => this.take(key)?.catch(() => kv.get(key)) ?? kv.get(key);
     const getMany = (list: Deno.KvKey[]) => {
       if (list.length === 0 || !list.every((k) => this.#rows.has(keyOf(k)))) {
+        for (const k of list) this.take(k);
         return kv.getMany(list);
       }
       return Promise.all(list.map((k) => this.take(k)!)).catch(() => kv.getMany(list));
