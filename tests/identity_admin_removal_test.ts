@@ -102,13 +102,17 @@ Deno.test("attack: a burst of disables against three admins from several tabs la
     const targets = await createAdmins(t, 3);
     const bystander = await createAdmin(t, "admin");
     const headers = await stepUpHeaders(t, rogue);
+    const sent = [...targets, ...targets, ...targets];
     const answers = await Promise.all(
-      [...targets, ...targets, ...targets].map((x, i) =>
+      sent.map((x, i) =>
         patch(t, headers, x.id, i % 2 ? { status: "disabled" } : { role: "support" })
       ),
     );
     const statuses = answers.map((r) => r.status);
-    assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(","));
+    // One admin is removed at once. A disable that lands after that admin's demotion is
+    // immediate too: the account is no longer an admin, so it removes no second one.
+    const done = new Set(sent.filter((_, i) => statuses[i] === 200).map((x) => x.id));
+    assert.equal(done.size, 1, statuses.join(","));
     for (const r of answers) assert.ok([200, 202, 409].includes(r.status), JSON.stringify(r.body));
     const removed = [];
     for (const x of targets) {
