@@ -111,6 +111,16 @@ export async function isSnoozed(
   rule: string,
   now: number,
 ): Promise<boolean> {
+  return (await snoozeInForce(kv, customer, rule, now)) !== null;
+}
+
+/** A snooze of `rule` for `customer` that runs past `now`, if any. */
+export async function snoozeInForce(
+  kv: Deno.Kv,
+  customer: string,
+  rule: string,
+  now: number,
+): Promise<Snooze | null> {
   const ids: string[] = [];
   for await (
     const r of kv.list<string>({ prefix: keys.fraudSnoozesBySubjectPrefix(customer, rule) })
@@ -118,7 +128,7 @@ export async function isSnoozed(
     ids.push(r.value);
   }
   const rows = await getManyChunked<Snooze>(kv, ids.map((id) => keys.fraudSnooze(id)));
-  return rows.some((r) => r.value && Date.parse(r.value.until) > now);
+  return rows.find((r) => r.value && Date.parse(r.value.until) > now)?.value ?? null;
 }
 
 // --- sweeps ----------------------------------------------------------------------------

@@ -85,6 +85,8 @@ export const caseKeys = {
   fraudRule: (rule: string) => ["fraud_rules", rule],
   fraudRuleVersion: (rule: string, version: number) => ["fraud_rule_versions", rule, version],
   fraudRuleVersionsPrefix: (rule: string) => ["fraud_rule_versions", rule],
+  /** a rule's latest change request waiting for a second admin (one at a time): its id */
+  fraudRuleRequest: (rule: string) => ["fraud_rule_requests", rule],
   /** a rule silenced for a customer until a time */
   fraudSnooze: (id: string) => ["fraud_snoozes", id],
   fraudSnoozesPrefix: () => ["fraud_snoozes"],

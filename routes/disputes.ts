@@ -150,8 +150,9 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
   summary: "Submit the evidence to Stripe, once per round",
   description: "Refused (409, naming why) after a submission in the same round, after " +
     "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
-    "an accept's close is in flight (`closing.state` `processing`). A draft holding no " +
-    "evidence (no field filled in, no file) is 422: it would spend the round on nothing.",
+    "an accept's close is in flight (`closing.state` `processing`). No draft, or a draft " +
+    "holding no evidence (no field filled in, no file), is 422: it would spend the round on " +
+    "nothing.",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),

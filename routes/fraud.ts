@@ -164,7 +164,9 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   tags,
   summary: "Silence a rule for a customer until a time",
   description: "The customer is one Stripe's webhooks have reported (else 404 naming " +
-    "`body.customer`): the example's `cus_Example…` is none, so sent as is it silences nothing.",
+    "`body.customer`): the example's `cus_Example…` is none, so sent as is it silences nothing. " +
+    "One snooze is in force per customer and rule: another, whoever asks, is 409 naming it " +
+    "(delete it to change it).",
   request: {
     body: jsonBody(
       z.object({

@@ -172,3 +172,22 @@ Deno.test("refused accepts are audited denied: closed already, a request waiting
     assert.match(pastDue[2], /deadline passed/);
   });
 });
+
+Deno.test("submitting a dispute with no draft at all is the empty draft's 422, audited denied", async () => {
+  await withRefundWorld(async (w) => {
+    // README (Dispute workbench): 422 for a draft holding no evidence; a dispute nobody drafted
+    // holds none either, and nothing makes it a conflict with the dispute's state
+    const { dispute } = await disputedPayment(w);
+    const submitted = await submitAs(w, w.operator, dispute.id);
+    assert.equal(submitted.status, 422, JSON.stringify(submitted.body));
+    assert.equal(submitted.body.code, "validation_failed");
+    assert.equal(submitted.body.errors[0].path, "draft");
+    assert.match(submitted.body.detail, /holds no evidence/);
+    assert.match(submitted.body.detail, new RegExp(`PUT /disputes/${dispute.id}/evidence`));
+    const denied = await denials(w, dispute.id);
+    assert.deepEqual(denied.map(([action, by]) => [action, by]), [
+      ["dispute.submit", w.operator.id],
+    ]);
+    assert.match(denied[0][2], /holds no evidence/);
+  });
+});

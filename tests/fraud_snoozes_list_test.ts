@@ -49,8 +49,9 @@ Deno.test("GET /fraud/snoozes: pages reach every snooze in force, filtered by cu
     const made: Snooze[] = [];
     // a short one first: it runs out before the listing is read
     const short = await snooze(t, analysts[0], "cus_short", "velocity", 1);
+    // one snooze in force per customer and rule: twelve customers, three rules
     for (let i = 0; i < 36; i++) {
-      const rule = i % 3 === 0 ? "amount_anomaly" : "velocity";
+      const rule = ["velocity", "amount_anomaly", "score"][Math.floor(i / 12)];
       made.push(await snooze(t, analysts[i % 2], `cus_s${i % 12}`, rule, 30));
     }
     t.clock.advance(2 * DAY);

@@ -76,10 +76,8 @@ function recordSubmission(
     const now = s.deps.clock.now();
     const refusal = submitRefusal(r, now);
     if (refusal) throw refused(id, refusal);
-    if (!r.draft) {
-      throw refused(id, `no evidence draft: save one with PUT /disputes/${id}/evidence first`);
-    }
-    if (!holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
+    // no draft at all holds no evidence either: the same 422 (README "Dispute workbench")
+    if (!r.draft || !holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
     const at = new Date(now).toISOString();
     const round = r.submission_count;
     const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;

@@ -172,6 +172,16 @@ export function disputeDetail(
       : null,
     reminders: r.reminders,
     notes: extra.notes,
-    history: r.history,
+    history: r.history.map(historyView),
   };
+}
+
+/**
+ * A history line as shown: a deadline it recorded in Stripe's unix seconds is the ISO
+ * time, like the dispute's own `evidence_due_by` (README "API": every time shown is ISO).
+ */
+function historyView(h: DisputeHistoryEntry): DisputeHistoryEntry {
+  const due = h.changes.evidence_due_by;
+  if (typeof due !== "number") return h;
+  return { ...h, changes: { ...h.changes, evidence_due_by: iso(due) } };
 }

@@ -21,6 +21,7 @@ import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 import { auditRefusal } from "./denied.ts";
+import { requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
 
 export interface FraudServices {
   audit: AuditService;
@@ -74,7 +75,8 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
   }
 
   const rules = createRuleAdmin(deps, svc);
-  const ruleParts: RuleParts = { kv, approvals: svc.approvals, rules };
+  const requests = { kv, now: () => clock.now(), audit: svc.audit, approvals: svc.approvals };
+  const ruleParts: RuleParts = { kv, approvals: svc.approvals, rules, requests };
   registerRuleApprovals(ruleParts);
 
   return {
@@ -130,6 +132,7 @@ interface RuleParts {
   kv: Deps["kv"];
   approvals: ApprovalService;
   rules: RuleAdmin;
+  requests: RuleRequestParts;
 }
 
 /** Approving a request to disable, shadow or loosen a rule applies the change. */
@@ -186,11 +189,12 @@ function pausedAlone(current: RuleSettings, patch: RulePatch) {
  * (422). Either way the change applies to the version it was judged against.
  */
 async function putRule(
-  { kv, approvals, rules }: RuleParts,
+  parts: RuleParts,
   ctx: CallContext,
   rule: RuleName,
   patch: RulePatch,
 ) {
+  const { kv, rules } = parts;
   const current = (await getRuleSettings(kv))[rule];
   const errors = [...pausedAlone(current, patch), ...ruleChangeErrors(current, patch)];
   if (errors.length) throw validationFailed(errors);
@@ -202,14 +206,12 @@ async function putRule(
   if (kind) {
     const loosened = loosenedFields(current, patch);
     const fields = kind === "fraud.rule_loosen" ? ` (${loosened.join(", ")})` : "";
-    const approval = await approvals.request(
+    const approval = await requestRuleChangeOnce(
+      parts.requests,
+      ctx,
       kind,
       { rule, patch, base_version: current.version },
-      ctx,
-      {
-        summary: `${SUMMARY[kind]} fraud rule ${rule}${fields} (version ${current.version})`,
-        target: { type: "fraud_rule", id: rule },
-      },
+      `${SUMMARY[kind]} fraud rule ${rule}${fields} (version ${current.version})`,
     );
     return { status: 202 as const, approval };
   }

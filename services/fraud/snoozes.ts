@@ -14,6 +14,7 @@ import {
   addSnoozeDelete,
   getSnooze,
   listSnoozes as listSnoozePage,
+  snoozeInForce,
   type SnoozeQuery,
 } from "../../kv/fraud.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
@@ -100,6 +101,18 @@ async function commitSnooze(
   return await svc.audit.commit(ctx, async (op) => {
     const tally = await tallyOf(p.kv, ctx.actor.id, clock.now());
     const ofRule = await tallyOf(p.kv, ruleScope(input.rule), clock.now());
+    // one snooze in force per customer and rule, whoever made it: a second click (or a burst)
+    // would make another, and deleting one would leave the rule quiet. Every snooze of the
+    // rule checks its tally in its commit, so this read cannot miss a concurrent one.
+    const existing = await snoozeInForce(p.kv, input.customer, input.rule, clock.now());
+    if (existing) {
+      throw new AppError(
+        "conflict",
+        `${input.customer} is already snoozed for ${input.rule} until ${existing.until} ` +
+          `(${existing.id}, by ${existing.created_by}); to change it, delete that one ` +
+          `(DELETE /api/admin/payments/fraud/snoozes/${existing.id}) and snooze again`,
+      );
+    }
     if (ofRule.active.length >= MAX_RULE_SNOOZES) {
       throw new AppError(
         "conflict",

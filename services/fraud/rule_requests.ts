@@ -1,0 +1,67 @@
+/**
+ * A rule change that waits for a second admin (disabling, shadow mode,
+ * loosening) waits one at a time per rule (README "Fraud detection",
+ * Tuning): each request names the version it was judged against, and the
+ * first approved makes a new version, so of two waiting at once at most one
+ * could ever execute. Another while one waits is 409 naming it (audited
+ * `denied`); one that names an older version, or has expired, holds nothing up.
+ */
+import type { AuditService } from "../audit/mod.ts";
+import type { ApprovalService } from "../approvals/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { ApprovalRequest } from "../../domain/approval.ts";
+import type { RuleName } from "../../domain/fraud.ts";
+import type { RuleApprovalKind, RulePatch } from "./rule_admin.ts";
+import { AppError } from "../../core/errors.ts";
+import { keys } from "../../kv/keys.ts";
+import { getApproval } from "../../kv/approvals.ts";
+import { auditRefusal } from "./denied.ts";
+
+/** The index outlives its request's 24 h by an hour; the request's `expires_at` is what counts. */
+const INDEX_MARGIN_MS = 3600_000;
+
+export interface RuleRequestParts {
+  kv: Deno.Kv;
+  now: () => number;
+  audit: AuditService;
+  approvals: ApprovalService;
+}
+
+/** Queues `kind` for `rule` unless a request for it still waits (409 naming that one). */
+export function requestRuleChangeOnce(
+  p: RuleRequestParts,
+  ctx: CallContext,
+  kind: RuleApprovalKind,
+  change: { rule: RuleName; patch: RulePatch; base_version: number },
+  summary: string,
+): Promise<ApprovalRequest> {
+  const entry = {
+    action: "fraud_rule.update",
+    target: { type: "fraud_rule", id: change.rule },
+    after: { kind, patch: change.patch, base_version: change.base_version },
+  };
+  return auditRefusal(p.audit, ctx, entry, () =>
+    p.audit.commit(ctx, async (op) => {
+      const index = await p.kv.get<string>(keys.fraudRuleRequest(change.rule));
+      const earlier = index.value ? (await getApproval(p.kv, index.value)).value : null;
+      if (
+        earlier?.status === "pending" && Date.parse(earlier.expires_at) > p.now() &&
+        (earlier.payload as { base_version?: number }).base_version === change.base_version
+      ) {
+        throw new AppError(
+          "conflict",
+          `a change of fraud rule ${change.rule} already waits for a second admin ` +
+            `(${earlier.id}: ${earlier.summary}, by ${earlier.requested_by}); approve or reject ` +
+            `it in /api/admin/approvals first (its requester may reject it to withdraw it)`,
+          { extra: { approval_id: earlier.id } },
+        );
+      }
+      const { request, audit } = p.approvals.addRequest(op, kind, change, ctx, {
+        summary,
+        target: { type: "fraud_rule", id: change.rule },
+      });
+      const ttl = Date.parse(request.expires_at) - p.now() + INDEX_MARGIN_MS;
+      op.check(index).set(keys.fraudRuleRequest(change.rule), request.id, { expireIn: ttl });
+      return { value: request, audit: [audit] };
+    }));
+}

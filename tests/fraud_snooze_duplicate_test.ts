@@ -1,0 +1,78 @@
+/**
+ * One snooze in force per customer and rule (README "Fraud detection",
+ * Workflow): a second click, or a burst of the same request, made another
+ * identical snooze each time, so deleting "the" snooze left the rule quiet
+ * for that customer, and the duplicates used up the admin's and the rule's
+ * caps. Another snooze for the same customer and rule is now 409 naming the
+ * one in force, audited `denied`.
+ */
+import assert from "node:assert/strict";
+import { withTestApp } from "./helpers/app.ts";
+import type { TestApp } from "./helpers/app.ts";
+import { authHeaders, createAdmin, sendJson, type TestAdmin } from "./helpers/identity.ts";
+import { knownCustomers } from "./helpers/fraud.ts";
+
+const BASE = "/api/admin/payments/fraud/snoozes";
+const DAY = 24 * 3600_000;
+
+function snooze(t: TestApp, a: TestAdmin, customer: string, rule: string, days = 30) {
+  return sendJson(t, "POST", BASE, authHeaders(a), {
+    customer,
+    rule,
+    until: new Date(t.clock.now() + days * DAY).toISOString(),
+    note: "known reseller",
+  });
+}
+
+async function inForce(t: TestApp, a: TestAdmin, customer: string): Promise<string[]> {
+  const r = await sendJson(t, "GET", `${BASE}?customer=${customer}`, authHeaders(a));
+  assert.equal(r.status, 200);
+  return r.body.data.map((s: { id: string }) => s.id);
+}
+
+Deno.test("a second snooze of the same customer and rule is 409 naming the one in force", async () => {
+  await withTestApp(async (t) => {
+    const analyst = await createAdmin(t, "analyst");
+    const other = await createAdmin(t, "analyst");
+    await knownCustomers(t.kv, "cus_dup");
+    const first = await snooze(t, analyst, "cus_dup", "velocity");
+    assert.equal(first.status, 201);
+
+    const again = await snooze(t, analyst, "cus_dup", "velocity");
+    assert.equal(again.status, 409);
+    assert.equal(again.body.code, "conflict");
+    assert.match(again.body.detail, new RegExp(first.body.id));
+    assert.match(again.body.detail, /DELETE \/api\/admin\/payments\/fraud\/snoozes\//);
+    assert.equal((await snooze(t, other, "cus_dup", "velocity", 60)).status, 409, "anyone's");
+    assert.deepEqual(await inForce(t, analyst, "cus_dup"), [first.body.id]);
+
+    const log = await sendJson(
+      t,
+      "GET",
+      "/api/admin/payments/audit-log?action=fraud_snooze.create&limit=10",
+      authHeaders(await createAdmin(t, "admin")),
+    );
+    const denied = log.body.data.filter((e: { result: string }) => e.result === "denied");
+    assert.equal(denied.length, 2);
+
+    assert.equal((await snooze(t, analyst, "cus_dup", "score")).status, 201, "another rule");
+    const del = await sendJson(t, "DELETE", `${BASE}/${first.body.id}`, authHeaders(analyst));
+    assert.equal(del.status, 200);
+    assert.equal((await snooze(t, analyst, "cus_dup", "velocity")).status, 201, "after delete");
+  });
+});
+
+Deno.test("a burst of the same snooze makes one; one that ran out blocks nothing", async () => {
+  await withTestApp(async (t) => {
+    const analyst = await createAdmin(t, "analyst");
+    await knownCustomers(t.kv, "cus_burst");
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, () => snooze(t, analyst, "cus_burst", "velocity", 1)),
+    );
+    assert.deepEqual(burst.map((r) => r.status).sort(), [201, ...Array(9).fill(409)]);
+    assert.equal((await inForce(t, analyst, "cus_burst")).length, 1);
+
+    t.clock.advance(2 * DAY);
+    assert.equal((await snooze(t, analyst, "cus_burst", "velocity")).status, 201);
+  });
+});
