@@ -26,3 +26,29 @@ Deno.test("capture over the authorization: the message shows the limit as money 
     assert.match(message, /omit amount_to_capture to capture all of it/);
   });
 });
+
+Deno.test("a second capture or cancel: the 409 says where the first one is followed", async () => {
+  await withRetryWorld(async (w) => {
+    const { pi } = await authorizeAtStripe(w.stripe, 5000, "second-click@example.com");
+    await w.deliver();
+    const txnId = (await w.t.services.transactions.get(pi.id)).id;
+    const path = `/api/admin/payments/transactions/${txnId}`;
+    const first = await w.t.app.request(
+      `${path}/capture`,
+      jsonRequest("POST", await w.stepUp(), {}),
+    );
+    assert.equal(first.status, 201);
+    const location = first.headers.get("location");
+    assert.ok(location);
+    await first.body?.cancel();
+    const again = await w.t.app.request(
+      `${path}/cancel`,
+      jsonRequest("POST", await w.stepUp(), { reason: "duplicate", note: "second click" }),
+    );
+    assert.equal(again.status, 409);
+    const detail = String((await again.json() as { detail: string }).detail);
+    assert.match(detail, /already sent a capture/);
+    assert.ok(detail.includes(location), `${detail} names ${location}`);
+    assert.doesNotMatch(detail, /finished once/);
+  });
+});
