@@ -59,7 +59,8 @@ const IdempotencyHeader = z.object({
 const TxnParam = z.object({
   id: z.string().min(1).max(64).openapi({
     param: { name: "id", in: "path" },
-    description: "the transaction's txn_… id, or its PaymentIntent id (pi_…)",
+    description: "the transaction's txn_… id, or the payment's PaymentIntent (pi_…) or Charge " +
+      "(ch_…) id, as the Stripe Dashboard shows it",
   }),
 });
 

@@ -21,7 +21,7 @@ import { can } from "../domain/permissions.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
-import { transactionFilterOf, transactionIdOf } from "./transactions.ts";
+import { transactionFilterOf, transactionIdAt } from "./transactions.ts";
 import { headerRef } from "../openapi/headers.ts";
 
 const CardSchema = z.object({
@@ -211,7 +211,7 @@ export function retryRoutes(services: Services) {
       const body = c.req.valid("json");
       const result = await services.retries.create(callContext(c), {
         ...body,
-        transaction_id: await transactionIdOf(services, body.transaction_id),
+        transaction_id: await transactionIdAt(services, body.transaction_id, "body.transaction_id"),
       });
       if (result.replayed) c.header("Idempotent-Replayed", "true");
       // Stripe answered (whatever it said): 201; the outcome not known yet: 202.

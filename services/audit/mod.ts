@@ -5,5 +5,6 @@
  * reads, filtered queries, exports, chain verification and signed checkpoints.
  */
 export { EXPORT_CONTENT_TYPES } from "./export.ts";
+export { checkTimeRange, TIME_RANGE_MESSAGE } from "./query.ts";
 export { checkpointAuditHead, createAuditService } from "./service.ts";
 export type { AuditFilters, AuditInput, AuditService } from "./service.ts";

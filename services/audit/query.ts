@@ -123,6 +123,19 @@ function scopeOf(f: AuditFilters): string {
   return `audit:${JSON.stringify([f.actor, f.action, f.target, f.from, f.to])}`;
 }
 
+/** Both ends are inclusive, so `from === to` is one instant; `from` after `to` is a mistake. */
+export const TIME_RANGE_MESSAGE = "to must be at or after from (both are inclusive)";
+
+/**
+ * For the routes: a swapped range is refused rather than answered with nothing, as on the
+ * transactions listing (`list` itself answers an empty page).
+ */
+export function checkTimeRange(f: AuditFilters): void {
+  if (f.from !== undefined && f.to !== undefined && f.from > f.to) {
+    throw validationFailed([{ path: "query.to", message: TIME_RANGE_MESSAGE }]);
+  }
+}
+
 /** One page, newest first. The cursor is the sealed seq to continue below. */
 export async function listAuditLog(
   deps: Deps,

@@ -11,7 +11,7 @@ import type { AuthorizationAction } from "../../kv/authorizations.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { minorUnitProblem } from "../../domain/money.ts";
+import { formatMoney, minorUnitProblem } from "../../domain/money.ts";
 
 export type ActionRequest =
   | { kind: "capture"; amount_to_capture?: number }
@@ -87,7 +87,9 @@ export function actionableAmounts(
   if (amount !== null && amount > capturable) {
     throw validationFailed([{
       path: "body.amount_to_capture",
-      message: `at most the authorized ${capturable} ${txn.currency}`,
+      message: `amount_to_capture must be at most the authorized ${capturable} (${
+        formatMoney(capturable, txn.currency)
+      }); omit amount_to_capture to capture all of it`,
     }]);
   }
   // README "Transactions and money edges": the currency's minor unit, as for refunds

@@ -2,9 +2,9 @@
  * Which payments may be retried: the payment-wide checks made before anything
  * is sent to Stripe, the declines seen so far, and a refusal as a problem.
  */
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError } from "../../core/errors.ts";
 import { CARD_RATE_LIMIT_CODE, type PriorDecline, type RetryVerdict } from "../../domain/retry.ts";
-import type { Transaction, TxnSync } from "../../domain/transaction.ts";
+import { type Transaction, type TxnSync, unknownTransaction } from "../../domain/transaction.ts";
 import { type RetryRecord } from "../../kv/retries.ts";
 
 const conflicts = new WeakSet<AppError>();
@@ -53,7 +53,8 @@ export function assertRetryable(
   txn: Transaction | null,
   sync: TxnSync | null,
 ): Retryable {
-  if (!txn) throw notFound("transaction", id);
+  // README "API": the 404 names the field, as a refund's does
+  if (!txn) throw unknownTransaction(id, "body.transaction_id");
   if (!txn.stripe_payment_intent) {
     throw retryConflict(
       new AppError(
