@@ -33,8 +33,9 @@ export const HEADER_COMPONENTS = {
   },
   ETag: {
     description: "weak tag of this answer; send it back as `If-None-Match` and an unchanged " +
-      "answer is `304` with no body",
-    required: true,
+      "answer is `304` with no body. Absent on an answer that shows a secret " +
+      "(`Cache-Control: no-store`)",
+    required: false,
     schema: { ...string, example: 'W/"1k-4f2a9c0d1e3b5a7c"' },
   },
   RetryAfter: {

@@ -199,10 +199,15 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   },
 });
 
-/** The client secret lets its holder finish the payment: only for those who may retry. */
+/**
+ * The client secret lets its holder finish the payment: only for those who may retry, and an
+ * answer that shows one is a secret answer (`Cache-Control: no-store`, no ETag; README "API").
+ */
 function forReader(c: Context<AppEnv>, r: RetryView): RetryView {
   const role = c.get("principal")?.role ?? "";
-  return can(role, "retries.create") ? r : { ...r, client_secret: null };
+  const shown = can(role, "retries.create") ? r : { ...r, client_secret: null };
+  if (shown.client_secret !== null) c.header("Cache-Control", "no-store");
+  return shown;
 }
 
 export function retryRoutes(services: Services) {
@@ -214,10 +219,9 @@ export function retryRoutes(services: Services) {
         transaction_id: await transactionIdAt(services, body.transaction_id, "body.transaction_id"),
       });
       if (result.replayed) c.header("Idempotent-Replayed", "true");
+      const retry = forReader(c, result.retry);
       // Stripe answered (whatever it said): 201; the outcome not known yet: 202.
-      return result.retry.status === "processing"
-        ? c.json(result.retry, 202)
-        : c.json(result.retry, 201);
+      return retry.status === "processing" ? c.json(retry, 202) : c.json(retry, 201);
     })
     .openapi(list, async (c) => {
       const q = c.req.valid("query");

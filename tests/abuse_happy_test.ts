@@ -514,5 +514,11 @@ Deno.test("response headers: one the document does not declare, or a declared re
     ) {
       assert.throws(() => schemas.checkHeaders("get", "/api/admin/me", wrong, "x"));
     }
+    // an answer that shows a secret is no-store and carries no ETag, as the document says
+    const secret = headers((h) => {
+      h.delete("etag");
+      h.set("cache-control", "no-store");
+    });
+    schemas.checkHeaders("get", "/api/admin/me", secret, "secret");
   });
 });
