@@ -16,6 +16,7 @@ import {
   TIME_RANGE_MESSAGE,
 } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
+import { transactionFilterOf } from "./transactions.ts";
 
 // No `example`: Swagger UI's "Try it out" would send it, and a made-up id filters everything out.
 const filterText = (name: string, description: string, example: string) =>
@@ -31,7 +32,12 @@ const FilterQuery = z.object({
     "adm_01J",
   ),
   action: filterText("action", "dotted action", "refund.create"),
-  target: filterText("target", "target id", "rfd_01J"),
+  target: filterText(
+    "target",
+    "target id; a payment's PaymentIntent (`pi_…`) or Charge (`ch_…`) id finds its " +
+      "transaction's entries",
+    "rfd_01J",
+  ),
   from: dateTimeQuery("from", "entries at or after this time"),
   to: dateTimeQuery("to", "entries at or before this time"),
 });
@@ -164,11 +170,18 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   },
 });
 
-function toFilters(q: z.infer<typeof FilterQuery>): AuditFilters {
+/** The filters asked for; a payment's Stripe id stands for its transaction (entries name `txn_…`). */
+async function toFilters(
+  services: Services,
+  q: z.infer<typeof FilterQuery>,
+): Promise<AuditFilters> {
+  const target = q.target !== undefined && /^(pi|ch)_/.test(q.target)
+    ? await transactionFilterOf(services, q.target)
+    : q.target;
   return {
     ...(q.actor !== undefined ? { actor: q.actor } : {}),
     ...(q.action !== undefined ? { action: q.action } : {}),
-    ...(q.target !== undefined ? { target: q.target } : {}),
+    ...(target !== undefined ? { target } : {}),
     ...(q.from !== undefined ? { from: Date.parse(q.from) } : {}),
     ...(q.to !== undefined ? { to: Date.parse(q.to) } : {}),
   };
@@ -178,7 +191,7 @@ export function auditLogRoutes(services: Services) {
   return createRouter()
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      const filters = toFilters(q);
+      const filters = await toFilters(services, q);
       checkTimeRange(filters);
       const page = await services.audit.list({
         ...filters,
@@ -196,7 +209,11 @@ export function auditLogRoutes(services: Services) {
     })
     .openapi(exportRoute, async (c) => {
       const { format, ...filters } = c.req.valid("query");
-      const stream = await services.audit.export(callContext(c), toFilters(filters), format);
+      const stream = await services.audit.export(
+        callContext(c),
+        await toFilters(services, filters),
+        format,
+      );
       const stamp = new Date(services.deps.clock.now()).toISOString().replaceAll(":", "-");
       return new Response(stream, {
         status: 200,

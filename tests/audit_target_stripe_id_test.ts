@@ -1,0 +1,43 @@
+/**
+ * The audit log's `target` filter takes a payment's Stripe id (README, "Audit
+ * log"): entries about a payment name its `txn_…`, and an operator holding the
+ * Stripe Dashboard's `pi_…` or `ch_…` finds them as with the `txn_…`, in the
+ * list and the export alike. A Stripe id the service does not know finds nothing.
+ */
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { authHeaders, otpHeaders } from "./helpers/identity.ts";
+
+const LOG = "/api/admin/payments/audit-log";
+
+Deno.test("the audit log's target filter finds a payment's entries by its pi_ or ch_ id", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, txnId } = await w.pay(5000);
+    const asked = await w.t.services.refunds.create(w.ctx(w.operator), {
+      transaction_id: txnId,
+      amount: 1200,
+      reason: "requested_by_customer",
+      note: "audit by Stripe id",
+    });
+    assert.equal(asked.refund.status, "succeeded");
+    const seqsFor = async (target: string) => {
+      const res = await w.t.app.request(`${LOG}?target=${target}&limit=100`, {
+        headers: authHeaders(w.admin),
+      });
+      assert.equal(res.status, 200, target);
+      return ((await res.json()).data as { seq: number }[]).map((e) => e.seq);
+    };
+    const byTxn = await seqsFor(txnId);
+    assert.ok(byTxn.length > 0, "the settled refund is audited against the transaction");
+    assert.deepEqual(await seqsFor(pi.id), byTxn);
+    assert.deepEqual(await seqsFor(String(pi.latest_charge)), byTxn);
+    assert.deepEqual(await seqsFor("pi_NotAPaymentOfOurs"), []);
+
+    const exported = await w.t.app.request(`${LOG}/export?format=jsonl&target=${pi.id}`, {
+      headers: otpHeaders(w.t, w.admin),
+    });
+    assert.equal(exported.status, 200);
+    const lines = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l).seq);
+    assert.deepEqual(lines.sort((a, b) => a - b), [...byTxn].sort((a, b) => a - b));
+  });
+});
