@@ -56,6 +56,9 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/rules/backtest",
   tags,
   summary: "Replay the last N days against proposed settings; writes nothing",
+  description: "Settings a PUT would refuse as contradictory (an alert level below the watch " +
+    "level, a watch amount above the alert amount) are 422 naming the rule's field " +
+    "(`body.rules.<rule>.<field>`).",
   request: {
     body: jsonBody(
       z.object({

@@ -184,7 +184,7 @@ Deno.test("an unknown key of a map with named keys is named with the closest kno
   ]);
 });
 
-Deno.test("a backtest naming a misspelt rule, or an amount keyed by a bad currency, is 422 naming it and the fix", async () => {
+Deno.test("a backtest naming a misspelt rule, an amount keyed by a bad currency, or contradictory settings, is 422 naming it and the fix", async () => {
   await withRefundWorld(async (w) => {
     const analyst = await createAdmin(w.t, "analyst");
     const send = async (body: unknown) => {
@@ -205,6 +205,13 @@ Deno.test("a backtest naming a misspelt rule, or an amount keyed by a bad curren
       {
         path: "body.rules.high_value_burst.amounts.USD",
         message: "currency keys are lowercase ISO codes such as usd",
+      },
+    ]);
+    // settings a PUT would refuse as contradictory are refused by the backtest too
+    assert.deepEqual(await send({ rules: { velocity: { alert_at: 1, watch_at: 5 } } }), [
+      {
+        path: "body.rules.velocity.alert_at",
+        message: "alert_at (1) must be at least watch_at (5)",
       },
     ]);
   });

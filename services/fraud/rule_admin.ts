@@ -196,9 +196,16 @@ async function backtest(
 ): Promise<BacktestResult> {
   const current = await getRuleSettings(kv);
   const proposed: RuleSettingsMap = structuredClone(current);
-  for (const [rule, patch] of Object.entries(input.rules) as [RuleName, RulePatch][]) {
-    proposed[rule] = { ...proposed[rule], ...patch, rule };
-  }
+  const patches = Object.entries(input.rules) as [RuleName, RulePatch][];
+  // Settings a PUT would refuse as contradictory are refused here too, naming the rule's field.
+  const errors = patches.flatMap(([rule, patch]) =>
+    ruleChangeErrors(current[rule], patch).map((e) => ({
+      ...e,
+      path: e.path.replace(/^body\./, `body.rules.${rule}.`),
+    }))
+  );
+  if (errors.length) throw validationFailed(errors);
+  for (const [rule, patch] of patches) proposed[rule] = { ...proposed[rule], ...patch, rule };
   const from = clock.now() - input.days * 24 * 3600_000;
   const pick: Selection = {
     attempt: (a: { t: number }) => a.t >= from,
