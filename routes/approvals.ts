@@ -75,7 +75,13 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
       content: {
         "application/json": {
           schema: z.object({
-            approval_hash: z.string().max(128).optional(),
+            approval_hash: z.string().regex(
+              /^[0-9a-f]{64}$/,
+              "approval_hash must be the request's `approval_hash` as GET /approvals shows it " +
+                "(64 lowercase hex characters)",
+            ).optional().openapi({
+              description: "the `approval_hash` you reviewed: refused (409) if the request differs",
+            }),
             note: noteField,
           }).strict().openapi({ example: { note: "Checked with the requester" } }),
         },

@@ -1,7 +1,13 @@
 /** Error messages name the problem in words a caller can act on. */
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { authHeaders, createAdmin, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import {
+  authHeaders,
+  createAdmin,
+  jsonRequest,
+  otpHeaders,
+  stepUpHeaders,
+} from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { fieldErrors } from "../core/field_errors.ts";
 import { ZOD_WORDS } from "./helpers/abuse.ts";
@@ -92,6 +98,20 @@ Deno.test("an approval_hash that is not a hash says where the hash comes from", 
     assert.equal(body.errors[0].path, "body.approval_hash");
     assert.match(body.errors[0].message, /approval\.hash.*GET \/refunds\/\{id\}/);
     assert.doesNotMatch(body.detail, /regex/);
+  });
+});
+
+Deno.test("an approval_hash sent to the approvals queue that is not a hash is 422 saying where it comes from", async () => {
+  await withRefundWorld(async (w) => {
+    const headers = otpHeaders(w.t, w.admin);
+    const res = await w.t.app.request(
+      "/api/admin/approvals/apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R/approve",
+      jsonRequest("POST", headers, { approval_hash: "abc" }),
+    );
+    assert.equal(res.status, 422);
+    const body = await problem(res);
+    assert.equal(body.errors[0].path, "body.approval_hash");
+    assert.match(body.errors[0].message, /approval_hash.*GET \/approvals/);
   });
 });
 
