@@ -101,7 +101,7 @@ Deno.test("POST /retries: a succeeded payment is 409 naming its status; a legacy
     const res = await w.retry({ transaction_id: paid.txnId, payment_method: "pm_card_visa" });
     assert.equal(res.status, 409);
     assert.equal(res.body.code, "conflict");
-    assert.match(String(res.body.detail), /succeeded/);
+    assert.match(String(res.body.detail), /succeeded.*it is paid; nothing to retry/);
     assert.equal(res.body.status, 409);
     assert.equal(res.body.payment_intent_status, "succeeded");
 
@@ -160,6 +160,11 @@ Deno.test("POST /retries: pm_card_authenticationRequired fails off session, need
     const again = await w.retry({ transaction_id: g.txnId, payment_method: "pm_card_visa" });
     assert.equal(again.status, 409);
     assert.match(String(again.body.detail), /requires_action/);
+    // and says what to do instead: the attempt waiting on the customer, where to find it
+    assert.match(
+      String(again.body.detail),
+      new RegExp(`waiting for the customer to authenticate.*retries\\?transaction_id=${g.txnId}`),
+    );
   });
 });
 

@@ -86,7 +86,7 @@ export function assertRetryable(
       new AppError(
         "conflict",
         `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
-          "requires_payment_method (a failed payment) can be retried",
+          `requires_payment_method (a failed payment) can be retried${nextFor(id, status)}`,
         { extra: { payment_intent_status: status, transaction_status: txn.status } },
       ),
     );
@@ -102,6 +102,25 @@ export function assertRetryable(
     );
   }
   return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };
+}
+
+/** What to do instead, for a PaymentIntent that is not a failed payment (README "Retrying failed payments"). */
+function nextFor(id: string, status: string): string {
+  switch (status) {
+    case "requires_action":
+      return ": an attempt is waiting for the customer to authenticate (GET " +
+        `/api/admin/payments/retries?transaction_id=${id} shows it, with its client_secret); ` +
+        "retry once it has failed";
+    case "requires_capture":
+      return ": it is authorized, not charged; capture or cancel it " +
+        `(POST /api/admin/payments/transactions/${id}/capture or /cancel)`;
+    case "processing":
+      return ": Stripe has not answered yet; the webhook settles it, then retry if it failed";
+    case "succeeded":
+      return ": it is paid; nothing to retry";
+    default:
+      return "";
+  }
 }
 
 /** Every decline seen on this payment: its charges, and attempts Stripe refused without one. */
