@@ -72,6 +72,17 @@ export const NoteSchema = z.string().trim().min(1, "note is required (1 to 500 c
   "note is at most 500 characters",
 ).overwrite(maskString);
 
+/**
+ * The hash an approver sends back, of what they reviewed (64 lowercase hex): `source` says
+ * where it is shown; anything else is 422 saying so, a hash of something else 409.
+ */
+export function approvalHashField(source: string, description: string) {
+  return z.string().regex(
+    /^[0-9a-f]{64}$/,
+    `approval_hash must be ${source} (64 lowercase hex characters)`,
+  ).optional().openapi({ description });
+}
+
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
   return { required, content: { "application/json": { schema } } };

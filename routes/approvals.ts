@@ -18,7 +18,7 @@ import {
   orNull,
   REFUND_SEND_REFUSALS,
 } from "../openapi/schemas.ts";
-import { oneOf, queryParam } from "../openapi/schemas.ts";
+import { approvalHashField, oneOf, queryParam } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
@@ -75,13 +75,10 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
       content: {
         "application/json": {
           schema: z.object({
-            approval_hash: z.string().regex(
-              /^[0-9a-f]{64}$/,
-              "approval_hash must be the request's `approval_hash` as GET /approvals shows it " +
-                "(64 lowercase hex characters)",
-            ).optional().openapi({
-              description: "the `approval_hash` you reviewed: refused (409) if the request differs",
-            }),
+            approval_hash: approvalHashField(
+              "the request's `approval_hash` as GET /approvals shows it",
+              "the `approval_hash` you reviewed: refused (409) if the request differs",
+            ),
             note: noteField,
           }).strict().openapi({ example: { note: "Checked with the requester" } }),
         },

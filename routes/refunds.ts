@@ -12,6 +12,7 @@ import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
+  approvalHashField,
   errorResponses,
   jsonBody,
   jsonContent,
@@ -180,13 +181,10 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
     body: jsonBody(
       z.object({
         note: Note.optional(),
-        approval_hash: z.string().regex(
-          /^[0-9a-f]{64}$/,
-          "approval_hash must be the refund's `approval.hash` as GET /refunds/{id} shows it " +
-            "(64 lowercase hex characters)",
-        ).optional().openapi({
-          description: "the `approval.hash` you reviewed: refused if the refund differs",
-        }),
+        approval_hash: approvalHashField(
+          "the refund's `approval.hash` as GET /refunds/{id} shows it",
+          "the `approval.hash` you reviewed: refused if the refund differs",
+        ),
       }).strict().openapi("RefundApproval", { example: { note: "checked with the customer" } }),
       false,
     ),
