@@ -98,6 +98,8 @@ function replayError(error: StoredError): AppError {
 }
 
 const IN_FLIGHT = "a request with this Idempotency-Key is still being processed; retry in a moment";
+/** Seconds a client waits before sending it again (`Retry-After` on that 409). */
+const IN_FLIGHT_RETRY_AFTER_S = 1;
 
 /** What claiming the key found: the key is ours now, or the first answer stands. */
 type Claim =
@@ -133,7 +135,9 @@ async function claim(
         if (prior.error) throw replayError(prior.error);
         return { kind: "answered", response: prior.response! };
       }
-      if (prior.lease_until > now) throw new AppError("conflict", IN_FLIGHT);
+      if (prior.lease_until > now) {
+        throw new AppError("conflict", IN_FLIGHT, { retryAfter: IN_FLIGHT_RETRY_AFTER_S });
+      }
     }
     op.set(key, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
     return { kind: "claimed", prior };

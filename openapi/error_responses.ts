@@ -47,7 +47,8 @@ export function errorResponses(...codes: ErrorCode[]) {
   return Object.fromEntries(
     Object.entries(byStatus).map(([status, list]) => [status, {
       description: list.map((c) => `\`${c}\``).join(", "),
-      ...(status === "429" || status === "503"
+      // 409: a request under an Idempotency-Key still running, a retry's decline arriving
+      ...(status === "409" || status === "429" || status === "503"
         ? { headers: { "retry-after": headerRef("RetryAfter") } }
         : {}),
       content: {

@@ -6,7 +6,8 @@
  *   every answer          X-Request-Id (and X-Client-Request-Id when the caller sent an id)
  *   every admin answer    Cache-Control
  *   an admin GET's 200    ETag, and 304 for an `If-None-Match` naming it
- *   429, 503              Retry-After (when waiting helps)
+ *   409, 429, 503         Retry-After (when waiting helps: on a 409, an Idempotency-Key's
+ *                         request still running, a retry's decline still arriving)
  *   an idempotent route   Idempotent-Replayed on a replayed answer
  *
  * Route-specific ones (`Location`, `Content-Disposition`) are declared by their route.

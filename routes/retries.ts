@@ -22,7 +22,6 @@ import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf, transactionIdAt } from "./transactions.ts";
-import { headerRef } from "../openapi/headers.ts";
 
 const CardSchema = z.object({
   type: z.string(),
@@ -126,7 +125,7 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
       "Stripe answered: succeeded, requires_action, requires_capture or failed",
     ),
     202: jsonContent(RetrySchema, "sent; the outcome is not known yet"),
-    ...withRetryAfterOn409(errorResponses(
+    ...errorResponses(
       "not_found",
       "conflict",
       "retry_refused",
@@ -134,17 +133,9 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
       "idempotency_key_reused",
       "stripe_error",
       "stripe_unavailable",
-    )),
+    ),
   },
 });
-
-/** A payment whose decline is still arriving from Stripe is 409 with `Retry-After` (README). */
-function withRetryAfterOn409<R extends Record<string, object>>(responses: R): R {
-  return {
-    ...responses,
-    409: { ...responses[409], headers: { "retry-after": headerRef("RetryAfter") } },
-  };
-}
 
 const list = listRoute({
   permission: "retries.read",

@@ -1,0 +1,47 @@
+/**
+ * The same request sent again under an `Idempotency-Key` while the first is
+ * still running (README, "API"): `409` with `Retry-After`, as the OpenAPI
+ * document declares on every 409; once the first has answered, the same
+ * request answers that answer again (`Idempotent-Replayed: true`).
+ */
+import assert from "node:assert/strict";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+
+Deno.test("a request under an Idempotency-Key still running is 409 with Retry-After, then replayed", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId } = await w.pay(5000);
+    const headers = { ...await stepUpHeaders(w.t, w.operator), "idempotency-key": "order-1042" };
+    const body = {
+      transaction_id: txnId,
+      amount: 1000,
+      reason: "requested_by_customer",
+      note: "item returned",
+    };
+    const send = () =>
+      w.t.app.request("/api/admin/payments/refunds", jsonRequest("POST", headers, body));
+    let release!: () => void;
+    const held = new Promise<void>((r) => release = r);
+    let reached!: () => void;
+    const atStripe = new Promise<void>((r) => reached = r);
+    w.hooks.afterStripeCall = async () => {
+      w.hooks.afterStripeCall = undefined;
+      reached();
+      await held;
+    };
+    const first = send();
+    await atStripe;
+    const again = await send();
+    assert.equal(again.status, 409);
+    assert.equal(again.headers.get("retry-after"), "1");
+    assert.match((await again.json()).detail, /still being processed/);
+    release();
+    const answered = await first;
+    assert.equal(answered.status, 201);
+    const refund = await answered.json();
+    const replay = await send();
+    assert.equal(replay.status, 201);
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    assert.equal((await replay.json()).id, refund.id);
+  });
+});
