@@ -33,8 +33,15 @@ export class ReadAhead {
 
   #read(kv: Deno.Kv, read: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<unknown>[]> {
     const all = kv.getMany<unknown[]>(read);
-    all.catch(() => {}); // a failed read ahead answers nothing: the reads go to KV
-    read.forEach((k, i) => this.#rows.set(keyOf(k), all.then((r) => r[i])));
+    // A failed read ahead answers nothing: the reads go to KV. Each row's promise is marked
+    // handled too, so one never taken (Stripe refused, the build read afresh) cannot end the
+    // process as an unhandled rejection; a row taken still rejects to its taker.
+    all.catch(() => {});
+    read.forEach((k, i) => {
+      const row = all.then((r) => r[i]);
+      row.catch(() => {});
+      this.#rows.set(keyOf(k), row);
+    });
     return all;
   }
 
