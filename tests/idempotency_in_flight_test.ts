@@ -23,14 +23,23 @@ Deno.test("a request under an Idempotency-Key still running is 409 with Retry-Af
     let release!: () => void;
     const held = new Promise<void>((r) => release = r);
     let reached!: () => void;
+    let isAtStripe = false;
     const atStripe = new Promise<void>((r) => reached = r);
     w.hooks.afterStripeCall = async () => {
       w.hooks.afterStripeCall = undefined;
+      isAtStripe = true;
       reached();
       await held;
     };
-    const first = send();
-    await atStripe;
+    const first = Promise.resolve(send());
+    // Should the first answer without reaching Stripe, the test fails with its answer (not waits).
+    await Promise.race([
+      atStripe,
+      first.then(async (r: Response) => {
+        if (isAtStripe) return;
+        throw new Error(`answered ${r.status} before Stripe was called: ${await r.text()}`);
+      }),
+    ]);
     const again = await send();
     assert.equal(again.status, 409);
     assert.equal(again.headers.get("retry-after"), "1");

@@ -144,7 +144,7 @@ Deno.test("main.ts and the admin CLI stop with the fix on a wrong DENO_KV_ACCESS
       DENO_KV_ACCESS_TOKEN: "not-the-token",
     });
     const server = startServer(env);
-    const code = await server.child.status.then((s) => s.code);
+    const code = await server.exited();
     await server.stop();
     assert.equal(code, 1);
     assert.match(server.output(), /refused DENO_KV_ACCESS_TOKEN .*Invalid access token/);

@@ -13,8 +13,12 @@ export interface CollectedChild {
   output(): string;
   /** waits until `pattern` was printed; throws with the output after `timeoutMs` */
   waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<void>;
-  /** the exit code, once both streams are read to the end */
-  exited(): Promise<number>;
+  /**
+   * The exit code, once both streams are read to the end. A child still
+   * running after `timeoutMs` is killed and the wait throws with its output:
+   * a child that never stops fails its test instead of holding the suite.
+   */
+  exited(timeoutMs?: number): Promise<number>;
 }
 
 export function spawnCollected(
@@ -46,10 +50,21 @@ export function spawnCollected(
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    async exited() {
-      const { code } = await child.status;
+    async exited(timeoutMs = 60_000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), timeoutMs));
+      const first = await Promise.race([child.status, late]);
+      clearTimeout(timer);
+      if (first === "late") {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone meanwhile */ }
+        await child.status;
+        await drained;
+        throw new Error(`still running after ${timeoutMs} ms, killed:\n${output}`);
+      }
       await drained;
-      return code;
+      return first.code;
     },
   };
 }
