@@ -53,7 +53,13 @@ export async function rotateToken(
   });
 }
 
-/** A new TOTP secret and recovery codes; outstanding step-up tokens stop working. */
+/**
+ * A new TOTP secret and recovery codes; outstanding step-up tokens stop
+ * working. The account's record is written in the same commit, as for any
+ * credential change: an enrollment code issued before it no longer opens the
+ * account, and a request naming the account as it was is void (README,
+ * "Accounts and enrollment").
+ */
 export async function resetSecondFactor(
   d: IdentityDeps,
   ctx: CallContext,
@@ -63,7 +69,9 @@ export async function resetSecondFactor(
 > {
   const factor = await enrol(d, id);
   return await d.audit.commit(ctx, async (op) => {
-    const admin = (await loadAdmin(d, id)).value;
+    const entry = await loadAdmin(d, id);
+    const admin = { ...entry.value, updated_at: new Date(d.clock.now()).toISOString() };
+    addUpdateAdmin(op, entry, admin);
     const current = await getSecondFactor(d.kv, id);
     addSetSecondFactor(op, current, factor.record);
     return {
