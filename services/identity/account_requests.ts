@@ -117,6 +117,15 @@ export async function requestCredentialReset(
   what: "token" | "second_factor",
 ): Promise<ApprovalRequest> {
   if (ctx.actor.id === id) {
+    // refused, and audited as every refused attempt is (README, "Two-person rules")
+    await d.audit.record(ctx, {
+      action: what === "token" ? "token.rotate" : "totp.reset",
+      target: target(id),
+      result: "denied",
+      reason: `self-change refused: a request about your own ${
+        what === "token" ? "token" : "second factor"
+      } is approved by nobody`,
+    });
     throw new AppError(
       "forbidden",
       what === "token"
