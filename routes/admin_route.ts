@@ -9,7 +9,7 @@
  *     ETags"), `Idempotent-Replayed` where the route takes an `Idempotency-Key`.
  */
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
@@ -47,13 +47,21 @@ export function guard(
   return async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
-    const principal = await identity.authenticateRequest(c.req.header("authorization"), meta);
+    let principal = await identity.authenticateRequest(c.req.header("authorization"), meta);
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
     await gateBody(c, { types, limit: bodyLimit, required: request?.body?.required === true });
     await refuseUnknownNames(c, known);
     if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
+    if (bodySent(c)) {
+      // The token was judged when the headers came; a body can be held back for as long as the
+      // client likes. Disabling, demoting or a rotated token act at once (README, "Accounts and
+      // enrollment"), on a request held open meanwhile too: judged again now the body is in.
+      principal = await identity.authenticate(c.req.header("authorization"), meta);
+      c.set("principal", principal);
+      await identity.authorize(principal, permission, meta);
+    }
     if (secondFactor) {
       await identity.verifySecondFactor(principal, {
         otp: c.req.header("x-otp-code"),
@@ -63,6 +71,12 @@ export function guard(
     }
     await next();
   };
+}
+
+/** Whether the request came with a body the client could have held back (read by `gateBody`). */
+function bodySent(c: Context<AppEnv>): boolean {
+  const method = c.req.method;
+  return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && c.req.raw.body !== null;
 }
 
 /**
