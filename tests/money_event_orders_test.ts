@@ -75,10 +75,12 @@ Deno.test("money in every order: a legacy charge authorized, partly captured, re
 Deno.test("money in every order: manual capture, partial capture, then refunds", async () => {
   await checkEveryOrder(async (s) => {
     const p = await paid(s, 8000, "pm_card_visa", true);
+    await s.read(); // reconciliation sees the authorization
     s.tick();
     await s.stripe.paymentIntents.capture(p.pi, { amount_to_capture: 5000 });
     s.tick();
     await s.stripe.refunds.create({ payment_intent: p.pi, amount: 2000 });
+    await s.read();
     s.tick();
     await s.stripe.refunds.create({ payment_intent: p.pi, amount: 500 });
     return p;
@@ -96,6 +98,7 @@ Deno.test("money in every order: partial refunds pending, one succeeds, one fail
       await refund(1500),
       await refund(500),
     ];
+    await s.read(); // all four pending
     s.tick();
     s.emu.settleRefund(a.id, "succeeded");
     s.tick();
@@ -146,6 +149,7 @@ Deno.test("money in every order: a dispute won (withdrawn, then reinstated)", as
   await checkEveryOrder(async (s) => {
     const p = await paid(s, 4200, "pm_card_createDispute");
     const du = await disputeOf(s, p.charge);
+    await s.read();
     s.tick();
     await s.stripe.disputes.update(du.id, { evidence: { customer_name: "Ada" }, submit: true });
     s.tick();
@@ -177,6 +181,7 @@ Deno.test("money in every order: a payment declined, retried, then paid and refu
     });
     await s.stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_chargeDeclined" })
       .catch(() => {});
+    await s.read(); // the decline
     s.tick();
     const ok = await s.stripe.paymentIntents.confirm(pi.id, { payment_method: "pm_card_visa" });
     s.tick();
@@ -210,6 +215,7 @@ async function declinedTwice(s: ShapeCtx) {
   const pi = await s.stripe.paymentIntents.create({ amount: 2500, currency: "usd", customer: cus });
   for (const pm of ["pm_card_chargeDeclined", "pm_card_chargeDeclinedInsufficientFunds"]) {
     await s.stripe.paymentIntents.confirm(pi.id, { payment_method: pm }).catch(() => {});
+    await s.read();
     s.tick();
   }
   const latest = await s.stripe.paymentIntents.retrieve(pi.id);

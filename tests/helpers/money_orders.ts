@@ -12,7 +12,8 @@ import fc from "fast-check";
 import type Stripe from "stripe";
 import { ManualClock } from "../../core/clock.ts";
 import type { Emulator } from "../../emulator/mod.ts";
-import { createBackfillService } from "../../services/backfill.ts";
+import { type BackfillObject, createBackfillService } from "../../services/backfill.ts";
+import { stripeAnsweredAt } from "../../services/stripe/mod.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
 import { runDueJobs } from "../../kv/jobs.ts";
@@ -31,6 +32,16 @@ export interface ShapeCtx {
   tick(): void;
   /** waits for what the emulator does by itself (a test card's dispute or warning) */
   settle(): Promise<void>;
+  /** reconciliation reads Stripe now, mid-shape: its objects as they are at this moment */
+  read(): Promise<void>;
+}
+
+/** What reconciliation read mid-shape: the objects, Stripe's time, and how many events preceded. */
+export interface MidRead {
+  objects: BackfillObject[];
+  answeredAt: number | null;
+  /** events[0..after) were created before the read */
+  after: number;
 }
 
 export type ShapeBuilder = (s: ShapeCtx) => Promise<Payment>;
@@ -51,6 +62,8 @@ export interface ShapeWorld {
   events: RecordedEvent[];
   /** ms: when the shape started at Stripe (the backfill's `since`) */
   since: number;
+  /** reads the shape made mid-way (`ShapeCtx.read`) */
+  reads: MidRead[];
 }
 
 /** Plays `build` at a fresh emulator and runs `fn` on the result; closes the emulator. */
@@ -66,11 +79,13 @@ export async function withShape(
   try {
     const stripe = stripeFor(emu);
     const spread = options.spread ?? 1;
+    const reads: MidRead[] = [];
     const payment = await build({
       stripe,
       emu,
       tick: () => clock.advance(spread * 1000),
       settle: () => emu.deliveries(),
+      read: async () => void reads.push(await readMidway(stripe, emu)),
     });
     await emu.deliveries();
     const listed: Stripe.Event[] = [];
@@ -80,10 +95,23 @@ export async function withShape(
       type: e.type,
       body: JSON.stringify(e),
     }));
-    await fn({ emu, stripe, clock, payment, events, since });
+    await fn({ emu, stripe, clock, payment, events, since, reads });
   } finally {
     await emu.close();
   }
+}
+
+async function readMidway(stripe: Stripe, emu: Emulator): Promise<MidRead> {
+  await emu.deliveries();
+  const after = (await stripe.events.list({ limit: 100 })).data.length;
+  const pis = await stripe.paymentIntents.list({ limit: 100 });
+  const objects: BackfillObject[] = [
+    ...pis.data,
+    ...(await stripe.charges.list({ limit: 100 })).data,
+    ...(await stripe.refunds.list({ limit: 100 })).data,
+    ...(await stripe.disputes.list({ limit: 100 })).data,
+  ];
+  return { objects, answeredAt: stripeAnsweredAt(pis), after };
 }
 
 /** A fresh app whose gateway talks to the shape's emulator, its clock `skewS` past Stripe's. */
@@ -122,6 +150,8 @@ export interface DeliveryPlan {
   reconcileAt: number;
   /** the service's clock minus Stripe's, seconds (either may run ahead) */
   skewS: number;
+  /** the shape's mid-way reads are applied, each once all events before it were delivered */
+  midReads?: boolean;
 }
 
 /**
@@ -140,6 +170,7 @@ export function deliveryPlans(events: RecordedEvent[]): fc.Arbitrary<DeliveryPla
     concurrency: fc.integer({ min: 1, max: 3 }),
     reconcileAt: fc.nat({ max: all.length }),
     skewS: fc.constantFrom(60, 0, -600),
+    midReads: fc.boolean(),
   }).map((p) => ({ ...p, late: p.late.filter((i) => p.dropped.includes(i)) }));
 }
 
@@ -191,6 +222,22 @@ async function quiesce(t: TestApp) {
 }
 
 /**
+ * The shape's mid-way reads, each applied as the backfill would, once the
+ * events created before it that the plan delivers have come (an event created
+ * after a read never arrives before it); those events are taken off `order`.
+ */
+async function readsFirst(t: TestApp, w: ShapeWorld, order: number[], concurrency: number) {
+  for (const read of w.reads) {
+    const before = order.filter((i) => i < read.after);
+    await deliver(t, before.map((i) => w.events[i]), concurrency);
+    order.splice(0, order.length, ...order.filter((i) => i >= read.after));
+    for (const o of read.objects) {
+      await t.services.stripeEvents.applyObject(o, { answeredAt: read.answeredAt });
+    }
+  }
+}
+
+/**
  * Delivers the shape's events to a fresh app as `plan` says, reconciles, checks
  * the money against Stripe and returns the transaction (what must not depend on
  * the order).
@@ -200,6 +247,7 @@ export async function runPlan(w: ShapeWorld, plan: DeliveryPlan) {
   try {
     const pick = (idx: number[]) => idx.map((i) => w.events[i]);
     const first = plan.order.filter((i) => !plan.dropped.includes(i));
+    if (plan.midReads) await readsFirst(t, w, first, plan.concurrency);
     await deliver(t, pick(first.slice(0, plan.reconcileAt)), plan.concurrency);
     if (plan.reconcileAt < first.length) await reconcile(t, w);
     await deliver(t, pick(first.slice(plan.reconcileAt)), plan.concurrency);
