@@ -15,7 +15,8 @@ export type CardAftermath =
   | "dispute_inquiry"
   | "dispute_not_received"
   | "early_fraud_warning"
-  | "refund_fail";
+  | "refund_fail"
+  | "refund_pending";
 
 /** A card_error as Stripe reports it: `code`, `decline_code`, `advice_code`, message. */
 export interface Decline {
@@ -143,6 +144,8 @@ const TEST_CARDS: Record<string, TestCard> = {
   createDisputeInquiry: { number: "4000000000001976", behavior: then("dispute_inquiry") },
   createEarlyFraudWarning: { number: "4000000000005423", behavior: then("early_fraud_warning") },
   refundFail: { number: "4000000000005126", behavior: then("refund_fail") },
+  // Stripe's "asynchronous success" refund card: a refund goes pending, then succeeds.
+  refundPending: { number: "4000000000007726", behavior: then("refund_pending") },
   authenticationRequired: { number: "4000002760003184", behavior: needsAuth("always") },
   authenticationRequiredOnSetup: { number: "4000002500003155", behavior: needsAuth("on_setup") },
 };

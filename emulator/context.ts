@@ -19,7 +19,8 @@ export interface Ctx {
   uploads: Map<string, Upload>;
   request: RequestInfo;
   disputeDelayMs: number;
-  refundFailureDelayMs: number;
+  /** null: pending refunds wait for a test control (emulator/mod.ts) */
+  refundFailureDelayMs: number | null;
 }
 
 /** Handlers are synchronous on purpose: one request's changes never interleave with another's. */

@@ -3,6 +3,7 @@ import { authenticate } from "./confirm.ts";
 import { backgroundCtx, type ServerDeps } from "./deps.ts";
 import { resolveDispute } from "./disputes.ts";
 import { invalidRequest } from "./errors.ts";
+import { settleRefund } from "./refunds.ts";
 import type { StripeObject } from "./store.ts";
 
 type HeaderMap = Record<string, string>;
@@ -46,7 +47,7 @@ export async function control(
   });
 }
 
-/** Test controls that change state: settle a dispute, finish 3D Secure, move the clock. */
+/** Test controls that change state: settle a dispute or refund, finish 3D Secure, move the clock. */
 function stateControl(
   deps: ServerDeps,
   path: string,
@@ -59,6 +60,13 @@ function stateControl(
       throw invalidRequest("outcome must be 'won' or 'lost'", { param: "outcome" });
     }
     return resolveDispute(ctx, m[1], body.outcome);
+  }
+  m = /^\/_emulator\/refunds\/([^/]+)\/settle$/.exec(path);
+  if (m) {
+    if (body.outcome !== "succeeded" && body.outcome !== "failed") {
+      throw invalidRequest("outcome must be 'succeeded' or 'failed'", { param: "outcome" });
+    }
+    return settleRefund(ctx, m[1], body.outcome);
   }
   m = /^\/_emulator\/payment_intents\/([^/]+)\/authenticate$/.exec(path);
   if (m) {

@@ -13,7 +13,8 @@ export interface ServerDeps {
   faults: FaultInjector;
   requests: RequestCounter;
   disputeDelayMs: number;
-  refundFailureDelayMs: number;
+  /** null: pending refunds wait for a test control (emulator/mod.ts) */
+  refundFailureDelayMs: number | null;
   clock: Clock;
   onChange: () => void;
   /** restricted keys and their permissions (restricted_keys.ts) */

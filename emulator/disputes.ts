@@ -5,6 +5,7 @@ import { CLOSED, EVIDENCE_FIELDS, OPEN, updateDispute } from "./dispute_evidence
 import { invalidRequest } from "./errors.ts";
 import { NO_REQUEST } from "./events.ts";
 import { newId } from "./ids.ts";
+import { settleEarlyFraudWarnings } from "./radar.ts";
 import { equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
 
 const EVIDENCE_WINDOW_S = 7 * 24 * 3600;
@@ -88,6 +89,7 @@ export function createDispute(ctx: Ctx, chargeId: string, kind: CardAftermath): 
   charge.disputed = true;
   ctx.bus.emit("charge.dispute.created", dispute, NO_REQUEST);
   if (!inquiry) ctx.bus.emit("charge.dispute.funds_withdrawn", dispute, NO_REQUEST);
+  settleEarlyFraudWarnings(ctx, charge.id);
   return dispute;
 }
 

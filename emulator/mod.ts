@@ -7,7 +7,7 @@ import { authenticate } from "./confirm.ts";
 import { resolveDispute } from "./disputes.ts";
 import { EventBus, type WebhookTarget } from "./events.ts";
 import { FaultInjector, RequestCounter } from "./faults.ts";
-import { failRefund, refundWillFail } from "./refunds.ts";
+import { pendingRefundOutcome, scheduleSettlement, settleRefund } from "./refunds.ts";
 import { advanceClock } from "./control.ts";
 import { backgroundCtx, type ServerDeps } from "./deps.ts";
 import { createHandler } from "./server.ts";
@@ -37,8 +37,11 @@ export interface EmulatorOptions {
   webhookRetryDelaysMs?: number[];
   /** Delay before a createDispute card's charge gets its dispute (default 0). */
   disputeDelayMs?: number;
-  /** Delay before a refundFail card's pending refund fails (default 0). */
-  refundFailureDelayMs?: number;
+  /**
+   * Delay before a refundFail card's pending refund fails, or a refundPending card's succeeds
+   * (default 0); null: they stay pending until `settleRefund` (or a cancel) settles them.
+   */
+  refundFailureDelayMs?: number | null;
   log?: (msg: string) => void;
   /** Restricted keys and the permissions each holds, e.g. `{ rk_test_x: ["refund_write"] }`. */
   restrictedKeys?: RestrictedKeys;
@@ -54,6 +57,8 @@ export interface Emulator {
   deliveries(): Promise<void>;
   /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
   resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
+  /** A pending refund succeeds or bounces now, as the card network settles it (test control). */
+  settleRefund(id: string, outcome: "succeeded" | "failed"): StripeObject;
   /** The customer finishes (or fails) 3D Secure on a PaymentIntent in `requires_action`. */
   authenticate(paymentIntentId: string, outcome: "succeed" | "fail"): StripeObject;
   /** Moves the clock forward: authorizations lapse, dispute deadlines pass. */
@@ -95,13 +100,14 @@ function persistence(store: Store, path: string | undefined, log: (msg: string) 
   };
 }
 
-/** A refund that was still pending when the state was saved fails once we are back up. */
+/** A refund that was still pending when the state was saved settles once we are back up. */
 function resumePendingRefunds(deps: ServerDeps): void {
-  const { store, bus } = deps;
+  const { store } = deps;
   for (const refund of store.objects.refunds.values()) {
     const charge = store.objects.charges.get(refund.charge);
-    if (refund.status === "pending" && charge && refundWillFail(charge)) {
-      bus.schedule(() => failRefund(backgroundCtx(deps), refund.id), deps.refundFailureDelayMs);
+    const outcome = charge ? pendingRefundOutcome(charge) : null;
+    if (refund.status === "pending" && outcome) {
+      scheduleSettlement(backgroundCtx(deps), refund.id, outcome);
     }
   }
 }
@@ -127,7 +133,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     faults: new FaultInjector(),
     requests: new RequestCounter(),
     disputeDelayMs: opts.disputeDelayMs ?? 0,
-    refundFailureDelayMs: opts.refundFailureDelayMs ?? 0,
+    refundFailureDelayMs: opts.refundFailureDelayMs === undefined ? 0 : opts.refundFailureDelayMs,
     clock,
     onChange: () => saver.markDirty(),
     restrictedKeys: opts.restrictedKeys ?? {},
@@ -156,6 +162,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       const dispute = resolveDispute(backgroundCtx(deps), id, outcome);
       saver.markDirty();
       return structuredClone(dispute);
+    },
+    settleRefund: (id, outcome) => {
+      const refund = settleRefund(backgroundCtx(deps), id, outcome);
+      saver.markDirty();
+      return structuredClone(refund);
     },
     authenticate: (id, outcome) => {
       const pi = authenticate(backgroundCtx(deps), id, outcome === "succeed");

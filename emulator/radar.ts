@@ -22,6 +22,18 @@ export function createEarlyFraudWarning(ctx: Ctx, chargeId: string): StripeObjec
   return warning;
 }
 
+/**
+ * A warning stops being actionable once its charge is fully refunded or disputed: Stripe
+ * sends `radar.early_fraud_warning.updated` for each one that changes.
+ */
+export function settleEarlyFraudWarnings(ctx: Ctx, chargeId: string): void {
+  for (const warning of ctx.store.objects.early_fraud_warnings.values()) {
+    if (warning.charge !== chargeId || !warning.actionable) continue;
+    warning.actionable = false;
+    ctx.bus.emit("radar.early_fraud_warning.updated", warning, ctx.request, { actionable: true });
+  }
+}
+
 export const radarRoutes: Route[] = [
   {
     method: "GET",

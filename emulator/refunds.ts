@@ -3,6 +3,7 @@ import { behaviorOf } from "./cards.ts";
 import { type Ctx, nowSec, type Route } from "./context.ts";
 import { invalidRequest } from "./errors.ts";
 import { NO_REQUEST } from "./events.ts";
+import { settleEarlyFraudWarnings } from "./radar.ts";
 import { mergeMetadata, optInt, optString } from "./form.ts";
 import { newId } from "./ids.ts";
 import { clone, equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
@@ -81,9 +82,9 @@ function refundRequest(ctx: Ctx): { charge: StripeObject; amount: number; reason
 function newRefund(
   ctx: Ctx,
   charge: StripeObject,
-  r: { id: string; amount: number; reason: string | null; balanceTxn: string; fails: boolean },
+  r: { id: string; amount: number; reason: string | null; balanceTxn: string; pending: boolean },
 ): StripeObject {
-  const { id, amount, reason, balanceTxn, fails } = r;
+  const { id, amount, reason, balanceTxn, pending } = r;
   // failure_reason and failure_balance_transaction appear only once a refund fails.
   return {
     id,
@@ -109,14 +110,14 @@ function newRefund(
     reason,
     receipt_number: null,
     source_transfer_reversal: null,
-    status: fails ? "pending" : "succeeded",
+    status: pending ? "pending" : "succeeded",
     transfer_reversal: null,
   };
 }
 
 function createRefund(ctx: Ctx): StripeObject {
   const { charge, amount, reason } = refundRequest(ctx);
-  const fails = refundWillFail(charge);
+  const settles = pendingRefundOutcome(charge);
   const id = newId("re");
   const txn = balanceTransaction(ctx, {
     amount: -amount,
@@ -126,23 +127,39 @@ function createRefund(ctx: Ctx): StripeObject {
     source: id,
     description: "REFUND FOR CHARGE",
   });
-  const refund = newRefund(ctx, charge, { id, amount, reason, balanceTxn: txn.id, fails });
+  const pending = settles !== null;
+  const refund = newRefund(ctx, charge, { id, amount, reason, balanceTxn: txn.id, pending });
   put(ctx.store, "refunds", refund);
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
   // Pending refunds count as refunded at Stripe until they fail or are canceled.
   adjustRefunded(charge, amount);
   ctx.bus.emit("refund.created", refund, ctx.request);
   ctx.bus.emit("charge.refunded", charge, ctx.request, previous);
-  if (fails) {
-    ctx.bus.schedule(() => failRefund(ctx, refund.id), ctx.refundFailureDelayMs);
-  }
+  if (charge.refunded) settleEarlyFraudWarnings(ctx, charge.id);
+  if (settles) scheduleSettlement(ctx, refund.id, settles);
   return refund;
 }
 
-export function refundWillFail(charge: StripeObject): boolean {
+/**
+ * How a pending refund on this charge ends: the refundFail card's fails, the
+ * refundPending card's succeeds; null when the refund succeeds at once.
+ */
+export function pendingRefundOutcome(charge: StripeObject): "failed" | "succeeded" | null {
   const fingerprint = charge.payment_method_details?.card?.fingerprint;
   const b = fingerprint ? behaviorOf(fingerprint) : null;
-  return b?.kind === "ok" && b.after === "refund_fail";
+  if (b?.kind !== "ok") return null;
+  if (b.after === "refund_fail") return "failed";
+  return b.after === "refund_pending" ? "succeeded" : null;
+}
+
+/** Settles a pending refund after `refundFailureDelayMs`; null leaves it to `settleRefund`. */
+export function scheduleSettlement(
+  ctx: Ctx,
+  id: string,
+  outcome: "failed" | "succeeded",
+): void {
+  if (ctx.refundFailureDelayMs === null) return;
+  ctx.bus.schedule(() => settleRefund(ctx, id, outcome), ctx.refundFailureDelayMs);
 }
 
 function adjustRefunded(charge: StripeObject, delta: number): void {
@@ -150,10 +167,20 @@ function adjustRefunded(charge: StripeObject, delta: number): void {
   charge.refunded = charge.amount_refunded >= charge.amount;
 }
 
-/** The refundFail card's refund bounces after being accepted; funds return to the balance. */
-export function failRefund(ctx: Ctx, id: string): void {
-  const refund = ctx.store.objects.refunds.get(id);
-  if (!refund || refund.status !== "pending") return;
+/**
+ * A pending refund settles: it succeeds, or it bounces (the card was closed)
+ * and its funds return to the balance. A refund no longer pending is left as it is.
+ */
+export function settleRefund(ctx: Ctx, id: string, outcome: "failed" | "succeeded"): StripeObject {
+  const refund = getOr404(ctx.store, "refunds", id);
+  if (refund.status !== "pending") return refund;
+  const previous = { status: "pending" };
+  if (outcome === "succeeded") {
+    refund.status = "succeeded";
+    ctx.bus.emit("refund.updated", refund, NO_REQUEST, previous);
+    ctx.bus.emit("charge.refund.updated", refund, NO_REQUEST, previous);
+    return refund;
+  }
   const charge = getOr404(ctx.store, "charges", refund.charge);
   const txn = balanceTransaction(ctx, {
     amount: refund.amount,
@@ -169,10 +196,10 @@ export function failRefund(ctx: Ctx, id: string): void {
     failure_balance_transaction: txn.id,
   });
   adjustRefunded(charge, -refund.amount);
-  const previous = { status: "pending" };
   ctx.bus.emit("refund.updated", refund, NO_REQUEST, previous);
   ctx.bus.emit("refund.failed", refund, NO_REQUEST, previous);
   ctx.bus.emit("charge.refund.updated", refund, NO_REQUEST, previous);
+  return refund;
 }
 
 function updateRefund(ctx: Ctx, [id]: string[]): StripeObject {

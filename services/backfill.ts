@@ -13,6 +13,7 @@ import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
 import { AppError } from "../core/errors.ts";
 import { keys } from "../kv/keys.ts";
+import { stripeAnsweredAt } from "./stripe/mod.ts";
 
 export const BACKFILL_KINDS = [
   "customers",
@@ -31,7 +32,8 @@ export type BackfillObject =
   | Stripe.Customer;
 
 export interface ObjectApplier {
-  applyObject(object: BackfillObject): Promise<void>;
+  /** `answeredAt`: Stripe's time of the page's answer (its `Date` header), seconds */
+  applyObject(object: BackfillObject, read?: { answeredAt: number | null }): Promise<void>;
 }
 
 export interface BackfillProgress {
@@ -98,12 +100,14 @@ export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier 
           label: `backfill.${kind}.list`,
         });
         let reachedOlder = false;
+        // each object is as Stripe had it when it answered, by Stripe's clock
+        const read = { answeredAt: stripeAnsweredAt(page) };
         for (const object of page.data) {
           if (object.created < gte) {
             reachedOlder = true;
             break;
           }
-          await withLockRetry(() => svc.applier.applyObject(object), lockWaitMs);
+          await withLockRetry(() => svc.applier.applyObject(object, read), lockWaitMs);
           counts[kind]++;
         }
         if (reachedOlder || !page.has_more || page.data.length === 0) break;

@@ -110,3 +110,49 @@ Deno.test("emulator: a disputed charge cannot be refunded", async () => {
     );
   });
 });
+
+Deno.test("emulator: a refundPending card's refund goes pending then succeeds", async () => {
+  await withEmulator(async ({ stripe, emu }) => {
+    const pi = await pay(stripe, "pm_card_refundPending", 2000);
+    const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 500 });
+    assert.equal(refund.status, "pending");
+    await emu.deliveries();
+    assert.equal((await stripe.refunds.retrieve(refund.id)).status, "succeeded");
+    assert.equal((await stripe.charges.retrieve(refund.charge as string)).amount_refunded, 500);
+    const types = (await stripe.events.list({ limit: 100 })).data.map((e) => e.type);
+    assert.ok(types.includes("refund.updated"));
+    assert.ok(types.includes("charge.refund.updated"));
+  });
+});
+
+Deno.test("emulator: with no settle delay a pending refund waits for settleRefund", async () => {
+  await withEmulator(async ({ stripe, emu }) => {
+    const pi = await pay(stripe, "pm_card_refundPending", 3000);
+    const a = await stripe.refunds.create({ payment_intent: pi.id, amount: 1000 });
+    const b = await stripe.refunds.create({ payment_intent: pi.id, amount: 700 });
+    await emu.deliveries(); // nothing scheduled: both stay pending
+    assert.equal((await stripe.refunds.retrieve(a.id)).status, "pending");
+    assert.equal(emu.settleRefund(a.id, "succeeded").status, "succeeded");
+    const failed = emu.settleRefund(b.id, "failed");
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.failure_reason, "expired_or_canceled_card");
+    // settled once: a second word changes nothing
+    assert.equal(emu.settleRefund(b.id, "succeeded").status, "failed");
+    assert.equal((await stripe.charges.retrieve(a.charge as string)).amount_refunded, 1000);
+  }, { refundFailureDelayMs: null });
+});
+
+Deno.test("emulator: an early fraud warning stops being actionable once fully refunded", async () => {
+  await withEmulator(async ({ stripe, emu }) => {
+    const pi = await pay(stripe, "pm_card_createEarlyFraudWarning", 2000);
+    await emu.deliveries();
+    await stripe.refunds.create({ payment_intent: pi.id, amount: 500 });
+    const [warning] = (await stripe.radar.earlyFraudWarnings.list({ payment_intent: pi.id })).data;
+    assert.equal(warning.actionable, true, "a partial refund leaves it actionable");
+    await stripe.refunds.create({ payment_intent: pi.id });
+    const after = await stripe.radar.earlyFraudWarnings.retrieve(warning.id);
+    assert.equal(after.actionable, false);
+    const types = (await stripe.events.list({ limit: 100 })).data.map((e) => e.type);
+    assert.equal(types.filter((t) => t === "radar.early_fraud_warning.updated").length, 1);
+  });
+});

@@ -21,25 +21,17 @@ import { shapeProblem } from "../../domain/stripe_shape.ts";
 import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
-import { findTransactionId, readTransactionState } from "../../kv/transactions.ts";
-import { piAmbiguous, placeRead } from "./merge.ts";
-import { isPiTerminal, piSnap, refundCounts, refundSnap } from "./snapshots.ts";
+import { isPiTerminal } from "./snapshots.ts";
 import { stripeAnsweredAt } from "../stripe/mod.ts";
+import { peek, placePiRead, resolveAmbiguity } from "./read_back.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
-import {
-  type CommitHook,
-  type CommitResult,
-  createEventCommitter,
-  defer,
-  Deferred,
-} from "./commit.ts";
+import { type CommitHook, type CommitResult, createEventCommitter, Deferred } from "./commit.ts";
 import {
   applyCustomer,
   applyPaymentMethodAttached,
   applyPaymentMethodDetached,
 } from "./customers.ts";
 import { createKeyedLock } from "../../core/keyed_lock.ts";
-import type { TxnSync } from "../../domain/transaction.ts";
 import { type TxnWork, txnWork } from "./work.ts";
 
 export type { ApplierServices, DisputeChangeHook, RefundSettlementHook } from "./apply.ts";
@@ -69,73 +61,19 @@ export interface StripeEventApplier {
   apply(event: Stripe.Event, options?: ApplyOptions): Promise<ApplyResult>;
   /** `apply` honours `atIntake` */
   readonly appliesAtIntake: true;
-  /** An object read from the API (backfill), applied as its state at the time of reading. */
-  applyObject(object: BackfillableObject): Promise<void>;
-}
-
-async function peek(p: ApplierParts, refs: TxnWork["refs"]) {
-  const { kv } = p;
-  for (const id of [refs.pi, refs.charge]) {
-    if (!id) continue;
-    const found = await findTransactionId(kv, id);
-    if (found.value) return await readTransactionState(kv, found.value);
-  }
-  return null;
-}
-
-/** Reads back from Stripe what one event cannot settle on its own. */
-async function resolveAmbiguity(
-  p: ApplierParts,
-  work: TxnWork,
-  sync: TxnSync | null,
-  at: number,
-  eventType: string | null,
-  atIntake: boolean,
-): Promise<void> {
-  const { deps, nowSec } = p;
-  const readAt = Math.max(nowSec(), at + 1);
-  const first = work.observations[0];
-  if (first.kind === "pi" && piAmbiguous(sync?.pi ?? null, first.snap)) {
-    if (atIntake) defer(`${first.snap.id} needs a read-back from Stripe`);
-    const fresh = await deps.stripe.call(
-      (s) => s.paymentIntents.retrieve(first.snap.id),
-      { priority: "background", label: "payment_intents.retrieve" },
-    );
-    const placed = placeRead(stripeAnsweredAt(fresh), nowSec(), sync?.pi, at);
-    work.observations[0] = { kind: "pi", snap: piSnap(fresh, placed.at, placed.readAt) };
-  }
-  if (first.kind === "charge" && eventType === "charge.refunded") {
-    const chargeId = first.snap.id;
-    const known = new Map<string, number>();
-    for (const r of Object.values(sync?.refunds ?? {})) {
-      if (r.charge === chargeId && refundCounts(r.status)) known.set(r.id, r.amount);
-    }
-    for (const o of work.observations) {
-      if (o.kind === "refund" && refundCounts(o.snap.status)) known.set(o.snap.id, o.snap.amount);
-    }
-    const knownTotal = [...known.values()].reduce((n, a) => n + a, 0);
-    // Stripe counts a released authorization (the part a partial capture left, or all
-    // of an uncaptured charge) in the charge's amount_refunded, with no refund object.
-    const c = first.snap;
-    const released = c.captured ? c.amount - c.amount_captured : c.amount_refunded;
-    if (c.amount_refunded <= knownTotal + released) return;
-    // Refunds we have not seen yet: their events may still come, but may never
-    // (an endpoint subscribed to charge.refunded only), so ask Stripe.
-    if (atIntake) defer(`${chargeId} needs its refunds read back from Stripe`);
-    const list = await deps.stripe.call(
-      (s) => s.refunds.list({ charge: chargeId, limit: 100 }),
-      { priority: "background", label: "refunds.list" },
-    );
-    for (const re of list.data) {
-      work.observations.push({ kind: "refund", snap: refundSnap(re, readAt), raw: re });
-    }
-  }
+  /**
+   * An object read from the API (backfill), applied as its state at Stripe's time of the
+   * answer: `answeredAt` (its `Date` header, seconds), else the object's own, else our clock.
+   */
+  applyObject(object: BackfillableObject, read?: { answeredAt?: number | null }): Promise<void>;
 }
 
 async function applyWork(p: ApplierParts, work: TxnWork, meta: {
   eventId: string | null;
   eventType: string | null;
   at: number;
+  /** a PaymentIntent read from the API: placed after what is stored (merge.ts `placeRead`) */
+  read?: { pi: Stripe.PaymentIntent; stripeAt: number | null };
   ctx: CallContext;
   stripeRequest: TxnApplyInput["stripeRequest"];
   options: ApplyOptions;
@@ -153,6 +91,7 @@ async function applyWork(p: ApplierParts, work: TxnWork, meta: {
   const key = customer ? `cus:${customer}` : `obj:${work.refs.pi ?? work.refs.charge}`;
   const atIntake = meta.options.atIntake === true;
   return await lock(key, async () => {
+    if (meta.read) await placePiRead(p, work, meta.read);
     const first = work.observations[0];
     // Only an attempt still in flight can be ambiguous; a final PaymentIntent never is.
     const needsPeek = (first.kind === "pi" && !isPiTerminal(first.snap.status)) ||
@@ -229,9 +168,17 @@ async function applyEvent(
   });
 }
 
-async function applyObject(p: ApplierParts, object: BackfillableObject): Promise<void> {
+async function applyObject(
+  p: ApplierParts,
+  object: BackfillableObject,
+  read: { answeredAt?: number | null } = {},
+): Promise<void> {
   const { committer, reads, nowSec } = p;
-  const at = nowSec();
+  // Stripe's time of the read, not our clock, which may run behind Stripe's (an older
+  // event arriving after the read would then look newer) or ahead (README "Transactions
+  // and money edges").
+  const stripeAt = read.answeredAt ?? stripeAnsweredAt(object);
+  const at = stripeAt ?? nowSec();
   const ctx = systemContext("backfill");
   if (object.object === "customer") {
     await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
@@ -243,6 +190,7 @@ async function applyObject(p: ApplierParts, object: BackfillableObject): Promise
     eventId: null,
     eventType: null,
     at,
+    read: object.object === "payment_intent" ? { pi: object, stripeAt } : undefined,
     ctx,
     stripeRequest: null,
     options: {},
@@ -274,7 +222,7 @@ export function createStripeEventApplier(
 
   return {
     apply: (event, options) => apply(p, event, options),
-    applyObject: (object) => applyObject(p, object),
+    applyObject: (object, read) => applyObject(p, object, read),
     appliesAtIntake: true,
   };
 }
