@@ -291,6 +291,20 @@ Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exit
     const missing = await cli(kvPath, "disable", "--id", "adm_nobody");
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no admin adm_nobody/);
+    assert.match(missing.stderr, /deno task admin list/, "where the ids are");
+  });
+});
+
+Deno.test("admin create on an email that has an account names it and what to do instead", async () => {
+  await withTempKv(async (kvPath) => {
+    const first = await cli(kvPath, "create", "--email", "ops@example.com", "--role", "admin");
+    assert.equal(first.code, 0, first.stderr);
+    const id = /created admin (adm_\w+)/.exec(first.stdout)![1];
+    const again = await cli(kvPath, "create", "--email", "ops@example.com", "--role", "admin");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`already exists \\(${id}\\)`));
+    assert.match(again.stderr, new RegExp(`deno task admin rotate-token --id ${id}`));
+    assert.match(again.stderr, new RegExp(`deno task admin reset-2fa --id ${id}`));
   });
 });
 
