@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "../cli/admin.ts";
+import { parseArgs, USAGE } from "../cli/admin.ts";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { createServices } from "../services/mod.ts";
@@ -332,6 +332,25 @@ Deno.test("parseArgs() reads --flag value and --flag=value, and refuses what it 
   assert.throws(() => parseArgs(["create", "--email", "--role", "admin"]), /needs a value/);
   assert.throws(() => parseArgs(["rotate-token", "--id"]), /needs a value/);
   assert.throws(() => parseArgs(["list", "extra"]), /unexpected argument/);
+});
+
+Deno.test("the usage text shows every flag each command takes, in 100 columns", () => {
+  for (
+    const verb of ["create", "list", "disable", "enable", "set-role", "reset-2fa", "rotate-token"]
+  ) {
+    const line = USAGE.split("\n").find((l) => l.startsWith(`  ${verb} `))!;
+    assert.ok(line, verb);
+    parseArgs([
+      verb,
+      ...(/--email/.test(line) ? ["--email", "a@b.co"] : []),
+      ...(/--role/.test(line) ? ["--role", "admin"] : []),
+      ...(/--id/.test(line) ? ["--id", "x"] : []),
+      "--json",
+    ]);
+    assert.match(line, /\[--json\]/, `${verb} takes --json`);
+  }
+  for (const line of USAGE.split("\n")) assert.ok(line.length <= 100, line);
+  assert.match(USAGE, /DENO_KV_ACCESS_TOKEN/, "a KV Connect URL in KV_PATH needs its token");
 });
 
 Deno.test("admin works while another process writes to the same KV file", async () => {
