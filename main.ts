@@ -19,7 +19,7 @@ import {
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { indexAlertCustomers } from "./kv/fraud.ts";
-import { isKvConnectUrl, KvOpenError, openStore } from "./kv/open.ts";
+import { isKvConnectUrl, KvOpenError, openSecondHandle, openStore } from "./kv/open.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
@@ -80,8 +80,10 @@ await checkStoreLayout(kv).catch((error) => {
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // A local file's KV has one SQLite thread per handle: a second one lets the event applier's
-// (checked) reads run while the first commits (services/deps.ts).
-const kvReads = localFile ? await Deno.openKv(config.kvPath) : undefined;
+// (checked) reads run while the first commits (services/deps.ts). It is handed out once its
+// opening pass (deleting expired keys, a write) is over, so that pass never holds the lock
+// while the first handle's checked commits run (kv/open.ts).
+const kvReads = localFile ? await openSecondHandle(config.kvPath!) : undefined;
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
 const demo = config.demo
   ? await startDemo({ config, kv, log, screen }).catch((error) => {

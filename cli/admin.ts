@@ -241,6 +241,20 @@ async function withDeadline<T>(work: Promise<T>, ms: number, kvPath: string | un
   }
 }
 
+/** What the person at the terminal does next, after the service's refusal. */
+function nextStep(e: AppError): string {
+  if (e.code === "not_found" && /^no admin /.test(e.message)) {
+    return "\n`deno task admin list` shows every account's id";
+  }
+  const existing = /already exists \((adm_\w+)\)/.exec(e.message)?.[1];
+  if (e.code === "conflict" && existing) {
+    return `\nfor new credentials on that account: deno task admin rotate-token --id ${existing} ` +
+      `(a token), deno task admin reset-2fa --id ${existing} (a TOTP secret); if it is ` +
+      `disabled: deno task admin enable --id ${existing}`;
+  }
+  return "";
+}
+
 export interface AdminCliOptions {
   /** how long the whole command may wait for the KV lock (default 8 s) */
   lockWaitMs?: number;
@@ -276,8 +290,12 @@ export async function adminCli(
       io.err(`error: ${e.message.replace(/\bbody\.([a-z_]+)/g, "--$1")}\n\n${USAGE}`);
       return 2;
     }
+    if (e instanceof AppError) {
+      io.err(`error: ${e.message}${nextStep(e)}`);
+      return 1;
+    }
     if (
-      e instanceof AppError || e instanceof ConfigError || e instanceof KvLockedError ||
+      e instanceof ConfigError || e instanceof KvLockedError ||
       e instanceof StoreLayoutError || e instanceof KvOpenError
     ) {
       io.err(`error: ${e.message}`);

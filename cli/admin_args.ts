@@ -10,14 +10,18 @@ commands:
   create --email EMAIL --role ROLE [--json]   create an admin; prints its API token, TOTP secret,
                                               otpauth:// URI and recovery codes ONCE
   list [--json]                               list admins
-  disable --id ID                             disable an admin (its token stops working at once)
-  enable --id ID                              enable a disabled admin (prints an enrollment code for new credentials)
-  set-role --id ID --role ROLE [--json]       change an admin's role at once (break-glass: no second admin)
+  disable --id ID [--json]                    disable an admin (its token stops working at once)
+  enable --id ID [--json]                     re-enable a disabled admin; prints an enrollment code
+                                              for new credentials (its old ones stay revoked)
+  set-role --id ID --role ROLE [--json]       change an admin's role at once (break-glass: no
+                                              second admin)
   reset-2fa --id ID [--json]                  new TOTP secret and recovery codes (shown once)
   rotate-token --id ID [--json]               new API token (shown once); the old one stops working
 
 roles: ${ROLES.join(", ")}
-environment: KV_PATH (default ./data/kv.sqlite3), AUDIT_SIGNING_KEY (required outside demo mode; in demo mode the one kept in KV)`;
+environment (the server's): KV_PATH (default ./data/kv.sqlite3; a KV Connect URL needs
+  DENO_KV_ACCESS_TOKEN), AUDIT_SIGNING_KEY (required outside demo mode; in demo mode the one
+  kept in KV)`;
 
 export class UsageError extends Error {}
 

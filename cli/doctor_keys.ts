@@ -18,9 +18,14 @@ export async function checkSigningKeyOpens(
   kv: Deno.Kv,
   config: Config,
 ): Promise<Finding[]> {
+  // Only demo mode uses the key kept in KV; outside it an unset AUDIT_SIGNING_KEY is
+  // already a failure of its own ("signing key"), and there is nothing to try.
   const signingKey = config.auditSigningKey ??
-    (await kv.get<string>(keys.secret("audit_signing_key"))).value ?? undefined;
+    (config.demo
+      ? (await kv.get<string>(keys.secret("audit_signing_key"))).value ?? undefined
+      : undefined);
   if (!signingKey) return [];
+  const named = config.auditSigningKey ? "AUDIT_SIGNING_KEY" : "the demo's generated signing key";
   const identity = new IdentityKeys(signingKey, config.auditSigningKeys ?? []);
   const failed: string[] = [];
   let tried = 0;
@@ -41,7 +46,7 @@ export async function checkSigningKeyOpens(
     return [{
       check: "signing key opens",
       severity: "ok",
-      detail: `AUDIT_SIGNING_KEY opens the sealed TOTP secrets (${tried} checked)`,
+      detail: `${named} opens the sealed TOTP secrets (${tried} checked)`,
     }];
   }
   return [{

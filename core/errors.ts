@@ -23,7 +23,7 @@ export const ERROR_CODES = {
     what:
       "The request carries no API token, or one this service does not know (rotated, revoked, expired or never issued), or the account is disabled.",
     todo:
-      "Send `Authorization: Bearer <token>` with a current token. An admin gets one from `deno task admin create` or `rotate-token`; a new account from `POST /api/admin/enroll`.",
+      "Send `Authorization: Bearer <token>` with a current token. An admin gets one from `deno task admin create` or `rotate-token`; a new account from `POST /api/admin/enroll`. A scraper of `GET /metrics` sends the server's `METRICS_TOKEN` instead.",
   },
   forbidden: {
     status: 403,
@@ -37,14 +37,15 @@ export const ERROR_CODES = {
     title: "Second factor required",
     what: "This operation moves money or cannot be undone: it needs a fresh second factor.",
     todo:
-      "Send `X-OTP-Code: <6 digits>` from your authenticator app, or `X-Step-Up: <token>` from `POST /api/admin/step-up`.",
+      "Send `X-OTP-Code: <6 digits>` from your authenticator app, or `X-Step-Up: <token>` from `POST /api/admin/step-up`. Without your device, one of your recovery codes (`abcd-2345`, each works once) goes in `X-OTP-Code` instead.",
   },
   otp_invalid: {
     status: 401,
     title: "Second factor code invalid",
-    what: "The TOTP code or step-up token was wrong, or not 6 digits.",
+    what:
+      "The code in `X-OTP-Code` (or `code` of `POST /api/admin/step-up`) was wrong: not the current TOTP code, nor an unused recovery code, or in neither's format.",
     todo:
-      "Check the clock of the device with the authenticator and send the current code. Repeated failures lock the second factor for a while.",
+      "Check the clock of the device with the authenticator and send the current code; `tries_left` says how many wrong codes lock the second factor for 15 minutes. Without your device, send one of your recovery codes instead.",
   },
   otp_replayed: {
     status: 401,
@@ -57,7 +58,7 @@ export const ERROR_CODES = {
     title: "Second factor locked",
     what: "Too many wrong codes: the second factor is locked for a while.",
     todo:
-      "Wait for the time in `Retry-After`. If you lost the authenticator, an admin can reset it (`reset-2fa`, approved by a second admin).",
+      "Wait for the time in `Retry-After`: until then every code is refused, recovery codes too. If you lost the authenticator, use a recovery code once the lock ends (in `X-OTP-Code`, or for a step-up token) and have your second factor reset (`POST /api/admin/users/{id}/reset-2fa`, approved by another admin; or `deno task admin reset-2fa --id` by whoever holds the KV).",
   },
   step_up_expired: {
     status: 401,

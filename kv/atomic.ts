@@ -11,6 +11,17 @@ export interface CommitOptions {
   attempts?: number;
   /** what is being changed, for the conflict message */
   what?: string;
+  /** how long a commit refused as "database is locked" is tried again (default 5 s) */
+  lockWaitMs?: number;
+}
+
+/**
+ * Whether `e` is SQLite saying another connection holds the write lock of a
+ * local KV file (the server's second handle deleting expired keys, the admin
+ * CLI, the doctor). A commit refused so wrote nothing.
+ */
+export function isKvLocked(e: unknown): boolean {
+  return e instanceof Error && /database is (locked|busy)/i.test(e.message);
 }
 
 /**
@@ -24,13 +35,26 @@ export async function commitChecked<T>(
   options: CommitOptions = {},
 ): Promise<{ value: T; versionstamp: string }> {
   const attempts = options.attempts ?? 8;
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  // SQLite refuses a checked commit (it read before writing) at once while another
+  // connection holds the write lock, with no busy wait: wait here as SQLite would
+  // for an unchecked one, then build it again from fresh reads.
+  const lockDeadline = Date.now() + (options.lockWaitMs ?? 5_000);
+  for (let attempt = 0, locked = 0; attempt < attempts;) {
     const op = kv.atomic();
     const value = await build(op, attempt);
-    const res = await op.commit();
+    let res: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      res = await op.commit();
+    } catch (e) {
+      const wait = Math.min(100, 5 * 2 ** locked++) * (0.5 + Math.random() / 2);
+      if (!isKvLocked(e) || Date.now() + wait > lockDeadline) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+      continue;
+    }
     if (res.ok) return { value, versionstamp: res.versionstamp };
     // Lost a race: back off a little, with jitter, so contenders spread out.
     await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
+    attempt++;
   }
   throw new AppError(
     "conflict",

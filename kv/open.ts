@@ -89,3 +89,23 @@ export async function openStore(path: string | undefined, timeoutMs = 10_000): P
     clearTimeout(timer);
   }
 }
+
+/**
+ * A second handle on the local KV file `path` (main.ts's `kvReads`), once its
+ * opening pass is over. Every handle Deno opens on a file starts by deleting
+ * the keys that expired (one write transaction, as long as there are keys to
+ * delete) before it serves anything; meanwhile the first handle's checked
+ * commits, which SQLite refuses at once rather than waiting while another
+ * connection holds the write lock, would fail with "database is locked". A
+ * read on the new handle is answered only after that pass.
+ */
+export async function openSecondHandle(path: string): Promise<Deno.Kv> {
+  const kv = await Deno.openKv(path);
+  try {
+    await kv.get(["__kv_open_probe"]);
+    return kv;
+  } catch (error) {
+    kv.close();
+    throw error;
+  }
+}

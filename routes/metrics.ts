@@ -33,10 +33,23 @@ export function metricsRoutes(metricsToken: string | undefined) {
       await identity.checkAddress(meta);
     } else {
       const principal = await identity.authenticateRequest(authorization, meta).catch((e) => {
-        if (!token && e instanceof AppError && e.code === "unauthenticated") {
+        if (!(e instanceof AppError) || e.code !== "unauthenticated") throw e;
+        if (!token) {
           throw new AppError(
             "unauthenticated",
             "send Authorization: Bearer <METRICS_TOKEN> (or an admin's API token)",
+          );
+        }
+        // A scraper's bearer is not an admin token: say what /metrics takes.
+        if (!token.startsWith("pot_")) {
+          throw new AppError(
+            "unauthenticated",
+            metricsToken === undefined
+              ? "METRICS_TOKEN is not set on this server, so only an admin's API token reads " +
+                "/metrics: set METRICS_TOKEN (16 characters or more) in the server's " +
+                "environment and restart it, or scrape with an admin's token"
+              : "this bearer is not METRICS_TOKEN nor an admin's API token: give the scraper " +
+                "the server's current METRICS_TOKEN",
           );
         }
         throw e;

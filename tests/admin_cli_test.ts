@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "../cli/admin.ts";
+import { parseArgs, USAGE } from "../cli/admin.ts";
 import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { createServices } from "../services/mod.ts";
@@ -291,6 +291,20 @@ Deno.test("admin with bad arguments prints usage and exits 2; an unknown id exit
     const missing = await cli(kvPath, "disable", "--id", "adm_nobody");
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no admin adm_nobody/);
+    assert.match(missing.stderr, /deno task admin list/, "where the ids are");
+  });
+});
+
+Deno.test("admin create on an email that has an account names it and what to do instead", async () => {
+  await withTempKv(async (kvPath) => {
+    const first = await cli(kvPath, "create", "--email", "ops@example.com", "--role", "admin");
+    assert.equal(first.code, 0, first.stderr);
+    const id = /created admin (adm_\w+)/.exec(first.stdout)![1];
+    const again = await cli(kvPath, "create", "--email", "ops@example.com", "--role", "admin");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`already exists \\(${id}\\)`));
+    assert.match(again.stderr, new RegExp(`deno task admin rotate-token --id ${id}`));
+    assert.match(again.stderr, new RegExp(`deno task admin reset-2fa --id ${id}`));
   });
 });
 
@@ -318,6 +332,25 @@ Deno.test("parseArgs() reads --flag value and --flag=value, and refuses what it 
   assert.throws(() => parseArgs(["create", "--email", "--role", "admin"]), /needs a value/);
   assert.throws(() => parseArgs(["rotate-token", "--id"]), /needs a value/);
   assert.throws(() => parseArgs(["list", "extra"]), /unexpected argument/);
+});
+
+Deno.test("the usage text shows every flag each command takes, in 100 columns", () => {
+  for (
+    const verb of ["create", "list", "disable", "enable", "set-role", "reset-2fa", "rotate-token"]
+  ) {
+    const line = USAGE.split("\n").find((l) => l.startsWith(`  ${verb} `))!;
+    assert.ok(line, verb);
+    parseArgs([
+      verb,
+      ...(/--email/.test(line) ? ["--email", "a@b.co"] : []),
+      ...(/--role/.test(line) ? ["--role", "admin"] : []),
+      ...(/--id/.test(line) ? ["--id", "x"] : []),
+      "--json",
+    ]);
+    assert.match(line, /\[--json\]/, `${verb} takes --json`);
+  }
+  for (const line of USAGE.split("\n")) assert.ok(line.length <= 100, line);
+  assert.match(USAGE, /DENO_KV_ACCESS_TOKEN/, "a KV Connect URL in KV_PATH needs its token");
 });
 
 Deno.test("admin works while another process writes to the same KV file", async () => {

@@ -197,3 +197,32 @@ Deno.test("doctor fails a signing key that cannot open the stored TOTP secrets (
     });
   });
 });
+
+Deno.test("doctor does not say AUDIT_SIGNING_KEY opens the sealed secrets when it is not set (a demo store given a Stripe key)", async () => {
+  await withEmulator(async ({ emu }) => {
+    pointWebhooks(emu, {});
+    await withStore(async (path) => {
+      const kv = await Deno.openKv(path);
+      const demoKey = "generated-demo-key-0123456789abcdef0123";
+      await kv.set(keys.secret("audit_signing_key"), demoKey);
+      const sealed = await new IdentityKeys(demoKey).seal("JBSWY3DPEHPK3PXP", "adm_1");
+      await kv.set(keys.adminSecondFactor("adm_1"), {
+        admin_id: "adm_1",
+        sealed_totp_secret: sealed,
+      });
+      await kv.set(keys.storeLayout(), STORE_LAYOUT);
+      kv.close();
+      const env: Record<string, string> = envFor(emu, path);
+      delete env.AUDIT_SIGNING_KEY;
+      const findings = await runDoctor({ env, fetch: emu.fetch });
+      assert.equal(findings.find((f) => f.check === "signing key")?.severity, "fail");
+      const opens = findings.find((f) => f.check === "signing key opens");
+      assert.notEqual(opens?.severity, "ok", JSON.stringify(opens));
+      // in demo mode the key kept in KV is the one in use, and it is named so
+      const demo = await runDoctor({ env: { KV_PATH: path } });
+      const demoOpens = demo.find((f) => f.check === "signing key opens");
+      assert.equal(demoOpens?.severity, "ok");
+      assert.match(demoOpens.detail, /demo's generated signing key/);
+    });
+  });
+});

@@ -53,6 +53,29 @@ Deno.test("GET /metrics needs METRICS_TOKEN or an admin; others are refused", as
   }, { env: { METRICS_TOKEN } });
 });
 
+Deno.test("a wrong bearer on /metrics is told what /metrics takes, not what an admin route takes", async () => {
+  const detail = async (app: TestApp["app"], bearer: string) => {
+    const res = await app.request("/metrics", { headers: { authorization: `Bearer ${bearer}` } });
+    assert.equal(res.status, 401);
+    return (await res.json()).detail as string;
+  };
+  await withTestApp(async (t) => {
+    // a scraper configured with last month's METRICS_TOKEN
+    const stale = await detail(t.app, "scrape-token-old-0123456789");
+    assert.match(stale, /not METRICS_TOKEN/);
+    assert.match(stale, /nor an admin's API token/);
+    assert.doesNotMatch(stale, /start with pot_/);
+    // an admin token cut off when pasted: it does start with pot_
+    const cut = await detail(t.app, "pot_abc");
+    assert.doesNotMatch(cut, /start with pot_/);
+    assert.match(cut, /pot_ and 43 characters/);
+  }, { env: { METRICS_TOKEN } });
+  await withTestApp(async (t) => {
+    const unset = await detail(t.app, METRICS_TOKEN);
+    assert.match(unset, /METRICS_TOKEN is not set/);
+  });
+});
+
 Deno.test("requests are counted by route template and status, with latency histograms", async () => {
   await withTestApp(async (t) => {
     await t.app.request("/healthz");

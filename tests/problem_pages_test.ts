@@ -78,3 +78,17 @@ Deno.test("/docs links to the problem codes", async () => {
     assert.match(doc.info.description, /\(\/problems\)/);
   });
 });
+
+Deno.test("the second-factor pages tell a person without their device about recovery codes", async () => {
+  await withTestApp(async (t) => {
+    for (const code of ["otp_required", "otp_invalid", "otp_locked"]) {
+      const html = await (await t.app.request(`/problems/${code}`)).text();
+      assert.match(html, /recovery code/, code);
+    }
+    // a wrong step-up token is step_up_expired, never otp_invalid: its page says codes only
+    const invalid = ERROR_CODES.otp_invalid.what;
+    assert.doesNotMatch(invalid, /step-up token/);
+    // a scraper refused on /metrics finds METRICS_TOKEN on the page its problem links to
+    assert.match(ERROR_CODES.unauthenticated.todo, /METRICS_TOKEN/);
+  });
+});

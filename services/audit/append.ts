@@ -23,7 +23,7 @@ import {
 } from "./entry.ts";
 import { addEntries, readHead } from "../../kv/audit.ts";
 import { GENESIS_HEAD } from "../../domain/audit_entry.ts";
-import { commitChecked } from "../../kv/atomic.ts";
+import { commitChecked, isKvLocked } from "../../kv/atomic.ts";
 import { createIdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
 import { BatchMeter, KV_BATCH } from "../../core/kv_limits.ts";
@@ -97,10 +97,6 @@ export function chainSource(clock: Deps["clock"]): ChainSource {
   return { now: () => clock.now(), newId: () => newId("aud") };
 }
 
-function isBusy(e: unknown): boolean {
-  return e instanceof Error && /database is (locked|busy)/i.test(e.message);
-}
-
 export function createAppender(deps: Pick<Deps, "kv" | "clock">): Append {
   const { kv, clock } = deps;
   const newId = createIdFactory(clock);
@@ -128,7 +124,7 @@ export function createAppender(deps: Pick<Deps, "kv" | "clock">): Append {
       } catch (e) {
         // A local SQLite KV shared with another process (the admin CLI, a second
         // server) can be briefly locked; nothing was written, so try again.
-        if (!isBusy(e) || attempt >= BUSY_ATTEMPTS) throw e;
+        if (!isKvLocked(e) || attempt >= BUSY_ATTEMPTS) throw e;
         await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * attempt));
       }
     }

@@ -25,6 +25,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { type AuditInput, chainEntries, estimateBytes, type PendingEntry } from "./entry.ts";
 import { pendingEntry } from "./entry.ts";
 import { addEntries, readHead } from "../../kv/audit.ts";
+import { isKvLocked } from "../../kv/atomic.ts";
 import { type AuditHead, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import { type Recording, recordingOp } from "../../kv/group_commit.ts";
 import { AppError } from "../../core/errors.ts";
@@ -185,10 +186,6 @@ async function staleMembers(kv: Deno.Kv, members: Member[]): Promise<Set<Member>
   return stale;
 }
 
-function isBusy(e: unknown): boolean {
-  return e instanceof Error && /database is (locked|busy)/i.test(e.message);
-}
-
 /** One try at committing `group` after the head: the versionstamp, or null when refused. */
 async function tryCommit(state: GroupState, group: Member[]): Promise<string | null> {
   const head = state.head ?? await readHead(state.kv);
@@ -216,7 +213,7 @@ async function tryCommit(state: GroupState, group: Member[]): Promise<string | n
       return res.versionstamp;
     } catch (e) {
       // A local SQLite KV shared with another process can be briefly locked: nothing was written.
-      if (!isBusy(e) || busy >= BUSY_ATTEMPTS) throw e;
+      if (!isKvLocked(e) || busy >= BUSY_ATTEMPTS) throw e;
       await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * busy));
     }
   }

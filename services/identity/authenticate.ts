@@ -35,7 +35,11 @@ function bearerToken(authorization: string | undefined): string {
   if (!API_TOKEN_FORMAT.test(token)) {
     throw new AppError(
       "unauthenticated",
-      "unknown token: this service's tokens start with pot_ (from `deno task admin create`)",
+      token.startsWith("pot_")
+        ? "unknown token: an API token is pot_ and 43 characters; this one is " +
+          `${token.length - 4}: copy the whole token`
+        : "unknown token: this service's API tokens are pot_ and 43 characters " +
+          "(from `deno task admin create`, or `POST /api/admin/enroll`)",
     );
   }
   return token;

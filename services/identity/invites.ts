@@ -44,8 +44,9 @@ export interface AccountRequestResult extends Partial<IssuedCode> {
 const target = (id: string) => ({ type: "admin", id });
 
 async function assertEmailFree(d: IdentityDeps, email: string): Promise<void> {
-  if ((await getAdminIdByEmail(d.kv, email)).value !== null) {
-    throw new AppError("conflict", "an admin with this email already exists");
+  const existing = (await getAdminIdByEmail(d.kv, email)).value;
+  if (existing !== null) {
+    throw new AppError("conflict", `an admin with this email already exists (${existing})`);
   }
 }
 

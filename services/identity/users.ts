@@ -80,8 +80,9 @@ export async function createAdmin(
   const factor = await enrol(d, id);
   const tokenHash = await hashToken(token);
   const admin = await d.audit.commit(ctx, async (op) => {
-    if ((await getAdminIdByEmail(d.kv, email)).value !== null) {
-      throw new AppError("conflict", "an admin with this email already exists");
+    const existing = (await getAdminIdByEmail(d.kv, email)).value;
+    if (existing !== null) {
+      throw new AppError("conflict", `an admin with this email already exists (${existing})`);
     }
     const now = new Date(d.clock.now()).toISOString();
     const admin: AdminRecord = {
