@@ -5,6 +5,7 @@
  * metadata at once, so a wrong token or a server that is not running fails
  * here, before anything else runs.
  */
+import { isKvLocked } from "./atomic.ts";
 
 /** A KV Connect URL rather than a file path or `:memory:`. */
 export function isKvConnectUrl(path: string | undefined): boolean {
@@ -67,6 +68,7 @@ export async function openStore(path: string | undefined, timeoutMs = 10_000): P
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     kv = await Deno.openKv(path);
+    if (isLocalFile(path)) retryLockedCommits(kv);
     if (isKvConnectUrl(path)) {
       const probe = kv.get(["__kv_open_probe"]);
       probe.catch(() => {}); // settles after the timeout on Deno 2.5; nobody waits for it then
@@ -100,7 +102,7 @@ export async function openStore(path: string | undefined, timeoutMs = 10_000): P
  * read on the new handle is answered only after that pass.
  */
 export async function openSecondHandle(path: string): Promise<Deno.Kv> {
-  const kv = await Deno.openKv(path);
+  const kv = retryLockedCommits(await Deno.openKv(path));
   try {
     await kv.get(["__kv_open_probe"]);
     return kv;
@@ -108,4 +110,39 @@ export async function openSecondHandle(path: string): Promise<Deno.Kv> {
     kv.close();
     throw error;
   }
+}
+
+function isLocalFile(path: string | undefined): path is string {
+  return !!path && !path.startsWith(":") && !isKvConnectUrl(path);
+}
+
+/**
+ * Makes `kv`'s atomic commits wait out another connection's write lock on a
+ * local file, as SQLite waits for a commit that read nothing first: a checked
+ * commit it refuses at once with "database is locked" (each handle deletes the
+ * expired keys about once a minute, a write; the admin CLI and the doctor
+ * write too). A refused commit wrote nothing, and its checks are judged again
+ * when it is sent again, so a value that moved meanwhile still fails it as a
+ * conflict. Past `waitMs` the error is thrown as before. Returns `kv`.
+ */
+export function retryLockedCommits(kv: Deno.Kv, waitMs = 5_000): Deno.Kv {
+  const atomic = kv.atomic.bind(kv);
+  kv.atomic = () => {
+    const op = atomic();
+    const commit = op.commit.bind(op);
+    op.commit = async () => {
+      const deadline = Date.now() + waitMs;
+      for (let refused = 0;; refused++) {
+        try {
+          return await commit();
+        } catch (error) {
+          const wait = Math.min(100, 5 * 2 ** refused) * (0.5 + Math.random() / 2);
+          if (!isKvLocked(error) || Date.now() + wait > deadline) throw error;
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    };
+    return op;
+  };
+  return kv;
 }

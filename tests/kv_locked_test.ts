@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { commitChecked } from "../kv/atomic.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
-import { openSecondHandle } from "../kv/open.ts";
+import { openSecondHandle, openStore } from "../kv/open.ts";
 
 async function withKvFile(fn: (path: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "payops-kv-locked-" });
@@ -108,6 +108,55 @@ Deno.test("the second handle's opening pass is over before main.ts writes on the
       assert.equal((await second.list({ prefix: ["expiring"] }, { limit: 1 }).next()).done, true);
     } finally {
       second?.close();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("the server's handles send a checked commit refused as locked again: every path, not only commitChecked", async () => {
+  await withKvFile(async (path) => {
+    const kv = await openStore(path);
+    const second = await openSecondHandle(path);
+    try {
+      await kv.set(["n"], 0);
+      for (const handle of [kv, second]) {
+        const released = holdWriteLock(path, 200);
+        // a raw checked commit, as the intake's group commit and the jobs send theirs
+        const e = await handle.get<number>(["n"]);
+        const res = await handle.atomic().check(e).set(["n"], e.value! + 1).sum(["sum"], 1n)
+          .commit();
+        await released;
+        assert.equal(res.ok, true);
+      }
+      assert.equal((await kv.get(["n"])).value, 2);
+      assert.equal((await kv.get<Deno.KvU64>(["sum"])).value?.value, 2n, "each applied once");
+
+      // a resent commit's checks are judged again when it lands: once the value moved
+      // (here by the commit itself), sending it again is a conflict and writes nothing
+      const e = await kv.get<number>(["n"]);
+      const op = kv.atomic().check(e).set(["n"], 10).sum(["sum"], 1n);
+      assert.equal((await op.commit()).ok, true);
+      assert.equal((await op.commit()).ok, false);
+      assert.equal((await kv.get<Deno.KvU64>(["sum"])).value?.value, 3n);
+    } finally {
+      second.close();
+      kv.close();
+    }
+  });
+});
+
+Deno.test("a raw checked commit on a plain handle is refused at once while another connection writes", async () => {
+  await withKvFile(async (path) => {
+    const kv = await Deno.openKv(path);
+    try {
+      await kv.set(["n"], 0);
+      const released = holdWriteLock(path, 200);
+      const e = await kv.get<number>(["n"]);
+      const err = await kv.atomic().check(e).set(["n"], 1).commit().then(() => null, (x) => x);
+      await released;
+      // what the handles main.ts and the CLIs open are guarded against (kv/open.ts)
+      assert.ok(err instanceof Error && /database is locked/.test(err.message));
+    } finally {
       kv.close();
     }
   });
