@@ -216,8 +216,11 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
 }
 
 /**
- * Deno KV's SQLite waits while another process holds a write lock (it rarely
- * reports "database is locked"), so the whole command also has a deadline.
+ * Deno KV's SQLite waits up to 5 s for a commit that read nothing first while
+ * another process holds the write lock, and the store's handle sends a checked
+ * commit refused as "database is locked" again for as long (kv/open.ts); a
+ * server holding the file longer still must not hang the command, so the whole
+ * command also has a deadline.
  */
 async function withDeadline<T>(work: Promise<T>, ms: number, kvPath: string | undefined) {
   let timer: ReturnType<typeof setTimeout> | undefined;
