@@ -37,3 +37,14 @@ Deno.test("sync pulls every dispute from Stripe; sync twice equals sync once", a
     assert.deepEqual(single.body, { seen: 1, changed: 0, pages: 0, dispute_id: one });
   });
 });
+
+Deno.test("sync of a dispute Stripe does not know is 404 naming body.dispute_id and what to check", async () => {
+  await withRefundWorld(async (w) => {
+    const res = await call(w, w.operator, "POST", "/disputes/sync", { dispute_id: "du_nope" });
+    assert.equal(res.status, 404, JSON.stringify(res.body));
+    assert.equal(res.body.code, "not_found");
+    assert.match(res.body.detail, /Stripe has no dispute du_nope/);
+    assert.match(res.body.detail, /GET \/disputes|STRIPE_SECRET_KEY/);
+    assert.deepEqual(res.body.errors?.map((e: { path: string }) => e.path), ["body.dispute_id"]);
+  });
+});

@@ -8,7 +8,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { DisputeApplier } from "./apply.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { AppError } from "../../core/errors.ts";
 
 export interface SyncSummary {
   /** disputes read from Stripe */
@@ -41,6 +41,15 @@ export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplie
     }
   }
 
+  /** 404 for a dispute id Stripe does not know: the id, or the key's account or mode, is off. */
+  function unknownAtStripe(stripeId: string): AppError {
+    const fix = "check the id (du_…, as GET /disputes or Stripe's dashboard shows it) and that " +
+      "STRIPE_SECRET_KEY is the key of the account, and mode (test or live), it belongs to";
+    return new AppError("not_found", `Stripe has no dispute ${stripeId}: ${fix}`, {
+      errors: [{ path: "body.dispute_id", message: `Stripe has no dispute ${stripeId}` }],
+    });
+  }
+
   async function syncOne(ctx: CallContext, stripeId: string): Promise<SyncSummary> {
     const summary: SyncSummary = { seen: 0, changed: 0, pages: 0, dispute_id: stripeId };
     let d: Stripe.Dispute;
@@ -49,7 +58,7 @@ export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplie
         label: "disputes.retrieve",
       });
     } catch (e) {
-      if (stripeSaysMissing(e)) throw notFound("dispute", stripeId);
+      if (stripeSaysMissing(e)) throw unknownAtStripe(stripeId);
       throw e;
     }
     await applyAll(ctx, [d], summary);
