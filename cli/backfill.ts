@@ -27,8 +27,9 @@ import { KvOpenError, openStore } from "../kv/open.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
-Pages through Stripe's customers, payment intents, charges, refunds and disputes
-created since then and applies each like a webhook. Re-running changes nothing.`;
+Pages through Stripe's customers, payment intents, charges, refunds, disputes,
+Radar early fraud warnings and reviews created since then and applies each like
+a webhook, recovering events Stripe never delivered. Re-running changes nothing.`;
 
 function parseArgs(args: string[]): { since: string; quiet: boolean } {
   let since: string | undefined;

@@ -68,6 +68,18 @@ export const REQUIRED_PERMISSIONS: RequiredPermission[] = [
     probe: (s) => s.rawRequest("POST", "/v1/files", {}),
   },
   {
+    name: "radar_early_fraud_warning_read",
+    label: "Early Fraud Warnings: Read",
+    why: "backfill lists Radar's early fraud warnings",
+    probe: (s) => s.radar.earlyFraudWarnings.list({ limit: 1 }),
+  },
+  {
+    name: "review_read",
+    label: "Reviews: Read",
+    why: "backfill lists Radar's reviews",
+    probe: (s) => s.reviews.list({ limit: 1 }),
+  },
+  {
     name: "webhook_read",
     label: "Webhook Endpoints: Read",
     why: "the doctor checks the endpoint's URL, events and api_version",

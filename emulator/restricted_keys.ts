@@ -14,16 +14,22 @@ export type RestrictedKeys = Record<string, string[]>;
 
 export const EMULATOR_ACCOUNT = "acct_1PayOpsEmulator0";
 
-/** The resource a request path belongs to: its first segment after /v1, in the singular. */
+const singular = (segment: string) => segment.replace(/ies$/, "y").replace(/s$/, "");
+
+/**
+ * The resource a request path belongs to: its first segment after /v1, in the
+ * singular; under a namespace (`/v1/radar/early_fraud_warnings`) the namespace
+ * and its resource (`radar_early_fraud_warning`).
+ */
 export function resourceOf(pathname: string): string | null {
-  const first = pathname.split("/")[2];
+  const [, , first, second] = pathname.split("/");
   if (!first) return null;
+  if (first === "radar") return second ? `radar_${singular(second)}` : null;
   const named: Record<string, string> = {
     balance: "balance",
     webhook_endpoints: "webhook",
-    radar: "radar",
   };
-  return named[first] ?? first.replace(/ies$/, "y").replace(/s$/, "");
+  return named[first] ?? singular(first);
 }
 
 /** The permission the request needs, e.g. `dispute_write` for POST /v1/disputes/dp_1. */

@@ -1,8 +1,9 @@
 /**
  * Backfill: pages through what Stripe holds since a date (customers, payment
- * intents, charges, refunds, disputes) and applies each object exactly as a
- * webhook of its latest state would be applied. The applier is idempotent and
- * order-safe, so a second run changes nothing.
+ * intents, charges, refunds, disputes, Radar's early fraud warnings and
+ * reviews) and applies each object exactly as a webhook of its latest state
+ * would be applied. The applier is idempotent and order-safe, so a second run
+ * changes nothing, and a warning or review also seen by its events counts once.
  *
  * Each page is one call through the gateway at background priority (the
  * budget leaves a reserve for admins). Stripe lists newest first, so paging
@@ -21,6 +22,9 @@ export const BACKFILL_KINDS = [
   "charges",
   "refunds",
   "disputes",
+  // after the payments they name, so each lands on a transaction already known
+  "early_fraud_warnings",
+  "reviews",
 ] as const;
 export type BackfillKind = typeof BACKFILL_KINDS[number];
 
@@ -29,7 +33,9 @@ export type BackfillObject =
   | Stripe.Charge
   | Stripe.Refund
   | Stripe.Dispute
-  | Stripe.Customer;
+  | Stripe.Customer
+  | Stripe.Radar.EarlyFraudWarning
+  | Stripe.Review;
 
 export interface ObjectApplier {
   /** `answeredAt`: Stripe's time of the page's answer (its `Date` header), seconds */
@@ -73,6 +79,8 @@ const LISTERS: Record<BackfillKind, Lister> = {
   charges: (s, p) => s.charges.list(p),
   refunds: (s, p) => s.refunds.list(p),
   disputes: (s, p) => s.disputes.list(p),
+  early_fraud_warnings: (s, p) => s.radar.earlyFraudWarnings.list(p),
+  reviews: (s, p) => s.reviews.list(p),
 };
 
 export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier }) {

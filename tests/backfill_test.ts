@@ -35,6 +35,17 @@ async function seedAccount(stripe: Stripe) {
   });
   // An older integration: a Charge with no PaymentIntent.
   await stripe.charges.create({ amount: 700, currency: "usd", source: "tok_visa" });
+  // Radar: an issuer's early fraud warning, and a review of an elevated-risk payment.
+  await confirmedPayment(stripe, {
+    amount: 3100,
+    customer: customers[0].id,
+    payment_method: "pm_card_createEarlyFraudWarning",
+  });
+  await confirmedPayment(stripe, {
+    amount: 4200,
+    customer: customers[1].id,
+    payment_method: "pm_card_riskLevelElevated",
+  });
 }
 
 Deno.test("backfill pages through each kind since the date, in order, and reports progress", async () => {
@@ -58,18 +69,22 @@ Deno.test("backfill pages through each kind since the date, in order, and report
 
     assert.deepEqual(run.counts, {
       customers: 3,
-      payment_intents: 3,
-      charges: 4,
+      payment_intents: 5,
+      charges: 6,
       refunds: 1,
       disputes: 1,
+      early_fraud_warnings: 1,
+      reviews: 1,
     });
     const kinds = seen.map((o) => o.object);
     assert.deepEqual(kinds, [
       ...Array(3).fill("customer"),
-      ...Array(3).fill("payment_intent"),
-      ...Array(4).fill("charge"),
+      ...Array(5).fill("payment_intent"),
+      ...Array(6).fill("charge"),
       "refund",
       "dispute",
+      "radar.early_fraud_warning",
+      "review",
     ]);
     assert.equal(new Set(seen.map((o) => o.id)).size, seen.length, "each object once");
     assert.ok(!seen.some((o) => o.object === "customer" && o.email === "old@example.com"));
@@ -79,10 +94,12 @@ Deno.test("backfill pages through each kind since the date, in order, and report
     const done = progress.filter((p) => p.done);
     assert.deepEqual(done.map((p) => [p.phase, p.kind, p.applied]), [
       [1, "customers", 3],
-      [2, "payment_intents", 3],
-      [3, "charges", 4],
+      [2, "payment_intents", 5],
+      [3, "charges", 6],
       [4, "refunds", 1],
       [5, "disputes", 1],
+      [6, "early_fraud_warnings", 1],
+      [7, "reviews", 1],
     ]);
     assert.deepEqual((await backfill.lastRun())?.counts, run.counts);
   }, { deliver: false, emulator: { now: () => emuNow } });
@@ -110,13 +127,17 @@ Deno.test("backfill applies Stripe's objects like webhooks, and running it twice
     assert.deepEqual(twice, once);
 
     const txns = (await t.services.transactions.list({ limit: 100 })).data;
-    assert.equal(txns.length, 4, "three PaymentIntents and one Charge without one");
+    assert.equal(txns.length, 6, "five PaymentIntents and one Charge without one");
     const byAmount = new Map(txns.map((x) => [x.amount, x]));
     assert.equal(byAmount.get(5000)?.status, "succeeded");
     assert.equal(byAmount.get(5000)?.amount_refunded, 1500);
     assert.equal(byAmount.get(1200)?.status, "failed");
     assert.equal(byAmount.get(9900)?.amount_disputed, 9900);
     assert.equal(byAmount.get(700)?.stripe_payment_intent, null);
+    const warned = byAmount.get(3100)?.risk_signals;
+    assert.deepEqual(warned?.early_fraud_warnings.map((w) => w.actionable), [true]);
+    const reviewed = byAmount.get(4200)?.risk_signals;
+    assert.deepEqual(reviewed?.reviews.map((r) => [r.open, r.reason]), [[true, "rule"]]);
   }, { deliver: false });
 });
 
@@ -127,7 +148,9 @@ Deno.test("backfill after the webhooks already delivered everything changes noth
     const before = await accountState(t.kv);
     const backfill = createBackfillService(t.deps, { applier: t.services.stripeEvents });
     const run = await backfill.run({ since: t.clock.now() - DAY });
-    assert.equal(run.counts.payment_intents, 3);
+    assert.equal(run.counts.payment_intents, 5);
+    assert.equal(run.counts.early_fraud_warnings, 1);
+    assert.equal(run.counts.reviews, 1);
     assert.deepEqual(await accountState(t.kv), before);
   });
 });

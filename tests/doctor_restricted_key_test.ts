@@ -75,6 +75,8 @@ const SERVICE_CALLS: [string, (s: Stripe) => Promise<unknown>][] = [
   ["paymentMethods.retrieve", (s) => s.paymentMethods.retrieve("pm_none")],
   ["paymentMethods.attach", (s) => s.paymentMethods.attach("pm_none", { customer: "cus_none" })],
   ["webhookEndpoints.list", (s) => s.webhookEndpoints.list({ limit: 1 })],
+  ["radar.earlyFraudWarnings.list", (s) => s.radar.earlyFraudWarnings.list({ limit: 1 })],
+  ["reviews.list", (s) => s.reviews.list({ limit: 1 })],
 ];
 
 async function status(call: () => Promise<unknown>): Promise<number> {
@@ -129,13 +131,14 @@ Deno.test("doctor passes a restricted key that holds every permission the servic
 
 Deno.test("doctor lists exactly the missing permissions of a restricted key, with the fix", async () => {
   const partial = "rk_test_payops_partial_0123456789";
-  // Reads where the service writes, and two permissions left out entirely.
+  // Reads where the service writes, and three permissions left out entirely.
   const granted = [
     "customer_read",
     "payment_intent_write",
     "payment_method_write",
     "refund_read",
     "dispute_read",
+    "review_read",
     "balance_read",
   ];
   await withEmulator(async ({ emu }) => {
@@ -150,12 +153,14 @@ Deno.test("doctor lists exactly the missing permissions of a restricted key, wit
       "refund_write",
       "dispute_write",
       "file_write",
+      "radar_early_fraud_warning_read",
       "webhook_read",
     ]);
     assert.equal(
       f.fix,
       "in the Dashboard (Developers, API keys, the key's Edit) set Charges: Read, " +
-        "Refunds: Write, Disputes: Write, Files: Write, Webhook Endpoints: Read; " +
+        "Refunds: Write, Disputes: Write, Files: Write, Early Fraud Warnings: Read, " +
+        "Webhook Endpoints: Read; " +
         "then run the doctor again",
     );
     // With Balance read the key's mode is confirmed as usual.

@@ -200,6 +200,19 @@ Deno.test("money in every order: an early fraud warning, then a full refund", as
   });
 });
 
+Deno.test("money in every order: a Radar review, approved, then a partial refund", async () => {
+  await checkEveryOrder(async (s) => {
+    const p = await paid(s, 4700, "pm_card_riskLevelElevated");
+    s.tick();
+    const pi = await s.stripe.paymentIntents.retrieve(p.pi);
+    await s.read(); // the review still open
+    await s.stripe.reviews.approve(pi.review as string);
+    s.tick();
+    await s.stripe.refunds.create({ payment_intent: p.pi, amount: 700 });
+    return p;
+  });
+});
+
 Deno.test("money in every order: authorized and never captured", async () => {
   await checkEveryOrder(async (s) => {
     const p = await paid(s, 4000, "pm_card_visa", true);

@@ -42,7 +42,9 @@ export type BackfillableObject =
   | Stripe.Charge
   | Stripe.Refund
   | Stripe.Dispute
-  | Stripe.Customer;
+  | Stripe.Customer
+  | Stripe.Radar.EarlyFraudWarning
+  | Stripe.Review;
 
 export interface ApplyOptions {
   /** the caller's writes for the same commit (services/ingest/commit.ts `CommitHook`) */

@@ -35,6 +35,10 @@ export async function stripeSide(stripe: Stripe, p: Payment) {
     disputes.push(...(await stripe.disputes.list({ charge: c.id, limit: 100 })).data);
     warnings.push(...(await stripe.radar.earlyFraudWarnings.list({ charge: c.id })).data);
   }
+  // Stripe lists reviews by date only
+  const ids = new Set(charges.map((c) => c.id));
+  const reviews = (await stripe.reviews.list({ limit: 100 })).data
+    .filter((r) => ids.has(r.charge as string));
   const captured = sum(
     charges.filter((c) => c.status === "succeeded" && c.captured)
       .map((c) => c.amount_captured),
@@ -57,6 +61,7 @@ export async function stripeSide(stripe: Stripe, p: Payment) {
     refunds,
     disputes,
     warnings,
+    reviews,
     captured,
     refunded,
     withdrawn,
@@ -84,6 +89,9 @@ export async function assertPaymentMatchesStripe(stripe: Stripe, t: TestApp, p: 
   assert.equal(txn.dispute_status, s.latest?.status ?? null, "the latest dispute's status");
   const shown = txn.risk_signals.early_fraud_warnings.map((w) => [w.id, w.actionable]);
   assert.deepEqual(shown.sort(), s.warnings.map((w) => [w.id, w.actionable]).sort(), "warnings");
+  const reviewed = txn.risk_signals.reviews.map((r) => [r.id, r.open, r.closed_reason]);
+  const reviews = s.reviews.map((r) => [r.id, r.open, r.closed_reason]);
+  assert.deepEqual(reviewed.sort(), reviews.sort(), "reviews");
 
   const ledger = (await allLedgerEntries(t.kv, p.customer)).filter((e) =>
     e.transaction_id === txn.id
