@@ -21,6 +21,7 @@ import type { Deps } from "../services/deps.ts";
 import { AppError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
 import { createServices, type Services } from "../services/mod.ts";
+import { BREAK_GLASS_ACTOR } from "../services/identity/mod.ts";
 import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
@@ -131,7 +132,9 @@ async function createAdmin(
 async function run(cmd: Command, config: Config, io: Io): Promise<void> {
   const { kv, services } = await openServices(config);
   const identity = services.identity;
-  const ctx = systemContext("cli");
+  // break-glass: its audit entries say so, and an operator or admin it makes, re-enables or
+  // promotes raises an ops alert (README, "Break-glass")
+  const ctx = systemContext(BREAK_GLASS_ACTOR);
   const print: Print = (json, human) =>
     cmd.json ? io.out(JSON.stringify(json)) : human.forEach((l) => io.out(l));
   try {

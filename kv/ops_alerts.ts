@@ -24,6 +24,9 @@ export const OPS_ALERT_KINDS = [
   "authorization_expiring",
   "admin_disabled",
   "admin_demoted",
+  "admin_created",
+  "admin_enabled",
+  "admin_promoted",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 
@@ -38,7 +41,7 @@ export interface OpsAlert {
   webhook_event_id?: string | null;
   /** the dispute (`dsp_…`), for `dispute_due_soon` */
   dispute_id?: string | null;
-  /** the admin (`adm_…`), for `admin_disabled` and `admin_demoted` */
+  /** the admin (`adm_…`), for the `admin_*` kinds */
   admin_id?: string | null;
   /** the money at stake, when the alert is about an amount */
   amount: number | null;

@@ -46,7 +46,8 @@ export const HEADER_COMPONENTS = {
   },
   IdempotentReplayed: {
     description: "`true` when this is the first answer to the same `Idempotency-Key` and body, " +
-      "sent again: nothing was done this time",
+      "sent again, or (a refund's approve and reject) a decision you had already made, " +
+      "answered again: nothing was done this time",
     schema: { ...string, enum: ["true"] },
   },
 };

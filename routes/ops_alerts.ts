@@ -34,7 +34,10 @@ const OpsAlertSchema = z.object({
       "evidence deadline is 72 h or 24 h away and nothing was submitted (closes by itself on " +
       "submit or close); `authorization_expiring`: a payment awaiting capture lapses within " +
       "24 h; `admin_disabled` / `admin_demoted`: an admin was disabled, or given a role that " +
-      "cannot manage accounts (by whom and how is in `detail`)",
+      "cannot manage accounts (by whom and how is in `detail`); `admin_created` / " +
+      "`admin_enabled` / `admin_promoted`: the break-glass CLI (`deno task admin`), acting " +
+      "alone, made an operator or admin, re-enabled one, or gave an account a role with more " +
+      "permissions that can approve",
   }),
   refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
   transaction_id: z.string().nullable(),
@@ -44,7 +47,7 @@ const OpsAlertSchema = z.object({
   }),
   dispute_id: z.string().nullable().openapi({ description: "`dispute_due_soon`: the dispute" }),
   admin_id: z.string().nullable().openapi({
-    description: "`admin_disabled`, `admin_demoted`: the admin",
+    description: "`admin_*` kinds: the account",
   }),
   amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
   currency: CurrencySchema.nullable(),

@@ -2,7 +2,8 @@
  * /refunds (mounted under /api/admin/payments): ask for a refund (operator+,
  * 2FA), list and read them (viewer+), approve (2FA) or reject one awaiting a
  * second person. POSTs take an optional `Idempotency-Key`; a replayed answer
- * carries `Idempotent-Replayed: true`.
+ * carries `Idempotent-Replayed: true`, and so does a decision the approver had
+ * already made, answered again (README, "Two-person rules").
  */
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -175,6 +176,10 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
   path: "/refunds/{id}/approve",
   tags: ["refunds"],
   summary: "Approve a refund awaiting approval (not your own) and send it",
+  description: "Approving again a refund you already approved answers it as it stands now " +
+    "(200, or 202 while Stripe's outcome is unknown) with `Idempotent-Replayed: true`, as " +
+    "`POST /approvals/{id}/approve` answers `replayed: true`: nothing is sent again. A refund " +
+    "someone else decided, or that you rejected, is 409.",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
@@ -207,6 +212,9 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   path: "/refunds/{id}/reject",
   tags: ["refunds"],
   summary: "Reject a refund awaiting approval (releases its reservation)",
+  description: "Rejecting again a refund you already rejected answers it as it stands (200) " +
+    "with `Idempotent-Replayed: true`, as `POST /approvals/{id}/reject` answers " +
+    "`replayed: true`. A refund someone else decided, or that you approved, is 409.",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,

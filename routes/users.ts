@@ -165,7 +165,8 @@ const credentialResponses = {
     ApprovalSchema,
     "waits for a third person's approval; the approver receives an enrollment code to hand over",
   ),
-  ...errorResponses("not_found"),
+  // 409: one already waits for this account (audited denied, as every refusal)
+  ...errorResponses("not_found", "conflict"),
 };
 
 const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {

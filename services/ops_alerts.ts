@@ -1,8 +1,10 @@
 /**
  * Ops alerts for the people on duty: what the refund flow raises
  * (services/refunds/alerts.ts `addRefundAlert`), dead-lettered webhook
- * events (services/webhooks/processing.ts) and admins disabled or demoted
- * (services/identity/account_change.ts), listed and read here, and closed by an operator with a note saying what was done. Closing is
+ * events (services/webhooks/processing.ts) and admins disabled or demoted, or
+ * made, re-enabled or promoted by the break-glass CLI
+ * (services/identity/account_change.ts), listed and read here, and closed by
+ * an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it).
  */
@@ -26,14 +28,18 @@ export { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../kv/ops_alerts.ts";
 export type { OpsAlert, OpsAlertStatus } from "../kv/ops_alerts.ts";
 
 /**
- * Alerts logged as warnings: a deadline ahead, an admin's access taken away
- * (someone meant it; whether rightly is for a person to check). The rest are errors.
+ * Alerts logged as warnings: a deadline ahead, an admin's access taken away or
+ * given by the break-glass CLI (someone meant it; whether rightly is for a
+ * person to check). The rest are errors.
  */
 const WARNING_KINDS: ReadonlySet<OpsAlert["kind"]> = new Set([
   "dispute_due_soon",
   "authorization_expiring",
   "admin_disabled",
   "admin_demoted",
+  "admin_created",
+  "admin_enabled",
+  "admin_promoted",
 ]);
 
 /** What an alert is about; the rest of the record is filled in by `raiseOpsAlert`. */

@@ -162,7 +162,12 @@ Deno.test("the CLI still recovers alone: no 24 h, no last-admin rule; its remova
     const demoted = await t.services.identity.updateAdmin(cli, rogue.id, { role: "viewer" });
     assert.equal(demoted.admin.role, "viewer");
     assert.deepEqual(await alertsFor(t, rogue.id), ["admin_disabled"], "a disabled admin's role");
-    assert.deepEqual(await alertsFor(t, a.id), ["admin_disabled", "admin_disabled"]);
+    // newest first: disabled by the rogue, re-enabled by the CLI (alone: an alert too), disabled
+    assert.deepEqual(await alertsFor(t, a.id), [
+      "admin_disabled",
+      "admin_enabled",
+      "admin_disabled",
+    ]);
     const page = await t.services.opsAlerts.list({ limit: 100 });
     const byCli = page.data.find((x) => x.admin_id === b.id);
     assert.match(byCli?.detail ?? "", /break-glass/);

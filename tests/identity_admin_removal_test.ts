@@ -83,7 +83,16 @@ Deno.test("attack: an admin's second disable or demotion of an admin within 24 h
         e.action === "user.disable" && e.target?.id === a.id && e.actor.id === rogue.id
       ),
     );
-    assert.equal(audit.some((e) => e.action === "user.disable" && e.target?.id === b.id), false);
+    // b was not disabled (asking again while one waits is audited, denied)
+    assert.equal(
+      audit.some((e) => e.action === "user.disable" && e.target?.id === b.id && e.result === "ok"),
+      false,
+    );
+    assert.ok(
+      audit.some((e) =>
+        e.action === "user.disable" && e.target?.id === b.id && e.result === "denied"
+      ),
+    );
 
     // a rolling 24 h: a day after the first, one more is immediate again (and only one)
     t.clock.set(firstAt + DAY_MS - 60_000);

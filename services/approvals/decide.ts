@@ -35,15 +35,17 @@ export function createDecisions(
   };
 }
 
+/** A refused decision is an audit entry with `result: denied` before the refusal is thrown. */
 async function deny(
   d: Decider,
   ctx: CallContext,
   req: ApprovalRequest,
   error: AppError,
   reason: string,
-) {
+  approving = true,
+): Promise<never> {
   await d.svc.audit.record(ctx, {
-    action: "approval.approve",
+    action: approving ? "approval.approve" : "approval.reject",
     target: approvalTarget(req.id),
     result: "denied",
     reason,
@@ -52,19 +54,39 @@ async function deny(
   throw error;
 }
 
-/** A request someone already decided: the same decision again is answered, not redone. */
-function decided(req: ApprovalRequest, ctx: CallContext, approving: boolean): DecisionResult {
+/**
+ * A request someone already decided: the same decision again by whoever made
+ * it is answered, not redone; any other is refused (409), audited denied.
+ */
+async function decided(
+  d: Decider,
+  req: ApprovalRequest,
+  ctx: CallContext,
+  approving: boolean,
+): Promise<DecisionResult> {
   const same = approving
     ? ["approved", "executed", "failed"].includes(req.status)
     : req.status === "rejected";
   if (same && req.decided_by === ctx.actor.id) return { request: req, replayed: true };
-  throw new AppError(
-    "conflict",
-    `approval request ${req.id} is ${req.status}` +
-      (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
-      "; only a pending request can be decided",
-    { extra: { request_status: req.status } },
-  );
+  const reason = `approval request ${req.id} is ${req.status}` +
+    (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
+    "; only a pending request can be decided";
+  const error = new AppError("conflict", reason, { extra: { request_status: req.status } });
+  return await deny(d, ctx, req, error, reason, approving);
+}
+
+/** Past its deadline (or void): ended `expired` now, and the attempt refused, audited denied. */
+async function refuseExpired(
+  d: Decider,
+  ctx: CallContext,
+  req: ApprovalRequest,
+  message: string,
+  approving: boolean,
+  voidReason?: string,
+): Promise<never> {
+  await expire(d, ctx, req.id, voidReason);
+  const error = new AppError("conflict", message, { extra: { request_status: "expired" } });
+  return await deny(d, ctx, req, error, message, approving);
 }
 
 /**
@@ -86,7 +108,7 @@ async function answerOrLoad(
     return { answer: { request: null, outcome, replayed } };
   }
   const first = (await load(d, id)).value;
-  if (first.status !== "pending") return { answer: decided(first, ctx, approving) };
+  if (first.status !== "pending") return { answer: await decided(d, first, ctx, approving) };
   return { pending: first };
 }
 
@@ -118,24 +140,17 @@ const approve: Decision = async (d, ctx, first, body) => {
   const refusal = await checkApprover(d.deps.kv, first, ctx, body);
   if (refusal) await deny(d, ctx, first, refusal.error, refusal.reason);
   if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
-    await expire(d, ctx, first.id);
-    throw new AppError(
-      "conflict",
-      `approval request ${id} expired at ${first.expires_at}; ask again`,
-      { extra: { request_status: "expired" } },
-    );
+    const message = `approval request ${id} expired at ${first.expires_at}; ask again`;
+    return await refuseExpired(d, ctx, first, message, true);
   }
   const { won, value: claimed, voidReason } = await claim(d, ctx, id, body, "approved");
   if (voidReason) {
-    await expire(d, ctx, id, voidReason);
-    throw new AppError(
-      "conflict",
-      `approval request ${id} is void: ${voidReason}; it expired and nothing was approved`,
-      { extra: { request_status: "expired" } },
-    );
+    const message =
+      `approval request ${id} is void: ${voidReason}; it expired and nothing was approved`;
+    return await refuseExpired(d, ctx, first, message, true, voidReason);
   }
   // Lost the claim to a concurrent decision: answer with it (no second execution).
-  if (!won) return decided(claimed, ctx, true);
+  if (!won) return await decided(d, claimed, ctx, true);
   return { request: await run(d, ctx, claimed), replayed: false };
 };
 
@@ -158,16 +173,13 @@ const reject: Decision = async (d, ctx, first, body) => {
   }
   if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
     // past its time it is expired, not rejected: there is nothing left to refuse
-    await expire(d, ctx, first.id);
-    throw new AppError(
-      "conflict",
-      `approval request ${id} expired at ${first.expires_at}; nothing is left to reject`,
-      { extra: { request_status: "expired" } },
-    );
+    const message = `approval request ${id} expired at ${first.expires_at}; nothing is left ` +
+      "to reject";
+    return await refuseExpired(d, ctx, first, message, false);
   }
   const { value } = await claim(d, ctx, id, body, "rejected");
   if (value.status !== "rejected" || value.decided_by !== ctx.actor.id) {
-    return decided(value, ctx, false);
+    return await decided(d, value, ctx, false);
   }
   return { request: value, replayed: false };
 };

@@ -16,9 +16,21 @@ import {
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
-import { type AdminView, adminView, breakGlass, type IdentityDeps } from "./accounts.ts";
+import {
+  type AdminView,
+  adminView,
+  breakGlass,
+  type IdentityDeps,
+  isBreakGlassCli,
+} from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
-import { addIssuedCode, issueCode, type IssuedCode, unusableTokenHash } from "./enrollment.ts";
+import {
+  addIssuedCode,
+  approvingRole,
+  issueCode,
+  type IssuedCode,
+  unusableTokenHash,
+} from "./enrollment.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -30,7 +42,9 @@ export type ApprovedBy = Pick<ApprovalRequest, "id" | "requested_by">;
  * checked) and returns what it becomes and the audit entries for the same
  * commit. Disabling voids what the account started (revoke.ts); re-enabling
  * revokes its old credentials and issues an enrollment code; an admin
- * disabled or demoted raises an ops alert (`admin_disabled`, `admin_demoted`).
+ * disabled or demoted raises an ops alert (`admin_disabled`, `admin_demoted`),
+ * and so does an operator or admin the break-glass CLI re-enables or promotes
+ * (`admin_enabled`, `admin_promoted`).
  */
 export async function addAdminChange(
   d: IdentityDeps,
@@ -105,8 +119,69 @@ export async function addAdminChange(
     addUpdateAdmin(op, entry, next);
     const removal = adminRemoval(before, next);
     if (removal) audit.push(addRemovalAlert(d, ctx, op, next, removal, approval));
+    const grant = breakGlassGrant(ctx, before, next);
+    if (grant) audit.push(addGrantAlert(d, ctx, op, next, grant, before.role));
   }
   return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
+}
+
+/** What the break-glass CLI gave an account that can approve (operator, admin). */
+export type BreakGlassGrant = "create" | "enable" | "promote";
+
+/**
+ * Whether going from `before` (null: a new account) to `next` gives, through
+ * the break-glass CLI, an account that can approve: made, re-enabled, or given
+ * a role with more permissions. The API's own paths to these need a second
+ * admin; the CLI acts alone, so the other admins are told (README, "Break-glass").
+ */
+export function breakGlassGrant(
+  ctx: CallContext,
+  before: Pick<AdminRecord, "role" | "status"> | null,
+  next: Pick<AdminRecord, "role" | "status">,
+): BreakGlassGrant | null {
+  if (!isBreakGlassCli(ctx) || !approvingRole(next.role)) return null;
+  if (before === null) return "create";
+  if (before.status === "disabled" && next.status === "active") return "enable";
+  // more permissions than before: a viewer made operator, an operator made admin
+  return next.role !== before.role && losesPermissions(next.role, before.role) ? "promote" : null;
+}
+
+const GRANT_KINDS = {
+  create: "admin_created",
+  enable: "admin_enabled",
+  promote: "admin_promoted",
+} as const;
+
+/**
+ * The ops alert of an account that can approve made, re-enabled or promoted
+ * by the break-glass CLI (`fromRole`: its role before a promotion).
+ */
+export function addGrantAlert(
+  d: Pick<IdentityDeps, "newId" | "log">,
+  ctx: CallContext,
+  op: Deno.AtomicOperation,
+  admin: AdminRecord,
+  grant: BreakGlassGrant,
+  fromRole?: Role,
+): AuditInput {
+  const what = grant === "create"
+    ? `${admin.role} ${admin.id} created`
+    : grant === "enable"
+    ? `${admin.role} ${admin.id} re-enabled`
+    : `${admin.id} promoted from ${fromRole} to ${admin.role}`;
+  return raiseOpsAlert(
+    op,
+    { newId: d.newId, log: d.log },
+    {
+      kind: GRANT_KINDS[grant],
+      admin_id: admin.id,
+      detail: `${what} by ${breakGlass(ctx)}; if that was not meant, find out who holds the ` +
+        "server's KV (the audit log) and disable the account (PATCH /api/admin/users/{id}, " +
+        "or `deno task admin disable --id`)",
+    },
+    admin.updated_at,
+    target(admin.id),
+  );
 }
 
 /** The ops alert of an admin disabled or demoted, saying by whom and how. */

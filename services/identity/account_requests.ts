@@ -15,6 +15,7 @@ import type { ApprovalKind } from "../../domain/approval.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import { addAccountRequest, getAccountRequest, getApproval } from "../../kv/approvals.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { auditRefused } from "./refusals.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -135,15 +136,21 @@ export async function requestCredentialReset(
   }
   const entry = await loadAdmin(d, id);
   const email = entry.value.email;
-  return await requestOnce(
-    d,
-    approvals,
-    ctx,
-    entry,
-    what === "token" ? "user.rotate_token" : "user.reset_2fa",
-    {},
-    what === "token"
-      ? { summary: `rotate the token of ${email}`, waiting: "a token rotation" }
-      : { summary: `reset the second factor of ${email}`, waiting: "a second-factor reset" },
-  );
+  try {
+    return await requestOnce(
+      d,
+      approvals,
+      ctx,
+      entry,
+      what === "token" ? "user.rotate_token" : "user.reset_2fa",
+      {},
+      what === "token"
+        ? { summary: `rotate the token of ${email}`, waiting: "a token rotation" }
+        : { summary: `reset the second factor of ${email}`, waiting: "a second-factor reset" },
+    );
+  } catch (error) {
+    // one already waits (409): refused, and audited as the self-change above
+    await auditRefused(d, ctx, what === "token" ? "token.rotate" : "totp.reset", target(id), error);
+    throw error;
+  }
 }

@@ -32,6 +32,9 @@ import { removeAdmin, removesAdmin } from "./admin_removal.ts";
 import { BEARER } from "./authenticate.ts";
 import { changedMeanwhile } from "./accounts.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
+import { auditRefused } from "./refusals.ts";
+
+const adminTarget = (id: string) => ({ type: "admin", id });
 
 export type AccountService = Omit<IdentityService, keyof IdentityGuard | "stepUp" | "me" | "close">;
 
@@ -72,7 +75,17 @@ export function createAccountService(
       }),
     requestCredentialReset: (ctx, id, what) =>
       requestCredentialReset(d, needApprovals(), ctx, id, what),
-    rotateOwnToken: (ctx, tokenHash) => rotateToken(d, ctx, ctx.actor.id, tokenHash),
+    async rotateOwnToken(ctx, tokenHash) {
+      try {
+        return await rotateToken(d, ctx, ctx.actor.id, tokenHash);
+      } catch (error) {
+        // lost to a concurrent rotation of the same token (401): refused, audited
+        await auditRefused(d, ctx, "token.rotate", adminTarget(ctx.actor.id), error, [
+          "unauthenticated",
+        ]);
+        throw error;
+      }
+    },
     listAdmins: (opts) => listAdmins(d, opts),
     async getAdmin(id) {
       return adminView((await loadAdmin(d, id)).value);
@@ -81,78 +94,98 @@ export function createAccountService(
       return (await listAllAdmins(kv)).map(adminView);
     },
     async updateAdmin(ctx, id, change) {
-      const role = change.role === undefined ? undefined : checkRole(change.role);
-      // every decision below is made on this read: the commits that follow are checked against it
-      const read = await loadAdmin(d, id);
-      const before = read.value;
-      // disabling or demoting an admin: at once, or waiting for a second admin (admin_removal.ts)
-      if (removesAdmin(ctx, before, { role, status: change.status })) {
-        return await removeAdmin(d, needApprovals(), ctx, read, { role, status: change.status });
+      try {
+        return await changeAdmin(ctx, id, change);
+      } catch (error) {
+        // a change refused (409: one already waits, not for a disabled account, lost to another
+        // change) is audited denied, as a refused change of your own account is
+        const action = change.role !== undefined
+          ? "user.update"
+          : change.status === "disabled"
+          ? "user.disable"
+          : "user.enable";
+        await auditRefused(d, ctx, action, adminTarget(id), error);
+        throw error;
       }
-      // From the API, a role that can approve is granted by a second admin.
-      const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
-        approvingRole(role) && !(role === "operator" && before.role === "admin");
-      // ... and a disabled account that can approve (judged by the role it has now) by one too.
-      const reactivate = reactivationNeedsApproval(ctx, before, change.status);
-      if (grant || reactivate) {
-        await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
-      }
-      const reRoled = role !== undefined && role !== before.role;
-      if (grant && change.status === "disabled") {
-        // a grant for an account this very request disables could only fail when approved
-        throw new AppError(
-          "conflict",
-          `admin ${id}: disabling it and granting it ${role} in one request cannot both stand; ` +
-            "send one of them",
-        );
-      }
-      if (reactivate && reRoled) {
-        throw new AppError(
-          "conflict",
-          `admin ${id} is disabled: ask for re-enabling it (a second admin approves) and for ` +
-            "the role change separately",
-        );
-      }
-      // a disabled account's role changes only with (or after) its re-enabling
-      if (
-        ctx.actor.type === "admin" && before.status === "disabled" && reRoled &&
-        change.status !== "active"
-      ) {
-        throw new AppError(
-          "conflict",
-          `admin ${id} is disabled: re-enable it first, then change its role`,
-        );
-      }
-      const direct = {
-        ...change,
-        ...(grant ? { role: undefined } : {}),
-        ...(reactivate ? { status: undefined } : {}),
-      };
-      const changed = direct.role !== undefined || direct.status !== undefined
-        ? await updateAdmin(d, ctx, id, direct, read.versionstamp)
-        : null;
-      // the request names the account as it is now (any later change voids it), and still as
-      // judged above: a concurrent change in between is a conflict, never a request for another
-      const now = grant || reactivate ? (changed ? await loadAdmin(d, id) : read) : null;
-      if (
-        now && changed &&
-        (now.value.role !== changed.admin.role || now.value.status !== changed.admin.status)
-      ) {
-        throw changedMeanwhile(id);
-      }
-      const pending = grant
-        ? await requestRoleGrant(d, needApprovals(), ctx, now!, role)
-        : reactivate
-        ? await requestReactivation(d, needApprovals(), ctx, now!)
-        : null;
-      return {
-        admin: changed?.admin ?? adminView(before),
-        pending_approval: pending,
-        ...(changed?.handover ? { handover: changed.handover } : {}),
-      };
     },
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),
     resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
     anyAdminExists: () => anyAdminExists(kv),
   };
+
+  async function changeAdmin(
+    ctx: Parameters<AccountService["updateAdmin"]>[0],
+    id: string,
+    change: Parameters<AccountService["updateAdmin"]>[2],
+  ): ReturnType<AccountService["updateAdmin"]> {
+    const role = change.role === undefined ? undefined : checkRole(change.role);
+    // every decision below is made on this read: the commits that follow are checked against it
+    const read = await loadAdmin(d, id);
+    const before = read.value;
+    // disabling or demoting an admin: at once, or waiting for a second admin (admin_removal.ts)
+    if (removesAdmin(ctx, before, { role, status: change.status })) {
+      return await removeAdmin(d, needApprovals(), ctx, read, { role, status: change.status });
+    }
+    // From the API, a role that can approve is granted by a second admin.
+    const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
+      approvingRole(role) && !(role === "operator" && before.role === "admin");
+    // ... and a disabled account that can approve (judged by the role it has now) by one too.
+    const reactivate = reactivationNeedsApproval(ctx, before, change.status);
+    if (grant || reactivate) {
+      await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
+    }
+    const reRoled = role !== undefined && role !== before.role;
+    if (grant && change.status === "disabled") {
+      // a grant for an account this very request disables could only fail when approved
+      throw new AppError(
+        "conflict",
+        `admin ${id}: disabling it and granting it ${role} in one request cannot both stand; ` +
+          "send one of them",
+      );
+    }
+    if (reactivate && reRoled) {
+      throw new AppError(
+        "conflict",
+        `admin ${id} is disabled: ask for re-enabling it (a second admin approves) and for ` +
+          "the role change separately",
+      );
+    }
+    // a disabled account's role changes only with (or after) its re-enabling
+    if (
+      ctx.actor.type === "admin" && before.status === "disabled" && reRoled &&
+      change.status !== "active"
+    ) {
+      throw new AppError(
+        "conflict",
+        `admin ${id} is disabled: re-enable it first, then change its role`,
+      );
+    }
+    const direct = {
+      ...change,
+      ...(grant ? { role: undefined } : {}),
+      ...(reactivate ? { status: undefined } : {}),
+    };
+    const changed = direct.role !== undefined || direct.status !== undefined
+      ? await updateAdmin(d, ctx, id, direct, read.versionstamp)
+      : null;
+    // the request names the account as it is now (any later change voids it), and still as
+    // judged above: a concurrent change in between is a conflict, never a request for another
+    const now = grant || reactivate ? (changed ? await loadAdmin(d, id) : read) : null;
+    if (
+      now && changed &&
+      (now.value.role !== changed.admin.role || now.value.status !== changed.admin.status)
+    ) {
+      throw changedMeanwhile(id);
+    }
+    const pending = grant
+      ? await requestRoleGrant(d, needApprovals(), ctx, now!, role)
+      : reactivate
+      ? await requestReactivation(d, needApprovals(), ctx, now!)
+      : null;
+    return {
+      admin: changed?.admin ?? adminView(before),
+      pending_approval: pending,
+      ...(changed?.handover ? { handover: changed.handover } : {}),
+    };
+  }
 }

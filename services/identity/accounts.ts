@@ -62,6 +62,14 @@ export function changedMeanwhile(id: string): AppError {
   );
 }
 
+/** The system actor of the break-glass CLI (`deno task admin`). */
+export const BREAK_GLASS_ACTOR = "cli";
+
+/** Whether `ctx` is the break-glass CLI, which acts alone on accounts by design. */
+export function isBreakGlassCli(ctx: CallContext): boolean {
+  return ctx.actor.type === "system" && ctx.actor.id === BREAK_GLASS_ACTOR;
+}
+
 /** System actors (the CLI) act alone on purpose: their entries say so. */
 export function breakGlass(ctx: CallContext): string | null {
   return ctx.actor.type === "system"

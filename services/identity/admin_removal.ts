@@ -42,6 +42,7 @@ import {
 import { addAdminChange } from "./account_change.ts";
 import { type AccountRequestWords, addRequestOnce } from "./account_requests.ts";
 import { checkRole, refuseSelf } from "./users.ts";
+import { alreadyAudited } from "./refusals.ts";
 
 export interface RemovalChange {
   role?: Role;
@@ -175,12 +176,15 @@ export async function removeAdmin(
     };
   });
   if (decision.kind === "refused") {
-    throw new AppError(
-      "conflict",
-      `${decision.reason}: one admin alone cannot lock every other admin out, and nobody else ` +
-        "could approve it. Whoever holds the server's KV can (`deno task admin disable --id` " +
-        "or `set-role`, break-glass)",
-      { extra: { rule: "last_unlinked_admin" } },
+    // audited denied in the commit that decided it
+    throw alreadyAudited(
+      new AppError(
+        "conflict",
+        `${decision.reason}: one admin alone cannot lock every other admin out, and nobody else ` +
+          "could approve it. Whoever holds the server's KV can (`deno task admin disable --id` " +
+          "or `set-role`, break-glass)",
+        { extra: { rule: "last_unlinked_admin" } },
+      ),
     );
   }
   if (decision.kind === "pending") {

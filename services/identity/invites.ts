@@ -23,6 +23,7 @@ import {
 import { DEFAULT_APPROVAL_TTL_MS } from "../../domain/approval.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
+import { auditRefused } from "./refusals.ts";
 import { executeReactivate } from "./reactivate.ts";
 import { executeRemoval } from "./admin_removal.ts";
 import {
@@ -100,6 +101,27 @@ export async function requestAccount(
 ): Promise<AccountRequestResult> {
   const email = normalizeEmail(input.email);
   const role = checkRole(input.role);
+  try {
+    return await createOrAsk(d, approvals, ctx, email, role);
+  } catch (error) {
+    // refused (a request for the email waits, or it has an account): audited denied, on the
+    // request waiting or the account that has the email
+    await auditRefused(d, ctx, "user.create", async (e) => {
+      const waiting = e.extra?.approval_id;
+      if (typeof waiting === "string") return { type: "approval", id: waiting };
+      return target((await getAdminIdByEmail(d.kv, email)).value ?? "unknown");
+    }, error);
+    throw error;
+  }
+}
+
+async function createOrAsk(
+  d: IdentityDeps,
+  approvals: ApprovalService,
+  ctx: CallContext,
+  email: string,
+  role: AdminRecord["role"],
+): Promise<AccountRequestResult> {
   await assertEmailFree(d, email);
   if (approvingRole(role)) {
     return await d.audit.commit(ctx, async (op) => {

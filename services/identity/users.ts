@@ -28,7 +28,7 @@ import {
   loadAdmin,
 } from "./accounts.ts";
 import type { IssuedCode } from "./enrollment.ts";
-import { addAdminChange } from "./account_change.ts";
+import { addAdminChange, addGrantAlert, breakGlassGrant } from "./account_change.ts";
 
 export { adminView, breakGlass, loadAdmin };
 export { refuseSelf as refuseSelfChange };
@@ -105,6 +105,10 @@ export async function createAdmin(
       after: adminView(admin),
       reason: breakGlass(ctx),
     }];
+    // an operator or admin made alone by the break-glass CLI: the other admins are told
+    if (breakGlassGrant(ctx, null, admin)) {
+      audit.push(addGrantAlert(d, ctx, op, admin, "create"));
+    }
     return { value: admin, audit };
   });
   return {

@@ -6,7 +6,6 @@
  * queue does for its own requests (README, "Two-person rules").
  */
 import type { ApprovalRequest, ApprovalSource } from "../approvals/mod.ts";
-import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { formatMoney } from "../../domain/money.ts";
 import type { RefundDetail, RefundService, RefundView } from "./service.ts";
@@ -41,36 +40,16 @@ export function refundAsApproval(r: RefundView): ApprovalRequest {
   };
 }
 
-/** The refund when `ctx` already made this decision on it, else null. */
-function sameDecision(r: RefundDetail, ctx: CallContext, approving: boolean): RefundDetail | null {
-  const mine = approving
-    ? r.approved_by === ctx.actor.id
-    : r.status === "rejected" && r.rejected_by === ctx.actor.id;
-  return mine ? r : null;
-}
-
 /**
- * Decides through the refund service, unless `ctx` already made this decision:
- * then that refund is the answer, replayed (also when a concurrent call of
- * theirs won the decision).
+ * Decides through the refund service, which answers a decision `ctx` had
+ * already made as replayed (decided.ts), as `POST /refunds/{id}/approve`
+ * and `reject` do.
  */
 async function decideOnce(
-  refunds: RefundService,
-  ctx: CallContext,
-  id: string,
-  approving: boolean,
-  decide: () => Promise<RefundDetail>,
+  decide: () => Promise<{ refund: RefundDetail; replayed: boolean }>,
 ): Promise<{ outcome: RefundDetail; replayed: boolean }> {
-  const done = sameDecision(await refunds.get(id), ctx, approving);
-  if (done) return { outcome: done, replayed: true };
-  try {
-    return { outcome: await decide(), replayed: false };
-  } catch (error) {
-    if (!(error instanceof AppError && error.code === "conflict")) throw error;
-    const won = sameDecision(await refunds.get(id), ctx, approving);
-    if (won) return { outcome: won, replayed: true };
-    throw error;
-  }
+  const { refund, replayed } = await decide();
+  return { outcome: refund, replayed };
 }
 
 export function refundApprovalSource(refunds: RefundService): ApprovalSource {
@@ -101,22 +80,10 @@ export function refundApprovalSource(refunds: RefundService): ApprovalSource {
       };
     },
     approve(ctx, id, body) {
-      return decideOnce(
-        refunds,
-        ctx,
-        id,
-        true,
-        async () => (await refunds.approve(ctx, id, body)).refund,
-      );
+      return decideOnce(() => refunds.approve(ctx, id, body));
     },
     reject(ctx, id, body) {
-      return decideOnce(
-        refunds,
-        ctx,
-        id,
-        false,
-        async () => (await refunds.reject(ctx, id, { note: body.note ?? "" })).refund,
-      );
+      return decideOnce(() => refunds.reject(ctx, id, { note: body.note ?? "" }));
     },
   };
 }

@@ -20,6 +20,7 @@ import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
 import { type AuditService } from "../audit/mod.ts";
 import { AppError, type ErrorCode, notFound, validationFailed } from "../../core/errors.ts";
 import { auditIfRefused } from "./denials.ts";
+import { replayedDecision } from "./decided.ts";
 import { type RefundSettlementHook } from "../ingest/mod.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
 import { createRefundSubmitter, type RefundHooks } from "./submit.ts";
@@ -53,7 +54,10 @@ export type { RefundDetail, RefundView } from "./views.ts";
  */
 export interface RefundResult {
   refund: RefundDetail;
-  /** this answer is the stored one for the Idempotency-Key */
+  /**
+   * this answer is one given before: the stored one for the Idempotency-Key,
+   * or the decision (approve, reject) the caller had already made (decided.ts)
+   */
   replayed: boolean;
 }
 
@@ -84,8 +88,10 @@ async function resume(p: ServiceParts, id: string) {
   return { body: refundDetail(record, p.clock.now()) };
 }
 
-function toResult(r: { body: unknown; replayed: boolean }): RefundResult {
-  return { refund: r.body as RefundDetail, replayed: r.replayed };
+function toResult(
+  r: { body: unknown; replayed: boolean; decision_replayed?: boolean },
+): RefundResult {
+  return { refund: r.body as RefundDetail, replayed: r.replayed || r.decision_replayed === true };
 }
 
 /**
@@ -146,6 +152,9 @@ async function approve(
         try {
           record = await requests.approve(ctx, id, body, binding);
         } catch (error) {
+          // approving again what you approved answers it, as the queue does (decided.ts)
+          const replay = await replayedDecision(kv, clock.now(), ctx, id, true, error);
+          if (replay) return replay;
           // a refund that can no longer be carried out is recorded by its voiding (void.ts)
           const except: ErrorCode[] = ["amount_exceeds_refundable"];
           await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error, { except });
@@ -200,6 +209,8 @@ async function reject(
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
           return { body: refundDetail(record, p.clock.now()) };
         } catch (error) {
+          const replay = await replayedDecision(kv, clock.now(), ctx, id, false, error);
+          if (replay) return replay;
           await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
           // past its deadline: ended now, its reservation released (void.ts)
           throw await voidIfUndoable(p.submitter, ctx, id, error);
