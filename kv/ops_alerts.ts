@@ -27,6 +27,7 @@ export const OPS_ALERT_KINDS = [
   "admin_created",
   "admin_enabled",
   "admin_promoted",
+  "admin_credentials_reset",
 ] as const;
 export type OpsAlertKind = typeof OPS_ALERT_KINDS[number];
 

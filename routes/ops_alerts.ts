@@ -37,7 +37,8 @@ const OpsAlertSchema = z.object({
       "cannot manage accounts (by whom and how is in `detail`); `admin_created` / " +
       "`admin_enabled` / `admin_promoted`: the break-glass CLI (`deno task admin`), acting " +
       "alone, made an operator or admin, re-enabled one, or gave an account a role with more " +
-      "permissions that can approve",
+      "permissions that can approve; `admin_credentials_reset`: the break-glass CLI gave an " +
+      "operator or admin a new API token or second factor",
   }),
   refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
   transaction_id: z.string().nullable(),

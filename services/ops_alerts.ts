@@ -40,6 +40,7 @@ const WARNING_KINDS: ReadonlySet<OpsAlert["kind"]> = new Set([
   "admin_created",
   "admin_enabled",
   "admin_promoted",
+  "admin_credentials_reset",
 ]);
 
 /** What an alert is about; the rest of the record is filled in by `raiseOpsAlert`. */

@@ -15,7 +15,7 @@ import { createDemoAdmin } from "../services/identity/mod.ts";
 import { silentLogger } from "../core/log.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { noStripe, withTestApp } from "./helpers/app.ts";
-import { approvedAccount, auditEntries, createAdmins } from "./helpers/identity.ts";
+import { approvedAccount, auditEntries, createAdmins, otpHeaders } from "./helpers/identity.ts";
 
 async function cli(kvPath: string, ...args: string[]) {
   const out: string[] = [];
@@ -113,6 +113,54 @@ Deno.test("attack: an admin or operator made, re-enabled or promoted with the CL
   });
 });
 
+Deno.test("attack: new credentials the CLI gives an operator or admin raise admin_credentials_reset; a viewer's or the API's raise none", async () => {
+  await withCliKv(async (kvPath) => {
+    const admin = await cli(
+      kvPath,
+      "create",
+      "--email",
+      "a@example.com",
+      "--role",
+      "admin",
+      "--json",
+    );
+    const viewer = await cli(
+      kvPath,
+      "create",
+      "--email",
+      "v@example.com",
+      "--role",
+      "viewer",
+      "--json",
+    );
+    const before = (await alertsOn(kvPath)).alerts.length;
+    await cli(kvPath, "rotate-token", "--id", admin.id, "--json");
+    await cli(kvPath, "reset-2fa", "--id", admin.id, "--json");
+    await cli(kvPath, "rotate-token", "--id", viewer.id, "--json");
+    await cli(kvPath, "reset-2fa", "--id", viewer.id, "--json");
+    const { alerts, audit } = await alertsOn(kvPath);
+    const fresh = alerts.slice(before);
+    assert.deepEqual(fresh.map((a) => [a.kind, a.admin_id]), [
+      ["admin_credentials_reset", admin.id],
+      ["admin_credentials_reset", admin.id],
+    ]);
+    assert.match(fresh[0].detail, /new API token.*break-glass \(cli\)/);
+    assert.match(fresh[1].detail, /new second factor/);
+    const raised = audit.filter((e) => e.action === "ops_alert.raise");
+    assert.equal(raised.length, alerts.length, "each in the commit of its audit entry");
+  });
+  await withTestApp(async (t) => {
+    const [a] = await createAdmins(t, 1);
+    // an admin's own rotation through the API is theirs, not someone else's: no alert
+    const res = await t.app.request("/api/admin/me/rotate-token", {
+      method: "POST",
+      headers: otpHeaders(t as Required<typeof t>, a),
+    });
+    assert.equal(res.status, 200, await res.text());
+    assert.deepEqual((await t.services.opsAlerts.list({ limit: 100 })).data, []);
+  });
+});
+
 Deno.test("accounts made by tests, the demo or a second admin's approval raise no such alert", async () => {
   await withTestApp(async (t) => {
     assert.ok(await createDemoAdmin(t.services));
@@ -125,13 +173,17 @@ Deno.test("accounts made by tests, the demo or a second admin's approval raise n
 
 Deno.test("README's Break-glass and Ops alerts sections, and the document, name the alerts", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  for (const kind of ["admin_created", "admin_enabled", "admin_promoted"]) {
+  for (
+    const kind of ["admin_created", "admin_enabled", "admin_promoted", "admin_credentials_reset"]
+  ) {
     assert.ok(readme.includes(`\`${kind}\``), kind);
   }
   await withTestApp(async (t) => {
     const doc = await (await t.app.request("/openapi.json")).json();
     const kind = doc.components.schemas.OpsAlert.properties.kind;
-    for (const k of ["admin_created", "admin_enabled", "admin_promoted"]) {
+    for (
+      const k of ["admin_created", "admin_enabled", "admin_promoted", "admin_credentials_reset"]
+    ) {
       assert.ok(kind.enum.includes(k), k);
       assert.match(kind.description, new RegExp(k));
     }

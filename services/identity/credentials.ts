@@ -12,7 +12,11 @@ import { totpUri } from "./totp.ts";
 import { addUpdateAdmin } from "../../kv/admins.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
-import { breakGlass } from "./accounts.ts";
+import { breakGlass, isBreakGlassCli } from "./accounts.ts";
+import { approvingRole } from "./enrollment.ts";
+import { raiseOpsAlert } from "../ops_alerts.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { AdminRecord } from "../../domain/admin.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -41,15 +45,15 @@ export async function rotateToken(
     const iso = new Date(d.clock.now()).toISOString();
     const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
     addUpdateAdmin(op, entry, next);
-    return {
-      value: { admin: adminView(next), token },
-      audit: [{
-        action: "token.rotate",
-        target: target(id),
-        result: "ok",
-        reason: breakGlass(ctx),
-      }],
-    };
+    const audit: AuditInput[] = [{
+      action: "token.rotate",
+      target: target(id),
+      result: "ok",
+      reason: breakGlass(ctx),
+    }];
+    const alert = addCredentialsAlert(d, ctx, op, next, "a new API token");
+    if (alert) audit.push(alert);
+    return { value: { admin: adminView(next), token }, audit };
   });
 }
 
@@ -74,6 +78,15 @@ export async function resetSecondFactor(
     addUpdateAdmin(op, entry, admin);
     const current = await getSecondFactor(d.kv, id);
     addSetSecondFactor(op, current, factor.record);
+    const audit: AuditInput[] = [{
+      action: "totp.reset",
+      target: target(id),
+      result: "ok",
+      reason: (current.value ? "replaced the second factor" : "enrolled a second factor") +
+        (breakGlass(ctx) ? `; ${breakGlass(ctx)}` : ""),
+    }];
+    const alert = addCredentialsAlert(d, ctx, op, admin, "a new second factor");
+    if (alert) audit.push(alert);
     return {
       value: {
         admin: adminView(admin),
@@ -81,13 +94,35 @@ export async function resetSecondFactor(
         otpauth_uri: totpUri(factor.totpSecret, admin.email),
         recovery_codes: factor.recoveryCodes,
       },
-      audit: [{
-        action: "totp.reset",
-        target: target(id),
-        result: "ok",
-        reason: (current.value ? "replaced the second factor" : "enrolled a second factor") +
-          (breakGlass(ctx) ? `; ${breakGlass(ctx)}` : ""),
-      }],
+      audit,
     };
   });
+}
+
+/**
+ * The ops alert of new credentials the break-glass CLI, acting alone, gave an
+ * account that can approve (`admin_credentials_reset`): whoever holds the
+ * server's KV now holds that account (README, "Break-glass"). Null otherwise.
+ */
+function addCredentialsAlert(
+  d: IdentityDeps,
+  ctx: CallContext,
+  op: Deno.AtomicOperation,
+  admin: AdminRecord,
+  what: string,
+): AuditInput | null {
+  if (!isBreakGlassCli(ctx) || !approvingRole(admin.role)) return null;
+  return raiseOpsAlert(
+    op,
+    { newId: d.newId, log: d.log },
+    {
+      kind: "admin_credentials_reset",
+      admin_id: admin.id,
+      detail: `${admin.role} ${admin.id} was given ${what} by ${breakGlass(ctx)}; if that ` +
+        "was not meant, find out who holds the server's KV (the audit log) and disable the " +
+        "account (PATCH /api/admin/users/{id}, or `deno task admin disable --id`)",
+    },
+    admin.updated_at,
+    target(admin.id),
+  );
 }
