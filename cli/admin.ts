@@ -27,6 +27,7 @@ import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import { isKvConnectUrl, KvOpenError, openStore } from "../kv/open.ts";
+import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
 
 interface Io {
   out(line: string): void;
@@ -34,37 +35,6 @@ interface Io {
 }
 
 export { parseArgs, USAGE };
-
-const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;
-
-function isLocked(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c && depth < 5; depth++) {
-    if (c instanceof Error && LOCKED.test(c.message)) return true;
-    c = c instanceof Error ? c.cause : undefined;
-  }
-  return false;
-}
-
-export class KvLockedError extends Error {}
-
-/** Runs `fn` again while SQLite says another process holds the lock, for up to `budgetMs`. */
-export async function retryWhileLocked<T>(fn: () => Promise<T>, budgetMs = 5_000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let delay = 20;; delay = Math.min(delay * 2, 250)) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isLocked(e)) throw e;
-      if (Date.now() + delay > deadline) {
-        throw new KvLockedError(
-          `the KV database stayed locked by another process for ${budgetMs / 1000} s; try again`,
-          { cause: e },
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
-    }
-  }
-}
 
 const refuseStripe: StripeGateway = {
   call: () => Promise.reject(new Error("the admin CLI does not call Stripe")),
@@ -215,35 +185,6 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
     }
   } finally {
     kv.close();
-  }
-}
-
-/**
- * Deno KV's SQLite waits up to 5 s for a commit that read nothing first while
- * another process holds the write lock, and the store's handle sends a checked
- * commit refused as "database is locked" again for as long (kv/open.ts); a
- * server holding the file longer still must not hang the command, so the whole
- * command also has a deadline.
- */
-async function withDeadline<T>(work: Promise<T>, ms: number, kvPath: string | undefined) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() =>
-      reject(
-        new KvLockedError(
-          isKvConnectUrl(kvPath)
-            ? `the KV Connect server at ${kvPath} did not answer within ${ms / 1000} s; ` +
-              "check that the denokv server runs and answers, then try again"
-            : `the KV database (${kvPath ?? "platform default"}) did not answer within ${
-              ms / 1000
-            } s: another process holds its lock; try again`,
-        ),
-      ), ms);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
