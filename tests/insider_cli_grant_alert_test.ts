@@ -28,6 +28,11 @@ async function cli(kvPath: string, ...args: string[]) {
   return args.includes("--json") ? JSON.parse(out.join("\n")) : out.join("\n");
 }
 
+/** `deno task admin create --email … --role … --json`: the account made. */
+function createByCli(kvPath: string, email: string, role: string) {
+  return cli(kvPath, "create", "--email", email, "--role", role, "--json");
+}
+
 async function withCliKv(fn: (kvPath: string) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "cli_alert_" });
   try {
@@ -59,33 +64,9 @@ async function alertsOn(kvPath: string) {
 
 Deno.test("attack: an admin or operator made, re-enabled or promoted with the CLI raises an ops alert", async () => {
   await withCliKv(async (kvPath) => {
-    const admin = await cli(
-      kvPath,
-      "create",
-      "--email",
-      "root@example.com",
-      "--role",
-      "admin",
-      "--json",
-    );
-    const viewer = await cli(
-      kvPath,
-      "create",
-      "--email",
-      "v@example.com",
-      "--role",
-      "viewer",
-      "--json",
-    );
-    const op = await cli(
-      kvPath,
-      "create",
-      "--email",
-      "op@example.com",
-      "--role",
-      "operator",
-      "--json",
-    );
+    const admin = await createByCli(kvPath, "root@example.com", "admin");
+    const viewer = await createByCli(kvPath, "v@example.com", "viewer");
+    const op = await createByCli(kvPath, "op@example.com", "operator");
     await cli(kvPath, "disable", "--id", op.id);
     await cli(kvPath, "enable", "--id", op.id, "--json");
     await cli(kvPath, "set-role", "--id", viewer.id, "--role", "operator", "--json");
@@ -115,24 +96,8 @@ Deno.test("attack: an admin or operator made, re-enabled or promoted with the CL
 
 Deno.test("attack: new credentials the CLI gives an operator or admin raise admin_credentials_reset; a viewer's or the API's raise none", async () => {
   await withCliKv(async (kvPath) => {
-    const admin = await cli(
-      kvPath,
-      "create",
-      "--email",
-      "a@example.com",
-      "--role",
-      "admin",
-      "--json",
-    );
-    const viewer = await cli(
-      kvPath,
-      "create",
-      "--email",
-      "v@example.com",
-      "--role",
-      "viewer",
-      "--json",
-    );
+    const admin = await createByCli(kvPath, "a@example.com", "admin");
+    const viewer = await createByCli(kvPath, "v@example.com", "viewer");
     const before = (await alertsOn(kvPath)).alerts.length;
     await cli(kvPath, "rotate-token", "--id", admin.id, "--json");
     await cli(kvPath, "reset-2fa", "--id", admin.id, "--json");
