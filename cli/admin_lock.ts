@@ -4,36 +4,17 @@
  * whole command has a deadline, so it ends with a message instead of waiting.
  */
 import { isKvConnectUrl } from "../kv/open.ts";
-
-const LOCKED = /database is locked|database table is locked|SQLITE_BUSY/i;
-
-function isLocked(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c && depth < 5; depth++) {
-    if (c instanceof Error && LOCKED.test(c.message)) return true;
-    c = c instanceof Error ? c.cause : undefined;
-  }
-  return false;
-}
+import { whileLocked } from "../kv/atomic.ts";
 
 export class KvLockedError extends Error {}
 
 /** Runs `fn` again while SQLite says another process holds the lock, for up to `budgetMs`. */
-export async function retryWhileLocked<T>(fn: () => Promise<T>, budgetMs = 5_000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let delay = 20;; delay = Math.min(delay * 2, 250)) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (!isLocked(e)) throw e;
-      if (Date.now() + delay > deadline) {
-        throw new KvLockedError(
-          `the KV database stayed locked by another process for ${budgetMs / 1000} s; try again`,
-          { cause: e },
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
-    }
-  }
+export function retryWhileLocked<T>(fn: () => Promise<T>, budgetMs = 5_000): Promise<T> {
+  return whileLocked(fn, budgetMs, (error) =>
+    new KvLockedError(
+      `the KV database stayed locked by another process for ${budgetMs / 1000} s; try again`,
+      { cause: error },
+    ));
 }
 
 /**

@@ -21,7 +21,35 @@ export interface CommitOptions {
  * CLI, the doctor). A commit refused so wrote nothing.
  */
 export function isKvLocked(e: unknown): boolean {
-  return e instanceof Error && /database is (locked|busy)/i.test(e.message);
+  // the error itself or what it wraps (a KvOpenError, an AppError with a cause)
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; depth++) {
+    if (/database (table )?is (locked|busy)|SQLITE_BUSY/i.test(c.message)) return true;
+    c = c.cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `fn` again while SQLite says another process holds the KV file's lock
+ * (the server, when a CLI runs beside it), for up to `budgetMs` with growing
+ * pauses; then throws `giveUp(error)`, which says what to do. Any other error
+ * is thrown as is.
+ */
+export async function whileLocked<T>(
+  fn: () => Promise<T>,
+  budgetMs: number,
+  giveUp: (error: unknown) => Error,
+): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let delay = 20;; delay = Math.min(delay * 2, 500)) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isKvLocked(error)) throw error;
+      if (Date.now() + delay > deadline) throw giveUp(error);
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random() / 2)));
+    }
+  }
 }
 
 /**

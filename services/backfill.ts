@@ -14,6 +14,7 @@ import type Stripe from "stripe";
 import type { Deps } from "./deps.ts";
 import { AppError } from "../core/errors.ts";
 import { keys } from "../kv/keys.ts";
+import { whileLocked } from "../kv/atomic.ts";
 import { stripeAnsweredAt } from "./stripe/mod.ts";
 
 export const BACKFILL_KINDS = [
@@ -143,33 +144,18 @@ export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier 
 
 export type BackfillService = ReturnType<typeof createBackfillService>;
 
-export function isKvLocked(error: unknown): boolean {
-  const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : "";
-  return /database is locked|SQLITE_BUSY/i.test(message);
-}
-
 /**
  * SQLite lets one process write at a time: when the server runs on the same KV
  * file, a commit can meet "database is locked". Retry briefly, then say what to do.
  */
-export async function withLockRetry<T>(fn: () => Promise<T>, waitMs = 10_000): Promise<T> {
-  const deadline = Date.now() + waitMs;
-  for (let delay = 25;; delay = Math.min(delay * 2, 1000)) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!isKvLocked(error)) throw error;
-      if (Date.now() + delay > deadline) {
-        throw new AppError(
-          "unavailable",
-          "the KV database is locked by another process (is `deno task start` running on the " +
-            "same KV_PATH?); stop it or try again when it is idle",
-          { cause: error },
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+export function withLockRetry<T>(fn: () => Promise<T>, waitMs = 10_000): Promise<T> {
+  return whileLocked(fn, waitMs, (error) =>
+    new AppError(
+      "unavailable",
+      "the KV database is locked by another process (is `deno task start` running on the " +
+        "same KV_PATH?); stop it or try again when it is idle",
+      { cause: error },
+    ));
 }
 
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
