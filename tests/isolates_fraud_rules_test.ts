@@ -103,3 +103,32 @@ Deno.test("isolates: a rule tightened meanwhile still raises, under its new vers
     await t.close();
   }
 });
+
+Deno.test("isolates: a customer snoozed on one isolate while the other's walk evaluates is not raised after", async () => {
+  const t = await createTestApp({ file: true });
+  const other = await createIsolateOf(t);
+  try {
+    const s = generateStream(T0, 5, 30);
+    for (const e of s.events) await t.services.stripeEvents.apply(e);
+    t.clock.advance(WALK_LAG_MS);
+    const analyst = await createAdmin(t, "analyst");
+    beforeCommitWriting(other.kv, keys.fraudAlert("x").slice(0, 1), async () => {
+      const r = await sendJson(t, "POST", "/api/admin/payments/fraud/snoozes", {
+        authorization: `Bearer ${analyst.token}`,
+      }, {
+        customer: "cus_injVelocity",
+        rule: "velocity",
+        until: new Date(t.clock.now() + 24 * 3600_000).toISOString(),
+        note: "a known wholesale buyer",
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    });
+    const run = await other.services.fraud.live({ trigger: "test" });
+    assert.ok(run && run.alerts_raised > 0, "other subjects and rules still raise");
+    const velocity = await t.services.fraud.listAlerts({ limit: 100, rule: "velocity" });
+    assert.deepEqual(velocity.data.map((a) => a.subject), [], "snoozed before the raise landed");
+  } finally {
+    await other.close();
+    await t.close();
+  }
+});
