@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { AppError } from "../core/errors.ts";
-import { askRefund, type RefundWorld, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import {
+  askRefund,
+  type RefundWorld,
+  statusOf,
+  stripeRefunds,
+  withRefundWorld,
+} from "./helpers/refunds.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
@@ -160,4 +166,42 @@ Deno.test("isolates: a key still running on one isolate is 409 on the other, the
     await w.deliver();
     assert.deepEqual((await stripeRefunds(w.stripe, pay.pi)).refunds.map((r) => r.amount), [1000]);
   }, { file: true });
+});
+
+Deno.test("isolates: refunds split across both at once still add up to the threshold", async () => {
+  await withRefundWorld(async (w) => {
+    const other = await w.isolate();
+    const pay = await w.pay(200000);
+    // each isolate has listed this operator's rows before the burst
+    for (const [i, t] of [w.t, other.t].entries()) {
+      assert.equal(
+        statusOf(
+          await t.services.refunds.create(w.ctx(w.operator), {
+            transaction_id: pay.txnId,
+            amount: 1000 + i,
+            reason: "requested_by_customer",
+            note: "warm",
+          }),
+        ),
+        201,
+      );
+    }
+    const results = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) =>
+          [w.t, other.t][i % 2].services.refunds.create(w.ctx(w.operator, `split-${i}`), {
+            transaction_id: pay.txnId,
+            amount: 11900 + i, // not the same refund twice
+            reason: "requested_by_customer",
+            note: "split across isolates at once",
+          }).catch((e) => e),
+      ),
+    );
+    for (const r of results) assert.ok(!(r instanceof Error) || r instanceof AppError, String(r));
+    const sent = results.filter((r) => !(r instanceof Error) && statusOf(r) === 201);
+    const total = 2001 + sent.reduce((n, r) => n + r.refund.amount, 0);
+    assert.ok(total < 50000, `sent without a second person: ${total}`);
+    assert.equal(sent.length, 4, "2,001 + 4 × about 11,900 stays under 50,000, a fifth does not");
+  }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" }, file: true });
 });

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { RETRIES, withRetryWorld } from "./helpers/retries.ts";
+import { jsonRequest } from "./helpers/identity.ts";
 
 Deno.test("isolates: a retry racing its webhooks delivered to another isolate credits once", async () => {
   await withRetryWorld(async (w) => {
@@ -54,5 +55,28 @@ Deno.test("isolates: a 3-D Secure retry whose webhook another isolate applied fi
     assert.deepEqual(shape(res.body), shape(expected.body), JSON.stringify(res.body));
     const shown = await w.get(`${RETRIES}/${res.body.id}`);
     assert.equal(shown.body.status, "requires_action");
+  }, { file: true });
+});
+
+Deno.test("isolates: the same retry under one Idempotency-Key on both at once charges once", async () => {
+  await withRetryWorld(async (w) => {
+    const other = await w.isolate();
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    const headers = { ...await w.stepUp(), "idempotency-key": "retry-once" };
+    const body = { transaction_id: f.txnId, payment_method: "pm_card_visa" };
+    const send = (app: typeof w.t.app) => app.request(RETRIES, jsonRequest("POST", headers, body));
+    const answers = await Promise.all([send(w.t.app), send(other.t.app), send(other.t.app)]);
+    const ids = new Set<string>();
+    for (const r of answers) {
+      const json = await r.json();
+      if (r.status === 201) ids.add(json.id);
+      else assert.equal(r.status, 409, JSON.stringify(json));
+    }
+    assert.equal(ids.size, 1, "one attempt");
+    const charges = await w.charges(f.pi.id);
+    assert.equal(charges.filter((c) => c.status === "succeeded").length, 1);
+    const replay = await send(other.t.app);
+    assert.equal(replay.status, 201);
+    assert.equal((await replay.json()).id, [...ids][0]);
   }, { file: true });
 });
