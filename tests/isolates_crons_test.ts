@@ -4,7 +4,7 @@
  * each unit of work is done once, and the audit chain stays whole.
  */
 import assert from "node:assert/strict";
-import { askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { askRefund, authorizeAtStripe, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { disputedPayment } from "./helpers/disputes.ts";
 import { listAllOpsAlerts } from "../kv/ops_alerts.ts";
 import {
@@ -123,3 +123,30 @@ async function allAlerts(t: TestApp): Promise<FraudAlert[]> {
   } while (cursor);
   return out;
 }
+
+Deno.test("isolates: the authorization expiry sweep on both at once raises one alert per authorization", async () => {
+  await withRefundWorld(async (w) => {
+    const other = await w.isolate();
+    const held = [
+      await authorizeAtStripe(w.stripe, 4000, "a@example.com"),
+      await authorizeAtStripe(w.stripe, 5000, "b@example.com"),
+    ];
+    await w.deliver();
+    w.clock.advance(6 * 24 * 3600_000 + 60_000);
+    const counts = await Promise.all([
+      w.t.services.retries.sweepExpiringAuthorizations(),
+      other.t.services.retries.sweepExpiringAuthorizations(),
+      runPeriodicTask(other.t.services, "authorization-expiry").then(() => 0),
+    ]);
+    assert.ok(counts[0] + counts[1] <= 2, String(counts));
+    const alerts = (await listAllOpsAlerts(w.t.kv)).filter((a) =>
+      a.kind === "authorization_expiring"
+    );
+    assert.equal(alerts.length, 2, "one per authorization");
+    const txns = await Promise.all(held.map((h) => w.t.services.transactions.get(h.pi.id)));
+    assert.deepEqual(
+      alerts.map((a) => a.transaction_id).sort(),
+      txns.map((t) => t.id).sort(),
+    );
+  }, { file: true });
+});

@@ -15,6 +15,9 @@ import {
   withRefundWorld,
 } from "./helpers/refunds.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
+import { raiseAlerts } from "../services/fraud/alerts.ts";
+import { systemContext } from "../domain/actor.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
 
@@ -204,4 +207,33 @@ Deno.test("isolates: refunds split across both at once still add up to the thres
     assert.ok(total < 50000, `sent without a second person: ${total}`);
     assert.equal(sent.length, 4, "2,001 + 4 × about 11,900 stays under 50,000, a fifth does not");
   }, { env: { REFUND_APPROVAL_THRESHOLD: "50000" }, file: true });
+});
+
+Deno.test("isolates: an alert's refunds under one Idempotency-Key on both at once refund once", async () => {
+  await withRefundWorld(async (w) => {
+    const other = await w.isolate();
+    const pay = await w.pay(2_000);
+    const raised = await raiseAlerts(
+      raiseDeps(w.t),
+      systemContext("test"),
+      customerTarget(pay.customer),
+      [velocityHit(pay.txnId, new Date(w.clock.now()).toISOString())],
+      () => ({}),
+    );
+    const path = `/api/admin/payments/fraud/alerts/${raised.alerts[0]}/refunds`;
+    const h = await stepUpHeaders(w.t, w.operator);
+    const send = (t: typeof w.t) =>
+      t.app.request(
+        path,
+        jsonRequest("POST", { ...h, "idempotency-key": "alert-once" }, { note: "stolen card" }),
+      );
+    const answers = await Promise.all([send(w.t), send(other.t)]);
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    const statuses = answers.map((r) => r.status);
+    assert.ok(statuses.includes(200), JSON.stringify(bodies));
+    for (const s of statuses) assert.ok([200, 409].includes(s), JSON.stringify(bodies));
+    await w.deliver();
+    assert.deepEqual((await stripeRefunds(w.stripe, pay.pi)).refunds.map((r) => r.amount), [2000]);
+    await assertAuditValid(w);
+  }, { file: true });
 });
