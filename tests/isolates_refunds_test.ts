@@ -17,6 +17,7 @@ import {
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
+import { allLedgerEntries } from "../kv/customers.ts";
 import { systemContext } from "../domain/actor.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
@@ -234,6 +235,27 @@ Deno.test("isolates: an alert's refunds under one Idempotency-Key on both at onc
     for (const s of statuses) assert.ok([200, 409].includes(s), JSON.stringify(bodies));
     await w.deliver();
     assert.deepEqual((await stripeRefunds(w.stripe, pay.pi)).refunds.map((r) => r.amount), [2000]);
+    await assertAuditValid(w);
+  }, { file: true });
+});
+
+Deno.test("isolates: a refund whose webhooks another isolate applies while Stripe answers settles once", async () => {
+  await withRefundWorld(async (w) => {
+    const other = await w.isolate();
+    const pay = await w.pay(5000);
+    // what settling reads was read ahead while Stripe was called; the other isolate moves it
+    w.hooks.afterStripeCall = async () => {
+      w.hooks.afterStripeCall = undefined;
+      assert.ok((await other.deliver()) > 0, "the refund's webhooks were delivered first");
+    };
+    const r = await askRefund(w, pay.txnId, 1500, "webhooks first, elsewhere");
+    assert.equal(r.refund.status, "succeeded");
+    await w.deliver();
+    const txn = await w.t.services.transactions.get(pay.txnId);
+    assert.equal(txn.amount_refunded, 1500);
+    assert.equal(txn.amount_reserved, 0);
+    const ledger = await allLedgerEntries(w.t.kv, pay.customer);
+    assert.deepEqual(ledger.filter((e) => e.type === "refund").map((e) => e.amount), [-1500]);
     await assertAuditValid(w);
   }, { file: true });
 });
