@@ -21,6 +21,12 @@ export async function getRuleEntries(kv: Deno.Kv) {
   return await getManyChunked<RuleSettings>(kv, RULE_NAMES.map((r) => keys.fraudRule(r)));
 }
 
+/** One rule's stored settings (null: never changed, its defaults apply) and their version. */
+export async function getRuleVersion(kv: Deno.Kv, rule: RuleName) {
+  const entry = await kv.get<RuleSettings>(keys.fraudRule(rule));
+  return { entry, version: entry.value?.version ?? defaultRuleSettings()[rule].version };
+}
+
 /** Current settings of every rule: stored, or the defaults. */
 export async function getRuleSettings(kv: Deno.Kv): Promise<RuleSettingsMap> {
   const defaults = defaultRuleSettings();

@@ -224,3 +224,47 @@ function failingCommits(kv: Deno.Kv, fail: () => boolean): Deno.Kv {
     },
   });
 }
+
+Deno.test("API throttle: two isolates on one KV under a random load keep to the documented overshoot", async () => {
+  // README, Security: at most (isolates − 1) × (requests per isolate per 200 ms) beyond the limit
+  const dir = await Deno.makeTempDir({ prefix: "throttle_isolates_" });
+  const kvs = [await Deno.openKv(`${dir}/kv.sqlite3`), await Deno.openKv(`${dir}/kv.sqlite3`)];
+  const clock = new ManualClock(WINDOW_START);
+  const limit = { limit: 30, windowMs: 60_000 };
+  const throttles = kvs.map((kv) =>
+    createApiThrottle(kv, clock, { limit, flushEveryMs: 200, timer: null })
+  );
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  try {
+    const allowed: { at: number; isolate: number }[] = [];
+    while (clock.now() < WINDOW_START + limit.windowMs - 1000) {
+      clock.advance(Math.floor(random() * 150));
+      // a few requests at once, on either isolate
+      const burst = Array.from(
+        { length: 1 + Math.floor(random() * 3) },
+        () => random() < 0.5 ? 0 : 1,
+      );
+      const results = await Promise.all(
+        burst.map((i) => throttles[i].check(TOKEN).then(() => i, () => null)),
+      );
+      for (const i of results) if (i !== null) allowed.push({ at: clock.now(), isolate: i });
+    }
+    // the most one isolate was allowed within any 200 ms
+    let perInterval = 0;
+    for (const a of allowed) {
+      const near = allowed.filter((b) =>
+        b.isolate === a.isolate && b.at >= a.at && b.at < a.at + 200
+      );
+      perInterval = Math.max(perInterval, near.length);
+    }
+    assert.ok(
+      allowed.length <= limit.limit + perInterval,
+      `${allowed.length} allowed in one window, limit ${limit.limit} + ${perInterval}`,
+    );
+  } finally {
+    for (const t of throttles) await t.close();
+    for (const kv of kvs) kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -112,3 +112,28 @@ Deno.test("a request held open by a slow body is judged by the role its admin ha
     assert.deepEqual(await refundsOf(w.t, txnId), []);
   });
 });
+
+Deno.test("isolates: a refund held open on one isolate is refused once another disabled its operator", async () => {
+  await withRefundWorld(async (w) => {
+    const other = await w.isolate();
+    const { txnId } = await w.pay(5000);
+    // the other isolate has served this operator already (whatever it keeps of the token)
+    const me = await other.t.app.request("/api/admin/me", { headers: authHeaders(w.operator) });
+    assert.equal(me.status, 200);
+    await me.body?.cancel();
+    const res = await heldOpen(other.t, w.operator, "/api/admin/payments/refunds", {
+      transaction_id: txnId,
+      amount: 1000,
+      reason: "requested_by_customer",
+      note: "sent after being cut off elsewhere",
+    }, async () => {
+      const off = await patchUser(w.t, w.admin, w.operator.id, { status: "disabled" });
+      assert.equal(off.status, 200, await off.text());
+    });
+    assert.equal(res.status, 401, JSON.stringify(res.body));
+    assert.deepEqual(await refundsOf(w.t, txnId), []);
+    const after = await other.t.app.request("/api/admin/me", { headers: authHeaders(w.operator) });
+    assert.equal(after.status, 401);
+    await after.body?.cancel();
+  }, { file: true });
+});

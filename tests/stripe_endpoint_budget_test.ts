@@ -107,3 +107,48 @@ Deno.test("one endpoint flooded keeps to its 25/s and leaves the shared budget t
   assert.ok(charges.length >= 4 * 10, `charges: only ${charges.length} in 4 s`);
   assert.ok(maxInWindow(charges, 1000) <= 25);
 });
+
+Deno.test("isolates: two gateways on one KV flooding one endpoint keep to its 25/s and the shared budget together", async () => {
+  const time = new VirtualTime(Date.UTC(2026, 0, 1));
+  const customers: number[] = [];
+  const all: number[] = [];
+  await withGateway(async ({ gateway, others, emu }) => {
+    const customer = await emu.fetch(
+      new Request(`${emu.url}/v1/customers`, {
+        method: "POST",
+        headers: { authorization: "Bearer sk_test_x" },
+        body: new URLSearchParams({ email: "flood@example.com" }),
+      }),
+    ).then((r) => r.json());
+    const until = time.clock.now() + 3_000;
+    const loop = (call: () => Promise<unknown>, stamps: number[]) => async () => {
+      while (time.clock.now() < until) {
+        await call();
+        stamps.push(time.clock.now());
+        all.push(time.clock.now());
+      }
+    };
+    const charges: number[] = [];
+    await time.run([gateway, ...others].flatMap((g) => [
+      ...Array.from(
+        { length: 15 },
+        () => loop(() => g.call((s) => s.customers.retrieve(customer.id)), customers),
+      ),
+      ...Array.from({ length: 15 }, () => loop(() => g.call((s) => s.charges.list()), charges)),
+    ]));
+  }, {
+    env: { STRIPE_RATE_LIMIT_PER_S: "30" },
+    clock: time.clock,
+    sleep: time.sleep,
+    random: seededRandom(5),
+    isolates: 2,
+  });
+  customers.sort((a, b) => a - b);
+  all.sort((a, b) => a - b);
+  assert.ok(maxInWindow(customers, 1000) <= 25, `customers: ${maxInWindow(customers, 1000)}/s`);
+  // the shared budget: 30/s with a burst of 30, so at most 60 in any second and 30/s after
+  assert.ok(maxInWindow(all, 1000) <= 60, `all: ${maxInWindow(all, 1000)}/s`);
+  // and over the whole run (waiting callers finish past the 3 s): the burst, then 30/s
+  const span = (all.at(-1)! - all[0]) / 1000;
+  assert.ok(all.length <= 30 + 30 * span + 1, `all: ${all.length} in ${span} s`);
+});

@@ -176,3 +176,17 @@ Deno.test("the in-order sequence ends where Stripe's objects end", async () => {
     "the card was seen",
   );
 });
+
+Deno.test("a payment's events split across two isolates, in opposite orders, end in the in-order state", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      shuffledStories(scenario, eventsOf),
+      async ([customer, inOrder, shuffled]) => {
+        const expected = await finalState(inOrder, customer);
+        const actual = await finalState(shuffled, customer, { isolates: 2 });
+        assert.deepEqual(actual, expected);
+      },
+    ),
+    { numRuns: 30 },
+  );
+});

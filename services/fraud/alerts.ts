@@ -26,6 +26,7 @@ import {
   isSnoozed,
   MAX_RECORD_CHARS,
 } from "../../kv/fraud.ts";
+import { ruleStillRaises } from "./rule_check.ts";
 
 export interface AlertTarget {
   subject: string;
@@ -188,6 +189,8 @@ export async function addRaise(
   const audit: AuditInput[] = [];
   const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
   for (const [rule, sigs] of byRule) {
+    // never under a version, nor past a snooze, that a change (on any isolate) made since
+    if (!(await ruleStillRaises(d.kv, op, rule, sigs, target.customer, nowMs))) continue;
     const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
     op.check(openId);
     const existing = openId.value ? await getAlert(d.kv, openId.value) : null;

@@ -32,9 +32,9 @@ export const MAX_ACTIVE_SNOOZES = 20;
 export const MAX_RULE_SNOOZES = 50;
 
 /** Whose snoozes a tally counts: an admin's, or a rule's. */
-const ruleScope = (rule: string) => `rule:${rule}`;
+export const ruleScope = (rule: string) => `rule:${rule}`;
 
-type Tally = { snoozes: { id: string; until: number }[] };
+export type Tally = { snoozes: { id: string; until: number }[] };
 
 /** The snoozes still in force of an admin or a rule, read to be checked in the same commit. */
 async function tallyOf(kv: Deno.Kv, scope: string, now: number) {

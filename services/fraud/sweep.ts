@@ -28,6 +28,7 @@ import {
 } from "../../kv/fraud.ts";
 import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
 import { declinesFrom, raiseEvaluated } from "./detect.ts";
+import { RuleSettingsMoved } from "./rule_check.ts";
 import type { RaiseDeps } from "./alerts.ts";
 
 export interface WalkOptions {
@@ -136,7 +137,12 @@ async function endWalk(d: RaiseDeps, w: Walk): Promise<void> {
 interface Batch {
   states: SubjectState[];
   last: [number, string];
+  /** what it is evaluated with: the walk's settings when it was read */
+  settings: RuleSettingsMap;
 }
+
+/** Rule changes one batch is evaluated again for, at most (each is a committed rule change) */
+const MAX_SETTINGS_MOVES = 10;
 
 /**
  * Card declines a walk over every subject reads up front at most (a few MB
@@ -159,13 +165,30 @@ const FINISHING = 2;
 async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise<void> {
   const ctx = systemContext(`cron:fraud_${w.walker}`);
   const pick = changedSince(w.cursor ? w.cursor[0] : null);
-  const needsCreated = needsCustomerAge(w.settings, pick);
+  // the settings may move during the walk (`evaluated` below): each read asks the current ones
+  const read = (subjects: string[]) =>
+    readSubjects(d.kv, subjects, needsCustomerAge(w.settings, pick));
   const rows = changeBatches(d.kv, w.cursor, w.until, options.batchSize ?? 400);
   const next = async (): Promise<Batch | null> => {
     const r = await rows.next();
     if (r.done) return null;
-    const states = await readSubjects(d.kv, r.value.subjects, needsCreated);
-    return { states, last: r.value.last };
+    const states = await read(r.value.subjects);
+    return { states, last: r.value.last, settings: w.settings };
+  };
+  /** Raised under the settings the batch was evaluated with, or again under those now stored. */
+  const evaluated = async (batch: Batch, evals: Evaluation[]) => {
+    for (let moved = 0;; moved++) {
+      try {
+        return await raiseEvaluated(d, ctx, batch.states, evals, batch.settings, declines);
+      } catch (error) {
+        if (!(error instanceof RuleSettingsMoved) || moved >= MAX_SETTINGS_MOVES) throw error;
+        const settings = await getRuleSettings(d.kv);
+        w.settings = settings;
+        batch.settings = settings;
+        batch.states = await read(batch.states.map((s) => s.subject));
+        evals = batch.states.map((s) => evaluateSubject(s, settings, pick));
+      }
+    }
   };
   // a walk over every subject reads the card declines once, not one range per declined card,
   // unless there are too many to hold
@@ -173,7 +196,7 @@ async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise
   const declines = all ? declinesFrom(all) : undefined;
   let batches = 0;
   const finish = async (batch: Batch, evals: Evaluation[], before: Promise<void> | undefined) => {
-    const r = await raiseEvaluated(d, ctx, batch.states, evals, w.settings, declines);
+    const r = await evaluated(batch, evals);
     await before;
     w.run.subjects += batch.states.length;
     w.run.scanned += r.evaluated;
@@ -190,7 +213,12 @@ async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise
       pending = next();
       // a walk that stops leaves it unawaited
       pending.catch(() => {});
-      const evals = batch.states.map((s) => evaluateSubject(s, w.settings, pick));
+      if (batch.settings !== w.settings) {
+        // read before the settings moved: read again as the current ones need
+        batch.settings = w.settings;
+        batch.states = await read(batch.states.map((s) => s.subject));
+      }
+      const evals = batch.states.map((s) => evaluateSubject(s, batch.settings, pick));
       if (finishing.length >= FINISHING) await finishing.shift();
       const f = finish(batch, evals, finishing.at(-1));
       // thrown where it is awaited

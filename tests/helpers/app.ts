@@ -12,6 +12,7 @@ import { createServices, type ServiceOptions, type Services } from "../../servic
 import type { EventApplier } from "../../services/webhooks/mod.ts";
 import type { StripeGateway } from "../../services/stripe/gateway.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
+import { retryLockedCommits } from "../../kv/open.ts";
 
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdef0123456789";
 
@@ -22,6 +23,8 @@ export interface TestApp {
   clock: ManualClock;
   kv: Deno.Kv;
   logs: string[];
+  /** the KV file, when the app was made with `file: true` (another isolate opens it too) */
+  kvPath?: string;
   /** From now on the webhooks service hands events to `applier` (tests/helpers/webhooks.ts). */
   useApplier(applier: EventApplier): void;
   close(): Promise<void>;
@@ -72,8 +75,10 @@ function applierSlot() {
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dir = options.file ? await Deno.makeTempDir({ prefix: "payments_test_" }) : null;
-  const kv = await Deno.openKv(dir ? `${dir}/kv.sqlite3` : ":memory:");
-  const kvReads = dir ? await Deno.openKv(`${dir}/kv.sqlite3`) : undefined;
+  const kvPath = dir ? `${dir}/kv.sqlite3` : undefined;
+  // as main.ts opens a local file: commits wait out another connection's write lock
+  const kv = kvPath ? retryLockedCommits(await Deno.openKv(kvPath)) : await Deno.openKv(":memory:");
+  const kvReads = kvPath ? retryLockedCommits(await Deno.openKv(kvPath)) : undefined;
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 10, 26, 9, 0, 0));
   const logs: string[] = [];
   const config = parseConfig({ KV_PATH: ":memory:", ...options.env });
@@ -97,7 +102,38 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     kv.close();
     if (dir) await Deno.remove(dir, { recursive: true });
   };
-  return { app, deps, services, clock, kv, logs, useApplier: slot.use, close };
+  return { app, deps, services, clock, kv, logs, kvPath, useApplier: slot.use, close };
+}
+
+/**
+ * Another isolate of `t`'s deployment, as Deno Deploy runs several: its own KV
+ * handle on `t`'s file (made with `file: true`), its own services and app, so
+ * nothing in memory is shared (caches, queues, throttle counts, in-flight
+ * marks); the same config and clock, and `stripe` (its own gateway) if given.
+ * Closing it closes only its handle.
+ */
+export async function createIsolateOf(
+  t: TestApp,
+  options: { stripe?: StripeGateway; services?: ServiceOptions } = {},
+): Promise<TestApp> {
+  if (!t.kvPath) throw new Error("another isolate needs the app made with { file: true }");
+  const kv = retryLockedCommits(await Deno.openKv(t.kvPath));
+  const logs: string[] = [];
+  const deps: Deps = {
+    kv,
+    clock: t.clock,
+    stripe: options.stripe ?? t.deps.stripe,
+    config: t.deps.config,
+    log: silentLogger(logs),
+  };
+  const slot = applierSlot();
+  const services = createServices(deps, {
+    ...options.services,
+    webhookApplier: (base) => slot.wrap(base),
+  });
+  const app = createApp(deps, services);
+  const close = () => Promise.resolve(kv.close());
+  return { app, deps, services, clock: t.clock, kv, logs, useApplier: slot.use, close };
 }
 
 /** Runs `fn` on a fresh test app and always closes it (Deno's leak sanitizers are on). */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import type Stripe from "stripe";
-import { createTestApp } from "./app.ts";
+import { createIsolateOf, createTestApp } from "./app.ts";
 import { allLedgerEntries, listBalances } from "../../kv/customers.ts";
 import { testId } from "./stripe_objects.ts";
 
@@ -29,10 +29,34 @@ export function shuffledStories<S>(
   });
 }
 
-export async function finalState(events: Stripe.Event[], customer: string) {
-  const t = await createTestApp();
+/**
+ * `isolates: 2`: the events are split between two isolates on one KV file (each its own
+ * services and caches), alternately, each applying its share at once with the other's, the
+ * second in the opposite order, as Deno Deploy spreads deliveries.
+ */
+export async function finalState(
+  events: Stripe.Event[],
+  customer: string,
+  options: { isolates?: 1 | 2 } = {},
+) {
+  const split = options.isolates === 2;
+  const t = await createTestApp({ file: split });
+  const other = split ? await createIsolateOf(t) : null;
   try {
-    for (const e of events) await t.services.stripeEvents.apply(e);
+    if (other) {
+      const mine = events.filter((_, i) => i % 2 === 0);
+      const theirs = events.filter((_, i) => i % 2 === 1).reverse();
+      await Promise.all([
+        (async () => {
+          for (const e of mine) await t.services.stripeEvents.apply(e);
+        })(),
+        (async () => {
+          for (const e of theirs) await other.services.stripeEvents.apply(e);
+        })(),
+      ]);
+    } else {
+      for (const e of events) await t.services.stripeEvents.apply(e);
+    }
     const page = await t.services.transactions.list({ limit: 10 });
     assert.equal(page.data.length, 1, "one transaction per payment");
     const { id: _id, updated_at: _u, ...txn } = page.data[0];
@@ -57,6 +81,7 @@ export async function finalState(events: Stripe.Event[], customer: string) {
     };
     return { txn, balance, counters: { ...counters, balances, history } };
   } finally {
+    await other?.close();
     await t.close();
   }
 }

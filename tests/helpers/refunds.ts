@@ -18,7 +18,7 @@ import { createStripeGateway, type StripeGateway } from "../../services/stripe/g
 import { type RefundHooks, refundJobHandlers } from "../../services/refunds/service.ts";
 import { listJobs, runDueJobs } from "../../kv/jobs.ts";
 import { webhookJobHandlers } from "../../services/webhooks/service.ts";
-import { createTestApp, type TestApp } from "./app.ts";
+import { createIsolateOf, createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
 import { startTestEmulator, stripeFor } from "./emulator.ts";
 import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
@@ -55,6 +55,21 @@ export interface RefundWorld {
   dropHeld(): Promise<void>;
   /** runs the job table as cron would, at the clock's time */
   runJobs(): Promise<void>;
+  /**
+   * Another isolate on the world's KV (needs `file: true`): its own handle, services, app and
+   * Stripe gateway (so its own token bucket), the same emulator; closed with the world.
+   */
+  isolate(): Promise<RefundIsolate>;
+}
+
+/** Another isolate of a refund world's deployment (`RefundWorld.isolate()`). */
+export interface RefundIsolate {
+  t: TestApp;
+  hooks: RefundHooks;
+  /** delivers the held webhooks (all, or those `pick` returns) to this isolate */
+  deliver(pick?: (held: HeldWebhook[]) => HeldWebhook[]): Promise<number>;
+  /** runs the job table as this isolate's cron would */
+  runJobs(): Promise<void>;
 }
 
 export interface RefundWorldOptions {
@@ -66,6 +81,8 @@ export interface RefundWorldOptions {
   intercept?: (gateway: StripeGateway) => StripeGateway;
   /** Stripe's clock minus the service's (ms): the emulator runs this far ahead (or behind) */
   stripeClockSkewMs?: number;
+  /** a temp-file KV, which `isolate()` opens again (`createTestApp`'s `file`) */
+  file?: boolean;
 }
 
 export async function withRefundWorld(
@@ -93,6 +110,7 @@ export async function withRefundWorld(
   const hooks: RefundHooks = {};
   const t = await createTestApp({
     clock,
+    file: options.file,
     services: { refundHooks: hooks },
     env: {
       ...WEBHOOK_ENV,
@@ -103,27 +121,44 @@ export async function withRefundWorld(
     },
     stripe: { call: (f, o) => gateway!.call(f, o) },
   });
-  const real = createStripeGateway({
-    kv: t.kv,
-    clock,
-    config: t.deps.config,
-    log: t.deps.log,
-    metrics: t.services.metrics,
-    timeoutMs: options.timeoutMs ?? 5_000,
-    // whole milliseconds, as a real clock reads: a jittered wait (a fraction) would make
-    // ids and audit times fractional
-    sleep: (ms) => Promise.resolve(clock.advance(Math.ceil(ms))),
-    fetch: emu.fetch,
-  });
+  const gatewayOf = (app: TestApp) =>
+    createStripeGateway({
+      kv: app.kv,
+      clock,
+      config: app.deps.config,
+      log: app.deps.log,
+      metrics: app.services.metrics,
+      timeoutMs: options.timeoutMs ?? 5_000,
+      // whole milliseconds, as a real clock reads: a jittered wait (a fraction) would make
+      // ids and audit times fractional
+      sleep: (ms) => Promise.resolve(clock.advance(Math.ceil(ms))),
+      fetch: emu.fetch,
+    });
+  const real = gatewayOf(t);
   gateway = options.intercept ? options.intercept(real) : real;
   const stripe = stripeFor(emu);
+
+  const isolates: TestApp[] = [];
+  const runJobsOf = async (t: TestApp) => {
+    await runDueJobs(t.kv, clock, {
+      ...webhookJobHandlers(t.services),
+      ...refundJobHandlers(t.services),
+    });
+  };
 
   async function held(): Promise<HeldWebhook[]> {
     await emu.deliveries();
     return [...buffer];
   }
 
-  async function deliver(pick?: (held: HeldWebhook[]) => HeldWebhook[]): Promise<number> {
+  function deliver(pick?: (held: HeldWebhook[]) => HeldWebhook[]): Promise<number> {
+    return deliverTo(t, pick);
+  }
+
+  async function deliverTo(
+    t: TestApp,
+    pick?: (held: HeldWebhook[]) => HeldWebhook[],
+  ): Promise<number> {
     await emu.deliveries();
     const all = buffer.splice(0);
     const chosen = pick ? pick(all) : all;
@@ -177,11 +212,22 @@ export async function withRefundWorld(
       await emu.deliveries();
       buffer.splice(0);
     },
-    runJobs: async () => {
-      await runDueJobs(t.kv, clock, {
-        ...webhookJobHandlers(t.services),
-        ...refundJobHandlers(t.services),
+    runJobs: () => runJobsOf(t),
+    async isolate() {
+      let itsGateway: StripeGateway | null = null;
+      const itsHooks: RefundHooks = {};
+      const other = await createIsolateOf(t, {
+        stripe: { call: (f, o) => itsGateway!.call(f, o) },
+        services: { refundHooks: itsHooks },
       });
+      itsGateway = gatewayOf(other);
+      isolates.push(other);
+      return {
+        t: other,
+        hooks: itsHooks,
+        deliver: (pick) => deliverTo(other, pick),
+        runJobs: () => runJobsOf(other),
+      };
     },
   };
   try {
@@ -190,7 +236,9 @@ export async function withRefundWorld(
     emu.setWebhook(null);
     await emu.close();
     await receiver.shutdown();
+    for (const other of isolates) await other.services.webhooks.drain();
     await t.services.webhooks.drain();
+    for (const other of isolates) await other.close();
     await t.close();
   }
 }

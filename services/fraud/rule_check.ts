@@ -1,0 +1,74 @@
+/**
+ * A walk (the live pass, a sweep) evaluates with the rule settings and
+ * snoozes it read before it raises, and either may change meanwhile, on this
+ * isolate or another: a disable or shadow mode approved by a second admin, a
+ * tightening (README "Fraud detection", Tuning), a customer snoozed for the
+ * rule. Once such a change has committed, the raise must not land as if it
+ * had not: each raise checks, in its commit,
+ *
+ * - that the rule's stored settings are still the version its signals were
+ *   evaluated under; a rule that moved stops the raise with
+ *   `RuleSettingsMoved`, and the walk reads the settings again and evaluates
+ *   the batch again (sweep.ts);
+ * - the rule's snooze tally (every snooze of the rule writes it): a customer
+ *   snoozed for the rule is not raised, and a snooze made after the read fails
+ *   the commit, which is built again.
+ */
+import type { RuleName, Signal } from "../../domain/fraud.ts";
+import { fraudKeys as keys, getRuleVersion, snoozeInForce } from "../../kv/fraud.ts";
+import { ruleScope, type Tally } from "./snoozes.ts";
+
+export class RuleSettingsMoved extends Error {
+  constructor(readonly rule: RuleName, evaluated: number, stored: number) {
+    super(`fraud rule ${rule} is at version ${stored}, evaluated under ${evaluated}`);
+  }
+}
+
+/** What a commit read of a rule (once, however many subjects a group raises). */
+interface RuleRead {
+  version: number;
+  /** snoozes of the rule in force for someone */
+  snoozes: boolean;
+}
+
+const readIn = new WeakMap<Deno.AtomicOperation, Map<RuleName, RuleRead>>();
+
+async function readRule(kv: Deno.Kv, op: Deno.AtomicOperation, rule: RuleName, now: number) {
+  let rules = readIn.get(op);
+  if (!rules) readIn.set(op, rules = new Map());
+  let read = rules.get(rule);
+  if (!read) {
+    const [settings, tally] = await Promise.all([
+      getRuleVersion(kv, rule),
+      kv.get<Tally>(keys.fraudSnoozeTally(ruleScope(rule))),
+    ]);
+    op.check(settings.entry, tally);
+    const snoozes = (tally.value?.snoozes ?? []).some((s) => s.until > now);
+    read = { version: settings.version, snoozes };
+    rules.set(rule, read);
+  }
+  return read;
+}
+
+/**
+ * Whether `signals` of `rule` may still raise for `customer` (null: a card), checked in `op`:
+ * false when the customer is snoozed for the rule; `RuleSettingsMoved` when the rule is no
+ * longer at the version they were evaluated under (nothing is committed).
+ */
+export async function ruleStillRaises(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  rule: RuleName,
+  signals: Signal[],
+  customer: string | null,
+  now: number,
+): Promise<boolean> {
+  const read = await readRule(kv, op, rule, now);
+  for (const s of signals) {
+    if (s.rule_version !== read.version) {
+      throw new RuleSettingsMoved(rule, s.rule_version, read.version);
+    }
+  }
+  if (!customer || !read.snoozes) return true;
+  return (await snoozeInForce(kv, customer, rule, now)) === null;
+}
