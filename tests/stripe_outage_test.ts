@@ -1,0 +1,120 @@
+/**
+ * What an operator sees while Stripe is down or slowing us down (README
+ * "Stripe outages"): an answer that says "try again" is never worded as a
+ * mistake of the operator's, and the doctor says what is wrong with Stripe,
+ * not with the configuration.
+ */
+import assert from "node:assert/strict";
+import { withRetryWorld } from "./helpers/retries.ts";
+import { withEmulator } from "./helpers/emulator.ts";
+import { runDoctor } from "../cli/doctor.ts";
+import { withRefundWorld } from "./helpers/refunds.ts";
+import { authHeaders, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
+
+const PM_READ = "/v1/payment_methods/pm_card_visa";
+
+Deno.test("a retry while Stripe rate-limits the card's read is 503 with Retry-After, not a bad payment_method", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
+    w.emu.faults.inject({ method: "GET", path: PM_READ, kind: "rate_limit", times: 10 });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.body.code, "stripe_unavailable");
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    assert.doesNotMatch(String(res.body.detail), /does not know/);
+    // nothing was recorded: the same request goes through once Stripe lets us
+    w.emu.faults.clear();
+    const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+  });
+});
+
+Deno.test("a retry naming a payment method Stripe does not know is still 422 on body.payment_method", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_doesnotexist" });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal((res.body.errors as { path: string }[])[0].path, "body.payment_method");
+  });
+});
+
+async function stripeFinding(kind: "server_error" | "rate_limit") {
+  let finding: { severity: string; detail: string; fix?: string } | undefined;
+  await withEmulator(async ({ emu }) => {
+    emu.faults.inject({ kind, path: /^\/v1\//, times: Infinity });
+    const dir = await Deno.makeTempDir({ prefix: "outage_doctor_" });
+    try {
+      const findings = await runDoctor({
+        env: {
+          KV_PATH: `${dir}/kv.sqlite3`,
+          STRIPE_SECRET_KEY: "sk_test_doctor",
+          STRIPE_API_URL: emu.url,
+          STRIPE_WEBHOOK_SECRETS: "whsec_" + "A1b2C3d4".repeat(4),
+          AUDIT_SIGNING_KEY: "doctor-signing-key-0123456789abcdef0123",
+        },
+        fetch: emu.fetch,
+      });
+      finding = findings.find((f) => f.check === "stripe key");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  assert.ok(finding, "the Stripe key is checked");
+  return finding;
+}
+
+Deno.test("doctor: Stripe answering 5xx is Stripe's trouble, not STRIPE_API_URL's", async () => {
+  const f = await stripeFinding("server_error");
+  assert.equal(f.severity, "fail");
+  assert.match(f.detail, /Stripe answered 500/);
+  assert.doesNotMatch(f.detail, /cannot reach/);
+  assert.doesNotMatch(f.fix ?? "", /STRIPE_API_URL/);
+  assert.match(f.fix ?? "", /reconciliation/);
+});
+
+Deno.test("doctor: Stripe rate-limiting the key says so and what to do", async () => {
+  const f = await stripeFinding("rate_limit");
+  assert.equal(f.severity, "fail");
+  assert.match(f.detail, /rate limit/i);
+  assert.doesNotMatch(f.detail, /cannot reach/);
+  assert.match(f.fix ?? "", /STRIPE_RATE_LIMIT_PER_S/);
+});
+
+Deno.test("after an outage the job backlog gauges drain to 0 rather than vanish", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(5000);
+    w.emu.faults.inject({ method: "POST", path: "/v1/refunds", kind: "server_error" });
+    const res = await w.t.app.request(
+      "/api/admin/payments/refunds",
+      jsonRequest("POST", await stepUpHeaders(w.t, w.operator), {
+        transaction_id: pay.txnId,
+        amount: 100,
+        reason: "requested_by_customer",
+        note: "during the outage",
+      }),
+    );
+    assert.equal(res.status, 202);
+    const scrape = async () => {
+      const r = await w.t.app.request("/metrics", { headers: authHeaders(w.admin) });
+      assert.equal(r.status, 200);
+      return parsePrometheus(await r.text());
+    };
+    const during = await scrape();
+    const kind = { kind: "refund.reconcile" };
+    assert.equal(sampleValue(during, "payops_jobs_waiting", kind), 1);
+    assert.equal(
+      sampleValue(during, "payops_refunds_reconciliation_backlog", { status: "processing" }),
+      1,
+    );
+    w.clock.advance(61_000);
+    await w.runJobs();
+    const after = await scrape();
+    assert.equal(sampleValue(after, "payops_jobs_waiting", kind), 0);
+    assert.equal(sampleValue(after, "payops_jobs_overdue", kind), 0);
+    assert.equal(
+      sampleValue(after, "payops_refunds_reconciliation_backlog", { status: "processing" }),
+      0,
+    );
+  });
+});
