@@ -30,6 +30,18 @@ Deno.test("a retry while Stripe rate-limits the card's read is 503 with Retry-Af
   });
 });
 
+Deno.test("a 5xx on a read says nothing changed at Stripe, not that Stripe may have acted", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
+    w.emu.faults.inject({ method: "GET", path: PM_READ, kind: "server_error", times: 10 });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    assert.doesNotMatch(String(res.body.detail), /may or may not have acted/);
+    assert.match(String(res.body.detail), /a read: nothing changed at Stripe/);
+  });
+});
+
 Deno.test("a retry naming a payment method Stripe does not know is still 422 on body.payment_method", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
