@@ -11,6 +11,8 @@ import { runDoctor } from "../cli/doctor.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { authHeaders, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
+import { call, disputedPayment, runDisputeJobs, submitAs } from "./helpers/disputes.ts";
+import { runPeriodicTask } from "../services/background.ts";
 
 const PM_READ = "/v1/payment_methods/pm_card_visa";
 
@@ -128,5 +130,39 @@ Deno.test("after an outage the job backlog gauges drain to 0 rather than vanish"
       sampleValue(after, "payops_refunds_reconciliation_backlog", { status: "processing" }),
       0,
     );
+  });
+});
+
+Deno.test("a dispute submission sent into a two-day outage is settled after its job ran out of attempts", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, {
+      customer_name: "Ada Lovelace",
+      product_description: "Concert ticket",
+    });
+    await w.deliver();
+    const path = `/v1/disputes/${dispute.stripe_dispute}`;
+    w.emu.faults.inject({ kind: "server_error", method: "POST", path, times: Infinity });
+    const sent = await submitAs(w, w.operator, dispute.id);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    // Stripe fails every send for two days: the job table's attempts run out
+    for (let h = 0; h < 48; h++) {
+      w.clock.advance(3_600_000);
+      await runDisputeJobs(w);
+    }
+    w.emu.faults.clear();
+    for (const task of ["run-jobs", "reconcile-refunds", "dispute-reminders"] as const) {
+      await runPeriodicTask(w.t.services, task);
+    }
+    w.clock.advance(3_600_000);
+    await runDisputeJobs(w);
+    await runPeriodicTask(w.t.services, "reconcile-refunds");
+    // Stripe never took it (every send failed): closed, the round freed, the operator told
+    const after = await w.t.services.disputes.get(dispute.id);
+    assert.equal(after.submission!.state, "failed", JSON.stringify(after.submission));
+    assert.match(String(after.submission!.failure), /submit again/);
+    const again = await submitAs(w, w.operator, dispute.id);
+    assert.ok(again.status < 300, JSON.stringify(again.body));
+    assert.equal((await w.t.services.disputes.get(dispute.id)).submission_count, 1);
   });
 });
