@@ -9,7 +9,7 @@ import { withRetryWorld } from "./helpers/retries.ts";
 import { withEmulator } from "./helpers/emulator.ts";
 import { runDoctor } from "../cli/doctor.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { authHeaders, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
+import { auditEntries, authHeaders, jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 import { call, disputedPayment, runDisputeJobs, submitAs } from "./helpers/disputes.ts";
 import { runPeriodicTask } from "../services/background.ts";
@@ -164,5 +164,35 @@ Deno.test("a dispute submission sent into a two-day outage is settled after its 
     const again = await submitAs(w, w.operator, dispute.id);
     assert.ok(again.status < 300, JSON.stringify(again.body));
     assert.equal((await w.t.services.disputes.get(dispute.id)).submission_count, 1);
+  });
+});
+
+Deno.test("an accept with an unknown outcome meets a 429 on reconciliation's send: still processing, then closed once", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    await w.deliver();
+    const path = `/v1/disputes/${dispute.stripe_dispute}/close`;
+    // a 500: Stripe may or may not have closed it
+    w.emu.faults.inject({ kind: "server_error", method: "POST", path });
+    const sent = await call(w, w.operator, "POST", `/disputes/${dispute.id}/accept`, {
+      note: "fraud confirmed",
+    }, true);
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    w.emu.faults.inject({ kind: "rate_limit", method: "POST", path, times: 3 });
+    w.clock.advance(61_000);
+    await runDisputeJobs(w);
+    const waiting = await w.t.services.disputes.get(dispute.id);
+    assert.equal(
+      waiting.closing?.state,
+      "processing",
+      `a 429 proves nothing about the first send: ${JSON.stringify(waiting.closing)}`,
+    );
+    w.clock.advance(120_000);
+    await runDisputeJobs(w);
+    const closed = await w.t.services.disputes.get(dispute.id);
+    assert.equal(closed.closing?.state, "closed");
+    assert.equal(closed.status, "lost");
+    const actions = (await auditEntries(w.t.kv)).map((e) => e.action);
+    assert.ok(!actions.includes("dispute.accept_failed"), actions.join(", "));
   });
 });
