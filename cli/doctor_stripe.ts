@@ -43,6 +43,45 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * The key check when Stripe did not accept the read: a refused key, or an outage (README
+ * "Stripe outages"): Stripe failing (5xx) or rate-limiting the key (429) is no configuration
+ * problem, and only no answer at all may be the network path or STRIPE_API_URL.
+ */
+function unanswered(apiUrl: string, status: number | undefined, e: unknown): Finding {
+  const outage = "meanwhile the server keeps running: an action whose outcome at Stripe is " +
+    "unknown answers 202 and reconciliation settles it once Stripe answers, one Stripe did not " +
+    'do answers 503 with Retry-After (README "Stripe outages")';
+  if (status === 401) {
+    return fail(
+      "stripe key",
+      `Stripe refused STRIPE_SECRET_KEY (${errorText(e)})`,
+      "copy a current secret or restricted key from the Dashboard (Developers, API keys)",
+    );
+  }
+  if (status === 429) {
+    return fail(
+      "stripe key",
+      `Stripe is rate limiting this key (${errorText(e)})`,
+      "run the doctor again in a minute; if it persists, something else spends the key's " +
+        "budget: lower STRIPE_RATE_LIMIT_PER_S or give the other user its own key; " + outage,
+    );
+  }
+  if (status !== undefined && status >= 500) {
+    return fail(
+      "stripe key",
+      `Stripe answered ${errorText(e)}: Stripe is having trouble, not this configuration`,
+      "nothing to change here; see Stripe's status page and run the doctor again later; " +
+        outage,
+    );
+  }
+  return fail(
+    "stripe key",
+    `cannot reach Stripe at ${apiUrl}: ${errorText(e)}`,
+    "check STRIPE_API_URL and the network path to it (or Stripe's status page); " + outage,
+  );
+}
+
 export async function checkStripe(
   config: Config,
   stripe: Stripe,
@@ -61,15 +100,7 @@ export async function checkStripe(
     // A restricted key without Balance read is still a key Stripe accepts; the service never
     // reads the balance, so that is no problem (its mode is then the key's own).
     if (!(restricted && status === 403)) {
-      out.push(fail(
-        "stripe key",
-        status === 401
-          ? `Stripe refused STRIPE_SECRET_KEY (${errorText(e)})`
-          : `cannot reach Stripe at ${config.stripe.apiUrl}: ${errorText(e)}`,
-        status === 401
-          ? "copy a current secret or restricted key from the Dashboard (Developers, API keys)"
-          : "check STRIPE_API_URL and the network path to it",
-      ));
+      out.push(unanswered(config.stripe.apiUrl, status, e));
       out.push(...await checkStoreMode(kv, keyLive));
       return out;
     }

@@ -15,7 +15,10 @@ function json(status: number, body: unknown, headers: HeaderMap): Response {
   });
 }
 
-/** `/_emulator/...`: test controls (faults, dispute outcomes, 3D Secure, the clock). */
+/**
+ * `/_emulator/...`: test controls (faults, webhook delivery held and released in a burst,
+ * dispute outcomes, 3D Secure, the clock).
+ */
 export async function control(
   deps: ServerDeps,
   req: Request,
@@ -36,6 +39,17 @@ export async function control(
       ms: body.ms,
     });
     return json(200, { id: handle.id, remaining: handle.remaining() }, headers);
+  }
+  if (path === "/_emulator/webhooks/hold" && req.method === "POST") {
+    deps.bus.hold();
+    return json(200, { held: deps.bus.heldCount() }, headers);
+  }
+  if (path === "/_emulator/webhooks/release" && req.method === "POST") {
+    if (body.order !== undefined && body.order !== "created" && body.order !== "reverse") {
+      throw invalidRequest("order must be 'created' or 'reverse'", { param: "order" });
+    }
+    const released = deps.bus.release({ order: body.order, duplicate: body.duplicate === true });
+    return json(200, { released }, headers);
   }
   const answer = req.method === "POST" ? stateControl(deps, path, body) : null;
   if (answer) {

@@ -42,6 +42,8 @@ export class EventBus {
   #chains = new Map<string, Promise<void>>();
   #aborts = new Set<AbortController>();
   #closed = false;
+  /** While held (an endpoint outage), events queue here instead of being delivered. */
+  #held: { event: StripeObject; target: WebhookTarget }[] | null = null;
   // Deliveries get their own connection pool, closed with the bus: a pooled
   // keep-alive connection would otherwise hold the receiver's server open (Deno
   // 2.5's graceful shutdown waits minutes for it).
@@ -71,8 +73,40 @@ export class EventBus {
     };
     put(this.opts.store, "events", event);
     this.opts.onChange();
-    if (target && !this.#closed) this.#enqueue(event, String(object.id), target);
+    if (target && !this.#closed) {
+      if (this.#held) this.#held.push({ event, target });
+      else this.#enqueue(event, String(object.id), target);
+    }
     return event;
+  }
+
+  /** Stops delivering: events are recorded and queued (Stripe cannot reach the endpoint). */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /**
+   * Delivers every held event at once, as Stripe does when an endpoint comes back: all in
+   * parallel, so in no particular order (`order: "reverse"` sends the newest first), and with
+   * `duplicate` each event twice. Later events are delivered as they happen again.
+   * Returns how many deliveries it started.
+   */
+  release(options: { order?: "created" | "reverse"; duplicate?: boolean } = {}): number {
+    const held = this.#held ?? [];
+    this.#held = null;
+    const batch = options.order === "reverse" ? [...held].reverse() : held;
+    const sends = options.duplicate ? batch.flatMap((h) => [h, h]) : batch;
+    for (const { event, target } of sends) {
+      if (this.#closed) break;
+      this.#pending++;
+      this.#deliver(event, target).finally(() => this.#done());
+    }
+    return sends.length;
+  }
+
+  /** Events waiting for `release()`. */
+  heldCount(): number {
+    return this.#held?.length ?? 0;
   }
 
   /** Runs `fn` after `ms`, tracked so tests can await it and close() can cancel it. */

@@ -55,6 +55,10 @@ export interface Emulator {
   requests: RequestCounter;
   /** Resolves when no webhook delivery or scheduled emulator work is pending. */
   deliveries(): Promise<void>;
+  /** Webhook endpoint outage: events are recorded but not delivered until `releaseWebhooks`. */
+  holdWebhooks(): void;
+  /** Delivers every held event at once, in parallel (newest first with `reverse`), maybe twice. */
+  releaseWebhooks(options?: { order?: "created" | "reverse"; duplicate?: boolean }): number;
   /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
   resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
   /** A pending refund succeeds or bounces now, as the card network settles it (test control). */
@@ -158,6 +162,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     faults: deps.faults,
     requests: deps.requests,
     deliveries: () => bus.idle(),
+    holdWebhooks: () => bus.hold(),
+    releaseWebhooks: (options) => bus.release(options),
     resolveDispute: (id, outcome) => {
       const dispute = resolveDispute(backgroundCtx(deps), id, outcome);
       saver.markDirty();

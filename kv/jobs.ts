@@ -174,3 +174,27 @@ export async function listDeadJobs(kv: Deno.Kv): Promise<DeadJob[]> {
   for await (const e of kv.list<DeadJob>({ prefix: keys.deadJobsPrefix() })) out.push(e.value);
   return out;
 }
+
+/**
+ * Moves the dead jobs of these kinds back into the table, due now, with their
+ * attempts reset; returns them. For reconciliation jobs, whose handlers end
+ * by themselves once Stripe's outcome is known: an outage longer than their
+ * attempts must not leave an action `processing` for good.
+ */
+export async function reviveDeadJobs(
+  kv: Deno.Kv,
+  clock: Clock,
+  kinds: ReadonlySet<string>,
+): Promise<DeadJob[]> {
+  const revived: DeadJob[] = [];
+  for await (const e of kv.list<DeadJob>({ prefix: keys.deadJobsPrefix() })) {
+    const dead = e.value;
+    if (!kinds.has(dead.kind)) continue;
+    const { dead_at: _deadAt, ...rest } = dead;
+    const job: Job = { ...rest, attempts: 0, due_at: clock.now(), lease_until: null };
+    const res = await kv.atomic().check(e).delete(e.key)
+      .set(keys.job(job.due_at, job.id), job).commit();
+    if (res.ok) revived.push(dead);
+  }
+  return revived;
+}

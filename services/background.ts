@@ -3,12 +3,18 @@
  * functions. main.ts registers them with `Deno.cron` (and runs the job table
  * in-process locally); tests call them directly.
  */
-import { type JobHandler, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
+import { type JobHandler, reviveDeadJobs, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
 import { checkpointAuditHead } from "./audit/mod.ts";
 import type { Services } from "./mod.ts";
 import { webhookJobHandlers } from "./webhooks/mod.ts";
-import { reconcileRefunds, refundJobHandlers } from "./refunds/mod.ts";
-import { disputeJobHandlers, runDisputeReminders } from "./disputes/mod.ts";
+import { reconcileRefunds, REFUND_RECONCILE_JOB, refundJobHandlers } from "./refunds/mod.ts";
+import {
+  DISPUTE_CLOSE_RECONCILE_JOB,
+  DISPUTE_SUBMIT_RECONCILE_JOB,
+  disputeJobHandlers,
+  runDisputeReminders,
+} from "./disputes/mod.ts";
+import { AUTHORIZATION_RECONCILE_JOB, RETRY_RECONCILE_JOB } from "./retries/mod.ts";
 import { runFraudLive, runFraudSweep } from "./fraud/mod.ts";
 import { AppError } from "../core/errors.ts";
 
@@ -31,6 +37,32 @@ export async function runJobs(services: Services): Promise<RunJobsResult> {
     onError: (job, error) =>
       log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
   });
+}
+
+/**
+ * The jobs that learn Stripe's outcome of an action sent with an unknown one: they end by
+ * themselves once Stripe answers, so one whose attempts ran out during a long outage is put
+ * back by the reconciliation cron rather than left dead with its action `processing`
+ * (README "Stripe outages"). Refunds and retry attempts have the cron's own sweep besides.
+ */
+const RECONCILE_JOB_KINDS: ReadonlySet<string> = new Set([
+  REFUND_RECONCILE_JOB,
+  RETRY_RECONCILE_JOB,
+  AUTHORIZATION_RECONCILE_JOB,
+  DISPUTE_SUBMIT_RECONCILE_JOB,
+  DISPUTE_CLOSE_RECONCILE_JOB,
+]);
+
+async function reviveReconcileJobs(services: Services): Promise<void> {
+  const { kv, clock, log } = services.deps;
+  for (const job of await reviveDeadJobs(kv, clock, RECONCILE_JOB_KINDS)) {
+    log.warn("reconciliation job revived after running out of attempts", {
+      job_id: job.id,
+      kind: job.kind,
+      attempts: job.attempts,
+      last_error: job.last_error,
+    });
+  }
 }
 
 /** The periodic tasks main.ts registers with `Deno.cron`, by name. */
@@ -66,6 +98,7 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
       await checkpointAuditHead(services.deps);
       return;
     case "reconcile-refunds":
+      await reviveReconcileJobs(services);
       await reconcileRefunds(services);
       await services.retries.reconcile(); // retry attempts: the same safety net
       return;

@@ -17,6 +17,7 @@ import {
 } from "../kv/metrics_counts.ts";
 import type { TokenBucket } from "../kv/token_bucket.ts";
 import { getIgnoredCounts } from "../kv/webhook_events.ts";
+import { OPS_ALERT_KINDS } from "../kv/ops_alerts.ts";
 
 export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
 
@@ -60,6 +61,8 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
   const { jobs, overdue, deadJobs, webhooks, ignored, reconcile, alerts, bucketLevel, cronLast } =
     g;
   const bucket = (deps.stripe as { bucket?: TokenBucket }).bucket;
+  const jobKinds = new Set<string>();
+  const deadKinds = new Set<string>();
 
   metrics.onCollect(async () => {
     const [backlog, dead, failed, deadEvents, byKind, runs, ignoredBy] = await Promise.all([
@@ -71,14 +74,16 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
       lastCronRuns(kv),
       getIgnoredCounts(kv),
     ]);
-    jobs.reset();
-    overdue.reset();
-    for (const [kind, row] of backlog) {
-      jobs.set({ kind }, row.waiting);
-      overdue.set({ kind }, row.overdue);
+    // A job kind seen once stays as a series (0 when none are left), so a backlog after an
+    // outage is seen draining to 0 rather than vanishing (README "Stripe outages").
+    for (const kind of backlog.keys()) jobKinds.add(kind);
+    for (const kind of jobKinds) {
+      const row = backlog.get(kind);
+      jobs.set({ kind }, row?.waiting ?? 0);
+      overdue.set({ kind }, row?.overdue ?? 0);
     }
-    deadJobs.reset();
-    for (const [kind, n] of dead) deadJobs.set({ kind }, n);
+    for (const kind of dead.keys()) deadKinds.add(kind);
+    for (const kind of deadKinds) deadJobs.set({ kind }, dead.get(kind) ?? 0);
     webhooks.set({ status: "failed" }, failed);
     webhooks.set({ status: "dead" }, deadEvents);
     ignored.reset();
@@ -86,8 +91,10 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
     for (const status of RECONCILING) {
       reconcile.set({ status }, await countRefundsByStatus(kv, status));
     }
-    alerts.reset();
-    for (const [kind, n] of byKind) alerts.set({ kind }, n);
+    const open = new Map(byKind);
+    for (const kind of new Set([...OPS_ALERT_KINDS, ...open.keys()])) {
+      alerts.set({ kind }, open.get(kind) ?? 0);
+    }
     cronLast.reset();
     for (const run of runs) {
       cronLast.set({ task: run.task, outcome: run.ok ? "ok" : "error" }, run.finished_at / 1000);

@@ -98,3 +98,42 @@ Deno.test("emulator: the dispute card's dispute events follow the charge's", asy
     }, { webhook, disputeDelayMs: 20 });
   });
 });
+
+Deno.test("emulator: held webhooks are recorded, then released in one burst, newest first and twice", async () => {
+  await withWebhookReceiver(async (receiver) => {
+    await withEmulator(async ({ stripe, emu }) => {
+      emu.setWebhook({ url: receiver.url, secret: receiver.secret });
+      const res = await fetch(`${emu.url}/_emulator/webhooks/hold`, { method: "POST" });
+      assert.deepEqual(await res.json(), { held: 0 });
+      const customer = await stripe.customers.create({ email: "held@example.com" });
+      await stripe.customers.update(customer.id, { name: "Held" });
+      await emu.deliveries();
+      assert.equal(receiver.events.length, 0, "nothing is delivered while held");
+      const stored = await stripe.events.list({ limit: 10 });
+      assert.equal(stored.data.length, 2, "the events are recorded at Stripe all the same");
+      const released = await fetch(`${emu.url}/_emulator/webhooks/release`, {
+        method: "POST",
+        body: JSON.stringify({ order: "reverse", duplicate: true }),
+      });
+      assert.deepEqual(await released.json(), { released: 4 });
+      await emu.deliveries();
+      const types = receiver.events.map((e) => e.type).sort();
+      assert.deepEqual(types, [
+        "customer.created",
+        "customer.created",
+        "customer.updated",
+        "customer.updated",
+      ]);
+      // delivery resumes as usual afterwards
+      await stripe.customers.update(customer.id, { name: "Back" });
+      await emu.deliveries();
+      assert.equal(receiver.events.length, 5);
+      const bad = await fetch(`${emu.url}/_emulator/webhooks/release`, {
+        method: "POST",
+        body: JSON.stringify({ order: "sideways" }),
+      });
+      assert.equal(bad.status, 400);
+      await bad.body?.cancel();
+    });
+  });
+});

@@ -13,7 +13,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
-import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { classifyStripeFailure, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeClosing, type DisputeRecord, phaseOf } from "../../domain/dispute.ts";
 import { getDispute } from "../../kv/disputes.ts";
@@ -62,7 +62,18 @@ export function addClosing(
   };
 }
 
-async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority): Promise<Attempt> {
+/**
+ * One close at Stripe. A 429 (`rate_limit`, `lock_timeout`) is a refusal on the
+ * first send (Stripe did nothing: the dispute is freed, 503), but not on
+ * reconciliation's send after an unknown outcome, which proves nothing about
+ * the first: the close stays `processing` (README "Stripe outages").
+ */
+async function callClose(
+  c: Closer,
+  r: DisputeRecord,
+  priority: StripePriority,
+  first: boolean,
+): Promise<Attempt> {
   const key = r.closing!.stripe_idempotency_key;
   try {
     const dispute = await c.deps.stripe.call(
@@ -71,7 +82,10 @@ async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority):
     );
     return { kind: "answered", dispute };
   } catch (error) {
-    if (stripeOutcome(error) === "definite" && error instanceof AppError) {
+    const failure = classifyStripeFailure(error);
+    if (
+      error instanceof AppError && (failure === "refused" || (failure === "try_again" && first))
+    ) {
       return { kind: "refused", error };
     }
     c.deps.log.warn("dispute close outcome unknown; left to reconciliation", {
@@ -120,7 +134,7 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
 
   /** Closes at Stripe: a refusal throws; an unknown outcome leaves it `processing`. */
   async function close(ctx: CallContext, r: DisputeRecord): Promise<DisputeRecord> {
-    const attempt = await callClose(c, r, "interactive");
+    const attempt = await callClose(c, r, "interactive", true);
     await settle(c, ctx, r, attempt);
     if (attempt.kind === "refused") throw attempt.error;
     return (await getDispute(deps.kv, r.id)).value ?? r;
@@ -132,7 +146,7 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
     const r = (await getDispute(deps.kv, id)).value;
     if (!r?.closing || r.closing.state !== "processing") return "skipped";
     if (deps.clock.now() - Date.parse(r.closing.requested_at) < SAME_KEY_WINDOW_MS) {
-      const attempt = await callClose(c, r, "background");
+      const attempt = await callClose(c, r, "background", false);
       await settle(c, ctx, r, attempt);
       return attempt.kind === "answered"
         ? "settled"

@@ -17,4 +17,5 @@ export type { RefundHooks, RefundResult } from "./service.ts";
 /** The timing of the exactly-once pattern, reused by dispute submissions. */
 export { SAME_KEY_WINDOW_MS } from "./reconcile.ts";
 export { RECONCILE_AFTER_MS } from "./requests.ts";
+export { REFUND_RECONCILE_JOB } from "./request_parts.ts";
 export { refundApprovalSource } from "./approval_source.ts";

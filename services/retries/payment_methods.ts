@@ -40,6 +40,12 @@ function idOf(v: string | { id: string } | null | undefined): string | null {
   return v == null ? null : typeof v === "string" ? v : v.id;
 }
 
+function stripeCode(error: unknown): string | null | undefined {
+  return error instanceof AppError
+    ? (error.extra?.stripe as { code?: string | null } | undefined)?.code
+    : undefined;
+}
+
 async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMethod> {
   const { deps } = p;
   try {
@@ -47,7 +53,9 @@ async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMe
       label: "payment_methods.retrieve",
     });
   } catch (error) {
-    if (error instanceof AppError && stripeOutcome(error) === "definite") {
+    // only Stripe saying there is no such payment method is the operator's mistake; a rate
+    // limit (a definite "try again") or an outage is the 503 it came as (README "Stripe outages")
+    if (stripeCode(error) === "resource_missing" && stripeOutcome(error) === "definite") {
       throw validationFailed([{
         path: "body.payment_method",
         message: `Stripe does not know payment method ${requested}; pick one from ` +
@@ -113,10 +121,7 @@ async function listForCustomer(p: PmParts, customer: string): Promise<SavedPayme
     );
   } catch (error) {
     // only Stripe saying there is no such customer is a 404; a rate limit is a 503 as it came
-    const stripeCode = error instanceof AppError
-      ? (error.extra?.stripe as { code?: string | null } | undefined)?.code
-      : undefined;
-    if (stripeCode === "resource_missing" && stripeOutcome(error) === "definite") {
+    if (stripeCode(error) === "resource_missing" && stripeOutcome(error) === "definite") {
       throw notFound("customer", customer);
     }
     throw error;

@@ -107,6 +107,8 @@ export interface MapOptions {
   attempts?: number;
   /** the client's request timeout, for the detail of a timeout */
   timeoutMs?: number;
+  /** every request of the call was a read (GET): nothing can have changed at Stripe */
+  readOnly?: boolean;
 }
 
 /** The problem the client sees for a Stripe failure; the SDK error stays as `cause`. */
@@ -127,10 +129,13 @@ export function stripeErrorToAppError(
       })`;
     // A write this service tracks stays `processing` and is finished by reconciliation; what the
     // caller may do again (the same Idempotency-Key, a new read) is said by the route's own answer.
+    const what = options.readOnly
+      ? "; it was a read: nothing changed at Stripe. Try again shortly"
+      : "; Stripe may or may not have acted on it. Try again shortly: a request sent with " +
+        "the same Idempotency-Key is answered once, never carried out twice";
     return new AppError(
       "stripe_unavailable",
-      `${why}; Stripe may or may not have acted on it. Try again shortly: a request sent with ` +
-        "the same Idempotency-Key is answered once, never carried out twice",
+      `${why}${what}`,
       { extra, cause: error, retryAfter: Math.ceil(stripeRetryAfterS(error) ?? 2) },
     );
   }

@@ -128,7 +128,11 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
           if (scope.budgetFailure !== undefined) throw markNotSent(asError(scope.budgetFailure));
           if (!isStripeError(error)) throw error;
           const retry = isRetryableStripeError(error) && scope.repeatable && attempt < maxAttempts;
-          if (!retry) throw stripeErrorToAppError(error, { attempts: attempt, timeoutMs });
+          if (!retry) {
+            const readOnly = scope.requests.length > 0 &&
+              scope.requests.every((r) => r.method === "GET");
+            throw stripeErrorToAppError(error, { attempts: attempt, timeoutMs, readOnly });
+          }
           await sleep(backoffMs(attempt, error));
         }
       }
