@@ -13,7 +13,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
-import { stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeClosing, type DisputeRecord, phaseOf } from "../../domain/dispute.ts";
 import { getDispute } from "../../kv/disputes.ts";
@@ -33,6 +33,8 @@ interface Closer {
 type Attempt =
   | { kind: "answered"; dispute: Stripe.Dispute }
   | { kind: "refused"; error: AppError }
+  /** 429 (`rate_limit`, `lock_timeout`): Stripe did nothing now, which says nothing of before */
+  | { kind: "try_again"; error: AppError }
   | { kind: "unknown"; error: unknown };
 
 /** The close, `processing`, and its reconciliation job, added to the decision's commit. */
@@ -72,7 +74,8 @@ async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority):
     return { kind: "answered", dispute };
   } catch (error) {
     if (stripeOutcome(error) === "definite" && error instanceof AppError) {
-      return { kind: "refused", error };
+      const kind = classifyStripeFailure(error) === "try_again" ? "try_again" : "refused";
+      return { kind, error };
     }
     c.deps.log.warn("dispute close outcome unknown; left to reconciliation", {
       dispute_id: r.id,
@@ -107,10 +110,21 @@ function release(c: Closer, ctx: CallContext, id: string, reason: string) {
   });
 }
 
-async function settle(c: Closer, ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
+/**
+ * A 429 frees the dispute only on the first send, when nothing was sent before;
+ * on reconciliation's send it proves nothing about the first, still unknown
+ * (README "Dispute workbench": only a refusal by Stripe frees the dispute).
+ */
+async function settle(
+  c: Closer,
+  ctx: CallContext,
+  r: DisputeRecord,
+  attempt: Attempt,
+  first: boolean,
+) {
   if (attempt.kind === "answered") {
     await c.svc.applyDispute(ctx, attempt.dispute, r.closing!.stripe_idempotency_key);
-  } else if (attempt.kind === "refused") {
+  } else if (attempt.kind === "refused" || (attempt.kind === "try_again" && first)) {
     await release(c, ctx, r.id, attempt.error.message);
   }
 }
@@ -121,8 +135,8 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
   /** Closes at Stripe: a refusal throws; an unknown outcome leaves it `processing`. */
   async function close(ctx: CallContext, r: DisputeRecord): Promise<DisputeRecord> {
     const attempt = await callClose(c, r, "interactive");
-    await settle(c, ctx, r, attempt);
-    if (attempt.kind === "refused") throw attempt.error;
+    await settle(c, ctx, r, attempt, true);
+    if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
     return (await getDispute(deps.kv, r.id)).value ?? r;
   }
 
@@ -133,7 +147,7 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
     if (!r?.closing || r.closing.state !== "processing") return "skipped";
     if (deps.clock.now() - Date.parse(r.closing.requested_at) < SAME_KEY_WINDOW_MS) {
       const attempt = await callClose(c, r, "background");
-      await settle(c, ctx, r, attempt);
+      await settle(c, ctx, r, attempt, false);
       return attempt.kind === "answered"
         ? "settled"
         : attempt.kind === "refused"
