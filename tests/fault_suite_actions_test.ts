@@ -19,7 +19,7 @@ import type { StripeGateway } from "../services/stripe/gateway.ts";
 import { authorizeAtStripe, type RefundWorld } from "./helpers/refunds.ts";
 import { type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 import { API, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
-import { jsonRequest } from "./helpers/identity.ts";
+import { jsonRequest, type TestAdmin } from "./helpers/identity.ts";
 import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
 import { systemContext } from "../domain/actor.ts";
@@ -46,11 +46,18 @@ interface Answer {
 const deaths = { fired: 0 };
 
 /** A route call with a step-up token (and an Idempotency-Key, when given); null if it died. */
-async function send(w: RetryWorld, r: Rng, path: string, body: unknown, key?: string) {
-  const as = r.pick([w.operator, w.operator2]);
+async function send(
+  w: RetryWorld,
+  r: Rng,
+  path: string,
+  body: unknown,
+  key?: string,
+  as: TestAdmin = r.pick([w.operator, w.operator2]),
+) {
   const headers = { ...await w.stepUp(as), ...(key ? { "idempotency-key": key } : {}) };
   const before = deaths.fired;
-  const res = await w.t.app.request(`${API}${path}`, jsonRequest("POST", headers, body));
+  const url = path.startsWith("/api/") ? path : `${API}${path}`;
+  const res = await w.t.app.request(url, jsonRequest("POST", headers, body));
   const answer: Answer = { status: res.status, body: await res.json(), headers: res.headers };
   if (answer.status === 500 && deaths.fired > before) return null;
   assert.ok(answer.status < 500 || answer.status === 503, JSON.stringify(answer.body));
@@ -68,10 +75,9 @@ function dieAfter(hooks: { afterStripeCall?: (...args: never[]) => unknown }) {
   };
 }
 
-/** Both operators' step-up tokens, one after the other, before a double click (a code is used once). */
-async function stepUpBoth(w: RetryWorld) {
-  await w.stepUp(w.operator);
-  await w.stepUp(w.operator2);
+/** Every admin's step-up token, one after the other, before a double click (a code is used once). */
+async function stepUpAll(w: RetryWorld) {
+  for (const as of [w.operator, w.operator2, w.admin]) await w.stepUp(as);
 }
 
 /** Every audit entry of one action name. */
@@ -133,7 +139,7 @@ const authorizations: Scenario = {
           await w.t.services.retries.reconcile();
         };
         const steps = plan(r, Object.keys(this.targets));
-        await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpBoth(w));
+        await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpAll(w));
         await quiesce(w, chaos, () => (death.state.armed = false), reconcile);
 
         const atStripe = await w.stripe.paymentIntents.retrieve(pi.id);
@@ -186,51 +192,77 @@ const authorizations: Scenario = {
   },
 };
 
-const disputeAccepts: Scenario = {
-  targets: {
-    close: { method: "POST", path: /^\/v1\/disputes\/du_[^/]+\/close$/ },
-    read: { method: "GET", path: /^\/v1\/disputes/ },
-  },
-  run(seed, plan) {
-    const death = dying(/^disputes\.close$/);
-    return withRetryWorld((w) =>
-      withSeed("dispute accepts", seed, async (r, trace) => {
-        const { dispute, pi, customer, txnId } = await disputedPayment(w);
-        const answers: Answer[] = [];
-        const chaos = new Chaos(w, r, () => (death.state.armed = true));
-        const move = async () => {
-          const path = `/disputes/${dispute.id}/accept`;
-          const a = await send(w, r, path, { note: "fault suite" }, someKey(r, "accept"));
-          if (a) answers.push(a);
-          return `accept ${a?.status ?? "died"}`;
-        };
-        const reconcile = () => runDisputeJobs(w);
-        const steps = plan(r, Object.keys(this.targets));
-        await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpBoth(w));
-        await quiesce(w, chaos, () => (death.state.armed = false), reconcile);
+/**
+ * Accepting a dispute: below the approval threshold the accept closes it;
+ * at or above it the accept is a request that a second person's approval
+ * executes (README "Dispute workbench", Accepting once).
+ */
+function disputeAccepts(amount: number): Scenario {
+  return {
+    targets: {
+      close: { method: "POST", path: /^\/v1\/disputes\/du_[^/]+\/close$/ },
+      read: { method: "GET", path: /^\/v1\/disputes/ },
+    },
+    run(seed, plan) {
+      const death = dying(/^disputes\.close$/);
+      return withRetryWorld(
+        (w) =>
+          withSeed(`dispute accepts (${amount})`, seed, async (r, trace) => {
+            const { dispute, pi, customer, txnId } = await disputedPayment(w, amount);
+            const answers: Answer[] = [];
+            const chaos = new Chaos(w, r, () => (death.state.armed = true));
+            const move = async () => {
+              const q = (await w.t.services.disputes.get(dispute.id)).accept_request;
+              if (q?.approval_id && q.status === "pending" && r.chance(0.7)) {
+                const approval = await w.t.services.approvals.get(q.approval_id);
+                const others = [w.operator, w.operator2, w.admin].filter((a) =>
+                  a.id !== q.requested_by
+                );
+                const path = `/api/admin/approvals/${q.approval_id}/approve`;
+                const body = { approval_hash: approval.approval_hash };
+                const a = await send(w, r, path, body, undefined, r.pick(others));
+                if (a) answers.push(a);
+                return `approve ${a?.status ?? "died"}`;
+              }
+              const path = `/disputes/${dispute.id}/accept`;
+              const a = await send(w, r, path, { note: "fault suite" }, someKey(r, "accept"));
+              if (a) answers.push(a);
+              return `accept ${a?.status ?? "died"}`;
+            };
+            const reconcile = () => runDisputeJobs(w);
+            const steps = plan(r, Object.keys(this.targets));
+            await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpAll(w));
+            await quiesce(w, chaos, () => (death.state.armed = false), reconcile);
 
-        const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
-        const local = await w.t.services.disputes.get(dispute.id);
-        assert.equal(local.status, atStripe.status, "the dispute here == Stripe");
-        assert.notEqual(local.closing?.state, "processing", "the close settled");
-        const closed = atStripe.status === "lost";
-        const attempts = local.closing?.attempt ?? 0;
-        assert.equal(local.closing?.state === "closed", closed, "closed here == closed at Stripe");
-        const accepts = (await audited(w, "dispute.accept")).filter((e) => e.result === "ok");
-        const failed = await audited(w, "dispute.accept_failed");
-        assert.equal(accepts.length, attempts, "one audited go-ahead per close sent");
-        assert.equal(failed.length, attempts - (closed ? 1 : 0), "only refused closes failed");
-        for (const a of answers) {
-          if (a.status === 200) assert.ok(closed, "a 200 closed it");
-          if (a.status === 202) {
-            const d = a.body.dispute as { closing?: { state: string } };
-            assert.equal(d.closing?.state, "processing", "a 202 says the close is pending");
-          }
-        }
-        await assertMoneyMatchesStripe(w, pi.id, customer, txnId);
-      }), { timeoutMs: TIMEOUT_MS, intercept: death.intercept });
-  },
-};
+            const atStripe = await w.stripe.disputes.retrieve(dispute.stripe_dispute);
+            const local = await w.t.services.disputes.get(dispute.id);
+            assert.equal(local.status, atStripe.status, "the dispute here == Stripe");
+            assert.notEqual(local.closing?.state, "processing", "the close settled");
+            const closed = atStripe.status === "lost";
+            const attempts = local.closing?.attempt ?? 0;
+            assert.equal(local.closing?.state === "closed", closed, "closed here == at Stripe");
+            const accepts = (await audited(w, "dispute.accept")).filter((e) => e.result === "ok");
+            const failed = await audited(w, "dispute.accept_failed");
+            const settled = await audited(w, "dispute.accept_settled");
+            assert.equal(accepts.length, attempts, "one audited go-ahead per close sent");
+            assert.equal(failed.length, attempts - (closed ? 1 : 0), "only refused closes failed");
+            assert.ok(settled.length <= (closed ? 1 : 0), "the close settled once");
+            for (const a of answers) {
+              const d = (a.body.dispute ?? a.body) as { closing?: { state: string } };
+              if (a.status === 200 && a.body.id) assert.ok(closed, "a 200 closed it");
+              if (a.status === 202 && a.body.approval === null) {
+                assert.equal(d.closing?.state, "processing", "a 202 says the close is pending");
+              }
+              const outcome = a.body.outcome as { closing?: string } | null | undefined;
+              if (outcome?.closing === "closed") assert.ok(closed, "an approval said closed");
+            }
+            await assertMoneyMatchesStripe(w, pi.id, customer, txnId);
+          }),
+        { timeoutMs: TIMEOUT_MS, intercept: death.intercept },
+      );
+    },
+  };
+}
 
 const alertRefunds: Scenario = {
   targets: {
@@ -261,7 +293,7 @@ const alertRefunds: Scenario = {
           await w.t.services.refunds.reconcile({ olderThanMs: 0 });
         };
         const steps = plan(r, Object.keys(this.targets));
-        await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpBoth(w));
+        await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpAll(w));
         await quiesce(w, chaos, () => (w.hooks.afterStripeCall = undefined), reconcile);
 
         const alert = await w.t.services.fraud.getAlert(alertId);
@@ -289,7 +321,12 @@ const alertRefunds: Scenario = {
   },
 };
 
-const SCENARIOS = { authorizations, disputeAccepts, alertRefunds };
+const SCENARIOS = {
+  authorizations,
+  disputeAccepts: disputeAccepts(4200),
+  approvedDisputeAccepts: disputeAccepts(60_000),
+  alertRefunds,
+};
 const SHORT_SEEDS = Number(Deno.env.get("FAULT_SEEDS_SHORT") ?? 3);
 
 for (const [name, scenario] of Object.entries(SCENARIOS)) {
