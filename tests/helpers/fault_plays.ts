@@ -6,7 +6,15 @@
  */
 import { AppError } from "../../core/errors.ts";
 import type { RefundWorld } from "./refunds.ts";
-import { Chaos, type Fault, FAULTS, type FaultTarget, ProcessDeath, type Rng } from "./faults.ts";
+import {
+  Chaos,
+  type Fault,
+  FAULTS,
+  type FaultTarget,
+  ProcessDeath,
+  type Rng,
+  seeds,
+} from "./faults.ts";
 
 export type Step =
   | { kind: "move" }
@@ -123,4 +131,61 @@ export function latePlan(fault: Fault, at: string) {
     { kind: "early_reconcile" },
     { kind: "reconcile" },
   ];
+}
+
+/**
+ * A random plan in which some reconciliation runs come before the answers
+ * Stripe still holds have landed (the clock jumps, Stripe is still working).
+ */
+export function randomEarlyPlan(r: Rng, targets: string[]): Step[] {
+  return randomPlan(r, targets).map((s) =>
+    s.kind === "reconcile" && r.chance(0.4) ? { kind: "early_reconcile" } : s
+  );
+}
+
+/** Stripe still holds the first send when reconciliation sends it again into a fault. */
+export function heldThenPlan(at: string, resend: Fault) {
+  return (): Step[] => [
+    { kind: "fault", fault: "latency", at },
+    { kind: "move" },
+    { kind: "fault", fault: resend, at },
+    { kind: "early_reconcile" },
+    { kind: "webhooks" },
+    { kind: "early_reconcile" },
+    { kind: "reconcile" },
+  ];
+}
+
+/** A 429 on the resend is the one fault Stripe answers before the held first send's 409. */
+const RESENDS = Deno.env.get("FAULT_SEEDS")
+  ? ["latency", "server_error", "rate_limit", "lock_timeout"] as const
+  : ["rate_limit"] as const;
+
+/**
+ * Registers the matrix (each fault at each step once, then a held first send
+ * and a faulty resend) and the random seeds, some reconciling early.
+ */
+export function faultSuite(
+  matrix: Record<string, Scenario>,
+  random: Record<string, Scenario>,
+  shortSeeds: number,
+): void {
+  for (const [name, scenario] of Object.entries(matrix)) {
+    Deno.test(`fault suite: ${name}, every fault at every step`, async () => {
+      if (Deno.env.get("FAULT_SEED")) return;
+      const [act] = Object.keys(scenario.targets);
+      for (const at of Object.keys(scenario.targets)) {
+        for (const fault of FAULTS) {
+          if (fault === "death" && at !== act) continue;
+          await scenario.run(1, matrixPlan(fault, at));
+        }
+      }
+      for (const resend of RESENDS) await scenario.run(2, heldThenPlan(act, resend));
+    });
+  }
+  for (const [name, scenario] of Object.entries(random)) {
+    Deno.test(`fault suite: ${name}, random seeds`, async () => {
+      for (const seed of seeds(shortSeeds)) await scenario.run(seed, randomEarlyPlan);
+    });
+  }
 }
