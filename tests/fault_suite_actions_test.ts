@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { listTransactionRefunds } from "../kv/refunds.ts";
+import { APPROVAL_TTL_MS } from "../services/refunds/policy.ts";
 import { withRetryWorld } from "./helpers/retries.ts";
 import { disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
 import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
@@ -109,7 +110,8 @@ const alertRefunds: Scenario = {
   run(seed, plan) {
     return withRetryWorld((w) =>
       withSeed("alert refunds", seed, async (r, trace) => {
-        const pays = [await w.pay(2000), await w.pay(3000)];
+        // the large one waits for a second person, whose approval sends it
+        const pays = [await w.pay(2000), await w.pay(3000), await w.pay(60_000)];
         const at = new Date(w.clock.now()).toISOString();
         const raised = await raiseAlerts(
           raiseDeps(w.t),
@@ -122,6 +124,16 @@ const alertRefunds: Scenario = {
         const chaos = new Chaos(w, r, dieAfter(w.hooks));
         const answers: Answer[] = [];
         const move = async () => {
+          const waiting = (await listTransactionRefunds(w.t.kv, pays[2].txnId))
+            .find((x) => x.status === "awaiting_approval");
+          if (waiting && r.chance(0.6)) {
+            const admins = [w.operator, w.operator2, w.admin];
+            const as = r.pick(admins.filter((a) => a.id !== waiting.requested_by));
+            const path = `/refunds/${waiting.id}/approve`;
+            const body = { approval_hash: waiting.approval_hash };
+            const a = await send(w, r, path, body, someKey(r, "approve"), as);
+            return a ? `approve ${a.status}` : "died";
+          }
           const path = `/fraud/alerts/${alertId}/refunds`;
           const a = await send(w, r, path, { note: "card testing ring" }, someKey(r, "fraud"));
           if (a) answers.push(a);
@@ -134,6 +146,9 @@ const alertRefunds: Scenario = {
         const steps = plan(r, Object.keys(this.targets));
         await play(w, chaos, steps, trace, this.targets, move, reconcile, () => stepUpAll(w));
         await quiesce(w, chaos, () => (w.hooks.afterStripeCall = undefined), reconcile);
+        // a refund nobody approved lapses and gives its reservation back
+        w.clock.advance(APPROVAL_TTL_MS + 60_000);
+        await reconcile();
 
         const alert = await w.t.services.fraud.getAlert(alertId);
         type Result = { status: number; refund?: { id: string; status: string } };
