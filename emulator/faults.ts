@@ -50,6 +50,17 @@ export class FaultInjector {
     this.#faults = [];
   }
 
+  /**
+   * Consumes one fault of `kind` when it is the first failure that applies
+   * (a latency is left for the request, should it go on).
+   */
+  takeFailure(method: string, path: string, kind: FaultKind): boolean {
+    const f = this.#faults.find((f) => f.kind !== "latency" && matches(f, method, path));
+    if (f?.kind !== kind) return false;
+    if (--f.left <= 0) this.#faults = this.#faults.filter((x) => x !== f);
+    return true;
+  }
+
   /** Consumes the faults that apply: at most one latency and at most one failure kind. */
   take(method: string, path: string): { latencyMs: number; failure?: FaultKind } {
     let latencyMs = 0;

@@ -212,6 +212,12 @@ async function api(
   const key = method === "POST" ? req.headers.get("idempotency-key") : null;
   const fingerprint = requestFingerprint(method, url.pathname, params);
   if (key) {
+    // Stripe's rate limiter answers before its idempotency layer: a request that would be
+    // replayed, or that races one still running on its key, may be rate limited as well
+    const seen = idempotency.check(key, fingerprint).kind !== "new";
+    if (seen && deps.faults.takeFailure(method, url.pathname, "rate_limit")) {
+      throw faultError("rate_limit");
+    }
     const replay = claimKey(idempotency, key, fingerprint, headers);
     if (replay) return replay;
   }

@@ -70,6 +70,26 @@ export function addAlertWrite(
   }
 }
 
+/** The most refund ids an alert keeps (the newest). */
+export const ALERT_MAX_REFUNDS = 100;
+
+/**
+ * Links a refund to the alert it answers, in the refund's own commit: the
+ * alert's `refunds` lists it whatever happens to the request after (the
+ * caller checked `entry` in `op`).
+ */
+export function addAlertRefund(
+  op: Deno.AtomicOperation,
+  entry: Deno.KvEntryMaybe<FraudAlert>,
+  refundId: string,
+  at: string,
+): void {
+  const alert = entry.value;
+  if (!alert || alert.refunds.includes(refundId)) return;
+  const refunds = [...alert.refunds, refundId].slice(-ALERT_MAX_REFUNDS);
+  op.set(keys.fraudAlert(alert.id), { ...alert, refunds, updated_at: at });
+}
+
 /** How long an alert resolved as fraud marks the customers it names (README, Retry policy). */
 export const FRAUD_CONFIRMED_MS = 90 * 24 * 3600_000;
 

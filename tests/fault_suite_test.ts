@@ -12,130 +12,30 @@
  * random seeds; `deno task test:long` runs many (FAULT_SEEDS).
  */
 import assert from "node:assert/strict";
-import { AppError } from "../core/errors.ts";
 import { listTransactionRefunds } from "../kv/refunds.ts";
 import { getRetryState, listTransactionRetries } from "../kv/retries.ts";
-import { type RefundWorld, withRefundWorld } from "./helpers/refunds.ts";
+import { withRefundWorld } from "./helpers/refunds.ts";
 import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 import { call, disputedPayment, runDisputeJobs } from "./helpers/disputes.ts";
 import {
   assertMoneyMatchesStripe,
   Chaos,
   deathGateway,
-  type Fault,
   FAULTS,
-  type FaultTarget,
   ProcessDeath,
-  type Rng,
   seeds,
   TIMEOUT_MS,
   withSeed,
 } from "./helpers/faults.ts";
-
-type Step =
-  | { kind: "move" }
-  | { kind: "burst" }
-  | { kind: "fault"; fault: Fault; at: string }
-  | { kind: "webhooks" }
-  | { kind: "reconcile" }
-  /** the clock jumps a minute while Stripe still holds answers: they land after this run */
-  | { kind: "early_reconcile" };
-
-interface Scenario {
-  /** where faults land: the money-moving call, the calls before it, the reads that settle it */
-  targets: Record<string, FaultTarget>;
-  run(seed: number, plan: (r: Rng, targets: string[]) => Step[]): Promise<void>;
-}
-
-/**
- * A random plan: 5–14 steps of moves (alone or a double click), faults at
- * any step, webhooks and reconciliation runs.
- */
-function randomPlan(r: Rng, targets: string[]): Step[] {
-  return Array.from({ length: 5 + r.int(10) }, (): Step => {
-    const k = r.int(12);
-    if (k < 4) return { kind: "move" };
-    if (k < 5) return { kind: "burst" };
-    if (k < 8) return { kind: "fault", fault: r.pick(FAULTS), at: r.pick(targets) };
-    return k < 10 ? { kind: "webhooks" } : { kind: "reconcile" };
-  });
-}
-
-/** One fault at one step, the move, a second move, then the webhooks and reconciliation. */
-function matrixPlan(fault: Fault, at: string) {
-  return (): Step[] => [
-    { kind: "fault", fault, at },
-    { kind: "move" },
-    { kind: "move" },
-    { kind: "webhooks" },
-    { kind: "reconcile" },
-  ];
-}
-
-/** What the services may answer under faults: never a 500, never an unexpected error. */
-async function tolerate(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    if (
-      e instanceof ProcessDeath || (e instanceof Error && /simulated process death/.test(e.message))
-    ) {
-      return "died";
-    }
-    if (e instanceof AppError && e.status !== 500) return e.code;
-    throw e;
-  }
-}
-
-async function play(
-  w: RefundWorld,
-  chaos: Chaos,
-  steps: Step[],
-  trace: string[],
-  targets: Record<string, FaultTarget>,
-  move: () => Promise<string>,
-  reconcile: () => Promise<unknown>,
-  beforeBurst?: () => Promise<unknown>,
-) {
-  for (const s of steps) {
-    if (s.kind === "move") trace.push(`move:${await move()}`);
-    else if (s.kind === "burst") {
-      await beforeBurst?.();
-      trace.push(`burst:${await Promise.all([move(), move()])}`);
-    } else if (s.kind === "fault") {
-      trace.push(s.fault === "death" ? "death" : `${s.fault}@${s.at}`);
-      chaos.inject(s.fault, targets[s.at]);
-    } else if (s.kind === "webhooks") trace.push(await chaos.webhooks());
-    else if (s.kind === "early_reconcile") {
-      w.clock.advance(61_000);
-      trace.push(`early-reconcile:${await tolerate(reconcile())}`);
-    } else {
-      await chaos.pass();
-      w.clock.advance(61_000);
-      trace.push(`reconcile:${await tolerate(reconcile())}`);
-    }
-  }
-}
-
-/** No more faults; everything Stripe did reaches the app through webhooks and reconciliation. */
-async function quiesce(
-  w: RefundWorld,
-  chaos: Chaos,
-  disarm: () => void,
-  reconcile: () => Promise<unknown>,
-) {
-  disarm();
-  await chaos.calm();
-  for (let i = 0; i < 4; i++) {
-    await chaos.deliverAll();
-    await chaos.pass();
-    w.clock.advance(61_000);
-    await reconcile();
-  }
-  await chaos.deliverAll();
-  await chaos.replayAll();
-}
+import {
+  latePlan,
+  matrixPlan,
+  play,
+  quiesce,
+  randomPlan,
+  type Scenario,
+  tolerate,
+} from "./helpers/fault_plays.ts";
 
 const refunds: Scenario = {
   targets: {
@@ -307,18 +207,6 @@ const disputes: Scenario = {
       }), { timeoutMs: TIMEOUT_MS, intercept: death.intercept });
   },
 };
-
-/** A fault, the move, then reconciliation runs before the held answers land, then after. */
-function latePlan(fault: Fault, at: string) {
-  return (): Step[] => [
-    { kind: "fault", fault, at },
-    { kind: "move" },
-    { kind: "early_reconcile" },
-    { kind: "webhooks" },
-    { kind: "early_reconcile" },
-    { kind: "reconcile" },
-  ];
-}
 
 Deno.test("fault suite: retries, held answers land after the reconcile point", async () => {
   if (Deno.env.get("FAULT_SEED")) return;

@@ -13,7 +13,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
-import { classifyStripeFailure, type StripePriority } from "../stripe/mod.ts";
+import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeClosing, type DisputeRecord, phaseOf } from "../../domain/dispute.ts";
 import { getDispute } from "../../kv/disputes.ts";
@@ -33,6 +33,8 @@ interface Closer {
 type Attempt =
   | { kind: "answered"; dispute: Stripe.Dispute }
   | { kind: "refused"; error: AppError }
+  /** 429 (`rate_limit`, `lock_timeout`): Stripe did nothing now, which says nothing of before */
+  | { kind: "try_again"; error: AppError }
   | { kind: "unknown"; error: unknown };
 
 /** The close, `processing`, and its reconciliation job, added to the decision's commit. */
@@ -62,18 +64,7 @@ export function addClosing(
   };
 }
 
-/**
- * One close at Stripe. A 429 (`rate_limit`, `lock_timeout`) is a refusal on the
- * first send (Stripe did nothing: the dispute is freed, 503), but not on
- * reconciliation's send after an unknown outcome, which proves nothing about
- * the first: the close stays `processing` (README "Stripe outages").
- */
-async function callClose(
-  c: Closer,
-  r: DisputeRecord,
-  priority: StripePriority,
-  first: boolean,
-): Promise<Attempt> {
+async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority): Promise<Attempt> {
   const key = r.closing!.stripe_idempotency_key;
   try {
     const dispute = await c.deps.stripe.call(
@@ -82,11 +73,9 @@ async function callClose(
     );
     return { kind: "answered", dispute };
   } catch (error) {
-    const failure = classifyStripeFailure(error);
-    if (
-      error instanceof AppError && (failure === "refused" || (failure === "try_again" && first))
-    ) {
-      return { kind: "refused", error };
+    if (stripeOutcome(error) === "definite" && error instanceof AppError) {
+      const kind = classifyStripeFailure(error) === "try_again" ? "try_again" : "refused";
+      return { kind, error };
     }
     c.deps.log.warn("dispute close outcome unknown; left to reconciliation", {
       dispute_id: r.id,
@@ -121,10 +110,21 @@ function release(c: Closer, ctx: CallContext, id: string, reason: string) {
   });
 }
 
-async function settle(c: Closer, ctx: CallContext, r: DisputeRecord, attempt: Attempt) {
+/**
+ * A 429 frees the dispute only on the first send, when nothing was sent before;
+ * on reconciliation's send it proves nothing about the first, still unknown
+ * (README "Dispute workbench": only a refusal by Stripe frees the dispute).
+ */
+async function settle(
+  c: Closer,
+  ctx: CallContext,
+  r: DisputeRecord,
+  attempt: Attempt,
+  first: boolean,
+) {
   if (attempt.kind === "answered") {
     await c.svc.applyDispute(ctx, attempt.dispute, r.closing!.stripe_idempotency_key);
-  } else if (attempt.kind === "refused") {
+  } else if (attempt.kind === "refused" || (attempt.kind === "try_again" && first)) {
     await release(c, ctx, r.id, attempt.error.message);
   }
 }
@@ -134,9 +134,9 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
 
   /** Closes at Stripe: a refusal throws; an unknown outcome leaves it `processing`. */
   async function close(ctx: CallContext, r: DisputeRecord): Promise<DisputeRecord> {
-    const attempt = await callClose(c, r, "interactive", true);
-    await settle(c, ctx, r, attempt);
-    if (attempt.kind === "refused") throw attempt.error;
+    const attempt = await callClose(c, r, "interactive");
+    await settle(c, ctx, r, attempt, true);
+    if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
     return (await getDispute(deps.kv, r.id)).value ?? r;
   }
 
@@ -146,8 +146,8 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
     const r = (await getDispute(deps.kv, id)).value;
     if (!r?.closing || r.closing.state !== "processing") return "skipped";
     if (deps.clock.now() - Date.parse(r.closing.requested_at) < SAME_KEY_WINDOW_MS) {
-      const attempt = await callClose(c, r, "background", false);
-      await settle(c, ctx, r, attempt);
+      const attempt = await callClose(c, r, "background");
+      await settle(c, ctx, r, attempt, false);
       return attempt.kind === "answered"
         ? "settled"
         : attempt.kind === "refused"

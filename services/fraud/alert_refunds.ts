@@ -13,7 +13,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { RefundResult } from "../refunds/mod.ts";
 import { isUndecided } from "../../domain/refund.ts";
 import { AppError, notFound } from "../../core/errors.ts";
-import { fraudKeys as keys, getAlert } from "../../kv/fraud.ts";
+import { ALERT_MAX_REFUNDS, fraudKeys as keys, getAlert } from "../../kv/fraud.ts";
 import {
   type IdempotencyBinding,
   requestFingerprint,
@@ -103,7 +103,7 @@ async function requestRefunds(
   await svc.audit.commit(ctx, async (op) => {
     const entry = await getAlert(kv, id);
     if (!entry.value) throw notFound("fraud alert", id);
-    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-100);
+    const refunds = [...new Set([...entry.value.refunds, ...refundIds])].slice(-ALERT_MAX_REFUNDS);
     op.check(entry);
     op.set(keys.fraudAlert(id), { ...entry.value, refunds, updated_at: iso() });
     await binding?.bind(op, id);

@@ -9,21 +9,25 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import type { RefundRecord } from "../../domain/refund.ts";
+import type { FraudAlert } from "../../domain/fraud.ts";
 import { AppError } from "../../core/errors.ts";
 import { getAlert } from "../../kv/fraud.ts";
 import { listTransactionRefunds } from "../../kv/refunds.ts";
 import type { RefundSubmitter } from "./submit.ts";
 
-/** Refuses (409) a fraudulent refund of an alert resolved legitimate; checks the alert in `op`. */
+/**
+ * Refuses (409) a fraudulent refund of an alert resolved legitimate; checks the
+ * alert in `op` and returns its entry.
+ */
 export async function assertAlertNotLegitimate(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   alertId: string,
   what: string,
-): Promise<void> {
+): Promise<Deno.KvEntryMaybe<FraudAlert>> {
   const entry = await getAlert(kv, alertId);
   op.check(entry);
-  if (entry.value?.status !== "resolved_legitimate") return;
+  if (entry.value?.status !== "resolved_legitimate") return entry;
   throw new AppError(
     "conflict",
     `${what} answers fraud alert ${alertId}, which is resolved_legitimate: its payments were ` +

@@ -40,6 +40,7 @@ import {
 } from "./request_parts.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
+import { addAlertRefund } from "../../kv/fraud.ts";
 import type { DisputeRecord } from "../../domain/dispute.ts";
 import {
   addCreateRefund,
@@ -151,9 +152,11 @@ function requestRefund(
     const { txnEntry } = reads;
     const txn = txnEntry.value;
     assertValidInput(input, txn);
-    if (input.fraud_alert_id && input.reason === "fraudulent") {
-      await assertAlertNotLegitimate(kv, op, input.fraud_alert_id, "this refund");
-    }
+    // the alert lists the refund from this commit on, whatever becomes of the request
+    // (README "Fraud detection": workflow)
+    const alert = input.fraud_alert_id && input.reason === "fraudulent"
+      ? await assertAlertNotLegitimate(kv, op, input.fraud_alert_id, "this refund")
+      : null;
     await assertChargeRefundable(kv, op, txn.id, reads.disputes ?? undefined);
     assertRefundableTransaction(txn);
     const field = input.amount === undefined ? null : "body.amount";
@@ -189,6 +192,7 @@ function requestRefund(
       record.job = reconcileJob(op, deps, svc.newId, id);
     }
     addCreateRefund(op, record);
+    if (alert) addAlertRefund(op, alert, id, new Date(now).toISOString());
     addTransactionReserved(op, txnEntry, txn.amount_reserved + amount, now);
     if (capDay) addDailyTotal(op, requester, capDay, amount);
     await binding?.bind(op, id);

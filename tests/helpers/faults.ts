@@ -209,7 +209,11 @@ export async function assertMoneyMatchesStripe(
   const charges = (await w.stripe.charges.list({ payment_intent: pi, limit: 100 })).data;
   const paid = charges.filter((c) => c.status === "succeeded");
   const captured = sum(paid.map((c) => c.amount_captured));
-  const refunded = sum(charges.map((c) => c.amount_refunded));
+  // a charge's amount_refunded also shows what a partial capture or a cancel released (no
+  // refund object): that money was never charged, so it is no refund
+  const released = (c: Stripe.Charge) =>
+    c.captured ? c.amount - c.amount_captured : c.amount_refunded;
+  const refunded = sum(charges.map((c) => c.amount_refunded - released(c)));
   // (0 - x, not -x: an empty sum must compare equal to 0, not -0)
   const disputes: Stripe.Dispute[] = [];
   for (const c of charges) {
