@@ -125,8 +125,9 @@ export async function sweepExpiringAuthorizations(
     const expiry = authorizationExpiry(held.at, clock.now(), captureBefore);
     if (!expiry.due_for_alert || (await getExpiryAlert(kv, txnId)).value) continue;
     const expiresAt = new Date(expiry.expires_at).toISOString();
-    await svc.audit.commit(ctx, async (op) => {
-      if ((await getExpiryAlert(kv, txnId)).value) return { value: null, audit: [] };
+    // another isolate's sweep may raise it first: then this commit raises nothing
+    const raisedHere = await svc.audit.commit(ctx, async (op) => {
+      if ((await getExpiryAlert(kv, txnId)).value) return { value: false, audit: [] };
       const at = new Date(clock.now()).toISOString();
       const entry = raiseOpsAlert(
         op,
@@ -149,9 +150,9 @@ export async function sweepExpiringAuthorizations(
         { type: "transaction", id: txnId },
       );
       addExpiryAlertMark(op, txnId, (entry.after as { alert_id: string }).alert_id);
-      return { value: null, audit: [entry] };
+      return { value: true, audit: [entry] };
     });
-    raised++;
+    if (raisedHere) raised++;
   }
   return raised;
 }
