@@ -11,23 +11,29 @@
  * Client `Idempotency-Key`s (kv/idempotency.ts) wrap create, approve and reject.
  * Modules: policy.ts (what may be refunded, who must approve), requests.ts
  * and draft.ts (the first commits), submit.ts (Stripe and the second commit),
- * settlement.ts (the hook webhooks also use), reconcile.ts (jobs).
+ * settlement.ts (the hook webhooks also use), reconcile.ts (jobs), decisions.ts
+ * (approve, reject), parts.ts (what the operations share).
  */
 import type { Deps } from "../deps.ts";
+import {
+  type RefundResult,
+  type RefundServices,
+  resume,
+  scopeOf,
+  type ServiceParts,
+  toResult,
+} from "./parts.ts";
+import { approve, reject } from "./decisions.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { voidAwaitingOf, voidIfUndoable } from "./void.ts";
+import { voidAwaitingOf } from "./void.ts";
 import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
-import { type AuditService } from "../audit/mod.ts";
-import { AppError, type ErrorCode, notFound, validationFailed } from "../../core/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { auditIfRefused } from "./denials.ts";
-import { replayedDecision } from "./decided.ts";
-import { type RefundSettlementHook } from "../ingest/mod.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
-import { createRefundSubmitter, type RefundHooks } from "./submit.ts";
+import { createRefundSubmitter } from "./submit.ts";
 import { createRefundReconciler, reconcileJobHandlers, type SweepOptions } from "./reconcile.ts";
-import type { IdFactory } from "../../core/ids.ts";
-import type { CursorSealer, Page } from "../../kv/pagination.ts";
-import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import type { Page } from "../../kv/pagination.ts";
+import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { JobHandler } from "../../kv/jobs.ts";
 import { getRefund, getRefundIdByStripeRefund } from "../../kv/refunds.ts";
 import { listAwaitingApproval, listRefunds, type RefundFilters } from "../../kv/refund_listing.ts";
@@ -48,50 +54,11 @@ export { REFUND_EXPIRE_JOB, REFUND_RECONCILE_JOB } from "./requests.ts";
 export { refundDetail, refundView } from "./views.ts";
 export type { RefundDetail, RefundView } from "./views.ts";
 
-/**
- * What create, approve and reject answer: the refund as it stood then (the
- * route picks the status from it: see `isUndecided`).
- */
-export interface RefundResult {
-  refund: RefundDetail;
-  /**
-   * this answer is one given before: the stored one for the Idempotency-Key,
-   * or the decision (approve, reject) the caller had already made (decided.ts)
-   */
-  replayed: boolean;
-}
-
-export interface RefundServices {
-  audit: AuditService;
-  newId: IdFactory;
-  cursors: CursorSealer;
-  /** the same hook the Stripe event applier is given (services/refunds/settlement.ts) */
-  refundSettlement: RefundSettlementHook;
-  hooks?: RefundHooks;
-}
+export type { RefundResult, RefundServices } from "./parts.ts";
 
 export interface RefundQuery extends RefundFilters {
   limit: number;
   cursor?: string;
-}
-
-function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
-  return ctx.idempotency_key === undefined
-    ? null
-    : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
-}
-
-async function resume(p: ServiceParts, id: string) {
-  const { kv } = p;
-  const record = (await getRefund(kv, id)).value;
-  if (!record) throw notFound("refund", id);
-  return { body: refundDetail(record, p.clock.now()) };
-}
-
-function toResult(
-  r: { body: unknown; replayed: boolean; decision_replayed?: boolean },
-): RefundResult {
-  return { refund: r.body as RefundDetail, replayed: r.replayed || r.decision_replayed === true };
 }
 
 /**
@@ -135,97 +102,6 @@ function createForFraudAlert(
   return create(p, ctx, { ...input, reason: "fraudulent" });
 }
 
-/** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
-async function approve(
-  p: ServiceParts,
-  ctx: CallContext,
-  id: string,
-  body: { note?: string; approval_hash?: string } = {},
-): Promise<RefundResult> {
-  const { kv, clock, submitter, requests } = p;
-  const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
-  const target = { type: "refund", id };
-  return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
-      run: async (binding) => {
-        let record;
-        try {
-          record = await requests.approve(ctx, id, body, binding);
-        } catch (error) {
-          // approving again what you approved answers it, as the queue does (decided.ts)
-          const replay = await replayedDecision(kv, clock.now(), ctx, id, true, error);
-          if (replay) return replay;
-          // a refund that can no longer be carried out is recorded by its voiding (void.ts)
-          const except: ErrorCode[] = ["amount_exceeds_refundable"];
-          await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error, { except });
-          throw await voidIfUndoable(p.submitter, ctx, id, error);
-        }
-        record = await submitter.submit(ctx, record);
-        return { body: refundDetail(record, p.clock.now()) };
-      },
-      resume: (id) => resume(p, id),
-    }).catch(async (error) => {
-      if (isKeyReused(error)) {
-        await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);
-      }
-      throw error;
-    }),
-  );
-}
-
-const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
-
-/** Rejects: the reservation is released; the requester may withdraw their own. */
-async function reject(
-  p: ServiceParts,
-  ctx: CallContext,
-  id: string,
-  body: { note: string },
-): Promise<RefundResult> {
-  const { kv, clock, submitter, requests } = p;
-  const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
-  const target = { type: "refund", id };
-  return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
-      run: async (binding) => {
-        if (!body.note?.trim()) {
-          throw validationFailed([{
-            path: "body.note",
-            message: "say why (1 to 500 characters)",
-          }]);
-        }
-        try {
-          await requests.checkRejectable(id);
-          const record = await submitter.release(ctx, id, {
-            status: "rejected",
-            from: ["awaiting_approval"],
-            action: "refund.reject",
-            reason: body.note.trim(),
-            decided_by: ctx.actor.id,
-            binding,
-          });
-          // lost to a concurrent decision, or its deadline passed meanwhile: 409
-          if (!record) await requests.checkRejectable(id);
-          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
-          return { body: refundDetail(record, p.clock.now()) };
-        } catch (error) {
-          const replay = await replayedDecision(kv, clock.now(), ctx, id, false, error);
-          if (replay) return replay;
-          await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
-          // past its deadline: ended now, its reservation released (void.ts)
-          throw await voidIfUndoable(p.submitter, ctx, id, error);
-        }
-      },
-      resume: (id) => resume(p, id),
-    }).catch(async (error) => {
-      if (isKeyReused(error)) {
-        await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
-      }
-      throw error;
-    }),
-  );
-}
-
 /** By our `rfd_…` id, or by the Stripe refund id (`re_…`). */
 async function get(p: ServiceParts, id: string): Promise<RefundDetail> {
   const { kv } = p;
@@ -241,16 +117,6 @@ async function list(p: ServiceParts, q: RefundQuery): Promise<Page<RefundView>> 
   const now = p.clock.now();
   const page = await listRefunds(kv, svc.cursors, filters, { limit, cursor }, now);
   return { data: page.data.map((r) => refundView(r, now)), next_cursor: page.next_cursor };
-}
-
-/** What the refund service's operations work with. */
-interface ServiceParts {
-  kv: Deno.Kv;
-  clock: Deps["clock"];
-  svc: RefundServices;
-  submitter: ReturnType<typeof createRefundSubmitter>;
-  requests: ReturnType<typeof createRefundRequests>;
-  reconciler: ReturnType<typeof createRefundReconciler>;
 }
 
 export function createRefundService(deps: Deps, svc: RefundServices) {

@@ -1,0 +1,105 @@
+/**
+ * The second person's decision on a refund awaiting approval (README,
+ * "Two-person rules"): approve sends it to Stripe, reject releases its
+ * reservation; deciding again what you decided answers that decision
+ * (decided.ts). Both run under the caller's Idempotency-Key.
+ */
+import type { CallContext } from "../../domain/actor.ts";
+import { AppError, type ErrorCode, validationFailed } from "../../core/errors.ts";
+import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import { voidIfUndoable } from "./void.ts";
+import { auditIfRefused } from "./denials.ts";
+import { replayedDecision } from "./decided.ts";
+import { refundDetail } from "./views.ts";
+import { type RefundResult, resume, scopeOf, type ServiceParts, toResult } from "./parts.ts";
+
+/** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
+export async function approve(
+  p: ServiceParts,
+  ctx: CallContext,
+  id: string,
+  body: { note?: string; approval_hash?: string } = {},
+): Promise<RefundResult> {
+  const { kv, clock, submitter, requests } = p;
+  const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
+  const target = { type: "refund", id };
+  return toResult(
+    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
+      run: async (binding) => {
+        let record;
+        try {
+          record = await requests.approve(ctx, id, body, binding);
+        } catch (error) {
+          // approving again what you approved answers it, as the queue does (decided.ts)
+          const replay = await replayedDecision(kv, clock.now(), ctx, id, true, error);
+          if (replay) return replay;
+          // a refund that can no longer be carried out is recorded by its voiding (void.ts)
+          const except: ErrorCode[] = ["amount_exceeds_refundable"];
+          await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error, { except });
+          throw await voidIfUndoable(p.submitter, ctx, id, error);
+        }
+        record = await submitter.submit(ctx, record);
+        return { body: refundDetail(record, p.clock.now()) };
+      },
+      resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);
+      }
+      throw error;
+    }),
+  );
+}
+
+const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
+
+/** Rejects: the reservation is released; the requester may withdraw their own. */
+export async function reject(
+  p: ServiceParts,
+  ctx: CallContext,
+  id: string,
+  body: { note: string },
+): Promise<RefundResult> {
+  const { kv, clock, submitter, requests } = p;
+  const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
+  const target = { type: "refund", id };
+  return toResult(
+    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
+      run: async (binding) => {
+        if (!body.note?.trim()) {
+          throw validationFailed([{
+            path: "body.note",
+            message: "say why (1 to 500 characters)",
+          }]);
+        }
+        try {
+          await requests.checkRejectable(id);
+          const record = await submitter.release(ctx, id, {
+            status: "rejected",
+            from: ["awaiting_approval"],
+            action: "refund.reject",
+            reason: body.note.trim(),
+            decided_by: ctx.actor.id,
+            binding,
+          });
+          // lost to a concurrent decision, or its deadline passed meanwhile: 409
+          if (!record) await requests.checkRejectable(id);
+          if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
+          return { body: refundDetail(record, p.clock.now()) };
+        } catch (error) {
+          const replay = await replayedDecision(kv, clock.now(), ctx, id, false, error);
+          if (replay) return replay;
+          await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
+          // past its deadline: ended now, its reservation released (void.ts)
+          throw await voidIfUndoable(p.submitter, ctx, id, error);
+        }
+      },
+      resume: (id) => resume(p, id),
+    }).catch(async (error) => {
+      if (isKeyReused(error)) {
+        await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);
+      }
+      throw error;
+    }),
+  );
+}

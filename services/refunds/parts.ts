@@ -1,0 +1,69 @@
+/**
+ * What the refund service's operations share (service.ts, decisions.ts): the
+ * parts they work with, the answer they give, and the Idempotency-Key scope
+ * and replay of a request.
+ */
+import type { Deps } from "../deps.ts";
+import type { CallContext } from "../../domain/actor.ts";
+import type { AuditService } from "../audit/mod.ts";
+import type { IdFactory } from "../../core/ids.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
+import type { IdempotencyScope } from "../../kv/idempotency.ts";
+import type { RefundSettlementHook } from "../ingest/mod.ts";
+import { notFound } from "../../core/errors.ts";
+import { getRefund } from "../../kv/refunds.ts";
+import type { createRefundRequests } from "./requests.ts";
+import type { createRefundSubmitter, RefundHooks } from "./submit.ts";
+import type { createRefundReconciler } from "./reconcile.ts";
+import { type RefundDetail, refundDetail } from "./views.ts";
+
+/**
+ * What create, approve and reject answer: the refund as it stood then (the
+ * route picks the status from it: see `isUndecided`).
+ */
+export interface RefundResult {
+  refund: RefundDetail;
+  /**
+   * this answer is one given before: the stored one for the Idempotency-Key,
+   * or the decision (approve, reject) the caller had already made (decided.ts)
+   */
+  replayed: boolean;
+}
+
+export interface RefundServices {
+  audit: AuditService;
+  newId: IdFactory;
+  cursors: CursorSealer;
+  /** the same hook the Stripe event applier is given (services/refunds/settlement.ts) */
+  refundSettlement: RefundSettlementHook;
+  hooks?: RefundHooks;
+}
+
+/** What the refund service's operations work with. */
+export interface ServiceParts {
+  kv: Deno.Kv;
+  clock: Deps["clock"];
+  svc: RefundServices;
+  submitter: ReturnType<typeof createRefundSubmitter>;
+  requests: ReturnType<typeof createRefundRequests>;
+  reconciler: ReturnType<typeof createRefundReconciler>;
+}
+
+export function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
+  return ctx.idempotency_key === undefined
+    ? null
+    : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
+}
+
+export async function resume(p: ServiceParts, id: string) {
+  const { kv } = p;
+  const record = (await getRefund(kv, id)).value;
+  if (!record) throw notFound("refund", id);
+  return { body: refundDetail(record, p.clock.now()) };
+}
+
+export function toResult(
+  r: { body: unknown; replayed: boolean; decision_replayed?: boolean },
+): RefundResult {
+  return { refund: r.body as RefundDetail, replayed: r.replayed || r.decision_replayed === true };
+}
