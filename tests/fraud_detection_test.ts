@@ -5,6 +5,7 @@
  * mid-way resumes from its cursor; a backtest equals a live run over the
  * same data (shadow mode: tests/fraud_workflow_test.ts).
  */
+import { allFraudAlerts } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { generateStream, type Stream } from "./helpers/fraud_stream.ts";
@@ -17,17 +18,6 @@ async function ingest(t: TestApp, s: Stream) {
     const r = await t.services.stripeEvents.apply(e);
     assert.ok(r.applied || r.detail.startsWith("ignored"), r.detail);
   }
-}
-
-async function allAlerts(t: TestApp): Promise<FraudAlert[]> {
-  const out: FraudAlert[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await t.services.fraud.listAlerts({ limit: 100, cursor });
-    out.push(...page.data);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
 }
 
 const keyOf = (a: FraudAlert) => `${a.subject}|${a.rule}`;
@@ -50,7 +40,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
     await ctx.step("a backtest before any run writes nothing", async () => {
       const before = await t.services.fraud.backtest({ days: 90, rules: {} });
       assert.ok(before.current.alerts > 0);
-      assert.equal((await allAlerts(t)).length, 0);
+      assert.equal((await allFraudAlerts(t)).length, 0);
     });
 
     let first: FraudAlert[] = [];
@@ -66,7 +56,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
       assert.equal(resumed.status, "finished");
       assert.equal(resumed.cursor_from, runs[0].cursor, "it starts where the crash left off");
       assert.equal(runs[0].subjects + resumed.subjects, 300 + 8, "every subject once");
-      first = await allAlerts(t);
+      first = await allFraudAlerts(t);
     });
 
     await ctx.step("the injected patterns raise their alerts", () => {
@@ -110,7 +100,10 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
       assert.deepEqual([again.alerts_raised, again.hits_added, again.scanned], [0, 0, 0]);
       const live = (await t.services.fraud.live({ trigger: "test" }))!;
       assert.deepEqual([live.alerts_raised, live.hits_added], [0, 0], "the live pass neither");
-      assert.deepEqual((await allAlerts(t)).map((a) => a.hit_count), first.map((a) => a.hit_count));
+      assert.deepEqual(
+        (await allFraudAlerts(t)).map((a) => a.hit_count),
+        first.map((a) => a.hit_count),
+      );
     });
 
     await ctx.step("the backtest with current settings equals the live run", async () => {
@@ -125,7 +118,7 @@ Deno.test("fraud detection over a generated stream", async (ctx) => {
       });
       assert.deepEqual(stricter.only_current, [`${s.injected.velocity}|velocity`]);
       assert.equal(stricter.proposed.alerts, live.size - 1);
-      assert.equal((await allAlerts(t)).length, first.length, "the backtest wrote nothing");
+      assert.equal((await allFraudAlerts(t)).length, first.length, "the backtest wrote nothing");
     });
 
     await ctx.step("an audit entry for every alert raised, in its commit", async () => {
@@ -153,7 +146,7 @@ Deno.test("the live pass evaluates each payment event once, and a backfill a yea
       assert.ok(first.alerts_raised > 0);
       const second = (await t.services.fraud.live({ trigger: "test" }))!;
       assert.deepEqual([second.subjects, second.hits_added], [0, 0], "nothing changed since");
-      return (await allAlerts(t)).map(keyOf).sort();
+      return (await allFraudAlerts(t)).map(keyOf).sort();
     } finally {
       await t.close();
     }
@@ -172,13 +165,13 @@ Deno.test("a payment that later fails or succeeds is evaluated again by the next
     for (const e of declines.slice(0, 7)) await t.services.stripeEvents.apply(e);
     t.clock.advance(WALK_LAG_MS);
     await t.services.fraud.live({ trigger: "test" });
-    assert.equal((await allAlerts(t)).filter((a) => a.rule === "failed_attempts").length, 0);
+    assert.equal((await allFraudAlerts(t)).filter((a) => a.rule === "failed_attempts").length, 0);
     t.clock.advance(60_000);
     for (const e of declines.slice(7)) await t.services.stripeEvents.apply(e);
     t.clock.advance(WALK_LAG_MS);
     const run = (await t.services.fraud.live({ trigger: "test" }))!;
     assert.equal(run.subjects, 1);
-    const alert = (await allAlerts(t)).find((a) => a.rule === "failed_attempts")!;
+    const alert = (await allFraudAlerts(t)).find((a) => a.rule === "failed_attempts")!;
     assert.equal(alert.signals.at(-1)!.evidence.declined_attempts, 9);
   } finally {
     await t.close();

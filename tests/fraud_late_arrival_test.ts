@@ -6,13 +6,14 @@
  * payments, for one customer (velocity) and for a card declined across
  * customers, by the live pass and by the sweep alike.
  */
+import { allFraudAlerts } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { chargeEvent, otherCard, T0 } from "./helpers/stripe_objects.ts";
 import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 import { changedSince, evaluateSubject } from "../services/fraud/engine.ts";
-import { defaultRuleSettings, type FraudAlert } from "../domain/fraud.ts";
+import { defaultRuleSettings } from "../domain/fraud.ts";
 import type { Attempt, FraudHistory, Mark } from "../domain/fraud_history.ts";
 
 const T = T0 - 1800;
@@ -37,14 +38,7 @@ function events() {
 }
 
 async function alertKeys(t: TestApp): Promise<string[]> {
-  const out: FraudAlert[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await t.services.fraud.listAlerts({ limit: 100, cursor });
-    out.push(...page.data);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return out.map((a) => `${a.subject}|${a.rule}`).sort();
+  return (await allFraudAlerts(t)).map((a) => `${a.subject}|${a.rule}`).sort();
 }
 
 /**

@@ -3,6 +3,7 @@
  * (an operator's sweep, the in-process job runner, a cron that fires twice):
  * each unit of work is done once, and the audit chain stays whole.
  */
+import { allFraudAlerts } from "./helpers/fraud.ts";
 import assert from "node:assert/strict";
 import { askRefund, authorizeAtStripe, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { disputedPayment } from "./helpers/disputes.ts";
@@ -13,11 +14,10 @@ import {
   type PeriodicTask,
   runPeriodicTask,
 } from "../services/background.ts";
-import { createIsolateOf, createTestApp, type TestApp } from "./helpers/app.ts";
+import { createIsolateOf, createTestApp } from "./helpers/app.ts";
 import { generateStream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
 import { WALK_LAG_MS } from "../services/fraud/mod.ts";
-import type { FraudAlert } from "../domain/fraud.ts";
 
 const HOUR = 3600_000;
 
@@ -77,7 +77,7 @@ Deno.test("isolates: the fraud live pass and sweep on both at once raise each al
       runPeriodicTask(t.services, FRAUD_SWEEP_TASK),
       runPeriodicTask(other.services, FRAUD_SWEEP_TASK),
     ]);
-    const alerts = await allAlerts(t);
+    const alerts = await allFraudAlerts(t);
     assert.ok(alerts.length > 0);
     const keys = alerts.map((a) => `${a.subject}|${a.rule}`);
     assert.equal(new Set(keys).size, keys.length, `one alert per subject and rule: ${keys}`);
@@ -95,7 +95,7 @@ Deno.test("isolates: the fraud live pass and sweep on both at once raise each al
       await one.services.fraud.live({ trigger: "test" });
       assert.deepEqual(
         keys.sort(),
-        (await allAlerts(one)).map((a) => `${a.subject}|${a.rule}`).sort(),
+        (await allFraudAlerts(one)).map((a) => `${a.subject}|${a.rule}`).sort(),
       );
       for (const id of [...s.ordinary.slice(0, 10), ...Object.values(s.injected)]) {
         const [a, b] = await Promise.all([
@@ -112,17 +112,6 @@ Deno.test("isolates: the fraud live pass and sweep on both at once raise each al
     await t.close();
   }
 });
-
-async function allAlerts(t: TestApp): Promise<FraudAlert[]> {
-  const out: FraudAlert[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await t.services.fraud.listAlerts({ limit: 100, cursor });
-    out.push(...page.data);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return out;
-}
 
 Deno.test("isolates: the authorization expiry sweep on both at once raises one alert per authorization", async () => {
   await withRefundWorld(async (w) => {

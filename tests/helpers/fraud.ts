@@ -6,6 +6,7 @@ import type { Signal } from "../../domain/fraud.ts";
 import { type AlertTarget, raiseAlerts, type RaiseDeps } from "../../services/fraud/alerts.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { TestApp } from "./app.ts";
+import type { FraudAlert } from "../../domain/fraud.ts";
 import { addCustomer } from "../../kv/customers.ts";
 import { emptyCustomer } from "../../services/ingest/customers.ts";
 
@@ -62,4 +63,16 @@ export async function oneAlert(t: TestApp, customer: string): Promise<string> {
     () => ({}),
   );
   return r.alerts[0];
+}
+
+/** Every fraud alert, through the service's pages (newest first). */
+export async function allFraudAlerts(t: TestApp): Promise<FraudAlert[]> {
+  const out: FraudAlert[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await t.services.fraud.listAlerts({ limit: 100, cursor });
+    out.push(...page.data);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return out;
 }
