@@ -59,19 +59,24 @@ function maxInWindow(stamps: number[], ms: number): number {
   return best;
 }
 
+/** A customer made at the emulator directly, outside the gateway's budget. */
+function floodCustomer(emu: { url: string; fetch(r: Request): Promise<Response> }) {
+  return emu.fetch(
+    new Request(`${emu.url}/v1/customers`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk_test_x" },
+      body: new URLSearchParams({ email: "flood@example.com" }),
+    }),
+  ).then((r) => r.json());
+}
+
 Deno.test("one endpoint flooded keeps to its 25/s and leaves the shared budget to the others", async () => {
   const time = new VirtualTime(Date.UTC(2026, 0, 1));
   // virtual time stands still while a request is in flight: the time a call returns is when it was sent
   const customers: number[] = [];
   const charges: number[] = [];
   await withGateway(async ({ gateway, emu }) => {
-    const customer = await emu.fetch(
-      new Request(`${emu.url}/v1/customers`, {
-        method: "POST",
-        headers: { authorization: "Bearer sk_test_x" },
-        body: new URLSearchParams({ email: "flood@example.com" }),
-      }),
-    ).then((r) => r.json());
+    const customer = await floodCustomer(emu);
     const until = time.clock.now() + 4_000;
     const loop = (call: () => Promise<unknown>, stamps: number[]) => async () => {
       while (time.clock.now() < until) {
@@ -113,13 +118,7 @@ Deno.test("isolates: two gateways on one KV flooding one endpoint keep to its 25
   const customers: number[] = [];
   const all: number[] = [];
   await withGateway(async ({ gateway, others, emu }) => {
-    const customer = await emu.fetch(
-      new Request(`${emu.url}/v1/customers`, {
-        method: "POST",
-        headers: { authorization: "Bearer sk_test_x" },
-        body: new URLSearchParams({ email: "flood@example.com" }),
-      }),
-    ).then((r) => r.json());
+    const customer = await floodCustomer(emu);
     const until = time.clock.now() + 3_000;
     const loop = (call: () => Promise<unknown>, stamps: number[]) => async () => {
       while (time.clock.now() < until) {
