@@ -85,19 +85,27 @@ async function locateTransaction(
 /** Thrown from a build that found the payment split over two records (nothing written). */
 class SplitPayment extends Error {}
 
-/** Points every Stripe id of this transaction at it, claiming ids nobody holds yet. */
+/**
+ * Points every Stripe id of this transaction at it, claiming ids nobody holds yet.
+ * `splitIfHeld`: the event's own ids; one of them held by another record now (a stub
+ * committed by another isolate since this build located the payment) is a split payment.
+ */
 async function addLinks(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   sync: TxnSync,
   ids: (string | null | undefined)[],
-  isNew: boolean,
+  { isNew, splitIfHeld }: { isNew: boolean; splitIfHeld: (string | null)[] },
 ): Promise<void> {
   for (const id of new Set(ids)) {
     if (!id || sync.linked.includes(id)) continue;
     if (!isNew) {
       const entry = await findTransactionId(kv, id);
-      // Held by another transaction (a charge-keyed stub): leave it, both stay visible.
+      if (entry.value !== null && entry.value !== sync.txn_id && splitIfHeld.includes(id)) {
+        throw new SplitPayment(`${entry.value} holds ${id}`);
+      }
+      // Held by another transaction (a stub of another payment, the merge refused): leave
+      // it, both stay visible.
       if (entry.value !== null) {
         if (entry.value === sync.txn_id) sync.linked.push(id);
         continue;
@@ -197,7 +205,10 @@ async function buildChange(
     input.refs.charge,
     sync.pi?.latest_charge,
     ...Object.keys(sync.charges),
-  ], found.id === null);
+  ], {
+    isNew: found.id === null,
+    splitIfHeld: mergeTried ? [] : [input.refs.pi, input.refs.charge],
+  });
 
   const hooked = await runChangeHooks(op, svc, changes, draft, {
     audited,
