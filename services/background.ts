@@ -3,31 +3,18 @@
  * functions. main.ts registers them with `Deno.cron` (and runs the job table
  * in-process locally); tests call them directly.
  */
-import { type JobHandler, reviveDeadJobs, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
+import { reviveDeadJobs, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
 import { checkpointAuditHead } from "./audit/mod.ts";
-import type { Services } from "./mod.ts";
-import { webhookJobHandlers } from "./webhooks/mod.ts";
-import { reconcileRefunds, REFUND_RECONCILE_JOB, refundJobHandlers } from "./refunds/mod.ts";
+import { jobHandlers, type Services } from "./mod.ts";
+import { reconcileRefunds, REFUND_RECONCILE_JOB } from "./refunds/mod.ts";
 import {
   DISPUTE_CLOSE_RECONCILE_JOB,
   DISPUTE_SUBMIT_RECONCILE_JOB,
-  disputeJobHandlers,
   runDisputeReminders,
 } from "./disputes/mod.ts";
 import { AUTHORIZATION_RECONCILE_JOB, RETRY_RECONCILE_JOB } from "./retries/mod.ts";
 import { runFraudLive, runFraudSweep } from "./fraud/mod.ts";
 import { AppError } from "../core/errors.ts";
-
-/** Every job kind the service knows, with its handler. */
-export function jobHandlers(services: Services): Record<string, JobHandler> {
-  return {
-    ...webhookJobHandlers(services),
-    ...refundJobHandlers(services),
-    ...disputeJobHandlers(services),
-    ...services.alertDelivery.handlers,
-    ...services.retries.jobHandlers(),
-  };
-}
 
 /** One pass over the job table: everything due now (new ops alerts get their delivery jobs first). */
 export async function runJobs(services: Services): Promise<RunJobsResult> {

@@ -53,7 +53,14 @@ const BACKLOG_GAUGES = {
   ],
 } as const;
 
-export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
+/**
+ * Registers the backlog gauges; `knowJobKinds` gives the job kinds the service handles, so
+ * each has its job gauges (0) from the first scrape, before any job of it was ever seen.
+ */
+export function registerBacklogMetrics(
+  deps: Deps,
+  metrics: Metrics,
+): { knowJobKinds(kinds: Iterable<string>): void } {
   const { kv, clock } = deps;
   const g = Object.fromEntries(
     Object.entries(BACKLOG_GAUGES).map(([key, [name, help]]) => [key, metrics.gauge(name, help)]),
@@ -74,8 +81,9 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
       lastCronRuns(kv),
       getIgnoredCounts(kv),
     ]);
-    // A job kind seen once stays as a series (0 when none are left), so a backlog after an
-    // outage is seen draining to 0 rather than vanishing (README "Stripe outages").
+    // Every job kind the service handles, and any other seen once, stays as a series (0 when
+    // none are left), so a backlog after an outage is seen draining to 0 rather than
+    // vanishing (README "Stripe outages").
     for (const kind of backlog.keys()) jobKinds.add(kind);
     for (const kind of jobKinds) {
       const row = backlog.get(kind);
@@ -101,6 +109,14 @@ export function registerBacklogMetrics(deps: Deps, metrics: Metrics): void {
     }
     if (bucket) bucketLevel.set({}, (await bucket.peek()).tokens);
   });
+  return {
+    knowJobKinds(kinds) {
+      for (const kind of kinds) {
+        jobKinds.add(kind);
+        deadKinds.add(kind);
+      }
+    },
+  };
 }
 
 /** Times one periodic task and records it (metrics here, the last run in KV for the doctor). */

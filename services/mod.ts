@@ -2,7 +2,7 @@
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
 import { type AuditService, createAuditService } from "./audit/mod.ts";
-import { createWebhookService, type EventApplier } from "./webhooks/mod.ts";
+import { createWebhookService, type EventApplier, webhookJobHandlers } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory, type IdFactory } from "../core/ids.ts";
 import { createIdentityService, type IdentityOptions } from "./identity/mod.ts";
@@ -15,12 +15,14 @@ import {
   createRefundSettlement,
   refundApprovalSource,
   type RefundHooks,
+  refundJobHandlers,
 } from "./refunds/mod.ts";
 import { createOpsAlertService } from "./ops_alerts.ts";
 import {
   createDisputeChangeHook,
   createDisputeMerge,
   createDisputeService,
+  disputeJobHandlers,
 } from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
@@ -33,6 +35,7 @@ import {
   type RetryHooks,
 } from "./retries/mod.ts";
 import { createFraudService } from "./fraud/mod.ts";
+import type { JobHandler } from "../kv/jobs.ts";
 export { type IdentityGuard } from "./identity/mod.ts";
 
 /** What a caller (tests, the bench) may change in how the services are built. */
@@ -76,6 +79,27 @@ function createApplier(deps: ServiceDeps, svc: { audit: AuditService; newId: IdF
   return { refundSettlement, disputeChange, answers, paymentSettlement, stripeEvents };
 }
 
+/** The services that own job kinds (services/background.ts runs the job table with them). */
+type JobOwners =
+  & Parameters<typeof webhookJobHandlers>[0]
+  & Parameters<typeof refundJobHandlers>[0]
+  & Parameters<typeof disputeJobHandlers>[0]
+  & {
+    alertDelivery: { handlers: Record<string, JobHandler> };
+    retries: { jobHandlers(): Record<string, JobHandler> };
+  };
+
+/** Every job kind the service knows, with its handler. */
+export function jobHandlers(services: JobOwners): Record<string, JobHandler> {
+  return {
+    ...webhookJobHandlers(services),
+    ...refundJobHandlers(services),
+    ...disputeJobHandlers(services),
+    ...services.alertDelivery.handlers,
+    ...services.retries.jobHandlers(),
+  };
+}
+
 export function createServices(input: Deps, options: ServiceOptions = {}) {
   // every service records into the same registry (a test's app gets its own)
   const metrics = input.metrics ?? createMetrics();
@@ -100,10 +124,10 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   approvals.register("dispute.accept", {
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
-  registerBacklogMetrics(deps, metrics);
+  const backlog = registerBacklogMetrics(deps, metrics);
   // registers its two-person kinds (disabling, shadow mode, loosening a rule) with the queue
   const fraud = createFraudService(deps, { audit, newId, cursors, refunds, approvals });
-  return {
+  const services = {
     metrics,
     deps,
     cursors,
@@ -150,6 +174,8 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
     }),
     fraud,
   };
+  backlog.knowJobKinds(Object.keys(jobHandlers(services)));
+  return services;
 }
 
 export type Services = ReturnType<typeof createServices>;

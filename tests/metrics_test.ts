@@ -6,6 +6,7 @@ import { withRefundWorld } from "./helpers/refunds.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 import { createMetrics } from "../core/metrics.ts";
 import { timedCronRun } from "../services/metrics.ts";
+import { jobHandlers } from "../services/mod.ts";
 import { keys } from "../kv/keys.ts";
 
 const METRICS_TOKEN = "scrape-token-0123456789";
@@ -153,5 +154,18 @@ Deno.test("dead-lettered jobs are counted by kind", async () => {
     const f = await scrape(t.app);
     assert.equal(sampleValue(f, "payops_jobs_dead", { kind: "webhook.process" }), 2);
     assert.equal(sampleValue(f, "payops_jobs_dead", { kind: "refund.reconcile" }), 1);
+  }, { env: { METRICS_TOKEN } });
+});
+
+Deno.test("a fresh process shows every job kind it handles at 0, before any job of it", async () => {
+  await withTestApp(async (t) => {
+    const f = await scrape(t.app);
+    const kinds = Object.keys(jobHandlers(t.services));
+    assert.ok(kinds.includes("refund.reconcile") && kinds.includes("webhook.process"), `${kinds}`);
+    for (const kind of kinds) {
+      for (const gauge of ["payops_jobs_waiting", "payops_jobs_overdue", "payops_jobs_dead"]) {
+        assert.equal(sampleValue(f, gauge, { kind }), 0, `${gauge}{kind="${kind}"}`);
+      }
+    }
   }, { env: { METRICS_TOKEN } });
 });

@@ -10,7 +10,7 @@
  */
 import type Stripe from "stripe";
 import { runDueJobs } from "../../kv/jobs.ts";
-import { jobHandlers } from "../../services/background.ts";
+import { jobHandlers } from "../../services/mod.ts";
 import { type RefundWorld, type RefundWorldOptions, withRefundWorld } from "./refunds.ts";
 import { authHeaders, jsonRequest, stepUpHeaders, type TestAdmin } from "./identity.ts";
 
