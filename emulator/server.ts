@@ -25,6 +25,9 @@ function errorResponse(err: ApiError, requestId: string, headers: HeaderMap): Re
   return json(err.status, { error }, { ...headers, ...err.headers });
 }
 
+/** What the server prints for a dropped answer. */
+const DROPPED = "stripe emulator: act_then_drop fault: the answer was dropped after the change";
+
 function logUrl(requestId: string): string {
   return `https://dashboard.stripe.com/test/logs/${requestId}`;
 }
@@ -32,14 +35,15 @@ function logUrl(requestId: string): string {
 /**
  * The connection dies mid-answer: the body stream errors after its first byte, so
  * Deno aborts the connection and the client sees a network error, not a response.
- * (Erroring with no reason keeps Deno from printing a stack trace; a body merely
- * shorter than its Content-Length leaves Deno 2.5's client waiting forever.)
+ * (Erroring with a string, not an Error, keeps Deno from printing a stack trace: it
+ * prints the string, where no reason printed a bare `undefined`; a body merely shorter
+ * than its Content-Length leaves Deno 2.5's client waiting forever.)
  */
 function droppedResponse(headers: HeaderMap): Response {
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(new TextEncoder().encode("{"));
-      controller.error();
+      controller.error(DROPPED);
     },
   });
   return new Response(body, {
