@@ -25,6 +25,8 @@ export interface EventBusOptions {
   store: Store;
   now: () => number;
   retryDelaysMs: number[];
+  /** how long an attempt waits for the endpoint's answer before it counts as failed */
+  timeoutMs: number;
   log: (msg: string) => void;
   onChange: () => void;
 }
@@ -180,6 +182,10 @@ export class EventBus {
     const signature = await signPayload(payload, target.secret, Math.floor(Date.now() / 1000));
     const ac = new AbortController();
     this.#aborts.add(ac);
+    // An endpoint that does not answer in time is a failed attempt, retried later, as Stripe
+    // treats one; a connection that never answers cannot hold `idle()` (and a test) forever.
+    const { timeoutMs } = this.opts;
+    const timer = setTimeout(() => ac.abort(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
     try {
       const res = await fetch(target.url, {
         method: "POST",
@@ -199,6 +205,7 @@ export class EventBus {
       if (!this.#closed) this.opts.log(`emulator: webhook ${event.id} failed: ${e}`);
       return false;
     } finally {
+      clearTimeout(timer);
       this.#aborts.delete(ac);
     }
   }

@@ -35,6 +35,8 @@ export interface EmulatorOptions {
   statePath?: string;
   /** Delays between delivery attempts after a failure (default [1000, 5000, 30000]). */
   webhookRetryDelaysMs?: number[];
+  /** How long a webhook attempt waits for an answer before it counts as failed (default 10 s). */
+  webhookTimeoutMs?: number;
   /** Delay before a createDispute card's charge gets its dispute (default 0). */
   disputeDelayMs?: number;
   /**
@@ -126,6 +128,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     store,
     now,
     retryDelaysMs: opts.webhookRetryDelaysMs ?? [1000, 5000, 30000],
+    timeoutMs: opts.webhookTimeoutMs ?? 10_000,
     log,
     onChange: () => saver.markDirty(),
   });

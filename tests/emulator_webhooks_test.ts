@@ -67,6 +67,32 @@ Deno.test("emulator: a delivery refused with 500 is retried", async () => {
   });
 });
 
+Deno.test("emulator: an endpoint that never answers an attempt gets the event again", async () => {
+  let release = () => {};
+  const held = new Promise<void>((r) => release = r);
+  const seen: string[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const event = JSON.parse(await req.text()) as { id: string };
+    seen.push(event.id);
+    if (seen.length === 1) await held; // the first attempt's answer never comes in time
+    return new Response("ok");
+  });
+  const logs: string[] = [];
+  try {
+    const webhook = { url: `http://127.0.0.1:${server.addr.port}/hook`, secret: "whsec_x" };
+    await withEmulator(async ({ stripe, emu }) => {
+      await stripe.customers.create({ email: "slow@example.com" });
+      await emu.deliveries();
+      assert.equal(seen.length, 2, "delivered again after the attempt timed out");
+      assert.equal(seen[0], seen[1]);
+      assert.ok(logs.some((l) => l.includes("no answer in 200 ms")), logs.join("\n"));
+    }, { webhook, webhookRetryDelaysMs: [5], webhookTimeoutMs: 200, log: (m) => logs.push(m) });
+  } finally {
+    release();
+    await server.shutdown();
+  }
+});
+
 Deno.test("emulator: deliveries give up after the retry schedule", async () => {
   await withWebhookReceiver(async (receiver) => {
     const webhook = { url: receiver.url, secret: receiver.secret };

@@ -1,5 +1,6 @@
 import Stripe from "stripe";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../emulator/mod.ts";
+import { waitingFor } from "./waiting.ts";
 
 /** The official SDK pointed at the emulator, with SDK retries off so tests see every answer. */
 export function stripeFor(emu: Emulator): Stripe {
@@ -9,6 +10,9 @@ export function stripeFor(emu: Emulator): Stripe {
     protocol: "http",
     httpClient: Stripe.createFetchHttpClient(emu.fetch),
     maxNetworkRetries: 0,
+    // a call that gets no answer fails the test, named, well before CI's time limit
+    // (the SDK's default is 80 s)
+    timeout: 20_000,
   });
 }
 
@@ -26,7 +30,7 @@ export async function withEmulator(
   try {
     await fn({ emu, stripe: stripeFor(emu) });
   } finally {
-    await emu.close();
+    await waitingFor("the emulator to close", emu.close());
   }
 }
 

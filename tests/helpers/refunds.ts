@@ -22,6 +22,7 @@ import { createIsolateOf, createTestApp, type TestApp } from "./app.ts";
 import { createAdmin, type TestAdmin } from "./identity.ts";
 import { startTestEmulator, stripeFor } from "./emulator.ts";
 import { TEST_WEBHOOK_SECRETS, WEBHOOK_ENV, WEBHOOK_PATH } from "./webhooks.ts";
+import { waitingFor } from "./waiting.ts";
 
 export interface HeldWebhook {
   body: string;
@@ -147,7 +148,7 @@ export async function withRefundWorld(
   };
 
   async function held(): Promise<HeldWebhook[]> {
-    await emu.deliveries();
+    await waitingFor("the emulator's webhook deliveries", emu.deliveries());
     return [...buffer];
   }
 
@@ -159,7 +160,7 @@ export async function withRefundWorld(
     t: TestApp,
     pick?: (held: HeldWebhook[]) => HeldWebhook[],
   ): Promise<number> {
-    await emu.deliveries();
+    await waitingFor("the emulator's webhook deliveries", emu.deliveries());
     const all = buffer.splice(0);
     const chosen = pick ? pick(all) : all;
     for (const h of all) if (!chosen.includes(h)) buffer.push(h);
@@ -174,7 +175,7 @@ export async function withRefundWorld(
       const text = await res.text();
       if (res.status !== 200) throw new Error(`webhook ${h.type} refused: ${res.status} ${text}`);
     }
-    await t.services.webhooks.drain();
+    await waitingFor("the service's webhook processing", t.services.webhooks.drain());
     return chosen.length;
   }
 
@@ -234,10 +235,10 @@ export async function withRefundWorld(
     await fn(world);
   } finally {
     emu.setWebhook(null);
-    await emu.close();
-    await receiver.shutdown();
+    await waitingFor("the emulator to close", emu.close());
+    await waitingFor("the webhook receiver to shut down", receiver.shutdown());
     for (const other of isolates) await other.services.webhooks.drain();
-    await t.services.webhooks.drain();
+    await waitingFor("the service's webhook processing", t.services.webhooks.drain());
     for (const other of isolates) await other.close();
     await t.close();
   }
