@@ -88,7 +88,9 @@ class SplitPayment extends Error {}
 /**
  * Points every Stripe id of this transaction at it, claiming ids nobody holds yet.
  * `splitIfHeld`: the event's own ids; one of them held by another record now (a stub
- * committed by another isolate since this build located the payment) is a split payment.
+ * committed since this build located the payment, by another isolate or another intake
+ * lane: an object naming only the charge has no customer to share a lane by) is a split
+ * payment, merged first as one found when locating it.
  */
 async function addLinks(
   kv: Deno.Kv,
