@@ -16,6 +16,11 @@ export interface FaultSpec {
   kind: FaultKind;
   /** For `latency`: how long to hold the answer. */
   ms?: number;
+  /**
+   * For `latency`, in-process only: hold the answer until this settles instead, so a
+   * test decides when the request ends rather than racing a timer.
+   */
+  until?: Promise<unknown>;
 }
 
 export interface FaultHandle {
@@ -62,14 +67,19 @@ export class FaultInjector {
   }
 
   /** Consumes the faults that apply: at most one latency and at most one failure kind. */
-  take(method: string, path: string): { latencyMs: number; failure?: FaultKind } {
+  take(
+    method: string,
+    path: string,
+  ): { latencyMs: number; until?: Promise<unknown>; failure?: FaultKind } {
     let latencyMs = 0;
+    let until: Promise<unknown> | undefined;
     let failure: FaultKind | undefined;
     for (const f of this.#faults) {
       if (!matches(f, method, path)) continue;
       if (f.kind === "latency") {
-        if (latencyMs) continue;
-        latencyMs = f.ms ?? 1000;
+        if (latencyMs || until) continue;
+        if (f.until) until = f.until;
+        else latencyMs = f.ms ?? 1000;
       } else {
         if (failure) continue;
         failure = f.kind;
@@ -77,7 +87,7 @@ export class FaultInjector {
       f.left--;
     }
     this.#faults = this.#faults.filter((f) => f.left > 0);
-    return { latencyMs, failure };
+    return { latencyMs, until, failure };
   }
 }
 

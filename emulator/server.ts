@@ -227,7 +227,8 @@ async function api(
   }
   try {
     const fault = deps.faults.take(method, url.pathname);
-    if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    if (fault.until) await fault.until.catch(() => {});
+    else if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.failure && fault.failure !== "act_then_drop") throw faultError(fault.failure);
     const ctx: Ctx = {
       store: deps.store,

@@ -47,19 +47,31 @@ Deno.test("emulator: the same key with different params is an idempotency_error"
   });
 });
 
+/** A busy machine: the isolate runs nothing else for `ms`. */
+function stall(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) { /* busy */ }
+}
+
 Deno.test("emulator: a concurrent request with an in-flight key gets 409", async () => {
   await withEmulator(async ({ stripe, emu }) => {
-    emu.faults.inject({ kind: "latency", ms: 150, path: "/v1/customers" });
+    // the first request is held until the second is answered: before, a 150 ms latency
+    // raced a 30 ms timer, and a stall of the isolate under load let it end first (a replay)
+    let release = () => {};
+    const until = new Promise<void>((r) => release = r);
+    const held = emu.faults.inject({ kind: "latency", until, path: "/v1/customers" });
     const params = { email: "slow@example.com" };
-    const [a, b] = await Promise.allSettled([
-      stripe.customers.create(params, { idempotencyKey: "key-3" }),
-      new Promise((r) => setTimeout(r, 30)).then(() =>
-        stripe.customers.create(params, { idempotencyKey: "key-3" })
-      ),
-    ]);
-    assert.equal(a.status, "fulfilled");
-    assert.equal(b.status, "rejected");
-    const err = (b as PromiseRejectedResult).reason as Stripe.errors.StripeError;
+    const a = stripe.customers.create(params, { idempotencyKey: "key-3" });
+    for (let i = 0; held.remaining() > 0; i++) { // until the first holds the key
+      assert.ok(i < 1000, "the first request reached the emulator");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const b = stripe.customers.create(params, { idempotencyKey: "key-3" }).catch((e) => e);
+    stall(200);
+    const err = await b as Stripe.errors.StripeError;
+    release();
+    assert.ok((await a).id.startsWith("cus_"));
+    assert.ok(err instanceof Stripe.errors.StripeError, "the second request is refused");
     assert.equal(err.statusCode, 409);
     assert.equal((err.raw as { type: string }).type, "idempotency_error");
   });
