@@ -14,11 +14,14 @@ export interface FaultSpec {
   /** How many matching requests it affects (default 1; Infinity for "until cleared"). */
   times?: number;
   kind: FaultKind;
-  /** For `latency`: how long to hold the answer. */
+  /**
+   * For `latency`: how long to hold the answer (default 1000); `Infinity` holds it until
+   * the handle's `release()`, so a test orders the held answer by what happened, not by time.
+   */
   ms?: number;
   /**
-   * For `latency`, in-process only: hold the answer until this settles instead, so a
-   * test decides when the request ends rather than racing a timer.
+   * For `latency`, in-process only: hold the answer until this settles instead (or until
+   * `release()`), so a test decides when the request ends rather than racing a timer.
    */
   until?: Promise<unknown>;
 }
@@ -28,19 +31,42 @@ export interface FaultHandle {
   /** Matching requests still to be affected. */
   remaining(): number;
   remove(): void;
+  /**
+   * Latency: the answers it holds go on now; resolves once the emulator has acted on every
+   * request it held (its objects, events and idempotency record are in place).
+   */
+  release(): Promise<void>;
+}
+
+/** What a latency fault does to one request: wait, then say when the request is answered. */
+export interface Hold {
+  ms: number;
+  released: Promise<void>;
+  answered(): void;
 }
 
 interface ActiveFault extends FaultSpec {
   id: string;
   left: number;
+  released: PromiseWithResolvers<void>;
+  /** one per request it held, resolved when that request is answered */
+  answers: Promise<void>[];
 }
 
 /** Scripted misbehaviour for /v1 requests, consumed in the order faults were injected. */
 export class FaultInjector {
   #faults: ActiveFault[] = [];
+  /** latency faults that held a request, until released */
+  #holding = new Set<ActiveFault>();
 
   inject(spec: FaultSpec): FaultHandle {
-    const fault: ActiveFault = { ...spec, id: newId("fault"), left: spec.times ?? 1 };
+    const fault: ActiveFault = {
+      ...spec,
+      id: newId("fault"),
+      left: spec.times ?? 1,
+      released: Promise.withResolvers(),
+      answers: [],
+    };
     this.#faults.push(fault);
     return {
       id: fault.id,
@@ -48,7 +74,21 @@ export class FaultInjector {
       remove: () => {
         this.#faults = this.#faults.filter((f) => f !== fault);
       },
+      release: () => {
+        this.#holding.delete(fault);
+        fault.released.resolve();
+        return Promise.all(fault.answers).then(() => {});
+      },
     };
+  }
+
+  /**
+   * Every held answer goes on, and a latency still to apply holds no longer than its time
+   * (the emulator is closing: its server waits for the requests it is answering).
+   */
+  releaseAll(): void {
+    for (const f of [...this.#holding, ...this.#faults]) f.released.resolve();
+    this.#holding.clear();
   }
 
   clear(): void {
@@ -67,19 +107,25 @@ export class FaultInjector {
   }
 
   /** Consumes the faults that apply: at most one latency and at most one failure kind. */
-  take(
-    method: string,
-    path: string,
-  ): { latencyMs: number; until?: Promise<unknown>; failure?: FaultKind } {
-    let latencyMs = 0;
-    let until: Promise<unknown> | undefined;
+  take(method: string, path: string): { hold?: Hold; failure?: FaultKind } {
+    let hold: Hold | undefined;
     let failure: FaultKind | undefined;
     for (const f of this.#faults) {
       if (!matches(f, method, path)) continue;
       if (f.kind === "latency") {
-        if (latencyMs || until) continue;
-        if (f.until) until = f.until;
-        else latencyMs = f.ms ?? 1000;
+        if (hold) continue;
+        const answered = Promise.withResolvers<void>();
+        f.answers.push(answered.promise);
+        this.#holding.add(f);
+        // `until` settling, `release()` or closing ends the hold, whichever comes first
+        const released = f.until
+          ? Promise.race([f.until.then(() => {}, () => {}), f.released.promise])
+          : f.released.promise;
+        hold = {
+          ms: f.until ? Infinity : f.ms ?? 1000,
+          released,
+          answered: answered.resolve,
+        };
       } else {
         if (failure) continue;
         failure = f.kind;
@@ -87,8 +133,19 @@ export class FaultInjector {
       f.left--;
     }
     this.#faults = this.#faults.filter((f) => f.left > 0);
-    return { latencyMs, until, failure };
+    return { hold, failure };
   }
+}
+
+/** Waits out `hold`: its time, or until released, whichever comes first. */
+export async function waitOut(hold: Hold): Promise<void> {
+  if (!Number.isFinite(hold.ms)) return await hold.released;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    new Promise<void>((r) => timer = setTimeout(r, hold.ms)),
+    hold.released,
+  ]);
+  clearTimeout(timer);
 }
 
 function matches(f: FaultSpec, method: string, path: string): boolean {

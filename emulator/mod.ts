@@ -192,6 +192,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       closed = true;
       bus.close();
       clients.close();
+      deps.faults.releaseAll(); // the server's shutdown waits for the answers still held
       await server.shutdown();
       await bus.idle();
       await saver.flush();

@@ -3,7 +3,7 @@ import { control } from "./control.ts";
 import type { ServerDeps } from "./deps.ts";
 import { ApiError, invalidRequest } from "./errors.ts";
 import { API_VERSION } from "./events.ts";
-import type { FaultKind } from "./faults.ts";
+import { type FaultKind, type Hold, waitOut } from "./faults.ts";
 import { type Params, parseForm, stringList } from "./form.ts";
 import { Idempotency, requestFingerprint } from "./idempotency.ts";
 import { newId } from "./ids.ts";
@@ -225,10 +225,11 @@ async function api(
     const replay = claimKey(idempotency, key, fingerprint, headers);
     if (replay) return replay;
   }
+  let hold: Hold | undefined;
   try {
     const fault = deps.faults.take(method, url.pathname);
-    if (fault.until) await fault.until.catch(() => {});
-    else if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
+    hold = fault.hold;
+    if (hold) await waitOut(hold);
     if (fault.failure && fault.failure !== "act_then_drop") throw faultError(fault.failure);
     const ctx: Ctx = {
       store: deps.store,
@@ -253,6 +254,7 @@ async function api(
     });
   } finally {
     if (key) idempotency.end(key);
+    hold?.answered();
   }
 }
 

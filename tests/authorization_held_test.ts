@@ -9,10 +9,10 @@ import { type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
 import { authorizeAtStripe } from "./helpers/refunds.ts";
 import { jsonRequest } from "./helpers/identity.ts";
 import { getAuthorizationAction } from "../kv/authorizations.ts";
+import type { FaultHandle } from "../emulator/faults.ts";
 
 const TXNS = "/api/admin/payments/transactions";
 const TIMEOUT_MS = 400;
-const HELD_MS = 900;
 
 async function authorize(w: RetryWorld, amount: number) {
   const { pi } = await authorizeAtStripe(w.stripe, amount, "held@example.com");
@@ -38,8 +38,9 @@ async function actionOf(w: RetryWorld, id: unknown) {
   return a;
 }
 
-async function land(w: RetryWorld) {
-  await new Promise((res) => setTimeout(res, HELD_MS + 150));
+/** Stripe acts on the held call now (never on a timer, which a busy machine outruns). */
+async function land(w: RetryWorld, held: FaultHandle) {
+  await held.release();
   await w.dropHeld(); // its webhooks never arrive: reconciliation alone settles it
 }
 
@@ -47,11 +48,11 @@ for (const kind of ["capture", "cancel"] as const) {
   Deno.test(`a ${kind} held at Stripe past the reconcile point stays processing, then settles as done`, async () => {
     await withRetryWorld(async (w) => {
       const a = await authorize(w, 45000);
-      w.emu.faults.inject({
+      const hold = w.emu.faults.inject({
         method: "POST",
         path: new RegExp(`/payment_intents/${a.pi.id}/${kind}$`),
         kind: "latency",
-        ms: HELD_MS,
+        ms: Infinity, // until released: Stripe still holds it at the reconcile point
       });
       const body = kind === "capture"
         ? { amount_to_capture: 1000 }
@@ -69,7 +70,7 @@ for (const kind of ["capture", "cancel"] as const) {
       const other = await post(w, `${TXNS}/${a.txnId}/cancel`, { reason: "abandoned", note: "2" });
       assert.equal(other.status, 409, "the payment stays locked while the action is unknown");
 
-      await land(w);
+      await land(w, hold);
       w.clock.advance(120_000);
       await w.runAllJobs();
       await w.t.services.retries.reconcile();

@@ -8,14 +8,21 @@
 import assert from "node:assert/strict";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { RETRIES, type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
+import type { FaultHandle } from "../emulator/faults.ts";
 
 const TIMEOUT_MS = 400;
-const HELD_MS = 900;
 const CONFIRM = /\/confirm$/;
 
-/** The emulator holds the answer on a real timer: let it land, as Stripe would within the minute. */
-async function land(w: RetryWorld) {
-  await new Promise((res) => setTimeout(res, HELD_MS + 150));
+/**
+ * The emulator holds the confirm until the test lets it land, as Stripe would within the
+ * minute: never on a timer, which a busy machine outruns before the reconcile point.
+ */
+function hold(w: RetryWorld): FaultHandle {
+  return w.emu.faults.inject({ method: "POST", path: CONFIRM, kind: "latency", ms: Infinity });
+}
+
+async function land(w: RetryWorld, held: FaultHandle) {
+  await held.release();
   await w.emu.deliveries();
 }
 
@@ -27,7 +34,7 @@ async function settles(w: RetryWorld, id: string) {
 Deno.test("a confirm held past the reconcile point is not closed as not received; it settles when it lands", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
-    w.emu.faults.inject({ method: "POST", path: CONFIRM, kind: "latency", ms: HELD_MS });
+    const held = hold(w);
     const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
     assert.equal(res.status, 202);
     assert.equal(res.body.status, "processing");
@@ -41,7 +48,7 @@ Deno.test("a confirm held past the reconcile point is not closed as not received
     assert.equal(r.body.status, "processing");
     assert.equal(r.body.failure_code, null);
 
-    await land(w);
+    await land(w, held);
     await w.dropHeld(); // its webhooks never arrive: reconciliation alone settles it
     w.clock.advance(61_000);
     const late = await w.t.services.retries.reconcile();
@@ -64,7 +71,7 @@ Deno.test("a confirm held past the reconcile point is not closed as not received
 Deno.test("a held decline that lands after the reconcile point is settled by its webhook as the decline", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(2500, "pm_card_chargeDeclined");
-    w.emu.faults.inject({ method: "POST", path: CONFIRM, kind: "latency", ms: HELD_MS });
+    const held = hold(w);
     const res = await w.retry({
       transaction_id: f.txnId,
       payment_method: "pm_card_chargeDeclinedInsufficientFunds",
@@ -72,7 +79,7 @@ Deno.test("a held decline that lands after the reconcile point is settled by its
     assert.equal(res.status, 202);
     w.clock.advance(61_000);
     assert.equal((await w.t.services.retries.reconcile()).not_received, 0);
-    await land(w);
+    await land(w, held);
     await w.deliver();
     const r = await w.get(`${RETRIES}/${res.body.id}`);
     assert.equal(r.body.status, "failed");
