@@ -71,21 +71,19 @@ Deno.test("a stale stage reaching Stripe after a newer one never leaves the draf
   await withRefundWorld(async (w) => {
     const { dispute } = await disputedPayment(w);
     const path = `/disputes/${dispute.id}/evidence`;
-    // the first save's stage is held on its way to Stripe, so the second one lands first
-    w.emu.faults.inject({
+    // the first save's stage is held at Stripe until the second one has landed (released by
+    // the test, not on a timer a busy machine outruns)
+    const held = w.emu.faults.inject({
       kind: "latency",
-      ms: 300,
+      ms: Infinity,
       method: "POST",
       path: `/v1/disputes/${dispute.stripe_dispute}`,
     });
     const slow = call(w, w.operator, "PUT", path, { customer_name: "first" });
-    for (let i = 0; i < 200; i++) {
-      const d = await w.t.services.disputes.get(dispute.id);
-      if (d.evidence?.customer_name === "first") break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    while (held.remaining() > 0) await new Promise((r) => setTimeout(r, 1));
     const fast = await call(w, w.operator2, "PUT", path, { customer_name: "second" });
     assert.equal(fast.status, 200);
+    await held.release();
     await slow;
     const shown = await w.t.services.disputes.get(dispute.id);
     assert.equal(shown.evidence?.customer_name, "second");
