@@ -9,6 +9,7 @@ import {
   stripeRetryAfterS,
 } from "../services/stripe/errors.ts";
 import { withGateway } from "./helpers/stripe_gateway.ts";
+import type { FaultHandle } from "../emulator/faults.ts";
 
 // Stripe's answers as the SDK turns them into errors (the same raw shape its response handler builds).
 const rateLimited = (headers: Record<string, string> = {}) =>
@@ -90,7 +91,9 @@ Deno.test("stripeErrorToAppError() masks a key Stripe echoes in its message", ()
 });
 
 Deno.test("stripeGateway.call() waits out a concurrent request on the same key (409) and gets its answer", async () => {
-  // The gateway's back-off after the 409 lasts until the first request has its answer.
+  // The first request is held at Stripe until the gateway backs off after the 409 (the second
+  // reaches Stripe while the first is in flight); the back-off lasts until the first has its answer.
+  let held: FaultHandle | null = null;
   let firstAnswered: Promise<unknown> = Promise.resolve();
   await withGateway(async ({ gateway, emu }) => {
     const pi = await gateway.call((s) =>
@@ -102,14 +105,20 @@ Deno.test("stripeGateway.call() waits out a concurrent request on the same key (
       })
     );
     emu.requests.reset();
-    emu.faults.inject({ kind: "latency", ms: 150, method: "POST", path: "/v1/refunds" });
+    const hold = emu.faults.inject({
+      kind: "latency",
+      ms: Infinity,
+      method: "POST",
+      path: "/v1/refunds",
+    });
+    held = hold;
     const refund = (s: Stripe) =>
       s.refunds.create({ payment_intent: pi.id }, { idempotencyKey: "rfd_twice" });
     const first = gateway.call(refund);
     firstAnswered = first.catch(() => {});
-    await new Promise((r) => setTimeout(r, 30)); // the first reaches the emulator first
+    while (hold.remaining() > 0) await new Promise((r) => setTimeout(r, 1)); // the first is at Stripe
     const second = await gateway.call(refund);
     assert.equal(second.id, (await first).id);
     assert.equal(emu.requests.total(), 3, "first, refused duplicate, replay");
-  }, { sleep: () => firstAnswered.then(() => {}) });
+  }, { sleep: () => held!.release().then(() => firstAnswered).then(() => {}) });
 });
