@@ -20,7 +20,8 @@ for (const { first, kind } of CASES) {
     await withRefundWorld(async (w) => {
       const { dispute } = await disputedPayment(w);
       const path = /^\/v1\/disputes\/du_[^/]+\/close$/;
-      const held = w.emu.faults.inject({ kind: first, method: "POST", path, ms: 700 });
+      // a latency holds the first send until the test lets it land (never on a timer)
+      const held = w.emu.faults.inject({ kind: first, method: "POST", path, ms: Infinity });
       const sent = await call(w, w.operator, "POST", `/disputes/${dispute.id}/accept`, {
         note: "not worth fighting",
       }, true);
@@ -31,7 +32,7 @@ for (const { first, kind } of CASES) {
       await runDisputeJobs(w);
       w.emu.faults.clear();
       assert.equal(held.remaining(), 0);
-      await new Promise((res) => setTimeout(res, 800)); // the held close lands
+      await held.release(); // the held close lands
       const mid = await w.t.services.disputes.get(dispute.id);
       assert.equal(mid.closing?.state, "processing", "a 429 proves nothing about the first send");
       await w.deliver();
