@@ -27,9 +27,11 @@ export const FAULTS = [
 ] as const;
 export type Fault = typeof FAULTS[number];
 
-/** The gateway gives up after TIMEOUT_MS; a latency fault holds Stripe's answer past it. */
+/**
+ * The gateway gives up after TIMEOUT_MS; a latency fault holds Stripe's answer past it, until
+ * the run lets it land (Chaos.pass), never on a timer: a seed plays the same on a busy machine.
+ */
 export const TIMEOUT_MS = 400;
-export const LATENCY_MS = 700;
 
 export interface Rng {
   next(): number;
@@ -105,7 +107,7 @@ export interface FaultTarget {
   path: RegExp;
 }
 
-/** The faults of one run: injects them, and tells how long latency answers may still land. */
+/** The faults of one run: injects them, and lets the answers latency holds land. */
 export class Chaos {
   #held: FaultHandle[] = [];
   readonly delivered: HeldWebhook[] = [];
@@ -123,21 +125,22 @@ export class Chaos {
       path: target.path,
       // 429s long enough to outlast the gateway's own retries, sometimes
       times: fault === "rate_limit" || fault === "lock_timeout" ? 1 + this.r.int(4) : 1,
-      ...(fault === "latency" ? { ms: LATENCY_MS } : {}),
+      ...(fault === "latency" ? { ms: Infinity } : {}),
     });
     if (fault === "latency") this.#held.push(handle);
   }
 
   /**
    * Time passes at Stripe too: before the manual clock jumps a minute ahead,
-   * the requests the emulator holds (on a real timer) land, as Stripe would
-   * have finished them within that minute.
+   * the requests the emulator holds land, as Stripe would have finished them
+   * within that minute (an early reconciliation jumps without this: they are
+   * still held).
    */
   async pass(): Promise<void> {
     const landed = this.#held.filter((h) => h.remaining() === 0);
     if (landed.length === 0) return;
     this.#held = this.#held.filter((h) => h.remaining() > 0);
-    await new Promise((res) => setTimeout(res, LATENCY_MS + 100));
+    await Promise.all(landed.map((h) => h.release()));
     await this.w.emu.deliveries();
   }
 
