@@ -22,14 +22,22 @@ async function withKvFile(fn: (path: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** Another connection holding the write lock for `ms` (as a DELETE of expired keys does). */
-function holdWriteLock(path: string, ms: number): Promise<void> {
+/** Another connection holding the write lock until `unlock()` (as a DELETE of expired keys does). */
+function lockWrites(path: string): () => void {
   const db = new DatabaseSync(path);
   db.exec("BEGIN IMMEDIATE");
+  return () => {
+    db.exec("COMMIT");
+    db.close();
+  };
+}
+
+/** The write lock held for `ms`: for a commit that must wait it out. */
+function holdWriteLock(path: string, ms: number): Promise<void> {
+  const unlock = lockWrites(path);
   return new Promise((resolve) =>
     setTimeout(() => {
-      db.exec("COMMIT");
-      db.close();
+      unlock();
       resolve();
     }, ms)
   );
@@ -67,12 +75,13 @@ Deno.test("a checked commit still fails when the lock outlasts its budget", asyn
     const kv = await Deno.openKv(path);
     try {
       await kv.set(["k"], 1);
-      const released = holdWriteLock(path, 400);
+      // held until the commit gave up (a lock on a timer could end first on a busy machine)
+      const unlock = lockWrites(path);
       const err = await commitChecked(kv, async (op) => {
         const e = await kv.get(["k"]);
         op.check(e).set(["k"], 2);
       }, { lockWaitMs: 100 }).then(() => null, (e) => e);
-      await released;
+      unlock();
       assert.ok(err instanceof Error);
       assert.match(err.message, /database is locked/);
       assert.equal((await kv.get(["k"])).value, 1, "nothing was written");
@@ -150,10 +159,10 @@ Deno.test("a raw checked commit on a plain handle is refused at once while anoth
     const kv = await Deno.openKv(path);
     try {
       await kv.set(["n"], 0);
-      const released = holdWriteLock(path, 200);
+      const unlock = lockWrites(path);
       const e = await kv.get<number>(["n"]);
       const err = await kv.atomic().check(e).set(["n"], 1).commit().then(() => null, (x) => x);
-      await released;
+      unlock();
       // what the handles main.ts and the CLIs open are guarded against (kv/open.ts)
       assert.ok(err instanceof Error && /database is locked/.test(err.message));
     } finally {
