@@ -113,6 +113,11 @@ started.services = services;
 const app = createApp(deps, services);
 
 const drain = createDrain(app.fetch);
+const inFlightGauge = services.metrics.gauge(
+  "payops_http_requests_in_flight",
+  "Requests taken and not yet answered, bodies still arriving included",
+);
+services.metrics.onCollect(() => Promise.resolve(inFlightGauge.set({}, drain.inFlight())));
 /** how long a stop waits for requests in flight (a slow upload, a Stripe call) */
 const DRAIN_DEADLINE_MS = 25_000;
 
@@ -171,7 +176,7 @@ async function shutdown(reason: string) {
     Deno.exit(1);
   }
   stoppingSince = performance.now();
-  log.info("stopping: finishing in-flight requests", { reason });
+  log.info("stopping: finishing in-flight requests", { reason, in_flight: drain.inFlight() });
   clearInterval(jobLoop);
   stopWatching();
   const { unfinished } = await drain.stop(DRAIN_DEADLINE_MS);

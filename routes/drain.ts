@@ -14,6 +14,8 @@ export interface Drain {
   fetch: Handler;
   /** Refuses new requests from now on; resolves when those in flight are done or at `deadlineMs`. */
   stop(deadlineMs: number): Promise<{ unfinished: number }>;
+  /** Requests taken and not yet answered (a body still arriving counts). */
+  inFlight(): number;
 }
 
 const STOPPING_BODY = JSON.stringify({
@@ -45,6 +47,7 @@ export function createDrain(handler: Handler): Drain {
       done.finally(() => inflight.delete(done));
       return answer;
     },
+    inFlight: () => inflight.size,
     async stop(deadlineMs) {
       stopping = true;
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -16,6 +16,22 @@ import { spawnCollected } from "./helpers/child_process.ts";
  * (`setsid`), so a signal to the group reaches the task runner and main.ts,
  * as Ctrl-C does.
  */
+const METRICS_TOKEN = "scrape-token-0123456789";
+
+/** Waits until the server's `payops_http_requests_in_flight` reads `n` or more. */
+async function requestsInFlight(port: number, n: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    const text = await res.text();
+    const seen = Number(/^payops_http_requests_in_flight (\d+)$/m.exec(text)?.[1] ?? 0);
+    if (seen >= n) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the server never had ${n} requests in flight`);
+}
+
 function startServer(env: Record<string, string>) {
   return spawnCollected("setsid", [Deno.execPath(), "task", "--quiet", "start"], env);
 }
@@ -29,6 +45,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
       PORT: String(port),
       STRIPE_EMULATOR_PORT: String(freePort()),
       LOG_FORMAT: "json",
+      METRICS_TOKEN,
     });
     const first = startServer(env);
     await first.waitFor(/API docs: /, "the credentials box");
@@ -80,9 +97,11 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
       "POST /api/admin/enroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
         `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 10)}`,
     ));
-    await new Promise((r) => setTimeout(r, 200));
+    // signalled once the server has taken it (a scrape counts itself), not after a guess
+    await requestsInFlight(port, 2);
     Deno.kill(-second.child.pid, "SIGTERM");
     await second.waitFor(/stopping: finishing in-flight requests/, "the stop to begin");
+    assert.match(second.output(), /"in_flight":1/, "the held request, named in the stop line");
     const late = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(late.status, 503);
     assert.equal(late.headers.get("retry-after"), "2");
