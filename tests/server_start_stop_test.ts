@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
 import { spawnCollected } from "./helpers/child_process.ts";
+import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 
 /**
  * `deno task start` as a terminal runs it: in a process group of its own
@@ -24,9 +25,9 @@ async function requestsInFlight(port: number, n: number): Promise<void> {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
       headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     });
-    const text = await res.text();
-    const seen = Number(/^payops_http_requests_in_flight (\d+)$/m.exec(text)?.[1] ?? 0);
-    if (seen >= n) return;
+    assert.equal(res.status, 200);
+    const families = parsePrometheus(await res.text());
+    if ((sampleValue(families, "payops_http_requests_in_flight") ?? 0) >= n) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`the server never had ${n} requests in flight`);
