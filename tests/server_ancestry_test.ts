@@ -48,6 +48,17 @@ async function waitFor(path: string, pattern: RegExp, what: string, ms = 60_000)
   );
 }
 
+/** Waits until process `pid` has exited (gone, or a zombie waiting to be reaped). */
+async function gone(pid: number, what: string, ms = 60_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+    if (stat === null || /^\d+ \(.*\) Z/.test(stat)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (pid ${pid})`);
+}
+
 Deno.test("a server started in the background outlives the shell that started it; killing its deno task stops it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ancestry_" });
   const log = `${dir}/server.log`;
@@ -60,7 +71,8 @@ Deno.test("a server started in the background outlives the shell that started it
   });
   // python -> sh -> deno task -> main.ts, as a shell script would start it; python leaves at
   // once and the shell exits once the server listens
-  const script = `"${Deno.execPath()}" task --quiet start > "${log}" 2>&1 &
+  const script = `echo $$ > "${dir}/sh.pid"
+    "${Deno.execPath()}" task --quiet start > "${log}" 2>&1 &
     echo $! > "${dir}/task.pid"
     while ! grep -q '"msg":"listening"' "${log}" 2>/dev/null; do sleep 0.2; done
     sleep 1.5`;
@@ -73,7 +85,10 @@ Deno.test("a server started in the background outlives the shell that started it
   await launcher.output();
   try {
     await waitFor(log, /API docs: /, "the credentials box");
-    await new Promise((r) => setTimeout(r, 2500)); // the shell has exited; the watcher has looked
+    const shellPid = Number((await Deno.readTextFile(`${dir}/sh.pid`)).trim());
+    await gone(shellPid, "the shell that started the server to exit");
+    // the watcher looks every second: two looks since the shell went, and a margin
+    await new Promise((r) => setTimeout(r, 2500));
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(res.status, 200, await Deno.readTextFile(log));
     await res.body?.cancel();

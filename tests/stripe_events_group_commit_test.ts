@@ -146,9 +146,9 @@ function gatedKv(kv: Deno.Kv) {
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
-/** Waits (a second at most) until `ready()`; throws `what` when it never is. */
+/** Waits (20 s at most: a busy machine is slow, never wrong) until `ready()`; throws `what` when it never is. */
 async function until(ready: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !ready(); i++) await tick();
+  for (let i = 0; i < 4000 && !ready(); i++) await tick();
   assert.ok(ready(), what);
 }
 
@@ -156,10 +156,12 @@ Deno.test("a second group is sent while the first commits, never a third; a refu
   await withTestApp(async (t) => {
     const { kv, state, release } = gatedKv(t.kv);
     const committer = createEventCommitter(kv, t.services.audit);
+    let built = 0;
     const bump = (key: Deno.KvKey) =>
       committer.commit(ctx, async (op) => {
         const entry = await t.kv.get<number>(key);
         op.check(entry).set(key, (entry.value ?? 0) + 1);
+        built++;
         return { value: { applied: true, detail: String(key) }, audit: [] };
       });
     const all = [bump(["pipe", "a"])];
@@ -168,6 +170,8 @@ Deno.test("a second group is sent while the first commits, never a third; a refu
     await until(() => state.sent === 2, "no second group while the first commits");
     // more changes, one of them reading "a" before the first group lands
     all.push(bump(["pipe", "c"]), bump(["pipe", "d"]), bump(["pipe", "a"]));
+    // all five built (so a third group could have gone out), then a few turns to place them
+    await until(() => built >= 5, "the last three changes were not built");
     for (let i = 0; i < 5; i++) await tick();
     assert.equal(state.sent, 2, "a third group went out while two were in flight");
     assert.equal(state.inFlight, 2);
