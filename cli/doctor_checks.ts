@@ -83,6 +83,13 @@ export function checkSecrets(config: Config, storedSigningKey: boolean): Finding
         : ok("webhook secret", `${secrets.length} signing secret(s) in the expected format`),
     );
   }
+  // /metrics does not tell a caller whether METRICS_TOKEN is set (README, Metrics); this does
+  out.push(ok(
+    "metrics",
+    config.metricsToken
+      ? "METRICS_TOKEN is set: a scraper reads /metrics with it"
+      : "METRICS_TOKEN is not set: only an admin's API token reads /metrics",
+  ));
   return out;
 }
 

@@ -40,16 +40,14 @@ export function metricsRoutes(metricsToken: string | undefined) {
             "send Authorization: Bearer <METRICS_TOKEN> (or an admin's API token)",
           );
         }
-        // A scraper's bearer is not an admin token: say what /metrics takes.
+        // A scraper's bearer is not an admin token: say what /metrics takes. The same words
+        // whether METRICS_TOKEN is set or not: an unauthenticated caller learns nothing of it.
         if (!token.startsWith("pot_")) {
           throw new AppError(
             "unauthenticated",
-            metricsToken === undefined
-              ? "METRICS_TOKEN is not set on this server, so only an admin's API token reads " +
-                "/metrics: set METRICS_TOKEN (16 characters or more) in the server's " +
-                "environment and restart it, or scrape with an admin's token"
-              : "this bearer is not METRICS_TOKEN nor an admin's API token: give the scraper " +
-                "the server's current METRICS_TOKEN",
+            "this bearer is neither METRICS_TOKEN nor an admin's API token: give the scraper " +
+              "the server's current METRICS_TOKEN (where none is set, set one of 16 characters " +
+              "or more in the server's environment and restart it), or scrape with an admin's token",
           );
         }
         throw e;

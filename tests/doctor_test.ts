@@ -55,6 +55,17 @@ Deno.test("doctor passes a sound setup: key, store, endpoint, events, api_versio
       ) {
         assert.ok(checks.includes(c), `${c} is checked: ${checks.join(", ")}`);
       }
+      // /metrics does not tell a caller whether METRICS_TOKEN is set; the doctor does
+      const metrics = findings.find((f) => f.check === "metrics");
+      assert.match(metrics?.detail ?? "", /METRICS_TOKEN is not set: only an admin's API token/);
+      const withToken = await runDoctor({
+        env: { ...envFor(emu, path), METRICS_TOKEN: "scrape-token-0123456789" },
+        fetch: emu.fetch,
+      });
+      assert.match(
+        withToken.find((f) => f.check === "metrics")?.detail ?? "",
+        /METRICS_TOKEN is set/,
+      );
     });
   });
 });
