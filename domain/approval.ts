@@ -83,7 +83,7 @@ export const APPROVAL_POLICY = {
     requester: { permission: "refunds.create", what: "ask for refunds" },
     approverPermission: "refunds.approve",
     description: "a refund at or above REFUND_APPROVAL_THRESHOLD (counting the same operator's " +
-      "refunds on that payment or customer in 24 h), or beyond the operator's daily cap",
+      "refunds on that payment, customer or card in 24 h), or beyond the operator's daily cap",
   },
   "user.create": {
     requester: ACCOUNTS,

@@ -18,6 +18,8 @@ export interface AcceptMark {
   dispute: string;
   /** the customer, or the payment when the dispute has no customer */
   subject: string;
+  /** the fingerprint of the card the payment was made with (absent on older marks) */
+  card?: string | null;
   currency: string;
   amount: number;
 }
@@ -37,10 +39,20 @@ export async function getAcceptTally(
   return { entry, recent: (entry.value?.accepts ?? []).filter((a) => a.at > now - DAY_MS) };
 }
 
-/** What this operator accepted alone on `subject` in `currency` in the last 24 h. */
-export function acceptedOn(tally: AcceptTally, subject: string, currency: string): number {
+/**
+ * What this operator accepted alone on `subject` (or on payments made with
+ * `card`: one card is one payer) in `currency` in the last 24 h.
+ */
+export function acceptedOn(
+  tally: AcceptTally,
+  subject: string,
+  currency: string,
+  card: string | null = null,
+): number {
   return tally.recent
-    .filter((a) => a.subject === subject && a.currency === currency)
+    .filter((a) =>
+      (a.subject === subject || (card !== null && a.card === card)) && a.currency === currency
+    )
     .reduce((sum, a) => sum + a.amount, 0);
 }
 

@@ -20,6 +20,8 @@ import { type RequesterRow, requesterRow } from "./refunds.ts";
 export interface RecentRefund extends RequesterRow {
   /** the payment's customer now (null when not asked for) */
   customer: string | null;
+  /** the fingerprint of the payment's card (null when none, or not asked for) */
+  card: string | null;
 }
 
 /** One of the operator's index rows as listed, with the versionstamp of its row. */
@@ -57,15 +59,27 @@ export async function listRequesterRowsSince(
   });
 }
 
-/** The customers of the transactions `txnIds`, as they are now (absent: none, or no record). */
-export async function readCustomers(
+/** Who paid a transaction, as the approval policy groups refunds. */
+export interface Payer {
+  customer: string | null;
+  /** the card's fingerprint */
+  card: string | null;
+}
+
+/** The payer of a transaction: its customer and its card's fingerprint. */
+export function payerOf(t: Transaction): Payer {
+  return { customer: t.customer ?? null, card: t.payment_method?.fingerprint ?? null };
+}
+
+/** The payers of the transactions `txnIds`, as they are now (absent: no record). */
+export async function readPayers(
   kv: Deno.Kv,
   txnIds: string[],
-): Promise<Map<string, string | null>> {
+): Promise<Map<string, Payer>> {
   const txns = await getManyChunked<Transaction>(kv, txnIds.map((id) => keys.transaction(id)));
-  const customerOf = new Map<string, string | null>();
-  for (const t of txns) if (t.value) customerOf.set(t.value.id, t.value.customer ?? null);
-  return customerOf;
+  const payers = new Map<string, Payer>();
+  for (const t of txns) if (t.value) payers.set(t.value.id, payerOf(t.value));
+  return payers;
 }
 
 /** The operator's last request: when, and the refund it created (older marks: the time alone). */

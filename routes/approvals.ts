@@ -100,7 +100,9 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   description: "`note` is optional, but a refund (`rfd_…`) needs a `note` (1 to 500 " +
     "characters), as `POST /refunds/{id}/reject` does: the refund keeps why it was refused " +
     "(422 on `body.note` without one). Rejecting again what you already rejected answers the " +
-    "same decision (`replayed: true`).",
+    "same decision (`replayed: true`). The requester withdraws their own request; anyone " +
+    "else decides as an approver would: never the admin the request acts on, nor an account " +
+    "linked to it or to the requester (403 `self_approval_forbidden`).",
   request: {
     params: IdParam,
     body: {
@@ -116,7 +118,7 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   },
   responses: {
     200: jsonContent(DecisionSchema, "rejected"),
-    ...errorResponses("not_found", "conflict"),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
   },
 });
 

@@ -118,14 +118,15 @@ Deno.test("accept with the same Idempotency-Key and body replays the first answe
 /** A dispute on a new payment of `customer` (pm_card_createDispute), delivered to the app. */
 async function disputeOf(
   w: Parameters<Parameters<typeof withRefundWorld>[0]>[0],
-  customer: string,
+  customer: string | null,
   amount: number,
+  card = "pm_card_createDispute",
 ) {
   const pi = await w.stripe.paymentIntents.create({
     amount,
     currency: "usd",
-    customer,
-    payment_method: "pm_card_createDispute",
+    ...(customer ? { customer } : {}),
+    payment_method: card,
     confirm: true,
   });
   await w.deliver();
@@ -142,7 +143,8 @@ Deno.test("one operator's accepts of a customer's disputes add up toward the thr
       await disputeOf(w, customer, 10_000),
     ];
     const other = (await w.stripe.customers.create({ email: "other@example.com" })).id;
-    const d = await disputeOf(w, other, 30_000);
+    // another customer with another card (the same card would be the same payer)
+    const d = await disputeOf(w, other, 30_000, "pm_card_createDisputeProductNotReceived");
     const accept = (as: typeof w.operator, id: string) =>
       call(w, as, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
 
@@ -151,7 +153,7 @@ Deno.test("one operator's accepts of a customer's disputes add up toward the thr
     assert.equal(second.status, 202, JSON.stringify(second.body));
     assert.match(
       second.body.approval.summary,
-      /\(fraudulent, 300\.00 USD\) as lost; with 300\.00 USD of this customer's disputes/,
+      /\(fraudulent, 300\.00 USD\) as lost; with 300\.00 USD of this customer's \(or card's\) disputes/,
     );
     assert.equal((await accept(w.operator, d.id)).status, 200, "another customer: its own sum");
     assert.equal((await accept(w.operator2, c.id)).status, 200, "another operator: their own sum");
@@ -233,5 +235,22 @@ Deno.test("attack: one operator accepting many customers' disputes alone stops a
     // the cap is 1,000.00 a day here: the third would pass it
     assert.deepEqual(answers.map((a) => a.status), [200, 200, 202, 202]);
     assert.match(answers[2].body.approval.summary, /beyond the requester's daily cap/);
-  }, { env: { REFUND_DAILY_CAP_PER_OPERATOR: "100000" } });
+    // the emulator has one such card: the threshold is set out of the way to see the cap alone
+  }, { env: { REFUND_DAILY_CAP_PER_OPERATOR: "100000", REFUND_APPROVAL_THRESHOLD: "1000000" } });
+});
+
+Deno.test("attack: one operator's accepts of guest disputes paid with one card add up toward the threshold", async () => {
+  await withRefundWorld(async (w) => {
+    const accept = (id: string) =>
+      call(w, w.operator, "POST", `/disputes/${id}/accept`, { note: "not worth fighting" }, true);
+    const a = await disputeOf(w, null, 30_000);
+    const b = await disputeOf(w, null, 30_000);
+    assert.equal(a.customer, null);
+    assert.equal((await accept(a.id)).status, 200); // 300.00 alone: under 500.00
+    const second = await accept(b.id); // 600.00 on one card in 24 h
+    assert.equal(second.status, 202, JSON.stringify(second.body));
+    // another card is another payer
+    const c = await disputeOf(w, null, 30_000, "pm_card_createDisputeProductNotReceived");
+    assert.equal((await accept(c.id)).status, 200);
+  });
 });

@@ -92,16 +92,23 @@ Deno.test("the daily cap is on by default at ten times the threshold, and 0 mean
   }, { env: { REFUND_APPROVAL_THRESHOLD: "50000", REFUND_DAILY_CAP_PER_OPERATOR: "0" } });
 });
 
-Deno.test("approvalReasons() adds up one operator's refunds on the payment or the customer, per currency", () => {
+Deno.test("approvalReasons() adds up one operator's refunds on the payment, the customer or the card, per currency", () => {
   const prior = (p: Partial<PriorRefund>): PriorRefund => ({
     transaction_id: "txn_a",
     customer: "cus_1",
+    card: null,
     amount: 30000,
     currency: "usd",
     status: "succeeded",
     ...p,
   });
-  const refund = { amount: 20000, currency: "usd", transaction_id: "txn_b", customer: "cus_1" };
+  const refund = {
+    amount: 20000,
+    currency: "usd",
+    transaction_id: "txn_b",
+    customer: "cus_1",
+    card: null,
+  };
   const limits = { threshold: 50000, cap: 500000 };
   assert.deepEqual(approvalReasons(refund, [prior({})], limits), ["threshold"], "same customer");
   assert.deepEqual(approvalReasons(refund, [prior({ customer: "cus_2" })], limits), []);
@@ -112,6 +119,14 @@ Deno.test("approvalReasons() adds up one operator's refunds on the payment or th
     ["threshold"],
     "same payment",
   );
+  // one card is one payer: guest payments (no customer), or the card under another customer
+  const guest = { ...refund, customer: null, card: "fp_1" };
+  assert.deepEqual(approvalReasons(guest, [prior({ customer: null, card: "fp_1" })], limits), [
+    "threshold",
+  ], "same card");
+  assert.deepEqual(approvalReasons(guest, [prior({ card: "fp_1" })], limits), ["threshold"]);
+  assert.deepEqual(approvalReasons(guest, [prior({ customer: null, card: "fp_2" })], limits), []);
+  assert.deepEqual(approvalReasons(guest, [prior({ customer: null })], limits), []);
   // the default cap: ten times the threshold, all of the operator's refunds in the currency
   const many = Array.from(
     { length: 10 },

@@ -9,7 +9,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
-import { checkApprover } from "./rules.ts";
+import { checkApprover, linkRefusal } from "./rules.ts";
 import { approvalTarget, claim, type Decider, expire, load, run } from "./transitions.ts";
 import type {
   ApprovalServices,
@@ -171,6 +171,12 @@ const reject: Decision = async (d, ctx, first, body) => {
     });
     throw new AppError("forbidden", `${reason}: it needs ${policy?.approverPermission}`);
   }
+  // nor is anyone else the admin the request acts on, or linked to it or the requester: the
+  // target of a disable or a credential reset would otherwise veto it (README, "Two-person rules")
+  const linked = first.requested_by === ctx.actor.id
+    ? null
+    : await linkRefusal(d.deps.kv, first, ctx);
+  if (linked) await deny(d, ctx, first, linked.error, linked.reason, false);
   if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
     // past its time it is expired, not rejected: there is nothing left to refuse
     const message = `approval request ${id} expired at ${first.expires_at}; nothing is left ` +

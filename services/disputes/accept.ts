@@ -23,6 +23,7 @@ import {
   withDisputeHistory,
 } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
+import { getTransaction } from "../../kv/transactions.ts";
 import { getApproval } from "../../kv/approvals.ts";
 import { acceptedIn, acceptedOn, addAcceptMark, getAcceptTally } from "../../kv/dispute_accepts.ts";
 import type { DisputeApplier } from "./apply.ts";
@@ -150,7 +151,7 @@ function addAcceptRequest(
   const before = formatMoney(earlier, r.currency);
   const also =
     (earlier > 0
-      ? `; with ${before} of this customer's disputes the requester accepted in 24 h`
+      ? `; with ${before} of this customer's (or card's) disputes the requester accepted in 24 h`
       : "") + (overCap ? "; beyond the requester's daily cap" : "");
   return approvals.addRequest(
     op,
@@ -196,10 +197,12 @@ export function createDisputeAccepts(
         const now = clock.now();
         const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
-        // the same operator's accepts of this customer's disputes in 24 h count too
+        // the same operator's accepts of this customer's (or this card's) disputes in 24 h count too
         const tally = await getAcceptTally(kv, ctx.actor.id, now);
         const subject = r.customer ?? r.transaction_id;
-        const earlier = acceptedOn(tally, subject, r.currency);
+        const card = (await getTransaction(kv, r.transaction_id))?.payment_method?.fingerprint ??
+          null;
+        const earlier = acceptedOn(tally, subject, r.currency, card);
         // and all their accepts of the day, whoever the customer: the refunds' daily cap
         const cap = config.refundDailyCaps
           ? amountFor(config.refundDailyCaps, r.currency)
@@ -217,6 +220,7 @@ export function createDisputeAccepts(
             at: now,
             dispute: id,
             subject,
+            card,
             currency: r.currency,
             amount: r.amount,
           });

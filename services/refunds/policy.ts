@@ -205,6 +205,8 @@ export const POLICY_WINDOW_MS = 24 * 3600_000;
 export interface PriorRefund {
   transaction_id: string;
   customer: string | null;
+  /** the fingerprint of the card the payment was made with (null: none known) */
+  card: string | null;
   amount: number;
   currency: string;
   status: RefundStatus;
@@ -213,20 +215,28 @@ export interface PriorRefund {
 /**
  * Why a second person must approve (README, "Refund approval policy"). The
  * threshold counts this refund plus the same operator's other refunds on the
- * same payment or the same customer in the window, so splitting one refund
- * into several does not get under it; the cap counts all of the operator's
+ * same payment, the same customer or the same card in the window, so
+ * splitting one refund into several (several payments of one payer, guest
+ * payments with one card) does not get under it; the cap counts all of the operator's
  * refunds in the currency. Released refunds (rejected, failed, …) count for
  * nothing. `threshold` and `cap` are the currency's.
  */
 export function approvalReasons(
-  refund: { amount: number; currency: string; transaction_id: string; customer: string | null },
+  refund: {
+    amount: number;
+    currency: string;
+    transaction_id: string;
+    customer: string | null;
+    card: string | null;
+  },
   prior: PriorRefund[],
   limits: { threshold: number; cap: number },
 ): string[] {
   const live = prior.filter((p) => p.currency === refund.currency && !isReleased(p.status));
   const related = live.filter((p) =>
     p.transaction_id === refund.transaction_id ||
-    (refund.customer !== null && p.customer === refund.customer)
+    (refund.customer !== null && p.customer === refund.customer) ||
+    (refund.card !== null && p.card === refund.card)
   );
   const sum = (list: PriorRefund[]) => list.reduce((n, p) => n + p.amount, 0);
   const reasons: string[] = [];

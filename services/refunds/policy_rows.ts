@@ -15,9 +15,10 @@
  * changed again, a row without a count) lists them again.
  *
  * Also listed again: after `REFRESH_MS`, when the mark names a refund the
- * rows lack, and when too many rows are watched. The payments' customers are
- * kept only once known: a payment with a refund is paid, and a paid payment's
- * customer does not change (README, "Transactions and money edges").
+ * rows lack, and when too many rows are watched. The payments' customers (and
+ * cards) are kept only once the customer is known: a payment with a refund is
+ * paid, and a paid payment's customer does not change (README, "Transactions
+ * and money edges"), nor does the card it was paid with.
  */
 import type { Clock } from "../../core/clock.ts";
 import { idTime } from "../../core/ids.ts";
@@ -28,7 +29,8 @@ import {
   getRequesterVersion,
   listRequesterRowsSince,
   markCovers,
-  readCustomers,
+  type Payer,
+  readPayers,
   readRequesterSnapshot,
   type RecentRefund,
   type RequesterMark,
@@ -76,7 +78,7 @@ export class RequesterRows {
   #keptRows = 0;
   /** per operator, refunds this process asked for (ms asked): watched until their row shows */
   readonly #asked = new Map<string, Map<string, number>>();
-  readonly #customers = new Map<string, string>();
+  readonly #payers = new Map<string, Payer>();
   /** full lists made (tests count them) */
   lists = 0;
 
@@ -127,22 +129,25 @@ export class RequesterRows {
     asked.set(refundId, now);
   }
 
-  /** `rows` with their payments' customers (those known are not read again). */
-  async withCustomers(rows: RequesterRow[]): Promise<RecentRefund[]> {
+  /**
+   * `rows` with their payments' customers and cards (those whose customer is
+   * known are not read again: a paid payment's customer and card stay).
+   */
+  async withPayers(rows: RequesterRow[]): Promise<RecentRefund[]> {
     const unknown = [...new Set(rows.map((r) => r.transaction_id))]
-      .filter((id) => !this.#customers.has(id));
-    const read = unknown.length ? await readCustomers(this.#kv, unknown) : new Map();
-    for (const [txn, customer] of read) {
-      if (customer === null) continue;
-      if (this.#customers.size >= MAX_CUSTOMERS) {
-        this.#customers.delete(this.#customers.keys().next().value!); // the oldest first
+      .filter((id) => !this.#payers.has(id));
+    const read = unknown.length ? await readPayers(this.#kv, unknown) : new Map<string, Payer>();
+    for (const [txn, payer] of read) {
+      if (payer.customer === null) continue;
+      if (this.#payers.size >= MAX_CUSTOMERS) {
+        this.#payers.delete(this.#payers.keys().next().value!); // the oldest first
       }
-      this.#customers.set(txn, customer);
+      this.#payers.set(txn, payer);
     }
-    return rows.map((r) => ({
-      ...r,
-      customer: this.#customers.get(r.transaction_id) ?? read.get(r.transaction_id) ?? null,
-    }));
+    return rows.map((r) => {
+      const payer = this.#payers.get(r.transaction_id) ?? read.get(r.transaction_id);
+      return { ...r, customer: payer?.customer ?? null, card: payer?.card ?? null };
+    });
   }
 
   #usable(requester: string, sinceMs: number): Kept | null {

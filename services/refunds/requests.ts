@@ -25,7 +25,7 @@ import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { amountFor } from "../../config.ts";
-import { addRequesterMark, type RequesterMark } from "../../kv/refund_policy.ts";
+import { addRequesterMark, payerOf, type RequesterMark } from "../../kv/refund_policy.ts";
 import { RequesterRows } from "./policy_rows.ts";
 import { createRefundApprovals } from "./approve.ts";
 import { assertAlertNotLegitimate } from "./fraud_alert.ts";
@@ -74,8 +74,8 @@ export interface CreateRefundInput {
 /**
  * The approval policy on the operator's last 24 h (README, "Refund approval
  * policy"); the operator's mark is checked so their concurrent requests
- * count each other. The payments' customers are read only when this one has
- * a customer (no prior refund can share a missing one).
+ * count each other. The payments' customers and cards are read only when this
+ * one has a customer or a card (no prior refund can share a missing one).
  */
 async function policyReasons(
   { config }: Deps,
@@ -84,15 +84,16 @@ async function policyReasons(
   txn: Transaction,
   amount: number,
 ): Promise<string[]> {
-  const prior = txn.customer
-    ? await policy.withCustomers(reads.rows)
-    : reads.rows.map((r) => ({ ...r, customer: null }));
+  const payer = payerOf(txn);
+  const prior = payer.customer !== null || payer.card !== null
+    ? await policy.withPayers(reads.rows)
+    : reads.rows.map((r) => ({ ...r, customer: null, card: null }));
   const threshold = amountFor(config.refundApprovalThresholds, txn.currency);
   const cap = config.refundDailyCaps
     ? amountFor(config.refundDailyCaps, txn.currency)
     : threshold * 10;
   return approvalReasons(
-    { amount, currency: txn.currency, transaction_id: txn.id, customer: txn.customer },
+    { amount, currency: txn.currency, transaction_id: txn.id, ...payer },
     prior,
     { threshold, cap },
   );
