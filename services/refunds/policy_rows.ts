@@ -15,10 +15,10 @@
  * changed again, a row without a count) lists them again.
  *
  * Also listed again: after `REFRESH_MS`, when the mark names a refund the
- * rows lack, and when too many rows are watched. The payments' customers (and
- * cards) are kept only once the customer is known: a payment with a refund is
- * paid, and a paid payment's customer does not change (README, "Transactions
- * and money edges"), nor does the card it was paid with.
+ * rows lack, and when too many rows are watched. The payments' customers and
+ * cards are kept once one of them is known: a payment with a refund is paid,
+ * and a paid payment's customer does not change (README, "Transactions and
+ * money edges"), nor does the card it was paid with.
  */
 import type { Clock } from "../../core/clock.ts";
 import { idTime } from "../../core/ids.ts";
@@ -130,15 +130,16 @@ export class RequesterRows {
   }
 
   /**
-   * `rows` with their payments' customers and cards (those whose customer is
-   * known are not read again: a paid payment's customer and card stay).
+   * `rows` with their payments' customers and cards (those with either known
+   * are not read again: a paid payment's customer and card stay).
    */
   async withPayers(rows: RequesterRow[]): Promise<RecentRefund[]> {
     const unknown = [...new Set(rows.map((r) => r.transaction_id))]
       .filter((id) => !this.#payers.has(id));
     const read = unknown.length ? await readPayers(this.#kv, unknown) : new Map<string, Payer>();
     for (const [txn, payer] of read) {
-      if (payer.customer === null) continue;
+      // a guest payment's card is kept too: a paid payment's card does not change either
+      if (payer.customer === null && payer.card === null) continue;
       if (this.#payers.size >= MAX_CUSTOMERS) {
         this.#payers.delete(this.#payers.keys().next().value!); // the oldest first
       }
