@@ -94,12 +94,22 @@ export async function adminHandlers(kv: Deno.Kv, adminId: string): Promise<Set<s
   return out;
 }
 
-/** Every admin id linked to `adminId`. */
-export async function linkedAdmins(kv: Deno.Kv, adminId: string): Promise<Set<string>> {
+/**
+ * Which of `others` are linked to `adminId`: each pair looked up by key, both
+ * ways (links are written both ways; either row is enough), so an account with
+ * any number of links is judged on the pairs that matter.
+ */
+export async function linkedAmong(
+  kv: Deno.Kv,
+  adminId: string,
+  others: string[],
+): Promise<Set<string>> {
+  const pairs = others.flatMap((o) => [keys.adminLink(adminId, o), keys.adminLink(o, adminId)]);
+  const rows = await getManyChunked(kv, pairs);
   const out = new Set<string>();
-  for await (const e of kv.list({ prefix: keys.adminLinksPrefix(adminId) }, { limit: 1000 })) {
-    out.add(String(e.key[2]));
-  }
+  rows.forEach((r, i) => {
+    if (r.versionstamp !== null) out.add(others[Math.floor(i / 2)]);
+  });
   return out;
 }
 

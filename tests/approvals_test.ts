@@ -15,6 +15,7 @@ import {
 import type { CallContext } from "../domain/actor.ts";
 import type { ApprovalRequest } from "../domain/approval.ts";
 import type { Role } from "../domain/permissions.ts";
+import { addAdminLink } from "../kv/approvals.ts";
 
 const ctxOf = adminContext;
 
@@ -221,5 +222,31 @@ Deno.test("approvals: an approve with no body, and a reject by the requester, ar
     const problem = await late.json();
     assert.equal(problem.status, 409);
     assert.equal(problem.request_status, "rejected");
+  });
+});
+
+Deno.test("approvals: a link is found however many links the approver has", async () => {
+  await withTestApp(async (t) => {
+    countingKind(t);
+    const approver = await createAdmin(t, "admin");
+    const requester = await createAdmin(t, "admin");
+    // 1,200 links of the approver's that sort before the requester's, then theirs, both ways
+    // (as links are written): a listing that stops at 1,000 rows would not reach it
+    const link = { why: "approved", at: new Date().toISOString() };
+    for (let start = 0; start < 1200; start += 400) {
+      const op = t.kv.atomic();
+      for (let i = start; i < start + 400; i++) {
+        addAdminLink(op, approver.id, `adm_00${String(i).padStart(24, "0")}`, link);
+      }
+      assert.ok((await op.commit()).ok);
+    }
+    const op = t.kv.atomic();
+    addAdminLink(op, approver.id, requester.id, link);
+    assert.ok((await op.commit()).ok);
+    const req = await ask(t, requester);
+    const refused = await t.services.approvals.approve(ctxOf(approver), req.id, {})
+      .then(() => null, (e) => e);
+    assert.equal(refused?.code, "self_approval_forbidden");
+    assert.equal(refused?.extra?.rule, "linked_account");
   });
 });

@@ -14,7 +14,7 @@ import {
   approverDenial,
   isApprovalKind,
 } from "../../domain/approval.ts";
-import { adminHandlers, linkedAdmins } from "../../kv/approvals.ts";
+import { adminHandlers, linkedAmong } from "../../kv/approvals.ts";
 import { getAdmin, getAdmins } from "../../kv/admins.ts";
 
 /** JSON with sorted keys: the same content always hashes the same. */
@@ -40,19 +40,20 @@ export interface Refusal {
 }
 
 /**
- * Admin ids linked to `adminId`: the recorded links, plus whoever created
- * it and whoever it created among `others` (accounts made before links
- * were recorded keep their `created_by`).
+ * Which of `others` are linked to `adminId`: the recorded links, whoever
+ * created it and whoever it created (accounts made before links were
+ * recorded keep their `created_by`), and accounts whose enrollment went
+ * through the same person.
  */
 export async function linksOf(
   kv: Deno.Kv,
   adminId: string,
   others: string[],
 ): Promise<Set<string>> {
-  const linked = await linkedAdmins(kv, adminId);
+  const linked = await linkedAmong(kv, adminId, others);
   const records = await getAdmins(kv, [adminId, ...others]);
   for (const r of records) {
-    if (r.id === adminId) linked.add(r.created_by);
+    if (r.id === adminId && others.includes(r.created_by)) linked.add(r.created_by);
     else if (r.created_by === adminId) linked.add(r.id);
   }
   // accounts whose enrollment codes went through the same person: that person could hold both
