@@ -17,6 +17,7 @@ import {
   jsonBody,
   jsonContent,
   LimitQuery,
+  ourIdMessage,
   pageSchema,
 } from "../openapi/schemas.ts";
 import {
@@ -197,7 +198,10 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   summary: "End a snooze now",
   request: {
     params: z.object({
-      id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "id must be a snooze id (fsz_…)").openapi({
+      id: z.string().regex(
+        /^fsz_[0-9A-Z]{26}$/,
+        ourIdMessage("a snooze id", "fsz", "GET /fraud/snoozes"),
+      ).openapi({
         param: { name: "id", in: "path" },
         example: "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
       }),
