@@ -109,6 +109,8 @@ export interface RetryFacts {
   /** when the offered card's details were entered (ms, `created`); null: unknown or fixed (test ids) */
   cardEnteredAt?: number | null;
   openFraudAlert: boolean;
+  /** that open alert's id, to name it in the refusal */
+  openFraudAlertId?: string | null;
   /** an alert resolved as fraud that still names the customer (its id) */
   fraudConfirmed?: string | null;
   confirmFraudAlert: boolean;
@@ -163,10 +165,13 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
     );
   }
   if (f.openFraudAlert && !(f.confirmFraudAlert && f.note?.trim())) {
+    const alert = f.openFraudAlertId
+      ? `fraud alert ${f.openFraudAlertId} is open on this customer`
+      : "the customer has an open fraud alert";
     return refuse(
       "fraud_alert_open",
-      "the customer has an open fraud alert: send confirm_fraud_alert: true and a note saying " +
-        "why this retry is safe, or resolve the alert first",
+      `${alert}: send confirm_fraud_alert: true and a note saying why this retry is safe, or ` +
+        "resolve the alert first",
     );
   }
   if (f.fraudConfirmed && !(f.confirmFraudAlert && f.note?.trim())) {

@@ -281,10 +281,17 @@ export async function confirmedFraudAlert(
 }
 
 export async function hasOpenFraudAlert(kv: Deno.Kv, customer: string): Promise<boolean> {
+  return (await openFraudAlertOf(kv, customer)) !== null;
+}
+
+/** An open fraud alert naming the customer (its id), null when none. */
+export async function openFraudAlertOf(kv: Deno.Kv, customer: string): Promise<string | null> {
   for await (
-    const _ of kv.list({ prefix: keys.fraudAlertsByCustomerPrefix(customer) }, { limit: 1 })
+    const row of kv.list<string>({ prefix: keys.fraudAlertsByCustomerPrefix(customer) }, {
+      limit: 1,
+    })
   ) {
-    return true;
+    return row.value;
   }
-  return false;
+  return null;
 }

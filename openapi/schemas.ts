@@ -83,6 +83,16 @@ export function approvalHashField(source: string, description: string) {
   ).optional().openapi({ description });
 }
 
+/**
+ * What a path id of ours (`prefix` and a 26-character ULID) that is not in that form is told: a
+ * copy cut short or lower-cased, or a made-up one, already starts with the prefix, so the message
+ * gives the whole form and where such ids are shown.
+ */
+export function ourIdMessage(what: string, prefix: string, shownBy: string): string {
+  return `id must be ${what}: ${prefix}_ and 26 digits and capital letters, as ${shownBy} ` +
+    "shows it";
+}
+
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
   return { required, content: { "application/json": { schema } } };

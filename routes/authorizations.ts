@@ -16,6 +16,7 @@ import {
   DateTimeSchema as DateTime,
   jsonBody,
   jsonContent,
+  ourIdMessage,
   stripeCallErrors,
 } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
@@ -135,7 +136,14 @@ const show = showRoute({
   tags: ["transactions"],
   summary: "One capture or cancel as it stands (`processing` until Stripe's outcome is known)",
   params: idParam(
-    z.string().regex(/^aut_[0-9A-Z]{26}$/, "id must be a capture or cancel id (aut_…)"),
+    z.string().regex(
+      /^aut_[0-9A-Z]{26}$/,
+      ourIdMessage(
+        "a capture or cancel id",
+        "aut",
+        "the Location of a capture's or cancel's answer",
+      ),
+    ),
     "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: ActionSchema,

@@ -17,6 +17,7 @@ import {
   jsonBody,
   jsonContent,
   LimitQuery,
+  ourIdMessage,
   pageSchema,
 } from "../openapi/schemas.ts";
 import {
@@ -30,6 +31,7 @@ import {
   StatusEnum,
 } from "./fraud_schemas.ts";
 import type { Services } from "../services/mod.ts";
+import { transactionIdAt } from "./transactions.ts";
 
 const tags = ["fraud"];
 const q = (name: string) => ({ param: { name, in: "query" as const } });
@@ -196,7 +198,10 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   summary: "End a snooze now",
   request: {
     params: z.object({
-      id: z.string().regex(/^fsz_[0-9A-Z]{26}$/, "id must be a snooze id (fsz_…)").openapi({
+      id: z.string().regex(
+        /^fsz_[0-9A-Z]{26}$/,
+        ourIdMessage("a snooze id", "fsz", "GET /fraud/snoozes"),
+      ).openapi({
         param: { name: "id", in: "path" },
         example: "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
       }),
@@ -213,7 +218,10 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
   request: {
     body: jsonBody(
       z.object({
-        transaction_id: z.string().min(1).max(64).optional(),
+        transaction_id: z.string().trim().min(1).max(64).optional().openapi({
+          description: "the txn_… id, or the payment's pi_… / ch_… id as the Stripe Dashboard " +
+            "shows it",
+        }),
         customer_id: z.string().min(1).max(255).optional(),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
@@ -264,5 +272,12 @@ export function fraudRoutes(services: Services) {
     .openapi(snoozeDelete, async (c) => {
       return c.json(await fraud.deleteSnooze(callContext(c), c.req.valid("param").id), 200);
     })
-    .openapi(analyze, async (c) => c.json(await fraud.analyze(c.req.valid("json")), 200));
+    .openapi(analyze, async (c) => {
+      const body = c.req.valid("json");
+      // a payment as operators find it, as on POST /refunds (README "A first session")
+      const input = body.transaction_id === undefined ? body : {
+        transaction_id: await transactionIdAt(services, body.transaction_id, "body.transaction_id"),
+      };
+      return c.json(await fraud.analyze(input), 200);
+    });
 }

@@ -18,6 +18,7 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
+  ourIdMessage,
 } from "../openapi/schemas.ts";
 import { oneOf, queryParam } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
@@ -61,7 +62,10 @@ const OpsAlertSchema = z.object({
 }).openapi("OpsAlert");
 
 const IdParam = z.object({
-  id: z.string().regex(/^ops_[0-9A-Z]{26}$/, "id must be an ops alert id (ops_…)").openapi({
+  id: z.string().regex(
+    /^ops_[0-9A-Z]{26}$/,
+    ourIdMessage("an ops alert id", "ops", "GET /ops-alerts"),
+  ).openapi({
     param: { name: "id", in: "path" },
     example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),

@@ -15,6 +15,7 @@ import {
   errorResponses,
   jsonContent,
   orNull,
+  ourIdMessage,
 } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
 import { can } from "../domain/permissions.ts";
@@ -160,7 +161,7 @@ const show = showRoute({
   tags: ["retries"],
   summary: "One retry attempt",
   params: idParam(
-    z.string().regex(/^rty_[0-9A-Z]{26}$/, "id must be a retry id (rty_…)"),
+    z.string().regex(/^rty_[0-9A-Z]{26}$/, ourIdMessage("a retry id", "rty", "GET /retries")),
     "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: RetrySchema,

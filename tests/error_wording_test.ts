@@ -129,6 +129,39 @@ Deno.test("an id in the wrong form names the field and the form, as a sentence",
   });
 });
 
+Deno.test("an id of ours cut short or mistyped says the whole form, not only the prefix it has", async () => {
+  await withRefundWorld(async (w) => {
+    // each id starts right (a copy cut short, a made-up one): "must be a dsp_… id" would confuse
+    const cases: [string, string, RegExp][] = [
+      ["GET", "/api/admin/payments/disputes/dsp_nope", /dsp_ and 26 .* GET \/disputes/],
+      [
+        "GET",
+        "/api/admin/payments/ops-alerts/ops_01M976YJ0WCWGYPN63",
+        /ops_ and 26 .* GET \/ops-alerts/,
+      ],
+      ["GET", "/api/admin/payments/fraud/alerts/fa_nope", /fa_ and 26 .* GET \/fraud\/alerts/],
+      [
+        "DELETE",
+        "/api/admin/payments/fraud/snoozes/fsz_nope",
+        /fsz_ and 26 .* GET \/fraud\/snoozes/,
+      ],
+      [
+        "GET",
+        "/api/admin/payments/retries/rty_01m9775n0f6syrr7fpq5zjnz3m",
+        /rty_ and 26 .* GET \/retries/,
+      ],
+      ["GET", "/api/admin/payments/authorizations/aut_nope", /aut_ and 26 .*Location/],
+    ];
+    for (const [method, path, form] of cases) {
+      const res = await w.t.app.request(path, { method, headers: authHeaders(w.operator) });
+      assert.equal(res.status, 422, path);
+      const body = await problem(res);
+      assert.equal(body.errors[0].path, "path.id", path);
+      assert.match(body.errors[0].message, form, path);
+    }
+  });
+});
+
 Deno.test("fieldErrors() words every kind of zod issue by the field and its fix, never in zod's own words", () => {
   const cases: [z.ZodType, unknown, Record<string, string>][] = [
     [z.object({ a: z.union([z.string(), z.number()]) }), { a: true }, {

@@ -18,6 +18,11 @@ Deno.test("authenticate refuses a missing, malformed or unknown bearer token, sa
       [{ authorization: "Basic dXNlcjpwYXNz" }, /not a bearer token/],
       [{ authorization: "Bearer not-a-token" }, /^unknown token/],
       [{ authorization: `Bearer pot_${"A".repeat(43)}` }, /^unknown token: it was rotated/],
+      // the step-up token in the wrong header: say where it goes
+      [
+        { authorization: `Bearer psu_${"A".repeat(43)}` },
+        /step-up token.*X-Step-Up.*Authorization: Bearer pot_/,
+      ],
     ];
     for (const [headers, detail] of cases) {
       const res = await t.app.request("/api/admin/me", { headers });

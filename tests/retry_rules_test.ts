@@ -21,6 +21,8 @@ Deno.test("POST /retries: a customer with an open fraud alert needs confirm_frau
     const refused = await w.retry(body);
     assert.equal(refused.status, 422);
     assert.equal(refused.body.reason, "fraud_alert_open");
+    // the alert to read or resolve is named, not only "an open fraud alert"
+    assert.match(String(refused.body.detail), /fraud alert fa_TEST is open/);
     const noNote = await w.retry({ ...body, confirm_fraud_alert: true });
     assert.equal(noNote.body.reason, "fraud_alert_open");
     assert.equal(w.emu.requests.total(), calls, "nothing sent to Stripe");

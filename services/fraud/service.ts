@@ -15,6 +15,7 @@ import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
 import { getTransaction } from "../../kv/transactions.ts";
+import { unknownTransaction } from "../../domain/transaction.ts";
 import { evaluateSubject, ofTransaction } from "./engine.ts";
 import { evaluateCards } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
@@ -103,7 +104,7 @@ async function analyze(
   let txnId: string | null = null;
   if (input.transaction_id) {
     const txn = await getTransaction(kv, input.transaction_id);
-    if (!txn) throw notFound("transaction", input.transaction_id);
+    if (!txn) throw unknownTransaction(input.transaction_id, "body.transaction_id");
     txnId = txn.id;
     subject = subjectOf(txn.customer, txn.payment_method?.fingerprint ?? null);
   } else subject = input.customer_id ?? null;

@@ -38,6 +38,9 @@ function bearerToken(authorization: string | undefined): string {
       token.startsWith("pot_")
         ? "unknown token: an API token is pot_ and 43 characters; this one is " +
           `${token.length - 4}: copy the whole token`
+        : token.startsWith("psu_")
+        ? "this is a step-up token: send it as X-Step-Up, with your API token in " +
+          "`Authorization: Bearer pot_…`"
         : "unknown token: this service's API tokens are pot_ and 43 characters " +
           "(from `deno task admin create`, or `POST /api/admin/enroll`)",
     );

@@ -6,17 +6,18 @@
  * step with the alerts (an open entry goes when the alert closes; a confirmed
  * one is written when it is resolved as fraud).
  */
-import { confirmedFraudAlert, hasOpenFraudAlert } from "../../kv/retries.ts";
+import { confirmedFraudAlert, openFraudAlertOf } from "../../kv/retries.ts";
 
 export interface OpenFraudAlerts {
-  hasOpenAlert(customer: string): Promise<boolean>;
+  /** an open alert naming this customer (its id, for the refusal to name); null when none */
+  openAlert(customer: string): Promise<string | null>;
   /** the alert that resolved this customer as fraud, still in force; null when none */
   confirmedAlert(customer: string, now: number): Promise<string | null>;
 }
 
 export function openFraudAlertsFromKv(kv: Deno.Kv): OpenFraudAlerts {
   return {
-    hasOpenAlert: (customer) => hasOpenFraudAlert(kv, customer),
+    openAlert: (customer) => openFraudAlertOf(kv, customer),
     confirmedAlert: (customer, now) => confirmedFraudAlert(kv, customer, now),
   };
 }

@@ -142,7 +142,7 @@ async function preflight(
   const [retries, rs, alert, confirmed, uses] = await Promise.all([
     listTransactionRetries(kv, ok.txn.id),
     getRetryState(kv, ok.txn.id),
-    svc.fraudAlerts.hasOpenAlert(ok.customer),
+    svc.fraudAlerts.openAlert(ok.customer),
     svc.fraudAlerts.confirmedAlert(ok.customer, clock.now()),
     fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
   ]);
@@ -154,7 +154,8 @@ async function preflight(
     ...(card
       ? { fingerprint, cardUses: uses?.value?.uses ?? [], cardEnteredAt: card.entered_at }
       : {}),
-    openFraudAlert: alert,
+    openFraudAlert: alert !== null,
+    openFraudAlertId: alert,
     confirmFraudAlert: input.confirm_fraud_alert === true,
     note: input.note ?? null,
     limits: config.retry,
@@ -199,7 +200,7 @@ function record(
       listTransactionRetries(kv, ok.txn.id),
       getRetryState(kv, ok.txn.id),
       fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
-      svc.fraudAlerts.hasOpenAlert(ok.customer),
+      svc.fraudAlerts.openAlert(ok.customer),
       svc.fraudAlerts.confirmedAlert(ok.customer, now),
     ]);
     if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
@@ -211,7 +212,8 @@ function record(
       fingerprint,
       cardUses: uses?.value?.uses ?? [],
       cardEnteredAt: pm.entered_at,
-      openFraudAlert: alert,
+      openFraudAlert: alert !== null,
+      openFraudAlertId: alert,
       confirmFraudAlert: input.confirm_fraud_alert === true,
       note: input.note ?? null,
       limits: config.retry,
