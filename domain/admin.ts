@@ -87,7 +87,12 @@ export function assigneeRefusal(
   permission: Permission,
   work: string,
 ): string | null {
-  if (!admin) return `no admin ${id}`;
+  if (!admin) {
+    // an email, a name: the field takes the account's id, as GET /api/admin/users shows it
+    return id.startsWith("adm_")
+      ? `no admin ${id}`
+      : `no admin ${id} (the field takes an admin's id, adm_…, as GET /api/admin/users shows it)`;
+  }
   if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
   if (!can(admin.role, permission)) return `admin ${id} is ${admin.role}, who cannot ${work}`;
   return null;
