@@ -98,6 +98,9 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
   path: "/ops-alerts/{id}/close",
   tags: ["ops alerts"],
   summary: "Close an alert once handled, saying what was done",
+  description: "An alert closes once: closing a closed alert is `409`, naming who closed it " +
+    "and when, except that the same close sent again by the same admin (same note) answers " +
+    "the closed alert, with nothing written.",
   request: {
     params: IdParam,
     body: jsonBody(

@@ -6,7 +6,9 @@
  * (services/identity/account_change.ts), listed and read here, and closed by
  * an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
- * conflict, so two operators never both think they handled it).
+ * conflict, so two operators never both think they handled it), except that
+ * the same operator sending the same close again (a second click, a retry)
+ * gets the closed alert back, with nothing written.
  */
 import type { Deps } from "./deps.ts";
 import { type AuditInput, type AuditService } from "./audit/mod.ts";
@@ -180,6 +182,11 @@ export function createOpsAlertService(
       const entry = await getOpsAlert(kv, id);
       if (!entry.value) throw notFound("ops alert", id);
       const alert = entry.value;
+      if (
+        alert.status === "closed" && alert.closed_by === ctx.actor.id && alert.close_note === note
+      ) {
+        return { value: alert, audit: [] }; // this close again: its answer, nothing written
+      }
       if (alert.status === "closed") {
         throw new AppError(
           "conflict",

@@ -99,6 +99,18 @@ Deno.test("POST /ops-alerts/{id}/close closes once, with the note, audited in th
     assert.equal(closed.close_note, note);
     assert.equal(closed.closed_at, new Date(t.clock.now()).toISOString());
 
+    // the same close again (a second click, a retry): the closed alert, nothing written
+    const click = await t.app.request(url, jsonRequest("POST", authHeaders(operator), { note }));
+    assert.equal(click.status, 200);
+    assert.deepEqual(await click.json(), closed);
+    // the same operator with another note is not the same close
+    const otherNote = await t.app.request(
+      url,
+      jsonRequest("POST", authHeaders(operator), { note: "something else" }),
+    );
+    assert.equal(otherNote.status, 409);
+    await otherNote.body?.cancel();
+
     // the second operator learns who closed it instead of closing it again
     const again = await t.app.request(
       url,
