@@ -72,7 +72,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   summary: "Move an alert on, assign it; a note is required to resolve",
   description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
     "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
-    "is 409.",
+    "is 409. A move the alert does not allow is 409, except the move that brought it where " +
+    "it is, sent again by the same admin (a second click), which answers the alert unchanged.",
   request: {
     params: AlertIdParam,
     body: jsonBody(

@@ -146,6 +146,9 @@ async function commitUpdate(
     if (!entry.value) throw notFound("fraud alert", id);
     const before = entry.value;
     const to = change.status ?? before.status;
+    if (change.status && sameMoveAgain(before, ctx.actor.id, change, note)) {
+      return { value: before, audit: [] }; // a second click: its answer, nothing written
+    }
     if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
       const allowed = ALERT_TRANSITIONS[before.status];
       throw new AppError(
@@ -188,6 +191,23 @@ async function commitUpdate(
       }],
     };
   });
+}
+
+/**
+ * Whether `change` is the move that brought the alert where it is, by the same
+ * person, sent again (a second click, a retry): same status, assignee and note.
+ */
+function sameMoveAgain(
+  alert: FraudAlert,
+  actor: string,
+  change: { status?: AlertStatus; assignee?: string | null },
+  note: string | null,
+): boolean {
+  const last = alert.history.at(-1);
+  return last !== undefined && last.by === actor && last.to === change.status &&
+    last.from !== last.to && alert.status === change.status &&
+    (change.assignee === undefined || change.assignee === alert.assignee) &&
+    (last.note ?? null) === note;
 }
 
 /** What the analysts' workflow works with. */
