@@ -43,16 +43,23 @@ Deno.test("refused fraud actions are audited denied, by whoever asked", async ()
     assert.equal(denied[0].target?.id, id);
     assert.match(denied[0].reason ?? "", /open: it can move to investigating/);
 
-    // a burst of the same change: one goes through, each of the others is a denied entry
+    // a burst of the same change by two analysts: one goes through; the winner's others are
+    // second clicks (its answer, nothing written), each of the other analyst's a denied entry
+    const second = await createAdmin(t, "analyst");
+    const who = [analyst, second, analyst, second, analyst];
     const burst = await Promise.all(
-      Array.from(
-        { length: 5 },
-        () => sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { status: "investigating" }),
+      who.map((a) =>
+        sendJson(t, "PATCH", `${BASE}/alerts/${id}`, authHeaders(a), { status: "investigating" })
       ),
     );
-    assert.deepEqual(burst.map((r) => r.status).sort(), [200, 409, 409, 409, 409]);
+    const moved = await entriesOf(t, "fraud_alert.update", "ok");
+    assert.equal(moved.length, 1, "one move");
+    const winner = moved[0].actor.id;
+    burst.forEach((r, i) => assert.equal(r.status, who[i].id === winner ? 200 : 409, `#${i}`));
+    const refusedClicks = who.filter((a) => a.id !== winner).length;
     denied = await entriesOf(t, "fraud_alert.update", "denied");
-    assert.equal(denied.length, 5);
+    assert.equal(denied.length, 1 + refusedClicks);
+    assert.ok(denied.slice(1).every((e) => e.actor.id !== winner));
 
     await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, {
       status: "resolved_legitimate",
