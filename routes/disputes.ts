@@ -218,12 +218,14 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
         "application/json": {
           schema: z.object({
             dispute_id: z.string().regex(
-              /^(du|dp)_[A-Za-z0-9_]{1,64}$/,
-              "dispute_id must be a Stripe dispute id (du_…)",
+              /^(dsp_[0-9A-Z]{26}|(du|dp)_[A-Za-z0-9_]{1,64})$/,
+              "dispute_id must be a dispute id: ours (dsp_…, as GET /disputes shows it) or " +
+                "Stripe's (du_…)",
             )
               .optional(),
           }).openapi("DisputeSyncRequest", {
-            description: "`{}` pulls every dispute; `{dispute_id}` one. The example's " +
+            description: "`{}` pulls every dispute; `{dispute_id}` one, by our id (`dsp_…`) or " +
+              "Stripe's (`du_…`). The example's " +
               "`du_Example…` is none of Stripe's: sent as is, it is 404 and reads nothing",
             example: { dispute_id: "du_Example0000000000" },
           }),

@@ -35,6 +35,11 @@ Deno.test("sync pulls every dispute from Stripe; sync twice equals sync once", a
     const one = listed.body.data[0].stripe_dispute;
     const single = await call(w, w.operator, "POST", "/disputes/sync", { dispute_id: one });
     assert.deepEqual(single.body, { seen: 1, changed: 0, pages: 0, dispute_id: one });
+    // by our id, as GET /disputes shows it: the same dispute is pulled
+    const ours = await call(w, w.operator, "POST", "/disputes/sync", {
+      dispute_id: listed.body.data[0].id,
+    });
+    assert.deepEqual(ours.body, { seen: 1, changed: 0, pages: 0, dispute_id: one });
   });
 });
 
@@ -46,5 +51,13 @@ Deno.test("sync of a dispute Stripe does not know is 404 naming body.dispute_id 
     assert.match(res.body.detail, /Stripe has no dispute du_nope/);
     assert.match(res.body.detail, /GET \/disputes|STRIPE_SECRET_KEY/);
     assert.deepEqual(res.body.errors?.map((e: { path: string }) => e.path), ["body.dispute_id"]);
+    // one of ours that names nothing: 404 on the field too, before any call to Stripe
+    const calls = w.emu.requests.total();
+    const ours = await call(w, w.operator, "POST", "/disputes/sync", {
+      dispute_id: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    });
+    assert.equal(ours.status, 404);
+    assert.deepEqual(ours.body.errors?.map((e: { path: string }) => e.path), ["body.dispute_id"]);
+    assert.equal(w.emu.requests.total(), calls, "Stripe was not asked");
   });
 });

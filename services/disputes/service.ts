@@ -143,7 +143,20 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     uploadFile,
     submit,
     accept,
-    sync: syncer.sync,
+    /** `{dispute_id}` may be ours (`dsp_…`, the Stripe id it stands for is pulled) or Stripe's */
+    sync: async (ctx: CallContext, id?: string) => {
+      if (id === undefined || !id.startsWith("dsp_")) return await syncer.sync(ctx, id);
+      const record = (await getDispute(kv, id)).value;
+      if (!record) {
+        throw new AppError("not_found", `no dispute ${id}`, {
+          errors: [{
+            path: "body.dispute_id",
+            message: `no dispute ${id} (GET /disputes lists them)`,
+          }],
+        });
+      }
+      return await syncer.sync(ctx, record.stripe_dispute);
+    },
     remind: reminders.run,
     reconcileSubmission: submitter.reconcileOne,
     /** the approvals queue's `dispute.accept` executor */
