@@ -59,7 +59,8 @@ async function openServices(config: Config) {
         auditSigningKey: signingKey,
         auditSigningKeys: config.auditSigningKeys ?? [signingKey],
       },
-      log: createLogger("error", (line) => console.error(line)),
+      // warnings too: an ops alert the CLI raises (README, Break-glass) is told here as well
+      log: createLogger("warn", (line) => console.error(line), {}, config.logFormat),
     };
     return { kv, services: createServices(deps) };
   } catch (e) {
@@ -227,7 +228,8 @@ export async function adminCli(
     return 2;
   }
   try {
-    const config = parseConfig(env);
+    // its warnings go to stderr: one short line on a terminal, as the server's logs are
+    const config = parseConfig(env, { terminal: Deno.stderr.isTerminal() });
     requireSigningKey(config, "the admin CLI");
     await withDeadline(run(cmd, config, io), options.lockWaitMs ?? 8_000, config.kvPath);
     return 0;

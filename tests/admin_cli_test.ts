@@ -149,6 +149,11 @@ Deno.test("admin create --json prints one JSON object whose token and TOTP secre
     assert.equal(created.email, "ops@example.com");
     assert.equal(created.role, "operator");
     assert.match(created.otpauth_uri, /^otpauth:\/\/totp\//);
+    // the ops alert it raised (an operator made alone) is told on stderr too, stdout stays JSON
+    const warning = JSON.parse(res.stderr.trim().split("\n").at(-1)!);
+    assert.equal(warning.level, "warn");
+    assert.equal(warning.kind, "admin_created");
+    assert.equal(warning.admin_id, created.id);
 
     const { kv, services } = await openLikeServer(kvPath);
     try {
