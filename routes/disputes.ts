@@ -51,6 +51,8 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
   path: "/disputes/{id}",
   tags,
   summary: "Assign a dispute (or `assignee: null` to unassign)",
+  description: "Audited `dispute.assign` with the previous assignee. The assignee it already " +
+    "has (a second click, a retry) answers the dispute with nothing written.",
   request: {
     params: IdParam,
     body: jsonBody(
