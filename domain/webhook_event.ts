@@ -51,6 +51,8 @@ export interface WebhookEventRecord {
   /** set with `ignored` (absent on records stored before; see `ignoredReasonOf`) */
   ignored_reason?: WebhookIgnoredReason | null;
   processed_at: number | null;
+  /** who dismissed it, with what note (absent on records stored before; see services/webhooks/dismiss.ts) */
+  dismissed?: { by: string; note: string } | null;
   object_id: string | null;
   object_type: string | null;
   /** the `webhook.process` job that retries it while it is not processed */

@@ -51,6 +51,8 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
   path: "/disputes/{id}",
   tags,
   summary: "Assign a dispute (or `assignee: null` to unassign)",
+  description: "Audited `dispute.assign` with the previous assignee. The assignee it already " +
+    "has (a second click, a retry) answers the dispute with nothing written.",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -173,7 +175,10 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves. " +
     "When Stripe's answer to the close is unknown it is also 202, with `approval: null` and " +
     "`dispute.closing.state` `processing`: Stripe's webhook or reconciliation settles it. " +
-    "While a `dispute.accept` request waits, an accept by anyone is 409 naming it. " +
+    "While a `dispute.accept` request waits, an accept by anyone is 409 naming it, and after " +
+    "a close went ahead 409 naming who accepted it and when, except the same operator's same " +
+    "accept sent again (a second click: same note), which answers what the first did (the " +
+    "close, or the request waiting) with nothing written. " +
     "The same `Idempotency-Key` and body answer the first answer again.",
   request: {
     params: IdParam,

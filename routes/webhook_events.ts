@@ -109,7 +109,9 @@ const dismiss = adminRoute({ permission: "webhooks.replay", secondFactor: true }
     "Records a `failed` or `dead` event `ignored` with `ignored_reason: dismissed` and " +
     "your note: its retries stop, the ops alert its death raised is closed, and it leaves the " +
     "failed/dead counts of /metrics. Nothing of it is applied; `replay?force=true` still can. " +
-    "Any other status is 409. Audited as `webhook.dismiss`.",
+    "Any other status is 409 (naming who dismissed it and when, for a dismissed one), except " +
+    "the same dismissal sent again by the same admin (a second click, same note), which answers " +
+    "the dismissed event with nothing written. Audited as `webhook.dismiss`.",
   request: {
     params: IdParam,
     body: jsonBody(

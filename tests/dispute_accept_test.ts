@@ -106,10 +106,14 @@ Deno.test("accept with the same Idempotency-Key and body replays the first answe
     const other = await send("accept-1", "another note");
     assert.equal(other.status, 422);
     assert.equal((await other.json()).code, "idempotency_key_reused");
+    // the same accept under a fresh key is a second click: the close, nothing written
     const fresh = await send("accept-2", "fraud confirmed");
-    assert.equal(fresh.status, 409);
-    await fresh.body?.cancel();
-    // one accept made; the fresh key's accept was refused (closed already) and audited denied
+    assert.equal(fresh.status, 200);
+    assert.deepEqual((await fresh.json()).history, firstBody.history);
+    const another = await send("accept-3", "another reason");
+    assert.equal(another.status, 409);
+    await another.body?.cancel();
+    // one accept made; another accept was refused (closed already) and audited denied
     const accepts = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.accept");
     assert.deepEqual(accepts.map((e) => e.result), ["ok", "denied"]);
   });

@@ -184,3 +184,24 @@ Deno.test("GET /disputes with a status that is not Stripe's is 422 naming the al
     assert.equal(ok.body.data.length, 1);
   });
 });
+
+Deno.test("PATCH assignee sent again (a second click, a burst) answers the dispute with nothing written", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const path = `/disputes/${dispute.id}`;
+    const first = await call(w, w.operator, "PATCH", path, { assignee: w.operator2.id });
+    assert.equal(first.status, 200);
+    const burst = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () => call(w, w.operator, "PATCH", path, { assignee: w.operator2.id }),
+      ),
+    );
+    for (const r of burst) {
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body.history, first.body.history, "nothing written");
+    }
+    const assigns = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.assign");
+    assert.equal(assigns.length, 1);
+  });
+});

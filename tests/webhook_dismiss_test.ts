@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import { auditEntries, createAdmin, otpHeaders, sendJson } from "./helpers/identity.ts";
+import {
+  auditEntries,
+  createAdmin,
+  otpHeaders,
+  sendJson,
+  stepUpHeaders,
+} from "./helpers/identity.ts";
 import { makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { runDueJobs } from "../kv/jobs.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
@@ -58,5 +64,53 @@ Deno.test("a failed event is dismissed with a note: ignored (dismissed), audited
     });
     assert.equal(again.status, 409);
     assert.match(again.body.detail, /is ignored; only failed or dead events are dismissed/);
+  }, { env: WEBHOOK_ENV });
+});
+
+Deno.test("a dismissal sent again by the same admin answers the dismissed event; a burst dismisses once; another admin's is 409 naming who and when", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    const other = await createAdmin(t, "admin");
+    const event = makeEvent("payment_intent.succeeded", {
+      id: "pi_bad2",
+      object: "payment_intent",
+    });
+    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
+    await t.services.webhooks.drain();
+    assert.equal((await t.services.webhooks.get(event.id)).status, "failed");
+
+    const note = "a hand-made test event; nothing of it is Stripe's";
+    const dismiss = (h: Record<string, string>, body = { note }) =>
+      sendJson(t, "POST", `${BASE}/${event.id}/dismiss`, h, body);
+    const stepUp = await stepUpHeaders(t, admin);
+    const burst = await Promise.all(Array.from({ length: 6 }, () => dismiss(stepUp)));
+    assert.deepEqual(
+      burst.map((r) => r.status),
+      [200, 200, 200, 200, 200, 200],
+      JSON.stringify(burst.map((r) => r.body)),
+    );
+    for (const r of burst) assert.deepEqual(r.body, burst[0].body);
+    assert.equal(burst[0].body.ignored_reason, "dismissed");
+    const written = (await auditEntries(t.kv)).filter((e) => e.action === "webhook.dismiss");
+    assert.deepEqual(written.map((e) => e.result), ["ok"], "one dismissal, nothing more written");
+
+    const again = await dismiss(otpHeaders(t, admin));
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, burst[0].body);
+
+    const dismissedAt = burst[0].body.processed_at;
+    const theirs = await dismiss(otpHeaders(t, other));
+    assert.equal(theirs.status, 409);
+    assert.ok(
+      theirs.body.detail.includes(`dismissed by ${admin.id} at ${dismissedAt}`),
+      theirs.body.detail,
+    );
+    const otherNote = await dismiss(otpHeaders(t, admin), { note: "another reason" });
+    assert.equal(otherNote.status, 409, "a different note is another decision");
+    assert.equal(
+      (await auditEntries(t.kv)).filter((e) => e.action === "webhook.dismiss").length,
+      1,
+      "refusals write no dismissal",
+    );
   }, { env: WEBHOOK_ENV });
 });

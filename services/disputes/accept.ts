@@ -16,12 +16,7 @@ import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { notFound } from "../../core/errors.ts";
 import { amountFor } from "../../config.ts";
-import {
-  acceptsEvidence,
-  type DisputeRecord,
-  isClosedStatus,
-  withDisputeHistory,
-} from "../../domain/dispute.ts";
+import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
 import { getTransaction } from "../../kv/transactions.ts";
 import { getApproval } from "../../kv/approvals.ts";
@@ -32,24 +27,20 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
 import { formatMoney } from "../../domain/money.ts";
+import { acceptRefusal, sameAccept } from "./accept_rules.ts";
+
+/** The decision's commit: the record after it; `again` when it was this operator's own again. */
+interface Decision {
+  record: DisputeRecord;
+  request: ApprovalRequest | null;
+  again: boolean;
+}
 
 export type AcceptOutcome =
   | { kind: "closed"; record: DisputeRecord }
   /** sent to Stripe with an unknown outcome; reconciliation or the webhook settles it */
   | { kind: "processing"; record: DisputeRecord }
   | { kind: "awaiting_approval"; record: DisputeRecord; approval: ApprovalRequest };
-
-function acceptRefusal(r: DisputeRecord): string | null {
-  if (isClosedStatus(r.status)) return `the dispute is already closed (${r.status})`;
-  if (!acceptsEvidence(r.status)) {
-    return `Stripe no longer lets it be closed (${r.status}): the network is deciding`;
-  }
-  if (r.submission?.state === "processing") return "a submission is in flight";
-  if (r.closing?.state === "processing") {
-    return "it is being closed at Stripe (an accept is in flight; reconciliation settles it)";
-  }
-  return null;
-}
 
 /** The dispute's accept request still waiting in the queue (not decided, not expired). */
 async function pendingApproval(
@@ -185,16 +176,21 @@ export function createDisputeAccepts(
     note: string,
     approved: ApprovalRequest | null,
     binding: IdempotencyBinding | null = null,
-  ): Promise<{ record: DisputeRecord; request: ApprovalRequest | null }> {
-    return svc.audit.commit<{ record: DisputeRecord; request: ApprovalRequest | null }>(
+  ): Promise<Decision> {
+    return svc.audit.commit<Decision>(
       ctx,
       async (op) => {
         const entry = await getDispute(kv, id);
         const r = entry.value;
         if (!r) throw notFound("dispute", id);
+        const now = clock.now();
+        const same = approved ? null : await sameAccept(kv, r, ctx, note, now);
+        if (same) {
+          const request = same.again === "waiting" ? same.approval : null;
+          return { value: { record: r, request, again: true }, audit: [] };
+        }
         const refusal = acceptRefusal(r);
         if (refusal) throw refused(id, refusal);
-        const now = clock.now();
         const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);
         // the same operator's accepts of this customer's (or this card's) disputes in 24 h count too
@@ -233,9 +229,15 @@ export function createDisputeAccepts(
         addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
         await binding?.bind(op, id);
         if (request) {
-          return { value: { record: next, request: request.request }, audit: [request.audit] };
+          return {
+            value: { record: next, request: request.request, again: false },
+            audit: [request.audit],
+          };
         }
-        return { value: { record: next, request: null }, audit: [acceptAudit(r, note, approved)] };
+        return {
+          value: { record: next, request: null, again: false },
+          audit: [acceptAudit(r, note, approved)],
+        };
       },
     );
   }
@@ -263,6 +265,14 @@ export function createDisputeAccepts(
     );
     if (decided.request) {
       return { kind: "awaiting_approval", record: decided.record, approval: decided.request };
+    }
+    if (decided.again) {
+      // the close this operator's first accept started: never sent to Stripe again from here
+      const record = decided.record;
+      const kind = record.closing?.state === "processing"
+        ? "processing" as const
+        : "closed" as const;
+      return { kind, record };
     }
     return await close(ctx, decided.record);
   }

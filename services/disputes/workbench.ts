@@ -40,12 +40,20 @@ function changeDispute(
   deps: Deps,
   audit: AuditService,
   ctx: CallContext,
-  { id, action, apply, before }: { id: string; action: string; apply: ChangeFn; before?: BeforeFn },
+  { id, action, apply, before, unchanged }: {
+    id: string;
+    action: string;
+    apply: ChangeFn;
+    before?: BeforeFn;
+    /** true when the record already is as asked (a second click): answered, nothing written */
+    unchanged?: (r: DisputeRecord) => boolean;
+  },
 ) {
   return audit.commit(ctx, async (op) => {
     const entry = await getDispute(deps.kv, id);
     if (!entry.value) throw notFound("dispute", id);
     const r = entry.value;
+    if (unchanged?.(r)) return { value: r, audit: [] };
     const at = new Date(deps.clock.now()).toISOString();
     const next: DisputeRecord = { ...r, updated_at: at };
     const changes = apply(next, op, at);
@@ -113,7 +121,8 @@ export function createWorkbench(
     action: string,
     apply: ChangeFn,
     before?: BeforeFn,
-  ) => changeDispute(deps, svc.audit, ctx, { id, action, apply, before });
+    unchanged?: (r: DisputeRecord) => boolean,
+  ) => changeDispute(deps, svc.audit, ctx, { id, action, apply, before, unchanged });
 
   async function addNoteTo(ctx: CallContext, id: string, text: string) {
     const r = await load(id);
@@ -136,10 +145,17 @@ export function createWorkbench(
       );
       if (refusal) throw validationFailed([{ path: "body.assignee", message: refusal }]);
     }
-    const updated = await change(ctx, r.id, "assign", (next) => {
-      next.assignee = assignee;
-      return { assignee };
-    }, (was) => ({ assignee: was.assignee }));
+    const updated = await change(
+      ctx,
+      r.id,
+      "assign",
+      (next) => {
+        next.assignee = assignee;
+        return { assignee };
+      },
+      (was) => ({ assignee: was.assignee }),
+      (r) => r.assignee === assignee,
+    );
     return await detail(updated);
   }
 

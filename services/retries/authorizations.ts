@@ -106,7 +106,9 @@ function commitAction(
       throw new AppError(
         "conflict",
         `this authorization was already sent a ${earlier?.kind ?? "capture or cancel"} ` +
-          `(${done.value}, ${earlier?.status ?? "processing"}); an authorization is captured ` +
+          `(${done.value}, ${earlier?.status ?? "processing"}` +
+          (earlier ? `, by ${earlier.requested_by} at ${earlier.created_at}` : "") +
+          `); an authorization is captured ` +
           `or released once: follow that one at /api/admin/payments/authorizations/${done.value}`,
         { extra: { action_id: done.value, action_status: earlier?.status ?? null } },
       );

@@ -6,6 +6,9 @@
  * audited. Its retries stop (a job finds it ignored), the ops alert its death
  * raised is closed in the same commit, and the failed/dead counts in /metrics
  * drop. It stays listed, and can still be replayed with `force=true`.
+ * The same dismissal sent again by the same admin (a second click, a retry,
+ * a burst) answers the dismissed event with nothing written; any other is 409
+ * naming who dismissed it and when.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
@@ -29,10 +32,21 @@ export function dismissEvent(
       const entry = await getEvent(parts.kv, id);
       if (!entry.value) throw notFound("webhook event", id);
       const before = entry.value;
+      const dismissed = before.status === "ignored" && before.ignored_reason === "dismissed"
+        ? before.dismissed ?? null
+        : null;
+      if (dismissed?.by === ctx.actor.id && dismissed.note === note) {
+        return { value: toView(before), audit: [] }; // this dismissal again: its answer
+      }
       if (before.status !== "failed" && before.status !== "dead") {
+        const by = dismissed && before.processed_at !== null
+          ? `: it was dismissed by ${dismissed.by} at ${
+            new Date(before.processed_at).toISOString()
+          }`
+          : "";
         throw new AppError(
           "conflict",
-          `webhook event ${id} is ${before.status}; only failed or dead events are dismissed`,
+          `webhook event ${id} is ${before.status}; only failed or dead events are dismissed${by}`,
         );
       }
       const now = parts.clock.now();
@@ -42,6 +56,7 @@ export function dismissEvent(
         ignored_reason: "dismissed",
         detail: `ignored: dismissed by ${ctx.actor.id}: ${note}`,
         processed_at: now,
+        dismissed: { by: ctx.actor.id, note },
         keep_until: now + WEBHOOK_RETENTION_MS,
       };
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
