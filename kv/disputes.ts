@@ -180,6 +180,14 @@ export function addNote(op: Deno.AtomicOperation, disputeId: string, note: Dispu
   op.set(keys.disputeNote(disputeId, note.id), note);
 }
 
+export async function getNote(
+  kv: Deno.Kv,
+  disputeId: string,
+  noteId: string,
+): Promise<DisputeNote | null> {
+  return (await kv.get<DisputeNote>(keys.disputeNote(disputeId, noteId))).value;
+}
+
 export async function listNotes(kv: Deno.Kv, disputeId: string): Promise<DisputeNote[]> {
   const out: DisputeNote[] = [];
   for await (const e of kv.list<DisputeNote>({ prefix: keys.disputeNotesPrefix(disputeId) })) {

@@ -72,6 +72,8 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   path: "/disputes/{id}/notes",
   tags,
   summary: "Add a note",
+  description: "The same text sent again by the same admin within a minute of their last " +
+    "change to the dispute (a second click, a retry) answers the dispute with no second note.",
   request: {
     params: IdParam,
     body: jsonBody(

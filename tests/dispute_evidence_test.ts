@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { API, call, disputedPayment } from "./helpers/disputes.ts";
-import { createAdmin, jsonRequest } from "./helpers/identity.ts";
+import { auditEntries, createAdmin, jsonRequest } from "./helpers/identity.ts";
 import { checkDraft } from "../services/disputes/evidence_rules.ts";
 import { type DisputeRecord, phaseOf, submitRefusal } from "../domain/dispute.ts";
 import {
@@ -219,5 +219,32 @@ Deno.test("checkDraft() words Visa Compelling Evidence 3.0's problems by field a
     [`${V}.disputed_transaction.merchandise_or_services`]:
       "merchandise_or_services must be one of merchandise, services",
     [`${V}.prior_undisputed_transactions.0.charge`]: "charge must be a charge id (ch_… or py_…)",
+  });
+});
+
+Deno.test("a note sent again (a second click, a burst) is one note; the same words later, or by another, are another", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const other = await createAdmin(w.t, "support");
+    const path = `/disputes/${dispute.id}/notes`;
+    const text = "customer says the parcel never arrived";
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, () => call(w, support, "POST", path, { text })),
+    );
+    assert.deepEqual(burst.map((r) => r.status), [201, 201, 201, 201, 201]);
+    const notesNow = async () =>
+      (await call(w, support, "GET", `/disputes/${dispute.id}`)).body.notes as { by: string }[];
+    assert.equal((await notesNow()).length, 1, "one note for the burst");
+    for (const r of burst) assert.equal(r.body.notes.length, 1);
+    const audited = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.note");
+    assert.equal(audited.length, 1);
+    // another admin's same words are their note
+    await call(w, other, "POST", path, { text });
+    assert.equal((await notesNow()).length, 2);
+    // the same words again a minute after: a second note
+    w.clock.advance(61_000);
+    await call(w, other, "POST", path, { text });
+    assert.equal((await notesNow()).length, 3);
   });
 });

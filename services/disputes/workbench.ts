@@ -17,6 +17,7 @@ import {
   getDispute,
   getDisputeIdByStripe,
   getDraft,
+  getNote,
   listDisputes,
   listNotes,
   withCustomer,
@@ -30,6 +31,9 @@ export interface DisputeQuery extends DisputeFilters {
   limit: number;
   cursor?: string;
 }
+
+/** The same note by the same admin within this long is the same note sent again. */
+const NOTE_AGAIN_MS = 60_000;
 
 type ChangeFn = (r: DisputeRecord, op: Deno.AtomicOperation, at: string) => Record<string, unknown>;
 /** What the change replaced, for the audit entry's `before` (from the record in the commit). */
@@ -46,14 +50,14 @@ function changeDispute(
     apply: ChangeFn;
     before?: BeforeFn;
     /** true when the record already is as asked (a second click): answered, nothing written */
-    unchanged?: (r: DisputeRecord) => boolean;
+    unchanged?: (r: DisputeRecord) => boolean | Promise<boolean>;
   },
 ) {
   return audit.commit(ctx, async (op) => {
     const entry = await getDispute(deps.kv, id);
     if (!entry.value) throw notFound("dispute", id);
     const r = entry.value;
-    if (unchanged?.(r)) return { value: r, audit: [] };
+    if (await unchanged?.(r)) return { value: r, audit: [] };
     const at = new Date(deps.clock.now()).toISOString();
     const next: DisputeRecord = { ...r, updated_at: at };
     const changes = apply(next, op, at);
@@ -121,17 +125,37 @@ export function createWorkbench(
     action: string,
     apply: ChangeFn,
     before?: BeforeFn,
-    unchanged?: (r: DisputeRecord) => boolean,
+    unchanged?: (r: DisputeRecord) => boolean | Promise<boolean>,
   ) => changeDispute(deps, svc.audit, ctx, { id, action, apply, before, unchanged });
 
   async function addNoteTo(ctx: CallContext, id: string, text: string) {
     const r = await load(id);
     const noteId = svc.newId("note");
-    const updated = await change(ctx, r.id, "note", (_next, op, at) => {
-      addNote(op, r.id, { id: noteId, at, by: ctx.actor.id, text });
-      return { note_id: noteId, chars: text.length };
-    });
+    const updated = await change(
+      ctx,
+      r.id,
+      "note",
+      (_next, op, at) => {
+        addNote(op, r.id, { id: noteId, at, by: ctx.actor.id, text });
+        return { note_id: noteId, chars: text.length };
+      },
+      undefined,
+      (rec) => sameNoteAgain(rec, ctx.actor.id, text),
+    );
     return await detail(updated);
+  }
+
+  /**
+   * The same text, by the same admin, as their last change to the dispute
+   * within a minute: the note sent again (a second click, a retry), not a
+   * second note (README, "Dispute workbench").
+   */
+  async function sameNoteAgain(r: DisputeRecord, by: string, text: string): Promise<boolean> {
+    const last = r.history.at(-1);
+    const noteId = last?.changes?.note_id;
+    if (last?.action !== "note" || last.by !== by || typeof noteId !== "string") return false;
+    if (clock.now() - Date.parse(last.at) > NOTE_AGAIN_MS) return false;
+    return (await getNote(kv, r.id, noteId))?.text === text;
   }
 
   async function assign(ctx: CallContext, id: string, assignee: string | null) {
