@@ -77,10 +77,21 @@ export const NoteSchema = z.string().trim().min(1, "note is required (1 to 500 c
  * where it is shown; anything else is 422 saying so, a hash of something else 409.
  */
 export function approvalHashField(source: string, description: string) {
-  return z.string().regex(
-    /^[0-9a-f]{64}$/,
-    `approval_hash must be ${source} (64 lowercase hex characters)`,
-  ).optional().openapi({ description });
+  return hashOf(source).optional().openapi({ description });
+}
+
+/** The same, required: `missing` is what a request without it is told (where to get it). */
+export function requiredApprovalHashField(source: string, description: string, missing: string) {
+  return hashOf(source, missing).openapi({ description, example: APPROVAL_HASH_EXAMPLE });
+}
+
+/** An example hash: well-formed, and of nothing (README "API": examples are harmless). */
+const APPROVAL_HASH_EXAMPLE = "9f2c4e1a".repeat(8);
+
+function hashOf(source: string, missing?: string) {
+  return z.string({
+    error: (iss) => (iss.input === undefined && missing ? missing : undefined),
+  }).regex(/^[0-9a-f]{64}$/, `approval_hash must be ${source} (64 lowercase hex characters)`);
 }
 
 /**

@@ -8,14 +8,14 @@
  *   - the headers the service adds: `ETag` and `304` on a GET's JSON answer (README "Caching and
  *     ETags"), `Idempotent-Replayed` where the route takes an `Idempotency-Key`.
  */
-import { createRoute, type RouteConfig } from "@hono/zod-openapi";
+import { createRoute, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
 import { headerRef, IF_NONE_MATCH_PARAMETER, NOT_MODIFIED_RESPONSE } from "../openapi/headers.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
-import type { ErrorCode } from "../core/errors.ts";
+import { type ErrorCode, type FieldError, validationFailed } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
@@ -28,6 +28,11 @@ export interface AdminRouteOptions {
    * e.g. 256 KiB for dispute evidence, 5 MB and a little for a multipart file upload
    */
   bodyLimit?: number;
+  /**
+   * a rule the schemas cannot say (a body field one kind of path id needs), checked with
+   * them, before a second factor is spent: the fields it refuses are a 422
+   */
+  check?: (c: Context<AppEnv>) => Promise<FieldError[]>;
 }
 
 /**
@@ -40,8 +45,11 @@ export function guard(
   secondFactor: boolean,
   request?: RouteConfig["request"],
   bodyLimit = DEFAULT_BODY_LIMIT,
+  check?: AdminRouteOptions["check"],
 ): MiddlewareHandler<AppEnv> {
   const types = Object.keys(request?.body?.content ?? {});
+  const json = request?.body?.content?.["application/json"] as { schema?: z.ZodType } | undefined;
+  const jsonSchema = json?.schema;
   const checkFirst = validatesEarly(secondFactor, request);
   const known = knownNames(request);
   return async (c, next) => {
@@ -51,9 +59,18 @@ export function guard(
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
-    await gateBody(c, { types, limit: bodyLimit, required: request?.body?.required === true });
+    await gateBody(c, {
+      types,
+      limit: bodyLimit,
+      required: request?.body?.required === true,
+      schema: jsonSchema,
+    });
     await refuseUnknownNames(c, known);
     if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
+    if (check) {
+      const errors = await check(c);
+      if (errors.length) throw validationFailed(errors);
+    }
     if (bodySent(c)) {
       // The token was judged when the headers came; a body can be held back for as long as the
       // client likes. Disabling, demoting or a rotated token act at once (README, "Accounts and
@@ -93,7 +110,7 @@ function validatesEarly(secondFactor: boolean, request?: RouteConfig["request"])
 }
 
 export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, route: R) {
-  const { permission, secondFactor = false, bodyLimit } = options;
+  const { permission, secondFactor = false, bodyLimit, check } = options;
   const roles = PERMISSIONS[permission];
   const codes: ErrorCode[] = ["unauthenticated", "forbidden", "rate_limited"];
   if (route.request?.body || route.method !== "get") {
@@ -113,7 +130,7 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
     security: secondFactor
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
-    middleware: guard(permission, secondFactor, route.request, bodyLimit),
+    middleware: guard(permission, secondFactor, route.request, bodyLimit, check),
     responses: withGuardErrors(errorResponses(...codes), responses),
     "x-permission": permission,
     "x-roles": [...roles],

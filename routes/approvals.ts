@@ -20,6 +20,9 @@ import {
 } from "../openapi/schemas.ts";
 import { approvalHashField, oneOf, queryParam } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
+import { jsonBodyOf } from "./body_gate.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
@@ -60,14 +63,30 @@ const show = showRoute({
   found: "the request",
 });
 
-const approve = adminRoute({ permission: "approvals.decide", secondFactor: true }, {
+/**
+ * A refund approved here needs its `approval_hash`, as on its own route (README, "Two-person
+ * rules"): asked of the body before the second factor is spent, as the schemas are.
+ */
+async function approvalBodyErrors(c: Context<AppEnv>) {
+  const body = (await jsonBodyOf(c) ?? {}) as { approval_hash?: string };
+  return c.get("services").approvals.approveBodyErrors(c.req.param("id") ?? "", body);
+}
+
+const approve = adminRoute({
+  permission: "approvals.decide",
+  secondFactor: true,
+  check: approvalBodyErrors,
+}, {
   method: "post",
   path: "/approvals/{id}/approve",
   tags: ["approvals"],
   summary: "Approve a request (not yours, not about you, not a linked account's)",
   description: "The action runs once, as you. Approving again what you already approved " +
     "answers the same decision (`replayed: true`). A refund (`rfd_…`) approved here is sent " +
-    "as `POST /refunds/{id}/approve` sends it, with the same refusals (Stripe's among them).",
+    "as `POST /refunds/{id}/approve` sends it, with the same refusals (Stripe's among them), " +
+    "and needs its `approval_hash` as that route does: without it (`{}`, or no body) the " +
+    "answer is 422 on `body.approval_hash` and nothing is decided. For the other kinds " +
+    "`approval_hash` is optional.",
   request: {
     params: IdParam,
     body: {
@@ -77,7 +96,8 @@ const approve = adminRoute({ permission: "approvals.decide", secondFactor: true 
           schema: z.object({
             approval_hash: approvalHashField(
               "the request's `approval_hash` as GET /approvals shows it",
-              "the `approval_hash` you reviewed: refused (409) if the request differs",
+              "the `approval_hash` you reviewed: refused (409) if the request differs; " +
+                "required for a refund (`rfd_…`)",
             ),
             note: noteField,
           }).strict().openapi({ example: { note: "Checked with the requester" } }),

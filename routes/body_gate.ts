@@ -25,13 +25,16 @@ export interface BodyRule {
   limit: number;
   /** the route's body is required: an empty one is 422 before anything else */
   required?: boolean;
+  /** the route's JSON body schema: an empty body is told the fields it needs too */
+  schema?: z.ZodType;
 }
 
 function bodyRequired(rule: BodyRule): AppError {
-  return validationFailed([{
-    path: "body",
-    message: `a request body is required: send ${rule.types.join(" or ")}`,
-  }]);
+  return validationFailed([
+    { path: "body", message: `a request body is required: send ${rule.types.join(" or ")}` },
+    // each required field by name, with its own words (`body.approval_hash`: where to get it)
+    ...(rule.schema ? issuesOf(rule.schema, {}, "body") : []),
+  ]);
 }
 
 /** An empty body: refused where one is required, else kept as `{}` (JSON) or nothing. */
@@ -142,6 +145,12 @@ function issuesOf(schema: z.ZodType, value: unknown, where: string): FieldError[
   const result = schema.safeParse(value);
   if (result.success) return [];
   return fieldErrors(where, result.error.issues, schema);
+}
+
+/** The JSON body sent, already gated; undefined when there is none (or it is not JSON). */
+export async function jsonBodyOf(c: Context<AppEnv>): Promise<unknown> {
+  if (!JSON_TYPE.test(mediaTypeOf(c)) || await bodyIsEmpty(c)) return undefined;
+  return await c.req.json().catch(() => undefined);
 }
 
 /** The route's own validation, run early (same messages as the validators give later). */

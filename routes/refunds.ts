@@ -13,7 +13,6 @@ import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
-  approvalHashField,
   errorResponses,
   jsonBody,
   jsonContent,
@@ -21,8 +20,10 @@ import {
   REFUND_SEND_REFUSALS,
   RefundDetailSchema,
   RefundSchema,
+  requiredApprovalHashField,
 } from "../openapi/schemas.ts";
 import {
+  approvalHashRequired,
   isUndecided,
   REFUND_REASONS,
   REFUND_STATUSES,
@@ -179,19 +180,25 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
   description: "Approving again a refund you already approved answers it as it stands now " +
     "(200, or 202 while Stripe's outcome is unknown) with `Idempotent-Replayed: true`, as " +
     "`POST /approvals/{id}/approve` answers `replayed: true`: nothing is sent again. A refund " +
-    "someone else decided, or that you rejected, is 409.",
+    "someone else decided, or that you rejected, is 409. `approval_hash` is required: read the " +
+    "refund first and send its `approval.hash`; without it (`{}`, or no body) the answer is 422 " +
+    "on `body.approval_hash` and nothing is decided.",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
+    // required (README, "A first session"): you approve exactly the refund you read
     body: jsonBody(
       z.object({
         note: Note.optional(),
-        approval_hash: approvalHashField(
+        approval_hash: requiredApprovalHashField(
           "the refund's `approval.hash` as GET /refunds/{id} shows it",
-          "the `approval.hash` you reviewed: refused if the refund differs",
+          "required: the `approval.hash` of the refund as you read it (GET /refunds/{id}); " +
+            "refused (409) if the refund differs",
+          approvalHashRequired().message,
         ),
-      }).strict().openapi("RefundApproval", { example: { note: "checked with the customer" } }),
-      false,
+      }).strict().openapi("RefundApproval", {
+        example: { note: "checked with the customer", approval_hash: "9f2c4e1a".repeat(8) },
+      }),
     ),
   },
   responses: {
@@ -257,7 +264,7 @@ export function refundRoutes(services: Services) {
     })
     .openapi(approve, async (c) => {
       const { id } = c.req.valid("param");
-      const body = c.req.valid("json") ?? {};
+      const body = c.req.valid("json");
       const result = await services.refunds.approve(callContext(c), id, body);
       markReplay(c, result);
       return isUndecided(result.refund.status)

@@ -27,10 +27,12 @@ Deno.test("approvals queue: a refund awaiting approval is listed and refused to 
       { email: "puppet@example.com", role: "operator" },
     );
     const puppet = { id: made.admin.id, role: "operator" } as TestAdmin;
+    // the puppet read the refund, and approves what it read
+    const read = { approval_hash: res.refund.approval.hash! };
     for (
       const attempt of [
-        () => w.t.services.refunds.approve(w.ctx(puppet), res.refund.id, {}),
-        () => w.t.services.approvals.approve(w.ctx(puppet), res.refund.id, {}),
+        () => w.t.services.refunds.approve(w.ctx(puppet), res.refund.id, read),
+        () => w.t.services.approvals.approve(w.ctx(puppet), res.refund.id, read),
       ]
     ) {
       const e = await attempt().then(() => null, (e) => e);

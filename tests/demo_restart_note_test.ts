@@ -29,3 +29,10 @@ Deno.test("restart note: admins made with the CLI are not 'the demo admin' and n
 });
 
 const DEMO = "demo@example.com";
+
+Deno.test("the box's try-next lines approve a refund as the README does: by the approval.hash read", () => {
+  const note = existingAdminNote([{ id: "adm_demo", email: DEMO }], 8000, undefined);
+  assert.match(note, /curl -s http:\/\/localhost:8000\/api\/admin\/payments\/refunds\/rfd_\.\.\. /);
+  assert.match(note, /refunds\/rfd_\.\.\.\/approve/);
+  assert.match(note, /-d '\{"approval_hash":"<its approval\.hash>"\}'/);
+});

@@ -51,6 +51,15 @@ Deno.test("sync of a dispute Stripe does not know is 404 naming body.dispute_id 
     assert.match(res.body.detail, /Stripe has no dispute du_nope/);
     assert.match(res.body.detail, /GET \/disputes|STRIPE_SECRET_KEY/);
     assert.deepEqual(res.body.errors?.map((e: { path: string }) => e.path), ["body.dispute_id"]);
+    // a mistyped id is not Stripe's trouble: not logged as the outage line (README, "Stripe
+    // outages"), but at info, with Stripe's code
+    const lines = w.t.logs.map((l) => JSON.parse(l));
+    assert.deepEqual(lines.filter((l) => l.msg === "stripe call failed"), []);
+    const refused = lines.filter((l) => l.msg === "stripe refused the request");
+    assert.equal(refused.length, 1, w.t.logs.join("\n"));
+    assert.equal(refused[0].level, "info");
+    assert.equal(refused[0].status, 404);
+    assert.equal(refused[0].error.code, "resource_missing");
     // one of ours that names nothing: 404 on the field too, before any call to Stripe
     const calls = w.emu.requests.total();
     const ours = await call(w, w.operator, "POST", "/disputes/sync", {

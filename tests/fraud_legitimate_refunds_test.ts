@@ -6,7 +6,7 @@
  * afterwards, even one the resolution did not void (the process died between).
  */
 import assert from "node:assert/strict";
-import { withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, withRefundWorld } from "./helpers/refunds.ts";
 import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
 import {
   auditEntries,
@@ -74,7 +74,7 @@ Deno.test("resolving an alert legitimate voids its fraudulent refunds awaiting a
       "POST",
       `${BASE}/refunds/${refundId}/approve`,
       otpHeaders(t, w.operator2),
-      {},
+      await approvalOf(t, refundId),
     );
     assert.equal(approved.status, 409);
     const atStripe = await w.stripe.refunds.list({ payment_intent: large.pi.id });

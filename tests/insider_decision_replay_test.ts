@@ -8,7 +8,7 @@
  * is still a 409, audited denied.
  */
 import assert from "node:assert/strict";
-import { askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { auditEntries, jsonRequest, otpHeaders } from "./helpers/identity.ts";
 
 const ENV = { REFUND_APPROVAL_THRESHOLD: "5000" };
@@ -82,7 +82,7 @@ Deno.test("attack: rejecting again a refund you rejected answers 200 replayed on
     // approving what you rejected is another decision: refused
     const approve = await w.t.app.request(
       `/api/admin/payments/refunds/${id}/approve`,
-      jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), await approvalOf(w.t, id)),
     );
     assert.equal(approve.status, 409);
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { keys } from "../kv/keys.ts";
 import type { AdminRecord } from "../domain/admin.ts";
 import { systemContext } from "../domain/actor.ts";
-import { askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { withTestApp } from "./helpers/app.ts";
 import {
   auditEntries,
@@ -62,7 +62,7 @@ Deno.test("attack: a refund whose requester was disabled and re-enabled since is
     });
     const res = await w.t.app.request(
       `/api/admin/payments/refunds/${asked.refund.id}/approve`,
-      jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), await approvalOf(w.t, asked.refund.id)),
     );
     assert.equal(res.status, 409);
     const problem = await res.json();

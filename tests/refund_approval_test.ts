@@ -2,7 +2,13 @@
 import assert from "node:assert/strict";
 import { AppError } from "../core/errors.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
-import { askRefund, statusOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import {
+  approvalOf,
+  askRefund,
+  statusOf,
+  stripeRefunds,
+  withRefundWorld,
+} from "./helpers/refunds.ts";
 import { isUndecided } from "../services/refunds/mod.ts";
 import { auditEntries, jsonRequest, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
@@ -59,7 +65,13 @@ Deno.test("refundService.approve() refuses the requester's own approval and audi
     const pay = await w.pay(9000);
     const res = await ask(w, w.operator, pay.txnId, 6000);
     assert.equal(
-      await codeOf(w.t.services.refunds.approve(w.ctx(w.operator), res.refund.id)),
+      await codeOf(
+        w.t.services.refunds.approve(
+          w.ctx(w.operator),
+          res.refund.id,
+          await approvalOf(w.t, res.refund.id),
+        ),
+      ),
       "self_approval_forbidden",
     );
     assert.equal((await w.t.services.refunds.get(res.refund.id)).status, "awaiting_approval");
@@ -83,7 +95,13 @@ Deno.test("an approval request expires after 24 h and releases its reservation",
     assert.equal(expired.status, "expired");
     assert.equal((await w.t.services.transactions.get(pay.txnId)).amount_reserved, 0);
     assert.equal(
-      await codeOf(w.t.services.refunds.approve(w.ctx(w.admin), res.refund.id)),
+      await codeOf(
+        w.t.services.refunds.approve(
+          w.ctx(w.admin),
+          res.refund.id,
+          await approvalOf(w.t, res.refund.id),
+        ),
+      ),
       "conflict",
     );
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);
@@ -96,7 +114,8 @@ Deno.test("concurrent approve and reject: exactly one wins, the other gets 409",
       const pay = await w.pay(6000);
       const res = await ask(w, w.operator, pay.txnId, 6000);
       // both orders of arrival: each decision must win sometimes
-      const approve = () => w.t.services.refunds.approve(w.ctx(w.operator2), res.refund.id);
+      const body = await approvalOf(w.t, res.refund.id);
+      const approve = () => w.t.services.refunds.approve(w.ctx(w.operator2), res.refund.id, body);
       const reject = () =>
         w.t.services.refunds.reject(w.ctx(w.admin), res.refund.id, { note: "not eligible" });
       const [approved, rejected] = round % 2 === 0
@@ -134,7 +153,13 @@ Deno.test("refundService.approve() re-checks what is refundable at approval time
     await w.stripe.refunds.create({ payment_intent: pay.pi.id, amount: 8000 }); // the Dashboard
     await w.deliver();
     assert.equal(
-      await codeOf(w.t.services.refunds.approve(w.ctx(w.admin), res.refund.id)),
+      await codeOf(
+        w.t.services.refunds.approve(
+          w.ctx(w.admin),
+          res.refund.id,
+          await approvalOf(w.t, res.refund.id),
+        ),
+      ),
       "amount_exceeds_refundable",
     );
     // it can no longer be carried out: ended failed, nothing left to withdraw
@@ -189,15 +214,29 @@ Deno.test("a decided refund cannot be approved or rejected again", async () => {
     const pay = await w.pay(20000);
     const a = await ask(w, w.operator, pay.txnId, 6000);
     const b = await ask(w, w.operator, pay.txnId, 7000);
-    await w.t.services.refunds.approve(w.ctx(w.operator2), a.refund.id);
+    await w.t.services.refunds.approve(
+      w.ctx(w.operator2),
+      a.refund.id,
+      await approvalOf(w.t, a.refund.id),
+    );
     await w.t.services.refunds.reject(w.ctx(w.admin), b.refund.id, { note: "no" });
     const refunds = w.t.services.refunds;
     assert.equal(
       await codeOf(refunds.reject(w.ctx(w.admin), a.refund.id, { note: "x" })),
       "conflict",
     );
-    assert.equal(await codeOf(refunds.approve(w.ctx(w.admin), a.refund.id)), "conflict");
-    assert.equal(await codeOf(refunds.approve(w.ctx(w.operator2), b.refund.id)), "conflict");
+    assert.equal(
+      await codeOf(
+        refunds.approve(w.ctx(w.admin), a.refund.id, await approvalOf(w.t, a.refund.id)),
+      ),
+      "conflict",
+    );
+    assert.equal(
+      await codeOf(
+        refunds.approve(w.ctx(w.operator2), b.refund.id, await approvalOf(w.t, b.refund.id)),
+      ),
+      "conflict",
+    );
     assert.equal(
       await codeOf(refunds.reject(w.ctx(w.operator2), b.refund.id, { note: "x" })),
       "conflict",
@@ -241,7 +280,7 @@ Deno.test("a refund awaiting approval that the payment can no longer carry ends 
     await w.deliver();
     const res = await w.t.app.request(
       `/api/admin/payments/refunds/${asked.refund.id}/approve`,
-      jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), await approvalOf(w.t, asked.refund.id)),
     );
     assert.equal(res.status, 422);
     const problem = await res.json();

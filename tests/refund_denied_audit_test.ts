@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { AppError } from "../core/errors.ts";
-import { askRefund, authorizeAtStripe, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, askRefund, authorizeAtStripe, withRefundWorld } from "./helpers/refunds.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import type { CreateRefundInput } from "../services/refunds/service.ts";
@@ -80,7 +80,13 @@ Deno.test("approving or rejecting a refund already decided or expired is audited
     await refunds.reject(w.ctx(w.admin), rejected.refund.id, { note: "no" });
     const before = (await denials(w)).length;
     assert.equal(
-      (await refused(refunds.approve(w.ctx(w.operator2), rejected.refund.id))).code,
+      (await refused(
+        refunds.approve(
+          w.ctx(w.operator2),
+          rejected.refund.id,
+          await approvalOf(w.t, rejected.refund.id),
+        ),
+      )).code,
       "conflict",
     );
     assert.equal(
@@ -93,7 +99,13 @@ Deno.test("approving or rejecting a refund already decided or expired is audited
       "conflict",
     );
     assert.equal(
-      (await refused(refunds.approve(w.ctx(w.operator2), lapsing.refund.id))).code,
+      (await refused(
+        refunds.approve(
+          w.ctx(w.operator2),
+          lapsing.refund.id,
+          await approvalOf(w.t, lapsing.refund.id),
+        ),
+      )).code,
       "conflict",
     );
     const entries = (await denials(w)).slice(before);

@@ -4,7 +4,7 @@ import { isUndecided } from "../domain/refund.ts";
 import { AppError } from "../core/errors.ts";
 import { IDEMPOTENCY_LEASE_MS } from "../kv/idempotency.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
-import { askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, askRefund, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 
 const BASE = "/api/admin/payments/refunds";
 const HOUR = 3600_000;
@@ -171,15 +171,16 @@ Deno.test("POST /refunds/{id}/approve with an Idempotency-Key approves and sends
     const pay = await w.pay(9000);
     const asked = await askRefund(w, pay.txnId, 6000, "n");
     assert.equal(isUndecided(asked.refund.status), true);
+    const read = await approvalOf(w.t, asked.refund.id);
     const first = await w.t.services.refunds.approve(
       w.ctx(w.admin, "approve-1"),
       asked.refund.id,
-      {},
+      read,
     );
     const again = await w.t.services.refunds.approve(
       w.ctx(w.admin, "approve-1"),
       asked.refund.id,
-      {},
+      read,
     );
     assert.equal(isUndecided(first.refund.status), false);
     assert.equal(again.replayed, true);

@@ -12,7 +12,7 @@ import { AppError } from "../core/errors.ts";
 import { listTransactionRefunds } from "../kv/refunds.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
-import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 
 const PAID = 6000;
 const THRESHOLD = 2500;
@@ -138,7 +138,11 @@ async function run(w: RefundWorld, txnId: string, piId: string, a: Action): Prom
         return await tolerate(refunds.reject(w.ctx(w.admin), target.id, { note: "no" }));
       }
       return await tolerate(
-        refunds.approve(w.ctx(ops[a.kind === "approve" ? a.by : 0]), target.id),
+        refunds.approve(
+          w.ctx(ops[a.kind === "approve" ? a.by : 0]),
+          target.id,
+          await approvalOf(w.t, target.id),
+        ),
       );
     }
     case "dashboard":

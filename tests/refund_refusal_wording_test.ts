@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { jsonRequest, otpHeaders } from "./helpers/identity.ts";
-import { askRefund, authorizeAtStripe, withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, askRefund, authorizeAtStripe, withRefundWorld } from "./helpers/refunds.ts";
 import type { RefundWorld } from "./helpers/refunds.ts";
 
 const P = "/api/admin/payments";
@@ -61,7 +61,7 @@ Deno.test("an approval the payment can no longer carry does not blame body.amoun
     await w.deliver();
     const res = await w.t.app.request(
       `${P}/refunds/${asked.refund.id}/approve`,
-      jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), await approvalOf(w.t, asked.refund.id)),
     );
     assert.equal(res.status, 422);
     const problem = await res.json();

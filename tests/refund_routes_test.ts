@@ -282,21 +282,23 @@ Deno.test("POST /refunds/{id}/approve and /reject through the app", async () => 
     };
     const first = await ask(6000);
     assert.equal(first.status, "awaiting_approval");
+    // what an approver read: the refund's approval.hash (README, "A first session")
+    const read = { approval_hash: first.approval.hash };
     const self = await w.t.app.request(
       `${BASE}/${first.id}/approve`,
-      jsonRequest("POST", await stepUpHeaders(w.t, w.operator), {}),
+      jsonRequest("POST", await stepUpHeaders(w.t, w.operator), read),
     );
     assert.equal(self.status, 403);
     assert.equal((await self.json()).code, "self_approval_forbidden");
     const noOtp = await w.t.app.request(
       `${BASE}/${first.id}/approve`,
-      jsonRequest("POST", authHeaders(w.admin), {}),
+      jsonRequest("POST", authHeaders(w.admin), read),
     );
     assert.equal(noOtp.status, 401);
     await noOtp.body?.cancel();
     const ok = await w.t.app.request(
       `${BASE}/${first.id}/approve`,
-      jsonRequest("POST", await stepUpHeaders(w.t, w.admin), { note: "ok" }),
+      jsonRequest("POST", await stepUpHeaders(w.t, w.admin), { note: "ok", ...read }),
     );
     assert.equal(ok.status, 200);
     const approved = await ok.json();

@@ -241,6 +241,38 @@ Deno.test("stripeGateway logs each call without the secret key", async () => {
   }, { env: { STRIPE_SECRET_KEY: "sk_test_gatewaysecret123" } });
 });
 
+Deno.test("stripeGateway logs a request Stripe refuses as the caller's mistake at info, not as an outage", async () => {
+  // README, "Stripe outages": `stripe call failed` (warn) is Stripe's trouble; a mistyped id
+  // (404 resource_missing) or a malformed request (400 invalid_request_error) is not
+  await withGateway(async ({ gateway, logs, emu }) => {
+    await gateway.call((s) => s.disputes.retrieve("du_nope"), { label: "disputes.retrieve" })
+      .catch(() => {});
+    await gateway.call((s) =>
+      s.paymentIntents.create({ currency: "usd" } as Stripe.PaymentIntentCreateParams)
+    ).catch(() => {});
+    emu.faults.inject({ kind: "server_error", method: "GET" });
+    await gateway.call((s) => s.customers.list()).catch(() => {});
+    const lines = logs.map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3, logs.join("\n"));
+    const [missing, malformed, outage] = lines;
+    assert.equal(missing.level, "info");
+    assert.equal(missing.msg, "stripe refused the request");
+    assert.equal(missing.label, "disputes.retrieve");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.error.code, "resource_missing");
+    assert.match(missing.request_id, /^req_/);
+    assert.equal(malformed.level, "info");
+    assert.equal(malformed.msg, "stripe refused the request");
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.error.type, "invalid_request_error");
+    assert.equal(malformed.error.code, "parameter_missing");
+    // Stripe's own trouble is still the line operators watch during an outage
+    assert.equal(outage.level, "warn");
+    assert.equal(outage.msg, "stripe call failed");
+    assert.equal(outage.status, 500);
+  });
+});
+
 Deno.test("stripeGateway.call() sends nothing when the budget cannot be read, and says Stripe did nothing", async () => {
   await withGateway(async ({ gateway, emu, kv }) => {
     kv.close();

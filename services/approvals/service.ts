@@ -16,7 +16,7 @@
  * Kinds whose record lives in their own domain (refunds) register a `source`
  * instead: the queue lists theirs and hands decisions to them.
  */
-import { notFound } from "../../core/errors.ts";
+import { type FieldError, notFound } from "../../core/errors.ts";
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditInput } from "../audit/mod.ts";
@@ -45,6 +45,7 @@ export type {
 import type {
   ApprovalServices,
   ApprovalSource,
+  DecisionBody,
   KindRegistration,
   RequestOptions,
 } from "./types.ts";
@@ -162,7 +163,12 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     return listRequests(deps, svc, kinds, q);
   }
 
-  return { register, request, addRequest, approve, reject, get, list };
+  /** What an approval of `id` lacks by its source's rules (none for the queue's own kinds). */
+  function approveBodyErrors(id: string, body: DecisionBody): FieldError[] {
+    return sourceOf(id)?.approveBodyErrors?.(id, body) ?? [];
+  }
+
+  return { register, request, addRequest, approve, reject, get, list, approveBodyErrors };
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;

@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
+import type { FieldError } from "../../core/errors.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { ApprovalPolicy, ApprovalRequest } from "../../domain/approval.ts";
 
@@ -21,6 +22,11 @@ export interface ApprovalSource {
   pending(limit: number): Promise<ApprovalRequest[]>;
   /** one of its requests, waiting or decided (`GET /approvals/{id}`); null when not one */
   one(id: string): Promise<ApprovalRequest | null>;
+  /**
+   * what an approval's body lacks by this source's own rules (a refund's `approval_hash`),
+   * asked before a second factor is spent; `approve` refuses the same itself
+   */
+  approveBodyErrors?(id: string, body: DecisionBody): FieldError[];
   /** decides; deciding again what `ctx` decided answers it (`replayed: true`) */
   approve(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;
   reject(ctx: CallContext, id: string, body: DecisionBody): Promise<SourceDecision>;

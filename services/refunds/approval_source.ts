@@ -9,6 +9,7 @@ import type { ApprovalRequest, ApprovalSource } from "../approvals/mod.ts";
 import { AppError } from "../../core/errors.ts";
 import { formatMoney } from "../../domain/money.ts";
 import type { RefundDetail, RefundService, RefundView } from "./service.ts";
+import { approvalHashRequired } from "./decisions.ts";
 
 export function refundAsApproval(r: RefundView): ApprovalRequest {
   return {
@@ -78,6 +79,10 @@ export function refundApprovalSource(refunds: RefundService): ApprovalSource {
         decision_note: r.decision_note,
         result: rejected ? null : { refund_status: r.status },
       };
+    },
+    // the refund's own rule: approved by the hash of what was read (README, "Two-person rules")
+    approveBodyErrors(id, body) {
+      return body.approval_hash ? [] : [approvalHashRequired(id)];
     },
     approve(ctx, id, body) {
       return decideOnce(() => refunds.approve(ctx, id, body));

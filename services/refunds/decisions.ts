@@ -5,13 +5,27 @@
  * (decided.ts). Both run under the caller's Idempotency-Key.
  */
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, type ErrorCode, validationFailed } from "../../core/errors.ts";
+import { AppError, type ErrorCode, type FieldError, validationFailed } from "../../core/errors.ts";
 import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import { voidIfUndoable } from "./void.ts";
 import { auditIfRefused } from "./denials.ts";
 import { replayedDecision } from "./decided.ts";
 import { refundDetail } from "./views.ts";
 import { type RefundResult, resume, scopeOf, type ServiceParts, toResult } from "./parts.ts";
+
+/**
+ * An approver approves exactly the refund they read, by its `approval.hash` (README, "A first
+ * session"): without it nothing is approved. Both approve routes (the refund's and the approvals
+ * queue's) and this service say it in these words; `id` is the refund's, where it is known.
+ */
+export function approvalHashRequired(id = "{id}"): FieldError {
+  return {
+    path: "body.approval_hash",
+    message: "approval_hash is required: read the refund (GET /api/admin/payments/refunds/" +
+      `${id}) and send its approval.hash (64 lowercase hex characters), so that what you ` +
+      "approve is exactly what you read",
+  };
+}
 
 /** Approves and sends: Stripe answered, or left to reconciliation (`processing`). */
 export async function approve(
@@ -21,6 +35,9 @@ export async function approve(
   body: { note?: string; approval_hash?: string } = {},
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
+  // a malformed request: decides nothing, keeps nothing against its key, leaves no audit entry
+  // (README, "Refund approval policy")
+  if (!body.approval_hash) throw validationFailed([approvalHashRequired(id)]);
   const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
   const target = { type: "refund", id };
   return toResult(

@@ -19,3 +19,4 @@ export { SAME_KEY_WINDOW_MS } from "./reconcile.ts";
 export { RECONCILE_AFTER_MS } from "./requests.ts";
 export { REFUND_RECONCILE_JOB } from "./request_parts.ts";
 export { refundApprovalSource } from "./approval_source.ts";
+export { approvalHashRequired } from "./decisions.ts";

@@ -1,6 +1,6 @@
 /**
  * What the gateway says about each attempt of a call: one log line (a
- * routine call quietly) and, with metrics, its requests by label and status,
+ * routine call quietly; a request Stripe refused as malformed at info) and, with metrics, its requests by label and status,
  * the budget waits and Stripe's requests to slow down.
  */
 import type { Metrics } from "../../core/metrics.ts";
@@ -23,6 +23,17 @@ export type CallLog = (
   attempt: number,
   error?: unknown,
 ) => void;
+
+/**
+ * Stripe refused the request as the caller's mistake: a 400 or 404 `invalid_request_error` (a
+ * mistyped id, `resource_missing`; a parameter Stripe does not take). That is no trouble at
+ * Stripe, so it is not the `stripe call failed` warning operators watch in an outage (README,
+ * "Stripe outages"); 5xx, 429, timeouts, lost connections and the other refusals still are.
+ */
+function refusedAsAsked(error: unknown): boolean {
+  return isStripeError(error) && (error.statusCode === 400 || error.statusCode === 404) &&
+    (error.rawType ?? error.type) === "invalid_request_error";
+}
 
 export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
   const calls = metrics?.counter(
@@ -72,7 +83,10 @@ export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
         : { message: error instanceof Error ? error.message : String(error) };
       // a routine call's decline (demo seeding declines on purpose) is no news
       const routine = opts.quiet && isStripeError(error) && error.statusCode === 402;
-      (routine ? log.debug : log.warn)("stripe call failed", { ...fields, error: e });
+      if (routine) log.debug("stripe call failed", { ...fields, error: e });
+      else if (refusedAsAsked(error)) {
+        log.info("stripe refused the request", { ...fields, error: e });
+      } else log.warn("stripe call failed", { ...fields, error: e });
     }
   }
 

@@ -13,6 +13,7 @@ import { isUndecided, type RefundResult } from "../../services/refunds/mod.ts";
 import Stripe from "stripe";
 import type { Emulator, EmulatorOptions } from "../../emulator/mod.ts";
 import { ManualClock } from "../../core/clock.ts";
+import { AppError } from "../../core/errors.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { createStripeGateway, type StripeGateway } from "../../services/stripe/gateway.ts";
 import { type RefundHooks, refundJobHandlers } from "../../services/refunds/service.ts";
@@ -276,6 +277,30 @@ export function askRefund(w: RefundWorld, txnId: string, amount: number, note: s
 }
 
 export { listJobs };
+
+/** A well-formed hash no refund has: what is sent for a refund that has none to read. */
+export const NO_SUCH_HASH = "0".repeat(64);
+
+/**
+ * The body an approver sends (README, "A first session"): the refund read as it stands now and
+ * approved by its `approval.hash`, with `extra` (a note). A refund that cannot be read (an unknown
+ * id) or that never awaited approval gets a well-formed hash of none, so the request reaches the
+ * refund's own answer (404, 409).
+ */
+export async function approvalOf(
+  t: { services: TestApp["services"] },
+  id: string,
+  extra: { note?: string } = {},
+): Promise<{ note?: string; approval_hash: string }> {
+  const hash = await t.services.refunds.get(id).then(
+    (r) => r.approval.hash,
+    (e) => {
+      if (e instanceof AppError && e.code === "not_found") return null;
+      throw e;
+    },
+  );
+  return { ...extra, approval_hash: hash ?? NO_SUCH_HASH };
+}
 
 /** The status the refunds route answers a create with: 202 while undecided, else 201. */
 export function statusOf(result: RefundResult): 201 | 202 {

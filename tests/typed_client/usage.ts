@@ -7,6 +7,17 @@
 import createClient from "openapi-fetch";
 import type { paths } from "./api.gen.ts";
 
+/** A refund's approval as the document types it. */
+type RefundApproval = NonNullable<
+  paths["/api/admin/payments/refunds/{id}/approve"]["post"]["requestBody"]
+>["content"]["application/json"];
+
+// An approver approves exactly what they read, by its `approval.hash` (README, "A first
+// session"): a body without it does not compile, one with it does.
+// @ts-expect-error approval_hash is required
+const _unread: RefundApproval = { note: "looks fine" };
+export const readApproval: RefundApproval = { approval_hash: "0".repeat(64), note: "read" };
+
 export interface DriveResult {
   role: string | undefined;
   transactions: number | undefined;
