@@ -49,3 +49,12 @@ export interface Principal {
   /** a second factor was verified for this request */
   second_factor: boolean;
 }
+
+/**
+ * Who did something and when, as a 409 says it: "by adm_… at …", and "by you
+ * (adm_…) at …" to the person who did it, never named as if someone else.
+ */
+export function byWhom(by: string, at: string | null, ctx: CallContext): string {
+  const who = ctx.actor.id === by ? `you (${by})` : by;
+  return at ? `by ${who} at ${at}` : `by ${who}`;
+}

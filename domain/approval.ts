@@ -4,6 +4,8 @@
  * pure rule deciding whether someone may approve (README, "Two-person rules").
  */
 import type { Permission } from "./permissions.ts";
+import { byWhom, type CallContext } from "./actor.ts";
+import { canonicalJson } from "../core/encoding.ts";
 
 export type ApprovalStatus =
   | "pending"
@@ -198,4 +200,30 @@ export function approverDenial(
     };
   }
   return null;
+}
+
+/**
+ * Whether `earlier`, still waiting, is the very request `ctx` asks for now:
+ * same kind, same requester, same payload. Sent again (a second click, a
+ * retry, a burst) it is answered with `earlier`, nothing written; anyone
+ * else's, or another request, waits behind it (409).
+ */
+export function sameRequestAgain(
+  earlier: Pick<ApprovalRequest, "kind" | "requested_by" | "payload">,
+  ctx: CallContext,
+  kind: string,
+  payload: Record<string, unknown>,
+): boolean {
+  return earlier.kind === kind && earlier.requested_by === ctx.actor.id &&
+    canonicalJson(earlier.payload) === canonicalJson(payload);
+}
+
+/** A waiting request as a 409 names it: "apr_…: summary, asked by adm_… at …". */
+export function waitingRequestWords(
+  earlier: Pick<ApprovalRequest, "id" | "summary" | "requested_by" | "created_at">,
+  ctx: CallContext,
+): string {
+  return `${earlier.id}: ${earlier.summary}, asked ${
+    byWhom(earlier.requested_by, earlier.created_at, ctx)
+  }`;
 }

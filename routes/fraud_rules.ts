@@ -34,7 +34,8 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
     "lowered, an amount raised or removed, the window shortened, the severity lowered, " +
     "`extra_at` or `min_ratio` raised) answers 202 with an approval request another admin " +
     "approves in `/api/admin/approvals`; one at a time per rule: another while one waits is " +
-    "409 naming it. Settings that contradict each other (an alert level " +
+    "409 naming it, who asked and when; the same change sent again by the admin who asked (a " +
+    "second click) answers the request waiting, nothing written. Settings that contradict each other (an alert level " +
     "below the watch level, a watch amount above the alert amount, the score critical below its " +
     "alert level) are 422 naming the field. The example body `{}` changes nothing (no new " +
     "version): sent as is, it answers the rule as it stands.",

@@ -94,8 +94,9 @@ const create = adminRoute({ permission: "users.write", secondFactor: true }, {
     "carries the code (`approval.handover`) to hand over.\n\n" +
     "The example asks for an operator at `example.invalid`, a domain that never receives " +
     "mail: sent as is it creates no account, only a request that waits for a second admin " +
-    "(202); reject it in `/api/admin/approvals` (it expires by itself after 24 h). A second " +
-    "send while it waits is 409.",
+    "(202); reject it in `/api/admin/approvals` (it expires by itself after 24 h). Sent again " +
+    "by you while it waits (a second click), it answers that request, nothing written; " +
+    "another admin's, or another role for the email, is 409 naming who asked and when.",
   request: {
     body: jsonBody(
       z.object({
@@ -139,7 +140,10 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     "is done at once (200, with an ops alert) once in a rolling 24 h for you and the accounts " +
     "linked to you; a further one is a pending `user.disable` / `user.demote` request (202) " +
     "that an admin linked neither to you nor to that admin approves; one that would leave no " +
-    "active admin but you and the accounts linked to you is 409 (`rule: last_unlinked_admin`).",
+    "active admin but you and the accounts linked to you is 409 (`rule: last_unlinked_admin`). " +
+    "One request of each kind waits per account: the same change sent again by you while " +
+    "yours waits (a second click) answers it, nothing written; another is 409 naming who " +
+    "asked and when.",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -165,7 +169,8 @@ const credentialResponses = {
     ApprovalSchema,
     "waits for a third person's approval; the approver receives an enrollment code to hand over",
   ),
-  // 409: one already waits for this account (audited denied, as every refusal)
+  // 409: another's already waits for this account (audited denied, as every refusal); your
+  // own sent again is answered with it (202)
   ...errorResponses("not_found", "conflict"),
 };
 
@@ -175,7 +180,9 @@ const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   tags: ["users"],
   summary: "Ask to rotate another admin's API token (someone else approves)",
   description: "Once approved, the old token stops at once; the person redeems the enrollment " +
-    "code with their own current TOTP code (`X-OTP-Code`) for a new token.",
+    "code with their own current TOTP code (`X-OTP-Code`) for a new token. Sent again by you " +
+    "while yours waits (a second click), it answers that request; another admin's is 409 " +
+    "naming who asked and when.",
   request: { params: IdParam },
   responses: credentialResponses,
 });
@@ -187,7 +194,8 @@ const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   summary: "Ask to reset another admin's second factor (someone else approves)",
   description: "Once approved, the old factor and its step-up tokens stop at once; the person " +
     "redeems the enrollment code with their own token (`Authorization`) for a new TOTP secret " +
-    "and recovery codes.",
+    "and recovery codes. Sent again by you while yours waits (a second click), it answers " +
+    "that request; another admin's is 409 naming who asked and when.",
   request: { params: IdParam },
   responses: credentialResponses,
 });

@@ -43,7 +43,12 @@ Deno.test("a second snooze of the same customer and rule is 409 naming the one i
     assert.equal(again.body.code, "conflict");
     assert.match(again.body.detail, new RegExp(first.body.id));
     assert.match(again.body.detail, /DELETE \/api\/admin\/payments\/fraud\/snoozes\//);
-    assert.equal((await snooze(t, other, "cus_dup", "velocity", 60)).status, 409, "anyone's");
+    // it names who snoozed and when: "you" to whoever did, never as if someone else
+    const at = first.body.created_at;
+    assert.match(again.body.detail, new RegExp(`by you \\(${analyst.id}\\) at ${at}`));
+    const others = await snooze(t, other, "cus_dup", "velocity", 60);
+    assert.equal(others.status, 409, "anyone's");
+    assert.match(others.body.detail, new RegExp(`by ${analyst.id} at ${at}`));
     assert.deepEqual(await inForce(t, analyst, "cus_dup"), [first.body.id]);
 
     const log = await sendJson(

@@ -64,10 +64,10 @@ Deno.test("attack: an admin's second disable or demotion of an admin within 24 h
     assert.equal(demote.status, 202, JSON.stringify(demote.body));
     assert.equal(demote.body.pending_approval.kind, "user.demote");
     assert.equal((await t.services.identity.getAdmin(c.id)).role, "admin");
-    // one request of each kind per account: asking again names the first
+    // one request of each kind per account: asking again (a second click) answers the first
     const again = await disable(t, rogue, b.id);
-    assert.equal(again.status, 409);
-    assert.ok(again.body.detail.includes(second.body.pending_approval.id), again.body.detail);
+    assert.equal(again.status, 202);
+    assert.equal(again.body.pending_approval.id, second.body.pending_approval.id);
 
     // accounts that cannot manage accounts are not counted
     for (const role of ["operator", "viewer"] as const) {
@@ -83,15 +83,12 @@ Deno.test("attack: an admin's second disable or demotion of an admin within 24 h
         e.action === "user.disable" && e.target?.id === a.id && e.actor.id === rogue.id
       ),
     );
-    // b was not disabled (asking again while one waits is audited, denied)
-    assert.equal(
-      audit.some((e) => e.action === "user.disable" && e.target?.id === b.id && e.result === "ok"),
-      false,
-    );
-    assert.ok(
-      audit.some((e) =>
-        e.action === "user.disable" && e.target?.id === b.id && e.result === "denied"
+    // b was not disabled (asking again while one waits is no refusal either: the same request)
+    assert.deepEqual(
+      audit.filter((e) => e.action === "user.disable" && e.target?.id === b.id).map((e) =>
+        e.result
       ),
+      [],
     );
 
     // a rolling 24 h: a day after the first, one more is immediate again (and only one)

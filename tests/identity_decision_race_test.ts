@@ -57,7 +57,7 @@ Deno.test("attack: a burst of re-enables racing a disable never re-enables an op
   }, { env: { API_RATE_LIMIT_PER_MIN: "100000" } });
 });
 
-Deno.test("attack: bursts of role grants, re-enablings and credential resets for one account leave one pending request of each kind", async () => {
+Deno.test("attack: bursts of role grants, re-enablings and credential resets for one account leave one pending request of each kind, which each answers", async () => {
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const viewer = await createAdmin(t, "viewer");
@@ -85,16 +85,14 @@ Deno.test("attack: bursts of role grants, re-enablings and credential resets for
         ["user.reset_2fa", other.id, resets],
       ] as const
     ) {
+      // one admin's burst is one request sent again: each answers the one request
       assert.deepEqual(
-        answers.map((a) => a.status).sort(),
-        [202, ...Array(9).fill(409)],
-        `${kind}: ${
-          JSON.stringify(answers.map((a) => a.body.detail ?? a.body.pending_approval?.id))
-        }`,
+        answers.map((a) => a.status),
+        Array(10).fill(202),
+        `${kind}: ${JSON.stringify(answers.map((a) => a.body.detail))}`,
       );
-      const refused = answers.find((a) => a.status === 409)!.body;
-      assert.match(refused.detail, /already waits for a second admin/);
-      assert.match(refused.approval_id, /^apr_/);
+      const ids = new Set(answers.map((a) => a.body.pending_approval?.id ?? a.body.id));
+      assert.equal(ids.size, 1, kind);
       assert.equal(await pendingFor(t, kind, id), 1, kind);
     }
   });

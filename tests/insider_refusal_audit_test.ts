@@ -84,24 +84,30 @@ Deno.test("attack: asking again to create an account whose creation is pending, 
 
 Deno.test("attack: asking again for a role grant, a token rotation or a second-factor reset already waiting is audited denied", async () => {
   await withTestApp(async (t) => {
-    const [a, b] = await createAdmins(t, 2);
+    const [a, b, c] = await createAdmins(t, 3);
     const viewer = await createAdmin(t, "viewer");
-    const grant = () =>
-      sendJson(t, "PATCH", `/api/admin/users/${viewer.id}`, otpHeaders(t, a), { role: "admin" });
-    assert.equal((await grant()).status, 202);
+    const grant = (by: TestAdmin) =>
+      sendJson(t, "PATCH", `/api/admin/users/${viewer.id}`, otpHeaders(t, by), { role: "admin" });
+    assert.equal((await grant(a)).status, 202);
+    // the same request again by its requester is a second click: answered, no refusal
+    const sameAgain = await deniedDuring(t, async () => {
+      const res = await grant(a);
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+    });
+    assert.deepEqual(sameAgain, []);
     const grantAgain = await deniedDuring(t, async () => {
-      const res = await grant();
+      const res = await grant(c);
       assert.equal(res.status, 409, JSON.stringify(res.body));
     });
     assert.deepEqual(grantAgain.map((e) => [e.action, e.target?.id, e.actor.id]), [
-      ["user.update", viewer.id, a.id],
+      ["user.update", viewer.id, c.id],
     ]);
     assert.match(String(grantAgain[0].reason), /already waits/);
 
     for (const [path, action] of [["rotate-token", "token.rotate"], ["reset-2fa", "totp.reset"]]) {
       assert.equal((await post(t, a, `/api/admin/users/${b.id}/${path}`)).status, 202);
       const again = await deniedDuring(t, async () => {
-        const res = await post(t, a, `/api/admin/users/${b.id}/${path}`);
+        const res = await post(t, c, `/api/admin/users/${b.id}/${path}`);
         assert.equal(res.status, 409, JSON.stringify(res.body));
       });
       assert.deepEqual(again.map((e) => [e.action, e.target?.id]), [[action, b.id]], path);

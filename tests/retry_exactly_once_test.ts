@@ -59,9 +59,21 @@ Deno.test("a lost answer is settled by reconciliation reading the PaymentIntent,
     assert.equal(res.body.status, "processing");
     await w.dropHeld(); // Stripe's webhooks never arrive either
 
-    // A second retry while the first is in flight is refused.
+    // A second retry while the first is in flight is refused, naming who sent the first and when
+    // ("you" to whoever did: README "Retrying failed payments").
     const second = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_mastercard" });
     assert.equal(second.status, 409);
+    const since = String(res.body.created_at);
+    assert.match(
+      String(second.body.detail),
+      new RegExp(`by you \\(${w.operator.id}\\) at ${since}`),
+    );
+    const other = await w.retry(
+      { transaction_id: f.txnId, payment_method: "pm_card_mastercard" },
+      { as: w.admin },
+    );
+    assert.equal(other.status, 409);
+    assert.match(String(other.body.detail), new RegExp(`by ${w.operator.id} at ${since}`));
 
     w.clock.advance(61_000);
     await w.runAllJobs();

@@ -5,7 +5,7 @@
  * refusal is audited.
  */
 import type { Deps } from "../deps.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
@@ -69,7 +69,7 @@ async function decided(
     : req.status === "rejected";
   if (same && req.decided_by === ctx.actor.id) return { request: req, replayed: true };
   const reason = `approval request ${req.id} is ${req.status}` +
-    (req.decided_by ? ` (decided by ${req.decided_by})` : "") +
+    (req.decided_by ? ` (decided ${byWhom(req.decided_by, req.decided_at, ctx)})` : "") +
     "; only a pending request can be decided";
   const error = new AppError("conflict", reason, { extra: { request_status: req.status } });
   return await deny(d, ctx, req, error, reason, approving);

@@ -3,13 +3,19 @@
  * loosening) waits one at a time per rule (README "Fraud detection",
  * Tuning): each request names the version it was judged against, and the
  * first approved makes a new version, so of two waiting at once at most one
- * could ever execute. Another while one waits is 409 naming it (audited
- * `denied`); one that names an older version, or has expired, holds nothing up.
+ * could ever execute. The same change sent again by its requester (a second
+ * click) answers the one waiting, nothing written; another while one waits is
+ * 409 naming it, who asked and when (audited `denied`); one that names an
+ * older version, or has expired, holds nothing up.
  */
 import type { AuditService } from "../audit/mod.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import type { ApprovalRequest } from "../../domain/approval.ts";
+import {
+  type ApprovalRequest,
+  sameRequestAgain,
+  waitingRequestWords,
+} from "../../domain/approval.ts";
 import type { RuleName } from "../../domain/fraud.ts";
 import type { RuleApprovalKind, RulePatch } from "./rule_admin.ts";
 import { AppError } from "../../core/errors.ts";
@@ -48,10 +54,12 @@ export function requestRuleChangeOnce(
         earlier?.status === "pending" && Date.parse(earlier.expires_at) > p.now() &&
         (earlier.payload as { base_version?: number }).base_version === change.base_version
       ) {
+        // the same change sent again by its requester (a second click): answered, nothing written
+        if (sameRequestAgain(earlier, ctx, kind, change)) return { value: earlier, audit: [] };
         throw new AppError(
           "conflict",
           `a change of fraud rule ${change.rule} already waits for a second admin ` +
-            `(${earlier.id}: ${earlier.summary}, by ${earlier.requested_by}); approve or reject ` +
+            `(${waitingRequestWords(earlier, ctx)}); approve or reject ` +
             `it in /api/admin/approvals first (its requester may reject it to withdraw it)`,
           { extra: { approval_id: earlier.id } },
         );

@@ -5,7 +5,7 @@
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { Clock } from "../../core/clock.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
 import type { RuleName, Snooze } from "../../domain/fraud.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { keys } from "../../kv/keys.ts";
@@ -109,7 +109,9 @@ async function commitSnooze(
       throw new AppError(
         "conflict",
         `${input.customer} is already snoozed for ${input.rule} until ${existing.until} ` +
-          `(${existing.id}, by ${existing.created_by}); to change it, delete that one ` +
+          `(${existing.id}, ${
+            byWhom(existing.created_by, existing.created_at, ctx)
+          }); to change it, delete that one ` +
           `(DELETE /api/admin/payments/fraud/snoozes/${existing.id}) and snooze again`,
       );
     }

@@ -3,7 +3,9 @@
  * grant, a re-enabling, a token rotation, a second-factor reset. One of each
  * kind waits for an account at a time (README, "Two-person rules"): the
  * account's index row for the kind is checked in the commit that adds the
- * request, so of a burst exactly one is added and the rest are 409 naming it.
+ * request, so of a burst exactly one is added. The same request sent again by
+ * its requester (a second click) answers that one, nothing written; anyone
+ * else's, or another request, is 409 naming who asked and when.
  * Each request names the account as it was (`target_version`): any later
  * change voids it at approval (services/approvals/rules.ts).
  */
@@ -11,7 +13,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
-import type { ApprovalKind } from "../../domain/approval.ts";
+import { type ApprovalKind, sameRequestAgain, waitingRequestWords } from "../../domain/approval.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import { addAccountRequest, getAccountRequest, getApproval } from "../../kv/approvals.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
@@ -43,23 +45,23 @@ export async function addRequestOnce(
   what: AccountRequestWords,
 ): Promise<{ value: ApprovalRequest; audit: AuditInput[] }> {
   const admin = entry.value;
+  const asked = { admin_id: admin.id, ...payload, target_version: entry.versionstamp };
   const index = await getAccountRequest(d.kv, admin.id, kind);
   const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
   if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+    // the same request sent again by its requester (a second click): answered, nothing written
+    if (sameRequestAgain(earlier, ctx, kind, asked)) return { value: earlier, audit: [] };
     throw new AppError(
       "conflict",
-      `${what.waiting} for ${admin.email} already waits for a second admin (${earlier.id}: ` +
-        `${earlier.summary}); approve or reject it first`,
+      `${what.waiting} for ${admin.email} already waits for a second admin ` +
+        `(${waitingRequestWords(earlier, ctx)}); approve or reject it first`,
       { extra: { approval_id: earlier.id } },
     );
   }
-  const { request, audit } = approvals.addRequest(
-    op,
-    kind,
-    { admin_id: admin.id, ...payload, target_version: entry.versionstamp },
-    ctx,
-    { summary: what.summary, target: target(admin.id) },
-  );
+  const { request, audit } = approvals.addRequest(op, kind, asked, ctx, {
+    summary: what.summary,
+    target: target(admin.id),
+  });
   const ttl = Date.parse(request.expires_at) - d.clock.now() + INDEX_MARGIN_MS;
   addAccountRequest(op, index, admin.id, kind, request.id, ttl);
   return { value: request, audit: [audit] };

@@ -20,7 +20,11 @@ import {
   getAccountRequestByEmail,
   getApproval,
 } from "../../kv/approvals.ts";
-import { DEFAULT_APPROVAL_TTL_MS } from "../../domain/approval.ts";
+import {
+  DEFAULT_APPROVAL_TTL_MS,
+  sameRequestAgain,
+  waitingRequestWords,
+} from "../../domain/approval.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
 import { auditRefused } from "./refusals.ts";
@@ -71,22 +75,31 @@ async function newAccount(
   };
 }
 
-/** The email's request index as read; 409 while it names a pending request. */
+/**
+ * The email's request index as read; 409 while it names a pending request,
+ * unless that is the very request `asked` sent again by its requester (a
+ * second click): then that request, to answer with nothing written.
+ */
 async function refusePendingEmail(
   d: IdentityDeps,
+  ctx: CallContext,
   email: string,
-): Promise<Deno.KvEntryMaybe<string>> {
+  asked?: { role: AdminRecord["role"] },
+): Promise<{ index: Deno.KvEntryMaybe<string>; again?: ApprovalRequest }> {
   const index = await getAccountRequestByEmail(d.kv, email);
   const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
   if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
+    if (asked && sameRequestAgain(earlier, ctx, "user.create", { email, role: asked.role })) {
+      return { index, again: earlier };
+    }
     throw new AppError(
       "conflict",
-      `a request to create ${email} is already pending (${earlier.id}); approve or reject ` +
-        "it, or wait until it expires",
+      `a request to create ${email} is already pending (${waitingRequestWords(earlier, ctx)}); ` +
+        "approve or reject it, or wait until it expires",
       { extra: { approval_id: earlier.id } },
     );
   }
-  return index;
+  return { index };
 }
 
 /**
@@ -126,7 +139,8 @@ async function createOrAsk(
   if (approvingRole(role)) {
     return await d.audit.commit(ctx, async (op) => {
       // one pending request per email: a concurrent one loses on the index's versionstamp
-      const index = await refusePendingEmail(d, email);
+      const { index, again } = await refusePendingEmail(d, ctx, email, { role });
+      if (again) return { value: { admin: null, approval: again }, audit: [] };
       const { request, audit } = approvals.addRequest(op, "user.create", { email, role }, ctx, {
         summary: `create ${role} ${email}`,
       });
@@ -138,7 +152,7 @@ async function createOrAsk(
   return await d.audit.commit(ctx, async (op) => {
     await assertEmailFree(d, email);
     // nor while one waits for its approver: checked, so a request committed meanwhile wins
-    op.check(await refusePendingEmail(d, email));
+    op.check((await refusePendingEmail(d, ctx, email)).index);
     addCreateAdmin(op, account);
     addAdminLink(op, account.id, ctx.actor.id, { why: "created", at: account.created_at });
     const issued = await issueCode(d, ctx, "account", { admin_id: account.id, approval_id: null });

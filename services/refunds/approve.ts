@@ -7,7 +7,7 @@
  * rejection is committed by the submitter's `release`.
  */
 import { APPROVAL_POLICY } from "../../domain/approval.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
@@ -58,16 +58,21 @@ async function loadAwaiting(
   kv: Deno.Kv,
   id: string,
   now: number,
+  ctx: CallContext,
 ): Promise<Deno.KvEntry<RefundRecord>> {
   const entry = await getRefund(kv, id);
   if (!entry.value) throw notFound("refund", id);
   if (hasLapsed(entry.value, now)) throw lapsedError(entry.value);
   if (entry.value.status !== "awaiting_approval") {
-    const by = entry.value.approved_by ?? entry.value.rejected_by;
+    const r = entry.value;
+    const by = r.approved_by ?? r.rejected_by;
+    // who decided and when (their decision's history entry), "you" to its decider
+    const how = r.approved_by ? "approved" : "rejected";
+    const at = by ? r.history.findLast((h) => h.by === by)?.at ?? null : null;
     throw new AppError(
       "conflict",
-      `refund ${id} is ${entry.value.status}${by ? ` (decided by ${by})` : ""}; only a refund ` +
-        "awaiting approval can be approved or rejected",
+      `refund ${id} is ${r.status}${by ? ` (${how} ${byWhom(by, at, ctx)})` : ""}; only a ` +
+        "refund awaiting approval can be approved or rejected",
       { extra: { refund_status: entry.value.status } },
     );
   }
@@ -98,7 +103,7 @@ async function approve(
   binding: IdempotencyBinding | null,
 ): Promise<RefundRecord> {
   const { kv, clock } = parts.deps;
-  const first = (await loadAwaiting(kv, id, clock.now())).value;
+  const first = (await loadAwaiting(kv, id, clock.now(), ctx)).value;
   if (first.requested_by === ctx.actor.id) {
     await denied(parts, ctx, first, "self-approval: a different operator or admin must approve");
     throw new AppError(
@@ -172,7 +177,7 @@ function commitApproval(
   const { kv, clock } = deps;
   return svc.audit.commit(ctx, async (op) => {
     const now = clock.now();
-    const entry = await loadAwaiting(kv, id, now);
+    const entry = await loadAwaiting(kv, id, now, ctx);
     const before = entry.value;
     const expected = await approvalHash(before);
     if (before.approval_hash !== expected) {
@@ -237,7 +242,7 @@ export function createRefundApprovals(parts: RequestParts) {
       binding: IdempotencyBinding | null,
     ) => approve(parts, ctx, id, body, binding),
     /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
-    checkRejectable: async (id: string): Promise<RefundRecord> =>
-      (await loadAwaiting(parts.deps.kv, id, parts.deps.clock.now())).value,
+    checkRejectable: async (ctx: CallContext, id: string): Promise<RefundRecord> =>
+      (await loadAwaiting(parts.deps.kv, id, parts.deps.clock.now(), ctx)).value,
   };
 }

@@ -90,7 +90,7 @@ export async function reject(
           }]);
         }
         try {
-          await requests.checkRejectable(id);
+          await requests.checkRejectable(ctx, id);
           const record = await submitter.release(ctx, id, {
             status: "rejected",
             from: ["awaiting_approval"],
@@ -100,7 +100,7 @@ export async function reject(
             binding,
           });
           // lost to a concurrent decision, or its deadline passed meanwhile: 409
-          if (!record) await requests.checkRejectable(id);
+          if (!record) await requests.checkRejectable(ctx, id);
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
           return { body: refundDetail(record, p.clock.now()) };
         } catch (error) {

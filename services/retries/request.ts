@@ -10,7 +10,7 @@
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { judgeRetry, recentCardUses } from "../../domain/retry.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -22,6 +22,7 @@ import {
   addCreateRetry,
   type CardSummary,
   getCardUses,
+  getRetry,
   getRetryState,
   listTransactionRetries,
   type RetryRecord,
@@ -52,12 +53,15 @@ export interface CreateRetryInput {
   confirm_fraud_alert?: boolean;
 }
 
-function inFlight(retryId: string): AppError {
+/** 409 naming the attempt in flight, who sent it and when ("you" to whoever did). */
+async function inFlight(kv: Deno.Kv, retryId: string, ctx: CallContext): Promise<AppError> {
+  const first = (await getRetry(kv, retryId)).value;
+  const who = first ? `, sent ${byWhom(first.requested_by, first.created_at, ctx)}` : "";
   return retryConflict(
     new AppError(
       "conflict",
-      `retry ${retryId} of this payment is still in flight; wait for its outcome ` +
-        "(GET /retries/{id})",
+      `retry ${retryId} of this payment${who} is still in flight; wait for its outcome ` +
+        `(GET /retries/${retryId})`,
       { extra: { retry_id: retryId } },
     ),
   );
@@ -132,6 +136,7 @@ export interface RequestServices {
  */
 async function preflight(
   p: ReqParts,
+  ctx: CallContext,
   input: CreateRetryInput,
   card?: { fingerprint: string | null; entered_at: number | null },
 ): Promise<Retryable> {
@@ -161,7 +166,7 @@ async function preflight(
     limits: config.retry,
   });
   if (!verdict.ok) throw refusal(verdict);
-  if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
+  if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx);
   return ok;
 }
 
@@ -203,7 +208,7 @@ function record(
       svc.fraudAlerts.openAlert(ok.customer),
       svc.fraudAlerts.confirmedAlert(ok.customer, now),
     ]);
-    if (rs.value?.in_flight) throw inFlight(rs.value.in_flight);
+    if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx);
     const verdict = judgeRetry({
       now,
       fraudConfirmed: confirmed,

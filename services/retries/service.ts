@@ -123,13 +123,13 @@ async function attempt(
   const { svc, requests, paymentMethods } = p;
   try {
     const id = svc.newId("rty");
-    const ok = await requests.preflight(input);
+    const ok = await requests.preflight(ctx, input);
     // Read only: the card is judged, then the attempt committed (the lock, the caps), and
     // only then is anything sent to Stripe, the attach included.
     const found = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
     const card = cardSummary(found.pm);
     const enteredAt = found.enteredAt;
-    await requests.preflight(input, { fingerprint: card.fingerprint, entered_at: enteredAt });
+    await requests.preflight(ctx, input, { fingerprint: card.fingerprint, entered_at: enteredAt });
     const pm = { id: found.pm.id, card, attach: !found.saved, entered_at: enteredAt };
     const record = await requests.record(ctx, id, input, pm, binding);
     return { body: retryView(await proceed(p, ctx, record, true)) };
