@@ -152,6 +152,10 @@ export function addSweepRun(op: Deno.AtomicOperation, run: SweepRun): void {
   op.set(keys.fraudSweep(run.id), run);
 }
 
+export async function getSweepRun(kv: Deno.Kv, id: string): Promise<SweepRun | null> {
+  return (await kv.get<SweepRun>(keys.fraudSweep(id))).value;
+}
+
 /** One page of sweep runs, newest first (run ids are ULIDs: key order is start order). */
 export function listSweepRuns(
   kv: Deno.Kv,

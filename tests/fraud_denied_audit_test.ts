@@ -124,5 +124,17 @@ Deno.test("POST /fraud/sweeps records who started it; one refused while another 
     const refused = await entriesOf(t, "fraud_sweep.start", "denied");
     assert.equal(refused.length, 1);
     assert.match(refused[0].reason ?? "", /sweep_other/);
+    // a recorded run holding the lease: the refusal says who started it and when
+    await t.kv.set(keys.fraudCursor("sweep:lease"), {
+      run: run.body.id,
+      until: t.clock.now() + 60_000,
+    });
+    const other = await createAdmin(t, "analyst");
+    const held = await sendJson(t, "POST", `${BASE}/sweeps`, authHeaders(other));
+    assert.equal(held.status, 409);
+    assert.match(
+      held.body.detail,
+      new RegExp(`${run.body.id}, started by ${analyst.id} at ${run.body.started_at}`),
+    );
   });
 });

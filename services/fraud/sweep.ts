@@ -20,6 +20,7 @@ import {
   claimWalkLease,
   getCursor,
   getRuleSettings,
+  getSweepRun,
   listChanges,
   readAllCardDeclines,
   readSubjects,
@@ -108,9 +109,14 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
   const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
   if (holder) {
+    // who started it and when, where the run is recorded (a scheduled one: by the schedule)
+    const other = await getSweepRun(kv, holder.run);
+    const by = other
+      ? `, started by ${other.started_by ?? "the schedule"} at ${other.started_at}`
+      : "";
     throw new AppError(
       "conflict",
-      `a ${options.walker} run (${holder.run}) is in progress until ${
+      `a ${options.walker} run (${holder.run}${by}) is in progress until ${
         new Date(holder.until).toISOString()
       } at the latest; look at GET /fraud/sweeps and try again when it has finished`,
     );
