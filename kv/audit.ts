@@ -103,6 +103,14 @@ export async function* iterateIndex(
   }
 }
 
+/** The newest audit entry about `targetId` (its target index), or null when none. */
+export async function latestEntryAbout(kv: Deno.Kv, targetId: string): Promise<AuditEntry | null> {
+  for await (const seq of iterateIndex(kv, "target", targetId, {}, true)) {
+    return await getEntry(kv, seq);
+  }
+  return null;
+}
+
 export async function getEntries(kv: Deno.Kv, seqs: number[]): Promise<(AuditEntry | null)[]> {
   const out: (AuditEntry | null)[] = [];
   for (let i = 0; i < seqs.length; i += 10) {

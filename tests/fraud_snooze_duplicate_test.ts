@@ -63,6 +63,20 @@ Deno.test("a second snooze of the same customer and rule is 409 naming the one i
     assert.equal((await snooze(t, analyst, "cus_dup", "score")).status, 201, "another rule");
     const del = await sendJson(t, "DELETE", `${BASE}/${first.body.id}`, authHeaders(analyst));
     assert.equal(del.status, 200);
+    // deleted again (a second click, or someone else after): 404 saying who deleted it and when
+    const twice = await sendJson(t, "DELETE", `${BASE}/${first.body.id}`, authHeaders(analyst));
+    assert.equal(twice.status, 404);
+    assert.match(twice.body.detail, new RegExp(`deleted by you \\(${analyst.id}\\) at `));
+    const late = await sendJson(t, "DELETE", `${BASE}/${first.body.id}`, authHeaders(other));
+    assert.match(late.body.detail, new RegExp(`deleted by ${analyst.id} at `));
+    const never = await sendJson(
+      t,
+      "DELETE",
+      `${BASE}/fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R`,
+      authHeaders(analyst),
+    );
+    assert.equal(never.status, 404);
+    assert.doesNotMatch(never.body.detail, /deleted/);
     assert.equal((await snooze(t, analyst, "cus_dup", "velocity")).status, 201, "after delete");
   });
 });

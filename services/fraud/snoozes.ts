@@ -20,6 +20,7 @@ import {
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { getAggregates, getCustomer } from "../../kv/customers.ts";
 import { auditRefusal } from "./denied.ts";
+import { latestEntryAbout } from "../../kv/audit.ts";
 
 /** The longest snooze: a year. */
 export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
@@ -162,11 +163,26 @@ export function listSnoozes(p: SnoozeParts, q: SnoozeQuery): Promise<Page<Snooze
   return listSnoozePage(p.kv, p.svc.cursors, q, p.clock.now());
 }
 
+/**
+ * 404 for a snooze not in force; when its deletion is on record (a second
+ * click, someone else first), it says who deleted it and when.
+ */
+async function goneSnooze(kv: Deno.Kv, ctx: CallContext, id: string): Promise<AppError> {
+  const last = id.startsWith("fsz_") ? await latestEntryAbout(kv, id) : null;
+  if (last?.action !== "fraud_snooze.delete" || last.result !== "ok") {
+    return notFound("snooze", id);
+  }
+  return new AppError(
+    "not_found",
+    `no snooze ${id} in force: it was deleted ${byWhom(last.actor.id, last.at_iso, ctx)}`,
+  );
+}
+
 export async function deleteSnooze(p: SnoozeParts, ctx: CallContext, id: string): Promise<Snooze> {
   const { kv, svc } = p;
   return await svc.audit.commit(ctx, async (op) => {
     const entry = await getSnooze(kv, id);
-    if (!entry.value) throw notFound("snooze", id);
+    if (!entry.value) throw await goneSnooze(kv, ctx, id);
     addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
     for (const scope of [entry.value.created_by, ruleScope(entry.value.rule)]) {
       const tally = await tallyOf(kv, scope, p.clock.now());
