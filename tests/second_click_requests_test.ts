@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
 import { auditEntries, createAdmin, sendJson, stepUpHeaders } from "./helpers/identity.ts";
-import { withRefundWorld } from "./helpers/refunds.ts";
+import { approvalOf, withRefundWorld } from "./helpers/refunds.ts";
 import { AppError } from "../core/errors.ts";
 
 const RULES = "/api/admin/payments/fraud/rules";
@@ -121,6 +121,7 @@ Deno.test("a decided refund's 409 says who decided and when, and calls its own d
       note: "large goodwill refund",
     });
     const id = res.refund.id;
+    const body = await approvalOf(w.t, id); // as read before the rejection
     await w.t.services.refunds.reject(w.ctx(w.operator2), id, { note: "not eligible" });
     const refusal = async (p: Promise<unknown>) => {
       const e = await p.then(() => null, (e) => e);
@@ -128,11 +129,11 @@ Deno.test("a decided refund's 409 says who decided and when, and calls its own d
       return e.message;
     };
     assert.match(
-      await refusal(w.t.services.refunds.approve(w.ctx(w.operator2), id)),
+      await refusal(w.t.services.refunds.approve(w.ctx(w.operator2), id, body)),
       new RegExp(`by you \\(${w.operator2.id}\\) at \\d{4}-`),
     );
     assert.match(
-      await refusal(w.t.services.refunds.approve(w.ctx(w.admin), id)),
+      await refusal(w.t.services.refunds.approve(w.ctx(w.admin), id, body)),
       new RegExp(`rejected by ${w.operator2.id} at \\d{4}-`),
     );
   }, { env: { REFUND_APPROVAL_THRESHOLD: "5000" } });
