@@ -12,15 +12,13 @@ import {
   auditEntries,
   createAdmin,
   createAdmins,
-  jsonRequest,
   otpHeaders,
+  sendJson,
   type TestAdmin,
 } from "./helpers/identity.ts";
 
-async function send(t: TestApp, method: string, path: string, by: TestAdmin, body: unknown) {
-  const res = await t.app.request(path, jsonRequest(method, otpHeaders(t, by), body));
-  return { status: res.status, body: await res.json() };
-}
+const send = (t: TestApp, method: string, path: string, by: TestAdmin, body: unknown) =>
+  sendJson(t, method, path, otpHeaders(t, by), body);
 
 const reject = (t: TestApp, by: TestAdmin, id: string) =>
   send(t, "POST", `/api/admin/approvals/${id}/reject`, by, { note: "no" });
