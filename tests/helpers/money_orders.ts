@@ -30,6 +30,8 @@ export interface ShapeCtx {
   emu: Emulator;
   /** Stripe's clock moves on between two steps (by the world's `spread` seconds) */
   tick(): void;
+  /** Stripe's clock moves on by `seconds`, and Stripe does what time makes it do (a lapse) */
+  wait(seconds: number): void;
   /** waits for what the emulator does by itself (a test card's dispute or warning) */
   settle(): Promise<void>;
   /** reconciliation reads Stripe now, mid-shape: its objects as they are at this moment */
@@ -84,6 +86,10 @@ export async function withShape(
       stripe,
       emu,
       tick: () => clock.advance(spread * 1000),
+      wait: (seconds) => {
+        clock.advance(seconds * 1000);
+        emu.advanceClock(0);
+      },
       settle: () => emu.deliveries(),
       read: async () => void reads.push(await readMidway(stripe, emu)),
     });
