@@ -240,3 +240,43 @@ Deno.test("the same, split across two isolates in opposite orders, events delive
     { numRuns: Number(Deno.env.get("ABUSE_RUNS") ?? 25) },
   );
 });
+
+/** Every order of `items` (n! of them; n stays small here). */
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest])
+  );
+}
+
+Deno.test("a guest charge given its customer in the Dashboard after a refund: that customer's ledger, in every order", async () => {
+  const customer = testId("cus"), ch = testId("ch");
+  // Stripe lets a charge's customer be set once, when it has none (charge.updated)
+  const charge = (who: string | null, refunds: Stripe.Refund[]) =>
+    chargeObject({
+      id: ch,
+      payment_intent: null,
+      amount: 5000,
+      customer: who,
+      created: T0,
+      amount_refunded: refunds.reduce((n, r) => n + r.amount, 0),
+      refunds,
+    });
+  const re = refundObject({ charge: ch, payment_intent: null, amount: 1200, created: T0 + 60 });
+  const events = [
+    stripeEvent("charge.succeeded", charge(null, []), T0),
+    stripeEvent("refund.created", re, T0 + 60),
+    stripeEvent("charge.refunded", charge(null, [re]), T0 + 60),
+    stripeEvent("charge.updated", charge(customer, [re]), T0 + 120, {
+      previous: { customer: null },
+    }),
+  ];
+  const expected = await finalState(events, customer);
+  assert.equal(expected.txn.customer, customer);
+  assert.equal(expected.txn.amount_refunded, 1200);
+  assert.equal(expected.balance, 5000 - 1200);
+  for (const order of permutations(events)) {
+    const types = order.map((e) => e.type).join(", ");
+    assert.deepEqual(await finalState(order, customer), expected, types);
+  }
+});
