@@ -205,12 +205,15 @@ function assertStripeMoney(s: Scenario, state: Awaited<ReturnType<typeof finalSt
   assert.deepEqual(Object.keys(state.counters?.balances ?? {}), [s.currency], "one currency");
 }
 
+/** A scenario, its customer, its events in Stripe's order and the same events shuffled. */
+const stories = scenario.chain((s) =>
+  shuffledStories(fc.constant(s), eventsOf).map((x) => [s, ...x] as const)
+);
+
 Deno.test("partial refunds (some failing, one after succeeding) and a dispute: every order ends as Stripe", async () => {
   await fc.assert(
     fc.asyncProperty(
-      scenario.chain((s) =>
-        shuffledStories(fc.constant(s), eventsOf).map((x) => [s, ...x] as const)
-      ),
+      stories,
       async ([s, customer, inOrder, shuffled]) => {
         const expected = await finalState(inOrder, customer);
         assertStripeMoney(s, expected);
@@ -225,9 +228,7 @@ Deno.test("partial refunds (some failing, one after succeeding) and a dispute: e
 Deno.test("the same, split across two isolates in opposite orders, events delivered to both", async () => {
   await fc.assert(
     fc.asyncProperty(
-      scenario.chain((s) =>
-        shuffledStories(fc.constant(s), eventsOf).map((x) => [s, ...x] as const)
-      ),
+      stories,
       async ([s, customer, inOrder, shuffled]) => {
         const expected = await finalState(inOrder, customer);
         // each event once on either isolate, and again on the other
