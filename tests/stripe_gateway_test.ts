@@ -241,9 +241,9 @@ Deno.test("stripeGateway logs each call without the secret key", async () => {
   }, { env: { STRIPE_SECRET_KEY: "sk_test_gatewaysecret123" } });
 });
 
-Deno.test("stripeGateway logs a request Stripe refuses as the caller's mistake at info, not as an outage", async () => {
-  // README, "Stripe outages": `stripe call failed` (warn) is Stripe's trouble; a mistyped id
-  // (404 resource_missing) or a malformed request (400 invalid_request_error) is not
+Deno.test("stripeGateway logs an id Stripe does not know at info, not as an outage; a 400 stays a warning", async () => {
+  // README, "Stripe outages": `stripe call failed` (warn) is Stripe's trouble, or a request this
+  // service should not have sent (400); a mistyped id (404 resource_missing) is neither
   await withGateway(async ({ gateway, logs, emu }) => {
     await gateway.call((s) => s.disputes.retrieve("du_nope"), { label: "disputes.retrieve" })
       .catch(() => {});
@@ -261,8 +261,8 @@ Deno.test("stripeGateway logs a request Stripe refuses as the caller's mistake a
     assert.equal(missing.status, 404);
     assert.equal(missing.error.code, "resource_missing");
     assert.match(missing.request_id, /^req_/);
-    assert.equal(malformed.level, "info");
-    assert.equal(malformed.msg, "stripe refused the request");
+    assert.equal(malformed.level, "warn");
+    assert.equal(malformed.msg, "stripe call failed");
     assert.equal(malformed.status, 400);
     assert.equal(malformed.error.type, "invalid_request_error");
     assert.equal(malformed.error.code, "parameter_missing");

@@ -1,6 +1,7 @@
 /**
  * What the gateway says about each attempt of a call: one log line (a
- * routine call quietly; a request Stripe refused as malformed at info) and, with metrics, its requests by label and status,
+ * routine call quietly; an id Stripe does not know at info) and, with metrics, its requests by
+ * label and status,
  * the budget waits and Stripe's requests to slow down.
  */
 import type { Metrics } from "../../core/metrics.ts";
@@ -25,13 +26,14 @@ export type CallLog = (
 ) => void;
 
 /**
- * Stripe refused the request as the caller's mistake: a 400 or 404 `invalid_request_error` (a
- * mistyped id, `resource_missing`; a parameter Stripe does not take). That is no trouble at
- * Stripe, so it is not the `stripe call failed` warning operators watch in an outage (README,
- * "Stripe outages"); 5xx, 429, timeouts, lost connections and the other refusals still are.
+ * Stripe does not know the object asked for: a 404 `invalid_request_error` (a mistyped id,
+ * `resource_missing`). That is no trouble at Stripe, so it is not the `stripe call failed`
+ * warning operators watch in an outage (README, "Stripe outages"). 5xx, 429, timeouts, lost
+ * connections and the other refusals still are: a 400 is a request this service should not have
+ * sent (a check it lacks), worth a look.
  */
 function refusedAsAsked(error: unknown): boolean {
-  return isStripeError(error) && (error.statusCode === 400 || error.statusCode === 404) &&
+  return isStripeError(error) && error.statusCode === 404 &&
     (error.rawType ?? error.type) === "invalid_request_error";
 }
 
