@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import { withTestApp } from "./helpers/app.ts";
 import { createAdmin } from "./helpers/identity.ts";
-import { chargeObject, paymentIntentObject, paymentStory } from "./helpers/stripe_objects.ts";
+import {
+  chargeObject,
+  paymentIntentObject,
+  paymentStory,
+  refundObject,
+} from "./helpers/stripe_objects.ts";
 import { stripeEvent, T0, testId } from "./helpers/stripe_objects.ts";
 import { allLedgerEntries } from "../kv/customers.ts";
 import { AppError } from "../core/errors.ts";
@@ -132,4 +137,43 @@ Deno.test("charge.refunded after a partial capture counts the released rest with
     assert.equal(txn.amount_captured, 600);
     assert.equal(txn.amount_refunded, 0);
   });
+});
+
+/** Every order of `items`. */
+function orders<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, i) =>
+    orders([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest])
+  );
+}
+
+Deno.test("a legacy authorization released by a refund (nothing captured) ends canceled, nothing captured or refunded, in every order", async () => {
+  const ch = testId("ch");
+  const o = { id: ch, payment_intent: null, customer: "cus_Release1", amount: 5000, created: T0 };
+  const authorized = stripeEvent("charge.succeeded", uncaptured(o), T0);
+  // Stripe releases an uncaptured charge that is refunded: no money moved, so no balance
+  // transaction, and the charge stays uncaptured with all of it "refunded"
+  const release = {
+    ...refundObject({ charge: ch, payment_intent: null, amount: 5000, created: T0 + 60 }),
+    balance_transaction: null,
+  } as Stripe.Refund;
+  const refundCreated = stripeEvent("refund.created", release, T0 + 60);
+  const released = stripeEvent(
+    "charge.refunded",
+    { ...uncaptured({ ...o, amount_refunded: 5000 }), refunded: true } as Stripe.Charge,
+    T0 + 60,
+  );
+  for (const events of orders([authorized, refundCreated, released])) {
+    await withTestApp(async (t) => {
+      for (const e of events) await t.services.stripeEvents.apply(e);
+      const txn = await t.services.transactions.get(ch);
+      const order = events.map((e) => e.type).join(", ");
+      assert.equal(txn.status, "canceled", order);
+      assert.equal(txn.amount_captured, 0, order);
+      assert.equal(txn.amount_refunded, 0, order);
+      assert.equal(txn.amount_capturable, 0, order);
+      const ledger = await allLedgerEntries(t.kv, "cus_Release1");
+      assert.equal(ledger.reduce((n, e) => n + e.amount, 0), 0, `${order}: no money moved`);
+    });
+  }
 });

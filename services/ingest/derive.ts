@@ -13,6 +13,14 @@ function isPaid(c: ChargeSnap): boolean {
   return c.status === "succeeded" && c.captured;
 }
 
+/**
+ * An authorization released by a refund: Stripe "refunds" an uncaptured charge in full and moves
+ * no money (README, "Transactions and money edges"); that refund is no refund of a payment.
+ */
+function isReleased(c: ChargeSnap): boolean {
+  return c.status === "succeeded" && !c.captured && c.amount > 0 && c.amount_refunded >= c.amount;
+}
+
 /** The charge that speaks for the payment: the paid one, else the PI's latest, else the newest. */
 export function chosenCharge(sync: TxnSync): ChargeSnap | null {
   const charges = Object.values(sync.charges).sort(byCreated);
@@ -35,7 +43,7 @@ function deriveStatus(sync: TxnSync, chosen: ChargeSnap | null): TxnStatus {
   }
   if (anyPaid) return "succeeded";
   if (!chosen) return "unknown";
-  if (chosen.status === "succeeded") return "requires_capture";
+  if (chosen.status === "succeeded") return isReleased(chosen) ? "canceled" : "requires_capture";
   if (chosen.status === "failed") return "failed";
   return "processing";
 }
@@ -81,7 +89,9 @@ export function paidAmount(sync: TxnSync): number {
 }
 
 export function refundedAmount(sync: TxnSync): number {
-  return Object.values(sync.refunds).filter((r) => refundCounts(r.status))
+  const released = new Set(Object.values(sync.charges).filter(isReleased).map((c) => c.id));
+  return Object.values(sync.refunds)
+    .filter((r) => refundCounts(r.status) && !(r.charge && released.has(r.charge)))
     .reduce((n, r) => n + r.amount, 0);
 }
 
