@@ -201,8 +201,9 @@ export const ERROR_CODES = {
   enrollment_invalid: {
     status: 401,
     title: "Enrollment code invalid",
-    what: "The enrollment code is unknown, used already or expired.",
-    todo: "Ask an admin for a new account invitation; each code works once.",
+    what:
+      "The enrollment code is unknown (check it was copied whole), expired (codes last 24 h) or revoked (its issuer or account was disabled). A code redeemed already is a `409 conflict` instead, saying when.",
+    todo: "Ask an admin for a new code; each code works once.",
   },
   configuration_error: {
     status: 503,

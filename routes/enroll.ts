@@ -32,7 +32,9 @@ const enroll = createRoute({
   summary: "Redeem an enrollment code for your own credentials (shown once)",
   description: "A new account's code returns a token, TOTP secret and recovery codes. After a " +
     "token rotation, send your current TOTP code in `X-OTP-Code`; after a second-factor reset, " +
-    "send your current token in `Authorization`. Each code works once.\n\n" +
+    "send your current token in `Authorization`. Each code works once: a code redeemed already " +
+    "(a second click too) is 409 saying when, since the credentials were shown once, in the " +
+    "answer that redeemed it; it does not count against your address.\n\n" +
     "The example code is a placeholder for the one you were handed: no example can be both " +
     "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
     "and counted against your address like any failed code (past 30 a minute, 429).",
@@ -47,6 +49,7 @@ const enroll = createRoute({
     200: jsonContent(Enrolled, "your credentials; they are not shown again"),
     ...errorResponses(
       "enrollment_invalid",
+      "conflict",
       "unauthenticated",
       "otp_required",
       "otp_invalid",

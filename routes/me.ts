@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { AdminSchema, DateTimeSchema, jsonContent } from "../openapi/schemas.ts";
+import { AdminSchema, DateTimeSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({
@@ -31,12 +31,16 @@ const rotateOwn = adminRoute({ permission: "me.rotate_token", secondFactor: true
   path: "/me/rotate-token",
   tags: ["identity"],
   summary: "A new API token for yourself; the old one stops at once",
-  description: "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then.",
+  description: "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then. " +
+    "Of two rotations of the same token at once (a second click, another tab) one wins; the " +
+    "other is 409 saying when the token was rotated (the new token is shown once, in the " +
+    "winner's answer) and issues nothing. Sent after that answer, the old token is 401.",
   responses: {
     200: jsonContent(
       z.object({ admin: AdminSchema, token: z.string() }).openapi("RotatedToken"),
       "your new token, shown once",
     ),
+    ...errorResponses("conflict"),
   },
 });
 

@@ -77,8 +77,8 @@ Deno.test("re-enabling a disabled viewer is one admin's change but hands over ne
     assert.ok(enrolled.body.totp_secret, "a new second factor");
     assert.notEqual(enrolled.body.totp_secret, v.totpSecret);
     assert.equal(await meStatus(t, enrolled.body.token), 200);
-    // the code is single-use
-    assert.equal((await enroll(t, code)).status, 401);
+    // the code is single-use: sent again, 409 saying it was redeemed
+    assert.equal((await enroll(t, code)).status, 409);
   });
 });
 

@@ -79,10 +79,8 @@ export function createAccountService(
       try {
         return await rotateToken(d, ctx, ctx.actor.id, tokenHash);
       } catch (error) {
-        // lost to a concurrent rotation of the same token (401): refused, audited
-        await auditRefused(d, ctx, "token.rotate", adminTarget(ctx.actor.id), error, [
-          "unauthenticated",
-        ]);
+        // lost to a concurrent rotation of the same token (409): refused, audited
+        await auditRefused(d, ctx, "token.rotate", adminTarget(ctx.actor.id), error);
         throw error;
       }
     },

@@ -60,7 +60,8 @@ const KINDS: Record<AdminRemoval, ApprovalKind> = {
 };
 
 type Decision =
-  | { kind: "done"; admin: AdminView }
+  /** `again`: the same change had landed meanwhile; nothing written */
+  | { kind: "done"; admin: AdminView; again?: true }
   | { kind: "pending"; request: ApprovalRequest }
   | { kind: "refused"; reason: string };
 
@@ -130,7 +131,16 @@ export async function removeAdmin(
     const now = d.clock.now();
     const entry = await loadAdmin(d, id);
     const removal = adminRemoval(entry.value, after(entry.value, change));
-    if (entry.versionstamp !== read.versionstamp || !removal) throw changedMeanwhile(id);
+    if (entry.versionstamp !== read.versionstamp || !removal) {
+      // the very change landed meanwhile (a second click, another tab): answered as the
+      // account stands, nothing written, as when it is sent after the first answer
+      const now = after(entry.value, change);
+      if (now.role === entry.value.role && now.status === entry.value.status) {
+        const value: Decision = { kind: "done", admin: adminView(entry.value), again: true };
+        return { value, audit: [] };
+      }
+      throw changedMeanwhile(id);
+    }
     op.check(await activeActor(d, ctx));
     const admins = await listAdminEntries(d.kv);
     const others = admins.map((a) => a.value.id).filter((x) => x !== ctx.actor.id);
@@ -190,7 +200,7 @@ export async function removeAdmin(
   if (decision.kind === "pending") {
     return { admin: adminView(read.value), pending_approval: decision.request };
   }
-  if (decision.admin.status === "disabled") await d.onDisabled?.(id);
+  if (decision.admin.status === "disabled" && !decision.again) await d.onDisabled?.(id);
   return { admin: decision.admin, pending_approval: null };
 }
 

@@ -91,7 +91,8 @@ export function createAuthenticator(
       adminIdByToken.delete(tokenHash);
       throw new AppError(
         "unauthenticated",
-        "unknown token: it was rotated, revoked or never issued",
+        "unknown token: it was rotated, revoked or never issued; send your current token " +
+          "(a rotation's answer carries the new one), or ask an admin for a new one",
       );
     }
     if (admin.status !== "active") {

@@ -36,10 +36,16 @@ export async function rotateToken(
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
     if (replaces !== undefined && entry.value.token_hash !== replaces) {
+      // a second click, or another tab: the new token was shown once, to the request that
+      // won, and is kept nowhere in the clear, so this one is told rather than answered again
+      const at = entry.value.token_issued_at ?? entry.value.updated_at;
       throw new AppError(
-        "unauthenticated",
-        "this token was rotated by another request meanwhile; use the token that request " +
-          "received (or ask an admin)",
+        "conflict",
+        `this token was rotated by another request of yours at ${at} (a second click or ` +
+          "another tab): that answer carries the new token, shown once, and this token no " +
+          "longer works. If that answer was lost, ask another admin to rotate your token " +
+          `(POST /api/admin/users/${id}/rotate-token)`,
+        { extra: { rotated_at: at } },
       );
     }
     const iso = new Date(d.clock.now()).toISOString();

@@ -124,6 +124,38 @@ export interface Redeemed {
 
 const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
 
+/** A code that is not (or no longer) one: unknown, expired or revoked. */
+function unusable(e: Enrollment | null): AppError {
+  if (e?.revoked_reason) {
+    return invalid(
+      `this enrollment code was revoked (${e.revoked_reason}); ask an admin for a new one`,
+    );
+  }
+  return invalid(
+    e
+      ? `this enrollment code expired at ${e.expires_at} (codes last 24 h); ask an admin for a new one`
+      : "unknown enrollment code: check that you copied all of it (enr_ and 32 characters), " +
+        "or ask an admin for a new one",
+  );
+}
+
+/**
+ * A code that was redeemed: a 409, not a wrong credential (README, "Accounts
+ * and enrollment"). Its credentials were in the answer that redeemed it and
+ * are kept nowhere in the clear, so a second click cannot be answered with
+ * them; it says when, so that whoever did not redeem it knows to raise it.
+ */
+function redeemedAlready(e: Enrollment): AppError {
+  return new AppError(
+    "conflict",
+    `this enrollment code was redeemed at ${e.used_at}; each code works once and its ` +
+      "credentials were shown once, in the answer that redeemed it. If you sent it twice, use " +
+      "what the first answer carried; if that answer was lost, or it was not you, tell an admin " +
+      "at once: disabling and re-enabling the account hands over a new code",
+    { extra: { redeemed_at: e.used_at } },
+  );
+}
+
 /**
  * Whether the account was written by a commit later than the one that issued
  * the code, told by versionstamps, not times: a change in the same
@@ -183,16 +215,22 @@ export async function redeem(
   meta: RequestMeta,
   proof: { verifyOtp(adminId: string): Promise<void>; tokenHash: string | null },
 ): Promise<Redeemed> {
-  if (!ENROLLMENT_CODE_FORMAT.test(code)) throw invalid("unknown, used or expired enrollment code");
+  if (!ENROLLMENT_CODE_FORMAT.test(code)) throw unusable(null);
   const codeHash = await hashToken(code);
   const first = await getEnrollment(d.kv, codeHash);
   const e = first.value;
-  if (!e || e.used_at !== null || Date.parse(e.expires_at) <= d.clock.now()) {
-    throw invalid("unknown, used or expired enrollment code; ask for a new one");
-  }
+  if (e?.used_at) throw redeemedAlready(e);
+  if (!e || Date.parse(e.expires_at) <= d.clock.now()) throw unusable(e);
   await checkIssuer(d, e);
   const adminId = await accountOf(d, e);
-  if (e.purpose === "token") await proof.verifyOtp(adminId);
+  if (e.purpose === "token") {
+    await proof.verifyOtp(adminId).catch(async (error) => {
+      // the same code and TOTP code sent twice at once: the other request spent the TOTP
+      // code on this very redemption, which is what to say
+      const now = (await getEnrollment(d.kv, codeHash)).value;
+      throw now?.used_at ? redeemedAlready(now) : error;
+    });
+  }
   const token = e.purpose === "second_factor" ? null : newApiToken();
   const tokenHash = token ? await hashToken(token) : null;
   const factor = e.purpose === "token" ? null : await enrol(d, adminId);
@@ -203,9 +241,9 @@ export async function redeem(
   };
   const admin = await d.audit.commit(ctx, async (op) => {
     const entry = await getEnrollment(d.kv, codeHash);
-    if (!entry.value || entry.value.used_at !== null) throw invalid("this code was just used");
-    if (Date.parse(entry.value.expires_at) <= d.clock.now()) {
-      throw invalid("this code expired or was revoked; ask for a new one");
+    if (entry.value?.used_at) throw redeemedAlready(entry.value);
+    if (!entry.value || Date.parse(entry.value.expires_at) <= d.clock.now()) {
+      throw unusable(entry.value);
     }
     // a disable of the issuer committed meanwhile makes this commit fail and run again
     op.check(await checkIssuer(d, entry.value));

@@ -164,8 +164,11 @@ function refusal(attempt: Attempt<unknown>, now: number): AppError {
       return new AppError(
         "otp_replayed",
         attempt.replayedKind === "recovery"
-          ? "this recovery code was already used (each works once); use another of yours"
-          : "this code was already used; wait for the next code from your authenticator app",
+          ? "this recovery code was already used (each works once; if you sent this request " +
+            "twice, the first one used it); use another of yours"
+          : "this code was already used (each code works once; if you sent this request twice, " +
+            "the first one used it): wait for the next code from your authenticator app, or " +
+            "take a step-up token (POST /api/admin/step-up) for a run of operations",
       );
     case "locked": {
       const retryAfter = Math.ceil(((attempt.lockedUntil ?? 0) - now) / 1000);

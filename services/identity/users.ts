@@ -164,7 +164,15 @@ export async function updateAdmin(
   let disabling = false;
   const result = await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
-    if (judgedOn !== undefined && entry.versionstamp !== judgedOn) throw changedMeanwhile(id);
+    if (judgedOn !== undefined && entry.versionstamp !== judgedOn) {
+      // the very change landed meanwhile (a second click, another tab): answered as the
+      // account stands, nothing written, as when it is sent after the first answer
+      const a = entry.value;
+      if ((role ?? a.role) === a.role && (change.status ?? a.status) === a.status) {
+        return { value: { admin: adminView(a) }, audit: [] };
+      }
+      throw changedMeanwhile(id);
+    }
     disabling = change.status === "disabled" && entry.value.status !== "disabled";
     return await addAdminChange(d, ctx, op, entry, { role, status: change.status }, {
       now: d.clock.now(),
