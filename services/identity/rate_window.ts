@@ -1,4 +1,7 @@
-/** The fixed-window budgets both throttles count against (throttle.ts). */
+/**
+ * The fixed-window budgets both throttles count against (throttle.ts). Fixed
+ * minutes on purpose, not a sliding window: README, "Throttles", says why.
+ */
 import { AppError } from "../../core/errors.ts";
 
 export type ThrottleKind = "api" | "step_up";
