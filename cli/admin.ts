@@ -194,7 +194,10 @@ function nextStep(e: AppError): string {
   if (e.code === "not_found" && /^no admin /.test(e.message)) {
     return "\n`deno task admin list` shows every account's id";
   }
-  const existing = /already exists \((adm_\w+)\)/.exec(e.message)?.[1];
+  const named = e.extra?.admin_id;
+  const existing = typeof named === "string"
+    ? named
+    : /already exists \((adm_\w+)\)/.exec(e.message)?.[1];
   if (e.code === "conflict" && existing) {
     return `\nfor new credentials on that account: deno task admin rotate-token --id ${existing} ` +
       `(a token), deno task admin reset-2fa --id ${existing} (a TOTP secret); if it is ` +

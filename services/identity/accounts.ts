@@ -62,6 +62,32 @@ export function changedMeanwhile(id: string): AppError {
   );
 }
 
+/**
+ * 409 for an email that has an account (`id`): whose, made by whom and when.
+ * A second click of a creation lands here: the first answer carried the
+ * account's credentials or enrollment code, shown once, so it is told rather
+ * than answered. The CLI adds its own next step (cli/admin.ts).
+ */
+export async function emailTaken(
+  d: Pick<IdentityDeps, "kv">,
+  ctx: CallContext,
+  id: string,
+): Promise<AppError> {
+  const a = (await getAdmin(d.kv, id)).value;
+  const who = a
+    ? `: created by ${a.created_by} at ${a.created_at}, now ${a.role} and ${a.status}`
+    : "";
+  const api = ctx.actor.type === "admin"
+    ? "; if you sent this request twice, the first answer carried its enrollment code (shown " +
+      "once). To give this person access again, change that account instead " +
+      `(PATCH /api/admin/users/${id}: its role, or status active to re-enable it with a new ` +
+      "enrollment code)"
+    : "";
+  return new AppError("conflict", `an admin with this email already exists (${id})${who}${api}`, {
+    extra: { admin_id: id },
+  });
+}
+
 /** The system actor of the break-glass CLI (`deno task admin`). */
 export const BREAK_GLASS_ACTOR = "cli";
 

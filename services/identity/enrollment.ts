@@ -199,7 +199,10 @@ async function accountOf(d: IdentityDeps, e: Enrollment): Promise<string> {
   }
   const id = approval.status === "executed" ? approval.result?.admin_id : null;
   if (typeof id !== "string") {
-    throw invalid(`the account request was ${approval.status}; ask for a new one`);
+    throw invalid(
+      `the account request was ${approval.status}, so this code opens nothing; ask an admin ` +
+        "to ask for the account again (POST /api/admin/users)",
+    );
   }
   return id;
 }
@@ -249,7 +252,12 @@ export async function redeem(
     op.check(await checkIssuer(d, entry.value));
     const adminEntry = await getAdmin(d.kv, adminId);
     const before = adminEntry.value;
-    if (!before || before.status !== "active") throw invalid("the account is not active");
+    if (!before || before.status !== "active") {
+      throw invalid(
+        "the account this code opens is disabled; ask an admin to re-enable it, which hands " +
+          "over a new code",
+      );
+    }
     // A code speaks for the account as it was when issued: a role grant, a re-enabling or a
     // credential reset since then hands over a code of its own (README, "Accounts and enrollment").
     if (

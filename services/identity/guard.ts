@@ -54,7 +54,9 @@ export function createGuard(parts: GuardParts): IdentityGuard {
     const retryAfter = Math.max(1, Math.ceil(((window + 1) * 60_000 - clock.now()) / 1000));
     return new AppError(
       "rate_limited",
-      `too many failed authentications from your address; retry in ${retryAfter} s`,
+      `more than ${AUTH_FAILURE_BURST} failed authentications (wrong tokens or enrollment ` +
+        `codes) from your address this minute; check the token or code you send, and retry in ` +
+        `${retryAfter} s`,
       { retryAfter },
     );
   }

@@ -25,7 +25,7 @@ import {
   sameRequestAgain,
   waitingRequestWords,
 } from "../../domain/approval.ts";
-import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { type AdminView, adminView, emailTaken, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { checkRole, normalizeEmail } from "./users.ts";
 import { auditRefused } from "./refusals.ts";
 import { executeReactivate } from "./reactivate.ts";
@@ -48,11 +48,9 @@ export interface AccountRequestResult extends Partial<IssuedCode> {
 
 const target = (id: string) => ({ type: "admin", id });
 
-async function assertEmailFree(d: IdentityDeps, email: string): Promise<void> {
+async function assertEmailFree(d: IdentityDeps, ctx: CallContext, email: string): Promise<void> {
   const existing = (await getAdminIdByEmail(d.kv, email)).value;
-  if (existing !== null) {
-    throw new AppError("conflict", `an admin with this email already exists (${existing})`);
-  }
+  if (existing !== null) throw await emailTaken(d, ctx, existing);
 }
 
 /** A new account record with no usable credentials yet (its person enrolls). */
@@ -135,7 +133,7 @@ async function createOrAsk(
   email: string,
   role: AdminRecord["role"],
 ): Promise<AccountRequestResult> {
-  await assertEmailFree(d, email);
+  await assertEmailFree(d, ctx, email);
   if (approvingRole(role)) {
     return await d.audit.commit(ctx, async (op) => {
       // one pending request per email: a concurrent one loses on the index's versionstamp
@@ -150,7 +148,7 @@ async function createOrAsk(
   }
   const account = await newAccount(d, email, role, ctx.actor.id);
   return await d.audit.commit(ctx, async (op) => {
-    await assertEmailFree(d, email);
+    await assertEmailFree(d, ctx, email);
     // nor while one waits for its approver: checked, so a request committed meanwhile wins
     op.check((await refusePendingEmail(d, ctx, email)).index);
     addCreateAdmin(op, account);
@@ -178,7 +176,7 @@ function executeCreate(d: IdentityDeps) {
     const role = checkRole(String(request.payload.role));
     const account = await newAccount(d, email, role, request.requested_by);
     return await d.audit.commit(ctx, async (op) => {
-      await assertEmailFree(d, email);
+      await assertEmailFree(d, ctx, email);
       addCreateAdmin(op, account);
       addAdminLink(op, account.id, request.requested_by, {
         why: "created",

@@ -154,11 +154,11 @@ export async function consumeCode<T>(
 
   const attempt = await commitFactorChange(d, ctx, build);
   if (attempt.outcome === "ok") return attempt.extra;
-  throw refusal(attempt, d.clock.now());
+  throw refusal(attempt, d.clock.now(), adminId);
 }
 
 /** What the caller hears when a code is not accepted. */
-function refusal(attempt: Attempt<unknown>, now: number): AppError {
+function refusal(attempt: Attempt<unknown>, now: number, adminId: string): AppError {
   switch (attempt.outcome) {
     case "replayed":
       return new AppError(
@@ -176,7 +176,10 @@ function refusal(attempt: Attempt<unknown>, now: number): AppError {
         "otp_locked",
         `too many wrong codes: the second factor is locked until ${
           new Date(attempt.lockedUntil ?? 0).toISOString()
-        }`,
+        } (every code, recovery codes too); retry after then with the current code from your ` +
+          "authenticator app. If you did not send those codes, someone holds your token (or an " +
+          "enrollment code for your account): ask another admin to rotate it " +
+          `(POST /api/admin/users/${adminId}/rotate-token)`,
         { retryAfter: Math.max(1, retryAfter) },
       );
     }

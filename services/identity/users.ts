@@ -24,6 +24,7 @@ import {
   adminView,
   breakGlass,
   changedMeanwhile,
+  emailTaken,
   type IdentityDeps,
   loadAdmin,
 } from "./accounts.ts";
@@ -81,9 +82,7 @@ export async function createAdmin(
   const tokenHash = await hashToken(token);
   const admin = await d.audit.commit(ctx, async (op) => {
     const existing = (await getAdminIdByEmail(d.kv, email)).value;
-    if (existing !== null) {
-      throw new AppError("conflict", `an admin with this email already exists (${existing})`);
-    }
+    if (existing !== null) throw await emailTaken(d, ctx, existing);
     const now = new Date(d.clock.now()).toISOString();
     const admin: AdminRecord = {
       id,
