@@ -30,6 +30,7 @@ import {
 import { getApproval } from "../../kv/approvals.ts";
 import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
+import { invalid, redeemedAlready, unusable } from "./enrollment_refusals.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000;
@@ -120,40 +121,6 @@ export interface Redeemed {
   totp_secret?: string;
   otpauth_uri?: string;
   recovery_codes?: string[];
-}
-
-const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
-
-/** A code that is not (or no longer) one: unknown, expired or revoked. */
-function unusable(e: Enrollment | null): AppError {
-  if (e?.revoked_reason) {
-    return invalid(
-      `this enrollment code was revoked (${e.revoked_reason}); ask an admin for a new one`,
-    );
-  }
-  return invalid(
-    e
-      ? `this enrollment code expired at ${e.expires_at} (codes last 24 h); ask an admin for a new one`
-      : "unknown enrollment code: check that you copied all of it (enr_ and 32 characters), " +
-        "or ask an admin for a new one",
-  );
-}
-
-/**
- * A code that was redeemed: a 409, not a wrong credential (README, "Accounts
- * and enrollment"). Its credentials were in the answer that redeemed it and
- * are kept nowhere in the clear, so a second click cannot be answered with
- * them; it says when, so that whoever did not redeem it knows to raise it.
- */
-function redeemedAlready(e: Enrollment): AppError {
-  return new AppError(
-    "conflict",
-    `this enrollment code was redeemed at ${e.used_at}; each code works once and its ` +
-      "credentials were shown once, in the answer that redeemed it. If you sent it twice, use " +
-      "what the first answer carried; if that answer was lost, or it was not you, tell an admin " +
-      "at once: disabling and re-enabling the account hands over a new code",
-    { extra: { redeemed_at: e.used_at } },
-  );
 }
 
 /**

@@ -1,0 +1,42 @@
+/**
+ * What redeeming an enrollment code answers when it refuses (README,
+ * "Accounts and enrollment"): an unknown, expired or revoked code is 401
+ * `enrollment_invalid` and counts against the address; one redeemed already
+ * is a 409 saying when.
+ */
+import { AppError } from "../../core/errors.ts";
+import type { Enrollment } from "../../kv/enrollments.ts";
+
+export const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
+
+/** A code that is not (or no longer) one: unknown, expired or revoked. */
+export function unusable(e: Enrollment | null): AppError {
+  if (e?.revoked_reason) {
+    return invalid(
+      `this enrollment code was revoked (${e.revoked_reason}); ask an admin for a new one`,
+    );
+  }
+  return invalid(
+    e
+      ? `this enrollment code expired at ${e.expires_at} (codes last 24 h); ask an admin for a new one`
+      : "unknown enrollment code: check that you copied all of it (enr_ and 32 characters), " +
+        "or ask an admin for a new one",
+  );
+}
+
+/**
+ * A code that was redeemed: a 409, not a wrong credential (README, "Accounts
+ * and enrollment"). Its credentials were in the answer that redeemed it and
+ * are kept nowhere in the clear, so a second click cannot be answered with
+ * them; it says when, so that whoever did not redeem it knows to raise it.
+ */
+export function redeemedAlready(e: Enrollment): AppError {
+  return new AppError(
+    "conflict",
+    `this enrollment code was redeemed at ${e.used_at}; each code works once and its ` +
+      "credentials were shown once, in the answer that redeemed it. If you sent it twice, use " +
+      "what the first answer carried; if that answer was lost, or it was not you, tell an admin " +
+      "at once: disabling and re-enabling the account hands over a new code",
+    { extra: { redeemed_at: e.used_at } },
+  );
+}
