@@ -149,3 +149,28 @@ Deno.test("a burst of one capture by one operator: one Stripe capture, every ans
     assert.equal((await w.stripe.paymentIntents.retrieve(pi.id)).amount_received, 2500);
   }, { file: true });
 });
+
+Deno.test("a burst of one capture Stripe refuses for now: one Stripe capture call, every answer the 503", async () => {
+  await withRetryWorld(async (w) => {
+    const { pi, txnId } = await authorized(w, 6000, "burst-busy@example.com");
+    const headers = await w.stepUp();
+    const path = new RegExp(`/payment_intents/${pi.id}/capture$`);
+    w.emu.faults.inject({ method: "POST", path, kind: "rate_limit", times: 3 });
+    const calls = w.emu.requests.total();
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        w.t.app.request(
+          `${TXNS}/${txnId}/capture`,
+          jsonRequest("POST", headers, { amount_to_capture: 2500 }),
+        )),
+    );
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    assert.deepEqual(answers.map((r) => r.status), [503, 503, 503, 503], JSON.stringify(bodies));
+    assert.equal(new Set(bodies.map((b) => b.action_id)).size, 1, "one action");
+    assert.equal(w.emu.requests.total() - calls, 3, "the first's call (the gateway's 3 tries)");
+    assert.equal((await w.stripe.paymentIntents.retrieve(pi.id)).status, "requires_capture");
+    // the payment is free: the same capture now acts
+    const then = await post(w, `${TXNS}/${txnId}/capture`, { amount_to_capture: 2500 });
+    assert.equal(then.status, 201);
+  });
+});

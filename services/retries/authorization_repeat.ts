@@ -7,6 +7,7 @@
  */
 import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
+import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import {
   type AuthorizationAction,
   getAuthorizationAction,
@@ -67,4 +68,25 @@ export async function settledAction(kv: Deno.Kv, a: AuthorizationAction) {
     now = (await getAuthorizationAction(kv, a.id)).value ?? now;
   }
   return now;
+}
+
+/**
+ * What a repeat answers once the first's call is back: the action, or, when
+ * Stripe refused it (nothing done), the refusal the first was answered with.
+ */
+export function repeatAnswer(a: AuthorizationAction, ctx: CallContext): AuthorizationAction {
+  if (a.status !== "failed") return a;
+  const extra = { action_id: a.id, action_status: a.status };
+  const what = `the same ${a.kind} (${a.id}, ${byWhom(a.requested_by, a.created_at, ctx)})`;
+  if (a.failure_code === NOT_SENT_CODE) {
+    throw new AppError(
+      "stripe_unavailable",
+      `${what} was refused by Stripe for now and did nothing: the authorization is untouched; ` +
+        "send the request again shortly",
+      { extra, retryAfter: 1 },
+    );
+  }
+  throw new AppError("conflict", `${what} was refused by Stripe: ${a.failure_message}`, {
+    extra: { ...extra, payment_intent_status: a.stripe_status },
+  });
 }

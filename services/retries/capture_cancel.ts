@@ -14,7 +14,7 @@ import {
   clearInCallMark,
   getAuthorizationAction,
 } from "../../kv/authorizations.ts";
-import { settledAction } from "./authorization_repeat.ts";
+import { repeatAnswer, settledAction } from "./authorization_repeat.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import type { ActionRequest, Authorizations } from "./authorizations.ts";
 import { type AuthorizationView, authorizationView } from "./views.ts";
@@ -48,7 +48,7 @@ async function finishAuthorization(
       const { action, repeated: again } = await authorizations.record(ctx, txnId, req, binding);
       if (again) {
         repeated = true;
-        return view(await settledAction(kv, action));
+        return view(repeatAnswer(await settledAction(kv, action), ctx));
       }
       try {
         return view(await authorizations.send(ctx, action));
