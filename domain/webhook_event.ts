@@ -53,6 +53,8 @@ export interface WebhookEventRecord {
   processed_at: number | null;
   /** who dismissed it, with what note (absent on records stored before; see services/webhooks/dismiss.ts) */
   dismissed?: { by: string; note: string } | null;
+  /** the last replay, what it answered and the record as it left it (services/webhooks/replay.ts) */
+  replayed?: ReplayMark | null;
   object_id: string | null;
   object_type: string | null;
   /** the `webhook.process` job that retries it while it is not processed */
@@ -69,4 +71,35 @@ export interface WebhookEventRecord {
   payload_z?: Uint8Array;
   /** the event's JSON, in records stored before payloads were deflated */
   payload?: string;
+}
+
+/** A replay as recorded on the event: who, when, and what it answered. */
+export interface ReplayMark {
+  by: string;
+  /** ms since the epoch */
+  at: number;
+  force: boolean;
+  /** the claim it ran under (services/webhooks/claims.ts) */
+  claim: string;
+  result: "ok" | "failed";
+  detail: string | null;
+  error: string | null;
+  /** the record's attempts and status as the replay left them: unchanged, nothing happened since */
+  attempts: number;
+  status: WebhookEventStatus;
+}
+
+/**
+ * Who is processing an event now, a replay or its retry job: one at a time,
+ * taken in a commit that checks the record as judged, held until `until`.
+ */
+export interface WebhookEventClaim {
+  id: string;
+  kind: "replay" | "retry";
+  /** the admin replaying it, or the retry job's kind */
+  by: string;
+  force: boolean;
+  /** ms since the epoch */
+  at: number;
+  until: number;
 }

@@ -4,6 +4,7 @@
  *   ["authorization_actions", id]                      -> AuthorizationAction
  *   ["authorization_actions_by_transaction", txn]      -> id   (one that counts per payment)
  *   ["authorization_actions_by_status", status, id]    -> id
+ *   ["authorization_actions_in_call", id]               -> true while its first call is out
  *   ["authorization_expiry_alerts", txn]               -> ops alert id (raised once)
  *   ["authorization_capture_before", txn]              -> Stripe's capture_before, read once
  *
@@ -59,6 +60,23 @@ export function addCreateAuthorizationAction(op: Deno.AtomicOperation, a: Author
     .set(keys.authorizationAction(a.id), a)
     .set(keys.authorizationActionByTransaction(a.transaction_id), a.id)
     .set(keys.authorizationActionsByStatus(a.status, a.id), a.id);
+}
+
+/**
+ * Marks the action's first Stripe call as out (in its recording commit), so
+ * the same request sent meanwhile waits for that call's answer; it lapses by
+ * itself should the process die mid-call.
+ */
+export function addInCallMark(op: Deno.AtomicOperation, id: string, ms: number) {
+  op.set(keys.authorizationInCall(id), true, { expireIn: ms });
+}
+
+export async function isInCall(kv: Deno.Kv, id: string): Promise<boolean> {
+  return (await kv.get(keys.authorizationInCall(id))).value !== null;
+}
+
+export async function clearInCallMark(kv: Deno.Kv, id: string): Promise<void> {
+  await kv.delete(keys.authorizationInCall(id));
 }
 
 export function addUpdateAuthorizationAction(

@@ -80,6 +80,8 @@ export const keys = {
   /** a payload too large to sit inline in the record, in byte chunks 0, 1, … */
   webhookEventPayloadChunk: (eventId: string, n: number) => ["webhook_event_payloads", eventId, n],
   webhookEventPayloadPrefix: (eventId: string) => ["webhook_event_payloads", eventId],
+  /** who is processing the event now, a replay or its retry (services/webhooks/claims.ts) */
+  webhookEventClaim: (eventId: string) => ["webhook_event_claims", eventId],
   /** listing indexes; `logId` is the `whe_` ULID given at intake, so they list in arrival order */
   webhookEventsByArrival: (logId: string) => ["webhook_events_by_arrival", logId],
   webhookEventsByArrivalPrefix: () => ["webhook_events_by_arrival"],

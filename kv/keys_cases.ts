@@ -141,6 +141,8 @@ export const caseKeys = {
   authorizationActionsByStatusPrefix: (
     status: string,
   ) => ["authorization_actions_by_status", status],
+  /** set while the first request's Stripe call is out (a repeat waits for its answer) */
+  authorizationInCall: (id: string) => ["authorization_actions_in_call", id],
   /** an authorization already alerted as about to lapse -> alert id */
   authorizationExpiryAlert: (txnId: string) => ["authorization_expiry_alerts", txnId],
   authorizationExpiryAlertsPrefix: () => ["authorization_expiry_alerts"],

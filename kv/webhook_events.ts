@@ -10,13 +10,19 @@ import { idLowerBound } from "../core/ids.ts";
 import { getManyChunked } from "./atomic.ts";
 import {
   ignoredReasonOf,
+  type WebhookEventClaim,
   type WebhookEventRecord,
   type WebhookEventStatus,
   type WebhookIgnoredReason,
 } from "../domain/webhook_event.ts";
 
 export { WEBHOOK_EVENT_STATUSES } from "../domain/webhook_event.ts";
-export type { WebhookEventRecord, WebhookEventStatus } from "../domain/webhook_event.ts";
+export type {
+  ReplayMark,
+  WebhookEventClaim,
+  WebhookEventRecord,
+  WebhookEventStatus,
+} from "../domain/webhook_event.ts";
 export {
   encodePayload,
   INLINE_PAYLOAD_BYTES,
@@ -80,6 +86,32 @@ export function getEvent(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<Web
 }
 
 export const eventRecordKey = (id: string) => keys.webhookEvent(id);
+
+export function getClaim(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<WebhookEventClaim>> {
+  return kv.get<WebhookEventClaim>(keys.webhookEventClaim(id));
+}
+
+/** Takes the claim `claim` over `held` (none, or one whose time ran out); lapses by itself. */
+export function addClaim(
+  op: Deno.AtomicOperation,
+  held: Deno.KvEntryMaybe<WebhookEventClaim>,
+  eventId: string,
+  claim: WebhookEventClaim,
+  ms: number,
+): void {
+  op.check(held).set(keys.webhookEventClaim(eventId), claim, { expireIn: ms });
+}
+
+/** Lets `claim` go in `op` if it is still the one held (a claim whose time ran out may not be). */
+export async function addClaimRelease(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  eventId: string,
+  claim: WebhookEventClaim,
+): Promise<void> {
+  const held = await getClaim(kv, eventId);
+  if (held.value?.id === claim.id) op.check(held).delete(keys.webhookEventClaim(eventId));
+}
 
 export interface EventFilters {
   status?: WebhookEventStatus;

@@ -169,7 +169,9 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   description: "The customer is one Stripe's webhooks have reported (else 404 naming " +
     "`body.customer`): the example's `cus_Example…` is none, so sent as is it silences nothing. " +
     "One snooze is in force per customer and rule: another, whoever asks, is 409 naming it " +
-    "(delete it to change it).",
+    "(delete it to change it), except the same snooze (customer, rule, `until`, note) sent " +
+    "again by whoever made it (a second click), which answers the one in force (201) with " +
+    "nothing written.",
   request: {
     body: jsonBody(
       z.object({

@@ -81,9 +81,12 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
   description: "Runs a `failed` or `dead` event through processing now (processing is " +
     "idempotent). `force=true` also reprocesses a processed, ignored or received one. An event " +
     "whose `livemode` is not the mode of the service's key is never replayed, forced or not " +
-    "(409, as the intake ignores it). Replays of one event sent at once are judged one after " +
-    "the other, in the commit that records them: once one processed it, the others are 409. " +
-    "Audited as `webhook.replay`; a failed replay answers 200 with `replay.result: failed`.",
+    "(409, as the intake ignores it). One replay (or retry) processes an event at a time: " +
+    "another admin's replay meanwhile is 409 naming who is replaying it and since when, and " +
+    "one after a replay processed it is 409 naming who and when; the same replay (same " +
+    "`force`) sent again by the same admin (a second click, a burst) answers what that one " +
+    "did, with nothing processed or written. Audited as `webhook.replay`; a failed replay " +
+    "answers 200 with `replay.result: failed`.",
   request: {
     params: IdParam,
     query: z.object({
@@ -109,7 +112,8 @@ const dismiss = adminRoute({ permission: "webhooks.replay", secondFactor: true }
     "Records a `failed` or `dead` event `ignored` with `ignored_reason: dismissed` and " +
     "your note: its retries stop, the ops alert its death raised is closed, and it leaves the " +
     "failed/dead counts of /metrics. Nothing of it is applied; `replay?force=true` still can. " +
-    "Any other status is 409 (naming who dismissed it and when, for a dismissed one), except " +
+    "Any other status is 409 (naming who dismissed or replayed it and when), and so is a " +
+    "dismissal while a replay or retry processes the event, except " +
     "the same dismissal sent again by the same admin (a second click, same note), which answers " +
     "the dismissed event with nothing written. Audited as `webhook.dismiss`.",
   request: {

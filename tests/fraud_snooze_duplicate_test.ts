@@ -4,7 +4,9 @@
  * identical snooze each time, so deleting "the" snooze left the rule quiet
  * for that customer, and the duplicates used up the admin's and the rule's
  * caps. Another snooze for the same customer and rule is now 409 naming the
- * one in force, audited `denied`.
+ * one in force, audited `denied`; the same snooze sent again by whoever made
+ * it (same customer, rule, until and note: a second click) answers the one in
+ * force as the first did (201), with nothing written and nothing denied.
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
@@ -15,13 +17,30 @@ import { knownCustomers } from "./helpers/fraud.ts";
 const BASE = "/api/admin/payments/fraud/snoozes";
 const DAY = 24 * 3600_000;
 
-function snooze(t: TestApp, a: TestAdmin, customer: string, rule: string, days = 30) {
+function snooze(
+  t: TestApp,
+  a: TestAdmin,
+  customer: string,
+  rule: string,
+  days = 30,
+  note = "known reseller",
+) {
   return sendJson(t, "POST", BASE, authHeaders(a), {
     customer,
     rule,
     until: new Date(t.clock.now() + days * DAY).toISOString(),
-    note: "known reseller",
+    note,
   });
+}
+
+async function snoozeAudit(t: TestApp) {
+  const log = await sendJson(
+    t,
+    "GET",
+    "/api/admin/payments/audit-log?action=fraud_snooze.create&limit=50",
+    authHeaders(await createAdmin(t, "admin")),
+  );
+  return log.body.data as { result: string }[];
 }
 
 async function inForce(t: TestApp, a: TestAdmin, customer: string): Promise<string[]> {
@@ -38,7 +57,13 @@ Deno.test("a second snooze of the same customer and rule is 409 naming the one i
     const first = await snooze(t, analyst, "cus_dup", "velocity");
     assert.equal(first.status, 201);
 
-    const again = await snooze(t, analyst, "cus_dup", "velocity");
+    // the same snooze again by whoever made it (a second click): the one in force, as the first
+    const click = await snooze(t, analyst, "cus_dup", "velocity");
+    assert.equal(click.status, 201);
+    assert.deepEqual(click.body, first.body);
+    assert.equal((await snoozeAudit(t)).length, 1, "nothing audited, not denied");
+
+    const again = await snooze(t, analyst, "cus_dup", "velocity", 30, "another note");
     assert.equal(again.status, 409);
     assert.equal(again.body.code, "conflict");
     assert.match(again.body.detail, new RegExp(first.body.id));
@@ -46,19 +71,15 @@ Deno.test("a second snooze of the same customer and rule is 409 naming the one i
     // it names who snoozed and when: "you" to whoever did, never as if someone else
     const at = first.body.created_at;
     assert.match(again.body.detail, new RegExp(`by you \\(${analyst.id}\\) at ${at}`));
-    const others = await snooze(t, other, "cus_dup", "velocity", 60);
-    assert.equal(others.status, 409, "anyone's");
+    const longer = await snooze(t, analyst, "cus_dup", "velocity", 60);
+    assert.equal(longer.status, 409, "another until");
+    const others = await snooze(t, other, "cus_dup", "velocity");
+    assert.equal(others.status, 409, "anyone's, the same request too");
     assert.match(others.body.detail, new RegExp(`by ${analyst.id} at ${at}`));
     assert.deepEqual(await inForce(t, analyst, "cus_dup"), [first.body.id]);
 
-    const log = await sendJson(
-      t,
-      "GET",
-      "/api/admin/payments/audit-log?action=fraud_snooze.create&limit=10",
-      authHeaders(await createAdmin(t, "admin")),
-    );
-    const denied = log.body.data.filter((e: { result: string }) => e.result === "denied");
-    assert.equal(denied.length, 2);
+    const denied = (await snoozeAudit(t)).filter((e) => e.result === "denied");
+    assert.equal(denied.length, 3);
 
     assert.equal((await snooze(t, analyst, "cus_dup", "score")).status, 201, "another rule");
     const del = await sendJson(t, "DELETE", `${BASE}/${first.body.id}`, authHeaders(analyst));
@@ -81,15 +102,17 @@ Deno.test("a second snooze of the same customer and rule is 409 naming the one i
   });
 });
 
-Deno.test("a burst of the same snooze makes one; one that ran out blocks nothing", async () => {
+Deno.test("a burst of the same snooze makes one, and every answer is it; one that ran out blocks nothing", async () => {
   await withTestApp(async (t) => {
     const analyst = await createAdmin(t, "analyst");
     await knownCustomers(t.kv, "cus_burst");
     const burst = await Promise.all(
       Array.from({ length: 10 }, () => snooze(t, analyst, "cus_burst", "velocity", 1)),
     );
-    assert.deepEqual(burst.map((r) => r.status).sort(), [201, ...Array(9).fill(409)]);
+    assert.deepEqual(burst.map((r) => r.status), Array(10).fill(201));
+    assert.equal(new Set(burst.map((r) => r.body.id)).size, 1);
     assert.equal((await inForce(t, analyst, "cus_burst")).length, 1);
+    assert.deepEqual((await snoozeAudit(t)).map((e) => e.result), ["ok"]);
 
     t.clock.advance(2 * DAY);
     assert.equal((await snooze(t, analyst, "cus_burst", "velocity")).status, 201);

@@ -100,8 +100,15 @@ Deno.test("POST /webhook-events/{id}/replay reprocesses a failed event, needs 2F
     assert.deepEqual(entry.target, { type: "webhook_event", id: event.id });
     assert.equal(entry.result, "ok");
 
+    // the same replay again (a second click) answers the first; anyone else's is 409
     const again = await t.app.request(url, { method: "POST", headers: otpHeaders(t, admin) });
-    assert.equal(again.status, 409, "a processed event is replayed only with force");
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), body);
+    assert.equal(applier.calls.length, 2, "not processed again");
+    const other = await createAdmin(t, "admin");
+    const theirs = await t.app.request(url, { method: "POST", headers: otpHeaders(t, other) });
+    assert.equal(theirs.status, 409, "a processed event is replayed only with force");
+    assert.match((await theirs.json()).detail, new RegExp(`replayed by ${admin.id} at `));
     const forced = await t.app.request(`${url}?force=true`, {
       method: "POST",
       headers: otpHeaders(t, admin),

@@ -21,6 +21,7 @@ import {
 } from "../services/webhooks/processing.ts";
 import type { EventApplier } from "../services/webhooks/processing.ts";
 import { systemContext } from "../domain/actor.ts";
+import { CLAIM_MS } from "../services/webhooks/claims.ts";
 
 async function withApp(fn: (t: TestApp) => Promise<void>) {
   const t = await createTestApp({ env: WEBHOOK_ENV });
@@ -155,7 +156,9 @@ Deno.test("a last attempt that fails while a replay processed the event leaves i
     const replayer = otherWebhookService(t, base);
     const racing: EventApplier = {
       async apply(event) {
-        // The admin's forced replay lands while this (last) attempt is still failing.
+        // This (last) attempt hangs past its claim's time, so the admin's forced replay takes
+        // the event over (a replay meanwhile is 409: the retry holds it) while it still fails.
+        t.clock.advance(CLAIM_MS);
         await replayer.replay(
           {
             actor: { type: "admin", id: admin.id, role: "admin" },

@@ -1,8 +1,9 @@
 /**
  * Finishing authorizations: capture (all or part) or cancel a PaymentIntent in
  * `requires_capture`, exactly once, as refunds and retries do: the action is
- * recorded before the call (one per payment: a second click, or a capture
- * racing a cancel, is told what was done), the call carries
+ * recorded before the call (one per payment: a capture racing a cancel is
+ * told what was done; the same request by whoever sent it, a second click,
+ * is answered that action: authorization_repeat.ts), the call carries
  * `authorization:<aut id>`, the answer is applied like a webhook and settles
  * the action; an unknown outcome is settled by reconciliation reading the
  * PaymentIntent, then sending the same call with the same key (README
@@ -21,6 +22,7 @@ import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import {
   addCreateAuthorizationAction,
+  addInCallMark,
   type AuthorizationAction,
   getActionOfTransaction,
   getAuthorizationAction,
@@ -44,6 +46,7 @@ import {
   settleNotSent,
   settleRefused,
 } from "./authorization_settle.ts";
+import { alreadySent, IN_CALL_MS, isSameRequest, SameAction } from "./authorization_repeat.ts";
 
 export const AUTHORIZATION_RECONCILE_JOB = "authorization.reconcile";
 const RECONCILE_AFTER_MS = 60_000;
@@ -55,7 +58,8 @@ export type { ActionRequest, AuthorizationServices } from "./authorization_parts
 /**
  * The first commit; a refusal (409: not an authorization, already acted on;
  * 422: the amount) is audited as denied, as retries' are (README "Retrying
- * failed payments").
+ * failed payments"). The same request sent again by whoever made the action
+ * (a second click, a burst) is that action (`repeated`), with nothing written.
  */
 async function record(
   p: AuthParts,
@@ -63,10 +67,11 @@ async function record(
   txnId: string,
   req: ActionRequest,
   binding: IdempotencyBinding | null,
-): Promise<AuthorizationAction> {
+): Promise<{ action: AuthorizationAction; repeated: boolean }> {
   try {
-    return await commitAction(p, ctx, txnId, req, binding);
+    return { action: await commitAction(p, ctx, txnId, req, binding), repeated: false };
   } catch (error) {
+    if (error instanceof SameAction) return { action: error.action, repeated: true };
     if (error instanceof AppError && REFUSALS.has(error.code)) {
       await p.svc.audit.record(ctx, {
         action: `authorization.${req.kind}`,
@@ -103,15 +108,8 @@ function commitAction(
     const done = await getActionOfTransaction(kv, txnId);
     if (done.value) {
       const earlier = (await getAuthorizationAction(kv, done.value)).value;
-      throw new AppError(
-        "conflict",
-        `this authorization was already sent a ${earlier?.kind ?? "capture or cancel"} ` +
-          `(${done.value}, ${earlier?.status ?? "processing"}` +
-          (earlier ? `, by ${earlier.requested_by} at ${earlier.created_at}` : "") +
-          `); an authorization is captured ` +
-          `or released once: follow that one at /api/admin/payments/authorizations/${done.value}`,
-        { extra: { action_id: done.value, action_status: earlier?.status ?? null } },
-      );
+      if (earlier && isSameRequest(earlier, req, ctx)) throw new SameAction(earlier);
+      throw alreadySent(done.value, earlier, ctx);
     }
     const status = state.sync.value?.pi?.status ?? txn.status;
     const { paymentIntent, capturable, amount } = actionableAmounts(txnId, txn, status, req);
@@ -134,6 +132,7 @@ function commitAction(
       iso,
     });
     addCreateAuthorizationAction(op, a);
+    addInCallMark(op, id, IN_CALL_MS);
     await binding?.bind(op, id);
     return {
       value: a,

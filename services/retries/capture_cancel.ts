@@ -9,7 +9,12 @@ import type { CancellationReason } from "../../domain/authorization.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { notFound } from "../../core/errors.ts";
 import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
-import { type AuthorizationAction, getAuthorizationAction } from "../../kv/authorizations.ts";
+import {
+  type AuthorizationAction,
+  clearInCallMark,
+  getAuthorizationAction,
+} from "../../kv/authorizations.ts";
+import { repeatAnswer, settledAction } from "./authorization_repeat.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import type { ActionRequest, Authorizations } from "./authorizations.ts";
 import { type AuthorizationView, authorizationView } from "./views.ts";
@@ -18,7 +23,11 @@ interface CaptureCancelParts extends Pick<Deps, "kv" | "clock"> {
   authorizations: Authorizations;
 }
 
-/** POST /transactions/{id}/capture and /cancel: the action (`processing` while unknown). */
+/**
+ * POST /transactions/{id}/capture and /cancel: the action (`processing` while
+ * unknown). The same request sent again by whoever made the action answers it
+ * (`replayed`), once its first call is back (README "Retrying failed payments").
+ */
 async function finishAuthorization(
   p: CaptureCancelParts,
   ctx: CallContext,
@@ -33,10 +42,19 @@ async function finishAuthorization(
     key: ctx.idempotency_key,
   };
   const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
+  let repeated = false;
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
     run: async (binding) => {
-      const a = await authorizations.record(ctx, txnId, req, binding);
-      return view(await authorizations.send(ctx, a));
+      const { action, repeated: again } = await authorizations.record(ctx, txnId, req, binding);
+      if (again) {
+        repeated = true;
+        return view(repeatAnswer(await settledAction(kv, action), ctx));
+      }
+      try {
+        return view(await authorizations.send(ctx, action));
+      } finally {
+        await clearInCallMark(kv, action.id).catch(() => {}); // else it lapses by itself
+      }
     },
     resume: async (id) => {
       const a = (await getAuthorizationAction(kv, id)).value;
@@ -46,7 +64,7 @@ async function finishAuthorization(
       return view(a);
     },
   });
-  return { action: r.body as AuthorizationView, replayed: r.replayed };
+  return { action: r.body as AuthorizationView, replayed: r.replayed || repeated };
 }
 
 /** GET /authorizations/{id}: a capture or cancel as it stands (`processing` until settled). */

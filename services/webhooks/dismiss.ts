@@ -8,11 +8,19 @@
  * drop. It stays listed, and can still be replayed with `force=true`.
  * The same dismissal sent again by the same admin (a second click, a retry,
  * a burst) answers the dismissed event with nothing written; any other is 409
- * naming who dismissed it and when.
+ * naming who dismissed it and when, and so is one while a replay or the retry
+ * job is processing the event (its claim, claims.ts).
  */
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
+import type { createKeyedLock } from "../../core/keyed_lock.ts";
 import { AppError, notFound } from "../../core/errors.ts";
-import { addRecordUpdate, getEvent, type WebhookEventRecord } from "../../kv/webhook_events.ts";
+import {
+  addRecordUpdate,
+  getClaim,
+  getEvent,
+  type WebhookEventRecord,
+} from "../../kv/webhook_events.ts";
+import { busyError, liveClaim } from "./claims.ts";
 import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
@@ -20,14 +28,19 @@ import { WEBHOOK_RETENTION_MS } from "./processing.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ReplayParts } from "./replay.ts";
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
 export function dismissEvent(
-  parts: Omit<ReplayParts, "processing" | "livemode">,
+  parts: Omit<ReplayParts, "processing" | "livemode"> & {
+    lock: ReturnType<typeof createKeyedLock>;
+  },
   ctx: CallContext,
   id: string,
   note: string,
 ): Promise<WebhookEventView> {
-  // one decision about an event at a time in this isolate, replays included
-  return parts.lock(`replay:${id}`, () =>
+  // one dismissal of an event at a time in this isolate; a replay or retry running holds its
+  // claim (claims.ts), checked in the commit
+  return parts.lock(`dismiss:${id}`, () =>
     parts.audit.commit(ctx, async (op) => {
       const entry = await getEvent(parts.kv, id);
       if (!entry.value) throw notFound("webhook event", id);
@@ -38,11 +51,16 @@ export function dismissEvent(
       if (dismissed?.by === ctx.actor.id && dismissed.note === note) {
         return { value: toView(before), audit: [] }; // this dismissal again: its answer
       }
+      const held = await getClaim(parts.kv, id);
+      const running = liveClaim(held, parts.clock.now());
+      if (running) throw busyError(id, running, ctx);
+      op.check(held);
       if (before.status !== "failed" && before.status !== "dead") {
+        const r = before.replayed;
         const by = dismissed && before.processed_at !== null
-          ? `: it was dismissed by ${dismissed.by} at ${
-            new Date(before.processed_at).toISOString()
-          }`
+          ? `: it was dismissed ${byWhom(dismissed.by, iso(before.processed_at), ctx)}`
+          : r && r.status === before.status && r.attempts === before.attempts
+          ? `: it was replayed ${byWhom(r.by, iso(r.at), ctx)}`
           : "";
         throw new AppError(
           "conflict",

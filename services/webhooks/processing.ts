@@ -8,8 +8,9 @@
  * attempt leaves the job to `runDueJobs` (backoff); after its last attempt the
  * event is `dead` and waits for a replay, and an ops alert (audited, in the
  * same commit) tells the people on duty that the account's picture is missing
- * an event. Attempts that overlap (cron taking
- * over a slow inline attempt, a replay) are harmless: the applier is
+ * an event. Cron's retry and a replay take the event's claim (claims.ts), one
+ * at a time; attempts that still overlap (cron taking over a slow inline
+ * attempt, a claim whose time ran out) are harmless: the applier is
  * idempotent, and a record already `processed` is never set back.
  *
  * An applier that takes `alsoInCommit` records the outcome (record and job)
@@ -26,16 +27,19 @@ import { raiseOpsAlert } from "../ops_alerts.ts";
 import { type ApplyOptions, type ApplyResult, type CommitHook } from "../ingest/mod.ts";
 import { commitChecked } from "../../kv/atomic.ts";
 import {
+  addClaimRelease,
   addJobDone,
   addRecordUpdate,
   eventRecordKey,
   getEvent,
   readPayload,
   rescheduleInlineJob,
+  type WebhookEventClaim,
   type WebhookEventRecord,
   type WebhookEventStatus,
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
+import { underRetryClaim } from "./claims.ts";
 
 export const WEBHOOK_PROCESS_JOB = "webhook.process";
 /** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
@@ -136,14 +140,18 @@ class EventProcessor {
     return next;
   }
 
-  /** Records an attempt's outcome on a fresh read; on success also removes `job` if given. */
+  /**
+   * Records an attempt's outcome on a fresh read; on success also removes `job`
+   * if given; lets `claim` go in the same commit (claims.ts).
+   */
   async settle(
     eventId: string,
     outcome: Outcome,
-    opts: { job: Job | null; failedStatus?: WebhookEventStatus },
+    opts: { job: Job | null; failedStatus?: WebhookEventStatus; claim?: WebhookEventClaim },
   ): Promise<WebhookEventRecord | null> {
     const { value } = await commitChecked(this.#kv, async (op) => {
       const entry = await getEvent(this.#kv, eventId);
+      if (opts.claim) await addClaimRelease(this.#kv, op, eventId, opts.claim);
       if (entry.value === null) return null;
       if (outcome.ok && opts.job) addJobDone(op, opts.job);
       const after = this.nextRecord(entry.value, outcome, opts.failedStatus ?? "failed");
@@ -221,25 +229,37 @@ class EventProcessor {
     }
   }
 
-  /** The `webhook.process` job: cron's retry of an event not yet processed. */
+  /** The `webhook.process` job: cron's retry, under the event's claim (claims.ts). */
   async runJob(job: Job): Promise<void> {
     const { event_id } = job.payload as { event_id: string };
-    const { value: record } = await getEvent(this.#kv, event_id);
-    // Gone (swept) or already done by the inline attempt, another runner or a replay.
-    if (!record || record.status === "processed" || record.status === "ignored") return;
-    const outcome = await this.attempt(await this.loadEvent(record));
-    if (!outcome.ok && job.attempts >= job.max_attempts) await this.deadLetter(event_id, outcome);
-    else await this.settle(event_id, outcome, { job: null });
-    if (!outcome.ok) throw new Error(outcome.error);
+    // null: gone (swept) or already done by the inline attempt, another runner or a replay
+    const outcome = await underRetryClaim(
+      this.#kv,
+      this.#clock,
+      event_id,
+      async (record, claim) => {
+        const outcome = await this.attempt(await this.loadEvent(record));
+        if (!outcome.ok && job.attempts >= job.max_attempts) {
+          await this.deadLetter(event_id, outcome, claim);
+        } else await this.settle(event_id, outcome, { job: null, claim });
+        return outcome;
+      },
+    );
+    if (outcome && !outcome.ok) throw new Error(outcome.error);
   }
 
   /**
    * The last attempt failed: the record becomes `dead` and, the first time, an
    * ops alert is raised with its audit entry, all in one commit.
    */
-  async deadLetter(eventId: string, outcome: Outcome & { ok: false }): Promise<void> {
+  async deadLetter(
+    eventId: string,
+    outcome: Outcome & { ok: false },
+    claim: WebhookEventClaim,
+  ): Promise<void> {
     await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
       const entry = await getEvent(this.#kv, eventId);
+      await addClaimRelease(this.#kv, op, eventId, claim);
       if (entry.value === null) return { value: null, audit: [] };
       const before = entry.value;
       const after = this.nextRecord(before, outcome, "dead");

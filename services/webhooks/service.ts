@@ -247,7 +247,6 @@ class WebhookServiceImpl {
       clock: this.#clock,
       audit: this.#svc.audit,
       livemode: this.#livemode,
-      lock: this.#replayLock,
     };
     return replayEvent({ ...parts, processing: this.#processing }, ctx, id, options);
   }
