@@ -156,7 +156,10 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
     "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
     "an accept's close is in flight (`closing.state` `processing`). No draft, or a draft " +
     "holding no evidence (no field filled in, no file), is 422: it would spend the round on " +
-    "nothing.",
+    "nothing. The submitter's own submit sent again with the draft unchanged (a second click, " +
+    "a retry without a key, a burst) answers their submission (200, or 202 while Stripe's " +
+    "answer is unknown) with nothing written and nothing sent; anyone else's is 409 naming " +
+    "who submitted it and when.",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
