@@ -95,7 +95,9 @@ const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 
   summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
   description: "Answers with the remaining character budget and the reason's checklist. " +
     "JSON up to 256 KiB. Refused (409, naming why) after `evidence_due_by`, after a " +
-    "submission in the round, on a closed dispute or while an accept's close is in flight.",
+    "submission in the round, on a closed dispute or while an accept's close is in flight. " +
+    "The draft it already is (a second click, a burst) answers the dispute with nothing " +
+    "written, staged again only if its stage failed.",
   request: {
     params: IdParam,
     body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
@@ -117,7 +119,9 @@ const files = adminRoute({
   summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
   description: "Refused like a draft save (409, naming why: after `evidence_due_by`, after a " +
     "submission in the round, on a closed dispute or while an accept's close is in flight), " +
-    "before anything is sent to Stripe.",
+    "before anything is sent to Stripe. The same file (bytes, name, type) sent again by the " +
+    "same admin to the same field within 10 minutes (a second click, a burst, a retry after a " +
+    "lost answer) answers with the file the first upload made: one file at Stripe.",
   request: {
     params: IdParam,
     body: {

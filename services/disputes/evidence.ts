@@ -27,6 +27,18 @@ import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.t
 
 /** Stagings one save may make when newer drafts keep overtaking it. */
 const MAX_STAGE_ROUNDS = 3;
+/** A stage not answered this long after its save is no longer in flight (the gateway's 20 s). */
+const STAGE_IN_FLIGHT_MS = 30_000;
+
+/**
+ * Whether a draft saved again unchanged is staged again: when its stage
+ * failed, or was never answered (its process died); not while the first
+ * save's stage may still be in flight, so a burst stages once.
+ */
+function restage(meta: DraftMeta, nowMs: number): boolean {
+  if (meta.staged) return false;
+  return meta.stage_error !== null || nowMs - Date.parse(meta.updated_at) > STAGE_IN_FLIGHT_MS;
+}
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
@@ -150,15 +162,19 @@ export function createEvidenceDrafts(
       const checked = checkDraft(edit(before));
       if (checked.errors.length) throw validationFailed(checked.errors);
       const { draft, chars } = checked;
-      const fields = changedFields(before, draft);
       const hash = draftHash(draft);
+      // the draft it already is (a second click, a retry, a burst): nothing to write
+      if (r.draft && r.draft.hash === hash) {
+        return { value: { record: r, draft, unchanged: true }, audit: [] };
+      }
+      const fields = changedFields(before, draft);
       const at = new Date(clock.now()).toISOString();
       const chunks = addDraft(op, id, draft, r.draft?.chunks ?? 0);
       const next = withDraft(r, draft, { hash, chunks, chars, at, by: ctx.actor.id });
       const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
       addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
-        value: { record: next, draft },
+        value: { record: next, draft, unchanged: false },
         audit: [{
           action: "dispute.evidence_saved",
           target: { type: "dispute", id },
@@ -207,7 +223,9 @@ export function createEvidenceDrafts(
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
   ) {
-    const { record: r, draft } = await record(ctx, id, edit);
+    const { record: r, draft, unchanged } = await record(ctx, id, edit);
+    // unchanged: staged again only when Stripe may not hold it (`restage`)
+    if (unchanged && !restage(r.draft!, clock.now())) return r;
     await stage(ctx, r, draft, r.draft!.version ?? 0);
     return (await getDispute(kv, id)).value ?? r;
   }
