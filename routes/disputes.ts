@@ -88,13 +88,17 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   },
 });
 
-const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 1024 }, {
+// the 150,000 characters of the largest draft, each escaped `\uXXXX` at worst, and the field names
+const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 1024 * 1024 }, {
   method: "put",
   path: "/disputes/{id}/evidence",
   tags,
   summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
   description: "Answers with the remaining character budget and the reason's checklist. " +
-    "JSON up to 256 KiB. Refused (409, naming why) after `evidence_due_by`, after a " +
+    "JSON up to 1 MiB (the 150,000 characters of text even when each is sent escaped as " +
+    "`\\uXXXX`); each text field takes at most 20,000 characters (the explanations Stripe " +
+    "documents so) or 5,000 (the rest), without control characters (tabs and new lines are " +
+    "fine); a field over its limit is 422 naming it and the limit. Refused (409, naming why) after `evidence_due_by`, after a " +
     "submission in the round, on a closed dispute or while an accept's close is in flight. " +
     "The draft it already is (a second click, a burst) answers the dispute with nothing " +
     "written, staged again only if its stage failed.",

@@ -77,20 +77,29 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     return await detail(await load(r.id));
   }
 
-  /** POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when sent. */
+  /**
+   * POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when
+   * sent. The key keeps only the dispute's id, and a replay shows the dispute
+   * as it stands (its submission, settled since or not): the whole detail,
+   * with a draft of up to 150,000 characters and its notes, outgrows one KV
+   * value (64 KiB).
+   */
   async function submit(ctx: CallContext, id: string) {
     const r = await load(id);
     const scope = ctx.idempotency_key === undefined
       ? null
       : { owner: ctx.actor.id, route: "POST /disputes/{id}/submit", key: ctx.idempotency_key };
     const res = await runIdempotent(kv, clock, scope, await requestFingerprint({ id: r.id }), {
-      run: async (binding) => ({
-        status: 200,
-        body: await detail(await submitter.submit(ctx, r.id, binding)),
-      }),
-      resume: async (rid) => ({ status: 200, body: await detail(await load(rid)) }),
+      run: async (binding) => {
+        const submitted = await submitter.submit(ctx, r.id, binding);
+        return { body: { dispute_id: submitted.id } };
+      },
+      resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
     });
-    return { dispute: res.body as DisputeDetail, replayed: res.replayed };
+    // answers stored before kept the whole detail, whose `id` is the dispute's
+    const stored = res.body as { dispute_id?: string; id?: string };
+    const disputeId = stored.dispute_id ?? stored.id ?? r.id;
+    return { dispute: await detail(await load(disputeId)), replayed: res.replayed };
   }
 
   /** What accept answers: closed, sent with an unknown outcome, or waiting for a second person. */
