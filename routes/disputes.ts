@@ -192,7 +192,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     "a close went ahead 409 naming who accepted it and when, except the same operator's same " +
     "accept sent again (a second click: same note), which answers what the first did (the " +
     "close, or the request waiting) with nothing written. " +
-    "The same `Idempotency-Key` and body answer the first answer again.",
+    "The same `Idempotency-Key` and body answer the first accept again, as it stands now.",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,

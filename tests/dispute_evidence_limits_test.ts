@@ -147,3 +147,36 @@ Deno.test("PUT evidence: an oversize field is 422 naming the field and its limit
     assert.equal((await w.t.services.disputes.get(dispute.id)).draft, null);
   });
 });
+
+Deno.test("accept under an Idempotency-Key on a dispute with the largest draft is answered and replayed", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const draft: Record<string, string> = {};
+    for (const f of LONG.slice(0, 7)) draft[f] = heavy(20_000);
+    draft.customer_name = heavy(10_000).slice(0, 5_000);
+    const saved = await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, draft);
+    assert.equal(saved.status, 200);
+    const accept = async () => {
+      w.clock.advance(31_000);
+      const res = await w.t.app.request(
+        `${API}/disputes/${dispute.id}/accept`,
+        jsonRequest("POST", { ...otpHeaders(w.t, w.operator), "idempotency-key": "acc-1" }, {
+          note: "not worth fighting",
+        }),
+      );
+      return {
+        status: res.status,
+        replayed: res.headers.get("idempotent-replayed"),
+        body: await res.json(),
+      };
+    };
+    const first = await accept();
+    assert.equal(first.status, 200, JSON.stringify(first.body).slice(0, 500));
+    assert.equal(first.body.status, "lost");
+    const replay = await accept();
+    assert.equal(replay.status, 200, JSON.stringify(replay.body).slice(0, 500));
+    assert.equal(replay.replayed, "true");
+    assert.equal(replay.body.status, "lost");
+    assert.deepEqual(replay.body.evidence, draft);
+  });
+});

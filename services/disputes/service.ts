@@ -128,19 +128,27 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     const scope = ctx.idempotency_key === undefined
       ? null
       : { owner: ctx.actor.id, route: "POST /disputes/{id}/accept", key: ctx.idempotency_key };
+    // the key keeps only the dispute's id (the whole detail outgrows a KV value, as on submit);
+    // a replay answers the accept as it stands: closed, closing, or the request waiting
+    let answer: Awaited<ReturnType<typeof acceptAnswer>> | null = null;
     const res = await runIdempotent(
       kv,
       clock,
       scope,
       await requestFingerprint({ id: r.id, note }),
       {
-        run: async (binding) => ({
-          body: await acceptAnswer(await accepts.accept(ctx, r.id, note, binding)),
-        }),
-        resume: async (rid) => ({ body: await acceptResumed(rid) }),
+        run: async (binding) => {
+          answer = await acceptAnswer(await accepts.accept(ctx, r.id, note, binding));
+          return { body: { dispute_id: r.id } };
+        },
+        resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
       },
     );
-    return { ...(res.body as Awaited<ReturnType<typeof acceptAnswer>>), replayed: res.replayed };
+    // answers stored before kept the whole answer
+    const stored = res.body as { dispute_id?: string; kind?: string };
+    if (!answer && stored.kind) answer = res.body as Awaited<ReturnType<typeof acceptAnswer>>;
+    answer ??= await acceptResumed(stored.dispute_id ?? r.id);
+    return { ...answer, replayed: res.replayed };
   }
 
   return {
