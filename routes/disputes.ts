@@ -167,7 +167,8 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
     "nothing. The submitter's own submit sent again with the draft unchanged (a second click, " +
     "a retry without a key, a burst) answers their submission (200, or 202 while Stripe's " +
     "answer is unknown) with nothing written and nothing sent; anyone else's is 409 naming " +
-    "who submitted it and when.",
+    "who submitted it and when. Under an `Idempotency-Key`, the same key answers the " +
+    "dispute as it stands (its submission, settled since or not).",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),

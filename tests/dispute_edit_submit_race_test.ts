@@ -56,6 +56,10 @@ Deno.test("an edit or upload arriving while the submission is in flight is 409; 
     const edit = await call(w, w.operator2, "PUT", `/disputes/${dispute.id}/evidence`, B);
     assert.equal(edit.status, 409, JSON.stringify(edit.body));
     assert.match(edit.body.detail, /submitted in this round/);
+    assert.ok(edit.body.detail.includes(`by ${w.operator.id} at`), edit.body.detail);
+    const mine = await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, B);
+    assert.equal(mine.status, 409);
+    assert.ok(mine.body.detail.includes(`by you (${w.operator.id}) at`), mine.body.detail);
     const file = await w.t.app.request(
       `${API}/disputes/${dispute.id}/files`,
       await uploadRequest(w.operator.token, new Blob([PNG], { type: "image/png" }), "r.png"),

@@ -19,7 +19,9 @@ import {
   type DisputeRecord,
   type DraftMeta,
   isClosedStatus,
+  roundSubmission,
 } from "../../domain/dispute.ts";
+import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
@@ -43,8 +45,11 @@ import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
 
-/** Why evidence cannot be changed now (null: it can): README, "Dispute workbench". */
-export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
+/**
+ * Why evidence cannot be changed now (null: it can): README, "Dispute
+ * workbench". With `ctx`, a submission names its submitter ("you" to them).
+ */
+export function draftRefusal(r: DisputeRecord, nowMs: number, ctx?: CallContext): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
   const closing = closingRefusal(r);
   if (closing) return closing;
@@ -52,7 +57,10 @@ export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
   if (!acceptsEvidence(r.status) || r.phase === "submitted") {
-    return "evidence was submitted in this round; it can no longer be changed";
+    const s = roundSubmission(r);
+    const who = s && ctx ? ` (${byWhom(s.requested_by, s.requested_at, ctx)})` : "";
+    return `evidence was submitted in this round${who}; it can no longer be changed: Stripe ` +
+      "decides on what was submitted";
   }
   const late = deadlineRefusal(r, nowMs);
   return late && `${late}: Stripe takes no evidence after it, so the draft stays as it is`;
@@ -156,7 +164,7 @@ export function createEvidenceDrafts(
       const entry = await getDispute(kv, id);
       const r = entry.value;
       if (!r) throw notFound("dispute", id);
-      const refusal = draftRefusal(r, clock.now());
+      const refusal = draftRefusal(r, clock.now(), ctx);
       if (refusal) throw refused(id, refusal);
       const before = r.draft ? await getDraft(kv, id) : null;
       const checked = checkDraft(edit(before));

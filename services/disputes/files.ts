@@ -67,18 +67,25 @@ export function createEvidenceFiles(
       }]);
     }
     if (file.size > MAX_FILE_BYTES) {
-      throw new AppError("payload_too_large", `the file is ${file.size} bytes; at most 5 MB`);
+      const message = `the file is ${file.size} bytes; Stripe takes at most ${MAX_FILE_BYTES} ` +
+        "bytes (5 MB) of dispute evidence a file: shrink it (a lower resolution, a compressed " +
+        "PDF) or split it and upload each part to its own field";
+      throw new AppError("payload_too_large", message, {
+        errors: [{ path: "body.file", message }],
+      });
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
     const type = sniffType(bytes);
     if (!type) {
-      throw new AppError(
-        "unsupported_media_type",
-        `${file.name || "the file"} (${file.type || "unknown type"}) is not a PDF, JPEG or PNG`,
-      );
+      const message = `${file.name || "the file"} (${file.type || "unknown type"}) is not a ` +
+        "PDF, JPEG or PNG by its content, whatever its name or type say: send it as a PDF, " +
+        "JPEG or PNG (print or export it as one)";
+      throw new AppError("unsupported_media_type", message, {
+        errors: [{ path: "body.file", message }],
+      });
     }
     const r = (await getDispute(kv, id)).value;
-    const refusal = r && draftRefusal(r, deps.clock.now());
+    const refusal = r && draftRefusal(r, deps.clock.now(), ctx);
     if (refusal) throw refused(id, refusal);
     const name = file.name || `evidence.${type.split("/")[1]}`;
     const by = ctx.actor.id;
