@@ -69,6 +69,7 @@ export function evidenceFieldMax(field: string): number {
 }
 
 /** C0 control characters but tab, line feed and carriage return, and DEL. */
+// deno-lint-ignore no-control-regex -- finding them is the point
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 /**

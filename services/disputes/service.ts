@@ -36,7 +36,6 @@ import { getApproval } from "../../kv/approvals.ts";
 import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
-import type { DisputeDetail } from "./views.ts";
 import { createWorkbench } from "./workbench.ts";
 
 export interface DisputeServices {
