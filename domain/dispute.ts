@@ -5,6 +5,8 @@
  * when evidence may still be submitted. No I/O here.
  */
 
+import { byWhom, type CallContext } from "./actor.ts";
+
 /** Every dispute status of the pinned SDK (inquiries, chargebacks, appeals, prevented). */
 export const DISPUTE_STATUSES = [
   "warning_needs_response",
@@ -68,6 +70,8 @@ export interface DisputeSubmission {
   stripe_idempotency_key: string;
   requested_by: string;
   requested_at: string;
+  /** the draft submitted (`draft.hash`): the same admin's submit of it again is a second click */
+  draft_hash?: string;
   /** first call to Stripe: the same key is reused for 23 h after it */
   sent_at: string | null;
   settled_at: string | null;
@@ -182,20 +186,35 @@ export function closingRefusal(r: Pick<DisputeRecord, "closing">): string | null
     "be worked on again only if Stripe refuses the close";
 }
 
-/** Why evidence cannot be submitted now (null: it can). */
-export function submitRefusal(r: DisputeRecord, nowMs: number): string | null {
-  if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
+/** The submission of the current round, unless it failed (which frees the round). */
+export function roundSubmission(r: DisputeRecord): DisputeSubmission | null {
+  const s = r.submission;
+  // the round is ours until Stripe asks for evidence again (an appeal)
+  const sameRound = s && (s.round === r.submission_count || !acceptsEvidence(r.status));
+  return s && sameRound && s.state !== "failed" ? s : null;
+}
+
+/**
+ * Why evidence cannot be submitted now (null: it can). With `ctx`, the
+ * submission that took the round names its submitter as "you" to them.
+ */
+export function submitRefusal(
+  r: DisputeRecord,
+  nowMs: number,
+  ctx?: CallContext,
+): string | null {
+  const s = roundSubmission(r);
+  const who = (x: DisputeSubmission) =>
+    ctx ? byWhom(x.requested_by, x.requested_at, ctx) : `by ${x.requested_by} at ${x.requested_at}`;
+  if (isClosedStatus(r.status)) {
+    return `the dispute is closed (${r.status})${s ? `; evidence was submitted ${who(s)}` : ""}`;
+  }
   const closing = closingRefusal(r);
   if (closing) return closing;
   if (noResponseAllowed(r)) {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
-  const s = r.submission;
-  // the round is ours until Stripe asks for evidence again (an appeal)
-  const sameRound = s && (s.round === r.submission_count || !acceptsEvidence(r.status));
-  if (s && sameRound && s.state !== "failed") {
-    return `evidence was already submitted in this round (by ${s.requested_by} at ${s.requested_at})`;
-  }
+  if (s) return `evidence was already submitted in this round (${who(s)})`;
   if (!acceptsEvidence(r.status)) {
     return `Stripe no longer accepts evidence for this dispute (${r.status})`;
   }

@@ -46,6 +46,54 @@ export type EvidenceField = EvidenceTextField | EvidenceFileField;
 /** Stripe's limit on the characters of all evidence text together. */
 export const EVIDENCE_CHAR_BUDGET = 150_000;
 
+/** The text fields the pinned SDK documents as taking up to 20,000 characters each. */
+export const EVIDENCE_LONG_TEXT_FIELDS: readonly EvidenceTextField[] = [
+  "access_activity_log",
+  "cancellation_policy_disclosure",
+  "cancellation_rebuttal",
+  "duplicate_charge_explanation",
+  "product_description",
+  "refund_policy_disclosure",
+  "refund_refusal_explanation",
+  "uncategorized_text",
+];
+export const EVIDENCE_LONG_TEXT_MAX = 20_000;
+/** Stripe's limit on a string parameter its API documents no other limit for. */
+export const EVIDENCE_TEXT_MAX = 5_000;
+
+/** The most characters evidence text field `field` takes at Stripe. */
+export function evidenceFieldMax(field: string): number {
+  return (EVIDENCE_LONG_TEXT_FIELDS as readonly string[]).includes(field)
+    ? EVIDENCE_LONG_TEXT_MAX
+    : EVIDENCE_TEXT_MAX;
+}
+
+/** C0 control characters but tab, line feed and carriage return, and DEL. */
+// deno-lint-ignore no-control-regex -- finding them is the point
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+/**
+ * What is wrong with `text` as the value of an evidence field taking at most
+ * `max` characters (null: nothing): too long, a control character (JSON
+ * stores one in six characters), or a lone surrogate (not text at all).
+ */
+export function evidenceTextProblem(text: string, max: number): string | null {
+  if (text.length > max) {
+    return `takes at most ${max} characters (this one has ${text.length}): shorten it by ` +
+      `${text.length - max}`;
+  }
+  const control = CONTROL.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    return `contains the control character U+${code} at ${control.index}: remove it ` +
+      "(tabs and new lines are fine)";
+  }
+  if (!text.isWellFormed()) {
+    return "is not well-formed Unicode (half of a surrogate pair): send the text as UTF-8";
+  }
+  return null;
+}
+
 /** A draft: classic fields as strings, and `enhanced_evidence` as Stripe shapes it. */
 export type EvidenceDraft = Partial<Record<EvidenceField, string>> & {
   enhanced_evidence?: Record<string, unknown>;

@@ -7,6 +7,7 @@
  *   ["disputes_by_due", due_ms, id]         -> id  (only while the dispute can be answered)
  *   ["dispute_drafts", id, n]               -> string (chunk n of the draft's JSON)
  *   ["dispute_notes", id, note_id]          -> DisputeNote
+ *   ["dispute_uploads", id, digest]         -> DisputeUpload (expires)
  *
  * `add…` functions only add checks and mutations to an atomic op, so callers
  * commit them with the change that needs them and its audit entry.
@@ -194,4 +195,37 @@ export async function listNotes(kv: Deno.Kv, disputeId: string): Promise<Dispute
     out.push(e.value);
   }
   return out;
+}
+
+/** An evidence file upload, kept a while so the same one sent again is the same file. */
+export interface DisputeUpload {
+  by: string;
+  field: string;
+  state: "sending" | "uploaded";
+  file_id: string | null;
+  /** ms: a `sending` claim older than this was abandoned (its process died) */
+  lease_until: number;
+  /** ms: from then on the same file sent again is another upload */
+  expires_at: number;
+}
+
+export function getUpload(kv: Deno.Kv, id: string, digest: string) {
+  return kv.get<DisputeUpload>(keys.disputeUpload(id, digest));
+}
+
+/** Writes `upload` if `entry` is still as read: its new versionstamp, or null when it was not. */
+export async function putUpload(
+  kv: Deno.Kv,
+  entry: Deno.KvEntryMaybe<DisputeUpload>,
+  upload: DisputeUpload,
+  expireInMs: number,
+): Promise<string | null> {
+  const res = await kv.atomic().check(entry).set(entry.key, upload, { expireIn: expireInMs })
+    .commit();
+  return res.ok ? res.versionstamp : null;
+}
+
+/** Removes an upload claim that `entry` still is (the upload failed: the next try is afresh). */
+export async function dropUpload(kv: Deno.Kv, entry: Deno.KvEntryMaybe<DisputeUpload>) {
+  await kv.atomic().check(entry).delete(entry.key).commit();
 }

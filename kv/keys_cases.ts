@@ -22,6 +22,11 @@ export const caseKeys = {
   /** the evidence draft (JSON text) in chunks 0, 1, … (a full draft outgrows one value) */
   disputeDraftChunk: (id: string, n: number) => ["dispute_drafts", id, n],
   disputeDraftPrefix: (id: string) => ["dispute_drafts", id],
+  /**
+   * an evidence file being uploaded or uploaded lately, by who sent it, the
+   * field and the file (a digest): the same upload sent again is that file
+   */
+  disputeUpload: (id: string, digest: string) => ["dispute_uploads", id, digest],
   /** notes on a dispute; note ids are ULIDs (time order) */
   disputeNote: (id: string, noteId: string) => ["dispute_notes", id, noteId],
   disputeNotesPrefix: (id: string) => ["dispute_notes", id],

@@ -25,7 +25,7 @@ export interface AdminRouteOptions {
   secondFactor?: boolean;
   /**
    * bytes of request body this route accepts (default 64 KiB, `DEFAULT_BODY_LIMIT`);
-   * e.g. 256 KiB for dispute evidence, 5 MB and a little for a multipart file upload
+   * e.g. 1 MiB for dispute evidence, 5 MB and a little for a multipart file upload
    */
   bodyLimit?: number;
   /**

@@ -95,6 +95,10 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     stripe_idempotency_key: z.string(),
     requested_by: z.string(),
     requested_at: DateTime,
+    draft_hash: z.string().optional().openapi({
+      description: "the `draft.hash` submitted; the same admin's submit of it again answers " +
+        "this submission",
+    }),
     sent_at: DateTime.nullable(),
     settled_at: DateTime.nullable(),
     failure: z.string().nullable(),

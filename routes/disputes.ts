@@ -88,14 +88,20 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   },
 });
 
-const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 256 * 1024 }, {
+// the 150,000 characters of the largest draft, each escaped `\uXXXX` at worst, and the field names
+const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 1024 * 1024 }, {
   method: "put",
   path: "/disputes/{id}/evidence",
   tags,
   summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
   description: "Answers with the remaining character budget and the reason's checklist. " +
-    "JSON up to 256 KiB. Refused (409, naming why) after `evidence_due_by`, after a " +
-    "submission in the round, on a closed dispute or while an accept's close is in flight.",
+    "JSON up to 1 MiB (the 150,000 characters of text even when each is sent escaped as " +
+    "`\\uXXXX`); each text field takes at most 20,000 characters (the explanations Stripe " +
+    "documents so) or 5,000 (the rest), without control characters (tabs and new lines are " +
+    "fine); a field over its limit is 422 naming it and the limit. Refused (409, naming why) after `evidence_due_by`, after a " +
+    "submission in the round, on a closed dispute or while an accept's close is in flight. " +
+    "The draft it already is (a second click, a burst) answers the dispute with nothing " +
+    "written, staged again only if its stage failed.",
   request: {
     params: IdParam,
     body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
@@ -117,7 +123,9 @@ const files = adminRoute({
   summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
   description: "Refused like a draft save (409, naming why: after `evidence_due_by`, after a " +
     "submission in the round, on a closed dispute or while an accept's close is in flight), " +
-    "before anything is sent to Stripe.",
+    "before anything is sent to Stripe. The same file (bytes, name, type) sent again by the " +
+    "same admin to the same field within 10 minutes (a second click, a burst, a retry after a " +
+    "lost answer) answers with the file the first upload made: one file at Stripe.",
   request: {
     params: IdParam,
     body: {
@@ -156,7 +164,11 @@ const submit = adminRoute({ permission: "disputes.submit", secondFactor: true },
     "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
     "an accept's close is in flight (`closing.state` `processing`). No draft, or a draft " +
     "holding no evidence (no field filled in, no file), is 422: it would spend the round on " +
-    "nothing.",
+    "nothing. The submitter's own submit sent again with the draft unchanged (a second click, " +
+    "a retry without a key, a burst) answers their submission (200, or 202 while Stripe's " +
+    "answer is unknown) with nothing written and nothing sent; anyone else's is 409 naming " +
+    "who submitted it and when. Under an `Idempotency-Key`, the same key answers the " +
+    "dispute as it stands (its submission, settled since or not).",
   request: { params: IdParam, headers: IdempotencyHeader },
   responses: {
     200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
@@ -181,7 +193,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     "a close went ahead 409 naming who accepted it and when, except the same operator's same " +
     "accept sent again (a second click: same note), which answers what the first did (the " +
     "close, or the request waiting) with nothing written. " +
-    "The same `Idempotency-Key` and body answer the first answer again.",
+    "The same `Idempotency-Key` and body answer the first accept again, as it stands now.",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,

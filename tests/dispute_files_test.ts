@@ -34,7 +34,10 @@ Deno.test("a file that is not a PDF, JPEG or PNG is 415; one over 5 MB is 413", 
       await upload(w.operator.token, new Blob(["hello"], { type: "image/png" }), "fake.png"),
     );
     assert.equal(text.status, 415);
-    assert.equal((await text.json()).code, "unsupported_media_type");
+    const notImage = await text.json();
+    assert.equal(notImage.code, "unsupported_media_type");
+    assert.equal(notImage.errors[0].path, "body.file");
+    assert.match(notImage.errors[0].message, /send it as a PDF, JPEG or PNG/);
     const big = new Uint8Array(5 * 1024 * 1024 + 1);
     big.set(PNG);
     const tooBig = await w.t.app.request(
@@ -42,7 +45,10 @@ Deno.test("a file that is not a PDF, JPEG or PNG is 415; one over 5 MB is 413", 
       await upload(w.operator.token, new Blob([big], { type: "image/png" }), "big.png"),
     );
     assert.equal(tooBig.status, 413);
-    await tooBig.body?.cancel();
+    const over = await tooBig.json();
+    assert.equal(over.code, "payload_too_large");
+    assert.equal(over.errors?.[0]?.path, "body.file", JSON.stringify(over));
+    assert.match(over.errors[0].message, /at most 5242880 bytes.*shrink|split/);
     assert.equal((await w.t.services.disputes.get(dispute.id)).draft, null);
   });
 });

@@ -19,7 +19,9 @@ import {
   type DisputeRecord,
   type DraftMeta,
   isClosedStatus,
+  roundSubmission,
 } from "../../domain/dispute.ts";
+import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
@@ -27,12 +29,27 @@ import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.t
 
 /** Stagings one save may make when newer drafts keep overtaking it. */
 const MAX_STAGE_ROUNDS = 3;
+/** A stage not answered this long after its save is no longer in flight (the gateway's 20 s). */
+const STAGE_IN_FLIGHT_MS = 30_000;
+
+/**
+ * Whether a draft saved again unchanged is staged again: when its stage
+ * failed, or was never answered (its process died); not while the first
+ * save's stage may still be in flight, so a burst stages once.
+ */
+function restage(meta: DraftMeta, nowMs: number): boolean {
+  if (meta.staged) return false;
+  return meta.stage_error !== null || nowMs - Date.parse(meta.updated_at) > STAGE_IN_FLIGHT_MS;
+}
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
 
-/** Why evidence cannot be changed now (null: it can): README, "Dispute workbench". */
-export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
+/**
+ * Why evidence cannot be changed now (null: it can): README, "Dispute
+ * workbench". With `ctx`, a submission names its submitter ("you" to them).
+ */
+export function draftRefusal(r: DisputeRecord, nowMs: number, ctx?: CallContext): string | null {
   if (isClosedStatus(r.status)) return `the dispute is closed (${r.status})`;
   const closing = closingRefusal(r);
   if (closing) return closing;
@@ -40,7 +57,10 @@ export function draftRefusal(r: DisputeRecord, nowMs: number): string | null {
     return "Stripe allows no response to this dispute (no evidence deadline): accept it or add notes";
   }
   if (!acceptsEvidence(r.status) || r.phase === "submitted") {
-    return "evidence was submitted in this round; it can no longer be changed";
+    const s = roundSubmission(r);
+    const who = s && ctx ? ` (${byWhom(s.requested_by, s.requested_at, ctx)})` : "";
+    return `evidence was submitted in this round${who}; it can no longer be changed: Stripe ` +
+      "decides on what was submitted";
   }
   const late = deadlineRefusal(r, nowMs);
   return late && `${late}: Stripe takes no evidence after it, so the draft stays as it is`;
@@ -144,21 +164,25 @@ export function createEvidenceDrafts(
       const entry = await getDispute(kv, id);
       const r = entry.value;
       if (!r) throw notFound("dispute", id);
-      const refusal = draftRefusal(r, clock.now());
+      const refusal = draftRefusal(r, clock.now(), ctx);
       if (refusal) throw refused(id, refusal);
       const before = r.draft ? await getDraft(kv, id) : null;
       const checked = checkDraft(edit(before));
       if (checked.errors.length) throw validationFailed(checked.errors);
       const { draft, chars } = checked;
-      const fields = changedFields(before, draft);
       const hash = draftHash(draft);
+      // the draft it already is (a second click, a retry, a burst): nothing to write
+      if (r.draft && r.draft.hash === hash) {
+        return { value: { record: r, draft, unchanged: true }, audit: [] };
+      }
+      const fields = changedFields(before, draft);
       const at = new Date(clock.now()).toISOString();
       const chunks = addDraft(op, id, draft, r.draft?.chunks ?? 0);
       const next = withDraft(r, draft, { hash, chunks, chars, at, by: ctx.actor.id });
       const line = { at, by: ctx.actor.id, action: "evidence_saved", changes: { fields, hash } };
       addDisputeChange(op, entry as Deno.KvEntry<DisputeRecord>, next, line);
       return {
-        value: { record: next, draft },
+        value: { record: next, draft, unchanged: false },
         audit: [{
           action: "dispute.evidence_saved",
           target: { type: "dispute", id },
@@ -207,7 +231,9 @@ export function createEvidenceDrafts(
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
   ) {
-    const { record: r, draft } = await record(ctx, id, edit);
+    const { record: r, draft, unchanged } = await record(ctx, id, edit);
+    // unchanged: staged again only when Stripe may not hold it (`restage`)
+    if (unchanged && !restage(r.draft!, clock.now())) return r;
     await stage(ctx, r, draft, r.draft!.version ?? 0);
     return (await getDispute(kv, id)).value ?? r;
   }

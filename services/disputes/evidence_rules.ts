@@ -2,8 +2,10 @@
  * Checking an evidence draft against the pinned SDK's `DisputeUpdateParams.Evidence`:
  * the 27 classic fields (text, or a `file_…` id for the file fields),
  * `enhanced_evidence` (Visa Compelling Evidence 3.0, Visa and Mastercard
- * compliance) and Stripe's 150,000-character total. Every problem is named by
- * its field, so one answer lists all of them.
+ * compliance), each text at most its field's maximum (20,000 or 5,000
+ * characters), with no control characters or broken Unicode, and Stripe's
+ * 150,000-character total. Every problem is named by its field, so one answer
+ * lists all of them.
  */
 import { z } from "zod";
 import type { FieldError } from "../../core/errors.ts";
@@ -11,16 +13,26 @@ import { fieldErrors } from "../../core/field_errors.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
+  EVIDENCE_LONG_TEXT_MAX,
   EVIDENCE_TEXT_FIELDS,
+  EVIDENCE_TEXT_MAX,
   evidenceChars,
   type EvidenceDraft,
+  evidenceFieldMax,
+  evidenceTextProblem,
 } from "../../domain/dispute_evidence.ts";
 
 const FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
 const TEXT = new Set<string>(EVIDENCE_TEXT_FIELDS);
 const FILES = new Set<string>(EVIDENCE_FILE_FIELDS);
 
-const str = z.string().max(EVIDENCE_CHAR_BUDGET);
+/** Text of an enhanced evidence field taking at most `max` characters, worded by field. */
+const text = (max: number) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = evidenceTextProblem(v, max);
+    if (problem) ctx.addIssue({ code: "custom", message: `the field ${problem}` });
+  });
+const str = text(EVIDENCE_TEXT_MAX);
 const Address = z.strictObject({
   city: str.optional(),
   country: str.optional(),
@@ -35,7 +47,7 @@ const customerFields = {
   customer_device_id: str.optional(),
   customer_email_address: str.optional(),
   customer_purchase_ip: str.optional(),
-  product_description: str.optional(),
+  product_description: text(EVIDENCE_LONG_TEXT_MAX).optional(),
   shipping_address: Address.optional(),
 };
 const Enhanced = z.strictObject({
@@ -75,6 +87,11 @@ function checkClassic(k: string, v: unknown, errors: FieldError[]): string | nul
   }
   if (FILES.has(k) && !FILE_ID.test(v)) {
     errors.push({ path, message: "must be a file id (file_…) from POST /disputes/{id}/files" });
+    return null;
+  }
+  const problem = TEXT.has(k) ? evidenceTextProblem(v, evidenceFieldMax(k)) : null;
+  if (problem) {
+    errors.push({ path, message: `${k} ${problem}` });
     return null;
   }
   return v;

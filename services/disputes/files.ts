@@ -4,6 +4,8 @@
  * evidence), sent through the gateway to Stripe's Files API
  * (`purpose=dispute_evidence`, its own 20/s sub-bucket), and the file id is
  * put in the draft's file field, which is saved and staged like any draft.
+ * The same file sent again by the same admin to the same field is the file
+ * the first upload made (upload_claims.ts).
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -11,7 +13,8 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
-import { getDispute } from "../../kv/disputes.ts";
+import { dropUpload, getDispute } from "../../kv/disputes.ts";
+import { claimUpload, noteUploaded, uploadDigest } from "./upload_claims.ts";
 import { draftRefusal } from "./evidence.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
 
@@ -64,27 +67,50 @@ export function createEvidenceFiles(
       }]);
     }
     if (file.size > MAX_FILE_BYTES) {
-      throw new AppError("payload_too_large", `the file is ${file.size} bytes; at most 5 MB`);
+      const message = `the file is ${file.size} bytes; Stripe takes at most ${MAX_FILE_BYTES} ` +
+        "bytes (5 MB) of dispute evidence a file: shrink it (a lower resolution, a compressed " +
+        "PDF) or split it and upload each part to its own field";
+      throw new AppError("payload_too_large", message, {
+        errors: [{ path: "body.file", message }],
+      });
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
     const type = sniffType(bytes);
     if (!type) {
-      throw new AppError(
-        "unsupported_media_type",
-        `${file.name || "the file"} (${file.type || "unknown type"}) is not a PDF, JPEG or PNG`,
-      );
+      const message = `${file.name || "the file"} (${file.type || "unknown type"}) is not a ` +
+        "PDF, JPEG or PNG by its content, whatever its name or type say: send it as a PDF, " +
+        "JPEG or PNG (print or export it as one)";
+      throw new AppError("unsupported_media_type", message, {
+        errors: [{ path: "body.file", message }],
+      });
     }
     const r = (await getDispute(kv, id)).value;
-    const refusal = r && draftRefusal(r, deps.clock.now());
+    const refusal = r && draftRefusal(r, deps.clock.now(), ctx);
     if (refusal) throw refused(id, refusal);
-    const uploaded: Stripe.File = await deps.stripe.call(
-      (s) =>
-        s.files.create({
-          purpose: "dispute_evidence",
-          file: { data: bytes, name: file.name || `evidence.${type.split("/")[1]}`, type },
-        }),
-      { label: "files.create" },
-    );
+    const name = file.name || `evidence.${type.split("/")[1]}`;
+    const by = ctx.actor.id;
+    const digest = await uploadDigest({ dispute: id, by, field, name, type, bytes });
+    const claim = await claimUpload(kv, deps.clock, { dispute: id, by, field, digest });
+    if (claim.kind === "uploaded") {
+      // the same upload sent again: its file, set again only if the draft lost it since
+      await svc.setField(ctx, id, field, claim.fileId);
+      return;
+    }
+    let uploaded: Stripe.File;
+    try {
+      uploaded = await deps.stripe.call(
+        (s) =>
+          s.files.create(
+            { purpose: "dispute_evidence", file: { data: bytes, name, type } },
+            { idempotencyKey: `dispute-file:${id}:${digest}` },
+          ),
+        { label: "files.create" },
+      );
+    } catch (e) {
+      await dropUpload(kv, claim.entry); // sent again, it tries afresh (the same Stripe key)
+      throw e;
+    }
+    await noteUploaded(kv, deps.clock, claim.entry, uploaded.id);
     await svc.audit.record(ctx, {
       action: "dispute.file_uploaded",
       target: { type: "dispute", id },

@@ -36,7 +36,6 @@ import { getApproval } from "../../kv/approvals.ts";
 import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
-import type { DisputeDetail } from "./views.ts";
 import { createWorkbench } from "./workbench.ts";
 
 export interface DisputeServices {
@@ -77,20 +76,29 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     return await detail(await load(r.id));
   }
 
-  /** POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when sent. */
+  /**
+   * POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when
+   * sent. The key keeps only the dispute's id, and a replay shows the dispute
+   * as it stands (its submission, settled since or not): the whole detail,
+   * with a draft of up to 150,000 characters and its notes, outgrows one KV
+   * value (64 KiB).
+   */
   async function submit(ctx: CallContext, id: string) {
     const r = await load(id);
     const scope = ctx.idempotency_key === undefined
       ? null
       : { owner: ctx.actor.id, route: "POST /disputes/{id}/submit", key: ctx.idempotency_key };
     const res = await runIdempotent(kv, clock, scope, await requestFingerprint({ id: r.id }), {
-      run: async (binding) => ({
-        status: 200,
-        body: await detail(await submitter.submit(ctx, r.id, binding)),
-      }),
-      resume: async (rid) => ({ status: 200, body: await detail(await load(rid)) }),
+      run: async (binding) => {
+        const submitted = await submitter.submit(ctx, r.id, binding);
+        return { body: { dispute_id: submitted.id } };
+      },
+      resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
     });
-    return { dispute: res.body as DisputeDetail, replayed: res.replayed };
+    // answers stored before kept the whole detail, whose `id` is the dispute's
+    const stored = res.body as { dispute_id?: string; id?: string };
+    const disputeId = stored.dispute_id ?? stored.id ?? r.id;
+    return { dispute: await detail(await load(disputeId)), replayed: res.replayed };
   }
 
   /** What accept answers: closed, sent with an unknown outcome, or waiting for a second person. */
@@ -119,19 +127,27 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     const scope = ctx.idempotency_key === undefined
       ? null
       : { owner: ctx.actor.id, route: "POST /disputes/{id}/accept", key: ctx.idempotency_key };
+    // the key keeps only the dispute's id (the whole detail outgrows a KV value, as on submit);
+    // a replay answers the accept as it stands: closed, closing, or the request waiting
+    let answer: Awaited<ReturnType<typeof acceptAnswer>> | null = null;
     const res = await runIdempotent(
       kv,
       clock,
       scope,
       await requestFingerprint({ id: r.id, note }),
       {
-        run: async (binding) => ({
-          body: await acceptAnswer(await accepts.accept(ctx, r.id, note, binding)),
-        }),
-        resume: async (rid) => ({ body: await acceptResumed(rid) }),
+        run: async (binding) => {
+          answer = await acceptAnswer(await accepts.accept(ctx, r.id, note, binding));
+          return { body: { dispute_id: r.id } };
+        },
+        resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
       },
     );
-    return { ...(res.body as Awaited<ReturnType<typeof acceptAnswer>>), replayed: res.replayed };
+    // answers stored before kept the whole answer
+    const stored = res.body as { dispute_id?: string; kind?: string };
+    if (!answer && stored.kind) answer = res.body as Awaited<ReturnType<typeof acceptAnswer>>;
+    answer ??= await acceptResumed(stored.dispute_id ?? r.id);
+    return { ...answer, replayed: res.replayed };
   }
 
   return {

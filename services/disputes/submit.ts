@@ -20,7 +20,13 @@ import { AppError, notFound } from "../../core/errors.ts";
 import { holdsEvidence } from "../../domain/dispute_evidence.ts";
 import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
-import { type DisputeRecord, phaseOf, submitRefusal } from "../../domain/dispute.ts";
+import {
+  type DisputeRecord,
+  isClosedStatus,
+  phaseOf,
+  roundSubmission,
+  submitRefusal,
+} from "../../domain/dispute.ts";
 import { getDispute, getDraft } from "../../kv/disputes.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
@@ -62,7 +68,27 @@ function emptyDraft(id: string): DisputeRefusal {
   return new DisputeRefusal("validation_failed", `draft: ${message}`, [{ path: "draft", message }]);
 }
 
-/** The first commit: the submission exists, `processing`, before anything is sent. */
+/**
+ * This admin's own submission of the round, of the draft as it still is: sent
+ * again (a second click, a retry without a key, a burst), it answers that
+ * submission with nothing written and nothing sent (README, "Dispute
+ * workbench", Submitting once). Anyone else's submit stays a 409.
+ */
+export function sameSubmission(r: DisputeRecord, ctx: CallContext): boolean {
+  const s = roundSubmission(r);
+  if (!s || s.requested_by !== ctx.actor.id || isClosedStatus(r.status) || !r.draft) return false;
+  // older records keep the hash only in the submission's history line
+  const submitted = s.draft_hash ??
+    r.history.findLast((h) =>
+      h.action === "submit" && h.by === s.requested_by && h.at === s.requested_at
+    )?.changes?.draft_hash;
+  return submitted === r.draft.hash;
+}
+
+/**
+ * The first commit: the submission exists, `processing`, before anything is
+ * sent; `again` when it already did, by this admin (`sameSubmission`).
+ */
 function recordSubmission(
   s: Submitter,
   ctx: CallContext,
@@ -73,8 +99,9 @@ function recordSubmission(
     const entry = await getDispute(s.deps.kv, id);
     const r = entry.value;
     if (!r) throw notFound("dispute", id);
+    if (sameSubmission(r, ctx)) return { value: { record: r, again: true }, audit: [] };
     const now = s.deps.clock.now();
-    const refusal = submitRefusal(r, now);
+    const refusal = submitRefusal(r, now, ctx);
     if (refusal) throw refused(id, refusal);
     // no draft at all holds no evidence either: the same 422 (README "Dispute workbench")
     if (!r.draft || !holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
@@ -96,6 +123,7 @@ function recordSubmission(
         stripe_idempotency_key: `dispute-submit:${id}:${round}:${attempt}`,
         requested_by: ctx.actor.id,
         requested_at: at,
+        draft_hash: r.draft.hash,
         sent_at: at,
         settled_at: null,
         failure: null,
@@ -117,7 +145,7 @@ function recordSubmission(
       stripe: { idempotency_key: next.submission!.stripe_idempotency_key },
     });
     await binding?.bind(op, id);
-    return done;
+    return { value: { record: done.value, again: false }, audit: done.audit };
   });
 }
 
@@ -199,7 +227,10 @@ async function settle(
   }
 }
 
-/** POST /disputes/{id}/submit: the submission, or Stripe's refusal (502) once released. */
+/**
+ * POST /disputes/{id}/submit: the submission, or Stripe's refusal (502) once
+ * released; the same admin's submit again answers the first one's.
+ */
 async function submit(
   s: Submitter,
   ctx: CallContext,
@@ -207,12 +238,14 @@ async function submit(
   binding: IdempotencyBinding | null,
 ): Promise<DisputeRecord> {
   const what = { action: "dispute.submit", id };
-  const r = await auditingRefusals(
+  const { record: r, again } = await auditingRefusals(
     s.svc.audit,
     ctx,
     what,
     () => recordSubmission(s, ctx, id, binding),
   );
+  // the first submit's submission (settled, or still waiting for Stripe): never sent again here
+  if (again) return r;
   const attempt = await callStripe(s, r, "interactive");
   await settle(s, ctx, r, attempt, true);
   if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
