@@ -45,7 +45,11 @@ const list = adminRoute({ permission: "fraud.read" }, {
     query: z.object({
       status: StatusEnum.optional().openapi(q("status")),
       severity: SeverityEnum.optional().openapi(q("severity")),
-      customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+      customer: z.string().min(1).max(255).optional().openapi({
+        ...q("customer"),
+        description: "a customer's `cus_…` id (its own alerts and the card alerts naming it in " +
+          "`customers`), or a card's subject `card:<fingerprint>` as `subject` shows it",
+      }),
       rule: RuleEnum.optional().openapi(q("rule")),
       assignee: z.string().min(1).max(255).optional().openapi(q("assignee")),
       limit: LimitQuery,
@@ -223,7 +227,10 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
           description: "the txn_… id, or the payment's pi_… / ch_… id as the Stripe Dashboard " +
             "shows it",
         }),
-        customer_id: z.string().min(1).max(255).optional(),
+        customer_id: z.string().min(1).max(255).optional().openapi({
+          description: "a customer's `cus_…` id (unknown here: 404 on `body.customer_id`), or " +
+            "a card's subject `card:<fingerprint>`",
+        }),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
         {
