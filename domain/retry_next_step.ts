@@ -52,6 +52,10 @@ export function nextStepOf(a: {
     return "the bank wants the customer to authenticate: bring the customer back and retry " +
       "with off_session: false";
   }
+  if (a.failure_code === "payment_intent_authentication_failure") {
+    return "the customer did not authenticate (3-D Secure failed or was abandoned): nothing was " +
+      "charged; bring them back to try again with off_session: false, or ask for another card";
+  }
   const kind = declineClass({ code: a.failure_code, decline_code: a.decline_code });
   if (kind === "fraud") return "a fraud decline: do not retry this payment";
   if (a.advice_code === "do_not_try_again" || kind === "hard") {

@@ -165,6 +165,14 @@ Deno.test("POST /retries: pm_card_authenticationRequired fails off session, need
       String(again.body.detail),
       new RegExp(`waiting for the customer to authenticate.*retries\\?transaction_id=${g.txnId}`),
     );
+
+    // The customer fails the challenge: the attempt fails, and support hears what that means.
+    w.emu.authenticate(f.pi.id, "fail");
+    await w.deliver();
+    const failed = await w.get(`${RETRIES}/${onSession.body.id}`);
+    assert.equal(failed.body.status, "failed");
+    assert.equal(failed.body.failure_code, "payment_intent_authentication_failure");
+    assert.match(String(failed.body.next_step), /did not authenticate/);
   });
 });
 
