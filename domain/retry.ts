@@ -186,7 +186,7 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
 /** What a retry past a fraud alert still lacks, by field (README "Retry policy"). */
 function confirmationMissing(f: RetryFacts): string {
   if (f.confirmFraudAlert) {
-    return "confirm_fraud_alert is set: add a note saying why this retry is safe";
+    return "confirm_fraud_alert came without a note: add one saying why this retry is safe";
   }
   if (f.note?.trim()) return "send confirm_fraud_alert: true with the note";
   return "send confirm_fraud_alert: true and a note saying why this retry is safe";
