@@ -8,7 +8,7 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { listRoute } from "./list_route.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { ApprovalSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";
@@ -47,7 +47,11 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
   },
   responses: {
     200: jsonContent(RuleSchema, "the new version"),
-    202: jsonContent(z.object({ approval: z.unknown() }), "waiting for a second person"),
+    202: jsonContent(
+      z.object({ approval: ApprovalSchema }).openapi("FraudRuleChangeRequested"),
+      "waiting for a second person: the request in the approvals queue " +
+        "(`fraud.rule_disable`, `fraud.rule_shadow` or `fraud.rule_loosen`)",
+    ),
     ...errorResponses("conflict"),
   },
 });
