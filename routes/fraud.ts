@@ -89,7 +89,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
         }),
         note: z.string().trim().max(500, "note is at most 500 characters").optional(),
       }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
-        message: "send status, assignee or both",
+        message: "send status, assignee or both (a note goes with a status or an assignee, " +
+          "into the alert's history; alone it changes nothing)",
         path: ["status"],
       }).openapi("FraudAlertUpdate", {
         example: { status: "investigating", note: "Checking the customer's earlier orders" },
