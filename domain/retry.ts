@@ -170,18 +170,26 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
       : "the customer has an open fraud alert";
     return refuse(
       "fraud_alert_open",
-      `${alert}: send confirm_fraud_alert: true and a note saying why this retry is safe, or ` +
-        "resolve the alert first",
+      `${alert}: ${confirmationMissing(f)}, or resolve the alert first`,
     );
   }
   if (f.fraudConfirmed && !(f.confirmFraudAlert && f.note?.trim())) {
     return refuse(
       "fraud_confirmed",
       `fraud alert ${f.fraudConfirmed} resolved this customer as fraud: a retry charges them ` +
-        "again; send confirm_fraud_alert: true and a note saying why this retry is safe",
+        `again; ${confirmationMissing(f)}`,
     );
   }
   return null;
+}
+
+/** What a retry past a fraud alert still lacks, by field (README "Retry policy"). */
+function confirmationMissing(f: RetryFacts): string {
+  if (f.confirmFraudAlert) {
+    return "confirm_fraud_alert came without a note: add one saying why this retry is safe";
+  }
+  if (f.note?.trim()) return "send confirm_fraud_alert: true with the note";
+  return "send confirm_fraud_alert: true and a note saying why this retry is safe";
 }
 
 /** The rules about the card offered, against the declines of that same card. */

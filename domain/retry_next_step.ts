@@ -26,16 +26,35 @@ export function nextStepOf(a: {
     return "the payment is authorized, not charged: capture it (POST /transactions/{id}/capture) " +
       "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
   }
+  if (a.status === "processing") {
+    return "Stripe's outcome is not known yet: the attempt settles by itself (its webhook, or " +
+      "reconciliation within minutes); follow it with GET /retries/{id} and do not retry " +
+      "meanwhile";
+  }
   if (a.status !== "failed") return null;
   if (a.failure_code === NOT_SENT_CODE) {
     return "Stripe did nothing (it asked to try again later): retry the payment again; this " +
       "attempt does not count toward the retry limits";
+  }
+  // Closed by reconciliation, never a decline of the card (README "Retrying failed payments").
+  if (a.failure_code === "not_confirmed") {
+    return "the card was saved on the customer but never charged: nothing was charged; retry " +
+      "the payment (with that saved card, or another); this attempt does not count toward the " +
+      "retry limits";
+  }
+  if (a.failure_code === "not_received_by_stripe") {
+    return "Stripe never received this attempt: nothing was charged; retry the payment if the " +
+      "customer still wants to pay (this attempt still counts toward the retry limits)";
   }
   if (
     a.failure_code === "authentication_required" || a.decline_code === "authentication_required"
   ) {
     return "the bank wants the customer to authenticate: bring the customer back and retry " +
       "with off_session: false";
+  }
+  if (a.failure_code === "payment_intent_authentication_failure") {
+    return "the customer did not authenticate (3-D Secure failed or was abandoned): nothing was " +
+      "charged; bring them back to try again with off_session: false, or ask for another card";
   }
   const kind = declineClass({ code: a.failure_code, decline_code: a.decline_code });
   if (kind === "fraud") return "a fraud decline: do not retry this payment";

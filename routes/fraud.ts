@@ -45,7 +45,11 @@ const list = adminRoute({ permission: "fraud.read" }, {
     query: z.object({
       status: StatusEnum.optional().openapi(q("status")),
       severity: SeverityEnum.optional().openapi(q("severity")),
-      customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+      customer: z.string().min(1).max(255).optional().openapi({
+        ...q("customer"),
+        description: "a customer's `cus_…` id (its own alerts and the card alerts naming it in " +
+          "`customers`), or a card's subject `card:<fingerprint>` as `subject` shows it",
+      }),
       rule: RuleEnum.optional().openapi(q("rule")),
       assignee: z.string().min(1).max(255).optional().openapi(q("assignee")),
       limit: LimitQuery,
@@ -85,7 +89,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
         }),
         note: z.string().trim().max(500, "note is at most 500 characters").optional(),
       }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
-        message: "send status, assignee or both",
+        message: "send status, assignee or both (a note goes with a status or an assignee, " +
+          "into the alert's history; alone it changes nothing)",
         path: ["status"],
       }).openapi("FraudAlertUpdate", {
         example: { status: "investigating", note: "Checking the customer's earlier orders" },
@@ -225,7 +230,10 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
           description: "the txn_… id, or the payment's pi_… / ch_… id as the Stripe Dashboard " +
             "shows it",
         }),
-        customer_id: z.string().min(1).max(255).optional(),
+        customer_id: z.string().min(1).max(255).optional().openapi({
+          description: "a customer's `cus_…` id (unknown here: 404 on `body.customer_id`), or " +
+            "a card's subject `card:<fingerprint>`",
+        }),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
         {

@@ -8,7 +8,7 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { listRoute } from "./list_route.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { ApprovalSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";
@@ -47,7 +47,11 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
   },
   responses: {
     200: jsonContent(RuleSchema, "the new version"),
-    202: jsonContent(z.object({ approval: z.unknown() }), "waiting for a second person"),
+    202: jsonContent(
+      z.object({ approval: ApprovalSchema }).openapi("FraudRuleChangeRequested"),
+      "waiting for a second person: the request in the approvals queue " +
+        "(`fraud.rule_disable`, `fraud.rule_shadow` or `fraud.rule_loosen`)",
+    ),
     ...errorResponses("conflict"),
   },
 });
@@ -69,7 +73,29 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
     ),
   },
   responses: {
-    200: jsonContent(z.record(z.string(), z.unknown()), "alerts, customers and the overlap"),
+    200: jsonContent(
+      z.record(z.string(), z.unknown()).openapi("FraudBacktestResult", {
+        description: "`proposed` and `current`: alerts, customers and `by_rule` counts under " +
+          "each setting; `overlap`: alerts and customers both raise; `only_proposed` / " +
+          "`only_current`: the alerts one raises and the other does not, as " +
+          "`<subject>|<rule>` (at most 100 each)",
+        example: {
+          days: 30,
+          subjects_scanned: 32,
+          payments_evaluated: 82,
+          proposed: { alerts: 15, customers: 10, by_rule: { score: 4, failed_attempts: 4 } },
+          current: {
+            alerts: 16,
+            customers: 10,
+            by_rule: { score: 4, failed_attempts: 4, velocity: 1 },
+          },
+          overlap: { alerts: 15, customers: 10 },
+          only_proposed: [],
+          only_current: ["cus_Example0000000000|velocity"],
+        },
+      }),
+      "alerts, customers and the overlap",
+    ),
   },
 });
 

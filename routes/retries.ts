@@ -59,7 +59,8 @@ const RetrySchema = z.object({
   advice_code: z.string().nullable(),
   failure_message: z.string().nullable(),
   next_step: z.string().nullable().openapi({
-    description: "what support does next (bring the customer back, another card, wait)",
+    description: "what support does next (bring the customer back, another card, wait; while " +
+      "`processing`, follow the attempt rather than retry); null when nothing is left to do",
   }),
   next_action: z.unknown().nullable().openapi({ description: "Stripe's `next_action`" }),
   client_secret: z.string().nullable().openapi({
@@ -146,7 +147,8 @@ const list = listRoute({
   filters: {
     transaction_id: z.string().min(1).max(64).optional().openapi({
       param: { name: "transaction_id", in: "query" },
-      description: "the txn_… id, or the payment's pi_… id",
+      description: "the txn_… id, or the payment's pi_… or ch_… id as the Stripe Dashboard " +
+        "shows it (one known nowhere lists nothing)",
     }),
     status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
       .optional().openapi({ param: { name: "status", in: "query" } }),

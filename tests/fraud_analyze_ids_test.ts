@@ -57,3 +57,18 @@ Deno.test("POST /fraud/analyze: a payment named by its Stripe id is the same pay
     await t.close();
   }
 });
+
+Deno.test("POST /fraud/analyze: an unknown customer_id is a 404 naming body.customer_id", async () => {
+  const t = await createTestApp();
+  try {
+    const analyst = await createAdmin(t, "analyst");
+    const r = await sendJson(t, "POST", `${BASE}/fraud/analyze`, authHeaders(analyst), {
+      customer_id: "cus_NoSuchCustomer",
+    });
+    assert.equal(r.status, 404);
+    assert.equal(r.body.errors?.[0]?.path, "body.customer_id", JSON.stringify(r.body));
+    assert.match(r.body.errors[0].message, /cus_…/);
+  } finally {
+    await t.close();
+  }
+});

@@ -208,3 +208,16 @@ Deno.test("PUT /fraud/rules: a change that changes nothing makes no new version"
     await t.close();
   }
 });
+
+Deno.test("PUT /fraud/rules/{rule}: the document declares the 202's approval as the queue's ApprovalRequest", async () => {
+  const t = await createTestApp();
+  try {
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const put = doc.paths["/api/admin/payments/fraud/rules/{rule}"].put;
+    const schema = put.responses["202"].content["application/json"].schema;
+    const named = schema.$ref ? doc.components.schemas[schema.$ref.split("/").pop()] : schema;
+    assert.equal(named.properties.approval.$ref, "#/components/schemas/ApprovalRequest");
+  } finally {
+    await t.close();
+  }
+});

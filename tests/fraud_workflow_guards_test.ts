@@ -62,6 +62,17 @@ Deno.test("fraud workflow: refunds of an alert resolved legitimate are 409", asy
   });
 });
 
+Deno.test("fraud workflow: a note alone is 422 saying it goes with a status or an assignee", async () => {
+  await withTestApp(async (t) => {
+    const analyst = await createAdmin(t, "analyst");
+    const id = await oneAlert(t, "cus_note_only");
+    const r = await call(t, "PATCH", `/alerts/${id}`, authHeaders(analyst), { note: "looked" });
+    assert.equal(r.status, 422);
+    assert.equal(r.body.errors[0].path, "body.status");
+    assert.match(r.body.errors[0].message, /a note goes with a status or an assignee/);
+  });
+});
+
 Deno.test("fraud workflow: an alert is assigned only to an existing admin", async () => {
   await withTestApp(async (t) => {
     const analyst = await createAdmin(t, "analyst");

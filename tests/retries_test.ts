@@ -165,6 +165,14 @@ Deno.test("POST /retries: pm_card_authenticationRequired fails off session, need
       String(again.body.detail),
       new RegExp(`waiting for the customer to authenticate.*retries\\?transaction_id=${g.txnId}`),
     );
+
+    // The customer fails the challenge: the attempt fails, and support hears what that means.
+    w.emu.authenticate(f.pi.id, "fail");
+    await w.deliver();
+    const failed = await w.get(`${RETRIES}/${onSession.body.id}`);
+    assert.equal(failed.body.status, "failed");
+    assert.equal(failed.body.failure_code, "payment_intent_authentication_failure");
+    assert.match(String(failed.body.next_step), /did not authenticate/);
   });
 });
 
@@ -176,6 +184,15 @@ Deno.test("POST /retries: a payment method saved on another customer is 422 paym
     const res = await w.retry({ transaction_id: f.txnId, payment_method: theirs.id });
     assert.equal(res.status, 422);
     assert.equal(res.body.code, "payment_method_not_allowed");
+    // the field, and where to find the customer's own cards, are named
+    const errors = res.body.errors as { path: string }[] | undefined;
+    assert.equal(errors?.[0]?.path, "body.payment_method", JSON.stringify(res.body));
+    assert.match(String(res.body.detail), new RegExp(`/customers/${f.customer}/payment-methods`));
+    // audited denied on the payment, as every other refusal of a retry
+    const denied = (await auditEntries(w.t.kv)).filter((e) =>
+      e.action === "retry.create" && e.result === "denied"
+    );
+    assert.deepEqual(denied.map((e) => e.target), [{ type: "transaction", id: f.txnId }]);
     assert.equal((await w.charges(f.pi.id)).length, 1, "nothing was charged");
     assert.deepEqual((await w.get(`${RETRIES}?transaction_id=${f.txnId}`)).body.data, []);
 

@@ -159,6 +159,9 @@ Deno.test("a lost attach answer without an Idempotency-Key: the payment is held 
     assert.equal(r.body.status, "failed");
     assert.equal(r.body.settled_by, "reconcile");
     assert.match(String(r.body.failure_message), /nothing was charged/);
+    // not a decline of the card: support retries, with the card now saved
+    assert.match(String(r.body.next_step), /nothing was charged/);
+    assert.doesNotMatch(String(r.body.next_step), /another card/);
     const { saved, audited } = await savedAndAudited(w, f.customer);
     assert.equal(saved.length, 1);
     assert.deepEqual(audited, saved, "the card Stripe saved is audited");

@@ -105,6 +105,9 @@ Deno.test("an attempt Stripe never answered is closed as not received only once 
     });
     const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
     assert.equal(res.status, 202);
+    // what support does meanwhile: wait for the outcome, not retry
+    assert.match(String(res.body.next_step), /not known yet/);
+    assert.match(String(res.body.next_step), /do not retry/);
     w.clock.advance(61_000);
     const early = await w.t.services.retries.reconcile();
     assert.deepEqual([early.not_received, early.unknown], [0, 1]);
@@ -115,6 +118,8 @@ Deno.test("an attempt Stripe never answered is closed as not received only once 
     const r = await w.get(`${RETRIES}/${res.body.id}`);
     assert.equal(r.body.status, "failed");
     assert.equal(r.body.failure_code, "not_received_by_stripe");
+    assert.match(String(r.body.next_step), /nothing was charged/);
+    assert.doesNotMatch(String(r.body.next_step), /another card/);
     assert.equal((await w.charges(f.pi.id)).length, 1, "no confirm reached the card");
   });
 });

@@ -25,6 +25,11 @@ Deno.test("POST /retries: a customer with an open fraud alert needs confirm_frau
     assert.match(String(refused.body.detail), /fraud alert fa_TEST is open/);
     const noNote = await w.retry({ ...body, confirm_fraud_alert: true });
     assert.equal(noNote.body.reason, "fraud_alert_open");
+    // what is missing is named: the note, when confirm_fraud_alert was sent
+    assert.match(String(noNote.body.detail), /confirm_fraud_alert came without a note: add one/);
+    const noConfirm = await w.retry({ ...body, note: "the customer called" });
+    assert.equal(noConfirm.body.reason, "fraud_alert_open");
+    assert.match(String(noConfirm.body.detail), /send confirm_fraud_alert: true with the note/);
     assert.equal(w.emu.requests.total(), calls, "nothing sent to Stripe");
 
     const ok = await w.retry({

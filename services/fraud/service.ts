@@ -9,7 +9,7 @@ import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, RuleSettings } from "../../domain/fraud.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, validationFailed } from "../../core/errors.ts";
 import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
@@ -114,7 +114,16 @@ async function analyze(
   const [state] = await readSubjects(kv, [subject]);
   if (!txnId && !state.history && !subject.startsWith("card:")) {
     const { value } = await kv.get(["customers", subject]);
-    if (!value) throw notFound("customer", subject);
+    if (!value) {
+      throw new AppError("not_found", `no customer ${subject}`, {
+        errors: [{
+          path: "body.customer_id",
+          message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
+            "Stripe's webhooks have reported, or a card subject (card:<fingerprint>) as " +
+            "GET /fraud/alerts shows it",
+        }],
+      });
+    }
   }
   const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
   const e = evaluateSubject(state, settings, pick);

@@ -46,7 +46,8 @@ const SCAN_BUDGET = 2_000;
 
 function matches(a: FraudAlert, f: AlertFilters): boolean {
   return (!f.status || a.status === f.status) && (!f.severity || a.severity === f.severity) &&
-    (!f.customer || a.customer === f.customer || a.customers.includes(f.customer)) &&
+    (!f.customer || a.subject === f.customer || a.customer === f.customer ||
+      a.customers.includes(f.customer)) &&
     (!f.rule || a.rule === f.rule) && (!f.assignee || a.assignee === f.assignee);
 }
 

@@ -79,6 +79,7 @@ async function inspect(
   ctx: CallContext,
   requested: string,
   customer: string,
+  transactionId: string,
 ): Promise<{ pm: Stripe.PaymentMethod; saved: boolean; enteredAt: number | null }> {
   const { deps, svc } = p;
   if (TEST_ID.test(requested) && deps.config.stripe.livemode) {
@@ -94,17 +95,27 @@ async function inspect(
   const owner = idOf(pm.customer);
   if (owner === customer) return { pm, saved: true, enteredAt };
   if (owner) {
+    // a refusal of a retry is audited on the payment, as the others are (README "Exactly once")
     await svc.audit.record(ctx, {
       action: "retry.create",
-      target: { type: "payment_method", id: pm.id },
+      target: { type: "transaction", id: transactionId },
       result: "denied",
       reason: `payment method saved on another customer (${owner}), not ${customer}`,
+      after: { reason: "payment_method_not_allowed", payment_method: pm.id },
     });
+    const where = `GET /api/admin/payments/customers/${customer}/payment-methods`;
     throw new AppError(
       "payment_method_not_allowed",
       `payment method ${pm.id} is saved on another customer; a payment of ${customer} can ` +
-        "only be retried with one of its own (GET /customers/{id}/payment-methods)",
-      { extra: { payment_method: pm.id } },
+        `only be retried with one of its own (${where})`,
+      {
+        extra: { payment_method: pm.id },
+        errors: [{
+          path: "body.payment_method",
+          message: `${pm.id} is saved on another customer: send one of ${customer}'s own ` +
+            `(${where}), or a new card`,
+        }],
+      },
     );
   }
   return { pm, saved: false, enteredAt };

@@ -126,7 +126,12 @@ async function attempt(
     const ok = await requests.preflight(ctx, input);
     // Read only: the card is judged, then the attempt committed (the lock, the caps), and
     // only then is anything sent to Stripe, the attach included.
-    const found = await paymentMethods.inspect(ctx, input.payment_method, ok.customer);
+    const found = await paymentMethods.inspect(
+      ctx,
+      input.payment_method,
+      ok.customer,
+      input.transaction_id,
+    );
     const card = cardSummary(found.pm);
     const enteredAt = found.enteredAt;
     await requests.preflight(ctx, input, { fingerprint: card.fingerprint, entered_at: enteredAt });
