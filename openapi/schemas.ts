@@ -268,3 +268,18 @@ export function oneOf<const T extends readonly [string, ...string[]]>(field: str
 export function queryParam(name: string) {
   return { param: { name, in: "query" as const } };
 }
+
+const ASSIGNEE_HINT = "assignee takes an admin's id, adm_… (as GET /api/admin/users shows it; " +
+  "your own is on GET /api/admin/me), or me for your own";
+
+/**
+ * A list's `assignee` filter: an `adm_…` id, or `me` for the caller's own (the route resolves
+ * it); anything else (an email, a name) would match nothing, so it is refused naming the field.
+ */
+export const AssigneeQuery = z.string().max(64, ASSIGNEE_HINT)
+  .refine((v) => v === "me" || /^adm_[0-9A-Za-z]+$/.test(v), { message: ASSIGNEE_HINT })
+  .optional().openapi({
+    ...queryParam("assignee"),
+    description: "an admin's `adm_…` id, or `me` for the caller's own",
+    example: "me",
+  });

@@ -53,3 +53,8 @@ export function callContext(c: Context<AppEnv>): CallContext {
     ...(key !== undefined ? { idempotency_key: key } : {}),
   };
 }
+
+/** A list's `assignee` filter: `me` is the caller's own admin id (README "API": lists). */
+export function assigneeFilter(c: Context<AppEnv>, assignee: string | undefined) {
+  return assignee === "me" ? callContext(c).actor.id : assignee;
+}

@@ -2,6 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import {
   AmountSchema,
+  AssigneeQuery,
   CurrencySchema,
   CursorQuery,
   DateTimeSchema as DateTime,
@@ -200,9 +201,7 @@ export const ListQuery = z.object({
     param: { name: "due_before", in: "query" },
     description: "only disputes still answerable and due before this, soonest first",
   }),
-  assignee: z.string().min(1).max(64).optional().openapi({
-    param: { name: "assignee", in: "query" },
-  }),
+  assignee: AssigneeQuery,
   customer: z.string().min(1).max(64).optional().openapi({
     param: { name: "customer", in: "query" },
   }),

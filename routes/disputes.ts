@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
-import { callContext } from "./context.ts";
+import { assigneeFilter, callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
@@ -264,7 +264,8 @@ export function disputeRoutes(services: Services) {
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
       const due = q.due_before ? Date.parse(q.due_before) : undefined;
-      return c.json(await d.list({ ...q, due_before: due }), 200);
+      const assignee = assigneeFilter(c, q.assignee);
+      return c.json(await d.list({ ...q, assignee, due_before: due }), 200);
     })
     .openapi(sync, async (c) => {
       const body = c.req.valid("json") ?? {};

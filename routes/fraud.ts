@@ -10,8 +10,9 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
-import { callContext } from "./context.ts";
+import { assigneeFilter, callContext } from "./context.ts";
 import {
+  AssigneeQuery,
   CursorQuery,
   errorResponses,
   jsonBody,
@@ -51,7 +52,7 @@ const list = adminRoute({ permission: "fraud.read" }, {
           "`customers`), or a card's subject `card:<fingerprint>` as `subject` shows it",
       }),
       rule: RuleEnum.optional().openapi(q("rule")),
-      assignee: z.string().min(1).max(255).optional().openapi(q("assignee")),
+      assignee: AssigneeQuery,
       limit: LimitQuery,
       cursor: CursorQuery,
     }),
@@ -260,7 +261,10 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
 export function fraudRoutes(services: Services) {
   const fraud = services.fraud;
   return createRouter()
-    .openapi(list, async (c) => c.json(await fraud.listAlerts(c.req.valid("query")), 200))
+    .openapi(list, async (c) => {
+      const q = c.req.valid("query");
+      return c.json(await fraud.listAlerts({ ...q, assignee: assigneeFilter(c, q.assignee) }), 200);
+    })
     .openapi(show, async (c) => c.json(await fraud.getAlert(c.req.valid("param").id), 200))
     .openapi(update, async (c) => {
       const body = c.req.valid("json");
