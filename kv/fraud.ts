@@ -26,6 +26,20 @@ export function getCardHistory(kv: Deno.Kv, fingerprint: string) {
   return kv.get<FraudHistory>(keys.fraudCardHistory(fingerprint));
 }
 
+/**
+ * Whether the service has seen the card: a payment without a customer (its
+ * history), a decline in the last 48 h, or an alert open on its subject.
+ */
+export async function cardSeen(kv: Deno.Kv, fingerprint: string): Promise<boolean> {
+  if ((await getCardHistory(kv, fingerprint)).value) return true;
+  const first = async (prefix: Deno.KvKey) => {
+    for await (const _ of kv.list({ prefix }, { limit: 1 })) return true;
+    return false;
+  };
+  return await first(keys.fraudCardDeclinesPrefix(fingerprint)) ||
+    await first([...keys.fraudOpenAlertsPrefix(), `card:${fingerprint}`]);
+}
+
 export function addCardHistory(op: Deno.AtomicOperation, fingerprint: string, h: FraudHistory) {
   op.set(keys.fraudCardHistory(fingerprint), h);
 }

@@ -1,7 +1,7 @@
 /**
  * /fraud alerts, snoozes and analysis (mounted under /api/admin/payments):
  * analysts read and work alerts (open -> investigating -> resolved_fraud |
- * resolved_legitimate | escalated), snooze a rule for a customer, evaluate a
+ * resolved_legitimate | escalated), snooze a rule for a customer or card, evaluate a
  * payment or customer without side effects; operators refund an alert's
  * payments through the refund path (2FA). Rules and sweeps: fraud_rules.ts.
  */
@@ -171,17 +171,22 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   method: "post",
   path: "/fraud/snoozes",
   tags,
-  summary: "Silence a rule for a customer until a time",
-  description: "The customer is one Stripe's webhooks have reported (else 404 naming " +
-    "`body.customer`): the example's `cus_Example…` is none, so sent as is it silences nothing. " +
-    "One snooze is in force per customer and rule: another, whoever asks, is 409 naming it " +
+  summary: "Silence a rule for a customer (or a card alert's subject) until a time",
+  description: "The customer is one Stripe's webhooks have reported, or a card alert's subject " +
+    "`card:<fingerprint>` of a card the service has seen (else 404 naming `body.customer`): " +
+    "the example's `cus_Example…` is none, so sent as is it silences nothing. " +
+    "One snooze is in force per customer (or card) and rule: another, whoever asks, is 409 naming it " +
     "(delete it to change it), except the same snooze (customer, rule, `until`, note) sent " +
     "again by whoever made it (a second click), which answers the one in force (201) with " +
     "nothing written.",
   request: {
     body: jsonBody(
       z.object({
-        customer: z.string().min(1).max(255).openapi({ example: "cus_Example0000000000" }),
+        customer: z.string().min(1).max(255).openapi({
+          description: "a `cus_…` id, or a card alert's subject `card:<fingerprint>` as " +
+            "`GET /fraud/alerts` shows it",
+          example: "cus_Example0000000000",
+        }),
         rule: RuleEnum,
         until: z.iso.datetime({
           offset: true,

@@ -4,7 +4,8 @@
  * last `ALERT_MAX_HITS` signals and a count of all, the rule version and a
  * bounded snapshot of the inputs. Raised and grown in one audited commit per
  * subject. A signal of a rule in shadow mode is recorded, never raised; a
- * snoozed rule raises nothing for that customer until the snooze ends.
+ * snoozed rule raises nothing for that customer (or card subject) until the
+ * snooze ends.
  */
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -111,12 +112,11 @@ async function live(d: RaiseDeps, t: AlertTarget, signals: Signal[]) {
   const snoozed = new Map<string, boolean>();
   for (const s of signals) {
     if (s.level !== "alert" || s.shadow) continue;
-    if (t.customer) {
-      if (!snoozed.has(s.rule)) {
-        snoozed.set(s.rule, await isSnoozed(d.kv, t.customer, s.rule, d.now()));
-      }
-      if (snoozed.get(s.rule)) continue;
+    // a customer's snooze, or a card's (its subject, `card:<fingerprint>`)
+    if (!snoozed.has(s.rule)) {
+      snoozed.set(s.rule, await isSnoozed(d.kv, t.subject, s.rule, d.now()));
     }
+    if (snoozed.get(s.rule)) continue;
     out.push(s);
   }
   return out;
@@ -190,7 +190,7 @@ export async function addRaise(
   const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
   for (const [rule, sigs] of byRule) {
     // never under a version, nor past a snooze, that a change (on any isolate) made since
-    if (!(await ruleStillRaises(d.kv, op, rule, sigs, target.customer, nowMs))) continue;
+    if (!(await ruleStillRaises(d.kv, op, rule, sigs, target.subject, nowMs))) continue;
     const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
     op.check(openId);
     const existing = openId.value ? await getAlert(d.kv, openId.value) : null;

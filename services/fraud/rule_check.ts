@@ -11,8 +11,8 @@
  *   `RuleSettingsMoved`, and the walk reads the settings again and evaluates
  *   the batch again (sweep.ts);
  * - the rule's snooze tally (every snooze of the rule writes it): a customer
- *   snoozed for the rule is not raised, and a snooze made after the read fails
- *   the commit, which is built again.
+ *   (or a card subject) snoozed for the rule is not raised, and a snooze made
+ *   after the read fails the commit, which is built again.
  */
 import type { RuleName, Signal } from "../../domain/fraud.ts";
 import { fraudKeys as keys, getRuleVersion, snoozeInForce } from "../../kv/fraud.ts";
@@ -51,16 +51,17 @@ async function readRule(kv: Deno.Kv, op: Deno.AtomicOperation, rule: RuleName, n
 }
 
 /**
- * Whether `signals` of `rule` may still raise for `customer` (null: a card), checked in `op`:
- * false when the customer is snoozed for the rule; `RuleSettingsMoved` when the rule is no
- * longer at the version they were evaluated under (nothing is committed).
+ * Whether `signals` of `rule` may still raise for `subject` (a customer, or a
+ * card's `card:<fingerprint>`), checked in `op`: false when the subject is
+ * snoozed for the rule; `RuleSettingsMoved` when the rule is no longer at the
+ * version they were evaluated under (nothing is committed).
  */
 export async function ruleStillRaises(
   kv: Deno.Kv,
   op: Deno.AtomicOperation,
   rule: RuleName,
   signals: Signal[],
-  customer: string | null,
+  subject: string,
   now: number,
 ): Promise<boolean> {
   const read = await readRule(kv, op, rule, now);
@@ -69,6 +70,6 @@ export async function ruleStillRaises(
       throw new RuleSettingsMoved(rule, s.rule_version, read.version);
     }
   }
-  if (!customer || !read.snoozes) return true;
-  return (await snoozeInForce(kv, customer, rule, now)) === null;
+  if (!read.snoozes) return true;
+  return (await snoozeInForce(kv, subject, rule, now)) === null;
 }

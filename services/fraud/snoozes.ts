@@ -1,6 +1,6 @@
 /**
- * Snoozes: a rule raises nothing for a customer until `until`, at most a
- * year ahead (README "Fraud detection": workflow). Audited in its commit.
+ * Snoozes: a rule raises nothing for a customer, or for a card alert's
+ * subject (`card:<fingerprint>`), until `until`, at most a year ahead (README "Fraud detection": workflow). Audited in its commit.
  */
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -12,6 +12,7 @@ import { keys } from "../../kv/keys.ts";
 import {
   addSnooze,
   addSnoozeDelete,
+  cardSeen,
   getSnooze,
   listSnoozes as listSnoozePage,
   snoozeInForce,
@@ -64,21 +65,9 @@ export async function createSnooze(
   input: { customer: string; rule: RuleName; until: string; note: string },
 ): Promise<Snooze> {
   const { clock, svc } = p;
-  // a snooze for a customer this service has never seen (a typo) would quiet nothing; asked
+  // a snooze for a subject this service has never seen (a typo) would quiet nothing; asked
   // first, as for a refund's payment, so an example id is a 404 whatever else the body says
-  const [record, aggregates] = await Promise.all([
-    getCustomer(p.kv, input.customer),
-    getAggregates(p.kv, input.customer),
-  ]);
-  if (!record.value && !aggregates.value) {
-    throw new AppError("not_found", `no customer ${input.customer}`, {
-      errors: [{
-        path: "body.customer",
-        message: `no customer ${input.customer} is known here; give the cus_… id of a customer ` +
-          "Stripe's webhooks have reported",
-      }],
-    });
-  }
+  await mustKnowSubject(p.kv, input.customer);
   if (Date.parse(input.until) <= clock.now()) {
     throw validationFailed([{ path: "body.until", message: "until must be in the future" }]);
   }
@@ -91,6 +80,45 @@ export async function createSnooze(
   const asked = { customer: input.customer, rule: input.rule, until: input.until };
   const entry = { action: "fraud_snooze.create", target: null, after: asked };
   return await auditRefusal(svc.audit, ctx, entry, () => commitSnooze(p, ctx, input));
+}
+
+/**
+ * A customer Stripe's webhooks have reported, or a card subject
+ * (`card:<fingerprint>`, a card alert's) the service has seen; else 404 (or
+ * 422 for a card subject without a fingerprint) naming `body.customer`.
+ */
+async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
+  if (subject.startsWith("card:")) {
+    const fingerprint = subject.slice(5);
+    if (!fingerprint) {
+      throw validationFailed([{
+        path: "body.customer",
+        message: "a card subject is card:<fingerprint>, as a card alert's subject shows it",
+      }]);
+    }
+    if (await cardSeen(kv, fingerprint)) return;
+    throw new AppError("not_found", `no card ${fingerprint}`, {
+      errors: [{
+        path: "body.customer",
+        message: `no card ${fingerprint} is known here (no payment without a customer, no ` +
+          "recent decline, no open alert); give a card alert's subject as GET /fraud/alerts " +
+          "shows it, or the cus_… id of a customer",
+      }],
+    });
+  }
+  const [record, aggregates] = await Promise.all([
+    getCustomer(kv, subject),
+    getAggregates(kv, subject),
+  ]);
+  if (record.value || aggregates.value) return;
+  throw new AppError("not_found", `no customer ${subject}`, {
+    errors: [{
+      path: "body.customer",
+      message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
+        "Stripe's webhooks have reported, or a card alert's subject (card:<fingerprint>) as " +
+        "GET /fraud/alerts shows it",
+    }],
+  });
 }
 
 /** `input` by `ctx`'s admin is the request that made `s`: customer, rule, until and note. */

@@ -9,6 +9,8 @@ import type { TestApp } from "./app.ts";
 import type { FraudAlert } from "../../domain/fraud.ts";
 import { addCustomer } from "../../kv/customers.ts";
 import { emptyCustomer } from "../../services/ingest/customers.ts";
+import { addCardHistory } from "../../kv/fraud.ts";
+import { emptyHistory } from "../../domain/fraud_history.ts";
 
 /** What `raiseAlerts` needs, from the test app's KV, audit, ids and manual clock. */
 export function raiseDeps(t: TestApp): RaiseDeps {
@@ -75,4 +77,23 @@ export async function allFraudAlerts(t: TestApp): Promise<FraudAlert[]> {
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
   return out;
+}
+
+/** Cards the service has seen paying without a customer (their `card:<fp>` history), as ingest leaves them. */
+export async function knownCards(kv: Deno.Kv, ...fingerprints: string[]): Promise<void> {
+  for (const fp of fingerprints) {
+    const op = kv.atomic();
+    addCardHistory(op, fp, { ...emptyHistory(`card:${fp}`), changed_at: Date.UTC(2026, 0, 1) });
+    await op.commit();
+  }
+}
+
+/** An alert target for a card subject (`card:<fp>`), naming `customers`. */
+export function cardTarget(fingerprint: string, customers: string[] = []): AlertTarget {
+  return {
+    subject: `card:${fingerprint}`,
+    customer: null,
+    card_fingerprint: fingerprint,
+    customers,
+  };
 }
