@@ -70,6 +70,14 @@ export function requestRuleChangeOnce(
       });
       const ttl = Date.parse(request.expires_at) - p.now() + INDEX_MARGIN_MS;
       op.check(index).set(keys.fraudRuleRequest(change.rule), request.id, { expireIn: ttl });
-      return { value: request, audit: [audit] };
+      // the request's own entry targets it (`apr_…`); this one puts it in the rule's history
+      // (`GET /audit-log?target=<rule>`, README "Fraud detection", Tuning)
+      const inRuleHistory = {
+        action: "fraud_rule.request",
+        target: { type: "fraud_rule", id: change.rule },
+        result: "ok" as const,
+        after: { approval_id: request.id, kind, ...change },
+      };
+      return { value: request, audit: [audit, inRuleHistory] };
     }));
 }

@@ -78,8 +78,18 @@ export async function createSnooze(
     }]);
   }
   const asked = { customer: input.customer, rule: input.rule, until: input.until };
-  const entry = { action: "fraud_snooze.create", target: null, after: asked };
+  // a refusal names what it was about, so the audit log's target filter finds it
+  const entry = {
+    action: "fraud_snooze.create",
+    target: subjectTarget(input.customer),
+    after: asked,
+  };
   return await auditRefusal(svc.audit, ctx, entry, () => commitSnooze(p, ctx, input));
+}
+
+/** An audit target for a snooze's subject: a customer, or a card (`card:<fingerprint>`). */
+function subjectTarget(subject: string) {
+  return { type: subject.startsWith("card:") ? "card" : "customer", id: subject };
 }
 
 /**
