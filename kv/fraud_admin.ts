@@ -48,16 +48,6 @@ export function addRuleVersion(
   op.set(keys.fraudRuleVersion(next.rule, next.version), next);
 }
 
-export async function listRuleVersions(kv: Deno.Kv, rule: RuleName): Promise<RuleSettings[]> {
-  const out: RuleSettings[] = [];
-  const rows = kv.list<RuleSettings>({ prefix: keys.fraudRuleVersionsPrefix(rule) }, {
-    reverse: true,
-    limit: 20,
-  });
-  for await (const r of rows) out.push(r.value);
-  return out;
-}
-
 // --- snoozes -------------------------------------------------------------------------
 
 /** A snooze and its index row, both removed by KV once it has run out (`until`). */

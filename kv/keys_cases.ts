@@ -89,7 +89,6 @@ export const caseKeys = {
   /** a rule's current settings, and every version of them */
   fraudRule: (rule: string) => ["fraud_rules", rule],
   fraudRuleVersion: (rule: string, version: number) => ["fraud_rule_versions", rule, version],
-  fraudRuleVersionsPrefix: (rule: string) => ["fraud_rule_versions", rule],
   /** a rule's latest change request waiting for a second admin (one at a time): its id */
   fraudRuleRequest: (rule: string) => ["fraud_rule_requests", rule],
   /** a rule silenced for a customer until a time */

@@ -23,7 +23,6 @@ import {
   fraudKeys as keys,
   getRuleSettings,
   listChanges,
-  listRuleVersions,
   readSubjects,
 } from "../../kv/fraud.ts";
 import { evaluateSubject, type Evaluation, needsCustomerAge, type Selection } from "./engine.ts";
@@ -127,7 +126,6 @@ export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
   const parts: RuleAdminParts = { kv: deps.kv, clock: deps.clock, audit: svc.audit };
   return {
     listRules: bindParts(parts, listRules),
-    ruleHistory: bindParts(parts, ruleHistory),
     applyRuleChange: bindParts(parts, applyRuleChange),
     backtest: bindParts(parts, backtest),
     needsSecondPerson,
@@ -141,10 +139,6 @@ async function listRules({ kv }: RuleAdminParts) {
     ...ruleView(settings[r]),
     shadow_hits: settings[r].shadow ? await countShadowHits(kv, r) : null,
   })));
-}
-
-async function ruleHistory({ kv }: RuleAdminParts, rule: RuleName) {
-  return await listRuleVersions(kv, rule);
 }
 
 /** Applies `patch` as a new version, audited (approvals call this as the approver). */

@@ -89,7 +89,6 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     listSweeps,
     ...createWorkflow(deps, svc),
     listRules: rules.listRules,
-    ruleHistory: rules.ruleHistory,
     backtest: rules.backtest,
   };
 }
