@@ -130,6 +130,12 @@ Deno.test("a lost attach answer: 503 with Retry-After; the same Idempotency-Key 
     assert.equal(again.res.status, 201, JSON.stringify(again.body));
     assert.equal(again.body.id, id);
     assert.equal(again.body.status, "succeeded");
+    // the first answer was a 503: this request charged, so it is no replay
+    assert.equal(again.res.headers.get("idempotent-replayed"), null, "this request acted");
+    const third = await postRetry(w, body, "click-1");
+    assert.equal(third.res.status, 201);
+    assert.equal(third.body.id, id);
+    assert.equal(third.res.headers.get("idempotent-replayed"), "true", "the stored answer");
     const { saved, audited } = await savedAndAudited(w, f.customer);
     assert.equal(saved.length, 1, "Stripe answered the same attach: one card saved");
     assert.deepEqual(audited, saved, "the saved card is audited");
