@@ -268,3 +268,29 @@ Deno.test("GET /customers/{id}/payment-methods lists the saved cards with their 
     assert.equal(limited.body.code, "stripe_unavailable");
   });
 });
+
+Deno.test("POST /retries while an attempt is in flight: 409 with Retry-After until reconciliation has looked, naming the attempt's full path", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(2500, "pm_card_chargeDeclined");
+    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "act_then_drop" });
+    const first = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const id = String(first.body.id);
+    const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.retry_id, id);
+    assert.match(String(again.body.detail), new RegExp(`GET /api/admin/payments/retries/${id}`));
+    // processing until its answer, else until reconciliation looks a minute later (README
+    // "Retrying failed payments"): the job's minute and a minute for the job to run
+    assert.equal(again.headers.get("retry-after"), "120");
+    w.clock.advance(90_000);
+    const later = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(later.status, 409);
+    assert.equal(later.headers.get("retry-after"), "30", "the time left");
+    w.clock.advance(3600_000);
+    const stuck = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(stuck.status, 409);
+    // still in flight after reconciliation looked: Stripe holds it, looked at again in a minute
+    assert.equal(stuck.headers.get("retry-after"), "60");
+  });
+});

@@ -155,6 +155,12 @@ Deno.test("a lost attach answer without an Idempotency-Key: the payment is held 
     assert.ok(first.res.headers.get("retry-after"));
     const id = String(first.body.retry_id);
     assert.match(String(first.body.detail), /no Idempotency-Key/);
+    // full paths, as every other error of the API names them
+    assert.match(String(first.body.detail), new RegExp(`GET /api/admin/payments/retries/${id}`));
+    assert.match(
+      String(first.body.detail),
+      new RegExp(`GET /api/admin/payments/customers/${f.customer}/payment-methods`),
+    );
     const second = await postRetry(w, body);
     assert.equal(second.res.status, 409, "held: no second card saved");
     assert.equal(second.body.retry_id, id);

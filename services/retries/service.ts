@@ -26,8 +26,8 @@ export type { AuthorizationView, RetryView } from "./views.ts";
 import {
   type CreateRetryInput,
   createRetryRequests,
-  RETRY_RECONCILE_AFTER_MS,
   RETRY_RECONCILE_JOB,
+  RETRY_SETTLED_WITHIN_MS,
 } from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
@@ -92,7 +92,7 @@ async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord, fir
       attached.record,
       ctx.idempotency_key !== undefined,
       attached.unknown,
-      (RETRY_RECONCILE_AFTER_MS + 60_000) / 1000,
+      RETRY_SETTLED_WITHIN_MS / 1000,
     );
   }
   const r = attached.record;
