@@ -173,6 +173,12 @@ Deno.test("POST /retries: pm_card_authenticationRequired fails off session, need
     assert.equal(failed.body.status, "failed");
     assert.equal(failed.body.failure_code, "payment_intent_authentication_failure");
     assert.match(String(failed.body.next_step), /did not authenticate/);
+    // the transaction's failure is that attempt's, not mixed with the earlier decline's codes
+    const txnNow = await w.t.services.transactions.get(f.txnId);
+    assert.deepEqual(
+      [txnNow.status, txnNow.failure_code, txnNow.decline_code, txnNow.advice_code],
+      ["failed", "payment_intent_authentication_failure", null, null],
+    );
   });
 });
 
