@@ -188,7 +188,8 @@ export const ERROR_CODES = {
     what: "Stripe says the charge cannot be refunded now, or not by that much: it is disputed, " +
       "or refunded already, all or in part (`stripe.code` says which when Stripe refused; the " +
       "refund is then recorded failed and no money moved).",
-    todo: "Handle the dispute instead (`/disputes`); for a charge refunded already (in the " +
+    todo:
+      "Handle the dispute instead (`GET /api/admin/payments/disputes`); for a charge refunded already (in the " +
       "Dashboard, say), its refund arrives by webhook and shows on the transaction: ask again " +
       "for at most what is left (`refundable_at_stripe` when Stripe said).",
   },
@@ -196,7 +197,8 @@ export const ERROR_CODES = {
     status: 422,
     title: "Payment method not allowed",
     what: "The payment method is attached to another customer.",
-    todo: "Use one of the customer's own payment methods (`GET /customers/{id}/payment-methods`).",
+    todo:
+      "Use one of the customer's own payment methods (`GET /api/admin/payments/customers/{id}/payment-methods`).",
   },
   enrollment_invalid: {
     status: 401,

@@ -6,7 +6,12 @@
  * body does not know is named (`body.Amount`), with the closest known one.
  */
 import type { FieldError } from "./errors.ts";
-import { knownFieldsAt, unknownFieldMessage } from "./unknown_fields.ts";
+import {
+  keyNameAt,
+  knownFieldsAt,
+  unknownFieldMessage,
+  unknownKeyMessage,
+} from "./unknown_fields.ts";
 
 /** The parts of a zod 4 issue read here (structural, so any zod 4 issue fits). */
 interface Issue {
@@ -172,9 +177,12 @@ export function fieldErrors(
   const errors = issues.flatMap((issue) => {
     if (issue.code === "unrecognized_keys" && issue.keys?.length) {
       const known = schema === undefined ? null : knownFieldsAt(schema, issue.path);
+      const keyName = schema === undefined ? null : keyNameAt(schema, issue.path);
       return issue.keys.map((key) => ({
         path: [where, ...issue.path.map(String), key].join("."),
-        message: unknownFieldMessage(key, known),
+        message: keyName && known
+          ? unknownKeyMessage(key, known, keyName)
+          : unknownFieldMessage(key, known),
       }));
     }
     const closest = closestOption(issue);

@@ -18,8 +18,23 @@ export function unknownFieldMessage(
     : `${key} is not a known ${what} (known: ${known.join(", ")})`;
 }
 
+/**
+ * A key of a map whose keys are named (`keyName`: the rules of a backtest): `velocty is not a
+ * known rule; did you mean velocity? (rules: …)`, the names always listed, for a name is
+ * something one looks up, unlike a field one misspelt.
+ */
+export function unknownKeyMessage(key: string, known: readonly string[], keyName: string): string {
+  const near = closestField(key, known);
+  const list = `(${keyName}s: ${known.join(", ")})`;
+  return near
+    ? `${key} is not a known ${keyName}; did you mean ${near}? ${list}`
+    : `${key} is not a known ${keyName} ${list}`;
+}
+
 /** The parts of a zod 4 schema read here: its kind and what it wraps. */
 interface SchemaLike {
+  /** zod 4: the schema's metadata (`.meta({...})`), when called without arguments */
+  meta?: () => unknown;
   _zod?: {
     def?: {
       type?: string;
@@ -47,11 +62,8 @@ function unwrap(schema: unknown): SchemaLike | null {
   return null;
 }
 
-/**
- * The field names of the object at `path` in `schema` (or the keys a map
- * keyed by an enum takes, such as rule names), or null when it is neither.
- */
-export function knownFieldsAt(schema: unknown, path: PropertyKey[]): string[] | null {
+/** The schema at `path` in `schema` (through objects, lists and maps), or null. */
+function schemaAt(schema: unknown, path: PropertyKey[]): SchemaLike | null {
   let s = unwrap(schema);
   for (const segment of path) {
     const def = s?._zod?.def;
@@ -60,10 +72,31 @@ export function knownFieldsAt(schema: unknown, path: PropertyKey[]): string[] | 
     else if (def?.type === "record") s = unwrap(def.valueType);
     else return null;
   }
-  const def = s?._zod?.def;
+  return s;
+}
+
+/**
+ * The field names of the object at `path` in `schema` (or the keys a map
+ * keyed by an enum takes, such as rule names), or null when it is neither.
+ */
+export function knownFieldsAt(schema: unknown, path: PropertyKey[]): string[] | null {
+  const def = schemaAt(schema, path)?._zod?.def;
   if (def?.type === "object" && def.shape) return Object.keys(def.shape);
   const keys = def?.type === "record" ? unwrap(def.keyType)?._zod?.def : undefined;
   return keys?.type === "enum" && keys.entries ? Object.values(keys.entries).map(String) : null;
+}
+
+/**
+ * What the keys of the map at `path` are called, when its key enum says so
+ * (`.meta({ keyName: "rule" })`); null for an object's fields and unnamed keys.
+ */
+export function keyNameAt(schema: unknown, path: PropertyKey[]): string | null {
+  const def = schemaAt(schema, path)?._zod?.def;
+  if (def?.type !== "record") return null;
+  const keyType = def.keyType as SchemaLike | undefined;
+  const meta = typeof keyType?.meta === "function" ? keyType.meta() : undefined;
+  const name = (meta as { keyName?: unknown } | undefined)?.keyName;
+  return typeof name === "string" ? name : null;
 }
 
 /** Edits (insert, delete, substitute, swap two neighbours) between two words. */

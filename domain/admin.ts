@@ -88,10 +88,14 @@ export function assigneeRefusal(
   work: string,
 ): string | null {
   if (!admin) {
-    // an email, a name: the field takes the account's id, as GET /api/admin/users shows it
+    // an email, a name: the field takes the account's id. Only an admin lists accounts
+    // (`users.read`), while support and analysts send assignees too: every caller reads its
+    // own id on GET /api/admin/me.
+    const where = "your own is on GET /api/admin/me; an admin lists every account's on " +
+      "GET /api/admin/users";
     return id.startsWith("adm_")
-      ? `no admin ${id}`
-      : `no admin ${id} (the field takes an admin's id, adm_…, as GET /api/admin/users shows it)`;
+      ? `no admin ${id} (${where})`
+      : `no admin ${id} (the field takes an admin's id, adm_…: ${where})`;
   }
   if (admin.status !== "active") return `admin ${id} is ${admin.status}`;
   if (!can(admin.role, permission)) return `admin ${id} is ${admin.role}, who cannot ${work}`;

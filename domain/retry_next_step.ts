@@ -13,6 +13,8 @@ import {
 
 /** What support does next about an attempt (shown with it); null when nothing is left to do. */
 export function nextStepOf(a: {
+  id: string;
+  transaction_id: string;
   status: RetryStatus;
   failure_code: string | null;
   decline_code: string | null;
@@ -23,13 +25,14 @@ export function nextStepOf(a: {
       "(next_action says how)";
   }
   if (a.status === "requires_capture") {
-    return "the payment is authorized, not charged: capture it (POST /transactions/{id}/capture) " +
-      "or release it (POST /transactions/{id}/cancel) before the authorization lapses";
+    const txn = `/api/admin/payments/transactions/${a.transaction_id}`;
+    return `the payment is authorized, not charged: capture it (POST ${txn}/capture) or ` +
+      `release it (POST ${txn}/cancel) before the authorization lapses`;
   }
   if (a.status === "processing") {
     return "Stripe's outcome is not known yet: the attempt settles by itself (its webhook, or " +
-      "reconciliation within minutes); follow it with GET /retries/{id} and do not retry " +
-      "meanwhile";
+      `reconciliation within minutes); follow it with GET /api/admin/payments/retries/${a.id} ` +
+      "and do not retry meanwhile";
   }
   if (a.status !== "failed") return null;
   if (a.failure_code === NOT_SENT_CODE) {

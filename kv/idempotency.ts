@@ -59,6 +59,16 @@ export interface IdempotencyBinding {
   bind(op: Deno.AtomicOperation, resourceId: string): Promise<void>;
 }
 
+/** What `resume` answers: the record's answer, and whether getting it did something now. */
+export interface ResumedResponse extends StoredResponse {
+  /**
+   * true when this request did work the earlier one could not (a retry whose attach answer
+   * was lost, confirmed now): its answer is no replay (`Idempotent-Replayed` is only for an
+   * answer of an earlier request, nothing done now). Not stored: a later replay is a replay.
+   */
+  acted?: boolean;
+}
+
 export interface IdempotentRun {
   run(binding: IdempotencyBinding | null): Promise<StoredResponse>;
   /**
@@ -66,11 +76,15 @@ export interface IdempotentRun {
    * whose answer was "try again"; null: that record was closed without anything done (Stripe
    * asked to try again before acting), so the request runs afresh under the key
    */
-  resume(resourceId: string): Promise<StoredResponse | null>;
+  resume(resourceId: string): Promise<ResumedResponse | null>;
 }
 
 export interface IdempotentResult extends StoredResponse {
-  /** true when this answer is a stored one */
+  /**
+   * true when this answer is an earlier request's and nothing was done now (the stored
+   * answer, or a record an earlier request made, read back); the route sends it as
+   * `Idempotent-Replayed: true`
+   */
   replayed: boolean;
 }
 
@@ -176,10 +190,11 @@ export async function runIdempotent(
   const claimed = await claim(kv, key, fresh, fingerprint);
   if (claimed.kind === "answered") return { ...claimed.response, replayed: true };
   if (claimed.prior?.resource_id) {
-    const response = await work.resume(claimed.prior.resource_id);
-    if (response !== null) {
+    const resumed = await work.resume(claimed.prior.resource_id);
+    if (resumed !== null) {
+      const { acted = false, ...response } = resumed;
       await finish(kv, key, claimId, { response, resource_id: claimed.prior.resource_id });
-      return { ...response, replayed: true };
+      return { ...response, replayed: !acted };
     }
   }
 

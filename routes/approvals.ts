@@ -95,7 +95,7 @@ const approve = adminRoute({
         "application/json": {
           schema: z.object({
             approval_hash: approvalHashField(
-              "the request's `approval_hash` as GET /approvals shows it",
+              "the request's `approval_hash` as GET /api/admin/approvals shows it",
               "the `approval_hash` you reviewed: refused (409) if the request differs; " +
                 "required for a refund (`rfd_…`)",
             ),

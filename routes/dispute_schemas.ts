@@ -178,7 +178,9 @@ export const SyncSummarySchema = z.object({
 export const IdParam = z.object({
   id: z.string().regex(
     /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
-    `${ourIdMessage("a dispute id", "dsp", "GET /disputes")}, or Stripe's dispute id (du_…)`,
+    `${
+      ourIdMessage("a dispute id", "dsp", "GET /api/admin/payments/disputes")
+    }, or Stripe's dispute id (du_…)`,
   ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
 });
 

@@ -238,7 +238,8 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
           schema: z.object({
             dispute_id: z.string().regex(
               /^(dsp_[0-9A-Z]{26}|(du|dp)_[A-Za-z0-9_]{1,64})$/,
-              "dispute_id must be a dispute id: ours (dsp_…, as GET /disputes shows it) or " +
+              "dispute_id must be a dispute id: ours (dsp_…, as GET /api/admin/payments/disputes " +
+                "shows it) or " +
                 "Stripe's (du_…)",
             )
               .optional(),

@@ -64,7 +64,7 @@ const OpsAlertSchema = z.object({
 const IdParam = z.object({
   id: z.string().regex(
     /^ops_[0-9A-Z]{26}$/,
-    ourIdMessage("an ops alert id", "ops", "GET /ops-alerts"),
+    ourIdMessage("an ops alert id", "ops", "GET /api/admin/payments/ops-alerts"),
   ).openapi({
     param: { name: "id", in: "path" },
     example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",

@@ -191,8 +191,9 @@ const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }
       z.object({
         note: Note.optional(),
         approval_hash: requiredApprovalHashField(
-          "the refund's `approval.hash` as GET /refunds/{id} shows it",
-          "required: the `approval.hash` of the refund as you read it (GET /refunds/{id}); " +
+          "the refund's `approval.hash` as GET /api/admin/payments/refunds/{id} shows it",
+          "required: the `approval.hash` of the refund as you read it " +
+            "(GET /api/admin/payments/refunds/{id}); " +
             "refused (409) if the refund differs",
           approvalHashRequired().message,
         ),

@@ -163,7 +163,10 @@ const show = showRoute({
   tags: ["retries"],
   summary: "One retry attempt",
   params: idParam(
-    z.string().regex(/^rty_[0-9A-Z]{26}$/, ourIdMessage("a retry id", "rty", "GET /retries")),
+    z.string().regex(
+      /^rty_[0-9A-Z]{26}$/,
+      ourIdMessage("a retry id", "rty", "GET /api/admin/payments/retries"),
+    ),
     "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: RetrySchema,

@@ -33,5 +33,6 @@ Deno.test("an off-session Visa authorization is alerted 24 h before its capture_
       .find((x) => x.kind === "authorization_expiring");
     assert.ok(alert);
     assert.match(alert.detail, new RegExp(new Date(before! * 1000).toISOString()));
+    assert.match(alert.detail, /POST \/api\/admin\/payments\/transactions\/txn_\w+\/capture/);
   });
 });

@@ -183,7 +183,10 @@ Deno.test("submitting a dispute with no draft at all is the empty draft's 422, a
     assert.equal(submitted.body.code, "validation_failed");
     assert.equal(submitted.body.errors[0].path, "draft");
     assert.match(submitted.body.detail, /holds no evidence/);
-    assert.match(submitted.body.detail, new RegExp(`PUT /disputes/${dispute.id}/evidence`));
+    assert.match(
+      submitted.body.detail,
+      new RegExp(`PUT /api/admin/payments/disputes/${dispute.id}/evidence`),
+    );
     const denied = await denials(w, dispute.id);
     assert.deepEqual(denied.map(([action, by]) => [action, by]), [
       ["dispute.submit", w.operator.id],

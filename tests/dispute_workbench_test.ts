@@ -146,6 +146,13 @@ Deno.test("PATCH assignee takes only an active account whose role works disputes
       assert.equal(res.status, 422, `${who.id}: ${JSON.stringify(res.body)}`);
       assert.equal(res.body.errors[0].path, "body.assignee");
     }
+    // an email where the id goes: support cannot list accounts, so the hint names what it can
+    // read (its own id) and who lists the others
+    const email = await call(w, support, "PATCH", path, { assignee: "someone@example.com" });
+    assert.equal(email.status, 422);
+    const hint = String(email.body.errors[0].message);
+    assert.match(hint, /your own is on GET \/api\/admin\/me/);
+    assert.match(hint, /an admin lists every account's on GET \/api\/admin\/users/);
     const ok = await call(w, support, "PATCH", path, { assignee: w.operator.id });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.assignee, w.operator.id);

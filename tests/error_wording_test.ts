@@ -10,6 +10,7 @@ import {
 } from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { fieldErrors } from "../core/field_errors.ts";
+import { RULE_NAMES } from "../domain/fraud.ts";
 import { ZOD_WORDS } from "./helpers/abuse.ts";
 
 const BASE = "/api/admin/payments/refunds";
@@ -96,7 +97,10 @@ Deno.test("an approval_hash that is not a hash says where the hash comes from", 
     assert.equal(res.status, 422);
     const body = await problem(res);
     assert.equal(body.errors[0].path, "body.approval_hash");
-    assert.match(body.errors[0].message, /approval\.hash.*GET \/refunds\/\{id\}/);
+    assert.match(
+      body.errors[0].message,
+      /approval\.hash.*GET \/api\/admin\/payments\/refunds\/\{id\}/,
+    );
     assert.doesNotMatch(body.detail, /regex/);
   });
 });
@@ -111,7 +115,7 @@ Deno.test("an approval_hash sent to the approvals queue that is not a hash is 42
     assert.equal(res.status, 422);
     const body = await problem(res);
     assert.equal(body.errors[0].path, "body.approval_hash");
-    assert.match(body.errors[0].message, /approval_hash.*GET \/approvals/);
+    assert.match(body.errors[0].message, /approval_hash.*GET \/api\/admin\/approvals/);
   });
 });
 
@@ -133,11 +137,15 @@ Deno.test("an id of ours cut short or mistyped says the whole form, not only the
   await withRefundWorld(async (w) => {
     // each id starts right (a copy cut short, a made-up one): "must be a dsp_… id" would confuse
     const cases: [string, string, RegExp][] = [
-      ["GET", "/api/admin/payments/disputes/dsp_nope", /dsp_ and 26 .* GET \/disputes/],
+      [
+        "GET",
+        "/api/admin/payments/disputes/dsp_nope",
+        /dsp_ and 26 .* GET \/api\/admin\/payments\/disputes/,
+      ],
       [
         "GET",
         "/api/admin/payments/ops-alerts/ops_01M976YJ0WCWGYPN63",
-        /ops_ and 26 .* GET \/ops-alerts/,
+        /ops_ and 26 .* GET \/api\/admin\/payments\/ops-alerts/,
       ],
       ["GET", "/api/admin/payments/fraud/alerts/fa_nope", /fa_ and 26 .* GET \/fraud\/alerts/],
       [
@@ -148,7 +156,7 @@ Deno.test("an id of ours cut short or mistyped says the whole form, not only the
       [
         "GET",
         "/api/admin/payments/retries/rty_01m9775n0f6syrr7fpq5zjnz3m",
-        /rty_ and 26 .* GET \/retries/,
+        /rty_ and 26 .* GET \/api\/admin\/payments\/retries/,
       ],
       ["GET", "/api/admin/payments/authorizations/aut_nope", /aut_ and 26 .*Location/],
     ];
@@ -237,6 +245,20 @@ Deno.test("an unknown key of a map with named keys is named with the closest kno
   ]);
 });
 
+Deno.test("an unknown key of a map whose keys are named (`keyName`) is called one, with the names listed", () => {
+  const rule = z.enum(["velocity", "score"]).meta({ keyName: "rule" });
+  const schema = z.object({ rules: z.partialRecord(rule, z.object({ a: z.number() })) });
+  const parsed = schema.safeParse({ rules: { velocty: { a: 1 }, zzz: { a: 1 } } });
+  assert.equal(parsed.success, false);
+  assert.deepEqual(fieldErrors("body", parsed.error!.issues, schema), [
+    {
+      path: "body.rules.velocty",
+      message: "velocty is not a known rule; did you mean velocity? (rules: velocity, score)",
+    },
+    { path: "body.rules.zzz", message: "zzz is not a known rule (rules: velocity, score)" },
+  ]);
+});
+
 Deno.test("a backtest naming a misspelt rule, an amount keyed by a bad currency, or contradictory settings, is 422 naming it and the fix", async () => {
   await withRefundWorld(async (w) => {
     const analyst = await createAdmin(w.t, "analyst");
@@ -251,7 +273,8 @@ Deno.test("a backtest naming a misspelt rule, an amount keyed by a bad currency,
     assert.deepEqual(await send({ days: 7, rules: { velocty: { alert_at: 12 } } }), [
       {
         path: "body.rules.velocty",
-        message: "velocty is not a known field; did you mean velocity?",
+        message: "velocty is not a known rule; did you mean velocity? " +
+          `(rules: ${RULE_NAMES.join(", ")})`,
       },
     ]);
     assert.deepEqual(await send({ rules: { high_value_burst: { amounts: { USD: 60000 } } } }), [

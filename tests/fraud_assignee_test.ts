@@ -32,8 +32,9 @@ Deno.test("an alert is assigned only to an active account that works alerts", as
       [support.id, /is support, who cannot work fraud alerts/],
       [gone.id, /is disabled/],
       ["adm_nobody", /no admin adm_nobody/],
-      // an email where the id goes: told which value the field takes
-      [admin.email, /takes an admin's id, adm_…, as GET \/api\/admin\/users shows it/],
+      // an email where the id goes: told which value the field takes, and where an analyst
+      // (who cannot list accounts) finds one
+      [admin.email, /takes an admin's id, adm_…: your own is on GET \/api\/admin\/me/],
     ];
     for (const [who, why] of cases) {
       const r = await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { assignee: who });

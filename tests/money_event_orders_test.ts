@@ -239,6 +239,32 @@ Deno.test("money in every order: declined twice, not retried since", async () =>
   await checkEveryOrder(declinedTwice);
 });
 
+Deno.test("money in every order: declined, then a 3-D Secure retry the customer fails: the failure is the latest attempt's", async () => {
+  await checkEveryOrder(async (s) => {
+    const cus = await customer(s);
+    const pi = await s.stripe.paymentIntents.create({
+      amount: 3100,
+      currency: "usd",
+      customer: cus,
+    });
+    await s.stripe.paymentIntents.confirm(pi.id, {
+      payment_method: "pm_card_chargeDeclinedInsufficientFunds",
+    }).catch(() => {});
+    await s.read(); // the decline: insufficient_funds on its charge
+    s.tick();
+    const again = await s.stripe.paymentIntents.confirm(pi.id, {
+      payment_method: "pm_card_authenticationRequired",
+    });
+    assert.equal(again.status, "requires_action");
+    s.tick();
+    // no charge: Stripe's error names none, and latest_charge is still the decline's
+    s.emu.authenticate(pi.id, "fail");
+    const latest = await s.stripe.paymentIntents.retrieve(pi.id);
+    assert.equal(latest.last_payment_error?.code, "payment_intent_authentication_failure");
+    return { customer: cus, pi: pi.id, charge: latest.latest_charge as string };
+  });
+});
+
 // Found by the plans above: reconciliation read Stripe while the service's clock ran behind
 // Stripe's, and an older event delivered after it moved the payment back.
 

@@ -126,6 +126,31 @@ Deno.test("a retry with the key after the process died mid-request answers with 
   });
 });
 
+Deno.test("POST /refunds resumed after a crash answers the refund the first request made as a replay: nothing is sent now", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(5000);
+    const headers = { ...await stepUpHeaders(w.t, w.operator), "idempotency-key": "crash-2" };
+    const body = {
+      transaction_id: pay.txnId,
+      amount: 1500,
+      reason: "duplicate" as const,
+      note: "n",
+    };
+    w.hooks.afterStripeCall = () => {
+      throw new Error("simulated crash");
+    };
+    await assert.rejects(w.t.services.refunds.create(w.ctx(w.operator, "crash-2"), body));
+    w.hooks.afterStripeCall = undefined;
+    w.clock.advance(IDEMPOTENCY_LEASE_MS + 1);
+    const resumed = await w.t.app.request(BASE, jsonRequest("POST", headers, body));
+    assert.equal(resumed.status, 202);
+    // unlike a retry resumed after a lost attach answer, resuming a refund sends nothing:
+    // the answer is the earlier request's refund, read back
+    assert.equal(resumed.headers.get("idempotent-replayed"), "true");
+    assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 1);
+  });
+});
+
 Deno.test("an answer refused before anything was recorded is not kept for the key; a Stripe refusal is", async () => {
   await withRefundWorld(async (w) => {
     const pay = await w.pay(2000);

@@ -173,6 +173,12 @@ Deno.test("POST /retries: pm_card_authenticationRequired fails off session, need
     assert.equal(failed.body.status, "failed");
     assert.equal(failed.body.failure_code, "payment_intent_authentication_failure");
     assert.match(String(failed.body.next_step), /did not authenticate/);
+    // the transaction's failure is that attempt's, not mixed with the earlier decline's codes
+    const txnNow = await w.t.services.transactions.get(f.txnId);
+    assert.deepEqual(
+      [txnNow.status, txnNow.failure_code, txnNow.decline_code, txnNow.advice_code],
+      ["failed", "payment_intent_authentication_failure", null, null],
+    );
   });
 });
 
@@ -266,5 +272,31 @@ Deno.test("GET /customers/{id}/payment-methods lists the saved cards with their 
     w.emu.faults.clear();
     assert.equal(limited.status, 503, JSON.stringify(limited.body));
     assert.equal(limited.body.code, "stripe_unavailable");
+  });
+});
+
+Deno.test("POST /retries while an attempt is in flight: 409 with Retry-After until reconciliation has looked, naming the attempt's full path", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(2500, "pm_card_chargeDeclined");
+    w.emu.faults.inject({ method: "POST", path: /\/confirm$/, kind: "act_then_drop" });
+    const first = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const id = String(first.body.id);
+    const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.retry_id, id);
+    assert.match(String(again.body.detail), new RegExp(`GET /api/admin/payments/retries/${id}`));
+    // processing until its answer, else until reconciliation looks a minute later (README
+    // "Retrying failed payments"): the job's minute and a minute for the job to run
+    assert.equal(again.headers.get("retry-after"), "120");
+    w.clock.advance(90_000);
+    const later = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(later.status, 409);
+    assert.equal(later.headers.get("retry-after"), "30", "the time left");
+    w.clock.advance(3600_000);
+    const stuck = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(stuck.status, 409);
+    // still in flight after reconciliation looked: Stripe holds it, looked at again in a minute
+    assert.equal(stuck.headers.get("retry-after"), "60");
   });
 });

@@ -130,6 +130,12 @@ Deno.test("a lost attach answer: 503 with Retry-After; the same Idempotency-Key 
     assert.equal(again.res.status, 201, JSON.stringify(again.body));
     assert.equal(again.body.id, id);
     assert.equal(again.body.status, "succeeded");
+    // the first answer was a 503: this request charged, so it is no replay
+    assert.equal(again.res.headers.get("idempotent-replayed"), null, "this request acted");
+    const third = await postRetry(w, body, "click-1");
+    assert.equal(third.res.status, 201);
+    assert.equal(third.body.id, id);
+    assert.equal(third.res.headers.get("idempotent-replayed"), "true", "the stored answer");
     const { saved, audited } = await savedAndAudited(w, f.customer);
     assert.equal(saved.length, 1, "Stripe answered the same attach: one card saved");
     assert.deepEqual(audited, saved, "the saved card is audited");
@@ -149,6 +155,12 @@ Deno.test("a lost attach answer without an Idempotency-Key: the payment is held 
     assert.ok(first.res.headers.get("retry-after"));
     const id = String(first.body.retry_id);
     assert.match(String(first.body.detail), /no Idempotency-Key/);
+    // full paths, as every other error of the API names them
+    assert.match(String(first.body.detail), new RegExp(`GET /api/admin/payments/retries/${id}`));
+    assert.match(
+      String(first.body.detail),
+      new RegExp(`GET /api/admin/payments/customers/${f.customer}/payment-methods`),
+    );
     const second = await postRetry(w, body);
     assert.equal(second.res.status, 409, "held: no second card saved");
     assert.equal(second.body.retry_id, id);

@@ -34,6 +34,10 @@ Deno.test("a retry that only authorizes says requires_capture, then canceled whe
     assert.equal(a.answer.status, "requires_capture");
     assert.equal(a.answer.stripe_status, "requires_capture");
     assert.match(String(a.answer.next_step), /capture/);
+    assert.match(
+      String(a.answer.next_step),
+      new RegExp(`POST /api/admin/payments/transactions/${a.answer.transaction_id}/capture`),
+    );
     assert.equal((await w.t.services.transactions.get(a.txnId)).status, "requires_capture");
     assert.equal(await charged(w, a.customer), 0);
 

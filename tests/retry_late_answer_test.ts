@@ -108,6 +108,10 @@ Deno.test("an attempt Stripe never answered is closed as not received only once 
     // what support does meanwhile: wait for the outcome, not retry
     assert.match(String(res.body.next_step), /not known yet/);
     assert.match(String(res.body.next_step), /do not retry/);
+    assert.match(
+      String(res.body.next_step),
+      new RegExp(`GET /api/admin/payments/retries/${res.body.id}`),
+    );
     w.clock.advance(61_000);
     const early = await w.t.services.retries.reconcile();
     assert.deepEqual([early.not_received, early.unknown], [0, 1]);

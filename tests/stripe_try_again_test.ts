@@ -186,3 +186,31 @@ Deno.test("runIdempotent(): a record closed without anything done (resume answer
     kv.close();
   }
 });
+
+Deno.test("runIdempotent(): a resume that acts (`acted`) is no replay; one that only reads, and the stored answer, are", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const clock = new ManualClock(Date.UTC(2026, 10, 26, 9));
+    const scope = { owner: "adm_1", route: "POST /things", key: "k" };
+    const work = (acted: boolean) => ({
+      async run(binding: Parameters<Parameters<typeof runIdempotent>[4]["run"]>[0]) {
+        const op = kv.atomic();
+        await binding?.bind(op, "thing_1");
+        await op.commit();
+        throw new AppError("stripe_unavailable", "the answer was lost; send it again");
+      },
+      resume: (id: string) => Promise.resolve({ body: { id }, acted }),
+    });
+    for (const acted of [true, false]) {
+      const s = { ...scope, key: `acted-${acted}` };
+      await assert.rejects(runIdempotent(kv, clock, s, "fp", work(acted)));
+      const resumed = await runIdempotent(kv, clock, s, "fp", work(acted));
+      assert.deepEqual([resumed.body, resumed.replayed], [{ id: "thing_1" }, !acted]);
+      assert.equal("acted" in resumed, false, "`acted` is not part of the answer");
+      const stored = await runIdempotent(kv, clock, s, "fp", work(acted));
+      assert.deepEqual([stored.body, stored.replayed], [{ id: "thing_1" }, true]);
+    }
+  } finally {
+    kv.close();
+  }
+});

@@ -80,13 +80,16 @@ function checkClassic(k: string, v: unknown, errors: FieldError[]): string | nul
     errors.push({
       path,
       message: FILES.has(k)
-        ? "must be a file id (file_…) from POST /disputes/{id}/files"
+        ? "must be a file id (file_…) from POST /api/admin/payments/disputes/{id}/files"
         : "must be text (a string)",
     });
     return null;
   }
   if (FILES.has(k) && !FILE_ID.test(v)) {
-    errors.push({ path, message: "must be a file id (file_…) from POST /disputes/{id}/files" });
+    errors.push({
+      path,
+      message: "must be a file id (file_…) from POST /api/admin/payments/disputes/{id}/files",
+    });
     return null;
   }
   const problem = TEXT.has(k) ? evidenceTextProblem(v, evidenceFieldMax(k)) : null;

@@ -167,7 +167,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
         throw new AppError("not_found", `no dispute ${id}`, {
           errors: [{
             path: "body.dispute_id",
-            message: `no dispute ${id} (GET /disputes lists them)`,
+            message: `no dispute ${id} (GET /api/admin/payments/disputes lists them)`,
           }],
         });
       }

@@ -63,8 +63,8 @@ export function createDisputeSubmitter(deps: Deps, svc: Submitter["svc"]) {
 /** A draft with nothing in it is not submitted: the round would be spent on nothing. */
 function emptyDraft(id: string): DisputeRefusal {
   const message = `the evidence draft of dispute ${id} holds no evidence (no field filled in, ` +
-    `no file): add evidence with PUT /disputes/${id}/evidence or a file with POST ` +
-    `/disputes/${id}/files first; nothing was sent to Stripe`;
+    `no file): add evidence with PUT /api/admin/payments/disputes/${id}/evidence or a file ` +
+    `with POST /api/admin/payments/disputes/${id}/files first; nothing was sent to Stripe`;
   return new DisputeRefusal("validation_failed", `draft: ${message}`, [{ path: "draft", message }]);
 }
 

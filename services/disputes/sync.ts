@@ -43,7 +43,8 @@ export function createDisputeSync(deps: Deps, svc: { applyDispute: DisputeApplie
 
   /** 404 for a dispute id Stripe does not know: the id, or the key's account or mode, is off. */
   function unknownAtStripe(stripeId: string): AppError {
-    const fix = "check the id (du_…, as GET /disputes or Stripe's dashboard shows it) and that " +
+    const fix = "check the id (du_…, as GET /api/admin/payments/disputes or Stripe's dashboard " +
+      "shows it) and that " +
       "STRIPE_SECRET_KEY is the key of the account, and mode (test or live), it belongs to";
     return new AppError("not_found", `Stripe has no dispute ${stripeId}: ${fix}`, {
       errors: [{ path: "body.dispute_id", message: `Stripe has no dispute ${stripeId}` }],

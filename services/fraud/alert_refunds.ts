@@ -88,7 +88,7 @@ async function requestRefunds(
     const refusal = new AppError(
       "conflict",
       `alert ${id} is resolved_legitimate: its payments were judged legitimate and are not ` +
-        "refunded as fraudulent; refund one through POST /refunds with another reason",
+        "refunded as fraudulent; refund one through POST /api/admin/payments/refunds with another reason",
     );
     const entry = {
       action: "fraud_alert.refunds_requested",

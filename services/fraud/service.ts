@@ -119,7 +119,7 @@ async function analyze(
           path: "body.customer_id",
           message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
             "Stripe's webhooks have reported, or a card subject (card:<fingerprint>) as " +
-            "GET /fraud/alerts shows it",
+            "GET /api/admin/payments/fraud/alerts shows it",
         }],
       });
     }

@@ -118,7 +118,7 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
       "conflict",
       `a ${options.walker} run (${holder.run}${by}) is in progress until ${
         new Date(holder.until).toISOString()
-      } at the latest; look at GET /fraud/sweeps and try again when it has finished`,
+      } at the latest; look at GET /api/admin/payments/fraud/sweeps and try again when it has finished`,
     );
   }
   const save = async (at: [number, string] | null) => {

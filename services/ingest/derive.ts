@@ -113,11 +113,17 @@ export function capturableAmount(sync: TxnSync, status: TxnStatus): number {
   return held.reduce((n, c) => n + Math.max(0, c.amount - c.amount_refunded), 0);
 }
 
+/**
+ * Why the payment failed, every code from one attempt, the latest: the PaymentIntent's error
+ * when it has one (a charge fills in only what the error leaves out, and only the charge the
+ * error names: a 3-D Secure failure names none, and the charge still `latest_charge` is an
+ * earlier attempt's decline), else the failed charge's own.
+ */
 function failureFields(sync: TxnSync, status: TxnStatus, chosen: ChargeSnap | null) {
   const none = { failure_code: null, decline_code: null, advice_code: null, failure_message: null };
   if (status !== "failed") return none;
   const error = sync.pi?.error ?? null;
-  const charge = (error?.charge ? sync.charges[error.charge] : null) ?? chosen;
+  const charge = error ? (error.charge ? sync.charges[error.charge] : null) ?? null : chosen;
   return {
     failure_code: error?.code ?? charge?.failure_code ?? null,
     decline_code: error?.decline_code ?? charge?.decline_code ?? null,

@@ -155,7 +155,7 @@ function wrongHash(id: string, body: { approval_hash?: string }, current: string
   return new AppError(
     "conflict",
     `the approval_hash you sent (${body.approval_hash}) is not refund ${id}'s current hash ` +
-      `(${current}); the refund is unchanged: read it again (GET /refunds/{id}, ` +
+      `(${current}); the refund is unchanged: read it again (GET /api/admin/payments/refunds/${id}, ` +
       "`approval.hash`) and approve what it shows; nothing was approved",
     {
       errors: [{

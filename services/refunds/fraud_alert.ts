@@ -32,7 +32,7 @@ export async function assertAlertNotLegitimate(
     "conflict",
     `${what} answers fraud alert ${alertId}, which is resolved_legitimate: its payments were ` +
       "judged legitimate and are not refunded as fraudulent; refund the payment through " +
-      "POST /refunds with another reason if it is owed",
+      "POST /api/admin/payments/refunds with another reason if it is owed",
     { extra: { fraud_alert_legitimate: true, fraud_alert_id: alertId } },
   );
 }

@@ -64,8 +64,9 @@ export function attachAnswerLost(
       "answers the same attach, the card is saved once, and the retry goes on"
     : "This request had no Idempotency-Key (header.idempotency-key), so sending it again makes " +
       `a new retry, refused while ${r.id} holds the payment: reconciliation closes ${r.id} ` +
-      `within minutes (GET /retries/${r.id}); then retry with the payment method saved on the ` +
-      "customer (GET /customers/{id}/payment-methods)";
+      `within minutes (GET /api/admin/payments/retries/${r.id}); then retry with the payment ` +
+      `method saved on the customer (GET /api/admin/payments/customers/${r.customer}/` +
+      "payment-methods)";
   const stripe = error instanceof AppError ? error.extra?.stripe : undefined;
   return new AppError("stripe_unavailable", lost + fix, {
     extra: { retry_id: r.id, payment_method: r.payment_method, ...(stripe ? { stripe } : {}) },

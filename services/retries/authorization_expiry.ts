@@ -139,7 +139,8 @@ export async function sweepExpiringAuthorizations(
           currency: txn.currency,
           detail: `the authorization of ${formatMoney(txn.amount, txn.currency)} on ${txnId} ` +
             `lapses at ${expiresAt}: ` + (txn.stripe_payment_intent
-              ? `capture it (POST /transactions/${txnId}/capture) or cancel it before then`
+              ? `capture it (POST /api/admin/payments/transactions/${txnId}/capture) or ` +
+                "cancel it before then"
               // a charge without a PaymentIntent: README "Transactions and money edges"
               : `capture or release the charge ${
                 txn.stripe_charge ?? txnId

@@ -46,7 +46,11 @@ function stripeCode(error: unknown): string | null | undefined {
     : undefined;
 }
 
-async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMethod> {
+async function retrieve(
+  p: PmParts,
+  requested: string,
+  customer: string,
+): Promise<Stripe.PaymentMethod> {
   const { deps } = p;
   try {
     return await deps.stripe.call((s) => s.paymentMethods.retrieve(requested), {
@@ -59,7 +63,7 @@ async function retrieve(p: PmParts, requested: string): Promise<Stripe.PaymentMe
       throw validationFailed([{
         path: "body.payment_method",
         message: `Stripe does not know payment method ${requested}; pick one from ` +
-          "GET /customers/{id}/payment-methods",
+          `GET /api/admin/payments/customers/${customer}/payment-methods`,
       }]);
     }
     throw error;
@@ -89,7 +93,7 @@ async function inspect(
     }]);
   }
   // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe
-  const pm = await retrieve(p, requested);
+  const pm = await retrieve(p, requested, customer);
   // a test id stands for a fixed test card: its details never change, whatever `created` says
   const enteredAt = TEST_ID.test(requested) ? null : pm.created * 1000;
   const owner = idOf(pm.customer);

@@ -44,6 +44,22 @@ export const RETRY_RECONCILE_JOB = "retry.reconcile";
 /** reconciliation first looks after this long: beyond any Stripe call's timeout */
 export const RETRY_RECONCILE_AFTER_MS = 60_000;
 export const RETRY_RECONCILE_MAX_ATTEMPTS = 60;
+/**
+ * An attempt in flight is settled by its answer, else by reconciliation a minute after it
+ * began (README "Retrying failed payments"): by this long at the latest, the job's minute and
+ * a minute for the job runner to get to it.
+ */
+export const RETRY_SETTLED_WITHIN_MS = RETRY_RECONCILE_AFTER_MS + 60_000;
+
+/**
+ * `Retry-After` (seconds) of a refusal while attempt `createdAt` holds the payment: the time
+ * left until reconciliation has looked at it; one still in flight after that waits on Stripe
+ * and is looked at again, so a minute.
+ */
+export function inFlightRetryAfterS(createdAt: string | null, now: number): number {
+  const left = createdAt === null ? 0 : Date.parse(createdAt) + RETRY_SETTLED_WITHIN_MS - now;
+  return left > 0 ? Math.ceil(left / 1000) : RETRY_RECONCILE_AFTER_MS / 1000;
+}
 
 export interface CreateRetryInput {
   transaction_id: string;
@@ -53,16 +69,27 @@ export interface CreateRetryInput {
   confirm_fraud_alert?: boolean;
 }
 
-/** 409 naming the attempt in flight, who sent it and when ("you" to whoever did). */
-async function inFlight(kv: Deno.Kv, retryId: string, ctx: CallContext): Promise<AppError> {
+/**
+ * 409 naming the attempt in flight, who sent it and when ("you" to whoever did), with
+ * `Retry-After` until it is settled at the latest.
+ */
+async function inFlight(
+  kv: Deno.Kv,
+  retryId: string,
+  ctx: CallContext,
+  now: number,
+): Promise<AppError> {
   const first = (await getRetry(kv, retryId)).value;
   const who = first ? `, sent ${byWhom(first.requested_by, first.created_at, ctx)}` : "";
   return retryConflict(
     new AppError(
       "conflict",
       `retry ${retryId} of this payment${who} is still in flight; wait for its outcome ` +
-        `(GET /retries/${retryId})`,
-      { extra: { retry_id: retryId } },
+        `(GET /api/admin/payments/retries/${retryId})`,
+      {
+        extra: { retry_id: retryId },
+        retryAfter: inFlightRetryAfterS(first?.created_at ?? null, now),
+      },
     ),
   );
 }
@@ -166,7 +193,7 @@ async function preflight(
     limits: config.retry,
   });
   if (!verdict.ok) throw refusal(verdict);
-  if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx);
+  if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx, clock.now());
   return ok;
 }
 
@@ -208,7 +235,7 @@ function record(
       svc.fraudAlerts.openAlert(ok.customer),
       svc.fraudAlerts.confirmedAlert(ok.customer, now),
     ]);
-    if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx);
+    if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx, clock.now());
     const verdict = judgeRetry({
       now,
       fraudConfirmed: confirmed,

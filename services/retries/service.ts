@@ -26,8 +26,8 @@ export type { AuthorizationView, RetryView } from "./views.ts";
 import {
   type CreateRetryInput,
   createRetryRequests,
-  RETRY_RECONCILE_AFTER_MS,
   RETRY_RECONCILE_JOB,
+  RETRY_SETTLED_WITHIN_MS,
 } from "./request.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
@@ -63,18 +63,19 @@ export interface RetryServices {
 /**
  * The answer for a record created under the client's Idempotency-Key whose
  * first answer was "try again" (or whose process died): an attempt whose
- * attach answer was lost goes on from there, with the same attach; one
- * closed because Stripe asked to try again before acting is none (null: the
- * request runs afresh under the key).
+ * attach answer was lost goes on from there, with the same attach, and this
+ * request's confirm is what charges (`acted`: no replay); one closed because
+ * Stripe asked to try again before acting is none (null: the request runs
+ * afresh under the key). Any other is read back, nothing done now.
  */
 async function resume(p: RetryParts, ctx: CallContext, id: string) {
   const { kv } = p;
-  let r = (await getRetry(kv, id)).value;
+  const r = (await getRetry(kv, id)).value;
   if (!r) throw notFound("retry", id);
   if (r.status === "failed" && r.failure_code === NOT_SENT_CODE) return null;
   // its attach was sent before (the answer lost): a "try again" now proves nothing
   if (r.status === "processing" && r.attach?.status === "pending") {
-    r = await proceed(p, ctx, r, false);
+    return { body: retryView(await proceed(p, ctx, r, false)), acted: true };
   }
   return { body: retryView(r) };
 }
@@ -91,7 +92,7 @@ async function proceed(p: RetryParts, ctx: CallContext, record: RetryRecord, fir
       attached.record,
       ctx.idempotency_key !== undefined,
       attached.unknown,
-      (RETRY_RECONCILE_AFTER_MS + 60_000) / 1000,
+      RETRY_SETTLED_WITHIN_MS / 1000,
     );
   }
   const r = attached.record;

@@ -86,6 +86,13 @@ export async function assertPaymentMatchesStripe(stripe: Stripe, t: TestApp, p: 
   if (s.pi) {
     assert.equal(txn.status === "failed" ? "requires_payment_method" : txn.status, s.pi.status);
   }
+  const lpe = s.pi?.status === "requires_payment_method" ? s.pi.last_payment_error : null;
+  if (lpe) {
+    // a failure's codes are its latest attempt's, all from that one attempt
+    const codes = [txn.failure_code, txn.decline_code, txn.advice_code];
+    const advice = (lpe as { advice_code?: string }).advice_code ?? null;
+    assert.deepEqual(codes, [lpe.code ?? null, lpe.decline_code ?? null, advice], "failure");
+  }
   assert.equal(txn.dispute_status, s.latest?.status ?? null, "the latest dispute's status");
   const shown = txn.risk_signals.early_fraud_warnings.map((w) => [w.id, w.actionable]);
   assert.deepEqual(shown.sort(), s.warnings.map((w) => [w.id, w.actionable]).sort(), "warnings");
