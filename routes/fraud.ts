@@ -214,7 +214,7 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
     params: z.object({
       id: z.string().regex(
         /^fsz_[0-9A-Z]{26}$/,
-        ourIdMessage("a snooze id", "fsz", "GET /fraud/snoozes"),
+        ourIdMessage("a snooze id", "fsz", "GET /api/admin/payments/fraud/snoozes"),
       ).openapi({
         param: { name: "id", in: "path" },
         example: "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",

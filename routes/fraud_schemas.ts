@@ -145,7 +145,7 @@ export const SweepSchema = z.object({
 export const AlertIdParam = z.object({
   id: z.string().regex(
     /^fa_[0-9A-Z]{26}$/,
-    ourIdMessage("a fraud alert id", "fa", "GET /fraud/alerts"),
+    ourIdMessage("a fraud alert id", "fa", "GET /api/admin/payments/fraud/alerts"),
   ).openapi({
     param: { name: "id", in: "path" },
     example: "fa_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",

@@ -172,7 +172,7 @@ async function commitSnooze(
       throw new AppError(
         "conflict",
         `rule ${input.rule} is snoozed for ${ofRule.active.length} customers, the most at once ` +
-          `(${MAX_RULE_SNOOZES}); quieting it that broadly is a rule change (PUT /fraud/rules/` +
+          `(${MAX_RULE_SNOOZES}); quieting it that broadly is a rule change (PUT /api/admin/payments/fraud/rules/` +
           `${input.rule}: loosening it waits for a second admin)`,
       );
     }
@@ -180,7 +180,7 @@ async function commitSnooze(
       throw new AppError(
         "conflict",
         `you have ${tally.active.length} snoozes in force, the most one admin may have ` +
-          `(${MAX_ACTIVE_SNOOZES}); delete one, or change the rule itself (PUT /fraud/rules/` +
+          `(${MAX_ACTIVE_SNOOZES}); delete one, or change the rule itself (PUT /api/admin/payments/fraud/rules/` +
           `${input.rule}: loosening it waits for a second admin)`,
       );
     }
