@@ -111,3 +111,56 @@ Deno.test("alert refunds: a request whose every refund was refused is audited de
     assert.equal(requested[0].result, "denied");
   });
 });
+
+Deno.test("alert refunds: a resumed request that refunds a payment the first did not answers without Idempotent-Replayed", async () => {
+  await withRefundWorld(async (w) => {
+    const t = w.t;
+    const first = await w.pay(2_000);
+    const at = () => new Date(t.clock.now()).toISOString();
+    const raise = (txnId: string) =>
+      raiseAlerts(
+        raiseDeps(t),
+        systemContext("test"),
+        customerTarget(first.customer),
+        [velocityHit(txnId, at())],
+        () => ({}),
+      );
+    const id = (await raise(first.txnId)).alerts[0];
+    const send = () =>
+      t.app.request(
+        `${BASE}/${id}/refunds`,
+        jsonRequest("POST", { ...otpHeaders(t, w.operator), "idempotency-key": "resume-1" }, {
+          note: "stolen card burst",
+        }),
+      );
+    const answered = await send();
+    assert.equal(answered.status, 200);
+    assert.equal((await answered.json()).results.length, 1);
+
+    // the alert gets another payment, and the process dies after the request's commit, before
+    // its answer was kept: the resume refunds the new payment now, so its answer is no replay
+    const second = await w.pay(3_000);
+    await raise(second.txnId);
+    const key = keys.idempotencyKey(
+      w.operator.id,
+      "POST /fraud/alerts/{id}/refunds",
+      sha256Hex("resume-1"),
+    );
+    const claim = await t.kv.get<Record<string, unknown>>(key);
+    await t.kv.set(key, { ...claim.value, state: "in_flight", response: null, lease_until: 0 });
+    const resumed = await send();
+    assert.equal(resumed.status, 200);
+    const results = (await resumed.json()).results as { transaction_id: string }[];
+    assert.deepEqual(
+      results.map((r) => r.transaction_id).sort(),
+      [first.txnId, second.txnId].sort(),
+    );
+    assert.equal(resumed.headers.get("idempotent-replayed"), null, "it refunded a payment now");
+    assert.equal((await w.stripe.refunds.list({ payment_intent: second.pi.id })).data.length, 1);
+    assert.equal((await w.stripe.refunds.list({ payment_intent: first.pi.id })).data.length, 1);
+
+    // the key now holds that answer: sent again, it is a replay
+    const again = await send();
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+  });
+});

@@ -67,9 +67,12 @@ export async function refundAlert(
   const res = await runIdempotent(p.kv, p.clock, scope, await requestFingerprint({ id, note }), {
     run: async (binding) => ({ body: await requestRefunds(p, ctx, id, note, binding) }),
     // the request's commit went through but its answer was not kept: each refund answers again
-    resume: async (alertId) => ({
-      body: { alert_id: alertId, results: await refundEach(p, ctx, alertId, note) },
-    }),
+    // (under its own key); a refund that was refused before and is made now is this request acting
+    resume: async (alertId) => {
+      const acted = { now: false };
+      const results = await refundEach(p, ctx, alertId, note, undefined, acted);
+      return { body: { alert_id: alertId, results }, acted: acted.now };
+    },
   });
   return { ...(res.body as AlertRefunds), replayed: res.replayed };
 }
@@ -97,7 +100,7 @@ async function requestRefunds(
     };
     await auditRefusal(svc.audit, ctx, entry, () => Promise.reject(refusal));
   }
-  const results = await refundEach(p, ctx, id, note, alert.transactions);
+  const results = await refundEach(p, ctx, id, note, alert.transactions, { now: false });
   const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
     .filter((x): x is string => !!x);
   await svc.audit.commit(ctx, async (op) => {
@@ -122,13 +125,18 @@ async function requestRefunds(
   return { alert_id: id, results };
 }
 
-/** One refund per payment, as `POST /refunds` answers it (201, 202) or refuses it (4xx). */
+/**
+ * One refund per payment, as `POST /refunds` answers it (201, 202) or refuses
+ * it (4xx); `acted.now` is set when one of them was made by this call, not
+ * answered again from its key.
+ */
 async function refundEach(
   p: AlertRefundParts,
   ctx: CallContext,
   id: string,
   note: string,
-  transactions?: string[],
+  transactions: string[] | undefined,
+  acted: { now: boolean },
 ): Promise<AlertRefundResult[]> {
   const txns = transactions ?? (await getAlert(p.kv, id)).value?.transactions ?? [];
   const results: AlertRefundResult[] = [];
@@ -141,6 +149,7 @@ async function refundEach(
       );
       // 202 while awaiting approval or Stripe's outcome, else 201
       const status = isUndecided(r.refund.status) ? 202 : 201;
+      if (!r.replayed) acted.now = true;
       results.push({ transaction_id: txnId, status, refund: r.refund });
     } catch (e) {
       if (!(e instanceof AppError) || e.status >= 500) throw e;
