@@ -147,11 +147,15 @@ Deno.test("an id of ours cut short or mistyped says the whole form, not only the
         "/api/admin/payments/ops-alerts/ops_01M976YJ0WCWGYPN63",
         /ops_ and 26 .* GET \/api\/admin\/payments\/ops-alerts/,
       ],
-      ["GET", "/api/admin/payments/fraud/alerts/fa_nope", /fa_ and 26 .* GET \/fraud\/alerts/],
+      [
+        "GET",
+        "/api/admin/payments/fraud/alerts/fa_nope",
+        /fa_ and 26 .* GET \/api\/admin\/payments\/fraud\/alerts/,
+      ],
       [
         "DELETE",
         "/api/admin/payments/fraud/snoozes/fsz_nope",
-        /fsz_ and 26 .* GET \/fraud\/snoozes/,
+        /fsz_ and 26 .* GET \/api\/admin\/payments\/fraud\/snoozes/,
       ],
       [
         "GET",

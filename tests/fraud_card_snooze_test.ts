@@ -102,7 +102,7 @@ Deno.test("a card never seen is 404 naming body.customer; a malformed subject is
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.errors[0].path, "body.customer");
     assert.match(unknown.body.errors[0].message, /no card fpNEVER/);
-    assert.match(unknown.body.errors[0].message, /GET \/fraud\/alerts/);
+    assert.match(unknown.body.errors[0].message, /GET \/api\/admin\/payments\/fraud\/alerts/);
     const empty = await snooze(t, analyst, "card:", "velocity");
     assert.equal(empty.status, 422);
     assert.equal(empty.body.errors[0].path, "body.customer");

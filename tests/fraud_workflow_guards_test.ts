@@ -127,7 +127,10 @@ Deno.test("one admin has at most 20 snoozes in force: snoozing every customer is
     const statuses = burst.map((r) => r.status);
     assert.equal(statuses.filter((s) => s === 201).length, 20, JSON.stringify(statuses));
     assert.equal(statuses.filter((s) => s === 409).length, 10);
-    assert.match(burst.find((r) => r.status === 409)!.body.detail, /PUT \/fraud\/rules\/velocity/);
+    assert.match(
+      burst.find((r) => r.status === 409)!.body.detail,
+      /PUT \/api\/admin\/payments\/fraud\/rules\/velocity/,
+    );
     assert.equal((await snooze(other, 99)).status, 201, "another admin has their own count");
     // deleting one makes room; so does one running out
     const first = burst.find((r) => r.status === 201)!.body.id;

@@ -111,7 +111,7 @@ async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
       errors: [{
         path: "body.customer",
         message: `no card ${fingerprint} is known here (no payment without a customer, no ` +
-          "recent decline, no open alert); give a card alert's subject as GET /fraud/alerts " +
+          "recent decline, no open alert); give a card alert's subject as GET /api/admin/payments/fraud/alerts " +
           "shows it, or the cus_… id of a customer",
       }],
     });
@@ -126,7 +126,7 @@ async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
       path: "body.customer",
       message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
         "Stripe's webhooks have reported, or a card alert's subject (card:<fingerprint>) as " +
-        "GET /fraud/alerts shows it",
+        "GET /api/admin/payments/fraud/alerts shows it",
     }],
   });
 }
