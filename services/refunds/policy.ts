@@ -90,12 +90,15 @@ export function assertRefundableTransaction(txn: Transaction): void {
  * The amount to refund: the one asked for, or everything left; refused beyond
  * what is left. `field` names the amount sent (`body.amount`), or null when
  * none was (everything left, or a refund already recorded being approved).
+ * `ownReservation`: what the refund being approved holds itself, not shown as
+ * "in flight" beside it.
  */
 export function resolveAmount(
   txn: Transaction,
   requested: number | undefined,
   refundable: number,
   field: string | null,
+  ownReservation = 0,
 ): number {
   const amount = requested ?? refundable;
   const money = (minor: number) => formatMoney(minor, txn.currency);
@@ -106,9 +109,9 @@ export function resolveAmount(
         ? `nothing is left to refund on ${txn.id} (captured ${
           money(txn.amount_captured ?? txn.amount)
         }, refunded ` +
-          `${money(txn.amount_refunded)}, in flight ${money(txn.amount_reserved)}, disputed ${
-            money(txn.amount_disputed)
-          })`
+          `${money(txn.amount_refunded)}, in flight ${
+            money(txn.amount_reserved - ownReservation)
+          }, disputed ${money(txn.amount_disputed)})`
         : `amount ${amount} (${money(amount)}) exceeds what is refundable on ${txn.id}: ` +
           `${refundable} (${money(refundable)}) left`,
       {
