@@ -27,7 +27,10 @@ Deno.test("a refund in the queue shows its amount in major units and the request
     const asked = await askRefund(w, pay.txnId, 6000, "item came back broken");
     const queue = await w.t.services.approvals.list({ status: "pending", limit: 25 });
     const entry = queue.data.find((r: ApprovalRequest) => r.id === asked.refund.id);
-    assert.equal(entry?.summary, `refund 60.00 USD on ${pay.txnId} (threshold)`);
+    assert.equal(
+      entry?.summary,
+      `refund 60.00 USD on ${pay.txnId} (threshold: 60.00 USD, at or above 50.00 USD)`,
+    );
     assert.equal(entry?.payload.note, "item came back broken");
     assert.equal(entry?.payload.amount, 6000);
   }, { env: ENV });
