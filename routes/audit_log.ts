@@ -30,6 +30,9 @@ const ACTOR_HINT = "actor takes an admin's id, adm_… (as GET /api/admin/users 
   "own is on GET /api/admin/me), me for your own, or a job's as entries show it in actor.id " +
   "(stripe, cli, cron:reconcile_refunds, …)";
 
+const ACTION_HINT = "action takes a whole dotted action as entries show it (refund.create, " +
+  "refund.approve, auth.step_up, …); a part such as refund matches nothing";
+
 const FilterQuery = z.object({
   actor: z.string().max(200, ACTOR_HINT)
     .refine(
@@ -42,7 +45,11 @@ const FilterQuery = z.object({
       description: "actor id: an admin (`adm_…`, or `me` for the caller's own), a job " +
         "(`cron:…`) or `stripe`, e.g. `me`",
     }),
-  action: filterText("action", "dotted action", "refund.create"),
+  action: z.string().max(200, ACTION_HINT).regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, ACTION_HINT)
+    .optional().openapi({
+      param: { name: "action", in: "query" },
+      description: "the whole dotted action, e.g. `refund.create`",
+    }),
   target: filterText(
     "target",
     "target id; a payment's PaymentIntent (`pi_…`) or Charge (`ch_…`) id finds its " +

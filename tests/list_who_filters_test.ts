@@ -150,3 +150,38 @@ Deno.test("a cursor sent with other filters than its page's is 422 saying to sen
     assert.match(body.errors[0].message, /same path and filters/);
   });
 });
+
+Deno.test("the audit log's action takes a whole dotted name: a prefix is 422 on query.action", async () => {
+  await withTestApp(async (t) => {
+    const auditor = await createAdmin(t, "auditor");
+    for (const action of ["refund", "Refund.Create", "refund.*"]) {
+      const res = await t.app.request(`${AUDIT}?action=${encodeURIComponent(action)}`, {
+        headers: authHeaders(auditor),
+      });
+      assert.equal(res.status, 422, action);
+      const body = await res.json();
+      assert.equal(body.errors[0].path, "query.action");
+      assert.match(body.errors[0].message, /^action takes a whole dotted action/);
+    }
+    for (const action of ["refund.create", "auth.step_up", "authorization.capture.settle"]) {
+      const res = await t.app.request(`${AUDIT}?action=${action}`, {
+        headers: authHeaders(auditor),
+      });
+      assert.equal(res.status, 200, action);
+    }
+  });
+});
+
+Deno.test("GET /transactions?customer= names the field and what to send", async () => {
+  await withTestApp(async (t) => {
+    const viewer = await createAdmin(t, "viewer");
+    const res = await t.app.request(
+      `/api/admin/payments/transactions?customer=${encodeURIComponent("ada@example.com")}`,
+      { headers: authHeaders(viewer) },
+    );
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.errors[0].path, "query.customer");
+    assert.match(body.errors[0].message, /^customer takes a Stripe customer id, cus_…/);
+  });
+});
