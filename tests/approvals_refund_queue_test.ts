@@ -80,7 +80,10 @@ Deno.test("rejecting a refund through /approvals needs a note, as its own route 
       jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
     );
     assert.equal(res.status, 422);
-    assert.equal((await res.json()).errors[0].path, "body.note");
+    const problem = await res.json();
+    assert.equal(problem.errors[0].path, "body.note");
+    // in the words of the refund's own route (README "API": errors name the field)
+    assert.match(problem.errors[0].message, /^note is required/);
     const doc = await (await w.t.app.request("/openapi.json")).json();
     const op = doc.paths["/api/admin/approvals/{id}/reject"].post;
     assert.match(op.description, /refund \(`rfd_…`\) needs a `note`/);
