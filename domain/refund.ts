@@ -76,6 +76,8 @@ export interface RefundRecord {
   stripe_target: { payment_intent: string } | { charge: string } | null;
   /** why a second person must approve (`threshold`, `daily_cap`); empty when not */
   approval_reasons: string[];
+  /** the sums behind `approval_reasons`, in words; absent on records stored before it was kept */
+  approval_detail?: string | null;
   /** SHA-256 of transaction, amount, currency and reason: what an approval approves */
   approval_hash: string | null;
   /** ISO 8601: an approval request past this is expired (its reservation released) */

@@ -45,16 +45,11 @@ export class CursorSealer {
 
   /** The KV cursor inside `sealed`, if it was made by this service for `scope`. */
   async unseal(scope: string, sealed: string): Promise<string> {
-    const bad = () =>
+    const bad = (message = "invalid or foreign cursor; omit it to start from the first page") =>
       new AppError(
         "validation_failed",
         "cursor is not valid for this listing; start again without it",
-        {
-          errors: [{
-            path: "query.cursor",
-            message: "invalid or foreign cursor; omit it to start from the first page",
-          }],
-        },
+        { errors: [{ path: "query.cursor", message }] },
       );
     const [bodyPart, macPart, extra] = sealed.split(".");
     if (!bodyPart || !macPart || extra !== undefined) throw bad();
@@ -71,7 +66,14 @@ export class CursorSealer {
     );
     if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) throw bad();
     const parsed = JSON.parse(new TextDecoder().decode(body)) as { s: string; c: string };
-    if (parsed.s !== scope) throw bad();
+    if (parsed.s !== scope) {
+      // Ours, for another listing or other filters: say what to send (README "API": lists).
+      throw bad(
+        "this cursor belongs to another listing, or to this one with other filters: send it " +
+          "with the same path and filters as the request that returned it (only limit may " +
+          "change), or omit it to start from the first page",
+      );
+    }
     return parsed.c;
   }
 }

@@ -145,6 +145,12 @@ export const RefundSchema = z.object({
   approval: z.object({
     required: z.boolean(),
     reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
+    detail: z.string().nullable().openapi({
+      description: "why, in words: what the requester's refunds of 24 h add up to against the " +
+        "threshold or the daily cap; null when no approval is needed",
+      example: "threshold: 1.00 USD with the requester's other refunds of 24 h on this " +
+        "payment, its customer or its card (1,200.00 USD) is 1,201.00 USD, at or above 500.00 USD",
+    }),
     hash: z.string().nullable().openapi({
       description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
     }),

@@ -25,13 +25,31 @@ const filterText = (name: string, description: string, example: string) =>
     description: `${description}, e.g. \`${example}\``,
   });
 
+// README "API": a "who" filter takes an id or `me`; an email or a name would list nothing.
+const ACTOR_HINT = "actor takes an admin's id, adm_… (as GET /api/admin/users shows it; your " +
+  "own is on GET /api/admin/me), me for your own, or a job's as entries show it in actor.id " +
+  "(stripe, cli, cron:reconcile_refunds, …)";
+
+const ACTION_HINT = "action takes a whole dotted action as entries show it (refund.create, " +
+  "refund.approve, auth.step_up, …); a part such as refund matches nothing";
+
 const FilterQuery = z.object({
-  actor: filterText(
-    "actor",
-    "actor id: an admin (`adm_…`), a job (`cron:…`) or `stripe`",
-    "adm_01J",
-  ),
-  action: filterText("action", "dotted action", "refund.create"),
+  actor: z.string().max(200, ACTOR_HINT)
+    .refine(
+      (v) =>
+        v === "me" || /^adm_[0-9A-Za-z]+$/.test(v) || /^[a-z][a-z0-9_]*([.:][a-z0-9_]+)*$/.test(v),
+      { message: ACTOR_HINT },
+    )
+    .optional().openapi({
+      param: { name: "actor", in: "query" },
+      description: "actor id: an admin (`adm_…`, or `me` for the caller's own), a job " +
+        "(`cron:…`) or `stripe`, e.g. `me`",
+    }),
+  action: z.string().max(200, ACTION_HINT).regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, ACTION_HINT)
+    .optional().openapi({
+      param: { name: "action", in: "query" },
+      description: "the whole dotted action, e.g. `refund.create`",
+    }),
   target: filterText(
     "target",
     "target id; a payment's PaymentIntent (`pi_…`) or Charge (`ch_…`) id finds its " +
@@ -174,12 +192,13 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
 async function toFilters(
   services: Services,
   q: z.infer<typeof FilterQuery>,
+  caller: string,
 ): Promise<AuditFilters> {
   const target = q.target !== undefined && /^(pi|ch)_/.test(q.target)
     ? await transactionFilterOf(services, q.target)
     : q.target;
   return {
-    ...(q.actor !== undefined ? { actor: q.actor } : {}),
+    ...(q.actor !== undefined ? { actor: q.actor === "me" ? caller : q.actor } : {}),
     ...(q.action !== undefined ? { action: q.action } : {}),
     ...(target !== undefined ? { target } : {}),
     ...(q.from !== undefined ? { from: Date.parse(q.from) } : {}),
@@ -191,7 +210,7 @@ export function auditLogRoutes(services: Services) {
   return createRouter()
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
-      const filters = await toFilters(services, q);
+      const filters = await toFilters(services, q, callContext(c).actor.id);
       checkTimeRange(filters);
       const page = await services.audit.list({
         ...filters,
@@ -209,9 +228,10 @@ export function auditLogRoutes(services: Services) {
     })
     .openapi(exportRoute, async (c) => {
       const { format, ...filters } = c.req.valid("query");
+      const ctx = callContext(c);
       const stream = await services.audit.export(
-        callContext(c),
-        await toFilters(services, filters),
+        ctx,
+        await toFilters(services, filters, ctx.actor.id),
         format,
       );
       const stamp = new Date(services.deps.clock.now()).toISOString().replaceAll(":", "-");

@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
-import { callContext } from "./context.ts";
+import { assigneeFilter, callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
 import {
   errorResponses,
@@ -136,6 +136,11 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
 });
 
+// README "API": a "who" filter takes an id or `me`; an email or a name would list nothing.
+const REQUESTED_BY_HINT = "requested_by takes an admin's id, adm_… (as GET /api/admin/users " +
+  "shows it; your own is on GET /api/admin/me), me for your own, or stripe_dashboard for " +
+  "refunds made outside this service";
+
 const ListFilters = {
   status: z.enum(REFUND_STATUSES, { error: statusError }).optional().openapi({
     param: { name: "status", in: "query" },
@@ -144,10 +149,15 @@ const ListFilters = {
     param: { name: "transaction_id", in: "query" },
     description: "the txn_… id, or the payment's pi_… / ch_… id",
   }),
-  requested_by: z.string().min(1).max(64).optional().openapi({
-    param: { name: "requested_by", in: "query" },
-    description: "admin id, or `stripe_dashboard`",
-  }),
+  requested_by: z.string().max(64, REQUESTED_BY_HINT)
+    .refine((v) => v === "me" || v === "stripe_dashboard" || /^adm_[0-9A-Za-z]+$/.test(v), {
+      message: REQUESTED_BY_HINT,
+    })
+    .optional().openapi({
+      param: { name: "requested_by", in: "query" },
+      description: "an admin's `adm_…` id, `me` for the caller's own, or `stripe_dashboard` " +
+        "(refunds made outside this service)",
+    }),
 };
 
 const list = listRoute({
@@ -255,8 +265,13 @@ export function refundRoutes(services: Services) {
     .openapi(list, async (c) => {
       const q = c.req.valid("query");
       const txn = q.transaction_id && await transactionFilterOf(services, q.transaction_id);
+      const requester = assigneeFilter(c, q.requested_by); // `me` is the caller
       return c.json(
-        await services.refunds.list({ ...q, ...(txn ? { transaction_id: txn } : {}) }),
+        await services.refunds.list({
+          ...q,
+          ...(txn ? { transaction_id: txn } : {}),
+          ...(requester !== undefined ? { requested_by: requester } : {}),
+        }),
         200,
       );
     })

@@ -81,7 +81,10 @@ export const TransactionSchema = z.object({
 }).openapi("Transaction");
 
 const ListFilters = {
-  customer: z.string().regex(/^cus_[A-Za-z0-9]+$/, "a Stripe customer id (cus_…)").optional()
+  customer: z.string().regex(
+    /^cus_[A-Za-z0-9]+$/,
+    "customer takes a Stripe customer id, cus_… (as a transaction's customer shows it)",
+  ).optional()
     .openapi({ param: { name: "customer", in: "query" }, description: "e.g. `cus_R2d2C3po`" }),
   status: z.enum(TXN_STATUSES as [string, ...string[]], {
     error: `status must be one of ${TXN_STATUSES.join(", ")}`,

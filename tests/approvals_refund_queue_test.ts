@@ -27,7 +27,10 @@ Deno.test("a refund in the queue shows its amount in major units and the request
     const asked = await askRefund(w, pay.txnId, 6000, "item came back broken");
     const queue = await w.t.services.approvals.list({ status: "pending", limit: 25 });
     const entry = queue.data.find((r: ApprovalRequest) => r.id === asked.refund.id);
-    assert.equal(entry?.summary, `refund 60.00 USD on ${pay.txnId} (threshold)`);
+    assert.equal(
+      entry?.summary,
+      `refund 60.00 USD on ${pay.txnId} (threshold: 60.00 USD, at or above 50.00 USD)`,
+    );
     assert.equal(entry?.payload.note, "item came back broken");
     assert.equal(entry?.payload.amount, 6000);
   }, { env: ENV });
@@ -77,7 +80,10 @@ Deno.test("rejecting a refund through /approvals needs a note, as its own route 
       jsonRequest("POST", otpHeaders(w.t, w.operator2), {}),
     );
     assert.equal(res.status, 422);
-    assert.equal((await res.json()).errors[0].path, "body.note");
+    const problem = await res.json();
+    assert.equal(problem.errors[0].path, "body.note");
+    // in the words of the refund's own route (README "API": errors name the field)
+    assert.match(problem.errors[0].message, /^note is required/);
     const doc = await (await w.t.app.request("/openapi.json")).json();
     const op = doc.paths["/api/admin/approvals/{id}/reject"].post;
     assert.match(op.description, /refund \(`rfd_…`\) needs a `note`/);

@@ -296,3 +296,24 @@ Deno.test("a refund awaiting approval that the payment can no longer carry ends 
     assert.equal(rest.refund.status, "succeeded");
   });
 });
+
+Deno.test("approving a refund the payment can no longer carry counts only other refunds as in flight in its message", async () => {
+  await withRefundWorld(async (w) => {
+    const { pi, txnId } = await w.pay(90_000);
+    const asked = await askRefund(w, txnId, 60_000, "order returned");
+    assert.equal(asked.refund.status, "awaiting_approval");
+    // meanwhile the whole payment is refunded in the Dashboard
+    await w.stripe.refunds.create({ payment_intent: pi.id });
+    await w.deliver();
+    const res = await w.t.app.request(
+      `/api/admin/payments/refunds/${asked.refund.id}/approve`,
+      jsonRequest("POST", otpHeaders(w.t, w.operator2), await approvalOf(w.t, asked.refund.id)),
+    );
+    assert.equal(res.status, 422);
+    const problem = await res.json();
+    assert.equal(problem.code, "amount_exceeds_refundable");
+    assert.equal(problem.refund_status, "failed");
+    // the refund being approved is not "in flight" besides itself
+    assert.match(problem.detail, /refunded 900\.00 USD, in flight 0\.00 USD/);
+  });
+});

@@ -26,7 +26,7 @@ export function refundAsApproval(r: RefundView): ApprovalRequest {
       approval_reasons: r.approval.reasons,
     },
     summary: `refund ${formatMoney(r.amount, r.currency)} on ${r.transaction_id} (${
-      r.approval.reasons.join(", ")
+      r.approval.detail ?? r.approval.reasons.join(", ")
     })`,
     target: { type: "refund", id: r.id },
     requested_by: r.requested_by,

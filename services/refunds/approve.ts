@@ -201,7 +201,8 @@ function commitApproval(
     await assertChargeRefundable(kv, op, txnEntry.value.id);
     assertRefundableTransaction(txnEntry.value);
     const refundable = refundableOf(txnEntry.value, before.reserved);
-    resolveAmount(txnEntry.value, before.amount, refundable, null); // no amount is sent here
+    // no amount is sent here; its own reservation is not "in flight" beside it
+    resolveAmount(txnEntry.value, before.amount, refundable, null, before.reserved);
     op.check(txnEntry);
     if (before.job) addJobRemoval(op, before.job);
     const iso = new Date(now).toISOString();

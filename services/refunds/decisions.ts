@@ -86,7 +86,7 @@ export async function reject(
         if (!body.note?.trim()) {
           throw validationFailed([{
             path: "body.note",
-            message: "say why (1 to 500 characters)",
+            message: "note is required: say why the refund is rejected (1 to 500 characters)",
           }]);
         }
         try {

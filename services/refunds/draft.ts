@@ -12,6 +12,8 @@ export function draftRecord(p: {
   base: Pick<RefundRecord, "transaction_id" | "amount" | "currency" | "reason">;
   requester: string;
   reasons: string[];
+  /** the sums behind `reasons`, in words (policy.ts `approvalDecision`) */
+  detail?: string | null;
   hash: string | null;
   capDay: string | null;
   now: number;
@@ -37,6 +39,7 @@ export function draftRecord(p: {
       ? { payment_intent: txn.stripe_payment_intent }
       : { charge: txn.stripe_charge! },
     approval_reasons: reasons,
+    approval_detail: awaiting ? p.detail ?? null : null,
     approval_hash: p.hash,
     expires_at: awaiting ? new Date(now + APPROVAL_TTL_MS).toISOString() : null,
     reserved: base.amount,

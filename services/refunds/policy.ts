@@ -90,12 +90,15 @@ export function assertRefundableTransaction(txn: Transaction): void {
  * The amount to refund: the one asked for, or everything left; refused beyond
  * what is left. `field` names the amount sent (`body.amount`), or null when
  * none was (everything left, or a refund already recorded being approved).
+ * `ownReservation`: what the refund being approved holds itself, not shown as
+ * "in flight" beside it.
  */
 export function resolveAmount(
   txn: Transaction,
   requested: number | undefined,
   refundable: number,
   field: string | null,
+  ownReservation = 0,
 ): number {
   const amount = requested ?? refundable;
   const money = (minor: number) => formatMoney(minor, txn.currency);
@@ -106,9 +109,9 @@ export function resolveAmount(
         ? `nothing is left to refund on ${txn.id} (captured ${
           money(txn.amount_captured ?? txn.amount)
         }, refunded ` +
-          `${money(txn.amount_refunded)}, in flight ${money(txn.amount_reserved)}, disputed ${
-            money(txn.amount_disputed)
-          })`
+          `${money(txn.amount_refunded)}, in flight ${
+            money(txn.amount_reserved - ownReservation)
+          }, disputed ${money(txn.amount_disputed)})`
         : `amount ${amount} (${money(amount)}) exceeds what is refundable on ${txn.id}: ` +
           `${refundable} (${money(refundable)}) left`,
       {
@@ -222,16 +225,31 @@ export interface PriorRefund {
  * nothing. `threshold` and `cap` are the currency's.
  */
 export function approvalReasons(
-  refund: {
-    amount: number;
-    currency: string;
-    transaction_id: string;
-    customer: string | null;
-    card: string | null;
-  },
+  refund: PolicyRefund,
   prior: PriorRefund[],
   limits: { threshold: number; cap: number },
 ): string[] {
+  return approvalDecision(refund, prior, limits).reasons;
+}
+
+/** The refund the policy judges. */
+export interface PolicyRefund {
+  amount: number;
+  currency: string;
+  transaction_id: string;
+  customer: string | null;
+  card: string | null;
+}
+
+/**
+ * The reasons, and the sums behind them in words (`approval.detail`), so that a small
+ * refund held because of the requester's earlier ones says so.
+ */
+export function approvalDecision(
+  refund: PolicyRefund,
+  prior: PriorRefund[],
+  limits: { threshold: number; cap: number },
+): { reasons: string[]; detail: string | null } {
   const live = prior.filter((p) => p.currency === refund.currency && !isReleased(p.status));
   const related = live.filter((p) =>
     p.transaction_id === refund.transaction_id ||
@@ -239,10 +257,33 @@ export function approvalReasons(
     (refund.card !== null && p.card === refund.card)
   );
   const sum = (list: PriorRefund[]) => list.reduce((n, p) => n + p.amount, 0);
+  const money = (minor: number) => formatMoney(minor, refund.currency);
+  const added = (others: number, what: string) =>
+    others === 0
+      ? `${money(refund.amount)}`
+      : `${money(refund.amount)} with the requester's other ${what} (${money(others)}) is ` +
+        money(refund.amount + others);
   const reasons: string[] = [];
-  if (refund.amount + sum(related) >= limits.threshold) reasons.push("threshold");
-  if (refund.amount + sum(live) > limits.cap) reasons.push("daily_cap");
-  return reasons;
+  const details: string[] = [];
+  const relatedSum = sum(related);
+  if (refund.amount + relatedSum >= limits.threshold) {
+    reasons.push("threshold");
+    details.push(
+      `threshold: ${
+        added(relatedSum, "refunds of 24 h on this payment, its customer or its card")
+      }, at or above ${money(limits.threshold)}`,
+    );
+  }
+  const liveSum = sum(live);
+  if (refund.amount + liveSum > limits.cap) {
+    reasons.push("daily_cap");
+    details.push(
+      `daily cap: ${added(liveSum, `${refund.currency.toUpperCase()} refunds of 24 h`)}, above ${
+        money(limits.cap)
+      }`,
+    );
+  }
+  return { reasons, detail: details.length ? details.join("; ") : null };
 }
 
 /** UTC calendar day (`2026-11-26`) of a time, for the daily caps. */

@@ -10,8 +10,8 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import {
   APPROVAL_TTL_MS,
+  approvalDecision,
   approvalHash,
-  approvalReasons,
   assertRefundableTransaction,
   assertValidInput,
   duplicateSuspected,
@@ -83,7 +83,7 @@ async function policyReasons(
   reads: RequestReads,
   txn: Transaction,
   amount: number,
-): Promise<string[]> {
+): Promise<{ reasons: string[]; detail: string | null }> {
   const payer = payerOf(txn);
   const prior = payer.customer !== null || payer.card !== null
     ? await policy.withPayers(reads.rows)
@@ -92,7 +92,7 @@ async function policyReasons(
   const cap = config.refundDailyCaps
     ? amountFor(config.refundDailyCaps, txn.currency)
     : threshold * 10;
-  return approvalReasons(
+  return approvalDecision(
     { amount, currency: txn.currency, transaction_id: txn.id, ...payer },
     prior,
     { threshold, cap },
@@ -169,7 +169,7 @@ function requestRefund(
       if (duplicate) throw duplicateSuspected(duplicate);
     }
     const capDay = ctx.actor.type === "admin" ? utcDay(now) : null;
-    const reasons = await policyReasons(deps, policy, reads, txn, amount);
+    const { reasons, detail } = await policyReasons(deps, policy, reads, txn, amount);
     const awaiting = reasons.length > 0;
     const base = { transaction_id: txn.id, amount, currency: txn.currency, reason: input.reason };
     const record = draftRecord({
@@ -179,6 +179,7 @@ function requestRefund(
       base,
       requester,
       reasons,
+      detail,
       hash: awaiting ? await approvalHash(base) : null,
       capDay,
       now,
@@ -203,7 +204,11 @@ function requestRefund(
         action: "refund.create",
         target: { type: "refund", id },
         result: "ok",
-        after: { ...refundAuditView(record), approval_reasons: reasons },
+        after: {
+          ...refundAuditView(record),
+          approval_reasons: reasons,
+          ...(detail ? { approval_detail: detail } : {}),
+        },
         reason: record.note,
         stripe: { idempotency_key: awaiting ? null : record.stripe_idempotency_key },
       }],

@@ -29,6 +29,7 @@ export function refundView(r: RefundRecord, now: number): RefundView {
     approval: {
       required: r.approval_reasons.length > 0,
       reasons: r.approval_reasons,
+      detail: r.approval_detail ?? null,
       hash: r.approval_hash,
       expires_at: r.expires_at,
     },
