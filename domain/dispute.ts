@@ -171,7 +171,8 @@ export function phaseOf(
   if (r.submission && r.submission.round === round && r.submission.state !== "failed") {
     return "submitted";
   }
-  return r.draft ? "drafting" : "needs_response";
+  // a draft emptied of every field is nothing drafted (README, "Dispute workbench", Phases)
+  return r.draft?.fields.length ? "drafting" : "needs_response";
 }
 
 /**
