@@ -218,6 +218,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     ...errorResponses(
       "not_found",
       "conflict",
+      "idempotency_key_reused",
       "self_approval_forbidden",
       "stripe_error",
       "stripe_unavailable",
