@@ -159,6 +159,26 @@ Deno.test("PATCH assignee takes only an active account whose role works disputes
   });
 });
 
+Deno.test("PATCH assignee me takes the dispute for yourself, as the list's assignee=me finds it", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const viewer = await createAdmin(w.t, "viewer");
+    const path = `/disputes/${dispute.id}`;
+    const mine = await call(w, support, "PATCH", path, { assignee: "me" });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.assignee, support.id);
+    const listed = await call(w, support, "GET", "/disputes?assignee=me");
+    assert.deepEqual(listed.body.data.map((d: { id: string }) => d.id), [dispute.id]);
+    // a second click: nothing written
+    assert.equal((await call(w, support, "PATCH", path, { assignee: "me" })).status, 200);
+    const assigns = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.assign");
+    assert.deepEqual(assigns.map((e) => e.after), [{ assignee: support.id }]);
+    // "me" is whoever asks; one who cannot work disputes cannot assign at all
+    assert.equal((await call(w, viewer, "PATCH", path, { assignee: "me" })).status, 403);
+  });
+});
+
 Deno.test("PATCH refuses an unknown field by name, and the assign audit entry keeps the previous assignee", async () => {
   await withRefundWorld(async (w) => {
     const { dispute } = await disputedPayment(w);
