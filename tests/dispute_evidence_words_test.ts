@@ -39,3 +39,19 @@ Deno.test("a draft emptied of every field is nothing drafted: phase needs_respon
     assert.equal(again.body.phase, "drafting");
   });
 });
+
+Deno.test("a draft naming a file Stripe does not know is saved unstaged, its stage_error naming the field and the fix", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w, 4200);
+    const saved = await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, {
+      customer_name: "Ada",
+      receipt: "file_nope123",
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    assert.equal(saved.body.draft.staged, false);
+    const error = String(saved.body.draft.stage_error);
+    assert.match(error, /No such file/);
+    assert.match(error, /receipt/);
+    assert.match(error, /POST \/api\/admin\/payments\/disputes\/dsp_\w+\/files/);
+  });
+});
