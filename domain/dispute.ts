@@ -234,7 +234,7 @@ export function deadlineRefusal(
   if (!r.evidence_due_by) return null;
   const due = new Date(r.evidence_due_by * 1000).toISOString();
   if (r.evidence_due_by * 1000 <= nowMs) return `the evidence deadline passed at ${due}`;
-  if (r.past_due) return `the evidence deadline (${due}) has passed: Stripe marks it past_due`;
+  if (r.past_due) return `the evidence deadline (${due}) has passed (Stripe marks it past_due)`;
   return null;
 }
 
