@@ -171,7 +171,8 @@ export function phaseOf(
   if (r.submission && r.submission.round === round && r.submission.state !== "failed") {
     return "submitted";
   }
-  return r.draft ? "drafting" : "needs_response";
+  // a draft emptied of every field is nothing drafted (README, "Dispute workbench", Phases)
+  return r.draft?.fields.length ? "drafting" : "needs_response";
 }
 
 /**
@@ -221,13 +222,28 @@ export function submitRefusal(
   return deadlineRefusal(r, nowMs);
 }
 
-/** Evidence is taken only until `evidence_due_by` (null: the deadline has not passed). */
+/**
+ * Evidence is taken only until `evidence_due_by` (null: the deadline has not passed).
+ * Stripe's `past_due` is its own word that it has: Stripe refuses evidence from then on,
+ * whatever this service's clock reads (README, "Dispute workbench", Deadlines).
+ */
 export function deadlineRefusal(
-  r: Pick<DisputeRecord, "evidence_due_by">,
+  r: Pick<DisputeRecord, "evidence_due_by" | "past_due">,
   nowMs: number,
 ): string | null {
-  if (!r.evidence_due_by || r.evidence_due_by * 1000 > nowMs) return null;
-  return `the evidence deadline passed at ${new Date(r.evidence_due_by * 1000).toISOString()}`;
+  if (!r.evidence_due_by) return null;
+  const due = new Date(r.evidence_due_by * 1000).toISOString();
+  if (r.evidence_due_by * 1000 <= nowMs) return `the evidence deadline passed at ${due}`;
+  if (r.past_due) return `the evidence deadline (${due}) has passed (Stripe marks it past_due)`;
+  return null;
+}
+
+/** Whether the evidence deadline has passed, by this service's clock or by Stripe's word. */
+export function deadlinePassed(
+  r: Pick<DisputeRecord, "evidence_due_by" | "past_due">,
+  nowMs: number,
+): boolean {
+  return deadlineRefusal(r, nowMs) !== null;
 }
 
 export const MAX_DISPUTE_HISTORY = 100;

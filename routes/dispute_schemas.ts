@@ -169,10 +169,18 @@ export const EvidenceBody = z.object({
 });
 
 export const SyncSummarySchema = z.object({
-  seen: z.number().int(),
-  changed: z.number().int(),
-  pages: z.number().int(),
-  dispute_id: z.string().nullable(),
+  seen: z.number().int().openapi({ description: "disputes read from Stripe" }),
+  changed: z.number().int().openapi({
+    description: "of those, the ones that changed something here (0: all were known already)",
+  }),
+  pages: z.number().int().openapi({
+    description: "list pages read from Stripe (0 when one dispute was asked for)",
+  }),
+  dispute_id: z.string().nullable().openapi({
+    description: "Stripe's id (`du_…`) of the one dispute pulled, also when it was asked for " +
+      "by ours (`dsp_…`); null when every dispute was",
+    example: "du_1QxYz",
+  }),
 }).openapi("DisputeSyncSummary");
 
 export const IdParam = z.object({

@@ -58,7 +58,8 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
     body: jsonBody(
       z.object({
         assignee: z.string().min(1).max(64).nullable().openapi({
-          description: "an active admin who can work disputes (`adm_…`), or null to unassign",
+          description: "an active admin who can work disputes (`adm_…`), `me` for yourself, " +
+            "or null to unassign",
           example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
         }),
       }).strict().openapi("DisputeAssignment"),
@@ -218,6 +219,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     ...errorResponses(
       "not_found",
       "conflict",
+      "idempotency_key_reused",
       "self_approval_forbidden",
       "stripe_error",
       "stripe_unavailable",
@@ -275,7 +277,10 @@ export function disputeRoutes(services: Services) {
     .openapi(show, async (c) => c.json(await d.get(c.req.valid("param").id), 200))
     .openapi(patch, async (c) => {
       const { id } = c.req.valid("param");
-      return c.json(await d.assign(callContext(c), id, c.req.valid("json").assignee), 200);
+      // `me` is the caller, as in the list's `assignee=me` (README, "API")
+      const assignee = c.req.valid("json").assignee;
+      const who = assignee === null ? null : assigneeFilter(c, assignee)!;
+      return c.json(await d.assign(callContext(c), id, who), 200);
     })
     .openapi(notes, async (c) => {
       const { id } = c.req.valid("param");

@@ -106,6 +106,10 @@ Deno.test("accept with the same Idempotency-Key and body replays the first answe
     const other = await send("accept-1", "another note");
     assert.equal(other.status, 422);
     assert.equal((await other.json()).code, "idempotency_key_reused");
+    // and the OpenAPI document says so, as on every route that takes a key
+    const doc = await (await w.t.app.request("/openapi.json")).json();
+    const documented = doc.paths["/api/admin/payments/disputes/{id}/accept"].post.responses["422"];
+    assert.match(documented.description, /idempotency_key_reused/);
     // the same accept under a fresh key is a second click: the close, nothing written
     const fresh = await send("accept-2", "fraud confirmed");
     assert.equal(fresh.status, 200);

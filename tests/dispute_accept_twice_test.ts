@@ -109,3 +109,19 @@ Deno.test("isolates: two operators accepting one dispute on both at once close i
     assert.equal((await w.t.services.audit.verify()).ok, true);
   }, { file: true });
 });
+
+Deno.test("the accepter's own accept with another note, after the close, is 409 naming them as you", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const path = `/disputes/${dispute.id}/accept`;
+    const first = await call(w, w.operator, "POST", path, { note: "fraud confirmed" }, true);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const other = await call(w, w.operator, "POST", path, { note: "another reason" }, true);
+    assert.equal(other.status, 409, JSON.stringify(other.body));
+    assert.match(other.body.detail, new RegExp(`accepted by you \\(${w.operator.id}\\) at `));
+    // anyone else reads the accepter's id
+    const theirs = await call(w, w.operator2, "POST", path, { note: "fraud confirmed" }, true);
+    assert.equal(theirs.status, 409);
+    assert.match(theirs.body.detail, new RegExp(`accepted by ${w.operator.id} at `));
+  });
+});

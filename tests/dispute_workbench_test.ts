@@ -159,6 +159,53 @@ Deno.test("PATCH assignee takes only an active account whose role works disputes
   });
 });
 
+Deno.test("a Stripe dispute id not seen here is 404 saying how to pull it (sync), which then finds it", async () => {
+  await withRefundWorld(async (w) => {
+    const pi = await w.stripe.paymentIntents.create({
+      amount: 4200,
+      currency: "usd",
+      payment_method: "pm_card_createDispute",
+      confirm: true,
+    });
+    await w.dropHeld(); // its webhooks never arrive
+    const [du] = (await w.stripe.disputes.list({ payment_intent: pi.id })).data;
+    const missing = await call(w, w.operator, "GET", `/disputes/${du.id}`);
+    assert.equal(missing.status, 404, JSON.stringify(missing.body));
+    assert.match(missing.body.detail, new RegExp(`no dispute ${du.id}`));
+    assert.match(
+      missing.body.detail,
+      new RegExp(`POST /api/admin/payments/disputes/sync with \\{"dispute_id":"${du.id}"\\}`),
+    );
+    const synced = await call(w, w.operator, "POST", "/disputes/sync", { dispute_id: du.id });
+    assert.equal(synced.status, 200, JSON.stringify(synced.body));
+    assert.equal((await call(w, w.operator, "GET", `/disputes/${du.id}`)).status, 200);
+    // ours (dsp_…) that names nothing has nothing to pull: the plain 404
+    const ours = await call(w, w.operator, "GET", "/disputes/dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
+    assert.equal(ours.status, 404);
+    assert.doesNotMatch(ours.body.detail, /sync/);
+  });
+});
+
+Deno.test("PATCH assignee me takes the dispute for yourself, as the list's assignee=me finds it", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const support = await createAdmin(w.t, "support");
+    const viewer = await createAdmin(w.t, "viewer");
+    const path = `/disputes/${dispute.id}`;
+    const mine = await call(w, support, "PATCH", path, { assignee: "me" });
+    assert.equal(mine.status, 200, JSON.stringify(mine.body));
+    assert.equal(mine.body.assignee, support.id);
+    const listed = await call(w, support, "GET", "/disputes?assignee=me");
+    assert.deepEqual(listed.body.data.map((d: { id: string }) => d.id), [dispute.id]);
+    // a second click: nothing written
+    assert.equal((await call(w, support, "PATCH", path, { assignee: "me" })).status, 200);
+    const assigns = (await auditEntries(w.t.kv)).filter((e) => e.action === "dispute.assign");
+    assert.deepEqual(assigns.map((e) => e.after), [{ assignee: support.id }]);
+    // "me" is whoever asks; one who cannot work disputes cannot assign at all
+    assert.equal((await call(w, viewer, "PATCH", path, { assignee: "me" })).status, 403);
+  });
+});
+
 Deno.test("PATCH refuses an unknown field by name, and the assign audit entry keeps the previous assignee", async () => {
   await withRefundWorld(async (w) => {
     const { dispute } = await disputedPayment(w);

@@ -189,7 +189,7 @@ export function createDisputeAccepts(
           const request = same.again === "waiting" ? same.approval : null;
           return { value: { record: r, request, again: true }, audit: [] };
         }
-        const refusal = acceptRefusal(r);
+        const refusal = acceptRefusal(r, ctx);
         if (refusal) throw refused(id, refusal);
         const at = new Date(now).toISOString();
         const threshold = amountFor(config.refundApprovalThresholds, r.currency);

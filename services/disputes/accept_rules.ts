@@ -4,21 +4,27 @@
  * operator's own accept sent again (README, "Dispute workbench", Accepting
  * once), which answers what the first did.
  */
-import type { CallContext } from "../../domain/actor.ts";
+import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { acceptsEvidence, type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
 import type { ApprovalRequest } from "../approvals/mod.ts";
 import { getApproval } from "../../kv/approvals.ts";
 
-/** Who accepted it and when, for a close that went ahead ("" when none did). */
-function acceptedBy(r: DisputeRecord): string {
+/**
+ * Who accepted it and when, for a close that went ahead ("" when none did); with `ctx`,
+ * "you" to the accepter, as a submission names its submitter.
+ */
+function acceptedBy(r: DisputeRecord, ctx?: CallContext): string {
   const c = r.closing;
   if (!c || c.state === "failed") return "";
   const approved = c.approval_id ? `, approving request ${c.approval_id}` : "";
-  return `accepted by ${c.requested_by} at ${c.requested_at}${approved}`;
+  const who = ctx
+    ? byWhom(c.requested_by, c.requested_at, ctx)
+    : `by ${c.requested_by} at ${c.requested_at}`;
+  return `accepted ${who}${approved}`;
 }
 
-export function acceptRefusal(r: DisputeRecord): string | null {
-  const by = acceptedBy(r);
+export function acceptRefusal(r: DisputeRecord, ctx?: CallContext): string | null {
+  const by = acceptedBy(r, ctx);
   if (isClosedStatus(r.status)) {
     return `the dispute is already closed (${r.status})${by ? `: ${by}` : ""}`;
   }

@@ -10,7 +10,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
@@ -23,7 +23,11 @@ import {
 } from "../../domain/dispute.ts";
 import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
-import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
+import {
+  changedFields,
+  EVIDENCE_FILE_FIELDS,
+  type EvidenceDraft,
+} from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
 import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
 
@@ -145,6 +149,24 @@ async function noteStaged(
   return "recorded";
 }
 
+/**
+ * Why a stage failed, in words: Stripe's refusal of one evidence field (its `param`,
+ * `evidence[receipt]`) names the field and what to do (README "API": errors name it).
+ */
+function stageErrorOf(e: unknown, id: string): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const param = e instanceof AppError
+    ? (e.extra?.stripe as { param?: unknown } | undefined)?.param
+    : undefined;
+  const field = typeof param === "string" ? /^evidence\[(\w+)\]$/.exec(param)?.[1] : undefined;
+  if (!field) return message;
+  const fix = (EVIDENCE_FILE_FIELDS as readonly string[]).includes(field)
+    ? `upload the file with POST /api/admin/payments/disputes/${id}/files ` +
+      `(evidence_field=${field}) or remove ${field} from the draft`
+    : `correct ${field} or remove it from the draft`;
+  return `${message} (evidence field ${field}: ${fix})`;
+}
+
 export function createEvidenceDrafts(
   deps: Deps,
   svc: { audit: AuditService; applyDispute: DisputeApplier },
@@ -209,7 +231,7 @@ export function createEvidenceDrafts(
       return { dispute: staged };
     } catch (e) {
       log.warn("evidence draft saved but not staged at Stripe", { dispute_id: r.id, error: e });
-      return { error: e instanceof Error ? e.message : String(e) };
+      return { error: stageErrorOf(e, r.id) };
     }
   }
 

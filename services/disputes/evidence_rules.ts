@@ -74,22 +74,21 @@ export interface CheckedDraft {
   errors: FieldError[];
 }
 
+/** What a file field takes, worded by field (README "API": errors name the field and the fix). */
+const fileIdMessage = (k: string) =>
+  `${k} must be a file id (file_…) from POST /api/admin/payments/disputes/{id}/files`;
+
 function checkClassic(k: string, v: unknown, errors: FieldError[]): string | null {
   const path = `body.${k}`;
   if (typeof v !== "string") {
     errors.push({
       path,
-      message: FILES.has(k)
-        ? "must be a file id (file_…) from POST /api/admin/payments/disputes/{id}/files"
-        : "must be text (a string)",
+      message: FILES.has(k) ? fileIdMessage(k) : `${k} must be text (a string)`,
     });
     return null;
   }
   if (FILES.has(k) && !FILE_ID.test(v)) {
-    errors.push({
-      path,
-      message: "must be a file id (file_…) from POST /api/admin/payments/disputes/{id}/files",
-    });
+    errors.push({ path, message: fileIdMessage(k) });
     return null;
   }
   const problem = TEXT.has(k) ? evidenceTextProblem(v, evidenceFieldMax(k)) : null;
@@ -110,6 +109,14 @@ export function checkDraft(body: unknown): CheckedDraft {
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
     if (v === null || v === undefined) continue;
     if (k === "enhanced_evidence") {
+      if (typeof v !== "object" || Array.isArray(v)) {
+        errors.push({
+          path: `body.${k}`,
+          message: "enhanced_evidence must be an object: visa_compelling_evidence_3, " +
+            "visa_compliance or mastercard_compliance, as Stripe's API takes them",
+        });
+        continue;
+      }
       const parsed = Enhanced.safeParse(v);
       if (parsed.success) draft.enhanced_evidence = parsed.data as Record<string, unknown>;
       else {

@@ -1,6 +1,7 @@
 /** Disputes as the API shows them: a list row, and the detail with draft, deadline, notes, history. */
 import {
   acceptsEvidence,
+  deadlinePassed,
   type DisputeHistoryEntry,
   type DisputeNote,
   type DisputeRecord,
@@ -90,9 +91,7 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     amount: r.amount,
     currency: r.currency,
     evidence_due_by: iso(r.evidence_due_by),
-    time_left_s: awaitsResponse(r) && r.evidence_due_by
-      ? Math.floor(r.evidence_due_by - nowMs / 1000)
-      : null,
+    time_left_s: awaitsResponse(r) && r.evidence_due_by ? timeLeft(r, nowMs) : null,
     past_due: r.past_due,
     overdue: r.overdue,
     has_evidence: r.has_evidence,
@@ -106,6 +105,12 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
+}
+
+/** Seconds to the deadline; none left once Stripe marks it `past_due`, whatever our clock says. */
+function timeLeft(r: DisputeRecord, nowMs: number): number {
+  const left = Math.floor(r.evidence_due_by! - nowMs / 1000);
+  return r.past_due ? Math.min(left, 0) : left;
 }
 
 /** The deadline still matters: open, and no evidence submitted yet. */
@@ -139,7 +144,7 @@ export function actionsOf(
   const accept = acceptStatus === "pending" ? [] : ["accept"];
   if (noResponseAllowed(r)) return [...accept, "notes"];
   if (r.phase === "submitted") return ["notes"];
-  const open = r.evidence_due_by! * 1000 > nowMs;
+  const open = !deadlinePassed(r, nowMs);
   const answer = !open
     ? []
     : r.draft && holdsEvidence(draft)

@@ -7,7 +7,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { notFound, validationFailed } from "../../core/errors.ts";
+import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
 import {
@@ -87,8 +87,14 @@ export function createWorkbench(
       ? (await getDisputeIdByStripe(kv, id)).value
       : id;
     const r = localId ? (await getDispute(kv, localId)).value : null;
-    if (!r) throw notFound("dispute", id);
-    return r;
+    if (r) return r;
+    if (localId) throw notFound("dispute", id);
+    // Stripe's id, not seen here yet (its webhook late or lost): say how to pull it
+    throw new AppError(
+      "not_found",
+      `no dispute ${id} here yet: if Stripe has it, ` +
+        `POST /api/admin/payments/disputes/sync with {"dispute_id":"${id}"} pulls it`,
+    );
   }
 
   async function detail(record: DisputeRecord): Promise<DisputeDetail> {
