@@ -4,6 +4,7 @@
  * responses every route declares.
  */
 import { maskString } from "../core/log.ts";
+import { plainTextProblem } from "../domain/text.ts";
 import { z } from "@hono/zod-openapi";
 import { REFUND_REASONS, REFUND_STATUSES } from "../domain/refund.ts";
 import { ROLES } from "../domain/permissions.ts";
@@ -67,10 +68,23 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
  * required, 1 to 500 characters. A card number, key or token typed into it is
  * masked before it is stored anywhere (README, "Security").
  */
-export const NoteSchema = z.string().trim().min(1, "note is required (1 to 500 characters)").max(
-  500,
-  "note is at most 500 characters",
-).overwrite(maskString);
+/**
+ * `schema` refusing what is not plain text (`plainTextProblem`: control
+ * characters, broken Unicode) as a 422 naming `what` and the fix.
+ */
+export function plainText(schema: z.ZodString, what: string): z.ZodString {
+  return schema.refine((v) => plainTextProblem(v) === null, {
+    error: (issue) => `${what} ${plainTextProblem(String(issue.input))}`,
+  });
+}
+
+export const NoteSchema = plainText(
+  z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+    500,
+    "note is at most 500 characters",
+  ).overwrite(maskString),
+  "note",
+);
 
 /**
  * The hash an approver sends back, of what they reviewed (64 lowercase hex): `source` says

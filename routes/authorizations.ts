@@ -17,6 +17,7 @@ import {
   jsonBody,
   jsonContent,
   ourIdMessage,
+  plainText,
   stripeCallErrors,
 } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
@@ -120,9 +121,12 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
         reason: z.enum(CANCELLATION_REASONS, {
           error: `reason must be one of ${CANCELLATION_REASONS.join(", ")}`,
         }),
-        note: z.string().trim().min(1, "note is required (1 to 500 characters)").max(
-          500,
-          "note is at most 500 characters",
+        note: plainText(
+          z.string().trim().min(1, "note is required (1 to 500 characters)").max(
+            500,
+            "note is at most 500 characters",
+          ),
+          "note",
         ).openapi({ example: "Customer cancelled the order before shipping" }),
       }).strict().openapi("CancelAuthorizationRequest"),
     ),

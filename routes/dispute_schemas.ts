@@ -9,6 +9,7 @@ import {
   LimitQuery,
   oneOf,
   ourIdMessage,
+  plainText,
 } from "../openapi/schemas.ts";
 import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
 import {
@@ -193,9 +194,12 @@ export const IdParam = z.object({
 });
 
 export const Text = (what: string) =>
-  z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
-    2000,
-    `${what} is at most 2000 characters`,
+  plainText(
+    z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
+      2000,
+      `${what} is at most 2000 characters`,
+    ),
+    what,
   );
 
 export const ListQuery = z.object({

@@ -20,6 +20,7 @@ import {
   LimitQuery,
   ourIdMessage,
   pageSchema,
+  plainText,
 } from "../openapi/schemas.ts";
 import {
   AlertIdParam,
@@ -88,7 +89,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
           description: "an active analyst's, operator's or admin's id (`adm_…`; another, a " +
             "disabled account or one whose role cannot work alerts is 422), or null to unassign",
         }),
-        note: z.string().trim().max(500, "note is at most 500 characters").optional(),
+        note: plainText(z.string().trim().max(500, "note is at most 500 characters"), "note")
+          .optional(),
       }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both (a note goes with a status or an assignee, " +
           "into the alert's history; alone it changes nothing)",

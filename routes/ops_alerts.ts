@@ -19,6 +19,7 @@ import {
   jsonBody,
   jsonContent,
   ourIdMessage,
+  plainText,
 } from "../openapi/schemas.ts";
 import { oneOf, queryParam } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
@@ -105,12 +106,13 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
     params: IdParam,
     body: jsonBody(
       z.object({
-        note: z.string().trim().min(
-          1,
-          "note is required: say what was done (1 to 500 characters)",
-        )
-          .max(500, "note is at most 500 characters")
-          .openapi({ example: "refunded by hand in the Dashboard; ledger checked" }),
+        note: plainText(
+          z.string().trim().min(
+            1,
+            "note is required: say what was done (1 to 500 characters)",
+          ).max(500, "note is at most 500 characters"),
+          "note",
+        ).openapi({ example: "refunded by hand in the Dashboard; ledger checked" }),
       }).openapi("OpsAlertClose"),
     ),
   },
