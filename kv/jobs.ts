@@ -198,3 +198,36 @@ export async function reviveDeadJobs(
   }
   return revived;
 }
+
+/** How many pending jobs `addJobsDeletion` looks through (a backlog after an outage, say). */
+const PENDING_SCAN_LIMIT = 5_000;
+
+/**
+ * Adds to `op` the deletion of the jobs of `kind` whose payload `matches`, pending and
+ * dead-lettered alike: the work they stood for was done or given up by hand (a replay, a
+ * dismissal), so they no longer count as waiting or dead. Unchecked: a pending job that a
+ * runner claims meanwhile has moved to another key and ends by itself when it runs; past
+ * the scan's limit one is left to do the same.
+ */
+export async function addJobsDeletion(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  kind: string,
+  matches: (payload: unknown) => boolean,
+): Promise<number> {
+  let n = 0;
+  for await (const e of kv.list<DeadJob>({ prefix: keys.deadJobsPrefix() })) {
+    if (e.value.kind === kind && matches(e.value.payload)) {
+      op.delete(e.key);
+      n++;
+    }
+  }
+  const pending = kv.list<Job>({ prefix: keys.jobsPrefix() }, { limit: PENDING_SCAN_LIMIT });
+  for await (const e of pending) {
+    if (e.value.kind === kind && matches(e.value.payload)) {
+      op.delete(e.key);
+      n++;
+    }
+  }
+  return n;
+}
