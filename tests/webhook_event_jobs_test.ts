@@ -128,3 +128,16 @@ Deno.test("a failed event dismissed or replayed leaves no retry waiting: payops_
     assert.deepEqual(await listJobs(t.kv), []);
   });
 });
+
+Deno.test("the log line of a failed attempt says what happens next and what a person does", async () => {
+  await withApp(async (t) => {
+    const { event } = await failingEvent(t, false);
+    const line = t.logs.find((l) => l.includes("webhook event processing failed"));
+    assert.ok(line, t.logs.join("\n"));
+    const fields = JSON.parse(line);
+    assert.equal(fields.event_id, event.id);
+    assert.match(fields.next, /retried by the webhook\.process job/);
+    assert.match(fields.next, new RegExp(`/api/admin/payments/webhook-events/${event.id}/replay`));
+    assert.match(fields.next, /dismiss/);
+  });
+});

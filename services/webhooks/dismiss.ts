@@ -24,7 +24,8 @@ import { busyError, liveClaim } from "./claims.ts";
 import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
-import { addEventJobsDeletion, WEBHOOK_RETENTION_MS } from "./processing.ts";
+import { WEBHOOK_RETENTION_MS } from "./processing.ts";
+import { addEventJobsDeletion } from "./event_jobs.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ReplayParts } from "./replay.ts";
 

@@ -21,7 +21,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { type AuditInput, type AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
-import { addJobsDeletion, type Job } from "../../kv/jobs.ts";
+import type { Job } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 import { type ApplyOptions, type ApplyResult, type CommitHook } from "../ingest/mod.ts";
@@ -49,20 +49,6 @@ export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
 const WEEK_MS = 7 * 24 * 3600_000;
-
-/** Deletes, in `op`, the event's `webhook.process` job, pending or dead-lettered (a replay or a dismissal settled it). */
-export function addEventJobsDeletion(
-  kv: Deno.Kv,
-  op: Deno.AtomicOperation,
-  eventId: string,
-): Promise<number> {
-  return addJobsDeletion(
-    kv,
-    op,
-    WEBHOOK_PROCESS_JOB,
-    (p) => (p as { event_id?: string } | null)?.event_id === eventId,
-  );
-}
 
 /** What processes one verified event (services/ingest/applier.ts). */
 export interface EventApplier {
@@ -108,6 +94,10 @@ class EventProcessor {
         event_id: event.id,
         type: event.type,
         error,
+        next: `retried by the webhook.process job (${WEBHOOK_MAX_ATTEMPTS} attempts, then dead ` +
+          `with an ops alert); once the cause is fixed, replay it (POST ` +
+          `/api/admin/payments/webhook-events/${event.id}/replay), or dismiss it if it will ` +
+          `never apply (README, Stripe webhooks)`,
       });
       return { ok: false, error: message.slice(0, 1000) };
     }

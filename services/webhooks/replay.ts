@@ -25,7 +25,7 @@ import {
 import { type ReplayResult, toView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
-import { addEventJobsDeletion } from "./processing.ts";
+import { addEventJobsDeletion } from "./event_jobs.ts";
 import { modeMismatch } from "./ignore.ts";
 import {
   busyError,
