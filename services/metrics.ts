@@ -19,7 +19,7 @@ import type { TokenBucket } from "../kv/token_bucket.ts";
 import { getIgnoredCounts } from "../kv/webhook_events.ts";
 import { OPS_ALERT_KINDS } from "../kv/ops_alerts.ts";
 
-export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
+export { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../kv/metrics_counts.ts";
 
 /** Refund statuses that wait for Stripe or reconciliation. */
 const RECONCILING = ["processing", "pending", "requires_action"] as const;
