@@ -19,7 +19,13 @@ import {
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { indexAlertCustomers } from "./kv/fraud.ts";
-import { isKvConnectUrl, KvOpenError, openSecondHandle, openStore } from "./kv/open.ts";
+import {
+  isKvConnectUrl,
+  KvOpenError,
+  openSecondHandle,
+  openStore,
+  prepareStoreFile,
+} from "./kv/open.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
@@ -62,15 +68,13 @@ for (const [task, schedule] of Object.entries(cronSchedules(config))) {
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !isKvConnectUrl(config.kvPath);
-if (localFile) {
-  const dir = config.kvPath!.replace(/[^/]*$/, "");
-  if (dir) await Deno.mkdir(dir, { recursive: true });
-}
-const kv = await openStore(config.kvPath).catch((error) => {
-  if (!(error instanceof KvOpenError)) throw error;
-  console.error(error.message);
-  Deno.exit(1);
-});
+const kv = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvPath)).catch(
+  (error) => {
+    if (!(error instanceof KvOpenError)) throw error;
+    console.error(error.message);
+    Deno.exit(1);
+  },
+);
 await checkStoreLayout(kv).catch((error) => {
   if (!(error instanceof StoreLayoutError)) throw error;
   console.error(error.message);

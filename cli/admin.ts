@@ -26,7 +26,7 @@ import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
-import { isKvConnectUrl, KvOpenError, openStore } from "../kv/open.ts";
+import { KvOpenError, openStore, prepareStoreFile, storeFileExists } from "../kv/open.ts";
 import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
 
 interface Io {
@@ -40,10 +40,20 @@ const refuseStripe: StripeGateway = {
   call: () => Promise.reject(new Error("the admin CLI does not call Stripe")),
 };
 
-async function openServices(config: Config) {
-  if (config.kvPath && config.kvPath !== ":memory:" && !isKvConnectUrl(config.kvPath)) {
-    const dir = config.kvPath.replace(/[/\\][^/\\]*$/, "");
-    if (dir && dir !== config.kvPath) await Deno.mkdir(dir, { recursive: true });
+/**
+ * Opens the store; only `create` may start one where none is (a new deployment's first
+ * admin): any other verb on a missing file is a mistyped KV_PATH, refused with nothing made.
+ */
+async function openServices(config: Config, verb: Command["verb"]) {
+  if (!(await storeFileExists(config.kvPath))) {
+    if (verb !== "create") {
+      throw new KvOpenError(
+        `no store at ${config.kvPath} (KV_PATH; the file does not exist), so no account to ${verb}`,
+        "set KV_PATH to the server's store (the KV_PATH `deno task start` runs with, " +
+          "./data/kv.sqlite3 by default); nothing was created",
+      );
+    }
+    await prepareStoreFile(config.kvPath);
   }
   const kv = await retryWhileLocked(() => openStore(config.kvPath));
   try {
@@ -101,7 +111,7 @@ async function createAdmin(
 }
 
 async function run(cmd: Command, config: Config, io: Io): Promise<void> {
-  const { kv, services } = await openServices(config);
+  const { kv, services } = await openServices(config, cmd.verb);
   const identity = services.identity;
   // break-glass: its audit entries say so, and an operator or admin it makes, re-enables or
   // promotes raises an ops alert (README, "Break-glass")

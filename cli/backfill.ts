@@ -23,7 +23,7 @@ import {
 } from "../services/backfill.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
-import { KvOpenError, openStore } from "../kv/open.ts";
+import { KvOpenError, openStore, storeFileExists } from "../kv/open.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
@@ -95,6 +95,18 @@ async function main(): Promise<void> {
   }
   const sinceMs = parseSince(since, systemClock.now());
   const log = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+  // The server's store, never a new one: a mistyped KV_PATH would be filled and never read.
+  const there = await storeFileExists(config.kvPath).catch((error) => {
+    if (error instanceof KvOpenError) fail(error.message);
+    throw error;
+  });
+  if (!there) {
+    fail(
+      `no store at ${config.kvPath} (KV_PATH; the file does not exist): the backfill fills the ` +
+        "server's store; set KV_PATH to the one `deno task start` runs with (./data/kv.sqlite3 " +
+        "by default), or start the server once to make it; nothing was created",
+    );
+  }
   const kv = await withLockRetry(() => openStore(config.kvPath)).catch((error) => {
     if (error instanceof KvOpenError) fail(error.message);
     throw error;

@@ -8,7 +8,7 @@ import { keys } from "../kv/keys.ts";
 import { STORE_LAYOUT } from "../kv/layout.ts";
 import { describeKvOpenFailure } from "../kv/open.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
-import { type CronRun, lastCronRuns } from "../services/metrics.ts";
+import { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../services/metrics.ts";
 
 export type Severity = "ok" | "warn" | "fail";
 
@@ -154,6 +154,9 @@ export async function checkCrons(
   );
   if (!kv) return out;
   const runs = new Map<string, CronRun>((await lastCronRuns(kv)).map((r) => [r.task, r]));
+  const good = new Map(
+    (await lastCronRunsByOutcome(kv)).filter((r) => r.ok).map((r) => [r.task, r.finished_at]),
+  );
   const recent: string[] = [];
   const notYet: string[] = [];
   for (const [task, schedule] of Object.entries(schedules)) {
@@ -166,7 +169,10 @@ export async function checkCrons(
     if (!run.ok) {
       out.push(fail(
         `cron ${task}`,
-        `last run ${ago} s ago failed: ${run.error}`,
+        `last run ${ago} s ago failed: ${run.error}; ` +
+          (good.has(task)
+            ? `it last worked ${agoText(Math.round((now - good.get(task)!) / 1000))}`
+            : "no good run is recorded in this store"),
         "read the server log around that time (msg `cron task failed`); the task retries on schedule",
       ));
     } else if (ago > 3 * intervalS(schedule)) {

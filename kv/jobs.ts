@@ -71,7 +71,8 @@ export interface RunJobsOptions {
   leaseMs?: number;
   /** delay before attempt n+1 (default: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h …) */
   backoffMs?: (attempts: number) => number;
-  onError?: (job: Job, error: unknown) => void;
+  /** told after the failure was recorded: the job runs again at `retry_at`, or is dead */
+  onError?: (job: Job, error: unknown, next: { dead: boolean; retry_at: number | null }) => void;
 }
 
 export interface RunJobsResult {
@@ -107,10 +108,11 @@ export async function runDueJobs(
       await kv.delete(keys.job(claimed.due_at, claimed.id));
       result.ran++;
     } catch (error) {
-      options.onError?.(claimed, error);
       const message = error instanceof Error ? error.message : String(error);
-      if (await fail(kv, clock, claimed, message, backoff)) result.dead++;
+      const retryAt = await fail(kv, clock, claimed, message, backoff);
+      if (retryAt === null) result.dead++;
       else result.failed++;
+      options.onError?.(claimed, error, { dead: retryAt === null, retry_at: retryAt });
     }
   }
   return result;
@@ -137,20 +139,20 @@ async function claim(
   return res.ok ? job : null;
 }
 
-/** Reschedules, or dead-letters after the last attempt. Returns true when dead. */
+/** Reschedules, or dead-letters after the last attempt. Returns when it runs again; null: dead. */
 async function fail(
   kv: Deno.Kv,
   clock: Clock,
   job: Job,
   error: string,
   backoff: (attempts: number) => number,
-): Promise<boolean> {
+): Promise<number | null> {
   const now = clock.now();
   const op = kv.atomic().delete(keys.job(job.due_at, job.id));
   if (job.attempts >= job.max_attempts) {
     const dead: DeadJob = { ...job, last_error: error, lease_until: null, dead_at: now };
     await op.set(keys.deadJob(job.id), dead).commit();
-    return true;
+    return null;
   }
   const next: Job = {
     ...job,
@@ -159,7 +161,7 @@ async function fail(
     due_at: now + backoff(job.attempts),
   };
   await op.set(keys.job(next.due_at, next.id), next).commit();
-  return false;
+  return next.due_at;
 }
 
 /** Every pending job (tests, admin views). */
@@ -197,4 +199,37 @@ export async function reviveDeadJobs(
     if (res.ok) revived.push(dead);
   }
   return revived;
+}
+
+/** How many pending jobs `addJobsDeletion` looks through (a backlog after an outage, say). */
+const PENDING_SCAN_LIMIT = 5_000;
+
+/**
+ * Adds to `op` the deletion of the jobs of `kind` whose payload `matches`, pending and
+ * dead-lettered alike: the work they stood for was done or given up by hand (a replay, a
+ * dismissal), so they no longer count as waiting or dead. Unchecked: a pending job that a
+ * runner claims meanwhile has moved to another key and ends by itself when it runs; past
+ * the scan's limit one is left to do the same.
+ */
+export async function addJobsDeletion(
+  kv: Deno.Kv,
+  op: Deno.AtomicOperation,
+  kind: string,
+  matches: (payload: unknown) => boolean,
+): Promise<number> {
+  let n = 0;
+  for await (const e of kv.list<DeadJob>({ prefix: keys.deadJobsPrefix() })) {
+    if (e.value.kind === kind && matches(e.value.payload)) {
+      op.delete(e.key);
+      n++;
+    }
+  }
+  const pending = kv.list<Job>({ prefix: keys.jobsPrefix() }, { limit: PENDING_SCAN_LIMIT });
+  for await (const e of pending) {
+    if (e.value.kind === kind && matches(e.value.payload)) {
+      op.delete(e.key);
+      n++;
+    }
+  }
+  return n;
 }

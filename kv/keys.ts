@@ -28,6 +28,12 @@ export const keys = {
   /** last run of each periodic task (metrics, doctor) */
   cronRun: (task: string) => ["cron_runs", task],
   cronRunsPrefix: () => ["cron_runs"],
+  /** a task's last run that ended `ok` / `error` (the metrics show both) */
+  cronRunByOutcome: (
+    task: string,
+    outcome: "ok" | "error",
+  ) => ["cron_runs_by_outcome", task, outcome],
+  cronRunsByOutcomePrefix: () => ["cron_runs_by_outcome"],
   /** a probe for /readyz */
   readiness: () => ["readiness"],
   // --- identity (admins, tokens, second factor) --------------------------

@@ -60,8 +60,29 @@ export interface CronRun {
   error: string | null;
 }
 
+/** The task's last run, and its last run of that outcome (a failure keeps the last good run). */
 export async function recordCronRun(kv: Deno.Kv, run: CronRun): Promise<void> {
-  await kv.set(keys.cronRun(run.task), run);
+  await kv.atomic()
+    .set(keys.cronRun(run.task), run)
+    .set(keys.cronRunByOutcome(run.task, run.ok ? "ok" : "error"), run)
+    .commit();
+}
+
+/**
+ * Each task's last run of each outcome: the last good one and the last failed one. A store
+ * written before these were kept has only the last run, which stands for its own outcome.
+ */
+export async function lastCronRunsByOutcome(kv: Deno.Kv): Promise<CronRun[]> {
+  const seen = new Set<string>();
+  const runs: CronRun[] = [];
+  for await (const e of kv.list<CronRun>({ prefix: keys.cronRunsByOutcomePrefix() })) {
+    seen.add(`${e.value.task}:${e.value.ok}`);
+    runs.push(e.value);
+  }
+  for (const run of await lastCronRuns(kv)) {
+    if (!seen.has(`${run.task}:${run.ok}`)) runs.push(run);
+  }
+  return runs;
 }
 
 export async function lastCronRuns(kv: Deno.Kv): Promise<CronRun[]> {

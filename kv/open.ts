@@ -56,6 +56,44 @@ export function describeKvOpenFailure(
   };
 }
 
+/** Whether `path` is a local KV file that is there (a KV Connect URL or `:memory:` counts as there). */
+export async function storeFileExists(path: string | undefined): Promise<boolean> {
+  if (!isLocalFile(path)) return true;
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return false;
+    }
+    throw new KvOpenError(
+      `cannot read the KV store at ${path} (KV_PATH): ${(error as Error).message}`,
+      "check KV_PATH and that this user may read it",
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Makes the directory of a local KV file (`Deno.openKv` creates the file, not its directory);
+ * a failure is a KvOpenError naming KV_PATH, not a stack trace at start.
+ */
+export async function prepareStoreFile(path: string | undefined): Promise<void> {
+  if (!isLocalFile(path)) return;
+  const dir = path.replace(/[/\\][^/\\]*$/, "");
+  if (!dir || dir === path) return;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new KvOpenError(
+      `cannot make the directory ${dir} for KV_PATH=${path}: ${(error as Error).message}`,
+      "check KV_PATH (a file path, :memory: or a KV Connect URL): its directory must be one " +
+        "this user may create or write to",
+      { cause: error },
+    );
+  }
+}
+
 /**
  * `Deno.openKv(path)`, its failure turned into a KvOpenError that names the fix.
  * A KV Connect store is read once before it is handed out: Deno 2.9 exchanges

@@ -15,15 +15,45 @@ import {
 import { AUTHORIZATION_RECONCILE_JOB, RETRY_RECONCILE_JOB } from "./retries/mod.ts";
 import { runFraudLive, runFraudSweep } from "./fraud/mod.ts";
 import { AppError } from "../core/errors.ts";
+import { WEBHOOK_PROCESS_JOB } from "./webhooks/processing.ts";
 
 /** One pass over the job table: everything due now (new ops alerts get their delivery jobs first). */
 export async function runJobs(services: Services): Promise<RunJobsResult> {
   const { kv, clock, log } = services.deps;
   await services.alertDelivery.enqueue();
   return await runDueJobs(kv, clock, jobHandlers(services), {
-    onError: (job, error) =>
-      log.warn("job failed", { job_id: job.id, kind: job.kind, attempts: job.attempts, error }),
+    onError: (job, error, next) => {
+      const fields = {
+        job_id: job.id,
+        kind: job.kind,
+        attempts: job.attempts,
+        max_attempts: job.max_attempts,
+        error,
+      };
+      if (next.retry_at !== null) {
+        log.warn("job failed; it runs again", {
+          ...fields,
+          retry_at: new Date(next.retry_at).toISOString(),
+        });
+      } else log.error("job dead: out of attempts", { ...fields, next: deadJobAdvice(job.kind) });
+    },
   });
+}
+
+/** What a person does about a job that ran out of attempts, by kind (README, Stripe outages). */
+function deadJobAdvice(kind: string): string {
+  const counted = `counted in payops_jobs_dead{kind="${kind}"}`;
+  if (RECONCILE_JOB_KINDS.has(kind)) {
+    return `${counted}; the reconcile-refunds cron (every 5 minutes) puts it back, and its ` +
+      "action stays processing until Stripe answers: watch the Stripe outage, nothing to do";
+  }
+  if (kind === WEBHOOK_PROCESS_JOB) {
+    return `${counted}; its event is dead with an ops alert: fix the cause (the error), ` +
+      "then replay it, or dismiss it if it will never apply (README, Stripe webhooks)";
+  }
+  return `${counted}; nothing runs it again: fix the cause named in the error (for ` +
+    "ops_alert.deliver, ALERT_WEBHOOK_URL; the alert itself stays listed under " +
+    "GET /api/admin/payments/ops-alerts)";
 }
 
 /**

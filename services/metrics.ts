@@ -11,7 +11,7 @@ import {
   countRefundsByStatus,
   countWebhookEventsByStatus,
   jobBacklog,
-  lastCronRuns,
+  lastCronRunsByOutcome,
   openOpsAlertsByKind,
   recordCronRun,
 } from "../kv/metrics_counts.ts";
@@ -19,10 +19,12 @@ import type { TokenBucket } from "../kv/token_bucket.ts";
 import { getIgnoredCounts } from "../kv/webhook_events.ts";
 import { OPS_ALERT_KINDS } from "../kv/ops_alerts.ts";
 
-export { type CronRun, lastCronRuns } from "../kv/metrics_counts.ts";
+export { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../kv/metrics_counts.ts";
 
 /** Refund statuses that wait for Stripe or reconciliation. */
 const RECONCILING = ["processing", "pending", "requires_action"] as const;
+/** The ignore reasons counted in KV at intake (services/webhooks/ignore.ts). */
+const IGNORED_COUNTED = ["livemode_mismatch"] as const;
 
 /** The backlog's gauges: [name, help] by the name the collector uses. */
 const BACKLOG_GAUGES = {
@@ -49,7 +51,8 @@ const BACKLOG_GAUGES = {
   ],
   cronLast: [
     "payops_cron_last_run_timestamp_seconds",
-    "When each periodic task last finished, by outcome (from KV: every isolate's runs)",
+    "When each periodic task last finished well (ok) and last failed (error), from KV: " +
+    "every isolate's runs",
   ],
 } as const;
 
@@ -78,7 +81,7 @@ export function registerBacklogMetrics(
       countWebhookEventsByStatus(kv, "failed"),
       countWebhookEventsByStatus(kv, "dead"),
       openOpsAlertsByKind(kv),
-      lastCronRuns(kv),
+      lastCronRunsByOutcome(kv),
       getIgnoredCounts(kv),
     ]);
     // Every job kind the service handles, and any other seen once, stays as a series (0 when
@@ -95,6 +98,8 @@ export function registerBacklogMetrics(
     webhooks.set({ status: "failed" }, failed);
     webhooks.set({ status: "dead" }, deadEvents);
     ignored.reset();
+    // every reason counted is a series from the start (0), so its first increase is seen
+    for (const reason of IGNORED_COUNTED) ignored.set({ reason }, 0);
     for (const [reason, n] of Object.entries(ignoredBy)) ignored.set({ reason }, n);
     for (const status of RECONCILING) {
       reconcile.set({ status }, await countRefundsByStatus(kv, status));

@@ -63,6 +63,40 @@ Deno.test("the doctor names every cron, the fraud sweep too, with the last runs 
   }
 });
 
+Deno.test("a failed cron's finding says when it last worked, or that no good run is recorded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crons_test_" });
+  const path = `${dir}/kv.sqlite3`;
+  const now = Date.UTC(2026, 11, 6, 12, 0, 0);
+  try {
+    const kv = await Deno.openKv(path);
+    const run = (task: string, agoS: number, error: string | null = null) =>
+      recordCronRun(kv, {
+        task,
+        started_at: now - agoS * 1000 - 5,
+        finished_at: now - agoS * 1000,
+        ok: error === null,
+        error,
+      });
+    await run("fraud-sweep", 900);
+    await run("fraud-sweep", 200, "KV commit refused");
+    await run("audit-checkpoint", 60, "signing key missing");
+    kv.close();
+
+    const findings = await runDoctor({ env: { KV_PATH: path }, now });
+    const by = (check: string) => findings.find((f) => f.check === check)!;
+    assert.match(
+      by("cron fraud-sweep").detail,
+      /failed: KV commit refused; it last worked 15 min ago/,
+    );
+    assert.match(
+      by("cron audit-checkpoint").detail,
+      /failed: signing key missing; no good run is recorded in this store/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("the fraud-sweep cron is timed and recorded; a sweep already running makes it a quiet skip, not a failure", async () => {
   await withTestApp(async (t) => {
     const sweep = () =>

@@ -53,8 +53,13 @@ export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
 
   function countAttempt(scope: CallScope, opts: StripeCallOptions, error?: unknown) {
     const label = opts.label ?? "unlabelled";
+    // A call that failed with no HTTP status (a timeout, an answer dropped mid-body after its
+    // status line came) got no answer: its last request counts as `none`, as the log says.
+    const noAnswer = isStripeError(error) && !error.statusCode;
+    const last = scope.requests.at(-1);
     for (const r of scope.requests) {
-      calls!.inc({ label, status: String(r.status ?? "none") });
+      const status = noAnswer && r === last ? null : r.status;
+      calls!.inc({ label, status: String(status ?? "none") });
       waits!.observe({ priority: scope.priority }, r.waited_ms / 1000);
     }
     if (isStripeError(error) && (error.statusCode === 429 || error.code === "lock_timeout")) {

@@ -3,9 +3,9 @@
  * webhooks"): an admin who looked at a `failed` or `dead` event and decided
  * nothing of it is to be applied (a malformed event, an object deleted at
  * Stripe) records it `ignored` (`ignored_reason: dismissed`) with their note,
- * audited. Its retries stop (a job finds it ignored), the ops alert its death
- * raised is closed in the same commit, and the failed/dead counts in /metrics
- * drop. It stays listed, and can still be replayed with `force=true`.
+ * audited. Its retry job (pending or dead-lettered) is deleted and the ops
+ * alert its death raised is closed in the same commit, so the failed/dead
+ * counts and the job gauges in /metrics drop. It stays listed, and can still be replayed with `force=true`.
  * The same dismissal sent again by the same admin (a second click, a retry,
  * a burst) answers the dismissed event with nothing written; any other is 409
  * naming who dismissed it and when, and so is one while a replay or the retry
@@ -25,6 +25,7 @@ import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { WEBHOOK_RETENTION_MS } from "./processing.ts";
+import { addEventJobsDeletion } from "./event_jobs.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ReplayParts } from "./replay.ts";
 
@@ -78,6 +79,7 @@ export function dismissEvent(
         keep_until: now + WEBHOOK_RETENTION_MS,
       };
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, next);
+      await addEventJobsDeletion(parts.kv, op, id); // its retries stop now, not when next due
       const audit: AuditInput[] = [{
         action: "webhook.dismiss",
         target: { type: "webhook_event", id },

@@ -94,6 +94,10 @@ class EventProcessor {
         event_id: event.id,
         type: event.type,
         error,
+        next: `retried by the webhook.process job (${WEBHOOK_MAX_ATTEMPTS} attempts, then dead ` +
+          `with an ops alert); once the cause is fixed, replay it (POST ` +
+          `/api/admin/payments/webhook-events/${event.id}/replay), or dismiss it if it will ` +
+          `never apply (README, Stripe webhooks)`,
       });
       return { ok: false, error: message.slice(0, 1000) };
     }

@@ -25,6 +25,7 @@ import {
 import { type ReplayResult, toView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
+import { addEventJobsDeletion } from "./event_jobs.ts";
 import { modeMismatch } from "./ignore.ts";
 import {
   busyError,
@@ -192,8 +193,10 @@ async function processClaimed(
         after: { status: next.status, attempts: next.attempts, detail: next.detail },
         reason: outcome.ok ? (claim.force ? "forced replay" : null) : outcome.error,
       }];
-      // Handled: the alert that the event had died is closed in the same commit.
+      // Handled: the alert that the event had died is closed in the same commit, and its
+      // retry (pending or dead-lettered) goes, so /metrics no longer counts it.
       if (outcome.ok) {
+        await addEventJobsDeletion(parts.kv, op, id);
         const note = `replayed by ${ctx.actor.id}: ${next.status}`;
         const at = new Date(parts.clock.now()).toISOString();
         for (
