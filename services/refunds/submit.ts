@@ -90,8 +90,14 @@ async function callStripe(
     { priority, label: "refunds.create" },
   );
   if (attempt.kind === "unknown" || attempt.kind === "try_again") {
-    log.warn(`refund outcome ${attempt.kind}; left to reconciliation`, {
+    // in words an operator acts on (README, "Refunds"): nobody sends it again; it settles itself
+    const what = attempt.kind === "unknown"
+      ? "refund sent, Stripe's answer lost or late; reconciliation reads the outcome from Stripe"
+      : "refund not taken by Stripe for now (rate limit or lock); reconciliation sends it again " +
+        "under the same idempotency key";
+    log.warn(`${what}: do not send it again`, {
       refund_id: record.id,
+      outcome: attempt.kind,
       error: attempt.error,
     });
   }

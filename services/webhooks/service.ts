@@ -188,7 +188,7 @@ class WebhookServiceImpl {
     } catch (error) {
       if (error instanceof Redelivery) return { ...received, duplicate: true };
       this.#log.warn(
-        "webhook event not applied at intake; this.#processing follows in the background",
+        "webhook event not applied at intake; processing follows in the background",
         {
           event_id: event.id,
           type: event.type,
