@@ -23,6 +23,7 @@ import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 import { auditRefusal } from "./denied.ts";
 import { requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
+import { unknownCustomer } from "./snoozes.ts";
 
 export interface FraudServices {
   audit: AuditService;
@@ -113,16 +114,7 @@ async function analyze(
   const [state] = await readSubjects(kv, [subject]);
   if (!txnId && !state.history && !subject.startsWith("card:")) {
     const { value } = await kv.get(["customers", subject]);
-    if (!value) {
-      throw new AppError("not_found", `no customer ${subject}`, {
-        errors: [{
-          path: "body.customer_id",
-          message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
-            "Stripe's webhooks have reported, or a card subject (card:<fingerprint>) as " +
-            "GET /api/admin/payments/fraud/alerts shows it",
-        }],
-      });
-    }
+    if (!value) throw unknownCustomer(subject, "body.customer_id");
   }
   const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
   const e = evaluateSubject(state, settings, pick);

@@ -121,9 +121,14 @@ async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
     getAggregates(kv, subject),
   ]);
   if (record.value || aggregates.value) return;
-  throw new AppError("not_found", `no customer ${subject}`, {
+  throw unknownCustomer(subject, "body.customer");
+}
+
+/** 404: no customer `subject` here, on the body field `path`, with what to send instead. */
+export function unknownCustomer(subject: string, path: string): AppError {
+  return new AppError("not_found", `no customer ${subject}`, {
     errors: [{
-      path: "body.customer",
+      path,
       message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
         "Stripe's webhooks have reported, or a card alert's subject (card:<fingerprint>) as " +
         "GET /api/admin/payments/fraud/alerts shows it",
