@@ -14,7 +14,7 @@ import type { Deps } from "./deps.ts";
 import { type AuditInput, type AuditService } from "./audit/mod.ts";
 import type { Logger } from "../core/log.ts";
 import type { IdFactory } from "../core/ids.ts";
-import type { CallContext } from "../domain/actor.ts";
+import { byWhom, type CallContext } from "../domain/actor.ts";
 import { AppError, notFound } from "../core/errors.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
@@ -188,12 +188,10 @@ export function createOpsAlertService(
         return { value: alert, audit: [] }; // this close again: its answer, nothing written
       }
       if (alert.status === "closed") {
-        throw new AppError(
-          "conflict",
-          `ops alert ${id} was closed by ${alert.closed_by ?? "someone"} at ${
-            alert.closed_at ?? "an earlier time"
-          }`,
-        );
+        const by = alert.closed_by
+          ? byWhom(alert.closed_by, alert.closed_at ?? null, ctx)
+          : `by the service at ${alert.closed_at ?? "an earlier time"}`;
+        throw new AppError("conflict", `ops alert ${id} was closed ${by}`);
       }
       const done = closeOpsAlert(
         op,
