@@ -108,16 +108,20 @@ export async function listAllOpsAlerts(kv: Deno.Kv): Promise<OpsAlert[]> {
 export function listOpsAlerts(
   kv: Deno.Kv,
   sealer: CursorSealer,
-  filter: { status?: OpsAlertStatus },
+  filter: { status?: OpsAlertStatus; kind?: OpsAlertKind },
   page: { limit: number; cursor?: string },
 ): Promise<Page<OpsAlert>> {
-  const scope = `ops_alerts:${filter.status ?? ""}`;
+  const scope = `ops_alerts:${filter.status ?? ""}:${filter.kind ?? ""}`;
   return scanPage<OpsAlert, OpsAlert>(
     kv,
     sealer,
     keys.opsAlertsPrefix(),
     { ...page, scope, budget: SCAN_BUDGET },
-    ({ value }) => !filter.status || value.status === filter.status ? value : null,
+    ({ value }) =>
+      (!filter.status || value.status === filter.status) &&
+        (!filter.kind || value.kind === filter.kind)
+        ? value
+        : null,
   );
 }
 

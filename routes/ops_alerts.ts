@@ -79,6 +79,7 @@ const list = listRoute({
   summary: "Money problems to look at, newest first",
   filters: {
     status: oneOf("status", OPS_ALERT_STATUSES).optional().openapi(queryParam("status")),
+    kind: oneOf("kind", OPS_ALERT_KINDS).optional().openapi(queryParam("kind")),
   },
   item: OpsAlertSchema,
   pageName: "OpsAlertPage",

@@ -23,6 +23,7 @@ import {
   getOpsAlert,
   listOpsAlerts,
   type OpsAlert,
+  type OpsAlertKind,
   type OpsAlertStatus,
 } from "../kv/ops_alerts.ts";
 
@@ -165,9 +166,9 @@ export function createOpsAlertService(
   const { kv, clock } = deps;
 
   async function list(
-    q: { status?: OpsAlertStatus; limit: number; cursor?: string },
+    q: { status?: OpsAlertStatus; kind?: OpsAlertKind; limit: number; cursor?: string },
   ): Promise<Page<OpsAlertView>> {
-    const page = await listOpsAlerts(kv, svc.cursors, { status: q.status }, q);
+    const page = await listOpsAlerts(kv, svc.cursors, { status: q.status, kind: q.kind }, q);
     return { data: page.data.map(toView), next_cursor: page.next_cursor };
   }
 

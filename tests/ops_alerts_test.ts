@@ -70,6 +70,24 @@ Deno.test("GET /ops-alerts lists newest first, filters by status and pages with 
     const bad = await t.app.request(`${BASE}?status=resolved`, { headers: authHeaders(viewer) });
     assert.equal(bad.status, 422);
     assert.match(JSON.stringify(await bad.json()), /query\.status/);
+
+    // by kind, alone and with status
+    const lost = await (await t.app.request(`${BASE}?kind=refund_lost_at_stripe`, {
+      headers: authHeaders(viewer),
+    })).json();
+    assert.deepEqual(lost.data.map((a: OpsAlert) => a.id), [second.id]);
+    const failedOpen = await (await t.app.request(
+      `${BASE}?kind=refund_failed_after_success&status=open`,
+      { headers: authHeaders(viewer) },
+    )).json();
+    assert.deepEqual(failedOpen.data.map((a: OpsAlert) => a.id), [first.id]);
+    const badKind = await t.app.request(`${BASE}?kind=dispute_due`, {
+      headers: authHeaders(viewer),
+    });
+    assert.equal(badKind.status, 422);
+    const problem = await badKind.json();
+    assert.equal(problem.errors[0].path, "query.kind");
+    assert.match(problem.errors[0].message, /dispute_due_soon/);
   });
 });
 
