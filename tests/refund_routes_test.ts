@@ -192,6 +192,9 @@ Deno.test("POST /refunds: the same request again within 10 minutes is a suspecte
     const problem = await again.json();
     assert.equal(problem.code, "duplicate_suspected");
     assert.match(problem.duplicate_of, /^rfd_/);
+    // the field that confirms it is named, with the refund it repeats
+    assert.equal(problem.errors[0].path, "body.confirm_duplicate");
+    assert.match(problem.errors[0].message, new RegExp(`same as ${problem.duplicate_of}`));
     // another operator, or another amount, is not a duplicate
     const other = await w.t.services.refunds.create(w.ctx(w.operator2), body);
     assert.equal(isUndecided(other.refund.status), false);

@@ -192,12 +192,16 @@ export function findSuspectedDuplicate<R extends EarlierRefund>(
 }
 
 export function duplicateSuspected(previous: EarlierRefund): AppError {
+  const fix = '"confirm_duplicate": true to refund again (a new Idempotency-Key is not a ' +
+    "confirmation)";
   return new AppError(
     "duplicate_suspected",
     `you asked for the same refund (${formatMoney(previous.amount, previous.currency)}) on ` +
-      `${previous.transaction_id} at ${previous.created_at} (${previous.id}); send ` +
-      '"confirm_duplicate": true to refund again (a new Idempotency-Key is not a confirmation)',
-    { extra: { duplicate_of: previous.id } },
+      `${previous.transaction_id} at ${previous.created_at} (${previous.id}); send ${fix}`,
+    {
+      extra: { duplicate_of: previous.id },
+      errors: [{ path: "body.confirm_duplicate", message: `same as ${previous.id}: send ${fix}` }],
+    },
   );
 }
 
