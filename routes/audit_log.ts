@@ -17,6 +17,7 @@ import {
 } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf } from "./transactions.ts";
+import { AppError } from "../core/errors.ts";
 
 // No `example`: Swagger UI's "Try it out" would send it, and a made-up id filters everything out.
 const filterText = (name: string, description: string, example: string) =>
@@ -53,7 +54,8 @@ const FilterQuery = z.object({
   target: filterText(
     "target",
     "target id; a payment's PaymentIntent (`pi_…`) or Charge (`ch_…`) id finds its " +
-      "transaction's entries",
+      "transaction's entries, a Stripe refund's (`re_…`) its refund's, a Stripe dispute's " +
+      "(`du_…`) its dispute's",
     "rfd_01J",
   ),
   from: dateTimeQuery("from", "entries at or after this time"),
@@ -188,15 +190,34 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   },
 });
 
-/** The filters asked for; a payment's Stripe id stands for its transaction (entries name `txn_…`). */
+/**
+ * The id the entries name for `ref`: a payment's Stripe id stands for its
+ * transaction (`txn_…`), a refund's (`re_…`) for our refund (`rfd_…`), a
+ * dispute's (`du_…`) for our dispute (`dsp_…`); one not known here is itself.
+ */
+async function targetOf(services: Services, ref: string): Promise<string> {
+  if (/^(pi|ch)_/.test(ref)) return await transactionFilterOf(services, ref);
+  const find = ref.startsWith("re_")
+    ? () => services.refunds.get(ref)
+    : ref.startsWith("du_")
+    ? () => services.disputes.get(ref)
+    : null;
+  if (!find) return ref;
+  try {
+    return (await find()).id;
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") return ref;
+    throw error;
+  }
+}
+
+/** The filters asked for, with Stripe's ids as the ids the entries name (`targetOf`). */
 async function toFilters(
   services: Services,
   q: z.infer<typeof FilterQuery>,
   caller: string,
 ): Promise<AuditFilters> {
-  const target = q.target !== undefined && /^(pi|ch)_/.test(q.target)
-    ? await transactionFilterOf(services, q.target)
-    : q.target;
+  const target = q.target !== undefined ? await targetOf(services, q.target) : undefined;
   return {
     ...(q.actor !== undefined ? { actor: q.actor === "me" ? caller : q.actor } : {}),
     ...(q.action !== undefined ? { action: q.action } : {}),
