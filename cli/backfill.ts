@@ -129,9 +129,15 @@ async function main(): Promise<void> {
     const backfill = createBackfillService(deps, { applier: services.stripeEvents });
     if (!quiet) console.log(`backfill since ${new Date(sinceMs).toISOString()}`);
     const run = await backfill.run({ since: sinceMs, onProgress: progressPrinter(quiet) });
-    const summary = BACKFILL_KINDS.map((k) => `${k} ${run.counts[k]}`).join(", ");
+    // read, and of those changed: a second run reads as much and changes nothing
+    const summary = BACKFILL_KINDS.map((k) => `${k} ${run.counts[k]} (${run.changed[k]} changed)`)
+      .join(", ");
+    const changed = BACKFILL_KINDS.reduce((n, k) => n + run.changed[k], 0);
     console.log(
-      `backfill done in ${((run.finished_at - run.started_at) / 1000).toFixed(1)} s: ${summary}`,
+      `backfill done in ${((run.finished_at - run.started_at) / 1000).toFixed(1)} s: ${summary}; ` +
+        (changed === 0
+          ? "nothing changed: the service already had everything as Stripe has it"
+          : `${changed} recovered or brought up to date`),
     );
   } finally {
     kv.close();

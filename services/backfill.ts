@@ -40,7 +40,11 @@ export type BackfillObject =
 
 export interface ObjectApplier {
   /** `answeredAt`: Stripe's time of the page's answer (its `Date` header), seconds */
-  applyObject(object: BackfillObject, read?: { answeredAt: number | null }): Promise<void>;
+  /** resolves whether it changed anything (void: not told) */
+  applyObject(
+    object: BackfillObject,
+    read?: { answeredAt: number | null },
+  ): Promise<boolean | void>;
 }
 
 export interface BackfillProgress {
@@ -66,7 +70,10 @@ export interface BackfillOptions {
 
 export interface BackfillRun {
   since: number;
+  /** objects read from Stripe and applied, by kind */
   counts: Record<BackfillKind, number>;
+  /** of those, the ones that changed what the service held (the rest it had as Stripe has them) */
+  changed: Record<BackfillKind, number>;
   started_at: number;
   finished_at: number;
 }
@@ -90,6 +97,7 @@ export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier 
     const lockWaitMs = options.lockWaitMs ?? 10_000;
     const gte = Math.floor(options.since / 1000);
     const counts = Object.fromEntries(BACKFILL_KINDS.map((k) => [k, 0])) as BackfillRun["counts"];
+    const changes = { ...counts };
     for (const [i, kind] of BACKFILL_KINDS.entries()) {
       const report = (done: boolean) =>
         options.onProgress?.({
@@ -116,8 +124,12 @@ export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier 
             reachedOlder = true;
             break;
           }
-          await withLockRetry(() => svc.applier.applyObject(object, read), lockWaitMs);
+          const changed = await withLockRetry(
+            () => svc.applier.applyObject(object, read),
+            lockWaitMs,
+          );
           counts[kind]++;
+          if (changed !== false) changes[kind]++;
         }
         if (reachedOlder || !page.has_more || page.data.length === 0) break;
         report(false);
@@ -128,6 +140,7 @@ export function createBackfillService(deps: Deps, svc: { applier: ObjectApplier 
     const result: BackfillRun = {
       since: options.since,
       counts,
+      changed: changes,
       started_at: startedAt,
       finished_at: deps.clock.now(),
     };

@@ -125,6 +125,14 @@ Deno.test("backfill applies Stripe's objects like webhooks, and running it twice
 
     assert.deepEqual(second.counts, first.counts);
     assert.deepEqual(twice, once);
+    // no webhook was delivered: the first run recovered the account
+    assert.ok(first.changed.payment_intents > 0, "the first run recovered the payments");
+    assert.ok(first.changed.charges > 0);
+    assert.deepEqual(
+      Object.values(second.changed),
+      Object.values(second.changed).map(() => 0),
+      "a second run reads as much and changes nothing",
+    );
 
     const txns = (await t.services.transactions.list({ limit: 100 })).data;
     assert.equal(txns.length, 6, "five PaymentIntents and one Charge without one");
@@ -152,6 +160,7 @@ Deno.test("backfill after the webhooks already delivered everything changes noth
     assert.equal(run.counts.early_fraud_warnings, 1);
     assert.equal(run.counts.reviews, 1);
     assert.deepEqual(await accountState(t.kv), before);
+    assert.ok(Object.values(run.changed).every((n) => n === 0), JSON.stringify(run.changed));
   });
 });
 

@@ -67,7 +67,8 @@ export interface StripeEventApplier {
    * An object read from the API (backfill), applied as its state at Stripe's time of the
    * answer: `answeredAt` (its `Date` header, seconds), else the object's own, else our clock.
    */
-  applyObject(object: BackfillableObject, read?: { answeredAt?: number | null }): Promise<void>;
+  /** resolves whether it changed anything (false: the service had it as Stripe has it) */
+  applyObject(object: BackfillableObject, read?: { answeredAt?: number | null }): Promise<boolean>;
 }
 
 async function applyWork(p: ApplierParts, work: TxnWork, meta: {
@@ -174,7 +175,7 @@ async function applyObject(
   p: ApplierParts,
   object: BackfillableObject,
   read: { answeredAt?: number | null } = {},
-): Promise<void> {
+): Promise<boolean> {
   const { committer, reads, nowSec } = p;
   // Stripe's time of the read, not our clock, which may run behind Stripe's (an older
   // event arriving after the read would then look newer) or ahead (README "Transactions
@@ -183,12 +184,17 @@ async function applyObject(
   const at = stripeAt ?? nowSec();
   const ctx = systemContext("backfill");
   if (object.object === "customer") {
-    await applyCustomer(reads, committer, object, { eventId: null, eventType: null, at, ctx });
-    return;
+    const done = await applyCustomer(reads, committer, object, {
+      eventId: null,
+      eventType: null,
+      at,
+      ctx,
+    });
+    return done.applied;
   }
   const work = txnWork(object, at, null);
   if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
-  await applyWork(p, work, {
+  const done = await applyWork(p, work, {
     eventId: null,
     eventType: null,
     at,
@@ -197,6 +203,7 @@ async function applyObject(
     stripeRequest: null,
     options: {},
   });
+  return done.applied;
 }
 
 /** What applying works with. */
