@@ -30,6 +30,7 @@ import {
 } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
 import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
+import { type DraftConditions, draftPreconditionError } from "./draft_precondition.ts";
 
 /** Stagings one save may make when newer drafts keep overtaking it. */
 const MAX_STAGE_ROUNDS = 3;
@@ -181,6 +182,7 @@ export function createEvidenceDrafts(
     ctx: CallContext,
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
+    cond: DraftConditions,
   ) {
     return await svc.audit.commit(ctx, async (op) => {
       const entry = await getDispute(kv, id);
@@ -197,6 +199,9 @@ export function createEvidenceDrafts(
       if (r.draft && r.draft.hash === hash) {
         return { value: { record: r, draft, unchanged: true }, audit: [] };
       }
+      // checked in the commit: a save that lands first makes this one fail (README, Editing together)
+      const stale = draftPreconditionError(id, r.draft, cond, ctx);
+      if (stale) throw stale;
       const fields = changedFields(before, draft);
       const at = new Date(clock.now()).toISOString();
       const chunks = addDraft(op, id, draft, r.draft?.chunks ?? 0);
@@ -252,16 +257,25 @@ export function createEvidenceDrafts(
     ctx: CallContext,
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
+    cond: DraftConditions = {},
   ) {
-    const { record: r, draft, unchanged } = await record(ctx, id, edit);
+    const { record: r, draft, unchanged } = await record(ctx, id, edit, cond);
     // unchanged: staged again only when Stripe may not hold it (`restage`)
     if (unchanged && !restage(r.draft!, clock.now())) return r;
     await stage(ctx, r, draft, r.draft!.version ?? 0);
     return (await getDispute(kv, id)).value ?? r;
   }
 
-  /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
-  async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
+  /**
+   * PUT /disputes/{id}/evidence: the whole draft (absent fields are removed), saved only if
+   * the draft still is the one `cond` names (`If-Match`); without it, the last save wins.
+   */
+  async function save(
+    ctx: CallContext,
+    id: string,
+    body: unknown,
+    cond: DraftConditions = {},
+  ): Promise<DisputeRecord> {
     const checked = checkDraft(body);
     if (checked.errors.length) throw validationFailed(checked.errors);
     const what = { action: "dispute.evidence_saved", id };
@@ -269,7 +283,7 @@ export function createEvidenceDrafts(
       svc.audit,
       ctx,
       what,
-      () => saveWith(ctx, id, () => checked.draft),
+      () => saveWith(ctx, id, () => checked.draft, cond),
     );
   }
 

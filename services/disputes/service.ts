@@ -37,6 +37,7 @@ import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { createWorkbench } from "./workbench.ts";
+import type { DraftConditions } from "./draft_precondition.ts";
 
 export interface DisputeServices {
   /** the two-person queue: large accepts wait there (services/approvals/) */
@@ -65,9 +66,14 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const files = createEvidenceFiles(deps, { audit: svc.audit, setField: drafts.setField });
   const { load, detail, list, addNote, assign } = createWorkbench(deps, svc);
 
-  async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
+  async function saveEvidence(
+    ctx: CallContext,
+    id: string,
+    body: unknown,
+    cond: DraftConditions = {},
+  ) {
     const r = await load(id);
-    return await detail(await drafts.save(ctx, r.id, body));
+    return await detail(await drafts.save(ctx, r.id, body, cond));
   }
 
   async function uploadFile(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
