@@ -55,17 +55,17 @@ export const DisputeSchema = z.object({
   assignee: z.string().nullable(),
   created_at: DateTime,
   updated_at: DateTime,
+  actions: z.array(z.string()).openapi({
+    description: "what you may do now, of what your role may do (support: `evidence`, " +
+      "`notes`; operator+: also `submit`, `accept`; viewer: nothing): `evidence` and " +
+      "`submit` (with a draft holding evidence) until `evidence_due_by`, `accept` (not while " +
+      "a request for it waits or a close is in flight), `notes`",
+  }),
 }).openapi("Dispute");
 
 const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() }));
 
 export const DisputeDetailSchema = DisputeSchema.extend({
-  actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence` and `submit` (with a draft holding " +
-      "evidence) until " +
-      "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
-      "`notes`",
-  }),
   no_response_allowed: z.boolean(),
   evidence: z.record(z.string(), z.unknown()).nullable().openapi({
     description: "the evidence draft",

@@ -282,13 +282,17 @@ export function disputeRoutes(services: Services) {
       const q = c.req.valid("query");
       const due = q.due_before ? Date.parse(q.due_before) : undefined;
       const assignee = assigneeFilter(c, q.assignee);
-      return c.json(await d.list({ ...q, assignee, due_before: due }), 200);
+      const role = callContext(c).actor.role;
+      return c.json(await d.list({ ...q, assignee, due_before: due }, role), 200);
     })
     .openapi(sync, async (c) => {
       const body = c.req.valid("json") ?? {};
       return c.json(await d.sync(callContext(c), body.dispute_id), 200);
     })
-    .openapi(show, async (c) => c.json(await d.get(c.req.valid("param").id), 200))
+    .openapi(show, async (c) => {
+      // `actions` follow the caller's role: the answer (and its ETag) is theirs (private)
+      return c.json(await d.get(c.req.valid("param").id, callContext(c).actor.role), 200);
+    })
     .openapi(patch, async (c) => {
       const { id } = c.req.valid("param");
       // `me` is the caller, as in the list's `assignee=me` (README, "API")
