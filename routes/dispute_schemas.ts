@@ -88,6 +88,11 @@ export const DisputeDetailSchema = DisputeSchema.extend({
       description: "Stripe holds this draft (sent with submit=false)",
     }),
     stage_error: z.string().nullable(),
+    stage_error_field: z.string().nullable().optional().openapi({
+      description: "the evidence field Stripe refused in this draft's stage (a file id it does " +
+        "not know): `submit` is not offered, and is 422 on it, until the field is mended " +
+        "(`POST …/files`) or removed",
+    }),
   }).nullable(),
   submission: z.object({
     round: z.number().int(),

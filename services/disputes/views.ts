@@ -7,6 +7,7 @@ import {
   type DisputeRecord,
   isClosedStatus,
   noResponseAllowed,
+  refusedDraftField,
 } from "../../domain/dispute.ts";
 import {
   checklistFor,
@@ -190,7 +191,7 @@ function possibleActions(
   const open = !deadlinePassed(r, nowMs);
   const answer = !open
     ? []
-    : r.draft && holdsEvidence(draft)
+    : r.draft && holdsEvidence(draft) && !refusedDraftField(r.draft)
     ? ["evidence", "submit"]
     : ["evidence"];
   return [...answer, ...accept, "notes"];
