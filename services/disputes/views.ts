@@ -107,7 +107,8 @@ export function disputeView(r: DisputeRecord, a: ActionInputs): DisputeView {
     evidence_due_by: iso(r.evidence_due_by),
     time_left_s: awaitsResponse(r) && r.evidence_due_by ? timeLeft(r, nowMs) : null,
     past_due: r.past_due,
-    overdue: r.overdue,
+    // records kept before `past_due` marked them overdue too (README "Dispute workbench")
+    overdue: r.overdue || (awaitsResponse(r) && r.past_due),
     has_evidence: r.has_evidence,
     submission_count: r.submission_count,
     submission_method: r.submission_method,
