@@ -90,6 +90,14 @@ export const ERROR_CODES = {
       "Someone else changed the same record at the same moment, or it is in a state that does not allow this.",
     todo: "Read the record again and decide whether the operation still makes sense; then retry.",
   },
+  precondition_failed: {
+    status: 412,
+    title: "Precondition failed",
+    what:
+      "The request said which version it changes (`If-Match`, or `If-None-Match: *` for one that must not exist yet) and the record is no longer that version: someone changed it since you read it. Nothing was written; the problem document names who changed it and when.",
+    todo:
+      "Read the record again (the dispute's `draft.hash` is the evidence draft's tag), merge your change into what is there now, and send it with `If-Match: \"<the new draft.hash>\"`.",
+  },
   idempotency_key_reused: {
     status: 422,
     title: "Idempotency key reused with a different request",

@@ -109,6 +109,21 @@ export interface DraftMeta {
   /** Stripe holds exactly this draft (staged with `submit=false`, every other field blanked) */
   staged: boolean;
   stage_error: string | null;
+  /**
+   * The evidence field Stripe refused when staging this draft (a file id it does not know):
+   * the draft cannot be submitted until that field is mended or removed.
+   */
+  stage_error_field?: string | null;
+}
+
+/**
+ * The field Stripe refused in the stage of the current draft (null: none). Drafts recorded
+ * before `stage_error_field` existed say it only in words: "(evidence field receipt: …)".
+ */
+export function refusedDraftField(meta: DraftMeta | null): string | null {
+  if (!meta || meta.staged) return null;
+  if (meta.stage_error_field !== undefined) return meta.stage_error_field;
+  return /\(evidence field (\w+): /.exec(meta.stage_error ?? "")?.[1] ?? null;
 }
 
 export interface DisputeRecord {

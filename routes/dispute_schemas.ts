@@ -56,17 +56,17 @@ export const DisputeSchema = z.object({
   assignee: z.string().nullable(),
   created_at: DateTime,
   updated_at: DateTime,
+  actions: z.array(z.string()).openapi({
+    description: "what you may do now, of what your role may do (support: `evidence`, " +
+      "`notes`; operator+: also `submit`, `accept`; viewer: nothing): `evidence` and " +
+      "`submit` (with a draft holding evidence) until `evidence_due_by`, `accept` (not while " +
+      "a request for it waits or a close is in flight), `notes`",
+  }),
 }).openapi("Dispute");
 
 const Checklist = z.array(z.object({ field: z.string(), provided: z.boolean() }));
 
 export const DisputeDetailSchema = DisputeSchema.extend({
-  actions: z.array(z.string()).openapi({
-    description: "what may be done now: `evidence` and `submit` (with a draft holding " +
-      "evidence) until " +
-      "`evidence_due_by`, `accept` (not while a request for it waits or a close is in flight), " +
-      "`notes`",
-  }),
   no_response_allowed: z.boolean(),
   evidence: z.record(z.string(), z.unknown()).nullable().openapi({
     description: "the evidence draft",
@@ -89,6 +89,11 @@ export const DisputeDetailSchema = DisputeSchema.extend({
       description: "Stripe holds this draft (sent with submit=false)",
     }),
     stage_error: z.string().nullable(),
+    stage_error_field: z.string().nullable().optional().openapi({
+      description: "the evidence field Stripe refused in this draft's stage (a file id it does " +
+        "not know): `submit` is not offered, and is 422 on it, until the field is mended " +
+        "(`POST …/files`) or removed",
+    }),
   }).nullable(),
   submission: z.object({
     round: z.number().int(),
@@ -228,4 +233,24 @@ export const IdempotencyHeader = z.object({
     .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
       param: { name: "idempotency-key", in: "header" },
     }),
+});
+
+/**
+ * The evidence save's conditions (README "Dispute workbench", Editing together): the draft's
+ * tag is its `draft.hash` in quotes, as the save answers it in `ETag`.
+ */
+export const DraftConditionHeaders = z.object({
+  "if-match": z.string().min(1).max(2000).optional().openapi({
+    param: { name: "if-match", in: "header" },
+    description: 'the draft this save was made from: `"<draft.hash>"` as the dispute shows ' +
+      "it (or the `ETag` of the last save's answer); when the draft changed since, the save is " +
+      "`412 precondition_failed` naming who changed it and when, nothing written. Without it " +
+      "the last save wins. The weak `ETag` of GET never matches (it tags the whole answer)",
+    example: '"9b74c9897bac770ffc029102a200c5de"',
+  }),
+  "if-none-match": z.string().min(1).max(2000).optional().openapi({
+    param: { name: "if-none-match", in: "header" },
+    description: "`*`: save only if the dispute has no draft yet (else `412`)",
+    example: "*",
+  }),
 });

@@ -12,10 +12,12 @@ import { assigneeFilter, callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
+import { draftTag } from "../services/disputes/mod.ts";
 import { ApprovalSchema, stripeCallErrors } from "../openapi/schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
+  DraftConditionHeaders,
   EvidenceBody,
   IdempotencyHeader,
   IdParam,
@@ -102,14 +104,26 @@ const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 1024 *
     "fine); a field over its limit is 422 naming it and the limit. Refused (409, naming why) after `evidence_due_by`, after a " +
     "submission in the round, on a closed dispute or while an accept's close is in flight. " +
     "The draft it already is (a second click, a burst) answers the dispute with nothing " +
-    "written, staged again only if its stage failed.",
+    'written, staged again only if its stage failed. With `If-Match: "<draft.hash>"` the ' +
+    "save is made only if the draft still is the one read (else `412 precondition_failed` " +
+    "naming who changed it and when, nothing written); without it, the last save wins.",
   request: {
     params: IdParam,
+    headers: DraftConditionHeaders,
     body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
   },
   responses: {
-    ...detail200,
-    ...errorResponses("not_found", "conflict", "payload_too_large"),
+    200: {
+      ...jsonContent(DisputeDetailSchema, "the dispute"),
+      headers: {
+        etag: {
+          description: 'the saved draft\'s tag (`"<draft.hash>"`): send it as `If-Match` ' +
+            "with the next save",
+          schema: { type: "string", example: '"9b74c9897bac770ffc029102a200c5de"' },
+        },
+      },
+    },
+    ...errorResponses("not_found", "conflict", "precondition_failed", "payload_too_large"),
   },
 });
 
@@ -268,13 +282,17 @@ export function disputeRoutes(services: Services) {
       const q = c.req.valid("query");
       const due = q.due_before ? Date.parse(q.due_before) : undefined;
       const assignee = assigneeFilter(c, q.assignee);
-      return c.json(await d.list({ ...q, assignee, due_before: due }), 200);
+      const role = callContext(c).actor.role;
+      return c.json(await d.list({ ...q, assignee, due_before: due }, role), 200);
     })
     .openapi(sync, async (c) => {
       const body = c.req.valid("json") ?? {};
       return c.json(await d.sync(callContext(c), body.dispute_id), 200);
     })
-    .openapi(show, async (c) => c.json(await d.get(c.req.valid("param").id), 200))
+    .openapi(show, async (c) => {
+      // `actions` follow the caller's role: the answer (and its ETag) is theirs (private)
+      return c.json(await d.get(c.req.valid("param").id, callContext(c).actor.role), 200);
+    })
     .openapi(patch, async (c) => {
       const { id } = c.req.valid("param");
       // `me` is the caller, as in the list's `assignee=me` (README, "API")
@@ -288,7 +306,11 @@ export function disputeRoutes(services: Services) {
     })
     .openapi(evidence, async (c) => {
       const { id } = c.req.valid("param");
-      return c.json(await d.saveEvidence(callContext(c), id, c.req.valid("json")), 200);
+      const h = c.req.valid("header");
+      const cond = { ifMatch: h["if-match"], ifNoneMatch: h["if-none-match"] };
+      const saved = await d.saveEvidence(callContext(c), id, c.req.valid("json"), cond);
+      if (saved.draft) c.header("ETag", draftTag(saved.draft.hash));
+      return c.json(saved, 200);
     })
     .openapi(files, async (c) => {
       const { id } = c.req.valid("param");

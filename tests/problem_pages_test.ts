@@ -15,6 +15,7 @@ const DOCUMENTED_CODES = [
   "validation_failed",
   "not_found",
   "conflict",
+  "precondition_failed",
   "idempotency_key_reused",
   "duplicate_suspected",
   "amount_exceeds_refundable",

@@ -10,7 +10,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, notFound, validationFailed } from "../../core/errors.ts";
+import { notFound, validationFailed } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import {
   acceptsEvidence,
@@ -23,13 +23,10 @@ import {
 } from "../../domain/dispute.ts";
 import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
-import {
-  changedFields,
-  EVIDENCE_FILE_FIELDS,
-  type EvidenceDraft,
-} from "../../domain/dispute_evidence.ts";
+import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
-import { checkDraft, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
+import { checkDraft, stageErrorOf, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
+import { type DraftConditions, draftPreconditionError } from "./draft_precondition.ts";
 
 /** Stagings one save may make when newer drafts keep overtaking it. */
 const MAX_STAGE_ROUNDS = 3;
@@ -103,13 +100,14 @@ function withDraft(
       updated_by: d.by,
       staged: false,
       stage_error: null,
+      stage_error_field: null,
     },
     updated_at: d.at,
   };
 }
 
-/** How one staging call went: Stripe's answer, or why there is none. */
-type StageAnswer = { dispute: Stripe.Dispute } | { error: string };
+/** How one staging call went: Stripe's answer, or why there is none (and which field, if one). */
+type StageAnswer = { dispute: Stripe.Dispute } | { error: string; field: string | null };
 
 /**
  * Records a staging answer against the draft version it sent. The current
@@ -130,8 +128,14 @@ async function noteStaged(
     const current = (meta.version ?? 0) === sent.version;
     let draft: DraftMeta;
     if (!current) draft = { ...meta, staged: false };
-    else if ("error" in answer) draft = { ...meta, staged: false, stage_error: answer.error };
-    else {
+    else if ("error" in answer) {
+      draft = {
+        ...meta,
+        staged: false,
+        stage_error: answer.error,
+        stage_error_field: answer.field,
+      };
+    } else {
       const held = stripeHoldsDraft(
         answer.dispute.evidence as unknown as Record<string, unknown>,
         sent.draft,
@@ -140,6 +144,7 @@ async function noteStaged(
         ...meta,
         staged: held,
         stage_error: held ? null : "Stripe answered with evidence other than the draft",
+        stage_error_field: null,
       };
     }
     const op = kv.atomic();
@@ -147,24 +152,6 @@ async function noteStaged(
     if ((await op.commit()).ok) return current ? "recorded" : "stale";
   }
   return "recorded";
-}
-
-/**
- * Why a stage failed, in words: Stripe's refusal of one evidence field (its `param`,
- * `evidence[receipt]`) names the field and what to do (README "API": errors name it).
- */
-function stageErrorOf(e: unknown, id: string): string {
-  const message = e instanceof Error ? e.message : String(e);
-  const param = e instanceof AppError
-    ? (e.extra?.stripe as { param?: unknown } | undefined)?.param
-    : undefined;
-  const field = typeof param === "string" ? /^evidence\[(\w+)\]$/.exec(param)?.[1] : undefined;
-  if (!field) return message;
-  const fix = (EVIDENCE_FILE_FIELDS as readonly string[]).includes(field)
-    ? `upload the file with POST /api/admin/payments/disputes/${id}/files ` +
-      `(evidence_field=${field}) or remove ${field} from the draft`
-    : `correct ${field} or remove it from the draft`;
-  return `${message} (evidence field ${field}: ${fix})`;
 }
 
 export function createEvidenceDrafts(
@@ -181,6 +168,7 @@ export function createEvidenceDrafts(
     ctx: CallContext,
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
+    cond: DraftConditions,
   ) {
     return await svc.audit.commit(ctx, async (op) => {
       const entry = await getDispute(kv, id);
@@ -197,6 +185,9 @@ export function createEvidenceDrafts(
       if (r.draft && r.draft.hash === hash) {
         return { value: { record: r, draft, unchanged: true }, audit: [] };
       }
+      // checked in the commit: a save that lands first makes this one fail (README, Editing together)
+      const stale = draftPreconditionError(id, r.draft, cond, ctx);
+      if (stale) throw stale;
       const fields = changedFields(before, draft);
       const at = new Date(clock.now()).toISOString();
       const chunks = addDraft(op, id, draft, r.draft?.chunks ?? 0);
@@ -231,7 +222,7 @@ export function createEvidenceDrafts(
       return { dispute: staged };
     } catch (e) {
       log.warn("evidence draft saved but not staged at Stripe", { dispute_id: r.id, error: e });
-      return { error: stageErrorOf(e, r.id) };
+      return stageErrorOf(e, r.id);
     }
   }
 
@@ -252,16 +243,25 @@ export function createEvidenceDrafts(
     ctx: CallContext,
     id: string,
     edit: (before: EvidenceDraft | null) => unknown,
+    cond: DraftConditions = {},
   ) {
-    const { record: r, draft, unchanged } = await record(ctx, id, edit);
+    const { record: r, draft, unchanged } = await record(ctx, id, edit, cond);
     // unchanged: staged again only when Stripe may not hold it (`restage`)
     if (unchanged && !restage(r.draft!, clock.now())) return r;
     await stage(ctx, r, draft, r.draft!.version ?? 0);
     return (await getDispute(kv, id)).value ?? r;
   }
 
-  /** PUT /disputes/{id}/evidence: the whole draft (absent fields are removed). */
-  async function save(ctx: CallContext, id: string, body: unknown): Promise<DisputeRecord> {
+  /**
+   * PUT /disputes/{id}/evidence: the whole draft (absent fields are removed), saved only if
+   * the draft still is the one `cond` names (`If-Match`); without it, the last save wins.
+   */
+  async function save(
+    ctx: CallContext,
+    id: string,
+    body: unknown,
+    cond: DraftConditions = {},
+  ): Promise<DisputeRecord> {
     const checked = checkDraft(body);
     if (checked.errors.length) throw validationFailed(checked.errors);
     const what = { action: "dispute.evidence_saved", id };
@@ -269,7 +269,7 @@ export function createEvidenceDrafts(
       svc.audit,
       ctx,
       what,
-      () => saveWith(ctx, id, () => checked.draft),
+      () => saveWith(ctx, id, () => checked.draft, cond),
     );
   }
 

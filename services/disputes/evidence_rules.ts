@@ -8,7 +8,7 @@
  * lists all of them.
  */
 import { z } from "zod";
-import type { FieldError } from "../../core/errors.ts";
+import { AppError, type FieldError } from "../../core/errors.ts";
 import { fieldErrors } from "../../core/field_errors.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
@@ -172,4 +172,22 @@ export function stripeHoldsDraft(
     const id = held && typeof held === "object" ? (held as { id?: unknown }).id : held;
     return (id === "" || id === undefined ? null : id) === (d[f] ?? null);
   });
+}
+
+/**
+ * Why a stage failed, in words: Stripe's refusal of one evidence field (its `param`,
+ * `evidence[receipt]`) names the field and what to do (README "API": errors name it).
+ */
+export function stageErrorOf(e: unknown, id: string): { error: string; field: string | null } {
+  const message = e instanceof Error ? e.message : String(e);
+  const param = e instanceof AppError
+    ? (e.extra?.stripe as { param?: unknown } | undefined)?.param
+    : undefined;
+  const field = typeof param === "string" ? /^evidence\[(\w+)\]$/.exec(param)?.[1] : undefined;
+  if (!field) return { error: message, field: null };
+  const fix = (EVIDENCE_FILE_FIELDS as readonly string[]).includes(field)
+    ? `upload the file with POST /api/admin/payments/disputes/${id}/files ` +
+      `(evidence_field=${field}) or remove ${field} from the draft`
+    : `correct ${field} or remove it from the draft`;
+  return { error: `${message} (evidence field ${field}: ${fix})`, field };
 }

@@ -42,6 +42,7 @@ const TRACKED = [
   "submission_count",
   "has_evidence",
   "past_due",
+  "overdue",
   "is_charge_refundable",
   "funds_withdrawn",
   "funds_reinstated",
@@ -111,6 +112,11 @@ export function recordFromSnap(
     next.closing = { ...c, state: "closed", settled_at: ids.at, job: null };
   }
   next.phase = phaseOf(next);
+  // Stripe's `past_due` is its word that the deadline passed: overdue, whatever our clock
+  // reads; a dispute no longer waiting for evidence is not (README "Dispute workbench",
+  // Deadlines). Built from the newest snapshot, so every event order ends the same.
+  const waiting = next.phase === "needs_response" || next.phase === "drafting";
+  next.overdue = waiting && (next.overdue || next.past_due);
   return next;
 }
 

@@ -8,4 +8,5 @@ export { DISPUTE_CLOSE_RECONCILE_JOB } from "./close.ts";
 export { REMINDER_THRESHOLDS } from "./reminders.ts";
 export type { DisputeDetail, DisputeView } from "./views.ts";
 export type { SyncSummary } from "./sync.ts";
+export { draftTag } from "./draft_precondition.ts";
 export { DISPUTE_PHASES, DISPUTE_STATUSES } from "../../domain/dispute.ts";

@@ -44,3 +44,28 @@ export async function auditingRefusals<T>(
     throw e;
   }
 }
+
+/** A draft with nothing in it is not submitted: the round would be spent on nothing. */
+export function emptyDraft(id: string): DisputeRefusal {
+  const message = `the evidence draft of dispute ${id} holds no evidence (no field filled in, ` +
+    `no file): add evidence with PUT /api/admin/payments/disputes/${id}/evidence or a file ` +
+    `with POST /api/admin/payments/disputes/${id}/files first; nothing was sent to Stripe`;
+  return new DisputeRefusal("validation_failed", `draft: ${message}`, [{ path: "draft", message }]);
+}
+
+/**
+ * A draft Stripe refused to stage on `field` (a file id it does not know) is not sent: the
+ * submit would fail at Stripe as `502` (README "Dispute workbench", What Stripe holds).
+ */
+export function draftFieldRefused(id: string, field: string, why: string | null): DisputeRefusal {
+  const files = `/api/admin/payments/disputes/${id}/files`;
+  const message = `Stripe refused the draft's ${field} when it was staged` +
+    (why ? ` (${why.replace(/ \(evidence field \w+: .*\)$/, "")})` : "") +
+    `: upload the file with POST ${files} (evidence_field=${field}) or remove ${field} ` +
+    `from the draft with PUT /api/admin/payments/disputes/${id}/evidence, then submit; ` +
+    "nothing was sent to Stripe";
+  return new DisputeRefusal("validation_failed", `evidence.${field}: ${message}`, [{
+    path: `evidence.${field}`,
+    message,
+  }]);
+}

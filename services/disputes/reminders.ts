@@ -55,7 +55,7 @@ function awaitingEvidence(r: DisputeRecord): boolean {
 function needsWork(r: DisputeRecord | null, now: number): boolean {
   if (!r || !awaitingEvidence(r) || !r.evidence_due_by) return false;
   const left = r.evidence_due_by * 1000 - now;
-  if (left <= 0) return !r.overdue;
+  if (left <= 0 || r.past_due) return !r.overdue;
   const tightest = REMINDER_THRESHOLDS.filter((t) => left <= t.before_ms).at(-1);
   return !!tightest && !r.reminders[tightest.name];
 }
@@ -158,7 +158,8 @@ export function createDisputeReminders(
       const now = clock.now();
       const at = new Date(now).toISOString();
       const left = r.evidence_due_by * 1000 - now;
-      if (left <= 0) {
+      // Stripe's past_due: the deadline has passed, whatever our clock reads (README Deadlines)
+      if (left <= 0 || r.past_due) {
         if (r.overdue) return { value: null, audit: [] };
         return markOverdue(op, entry as Deno.KvEntry<DisputeRecord>, at);
       }

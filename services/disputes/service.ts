@@ -37,6 +37,7 @@ import { createDisputeReminders } from "./reminders.ts";
 import { createEvidenceFiles } from "./files.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { createWorkbench } from "./workbench.ts";
+import type { DraftConditions } from "./draft_precondition.ts";
 
 export interface DisputeServices {
   /** the two-person queue: large accepts wait there (services/approvals/) */
@@ -65,15 +66,20 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   const files = createEvidenceFiles(deps, { audit: svc.audit, setField: drafts.setField });
   const { load, detail, list, addNote, assign } = createWorkbench(deps, svc);
 
-  async function saveEvidence(ctx: CallContext, id: string, body: unknown) {
+  async function saveEvidence(
+    ctx: CallContext,
+    id: string,
+    body: unknown,
+    cond: DraftConditions = {},
+  ) {
     const r = await load(id);
-    return await detail(await drafts.save(ctx, r.id, body));
+    return await detail(await drafts.save(ctx, r.id, body, cond), ctx.actor.role);
   }
 
   async function uploadFile(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
     const r = await load(id);
     await files.upload(ctx, r.id, file, field);
-    return await detail(await load(r.id));
+    return await detail(await load(r.id), ctx.actor.role);
   }
 
   /**
@@ -98,27 +104,30 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     // answers stored before kept the whole detail, whose `id` is the dispute's
     const stored = res.body as { dispute_id?: string; id?: string };
     const disputeId = stored.dispute_id ?? stored.id ?? r.id;
-    return { dispute: await detail(await load(disputeId)), replayed: res.replayed };
+    return {
+      dispute: await detail(await load(disputeId), ctx.actor.role),
+      replayed: res.replayed,
+    };
   }
 
   /** What accept answers: closed, sent with an unknown outcome, or waiting for a second person. */
-  async function acceptAnswer(out: AcceptOutcome) {
+  async function acceptAnswer(out: AcceptOutcome, role: string | null) {
     return {
       kind: out.kind,
-      dispute: await detail(out.record),
+      dispute: await detail(out.record, role),
       approval: out.kind === "awaiting_approval" ? out.approval : null,
     };
   }
 
   /** The answer for an accept whose process died after its decision was committed. */
-  async function acceptResumed(id: string) {
+  async function acceptResumed(id: string, role: string | null) {
     const record = await load(id);
     const pendingId = record.accept_request?.approval_id;
     const approval = !record.closing && pendingId ? (await getApproval(kv, pendingId)).value : null;
     const out: AcceptOutcome = approval
       ? { kind: "awaiting_approval", record, approval }
       : { kind: record.closing?.state === "processing" ? "processing" : "closed", record };
-    return await acceptAnswer(out);
+    return await acceptAnswer(out, role);
   }
 
   /** POST /disputes/{id}/accept, wrapped by the client's Idempotency-Key when sent. */
@@ -137,7 +146,8 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
       await requestFingerprint({ id: r.id, note }),
       {
         run: async (binding) => {
-          answer = await acceptAnswer(await accepts.accept(ctx, r.id, note, binding));
+          const out = await accepts.accept(ctx, r.id, note, binding);
+          answer = await acceptAnswer(out, ctx.actor.role);
           return { body: { dispute_id: r.id } };
         },
         resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
@@ -146,13 +156,14 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     // answers stored before kept the whole answer
     const stored = res.body as { dispute_id?: string; kind?: string };
     if (!answer && stored.kind) answer = res.body as Awaited<ReturnType<typeof acceptAnswer>>;
-    answer ??= await acceptResumed(stored.dispute_id ?? r.id);
+    answer ??= await acceptResumed(stored.dispute_id ?? r.id, ctx.actor.role);
     return { ...answer, replayed: res.replayed };
   }
 
   return {
     list,
-    get: async (id: string) => await detail(await load(id)),
+    /** `role`: the caller's, whose `actions` the answer lists (none: every action) */
+    get: async (id: string, role?: string | null) => await detail(await load(id), role),
     addNote,
     assign,
     saveEvidence,

@@ -24,6 +24,7 @@ import {
   type DisputeRecord,
   isClosedStatus,
   phaseOf,
+  refusedDraftField,
   roundSubmission,
   submitRefusal,
 } from "../../domain/dispute.ts";
@@ -34,7 +35,7 @@ import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
-import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
+import { auditingRefusals, draftFieldRefused, emptyDraft, refused } from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
@@ -58,14 +59,6 @@ export function createDisputeSubmitter(deps: Deps, svc: Submitter["svc"]) {
       submit(s, ctx, id, binding),
     reconcileOne: (id: string) => reconcileOne(s, id),
   };
-}
-
-/** A draft with nothing in it is not submitted: the round would be spent on nothing. */
-function emptyDraft(id: string): DisputeRefusal {
-  const message = `the evidence draft of dispute ${id} holds no evidence (no field filled in, ` +
-    `no file): add evidence with PUT /api/admin/payments/disputes/${id}/evidence or a file ` +
-    `with POST /api/admin/payments/disputes/${id}/files first; nothing was sent to Stripe`;
-  return new DisputeRefusal("validation_failed", `draft: ${message}`, [{ path: "draft", message }]);
 }
 
 /**
@@ -105,6 +98,9 @@ function recordSubmission(
     if (refusal) throw refused(id, refusal);
     // no draft at all holds no evidence either: the same 422 (README "Dispute workbench")
     if (!r.draft || !holdsEvidence(await getDraft(s.deps.kv, id))) throw emptyDraft(id);
+    // Stripe refused this draft's stage on one field: submitting it would fail there too
+    const refusedField = refusedDraftField(r.draft);
+    if (refusedField) throw draftFieldRefused(id, refusedField, r.draft.stage_error);
     const at = new Date(now).toISOString();
     const round = r.submission_count;
     const attempt = r.submission?.round === round ? r.submission.attempt + 1 : 1;

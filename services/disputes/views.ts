@@ -7,6 +7,7 @@ import {
   type DisputeRecord,
   isClosedStatus,
   noResponseAllowed,
+  refusedDraftField,
 } from "../../domain/dispute.ts";
 import {
   checklistFor,
@@ -15,6 +16,7 @@ import {
   type EvidenceDraft,
   holdsEvidence,
 } from "../../domain/dispute_evidence.ts";
+import { can, type Permission } from "../../domain/permissions.ts";
 
 /** The record's fields the API shows as they are. */
 type ShownAsRecorded = Pick<
@@ -58,11 +60,11 @@ export interface DisputeView extends ShownAsRecorded {
   time_left_s: number | null;
   created_at: string;
   updated_at: string;
+  /** what the caller may do now: `evidence`, `submit`, `accept`, `notes` (by their role) */
+  actions: string[];
 }
 
 export interface DisputeDetail extends DisputeView {
-  /** what may be done now: `evidence`, `submit`, `accept`, `notes` */
-  actions: string[];
   no_response_allowed: boolean;
   evidence: EvidenceDraft | null;
   evidence_budget: { used: number; remaining: number; limit: number };
@@ -79,7 +81,19 @@ export interface DisputeDetail extends DisputeView {
 
 const iso = (s: number | null) => s ? new Date(s * 1000).toISOString() : null;
 
-export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
+/** What the view needs besides the record to say what the caller may do. */
+export interface ActionInputs {
+  nowMs: number;
+  /** the accept request's state in the approvals queue (null without one) */
+  acceptStatus: string | null;
+  /** the draft, when `submit` may be offered (a draft holding evidence) */
+  draft: EvidenceDraft | null;
+  /** the caller's role: only what it may do is offered; undefined: everything (jobs, tests) */
+  role?: string | null;
+}
+
+export function disputeView(r: DisputeRecord, a: ActionInputs): DisputeView {
+  const nowMs = a.nowMs;
   return {
     id: r.id,
     stripe_dispute: r.stripe_dispute,
@@ -93,7 +107,8 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     evidence_due_by: iso(r.evidence_due_by),
     time_left_s: awaitsResponse(r) && r.evidence_due_by ? timeLeft(r, nowMs) : null,
     past_due: r.past_due,
-    overdue: r.overdue,
+    // records kept before `past_due` marked them overdue too (README "Dispute workbench")
+    overdue: r.overdue || (awaitsResponse(r) && r.past_due),
     has_evidence: r.has_evidence,
     submission_count: r.submission_count,
     submission_method: r.submission_method,
@@ -104,6 +119,7 @@ export function disputeView(r: DisputeRecord, nowMs: number): DisputeView {
     assignee: r.assignee,
     created_at: r.created_at,
     updated_at: r.updated_at,
+    actions: actionsOf(r, nowMs, a.acceptStatus, a.draft, a.role),
   };
 }
 
@@ -119,12 +135,41 @@ function awaitsResponse(r: DisputeRecord): boolean {
 }
 
 /** What the detail needs besides the record. */
-export interface DetailExtra {
-  draft: EvidenceDraft | null;
+export interface DetailExtra extends ActionInputs {
   notes: DisputeNote[];
-  nowMs: number;
-  /** the accept request's state in the approvals queue (null without one) */
-  acceptStatus: string | null;
+}
+
+/** The permission each action needs (README "Dispute workbench": the roles of its routes). */
+const ACTION_PERMISSION: Record<string, Permission> = {
+  evidence: "disputes.evidence",
+  submit: "disputes.submit",
+  accept: "disputes.accept",
+  notes: "disputes.note",
+};
+
+/**
+ * Whether the draft of `r` is needed to say what `role` may do: only to offer
+ * `submit`, to a role that may submit, while the dispute is being drafted.
+ */
+export function actionsNeedDraft(r: DisputeRecord, role?: string | null): boolean {
+  if (!r.draft || r.phase !== "drafting") return false;
+  return !role || can(role, "disputes.submit");
+}
+
+/**
+ * What the caller may do now, of what `role` may do at all (a support agent is
+ * never offered `submit` or `accept`: they would be 403).
+ */
+export function actionsOf(
+  r: DisputeRecord,
+  nowMs: number,
+  acceptStatus: string | null,
+  draft: EvidenceDraft | null,
+  role?: string | null,
+): string[] {
+  const all = possibleActions(r, nowMs, acceptStatus, draft);
+  if (!role) return all;
+  return all.filter((a) => can(role, ACTION_PERMISSION[a]));
 }
 
 /**
@@ -133,7 +178,7 @@ export interface DetailExtra {
  * draft holding evidence; `accept` is not offered while a request for it
  * waits or a close is in flight.
  */
-export function actionsOf(
+function possibleActions(
   r: DisputeRecord,
   nowMs: number,
   acceptStatus: string | null,
@@ -147,7 +192,7 @@ export function actionsOf(
   const open = !deadlinePassed(r, nowMs);
   const answer = !open
     ? []
-    : r.draft && holdsEvidence(draft)
+    : r.draft && holdsEvidence(draft) && !refusedDraftField(r.draft)
     ? ["evidence", "submit"]
     : ["evidence"];
   return [...answer, ...accept, "notes"];
@@ -159,8 +204,7 @@ export function disputeDetail(
 ): DisputeDetail {
   const used = r.draft?.chars ?? 0;
   return {
-    ...disputeView(r, extra.nowMs),
-    actions: actionsOf(r, extra.nowMs, extra.acceptStatus, extra.draft),
+    ...disputeView(r, extra),
     no_response_allowed: noResponseAllowed(r),
     evidence: extra.draft,
     evidence_budget: {

@@ -25,7 +25,13 @@ import {
 import { getAdmin } from "../../kv/admins.ts";
 import { getApproval } from "../../kv/approvals.ts";
 import { assigneeRefusal } from "../../domain/admin.ts";
-import { type DisputeDetail, disputeDetail, type DisputeView, disputeView } from "./views.ts";
+import {
+  actionsNeedDraft,
+  type DisputeDetail,
+  disputeDetail,
+  type DisputeView,
+  disputeView,
+} from "./views.ts";
 
 export interface DisputeQuery extends DisputeFilters {
   limit: number;
@@ -97,32 +103,43 @@ export function createWorkbench(
     );
   }
 
-  async function detail(record: DisputeRecord): Promise<DisputeDetail> {
-    const r = await withCustomer(kv, record);
+  /** The accept request's state in the approvals queue (null without one). */
+  async function acceptStatusOf(r: DisputeRecord, nowMs: number): Promise<string | null> {
     const approvalId = r.accept_request?.approval_id;
-    const [draft, notes, approval] = await Promise.all([
-      getDraft(kv, r.id),
-      listNotes(kv, r.id),
-      approvalId ? getApproval(kv, approvalId) : null,
-    ]);
-    const nowMs = clock.now();
-    const a = approval?.value ?? null;
+    const a = approvalId ? (await getApproval(kv, approvalId)).value : null;
+    if (!a) return null;
     // a request left pending past its expiry no longer waits (accept.ts asks anew)
-    const acceptStatus = !a
-      ? null
-      : a.status === "pending" && Date.parse(a.expires_at) <= nowMs
-      ? "expired"
-      : a.status;
-    return disputeDetail(r, { draft, notes, nowMs, acceptStatus });
+    return a.status === "pending" && Date.parse(a.expires_at) <= nowMs ? "expired" : a.status;
   }
 
-  async function list(q: DisputeQuery): Promise<Page<DisputeView>> {
+  /**
+   * The detail as `role` sees it: `actions` offers only what that role may do
+   * (undefined: everything, for jobs and tests).
+   */
+  async function detail(record: DisputeRecord, role?: string | null): Promise<DisputeDetail> {
+    const r = await withCustomer(kv, record);
+    const nowMs = clock.now();
+    const [draft, notes, acceptStatus] = await Promise.all([
+      getDraft(kv, r.id),
+      listNotes(kv, r.id),
+      acceptStatusOf(r, nowMs),
+    ]);
+    return disputeDetail(r, { draft, notes, nowMs, acceptStatus, role });
+  }
+
+  /** A page of disputes, each row's `actions` as `role` may take them (as on the detail). */
+  async function list(q: DisputeQuery, role?: string | null): Promise<Page<DisputeView>> {
     const { limit, cursor, ...filters } = q;
     const page = await listDisputes(kv, svc.cursors, filters, { limit, cursor });
-    return {
-      data: page.data.map((r) => disputeView(r, clock.now())),
-      next_cursor: page.next_cursor,
-    };
+    const nowMs = clock.now();
+    const data = await Promise.all(page.data.map(async (r) => {
+      const [draft, acceptStatus] = await Promise.all([
+        actionsNeedDraft(r, role) ? getDraft(kv, r.id) : null,
+        acceptStatusOf(r, nowMs),
+      ]);
+      return disputeView(r, { nowMs, acceptStatus, draft, role });
+    }));
+    return { data, next_cursor: page.next_cursor };
   }
 
   const change = (
@@ -148,7 +165,7 @@ export function createWorkbench(
       undefined,
       (rec) => sameNoteAgain(rec, ctx.actor.id, text),
     );
-    return await detail(updated);
+    return await detail(updated, ctx.actor.role);
   }
 
   /**
@@ -186,7 +203,7 @@ export function createWorkbench(
       (was) => ({ assignee: was.assignee }),
       (r) => r.assignee === assignee,
     );
-    return await detail(updated);
+    return await detail(updated, ctx.actor.role);
   }
 
   return { load, detail, list, addNote: addNoteTo, assign };
