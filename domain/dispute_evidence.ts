@@ -3,6 +3,7 @@
  * file id), the 150,000-character budget, and which fields matter for each
  * dispute reason. Pure.
  */
+import { plainTextProblem } from "./text.ts";
 
 /** The classic evidence fields that take text (Stripe's `DisputeUpdateParams.Evidence`). */
 export const EVIDENCE_TEXT_FIELDS = [
@@ -68,30 +69,17 @@ export function evidenceFieldMax(field: string): number {
     : EVIDENCE_TEXT_MAX;
 }
 
-/** C0 control characters but tab, line feed and carriage return, and DEL. */
-// deno-lint-ignore no-control-regex -- finding them is the point
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
-
 /**
  * What is wrong with `text` as the value of an evidence field taking at most
- * `max` characters (null: nothing): too long, a control character (JSON
- * stores one in six characters), or a lone surrogate (not text at all).
+ * `max` characters (null: nothing): too long, or not plain text (a control
+ * character, which JSON stores in six characters, or a lone surrogate).
  */
 export function evidenceTextProblem(text: string, max: number): string | null {
   if (text.length > max) {
     return `takes at most ${max} characters (this one has ${text.length}): shorten it by ` +
       `${text.length - max}`;
   }
-  const control = CONTROL.exec(text);
-  if (control) {
-    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    return `contains the control character U+${code} at ${control.index}: remove it ` +
-      "(tabs and new lines are fine)";
-  }
-  if (!text.isWellFormed()) {
-    return "is not well-formed Unicode (half of a surrogate pair): send the text as UTF-8";
-  }
-  return null;
+  return plainTextProblem(text);
 }
 
 /** A draft: classic fields as strings, and `enhanced_evidence` as Stripe shapes it. */
