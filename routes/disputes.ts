@@ -10,21 +10,19 @@ import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { assigneeFilter, callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
-import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
 import type { Services } from "../services/mod.ts";
 import { draftTag } from "../services/disputes/mod.ts";
-import { ApprovalSchema, stripeCallErrors } from "../openapi/schemas.ts";
+import { ApprovalSchema } from "../openapi/schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,
-  DraftConditionHeaders,
-  EvidenceBody,
   IdempotencyHeader,
   IdParam,
   ListQuery,
   SyncSummarySchema,
   Text,
 } from "./dispute_schemas.ts";
+import { evidence, files, submit } from "./dispute_evidence_routes.ts";
 
 const detail200 = { 200: jsonContent(DisputeDetailSchema, "the dispute") };
 const tags = ["disputes"];
@@ -88,110 +86,6 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   responses: {
     201: jsonContent(DisputeDetailSchema, "noted"),
     ...errorResponses("not_found", "conflict"),
-  },
-});
-
-// the 150,000 characters of the largest draft, each escaped `\uXXXX` at worst, and the field names
-const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 1024 * 1024 }, {
-  method: "put",
-  path: "/disputes/{id}/evidence",
-  tags,
-  summary: "Save the evidence draft and stage it at Stripe (submit=false): never submits",
-  description: "Answers with the remaining character budget and the reason's checklist. " +
-    "JSON up to 1 MiB (the 150,000 characters of text even when each is sent escaped as " +
-    "`\\uXXXX`); each text field takes at most 20,000 characters (the explanations Stripe " +
-    "documents so) or 5,000 (the rest), without control characters (tabs and new lines are " +
-    "fine); a field over its limit is 422 naming it and the limit. Refused (409, naming why) after `evidence_due_by`, after a " +
-    "submission in the round, on a closed dispute or while an accept's close is in flight. " +
-    "The draft it already is (a second click, a burst) answers the dispute with nothing " +
-    'written, staged again only if its stage failed. With `If-Match: "<draft.hash>"` the ' +
-    "save is made only if the draft still is the one read (else `412 precondition_failed` " +
-    "naming who changed it and when, nothing written); without it, the last save wins.",
-  request: {
-    params: IdParam,
-    headers: DraftConditionHeaders,
-    body: { required: true, content: { "application/json": { schema: EvidenceBody } } },
-  },
-  responses: {
-    200: {
-      ...jsonContent(DisputeDetailSchema, "the dispute"),
-      headers: {
-        etag: {
-          description: 'the saved draft\'s tag (`"<draft.hash>"`): send it as `If-Match` ' +
-            "with the next save",
-          schema: { type: "string", example: '"9b74c9897bac770ffc029102a200c5de"' },
-        },
-      },
-    },
-    ...errorResponses("not_found", "conflict", "precondition_failed", "payload_too_large"),
-  },
-});
-
-// the 5 MB file plus the multipart framing
-const files = adminRoute({
-  permission: "disputes.evidence",
-  bodyLimit: 5 * 1024 * 1024 + 64 * 1024,
-}, {
-  method: "post",
-  path: "/disputes/{id}/files",
-  tags,
-  summary: "Upload an evidence file (PDF, JPEG, PNG; ≤ 5 MB) to Stripe; its id lands in the draft",
-  description: "Refused like a draft save (409, naming why: after `evidence_due_by`, after a " +
-    "submission in the round, on a closed dispute or while an accept's close is in flight), " +
-    "before anything is sent to Stripe. The same file (bytes, name, type) sent again by the " +
-    "same admin to the same field within 10 minutes (a second click, a burst, a retry after a " +
-    "lost answer) answers with the file the first upload made: one file at Stripe.",
-  request: {
-    params: IdParam,
-    body: {
-      required: true,
-      content: {
-        "multipart/form-data": {
-          schema: z.object({
-            file: z.any().openapi({ type: "string", format: "binary" }),
-            evidence_field: z.enum(EVIDENCE_FILE_FIELDS).optional().openapi({
-              description: "which file field of the draft takes it (default `uncategorized_file`)",
-            }),
-          }),
-        },
-      },
-    },
-  },
-  responses: {
-    201: jsonContent(DisputeDetailSchema, "uploaded; the draft names the file"),
-    ...errorResponses(
-      "not_found",
-      "conflict",
-      "payload_too_large",
-      "unsupported_media_type",
-      "stripe_error",
-      "stripe_unavailable",
-    ),
-  },
-});
-
-const submit = adminRoute({ permission: "disputes.submit", secondFactor: true }, {
-  method: "post",
-  path: "/disputes/{id}/submit",
-  tags,
-  summary: "Submit the evidence to Stripe, once per round",
-  description: "Refused (409, naming why) after a submission in the same round, after " +
-    "`evidence_due_by`, on a closed dispute or one Stripe takes no evidence for, and while " +
-    "an accept's close is in flight (`closing.state` `processing`). No draft, or a draft " +
-    "holding no evidence (no field filled in, no file), is 422: it would spend the round on " +
-    "nothing. The submitter's own submit sent again with the draft unchanged (a second click, " +
-    "a retry without a key, a burst) answers their submission (200, or 202 while Stripe's " +
-    "answer is unknown) with nothing written and nothing sent; anyone else's is 409 naming " +
-    "who submitted it and when. Under an `Idempotency-Key`, the same key answers the " +
-    "dispute as it stands (its submission, settled since or not).",
-  request: { params: IdParam, headers: IdempotencyHeader },
-  responses: {
-    200: jsonContent(DisputeDetailSchema, "submitted: Stripe answered"),
-    202: jsonContent(
-      DisputeDetailSchema,
-      "sent with an unknown outcome; reconciliation (or Stripe's webhook) finishes it",
-    ),
-    ...stripeCallErrors(),
   },
 });
 
