@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { API, call, disputedPayment, submitAs } from "./helpers/disputes.ts";
+import { API, call, disputedPayment, submitAs, uploadRequest } from "./helpers/disputes.ts";
 import { otpHeaders } from "./helpers/identity.ts";
 
 const DAY = 86_400;
@@ -34,13 +34,11 @@ Deno.test("a dispute Stripe marks past_due is past its deadline here too: 409 na
     });
     assert.equal(save.status, 409, JSON.stringify(save.body));
     assert.match(save.body.detail, /deadline/);
-    const form = new FormData();
-    form.append("file", new Blob(["%PDF-1.4\n%%EOF\n"], { type: "application/pdf" }), "r.pdf");
-    const upload = await w.t.app.request(`${API}/disputes/${dispute.id}/files`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${w.operator.token}` },
-      body: form,
-    });
+    const pdf = new Blob(["%PDF-1.4\n%%EOF\n"], { type: "application/pdf" });
+    const upload = await w.t.app.request(
+      `${API}/disputes/${dispute.id}/files`,
+      await uploadRequest(w.operator.token, pdf, "r.pdf"),
+    );
     assert.equal(upload.status, 409, await upload.text());
     const submit = await submitAs(w, w.operator, dispute.id);
     assert.equal(submit.status, 409, JSON.stringify(submit.body));
