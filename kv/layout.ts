@@ -24,7 +24,14 @@ export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
     const stamp = await kv.get<number>(keys.storeLayout());
     if (stamp.value === STORE_LAYOUT) return;
     if (stamp.value !== null) throw refused(stamp.value);
-    if (!await isEmpty(kv)) throw refused(1);
+    if (!await isEmpty(kv)) {
+      // the stamp and the listing are two reads: another process starting at the same time may
+      // have stamped the store (and written to it) between them; only a store still without a
+      // stamp is an earlier layout
+      const again = await kv.get<number>(keys.storeLayout());
+      if (again.value === STORE_LAYOUT) return;
+      throw refused(again.value ?? 1);
+    }
     // Empty: the first process to start stamps it (another may be doing the same).
     op.check(stamp).set(keys.storeLayout(), STORE_LAYOUT);
   }, { attempts: 3, what: "the store's layout stamp" });

@@ -34,6 +34,35 @@ Deno.test("isolates starting on one empty store at once all pass: one of them st
   });
 });
 
+Deno.test("another process stamping (and writing) between the stamp's read and the emptiness check is no earlier layout", async () => {
+  await withKv(async (kv) => {
+    // the other process lands its stamp and a first record right as this one lists the store
+    let raced = false;
+    const racing = new Proxy(kv, {
+      get(target, prop) {
+        if (prop === "list") {
+          return (...args: Parameters<Deno.Kv["list"]>) => {
+            const listing = async function* () {
+              if (!raced) {
+                raced = true;
+                await target.set(keys.storeLayout(), STORE_LAYOUT);
+                await target.set(["admins", "adm_first"], { id: "adm_first" });
+              }
+              yield* target.list(...args);
+            };
+            return listing();
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await checkStoreLayout(racing);
+    assert.ok(raced, "the listing ran after the stamp was read");
+    assert.equal((await kv.get(keys.storeLayout())).value, STORE_LAYOUT);
+  });
+});
+
 Deno.test("the server refuses to start on a store of an earlier layout, saying what to do", async () => {
   const dir = await Deno.makeTempDir({ prefix: "layout_" });
   try {
