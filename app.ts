@@ -1,6 +1,7 @@
 /**
  * createApp(deps): the whole HTTP surface, with nothing opened at import time.
- * Middleware order: request id -> access log -> routes; one onError.
+ * Middleware order: request id -> access log -> refusal while stopping ->
+ * routes; one onError.
  */
 import { createRouter } from "./routes/router.ts";
 import type { AppEnv } from "./routes/env.ts";
@@ -29,6 +30,7 @@ import { problemRoutes } from "./openapi/problems.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { etags } from "./routes/etag.ts";
 import { accessLog } from "./routes/access_log.ts";
+import { refuseWhileStopping } from "./routes/drain.ts";
 import { AppError } from "./core/errors.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
@@ -36,9 +38,19 @@ import type { Context } from "hono";
 
 type Router = ReturnType<typeof createRouter>;
 
-export function createApp(deps: Deps, services: Services = createServices(deps)) {
+export interface AppOptions {
+  /** true once the server is stopping: requests are then answered 503 (routes/drain.ts) */
+  stopping?: () => boolean;
+}
+
+export function createApp(
+  deps: Deps,
+  services: Services = createServices(deps),
+  options: AppOptions = {},
+) {
   const app = createRouter();
   app.use("*", accessLog(services, deps.log));
+  if (options.stopping) app.use("*", refuseWhileStopping(options.stopping));
   // ETag / If-None-Match -> 304 and `Cache-Control: private, no-cache` on admin reads
   app.use("/api/admin/*", etags());
   handleErrors(app, deps);

@@ -114,8 +114,9 @@ const stripe = createStripeGateway({
 const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log, metrics };
 const services = createServices(deps);
 started.services = services;
-const app = createApp(deps, services);
-
+// Requests that arrive once a stop began are refused by the app itself, so they are logged and
+// counted like any other (routes/drain.ts).
+const app = createApp(deps, services, { stopping: () => drain.stopping() });
 const drain = createDrain(app.fetch);
 const inFlightGauge = services.metrics.gauge(
   "payops_http_requests_in_flight",

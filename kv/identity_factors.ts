@@ -18,7 +18,7 @@ export interface SecondFactorRecord {
   enrolled_at: string;
   /** random per enrolment: step-up tokens name it, so a reset revokes them */
   enrolment_id: string;
-  /** the last TOTP time-step accepted: a code is accepted only for a later step (no replay) */
+  /** the last TOTP time-step accepted: a code passes only if every step it matches is later */
   last_step: number | null;
   /** ms timestamps of failed attempts inside the failure window */
   failures: number[];

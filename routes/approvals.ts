@@ -11,13 +11,8 @@ import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  ApprovalSchema,
-  errorResponses,
-  jsonContent,
-  orNull,
-  REFUND_SEND_REFUSALS,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonContent, orNull, REFUND_SEND_REFUSALS } from "../openapi/schemas.ts";
+import { ApprovalSchema } from "../openapi/record_schemas.ts";
 import { approvalHashField, oneOf, queryParam } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import type { Context } from "hono";

@@ -16,8 +16,8 @@ import {
   LimitQuery,
   orNull,
   pageSchema,
-  PaymentMethodSchema,
 } from "../openapi/schemas.ts";
+import { PaymentMethodSchema } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AlertSchema } from "./fraud_schemas.ts";
 import { can } from "../domain/permissions.ts";

@@ -12,7 +12,7 @@ import { assigneeFilter, callContext } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { draftTag } from "../services/disputes/mod.ts";
-import { ApprovalSchema } from "../openapi/schemas.ts";
+import { ApprovalSchema } from "../openapi/record_schemas.ts";
 import {
   DisputeDetailSchema,
   DisputeSchema,

@@ -1,46 +1,41 @@
 /**
- * Graceful stop for the HTTP server (README, "Commands": SIGINT/SIGTERM let
+ * Graceful stop for the HTTP server (README, "Quick start": SIGINT/SIGTERM let
  * in-flight requests finish). `Deno.serve`'s own shutdown cuts off request
  * bodies still arriving, so a slow upload in flight would fail; this wrapper
- * first answers new requests `503 unavailable` (with `Retry-After`) and waits
- * for the requests already taken, bodies included, up to a deadline. Only
- * then is the server shut down.
+ * counts the requests taken and, once told to stop, waits for them, bodies
+ * included, up to a deadline. Only then is the server shut down.
+ *
+ * Requests arriving meanwhile still go through the app, whose first
+ * middleware after the access log (`refuseWhileStopping`) answers them
+ * `503 unavailable` with `Retry-After`: like any other answer they carry
+ * `X-Request-Id`, have their access-log line and are counted in
+ * `payops_http_requests_total` (README, "Metrics"). `GET /metrics` is still
+ * served, so a scrape during the stop sees them.
  */
-import { PROBLEM_BASE } from "./problem.ts";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./env.ts";
+import { problemResponse } from "./problem.ts";
+import { AppError } from "../core/errors.ts";
 
 type Handler = (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
 export interface Drain {
   fetch: Handler;
-  /** Refuses new requests from now on; resolves when those in flight are done or at `deadlineMs`. */
+  /** From now on the app refuses new requests; resolves when those in flight are done or at `deadlineMs`. */
   stop(deadlineMs: number): Promise<{ unfinished: number }>;
-  /** Requests taken and not yet answered (a body still arriving counts). */
+  /** Requests taken before the stop and not yet answered (a body still arriving counts). */
   inFlight(): number;
+  /** Whether `stop` was called (what `refuseWhileStopping` asks). */
+  stopping(): boolean;
 }
-
-const STOPPING_BODY = JSON.stringify({
-  type: `${PROBLEM_BASE}unavailable`,
-  title: "Service unavailable",
-  status: 503,
-  detail: "the service is stopping; send the request again in a moment",
-  code: "unavailable",
-});
 
 export function createDrain(handler: Handler): Drain {
   let stopping = false;
   const inflight = new Set<Promise<unknown>>();
   return {
     fetch(req, info) {
-      if (stopping) {
-        return new Response(STOPPING_BODY, {
-          status: 503,
-          headers: {
-            "content-type": "application/problem+json",
-            "retry-after": "2",
-            "connection": "close",
-          },
-        });
-      }
+      // refused by the app at once and never waited for: a stream of them cannot hold the stop
+      if (stopping) return handler(req, info);
       const answer = Promise.resolve().then(() => handler(req, info));
       const done = answer.then(() => {}, () => {});
       inflight.add(done);
@@ -48,6 +43,7 @@ export function createDrain(handler: Handler): Drain {
       return answer;
     },
     inFlight: () => inflight.size,
+    stopping: () => stopping,
     async stop(deadlineMs) {
       stopping = true;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -59,5 +55,28 @@ export function createDrain(handler: Handler): Drain {
       clearTimeout(timer);
       return { unfinished: inflight.size };
     },
+  };
+}
+
+/** Served while stopping: what a scraper reads to see the stop (README, "Metrics"). */
+const SERVED_WHILE_STOPPING = new Set(["GET /metrics"]);
+
+/**
+ * Once `stopping()` says so, answers every request but a scrape `503 unavailable`
+ * (`Retry-After: 2`, `Connection: close`) without reading its body.
+ */
+export function refuseWhileStopping(stopping: () => boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!stopping() || SERVED_WHILE_STOPPING.has(`${c.req.method} ${c.req.path}`)) {
+      return await next();
+    }
+    const res = problemResponse(
+      c,
+      new AppError("unavailable", "the service is stopping; send the request again in a moment", {
+        retryAfter: 2,
+      }),
+    );
+    res.headers.set("connection", "close");
+    return res;
   };
 }

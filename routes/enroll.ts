@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { requestMeta } from "./context.ts";
 import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
-import { AdminSchema } from "../openapi/schemas.ts";
+import { AdminSchema } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
 import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";

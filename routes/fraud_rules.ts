@@ -8,7 +8,8 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { listRoute } from "./list_route.ts";
-import { ApprovalSchema, errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { ApprovalSchema } from "../openapi/record_schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
 import type { Services } from "../services/mod.ts";

@@ -3,7 +3,8 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
-import { AdminSchema, DateTimeSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { DateTimeSchema, errorResponses, jsonContent } from "../openapi/schemas.ts";
+import { AdminSchema } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 
 const MeSchema = AdminSchema.extend({

@@ -18,10 +18,9 @@ import {
   jsonContent,
   NoteSchema,
   REFUND_SEND_REFUSALS,
-  RefundDetailSchema,
-  RefundSchema,
   requiredApprovalHashField,
 } from "../openapi/schemas.ts";
+import { RefundDetailSchema, RefundSchema } from "../openapi/record_schemas.ts";
 import {
   approvalHashRequired,
   isUndecided,

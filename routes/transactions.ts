@@ -16,8 +16,8 @@ import {
   jsonContent,
   nullableString,
   orNull,
-  PaymentMethodSchema,
 } from "../openapi/schemas.ts";
+import { PaymentMethodSchema } from "../openapi/record_schemas.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
 import type { Services } from "../services/mod.ts";
 

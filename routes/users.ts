@@ -9,9 +9,6 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import {
-  AdminSchema,
-  AdminStatusSchema as StatusSchema,
-  ApprovalSchema,
   CursorQuery,
   DateTimeSchema as DateTime,
   errorResponses,
@@ -20,8 +17,13 @@ import {
   LimitQuery,
   orNull,
   pageSchema,
-  RoleSchema,
 } from "../openapi/schemas.ts";
+import {
+  AdminSchema,
+  AdminStatusSchema as StatusSchema,
+  ApprovalSchema,
+  RoleSchema,
+} from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { canonicalEmail } from "../domain/admin.ts";
 

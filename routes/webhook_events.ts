@@ -8,13 +8,8 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import {
-  errorResponses,
-  jsonBody,
-  jsonContent,
-  NoteSchema,
-  WebhookEventSchema,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent, NoteSchema } from "../openapi/schemas.ts";
+import { WebhookEventSchema } from "../openapi/record_schemas.ts";
 import { WEBHOOK_EVENT_STATUSES, WEBHOOK_IGNORED_REASONS } from "../domain/webhook_event.ts";
 import type { Services } from "../services/mod.ts";
 

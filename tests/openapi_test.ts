@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { createTestApp } from "./helpers/app.ts";
 import { SNAPSHOT_URL, snapshotText } from "../scripts/write_openapi.ts";
 import { DOCS_ASSETS, DOCS_ASSETS_PATH, DOCS_CSP, SWAGGER_UI_VERSION } from "../openapi/docs.ts";
-import { createDrain } from "../routes/drain.ts";
 
 const METHODS = ["get", "put", "post", "delete", "patch", "options", "head", "trace"];
 
@@ -344,14 +343,5 @@ Deno.test("every operation declares the 503 `unavailable` (problem+json) that a 
   }).map((o) => o.name);
   assert.deepEqual(undeclared, []);
 
-  // and that is what the server answers once it is stopping (routes/drain.ts)
-  const drain = createDrain(() => new Response("served"));
-  const info = {} as Deno.ServeHandlerInfo;
-  assert.equal(await (await drain.fetch(new Request("http://x/healthz"), info)).text(), "served");
-  await drain.stop(100);
-  const res = await drain.fetch(new Request("http://x/api/admin/me"), info);
-  assert.equal(res.status, 503);
-  assert.equal(res.headers.get("content-type"), "application/problem+json");
-  assert.ok(Number(res.headers.get("retry-after")) > 0);
-  assert.equal((await res.json()).code, "unavailable");
+  // what a stopping server answers: tests/drain_refusals_test.ts
 });

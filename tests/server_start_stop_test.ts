@@ -3,7 +3,8 @@
  * main.ts in a child process in demo mode on its own ports and KV file: the
  * credentials box comes last, after seeding; Ctrl-C stops the server
  * gracefully even though it arrives twice (the terminal signals the whole
- * foreground group, and `deno task` or `npx` passes it on again); a restart on
+ * foreground group, and `deno task` or `npx` passes it on again), and what
+ * arrives during the stop is refused, logged and counted; a restart on
  * the same data says the demo admin exists and how to get a new token. The
  * seeded dispute due within a day is an ops alert as soon as the box shows.
  */
@@ -107,12 +108,25 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     assert.equal(late.status, 503);
     assert.equal(late.headers.get("retry-after"), "2");
     assert.equal((await late.json()).code, "unavailable");
+    // refused like any other answer: our request id, counted, and (below) its access-log line;
+    // a scrape is still served while the stop waits
+    const lateId = late.headers.get("x-request-id");
+    assert.match(String(lateId), /^req_/);
+    const scrape = await fetch(`http://127.0.0.1:${port}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    assert.equal(scrape.status, 200);
+    const refused = { method: "GET", route: "/healthz", status: "503" };
+    const counted = parsePrometheus(await scrape.text());
+    assert.equal(sampleValue(counted, "payops_http_requests_total", refused), 1);
     await conn.write(encoder.encode(body.slice(10)));
     const answer = await new Response(conn.readable).text();
     assert.match(answer, /^HTTP\/1\.1 401/, answer);
     assert.match(answer, /enrollment_invalid/);
     assert.equal(await second.exited(), 0, second.output());
     assert.match(second.output(), /"msg":"stopped","reason":"SIGTERM"/);
+    const lateLine = second.output().split("\n").find((l) => l.includes(`"${lateId}"`));
+    assert.match(String(lateLine), /"msg":"request".*"path":"\/healthz","status":503/);
     assert.doesNotMatch(second.output(), /unhandled error/);
   } finally {
     await Deno.remove(dir, { recursive: true });

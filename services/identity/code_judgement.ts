@@ -12,9 +12,12 @@ export const OTP_MAX_FAILURES = 5;
 export const OTP_FAILURE_WINDOW_MS = 5 * 60_000;
 export const OTP_LOCK_MS = 15 * 60_000;
 
-/** What the code matched in the record: a TOTP time-step, or a recovery code's hash. */
+/**
+ * What the code matched in the record: the TOTP time-steps of the window whose
+ * code it is (none: a wrong code), or a recovery code's hash.
+ */
 export type CodeMatch =
-  | { kind: "totp"; step: number | null }
+  | { kind: "totp"; steps: number[] }
   | { kind: "recovery"; hash: string | undefined; used?: boolean };
 
 export type Judgement =
@@ -63,9 +66,13 @@ export function judgeCode(
       };
     } else if (match.used) replayed = true;
   } else {
-    const step = match.step;
-    if (step !== null && rec.last_step !== null && step <= rec.last_step) replayed = true;
-    else if (step !== null) next = { ...rec, last_step: step };
+    // A code is spent with its step and every step before it. The same six digits in two
+    // steps of the window are a replay while either is spent, and spend both when accepted
+    // (README, "Second factor").
+    const { steps } = match;
+    const last = rec.last_step;
+    if (steps.length > 0 && last !== null && steps.some((step) => step <= last)) replayed = true;
+    else if (steps.length > 0) next = { ...rec, last_step: Math.max(...steps) };
   }
   if (next) {
     next = { ...next, failures: [], locked_until: null };

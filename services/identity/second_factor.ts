@@ -13,7 +13,7 @@ import { type AuditInput, type AuditService } from "../audit/mod.ts";
 import { AppError, type FieldError } from "../../core/errors.ts";
 import { type IdentityKeys, newRecoveryCodes, RECOVERY_CODE_FORMAT } from "./crypto.ts";
 import { b64url } from "../../core/encoding.ts";
-import { matchTotpStep, newTotpSecret } from "./totp.ts";
+import { matchTotpSteps, newTotpSecret } from "./totp.ts";
 import {
   type CodeMatch,
   isLocked,
@@ -216,7 +216,7 @@ async function matchCode(
     return { kind: "recovery", hash, used };
   }
   const secret = await d.keys.unseal(rec.sealed_totp_secret, adminId);
-  return { kind: "totp", step: matchTotpStep(secret, code, now) };
+  return { kind: "totp", steps: matchTotpSteps(secret, code, now) };
 }
 
 /**

@@ -48,20 +48,43 @@ export function totpCode(secretBase32: string, ms: number, options: TotpOptions 
   return totp(secretBase32, "admin", options).generate({ timestamp: ms });
 }
 
+/** Compares two codes in time independent of where they differ. */
+function sameCode(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  }
+  return diff === 0;
+}
+
 /**
- * The time-step `code` belongs to, looking `TOTP_WINDOW` steps either side of
- * `ms`, or null. The comparison inside `otpauth` is constant-time.
+ * Every time-step within `TOTP_WINDOW` steps either side of `ms` whose code is
+ * `code`, in order: usually none or one, two when the same six digits come up
+ * in steps next to each other (about one step in a million). Each step of the
+ * window is computed and compared, whatever matched first.
  */
+export function matchTotpSteps(
+  secretBase32: string,
+  code: string,
+  ms: number,
+  options: TotpOptions = {},
+): number[] {
+  const generator = totp(secretBase32, "admin", options);
+  const now = timeStep(ms);
+  const steps: number[] = [];
+  for (let step = now - TOTP_WINDOW; step <= now + TOTP_WINDOW; step++) {
+    const expected = generator.generate({ timestamp: step * TOTP_PERIOD_S * 1000 });
+    if (sameCode(code, expected)) steps.push(step);
+  }
+  return steps;
+}
+
+/** The latest time-step within the window whose code is `code`, or null. */
 export function matchTotpStep(
   secretBase32: string,
   code: string,
   ms: number,
   options: TotpOptions = {},
 ): number | null {
-  const delta = totp(secretBase32, "admin", options).validate({
-    token: code,
-    timestamp: ms,
-    window: TOTP_WINDOW,
-  });
-  return delta === null ? null : timeStep(ms) + delta;
+  return matchTotpSteps(secretBase32, code, ms, options).at(-1) ?? null;
 }

@@ -4,7 +4,7 @@
  * `expired` before the expiry job ends it (README, "Two-person rules").
  */
 import type { z } from "@hono/zod-openapi";
-import { RefundDetailSchema, RefundSchema } from "../../openapi/schemas.ts";
+import { RefundDetailSchema, RefundSchema } from "../../openapi/record_schemas.ts";
 import { type RefundRecord, statusAt } from "../../domain/refund.ts";
 
 /** A refund as the API shows it: declared once, by its schema. */

@@ -1,6 +1,6 @@
 /** What the admin API shows of an intake log record. */
 import type { z } from "@hono/zod-openapi";
-import type { WebhookEventSchema } from "../../openapi/schemas.ts";
+import type { WebhookEventSchema } from "../../openapi/record_schemas.ts";
 import {
   ignoredReasonOf,
   type WebhookEventRecord,

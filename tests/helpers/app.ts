@@ -51,6 +51,8 @@ export interface TestAppOptions {
   file?: boolean;
   /** how the services are built (refund hooks, throttle limits, the webhook applier) */
   services?: ServiceOptions;
+  /** true once the server is stopping, as main.ts hands it to the app (routes/drain.ts) */
+  stopping?: () => boolean;
 }
 
 /** The webhooks service's applier, which a test may swap without rebuilding the service. */
@@ -96,7 +98,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...options.services,
     webhookApplier: (base) => slot.wrap(wrapApplier ? wrapApplier(base) : base),
   });
-  const app = createApp(deps, services);
+  const app = createApp(deps, services, { stopping: options.stopping });
   const close = async () => {
     kvReads?.close();
     kv.close();
