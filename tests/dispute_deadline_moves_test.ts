@@ -146,3 +146,46 @@ Deno.test("a deadline moved but already past by our clock stays overdue", async 
     assert.deepEqual(await t.services.disputes.remind(), { reminded: 0, overdue: 0 });
   });
 });
+
+Deno.test("an inquiry answered, then escalated: the chargeback's deadline is reminded afresh", async () => {
+  await withTestApp(async (t) => {
+    const s = paymentStory({ customer: "cus_InquiryAnswered", amount: 6000 });
+    const du = testId("du");
+    const opened = T0 + 10;
+    const due1 = opened + 7 * DAY;
+    const inquiry = { id: du, created: opened, status: "warning_needs_response" as const };
+    for (const e of [s.created(T0), ...s.succeeded(T0 + 1)]) await t.services.stripeEvents.apply(e);
+    await t.services.stripeEvents.apply(s.dispute(opened, "charge.dispute.created", inquiry));
+    const d = t.services.disputes;
+    t.clock.set((due1 - 72 * HOUR + 60) * 1000);
+    assert.deepEqual(await d.remind(), { reminded: 1, overdue: 0 });
+    // the inquiry answered: its reminder closes
+    await t.services.stripeEvents.apply(
+      s.dispute(due1 - 60 * HOUR, "charge.dispute.updated", {
+        ...inquiry,
+        status: "warning_under_review",
+        submission_count: 1,
+      }),
+    );
+    assert.deepEqual((await listAllOpsAlerts(t.kv)).map((a) => a.status), ["closed"]);
+    // escalated to a chargeback with its own deadline
+    const due2 = due1 + 20 * DAY;
+    const escalated = s.dispute(due1 + DAY, "charge.dispute.updated", {
+      ...inquiry,
+      status: "needs_response",
+      withdrawn: true,
+      submission_count: 1,
+      due_by: due2,
+    });
+    await deliver(t, [escalated, escalated]);
+    const shown = await d.get(du);
+    assert.equal(shown.phase, "needs_response");
+    assert.equal(shown.evidence_due_by, iso(due2));
+    assert.deepEqual(shown.reminders, {});
+    t.clock.set((due2 - 72 * HOUR + 60) * 1000);
+    assert.deepEqual(await d.remind(), { reminded: 1, overdue: 0 });
+    const open = (await listAllOpsAlerts(t.kv)).filter((a) => a.status === "open");
+    assert.equal(open.length, 1);
+    assert.match(open[0].detail, new RegExp(iso(due2)));
+  });
+});
