@@ -44,7 +44,7 @@ export const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit:
       headers: {
         etag: {
           description: 'the saved draft\'s tag (`"<draft.hash>"`): send it as `If-Match` ' +
-            "with the next save",
+            "with the next save or upload",
           schema: { type: "string", example: '"9b74c9897bac770ffc029102a200c5de"' },
         },
       },
@@ -66,9 +66,15 @@ export const files = adminRoute({
     "submission in the round, on a closed dispute or while an accept's close is in flight), " +
     "before anything is sent to Stripe. The same file (bytes, name, type) sent again by the " +
     "same admin to the same field within 10 minutes (a second click, a burst, a retry after a " +
-    "lost answer) answers with the file the first upload made: one file at Stripe.",
+    "lost answer) answers with the file the first upload made: one file at Stripe. With " +
+    '`If-Match: "<draft.hash>"` the file lands only if the draft still is the one read (else ' +
+    "`412 precondition_failed` naming who changed it and when, before anything is sent to " +
+    "Stripe; a change that lands while the file is being sent leaves the file at Stripe, " +
+    "unused, and the same upload sent again with the new tag uses it); without it, the file " +
+    "lands in the draft as it is then.",
   request: {
     params: IdParam,
+    headers: DraftConditionHeaders,
     body: {
       required: true,
       content: {
@@ -84,10 +90,20 @@ export const files = adminRoute({
     },
   },
   responses: {
-    201: jsonContent(DisputeDetailSchema, "uploaded; the draft names the file"),
+    201: {
+      ...jsonContent(DisputeDetailSchema, "uploaded; the draft names the file"),
+      headers: {
+        etag: {
+          description: 'the draft\'s new tag (`"<draft.hash>"`): send it as `If-Match` with ' +
+            "the next save or upload",
+          schema: { type: "string", example: '"9b74c9897bac770ffc029102a200c5de"' },
+        },
+      },
+    },
     ...errorResponses(
       "not_found",
       "conflict",
+      "precondition_failed",
       "payload_too_large",
       "unsupported_media_type",
       "stripe_error",

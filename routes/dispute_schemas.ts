@@ -236,21 +236,22 @@ export const IdempotencyHeader = z.object({
 });
 
 /**
- * The evidence save's conditions (README "Dispute workbench", Editing together): the draft's
- * tag is its `draft.hash` in quotes, as the save answers it in `ETag`.
+ * The conditions of an evidence save or upload (README "Dispute workbench", Editing together):
+ * the draft's tag is its `draft.hash` in quotes, as the save or upload answers it in `ETag`.
  */
 export const DraftConditionHeaders = z.object({
   "if-match": z.string().min(1).max(2000).optional().openapi({
     param: { name: "if-match", in: "header" },
-    description: 'the draft this save was made from: `"<draft.hash>"` as the dispute shows ' +
-      "it (or the `ETag` of the last save's answer); when the draft changed since, the save is " +
-      "`412 precondition_failed` naming who changed it and when, nothing written. Without it " +
-      "the last save wins. The weak `ETag` of GET never matches (it tags the whole answer)",
+    description: 'the draft this change was made from: `"<draft.hash>"` as the dispute ' +
+      "shows it (or the `ETag` of the last save's or upload's answer); when the draft changed " +
+      "since, the change is `412 precondition_failed` naming who changed it and when, nothing " +
+      "written. Without it the last change wins. The weak `ETag` of GET never matches (it " +
+      "tags the whole answer)",
     example: '"9b74c9897bac770ffc029102a200c5de"',
   }),
   "if-none-match": z.string().min(1).max(2000).optional().openapi({
     param: { name: "if-none-match", in: "header" },
-    description: "`*`: save only if the dispute has no draft yet (else `412`)",
+    description: "`*`: change the draft only if the dispute has no draft yet (else `412`)",
     example: "*",
   }),
 });

@@ -210,7 +210,11 @@ export function disputeRoutes(services: Services) {
       const { id } = c.req.valid("param");
       const form = c.req.valid("form");
       const field = form.evidence_field ?? "uncategorized_file";
-      return c.json(await d.uploadFile(callContext(c), id, form.file, field), 201);
+      const h = c.req.valid("header");
+      const cond = { ifMatch: h["if-match"], ifNoneMatch: h["if-none-match"] };
+      const saved = await d.uploadFile(callContext(c), id, form.file, field, cond);
+      if (saved.draft) c.header("ETag", draftTag(saved.draft.hash));
+      return c.json(saved, 201);
     })
     .openapi(submit, async (c) => {
       const result = await d.submit(callContext(c), c.req.valid("param").id);

@@ -7,7 +7,7 @@ import { allLedgerEntries, listBalances } from "../kv/customers.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { createStripeEventApplier, type RefundSettlementHook } from "../services/ingest/applier.ts";
 import type { Transaction } from "../domain/transaction.ts";
-import { refundableOf } from "../services/refunds/policy.ts";
+import { refundableOf } from "../services/refunds/refundable.ts";
 import { listAllOpsAlerts } from "../kv/ops_alerts.ts";
 
 async function paid(t: TestApp, customer: string, amount = 5000) {

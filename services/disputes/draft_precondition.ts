@@ -2,10 +2,11 @@
  * Optimistic concurrency on the evidence draft (README "Dispute workbench",
  * Editing together): the draft's entity-tag is its `draft.hash` in quotes
  * (`"3f9c…"`), shown on the dispute and sent as the `ETag` of the evidence
- * save's answer. `If-Match` names the draft a save was made from and
- * `If-None-Match: *` asks that no draft exist yet; a save whose condition
- * fails is `412 precondition_failed` naming who changed the draft and when,
- * with nothing written. Without either header the last save wins.
+ * save's (or upload's) answer. `If-Match` names the draft a save or an
+ * upload was made from and `If-None-Match: *` asks that no draft exist yet; a
+ * change whose condition fails is `412 precondition_failed` naming who changed
+ * the draft and when, with nothing written. Without either header the last
+ * change wins.
  *
  * The GET's weak `ETag` is not a validator for this: it tags the whole answer,
  * whose `time_left_s` moves every second and whose `actions` follow the

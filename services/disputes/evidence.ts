@@ -273,9 +273,18 @@ export function createEvidenceDrafts(
     );
   }
 
-  /** One field of the draft set (an uploaded file's id), the rest as it is now. */
-  function setField(ctx: CallContext, id: string, field: string, value: string) {
-    return saveWith(ctx, id, (before) => ({ ...before, [field]: value }));
+  /**
+   * One field of the draft set (an uploaded file's id), the rest as it is now; only if the
+   * draft still is the one `cond` names (`If-Match`), checked in the commit like a save.
+   */
+  function setField(
+    ctx: CallContext,
+    id: string,
+    field: string,
+    value: string,
+    cond: DraftConditions = {},
+  ) {
+    return saveWith(ctx, id, (before) => ({ ...before, [field]: value }), cond);
   }
 
   return { save, setField };

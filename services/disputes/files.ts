@@ -5,7 +5,9 @@
  * (`purpose=dispute_evidence`, its own 20/s sub-bucket), and the file id is
  * put in the draft's file field, which is saved and staged like any draft.
  * The same file sent again by the same admin to the same field is the file
- * the first upload made (upload_claims.ts).
+ * the first upload made (upload_claims.ts). `If-Match` / `If-None-Match` hold
+ * as for a draft save (draft_precondition.ts): checked before the file is
+ * sent to Stripe, and again in the commit that sets the field.
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
@@ -16,6 +18,7 @@ import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { dropUpload, getDispute } from "../../kv/disputes.ts";
 import { claimUpload, noteUploaded, uploadDigest } from "./upload_claims.ts";
 import { draftRefusal } from "./evidence.ts";
+import { type DraftConditions, draftPreconditionError } from "./draft_precondition.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
 
 export const MAX_FILE_BYTES = 5 * 1024 * 1024;
@@ -36,22 +39,36 @@ export function createEvidenceFiles(
   deps: Deps,
   svc: {
     audit: AuditService;
-    setField: (ctx: CallContext, id: string, field: string, value: string) => Promise<unknown>;
+    setField: (
+      ctx: CallContext,
+      id: string,
+      field: string,
+      value: string,
+      cond: DraftConditions,
+    ) => Promise<unknown>;
   },
 ) {
   const { kv } = deps;
 
-  /** POST /disputes/{id}/files; a refusal is audited `denied` (refusals.ts). */
-  function upload(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
+  /**
+   * POST /disputes/{id}/files; a refusal is audited `denied` (refusals.ts), a failed
+   * condition (`412`) is not, as for a draft save.
+   */
+  function upload(
+    ctx: CallContext,
+    id: string,
+    file: unknown,
+    field: EvidenceFileField,
+    cond: DraftConditions = {},
+  ) {
     const what = { action: "dispute.file_uploaded", id };
-    return auditingRefusals(svc.audit, ctx, what, () => send(ctx, id, file, field));
+    return auditingRefusals(svc.audit, ctx, what, () => send(ctx, id, { file, field, cond }));
   }
 
   async function send(
     ctx: CallContext,
     id: string,
-    file: unknown,
-    field: EvidenceFileField,
+    { file, field, cond }: { file: unknown; field: EvidenceFileField; cond: DraftConditions },
   ): Promise<void> {
     if (Array.isArray(file)) {
       throw validationFailed([{
@@ -93,8 +110,15 @@ export function createEvidenceFiles(
     const claim = await claimUpload(kv, deps.clock, { dispute: id, by, field, digest });
     if (claim.kind === "uploaded") {
       // the same upload sent again: its file, set again only if the draft lost it since
-      await svc.setField(ctx, id, field, claim.fileId);
+      // (the draft it made answers whatever the tag, as the same save sent again does)
+      await svc.setField(ctx, id, field, claim.fileId, cond);
       return;
+    }
+    // a draft changed since the caller read it: 412 before anything is sent to Stripe
+    const stale = r && draftPreconditionError(id, r.draft, cond, ctx);
+    if (stale) {
+      await dropUpload(kv, claim.entry);
+      throw stale;
     }
     let uploaded: Stripe.File;
     try {
@@ -117,8 +141,10 @@ export function createEvidenceFiles(
       result: "ok",
       after: { file: uploaded.id, field, bytes: bytes.length, type },
     });
-    // set in the draft as it is when written (concurrent uploads each keep theirs)
-    await svc.setField(ctx, id, field, uploaded.id);
+    // set in the draft as it is when written (concurrent uploads each keep theirs), unless
+    // `cond` names a draft changed meanwhile: then 412, and the file waits at Stripe for the
+    // same upload sent again with the new tag
+    await svc.setField(ctx, id, field, uploaded.id, cond);
   }
 
   return { upload };

@@ -116,8 +116,36 @@ export function recordFromSnap(
   // reads; a dispute no longer waiting for evidence is not (README "Dispute workbench",
   // Deadlines). Built from the newest snapshot, so every event order ends the same.
   const waiting = next.phase === "needs_response" || next.phase === "drafting";
-  next.overdue = waiting && (next.overdue || next.past_due);
+  // A deadline that moved (an inquiry escalated to a chargeback, an extension) is judged
+  // afresh: the overdue mark and the reminders of the old one do not carry over.
+  const moved = before !== null && deadlineMoved(before, next);
+  const passed = moved ? dueByPassed(next, Date.parse(ids.at)) : next.overdue;
+  next.overdue = waiting && (passed || next.past_due);
+  if (moved && waiting) next.reminders = {};
   return next;
+}
+
+/**
+ * Whether Stripe moved the evidence deadline: a new `due_by` (or none), or its `past_due`
+ * withdrawn (README "Dispute workbench", Deadlines).
+ */
+export function deadlineMoved(
+  before: Pick<DisputeRecord, "evidence_due_by" | "past_due">,
+  after: Pick<DisputeRecord, "evidence_due_by" | "past_due">,
+): boolean {
+  return before.evidence_due_by !== after.evidence_due_by || (before.past_due && !after.past_due);
+}
+
+/** The deadline has passed by this service's clock. */
+function dueByPassed(r: Pick<DisputeRecord, "evidence_due_by">, nowMs: number): boolean {
+  return !!r.evidence_due_by && r.evidence_due_by * 1000 <= nowMs;
+}
+
+/** Why the reminders of the old deadline closed. */
+function movedNote(r: Pick<DisputeRecord, "evidence_due_by">): string {
+  return r.evidence_due_by
+    ? `the evidence deadline moved to ${new Date(r.evidence_due_by * 1000).toISOString()}`
+    : "Stripe no longer gives an evidence deadline";
 }
 
 export function createDisputeChangeHook(
@@ -134,6 +162,10 @@ export function createDisputeChangeHook(
     const next = recordFromSnap(before, snap, txn, { newId: svc.newId, at });
     const changes = diffTracked(before, next);
     if (before && Object.keys(changes).length === 0) return [];
+    // the old deadline's reminders, cleared for the new one's (closed below)
+    if (before && next.reminders !== before.reminders && Object.keys(before.reminders).length) {
+      changes.reminders = next.reminders;
+    }
     next.history = withDisputeHistory(next, {
       at,
       by: "stripe",
@@ -167,6 +199,9 @@ export function createDisputeChangeHook(
     if (next.phase !== "needs_response" && next.phase !== "drafting") {
       audit.push(...await closeReminders(kv, op, next, "the dispute was " + next.phase, at));
       next.overdue = false;
+    } else if (before && deadlineMoved(before, next)) {
+      // the reminders named the old deadline; the job raises the new one's (reminders.ts)
+      audit.push(...await closeReminders(kv, op, before, movedNote(next), at));
     }
     if (before) addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
     else {

@@ -76,9 +76,15 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     return await detail(await drafts.save(ctx, r.id, body, cond), ctx.actor.role);
   }
 
-  async function uploadFile(ctx: CallContext, id: string, file: unknown, field: EvidenceFileField) {
+  async function uploadFile(
+    ctx: CallContext,
+    id: string,
+    file: unknown,
+    field: EvidenceFileField,
+    cond: DraftConditions = {},
+  ) {
     const r = await load(id);
-    await files.upload(ctx, r.id, file, field);
+    await files.upload(ctx, r.id, file, field, cond);
     return await detail(await load(r.id), ctx.actor.role);
   }
 

@@ -12,12 +12,8 @@ import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
 import { hasLapsed, type RefundRecord, withHistory } from "../../domain/refund.ts";
-import {
-  approvalHash,
-  assertRefundableTransaction,
-  refundableOf,
-  resolveAmount,
-} from "./policy.ts";
+import { approvalHash } from "./policy.ts";
+import { assertRefundableTransaction, refundableOf, resolveAmount } from "./refundable.ts";
 import { refundAuditView } from "./settlement.ts";
 import {
   linkRefusal,

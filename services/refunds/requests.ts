@@ -12,15 +12,16 @@ import {
   APPROVAL_TTL_MS,
   approvalDecision,
   approvalHash,
-  assertRefundableTransaction,
-  assertValidInput,
-  duplicateSuspected,
-  findSuspectedDuplicate,
   POLICY_WINDOW_MS,
-  refundableOf,
-  resolveAmount,
   utcDay,
 } from "./policy.ts";
+import {
+  assertRefundableTransaction,
+  assertValidInput,
+  refundableOf,
+  resolveAmount,
+} from "./refundable.ts";
+import { duplicateSuspected, findSuspectedDuplicate } from "./duplicates.ts";
 import { refundAuditView } from "./settlement.ts";
 import { draftRecord } from "./draft.ts";
 import { addJob } from "../../kv/jobs.ts";

@@ -31,7 +31,7 @@ import {
 import type { RetryConfirmer } from "./confirm.ts";
 import type { Attachments } from "./attach.ts";
 import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
-import { RETRY_RECONCILE_AFTER_MS } from "./request.ts";
+import { RETRY_RECONCILE_AFTER_MS } from "./in_flight.ts";
 import { isRetryWaiting } from "../../domain/retry.ts";
 
 /** Stripe keeps idempotency keys 24 h; past this, a confirm with the same key could act anew. */

@@ -6,12 +6,12 @@
  * uses moved (both checked, so a parallel burst cannot exceed a cap), the
  * payment marked as having this attempt in flight, the reconciliation job,
  * the client's idempotency binding and the audit entry, all at once. Only
- * then is Stripe called (services/retries/confirm.ts).
+ * then is Stripe called (services/retries/confirm.ts). The attempt as first
+ * recorded: attempt_record.ts; an attempt in flight and its job: in_flight.ts.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
-import { byWhom, type CallContext } from "../../domain/actor.ts";
-import { AppError } from "../../core/errors.ts";
+import type { CallContext } from "../../domain/actor.ts";
 import { judgeRetry, recentCardUses } from "../../domain/retry.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -20,9 +20,7 @@ import { readTransactionState } from "../../kv/transactions.ts";
 import {
   addAttemptCounts,
   addCreateRetry,
-  type CardSummary,
   getCardUses,
-  getRetry,
   getRetryState,
   listTransactionRetries,
   type RetryRecord,
@@ -30,126 +28,18 @@ import {
 import { retryAuditView } from "./settlement.ts";
 import type { OpenFraudAlerts } from "./fraud_alerts.ts";
 import { bindParts } from "../../core/bind.ts";
+import { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
 import {
-  assertRetryable,
-  priorDeclines,
-  refusal,
-  type Retryable,
-  retryConflict,
-} from "./retryable.ts";
-
-export { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
-
-export const RETRY_RECONCILE_JOB = "retry.reconcile";
-/** reconciliation first looks after this long: beyond any Stripe call's timeout */
-export const RETRY_RECONCILE_AFTER_MS = 60_000;
-export const RETRY_RECONCILE_MAX_ATTEMPTS = 60;
-/**
- * An attempt in flight is settled by its answer, else by reconciliation a minute after it
- * began (README "Retrying failed payments"): by this long at the latest, the job's minute and
- * a minute for the job runner to get to it.
- */
-export const RETRY_SETTLED_WITHIN_MS = RETRY_RECONCILE_AFTER_MS + 60_000;
-
-/**
- * `Retry-After` (seconds) of a refusal while attempt `createdAt` holds the payment: the time
- * left until reconciliation has looked at it; one still in flight after that waits on Stripe
- * and is looked at again, so a minute.
- */
-export function inFlightRetryAfterS(createdAt: string | null, now: number): number {
-  const left = createdAt === null ? 0 : Date.parse(createdAt) + RETRY_SETTLED_WITHIN_MS - now;
-  return left > 0 ? Math.ceil(left / 1000) : RETRY_RECONCILE_AFTER_MS / 1000;
-}
-
-export interface CreateRetryInput {
-  transaction_id: string;
-  payment_method: string;
-  note?: string;
-  off_session?: boolean;
-  confirm_fraud_alert?: boolean;
-}
-
-/**
- * 409 naming the attempt in flight, who sent it and when ("you" to whoever did), with
- * `Retry-After` until it is settled at the latest.
- */
-async function inFlight(
-  kv: Deno.Kv,
-  retryId: string,
-  ctx: CallContext,
-  now: number,
-): Promise<AppError> {
-  const first = (await getRetry(kv, retryId)).value;
-  const who = first ? `, sent ${byWhom(first.requested_by, first.created_at, ctx)}` : "";
-  return retryConflict(
-    new AppError(
-      "conflict",
-      `retry ${retryId} of this payment${who} is still in flight; wait for its outcome ` +
-        `(GET /api/admin/payments/retries/${retryId})`,
-      {
-        extra: { retry_id: retryId },
-        retryAfter: inFlightRetryAfterS(first?.created_at ?? null, now),
-      },
-    ),
-  );
-}
-
-/** A new attempt, `processing`, nothing known from Stripe yet. */
-function newRetryRecord(
-  id: string,
-  input: CreateRetryInput,
-  ok: Retryable,
-  pm: RetryPaymentMethod,
-  meta: { by: string; at: string; job: RetryRecord["job"] },
-): RetryRecord {
-  return {
-    id,
-    transaction_id: ok.txn.id,
-    customer: ok.customer,
-    stripe_payment_intent: ok.pi,
-    payment_method: pm.id,
-    requested_payment_method: input.payment_method,
-    card: pm.card,
-    off_session: input.off_session !== false,
-    note: input.note?.trim() || null,
-    confirm_fraud_alert: input.confirm_fraud_alert === true,
-    status: "processing",
-    stripe_status: null,
-    failure_code: null,
-    decline_code: null,
-    advice_code: null,
-    failure_message: null,
-    next_action: null,
-    client_secret: null,
-    stripe_charge: null,
-    stripe_request_id: null,
-    stripe_idempotency_key: `retry:${id}`,
-    card_use: pm.card?.fingerprint ?? null,
-    attach: pm.attach ? { idempotency_key: `retry-attach:${id}`, status: "pending" } : null,
-    prior: {
-      latest_charge: ok.sync.pi?.latest_charge ?? null,
-      error_charge: ok.sync.pi?.error?.charge ?? null,
-    },
-    requested_by: meta.by,
-    settled_by: null,
-    job: meta.job,
-    created_at: meta.at,
-    updated_at: meta.at,
-    settled_at: null,
-  };
-}
-
-/**
- * The payment method to confirm with; `attach`: it is saved on the customer
- * after the commit; `entered_at`: when its details were entered (domain/retry.ts
- * `cardEnteredAt`).
- */
-export interface RetryPaymentMethod {
-  id: string;
-  card: CardSummary | null;
-  attach: boolean;
-  entered_at: number | null;
-}
+  inFlight,
+  RETRY_RECONCILE_AFTER_MS,
+  RETRY_RECONCILE_JOB,
+  RETRY_RECONCILE_MAX_ATTEMPTS,
+} from "./in_flight.ts";
+import {
+  type CreateRetryInput,
+  newRetryRecord,
+  type RetryPaymentMethod,
+} from "./attempt_record.ts";
 
 export interface RequestServices {
   audit: AuditService;

@@ -23,12 +23,9 @@ import { type RetryView, retryView } from "./views.ts";
 
 export { authorizationView, retryView } from "./views.ts";
 export type { AuthorizationView, RetryView } from "./views.ts";
-import {
-  type CreateRetryInput,
-  createRetryRequests,
-  RETRY_RECONCILE_JOB,
-  RETRY_SETTLED_WITHIN_MS,
-} from "./request.ts";
+import { createRetryRequests } from "./request.ts";
+import type { CreateRetryInput } from "./attempt_record.ts";
+import { RETRY_RECONCILE_JOB, RETRY_SETTLED_WITHIN_MS } from "./in_flight.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import { createRetryReconciler } from "./reconcile.ts";

@@ -379,6 +379,10 @@ export interface DisputeInput {
   withdrawn?: boolean;
   reinstated?: boolean;
   submission_count?: number;
+  /** `evidence_details.due_by` (default: 7 days after `created`) */
+  due_by?: number | null;
+  /** `evidence_details.past_due` (default false) */
+  past_due?: boolean;
 }
 
 export function disputeObject(o: DisputeInput): Stripe.Dispute {
@@ -433,10 +437,10 @@ export function disputeObject(o: DisputeInput): Stripe.Dispute {
       enhanced_evidence: {},
     },
     evidence_details: {
-      due_by: created + 7 * 24 * 3600,
+      due_by: o.due_by === undefined ? created + 7 * 24 * 3600 : o.due_by,
       enhanced_eligibility: {},
       has_evidence: submissions > 0,
-      past_due: false,
+      past_due: o.past_due ?? false,
       submission_count: submissions,
       submission_method: submissions > 0 ? "manual" : "not_submitted",
     },
