@@ -9,9 +9,10 @@
  * event is `dead` and waits for a replay, and an ops alert (audited, in the
  * same commit) tells the people on duty that the account's picture is missing
  * an event. Cron's retry and a replay take the event's claim (claims.ts), one
- * at a time; attempts that still overlap (cron taking over a slow inline
- * attempt, a claim whose time ran out) are harmless: the applier is
- * idempotent, and a record already `processed` is never set back.
+ * at a time, and a replay is refused while the inline attempt holds its lease;
+ * attempts that still overlap (an inline attempt outliving its lease, a claim
+ * whose time ran out) are harmless: the applier is idempotent, and a record
+ * already `processed` is never set back.
  *
  * An applier that takes `alsoInCommit` records the outcome (record and job)
  * in the commit that applies the event, saving a commit per event; one that
@@ -39,12 +40,13 @@ import {
   type WebhookEventStatus,
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
-import { underRetryClaim } from "./claims.ts";
+import { INLINE_LEASE_MS, underRetryClaim } from "./claims.ts";
+
+export { INLINE_LEASE_MS };
 
 export const WEBHOOK_PROCESS_JOB = "webhook.process";
 /** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
 export const WEBHOOK_RETENTION_MS = 30 * 24 * 3600_000;
-export const INLINE_LEASE_MS = 60_000;
 export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
