@@ -108,7 +108,7 @@ Deno.test("an inline attempt that never ended (its process died) holds replays o
   await withEmulatorApp(async (h) => {
     const { t, emu } = h;
     const admin = await createAdmin(t, "admin");
-    const { event, pi } = await refundedChargeEvent(h.stripe);
+    const { event } = await refundedChargeEvent(h.stripe);
     const held = emu.faults.inject({
       kind: "latency",
       method: "GET",
