@@ -41,16 +41,15 @@ import {
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
 import { INLINE_LEASE_MS, underRetryClaim } from "./claims.ts";
+import { type Outcome, recordAfter, WEBHOOK_RETENTION_MS } from "./outcome.ts";
 
 export { INLINE_LEASE_MS };
 
 export const WEBHOOK_PROCESS_JOB = "webhook.process";
-/** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
-export const WEBHOOK_RETENTION_MS = 30 * 24 * 3600_000;
+export { type Outcome, WEBHOOK_RETENTION_MS };
 export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
-const WEEK_MS = 7 * 24 * 3600_000;
 
 /** What processes one verified event (services/ingest/applier.ts). */
 export interface EventApplier {
@@ -61,10 +60,6 @@ export interface EventApplier {
    */
   readonly appliesAtIntake?: boolean;
 }
-
-export type Outcome =
-  | { ok: true; applied: boolean; detail: string; joined?: boolean; notProcessed?: true }
-  | { ok: false; error: string };
 
 /** One event's processing: an attempt, its bookkeeping, the inline attempt and cron's retries. */
 class EventProcessor {
@@ -105,45 +100,13 @@ class EventProcessor {
     }
   }
 
-  /** The record after an attempt; `failedStatus` is what a failure makes it. */
+  /** The record after an attempt; `failedStatus` is what a failure makes it (outcome.ts). */
   nextRecord(
     before: WebhookEventRecord,
     outcome: Outcome,
     failedStatus: WebhookEventStatus,
   ): WebhookEventRecord {
-    const now = this.#clock.now();
-    if (!outcome.ok) {
-      // An attempt that failed while another one processed the event (a replay, say) does
-      // not set it back.
-      const done = before.status === "processed" || before.status === "ignored";
-      return {
-        ...before,
-        status: done ? before.status : failedStatus,
-        attempts: before.attempts + 1,
-        last_error: outcome.error,
-      };
-    }
-    // Applied by an earlier attempt (an overlapping cron run, a forced replay): nothing
-    // changing now does not make it "ignored".
-    const already = before.status === "processed" && !outcome.applied;
-    // a processed record carries no reason (not even null: every delivery writes one)
-    const { ignored_reason: _was, ...rest } = before;
-    const next: WebhookEventRecord = {
-      ...rest,
-      status: outcome.applied || already ? "processed" : "ignored",
-      attempts: before.attempts + 1,
-      last_error: null,
-      detail: already ? before.detail : outcome.detail.slice(0, 1000),
-      processed_at: now,
-      // A late replay keeps the event at least a week more (its id stays deduplicated).
-      keep_until: before.keep_until - now < WEEK_MS
-        ? now + WEBHOOK_RETENTION_MS
-        : before.keep_until,
-    };
-    if (next.status === "ignored") {
-      next.ignored_reason = outcome.notProcessed ? "not_processed" : "no_change";
-    }
-    return next;
+    return recordAfter(before, outcome, failedStatus, this.#clock.now());
   }
 
   /**
