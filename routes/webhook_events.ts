@@ -77,11 +77,13 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
     "idempotent). `force=true` also reprocesses a processed, ignored or received one. An event " +
     "whose `livemode` is not the mode of the service's key is never replayed, forced or not " +
     "(409, as the intake ignores it). One replay (or retry) processes an event at a time: " +
-    "another admin's replay meanwhile is 409 naming who is replaying it and since when, and " +
+    "another admin's replay meanwhile is 409 naming who is replaying it and since when, a " +
+    "replay while the attempt right after the event's arrival may still run (its first " +
+    "minute) is 409 saying so, and " +
     "one after a replay processed it is 409 naming who and when; the same replay (same " +
     "`force`) sent again by the same admin (a second click, a burst) answers what that one " +
-    "did, with nothing processed or written. Audited as `webhook.replay`; a failed replay " +
-    "answers 200 with `replay.result: failed`.",
+    "did, with nothing processed or written. Audited as `webhook.replay` (a refusal as " +
+    "`denied`, with its reason); a failed replay answers 200 with `replay.result: failed`.",
   request: {
     params: IdParam,
     query: z.object({

@@ -47,7 +47,20 @@ Deno.test("a live event recorded ignored on a test-mode service is never replaye
     assert.equal(after.status, "ignored");
     assert.equal(after.detail, before.detail, "the mismatch reason is kept");
     assert.equal(after.attempts, before.attempts);
-    assert.deepEqual(await replayAudit(t), []);
+    // both refusals are audited denied, naming the mode (README: denied ones too)
+    const denied = await replayAudit(t);
+    assert.deepEqual(denied.map((e) => [e.actor.id, e.result]), [
+      [admin.id, "denied"],
+      [admin.id, "denied"],
+    ]);
+    for (const e of denied) {
+      assert.deepEqual(e.target, { type: "webhook_event", id: live.id });
+      assert.match(e.reason ?? "", /live event .*test key/);
+    }
+    assert.deepEqual(denied.map((e) => (e.after as { force: boolean }).force).sort(), [
+      false,
+      true,
+    ]);
   });
 });
 
@@ -148,6 +161,13 @@ Deno.test("a replay sent on another isolate while one processes the event is 409
     assert.equal(record.status, "processed");
     assert.equal(record.attempts, failed.attempts + 1);
     assert.equal(applier.calls.length - calls, 1, "processed once");
-    assert.equal((await replayAudit(t)).length, 1);
+    const entries = await replayAudit(t);
+    assert.deepEqual(
+      entries.map((e) => [e.actor.id, e.result]).sort(),
+      [
+        [admin.id, "ok"],
+        [second.id, "denied"],
+      ].sort(),
+    );
   });
 });

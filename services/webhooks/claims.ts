@@ -1,6 +1,10 @@
 /**
- * One processing of a stored event at a time, by a replay or by its retry job
- * (README, "Stripe webhooks"): each takes the event's claim in a commit that
+ * One processing of a stored event at a time, by the attempt right after
+ * intake, a replay or its retry job (README, "Stripe webhooks"). The attempt
+ * after intake takes no claim (the intake writes nothing more on its hot
+ * path): its event's record, as the intake stored it, with its job leased to
+ * it until `INLINE_LEASE_MS` after arrival, stands for one (`inlineAttempt`).
+ * A replay or the retry job takes the event's claim in a commit that
  * checks the record as it judged it, processes, and lets the claim go in the
  * commit that records the outcome. A replay meets a claim held by someone
  * else with 409 naming who and since when (the same admin's same replay waits
@@ -22,6 +26,11 @@ import {
 
 /** How long a claim holds: an attempt's Stripe read-backs (20 s each) and more. */
 export const CLAIM_MS = 120_000;
+/**
+ * How long the attempt right after intake holds its event: its job is due only
+ * then (processing.ts), and a replay meanwhile is 409 (`inlineAttempt`).
+ */
+export const INLINE_LEASE_MS = 60_000;
 /** How long a request (or the retry job) waits for the claim another holds to be let go. */
 const WAIT_MS = 30_000;
 const POLL_MS = 20;
@@ -44,6 +53,32 @@ export function newClaim(
 ): WebhookEventClaim {
   const at = clock.now();
   return { id: crypto.randomUUID(), kind, by, force, at, until: at + CLAIM_MS };
+}
+
+/**
+ * Since when the attempt right after intake may be processing `record`, or
+ * null: the record is as the intake stored it (`received`, no attempt
+ * recorded, a job) and that attempt's lease has not run out. An attempt that
+ * ended records itself (`processed`, `ignored`, or `failed` with one attempt);
+ * one whose process stopped is taken over when its lease runs out.
+ */
+export function inlineAttempt(record: WebhookEventRecord, now: number): number | null {
+  const untouched = record.status === "received" && record.attempts === 0 &&
+    record.job_id !== null;
+  return untouched && now < record.received_at + INLINE_LEASE_MS ? record.received_at : null;
+}
+
+/** 409: the attempt right after intake may still be processing the event (`inlineAttempt`). */
+export function inlineBusyError(record: WebhookEventRecord): AppError {
+  const { id, received_at: at } = record;
+  return new AppError(
+    "conflict",
+    `webhook event ${id} is being processed by its first attempt, right after it arrived, ` +
+      `since ${iso(at)}; read it in a moment (GET /api/admin/payments/webhook-events/${id}): ` +
+      "that attempt records its outcome there, and a failure is retried by its job; should it " +
+      `never end (its process stopped), its retry job takes it over at ` +
+      `${iso(at + INLINE_LEASE_MS)}, and a replay may be sent from then`,
+  );
 }
 
 /** 409: `claim` is processing the event now; who ("you" to them) and since when. */

@@ -9,9 +9,10 @@
  * event is `dead` and waits for a replay, and an ops alert (audited, in the
  * same commit) tells the people on duty that the account's picture is missing
  * an event. Cron's retry and a replay take the event's claim (claims.ts), one
- * at a time; attempts that still overlap (cron taking over a slow inline
- * attempt, a claim whose time ran out) are harmless: the applier is
- * idempotent, and a record already `processed` is never set back.
+ * at a time, and a replay is refused while the inline attempt holds its lease;
+ * attempts that still overlap (an inline attempt outliving its lease, a claim
+ * whose time ran out) are harmless: the applier is idempotent, and a record
+ * already `processed` is never set back.
  *
  * An applier that takes `alsoInCommit` records the outcome (record and job)
  * in the commit that applies the event, saving a commit per event; one that
@@ -39,16 +40,16 @@ import {
   type WebhookEventStatus,
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
-import { underRetryClaim } from "./claims.ts";
+import { INLINE_LEASE_MS, underRetryClaim } from "./claims.ts";
+import { type Outcome, recordAfter, WEBHOOK_RETENTION_MS } from "./outcome.ts";
+
+export { INLINE_LEASE_MS };
 
 export const WEBHOOK_PROCESS_JOB = "webhook.process";
-/** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
-export const WEBHOOK_RETENTION_MS = 30 * 24 * 3600_000;
-export const INLINE_LEASE_MS = 60_000;
+export { type Outcome, WEBHOOK_RETENTION_MS };
 export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
-const WEEK_MS = 7 * 24 * 3600_000;
 
 /** What processes one verified event (services/ingest/applier.ts). */
 export interface EventApplier {
@@ -59,10 +60,6 @@ export interface EventApplier {
    */
   readonly appliesAtIntake?: boolean;
 }
-
-export type Outcome =
-  | { ok: true; applied: boolean; detail: string; joined?: boolean; notProcessed?: true }
-  | { ok: false; error: string };
 
 /** One event's processing: an attempt, its bookkeeping, the inline attempt and cron's retries. */
 class EventProcessor {
@@ -103,45 +100,13 @@ class EventProcessor {
     }
   }
 
-  /** The record after an attempt; `failedStatus` is what a failure makes it. */
+  /** The record after an attempt; `failedStatus` is what a failure makes it (outcome.ts). */
   nextRecord(
     before: WebhookEventRecord,
     outcome: Outcome,
     failedStatus: WebhookEventStatus,
   ): WebhookEventRecord {
-    const now = this.#clock.now();
-    if (!outcome.ok) {
-      // An attempt that failed while another one processed the event (a replay, say) does
-      // not set it back.
-      const done = before.status === "processed" || before.status === "ignored";
-      return {
-        ...before,
-        status: done ? before.status : failedStatus,
-        attempts: before.attempts + 1,
-        last_error: outcome.error,
-      };
-    }
-    // Applied by an earlier attempt (an overlapping cron run, a forced replay): nothing
-    // changing now does not make it "ignored".
-    const already = before.status === "processed" && !outcome.applied;
-    // a processed record carries no reason (not even null: every delivery writes one)
-    const { ignored_reason: _was, ...rest } = before;
-    const next: WebhookEventRecord = {
-      ...rest,
-      status: outcome.applied || already ? "processed" : "ignored",
-      attempts: before.attempts + 1,
-      last_error: null,
-      detail: already ? before.detail : outcome.detail.slice(0, 1000),
-      processed_at: now,
-      // A late replay keeps the event at least a week more (its id stays deduplicated).
-      keep_until: before.keep_until - now < WEEK_MS
-        ? now + WEBHOOK_RETENTION_MS
-        : before.keep_until,
-    };
-    if (next.status === "ignored") {
-      next.ignored_reason = outcome.notProcessed ? "not_processed" : "no_change";
-    }
-    return next;
+    return recordAfter(before, outcome, failedStatus, this.#clock.now());
   }
 
   /**

@@ -5,8 +5,13 @@
  * replay that processes the event closes the ops alert its death raised, in
  * the same commit. It processes under the event's claim (claims.ts), so two
  * replays, a replay and the retry job, or a replay and a dismissal never both
- * act; the same admin's same replay sent again (a second click, a burst)
- * answers what the first did, with nothing written (README, "Stripe webhooks").
+ * act, and none starts while the attempt right after intake may still be
+ * processing the event (`inlineAttempt`); the same admin's same replay sent
+ * again (a second click, a burst) answers what the first did, with nothing
+ * written (README, "Stripe webhooks"). A refusal (the mode, the status, an
+ * attempt in flight) is audited `denied` with its reason before it is answered,
+ * as refused actions are (README: the audit log records every action, denied
+ * ones too); a 404, or a race lost ten times over, decides nothing and is not.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
@@ -29,6 +34,8 @@ import { addEventJobsDeletion } from "./event_jobs.ts";
 import { modeMismatch } from "./ignore.ts";
 import {
   busyError,
+  inlineAttempt,
+  inlineBusyError,
   liveClaim,
   newClaim,
   releaseClaim,
@@ -78,15 +85,19 @@ function lastActor(record: WebhookEventRecord, ctx: CallContext): string {
   return "";
 }
 
-/** Why `record` is not replayed now, or null: the intake's mode check, then its status. */
+/**
+ * Why `record` is not replayed now, or null: the intake's mode check, the
+ * attempt right after intake still running, then its status.
+ */
 function refusal(
   record: WebhookEventRecord,
-  livemode: boolean,
+  parts: Pick<ReplayParts, "livemode" | "clock">,
   force: boolean,
   ctx: CallContext,
 ): AppError | null {
-  const wrongMode = wrongModeRefusal(record, livemode);
+  const wrongMode = wrongModeRefusal(record, parts.livemode);
   if (wrongMode) return wrongMode;
+  if (inlineAttempt(record, parts.clock.now()) !== null) return inlineBusyError(record);
   if (record.status === "failed" || record.status === "dead" || force) return null;
   return new AppError(
     "conflict",
@@ -114,10 +125,15 @@ function sameReplay(
   return { event: toView(record), replay: { result: r.result, detail: r.detail, error: r.error } };
 }
 
+/** The refusals `replayEvent` throws: each is audited `denied` on its way out. */
+const refusals = new WeakSet<AppError>();
+const refused = (error: AppError): AppError => (refusals.add(error), error);
+
 /**
  * Judges the replay on the record and the event's claim, takes the claim and
  * processes. A claim held by this admin's same replay is waited for and its
- * answer given; any other is 409 naming who holds it and since when.
+ * answer given; any other is 409 naming who holds it and since when. A
+ * refusal is audited `denied` before it is thrown.
  */
 export async function replayEvent(
   parts: ReplayParts,
@@ -125,8 +141,30 @@ export async function replayEvent(
   id: string,
   options: { force?: boolean } = {},
 ): Promise<ReplayResult> {
-  const { kv, clock, livemode } = parts;
   const force = options.force === true;
+  try {
+    return await judgeAndProcess(parts, ctx, id, force);
+  } catch (error) {
+    if (error instanceof AppError && refusals.has(error)) {
+      await parts.audit.record(ctx, {
+        action: "webhook.replay",
+        target: { type: "webhook_event", id },
+        result: "denied",
+        after: { code: error.code, force },
+        reason: error.message,
+      });
+    }
+    throw error;
+  }
+}
+
+async function judgeAndProcess(
+  parts: ReplayParts,
+  ctx: CallContext,
+  id: string,
+  force: boolean,
+): Promise<ReplayResult> {
+  const { kv, clock } = parts;
   let waited: string | null = null;
   for (let round = 0; round < 10; round++) {
     const [judged, held] = await Promise.all([getEvent(kv, id), getClaim(kv, id)]);
@@ -134,15 +172,15 @@ export async function replayEvent(
     const live = liveClaim(held, clock.now());
     if (live) {
       const mine = live.kind === "replay" && live.by === ctx.actor.id && live.force === force;
-      if (!mine || waited === live.id) throw busyError(id, live, ctx);
+      if (!mine || waited === live.id) throw refused(busyError(id, live, ctx));
       waited = live.id;
       await waitForRelease(kv, clock, id, live.id);
       continue;
     }
     const answered = sameReplay(judged.value, ctx, force, waited);
     if (answered) return answered;
-    const refused = refusal(judged.value, livemode, force, ctx);
-    if (refused) throw refused;
+    const refusedNow = refusal(judged.value, parts, force, ctx);
+    if (refusedNow) throw refused(refusedNow);
     const claim = newClaim(clock, "replay", ctx.actor.id, force);
     const entry = judged as Deno.KvEntry<WebhookEventRecord>;
     if (await takeClaim(kv, entry, held, claim)) {
