@@ -20,6 +20,7 @@ import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { disputeRoutes } from "./routes/disputes.ts";
 import { fraudRoutes } from "./routes/fraud.ts";
 import { fraudRuleRoutes } from "./routes/fraud_rules.ts";
+import { fraudSnoozeRoutes } from "./routes/fraud_snoozes.ts";
 import { approvalRoutes } from "./routes/approvals.ts";
 import { enrollRoutes } from "./routes/enroll.ts";
 import { retryRoutes } from "./routes/retries.ts";
@@ -94,6 +95,7 @@ function mountApiRoutes(app: Router, services: Services): void {
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", disputeRoutes(services));
   app.route("/api/admin/payments", fraudRoutes(services));
+  app.route("/api/admin/payments", fraudSnoozeRoutes(services));
   app.route("/api/admin/payments", fraudRuleRoutes(services));
   app.route("/api/admin", approvalRoutes(services));
   app.route("/api/admin", enrollRoutes(services));

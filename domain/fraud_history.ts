@@ -10,7 +10,7 @@
  * attempts (the oldest go first), `MAX_MARKS` disputes and warnings, so the
  * record stays far below KV's 64 KiB value limit.
  */
-import type { Transaction, TxnSync } from "./transaction.ts";
+import { paidChargeSeen, type Transaction, type TxnSync } from "./transaction.ts";
 
 export const HISTORY_SPAN_MS = 90 * 24 * 3600_000;
 export const MAX_ATTEMPTS = 200;
@@ -95,9 +95,7 @@ export function historyFacts(sync: TxnSync, txn: Transaction) {
       r: null,
     });
   }
-  if (
-    pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge]?.captured)
-  ) {
+  if (pi?.status === "succeeded" && !paidChargeSeen(sync)) {
     attempts.push({
       k: pi.latest_charge ?? `pi:${pi.id}:succeeded`,
       x: txn.id,
@@ -153,6 +151,23 @@ function upsert<T extends { k: string; t: number; u: number }>(
 }
 
 /**
+ * A succeeded PaymentIntent counted before its charge was known (`pi:<id>:succeeded`)
+ * that the transaction no longer shows: its charge counts now, under the charge's id.
+ * Records kept before PaymentIntents listing their charges were read as such held both.
+ */
+function dropStandIns(
+  a: { list: Attempt[]; changed: boolean },
+  txn: Transaction,
+  facts: { attempts: { k: string }[] },
+): { list: Attempt[]; changed: boolean } {
+  const stale = (e: Attempt) =>
+    e.x === txn.id && e.k.startsWith("pi:") && e.k.endsWith(":succeeded") &&
+    !facts.attempts.some((f) => f.k === e.k);
+  if (!a.list.some(stale)) return a;
+  return { list: a.list.filter((e) => !stale(e)), changed: true };
+}
+
+/**
  * The history after adding what the transaction shows, or null when nothing
  * changed. `now` stamps the entries that changed (the sweep's "changed since").
  */
@@ -165,7 +180,7 @@ export function planHistory(
 ): FraudHistory | null {
   const prev = current ?? emptyHistory(subject);
   const facts = historyFacts(sync, txn);
-  const a = upsert(prev.attempts, facts.attempts, sameAttempt, now);
+  const a = dropStandIns(upsert(prev.attempts, facts.attempts, sameAttempt, now), txn, facts);
   const sameMark = (x: Omit<Mark, "u">, y: Mark) => x.t === y.t && x.d === y.d && x.x === y.x;
   const d = upsert(prev.disputes, facts.disputes, sameMark, now);
   const w = upsert(prev.warnings, facts.warnings, sameMark, now);

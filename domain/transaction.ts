@@ -243,6 +243,17 @@ export interface TxnSync {
   forgotten: string[];
 }
 
+/**
+ * The succeeded PaymentIntent's charge is seen captured: its `latest_charge`,
+ * or, on a snapshot without one (stored from an API version that listed the
+ * charges instead), a captured charge of the payment.
+ */
+export function paidChargeSeen(sync: TxnSync): boolean {
+  const latest = sync.pi?.latest_charge;
+  if (latest) return sync.charges[latest]?.captured === true;
+  return Object.values(sync.charges).some((c) => c.status === "succeeded" && c.captured);
+}
+
 export function emptySync(txnId: string, paymentIntent: string | null): TxnSync {
   return {
     txn_id: txnId,

@@ -3,12 +3,21 @@
  * detection"): a refused snooze (409: one already in force) names the
  * customer, or the card subject, it was about; a rule change waiting for a
  * second admin shows in the rule's history (`target=<rule>`) beside the
- * `approval.request` entry, which keeps targeting the `apr_…` request.
+ * `approval.request` entry, which keeps targeting the `apr_…` request; and so
+ * does what becomes of it (approved, rejected, withdrawn, expired, approved
+ * too late), as a refund's approval and rejection target the refund.
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import type { TestApp } from "./helpers/app.ts";
-import { authHeaders, createAdmin, sendJson, stepUpHeaders } from "./helpers/identity.ts";
+import {
+  authHeaders,
+  createAdmin,
+  otpHeaders,
+  sendJson,
+  stepUpHeaders,
+  type TestAdmin,
+} from "./helpers/identity.ts";
 import { knownCards, knownCustomers } from "./helpers/fraud.ts";
 
 const API = "/api/admin/payments";
@@ -84,5 +93,100 @@ Deno.test("a loosening waiting for a second admin shows in the rule's audit hist
     );
     const again = await auditOf(t, "target=velocity");
     assert.equal(again.filter((e) => e.action === "fraud_rule.request").length, 1);
+  });
+});
+
+/** Approves (or rejects) `id` through the queue as `admin`, with a fresh code. */
+async function decide(t: TestApp, admin: TestAdmin, id: string, verb: "approve" | "reject") {
+  return await sendJson(
+    t,
+    "POST",
+    `/api/admin/approvals/${id}/${verb}`,
+    otpHeaders(t, admin),
+    { note: `${verb}d in the test` },
+  );
+}
+
+Deno.test("a rule change request's approval, rejection and expiry show in the rule's audit history", async () => {
+  await withTestApp(async (t) => {
+    const asker = await createAdmin(t, "admin");
+    const second = await createAdmin(t, "admin");
+    const h = await stepUpHeaders(t, asker);
+    const ask = async (rule: string, body: Record<string, unknown>) => {
+      const r = await sendJson(t, "PUT", `${API}/fraud/rules/${rule}`, h, body);
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      return r.body.approval.id as string;
+    };
+    const history = async (rule: string) =>
+      (await auditOf(t, `target=${rule}`)).reverse().map((e) => ({
+        action: e.action,
+        result: e.result,
+        approval: e.after?.approval_id,
+      }));
+
+    // approved, after the asker's own approval was refused
+    const loosen = await ask("velocity", { alert_at: 12 });
+    assert.equal((await decide(t, asker, loosen, "approve")).status, 403);
+    assert.equal((await decide(t, second, loosen, "approve")).status, 200);
+    assert.deepEqual(await history("velocity"), [
+      { action: "fraud_rule.request", result: "ok", approval: loosen },
+      { action: "fraud_rule.approve", result: "denied", approval: loosen },
+      { action: "fraud_rule.approve", result: "ok", approval: loosen },
+      { action: "fraud_rule.update", result: "ok", approval: undefined },
+    ]);
+    const approved = (await auditOf(t, "target=velocity&action=fraud_rule.approve"))
+      .find((e) => e.result === "ok");
+    assert.equal(approved?.after.kind, "fraud.rule_loosen");
+
+    // rejected by the second admin; withdrawn by its asker
+    const rejected = await ask("score", { alert_at: 70 });
+    assert.equal((await decide(t, second, rejected, "reject")).status, 200);
+    const withdrawn = await ask("score", { alert_at: 75 });
+    assert.equal((await decide(t, asker, withdrawn, "reject")).status, 200);
+    assert.deepEqual(await history("score"), [
+      { action: "fraud_rule.request", result: "ok", approval: rejected },
+      { action: "fraud_rule.reject", result: "ok", approval: rejected },
+      { action: "fraud_rule.request", result: "ok", approval: withdrawn },
+      { action: "fraud_rule.reject", result: "ok", approval: withdrawn },
+    ]);
+
+    // expired: the approval that finds it so is refused
+    const lapsed = await ask("amount_anomaly", { enabled: false });
+    t.clock.advance(25 * 3600_000);
+    assert.equal((await decide(t, second, lapsed, "approve")).status, 409);
+    assert.deepEqual(await history("amount_anomaly"), [
+      { action: "fraud_rule.request", result: "ok", approval: lapsed },
+      { action: "fraud_rule.expire", result: "ok", approval: lapsed },
+      { action: "fraud_rule.approve", result: "denied", approval: lapsed },
+    ]);
+
+    // approved after the rule changed: it cannot apply, and the rule's history says so
+    const h2 = await stepUpHeaders(t, asker);
+    const stale = await sendJson(t, "PUT", `${API}/fraud/rules/failed_attempts`, h2, {
+      alert_at: 9,
+    });
+    assert.equal(stale.status, 202, JSON.stringify(stale.body));
+    const staleId = stale.body.approval.id as string;
+    const tighter = await sendJson(t, "PUT", `${API}/fraud/rules/failed_attempts`, h2, {
+      watch_points: 20,
+    });
+    assert.equal(tighter.status, 200, JSON.stringify(tighter.body));
+    const late = await decide(t, second, staleId, "approve");
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    assert.equal(late.body.approval.status, "failed");
+    assert.deepEqual((await history("failed_attempts")).map((e) => `${e.action}:${e.result}`), [
+      "fraud_rule.request:ok",
+      "fraud_rule.update:ok",
+      "fraud_rule.approve:ok",
+      "fraud_rule.execute:failed",
+    ]);
+
+    // the request's own entries keep targeting it
+    assert.deepEqual((await auditOf(t, `target=${loosen}`)).reverse().map((e) => e.action), [
+      "approval.request",
+      "approval.approve",
+      "approval.approve",
+      "approval.execute",
+    ]);
   });
 });

@@ -10,7 +10,15 @@ import { AppError } from "../../core/errors.ts";
 import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
 import { checkApprover, linkRefusal } from "./rules.ts";
-import { approvalTarget, claim, type Decider, expire, load, run } from "./transitions.ts";
+import {
+  approvalTarget,
+  claim,
+  type Decider,
+  expire,
+  load,
+  recordAbout,
+  run,
+} from "./transitions.ts";
 import type {
   ApprovalServices,
   ApprovalSource,
@@ -24,8 +32,9 @@ export function createDecisions(
   svc: ApprovalServices,
   registration: (kind: string) => KindRegistration,
   sourceOf: (id: string) => ApprovalSource | null,
+  historyOf: (kind: string) => KindRegistration["history"],
 ) {
-  const d: Decider = { deps, svc, registration, sourceOf };
+  const d: Decider = { deps, svc, registration, historyOf, sourceOf };
   return {
     load: (id: string) => load(d, id),
     approve: (ctx: CallContext, id: string, body: DecisionBody = {}) =>
@@ -44,7 +53,7 @@ async function deny(
   reason: string,
   approving = true,
 ): Promise<never> {
-  await d.svc.audit.record(ctx, {
+  await recordAbout(d, ctx, req, {
     action: approving ? "approval.approve" : "approval.reject",
     target: approvalTarget(req.id),
     result: "denied",
@@ -163,7 +172,7 @@ const reject: Decision = async (d, ctx, first, body) => {
     (!policy || !can(ctx.actor.role ?? "", policy.approverPermission))
   ) {
     const reason = `role ${ctx.actor.role} cannot decide ${first.kind}`;
-    await d.svc.audit.record(ctx, {
+    await recordAbout(d, ctx, first, {
       action: "approval.reject",
       target: approvalTarget(first.id),
       result: "denied",

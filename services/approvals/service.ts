@@ -14,7 +14,10 @@
  * once) and `execute` then runs exactly once, as the approver.
  *
  * Kinds whose record lives in their own domain (refunds) register a `source`
- * instead: the queue lists theirs and hands decisions to them.
+ * instead: the queue lists theirs and hands decisions to them. A kind may also
+ * register `history`: each step of its requests (approved, rejected, expired,
+ * run) is then audited on what the request acts on too, as a refund's are on
+ * the refund (a fraud rule's: `fraud_rule.approve` on the rule).
  */
 import { type FieldError, notFound } from "../../core/errors.ts";
 import type { Deps } from "../deps.ts";
@@ -143,7 +146,14 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     return null;
   }
 
-  const { load, approve, reject } = createDecisions(deps, svc, registration, sourceOf);
+  const historyOf = (kind: string) => isApprovalKind(kind) ? kinds.get(kind)?.history : undefined;
+  const { load, approve, reject } = createDecisions(
+    deps,
+    svc,
+    registration,
+    sourceOf,
+    historyOf,
+  );
 
   /** A pending request past `expires_at` reads as expired (it is marked so when next decided). */
   async function get(id: string): Promise<ApprovalRequest> {

@@ -13,15 +13,43 @@ import { addUpdateApproval, getApproval } from "../../kv/approvals.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { requesterNeeds, requesterVoid, targetVoid } from "./rules.ts";
 import type { ApprovalServices, ApprovalSource, DecisionBody, KindRegistration } from "./types.ts";
+import type { AuditInput } from "../audit/mod.ts";
 
 /** The audit target of a request. */
 export const approvalTarget = (id: string) => ({ type: "approval", id });
+
+/**
+ * The queue's entry about `request`, and its kind's entry in the history of
+ * what the request acts on, when the kind keeps one (`KindRegistration.history`).
+ */
+export function entriesAbout(
+  d: Decider,
+  request: ApprovalRequest,
+  entry: AuditInput,
+): AuditInput[] {
+  const inHistory = d.historyOf(request.kind)?.(request, entry) ?? null;
+  return inHistory ? [entry, inHistory] : [entry];
+}
+
+/** Records entries with no other change (a refused decision), in one commit. */
+export async function recordAbout(
+  d: Decider,
+  ctx: CallContext,
+  request: ApprovalRequest,
+  entry: AuditInput,
+): Promise<void> {
+  const entries = entriesAbout(d, request, entry);
+  if (entries.length === 1) return await d.svc.audit.record(ctx, entry);
+  await d.svc.audit.commit(ctx, () => Promise.resolve({ value: null, audit: entries }));
+}
 
 /** What every step of a decision works with. */
 export interface Decider {
   deps: Deps;
   svc: ApprovalServices;
   registration: (kind: string) => KindRegistration;
+  /** the kind's `history`, when it is registered and keeps one */
+  historyOf: (kind: string) => KindRegistration["history"];
   sourceOf: (id: string) => ApprovalSource | null;
 }
 
@@ -77,7 +105,7 @@ export async function claim(
     const approving = status === "approved";
     return {
       value: next,
-      audit: [{
+      audit: entriesAbout(d, next, {
         action: approving ? "approval.approve" : "approval.reject",
         target: approvalTarget(id),
         result: "ok",
@@ -85,7 +113,7 @@ export async function claim(
           ? { kind: next.kind, requested_by: next.requested_by, summary: next.summary }
           : { kind: next.kind, requested_by: next.requested_by },
         reason: next.decision_note,
-      }],
+      }),
     };
   });
   return { won, value, ...(voidReason ? { voidReason } : {}) };
@@ -121,13 +149,13 @@ export async function run(
     addUpdateApproval(op, entry, next);
     return {
       value: next,
-      audit: [{
+      audit: entriesAbout(d, next, {
         action: "approval.execute",
         target: approvalTarget(claimed.id),
         result: error === null ? "ok" : "failed",
         after: { kind: next.kind, result },
         reason: error,
-      }],
+      }),
     };
   });
   return handover ? { ...done, handover: handover as Record<string, unknown> } : done;
@@ -142,14 +170,20 @@ export async function expire(
   await d.svc.audit.commit(ctx, async (op) => {
     const entry = await load(d, id);
     if (entry.value.status !== "pending") return { value: null, audit: [] };
-    addUpdateApproval(op, entry, {
+    const next: ApprovalRequest = {
       ...entry.value,
       status: "expired",
       ...(reason ? { error: reason } : {}),
-    });
+    };
+    addUpdateApproval(op, entry, next);
     return {
       value: null,
-      audit: [{ action: "approval.expire", target: approvalTarget(id), result: "ok", reason }],
+      audit: entriesAbout(d, next, {
+        action: "approval.expire",
+        target: approvalTarget(id),
+        result: "ok",
+        reason,
+      }),
     };
   });
 }

@@ -1,7 +1,7 @@
 /** The shapes the approvals queue shares with the domains that register kinds. */
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import type { AuditService } from "../audit/mod.ts";
+import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { FieldError } from "../../core/errors.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
@@ -43,6 +43,14 @@ export interface KindRegistration {
   policy?: Partial<Pick<ApprovalPolicy, "ttlMs">>;
   execute?: ApprovalExecutor;
   source?: ApprovalSource;
+  /**
+   * The entry that also puts a step of one of this kind's requests in the history of what it
+   * acts on (a fraud rule's `fraud_rule.approve`, target the rule), as a refund's decisions
+   * target the refund; null for none. Given each entry the queue writes about the request
+   * after asking (`approval.approve`, `.reject`, `.execute`, `.expire`, denied ones too), it
+   * joins that entry's commit.
+   */
+  history?: (request: ApprovalRequest, entry: AuditInput) => AuditInput | null;
 }
 
 export interface RequestOptions {

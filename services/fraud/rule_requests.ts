@@ -7,8 +7,13 @@
  * click) answers the one waiting, nothing written; another while one waits is
  * 409 naming it, who asked and when (audited `denied`); one that names an
  * older version, or has expired, holds nothing up.
+ *
+ * The rule's audit history (`GET /audit-log?target=<rule>`) holds each request
+ * and what became of it, beside the queue's entries on the `apr_…` request, as
+ * a refund's approval and rejection target the refund (README "Fraud
+ * detection", Tuning).
  */
-import type { AuditService } from "../audit/mod.ts";
+import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import {
@@ -80,4 +85,25 @@ export function requestRuleChangeOnce(
       };
       return { value: request, audit: [audit, inRuleHistory] };
     }));
+}
+
+/**
+ * The rule's entry for a step of a request about it (`KindRegistration.history`):
+ * `approval.approve` becomes `fraud_rule.approve` on the rule, and so `.reject`,
+ * `.expire` and a failed `.execute` (an executed one made a version, audited
+ * `fraud_rule.update` on the rule), each naming the request (`after.approval_id`).
+ */
+export function inRuleHistory(request: ApprovalRequest, entry: AuditInput): AuditInput | null {
+  const rule = (request.payload as { rule?: unknown }).rule;
+  const step = entry.action.replace(/^approval\./, "");
+  if (typeof rule !== "string" || step === entry.action) return null;
+  if (step === "execute" && entry.result === "ok") return null;
+  const after = entry.after && typeof entry.after === "object" ? entry.after : {};
+  return {
+    action: `fraud_rule.${step}`,
+    target: { type: "fraud_rule", id: rule },
+    result: entry.result,
+    after: { approval_id: request.id, kind: request.kind, ...after },
+    reason: entry.reason ?? null,
+  };
 }

@@ -22,7 +22,7 @@ import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 import { auditRefusal } from "./denied.ts";
-import { requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
+import { inRuleHistory, requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
 import { unknownCustomer } from "./snoozes.ts";
 
 export interface FraudServices {
@@ -140,6 +140,7 @@ interface RuleParts {
 function registerRuleApprovals({ approvals, rules }: RuleParts) {
   for (const kind of ["fraud.rule_disable", "fraud.rule_shadow", "fraud.rule_loosen"] as const) {
     approvals.register(kind, {
+      history: inRuleHistory,
       execute: async (_deps, request, ctx) => {
         const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
         const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);

@@ -13,7 +13,7 @@
  * arrives, and the card must still be seen then. A failure without a charge (a
  * failed 3-D Secure challenge) counts nowhere (README "Fraud detection").
  */
-import type { TxnSync } from "../../domain/transaction.ts";
+import { paidChargeSeen, type TxnSync } from "../../domain/transaction.ts";
 
 export interface Contribution {
   key: string;
@@ -71,9 +71,7 @@ export function contributions(sync: TxnSync): Contribution[] {
     const fingerprint = pi.error.payment_method?.fingerprint;
     if (fingerprint) out.push({ key: `pm:${key}`, kind: "payment_method", at, fingerprint });
   }
-  if (
-    pi?.status === "succeeded" && !(pi.latest_charge && sync.charges[pi.latest_charge]?.captured)
-  ) {
+  if (pi?.status === "succeeded" && !paidChargeSeen(sync)) {
     const id = pi.latest_charge ? `ch:${pi.latest_charge}` : `pi:${pi.id}:succeeded`;
     out.push(payment(id, pi.order[1] * 1000, pi.amount_received || pi.amount, pi.currency));
   }

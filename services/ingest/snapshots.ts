@@ -87,6 +87,25 @@ function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentE
   };
 }
 
+/**
+ * The charges a PaymentIntent lists in API versions before 2022-11-15
+ * (`charges`, a list object, newest first), which also have no
+ * `latest_charge`; today's shape lists none.
+ */
+export function listedCharges(pi: Stripe.PaymentIntent): Stripe.Charge[] {
+  const listed = (pi as unknown as { charges?: { data?: unknown } }).charges?.data;
+  return Array.isArray(listed) ? listed as Stripe.Charge[] : [];
+}
+
+/** `latest_charge`, or in the older shape the newest charge it lists. */
+export function latestChargeOf(pi: Stripe.PaymentIntent): string | null {
+  const latest = idOf(pi.latest_charge);
+  if (latest) return latest;
+  let newest: Stripe.Charge | null = null;
+  for (const ch of listedCharges(pi)) if (!newest || ch.created > newest.created) newest = ch;
+  return newest?.id ?? null;
+}
+
 /** `readAt`: the snapshot is a read from the API (merge.ts `placeRead`). */
 export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): PiSnap {
   const error = errorSummary(pi.last_payment_error);
@@ -94,7 +113,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): P
     id: pi.id,
     status: pi.status,
     error: pi.status === "requires_payment_method" ? error : null,
-    latest_charge: idOf(pi.latest_charge),
+    latest_charge: latestChargeOf(pi),
     amount: pi.amount,
     amount_received: pi.amount_received ?? 0,
     amount_capturable: pi.amount_capturable ?? 0,

@@ -10,6 +10,8 @@ import {
   disputeSnap,
   efwSnap,
   idOf,
+  latestChargeOf,
+  listedCharges,
   piSnap,
   refundSnap,
   reviewSnap,
@@ -24,6 +26,16 @@ export interface TxnWork {
   currency: string | null;
 }
 
+/** A charge's snapshot, and its refunds' where it lists them. */
+function chargeObservations(ch: Stripe.Charge, at: number): Observation[] {
+  const observations: Observation[] = [{ kind: "charge", snap: chargeSnap(ch, at) }];
+  // Older API versions list the charge's refunds on it: as good as their own events.
+  for (const re of ch.refunds?.data ?? []) {
+    observations.push({ kind: "refund", snap: refundSnap(re, at), raw: re });
+  }
+  return observations;
+}
+
 /** The transaction-side reading of one object; null for objects that are not about payments. */
 export function txnWork(
   object: { object?: string },
@@ -33,23 +45,22 @@ export function txnWork(
   switch (object.object) {
     case "payment_intent": {
       const pi = object as Stripe.PaymentIntent;
+      const observations: Observation[] = [{ kind: "pi", snap: piSnap(pi, at) }];
+      // Older API versions list the PaymentIntent's charges on it (and no `latest_charge`): as
+      // good as their own events, so each attempt is the charge's, once, in any order.
+      for (const ch of listedCharges(pi)) observations.push(...chargeObservations(ch, at));
       return {
-        refs: { pi: pi.id, charge: idOf(pi.latest_charge) },
-        observations: [{ kind: "pi", snap: piSnap(pi, at) }],
+        refs: { pi: pi.id, charge: latestChargeOf(pi) },
+        observations,
         customer: idOf(pi.customer),
         currency: pi.currency,
       };
     }
     case "charge": {
       const ch = object as Stripe.Charge;
-      const observations: Observation[] = [{ kind: "charge", snap: chargeSnap(ch, at) }];
-      // Older API versions list the charge's refunds on it: as good as their own events.
-      for (const re of ch.refunds?.data ?? []) {
-        observations.push({ kind: "refund", snap: refundSnap(re, at), raw: re });
-      }
       return {
         refs: { pi: idOf(ch.payment_intent), charge: ch.id },
-        observations,
+        observations: chargeObservations(ch, at),
         customer: idOf(ch.customer),
         currency: ch.currency,
       };
