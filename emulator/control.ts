@@ -2,9 +2,11 @@ import { sweep } from "./clock.ts";
 import { authenticate } from "./confirm.ts";
 import { backgroundCtx, type ServerDeps } from "./deps.ts";
 import { resolveDispute } from "./disputes.ts";
+import { escalateDispute, extendDisputeDeadline } from "./dispute_moves.ts";
 import { invalidRequest } from "./errors.ts";
 import { settleRefund } from "./refunds.ts";
-import type { StripeObject } from "./store.ts";
+import type { Ctx } from "./context.ts";
+import { getOr404, type StripeObject } from "./store.ts";
 
 type HeaderMap = Record<string, string>;
 
@@ -17,7 +19,7 @@ function json(status: number, body: unknown, headers: HeaderMap): Response {
 
 /**
  * `/_emulator/...`: test controls (faults, webhook delivery held and released in a burst,
- * dispute outcomes, 3D Secure, the clock).
+ * dispute outcomes and deadlines, 3D Secure, the clock).
  */
 export async function control(
   deps: ServerDeps,
@@ -61,7 +63,10 @@ export async function control(
   });
 }
 
-/** Test controls that change state: settle a dispute or refund, finish 3D Secure, move the clock. */
+/**
+ * Test controls that change state: settle, escalate or extend a dispute, settle a refund,
+ * finish 3D Secure, move the clock.
+ */
 function stateControl(
   deps: ServerDeps,
   path: string,
@@ -75,6 +80,10 @@ function stateControl(
     }
     return resolveDispute(ctx, m[1], body.outcome);
   }
+  m = /^\/_emulator\/disputes\/([^/]+)\/escalate$/.exec(path);
+  if (m) return escalateDispute(ctx, m[1], { due_by: body.due_by as number | undefined });
+  m = /^\/_emulator\/disputes\/([^/]+)\/extend$/.exec(path);
+  if (m) return extendDisputeDeadline(ctx, m[1], extendedTo(ctx, m[1], body));
   m = /^\/_emulator\/refunds\/([^/]+)\/settle$/.exec(path);
   if (m) {
     if (body.outcome !== "succeeded" && body.outcome !== "failed") {
@@ -99,6 +108,28 @@ function stateControl(
     return advanceClock(deps, seconds);
   }
   return null;
+}
+
+/**
+ * The new deadline an extend control names: `due_by` (Unix seconds), or `extend_seconds` added
+ * to the current one; exactly one of them.
+ */
+function extendedTo(ctx: Ctx, id: string, body: Record<string, unknown>): number {
+  const hasDue = body.due_by !== undefined;
+  if (hasDue === (body.extend_seconds !== undefined)) {
+    throw invalidRequest("give exactly one of due_by (Unix seconds) or extend_seconds", {
+      param: hasDue ? "extend_seconds" : "due_by",
+    });
+  }
+  if (hasDue) return body.due_by as number;
+  const seconds = body.extend_seconds;
+  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds <= 0) {
+    throw invalidRequest("extend_seconds must be a positive whole number of seconds", {
+      param: "extend_seconds",
+    });
+  }
+  const current = getOr404(ctx.store, "disputes", id).evidence_details.due_by;
+  return (current ?? 0) + seconds;
 }
 
 /** Moves the emulator's clock forward and lets Stripe's time-driven changes happen. */

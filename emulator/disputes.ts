@@ -8,7 +8,8 @@ import { newId } from "./ids.ts";
 import { settleEarlyFraudWarnings } from "./radar.ts";
 import { equalsParam, getOr404, listObjects, put, type StripeObject } from "./store.ts";
 
-const EVIDENCE_WINDOW_S = 7 * 24 * 3600;
+/** How long a new dispute (or an escalated inquiry) gives for evidence. */
+export const EVIDENCE_WINDOW_S = 7 * 24 * 3600;
 
 // Card networks' reason codes for the two dispute reasons the test cards produce.
 const REASON_CODES: Record<string, Record<string, string>> = {

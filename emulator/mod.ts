@@ -5,6 +5,7 @@
 import { Clock } from "./clock.ts";
 import { authenticate } from "./confirm.ts";
 import { resolveDispute } from "./disputes.ts";
+import { escalateDispute, extendDisputeDeadline } from "./dispute_moves.ts";
 import { EventBus, type WebhookTarget } from "./events.ts";
 import { FaultInjector, RequestCounter } from "./faults.ts";
 import { pendingRefundOutcome, scheduleSettlement, settleRefund } from "./refunds.ts";
@@ -63,6 +64,14 @@ export interface Emulator {
   releaseWebhooks(options?: { order?: "created" | "reverse"; duplicate?: boolean }): number;
   /** Settles an open dispute as the network would: `charge.dispute.closed` (+ funds_reinstated). */
   resolveDispute(id: string, outcome: "won" | "lost"): StripeObject;
+  /**
+   * The bank escalates an open inquiry to a chargeback: `needs_response` with a new
+   * `evidence_details.due_by` (Unix seconds; default 7 days on), funds withdrawn
+   * (`charge.dispute.updated`, then `charge.dispute.funds_withdrawn`).
+   */
+  escalateDispute(id: string, options?: { due_by?: number }): StripeObject;
+  /** Stripe extends an open dispute's evidence deadline to `dueBy` (Unix seconds, later). */
+  extendDisputeDeadline(id: string, dueBy: number): StripeObject;
   /** A pending refund succeeds or bounces now, as the card network settles it (test control). */
   settleRefund(id: string, outcome: "succeeded" | "failed"): StripeObject;
   /** The customer finishes (or fails) 3D Secure on a PaymentIntent in `requires_action`. */
@@ -169,6 +178,16 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     releaseWebhooks: (options) => bus.release(options),
     resolveDispute: (id, outcome) => {
       const dispute = resolveDispute(backgroundCtx(deps), id, outcome);
+      saver.markDirty();
+      return structuredClone(dispute);
+    },
+    escalateDispute: (id, options) => {
+      const dispute = escalateDispute(backgroundCtx(deps), id, options);
+      saver.markDirty();
+      return structuredClone(dispute);
+    },
+    extendDisputeDeadline: (id, dueBy) => {
+      const dispute = extendDisputeDeadline(backgroundCtx(deps), id, dueBy);
       saver.markDirty();
       return structuredClone(dispute);
     },
