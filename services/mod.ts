@@ -23,6 +23,7 @@ import {
   createDisputeMerge,
   createDisputeService,
   disputeJobHandlers,
+  inAcceptHistory,
 } from "./disputes/mod.ts";
 import { createAlertDelivery } from "./alert_delivery.ts";
 import { createApprovalService } from "./approvals/mod.ts";
@@ -122,6 +123,7 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   approvals.register("refund.approve", { source: refundApprovalSource(refunds) });
   const disputes = createDisputeService(deps, { audit, newId, cursors, disputeChange, approvals });
   approvals.register("dispute.accept", {
+    history: inAcceptHistory,
     execute: (_deps, request, ctx) => disputes.executeApprovedAccept(ctx, request),
   });
   const backlog = registerBacklogMetrics(deps, metrics);

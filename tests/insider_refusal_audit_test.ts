@@ -156,9 +156,13 @@ Deno.test("attack: approving or rejecting a request someone else already decided
       assert.equal((await post(t, c, `/api/admin/approvals/${id}/approve`, {})).status, 409);
       assert.equal((await post(t, c, `/api/admin/approvals/${id}/reject`, {})).status, 409);
     });
+    // each on the request and, in the account's history, on the account it created
+    const account = asked.body.approval.payload.admin_id;
     assert.deepEqual(late.map((e) => [e.action, e.target?.id, e.actor.id]), [
       ["approval.approve", id, c.id],
+      ["user.approve", account, c.id],
       ["approval.reject", id, c.id],
+      ["user.reject", account, c.id],
     ]);
     assert.match(String(late[0].reason), /executed/);
     // the approver's own repeat is no refusal: it is answered again

@@ -64,6 +64,12 @@ Deno.test("a failed event is dismissed with a note: ignored (dismissed), audited
     });
     assert.equal(again.status, 409);
     assert.match(again.body.detail, /is ignored; only failed or dead events are dismissed/);
+    // the refusal is audited denied with what the admin was told; no second dismissal
+    const dismissals = (await auditEntries(t.kv)).filter((e) => e.action === "webhook.dismiss");
+    assert.deepEqual(dismissals.map((e) => e.result), ["ok", "denied"]);
+    assert.equal(dismissals[1].reason, again.body.detail);
+    assert.deepEqual(dismissals[1].target, { type: "webhook_event", id: event.id });
+    assert.deepEqual(dismissals[1].after, { code: "conflict" });
   }, { env: WEBHOOK_ENV });
 });
 
@@ -107,10 +113,21 @@ Deno.test("a dismissal sent again by the same admin answers the dismissed event;
     );
     const otherNote = await dismiss(otpHeaders(t, admin), { note: "another reason" });
     assert.equal(otherNote.status, 409, "a different note is another decision");
+    const dismissals = (await auditEntries(t.kv)).filter((e) => e.action === "webhook.dismiss");
     assert.equal(
-      (await auditEntries(t.kv)).filter((e) => e.action === "webhook.dismiss").length,
+      dismissals.filter((e) => e.result === "ok").length,
       1,
       "refusals write no dismissal",
     );
+    // each refusal is audited denied, as the admin was told, by whoever was refused
+    const denied = dismissals.filter((e) => e.result === "denied");
+    assert.deepEqual(denied.map((e) => [e.actor.id, e.reason]), [
+      [other.id, theirs.body.detail],
+      [admin.id, otherNote.body.detail],
+    ]);
+    // the same dismissal again is answered and writes nothing
+    const count = (await auditEntries(t.kv)).length;
+    assert.equal((await dismiss(otpHeaders(t, admin))).status, 200);
+    assert.equal((await auditEntries(t.kv)).length, count, "an answer writes nothing");
   }, { env: WEBHOOK_ENV });
 });

@@ -208,7 +208,10 @@ Deno.test("a dismissal while a replay runs is 409 naming the replay; a replay af
     g.open();
     assert.equal((await replay).replay.result, "ok");
     assert.equal((await t.services.webhooks.get(event.id)).status, "processed");
-    assert.equal((await audit(t, "webhook.dismiss")).length, 0);
+    // refused, so audited denied with the reason; nothing dismissed
+    const refusedDismissal = await audit(t, "webhook.dismiss");
+    assert.deepEqual(refusedDismissal.map((e) => [e.result, e.actor.id]), [["denied", b.id]]);
+    assert.match(String(refusedDismissal[0].reason), new RegExp(`is being replayed by ${a.id}`));
 
     const second = await failedEvent(t, applier);
     await t.services.webhooks.dismiss(adminContext(b), second.id, "will never process");

@@ -19,6 +19,7 @@ export {
   requesterVoidError,
 } from "./rules.ts";
 export type { Refusal } from "./rules.ts";
+export { historyOn, type HistoryTarget, payloadTarget } from "./history.ts";
 export {
   APPROVAL_POLICY,
   APPROVAL_STATUSES,

@@ -147,6 +147,15 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
   }
 
   const historyOf = (kind: string) => isApprovalKind(kind) ? kinds.get(kind)?.history : undefined;
+
+  /**
+   * `entry` about `request` with its kind's entry in the history of what the request acts on,
+   * for a domain that changes requests itself (a disabled admin's expire in that commit).
+   */
+  function entriesAbout(request: ApprovalRequest, entry: AuditInput): AuditInput[] {
+    const inHistory = historyOf(request.kind)?.(request, entry) ?? null;
+    return inHistory ? [entry, inHistory] : [entry];
+  }
   const { load, approve, reject } = createDecisions(
     deps,
     svc,
@@ -178,7 +187,17 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
     return sourceOf(id)?.approveBodyErrors?.(id, body) ?? [];
   }
 
-  return { register, request, addRequest, approve, reject, get, list, approveBodyErrors };
+  return {
+    register,
+    request,
+    addRequest,
+    entriesAbout,
+    approve,
+    reject,
+    get,
+    list,
+    approveBodyErrors,
+  };
 }
 
 export type ApprovalService = ReturnType<typeof createApprovalService>;

@@ -229,9 +229,10 @@ export function createDisputeAccepts(
         addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, next);
         await binding?.bind(op, id);
         if (request) {
+          // the request's entry targets it (`apr_…`); its twin puts it in the dispute's history
           return {
             value: { record: next, request: request.request, again: false },
-            audit: [request.audit],
+            audit: svc.approvals!.entriesAbout(request.request, request.audit),
           };
         }
         return {

@@ -2,6 +2,7 @@
 export { createDisputeService, disputeJobHandlers, runDisputeReminders } from "./service.ts";
 export type { DisputeQuery, DisputeService } from "./service.ts";
 export { createDisputeChangeHook } from "./ingest.ts";
+export { inAcceptHistory } from "./accept_history.ts";
 export { createDisputeMerge } from "./merge.ts";
 export { DISPUTE_SUBMIT_RECONCILE_JOB } from "./submit.ts";
 export { DISPUTE_CLOSE_RECONCILE_JOB } from "./close.ts";

@@ -13,8 +13,8 @@
  * a refund's approval and rejection target the refund (README "Fraud
  * detection", Tuning).
  */
-import type { AuditInput, AuditService } from "../audit/mod.ts";
-import type { ApprovalService } from "../approvals/mod.ts";
+import type { AuditService } from "../audit/mod.ts";
+import { type ApprovalService, historyOn, payloadTarget } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import {
   type ApprovalRequest,
@@ -93,17 +93,4 @@ export function requestRuleChangeOnce(
  * `.expire` and a failed `.execute` (an executed one made a version, audited
  * `fraud_rule.update` on the rule), each naming the request (`after.approval_id`).
  */
-export function inRuleHistory(request: ApprovalRequest, entry: AuditInput): AuditInput | null {
-  const rule = (request.payload as { rule?: unknown }).rule;
-  const step = entry.action.replace(/^approval\./, "");
-  if (typeof rule !== "string" || step === entry.action) return null;
-  if (step === "execute" && entry.result === "ok") return null;
-  const after = entry.after && typeof entry.after === "object" ? entry.after : {};
-  return {
-    action: `fraud_rule.${step}`,
-    target: { type: "fraud_rule", id: rule },
-    result: entry.result,
-    after: { approval_id: request.id, kind: request.kind, ...after },
-    reason: entry.reason ?? null,
-  };
-}
+export const inRuleHistory = historyOn("fraud_rule.", payloadTarget("fraud_rule", "rule"));

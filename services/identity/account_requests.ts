@@ -64,7 +64,8 @@ export async function addRequestOnce(
   });
   const ttl = Date.parse(request.expires_at) - d.clock.now() + INDEX_MARGIN_MS;
   addAccountRequest(op, index, admin.id, kind, request.id, ttl);
-  return { value: request, audit: [audit] };
+  // the request's entry targets it (`apr_…`); its twin puts it in the account's history
+  return { value: request, audit: approvals.entriesAbout(request, audit) };
 }
 
 function requestOnce(

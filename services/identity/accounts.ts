@@ -8,6 +8,8 @@ import type { SecondFactorDeps } from "./second_factor.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 import type { CallContext } from "../../domain/actor.ts";
+import type { ApprovalRequest } from "../../domain/approval.ts";
+import type { AuditInput } from "../audit/mod.ts";
 
 export interface IdentityDeps extends SecondFactorDeps {
   cursors: CursorSealer;
@@ -19,6 +21,11 @@ export interface IdentityDeps extends SecondFactorDeps {
    * started that they keep (refunds awaiting approval). Must not throw.
    */
   onDisabled?: (adminId: string) => Promise<void>;
+  /**
+   * An entry about a request with its kind's entry in the history of what the request acts on
+   * (the approvals queue's `entriesAbout`), for the requests a disable expires itself.
+   */
+  entriesAbout?: (request: ApprovalRequest, entry: AuditInput) => AuditInput[];
 }
 
 /** An admin as the API shows it: never the token hash. */

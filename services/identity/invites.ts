@@ -3,17 +3,17 @@
  * carry them out once a second admin approves (README, "Two-person rules"):
  * `user.create` and `user.role_grant` for roles that can approve
  * (`user.reactivate`: reactivate.ts; `user.disable` / `user.demote`:
- * admin_removal.ts), and `user.rotate_token` / `user.reset_2fa` for another
- * admin's credentials.
+ * admin_removal.ts; `user.rotate_token` / `user.reset_2fa` for another admin's
+ * credentials: credential_reset.ts). Each kind's steps are also in the account's
+ * audit history (account_history.ts).
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
-import { addCreateAdmin, addUpdateAdmin, getAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
+import { addCreateAdmin, addUpdateAdmin, getAdminIdByEmail } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { losesPermissions } from "../../domain/permissions.ts";
-import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import {
   addAccountRequestByEmail,
   addAdminLink,
@@ -30,6 +30,8 @@ import { checkRole, normalizeEmail } from "./users.ts";
 import { auditRefused } from "./refusals.ts";
 import { executeReactivate } from "./reactivate.ts";
 import { executeRemoval } from "./admin_removal.ts";
+import { resetExecutor } from "./credential_reset.ts";
+import { inAccountHistory } from "./account_history.ts";
 import {
   addHandover,
   addIssuedCode,
@@ -59,10 +61,11 @@ async function newAccount(
   email: string,
   role: AdminRecord["role"],
   createdBy: string,
+  id = d.newId("adm"),
 ): Promise<AdminRecord> {
   const now = new Date(d.clock.now()).toISOString();
   return {
-    id: d.newId("adm"),
+    id,
     email,
     role,
     status: "active",
@@ -87,7 +90,9 @@ async function refusePendingEmail(
   const index = await getAccountRequestByEmail(d.kv, email);
   const earlier = index.value ? (await getApproval(d.kv, index.value)).value : null;
   if (earlier?.status === "pending" && Date.parse(earlier.expires_at) > d.clock.now()) {
-    if (asked && sameRequestAgain(earlier, ctx, "user.create", { email, role: asked.role })) {
+    // the id it reserved (`payload.admin_id`) is the request's own, not part of what was asked
+    const reserved = earlier.payload.admin_id ? { admin_id: earlier.payload.admin_id } : {};
+    if (asked && sameRequestAgain(earlier, ctx, "user.create", { email, ...asked, ...reserved })) {
       return { index, again: earlier };
     }
     throw new AppError(
@@ -139,11 +144,14 @@ async function createOrAsk(
       // one pending request per email: a concurrent one loses on the index's versionstamp
       const { index, again } = await refusePendingEmail(d, ctx, email, { role });
       if (again) return { value: { admin: null, approval: again }, audit: [] };
-      const { request, audit } = approvals.addRequest(op, "user.create", { email, role }, ctx, {
+      // the account's id, reserved: the request and its steps are in its history from the start
+      const asked = { email, role, admin_id: d.newId("adm") };
+      const { request, audit } = approvals.addRequest(op, "user.create", asked, ctx, {
         summary: `create ${role} ${email}`,
       });
       addAccountRequestByEmail(op, index, email, request.id, 2 * DEFAULT_APPROVAL_TTL_MS);
-      return { value: { admin: null, approval: request }, audit: [audit] };
+      const entries = approvals.entriesAbout(request, audit);
+      return { value: { admin: null, approval: request }, audit: entries };
     });
   }
   const account = await newAccount(d, email, role, ctx.actor.id);
@@ -174,7 +182,9 @@ function executeCreate(d: IdentityDeps) {
   return async (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
     const email = String(request.payload.email);
     const role = checkRole(String(request.payload.role));
-    const account = await newAccount(d, email, role, request.requested_by);
+    const reserved = request.payload.admin_id; // none in a request made before ids were reserved
+    const id = typeof reserved === "string" ? reserved : d.newId("adm");
+    const account = await newAccount(d, email, role, request.requested_by, id);
     return await d.audit.commit(ctx, async (op) => {
       await assertEmailFree(d, ctx, email);
       addCreateAdmin(op, account);
@@ -245,52 +255,16 @@ function executeRoleGrant(d: IdentityDeps) {
   };
 }
 
-/** `user.rotate_token` / `user.reset_2fa`: the old credential revoked, an enrollment code issued. */
-function resetExecutor(d: IdentityDeps, what: "token" | "second_factor") {
-  return (_deps: unknown, request: ApprovalRequest, ctx: CallContext) => {
-    const id = String(request.payload.admin_id);
-    return d.audit.commit(ctx, async (op) => {
-      const entry = await getAdmin(d.kv, id);
-      if (!entry.value) throw new AppError("not_found", `admin ${id} does not exist`);
-      const iso = new Date(d.clock.now()).toISOString();
-      if (what === "token") {
-        // the old token stops now; the person redeems the code with their own TOTP code
-        addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, {
-          ...entry.value,
-          token_hash: await unusableTokenHash(),
-          updated_at: iso,
-        });
-      } else {
-        // the old factor (and its step-ups) stop now; redeemed with their own token
-        addDeleteSecondFactor(op, await getSecondFactor(d.kv, id));
-        // a credential change: requests naming the account as it was are void
-        addUpdateAdmin(op, entry as Deno.KvEntry<AdminRecord>, { ...entry.value, updated_at: iso });
-      }
-      const issued = await issueCode(d, ctx, what, { admin_id: id, approval_id: request.id });
-      addIssuedCode(op, issued.record);
-      return {
-        value: { admin_id: id, handover: issued.code },
-        audit: [{
-          action: what === "token" ? "token.rotate" : "totp.reset",
-          target: target(id),
-          result: "ok",
-          after: { approval_id: request.id, requested_by: request.requested_by },
-          reason: "old credential revoked; the person enrolls the new one with an enrollment code",
-        }],
-      };
-    });
-  };
-}
-
 /** The executors, registered on the approvals queue by the identity service. */
 export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService): void {
-  approvals.register("user.create", { execute: executeCreate(d) });
-  approvals.register("user.role_grant", { execute: executeRoleGrant(d) });
-  approvals.register("user.reactivate", { execute: executeReactivate(d) });
-  approvals.register("user.rotate_token", { execute: resetExecutor(d, "token") });
-  approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor") });
-  approvals.register("user.disable", { execute: executeRemoval(d) });
-  approvals.register("user.demote", { execute: executeRemoval(d) });
+  const history = inAccountHistory; // each step also in the account's history
+  approvals.register("user.create", { execute: executeCreate(d), history });
+  approvals.register("user.role_grant", { execute: executeRoleGrant(d), history });
+  approvals.register("user.reactivate", { execute: executeReactivate(d), history });
+  approvals.register("user.rotate_token", { execute: resetExecutor(d, "token"), history });
+  approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor"), history });
+  approvals.register("user.disable", { execute: executeRemoval(d), history });
+  approvals.register("user.demote", { execute: executeRemoval(d), history });
 }
 
 export { adminView };

@@ -37,14 +37,17 @@ export async function addVoidStartedBy(
   const requests = (await pendingApprovalsOf(d.kv, adminId, SCAN)).slice(0, REQUESTS_PER_COMMIT);
   const audit: AuditInput[] = [];
   for (const entry of requests) {
-    addUpdateApproval(op, entry, { ...entry.value, status: "expired", error: reason });
-    audit.push({
+    const next = { ...entry.value, status: "expired" as const, error: reason };
+    addUpdateApproval(op, entry, next);
+    const expired: AuditInput = {
       action: "approval.expire",
       target: { type: "approval", id: entry.value.id },
       result: "ok",
       reason,
       after: { kind: entry.value.kind, requested_by: adminId },
-    });
+    };
+    // on what the request acts on too (a rule's, an account's, a dispute's history)
+    audit.push(...(d.entriesAbout?.(next, expired) ?? [expired]));
   }
   const codes = (await openEnrollmentsOf(d.kv, adminId, SCAN))
     .filter((e) => Date.parse(e.value.expires_at) > d.clock.now())

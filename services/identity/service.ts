@@ -42,6 +42,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     newId: options.newId,
     log: deps.log,
     onDisabled: options.onAccountDisabled,
+    entriesAbout: options.approvals?.entriesAbout,
   };
   if (options.approvals) registerAccountKinds(d, options.approvals);
   const apiThrottle = createApiThrottle(kv, clock, {

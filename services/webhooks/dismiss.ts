@@ -9,7 +9,10 @@
  * The same dismissal sent again by the same admin (a second click, a retry,
  * a burst) answers the dismissed event with nothing written; any other is 409
  * naming who dismissed it and when, and so is one while a replay or the retry
- * job is processing the event (its claim, claims.ts).
+ * job is processing the event (its claim, claims.ts). Each refusal is audited
+ * `webhook.dismiss` `denied` with its reason before it is answered, as a
+ * refused replay is (replay.ts); a 404 decides nothing and is not, and an
+ * answer to the same dismissal writes nothing.
  */
 import { byWhom, type CallContext } from "../../domain/actor.ts";
 import type { createKeyedLock } from "../../core/keyed_lock.ts";
@@ -31,10 +34,38 @@ import type { ReplayParts } from "./replay.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export function dismissEvent(
-  parts: Omit<ReplayParts, "processing" | "livemode"> & {
-    lock: ReturnType<typeof createKeyedLock>;
-  },
+/** The refusals `dismissEvent` throws: each is audited `denied` on its way out. */
+const refusals = new WeakSet<AppError>();
+const refused = (error: AppError): AppError => (refusals.add(error), error);
+
+type DismissParts = Omit<ReplayParts, "processing" | "livemode"> & {
+  lock: ReturnType<typeof createKeyedLock>;
+};
+
+export async function dismissEvent(
+  parts: DismissParts,
+  ctx: CallContext,
+  id: string,
+  note: string,
+): Promise<WebhookEventView> {
+  try {
+    return await dismissOnce(parts, ctx, id, note);
+  } catch (error) {
+    if (error instanceof AppError && refusals.has(error)) {
+      await parts.audit.record(ctx, {
+        action: "webhook.dismiss",
+        target: { type: "webhook_event", id },
+        result: "denied",
+        after: { code: error.code },
+        reason: error.message,
+      });
+    }
+    throw error;
+  }
+}
+
+function dismissOnce(
+  parts: DismissParts,
   ctx: CallContext,
   id: string,
   note: string,
@@ -54,7 +85,7 @@ export function dismissEvent(
       }
       const held = await getClaim(parts.kv, id);
       const running = liveClaim(held, parts.clock.now());
-      if (running) throw busyError(id, running, ctx);
+      if (running) throw refused(busyError(id, running, ctx));
       op.check(held);
       if (before.status !== "failed" && before.status !== "dead") {
         const r = before.replayed;
@@ -63,9 +94,11 @@ export function dismissEvent(
           : r && r.status === before.status && r.attempts === before.attempts
           ? `: it was replayed ${byWhom(r.by, iso(r.at), ctx)}`
           : "";
-        throw new AppError(
-          "conflict",
-          `webhook event ${id} is ${before.status}; only failed or dead events are dismissed${by}`,
+        throw refused(
+          new AppError(
+            "conflict",
+            `webhook event ${id} is ${before.status}; only failed or dead events are dismissed${by}`,
+          ),
         );
       }
       const now = parts.clock.now();
