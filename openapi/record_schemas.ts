@@ -109,12 +109,31 @@ export const WebhookEventSchema = z.object({
       "service does not process), `no_change` (the local picture already showed it: an older " +
       "state, a duplicate)",
   }),
-  attempts: z.number().int(),
-  last_error: z.string().nullable(),
+  attempts: z.number().int().openapi({
+    description: "processing attempts so far, each counted once: the one right after arrival, " +
+      "retries and replays, failed ones included (also one that failed after another processed " +
+      "the event)",
+  }),
+  last_error: z.string().nullable().openapi({
+    description: "why the event is `failed` or `dead` (or was, for one an admin dismissed); " +
+      "null once `processed`: an attempt failing after the event was processed or ignored (a " +
+      "forced replay, an attempt that overlapped the one that processed it) leaves it as it " +
+      "was. A replay's own error is in `last_replay`",
+  }),
   detail: z.string().nullable().openapi({ description: "what processing did" }),
   processed_at: DateTimeSchema.nullable(),
   object: z.object({ id: z.string().nullable(), type: z.string().nullable() }),
   payload_bytes: z.number().int(),
+  last_replay: z.object({
+    by: z.string().openapi({ description: "the admin who sent it" }),
+    at: DateTimeSchema.openapi({ description: "when it processed the event, or failed" }),
+    force: z.boolean(),
+    result: z.enum(["ok", "failed"]),
+    error: z.string().nullable().openapi({
+      description: "why it failed (null when `ok`); a failed replay leaves `status`, and a " +
+        "processed event's null `last_error`, as they were",
+    }),
+  }).nullable().openapi({ description: "the last replay (`POST …/replay`), or null: none yet" }),
 }).openapi("WebhookEvent");
 
 /** A two-person request (`/approvals`). */

@@ -61,6 +61,13 @@ const show = adminRoute({ permission: "webhooks.read" }, {
   path: "/webhook-events/{id}",
   tags: ["webhooks"],
   summary: "One received event with its payload",
+  description: "`attempts` counts every processing attempt once (the one right after arrival, " +
+    "retries, replays), failed ones included. `last_error` says why the event is `failed` or " +
+    "`dead` (or was, for one later dismissed); it is null once the event is `processed`, even " +
+    "when an attempt failed after that (a forced replay while Stripe is down, a retry that " +
+    "overlapped the attempt that processed it): such an attempt is counted and changes " +
+    "nothing else. `last_replay` is the last replay: who sent it, when, forced or not, and " +
+    "`result` with its `error` (also in that replay's answer and its `webhook.replay` audit entry).",
   request: { params: IdParam },
   responses: {
     200: jsonContent(WebhookEventDetail, "the event"),
@@ -83,7 +90,9 @@ const replay = adminRoute({ permission: "webhooks.replay", secondFactor: true },
     "one after a replay processed it is 409 naming who and when; the same replay (same " +
     "`force`) sent again by the same admin (a second click, a burst) answers what that one " +
     "did, with nothing processed or written. Audited as `webhook.replay` (a refusal as " +
-    "`denied`, with its reason); a failed replay answers 200 with `replay.result: failed`.",
+    "`denied`, with its reason); a failed replay answers 200 with `replay.result: failed` and " +
+    "its `replay.error` (in the audit entry too, and in the event's `last_replay`), leaving " +
+    "the event's status as it was, and a processed event's `last_error` null.",
   request: {
     params: IdParam,
     query: z.object({

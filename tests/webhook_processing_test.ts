@@ -182,6 +182,8 @@ Deno.test("a last attempt that fails while a replay processed the event leaves i
     );
     const record = await t.services.webhooks.get(event.id);
     assert.equal(record.status, "processed", "the failed last attempt did not set it back");
+    assert.equal(record.last_error, null, "nor shows its error as the event's");
+    assert.equal(record.attempts, 3, "inline, the replay, the failed last attempt: once each");
     assert.deepEqual((await t.services.opsAlerts.list({ limit: 10 })).data, []);
   });
 });

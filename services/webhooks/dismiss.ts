@@ -91,7 +91,7 @@ function dismissOnce(
         const r = before.replayed;
         const by = dismissed && before.processed_at !== null
           ? `: it was dismissed ${byWhom(dismissed.by, iso(before.processed_at), ctx)}`
-          : r && r.status === before.status && r.attempts === before.attempts
+          : r?.result === "ok" && r.status === before.status && r.attempts === before.attempts
           ? `: it was replayed ${byWhom(r.by, iso(r.at), ctx)}`
           : "";
         throw refused(

@@ -21,12 +21,17 @@ export function recordAfter(
   now: number,
 ): WebhookEventRecord {
   if (!outcome.ok) {
-    // An attempt that failed while another one processed the event (a replay, say) does
-    // not set it back.
+    // An attempt that failed after another one settled the event (a forced replay, a retry
+    // or inline attempt that overlapped the one that processed it) is counted, and changes
+    // nothing else: the status stays, and `last_error` stays what it was when the event
+    // settled (null once processed), so a processed record never reads as a failed one. A
+    // replay's own failure is kept in its mark (`replayed`, shown as `last_replay`), its
+    // answer and its audit entry; any other such failure is logged (README, "Stripe webhooks").
     const done = before.status === "processed" || before.status === "ignored";
+    if (done) return { ...before, attempts: before.attempts + 1 };
     return {
       ...before,
-      status: done ? before.status : failedStatus,
+      status: failedStatus,
       attempts: before.attempts + 1,
       last_error: outcome.error,
     };

@@ -127,7 +127,19 @@ class EventProcessor {
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
       return after;
     }, { what: `webhook event ${eventId}` });
+    if (value) this.noteLateFailure(value, outcome);
     return value;
+  }
+
+  /** A failure that landed on a record another attempt had settled: counted, nothing else. */
+  noteLateFailure(after: WebhookEventRecord, outcome: Outcome): void {
+    if (outcome.ok || (after.status !== "processed" && after.status !== "ignored")) return;
+    this.#log.info("webhook event attempt failed after another settled the event", {
+      event_id: after.id,
+      status: after.status,
+      attempts: after.attempts,
+      next: "nothing: the record keeps its status and last_error (README, Stripe webhooks)",
+    });
   }
 
   async loadEvent(record: WebhookEventRecord): Promise<Stripe.Event> {
@@ -226,7 +238,7 @@ class EventProcessor {
     outcome: Outcome & { ok: false },
     claim: WebhookEventClaim,
   ): Promise<void> {
-    await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+    const after = await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
       const entry = await getEvent(this.#kv, eventId);
       await addClaimRelease(this.#kv, op, eventId, claim);
       if (entry.value === null) return { value: null, audit: [] };
@@ -234,9 +246,10 @@ class EventProcessor {
       const after = this.nextRecord(before, outcome, "dead");
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
       // Alerted once, when it dies (not again, nor when another attempt processed it meanwhile).
-      if (after.status !== "dead" || before.status === "dead") return { value: null, audit: [] };
-      return { value: null, audit: [this.raiseDeadEventAlert(op, before, outcome.error)] };
+      if (after.status !== "dead" || before.status === "dead") return { value: after, audit: [] };
+      return { value: after, audit: [this.raiseDeadEventAlert(op, before, outcome.error)] };
     });
+    if (after) this.noteLateFailure(after, outcome);
   }
 
   raiseDeadEventAlert(

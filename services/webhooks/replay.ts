@@ -73,7 +73,8 @@ function wrongModeRefusal(record: WebhookEventRecord, livemode: boolean): AppErr
 /** Who last acted on `record`, when that explains its status: a replay, or a dismissal. */
 function lastActor(record: WebhookEventRecord, ctx: CallContext): string {
   const r = record.replayed;
-  if (r && r.status === record.status && r.attempts === record.attempts) {
+  // a replay that failed did not make it what it is (outcome.ts)
+  if (r?.result === "ok" && r.status === record.status && r.attempts === record.attempts) {
     return ` (replayed ${byWhom(r.by, new Date(r.at).toISOString(), ctx)})`;
   }
   const d = record.status === "ignored" && record.ignored_reason === "dismissed"
@@ -228,7 +229,14 @@ async function processClaimed(
         target: { type: "webhook_event", id },
         result: outcome.ok ? "ok" : "failed",
         before: { status: entry.value.status, attempts: entry.value.attempts },
-        after: { status: next.status, attempts: next.attempts, detail: next.detail },
+        // a failed replay's error is here (and in `reason`): the record's `last_error` only
+        // says why an event is failed or dead (outcome.ts)
+        after: {
+          status: next.status,
+          attempts: next.attempts,
+          detail: next.detail,
+          ...(outcome.ok ? {} : { error: outcome.error }),
+        },
         reason: outcome.ok ? (claim.force ? "forced replay" : null) : outcome.error,
       }];
       // Handled: the alert that the event had died is closed in the same commit, and its

@@ -3,6 +3,7 @@ import type { z } from "@hono/zod-openapi";
 import type { WebhookEventSchema } from "../../openapi/record_schemas.ts";
 import {
   ignoredReasonOf,
+  type ReplayMark,
   type WebhookEventRecord,
   type WebhookEventStatus,
   type WebhookIgnoredReason,
@@ -27,7 +28,15 @@ export function toView(r: WebhookEventRecord): WebhookEventView {
     processed_at: r.processed_at === null ? null : new Date(r.processed_at).toISOString(),
     object: { id: r.object_id, type: r.object_type },
     payload_bytes: r.payload_bytes,
+    last_replay: lastReplay(r.replayed),
   };
+}
+
+/** The last replay as an operator reads it: who, when, forced or not, and what it came to. */
+function lastReplay(m: ReplayMark | null | undefined): WebhookEventView["last_replay"] {
+  if (!m) return null;
+  const { by, force, result, error } = m;
+  return { by, at: new Date(m.at).toISOString(), force, result, error };
 }
 
 export interface IntakeResult {
