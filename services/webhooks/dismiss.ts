@@ -29,14 +29,11 @@ import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { WEBHOOK_RETENTION_MS } from "./processing.ts";
 import { addEventJobsDeletion } from "./event_jobs.ts";
+import { auditingRefusals, refused } from "./refusals.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { ReplayParts } from "./replay.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** The refusals `dismissEvent` throws: each is audited `denied` on its way out. */
-const refusals = new WeakSet<AppError>();
-const refused = (error: AppError): AppError => (refusals.add(error), error);
 
 type DismissParts = Omit<ReplayParts, "processing" | "livemode"> & {
   lock: ReturnType<typeof createKeyedLock>;
@@ -48,20 +45,12 @@ export async function dismissEvent(
   id: string,
   note: string,
 ): Promise<WebhookEventView> {
-  try {
-    return await dismissOnce(parts, ctx, id, note);
-  } catch (error) {
-    if (error instanceof AppError && refusals.has(error)) {
-      await parts.audit.record(ctx, {
-        action: "webhook.dismiss",
-        target: { type: "webhook_event", id },
-        result: "denied",
-        after: { code: error.code },
-        reason: error.message,
-      });
-    }
-    throw error;
-  }
+  return await auditingRefusals(
+    parts.audit,
+    ctx,
+    { action: "webhook.dismiss", id },
+    () => dismissOnce(parts, ctx, id, note),
+  );
 }
 
 function dismissOnce(

@@ -31,6 +31,7 @@ import { type ReplayResult, toView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import { addEventJobsDeletion } from "./event_jobs.ts";
+import { auditingRefusals, refused } from "./refusals.ts";
 import { modeMismatch } from "./ignore.ts";
 import {
   busyError,
@@ -126,10 +127,6 @@ function sameReplay(
   return { event: toView(record), replay: { result: r.result, detail: r.detail, error: r.error } };
 }
 
-/** The refusals `replayEvent` throws: each is audited `denied` on its way out. */
-const refusals = new WeakSet<AppError>();
-const refused = (error: AppError): AppError => (refusals.add(error), error);
-
 /**
  * Judges the replay on the record and the event's claim, takes the claim and
  * processes. A claim held by this admin's same replay is waited for and its
@@ -143,20 +140,12 @@ export async function replayEvent(
   options: { force?: boolean } = {},
 ): Promise<ReplayResult> {
   const force = options.force === true;
-  try {
-    return await judgeAndProcess(parts, ctx, id, force);
-  } catch (error) {
-    if (error instanceof AppError && refusals.has(error)) {
-      await parts.audit.record(ctx, {
-        action: "webhook.replay",
-        target: { type: "webhook_event", id },
-        result: "denied",
-        after: { code: error.code, force },
-        reason: error.message,
-      });
-    }
-    throw error;
-  }
+  return await auditingRefusals(
+    parts.audit,
+    ctx,
+    { action: "webhook.replay", id, after: { force } },
+    () => judgeAndProcess(parts, ctx, id, force),
+  );
 }
 
 async function judgeAndProcess(
