@@ -2,25 +2,12 @@ import assert from "node:assert/strict";
 import Stripe from "stripe";
 import { stripeFor, withEmulator } from "./helpers/emulator.ts";
 import { assertEventShape, assertShape } from "./fixtures/stripe_shapes.ts";
+import { emulatorDispute } from "./helpers/disputes.ts";
 
 const DAY = 24 * 3600;
 const PDF = new TextEncoder().encode("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
 
-async function disputed(
-  stripe: Stripe,
-  emu: { deliveries(): Promise<void> },
-  pm = "pm_card_createDispute",
-) {
-  const pi = await stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    payment_method: pm,
-    confirm: true,
-  });
-  await emu.deliveries();
-  const [dispute] = (await stripe.disputes.list({ payment_intent: pi.id })).data;
-  return { pi, dispute };
-}
+const disputed = emulatorDispute;
 
 function invalid(pattern?: RegExp) {
   return (e: Stripe.errors.StripeError) =>

@@ -10,22 +10,13 @@ import Stripe from "stripe";
 import { withEmulator } from "./helpers/emulator.ts";
 import { assertEventShape, assertShape } from "./fixtures/stripe_shapes.ts";
 import type { Emulator } from "../emulator/mod.ts";
+import { emulatorDispute } from "./helpers/disputes.ts";
 
 const DAY = 24 * 3600;
 const START = Date.UTC(2030, 0, 1);
 const T = START / 1000;
 
-async function disputed(stripe: Stripe, emu: Emulator, pm: string) {
-  const pi = await stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    payment_method: pm,
-    confirm: true,
-  });
-  await emu.deliveries();
-  const [dispute] = (await stripe.disputes.list({ payment_intent: pi.id })).data;
-  return { pi, dispute };
-}
+const disputed = emulatorDispute;
 
 /** A control endpoint called as curl would: the status and the parsed body. */
 async function control(emu: Emulator, path: string, body: unknown) {

@@ -27,6 +27,23 @@ export async function disputedPayment(
 }
 
 /** A request to the app as `admin`, with a fresh TOTP code when `twoFactor`. */
+/** A payment made at the emulator with a dispute test card (`pm`) and its dispute, events delivered. */
+export async function emulatorDispute(
+  stripe: Stripe,
+  emu: { deliveries(): Promise<void> },
+  pm = "pm_card_createDispute",
+) {
+  const pi = await stripe.paymentIntents.create({
+    amount: 4200,
+    currency: "usd",
+    payment_method: pm,
+    confirm: true,
+  });
+  await emu.deliveries();
+  const [dispute] = (await stripe.disputes.list({ payment_intent: pi.id })).data;
+  return { pi, dispute };
+}
+
 export async function call(
   w: RefundWorld,
   admin: TestAdmin,
