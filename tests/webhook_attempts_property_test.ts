@@ -16,7 +16,7 @@ import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { adminContext, createAdmin, type TestAdmin } from "./helpers/identity.ts";
 import { customerEvent, postEvent, useApplier, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import type { EventApplier } from "../services/webhooks/processing.ts";
-import { INLINE_LEASE_MS } from "../services/webhooks/processing.ts";
+import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 import { CLAIM_MS } from "../services/webhooks/claims.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";

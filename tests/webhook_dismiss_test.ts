@@ -16,7 +16,7 @@ import {
 import { makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { runDueJobs } from "../kv/jobs.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
-import { INLINE_LEASE_MS } from "../services/webhooks/processing.ts";
+import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
 

@@ -10,7 +10,7 @@ import { createAdmin, otpHeaders } from "./helpers/identity.ts";
 import { type EmulatorAppHarness, postEvent, withEmulatorApp } from "./helpers/webhooks.ts";
 import { stripeEvent } from "./helpers/stripe_objects.ts";
 import { listAuditLog } from "../services/audit/query.ts";
-import { INLINE_LEASE_MS } from "../services/webhooks/processing.ts";
+import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
 

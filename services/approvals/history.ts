@@ -36,6 +36,16 @@ export function historyOn(
   };
 }
 
+/** `entry`, and the entry `history` (a kind's) adds about `request` in what it acts on, if any. */
+export function withHistory(
+  history: ((request: ApprovalRequest, entry: AuditInput) => AuditInput | null) | undefined,
+  request: ApprovalRequest,
+  entry: AuditInput,
+): AuditInput[] {
+  const inHistory = history?.(request, entry) ?? null;
+  return inHistory ? [entry, inHistory] : [entry];
+}
+
 /** `payload[field]` as the id of a `type` record, or null (a request made before it named one). */
 export function payloadTarget(type: string, field: string): HistoryTarget {
   return (request) => {

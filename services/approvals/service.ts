@@ -35,6 +35,7 @@ import { addCreateApproval } from "../../kv/approvals.ts";
 import { type ListQuery, listRequests } from "./list.ts";
 import { approvalHashOf } from "./rules.ts";
 import { createDecisions } from "./decide.ts";
+import { withHistory } from "./history.ts";
 
 export type {
   ApprovalExecutor,
@@ -150,11 +151,10 @@ export function createApprovalService(deps: Deps, svc: ApprovalServices) {
 
   /**
    * `entry` about `request` with its kind's entry in the history of what the request acts on,
-   * for a domain that changes requests itself (a disabled admin's expire in that commit).
+   * for a domain that writes a request's entries itself (its creation, a disabled admin's expire).
    */
   function entriesAbout(request: ApprovalRequest, entry: AuditInput): AuditInput[] {
-    const inHistory = historyOf(request.kind)?.(request, entry) ?? null;
-    return inHistory ? [entry, inHistory] : [entry];
+    return withHistory(historyOf(request.kind), request, entry);
   }
   const { load, approve, reject } = createDecisions(
     deps,

@@ -14,6 +14,7 @@ import { getAdmin } from "../../kv/admins.ts";
 import { requesterNeeds, requesterVoid, targetVoid } from "./rules.ts";
 import type { ApprovalServices, ApprovalSource, DecisionBody, KindRegistration } from "./types.ts";
 import type { AuditInput } from "../audit/mod.ts";
+import { withHistory } from "./history.ts";
 
 /** The audit target of a request. */
 export const approvalTarget = (id: string) => ({ type: "approval", id });
@@ -27,8 +28,7 @@ export function entriesAbout(
   request: ApprovalRequest,
   entry: AuditInput,
 ): AuditInput[] {
-  const inHistory = d.historyOf(request.kind)?.(request, entry) ?? null;
-  return inHistory ? [entry, inHistory] : [entry];
+  return withHistory(d.historyOf(request.kind), request, entry);
 }
 
 /** Records entries with no other change (a refused decision), in one commit. */

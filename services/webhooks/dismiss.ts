@@ -27,7 +27,7 @@ import { busyError, liveClaim } from "./claims.ts";
 import { toView, type WebhookEventView } from "./view.ts";
 import { closeOpsAlert } from "../ops_alerts.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
-import { WEBHOOK_RETENTION_MS } from "./processing.ts";
+import { WEBHOOK_RETENTION_MS } from "./outcome.ts";
 import { addEventJobsDeletion } from "./event_jobs.ts";
 import { auditingRefusals, refused } from "./refusals.ts";
 import type { AuditInput } from "../audit/mod.ts";

@@ -3,7 +3,7 @@
  * bookkeeping of its outcome on the intake log record and the event's job.
  *
  * The intake writes the job already leased to the inline attempt (due only
- * after `INLINE_LEASE_MS`), so the fast path needs no claim commit; if the
+ * after `INLINE_LEASE_MS`, claims.ts), so the fast path needs no claim commit; if the
  * process dies, cron finds the job once the lease has run out. A failed
  * attempt leaves the job to `runDueJobs` (backoff); after its last attempt the
  * event is `dead` and waits for a replay, and an ops alert (audited, in the
@@ -40,13 +40,10 @@ import {
   type WebhookEventStatus,
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
-import { INLINE_LEASE_MS, underRetryClaim } from "./claims.ts";
-import { type Outcome, recordAfter, WEBHOOK_RETENTION_MS } from "./outcome.ts";
-
-export { INLINE_LEASE_MS };
+import { underRetryClaim } from "./claims.ts";
+import { type Outcome, recordAfter } from "./outcome.ts";
 
 export const WEBHOOK_PROCESS_JOB = "webhook.process";
-export { type Outcome, WEBHOOK_RETENTION_MS };
 export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;

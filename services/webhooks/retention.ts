@@ -5,7 +5,7 @@ import {
   addEventDeletion,
   listArrivedBefore,
 } from "../../kv/webhook_events.ts";
-import { WEBHOOK_RETENTION_MS } from "./processing.ts";
+import { WEBHOOK_RETENTION_MS } from "./outcome.ts";
 
 /** Arrival index rows the retention sweep reads at a time. */
 const SWEEP_PAGE = 100;

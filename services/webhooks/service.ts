@@ -23,11 +23,11 @@ import {
   createEventProcessing,
   type EventApplier,
   type EventProcessing,
-  INLINE_LEASE_MS,
   WEBHOOK_MAX_ATTEMPTS,
   WEBHOOK_PROCESS_JOB,
-  WEBHOOK_RETENTION_MS,
 } from "./processing.ts";
+import { INLINE_LEASE_MS } from "./claims.ts";
+import { WEBHOOK_RETENTION_MS } from "./outcome.ts";
 import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
