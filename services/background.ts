@@ -15,7 +15,7 @@ import {
 import { AUTHORIZATION_RECONCILE_JOB, RETRY_RECONCILE_JOB } from "./retries/mod.ts";
 import { runFraudLive, runFraudSweep } from "./fraud/mod.ts";
 import { AppError } from "../core/errors.ts";
-import { WEBHOOK_PROCESS_JOB } from "./webhooks/processing.ts";
+import { WEBHOOK_PROCESS_JOB } from "./webhooks/outcome.ts";
 
 /** One pass over the job table: everything due now (new ops alerts get their delivery jobs first). */
 export async function runJobs(services: Services): Promise<RunJobsResult> {

@@ -18,7 +18,7 @@ import {
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
-import { WEBHOOK_MAX_ATTEMPTS } from "../services/webhooks/processing.ts";
+import { WEBHOOK_MAX_ATTEMPTS } from "../services/webhooks/outcome.ts";
 
 const METRICS_TOKEN = "scrape-token-0123456789";
 const BASE = "/api/admin/payments/webhook-events";

@@ -7,7 +7,7 @@ import { paymentIntentObject, paymentStory, stripeEvent, T0 } from "./helpers/st
 import { keys } from "../kv/keys.ts";
 import { listJobs } from "../kv/jobs.ts";
 import { getEvent, INLINE_PAYLOAD_BYTES, readPayload } from "../kv/webhook_events.ts";
-import { WEBHOOK_PROCESS_JOB } from "../services/webhooks/processing.ts";
+import { WEBHOOK_PROCESS_JOB } from "../services/webhooks/outcome.ts";
 import { WEBHOOK_RETENTION_MS } from "../services/webhooks/outcome.ts";
 import { systemContext } from "../domain/actor.ts";
 

@@ -13,7 +13,7 @@ import {
 import { keys } from "../kv/keys.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
-import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "../services/webhooks/processing.ts";
+import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "../services/webhooks/outcome.ts";
 import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 import { WEBHOOK_RETENTION_MS } from "../services/webhooks/outcome.ts";
 import type { EventApplier } from "../services/webhooks/processing.ts";

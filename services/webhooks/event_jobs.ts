@@ -4,7 +4,7 @@
  * dismiss.ts), so /metrics' job gauges count only what still needs doing.
  */
 import { addJobsDeletion } from "../../kv/jobs.ts";
-import { WEBHOOK_PROCESS_JOB } from "./processing.ts";
+import { WEBHOOK_PROCESS_JOB } from "./outcome.ts";
 
 /** Deletes, in `op`, the event's `webhook.process` job, waiting or dead-lettered. */
 export function addEventJobsDeletion(

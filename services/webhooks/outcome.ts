@@ -5,6 +5,11 @@
  */
 import type { WebhookEventRecord, WebhookEventStatus } from "../../kv/webhook_events.ts";
 
+/** the job that retries an event's processing (processing.ts) */
+export const WEBHOOK_PROCESS_JOB = "webhook.process";
+/** attempts in all, the first one right after intake included; then the event is `dead` */
+export const WEBHOOK_MAX_ATTEMPTS = 8;
+
 /** processed events are kept (and their ids deduplicated) this long; Stripe retries for 3 days */
 export const WEBHOOK_RETENTION_MS = 30 * 24 * 3600_000;
 const WEEK_MS = 7 * 24 * 3600_000;

@@ -20,11 +20,10 @@
  */
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
-import { type AuditInput, type AuditService } from "../audit/mod.ts";
+import { type AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
 import type { Job } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { raiseOpsAlert } from "../ops_alerts.ts";
 import { type ApplyOptions, type ApplyResult, type CommitHook } from "../ingest/mod.ts";
 import { commitChecked } from "../../kv/atomic.ts";
 import {
@@ -41,10 +40,9 @@ import {
 } from "../../kv/webhook_events.ts";
 import { CommitBatcher } from "./batch.ts";
 import { underRetryClaim } from "./claims.ts";
-import { type Outcome, recordAfter } from "./outcome.ts";
+import { closeWhatDeathRaised, raiseDeadEventAlert, revivedFromDead } from "./dead.ts";
+import { type Outcome, recordAfter, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "./outcome.ts";
 
-export const WEBHOOK_PROCESS_JOB = "webhook.process";
-export const WEBHOOK_MAX_ATTEMPTS = 8;
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
 
@@ -65,6 +63,8 @@ class EventProcessor {
   readonly #log: Deps["log"];
   readonly #applier: EventApplier;
   readonly #svc: ProcessingServices;
+  readonly #deps: { kv: Deno.Kv; clock: Deps["clock"]; audit: AuditService };
+  readonly #alertDeps: Parameters<typeof raiseDeadEventAlert>[1];
   // Events settling at the same moment share one commit.
   readonly #settleBatch: CommitBatcher;
 
@@ -74,6 +74,8 @@ class EventProcessor {
     this.#log = deps.log;
     this.#applier = svc.applier;
     this.#svc = svc;
+    this.#deps = { kv: deps.kv, clock: deps.clock, audit: svc.audit };
+    this.#alertDeps = { newId: svc.newId, log: deps.log, clock: deps.clock };
     this.#settleBatch = new CommitBatcher(deps.kv);
   }
 
@@ -115,6 +117,7 @@ class EventProcessor {
     outcome: Outcome,
     opts: { job: Job | null; failedStatus?: WebhookEventStatus; claim?: WebhookEventClaim },
   ): Promise<WebhookEventRecord | null> {
+    let revived = false;
     const { value } = await commitChecked(this.#kv, async (op) => {
       const entry = await getEvent(this.#kv, eventId);
       if (opts.claim) await addClaimRelease(this.#kv, op, eventId, opts.claim);
@@ -122,9 +125,11 @@ class EventProcessor {
       if (outcome.ok && opts.job) addJobDone(op, opts.job);
       const after = this.nextRecord(entry.value, outcome, opts.failedStatus ?? "failed");
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
+      revived = revivedFromDead(entry.value, after);
       return after;
     }, { what: `webhook event ${eventId}` });
     if (value) this.noteLateFailure(value, outcome);
+    if (value && revived) await closeWhatDeathRaised(this.#deps, value);
     return value;
   }
 
@@ -137,6 +142,13 @@ class EventProcessor {
       attempts: after.attempts,
       next: "nothing: the record keeps its status and last_error (README, Stripe webhooks)",
     });
+  }
+
+  closeWhatDeathRaised(after: WebhookEventRecord): Promise<void> {
+    return closeWhatDeathRaised(
+      { kv: this.#kv, clock: this.#clock, audit: this.#svc.audit },
+      after,
+    );
   }
 
   async loadEvent(record: WebhookEventRecord): Promise<Stripe.Event> {
@@ -154,6 +166,7 @@ class EventProcessor {
   joinedSettle(
     stored: { record: WebhookEventRecord; versionstamp: string },
     job: Job,
+    landed: { revived: WebhookEventRecord | null },
   ): CommitHook {
     let rerun = false;
     return async (op, result) => {
@@ -167,6 +180,8 @@ class EventProcessor {
       addJobDone(op, job);
       const after = this.nextRecord(before.value, { ok: true, ...result }, "failed");
       addRecordUpdate(op, before as Deno.KvEntry<WebhookEventRecord>, after);
+      // the build that lands is the last one run
+      landed.revived = revivedFromDead(before.value, after) ? after : null;
     };
   }
 
@@ -177,8 +192,13 @@ class EventProcessor {
     job: Job,
   ): Promise<void> {
     try {
-      const outcome = await this.attempt(event, { alsoInCommit: this.joinedSettle(stored, job) });
-      if (outcome.ok && outcome.joined) return;
+      const landed = { revived: null as WebhookEventRecord | null };
+      const alsoInCommit = this.joinedSettle(stored, job, landed);
+      const outcome = await this.attempt(event, { alsoInCommit });
+      if (outcome.ok && outcome.joined) {
+        if (landed.revived) await closeWhatDeathRaised(this.#deps, landed.revived);
+        return;
+      }
       if (outcome.ok) {
         // Fast path: the record is as the intake wrote it (same versionstamp), so no read.
         const before = {
@@ -244,28 +264,12 @@ class EventProcessor {
       addRecordUpdate(op, entry as Deno.KvEntry<WebhookEventRecord>, after);
       // Alerted once, when it dies (not again, nor when another attempt processed it meanwhile).
       if (after.status !== "dead" || before.status === "dead") return { value: after, audit: [] };
-      return { value: after, audit: [this.raiseDeadEventAlert(op, before, outcome.error)] };
+      return {
+        value: after,
+        audit: [raiseDeadEventAlert(op, this.#alertDeps, before, outcome.error)],
+      };
     });
     if (after) this.noteLateFailure(after, outcome);
-  }
-
-  raiseDeadEventAlert(
-    op: Deno.AtomicOperation,
-    record: WebhookEventRecord,
-    error: string,
-  ): AuditInput {
-    return raiseOpsAlert(
-      op,
-      { newId: this.#svc.newId, log: this.#log },
-      {
-        kind: "webhook_event_dead",
-        webhook_event_id: record.id,
-        detail: `${record.type} ${record.id} failed ${record.attempts + 1} processing attempts ` +
-          `(last: ${error.slice(0, 300)}); fix the cause, then replay it`,
-      },
-      new Date(this.#clock.now()).toISOString(),
-      { type: "webhook_event", id: record.id },
-    );
   }
 }
 

@@ -19,15 +19,9 @@ import type { CallContext } from "../../domain/actor.ts";
 import { type CommitHook } from "../ingest/mod.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { createSignatureVerifier } from "./verify.ts";
-import {
-  createEventProcessing,
-  type EventApplier,
-  type EventProcessing,
-  WEBHOOK_MAX_ATTEMPTS,
-  WEBHOOK_PROCESS_JOB,
-} from "./processing.ts";
+import { createEventProcessing, type EventApplier, type EventProcessing } from "./processing.ts";
 import { INLINE_LEASE_MS } from "./claims.ts";
-import { WEBHOOK_RETENTION_MS } from "./outcome.ts";
+import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB, WEBHOOK_RETENTION_MS } from "./outcome.ts";
 import { addJob, type Job, type JobHandler } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
