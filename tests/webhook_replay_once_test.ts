@@ -3,7 +3,8 @@
  * admin's replay sent again (a second click, a burst, on any isolate) answers
  * what the first did with nothing written; another admin's replay while one
  * runs is 409 naming who is replaying it and since when, and one after it
- * processed the event is 409 naming who replayed it and when; the retry job
+ * processed the event is 409 naming who replayed it and when (unless forced:
+ * then it is processed again); the retry job
  * and a dismissal never process or close the event under a running replay,
  * nor a replay under a running retry.
  */
@@ -79,6 +80,20 @@ Deno.test("the same admin's replay sent again answers the first one, nothing pro
       () => t.services.webhooks.replay(adminContext(other), event.id),
       conflict(new RegExp(`is processed.*replayed by ${admin.id} at ${at}`)),
     );
+
+    // forced, it is processed again, as `force` asks: audited, counted in attempts
+    const forced = await t.services.webhooks.replay(adminContext(other), event.id, {
+      force: true,
+    });
+    assert.equal(forced.replay.result, "ok");
+    assert.equal(applier.calls.length - calls, 2);
+    assert.equal(forced.event.attempts, first.event.attempts + 1);
+    assert.equal(forced.event.last_replay?.by, other.id);
+    const entries = await audit(t, "webhook.replay");
+    assert.deepEqual(entries.map((e) => [e.actor.id, e.result]).slice(0, 2), [
+      [other.id, "ok"],
+      [other.id, "denied"],
+    ]);
   });
 });
 
