@@ -29,7 +29,8 @@ const filterText = (name: string, description: string, example: string) =>
 // README "API": a "who" filter takes an id or `me`; an email or a name would list nothing.
 const ACTOR_HINT = "actor takes an admin's id, adm_… (as GET /api/admin/users shows it; your " +
   "own is on GET /api/admin/me), me for your own, or a job's as entries show it in actor.id " +
-  "(stripe, cli, cron:reconcile_refunds, …)";
+  "(stripe, cli, cron:reconcile_refunds, refunds:requester_disabled, " +
+  "refunds:requester_demoted, …)";
 
 const ACTION_HINT = "action takes a whole dotted action as entries show it (refund.create, " +
   "refund.approve, auth.step_up, …); a part such as refund matches nothing";
@@ -43,8 +44,9 @@ const FilterQuery = z.object({
     )
     .optional().openapi({
       param: { name: "actor", in: "query" },
-      description: "actor id: an admin (`adm_…`, or `me` for the caller's own), a job " +
-        "(`cron:…`) or `stripe`, e.g. `me`",
+      description: "actor id: an admin (`adm_…`, or `me` for the caller's own), or a job or " +
+        "system actor as entries show it (`cron:…`, `stripe`, `cli`, `refunds:requester_disabled`, " +
+        "`refunds:requester_demoted`, …), e.g. `me`",
     }),
   action: z.string().max(200, ACTION_HINT).regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, ACTION_HINT)
     .optional().openapi({

@@ -231,7 +231,9 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   summary: "Reject a refund awaiting approval (releases its reservation)",
   description: "Rejecting again a refund you already rejected answers it as it stands (200) " +
     "with `Idempotent-Replayed: true`, as `POST /approvals/{id}/reject` answers " +
-    "`replayed: true`. A refund someone else decided, or that you approved, is 409.",
+    "`replayed: true`. A refund someone else decided, or that you approved, is 409. The " +
+    "requester withdraws their own refund; anyone else decides as an approver would: never an " +
+    "account linked to the requester (403 `self_approval_forbidden`, nothing rejected).",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,
@@ -239,7 +241,7 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   },
   responses: {
     200: jsonContent(RefundDetailSchema, "rejected"),
-    ...errorResponses("not_found", "conflict", "idempotency_key_reused"),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden", "idempotency_key_reused"),
   },
 });
 

@@ -3,8 +3,8 @@
  * approval is one commit (record to `processing`, the reconciliation job, the
  * client's idempotency binding, the audit entry); each refusal (self-approval,
  * a linked account, a stale `approval_hash`, a disabled or demoted requester) is audited as
- * denied. A
- * rejection is committed by the submitter's `release`.
+ * denied. A rejection is committed by the submitter's `release`, after the same self / linked
+ * account rule (its requester may withdraw it), refused the same way.
  */
 import { APPROVAL_POLICY } from "../../domain/approval.ts";
 import { byWhom, type CallContext } from "../../domain/actor.ts";
@@ -17,6 +17,7 @@ import { assertRefundableTransaction, refundableOf, resolveAmount } from "./refu
 import { refundAuditView } from "./settlement.ts";
 import {
   linkRefusal,
+  type Refusal,
   type RequesterNeeds,
   requesterRefusal,
   requesterVoid,
@@ -75,15 +76,55 @@ async function loadAwaiting(
   return entry as Deno.KvEntry<RefundRecord>;
 }
 
-/** A refused approval is audited (`result: denied`) before the refusal is thrown. */
-function denied(parts: RequestParts, ctx: CallContext, first: RefundRecord, reason: string) {
+/** A refused decision is audited (`result: denied`) before the refusal is thrown. */
+function denied(
+  parts: RequestParts,
+  ctx: CallContext,
+  first: RefundRecord,
+  reason: string,
+  action: "refund.approve" | "refund.reject" = "refund.approve",
+) {
   return parts.svc.audit.record(ctx, {
-    action: "refund.approve",
+    action,
     target: { type: "refund", id: first.id },
     result: "denied",
     reason,
     after: { amount: first.amount, currency: first.currency },
   });
+}
+
+/**
+ * Who may decide a refund (README, "Two-person rules"): never its requester, never an account
+ * linked to them, approving or rejecting alike, so that nobody who could not approve it vetoes it;
+ * rejecting, the requester may withdraw their own (null: allowed).
+ */
+async function deciderRefusal(
+  kv: Deno.Kv,
+  first: RefundRecord,
+  ctx: CallContext,
+  approving: boolean,
+): Promise<Refusal | null> {
+  if (first.requested_by === ctx.actor.id) {
+    if (!approving) return null;
+    return {
+      reason: "self-approval: a different operator or admin must approve",
+      error: new AppError(
+        "self_approval_forbidden",
+        `you requested refund ${first.id}; a different operator or admin must approve it`,
+      ),
+    };
+  }
+  const linked = await linkRefusal(kv, { requested_by: first.requested_by, target: null }, ctx);
+  if (!linked || approving) return linked;
+  return {
+    reason: linked.reason,
+    error: new AppError(
+      "self_approval_forbidden",
+      `${linked.reason}; you may not reject refund ${first.id} either: someone not linked to ` +
+        "the requester decides it, or the requester withdraws it",
+      { extra: linked.error.extra },
+    ),
+  };
 }
 
 /**
@@ -100,18 +141,11 @@ async function approve(
 ): Promise<RefundRecord> {
   const { kv, clock } = parts.deps;
   const first = (await loadAwaiting(kv, id, clock.now(), ctx)).value;
-  if (first.requested_by === ctx.actor.id) {
-    await denied(parts, ctx, first, "self-approval: a different operator or admin must approve");
-    throw new AppError(
-      "self_approval_forbidden",
-      `you requested refund ${id}; a different operator or admin must approve it`,
-    );
-  }
-  // Not an account linked to the requester either (README, "Two-person rules").
-  const linked = await linkRefusal(kv, { requested_by: first.requested_by, target: null }, ctx);
-  if (linked) {
-    await denied(parts, ctx, first, linked.reason);
-    throw linked.error;
+  // not the requester, nor an account linked to them (README, "Two-person rules")
+  const refused = await deciderRefusal(kv, first, ctx, true);
+  if (refused) {
+    await denied(parts, ctx, first, refused.reason);
+    throw refused.error;
   }
   // A disabled or demoted requester's refund is void: the caller ends it (void.ts), releasing
   // the reservation.
@@ -238,8 +272,23 @@ export function createRefundApprovals(parts: RequestParts) {
       body: { note?: string; approval_hash?: string },
       binding: IdempotencyBinding | null,
     ) => approve(parts, ctx, id, body, binding),
-    /** Fails fast (404/409) before a rejection is committed by the submitter's `release`. */
-    checkRejectable: async (ctx: CallContext, id: string): Promise<RefundRecord> =>
+    /**
+     * Fails fast before a rejection is committed by the submitter's `release`: 404/409, or 403
+     * for whoever could not approve it (not its requester: they withdraw their own), audited
+     * `denied` on the refund with nothing written to it.
+     */
+    checkRejectable: async (ctx: CallContext, id: string): Promise<RefundRecord> => {
+      const { kv, clock } = parts.deps;
+      const first = (await loadAwaiting(kv, id, clock.now(), ctx)).value;
+      const refused = await deciderRefusal(kv, first, ctx, false);
+      if (refused) {
+        await denied(parts, ctx, first, refused.reason, "refund.reject");
+        throw refused.error;
+      }
+      return first;
+    },
+    /** Still awaiting a decision (404/409): what a rejection that lost its commit checks. */
+    checkAwaiting: async (ctx: CallContext, id: string): Promise<RefundRecord> =>
       (await loadAwaiting(parts.deps.kv, id, parts.deps.clock.now(), ctx)).value,
   };
 }

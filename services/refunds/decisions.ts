@@ -70,7 +70,10 @@ export async function approve(
 
 const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
 
-/** Rejects: the reservation is released; the requester may withdraw their own. */
+/**
+ * Rejects: the reservation is released. The requester may withdraw their own; nobody else who
+ * could not approve it (a linked account) may reject it (README, "Two-person rules").
+ */
 export async function reject(
   p: ServiceParts,
   ctx: CallContext,
@@ -100,7 +103,7 @@ export async function reject(
             binding,
           });
           // lost to a concurrent decision, or its deadline passed meanwhile: 409
-          if (!record) await requests.checkRejectable(ctx, id);
+          if (!record) await requests.checkAwaiting(ctx, id);
           if (!record) throw new AppError("conflict", `refund ${id} was decided meanwhile`);
           return { body: refundDetail(record, p.clock.now()) };
         } catch (error) {

@@ -16,8 +16,17 @@ import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { voidOutcome } from "./fraud_alert.ts";
 
-/** The system actor that ends a disabled (or demoted) requester's refunds. */
+/**
+ * The system actor that ends a disabled requester's refunds. Entries written before
+ * `DEMOTED_VOID_ACTOR` existed name it for a demoted requester's too; their reason says which
+ * (`void: … may no longer ask for refunds` or `… was demoted`).
+ */
 export const VOID_ACTOR = "refunds:requester_disabled";
+/**
+ * The system actor that ends the refunds of a requester demoted since they asked (README,
+ * "Refund approval policy").
+ */
+export const DEMOTED_VOID_ACTOR = "refunds:requester_demoted";
 /** The system actor that ends a request a decision attempt found past its deadline. */
 export const EXPIRY_ACTOR = "refunds:approval_expired";
 
@@ -54,7 +63,9 @@ export async function voidIfUndoable(
   if (
     error instanceof AppError && (error.extra?.requester_disabled || error.extra?.requester_demoted)
   ) {
-    const ended = await submitter.release(systemContext(VOID_ACTOR), id, {
+    // named for what happened: a disabled requester, or one demoted since
+    const actor = error.extra?.requester_demoted ? DEMOTED_VOID_ACTOR : VOID_ACTOR;
+    const ended = await submitter.release(systemContext(actor), id, {
       status: "expired",
       from: ["awaiting_approval"],
       action: "refund.expire",
