@@ -9,17 +9,13 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { EXPIRY_ACTOR, VOID_ACTOR } from "../../domain/system_actors.ts";
 import { AppError } from "../../core/errors.ts";
 import { getRefund } from "../../kv/refunds.ts";
 import { listRequesterRowsSince } from "../../kv/refund_policy.ts";
 import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { voidOutcome } from "./fraud_alert.ts";
-
-/** The system actor that ends a disabled (or demoted) requester's refunds. */
-export const VOID_ACTOR = "refunds:requester_disabled";
-/** The system actor that ends a request a decision attempt found past its deadline. */
-export const EXPIRY_ACTOR = "refunds:approval_expired";
 
 /**
  * A refund that can no longer be carried out (the payment was refunded or
