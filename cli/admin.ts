@@ -17,11 +17,11 @@ import {
 } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { type CallContext, systemContext } from "../domain/actor.ts";
+import { BREAK_GLASS_ACTOR } from "../domain/system_actors.ts";
 import type { Deps } from "../services/deps.ts";
 import { AppError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
 import { createServices, type Services } from "../services/mod.ts";
-import { BREAK_GLASS_ACTOR } from "../services/identity/mod.ts";
 import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";

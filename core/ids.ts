@@ -54,6 +54,14 @@ function encodeRandom(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * The shape of every id of `prefix` the factory makes: the prefix, `_`, then
+ * 26 characters of Crockford base32 (10 of time, 16 random; no I, L, O or U).
+ */
+export function idPattern(prefix: IdPrefix): RegExp {
+  return new RegExp(`^${prefix}_[${ALPHABET}]{26}$`);
+}
+
 /** Sorts before every id of `prefix` made at or after `ms`: where a `kv.list` over them starts. */
 export function idLowerBound(prefix: IdPrefix, ms: number): string {
   return `${prefix}_${encodeTime(ms)}`;

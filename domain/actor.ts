@@ -3,11 +3,13 @@
  * that changes something, so the audit entry can say who, how and from where.
  * Services never see Hono's context.
  */
+import { STRIPE_ACTOR } from "./system_actors.ts";
+
 export type ActorType = "admin" | "system" | "stripe";
 
 export interface Actor {
   type: ActorType;
-  /** admin id (`adm_…`), a job name (`cron:reconcile_refunds`), or `stripe` */
+  /** admin id (`adm_…`), or a job, CLI or Stripe as domain/system_actors.ts names it */
   id: string;
   role: string | null;
 }
@@ -27,13 +29,14 @@ export interface CallContext {
   idempotency_key?: string;
 }
 
+/** A job's or a CLI's context; `job` is one of domain/system_actors.ts. */
 export function systemContext(job: string): CallContext {
   return { actor: { type: "system", id: job, role: null }, request: null, second_factor: false };
 }
 
 export function stripeContext(eventId: string): CallContext {
   return {
-    actor: { type: "stripe", id: "stripe", role: null },
+    actor: { type: "stripe", id: STRIPE_ACTOR, role: null },
     request: { request_id: eventId, ip: null, user_agent: null },
     second_factor: false,
   };

@@ -18,6 +18,8 @@ import {
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf } from "./transactions.ts";
 import { AppError } from "../core/errors.ts";
+import { idPattern } from "../core/ids.ts";
+import { isSystemActorId, SYSTEM_ACTOR_IDS } from "../domain/system_actors.ts";
 
 // No `example`: Swagger UI's "Try it out" would send it, and a made-up id filters everything out.
 const filterText = (name: string, description: string, example: string) =>
@@ -26,27 +28,31 @@ const filterText = (name: string, description: string, example: string) =>
     description: `${description}, e.g. \`${example}\``,
   });
 
-// README "API": a "who" filter takes an id or `me`; an email or a name would list nothing.
-const ACTOR_HINT = "actor takes an admin's id, adm_… (as GET /api/admin/users shows it; your " +
-  "own is on GET /api/admin/me), me for your own, or a job's as entries show it in actor.id " +
-  "(stripe, cli, cron:reconcile_refunds, refunds:requester_disabled, " +
-  "refunds:requester_demoted, …)";
+// README "API": a "who" filter takes an id or `me`; an email, a name or an id the service
+// never writes would list nothing, so it is 422 rather than an empty page.
+const JOB_IDS = SYSTEM_ACTOR_IDS.join(", ");
+const ACTOR_HINT = "actor takes an admin's id, adm_… with 26 characters after adm_ (as " +
+  "GET /api/admin/users shows it; your own is on GET /api/admin/me), me for your own, or a " +
+  `job's id as entries show it in actor.id: ${JOB_IDS}`;
+const ADMIN_ID_HINT = "actor: an admin's id is adm_… with 26 characters after adm_, digits " +
+  "and capital letters but I, L, O and U (as GET /api/admin/users shows it; your own is on " +
+  "GET /api/admin/me, or send me)";
+const ADMIN_ID = idPattern("adm");
 
 const ACTION_HINT = "action takes a whole dotted action as entries show it (refund.create, " +
   "refund.approve, auth.step_up, …); a part such as refund matches nothing";
 
 const FilterQuery = z.object({
-  actor: z.string().max(200, ACTOR_HINT)
-    .refine(
-      (v) =>
-        v === "me" || /^adm_[0-9A-Za-z]+$/.test(v) || /^[a-z][a-z0-9_]*([.:][a-z0-9_]+)*$/.test(v),
-      { message: ACTOR_HINT },
-    )
+  actor: z.string()
+    .superRefine((v, ctx) => {
+      if (v === "me" || ADMIN_ID.test(v) || isSystemActorId(v)) return;
+      ctx.addIssue({ code: "custom", message: v.startsWith("adm_") ? ADMIN_ID_HINT : ACTOR_HINT });
+    })
     .optional().openapi({
       param: { name: "actor", in: "query" },
-      description: "actor id: an admin (`adm_…`, or `me` for the caller's own), or a job or " +
-        "system actor as entries show it (`cron:…`, `stripe`, `cli`, `refunds:requester_disabled`, " +
-        "`refunds:requester_demoted`, …), e.g. `me`",
+      description: "actor id: an admin's (`adm_…`, 26 characters after `adm_`), `me` for the " +
+        "caller's own, or a job's as entries show it in `actor.id`: " +
+        SYSTEM_ACTOR_IDS.map((id) => `\`${id}\``).join(", ") + "; anything else is 422, e.g. `me`",
     }),
   action: z.string().max(200, ACTION_HINT).regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, ACTION_HINT)
     .optional().openapi({

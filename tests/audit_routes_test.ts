@@ -9,8 +9,11 @@ import { keys } from "../kv/keys.ts";
 
 const BASE = "/api/admin/payments/audit-log";
 
+/** an operator's id, in the shape the service mints it (`adm_` + 26 characters) */
+const OPERATOR_ID = "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R";
+
 const operator: CallContext = {
-  actor: { type: "admin", id: "adm_op", role: "operator" },
+  actor: { type: "admin", id: OPERATOR_ID, role: "operator" },
   request: { request_id: "req_op", ip: "192.0.2.7", user_agent: "ua" },
   second_factor: true,
 };
@@ -31,7 +34,7 @@ Deno.test("GET /audit-log lists newest first for an auditor, with filters and a 
   await withTestApp(async (t) => {
     const auditor = await createAdmin(t, "auditor");
     await withEntries(t, 6);
-    const res = await t.app.request(`${BASE}?actor=adm_op&limit=4`, {
+    const res = await t.app.request(`${BASE}?actor=${OPERATOR_ID}&limit=4`, {
       headers: authHeaders(auditor),
     });
     assert.equal(res.status, 200);
@@ -46,7 +49,7 @@ Deno.test("GET /audit-log lists newest first for an auditor, with filters and a 
     ]);
     assert.equal(typeof page.next_cursor, "string");
     const next = await t.app.request(
-      `${BASE}?actor=adm_op&limit=4&cursor=${encodeURIComponent(page.next_cursor)}`,
+      `${BASE}?actor=${OPERATOR_ID}&limit=4&cursor=${encodeURIComponent(page.next_cursor)}`,
       { headers: authHeaders(auditor) },
     );
     const page2 = await next.json();
@@ -165,7 +168,7 @@ Deno.test("GET /audit-log/export?format=csv quotes commas, quotes and newlines a
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     await withEntries(t, 3);
-    const res = await t.app.request(`${BASE}/export?format=csv&actor=adm_op`, {
+    const res = await t.app.request(`${BASE}/export?format=csv&actor=${OPERATOR_ID}`, {
       headers: otpHeaders(t, admin),
     });
     assert.equal(res.status, 200);

@@ -11,6 +11,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { CLOSE_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
 import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
@@ -23,7 +24,6 @@ import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
 
 export const DISPUTE_CLOSE_RECONCILE_JOB = "dispute.reconcile_close";
-export const CLOSE_RECONCILE_ACTOR = "cron:reconcile_dispute_closes";
 
 interface Closer {
   deps: Deps;

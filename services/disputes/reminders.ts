@@ -10,13 +10,13 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { REMINDER_ACTOR } from "../../domain/system_actors.ts";
 import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute, listDisputeIdsDueBefore } from "../../kv/disputes.ts";
 import { getOpsAlert, type OpsAlert } from "../../kv/ops_alerts.ts";
 import { closeOpsAlert, raiseOpsAlert } from "../ops_alerts.ts";
 import { formatMoney } from "../../domain/money.ts";
 
-export const REMINDER_ACTOR = "cron:dispute_reminders";
 const HOUR = 3600_000;
 /** Tightest last: a dispute first seen 20 h before its deadline gets the 24 h reminder only. */
 export const REMINDER_THRESHOLDS: { name: string; before_ms: number }[] = [

@@ -15,6 +15,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { SUBMIT_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { holdsEvidence } from "../../domain/dispute_evidence.ts";
@@ -38,7 +39,6 @@ import { disputeChanged } from "./record_change.ts";
 import { auditingRefusals, draftFieldRefused, emptyDraft, refused } from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
-export const SUBMIT_RECONCILE_ACTOR = "cron:reconcile_dispute_submissions";
 
 type Attempt =
   | { kind: "answered"; dispute: Stripe.Dispute }

@@ -11,6 +11,7 @@
  * and `POST /fraud/sweeps`, with a run record).
  */
 import { systemContext } from "../../domain/actor.ts";
+import { FRAUD_WALKER_ACTORS } from "../../domain/system_actors.ts";
 import type { RuleSettingsMap, SweepRun } from "../../domain/fraud.ts";
 import { AppError } from "../../core/errors.ts";
 import {
@@ -169,7 +170,7 @@ const FINISHING = 2;
  * past it are found again and add nothing).
  */
 async function walkBatches(d: RaiseDeps, w: Walk, options: WalkOptions): Promise<void> {
-  const ctx = systemContext(`cron:fraud_${w.walker}`);
+  const ctx = systemContext(FRAUD_WALKER_ACTORS[w.walker]);
   const pick = changedSince(w.cursor ? w.cursor[0] : null);
   // the settings may move during the walk (`evaluated` below): each read asks the current ones
   const read = (subjects: string[]) =>

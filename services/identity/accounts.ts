@@ -8,6 +8,7 @@ import type { SecondFactorDeps } from "./second_factor.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 import type { CallContext } from "../../domain/actor.ts";
+import { BREAK_GLASS_ACTOR } from "../../domain/system_actors.ts";
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import type { AuditInput } from "../audit/mod.ts";
 
@@ -94,9 +95,6 @@ export async function emailTaken(
     extra: { admin_id: id },
   });
 }
-
-/** The system actor of the break-glass CLI (`deno task admin`). */
-export const BREAK_GLASS_ACTOR = "cli";
 
 /** Whether `ctx` is the break-glass CLI, which acts alone on accounts by design. */
 export function isBreakGlassCli(ctx: CallContext): boolean {

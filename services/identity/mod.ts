@@ -4,5 +4,4 @@
  * guard the routes' middleware calls on every request.
  */
 export { createDemoAdmin, createIdentityService } from "./service.ts";
-export { BREAK_GLASS_ACTOR } from "./accounts.ts";
 export type { AdminCredentials, IdentityGuard, IdentityOptions } from "./service.ts";

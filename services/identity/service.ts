@@ -11,6 +11,8 @@ import type { Role } from "../../domain/permissions.ts";
 import { IdentityKeys } from "./crypto.ts";
 import { createApiThrottle, DEFAULT_RATE_LIMITS, realFlushTimer } from "./throttle.ts";
 import { systemClock } from "../../core/clock.ts";
+import { systemContext } from "../../domain/actor.ts";
+import { DEMO_ACTOR } from "../../domain/system_actors.ts";
 import type { AdminCredentials, IdentityDeps } from "./users.ts";
 import { registerAccountKinds } from "./invites.ts";
 import { createGuard } from "./guard.ts";
@@ -75,7 +77,7 @@ export async function createDemoAdmin(
   if (await services.identity.anyAdminExists()) return null;
   try {
     return await services.identity.createAdmin(
-      { actor: { type: "system", id: "demo", role: null }, request: null, second_factor: false },
+      systemContext(DEMO_ACTOR),
       { email, role: "admin" satisfies Role },
     );
   } catch (e) {

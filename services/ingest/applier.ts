@@ -21,6 +21,7 @@ import { shapeProblem } from "../../domain/stripe_shape.ts";
 import type { Deps } from "../deps.ts";
 import { CounterCache } from "../../kv/read_cache.ts";
 import { type CallContext, stripeContext, systemContext } from "../../domain/actor.ts";
+import { BACKFILL_ACTOR } from "../../domain/system_actors.ts";
 import { isPiTerminal } from "./snapshots.ts";
 import { stripeAnsweredAt } from "../stripe/mod.ts";
 import { peek, placePiRead, resolveAmbiguity } from "./read_back.ts";
@@ -182,7 +183,7 @@ async function applyObject(
   // and money edges").
   const stripeAt = read.answeredAt ?? stripeAnsweredAt(object);
   const at = stripeAt ?? nowSec();
-  const ctx = systemContext("backfill");
+  const ctx = systemContext(BACKFILL_ACTOR);
   if (object.object === "customer") {
     const done = await applyCustomer(reads, committer, object, {
       eventId: null,

@@ -13,6 +13,7 @@
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import { settleAttempt } from "../stripe/mod.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { getRefund, listRefundIdsByStatus } from "../../kv/refunds.ts";
@@ -38,8 +39,6 @@ export interface SweepOptions {
   /** refunds looked at per status (default 200) */
   limit?: number;
 }
-
-export const RECONCILE_ACTOR = "cron:reconcile_refunds";
 
 /** What reconciling works with. */
 interface ReconcileParts {

@@ -9,26 +9,13 @@
  */
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { DEMOTED_VOID_ACTOR, EXPIRY_ACTOR, VOID_ACTOR } from "../../domain/system_actors.ts";
 import { AppError } from "../../core/errors.ts";
 import { getRefund } from "../../kv/refunds.ts";
 import { listRequesterRowsSince } from "../../kv/refund_policy.ts";
 import { APPROVAL_TTL_MS } from "./policy.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { voidOutcome } from "./fraud_alert.ts";
-
-/**
- * The system actor that ends a disabled requester's refunds. Entries written before
- * `DEMOTED_VOID_ACTOR` existed name it for a demoted requester's too; their reason says which
- * (`void: … may no longer ask for refunds` or `… was demoted`).
- */
-export const VOID_ACTOR = "refunds:requester_disabled";
-/**
- * The system actor that ends the refunds of a requester demoted since they asked (README,
- * "Refund approval policy").
- */
-export const DEMOTED_VOID_ACTOR = "refunds:requester_demoted";
-/** The system actor that ends a request a decision attempt found past its deadline. */
-export const EXPIRY_ACTOR = "refunds:approval_expired";
 
 /**
  * A refund that can no longer be carried out (the payment was refunded or
@@ -64,8 +51,10 @@ export async function voidIfUndoable(
     error instanceof AppError && (error.extra?.requester_disabled || error.extra?.requester_demoted)
   ) {
     // named for what happened: a disabled requester, or one demoted since
-    const actor = error.extra?.requester_demoted ? DEMOTED_VOID_ACTOR : VOID_ACTOR;
-    const ended = await submitter.release(systemContext(actor), id, {
+    const ctx = error.extra?.requester_demoted
+      ? systemContext(DEMOTED_VOID_ACTOR)
+      : systemContext(VOID_ACTOR);
+    const ended = await submitter.release(ctx, id, {
       status: "expired",
       from: ["awaiting_approval"],
       action: "refund.expire",

@@ -11,6 +11,7 @@
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { AUTHORIZATION_EXPIRY_ACTOR } from "../../domain/system_actors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { authorizationExpiry } from "../../domain/authorization.ts";
 import { closeOpsAlert, raiseOpsAlert } from "../ops_alerts.ts";
@@ -82,7 +83,7 @@ export async function closeExpiryAlert(
 /** Closes the open expiry alerts of transactions no longer awaiting capture; the number closed. */
 async function closeSettled(deps: Deps, svc: { audit: AuditService }, limit: number) {
   const { kv, clock } = deps;
-  const ctx = systemContext("cron:authorization_expiry");
+  const ctx = systemContext(AUTHORIZATION_EXPIRY_ACTOR);
   let closed = 0;
   for (const [txnId, alertId] of await listExpiryAlertMarks(kv, limit)) {
     if ((await getOpsAlert(kv, alertId)).value?.status !== "open") continue;
@@ -112,7 +113,7 @@ export async function sweepExpiringAuthorizations(
   limit = 1000,
 ): Promise<number> {
   const { kv, clock, log } = deps;
-  const ctx = systemContext("cron:authorization_expiry");
+  const ctx = systemContext(AUTHORIZATION_EXPIRY_ACTOR);
   await closeSettled(deps, svc, limit);
   let raised = 0;
   for (const txnId of await listAuthorizedTransactionIds(kv, limit)) {

@@ -14,6 +14,7 @@
 import type { Deps } from "../deps.ts";
 
 import { type CallContext, systemContext } from "../../domain/actor.ts";
+import { AUTHORIZATION_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 
 import { stripeAnsweredAt } from "../stripe/mod.ts";
@@ -203,7 +204,7 @@ async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unkn
   const { kv, clock, deps, log } = p;
   const a = (await getAuthorizationAction(kv, id)).value;
   if (!a || a.status !== "processing") return "skipped";
-  const ctx = systemContext("cron:reconcile_authorizations");
+  const ctx = systemContext(AUTHORIZATION_RECONCILE_ACTOR);
   const pi = await deps.stripe.call(
     (s) => s.paymentIntents.retrieve(a.stripe_payment_intent, { expand: ["latest_charge"] }),
     { priority: "background", label: "payment_intents.retrieve" },

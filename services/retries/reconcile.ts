@@ -20,6 +20,7 @@
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
+import { RETRY_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import { piSnap } from "../ingest/mod.ts";
 import { stripeAnsweredAt } from "../stripe/mod.ts";
 import {
@@ -36,8 +37,6 @@ import { isRetryWaiting } from "../../domain/retry.ts";
 
 /** Stripe keeps idempotency keys 24 h; past this, a confirm with the same key could act anew. */
 export const RETRY_RECONFIRM_WINDOW_MS = 23 * 3600 * 1000;
-
-export const RETRY_RECONCILE_ACTOR = "cron:reconcile_retries";
 
 /** A 3-D Secure challenge takes minutes; an attempt still waiting after this is read from Stripe. */
 export const RETRY_WAITING_CHECK_AFTER_MS = 15 * 60_000;

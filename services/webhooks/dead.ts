@@ -13,6 +13,7 @@
  */
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { WEBHOOK_PROCESS_ACTOR } from "../../domain/system_actors.ts";
 import { openAlertsForWebhookEvent } from "../../kv/ops_alerts.ts";
 import type { WebhookEventRecord } from "../../kv/webhook_events.ts";
 import type { Clock } from "../../core/clock.ts";
@@ -20,7 +21,6 @@ import type { IdFactory } from "../../core/ids.ts";
 import type { Logger } from "../../core/log.ts";
 import { closeOpsAlert, raiseOpsAlert } from "../ops_alerts.ts";
 import { addEventJobsDeletion } from "./event_jobs.ts";
-import { WEBHOOK_PROCESS_JOB } from "./outcome.ts";
 
 /** The alert, in `op`, for `record` dying on `error` after its last attempt; its audit entry. */
 export function raiseDeadEventAlert(
@@ -54,14 +54,14 @@ export async function closeWhatDeathRaised(
   after: WebhookEventRecord,
 ): Promise<void> {
   const { kv, clock, audit } = deps;
-  await audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+  await audit.commit(systemContext(WEBHOOK_PROCESS_ACTOR), async (op) => {
     await addEventJobsDeletion(kv, op, after.id);
     const note = `${after.status} by an attempt still running when it was declared dead ` +
       `(attempt ${after.attempts}): nothing to replay`;
     const at = new Date(clock.now()).toISOString();
     const entries: AuditInput[] = [];
     for (const alert of await openAlertsForWebhookEvent(kv, after.id, after.received_at)) {
-      entries.push(closeOpsAlert(op, alert, WEBHOOK_PROCESS_JOB, note, at).audit);
+      entries.push(closeOpsAlert(op, alert, WEBHOOK_PROCESS_ACTOR, note, at).audit);
     }
     return { value: null, audit: entries };
   });

@@ -22,6 +22,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { type AuditService } from "../audit/mod.ts";
 import { systemContext } from "../../domain/actor.ts";
+import { WEBHOOK_PROCESS_ACTOR } from "../../domain/system_actors.ts";
 import type { Job } from "../../kv/jobs.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { type ApplyOptions, type ApplyResult, type CommitHook } from "../ingest/mod.ts";
@@ -41,7 +42,7 @@ import {
 import { CommitBatcher } from "./batch.ts";
 import { underRetryClaim } from "./claims.ts";
 import { closeWhatDeathRaised, raiseDeadEventAlert, revivedFromDead } from "./dead.ts";
-import { type Outcome, recordAfter, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "./outcome.ts";
+import { type Outcome, recordAfter, WEBHOOK_MAX_ATTEMPTS } from "./outcome.ts";
 
 /** first retry after a failed inline attempt: kv/jobs.ts's first backoff step */
 const FIRST_RETRY_MS = 5_000;
@@ -255,7 +256,7 @@ class EventProcessor {
     outcome: Outcome & { ok: false },
     claim: WebhookEventClaim,
   ): Promise<void> {
-    const after = await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_JOB), async (op) => {
+    const after = await this.#svc.audit.commit(systemContext(WEBHOOK_PROCESS_ACTOR), async (op) => {
       const entry = await getEvent(this.#kv, eventId);
       await addClaimRelease(this.#kv, op, eventId, claim);
       if (entry.value === null) return { value: null, audit: [] };
