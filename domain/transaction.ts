@@ -191,6 +191,12 @@ export interface DisputeSnap extends Ordered {
   submission_method?: string | null;
   /** dispute fees net of any returned, from the balance transactions */
   fee?: number;
+  /**
+   * A read from the API (an answer to a call, a sync, a read-back), not an
+   * event: Stripe's time (seconds) of the answer. A read-back's `order` places
+   * it after the snapshot stored before it, which may be later than this.
+   */
+  read_at?: number;
 }
 
 export interface EfwSnap extends Ordered {

@@ -25,6 +25,7 @@ import { BACKFILL_ACTOR } from "../../domain/system_actors.ts";
 import { isPiTerminal } from "./snapshots.ts";
 import { stripeAnsweredAt } from "../stripe/mod.ts";
 import { peek, placePiRead, resolveAmbiguity } from "./read_back.ts";
+import { withDisputeReadBack } from "./dispute_read_back.ts";
 import { type ApplierServices, applyToTransaction, type TxnApplyInput } from "./apply.ts";
 import { type CommitHook, type CommitResult, createEventCommitter, Deferred } from "./commit.ts";
 import {
@@ -104,15 +105,22 @@ async function applyWork(p: ApplierParts, work: TxnWork, meta: {
       const state = await peek(p, work.refs);
       await resolveAmbiguity(p, work, state?.sync.value ?? null, meta.at, meta.eventType, atIntake);
     }
-    return await applyToTransaction(reads, { ...svc, committer }, {
-      refs: work.refs,
-      observations: work.observations,
-      eventId: meta.eventId,
-      ctx: meta.ctx,
-      stripeRequest: meta.stripeRequest,
-      counterHint: customer ? { customer } : null,
-      commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
-    });
+    const readBack = { eventType: meta.eventType, atIntake, priority: "background" as const };
+    return await withDisputeReadBack(
+      p,
+      work.observations,
+      readBack,
+      () =>
+        applyToTransaction(reads, { ...svc, committer }, {
+          refs: work.refs,
+          observations: work.observations,
+          eventId: meta.eventId,
+          ctx: meta.ctx,
+          stripeRequest: meta.stripeRequest,
+          counterHint: customer ? { customer } : null,
+          commit: { alsoInCommit: meta.options.alsoInCommit, plainOnly: atIntake },
+        }),
+    );
   }, atIntake);
 }
 
@@ -195,6 +203,8 @@ async function applyObject(
   }
   const work = txnWork(object, at, null);
   if (!work) throw new Error(`cannot apply a Stripe ${(object as { object: string }).object}`);
+  // a dispute read is Stripe's word at `at` (dispute_snap.ts `read_at`)
+  for (const o of work.observations) if (o.kind === "dispute") o.snap.read_at = at;
   const done = await applyWork(p, work, {
     eventId: null,
     eventType: null,

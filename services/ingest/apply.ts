@@ -184,7 +184,7 @@ async function buildChange(
   if (input.eventId && sync.events.includes(input.eventId)) {
     noChange(`duplicate: ${input.eventId} was already applied to ${id}`);
   }
-  const changes = input.observations.map((o) => mergeObservation(sync, o))
+  const changes = input.observations.map((o) => mergeObservation(sync, o, true))
     .filter((c): c is Change => c !== null);
   // After a merge the ledger still has to take what the stub brought.
   if (changes.length === 0 && !merged) {

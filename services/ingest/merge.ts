@@ -15,12 +15,19 @@ import type {
   TxnSync,
 } from "../../domain/transaction.ts";
 import { refundCounts } from "./snapshots.ts";
+import { disputeAmbiguous, DisputeReadBack, placeDisputeRead } from "./dispute_snap.ts";
 
 export type Observation =
   | { kind: "pi"; snap: PiSnap }
   | { kind: "charge"; snap: ChargeSnap }
   | { kind: "refund"; snap: RefundSnap; raw: unknown }
-  | { kind: "dispute"; snap: DisputeSnap; raw: unknown }
+  | {
+    kind: "dispute";
+    snap: DisputeSnap;
+    raw: unknown;
+    /** read back from Stripe after this snapshot was stored (dispute_snap.ts) */
+    readAfter?: DisputeSnap | null;
+  }
   | { kind: "efw"; snap: EfwSnap }
   | { kind: "review"; snap: ReviewSnap };
 
@@ -86,7 +93,23 @@ function pickRefund(current: RefundSnap | undefined, incoming: RefundSnap): Refu
   return current && sameContent(merged, current) ? null : merged;
 }
 
-function pickDispute(current: DisputeSnap | undefined, incoming: DisputeSnap): DisputeSnap | null {
+/**
+ * `strict`: a snapshot only Stripe can place against the stored one throws
+ * `DisputeReadBack` (services/ingest/dispute_snap.ts); a read-back made after
+ * the stored snapshot (`readAfter`, still the one stored) is placed after it.
+ */
+function pickDispute(
+  current: DisputeSnap | undefined,
+  obs: Extract<Observation, { kind: "dispute" }>,
+  strict: boolean,
+): DisputeSnap | null {
+  let incoming = obs.snap;
+  const readAfter = obs.readAfter;
+  if (readAfter !== undefined && sameSnap(current ?? null, readAfter)) {
+    incoming = placeDisputeRead(incoming, current ?? null);
+  } else if (strict && disputeAmbiguous(current ?? null, incoming)) {
+    throw new DisputeReadBack(incoming.id, current!);
+  }
   const chosen = pick(current, incoming) ?? current!;
   // Funds moves only accumulate, whichever event shows them first.
   const merged = {
@@ -97,11 +120,19 @@ function pickDispute(current: DisputeSnap | undefined, incoming: DisputeSnap): D
   return current && sameContent(merged, current) ? null : merged;
 }
 
+function sameSnap(a: Ordered | null, b: Ordered | null): boolean {
+  if (!a || !b) return a === b;
+  return compareOrder(a.order, b.order) === 0 && sameContent(a, b);
+}
+
 const MAX_CHARGES = 50;
 const MAX_FORGOTTEN = 500;
 
-/** Merges `obs` into `sync` (mutating it); returns what changed, or null. */
-export function mergeObservation(sync: TxnSync, obs: Observation): Change | null {
+/**
+ * Merges `obs` into `sync` (mutating it); returns what changed, or null.
+ * `strict`: throws `DisputeReadBack` for a dispute only Stripe can place.
+ */
+export function mergeObservation(sync: TxnSync, obs: Observation, strict = false): Change | null {
   switch (obs.kind) {
     case "pi": {
       const next = pick(sync.pi, obs.snap);
@@ -128,7 +159,7 @@ export function mergeObservation(sync: TxnSync, obs: Observation): Change | null
     }
     case "dispute": {
       const before = sync.disputes[obs.snap.id] ?? null;
-      const next = pickDispute(before ?? undefined, obs.snap);
+      const next = pickDispute(before ?? undefined, obs, strict);
       if (!next) return null;
       sync.disputes[next.id] = next;
       return { kind: "dispute", before, after: next, raw: obs.raw };

@@ -15,6 +15,7 @@ export type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./customers.ts";
 export type { CustomerApplyInput } from "./customers.ts";
 export { compareOrder, placeRead } from "./merge.ts";
+export { withDisputeReadBack } from "./dispute_read_back.ts";
 export {
   chargeSnap,
   disputeSnap,

@@ -8,7 +8,6 @@
 import type Stripe from "stripe";
 import type {
   ChargeSnap,
-  DisputeSnap,
   EfwSnap,
   PaymentErrorSummary,
   PaymentMethodSummary,
@@ -214,65 +213,7 @@ export function refundSnap(re: Stripe.Refund, at: number): RefundSnap {
   };
 }
 
-/** Inquiries (warning_*) may escalate to a chargeback; won/lost/prevented are final. */
-const DISPUTE_RANK: Record<string, number> = {
-  warning_needs_response: 0,
-  warning_under_review: 1,
-  warning_closed: 2,
-  needs_response: 3,
-  under_review: 4,
-  won: 5,
-  lost: 5,
-  prevented: 5,
-  // an appeal follows a decision; its own decision comes after it (see `disputeRank`)
-  appeal_needs_response: 6,
-  appeal_under_review: 7,
-};
-
-/** A decision after an appeal (a second submission) ranks above the appeal statuses. */
-function disputeRank(status: string, submissions: number): number {
-  const rank = DISPUTE_RANK[status] ?? 0;
-  return rank === 5 && submissions >= 2 ? 8 : rank;
-}
-
-/** What a dispute took from the payment: withdrawn net of reinstated (an inquiry takes nothing). */
-export function disputeTook(d: { withdrawn: number; reinstated: number }): number {
-  return Math.max(0, d.withdrawn - d.reinstated);
-}
-
-export function disputeSnap(du: Stripe.Dispute, at: number, eventType: string | null): DisputeSnap {
-  const bts = du.balance_transactions ?? [];
-  // The balance transactions are append-only and in the settlement currency, so they
-  // say *whether* funds moved; the amount is the dispute's, in the payment's currency.
-  const withdrawn = bts.some((b) => b.amount < 0) || eventType === "charge.dispute.funds_withdrawn";
-  const reinstated = bts.some((b) => b.amount > 0) ||
-    eventType === "charge.dispute.funds_reinstated";
-  const details = du.evidence_details;
-  return {
-    id: du.id,
-    charge: idOf(du.charge),
-    amount: du.amount,
-    currency: du.currency,
-    status: du.status,
-    reason: du.reason,
-    created: du.created,
-    evidence_due_by: details?.due_by ?? null,
-    submission_count: details?.submission_count ?? 0,
-    withdrawn: withdrawn ? du.amount : 0,
-    reinstated: reinstated ? du.amount : 0,
-    is_charge_refundable: du.is_charge_refundable ?? true,
-    has_evidence: details?.has_evidence ?? false,
-    past_due: details?.past_due ?? false,
-    submission_method: (details as { submission_method?: string } | undefined)?.submission_method ??
-      null,
-    fee: bts.reduce((n, b) => n + (b.fee ?? 0), 0),
-    order: [
-      disputeRank(du.status, details?.submission_count ?? 0),
-      at,
-      details?.submission_count ?? 0,
-    ],
-  };
-}
+export { disputeSnap, disputeTook } from "./dispute_snap.ts";
 
 export function efwSnap(w: Stripe.Radar.EarlyFraudWarning, at: number): EfwSnap {
   // `actionable` only ever turns false (once refunded or disputed).
