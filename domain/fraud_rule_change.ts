@@ -74,14 +74,52 @@ export function loosenedFields(current: RuleSettings, change: RuleChange): strin
 }
 
 /**
+ * The thresholds of `rule` that are counts (README "Rules and their
+ * defaults": payments, declines, cards, customers, disputes, earlier
+ * payments, points), so whole numbers: every rule's `extra_at`, and the
+ * watch and alert levels of all but amount_anomaly, whose are a robust z.
+ */
+function countFields(rule: RuleSettings["rule"]): ("watch_at" | "alert_at" | "extra_at")[] {
+  return rule === "amount_anomaly" ? ["extra_at"] : ["watch_at", "alert_at", "extra_at"];
+}
+
+/** A count threshold `change` sets to a fraction (or an amount not in whole minor units). */
+function wholeNumberErrors(rule: RuleSettings["rule"], change: RuleChange): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const field of countFields(rule)) {
+    const v = change[field];
+    if (typeof v === "number" && !Number.isInteger(v)) {
+      errors.push({
+        path: `body.${field}`,
+        message: `${field} must be a whole number: ${rule} counts at this level (${v} given)`,
+      });
+    }
+  }
+  for (const field of ["amounts", "watch_amounts"] as const) {
+    for (const [cur, a] of Object.entries(change[field] ?? {})) {
+      if (!Number.isInteger(a)) {
+        errors.push({
+          path: `body.${field}.${cur}`,
+          message: `amounts are whole minor units (${a} given for ${cur})`,
+        });
+      }
+    }
+  }
+  return errors;
+}
+
+/**
  * Settings `change` would leave contradicting each other (one of the two
  * fields in the change; the error names it): an alert level below the watch
  * level, a watch amount above the alert amount, the score's critical level
- * below its alert level.
+ * below its alert level; and a count threshold with a fraction
+ * (`wholeNumberErrors`), also checked as an approved change applies.
  */
 export function ruleChangeErrors(current: RuleSettings, change: RuleChange): FieldError[] {
   const next = { ...current, ...change };
-  const errors: FieldError[] = [];
+  const errors: FieldError[] = wholeNumberErrors(current.rule, change);
+  // a fraction is refused on its own: compared with the other levels it would only add noise
+  if (errors.length) return errors;
   const named = (a: keyof RuleChange, b: keyof RuleChange) =>
     change[a] !== undefined ? a : change[b] !== undefined ? b : null;
   if (next.watch_at !== null && next.alert_at !== null && next.alert_at < next.watch_at) {

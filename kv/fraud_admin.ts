@@ -193,6 +193,21 @@ export async function claimWalkLease(
   return (await kv.get<WalkLease>(key)).value ?? lease;
 }
 
+/** The walker's lease as stored, to be claimed in a commit of the caller's (`addWalkLeaseClaim`). */
+export function readWalkLease(kv: Deno.Kv, name: string) {
+  return kv.get<WalkLease>(keys.fraudCursor(`${name}:lease`));
+}
+
+/** Claims the lease read as `held` (one that has run out, or none) in `op`. */
+export function addWalkLeaseClaim(
+  op: Deno.AtomicOperation,
+  name: string,
+  held: Deno.KvEntryMaybe<WalkLease>,
+  lease: WalkLease,
+): void {
+  op.check(held).set(keys.fraudCursor(`${name}:lease`), lease);
+}
+
 export function addWalkLease(op: Deno.AtomicOperation, name: string, lease: WalkLease): void {
   op.set(keys.fraudCursor(`${name}:lease`), lease);
 }

@@ -70,6 +70,36 @@ export function addAlertWrite(
   }
 }
 
+/**
+ * Records that alert `alertId` (of `subject` and `rule`) has judged `items`
+ * (the payments, cards or customers its hits counted): once it is resolved,
+ * a hit made only of them raises nothing again.
+ */
+export function addJudged(
+  op: Deno.AtomicOperation,
+  subject: string,
+  rule: string,
+  items: Iterable<string>,
+  alertId: string,
+): void {
+  for (const i of items) op.set(keys.fraudJudged(subject, rule, i), alertId);
+}
+
+/** Which of `items` an alert of `subject` and `rule` has judged (any status). */
+export async function judgedOf(
+  kv: Deno.Kv,
+  subject: string,
+  rule: string,
+  items: string[],
+): Promise<Set<string>> {
+  const unique = [...new Set(items)];
+  const rows = await getManyChunked<string>(
+    kv,
+    unique.map((i) => keys.fraudJudged(subject, rule, i)),
+  );
+  return new Set(unique.filter((_, n) => rows[n].value !== null));
+}
+
 /** The most refund ids an alert keeps (the newest). */
 export const ALERT_MAX_REFUNDS = 100;
 

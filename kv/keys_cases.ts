@@ -63,6 +63,16 @@ export const caseKeys = {
   fraudAlertCustomersIndexed: () => ["meta", "fraud_alert_customers_indexed"],
   /** a transaction's hit on an alert is recorded once: -> true */
   fraudAlertHit: (alertId: string, txnId: string) => ["fraud_alert_hits", alertId, txnId],
+  /**
+   * what an alert of a subject and rule has judged (any status): a payment, a card or a
+   * customer the rule counted at one of its hits (services/fraud/judged.ts) -> alert id
+   */
+  fraudJudged: (subject: string, rule: string, item: string) => [
+    "fraud_judged",
+    subject,
+    rule,
+    item,
+  ],
   /** a transaction's alerts (any status) -> alert id */
   fraudAlertsByTransaction: (txnId: string, alertId: string) => [
     "fraud_alerts_by_transaction",

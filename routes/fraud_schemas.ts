@@ -94,6 +94,10 @@ export const RuleSchema = z.object({
   }),
 }).openapi("FraudRule");
 
+/** watch_at, alert_at: whole numbers where the rule counts (a fraction is 422 naming the field) */
+const LEVEL = "the level the rule's count reaches (payments, declines, cards, disputes, " +
+  "points): a whole number; amount_anomaly's is a robust z and may be fractional";
+
 const amountsMap = z.record(
   z.string().regex(/^[a-z]{3}$/, "currency keys are lowercase ISO codes such as usd"),
   z.number().int("amounts are whole minor units").min(1, "amounts are at least 1"),
@@ -104,14 +108,18 @@ export const RulePatchSchema = z.object({
   shadow: z.boolean().optional(),
   window_minutes: z.number().int().min(1).max(90 * 24 * 60, "window_minutes is at most 90 days")
     .optional(),
-  watch_at: z.number().min(0).nullable().optional(),
+  watch_at: z.number().min(0).nullable().optional().openapi({ description: LEVEL }),
   watch_points: z.number().int().min(0).max(100).optional(),
-  alert_at: z.number().min(0).nullable().optional(),
+  alert_at: z.number().min(0).nullable().optional().openapi({ description: LEVEL }),
   alert_points: z.number().int().min(0).max(100).optional(),
   severity: SeverityEnum.optional(),
   amounts: amountsMap.optional(),
   watch_amounts: amountsMap.optional(),
-  extra_at: z.number().min(0).nullable().optional(),
+  extra_at: z.number().int("extra_at must be a whole number").min(0).nullable().optional()
+    .openapi({
+      description: "a count (failed_attempts: customers per card; amount_anomaly: earlier " +
+        "payments needed; score: the points it is critical from), a whole number",
+    }),
   min_ratio: z.number().min(1).nullable().optional(),
 }).strict().openapi("FraudRulePatch", {
   description: 'any of the settings, such as `{"alert_at": 8}`; omitted ones keep their ' +

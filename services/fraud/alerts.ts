@@ -20,6 +20,7 @@ import {
 } from "../../domain/fraud.ts";
 import {
   addAlertWrite,
+  addJudged,
   addShadowHit,
   alertCustomers,
   fraudKeys as keys,
@@ -28,6 +29,7 @@ import {
   MAX_RECORD_CHARS,
 } from "../../kv/fraud.ts";
 import { ruleStillRaises } from "./rule_check.ts";
+import { judgedItems, notJudged } from "./judged.ts";
 
 export interface AlertTarget {
   subject: string;
@@ -136,7 +138,8 @@ export async function recordShadow(kv: Deno.Kv, subject: string, signals: Signal
 /**
  * Adds the signals' hits to the subject's open alerts (opening them where
  * none is open), in one audited commit. A hit already recorded changes
- * nothing, so evaluating the same payments again raises nothing new.
+ * nothing, nor does one an alert resolved since has judged (judged.ts), so
+ * evaluating the same payments again raises nothing new.
  */
 export async function raiseAlerts(
   d: RaiseDeps,
@@ -195,19 +198,26 @@ export async function addRaise(
     op.check(openId);
     const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
     if (existing) op.check(existing);
+    const isNew = !existing?.value;
+    // none open: what an alert of the subject and rule already judged (a resolved one) raises
+    // nothing again (judged.ts); what it judged stays so, so nothing more to check in `op`
+    const left = isNew ? await notJudged(d.kv, target.subject, rule, sigs) : sigs;
+    if (left.length === 0) continue;
     const alert = existing?.value
       ? structuredClone(existing.value)
-      : newAlert(d.newId("fa"), target, sigs[0], now);
-    const isNew = !existing?.value;
+      : newAlert(d.newId("fa"), target, left[0], now);
     const fresh: string[] = [];
-    for (const s of sigs) {
+    const judged = new Set<string>();
+    for (const s of left) {
       const x = s.transaction_id ?? s.at;
       if (fresh.includes(x)) continue;
       if (!isNew && (await d.kv.get(keys.fraudAlertHit(alert.id, x))).value) continue;
       fresh.push(x);
       addHit(alert, s, snapshotOf(s));
+      for (const i of judgedItems(s)) judged.add(i);
     }
     if (fresh.length === 0) continue;
+    addJudged(op, target.subject, rule, judged, alert.id);
     for (const c of target.customers) {
       if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
     }
@@ -240,7 +250,11 @@ async function anythingNew(kv: Deno.Kv, subject: string, signals: Signal[]): Pro
   const open = await kv.getMany<string[]>(rules.map((r) => keys.fraudOpenAlert(subject, r)));
   for (const [i, rule] of rules.entries()) {
     const id = open[i].value;
-    if (!id) return true;
+    if (!id) {
+      const mine = signals.filter((s) => s.rule === rule);
+      if ((await notJudged(kv, subject, rule, mine)).length > 0) return true;
+      continue;
+    }
     const xs = [
       ...new Set(signals.filter((s) => s.rule === rule).map((s) => s.transaction_id ?? s.at)),
     ];

@@ -48,13 +48,16 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
       sweep({
         trigger: "manual",
         startedBy: ctx.actor.id,
-        onStart: (run) =>
-          svc.audit.record(ctx, {
+        // in the commit that claims the lease and records the run (sweep.ts)
+        startAudit: {
+          ctx,
+          entry: (run) => ({
             ...entry,
             target: { type: "fraud_sweep", id: run.id },
             result: "ok",
             after: { trigger: "manual", cursor_from: run.cursor_from },
           }),
+        },
       }));
   }
 

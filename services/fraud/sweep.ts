@@ -18,6 +18,7 @@ import {
   addCursor,
   addSweepRun,
   addWalkLease,
+  addWalkLeaseClaim,
   claimWalkLease,
   getCursor,
   getRuleSettings,
@@ -25,13 +26,17 @@ import {
   listChanges,
   readAllCardDeclines,
   readSubjects,
+  readWalkLease,
   releaseWalkLease,
   type SubjectState,
+  type WalkLease,
 } from "../../kv/fraud.ts";
 import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
 import { declinesFrom, raiseEvaluated } from "./detect.ts";
 import { RuleSettingsMoved } from "./rule_check.ts";
 import type { RaiseDeps } from "./alerts.ts";
+import type { AuditInput } from "../audit/mod.ts";
+import type { CallContext } from "../../domain/actor.ts";
 
 export interface WalkOptions {
   walker: "live" | "sweep";
@@ -44,8 +49,11 @@ export interface WalkOptions {
   lagMs?: number;
   /** the admin who started a manual sweep */
   startedBy?: string;
-  /** once the walk holds its lease and its run is recorded (a manual sweep's audit entry) */
-  onStart?: (run: SweepRun) => Promise<void>;
+  /**
+   * a manual sweep's audit entry: appended in the commit that claims the lease and records
+   * the run, so nothing naming the run (a refusal of another) lands before it
+   */
+  startAudit?: { ctx: CallContext; entry: (run: SweepRun) => AuditInput };
 }
 
 export const WALK_LAG_MS = 5_000;
@@ -108,19 +116,10 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     errors: [],
   };
   const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
-  const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
-  if (holder) {
-    // who started it and when, where the run is recorded (a scheduled one: by the schedule)
-    const other = await getSweepRun(kv, holder.run);
-    const by = other
-      ? `, started by ${other.started_by ?? "the schedule"} at ${other.started_at}`
-      : "";
-    throw new AppError(
-      "conflict",
-      `a ${options.walker} run (${holder.run}${by}) is in progress until ${
-        new Date(holder.until).toISOString()
-      } at the latest; look at GET /api/admin/payments/fraud/sweeps and try again when it has finished`,
-    );
+  if (record) await claimRecorded(d, options, run, lease());
+  else {
+    const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
+    if (holder) throw await leaseHeld(kv, options.walker, holder);
   }
   const save = async (at: [number, string] | null) => {
     const op = kv.atomic();
@@ -129,9 +128,50 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     if (record) addSweepRun(op, run);
     await op.commit();
   };
-  if (record) await save(null);
-  await options.onStart?.(run);
   return { run, walker: options.walker, settings, cursor, until, save };
+}
+
+/**
+ * A recorded walk (a sweep) claims its lease, records its run and appends its
+ * start entry (`startAudit`) in ONE commit: whoever finds the lease held finds
+ * the run recorded, and a refusal naming it lands after its start. A walker
+ * that died leaves its lease until it runs out (`LEASE_MS`).
+ */
+async function claimRecorded(d: RaiseDeps, o: WalkOptions, run: SweepRun, lease: WalkLease) {
+  const claim = async (op: Deno.AtomicOperation) => {
+    const held = await readWalkLease(d.kv, o.walker);
+    if (held.value && held.value.until > d.now()) throw await leaseHeld(d.kv, o.walker, held.value);
+    addWalkLeaseClaim(op, o.walker, held, lease);
+    addSweepRun(op, run);
+  };
+  if (o.startAudit) {
+    const { ctx, entry } = o.startAudit;
+    return await d.audit.commit(ctx, async (op) => {
+      await claim(op);
+      return { value: null, audit: [entry(run)] };
+    });
+  }
+  const op = d.kv.atomic();
+  await claim(op);
+  if (!(await op.commit()).ok) {
+    // another claimed it meanwhile: refused as it would have been a moment later
+    const held = (await readWalkLease(d.kv, o.walker)).value;
+    throw await leaseHeld(d.kv, o.walker, held ?? lease);
+  }
+}
+
+/** The refusal of a walk while another holds the lease: who started that one and when. */
+async function leaseHeld(kv: Deno.Kv, walker: string, holder: WalkLease): Promise<AppError> {
+  const other = await getSweepRun(kv, holder.run); // a scheduled one: by the schedule
+  const by = other
+    ? `, started by ${other.started_by ?? "the schedule"} at ${other.started_at}`
+    : "";
+  return new AppError(
+    "conflict",
+    `a ${walker} run (${holder.run}${by}) is in progress until ${
+      new Date(holder.until).toISOString()
+    } at the latest; look at GET /api/admin/payments/fraud/sweeps and try again when it has finished`,
+  );
 }
 
 async function endWalk(d: RaiseDeps, w: Walk): Promise<void> {
