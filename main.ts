@@ -19,6 +19,7 @@ import {
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { indexAlertCustomers } from "./kv/fraud.ts";
+import { backfillJudged } from "./services/fraud/judged.ts";
 import {
   isKvConnectUrl,
   KvOpenError,
@@ -83,6 +84,8 @@ await checkStoreLayout(kv).catch((error) => {
 });
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
+// Alerts stored before what they judged was recorded (README "Fraud detection", Alerts).
+await backfillJudged(kv);
 // A local file's KV has one SQLite thread per handle: a second one lets the event applier's
 // (checked) reads run while the first commits (services/deps.ts). It is handed out once its
 // opening pass (deleting expired keys, a write) is over, so that pass never holds the lock

@@ -63,6 +63,10 @@ export const caseKeys = {
   fraudAlertCustomersIndexed: () => ["meta", "fraud_alert_customers_indexed"],
   /** a transaction's hit on an alert is recorded once: -> true */
   fraudAlertHit: (alertId: string, txnId: string) => ["fraud_alert_hits", alertId, txnId],
+  fraudAlertHitsPrefix: (alertId: string) => ["fraud_alert_hits", alertId],
+  fraudAlertsPrefix: () => ["fraud_alerts"],
+  /** set once the alerts stored before `fraudJudged` existed have had their hits recorded */
+  fraudJudgedBackfilled: () => ["meta", "fraud_judged_backfilled"],
   /**
    * what an alert of a subject and rule has judged (any status): a payment, a card or a
    * customer the rule counted at one of its hits (services/fraud/judged.ts) -> alert id

@@ -9,8 +9,10 @@
  * customer's next payment, a sweep over history) is not a new signal, a new
  * payment, card or customer the rule counts is.
  */
-import type { Signal } from "../../domain/fraud.ts";
-import { judgedOf } from "../../kv/fraud.ts";
+import type { FraudAlert, Signal } from "../../domain/fraud.ts";
+import { addJudged, judgedOf } from "../../kv/fraud.ts";
+import { keys } from "../../kv/keys.ts";
+import { KV_BATCH } from "../../core/kv_limits.ts";
 
 function strings(v: unknown): string[] | null {
   return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : null;
@@ -49,4 +51,34 @@ export async function notJudged(
   const items = signals.map(judgedItems);
   const judged = await judgedOf(kv, subject, rule, items.flat());
   return signals.filter((_, i) => items[i].some((x) => !judged.has(x)));
+}
+
+/**
+ * Alerts stored before what they judged was recorded (`fraudJudged`): their
+ * hits are recorded now, so a resolved one does not come back for the same
+ * payments. Runs once per store (main.ts, before serving); every hit since is
+ * recorded as it is made. Returns the alerts it recorded.
+ */
+export async function backfillJudged(kv: Deno.Kv): Promise<number> {
+  if ((await kv.get<true>(keys.fraudJudgedBackfilled())).value) return 0;
+  let alerts = 0;
+  for await (const { value: alert } of kv.list<FraudAlert>({ prefix: keys.fraudAlertsPrefix() })) {
+    const items = new Set(alert.signals.flatMap(judgedItems));
+    // the hits beyond the kept signals are still recorded per transaction
+    for await (const hit of kv.list({ prefix: keys.fraudAlertHitsPrefix(alert.id) })) {
+      items.add(String(hit.key[2]));
+    }
+    // unchecked sets of what is true whatever else changes: a later hit adds, never removes
+    const all = [...items];
+    for (let i = 0; i < all.length; i += KV_BATCH.mutations) {
+      const op = kv.atomic();
+      addJudged(op, alert.subject, alert.rule, all.slice(i, i + KV_BATCH.mutations), alert.id);
+      if (!(await op.commit()).ok) {
+        throw new Error(`recording what alert ${alert.id} judged failed`);
+      }
+    }
+    alerts++;
+  }
+  await kv.set(keys.fraudJudgedBackfilled(), true);
+  return alerts;
 }
