@@ -37,7 +37,7 @@ export function literal(value: string, words: string): IdForm {
 
 export const TRANSACTION = ours(
   "txn",
-  "a transaction's id",
+  "a transaction id",
   "GET /api/admin/payments/transactions",
 );
 export const PAYMENT = stripe(
@@ -50,12 +50,17 @@ export const CARD_SUBJECT: IdForm = {
   words: "a card alert's subject card:<fingerprint> (as GET /api/admin/payments/fraud/alerts " +
     "shows it in subject)",
 };
-export const ADMIN = ours("adm", "an admin's id", "GET /api/admin/users");
-export const ME = literal("me", "for your own (GET /api/admin/me)");
-export const REFUND = ours("rfd", "a refund's id", "GET /api/admin/payments/refunds");
+// a support or analyst cannot list accounts: the message says who can
+export const ADMIN: IdForm = {
+  pattern: ours("adm", "", "").pattern,
+  words: "an admin's id, adm_… (adm_ and 26 digits and capital letters; an admin lists every " +
+    "account's on GET /api/admin/users)",
+};
+export const ME = literal("me", "for yourself (your own is on GET /api/admin/me)");
+export const REFUND = ours("rfd", "a refund id", "GET /api/admin/payments/refunds");
 export const STRIPE_REFUND = stripe(["re"], "Stripe's refund id");
-export const APPROVAL = ours("apr", "a two-person request's id", "GET /api/admin/approvals");
-export const DISPUTE = ours("dsp", "a dispute's id", "GET /api/admin/payments/disputes");
+export const APPROVAL = ours("apr", "a two-person request id", "GET /api/admin/approvals");
+export const DISPUTE = ours("dsp", "a dispute id", "GET /api/admin/payments/disputes");
 export const STRIPE_DISPUTE = stripe(["du", "dp"], "Stripe's dispute id");
 
 /** The message for a value of `field` that is none of `forms`. */

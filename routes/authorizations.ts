@@ -139,7 +139,7 @@ const show = showRoute({
   tags: ["transactions"],
   summary: "One capture or cancel as it stands (`processing` until Stripe's outcome is known)",
   params: idPath(
-    [ours("aut", "a capture's or cancel's id", "the Location of a capture's or cancel's answer")],
+    [ours("aut", "a capture or cancel id", "the Location of a capture's or cancel's answer")],
     "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: ActionSchema,

@@ -144,7 +144,7 @@ export const SweepSchema = z.object({
 }).openapi("FraudSweep");
 
 export const AlertIdParam = idPath(
-  [ours("fa", "a fraud alert's id", "GET /api/admin/payments/fraud/alerts")],
+  [ours("fa", "a fraud alert id", "GET /api/admin/payments/fraud/alerts")],
   "fa_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
 );
 

@@ -79,7 +79,7 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   summary: "End a snooze now",
   request: {
     params: idPath(
-      [ours("fsz", "a snooze's id", "GET /api/admin/payments/fraud/snoozes")],
+      [ours("fsz", "a snooze id", "GET /api/admin/payments/fraud/snoozes")],
       "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
     ),
   },

@@ -63,7 +63,7 @@ const OpsAlertSchema = z.object({
 }).openapi("OpsAlert");
 
 const IdParam = idPath(
-  [ours("ops", "an ops alert's id", "GET /api/admin/payments/ops-alerts")],
+  [ours("ops", "an ops alert id", "GET /api/admin/payments/ops-alerts")],
   "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
 );
 

@@ -166,7 +166,7 @@ const show = showRoute({
   tags: ["retries"],
   summary: "One retry attempt",
   params: idPath(
-    [ours("rty", "a retry's id", "GET /api/admin/payments/retries")],
+    [ours("rty", "a retry id", "GET /api/admin/payments/retries")],
     "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: RetrySchema,

@@ -134,7 +134,7 @@ Deno.test("an id in the wrong form names the field and the form, as a sentence",
     const body = await problem(res);
     assert.equal(
       body.detail,
-      "path.id: id must be a transaction's id, txn_… (txn_ and 26 digits and capital letters, " +
+      "path.id: id must be a transaction id, txn_… (txn_ and 26 digits and capital letters, " +
         "as GET /api/admin/payments/transactions shows it) or the payment's Stripe " +
         "PaymentIntent or Charge id (pi_…, ch_…, py_…)",
     );

@@ -37,7 +37,10 @@ Deno.test("an alert is assigned only to an active account that works alerts", as
       ["dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", /^assignee must be an admin's id, adm_…/],
       // an email where the id goes: told which value the field takes, and where an analyst
       // (who cannot list accounts) finds one
-      [admin.email, /an admin's id, adm_… .* or me for your own \(GET \/api\/admin\/me\)/],
+      [
+        admin.email,
+        /an admin's id, adm_… .* or me for yourself \(your own is on GET \/api\/admin\/me\)/,
+      ],
     ];
     for (const [who, why] of cases) {
       const r = await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { assignee: who });

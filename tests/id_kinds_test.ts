@@ -222,7 +222,7 @@ Deno.test("a capture or an approval of an id of another kind is 422 on path.id, 
     const message = await refusal(approve, "path.id");
     assert.match(
       message,
-      /^id must be a two-person request's id, apr_… .* or a refund's id, rfd_…/,
+      /^id must be a two-person request id, apr_… .* or a refund id, rfd_…/,
     );
     // the kinds the queue holds pass the check: an unknown one is 404 as before
     for (const id of ["apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R"]) {
@@ -245,7 +245,7 @@ Deno.test("POST /retries with a dispute's id is 422 on body.transaction_id namin
       }),
     );
     const message = await refusal(res, "body.transaction_id");
-    assert.match(message, /^transaction_id must be a transaction's id, txn_… /);
+    assert.match(message, /^transaction_id must be a transaction id, txn_… /);
     assert.match(message, /Stripe PaymentIntent or Charge id \(pi_…, ch_…, py_…\)$/);
   });
 });
