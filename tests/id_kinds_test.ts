@@ -15,6 +15,7 @@ import {
   type TestAdmin,
 } from "./helpers/identity.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
+import { PNG, uploadRequest } from "./helpers/disputes.ts";
 import type { Role } from "../domain/permissions.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -149,12 +150,10 @@ Deno.test("every id field in the OpenAPI document refuses another kind of id: 42
 async function send(t: TestApp, doc: Json, f: IdField, wrong: string, admin: TestAdmin) {
   const { path, body } = requestFor(doc, f, wrong);
   const multipart = f.op.requestBody?.content?.["multipart/form-data"];
-  const form = new FormData();
-  form.set("file", new File([new Uint8Array([1])], "a.png", { type: "image/png" }));
   const res = await t.app.request(
     path,
     multipart
-      ? { method: f.method.toUpperCase(), headers: authHeaders(admin), body: form }
+      ? await uploadRequest(admin.token, new Blob([PNG], { type: "image/png" }), "a.png")
       : jsonRequest(f.method.toUpperCase(), authHeaders(admin), body),
   );
   const answer = await res.json().catch(() => null);
