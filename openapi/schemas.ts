@@ -6,6 +6,7 @@
 import { maskString } from "../core/log.ts";
 import { plainTextProblem } from "../domain/text.ts";
 import { z } from "@hono/zod-openapi";
+import { ADMIN, idField, ME } from "./ids.ts";
 
 export {
   errorResponses,
@@ -104,16 +105,6 @@ function hashOf(source: string, missing?: string) {
   }).regex(/^[0-9a-f]{64}$/, `approval_hash must be ${source} (64 lowercase hex characters)`);
 }
 
-/**
- * What a path id of ours (`prefix` and a 26-character ULID) that is not in that form is told: a
- * copy cut short or lower-cased, or a made-up one, already starts with the prefix, so the message
- * gives the whole form and where such ids are shown.
- */
-export function ourIdMessage(what: string, prefix: string, shownBy: string): string {
-  return `id must be ${what}: ${prefix}_ and 26 digits and capital letters, as ${shownBy} ` +
-    "shows it";
-}
-
 /** A JSON request body of `schema`, required unless said otherwise. */
 export function jsonBody<T extends z.ZodType>(schema: T, required = true) {
   return { required, content: { "application/json": { schema } } };
@@ -147,17 +138,12 @@ export function queryParam(name: string) {
   return { param: { name, in: "query" as const } };
 }
 
-const ASSIGNEE_HINT = "assignee takes an admin's id, adm_… (as GET /api/admin/users shows it; " +
-  "your own is on GET /api/admin/me), or me for your own";
-
 /**
  * A list's `assignee` filter: an `adm_…` id, or `me` for the caller's own (the route resolves
  * it); anything else (an email, a name) would match nothing, so it is refused naming the field.
  */
-export const AssigneeQuery = z.string().max(64, ASSIGNEE_HINT)
-  .refine((v) => v === "me" || /^adm_[0-9A-Za-z]+$/.test(v), { message: ASSIGNEE_HINT })
-  .optional().openapi({
-    ...queryParam("assignee"),
-    description: "an admin's `adm_…` id, or `me` for the caller's own",
-    example: "me",
-  });
+export const AssigneeQuery = idField("assignee", [ADMIN, ME]).optional().openapi({
+  ...queryParam("assignee"),
+  description: "an admin's `adm_…` id, or `me` for the caller's own",
+  example: "me",
+});

@@ -18,6 +18,7 @@ import type { Services } from "../services/mod.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
 import { jsonBodyOf } from "./body_gate.ts";
+import { APPROVAL, idPath, REFUND } from "../openapi/ids.ts";
 
 import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
@@ -29,9 +30,9 @@ const DecisionSchema = z.object({
   replayed: z.boolean().openapi({ description: "you had already made this decision" }),
 }).openapi("ApprovalDecision");
 
-const IdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }),
-});
+// README "Two-person rules": the queue holds two-person requests (`apr_…`) and refunds awaiting
+// approval, under the refund's own id (`rfd_…`)
+const IdParam = idPath([APPROVAL, REFUND], "apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 
 const noteField = z.string().max(500, "note must be at most 500 characters").optional();
 

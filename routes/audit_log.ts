@@ -38,6 +38,11 @@ const ADMIN_ID_HINT = "actor: an admin's id is adm_… with 26 characters after 
   "and capital letters but I, L, O and U (as GET /api/admin/users shows it; your own is on " +
   "GET /api/admin/me, or send me)";
 const ADMIN_ID = idPattern("adm");
+/** Every form `actor` takes, as one pattern for the OpenAPI document (the check below says why). */
+const ACTOR_PATTERN = `^(${
+  [ADMIN_ID.source.slice(1, -1), "me", ...SYSTEM_ACTOR_IDS.map((id) => id.replace(/\./g, "\\."))]
+    .join("|")
+})$`;
 
 const ACTION_HINT = "action takes a whole dotted action as entries show it (refund.create, " +
   "refund.approve, auth.step_up, …); a part such as refund matches nothing";
@@ -50,6 +55,7 @@ const FilterQuery = z.object({
     })
     .optional().openapi({
       param: { name: "actor", in: "query" },
+      pattern: ACTOR_PATTERN,
       description: "actor id: an admin's (`adm_…`, 26 characters after `adm_`), `me` for the " +
         "caller's own, or a job's as entries show it in `actor.id`: " +
         SYSTEM_ACTOR_IDS.map((id) => `\`${id}\``).join(", ") + "; anything else is 422, e.g. `me`",

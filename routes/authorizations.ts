@@ -9,14 +9,14 @@ import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { basePath } from "hono/route";
 import { adminRoute } from "./admin_route.ts";
-import { idParam, showRoute } from "./show_route.ts";
+import { showRoute } from "./show_route.ts";
+import { idPath, ours, TRANSACTION_REF } from "../openapi/ids.ts";
 import { callContext } from "./context.ts";
 import {
   AmountSchema,
   DateTimeSchema as DateTime,
   jsonBody,
   jsonContent,
-  ourIdMessage,
   plainText,
   stripeCallErrors,
 } from "../openapi/schemas.ts";
@@ -58,13 +58,12 @@ const IdempotencyHeader = z.object({
     }),
 });
 
-const TxnParam = z.object({
-  id: z.string().min(1).max(64).openapi({
-    param: { name: "id", in: "path" },
-    description: "the transaction's txn_… id, or the payment's PaymentIntent (pi_…) or Charge " +
-      "(ch_…) id, as the Stripe Dashboard shows it",
-  }),
-});
+const TxnParam = idPath(
+  TRANSACTION_REF,
+  "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  "the transaction's txn_… id, or the payment's PaymentIntent (pi_…) or Charge (ch_…) id, as " +
+    "the Stripe Dashboard shows it",
+);
 
 const location = {
   location: {
@@ -139,15 +138,8 @@ const show = showRoute({
   path: "/authorizations/{id}",
   tags: ["transactions"],
   summary: "One capture or cancel as it stands (`processing` until Stripe's outcome is known)",
-  params: idParam(
-    z.string().regex(
-      /^aut_[0-9A-Z]{26}$/,
-      ourIdMessage(
-        "a capture or cancel id",
-        "aut",
-        "the Location of a capture's or cancel's answer",
-      ),
-    ),
+  params: idPath(
+    [ours("aut", "a capture or cancel id", "the Location of a capture's or cancel's answer")],
     "aut_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: ActionSchema,

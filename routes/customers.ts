@@ -6,7 +6,7 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
-import { idParam } from "./show_route.ts";
+import { CUSTOMER, idPath } from "../openapi/ids.ts";
 import {
   AmountSchema,
   CursorQuery,
@@ -119,10 +119,7 @@ const show = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "A customer's ledger, balances, aggregates and open alerts",
   request: {
-    params: idParam(
-      z.string().regex(/^cus_[A-Za-z0-9]+$/, "id must be a Stripe customer id (cus_…)"),
-      "cus_R2d2C3po",
-    ),
+    params: idPath([CUSTOMER], "cus_R2d2C3po"),
     query: z.object({ limit: LimitQuery, cursor: CursorQuery }),
   },
   responses: {

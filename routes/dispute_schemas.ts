@@ -8,9 +8,9 @@ import {
   DateTimeSchema as DateTime,
   LimitQuery,
   oneOf,
-  ourIdMessage,
   plainText,
 } from "../openapi/schemas.ts";
+import { CUSTOMER, DISPUTE, idPath, idQuery, STRIPE_DISPUTE } from "../openapi/ids.ts";
 import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
@@ -189,14 +189,7 @@ export const SyncSummarySchema = z.object({
   }),
 }).openapi("DisputeSyncSummary");
 
-export const IdParam = z.object({
-  id: z.string().regex(
-    /^(dsp_[0-9A-Z]{26}|du_[A-Za-z0-9_]{1,64}|dp_[A-Za-z0-9_]{1,64})$/,
-    `${
-      ourIdMessage("a dispute id", "dsp", "GET /api/admin/payments/disputes")
-    }, or Stripe's dispute id (du_…)`,
-  ).openapi({ param: { name: "id", in: "path" }, example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
-});
+export const IdParam = idPath([DISPUTE, STRIPE_DISPUTE], "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 
 export const Text = (what: string) =>
   plainText(
@@ -221,9 +214,7 @@ export const ListQuery = z.object({
     description: "only disputes still answerable and due before this, soonest first",
   }),
   assignee: AssigneeQuery,
-  customer: z.string().min(1).max(64).optional().openapi({
-    param: { name: "customer", in: "query" },
-  }),
+  customer: idQuery("customer", [CUSTOMER], "a Stripe customer id, e.g. `cus_R2d2C3po`"),
   limit: LimitQuery,
   cursor: CursorQuery,
 });

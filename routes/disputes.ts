@@ -9,6 +9,7 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { assigneeFilter, callContext } from "./context.ts";
+import { ADMIN, DISPUTE, idField, ME, STRIPE_DISPUTE } from "../openapi/ids.ts";
 import { errorResponses, jsonBody, jsonContent, pageSchema } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { draftTag } from "../services/disputes/mod.ts";
@@ -57,7 +58,7 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
     params: IdParam,
     body: jsonBody(
       z.object({
-        assignee: z.string().min(1).max(64).nullable().openapi({
+        assignee: idField("assignee", [ADMIN, ME]).nullable().openapi({
           description: "an active admin who can work disputes (`adm_…`), `me` for yourself, " +
             "or null to unassign",
           example: "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
@@ -146,13 +147,7 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
       content: {
         "application/json": {
           schema: z.object({
-            dispute_id: z.string().regex(
-              /^(dsp_[0-9A-Z]{26}|(du|dp)_[A-Za-z0-9_]{1,64})$/,
-              "dispute_id must be a dispute id: ours (dsp_…, as GET /api/admin/payments/disputes " +
-                "shows it) or " +
-                "Stripe's (du_…)",
-            )
-              .optional(),
+            dispute_id: idField("dispute_id", [DISPUTE, STRIPE_DISPUTE]).optional(),
           }).openapi("DisputeSyncRequest", {
             description: "`{}` pulls every dispute; `{dispute_id}` one, by our id (`dsp_…`) or " +
               "Stripe's (`du_…`). The example's " +

@@ -31,6 +31,7 @@ import {
 } from "./fraud_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionIdAt } from "./transactions.ts";
+import { ADMIN, FRAUD_SUBJECT, idField, idQuery, ME, TRANSACTION_REF } from "../openapi/ids.ts";
 
 const tags = ["fraud"];
 const q = (name: string) => ({ param: { name, in: "query" as const } });
@@ -44,11 +45,12 @@ const list = adminRoute({ permission: "fraud.read" }, {
     query: z.object({
       status: StatusEnum.optional().openapi(q("status")),
       severity: SeverityEnum.optional().openapi(q("severity")),
-      customer: z.string().min(1).max(255).optional().openapi({
-        ...q("customer"),
-        description: "a customer's `cus_…` id (its own alerts and the card alerts naming it in " +
-          "`customers`), or a card's subject `card:<fingerprint>` as `subject` shows it",
-      }),
+      customer: idQuery(
+        "customer",
+        FRAUD_SUBJECT,
+        "a customer's `cus_…` id (its own alerts and the card alerts naming it in `customers`), " +
+          "or a card's subject `card:<fingerprint>` as `subject` shows it",
+      ),
       rule: RuleEnum.optional().openapi(q("rule")),
       assignee: AssigneeQuery,
       limit: LimitQuery,
@@ -82,9 +84,10 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     body: jsonBody(
       z.object({
         status: StatusEnum.optional(),
-        assignee: z.string().min(1).max(255).nullable().optional().openapi({
+        assignee: idField("assignee", [ADMIN, ME]).nullable().optional().openapi({
           description: "an active analyst's, operator's or admin's id (`adm_…`; another, a " +
-            "disabled account or one whose role cannot work alerts is 422), or null to unassign",
+            "disabled account or one whose role cannot work alerts is 422), `me` for yourself " +
+            "(as on `PATCH /disputes/{id}`), or null to unassign",
         }),
         note: plainText(z.string().trim().max(500, "note is at most 500 characters"), "note")
           .optional(),
@@ -160,11 +163,11 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
   request: {
     body: jsonBody(
       z.object({
-        transaction_id: z.string().trim().min(1).max(64).optional().openapi({
+        transaction_id: idField("transaction_id", TRANSACTION_REF).optional().openapi({
           description: "the txn_… id, or the payment's pi_… / ch_… id as the Stripe Dashboard " +
             "shows it",
         }),
-        customer_id: z.string().min(1).max(255).optional().openapi({
+        customer_id: idField("customer_id", FRAUD_SUBJECT).optional().openapi({
           description: "a customer's `cus_…` id (unknown here: 404 on `body.customer_id`), or " +
             "a card's subject `card:<fingerprint>`",
         }),
@@ -201,7 +204,10 @@ export function fraudRoutes(services: Services) {
     .openapi(show, async (c) => c.json(await fraud.getAlert(c.req.valid("param").id), 200))
     .openapi(update, async (c) => {
       const body = c.req.valid("json");
-      return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, body), 200);
+      // `me` is the caller, as in the list's `assignee=me` (README, "API")
+      const assignee = body.assignee ? { assignee: assigneeFilter(c, body.assignee)! } : {};
+      const change = { ...body, ...assignee };
+      return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, change), 200);
     })
     .openapi(refund, async (c) => {
       const { note } = c.req.valid("json");

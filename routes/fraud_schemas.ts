@@ -1,7 +1,8 @@
 /** The fraud routes' schemas: alerts, signals, snoozes, rules, sweeps (README "Fraud detection"). */
 import { z } from "@hono/zod-openapi";
 import { ALERT_STATUSES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
-import { DateTimeSchema as DateTime, NoteSchema, ourIdMessage } from "../openapi/schemas.ts";
+import { DateTimeSchema as DateTime, NoteSchema } from "../openapi/schemas.ts";
+import { idPath, ours } from "../openapi/ids.ts";
 
 export const RuleEnum = z.enum(RULE_NAMES, {
   error: `rule must be one of ${RULE_NAMES.join(", ")}`,
@@ -150,14 +151,9 @@ export const SweepSchema = z.object({
   errors: z.array(z.string()),
 }).openapi("FraudSweep");
 
-export const AlertIdParam = z.object({
-  id: z.string().regex(
-    /^fa_[0-9A-Z]{26}$/,
-    ourIdMessage("a fraud alert id", "fa", "GET /api/admin/payments/fraud/alerts"),
-  ).openapi({
-    param: { name: "id", in: "path" },
-    example: "fa_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-  }),
-});
+export const AlertIdParam = idPath(
+  [ours("fa", "a fraud alert id", "GET /api/admin/payments/fraud/alerts")],
+  "fa_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+);
 
 export const Note = NoteSchema;

@@ -8,7 +8,8 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { errorResponses, jsonBody, jsonContent, ourIdMessage } from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import { FRAUD_SUBJECT, idField, idPath, idQuery, ours } from "../openapi/ids.ts";
 import { Note, RuleEnum, SnoozeSchema } from "./fraud_schemas.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -22,7 +23,11 @@ const snoozeList = listRoute({
   summary: "Snoozes in force, newest first, filtered",
   description: "A snooze that has run out (`until` passed) is not listed.",
   filters: {
-    customer: z.string().min(1).max(255).optional().openapi(q("customer")),
+    customer: idQuery(
+      "customer",
+      FRAUD_SUBJECT,
+      "a customer's `cus_…` id, or a card alert's subject `card:<fingerprint>`",
+    ),
     rule: RuleEnum.optional().openapi(q("rule")),
   },
   item: SnoozeSchema,
@@ -44,7 +49,7 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
   request: {
     body: jsonBody(
       z.object({
-        customer: z.string().min(1).max(255).openapi({
+        customer: idField("customer", FRAUD_SUBJECT).openapi({
           description: "a `cus_…` id, or a card alert's subject `card:<fingerprint>` as " +
             "`GET /fraud/alerts` shows it",
           example: "cus_Example0000000000",
@@ -73,15 +78,10 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   tags,
   summary: "End a snooze now",
   request: {
-    params: z.object({
-      id: z.string().regex(
-        /^fsz_[0-9A-Z]{26}$/,
-        ourIdMessage("a snooze id", "fsz", "GET /api/admin/payments/fraud/snoozes"),
-      ).openapi({
-        param: { name: "id", in: "path" },
-        example: "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-      }),
-    }),
+    params: idPath(
+      [ours("fsz", "a snooze id", "GET /api/admin/payments/fraud/snoozes")],
+      "fsz_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+    ),
   },
   responses: { 200: jsonContent(SnoozeSchema, "removed"), ...errorResponses("not_found") },
 });

@@ -7,6 +7,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
+import { idPath, ours } from "../openapi/ids.ts";
 import { adminRoute } from "./admin_route.ts";
 import { showRoute } from "./show_route.ts";
 import { listRoute } from "./list_route.ts";
@@ -18,7 +19,6 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
-  ourIdMessage,
   plainText,
 } from "../openapi/schemas.ts";
 import { oneOf, queryParam } from "../openapi/schemas.ts";
@@ -62,15 +62,10 @@ const OpsAlertSchema = z.object({
   close_note: z.string().nullable(),
 }).openapi("OpsAlert");
 
-const IdParam = z.object({
-  id: z.string().regex(
-    /^ops_[0-9A-Z]{26}$/,
-    ourIdMessage("an ops alert id", "ops", "GET /api/admin/payments/ops-alerts"),
-  ).openapi({
-    param: { name: "id", in: "path" },
-    example: "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-  }),
-});
+const IdParam = idPath(
+  [ours("ops", "an ops alert id", "GET /api/admin/payments/ops-alerts")],
+  "ops_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+);
 
 const list = listRoute({
   permission: "ops_alerts.read",

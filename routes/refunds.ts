@@ -30,6 +30,17 @@ import {
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
 import { transactionFilterOf, transactionIdAt } from "./transactions.ts";
+import {
+  ADMIN,
+  idField,
+  idPath,
+  idQuery,
+  literal,
+  ME,
+  REFUND,
+  STRIPE_REFUND,
+  TRANSACTION_REF,
+} from "../openapi/ids.ts";
 
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
@@ -42,20 +53,12 @@ const IdempotencyHeader = z.object({
     }),
 });
 
-const IdParam = z.object({
-  // Any id up to 64 characters: one that names no refund is a 404 "no refund …", not a format error.
-  id: z.string().min(1).max(64, "a refund id is at most 64 characters").openapi({
-    param: { name: "id", in: "path" },
-    example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-  }),
-});
-const ShowParam = z.object({
-  id: z.string().min(1).max(64, "a refund id is at most 64 characters").openapi({
-    param: { name: "id", in: "path" },
-    description: "our `rfd_…` id, or the Stripe refund id `re_…`",
-    example: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
-  }),
-});
+const IdParam = idPath([REFUND], "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
+const ShowParam = idPath(
+  [REFUND, STRIPE_REFUND],
+  "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+  "our `rfd_…` id, or the Stripe refund id `re_…`",
+);
 
 const Note = NoteSchema.openapi({ example: "checked with the customer" });
 
@@ -63,7 +66,7 @@ const TOO_LARGE = `amount is too large: at most ${Number.MAX_SAFE_INTEGER} minor
 
 const CreateBody = z.object({
   // spaces around a pasted id are not part of it
-  transaction_id: z.string().trim().min(1, "transaction_id is required").max(64).openapi({
+  transaction_id: idField("transaction_id", TRANSACTION_REF).openapi({
     description: "the transaction's txn_… id, or its PaymentIntent or Charge id (pi_…, ch_…)",
     example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),
@@ -136,27 +139,27 @@ const create = adminRoute({ permission: "refunds.create", secondFactor: true }, 
 });
 
 // README "API": a "who" filter takes an id or `me`; an email or a name would list nothing.
-const REQUESTED_BY_HINT = "requested_by takes an admin's id, adm_… (as GET /api/admin/users " +
-  "shows it; your own is on GET /api/admin/me), me for your own, or stripe_dashboard for " +
-  "refunds made outside this service";
+const REQUESTED_BY = [
+  ADMIN,
+  ME,
+  literal("stripe_dashboard", "for refunds made outside this service"),
+];
 
 const ListFilters = {
   status: z.enum(REFUND_STATUSES, { error: statusError }).optional().openapi({
     param: { name: "status", in: "query" },
   }),
-  transaction_id: z.string().min(1).max(64).optional().openapi({
-    param: { name: "transaction_id", in: "query" },
-    description: "the txn_… id, or the payment's pi_… / ch_… id",
-  }),
-  requested_by: z.string().max(64, REQUESTED_BY_HINT)
-    .refine((v) => v === "me" || v === "stripe_dashboard" || /^adm_[0-9A-Za-z]+$/.test(v), {
-      message: REQUESTED_BY_HINT,
-    })
-    .optional().openapi({
-      param: { name: "requested_by", in: "query" },
-      description: "an admin's `adm_…` id, `me` for the caller's own, or `stripe_dashboard` " +
-        "(refunds made outside this service)",
-    }),
+  transaction_id: idQuery(
+    "transaction_id",
+    TRANSACTION_REF,
+    "the txn_… id, or the payment's pi_… / ch_… id",
+  ),
+  requested_by: idQuery(
+    "requested_by",
+    REQUESTED_BY,
+    "an admin's `adm_…` id, `me` for the caller's own, or `stripe_dashboard` " +
+      "(refunds made outside this service)",
+  ),
 };
 
 const list = listRoute({

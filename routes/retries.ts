@@ -7,7 +7,8 @@
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
-import { idParam, showRoute } from "./show_route.ts";
+import { showRoute } from "./show_route.ts";
+import { CUSTOMER, idField, idPath, idQuery, ours, TRANSACTION_REF } from "../openapi/ids.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
@@ -15,7 +16,6 @@ import {
   errorResponses,
   jsonContent,
   orNull,
-  ourIdMessage,
   plainText,
 } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
@@ -86,7 +86,7 @@ const IdempotencyHeader = z.object({
 });
 
 const CreateBody = z.object({
-  transaction_id: z.string().min(1, "transaction_id is required").max(64).openapi({
+  transaction_id: idField("transaction_id", TRANSACTION_REF).openapi({
     description: "the transaction's txn_… id, or its PaymentIntent or Charge id (pi_…, ch_…)",
     example: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   }),
@@ -147,11 +147,12 @@ const list = listRoute({
   tags: ["retries"],
   summary: "Retry attempts, newest first",
   filters: {
-    transaction_id: z.string().min(1).max(64).optional().openapi({
-      param: { name: "transaction_id", in: "query" },
-      description: "the txn_… id, or the payment's pi_… or ch_… id as the Stripe Dashboard " +
-        "shows it (one known nowhere lists nothing)",
-    }),
+    transaction_id: idQuery(
+      "transaction_id",
+      TRANSACTION_REF,
+      "the txn_… id, or the payment's pi_… or ch_… id as the Stripe Dashboard shows it (one " +
+        "known nowhere lists nothing)",
+    ),
     status: z.enum(RETRY_STATUSES, { error: `status must be one of ${RETRY_STATUSES.join(", ")}` })
       .optional().openapi({ param: { name: "status", in: "query" } }),
   },
@@ -164,11 +165,8 @@ const show = showRoute({
   path: "/retries/{id}",
   tags: ["retries"],
   summary: "One retry attempt",
-  params: idParam(
-    z.string().regex(
-      /^rty_[0-9A-Z]{26}$/,
-      ourIdMessage("a retry id", "rty", "GET /api/admin/payments/retries"),
-    ),
+  params: idPath(
+    [ours("rty", "a retry id", "GET /api/admin/payments/retries")],
     "rty_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   ),
   item: RetrySchema,
@@ -187,10 +185,7 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   tags: ["customers"],
   summary: "The customer's saved payment methods, to choose one for a retry",
   request: {
-    params: idParam(
-      z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, "id must be a Stripe customer id (cus_…)"),
-      "cus_Example0000000000",
-    ),
+    params: idPath([CUSTOMER], "cus_Example0000000000"),
   },
   responses: {
     200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),

@@ -18,6 +18,7 @@ import {
   orNull,
 } from "../openapi/schemas.ts";
 import { PaymentMethodSchema } from "../openapi/record_schemas.ts";
+import { CUSTOMER, idPath, idQuery, TRANSACTION_REF } from "../openapi/ids.ts";
 import { TXN_STATUSES } from "../services/transactions.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -81,11 +82,7 @@ export const TransactionSchema = z.object({
 }).openapi("Transaction");
 
 const ListFilters = {
-  customer: z.string().regex(
-    /^cus_[A-Za-z0-9]+$/,
-    "customer takes a Stripe customer id, cus_… (as a transaction's customer shows it)",
-  ).optional()
-    .openapi({ param: { name: "customer", in: "query" }, description: "e.g. `cus_R2d2C3po`" }),
+  customer: idQuery("customer", [CUSTOMER], "a Stripe customer id, e.g. `cus_R2d2C3po`"),
   status: z.enum(TXN_STATUSES as [string, ...string[]], {
     error: `status must be one of ${TXN_STATUSES.join(", ")}`,
   }).optional().openapi({ param: { name: "status", in: "query" } }),
@@ -93,12 +90,7 @@ const ListFilters = {
   to: dateTimeQuery("to", "created before this time"),
 };
 
-const IdParam = z.object({
-  id: z.string().regex(
-    /^(txn|pi|ch|py)_[A-Za-z0-9]+$/,
-    "id must be a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
-  ).openapi({ param: { name: "id", in: "path" }, example: "pi_3QxYz" }),
-});
+const IdParam = idPath(TRANSACTION_REF, "pi_3QxYz");
 
 const list = listRoute({
   permission: "transactions.read",
@@ -191,7 +183,10 @@ export async function transactionIdAt(
   }
 }
 
-/** For a list filter: the transaction's id when `ref` names one, else `ref` (an empty list). */
+/**
+ * For a list filter (checked a transaction's id by its schema): the transaction's id when `ref`
+ * names one, else `ref` (an empty list: a well-formed id of a payment not known here).
+ */
 export async function transactionFilterOf(services: Services, ref: string): Promise<string> {
   try {
     return await transactionIdOf(services, ref);

@@ -26,6 +26,7 @@ import {
 } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { canonicalEmail } from "../domain/admin.ts";
+import { ADMIN, idPath } from "../openapi/ids.ts";
 
 const AccountRequestSchema = z.object({
   admin: orNull(AdminSchema).openapi({
@@ -60,9 +61,7 @@ const AdminChangeResult = z.object({
   }),
 }).openapi("AdminChangeResult");
 
-const IdParam = z.object({
-  id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" }, example: "adm_01J" }),
-});
+const IdParam = idPath([ADMIN], "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 
 const list = adminRoute({ permission: "users.read" }, {
   method: "get",

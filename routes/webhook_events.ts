@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
+import { idPath, stripe } from "../openapi/ids.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
@@ -26,12 +27,7 @@ const ReplayResult = z.object({
   }),
 }).openapi("WebhookReplayResult");
 
-const IdParam = z.object({
-  id: z.string().regex(/^evt_[A-Za-z0-9_]+$/, "id must be an event id (evt_…)").openapi({
-    param: { name: "id", in: "path" },
-    example: "evt_1Q2w3E4r5T6y7U8i",
-  }),
-});
+const IdParam = idPath([stripe(["evt"], "a Stripe event id")], "evt_1Q2w3E4r5T6y7U8i");
 
 const list = listRoute({
   permission: "webhooks.read",

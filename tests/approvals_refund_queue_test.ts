@@ -114,6 +114,7 @@ Deno.test("GET /approvals/{rfd_…} reads a refund the queue lists, waiting or d
     const done = await get(a.refund.id);
     assert.equal(done.body.status, "executed");
     assert.equal(done.body.decided_by, w.operator2.id);
-    assert.equal((await get("rfd_nope")).status, 404);
+    assert.equal((await get("rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R")).status, 404);
+    assert.equal((await get("rfd_nope")).status, 422); // cut short: the form, not a 404
   }, { env: ENV });
 });

@@ -36,13 +36,19 @@ Deno.test("a missing field says `<field> is required`, naming it in errors[]", a
   });
 });
 
-Deno.test("a refund id that names no refund is 404 `no refund …`, not a format error", async () => {
+Deno.test("a refund id that names no refund is 404 `no refund …`; one cut short says the form", async () => {
   await withRefundWorld(async (w) => {
-    const res = await w.t.app.request(`${BASE}/rfd_nope`, { headers: authHeaders(w.operator) });
+    const unknown = "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R";
+    const res = await w.t.app.request(`${BASE}/${unknown}`, { headers: authHeaders(w.operator) });
     assert.equal(res.status, 404);
     const body = await problem(res);
     assert.equal(body.code, "not_found");
-    assert.match(body.detail, /^no refund rfd_nope/);
+    assert.match(body.detail, new RegExp(`^no refund ${unknown}`));
+    const short = await w.t.app.request(`${BASE}/rfd_nope`, { headers: authHeaders(w.operator) });
+    assert.equal(short.status, 422);
+    const refused = await problem(short);
+    assert.equal(refused.errors[0].path, "path.id");
+    assert.match(refused.errors[0].message, /rfd_ and 26 .* GET \/api\/admin\/payments\/refunds/);
   });
 });
 
@@ -128,7 +134,9 @@ Deno.test("an id in the wrong form names the field and the form, as a sentence",
     const body = await problem(res);
     assert.equal(
       body.detail,
-      "path.id: id must be a transaction id (txn_…) or a Stripe PaymentIntent/Charge id (pi_…, ch_…)",
+      "path.id: id must be a transaction id, txn_… (txn_ and 26 digits and capital letters, " +
+        "as GET /api/admin/payments/transactions shows it) or the payment's Stripe " +
+        "PaymentIntent or Charge id (pi_…, ch_…, py_…)",
     );
   });
 });

@@ -31,10 +31,16 @@ Deno.test("an alert is assigned only to an active account that works alerts", as
       [viewer.id, /is viewer, who cannot work fraud alerts \(analyst or above\)/],
       [support.id, /is support, who cannot work fraud alerts/],
       [gone.id, /is disabled/],
-      ["adm_nobody", /no admin adm_nobody/],
+      ["adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", /no admin adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R/],
+      // an id cut short, or of another kind: the whole form
+      ["adm_nobody", /^assignee must be an admin's id, adm_… \(adm_ and 26 /],
+      ["dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", /^assignee must be an admin's id, adm_…/],
       // an email where the id goes: told which value the field takes, and where an analyst
       // (who cannot list accounts) finds one
-      [admin.email, /takes an admin's id, adm_…: your own is on GET \/api\/admin\/me/],
+      [
+        admin.email,
+        /an admin's id, adm_… .* or me for yourself \(your own is on GET \/api\/admin\/me\)/,
+      ],
     ];
     for (const [who, why] of cases) {
       const r = await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { assignee: who });
@@ -46,6 +52,10 @@ Deno.test("an alert is assigned only to an active account that works alerts", as
     const ok = await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { assignee: admin.id });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.assignee, admin.id);
+    // `me` is the caller, as on a dispute
+    const mine = await sendJson(t, "PATCH", `${BASE}/alerts/${id}`, h, { assignee: "me" });
+    assert.equal(mine.status, 200);
+    assert.equal(mine.body.assignee, analyst.id);
   });
 });
 

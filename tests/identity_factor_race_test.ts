@@ -92,7 +92,7 @@ Deno.test("a code is spent only by a request that passed body validation", async
     const typo = await t.app.request(
       "/api/admin/payments/refunds",
       jsonRequest("POST", { ...authHeaders(admin), "x-otp-code": otp }, {
-        transaction_id: "txn_x",
+        transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
         reason: "not-a-reason",
         note: "n",
       }),
@@ -102,7 +102,7 @@ Deno.test("a code is spent only by a request that passed body validation", async
     const fixed = await t.app.request(
       "/api/admin/payments/refunds",
       jsonRequest("POST", { ...authHeaders(admin), "x-otp-code": otp }, {
-        transaction_id: "txn_x",
+        transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
         reason: "requested_by_customer",
         note: "n",
       }),

@@ -146,7 +146,7 @@ Deno.test("PATCH changes another admin's role and status, audited with before an
     assert.equal(update?.second_factor, true);
     const disable = entries.find((e) => e.action === "user.disable");
     assert.deepEqual(disable?.after, { status: "disabled" });
-    const missing = await patchUser(t, boss, "adm_missing", { role: "viewer" });
+    const missing = await patchUser(t, boss, "adm_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", { role: "viewer" });
     assert.equal(missing.status, 404);
   });
 });

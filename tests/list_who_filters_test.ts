@@ -182,6 +182,6 @@ Deno.test("GET /transactions?customer= names the field and what to send", async 
     assert.equal(res.status, 422);
     const body = await res.json();
     assert.equal(body.errors[0].path, "query.customer");
-    assert.match(body.errors[0].message, /^customer takes a Stripe customer id, cus_…/);
+    assert.match(body.errors[0].message, /^customer must be a Stripe customer id \(cus_…\)/);
   });
 });

@@ -86,7 +86,9 @@ Deno.test("requests are counted by route template and status, with latency histo
     await t.app.request("/healthz");
     await t.app.request("/no/such/route");
     const viewer = await createAdmin(t, "viewer");
-    await t.app.request("/api/admin/payments/refunds/rfd_nope", { headers: authHeaders(viewer) });
+    await t.app.request("/api/admin/payments/refunds/rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", {
+      headers: authHeaders(viewer),
+    });
     const f = await scrape(t.app);
     const req = "payops_http_requests_total";
     assert.equal(sampleValue(f, req, { route: "/healthz", status: "200" }), 2);

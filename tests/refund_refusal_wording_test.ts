@@ -23,13 +23,16 @@ async function post(w: RefundWorld, body: Record<string, unknown>) {
 
 Deno.test("an amount too large to be one says so once; a fraction says no fractions once", async () => {
   await withRefundWorld(async (w) => {
-    const huge = await post(w, { transaction_id: "txn_x", amount: 1e20 });
+    const huge = await post(w, { transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R", amount: 1e20 });
     assert.equal(huge.status, 422);
     assert.equal(huge.body.errors.length, 1, JSON.stringify(huge.body.errors));
     assert.equal(huge.body.errors[0].path, "body.amount");
     assert.doesNotMatch(huge.body.errors[0].message, /fraction/);
     assert.match(huge.body.errors[0].message, /at most 9007199254740991/);
-    const fraction = await post(w, { transaction_id: "txn_x", amount: 12.5 });
+    const fraction = await post(w, {
+      transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+      amount: 12.5,
+    });
     assert.equal(fraction.status, 422);
     assert.deepEqual(fraction.body.errors, [{
       path: "body.amount",

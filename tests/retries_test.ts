@@ -122,7 +122,7 @@ Deno.test("POST /retries: a succeeded payment is 409 naming its status; a legacy
     assert.match(String(legacy.body.detail), /pay again/);
 
     const missing = await w.retry({
-      transaction_id: "txn_missing",
+      transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
       payment_method: "pm_card_visa",
     });
     assert.equal(missing.status, 404);

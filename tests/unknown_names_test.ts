@@ -87,7 +87,10 @@ Deno.test("an empty JSON body: none where the body is optional, 422 before the c
     assert.equal(required.status, 422);
     assert.match((await required.json()).errors[0].message, /a request body is required/);
     // optional (an approval's decision): taken as none, so it reaches the route's own answer
-    const optional = await empty("/api/admin/approvals/apr_nope/approve", otpHeaders(t, admin));
+    const optional = await empty(
+      "/api/admin/approvals/apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R/approve",
+      otpHeaders(t, admin),
+    );
     assert.equal(optional.status, 404, await optional.text());
   });
 });

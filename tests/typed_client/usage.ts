@@ -41,11 +41,15 @@ export async function drive(
   });
   const refund = await client.POST("/api/admin/payments/refunds", {
     params: { header: { "idempotency-key": "typed-client-1" } },
-    body: { transaction_id: "txn_nope", reason: "requested_by_customer", note: "typed client" },
+    body: {
+      transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
+      reason: "requested_by_customer",
+      note: "typed client",
+    },
     headers: { ...auth, "x-otp-code": otpCode },
   });
   const missing = await client.GET("/api/admin/payments/refunds/{id}", {
-    params: { path: { id: "rfd_nope" } },
+    params: { path: { id: "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" } },
     headers: auth,
   });
   return {
