@@ -124,8 +124,9 @@ export const ERROR_CODES = {
     status: 403,
     title: "Self-approval forbidden",
     what:
-      "The person who asked for an operation (or an account linked to them) may not approve it.",
-    todo: "Ask another operator or admin to approve it.",
+      "The person who asked for an operation, or the account it acts on (or an account linked to either), may not approve or reject it; nor may anyone close an ops alert about their own account, about what they did, or about an account linked to theirs (`rule` says which).",
+    todo:
+      "Ask another operator or admin, not linked to those accounts, to approve, reject or close it.",
   },
   rate_limited: {
     status: 429,

@@ -44,6 +44,11 @@ export interface OpsAlert {
   dispute_id?: string | null;
   /** the admin (`adm_…`), for the `admin_*` kinds */
   admin_id?: string | null;
+  /**
+   * the admins who did what the alert reports (`admin_disabled`, `admin_demoted`: the one acting
+   * alone, or the requester and the approver); absent on alerts raised before it was recorded
+   */
+  acted_by?: string[];
   /** the money at stake, when the alert is about an amount */
   amount: number | null;
   currency: string | null;

@@ -3,7 +3,8 @@
  * the people on duty (a refund Stripe failed after reporting success, one
  * Stripe never received, a webhook event that used up its attempts, an admin
  * disabled or demoted), to see
- * (viewer+) and close with a note once handled (operator+, audited).
+ * (viewer+) and close with a note once handled (operator+, audited; never
+ * one about your own account or act, or a linked account's: README, "Ops alerts").
  */
 import { z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
@@ -52,6 +53,10 @@ const OpsAlertSchema = z.object({
   admin_id: z.string().nullable().openapi({
     description: "`admin_*` kinds: the account",
   }),
+  acted_by: z.array(z.string()).openapi({
+    description: "`admin_disabled` / `admin_demoted`: the admins who did it (alone: that admin; " +
+      "on approval: the requester and the approver; empty for the CLI and on other kinds)",
+  }),
   amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
   currency: CurrencySchema.nullable(),
   detail: z.string(),
@@ -97,7 +102,10 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
   summary: "Close an alert once handled, saying what was done",
   description: "An alert closes once: closing a closed alert is `409`, naming who closed it " +
     "and when, except that the same close sent again by the same admin (same note) answers " +
-    "the closed alert, with nothing written.",
+    "the closed alert, with nothing written. Nobody closes an alert about their own account " +
+    "(`admin_id`) or about what they did (`acted_by`), nor one whose account or actor is linked " +
+    "to them as in the two-person rules: `403 self_approval_forbidden` with its `rule` " +
+    "(`self_approval_forbidden`, `linked_account`), audited `denied`, nothing closed.",
   request: {
     params: IdParam,
     body: jsonBody(
@@ -114,7 +122,7 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
   },
   responses: {
     200: jsonContent(OpsAlertSchema, "closed"),
-    ...errorResponses("not_found", "conflict"),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
   },
 });
 

@@ -8,7 +8,8 @@
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it), except that
  * the same operator sending the same close again (a second click, a retry)
- * gets the closed alert back, with nothing written.
+ * gets the closed alert back, with nothing written. Nobody closes one about
+ * their own account or act, or a linked account's (ops_alert_close_rule.ts).
  */
 import type { Deps } from "./deps.ts";
 import { type AuditInput, type AuditService } from "./audit/mod.ts";
@@ -16,6 +17,7 @@ import type { Logger } from "../core/log.ts";
 import type { IdFactory } from "../core/ids.ts";
 import { byWhom, type CallContext } from "../domain/actor.ts";
 import { AppError, notFound } from "../core/errors.ts";
+import { closeRefusal } from "./ops_alert_close_rule.ts";
 import type { CursorSealer, Page } from "../kv/pagination.ts";
 import {
   addOpsAlert,
@@ -60,6 +62,7 @@ export type NewOpsAlert =
       | "currency"
       | "dispute_id"
       | "admin_id"
+      | "acted_by"
     >
   >;
 
@@ -141,6 +144,7 @@ export interface OpsAlertView extends OpsAlert {
   webhook_event_id: string | null;
   dispute_id: string | null;
   admin_id: string | null;
+  acted_by: string[];
   closed_at: string | null;
   closed_by: string | null;
   close_note: string | null;
@@ -153,6 +157,7 @@ function toView(a: OpsAlert): OpsAlertView {
     webhook_event_id: a.webhook_event_id ?? null,
     dispute_id: a.dispute_id ?? null,
     admin_id: a.admin_id ?? null,
+    acted_by: a.acted_by ?? [],
     closed_at: a.closed_at ?? null,
     closed_by: a.closed_by ?? null,
     close_note: a.close_note ?? null,
@@ -179,7 +184,7 @@ export function createOpsAlertService(
   }
 
   async function close(ctx: CallContext, id: string, note: string): Promise<OpsAlertView> {
-    const closed = await svc.audit.commit(ctx, async (op) => {
+    const outcome = await svc.audit.commit<OpsAlert | AppError>(ctx, async (op) => {
       const entry = await getOpsAlert(kv, id);
       if (!entry.value) throw notFound("ops alert", id);
       const alert = entry.value;
@@ -187,6 +192,20 @@ export function createOpsAlertService(
         alert.status === "closed" && alert.closed_by === ctx.actor.id && alert.close_note === note
       ) {
         return { value: alert, audit: [] }; // this close again: its answer, nothing written
+      }
+      // not about your own account nor your own act, nor a linked account's (README, "Ops alerts")
+      const refusal = await closeRefusal(kv, alert, ctx.actor.id);
+      if (refusal) {
+        return {
+          value: refusal.error,
+          audit: [{
+            action: "ops_alert.close",
+            target: { type: "ops_alert", id: alert.id },
+            result: "denied",
+            reason: refusal.reason,
+            after: { kind: alert.kind, admin_id: alert.admin_id ?? null },
+          }],
+        };
       }
       if (alert.status === "closed") {
         const by = alert.closed_by
@@ -203,7 +222,8 @@ export function createOpsAlertService(
       );
       return { value: done.closed, audit: [done.audit] };
     });
-    return toView(closed);
+    if (outcome instanceof AppError) throw outcome; // audited denied, nothing else written
+    return toView(outcome);
   }
 
   return { list, get, close };

@@ -205,6 +205,12 @@ function addRemovalAlert(
     {
       kind: removal === "disable" ? "admin_disabled" : "admin_demoted",
       admin_id: admin.id,
+      // neither may close it (README, "Ops alerts"); the CLI's runner is no account
+      acted_by: approval
+        ? [approval.requested_by, ctx.actor.id]
+        : ctx.actor.type === "admin"
+        ? [ctx.actor.id]
+        : [],
       detail: `admin ${admin.id} ${what}, ${how}; if that was not meant, find out who did it ` +
         "(the audit log) and undo it with a second admin (PATCH /api/admin/users/{id})",
     },

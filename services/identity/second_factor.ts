@@ -8,6 +8,7 @@
  * re-reads, sees the step used and gets `otp_replayed`.
  */
 import type { Clock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { type AuditInput, type AuditService } from "../audit/mod.ts";
 import { AppError, type FieldError } from "../../core/errors.ts";
@@ -35,6 +36,8 @@ export interface SecondFactorDeps {
   clock: Clock;
   keys: IdentityKeys;
   audit: AuditService;
+  /** where a lockout is logged (a warning, as the address throttle's) */
+  log: Logger;
 }
 
 export interface Enrolment {
@@ -70,6 +73,8 @@ interface Attempt<T> {
   triesLeft?: number;
   /** what a replayed code was */
   replayedKind?: "totp" | "recovery";
+  /** this attempt's failure locked the factor (once per lockout, not per refusal while locked) */
+  lockedNow?: boolean;
 }
 
 /** What a caller adds to the commit when the code is accepted (a step-up token). */
@@ -147,6 +152,7 @@ export async function consumeCode<T>(
         lockedUntil: judged.lockedUntil,
         extra: null,
         triesLeft: judged.triesLeft,
+        lockedNow: judged.outcome === "locked",
       } as Attempt<T>,
       audit: judged.audit,
     };
@@ -154,6 +160,16 @@ export async function consumeCode<T>(
 
   const attempt = await commitFactorChange(d, ctx, build);
   if (attempt.outcome === "ok") return attempt.extra;
+  if (attempt.lockedNow) {
+    // the commit that locked it, once: a burst's other attempts re-read it locked
+    d.log.warn("second factor locked", {
+      admin_id: adminId,
+      request_id: ctx.request?.request_id ?? null,
+      locked_until: new Date(attempt.lockedUntil ?? 0).toISOString(),
+      failures: OTP_MAX_FAILURES,
+      window_minutes: OTP_FAILURE_WINDOW_MS / 60_000,
+    });
+  }
   throw refusal(attempt, d.clock.now(), adminId);
 }
 
