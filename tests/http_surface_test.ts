@@ -14,7 +14,7 @@ Deno.test("every 401 carries a Bearer challenge; a refused token says invalid_to
   await withTestApp(async (t) => {
     const challenge = 'Bearer realm="payops"';
     const refused = 'Bearer realm="payops", error="invalid_token"';
-    const cases: [string, RequestInit, string][] = [
+    const cases: [string, { headers?: Record<string, string> }, string][] = [
       ["/metrics", {}, challenge],
       ["/metrics", { headers: { authorization: "Bearer nope-nope-nope" } }, refused],
       ["/metrics", { headers: { authorization: "Basic dXNlcjpwYXNz" } }, challenge],
@@ -25,7 +25,11 @@ Deno.test("every 401 carries a Bearer challenge; a refused token says invalid_to
     for (const [path, init, expected] of cases) {
       const res = await t.app.request(path, init);
       assert.equal(res.status, 401, path);
-      assert.equal(res.headers.get("www-authenticate"), expected, `${path} ${init.headers}`);
+      assert.equal(
+        res.headers.get("www-authenticate"),
+        expected,
+        `${path} ${JSON.stringify(init.headers)}`,
+      );
       assert.equal(res.headers.get("content-type"), "application/problem+json");
       assert.equal((await res.json()).code, "unauthenticated");
     }
