@@ -32,7 +32,7 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { etags } from "./routes/etag.ts";
 import { accessLog } from "./routes/access_log.ts";
 import { refuseWhileStopping } from "./routes/drain.ts";
-import { AppError } from "./core/errors.ts";
+import { unrouted } from "./routes/unrouted.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import type { Context } from "hono";
@@ -61,23 +61,22 @@ export function createApp(
   return app;
 }
 
-/** One onError (a problem document; an internal error logged) and a 404 problem for no route. */
+/**
+ * One onError (a problem document; an internal error logged) and, for no route, a 405 where
+ * the path has other methods, else a 404 (routes/unrouted.ts).
+ */
 function handleErrors(app: Router, deps: Deps): void {
-  app.onError((err, c) => {
+  const onError = (err: unknown, c: Context<AppEnv>) => {
     const error = toAppError(err);
     if (error.code === "internal") {
       (c.get("log") ?? deps.log).error("unhandled error", { error: err });
     }
-    return problemResponse(c as Context<AppEnv>, error);
-  });
+    return problemResponse(c, error);
+  };
+  app.onError((err, c) => onError(err, c as Context<AppEnv>));
+  const answer = unrouted(app.routes);
   app.notFound((c) =>
-    problemResponse(
-      c as Context<AppEnv>,
-      new AppError(
-        "not_found",
-        `no route for ${c.req.method} ${c.req.path}; see /docs for the API`,
-      ),
-    )
+    answer(c as Context<AppEnv>).catch((err) => onError(err, c as Context<AppEnv>))
   );
 }
 

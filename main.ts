@@ -31,7 +31,7 @@ import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { createMetrics } from "./core/metrics.ts";
-import { timedCronRun } from "./services/metrics.ts";
+import { knowCronTasks, timedCronRun } from "./services/metrics.ts";
 import { runFraudLive } from "./services/fraud/mod.ts";
 
 let config: Config;
@@ -51,6 +51,7 @@ const metrics = createMetrics();
 // Crons are registered at the top level, before any await, as Deno Deploy
 // requires; until the services exist they have nothing to do.
 const started: { services?: Services } = {};
+knowCronTasks(metrics, Object.keys(cronSchedules(config)));
 for (const [task, schedule] of Object.entries(cronSchedules(config))) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
     if (!started.services) return;

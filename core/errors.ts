@@ -83,6 +83,13 @@ export const ERROR_CODES = {
     todo:
       "Check the id: list the resource (for example `GET /api/admin/payments/refunds`) to find it. Payments appear once Stripe's webhooks have reported them.",
   },
+  method_not_allowed: {
+    status: 405,
+    title: "Method not allowed",
+    what:
+      "The path exists, but not with this method. On the admin surface a token is checked first.",
+    todo: "Send one of the methods in the `Allow` header; /docs shows what each one does.",
+  },
   conflict: {
     status: 409,
     title: "Conflict",

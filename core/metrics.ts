@@ -173,7 +173,9 @@ export function createMetrics(): Metrics {
     },
     async render() {
       await Promise.all(collectors.map((c) => c()));
-      return [...families.values()].flatMap(renderFamily).join("\n") + "\n";
+      const lines = [...families.values()].flatMap(renderFamily);
+      // an empty exposition is empty: a lone newline is a blank line a strict parser refuses
+      return lines.length ? lines.join("\n") + "\n" : "";
     },
   };
 }

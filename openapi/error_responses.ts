@@ -1,7 +1,7 @@
 /**
  * The error side of every route: the problem document (RFC 9457) and the
  * error responses each operation declares, by HTTP status, with a realistic
- * example and `Retry-After` where waiting helps.
+ * example, `Retry-After` where waiting helps and the challenge of a 401.
  */
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
@@ -50,6 +50,9 @@ export function errorResponses(...codes: ErrorCode[]) {
       // 409: a request under an Idempotency-Key still running, a retry's decline arriving
       ...(status === "409" || status === "429" || status === "503"
         ? { headers: { "retry-after": headerRef("RetryAfter") } }
+        : {}),
+      ...(status === "401"
+        ? { headers: { "www-authenticate": headerRef("WWWAuthenticate") } }
         : {}),
       content: {
         "application/problem+json": {

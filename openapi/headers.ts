@@ -8,6 +8,7 @@
  *   an admin GET's 200    ETag, and 304 for an `If-None-Match` naming it
  *   409, 429, 503         Retry-After (when waiting helps: on a 409, an Idempotency-Key's
  *                         request still running, a retry's decline still arriving)
+ *   401                   WWW-Authenticate
  *   an idempotent route   Idempotent-Replayed on a replayed answer
  *
  * Route-specific ones (`Location`, `Content-Disposition`) are declared by their route.
@@ -43,6 +44,12 @@ export const HEADER_COMPONENTS = {
     description: "seconds to wait before sending the request again, where waiting helps " +
       "(a throttle's window, a lock, Stripe refusing requests for now, the service stopping)",
     schema: { type: "integer" as const, minimum: 1, example: 2 },
+  },
+  WWWAuthenticate: {
+    description: 'the challenge of every `401` (RFC 9110): `Bearer realm="payops"`, with ' +
+      '`error="invalid_token"` when a bearer token was sent and refused (RFC 6750)',
+    required: true,
+    schema: { ...string, example: 'Bearer realm="payops", error="invalid_token"' },
   },
   IdempotentReplayed: {
     description: "`true` when this is the first answer to the same `Idempotency-Key` and body, " +

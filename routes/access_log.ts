@@ -3,13 +3,38 @@
  * it), the request's logger and services, then after the route the id
  * headers, `Cache-Control` on admin answers, metrics and one access-log line.
  */
-import type { MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "./env.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** HTTP's own methods (RFC 9110, and PATCH): any other is counted as `OTHER`. */
+const METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+  "OPTIONS",
+  "CONNECT",
+  "TRACE",
+]);
+
+/**
+ * The labels of a request's metrics, bounded whatever the request says (README, "Metrics"):
+ * the method if it is one of HTTP's own, else `OTHER`; the template of the route that matched
+ * (never the raw path: ids would make a series per record), else `unmatched`, a middleware's
+ * mount pattern (`/api/admin/*`) included.
+ */
+function metricLabels(c: Context<AppEnv>): { method: string; route: string } {
+  const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+  const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "unmatched";
+  return { method, route };
+}
 
 export function accessLog(services: Services, log: Logger): MiddlewareHandler<AppEnv> {
   const requests = services.metrics.counter(
@@ -50,13 +75,10 @@ export function accessLog(services: Services, log: Logger): MiddlewareHandler<Ap
     // info level a burst from Stripe (or the demo's seeding) would bury everything else.
     const quiet = status < 400 && path === "/api/webhooks/stripe";
     const seconds = (performance.now() - started) / 1000;
-    // the route template, never the raw path: ids would make a series per record
-    const matched = routePath(c, -1);
-    const route = matched === "*" || matched === "/*" ? "unmatched" : matched;
-    const method = c.req.method;
+    const { method, route } = metricLabels(c);
     requests.inc({ method, route, status: String(status) });
     latency.observe({ method, route }, seconds);
-    const line = { method, path, status, ms: Math.round(seconds * 10_000) / 10 };
+    const line = { method: c.req.method, path, status, ms: Math.round(seconds * 10_000) / 10 };
     if (quiet) c.get("log").debug("request", line);
     else c.get("log").info("request", line);
   };

@@ -52,7 +52,7 @@ export function guard(
   const jsonSchema = json?.schema;
   const checkFirst = validatesEarly(secondFactor, request);
   const known = knownNames(request);
-  return async (c, next) => {
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
     let principal = await identity.authenticateRequest(c.req.header("authorization"), meta);
@@ -88,6 +88,15 @@ export function guard(
     }
     await next();
   };
+  GUARDS.add(middleware);
+  return middleware;
+}
+
+const GUARDS = new WeakSet<object>();
+
+/** Whether a route's handler is the admin guard: its path is on the private admin surface. */
+export function isAdminGuard(handler: unknown): boolean {
+  return typeof handler === "function" && GUARDS.has(handler);
 }
 
 /** Whether the request came with a body the client could have held back (read by `gateBody`). */

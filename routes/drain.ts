@@ -10,7 +10,7 @@
  * `503 unavailable` with `Retry-After`: like any other answer they carry
  * `X-Request-Id`, have their access-log line and are counted in
  * `payops_http_requests_total` (README, "Metrics"). `GET /metrics` is still
- * served, so a scrape during the stop sees them.
+ * served, so a scrape during the stop sees them, and so is `GET /healthz`.
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
@@ -58,12 +58,17 @@ export function createDrain(handler: Handler): Drain {
   };
 }
 
-/** Served while stopping: what a scraper reads to see the stop (README, "Metrics"). */
-const SERVED_WHILE_STOPPING = new Set(["GET /metrics"]);
+/**
+ * Served while stopping: what a scraper reads to see the stop (README, "Metrics"), and
+ * liveness, which stays 200 while the process drains so an orchestrator does not kill it
+ * mid-drain; readiness (`/readyz`) is refused, taking the server out of rotation (README,
+ * "Quick start").
+ */
+const SERVED_WHILE_STOPPING = new Set(["GET /metrics", "GET /healthz", "HEAD /healthz"]);
 
 /**
- * Once `stopping()` says so, answers every request but a scrape `503 unavailable`
- * (`Retry-After: 2`, `Connection: close`) without reading its body.
+ * Once `stopping()` says so, answers every request but a scrape or a liveness probe
+ * `503 unavailable` (`Retry-After: 2`, `Connection: close`) without reading its body.
  */
 export function refuseWhileStopping(stopping: () => boolean): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

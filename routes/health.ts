@@ -1,4 +1,4 @@
-/** GET /healthz (liveness) and GET /readyz (KV reachable). */
+/** GET /healthz (liveness: 200 while the process runs, a stop included) and GET /readyz (KV reachable, not stopping). */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { errorResponses, jsonContent } from "../openapi/schemas.ts";
@@ -18,9 +18,8 @@ const healthz = createRoute({
   tags: ["health"],
   summary: "Liveness: the process answers",
   responses: {
-    200: jsonContent(Liveness, "alive"),
-    // a stopping server answers every new request so (README, "Commands")
-    503: errorResponses("unavailable")[503],
+    // also while the server stops: the process is alive until it exits (README, "Quick start")
+    200: jsonContent(Liveness, "alive, also while the server stops"),
   },
 });
 
@@ -28,7 +27,7 @@ const readyz = createRoute({
   method: "get",
   path: "/readyz",
   tags: ["health"],
-  summary: "Readiness: KV is reachable",
+  summary: "Readiness: KV is reachable and the server is not stopping",
   responses: {
     200: jsonContent(Readiness, "ready"),
     503: {

@@ -64,6 +64,19 @@ export function toAppError(err: unknown): AppError {
   );
 }
 
+const BEARER_SENT = /^Bearer\s+\S/i;
+
+/**
+ * Every 401's challenge (RFC 9110 requires one): `Bearer realm="payops"`, with
+ * `error="invalid_token"` when a bearer token was sent and refused (RFC 6750, 3.1). A 401
+ * about a second factor or an enrollment code did not refuse the token: no error about it.
+ */
+function bearerChallenge(c: Context<AppEnv>, error: AppError): string {
+  const refused = error.code === "unauthenticated" &&
+    BEARER_SENT.test(c.req.header("authorization") ?? "");
+  return refused ? 'Bearer realm="payops", error="invalid_token"' : 'Bearer realm="payops"';
+}
+
 export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
   const body = {
     type: PROBLEM_BASE + error.code,
@@ -83,5 +96,6 @@ export function problemResponse(c: Context<AppEnv>, error: AppError): Response {
   if (error.retryAfter !== undefined) {
     headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryAfter)));
   }
+  if (error.status === 401) headers["www-authenticate"] = bearerChallenge(c, error);
   return new Response(JSON.stringify(body), { status: error.status, headers });
 }

@@ -124,6 +124,21 @@ export function registerBacklogMetrics(
   };
 }
 
+const CRON_RUNS = ["payops_cron_runs_total", "Periodic task runs by outcome"] as const;
+const CRON_OUTCOMES = ["ok", "error"] as const;
+
+/**
+ * Makes each periodic task's runs a series at 0 for both outcomes before its first run
+ * (main.ts, with every cron it registers), so the first run, or the first failure, is an
+ * increase a scrape sees (README, "Metrics").
+ */
+export function knowCronTasks(metrics: Metrics, tasks: Iterable<string>): void {
+  const runs = metrics.counter(...CRON_RUNS);
+  for (const task of tasks) {
+    for (const outcome of CRON_OUTCOMES) runs.inc({ task, outcome }, 0);
+  }
+}
+
 /** Times one periodic task and records it (metrics here, the last run in KV for the doctor). */
 export async function timedCronRun(
   deps: Pick<Deps, "kv" | "clock"> & { metrics?: Metrics },
@@ -141,8 +156,7 @@ export async function timedCronRun(
   const outcome = error === null ? "ok" : "error";
   deps.metrics?.histogram("payops_cron_run_duration_seconds", "Periodic task run time")
     .observe({ task }, (finished - started) / 1000);
-  deps.metrics?.counter("payops_cron_runs_total", "Periodic task runs by outcome")
-    .inc({ task, outcome });
+  deps.metrics?.counter(...CRON_RUNS).inc({ task, outcome });
   await recordCronRun(deps.kv, {
     task,
     started_at: started,

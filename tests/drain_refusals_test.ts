@@ -3,7 +3,8 @@
  * "Quick start" and "Metrics"): `503 unavailable` with `Retry-After`, our
  * `X-Request-Id`, one access-log line and a count in
  * `payops_http_requests_total` under the route's template; `GET /metrics`
- * is still served while the stop waits, so a scrape sees them.
+ * is still served while the stop waits, so a scrape sees them, and so is
+ * `GET /healthz` (liveness: the process is alive), while `/readyz` fails.
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
@@ -15,7 +16,7 @@ const info = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 4000 },
 } as Deno.ServeHandlerInfo;
 
-Deno.test("while stopping: refusals carry a request id, are logged and counted; /metrics still answers", async () => {
+Deno.test("while stopping: refusals carry a request id, are logged and counted; /metrics and /healthz still answer", async () => {
   let drain: Drain | undefined;
   // wired as main.ts wires them: the app asks the drain whether the server is stopping
   await withTestApp(async (t) => {
@@ -24,7 +25,14 @@ Deno.test("while stopping: refusals carry a request id, are logged and counted; 
     assert.equal((await drain.fetch(new Request("http://x/healthz"), info)).status, 200);
     assert.deepEqual(await drain.stop(100), { unfinished: 0 });
 
-    const late = await drain.fetch(new Request("http://x/healthz"), info);
+    // liveness stays 200 while draining: the process is alive (README, "Stripe outages")
+    const alive = await drain.fetch(new Request("http://x/healthz"), info);
+    assert.equal(alive.status, 200);
+    assert.deepEqual(await alive.json(), { ok: true });
+    const head = await drain.fetch(new Request("http://x/healthz", { method: "HEAD" }), info);
+    assert.equal(head.status, 200);
+
+    const late = await drain.fetch(new Request("http://x/readyz"), info);
     assert.equal(late.status, 503);
     assert.equal(late.headers.get("content-type"), "application/problem+json");
     assert.equal(late.headers.get("retry-after"), "2");
@@ -43,7 +51,7 @@ Deno.test("while stopping: refusals carry a request id, are logged and counted; 
 
     const lines = t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
     const refused = lines.filter((l) => l.status === 503);
-    assert.deepEqual(refused.map((l) => l.path), ["/healthz", "/api/admin/me"]);
+    assert.deepEqual(refused.map((l) => l.path), ["/readyz", "/api/admin/me"]);
     assert.equal(refused[0].request_id, requestId);
 
     const scrape = await drain.fetch(
@@ -54,8 +62,9 @@ Deno.test("while stopping: refusals carry a request id, are logged and counted; 
     const families = parsePrometheus(await scrape.text());
     const count = (route: string, status: string) =>
       sampleValue(families, "payops_http_requests_total", { method: "GET", route, status });
-    assert.equal(count("/healthz", "503"), 1);
-    assert.equal(count("/healthz", "200"), 1);
+    assert.equal(count("/readyz", "503"), 1);
+    assert.equal(count("/healthz", "503"), undefined);
+    assert.equal(count("/healthz", "200"), 2);
     assert.equal(count("/api/admin/me", "503"), 1);
   }, { stopping: () => drain!.stopping() });
 });

@@ -21,6 +21,7 @@ async function scrape(app: TestApp["app"]) {
 }
 
 Deno.test("the registry renders counters, gauges and histograms a strict parser accepts", async () => {
+  assert.equal(await createMetrics().render(), "", "nothing registered: an empty exposition");
   const m = createMetrics();
   m.counter("x_total", "help with \\ and\nnewline").inc({ path: 'a"b\\c\nd' }, 2);
   m.gauge("y", "a gauge").set({}, 1.5);

@@ -319,6 +319,10 @@ function undeclaredServiceHeaders(doc: any): string[] {
       if ((status === "429" || status === "503") && !NON_PROBLEM_ERRORS.has(`${name} ${status}`)) {
         if (!response.headers?.["retry-after"]) offenders.push(`${name} ${status}: no retry-after`);
       }
+      // RFC 9110: every 401 carries a challenge (README, "API")
+      if (status === "401" && !response.headers?.["www-authenticate"]) {
+        offenders.push(`${name} ${status}: no www-authenticate`);
+      }
       if (!response.headers?.["x-request-id"]) offenders.push(`${name} ${status}: no x-request-id`);
       if (path.startsWith("/api/admin") && !response.headers?.["cache-control"]) {
         offenders.push(`${name} ${status}: no cache-control`);
@@ -328,19 +332,24 @@ function undeclaredServiceHeaders(doc: any): string[] {
   return offenders;
 }
 
-Deno.test("the document declares the headers the service sends: ETag and 304 on admin reads, Retry-After on 429 and 503, X-Request-Id everywhere", async () => {
+Deno.test("the document declares the headers the service sends: ETag and 304 on admin reads, Retry-After on 429 and 503, WWW-Authenticate on 401, X-Request-Id everywhere", async () => {
   assert.deepEqual(undeclaredServiceHeaders(await servedDocument()), []);
 });
 
 Deno.test("every operation declares the 503 `unavailable` (problem+json) that a stopping server answers with Retry-After", async () => {
   const doc = await servedDocument();
-  const undeclared = operations(doc).filter(({ op }) => {
-    const r = op.responses?.["503"] as
-      | { description?: string; content?: Record<string, unknown>; headers?: object }
-      | undefined;
-    return !r?.description?.includes("`unavailable`") ||
-      !r.content?.["application/problem+json"];
-  }).map((o) => o.name);
+  // liveness is served while the server stops (README, "Quick start"): it never answers 503
+  const healthz = operations(doc).find((o) => o.name === "GET /healthz");
+  assert.deepEqual(Object.keys(healthz?.op.responses ?? {}), ["200"]);
+  const undeclared = operations(doc).filter(({ name }) => name !== "GET /healthz").filter(
+    ({ op }) => {
+      const r = op.responses?.["503"] as
+        | { description?: string; content?: Record<string, unknown>; headers?: object }
+        | undefined;
+      return !r?.description?.includes("`unavailable`") ||
+        !r.content?.["application/problem+json"];
+    },
+  ).map((o) => o.name);
   assert.deepEqual(undeclared, []);
 
   // what a stopping server answers: tests/drain_refusals_test.ts

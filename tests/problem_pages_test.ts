@@ -14,6 +14,7 @@ const DOCUMENTED_CODES = [
   "step_up_expired",
   "validation_failed",
   "not_found",
+  "method_not_allowed",
   "conflict",
   "precondition_failed",
   "idempotency_key_reused",

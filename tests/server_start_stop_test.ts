@@ -4,7 +4,8 @@
  * credentials box comes last, after seeding; Ctrl-C stops the server
  * gracefully even though it arrives twice (the terminal signals the whole
  * foreground group, and `deno task` or `npx` passes it on again), and what
- * arrives during the stop is refused, logged and counted; a restart on
+ * arrives during the stop is refused, logged and counted (liveness still
+ * answers 200, readiness 503); a restart on
  * the same data says the demo admin exists and how to get a new token. The
  * seeded dispute due within a day is an ops alert as soon as the box shows.
  */
@@ -104,7 +105,11 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     Deno.kill(-second.child.pid, "SIGTERM");
     await second.waitFor(/stopping: finishing in-flight requests/, "the stop to begin");
     assert.match(second.output(), /"in_flight":1/, "the held request, named in the stop line");
-    const late = await fetch(`http://127.0.0.1:${port}/healthz`);
+    // liveness stays 200 while draining (the process is alive); readiness fails
+    const alive = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(alive.status, 200);
+    assert.deepEqual(await alive.json(), { ok: true });
+    const late = await fetch(`http://127.0.0.1:${port}/readyz`);
     assert.equal(late.status, 503);
     assert.equal(late.headers.get("retry-after"), "2");
     assert.equal((await late.json()).code, "unavailable");
@@ -116,9 +121,16 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
       headers: { authorization: `Bearer ${METRICS_TOKEN}` },
     });
     assert.equal(scrape.status, 200);
-    const refused = { method: "GET", route: "/healthz", status: "503" };
+    const refused = { method: "GET", route: "/readyz", status: "503" };
     const counted = parsePrometheus(await scrape.text());
     assert.equal(sampleValue(counted, "payops_http_requests_total", refused), 1);
+    // every cron main.ts registers is a series for both outcomes, ran or not (README, "Metrics")
+    for (const task of ["run-jobs", "audit-checkpoint", "fraud-sweep"]) {
+      for (const outcome of ["ok", "error"]) {
+        const runs = sampleValue(counted, "payops_cron_runs_total", { task, outcome });
+        assert.ok(runs !== undefined && runs >= 0, `${task} ${outcome}`);
+      }
+    }
     await conn.write(encoder.encode(body.slice(10)));
     const answer = await new Response(conn.readable).text();
     assert.match(answer, /^HTTP\/1\.1 401/, answer);
@@ -126,7 +138,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     assert.equal(await second.exited(), 0, second.output());
     assert.match(second.output(), /"msg":"stopped","reason":"SIGTERM"/);
     const lateLine = second.output().split("\n").find((l) => l.includes(`"${lateId}"`));
-    assert.match(String(lateLine), /"msg":"request".*"path":"\/healthz","status":503/);
+    assert.match(String(lateLine), /"msg":"request".*"path":"\/readyz","status":503/);
     assert.doesNotMatch(second.output(), /unhandled error/);
   } finally {
     await Deno.remove(dir, { recursive: true });

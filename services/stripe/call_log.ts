@@ -37,6 +37,14 @@ function refusedAsAsked(error: unknown): boolean {
     (error.rawType ?? error.type) === "invalid_request_error";
 }
 
+/** The reasons `payops_stripe_rate_limited_total` counts: Stripe's two codes of a 429. */
+const THROTTLE_REASONS = ["rate_limit", "lock_timeout"] as const;
+
+/** A code of Stripe's other than `lock_timeout` (or none) on a 429 is a rate limit: no new series. */
+function throttleReason(code: string | undefined): (typeof THROTTLE_REASONS)[number] {
+  return code === "lock_timeout" ? "lock_timeout" : "rate_limit";
+}
+
 export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
   const calls = metrics?.counter(
     "payops_stripe_requests_total",
@@ -48,8 +56,10 @@ export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
   );
   const throttled = metrics?.counter(
     "payops_stripe_rate_limited_total",
-    "Stripe answers that asked to slow down, by reason (rate_limit, lock_timeout, ...)",
+    "Stripe answers that asked to slow down, by reason (rate_limit, lock_timeout)",
   );
+  // every reason is a series from the start (0), so the first 429 is seen (README, "Metrics")
+  for (const reason of THROTTLE_REASONS) throttled?.inc({ reason }, 0);
 
   function countAttempt(scope: CallScope, opts: StripeCallOptions, error?: unknown) {
     const label = opts.label ?? "unlabelled";
@@ -63,7 +73,7 @@ export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
       waits!.observe({ priority: scope.priority }, r.waited_ms / 1000);
     }
     if (isStripeError(error) && (error.statusCode === 429 || error.code === "lock_timeout")) {
-      throttled!.inc({ reason: error.code ?? "rate_limit" });
+      throttled!.inc({ reason: throttleReason(error.code) });
     }
   }
 

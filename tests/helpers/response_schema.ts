@@ -23,6 +23,7 @@ const TRACKED_HEADERS = [
   "etag",
   "cache-control",
   "retry-after",
+  "www-authenticate",
   "location",
   "idempotent-replayed",
   "x-request-id",
