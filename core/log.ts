@@ -2,7 +2,11 @@
  * Structured logs: JSON, one object a line (for machines), or `pretty`, one
  * short human line per event (for a terminal). Values pass through `mask` so
  * that secrets, tokens, full emails and card numbers never reach the output.
+ * Each line also carries the fields of the unit of work it is written in (a
+ * request's `request_id`, a job's `job_id`: core/log_context.ts).
  */
+import { currentLogFields } from "./log_context.ts";
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 export const LOG_FORMATS = ["json", "pretty"] as const;
@@ -130,6 +134,8 @@ export function createLogger(
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const entry: LogFields = { time: new Date().toISOString(), level: lvl, msg: maskString(msg) };
+    const context = currentLogFields();
+    if (context) maskInto(entry, context);
     maskInto(entry, base);
     if (fields) maskInto(entry, fields);
     write(render(entry));
