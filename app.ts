@@ -1,7 +1,7 @@
 /**
  * createApp(deps): the whole HTTP surface, with nothing opened at import time.
- * Middleware order: request id -> access log -> refusal while stopping ->
- * routes; one onError.
+ * Middleware order: request id -> access log -> the request's log fields ->
+ * refusal while stopping -> routes; one onError.
  */
 import { createRouter } from "./routes/router.ts";
 import type { AppEnv } from "./routes/env.ts";
@@ -33,6 +33,7 @@ import { etags } from "./routes/etag.ts";
 import { accessLog } from "./routes/access_log.ts";
 import { refuseWhileStopping } from "./routes/drain.ts";
 import { unrouted } from "./routes/unrouted.ts";
+import { withLogFields } from "./core/log_context.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import type { Context } from "hono";
@@ -51,6 +52,8 @@ export function createApp(
 ) {
   const app = createRouter();
   app.use("*", accessLog(services, deps.log));
+  // every line logged while the request is handled, deep in the services too, carries its id
+  app.use("*", (c, next) => withLogFields({ request_id: c.get("requestId") }, next));
   if (options.stopping) app.use("*", refuseWhileStopping(options.stopping));
   // ETag / If-None-Match -> 304 and `Cache-Control: private, no-cache` on admin reads
   app.use("/api/admin/*", etags());

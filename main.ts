@@ -8,6 +8,7 @@ import { createApp } from "./app.ts";
 import { createDrain } from "./routes/drain.ts";
 import { systemClock } from "./core/clock.ts";
 import { createLogger } from "./core/log.ts";
+import { withLogFields } from "./core/log_context.ts";
 import { createStripeGateway } from "./services/stripe/mod.ts";
 import { createServices, type Services } from "./services/mod.ts";
 import {
@@ -55,16 +56,19 @@ knowCronTasks(metrics, Object.keys(cronSchedules(config)));
 for (const [task, schedule] of Object.entries(cronSchedules(config))) {
   Deno.cron(task, schedule, { backoffSchedule: [] }, async () => {
     if (!started.services) return;
-    try {
-      const services = started.services;
-      await timedCronRun(
-        services.deps,
-        task,
-        () => runPeriodicTask(services, task as PeriodicTask),
-      );
-    } catch (error) {
-      log.error("cron task failed", { cron: task, error });
-    }
+    const services = started.services;
+    // its lines (its jobs' too) name the task
+    await withLogFields({ cron: task }, async () => {
+      try {
+        await timedCronRun(
+          services.deps,
+          task,
+          () => runPeriodicTask(services, task as PeriodicTask),
+        );
+      } catch (error) {
+        log.error("cron task failed", { error });
+      }
+    });
   });
 }
 

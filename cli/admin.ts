@@ -117,7 +117,11 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
   // promotes raises an ops alert (README, "Break-glass")
   const ctx = systemContext(BREAK_GLASS_ACTOR);
   const print: Print = (json, human) =>
-    cmd.json ? io.out(JSON.stringify(json)) : human.forEach((l) => io.out(l));
+    cmd.json
+      ? io.out(
+        JSON.stringify(cmd.verb === "list" ? json : { ...json as object, store: config.kvPath }),
+      )
+      : human.forEach((l) => io.out(l));
   try {
     switch (cmd.verb) {
       case "create": {
@@ -245,6 +249,11 @@ export async function adminCli(
     const config = parseConfig(env, { terminal: Deno.stderr.isTerminal() });
     requireSigningKey(config, "the admin CLI");
     await withDeadline(run(cmd, config, io), options.lockWaitMs ?? 8_000, config.kvPath);
+    // which store, so a KV_PATH other than the server's shows (README, Commands): with --json
+    // the object's `store`, else one line on stderr (stdout stays what the verb prints)
+    if (cmd.verb !== "list" && !cmd.json) {
+      io.err(`wrote to the store at ${config.kvPath} (KV_PATH)`);
+    }
     return 0;
   } catch (e) {
     if (e instanceof AppError && e.code === "validation_failed") {

@@ -3,18 +3,23 @@
  * loopback, points the service at it and its webhooks at the service, then
  * (once the server listens) creates the demo admin and seeds the account.
  */
-import { type Config, DEFAULT_KV_PATH } from "../config.ts";
+import type { Config } from "../config.ts";
 import { startEmulator } from "../emulator/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { claimDemoSeeding, markDemoSeeded, releaseDemoSeeding } from "../kv/demo.ts";
-import { type AdminCredentials, createDemoAdmin } from "../services/identity/mod.ts";
+import { createDemoAdmin } from "../services/identity/mod.ts";
 import { seedDemoAccount, seedDemoDisputes, type SeedSummary } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
 import { runDisputeReminders } from "../services/disputes/mod.ts";
 import { StatusLine, STDOUT } from "./status_line.ts";
-
-const DEMO_EMAIL = "demo@example.com";
+import {
+  credentialsPlace,
+  demoDataDir,
+  tellCredentials,
+  tellExisting,
+  type Telling,
+} from "./demo_credentials.ts";
 
 /** Demo mode could not start; the message says what to do. */
 export class DemoError extends Error {
@@ -31,22 +36,26 @@ export interface Demo {
 
 /**
  * Starts the emulator. `screen` is where the demo talks to the person at the
- * terminal (seeding progress, the credentials box); the server's log lines go
- * through it too, so they print above the progress line, not into it.
+ * terminal with pretty logs (seeding progress, the credentials box); the
+ * server's log lines go through it too, so they print above the progress line,
+ * not into it. With JSON logs the progress is log lines and the credentials go
+ * where demo_credentials.ts says (never into the log).
  */
 export async function startDemo(
-  { config, kv, log, screen = new StatusLine(STDOUT) }: {
+  { config, kv, log, screen = new StatusLine(STDOUT), stderrTerminal = Deno.stderr.isTerminal() }: {
     config: Config;
     kv: Deno.Kv;
     log: Logger;
     screen?: StatusLine;
+    stderrTerminal?: boolean;
   },
 ): Promise<Demo> {
+  const place = credentialsPlace(config, stderrTerminal);
+  if (place.kind === "refuse") throw new DemoError(place.message);
+  const telling: Telling = { config, log, screen, place };
   const secrets = config.stripe.webhookSecrets ??
     [`whsec_${await loadOrCreateSecret(kv, "demo_webhook_secret", 24)}`];
-  const dataDir = config.kvPath && !config.kvPath.startsWith(":") && !/^https?:/.test(config.kvPath)
-    ? config.kvPath.replace(/[^/]*$/, "") || "./"
-    : null;
+  const dataDir = demoDataDir(config.kvPath);
   const emulator = await startEmulator({
     port: config.stripe.emulatorPort,
     hostname: "127.0.0.1",
@@ -74,10 +83,10 @@ export async function startDemo(
       const admin = await createDemoAdmin(services);
       if (await claimDemoSeeding(kv, services.deps.clock.now())) {
         // Seeding goes through the rate-limited gateway while the server already serves.
-        const progress = seedProgress(screen);
+        const progress = place.kind === "screen" ? seedProgress(screen) : seedLog(log);
         try {
           const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
-          screen.show("seeding the demo account: disputes");
+          progress.update(-1, 0);
           const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
           // The dispute due within 24 h is an ops alert now, not at the cron's next quarter hour.
           await services.webhooks.drain();
@@ -96,23 +105,27 @@ export async function startDemo(
         }
       }
       // Last, so it stays on screen.
-      if (admin) screen.line(credentialsBox(admin, config.port));
-      else {
-        const admins = await services.identity.allAdmins();
-        screen.line(existingAdminNote(admins, config.port, config.kvPath));
-      }
+      if (admin) await tellCredentials(telling, admin);
+      else tellExisting(telling, await services.identity.allAdmins());
     },
     close: () => emulator.close(),
   };
 }
 
-/** One line that counts up (redrawn on a terminal; otherwise printed at the start and the end). */
+/**
+ * One line that counts up (redrawn on a terminal; otherwise printed at the start and the end).
+ * `update(-1, 0)`: the disputes, after the customers.
+ */
 function seedProgress(screen: StatusLine) {
   if (screen.terminal) screen.show("seeding the demo account through the emulator...");
   else screen.line("seeding the demo account through the emulator...");
   return {
     update(done: number, total: number) {
-      screen.show(`seeding the demo account: ${done}/${total} customers`);
+      screen.show(
+        done < 0
+          ? "seeding the demo account: disputes"
+          : `seeding the demo account: ${done}/${total} customers`,
+      );
     },
     done(summary: SeedSummary | null) {
       screen.end(
@@ -125,73 +138,13 @@ function seedProgress(screen: StatusLine) {
   };
 }
 
-function tryNext(port: number, token: string, totpFrom: string): string[] {
-  const base = `http://localhost:${port}`;
-  return [
-    "  Try next:",
-    `    export TOKEN=${token}`,
-    `    curl -s ${base}/api/admin/me -H "Authorization: Bearer $TOKEN"`,
-    `    curl -s "${base}/api/admin/payments/transactions?limit=5" -H "Authorization: Bearer $TOKEN"`,
-    `    curl -s ${base}/api/admin/payments/ops-alerts -H "Authorization: Bearer $TOKEN"`,
-    `    a refund needs a TOTP code ${totpFrom}, and a succeeded payment's txn_ id from the list:`,
-    `    curl -s ${base}/api/admin/payments/refunds -H "Authorization: Bearer $TOKEN" \\`,
-    '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
-    `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
-    "    one of the 1,200.00 payment waits (202) for another operator or admin (TOKEN2: deno task",
-    "    admin create --email second@example.com --role operator), who reads it and approves",
-    "    exactly what they read, by its approval.hash:",
-    `    curl -s ${base}/api/admin/payments/refunds/rfd_... -H "Authorization: Bearer $TOKEN2"`,
-    `    curl -s -X POST ${base}/api/admin/payments/refunds/rfd_.../approve \\`,
-    '      -H "Authorization: Bearer $TOKEN2" -H "X-OTP-Code: 654321" \\',
-    `      -H "Content-Type: application/json" -d '{"approval_hash":"<its approval.hash>"}'`,
-    "",
-    `  API docs:  ${base}/docs  (Authorize -> bearerAuth -> the token)`,
-    "",
-  ];
-}
-
-/** Shown once, on purpose, on the terminal: the token and TOTP secret are never stored in clear. */
-function credentialsBox(creds: AdminCredentials, port: number): string {
-  return [
-    "",
-    "  Demo admin created (shown once; keep it somewhere safe):",
-    `    email         ${creds.admin.email}`,
-    `    token         ${creds.token}`,
-    `    totp secret   ${creds.totp_secret}`,
-    `    otpauth uri   ${creds.otpauth_uri}`,
-    `    recovery      ${creds.recovery_codes.join(" ")}`,
-    "",
-    ...tryNext(port, creds.token, "from the secret above (add it to an authenticator app)"),
-  ].join("\n");
-}
-
-/** A restart on existing data: the token was shown once, at the first start; say how to get another. */
-export function existingAdminNote(
-  admins: { id: string; email: string }[],
-  port: number,
-  kvPath: string | undefined,
-): string {
-  const demo = admins.find((a) => a.email === DEMO_EMAIL);
-  // the CLI opens the same store only when told where it is
-  const env = kvPath && kvPath !== DEFAULT_KV_PATH ? `KV_PATH=${kvPath} ` : "";
-  if (!demo) {
-    // the first admin came from `deno task admin create`, whose output carried its token
-    return [
-      "",
-      `  This store has ${admins.length} admin(s) already, made with \`deno task admin\`, not by the`,
-      "  demo: use the token `deno task admin create` printed. To see them:",
-      `    ${env}deno task admin list`,
-      "",
-    ].join("\n");
-  }
-  const id = demo.id;
-  return [
-    "",
-    `  The demo admin exists already (${demo.email}); its token was shown at the`,
-    "  first start. For a new one (the old one stops working):",
-    `    ${env}deno task admin rotate-token --id ${id}`,
-    `  (the TOTP secret: ${env}deno task admin reset-2fa --id ${id})`,
-    "",
-    ...tryNext(port, "<the new token>", "from the authenticator app holding its secret"),
-  ].join("\n");
+/** The same progress as JSON log lines: the start and the end, no line per customer. */
+function seedLog(log: Logger) {
+  log.info("seeding the demo account through the emulator");
+  return {
+    update(_done: number, _total: number) {},
+    done(summary: SeedSummary | null) {
+      if (summary) log.info("seeded the demo account", { ...summary });
+    },
+  };
 }

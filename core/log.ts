@@ -2,7 +2,11 @@
  * Structured logs: JSON, one object a line (for machines), or `pretty`, one
  * short human line per event (for a terminal). Values pass through `mask` so
  * that secrets, tokens, full emails and card numbers never reach the output.
+ * Each line also carries the fields of the unit of work it is written in (a
+ * request's `request_id`, a job's `job_id`: core/log_context.ts).
  */
+import { currentLogFields } from "./log_context.ts";
+
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 export const LOG_FORMATS = ["json", "pretty"] as const;
@@ -23,17 +27,21 @@ const SECRET_KEY_NAME = /(secret|token|password|authorization|otp|code_hash|api_
 const STRIPE_KEY = /\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{4,}/g;
 const WHSEC = /\bwhsec_[A-Za-z0-9+/=]{4,}/g;
 const EMAIL = /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g;
-const CARD = /\b(?:\d[ -]?){12,18}(\d{4})\b/g;
+/**
+ * Numbers as people type card numbers (PANs): groups of three or more digits, alone or split by
+ * single spaces or dashes. `maskCards` masks those groups that make a card number.
+ */
+const CARD = /\b\d{3,}(?:[ -]\d{3,})*\b/g;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 /** this service's own credentials: API tokens, step-up tokens, enrollment codes */
 const OWN_CREDENTIAL = /\b(pot|psu|enr)_[A-Za-z0-9_-]{8,}/g;
 
 /**
  * Matches wherever any pattern above could (a superset: case-insensitive, and
- * a card needs four digits in a row), so a string it misses is returned as it
+ * a card number has four digits in a row or two groups of three), so a string it misses is returned as it
  * is without running six replacements: most log values (paths, ids, methods).
  */
-const MAYBE_SECRET = /_|@|bearer|\d{4}/i;
+const MAYBE_SECRET = /_|@|bearer|\d{4}|\d{3}[ -]\d{3}/i;
 
 /**
  * Masks one string: Stripe keys, webhook secrets, bearer tokens, this service's
@@ -47,7 +55,44 @@ export function maskString(s: string): string {
     .replace(BEARER, "$1 ****")
     .replace(OWN_CREDENTIAL, "$1_****")
     .replace(EMAIL, (_m, first, domain) => `${first}***@${domain}`)
-    .replace(CARD, (_m, last4) => `****${last4}`);
+    .replace(CARD, maskCards);
+}
+
+/**
+ * In a run of digit groups (`CARD`'s match), the card numbers: the longest groups in a row with 13
+ * to 19 digits (Amex 15, Diners 14, Visa 13 to 19) that pass the Luhn check become `****` and
+ * their last four digits; the groups around them are searched the same way. Numbers of that
+ * length that fail the check (order numbers, ids) are left alone.
+ */
+export function maskCards(run: string): string {
+  const groups = [...run.matchAll(/\d+/g)];
+  let best: { from: number; to: number; digits: string } | null = null;
+  for (let i = 0; i < groups.length; i++) {
+    let digits = "";
+    for (let j = i; j < groups.length; j++) {
+      digits += groups[j][0];
+      if (digits.length > 19) break;
+      if (
+        digits.length >= 13 && (!best || digits.length > best.digits.length) && luhnValid(digits)
+      ) {
+        best = { from: groups[i].index, to: groups[j].index + groups[j][0].length, digits };
+      }
+    }
+  }
+  if (!best) return run;
+  return maskCards(run.slice(0, best.from)) + `****${best.digits.slice(-4)}` +
+    maskCards(run.slice(best.to));
+}
+
+/** The Luhn check every card number passes (its last digit is the check digit). */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = digits.length - 1, double = false; i >= 0; i--, double = !double) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double && (d *= 2) > 9) d -= 9;
+    sum += d;
+  }
+  return sum % 10 === 0;
 }
 
 /** Deep copy with secret-named fields replaced and every string masked. */
@@ -89,6 +134,8 @@ export function createLogger(
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const entry: LogFields = { time: new Date().toISOString(), level: lvl, msg: maskString(msg) };
+    const context = currentLogFields();
+    if (context) maskInto(entry, context);
     maskInto(entry, base);
     if (fields) maskInto(entry, fields);
     write(render(entry));

@@ -11,6 +11,7 @@
 import { keys } from "./keys.ts";
 import type { Clock } from "../core/clock.ts";
 import type { IdFactory } from "../core/ids.ts";
+import { withLogFields } from "../core/log_context.ts";
 
 export interface Job<P = unknown> {
   id: string;
@@ -102,18 +103,21 @@ export async function runDueJobs(
     const claimed = await claim(kv, clock, entry, leaseMs);
     if (!claimed) continue; // another runner took it
     const handler = handlers[claimed.kind];
-    try {
-      if (!handler) throw new Error(`no handler for job kind "${claimed.kind}"`);
-      await handler(claimed);
-      await kv.delete(keys.job(claimed.due_at, claimed.id));
-      result.ran++;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const retryAt = await fail(kv, clock, claimed, message, backoff);
-      if (retryAt === null) result.dead++;
-      else result.failed++;
-      options.onError?.(claimed, error, { dead: retryAt === null, retry_at: retryAt });
-    }
+    // its log lines (and its failure's) name the job
+    await withLogFields({ job_id: claimed.id, job_kind: claimed.kind }, async () => {
+      try {
+        if (!handler) throw new Error(`no handler for job kind "${claimed.kind}"`);
+        await handler(claimed);
+        await kv.delete(keys.job(claimed.due_at, claimed.id));
+        result.ran++;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const retryAt = await fail(kv, clock, claimed, message, backoff);
+        if (retryAt === null) result.dead++;
+        else result.failed++;
+        options.onError?.(claimed, error, { dead: retryAt === null, retry_at: retryAt });
+      }
+    });
   }
   return result;
 }

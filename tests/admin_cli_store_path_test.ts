@@ -59,6 +59,18 @@ Deno.test("admin create on a KV_PATH with no store starts one (a new deployment'
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).email, "a@example.com");
+    // which store it wrote to: with --json, the object's `store` (stdout stays one JSON object)
+    assert.equal(JSON.parse(r.stdout).store, `${dir}/new/kv.sqlite3`);
+    assert.doesNotMatch(r.stderr, /wrote to/);
+    const disabled = await run(
+      `${dir}/new/kv.sqlite3`,
+      "disable",
+      "--id",
+      JSON.parse(r.stdout).id,
+    );
+    assert.equal(disabled.code, 0, disabled.stderr);
+    // without --json, one line on stderr
+    assert.match(disabled.stderr, /^wrote to the store at .*\/new\/kv\.sqlite3 \(KV_PATH\)$/m);
     const listed = await run(`${dir}/new/kv.sqlite3`, "list");
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /a@example\.com/);

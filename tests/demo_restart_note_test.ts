@@ -5,7 +5,7 @@
  * revoking that person's working token.
  */
 import assert from "node:assert/strict";
-import { existingAdminNote } from "../cli/demo.ts";
+import { existingAdminNote } from "../cli/demo_notes.ts";
 
 Deno.test("restart note: the demo admin gets the rotate-token command for its id", () => {
   const note = existingAdminNote(
@@ -35,4 +35,33 @@ Deno.test("the box's try-next lines approve a refund as the README does: by the 
   assert.match(note, /curl -s http:\/\/localhost:8000\/api\/admin\/payments\/refunds\/rfd_\.\.\. /);
   assert.match(note, /refunds\/rfd_\.\.\.\/approve/);
   assert.match(note, /-d '\{"approval_hash":"<its approval\.hash>"\}'/);
+});
+
+Deno.test("every CLI line the demo prints names the server's KV_PATH when it is not the default", async () => {
+  const { credentialsBox } = await import("../cli/demo_notes.ts");
+  const creds = {
+    admin: { id: "adm_demo", email: DEMO },
+    token: "pot_x",
+    totp_secret: "S",
+    otpauth_uri: "otpauth://x",
+    recovery_codes: ["r1"],
+  };
+  for (
+    const text of [
+      existingAdminNote([{ id: "adm_demo", email: DEMO }], 8000, "/tmp/kv.sqlite3"),
+      credentialsBox(creds, 8000, "/tmp/kv.sqlite3"),
+    ]
+  ) {
+    // the second operator's account lands in the server's store, so its token works
+    assert.match(
+      text,
+      /KV_PATH=\/tmp\/kv\.sqlite3 deno task admin create --email second@example\.com --role operator/,
+    );
+    const commands = text.match(/deno task admin/g)!.length;
+    assert.equal(text.match(/KV_PATH=\/tmp\/kv\.sqlite3 deno task admin/g)?.length, commands, text);
+  }
+  // with the default store the lines stay short
+  const plain = credentialsBox(creds, 8000, undefined);
+  assert.match(plain, /\bdeno task admin create --email second@example\.com --role operator/);
+  assert.doesNotMatch(plain, /KV_PATH=/);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createLogger, maskString } from "../core/log.ts";
+import { createLogger, maskCards, maskString } from "../core/log.ts";
 
 Deno.test("maskString() hides keys, webhook secrets, bearer tokens, emails and card numbers", () => {
   const line = maskString(
@@ -80,7 +80,7 @@ Deno.test("maskString() with its shortcut answers exactly as the six replacement
       /\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b/g,
       (_m, first, domain) => `${first}***@${domain}`,
     ],
-    [/\b(?:\d[ -]?){12,18}(\d{4})\b/g, (_m, last4) => `****${last4}`],
+    [/\b\d{3,}(?:[ -]\d{3,})*\b/g, maskCards],
   ];
   const slow = (s: string) =>
     // deno-lint-ignore no-explicit-any
@@ -98,6 +98,9 @@ Deno.test("maskString() with its shortcut answers exactly as the six replacement
     "@",
     "example.com",
     "4242",
+    "378",
+    "005",
+    "4242424242424242",
     " ",
     "-",
     "a",

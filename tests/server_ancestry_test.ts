@@ -84,7 +84,7 @@ Deno.test("a server started in the background outlives the shell that started it
   });
   await launcher.output();
   try {
-    await waitFor(log, /API docs: /, "the credentials box");
+    await waitFor(log, /"msg":"demo admin created; /, "the credentials file's log line");
     const shellPid = Number((await Deno.readTextFile(`${dir}/sh.pid`)).trim());
     await gone(shellPid, "the shell that started the server to exit");
     // the watcher looks every second: two looks since the shell went, and a margin

@@ -1,7 +1,9 @@
 /**
  * The first minutes as an operator has them (README, Quick start), with
- * main.ts in a child process in demo mode on its own ports and KV file: the
- * credentials box comes last, after seeding; Ctrl-C stops the server
+ * main.ts in a child process in demo mode on its own ports and KV file, with
+ * JSON logs: every stdout line is JSON, seeding is logged, and the
+ * credentials box is written to a 0600 file in the data directory (a log
+ * line says where), never into the log; Ctrl-C stops the server
  * gracefully even though it arrives twice (the terminal signals the whole
  * foreground group, and `deno task` or `npx` passes it on again), and what
  * arrives during the stop is refused, logged and counted (liveness still
@@ -39,7 +41,7 @@ function startServer(env: Record<string, string>) {
   return spawnCollected("setsid", [Deno.execPath(), "task", "--quiet", "start"], env);
 }
 
-Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) stops gracefully; a restart says the admin exists", async () => {
+Deno.test("demo start (JSON logs): only JSON on stdout, the credentials in a 0600 file; Ctrl-C (delivered twice) stops gracefully; a restart says the admin exists", async () => {
   const dir = await Deno.makeTempDir({ prefix: "start_stop_" });
   try {
     const port = freePort();
@@ -51,15 +53,34 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
       METRICS_TOKEN,
     });
     const first = startServer(env);
-    await first.waitFor(/API docs: /, "the credentials box");
-    const out = first.output();
-    const seeded = out.indexOf("seeded the demo account:");
-    const box = out.indexOf("Demo admin created");
-    assert.ok(seeded > 0 && box > seeded, `seeding is reported before the box:\n${out}`);
-    assert.match(
-      out,
-      /seeded the demo account: \d+ customers, \d+ payments, \d+ declined, 4 disputed/,
+    // JSON logs (README, Quick start): every stdout line is JSON, the credentials are in a file
+    await first.waitFor(/"msg":"demo admin created; its token/, "the credentials file's line");
+    const lines = first.stdout().trim().split("\n");
+    const entries = lines.map((l) => {
+      try {
+        return JSON.parse(l) as { msg: string; [k: string]: unknown };
+      } catch {
+        throw new Error(`a stdout line that is no JSON: ${l}\n${first.output()}`);
+      }
+    });
+    const msgs = entries.map((e) => e.msg);
+    const seeded = entries.find((e) => e.msg === "seeded the demo account");
+    assert.ok(seeded, `seeding is reported:\n${msgs.join("\n")}`);
+    assert.equal(seeded.disputed, 4);
+    assert.ok(
+      msgs.indexOf("seeded the demo account") <
+        msgs.findIndex((m) => m.startsWith("demo admin created")),
     );
+    const told = entries.find((e) => e.msg.startsWith("demo admin created"))!;
+    const file = `${dir}/data/demo-admin-credentials.txt`;
+    assert.equal(told.file, file);
+    assert.doesNotMatch(
+      first.output(),
+      /pot_|otpauth:|Demo admin created/,
+      "no credential in the log stream",
+    );
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    const out = await Deno.readTextFile(file);
     assert.match(out, /token +pot_/);
     assert.match(out, /a refund needs a TOTP code from the secret above/);
     // the box's "try next" lines work, and the dispute due within 24 h is already an ops alert
@@ -70,6 +91,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     assert.equal(alerts.status, 200);
     const kinds = ((await alerts.json()).data as { kind: string }[]).map((a) => a.kind);
     assert.deepEqual(kinds, ["dispute_due_soon"]);
+    const box = first.output().length;
 
     // Ctrl-C on a terminal: SIGINT to the whole group; the task runner passes it on again.
     Deno.kill(-first.child.pid, "SIGINT");
@@ -81,13 +103,12 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     assert.doesNotMatch(stopping, /stopping now, without waiting/);
 
     const second = startServer(env);
-    await second.waitFor(/The demo admin exists already/, "the note for a restart");
-    await second.waitFor(/API docs: /, "the end of the note");
+    await second.waitFor(/the demo admin exists already/, "the note for a restart");
     // the store is not the default one: the command says which, or it would find no admin
     const kvPath = env.KV_PATH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     assert.match(
       second.output(),
-      new RegExp(`KV_PATH=${kvPath} deno task admin rotate-token --id adm_`),
+      new RegExp(`"rotate_command":"KV_PATH=${kvPath} deno task admin rotate-token --id adm_`),
     );
     assert.doesNotMatch(second.output(), /secret above/, "no secret is shown on a restart");
     assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");
@@ -137,6 +158,7 @@ Deno.test("demo start: the credentials box comes last; Ctrl-C (delivered twice) 
     assert.match(answer, /enrollment_invalid/);
     assert.equal(await second.exited(), 0, second.output());
     assert.match(second.output(), /"msg":"stopped","reason":"SIGTERM"/);
+    for (const l of second.stdout().trim().split("\n")) JSON.parse(l);
     const lateLine = second.output().split("\n").find((l) => l.includes(`"${lateId}"`));
     assert.match(String(lateLine), /"msg":"request".*"path":"\/readyz","status":503/);
     assert.doesNotMatch(second.output(), /unhandled error/);

@@ -230,7 +230,7 @@ Deno.test("stripeGateway logs each call without the secret key", async () => {
     assert.equal(ok.method, "POST");
     assert.equal(ok.path, "/v1/customers");
     assert.equal(ok.status, 200);
-    assert.match(ok.request_id, /^req_/);
+    assert.match(ok.stripe_request_id, /^req_/);
     assert.equal(typeof ok.ms, "number");
     assert.equal(ok.idempotency_key, null, "the SDK's own key is not worth logging");
     const failed = JSON.parse(logs[1]);
@@ -260,7 +260,7 @@ Deno.test("stripeGateway logs an id Stripe does not know at info, not as an outa
     assert.equal(missing.label, "disputes.retrieve");
     assert.equal(missing.status, 404);
     assert.equal(missing.error.code, "resource_missing");
-    assert.match(missing.request_id, /^req_/);
+    assert.match(missing.stripe_request_id, /^req_/);
     assert.equal(malformed.level, "warn");
     assert.equal(malformed.msg, "stripe call failed");
     assert.equal(malformed.status, 400);

@@ -90,7 +90,9 @@ export function createCallLog(log: Logger, metrics?: Metrics): CallLog {
       status: isStripeError(error) ? error.statusCode ?? null : last?.status ?? null,
       ms: last?.ms ?? null,
       waited_ms: scope.requests.reduce((n, r) => n + r.waited_ms, 0),
-      request_id: (isStripeError(error) ? error.requestId : undefined) ?? last?.request_id ?? null,
+      // Stripe's id for the request (as audit entries name it); `request_id` is ours
+      stripe_request_id: (isStripeError(error) ? error.requestId : undefined) ??
+        last?.request_id ?? null,
       idempotency_key: last?.idempotency_key ?? null,
     };
     if (error === undefined) (opts.quiet ? log.debug : log.info)("stripe call", fields);

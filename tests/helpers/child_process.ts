@@ -11,6 +11,8 @@ export interface CollectedChild {
   child: Deno.ChildProcess;
   /** everything printed so far, both streams */
   output(): string;
+  /** what was printed on standard output alone */
+  stdout(): string;
   /** waits until `pattern` was printed; throws with the output after `timeoutMs` */
   waitFor(pattern: RegExp, what: string, timeoutMs?: number): Promise<void>;
   /**
@@ -35,14 +37,24 @@ export function spawnCollected(
     stderr: "piped",
   }).spawn();
   let output = "";
-  const collect = (s: ReadableStream<Uint8Array>) =>
+  let stdout = "";
+  const collect = (s: ReadableStream<Uint8Array>, also?: (chunk: string) => void) =>
     s.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({ write: (chunk) => void (output += chunk) }),
+      new WritableStream({
+        write: (chunk) => {
+          output += chunk;
+          also?.(chunk);
+        },
+      }),
     );
-  const drained = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  const drained = Promise.all([
+    collect(child.stdout, (chunk) => void (stdout += chunk)),
+    collect(child.stderr),
+  ]);
   return {
     child,
     output: () => output,
+    stdout: () => stdout,
     async waitFor(pattern, what, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(output)) {

@@ -1,0 +1,105 @@
+/**
+ * What demo mode tells the person who started it (README, Quick start): the
+ * credentials box at the first start, the note on a restart. Every CLI line
+ * names the server's KV_PATH when it is not the default, or the CLI would open
+ * another store (an admin made there gets 401 from this server).
+ */
+import { DEFAULT_KV_PATH } from "../config.ts";
+
+export const DEMO_EMAIL = "demo@example.com";
+
+/** What the credentials box shows: the demo admin's, once. */
+export interface ShownCredentials {
+  admin: { id: string; email: string };
+  token: string;
+  totp_secret: string;
+  otpauth_uri: string;
+  recovery_codes: string[];
+}
+
+/** `deno task admin`, preceded by `KV_PATH=…` when the server runs on another store. */
+export function adminCommand(kvPath: string | undefined): string {
+  return kvPath && kvPath !== DEFAULT_KV_PATH
+    ? `KV_PATH=${kvPath} deno task admin`
+    : "deno task admin";
+}
+
+function tryNext(port: number, token: string, totpFrom: string, admin: string): string[] {
+  const base = `http://localhost:${port}`;
+  return [
+    "  Try next:",
+    `    export TOKEN=${token}`,
+    `    curl -s ${base}/api/admin/me -H "Authorization: Bearer $TOKEN"`,
+    `    curl -s "${base}/api/admin/payments/transactions?limit=5" -H "Authorization: Bearer $TOKEN"`,
+    `    curl -s ${base}/api/admin/payments/ops-alerts -H "Authorization: Bearer $TOKEN"`,
+    `    a refund needs a TOTP code ${totpFrom}, and a succeeded payment's txn_ id from the list:`,
+    `    curl -s ${base}/api/admin/payments/refunds -H "Authorization: Bearer $TOKEN" \\`,
+    '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
+    `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
+    "    one of the 1,200.00 payment waits (202) for another operator or admin, who reads it and",
+    "    approves exactly what they read, by its approval.hash (TOKEN2, from:",
+    `    ${admin} create --email second@example.com --role operator):`,
+    `    curl -s ${base}/api/admin/payments/refunds/rfd_... -H "Authorization: Bearer $TOKEN2"`,
+    `    curl -s -X POST ${base}/api/admin/payments/refunds/rfd_.../approve \\`,
+    '      -H "Authorization: Bearer $TOKEN2" -H "X-OTP-Code: 654321" \\',
+    `      -H "Content-Type: application/json" -d '{"approval_hash":"<its approval.hash>"}'`,
+    "",
+    `  API docs:  ${base}/docs  (Authorize -> bearerAuth -> the token)`,
+    "",
+  ];
+}
+
+/** Shown once, on purpose: the token and TOTP secret are never stored in clear. */
+export function credentialsBox(
+  creds: ShownCredentials,
+  port: number,
+  kvPath: string | undefined,
+): string {
+  return [
+    "",
+    "  Demo admin created (shown once; keep it somewhere safe):",
+    `    email         ${creds.admin.email}`,
+    `    token         ${creds.token}`,
+    `    totp secret   ${creds.totp_secret}`,
+    `    otpauth uri   ${creds.otpauth_uri}`,
+    `    recovery      ${creds.recovery_codes.join(" ")}`,
+    "",
+    ...tryNext(
+      port,
+      creds.token,
+      "from the secret above (add it to an authenticator app)",
+      adminCommand(kvPath),
+    ),
+  ].join("\n");
+}
+
+/** A restart on existing data: the token was shown once, at the first start; say how to get another. */
+export function existingAdminNote(
+  admins: { id: string; email: string }[],
+  port: number,
+  kvPath: string | undefined,
+): string {
+  const demo = admins.find((a) => a.email === DEMO_EMAIL);
+  // the CLI opens the same store only when told where it is
+  const admin = adminCommand(kvPath);
+  if (!demo) {
+    // the first admin came from `deno task admin create`, whose output carried its token
+    return [
+      "",
+      `  This store has ${admins.length} admin(s) already, made with \`deno task admin\`, not by the`,
+      "  demo: use the token `deno task admin create` printed. To see them:",
+      `    ${admin} list`,
+      "",
+    ].join("\n");
+  }
+  const id = demo.id;
+  return [
+    "",
+    `  The demo admin exists already (${demo.email}); its token was shown at the`,
+    "  first start. For a new one (the old one stops working):",
+    `    ${admin} rotate-token --id ${id}`,
+    `  (the TOTP secret: ${admin} reset-2fa --id ${id})`,
+    "",
+    ...tryNext(port, "<the new token>", "from the authenticator app holding its secret", admin),
+  ].join("\n");
+}
