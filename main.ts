@@ -19,6 +19,7 @@ import {
 } from "./services/background.ts";
 import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
+import { checkStoreRuntime } from "./kv/runtime_stamp.ts";
 import { indexAlertCustomers } from "./kv/fraud.ts";
 import { backfillJudged } from "./services/fraud/judged.ts";
 import {
@@ -81,12 +82,19 @@ const kv = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvP
     Deno.exit(1);
   },
 );
-await checkStoreLayout(kv).catch((error) => {
-  if (!(error instanceof StoreLayoutError)) throw error;
-  console.error(error.message);
-  kv.close();
-  Deno.exit(1);
-});
+// Which Deno serves the store, first: a value this Deno cannot read fails every read after it
+// (kv/runtime_stamp.ts; README, Deploying to Deno Deploy).
+await checkStoreRuntime(kv, {
+  role: "server",
+  remote: isKvConnectUrl(config.kvPath),
+  task: "start",
+})
+  .then(() => checkStoreLayout(kv)).catch((error) => {
+    if (!(error instanceof StoreLayoutError)) throw error;
+    console.error(error.message);
+    kv.close();
+    Deno.exit(1);
+  });
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // Alerts stored before what they judged was recorded (README "Fraud detection", Alerts).

@@ -26,7 +26,14 @@ import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
-import { KvOpenError, openStore, prepareStoreFile, storeFileExists } from "../kv/open.ts";
+import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
+import {
+  isKvConnectUrl,
+  KvOpenError,
+  openStore,
+  prepareStoreFile,
+  storeFileExists,
+} from "../kv/open.ts";
 import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
 
 interface Io {
@@ -57,6 +64,9 @@ async function openServices(config: Config, verb: Command["verb"]) {
   }
   const kv = await retryWhileLocked(() => openStore(config.kvPath));
   try {
+    await retryWhileLocked(() =>
+      checkStoreRuntime(kv, { role: "cli", remote: isKvConnectUrl(config.kvPath), task: "admin" })
+    );
     await retryWhileLocked(() => checkStoreLayout(kv));
     const signingKey = config.auditSigningKey ??
       await retryWhileLocked(() => loadOrCreateSecret(kv, "audit_signing_key"));

@@ -23,7 +23,8 @@ import {
 } from "../services/backfill.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
-import { KvOpenError, openStore, storeFileExists } from "../kv/open.ts";
+import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
+import { isKvConnectUrl, KvOpenError, openStore, storeFileExists } from "../kv/open.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
@@ -112,10 +113,12 @@ async function main(): Promise<void> {
     throw error;
   });
   try {
-    await withLockRetry(() => checkStoreLayout(kv)).catch((error) => {
-      if (error instanceof StoreLayoutError) fail(error.message);
-      throw error;
-    });
+    const remote = isKvConnectUrl(config.kvPath);
+    await withLockRetry(() => checkStoreRuntime(kv, { role: "cli", remote, task: "backfill" }))
+      .then(() => withLockRetry(() => checkStoreLayout(kv))).catch((error) => {
+        if (error instanceof StoreLayoutError) fail(error.message);
+        throw error;
+      });
     const auditSigningKey = config.auditSigningKey ??
       await withLockRetry(() => loadOrCreateSecret(kv, "audit_signing_key"));
     const resolved = {

@@ -5,8 +5,15 @@
 import Stripe from "stripe";
 import type { Config } from "../config.ts";
 import { keys } from "../kv/keys.ts";
-import { STORE_LAYOUT } from "../kv/layout.ts";
-import { describeKvOpenFailure } from "../kv/open.ts";
+import { isEmpty, STORE_LAYOUT } from "../kv/layout.ts";
+import { describeKvOpenFailure, isKvConnectUrl } from "../kv/open.ts";
+import {
+  currentRuntime,
+  judgeRuntime,
+  readStoreRuntime,
+  storeContents,
+  type StoreRuntime,
+} from "../kv/runtime_stamp.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
 import { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../services/metrics.ts";
 
@@ -107,16 +114,25 @@ export async function checkKv(
   });
   try {
     kv = await Promise.race([openKv(config.kvPath), timeout]);
-    const [stamp, any] = await Promise.race([
-      Promise.all([
-        kv.get<number>(keys.storeLayout()),
-        Array.fromAsync(kv.list({ prefix: [] }, { limit: 1 })),
-      ]),
+    const store = kv;
+    const [stored, contents] = await Promise.race([
+      Promise.all([readStoreRuntime(store), storeContents(store)]),
       timeout,
     ]);
     const findings = [ok("kv", `reachable at ${where}`)];
+    const runtime = checkRuntime(config, stored.value, contents);
+    findings.push(runtime.finding);
+    if (runtime.unreadable) {
+      // every other reading of this store would fail the same way
+      kv.close();
+      return { findings, kv: null };
+    }
+    const [stamp, empty] = await Promise.race([
+      Promise.all([kv.get<number>(keys.storeLayout()), isEmpty(kv)]),
+      timeout,
+    ]);
     if (stamp.value === STORE_LAYOUT) findings.push(ok("kv layout", `layout ${STORE_LAYOUT}`));
-    else if (stamp.value === null && any.length === 0) {
+    else if (stamp.value === null && empty) {
       findings.push(ok("kv layout", "an empty store: the first start stamps it"));
     } else {
       findings.push(fail(
@@ -133,6 +149,38 @@ export async function checkKv(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * This Deno against the one the store's stamp names (kv/runtime_stamp.ts): a
+ * Deno that cannot read the store's values, or whose values the serving Deno
+ * cannot read (the CLI run with it is refused), fails.
+ */
+function checkRuntime(
+  config: Config,
+  stored: StoreRuntime | null,
+  contents: "empty" | "data" | "unreadable",
+): { finding: Finding; unreadable: boolean } {
+  const mine = currentRuntime();
+  const remote = isKvConnectUrl(config.kvPath);
+  const verdict = judgeRuntime(stored, mine, contents, { role: "doctor", remote, task: "doctor" });
+  if (!verdict.ok) {
+    // a KV Connect store whose server has not started on it since this stamp came in: the CLI
+    // waits for that start, the doctor only says so
+    const finding = stored === null && !verdict.unreadable
+      ? warn("kv runtime", verdict.message, verdict.fix)
+      : fail("kv runtime", verdict.message, verdict.fix);
+    return { finding, unreadable: verdict.unreadable };
+  }
+  const serializer = mine.serializer === null ? "" : `, V8 serializer ${mine.serializer}`;
+  const finding = stored
+    ? ok("kv runtime", `served by Deno ${stored.deno}; this Deno ${mine.deno}${serializer} matches`)
+    : ok(
+      "kv runtime",
+      `no Deno recorded yet (the server's start records its own); this is Deno ${mine.deno}` +
+        serializer,
+    );
+  return { finding, unreadable: false };
 }
 
 /**

@@ -14,6 +14,8 @@ export const keys = {
   secret: (name: string) => ["secrets", name],
   /** the key layout the store was written in (kv/layout.ts) */
   storeLayout: () => ["meta", "layout"],
+  /** the Deno that serves the store, and the serializer version it writes (kv/runtime_stamp.ts) */
+  storeRuntime: () => ["meta", "runtime"],
   /** a job due at `dueAt` (ms); see kv/jobs.ts */
   job: (dueAt: number, id: string) => ["jobs", dueAt, id],
   jobsDueBefore: (dueAt: number) => ["jobs", dueAt],

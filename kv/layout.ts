@@ -18,10 +18,24 @@ export const STORE_LAYOUT = 2;
 
 export class StoreLayoutError extends Error {}
 
+/**
+ * The error Deno throws reading a value in a V8 serializer version newer than
+ * its own (kv/runtime_stamp.ts): Deno 2.5 reading what Deno 2.9 wrote.
+ */
+export function isUnreadableValue(error: unknown): boolean {
+  return error instanceof RangeError && /could not deserialize value/i.test(error.message);
+}
+
 /** Stamps an empty store; passes a store of this layout; refuses any other. */
 export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
   await commitChecked(kv, async (op) => {
-    const stamp = await kv.get<number>(keys.storeLayout());
+    const stamp = await kv.get<number>(keys.storeLayout()).catch((error) => {
+      if (!isUnreadableValue(error)) throw error;
+      throw new StoreLayoutError(
+        `this KV store was written by a newer Deno than this one (${Deno.version.deno}), whose ` +
+          "values it cannot read; nothing was written. Run this with the Deno the server runs.",
+      );
+    });
     if (stamp.value === STORE_LAYOUT) return;
     if (stamp.value !== null) throw refused(stamp.value);
     if (!await isEmpty(kv)) {
@@ -37,8 +51,12 @@ export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
   }, { attempts: 3, what: "the store's layout stamp" });
 }
 
-async function isEmpty(kv: Deno.Kv): Promise<boolean> {
-  for await (const _ of kv.list({ prefix: [] }, { limit: 1 })) return false;
+/** No entry but the runtime stamp (kv/runtime_stamp.ts), which is checked and written first. */
+export async function isEmpty(kv: Deno.Kv): Promise<boolean> {
+  const runtime = JSON.stringify(keys.storeRuntime());
+  for await (const e of kv.list({ prefix: [] }, { limit: 2 })) {
+    if (JSON.stringify(e.key) !== runtime) return false;
+  }
   return true;
 }
 
