@@ -7,7 +7,8 @@
  * applier) and in a commit of its own (an applier that does not join it).
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
+import { refundedChargeEvent } from "./helpers/emulator.ts";
+import { waitUntil } from "./helpers/waiting.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import {
   customerEvent,
@@ -16,7 +17,6 @@ import {
   useApplier,
   withEmulatorApp,
 } from "./helpers/webhooks.ts";
-import { stripeEvent } from "./helpers/stripe_objects.ts";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
@@ -24,15 +24,6 @@ import { webhookJobHandlers } from "../services/webhooks/service.ts";
 import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "../services/webhooks/outcome.ts";
 import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 import type { EventApplier } from "../services/webhooks/processing.ts";
-
-/** Waits (20 s at most: a busy machine is slow, never wrong) until `ready()`. */
-async function waitUntil(ready: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await ready())) {
-    if (Date.now() - started > 20_000) throw new Error(what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 const failing: EventApplier = {
   apply: () => Promise.reject(new Error("Stripe unreachable from this isolate (injected)")),
@@ -86,7 +77,7 @@ async function assertSettledByTheLateAttempt(t: TestApp, eventId: string): Promi
 
 Deno.test("an inline attempt that outlived every retry and then processed the event closes its dead alert", async () => {
   await withEmulatorApp(async ({ t, emu, stripe }) => {
-    const { event, pi } = await refundedChargeEvent(stripe);
+    const { event, pi } = await refundedChargeEvent(stripe, "late@example.com");
     const until = Promise.withResolvers<void>();
     const held = emu.faults.inject({
       kind: "latency",
@@ -133,20 +124,3 @@ Deno.test("a late success settled in its own commit (an applier that does not jo
     await t.close();
   }
 });
-
-/** A refunded charge whose refund the service never saw: its `charge.refunded` reads refunds back. */
-async function refundedChargeEvent(stripe: Stripe): Promise<{ event: Stripe.Event; pi: string }> {
-  const customer = await stripe.customers.create({ email: "late@example.com" });
-  const pi = await stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    customer: customer.id,
-    payment_method: "pm_card_visa",
-    confirm: true,
-  });
-  await stripe.refunds.create({ payment_intent: pi.id });
-  const charge = await stripe.charges.retrieve(pi.latest_charge as string);
-  const { refunds: _listed, ...bare } = charge; // only the read-back tells the refund
-  const event = stripeEvent("charge.refunded", bare as Stripe.Charge, charge.created + 5);
-  return { event, pi: pi.id };
-}

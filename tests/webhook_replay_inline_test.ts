@@ -5,41 +5,14 @@
  * the event is applied once and the record shows that one attempt's outcome.
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
+import { refundedChargeEvent } from "./helpers/emulator.ts";
+import { waitUntil } from "./helpers/waiting.ts";
 import { createAdmin, otpHeaders } from "./helpers/identity.ts";
 import { type EmulatorAppHarness, postEvent, withEmulatorApp } from "./helpers/webhooks.ts";
-import { stripeEvent } from "./helpers/stripe_objects.ts";
 import { listAuditLog } from "../services/audit/query.ts";
 import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 
 const BASE = "/api/admin/payments/webhook-events";
-
-/** Waits (20 s at most: a busy machine is slow, never wrong) until `ready()`. */
-async function waitUntil(ready: () => boolean, what: string): Promise<void> {
-  const started = Date.now();
-  while (!ready()) {
-    if (Date.now() - started > 20_000) throw new Error(what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** A refunded charge whose refund the service never saw: its `charge.refunded` reads refunds back. */
-async function refundedChargeEvent(stripe: Stripe): Promise<{ event: Stripe.Event; pi: string }> {
-  const customer = await stripe.customers.create({ email: "held@example.com" });
-  const pi = await stripe.paymentIntents.create({
-    amount: 4200,
-    currency: "usd",
-    customer: customer.id,
-    payment_method: "pm_card_visa",
-    confirm: true,
-  });
-  await stripe.refunds.create({ payment_intent: pi.id });
-  const charge = await stripe.charges.retrieve(pi.latest_charge as string);
-  assert.equal(charge.amount_refunded, 4200);
-  const { refunds: _listed, ...bare } = charge; // only the read-back tells the refund
-  const event = stripeEvent("charge.refunded", bare as Stripe.Charge, charge.created + 5);
-  return { event, pi: pi.id };
-}
 
 async function replayAudit(h: EmulatorAppHarness) {
   const { deps, services } = h.t;
@@ -51,7 +24,7 @@ Deno.test("a forced replay while the inline attempt is at Stripe is 409 naming i
   await withEmulatorApp(async (h) => {
     const { t, emu } = h;
     const admin = await createAdmin(t, "admin");
-    const { event, pi } = await refundedChargeEvent(h.stripe);
+    const { event, pi } = await refundedChargeEvent(h.stripe, "held@example.com");
     const until = Promise.withResolvers<void>();
     const held = emu.faults.inject({
       kind: "latency",
@@ -108,7 +81,7 @@ Deno.test("an inline attempt that never ended (its process died) holds replays o
   await withEmulatorApp(async (h) => {
     const { t, emu } = h;
     const admin = await createAdmin(t, "admin");
-    const { event } = await refundedChargeEvent(h.stripe);
+    const { event } = await refundedChargeEvent(h.stripe, "held@example.com");
     const held = emu.faults.inject({
       kind: "latency",
       method: "GET",

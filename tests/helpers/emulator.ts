@@ -1,6 +1,7 @@
 import Stripe from "stripe";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../emulator/mod.ts";
 import { waitingFor } from "./waiting.ts";
+import { stripeEvent } from "./stripe_objects.ts";
 
 /** The official SDK pointed at the emulator, with SDK retries off so tests see every answer. */
 export function stripeFor(emu: Emulator): Stripe {
@@ -114,4 +115,28 @@ export function confirmedPayment(
     confirm: true,
     ...p,
   });
+}
+
+/**
+ * A paid-then-refunded charge whose refund the service never saw, as its
+ * `charge.refunded` event without the listed refunds (today's API shape):
+ * applying it reads the refunds back from Stripe (`GET /v1/refunds`).
+ */
+export async function refundedChargeEvent(
+  stripe: Stripe,
+  email: string,
+): Promise<{ event: Stripe.Event; pi: string }> {
+  const customer = await stripe.customers.create({ email });
+  const pi = await stripe.paymentIntents.create({
+    amount: 4200,
+    currency: "usd",
+    customer: customer.id,
+    payment_method: "pm_card_visa",
+    confirm: true,
+  });
+  await stripe.refunds.create({ payment_intent: pi.id });
+  const charge = await stripe.charges.retrieve(pi.latest_charge as string);
+  const { refunds: _listed, ...bare } = charge; // only the read-back tells the refund
+  const event = stripeEvent("charge.refunded", bare as Stripe.Charge, charge.created + 5);
+  return { event, pi: pi.id };
 }

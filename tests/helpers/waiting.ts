@@ -19,3 +19,15 @@ export async function waitingFor<T>(what: string, promise: Promise<T>): Promise<
     clearInterval(timer);
   }
 }
+
+/** Polls (20 s at most: a busy machine is slow, never wrong) until `ready()`; else throws `what`. */
+export async function waitUntil(
+  ready: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
+  const started = Date.now();
+  while (!(await ready())) {
+    if (Date.now() - started > 20_000) throw new Error(what);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
