@@ -16,6 +16,7 @@ import { userRoutes } from "./routes/users.ts";
 import { transactionRoutes } from "./routes/transactions.ts";
 import { customerRoutes } from "./routes/customers.ts";
 import { refundRoutes } from "./routes/refunds.ts";
+import { refundDecisionRoutes } from "./routes/refund_decisions.ts";
 import { opsAlertRoutes } from "./routes/ops_alerts.ts";
 import { disputeRoutes } from "./routes/disputes.ts";
 import { fraudRoutes } from "./routes/fraud.ts";
@@ -94,6 +95,7 @@ function mountApiRoutes(app: Router, services: Services): void {
   app.route("/api/admin/payments", transactionRoutes(services));
   app.route("/api/admin/payments", customerRoutes(services));
   app.route("/api/admin/payments", refundRoutes(services));
+  app.route("/api/admin/payments", refundDecisionRoutes(services));
   app.route("/api/admin/payments", opsAlertRoutes(services));
   app.route("/api/admin/payments", disputeRoutes(services));
   app.route("/api/admin/payments", fraudRoutes(services));

@@ -1,7 +1,7 @@
 /**
  * /refunds (mounted under /api/admin/payments): ask for a refund (operator+,
- * 2FA), list and read them (viewer+), approve (2FA) or reject one awaiting a
- * second person. POSTs take an optional `Idempotency-Key`; a replayed answer
+ * 2FA), list and read them (viewer+); approving (2FA) or rejecting one awaiting
+ * a second person is routes/refund_decisions.ts. POSTs take an optional `Idempotency-Key`; a replayed answer
  * carries `Idempotent-Replayed: true`, and so does a decision the approver had
  * already made, answered again (README, "Two-person rules").
  */
@@ -12,17 +12,9 @@ import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { assigneeFilter, callContext } from "./context.ts";
 import type { AppEnv } from "./env.ts";
-import {
-  errorResponses,
-  jsonBody,
-  jsonContent,
-  NoteSchema,
-  REFUND_SEND_REFUSALS,
-  requiredApprovalHashField,
-} from "../openapi/schemas.ts";
+import { errorResponses, jsonBody, jsonContent, NoteSchema } from "../openapi/schemas.ts";
 import { RefundDetailSchema, RefundSchema } from "../openapi/record_schemas.ts";
 import {
-  approvalHashRequired,
   isUndecided,
   REFUND_REASONS,
   REFUND_STATUSES,
@@ -45,7 +37,7 @@ import {
 const reasonError = `reason must be one of ${REFUND_REASONS.join(", ")}`;
 const statusError = `status must be one of ${REFUND_STATUSES.join(", ")}`;
 
-const IdempotencyHeader = z.object({
+export const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
     .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
       param: { name: "idempotency-key", in: "header" },
@@ -53,14 +45,14 @@ const IdempotencyHeader = z.object({
     }),
 });
 
-const IdParam = idPath([REFUND], "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
+export const IdParam = idPath([REFUND], "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 const ShowParam = idPath(
   [REFUND, STRIPE_REFUND],
   "rfd_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
   "our `rfd_…` id, or the Stripe refund id `re_…`",
 );
 
-const Note = NoteSchema.openapi({ example: "checked with the customer" });
+export const Note = NoteSchema.openapi({ example: "checked with the customer" });
 
 const TOO_LARGE = `amount is too large: at most ${Number.MAX_SAFE_INTEGER} minor units`;
 
@@ -184,71 +176,7 @@ const show = adminRoute({ permission: "refunds.read" }, {
   },
 });
 
-const approve = adminRoute({ permission: "refunds.approve", secondFactor: true }, {
-  method: "post",
-  path: "/refunds/{id}/approve",
-  tags: ["refunds"],
-  summary: "Approve a refund awaiting approval (not your own) and send it",
-  description: "Approving again a refund you already approved answers it as it stands now " +
-    "(200, or 202 while Stripe's outcome is unknown) with `Idempotent-Replayed: true`, as " +
-    "`POST /approvals/{id}/approve` answers `replayed: true`: nothing is sent again. A refund " +
-    "someone else decided, or that you rejected, is 409. `approval_hash` is required: read the " +
-    "refund first and send its `approval.hash`; without it (`{}`, or no body) the answer is 422 " +
-    "on `body.approval_hash` and nothing is decided.",
-  request: {
-    params: IdParam,
-    headers: IdempotencyHeader,
-    // required (README, "A first session"): you approve exactly the refund you read
-    body: jsonBody(
-      z.object({
-        note: Note.optional(),
-        approval_hash: requiredApprovalHashField(
-          "the refund's `approval.hash` as GET /api/admin/payments/refunds/{id} shows it",
-          "required: the `approval.hash` of the refund as you read it " +
-            "(GET /api/admin/payments/refunds/{id}); " +
-            "refused (409) if the refund differs",
-          approvalHashRequired().message,
-        ),
-      }).strict().openapi("RefundApproval", {
-        example: { note: "checked with the customer", approval_hash: "9f2c4e1a".repeat(8) },
-      }),
-    ),
-  },
-  responses: {
-    200: jsonContent(RefundDetailSchema, "approved and sent: Stripe answered"),
-    202: jsonContent(RefundDetailSchema, "approved and sent; outcome not known yet"),
-    ...errorResponses(
-      "not_found",
-      "conflict",
-      "self_approval_forbidden",
-      "idempotency_key_reused",
-      ...REFUND_SEND_REFUSALS,
-    ),
-  },
-});
-
-const reject = adminRoute({ permission: "refunds.approve" }, {
-  method: "post",
-  path: "/refunds/{id}/reject",
-  tags: ["refunds"],
-  summary: "Reject a refund awaiting approval (releases its reservation)",
-  description: "Rejecting again a refund you already rejected answers it as it stands (200) " +
-    "with `Idempotent-Replayed: true`, as `POST /approvals/{id}/reject` answers " +
-    "`replayed: true`. A refund someone else decided, or that you approved, is 409. The " +
-    "requester withdraws their own refund; anyone else decides as an approver would: never an " +
-    "account linked to the requester (403 `self_approval_forbidden`, nothing rejected).",
-  request: {
-    params: IdParam,
-    headers: IdempotencyHeader,
-    body: jsonBody(z.object({ note: Note }).strict().openapi("RefundRejection")),
-  },
-  responses: {
-    200: jsonContent(RefundDetailSchema, "rejected"),
-    ...errorResponses("not_found", "conflict", "self_approval_forbidden", "idempotency_key_reused"),
-  },
-});
-
-function markReplay(c: Context<AppEnv>, result: RefundResult): void {
+export function markReplay(c: Context<AppEnv>, result: RefundResult): void {
   if (result.replayed) c.header("Idempotent-Replayed", "true");
 }
 
@@ -281,24 +209,5 @@ export function refundRoutes(services: Services) {
     })
     .openapi(show, async (c) => {
       return c.json(await services.refunds.get(c.req.valid("param").id), 200);
-    })
-    .openapi(approve, async (c) => {
-      const { id } = c.req.valid("param");
-      const body = c.req.valid("json");
-      const result = await services.refunds.approve(callContext(c), id, body);
-      markReplay(c, result);
-      return isUndecided(result.refund.status)
-        ? c.json(result.refund, 202)
-        : c.json(result.refund, 200);
-    })
-    .openapi(reject, async (c) => {
-      const { id } = c.req.valid("param");
-      const result = await services.refunds.reject(
-        callContext(c),
-        id,
-        c.req.valid("json"),
-      );
-      markReplay(c, result);
-      return c.json(result.refund, 200);
     });
 }
