@@ -12,13 +12,14 @@ import { waitUntil } from "./helpers/waiting.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import {
   customerEvent,
+  deliverWithReadBackHeld,
   otherWebhookService,
   postEvent,
   useApplier,
+  WEBHOOK_ENV,
   withEmulatorApp,
 } from "./helpers/webhooks.ts";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { WEBHOOK_ENV } from "./helpers/webhooks.ts";
 import { listDeadJobs, listJobs, runDueJobs } from "../kv/jobs.ts";
 import { webhookJobHandlers } from "../services/webhooks/service.ts";
 import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_PROCESS_JOB } from "../services/webhooks/outcome.ts";
@@ -78,19 +79,10 @@ async function assertSettledByTheLateAttempt(t: TestApp, eventId: string): Promi
 Deno.test("an inline attempt that outlived every retry and then processed the event closes its dead alert", async () => {
   await withEmulatorApp(async ({ t, emu, stripe }) => {
     const { event, pi } = await refundedChargeEvent(stripe, "late@example.com");
-    const until = Promise.withResolvers<void>();
-    const held = emu.faults.inject({
-      kind: "latency",
-      method: "GET",
-      path: "/v1/refunds",
-      until: until.promise,
-    });
-    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
-    await waitUntil(() => held.remaining() === 0, "the inline attempt's read-back was not held");
+    const held = await deliverWithReadBackHeld({ t, emu }, event);
 
     await retriesUseUpTheirAttempts(t, event.id);
 
-    until.resolve();
     await held.release();
     await t.services.webhooks.drain();
     await assertSettledByTheLateAttempt(t, event.id);

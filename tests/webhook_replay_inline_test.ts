@@ -6,9 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { refundedChargeEvent } from "./helpers/emulator.ts";
-import { waitUntil } from "./helpers/waiting.ts";
 import { createAdmin, otpHeaders } from "./helpers/identity.ts";
-import { type EmulatorAppHarness, postEvent, withEmulatorApp } from "./helpers/webhooks.ts";
+import {
+  deliverWithReadBackHeld,
+  type EmulatorAppHarness,
+  withEmulatorApp,
+} from "./helpers/webhooks.ts";
 import { listAuditLog } from "../services/audit/query.ts";
 import { INLINE_LEASE_MS } from "../services/webhooks/claims.ts";
 
@@ -25,17 +28,7 @@ Deno.test("a forced replay while the inline attempt is at Stripe is 409 naming i
     const { t, emu } = h;
     const admin = await createAdmin(t, "admin");
     const { event, pi } = await refundedChargeEvent(h.stripe, "held@example.com");
-    const until = Promise.withResolvers<void>();
-    const held = emu.faults.inject({
-      kind: "latency",
-      method: "GET",
-      path: "/v1/refunds",
-      until: until.promise,
-    });
-    const intake = await postEvent(t.app, event, { clock: t.clock });
-    assert.equal(intake.status, 200);
-    await intake.body?.cancel();
-    await waitUntil(() => held.remaining() === 0, "the inline attempt's read-back was not held");
+    const held = await deliverWithReadBackHeld(h, event);
     const listed = emu.requests.total();
 
     const res = await t.app.request(`${BASE}/${event.id}/replay?force=true`, {
@@ -52,7 +45,6 @@ Deno.test("a forced replay while the inline attempt is at Stripe is 409 naming i
     assert.match(problem.detail, /GET \/api\/admin\/payments\/webhook-events\//);
     assert.equal(emu.requests.total(), listed, "the replay asked Stripe nothing");
 
-    until.resolve();
     await held.release();
     await t.services.webhooks.drain();
     const record = await t.services.webhooks.get(event.id);
@@ -79,17 +71,10 @@ Deno.test("a forced replay while the inline attempt is at Stripe is 409 naming i
 
 Deno.test("an inline attempt that never ended (its process died) holds replays off only until its lease runs out", async () => {
   await withEmulatorApp(async (h) => {
-    const { t, emu } = h;
+    const { t } = h;
     const admin = await createAdmin(t, "admin");
     const { event } = await refundedChargeEvent(h.stripe, "held@example.com");
-    const held = emu.faults.inject({
-      kind: "latency",
-      method: "GET",
-      path: "/v1/refunds",
-      ms: Infinity,
-    });
-    await (await postEvent(t.app, event, { clock: t.clock })).body?.cancel();
-    await waitUntil(() => held.remaining() === 0, "the inline attempt's read-back was not held");
+    const held = await deliverWithReadBackHeld(h, event);
     const early = await t.app.request(`${BASE}/${event.id}/replay?force=true`, {
       method: "POST",
       headers: otpHeaders(t, admin),

@@ -11,6 +11,7 @@ import { stripeEvent } from "./stripe_objects.ts";
 import { createWebhookService, type WebhookService } from "../../services/webhooks/service.ts";
 import { type EventApplier } from "../../services/webhooks/processing.ts";
 import { createTestApp, type TestApp } from "./app.ts";
+import { waitUntil } from "./waiting.ts";
 
 export const WEBHOOK_PATH = "/api/webhooks/stripe";
 /** two secrets, as during a rotation: either verifies */
@@ -299,4 +300,26 @@ export async function withWebhookApp(
     await t.services.webhooks.drain();
     await t.close();
   }
+}
+
+/**
+ * Delivers `event` (one whose processing reads refunds back: `GET /v1/refunds`)
+ * with that read-back held by the emulator until `release()`, and returns once
+ * the attempt right after intake is waiting on it.
+ */
+export async function deliverWithReadBackHeld(
+  h: Pick<EmulatorAppHarness, "t" | "emu">,
+  event: Stripe.Event,
+): Promise<{ release(): Promise<void> }> {
+  const held = h.emu.faults.inject({
+    kind: "latency",
+    method: "GET",
+    path: "/v1/refunds",
+    ms: Infinity,
+  });
+  const intake = await postEvent(h.t.app, event, { clock: h.t.clock });
+  if (intake.status !== 200) throw new Error(`the delivery answered ${intake.status}`);
+  await intake.body?.cancel();
+  await waitUntil(() => held.remaining() === 0, "the inline attempt's read-back was not held");
+  return { release: () => held.release() };
 }
