@@ -105,6 +105,8 @@ const envSchema = z.object({
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
   DEMO: z.enum(["0", "1"], { error: "DEMO must be 1 or 0" }).optional(),
+  KV_RUNTIME_TAKEOVER: z.enum(["0", "1"], { error: "KV_RUNTIME_TAKEOVER must be 1 or 0" })
+    .optional(),
   API_TOKEN_TTL_DAYS: intIn("API_TOKEN_TTL_DAYS", 1, 3650).optional(),
   API_RATE_LIMIT_PER_MIN: intIn("API_RATE_LIMIT_PER_MIN", 1, 1_000_000_000).optional(),
   STEP_UP_RATE_LIMIT_PER_MIN: intIn("STEP_UP_RATE_LIMIT_PER_MIN", 1, 1_000_000).optional(),
@@ -142,6 +144,11 @@ export interface Config {
   /** undefined = the platform default (Deno Deploy) */
   kvPath: string | undefined;
   demo: boolean;
+  /**
+   * KV_RUNTIME_TAKEOVER=1: the server, on a newer Deno than the one a KV Connect
+   * store's stamp names, takes the store over (README, Deploying to Deno Deploy)
+   */
+  kvRuntimeTakeover: boolean;
   onDenoDeploy: boolean;
   stripe: {
     secretKey: string | undefined;
@@ -224,6 +231,7 @@ export function parseConfig(
     port: e.PORT ?? 8000,
     kvPath: e.KV_PATH ?? (onDenoDeploy ? undefined : DEFAULT_KV_PATH),
     demo,
+    kvRuntimeTakeover: e.KV_RUNTIME_TAKEOVER === "1",
     onDenoDeploy,
     stripe: {
       secretKey,

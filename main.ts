@@ -84,11 +84,16 @@ const kv = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvP
 );
 // Which Deno serves the store, first: a value this Deno cannot read fails every read after it
 // (kv/runtime_stamp.ts; README, Deploying to Deno Deploy).
+// Through a KV Connect URL a newer Deno takes the store over only with KV_RUNTIME_TAKEOVER=1.
 await checkStoreRuntime(kv, {
   role: "server",
   remote: isKvConnectUrl(config.kvPath),
   task: "start",
+  takeover: config.kvRuntimeTakeover,
 })
+  .then((tookOver) => {
+    if (tookOver) log.warn(tookOver);
+  })
   .then(() => checkStoreLayout(kv)).catch((error) => {
     if (!(error instanceof StoreLayoutError)) throw error;
     console.error(error.message);

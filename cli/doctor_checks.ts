@@ -122,6 +122,15 @@ export async function checkKv(
     const findings = [ok("kv", `reachable at ${where}`)];
     const runtime = checkRuntime(config, stored.value, contents);
     findings.push(runtime.finding);
+    if (config.kvRuntimeTakeover && isKvConnectUrl(config.kvPath)) {
+      findings.push(warn(
+        "kv runtime takeover",
+        "KV_RUNTIME_TAKEOVER=1 is set: the server's start takes this store over from an older " +
+          "Deno's server (a deployment), which then cannot read it",
+        "unset KV_RUNTIME_TAKEOVER once the server on the new Deno has started: it is for that " +
+          "one start",
+      ));
+    }
     if (runtime.unreadable) {
       // every other reading of this store would fail the same way
       kv.close();

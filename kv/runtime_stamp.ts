@@ -9,7 +9,11 @@
  * writes anything, with both versions named and the fix.
  *
  * The stamp is a Uint8Array (JSON), which every Deno reads. The server stamps
- * its Deno at each start: it serves the store. The admin CLI and the backfill
+ * its Deno at each start: it serves the store. On a local file a server on a
+ * newer Deno takes the store over (Deno was upgraded); through a KV Connect URL
+ * another server (the deployment) may still serve it, so a newer one refuses
+ * unless told it replaces that one (KV_RUNTIME_TAKEOVER=1, README
+ * "Configuration"). The admin CLI and the backfill
  * compare theirs with it and never move it; only a process starting a new
  * local store stamps that one. A store without the stamp (written before it)
  * is taken as it is, except through a KV Connect URL, where the CLI cannot
@@ -36,7 +40,15 @@ export interface RuntimeCheck {
   remote: boolean;
   /** the task named in the fix (`admin`, `backfill`, `doctor`, `start`) */
   task: string;
+  /**
+   * the server replaces the one an older Deno ran on a KV Connect store, and
+   * stamps it (KV_RUNTIME_TAKEOVER=1); the CLI and the doctor ignore it
+   */
+  takeover?: boolean;
 }
+
+/** The environment variable that lets a newer Deno's server take a KV Connect store over. */
+export const TAKEOVER_VARIABLE = "KV_RUNTIME_TAKEOVER";
 
 export class StoreRuntimeError extends StoreLayoutError {}
 
@@ -132,7 +144,7 @@ export function judgeRuntime(
   contents: "empty" | "data" | "unreadable",
   check: RuntimeCheck,
 ): Verdict {
-  const { role, remote, task } = check;
+  const { role, remote, task, takeover } = check;
   if (contents === "unreadable" && (stored === null || order(mine, stored) >= 0)) {
     return {
       ok: false,
@@ -173,7 +185,28 @@ export function judgeRuntime(
       fix: `run with Deno ${stored.deno}: ${npx(stored.deno, task)}`,
     };
   }
-  if (role === "server") return { ok: true, stamp: true }; // it serves the store from now on
+  if (role === "server") {
+    // a local store: Deno was upgraded, and this server serves the store from now on
+    if (!remote) return { ok: true, stamp: true };
+    if (takeover) {
+      return {
+        ok: true,
+        stamp: true,
+        note: `took the KV store over from ${describe(stored)}, as ${TAKEOVER_VARIABLE}=1 ` +
+          `asks: a server on that Deno can no longer read it; unset ${TAKEOVER_VARIABLE}`,
+      };
+    }
+    // through a KV Connect URL the older Deno's server (a deployment) may still serve the store
+    return {
+      ok: false,
+      unreadable: false,
+      message: `this KV store (a KV Connect URL) is served by ${describe(stored)}, which cannot ` +
+        `read the values this ${describe(mine)} writes`,
+      fix: `start the server with Deno ${stored.deno}: ${npx(stored.deno, task)}; or, if this ` +
+        `server replaces the one on Deno ${stored.deno} as the store's server (which then can no ` +
+        `longer read it), start it once with ${TAKEOVER_VARIABLE}=1`,
+    };
+  }
   // a local store no server has started on yet: the newer Deno's stamp makes an older server
   // refuse it, rather than fail on the values written now
   if (role === "cli" && !remote && stored.by === "cli") return { ok: true, stamp: true };
@@ -184,7 +217,10 @@ export function judgeRuntime(
       `${describe(mine)} writes`,
     fix: `run ${task === "doctor" ? "the doctor and the CLI" : "the CLI"} with the Deno the ` +
       `server runs: ${npx(stored.deno, task)}` +
-      (remote ? "" : ` (or, if the server now runs Deno ${mine.deno}, start it once first)`),
+      (remote
+        ? ` (or, if a server on Deno ${mine.deno} replaces it, start that server once with ` +
+          `${TAKEOVER_VARIABLE}=1)`
+        : ` (or, if the server now runs Deno ${mine.deno}, start it once first)`),
   };
 }
 
@@ -203,9 +239,13 @@ export async function storeContents(kv: Deno.Kv): Promise<"empty" | "data" | "un
 /**
  * Checks this Deno against the store's stamp before anything else reads or
  * writes it (the layout stamp included); stamps it as `judgeRuntime` says.
- * Throws a StoreRuntimeError (one line: what, then the fix) when refused.
+ * Throws a StoreRuntimeError (one line: what, then the fix) when refused;
+ * returns what to log when it took the store over from another Deno's server.
  */
-export async function checkStoreRuntime(kv: Deno.Kv, check: RuntimeCheck): Promise<void> {
+export async function checkStoreRuntime(
+  kv: Deno.Kv,
+  check: RuntimeCheck,
+): Promise<string | undefined> {
   const mine = currentRuntime();
   for (let attempt = 0;; attempt++) {
     const stored = await readStoreRuntime(kv);
@@ -214,12 +254,13 @@ export async function checkStoreRuntime(kv: Deno.Kv, check: RuntimeCheck): Promi
       const fix = verdict.fix[0].toUpperCase() + verdict.fix.slice(1);
       throw new StoreRuntimeError(`${verdict.message}; nothing was written. ${fix}`);
     }
-    if (!verdict.stamp || check.role === "doctor") return;
+    if (!verdict.stamp || check.role === "doctor") return undefined;
     const res = await kv.atomic()
       .check({ key: keys.storeRuntime(), versionstamp: stored.versionstamp })
       .set(keys.storeRuntime(), encodeRuntime(mine, check.role))
       .commit();
     // another process stamped it meanwhile: judged again against that stamp
-    if (res.ok || attempt >= 3) return;
+    if (res.ok) return verdict.note;
+    if (attempt >= 3) return undefined;
   }
 }

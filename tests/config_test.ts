@@ -23,6 +23,12 @@ Deno.test("parseConfig() with an empty environment runs the local demo with the 
   assert.equal(c.stepUpTtlS, 300);
   assert.equal(c.logLevel, "info");
   assert.equal(c.auditSigningKey, undefined);
+  assert.equal(c.kvRuntimeTakeover, false);
+});
+
+Deno.test("parseConfig() reads KV_RUNTIME_TAKEOVER: 1 lets the server take a KV Connect store over", () => {
+  assert.equal(parseConfig({ KV_RUNTIME_TAKEOVER: "1" }).kvRuntimeTakeover, true);
+  assert.equal(parseConfig({ KV_RUNTIME_TAKEOVER: "0" }).kvRuntimeTakeover, false);
 });
 
 Deno.test("parseConfig() reads every variable of the contract", () => {
@@ -65,6 +71,7 @@ Deno.test("parseConfig() refuses bad values naming the variable and what is allo
     [{ STEP_UP_TTL_S: "5" }, /STEP_UP_TTL_S: .*at least 30/],
     [{ LOG_LEVEL: "verbose" }, /LOG_LEVEL: .*debug, info, warn, error/],
     [{ DEMO: "yes" }, /DEMO: DEMO must be 1 or 0/],
+    [{ KV_RUNTIME_TAKEOVER: "yes" }, /KV_RUNTIME_TAKEOVER: KV_RUNTIME_TAKEOVER must be 1 or 0/],
   ];
   for (const [env, message] of cases) {
     await t.step(Object.keys(env)[0], () => {
