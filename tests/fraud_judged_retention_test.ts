@@ -28,7 +28,13 @@ const F = "/api/admin/payments/fraud";
 const DAY = 24 * 3600_000;
 
 async function raise(t: TestApp, subject: string, s: Signal) {
-  return await raiseAlerts(raiseDeps(t), systemContext("test"), customerTarget(subject), [s], () => ({}));
+  return await raiseAlerts(
+    raiseDeps(t),
+    systemContext("test"),
+    customerTarget(subject),
+    [s],
+    () => ({}),
+  );
 }
 
 async function resolveLegitimate(t: TestApp, id: string) {
@@ -87,7 +93,10 @@ Deno.test("a payment judged long after its own time is kept for the margin from 
     t.clock.set(now + JUDGED_MARGIN_MS - 1);
     assert.equal((await raise(t, "cus_late", old)).hits, 0);
     t.clock.set(now + JUDGED_MARGIN_MS);
-    assert.equal((await judgedOf(t.kv, "cus_late", "velocity", ["txn_old"], t.clock.now())).size, 0);
+    assert.equal(
+      (await judgedOf(t.kv, "cus_late", "velocity", ["txn_old"], t.clock.now())).size,
+      0,
+    );
   } finally {
     await t.close();
   }
@@ -95,7 +104,10 @@ Deno.test("a payment judged long after its own time is kept for the margin from 
 
 Deno.test("judgedUntil: the payment's time plus the longest window and the margin, never less than the margin from now", () => {
   const now = Date.UTC(2026, 5, 1);
-  assert.equal(judgedUntil(new Date(now).toISOString(), now), now + MAX_WINDOW_MS + JUDGED_MARGIN_MS);
+  assert.equal(
+    judgedUntil(new Date(now).toISOString(), now),
+    now + MAX_WINDOW_MS + JUDGED_MARGIN_MS,
+  );
   const earlier = now - 10 * DAY;
   assert.equal(
     judgedUntil(new Date(earlier).toISOString(), now),
