@@ -21,7 +21,7 @@ import { loadOrCreateSecret } from "./kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "./kv/layout.ts";
 import { checkStoreRuntime } from "./kv/runtime_stamp.ts";
 import { indexAlertCustomers } from "./kv/fraud.ts";
-import { backfillJudged } from "./services/fraud/judged.ts";
+import { backfillJudged, retainJudged } from "./services/fraud/judged.ts";
 import {
   isKvConnectUrl,
   KvOpenError,
@@ -102,8 +102,10 @@ await checkStoreRuntime(kv, {
   });
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
-// Alerts stored before what they judged was recorded (README "Fraud detection", Alerts).
-await backfillJudged(kv);
+// Alerts stored before what they judged was recorded, and what was judged before it was kept for
+// a bounded time (README "Fraud detection", Alerts).
+await backfillJudged(kv, systemClock);
+await retainJudged(kv, systemClock);
 // A local file's KV has one SQLite thread per handle: a second one lets the event applier's
 // (checked) reads run while the first commits (services/deps.ts). It is handed out once its
 // opening pass (deleting expired keys, a write) is over, so that pass never holds the lock

@@ -59,6 +59,15 @@ export interface RuleSettings {
 
 export type RuleSettingsMap = Record<RuleName, RuleSettings>;
 
+/**
+ * The longest window a rule can be given (`PUT /fraud/rules/{rule}` refuses a
+ * longer one, and so does an approved change as it applies): as long as the
+ * history the rules count in is kept (domain/fraud_history.ts). What an alert
+ * has judged is kept at least this long after the payment (README "Fraud
+ * detection", Alerts).
+ */
+export const MAX_WINDOW_MINUTES = 90 * 24 * 60;
+
 const SAME_FIVE = ["usd", "eur", "gbp", "cad", "aud"];
 function perCurrency(major: number, jpy: number): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(SAME_FIVE.map((c) => [c, major]));

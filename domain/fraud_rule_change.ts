@@ -6,7 +6,7 @@
  * (README "Tuning": refused, naming the field).
  */
 import type { FieldError } from "../core/errors.ts";
-import { type RuleSettings, SEVERITIES } from "./fraud.ts";
+import { MAX_WINDOW_MINUTES, type RuleSettings, SEVERITIES } from "./fraud.ts";
 
 /** The settings a change may set (`PUT /fraud/rules/{rule}`). */
 export type RuleChange = Partial<
@@ -113,11 +113,16 @@ function wholeNumberErrors(rule: RuleSettings["rule"], change: RuleChange): Fiel
  * fields in the change; the error names it): an alert level below the watch
  * level, a watch amount above the alert amount, the score's critical level
  * below its alert level; and a count threshold with a fraction
- * (`wholeNumberErrors`), also checked as an approved change applies.
+ * (`wholeNumberErrors`) or a window longer than `MAX_WINDOW_MINUTES`, also
+ * checked as an approved change applies.
  */
 export function ruleChangeErrors(current: RuleSettings, change: RuleChange): FieldError[] {
   const next = { ...current, ...change };
   const errors: FieldError[] = wholeNumberErrors(current.rule, change);
+  if (change.window_minutes !== undefined && change.window_minutes > MAX_WINDOW_MINUTES) {
+    // what an alert judged is kept for this longest window (README "Fraud detection", Alerts)
+    errors.push({ path: "body.window_minutes", message: "window_minutes is at most 90 days" });
+  }
   // a fraction is refused on its own: compared with the other levels it would only add noise
   if (errors.length) return errors;
   const named = (a: keyof RuleChange, b: keyof RuleChange) =>

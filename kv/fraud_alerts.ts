@@ -71,33 +71,57 @@ export function addAlertWrite(
 }
 
 /**
+ * A `fraudJudged` row: the alert that judged the item, and until when (ms,
+ * the service's clock) it stays judged. Rows written before the retention
+ * hold the alert id alone (a string) until the pass at start gives them one
+ * (services/fraud/judged.ts).
+ */
+export interface JudgedRow {
+  alert_id: string;
+  until: number;
+}
+
+/**
  * Records that alert `alertId` (of `subject` and `rule`) has judged `items`
- * (the payments, cards or customers its hits counted): once it is resolved,
- * a hit made only of them raises nothing again.
+ * (the payments, cards or customers its hits counted, each with until when
+ * it stays judged): once it is resolved, a hit made only of them raises
+ * nothing again. KV drops each row at its `until` (`expireIn`, a span from
+ * `now`, so the service's clock and KV's agree on when however they differ).
  */
 export function addJudged(
   op: Deno.AtomicOperation,
   subject: string,
   rule: string,
-  items: Iterable<string>,
+  items: Iterable<[item: string, until: number]>,
   alertId: string,
+  now: number,
 ): void {
-  for (const i of items) op.set(keys.fraudJudged(subject, rule, i), alertId);
+  for (const [i, until] of items) {
+    const row: JudgedRow = { alert_id: alertId, until };
+    op.set(keys.fraudJudged(subject, rule, i), row, { expireIn: Math.max(1, until - now) });
+  }
 }
 
-/** Which of `items` an alert of `subject` and `rule` has judged (any status). */
+/** Whether a `fraudJudged` row still judges its item at `now` (KV may not have dropped it yet). */
+export function judgedAt(value: JudgedRow | string | null, now: number): boolean {
+  if (value === null) return false;
+  return typeof value === "string" || value.until > now;
+}
+
+/** Which of `items` an alert of `subject` and `rule` has judged (any status), at `now`. */
 export async function judgedOf(
   kv: Deno.Kv,
   subject: string,
   rule: string,
   items: string[],
+  now: number,
 ): Promise<Set<string>> {
   const unique = [...new Set(items)];
-  const rows = await getManyChunked<string>(
+  const rows = await getManyChunked<JudgedRow | string>(
     kv,
     unique.map((i) => keys.fraudJudged(subject, rule, i)),
   );
-  return new Set(unique.filter((_, n) => rows[n].value !== null));
+  return new Set(unique.filter((_, n) => judgedAt(rows[n].value, now)));
 }
 
 /** The most refund ids an alert keeps (the newest). */

@@ -67,9 +67,13 @@ export const caseKeys = {
   fraudAlertsPrefix: () => ["fraud_alerts"],
   /** set once the alerts stored before `fraudJudged` existed have had their hits recorded */
   fraudJudgedBackfilled: () => ["meta", "fraud_judged_backfilled"],
+  /** set once the `fraudJudged` rows written without a retention have been given one */
+  fraudJudgedRetained: () => ["meta", "fraud_judged_retained"],
+  fraudJudgedPrefix: () => ["fraud_judged"],
   /**
    * what an alert of a subject and rule has judged (any status): a payment, a card or a
-   * customer the rule counted at one of its hits (services/fraud/judged.ts) -> alert id
+   * customer the rule counted at one of its hits (services/fraud/judged.ts) -> `{alert_id,
+   * until}` (`JudgedRow`, dropped by KV at `until`; a bare alert id from before the retention)
    */
   fraudJudged: (subject: string, rule: string, item: string) => [
     "fraud_judged",

@@ -1,6 +1,6 @@
 /** The fraud routes' schemas: alerts, signals, snoozes, rules, sweeps (README "Fraud detection"). */
 import { z } from "@hono/zod-openapi";
-import { ALERT_STATUSES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
+import { ALERT_STATUSES, MAX_WINDOW_MINUTES, RULE_NAMES, SEVERITIES } from "../domain/fraud.ts";
 import { DateTimeSchema as DateTime, NoteSchema } from "../openapi/schemas.ts";
 import { idPath, ours } from "../openapi/ids.ts";
 
@@ -107,7 +107,10 @@ const amountsMap = z.record(
 export const RulePatchSchema = z.object({
   enabled: z.boolean().optional(),
   shadow: z.boolean().optional(),
-  window_minutes: z.number().int().min(1).max(90 * 24 * 60, "window_minutes is at most 90 days")
+  window_minutes: z.number().int().min(1).max(
+    MAX_WINDOW_MINUTES,
+    "window_minutes is at most 90 days",
+  )
     .optional(),
   watch_at: z.number().min(0).nullable().optional().openapi({ description: LEVEL }),
   watch_points: z.number().int().min(0).max(100).optional(),

@@ -29,7 +29,7 @@ import {
   MAX_RECORD_CHARS,
 } from "../../kv/fraud.ts";
 import { ruleStillRaises } from "./rule_check.ts";
-import { judgedItems, notJudged } from "./judged.ts";
+import { judgedBy, notJudged } from "./judged.ts";
 
 export interface AlertTarget {
   subject: string;
@@ -164,7 +164,7 @@ export async function raisable(
 ): Promise<Signal[]> {
   const candidates = await live(d, target, signals);
   if (candidates.length === 0) return [];
-  if (!(await anythingNew(d.kv, target.subject, candidates))) return [];
+  if (!(await anythingNew(d.kv, target.subject, candidates, d.now()))) return [];
   return candidates;
 }
 
@@ -200,24 +200,25 @@ export async function addRaise(
     if (existing) op.check(existing);
     const isNew = !existing?.value;
     // none open: what an alert of the subject and rule already judged (a resolved one) raises
-    // nothing again (judged.ts); what it judged stays so, so nothing more to check in `op`
-    const left = isNew ? await notJudged(d.kv, target.subject, rule, sigs) : sigs;
+    // nothing again (judged.ts); what it judged stays so (for its retention, far longer than
+    // this commit), so nothing more to check in `op`
+    const left = isNew ? await notJudged(d.kv, target.subject, rule, sigs, nowMs) : sigs;
     if (left.length === 0) continue;
     const alert = existing?.value
       ? structuredClone(existing.value)
       : newAlert(d.newId("fa"), target, left[0], now);
     const fresh: string[] = [];
-    const judged = new Set<string>();
+    const counted: Signal[] = [];
     for (const s of left) {
       const x = s.transaction_id ?? s.at;
       if (fresh.includes(x)) continue;
       if (!isNew && (await d.kv.get(keys.fraudAlertHit(alert.id, x))).value) continue;
       fresh.push(x);
       addHit(alert, s, snapshotOf(s));
-      for (const i of judgedItems(s)) judged.add(i);
+      counted.push(s);
     }
     if (fresh.length === 0) continue;
-    addJudged(op, target.subject, rule, judged, alert.id);
+    addJudged(op, target.subject, rule, judgedBy(counted, nowMs), alert.id, nowMs);
     for (const c of target.customers) {
       if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
     }
@@ -245,14 +246,19 @@ export async function addRaise(
 }
 
 /** A read-only look first, so a sweep over known hits never queues on the audit chain. */
-async function anythingNew(kv: Deno.Kv, subject: string, signals: Signal[]): Promise<boolean> {
+async function anythingNew(
+  kv: Deno.Kv,
+  subject: string,
+  signals: Signal[],
+  now: number,
+): Promise<boolean> {
   const rules = [...new Set(signals.map((s) => s.rule))];
   const open = await kv.getMany<string[]>(rules.map((r) => keys.fraudOpenAlert(subject, r)));
   for (const [i, rule] of rules.entries()) {
     const id = open[i].value;
     if (!id) {
       const mine = signals.filter((s) => s.rule === rule);
-      if ((await notJudged(kv, subject, rule, mine)).length > 0) return true;
+      if ((await notJudged(kv, subject, rule, mine, now)).length > 0) return true;
       continue;
     }
     const xs = [
