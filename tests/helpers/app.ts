@@ -7,7 +7,7 @@ import { parseConfig } from "../../config.ts";
 import { ManualClock } from "../../core/clock.ts";
 import { AppError } from "../../core/errors.ts";
 import type { Deps } from "../../services/deps.ts";
-import { silentLogger } from "../../core/log.ts";
+import { createLogger } from "../../core/log.ts";
 import { createServices, type ServiceOptions, type Services } from "../../services/mod.ts";
 import type { EventApplier } from "../../services/webhooks/mod.ts";
 import type { StripeGateway } from "../../services/stripe/gateway.ts";
@@ -90,7 +90,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     clock,
     stripe: options.stripe ?? noStripe,
     config: { ...config, auditSigningKey: config.auditSigningKey ?? TEST_SIGNING_KEY },
-    log: silentLogger(logs),
+    // every line kept in `logs`, as JSON unless the test's env says LOG_FORMAT=pretty
+    log: createLogger("debug", (l) => logs.push(l), {}, config.logFormat),
   };
   const slot = applierSlot();
   const wrapApplier = options.services?.webhookApplier;
@@ -126,7 +127,7 @@ export async function createIsolateOf(
     clock: t.clock,
     stripe: options.stripe ?? t.deps.stripe,
     config: t.deps.config,
-    log: silentLogger(logs),
+    log: createLogger("debug", (l) => logs.push(l), {}, t.deps.config.logFormat),
   };
   const slot = applierSlot();
   const services = createServices(deps, {
