@@ -130,7 +130,7 @@ export function createLogger(
   base: LogFields = {},
   format: LogFormat = "json",
 ): Logger {
-  const render = format === "pretty" ? prettyLine : JSON.stringify;
+  const render = format === "pretty" ? prettyLine : safeJson;
   const emit = (lvl: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;
     const entry: LogFields = { time: new Date().toISOString(), level: lvl, msg: maskString(msg) };
@@ -156,26 +156,55 @@ const PRETTY_LEVEL: Record<string, string> = {
   error: "ERR",
 };
 
+/**
+ * Characters that must never reach a log raw (README, "Security"): C0 controls (ESC, newlines),
+ * DEL, C1 controls (CSI, NEL), the line and paragraph separators, and the bidi embeddings,
+ * overrides, isolates and marks. Raw, they would start a forged line, drive a terminal, or reorder
+ * what is shown.
+ */
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "g");
+
+/**
+ * `JSON.stringify`, with what it leaves raw of `UNSAFE` (DEL, C1, the separators, bidi controls)
+ * written as `\uXXXX` too: still the same JSON, read back as it was, on one line.
+ */
+function safeJson(v: unknown): string {
+  return JSON.stringify(v)?.replace(
+    UNSAFE_ALL,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** A string as it is when plain, else JSON-quoted and escaped (whitespace, `"`, `=`, controls). */
+function prettyString(s: string): string {
+  return s === "" || /[\s"=]/.test(s) || UNSAFE.test(s) ? safeJson(s) : s;
+}
+
 function prettyValue(v: unknown): string {
-  if (typeof v === "string") return /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
+  if (typeof v === "string") return prettyString(v);
   if (v && typeof v === "object" && "message" in v && "name" in v) {
-    return JSON.stringify(`${(v as Error).name}: ${(v as Error).message}`);
+    return safeJson(`${(v as Error).name}: ${(v as Error).message}`);
   }
-  return JSON.stringify(v) ?? String(v);
+  // what JSON cannot write (a function, a symbol) as its text, escaped like any string
+  return safeJson(v) ?? prettyString(String(v));
 }
 
 /**
  * One short line: `16:05:09 INF listening port=8000`. An access-log entry reads
  * like a request line (`GET /healthz 200 1.2ms`); the request id goes last,
- * so the eye finds method and status first.
+ * so the eye finds method and status first. The message and every value with a
+ * control character are written JSON-quoted and escaped (`"/healthz\n…"`), never raw.
  */
 function prettyLine(entry: Record<string, unknown>): string {
   const { time, level, msg, request_id, ...rest } = entry;
   const head = `${String(time).slice(11, 19)} ${PRETTY_LEVEL[String(level)] ?? level}`;
-  let text = String(msg);
+  const message = String(msg);
+  let text = UNSAFE.test(message) ? safeJson(message) : message;
   if (msg === "request" && "method" in rest && "path" in rest) {
     const { method, path, status, ms, ...more } = rest;
-    text = `${method} ${path} ${status} ${ms}ms`;
+    text = [method, path, status].map(prettyValue).join(" ") + ` ${prettyValue(ms)}ms`;
     return [head, text, ...pairs({ ...more, request_id })].join(" ");
   }
   return [head, text, ...pairs({ ...rest, request_id })].join(" ");
@@ -183,7 +212,7 @@ function prettyLine(entry: Record<string, unknown>): string {
 
 function pairs(fields: Record<string, unknown>): string[] {
   return Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) =>
-    `${k}=${prettyValue(v)}`
+    `${UNSAFE.test(k) ? safeJson(k) : k}=${prettyValue(v)}`
   );
 }
 
