@@ -31,6 +31,7 @@ import { getApproval } from "../../kv/approvals.ts";
 import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
 import { invalid, redeemedAlready, unusable } from "./enrollment_refusals.ts";
+import { changedAfterIssue } from "./pending_enrollment.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000;
@@ -121,20 +122,6 @@ export interface Redeemed {
   totp_secret?: string;
   otpauth_uri?: string;
   recovery_codes?: string[];
-}
-
-/**
- * Whether the account was written by a commit later than the one that issued
- * the code, told by versionstamps, not times: a change in the same
- * millisecond is still later. A commit that changes the account and issues its
- * code writes both with one versionstamp; a live code is never rewritten (only
- * using or revoking it does), so its versionstamp is its issuing commit's.
- */
-function changedAfterIssue(
-  account: Deno.KvEntry<AdminRecord>,
-  code: Deno.KvEntry<Enrollment>,
-): boolean {
-  return account.versionstamp > code.versionstamp;
 }
 
 /**

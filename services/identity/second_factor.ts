@@ -28,6 +28,7 @@ import {
   getSecondFactor,
   type SecondFactorRecord,
 } from "../../kv/identity_factors.ts";
+import { notEnrolled } from "./pending_enrollment.ts";
 
 export { OTP_FAILURE_WINDOW_MS, OTP_LOCK_MS, OTP_MAX_FAILURES };
 
@@ -170,6 +171,8 @@ export async function consumeCode<T>(
       window_minutes: OTP_FAILURE_WINDOW_MS / 60_000,
     });
   }
+  // whether an enrollment code for a new factor is waiting decides what to say
+  if (attempt.outcome === "not_enrolled") throw await notEnrolled(d.kv, adminId, d.clock.now());
   throw refusal(attempt, d.clock.now(), adminId);
 }
 
@@ -199,11 +202,6 @@ function refusal(attempt: Attempt<unknown>, now: number, adminId: string): AppEr
         { retryAfter: Math.max(1, retryAfter) },
       );
     }
-    case "not_enrolled":
-      return new AppError(
-        "otp_invalid",
-        "no second factor is enrolled for this admin; ask an admin to reset it (deno task admin reset-2fa)",
-      );
     default: {
       const left = attempt.triesLeft ?? 0;
       return new AppError(
