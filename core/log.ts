@@ -163,6 +163,7 @@ const PRETTY_LEVEL: Record<string, string> = {
  * what is shown.
  */
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- finding them is the point
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const UNSAFE_ALL = new RegExp(UNSAFE.source, "g");
 
