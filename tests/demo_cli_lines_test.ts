@@ -35,7 +35,8 @@ async function kvPathAsTheShellReadsIt(line: string): Promise<string> {
 }
 
 Deno.test("KV_PATH in the printed lines: plain paths and URLs as they are; anything else in single quotes, ' included", () => {
-  const value = (path: string) => /^KV_PATH=(.*) deno task admin$/.exec(adminCommand(path))![1];
+  const value = (path: string) =>
+    /^KV_PATH=(.*) deno task admin$/.exec(adminCommand(path) ?? "")![1];
   for (
     const plain of ["./kv/other.sqlite3", "/srv/payops/kv.sqlite3", "https://kv.example.com/db"]
   ) {
