@@ -32,7 +32,24 @@ const LAST = [
   "Thompson",
   "Perlman",
 ];
-const GOOD_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"];
+// Ordinary payments spread over several cards (each its own fingerprint): the refund threshold
+// counts an operator's refunds on a payment's card too (README, "Refund approval policy").
+// Each customer pays from one wallet of WALLET cards, so no customer uses more distinct cards
+// than one wallet holds (payment_method_churn counts them).
+const WALLET = 3;
+const GOOD_CARDS = [
+  "pm_card_visa",
+  "pm_card_mastercard",
+  "pm_card_visa_debit",
+  "pm_card_discover",
+  "pm_card_mastercard_debit",
+  "pm_card_jcb",
+  "pm_card_diners",
+  "pm_card_mastercard_prepaid",
+  "pm_card_unionpay",
+];
+/** The 1,200.00 payment's card, which no other seeded payment uses. */
+const LARGE_PAYMENT_CARD = "pm_card_amex";
 const DECLINES = [
   "pm_card_chargeDeclined",
   "pm_card_chargeDeclinedInsufficientFunds",
@@ -114,11 +131,13 @@ async function seedCustomers(
     customers.push(c.id);
     summary.customers++;
     const payments = 1 + Math.floor(rand() * 3);
+    const wallets = GOOD_CARDS.length / WALLET;
+    const wallet = GOOD_CARDS.slice((i % wallets) * WALLET, (i % wallets + 1) * WALLET);
     for (let p = 0; p < payments; p++) {
       const amount = 500 + Math.floor(rand() * 40) * 250;
       await pay(
         c.id,
-        GOOD_CARDS[Math.floor(rand() * GOOD_CARDS.length)],
+        wallet[Math.floor(rand() * WALLET)],
         amount,
         `Order #${1000 + i * 10 + p}`,
       );
@@ -154,8 +173,9 @@ async function seedSpecialCases({ call, pay, summary }: Seeder, customers: strin
   if (await pay(customers[1], "pm_card_createDispute", 8_900, "Headphones")) summary.disputed++;
   await pay(customers[2], "pm_card_riskLevelElevated", 15_000, "Gift cards");
   await pay(customers[2], "pm_card_riskLevelHighest", 25_000, "Gift cards");
-  // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD).
-  await pay(customers[3], "pm_card_visa", 120_000, "Enterprise licence");
+  // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD);
+  // on a card of its own, so that refund waiting counts toward no other customer's payments.
+  await pay(customers[3], LARGE_PAYMENT_CARD, 120_000, "Enterprise licence");
 }
 
 /** Card testing: many small attempts with different cards in a short burst. */

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { statusOf, withRefundWorld } from "./helpers/refunds.ts";
 import { seedDemoAccount } from "../services/demo_seed.ts";
 import type { Transaction } from "../domain/transaction.ts";
+import { AppError } from "../core/errors.ts";
 
 Deno.test("demo seed: the 1,200.00 payment's card is its own; the other payments spread over several cards", async () => {
   await withRefundWorld(async (w) => {
@@ -46,12 +47,22 @@ Deno.test("demo seed: the 1,200.00 payment's card is its own; the other payments
         note: "demo walkthrough",
       });
     assert.equal(statusOf(await ask(big, 120_000)), 202);
-    const others = succeeded.filter((t) => t.customer !== big.customer && t.amount < 50_000);
+    const others = succeeded.filter((t) =>
+      t.customer !== big.customer && t.amount >= 1000 && t.amount < 50_000
+    );
     const held = [];
+    let sent = 0;
     for (const t of others) {
-      if (statusOf(await ask(t, 1000)) === 202) held.push(t.id);
+      try {
+        if (statusOf(await ask(t, 1000)) === 202) held.push(t.id);
+        sent++;
+      } catch (error) {
+        // the seeded open dispute's payment: no refund while it is open, whatever the card
+        if (!(error instanceof AppError && /dispute .* is open/.test(error.message))) throw error;
+      }
       await w.deliver();
     }
+    assert.ok(sent >= others.length - 1, `${sent} of ${others.length}`);
     assert.deepEqual(held, [], "no 10.00 refund of another customer waits for approval");
   });
 });
