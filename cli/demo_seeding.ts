@@ -8,6 +8,7 @@ import type { Services } from "../services/mod.ts";
 import { runDisputeReminders } from "../services/disputes/mod.ts";
 import {
   type DemoEmulatorControls,
+  EXTRA_DEMO_CUSTOMERS,
   seedDemoAccount,
   seedDemoDisputes,
   type SeedSummary,
@@ -17,9 +18,9 @@ import type { StatusLine } from "./status_line.ts";
 /** The customers with ordinary payments the demo seeds. */
 export const DEMO_CUSTOMERS = 30;
 
-/** What the seeding tells as it goes: `update(-1, 0)` is the disputes, after the customers. */
+/** What the seeding tells as it goes: customers made of all it makes, and the phase after them. */
 export interface SeedProgress {
-  update(done: number, total: number): void;
+  update(done: number, total: number, phase?: string): void;
   done(summary: SeedSummary | null): void;
 }
 
@@ -34,10 +35,23 @@ export async function seedDemoData(
   progress: SeedProgress,
   customerCount = DEMO_CUSTOMERS,
 ): Promise<SeedSummary> {
+  // the count the summary gives: every customer made, the card tester and the dispute one too
+  const total = customerCount + EXTRA_DEMO_CUSTOMERS;
+  let made = 0;
   // Seeding goes through the rate-limited gateway while the server already serves.
-  const summary = await seedDemoAccount(services.deps.stripe, log, customerCount, progress.update);
-  progress.update(-1, 0);
-  const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
+  const summary = await seedDemoAccount(
+    services.deps.stripe,
+    log,
+    customerCount,
+    () => progress.update(++made, total),
+  );
+  progress.update(made, total, "disputes");
+  const disputes = await seedDemoDisputes(
+    services.deps.stripe,
+    emulator,
+    log,
+    () => progress.update(++made, total, "disputes"),
+  );
   await services.webhooks.drain();
   await runDisputeReminders(services);
   const all = {
@@ -57,18 +71,17 @@ export function seedProgress(screen: StatusLine): SeedProgress {
   if (screen.terminal) screen.show("seeding the demo account through the emulator...");
   else screen.line("seeding the demo account through the emulator...");
   return {
-    update(done, total) {
+    update(done, total, phase) {
       screen.show(
-        done < 0
-          ? "seeding the demo account: disputes"
-          : `seeding the demo account: ${done}/${total} customers`,
+        `seeding the demo account: ${done}/${total} customers${phase ? `, ${phase}` : ""}`,
       );
     },
     done(summary) {
       screen.end(
         summary
           ? `seeded the demo account: ${summary.customers} customers, ${summary.payments} ` +
-            `payments, ${summary.declined} declined, ${summary.disputed} disputed`
+            `payments, ${summary.declined} declined, ${summary.refunded} refunded, ` +
+            `${summary.disputed} disputed`
           : "seeding the demo account failed (see the log)",
       );
     },

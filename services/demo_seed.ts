@@ -110,11 +110,18 @@ function seeder(stripe: StripeGateway, summary: SeedSummary) {
 
 type Seeder = ReturnType<typeof seeder>;
 
+/**
+ * Customers the demo makes besides the `customerCount` with ordinary payments: the card tester
+ * (`seedDemoAccount`) and the dispute customer (`seedDemoDisputes`), so a progress count can
+ * name the whole.
+ */
+export const EXTRA_DEMO_CUSTOMERS = 2;
+
 /** Customers with one to three good payments each, and now and then a decline. */
 async function seedCustomers(
   seed: Seeder,
   customerCount: number,
-  onProgress: (customersDone: number, total: number) => void,
+  onCustomer: () => void,
 ): Promise<string[]> {
   const { call, pay, summary } = seed;
   const rand = sequence(42);
@@ -150,7 +157,7 @@ async function seedCustomers(
         `Order #${1000 + i * 10 + 9}`,
       );
     }
-    onProgress(i + 1, customerCount);
+    onCustomer();
   }
   return customers;
 }
@@ -179,7 +186,7 @@ async function seedSpecialCases({ call, pay, summary }: Seeder, customers: strin
 }
 
 /** Card testing: many small attempts with different cards in a short burst. */
-async function seedCardTesting({ call, pay, summary }: Seeder) {
+async function seedCardTesting({ call, pay, summary }: Seeder, onCustomer: () => void) {
   const tester = await call((s) =>
     s.customers.create({
       name: "Card Tester",
@@ -188,6 +195,7 @@ async function seedCardTesting({ call, pay, summary }: Seeder) {
     })
   );
   summary.customers++;
+  onCustomer();
   for (let i = 0; i < 12; i++) {
     const number = TESTING_CARDS[i % TESTING_CARDS.length];
     const pm = await call((s) =>
@@ -204,13 +212,14 @@ export async function seedDemoAccount(
   stripe: StripeGateway,
   log: Logger,
   customerCount = 30,
-  onProgress: (customersDone: number, total: number) => void = () => {},
+  /** after each customer made */
+  onCustomer: () => void = () => {},
 ): Promise<SeedSummary> {
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
   const seed = seeder(stripe, summary);
-  const customers = await seedCustomers(seed, customerCount, onProgress);
+  const customers = await seedCustomers(seed, customerCount, onCustomer);
   await seedSpecialCases(seed, customers);
-  await seedCardTesting(seed);
+  await seedCardTesting(seed, onCustomer);
   log.debug("demo account seeded", { ...summary });
   return summary;
 }
@@ -234,6 +243,8 @@ export async function seedDemoDisputes(
   stripe: StripeGateway,
   emulator: DemoEmulatorControls,
   log: Logger,
+  /** after its customer is made */
+  onCustomer: () => void = () => {},
 ): Promise<DisputeSeedSummary> {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
     stripe.call(fn, { priority: "background", label: "demo.seed_disputes", quiet: true });
@@ -245,6 +256,7 @@ export async function seedDemoDisputes(
     })
   );
   const summary: DisputeSeedSummary = { customers: 1, payments: 0, disputed: 0 };
+  onCustomer();
   const disputed = async (pm: string, amount: number, description: string) => {
     const pi = await call((s) =>
       s.paymentIntents.create({
