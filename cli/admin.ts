@@ -28,6 +28,8 @@ import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
 import {
+  inMemoryStoreError,
+  isInMemoryStore,
   isKvConnectUrl,
   KvOpenError,
   openStore,
@@ -50,8 +52,10 @@ const refuseStripe: StripeGateway = {
 /**
  * Opens the store; only `create` may start one where none is (a new deployment's first
  * admin): any other verb on a missing file is a mistyped KV_PATH, refused with nothing made.
+ * `:memory:` is refused for every verb: the store would be this process's own.
  */
 async function openServices(config: Config, verb: Command["verb"]) {
+  if (isInMemoryStore(config.kvPath)) throw inMemoryStoreError("the admin CLI");
   if (!(await storeFileExists(config.kvPath))) {
     if (verb !== "create") {
       throw new KvOpenError(

@@ -24,7 +24,14 @@ import {
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
-import { isKvConnectUrl, KvOpenError, openStore, storeFileExists } from "../kv/open.ts";
+import {
+  inMemoryStoreError,
+  isInMemoryStore,
+  isKvConnectUrl,
+  KvOpenError,
+  openStore,
+  storeFileExists,
+} from "../kv/open.ts";
 
 const USAGE = `usage: deno task backfill --since <30d | 12h | 90m | 2026-11-01> [--quiet]
 
@@ -87,6 +94,8 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+  // a store of its own would be filled, then dropped at exit: the server's is never reached
+  if (isInMemoryStore(config.kvPath)) fail(inMemoryStoreError("the backfill").message);
   if (config.demo && !env.STRIPE_API_URL) {
     config = {
       ...config,

@@ -8,10 +8,9 @@ import { startEmulator } from "../emulator/mod.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { claimDemoSeeding, markDemoSeeded, releaseDemoSeeding } from "../kv/demo.ts";
 import { createDemoAdmin } from "../services/identity/mod.ts";
-import { seedDemoAccount, seedDemoDisputes, type SeedSummary } from "../services/demo_seed.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
-import { runDisputeReminders } from "../services/disputes/mod.ts";
+import { seedDemoData, seedLog, seedProgress } from "./demo_seeding.ts";
 import { StatusLine, STDOUT } from "./status_line.ts";
 import {
   credentialsPlace,
@@ -82,21 +81,9 @@ export async function startDemo(
     async seed(services) {
       const admin = await createDemoAdmin(services);
       if (await claimDemoSeeding(kv, services.deps.clock.now())) {
-        // Seeding goes through the rate-limited gateway while the server already serves.
         const progress = place.kind === "screen" ? seedProgress(screen) : seedLog(log);
         try {
-          const summary = await seedDemoAccount(services.deps.stripe, log, 30, progress.update);
-          progress.update(-1, 0);
-          const disputes = await seedDemoDisputes(services.deps.stripe, emulator, log);
-          // The dispute due within 24 h is an ops alert now, not at the cron's next quarter hour.
-          await services.webhooks.drain();
-          await runDisputeReminders(services);
-          progress.done({
-            ...summary,
-            customers: summary.customers + disputes.customers,
-            payments: summary.payments + disputes.payments,
-            disputed: summary.disputed + disputes.disputed,
-          });
+          await seedDemoData(services, emulator, log, progress);
           await markDemoSeeded(kv, services.deps.clock.now());
         } catch (error) {
           progress.done(null);
@@ -109,42 +96,5 @@ export async function startDemo(
       else tellExisting(telling, await services.identity.allAdmins());
     },
     close: () => emulator.close(),
-  };
-}
-
-/**
- * One line that counts up (redrawn on a terminal; otherwise printed at the start and the end).
- * `update(-1, 0)`: the disputes, after the customers.
- */
-function seedProgress(screen: StatusLine) {
-  if (screen.terminal) screen.show("seeding the demo account through the emulator...");
-  else screen.line("seeding the demo account through the emulator...");
-  return {
-    update(done: number, total: number) {
-      screen.show(
-        done < 0
-          ? "seeding the demo account: disputes"
-          : `seeding the demo account: ${done}/${total} customers`,
-      );
-    },
-    done(summary: SeedSummary | null) {
-      screen.end(
-        summary
-          ? `seeded the demo account: ${summary.customers} customers, ${summary.payments} ` +
-            `payments, ${summary.declined} declined, ${summary.disputed} disputed`
-          : "seeding the demo account failed (see the log)",
-      );
-    },
-  };
-}
-
-/** The same progress as JSON log lines: the start and the end, no line per customer. */
-function seedLog(log: Logger) {
-  log.info("seeding the demo account through the emulator");
-  return {
-    update(_done: number, _total: number) {},
-    done(summary: SeedSummary | null) {
-      if (summary) log.info("seeded the demo account", { ...summary });
-    },
   };
 }

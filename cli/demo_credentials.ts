@@ -11,7 +11,13 @@
  */
 import type { Config } from "../config.ts";
 import type { Logger } from "../core/log.ts";
-import { adminCommand, credentialsBox, DEMO_EMAIL, existingAdminNote } from "./demo_notes.ts";
+import {
+  adminCommand,
+  credentialsBox,
+  DEMO_EMAIL,
+  existingAdminNote,
+  IN_MEMORY,
+} from "./demo_notes.ts";
 import type { ShownCredentials } from "./demo_notes.ts";
 import type { StatusLine } from "./status_line.ts";
 
@@ -49,11 +55,21 @@ export function credentialsPlace(config: Config, stderrTerminal: boolean): Crede
   return { kind: "cli" };
 }
 
-/** `deno task admin` on this server's store, as the person must type it. */
-function cliOn(config: Config): string {
+/** `deno task admin` on this server's store, as the person must type it; null on `:memory:`. */
+function cliOn(config: Config): string | null {
   return config.kvPath
     ? adminCommand(config.kvPath)
     : "KV_PATH=<this database's KV Connect URL> DENO_KV_ACCESS_TOKEN=<an access token> deno task admin";
+}
+
+/** The commands that give the demo admin new credentials, or (`:memory:`) why there are none. */
+function renewal(cli: string | null, id: string): Record<string, string> {
+  return cli
+    ? {
+      rotate_command: `${cli} rotate-token --id ${id}`,
+      reset_2fa_command: `${cli} reset-2fa --id ${id}`,
+    }
+    : { note: IN_MEMORY };
 }
 
 export interface Telling {
@@ -100,8 +116,7 @@ export async function tellCredentials(t: Telling, creds: ShownCredentials): Prom
   const cli = cliOn(config);
   log.warn("demo admin created; its credentials are not logged: get new ones with the admin CLI", {
     admin_id,
-    rotate_command: `${cli} rotate-token --id ${admin_id}`,
-    reset_2fa_command: `${cli} reset-2fa --id ${admin_id}`,
+    ...renewal(cli, admin_id),
   });
 }
 
@@ -116,12 +131,11 @@ export function tellExisting(t: Telling, admins: { id: string; email: string }[]
   if (!demo) {
     return log.info("this store's admins were made with the admin CLI, not by the demo", {
       admins: admins.length,
-      list_command: `${cli} list`,
+      ...(cli ? { list_command: `${cli} list` } : { note: IN_MEMORY }),
     });
   }
   log.info("the demo admin exists already; its token was shown at the first start", {
     admin_id: demo.id,
-    rotate_command: `${cli} rotate-token --id ${demo.id}`,
-    reset_2fa_command: `${cli} reset-2fa --id ${demo.id}`,
+    ...renewal(cli, demo.id),
   });
 }

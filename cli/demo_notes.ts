@@ -2,7 +2,9 @@
  * What demo mode tells the person who started it (README, Quick start): the
  * credentials box at the first start, the note on a restart. Every CLI line
  * names the server's KV_PATH when it is not the default, or the CLI would open
- * another store (an admin made there gets 401 from this server).
+ * another store (an admin made there gets 401 from this server), quoted for a
+ * POSIX shell when it needs it, so the pasted line names the same store. On
+ * `:memory:`, which no CLI reaches (the CLIs refuse it), no CLI line is printed.
  */
 import { DEFAULT_KV_PATH } from "../config.ts";
 
@@ -17,14 +19,45 @@ export interface ShownCredentials {
   recovery_codes: string[];
 }
 
-/** `deno task admin`, preceded by `KV_PATH=…` when the server runs on another store. */
-export function adminCommand(kvPath: string | undefined): string {
+/**
+ * `value` as one POSIX shell word: as it is when it holds nothing a shell reads specially,
+ * else in single quotes (an embedded `'` as `'\''`).
+ */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * `deno task admin`, preceded by `KV_PATH=…` when the server runs on another store; null on
+ * `:memory:`, which no CLI reaches.
+ */
+export function adminCommand(kvPath: string | undefined): string | null {
+  if (kvPath === ":memory:") return null;
   return kvPath && kvPath !== DEFAULT_KV_PATH
-    ? `KV_PATH=${kvPath} deno task admin`
+    ? `KV_PATH=${shellWord(kvPath)} deno task admin`
     : "deno task admin";
 }
 
-function tryNext(port: number, token: string, totpFrom: string, admin: string): string[] {
+/** Said instead of a CLI line on `KV_PATH=:memory:`. */
+export const IN_MEMORY =
+  "this in-memory store (KV_PATH=:memory:) is reached only through the API; " +
+  "no `deno task admin` reaches it";
+
+/** Where the approver of the 1,200.00 refund comes from. */
+function secondPerson(admin: string | null): string[] {
+  return admin
+    ? [
+      "    approves exactly what they read, by its approval.hash (TOKEN2, from:",
+      `    ${admin} create --email second@example.com --role operator):`,
+    ]
+    : [
+      "    approves exactly what they read, by its approval.hash (TOKEN2: this in-memory store,",
+      "    KV_PATH=:memory:, is reached only through the API, where an operator made with",
+      "    POST /api/admin/users waits for a second admin; start on a file KV_PATH to try it):",
+    ];
+}
+
+function tryNext(port: number, token: string, totpFrom: string, admin: string | null): string[] {
   const base = `http://localhost:${port}`;
   return [
     "  Try next:",
@@ -37,8 +70,7 @@ function tryNext(port: number, token: string, totpFrom: string, admin: string): 
     '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
     `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
     "    one of the 1,200.00 payment waits (202) for another operator or admin, who reads it and",
-    "    approves exactly what they read, by its approval.hash (TOKEN2, from:",
-    `    ${admin} create --email second@example.com --role operator):`,
+    ...secondPerson(admin),
     `    curl -s ${base}/api/admin/payments/refunds/rfd_... -H "Authorization: Bearer $TOKEN2"`,
     `    curl -s -X POST ${base}/api/admin/payments/refunds/rfd_.../approve \\`,
     '      -H "Authorization: Bearer $TOKEN2" -H "X-OTP-Code: 654321" \\',
@@ -86,9 +118,17 @@ export function existingAdminNote(
     // the first admin came from `deno task admin create`, whose output carried its token
     return [
       "",
-      `  This store has ${admins.length} admin(s) already, made with \`deno task admin\`, not by the`,
-      "  demo: use the token `deno task admin create` printed. To see them:",
-      `    ${admin} list`,
+      ...(admin
+        ? [
+          `  This store has ${admins.length} admin(s) already, made with \`deno task admin\`, not by the`,
+          "  demo: use the token `deno task admin create` printed. To see them:",
+          `    ${admin} list`,
+        ]
+        : [
+          `  This store has ${admins.length} admin(s) already, not made by the demo. To see them:`,
+          "    GET /api/admin/users (this in-memory store, KV_PATH=:memory:, is reached only",
+          "    through the API)",
+        ]),
       "",
     ].join("\n");
   }
@@ -96,9 +136,16 @@ export function existingAdminNote(
   return [
     "",
     `  The demo admin exists already (${demo.email}); its token was shown at the`,
-    "  first start. For a new one (the old one stops working):",
-    `    ${admin} rotate-token --id ${id}`,
-    `  (the TOTP secret: ${admin} reset-2fa --id ${id})`,
+    ...(admin
+      ? [
+        "  first start. For a new one (the old one stops working):",
+        `    ${admin} rotate-token --id ${id}`,
+        `  (the TOTP secret: ${admin} reset-2fa --id ${id})`,
+      ]
+      : [
+        "  first start. A new one: POST /api/admin/me/rotate-token with its second factor",
+        "  (this in-memory store, KV_PATH=:memory:, is reached only through the API).",
+      ]),
     "",
     ...tryNext(port, "<the new token>", "from the authenticator app holding its secret", admin),
   ].join("\n");

@@ -8,7 +8,7 @@
 import { checkSigningKeyOpens } from "./doctor_keys.ts";
 import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
 import { keys } from "../kv/keys.ts";
-import { isKvConnectUrl } from "../kv/open.ts";
+import { isInMemoryStore, isKvConnectUrl } from "../kv/open.ts";
 import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
 import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
 import { cronSchedules } from "../services/background.ts";
@@ -46,8 +46,22 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     return findings;
   }
   const missing = await missingStoreFile(config.kvPath);
-  // a checking tool creates nothing: opening a mistyped path would make an empty store there
-  const { findings: kvFindings, kv } = missing
+  // a checking tool creates nothing: opening a mistyped path would make an empty store there;
+  // and `:memory:` would be a store of the doctor's own, empty, never the server's
+  const { findings: kvFindings, kv } = isInMemoryStore(config.kvPath)
+    ? {
+      kv: null,
+      findings: [{
+        check: "kv",
+        severity: "warn" as const,
+        detail: "KV_PATH=:memory: is an in-memory store: one the doctor opened would be its own, " +
+          "empty, never the server's (reached only through the server's API); the store, its " +
+          "layout and the cron runs are not checked",
+        fix: "to check the server's store, run the doctor with the server's file KV_PATH or KV " +
+          "Connect URL (README, Configuration)",
+      }],
+    }
+    : missing
     ? {
       kv: null,
       findings: [{

@@ -56,6 +56,25 @@ export function describeKvOpenFailure(
   };
 }
 
+/** `:memory:`: a store of the process that opens it, which no other process reaches. */
+export function isInMemoryStore(path: string | undefined): boolean {
+  return path === ":memory:";
+}
+
+/**
+ * A CLI's refusal of `KV_PATH=:memory:` (README, Commands): the store it would open is its own,
+ * empty and gone when it exits, never the server's; an account made there gets 401.
+ */
+export function inMemoryStoreError(what: string): KvOpenError {
+  return new KvOpenError(
+    `KV_PATH=:memory: is an in-memory store: it lives in the process that opened it, so ${what} ` +
+      "would open one of its own, empty and gone when it exits, never the server's; a server " +
+      "on :memory: is reached only through the server's API",
+    "set KV_PATH to the server's store (the file or KV Connect URL `deno task start` runs " +
+      "with, ./data/kv.sqlite3 by default); nothing was created",
+  );
+}
+
 /** Whether `path` is a local KV file that is there (a KV Connect URL or `:memory:` counts as there). */
 export async function storeFileExists(path: string | undefined): Promise<boolean> {
   if (!isLocalFile(path)) return true;

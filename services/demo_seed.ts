@@ -32,7 +32,24 @@ const LAST = [
   "Thompson",
   "Perlman",
 ];
-const GOOD_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_amex"];
+// Ordinary payments spread over several cards (each its own fingerprint): the refund threshold
+// counts an operator's refunds on a payment's card too (README, "Refund approval policy").
+// Each customer pays from one wallet of WALLET cards, so no customer uses more distinct cards
+// than one wallet holds (payment_method_churn counts them).
+const WALLET = 3;
+const GOOD_CARDS = [
+  "pm_card_visa",
+  "pm_card_mastercard",
+  "pm_card_visa_debit",
+  "pm_card_discover",
+  "pm_card_mastercard_debit",
+  "pm_card_jcb",
+  "pm_card_diners",
+  "pm_card_mastercard_prepaid",
+  "pm_card_unionpay",
+];
+/** The 1,200.00 payment's card, which no other seeded payment uses. */
+const LARGE_PAYMENT_CARD = "pm_card_amex";
 const DECLINES = [
   "pm_card_chargeDeclined",
   "pm_card_chargeDeclinedInsufficientFunds",
@@ -93,11 +110,18 @@ function seeder(stripe: StripeGateway, summary: SeedSummary) {
 
 type Seeder = ReturnType<typeof seeder>;
 
+/**
+ * Customers the demo makes besides the `customerCount` with ordinary payments: the card tester
+ * (`seedDemoAccount`) and the dispute customer (`seedDemoDisputes`), so a progress count can
+ * name the whole.
+ */
+export const EXTRA_DEMO_CUSTOMERS = 2;
+
 /** Customers with one to three good payments each, and now and then a decline. */
 async function seedCustomers(
   seed: Seeder,
   customerCount: number,
-  onProgress: (customersDone: number, total: number) => void,
+  onCustomer: () => void,
 ): Promise<string[]> {
   const { call, pay, summary } = seed;
   const rand = sequence(42);
@@ -114,11 +138,13 @@ async function seedCustomers(
     customers.push(c.id);
     summary.customers++;
     const payments = 1 + Math.floor(rand() * 3);
+    const wallets = GOOD_CARDS.length / WALLET;
+    const wallet = GOOD_CARDS.slice((i % wallets) * WALLET, (i % wallets + 1) * WALLET);
     for (let p = 0; p < payments; p++) {
       const amount = 500 + Math.floor(rand() * 40) * 250;
       await pay(
         c.id,
-        GOOD_CARDS[Math.floor(rand() * GOOD_CARDS.length)],
+        wallet[Math.floor(rand() * WALLET)],
         amount,
         `Order #${1000 + i * 10 + p}`,
       );
@@ -131,7 +157,7 @@ async function seedCustomers(
         `Order #${1000 + i * 10 + 9}`,
       );
     }
-    onProgress(i + 1, customerCount);
+    onCustomer();
   }
   return customers;
 }
@@ -154,12 +180,13 @@ async function seedSpecialCases({ call, pay, summary }: Seeder, customers: strin
   if (await pay(customers[1], "pm_card_createDispute", 8_900, "Headphones")) summary.disputed++;
   await pay(customers[2], "pm_card_riskLevelElevated", 15_000, "Gift cards");
   await pay(customers[2], "pm_card_riskLevelHighest", 25_000, "Gift cards");
-  // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD).
-  await pay(customers[3], "pm_card_visa", 120_000, "Enterprise licence");
+  // A large payment, so a refund of it needs a second approver (REFUND_APPROVAL_THRESHOLD);
+  // on a card of its own, so that refund waiting counts toward no other customer's payments.
+  await pay(customers[3], LARGE_PAYMENT_CARD, 120_000, "Enterprise licence");
 }
 
 /** Card testing: many small attempts with different cards in a short burst. */
-async function seedCardTesting({ call, pay, summary }: Seeder) {
+async function seedCardTesting({ call, pay, summary }: Seeder, onCustomer: () => void) {
   const tester = await call((s) =>
     s.customers.create({
       name: "Card Tester",
@@ -168,6 +195,7 @@ async function seedCardTesting({ call, pay, summary }: Seeder) {
     })
   );
   summary.customers++;
+  onCustomer();
   for (let i = 0; i < 12; i++) {
     const number = TESTING_CARDS[i % TESTING_CARDS.length];
     const pm = await call((s) =>
@@ -184,13 +212,14 @@ export async function seedDemoAccount(
   stripe: StripeGateway,
   log: Logger,
   customerCount = 30,
-  onProgress: (customersDone: number, total: number) => void = () => {},
+  /** after each customer made */
+  onCustomer: () => void = () => {},
 ): Promise<SeedSummary> {
   const summary: SeedSummary = { customers: 0, payments: 0, declined: 0, refunded: 0, disputed: 0 };
   const seed = seeder(stripe, summary);
-  const customers = await seedCustomers(seed, customerCount, onProgress);
+  const customers = await seedCustomers(seed, customerCount, onCustomer);
   await seedSpecialCases(seed, customers);
-  await seedCardTesting(seed);
+  await seedCardTesting(seed, onCustomer);
   log.debug("demo account seeded", { ...summary });
   return summary;
 }
@@ -214,6 +243,8 @@ export async function seedDemoDisputes(
   stripe: StripeGateway,
   emulator: DemoEmulatorControls,
   log: Logger,
+  /** after its customer is made */
+  onCustomer: () => void = () => {},
 ): Promise<DisputeSeedSummary> {
   const call = <T>(fn: (s: Stripe) => Promise<T>) =>
     stripe.call(fn, { priority: "background", label: "demo.seed_disputes", quiet: true });
@@ -225,6 +256,7 @@ export async function seedDemoDisputes(
     })
   );
   const summary: DisputeSeedSummary = { customers: 1, payments: 0, disputed: 0 };
+  onCustomer();
   const disputed = async (pm: string, amount: number, description: string) => {
     const pi = await call((s) =>
       s.paymentIntents.create({

@@ -97,3 +97,21 @@ Deno.test("a KV_PATH whose directory cannot be made is an error naming KV_PATH a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("admin on KV_PATH=:memory: exits 1 saying no CLI reaches an in-memory store; nothing is printed as done", async () => {
+  for (
+    const args of [
+      ["create", "--email", "second@example.com", "--role", "operator"],
+      ["create", "--email", "second@example.com", "--role", "operator", "--json"],
+      ["list"],
+      ["rotate-token", "--id", "adm_01M97HA9S02VZMWCDRVY1QZC6N"],
+    ]
+  ) {
+    const r = await run(":memory:", ...args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}`);
+    assert.equal(r.stdout, "", "no token, no account printed");
+    assert.match(r.stderr, /^error: KV_PATH=:memory: is an in-memory store/);
+    assert.match(r.stderr, /only through the server's API/);
+    assert.doesNotMatch(r.stderr, /wrote to the store/);
+  }
+});

@@ -31,3 +31,18 @@ Deno.test("backfill on a KV_PATH with no store exits 1 naming it and creates not
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("backfill on KV_PATH=:memory: exits 1 before reading Stripe: it would fill a store of its own", async () => {
+  const proc = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "cli/backfill.ts", "--since", "1d"],
+    cwd: ROOT,
+    env: { KV_PATH: ":memory:", STRIPE_API_URL: "http://127.0.0.1:9", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(proc.stderr);
+  assert.equal(proc.code, 1, stderr);
+  assert.match(stderr, /KV_PATH=:memory: is an in-memory store/);
+  assert.doesNotMatch(stderr, /stripe call failed|backfill failed/);
+  assert.doesNotMatch(new TextDecoder().decode(proc.stdout), /backfill (since|done)/);
+});

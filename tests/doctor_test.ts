@@ -237,3 +237,20 @@ Deno.test("doctor does not say AUDIT_SIGNING_KEY opens the sealed secrets when i
     });
   });
 });
+
+Deno.test("doctor on KV_PATH=:memory: says it is a store of its own, not the server's, and opens none", async () => {
+  let opened = 0;
+  const findings = await runDoctor({
+    env: { KV_PATH: ":memory:" },
+    openKv: (p) => {
+      opened++;
+      return Deno.openKv(p);
+    },
+  });
+  assert.equal(opened, 0, "nothing to read: an in-memory store the doctor opened would be empty");
+  const kv = findings.filter((f) => f.check === "kv");
+  assert.deepEqual(kv.map((f) => f.severity), ["warn"]);
+  assert.match(kv[0].detail, /in-memory store/);
+  assert.doesNotMatch(findings.map((f) => f.detail).join("\n"), /reachable at :memory:/);
+  assert.ok(!findings.some((f) => f.severity === "fail"), JSON.stringify(findings));
+});
