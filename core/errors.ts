@@ -220,8 +220,9 @@ export const ERROR_CODES = {
     status: 401,
     title: "Enrollment code invalid",
     what:
-      "The enrollment code is unknown (check it was copied whole), expired (codes last 24 h) or revoked (its issuer or account was disabled). A code redeemed already is a `409 conflict` instead, saying when.",
-    todo: "Ask an admin for a new code; each code works once.",
+      "The enrollment code is unknown (check it was copied whole), expired (codes last 24 h), revoked (its issuer or account was disabled) or redeemed already (the detail and `redeemed_at` say when; its credentials were shown once, in the answer that redeemed it).",
+    todo:
+      "Ask an admin for a new code; each code works once. A code redeemed by someone other than you is worth raising at once.",
   },
   configuration_error: {
     status: 503,
