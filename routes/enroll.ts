@@ -11,7 +11,7 @@ import { AdminSchema } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
 import { countsAgainstAddress } from "../services/identity/mod.ts";
-import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";
+import { DEFAULT_BODY_LIMIT, gateBody, type RequestSchemas } from "./body_gate.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 const DEFAULT_RULE = { types: ["application/json"], limit: DEFAULT_BODY_LIMIT };
@@ -71,7 +71,8 @@ export function enrollRoutes(services: Services) {
   router.use(
     "/enroll",
     (c, next) =>
-      gateBody(c, { ...DEFAULT_RULE, required: true }).then(() => refuseUnknownNames(c, known))
+      gateBody(c, { ...DEFAULT_RULE, required: true })
+        .then(() => refuseUnknownNames(c, known, enroll.request as RequestSchemas))
         .then(next),
   );
   return router.openapi(enroll, async (c) => {

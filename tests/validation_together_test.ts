@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, jsonRequest, type TestAdmin } from "./helpers/identity.ts";
+import { z } from "@hono/zod-openapi";
+import { knownNames } from "../routes/unknown_fields.ts";
+import { LimitQuery } from "../openapi/schemas.ts";
 
 const TXN = "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R";
 
@@ -102,4 +105,16 @@ Deno.test("a single-valued query parameter given twice is 422 saying so, on ever
     assert.equal(once.status, 200, await once.clone().text());
     await once.body?.cancel();
   });
+});
+
+Deno.test("a query parameter that takes a list may be given more than once; one that takes a value may not", () => {
+  const known = knownNames({
+    query: z.object({
+      tag: z.array(z.string()).optional(),
+      status: z.enum(["a", "b"]).optional(),
+      limit: LimitQuery,
+    }),
+  });
+  assert.deepEqual([...known.lists], ["tag"]);
+  assert.deepEqual([...known.query], ["tag", "status", "limit"]);
 });
