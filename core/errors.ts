@@ -163,7 +163,7 @@ export const ERROR_CODES = {
     what:
       "Stripe answered with an error; its `type`, `code`, `decline_code` and `advice_code` are in the problem document.",
     todo:
-      "Read Stripe's code: a decline needs another payment method or the customer; an invalid request usually means the object changed at Stripe.",
+      "The detail says what to do. A decline needs another payment method or the customer; any other refusal usually means the object changed at Stripe since this service read it: read it again (a dispute: `POST /api/admin/payments/disputes/sync`) before sending again. `stripe.request_id` finds the request in the Stripe Dashboard's logs.",
   },
   stripe_unavailable: {
     status: 503,
