@@ -163,7 +163,7 @@ export const ERROR_CODES = {
     what:
       "Stripe answered with an error; its `type`, `code`, `decline_code` and `advice_code` are in the problem document.",
     todo:
-      "Read Stripe's code: a decline needs another payment method or the customer; an invalid request usually means the object changed at Stripe.",
+      "The detail says what to do. A decline needs another payment method or the customer; any other refusal usually means the object changed at Stripe since this service read it: read it again (a dispute: `POST /api/admin/payments/disputes/sync`) before sending again. `stripe.request_id` finds the request in the Stripe Dashboard's logs.",
   },
   stripe_unavailable: {
     status: 503,
@@ -220,8 +220,9 @@ export const ERROR_CODES = {
     status: 401,
     title: "Enrollment code invalid",
     what:
-      "The enrollment code is unknown (check it was copied whole), expired (codes last 24 h) or revoked (its issuer or account was disabled). A code redeemed already is a `409 conflict` instead, saying when.",
-    todo: "Ask an admin for a new code; each code works once.",
+      "The enrollment code is unknown (check it was copied whole), expired (codes last 24 h), revoked (its issuer or account was disabled) or redeemed already (the detail and `redeemed_at` say when; its credentials were shown once, in the answer that redeemed it).",
+    todo:
+      "Ask an admin for a new code; each code works once. A code redeemed by someone other than you is worth raising at once.",
   },
   configuration_error: {
     status: 503,

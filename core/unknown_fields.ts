@@ -62,6 +62,11 @@ function unwrap(schema: unknown): SchemaLike | null {
   return null;
 }
 
+/** Whether `schema` takes a list (a query parameter that may be given more than once). */
+export function takesList(schema: unknown): boolean {
+  return unwrap(schema)?._zod?.def?.type === "array";
+}
+
 /** The schema at `path` in `schema` (through objects, lists and maps), or null. */
 function schemaAt(schema: unknown, path: PropertyKey[]): SchemaLike | null {
   let s = unwrap(schema);

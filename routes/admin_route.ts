@@ -65,7 +65,7 @@ export function guard(
       required: request?.body?.required === true,
       schema: jsonSchema,
     });
-    await refuseUnknownNames(c, known);
+    await refuseUnknownNames(c, known, request as Parameters<typeof validateFirst>[1]);
     if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
     if (check) {
       const errors = await check(c);

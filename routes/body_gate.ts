@@ -134,7 +134,7 @@ function bodyIsEmpty(c: Context<AppEnv>): Promise<boolean> {
   return cached ? cached.then((b) => b.byteLength === 0) : Promise.resolve(true);
 }
 
-interface RequestSchemas {
+export interface RequestSchemas {
   params?: z.ZodType;
   query?: z.ZodType;
   headers?: z.ZodType;
@@ -155,8 +155,17 @@ export async function jsonBodyOf(c: Context<AppEnv>): Promise<unknown> {
 
 /** The route's own validation, run early (same messages as the validators give later). */
 export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas): Promise<void> {
-  if (!request) return;
+  const errors = await requestErrors(c, request);
+  if (errors.length) throw validationFailed(errors);
+}
+
+/** What the route's own schemas say of the request: every field at fault, none when it passes. */
+export async function requestErrors(
+  c: Context<AppEnv>,
+  request?: RequestSchemas,
+): Promise<FieldError[]> {
   const errors: FieldError[] = [];
+  if (!request) return errors;
   if (request.params) errors.push(...issuesOf(request.params, c.req.param(), "path"));
   if (request.query) {
     const query = Object.fromEntries(
@@ -174,9 +183,9 @@ export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas
     try {
       body = await c.req.json();
     } catch {
-      throw validationFailed([{ path: "body", message: "the body is not valid JSON" }]);
+      return [...errors, { path: "body", message: "the body is not valid JSON" }];
     }
     errors.push(...issuesOf(schema, body, "body"));
   }
-  if (errors.length) throw validationFailed(errors);
+  return errors;
 }

@@ -10,7 +10,8 @@ import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
 import { AdminSchema } from "../openapi/record_schemas.ts";
 import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
-import { DEFAULT_BODY_LIMIT, gateBody } from "./body_gate.ts";
+import { countsAgainstAddress } from "../services/identity/mod.ts";
+import { DEFAULT_BODY_LIMIT, gateBody, type RequestSchemas } from "./body_gate.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 const DEFAULT_RULE = { types: ["application/json"], limit: DEFAULT_BODY_LIMIT };
@@ -33,8 +34,9 @@ const enroll = createRoute({
   description: "A new account's code returns a token, TOTP secret and recovery codes. After a " +
     "token rotation, send your current TOTP code in `X-OTP-Code`; after a second-factor reset, " +
     "send your current token in `Authorization`. Each code works once: a code redeemed already " +
-    "(a second click too) is 409 saying when, since the credentials were shown once, in the " +
-    "answer that redeemed it; it does not count against your address.\n\n" +
+    "(a second click too) is 401 `enrollment_invalid` saying when (`redeemed_at`), since the " +
+    "credentials were shown once, in the answer that redeemed it; it does not count against " +
+    "your address.\n\n" +
     "The example code is a placeholder for the one you were handed: no example can be both " +
     "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
     "and counted against your address like any failed code (past 30 a minute, 429).",
@@ -49,7 +51,6 @@ const enroll = createRoute({
     200: jsonContent(Enrolled, "your credentials; they are not shown again"),
     ...errorResponses(
       "enrollment_invalid",
-      "conflict",
       "unauthenticated",
       "otp_required",
       "otp_invalid",
@@ -70,7 +71,8 @@ export function enrollRoutes(services: Services) {
   router.use(
     "/enroll",
     (c, next) =>
-      gateBody(c, { ...DEFAULT_RULE, required: true }).then(() => refuseUnknownNames(c, known))
+      gateBody(c, { ...DEFAULT_RULE, required: true })
+        .then(() => refuseUnknownNames(c, known, enroll.request as RequestSchemas))
         .then(next),
   );
   return router.openapi(enroll, async (c) => {
@@ -81,7 +83,8 @@ export function enrollRoutes(services: Services) {
       otp: c.req.header("x-otp-code"),
       authorization: c.req.header("authorization"),
     }).catch(async (e) => {
-      if (e instanceof AppError && e.code === "enrollment_invalid") {
+      // a redeemed code is no guess (README, "Accounts and enrollment"): only wrong ones count
+      if (e instanceof AppError && countsAgainstAddress(e)) {
         await services.identity.countFailedAuthentication(meta);
       }
       throw e;

@@ -4,13 +4,18 @@
  * otherwise list everything, and a misspelt `Amount` would be dropped and
  * leave the default (a full refund). Checked by the admin guard against the
  * route's own schemas, before a second factor is spent; the 422 names each
- * unknown name and the closest known one.
+ * unknown name and the closest known one, and with them whatever else the
+ * route's schemas refuse (README, "API": `errors[]` lists each bad field).
+ *
+ * And a query parameter that takes one value, given more than once
+ * (`limit=10&limit=20`), is told so, rather than as a value of the wrong type.
  */
 import type { Context } from "hono";
 import type { RouteConfig } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { type FieldError, validationFailed } from "../core/errors.ts";
-import { unknownFieldMessage } from "../core/unknown_fields.ts";
+import { takesList, unknownFieldMessage } from "../core/unknown_fields.ts";
+import { requestErrors, type RequestSchemas } from "./body_gate.ts";
 
 /** The names a schema declares (a zod object's shape), or null when it is not an object. */
 export function declaredNames(schema: unknown): ReadonlySet<string> | null {
@@ -21,6 +26,8 @@ export function declaredNames(schema: unknown): ReadonlySet<string> | null {
 export interface KnownNames {
   /** query parameter names; an empty set when the route takes none */
   query: ReadonlySet<string>;
+  /** the query parameters that take a list, and so may be given more than once */
+  lists: ReadonlySet<string>;
   /** top-level JSON body fields, or null when not checked (no body, or not an object schema) */
   body: ReadonlySet<string> | null;
 }
@@ -28,8 +35,10 @@ export interface KnownNames {
 /** What a route declares, worked out once when the route is defined. */
 export function knownNames(request: RouteConfig["request"]): KnownNames {
   const content = request?.body?.content as Record<string, { schema?: unknown }> | undefined;
+  const shape = (request?.query as { shape?: Record<string, unknown> } | undefined)?.shape ?? {};
   return {
     query: declaredNames(request?.query) ?? new Set(),
+    lists: new Set(Object.keys(shape).filter((name) => takesList(shape[name]))),
     // a route that declares no body takes no field in one either
     body: request?.body === undefined
       ? new Set()
@@ -37,12 +46,40 @@ export function knownNames(request: RouteConfig["request"]): KnownNames {
   };
 }
 
-export async function refuseUnknownNames(c: Context<AppEnv>, known: KnownNames): Promise<void> {
+/**
+ * Refuses unknown names and single values given more than once, in one 422 with what the
+ * route's own schemas (`request`) refuse besides; a name told here is not told again in the
+ * schema's words (`extra` of a strict body, `limit` given twice is no "must be a number").
+ */
+export async function refuseUnknownNames(
+  c: Context<AppEnv>,
+  known: KnownNames,
+  request?: RequestSchemas,
+): Promise<void> {
+  const errors = await unknownNames(c, known);
+  if (errors.length === 0) return;
+  const told = new Set(errors.map((e) => e.path));
+  const rest = (await requestErrors(c, request)).filter((e) => !told.has(e.path));
+  throw validationFailed([...errors, ...rest]);
+}
+
+async function unknownNames(c: Context<AppEnv>, known: KnownNames): Promise<FieldError[]> {
   const errors: FieldError[] = [];
   const url = c.req.url;
   if (url.includes("?")) {
-    for (const name of new Set(new URL(url).searchParams.keys())) {
-      if (!known.query.has(name)) errors.push(unknown("query", name, known.query, "parameter"));
+    const params = new URL(url).searchParams;
+    for (const name of new Set(params.keys())) {
+      if (!known.query.has(name)) {
+        errors.push(unknown("query", name, known.query, "parameter"));
+        continue;
+      }
+      const times = params.getAll(name).length;
+      if (times > 1 && !known.lists.has(name)) {
+        errors.push({
+          path: `query.${name}`,
+          message: `${name} is given ${times} times; give it once`,
+        });
+      }
     }
   }
   if (known.body && /json/i.test(c.req.header("content-type") ?? "")) {
@@ -58,7 +95,7 @@ export async function refuseUnknownNames(c: Context<AppEnv>, known: KnownNames):
       }
     }
   }
-  if (errors.length) throw validationFailed(errors);
+  return errors;
 }
 
 function unknown(

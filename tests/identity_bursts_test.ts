@@ -37,7 +37,7 @@ async function viewerCode(t: TestApp, admin: TestAdmin): Promise<string> {
   return made.body.enrollment_code;
 }
 
-Deno.test("burst: one enrollment code sent 20 times at once issues one token, audited once; the rest are 409 saying it was redeemed", async () => {
+Deno.test("burst: one enrollment code sent 20 times at once issues one token, audited once; the rest are 401 enrollment_invalid saying it was redeemed", async () => {
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
     const code = await viewerCode(t, admin);
@@ -48,8 +48,9 @@ Deno.test("burst: one enrollment code sent 20 times at once issues one token, au
     assert.equal(ok.length, 1, "exactly one redemption");
     assert.match(ok[0].body.token, /^pot_/);
     for (const a of answers.filter((a) => a.status !== 200)) {
-      assert.equal(a.status, 409);
-      assert.equal(a.body.code, "conflict");
+      assert.equal(a.status, 401);
+      assert.equal(a.body.code, "enrollment_invalid");
+      assert.match(a.body.redeemed_at, /^2026-11-26T09:00:\d\d\.\d{3}Z$/);
       assert.match(a.body.detail, /redeemed at 2026-11-26T09:00:\d\d\.\d{3}Z/);
       assert.match(a.body.detail, /shown once/);
     }
@@ -58,9 +59,11 @@ Deno.test("burst: one enrollment code sent 20 times at once issues one token, au
     // a code that was real is no guess: the address keeps its whole budget
     assert.equal(await failureCounts(t.kv), 0);
 
-    // sent again later (a second click after the answer): the same 409, not "unknown"
+    // sent again later (a second click after the answer): the same answer, not "unknown", and
+    // still not counted against the address
     const again = await sendJson(t, "POST", "/api/admin/enroll", {}, { code });
-    assert.equal(again.status, 409);
+    assert.equal(again.status, 401);
+    assert.equal(again.body.code, "enrollment_invalid");
     assert.match(again.body.detail, /redeemed at/);
     assert.equal(await failureCounts(t.kv), 0);
     const me = await t.app.request("/api/admin/me", {
@@ -70,7 +73,7 @@ Deno.test("burst: one enrollment code sent 20 times at once issues one token, au
   });
 });
 
-Deno.test("burst: a token handover redeemed twice at once with the same TOTP code: one token, the other 409 (not 'code already used')", async () => {
+Deno.test("burst: a token handover redeemed twice at once with the same TOTP code: one token, the other says redeemed (not 'code already used')", async () => {
   await withTestApp(async (t) => {
     const [a, b, c] = [
       await createAdmin(t, "admin"),
@@ -97,8 +100,9 @@ Deno.test("burst: a token handover redeemed twice at once with the same TOTP cod
     const answers = await Promise.all(
       [0, 1].map(() => sendJson(t, "POST", "/api/admin/enroll", { "x-otp-code": otp }, { code })),
     );
-    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 409]);
-    const lost = answers.find((a) => a.status === 409)!;
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401]);
+    const lost = answers.find((a) => a.status === 401)!;
+    assert.equal(lost.body.code, "enrollment_invalid");
     assert.match(lost.body.detail, /redeemed at/);
     assert.equal(
       (await auditEntries(t.kv)).filter((e) => e.action === "user.enroll").length,

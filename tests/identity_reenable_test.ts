@@ -77,8 +77,10 @@ Deno.test("re-enabling a disabled viewer is one admin's change but hands over ne
     assert.ok(enrolled.body.totp_secret, "a new second factor");
     assert.notEqual(enrolled.body.totp_secret, v.totpSecret);
     assert.equal(await meStatus(t, enrolled.body.token), 200);
-    // the code is single-use: sent again, 409 saying it was redeemed
-    assert.equal((await enroll(t, code)).status, 409);
+    // the code is single-use: sent again, 401 enrollment_invalid saying it was redeemed
+    const again = await enroll(t, code);
+    assert.equal(again.status, 401, JSON.stringify(again.body));
+    assert.equal(again.body.code, "enrollment_invalid");
   });
 });
 

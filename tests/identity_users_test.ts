@@ -55,9 +55,19 @@ Deno.test("POST /api/admin/users creates an account that enrolls itself with a c
       "/api/admin/enroll",
       jsonRequest("POST", {}, { code: body.enrollment_code }),
     );
-    // used already: a 409 saying when, not an unknown code (README, "Accounts and enrollment")
-    assert.equal(again.status, 409);
-    assert.match((await again.json()).detail, /redeemed at/);
+    // used already: 401 enrollment_invalid saying when, not as an unknown code (README,
+    // "Accounts and enrollment"), and what to do: ask for a new code
+    assert.equal(again.status, 401);
+    const refused = await again.json();
+    assert.equal(refused.code, "enrollment_invalid");
+    assert.match(refused.detail, /redeemed at \d{4}-\d\d-\d\dT/);
+    assert.match(refused.detail, /ask an admin for a new (one|code)/);
+    assert.equal(refused.redeemed_at, refused.detail.match(/redeemed at (\S+?);/)[1]);
+    // and the document says so: a used code is one of the 401s, and the route has no 409
+    const doc = await (await t.app.request("/openapi.json")).json();
+    const responses = doc.paths["/api/admin/enroll"].post.responses;
+    assert.match(responses["401"].description, /enrollment_invalid/);
+    assert.equal(responses["409"], undefined);
 
     const entry = (await auditEntries(t.kv)).find((e) =>
       e.action === "user.create" && e.actor.id === boss.id

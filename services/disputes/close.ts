@@ -22,6 +22,7 @@ import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
+import { resyncHint } from "./refusals.ts";
 
 export const DISPUTE_CLOSE_RECONCILE_JOB = "dispute.reconcile_close";
 
@@ -69,7 +70,7 @@ async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority):
   try {
     const dispute = await c.deps.stripe.call(
       (s) => s.disputes.close(r.stripe_dispute, {}, { idempotencyKey: key }),
-      { priority, label: "disputes.close" },
+      { priority, label: "disputes.close", refresh: resyncHint(r.id) },
     );
     return { kind: "answered", dispute };
   } catch (error) {

@@ -44,7 +44,7 @@ function restage(meta: DraftMeta, nowMs: number): boolean {
 }
 import type { DisputeApplier } from "./apply.ts";
 import { addDisputeChange } from "./record_change.ts";
-import { auditingRefusals, refused } from "./refusals.ts";
+import { auditingRefusals, refused, resyncHint } from "./refusals.ts";
 
 /**
  * Why evidence cannot be changed now (null: it can): README, "Dispute
@@ -216,7 +216,7 @@ export function createEvidenceDrafts(
             evidence: stripeEvidence(draft),
             submit: false,
           } as Stripe.DisputeUpdateParams),
-        { label: "disputes.update(submit=false)" },
+        { label: "disputes.update(submit=false)", refresh: resyncHint(r.id) },
       );
       await svc.applyDispute(ctx, staged);
       return { dispute: staged };

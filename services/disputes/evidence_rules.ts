@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { AppError, type FieldError } from "../../core/errors.ts";
 import { fieldErrors } from "../../core/field_errors.ts";
+import { type StripeErrorInfo, stripeRefusal } from "../stripe/mod.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
@@ -180,14 +181,15 @@ export function stripeHoldsDraft(
  */
 export function stageErrorOf(e: unknown, id: string): { error: string; field: string | null } {
   const message = e instanceof Error ? e.message : String(e);
-  const param = e instanceof AppError
-    ? (e.extra?.stripe as { param?: unknown } | undefined)?.param
-    : undefined;
+  const stripe = e instanceof AppError ? e.extra?.stripe as StripeErrorInfo | undefined : undefined;
+  const param = stripe?.param;
   const field = typeof param === "string" ? /^evidence\[(\w+)\]$/.exec(param)?.[1] : undefined;
   if (!field) return { error: message, field: null };
+  // Stripe's own words, with this field's fix rather than the general one of a refusal
+  const said = stripe ? stripeRefusal(stripe) : message;
   const fix = (EVIDENCE_FILE_FIELDS as readonly string[]).includes(field)
     ? `upload the file with POST /api/admin/payments/disputes/${id}/files ` +
       `(evidence_field=${field}) or remove ${field} from the draft`
     : `correct ${field} or remove it from the draft`;
-  return { error: `${message} (evidence field ${field}: ${fix})`, field };
+  return { error: `${said} (evidence field ${field}: ${fix})`, field };
 }

@@ -17,6 +17,16 @@ export class DisputeRefusal extends AppError {
   }
 }
 
+/**
+ * How to read dispute `id` again when Stripe refuses an action on it (it was closed or answered
+ * at Stripe behind this service's back): the fix a `stripe_error` names (README, "Dispute
+ * workbench").
+ */
+export function resyncHint(id: string): string {
+  return `pull the dispute again with POST /api/admin/payments/disputes/sync ` +
+    `{"dispute_id":"${id}"}`;
+}
+
 /** The 409 for `reason`, naming the dispute. */
 export function refused(id: string, reason: string): DisputeRefusal {
   return new DisputeRefusal("conflict", `dispute ${id}: ${reason}`);

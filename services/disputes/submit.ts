@@ -36,7 +36,13 @@ import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { stripeEvidence } from "./evidence_rules.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
-import { auditingRefusals, draftFieldRefused, emptyDraft, refused } from "./refusals.ts";
+import {
+  auditingRefusals,
+  draftFieldRefused,
+  emptyDraft,
+  refused,
+  resyncHint,
+} from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 
@@ -159,7 +165,7 @@ async function callStripe(
           evidence: stripeEvidence(draft),
           submit: true,
         } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
-      { priority, label: "disputes.update(submit=true)" },
+      { priority, label: "disputes.update(submit=true)", refresh: resyncHint(r.id) },
     );
     return { kind: "answered", dispute };
   } catch (error) {

@@ -2,7 +2,7 @@
  * What redeeming an enrollment code answers when it refuses (README,
  * "Accounts and enrollment"): an unknown, expired or revoked code is 401
  * `enrollment_invalid` and counts against the address; one redeemed already
- * is a 409 saying when.
+ * is `enrollment_invalid` too, saying when (`redeemed_at`), and does not.
  */
 import { AppError } from "../../core/errors.ts";
 import type { Enrollment } from "../../kv/enrollments.ts";
@@ -25,18 +25,24 @@ export function unusable(e: Enrollment | null): AppError {
 }
 
 /**
- * A code that was redeemed: a 409, not a wrong credential (README, "Accounts
- * and enrollment"). Its credentials were in the answer that redeemed it and
- * are kept nowhere in the clear, so a second click cannot be answered with
- * them; it says when, so that whoever did not redeem it knows to raise it.
+ * A code that was redeemed (README, "Accounts and enrollment"): no longer
+ * usable, but no guess either, so it says when (`redeemed_at`, which also
+ * keeps it from counting against the address). Its credentials were in the
+ * answer that redeemed it and are kept nowhere in the clear, so a second
+ * click cannot be answered with them; whoever did not redeem it knows to raise it.
  */
 export function redeemedAlready(e: Enrollment): AppError {
   return new AppError(
-    "conflict",
+    "enrollment_invalid",
     `this enrollment code was redeemed at ${e.used_at}; each code works once and its ` +
       "credentials were shown once, in the answer that redeemed it. If you sent it twice, use " +
-      "what the first answer carried; if that answer was lost, or it was not you, tell an admin " +
-      "at once: disabling and re-enabling the account hands over a new code",
+      "what the first answer carried; if that answer was lost, or it was not you, ask an admin " +
+      "for a new code at once (disabling and re-enabling the account hands one over)",
     { extra: { redeemed_at: e.used_at } },
   );
+}
+
+/** Whether a refusal counts against the address: a wrong code does, a redeemed one does not. */
+export function isGuess(error: AppError): boolean {
+  return error.code === "enrollment_invalid" && error.extra?.redeemed_at === undefined;
 }

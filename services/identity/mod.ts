@@ -4,4 +4,5 @@
  * guard the routes' middleware calls on every request.
  */
 export { createDemoAdmin, createIdentityService } from "./service.ts";
+export { isGuess as countsAgainstAddress } from "./enrollment_refusals.ts";
 export type { AdminCredentials, IdentityGuard, IdentityOptions } from "./service.ts";

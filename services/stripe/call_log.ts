@@ -16,6 +16,8 @@ export interface StripeCallOptions {
   label?: string;
   /** a routine call among many (demo seeding): logged at debug when it succeeds */
   quiet?: boolean;
+  /** how to read the object again, for the fix a refusal's detail names (disputes: their sync) */
+  refresh?: string;
 }
 
 export type CallLog = (

@@ -102,6 +102,11 @@ export function stripeErrorInfo(error: Stripe.errors.StripeError): StripeErrorIn
   };
 }
 
+/** Stripe's own words for a refusal, without what to do (`Stripe refused the request: …`). */
+export function stripeRefusal(stripe: Pick<StripeErrorInfo, "message" | "type">): string {
+  return `Stripe refused the request: ${stripe.message ?? stripe.type ?? "no reason given"}`;
+}
+
 export interface MapOptions {
   /** attempts made, for the detail of an exhausted retry */
   attempts?: number;
@@ -109,6 +114,28 @@ export interface MapOptions {
   timeoutMs?: number;
   /** every request of the call was a read (GET): nothing can have changed at Stripe */
   readOnly?: boolean;
+  /**
+   * how to read the object again when Stripe refuses (`pull it again with POST …/sync`), for
+   * the detail's fix; by default, the Stripe Dashboard
+   */
+  refresh?: string;
+}
+
+/**
+ * What to do about a refusal, one sentence (README, "API": a problem says what happened and
+ * what to do): a decline needs the customer; anything else usually means the object changed at
+ * Stripe since this service read it. Stripe's request id finds the request in its logs.
+ */
+function refusalFix(stripe: StripeErrorInfo, refresh?: string): string {
+  const request = stripe.request_id
+    ? `; Stripe's request id ${stripe.request_id} finds it in the Dashboard's logs`
+    : "";
+  if (stripe.type === "card_error") {
+    return "The card was refused: ask the customer for another payment method or to call " +
+      `their bank (\`stripe.decline_code\`, \`stripe.advice_code\` say why)${request}.`;
+  }
+  return "It may have changed at Stripe since this service read it: " +
+    `${refresh ?? "look it up in the Stripe Dashboard"} before sending it again${request}.`;
 }
 
 /** The problem the client sees for a Stripe failure; the SDK error stays as `cause`. */
@@ -149,9 +176,10 @@ export function stripeErrorToAppError(
       { extra, cause: error, retryAfter: Math.ceil(stripeRetryAfterS(error) ?? 1) },
     );
   }
+  const said = stripeRefusal(stripe);
   return new AppError(
     "stripe_error",
-    `Stripe refused the request: ${stripe.message ?? stripe.type ?? "no reason given"}`,
+    `${said}${/[.!?]$/.test(said) ? "" : "."} ${refusalFix(stripe, options.refresh)}`,
     { extra, cause: error },
   );
 }

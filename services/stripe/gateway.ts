@@ -131,7 +131,12 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
           if (!retry) {
             const readOnly = scope.requests.length > 0 &&
               scope.requests.every((r) => r.method === "GET");
-            throw stripeErrorToAppError(error, { attempts: attempt, timeoutMs, readOnly });
+            throw stripeErrorToAppError(error, {
+              attempts: attempt,
+              timeoutMs,
+              readOnly,
+              refresh: opts.refresh,
+            });
           }
           await sleep(backoffMs(attempt, error));
         }

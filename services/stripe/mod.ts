@@ -8,3 +8,4 @@ export type { StripeGateway, StripePriority } from "./gateway.ts";
 export { attemptStripe, classifyStripeFailure, settleAttempt } from "./outcome.ts";
 export type { SettleHandlers, StripeAttempt } from "./outcome.ts";
 export { stripeAnsweredAt, stripeRequestId } from "./answer_time.ts";
+export { type StripeErrorInfo, stripeRefusal } from "./errors.ts";
