@@ -53,7 +53,8 @@ Deno.test("GET /customers/{id}/payment-methods: 130 saved cards, paged, every on
       assert.equal(pages, Math.ceil(130 / limit), `no empty last page (limit=${limit})`);
     }
     assert.deepEqual(new Set(saved), new Set(atStripe));
-  });
+    // 180 pages in all: above the 120 a token may ask for in a minute
+  }, { env: { API_RATE_LIMIT_PER_MIN: "1000" } });
 });
 
 Deno.test("GET /customers/{id}/payment-methods: a bad limit, a forged, foreign or stale cursor is 422 naming the parameter", async () => {
@@ -132,5 +133,29 @@ Deno.test("GET /customers/{id}/payment-methods: a retry Stripe refused before tr
     const mine = (list.body.data as { id: string; last_used: string | null }[])
       .find((pm) => pm.id === card.id);
     assert.equal(mine?.last_used, null, "nothing reached the card");
+  });
+});
+
+Deno.test("GET /customers/{id}/payment-methods: last_used is when the retry authorized the card, not when it was captured", async () => {
+  await withRetryWorld(async (w) => {
+    const customer = (await w.stripe.customers.create({ email: "hold@example.com" })).id;
+    const f = await w.failedPayment(3000, "pm_card_chargeDeclined", customer, {
+      captureMethod: "manual",
+    });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_mastercard" });
+    assert.equal(res.body.status, "requires_capture", JSON.stringify(res.body));
+    await w.deliver();
+    const lastUsed = async () =>
+      ((await w.get(pmsOf(customer))).body.data as { id: string; last_used: string | null }[])
+        .find((pm) => pm.id === res.body.payment_method)?.last_used;
+    assert.equal(await lastUsed(), res.body.updated_at, "tried when authorized");
+    w.clock.advance(60_000);
+    await w.t.services.retries.capture(w.ctx(w.operator), f.txnId, {});
+    await w.deliver();
+    assert.equal(
+      (await w.get(`/api/admin/payments/retries/${res.body.id}`)).body.status,
+      "succeeded",
+    );
+    assert.equal(await lastUsed(), res.body.updated_at, "a capture tries no card");
   });
 });
