@@ -8,7 +8,14 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { callContext } from "./context.ts";
 import { listRoute } from "./list_route.ts";
-import { errorResponses, jsonBody, jsonContent } from "../openapi/schemas.ts";
+import {
+  CursorQuery,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  LimitQuery,
+  pageSchema,
+} from "../openapi/schemas.ts";
 import { ApprovalSchema } from "../openapi/record_schemas.ts";
 import { RuleEnum, RulePatchSchema, RuleSchema, SweepSchema } from "./fraud_schemas.ts";
 
@@ -22,7 +29,10 @@ const listRules = adminRoute({ permission: "fraud.rules.read" }, {
   path: "/fraud/rules",
   tags,
   summary: "Every rule's settings (version, thresholds, points, enabled, shadow)",
-  responses: { 200: jsonContent(z.object({ data: z.array(RuleSchema) }), "the rules") },
+  description: "A list like every other, in the rules' fixed order: the default `limit` holds " +
+    "every rule (`next_cursor` null).",
+  request: { query: z.object({ limit: LimitQuery, cursor: CursorQuery }) },
+  responses: { 200: jsonContent(pageSchema(RuleSchema, "FraudRulePage"), "the rules") },
 });
 
 const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true }, {
@@ -132,7 +142,10 @@ function sweepView(run: SweepRun) {
 export function fraudRuleRoutes(services: Services) {
   const fraud = services.fraud;
   return createRouter()
-    .openapi(listRules, async (c) => c.json({ data: await fraud.listRules() }, 200))
+    .openapi(listRules, async (c) => {
+      const { limit, cursor } = c.req.valid("query");
+      return c.json(await fraud.rulesPage({ limit, ...(cursor ? { cursor } : {}) }), 200);
+    })
     .openapi(putRule, async (c) => {
       const { rule } = c.req.valid("param");
       const r = await fraud.putRule(callContext(c), rule, c.req.valid("json"));

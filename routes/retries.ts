@@ -12,10 +12,13 @@ import { CUSTOMER, idField, idPath, idQuery, ours, TRANSACTION_REF } from "../op
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import {
+  CursorQuery,
   DateTimeSchema as DateTime,
   errorResponses,
   jsonContent,
+  LimitQuery,
   orNull,
+  pageSchema,
   plainText,
 } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
@@ -176,7 +179,11 @@ const show = showRoute({
 const SavedPaymentMethodSchema = CardSchema.extend({
   id: z.string(),
   created: DateTime,
-  last_used: DateTime.nullable().openapi({ description: "the last retry that charged it" }),
+  last_used: DateTime.nullable().openapi({
+    description: "when a retry last tried it, whatever the card answered (charged, authorized, " +
+      "sent for authentication, or declined); null when no retry has (one Stripe refused before " +
+      "trying the card, say a rate limit, does not count)",
+  }),
 }).openapi("SavedPaymentMethod");
 
 const paymentMethods = adminRoute({ permission: "customers.read" }, {
@@ -184,11 +191,13 @@ const paymentMethods = adminRoute({ permission: "customers.read" }, {
   path: "/customers/{id}/payment-methods",
   tags: ["customers"],
   summary: "The customer's saved payment methods, to choose one for a retry",
+  description: "Newest first, in Stripe's order; one Stripe call per page.",
   request: {
     params: idPath([CUSTOMER], "cus_Example0000000000"),
+    query: z.object({ limit: LimitQuery, cursor: CursorQuery }),
   },
   responses: {
-    200: jsonContent(z.object({ data: z.array(SavedPaymentMethodSchema) }), "saved ones"),
+    200: jsonContent(pageSchema(SavedPaymentMethodSchema, "SavedPaymentMethodPage"), "a page"),
     ...errorResponses("not_found", "stripe_unavailable"),
   },
 });
@@ -227,7 +236,11 @@ export function retryRoutes(services: Services) {
       return c.json(forReader(c, await services.retries.get(c.req.valid("param").id)), 200);
     })
     .openapi(paymentMethods, async (c) => {
-      const data = await services.retries.paymentMethods(c.req.valid("param").id);
-      return c.json({ data }, 200);
+      const { limit, cursor } = c.req.valid("query");
+      const page = await services.retries.paymentMethods(c.req.valid("param").id, {
+        limit,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      return c.json(page, 200);
     });
 }

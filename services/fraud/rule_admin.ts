@@ -10,6 +10,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
 import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
+import type { CursorSealer } from "../../kv/pagination.ts";
 import {
   defaultRuleSettings,
   RULE_NAMES,
@@ -120,12 +121,19 @@ interface RuleAdminParts {
   kv: Deps["kv"];
   clock: Deps["clock"];
   audit: AuditService;
+  cursors: CursorSealer;
 }
 
-export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
-  const parts: RuleAdminParts = { kv: deps.kv, clock: deps.clock, audit: svc.audit };
+export function createRuleAdmin(deps: Deps, svc: { audit: AuditService; cursors: CursorSealer }) {
+  const parts: RuleAdminParts = {
+    kv: deps.kv,
+    clock: deps.clock,
+    audit: svc.audit,
+    cursors: svc.cursors,
+  };
   return {
     listRules: bindParts(parts, listRules),
+    rulesPage: bindParts(parts, rulesPage),
     applyRuleChange: bindParts(parts, applyRuleChange),
     backtest: bindParts(parts, backtest),
     needsSecondPerson,
@@ -133,13 +141,36 @@ export function createRuleAdmin(deps: Deps, svc: { audit: AuditService }) {
 }
 
 /** Every rule; one in shadow mode also says how many would-be alerts it recorded (90 days). */
-async function listRules({ kv }: RuleAdminParts) {
+async function listRules({ kv }: RuleAdminParts, names: readonly RuleName[] = RULE_NAMES) {
   const settings = await getRuleSettings(kv);
-  return await Promise.all(RULE_NAMES.map(async (r) => ({
+  return await Promise.all(names.map(async (r) => ({
     ...ruleView(settings[r]),
     shadow_hits: settings[r].shadow ? await countShadowHits(kv, r) : null,
   })));
 }
+
+/**
+ * `GET /fraud/rules`: a list like every other (README "API": lists), the rules in their fixed
+ * order; the cursor is the last rule of the page, sealed. The default limit holds them all.
+ */
+async function rulesPage(p: RuleAdminParts, q: { limit: number; cursor?: string }) {
+  const after = q.cursor ? await p.cursors.unseal(RULES_SCOPE, q.cursor) : null;
+  const at = after === null ? -1 : RULE_NAMES.indexOf(after as RuleName);
+  if (after !== null && at < 0) {
+    throw validationFailed([{
+      path: "query.cursor",
+      message: `rule ${after} is no longer one of the rules; omit it to start from the first page`,
+    }]);
+  }
+  const names = RULE_NAMES.slice(at + 1, at + 1 + q.limit);
+  const more = at + 1 + names.length < RULE_NAMES.length;
+  return {
+    data: await listRules(p, names),
+    next_cursor: more ? await p.cursors.seal(RULES_SCOPE, names[names.length - 1]) : null,
+  };
+}
+
+const RULES_SCOPE = "fraud_rules";
 
 /** Applies `patch` as a new version, audited (approvals call this as the approver). */
 async function applyRuleChange(

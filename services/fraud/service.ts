@@ -93,6 +93,7 @@ export function createFraudService(deps: Deps, svc: FraudServices) {
     listSweeps,
     ...createWorkflow(deps, svc),
     listRules: rules.listRules,
+    rulesPage: rules.rulesPage,
     backtest: rules.backtest,
   };
 }

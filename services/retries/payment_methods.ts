@@ -14,11 +14,15 @@ import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import { stripeOutcome } from "../stripe/mod.ts";
 import { type CardSummary, getPaymentMethodsLastUsed } from "../../kv/retries.ts";
 import { bindParts } from "../../core/bind.ts";
+import type { CursorSealer, Page } from "../../kv/pagination.ts";
 
 export interface SavedPaymentMethodView extends CardSummary {
   id: string;
   created: string;
-  /** the last retry that charged it (ISO 8601), null when none */
+  /**
+   * when a retry last tried it (ISO 8601): the card's answer, charged, authorized, sent for
+   * authentication or declined (README "Retrying failed payments"); null when none did
+   */
   last_used: string | null;
 }
 
@@ -125,39 +129,78 @@ async function inspect(
   return { pm, saved: false, enteredAt };
 }
 
-/** GET /customers/{id}/payment-methods: what Stripe has saved, with our last use of each. */
-async function listForCustomer(p: PmParts, customer: string): Promise<SavedPaymentMethodView[]> {
-  const { kv, deps } = p;
+/**
+ * GET /customers/{id}/payment-methods: one page of what Stripe has saved, with our last use of
+ * each. Paged by Stripe itself (`starting_after` the page's last card, `has_more`), one call per
+ * page through the gateway; the cursor is sealed for this customer (README "API": lists).
+ */
+async function listForCustomer(
+  p: PmParts,
+  customer: string,
+  page: { limit: number; cursor?: string },
+): Promise<Page<SavedPaymentMethodView>> {
+  const { kv, deps, svc } = p;
+  const scope = `payment_methods:${customer}`;
+  const after = page.cursor ? await svc.cursors.unseal(scope, page.cursor) : undefined;
   let list: Stripe.ApiList<Stripe.PaymentMethod>;
   try {
     list = await deps.stripe.call(
-      (s) => s.customers.listPaymentMethods(customer, { limit: 100 }),
+      (s) =>
+        s.customers.listPaymentMethods(customer, {
+          limit: page.limit,
+          ...(after ? { starting_after: after } : {}),
+        }),
       { label: "customers.listPaymentMethods" },
     );
   } catch (error) {
     // only Stripe saying there is no such customer is a 404; a rate limit is a 503 as it came
     if (stripeCode(error) === "resource_missing" && stripeOutcome(error) === "definite") {
+      if (after && stripeParam(error) === "starting_after") throw staleCursor(after);
       throw notFound("customer", customer);
     }
     throw error;
   }
   const lastUsed = await getPaymentMethodsLastUsed(kv, list.data.map((pm) => pm.id));
-  return list.data.map((pm) => ({
-    id: pm.id,
-    ...cardSummary(pm),
-    created: new Date(pm.created * 1000).toISOString(),
-    last_used: lastUsed.get(pm.id) ?? null,
-  }));
+  const last = list.data.at(-1);
+  return {
+    data: list.data.map((pm) => ({
+      id: pm.id,
+      ...cardSummary(pm),
+      created: new Date(pm.created * 1000).toISOString(),
+      last_used: lastUsed.get(pm.id) ?? null,
+    })),
+    next_cursor: list.has_more && last ? await svc.cursors.seal(scope, last.id) : null,
+  };
+}
+
+function stripeParam(error: unknown): string | null | undefined {
+  return error instanceof AppError
+    ? (error.extra?.stripe as { param?: string | null } | undefined)?.param
+    : undefined;
+}
+
+/** The card a page ended with is no longer saved on the customer: its cursor leads nowhere. */
+function staleCursor(after: string): AppError {
+  return validationFailed([{
+    path: "query.cursor",
+    message: `the page this cursor continues ended with ${after}, no longer saved on the ` +
+      "customer; omit it to start from the first page",
+  }]);
 }
 
 /** What the factory's steps work with. */
 interface PmParts {
   kv: Deno.Kv;
   deps: Deps;
-  svc: { audit: AuditService };
+  svc: PmServices;
 }
 
-export function createPaymentMethods(deps: Deps, svc: { audit: AuditService }) {
+interface PmServices {
+  audit: AuditService;
+  cursors: CursorSealer;
+}
+
+export function createPaymentMethods(deps: Deps, svc: PmServices) {
   const p: PmParts = { kv: deps.kv, deps, svc };
 
   return {

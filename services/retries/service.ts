@@ -235,7 +235,8 @@ export function createRetryService(deps: Deps, svc: RetryServices) {
     create: bindParts(p, create),
     get: bindParts(p, get),
     list: bindParts(p, list),
-    paymentMethods: (customer: string) => paymentMethods.listForCustomer(customer),
+    paymentMethods: (customer: string, page: { limit: number; cursor?: string }) =>
+      paymentMethods.listForCustomer(customer, page),
     ...createCaptureCancel(deps, authorizations),
     /** the cron's safety net: retry attempts and authorization actions with unknown outcomes */
     reconcile: async (options?: { limit?: number }) => ({

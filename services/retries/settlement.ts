@@ -14,7 +14,7 @@ import type { Deps } from "../deps.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import type { PiSnap } from "../../domain/transaction.ts";
-import { isRetryWaiting } from "../../domain/retry.ts";
+import { isRetryWaiting, NOT_SENT_CODE } from "../../domain/retry.ts";
 import {
   addAttemptCountsReleased,
   addInFlightCleared,
@@ -138,6 +138,29 @@ export function retryAuditView(r: RetryRecord) {
 }
 
 /**
+ * Whether this news is the card's own answer to the attempt, so the payment method's
+ * `last_used` moves (README "Retrying failed payments": when a retry last tried it, declined or
+ * not): charged, authorized, sent for authentication, or failed by the card or its
+ * authentication. Not a close of ours where nothing reached the card (Stripe showed no trace,
+ * the PaymentIntent was canceled, a "try again"), nor the end of a wait the card already
+ * answered (a capture, a release), nor details filled in for the same status.
+ */
+function triedTheCard(before: RetryRecord, outcome: RetryOutcome): boolean {
+  if (outcome.status === "canceled" || outcome.status === before.status) return false;
+  if (before.status === "requires_capture") return false;
+  if (outcome.status !== "failed") return true;
+  return !OUR_CLOSES.has(outcome.failure_code ?? "");
+}
+
+/** Failure codes this service gives an attempt that ended without reaching the card. */
+const OUR_CLOSES = new Set([
+  NOT_SENT_CODE,
+  "not_confirmed",
+  "not_received_by_stripe",
+  "payment_intent_canceled",
+]);
+
+/**
  * Adds the settling of the attempt read as `entry` to `op`: the record, the
  * payment freed for the next attempt (unless waiting on the customer), the
  * job gone, the card's last use. `release`: Stripe provably did not act on
@@ -175,7 +198,7 @@ export async function addSettlement(
     } else addInFlightCleared(op, before.transaction_id, state, before.id);
     if (before.job) addJobRemoval(op, before.job);
   }
-  if (after.status === "succeeded" || after.status === "requires_capture") {
+  if (meta.release !== true && triedTheCard(before, outcome)) {
     addPaymentMethodUse(op, after.payment_method, meta.at);
   }
   return {
