@@ -19,6 +19,11 @@ export const OPENAPI_INFO = {
   servers: [{ url: "/", description: "this service" }],
   tags: [
     { name: "health", description: "liveness and readiness" },
+    { name: "metrics", description: "Prometheus metrics, for a scraper or an admin" },
+    {
+      name: "problems",
+      description: "what each problem code means and what to do about it (HTML pages)",
+    },
     { name: "identity", description: "who am I; step-up (sudo mode) for 2FA operations" },
     { name: "users", description: "admins, roles, tokens and second factors" },
     {
@@ -56,6 +61,12 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
     type: "http",
     scheme: "bearer",
     description: "API token of an admin, from `deno task admin create`",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "metricsToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "the server's `METRICS_TOKEN`, for a scraper of `GET /metrics` (README, " +
+      '"Metrics"); an admin\'s API token (bearerAuth) reads it too',
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "otpCode", {
     type: "apiKey",

@@ -38,10 +38,19 @@ function problemExample(code: ErrorCode) {
   };
 }
 
-/** Error responses for a route, by HTTP status, with the problem schema. */
+/**
+ * Error responses for a route, by HTTP status, with the problem schema: `codes`, the
+ * `validation_failed` every route with an input may answer, and the `unavailable` of a
+ * stopping server.
+ */
 export function errorResponses(...codes: ErrorCode[]) {
+  return problemResponses("validation_failed", ...codes, "unavailable");
+}
+
+/** Error responses for exactly these codes (a route that takes no input, or is served while stopping). */
+export function problemResponses(...codes: ErrorCode[]) {
   const byStatus: Record<number, ErrorCode[]> = {};
-  for (const code of new Set<ErrorCode>(["validation_failed", ...codes, "unavailable"])) {
+  for (const code of new Set<ErrorCode>(codes)) {
     (byStatus[ERROR_CODES[code].status] ??= []).push(code);
   }
   return Object.fromEntries(

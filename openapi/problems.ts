@@ -3,9 +3,12 @@
  * do about it, as short HTML pages served by the service itself. A problem
  * document's `type` is `/problems/{code}`, so it resolves against the service.
  * The text lives in one table (ERROR_CODES); a code added there gets its page.
+ * Both are operations of the OpenAPI document (public: `security: []`).
  */
 import type { Context } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "../routes/router.ts";
+import { problemResponses } from "./error_responses.ts";
 import { AppError, ERROR_CODES, type ErrorCode, type ErrorCodeInfo } from "../core/errors.ts";
 
 export const PROBLEMS_PATH = "/problems";
@@ -85,11 +88,60 @@ function send(c: Context, html: string) {
   return c.html(html);
 }
 
+/** The answer of a page: HTML, cached an hour (the text changes only with the service). */
+function htmlPage(description: string, example: string) {
+  return {
+    description,
+    headers: {
+      "cache-control": {
+        description: "`public, max-age=3600`",
+        required: true,
+        schema: { type: "string" as const, example: "public, max-age=3600" },
+      },
+    },
+    content: { "text/html": { schema: z.string().openapi({ example }) } },
+  };
+}
+
+const index = createRoute({
+  method: "get",
+  path: PROBLEMS_PATH,
+  operationId: "listProblems",
+  tags: ["problems"],
+  summary: "Every problem code, with its status and title (HTML)",
+  responses: {
+    200: htmlPage("a page listing every code, each linking to its own page", "<!DOCTYPE html>…"),
+    ...problemResponses("unavailable"),
+  },
+});
+
+const one = createRoute({
+  method: "get",
+  path: `${PROBLEMS_PATH}/{code}`,
+  operationId: "getProblem",
+  tags: ["problems"],
+  summary: "What one problem code means and what to do about it (HTML)",
+  description: "A problem document's `type` is this page.",
+  request: {
+    params: z.object({
+      code: z.string().openapi({
+        param: { name: "code", in: "path" },
+        description: "a problem document's `code`",
+        example: "validation_failed",
+      }),
+    }),
+  },
+  responses: {
+    200: htmlPage("the code's page", "<!DOCTYPE html>…"),
+    ...problemResponses("not_found", "unavailable"),
+  },
+});
+
 export function problemRoutes() {
   const router = createRouter();
-  router.get(PROBLEMS_PATH, (c) => send(c, indexPage()));
-  router.get(`${PROBLEMS_PATH}/:code`, (c) => {
-    const code = c.req.param("code");
+  router.openapi(index, (c) => send(c, indexPage()));
+  router.openapi(one, (c) => {
+    const code = c.req.valid("param").code;
     if (!Object.hasOwn(ERROR_CODES, code)) {
       throw new AppError("not_found", `no problem code ${code}; see ${PROBLEMS_PATH} for all`);
     }

@@ -10,6 +10,7 @@ import { ADMIN, idField, ME } from "./ids.ts";
 
 export {
   errorResponses,
+  problemResponses,
   ProblemSchema,
   REFUND_SEND_REFUSALS,
   stripeCallErrors,

@@ -17,6 +17,7 @@ import {
   EVIDENCE_FILE_FIELDS,
   EVIDENCE_TEXT_FIELDS,
 } from "../domain/dispute_evidence.ts";
+import { EnhancedEvidenceSchema } from "../services/disputes/evidence_rules.ts";
 
 export const DisputeSchema = z.object({
   id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -155,16 +156,24 @@ const fileField = z.unknown().optional().openapi({
   description: "a file id (`file_…`) from `POST /disputes/{id}/files`",
 });
 
+/** The JSON Schema of what the service takes as `enhanced_evidence` (no `$schema`: it is nested). */
+function enhancedEvidenceShape(): Record<string, unknown> {
+  const { $schema: _, ...shape } = z.toJSONSchema(EnhancedEvidenceSchema, { io: "input" });
+  return shape;
+}
+
 /** Documented field by field; checked by the service so every bad field is named at once. */
 export const EvidenceBody = z.object({
   ...Object.fromEntries(EVIDENCE_TEXT_FIELDS.map((f) => [f, textField])),
   ...Object.fromEntries(EVIDENCE_FILE_FIELDS.map((f) => [f, fileField])),
+  // checked by the service with the rest of the draft (every bad field named at once); the
+  // document shows the shape it checks, closed at every level as it is
   enhanced_evidence: z.unknown().optional().openapi({
-    type: "object",
+    ...enhancedEvidenceShape(),
     description: "`visa_compelling_evidence_3` (`disputed_transaction`, " +
       "`prior_undisputed_transactions`), `visa_compliance`, `mastercard_compliance`, as Stripe's API",
   }),
-}).catchall(z.unknown()).openapi("DisputeEvidence", {
+}).strict().openapi("DisputeEvidence", {
   example: {
     customer_name: "Jane Roe",
     customer_email_address: "jane@example.com",

@@ -81,7 +81,7 @@ const notes = adminRoute({ permission: "disputes.note" }, {
     body: jsonBody(
       z.object({
         text: Text("text").openapi({ example: "Customer sent the tracking number by email" }),
-      }).openapi("DisputeNoteRequest"),
+      }).strict().openapi("DisputeNoteRequest"),
     ),
   },
   responses: {
@@ -110,7 +110,7 @@ const accept = adminRoute({ permission: "disputes.accept", secondFactor: true },
     body: jsonBody(
       z.object({
         note: Text("note").openapi({ example: "Goods not shipped; accepting the loss" }),
-      }).openapi("DisputeAccept"),
+      }).strict().openapi("DisputeAccept"),
     ),
   },
   responses: {
@@ -148,7 +148,7 @@ const sync = adminRoute({ permission: "disputes.sync" }, {
         "application/json": {
           schema: z.object({
             dispute_id: idField("dispute_id", [DISPUTE, STRIPE_DISPUTE]).optional(),
-          }).openapi("DisputeSyncRequest", {
+          }).strict().openapi("DisputeSyncRequest", {
             description: "`{}` pulls every dispute; `{dispute_id}` one, by our id (`dsp_…`) or " +
               "Stripe's (`du_…`). The example's " +
               "`du_Example…` is none of Stripe's: sent as is, it is 404 and reads nothing",

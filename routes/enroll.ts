@@ -41,11 +41,13 @@ const enroll = createRoute({
     "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
     "and counted against your address like any failed code (past 30 a minute, 429).",
   request: {
-    body: jsonBody(z.object({
-      code: z.string().min(1, "send the enrollment code").max(100).openapi({
-        example: "enr_Xq3v9Lk2Pz8Rt6Wn4Bc7Md1Hs5Fj0Ga2",
-      }),
-    })),
+    body: jsonBody(
+      z.object({
+        code: z.string().min(1, "send the enrollment code").max(100).openapi({
+          example: "enr_Xq3v9Lk2Pz8Rt6Wn4Bc7Md1Hs5Fj0Ga2",
+        }),
+      }).strict(),
+    ),
   },
   responses: {
     200: jsonContent(Enrolled, "your credentials; they are not shown again"),

@@ -80,7 +80,8 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
       z.object({
         days: z.number().int().min(1).max(90, "days is 1 to 90").default(30),
         // an unknown key is "not a known rule", the rule names listed (core/unknown_fields.ts)
-        rules: z.partialRecord(RuleEnum.meta({ keyName: "rule" }), RulePatchSchema).default({}),
+        rules: z.partialRecord(RuleEnum.meta({ keyName: "rule" }), RulePatchSchema).default({})
+          .openapi({ additionalProperties: false }),
       }).strict().openapi("FraudBacktest"),
     ),
   },

@@ -1,13 +1,15 @@
 /**
  * GET /metrics: Prometheus text format. Readable with the `METRICS_TOKEN`
- * bearer (a scraper needs no admin account) or an admin's API token.
- * Kept out of the OpenAPI document: it is for scrapers, not API clients.
+ * bearer (a scraper needs no admin account) or an admin's API token; the
+ * OpenAPI document says so (`metricsToken` or `bearerAuth`).
  * Failed authentications count against the address as on admin routes, and
  * an admin's token is throttled like any admin request (README, "Metrics").
  */
+import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { AppError } from "../core/errors.ts";
 import { requestMeta } from "./context.ts";
+import { problemResponses } from "../openapi/schemas.ts";
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
@@ -20,9 +22,46 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/**
+ * Served while the server stops (no 503: routes/drain.ts), with no input to refuse (no 422);
+ * a wrong bearer counts against the address (429 past the limit), as does an admin's token.
+ */
+const metrics = createRoute({
+  method: "get",
+  path: "/metrics",
+  operationId: "getMetrics",
+  tags: ["metrics"],
+  summary: "Prometheus metrics (text format), for a scraper or an admin",
+  description: "Send the server's `METRICS_TOKEN` as the bearer (a scraper needs no admin " +
+    "account, and its reads are not counted against `API_RATE_LIMIT_PER_MIN`), or an admin's " +
+    "API token. Other roles are 403. Served while the server stops, so a scrape sees the stop.",
+  security: [{ metricsToken: [] }, { bearerAuth: [] }],
+  responses: {
+    200: {
+      description: "the metrics, Prometheus text format 0.0.4",
+      headers: {
+        "cache-control": {
+          description: "`no-store`: every scrape reads them afresh",
+          required: true,
+          schema: { type: "string", example: "no-store" },
+        },
+      },
+      content: {
+        "text/plain": {
+          schema: z.string().openapi({
+            example: "# TYPE payops_http_requests_total counter\n" +
+              'payops_http_requests_total{method="GET",route="/healthz",status="200"} 1\n',
+          }),
+        },
+      },
+    },
+    ...problemResponses("unauthenticated", "forbidden", "rate_limited"),
+  },
+});
+
 export function metricsRoutes(metricsToken: string | undefined) {
   const router = createRouter();
-  router.get("/metrics", async (c) => {
+  router.openapi(metrics, async (c) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
     const authorization = c.req.header("authorization");

@@ -117,7 +117,7 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
           ).max(500, "note is at most 500 characters"),
           "note",
         ).openapi({ example: "refunded by hand in the Dashboard; ledger checked" }),
-      }).openapi("OpsAlertClose"),
+      }).strict().openapi("OpsAlertClose"),
     ),
   },
   responses: {

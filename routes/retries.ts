@@ -106,7 +106,7 @@ const CreateBody = z.object({
   confirm_fraud_alert: z.boolean().optional().openapi({
     description: "required (with a note) when the customer has an open fraud alert",
   }),
-}).openapi("RetryRequest", {
+}).strict().openapi("RetryRequest", {
   example: {
     transaction_id: "txn_01JD3Y8Z6QKQ2X5N7S9V4W1T0R",
     payment_method: "pm_card_visa",

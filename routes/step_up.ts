@@ -27,11 +27,13 @@ const stepUp = adminRoute({ permission: "step_up.create" }, {
     "code like any other: 401 `otp_invalid`, audited, and one of the 5 tries before the second " +
     "factor locks for 15 minutes.",
   request: {
-    body: jsonBody(z.object({
-      code: z.string().min(1, "send the 6-digit code").max(32).openapi({
-        example: "123456",
-      }),
-    })),
+    body: jsonBody(
+      z.object({
+        code: z.string().min(1, "send the 6-digit code").max(32).openapi({
+          example: "123456",
+        }),
+      }).strict(),
+    ),
   },
   responses: {
     200: jsonContent(StepUp, "issued"),

@@ -122,7 +122,7 @@ const dismiss = adminRoute({ permission: "webhooks.replay", secondFactor: true }
     params: IdParam,
     body: jsonBody(
       z.object({ note: NoteSchema.openapi({ example: "a test event sent by hand; not Stripe's" }) })
-        .openapi("WebhookDismissal"),
+        .strict().openapi("WebhookDismissal"),
     ),
   },
   responses: {

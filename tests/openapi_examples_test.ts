@@ -200,7 +200,10 @@ Deno.test("every operation has a unique camelCase operationId and says who may c
       assert.ok(!ids.has(op.operationId), `${op.operationId} is unique`);
       ids.add(op.operationId);
       assert.ok(Array.isArray(op.security), `${method} ${path} declares security`);
-      if (!path.startsWith("/api/admin") || path === "/api/admin/enroll") {
+      if (path === "/metrics") {
+        // a scraper's METRICS_TOKEN or an admin's token (README, "Metrics")
+        assert.deepEqual(op.security, [{ metricsToken: [] }, { bearerAuth: [] }]);
+      } else if (!path.startsWith("/api/admin") || path === "/api/admin/enroll") {
         assert.deepEqual(op.security, [], `${method} ${path} is public`);
       }
     }
@@ -215,6 +218,9 @@ Deno.test("every operation has a unique camelCase operationId and says who may c
     assert.equal(byRoute["post /api/admin/payments/refunds/{id}/approve"], "approveRefund");
     assert.equal(byRoute["get /api/admin/payments/transactions"], "listTransactions");
     assert.equal(byRoute["post /api/webhooks/stripe"], "receiveStripeWebhook");
+    assert.equal(byRoute["get /metrics"], "getMetrics");
+    assert.equal(byRoute["get /problems"], "listProblems");
+    assert.equal(byRoute["get /problems/{code}"], "getProblem");
     assert.equal(doc.info.contact.name.length > 0, true);
     assert.equal(doc.info.license.name.length > 0, true);
   });

@@ -77,7 +77,7 @@ Deno.test("openapi/openapi.json equals the document served at /openapi.json", as
   }
 });
 
-Deno.test("the OpenAPI document is 3.1.0 with the bearer, OTP and step-up schemes", async () => {
+Deno.test("the OpenAPI document is 3.1.0 with the bearer, METRICS_TOKEN, OTP and step-up schemes", async () => {
   const doc = await servedDocument();
   assert.equal(doc.openapi, "3.1.0");
   assert.deepEqual(doc.components?.securitySchemes?.bearerAuth, {
@@ -87,7 +87,7 @@ Deno.test("the OpenAPI document is 3.1.0 with the bearer, OTP and step-up scheme
   });
   assert.deepEqual(
     Object.keys(doc.components?.securitySchemes ?? {}).sort(),
-    ["bearerAuth", "otpCode", "stepUp"],
+    ["bearerAuth", "metricsToken", "otpCode", "stepUp"],
   );
 });
 
@@ -338,18 +338,23 @@ Deno.test("the document declares the headers the service sends: ETag and 304 on 
 
 Deno.test("every operation declares the 503 `unavailable` (problem+json) that a stopping server answers with Retry-After", async () => {
   const doc = await servedDocument();
-  // liveness is served while the server stops (README, "Quick start"): it never answers 503
+  // liveness and metrics are served while the server stops (README, "Quick start", "Metrics";
+  // routes/drain.ts): they never answer 503
+  const servedWhileStopping = ["GET /healthz", "GET /metrics"];
   const healthz = operations(doc).find((o) => o.name === "GET /healthz");
   assert.deepEqual(Object.keys(healthz?.op.responses ?? {}), ["200"]);
-  const undeclared = operations(doc).filter(({ name }) => name !== "GET /healthz").filter(
-    ({ op }) => {
-      const r = op.responses?.["503"] as
-        | { description?: string; content?: Record<string, unknown>; headers?: object }
-        | undefined;
-      return !r?.description?.includes("`unavailable`") ||
-        !r.content?.["application/problem+json"];
-    },
-  ).map((o) => o.name);
+  const metrics = operations(doc).find((o) => o.name === "GET /metrics");
+  assert.equal(metrics?.op.responses?.["503"], undefined);
+  const undeclared = operations(doc).filter(({ name }) => !servedWhileStopping.includes(name))
+    .filter(
+      ({ op }) => {
+        const r = op.responses?.["503"] as
+          | { description?: string; content?: Record<string, unknown>; headers?: object }
+          | undefined;
+        return !r?.description?.includes("`unavailable`") ||
+          !r.content?.["application/problem+json"];
+      },
+    ).map((o) => o.name);
   assert.deepEqual(undeclared, []);
 
   // what a stopping server answers: tests/drain_refusals_test.ts

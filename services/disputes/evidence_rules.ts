@@ -51,7 +51,7 @@ const customerFields = {
   product_description: text(EVIDENCE_LONG_TEXT_MAX).optional(),
   shipping_address: Address.optional(),
 };
-const Enhanced = z.strictObject({
+export const EnhancedEvidenceSchema = z.strictObject({
   visa_compelling_evidence_3: z.strictObject({
     disputed_transaction: z.strictObject({
       ...customerFields,
@@ -118,10 +118,10 @@ export function checkDraft(body: unknown): CheckedDraft {
         });
         continue;
       }
-      const parsed = Enhanced.safeParse(v);
+      const parsed = EnhancedEvidenceSchema.safeParse(v);
       if (parsed.success) draft.enhanced_evidence = parsed.data as Record<string, unknown>;
       else {
-        errors.push(...fieldErrors(`body.${k}`, parsed.error.issues, Enhanced));
+        errors.push(...fieldErrors(`body.${k}`, parsed.error.issues, EnhancedEvidenceSchema));
       }
       continue;
     }
