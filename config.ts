@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 
+import { cronScheduleProblem } from "./core/cron_schedule.ts";
 import { parseAddressRule } from "./core/net.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
@@ -60,6 +61,13 @@ const currencyAmounts = (name: string) =>
     return out;
   });
 
+/** A schedule `Deno.cron` takes and that fires (README, Configuration). */
+const cronSchedule = (name: string) =>
+  z.string().trim().superRefine((schedule, ctx) => {
+    const problem = cronScheduleProblem(schedule);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: `${name} ${problem}` });
+  });
+
 const envSchema = z.object({
   PORT: intIn("PORT", 1, 65535).optional(),
   KV_PATH: z.string().min(1, "KV_PATH must not be empty").optional(),
@@ -97,10 +105,7 @@ const envSchema = z.object({
     return keys;
   }).optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
-  FRAUD_SWEEP_SCHEDULE: z.string().trim().regex(
-    /^\S+( \S+){4}$/,
-    "a cron schedule of five fields such as */5 * * * *",
-  ).optional(),
+  FRAUD_SWEEP_SCHEDULE: cronSchedule("FRAUD_SWEEP_SCHEDULE").optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),
