@@ -55,6 +55,10 @@ const currencyAmounts = (name: string) =>
           "must be a whole number of minor units, or a list such as default=50000,jpy=75000",
         );
       }
+      // a key given twice: the last would silently win, and a typo could lower a control
+      if (m[1] === "default" ? out.default !== null : Object.hasOwn(out.currencies, m[1])) {
+        return fail(`names "${m[1]}" twice; give each currency (and default) once`);
+      }
       if (m[1] === "default") out.default = Number(m[2]);
       else out.currencies[m[1]] = Number(m[2]);
     }
