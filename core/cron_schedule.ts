@@ -149,10 +149,8 @@ export function cronScheduleProblem(schedule: string): string | null {
       ? longest - days.fromEnd >= 1
       : days.days.some((d) => d <= longest);
     if (!fires) {
-      return `day-of-month "${parts[2]}" never falls in month "${
-        parts[3]
-      }" (a schedule that never ` +
-        "fires stops Deno's scheduler)";
+      const where = `day-of-month "${parts[2]}" never falls in month "${parts[3]}"`;
+      return `${where} (a schedule that never fires stops Deno's scheduler)`;
     }
     return null;
   } catch (error) {
