@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 
+import { cronScheduleProblem } from "./core/cron_schedule.ts";
 import { parseAddressRule } from "./core/net.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
@@ -54,10 +55,21 @@ const currencyAmounts = (name: string) =>
           "must be a whole number of minor units, or a list such as default=50000,jpy=75000",
         );
       }
+      // a key given twice: the last would silently win, and a typo could lower a control
+      if (m[1] === "default" ? out.default !== null : Object.hasOwn(out.currencies, m[1])) {
+        return fail(`names "${m[1]}" twice; give each currency (and default) once`);
+      }
       if (m[1] === "default") out.default = Number(m[2]);
       else out.currencies[m[1]] = Number(m[2]);
     }
     return out;
+  });
+
+/** A schedule `Deno.cron` takes and that fires (README, Configuration). */
+const cronSchedule = (name: string) =>
+  z.string().trim().superRefine((schedule, ctx) => {
+    const problem = cronScheduleProblem(schedule);
+    if (problem !== null) ctx.addIssue({ code: "custom", message: `${name} ${problem}` });
   });
 
 const envSchema = z.object({
@@ -97,10 +109,7 @@ const envSchema = z.object({
     return keys;
   }).optional(),
   STEP_UP_TTL_S: intIn("STEP_UP_TTL_S", 30, 3600).optional(),
-  FRAUD_SWEEP_SCHEDULE: z.string().trim().regex(
-    /^\S+( \S+){4}$/,
-    "a cron schedule of five fields such as */5 * * * *",
-  ).optional(),
+  FRAUD_SWEEP_SCHEDULE: cronSchedule("FRAUD_SWEEP_SCHEDULE").optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, {
     error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`,
   }).optional(),

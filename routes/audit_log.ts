@@ -145,7 +145,9 @@ const VerifyQuery = z.object({
   expect_seq: z.coerce.number().int("expect_seq must be a whole number").min(0).optional()
     .openapi({
       param: { name: "expect_seq", in: "query" },
-      description: "seq of a checkpoint you kept; the chain must still reach it",
+      description:
+        "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
+        "start, whose hash is 64 zeros)",
     }),
   expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
     .openapi({ param: { name: "expect_hash", in: "query" } }),

@@ -195,3 +195,23 @@ Deno.test("csvCell follows RFC 4180 and leaves plain values alone", () => {
   assert.equal(csvCell("@SUM(A1)"), "'@SUM(A1)");
   assert.equal(csvCell({ amount: 5, note: "x" }), '"{""amount"":5,""note"":""x""}"');
 });
+
+Deno.test("GET /audit-log/verify: expect_seq=0 is the chain's start, 64 zeros (README, Audit checkpoints); another hash there is a mismatch", async () => {
+  await withTestApp(async (t) => {
+    const auditor = await createAdmin(t, "auditor");
+    await withEntries(t, 5);
+    const verify = async (query: string) =>
+      await (await t.app.request(`${BASE}/verify?${query}`, { headers: authHeaders(auditor) }))
+        .json();
+    const genesis = "0".repeat(64);
+    for (const full of ["", "&full=true"]) {
+      assert.equal((await verify(`expect_seq=0&expect_hash=${genesis}${full}`)).ok, true);
+      const bad = await verify(`expect_seq=0&expect_hash=${"ab".repeat(32)}${full}`);
+      assert.equal(bad.ok, false, full);
+      assert.deepEqual(
+        { seq: bad.first_bad.seq, problem: bad.first_bad.problem },
+        { seq: 0, problem: "hash_mismatch" },
+      );
+    }
+  });
+});

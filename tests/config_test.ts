@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../config.ts";
+import { amountFor, ConfigError, parseConfig } from "../config.ts";
 
 function configError(env: Record<string, string>): string {
   try {
@@ -96,4 +96,34 @@ Deno.test("parseConfig() on Deno Deploy refuses demo mode unless DEMO=1", () => 
   assert.equal(demo.kvPath, undefined, "Deno Deploy uses the platform KV");
   const real = parseConfig({ DENO_DEPLOYMENT_ID: "abc", STRIPE_SECRET_KEY: "sk_test_x" });
   assert.equal(real.demo, false);
+});
+
+Deno.test("a currency map naming a key twice is refused, naming the variable and the key", () => {
+  for (const name of ["REFUND_APPROVAL_THRESHOLD", "REFUND_DAILY_CAP_PER_OPERATOR"]) {
+    for (
+      const [raw, key] of [
+        ["default=1,default=2", "default"],
+        ["usd=100000,usd=1000", "usd"],
+        ["USD=100000,eur=5,usd=1000", "usd"],
+        ["default=5, DEFAULT=6", "default"],
+      ]
+    ) {
+      assert.throws(
+        () => parseConfig({ [name]: raw }),
+        (e: Error) =>
+          e instanceof ConfigError && e.message.includes(name) &&
+          e.message.includes(`"${key}" twice`),
+        `${name}=${raw}`,
+      );
+    }
+    assert.equal(
+      amountFor(
+        parseConfig({ [name]: "usd=1,eur=2" })[
+          name === "REFUND_APPROVAL_THRESHOLD" ? "refundApprovalThresholds" : "refundDailyCaps"
+        ]!,
+        "eur",
+      ),
+      2,
+    );
+  }
 });

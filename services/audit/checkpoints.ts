@@ -118,8 +118,9 @@ async function outerChecks(
         detail: `your checkpoint is at seq ${seq} but the chain ends at ${head.seq}`,
       };
     }
-    const entry = await getEntry(deps.kv, seq);
-    if (seq > 0 && entry?.hash !== hash) {
+    // seq 0 is the chain's start, 64 zeros: the hash entry 1 links to (README, "Audit checkpoints")
+    const entry = seq === 0 ? { hash: GENESIS_HEAD.hash } : await getEntry(deps.kv, seq);
+    if (entry?.hash !== hash) {
       return {
         seq,
         problem: entry ? "hash_mismatch" : "missing",
