@@ -25,6 +25,8 @@ Deno.test("a retry while Stripe rate-limits the card's read is 503 with Retry-Af
     assert.equal(res.body.code, "stripe_unavailable");
     assert.ok(Number(res.headers.get("retry-after")) >= 1);
     assert.doesNotMatch(String(res.body.detail), /does not know/);
+    // README "Stripe outages": a read the action needs first says nothing changed at Stripe
+    assert.match(String(res.body.detail), /it was a read: nothing changed at Stripe/);
     // nothing was recorded: the same request goes through once Stripe lets us
     w.emu.faults.clear();
     const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
