@@ -158,5 +158,6 @@ export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecli
 export function refusal(verdict: Exclude<RetryVerdict, { ok: true }>): AppError {
   return new AppError("retry_refused", verdict.detail, {
     extra: { reason: verdict.reason, retry_after: verdict.retry_after },
+    ...(verdict.errors ? { errors: verdict.errors } : {}),
   });
 }
