@@ -134,14 +134,27 @@ export type RefusalReason = typeof REFUSAL_REASONS[number];
 
 export type RetryVerdict =
   | { ok: true }
-  | { ok: false; reason: RefusalReason; detail: string; retry_after: string | null };
+  | {
+    ok: false;
+    reason: RefusalReason;
+    detail: string;
+    retry_after: string | null;
+    /** the request's own field that is missing, when one is (README "API": `errors[]`) */
+    errors?: { path: string; message: string }[];
+  };
 
-function refuse(reason: RefusalReason, detail: string, retryAt?: number): RetryVerdict {
+function refuse(
+  reason: RefusalReason,
+  detail: string,
+  retryAt?: number,
+  errors?: { path: string; message: string }[],
+): RetryVerdict {
   return {
     ok: false,
     reason,
     detail,
     retry_after: retryAt === undefined ? null : new Date(retryAt).toISOString(),
+    ...(errors ? { errors } : {}),
   };
 }
 
@@ -171,6 +184,8 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
     return refuse(
       "fraud_alert_open",
       `${alert}: ${confirmationMissing(f)}, or resolve the alert first`,
+      undefined,
+      noteMissing(f),
     );
   }
   if (f.fraudConfirmed && !(f.confirmFraudAlert && f.note?.trim())) {
@@ -178,9 +193,20 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
       "fraud_confirmed",
       `fraud alert ${f.fraudConfirmed} resolved this customer as fraud: a retry charges them ` +
         `again; ${confirmationMissing(f)}`,
+      undefined,
+      noteMissing(f),
     );
   }
   return null;
+}
+
+/** `confirm_fraud_alert` sent without a note: the field to fill in, as a 422's `errors[]`. */
+function noteMissing(f: RetryFacts): { path: string; message: string }[] | undefined {
+  if (!f.confirmFraudAlert || f.note?.trim()) return undefined;
+  return [{
+    path: "body.note",
+    message: "confirm_fraud_alert needs a note: say why this retry is safe",
+  }];
 }
 
 /** What a retry past a fraud alert still lacks, by field (README "Retry policy"). */

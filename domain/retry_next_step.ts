@@ -49,6 +49,13 @@ export function nextStepOf(a: {
     return "Stripe never received this attempt: nothing was charged; retry the payment if the " +
       "customer still wants to pay (this attempt still counts toward the retry limits)";
   }
+  // Stripe refused the confirm: the payment had moved meanwhile (README "Which payments").
+  if (a.failure_code === "payment_intent_unexpected_state") {
+    return "Stripe refused this confirm because the payment was no longer waiting for a " +
+      "payment method (stripe_status says what it is): nothing was charged by this attempt, " +
+      "which does not count toward the retry limits; read the transaction (GET " +
+      `/api/admin/payments/transactions/${a.transaction_id}) before retrying it`;
+  }
   if (
     a.failure_code === "authentication_required" || a.decline_code === "authentication_required"
   ) {

@@ -121,7 +121,9 @@ const create = adminRoute({ permission: "retries.create", secondFactor: true }, 
   summary: "Retry a failed payment with another payment method, once",
   description: "Confirms the same PaymentIntent again. The attempt is recorded before Stripe is " +
     "called and the retry policy (README) is checked first; whatever Stripe answers, the attempt " +
-    "is the answer.",
+    "is the answer. A payment Stripe shows as no longer waiting for a payment method (paid or " +
+    "canceled there before its news arrived here) is 409 with `payment_intent_status` as Stripe " +
+    "has it, and the transaction read from Stripe.",
   request: {
     headers: IdempotencyHeader,
     body: { required: true, content: { "application/json": { schema: CreateBody } } },

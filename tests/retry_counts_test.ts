@@ -64,18 +64,16 @@ for (const kind of ["rate_limit", "lock_timeout"] as const) {
 Deno.test("POST /retries: a confirm Stripe refuses as a request (the PaymentIntent moved) fails uncounted; a decline counts", async () => {
   await withRetryWorld(async (w) => {
     const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    const card = await w.stripe.paymentMethods.attach("pm_card_visa", { customer: f.customer });
     // canceled at Stripe; its webhook is still on its way
     await w.stripe.paymentIntents.cancel(f.pi.id);
-    const refused = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(refused.status, 201, JSON.stringify(refused.body));
-    assert.equal(refused.body.status, "failed");
-    assert.equal(refused.body.failure_code, "payment_intent_unexpected_state");
+    const refused = await w.retry({ transaction_id: f.txnId, payment_method: card.id });
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.equal(refused.body.payment_intent_status, "canceled");
+    const attempt = await w.get(`${RETRIES}/${refused.body.retry_id}`);
+    assert.equal(attempt.body.status, "failed");
+    assert.equal(attempt.body.failure_code, "payment_intent_unexpected_state");
     assert.equal((await getRetryState(w.t.kv, f.txnId)).value?.attempts, 0);
-
-    // nor a decline of the card: the same card may be offered again, and reaches Stripe
-    const next = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
-    assert.equal(next.status, 201, JSON.stringify(next.body));
-    assert.equal(next.body.failure_code, "payment_intent_unexpected_state");
 
     const g = await w.failedPayment(5000, "pm_card_chargeDeclined");
     const declined = await w.retry({
@@ -151,4 +149,34 @@ Deno.test("RETRY_MAX_PER_CARD_PER_DAY under a burst with 429s: the card is used 
     }
     assert.equal(await charged(), 2);
   }, { env: { RETRY_MAX_PER_CARD_PER_DAY: "2" } });
+});
+
+Deno.test("POST /retries: after a confirm's 429, resending with the same Idempotency-Key saves the test card once", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclined");
+    // each request's confirm is told to try again (the gateway tries three times)
+    w.emu.faults.inject({ method: "POST", path: CONFIRM, kind: "rate_limit", times: 9 });
+    const body = { transaction_id: f.txnId, payment_method: "pm_card_jcb" };
+    const ids: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await w.retry(body, { idempotencyKey: "click-jcb" });
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      ids.push(res.body.retry_id);
+    }
+    const done = await w.retry(body, { idempotencyKey: "click-jcb" });
+    assert.equal(done.status, 201, JSON.stringify(done.body));
+    assert.equal(done.body.status, "succeeded");
+    assert.equal(new Set(ids).size, 3, "a new attempt each time");
+    const saved = await w.stripe.paymentMethods.list({ customer: f.customer, type: "card" });
+    assert.equal(saved.data.length, 1, "the card is saved once");
+    assert.equal(done.body.payment_method, saved.data[0].id);
+    assert.equal(done.body.requested_payment_method, "pm_card_jcb");
+    for (const id of ids) {
+      const r = await w.get(`${RETRIES}/${id}`);
+      assert.equal(r.body.payment_method, saved.data[0].id);
+    }
+    const attaches = (await w.t.services.audit.list({ limit: 50, action: "payment_method.attach" }))
+      .data;
+    assert.equal(attaches.length, 1, "one attach audited");
+  });
 });

@@ -27,6 +27,12 @@ Deno.test("POST /retries: a customer with an open fraud alert needs confirm_frau
     assert.equal(noNote.body.reason, "fraud_alert_open");
     // what is missing is named: the note, when confirm_fraud_alert was sent
     assert.match(String(noNote.body.detail), /confirm_fraud_alert came without a note: add one/);
+    // and the field to fix, as every other 422 names it
+    const noteErrors = noNote.body.errors as { path: string; message: string }[];
+    assert.deepEqual(noteErrors.map((e) => e.path), ["body.note"]);
+    assert.match(noteErrors[0].message, /why this retry is safe/);
+    const blank = await w.retry({ ...body, confirm_fraud_alert: true, note: "  " });
+    assert.deepEqual((blank.body.errors as { path: string }[]).map((e) => e.path), ["body.note"]);
     const noConfirm = await w.retry({ ...body, note: "the customer called" });
     assert.equal(noConfirm.body.reason, "fraud_alert_open");
     assert.match(String(noConfirm.body.detail), /send confirm_fraud_alert: true with the note/);

@@ -25,7 +25,38 @@ Deno.test("a retry while Stripe rate-limits the card's read is 503 with Retry-Af
     assert.equal(res.body.code, "stripe_unavailable");
     assert.ok(Number(res.headers.get("retry-after")) >= 1);
     assert.doesNotMatch(String(res.body.detail), /does not know/);
+    // README "Stripe outages": a read the action needs first says nothing changed at Stripe
+    assert.match(String(res.body.detail), /it was a read: nothing changed at Stripe/);
     // nothing was recorded: the same request goes through once Stripe lets us
+    w.emu.faults.clear();
+    const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+  });
+});
+
+Deno.test("a 429 on any read an action needs first says it was a read (saved cards, the payment's state before a card is saved)", async () => {
+  await withRetryWorld(async (w) => {
+    const f = await w.failedPayment(5000, "pm_card_chargeDeclinedInsufficientFunds");
+    w.emu.faults.inject({
+      method: "GET",
+      path: /\/payment_methods$/,
+      kind: "rate_limit",
+      times: 3,
+    });
+    const list = await w.get(`/api/admin/payments/customers/${f.customer}/payment-methods`);
+    assert.equal(list.status, 503, JSON.stringify(list.body));
+    assert.match(String(list.body.detail), /it was a read: nothing changed at Stripe/);
+    w.emu.faults.clear();
+    // the PaymentIntent is read before a card is saved on the customer (README "Which payments")
+    const pi = `/v1/payment_intents/${f.pi.id}`;
+    w.emu.faults.inject({ method: "GET", path: pi, kind: "rate_limit", times: 3 });
+    const res = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.ok(Number(res.headers.get("retry-after")) >= 1);
+    assert.match(String(res.body.detail), /it was a read: nothing changed at Stripe/);
+    assert.equal(res.body.retry_id, undefined, "nothing recorded");
+    const saved = await w.stripe.paymentMethods.list({ customer: f.customer, type: "card" });
+    assert.equal(saved.data.length, 0, "nothing saved");
     w.emu.faults.clear();
     const again = await w.retry({ transaction_id: f.txnId, payment_method: "pm_card_visa" });
     assert.equal(again.status, 201, JSON.stringify(again.body));

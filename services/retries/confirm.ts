@@ -32,7 +32,15 @@ import {
 import { getRetry, type RetryRecord } from "../../kv/retries.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
 import { addSettlement, type AnswerDetails, type RetryOutcome } from "./settlement.ts";
-import { confirmAtStripe, outcomeOfAnswer } from "./confirm_answer.ts";
+import { confirmAtStripe, type ConfirmAttempt, outcomeOfAnswer } from "./confirm_answer.ts";
+import {
+  type ApplyPaymentIntent,
+  isUnexpectedState,
+  movedOutcome,
+  movedProblem,
+  readPaymentIntent,
+} from "./moved.ts";
+import type { AppError } from "../../core/errors.ts";
 import { bindParts } from "../../core/bind.ts";
 import { isRetryWaiting, NOT_SENT_CODE } from "../../domain/retry.ts";
 import { notSentOutcome, notSentProblem, refusedUnacted } from "./not_acted.ts";
@@ -157,20 +165,22 @@ async function confirm(
       error: attempt.error,
     });
   }
+  let moved: AppError | null = null;
   if (attempt.kind === "answered" || attempt.kind === "refused") {
     const outcome = outcomeOfAnswer(attempt);
     const release = attempt.kind === "refused" && refusedUnacted(attempt.error);
     try {
       await svc.hooks?.afterStripeCall?.(r.id);
-      if (outcome) svc.answers.set(r.id, { ...outcome, by });
-      const pi = attempt.pi;
+      moved = attempt.kind === "refused" ? await settleMoved(p, ctx, r, attempt, by) : null;
+      if (outcome && !moved) svc.answers.set(r.id, { ...outcome, by });
+      const pi = moved ? null : attempt.pi;
       if (pi) {
         await applyPaymentIntent(p, ctx, r.transaction_id, pi, {
           request_id: attempt.requestId,
           idempotency_key: r.stripe_idempotency_key,
         }, attempt.answeredAt);
       }
-      if (outcome) await settleDirect(p, ctx, r.id, outcome, by, false, release);
+      if (outcome && !moved) await settleDirect(p, ctx, r.id, outcome, by, false, release);
     } catch (error) {
       // Stripe acted: never answer an error for it (whatever failed here, a KV outage
       // or a bug); the attempt stays `processing` (202) and the webhook or
@@ -183,7 +193,36 @@ async function confirm(
       svc.answers.delete(r.id);
     }
   }
+  // the payment moved at Stripe: the 409 naming its status (README "Which payments")
+  if (moved && by === "answer") throw moved;
   return (await getRetry(kv, r.id)).value ?? r;
+}
+
+/**
+ * Stripe refused the confirm because the PaymentIntent is in another status
+ * (paid with another card, canceled) while this service had not heard yet:
+ * the PaymentIntent is read, the attempt closed uncounted FIRST (so the news
+ * applied next is not taken for this attempt's own), then the transaction
+ * follows Stripe. Returns the 409 to answer; null when it is something else
+ * (another refusal, or the PaymentIntent unreadable or still waiting).
+ */
+async function settleMoved(
+  p: ConfirmParts,
+  ctx: CallContext,
+  r: RetryRecord,
+  attempt: Extract<ConfirmAttempt, { kind: "refused" }>,
+  by: string,
+): Promise<AppError | null> {
+  if (!isUnexpectedState(attempt.error)) return null;
+  const priority = by === "answer" ? "interactive" : "background";
+  const pi = await readPaymentIntent(p.deps, r.stripe_payment_intent, priority).catch((error) => {
+    p.log.warn("payment intent not read after a refused confirm", { retry_id: r.id, error });
+    return null;
+  });
+  if (!pi || pi.status === "requires_payment_method") return null;
+  await settleDirect(p, ctx, r.id, movedOutcome(pi, attempt.requestId), by, false, true);
+  const apply = (...a: Parameters<ApplyPaymentIntent>) => applyPaymentIntent(p, ...a);
+  return await movedProblem(p, apply, ctx, r, pi, attempt.error);
 }
 
 /** What confirming works with. */

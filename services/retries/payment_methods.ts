@@ -74,6 +74,25 @@ async function retrieve(
   }
 }
 
+/** `id` if it is still saved on `customer` (null: detached or gone since). */
+async function stillSaved(
+  p: PmParts,
+  id: string,
+  customer: string,
+): Promise<Stripe.PaymentMethod | null> {
+  try {
+    const pm = await p.deps.stripe.call((s) => s.paymentMethods.retrieve(id), {
+      label: "payment_methods.retrieve",
+    });
+    return idOf(pm.customer) === customer ? pm : null;
+  } catch (error) {
+    if (stripeCode(error) === "resource_missing" && stripeOutcome(error) === "definite") {
+      return null;
+    }
+    throw error;
+  }
+}
+
 /**
  * The payment method to confirm with, read (nothing changes at Stripe):
  * `saved` when it is saved on `customer` already; one saved nowhere is to be
@@ -88,6 +107,7 @@ async function inspect(
   requested: string,
   customer: string,
   transactionId: string,
+  savedEarlier: string | null = null,
 ): Promise<{ pm: Stripe.PaymentMethod; saved: boolean; enteredAt: number | null }> {
   const { deps, svc } = p;
   if (TEST_ID.test(requested) && deps.config.stripe.livemode) {
@@ -96,8 +116,12 @@ async function inspect(
       message: "Stripe's test ids (pm_card_…) exist only in test mode; use a saved pm_…",
     }]);
   }
-  // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe
-  const pm = await retrieve(p, requested, customer);
+  // a test id retrieves as a fresh payment method, saved nowhere, as at Stripe; resent under
+  // its Idempotency-Key, the one an earlier attempt saved for it stands in (saved once)
+  const earlier = TEST_ID.test(requested) && savedEarlier
+    ? await stillSaved(p, savedEarlier, customer)
+    : null;
+  const pm = earlier ?? await retrieve(p, requested, customer);
   // a test id stands for a fixed test card: its details never change, whatever `created` says
   const enteredAt = TEST_ID.test(requested) ? null : pm.created * 1000;
   const owner = idOf(pm.customer);

@@ -82,14 +82,7 @@ export function assertRetryable(
     );
   }
   if (status !== "requires_payment_method" || !sync) {
-    throw retryConflict(
-      new AppError(
-        "conflict",
-        `transaction ${id}'s PaymentIntent is ${status}; only a PaymentIntent in ` +
-          `requires_payment_method (a failed payment) can be retried${nextFor(id, status)}`,
-        { extra: { payment_intent_status: status, transaction_status: txn.status } },
-      ),
-    );
+    throw retryConflict(notRetryable(id, status, { transaction_status: txn.status }));
   }
   if (!txn.customer) {
     throw retryConflict(
@@ -102,6 +95,29 @@ export function assertRetryable(
     );
   }
   return { txn, sync, customer: txn.customer, pi: txn.stripe_payment_intent };
+}
+
+/**
+ * The 409 for a PaymentIntent in `status`, not a failed payment (README "Which
+ * payments"); `atStripe`: the status was read from Stripe just now, newer than
+ * what this service had seen.
+ */
+export function notRetryable(
+  id: string,
+  status: string,
+  extra: Record<string, unknown>,
+  atStripe = false,
+): AppError {
+  const where = atStripe
+    ? " at Stripe (read just now: its news had not reached this service yet; the transaction " +
+      "now shows it)"
+    : "";
+  return new AppError(
+    "conflict",
+    `transaction ${id}'s PaymentIntent is ${status}${where}; only a PaymentIntent in ` +
+      `requires_payment_method (a failed payment) can be retried${nextFor(id, status)}`,
+    { extra: { payment_intent_status: status, ...extra } },
+  );
 }
 
 /** What to do instead, for a PaymentIntent that is not a failed payment (README "Retrying failed payments"). */
@@ -118,6 +134,8 @@ function nextFor(id: string, status: string): string {
       return ": Stripe has not answered yet; the webhook settles it, then retry if it failed";
     case "succeeded":
       return ": it is paid; nothing to retry";
+    case "canceled":
+      return ": it was canceled; nothing to retry (the customer pays anew through your checkout)";
     default:
       return "";
   }
@@ -158,5 +176,6 @@ export function priorDeclines(sync: TxnSync, retries: RetryRecord[]): PriorDecli
 export function refusal(verdict: Exclude<RetryVerdict, { ok: true }>): AppError {
   return new AppError("retry_refused", verdict.detail, {
     extra: { reason: verdict.reason, retry_after: verdict.retry_after },
+    ...(verdict.errors ? { errors: verdict.errors } : {}),
   });
 }

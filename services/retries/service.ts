@@ -32,6 +32,7 @@ import { createRetryReconciler } from "./reconcile.ts";
 import { cardSummary, createPaymentMethods } from "./payment_methods.ts";
 import { attachAnswerLost, type Attachments, createAttachments } from "./attach.ts";
 import { isRetryRefusal } from "./retryable.ts";
+import { assertWaitingAtStripe } from "./moved.ts";
 import type { AnswerDetails } from "./settlement.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import { type OpenFraudAlerts, openFraudAlertsFromKv } from "./fraud_alerts.ts";
@@ -65,16 +66,34 @@ export interface RetryServices {
  * Stripe asked to try again before acting is none (null: the request runs
  * afresh under the key). Any other is read back, nothing done now.
  */
-async function resume(p: RetryParts, ctx: CallContext, id: string) {
+async function resume(p: RetryParts, ctx: CallContext, id: string, resend: Resend) {
   const { kv } = p;
   const r = (await getRetry(kv, id)).value;
   if (!r) throw notFound("retry", id);
-  if (r.status === "failed" && r.failure_code === NOT_SENT_CODE) return null;
+  if (r.status === "failed" && r.failure_code === NOT_SENT_CODE) {
+    resend.saved = savedByAttempt(r);
+    return null;
+  }
   // its attach was sent before (the answer lost): a "try again" now proves nothing
   if (r.status === "processing" && r.attach?.status === "pending") {
     return { body: retryView(await proceed(p, ctx, r, false)), acted: true };
   }
   return { body: retryView(r) };
+}
+
+/** What a request resent under its Idempotency-Key takes over from the attempt it follows. */
+interface Resend {
+  /** the payment method that attempt saved on the customer for a test id (README: saved once) */
+  saved: string | null;
+}
+
+/**
+ * The payment method `r` saved on the customer in place of a test id (which
+ * Stripe resolves to a new payment method at each use), or null.
+ */
+function savedByAttempt(r: RetryRecord): string | null {
+  const stoodIn = r.payment_method !== r.requested_payment_method;
+  return stoodIn && (!r.attach || r.attach.status === "done") ? r.payment_method : null;
 }
 
 /**
@@ -117,8 +136,9 @@ async function attempt(
   ctx: CallContext,
   input: CreateRetryInput,
   binding: Parameters<RetryParts["requests"]["record"]>[4],
+  resend: Resend,
 ) {
-  const { svc, requests, paymentMethods } = p;
+  const { deps, svc, requests, paymentMethods, confirmer } = p;
   try {
     const id = svc.newId("rty");
     const ok = await requests.preflight(ctx, input);
@@ -129,10 +149,19 @@ async function attempt(
       input.payment_method,
       ok.customer,
       input.transaction_id,
+      resend.saved,
     );
     const card = cardSummary(found.pm);
     const enteredAt = found.enteredAt;
     await requests.preflight(ctx, input, { fingerprint: card.fingerprint, entered_at: enteredAt });
+    // a card is saved only for a payment still waiting for one at Stripe (README "Which payments")
+    if (!found.saved) {
+      await assertWaitingAtStripe(deps, confirmer.applyPaymentIntent, ctx, {
+        id: input.transaction_id,
+        txnId: ok.txn.id,
+        pi: ok.pi,
+      });
+    }
     const pm = { id: found.pm.id, card, attach: !found.saved, entered_at: enteredAt };
     const record = await requests.record(ctx, id, input, pm, binding);
     return { body: retryView(await proceed(p, ctx, record, true)) };
@@ -153,9 +182,10 @@ async function create(
   const scope: IdempotencyScope | null = ctx.idempotency_key === undefined
     ? null
     : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
+  const resend: Resend = { saved: null };
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
-    run: (binding) => attempt(p, ctx, input, binding),
-    resume: (id) => resume(p, ctx, id),
+    run: (binding) => attempt(p, ctx, input, binding, resend),
+    resume: (id) => resume(p, ctx, id, resend),
   });
   return { retry: r.body as RetryView, replayed: r.replayed };
 }

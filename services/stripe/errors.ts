@@ -168,11 +168,13 @@ export function stripeErrorToAppError(
   }
   if (isRetryableStripeError(error)) {
     const tries = options.attempts ? ` after ${options.attempts} attempts` : "";
+    // README "Stripe outages": a read the action needs first says so, whatever Stripe answered
+    const read = options.readOnly ? "; it was a read: nothing changed at Stripe" : "";
     return new AppError(
       "stripe_unavailable",
       `Stripe is refusing requests for now (${
         stripe.code ?? "rate limited"
-      })${tries}; try again shortly`,
+      })${tries}${read}; try again shortly`,
       { extra, cause: error, retryAfter: Math.ceil(stripeRetryAfterS(error) ?? 1) },
     );
   }
