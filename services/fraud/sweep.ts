@@ -90,58 +90,84 @@ interface Walk {
   save: (at: [number, string] | null) => Promise<void>;
 }
 
-/** Reads the settings and cursor, claims the walker's lease and records the run's start. */
+/**
+ * Claims the walker's lease, then reads where the previous walk ended (the
+ * cursor) and starts the run there and then: a recorded walk (a sweep) reads
+ * them in the commit that claims the lease, with a check on the cursor, so
+ * each run starts where the previous one ended and run records never overlap.
+ */
 async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const { kv } = d;
   const settings = options.settings ?? await getRuleSettings(kv);
-  const cursor = (await getCursor(kv, options.walker)).value;
-  // rows newer than the lag are left to the next walk: a commit built a moment ago (in a group
-  // commit's queue, or in an isolate whose clock runs behind) may land behind the cursor otherwise
-  const until = d.now() - (options.lagMs ?? WALK_LAG_MS);
   const record = options.walker === "sweep";
   const run: SweepRun = {
     id: d.newId("sweep"),
     trigger: options.trigger ?? "cron",
     started_by: options.startedBy ?? null,
-    started_at: new Date(d.now()).toISOString(),
-    changes_until: new Date(until).toISOString(),
+    started_at: "",
+    changes_until: "",
     finished_at: null,
     status: "running",
     subjects: 0,
     scanned: 0,
     alerts_raised: 0,
     hits_added: 0,
-    cursor_from: cursor ? JSON.stringify(cursor) : null,
-    cursor: cursor ? JSON.stringify(cursor) : null,
+    cursor_from: null,
+    cursor: null,
     errors: [],
   };
+  const w: Walk = { run, walker: options.walker, settings, cursor: null, until: 0, save: null! };
+  /** The run starts now, from `cursor`: read under the lease. */
+  const begin = (cursor: [number, string] | null) => {
+    const now = d.now();
+    // rows newer than the lag are left to the next walk: a commit built a moment ago (in a group
+    // commit's queue, or in an isolate whose clock runs behind) may land behind the cursor
+    // otherwise
+    w.until = now - (options.lagMs ?? WALK_LAG_MS);
+    w.cursor = cursor;
+    run.started_at = new Date(now).toISOString();
+    run.changes_until = new Date(w.until).toISOString();
+    run.cursor_from = cursor ? JSON.stringify(cursor) : null;
+    run.cursor = run.cursor_from;
+  };
   const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
-  if (record) await claimRecorded(d, options, run, lease());
+  if (record) await claimRecorded(d, options, run, lease, begin);
   else {
     const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
     if (holder) throw await leaseHeld(kv, options.walker, holder);
+    begin((await getCursor(kv, options.walker)).value);
   }
-  const save = async (at: [number, string] | null) => {
+  w.save = async (at: [number, string] | null) => {
     const op = kv.atomic();
     addWalkLease(op, options.walker, lease());
     if (at) addCursor(op, options.walker, at);
     if (record) addSweepRun(op, run);
     await op.commit();
   };
-  return { run, walker: options.walker, settings, cursor, until, save };
+  return w;
 }
 
 /**
- * A recorded walk (a sweep) claims its lease, records its run and appends its
- * start entry (`startAudit`) in ONE commit: whoever finds the lease held finds
- * the run recorded, and a refusal naming it lands after its start. A walker
- * that died leaves its lease until it runs out (`LEASE_MS`).
+ * A recorded walk (a sweep) claims its lease, reads the cursor (checked),
+ * begins its run there, records it and appends its start entry
+ * (`startAudit`) in ONE commit: whoever finds the lease held finds the run
+ * recorded, and a refusal naming it lands after its start. A walker that died
+ * leaves its lease until it runs out (`LEASE_MS`).
  */
-async function claimRecorded(d: RaiseDeps, o: WalkOptions, run: SweepRun, lease: WalkLease) {
+async function claimRecorded(
+  d: RaiseDeps,
+  o: WalkOptions,
+  run: SweepRun,
+  lease: () => WalkLease,
+  begin: (cursor: [number, string] | null) => void,
+) {
   const claim = async (op: Deno.AtomicOperation) => {
     const held = await readWalkLease(d.kv, o.walker);
     if (held.value && held.value.until > d.now()) throw await leaseHeld(d.kv, o.walker, held.value);
-    addWalkLeaseClaim(op, o.walker, held, lease);
+    const cursor = await getCursor(d.kv, o.walker);
+    op.check(cursor);
+    begin(cursor.value);
+    addWalkLeaseClaim(op, o.walker, held, lease());
     addSweepRun(op, run);
   };
   if (o.startAudit) {
@@ -156,7 +182,7 @@ async function claimRecorded(d: RaiseDeps, o: WalkOptions, run: SweepRun, lease:
   if (!(await op.commit()).ok) {
     // another claimed it meanwhile: refused as it would have been a moment later
     const held = (await readWalkLease(d.kv, o.walker)).value;
-    throw await leaseHeld(d.kv, o.walker, held ?? lease);
+    throw await leaseHeld(d.kv, o.walker, held ?? lease());
   }
 }
 
