@@ -13,30 +13,26 @@
 import { systemContext } from "../../domain/actor.ts";
 import { FRAUD_WALKER_ACTORS } from "../../domain/system_actors.ts";
 import type { RuleSettingsMap, SweepRun } from "../../domain/fraud.ts";
-import { AppError } from "../../core/errors.ts";
 import {
   addCursor,
   addSweepRun,
   addWalkLease,
-  addWalkLeaseClaim,
   claimWalkLease,
+  clearRescan,
   getCursor,
   getRuleSettings,
-  getSweepRun,
   listChanges,
   readAllCardDeclines,
   readSubjects,
-  readWalkLease,
   releaseWalkLease,
+  type RescanMark,
   type SubjectState,
-  type WalkLease,
 } from "../../kv/fraud.ts";
 import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
 import { declinesFrom, raiseEvaluated } from "./detect.ts";
 import { RuleSettingsMoved } from "./rule_check.ts";
 import type { RaiseDeps } from "./alerts.ts";
-import type { AuditInput } from "../audit/mod.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { claimRecorded, leaseHeld, type StartAudit } from "./sweep_lease.ts";
 
 export interface WalkOptions {
   walker: "live" | "sweep";
@@ -49,11 +45,8 @@ export interface WalkOptions {
   lagMs?: number;
   /** the admin who started a manual sweep */
   startedBy?: string;
-  /**
-   * a manual sweep's audit entry: appended in the commit that claims the lease and records
-   * the run, so nothing naming the run (a refusal of another) lands before it
-   */
-  startAudit?: { ctx: CallContext; entry: (run: SweepRun) => AuditInput };
+  /** a manual sweep's audit entry, in the commit that claims the lease (sweep_lease.ts) */
+  startAudit?: StartAudit;
 }
 
 export const WALK_LAG_MS = 5_000;
@@ -68,6 +61,7 @@ export async function walkChanges(d: RaiseDeps, options: WalkOptions): Promise<S
   const w = await startWalk(d, options);
   try {
     await walkBatches(d, w, options);
+    if (w.rescan?.value) await clearRescan(d.kv, w.rescan);
     w.run.status = "finished";
   } catch (error) {
     w.run.status = "failed";
@@ -87,6 +81,8 @@ interface Walk {
   settings: RuleSettingsMap;
   cursor: [number, string] | null;
   until: number;
+  /** the rule change this walk walks all history for (a sweep's, `RescanMark`) */
+  rescan: Deno.KvEntryMaybe<RescanMark> | null;
   save: (at: [number, string] | null) => Promise<void>;
 }
 
@@ -116,7 +112,15 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     cursor: null,
     errors: [],
   };
-  const w: Walk = { run, walker: options.walker, settings, cursor: null, until: 0, save: null! };
+  const w: Walk = {
+    run,
+    walker: options.walker,
+    settings,
+    cursor: null,
+    until: 0,
+    rescan: null,
+    save: () => Promise.resolve(),
+  };
   /** The run starts now, from `cursor`: read under the lease. */
   const begin = (cursor: [number, string] | null) => {
     const now = d.now();
@@ -131,8 +135,9 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     run.cursor = run.cursor_from;
   };
   const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
-  if (record) await claimRecorded(d, options, run, lease, begin);
-  else {
+  if (record) {
+    w.rescan = await claimRecorded(d, options.walker, options.startAudit, run, lease, begin);
+  } else {
     const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
     if (holder) throw await leaseHeld(kv, options.walker, holder);
     begin((await getCursor(kv, options.walker)).value);
@@ -145,59 +150,6 @@ async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
     await op.commit();
   };
   return w;
-}
-
-/**
- * A recorded walk (a sweep) claims its lease, reads the cursor (checked),
- * begins its run there, records it and appends its start entry
- * (`startAudit`) in ONE commit: whoever finds the lease held finds the run
- * recorded, and a refusal naming it lands after its start. A walker that died
- * leaves its lease until it runs out (`LEASE_MS`).
- */
-async function claimRecorded(
-  d: RaiseDeps,
-  o: WalkOptions,
-  run: SweepRun,
-  lease: () => WalkLease,
-  begin: (cursor: [number, string] | null) => void,
-) {
-  const claim = async (op: Deno.AtomicOperation) => {
-    const held = await readWalkLease(d.kv, o.walker);
-    if (held.value && held.value.until > d.now()) throw await leaseHeld(d.kv, o.walker, held.value);
-    const cursor = await getCursor(d.kv, o.walker);
-    op.check(cursor);
-    begin(cursor.value);
-    addWalkLeaseClaim(op, o.walker, held, lease());
-    addSweepRun(op, run);
-  };
-  if (o.startAudit) {
-    const { ctx, entry } = o.startAudit;
-    return await d.audit.commit(ctx, async (op) => {
-      await claim(op);
-      return { value: null, audit: [entry(run)] };
-    });
-  }
-  const op = d.kv.atomic();
-  await claim(op);
-  if (!(await op.commit()).ok) {
-    // another claimed it meanwhile: refused as it would have been a moment later
-    const held = (await readWalkLease(d.kv, o.walker)).value;
-    throw await leaseHeld(d.kv, o.walker, held ?? lease());
-  }
-}
-
-/** The refusal of a walk while another holds the lease: who started that one and when. */
-async function leaseHeld(kv: Deno.Kv, walker: string, holder: WalkLease): Promise<AppError> {
-  const other = await getSweepRun(kv, holder.run); // a scheduled one: by the schedule
-  const by = other
-    ? `, started by ${other.started_by ?? "the schedule"} at ${other.started_at}`
-    : "";
-  return new AppError(
-    "conflict",
-    `a ${walker} run (${holder.run}${by}) is in progress until ${
-      new Date(holder.until).toISOString()
-    } at the latest; look at GET /api/admin/payments/fraud/sweeps and try again when it has finished`,
-  );
 }
 
 async function endWalk(d: RaiseDeps, w: Walk): Promise<void> {
