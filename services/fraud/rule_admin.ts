@@ -202,8 +202,11 @@ async function applyRuleChange(
       updated_by: ctx.actor.id,
     };
     addRuleVersion(op, read, next);
-    // the next sweep evaluates history under the new version (README "Fraud detection", Tuning)
-    addRescan(op, { rule, version: next.version, at: next.updated_at! });
+    // the next sweep evaluates history under the new version (README "Fraud detection", Tuning);
+    // a rule off or in shadow mode raises nothing there (shadow mode watches live traffic)
+    if (next.enabled && !next.shadow) {
+      addRescan(op, { rule, version: next.version, at: next.updated_at! });
+    }
     return {
       value: next,
       audit: [{
