@@ -108,15 +108,74 @@ function wholeNumberErrors(rule: RuleSettings["rule"], change: RuleChange): Fiel
   return errors;
 }
 
+/** The settings a change may name, whatever the rule. */
+type ChangeField = keyof RuleChange;
+
+/** Every rule's switches. */
+const SWITCHES: ChangeField[] = ["enabled", "shadow"];
+/** A rule counting something in a window, at a watch and an alert level. */
+const COUNTING: ChangeField[] = [
+  ...SWITCHES,
+  "window_minutes",
+  "watch_at",
+  "watch_points",
+  "alert_at",
+  "alert_points",
+  "severity",
+];
+
+/**
+ * The settings each rule uses (README "Fraud detection", Rules and their
+ * defaults, Tuning): new_customer_high_value's levels are its amounts (the
+ * window is the customer's age), stripe_risk's Stripe's risk level (no
+ * window), an early fraud warning is always an alert, and the score's points
+ * are the score, its severity high or critical from `extra_at`.
+ */
+export const RULE_FIELDS: Record<RuleSettings["rule"], readonly ChangeField[]> = {
+  payment_method_churn: COUNTING,
+  high_value_burst: [...COUNTING, "amounts"],
+  velocity: COUNTING,
+  failed_attempts: [...COUNTING, "extra_at"],
+  new_customer_high_value: [
+    ...SWITCHES,
+    "window_minutes",
+    "watch_points",
+    "alert_points",
+    "severity",
+    "amounts",
+    "watch_amounts",
+  ],
+  amount_anomaly: [...COUNTING, "extra_at", "min_ratio"],
+  stripe_risk: [...SWITCHES, "watch_points", "alert_points", "severity"],
+  early_fraud_warning: [...SWITCHES, "alert_points", "severity"],
+  dispute_history: COUNTING,
+  score: [...SWITCHES, "window_minutes", "alert_at", "extra_at"],
+};
+
+/** Fields of `change` that `rule` does not use: a change of them would change nothing it does. */
+function unusedFieldErrors(rule: RuleSettings["rule"], change: RuleChange): FieldError[] {
+  const used = RULE_FIELDS[rule];
+  return (Object.keys(change) as ChangeField[])
+    .filter((f) => change[f] !== undefined && !used.includes(f))
+    .map((f) => ({
+      path: `body.${f}`,
+      message: `${rule} does not use ${f}; its settings are ${used.join(", ")}`,
+    }));
+}
+
 /**
  * Settings `change` would leave contradicting each other (one of the two
- * fields in the change; the error names it): an alert level below the watch
+ * fields in the change; the error names it), or that the rule does not use
+ * (`RULE_FIELDS`): an alert level below the watch
  * level, a watch amount above the alert amount, the score's critical level
  * below its alert level; and a count threshold with a fraction
  * (`wholeNumberErrors`) or a window longer than `MAX_WINDOW_MINUTES`, also
  * checked as an approved change applies.
  */
 export function ruleChangeErrors(current: RuleSettings, change: RuleChange): FieldError[] {
+  // a setting the rule does not use is refused on its own (nothing to compare it with)
+  const unused = unusedFieldErrors(current.rule, change);
+  if (unused.length) return unused;
   const next = { ...current, ...change };
   const errors: FieldError[] = wholeNumberErrors(current.rule, change);
   if (change.window_minutes !== undefined && change.window_minutes > MAX_WINDOW_MINUTES) {

@@ -138,6 +138,31 @@ export function addCursor(op: Deno.AtomicOperation, name: string, at: [number, s
   op.set(keys.fraudCursor(name), at);
 }
 
+/**
+ * A rule change the sweep has not walked history under yet (README "Fraud
+ * detection", Tuning): set in the change's commit; the next sweep walks every
+ * subject's kept history from the start, and clears it (checked: a change
+ * made meanwhile keeps it) once it has finished.
+ */
+export interface RescanMark {
+  rule: string;
+  version: number;
+  at: string;
+}
+
+export function getRescan(kv: Deno.Kv) {
+  return kv.get<RescanMark>(keys.fraudCursor("sweep:rescan"));
+}
+
+export function addRescan(op: Deno.AtomicOperation, mark: RescanMark): void {
+  op.set(keys.fraudCursor("sweep:rescan"), mark);
+}
+
+/** Clears the mark the sweep began under, unless a change set it again since. */
+export async function clearRescan(kv: Deno.Kv, seen: Deno.KvEntryMaybe<RescanMark>) {
+  await kv.atomic().check(seen).delete(keys.fraudCursor("sweep:rescan")).commit();
+}
+
 export function addSweepRun(op: Deno.AtomicOperation, run: SweepRun): void {
   op.set(keys.fraudSweep(run.id), run);
 }

@@ -85,8 +85,11 @@ export interface JudgedRow {
  * Records that alert `alertId` (of `subject` and `rule`) has judged `items`
  * (the payments, cards or customers its hits counted, each with until when
  * it stays judged): once it is resolved, a hit made only of them raises
- * nothing again. KV drops each row at its `until` (`expireIn`, a span from
- * `now`, so the service's clock and KV's agree on when however they differ).
+ * nothing again. An item an earlier alert still judges (`held`, from
+ * `judgedRowsOf`) keeps naming that alert, so the open alert is never taken
+ * for the one that judged it; it is kept until the later of the two. KV drops
+ * each row at its `until` (`expireIn`, a span from `now`, so the service's
+ * clock and KV's agree on when however they differ).
  */
 export function addJudged(
   op: Deno.AtomicOperation,
@@ -95,10 +98,14 @@ export function addJudged(
   items: Iterable<[item: string, until: number]>,
   alertId: string,
   now: number,
+  held: ReadonlyMap<string, JudgedRow> = new Map(),
 ): void {
   for (const [i, until] of items) {
-    const row: JudgedRow = { alert_id: alertId, until };
-    op.set(keys.fraudJudged(subject, rule, i), row, { expireIn: Math.max(1, until - now) });
+    const before = held.get(i);
+    const row: JudgedRow = before
+      ? { alert_id: before.alert_id, until: Math.max(before.until, until) }
+      : { alert_id: alertId, until };
+    op.set(keys.fraudJudged(subject, rule, i), row, { expireIn: Math.max(1, row.until - now) });
   }
 }
 
@@ -106,6 +113,32 @@ export function addJudged(
 export function judgedAt(value: JudgedRow | string | null, now: number): boolean {
   if (value === null) return false;
   return typeof value === "string" || value.until > now;
+}
+
+/**
+ * The rows of `items` an alert of `subject` and `rule` still judges at `now`
+ * (any status), by item; a row stored before the retention (a bare alert id)
+ * as that alert with no retention of its own (`until` 0).
+ */
+export async function judgedRowsOf(
+  kv: Deno.Kv,
+  subject: string,
+  rule: string,
+  items: string[],
+  now: number,
+): Promise<Map<string, JudgedRow>> {
+  const unique = [...new Set(items)];
+  const rows = await getManyChunked<JudgedRow | string>(
+    kv,
+    unique.map((i) => keys.fraudJudged(subject, rule, i)),
+  );
+  const out = new Map<string, JudgedRow>();
+  unique.forEach((item, n) => {
+    const v = rows[n].value;
+    if (!judgedAt(v, now)) return;
+    out.set(item, typeof v === "string" ? { alert_id: v, until: 0 } : v!);
+  });
+  return out;
 }
 
 /** Which of `items` an alert of `subject` and `rule` has judged (any status), at `now`. */
@@ -116,12 +149,7 @@ export async function judgedOf(
   items: string[],
   now: number,
 ): Promise<Set<string>> {
-  const unique = [...new Set(items)];
-  const rows = await getManyChunked<JudgedRow | string>(
-    kv,
-    unique.map((i) => keys.fraudJudged(subject, rule, i)),
-  );
-  return new Set(unique.filter((_, n) => judgedAt(rows[n].value, now)));
+  return new Set((await judgedRowsOf(kv, subject, rule, items, now)).keys());
 }
 
 /** The most refund ids an alert keeps (the newest). */

@@ -168,8 +168,8 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
             "shows it",
         }),
         customer_id: idField("customer_id", FRAUD_SUBJECT).optional().openapi({
-          description: "a customer's `cus_…` id (unknown here: 404 on `body.customer_id`), or " +
-            "a card's subject `card:<fingerprint>`",
+          description: "a customer's `cus_…` id, or a card's subject `card:<fingerprint>` " +
+            "(either unknown here: 404 on `body.customer_id`)",
         }),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),

@@ -48,7 +48,10 @@ const putRule = adminRoute({ permission: "fraud.rules.write", secondFactor: true
     "409 naming it, who asked and when; the same change sent again by the admin who asked (a " +
     "second click) answers the request waiting, nothing written. Settings that contradict each other (an alert level " +
     "below the watch level, a watch amount above the alert amount, the score critical below its " +
-    "alert level) are 422 naming the field. The example body `{}` changes nothing (no new " +
+    "alert level) are 422 naming the field, and so is a setting the rule does not use " +
+    '(`body.min_ratio` on velocity), naming the rule\'s settings (README "Fraud detection", ' +
+    "Tuning); an approved change is checked again as it applies. The example body `{}` changes " +
+    "nothing (no new " +
     "version): sent as is, it answers the rule as it stands.",
   request: {
     params: z.object({
@@ -73,8 +76,10 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
   tags,
   summary: "Replay the last N days against proposed settings; writes nothing",
   description: "Settings a PUT would refuse as contradictory (an alert level below the watch " +
-    "level, a watch amount above the alert amount) are 422 naming the rule's field " +
-    "(`body.rules.<rule>.<field>`).",
+    "level, a watch amount above the alert amount, a setting the rule does not use) are 422 " +
+    "naming the rule's field (`body.rules.<rule>.<field>`). Once a change is applied, the next " +
+    "sweep walks all kept history under it (`cursor_from` null), raising what `only_proposed` " +
+    "showed.",
   request: {
     body: jsonBody(
       z.object({

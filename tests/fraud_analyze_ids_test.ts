@@ -9,6 +9,7 @@ import { createTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, sendJson } from "./helpers/identity.ts";
 import { generateStream } from "./helpers/fraud_stream.ts";
 import { T0 } from "./helpers/stripe_objects.ts";
+import { knownCards } from "./helpers/fraud.ts";
 import { WALK_LAG_MS } from "../services/fraud/mod.ts";
 
 const BASE = "/api/admin/payments";
@@ -68,6 +69,28 @@ Deno.test("POST /fraud/analyze: an unknown customer_id is a 404 naming body.cust
     assert.equal(r.status, 404);
     assert.equal(r.body.errors?.[0]?.path, "body.customer_id", JSON.stringify(r.body));
     assert.match(r.body.errors[0].message, /cus_…/);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("POST /fraud/analyze: an unknown card subject is a 404 naming body.customer_id, as a snooze's is", async () => {
+  const t = await createTestApp();
+  try {
+    const analyst = await createAdmin(t, "analyst");
+    const r = await sendJson(t, "POST", `${BASE}/fraud/analyze`, authHeaders(analyst), {
+      customer_id: "card:nope",
+    });
+    assert.equal(r.status, 404, JSON.stringify(r.body));
+    assert.equal(r.body.errors?.[0]?.path, "body.customer_id", JSON.stringify(r.body));
+    assert.match(r.body.errors[0].message, /no card nope is known here/);
+    // a card the service has seen paying without a customer is analyzed
+    await knownCards(t.kv, "seenCard1");
+    const known = await sendJson(t, "POST", `${BASE}/fraud/analyze`, authHeaders(analyst), {
+      customer_id: "card:seenCard1",
+    });
+    assert.equal(known.status, 200, JSON.stringify(known.body));
+    assert.equal(known.body.subject, "card:seenCard1");
   } finally {
     await t.close();
   }

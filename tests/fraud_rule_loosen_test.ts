@@ -41,7 +41,7 @@ const LOOSENING: [string, Record<string, unknown>][] = [
   ["velocity", { window_minutes: 10 }],
   ["velocity", { severity: "low" }],
   ["high_value_burst", { amounts: { usd: 90_000 } }],
-  ["high_value_burst", { amounts: {}, watch_amounts: {} }],
+  ["high_value_burst", { amounts: {} }],
   ["new_customer_high_value", { watch_amounts: { usd: 15_000 } }],
   ["failed_attempts", { extra_at: null }],
   ["amount_anomaly", { min_ratio: 5 }],

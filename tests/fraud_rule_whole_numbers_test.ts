@@ -23,7 +23,7 @@ const FRACTIONS: [string, Record<string, unknown>, string][] = [
   ["failed_attempts", { extra_at: 2.5 }, "extra_at"],
   ["payment_method_churn", { watch_at: 2.5 }, "watch_at"],
   ["high_value_burst", { alert_at: 2.5 }, "alert_at"],
-  ["new_customer_high_value", { watch_at: 0.5 }, "watch_at"],
+  ["new_customer_high_value", { amounts: { usd: 20_000.5 } }, "amounts.usd"],
   ["dispute_history", { alert_at: 1.5 }, "alert_at"],
   ["score", { alert_at: 59.5 }, "alert_at"],
   ["score", { extra_at: 80.5 }, "extra_at"],

@@ -138,8 +138,9 @@ export async function recordShadow(kv: Deno.Kv, subject: string, signals: Signal
 /**
  * Adds the signals' hits to the subject's open alerts (opening them where
  * none is open), in one audited commit. A hit already recorded changes
- * nothing, nor does one an alert resolved since has judged (judged.ts), so
- * evaluating the same payments again raises nothing new.
+ * nothing, nor does a signal made only of what another alert of the subject
+ * and rule has judged (judged.ts: a resolved one), so evaluating the same
+ * payments again neither raises an alert nor grows the open one.
  */
 export async function raiseAlerts(
   d: RaiseDeps,
@@ -199,10 +200,12 @@ export async function addRaise(
     const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
     if (existing) op.check(existing);
     const isNew = !existing?.value;
-    // none open: what an alert of the subject and rule already judged (a resolved one) raises
-    // nothing again (judged.ts); what it judged stays so (for its retention, far longer than
-    // this commit), so nothing more to check in `op`
-    const left = isNew ? await notJudged(d.kv, target.subject, rule, sigs, nowMs) : sigs;
+    // what another alert of the subject and rule judged (a resolved one) raises nothing again,
+    // nor grows the open one (judged.ts); what it judged stays so (for its retention, far longer
+    // than this commit), and only a raise (checking the open alert, as here) writes it, so
+    // nothing more to check in `op`
+    const openAlertId = existing?.value?.id ?? null;
+    const { left, held } = await notJudged(d.kv, target.subject, rule, sigs, nowMs, openAlertId);
     if (left.length === 0) continue;
     const alert = existing?.value
       ? structuredClone(existing.value)
@@ -218,7 +221,7 @@ export async function addRaise(
       counted.push(s);
     }
     if (fresh.length === 0) continue;
-    addJudged(op, target.subject, rule, judgedBy(counted, nowMs), alert.id, nowMs);
+    addJudged(op, target.subject, rule, judgedBy(counted, nowMs), alert.id, nowMs, held);
     for (const c of target.customers) {
       if (!alert.customers.includes(c) && alert.customers.length < 50) alert.customers.push(c);
     }
@@ -255,15 +258,13 @@ async function anythingNew(
   const rules = [...new Set(signals.map((s) => s.rule))];
   const open = await kv.getMany<string[]>(rules.map((r) => keys.fraudOpenAlert(subject, r)));
   for (const [i, rule] of rules.entries()) {
+    // made only of what another alert of the subject and rule judged: nothing new
     const id = open[i].value;
-    if (!id) {
-      const mine = signals.filter((s) => s.rule === rule);
-      if ((await notJudged(kv, subject, rule, mine, now)).length > 0) return true;
-      continue;
-    }
-    const xs = [
-      ...new Set(signals.filter((s) => s.rule === rule).map((s) => s.transaction_id ?? s.at)),
-    ];
+    const mine = signals.filter((s) => s.rule === rule);
+    const { left } = await notJudged(kv, subject, rule, mine, now, id);
+    if (left.length === 0) continue;
+    if (!id) return true;
+    const xs = [...new Set(left.map((s) => s.transaction_id ?? s.at))];
     for (let j = 0; j < xs.length; j += 10) {
       const hits = await kv.getMany(xs.slice(j, j + 10).map((x) => keys.fraudAlertHit(id, x)));
       if (hits.some((h) => h.value === null)) return true;

@@ -17,7 +17,7 @@
  */
 import type { Clock } from "../../core/clock.ts";
 import { type FraudAlert, MAX_WINDOW_MINUTES, type Signal } from "../../domain/fraud.ts";
-import { addJudged, judgedOf, type JudgedRow } from "../../kv/fraud.ts";
+import { addJudged, type JudgedRow, judgedRowsOf } from "../../kv/fraud.ts";
 import { keys } from "../../kv/keys.ts";
 import { KV_BATCH } from "../../core/kv_limits.ts";
 
@@ -67,7 +67,9 @@ export function judgedItems(s: Signal): string[] {
 
 /**
  * The signals of one rule that are not wholly judged by an alert of
- * `subject` and that rule (for when no alert of it is open).
+ * `subject` and that rule other than `openId` (the open one, which they
+ * would grow: what it counted itself grows it, as it would have in any other
+ * delivery order), and the rows read (for `addJudged`'s `held`).
  */
 export async function notJudged(
   kv: Deno.Kv,
@@ -75,10 +77,15 @@ export async function notJudged(
   rule: string,
   signals: Signal[],
   now: number,
-): Promise<Signal[]> {
+  openId: string | null = null,
+): Promise<{ left: Signal[]; held: Map<string, JudgedRow> }> {
   const items = signals.map(judgedItems);
-  const judged = await judgedOf(kv, subject, rule, items.flat(), now);
-  return signals.filter((_, i) => items[i].some((x) => !judged.has(x)));
+  const held = await judgedRowsOf(kv, subject, rule, items.flat(), now);
+  const judged = (x: string) => {
+    const row = held.get(x);
+    return row !== undefined && row.alert_id !== openId;
+  };
+  return { left: signals.filter((_, i) => items[i].some((x) => !judged(x))), held };
 }
 
 /** What `signals` judged, each item until the latest `judgedUntil` of the hits counting it. */
@@ -114,7 +121,9 @@ export async function backfillJudged(kv: Deno.Kv, clock: Clock): Promise<number>
     for (let i = 0; i < all.length; i += KV_BATCH.mutations) {
       const op = kv.atomic();
       const batch = all.slice(i, i + KV_BATCH.mutations);
-      addJudged(op, alert.subject, alert.rule, batch, alert.id, now);
+      // an item another alert judged keeps naming it (addJudged)
+      const held = await judgedRowsOf(kv, alert.subject, alert.rule, batch.map(([x]) => x), now);
+      addJudged(op, alert.subject, alert.rule, batch, alert.id, now, held);
       if (!(await op.commit()).ok) {
         throw new Error(`recording what alert ${alert.id} judged failed`);
       }

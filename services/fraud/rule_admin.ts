@@ -19,6 +19,7 @@ import {
   type RuleSettingsMap,
 } from "../../domain/fraud.ts";
 import {
+  addRescan,
   addRuleVersion,
   countShadowHits,
   fraudKeys as keys,
@@ -201,6 +202,11 @@ async function applyRuleChange(
       updated_by: ctx.actor.id,
     };
     addRuleVersion(op, read, next);
+    // the next sweep evaluates history under the new version (README "Fraud detection", Tuning);
+    // a rule off or in shadow mode raises nothing there (shadow mode watches live traffic)
+    if (next.enabled && !next.shadow) {
+      addRescan(op, { rule, version: next.version, at: next.updated_at! });
+    }
     return {
       value: next,
       audit: [{

@@ -23,7 +23,7 @@ import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 import { auditRefusal } from "./denied.ts";
 import { inRuleHistory, requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
-import { unknownCustomer } from "./snoozes.ts";
+import { mustKnowSubject } from "./snoozes.ts";
 
 export interface FraudServices {
   audit: AuditService;
@@ -116,10 +116,8 @@ async function analyze(
     return { subject: null, transaction_id: txnId, evaluated: 0, signals: [] };
   }
   const [state] = await readSubjects(kv, [subject]);
-  if (!txnId && !state.history && !subject.startsWith("card:")) {
-    const { value } = await kv.get(["customers", subject]);
-    if (!value) throw unknownCustomer(subject, "body.customer_id");
-  }
+  // a customer or card unknown here: 404, as a snooze's (README "Fraud detection", When rules run)
+  if (!txnId && !state.history) await mustKnowSubject(kv, subject, "body.customer_id");
   const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
   const e = evaluateSubject(state, settings, pick);
   const cards = await evaluateCards(kv, [e], settings);

@@ -95,21 +95,26 @@ function subjectTarget(subject: string) {
 /**
  * A customer Stripe's webhooks have reported, or a card subject
  * (`card:<fingerprint>`, a card alert's) the service has seen; else 404 (or
- * 422 for a card subject without a fingerprint) naming `body.customer`.
+ * 422 for a card subject without a fingerprint) naming the body field `path`
+ * (a snooze's `body.customer`, an analysis's `body.customer_id`).
  */
-async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
+export async function mustKnowSubject(
+  kv: Deno.Kv,
+  subject: string,
+  path = "body.customer",
+): Promise<void> {
   if (subject.startsWith("card:")) {
     const fingerprint = subject.slice(5);
     if (!fingerprint) {
       throw validationFailed([{
-        path: "body.customer",
+        path,
         message: "a card subject is card:<fingerprint>, as a card alert's subject shows it",
       }]);
     }
     if (await cardSeen(kv, fingerprint)) return;
     throw new AppError("not_found", `no card ${fingerprint}`, {
       errors: [{
-        path: "body.customer",
+        path,
         message: `no card ${fingerprint} is known here (no payment without a customer, no ` +
           "recent decline, no open alert); give a card alert's subject as GET /api/admin/payments/fraud/alerts " +
           "shows it, or the cus_… id of a customer",
@@ -121,7 +126,7 @@ async function mustKnowSubject(kv: Deno.Kv, subject: string): Promise<void> {
     getAggregates(kv, subject),
   ]);
   if (record.value || aggregates.value) return;
-  throw unknownCustomer(subject, "body.customer");
+  throw unknownCustomer(subject, path);
 }
 
 /** 404: no customer `subject` here, on the body field `path`, with what to send instead. */

@@ -13,30 +13,26 @@
 import { systemContext } from "../../domain/actor.ts";
 import { FRAUD_WALKER_ACTORS } from "../../domain/system_actors.ts";
 import type { RuleSettingsMap, SweepRun } from "../../domain/fraud.ts";
-import { AppError } from "../../core/errors.ts";
 import {
   addCursor,
   addSweepRun,
   addWalkLease,
-  addWalkLeaseClaim,
   claimWalkLease,
+  clearRescan,
   getCursor,
   getRuleSettings,
-  getSweepRun,
   listChanges,
   readAllCardDeclines,
   readSubjects,
-  readWalkLease,
   releaseWalkLease,
+  type RescanMark,
   type SubjectState,
-  type WalkLease,
 } from "../../kv/fraud.ts";
 import { changedSince, evaluateSubject, type Evaluation, needsCustomerAge } from "./engine.ts";
 import { declinesFrom, raiseEvaluated } from "./detect.ts";
 import { RuleSettingsMoved } from "./rule_check.ts";
 import type { RaiseDeps } from "./alerts.ts";
-import type { AuditInput } from "../audit/mod.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import { claimRecorded, leaseHeld, type StartAudit } from "./sweep_lease.ts";
 
 export interface WalkOptions {
   walker: "live" | "sweep";
@@ -49,11 +45,8 @@ export interface WalkOptions {
   lagMs?: number;
   /** the admin who started a manual sweep */
   startedBy?: string;
-  /**
-   * a manual sweep's audit entry: appended in the commit that claims the lease and records
-   * the run, so nothing naming the run (a refusal of another) lands before it
-   */
-  startAudit?: { ctx: CallContext; entry: (run: SweepRun) => AuditInput };
+  /** a manual sweep's audit entry, in the commit that claims the lease (sweep_lease.ts) */
+  startAudit?: StartAudit;
 }
 
 export const WALK_LAG_MS = 5_000;
@@ -68,6 +61,7 @@ export async function walkChanges(d: RaiseDeps, options: WalkOptions): Promise<S
   const w = await startWalk(d, options);
   try {
     await walkBatches(d, w, options);
+    if (w.rescan?.value) await clearRescan(d.kv, w.rescan);
     w.run.status = "finished";
   } catch (error) {
     w.run.status = "failed";
@@ -87,91 +81,75 @@ interface Walk {
   settings: RuleSettingsMap;
   cursor: [number, string] | null;
   until: number;
+  /** the rule change this walk walks all history for (a sweep's, `RescanMark`) */
+  rescan: Deno.KvEntryMaybe<RescanMark> | null;
   save: (at: [number, string] | null) => Promise<void>;
 }
 
-/** Reads the settings and cursor, claims the walker's lease and records the run's start. */
+/**
+ * Claims the walker's lease, then reads where the previous walk ended (the
+ * cursor) and starts the run there and then: a recorded walk (a sweep) reads
+ * them in the commit that claims the lease, with a check on the cursor, so
+ * each run starts where the previous one ended and run records never overlap.
+ */
 async function startWalk(d: RaiseDeps, options: WalkOptions): Promise<Walk> {
   const { kv } = d;
   const settings = options.settings ?? await getRuleSettings(kv);
-  const cursor = (await getCursor(kv, options.walker)).value;
-  // rows newer than the lag are left to the next walk: a commit built a moment ago (in a group
-  // commit's queue, or in an isolate whose clock runs behind) may land behind the cursor otherwise
-  const until = d.now() - (options.lagMs ?? WALK_LAG_MS);
   const record = options.walker === "sweep";
   const run: SweepRun = {
     id: d.newId("sweep"),
     trigger: options.trigger ?? "cron",
     started_by: options.startedBy ?? null,
-    started_at: new Date(d.now()).toISOString(),
-    changes_until: new Date(until).toISOString(),
+    started_at: "",
+    changes_until: "",
     finished_at: null,
     status: "running",
     subjects: 0,
     scanned: 0,
     alerts_raised: 0,
     hits_added: 0,
-    cursor_from: cursor ? JSON.stringify(cursor) : null,
-    cursor: cursor ? JSON.stringify(cursor) : null,
+    cursor_from: null,
+    cursor: null,
     errors: [],
   };
+  const w: Walk = {
+    run,
+    walker: options.walker,
+    settings,
+    cursor: null,
+    until: 0,
+    rescan: null,
+    save: () => Promise.resolve(),
+  };
+  /** The run starts now, from `cursor`: read under the lease. */
+  const begin = (cursor: [number, string] | null) => {
+    const now = d.now();
+    // rows newer than the lag are left to the next walk: a commit built a moment ago (in a group
+    // commit's queue, or in an isolate whose clock runs behind) may land behind the cursor
+    // otherwise
+    w.until = now - (options.lagMs ?? WALK_LAG_MS);
+    w.cursor = cursor;
+    run.started_at = new Date(now).toISOString();
+    run.changes_until = new Date(w.until).toISOString();
+    run.cursor_from = cursor ? JSON.stringify(cursor) : null;
+    run.cursor = run.cursor_from;
+  };
   const lease = () => ({ run: run.id, until: d.now() + LEASE_MS });
-  if (record) await claimRecorded(d, options, run, lease());
-  else {
+  if (record) {
+    w.rescan = await claimRecorded(d, options.walker, options.startAudit, run, lease, begin);
+  } else {
     const holder = await claimWalkLease(kv, options.walker, lease(), d.now());
     if (holder) throw await leaseHeld(kv, options.walker, holder);
+    begin((await getCursor(kv, options.walker)).value);
   }
-  const save = async (at: [number, string] | null) => {
+  w.save = async (at: [number, string] | null) => {
     const op = kv.atomic();
     addWalkLease(op, options.walker, lease());
     if (at) addCursor(op, options.walker, at);
     if (record) addSweepRun(op, run);
     await op.commit();
   };
-  return { run, walker: options.walker, settings, cursor, until, save };
-}
-
-/**
- * A recorded walk (a sweep) claims its lease, records its run and appends its
- * start entry (`startAudit`) in ONE commit: whoever finds the lease held finds
- * the run recorded, and a refusal naming it lands after its start. A walker
- * that died leaves its lease until it runs out (`LEASE_MS`).
- */
-async function claimRecorded(d: RaiseDeps, o: WalkOptions, run: SweepRun, lease: WalkLease) {
-  const claim = async (op: Deno.AtomicOperation) => {
-    const held = await readWalkLease(d.kv, o.walker);
-    if (held.value && held.value.until > d.now()) throw await leaseHeld(d.kv, o.walker, held.value);
-    addWalkLeaseClaim(op, o.walker, held, lease);
-    addSweepRun(op, run);
-  };
-  if (o.startAudit) {
-    const { ctx, entry } = o.startAudit;
-    return await d.audit.commit(ctx, async (op) => {
-      await claim(op);
-      return { value: null, audit: [entry(run)] };
-    });
-  }
-  const op = d.kv.atomic();
-  await claim(op);
-  if (!(await op.commit()).ok) {
-    // another claimed it meanwhile: refused as it would have been a moment later
-    const held = (await readWalkLease(d.kv, o.walker)).value;
-    throw await leaseHeld(d.kv, o.walker, held ?? lease);
-  }
-}
-
-/** The refusal of a walk while another holds the lease: who started that one and when. */
-async function leaseHeld(kv: Deno.Kv, walker: string, holder: WalkLease): Promise<AppError> {
-  const other = await getSweepRun(kv, holder.run); // a scheduled one: by the schedule
-  const by = other
-    ? `, started by ${other.started_by ?? "the schedule"} at ${other.started_at}`
-    : "";
-  return new AppError(
-    "conflict",
-    `a ${walker} run (${holder.run}${by}) is in progress until ${
-      new Date(holder.until).toISOString()
-    } at the latest; look at GET /api/admin/payments/fraud/sweeps and try again when it has finished`,
-  );
+  return w;
 }
 
 async function endWalk(d: RaiseDeps, w: Walk): Promise<void> {
