@@ -65,6 +65,14 @@ export const CONFIRM_CARD_DATA = "confirm_card_data";
  */
 export const NOT_SENT_CODE = "stripe_unavailable";
 
+/**
+ * The failure code of an attempt closed because the payment was paid, authorized
+ * or tried at Stripe with another payment method while it was in flight (the
+ * customer at the merchant's checkout): nothing was charged by it, and it does
+ * not count toward the caps (README "Retrying failed payments", Outcomes).
+ */
+export const SUPERSEDED_CODE = "superseded";
+
 /** Stripe's own lock on a card declined too often: it refuses that card for 24 h. */
 export const CARD_RATE_LIMIT_CODE = "card_decline_rate_limit_exceeded";
 const CARD_RATE_LIMIT_MS = 24 * 3600_000;

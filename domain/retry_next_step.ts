@@ -9,6 +9,7 @@ import {
   declineClass,
   NOT_SENT_CODE,
   type RetryStatus,
+  SUPERSEDED_CODE,
 } from "./retry.ts";
 
 /** What support does next about an attempt (shown with it); null when nothing is left to do. */
@@ -55,6 +56,18 @@ export function nextStepOf(a: {
       "payment method (stripe_status says what it is): nothing was charged by this attempt, " +
       "which does not count toward the retry limits; read the transaction (GET " +
       `/api/admin/payments/transactions/${a.transaction_id}) before retrying it`;
+  }
+  // Stripe went ahead with another payment method (README "Retrying failed payments", Outcomes).
+  if (a.failure_code === SUPERSEDED_CODE) {
+    return "the payment went ahead at Stripe with another payment method while this attempt was " +
+      "in flight (failure_message says which; the transaction shows the payment): nothing was " +
+      "charged by this attempt, which does not count toward the retry limits; read the " +
+      `transaction (GET /api/admin/payments/transactions/${a.transaction_id}) before anything else`;
+  }
+  if (a.failure_code === "payment_intent_canceled") {
+    return "the payment was canceled at Stripe: nothing was charged and nothing is left to " +
+      "retry (a canceled payment cannot be confirmed again); if the customer still wants to " +
+      "pay, they pay again through your checkout";
   }
   if (
     a.failure_code === "authentication_required" || a.decline_code === "authentication_required"

@@ -113,6 +113,8 @@ export interface PaymentErrorSummary {
   message: string | null;
   charge: string | null;
   payment_method: PaymentMethodSummary | null;
+  /** the declined payment method's id (absent on snapshots stored before it was kept) */
+  payment_method_id?: string | null;
 }
 
 export interface PiSnap extends Ordered {
@@ -120,6 +122,11 @@ export interface PiSnap extends Ordered {
   status: string;
   error: PaymentErrorSummary | null;
   latest_charge: string | null;
+  /**
+   * the PaymentIntent's payment method id (the one it succeeded, is authorized or is being
+   * authenticated with); absent on snapshots stored before it was kept
+   */
+  payment_method?: string | null;
   amount: number;
   amount_received: number;
   /** absent on snapshots stored before it was kept */

@@ -54,11 +54,19 @@ const RetrySchema = z.object({
     description: "`processing` (sent, outcome not known yet: the webhook or reconciliation " +
       "finishes it), `succeeded`, `requires_action` (the customer must authenticate: " +
       "`next_action`, `client_secret`), `requires_capture` (a manual-capture payment " +
-      "authorized, nothing charged until it is captured), `failed` (the decline), `canceled` " +
-      "(the authorization was released: nothing charged)",
+      "authorized, nothing charged until it is captured), `failed` (the decline, or closed by " +
+      "this service: `failure_code` says which), `canceled` (the authorization was released: " +
+      "nothing charged). Succeeded, authorized or authenticating only with the attempt's own " +
+      "payment method",
   }),
   stripe_status: z.string().nullable(),
-  failure_code: z.string().nullable(),
+  failure_code: z.string().nullable().openapi({
+    description: "Stripe's code, or this service's close where the card declined nothing: " +
+      "`stripe_unavailable`, `not_confirmed`, `not_received_by_stripe`, " +
+      "`payment_intent_unexpected_state`, `payment_intent_canceled`, `superseded` (the payment " +
+      "was paid, authorized or tried at Stripe with another payment method meanwhile: nothing " +
+      "charged by this attempt, not counted)",
+  }),
   decline_code: z.string().nullable(),
   advice_code: z.string().nullable(),
   failure_message: z.string().nullable(),

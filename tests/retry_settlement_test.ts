@@ -1,6 +1,7 @@
 /** outcomeOfPi(): which PaymentIntent states settle an attempt, and which say nothing about it. */
 import assert from "node:assert/strict";
 import { outcomeOfPi } from "../services/retries/settlement.ts";
+import { nextStepOf } from "../domain/retry_next_step.ts";
 import type { RetryRecord } from "../kv/retries.ts";
 import type { PiSnap } from "../domain/transaction.ts";
 
@@ -75,4 +76,52 @@ Deno.test("outcomeOfPi(): succeeded succeeds; requires_capture and requires_acti
 Deno.test("outcomeOfPi(): after requires_action, any decline (a failed authentication) ends the attempt", () => {
   const o = outcomeOfPi(attempt("requires_action"), pi({ error: declined("ch_old") }));
   assert.equal(o?.status, "failed");
+});
+
+Deno.test("outcomeOfPi(): a PaymentIntent with another payment method is not this attempt's", () => {
+  const mine = { ...attempt(), payment_method: "pm_x" } as RetryRecord;
+  const waiting = { ...attempt("requires_action"), payment_method: "pm_x" } as RetryRecord;
+  assert.equal(
+    outcomeOfPi(mine, pi({ status: "succeeded", payment_method: "pm_x" }))?.status,
+    "succeeded",
+  );
+  for (const status of ["succeeded", "requires_capture"]) {
+    const o = outcomeOfPi(mine, pi({ status, payment_method: "pm_y", latest_charge: "ch_y" }));
+    assert.deepEqual([o?.status, o?.failure_code, o?.stripe_charge], [
+      "failed",
+      "superseded",
+      null,
+    ]);
+    assert.match(String(o?.failure_message), /pm_y/);
+  }
+  // another card being authenticated, or declined: this attempt's confirm may still land
+  assert.equal(outcomeOfPi(mine, pi({ status: "requires_action", payment_method: "pm_y" })), null);
+  const otherDecline = { ...declined("ch_y"), payment_method_id: "pm_y" };
+  assert.equal(outcomeOfPi(mine, pi({ error: otherDecline, latest_charge: "ch_y" })), null);
+  // ... but one waiting on 3-D Secure was replaced at Stripe by that other card
+  assert.equal(
+    outcomeOfPi(waiting, pi({ error: otherDecline, latest_charge: "ch_y" }))?.failure_code,
+    "superseded",
+  );
+  const ownDecline = { ...declined("ch_x"), payment_method_id: "pm_x" };
+  assert.equal(
+    outcomeOfPi(mine, pi({ error: ownDecline, latest_charge: "ch_x" }))?.decline_code,
+    "insufficient_funds",
+  );
+  // snapshots stored before the payment method was kept: as before
+  assert.equal(outcomeOfPi(mine, pi({ status: "succeeded" }))?.status, "succeeded");
+});
+
+Deno.test("nextStepOf(): an attempt closed by a canceled payment says there is nothing to retry", () => {
+  const step = nextStepOf({
+    id: "rty_1",
+    transaction_id: "txn_1",
+    status: "failed",
+    failure_code: "payment_intent_canceled",
+    decline_code: null,
+    advice_code: null,
+  });
+  assert.doesNotMatch(String(step), /another card/);
+  assert.match(String(step), /canceled/);
+  assert.match(String(step), /nothing is left to retry/);
 });

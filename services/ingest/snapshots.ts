@@ -83,6 +83,7 @@ function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentE
     message: e.message ?? null,
     charge: e.charge ?? null,
     payment_method: pmFromObject(e.payment_method),
+    payment_method_id: idOf(e.payment_method),
   };
 }
 
@@ -113,6 +114,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): P
     status: pi.status,
     error: pi.status === "requires_payment_method" ? error : null,
     latest_charge: latestChargeOf(pi),
+    payment_method: idOf(pi.payment_method),
     amount: pi.amount,
     amount_received: pi.amount_received ?? 0,
     amount_capturable: pi.amount_capturable ?? 0,

@@ -31,7 +31,7 @@ import {
 } from "../../kv/retries.ts";
 import type { RetryConfirmer } from "./confirm.ts";
 import type { Attachments } from "./attach.ts";
-import { type AnswerDetails, outcomeOfPi } from "./settlement.ts";
+import { type AnswerDetails, outcomeOfPi, releasesAttempt } from "./settlement.ts";
 import { RETRY_RECONCILE_AFTER_MS } from "./in_flight.ts";
 import { isRetryWaiting } from "../../domain/retry.ts";
 
@@ -111,7 +111,14 @@ export function createRetryReconciler(
     if (!after || after.status !== "processing") return "settled";
     const outcome = outcomeOfPi(after, piSnap(pi, Math.floor(clock.now() / 1000)));
     if (outcome) {
-      await confirmer.settleDirect(ctx, id, { ...outcome, ...waiting }, "reconcile");
+      await confirmer.settleDirect(
+        ctx,
+        id,
+        { ...outcome, ...waiting },
+        "reconcile",
+        false,
+        releasesAttempt(outcome),
+      );
       return "settled";
     }
     if (pi.status === "processing") return "unknown";
@@ -136,7 +143,15 @@ export function createRetryReconciler(
     if (!after || after.status !== record.status) return "settled";
     const outcome = outcomeOfPi(after, piSnap(pi, Math.floor(clock.now() / 1000)));
     if (outcome && outcome.status !== after.status) {
-      await confirmer.settleDirect(ctx, record.id, { ...outcome, ...waiting }, "reconcile", true);
+      const release = releasesAttempt(outcome);
+      await confirmer.settleDirect(
+        ctx,
+        record.id,
+        { ...outcome, ...waiting },
+        "reconcile",
+        true,
+        release,
+      );
       return "settled";
     }
     await markRetryChecked(kv, record.id, record.status, new Date(clock.now()).toISOString());

@@ -8,13 +8,17 @@
  * same commit as the transaction and the ledger, and only from `processing` or
  * `requires_action`: the first news settles it, the rest find nothing to do.
  * A decline is this attempt's only when the PaymentIntent shows a charge or an
- * error it did not show when the attempt was recorded (`prior`).
+ * error it did not show when the attempt was recorded (`prior`), and a payment,
+ * an authorization or a 3-D Secure wait is this attempt's only when it is with
+ * the attempt's payment method: one made with another (the customer at the
+ * merchant's checkout) closes the attempt `superseded`, uncounted (README
+ * "Retrying failed payments", Outcomes).
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
 import type { PiSnap } from "../../domain/transaction.ts";
-import { isRetryWaiting, NOT_SENT_CODE } from "../../domain/retry.ts";
+import { isRetryWaiting, NOT_SENT_CODE, SUPERSEDED_CODE } from "../../domain/retry.ts";
 import {
   addAttemptCountsReleased,
   addInFlightCleared,
@@ -46,16 +50,50 @@ export type AnswerDetails = Map<string, Partial<RetryOutcome> & { by?: string }>
 
 const SETTLEABLE = new Set(["processing", "requires_action", "requires_capture"]);
 
+/** Whether Stripe names a payment method on `pi` (or its error) other than the attempt's. */
+function anotherMethod(record: RetryRecord, pm: string | null | undefined): boolean {
+  return typeof pm === "string" && pm !== record.payment_method;
+}
+
+/** The attempt closed because the payment went ahead at Stripe with another payment method. */
+function supersededOutcome(pi: PiSnap, other: string): RetryOutcome {
+  const what = pi.status === "succeeded"
+    ? "paid"
+    : pi.status === "requires_capture"
+    ? "authorized"
+    : "tried (and declined)";
+  return {
+    status: "failed",
+    stripe_status: pi.status,
+    stripe_charge: null,
+    failure_code: SUPERSEDED_CODE,
+    failure_message: `the payment was ${what} at Stripe with another payment method (${other}) ` +
+      "while this attempt was in flight: this attempt charged nothing and does not count " +
+      "toward the retry limits",
+  };
+}
+
+/** Whether `outcome` closes the attempt uncounted (Stripe charged nothing with its card). */
+export function releasesAttempt(outcome: RetryOutcome): boolean {
+  return outcome.failure_code === SUPERSEDED_CODE;
+}
+
 /** The outcome a PaymentIntent state means for `record`, or null when it says nothing about it. */
 export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | null {
   const base = { stripe_status: pi.status, stripe_charge: pi.latest_charge };
-  if (pi.status === "succeeded") return { ...base, status: "succeeded" };
+  // Paid or authorized with another payment method: this attempt's confirm can no longer act.
+  const other = anotherMethod(record, pi.payment_method) ? pi.payment_method! : null;
+  if (pi.status === "succeeded") {
+    return other ? supersededOutcome(pi, other) : { ...base, status: "succeeded" };
+  }
   // Authorized only: nothing is charged until it is captured (or released: canceled).
   if (pi.status === "requires_capture") {
-    return record.status === "requires_capture" ? null : { ...base, status: "requires_capture" };
+    if (record.status === "requires_capture") return null;
+    return other ? supersededOutcome(pi, other) : { ...base, status: "requires_capture" };
   }
+  // Another payment method being authenticated: this attempt's confirm may still land after it.
   if (pi.status === "requires_action") {
-    return record.status === "processing" ? { ...base, status: "requires_action" } : null;
+    return record.status === "processing" && !other ? { ...base, status: "requires_action" } : null;
   }
   if (pi.status === "canceled" && record.status === "requires_capture") {
     return {
@@ -74,6 +112,12 @@ export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | nul
     };
   }
   if (pi.status === "requires_payment_method" && pi.error) {
+    // Another payment method declined: not this attempt's decline. One in flight may still land;
+    // one waiting on 3-D Secure was replaced by it at Stripe.
+    const declined = pi.error.payment_method_id;
+    if (anotherMethod(record, declined)) {
+      return record.status === "requires_action" ? supersededOutcome(pi, declined!) : null;
+    }
     const fresh = record.status === "requires_action" ||
       pi.latest_charge !== record.prior.latest_charge ||
       pi.error.charge !== record.prior.error_charge;
@@ -155,6 +199,7 @@ function triedTheCard(before: RetryRecord, outcome: RetryOutcome): boolean {
 /** Failure codes this service gives an attempt that ended without reaching the card. */
 const OUR_CLOSES = new Set([
   NOT_SENT_CODE,
+  SUPERSEDED_CODE,
   "not_confirmed",
   "not_received_by_stripe",
   "payment_intent_canceled",
@@ -247,6 +292,7 @@ export function createPaymentSettlement(
       await addSettlement(kv, op, entry as Deno.KvEntry<RetryRecord>, detail, {
         at: new Date(clock.now()).toISOString(),
         by,
+        release: releasesAttempt(outcome),
       }),
     ];
   };
