@@ -56,8 +56,9 @@ const RetrySchema = z.object({
       "`next_action`, `client_secret`), `requires_capture` (a manual-capture payment " +
       "authorized, nothing charged until it is captured), `failed` (the decline, or closed by " +
       "this service: `failure_code` says which), `canceled` (the authorization was released: " +
-      "nothing charged). Succeeded, authorized or authenticating only with the attempt's own " +
-      "payment method",
+      "nothing charged). `succeeded`, `requires_capture` and `requires_action` are only ever " +
+      "with the attempt's own payment method: a payment that went ahead with another closes " +
+      "it `failed`, `superseded`",
   }),
   stripe_status: z.string().nullable(),
   failure_code: z.string().nullable().openapi({
