@@ -20,6 +20,7 @@ import { AppError } from "../../core/errors.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { DisputeChangeHook } from "../ingest/mod.ts";
 import { getDispute } from "../../kv/disputes.ts";
+import type { DisputeRecord } from "../../domain/dispute.ts";
 import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { createDisputeApplier } from "./apply.ts";
@@ -89,6 +90,18 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   }
 
   /**
+   * What a key resumes after its request was answered "try again" (503: the
+   * claim let go) or died: the dispute's id, to answer it as it stands; null
+   * when its close or submission `failed` (Stripe acted on nothing, or refused
+   * it), so the request runs afresh under the key, as one sent without a key
+   * would, instead of a 200 showing the dispute still open.
+   */
+  async function resumeUnlessFailed(rid: string, failed: (d: DisputeRecord) => boolean) {
+    const d = (await getDispute(kv, rid)).value;
+    return d && failed(d) ? null : { body: { dispute_id: rid } };
+  }
+
+  /**
    * POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when
    * sent. The key keeps only the dispute's id, and a replay shows the dispute
    * as it stands (its submission, settled since or not): the whole detail,
@@ -105,7 +118,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
         const submitted = await submitter.submit(ctx, r.id, binding);
         return { body: { dispute_id: submitted.id } };
       },
-      resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
+      resume: (rid) => resumeUnlessFailed(rid, (d) => d.submission?.state === "failed"),
     });
     // answers stored before kept the whole detail, whose `id` is the dispute's
     const stored = res.body as { dispute_id?: string; id?: string };
@@ -125,15 +138,33 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
     };
   }
 
-  /** The answer for an accept whose process died after its decision was committed. */
+  /**
+   * The answer to an accept sent again with its Idempotency-Key (or resumed
+   * after its process died): the accept as it stands. A request waiting in the
+   * approvals queue is 202 with it, a close sent is 202 (`processing`) or 200
+   * (`closed`); a close that failed is no success to replay: 409 with the
+   * failure, the dispute being open (accept again, with a new key).
+   */
   async function acceptResumed(id: string, role: string | null) {
     const record = await load(id);
+    const state = record.closing?.state;
     const pendingId = record.accept_request?.approval_id;
-    const approval = !record.closing && pendingId ? (await getApproval(kv, pendingId)).value : null;
-    const out: AcceptOutcome = approval
-      ? { kind: "awaiting_approval", record, approval }
-      : { kind: record.closing?.state === "processing" ? "processing" : "closed", record };
-    return await acceptAnswer(out, role);
+    const approval = pendingId ? (await getApproval(kv, pendingId)).value : null;
+    // a request still waiting, or the one this accept made when nothing was sent since
+    const waiting = approval !== null && (approval.status === "pending" || !record.closing);
+    if (state === "closed" || state === "processing") {
+      return await acceptAnswer({ kind: state, record }, role);
+    }
+    if (waiting) return await acceptAnswer({ kind: "awaiting_approval", record, approval }, role);
+    if (state === "failed") {
+      throw new AppError(
+        "conflict",
+        `the close this accept started failed (${record.closing!.failure ?? "refused"}); the ` +
+          `dispute is ${record.status}: accept it again, with a new Idempotency-Key`,
+        { extra: { closing: record.closing } },
+      );
+    }
+    return await acceptAnswer({ kind: "closed", record }, role);
   }
 
   /** POST /disputes/{id}/accept, wrapped by the client's Idempotency-Key when sent. */
@@ -156,7 +187,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
           answer = await acceptAnswer(out, ctx.actor.role);
           return { body: { dispute_id: r.id } };
         },
-        resume: (rid) => Promise.resolve({ body: { dispute_id: rid } }),
+        resume: (rid) => resumeUnlessFailed(rid, (d) => d.closing?.state === "failed"),
       },
     );
     // answers stored before kept the whole answer
