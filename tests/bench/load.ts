@@ -32,6 +32,9 @@ const CONFIG = new URL("../../deno.json", import.meta.url);
 /** Loads `url` and fails loudly if any response was an error: a bench of 401s measures nothing. */
 export async function loadTest(options: LoadOptions): Promise<LoadResult> {
   const host = new URL(options.url).host;
+  // A generator that has not answered a minute past its run is stuck (seen once: autocannon's
+  // child idle for minutes): it is killed and the figure fails, instead of the bench hanging.
+  const deadlineS = options.durationS + 60;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -45,8 +48,15 @@ export async function loadTest(options: LoadOptions): Promise<LoadResult> {
     ],
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(deadlineS * 1000),
   }).output();
   const stdout = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success && out.signal !== null) {
+    throw new Error(
+      `load generator on ${options.url} stopped (${out.signal}): no answer ${deadlineS} s after ` +
+        `a ${options.durationS} s run`,
+    );
+  }
   if (!out.success) {
     throw new Error(
       `load generator failed (exit ${out.code}): ${new TextDecoder().decode(out.stderr)}`,
