@@ -17,25 +17,14 @@ import { keys } from "../kv/keys.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import {
   checkStoreRuntime,
-  currentRuntime,
   judgeRuntime,
   readStoreRuntime,
   type StoreRuntime,
   StoreRuntimeError,
 } from "../kv/runtime_stamp.ts";
 import { runDoctor } from "../cli/doctor.ts";
+import { mine, newer, older } from "./helpers/runtimes.ts";
 
-const mine = currentRuntime();
-const older: StoreRuntime = {
-  deno: "2.5.6",
-  serializer: (mine.serializer ?? 16) - 1,
-  by: "server",
-};
-const newer: StoreRuntime = {
-  deno: "9.0.0",
-  serializer: (mine.serializer ?? 16) + 1,
-  by: "server",
-};
 const remote = { remote: true, task: "admin" } as const;
 
 Deno.test("this Deno's serializer version is the one Deno KV writes (a value's first bytes: ff, version)", async () => {

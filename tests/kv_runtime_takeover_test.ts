@@ -16,7 +16,6 @@ import { keys } from "../kv/keys.ts";
 import { StoreLayoutError } from "../kv/layout.ts";
 import {
   checkStoreRuntime,
-  currentRuntime,
   judgeRuntime,
   readStoreRuntime,
   type StoreRole,
@@ -24,18 +23,8 @@ import {
   StoreRuntimeError,
 } from "../kv/runtime_stamp.ts";
 import { runDoctor } from "../cli/doctor.ts";
+import { mine, newer, older } from "./helpers/runtimes.ts";
 
-const mine = currentRuntime();
-const older: StoreRuntime = {
-  deno: "2.5.6",
-  serializer: (mine.serializer ?? 16) - 1,
-  by: "server",
-};
-const newer: StoreRuntime = {
-  deno: "9.0.0",
-  serializer: (mine.serializer ?? 16) + 1,
-  by: "server",
-};
 const same: StoreRuntime = { ...mine, by: "server" };
 const roles: StoreRole[] = ["server", "cli", "doctor"];
 const taskOf = (role: StoreRole) =>
