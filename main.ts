@@ -32,6 +32,7 @@ import {
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
+import { closeServer } from "./core/server_close.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { knowCronTasks, timedCronRun } from "./services/metrics.ts";
 import { runFraudLive } from "./services/fraud/mod.ts";
@@ -133,6 +134,8 @@ const stripe = createStripeGateway({
   config: resolvedConfig,
   log,
   metrics,
+  // the demo's SDK connections to its emulator close with it (cli/demo.ts)
+  fetch: demo?.fetch,
 });
 const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log, metrics };
 const services = createServices(deps);
@@ -209,7 +212,9 @@ async function shutdown(reason: string) {
   stopWatching();
   const { unfinished } = await drain.stop(DRAIN_DEADLINE_MS);
   if (unfinished > 0) log.warn("stopping with requests still in flight", { unfinished });
-  await server.shutdown();
+  if (await closeServer(server) === "cut") {
+    log.info("not waiting on connections still open: they close with the process");
+  }
   await jobRun;
   await services.identity.close();
   await demo?.close();

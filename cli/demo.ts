@@ -30,6 +30,11 @@ export interface Demo {
   config: Config;
   /** creates the demo admin, seeds the account (once per store), then prints what to try */
   seed(services: Services): Promise<void>;
+  /**
+   * `fetch` for the SDK's calls to the emulator, over a pool that closes with
+   * it: on Deno 2.5 a socket the global pool parked holds the emulator's stop.
+   */
+  fetch: typeof fetch;
   close(): Promise<void>;
 }
 
@@ -95,6 +100,7 @@ export async function startDemo(
       if (admin) await tellCredentials(telling, admin);
       else tellExisting(telling, await services.identity.allAdmins());
     },
+    fetch: emulator.fetch,
     close: () => emulator.close(),
   };
 }

@@ -68,6 +68,11 @@ export function spawnCollected(
       const first = await Promise.race([child.status, late]);
       clearTimeout(timer);
       if (first === "late") {
+        // its process group first (a child started under `setsid` leads one): a grandchild
+        // left behind would hold the output streams open, and this wait with them
+        try {
+          Deno.kill(-child.pid, "SIGKILL");
+        } catch { /* not a group leader */ }
         try {
           child.kill("SIGKILL");
         } catch { /* gone meanwhile */ }
