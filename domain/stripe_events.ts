@@ -21,6 +21,7 @@ export const HANDLED_EVENT_TYPES = [
   "charge.succeeded",
   "charge.failed",
   "charge.captured",
+  "charge.expired",
   "charge.updated",
   "charge.refunded",
   "charge.refund.updated",

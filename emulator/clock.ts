@@ -14,7 +14,7 @@ export class Clock {
 
 /**
  * What Stripe does on its own as time passes: an uncaptured card authorization lapses
- * after 7 days (`charge.expired`, the PaymentIntent canceled), and open disputes past
+ * after 7 days (`charge.expired`, the PaymentIntent canceled if there is one), and open disputes past
  * their evidence deadline become `past_due`.
  */
 export function sweep(ctx: Ctx): void {
@@ -33,6 +33,15 @@ export function sweep(ctx: Ctx): void {
     });
     ctx.bus.emit("charge.expired", charge, NO_REQUEST);
     ctx.bus.emit("payment_intent.canceled", pi, NO_REQUEST);
+  }
+  // A charge authorized without a PaymentIntent (`POST /v1/charges`, `capture=false`) lapses the
+  // same way; `charge.expired` is then the only event that says so.
+  for (const charge of ctx.store.objects.charges.values()) {
+    if (charge.payment_intent || charge.captured || charge.status !== "succeeded") continue;
+    const before = charge.payment_method_details?.card?.capture_before;
+    if (before === undefined || now < before) continue;
+    releaseAuthorization(charge);
+    ctx.bus.emit("charge.expired", charge, NO_REQUEST);
   }
   markPastDue(ctx);
 }

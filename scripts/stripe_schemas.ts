@@ -45,7 +45,6 @@ const NOT_EMITTED = new Set<string>([
 export const EVENT_TYPES: string[] = [
   ...HANDLED_EVENT_TYPES.filter((t) => !NOT_EMITTED.has(t)),
   "payment_intent.created",
-  "charge.expired",
   "file.created",
 ];
 

@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { type RetryWorld, withRetryWorld } from "./helpers/retries.ts";
+import type { HeldWebhook } from "./helpers/refunds.ts";
 import { jsonRequest } from "./helpers/identity.ts";
+import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
 
 const TXNS = "/api/admin/payments/transactions";
 
@@ -41,5 +43,29 @@ Deno.test("a legacy ch_ authorization: capture and cancel point to the Stripe Da
     assert.ok(alert);
     assert.match(alert.detail, /Stripe Dashboard/);
     assert.doesNotMatch(alert.detail, /POST/);
+  });
+});
+
+Deno.test("a legacy ch_ authorization that lapses at Stripe reads canceled, over an endpoint subscribed as README's Deploy lists", async () => {
+  await withRetryWorld(async (w) => {
+    const ch = await w.stripe.charges.create({
+      amount: 4400,
+      currency: "usd",
+      source: "tok_visa",
+      capture: false,
+    });
+    // only the events the endpoint at Stripe sends when set up as README "Deploy" says
+    const subscribed = (held: HeldWebhook[]) =>
+      held.filter((h) => (HANDLED_EVENT_TYPES as readonly string[]).includes(h.type));
+    await w.deliver(subscribed);
+    assert.equal((await w.t.services.transactions.get(ch.id)).status, "requires_capture");
+    w.emu.advanceClock(7 * 24 * 3600 + 60);
+    const lapsed = await w.stripe.charges.retrieve(ch.id);
+    assert.equal(lapsed.captured, false);
+    assert.equal(lapsed.refunded, true, "Stripe shows the released authorization as refunded");
+    assert.ok(await w.deliver(subscribed) >= 1, "charge.expired reaches the service");
+    const txn = await w.t.services.transactions.get(ch.id);
+    assert.equal(txn.status, "canceled");
+    assert.equal(txn.amount_capturable, 0);
   });
 });

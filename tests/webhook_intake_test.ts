@@ -285,6 +285,24 @@ Deno.test("a signed body that is not an event is 422 and stores nothing", async 
       const res = await postEvent(t.app, body, { clock: t.clock });
       await assertRefused(res, 422, "validation_failed");
     }
+    // valid JSON that is no object is named as such, not as "not valid JSON"
+    const shapes: [string, string][] = [
+      ["null", "null"],
+      ["[]", "an array"],
+      ['"evt_1"', "string"],
+      ["42", "number"],
+    ];
+    for (const [body, got] of shapes) {
+      const res = await postEvent(t.app, body, { clock: t.clock });
+      const problem = await assertRefused(res, 422, "validation_failed");
+      assert.deepEqual(problem.errors, [
+        { path: "body", message: `a JSON object (a Stripe event), not ${got}` },
+      ], body);
+    }
+    const bad = await postEvent(t.app, "{", { clock: t.clock });
+    assert.deepEqual((await assertRefused(bad, 422, "validation_failed")).errors, [
+      { path: "body", message: "not valid JSON" },
+    ]);
     assert.deepEqual(await kvSnapshot(t.kv), before);
   });
 });

@@ -89,7 +89,14 @@ class NodeHmac extends Stripe.CryptoProvider {
 }
 
 function checkShape(event: Stripe.Event): Stripe.Event {
-  const e = event as unknown as Record<string, unknown>;
+  const parsed: unknown = event;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    const got = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed;
+    throw new AppError("validation_failed", "the signed body is not a Stripe event", {
+      errors: [{ path: "body", message: `a JSON object (a Stripe event), not ${got}` }],
+    });
+  }
+  const e = parsed as Record<string, unknown>;
   const data = e.data as Record<string, unknown> | undefined;
   const problems: { path: string; message: string }[] = [];
   if (typeof e.id !== "string" || !/^evt_[A-Za-z0-9_]{1,250}$/.test(e.id)) {
