@@ -131,9 +131,9 @@ export const ERROR_CODES = {
     status: 403,
     title: "Self-approval forbidden",
     what:
-      "The person who asked for an operation, or the account it acts on (or an account linked to either), may not approve or reject it; nor may anyone close an ops alert about their own account, about what they did, or about an account linked to theirs (`rule` says which).",
+      "The person who asked for an operation, or the account it acts on (or an account linked to either), may not approve it, nor reject it; a requester may still withdraw (reject) their own request, but not a refund, which someone else decides. Nor may anyone close an ops alert about their own account, about what they did, or about an account linked to theirs (`rule` says which).",
     todo:
-      "Ask another operator or admin, not linked to those accounts, to approve, reject or close it.",
+      "Ask another operator or admin, not linked to those accounts, to approve, reject or close it. A refund nobody decides expires unanswered at its deadline (`approval.expires_at`), its reservation released.",
   },
   rate_limited: {
     status: 429,

@@ -116,8 +116,10 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   description: "`note` is optional, but a refund (`rfd_…`) needs a `note` (1 to 500 " +
     "characters), as `POST /refunds/{id}/reject` does: the refund keeps why it was refused " +
     "(422 on `body.note` without one). Rejecting again what you already rejected answers the " +
-    "same decision (`replayed: true`). The requester withdraws their own request; anyone " +
-    "else decides as an approver would: never the admin the request acts on, nor an account " +
+    "same decision (`replayed: true`). The requester withdraws their own request, but not a " +
+    "refund (`rfd_…`): its requester may not reject it, as on `POST /refunds/{id}/reject`, " +
+    "and it expires unanswered at its deadline unless someone else decides it. Anyone else " +
+    "decides as an approver would: never the admin the request acts on, nor an account " +
     "linked to it or to the requester (403 `self_approval_forbidden`).",
   request: {
     params: IdParam,

@@ -70,9 +70,11 @@ const reject = adminRoute({ permission: "refunds.approve" }, {
   summary: "Reject a refund awaiting approval (releases its reservation)",
   description: "Rejecting again a refund you already rejected answers it as it stands (200) " +
     "with `Idempotent-Replayed: true`, as `POST /approvals/{id}/reject` answers " +
-    "`replayed: true`. A refund someone else decided, or that you approved, is 409. The " +
-    "requester withdraws their own refund; anyone else decides as an approver would: never an " +
-    "account linked to the requester (403 `self_approval_forbidden`, nothing rejected).",
+    "`replayed: true`. A refund someone else decided, or that you approved, is 409. Whoever " +
+    "rejects decides as an approver would: never the requester (a refund is not withdrawn: " +
+    "someone else decides it, or it expires unanswered at `approval.expires_at`, its " +
+    "reservation released), never an account linked to the requester (403 " +
+    "`self_approval_forbidden` with its `rule`, audited `denied`, nothing rejected).",
   request: {
     params: IdParam,
     headers: IdempotencyHeader,

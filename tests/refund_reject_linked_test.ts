@@ -1,10 +1,12 @@
 /**
  * Nobody who could not approve a refund may reject it (README, "Two-person
- * rules"): an account linked to the requester (one the requester asked for)
- * is refused on the refund's own route and on the approvals queue's, `403
- * self_approval_forbidden`, audited `denied` on the refund, nothing written to
- * the refund; the requester still withdraws their own, and an unlinked
- * operator still rejects it.
+ * rules"): neither its requester nor an account linked to them (one the
+ * requester asked for). Each is refused on the refund's own route and on the
+ * approvals queue's, `403 self_approval_forbidden` with its `rule`, audited
+ * `denied` on the refund, nothing written to the refund (still awaiting
+ * approval, its money reserved); an unlinked operator still rejects it.
+ * Unlike the queue's other kinds, a refund is not withdrawn by its requester:
+ * someone else decides it, or it expires unanswered at its `expires_at`.
  */
 import assert from "node:assert/strict";
 import { type RefundWorld, withRefundWorld } from "./helpers/refunds.ts";
@@ -115,21 +117,69 @@ for (const route of ROUTES) {
     }, { env: ENV });
   });
 
-  Deno.test(`the requester withdraws their own refund through /${route} (a self-reject is no veto)`, async () => {
+  Deno.test(`attack: the requester cannot reject (withdraw) their own refund through /${route}; 403, audited denied, refund untouched`, async () => {
     await withRefundWorld(async (w) => {
       const { a, pay, refund } = await linkedWorld(w);
+      const before = await getRefund(w.t.kv, refund.id);
       const own = await send(w, a, pathOf(route, refund.id, "reject"), {
         note: "asked by mistake",
       });
-      assert.equal(own.status, 200, JSON.stringify(own.body));
-      const after = await w.t.services.refunds.get(refund.id);
-      assert.equal(after.status, "rejected");
-      assert.equal(after.rejected_by, a.id);
+      assert.equal(own.status, 403, JSON.stringify(own.body));
+      assert.equal(own.body.code, "self_approval_forbidden");
+      assert.equal(own.body.rule, "self_approval_forbidden");
+      // it names the refund, who decides it, and when it expires unanswered
+      assert.match(own.body.detail, new RegExp(refund.id));
+      assert.match(own.body.detail, /different operator or admin/);
+      assert.match(
+        own.body.detail,
+        new RegExp(`expires unanswered at ${before.value!.expires_at}`),
+      );
+      await untouched(w, refund.id, before.versionstamp, pay.txnId);
+      const denied = await deniedRejects(w, refund.id, a.id);
+      assert.equal(denied.length, 1);
+      assert.match(denied[0].reason ?? "", /self-rejection/);
+      const ok = (await auditEntries(w.t.kv)).filter((e) =>
+        e.action === "refund.reject" && e.result === "ok"
+      );
+      assert.equal(ok.length, 0);
+
+      // someone else still decides it
+      const rejected = await send(w, w.operator2, pathOf(route, refund.id, "reject"), {
+        note: "not eligible",
+      });
+      assert.equal(rejected.status, 200, JSON.stringify(rejected.body));
+      assert.equal((await w.t.services.refunds.get(refund.id)).rejected_by, w.operator2.id);
       assert.equal((await w.t.services.transactions.get(pay.txnId)).amount_reserved, 0);
-      assert.equal((await deniedRejects(w, refund.id, a.id)).length, 0);
     }, { env: ENV });
   });
 }
+
+Deno.test("attack: a burst of parallel rejects by the requester on both routes: all 403, the refund untouched; it expires unanswered at its deadline", async () => {
+  await withRefundWorld(async (w) => {
+    const { a, pay, refund } = await linkedWorld(w);
+    const before = (await getRefund(w.t.kv, refund.id)).versionstamp;
+    const burst = await Promise.all(
+      Array.from(
+        { length: 12 },
+        (_, i) => send(w, a, pathOf(ROUTES[i % 2], refund.id, "reject"), { note: `drop ${i}` }),
+      ),
+    );
+    for (const r of burst) {
+      assert.equal(r.status, 403, JSON.stringify(r.body));
+      assert.equal(r.body.code, "self_approval_forbidden");
+    }
+    await untouched(w, refund.id, before, pay.txnId);
+    assert.equal((await deniedRejects(w, refund.id, a.id)).length, 12);
+
+    // nobody decided it: past its deadline the expiry job ends it, its reservation released
+    w.clock.advance(24 * 3600_000 + 1);
+    await w.runJobs();
+    const after = await w.t.services.refunds.get(refund.id);
+    assert.equal(after.status, "expired");
+    assert.equal(after.rejected_by, null);
+    assert.equal((await w.t.services.transactions.get(pay.txnId)).amount_reserved, 0);
+  }, { env: ENV });
+});
 
 Deno.test("attack: a burst of parallel rejects by the linked account on both routes: all 403, the refund untouched; then an unlinked admin rejects it", async () => {
   await withRefundWorld(async (w) => {

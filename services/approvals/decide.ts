@@ -165,7 +165,8 @@ const approve: Decision = async (d, ctx, first, body) => {
 
 const reject: Decision = async (d, ctx, first, body) => {
   const id = first.id;
-  // the requester withdraws; anyone else needs the permission an approver needs
+  // the requester withdraws; anyone else needs the permission an approver needs (a refund is
+  // decided by its source, where the requester may not reject it: README, "Two-person rules")
   const policy = isApprovalKind(first.kind) ? APPROVAL_POLICY[first.kind] : null;
   if (
     first.requested_by !== ctx.actor.id &&

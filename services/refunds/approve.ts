@@ -4,7 +4,7 @@
  * client's idempotency binding, the audit entry); each refusal (self-approval,
  * a linked account, a stale `approval_hash`, a disabled or demoted requester) is audited as
  * denied. A rejection is committed by the submitter's `release`, after the same self / linked
- * account rule (its requester may withdraw it), refused the same way.
+ * account rule (its requester may not reject it either), refused the same way.
  */
 import { APPROVAL_POLICY } from "../../domain/approval.ts";
 import { byWhom, type CallContext } from "../../domain/actor.ts";
@@ -16,13 +16,12 @@ import { approvalHash } from "./policy.ts";
 import { assertRefundableTransaction, refundableOf, resolveAmount } from "./refundable.ts";
 import { refundAuditView } from "./settlement.ts";
 import {
-  linkRefusal,
-  type Refusal,
   type RequesterNeeds,
   requesterRefusal,
   requesterVoid,
   requesterVoidError,
 } from "../approvals/mod.ts";
+import { deciderRefusal } from "./deciders.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import { answersFraudAlert, assertAlertNotLegitimate } from "./fraud_alert.ts";
 import {
@@ -91,40 +90,6 @@ function denied(
     reason,
     after: { amount: first.amount, currency: first.currency },
   });
-}
-
-/**
- * Who may decide a refund (README, "Two-person rules"): never its requester, never an account
- * linked to them, approving or rejecting alike, so that nobody who could not approve it vetoes it;
- * rejecting, the requester may withdraw their own (null: allowed).
- */
-async function deciderRefusal(
-  kv: Deno.Kv,
-  first: RefundRecord,
-  ctx: CallContext,
-  approving: boolean,
-): Promise<Refusal | null> {
-  if (first.requested_by === ctx.actor.id) {
-    if (!approving) return null;
-    return {
-      reason: "self-approval: a different operator or admin must approve",
-      error: new AppError(
-        "self_approval_forbidden",
-        `you requested refund ${first.id}; a different operator or admin must approve it`,
-      ),
-    };
-  }
-  const linked = await linkRefusal(kv, { requested_by: first.requested_by, target: null }, ctx);
-  if (!linked || approving) return linked;
-  return {
-    reason: linked.reason,
-    error: new AppError(
-      "self_approval_forbidden",
-      `${linked.reason}; you may not reject refund ${first.id} either: someone not linked to ` +
-        "the requester decides it, or the requester withdraws it",
-      { extra: linked.error.extra },
-    ),
-  };
 }
 
 /**
@@ -274,8 +239,8 @@ export function createRefundApprovals(parts: RequestParts) {
     ) => approve(parts, ctx, id, body, binding),
     /**
      * Fails fast before a rejection is committed by the submitter's `release`: 404/409, or 403
-     * for whoever could not approve it (not its requester: they withdraw their own), audited
-     * `denied` on the refund with nothing written to it.
+     * for whoever could not approve it (its requester too), audited `denied` on the refund with
+     * nothing written to it.
      */
     checkRejectable: async (ctx: CallContext, id: string): Promise<RefundRecord> => {
       const { kv, clock } = parts.deps;

@@ -71,8 +71,9 @@ export async function approve(
 const isKeyReused = (e: unknown) => e instanceof AppError && e.code === "idempotency_key_reused";
 
 /**
- * Rejects: the reservation is released. The requester may withdraw their own; nobody else who
- * could not approve it (a linked account) may reject it (README, "Two-person rules").
+ * Rejects: the reservation is released. Nobody who could not approve it (its requester, a linked
+ * account) may reject it; a refund nobody decides expires at its deadline (README, "Two-person
+ * rules").
  */
 export async function reject(
   p: ServiceParts,
