@@ -76,10 +76,29 @@ export function evidenceFieldMax(field: string): number {
  */
 export function evidenceTextProblem(text: string, max: number): string | null {
   if (text.length > max) {
-    return `takes at most ${max} characters (this one has ${text.length}): shorten it by ` +
-      `${text.length - max}`;
+    return `takes at most ${max} characters${unitsNote(text)} (this one has ${text.length}): ` +
+      `shorten it by ${text.length - max}`;
   }
   return plainTextProblem(text);
+}
+
+/**
+ * Evidence text is counted in UTF-16 code units, a JavaScript string's length (README "Dispute
+ * workbench"): Stripe documents its limits as characters without saying how it counts, and a
+ * count in code units is never below one in code points, so what is taken here Stripe takes
+ * either way; the 1 MiB body limit and the KV sizing of the largest draft are worked out on it
+ * too. Where that differs from what a person counts (an emoji, any character beyond U+FFFF,
+ * counts as two), the message says so.
+ */
+function unitsNote(text: string): string {
+  return /[\ud800-\udbff][\udc00-\udfff]/.test(text)
+    ? " counted in UTF-16 code units (an emoji or any other character beyond U+FFFF counts as two)"
+    : "";
+}
+
+/** `unitsNote` for the whole draft's text (the 150,000 budget). */
+export function evidenceUnitsNote(value: unknown): string {
+  return unitsNote(JSON.stringify(value) ?? "");
 }
 
 /** A draft: classic fields as strings, and `enhanced_evidence` as Stripe shapes it. */

@@ -15,8 +15,13 @@ import { requestMeta } from "./context.ts";
 import { errorResponses } from "../openapi/schemas.ts";
 import { headerRef, IF_NONE_MATCH_PARAMETER, NOT_MODIFIED_RESPONSE } from "../openapi/headers.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
-import { type ErrorCode, type FieldError, validationFailed } from "../core/errors.ts";
-import { DEFAULT_BODY_LIMIT, gateBody, validateFirst } from "./body_gate.ts";
+import type { ErrorCode, FieldError } from "../core/errors.ts";
+import {
+  DEFAULT_BODY_LIMIT,
+  gateBody,
+  type RequestSchemas,
+  type TooLargeHint,
+} from "./body_gate.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 export interface AdminRouteOptions {
@@ -28,9 +33,12 @@ export interface AdminRouteOptions {
    * e.g. 1 MiB for dispute evidence, 5 MB and a little for a multipart file upload
    */
   bodyLimit?: number;
+  /** the route's size rule in words, and its one dominant field, for a body over `bodyLimit` */
+  bodyTooLarge?: TooLargeHint;
   /**
-   * a rule the schemas cannot say (a body field one kind of path id needs), checked with
-   * them, before a second factor is spent: the fields it refuses are a 422
+   * a rule the schemas cannot say (a body field one kind of path id needs, an evidence draft's
+   * fields), checked with them, before a second factor is spent: the fields it refuses are in
+   * the same 422 as the schemas' and the unknown names
    */
   check?: (c: Context<AppEnv>) => Promise<FieldError[]>;
 }
@@ -41,12 +49,10 @@ export interface AdminRouteOptions {
  * factor is spent on the request.
  */
 export function guard(
-  permission: Permission,
-  secondFactor: boolean,
+  options: AdminRouteOptions,
   request?: RouteConfig["request"],
-  bodyLimit = DEFAULT_BODY_LIMIT,
-  check?: AdminRouteOptions["check"],
 ): MiddlewareHandler<AppEnv> {
+  const { permission, secondFactor = false, bodyLimit = DEFAULT_BODY_LIMIT, check } = options;
   const types = Object.keys(request?.body?.content ?? {});
   const json = request?.body?.content?.["application/json"] as { schema?: z.ZodType } | undefined;
   const jsonSchema = json?.schema;
@@ -64,13 +70,10 @@ export function guard(
       limit: bodyLimit,
       required: request?.body?.required === true,
       schema: jsonSchema,
+      tooLarge: options.bodyTooLarge,
     });
-    await refuseUnknownNames(c, known, request as Parameters<typeof validateFirst>[1]);
-    if (checkFirst) await validateFirst(c, request as Parameters<typeof validateFirst>[1]);
-    if (check) {
-      const errors = await check(c);
-      if (errors.length) throw validationFailed(errors);
-    }
+    // one 422 for all of it: unknown names, the schemas, the route's own check
+    await refuseUnknownNames(c, known, request as RequestSchemas, { validate: checkFirst, check });
     if (bodySent(c)) {
       // The token was judged when the headers came; a body can be held back for as long as the
       // client likes. Disabling, demoting or a rotated token act at once (README, "Accounts and
@@ -119,7 +122,7 @@ function validatesEarly(secondFactor: boolean, request?: RouteConfig["request"])
 }
 
 export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, route: R) {
-  const { permission, secondFactor = false, bodyLimit, check } = options;
+  const { permission, secondFactor = false } = options;
   const roles = PERMISSIONS[permission];
   const codes: ErrorCode[] = ["unauthenticated", "forbidden", "rate_limited"];
   if (route.request?.body || route.method !== "get") {
@@ -139,7 +142,7 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
     security: secondFactor
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
-    middleware: guard(permission, secondFactor, route.request, bodyLimit, check),
+    middleware: guard(options, route.request),
     responses: withGuardErrors(errorResponses(...codes), responses),
     "x-permission": permission,
     "x-roles": [...roles],

@@ -5,8 +5,9 @@
  * without ever buffering more than the limit. The bytes read are handed to
  * Hono's body cache, so the validators parse them from there.
  *
- * And `validateFirst`: the route's params, query, declared headers and JSON body are checked
- * before a second factor is spent, so a typo does not burn a TOTP code.
+ * And `requestErrors`: the route's params, query, declared headers and body (JSON or form),
+ * checked by the admin guard before a second factor is spent, so a typo does not burn a TOTP
+ * code.
  */
 import type { Context } from "hono";
 import type { z } from "@hono/zod-openapi";
@@ -27,6 +28,20 @@ export interface BodyRule {
   required?: boolean;
   /** the route's JSON body schema: an empty body is told the fields it needs too */
   schema?: z.ZodType;
+  /** the route's rule in words (and its one dominant field), for a body over `limit` */
+  tooLarge?: TooLargeHint;
+}
+
+/**
+ * What a body over the limit means on this route (README "Inputs and headers"): the rule in
+ * words, and the field it is about when one field makes up the body (a note's `body.text`, an
+ * upload's `body.file`), which the 413 names in `errors[]` as a field's own 413 does.
+ */
+export interface TooLargeHint {
+  /** `body.text`; absent when no one field is the body (an evidence draft) */
+  path?: string;
+  /** the rule and what to do: `text takes at most 2,000 characters: …` */
+  message: string;
 }
 
 function bodyRequired(rule: BodyRule): AppError {
@@ -49,16 +64,19 @@ function mediaTypeOf(c: Context<AppEnv>): string {
   return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }
 
-function tooLarge(limit: number): AppError {
-  return new AppError(
-    "payload_too_large",
-    `the request body is larger than this route accepts (${limit} bytes); send less`,
-    { extra: { limit } },
-  );
+function tooLarge(rule: BodyRule): AppError {
+  const { limit, tooLarge: hint } = rule;
+  const over = `the request body is larger than this route accepts (${limit} bytes)`;
+  if (!hint) return new AppError("payload_too_large", `${over}; send less`, { extra: { limit } });
+  return new AppError("payload_too_large", `${over}: ${hint.message}`, {
+    extra: { limit },
+    ...(hint.path ? { errors: [{ path: hint.path, message: hint.message }] } : {}),
+  });
 }
 
 /** Reads at most `limit` bytes of the body; refuses (and stops reading) beyond. */
-async function readCapped(c: Context<AppEnv>, limit: number): Promise<Uint8Array> {
+async function readCapped(c: Context<AppEnv>, rule: BodyRule): Promise<Uint8Array> {
+  const limit = rule.limit;
   const body = c.req.raw.body;
   if (!body) return new Uint8Array();
   const reader = body.getReader();
@@ -70,7 +88,7 @@ async function readCapped(c: Context<AppEnv>, limit: number): Promise<Uint8Array
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
+      throw tooLarge(rule);
     }
     chunks.push(value);
   }
@@ -102,7 +120,7 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
   if (!hasBody) return emptyBody(c, rule);
   if (declared !== null && Number.isFinite(declared) && declared > rule.limit) {
     await c.req.raw.body?.cancel().catch(() => {});
-    throw tooLarge(rule.limit);
+    throw tooLarge(rule);
   }
   const type = mediaTypeOf(c);
   const json = JSON_TYPE.test(type);
@@ -113,7 +131,7 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
   if (!allowed && type === "") {
     // No Content-Type: over HTTP/1.1 without Content-Length (curl -X POST) the body is a stream
     // that may well be empty. Only bytes make it a body of an undeclared type.
-    const bytes = await readCapped(c, rule.limit);
+    const bytes = await readCapped(c, rule);
     if (bytes.byteLength === 0) return emptyBody(c, rule);
     throw unsupported(type, rule);
   }
@@ -121,7 +139,7 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
     await c.req.raw.body?.cancel().catch(() => {});
     throw unsupported(type, rule);
   }
-  const bytes = await readCapped(c, rule.limit);
+  const bytes = await readCapped(c, rule);
   // an empty JSON body reads as `{}`: a route with an optional body takes it as none
   if (bytes.byteLength === 0) return emptyBody(c, rule);
   // Hono keeps promises in its body cache (its type says otherwise)
@@ -153,10 +171,27 @@ export async function jsonBodyOf(c: Context<AppEnv>): Promise<unknown> {
   return await c.req.json().catch(() => undefined);
 }
 
-/** The route's own validation, run early (same messages as the validators give later). */
-export async function validateFirst(c: Context<AppEnv>, request?: RequestSchemas): Promise<void> {
-  const errors = await requestErrors(c, request);
-  if (errors.length) throw validationFailed(errors);
+const FORM_TYPES = new Set(["multipart/form-data", "application/x-www-form-urlencoded"]);
+
+/**
+ * The form body sent, already gated, as the route's validator reads it (a name sent more than
+ * once is a list); undefined when there is none, it is no form, or it does not parse (the
+ * validator says so).
+ */
+export async function formBodyOf(c: Context<AppEnv>): Promise<Record<string, unknown> | undefined> {
+  if (!FORM_TYPES.has(mediaTypeOf(c)) || await bodyIsEmpty(c)) return undefined;
+  let data: FormData;
+  try {
+    data = await c.req.formData();
+  } catch {
+    return undefined;
+  }
+  const form: Record<string, unknown> = Object.create(null);
+  data.forEach((value, key) => {
+    const had = form[key];
+    form[key] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  });
+  return form;
 }
 
 /** What the route's own schemas say of the request: every field at fault, none when it passes. */
@@ -187,5 +222,10 @@ export async function requestErrors(
     }
     errors.push(...issuesOf(schema, body, "body"));
   }
+  const formSchema = request.body?.content?.["multipart/form-data"]?.schema as
+    | z.ZodType
+    | undefined;
+  const form = formSchema ? await formBodyOf(c) : undefined;
+  if (formSchema && form) errors.push(...issuesOf(formSchema, form, "body"));
   return errors;
 }

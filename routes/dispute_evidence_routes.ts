@@ -6,7 +6,11 @@
 import { z } from "@hono/zod-openapi";
 import { adminRoute } from "./admin_route.ts";
 import { errorResponses, jsonContent, stripeCallErrors } from "../openapi/schemas.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./env.ts";
+import { formBodyOf, jsonBodyOf } from "./body_gate.ts";
 import { EVIDENCE_FILE_FIELDS } from "../domain/dispute_evidence.ts";
+import { checkDraft, filePartErrors } from "../services/disputes/mod.ts";
 import {
   DisputeDetailSchema,
   DraftConditionHeaders,
@@ -17,8 +21,32 @@ import {
 
 const tags = ["disputes"];
 
+/**
+ * The draft's fields, checked with the unknown names and the headers (README "Inputs and
+ * headers": one 422 lists them all); the service checks the draft again when it saves it.
+ */
+async function draftErrors(c: Context<AppEnv>) {
+  const body = await jsonBodyOf(c);
+  return body === undefined ? [] : checkDraft(body).errors;
+}
+
+/** The upload's `file` part (missing, or several), with the form's other fields. */
+async function filePartOf(c: Context<AppEnv>) {
+  const form = await formBodyOf(c);
+  return form ? filePartErrors(form.file) : [];
+}
+
 // the 150,000 characters of the largest draft, each escaped `\uXXXX` at worst, and the field names
-export const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit: 1024 * 1024 }, {
+export const evidence = adminRoute({
+  permission: "disputes.evidence",
+  bodyLimit: 1024 * 1024,
+  bodyTooLarge: {
+    message: "a draft holds at most 150,000 characters of evidence text in all, each field " +
+      "at most 20,000 (the explanations) or 5,000 (the rest): shorten the longest fields, " +
+      "or put the rest in a file (POST …/files)",
+  },
+  check: draftErrors,
+}, {
   method: "put",
   path: "/disputes/{id}/evidence",
   tags,
@@ -57,6 +85,13 @@ export const evidence = adminRoute({ permission: "disputes.evidence", bodyLimit:
 export const files = adminRoute({
   permission: "disputes.evidence",
   bodyLimit: 5 * 1024 * 1024 + 64 * 1024,
+  bodyTooLarge: {
+    path: "body.file",
+    message: "file takes at most 5 MB (5242880 bytes), Stripe's limit for dispute evidence: " +
+      "shrink it (a lower resolution, a compressed PDF) or split it and upload each part to " +
+      "its own field",
+  },
+  check: filePartOf,
 }, {
   method: "post",
   path: "/disputes/{id}/files",

@@ -18,6 +18,7 @@ import {
   EVIDENCE_TEXT_FIELDS,
 } from "../domain/dispute_evidence.ts";
 import { EnhancedEvidenceSchema } from "../services/disputes/evidence_rules.ts";
+import { conditionHeaderProblem } from "../services/disputes/draft_precondition.ts";
 
 export const DisputeSchema = z.object({
   id: z.string().openapi({ example: "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" }),
@@ -235,21 +236,30 @@ export const IdempotencyHeader = z.object({
     }),
 });
 
+/** A condition header: `*` or entity tags (the quoted `draft.hash`), else 422 naming it. */
+function conditionHeader(name: "If-Match" | "If-None-Match") {
+  return z.string().min(1).max(2000).superRefine((value, ctx) => {
+    const problem = conditionHeaderProblem(name, value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+}
+
 /**
  * The conditions of an evidence save or upload (README "Dispute workbench", Editing together):
  * the draft's tag is its `draft.hash` in quotes, as the save or upload answers it in `ETag`.
  */
 export const DraftConditionHeaders = z.object({
-  "if-match": z.string().min(1).max(2000).optional().openapi({
+  "if-match": conditionHeader("If-Match").optional().openapi({
     param: { name: "if-match", in: "header" },
     description: 'the draft this change was made from: `"<draft.hash>"` as the dispute ' +
       "shows it (or the `ETag` of the last save's or upload's answer); when the draft changed " +
       "since, the change is `412 precondition_failed` naming who changed it and when, nothing " +
       "written. Without it the last change wins. The weak `ETag` of GET never matches (it " +
-      "tags the whole answer)",
+      "tags the whole answer). A value that is no entity tag (the hash without its double " +
+      "quotes) is `422` on the header, nothing written",
     example: '"9b74c9897bac770ffc029102a200c5de"',
   }),
-  "if-none-match": z.string().min(1).max(2000).optional().openapi({
+  "if-none-match": conditionHeader("If-None-Match").optional().openapi({
     param: { name: "if-none-match", in: "header" },
     description: "`*`: change the draft only if the dispute has no draft yet (else `412`)",
     example: "*",

@@ -69,7 +69,13 @@ const patch = adminRoute({ permission: "disputes.assign" }, {
   responses: { ...detail200, ...errorResponses("not_found", "conflict") },
 });
 
-const notes = adminRoute({ permission: "disputes.note" }, {
+const notes = adminRoute({
+  permission: "disputes.note",
+  bodyTooLarge: {
+    path: "body.text",
+    message: "text takes at most 2,000 characters: shorten the note, or split it into several",
+  },
+}, {
   method: "post",
   path: "/disputes/{id}/notes",
   tags,
@@ -90,7 +96,11 @@ const notes = adminRoute({ permission: "disputes.note" }, {
   },
 });
 
-const accept = adminRoute({ permission: "disputes.accept", secondFactor: true }, {
+const accept = adminRoute({
+  permission: "disputes.accept",
+  secondFactor: true,
+  bodyTooLarge: { path: "body.note", message: "note takes at most 2,000 characters: shorten it" },
+}, {
   method: "post",
   path: "/disputes/{id}/accept",
   tags,

@@ -46,21 +46,37 @@ export function knownNames(request: RouteConfig["request"]): KnownNames {
   };
 }
 
+/** What the guard checks besides unknown names (`adminRoute`'s options). */
+export interface FurtherChecks {
+  /** run the route's own schemas even when every name is known (else only with unknown ones) */
+  validate?: boolean;
+  /** a rule the schemas cannot say (a route's own validation path: the evidence draft's fields) */
+  check?: (c: Context<AppEnv>) => Promise<FieldError[]>;
+}
+
 /**
  * Refuses unknown names and single values given more than once, in one 422 with what the
- * route's own schemas (`request`) refuse besides; a name told here is not told again in the
- * schema's words (`extra` of a strict body, `limit` given twice is no "must be a number").
+ * route's own schemas (`request`) and its own check refuse besides (README "Inputs and headers":
+ * one answer lists them all); a name told here is not told again in the schema's or the check's
+ * words (`extra` of a strict body, `limit` given twice is no "must be a number").
  */
 export async function refuseUnknownNames(
   c: Context<AppEnv>,
   known: KnownNames,
   request?: RequestSchemas,
+  further: FurtherChecks = {},
 ): Promise<void> {
   const errors = await unknownNames(c, known);
-  if (errors.length === 0) return;
+  if (errors.length === 0 && !further.validate && !further.check) return;
+  const schemas = errors.length || further.validate ? await requestErrors(c, request) : [];
+  // a body that is no JSON at all is told so, not field by field
+  const unreadable = schemas.some((e) => e.path === "body");
+  const own = further.check && !unreadable ? await further.check(c) : [];
   const told = new Set(errors.map((e) => e.path));
-  const rest = (await requestErrors(c, request)).filter((e) => !told.has(e.path));
-  throw validationFailed([...errors, ...rest]);
+  const fromSchemas = schemas.filter((e) => !told.has(e.path));
+  for (const e of fromSchemas) told.add(e.path);
+  const all = [...errors, ...fromSchemas, ...own.filter((e) => !told.has(e.path))];
+  if (all.length) throw validationFailed(all);
 }
 
 async function unknownNames(c: Context<AppEnv>, known: KnownNames): Promise<FieldError[]> {

@@ -27,6 +27,32 @@ export function draftTag(hash: string): string {
   return `"${hash}"`;
 }
 
+/** One entity-tag (RFC 9110, 8.8.3): strong `"…"` or weak `W/"…"`. */
+const ENTITY_TAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
+
+/**
+ * What is wrong with an `If-Match` / `If-None-Match` header as sent (null: it is `*` or a list
+ * of entity-tags). A tag without its quotes (the bare `draft.hash`) or any other text names no
+ * draft: told so as the header's own 422, not as a draft changed since (README "Dispute
+ * workbench", Editing together).
+ */
+export function conditionHeaderProblem(
+  name: "If-Match" | "If-None-Match",
+  header: string,
+): string | null {
+  const bad = tagsOf(header).find((t) => t !== "*" && !ENTITY_TAG.test(t)) ??
+    (tagsOf(header).length === 0 ? header : undefined);
+  if (bad === undefined) return null;
+  const shown = bad.length > 80 ? `${bad.slice(0, 80)}…` : bad;
+  const bare = bad.replace(/^W\//, "").replace(/^"|"$/g, "");
+  const quoted = /^[\x21\x23-\x7e]+$/.test(bare) ? `: send ${name}: "${bare}"` : "";
+  const takes = name === "If-Match"
+    ? 'the draft\'s tag, its draft.hash in double quotes ("<draft.hash>", as the evidence ' +
+      "save's or upload's answer sends it in ETag), or *"
+    : "*, to save only while there is no draft yet (or entity tags in double quotes)";
+  return `${name} takes ${takes}; ${shown} is no entity tag and names no draft${quoted}`;
+}
+
 /** The entity-tags of an `If-Match` / `If-None-Match` list (`*` stays `*`). */
 function tagsOf(header: string): string[] {
   return header.split(",").map((t) => t.trim()).filter((t) => t !== "");

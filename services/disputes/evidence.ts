@@ -216,7 +216,13 @@ export function createEvidenceDrafts(
             evidence: stripeEvidence(draft),
             submit: false,
           } as Stripe.DisputeUpdateParams),
-        { label: "disputes.update(submit=false)", refresh: resyncHint(r.id) },
+        {
+          label: "disputes.update(submit=false)",
+          refresh: resyncHint(r.id),
+          // the draft is saved; a save of the draft it already is stages it again
+          again: "save the same draft again (PUT …/evidence) to stage it again: the draft is " +
+            "saved here, and staging never submits",
+        },
       );
       await svc.applyDispute(ctx, staged);
       return { dispute: staged };

@@ -21,6 +21,7 @@ import {
   type EvidenceDraft,
   evidenceFieldMax,
   evidenceTextProblem,
+  evidenceUnitsNote,
 } from "../../domain/dispute_evidence.ts";
 
 const FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
@@ -141,8 +142,8 @@ export function checkDraft(body: unknown): CheckedDraft {
   if (chars > EVIDENCE_CHAR_BUDGET) {
     errors.push({
       path: "body",
-      message: `the evidence text totals ${chars} characters; Stripe allows ` +
-        `${EVIDENCE_CHAR_BUDGET}: shorten it by ${chars - EVIDENCE_CHAR_BUDGET}`,
+      message: `the evidence text totals ${chars} characters${evidenceUnitsNote(draft)}; ` +
+        `Stripe allows ${EVIDENCE_CHAR_BUDGET}: shorten it by ${chars - EVIDENCE_CHAR_BUDGET}`,
     });
   }
   return { draft, chars, errors };

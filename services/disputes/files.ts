@@ -13,7 +13,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { AppError, validationFailed } from "../../core/errors.ts";
+import { AppError, type FieldError, validationFailed } from "../../core/errors.ts";
 import type { EvidenceFileField } from "../../domain/dispute_evidence.ts";
 import { dropUpload, getDispute } from "../../kv/disputes.ts";
 import { claimUpload, noteUploaded, uploadDigest } from "./upload_claims.ts";
@@ -33,6 +33,24 @@ const SIGNATURES: { type: string; magic: number[] }[] = [
 export function sniffType(bytes: Uint8Array): string | null {
   const hit = SIGNATURES.find((s) => s.magic.every((b, i) => bytes[i] === b));
   return hit?.type ?? null;
+}
+
+/**
+ * What is wrong with the form's `file` part (none: it is one file): checked by the route's guard
+ * with the form's other fields, so one 422 names them all, and again here.
+ */
+export function filePartErrors(file: unknown): FieldError[] {
+  if (Array.isArray(file)) {
+    return [{
+      path: "body.file",
+      message: `send one file per request (this one has ${file.length} \`file\` parts); ` +
+        "upload each file on its own",
+    }];
+  }
+  if (!(file instanceof File)) {
+    return [{ path: "body.file", message: "send the file as a form field `file`" }];
+  }
+  return [];
 }
 
 export function createEvidenceFiles(
@@ -70,19 +88,8 @@ export function createEvidenceFiles(
     id: string,
     { file, field, cond }: { file: unknown; field: EvidenceFileField; cond: DraftConditions },
   ): Promise<void> {
-    if (Array.isArray(file)) {
-      throw validationFailed([{
-        path: "body.file",
-        message: `send one file per request (this one has ${file.length} \`file\` parts); ` +
-          "upload each file on its own",
-      }]);
-    }
-    if (!(file instanceof File)) {
-      throw validationFailed([{
-        path: "body.file",
-        message: "send the file as a form field `file`",
-      }]);
-    }
+    const partErrors = filePartErrors(file);
+    if (partErrors.length || !(file instanceof File)) throw validationFailed(partErrors);
     if (file.size > MAX_FILE_BYTES) {
       const message = `the file is ${file.size} bytes; Stripe takes at most ${MAX_FILE_BYTES} ` +
         "bytes (5 MB) of dispute evidence a file: shrink it (a lower resolution, a compressed " +
@@ -128,7 +135,12 @@ export function createEvidenceFiles(
             { purpose: "dispute_evidence", file: { data: bytes, name, type } },
             { idempotencyKey: `dispute-file:${id}:${digest}` },
           ),
-        { label: "files.create" },
+        {
+          label: "files.create",
+          // README "Dispute workbench": the same upload again is one file at Stripe
+          again: "send the same file (same bytes, name and type) to the same field again, " +
+            "yourself: it goes under the same Stripe idempotency key, so Stripe makes one file",
+        },
       );
     } catch (e) {
       await dropUpload(kv, claim.entry); // sent again, it tries afresh (the same Stripe key)

@@ -10,4 +10,6 @@ export { REMINDER_THRESHOLDS } from "./reminders.ts";
 export type { DisputeDetail, DisputeView } from "./views.ts";
 export type { SyncSummary } from "./sync.ts";
 export { draftTag } from "./draft_precondition.ts";
+export { checkDraft } from "./evidence_rules.ts";
+export { filePartErrors } from "./files.ts";
 export { DISPUTE_PHASES, DISPUTE_STATUSES } from "../../domain/dispute.ts";

@@ -18,6 +18,12 @@ export interface StripeCallOptions {
   quiet?: boolean;
   /** how to read the object again, for the fix a refusal's detail names (disputes: their sync) */
   refresh?: string;
+  /**
+   * what the caller may send again when Stripe's answer to a write is lost, for the detail of
+   * that `503`; by default the same `Idempotency-Key` (README "Inputs and headers"), which a
+   * route without one replaces with its own second-click rule
+   */
+  again?: string;
 }
 
 export type CallLog = (

@@ -119,6 +119,8 @@ export interface MapOptions {
    * the detail's fix; by default, the Stripe Dashboard
    */
   refresh?: string;
+  /** what the caller may send again after a write's lost answer (`StripeCallOptions.again`) */
+  again?: string;
 }
 
 /**
@@ -158,8 +160,9 @@ export function stripeErrorToAppError(
     // caller may do again (the same Idempotency-Key, a new read) is said by the route's own answer.
     const what = options.readOnly
       ? "; it was a read: nothing changed at Stripe. Try again shortly"
-      : "; Stripe may or may not have acted on it. Try again shortly: a request sent with " +
-        "the same Idempotency-Key is answered once, never carried out twice";
+      : "; Stripe may or may not have acted on it. Try again shortly: " +
+        (options.again ?? "a request sent with the same Idempotency-Key is answered once, " +
+            "never carried out twice");
     return new AppError(
       "stripe_unavailable",
       `${why}${what}`,

@@ -136,6 +136,7 @@ export function createStripeGateway(options: StripeGatewayOptions): BudgetedStri
               timeoutMs,
               readOnly,
               refresh: opts.refresh,
+              again: opts.again,
             });
           }
           await sleep(backoffMs(attempt, error));
