@@ -23,7 +23,12 @@ async function refusedWithin<T>(work: () => Promise<T>, ms: number): Promise<voi
   assert.ok(took < ms, `refused after ${took} ms`);
 }
 
-Deno.test("a store that stops answering: each operation is 503 unavailable after the deadline", async () => {
+Deno.test({
+  name: "a store that stops answering: each operation is 503 unavailable after the deadline",
+  // the store's own calls never answer: Deno 2.5 leaves them pending past `close()` (the
+  // server exits with them, main.ts); what is tested is that the wrapper did not wait
+  sanitizeOps: false,
+}, async () => {
   const server = startKvConnect({ accessToken: ACCESS_TOKEN });
   const raw = await openRemoteKv(server.url);
   try {
