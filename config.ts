@@ -6,6 +6,7 @@ import { z } from "zod";
 
 import { cronScheduleProblem } from "./core/cron_schedule.ts";
 import { parseAddressRule } from "./core/net.ts";
+import { currencyProblem } from "./domain/currencies.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
 /** Where a local store lives when KV_PATH is not set (README, Quick start). */
@@ -59,6 +60,9 @@ const currencyAmounts = (name: string) =>
       if (m[1] === "default" ? out.default !== null : Object.hasOwn(out.currencies, m[1])) {
         return fail(`names "${m[1]}" twice; give each currency (and default) once`);
       }
+      // a misspelt currency would silently fall back to default (README, "Refund approval policy")
+      const unknown = m[1] === "default" ? null : currencyProblem(m[1]);
+      if (unknown) return fail(`key ${unknown}`);
       if (m[1] === "default") out.default = Number(m[2]);
       else out.currencies[m[1]] = Number(m[2]);
     }

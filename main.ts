@@ -33,6 +33,8 @@ import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { closeServer } from "./core/server_close.ts";
+import { settleWithin } from "./core/deadline.ts";
+import { withKvDeadline } from "./kv/deadline.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { knowCronTasks, timedCronRun } from "./services/metrics.ts";
 import { runFraudLive } from "./services/fraud/mod.ts";
@@ -76,13 +78,17 @@ for (const [task, schedule] of Object.entries(cronSchedules(config))) {
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !isKvConnectUrl(config.kvPath);
-const kv = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvPath)).catch(
+const opened = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvPath)).catch(
   (error) => {
     if (!(error instanceof KvOpenError)) throw error;
     console.error(error.message);
     Deno.exit(1);
   },
 );
+// A remote store (a KV Connect URL, Deno Deploy's KV) that stops answering fails each operation
+// after KV_DEADLINE_MS with 503 unavailable instead of holding it (kv/deadline.ts; README,
+// "Quick start"). A local file or :memory: answers or fails by itself.
+const kv = localFile || config.kvPath === ":memory:" ? opened : withKvDeadline(opened);
 // Which Deno serves the store, first: a value this Deno cannot read fails every read after it
 // (kv/runtime_stamp.ts; README, Deploying to Deno Deploy).
 // Through a KV Connect URL a newer Deno takes the store over only with KV_RUNTIME_TAKEOVER=1.
@@ -151,6 +157,11 @@ const inFlightGauge = services.metrics.gauge(
 services.metrics.onCollect(() => Promise.resolve(inFlightGauge.set({}, drain.inFlight())));
 /** how long a stop waits for requests in flight (a slow upload, a Stripe call) */
 const DRAIN_DEADLINE_MS = 25_000;
+/**
+ * How long a stop waits for each step after the drain (the identity throttle's flush, the
+ * demo's emulator): a store or emulator that never answers does not hold the process.
+ */
+const STEP_DEADLINE_MS = 5_000;
 
 function serve() {
   try {
@@ -215,13 +226,42 @@ async function shutdown(reason: string) {
   if (await closeServer(server) === "cut") {
     log.info("not waiting on connections still open: they close with the process");
   }
-  await jobRun;
-  await services.identity.close();
-  await demo?.close();
-  kvReads?.close();
-  kv.close();
+  // the job pass ran beside the drain: it has what is left of the drain's time (at least 1 s)
+  const jobTime = Math.max(1_000, DRAIN_DEADLINE_MS - (performance.now() - stoppingSince));
+  await finish("the running job pass", () => jobRun, jobTime);
+  await finish(
+    "flushing the identity throttle's counts",
+    () => services.identity.close(),
+    STEP_DEADLINE_MS,
+  );
+  await finish("closing the demo's Stripe emulator", () => demo?.close(), STEP_DEADLINE_MS);
+  for (const handle of [kvReads, kv]) {
+    try {
+      handle?.close();
+    } catch (error) {
+      log.warn("stopping: closing KV failed", { error });
+    }
+  }
   log.info("stopped", { reason });
   Deno.exit(0);
+}
+
+/**
+ * One step of the stop, waited for up to `ms`: a step cut short, or failed, is named in a
+ * warning and the stop goes on (what it left undone: README, "Quick start").
+ */
+async function finish(
+  what: string,
+  step: () => Promise<unknown> | null | undefined,
+  ms: number,
+): Promise<void> {
+  try {
+    if (await settleWithin(step(), ms) === "cut") {
+      log.warn(`stopping without waiting longer for ${what}`, { waited_ms: Math.round(ms) });
+    }
+  } catch (error) {
+    log.warn(`stopping: ${what} failed`, { error });
+  }
 }
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));

@@ -15,6 +15,7 @@ import {
   type StoreRuntime,
 } from "../kv/runtime_stamp.ts";
 import { HANDLED_EVENT_TYPES } from "../domain/stripe_events.ts";
+import { cronIntervalS } from "../core/cron_schedule.ts";
 import { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../services/metrics.ts";
 
 export type Severity = "ok" | "warn" | "fail";
@@ -259,15 +260,12 @@ function agoText(s: number): string {
   return `${Math.round(s / 3600)} h ago`;
 }
 
-/** Roughly how often a five-field cron schedule fires, in seconds (for "has it run lately"). */
+/**
+ * The longest wait between two firings of a cron schedule, in seconds (for "has it run lately";
+ * a day for one that cannot be read).
+ */
 function intervalS(schedule: string): number {
-  const [minute, hour] = schedule.split(/\s+/);
-  const every = (field: string) => /^\*\/(\d+)$/.exec(field)?.[1];
-  if (minute === "*") return 60;
-  if (every(minute)) return Number(every(minute)) * 60;
-  if (hour === "*") return 3600;
-  if (every(hour)) return Number(every(hour)) * 3600;
-  return 86400;
+  return cronIntervalS(schedule) ?? 86400;
 }
 
 export { type CronRun, HANDLED_EVENT_TYPES };

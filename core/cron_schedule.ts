@@ -162,3 +162,76 @@ export function cronScheduleProblem(schedule: string): string | null {
 function fieldRanges(): string {
   return FIELDS.map((f) => `${f.name} ${rangeText(f)}`).join(", ");
 }
+
+/** Which days a schedule's day fields allow (UTC, as Deno.cron reads them). */
+function dayMatcher(domText: string, dowText: string): (date: Date) => boolean {
+  const [, , dom, , dow] = FIELDS;
+  const daysIn = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0));
+  const weekday = (d: Date) => d.getUTCDay() + 1; // 1 = Sunday … 7 = Saturday
+  const domOk = (() => {
+    if (domText === "*") return null;
+    // the weekday forms (`W`) are taken as the day they start from: a gap differs by 2 days at most
+    if (domText === "L" || domText === "LW") {
+      return (d: Date) => d.getUTCDate() === daysIn(d).getUTCDate();
+    }
+    const fromEnd = /^L-(\d{1,2})W?$/.exec(domText);
+    if (fromEnd) {
+      return (d: Date) => d.getUTCDate() === daysIn(d).getUTCDate() - Number(fromEnd[1]);
+    }
+    const near = /^(\d{1,2})W$/.exec(domText);
+    const days = new Set(near ? [Number(near[1])] : list(dom, domText));
+    return (d: Date) => days.has(d.getUTCDate());
+  })();
+  const dowOk = (() => {
+    if (dowText === "*") return null;
+    if (dowText === "L") return (d: Date) => weekday(d) === 7;
+    const last = /^([A-Za-z]{3}|\d{1,2})L$/.exec(dowText);
+    if (last) {
+      const n = value(dow, last[1]);
+      return (d: Date) => weekday(d) === n && d.getUTCDate() + 7 > daysIn(d).getUTCDate();
+    }
+    const nth = /^([A-Za-z]{3}|\d{1,2})#(\d{1,2})$/.exec(dowText);
+    if (nth) {
+      const n = value(dow, nth[1]);
+      const k = Number(nth[2]);
+      return (d: Date) => weekday(d) === n && Math.ceil(d.getUTCDate() / 7) === k;
+    }
+    const days = new Set(list(dow, dowText));
+    return (d: Date) => days.has(weekday(d));
+  })();
+  if (domOk && dowOk) return (d) => domOk(d) || dowOk(d); // either may match (Deno.cron)
+  return domOk ?? dowOk ?? (() => true);
+}
+
+/** Days looked through for a schedule's firings: eight years hold two February 29ths. */
+const HORIZON_DAYS = 8 * 366;
+
+/**
+ * The longest time between two consecutive firings of `schedule`, in seconds: 300 for
+ * `*\/5 * * * *`, 86 400 for `0 3 * * *`, 604 800 for `0 3 * * 2` (what "has it run lately"
+ * measures against, README "Doctor"). Null for a schedule `cronScheduleProblem` refuses.
+ */
+export function cronIntervalS(schedule: string): number | null {
+  if (cronScheduleProblem(schedule) !== null) return null;
+  const parts = schedule.split(/[ \t]+/);
+  const [minute, hour, , month] = FIELDS;
+  const minutes = [...new Set(list(minute, parts[0]))].sort((a, b) => a - b);
+  const hours = [...new Set(list(hour, parts[1]))].sort((a, b) => a - b);
+  const times = hours.flatMap((h) => minutes.map((m) => h * 60 + m)); // minutes into a day
+  let longest = 0; // minutes
+  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i] - times[i - 1]);
+  const months = new Set(list(month, parts[3]));
+  const dayOk = dayMatcher(parts[2], parts[4]);
+  const start = Date.UTC(2024, 0, 1);
+  let previous: number | null = null; // the day index of the last day that fires
+  for (let day = 0; day < HORIZON_DAYS; day++) {
+    const date = new Date(start + day * 86_400_000);
+    if (!months.has(date.getUTCMonth() + 1) || !dayOk(date)) continue;
+    if (previous !== null) {
+      const gap = (day - previous) * 1440 + times[0] - times[times.length - 1];
+      longest = Math.max(longest, gap);
+    }
+    previous = day;
+  }
+  return longest * 60;
+}

@@ -10,6 +10,8 @@ import { createRouter } from "./router.ts";
 import { AppError } from "../core/errors.ts";
 import { requestMeta } from "./context.ts";
 import { problemResponses } from "../openapi/schemas.ts";
+import { DeadlineExceeded, within } from "../core/deadline.ts";
+import { isKvUnavailable, KV_PROBE_MS } from "../services/health.ts";
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
@@ -69,7 +71,12 @@ export function metricsRoutes(metricsToken: string | undefined) {
     const scraper = metricsToken !== undefined && token !== undefined &&
       sameSecret(token, metricsToken);
     if (scraper) {
-      await identity.checkAddress(meta);
+      // The address's lockout is kept in KV: a store that does not answer within the
+      // readiness probe's time does not keep the right METRICS_TOKEN from its scrape, which
+      // then says the store is stale (README, "Metrics").
+      await within(identity.checkAddress(meta), KV_PROBE_MS, "the address check").catch((e) => {
+        if (!(e instanceof DeadlineExceeded) && !isKvUnavailable(e)) throw e;
+      });
     } else {
       const principal = await identity.authenticateRequest(authorization, meta).catch((e) => {
         if (!(e instanceof AppError) || e.code !== "unauthenticated") throw e;

@@ -21,6 +21,7 @@ import {
   type RefundResult,
 } from "../services/refunds/mod.ts";
 import type { Services } from "../services/mod.ts";
+import { currencyProblem } from "../domain/currencies.ts";
 import { transactionFilterOf, transactionIdAt } from "./transactions.ts";
 import {
   ADMIN,
@@ -79,6 +80,11 @@ const CreateBody = z.object({
       },
     ),
   currency: z.string().regex(/^[a-zA-Z]{3}$/, "currency must be an ISO code such as usd")
+    // the same list as the configuration's currency maps (README, "Refund approval policy")
+    .superRefine((code, ctx) => {
+      const problem = /^[a-zA-Z]{3}$/.test(code) ? currencyProblem(code) : null;
+      if (problem) ctx.addIssue({ code: "custom", message: `currency ${problem}` });
+    })
     .optional().openapi({
       description: "when sent, must be the payment's currency",
       example: "usd",

@@ -1,5 +1,9 @@
 /** Liveness and readiness. Readiness = KV answers within a short time. */
 import { keys } from "../kv/keys.ts";
+import { KV_PROBE_MS } from "../kv/deadline.ts";
+
+/** What routes ask about the store's deadlines (kv/deadline.ts). */
+export { isKvUnavailable, KV_PROBE_MS } from "../kv/deadline.ts";
 import type { Deps } from "./deps.ts";
 
 export interface Readiness {
@@ -9,7 +13,7 @@ export interface Readiness {
 
 export function createHealthService(deps: Pick<Deps, "kv" | "clock">) {
   return {
-    async readiness(timeoutMs = 2000): Promise<Readiness> {
+    async readiness(timeoutMs = KV_PROBE_MS): Promise<Readiness> {
       const started = performance.now();
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {

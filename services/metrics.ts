@@ -18,6 +18,8 @@ import {
 import type { TokenBucket } from "../kv/token_bucket.ts";
 import { getIgnoredCounts } from "../kv/webhook_events.ts";
 import { OPS_ALERT_KINDS } from "../kv/ops_alerts.ts";
+import { KV_PROBE_MS } from "../kv/deadline.ts";
+import { within } from "../core/deadline.ts";
 
 export { type CronRun, lastCronRuns, lastCronRunsByOutcome } from "../kv/metrics_counts.ts";
 
@@ -74,16 +76,45 @@ export function registerBacklogMetrics(
   const jobKinds = new Set<string>();
   const deadKinds = new Set<string>();
 
+  const stale = metrics.gauge(
+    "payops_metrics_kv_stale",
+    "1 when this scrape's gauges read from KV were left out: the store did not answer within " +
+      `${KV_PROBE_MS / 1000} s (README "Metrics"); 0 when they are current`,
+  );
+  const fromKv = Object.values(g);
+
+  /** Every figure the gauges take from KV, read before any gauge is set. */
+  async function read() {
+    const [backlog, dead, failed, deadEvents, byKind, runs, ignoredBy, reconciling, level] =
+      await Promise.all([
+        jobBacklog(kv, clock.now()),
+        countDeadJobs(kv),
+        countWebhookEventsByStatus(kv, "failed"),
+        countWebhookEventsByStatus(kv, "dead"),
+        openOpsAlertsByKind(kv),
+        lastCronRunsByOutcome(kv),
+        getIgnoredCounts(kv),
+        Promise.all(RECONCILING.map((status) => countRefundsByStatus(kv, status))),
+        bucket ? bucket.peek().then((b) => b.tokens) : Promise.resolve(null),
+      ]);
+    return { backlog, dead, failed, deadEvents, byKind, runs, ignoredBy, reconciling, level };
+  }
+
   metrics.onCollect(async () => {
-    const [backlog, dead, failed, deadEvents, byKind, runs, ignoredBy] = await Promise.all([
-      jobBacklog(kv, clock.now()),
-      countDeadJobs(kv),
-      countWebhookEventsByStatus(kv, "failed"),
-      countWebhookEventsByStatus(kv, "dead"),
-      openOpsAlertsByKind(kv),
-      lastCronRunsByOutcome(kv),
-      getIgnoredCounts(kv),
-    ]);
+    let figures: Awaited<ReturnType<typeof read>>;
+    try {
+      figures = await within(read(), KV_PROBE_MS, "metrics from KV");
+    } catch (error) {
+      // The store does not answer (or fails): a scrape still gets the process's own figures,
+      // and none from KV rather than old ones as if current.
+      for (const gauge of fromKv) gauge.reset();
+      stale.set({}, 1);
+      deps.log.warn("metrics: the gauges read from KV are left out of this scrape", { error });
+      return;
+    }
+    stale.set({}, 0);
+    const { backlog, dead, failed, deadEvents, byKind, runs, ignoredBy, reconciling, level } =
+      figures;
     // Every job kind the service handles, and any other seen once, stays as a series (0 when
     // none are left), so a backlog after an outage is seen draining to 0 rather than
     // vanishing (README "Stripe outages").
@@ -101,9 +132,7 @@ export function registerBacklogMetrics(
     // every reason counted is a series from the start (0), so its first increase is seen
     for (const reason of IGNORED_COUNTED) ignored.set({ reason }, 0);
     for (const [reason, n] of Object.entries(ignoredBy)) ignored.set({ reason }, n);
-    for (const status of RECONCILING) {
-      reconcile.set({ status }, await countRefundsByStatus(kv, status));
-    }
+    RECONCILING.forEach((status, i) => reconcile.set({ status }, reconciling[i]));
     const open = new Map(byKind);
     for (const kind of new Set([...OPS_ALERT_KINDS, ...open.keys()])) {
       alerts.set({ kind }, open.get(kind) ?? 0);
@@ -112,7 +141,7 @@ export function registerBacklogMetrics(
     for (const run of runs) {
       cronLast.set({ task: run.task, outcome: run.ok ? "ok" : "error" }, run.finished_at / 1000);
     }
-    if (bucket) bucketLevel.set({}, (await bucket.peek()).tokens);
+    if (level !== null) bucketLevel.set({}, level);
   });
   return {
     knowJobKinds(kinds) {

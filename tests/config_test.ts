@@ -127,3 +127,16 @@ Deno.test("a currency map naming a key twice is refused, naming the variable and
     );
   }
 });
+
+Deno.test("a currency map naming a currency Stripe does not charge in is refused, with the likely code", () => {
+  for (const name of ["REFUND_APPROVAL_THRESHOLD", "REFUND_DAILY_CAP_PER_OPERATOR"]) {
+    const message = configError({ [name]: "ypj=75000,default=50000" });
+    assert.match(message, new RegExp(name));
+    assert.match(message, /"ypj" is not a currency Stripe charges in/);
+    assert.match(message, /did you mean jpy\?/);
+    assert.match(configError({ [name]: "default=1,usf=5" }), /"usf" .*did you mean usd/);
+    assert.match(configError({ [name]: "qqq=5" }), /"qqq" is not a currency/);
+    // the three-decimal and zero-decimal ones are currencies, and the case is the operator's
+    parseConfig({ [name]: "KWD=10000,jpy=75000,xof=1,eur=5,default=1" });
+  }
+});

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ConfigError, parseConfig } from "../config.ts";
 import { runDoctor } from "../cli/doctor.ts";
+import { cronIntervalS } from "../core/cron_schedule.ts";
 import { spawnCollected } from "./helpers/child_process.ts";
 
 function configTakes(schedule: string): boolean {
@@ -266,4 +267,26 @@ Deno.test("the doctor fails on a FRAUD_SWEEP_SCHEDULE Deno.cron would refuse, na
     assert.equal(config?.severity, "fail", JSON.stringify(findings));
     assert.match(config!.detail, /FRAUD_SWEEP_SCHEDULE/);
   }
+});
+
+Deno.test("cronIntervalS: the longest wait between two firings, for the doctor's staleness", () => {
+  const cases: [string, number][] = [
+    ["0 3 * * 2", 7 * 86400], // weekly
+    ["0 3 * * TUE,FRI", 4 * 86400],
+    ["0 3 * * *", 86400], // daily
+    ["17 3,15 * * *", 12 * 3600],
+    ["0 3,4 * * *", 23 * 3600],
+    ["0 * * * *", 3600], // hourly
+    ["0 */2 * * *", 7200],
+    ["* * * * *", 60],
+    ["*/5 * * * *", 300], // every N minutes
+    ["*/7 * * * *", 420], // 49 -> 56 is the longest; 56 -> 0 is 4 min
+    ["0 0 1 * *", 31 * 86400], // monthly: from January 1st to February 1st
+    ["0 0 1 1 *", 366 * 86400], // yearly, across a leap year
+    ["0 9 * * 2#1", 35 * 86400], // the first Tuesday of a month
+  ];
+  for (const [schedule, seconds] of cases) {
+    assert.equal(cronIntervalS(schedule), seconds, schedule);
+  }
+  assert.equal(cronIntervalS("61 * * * *"), null);
 });

@@ -125,3 +125,31 @@ Deno.test("the fraud-sweep cron is timed and recorded; a sweep already running m
     );
   });
 });
+
+Deno.test("a weekly FRAUD_SWEEP_SCHEDULE is stale after three weeks, not after four days", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crons_test_" });
+  const path = `${dir}/kv.sqlite3`;
+  const now = Date.UTC(2026, 11, 6, 12, 0, 0);
+  try {
+    const env = { KV_PATH: path, FRAUD_SWEEP_SCHEDULE: "0 3 * * 2" };
+    const sweepAgo = async (agoS: number) => {
+      const kv = await Deno.openKv(path);
+      await recordCronRun(kv, {
+        task: "fraud-sweep",
+        started_at: now - agoS * 1000 - 5,
+        finished_at: now - agoS * 1000,
+        ok: true,
+        error: null,
+      });
+      kv.close();
+      return (await runDoctor({ env, now })).find((f) => f.check === "cron fraud-sweep");
+    };
+    assert.equal(await sweepAgo(4 * 86400 + 345), undefined, "four days: not stale");
+    assert.equal(await sweepAgo(20 * 86400), undefined, "twenty days: not stale");
+    const stale = await sweepAgo(22 * 86400);
+    assert.equal(stale?.severity, "warn");
+    assert.match(stale!.detail, /its schedule is 0 3 \* \* 2/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -254,3 +254,12 @@ Deno.test("doctor on KV_PATH=:memory: says it is a store of its own, not the ser
   assert.doesNotMatch(findings.map((f) => f.detail).join("\n"), /reachable at :memory:/);
   assert.ok(!findings.some((f) => f.severity === "fail"), JSON.stringify(findings));
 });
+
+Deno.test("the doctor fails on a currency map naming an unknown currency, naming the variable and key", async () => {
+  const findings = await runDoctor({
+    env: { REFUND_APPROVAL_THRESHOLD: "ypj=75000,default=50000", KV_PATH: ":memory:" },
+  });
+  const config = findings.find((f) => f.check === "configuration")!;
+  assert.equal(config.severity, "fail");
+  assert.match(config.detail, /REFUND_APPROVAL_THRESHOLD .*"ypj".*did you mean jpy\?/);
+});

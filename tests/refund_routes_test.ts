@@ -109,6 +109,19 @@ Deno.test("POST /refunds refuses bad amounts, a foreign currency and a missing n
         assert.match(problem.detail, /2000 \(20.00 USD\) left/);
       }
     }
+    // a code Stripe does not charge in is named as such, as in the configuration's currency maps
+    const typo = await w.t.app.request(
+      BASE,
+      jsonRequest("POST", headers, { ...base, amount: 100, currency: "ypj" }),
+    );
+    assert.equal(typo.status, 422);
+    const refused = await typo.json();
+    assert.ok(
+      refused.errors.some((e: { path: string; message: string }) =>
+        e.path === "body.currency" && /"ypj" is not a currency .*did you mean jpy\?/.test(e.message)
+      ),
+      JSON.stringify(refused.errors),
+    );
     assert.equal((await stripeRefunds(w.stripe, pay.pi)).refunds.length, 0);
     assert.equal((await w.t.services.transactions.get(pay.txnId)).amount_reserved, 0);
   });
