@@ -17,6 +17,10 @@ export const STRIPE_CURRENCIES: ReadonlySet<string> = new Set([
   ...["rub", "rwf", "sar", "sbd", "scr", "sek", "sgd", "shp", "sle", "sos", "srd", "std", "szl"],
   ...["thb", "tjs", "tnd", "top", "try", "ttd", "twd", "tzs", "uah", "ugx", "uyu", "uzs", "vnd"],
   ...["vuv", "wst", "xaf", "xcd", "xcg", "xof", "xpf", "yer", "zar", "zmw"],
+  // Codes Stripe has listed before or beside their successors (a redenomination, a new code):
+  // kept, since refusing a currency a payment was made in would block its refund, while one more
+  // code here only lets a map name a currency no payment uses.
+  ...["hrk", "mro", "mru", "sll", "stn", "svc", "vef", "ves"],
 ]);
 
 /** Whether Stripe charges in `code` (any case). */
