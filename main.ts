@@ -28,7 +28,10 @@ import {
   openSecondHandle,
   openStore,
   prepareStoreFile,
+  requireAccessToken,
 } from "./kv/open.ts";
+import { checkDemoStore, refusal } from "./cli/demo_store.ts";
+import { markDemoStore } from "./kv/demo.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
@@ -76,13 +79,23 @@ for (const [task, schedule] of Object.entries(cronSchedules(config))) {
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !isKvConnectUrl(config.kvPath);
-const kv = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvPath)).catch(
+const kv = await Promise.resolve().then(() =>
+  requireAccessToken(config.kvPath, config.kvAccessTokenSet ?? false)
+).then(() => prepareStoreFile(config.kvPath)).then(() => openStore(config.kvPath)).catch(
   (error) => {
     if (!(error instanceof KvOpenError)) throw error;
     console.error(error.message);
     Deno.exit(1);
   },
 );
+// Demo mode seeds, and keeps a generated signing key, only in a store of its own: judged before
+// anything is written (cli/demo_store.ts; README, Quick start).
+const demoStore = config.demo ? await checkDemoStore(kv, config) : null;
+if (demoStore && !demoStore.ok) {
+  console.error(refusal(demoStore));
+  kv.close();
+  Deno.exit(1);
+}
 // Which Deno serves the store, first: a value this Deno cannot read fails every read after it
 // (kv/runtime_stamp.ts; README, Deploying to Deno Deploy).
 // Through a KV Connect URL a newer Deno takes the store over only with KV_RUNTIME_TAKEOVER=1.
@@ -101,6 +114,8 @@ await checkStoreRuntime(kv, {
     kv.close();
     Deno.exit(1);
   });
+// before anything else is written: a store demo mode starts on stays a demo store
+if (demoStore?.seed) await markDemoStore(kv, systemClock.now());
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // Alerts stored before what they judged was recorded, and what was judged before it was kept for
@@ -112,9 +127,10 @@ await retainJudged(kv, systemClock);
 // opening pass (deleting expired keys, a write) is over, so that pass never holds the lock
 // while the first handle's checked commits run (kv/open.ts).
 const kvReads = localFile ? await openSecondHandle(config.kvPath!) : undefined;
+if (demoStore?.warning) log.warn(demoStore.warning);
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
 const demo = config.demo
-  ? await startDemo({ config, kv, log, screen }).catch((error) => {
+  ? await startDemo({ config, kv, log, screen, seed: demoStore?.seed }).catch((error) => {
     if (!(error instanceof DemoError)) throw error;
     console.error(error.message);
     kvReads?.close();
@@ -223,14 +239,14 @@ async function shutdown(reason: string) {
   log.info("stopped", { reason });
   Deno.exit(0);
 }
+// a signal before the watch below has started stops nothing of it (it was not yet watching)
+let stopWatching = () => {};
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 
 // Started through a wrapper (`npx deno task start`), a signal to the wrapper's
 // pid never reaches this process: when a process above goes, stop as if told to.
-const stopWatching = await watchAncestors((pid) =>
-  shutdown(`process ${pid} above this one exited`)
-);
+stopWatching = await watchAncestors((pid) => shutdown(`process ${pid} above this one exited`));
 
 if (demo) {
   demo.seed(services).catch((error) => log.error("demo setup failed", { error }));
