@@ -7,6 +7,7 @@
  * asks for demo mode on it, with its AUDIT_SIGNING_KEY, and then it is never seeded.
  */
 import { type Config, ConfigError } from "../config.ts";
+import { checkStoreLayout } from "../kv/layout.ts";
 import { demoGeneratedSigningKey, type DemoStoreKind, demoStoreKind } from "../kv/demo.ts";
 
 export type DemoStoreVerdict =
@@ -88,6 +89,8 @@ export async function cliSigningKey(kv: Deno.Kv, config: Config, who: string): P
   const generated = await demoGeneratedSigningKey(kv);
   if (generated !== null) return generated;
   const kind = await demoStoreKind(kv);
+  // a store of another layout says so first (a store with data: read only, nothing stamped)
+  if (kind === "other") await checkStoreLayout(kv);
   throw noSigningKey(
     config,
     who,
