@@ -90,7 +90,14 @@ const kv = await Promise.resolve().then(() =>
 );
 // Demo mode seeds, and keeps a generated signing key, only in a store of its own: judged before
 // anything is written (cli/demo_store.ts; README, Quick start).
-const demoStore = config.demo ? await checkDemoStore(kv, config) : null;
+const demoStore = config.demo
+  ? await checkDemoStore(kv, config).catch((error) => {
+    if (!(error instanceof StoreLayoutError)) throw error;
+    console.error(error.message);
+    kv.close();
+    Deno.exit(1);
+  })
+  : null;
 if (demoStore && !demoStore.ok) {
   console.error(refusal(demoStore));
   kv.close();

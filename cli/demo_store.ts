@@ -56,12 +56,17 @@ export function refusal(verdict: { detail: string; fix: string }): string {
     verdict.fix.slice(1);
 }
 
-/** The store's kind and the server's verdict on it (reads only). */
+/**
+ * The store's kind and the server's verdict on it (reads only). A store of another layout is
+ * refused as such first (a StoreLayoutError): starting on a new store is its fix either way.
+ */
 export async function checkDemoStore(
   kv: Deno.Kv,
   config: Config,
 ): Promise<DemoStoreVerdict> {
-  return judgeDemoStore(await demoStoreKind(kv), config);
+  const kind = await demoStoreKind(kv);
+  if (kind === "other") await checkStoreLayout(kv);
+  return judgeDemoStore(kind, config);
 }
 
 function noSigningKey(config: Config, who: string, reason: string): ConfigError {

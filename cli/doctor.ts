@@ -12,7 +12,8 @@ import { isInMemoryStore, isKvConnectUrl, MISSING_ACCESS_TOKEN } from "../kv/ope
 import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
 import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
 import { cronSchedules } from "../services/background.ts";
-import { checkDemoStore } from "./demo_store.ts";
+import { judgeDemoStore } from "./demo_store.ts";
+import { demoStoreKind } from "../kv/demo.ts";
 import { credentialsPlace } from "./demo_credentials.ts";
 
 export interface DoctorOptions {
@@ -104,7 +105,8 @@ async function checkDemo(
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   if (kv) {
-    const verdict = await checkDemoStore(kv, config);
+    // its layout is a finding of its own ("kv layout")
+    const verdict = judgeDemoStore(await demoStoreKind(kv), config);
     if (!verdict.ok) out.push({ check: "demo store", severity: "fail", ...verdict });
     else if (verdict.warning) {
       out.push({
