@@ -122,7 +122,7 @@ await checkStoreRuntime(kv, {
     Deno.exit(1);
   });
 // before anything else is written: a store demo mode starts on stays a demo store
-if (demoStore?.seed) await markDemoStore(kv, systemClock.now());
+if (demoStore?.ok) await markDemoStore(kv, systemClock.now());
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // Alerts stored before what they judged was recorded, and what was judged before it was kept for
@@ -134,10 +134,9 @@ await retainJudged(kv, systemClock);
 // opening pass (deleting expired keys, a write) is over, so that pass never holds the lock
 // while the first handle's checked commits run (kv/open.ts).
 const kvReads = localFile ? await openSecondHandle(config.kvPath!) : undefined;
-if (demoStore?.warning) log.warn(demoStore.warning);
 const auditSigningKey = config.auditSigningKey ?? await loadOrCreateSecret(kv, "audit_signing_key");
 const demo = config.demo
-  ? await startDemo({ config, kv, log, screen, seed: demoStore?.seed }).catch((error) => {
+  ? await startDemo({ config, kv, log, screen }).catch((error) => {
     if (!(error instanceof DemoError)) throw error;
     console.error(error.message);
     kvReads?.close();

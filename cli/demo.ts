@@ -52,25 +52,19 @@ export async function startDemo(
     log,
     screen = new StatusLine(STDOUT),
     stderrTerminal = Deno.stderr.isTerminal(),
-    seed: seedable = true,
   }: {
     config: Config;
     kv: Deno.Kv;
     log: Logger;
     screen?: StatusLine;
     stderrTerminal?: boolean;
-    /**
-     * false: a store demo mode did not make (DEMO=1; cli/demo_store.ts): no demo admin, no
-     * seeding, and the webhook secret is not kept in it, which would mark it a demo store
-     */
-    seed?: boolean;
   },
 ): Promise<Demo> {
   const place = credentialsPlace(config, stderrTerminal);
   if (place.kind === "refuse") throw new DemoError(place.message);
   const telling: Telling = { config, log, screen, place };
   const secrets = config.stripe.webhookSecrets ??
-    [`whsec_${seedable ? await loadOrCreateSecret(kv, "demo_webhook_secret", 24) : randomHex(24)}`];
+    [`whsec_${await loadOrCreateSecret(kv, "demo_webhook_secret", 24)}`];
   const dataDir = demoDataDir(config.kvPath);
   const emulator = await startEmulator({
     port: config.stripe.emulatorPort,
@@ -96,8 +90,8 @@ export async function startDemo(
   return {
     config: demoConfig,
     async seed(services) {
-      const admin = seedable ? await createDemoAdmin(services) : null;
-      if (seedable && await claimDemoSeeding(kv, services.deps.clock.now())) {
+      const admin = await createDemoAdmin(services);
+      if (await claimDemoSeeding(kv, services.deps.clock.now())) {
         const progress = place.kind === "screen" ? seedProgress(screen) : seedLog(log);
         try {
           await seedDemoData(services, emulator, log, progress);
@@ -115,12 +109,4 @@ export async function startDemo(
     fetch: emulator.fetch,
     close: () => emulator.close(),
   };
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
 }

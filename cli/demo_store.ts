@@ -3,50 +3,36 @@
  * (README, Quick start; Secrets a deployment must set). Demo mode seeds fake customers,
  * payments and disputes for good and generates a signing key kept in the store: only on a
  * store of its own (new, or one it made). A store holding anything else (a deployment's, a
- * copy of one, admins made with the CLI) is refused before anything is written, unless DEMO=1
- * asks for demo mode on it, with its AUDIT_SIGNING_KEY, and then it is never seeded.
+ * copy of one, admins made with the CLI) is refused before anything is written, DEMO=1 or not.
  */
 import { type Config, ConfigError } from "../config.ts";
 import { checkStoreLayout } from "../kv/layout.ts";
 import { demoGeneratedSigningKey, type DemoStoreKind, demoStoreKind } from "../kv/demo.ts";
 
 export type DemoStoreVerdict =
-  | { ok: true; seed: boolean; warning?: string }
+  | { ok: true }
   | { ok: false; detail: string; fix: string };
 
 const where = (config: Config) => config.kvPath ?? "the platform KV (Deno Deploy)";
 const NOT_DEMO = "holds data demo mode did not make (a deployment's store or a copy of one, " +
   "admins made with `deno task admin`)";
 
-/** Whether the server in demo mode may run on a store of `kind`, and seed it. */
+/**
+ * Whether the server in demo mode may run on a store of `kind` (and seed it). Never on a store it
+ * did not make, DEMO=1 or not: its jobs (refund and dispute reconciliation, retries) would ask the
+ * emulator about Stripe objects it never held and record what it answers.
+ */
 export function judgeDemoStore(kind: DemoStoreKind, config: Config): DemoStoreVerdict {
   // unreadable: the runtime check refuses it, naming the Deno to use
-  if (kind !== "other") return { ok: true, seed: true };
-  if (!config.demoRequested) {
-    return {
-      ok: false,
-      detail: `demo mode (no STRIPE_SECRET_KEY) will not run on the store at ${where(config)}: ` +
-        `it ${NOT_DEMO}, where the demo would seed fake customers, payments and disputes for good`,
-      fix: "to serve this store, start with its STRIPE_SECRET_KEY and AUDIT_SIGNING_KEY; for the " +
-        "demo, set KV_PATH to a new store (or move ./data away); to run demo mode on this one " +
-        "anyway, never seeded, set DEMO=1 and its AUDIT_SIGNING_KEY",
-    };
-  }
-  if (config.auditSigningKey === undefined) {
-    return {
-      ok: false,
-      detail: `DEMO=1 on the store at ${where(config)}, which ${NOT_DEMO}, without ` +
-        "AUDIT_SIGNING_KEY: demo mode generates a signing key only for a store of its own, and " +
-        "this store's second factors were sealed with another",
-      fix: "set AUDIT_SIGNING_KEY to the key this store's server runs with, or KV_PATH to a new " +
-        "store for the demo",
-    };
-  }
+  if (kind !== "other") return { ok: true };
+  const mode = config.demoRequested ? "demo mode (DEMO=1)" : "demo mode (no STRIPE_SECRET_KEY)";
   return {
-    ok: true,
-    seed: false,
-    warning: "demo mode (DEMO=1) on a store that holds data demo mode did not make: not seeded, " +
-      "no demo admin made; the emulator knows none of this store's Stripe objects",
+    ok: false,
+    detail: `${mode} will not run on the store at ${where(config)}: it ${NOT_DEMO}, where the ` +
+      "demo would seed fake customers, payments and disputes for good and its jobs would settle " +
+      "this store's refunds and disputes against the emulator, which holds none of them",
+    fix: "to serve this store, start with its STRIPE_SECRET_KEY and AUDIT_SIGNING_KEY (and no " +
+      "DEMO); for the demo, set KV_PATH to a new store (or move ./data away)",
   };
 }
 

@@ -108,14 +108,6 @@ async function checkDemo(
     // its layout is a finding of its own ("kv layout")
     const verdict = judgeDemoStore(await demoStoreKind(kv), config);
     if (!verdict.ok) out.push({ check: "demo store", severity: "fail", ...verdict });
-    else if (verdict.warning) {
-      out.push({
-        check: "demo store",
-        severity: "warn",
-        detail: verdict.warning,
-        fix: "unset DEMO and start with the store's STRIPE_SECRET_KEY to serve it",
-      });
-    }
   }
   const terminal = options.terminal ??
     { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() };
