@@ -141,6 +141,7 @@ const envSchema = z.object({
   }).optional(),
   METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  DENO_KV_ACCESS_TOKEN: z.string().optional(),
   ALERT_WEBHOOK_URL: z.url({
     protocol: /^https?$/,
     error: "ALERT_WEBHOOK_URL must be an http(s) URL such as https://hooks.example.com/payops",
@@ -157,6 +158,10 @@ export interface Config {
   /** undefined = the platform default (Deno Deploy) */
   kvPath: string | undefined;
   demo: boolean;
+  /** DEMO=1: demo mode asked for on purpose (README, Configuration) */
+  demoRequested?: boolean;
+  /** DENO_KV_ACCESS_TOKEN is set (a KV Connect URL in KV_PATH needs it) */
+  kvAccessTokenSet?: boolean;
   /**
    * KV_RUNTIME_TAKEOVER=1: the server, on a newer Deno than the one a KV Connect
    * store's stamp names, takes the store over (README, Deploying to Deno Deploy)
@@ -233,6 +238,15 @@ export function parseConfig(
   const onDenoDeploy = e.DENO_DEPLOYMENT_ID !== undefined;
   const secretKey = e.STRIPE_SECRET_KEY;
   const demo = secretKey === undefined || e.DEMO === "1";
+  // DEMO=1 runs the built-in emulator, which takes no real key: a key set beside it is one of the
+  // two settings left over, and the service would send it where Stripe is not (README, DEMO)
+  if (e.DEMO === "1" && secretKey !== undefined) {
+    throw new ConfigError(
+      "invalid configuration:\n  DEMO: DEMO=1 runs demo mode against the built-in Stripe emulator, " +
+        "which takes no real key, and STRIPE_SECRET_KEY is set too; unset DEMO to run against " +
+        "Stripe with that key, or unset STRIPE_SECRET_KEY to run the demo",
+    );
+  }
   if (demo && onDenoDeploy && e.DEMO !== "1") {
     throw new ConfigError(
       "invalid configuration:\n  STRIPE_SECRET_KEY: not set on Deno Deploy; set it, or set DEMO=1 to run the demo on purpose",
@@ -244,6 +258,8 @@ export function parseConfig(
     port: e.PORT ?? 8000,
     kvPath: e.KV_PATH ?? (onDenoDeploy ? undefined : DEFAULT_KV_PATH),
     demo,
+    demoRequested: e.DEMO === "1",
+    kvAccessTokenSet: e.DENO_KV_ACCESS_TOKEN !== undefined,
     kvRuntimeTakeover: e.KV_RUNTIME_TAKEOVER === "1",
     onDenoDeploy,
     stripe: {

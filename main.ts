@@ -28,7 +28,10 @@ import {
   openSecondHandle,
   openStore,
   prepareStoreFile,
+  requireAccessToken,
 } from "./kv/open.ts";
+import { checkDemoStore, refusal } from "./cli/demo_store.ts";
+import { markDemoStore } from "./kv/demo.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
@@ -78,7 +81,9 @@ for (const [task, schedule] of Object.entries(cronSchedules(config))) {
 
 const localFile = config.kvPath && !config.kvPath.startsWith(":") &&
   !isKvConnectUrl(config.kvPath);
-const opened = await prepareStoreFile(config.kvPath).then(() => openStore(config.kvPath)).catch(
+const opened = await Promise.resolve().then(() =>
+  requireAccessToken(config.kvPath, config.kvAccessTokenSet ?? false)
+).then(() => prepareStoreFile(config.kvPath)).then(() => openStore(config.kvPath)).catch(
   (error) => {
     if (!(error instanceof KvOpenError)) throw error;
     console.error(error.message);
@@ -89,6 +94,21 @@ const opened = await prepareStoreFile(config.kvPath).then(() => openStore(config
 // after KV_DEADLINE_MS with 503 unavailable instead of holding it (kv/deadline.ts; README,
 // "Quick start"). A local file or :memory: answers or fails by itself.
 const kv = localFile || config.kvPath === ":memory:" ? opened : withKvDeadline(opened);
+// Demo mode seeds, and keeps a generated signing key, only in a store of its own: judged before
+// anything is written (cli/demo_store.ts; README, Quick start).
+const demoStore = config.demo
+  ? await checkDemoStore(kv, config).catch((error) => {
+    if (!(error instanceof StoreLayoutError)) throw error;
+    console.error(error.message);
+    kv.close();
+    Deno.exit(1);
+  })
+  : null;
+if (demoStore && !demoStore.ok) {
+  console.error(refusal(demoStore));
+  kv.close();
+  Deno.exit(1);
+}
 // Which Deno serves the store, first: a value this Deno cannot read fails every read after it
 // (kv/runtime_stamp.ts; README, Deploying to Deno Deploy).
 // Through a KV Connect URL a newer Deno takes the store over only with KV_RUNTIME_TAKEOVER=1.
@@ -107,6 +127,8 @@ await checkStoreRuntime(kv, {
     kv.close();
     Deno.exit(1);
   });
+// before anything else is written: a store demo mode starts on stays a demo store
+if (demoStore?.ok) await markDemoStore(kv, systemClock.now());
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // Alerts stored before what they judged was recorded, and what was judged before it was kept for
@@ -263,14 +285,14 @@ async function finish(
     log.warn(`stopping: ${what} failed`, { error });
   }
 }
+// a signal before the watch below has started stops nothing of it (it was not yet watching)
+let stopWatching = () => {};
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 
 // Started through a wrapper (`npx deno task start`), a signal to the wrapper's
 // pid never reaches this process: when a process above goes, stop as if told to.
-const stopWatching = await watchAncestors((pid) =>
-  shutdown(`process ${pid} above this one exited`)
-);
+stopWatching = await watchAncestors((pid) => shutdown(`process ${pid} above this one exited`));
 
 if (demo) {
   demo.seed(services).catch((error) => log.error("demo setup failed", { error }));

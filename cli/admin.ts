@@ -24,7 +24,7 @@ import { createLogger } from "../core/log.ts";
 import { createServices, type Services } from "../services/mod.ts";
 import { type Command, parseArgs, USAGE, UsageError } from "./admin_args.ts";
 import { type StripeGateway } from "../services/stripe/mod.ts";
-import { loadOrCreateSecret } from "../kv/secrets.ts";
+import { cliSigningKey, noSigningKeyForNewStore } from "./demo_store.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
 import {
@@ -34,6 +34,7 @@ import {
   KvOpenError,
   openStore,
   prepareStoreFile,
+  requireAccessToken,
   storeFileExists,
 } from "../kv/open.ts";
 import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
@@ -56,6 +57,7 @@ const refuseStripe: StripeGateway = {
  */
 async function openServices(config: Config, verb: Command["verb"]) {
   if (isInMemoryStore(config.kvPath)) throw inMemoryStoreError("the admin CLI");
+  requireAccessToken(config.kvPath, config.kvAccessTokenSet ?? false);
   if (!(await storeFileExists(config.kvPath))) {
     if (verb !== "create") {
       throw new KvOpenError(
@@ -64,6 +66,10 @@ async function openServices(config: Config, verb: Command["verb"]) {
           "./data/kv.sqlite3 by default); nothing was created",
       );
     }
+    // a new deployment's store: its server's key seals the first admin's second factor
+    if (config.auditSigningKey === undefined) {
+      throw noSigningKeyForNewStore(config, "the admin CLI");
+    }
     await prepareStoreFile(config.kvPath);
   }
   const kv = await retryWhileLocked(() => openStore(config.kvPath));
@@ -71,9 +77,9 @@ async function openServices(config: Config, verb: Command["verb"]) {
     await retryWhileLocked(() =>
       checkStoreRuntime(kv, { role: "cli", remote: isKvConnectUrl(config.kvPath), task: "admin" })
     );
+    // never a key of its own: only a demo store keeps one, which its demo server made
+    const signingKey = await retryWhileLocked(() => cliSigningKey(kv, config, "the admin CLI"));
     await retryWhileLocked(() => checkStoreLayout(kv));
-    const signingKey = config.auditSigningKey ??
-      await retryWhileLocked(() => loadOrCreateSecret(kv, "audit_signing_key"));
     const deps: Deps = {
       kv,
       stripe: refuseStripe,

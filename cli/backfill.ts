@@ -21,7 +21,7 @@ import {
   parseSince,
   withLockRetry,
 } from "../services/backfill.ts";
-import { loadOrCreateSecret } from "../kv/secrets.ts";
+import { cliSigningKey } from "./demo_store.ts";
 import { checkStoreLayout, StoreLayoutError } from "../kv/layout.ts";
 import { checkStoreRuntime } from "../kv/runtime_stamp.ts";
 import {
@@ -30,6 +30,7 @@ import {
   isKvConnectUrl,
   KvOpenError,
   openStore,
+  requireAccessToken,
   storeFileExists,
 } from "../kv/open.ts";
 
@@ -96,6 +97,12 @@ async function main(): Promise<void> {
   }
   // a store of its own would be filled, then dropped at exit: the server's is never reached
   if (isInMemoryStore(config.kvPath)) fail(inMemoryStoreError("the backfill").message);
+  try {
+    requireAccessToken(config.kvPath, config.kvAccessTokenSet ?? false);
+  } catch (error) {
+    if (error instanceof KvOpenError) fail(error.message);
+    throw error;
+  }
   if (config.demo && !env.STRIPE_API_URL) {
     config = {
       ...config,
@@ -123,13 +130,19 @@ async function main(): Promise<void> {
   });
   try {
     const remote = isKvConnectUrl(config.kvPath);
+    // never a key of its own: only a demo store keeps one, which its demo server made
+    let auditSigningKey = "";
     await withLockRetry(() => checkStoreRuntime(kv, { role: "cli", remote, task: "backfill" }))
+      .then(async () => {
+        auditSigningKey = await withLockRetry(() => cliSigningKey(kv, config, "the backfill"));
+      })
       .then(() => withLockRetry(() => checkStoreLayout(kv))).catch((error) => {
-        if (error instanceof StoreLayoutError) fail(error.message);
+        if (error instanceof StoreLayoutError || error instanceof ConfigError) {
+          kv.close();
+          fail(error.message);
+        }
         throw error;
       });
-    const auditSigningKey = config.auditSigningKey ??
-      await withLockRetry(() => loadOrCreateSecret(kv, "audit_signing_key"));
     const resolved = {
       ...config,
       auditSigningKey,

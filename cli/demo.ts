@@ -46,7 +46,13 @@ export interface Demo {
  * where demo_credentials.ts says (never into the log).
  */
 export async function startDemo(
-  { config, kv, log, screen = new StatusLine(STDOUT), stderrTerminal = Deno.stderr.isTerminal() }: {
+  {
+    config,
+    kv,
+    log,
+    screen = new StatusLine(STDOUT),
+    stderrTerminal = Deno.stderr.isTerminal(),
+  }: {
     config: Config;
     kv: Deno.Kv;
     log: Logger;

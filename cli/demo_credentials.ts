@@ -28,7 +28,7 @@ export type CredentialsPlace =
   | { kind: "file"; path: string }
   | { kind: "stderr" }
   | { kind: "cli" }
-  | { kind: "refuse"; message: string };
+  | { kind: "refuse"; message: string; detail: string; fix: string };
 
 /** The directory of a local KV file (with its trailing slash), else null. */
 export function demoDataDir(kvPath: string | undefined): string | null {
@@ -43,14 +43,12 @@ export function credentialsPlace(config: Config, stderrTerminal: boolean): Crede
   if (dir) return { kind: "file", path: `${dir}${CREDENTIALS_FILE}` };
   if (stderrTerminal) return { kind: "stderr" };
   if (config.kvPath?.startsWith(":")) {
-    return {
-      kind: "refuse",
-      message:
-        `demo mode on KV_PATH=${config.kvPath} with JSON logs has nowhere to show the demo ` +
-        "admin's credentials: they are never logged, no CLI can reach an in-memory store, and " +
-        "standard error is no terminal. Set KV_PATH to a file (they are written next to it), " +
-        "LOG_FORMAT=pretty (they are printed), or run it with standard error on a terminal",
-    };
+    const detail = `demo mode on KV_PATH=${config.kvPath} with JSON logs has nowhere to show the ` +
+      "demo admin's credentials: they are never logged, no CLI can reach an in-memory store, " +
+      "and standard error is no terminal";
+    const fix = "set KV_PATH to a file (they are written next to it), LOG_FORMAT=pretty (they " +
+      "are printed), or run it with standard error on a terminal";
+    return { kind: "refuse", message: `${detail}. S${fix.slice(1)}`, detail, fix };
   }
   return { kind: "cli" };
 }

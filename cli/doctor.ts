@@ -8,13 +8,21 @@
 import { checkSigningKeyOpens } from "./doctor_keys.ts";
 import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
 import { keys } from "../kv/keys.ts";
-import { isInMemoryStore, isKvConnectUrl } from "../kv/open.ts";
+import { isInMemoryStore, isKvConnectUrl, MISSING_ACCESS_TOKEN } from "../kv/open.ts";
 import { checkCrons, checkKv, checkSecrets, type Finding } from "./doctor_checks.ts";
 import { checkStripe, doctorStripeClient } from "./doctor_stripe.ts";
 import { cronSchedules } from "../services/background.ts";
+import { judgeDemoStore } from "./demo_store.ts";
+import { demoStoreKind } from "../kv/demo.ts";
+import { credentialsPlace } from "./demo_credentials.ts";
 
 export interface DoctorOptions {
   env: Record<string, string | undefined>;
+  /**
+   * whether standard output and error are terminals, where the server would start (its log
+   * format and the demo's credentials go by them); default: the doctor's own
+   */
+  terminal?: { stdout: boolean; stderr: boolean };
   openKv?: (path: string | undefined) => Promise<Deno.Kv>;
   fetch?: typeof fetch;
   timeoutMs?: number;
@@ -36,13 +44,9 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }];
   }
   const findings: Finding[] = [{ check: "configuration", severity: "ok", detail: "parses" }];
-  if (isKvConnectUrl(config.kvPath) && !options.env.DENO_KV_ACCESS_TOKEN) {
-    findings.push({
-      check: "kv",
-      severity: "fail",
-      detail: "KV_PATH is a KV Connect URL but DENO_KV_ACCESS_TOKEN is not set",
-      fix: "set DENO_KV_ACCESS_TOKEN to the token the denokv server was started with",
-    });
+  if (isKvConnectUrl(config.kvPath) && !config.kvAccessTokenSet) {
+    // what the server and the CLIs say before they open it (kv/open.ts)
+    findings.push({ check: "kv", severity: "fail", ...MISSING_ACCESS_TOKEN });
     return findings;
   }
   const missing = await missingStoreFile(config.kvPath);
@@ -78,6 +82,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     const stored = kv ? (await kv.get(keys.secret("audit_signing_key"))).value !== null : false;
     findings.push(...checkSecrets(config, stored), ...kvFindings);
     if (kv) findings.push(...await checkSigningKeyOpens(kv, config));
+    if (config.demo) findings.push(...await checkDemo(config, kv, options));
     if (!config.demo) {
       const stripe = doctorStripeClient(config, options.fetch ?? fetch, timeoutMs);
       findings.push(...await checkStripe(config, stripe, kv));
@@ -87,6 +92,33 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     kv?.close();
   }
   return findings;
+}
+
+/**
+ * What demo mode's start refuses, or warns of: a store it did not make (cli/demo_store.ts), and
+ * nowhere to show the demo admin's credentials (cli/demo_credentials.ts).
+ */
+async function checkDemo(
+  config: Config,
+  kv: Deno.Kv | null,
+  options: DoctorOptions,
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  if (kv) {
+    // its layout is a finding of its own ("kv layout")
+    const verdict = judgeDemoStore(await demoStoreKind(kv), config);
+    if (!verdict.ok) out.push({ check: "demo store", severity: "fail", ...verdict });
+  }
+  const terminal = options.terminal ??
+    { stdout: Deno.stdout.isTerminal(), stderr: Deno.stderr.isTerminal() };
+  const place = credentialsPlace(
+    parseConfig(options.env, { terminal: terminal.stdout }),
+    terminal.stderr,
+  );
+  if (place.kind === "refuse") {
+    out.push({ check: "demo credentials", severity: "fail", detail: place.detail, fix: place.fix });
+  }
+  return out;
 }
 
 const MARK = { ok: "ok  ", warn: "warn", fail: "FAIL" } as const;

@@ -54,8 +54,11 @@ export function checkSecrets(config: Config, storedSigningKey: boolean): Finding
   if (config.demo) {
     out.push(warn(
       "mode",
-      "demo mode: no STRIPE_SECRET_KEY, the built-in emulator plays Stripe",
-      "set STRIPE_SECRET_KEY (sk_live_…, sk_test_… or a restricted rk_…) to run against Stripe",
+      config.demoRequested
+        ? "demo mode (DEMO=1): the built-in emulator plays Stripe"
+        : "demo mode: no STRIPE_SECRET_KEY, the built-in emulator plays Stripe",
+      (config.demoRequested ? "unset DEMO and set" : "set") +
+        " STRIPE_SECRET_KEY (sk_live_…, sk_test_… or a restricted rk_…) to run against Stripe",
     ));
   }
   if (config.auditSigningKey) out.push(ok("signing key", "AUDIT_SIGNING_KEY is set"));

@@ -1,5 +1,53 @@
-/** Demo mode's one piece of state: whether the demo account was seeded already. */
+/**
+ * Demo mode's state: whether the store is a demo store (one demo mode started on empty), and
+ * whether the demo account was seeded already (README, Quick start).
+ */
 import { keys } from "./keys.ts";
+import { isUnreadableValue } from "./layout.ts";
+
+/**
+ * What a store is to demo mode: `empty` (nothing but the runtime and layout stamps), `demo`
+ * (demo mode made it), `other` (it holds data demo mode did not make: a deployment's store or
+ * a copy of one, admins made with the CLI on a store of its own), `unreadable` (values this
+ * Deno cannot read; the runtime check says so).
+ */
+export type DemoStoreKind = "empty" | "demo" | "other" | "unreadable";
+
+const STAMPS = [keys.storeRuntime(), keys.storeLayout()].map((k) => JSON.stringify(k));
+/**
+ * What a demo server leaves: its mark, and what one before the mark left (the seeding's mark,
+ * the webhook secret it generates); never the signing key alone, which the admin CLI once
+ * generated too, on any store
+ */
+const DEMO_MARKS = [keys.demoStore(), keys.demoSeeded(), keys.secret("demo_webhook_secret")];
+
+/** Reads only. */
+export async function demoStoreKind(kv: Deno.Kv): Promise<DemoStoreKind> {
+  try {
+    const marks = await kv.getMany(DEMO_MARKS);
+    if (marks.some((m) => m.versionstamp !== null)) return "demo";
+    // the two stamps and one more entry, if there is one
+    for await (const e of kv.list({ prefix: [] }, { limit: STAMPS.length + 1 })) {
+      if (!STAMPS.includes(JSON.stringify(e.key))) return "other";
+    }
+    return "empty";
+  } catch (error) {
+    if (isUnreadableValue(error)) return "unreadable";
+    throw error;
+  }
+}
+
+/** Marks the store as a demo store (a demo server starts on it); kept once set. */
+export async function markDemoStore(kv: Deno.Kv, at: number): Promise<void> {
+  await kv.atomic().check({ key: keys.demoStore(), versionstamp: null })
+    .set(keys.demoStore(), { marked_at: at }).commit();
+}
+
+/** The signing key demo mode generated and keeps in a demo store; null on any other store. */
+export async function demoGeneratedSigningKey(kv: Deno.Kv): Promise<string | null> {
+  if (await demoStoreKind(kv) !== "demo") return null;
+  return (await kv.get<string>(keys.secret("audit_signing_key"))).value;
+}
 
 /** Claims the seeding (first caller wins); false when it was seeded or claimed before. */
 export async function claimDemoSeeding(kv: Deno.Kv, at: number): Promise<boolean> {

@@ -27,6 +27,8 @@ export const keys = {
   stripeBucket: (name: string) => ["stripe_bucket", name],
   /** demo mode: set once the demo account has been seeded */
   demoSeeded: () => ["demo_seeded"],
+  /** demo mode: set when a demo server first starts on the store (kv/demo.ts) */
+  demoStore: () => ["demo_store"],
   /** last run of each periodic task (metrics, doctor) */
   cronRun: (task: string) => ["cron_runs", task],
   cronRunsPrefix: () => ["cron_runs"],

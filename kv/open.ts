@@ -19,6 +19,22 @@ export class KvOpenError extends Error {
   }
 }
 
+/**
+ * A KV Connect URL in KV_PATH with no DENO_KV_ACCESS_TOKEN (`tokenSet`): refused before
+ * opening, as the doctor says it; Deno would send nothing and report the denokv's refusal
+ * of a token it never sent, with a link to Deno Deploy's console.
+ */
+export function requireAccessToken(path: string | undefined, tokenSet: boolean): void {
+  if (!isKvConnectUrl(path) || tokenSet) return;
+  throw new KvOpenError(MISSING_ACCESS_TOKEN.detail, MISSING_ACCESS_TOKEN.fix);
+}
+
+export const MISSING_ACCESS_TOKEN = {
+  detail: "KV_PATH is a KV Connect URL but DENO_KV_ACCESS_TOKEN is not set",
+  fix: "set DENO_KV_ACCESS_TOKEN to the token the denokv server was started with " +
+    "(`denokv serve --access-token …`; for Deno Deploy's KV, an access token of the account)",
+} as const;
+
 /** What went wrong opening `path`, in words, and what to do about it. */
 export function describeKvOpenFailure(
   path: string | undefined,

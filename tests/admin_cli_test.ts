@@ -10,7 +10,6 @@ import { parseConfig } from "../config.ts";
 import { systemClock } from "../core/clock.ts";
 import { createServices } from "../services/mod.ts";
 import { silentLogger } from "../core/log.ts";
-import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout } from "../kv/layout.ts";
 import { prepareStoreFile } from "../kv/open.ts";
 import { noStripe } from "./helpers/app.ts";
@@ -18,9 +17,15 @@ import { auditEntries } from "./helpers/identity.ts";
 import { totpCode } from "../services/identity/totp.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** the server's AUDIT_SIGNING_KEY, which the CLI is run with (README, Secrets) */
+const SIGNING_KEY = "admin-cli-signing-key-0123456789abcdef";
 
 function childEnv(kvPath: string): Record<string, string> {
-  const env: Record<string, string> = { KV_PATH: kvPath, NO_COLOR: "1" };
+  const env: Record<string, string> = {
+    KV_PATH: kvPath,
+    AUDIT_SIGNING_KEY: SIGNING_KEY,
+    NO_COLOR: "1",
+  };
   for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
     const v = Deno.env.get(name);
     if (v !== undefined) env[name] = v;
@@ -124,7 +129,7 @@ async function withTempKv(fn: (kvPath: string, dir: string) => Promise<void>) {
   }
 }
 
-/** The service on the CLI's KV file, with the signing key the CLI kept there. */
+/** The service on the CLI's KV file, with the signing key the CLI was run with. */
 async function openLikeServer(kvPath: string) {
   const kv = await Deno.openKv(kvPath);
   const config = parseConfig({ KV_PATH: kvPath });
@@ -132,7 +137,7 @@ async function openLikeServer(kvPath: string) {
     kv,
     clock: systemClock,
     stripe: noStripe,
-    config: { ...config, auditSigningKey: await loadOrCreateSecret(kv, "audit_signing_key") },
+    config: { ...config, auditSigningKey: SIGNING_KEY },
     log: silentLogger(),
   });
   return { kv, services };

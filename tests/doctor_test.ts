@@ -242,6 +242,8 @@ Deno.test("doctor on KV_PATH=:memory: says it is a store of its own, not the ser
   let opened = 0;
   const findings = await runDoctor({
     env: { KV_PATH: ":memory:" },
+    // on a terminal: the demo's credentials have a place (tests/demo_start_doctor_test.ts)
+    terminal: { stdout: true, stderr: true },
     openKv: (p) => {
       opened++;
       return Deno.openKv(p);

@@ -13,14 +13,16 @@ import { systemClock } from "../core/clock.ts";
 import { createServices } from "../services/mod.ts";
 import { createDemoAdmin } from "../services/identity/mod.ts";
 import { silentLogger } from "../core/log.ts";
-import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { noStripe, withTestApp } from "./helpers/app.ts";
 import { approvedAccount, auditEntries, createAdmins, otpHeaders } from "./helpers/identity.ts";
+
+/** the server's AUDIT_SIGNING_KEY, which the CLI is run with (README, Secrets) */
+const SIGNING_KEY = "cli-alert-signing-key-0123456789abcdef";
 
 async function cli(kvPath: string, ...args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await adminCli(args, { KV_PATH: kvPath }, {
+  const code = await adminCli(args, { KV_PATH: kvPath, AUDIT_SIGNING_KEY: SIGNING_KEY }, {
     out: (l) => out.push(l),
     err: (l) => err.push(l),
   });
@@ -51,7 +53,7 @@ async function alertsOn(kvPath: string) {
       stripe: noStripe,
       config: {
         ...parseConfig({ KV_PATH: kvPath }),
-        auditSigningKey: await loadOrCreateSecret(kv, "audit_signing_key"),
+        auditSigningKey: SIGNING_KEY,
       },
       log: silentLogger(),
     });
