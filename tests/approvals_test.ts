@@ -172,13 +172,21 @@ Deno.test("approvals: the requester, the target and linked accounts are refused,
       .then(() => null, (e) => e);
     assert.equal(fromOperator?.code, "forbidden");
 
-    // a stale approval_hash is refused and audited
+    // a wrong approval_hash (the request unchanged) is refused on its field, with the hash to
+    // review, and audited
     const b = await createAdmin(t, "admin");
     const stale = await t.app.request(
       `/api/admin/approvals/${req.id}/approve`,
       approveReq(otpHeaders(t, b), { approval_hash: "0".repeat(64) }),
     );
     assert.equal(stale.status, 409);
+    const problem = await stale.json();
+    assert.deepEqual(problem.errors, [{
+      path: "body.approval_hash",
+      message: `not this request's approval_hash (${req.approval_hash})`,
+    }]);
+    assert.equal(problem.approval_hash, req.approval_hash);
+    assert.match(problem.detail, /the request is unchanged/);
     assert.equal(counter.runs, 0);
     assert.equal((await t.services.approvals.get(req.id)).status, "pending");
 
@@ -186,7 +194,7 @@ Deno.test("approvals: the requester, the target and linked accounts are refused,
       e.action === "approval.approve" && e.result === "denied"
     );
     assert.deepEqual(denials.map((e) => e.actor.id), [a.id, child.id, parent.id, op.id, b.id]);
-    assert.match(denials[4].reason ?? "", /stale approval_hash/);
+    assert.match(denials[4].reason ?? "", /wrong approval_hash: not the request's hash/);
   });
 });
 

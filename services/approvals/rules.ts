@@ -204,9 +204,7 @@ export async function checkApprover(
   const linked = await linkRefusal(kv, request, ctx);
   if (linked) return linked;
   const expected = approvalHashOf(request);
-  if (
-    request.approval_hash !== expected || (body.approval_hash && body.approval_hash !== expected)
-  ) {
+  if (request.approval_hash !== expected) {
     const reason = "stale approval_hash: the request is not what was shown";
     return {
       reason,
@@ -214,6 +212,27 @@ export async function checkApprover(
         "conflict",
         `approval request ${request.id} differs from what approval_hash names; read it again ` +
           "and approve what it says now; nothing was approved",
+      ),
+    };
+  }
+  if (body.approval_hash && body.approval_hash !== expected) {
+    // the request is as it was asked for; the hash sent is another one (mistyped, copied from
+    // another request): said so on the field, with the hash to review
+    return {
+      reason: "wrong approval_hash: not the request's hash (the request is unchanged)",
+      error: new AppError(
+        "conflict",
+        `the approval_hash you sent (${body.approval_hash}) is not approval request ` +
+          `${request.id}'s hash (${expected}); the request is unchanged: read it ` +
+          `(GET /api/admin/approvals/${request.id}, approval_hash) and approve what it shows; ` +
+          "nothing was approved",
+        {
+          errors: [{
+            path: "body.approval_hash",
+            message: `not this request's approval_hash (${expected})`,
+          }],
+          extra: { approval_hash: expected },
+        },
       ),
     };
   }
