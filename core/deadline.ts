@@ -1,7 +1,6 @@
 /**
  * Bounded waits: a promise raced against a timer that is always cleared, so a
- * wait that ends early leaves nothing scheduled behind it (the style of
- * core/server_close.ts).
+ * wait that ends early leaves nothing scheduled behind it.
  */
 
 /** Thrown by `within` when `promise` has not settled after `ms`. */
