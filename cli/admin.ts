@@ -7,7 +7,6 @@
  * Exit codes: 0 done, 1 failed (not found, conflict, KV locked or unreachable),
  * 2 bad arguments (usage printed).
  */
-import type { Role } from "../domain/permissions.ts";
 import {
   type Config,
   ConfigError,
@@ -38,6 +37,8 @@ import {
   storeFileExists,
 } from "../kv/open.ts";
 import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
+import { nextStep, type Print, updateAccount } from "./admin_update.ts";
+import { adminCommand } from "./store_command.ts";
 
 interface Io {
   out(line: string): void;
@@ -99,8 +100,6 @@ async function openServices(config: Config, verb: Command["verb"]) {
   }
 }
 
-type Print = (json: unknown, human: string[]) => void;
-
 /** `create`: the new admin and its secrets, shown once. */
 async function createAdmin(
   identity: Services["identity"],
@@ -130,7 +129,10 @@ async function createAdmin(
   ]);
 }
 
-async function run(cmd: Command, config: Config, io: Io): Promise<void> {
+/** Runs one verb; returns whether it wrote to the store. */
+async function run(cmd: Command, config: Config, io: Io): Promise<boolean> {
+  // `deno task admin` as the person types it for this store (never :memory:, refused above)
+  const cli = adminCommand(config.kvPath) ?? "deno task admin";
   const { kv, services } = await openServices(config, cmd.verb);
   const identity = services.identity;
   // break-glass: its audit entries say so, and an operator or admin it makes, re-enables or
@@ -146,53 +148,23 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
     switch (cmd.verb) {
       case "create": {
         await createAdmin(identity, ctx, cmd, print);
-        return;
+        return true;
       }
       case "list": {
         const admins = await retryWhileLocked(() => identity.allAdmins());
         print(
           admins,
-          admins.length === 0 ? ["no admins yet: deno task admin create --email E --role admin"] : [
+          admins.length === 0 ? [`no admins yet: ${cli} create --email E --role admin`] : [
             ["id", "email", "role", "status", "created_at"].join("\t"),
             ...admins.map((a) => [a.id, a.email, a.role, a.status, a.created_at].join("\t")),
           ],
         );
-        return;
+        return false;
       }
       case "disable":
-      case "enable": {
-        const status = cmd.verb === "disable" ? "disabled" : "active";
-        const r = await retryWhileLocked(() => identity.updateAdmin(ctx, cmd.id!, { status }));
-        // re-enabled with no old credential: the person enrolls new ones with this code
-        const code = r.handover;
-        print(code ? { ...r.admin, handover: code } : r.admin, [
-          `${cmd.verb}d admin ${r.admin.id} <${r.admin.email}>`,
-          ...(code
-            ? [
-              "its old token and second factor stay revoked; hand over this enrollment code " +
-              "(single-use, redeemed at POST /api/admin/enroll), shown once:",
-              `  enrollment code: ${code.enrollment_code} (expires ${code.enrollment_expires_at})`,
-            ]
-            : []),
-        ]);
-        return;
-      }
-      case "set-role": {
-        const role = cmd.role as Role;
-        const r = await retryWhileLocked(() => identity.updateAdmin(ctx, cmd.id!, { role }));
-        const code = r.handover;
-        print(code ? { ...r.admin, handover: code } : r.admin, [
-          `admin ${r.admin.id} <${r.admin.email}> is now ${r.admin.role}`,
-          ...(code
-            ? [
-              "its old token and second factor were revoked; hand over this enrollment code " +
-              "(single-use, redeemed at POST /api/admin/enroll), shown once:",
-              `  enrollment code: ${code.enrollment_code} (expires ${code.enrollment_expires_at})`,
-            ]
-            : []),
-        ]);
-        return;
-      }
+      case "enable":
+      case "set-role":
+        return await updateAccount(identity, ctx, cmd, print, cli);
       case "reset-2fa": {
         const r = await retryWhileLocked(() => identity.resetSecondFactor(ctx, cmd.id!));
         print({
@@ -207,7 +179,7 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
           `  otpauth URI:    ${r.otpauth_uri}`,
           `  recovery codes: ${r.recovery_codes.join(" ")}`,
         ]);
-        return;
+        return true;
       }
       case "rotate-token": {
         const r = await retryWhileLocked(() => identity.rotateToken(ctx, cmd.id!));
@@ -215,29 +187,12 @@ async function run(cmd: Command, config: Config, io: Io): Promise<void> {
           `new API token for ${r.admin.id} <${r.admin.email}> (the old one no longer works); shown once:`,
           `  API token: ${r.token}`,
         ]);
-        return;
+        return true;
       }
     }
   } finally {
     kv.close();
   }
-}
-
-/** What the person at the terminal does next, after the service's refusal. */
-function nextStep(e: AppError): string {
-  if (e.code === "not_found" && /^no admin /.test(e.message)) {
-    return "\n`deno task admin list` shows every account's id";
-  }
-  const named = e.extra?.admin_id;
-  const existing = typeof named === "string"
-    ? named
-    : /already exists \((adm_\w+)\)/.exec(e.message)?.[1];
-  if (e.code === "conflict" && existing) {
-    return `\nfor new credentials on that account: deno task admin rotate-token --id ${existing} ` +
-      `(a token), deno task admin reset-2fa --id ${existing} (a TOTP secret); if it is ` +
-      `disabled: deno task admin enable --id ${existing}`;
-  }
-  return "";
 }
 
 export interface AdminCliOptions {
@@ -264,15 +219,24 @@ export async function adminCli(
     io.err(`error: ${e.message}\n\n${USAGE}`);
     return 2;
   }
+  // `deno task admin` as typed for the store it runs on, in what it says next
+  let cli = "deno task admin";
   try {
     // its warnings go to stderr: one short line on a terminal, as the server's logs are
     const config = parseConfig(env, { terminal: Deno.stderr.isTerminal() });
     requireSigningKey(config, "the admin CLI");
-    await withDeadline(run(cmd, config, io), options.lockWaitMs ?? 8_000, config.kvPath);
+    cli = adminCommand(config.kvPath) ?? cli;
+    const wrote = await withDeadline(
+      run(cmd, config, io),
+      options.lockWaitMs ?? 8_000,
+      config.kvPath,
+    );
     // which store, so a KV_PATH other than the server's shows (README, Commands): with --json
     // the object's `store`, else one line on stderr (stdout stays what the verb prints)
     if (cmd.verb !== "list" && !cmd.json) {
-      io.err(`wrote to the store at ${config.kvPath} (KV_PATH)`);
+      io.err(
+        `${wrote ? "wrote to" : "nothing written to"} the store at ${config.kvPath} (KV_PATH)`,
+      );
     }
     return 0;
   } catch (e) {
@@ -282,7 +246,7 @@ export async function adminCli(
       return 2;
     }
     if (e instanceof AppError) {
-      io.err(`error: ${e.message}${nextStep(e)}`);
+      io.err(`error: ${e.message}${nextStep(e, cli)}`);
       return 1;
     }
     if (

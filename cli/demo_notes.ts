@@ -6,7 +6,9 @@
  * POSIX shell when it needs it, so the pasted line names the same store. On
  * `:memory:`, which no CLI reaches (the CLIs refuse it), no CLI line is printed.
  */
-import { DEFAULT_KV_PATH } from "../config.ts";
+import { adminCommand } from "./store_command.ts";
+
+export { adminCommand, shellWord } from "./store_command.ts";
 
 export const DEMO_EMAIL = "demo@example.com";
 
@@ -17,25 +19,6 @@ export interface ShownCredentials {
   totp_secret: string;
   otpauth_uri: string;
   recovery_codes: string[];
-}
-
-/**
- * `value` as one POSIX shell word: as it is when it holds nothing a shell reads specially,
- * else in single quotes (an embedded `'` as `'\''`).
- */
-export function shellWord(value: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
-}
-
-/**
- * `deno task admin`, preceded by `KV_PATH=…` when the server runs on another store; null on
- * `:memory:`, which no CLI reaches.
- */
-export function adminCommand(kvPath: string | undefined): string | null {
-  if (kvPath === ":memory:") return null;
-  return kvPath && kvPath !== DEFAULT_KV_PATH
-    ? `KV_PATH=${shellWord(kvPath)} deno task admin`
-    : "deno task admin";
 }
 
 /** Said instead of a CLI line on `KV_PATH=:memory:`. */
@@ -57,7 +40,13 @@ function secondPerson(admin: string | null): string[] {
     ];
 }
 
-function tryNext(port: number, token: string, totpFrom: string, admin: string | null): string[] {
+function tryNext(
+  port: number,
+  token: string,
+  totpFrom: string,
+  admin: string | null,
+  restart = false,
+): string[] {
   const base = `http://localhost:${port}`;
   return [
     "  Try next:",
@@ -69,7 +58,11 @@ function tryNext(port: number, token: string, totpFrom: string, admin: string | 
     `    curl -s ${base}/api/admin/payments/refunds -H "Authorization: Bearer $TOKEN" \\`,
     '      -H "X-OTP-Code: 123456" -H "Content-Type: application/json" \\',
     `      -d '{"transaction_id":"txn_...","reason":"requested_by_customer","note":"demo"}'`,
-    "    one of the 1,200.00 payment waits (202) for another operator or admin, who reads it and",
+    // on a restart it may have been refunded already, in an earlier session
+    restart
+      ? "    one of the 1,200.00 payment (if not refunded yet) waits (202) for another operator or"
+      : "    one of the 1,200.00 payment waits (202) for another operator or admin, who reads it and",
+    ...(restart ? ["    admin, who reads it and"] : []),
     ...secondPerson(admin),
     `    curl -s ${base}/api/admin/payments/refunds/rfd_... -H "Authorization: Bearer $TOKEN2"`,
     `    curl -s -X POST ${base}/api/admin/payments/refunds/rfd_.../approve \\`,
@@ -147,6 +140,12 @@ export function existingAdminNote(
         "  (this in-memory store, KV_PATH=:memory:, is reached only through the API).",
       ]),
     "",
-    ...tryNext(port, "<the new token>", "from the authenticator app holding its secret", admin),
+    ...tryNext(
+      port,
+      "<the new token>",
+      "from the authenticator app holding its secret",
+      admin,
+      true,
+    ),
   ].join("\n");
 }

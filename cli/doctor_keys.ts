@@ -10,6 +10,7 @@ import { keys } from "../kv/keys.ts";
 import { IdentityKeys } from "../services/identity/crypto.ts";
 import type { SecondFactorRecord } from "../kv/identity_factors.ts";
 import type { Finding } from "./doctor_checks.ts";
+import { adminCommand } from "./store_command.ts";
 
 /** how many enrolled second factors are tried */
 const SAMPLE = 200;
@@ -58,6 +59,6 @@ export async function checkSigningKeyOpens(
       }): their second factor, and every 2FA action of theirs, fails with 503`,
     fix: "put the key they were sealed with back into AUDIT_SIGNING_KEY, after the current one " +
       "(comma-separated; README, Secrets a deployment must set), or reset those accounts' " +
-      "second factor (`deno task admin reset-2fa --id …`)",
+      `second factor (\`${adminCommand(config.kvPath) ?? "deno task admin"} reset-2fa --id …\`)`,
   }];
 }

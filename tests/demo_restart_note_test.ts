@@ -5,7 +5,7 @@
  * revoking that person's working token.
  */
 import assert from "node:assert/strict";
-import { existingAdminNote } from "../cli/demo_notes.ts";
+import { credentialsBox, existingAdminNote } from "../cli/demo_notes.ts";
 
 Deno.test("restart note: the demo admin gets the rotate-token command for its id", () => {
   const note = existingAdminNote(
@@ -37,8 +37,7 @@ Deno.test("the box's try-next lines approve a refund as the README does: by the 
   assert.match(note, /-d '\{"approval_hash":"<its approval\.hash>"\}'/);
 });
 
-Deno.test("every CLI line the demo prints names the server's KV_PATH when it is not the default", async () => {
-  const { credentialsBox } = await import("../cli/demo_notes.ts");
+Deno.test("every CLI line the demo prints names the server's KV_PATH when it is not the default", () => {
   const creds = {
     admin: { id: "adm_demo", email: DEMO },
     token: "pot_x",
@@ -64,4 +63,22 @@ Deno.test("every CLI line the demo prints names the server's KV_PATH when it is 
   const plain = credentialsBox(creds, 8000, undefined);
   assert.match(plain, /\bdeno task admin create --email second@example\.com --role operator/);
   assert.doesNotMatch(plain, /KV_PATH=/);
+});
+
+Deno.test("restart note: the 1,200.00 refund is offered only if not refunded yet; the first box as is", () => {
+  // an earlier session may have refunded it: the restart's box says so
+  const note = existingAdminNote([{ id: "adm_demo", email: DEMO }], 8000, undefined);
+  assert.match(note, /1,200\.00 payment \(if not refunded yet\) waits \(202\)/);
+  const box = credentialsBox(
+    {
+      admin: { id: "adm_demo", email: DEMO },
+      token: "pot_x",
+      totp_secret: "S",
+      otpauth_uri: "otpauth://x",
+      recovery_codes: ["r"],
+    },
+    8000,
+    undefined,
+  );
+  assert.match(box, /1,200\.00 payment waits \(202\) for another operator or admin/);
 });
