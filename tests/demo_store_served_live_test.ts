@@ -89,7 +89,10 @@ Deno.test("a demo store served with a Stripe key: marked at that start, said onc
     const kv = await Deno.openKv(kvPath);
     try {
       assert.equal(await demoStoreKind(kv), "other");
-      assert.equal(typeof (await kv.get<{ at: number }>(keys.storeServedLive())).value?.at, "number");
+      assert.equal(
+        typeof (await kv.get<{ at: number }>(keys.storeServedLive())).value?.at,
+        "number",
+      );
     } finally {
       kv.close();
     }
@@ -126,7 +129,10 @@ Deno.test("a store served live keeps none of its demo key: the CLI without AUDIT
       kv.close();
     }
     const before = await snapshot(kvPath);
-    const r = await admin({ KV_PATH: kvPath }, "create", "--email", "a@example.com");
+    const r = await admin(
+      { KV_PATH: kvPath },
+      ...["create", "--email", "a@example.com", "--role", "admin"],
+    );
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /AUDIT_SIGNING_KEY is not set/);
     assert.doesNotMatch(r.stderr, /for the demo, start/, "demo mode refuses this store");
@@ -149,14 +155,18 @@ Deno.test("the CLI's hint to start the demo first: on a new store only, never on
       ...["create", "--email", "ops@example.com", "--role", "admin"],
     );
     assert.equal(made.code, 0, made.stderr);
-    const other = await admin({ KV_PATH: kvPath }, "create", "--email", "b@example.com");
+    const other = await admin(
+      { KV_PATH: kvPath },
+      ...["create", "--email", "b@example.com", "--role", "admin"],
+    );
     assert.equal(other.code, 1);
     assert.match(other.stderr, /AUDIT_SIGNING_KEY is not set, and the store at .* holds data/);
     assert.doesNotMatch(other.stderr, /for the demo, start/);
   });
 });
 
-const WRONG = /AUDIT_SIGNING_KEY opens none of the sealed TOTP secrets in the store at .*: it is not the key the server runs with; nothing was written\. Set AUDIT_SIGNING_KEY to the key the server runs with/;
+const WRONG =
+  /AUDIT_SIGNING_KEY opens none of the sealed TOTP secrets in the store at .*: it is not the key the server runs with; nothing was written\. Set AUDIT_SIGNING_KEY to the key the server runs with/;
 
 Deno.test("the admin CLI with an AUDIT_SIGNING_KEY that opens none of the store's second factors: refused, nothing written", async () => {
   await withDir(async (dir) => {
