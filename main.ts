@@ -31,7 +31,7 @@ import {
   requireAccessToken,
 } from "./kv/open.ts";
 import { checkDemoStore, refusal } from "./cli/demo_store.ts";
-import { markDemoStore } from "./kv/demo.ts";
+import { markDemoStore, markStoreServedLive } from "./kv/demo.ts";
 import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
@@ -129,6 +129,10 @@ await checkStoreRuntime(kv, {
   });
 // before anything else is written: a store demo mode starts on stays a demo store
 if (demoStore?.ok) await markDemoStore(kv, systemClock.now());
+// with a Stripe key real money goes through it: no demo store from then on (README, Quick start)
+if (!config.demo && await markStoreServedLive(kv, systemClock.now())) {
+  log.warn("this store was the demo's; from now on demo mode refuses it");
+}
 // Open fraud alerts stored before each customer they name was indexed (README "Retry policy").
 await indexAlertCustomers(kv);
 // Alerts stored before what they judged was recorded, and what was judged before it was kept for

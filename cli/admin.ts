@@ -79,7 +79,10 @@ async function openServices(config: Config, verb: Command["verb"]) {
       checkStoreRuntime(kv, { role: "cli", remote: isKvConnectUrl(config.kvPath), task: "admin" })
     );
     // never a key of its own: only a demo store keeps one, which its demo server made
-    const signingKey = await retryWhileLocked(() => cliSigningKey(kv, config, "the admin CLI"));
+    // and one that opens what the store sealed, unless the verb only reads
+    const signingKey = await retryWhileLocked(() =>
+      cliSigningKey(kv, config, "the admin CLI", { sealing: verb !== "list" })
+    );
     await retryWhileLocked(() => checkStoreLayout(kv));
     const deps: Deps = {
       kv,

@@ -15,6 +15,35 @@ import { adminCommand } from "./store_command.ts";
 /** how many enrolled second factors are tried */
 const SAMPLE = 200;
 
+/**
+ * Opens up to `SAMPLE` sealed TOTP secrets with `signingKey` (and the older keys listed): how many
+ * were tried, and whose none of them opens. With `firstOpens` it stops at the first that opens.
+ */
+export async function trySealedSecrets(
+  kv: Deno.Kv,
+  signingKey: string,
+  older: string[],
+  options: { firstOpens?: boolean } = {},
+): Promise<{ tried: number; failed: string[] }> {
+  const identity = new IdentityKeys(signingKey, older);
+  const failed: string[] = [];
+  let tried = 0;
+  for await (
+    const row of kv.list<SecondFactorRecord>({ prefix: keys.adminSecondFactorPrefix() }, {
+      limit: SAMPLE,
+    })
+  ) {
+    tried++;
+    try {
+      await identity.unseal(row.value.sealed_totp_secret, row.value.admin_id);
+      if (options.firstOpens) break;
+    } catch {
+      failed.push(row.value.admin_id);
+    }
+  }
+  return { tried, failed };
+}
+
 export async function checkSigningKeyOpens(
   kv: Deno.Kv,
   config: Config,
@@ -27,21 +56,7 @@ export async function checkSigningKeyOpens(
       : undefined);
   if (!signingKey) return [];
   const named = config.auditSigningKey ? "AUDIT_SIGNING_KEY" : "the demo's generated signing key";
-  const identity = new IdentityKeys(signingKey, config.auditSigningKeys ?? []);
-  const failed: string[] = [];
-  let tried = 0;
-  for await (
-    const row of kv.list<SecondFactorRecord>({ prefix: keys.adminSecondFactorPrefix() }, {
-      limit: SAMPLE,
-    })
-  ) {
-    tried++;
-    try {
-      await identity.unseal(row.value.sealed_totp_secret, row.value.admin_id);
-    } catch {
-      failed.push(row.value.admin_id);
-    }
-  }
+  const { tried, failed } = await trySealedSecrets(kv, signingKey, config.auditSigningKeys ?? []);
   if (tried === 0) return [];
   if (failed.length === 0) {
     return [{

@@ -1,6 +1,7 @@
 /**
- * Demo mode's state: whether the store is a demo store (one demo mode started on empty), and
- * whether the demo account was seeded already (README, Quick start).
+ * Demo mode's state: whether the store is a demo store (one demo mode started on empty and no
+ * server with a Stripe key served since), and whether the demo account was seeded already
+ * (README, Quick start).
  */
 import { keys } from "./keys.ts";
 import { isUnreadableValue } from "./layout.ts";
@@ -8,7 +9,8 @@ import { isUnreadableValue } from "./layout.ts";
 /**
  * What a store is to demo mode: `empty` (nothing but the runtime and layout stamps), `demo`
  * (demo mode made it), `other` (it holds data demo mode did not make: a deployment's store or
- * a copy of one, admins made with the CLI on a store of its own), `unreadable` (values this
+ * a copy of one, admins made with the CLI on a store of its own; or a server with a Stripe key
+ * served it, whatever demo marks it holds), `unreadable` (values this
  * Deno cannot read; the runtime check says so).
  */
 export type DemoStoreKind = "empty" | "demo" | "other" | "unreadable";
@@ -24,7 +26,9 @@ const DEMO_MARKS = [keys.demoStore(), keys.demoSeeded(), keys.secret("demo_webho
 /** Reads only. */
 export async function demoStoreKind(kv: Deno.Kv): Promise<DemoStoreKind> {
   try {
-    const marks = await kv.getMany(DEMO_MARKS);
+    const [live, ...marks] = await kv.getMany([keys.storeServedLive(), ...DEMO_MARKS]);
+    // real money went through it: never the demo's again
+    if (live.versionstamp !== null) return "other";
     if (marks.some((m) => m.versionstamp !== null)) return "demo";
     // the two stamps and one more entry, if there is one
     for await (const e of kv.list({ prefix: [] }, { limit: STAMPS.length + 1 })) {
@@ -43,10 +47,16 @@ export async function markDemoStore(kv: Deno.Kv, at: number): Promise<void> {
     .set(keys.demoStore(), { marked_at: at }).commit();
 }
 
-/** The signing key demo mode generated and keeps in a demo store; null on any other store. */
-export async function demoGeneratedSigningKey(kv: Deno.Kv): Promise<string | null> {
-  if (await demoStoreKind(kv) !== "demo") return null;
-  return (await kv.get<string>(keys.secret("audit_signing_key"))).value;
+/**
+ * Marks the store as served with a Stripe key (a server starts on it outside demo mode): from
+ * then on it is no demo store. True only for the start that marked it, when it was a demo store.
+ */
+export async function markStoreServedLive(kv: Deno.Kv, at: number): Promise<boolean> {
+  const mark = await kv.get(keys.storeServedLive());
+  if (mark.versionstamp !== null) return false;
+  const wasDemo = await demoStoreKind(kv) === "demo";
+  const res = await kv.atomic().check(mark).set(keys.storeServedLive(), { at }).commit();
+  return res.ok && wasDemo;
 }
 
 /** Claims the seeding (first caller wins); false when it was seeded or claimed before. */

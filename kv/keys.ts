@@ -29,6 +29,8 @@ export const keys = {
   demoSeeded: () => ["demo_seeded"],
   /** demo mode: set when a demo server first starts on the store (kv/demo.ts) */
   demoStore: () => ["demo_store"],
+  /** set when a server first starts on the store with a Stripe key: no demo store from then on */
+  storeServedLive: () => ["store_served_live"],
   /** last run of each periodic task (metrics, doctor) */
   cronRun: (task: string) => ["cron_runs", task],
   cronRunsPrefix: () => ["cron_runs"],
