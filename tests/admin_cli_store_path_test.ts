@@ -6,21 +6,14 @@
  * a stack trace.
  */
 import assert from "node:assert/strict";
-import { adminCli } from "../cli/admin.ts";
+import { admin } from "./helpers/demo_store.ts";
 import { KvOpenError, prepareStoreFile } from "../kv/open.ts";
 
 /** the server's AUDIT_SIGNING_KEY, which the CLI is run with (README, Secrets) */
 const SIGNING_KEY = "store-path-signing-key-0123456789abcdef";
 
-async function run(kvPath: string, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await adminCli(args, { KV_PATH: kvPath, AUDIT_SIGNING_KEY: SIGNING_KEY }, {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-  });
-  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-}
+const run = (kvPath: string, ...args: string[]) =>
+  admin({ KV_PATH: kvPath, AUDIT_SIGNING_KEY: SIGNING_KEY }, ...args);
 
 const exists = async (path: string) => {
   try {

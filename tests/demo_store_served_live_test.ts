@@ -5,7 +5,6 @@
  * of the store's sealed second factors (README, Secrets a deployment must set), writing nothing.
  */
 import assert from "node:assert/strict";
-import { adminCli } from "../cli/admin.ts";
 import { cliSigningKey } from "../cli/demo_store.ts";
 import { runDoctor } from "../cli/doctor.ts";
 import { ConfigError, parseConfig } from "../config.ts";
@@ -15,38 +14,9 @@ import { loadOrCreateSecret } from "../kv/secrets.ts";
 import { checkStoreLayout } from "../kv/layout.ts";
 import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
 import { spawnCollected } from "./helpers/child_process.ts";
+import { admin, PROD_KEY, snapshot, startServer, withDir } from "./helpers/demo_store.ts";
 
-const PROD_KEY = "production-signing-key-0123456789abcdef";
 const WRONG_KEY = "not-the-servers-signing-key-0123456789ab";
-
-async function admin(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await adminCli(args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "served_live_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function snapshot(kvPath: string): Promise<string[]> {
-  const kv = await Deno.openKv(kvPath);
-  try {
-    const rows: string[] = [];
-    for await (const e of kv.list({ prefix: [] })) {
-      rows.push(`${JSON.stringify(e.key)}@${e.versionstamp}`);
-    }
-    return rows;
-  } finally {
-    kv.close();
-  }
-}
 
 /** What a demo start leaves: the stamps, its mark, its generated key. */
 async function demoStore(kvPath: string): Promise<string> {
@@ -60,14 +30,10 @@ async function demoStore(kvPath: string): Promise<string> {
   }
 }
 
-function startServer(env: Record<string, string>) {
-  return spawnCollected(Deno.execPath(), ["run", "-A", "--quiet", "main.ts"], childEnv(env));
-}
-
 const WAS_DEMO = /this store was the demo's; from now on demo mode refuses it/;
 
 Deno.test("a demo store served with a Stripe key: marked at that start, said once, no demo store from then on", async () => {
-  await withDir(async (dir) => {
+  await withDir("served_live_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     await demoStore(kvPath);
     const live = {
@@ -112,7 +78,7 @@ Deno.test("a demo store served with a Stripe key: marked at that start, said onc
 });
 
 Deno.test("a store served live keeps none of its demo key: the CLI without AUDIT_SIGNING_KEY is refused", async () => {
-  await withDir(async (dir) => {
+  await withDir("served_live_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     await demoStore(kvPath);
     const kv = await Deno.openKv(kvPath);
@@ -141,7 +107,7 @@ Deno.test("a store served live keeps none of its demo key: the CLI without AUDIT
 });
 
 Deno.test("the CLI's hint to start the demo first: on a new store only, never on another's", async () => {
-  await withDir(async (dir) => {
+  await withDir("served_live_", async (dir) => {
     const fresh = await admin(
       { KV_PATH: `${dir}/new/kv.sqlite3` },
       ...["create", "--email", "a@example.com", "--role", "admin"],
@@ -169,7 +135,7 @@ const WRONG =
   /AUDIT_SIGNING_KEY opens none of the sealed TOTP secrets in the store at .*: it is not the key the server runs with; nothing was written\. Set AUDIT_SIGNING_KEY to the key the server runs with/;
 
 Deno.test("the admin CLI with an AUDIT_SIGNING_KEY that opens none of the store's second factors: refused, nothing written", async () => {
-  await withDir(async (dir) => {
+  await withDir("served_live_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     const first = await admin(
       { KV_PATH: kvPath, AUDIT_SIGNING_KEY: PROD_KEY, STRIPE_SECRET_KEY: "sk_test_prod" },
@@ -205,7 +171,7 @@ Deno.test("the admin CLI with an AUDIT_SIGNING_KEY that opens none of the store'
 });
 
 Deno.test("backfill with an AUDIT_SIGNING_KEY that opens none of the store's second factors: exit 1, nothing written", async () => {
-  await withDir(async (dir) => {
+  await withDir("served_live_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     const first = await admin(
       { KV_PATH: kvPath, AUDIT_SIGNING_KEY: PROD_KEY, STRIPE_SECRET_KEY: "sk_test_prod" },

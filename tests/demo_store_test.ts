@@ -7,7 +7,6 @@
  * earlier version's demo made keeps working.
  */
 import assert from "node:assert/strict";
-import { adminCli } from "../cli/admin.ts";
 import { keys } from "../kv/keys.ts";
 import { claimDemoSeeding } from "../kv/demo.ts";
 import { loadOrCreateSecret } from "../kv/secrets.ts";
@@ -17,24 +16,7 @@ import type { SecondFactorRecord } from "../kv/identity_factors.ts";
 import { runDoctor } from "../cli/doctor.ts";
 import { childEnv, freePort } from "./helpers/kv_connect/mod.ts";
 import { spawnCollected } from "./helpers/child_process.ts";
-
-const PROD_KEY = "production-signing-key-0123456789abcdef";
-
-async function admin(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await adminCli(args, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-}
-
-async function withDir(fn: (dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "demo_store_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { admin, PROD_KEY, snapshot, startServer, withDir } from "./helpers/demo_store.ts";
 
 /** A deployment's store: its first admin made with the CLI, run with the deployment's keys. */
 async function productionStore(kvPath: string): Promise<string> {
@@ -46,22 +28,8 @@ async function productionStore(kvPath: string): Promise<string> {
   return JSON.parse(made.stdout).id;
 }
 
-/** Every key with its versionstamp: what "nothing was written" compares. */
-async function snapshot(kvPath: string): Promise<string[]> {
-  const kv = await Deno.openKv(kvPath);
-  try {
-    const rows: string[] = [];
-    for await (const e of kv.list({ prefix: [] })) {
-      rows.push(`${JSON.stringify(e.key)}@${e.versionstamp}`);
-    }
-    return rows;
-  } finally {
-    kv.close();
-  }
-}
-
 Deno.test("admin create and reset-2fa without AUDIT_SIGNING_KEY on a deployment's store: refused naming it, nothing written", async () => {
-  await withDir(async (dir) => {
+  await withDir("demo_store_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     const id = await productionStore(kvPath);
     const before = await snapshot(kvPath);
@@ -83,7 +51,7 @@ Deno.test("admin create and reset-2fa without AUDIT_SIGNING_KEY on a deployment'
 });
 
 Deno.test("admin create without AUDIT_SIGNING_KEY where no store is yet: refused, nothing made", async () => {
-  await withDir(async (dir) => {
+  await withDir("demo_store_", async (dir) => {
     const r = await admin(
       { KV_PATH: `${dir}/new/kv.sqlite3` },
       ...["create", "--email", "a@example.com", "--role", "admin"],
@@ -95,7 +63,7 @@ Deno.test("admin create without AUDIT_SIGNING_KEY where no store is yet: refused
 });
 
 Deno.test("a demo store an earlier version made: the admin CLI seals with the key kept there, as before", async () => {
-  await withDir(async (dir) => {
+  await withDir("demo_store_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     // what an earlier demo start left: the layout stamp, the generated key, the seeding's mark
     const kv = await Deno.openKv(kvPath);
@@ -125,7 +93,7 @@ Deno.test("a demo store an earlier version made: the admin CLI seals with the ke
 });
 
 Deno.test("backfill without AUDIT_SIGNING_KEY on a deployment's store: exit 1 naming it, nothing written", async () => {
-  await withDir(async (dir) => {
+  await withDir("demo_store_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     await productionStore(kvPath);
     const before = await snapshot(kvPath);
@@ -140,12 +108,8 @@ Deno.test("backfill without AUDIT_SIGNING_KEY on a deployment's store: exit 1 na
   });
 });
 
-function startServer(env: Record<string, string>) {
-  return spawnCollected(Deno.execPath(), ["run", "-A", "--quiet", "main.ts"], childEnv(env));
-}
-
 Deno.test("demo mode on a deployment's store: refused, nothing written, DEMO=1 or not", async () => {
-  await withDir(async (dir) => {
+  await withDir("demo_store_", async (dir) => {
     const kvPath = `${dir}/kv.sqlite3`;
     await productionStore(kvPath);
     const before = await snapshot(kvPath);
