@@ -53,11 +53,21 @@ function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 const BUILDERS = new Set(["check", "mutate", "sum", "min", "max", "set", "delete", "enqueue"]);
 
 function boundedAtomic(op: Deno.AtomicOperation, ms: number): Deno.AtomicOperation {
+  const commit = op.commit.bind(op);
+  const boundedCommit = () => bounded(commit(), ms, "kv commit");
+  // a `commit` set on the wrapper (one that wraps it in turn, as a test counting commits does)
+  // is kept on the wrapper: set on the operation, it would call itself through the wrapper
+  let ownCommit: unknown;
   const wrapped: Deno.AtomicOperation = new Proxy(op, {
+    set(target, prop, value) {
+      if (prop !== "commit") return Reflect.set(target, prop, value, target);
+      ownCommit = value;
+      return true;
+    },
     get(target, prop) {
+      if (prop === "commit") return ownCommit ?? boundedCommit;
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
-      if (prop === "commit") return () => bounded(target.commit(), ms, "kv commit");
       if (typeof prop === "string" && BUILDERS.has(prop)) {
         return (...args: unknown[]) => {
           value.apply(target, args);
@@ -84,8 +94,15 @@ function boundedList<T>(iter: Deno.KvListIterator<T>, ms: number): Deno.KvListIt
 
 /** Reads and writes of `kv`, each bounded by `ms` (see above); `close` and the rest as they are. */
 export function withKvDeadline(kv: Deno.Kv, ms = KV_DEADLINE_MS): Deno.Kv {
+  // a method set on the wrapper (one wrapping it in turn) is kept on the wrapper, as for commit
+  const own = new Map<PropertyKey, unknown>();
   return new Proxy(kv, {
+    set(_target, prop, value) {
+      own.set(prop, value);
+      return true;
+    },
     get(target, prop) {
+      if (own.has(prop)) return own.get(prop);
       const value = Reflect.get(target, prop, target);
       if (typeof value !== "function") return value;
       switch (prop) {

@@ -75,6 +75,35 @@ Deno.test("a store that answers: the wrapper changes nothing", async () => {
   }
 });
 
+Deno.test("a commit or atomic wrapped again on the wrapper (as retryLockedCommits or a counting test does) calls through, once", async () => {
+  const raw = await Deno.openKv(":memory:");
+  try {
+    const kv = withKvDeadline(raw, 1_000);
+    // kv.atomic replaced on the wrapper, calling the one it replaced
+    let atomics = 0;
+    const atomic = kv.atomic.bind(kv);
+    kv.atomic = () => {
+      atomics++;
+      const op = atomic();
+      // and commit replaced on the operation, calling the one it replaced
+      const commit = op.commit.bind(op);
+      op.commit = () => {
+        commits++;
+        return commit();
+      };
+      return op;
+    };
+    let commits = 0;
+    const res = await kv.atomic().set(["k"], 1).commit();
+    assert.ok(res.ok);
+    assert.equal(atomics, 1);
+    assert.equal(commits, 1);
+    assert.equal((await raw.get(["k"])).value, 1);
+  } finally {
+    raw.close();
+  }
+});
+
 Deno.test("settleWithin: done, cut, or the step's own failure", async () => {
   assert.equal(await settleWithin(Promise.resolve(1), 100), "done");
   assert.equal(await settleWithin(null, 100), "done");
