@@ -6,7 +6,11 @@ import { z } from "zod";
 
 import { cronScheduleProblem } from "./core/cron_schedule.ts";
 import { parseAddressRule } from "./core/net.ts";
-import { currencyProblem } from "./domain/currencies.ts";
+import {
+  amountFor,
+  type CurrencyAmounts,
+  parseCurrencyAmounts,
+} from "./domain/currency_amounts.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 
 /** Where a local store lives when KV_PATH is not set (README, Quick start). */
@@ -22,51 +26,14 @@ const intIn = (name: string, min: number, max: number) =>
     ),
   );
 
-/**
- * Minor units per currency: one number for every currency, or a map such as
- * `default=50000,jpy=75000` (README, "Refund approval policy").
- */
-export interface CurrencyAmounts {
-  /** for currencies the map does not name; null = none (then 0 applies) */
-  default: number | null;
-  currencies: Record<string, number>;
-}
-
-/** The amount `map` sets for `currency` (a currency it does not name uses `default`, else 0). */
-export function amountFor(map: CurrencyAmounts, currency: string): number {
-  return map.currencies[currency.toLowerCase()] ?? map.default ?? 0;
-}
+export { amountFor, type CurrencyAmounts };
 
 const currencyAmounts = (name: string) =>
   z.string().transform((raw, ctx): CurrencyAmounts => {
-    const fail = (message: string) => {
-      ctx.addIssue({ code: "custom", message: `${name} ${message}` });
-      return z.NEVER;
-    };
-    if (/^\d+$/.test(raw.trim())) {
-      const n = Number(raw.trim());
-      if (!Number.isSafeInteger(n)) return fail("is too large");
-      return { default: n, currencies: {} };
-    }
-    const out: CurrencyAmounts = { default: null, currencies: {} };
-    for (const part of raw.split(",")) {
-      const m = /^\s*(default|[a-z]{3})\s*=\s*(\d+)\s*$/.exec(part.toLowerCase());
-      if (!m || !Number.isSafeInteger(Number(m[2]))) {
-        return fail(
-          "must be a whole number of minor units, or a list such as default=50000,jpy=75000",
-        );
-      }
-      // a key given twice: the last would silently win, and a typo could lower a control
-      if (m[1] === "default" ? out.default !== null : Object.hasOwn(out.currencies, m[1])) {
-        return fail(`names "${m[1]}" twice; give each currency (and default) once`);
-      }
-      // a misspelt currency would silently fall back to default (README, "Refund approval policy")
-      const unknown = m[1] === "default" ? null : currencyProblem(m[1]);
-      if (unknown) return fail(`key ${unknown}`);
-      if (m[1] === "default") out.default = Number(m[2]);
-      else out.currencies[m[1]] = Number(m[2]);
-    }
-    return out;
+    const parsed = parseCurrencyAmounts(raw);
+    if (!("problem" in parsed)) return parsed;
+    ctx.addIssue({ code: "custom", message: `${name} ${parsed.problem}` });
+    return z.NEVER;
   });
 
 /** A schedule `Deno.cron` takes and that fires (README, Configuration). */
