@@ -36,7 +36,7 @@ import { DemoError, startDemo } from "./cli/demo.ts";
 import { StatusLine, STDOUT } from "./cli/status_line.ts";
 import { watchAncestors } from "./cli/ancestry.ts";
 import { closeServer } from "./core/server_close.ts";
-import { settleWithin } from "./core/deadline.ts";
+import { finishWithin } from "./core/deadline.ts";
 import { withKvDeadline } from "./kv/deadline.ts";
 import { createMetrics } from "./core/metrics.ts";
 import { knowCronTasks, timedCronRun } from "./services/metrics.ts";
@@ -254,13 +254,20 @@ async function shutdown(reason: string) {
   }
   // the job pass ran beside the drain: it has what is left of the drain's time (at least 1 s)
   const jobTime = Math.max(1_000, DRAIN_DEADLINE_MS - (performance.now() - stoppingSince));
-  await finish("the running job pass", () => jobRun, jobTime);
-  await finish(
+  const warn = (msg: string, fields: Record<string, unknown>) => log.warn(msg, fields);
+  await finishWithin("the running job pass", () => jobRun, jobTime, warn);
+  await finishWithin(
     "flushing the identity throttle's counts",
     () => services.identity.close(),
     STEP_DEADLINE_MS,
+    warn,
   );
-  await finish("closing the demo's Stripe emulator", () => demo?.close(), STEP_DEADLINE_MS);
+  await finishWithin(
+    "closing the demo's Stripe emulator",
+    () => demo?.close(),
+    STEP_DEADLINE_MS,
+    warn,
+  );
   for (const handle of [kvReads, kv]) {
     try {
       handle?.close();
@@ -272,23 +279,6 @@ async function shutdown(reason: string) {
   Deno.exit(0);
 }
 
-/**
- * One step of the stop, waited for up to `ms`: a step cut short, or failed, is named in a
- * warning and the stop goes on (what it left undone: README, "Quick start").
- */
-async function finish(
-  what: string,
-  step: () => Promise<unknown> | null | undefined,
-  ms: number,
-): Promise<void> {
-  try {
-    if (await settleWithin(step(), ms) === "cut") {
-      log.warn(`stopping without waiting longer for ${what}`, { waited_ms: Math.round(ms) });
-    }
-  } catch (error) {
-    log.warn(`stopping: ${what} failed`, { error });
-  }
-}
 // a signal before the watch below has started stops nothing of it (it was not yet watching)
 let stopWatching = () => {};
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));

@@ -46,3 +46,22 @@ export async function settleWithin(
     clearTimeout(timer);
   }
 }
+
+/**
+ * One step of a stop, waited for up to `ms`: a step cut short, or failed, is named through
+ * `warn` and the caller goes on (main.ts's shutdown; README, "Quick start").
+ */
+export async function finishWithin(
+  what: string,
+  step: () => Promise<unknown> | null | undefined,
+  ms: number,
+  warn: (msg: string, fields: Record<string, unknown>) => void,
+): Promise<void> {
+  try {
+    if (await settleWithin(step(), ms) === "cut") {
+      warn(`stopping without waiting longer for ${what}`, { waited_ms: Math.round(ms) });
+    }
+  } catch (error) {
+    warn(`stopping: ${what} failed`, { error });
+  }
+}

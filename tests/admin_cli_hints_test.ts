@@ -14,6 +14,21 @@ const SIGNING_KEY = "cli-hints-signing-key-0123456789abcdef";
 const run = (kvPath: string, ...args: string[]) =>
   admin({ KV_PATH: kvPath, AUDIT_SIGNING_KEY: SIGNING_KEY }, ...args);
 
+/** `create` of a@example.com as admin on the store at `path`: its id */
+async function createAdmin(path: string): Promise<string> {
+  const created = await run(
+    path,
+    "create",
+    "--email",
+    "a@example.com",
+    "--role",
+    "admin",
+    "--json",
+  );
+  assert.equal(created.code, 0, created.stderr);
+  return JSON.parse(created.stdout).id;
+}
+
 /** how often `part` occurs in `text` */
 const count = (text: string, part: string) => text.split(part).length - 1;
 
@@ -29,17 +44,7 @@ async function withStore(fn: (path: string) => Promise<void>) {
 Deno.test("admin CLI hints carry the store's KV_PATH, shell-quoted", async () => {
   await withStore(async (path) => {
     const quoted = `KV_PATH='${path}' deno task admin`;
-    const created = await run(
-      path,
-      "create",
-      "--email",
-      "a@example.com",
-      "--role",
-      "admin",
-      "--json",
-    );
-    assert.equal(created.code, 0, created.stderr);
-    const id = JSON.parse(created.stdout).id;
+    const id = await createAdmin(path);
 
     // the email exists: the hints name rotate-token, reset-2fa and enable on this store
     const again = await run(path, "create", "--email", "a@example.com", "--role", "operator");
@@ -71,17 +76,7 @@ Deno.test("admin list on a store with no admins names the create line on that st
 
 Deno.test("admin enable/disable/set-role on an account already so: says it, writes nothing", async () => {
   await withStore(async (path) => {
-    const created = await run(
-      path,
-      "create",
-      "--email",
-      "a@example.com",
-      "--role",
-      "admin",
-      "--json",
-    );
-    assert.equal(created.code, 0, created.stderr);
-    const id = JSON.parse(created.stdout).id;
+    const id = await createAdmin(path);
     const before = JSON.parse((await run(path, "list", "--json")).stdout)[0];
 
     const enable = await run(path, "enable", "--id", id);

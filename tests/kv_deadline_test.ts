@@ -8,7 +8,7 @@ import { isKvUnavailable, withKvDeadline } from "../kv/deadline.ts";
 import { AppError } from "../core/errors.ts";
 import { openRemoteKv, startKvConnect } from "./helpers/kv_connect/mod.ts";
 import { ACCESS_TOKEN } from "./helpers/kv_connect/mod.ts";
-import { settleWithin } from "../core/deadline.ts";
+import { finishWithin, settleWithin } from "../core/deadline.ts";
 
 async function refusedWithin<T>(work: () => Promise<T>, ms: number): Promise<void> {
   const started = performance.now();
@@ -109,4 +109,17 @@ Deno.test("settleWithin: done, cut, or the step's own failure", async () => {
   assert.equal(await settleWithin(null, 100), "done");
   assert.equal(await settleWithin(new Promise(() => {}), 50), "cut");
   await assert.rejects(settleWithin(Promise.reject(new Error("boom")), 100), /boom/);
+});
+
+Deno.test("finishWithin: a step that ends says nothing; one cut or failed is named, and the stop goes on", async () => {
+  const said: string[] = [];
+  const warn = (msg: string) => void said.push(msg);
+  await finishWithin("quick", () => Promise.resolve(), 1_000, warn);
+  await finishWithin("none", () => undefined, 1_000, warn);
+  await finishWithin("slow", () => new Promise(() => {}), 20, warn);
+  await finishWithin("broken", () => Promise.reject(new Error("x")), 1_000, warn);
+  assert.deepEqual(said, [
+    "stopping without waiting longer for slow",
+    "stopping: broken failed",
+  ]);
 });
