@@ -119,7 +119,7 @@ export const files = adminRoute({
             evidence_field: z.enum(EVIDENCE_FILE_FIELDS).optional().openapi({
               description: "which file field of the draft takes it (default `uncategorized_file`)",
             }),
-          }),
+          }).strict(),
         },
       },
     },

@@ -139,3 +139,29 @@ Deno.test("two files in one upload are 422 saying to send one file per request; 
     assert.equal((await w.stripe.files.list()).data.length, 0);
   });
 });
+
+Deno.test("an upload with a part the route does not take (a misspelled evidence_field) is 422 naming it; nothing is uploaded", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    const form = new FormData();
+    form.append("file", new Blob([PNG], { type: "image/png" }), "receipt.png");
+    form.append("evidence_feild", "receipt");
+    const encoded = new Response(form);
+    const res = await w.t.app.request(`${API}/disputes/${dispute.id}/files`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${w.operator.token}`,
+        "content-type": encoded.headers.get("content-type")!,
+      },
+      body: new Uint8Array(await encoded.arrayBuffer()),
+    });
+    const problem = await res.json();
+    assert.equal(res.status, 422, JSON.stringify(problem));
+    assert.equal(problem.code, "validation_failed");
+    const named = problem.errors.find((e: { path: string }) => e.path === "body.evidence_feild");
+    assert.ok(named, JSON.stringify(problem.errors));
+    assert.match(named.message, /evidence_field/);
+    assert.equal((await w.stripe.files.list()).data.length, 0);
+    assert.equal((await w.t.services.disputes.get(dispute.id)).draft, null);
+  });
+});

@@ -19,9 +19,6 @@ const METHODS = ["get", "put", "post", "delete", "patch"];
 const OPEN: Record<string, string> = {
   "POST /api/webhooks/stripe application/json":
     "a Stripe event: Stripe adds fields with every API version; it is judged by its signature",
-  "POST /api/admin/payments/disputes/{id}/files multipart/form-data":
-    "form parts other than `file` and `evidence_field` are not refused (the unknown-name " +
-    "check reads JSON bodies)",
   "#/components/schemas/FraudRulePatch.amounts":
     "a map from currency (its keys' pattern) to an amount: the keys are currencies, not fields",
   "#/components/schemas/FraudRulePatch.watch_amounts":
