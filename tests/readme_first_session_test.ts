@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
-import { createAdmin, currentOtp, otpHeaders } from "./helpers/identity.ts";
+import { adminContext, createAdmin, currentOtp, otpHeaders, sendJson } from "./helpers/identity.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const SECTION = README.slice(
@@ -48,22 +48,24 @@ Deno.test("README first session: a curl that writes a file fails visibly on an e
   for (const c of toFile) assert.match(c, /--fail-with-body\b/, c);
 });
 
-Deno.test("README's chain check: ok on an export, the problem printed (no KeyError) on a refusal", async () => {
+/** The README's Python chain check, as printed, run on `file`. */
+async function check(file: string) {
   const script = /python3 - audit\.jsonl <<'PY'\n([\s\S]*?)\nPY\n/.exec(SECTION)![1];
-  const check = async (file: string) => {
-    const out = await new Deno.Command("python3", {
-      args: ["-", file],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = out.stdin.getWriter();
-    await w.write(new TextEncoder().encode(script));
-    await w.close();
-    const r = await out.output();
-    const d = new TextDecoder();
-    return { code: r.code, text: d.decode(r.stdout) + d.decode(r.stderr) };
-  };
+  const out = await new Deno.Command("python3", {
+    args: ["-", file],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = out.stdin.getWriter();
+  await w.write(new TextEncoder().encode(script));
+  await w.close();
+  const r = await out.output();
+  const d = new TextDecoder();
+  return { code: r.code, text: d.decode(r.stdout) + d.decode(r.stderr) };
+}
+
+Deno.test("README's chain check: ok on an export, the problem printed (no KeyError) on a refusal", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await withTestApp(async (t) => {
@@ -87,6 +89,70 @@ Deno.test("README's chain check: ok on an export, the problem printed (no KeyErr
     assert.doesNotMatch(refused.text, /KeyError|Traceback/, refused.text);
     assert.match(refused.text, /otp_replayed/);
     assert.match(refused.text, /not an audit entry|no entries/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Numbers JavaScript's JSON.stringify writes otherwise than Python's json.dumps
+ * (README "A first session, in curl": the number encoding).
+ */
+const NUMBERS = {
+  tiny: 5e-7,
+  small: 1e-5,
+  tenth: 0.1,
+  big: 1e21,
+  wide: 123456789012345680000,
+  e16: 1e16,
+  negatives: [-0.5, -1.25e-8, -0.000123],
+  third: 1 / 3,
+  whole: 42,
+  minus_zero: -0,
+};
+
+Deno.test("README's chain check: numbers as JavaScript writes them (5e-7, 1e21), keys in UTF-16 order and a lone surrogate pass; an altered entry fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await withTestApp(async (t) => {
+      const admin = await createAdmin(t, "admin");
+      // a rule level only a person types: the export holds "watch_at":5e-7
+      const rule = await sendJson(
+        t,
+        "PUT",
+        "/api/admin/payments/fraud/rules/amount_anomaly",
+        otpHeaders(t, admin),
+        { watch_at: 0.0000005 },
+      );
+      assert.equal(rule.status, 200, JSON.stringify(rule.body));
+      await t.services.audit.record(adminContext(admin), {
+        action: "test.numbers",
+        target: null,
+        result: "ok",
+        after: { ...NUMBERS, keys: { "\u{1F600}": 1, "\uFF01": 2 } },
+        // JavaScript sorts 😀 (D83D DE00) before ！ (FF01), by UTF-16 code units; and a lone
+        // surrogate a person typed is stored and escaped as \ud800
+        reason: "typed \ud800 alone",
+      });
+      const res = await t.app.request(
+        "/api/admin/payments/audit-log/export?format=jsonl",
+        { headers: otpHeaders(t, admin) },
+      );
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      for (const n of ["5e-7", "0.00001", "0.1", "1e+21", "123456789012345680000", "-1.25e-8"]) {
+        assert.ok(text.includes(n), `the export holds ${n}`);
+      }
+      await Deno.writeTextFile(`${dir}/audit.jsonl`, text);
+      // the same export with one number changed, its hashes left as they were
+      await Deno.writeTextFile(`${dir}/altered.jsonl`, text.replace(":5e-7", ":6e-7"));
+    });
+    const ok = await check(`${dir}/audit.jsonl`);
+    assert.equal(ok.code, 0, ok.text);
+    assert.match(ok.text, /^ok: last seq \d+ hash [0-9a-f]{64}$/m);
+    const altered = await check(`${dir}/altered.jsonl`);
+    assert.notEqual(altered.code, 0, altered.text);
+    assert.match(altered.text, /hash_mismatch/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
