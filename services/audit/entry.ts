@@ -77,6 +77,16 @@ function capped(s: string | null | undefined, max = FIELD_MAX): string | null {
   return s.length > max ? s.slice(0, max) + "…[truncated]" : s;
 }
 
+/**
+ * Text a client wrote (a header, a note): masked as logs are (README
+ * "Security"), then capped, so the cap never cuts a secret to a tail the
+ * masking no longer recognizes. A string with no secret is kept as it is.
+ */
+function maskedCapped(s: string | null | undefined, max = FIELD_MAX): string | null {
+  if (s === undefined || s === null) return null;
+  return capped(maskString(s), max);
+}
+
 export function pendingEntry(ctx: CallContext, input: AuditInput): PendingEntry {
   return {
     actor: {
@@ -90,13 +100,13 @@ export function pendingEntry(ctx: CallContext, input: AuditInput): PendingEntry 
       : null,
     before: snapshot(input.before),
     after: snapshot(input.after),
-    reason: input.reason ? maskString(capped(input.reason, REASON_MAX)!) : null,
+    reason: input.reason ? maskedCapped(input.reason, REASON_MAX) : null,
     result: input.result,
     second_factor: ctx.second_factor,
     request_id: capped(ctx.request?.request_id),
     ip: capped(ctx.request?.ip),
-    user_agent: capped(ctx.request?.user_agent),
-    idempotency_key: capped(ctx.idempotency_key),
+    user_agent: maskedCapped(ctx.request?.user_agent),
+    idempotency_key: maskedCapped(ctx.idempotency_key),
     stripe_request_id: capped(input.stripe?.request_id),
     stripe_idempotency_key: capped(input.stripe?.idempotency_key),
   };
