@@ -20,6 +20,18 @@ export interface RequestMeta {
   user_agent: string | null;
 }
 
+/**
+ * What a request set out to do, for the entry that refuses it before its
+ * handler runs (a wrong second factor): the method, the operation's path as
+ * the OpenAPI document writes it (`/api/admin/payments/refunds/{id}/approve`)
+ * and the path's parameters (the refund's id). Never a code or a token.
+ */
+export interface AttemptedRequest {
+  method: string;
+  path: string;
+  params?: Record<string, string>;
+}
+
 export interface CallContext {
   actor: Actor;
   request: RequestMeta | null;

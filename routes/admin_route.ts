@@ -16,6 +16,7 @@ import { errorResponses } from "../openapi/schemas.ts";
 import { headerRef, IF_NONE_MATCH_PARAMETER, NOT_MODIFIED_RESPONSE } from "../openapi/headers.ts";
 import { type Permission, PERMISSIONS } from "../domain/permissions.ts";
 import type { ErrorCode, FieldError } from "../core/errors.ts";
+import type { AttemptedRequest } from "../domain/actor.ts";
 import {
   DEFAULT_BODY_LIMIT,
   gateBody,
@@ -86,6 +87,7 @@ export function guard(
       await identity.verifySecondFactor(principal, {
         otp: c.req.header("x-otp-code"),
         stepUp: c.req.header("x-step-up"),
+        attempted: attemptedRequest(c),
       }, meta);
       c.set("principal", { ...principal, second_factor: true });
     }
@@ -96,6 +98,22 @@ export function guard(
 }
 
 const GUARDS = new WeakSet<object>();
+
+/**
+ * What the request sets out to do, for the entry of a refused second factor:
+ * the method, the route's path as the OpenAPI document writes it (`{id}`, not
+ * Hono's `:id`) and its path parameters, already checked against the route's
+ * schemas (validatesEarly) so they hold ids, not whatever a client typed.
+ */
+function attemptedRequest(c: Context<AppEnv>): AttemptedRequest {
+  const path = c.req.routePath.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");
+  const params = c.req.param() as Record<string, string>;
+  return {
+    method: c.req.method,
+    path,
+    ...(Object.keys(params).length ? { params: { ...params } } : {}),
+  };
+}
 
 /** Whether a route's handler is the admin guard: its path is on the private admin surface. */
 export function isAdminGuard(handler: unknown): boolean {

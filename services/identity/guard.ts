@@ -145,13 +145,13 @@ export function createGuard(parts: GuardParts): IdentityGuard {
       }
       if (stepUp) {
         try {
-          return await verifyStepUp(d, ctx, principal.token_hash, stepUp);
+          return await verifyStepUp(d, ctx, principal.token_hash, stepUp, factor.attempted);
         } catch (e) {
           // A stale step-up token with a fresh code still gets through on the code.
           if (!otp || !(e instanceof AppError) || e.code !== "step_up_expired") throw e;
         }
       }
-      await consumeCode(d, ctx, otp!, "header.x-otp-code");
+      await consumeCode(d, ctx, otp!, "header.x-otp-code", undefined, factor.attempted);
     },
   };
 }

@@ -9,7 +9,7 @@
  */
 import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
-import type { CallContext } from "../../domain/actor.ts";
+import type { AttemptedRequest, CallContext } from "../../domain/actor.ts";
 import { type AuditInput, type AuditService } from "../audit/mod.ts";
 import { AppError, type FieldError } from "../../core/errors.ts";
 import { type IdentityKeys, newRecoveryCodes, RECOVERY_CODE_FORMAT } from "./crypto.ts";
@@ -85,9 +85,20 @@ export type OnAccepted<T> = (
 ) => Promise<{ value: T; audit: AuditInput[] }>;
 
 /**
+ * The factor's entries, on the admin as ever, with what the request carrying
+ * the code set out to do (`after.attempted`), so an auditor reading a refusal
+ * sees which action it stopped (README "Second factor").
+ */
+export function naming(audit: AuditInput[], attempted?: AttemptedRequest): AuditInput[] {
+  if (!attempted) return audit;
+  return audit.map((a) => ({ ...a, after: { ...(a.after as object | undefined), attempted } }));
+}
+
+/**
  * Checks `code` (6-digit TOTP or `xxxx-xxxx` recovery code) for `ctx.actor`,
  * consumes it, and commits `onAccepted`'s mutations in the same atomic op.
- * `field` names the code in validation errors (`header.x-otp-code`, `body.code`).
+ * `field` names the code in validation errors (`header.x-otp-code`, `body.code`);
+ * `attempted` is the request the code came with, named in the factor's entries.
  */
 export async function consumeCode<T>(
   d: SecondFactorDeps,
@@ -95,18 +106,20 @@ export async function consumeCode<T>(
   code: string,
   field: string,
   onAccepted?: OnAccepted<T>,
+  attempted?: AttemptedRequest,
 ): Promise<T | null> {
   const adminId = ctx.actor.id;
   const kind = /^\d{6}$/.test(code) ? "totp" : RECOVERY_CODE_FORMAT.test(code) ? "recovery" : null;
   if (kind === null) {
     const message = "must be the 6-digit code from your authenticator app, or a recovery code " +
       "like abcd-2345";
-    await d.audit.record(ctx, {
+    const [entry] = naming([{
       action: "auth.otp_failed",
       target: { type: "admin", id: adminId },
       result: "denied",
       reason: "malformed code",
-    });
+    }], attempted);
+    await d.audit.record(ctx, entry);
     const errors: FieldError[] = [{ path: field, message }];
     throw new AppError("otp_invalid", `${field} ${message}`, { errors });
   }
@@ -132,14 +145,14 @@ export async function consumeCode<T>(
           : { value: null, audit: [] };
         return {
           value: { outcome: "ok", lockedUntil: null, extra: accepted.value } as Attempt<T>,
-          audit: [...accepted.audit, ...judged.audit],
+          audit: [...accepted.audit, ...naming(judged.audit, attempted)],
         };
       }
       case "replayed":
         op.check(entry); // decided on this read: a change in between runs it again
         return {
           value: { outcome: "replayed", ...none, replayedKind: judged.kind } as Attempt<T>,
-          audit: judged.audit,
+          audit: naming(judged.audit, attempted),
         };
     }
     if (judged.write === null) {
@@ -155,7 +168,7 @@ export async function consumeCode<T>(
         triesLeft: judged.triesLeft,
         lockedNow: judged.outcome === "locked",
       } as Attempt<T>,
-      audit: judged.audit,
+      audit: naming(judged.audit, attempted),
     };
   };
 

@@ -3,10 +3,10 @@
  * `X-OTP-Code` until it expires, for the admin and bearer token it was issued
  * to only. A second-factor reset revokes it (it names the enrolment).
  */
-import type { CallContext } from "../../domain/actor.ts";
+import type { AttemptedRequest, CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { hashToken, newStepUpToken, STEP_UP_TOKEN_FORMAT } from "./crypto.ts";
-import { consumeCode, type SecondFactorDeps } from "./second_factor.ts";
+import { consumeCode, naming, type SecondFactorDeps } from "./second_factor.ts";
 import {
   addCreateStepUp,
   getStepUpWithFactor,
@@ -52,6 +52,7 @@ export async function verifyStepUp(
   ctx: CallContext,
   bearerTokenHash: string,
   stepUp: string,
+  attempted?: AttemptedRequest,
 ): Promise<void> {
   if (!STEP_UP_TOKEN_FORMAT.test(stepUp)) {
     throw new AppError(
@@ -71,12 +72,13 @@ export async function verifyStepUp(
     ctx.actor.id,
   );
   if (g && (g.admin_id !== ctx.actor.id || g.token_hash !== bearerTokenHash)) {
-    await d.audit.record(ctx, {
+    const [entry] = naming([{
       action: "auth.step_up_refused",
       target: { type: "admin", id: ctx.actor.id },
       result: "denied",
       reason: "step-up token presented by another admin or with another bearer token",
-    });
+    }], attempted);
+    await d.audit.record(ctx, entry);
     throw new AppError(
       "step_up_expired",
       "this step-up token was issued to another admin or bearer token; step up again",

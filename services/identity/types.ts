@@ -1,6 +1,6 @@
 /** What the identity service offers (the guard's checks, accounts) and what it is built with. */
 import type { AuditService } from "../audit/mod.ts";
-import type { CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
+import type { AttemptedRequest, CallContext, Principal, RequestMeta } from "../../domain/actor.ts";
 import type { Permission } from "../../domain/permissions.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -35,7 +35,8 @@ export interface IdentityGuard {
   authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
   verifySecondFactor(
     principal: Principal,
-    factor: { otp?: string; stepUp?: string },
+    /** `attempted`: what the request does, named in the entry of a refused factor */
+    factor: { otp?: string; stepUp?: string; attempted?: AttemptedRequest },
     meta: RequestMeta,
   ): Promise<void>;
 }
