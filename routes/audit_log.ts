@@ -56,9 +56,11 @@ const FilterQuery = z.object({
     .optional().openapi({
       param: { name: "actor", in: "query" },
       pattern: ACTOR_PATTERN,
-      description: "actor id: an admin's (`adm_…`, 26 characters after `adm_`), `me` for the " +
-        "caller's own, or a job's as entries show it in `actor.id`: " +
-        SYSTEM_ACTOR_IDS.map((id) => `\`${id}\``).join(", ") + "; anything else is 422, e.g. `me`",
+      description: "whose entries: `me` for the caller's own, an admin's id (`adm_…`, 26 " +
+        "characters after `adm_`), or a job's id as entries show it in `actor.id`: " +
+        SYSTEM_ACTOR_IDS.map((id) => `\`${id}\``).join(", ") +
+        "; any other value (an email, a name, an id in another shape such as `adm_nope`) " +
+        "is 422 on `query.actor`, never an empty page",
     }),
   action: z.string().max(200, ACTION_HINT).regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/, ACTION_HINT)
     .optional().openapi({

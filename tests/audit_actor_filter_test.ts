@@ -169,3 +169,29 @@ Deno.test("every systemContext( call outside the tests takes a registered id, im
   assert.ok(isSystemActorId(stripeContext("evt_1").actor.id));
   assert.equal(isSystemActorId("cron:nope"), false);
 });
+
+Deno.test("the document's actor parameter says me is accepted, and names as 422 only what is refused", async () => {
+  await withTestApp(async (t) => {
+    const auditor = await createAdmin(t, "auditor");
+    const doc = await (await t.app.request("/openapi.json")).json();
+    for (const path of [AUDIT, `${AUDIT}/export`]) {
+      const param = doc.paths[path].get.parameters.find((p: { name: string }) =>
+        p.name === "actor"
+      );
+      const text: string = param.description;
+      assert.match(text, /`me` for the caller's own/, path);
+      const [, refused] = text.split(/ is 422/);
+      assert.ok(refused === undefined || !refused.includes("`me`"), `${path}: ${text}`);
+      // every value the description names as refused is refused
+      const [accepted, named] = text.split(/any other value/);
+      assert.ok(named, `${path}: ${text}`);
+      assert.ok(accepted.includes("`me`"));
+      for (const [, value] of named.matchAll(/`([^`]+)`/g)) {
+        const res = await t.app.request(`${path}?actor=${encodeURIComponent(value)}`, {
+          headers: path === AUDIT ? authHeaders(auditor) : otpHeaders(t, auditor),
+        });
+        assert.equal(res.status, 422, `${path} ${value}`);
+      }
+    }
+  });
+});
