@@ -23,8 +23,9 @@ export const HEADER_COMPONENTS = {
     schema: { ...string, example: "req_01JD3Y8Z6QKQ2X5N7S9V4W1T0R" },
   },
   XClientRequestId: {
-    description: "the caller's own `X-Request-Id`, echoed when it sent one (1 to 200 " +
-      "characters of letters, digits and `-_.:`)",
+    description: "the caller's own `X-Request-Id`, echoed when it is 8 to 128 characters of " +
+      "letters, digits and `.`, `_`, `:`, `-` (`^[A-Za-z0-9._:-]{8,128}$`); one that does not " +
+      "fit is dropped (not echoed or logged, and not an error): `X-Request-Id` is then the only id",
     schema: string,
   },
   CacheControl: {

@@ -9,6 +9,7 @@ import type { AppEnv } from "./env.ts";
 import type { Logger } from "../core/log.ts";
 import type { Services } from "../services/mod.ts";
 
+/** A client's own X-Request-Id kept beside ours (README "Inputs and headers"); another is dropped. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /** HTTP's own methods (RFC 9110, and PATCH): any other is counted as `OTHER`. */

@@ -112,6 +112,36 @@ Deno.test("attack: X-Forwarded-For and X-Request-Id from the client are not writ
   }, { env: { TRUSTED_PROXIES: "10.0.0.0/8" } });
 });
 
+Deno.test("a client's X-Request-Id is echoed and logged only as README and the document say (8 to 128 characters); another is dropped for ours alone", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const bullet = readme.slice(readme.indexOf("- `X-Request-Id` is always ours"));
+  const stated = /(\d+) to (\d+) characters/.exec(bullet.slice(0, bullet.indexOf("\n- ")));
+  assert.ok(stated, "README Inputs and headers states the rule for a client's request id");
+  const [min, max] = [Number(stated[1]), Number(stated[2])];
+  const doc = JSON.parse(
+    await Deno.readTextFile(new URL("../openapi/openapi.json", import.meta.url)),
+  );
+  const header: string = doc.components.headers.XClientRequestId.description;
+  assert.ok(header.includes(`${min} to ${max} characters`), header);
+  await withTestApp(async (t) => {
+    const send = async (id: string) => {
+      t.logs.length = 0;
+      const res = await t.app.request("/healthz", { headers: { "x-request-id": id } });
+      await res.body?.cancel();
+      const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.path === "/healthz") ?? {};
+      return { echoed: res.headers.get("x-client-request-id"), logged: line.client_request_id };
+    };
+    for (const id of ["a".repeat(min), "a.b_c:d-" + "9".repeat(max - 8)]) {
+      assert.deepEqual(await send(id), { echoed: id, logged: id }, id);
+    }
+    for (
+      const id of ["abc123", "a".repeat(min - 1), "a".repeat(max + 1), "has space1", "ümlaut-id"]
+    ) {
+      assert.deepEqual(await send(id), { echoed: null, logged: undefined }, id);
+    }
+  });
+});
+
 Deno.test("admin answers say private, no-cache; secrets say no-store", async () => {
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
