@@ -80,3 +80,22 @@ Deno.test("an entry's user_agent and idempotency_key: a key with no secret kept 
   assert.equal(long.user_agent, "x".repeat(244) + " pot_****");
   assert.equal(long.idempotency_key, "k".repeat(244) + "-pot_****");
 });
+
+Deno.test("a token across character 256 of the User-Agent header is masked whole in the entry (the request's header is not cut before the audit layer masks it)", async () => {
+  await withRefundWorld(async (w) => {
+    const pay = await w.pay(5000);
+    const res = await w.t.app.request(
+      "/api/admin/payments/refunds",
+      jsonRequest("POST", {
+        ...await stepUpHeaders(w.t, w.operator),
+        "user-agent": "x".repeat(244) + " " + TOKEN,
+      }, { transaction_id: pay.txnId, amount: 1000, reason: "duplicate", note: "n" }),
+    );
+    assert.equal(res.status, 201, await res.clone().text());
+    const refundId = (await res.json()).id;
+    const entries = (await w.t.services.audit.list({ limit: 50, target: refundId })).data;
+    const mine = entries.filter((e) => e.actor.id === w.operator.id);
+    assert.ok(mine.length >= 1);
+    for (const e of mine) assert.equal(e.user_agent, "x".repeat(244) + " pot_****", e.action);
+  });
+});
