@@ -121,7 +121,10 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   summary: "Refund the alert's payments as fraudulent, through the refund path",
   description: "Each payment is refunded as `POST /refunds` would (same checks, same second " +
     "approver at or above the threshold), with the alert linked on the refund. An alert " +
-    "resolved `resolved_legitimate` is 409: its payments were judged legitimate.",
+    "resolved `resolved_legitimate` is 409: its payments were judged legitimate. A payment " +
+    "you refunded the same amount of in the last 10 minutes is refused `duplicate_suspected` " +
+    "in its result; send `confirm_duplicate` set to true (here, as on `POST /refunds`) to " +
+    "refund it again.",
   request: {
     params: AlertIdParam,
     headers: z.object({
@@ -135,7 +138,16 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     body: jsonBody(
       z.object({
         note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
-      }).strict().openapi("FraudAlertRefund"),
+        confirm_duplicate: z.boolean().optional().openapi({
+          description: "as on `POST /refunds`, passed to each payment's refund: refund a " +
+            "payment again although you asked for the same refund of it in the last 10 " +
+            "minutes (refused `duplicate_suspected` without it); default false",
+          example: false,
+        }),
+      }).strict().openapi("FraudAlertRefund", {
+        // what "Try it out" sends: the duplicate guard left on
+        example: { note: "Confirmed card testing: refund the attempts" },
+      }),
     ),
   },
   responses: {
@@ -210,11 +222,10 @@ export function fraudRoutes(services: Services) {
       return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, change), 200);
     })
     .openapi(refund, async (c) => {
-      const { note } = c.req.valid("json");
       const { replayed, ...answer } = await fraud.refundAlert(
         callContext(c),
         c.req.valid("param").id,
-        note,
+        c.req.valid("json"),
       );
       if (replayed) c.header("Idempotent-Replayed", "true");
       return c.json(answer, 200);
