@@ -78,7 +78,9 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
     "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
     "is 409. A move the alert does not allow is 409, except the move that brought it where " +
-    "it is, sent again by the same admin (a second click), which answers the alert unchanged.",
+    "it is, sent again by the same admin (a second click), which answers the alert unchanged. " +
+    "An assignee the alert already has, sent without a status, changes nothing: the alert is " +
+    "answered as it is, nothing written (no history entry, no audit, the note not kept).",
   request: {
     params: AlertIdParam,
     body: jsonBody(

@@ -150,6 +150,11 @@ async function commitUpdate(
     if (change.status && sameMoveAgain(before, ctx.actor.id, change, note)) {
       return { value: before, audit: [] }; // a second click: its answer, nothing written
     }
+    // an assignment it already has (sent again, by whoever) changes nothing: nothing written,
+    // its note neither (a note goes with a change, README "Fraud detection": workflow)
+    if (!change.status && change.assignee === before.assignee) {
+      return { value: before, audit: [] };
+    }
     if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
       const allowed = ALERT_TRANSITIONS[before.status];
       throw new AppError(
