@@ -145,7 +145,7 @@ function registerRuleApprovals({ approvals, rules }: RuleParts) {
       history: inRuleHistory,
       execute: async (_deps, request, ctx) => {
         const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
-        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
+        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version, request);
         return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
       },
     });
