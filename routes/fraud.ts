@@ -183,7 +183,9 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
         }),
         customer_id: idField("customer_id", FRAUD_SUBJECT).optional().openapi({
           description: "a customer's `cus_…` id, or a card's subject `card:<fingerprint>` " +
-            "(either unknown here: 404 on `body.customer_id`)",
+            "(either unknown here: 404 on `body.customer_id`); a card is evaluated as the " +
+            "sweep evaluates it: its own payments without a customer, and the across-customer " +
+            "check at its customers' declines kept (48 h)",
         }),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),

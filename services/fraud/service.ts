@@ -17,7 +17,7 @@ import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts"
 import { getTransaction } from "../../kv/transactions.ts";
 import { unknownTransaction } from "../../domain/transaction.ts";
 import { evaluateSubject, ofTransaction } from "./engine.ts";
-import { evaluateCards } from "./detect.ts";
+import { evaluateCards, evaluateCardSubject } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
@@ -120,7 +120,11 @@ async function analyze(
   if (!txnId && !state.history) await mustKnowSubject(kv, subject, "body.customer_id");
   const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
   const e = evaluateSubject(state, settings, pick);
-  const cards = await evaluateCards(kv, [e], settings);
+  // a card's subject: the declines of its customers too, which its own payments (without a
+  // customer) never hold, as the walks check them (README "Fraud detection", When rules run)
+  const cards = !txnId && subject.startsWith("card:")
+    ? await evaluateCardSubject(kv, subject.slice("card:".length), settings)
+    : await evaluateCards(kv, [e], settings);
   return {
     subject,
     transaction_id: txnId,
