@@ -75,9 +75,10 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/alerts/{id}",
   tags,
   summary: "Move an alert on, assign it; a note is required to resolve",
-  description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
-    "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
-    "is 409. A move the alert does not allow is 409, except the move that brought it where " +
+  description: "Resolving it `resolved_legitimate` voids the refunds asked for through this " +
+    "alert (`POST /fraud/alerts/{id}/refunds`) still waiting for approval (`voided_refunds`); " +
+    "a refund of its payments asked for otherwise (`POST /refunds`, or through another " +
+    "alert) is left as it is. Asking for or approving one of this alert's refunds later is 409. A move the alert does not allow is 409, except the move that brought it where " +
     "it is, sent again by the same admin (a second click), which answers the alert unchanged. " +
     "An assignee the alert already has, sent without a status, changes nothing: the alert is " +
     "answered as it is, nothing written (no history entry, no audit, the note not kept).",
@@ -106,8 +107,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     200: jsonContent(
       AlertSchema.extend({
         voided_refunds: z.array(z.string()).openapi({
-          description: "resolving it `resolved_legitimate`: the refunds of its payments as " +
-            "fraudulent that were waiting for a second person, now `rejected` (`refund.void`)",
+          description: "resolving it `resolved_legitimate`: the refunds asked for through this " +
+            "alert that were waiting for a second person, now `rejected` (`refund.void`)",
         }),
       }).openapi("FraudAlertUpdated"),
       "updated",

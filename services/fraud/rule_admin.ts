@@ -9,7 +9,7 @@ import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
+import { loosenedFields, pauseErrors, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import {
@@ -238,9 +238,10 @@ async function backtest(
   const current = await getRuleSettings(kv);
   const proposed: RuleSettingsMap = structuredClone(current);
   const patches = Object.entries(input.rules) as [RuleName, RulePatch][];
-  // Settings a PUT would refuse as contradictory are refused here too, naming the rule's field.
+  // Settings a PUT would refuse (contradictory, or riding along a pause) are refused here too,
+  // with the PUT's message, naming the rule's field.
   const errors = patches.flatMap(([rule, patch]) =>
-    ruleChangeErrors(current[rule], patch).map((e) => ({
+    [...pauseErrors(current[rule], patch), ...ruleChangeErrors(current[rule], patch)].map((e) => ({
       ...e,
       path: e.path.replace(/^body\./, `body.rules.${rule}.`),
     }))

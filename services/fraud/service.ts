@@ -10,7 +10,7 @@ import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, RuleSettings } from "../../domain/fraud.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
+import { loosenedFields, pauseErrors, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
@@ -172,25 +172,6 @@ function sameSettings(a: RuleSettings, b: RuleSettings): boolean {
 }
 
 /**
- * Disabling a rule or putting it in shadow mode is asked for on its own: the
- * second admin approves a pause, and settings riding along would outlive it
- * (turning the rule back on is immediate).
- */
-function pausedAlone(current: RuleSettings, patch: RulePatch) {
-  const pausing = (patch.enabled === false && current.enabled) ||
-    (patch.shadow === true && !current.shadow);
-  if (!pausing) return [];
-  const others = Object.keys(patch).filter((k) =>
-    k !== "enabled" && k !== "shadow" && patch[k as keyof RulePatch] !== undefined
-  );
-  return others.map((k) => ({
-    path: `body.${k}`,
-    message: "disabling a rule or putting it in shadow mode is a change of its own: send " +
-      `${k} in a separate PUT (which a second admin approves too if it loosens the rule)`,
-  }));
-}
-
-/**
  * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
  * disables the rule, puts it in shadow mode or loosens it, a request a second
  * person approves (202). Settings that contradict each other are refused
@@ -204,7 +185,7 @@ async function putRule(
 ) {
   const { kv, rules } = parts;
   const current = (await getRuleSettings(kv))[rule];
-  const errors = [...pausedAlone(current, patch), ...ruleChangeErrors(current, patch)];
+  const errors = [...pauseErrors(current, patch), ...ruleChangeErrors(current, patch)];
   if (errors.length) throw validationFailed(errors);
   // a change that changes nothing makes no version (and voids no request waiting on this one)
   if (sameSettings(current, { ...current, ...patch })) {

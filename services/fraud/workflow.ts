@@ -88,7 +88,7 @@ async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<Fra
 
 /**
  * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
- * the fraudulent refunds of its payments still waiting for a second person
+ * the refunds asked for through it still waiting for a second person
  * (README "Fraud detection": workflow), named in `voided_refunds`.
  */
 async function updateAlert(
