@@ -222,3 +222,22 @@ export function ruleChangeErrors(current: RuleSettings, change: RuleChange): Fie
   }
   return errors;
 }
+
+/**
+ * Disabling a rule or putting it in shadow mode is asked for on its own (README "Tuning"): the
+ * second admin approves a pause, and settings riding along would outlive it (turning the rule
+ * back on is immediate). Refused on the `PUT` and, the same, in a backtest's `rules`.
+ */
+export function pauseErrors(current: RuleSettings, change: RuleChange): FieldError[] {
+  const pausing = (change.enabled === false && current.enabled) ||
+    (change.shadow === true && !current.shadow);
+  if (!pausing) return [];
+  const others = Object.keys(change).filter((k) =>
+    k !== "enabled" && k !== "shadow" && change[k as keyof RuleChange] !== undefined
+  );
+  return others.map((k) => ({
+    path: `body.${k}`,
+    message: "disabling a rule or putting it in shadow mode is a change of its own: send " +
+      `${k} in a separate PUT (which a second admin approves too if it loosens the rule)`,
+  }));
+}

@@ -75,10 +75,13 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/alerts/{id}",
   tags,
   summary: "Move an alert on, assign it; a note is required to resolve",
-  description: "Resolving it `resolved_legitimate` voids the fraudulent refunds of its " +
-    "payments still waiting for approval (`voided_refunds`); one asked for or approved later " +
-    "is 409. A move the alert does not allow is 409, except the move that brought it where " +
-    "it is, sent again by the same admin (a second click), which answers the alert unchanged.",
+  description: "Resolving it `resolved_legitimate` voids the refunds asked for through this " +
+    "alert (`POST /fraud/alerts/{id}/refunds`) still waiting for approval (`voided_refunds`); " +
+    "a refund of its payments asked for otherwise (`POST /refunds`, or through another " +
+    "alert) is left as it is. Asking for or approving one of this alert's refunds later is 409. A move the alert does not allow is 409, except the move that brought it where " +
+    "it is, sent again by the same admin (a second click), which answers the alert unchanged. " +
+    "An assignee the alert already has, sent without a status, changes nothing: the alert is " +
+    "answered as it is, nothing written (no history entry, no audit, the note not kept).",
   request: {
     params: AlertIdParam,
     body: jsonBody(
@@ -104,8 +107,8 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     200: jsonContent(
       AlertSchema.extend({
         voided_refunds: z.array(z.string()).openapi({
-          description: "resolving it `resolved_legitimate`: the refunds of its payments as " +
-            "fraudulent that were waiting for a second person, now `rejected` (`refund.void`)",
+          description: "resolving it `resolved_legitimate`: the refunds asked for through this " +
+            "alert that were waiting for a second person, now `rejected` (`refund.void`)",
         }),
       }).openapi("FraudAlertUpdated"),
       "updated",
@@ -121,7 +124,10 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   summary: "Refund the alert's payments as fraudulent, through the refund path",
   description: "Each payment is refunded as `POST /refunds` would (same checks, same second " +
     "approver at or above the threshold), with the alert linked on the refund. An alert " +
-    "resolved `resolved_legitimate` is 409: its payments were judged legitimate.",
+    "resolved `resolved_legitimate` is 409: its payments were judged legitimate. A payment " +
+    "you refunded the same amount of in the last 10 minutes is refused `duplicate_suspected` " +
+    "in its result; send `confirm_duplicate` set to true (here, as on `POST /refunds`) to " +
+    "refund it again.",
   request: {
     params: AlertIdParam,
     headers: z.object({
@@ -135,7 +141,16 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     body: jsonBody(
       z.object({
         note: Note.openapi({ example: "Confirmed card testing: refund the attempts" }),
-      }).strict().openapi("FraudAlertRefund"),
+        confirm_duplicate: z.boolean().optional().openapi({
+          description: "as on `POST /refunds`, passed to each payment's refund: refund a " +
+            "payment again although you asked for the same refund of it in the last 10 " +
+            "minutes (refused `duplicate_suspected` without it); default false",
+          example: false,
+        }),
+      }).strict().openapi("FraudAlertRefund", {
+        // what "Try it out" sends: the duplicate guard left on
+        example: { note: "Confirmed card testing: refund the attempts" },
+      }),
     ),
   },
   responses: {
@@ -169,7 +184,9 @@ const analyze = adminRoute({ permission: "fraud.read" }, {
         }),
         customer_id: idField("customer_id", FRAUD_SUBJECT).optional().openapi({
           description: "a customer's `cus_…` id, or a card's subject `card:<fingerprint>` " +
-            "(either unknown here: 404 on `body.customer_id`)",
+            "(either unknown here: 404 on `body.customer_id`); a card is evaluated as the " +
+            "sweep evaluates it: its own payments without a customer, and the across-customer " +
+            "check at its customers' declines kept (48 h)",
         }),
       }).strict().refine(
         (b) => (b.transaction_id === undefined) !== (b.customer_id === undefined),
@@ -210,11 +227,10 @@ export function fraudRoutes(services: Services) {
       return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, change), 200);
     })
     .openapi(refund, async (c) => {
-      const { note } = c.req.valid("json");
       const { replayed, ...answer } = await fraud.refundAlert(
         callContext(c),
         c.req.valid("param").id,
-        note,
+        c.req.valid("json"),
       );
       if (replayed) c.header("Idempotent-Replayed", "true");
       return c.json(answer, 200);

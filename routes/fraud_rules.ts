@@ -75,9 +75,10 @@ const backtest = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/rules/backtest",
   tags,
   summary: "Replay the last N days against proposed settings; writes nothing",
-  description: "Settings a PUT would refuse as contradictory (an alert level below the watch " +
-    "level, a watch amount above the alert amount, a setting the rule does not use) are 422 " +
-    "naming the rule's field (`body.rules.<rule>.<field>`). Once a change is applied, the next " +
+  description: "Settings a PUT would refuse (an alert level below the watch level, a watch " +
+    "amount above the alert amount, a setting the rule does not use, another setting beside " +
+    "disabling the rule or putting it in shadow mode) are 422 with the PUT's message, naming " +
+    "the rule's field (`body.rules.<rule>.<field>`). Once a change is applied, the next " +
     "sweep walks all kept history under it (`cursor_from` null), raising what `only_proposed` " +
     "showed.",
   request: {

@@ -22,6 +22,7 @@ interface Step {
   result: string;
   approval: unknown;
   kind: unknown;
+  requested_by: unknown;
 }
 
 /** The entries targeting `id`, oldest first. */
@@ -37,6 +38,7 @@ async function historyOf(t: TestApp, reader: TestAdmin, id: string): Promise<Ste
       result: e.result,
       approval: e.after?.approval_id,
       kind: e.after?.kind,
+      requested_by: e.after?.requested_by,
     }));
 }
 
@@ -154,6 +156,7 @@ for (const [kind, ask] of Object.entries(ACCOUNT_KINDS)) {
       const done = all.filter((s) => s.approval === approved.approval && s.kind !== kind);
       assert.equal(done.length, 1, JSON.stringify(all));
       assert.notEqual(done[0].action.split(".")[0], "approval");
+      assert.equal(done[0].requested_by, asker.id, "who asked for it");
 
       assert.equal((await decide(t, second, rejected.approval, "reject")).status, 200);
       assert.deepEqual(await steps(rejected), ["user.request:ok", "user.reject:ok"]);
@@ -242,6 +245,9 @@ Deno.test("a dispute.accept request's steps show in the dispute's audit history:
       "dispute.accept_approve:ok",
       "dispute.accept:ok", // the go-ahead itself, naming the request
     ]);
+    const accepted = (await historyOf(t, reader, approved.dispute))
+      .find((s) => s.approval === approved.approval && s.action === "dispute.accept");
+    assert.equal(accepted?.requested_by, w.operator.id, "who asked for it");
     const kinds = (await historyOf(t, reader, approved.dispute))
       .filter((s) => s.approval === approved.approval && s.action !== "dispute.accept")
       .map((s) => s.kind);

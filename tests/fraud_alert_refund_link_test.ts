@@ -31,7 +31,10 @@ Deno.test("a refund of a fraud alert's payment is on the alert even when the req
       throw new ProcessDeath();
     };
     const fraud = w.t.services.fraud;
-    await assert.rejects(fraud.refundAlert(w.ctx(w.operator), alertId, "ring"), ProcessDeath);
+    await assert.rejects(
+      fraud.refundAlert(w.ctx(w.operator), alertId, { note: "ring" }),
+      ProcessDeath,
+    );
     await w.deliver();
     await w.runJobs();
     w.clock.advance(61_000);
@@ -42,7 +45,7 @@ Deno.test("a refund of a fraud alert's payment is on the alert even when the req
     assert.ok((await fraud.getAlert(alertId)).refunds.includes(first.id), "listed on the alert");
 
     // asked again: the first payment is not refunded twice, the second is, both listed
-    const again = await fraud.refundAlert(w.ctx(w.operator), alertId, "ring");
+    const again = await fraud.refundAlert(w.ctx(w.operator), alertId, { note: "ring" });
     const [refused, made] = again.results;
     assert.match(String(refused.error), /^amount_exceeds_refundable/, "nothing left to refund");
     assert.equal(made.status, 201);

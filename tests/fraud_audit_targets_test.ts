@@ -30,6 +30,7 @@ async function auditOf(t: TestApp, query: string) {
   return r.body.data as {
     action: string;
     result: string;
+    actor: { id: string };
     target: { type: string; id: string } | null;
     after: Record<string, unknown>;
   }[];
@@ -132,7 +133,8 @@ Deno.test("a rule change request's approval, rejection and expiry show in the ru
       { action: "fraud_rule.request", result: "ok", approval: loosen },
       { action: "fraud_rule.approve", result: "denied", approval: loosen },
       { action: "fraud_rule.approve", result: "ok", approval: loosen },
-      { action: "fraud_rule.update", result: "ok", approval: undefined },
+      // the version made, naming the request (README "Two-person rules")
+      { action: "fraud_rule.update", result: "ok", approval: loosen },
     ]);
     const approved = (await auditOf(t, "target=velocity&action=fraud_rule.approve"))
       .find((e) => e.result === "ok");
@@ -188,5 +190,41 @@ Deno.test("a rule change request's approval, rejection and expiry show in the ru
       "approval.approve",
       "approval.execute",
     ]);
+  });
+});
+
+Deno.test("an approved rule change's version is audited with its approval_id and who asked, for every rule kind", async () => {
+  await withTestApp(async (t) => {
+    const asker = await createAdmin(t, "admin");
+    const second = await createAdmin(t, "admin");
+    const h = await stepUpHeaders(t, asker);
+    const kinds: [string, string, Record<string, unknown>][] = [
+      ["fraud.rule_loosen", "velocity", { alert_at: 20 }],
+      ["fraud.rule_disable", "dispute_history", { enabled: false }],
+      ["fraud.rule_shadow", "amount_anomaly", { shadow: true }],
+    ];
+    for (const [kind, rule, body] of kinds) {
+      const asked = await sendJson(t, "PUT", `${API}/fraud/rules/${rule}`, h, body);
+      assert.equal(asked.status, 202, JSON.stringify(asked.body));
+      assert.equal(asked.body.approval.kind, kind);
+      const id = asked.body.approval.id as string;
+      const ok = await decide(t, second, id, "approve");
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal(ok.body.approval.status, "executed", JSON.stringify(ok.body));
+      const made = await auditOf(t, `target=${rule}&action=fraud_rule.update`);
+      assert.equal(made.length, 1, `${kind}: ${JSON.stringify(made)}`);
+      // made by the approver, asked for by the asker, under the request
+      assert.equal(made[0].actor.id, second.id, kind);
+      assert.equal(made[0].after.approval_id, id, kind);
+      assert.equal(made[0].after.requested_by, asker.id, kind);
+      assert.equal(made[0].after.updated_by, second.id, kind);
+      for (const [k, v] of Object.entries(body)) assert.deepEqual(made[0].after[k], v, k);
+    }
+    // a change applied at once names no request: asked and made by the same admin
+    const tighter = await sendJson(t, "PUT", `${API}/fraud/rules/score`, h, { alert_at: 55 });
+    assert.equal(tighter.status, 200, JSON.stringify(tighter.body));
+    const [direct] = await auditOf(t, "target=score&action=fraud_rule.update");
+    assert.equal(direct.after.approval_id, null);
+    assert.equal(direct.after.requested_by, asker.id);
   });
 });

@@ -24,7 +24,12 @@ import { auditRefusal } from "./denied.ts";
 export interface RefundPort {
   createForFraudAlert(
     ctx: CallContext,
-    input: { transaction_id: string; note: string; fraud_alert_id: string },
+    input: {
+      transaction_id: string;
+      note: string;
+      fraud_alert_id: string;
+      confirm_duplicate?: boolean;
+    },
   ): Promise<RefundResult>;
   /** ends the alert's fraudulent refunds awaiting approval; returns their ids */
   voidForFraudAlert(
@@ -53,24 +58,37 @@ export interface AlertRefunds {
   results: AlertRefundResult[];
 }
 
+/**
+ * What the operator sent: the note, and `confirm_duplicate` (as on `POST /refunds`: refund a
+ * payment again although the same refund of it was asked for in the last 10 minutes), passed
+ * to each payment's refund.
+ */
+export interface AlertRefundAsk {
+  note: string;
+  confirm_duplicate?: boolean;
+}
+
 const ROUTE = "POST /fraud/alerts/{id}/refunds";
 
 export async function refundAlert(
   p: AlertRefundParts,
   ctx: CallContext,
   id: string,
-  note: string,
+  input: AlertRefundAsk,
 ): Promise<AlertRefunds & { replayed: boolean }> {
   const scope = ctx.idempotency_key === undefined
     ? null
     : { owner: ctx.actor.id, route: ROUTE, key: ctx.idempotency_key };
-  const res = await runIdempotent(p.kv, p.clock, scope, await requestFingerprint({ id, note }), {
-    run: async (binding) => ({ body: await requestRefunds(p, ctx, id, note, binding) }),
+  // `confirm_duplicate: false` is the default: the same body as none (and as before it existed)
+  const ask = { note: input.note, ...(input.confirm_duplicate ? { confirm_duplicate: true } : {}) };
+  const fingerprint = await requestFingerprint({ id, ...ask });
+  const res = await runIdempotent(p.kv, p.clock, scope, fingerprint, {
+    run: async (binding) => ({ body: await requestRefunds(p, ctx, id, ask, binding) }),
     // the request's commit went through but its answer was not kept: each refund answers again
     // (under its own key); a refund that was refused before and is made now is this request acting
     resume: async (alertId) => {
       const acted = { now: false };
-      const results = await refundEach(p, ctx, alertId, note, undefined, acted);
+      const results = await refundEach(p, ctx, alertId, ask, undefined, acted);
       return { body: { alert_id: alertId, results }, acted: acted.now };
     },
   });
@@ -81,10 +99,11 @@ async function requestRefunds(
   p: AlertRefundParts,
   ctx: CallContext,
   id: string,
-  note: string,
+  ask: AlertRefundAsk,
   binding: IdempotencyBinding | null,
 ): Promise<AlertRefunds> {
   const { kv, svc, iso } = p;
+  const { note } = ask;
   const alert = (await getAlert(kv, id)).value;
   if (!alert) throw notFound("fraud alert", id);
   if (alert.status === "resolved_legitimate") {
@@ -100,7 +119,7 @@ async function requestRefunds(
     };
     await auditRefusal(svc.audit, ctx, entry, () => Promise.reject(refusal));
   }
-  const results = await refundEach(p, ctx, id, note, alert.transactions, { now: false });
+  const results = await refundEach(p, ctx, id, ask, alert.transactions, { now: false });
   const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
     .filter((x): x is string => !!x);
   await svc.audit.commit(ctx, async (op) => {
@@ -117,7 +136,11 @@ async function requestRefunds(
         target: { type: "fraud_alert", id },
         // every refund refused: nothing was asked of anyone
         result: refundIds.length > 0 ? "ok" : "denied",
-        after: { refunds: refundIds, results: results.map((r) => [r.transaction_id, r.status]) },
+        after: {
+          refunds: refundIds,
+          results: results.map((r) => [r.transaction_id, r.status]),
+          ...(ask.confirm_duplicate ? { confirm_duplicate: true } : {}),
+        },
         reason: note,
       }],
     };
@@ -134,7 +157,7 @@ async function refundEach(
   p: AlertRefundParts,
   ctx: CallContext,
   id: string,
-  note: string,
+  ask: AlertRefundAsk,
   transactions: string[] | undefined,
   acted: { now: boolean },
 ): Promise<AlertRefundResult[]> {
@@ -145,7 +168,7 @@ async function refundEach(
     try {
       const r = await p.svc.refunds.createForFraudAlert(
         { ...ctx, ...(key ? { idempotency_key: key } : {}) },
-        { transaction_id: txnId, note, fraud_alert_id: id },
+        { transaction_id: txnId, ...ask, fraud_alert_id: id },
       );
       // 202 while awaiting approval or Stripe's outcome, else 201
       const status = isUndecided(r.refund.status) ? 202 : 201;

@@ -91,6 +91,31 @@ export async function evaluateCards(
   return out;
 }
 
+/**
+ * The cross-customer check of one card's subject (`card:<fingerprint>`, analyze): at each of its
+ * declines kept (those of its customers, 48 h), as the walks check it at each of them when they
+ * evaluate the customer the decline was for.
+ */
+export async function evaluateCardSubject(
+  kv: Deno.Kv,
+  fingerprint: string,
+  settings: RuleSettingsMap,
+): Promise<CardEvaluation[]> {
+  const s = settings.failed_attempts;
+  if (!s.enabled || s.extra_at === null) return [];
+  const kept = await listCardDeclines(kv, fingerprint, 0, Number.MAX_SAFE_INTEGER - 1);
+  if (kept.length === 0) return [];
+  const mine = kept.map((d) => ({ ...d, fingerprint, reach: false }));
+  const card = await checkCard(
+    declinesFrom(new Map([[fingerprint, kept]])),
+    fingerprint,
+    mine,
+    s.extra_at,
+    s,
+  );
+  return card ? [card] : [];
+}
+
 async function checkCard(
   read: DeclineReader,
   fingerprint: string,

@@ -7,8 +7,9 @@
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
+import type { ApprovalRequest } from "../../domain/approval.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
+import { loosenedFields, pauseErrors, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import {
@@ -173,13 +174,18 @@ async function rulesPage(p: RuleAdminParts, q: { limit: number; cursor?: string 
 
 const RULES_SCOPE = "fraud_rules";
 
-/** Applies `patch` as a new version, audited (approvals call this as the approver). */
+/**
+ * Applies `patch` as a new version, audited. Approvals call this as the approver with the
+ * request (`approved`): the entry names it and who asked (README "Two-person rules"); a change
+ * applied at once was asked for by whoever made it and names no request.
+ */
 async function applyRuleChange(
   { kv, clock, audit }: RuleAdminParts,
   ctx: CallContext,
   rule: RuleName,
   patch: RulePatch,
   baseVersion?: number,
+  approved?: Pick<ApprovalRequest, "id" | "requested_by">,
 ): Promise<RuleSettings> {
   return await audit.commit(ctx, async (op) => {
     const read = await kv.get<RuleSettings>(keys.fraudRule(rule));
@@ -214,7 +220,11 @@ async function applyRuleChange(
         target: { type: "fraud_rule", id: rule },
         result: "ok",
         before: current,
-        after: next,
+        after: {
+          ...next,
+          approval_id: approved?.id ?? null,
+          requested_by: approved?.requested_by ?? ctx.actor.id,
+        },
       }],
     };
   });
@@ -228,9 +238,10 @@ async function backtest(
   const current = await getRuleSettings(kv);
   const proposed: RuleSettingsMap = structuredClone(current);
   const patches = Object.entries(input.rules) as [RuleName, RulePatch][];
-  // Settings a PUT would refuse as contradictory are refused here too, naming the rule's field.
+  // Settings a PUT would refuse (contradictory, or riding along a pause) are refused here too,
+  // with the PUT's message, naming the rule's field.
   const errors = patches.flatMap(([rule, patch]) =>
-    ruleChangeErrors(current[rule], patch).map((e) => ({
+    [...pauseErrors(current[rule], patch), ...ruleChangeErrors(current[rule], patch)].map((e) => ({
       ...e,
       path: e.path.replace(/^body\./, `body.rules.${rule}.`),
     }))

@@ -10,14 +10,14 @@ import type { ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { RuleName, RuleSettings } from "../../domain/fraud.ts";
 import { AppError, validationFailed } from "../../core/errors.ts";
-import { loosenedFields, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
+import { loosenedFields, pauseErrors, ruleChangeErrors } from "../../domain/fraud_rule_change.ts";
 import { bindParts } from "../../core/bind.ts";
 import { subjectOf, type SweepRun } from "../../domain/fraud.ts";
 import { getRuleSettings, listSweepRuns, readSubjects } from "../../kv/fraud.ts";
 import { getTransaction } from "../../kv/transactions.ts";
 import { unknownTransaction } from "../../domain/transaction.ts";
 import { evaluateSubject, ofTransaction } from "./engine.ts";
-import { evaluateCards } from "./detect.ts";
+import { evaluateCards, evaluateCardSubject } from "./detect.ts";
 import { walkChanges, type WalkOptions } from "./sweep.ts";
 import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
@@ -120,7 +120,11 @@ async function analyze(
   if (!txnId && !state.history) await mustKnowSubject(kv, subject, "body.customer_id");
   const pick = txnId ? ofTransaction(txnId) : { attempt: () => true, mark: () => true };
   const e = evaluateSubject(state, settings, pick);
-  const cards = await evaluateCards(kv, [e], settings);
+  // a card's subject: the declines of its customers too, which its own payments (without a
+  // customer) never hold, as the walks check them (README "Fraud detection", When rules run)
+  const cards = !txnId && subject.startsWith("card:")
+    ? await evaluateCardSubject(kv, subject.slice("card:".length), settings)
+    : await evaluateCards(kv, [e], settings);
   return {
     subject,
     transaction_id: txnId,
@@ -145,7 +149,7 @@ function registerRuleApprovals({ approvals, rules }: RuleParts) {
       history: inRuleHistory,
       execute: async (_deps, request, ctx) => {
         const p = request.payload as { rule: RuleName; patch: RulePatch; base_version: number };
-        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version);
+        const next = await rules.applyRuleChange(ctx, p.rule, p.patch, p.base_version, request);
         return { rule: p.rule, version: next.version, enabled: next.enabled, shadow: next.shadow };
       },
     });
@@ -168,25 +172,6 @@ function sameSettings(a: RuleSettings, b: RuleSettings): boolean {
 }
 
 /**
- * Disabling a rule or putting it in shadow mode is asked for on its own: the
- * second admin approves a pause, and settings riding along would outlive it
- * (turning the rule back on is immediate).
- */
-function pausedAlone(current: RuleSettings, patch: RulePatch) {
-  const pausing = (patch.enabled === false && current.enabled) ||
-    (patch.shadow === true && !current.shadow);
-  if (!pausing) return [];
-  const others = Object.keys(patch).filter((k) =>
-    k !== "enabled" && k !== "shadow" && patch[k as keyof RulePatch] !== undefined
-  );
-  return others.map((k) => ({
-    path: `body.${k}`,
-    message: "disabling a rule or putting it in shadow mode is a change of its own: send " +
-      `${k} in a separate PUT (which a second admin approves too if it loosens the rule)`,
-  }));
-}
-
-/**
  * `PUT /fraud/rules/{rule}`: a new version at once (200), or, when it
  * disables the rule, puts it in shadow mode or loosens it, a request a second
  * person approves (202). Settings that contradict each other are refused
@@ -200,7 +185,7 @@ async function putRule(
 ) {
   const { kv, rules } = parts;
   const current = (await getRuleSettings(kv))[rule];
-  const errors = [...pausedAlone(current, patch), ...ruleChangeErrors(current, patch)];
+  const errors = [...pauseErrors(current, patch), ...ruleChangeErrors(current, patch)];
   if (errors.length) throw validationFailed(errors);
   // a change that changes nothing makes no version (and voids no request waiting on this one)
   if (sameSettings(current, { ...current, ...patch })) {

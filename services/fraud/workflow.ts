@@ -88,7 +88,7 @@ async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<Fra
 
 /**
  * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
- * the fraudulent refunds of its payments still waiting for a second person
+ * the refunds asked for through it still waiting for a second person
  * (README "Fraud detection": workflow), named in `voided_refunds`.
  */
 async function updateAlert(
@@ -149,6 +149,11 @@ async function commitUpdate(
     const to = change.status ?? before.status;
     if (change.status && sameMoveAgain(before, ctx.actor.id, change, note)) {
       return { value: before, audit: [] }; // a second click: its answer, nothing written
+    }
+    // an assignment it already has (sent again, by whoever) changes nothing: nothing written,
+    // its note neither (a note goes with a change, README "Fraud detection": workflow)
+    if (!change.status && change.assignee === before.assignee) {
+      return { value: before, audit: [] };
     }
     if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
       const allowed = ALERT_TRANSITIONS[before.status];

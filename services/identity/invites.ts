@@ -204,7 +204,11 @@ function executeCreate(d: IdentityDeps) {
           action: "user.create",
           target: target(account.id),
           result: "ok",
-          after: { ...adminView(account), approval_id: request.id },
+          after: {
+            ...adminView(account),
+            approval_id: request.id,
+            requested_by: request.requested_by,
+          },
         }],
       };
     });

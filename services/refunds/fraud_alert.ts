@@ -61,9 +61,9 @@ export type AlertVoid = [
 ];
 
 /**
- * Ends the fraudulent refunds of `alert`'s payments that wait for approval
- * (the alert was just resolved legitimate), each audited `refund.void`;
- * returns their ids. Read through each payment's refunds.
+ * Ends the fraudulent refunds asked for through `alert` (linked to it) that
+ * wait for approval (the alert was just resolved legitimate), each audited
+ * `refund.void`; returns their ids. Read through each payment's refunds.
  */
 export async function voidRefundsOfAlert(
   kv: Deno.Kv,
