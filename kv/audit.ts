@@ -17,6 +17,39 @@ export function readHead(kv: Deno.Kv): Promise<Deno.KvEntryMaybe<AuditHead>> {
   return kv.get<AuditHead>(keys.auditHead());
 }
 
+export type AuditIndex = "actor" | "action" | "target";
+
+/** The value `index` files `entry` under (an index key's middle part); null: not in it. */
+export function indexValueOf(entry: AuditEntry, index: AuditIndex): string | null {
+  const value = index === "actor"
+    ? entry.actor.id
+    : index === "action"
+    ? entry.action
+    : entry.target?.id;
+  return value === undefined ? null : indexPart(value);
+}
+
+export const AUDIT_INDEXES: readonly AuditIndex[] = ["actor", "action", "target"];
+
+const INDEX_KEY: Record<AuditIndex, (value: string, seq: number) => Deno.KvKey> = {
+  actor: keys.auditByActor,
+  action: keys.auditByAction,
+  target: keys.auditByTarget,
+};
+
+/** The index rows an entry has (each holds the entry's seq): what `addEntries` writes. */
+export function indexRowsOf(
+  entry: AuditEntry,
+  seq = entry.seq,
+): { index: AuditIndex; key: Deno.KvKey }[] {
+  const rows: { index: AuditIndex; key: Deno.KvKey }[] = [];
+  for (const index of AUDIT_INDEXES) {
+    const value = indexValueOf(entry, index);
+    if (value !== null) rows.push({ index, key: INDEX_KEY[index](value, seq) });
+  }
+  return rows;
+}
+
 /** Adds the entries (already chained from `head`), their indexes and the new head to `op`. */
 export function addEntries(
   op: Deno.AtomicOperation,
@@ -26,9 +59,7 @@ export function addEntries(
   op.check(head);
   for (const e of entries) {
     op.set(keys.auditEntry(e.seq), e);
-    op.set(keys.auditByActor(indexPart(e.actor.id), e.seq), e.seq);
-    op.set(keys.auditByAction(indexPart(e.action), e.seq), e.seq);
-    if (e.target) op.set(keys.auditByTarget(indexPart(e.target.id), e.seq), e.seq);
+    for (const row of indexRowsOf(e)) op.set(row.key, e.seq);
   }
   const last = entries[entries.length - 1];
   if (last) {
@@ -77,8 +108,6 @@ export async function* iterateEntries(
   }
 }
 
-export type AuditIndex = "actor" | "action" | "target";
-
 const INDEX_PREFIX: Record<AuditIndex, (value: string) => Deno.KvKey> = {
   actor: keys.auditByActorPrefix,
   action: keys.auditByActionPrefix,
@@ -101,6 +130,32 @@ export async function* iterateIndex(
   for await (const row of kv.list<number>(selector, { reverse, batchSize: 200 })) {
     yield row.value;
   }
+}
+
+const INDEX_ROOT: Record<AuditIndex, () => Deno.KvKey> = {
+  actor: keys.auditByActorRoot,
+  action: keys.auditByActionRoot,
+  target: keys.auditByTargetRoot,
+};
+
+/** Every row of one index, in key order, streamed (the value is whatever is stored). */
+export async function* iterateIndexRows(
+  kv: Deno.Kv,
+  index: AuditIndex,
+): AsyncGenerator<{ key: Deno.KvKey; value: unknown }> {
+  for await (const row of kv.list({ prefix: INDEX_ROOT[index]() }, { batchSize: 500 })) {
+    yield { key: row.key, value: row.value };
+  }
+}
+
+/** The values stored at `rowKeys` (null where none), in order. */
+export async function getIndexRows(kv: Deno.Kv, rowKeys: Deno.KvKey[]): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (let i = 0; i < rowKeys.length; i += 10) {
+    const rows = await kv.getMany(rowKeys.slice(i, i + 10));
+    out.push(...rows.map((r) => r.value));
+  }
+  return out;
 }
 
 /** The newest audit entry about `targetId` (its target index), or null when none. */

@@ -82,6 +82,10 @@ export const keys = {
   auditByActionPrefix: (action: string) => ["audit_by_action", action],
   auditByTarget: (targetId: string, seq: number) => ["audit_by_target", targetId, seq],
   auditByTargetPrefix: (targetId: string) => ["audit_by_target", targetId],
+  /** every row of one index (a full verify walks them: README, "Audit checkpoints") */
+  auditByActorRoot: () => ["audit_by_actor"],
+  auditByActionRoot: () => ["audit_by_action"],
+  auditByTargetRoot: () => ["audit_by_target"],
   /** signed `{seq, hash, at, signature}` of the head, recorded by cron */
   auditCheckpoint: (seq: number) => ["audit_checkpoints", seq],
   auditCheckpointsPrefix: () => ["audit_checkpoints"],
@@ -239,5 +243,7 @@ export const keys = {
   auditCheckpointMeta: () => ["audit_checkpoint_meta"],
   /** the last checkpoint a verify confirmed: where the next incremental verify starts */
   auditVerifiedMarker: () => ["audit_verified_marker"],
+  /** what the last full verify found wrong, and when; gone once a full verify passes */
+  auditVerifyFailure: () => ["audit_verify_failure"],
   ...caseKeys,
 } as const;

@@ -85,6 +85,12 @@ export async function lastCronRunsByOutcome(kv: Deno.Kv): Promise<CronRun[]> {
   return runs;
 }
 
+/** Of a task's last run and its last `ok` one (either may be missing), the later good one. */
+export function lastGoodRun(...runs: (CronRun | null)[]): CronRun | null {
+  const good = runs.filter((r): r is CronRun => r?.ok === true);
+  return good.sort((a, b) => b.started_at - a.started_at)[0] ?? null;
+}
+
 export async function lastCronRuns(kv: Deno.Kv): Promise<CronRun[]> {
   const runs: CronRun[] = [];
   for await (const e of kv.list<CronRun>({ prefix: keys.cronRunsPrefix() })) runs.push(e.value);

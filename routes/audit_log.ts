@@ -131,8 +131,13 @@ const VerifyResultSchema = z.object({
       "out_of_order",
       "head_mismatch",
       "checkpoint_mismatch",
+      "index_mismatch",
     ]),
     detail: z.string(),
+    found_at: DateTimeSchema.optional().openapi({
+      description: "a plain verify answering what a full one found (until one passes): when " +
+        "that full verify found it",
+    }),
   }).optional(),
   from_seq: z.number().int().optional().openapi({
     description: "incremental: the confirmed checkpoint the walk started from",
@@ -142,7 +147,8 @@ const VerifyResultSchema = z.object({
 const VerifyQuery = z.object({
   full: z.enum(["true", "false"], { error: "full must be true or false" }).optional().openapi({
     param: { name: "full", in: "query" },
-    description: "walk every entry (default: from the last checkpoint a verify confirmed)",
+    description: "walk every entry and check the filter indexes against them (default: " +
+      "from the last checkpoint a verify confirmed)",
   }),
   expect_seq: z.coerce.number().int("expect_seq must be a whole number").min(0).optional()
     .openapi({
@@ -174,8 +180,11 @@ const verifyRoute = adminRoute({ permission: "audit.read" }, {
   tags: ["audit"],
   summary: "Recompute the hash chain and compare the signed checkpoints",
   description: "Incremental from the last checkpoint a verify confirmed (`full=true` walks " +
-    "everything). `expect_seq` + `expect_hash`: a checkpoint you kept outside the service; " +
-    "a chain that no longer reaches it is `truncated`. Deleted checkpoints are `missing`.",
+    "everything, and checks the filter indexes: `index_mismatch`); until a full verify passes " +
+    "again, the incremental one answers what the last full one found (`first_bad.found_at`). " +
+    "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service; a chain that no " +
+    "longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
+    "the checkpoint cron's last good run); only a kept checkpoint shows a store rewritten whole.",
   request: { query: VerifyQuery },
   responses: {
     200: jsonContent(VerifyResultSchema, "`ok: false` names the first bad entry and why"),

@@ -4,7 +4,7 @@
  * in-process locally); tests call them directly.
  */
 import { reviveDeadJobs, runDueJobs, type RunJobsResult } from "../kv/jobs.ts";
-import { checkpointAuditHead } from "./audit/mod.ts";
+import { CHECKPOINT_TASK, checkpointAuditHead } from "./audit/mod.ts";
 import { jobHandlers, type Services } from "./mod.ts";
 import { reconcileRefunds, REFUND_RECONCILE_JOB } from "./refunds/mod.ts";
 import {
@@ -85,7 +85,8 @@ async function reviveReconcileJobs(services: Services): Promise<void> {
 /** The periodic tasks main.ts registers with `Deno.cron`, by name. */
 export const PERIODIC_TASKS = {
   "run-jobs": "* * * * *",
-  "audit-checkpoint": "*/10 * * * *",
+  /** a verify reads its last good run back (README, "Audit checkpoints") */
+  [CHECKPOINT_TASK]: "*/10 * * * *",
   "webhook-retention": "17 3 * * *",
   "reconcile-refunds": "*/5 * * * *",
   "dispute-reminders": "*/15 * * * *",
@@ -111,7 +112,7 @@ export async function runPeriodicTask(services: Services, task: PeriodicTask): P
     case "run-jobs":
       await runJobs(services);
       return;
-    case "audit-checkpoint":
+    case CHECKPOINT_TASK:
       await checkpointAuditHead(services.deps);
       return;
     case "reconcile-refunds":

@@ -3,7 +3,7 @@ import { withTestApp } from "./helpers/app.ts";
 import type { CallContext } from "../domain/actor.ts";
 import type { Deps } from "../services/deps.ts";
 import { createAuditService } from "../services/audit/service.ts";
-import { verifyAuditChain } from "../services/audit/checkpoints.ts";
+import { verifyAuditChain } from "../services/audit/verify_chain.ts";
 import { keys } from "../kv/keys.ts";
 import { assertChainIsLinear, auditDeps } from "./helpers/audit_chain.ts";
 

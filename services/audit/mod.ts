@@ -6,5 +6,5 @@
  */
 export { EXPORT_CONTENT_TYPES } from "./export.ts";
 export { checkTimeRange, TIME_RANGE_MESSAGE } from "./query.ts";
-export { checkpointAuditHead, createAuditService } from "./service.ts";
+export { CHECKPOINT_TASK, checkpointAuditHead, createAuditService } from "./service.ts";
 export type { AuditFilters, AuditInput, AuditService } from "./service.ts";

@@ -10,12 +10,8 @@ import { chainSource, createAppender, enqueueCommit, enqueueRecord } from "./app
 import { type AuditFilters, type AuditQuery, listAuditLog } from "./query.ts";
 import { exportAuditLog, type ExportFormat } from "./export.ts";
 import type { VerifyResult } from "./verify.ts";
-import {
-  checkpointAuditHead,
-  type CheckpointOutcome,
-  verifyAuditChain,
-  type VerifyOptions,
-} from "./checkpoints.ts";
+import { checkpointAuditHead, type CheckpointOutcome } from "./checkpoints.ts";
+import { verifyAuditChain, type VerifyOptions } from "./verify_chain.ts";
 import { CursorSealer, type Page } from "../../kv/pagination.ts";
 import type { AuditEntry } from "../../domain/audit_entry.ts";
 
@@ -23,9 +19,10 @@ export type { AuditInput } from "./entry.ts";
 export type { AuditFilters, AuditQuery } from "./query.ts";
 export type { ExportFormat } from "./export.ts";
 export type { VerifyResult } from "./verify.ts";
-export type { CheckpointOutcome, VerifyOptions } from "./checkpoints.ts";
+export type { CheckpointOutcome } from "./checkpoints.ts";
+export type { VerifyOptions } from "./verify_chain.ts";
 export type { AuditEntry } from "../../domain/audit_entry.ts";
-export { checkpointAuditHead } from "./checkpoints.ts";
+export { CHECKPOINT_TASK, checkpointAuditHead } from "./checkpoints.ts";
 
 export interface AuditService {
   /**
@@ -52,8 +49,10 @@ export interface AuditService {
   list(query: AuditQuery): Promise<Page<AuditEntry>>;
   /**
    * Recomputes the chain (streamed) and compares the signed checkpoints, their
-   * count and a checkpoint the caller kept; whole by default, incremental with
-   * `{ full: false }` (from the last confirmed checkpoint).
+   * count, the checkpoint cron's last good run and a checkpoint the caller
+   * kept; whole by default (with the indexes), incremental with
+   * `{ full: false }` (from the last confirmed checkpoint, answering what the
+   * last full walk found wrong until one passes).
    */
   verify(options?: VerifyOptions): Promise<VerifyResult>;
   /** Records `audit.export` first, then streams the matching entries oldest first. */

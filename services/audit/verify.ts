@@ -1,14 +1,17 @@
 /**
  * Checking the chain, and signing checkpoints of its head.
  *
- * `verifyAuditChain` walks every entry in seq order (streamed from KV, never
- * all in memory), recomputing each hash and link, and compares the signed
+ * `walk` goes through the entries in seq order (streamed from KV, never all
+ * in memory), recomputing each hash and link, and compares the signed
  * checkpoints on the way: an attacker who rewrites the tail and recomputes
- * every hash still cannot produce the hash a checkpoint signed earlier.
+ * every hash still cannot produce the hash a checkpoint signed earlier. On a
+ * full verify it also reads each entry's index rows (verify_indexes.ts);
+ * what `verify` adds to the walk: verify_chain.ts.
  */
 import { entryHash, hmacHex } from "./entry.ts";
 import { iterateEntries } from "../../kv/audit.ts";
-import type { AuditCheckpoint, AuditHead } from "../../domain/audit_entry.ts";
+import type { AuditCheckpoint, AuditEntry, AuditHead } from "../../domain/audit_entry.ts";
+import type { IndexCheck } from "./verify_indexes.ts";
 
 export type VerifyProblem =
   | "truncated"
@@ -17,7 +20,8 @@ export type VerifyProblem =
   | "missing"
   | "out_of_order"
   | "head_mismatch"
-  | "checkpoint_mismatch";
+  | "checkpoint_mismatch"
+  | "index_mismatch";
 
 export type { AuditHead };
 
@@ -28,7 +32,13 @@ export interface VerifyResult {
   /** checkpoints whose signature and hash were confirmed */
   checkpoints: number;
   head: { seq: number; hash: string };
-  first_bad?: { seq: number; problem: VerifyProblem; detail: string };
+  first_bad?: {
+    seq: number;
+    problem: VerifyProblem;
+    detail: string;
+    /** a plain verify answering what a full one found: when that was (ISO 8601) */
+    found_at?: string;
+  };
   /** incremental: the checkpoint the walk started from (earlier entries were verified before) */
   from_seq?: number;
 }
@@ -69,9 +79,17 @@ export interface WalkOptions {
   checkpoints?: AsyncIterator<AuditCheckpoint>;
   /** every key that verifies (the first signs) */
   secrets: string[];
+  /** check each entry's index rows on the way (full verify) */
+  indexes?: IndexCheck;
 }
 
-export type WalkResult = Omit<VerifyResult, "head"> & { lastCheckpoint?: AuditCheckpoint };
+export type WalkResult = Omit<VerifyResult, "head"> & {
+  lastCheckpoint?: AuditCheckpoint;
+  /** the first entry walked after the last checkpoint confirmed (none signed covers it) */
+  uncovered?: { seq: number; at: number };
+};
+
+type WalkRow = { keySeq: number; entry: AuditEntry; indexProblem?: string | null };
 
 /** Walks `(start.seq, head.seq]`, stopping at the first problem. */
 export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResult> {
@@ -81,6 +99,7 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
   let prevHash = start.hash;
   let intact = 0;
   let confirmed = 0;
+  let uncovered: WalkResult["uncovered"];
   const bad = (seq: number, problem: VerifyProblem, detail: string): WalkResult => ({
     ok: false,
     entries: intact,
@@ -91,7 +110,9 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
   // Checkpoints at or before where the walk starts cannot be compared here.
   while (cp && !cp.done && cp.value.seq < expected) cp = await options.checkpoints!.next();
 
-  for await (const { keySeq, entry } of iterateEntries(kv, { from: expected, to: head.seq })) {
+  const rows = iterateEntries(kv, { from: expected, to: head.seq });
+  const source: AsyncIterable<WalkRow> = options.indexes ? options.indexes.annotate(rows) : rows;
+  for await (const { keySeq, entry, indexProblem } of source) {
     if (keySeq !== expected) {
       return bad(expected, "missing", `entry ${expected} is gone (next stored is ${keySeq})`);
     }
@@ -104,13 +125,16 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
     if (await entryHash(entry) !== entry.hash) {
       return bad(keySeq, "hash_mismatch", `the content of entry ${keySeq} was changed`);
     }
+    uncovered ??= { seq: keySeq, at: entry.at };
     while (cp && !cp.done && cp.value.seq === keySeq) {
       const problem = await checkpointProblem(secrets, cp.value, entry.hash);
       if (problem) return bad(keySeq, "checkpoint_mismatch", problem);
       confirmed++;
       last = cp.value;
+      uncovered = undefined;
       cp = await options.checkpoints!.next();
     }
+    if (indexProblem) return bad(keySeq, "index_mismatch", indexProblem);
     prevHash = entry.hash;
     intact++;
     expected++;
@@ -128,7 +152,7 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
       `a checkpoint was signed at seq ${cp.value.seq} but the chain ends at ${head.seq}`,
     );
   }
-  return { ok: true, entries: intact, checkpoints: confirmed, lastCheckpoint: last };
+  return { ok: true, entries: intact, checkpoints: confirmed, lastCheckpoint: last, uncovered };
 }
 
 export async function checkpointProblem(

@@ -9,7 +9,7 @@ import { HOT_KEY_WRITERS } from "./baseline_kv.ts";
 import { createBenchApp } from "./bench_app.ts";
 import { type BenchContext, type FigureBench, progress, runFor, withTempKv } from "./support.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { verifyAuditChain } from "../../services/audit/checkpoints.ts";
+import { verifyAuditChain } from "../../services/audit/verify_chain.ts";
 
 export const auditBench: FigureBench = {
   name: "audit appends",
