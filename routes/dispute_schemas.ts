@@ -15,6 +15,7 @@ import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
+  EVIDENCE_FILE_ID,
   EVIDENCE_TEXT_FIELDS,
 } from "../domain/dispute_evidence.ts";
 import { EnhancedEvidenceSchema } from "../services/disputes/evidence_rules.ts";
@@ -152,8 +153,10 @@ export const DisputeDetailSchema = DisputeSchema.extend({
 }).openapi("DisputeDetail");
 
 const textField = z.unknown().optional().openapi({ type: "string", description: "text" });
+// the service's own check (`EVIDENCE_FILE_ID`), so a refusal names the field and where to get one
 const fileField = z.unknown().optional().openapi({
   type: "string",
+  pattern: EVIDENCE_FILE_ID.source,
   description: "a file id (`file_…`) from `POST /disputes/{id}/files`",
 });
 
