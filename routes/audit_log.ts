@@ -8,7 +8,12 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { dateTimeQuery, DateTimeSchema, jsonContent } from "../openapi/schemas.ts";
+import {
+  dateTimeQuery,
+  DateTimeSchema,
+  jsonContent,
+  wholeNumberQuery,
+} from "../openapi/schemas.ts";
 import {
   type AuditFilters,
   checkTimeRange,
@@ -128,13 +133,12 @@ const VerifyQuery = z.object({
     param: { name: "full", in: "query" },
     description: "walk every entry (default: from the last checkpoint a verify confirmed)",
   }),
-  expect_seq: z.coerce.number().int("expect_seq must be a whole number").min(0).optional()
-    .openapi({
-      param: { name: "expect_seq", in: "query" },
-      description:
-        "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
-        "start, whose hash is 64 zeros)",
-    }),
+  expect_seq: wholeNumberQuery("expect_seq", {
+    min: 0,
+    example: 0,
+    description: "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
+      "start, whose hash is 64 zeros)",
+  }).optional(),
   expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
     .openapi({ param: { name: "expect_hash", in: "query" } }),
 }).refine((q) => (q.expect_seq === undefined) === (q.expect_hash === undefined), {

@@ -5,6 +5,7 @@ import {
   AssigneeQuery,
   CurrencySchema,
   CursorQuery,
+  dateTimeQuery,
   DateTimeSchema as DateTime,
   LimitQuery,
   oneOf,
@@ -219,13 +220,10 @@ export const ListQuery = z.object({
   }),
   phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
     .optional().openapi({ param: { name: "phase", in: "query" } }),
-  due_before: z.iso.datetime({
-    offset: true,
-    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
-  }).optional().openapi({
-    param: { name: "due_before", in: "query" },
-    description: "only disputes still answerable and due before this, soonest first",
-  }),
+  due_before: dateTimeQuery(
+    "due_before",
+    "only disputes still answerable and due before this, soonest first",
+  ),
   assignee: AssigneeQuery,
   customer: idQuery("customer", [CUSTOMER], "a Stripe customer id, e.g. `cus_R2d2C3po`"),
   limit: LimitQuery,
