@@ -40,6 +40,12 @@ export const EVIDENCE_FILE_FIELDS = [
   "uncategorized_file",
 ] as const;
 
+/**
+ * What a file field takes: a file id as Stripe makes them (`file_…`), one pattern for the
+ * service's check and the OpenAPI document's `pattern` on each file field.
+ */
+export const EVIDENCE_FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
+
 export type EvidenceTextField = typeof EVIDENCE_TEXT_FIELDS[number];
 export type EvidenceFileField = typeof EVIDENCE_FILE_FIELDS[number];
 export type EvidenceField = EvidenceTextField | EvidenceFileField;

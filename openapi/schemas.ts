@@ -8,6 +8,7 @@ import { plainTextProblem } from "../domain/text.ts";
 import { z } from "@hono/zod-openapi";
 import { ADMIN, idField, ME } from "./ids.ts";
 
+export { dateTimeQuery, LimitQuery, wholeNumberQuery } from "./query.ts";
 export {
   errorResponses,
   problemResponses,
@@ -28,31 +29,10 @@ export const CurrencySchema = z.string().regex(
 )
   .openapi({ example: "usd" });
 
-export const LimitQuery = z.coerce.number().int().min(1, "limit must be between 1 and 100").max(
-  100,
-  "limit must be between 1 and 100",
-).default(25).openapi({ param: { name: "limit", in: "query" }, example: 25 });
-
 export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
   param: { name: "cursor", in: "query" },
   description: "opaque `next_cursor` of the previous page",
 });
-
-/**
- * An optional ISO 8601 date-time query parameter (`from`, `to`) with a message saying the format.
- * Its example is what Swagger UI's "Try it out" sends: give `from` and `to` ones that make a
- * valid range (from before to), or none.
- */
-export function dateTimeQuery(name: string, description: string, example?: string) {
-  return z.iso.datetime({
-    offset: true,
-    error: `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`,
-  }).optional().openapi({
-    param: { name, in: "query" },
-    description: `${description}, e.g. \`2026-01-31T00:00:00Z\``,
-    ...(example === undefined ? {} : { example }),
-  });
-}
 
 export function pageSchema<T extends z.ZodType>(item: T, name: string) {
   return z.object({

@@ -8,7 +8,12 @@ import { createRouter } from "./router.ts";
 import { adminRoute } from "./admin_route.ts";
 import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
-import { dateTimeQuery, DateTimeSchema, jsonContent } from "../openapi/schemas.ts";
+import {
+  dateTimeQuery,
+  DateTimeSchema,
+  jsonContent,
+  wholeNumberQuery,
+} from "../openapi/schemas.ts";
 import {
   type AuditFilters,
   checkTimeRange,
@@ -16,17 +21,9 @@ import {
   TIME_RANGE_MESSAGE,
 } from "../services/audit/mod.ts";
 import type { Services } from "../services/mod.ts";
-import { transactionFilterOf } from "./transactions.ts";
-import { AppError } from "../core/errors.ts";
+import { targetFilterOf, TargetQuery } from "./audit_target.ts";
 import { idPattern } from "../core/ids.ts";
 import { isSystemActorId, SYSTEM_ACTOR_IDS } from "../domain/system_actors.ts";
-
-// No `example`: Swagger UI's "Try it out" would send it, and a made-up id filters everything out.
-const filterText = (name: string, description: string, example: string) =>
-  z.string().min(1).max(200).optional().openapi({
-    param: { name, in: "query" },
-    description: `${description}, e.g. \`${example}\``,
-  });
 
 // README "API": a "who" filter takes an id or `me`; an email, a name or an id the service
 // never writes would list nothing, so it is 422 rather than an empty page.
@@ -67,13 +64,7 @@ const FilterQuery = z.object({
       param: { name: "action", in: "query" },
       description: "the whole dotted action, e.g. `refund.create`",
     }),
-  target: filterText(
-    "target",
-    "target id; a payment's PaymentIntent (`pi_…`) or Charge (`ch_…`) id finds its " +
-      "transaction's entries, a Stripe refund's (`re_…`) its refund's, a Stripe dispute's " +
-      "(`du_…`) its dispute's",
-    "rfd_01J",
-  ),
+  target: TargetQuery,
   from: dateTimeQuery("from", "entries at or after this time"),
   to: dateTimeQuery("to", "entries at or before this time"),
 });
@@ -150,13 +141,12 @@ const VerifyQuery = z.object({
     description: "walk every entry and check the filter indexes against them (default: " +
       "from the last checkpoint a verify confirmed)",
   }),
-  expect_seq: z.coerce.number().int("expect_seq must be a whole number").min(0).optional()
-    .openapi({
-      param: { name: "expect_seq", in: "query" },
-      description:
-        "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
-        "start, whose hash is 64 zeros)",
-    }),
+  expect_seq: wholeNumberQuery("expect_seq", {
+    min: 0,
+    example: 0,
+    description: "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
+      "start, whose hash is 64 zeros)",
+  }).optional(),
   expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
     .openapi({ param: { name: "expect_hash", in: "query" } }),
 }).refine((q) => (q.expect_seq === undefined) === (q.expect_hash === undefined), {
@@ -217,34 +207,13 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   },
 });
 
-/**
- * The id the entries name for `ref`: a payment's Stripe id stands for its
- * transaction (`txn_…`), a refund's (`re_…`) for our refund (`rfd_…`), a
- * dispute's (`du_…`) for our dispute (`dsp_…`); one not known here is itself.
- */
-async function targetOf(services: Services, ref: string): Promise<string> {
-  if (/^(pi|ch)_/.test(ref)) return await transactionFilterOf(services, ref);
-  const find = ref.startsWith("re_")
-    ? () => services.refunds.get(ref)
-    : ref.startsWith("du_")
-    ? () => services.disputes.get(ref)
-    : null;
-  if (!find) return ref;
-  try {
-    return (await find()).id;
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") return ref;
-    throw error;
-  }
-}
-
-/** The filters asked for, with Stripe's ids as the ids the entries name (`targetOf`). */
+/** The filters asked for, with Stripe's ids as the ids the entries name (`targetFilterOf`). */
 async function toFilters(
   services: Services,
   q: z.infer<typeof FilterQuery>,
   caller: string,
 ): Promise<AuditFilters> {
-  const target = q.target !== undefined ? await targetOf(services, q.target) : undefined;
+  const target = q.target !== undefined ? await targetFilterOf(services, q.target) : undefined;
   return {
     ...(q.actor !== undefined ? { actor: q.actor === "me" ? caller : q.actor } : {}),
     ...(q.action !== undefined ? { action: q.action } : {}),

@@ -5,6 +5,7 @@ import {
   AssigneeQuery,
   CurrencySchema,
   CursorQuery,
+  dateTimeQuery,
   DateTimeSchema as DateTime,
   LimitQuery,
   oneOf,
@@ -15,6 +16,7 @@ import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
+  EVIDENCE_FILE_ID,
   EVIDENCE_TEXT_FIELDS,
 } from "../domain/dispute_evidence.ts";
 import { EnhancedEvidenceSchema } from "../services/disputes/evidence_rules.ts";
@@ -152,8 +154,10 @@ export const DisputeDetailSchema = DisputeSchema.extend({
 }).openapi("DisputeDetail");
 
 const textField = z.unknown().optional().openapi({ type: "string", description: "text" });
+// the service's own check (`EVIDENCE_FILE_ID`), so a refusal names the field and where to get one
 const fileField = z.unknown().optional().openapi({
   type: "string",
+  pattern: EVIDENCE_FILE_ID.source,
   description: "a file id (`file_…`) from `POST /disputes/{id}/files`",
 });
 
@@ -216,13 +220,10 @@ export const ListQuery = z.object({
   }),
   phase: z.enum(DISPUTE_PHASES, { error: `phase must be one of ${DISPUTE_PHASES.join(", ")}` })
     .optional().openapi({ param: { name: "phase", in: "query" } }),
-  due_before: z.iso.datetime({
-    offset: true,
-    error: "due_before must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z",
-  }).optional().openapi({
-    param: { name: "due_before", in: "query" },
-    description: "only disputes still answerable and due before this, soonest first",
-  }),
+  due_before: dateTimeQuery(
+    "due_before",
+    "only disputes still answerable and due before this, soonest first",
+  ),
   assignee: AssigneeQuery,
   customer: idQuery("customer", [CUSTOMER], "a Stripe customer id, e.g. `cus_R2d2C3po`"),
   limit: LimitQuery,

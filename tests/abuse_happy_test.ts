@@ -464,6 +464,26 @@ Deno.test("response schemas: successful answers on every resource fit the OpenAP
       ).map((m) => `${m} ${path}`)
     );
     assert.deepEqual(missing, []);
+
+    // every target the run's entries name is one the audit log's `target` filter takes (its
+    // pattern in the document): a kind it refused could not be found by it
+    const target = doc.paths[`${P}/audit-log`].get.parameters.find((p: Json) =>
+      p.name === "target"
+    );
+    assert.equal(typeof target.schema.pattern, "string", "the target filter states its forms");
+    const takes = new RegExp(target.schema.pattern);
+    const named = new Map<string, string>();
+    let cursor: string | undefined;
+    do {
+      const page = await w.t.services.audit.list({ limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const e of page.data) if (e.target) named.set(e.target.id, e.target.type);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    assert.ok(named.size > 20, `only ${named.size} targets named`);
+    const refused = [...named].filter(([id]) => !takes.test(id)).map(([id, type]) =>
+      `${type} ${id}`
+    );
+    assert.deepEqual(refused, []);
   });
 });
 

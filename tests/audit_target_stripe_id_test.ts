@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { authHeaders, otpHeaders } from "./helpers/identity.ts";
 import { call, disputedPayment } from "./helpers/disputes.ts";
+import { addCreateDispute, getDispute } from "../kv/disputes.ts";
 
 const LOG = "/api/admin/payments/audit-log";
 
@@ -69,5 +70,31 @@ Deno.test("the audit log's target filter finds a dispute's entries by Stripe's d
     const byDispute = await seqsFor(dispute.id);
     assert.ok(byDispute.length > 0, "the note is audited against the dispute");
     assert.deepEqual(await seqsFor(dispute.stripe_dispute), byDispute);
+  });
+});
+
+Deno.test("the audit log's target filter finds a dispute's entries by a dp_ id as by du_", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    // Stripe names some disputes dp_…: the same record under such an id, as ingest keeps it
+    const record = (await getDispute(w.t.kv, dispute.id)).value!;
+    const copy = { ...record, id: w.t.services.newId("dsp"), stripe_dispute: "dp_1QxYzAbC" };
+    const op = w.t.kv.atomic();
+    addCreateDispute(op, copy);
+    assert.ok((await op.commit()).ok);
+    const noted = await call(w, w.operator, "POST", `/disputes/${copy.id}/notes`, {
+      text: "a dispute Stripe names dp_",
+    });
+    assert.equal(noted.status, 201);
+    const seqsFor = async (target: string) => {
+      const res = await w.t.app.request(`${LOG}?target=${target}&limit=100`, {
+        headers: authHeaders(w.admin),
+      });
+      assert.equal(res.status, 200, target);
+      return ((await res.json()).data as { seq: number }[]).map((e) => e.seq);
+    };
+    const byDispute = await seqsFor(copy.id);
+    assert.ok(byDispute.length > 0, "the note is audited against the dispute");
+    assert.deepEqual(await seqsFor("dp_1QxYzAbC"), byDispute);
   });
 });

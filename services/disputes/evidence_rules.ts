@@ -14,6 +14,7 @@ import { type StripeErrorInfo, stripeRefusal } from "../stripe/mod.ts";
 import {
   EVIDENCE_CHAR_BUDGET,
   EVIDENCE_FILE_FIELDS,
+  EVIDENCE_FILE_ID,
   EVIDENCE_LONG_TEXT_MAX,
   EVIDENCE_TEXT_FIELDS,
   EVIDENCE_TEXT_MAX,
@@ -24,7 +25,6 @@ import {
   evidenceUnitsNote,
 } from "../../domain/dispute_evidence.ts";
 
-const FILE_ID = /^file_[A-Za-z0-9_]{1,120}$/;
 const TEXT = new Set<string>(EVIDENCE_TEXT_FIELDS);
 const FILES = new Set<string>(EVIDENCE_FILE_FIELDS);
 
@@ -89,7 +89,7 @@ function checkClassic(k: string, v: unknown, errors: FieldError[]): string | nul
     });
     return null;
   }
-  if (FILES.has(k) && !FILE_ID.test(v)) {
+  if (FILES.has(k) && !EVIDENCE_FILE_ID.test(v)) {
     errors.push({ path, message: fileIdMessage(k) });
     return null;
   }
