@@ -9,7 +9,7 @@
  * what `verify` adds to the walk: verify_chain.ts.
  */
 import { entryHash, hmacHex } from "./entry.ts";
-import { iterateEntries } from "../../kv/audit.ts";
+import { iterateEntries, readHead } from "../../kv/audit.ts";
 import type { AuditCheckpoint, AuditEntry, AuditHead } from "../../domain/audit_entry.ts";
 import type { IndexCheck } from "./verify_indexes.ts";
 
@@ -145,7 +145,10 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
   if (prevHash !== head.hash) {
     return bad(head.seq, "head_mismatch", "the head's hash is not the last entry's");
   }
-  if (cp && !cp.done) {
+  // A checkpoint past the head read at the start is a truncation only if the head is still
+  // short of it: entries appended and signed while the walk ran are not (the next verify
+  // compares them).
+  if (cp && !cp.done && ((await readHead(kv)).value?.seq ?? 0) < cp.value.seq) {
     return bad(
       cp.value.seq,
       "truncated",
