@@ -1,7 +1,7 @@
 /**
- * Stripe's request ids as the gateway logged them (`stripe call` lines, README
- * "Stripe outages": `stripe_request_id`), to check an audit entry names the
- * request that decided it.
+ * Stripe's request ids as the gateway logged them (`stripe call` lines, and a
+ * refusal's `stripe call failed`; README "Inputs and headers":
+ * `stripe_request_id`), to check an audit entry names the request that decided it.
  */
 
 /** The `stripe_request_id` of each logged call labelled `label` (`payment_intents.retrieve`), in order. */
@@ -10,7 +10,8 @@ export function loggedStripeRequestIds(logs: string[], label: string): string[] 
   for (const line of logs) {
     if (!line.startsWith("{")) continue;
     const l = JSON.parse(line) as { msg?: string; label?: string; stripe_request_id?: string };
-    if (l.msg === "stripe call" && l.label === label && l.stripe_request_id) {
+    const call = l.msg === "stripe call" || l.msg === "stripe call failed";
+    if (call && l.label === label && l.stripe_request_id) {
       out.push(l.stripe_request_id);
     }
   }
