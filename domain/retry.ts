@@ -6,7 +6,8 @@
  * judge retries per card: a decline that says "never" forbids that card, not
  * the customer's next one; a fraud decline makes the whole payment suspect.
  * So every rule below is about the declines already seen on this payment and
- * the card (fingerprint) now offered. `judgeRetry` runs twice: before any call
+ * the card (fingerprint) now offered, but for the card's own state across
+ * payments (its uses, Stripe's lock on it). `judgeRetry` runs twice: before any call
  * to Stripe without the card (the payment-wide rules), and in the commit that
  * records the attempt with the card and the counts read there.
  */
@@ -62,6 +63,11 @@ export interface RetryFacts {
   fingerprint?: string | null;
   /** when this card was retried (ms), by anyone on any payment */
   cardUses?: number[];
+  /**
+   * when Stripe last refused this card as declined too often
+   * (`card_decline_rate_limit_exceeded`, ms) on a retry of any payment: its lock is the card's
+   */
+  cardLockedAt?: number | null;
   /** when the offered card's details were entered (ms, `created`); null: unknown or fixed (test ids) */
   cardEnteredAt?: number | null;
   openFraudAlert: boolean;
@@ -204,13 +210,18 @@ function judgeCard(f: RetryFacts, fingerprint: string): RetryVerdict | null {
         "card's details again (a new payment method) or for another card",
     );
   }
-  const locked = same.filter((d) => d.code === CARD_RATE_LIMIT_CODE).at(-1);
-  if (locked && f.now < locked.at + CARD_RATE_LIMIT_MS) {
+  // Stripe's lock is the card's, whatever the payment or customer: this payment's own
+  // declines, and the card's on any payment (README "Retry policy").
+  const lockedAt = Math.max(
+    same.filter((d) => d.code === CARD_RATE_LIMIT_CODE).at(-1)?.at ?? -Infinity,
+    f.cardLockedAt ?? -Infinity,
+  );
+  if (f.now < lockedAt + CARD_RATE_LIMIT_MS) {
     return refuse(
       "card_rate_limited",
       "Stripe locked this card after too many declines (card_decline_rate_limit_exceeded); " +
         "try another card, or this one after the time given",
-      locked.at + CARD_RATE_LIMIT_MS,
+      lockedAt + CARD_RATE_LIMIT_MS,
     );
   }
   const later = same.filter((d) => d.advice_code === "try_again_later").at(-1);

@@ -6,14 +6,18 @@
  *   ["retries_by_transaction", txn, id]    -> id
  *   ["retries_by_status", status, id]      -> id
  *   ["retry_states", txn]                  -> RetryState  (attempts, the one in flight)
- *   ["retry_card_uses", fingerprint]       -> CardUses    (rolling 24 h)
+ *   ["retry_card_uses", fingerprint]       -> CardUses    (rolling 24 h; Stripe's lock)
  *   ["payment_method_last_used", pm]       -> ISO 8601
  *
  * The counters are read, checked and written in the commit that records an
  * attempt: of a burst of parallel requests, one commits and the others run
  * their build again against the new counts, so no cap is ever exceeded. An
  * attempt Stripe provably did not act on gives its count and its card use
- * back, in the checked commit that settles it.
+ * back, in the checked commit that settles it. A decline Stripe gives because
+ * it locked the card (`card_decline_rate_limit_exceeded`) is noted on the
+ * card's entry, checked, in the commit that settles it: the commit recording
+ * an attempt with that card reads and checks the same entry, so no attempt on
+ * any payment passes the lock once it is known.
  */
 import { keys } from "./keys.ts";
 import { commitChecked, getManyChunked } from "./atomic.ts";
@@ -90,7 +94,11 @@ export interface RetryState {
 
 export interface CardUses {
   uses: number[];
+  /** when Stripe last refused the card as declined too often (ms); absent: never seen */
+  locked_at?: number;
 }
+
+const CARD_USES_TTL_MS = 25 * 3600_000;
 
 export function getRetry(kv: Deno.Kv, id: string): Promise<Deno.KvEntryMaybe<RetryRecord>> {
   return kv.get<RetryRecord>(keys.retry(id));
@@ -114,9 +122,11 @@ export function addAttemptCounts(
 ): void {
   op.check(state).set(keys.retryState(txnId), next);
   if (card) {
-    op.check(card.entry).set(keys.retryCardUses(card.fingerprint), { uses: card.uses }, {
-      expireIn: 25 * 3600_000,
-    });
+    op.check(card.entry).set(
+      keys.retryCardUses(card.fingerprint),
+      { ...card.entry.value, uses: card.uses },
+      { expireIn: CARD_USES_TTL_MS },
+    );
   }
 }
 
@@ -156,9 +166,27 @@ export function addAttemptCountsReleased(
   const at = uses?.findIndex((u) => Math.floor(u) === Math.floor(card!.usedAt)) ?? -1;
   if (card && uses && at >= 0) {
     op.check(card.entry).set(keys.retryCardUses(card.fingerprint), {
+      ...card.entry.value,
       uses: uses.filter((_, i) => i !== at),
-    }, { expireIn: 25 * 3600_000 });
+    }, { expireIn: CARD_USES_TTL_MS });
   }
+}
+
+/**
+ * Notes Stripe's lock on the card (a `card_decline_rate_limit_exceeded` decline
+ * at `at`, ms) on its entry, read as `entry` and checked: the card's uses kept.
+ */
+export function addCardLocked(
+  op: Deno.AtomicOperation,
+  fingerprint: string,
+  entry: Deno.KvEntryMaybe<CardUses>,
+  at: number,
+): void {
+  const lockedAt = Math.max(at, entry.value?.locked_at ?? at);
+  op.check(entry).set(keys.retryCardUses(fingerprint), {
+    uses: entry.value?.uses ?? [],
+    locked_at: lockedAt,
+  }, { expireIn: CARD_USES_TTL_MS });
 }
 
 export function addCreateRetry(op: Deno.AtomicOperation, r: RetryRecord): void {

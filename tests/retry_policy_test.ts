@@ -124,6 +124,34 @@ Deno.test("judgeRetry() holds a card Stripe rate-limited for 24 h", () => {
   assert.equal(reasonOf(facts({ declines, fingerprint: "fp_old", now: NOW + 24 * HOUR })), "ok");
 });
 
+Deno.test("judgeRetry() holds a card Stripe locked on another payment for 24 h after that decline", () => {
+  const lockedAt = NOW - 2 * HOUR;
+  // no decline of this card on this payment: the lock is the card's (cardLockedAt)
+  const v = judgeRetry(facts({ declines: [], fingerprint: "fp_new", cardLockedAt: lockedAt }));
+  assert.equal(v.ok, false);
+  if (!v.ok) {
+    assert.equal(v.reason, "card_rate_limited");
+    assert.equal(v.retry_after, new Date(lockedAt + 24 * HOUR).toISOString());
+  }
+  const over = facts({ declines: [], cardLockedAt: lockedAt, now: lockedAt + 24 * HOUR });
+  assert.equal(reasonOf(over), "ok");
+  // this payment's own lock decline, later than the card's: the later one holds
+  const own = decline({
+    fingerprint: "fp_new",
+    at: NOW - HOUR,
+    code: "card_decline_rate_limit_exceeded",
+    decline_code: null,
+    advice_code: null,
+  });
+  const later = judgeRetry(facts({ declines: [own], cardLockedAt: lockedAt }));
+  assert.equal(later.ok ? null : later.retry_after, new Date(NOW + 23 * HOUR).toISOString());
+  // the payment-wide pass (card not known yet) does not judge it
+  assert.equal(
+    reasonOf(facts({ declines: [], fingerprint: undefined, cardLockedAt: lockedAt })),
+    "ok",
+  );
+});
+
 Deno.test("judgeRetry() caps retries per payment at RETRY_MAX_ATTEMPTS", () => {
   assert.equal(reasonOf(facts({ attempts: 2 })), "ok");
   assert.equal(reasonOf(facts({ attempts: 3 })), "max_attempts");

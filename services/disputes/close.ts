@@ -14,7 +14,12 @@ import { systemContext } from "../../domain/actor.ts";
 import { CLOSE_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import { AppError } from "../../core/errors.ts";
-import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import {
+  classifyStripeFailure,
+  stripeOutcome,
+  type StripePriority,
+  stripeRequestId,
+} from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import { type DisputeClosing, type DisputeRecord, phaseOf } from "../../domain/dispute.ts";
 import { getDispute } from "../../kv/disputes.ts";
@@ -86,8 +91,17 @@ async function callClose(c: Closer, r: DisputeRecord, priority: StripePriority):
   }
 }
 
-/** Records a refused close: the dispute is free again (a new go-ahead takes a new key). */
-function release(c: Closer, ctx: CallContext, id: string, reason: string) {
+/**
+ * Records a refused close: the dispute is free again (a new go-ahead takes a new
+ * key); `requestId`: Stripe's request that showed it (the refusal, or the read).
+ */
+function release(
+  c: Closer,
+  ctx: CallContext,
+  id: string,
+  reason: string,
+  requestId: string | null,
+) {
   return c.svc.audit.commit(ctx, async (op) => {
     const entry = await getDispute(c.deps.kv, id);
     const r = entry.value;
@@ -106,7 +120,7 @@ function release(c: Closer, ctx: CallContext, id: string, reason: string) {
       before: { closing: "processing" },
       after: { closing: "failed", phase: phaseOf(next) },
       reason,
-      stripe: { idempotency_key: r.closing.stripe_idempotency_key },
+      stripe: { request_id: requestId, idempotency_key: r.closing.stripe_idempotency_key },
     });
   });
 }
@@ -126,7 +140,7 @@ async function settle(
   if (attempt.kind === "answered") {
     await c.svc.applyDispute(ctx, attempt.dispute, r.closing!.stripe_idempotency_key);
   } else if (attempt.kind === "refused" || (attempt.kind === "try_again" && first)) {
-    await release(c, ctx, r.id, attempt.error.message);
+    await release(c, ctx, r.id, attempt.error.message, stripeRequestId(attempt.error));
   }
 }
 
@@ -162,7 +176,13 @@ export function createDisputeCloser(deps: Deps, svc: Closer["svc"]) {
     await svc.applyDispute(ctx, dispute);
     const now = (await getDispute(deps.kv, id)).value;
     if (now?.closing?.state !== "processing") return "settled";
-    await release(c, ctx, id, "not closed at Stripe a day after it was sent; accept again");
+    await release(
+      c,
+      ctx,
+      id,
+      "not closed at Stripe a day after it was sent; accept again",
+      stripeRequestId(dispute),
+    );
     return "released";
   }
 

@@ -153,7 +153,7 @@ export function createDisputeChangeHook(
   svc: { newId: IdFactory },
 ): DisputeChangeHook {
   const { kv, clock, log } = deps;
-  return async (op, _raw: Stripe.Dispute, txn, change): Promise<AuditInput[]> => {
+  return async (op, _raw: Stripe.Dispute, txn, change, stripeRequest): Promise<AuditInput[]> => {
     const snap = change.after;
     const idEntry = await getDisputeIdByStripe(kv, snap.id);
     const entry = idEntry.value ? await getDispute(kv, idEntry.value) : null;
@@ -183,6 +183,11 @@ export function createDisputeChangeHook(
         result: "ok",
         before: { submission: "processing" },
         after: { submission: "submitted", submission_count: next.submission_count },
+        // the request that brought Stripe's word (its answer, a reconciliation's read, the event's)
+        stripe: {
+          request_id: stripeRequest?.request_id ?? null,
+          idempotency_key: before!.submission!.stripe_idempotency_key,
+        },
       });
     }
     if (before?.closing?.state === "processing" && next.closing?.state === "closed") {
@@ -193,7 +198,10 @@ export function createDisputeChangeHook(
         result: "ok",
         before: { closing: "processing" },
         after: { closing: "closed", status: next.status },
-        stripe: { idempotency_key: before.closing.stripe_idempotency_key },
+        stripe: {
+          request_id: stripeRequest?.request_id ?? null,
+          idempotency_key: before.closing.stripe_idempotency_key,
+        },
       });
     }
     if (next.phase !== "needs_response" && next.phase !== "drafting") {

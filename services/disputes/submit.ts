@@ -20,6 +20,7 @@ import type { IdFactory } from "../../core/ids.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { holdsEvidence } from "../../domain/dispute_evidence.ts";
 import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
+import { stripeRequestId } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import {
   type DisputeRecord,
@@ -182,8 +183,14 @@ async function callStripe(
   }
 }
 
-/** Frees the round after Stripe refused (or never received) the submission. */
-function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
+/** Frees the round: Stripe refused (or never received) the submission, as `requestId` showed. */
+function release(
+  s: Submitter,
+  ctx: CallContext,
+  id: string,
+  reason: string,
+  requestId: string | null,
+) {
   return s.svc.audit.commit(ctx, async (op) => {
     const entry = await getDispute(s.deps.kv, id);
     const r = entry.value;
@@ -210,6 +217,7 @@ function release(s: Submitter, ctx: CallContext, id: string, reason: string) {
       before: { submission: "processing" },
       after: { submission: "failed", phase: phaseOf(next) },
       reason,
+      stripe: { request_id: requestId, idempotency_key: r.submission.stripe_idempotency_key },
     });
   });
 }
@@ -225,7 +233,7 @@ async function settle(
   if (attempt.kind === "answered") {
     await s.svc.applyDispute(ctx, attempt.dispute, r.submission!.stripe_idempotency_key);
   } else if (attempt.kind === "refused" || (attempt.kind === "try_again" && first)) {
-    await release(s, ctx, r.id, attempt.error.message);
+    await release(s, ctx, r.id, attempt.error.message, stripeRequestId(attempt.error));
   }
 }
 
@@ -253,6 +261,8 @@ async function submit(
   if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
   return (await getDispute(s.deps.kv, id)).value ?? r;
 }
+
+const NOT_SUBMITTED = "not submitted at Stripe a day after it was sent; submit again";
 
 /** The job: same key within 23 h; after that, Stripe's count says whether it went in. */
 async function reconcileOne(
@@ -283,7 +293,7 @@ async function reconcileOne(
     await s.svc.applyDispute(ctx, dispute);
     return "settled";
   }
-  await release(s, ctx, id, "not submitted at Stripe a day after it was sent; submit again");
+  await release(s, ctx, id, NOT_SUBMITTED, stripeRequestId(dispute));
   return "released";
 }
 

@@ -41,7 +41,13 @@ import {
   type StripeRequestRef,
 } from "./hooks.ts";
 
-export type { ApplierServices, DisputeChangeHook, PaymentSettlementHook, RefundSettlementHook };
+export type {
+  ApplierServices,
+  DisputeChangeHook,
+  PaymentSettlementHook,
+  RefundSettlementHook,
+  StripeRequestRef,
+};
 
 export interface TxnApplyInput {
   /** the PaymentIntent and charge the observed objects belong to */

@@ -11,7 +11,11 @@ import type { TransactionMergeHook } from "./stub_merge.ts";
 import type { Change } from "./merge.ts";
 import { needsAudit } from "./commit.ts";
 
-/** The Stripe request whose answer brought the change (null for webhooks and backfill). */
+/**
+ * The Stripe request that brought the change: the one whose answer (or read)
+ * it is, or the one a webhook's event names (`request`); null for backfill and
+ * for an event that names none.
+ */
 export interface StripeRequestRef {
   request_id: string | null;
   idempotency_key: string | null;
@@ -28,13 +32,15 @@ export interface StripeRequestRef {
  *   `txn.amount_reserved` (release or move a reservation), nothing else;
  * - it may run several times (a lost race reruns the whole build): no side
  *   effects outside `op`; throw to abort (the event is retried);
- * - return the audit entries for its own records: they join this commit.
+ * - return the audit entries for its own records: they join this commit,
+ *   naming `stripeRequest` (the request that brought the change) as theirs.
  */
 export type RefundSettlementHook = (
   op: Deno.AtomicOperation,
   stripeRefund: Stripe.Refund,
   txn: Transaction,
   change: { before: RefundSnap | null; after: RefundSnap },
+  stripeRequest: StripeRequestRef | null,
 ) => Promise<AuditInput[]>;
 
 /** The same seam for the disputes service (local dispute records), same rules. */
@@ -43,6 +49,7 @@ export type DisputeChangeHook = (
   stripeDispute: Stripe.Dispute,
   txn: Transaction,
   change: { before: DisputeSnap | null; after: DisputeSnap },
+  stripeRequest: StripeRequestRef | null,
 ) => Promise<AuditInput[]>;
 
 /**
@@ -92,7 +99,7 @@ export async function runChangeHooks(
         ...await svc.refundSettlement(op, c.raw as Stripe.Refund, draft, {
           before: c.before as RefundSnap | null,
           after: c.after as RefundSnap,
-        }),
+        }, meta.stripeRequest),
       );
     }
     if (c.kind === "dispute" && svc.disputeChange) {
@@ -100,7 +107,7 @@ export async function runChangeHooks(
         ...await svc.disputeChange(op, c.raw as Stripe.Dispute, draft, {
           before: c.before as DisputeSnap | null,
           after: c.after as DisputeSnap,
-        }),
+        }, meta.stripeRequest),
       );
     }
   }

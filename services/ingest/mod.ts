@@ -9,7 +9,12 @@ export { aggregatesView } from "./aggregates_view.ts";
 export { createStripeEventApplier } from "./applier.ts";
 export type { ApplyOptions, ApplyResult, CommitHook } from "./applier.ts";
 export { applyToTransaction } from "./apply.ts";
-export type { DisputeChangeHook, PaymentSettlementHook, RefundSettlementHook } from "./apply.ts";
+export type {
+  DisputeChangeHook,
+  PaymentSettlementHook,
+  RefundSettlementHook,
+  StripeRequestRef,
+} from "./apply.ts";
 export { auditedCommitter, NoChange, noChange } from "./commit.ts";
 export type { CommitOptions, CommitResult, EventCommitter } from "./commit.ts";
 export { applyCustomer, applyPaymentMethodAttached, emptyCustomer } from "./customers.ts";

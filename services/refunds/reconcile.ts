@@ -14,7 +14,7 @@ import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { systemContext } from "../../domain/actor.ts";
 import { RECONCILE_ACTOR } from "../../domain/system_actors.ts";
-import { settleAttempt } from "../stripe/mod.ts";
+import { settleAttempt, stripeRequestId } from "../stripe/mod.ts";
 import type { RefundSubmitter } from "./submit.ts";
 import { getRefund, listRefundIdsByStatus } from "../../kv/refunds.ts";
 import type { RefundRecord } from "../../domain/refund.ts";
@@ -50,13 +50,18 @@ interface ReconcileParts {
   ctx: ReturnType<typeof systemContext>;
 }
 
-/** Every refund at Stripe for this refund's payment, searched for our id in metadata. */
+/**
+ * Every refund at Stripe for this refund's payment, searched for our id in
+ * metadata; `requestId`: Stripe's id of the list request that found it (or
+ * of the last one searched), which the settle entry names.
+ */
 async function findAtStripe(
   p: ReconcileParts,
   record: RefundRecord,
-): Promise<Stripe.Refund | null> {
+): Promise<{ refund: Stripe.Refund | null; requestId: string | null }> {
   const { deps } = p;
   let startingAfter: string | undefined;
+  let requestId: string | null = null;
   for (let page = 0; page < 50; page++) {
     const list = await deps.stripe.call(
       (s) =>
@@ -67,12 +72,13 @@ async function findAtStripe(
         }),
       { priority: "background", label: "refunds.list" },
     );
+    requestId = stripeRequestId(list);
     const found = list.data.find((r) => r.metadata?.refund_id === record.id);
-    if (found) return found;
-    if (!list.has_more || list.data.length === 0) return null;
+    if (found) return { refund: found, requestId };
+    if (!list.has_more || list.data.length === 0) return { refund: null, requestId };
     startingAfter = list.data[list.data.length - 1].id;
   }
-  return null;
+  return { refund: null, requestId };
 }
 
 async function reconcileOne(p: ReconcileParts, id: string): Promise<ReconcileOutcome> {
@@ -84,11 +90,16 @@ async function reconcileOne(p: ReconcileParts, id: string): Promise<ReconcileOut
     // A refund still processing here had an attempt whose outcome is unknown: a
     // refusal now is looked up at Stripe before anything is released.
     const attempt = await submitter.callStripe(record, "background");
+    let listedBy: string | null = null;
     return await settleAttempt<Stripe.Refund, ReconcileOutcome>(attempt, {
       earlierUnknown: true,
-      lookup: () => findAtStripe(p, record),
+      lookup: async () => {
+        const found = await findAtStripe(p, record);
+        listedBy = found.requestId;
+        return found.refund;
+      },
       settle: async (refund) => {
-        await submitter.applyStripeRefund(ctx, refund);
+        await submitter.applyStripeRefund(ctx, refund, listedBy);
         return "settled";
       },
       release: async (error) => {
@@ -99,8 +110,8 @@ async function reconcileOne(p: ReconcileParts, id: string): Promise<ReconcileOut
     });
   }
   const found = await findAtStripe(p, record);
-  if (found) {
-    await submitter.applyStripeRefund(ctx, found);
+  if (found.refund) {
+    await submitter.applyStripeRefund(ctx, found.refund, found.requestId);
     return "settled";
   }
   const released = await submitter.release(ctx, id, {
@@ -111,6 +122,8 @@ async function reconcileOne(p: ReconcileParts, id: string): Promise<ReconcileOut
       "was sent: no money moved; ask for the refund again if it is still owed",
     failure_reason: "not_found_at_stripe",
     alert: "refund_lost_at_stripe",
+    // the look-up that decided it
+    stripe: { request_id: found.requestId, idempotency_key: record.stripe_idempotency_key },
   });
   if (released) log.error("refund not found at Stripe; released", { refund_id: id });
   return "released";

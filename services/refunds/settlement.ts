@@ -18,7 +18,7 @@
 import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import { type AuditInput } from "../audit/mod.ts";
-import { type RefundSettlementHook } from "../ingest/mod.ts";
+import { type RefundSettlementHook, type StripeRequestRef } from "../ingest/mod.ts";
 import type { RefundSnap, Transaction } from "../../domain/transaction.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import {
@@ -195,6 +195,7 @@ function settle(
   entry: Deno.KvEntry<RefundRecord>,
   snap: RefundSnap,
   txn: Transaction,
+  stripeRequest: StripeRequestRef | null,
 ): AuditInput[] {
   const { clock } = p;
   const before = entry.value;
@@ -238,7 +239,11 @@ function settle(
     before: { status: before.status, reserved: before.reserved },
     after: refundAuditView(after),
     reason: snap.failure_reason,
-    stripe: { idempotency_key: before.stripe_idempotency_key || null },
+    // the request that brought Stripe's word: its answer, a reconciliation's look-up, the event's
+    stripe: {
+      request_id: stripeRequest?.request_id ?? null,
+      idempotency_key: before.stripe_idempotency_key || null,
+    },
   }];
   // Failed after Stripe accepted it: seen accepted here, or while its answer was lost
   // (`processing`): only an accepted refund can fail, so the customer is still owed it.
@@ -252,9 +257,9 @@ export function createRefundSettlement(deps: Deps, svc: SettlementServices): Ref
   const alerts = { newId: svc.newId, log: deps.log };
   const p: SettlementParts = { kv: deps.kv, clock: deps.clock, log: deps.log, svc, alerts };
 
-  return async (op, stripeRefund, txn, change) => {
+  return async (op, stripeRefund, txn, change, stripeRequest) => {
     const entry = await findRecord(p, stripeRefund, change.after, txn);
     if (!entry) return recordExternal(p, op, stripeRefund, change.after, txn);
-    return settle(p, op, entry, change.after, txn);
+    return settle(p, op, entry, change.after, txn, stripeRequest);
   };
 }

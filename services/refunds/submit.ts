@@ -104,12 +104,16 @@ async function callStripe(
   return attempt;
 }
 
-/** Applies Stripe's refund to its transaction (the hook settles our record); `ahead`: read_ahead.ts. */
+/**
+ * Applies Stripe's refund to its transaction (the hook settles our record); `ahead`:
+ * read_ahead.ts; `requestId`: Stripe's request that brought it when not its own answer (a list).
+ */
 async function applyStripeRefund(
   { deps, svc, committer, clock }: Parts,
   ctx: CallContext,
   refund: Stripe.Refund,
   ahead: ReadAhead | null = null,
+  requestId: string | null = null,
 ): Promise<void> {
   const at = Math.floor(clock.now() / 1000);
   if (ahead) attach(refund, ahead);
@@ -120,7 +124,7 @@ async function applyStripeRefund(
     eventId: null,
     ctx,
     stripeRequest: {
-      request_id: stripeRequestId(refund),
+      request_id: requestId ?? stripeRequestId(refund),
       idempotency_key: refund.metadata?.refund_id
         ? stripeIdempotencyKey(refund.metadata.refund_id)
         : null,
@@ -179,8 +183,8 @@ export function createRefundSubmitter(deps: Deps, svc: SubmitServices) {
   const p: Parts = { deps, svc, kv, clock, log, committer: auditedCommitter(svc.audit) };
   return {
     callStripe: (record: RefundRecord, priority: StripePriority) => callStripe(p, record, priority),
-    applyStripeRefund: (ctx: CallContext, refund: Stripe.Refund) =>
-      applyStripeRefund(p, ctx, refund),
+    applyStripeRefund: (ctx: CallContext, refund: Stripe.Refund, requestId?: string | null) =>
+      applyStripeRefund(p, ctx, refund, null, requestId ?? null),
     release: (ctx: CallContext, id: string, outcome: ReleaseOutcome) =>
       release(p, ctx, id, outcome),
     releaseRefused: (ctx: CallContext, record: RefundRecord, error: AppError) =>

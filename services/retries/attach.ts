@@ -150,7 +150,8 @@ async function settleAttach(
       requestId: saved ? stripeRequestId(pm) : failed?.stripe_request_id ?? null,
       reason: saved ? ATTACH_REASON : failed?.failure_message ?? "",
     })];
-    const outcome = saved ? close : failed!;
+    // closed by reconciliation: the attach it sent again decided it (its request id)
+    const outcome = saved ? close && { ...close, stripe_request_id: stripeRequestId(pm) } : failed!;
     if (!outcome) {
       addUpdateRetry(op, entry as Deno.KvEntry<RetryRecord>, next);
       return { value: null, audit };

@@ -17,7 +17,7 @@ import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { AUTHORIZATION_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 
-import { stripeAnsweredAt } from "../stripe/mod.ts";
+import { stripeAnsweredAt, stripeRequestId } from "../stripe/mod.ts";
 import { addJob } from "../../kv/jobs.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { readTransactionState } from "../../kv/transactions.ts";
@@ -210,9 +210,11 @@ async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unkn
     { priority: "background", label: "payment_intents.retrieve" },
   );
   await p.svc.confirmer.applyPaymentIntent(ctx, a.transaction_id, pi, null, stripeAnsweredAt(pi));
+  // a settlement this read decides carries its request id (README "Retrying failed payments")
+  const read = { stripe_request_id: stripeRequestId(pi) };
   const outcome = outcomeOfPi(a, pi);
   if (outcome) {
-    await settle(p, ctx, id, outcome);
+    await settle(p, ctx, id, { ...outcome, ...read });
     return "settled";
   }
   const age = clock.now() - Date.parse(a.created_at);
@@ -224,6 +226,7 @@ async function reconcileOne(p: AuthParts, id: string): Promise<"settled" | "unkn
       failure_code: "not_received_by_stripe",
       failure_message: `Stripe shows no trace of this ${a.kind} a day after it was sent (its ` +
         "idempotency key has expired): the authorization is untouched; act again",
+      ...read,
     });
     return "settled";
   }

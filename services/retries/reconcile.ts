@@ -22,7 +22,7 @@ import type { Deps } from "../deps.ts";
 import { type CallContext, systemContext } from "../../domain/actor.ts";
 import { RETRY_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import { piSnap } from "../ingest/mod.ts";
-import { stripeAnsweredAt } from "../stripe/mod.ts";
+import { stripeAnsweredAt, stripeRequestId } from "../stripe/mod.ts";
 import {
   getRetry,
   listRetryIdsByStatus,
@@ -65,7 +65,9 @@ export function waitingCheckDue(r: RetryRecord, now: number): boolean {
 
 /**
  * Reads the attempt's PaymentIntent and applies it like a webhook; `waiting`
- * is what a customer still has to do (3-D Secure), answered with the outcome.
+ * is what a customer still has to do (3-D Secure), answered with the outcome,
+ * and the read's Stripe request id, which a settlement it decides carries
+ * (README "Retrying failed payments": `retry.settle` with Stripe's request id).
  */
 async function readAndApply(
   deps: Deps,
@@ -77,9 +79,12 @@ async function readAndApply(
     (s) => s.paymentIntents.retrieve(record.stripe_payment_intent, { expand: ["latest_charge"] }),
     { priority: "background", label: "payment_intents.retrieve" },
   );
-  const waiting = pi.status === "requires_action"
-    ? { next_action: pi.next_action, client_secret: pi.client_secret }
-    : {};
+  const waiting = {
+    ...(pi.status === "requires_action"
+      ? { next_action: pi.next_action, client_secret: pi.client_secret }
+      : {}),
+    stripe_request_id: stripeRequestId(pi),
+  };
   answers.set(record.id, waiting);
   try {
     await confirmer.applyPaymentIntent(ctx, record.transaction_id, pi, null, stripeAnsweredAt(pi));
@@ -128,6 +133,7 @@ export function createRetryReconciler(
     await confirmer.settleDirect(ctx, id, {
       status: "failed",
       stripe_status: pi.status,
+      stripe_request_id: waiting.stripe_request_id,
       failure_code: "not_received_by_stripe",
       failure_message: "Stripe shows no trace of this attempt a day after it was sent (its " +
         "idempotency key has expired): nothing was charged; the payment can be retried again",

@@ -74,7 +74,12 @@ async function preflight(
     declines: priorDeclines(ok.sync, retries),
     attempts: rs.value?.attempts ?? 0,
     ...(card
-      ? { fingerprint, cardUses: uses?.value?.uses ?? [], cardEnteredAt: card.entered_at }
+      ? {
+        fingerprint,
+        cardUses: uses?.value?.uses ?? [],
+        cardLockedAt: uses?.value?.locked_at ?? null,
+        cardEnteredAt: card.entered_at,
+      }
       : {}),
     openFraudAlert: alert !== null,
     openFraudAlertId: alert,
@@ -133,6 +138,8 @@ function record(
       attempts: rs.value?.attempts ?? 0,
       fingerprint,
       cardUses: uses?.value?.uses ?? [],
+      // Stripe's lock on the card, read from the entry checked below (kv/retries.ts)
+      cardLockedAt: uses?.value?.locked_at ?? null,
       cardEnteredAt: pm.entered_at,
       openFraudAlert: alert !== null,
       openFraudAlertId: alert,

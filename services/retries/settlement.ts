@@ -7,20 +7,23 @@
  * flight on that payment (`["retry_states", txn]`) is settled there, in the
  * same commit as the transaction and the ledger, and only from `processing` or
  * `requires_action`: the first news settles it, the rest find nothing to do.
- * A decline is this attempt's only when the PaymentIntent shows a charge or an
- * error it did not show when the attempt was recorded (`prior`), and a payment,
- * an authorization or a 3-D Secure wait is this attempt's only when it is with
- * the attempt's payment method: one made with another (the customer at the
- * merchant's checkout) closes the attempt `superseded`, uncounted (README
- * "Retrying failed payments", Outcomes).
+ * Which news is the attempt's own (a decline, a payment with its payment
+ * method, or `superseded` by another): pi_outcome.ts. A decline Stripe gives
+ * because it locked the card is noted on the card, for every payment (README
+ * "Retry policy").
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import type { PaymentSettlementHook } from "../ingest/mod.ts";
-import type { PiSnap } from "../../domain/transaction.ts";
-import { isRetryWaiting, NOT_SENT_CODE, SUPERSEDED_CODE } from "../../domain/retry.ts";
+import {
+  CARD_RATE_LIMIT_CODE,
+  isRetryWaiting,
+  NOT_SENT_CODE,
+  SUPERSEDED_CODE,
+} from "../../domain/retry.ts";
 import {
   addAttemptCountsReleased,
+  addCardLocked,
   addInFlightCleared,
   addPaymentMethodUse,
   addUpdateRetry,
@@ -30,110 +33,15 @@ import {
   type RetryRecord,
 } from "../../kv/retries.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
+import { outcomeOfPi, releasesAttempt, type RetryOutcome } from "./pi_outcome.ts";
 
-/** What one piece of news says about an attempt. */
-export interface RetryOutcome {
-  status: "succeeded" | "requires_action" | "requires_capture" | "failed" | "canceled";
-  stripe_status: string | null;
-  failure_code?: string | null;
-  decline_code?: string | null;
-  advice_code?: string | null;
-  failure_message?: string | null;
-  next_action?: unknown | null;
-  client_secret?: string | null;
-  stripe_charge?: string | null;
-  stripe_request_id?: string | null;
-}
+export { outcomeOfPi, releasesAttempt } from "./pi_outcome.ts";
+export type { RetryOutcome } from "./pi_outcome.ts";
 
 /** Details only the confirm's answer carries (next_action, client secret, request id), by retry id. */
 export type AnswerDetails = Map<string, Partial<RetryOutcome> & { by?: string }>;
 
 const SETTLEABLE = new Set(["processing", "requires_action", "requires_capture"]);
-
-/** Whether Stripe names a payment method on `pi` (or its error) other than the attempt's. */
-function anotherMethod(record: RetryRecord, pm: string | null | undefined): boolean {
-  return typeof pm === "string" && pm !== record.payment_method;
-}
-
-/** The attempt closed because the payment went ahead at Stripe with another payment method. */
-function supersededOutcome(pi: PiSnap, other: string): RetryOutcome {
-  const what = pi.status === "succeeded"
-    ? "paid"
-    : pi.status === "requires_capture"
-    ? "authorized"
-    : "tried (and declined)";
-  return {
-    status: "failed",
-    stripe_status: pi.status,
-    stripe_charge: null,
-    failure_code: SUPERSEDED_CODE,
-    failure_message: `the payment was ${what} at Stripe with another payment method (${other}) ` +
-      "while this attempt was in flight: this attempt charged nothing and does not count " +
-      "toward the retry limits",
-  };
-}
-
-/** Whether `outcome` closes the attempt uncounted (Stripe charged nothing with its card). */
-export function releasesAttempt(outcome: RetryOutcome): boolean {
-  return outcome.failure_code === SUPERSEDED_CODE;
-}
-
-/** The outcome a PaymentIntent state means for `record`, or null when it says nothing about it. */
-export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | null {
-  const base = { stripe_status: pi.status, stripe_charge: pi.latest_charge };
-  // Paid or authorized with another payment method: this attempt's confirm can no longer act.
-  const other = anotherMethod(record, pi.payment_method) ? pi.payment_method! : null;
-  if (pi.status === "succeeded") {
-    return other ? supersededOutcome(pi, other) : { ...base, status: "succeeded" };
-  }
-  // Authorized only: nothing is charged until it is captured (or released: canceled).
-  if (pi.status === "requires_capture") {
-    if (record.status === "requires_capture") return null;
-    return other ? supersededOutcome(pi, other) : { ...base, status: "requires_capture" };
-  }
-  // Another payment method being authenticated: this attempt's confirm may still land after it.
-  if (pi.status === "requires_action") {
-    return record.status === "processing" && !other ? { ...base, status: "requires_action" } : null;
-  }
-  if (pi.status === "canceled" && record.status === "requires_capture") {
-    return {
-      ...base,
-      status: "canceled",
-      failure_message: "the authorization was released (the PaymentIntent was canceled): " +
-        "nothing was charged",
-    };
-  }
-  if (pi.status === "canceled") {
-    return {
-      ...base,
-      status: "failed",
-      failure_code: "payment_intent_canceled",
-      failure_message: "the PaymentIntent was canceled before this attempt finished",
-    };
-  }
-  if (pi.status === "requires_payment_method" && pi.error) {
-    // Another payment method declined: not this attempt's decline. One in flight may still land;
-    // one waiting on 3-D Secure was replaced by it at Stripe.
-    const declined = pi.error.payment_method_id;
-    if (anotherMethod(record, declined)) {
-      return record.status === "requires_action" ? supersededOutcome(pi, declined!) : null;
-    }
-    const fresh = record.status === "requires_action" ||
-      pi.latest_charge !== record.prior.latest_charge ||
-      pi.error.charge !== record.prior.error_charge;
-    if (!fresh) return null;
-    return {
-      ...base,
-      status: "failed",
-      failure_code: pi.error.code,
-      decline_code: pi.error.decline_code,
-      advice_code: pi.error.advice_code,
-      failure_message: pi.error.message,
-      stripe_charge: pi.error.charge ?? pi.latest_charge,
-    };
-  }
-  return null;
-}
 
 /** `before` settled by `outcome` (or, for a settled attempt, only the answer's missing details). */
 export function settledRecord(
@@ -205,10 +113,16 @@ const OUR_CLOSES = new Set([
   "payment_intent_canceled",
 ]);
 
+/** Whether this settlement is Stripe's refusal of the attempt's card as declined too often. */
+function lockedTheCard(before: RetryRecord, after: RetryRecord): boolean {
+  return before.status !== "failed" && after.status === "failed" &&
+    after.failure_code === CARD_RATE_LIMIT_CODE;
+}
+
 /**
  * Adds the settling of the attempt read as `entry` to `op`: the record, the
  * payment freed for the next attempt (unless waiting on the customer), the
- * job gone, the card's last use. `release`: Stripe provably did not act on
+ * job gone, the card's last use, Stripe's lock on the card. `release`: Stripe provably did not act on
  * it (a "try again", a refusal of the request itself, a confirm never sent),
  * so it no longer counts toward the caps (README "Retry policy"). Returns the
  * audit entry for the same commit.
@@ -226,12 +140,12 @@ export async function addSettlement(
   const after = settledRecord(before, outcome, meta.at, meta.by);
   if (release) after.counted = false;
   addUpdateRetry(op, entry, after);
+  const fingerprint = before.card_use !== undefined
+    ? before.card_use
+    : before.card?.fingerprint ?? null;
   if (!isRetryWaiting(after.status)) {
     const state = await getRetryState(kv, before.transaction_id);
     if (release) {
-      const fingerprint = before.card_use !== undefined
-        ? before.card_use
-        : before.card?.fingerprint ?? null;
       const card = fingerprint
         ? {
           fingerprint,
@@ -242,6 +156,10 @@ export async function addSettlement(
       addAttemptCountsReleased(op, before.transaction_id, before.id, state, card);
     } else addInFlightCleared(op, before.transaction_id, state, before.id);
     if (before.job) addJobRemoval(op, before.job);
+  }
+  // Stripe locked the card: the lock is the card's, on every payment (README "Retry policy")
+  if (fingerprint && !release && lockedTheCard(before, after)) {
+    addCardLocked(op, fingerprint, await getCardUses(kv, fingerprint), Date.parse(meta.at));
   }
   if (meta.release !== true && triedTheCard(before, outcome)) {
     addPaymentMethodUse(op, after.payment_method, meta.at);

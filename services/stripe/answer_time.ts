@@ -27,8 +27,15 @@ export function stripeAnsweredAt(answer: unknown): number | null {
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
-/** The id Stripe gave the request that brought `answer` (`Request-Id`), or null when unknown. */
+/**
+ * The id Stripe gave the request that brought `answer` (`Request-Id`): an
+ * object it answered, or a refusal the gateway turned into this service's
+ * error (its `stripe.request_id`); null when unknown.
+ */
 export function stripeRequestId(answer: unknown): string | null {
-  return (answer as { lastResponse?: { requestId?: string } } | null)?.lastResponse?.requestId ??
-    null;
+  const a = answer as {
+    lastResponse?: { requestId?: string };
+    extra?: { stripe?: { request_id?: string | null } };
+  } | null;
+  return a?.lastResponse?.requestId ?? a?.extra?.stripe?.request_id ?? null;
 }
