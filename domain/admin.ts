@@ -19,6 +19,13 @@ export interface AdminRecord {
   /** ISO 8601: when the current token was issued (API_TOKEN_TTL_DAYS counts from here) */
   token_issued_at?: string;
   /**
+   * ISO 8601: when the token was revoked with no new one issued yet (a rotation, role grant or
+   * re-enabling approved, an account made through the API not yet enrolled); absent while the
+   * account's token works. A second-factor reset's code is redeemed with that token (README,
+   * "Accounts and enrollment").
+   */
+  token_revoked_at?: string;
+  /**
    * ISO 8601: when the account was last disabled. A request it made before
    * then is void, even once it is active again (README, "Accounts and enrollment").
    */
@@ -29,6 +36,17 @@ export interface AdminRecord {
    * does not come back.
    */
   demoted_at?: string;
+}
+
+/** Whether the account's token works: not revoked with no new one issued since. */
+export function tokenWorks(a: Pick<AdminRecord, "token_revoked_at">): boolean {
+  return a.token_revoked_at === undefined;
+}
+
+/** `a` with a newly issued token (`tokenHash`, issued at `iso`): a revoked one is replaced. */
+export function withIssuedToken(a: AdminRecord, tokenHash: string, iso: string): AdminRecord {
+  const { token_revoked_at: _revoked, ...rest } = a;
+  return { ...rest, token_hash: tokenHash, token_issued_at: iso };
 }
 
 /**

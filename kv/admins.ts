@@ -4,6 +4,8 @@
  *   ["admins", id]                         -> AdminRecord
  *   ["admins_by_email", email]             -> admin id      (unique; created with versionstamp: null)
  *   ["admin_tokens", sha256(token)]        -> admin id      (the clear token is never stored)
+ *   ["admin_tokens_rotated", sha256(token)] -> TokenRotated (a token its admin rotated themself;
+ *                                             expires after minutes)
  *   ["admin_removals_alone", id]           -> AdminRemovalAlone (the admin's last removal of an
  *                                             admin made alone; expires after the window)
  *
@@ -35,6 +37,30 @@ export function getAdminIdByToken(
   tokenHash: string,
 ): Promise<Deno.KvEntryMaybe<string>> {
   return kv.get<string>(keys.adminToken(tokenHash));
+}
+
+/** A token its admin rotated themself: whose, and when the new one was issued. */
+export interface TokenRotated {
+  admin_id: string;
+  /** ISO 8601 */
+  rotated_at: string;
+}
+
+export function getTokenRotated(
+  kv: Deno.Kv,
+  tokenHash: string,
+): Promise<Deno.KvEntryMaybe<TokenRotated>> {
+  return kv.get<TokenRotated>(keys.adminTokenRotated(tokenHash));
+}
+
+/** Records that the token hashed `tokenHash` was rotated by its admin (kept `ttlMs`). */
+export function addTokenRotated(
+  op: Deno.AtomicOperation,
+  tokenHash: string,
+  row: TokenRotated,
+  ttlMs: number,
+): void {
+  op.set(keys.adminTokenRotated(tokenHash), row, { expireIn: ttlMs });
 }
 
 /** What `listPage` walks for the admins listing (ULID ids: time order). */

@@ -49,6 +49,8 @@ export const keys = {
   adminByEmail: (email: string) => ["admins_by_email", email],
   /** SHA-256 (hex) of an API token -> admin id; the clear token is never stored */
   adminToken: (tokenHash: string) => ["admin_tokens", tokenHash],
+  /** SHA-256 (hex) of a token its admin rotated themself -> who and when (kept minutes) */
+  adminTokenRotated: (tokenHash: string) => ["admin_tokens_rotated", tokenHash],
   /** sealed TOTP secret, last used time-step, failures, lock, hashed recovery codes */
   adminSecondFactor: (adminId: string) => ["admin_second_factor", adminId],
   adminSecondFactorPrefix: () => ["admin_second_factor"],

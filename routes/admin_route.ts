@@ -42,6 +42,11 @@ export interface AdminRouteOptions {
    * the same 422 as the schemas' and the unknown names
    */
   check?: (c: Context<AppEnv>) => Promise<FieldError[]>;
+  /**
+   * the route rotates the caller's own token: a token rotated there moments before the request
+   * arrived (a concurrent rotation that lost) is 409 with `rotated_at`, not 401
+   */
+  ownTokenRotation?: boolean;
 }
 
 /**
@@ -62,7 +67,10 @@ export function guard(
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const identity = c.get("services").identity;
     const meta = requestMeta(c);
-    let principal = await identity.authenticateRequest(c.req.header("authorization"), meta);
+    const auth = options.ownTokenRotation
+      ? { ownRotation: { arrivedAt: c.get("services").deps.clock.now() } }
+      : undefined;
+    let principal = await identity.authenticateRequest(c.req.header("authorization"), meta, auth);
     c.set("principal", principal);
     await identity.throttle(principal, "api");
     await identity.authorize(principal, permission, meta);
@@ -79,7 +87,7 @@ export function guard(
       // The token was judged when the headers came; a body can be held back for as long as the
       // client likes. Disabling, demoting or a rotated token act at once (README, "Accounts and
       // enrollment"), on a request held open meanwhile too: judged again now the body is in.
-      principal = await identity.authenticate(c.req.header("authorization"), meta);
+      principal = await identity.authenticate(c.req.header("authorization"), meta, auth);
       c.set("principal", principal);
       await identity.authorize(principal, permission, meta);
     }

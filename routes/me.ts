@@ -27,15 +27,22 @@ const me = adminRoute({ permission: "me.read" }, {
   responses: { 200: jsonContent(MeSchema, "you") },
 });
 
-const rotateOwn = adminRoute({ permission: "me.rotate_token", secondFactor: true }, {
+const rotateOwn = adminRoute({
+  permission: "me.rotate_token",
+  secondFactor: true,
+  ownTokenRotation: true,
+}, {
   method: "post",
   path: "/me/rotate-token",
   tags: ["identity"],
   summary: "A new API token for yourself; the old one stops at once",
   description: "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then. " +
-    "Of two rotations of the same token at once (a second click, another tab) one wins; the " +
-    "other is 409 saying when the token was rotated (the new token is shown once, in the " +
-    "winner's answer) and issues nothing. Sent after that answer, the old token is 401.",
+    "Of concurrent rotations of the same token (a second click, another tab) one wins; the " +
+    "others are 409 saying when the token was rotated (`rotated_at`; the new token is shown " +
+    "once, in the winner's answer) and issue nothing: those that lost in the rotation's own " +
+    "commit, and those whose token was already rotated when they were judged, if they arrived " +
+    "no more than 10 s after the rotation. Sent later, the old token is 401 here, and on any " +
+    "other route it is 401 whenever it arrives.",
   responses: {
     200: jsonContent(
       z.object({ admin: AdminSchema, token: z.string() }).openapi("RotatedToken"),

@@ -170,8 +170,9 @@ const credentialResponses = {
     ApprovalSchema,
     "waits for a third person's approval; the approver receives an enrollment code to hand over",
   ),
-  // 409: another's already waits for this account (audited denied, as every refusal); your
-  // own sent again is answered with it (202)
+  // 409: another's already waits for this account, or it would leave the account with neither
+  // factor (`rule: last_factor`), audited denied as every refusal; your own sent again is
+  // answered with it (202)
   ...errorResponses("not_found", "conflict"),
 };
 
@@ -183,7 +184,9 @@ const rotate = adminRoute({ permission: "users.write", secondFactor: true }, {
   description: "Once approved, the old token stops at once; the person redeems the enrollment " +
     "code with their own current TOTP code (`X-OTP-Code`) for a new token. Sent again by you " +
     "while yours waits (a second click), it answers that request; another admin's is 409 " +
-    "naming who asked and when.",
+    "naming who asked and when. While the account has no second factor (a reset's code not " +
+    "yet redeemed, say), it is 409 `rule: last_factor`: the account would be left with " +
+    "neither factor; the detail names the way out (redeem that code first).",
   request: { params: IdParam },
   responses: credentialResponses,
 });
@@ -196,7 +199,10 @@ const reset2fa = adminRoute({ permission: "users.write", secondFactor: true }, {
   description: "Once approved, the old factor and its step-up tokens stop at once; the person " +
     "redeems the enrollment code with their own token (`Authorization`) for a new TOTP secret " +
     "and recovery codes. Sent again by you while yours waits (a second click), it answers " +
-    "that request; another admin's is 409 naming who asked and when.",
+    "that request; another admin's is 409 naming who asked and when. While the account's " +
+    "token is revoked (a rotation's code not yet redeemed, say), it is 409 `rule: " +
+    "last_factor`: the account would be left with neither factor; the detail names the way " +
+    "out (redeem that code first).",
   request: { params: IdParam },
   responses: credentialResponses,
 });

@@ -9,7 +9,7 @@ import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { can } from "../../domain/permissions.ts";
 import { APPROVAL_POLICY, type ApprovalRequest, isApprovalKind } from "../../domain/approval.ts";
-import { checkApprover, linkRefusal } from "./rules.ts";
+import { checkApprover, linkRefusal, type Refusal } from "./rules.ts";
 import {
   approvalTarget,
   claim,
@@ -98,6 +98,22 @@ async function refuseExpired(
   return await deny(d, ctx, req, error, message, approving);
 }
 
+/** A request its kind can no longer carry out: ended `expired` now, the approval refused. */
+async function refuseUnfit(
+  d: Decider,
+  ctx: CallContext,
+  req: ApprovalRequest,
+  why: AppError,
+): Promise<never> {
+  await expire(d, ctx, req.id, why.message);
+  const error = new AppError(
+    why.code,
+    `approval request ${req.id} is void: ${why.message}; it expired and nothing was approved`,
+    { extra: { ...why.extra, request_status: "expired" } },
+  );
+  return await deny(d, ctx, req, error, why.message, true);
+}
+
 /**
  * A source's own request is decided by the source; one already decided is
  * answered, not redone; a pending one is returned to decide.
@@ -152,6 +168,9 @@ const approve: Decision = async (d, ctx, first, body) => {
     const message = `approval request ${id} expired at ${first.expires_at}; ask again`;
     return await refuseExpired(d, ctx, first, message, true);
   }
+  // what the kind itself says can no longer be done (services/approvals/types.ts)
+  const unfit = await d.registration(first.kind).refuseApproval?.(first);
+  if (unfit) return await refuseUnfit(d, ctx, first, unfit);
   const { won, value: claimed, voidReason } = await claim(d, ctx, id, body, "approved");
   if (voidReason) {
     const message =
@@ -162,6 +181,20 @@ const approve: Decision = async (d, ctx, first, body) => {
   if (!won) return await decided(d, claimed, ctx, true);
   return { request: await run(d, ctx, claimed), replayed: false };
 };
+
+/** A refusal to approve, said of a reject: nobody who could not approve a request rejects it. */
+function rejectWords(refusal: Refusal): AppError {
+  const why = refusal.error.extra?.rule === "linked_account"
+    ? refusal.reason
+    : "this request acts on your own account";
+  return new AppError(
+    "self_approval_forbidden",
+    `${why}; you may not reject it, as you may not approve it: someone linked neither to its ` +
+      "requester nor to an account it acts on decides it (or its requester withdraws it); " +
+      "nothing was rejected",
+    { extra: refusal.error.extra },
+  );
+}
 
 const reject: Decision = async (d, ctx, first, body) => {
   const id = first.id;
@@ -186,7 +219,7 @@ const reject: Decision = async (d, ctx, first, body) => {
   const linked = first.requested_by === ctx.actor.id
     ? null
     : await linkRefusal(d.deps.kv, first, ctx);
-  if (linked) await deny(d, ctx, first, linked.error, linked.reason, false);
+  if (linked) await deny(d, ctx, first, rejectWords(linked), linked.reason, false);
   if (Date.parse(first.expires_at) <= d.deps.clock.now()) {
     // past its time it is expired, not rejected: there is nothing left to refuse
     const message = `approval request ${id} expired at ${first.expires_at}; nothing is left ` +

@@ -3,7 +3,7 @@ import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import type { FieldError } from "../../core/errors.ts";
+import type { AppError, FieldError } from "../../core/errors.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
 import type { ApprovalPolicy, ApprovalRequest } from "../../domain/approval.ts";
 
@@ -42,6 +42,13 @@ export interface KindRegistration {
   /** overrides of the table's entry (a longer TTL, say); the approver permission stays */
   policy?: Partial<Pick<ApprovalPolicy, "ttlMs">>;
   execute?: ApprovalExecutor;
+  /**
+   * Why a pending request can no longer be carried out as asked, checked before an approval is
+   * claimed (a credential reset that would now leave its account with neither factor): the
+   * approval is refused with this error and the request ends expired. `execute` still
+   * re-checks where it acts.
+   */
+  refuseApproval?: (request: ApprovalRequest) => Promise<AppError | null>;
   source?: ApprovalSource;
   /**
    * The entry that also puts a step of one of this kind's requests in the history of what it

@@ -29,7 +29,7 @@ import {
   approvingRole,
   issueCode,
   type IssuedCode,
-  unusableTokenHash,
+  revokedToken,
 } from "./enrollment.ts";
 
 const target = (id: string) => ({ type: "admin", id });
@@ -79,7 +79,7 @@ export async function addAdminChange(
   let handover: IssuedCode | undefined;
   if (next.status === "active" && before.status === "disabled") {
     // re-enabled with none of its old credentials: whoever re-enables hands over a code
-    next.token_hash = await unusableTokenHash();
+    Object.assign(next, await revokedToken(new Date(now).toISOString()));
     const factor = await getSecondFactor(d.kv, id);
     if (factor.value) addDeleteSecondFactor(op, factor);
     // issued at the very time the account is stamped below: not a millisecond before it

@@ -18,6 +18,8 @@ import type { AuditInput } from "../audit/mod.ts";
 import { addAccountRequest, getAccountRequest, getApproval } from "../../kv/approvals.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { auditRefused } from "./refusals.ts";
+import { getSecondFactor } from "../../kv/identity_factors.ts";
+import { factorState, lastFactorRefusal } from "./factor_state.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -140,6 +142,11 @@ export async function requestCredentialReset(
   const entry = await loadAdmin(d, id);
   const email = entry.value.email;
   try {
+    // never a request whose approval would leave the account with neither factor (the factor
+    // is read after the account: a change in between moves the account, voiding the request)
+    const factor = await getSecondFactor(d.kv, id);
+    const last = lastFactorRefusal(await factorState(d.kv, entry, factor, d.clock.now()), what);
+    if (last) throw last;
     return await requestOnce(
       d,
       approvals,
@@ -152,7 +159,7 @@ export async function requestCredentialReset(
         : { summary: `reset the second factor of ${email}`, waiting: "a second-factor reset" },
     );
   } catch (error) {
-    // one already waits (409): refused, and audited as the self-change above
+    // one already waits, or it would leave no factor (409): refused, and audited as above
     await auditRefused(d, ctx, what === "token" ? "token.rotate" : "totp.reset", target(id), error);
     throw error;
   }

@@ -33,6 +33,8 @@ import { BEARER } from "./authenticate.ts";
 import { changedMeanwhile } from "./accounts.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 import { auditRefused } from "./refusals.ts";
+import { getSecondFactor } from "../../kv/identity_factors.ts";
+import { notEnrolled } from "./pending_enrollment.ts";
 
 const adminTarget = (id: string) => ({ type: "admin", id });
 
@@ -59,6 +61,10 @@ export function createAccountService(
         verifyOtp: async (adminId) => {
           const otp = proof.otp?.trim();
           if (!otp) {
+            // with no second factor to send a code of, say what works instead
+            if (!(await getSecondFactor(kv, adminId)).value) {
+              throw await notEnrolled(kv, adminId, d.clock.now());
+            }
             throw new AppError(
               "otp_required",
               "a new token is redeemed with your current second factor: send X-OTP-Code",

@@ -11,7 +11,12 @@ import type { Principal } from "../../domain/actor.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { AppError } from "../../core/errors.ts";
 import { createCoalescer } from "../../core/coalesce.ts";
-import { getAdmin, getTokenAndRateCount } from "../../kv/admins.ts";
+import {
+  getAdmin,
+  getTokenAndRateCount,
+  getTokenRotated,
+  type TokenRotated,
+} from "../../kv/admins.ts";
 import { rateWindowKey, readRateCount } from "../../kv/identity_factors.ts";
 import { API_TOKEN_FORMAT, hashToken } from "./crypto.ts";
 import { type PrefetchedCount, type RateLimits, windowOf } from "./rate_window.ts";
@@ -23,6 +28,14 @@ export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 function bearerToken(authorization: string | undefined): string {
   if (!authorization || authorization.trim() === "") {
     throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
+  }
+  if (authorization.includes(",")) {
+    // two headers arrive joined by a comma; no token holds one
+    throw new AppError(
+      "unauthenticated",
+      "the Authorization header holds more than one credential (sent twice, or several joined " +
+        "by commas): send it once, with one token: `Authorization: Bearer pot_…`",
+    );
   }
   const token = BEARER.exec(authorization)?.[1];
   if (!token) {
@@ -36,8 +49,7 @@ function bearerToken(authorization: string | undefined): string {
     throw new AppError(
       "unauthenticated",
       token.startsWith("pot_")
-        ? "unknown token: an API token is pot_ and 43 characters; this one is " +
-          `${token.length - 4}: copy the whole token`
+        ? malformedToken(token)
         : token.startsWith("psu_")
         ? "this is a step-up token: send it as X-Step-Up, with your API token in " +
           "`Authorization: Bearer pot_…`"
@@ -46,6 +58,51 @@ function bearerToken(authorization: string | undefined): string {
     );
   }
   return token;
+}
+
+/**
+ * The record of the bearer token's own rotation by its admin (kept minutes), or null: no such
+ * token, or not one rotated so.
+ */
+export async function rotatedOwnToken(
+  kv: Deno.Kv,
+  authorization: string | undefined,
+): Promise<TokenRotated | null> {
+  const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+  if (!token || !API_TOKEN_FORMAT.test(token)) return null;
+  return (await getTokenRotated(kv, await hashToken(token))).value;
+}
+
+/**
+ * What is wrong with a `pot_…` token not in the format: a character no token holds (named), or
+ * its length, counted in characters. A header's bytes arrive one character each, so a token
+ * typed with a non-ASCII character is read back from its UTF-8 bytes first.
+ */
+function malformedToken(token: string): string {
+  const typed = [...fromHeaderBytes(token.slice(4))];
+  const odd = typed.find((ch) => !/^[A-Za-z0-9_-]$/.test(ch));
+  if (odd !== undefined) {
+    const shown = /^[\x21-\x7e]$/.test(odd) || /\p{L}|\p{N}/u.test(odd)
+      ? `"${odd}"`
+      : `U+${odd.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    return `unknown token: it holds ${shown} (character ${typed.indexOf(odd) + 5}), which API ` +
+      "tokens never hold: they are pot_ and 43 letters, digits, - or _. Copy the whole token " +
+      "again from the answer that issued it";
+  }
+  return `unknown token: an API token is pot_ and 43 characters; this one is ${typed.length}: ` +
+    "copy the whole token";
+}
+
+/** `value` read back as UTF-8 when its characters are the bytes of a UTF-8 string. */
+function fromHeaderBytes(value: string): string {
+  const codes = [...value].map((ch) => ch.codePointAt(0)!);
+  if (!codes.some((c) => c >= 0x80) || codes.some((c) => c > 0xff)) return value;
+  const bytes = Uint8Array.from(codes);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return value;
+  }
 }
 
 export interface Authenticator {

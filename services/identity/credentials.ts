@@ -9,16 +9,41 @@ import { AppError } from "../../core/errors.ts";
 import { hashToken, newApiToken } from "./crypto.ts";
 import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
-import { addUpdateAdmin } from "../../kv/admins.ts";
+import { addTokenRotated, addUpdateAdmin } from "../../kv/admins.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { breakGlass, isBreakGlassCli } from "./accounts.ts";
 import { approvingRole } from "./enrollment.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 import type { AuditInput } from "../audit/mod.ts";
-import type { AdminRecord } from "../../domain/admin.ts";
+import { type AdminRecord, withIssuedToken } from "../../domain/admin.ts";
 
 const target = (id: string) => ({ type: "admin", id });
+
+/**
+ * How long after an admin rotated their own token a request of theirs still carrying the old
+ * one, sent to the rotation's route, is taken for a concurrent rotation that lost (a second
+ * click, another tab) rather than an unknown token (README, "Accounts and enrollment").
+ */
+export const ROTATION_MOMENT_MS = 10_000;
+/** how long the old token's rotation is kept (a request that arrived before it may be slow) */
+const ROTATED_KEPT_MS = 10 * 60_000;
+
+/**
+ * The answer to a rotation of your own token that lost to another with the same token: the new
+ * token was shown once, to the request that won, and is kept nowhere in the clear, so this one
+ * is told rather than answered again (409, `rotated_at`).
+ */
+export function lostRotation(id: string, at: string): AppError {
+  return new AppError(
+    "conflict",
+    `this token was rotated by another request of yours at ${at} (a second click or ` +
+      "another tab): that answer carries the new token, shown once, and this token no " +
+      "longer works. If that answer was lost, ask another admin to rotate your token " +
+      `(POST /api/admin/users/${id}/rotate-token)`,
+    { extra: { rotated_at: at } },
+  );
+}
 
 /**
  * A new API token for `id`; the old one stops working in the same commit.
@@ -36,21 +61,15 @@ export async function rotateToken(
   return await d.audit.commit(ctx, async (op) => {
     const entry = await loadAdmin(d, id);
     if (replaces !== undefined && entry.value.token_hash !== replaces) {
-      // a second click, or another tab: the new token was shown once, to the request that
-      // won, and is kept nowhere in the clear, so this one is told rather than answered again
-      const at = entry.value.token_issued_at ?? entry.value.updated_at;
-      throw new AppError(
-        "conflict",
-        `this token was rotated by another request of yours at ${at} (a second click or ` +
-          "another tab): that answer carries the new token, shown once, and this token no " +
-          "longer works. If that answer was lost, ask another admin to rotate your token " +
-          `(POST /api/admin/users/${id}/rotate-token)`,
-        { extra: { rotated_at: at } },
-      );
+      throw lostRotation(id, entry.value.token_issued_at ?? entry.value.updated_at);
     }
     const iso = new Date(d.clock.now()).toISOString();
-    const next = { ...entry.value, token_hash: tokenHash, updated_at: iso, token_issued_at: iso };
+    const next = { ...withIssuedToken(entry.value, tokenHash, iso), updated_at: iso };
     addUpdateAdmin(op, entry, next);
+    // its own rotation: a request with the old token moments later is told so (guard.ts)
+    if (replaces !== undefined) {
+      addTokenRotated(op, replaces, { admin_id: id, rotated_at: iso }, ROTATED_KEPT_MS);
+    }
     const audit: AuditInput[] = [{
       action: "token.rotate",
       target: target(id),

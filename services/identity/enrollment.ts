@@ -6,7 +6,6 @@
  * "Accounts and enrollment").
  */
 import type { CallContext, RequestMeta } from "../../domain/actor.ts";
-import { AppError } from "../../core/errors.ts";
 import { b64url } from "../../core/encoding.ts";
 import type { Role } from "../../domain/permissions.ts";
 import type { AuditInput } from "../audit/mod.ts";
@@ -14,7 +13,7 @@ import { hashToken, newApiToken } from "./crypto.ts";
 import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
 import { addUpdateAdmin, getAdmin } from "../../kv/admins.ts";
-import type { AdminRecord } from "../../domain/admin.ts";
+import { type AdminRecord, withIssuedToken } from "../../domain/admin.ts";
 import {
   addDeleteSecondFactor,
   addSetSecondFactor,
@@ -30,8 +29,8 @@ import {
 import { getApproval } from "../../kv/approvals.ts";
 import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
-import { invalid, redeemedAlready, unusable } from "./enrollment_refusals.ts";
-import { changedAfterIssue } from "./pending_enrollment.ts";
+import { invalid, redeemedAlready, unusable, wrongTokenProof } from "./enrollment_refusals.ts";
+import { afterChange, changedAfterIssue } from "./pending_enrollment.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000;
@@ -86,7 +85,7 @@ export function addIssuedCode(op: Deno.AtomicOperation, record: Enrollment): voi
  * An approved change that hands an account over (re-enabling, a role that can
  * approve): its second factor goes, it is linked to the requester (`why`) and
  * the approver, and the approver gets a one-time enrollment code for new
- * credentials. The caller's update revokes the token (`unusableTokenHash`).
+ * credentials. The caller's update revokes the token (`revokedToken`).
  */
 export async function addHandover(
   d: IdentityDeps,
@@ -114,6 +113,13 @@ export async function addHandover(
 
 export async function unusableTokenHash(): Promise<string> {
   return await hashToken(`unissued:${newApiToken()}`);
+}
+
+/** An account's token revoked at `iso` with none issued in its place (its person enrolls one). */
+export async function revokedToken(
+  iso: string,
+): Promise<Pick<AdminRecord, "token_hash" | "token_revoked_at">> {
+  return { token_hash: await unusableTokenHash(), token_revoked_at: iso };
 }
 
 export interface Redeemed {
@@ -218,15 +224,12 @@ export async function redeem(
       changedAfterIssue(adminEntry as Deno.KvEntry<AdminRecord>, entry as Deno.KvEntry<Enrollment>)
     ) {
       throw invalid(
-        "the account changed after this code was issued (its role, status or credentials); " +
-          "ask whoever approved that change for the code they were given",
+        "the account changed after this code was issued (its role, status or credentials), so " +
+          `it no longer opens it: ${await afterChange(d.kv, adminId, d.clock.now())}`,
       );
     }
     if (e.purpose === "second_factor" && proof.tokenHash !== before.token_hash) {
-      throw new AppError(
-        "unauthenticated",
-        "a new second factor is redeemed with your own current token: send Authorization: Bearer <token>",
-      );
+      throw await wrongTokenProof(d.kv, adminId, proof.tokenHash);
     }
     const iso = new Date(d.clock.now()).toISOString();
     addUseEnrollment(op, entry as Deno.KvEntry<Enrollment>, {
@@ -236,8 +239,7 @@ export async function redeem(
       used_from: meta.ip,
     });
     const next: AdminRecord = {
-      ...before,
-      ...(tokenHash ? { token_hash: tokenHash, token_issued_at: iso } : {}),
+      ...(tokenHash ? withIssuedToken(before, tokenHash, iso) : before),
       updated_at: iso,
     };
     addUpdateAdmin(op, adminEntry as Deno.KvEntry<AdminRecord>, next);

@@ -6,6 +6,7 @@
  */
 import { AppError } from "../../core/errors.ts";
 import type { Enrollment } from "../../kv/enrollments.ts";
+import { getAdmin, getAdminIdByToken } from "../../kv/admins.ts";
 
 export const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
 
@@ -45,4 +46,39 @@ export function redeemedAlready(e: Enrollment): AppError {
 /** Whether a refusal counts against the address: a wrong code does, a redeemed one does not. */
 export function isGuess(error: AppError): boolean {
   return error.code === "enrollment_invalid" && error.extra?.redeemed_at === undefined;
+}
+
+/**
+ * A second-factor reset's code sent without the current token of the account it is for: no
+ * token, another account's token (a code is redeemed by its own holder; whose it is stays
+ * unsaid), or one that is no account's current token.
+ */
+export async function wrongTokenProof(
+  kv: Deno.Kv,
+  adminId: string,
+  tokenHash: string | null,
+): Promise<AppError> {
+  if (tokenHash === null) {
+    return new AppError(
+      "unauthenticated",
+      "a new second factor is redeemed with your own current token: send " +
+        "Authorization: Bearer <token> with the code",
+    );
+  }
+  const owner = (await getAdminIdByToken(kv, tokenHash)).value;
+  const other = owner && owner !== adminId ? (await getAdmin(kv, owner)).value : null;
+  if (other?.token_hash === tokenHash) {
+    return new AppError(
+      "unauthenticated",
+      "this enrollment code is for another account than the one whose token you sent: a code " +
+        "is redeemed by the person it was handed over for, with their own current token. If it " +
+        "is yours to pass on, hand it to them; nothing was redeemed",
+    );
+  }
+  return new AppError(
+    "unauthenticated",
+    "the token you sent is not the current token of the account this code is for (rotated, " +
+      "revoked or mistyped): a new second factor is redeemed with that account's own current " +
+      "token in Authorization: Bearer <token>",
+  );
 }

@@ -14,9 +14,12 @@ import { createKeyedLock } from "../../core/keyed_lock.ts";
 import { type ApiThrottle, type RateLimits, type ThrottleKind, throttleToken } from "./throttle.ts";
 import { consumeCode } from "./second_factor.ts";
 import { verifyStepUp } from "./step_up.ts";
-import { createAuthenticator } from "./authenticate.ts";
+import { createAuthenticator, rotatedOwnToken } from "./authenticate.ts";
 import type { IdentityDeps } from "./accounts.ts";
-import type { IdentityGuard } from "./types.ts";
+import type { AuthOptions, IdentityGuard } from "./types.ts";
+import { getAdmin } from "../../kv/admins.ts";
+import { lostRotation as lostRotationError, ROTATION_MOMENT_MS } from "./credentials.ts";
+import { auditRefused } from "./refusals.ts";
 
 /** failed authentications per client address a minute before it is refused */
 export const AUTH_FAILURE_BURST = 30;
@@ -88,13 +91,49 @@ export function createGuard(parts: GuardParts): IdentityGuard {
     if (count > AUTH_FAILURE_BURST) throw refuseAddress(meta, window, count);
   }
 
+  /**
+   * On the route that rotates one's own token, an unknown token its admin rotated there moments
+   * before this request arrived: the 409 of a concurrent rotation that lost (the old token acts
+   * on nothing), audited denied as that loser is (README, "Accounts and enrollment"). Null
+   * otherwise: the 401 stands.
+   */
+  async function lostRotation(
+    error: unknown,
+    authorization: string | undefined,
+    meta: RequestMeta,
+    options: AuthOptions | undefined,
+  ): Promise<AppError | null> {
+    if (!options?.ownRotation || !(error instanceof AppError)) return null;
+    if (error.code !== "unauthenticated") return null;
+    const row = await rotatedOwnToken(kv, authorization);
+    if (!row || Date.parse(row.rotated_at) + ROTATION_MOMENT_MS < options.ownRotation.arrivedAt) {
+      return null;
+    }
+    const admin = (await getAdmin(kv, row.admin_id)).value;
+    if (admin?.status !== "active") return null;
+    const lost = lostRotationError(admin.id, row.rotated_at);
+    const ctx: CallContext = {
+      actor: { type: "admin", id: admin.id, role: admin.role },
+      request: meta,
+      second_factor: false,
+    };
+    await auditRefused(d, ctx, "token.rotate", { type: "admin", id: admin.id }, lost);
+    return lost;
+  }
+
   return {
     countFailedAuthentication,
     checkAddress,
 
-    authenticate: (authorization) => authenticator.authenticate(authorization),
+    async authenticate(authorization, meta, options) {
+      try {
+        return await authenticator.authenticate(authorization);
+      } catch (e) {
+        throw await lostRotation(e, authorization, meta, options) ?? e;
+      }
+    },
 
-    async authenticateRequest(authorization, meta) {
+    async authenticateRequest(authorization, meta, options) {
       // the token is looked up while the address's state is read; a refused address wins
       const principal = authenticator.authenticate(authorization);
       principal.catch(() => {});
@@ -103,6 +142,9 @@ export function createGuard(parts: GuardParts): IdentityGuard {
         return await principal;
       } catch (e) {
         if (e instanceof AppError && e.code === "unauthenticated") {
+          // a rotation of one's own token that lost to a concurrent one is told, not counted
+          const lost = await lostRotation(e, authorization, meta, options);
+          if (lost) throw lost;
           await countFailedAuthentication(meta);
         }
         throw e;

@@ -30,7 +30,7 @@ import { checkRole, normalizeEmail } from "./users.ts";
 import { auditRefused } from "./refusals.ts";
 import { executeReactivate } from "./reactivate.ts";
 import { executeRemoval } from "./admin_removal.ts";
-import { resetExecutor } from "./credential_reset.ts";
+import { lastFactorCheck, resetExecutor } from "./credential_reset.ts";
 import { inAccountHistory } from "./account_history.ts";
 import {
   addHandover,
@@ -38,7 +38,7 @@ import {
   approvingRole,
   issueCode,
   type IssuedCode,
-  unusableTokenHash,
+  revokedToken,
 } from "./enrollment.ts";
 
 export interface AccountRequestResult extends Partial<IssuedCode> {
@@ -69,7 +69,7 @@ async function newAccount(
     email,
     role,
     status: "active",
-    token_hash: await unusableTokenHash(),
+    ...await revokedToken(now),
     created_at: now,
     updated_at: now,
     created_by: createdBy,
@@ -238,7 +238,7 @@ function executeRoleGrant(d: IdentityDeps) {
       addUpdateAdmin(op, entry, {
         ...before,
         role,
-        token_hash: await unusableTokenHash(),
+        ...await revokedToken(iso),
         updated_at: iso,
         ...(losesPermissions(before.role, role) ? { demoted_at: iso } : {}),
       });
@@ -265,8 +265,18 @@ export function registerAccountKinds(d: IdentityDeps, approvals: ApprovalService
   approvals.register("user.create", { execute: executeCreate(d), history });
   approvals.register("user.role_grant", { execute: executeRoleGrant(d), history });
   approvals.register("user.reactivate", { execute: executeReactivate(d), history });
-  approvals.register("user.rotate_token", { execute: resetExecutor(d, "token"), history });
-  approvals.register("user.reset_2fa", { execute: resetExecutor(d, "second_factor"), history });
+  for (
+    const [kind, what] of [["user.rotate_token", "token"], [
+      "user.reset_2fa",
+      "second_factor",
+    ]] as const
+  ) {
+    approvals.register(kind, {
+      execute: resetExecutor(d, what),
+      refuseApproval: lastFactorCheck(d, what),
+      history,
+    });
+  }
   approvals.register("user.disable", { execute: executeRemoval(d), history });
   approvals.register("user.demote", { execute: executeRemoval(d), history });
 }

@@ -13,7 +13,7 @@ import type { ApprovalRequest } from "../approvals/mod.ts";
 import { addUpdateAdmin } from "../../kv/admins.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
 import { type IdentityDeps, loadAdmin } from "./accounts.ts";
-import { addHandover, approvingRole, unusableTokenHash } from "./enrollment.ts";
+import { addHandover, approvingRole, revokedToken } from "./enrollment.ts";
 
 const target = (id: string) => ({ type: "admin", id });
 
@@ -48,7 +48,7 @@ export function executeReactivate(d: IdentityDeps) {
       addUpdateAdmin(op, entry, {
         ...before,
         status: "active",
-        token_hash: await unusableTokenHash(),
+        ...await revokedToken(iso),
         updated_at: iso,
       });
       const handover = await addHandover(d, op, ctx, id, request, "reactivated", iso);

@@ -10,6 +10,17 @@ import type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 import type { AccountRequestResult } from "./invites.ts";
 import type { IssuedCode, Redeemed } from "./enrollment.ts";
 
+/** How a route judges a token besides the usual checks. */
+export interface AuthOptions {
+  /**
+   * The route rotates the caller's own token (`POST /api/admin/me/rotate-token`): a token its
+   * admin rotated there moments before this request arrived (`arrivedAt`, ms), a concurrent
+   * rotation that lost, is `409 conflict` with `rotated_at` rather than an unknown token's 401
+   * (README, "Accounts and enrollment"). It acts on nothing either way.
+   */
+  ownRotation?: { arrivedAt: number };
+}
+
 /** The guard's four checks (routes/admin_route.ts). */
 export interface IdentityGuard {
   /**
@@ -25,12 +36,21 @@ export interface IdentityGuard {
    */
   checkAddress(meta: RequestMeta): Promise<void>;
   /** the bearer token's admin (no address check, nothing counted) */
-  authenticate(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
+  authenticate(
+    authorization: string | undefined,
+    meta: RequestMeta,
+    options?: AuthOptions,
+  ): Promise<Principal>;
   /**
    * What a request's authentication does: `checkAddress`, then the bearer
-   * token; a failure is counted against the address.
+   * token; a failure is counted against the address (a lost rotation of one's own token, 409,
+   * is no failure).
    */
-  authenticateRequest(authorization: string | undefined, meta: RequestMeta): Promise<Principal>;
+  authenticateRequest(
+    authorization: string | undefined,
+    meta: RequestMeta,
+    options?: AuthOptions,
+  ): Promise<Principal>;
   throttle(principal: Principal, kind: "api" | "step_up"): Promise<void>;
   authorize(principal: Principal, permission: Permission, meta: RequestMeta): Promise<void>;
   verifySecondFactor(
@@ -81,7 +101,7 @@ export interface IdentityService extends IdentityGuard {
   ): Promise<ApprovalRequest>;
   /**
    * POST /api/admin/me/rotate-token: replaces `tokenHash`, the caller's token, only while it is
-   * still the account's (of concurrent rotations with one token, one wins; the rest are 401)
+   * still the account's (of concurrent rotations with one token, one wins; the rest are 409)
    */
   rotateOwnToken(
     ctx: CallContext,
