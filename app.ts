@@ -1,7 +1,8 @@
 /**
  * createApp(deps): the whole HTTP surface, with nothing opened at import time.
- * Middleware order: request id -> access log -> the request's log fields ->
- * refusal while stopping -> routes; one onError.
+ * Middleware order: a HEAD's length -> request id -> access log -> the request's log fields ->
+ * refusal while stopping -> routes; one onError. The app's fetch keeps a HEAD's length as said
+ * (routes/head.ts).
  */
 import { createRouter } from "./routes/router.ts";
 import type { AppEnv } from "./routes/env.ts";
@@ -34,6 +35,7 @@ import { etags } from "./routes/etag.ts";
 import { accessLog } from "./routes/access_log.ts";
 import { refuseWhileStopping } from "./routes/drain.ts";
 import { unrouted } from "./routes/unrouted.ts";
+import { headLength, keepHeadLength } from "./routes/head.ts";
 import { withLogFields } from "./core/log_context.ts";
 import type { Deps } from "./services/deps.ts";
 import { createServices, type Services } from "./services/mod.ts";
@@ -52,6 +54,8 @@ export function createApp(
   options: AppOptions = {},
 ) {
   const app = createRouter();
+  // a HEAD says the GET's Content-Length, or none (RFC 9110, 8.6), never the empty body's 0
+  app.use("*", headLength());
   app.use("*", accessLog(services, deps.log));
   // every line logged while the request is handled, deep in the services too, carries its id
   app.use("*", (c, next) => withLogFields({ request_id: c.get("requestId") }, next));
@@ -62,6 +66,7 @@ export function createApp(
   registerSecuritySchemes(app);
   mountApiRoutes(app, services);
   mountDocumentRoutes(app, deps);
+  app.fetch = keepHeadLength(app.fetch);
   return app;
 }
 

@@ -42,3 +42,50 @@ export function canonicalJson(value: unknown): string {
     .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
   return `{${parts.join(",")}}`;
 }
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A body's bytes as UTF-8 text, or where they stop being UTF-8 (the first bad byte's offset). */
+export function decodeUtf8(bytes: Uint8Array): { text: string } | { offset: number; byte: number } {
+  try {
+    return { text: UTF8.decode(bytes) };
+  } catch {
+    const offset = invalidUtf8At(bytes);
+    return { offset, byte: bytes[offset] };
+  }
+}
+
+/**
+ * The offset of the first byte that begins no well-formed UTF-8 sequence (RFC 3629 §4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF, no character cut off by the end).
+ * Only asked once the native decoder refused the bytes, so there is one.
+ */
+function invalidUtf8At(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const need = continuations(b);
+    if (need === 0) return i;
+    // the second byte's range rules out overlong forms, surrogates and code points past U+10FFFF
+    const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k]; // undefined past the end: cut off
+      if (!(c >= (k === 1 ? lo : 0x80) && c <= (k === 1 ? hi : 0xbf))) return i;
+    }
+    i += need + 1;
+  }
+  return bytes.length - 1;
+}
+
+/** How many continuation bytes follow a lead byte `b` (0: `b` begins no character). */
+function continuations(b: number): number {
+  if (b >= 0xc2 && b <= 0xdf) return 1;
+  if (b >= 0xe0 && b <= 0xef) return 2;
+  if (b >= 0xf0 && b <= 0xf4) return 3;
+  return 0;
+}

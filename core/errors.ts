@@ -103,7 +103,7 @@ export const ERROR_CODES = {
     what:
       "The request said which version it changes (`If-Match`, or `If-None-Match: *` for one that must not exist yet) and the record is no longer that version: someone changed it since you read it. Nothing was written; the problem document names who changed it and when.",
     todo:
-      "Read the record again (the dispute's `draft.hash` is the evidence draft's tag), merge your change into what is there now, and send it with `If-Match: \"<the new draft.hash>\"`.",
+      "Read the record again (a fraud alert's tag is the `ETag` of `GET /fraud/alerts/{id}`; the evidence draft's is the dispute's `draft.hash` in quotes), merge your change into what is there now, and send it with `If-Match` naming the new tag.",
   },
   idempotency_key_reused: {
     status: 422,

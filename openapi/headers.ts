@@ -37,7 +37,8 @@ export const HEADER_COMPONENTS = {
   ETag: {
     description: "weak tag of this answer; send it back as `If-None-Match` and an unchanged " +
       "answer is `304` with no body. Absent on an answer that shows a secret " +
-      "(`Cache-Control: no-store`)",
+      "(`Cache-Control: no-store`). Strong (no `W/`) on `GET /fraud/alerts/{id}`, whose " +
+      "answer is the alert as stored: `PATCH /fraud/alerts/{id}` takes it as `If-Match`",
     required: false,
     schema: { ...string, example: 'W/"1k-4f2a9c0d1e3b5a7c"' },
   },

@@ -6,7 +6,9 @@
  *     document, so /docs shows who may call it and whether 2FA is needed,
  *   - the 401/403/429 problem responses,
  *   - the headers the service adds: `ETag` and `304` on a GET's JSON answer (README "Caching and
- *     ETags"), `Idempotent-Replayed` where the route takes an `Idempotency-Key`.
+ *     ETags"), `Idempotent-Replayed` where the route takes an `Idempotency-Key`,
+ *   - `If-Match` refused (`422`) on a route that changes something and does not declare it
+ *     (README "Inputs and headers"), and said so in the OpenAPI document.
  */
 import { createRoute, type RouteConfig, type z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
@@ -24,6 +26,7 @@ import {
   type TooLargeHint,
 } from "./body_gate.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
+import { IF_MATCH_NOT_TAKEN, ifMatchRefusal, refusesIfMatch } from "./if_match.ts";
 
 export interface AdminRouteOptions {
   permission: Permission;
@@ -57,6 +60,7 @@ export interface AdminRouteOptions {
 export function guard(
   options: AdminRouteOptions,
   request?: RouteConfig["request"],
+  refuse?: (c: Context<AppEnv>) => FieldError[],
 ): MiddlewareHandler<AppEnv> {
   const { permission, secondFactor = false, bodyLimit = DEFAULT_BODY_LIMIT, check } = options;
   const types = Object.keys(request?.body?.content ?? {});
@@ -82,7 +86,11 @@ export function guard(
       tooLarge: options.bodyTooLarge,
     });
     // one 422 for all of it: unknown names, the schemas, the route's own check
-    await refuseUnknownNames(c, known, request as RequestSchemas, { validate: checkFirst, check });
+    await refuseUnknownNames(c, known, request as RequestSchemas, {
+      validate: checkFirst,
+      check,
+      refuse,
+    });
     if (bodySent(c)) {
       // The token was judged when the headers came; a body can be held back for as long as the
       // client likes. Disabling, demoting or a rotated token act at once (README, "Accounts and
@@ -161,14 +169,18 @@ export function adminRoute<R extends RouteConfig>(options: AdminRouteOptions, ro
     (secondFactor ? ". **Second factor:** `X-OTP-Code` or `X-Step-Up` required." : ".");
   const revalidated = route.method === "get" && hasJson200(route.responses);
   const responses = withAddedHeaders(route);
+  const added = [
+    ...(revalidated ? [IF_NONE_MATCH_PARAMETER] : []),
+    ...(refusesIfMatch(route) ? [IF_MATCH_NOT_TAKEN] : []),
+  ];
   return createRoute({
     ...route,
-    ...(revalidated ? { parameters: [...route.parameters ?? [], IF_NONE_MATCH_PARAMETER] } : {}),
+    ...(added.length ? { parameters: [...route.parameters ?? [], ...added] } : {}),
     description: route.description ? `${route.description}\n\n${note}` : note,
     security: secondFactor
       ? [{ bearerAuth: [], otpCode: [] }, { bearerAuth: [], stepUp: [] }]
       : [{ bearerAuth: [] }],
-    middleware: guard(options, route.request),
+    middleware: guard(options, route.request, ifMatchRefusal(route)),
     responses: withGuardErrors(errorResponses(...codes), responses),
     "x-permission": permission,
     "x-roles": [...roles],

@@ -1,9 +1,11 @@
 /**
  * What a request body may be, checked before anything reads it (README,
  * "Inputs and headers"): a declared media type (`415 unsupported_media_type`
- * otherwise) and at most the route's limit (`413 payload_too_large`), read
- * without ever buffering more than the limit. The bytes read are handed to
- * Hono's body cache, so the validators parse them from there.
+ * otherwise; `application/json` is that type, not any `+json` one) and at most the route's
+ * limit (`413 payload_too_large`), read without ever buffering more than the limit. A JSON
+ * body is UTF-8: another charset is `415`, bytes that are no UTF-8 are `422` on `body` naming
+ * the offset. The bytes read (and a JSON body's text, decoded once) are handed to Hono's body
+ * cache, so the validators parse them from there.
  *
  * And `requestErrors`: the route's params, query, declared headers and body (JSON or form),
  * checked by the admin guard before a second factor is spent, so a typo does not burn a TOTP
@@ -14,11 +16,13 @@ import type { z } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { AppError, type FieldError, validationFailed } from "../core/errors.ts";
 import { fieldErrors } from "../core/field_errors.ts";
+import { decodeUtf8 } from "../core/encoding.ts";
 
 /** The default for admin routes; a route declares more in its definition. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
-const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i;
+/** The one JSON type the routes declare (a `+json` type such as merge-patch is another type). */
+const JSON_TYPE = "application/json";
 
 export interface BodyRule {
   /** media types the route declares (`application/json`, `multipart/form-data`) */
@@ -55,13 +59,54 @@ function bodyRequired(rule: BodyRule): AppError {
 /** An empty body: refused where one is required, else kept as `{}` (JSON) or nothing. */
 function emptyBody(c: Context<AppEnv>, rule: BodyRule): void {
   if (rule.required) throw bodyRequired(rule);
-  const bytes = JSON_TYPE.test(mediaTypeOf(c)) ? new TextEncoder().encode("{}") : new Uint8Array();
+  const bytes = mediaTypeOf(c) === JSON_TYPE ? new TextEncoder().encode("{}") : new Uint8Array();
   // Hono keeps promises in its body cache (its type says otherwise)
   c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
 }
 
 function mediaTypeOf(c: Context<AppEnv>): string {
   return (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+/** The `charset` parameter of the Content-Type (unquoted, as sent), or null when there is none. */
+function charsetOf(c: Context<AppEnv>): string | null {
+  for (const param of (c.req.header("content-type") ?? "").split(";").slice(1)) {
+    const [name, ...value] = param.split("=");
+    if (name.trim().toLowerCase() !== "charset") continue;
+    return value.join("=").trim().replace(/^"(.*)"$/, "$1");
+  }
+  return null;
+}
+
+/** A JSON body in a charset other than UTF-8 (RFC 8259 §8.1: JSON is UTF-8). */
+function otherCharset(type: string, charset: string): AppError {
+  return new AppError(
+    "unsupported_media_type",
+    `Content-Type ${type}; charset=${charset} is not accepted here: send the body encoded as ` +
+      "UTF-8 (charset=utf-8, or no charset)",
+    { extra: { accepts: [JSON_TYPE] } },
+  );
+}
+
+/**
+ * The 422 for bytes that are no UTF-8 (README "Inputs and headers"): the body and where, so a
+ * client sending ISO-8859-1 (`é` as the one byte 0xE9) learns which byte, before anything is
+ * looked up or written. Also the webhook intake's.
+ */
+export function notUtf8(offset: number, byte: number): AppError {
+  const shown = `0x${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  return validationFailed([{
+    path: "body",
+    message: `the body is not UTF-8: byte ${shown} at offset ${offset} begins no UTF-8 ` +
+      "character (text encoded as ISO-8859-1 or Windows-1252?); send the body encoded as UTF-8",
+  }]);
+}
+
+/** A JSON body's bytes as text, decoded once (refused when they are no UTF-8). */
+export function utf8Text(bytes: Uint8Array): string {
+  const decoded = decodeUtf8(bytes);
+  if ("text" in decoded) return decoded.text;
+  throw notUtf8(decoded.offset, decoded.byte);
 }
 
 function tooLarge(rule: BodyRule): AppError {
@@ -123,11 +168,9 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
     throw tooLarge(rule);
   }
   const type = mediaTypeOf(c);
-  const json = JSON_TYPE.test(type);
+  const json = type === JSON_TYPE;
   // JSON is the API's language: a route that takes no body ignores an empty-ish JSON one
-  const allowed = rule.types.length === 0
-    ? json
-    : rule.types.some((t) => t === type || (t === "application/json" && json));
+  const allowed = rule.types.length === 0 ? json : rule.types.includes(type);
   if (!allowed && type === "") {
     // No Content-Type: over HTTP/1.1 without Content-Length (curl -X POST) the body is a stream
     // that may well be empty. Only bytes make it a body of an undeclared type.
@@ -135,14 +178,21 @@ export async function gateBody(c: Context<AppEnv>, rule: BodyRule): Promise<void
     if (bytes.byteLength === 0) return emptyBody(c, rule);
     throw unsupported(type, rule);
   }
-  if (!allowed) {
+  const charset = json ? charsetOf(c) : null;
+  const refusal = !allowed
+    ? unsupported(type, rule)
+    : charset !== null && !/^utf-?8$/i.test(charset)
+    ? otherCharset(type, charset)
+    : null;
+  if (refusal) {
     await c.req.raw.body?.cancel().catch(() => {});
-    throw unsupported(type, rule);
+    throw refusal;
   }
   const bytes = await readCapped(c, rule);
   // an empty JSON body reads as `{}`: a route with an optional body takes it as none
   if (bytes.byteLength === 0) return emptyBody(c, rule);
-  // Hono keeps promises in its body cache (its type says otherwise)
+  // Hono keeps promises in its body cache (its type says otherwise); `json()` parses the text
+  if (json) c.req.bodyCache.text = Promise.resolve(utf8Text(bytes)) as unknown as string;
   c.req.bodyCache.arrayBuffer = Promise.resolve(bytes.buffer) as unknown as ArrayBuffer;
 }
 
@@ -167,7 +217,7 @@ function issuesOf(schema: z.ZodType, value: unknown, where: string): FieldError[
 
 /** The JSON body sent, already gated; undefined when there is none (or it is not JSON). */
 export async function jsonBodyOf(c: Context<AppEnv>): Promise<unknown> {
-  if (!JSON_TYPE.test(mediaTypeOf(c)) || await bodyIsEmpty(c)) return undefined;
+  if (mediaTypeOf(c) !== JSON_TYPE || await bodyIsEmpty(c)) return undefined;
   return await c.req.json().catch(() => undefined);
 }
 
@@ -213,7 +263,7 @@ export async function requestErrors(
     errors.push(...issuesOf(request.headers, c.req.header(), "header"));
   }
   const schema = request.body?.content?.["application/json"]?.schema as z.ZodType | undefined;
-  if (schema && JSON_TYPE.test(mediaTypeOf(c)) && !(await bodyIsEmpty(c))) {
+  if (schema && mediaTypeOf(c) === JSON_TYPE && !(await bodyIsEmpty(c))) {
     let body: unknown;
     try {
       body = await c.req.json();

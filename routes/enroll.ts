@@ -12,6 +12,7 @@ import type { Services } from "../services/mod.ts";
 import { AppError } from "../core/errors.ts";
 import { countsAgainstAddress } from "../services/identity/mod.ts";
 import { DEFAULT_BODY_LIMIT, gateBody, type RequestSchemas } from "./body_gate.ts";
+import { IF_MATCH_NOT_TAKEN, ifMatchRefusal } from "./if_match.ts";
 import { knownNames, refuseUnknownNames } from "./unknown_fields.ts";
 
 const DEFAULT_RULE = { types: ["application/json"], limit: DEFAULT_BODY_LIMIT };
@@ -40,6 +41,7 @@ const enroll = createRoute({
     "The example code is a placeholder for the one you were handed: no example can be both " +
     "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
     "and counted against your address like any failed code (past 30 a minute, 429).",
+  parameters: [IF_MATCH_NOT_TAKEN],
   request: {
     body: jsonBody(
       z.object({
@@ -70,11 +72,12 @@ export function enrollRoutes(services: Services) {
   // no bearer token here: the body gate and the per-address failure count come first
   // ... and, as on every admin route, unknown fields and parameters are refused first
   const known = knownNames(enroll.request);
+  const refuse = ifMatchRefusal(enroll);
   router.use(
     "/enroll",
     (c, next) =>
       gateBody(c, { ...DEFAULT_RULE, required: true })
-        .then(() => refuseUnknownNames(c, known, enroll.request as RequestSchemas))
+        .then(() => refuseUnknownNames(c, known, enroll.request as RequestSchemas, { refuse }))
         .then(next),
   );
   return router.openapi(enroll, async (c) => {

@@ -10,6 +10,11 @@ export interface AppEnv {
     requestId: string;
     log: Logger;
     principal?: Principal;
+    /**
+     * the answer is the record as stored, byte for byte: its `ETag` is strong, and a write
+     * takes it as `If-Match` (routes/etag.ts)
+     */
+    strongEtag?: boolean;
     /** for middleware declared with the route definitions (the guard); handlers use their router's `services` */
     services: Services;
   };

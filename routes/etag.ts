@@ -7,24 +7,23 @@
  * client may keep a copy but asks every time, so access checks still run on
  * each request and a 304 never outlives a revoked token.
  *
- * The tag is the body's length and 64 bits of its SHA-1 (native, from `node:crypto`),
+ * The tag is the body's length and 64 bits of its SHA-1 (core/entity_tag.ts),
  * taken as the route's `c.json` stringifies it: about 12 µs for a page of 25
  * transactions, where the FNV-1a hash in JavaScript it replaced took about 7%
- * of the list route's CPU time. SHA-1 only has to tell versions of one answer apart here,
- * not resist a forger (the client can only fool itself), and the tag is weak
- * (`W/`) since it vouches for the JSON's meaning, not for a byte-exact
- * transfer encoding.
+ * of the list route's CPU time. The tag is weak (`W/`) since it vouches for the JSON's
+ * meaning, not for a byte-exact transfer encoding; a route whose answer is the record as
+ * stored (`GET /fraud/alerts/{id}`) marks it strong (`strongEtag`), so its `PATCH` can take
+ * it back as `If-Match` (README "Inputs and headers").
  */
-import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./env.ts";
+import { entityTag } from "../core/entity_tag.ts";
 
 export const ADMIN_CACHE_CONTROL = "private, no-cache";
 
 /** A weak entity tag for `body`. */
 export function weakEtag(body: string): string {
-  const digest = createHash("sha1").update(body).digest("hex");
-  return `W/"${body.length.toString(36)}-${digest.slice(0, 16)}"`;
+  return `W/${entityTag(body)}`;
 }
 
 /** Weak comparison (RFC 9110, 13.1.2): `*`, or any listed tag equal to `tag` ignoring `W/`. */
@@ -53,7 +52,7 @@ export function etags(): MiddlewareHandler<AppEnv> {
         return (json as (v: unknown, a?: unknown, h?: unknown) => Response)(value, arg, headers);
       }
       const body = JSON.stringify(value);
-      const tag = weakEtag(body);
+      const tag = c.get("strongEtag") ? entityTag(body) : weakEtag(body);
       c.header("ETag", tag);
       if (noneMatch(held, tag)) return c.body(null, 304);
       return c.body(body, 200, { "content-type": "application/json" });

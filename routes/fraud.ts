@@ -32,6 +32,8 @@ import {
 import type { Services } from "../services/mod.ts";
 import { transactionIdAt } from "./transactions.ts";
 import { ADMIN, FRAUD_SUBJECT, idField, idQuery, ME, TRANSACTION_REF } from "../openapi/ids.ts";
+import { ifMatchHeader } from "./if_match.ts";
+import { alertTag } from "../services/fraud/alert_precondition.ts";
 
 const tags = ["fraud"];
 const q = (name: string) => ({ param: { name, in: "query" as const } });
@@ -65,10 +67,15 @@ const show = showRoute({
   path: "/fraud/alerts/{id}",
   tags,
   summary: "One alert, with its signals, evidence and input snapshot",
+  description: "The answer is the alert as stored, so its `ETag` is strong (no `W/`): send it " +
+    "as `If-Match` with `PATCH /fraud/alerts/{id}` to change the alert only while it is the " +
+    "one you read.",
   params: AlertIdParam,
   item: AlertSchema,
   found: "the alert",
 });
+
+const ETAG_EXAMPLE = '"1k-4f2a9c0d1e3b5a7c"';
 
 const update = adminRoute({ permission: "fraud.triage" }, {
   method: "patch",
@@ -78,12 +85,28 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   description: "Resolving it `resolved_legitimate` voids the refunds asked for through this " +
     "alert (`POST /fraud/alerts/{id}/refunds`) still waiting for approval (`voided_refunds`); " +
     "a refund of its payments asked for otherwise (`POST /refunds`, or through another " +
-    "alert) is left as it is. Asking for or approving one of this alert's refunds later is 409. A move the alert does not allow is 409, except the move that brought it where " +
+    "alert) is left as it is. Asking for or approving one of this alert's refunds later is " +
+    "409. A move the alert does not allow is 409, except the move that brought it where " +
     "it is, sent again by the same admin (a second click), which answers the alert unchanged. " +
     "An assignee the alert already has, sent without a status, changes nothing: the alert is " +
-    "answered as it is, nothing written (no history entry, no audit, the note not kept).",
+    "answered as it is, nothing written (no history entry, no audit, the note not kept). " +
+    "With `If-Match` (the `ETag` of `GET /fraud/alerts/{id}`) the change is made only while " +
+    "the alert is still the one read, compared in the change's own commit: else `412 " +
+    "precondition_failed` naming the tag now and the alert's last move, nothing written. " +
+    "Without it, the change is judged against the alert as it is then.",
   request: {
     params: AlertIdParam,
+    headers: z.object({
+      "if-match": ifMatchHeader(
+        "the alert's ETag as GET /fraud/alerts/{id} answers it, in double quotes, or *",
+        "the alert this change was made from: the `ETag` of `GET /fraud/alerts/{id}` (or of " +
+          "the last `PATCH`'s answer). When the alert changed since, `412 precondition_failed` " +
+          "naming its tag now, nothing written; `*` takes any current alert. Compared strongly " +
+          "(RFC 9110): a weak `W/` tag never matches. A value that is no entity tag is `422` on " +
+          "the header",
+        ETAG_EXAMPLE,
+      ),
+    }),
     body: jsonBody(
       z.object({
         status: StatusEnum.optional(),
@@ -104,16 +127,25 @@ const update = adminRoute({ permission: "fraud.triage" }, {
     ),
   },
   responses: {
-    200: jsonContent(
-      AlertSchema.extend({
-        voided_refunds: z.array(z.string()).openapi({
-          description: "resolving it `resolved_legitimate`: the refunds asked for through this " +
-            "alert that were waiting for a second person, now `rejected` (`refund.void`)",
-        }),
-      }).openapi("FraudAlertUpdated"),
-      "updated",
-    ),
-    ...errorResponses("not_found", "conflict"),
+    200: {
+      ...jsonContent(
+        AlertSchema.extend({
+          voided_refunds: z.array(z.string()).openapi({
+            description: "resolving it `resolved_legitimate`: the refunds asked for through " +
+              "this alert that were waiting for a second person, now `rejected` (`refund.void`)",
+          }),
+        }).openapi("FraudAlertUpdated"),
+        "updated",
+      ),
+      headers: {
+        etag: {
+          description: "the alert's tag now, as `GET /fraud/alerts/{id}` answers it: send it " +
+            "as `If-Match` with the next change",
+          schema: { type: "string", example: ETAG_EXAMPLE },
+        },
+      },
+    },
+    ...errorResponses("not_found", "conflict", "precondition_failed"),
   },
 });
 
@@ -218,13 +250,21 @@ export function fraudRoutes(services: Services) {
       const q = c.req.valid("query");
       return c.json(await fraud.listAlerts({ ...q, assignee: assigneeFilter(c, q.assignee) }), 200);
     })
-    .openapi(show, async (c) => c.json(await fraud.getAlert(c.req.valid("param").id), 200))
+    .openapi(show, async (c) => {
+      // the alert as stored, byte for byte: the tag `PATCH` takes as If-Match
+      c.set("strongEtag", true);
+      return c.json(await fraud.getAlert(c.req.valid("param").id), 200);
+    })
     .openapi(update, async (c) => {
       const body = c.req.valid("json");
       // `me` is the caller, as in the list's `assignee=me` (README, "API")
       const assignee = body.assignee ? { assignee: assigneeFilter(c, body.assignee)! } : {};
-      const change = { ...body, ...assignee };
-      return c.json(await fraud.updateAlert(callContext(c), c.req.valid("param").id, change), 200);
+      const ifMatch = c.req.valid("header")["if-match"];
+      const change = { ...body, ...assignee, ifMatch };
+      const updated = await fraud.updateAlert(callContext(c), c.req.valid("param").id, change);
+      const { voided_refunds: _, ...alert } = updated;
+      c.header("ETag", alertTag(alert));
+      return c.json(updated, 200);
     })
     .openapi(refund, async (c) => {
       const { replayed, ...answer } = await fraud.refundAlert(

@@ -12,6 +12,7 @@ export interface ShowRouteOptions<P extends z.ZodObject, T extends z.ZodType> {
   path: string;
   tags: string[];
   summary: string;
+  description?: string;
   params: P;
   item: T;
   /** what the 200 answer is, in the OpenAPI document ("the alert") */
@@ -24,6 +25,7 @@ export function showRoute<P extends z.ZodObject, T extends z.ZodType>(o: ShowRou
     path: o.path,
     tags: o.tags,
     summary: o.summary,
+    ...(o.description ? { description: o.description } : {}),
     request: { params: o.params },
     responses: { 200: jsonContent(o.item, o.found), ...errorResponses("not_found") },
   });

@@ -52,6 +52,11 @@ export interface FurtherChecks {
   validate?: boolean;
   /** a rule the schemas cannot say (a route's own validation path: the evidence draft's fields) */
   check?: (c: Context<AppEnv>) => Promise<FieldError[]>;
+  /**
+   * what is refused whatever the body holds, told with the unknown names (an `If-Match` the
+   * route does not take, routes/if_match.ts)
+   */
+  refuse?: (c: Context<AppEnv>) => FieldError[];
 }
 
 /**
@@ -66,7 +71,7 @@ export async function refuseUnknownNames(
   request?: RequestSchemas,
   further: FurtherChecks = {},
 ): Promise<void> {
-  const errors = await unknownNames(c, known);
+  const errors = [...await unknownNames(c, known), ...further.refuse?.(c) ?? []];
   if (errors.length === 0 && !further.validate && !further.check) return;
   const schemas = errors.length || further.validate ? await requestErrors(c, request) : [];
   // a body that is no JSON at all is told so, not field by field

@@ -44,7 +44,9 @@ export function unrouted(
     return router.match(ANY, path)[0].map(([route]) => route);
   };
   return async (c) => {
-    const { method, path } = c.req;
+    // a HEAD is answered as its GET (RFC 9110, 9.3.2): the same words, so the same length
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    const path = c.req.path;
     const found = routesOf(path);
     if (found.length === 0) {
       return problemResponse(

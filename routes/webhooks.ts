@@ -1,12 +1,15 @@
 /**
  * POST /stripe (mounted under /api/webhooks): Stripe's deliveries. The body is read raw (the
  * signature covers the exact bytes) and capped while reading; nothing is
- * parsed before the signature verifies, so no zod request schema here.
+ * parsed before the signature verifies, so no zod request schema here. Stripe sends UTF-8: bytes
+ * that are no UTF-8 are refused (`422` on `body` naming the offset) rather than decoded with
+ * replacement characters, which no signature would match anyway.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter } from "./router.ts";
 import { errorResponses, jsonContent } from "../openapi/schemas.ts";
 import { AppError } from "../core/errors.ts";
+import { utf8Text } from "./body_gate.ts";
 import { MAX_WEBHOOK_BODY_BYTES } from "../services/webhooks/mod.ts";
 import type { Services } from "../services/mod.ts";
 
@@ -28,7 +31,8 @@ const intake = createRoute({
     "body and stores the event once per `event.id`. Plain ingestion is applied in the same " +
     "commit; anything that needs the audit chain or a look at Stripe is processed right after " +
     "the answer and retried by the job table (cron) until it succeeds or is dead-lettered. " +
-    "Unknown event types are stored and acknowledged.",
+    "Unknown event types are stored and acknowledged. Stripe sends UTF-8: a body that is no " +
+    "UTF-8 is `422` on `body` naming the first bad byte's offset, nothing stored.",
   parameters: [{
     name: "stripe-signature",
     in: "header",
@@ -52,16 +56,16 @@ const intake = createRoute({
   },
 });
 
-/** The body as text, refusing (without buffering the rest) anything over `limit` bytes. */
-async function readLimitedText(req: Request, limit: number): Promise<string> {
+/** The body's bytes, refusing (without buffering the rest) anything over `limit` bytes. */
+async function readLimited(req: Request, limit: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new AppError("payload_too_large", `webhook bodies are limited to ${limit / 1024} KiB`);
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge();
-  if (!req.body) return "";
+  if (!req.body) return new Uint8Array();
   // A declared length bounds the body (the server holds the client to it): read it at once.
   // The intake checks the size of what it got again.
-  if (declared !== null) return await req.text();
+  if (declared !== null) return new Uint8Array(await req.arrayBuffer());
   const reader = req.body.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -81,12 +85,12 @@ async function readLimitedText(req: Request, limit: number): Promise<string> {
     bytes.set(p, at);
     at += p.length;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }
 
 export function webhookRoutes(services: Services) {
   return createRouter().openapi(intake, async (c) => {
-    const body = await readLimitedText(c.req.raw, MAX_WEBHOOK_BODY_BYTES);
+    const body = utf8Text(await readLimited(c.req.raw, MAX_WEBHOOK_BODY_BYTES));
     const result = await services.webhooks.receive(body, c.req.header("stripe-signature"));
     return c.json(result, 200);
   });

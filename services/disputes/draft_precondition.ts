@@ -13,6 +13,7 @@
  * caller's role, so it never compares strongly (RFC 9110, 13.1.1).
  */
 import { AppError } from "../../core/errors.ts";
+import { malformedTag, tagsOf } from "../../core/entity_tag.ts";
 import { byWhom, type CallContext } from "../../domain/actor.ts";
 import type { DraftMeta } from "../../domain/dispute.ts";
 
@@ -27,9 +28,6 @@ export function draftTag(hash: string): string {
   return `"${hash}"`;
 }
 
-/** One entity-tag (RFC 9110, 8.8.3): strong `"…"` or weak `W/"…"`. */
-const ENTITY_TAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
-
 /**
  * What is wrong with an `If-Match` / `If-None-Match` header as sent (null: it is `*` or a list
  * of entity-tags). A tag without its quotes (the bare `draft.hash`) or any other text names no
@@ -40,8 +38,7 @@ export function conditionHeaderProblem(
   name: "If-Match" | "If-None-Match",
   header: string,
 ): string | null {
-  const bad = tagsOf(header).find((t) => t !== "*" && !ENTITY_TAG.test(t)) ??
-    (tagsOf(header).length === 0 ? header : undefined);
+  const bad = malformedTag(header);
   if (bad === undefined) return null;
   const shown = bad.length > 80 ? `${bad.slice(0, 80)}…` : bad;
   const bare = bad.replace(/^W\//, "").replace(/^"|"$/g, "");
@@ -51,11 +48,6 @@ export function conditionHeaderProblem(
       "save's or upload's answer sends it in ETag), or *"
     : "*, to save only while there is no draft yet (or entity tags in double quotes)";
   return `${name} takes ${takes}; ${shown} is no entity tag and names no draft${quoted}`;
-}
-
-/** The entity-tags of an `If-Match` / `If-None-Match` list (`*` stays `*`). */
-function tagsOf(header: string): string[] {
-  return header.split(",").map((t) => t.trim()).filter((t) => t !== "");
 }
 
 /** Why the save's conditions fail against the draft as it is now (null: they hold). */

@@ -31,6 +31,7 @@ import { bindParts } from "../../core/bind.ts";
 import { createSnooze, deleteSnooze, listSnoozes } from "./snoozes.ts";
 import { refundAlert, type RefundPort } from "./alert_refunds.ts";
 import { auditRefusal } from "./denied.ts";
+import { alertPreconditionError } from "./alert_precondition.ts";
 
 export type { RefundPort } from "./alert_refunds.ts";
 
@@ -86,6 +87,15 @@ async function alertsOfTransaction(p: WorkflowParts, txnId: string): Promise<Fra
   return await alertsByIds(kv, await alertIdsOfTransaction(kv, txnId));
 }
 
+/** An alert's change as asked: the moves, and the alert it was made from (`If-Match`). */
+interface AlertChange {
+  status?: AlertStatus;
+  assignee?: string | null;
+  note?: string;
+  /** the `If-Match` sent: the change is made only over the alert with that tag */
+  ifMatch?: string;
+}
+
 /**
  * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
  * the refunds asked for through it still waiting for a second person
@@ -95,7 +105,7 @@ async function updateAlert(
   p: WorkflowParts,
   ctx: CallContext,
   id: string,
-  change: { status?: AlertStatus; assignee?: string | null; note?: string },
+  change: AlertChange,
 ): Promise<FraudAlert & { voided_refunds: string[] }> {
   const asked = { status: change.status, assignee: change.assignee };
   const after = await auditRefusal(
@@ -130,7 +140,7 @@ async function commitUpdate(
   p: WorkflowParts,
   ctx: CallContext,
   id: string,
-  change: { status?: AlertStatus; assignee?: string | null; note?: string },
+  change: AlertChange,
 ): Promise<FraudAlert> {
   const { kv, svc, iso } = p;
   const note = change.note?.trim() || null;
@@ -155,6 +165,9 @@ async function commitUpdate(
     if (!change.status && change.assignee === before.assignee) {
       return { value: before, audit: [] };
     }
+    // compared with the alert this commit checks: a change landing meanwhile runs it again
+    const stale = alertPreconditionError(before, change.ifMatch, ctx);
+    if (stale) throw stale;
     if (change.status && !ALERT_TRANSITIONS[before.status].includes(change.status)) {
       const allowed = ALERT_TRANSITIONS[before.status];
       throw new AppError(
