@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import type { CallContext } from "../domain/actor.ts";
+import { addRefundEntries } from "./helpers/audit_chain.ts";
 import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 import { indexRowsOf } from "../kv/audit.ts";
@@ -18,22 +18,7 @@ import { verifyAuditChain } from "../services/audit/verify_chain.ts";
 
 const MINUTE = 60_000;
 
-const ctx: CallContext = {
-  actor: { type: "admin", id: "adm_alice", role: "admin" },
-  request: { request_id: "req_c", ip: "198.51.100.1", user_agent: "test" },
-  second_factor: true,
-};
-
-async function add(t: TestApp, n: number) {
-  for (let i = 0; i < n; i++) {
-    await t.services.audit.record(ctx, {
-      action: "refund.create",
-      target: { type: "refund", id: `rfd_${i}` },
-      result: "ok",
-    });
-    t.clock.advance(1000);
-  }
-}
+const add = addRefundEntries;
 
 /** The checkpoint cron as main.ts runs it: timed, its run recorded in KV. */
 function checkpointCron(t: TestApp) {
@@ -154,21 +139,26 @@ Deno.test("no false alarm: entries after the cron's last good run, or just befor
   }
 });
 
-/** `kv`, except that the first listing of the checkpoints runs `meanwhile` after it was read. */
-function listingThen(kv: Deno.Kv, meanwhile: () => Promise<void>): Deno.Kv {
+/**
+ * `kv`, except that `meanwhile` runs at the first listing of the checkpoints: after its rows
+ * were read (`"after"`), or just before it starts (`"before"`).
+ */
+function aroundListing(kv: Deno.Kv, when: "before" | "after", meanwhile: () => Promise<void>) {
   let fired = false;
   return new Proxy(kv, {
     get(target, prop) {
       if (prop === "list") {
         return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
-          const inner = target.list(selector, options);
           const prefix = "prefix" in selector ? selector.prefix : [];
-          if (fired || prefix[0] !== keys.auditCheckpointsPrefix()[0]) return inner;
+          if (fired || prefix[0] !== keys.auditCheckpointsPrefix()[0]) {
+            return target.list(selector, options);
+          }
           fired = true;
           return (async function* () {
+            if (when === "before") await meanwhile();
             const rows = [];
-            for await (const row of inner) rows.push(row);
-            await meanwhile();
+            for await (const row of target.list(selector, options)) rows.push(row);
+            if (when === "after") await meanwhile();
             yield* rows;
           })();
         };
@@ -188,7 +178,7 @@ Deno.test("no false alarm: a checkpoint signed while a verify walks is neither a
     await add(t, 10);
     t.clock.advance(2 * MINUTE);
     // the verify has listed the checkpoints when the cron signs seq 20, counts it, records its run
-    const kv = listingThen(t.kv, () => checkpointCron(t));
+    const kv = aroundListing(t.kv, "after", () => checkpointCron(t));
     for (const full of [true, false]) {
       const r = await verifyAuditChain({ ...t.deps, kv }, { full });
       assert.equal(r.ok, true, JSON.stringify(r));
@@ -199,30 +189,6 @@ Deno.test("no false alarm: a checkpoint signed while a verify walks is neither a
   }
 });
 
-/** `kv`, except that `meanwhile` runs just before the first listing of the checkpoints starts. */
-function beforeListing(kv: Deno.Kv, meanwhile: () => Promise<void>): Deno.Kv {
-  let fired = false;
-  return new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "list") {
-        return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
-          const prefix = "prefix" in selector ? selector.prefix : [];
-          if (fired || prefix[0] !== keys.auditCheckpointsPrefix()[0]) {
-            return target.list(selector, options);
-          }
-          fired = true;
-          return (async function* () {
-            await meanwhile();
-            yield* target.list(selector, options);
-          })();
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-}
-
 Deno.test("no false alarm: entries appended and a checkpoint signed past the head a verify read are not a truncation, and nothing is kept as a failure", async () => {
   const t = await createTestApp();
   try {
@@ -232,7 +198,7 @@ Deno.test("no false alarm: entries appended and a checkpoint signed past the hea
     await add(t, 10);
     for (const full of [true, false]) {
       // the verify has read the head (seq 20 and on) when more entries land and the cron signs them
-      const kv = beforeListing(t.kv, async () => {
+      const kv = aroundListing(t.kv, "before", async () => {
         await add(t, 5);
         t.clock.advance(2 * MINUTE);
         await checkpointCron(t);

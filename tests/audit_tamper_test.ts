@@ -6,27 +6,12 @@
 import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import type { CallContext } from "../domain/actor.ts";
+import { addRefundEntries } from "./helpers/audit_chain.ts";
 import { checkpointAuditHead } from "../services/audit/mod.ts";
 import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 
-const ctx: CallContext = {
-  actor: { type: "admin", id: "adm_alice", role: "admin" },
-  request: { request_id: "req_t", ip: "198.51.100.1", user_agent: "test" },
-  second_factor: true,
-};
-
-async function add(t: TestApp, n: number) {
-  for (let i = 0; i < n; i++) {
-    await t.services.audit.record(ctx, {
-      action: "refund.create",
-      target: { type: "refund", id: `rfd_${i}` },
-      result: "ok",
-    });
-    t.clock.advance(1000);
-  }
-}
+const add = addRefundEntries;
 
 async function headSeq(t: TestApp) {
   return (await t.kv.get<{ seq: number; hash: string }>(keys.auditHead())).value!;

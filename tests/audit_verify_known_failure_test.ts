@@ -7,29 +7,14 @@ import assert from "node:assert/strict";
 import { createTestApp, type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
 import { responseChecker } from "./helpers/response_schema.ts";
-import type { CallContext } from "../domain/actor.ts";
+import { addRefundEntries } from "./helpers/audit_chain.ts";
 import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
 import { checkpointAuditHead } from "../services/audit/mod.ts";
 
 const VERIFY = "/api/admin/payments/audit-log/verify";
 
-const ctx: CallContext = {
-  actor: { type: "admin", id: "adm_alice", role: "admin" },
-  request: { request_id: "req_k", ip: "198.51.100.1", user_agent: "test" },
-  second_factor: true,
-};
-
-async function add(t: TestApp, n: number) {
-  for (let i = 0; i < n; i++) {
-    await t.services.audit.record(ctx, {
-      action: "refund.create",
-      target: { type: "refund", id: `rfd_${i}` },
-      result: "ok",
-    });
-    t.clock.advance(1000);
-  }
-}
+const add = addRefundEntries;
 
 Deno.test("a failure found by a full walk stays on the plain verify, with when it was found, until a full walk passes", async () => {
   const t = await createTestApp();

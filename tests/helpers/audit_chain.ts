@@ -1,6 +1,7 @@
 /** What the audit chain tests share: a store's deps without Stripe, and the chain's shape. */
 import assert from "node:assert/strict";
-import { TEST_SIGNING_KEY } from "./app.ts";
+import { TEST_SIGNING_KEY, type TestApp } from "./app.ts";
+import type { CallContext } from "../../domain/actor.ts";
 import { parseConfig } from "../../config.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { Deps } from "../../services/deps.ts";
@@ -51,5 +52,24 @@ export async function withTwoHandles(
     kvA.close();
     kvB.close();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The admin the chain tests record as. */
+export const AUDIT_TEST_CTX: CallContext = {
+  actor: { type: "admin", id: "adm_alice", role: "admin" },
+  request: { request_id: "req_audit", ip: "198.51.100.1", user_agent: "test" },
+  second_factor: true,
+};
+
+/** `n` refund.create entries (targets rfd_0 … rfd_<n-1>), a second apart on the test clock. */
+export async function addRefundEntries(t: TestApp, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await t.services.audit.record(AUDIT_TEST_CTX, {
+      action: "refund.create",
+      target: { type: "refund", id: `rfd_${i}` },
+      result: "ok",
+    });
+    t.clock.advance(1000);
   }
 }
