@@ -269,3 +269,16 @@ async function finish(
     if (!(e instanceof AppError && e.code === "conflict")) throw e;
   }
 }
+
+/**
+ * The record the request first sent under `scope`'s key made, or null (no key, no live
+ * record, or the first request made none).
+ */
+export async function idempotentResourceOf(
+  kv: Deno.Kv,
+  scope: IdempotencyScope | null,
+): Promise<string | null> {
+  if (scope === null) return null;
+  const { value } = await kv.get<IdempotencyRecord>(await recordKey(scope));
+  return value?.resource_id ?? null;
+}

@@ -88,7 +88,12 @@ Deno.test("a refund Stripe refuses as charged back is 409 charge_not_refundable,
   await withRefundWorld(async (w) => {
     const { pi, txnId, dispute } = await disputedPayment(w);
     await decideDispute(w, w.operator, dispute, "won");
-    // Closed here, so this service lets the request through; Stripe still refuses the charge.
+    // A closed dispute's record stored without is_charge_refundable is unknown, so this
+    // service lets the request through, as it did before; Stripe still refuses the charge.
+    // (Refused here first when the record says so: refund_closed_dispute_test.ts.)
+    const stored = await w.t.kv.get<Record<string, unknown>>(keys.dispute(dispute.id));
+    const { is_charge_refundable: _, ...legacy } = stored.value!;
+    await w.t.kv.set(keys.dispute(dispute.id), legacy);
     const body = {
       transaction_id: txnId,
       amount: 1000,

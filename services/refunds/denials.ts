@@ -11,6 +11,9 @@
 import { AppError, type ErrorCode } from "../../core/errors.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
+import { getRefund } from "../../kv/refunds.ts";
+import { type IdempotencyScope, idempotentResourceOf } from "../../kv/idempotency.ts";
+import { loadTransaction } from "./request_parts.ts";
 
 const MONEY_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "amount_exceeds_refundable",
@@ -56,4 +59,22 @@ export async function auditIfRefused(
     reason: `${refusal.code}: ${refusal.message}`,
     after: { ...options.after, code: refusal.code, ...refusal.extra },
   });
+}
+
+/**
+ * The currency of a refused request's amount, so its denied entry can be read (README,
+ * "Refund approval policy"): the payment's the body names (a `pi_…`, `ch_…` or merged stub's
+ * id answers as the payment); for an Idempotency-Key reused with a body naming no known
+ * payment, the payment's of the refund the key's first request made; else what the body sent.
+ */
+export async function refusalCurrency(
+  kv: Deno.Kv,
+  input: { transaction_id: string; currency?: string },
+  scope: IdempotencyScope | null,
+): Promise<string | null> {
+  const txn = await loadTransaction(kv, input.transaction_id).catch(() => null);
+  if (txn?.value.currency) return txn.value.currency;
+  const first = await idempotentResourceOf(kv, scope);
+  const refund = first ? (await getRefund(kv, first)).value : null;
+  return refund?.currency ?? input.currency?.toLowerCase() ?? null;
 }

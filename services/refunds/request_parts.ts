@@ -48,10 +48,12 @@ export async function loadTransaction(kv: Deno.Kv, id: string, field?: string): 
 }
 
 /**
- * Stripe refuses a refund while a dispute leaves the charge not refundable
- * (`is_charge_refundable: false`, a chargeback being decided); asking would
- * only fail there. Each dispute read is checked at commit. `read`: the
- * transaction's disputes when already read.
+ * Stripe refuses every refund of a charge a dispute left not refundable
+ * (`is_charge_refundable: false`: a chargeback, while it is decided and after,
+ * won or lost); asking would only fail there (README, "Disputes", Money). A
+ * record stored without the field is unknown: blocking while open, as before.
+ * Each dispute read is checked at commit. `read`: the transaction's disputes
+ * when already read.
  */
 export async function assertChargeRefundable(
   kv: Deno.Kv,
@@ -61,14 +63,31 @@ export async function assertChargeRefundable(
 ) {
   for (const d of read ?? await listDisputesOfTransaction(kv, txnId)) {
     op.check(d);
-    if (d.value.is_charge_refundable || isClosedStatus(d.value.status)) continue;
-    throw new AppError(
-      "charge_not_refundable",
-      `Stripe says the charge of ${txnId} cannot be refunded while dispute ${d.value.id} ` +
-        `(${d.value.status}) is open: respond to or accept the dispute instead`,
-      { extra: { dispute_id: d.value.id, dispute_status: d.value.status } },
-    );
+    const refundable = d.value.is_charge_refundable as boolean | undefined;
+    const closed = isClosedStatus(d.value.status);
+    if (refundable === true || (refundable === undefined && closed)) continue;
+    throw new AppError("charge_not_refundable", notRefundableWhy(txnId, d.value), {
+      extra: { dispute_id: d.value.id, dispute_status: d.value.status },
+    });
   }
+}
+
+/** Why the dispute keeps the charge from being refunded, and what to do instead. */
+function notRefundableWhy(txnId: string, d: DisputeRecord): string {
+  const which = `dispute ${d.id} (${d.stripe_dispute}, ${d.status})`;
+  if (!isClosedStatus(d.status)) {
+    return `Stripe says the charge of ${txnId} cannot be refunded while ${which} is open: ` +
+      "respond to or accept the dispute instead";
+  }
+  const instead = d.status === "won"
+    ? "the dispute was decided for you and the funds are back; to return money to the " +
+      "customer, pay it some other way than a refund of this charge"
+    : d.status === "lost"
+    ? "the customer already got the disputed amount back through the chargeback"
+    : "Stripe refuses any refund of it";
+  return `the charge of ${txnId} is not refundable: Stripe keeps it so after ${which} ` +
+    "(is_charge_refundable: false) and refuses every refund of it, whatever the dispute's " +
+    `outcome; ${instead}`;
 }
 
 /**

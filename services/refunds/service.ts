@@ -28,7 +28,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { voidAwaitingOf } from "./void.ts";
 import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
 import { notFound } from "../../core/errors.ts";
-import { auditIfRefused } from "./denials.ts";
+import { auditIfRefused, moneyRefusal, refusalCurrency } from "./denials.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
 import { createRefundSubmitter } from "./submit.ts";
 import { createRefundReconciler, reconcileJobHandlers, type SweepOptions } from "./reconcile.ts";
@@ -73,9 +73,10 @@ async function create(
 ): Promise<RefundResult> {
   const { kv, clock, submitter, requests } = p;
   const fingerprint = await requestFingerprint({ route: "create", ...input });
+  const scope = scopeOf(ctx, "POST /refunds");
   try {
     return toResult(
-      await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds"), fingerprint, {
+      await runIdempotent(kv, clock, scope, fingerprint, {
         run: async (binding) => {
           let record = await requests.request(ctx, input, binding);
           if (record.status === "processing") record = await submitter.submit(ctx, record);
@@ -85,8 +86,11 @@ async function create(
       }),
     );
   } catch (error) {
-    const { amount = null, currency = null, reason, note } = input;
+    if (!moneyRefusal(error)) throw error;
+    const { amount = null, reason, note } = input;
     const target = { type: "transaction", id: input.transaction_id };
+    // an amount in minor units is read with its currency: the payment's (denials.ts)
+    const currency = await refusalCurrency(kv, input, scope);
     const after = { amount, currency, reason, note };
     await auditIfRefused(p.svc.audit, ctx, "refund.create", target, error, { after });
     throw error;
