@@ -13,7 +13,7 @@ import { raiseDeps } from "./helpers/fraud.ts";
 import { systemContext } from "../domain/actor.ts";
 import type { FraudAlert, Signal } from "../domain/fraud.ts";
 import { raiseAlerts } from "../services/fraud/alerts.ts";
-import { confirmedFraudAlert, hasOpenFraudAlert } from "../kv/retries.ts";
+import { confirmedFraudAlert, hasOpenFraudAlert } from "../kv/customer_fraud_marks.ts";
 import { indexAlertCustomers } from "../kv/fraud.ts";
 import { keys } from "../kv/keys.ts";
 

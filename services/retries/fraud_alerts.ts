@@ -6,7 +6,7 @@
  * step with the alerts (an open entry goes when the alert closes; a confirmed
  * one is written when it is resolved as fraud).
  */
-import { confirmedFraudAlert, openFraudAlertOf } from "../../kv/retries.ts";
+import { confirmedFraudAlert, openFraudAlertOf } from "../../kv/customer_fraud_marks.ts";
 
 export interface OpenFraudAlerts {
   /** an open alert naming this customer (its id, for the refusal to name); null when none */
