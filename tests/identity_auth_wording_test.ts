@@ -79,6 +79,18 @@ Deno.test("a reset's code sent with another admin's valid token: the code is ano
     assert.match(detail, /own current token/, detail);
     assert.doesNotMatch(detail, /send Authorization/, detail);
     assert.ok(!detail.includes(b.id) && !detail.includes(b.email), `says whose: ${detail}`);
+    // its own holder with the header sent twice is told so, not to send one
+    const twice = new Headers({ "content-type": "application/json" });
+    twice.append("authorization", `Bearer ${b.token}`);
+    twice.append("authorization", `Bearer ${b.token}`);
+    const doubled = await t.app.request("/api/admin/enroll", {
+      method: "POST",
+      headers: twice,
+      body: JSON.stringify({ code }),
+    });
+    const doubledBody = await doubled.json();
+    assert.equal(doubled.status, 401, JSON.stringify(doubledBody));
+    assert.match(String(doubledBody.detail), /more than one credential/, doubledBody.detail);
     // the code still works for its own holder
     const redeemed = await sendJson(t, "POST", "/api/admin/enroll", authHeaders(b), { code });
     assert.equal(redeemed.status, 200, JSON.stringify(redeemed.body));

@@ -29,7 +29,7 @@ import {
 import { approvingRole, redeem } from "./enrollment.ts";
 import { reactivationNeedsApproval } from "./reactivate.ts";
 import { removeAdmin, removesAdmin } from "./admin_removal.ts";
-import { BEARER } from "./authenticate.ts";
+import { BEARER, refuseSeveralCredentials } from "./authenticate.ts";
 import { changedMeanwhile } from "./accounts.ts";
 import type { IdentityGuard, IdentityService } from "./types.ts";
 import { auditRefused } from "./refusals.ts";
@@ -50,6 +50,7 @@ export function createAccountService(
     return approvals;
   };
   const bearerHash = (authorization: string | undefined): string | null => {
+    if (authorization) refuseSeveralCredentials(authorization);
     const token = authorization ? BEARER.exec(authorization)?.[1] : undefined;
     return token && API_TOKEN_FORMAT.test(token) ? sha256Hex(token) : null;
   };

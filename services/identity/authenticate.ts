@@ -24,19 +24,25 @@ import type { IdentityDeps } from "./accounts.ts";
 
 export const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
+/**
+ * An Authorization header holding more than one credential: two headers arrive joined by a
+ * comma, and no token holds one.
+ */
+export function refuseSeveralCredentials(authorization: string): void {
+  if (!authorization.includes(",")) return;
+  throw new AppError(
+    "unauthenticated",
+    "the Authorization header holds more than one credential (sent twice, or several joined " +
+      "by commas): send it once, with one token: `Authorization: Bearer pot_…`",
+  );
+}
+
 /** The bearer token's shape checks, before any KV read. */
 function bearerToken(authorization: string | undefined): string {
   if (!authorization || authorization.trim() === "") {
     throw new AppError("unauthenticated", "send Authorization: Bearer <token>");
   }
-  if (authorization.includes(",")) {
-    // two headers arrive joined by a comma; no token holds one
-    throw new AppError(
-      "unauthenticated",
-      "the Authorization header holds more than one credential (sent twice, or several joined " +
-        "by commas): send it once, with one token: `Authorization: Bearer pot_…`",
-    );
-  }
+  refuseSeveralCredentials(authorization);
   const token = BEARER.exec(authorization)?.[1];
   if (!token) {
     throw new AppError(
