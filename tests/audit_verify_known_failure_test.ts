@@ -4,7 +4,7 @@
  * checkpoints").
  */
 import assert from "node:assert/strict";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { createTestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
 import { responseChecker } from "./helpers/response_schema.ts";
 import { addRefundEntries } from "./helpers/audit_chain.ts";
