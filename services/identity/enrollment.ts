@@ -30,7 +30,8 @@ import { getApproval } from "../../kv/approvals.ts";
 import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
 import { invalid, redeemedAlready, unusable, wrongTokenProof } from "./enrollment_refusals.ts";
-import { afterChange, changedAfterIssue } from "./pending_enrollment.ts";
+import { afterChange } from "./pending_enrollment.ts";
+import { changedAfterIssue } from "./factor_state.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000;

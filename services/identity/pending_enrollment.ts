@@ -13,8 +13,6 @@ import {
   type WaitingCode,
 } from "./factor_state.ts";
 
-export { changedAfterIssue } from "./factor_state.ts";
-
 /** How a code of each purpose is redeemed, and for what. */
 const REDEEMED = {
   account: "for a new token, TOTP secret and recovery codes",
