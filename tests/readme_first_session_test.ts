@@ -4,11 +4,14 @@
  * operations rides on the step-up token); a curl that writes a file fails
  * visibly on an error answer; and the Python script that checks a JSON Lines
  * export says so when the file holds a problem document instead of entries,
- * rather than dying on a KeyError.
+ * rather than dying on a KeyError; on a filtered export it checks each
+ * entry's hash and the links between consecutive seqs, and says the gaps.
  */
 import assert from "node:assert/strict";
 import { withTestApp } from "./helpers/app.ts";
 import { adminContext, createAdmin, currentOtp, otpHeaders, sendJson } from "./helpers/identity.ts";
+import { entryHash } from "../services/audit/entry.ts";
+import type { AuditEntry } from "../domain/audit_entry.ts";
 
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const SECTION = README.slice(
@@ -83,7 +86,10 @@ Deno.test("README's chain check: ok on an export, the problem printed (no KeyErr
     });
     const ok = await check(`${dir}/audit.jsonl`);
     assert.equal(ok.code, 0, ok.text);
-    assert.match(ok.text, /^ok: last seq \d+ hash [0-9a-f]{64}$/m);
+    assert.match(
+      ok.text,
+      /^ok: last seq \d+ hash [0-9a-f]{64}; \d+ entries, the whole chain checked$/m,
+    );
     const refused = await check(`${dir}/refused.jsonl`);
     assert.notEqual(refused.code, 0, refused.text);
     assert.doesNotMatch(refused.text, /KeyError|Traceback/, refused.text);
@@ -149,10 +155,68 @@ Deno.test("README's chain check: numbers as JavaScript writes them (5e-7, 1e21),
     });
     const ok = await check(`${dir}/audit.jsonl`);
     assert.equal(ok.code, 0, ok.text);
-    assert.match(ok.text, /^ok: last seq \d+ hash [0-9a-f]{64}$/m);
+    assert.match(
+      ok.text,
+      /^ok: last seq \d+ hash [0-9a-f]{64}; \d+ entries, the whole chain checked$/m,
+    );
     const altered = await check(`${dir}/altered.jsonl`);
     assert.notEqual(altered.code, 0, altered.text);
     assert.match(altered.text, /hash_mismatch/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The lines of a JSON Lines export as entries, and back. */
+const entriesOf = (text: string) => text.trim().split("\n").map((l) => JSON.parse(l) as AuditEntry);
+const linesOf = (entries: AuditEntry[]) => entries.map((e) => JSON.stringify(e) + "\n").join("");
+
+Deno.test("README's chain check: a filtered export passes, its gaps said; an altered entry or a forged one between consecutive seqs fails", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let entries: AuditEntry[] = [];
+    await withTestApp(async (t) => {
+      const admin = await createAdmin(t, "admin");
+      // kept, kept, other, kept: the filter leaves a gap before the first and one after the second
+      for (const action of ["refund.create", "refund.create", "refund.reject", "refund.create"]) {
+        await t.services.audit.record(adminContext(admin), {
+          action,
+          target: { type: "refund", id: "rfd_1" },
+          result: "ok",
+        });
+      }
+      const res = await t.app.request(
+        "/api/admin/payments/audit-log/export?format=jsonl&action=refund.create",
+        { headers: otpHeaders(t, admin) },
+      );
+      assert.equal(res.status, 200);
+      entries = entriesOf(await res.text());
+    });
+    assert.equal(entries.length, 3);
+    assert.equal(entries[1].seq, entries[0].seq + 1);
+    assert.ok(entries[2].seq > entries[1].seq + 1);
+    await Deno.writeTextFile(`${dir}/filtered.jsonl`, linesOf(entries));
+    const ok = await check(`${dir}/filtered.jsonl`);
+    assert.equal(ok.code, 0, ok.text);
+    assert.match(
+      ok.text,
+      /^ok: last seq \d+ hash [0-9a-f]{64}; 3 entries, each entry's hash checked; 2 gaps \(a filtered export\), links checked between consecutive seqs only$/m,
+    );
+
+    // an entry changed, its hash left as it was
+    const altered = entries.map((e, i) => i === 2 ? { ...e, result: "denied" } : e);
+    await Deno.writeTextFile(`${dir}/altered.jsonl`, linesOf(altered as AuditEntry[]));
+    const bad = await check(`${dir}/altered.jsonl`);
+    assert.notEqual(bad.code, 0, bad.text);
+    assert.match(bad.text, new RegExp(`seq ${entries[2].seq}: hash_mismatch`));
+
+    // an entry changed and its hash recomputed: its own hash holds, the next seq's link does not
+    const changed = { ...entries[0], result: "denied" } as AuditEntry;
+    const forged = [{ ...changed, hash: await entryHash(changed) }, ...entries.slice(1)];
+    await Deno.writeTextFile(`${dir}/forged.jsonl`, linesOf(forged));
+    const broken = await check(`${dir}/forged.jsonl`);
+    assert.notEqual(broken.code, 0, broken.text);
+    assert.match(broken.text, new RegExp(`seq ${entries[1].seq}: prev_hash_mismatch`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
