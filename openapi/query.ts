@@ -61,10 +61,9 @@ const PLUS_AS_SPACE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}(:?\
 /**
  * An optional RFC 3339 date-time query parameter (`from`, `to`): `T` and `Z` in either case, as
  * RFC 3339 and `format: date-time` allow (handed on in capitals), the offset `Z` or `±hh:mm`.
- * Its example is what Swagger UI's "Try it out" sends: give `from` and `to` ones that make a
- * valid range (from before to), or none.
+ * No example: Swagger UI's "Try it out" would fill it in and narrow the list (README "API").
  */
-export function dateTimeQuery(name: string, description: string, example?: string) {
+export function dateTimeQuery(name: string, description: string) {
   const wanted = `${name} must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z`;
   const plus = `${wanted}; a + in a query string is read as a space, so send an offset's + as ` +
     "%2B (2026-01-31T00:00:00%2B01:00)";
@@ -78,6 +77,5 @@ export function dateTimeQuery(name: string, description: string, example?: strin
     type: "string",
     format: "date-time",
     description: `${description}, e.g. \`2026-01-31T00:00:00Z\``,
-    ...(example === undefined ? {} : { example }),
   });
 }

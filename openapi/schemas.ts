@@ -122,9 +122,11 @@ export function queryParam(name: string) {
 /**
  * A list's `assignee` filter: an `adm_…` id, or `me` for the caller's own (the route resolves
  * it); anything else (an email, a name) would match nothing, so it is refused naming the field.
+ * No example: Swagger UI would pre-fill it, and Try it out would list only the caller's own
+ * (README "API": a pre-filled example hides nothing).
  */
 export const AssigneeQuery = idField("assignee", [ADMIN, ME]).optional().openapi({
   ...queryParam("assignee"),
-  description: "an admin's `adm_…` id, or `me` for the caller's own",
-  example: "me",
+  description: "an admin's `adm_…` id, or `me` for the caller's own; left out, every one, " +
+    "assigned or not",
 });

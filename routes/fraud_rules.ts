@@ -123,7 +123,10 @@ const sweepNow = adminRoute({ permission: "fraud.sweeps" }, {
   path: "/fraud/sweeps",
   tags,
   summary: "Run a sweep now (from where the last one reached)",
-  description: "Audited `fraud_sweep.start` with who started it (`started_by` on the run); " +
+  description: "Sending this acts at once: it takes no input, so Try it out starts a real " +
+    "sweep, as the cron does: it walks the payments changed since the last run, raises the " +
+    "alerts the rules find and records the run. " +
+    "Audited `fraud_sweep.start` with who started it (`started_by` on the run); " +
     "one refused because another runs (409) is audited `denied`.",
   responses: {
     200: jsonContent(SweepSchema, "the run"),

@@ -36,7 +36,10 @@ const rotateOwn = adminRoute({
   path: "/me/rotate-token",
   tags: ["identity"],
   summary: "A new API token for yourself; the old one stops at once",
-  description: "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then. " +
+  description: "Sending this acts at once: it takes no input, so Try it out rotates your own " +
+    "token: the one Authorize holds is 401 from then on, and the new one is in the answer, " +
+    "shown once (paste it into Authorize). " +
+    "Tokens expire API_TOKEN_TTL_DAYS after they were issued: rotate before then. " +
     "Of concurrent rotations of the same token (a second click, another tab) one wins; the " +
     "others are 409 saying when the token was rotated (`rotated_at`; the new token is shown " +
     "once, in the winner's answer) and issue nothing: those that lost in the rotation's own " +
