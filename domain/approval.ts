@@ -102,8 +102,9 @@ export const APPROVAL_POLICY = {
   "user.reactivate": {
     requester: ACCOUNTS,
     approverPermission: "users.write",
-    description: "re-enabling a disabled account that can approve (operator, admin); it comes " +
-      "back with new credentials only",
+    description: "re-enabling a disabled account that can approve (operator, admin), that its " +
+      "person enrolled, or whose code the requester never held; it comes back with new " +
+      "credentials only, handed over by the approver",
   },
   "user.rotate_token": {
     requester: ACCOUNTS,

@@ -40,7 +40,9 @@ const OpsAlertSchema = z.object({
       "cannot manage accounts (by whom and how is in `detail`); `admin_created` / " +
       "`admin_enabled` / `admin_promoted`: the break-glass CLI (`deno task admin`), acting " +
       "alone, made an operator or admin, re-enabled one, or gave an account a role with more " +
-      "permissions that can approve; `admin_credentials_reset`: the break-glass CLI gave an " +
+      "permissions that can approve; `admin_enabled` too: an account its person had enrolled " +
+      "was re-enabled, approved or by the CLI, and a code for its new credentials handed to " +
+      "someone else (who, in `detail`); `admin_credentials_reset`: the break-glass CLI gave an " +
       "operator or admin a new API token or second factor",
   }),
   refund_id: z.string().nullable().openapi({ description: "refund alerts" }),
@@ -54,8 +56,9 @@ const OpsAlertSchema = z.object({
     description: "`admin_*` kinds: the account",
   }),
   acted_by: z.array(z.string()).openapi({
-    description: "`admin_disabled` / `admin_demoted`: the admins who did it (alone: that admin; " +
-      "on approval: the requester and the approver; empty for the CLI and on other kinds)",
+    description: "`admin_disabled` / `admin_demoted`, and `admin_enabled` for an account its " +
+      "person had enrolled: the admins who did it (alone: that admin; on approval: the " +
+      "requester and the approver; empty for the CLI and on other kinds)",
   }),
   amount: AmountSchema.nullable().openapi({ description: "the money at stake, when there is" }),
   currency: CurrencySchema.nullable(),

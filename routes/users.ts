@@ -56,7 +56,8 @@ const AdminChangeResult = z.object({
   admin: AdminSchema,
   pending_approval: orNull(ApprovalSchema),
   handover: Handover.optional().openapi({
-    description: "once, when this change re-enabled the account: its old token and second " +
+    description: "once, when this change re-enabled the account at once (one nobody enrolled " +
+      "yet, re-enabled by an admin who held its code, or by the CLI): its old token and second " +
       "factor stay revoked and the person enrolls new ones with this code",
   }),
 }).openapi("AdminChangeResult");
@@ -132,12 +133,17 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
   tags: ["users"],
   summary: "Change an admin's role or status",
   description: "You cannot change your own role or status. A role that can approve " +
-    "(operator, admin), and re-enabling a disabled operator or admin, need a second admin: the " +
-    "answer is 202 with the pending request; whether re-enabling needs one is judged by the " +
-    "role the account has while disabled (change the role of a disabled account only with or " +
-    "after its re-enabling). A re-enabled account gets new credentials only: the answer that " +
-    "re-enables it (the approver's, for an operator or admin) carries an enrollment code to " +
-    "hand over. Disabling an active admin, or giving it a role that cannot manage accounts, " +
+    "(operator, admin) needs a second admin, and so does re-enabling a disabled account " +
+    "(`user.reactivate`, approved by neither you nor the account nor anyone linked to either) " +
+    "that can approve, that its person enrolled (whatever its role), or whose enrollment code " +
+    "you never held: the answer is 202 with the pending request and no code. Whether " +
+    "re-enabling needs one is judged by the account as it is while disabled, never by a role " +
+    "sent with it (change the role of a disabled account only with or after its re-enabling). " +
+    "A re-enabled account gets new credentials only: the answer that re-enables it carries an " +
+    "enrollment code to hand over, the approver's (`approval.handover`) or, for an account " +
+    "nobody enrolled yet that you created (or otherwise held its code), yours, as on " +
+    "creation; re-enabling an account its person enrolled raises an `admin_enabled` ops " +
+    "alert. Disabling an active admin, or giving it a role that cannot manage accounts, " +
     "is done at once (200, with an ops alert) once in a rolling 24 h for you and the accounts " +
     "linked to you; a further one is a pending `user.disable` / `user.demote` request (202) " +
     "that an admin linked neither to you nor to that admin approves; one that would leave no " +
@@ -159,7 +165,7 @@ const update = adminRoute({ permission: "users.write", secondFactor: true }, {
     202: jsonContent(
       AdminChangeResult,
       "the role, re-enabling the account, or disabling or demoting an admin awaits a second " +
-        "admin's approval",
+        "admin's approval (whose answer carries any enrollment code)",
     ),
     ...errorResponses("not_found", "conflict"),
   },

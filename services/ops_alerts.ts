@@ -2,8 +2,9 @@
  * Ops alerts for the people on duty: what the refund flow raises
  * (services/refunds/alerts.ts `addRefundAlert`), dead-lettered webhook
  * events (services/webhooks/processing.ts) and admins disabled or demoted, or
- * made, re-enabled or promoted by the break-glass CLI
- * (services/identity/account_change.ts), listed and read here, and closed by
+ * made, re-enabled or promoted by the break-glass CLI, and accounts their
+ * person enrolled re-enabled (services/identity/account_change.ts,
+ * reactivate.ts), listed and read here, and closed by
  * an operator with a note saying what was done. Closing is
  * audited in the same commit; an alert is closed once (a second close is a
  * conflict, so two operators never both think they handled it), except that

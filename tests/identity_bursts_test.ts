@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createIsolateOf, type TestApp, withTestApp } from "./helpers/app.ts";
 import {
+  accountMadeBy,
   auditEntries,
   authHeaders,
   createAdmin,
@@ -177,7 +178,9 @@ Deno.test("burst: your own token rotated twice at once: one new token, the other
 Deno.test("second click: the same account change sent twice at once answers the account twice, written and audited once", async () => {
   await withTestApp(async (t) => {
     const admin = await createAdmin(t, "admin");
-    const viewer = await createAdmin(t, "viewer");
+    // not yet enrolled, made by the admin: re-enabled at once by them (README, "Accounts and
+    // enrollment"); an enrolled one waits for a third person
+    const viewer = await accountMadeBy(t, admin, "viewer");
     const headers = await stepUpHeaders(t, admin);
     const path = `/api/admin/users/${viewer.id}`;
     for (const change of [{ role: "support" }, { status: "disabled" }, { status: "active" }]) {

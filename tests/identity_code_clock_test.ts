@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
+  accountMadeBy,
   createAdmin,
   disableAdmin,
   jsonRequest,
@@ -52,7 +53,7 @@ Deno.test("a code handed over by an admin re-enabling a viewer, or by the approv
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
     const b = await createAdmin(t, "admin");
-    const v = await createAdmin(t, "viewer");
+    const v = await accountMadeBy(t, a, "viewer"); // not yet enrolled: a re-enables it alone
     const o = await createAdmin(t, "operator");
     await disableAdmin(t, a, v.id);
     await disableAdmin(t, a, o.id);

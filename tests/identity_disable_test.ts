@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
 import {
+  accountMadeBy,
   auditEntries,
   createAdmin,
   disableAdmin,
@@ -200,10 +201,10 @@ Deno.test("attack: one admin cannot re-enable a disabled admin alone; a second a
   });
 });
 
-Deno.test("re-enabling a role that cannot approve stays one admin's change; the CLI re-enables directly", async () => {
+Deno.test("re-enabling a role that cannot approve, nobody enrolled yet, stays its creator's change; the CLI re-enables directly", async () => {
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
-    const v = await createAdmin(t, "viewer");
+    const v = await accountMadeBy(t, a, "viewer");
     await disableAdmin(t, a, v.id);
     const res = await patchUser(t, a, v.id, { status: "active" });
     assert.equal(res.status, 200);
@@ -226,7 +227,7 @@ Deno.test("re-enabling a role that cannot approve stays one admin's change; the 
 Deno.test("a disabled viewer re-enabled with a grant of operator is active as a viewer at once, the grant pending", async () => {
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
-    const v = await createAdmin(t, "viewer");
+    const v = await accountMadeBy(t, a, "viewer"); // not yet enrolled: a re-enables it alone
     const x = await createAdmin(t, "operator");
     await disableAdmin(t, a, v.id);
     await disableAdmin(t, a, x.id);

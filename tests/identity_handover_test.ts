@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
-import { createAdmin, jsonRequest, otpHeaders, type TestAdmin } from "./helpers/identity.ts";
+import {
+  accountMadeBy,
+  createAdmin,
+  jsonRequest,
+  otpHeaders,
+  type TestAdmin,
+} from "./helpers/identity.ts";
 
 async function post(t: TestApp, path: string, headers: Record<string, string>, body: unknown = {}) {
   const res = await t.app.request(path, jsonRequest("POST", headers, body));
@@ -132,7 +138,7 @@ Deno.test("attack: re-enabling a support account together with a grant of operat
   await withTestApp(async (t) => {
     const r = await createAdmin(t, "admin");
     const c = await createAdmin(t, "admin");
-    const s = await createAdmin(t, "support");
+    const s = await accountMadeBy(t, r, "support"); // not yet enrolled: r re-enables it alone
     const patch = async (body: unknown) =>
       await t.app.request(`/api/admin/users/${s.id}`, jsonRequest("PATCH", otpHeaders(t, r), body));
     assert.equal((await patch({ status: "disabled" })).status, 200);

@@ -1,9 +1,10 @@
 /**
  * Re-enabling an account never brings back its old credentials (README,
  * "Accounts and enrollment"): whether it needs a second admin is judged by
- * the role the account has while disabled, never by a role sent with it;
- * whoever re-enables (the approver, the admin alone for a role that cannot
- * approve, the CLI) receives a one-time enrollment code for new ones.
+ * the account as it is while disabled, never by a role sent with it;
+ * whoever re-enables (the approver, the creator alone of a role that cannot
+ * approve nobody enrolled yet, the CLI) receives a one-time enrollment code
+ * for new ones.
  */
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
@@ -57,18 +58,27 @@ Deno.test("attack: a disabled operator cannot be downgraded before it is re-enab
   });
 });
 
-Deno.test("re-enabling a disabled viewer is one admin's change but hands over new credentials: old token and second factor stay revoked", async () => {
+Deno.test("re-enabling a disabled viewer its person enrolled waits for a third person and hands over new credentials: old token and second factor stay revoked", async () => {
   await withTestApp(async (t) => {
     const a = await createAdmin(t, "admin");
+    const b = await createAdmin(t, "admin");
     const v = await createAdmin(t, "viewer");
     await disableAdmin(t, a, v.id);
     const res = await patchUser(t, a, v.id, { status: "active" });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("cache-control"), "no-store");
-    const body = await res.json();
-    assert.equal(body.admin.status, "active");
-    assert.equal(body.pending_approval, null);
-    const code = body.handover?.enrollment_code;
+    assert.equal(res.status, 202);
+    const asked = await res.json();
+    assert.equal(asked.handover, undefined, "no code for the admin asking");
+    const pending = asked.pending_approval;
+    assert.equal(pending.kind, "user.reactivate");
+    const approved = await t.app.request(
+      `/api/admin/approvals/${pending.id}/approve`,
+      jsonRequest("POST", otpHeaders(t, b), { approval_hash: pending.approval_hash }),
+    );
+    assert.equal(approved.status, 200);
+    assert.equal(approved.headers.get("cache-control"), "no-store");
+    const body = await approved.json();
+    assert.equal((await t.services.identity.getAdmin(v.id)).status, "active");
+    const code = body.approval.handover?.enrollment_code;
     assert.match(code ?? "", /^enr_/);
     assert.equal(await meStatus(t, v.token), 401, "the old token stays dead");
     const enrolled = await enroll(t, code);

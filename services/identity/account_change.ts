@@ -24,6 +24,7 @@ import {
   isBreakGlassCli,
 } from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
+import { addReenabledAlert, everEnrolled } from "./reactivate.ts";
 import {
   addIssuedCode,
   approvingRole,
@@ -44,7 +45,8 @@ export type ApprovedBy = Pick<ApprovalRequest, "id" | "requested_by">;
  * revokes its old credentials and issues an enrollment code; an admin
  * disabled or demoted raises an ops alert (`admin_disabled`, `admin_demoted`),
  * and so does an operator or admin the break-glass CLI re-enables or promotes
- * (`admin_enabled`, `admin_promoted`).
+ * (`admin_enabled`, `admin_promoted`) and any account its person had enrolled
+ * that is re-enabled (`admin_enabled`).
  */
 export async function addAdminChange(
   d: IdentityDeps,
@@ -77,10 +79,12 @@ export async function addAdminChange(
     });
   }
   let handover: IssuedCode | undefined;
+  let enrolled = false;
   if (next.status === "active" && before.status === "disabled") {
     // re-enabled with none of its old credentials: whoever re-enables hands over a code
     Object.assign(next, await revokedToken(new Date(now).toISOString()));
     const factor = await getSecondFactor(d.kv, id);
+    enrolled = everEnrolled(before, factor.value !== null);
     if (factor.value) addDeleteSecondFactor(op, factor);
     // issued at the very time the account is stamped below: not a millisecond before it
     const issued = await issueCode(d, ctx, "account", { admin_id: id, approval_id: null }, now);
@@ -121,6 +125,9 @@ export async function addAdminChange(
     if (removal) audit.push(addRemovalAlert(d, ctx, op, next, removal, approval));
     const grant = breakGlassGrant(ctx, before, next);
     if (grant) audit.push(addGrantAlert(d, ctx, op, next, grant, before.role));
+    // someone's account re-enabled: whoever re-enabled it holds a code to it (README, "Ops
+    // alerts"); an operator's or admin's by the CLI is told by its grant alert already
+    else if (handover && enrolled) audit.push(addReenabledAlert(d, ctx, op, next));
   }
   return { value: { admin: adminView(next), ...(handover ? { handover } : {}) }, audit };
 }

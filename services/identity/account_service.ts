@@ -134,8 +134,9 @@ export function createAccountService(
     // From the API, a role that can approve is granted by a second admin.
     const grant = ctx.actor.type === "admin" && role !== undefined && role !== before.role &&
       approvingRole(role) && !(role === "operator" && before.role === "admin");
-    // ... and a disabled account that can approve (judged by the role it has now) by one too.
-    const reactivate = reactivationNeedsApproval(ctx, before, change.status);
+    // ... and re-enabling a disabled account by a third person, unless nobody enrolled it and
+    // the caller already held its code (judged on the account as it is now, reactivate.ts).
+    const reactivate = await reactivationNeedsApproval(d, ctx, before, change.status);
     if (grant || reactivate) {
       await refuseSelf(d, ctx, id, "user.update", "change the role or status of");
     }

@@ -162,8 +162,8 @@ export function createAuthenticator(
       throw new AppError(
         "unauthenticated",
         "this admin account is disabled: its token no longer works. Ask an admin to re-enable " +
-          "it (an operator or admin needs a second admin's approval); re-enabling hands over " +
-          "an enrollment code for new credentials, never the old ones",
+          "it (an account its person enrolled is re-enabled on a second admin's approval); " +
+          "re-enabling hands over an enrollment code for new credentials, never the old ones",
       );
     }
     const issued = Date.parse(admin.token_issued_at ?? admin.created_at);

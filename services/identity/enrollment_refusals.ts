@@ -38,7 +38,8 @@ export function redeemedAlready(e: Enrollment): AppError {
     `this enrollment code was redeemed at ${e.used_at}; each code works once and its ` +
       "credentials were shown once, in the answer that redeemed it. If you sent it twice, use " +
       "what the first answer carried; if that answer was lost, or it was not you, ask an admin " +
-      "for a new code at once (disabling and re-enabling the account hands one over)",
+      "for a new code at once (disabling and re-enabling the account, approved by a second " +
+      "admin, hands one over)",
     { extra: { redeemed_at: e.used_at } },
   );
 }

@@ -118,8 +118,9 @@ export async function readFactorState(
 export function neitherFactorWayOut(id: string): string {
   return `disable and re-enable the account (PATCH /api/admin/users/${id} with ` +
     '{"status":"disabled"}, then {"status":"active"}): re-enabling hands over an enrollment ' +
-    "code for a new token and second factor (an operator's or admin's is approved by a second " +
-    "admin, whose answer carries it); or, break-glass, whoever holds the server's KV runs " +
+    "code for a new token and second factor (approved by a second admin, whose answer carries " +
+    "it, unless the account is no operator or admin, nobody enrolled it and you held its code); " +
+    "or, break-glass, whoever holds the server's KV runs " +
     `deno task admin rotate-token --id ${id} and deno task admin reset-2fa --id ${id}`;
 }
 

@@ -207,3 +207,23 @@ export async function approvedAccount(
     lastOtpStep: null,
   };
 }
+
+/**
+ * An account of a role that cannot approve that `creator` made alone through
+ * the API (`201`), not yet enrolled: its id and the code its creator holds.
+ * Nobody enrolled it, so its creator alone may re-enable it once disabled
+ * (README, "Accounts and enrollment").
+ */
+export async function accountMadeBy(
+  t: Required<IdentityTestApp>,
+  creator: TestAdmin,
+  role: Role,
+): Promise<{ id: string; code: string }> {
+  const email = `${role}-${++counter}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+  const made = await sendJson(t, "POST", "/api/admin/users", otpHeaders(t, creator), {
+    email,
+    role,
+  });
+  if (made.status !== 201) throw new Error(`making ${email}: ${made.status}`);
+  return { id: made.body.admin.id, code: made.body.enrollment_code };
+}
