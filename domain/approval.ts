@@ -38,7 +38,10 @@ export interface ApprovalRequest {
   /** what the action changes; an admin target may not approve it either */
   target: { type: string; id: string } | null;
   requested_by: string;
-  /** SHA-256 over kind, payload and target: an approval names what it approves */
+  /**
+   * SHA-256 over the request's id, kind, payload, target, requester and summary: an approval
+   * names what it approves (requests asked before it bound the id: kind, payload and target)
+   */
   approval_hash: string;
   created_at: string;
   expires_at: string;

@@ -70,6 +70,11 @@ export interface RefundRecord {
   stripe_status: string | null;
   failure_reason: string | null;
   fraud_alert_id: string | null;
+  /**
+   * the requester sent `confirm_duplicate: true` (refund again although a like refund of theirs
+   * on the payment was recent); absent on records stored before it was kept (read as false)
+   */
+  confirm_duplicate?: boolean;
   /** the Stripe idempotency key every attempt of this refund carries */
   stripe_idempotency_key: string;
   /** what the refund is made against at Stripe (a PaymentIntent, or a charge made without one) */
@@ -78,7 +83,11 @@ export interface RefundRecord {
   approval_reasons: string[];
   /** the sums behind `approval_reasons`, in words; absent on records stored before it was kept */
   approval_detail?: string | null;
-  /** SHA-256 of transaction, amount, currency and reason: what an approval approves */
+  /**
+   * What an approval approves: SHA-256 of the refund (its id) and what an approver reads of it
+   * (services/refunds/policy.ts `approvalHash`); refunds asked before it bound the refund itself
+   * carry the hash of transaction, amount, currency and reason only
+   */
   approval_hash: string | null;
   /** ISO 8601: an approval request past this is expired (its reservation released) */
   expires_at: string | null;

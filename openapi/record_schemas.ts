@@ -37,6 +37,10 @@ export const RefundSchema = z.object({
   stripe_status: z.string().nullable(),
   failure_reason: z.string().nullable(),
   fraud_alert_id: z.string().nullable(),
+  confirm_duplicate: z.boolean().openapi({
+    description: "the requester sent `confirm_duplicate: true`: refund again although a like " +
+      "refund of theirs on this payment was recent (false on refunds asked before it was kept)",
+  }),
   approval: z.object({
     required: z.boolean(),
     reasons: z.array(z.string()).openapi({ description: "`threshold`, `daily_cap`" }),
@@ -47,7 +51,10 @@ export const RefundSchema = z.object({
         "payment, its customer or its card (1,200.00 USD) is 1,201.00 USD, at or above 500.00 USD",
     }),
     hash: z.string().nullable().openapi({
-      description: "SHA-256 of transaction, amount, currency and reason: what an approval approves",
+      description: "what an approval approves: SHA-256 of this refund (its id) and what an " +
+        "approver reads of it (payment, amount, currency, reason, note, requester, " +
+        "`fraud_alert_id`, `confirm_duplicate`, the approval's reasons and detail), so no other " +
+        "refund's hash approves it; send it back as `approval_hash`",
     }),
     expires_at: DateTimeSchema.nullable(),
   }),
@@ -153,7 +160,11 @@ export const ApprovalSchema = z.object({
   summary: z.string(),
   target: z.object({ type: z.string(), id: z.string() }).nullable(),
   requested_by: z.string(),
-  approval_hash: z.string().openapi({ description: "send it back to approve what you saw" }),
+  approval_hash: z.string().openapi({
+    description: "send it back to approve what you saw: SHA-256 of this request (its id) with " +
+      "its `kind`, `payload`, `target`, `requested_by` and `summary`, so no other request's " +
+      "hash approves it",
+  }),
   created_at: DateTimeSchema,
   expires_at: DateTimeSchema,
   decided_by: z.string().nullable(),

@@ -85,7 +85,10 @@ const update = adminRoute({ permission: "fraud.triage" }, {
   description: "Resolving it `resolved_legitimate` voids the refunds asked for through this " +
     "alert (`POST /fraud/alerts/{id}/refunds`) still waiting for approval (`voided_refunds`); " +
     "a refund of its payments asked for otherwise (`POST /refunds`, or through another " +
-    "alert) is left as it is. Asking for or approving one of this alert's refunds later is " +
+    "alert) is left as it is. A refund is not withdrawn by its requester: while one of those " +
+    "refunds was asked by you or an account linked to you, resolving it `resolved_legitimate` " +
+    "is 409 naming them (`awaiting_refunds`), nothing written; another operator or admin " +
+    "resolves the alert or decides the refunds. Asking for or approving one of this alert's refunds later is " +
     "409. A move the alert does not allow is 409, except the move that brought it where " +
     "it is, sent again by the same admin (a second click), which answers the alert unchanged. " +
     "An assignee the alert already has, sent without a status, changes nothing: the alert is " +

@@ -33,7 +33,6 @@ function record(id: string, requester: string, txn: string, amount: number, at: 
     base: { transaction_id: txn, amount, currency: "usd", reason: "requested_by_customer" },
     requester,
     reasons: [],
-    hash: null,
     capDay: null,
     now: at,
   });

@@ -30,8 +30,35 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export function approvalHashOf(r: Pick<ApprovalRequest, "kind" | "payload" | "target">): string {
-  return sha256Hex(stableJson([r.kind, r.payload, r.target]));
+/** What an approver reads of a request and approves. */
+type ApprovedRequest = Pick<
+  ApprovalRequest,
+  "id" | "kind" | "payload" | "target" | "requested_by" | "summary"
+>;
+
+/**
+ * What an approval approves: the request itself (its id) and what the approver reads of it
+ * (kind, payload, target, requester, summary), so one request's hash approves no other, however
+ * alike (README, "Two-person rules").
+ */
+export function approvalHashOf(r: ApprovedRequest): string {
+  return sha256Hex(stableJson({
+    request: r.id,
+    kind: r.kind,
+    payload: r.payload,
+    target: r.target,
+    requested_by: r.requested_by,
+    summary: r.summary,
+  }));
+}
+
+/**
+ * Whether a request is still what its stored `approval_hash` was made of: in the form above, or
+ * the earlier one (kind, payload and target only) that requests asked before it carry.
+ */
+function matchesApprovalHash(r: ApprovedRequest & { approval_hash: string }): boolean {
+  return r.approval_hash === approvalHashOf(r) ||
+    r.approval_hash === sha256Hex(stableJson([r.kind, r.payload, r.target]));
 }
 
 export interface Refusal {
@@ -203,8 +230,9 @@ export async function checkApprover(
   }
   const linked = await linkRefusal(kv, request, ctx);
   if (linked) return linked;
-  const expected = approvalHashOf(request);
-  if (request.approval_hash !== expected) {
+  // the stored hash is the one the approver read (`approval_hash`)
+  const expected = request.approval_hash;
+  if (!matchesApprovalHash(request)) {
     const reason = "stale approval_hash: the request is not what was shown";
     return {
       reason,

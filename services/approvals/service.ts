@@ -75,7 +75,7 @@ function buildRequest(
     status: "pending",
     summary: options.summary.slice(0, 300),
     requested_by: ctx.actor.id,
-    approval_hash: approvalHashOf(base),
+    approval_hash: "",
     created_at: new Date(now).toISOString(),
     expires_at: new Date(now + ttl).toISOString(),
     decided_by: null,
@@ -84,6 +84,8 @@ function buildRequest(
     result: null,
     error: null,
   };
+  // the request itself (its id) with what the approver reads: what an approval approves
+  request.approval_hash = approvalHashOf(request);
   return {
     request,
     audit: {

@@ -31,6 +31,14 @@ export interface RefundPort {
       confirm_duplicate?: boolean;
     },
   ): Promise<RefundResult>;
+  /**
+   * why `ctx` may not resolve the alert legitimate (409: refunds it would void that `ctx` may
+   * not decide), or null
+   */
+  fraudAlertResolutionRefusal(
+    ctx: CallContext,
+    alert: { id: string; transactions: string[] },
+  ): Promise<AppError | null>;
   /** ends the alert's fraudulent refunds awaiting approval; returns their ids */
   voidForFraudAlert(
     ctx: CallContext,

@@ -99,7 +99,9 @@ interface AlertChange {
 /**
  * Moves an alert on or assigns it. Resolving it `resolved_legitimate` voids
  * the refunds asked for through it still waiting for a second person
- * (README "Fraud detection": workflow), named in `voided_refunds`.
+ * (README "Fraud detection": workflow), named in `voided_refunds`; refused
+ * (409, nothing written) while one of them is the resolver's own or a linked
+ * account's.
  */
 async function updateAlert(
   p: WorkflowParts,
@@ -179,6 +181,13 @@ async function commitUpdate(
     }
     if (!change.status && isClosedStatus(before.status)) {
       throw new AppError("conflict", `alert ${id} is ${before.status}; it cannot change`);
+    }
+    // resolving it legitimate rejects its refunds awaiting approval: never by one who may not
+    // decide them, their requester or an account linked to them (README, "Two-person rules");
+    // a refund asked meanwhile rewrites the alert, so this commit runs again and sees it
+    if (to === "resolved_legitimate" && before.status !== to) {
+      const refused = await svc.refunds.fraudAlertResolutionRefusal(ctx, before);
+      if (refused) throw refused;
     }
     const after: FraudAlert = {
       ...before,

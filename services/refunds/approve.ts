@@ -12,7 +12,7 @@ import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { addJobRemoval, addUpdateRefund, getRefund } from "../../kv/refunds.ts";
 import { hasLapsed, type RefundRecord, withHistory } from "../../domain/refund.ts";
-import { approvalHash } from "./policy.ts";
+import { matchesApprovalHash } from "./policy.ts";
 import { assertRefundableTransaction, refundableOf, resolveAmount } from "./refundable.ts";
 import { refundAuditView } from "./settlement.ts";
 import {
@@ -174,16 +174,19 @@ function commitApproval(
     const now = clock.now();
     const entry = await loadAwaiting(kv, id, now, ctx);
     const before = entry.value;
-    const expected = await approvalHash(before);
-    if (before.approval_hash !== expected) {
+    // the stored hash is what the approver read (`approval.hash`): the refund must still be
+    // what it was made of, and the hash sent must be it
+    if (!before.approval_hash || !matchesApprovalHash(before)) {
       throw new AppError(
         "conflict",
-        `refund ${id} is not what was requested (transaction, amount, currency or reason ` +
-          "differ from the approval request); nothing was approved",
+        `refund ${id} is not what was requested (its transaction, amount, currency, reason, ` +
+          "note or requester differ from the approval request); nothing was approved",
         { extra: { stale_approval_hash: true } },
       );
     }
-    if (body.approval_hash && body.approval_hash !== expected) throw wrongHash(id, body, expected);
+    if (body.approval_hash && body.approval_hash !== before.approval_hash) {
+      throw wrongHash(id, body, before.approval_hash);
+    }
     // checked in this commit too: a disable or demotion landing since the check above voids it
     const requester = await getAdmin(kv, before.requested_by);
     const voided = requesterVoid(before, requester.value, REQUESTER_NEEDS);

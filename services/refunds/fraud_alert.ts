@@ -5,7 +5,8 @@
  * that asks for one and in the commit that approves one, against the
  * alert's record (checked too, so a resolution landing in between makes the
  * commit run again and see it); resolving the alert voids those still
- * waiting for a second person.
+ * waiting for a second person, unless the resolver may not decide one of them
+ * (its requester, or an account linked to them): then the resolution is refused.
  */
 import type { CallContext } from "../../domain/actor.ts";
 import type { RefundRecord } from "../../domain/refund.ts";
@@ -14,6 +15,7 @@ import { AppError } from "../../core/errors.ts";
 import { getAlert } from "../../kv/fraud.ts";
 import { listTransactionRefunds } from "../../kv/refunds.ts";
 import type { RefundSubmitter } from "./submit.ts";
+import { deciderRefusal } from "./deciders.ts";
 
 /**
  * Refuses (409) a fraudulent refund of an alert resolved legitimate; checks the
@@ -71,13 +73,61 @@ export async function voidRefundsOfAlert(
   ...[ctx, alert, note]: AlertVoid
 ): Promise<string[]> {
   const ended: string[] = [];
-  for (const txnId of alert.transactions) {
-    for (const r of await listTransactionRefunds(kv, txnId)) {
-      if (r.status !== "awaiting_approval" || r.fraud_alert_id !== alert.id) continue;
-      if (!answersFraudAlert(r)) continue;
-      const done = await submitter.release(ctx, r.id, voidOutcome(ctx, alert.id, note));
-      if (done) ended.push(r.id);
-    }
+  for (const r of await awaitingOfAlert(kv, alert)) {
+    const done = await submitter.release(ctx, r.id, voidOutcome(ctx, alert.id, note));
+    if (done) ended.push(r.id);
   }
   return ended;
+}
+
+/** The alert's fraudulent refunds awaiting approval (linked to it), read through its payments. */
+async function awaitingOfAlert(
+  kv: Deno.Kv,
+  alert: { id: string; transactions: string[] },
+): Promise<RefundRecord[]> {
+  const out: RefundRecord[] = [];
+  for (const txnId of alert.transactions) {
+    for (const r of await listTransactionRefunds(kv, txnId)) {
+      if (
+        r.status === "awaiting_approval" && r.fraud_alert_id === alert.id && answersFraudAlert(r)
+      ) {
+        out.push(r);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Why `ctx` may not resolve `alert` legitimate (409), or null: resolving it rejects its refunds
+ * awaiting approval, and a refund is not withdrawn by its requester, nor decided by an account
+ * linked to them (README, "Two-person rules"), judged as a rejection of each is. Asked in the
+ * resolution's commit, before anything is written.
+ */
+export async function alertResolutionRefusal(
+  kv: Deno.Kv,
+  ctx: CallContext,
+  alert: { id: string; transactions: string[] },
+): Promise<AppError | null> {
+  const blocked: { id: string; why: string; expires_at: string | null }[] = [];
+  for (const r of await awaitingOfAlert(kv, alert)) {
+    const refused = await deciderRefusal(kv, r, ctx, false);
+    if (!refused) continue;
+    const why = r.requested_by === ctx.actor.id
+      ? "you requested it"
+      : `requested by ${r.requested_by}, an account linked to you`;
+    blocked.push({ id: r.id, why, expires_at: r.expires_at });
+  }
+  if (!blocked.length) return null;
+  const list = blocked.map((b) => `${b.id} (${b.why}; approval deadline ${b.expires_at})`);
+  return new AppError(
+    "conflict",
+    `fraud alert ${alert.id} has refunds awaiting approval that you may not decide: ` +
+      `${list.join(", ")}. Resolving it resolved_legitimate would reject them, and a refund is ` +
+      "not withdrawn by its requester nor decided by an account linked to them: another " +
+      "operator or admin, not linked to the requester, resolves the alert or decides the " +
+      "refunds (POST /api/admin/payments/refunds/{id}/approve or /reject), or they expire at " +
+      "their deadline; nothing was changed",
+    { extra: { awaiting_refunds: blocked.map((b) => b.id) } },
+  );
 }

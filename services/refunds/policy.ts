@@ -5,9 +5,9 @@
  * service runs them inside its checked commit (what may be refunded at all:
  * refundable.ts; suspected duplicates: duplicates.ts).
  */
-import { sha256Hex } from "../../core/encoding.ts";
+import { canonicalJson, sha256Hex } from "../../core/encoding.ts";
 import { formatMoney } from "../../domain/money.ts";
-import type { RefundReason, RefundStatus } from "../../domain/refund.ts";
+import type { RefundRecord, RefundStatus } from "../../domain/refund.ts";
 
 /** an approval request expires (and releases its reservation) after this */
 export const APPROVAL_TTL_MS = 24 * 3600_000;
@@ -109,14 +109,54 @@ export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** What an approval approves: transaction, amount, currency and reason, hashed. */
-export function approvalHash(r: {
-  transaction_id: string;
-  amount: number;
-  currency: string;
-  reason: RefundReason | null;
-}): Promise<string> {
-  return Promise.resolve(
-    sha256Hex(JSON.stringify([r.transaction_id, r.amount, r.currency, r.reason])),
-  );
+/** What an approver reads of a refund and approves (README, "A first session"). */
+export type ApprovedRefund = Pick<
+  RefundRecord,
+  | "id"
+  | "transaction_id"
+  | "amount"
+  | "currency"
+  | "reason"
+  | "note"
+  | "requested_by"
+  | "fraud_alert_id"
+  | "confirm_duplicate"
+  | "approval_reasons"
+  | "approval_detail"
+>;
+
+/**
+ * What an approval approves: the refund itself (its id) and all an approver reads of it and
+ * decides on — payment, amount, currency, reason, note, requester, the fraud alert it answers,
+ * whether the requester confirmed a suspected duplicate, and why it waits — hashed, so one
+ * refund's hash approves no other, however alike.
+ */
+export function approvalHash(r: ApprovedRefund): string {
+  return sha256Hex(canonicalJson({
+    refund: r.id,
+    transaction_id: r.transaction_id,
+    amount: r.amount,
+    currency: r.currency,
+    reason: r.reason,
+    note: r.note,
+    requested_by: r.requested_by,
+    fraud_alert_id: r.fraud_alert_id,
+    confirm_duplicate: r.confirm_duplicate ?? false,
+    approval_reasons: r.approval_reasons,
+    approval_detail: r.approval_detail ?? null,
+  }));
+}
+
+/**
+ * The hash's earlier form (transaction, amount, currency and reason only), which refunds asked
+ * before it bound the refund itself still carry: they stay approvable by the hash they show.
+ */
+function earlierApprovalHash(r: ApprovedRefund): string {
+  return sha256Hex(JSON.stringify([r.transaction_id, r.amount, r.currency, r.reason]));
+}
+
+/** Whether a refund is still what its stored `approval_hash` was made of (either form). */
+export function matchesApprovalHash(r: ApprovedRefund & { approval_hash: string | null }): boolean {
+  return r.approval_hash !== null &&
+    (r.approval_hash === approvalHash(r) || r.approval_hash === earlierApprovalHash(r));
 }

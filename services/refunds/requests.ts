@@ -8,13 +8,7 @@
 import type { Deps } from "../deps.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import type { Transaction } from "../../domain/transaction.ts";
-import {
-  APPROVAL_TTL_MS,
-  approvalDecision,
-  approvalHash,
-  POLICY_WINDOW_MS,
-  utcDay,
-} from "./policy.ts";
+import { APPROVAL_TTL_MS, approvalDecision, POLICY_WINDOW_MS, utcDay } from "./policy.ts";
 import {
   assertRefundableTransaction,
   assertValidInput,
@@ -181,7 +175,6 @@ function requestRefund(
       requester,
       reasons,
       detail,
-      hash: awaiting ? await approvalHash(base) : null,
       capDay,
       now,
     });

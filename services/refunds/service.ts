@@ -26,7 +26,7 @@ import {
 import { approve, reject } from "./decisions.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { voidAwaitingOf } from "./void.ts";
-import { type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
+import { alertResolutionRefusal, type AlertVoid, voidRefundsOfAlert } from "./fraud_alert.ts";
 import { notFound } from "../../core/errors.ts";
 import { auditIfRefused, moneyRefusal, refusalCurrency } from "./denials.ts";
 import { type CreateRefundInput, createRefundRequests } from "./requests.ts";
@@ -151,6 +151,11 @@ export function createRefundService(deps: Deps, svc: RefundServices) {
     reconcileOne: reconciler.reconcileOne,
     /** ends the fraudulent refunds awaiting approval of an alert just resolved legitimate */
     voidForFraudAlert: (...a: AlertVoid) => voidRefundsOfAlert(kv, submitter, ...a),
+    /** why `ctx` may not resolve an alert legitimate (its own refunds wait on it), or null */
+    fraudAlertResolutionRefusal: (
+      ctx: CallContext,
+      alert: { id: string; transactions: string[] },
+    ) => alertResolutionRefusal(kv, ctx, alert),
     /** ends the refunds awaiting approval of a just-disabled admin (identity's disable hook) */
     voidRequestsOf: (adminId: string) => voidAwaitingOf(kv, submitter, adminId, clock.now()),
     jobHandlers: () => reconcileJobHandlers(reconciler),

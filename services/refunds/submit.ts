@@ -29,7 +29,7 @@ import {
   type RefundSettlementHook,
   refundSnap,
 } from "../ingest/mod.ts";
-import { approvalHash } from "./policy.ts";
+import { matchesApprovalHash } from "./policy.ts";
 import { refusalProblem } from "./request_parts.ts";
 import { release, type ReleaseOutcome, releaseRefused } from "./release.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -143,7 +143,7 @@ async function submit(
   record: RefundRecord,
   priority: StripePriority = "interactive",
 ): Promise<RefundRecord> {
-  if (record.approval_hash && record.approval_hash !== await approvalHash(record)) {
+  if (record.approval_hash && !matchesApprovalHash(record)) {
     // Never send anything but what was approved.
     await release(p, ctx, record.id, {
       status: "failed",

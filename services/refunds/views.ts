@@ -11,8 +11,13 @@ import { type RefundRecord, statusAt } from "../../domain/refund.ts";
 export type RefundView = z.infer<typeof RefundSchema>;
 export type RefundDetail = z.infer<typeof RefundDetailSchema>;
 
-/** The fields of the view that are the record's own, shown as they are (all but `approval`). */
-const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "approval") as (
+/**
+ * The fields of the view that are the record's own, shown as they are (all but `approval`, and
+ * `confirm_duplicate`, absent on older records).
+ */
+const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) =>
+  k !== "approval" && k !== "confirm_duplicate"
+) as (
   & keyof RefundRecord
   & keyof RefundView
 )[];
@@ -21,11 +26,12 @@ const PUBLIC_FIELDS = Object.keys(RefundSchema.shape).filter((k) => k !== "appro
 export function refundView(r: RefundRecord, now: number): RefundView {
   const shown = Object.fromEntries(PUBLIC_FIELDS.map((k) => [k, r[k]])) as Omit<
     RefundView,
-    "approval"
+    "approval" | "confirm_duplicate"
   >;
   return {
     ...shown,
     status: statusAt(r, now),
+    confirm_duplicate: r.confirm_duplicate ?? false,
     approval: {
       required: r.approval_reasons.length > 0,
       reasons: r.approval_reasons,
