@@ -115,6 +115,19 @@ function unused(reason: string): Decision {
   return { kind: "done", outcome: { outcome: "unused", reason } };
 }
 
+/**
+ * What a start would do now, read only (the doctor): `create` and `reissue` are what it would
+ * write, any other outcome what it would log.
+ */
+export async function previewFirstAdmin(
+  kv: Deno.Kv,
+  input: FirstAdminInput,
+  now: number,
+): Promise<FirstAdminOutcome | { outcome: "create" | "reissue" }> {
+  const decision = decide(await readState(kv), await hashToken(input.code), now);
+  return decision.kind === "done" ? decision.outcome : { outcome: decision.kind };
+}
+
 /** Makes, or issues again, the first admin as the store stands; logs what it did. */
 export async function startFirstAdmin(
   d: IdentityDeps,
