@@ -181,7 +181,11 @@ Deno.test("the variables are both or neither, the code at least 32 characters, n
     });
   };
   const short = "Zx9+Qk2/Lm4Rt7Wn1Bc8Md3Hs6Fj0G"; // 31
-  refused(env({ FIRST_ADMIN_ENROLLMENT_CODE: short }), "FIRST_ADMIN_ENROLLMENT_CODE", /at least 32/);
+  refused(
+    env({ FIRST_ADMIN_ENROLLMENT_CODE: short }),
+    "FIRST_ADMIN_ENROLLMENT_CODE",
+    /at least 32/,
+  );
   refused(
     env({ FIRST_ADMIN_ENROLLMENT_CODE: short }),
     "FIRST_ADMIN_ENROLLMENT_CODE",

@@ -18,8 +18,7 @@ import { systemContext } from "../../domain/actor.ts";
 import { FIRST_ADMIN_ACTOR } from "../../domain/system_actors.ts";
 import type { FirstAdminMarker } from "../../domain/first_admin.ts";
 import type { AdminRecord } from "../../domain/admin.ts";
-import { addCreateAdmin, getAdmin } from "../../kv/admins.ts";
-import { keys } from "../../kv/keys.ts";
+import { addCreateAdmin, listAdminEntries } from "../../kv/admins.ts";
 import { type Enrollment, getEnrollment } from "../../kv/enrollments.ts";
 import { getSecondFactor, type SecondFactorRecord } from "../../kv/identity_factors.ts";
 import {
@@ -62,19 +61,24 @@ type Decision =
 
 const target = (id: string) => ({ type: "admin", id });
 
+/**
+ * The entries, read until the marker is the same before and after: the start that makes the
+ * first admin writes the account and the marker in one commit, so a listing taken between two
+ * equal reads of the marker agrees with it (never the account without its marker, or the reverse).
+ */
 async function readState(kv: Deno.Kv): Promise<State> {
-  const marker = await getFirstAdminMarker(kv);
-  const admins: Deno.KvEntry<AdminRecord>[] = [];
-  for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() }, { limit: 2 })) {
-    admins.push(e);
+  for (let attempt = 0;; attempt++) {
+    const marker = await getFirstAdminMarker(kv);
+    const m = marker.value;
+    const state: State = {
+      marker,
+      admins: await listAdminEntries(kv, 2),
+      factor: m ? await getSecondFactor(kv, m.admin_id) : null,
+      code: m ? await getEnrollment(kv, m.code_hash) : null,
+    };
+    const again = await getFirstAdminMarker(kv);
+    if (again.versionstamp === marker.versionstamp || attempt >= 4) return state;
   }
-  const m = marker.value;
-  return {
-    marker,
-    admins,
-    factor: m ? await getSecondFactor(kv, m.admin_id) : null,
-    code: m ? await getEnrollment(kv, m.code_hash) : null,
-  };
 }
 
 function decide(s: State, codeHash: string, now: number): Decision {
