@@ -12,6 +12,7 @@ import {
   parseCurrencyAmounts,
 } from "./domain/currency_amounts.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
+import { readFirstAdminSetting } from "./domain/first_admin.ts";
 
 /** Where a local store lives when KV_PATH is not set (README, Quick start). */
 export const DEFAULT_KV_PATH = "./data/kv.sqlite3";
@@ -118,6 +119,8 @@ const envSchema = z.object({
   RETRY_MAX_ATTEMPTS: intIn("RETRY_MAX_ATTEMPTS", 1, 100).optional(),
   RETRY_MAX_PER_CARD_PER_DAY: intIn("RETRY_MAX_PER_CARD_PER_DAY", 1, 1000).optional(),
   RETRY_WAIT_AFTER_TRY_AGAIN_S: intIn("RETRY_WAIT_AFTER_TRY_AGAIN_S", 0, 30 * 86400).optional(),
+  FIRST_ADMIN_EMAIL: z.string().optional(),
+  FIRST_ADMIN_ENROLLMENT_CODE: z.string().optional(),
 });
 
 export interface Config {
@@ -177,6 +180,8 @@ export interface Config {
   logFormat: LogFormat;
   /** bearer token that may read GET /metrics besides admins; undefined = admins only */
   metricsToken: string | undefined;
+  /** FIRST_ADMIN_EMAIL and FIRST_ADMIN_ENROLLMENT_CODE (services/identity/first_admin.ts) */
+  firstAdmin?: { email: string; code: string };
 }
 
 export interface ParseOptions {
@@ -219,6 +224,11 @@ export function parseConfig(
       "invalid configuration:\n  STRIPE_SECRET_KEY: not set on Deno Deploy; set it, or set DEMO=1 to run the demo on purpose",
     );
   }
+  // both or neither, the code never quoted (domain/first_admin.ts)
+  const first = readFirstAdminSetting(e.FIRST_ADMIN_EMAIL, e.FIRST_ADMIN_ENROLLMENT_CODE, demo);
+  if (!first.ok) {
+    throw new ConfigError(`invalid configuration:\n  ${first.variable}: ${first.problem}`);
+  }
   const livemode = secretKey?.includes("_live_") ?? false;
   const thresholds = e.REFUND_APPROVAL_THRESHOLD ?? { default: 50000, currencies: {} };
   return {
@@ -259,6 +269,7 @@ export function parseConfig(
       waitAfterTryAgainS: e.RETRY_WAIT_AFTER_TRY_AGAIN_S ?? 3600,
     },
     fraudSweepSchedule: e.FRAUD_SWEEP_SCHEDULE ?? "*/5 * * * *",
+    ...(first.value ? { firstAdmin: first.value } : {}),
   };
 }
 

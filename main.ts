@@ -172,6 +172,8 @@ const stripe = createStripeGateway({
 const deps = { kv, kvReads, stripe, clock: systemClock, config: resolvedConfig, log, metrics };
 const services = createServices(deps);
 started.services = services;
+// a store with no admin gets FIRST_ADMIN_EMAIL's account (README, Deploying to Deno Deploy)
+if (config.firstAdmin) await services.identity.startFirstAdmin(config.firstAdmin);
 // Requests that arrive once a stop began are refused by the app itself, so they are logged and
 // counted like any other (routes/drain.ts).
 const app = createApp(deps, services, { stopping: () => drain.stopping() });

@@ -2,8 +2,10 @@
  * `deno task doctor`: checks configuration, the KV store (reachable, layout),
  * the Stripe key (mode, reachability, a restricted key's reads), the webhook
  * endpoint at Stripe (URL, events, API version), webhook secrets, the signing
- * key and the crons (names, last runs). Prints each finding with its fix; exits
- * 1 when something is wrong, 0 otherwise (warnings do not fail).
+ * key, the first admin's variables and the crons (names, last runs). Prints each finding with
+ * its fix; exits 1 when something is wrong, 0 otherwise (warnings do not fail). `--no-store`
+ * checks what needs no access to the store (README, Doctor), for a deployment whose KV only its
+ * server reaches.
  */
 import { checkSigningKeyOpens } from "./doctor_keys.ts";
 import { type Config, ConfigError, parseConfig, readEnvironment } from "../config.ts";
@@ -15,6 +17,7 @@ import { cronSchedules } from "../services/background.ts";
 import { judgeDemoStore } from "./demo_store.ts";
 import { demoStoreKind } from "../kv/demo.ts";
 import { credentialsPlace } from "./demo_credentials.ts";
+import { checkFirstAdmin } from "./doctor_first_admin.ts";
 
 export interface DoctorOptions {
   env: Record<string, string | undefined>;
@@ -27,7 +30,25 @@ export interface DoctorOptions {
   fetch?: typeof fetch;
   timeoutMs?: number;
   now?: number;
+  /** `--no-store`: the store is not opened; its checks are named as skipped */
+  noStore?: boolean;
 }
+
+/**
+ * What `--no-store` leaves out, and where the running server shows it instead (README, Doctor).
+ */
+export const NO_STORE_FINDING: Finding = {
+  check: "kv",
+  severity: "warn",
+  detail: "not opened (--no-store): the store's reachability, layout and Deno, the signing key " +
+    "against its sealed secrets, the key's mode against its events, the first admin and the " +
+    "crons' last runs are not checked",
+  fix: "see them on the running server: GET /readyz (200 while its KV answers) and GET /metrics " +
+    "(payops_cron_last_run_timestamp_seconds, payops_cron_runs_total); or run the doctor " +
+    "without --no-store where the store can be reached",
+};
+
+export const DOCTOR_USAGE = "usage: deno task doctor [--no-store]";
 
 export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -44,7 +65,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
     }];
   }
   const findings: Finding[] = [{ check: "configuration", severity: "ok", detail: "parses" }];
-  if (isKvConnectUrl(config.kvPath) && !config.kvAccessTokenSet) {
+  if (!options.noStore && isKvConnectUrl(config.kvPath) && !config.kvAccessTokenSet) {
     // what the server and the CLIs say before they open it (kv/open.ts)
     findings.push({ check: "kv", severity: "fail", ...MISSING_ACCESS_TOKEN });
     return findings;
@@ -52,7 +73,9 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
   const missing = await missingStoreFile(config.kvPath);
   // a checking tool creates nothing: opening a mistyped path would make an empty store there;
   // and `:memory:` would be a store of the doctor's own, empty, never the server's
-  const { findings: kvFindings, kv } = isInMemoryStore(config.kvPath)
+  const { findings: kvFindings, kv } = options.noStore
+    ? { kv: null, findings: [NO_STORE_FINDING] }
+    : isInMemoryStore(config.kvPath)
     ? {
       kv: null,
       findings: [{
@@ -87,6 +110,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Finding[]> {
       const stripe = doctorStripeClient(config, options.fetch ?? fetch, timeoutMs);
       findings.push(...await checkStripe(config, stripe, kv));
     }
+    findings.push(...await checkFirstAdmin(config, kv, options.now ?? Date.now()));
     findings.push(...await checkCrons(kv, options.now ?? Date.now(), cronSchedules(config)));
   } finally {
     kv?.close();
@@ -138,7 +162,19 @@ export function formatFindings(findings: Finding[]): string {
 }
 
 if (import.meta.main) {
-  const findings = await runDoctor({ env: readEnvironment() });
+  if (Deno.args.some((a) => a === "--help" || a === "-h")) {
+    console.log(DOCTOR_USAGE);
+    Deno.exit(0);
+  }
+  const unknown = Deno.args.filter((a) => a !== "--no-store");
+  if (unknown.length) {
+    console.error(`error: unknown argument ${unknown[0]}\n${DOCTOR_USAGE}`);
+    Deno.exit(2);
+  }
+  const findings = await runDoctor({
+    env: readEnvironment(),
+    noStore: Deno.args.includes("--no-store"),
+  });
   console.log(formatFindings(findings));
   Deno.exit(findings.some((f) => f.severity === "fail") ? 1 : 0);
 }

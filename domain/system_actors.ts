@@ -13,6 +13,11 @@ export const STRIPE_ACTOR = "stripe";
 export const BREAK_GLASS_ACTOR = "cli";
 /** Demo mode's first admin, made at start-up when there is none. */
 export const DEMO_ACTOR = "demo";
+/**
+ * The first admin of a store with none, made at start-up from FIRST_ADMIN_EMAIL and
+ * FIRST_ADMIN_ENROLLMENT_CODE (README, "Deploying to Deno Deploy"), and its code's issuer.
+ */
+export const FIRST_ADMIN_ACTOR = "first-admin";
 /** The Stripe backfill (`deno task backfill`). */
 export const BACKFILL_ACTOR = "backfill";
 /** A webhook event's processing (the `webhook.process` job). */
@@ -58,6 +63,7 @@ export const SYSTEM_ACTOR_IDS: readonly string[] = [
   STRIPE_ACTOR,
   BREAK_GLASS_ACTOR,
   DEMO_ACTOR,
+  FIRST_ADMIN_ACTOR,
   BACKFILL_ACTOR,
   WEBHOOK_PROCESS_ACTOR,
   RECONCILE_ACTOR,

@@ -91,10 +91,18 @@ export async function listAllAdmins(kv: Deno.Kv): Promise<AdminRecord[]> {
   return out;
 }
 
-/** Every admin with its versionstamp (to check the ones a decision relied on). */
-export async function listAdminEntries(kv: Deno.Kv): Promise<Deno.KvEntry<AdminRecord>[]> {
+/**
+ * Every admin (or the first `limit`, oldest first) with its versionstamp (to check the ones a
+ * decision relied on).
+ */
+export async function listAdminEntries(
+  kv: Deno.Kv,
+  limit?: number,
+): Promise<Deno.KvEntry<AdminRecord>[]> {
   const out: Deno.KvEntry<AdminRecord>[] = [];
-  for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() })) out.push(e);
+  for await (const e of kv.list<AdminRecord>({ prefix: keys.adminsPrefix() }, { limit })) {
+    out.push(e);
+  }
   return out;
 }
 

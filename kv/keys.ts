@@ -222,6 +222,8 @@ export const keys = {
   /** a single-use enrollment code, by SHA-256 of the code (the code itself is never stored) */
   enrollment: (codeHash: string) => ["enrollments", codeHash],
   enrollmentsPrefix: () => ["enrollments"],
+  /** the admin the start-up made from FIRST_ADMIN_EMAIL (kv/first_admin.ts); written once */
+  firstAdmin: () => ["first_admin"],
   /** lowercased email -> the latest `user.create` request for it (one pending per email) */
   accountRequestByEmail: (email: string) => ["account_requests_by_email", email],
   /** an account's latest request of one kind (role grant, re-enabling, reset): one pending */

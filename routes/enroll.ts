@@ -37,7 +37,8 @@ const enroll = createRoute({
     "send your current token in `Authorization`. Each code works once: a code redeemed already " +
     "(a second click too) is 401 `enrollment_invalid` saying when (`redeemed_at`), since the " +
     "credentials were shown once, in the answer that redeemed it; it does not count against " +
-    "your address.\n\n" +
+    "your address. The first admin of a store with none, made at start-up from " +
+    "`FIRST_ADMIN_EMAIL`, redeems `FIRST_ADMIN_ENROLLMENT_CODE` here.\n\n" +
     "The example code is a placeholder for the one you were handed: no example can be both " +
     "right and harmless. Sent unchanged it is refused as unknown (401 `enrollment_invalid`) " +
     "and counted against your address like any failed code (past 30 a minute, 429).",

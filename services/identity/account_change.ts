@@ -22,6 +22,7 @@ import {
   breakGlass,
   type IdentityDeps,
   isBreakGlassCli,
+  isFirstAdminStart,
 } from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
 import { addReenabledAlert, everEnrolled } from "./reactivate.ts";
@@ -182,8 +183,11 @@ export function addGrantAlert(
     {
       kind: GRANT_KINDS[grant],
       admin_id: admin.id,
-      detail: `${what} by ${breakGlass(ctx)}; if that was not meant, find out who holds the ` +
-        "server's KV (the audit log) and disable the account (PATCH /api/admin/users/{id}, " +
+      detail: `${what} by ${breakGlass(ctx)}; if that was not meant, find out who ` +
+        (isFirstAdminStart(ctx)
+          ? "can set the deployment's environment variables"
+          : "holds the server's KV") +
+        " (the audit log) and disable the account (PATCH /api/admin/users/{id}, " +
         "or `deno task admin disable --id`)",
     },
     admin.updated_at,

@@ -35,6 +35,7 @@ import type { IdentityGuard, IdentityService } from "./types.ts";
 import { auditRefused } from "./refusals.ts";
 import { getSecondFactor } from "../../kv/identity_factors.ts";
 import { notEnrolled } from "./pending_enrollment.ts";
+import { startFirstAdmin } from "./first_admin.ts";
 
 const adminTarget = (id: string) => ({ type: "admin", id });
 
@@ -116,6 +117,7 @@ export function createAccountService(
     rotateToken: (ctx, id) => rotateToken(d, ctx, id),
     resetSecondFactor: (ctx, id) => resetSecondFactor(d, ctx, id),
     anyAdminExists: () => anyAdminExists(kv),
+    startFirstAdmin: (input) => startFirstAdmin(d, input),
   };
 
   async function changeAdmin(

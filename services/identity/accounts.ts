@@ -8,7 +8,7 @@ import type { SecondFactorDeps } from "./second_factor.ts";
 import { getAdmin } from "../../kv/admins.ts";
 import type { AdminRecord, AdminStatus } from "../../domain/admin.ts";
 import type { CallContext } from "../../domain/actor.ts";
-import { BREAK_GLASS_ACTOR } from "../../domain/system_actors.ts";
+import { BREAK_GLASS_ACTOR, FIRST_ADMIN_ACTOR } from "../../domain/system_actors.ts";
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import type { AuditInput } from "../audit/mod.ts";
 
@@ -101,8 +101,17 @@ export function isBreakGlassCli(ctx: CallContext): boolean {
   return ctx.actor.type === "system" && ctx.actor.id === BREAK_GLASS_ACTOR;
 }
 
-/** System actors (the CLI) act alone on purpose: their entries say so. */
+/** Whether `ctx` is the start-up making the first admin from the environment. */
+export function isFirstAdminStart(ctx: CallContext): boolean {
+  return ctx.actor.type === "system" && ctx.actor.id === FIRST_ADMIN_ACTOR;
+}
+
+/** System actors (the CLI, the first admin's start-up) act alone on purpose: their entries say so. */
 export function breakGlass(ctx: CallContext): string | null {
+  if (isFirstAdminStart(ctx)) {
+    return `break-glass (${ctx.actor.id}): the server's FIRST_ADMIN_EMAIL and ` +
+      "FIRST_ADMIN_ENROLLMENT_CODE at start-up, no second person";
+  }
   return ctx.actor.type === "system"
     ? `break-glass (${ctx.actor.id}): direct access to the KV, no second person`
     : null;

@@ -32,6 +32,7 @@ import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
 import { invalid, redeemedAlready, unusable, wrongTokenProof } from "./enrollment_refusals.ts";
 import { afterChange } from "./pending_enrollment.ts";
 import { changedAfterIssue } from "./factor_state.ts";
+import { FIRST_ADMIN_CODE_FORMAT } from "../../domain/first_admin.ts";
 
 /** How long a code may wait to be redeemed (a pending account's code also waits for its approval). */
 export const ENROLLMENT_TTL_MS = 24 * 3600_000;
@@ -52,8 +53,18 @@ export async function issueCode(
   at: number = d.clock.now(),
 ): Promise<{ code: IssuedCode; record: Enrollment }> {
   const code = `enr_${b64url(crypto.getRandomValues(new Uint8Array(24)))}`;
-  const now = at;
-  const expires = new Date(now + ENROLLMENT_TTL_MS).toISOString();
+  return await codeOf(code, ctx, purpose, link, at);
+}
+
+/** `code` (a fresh one, or the first admin's given one) as issued by `ctx` at `at`. */
+export async function codeOf(
+  code: string,
+  ctx: CallContext,
+  purpose: EnrollmentPurpose,
+  link: { admin_id: string | null; approval_id: string | null },
+  at: number,
+): Promise<{ code: IssuedCode; record: Enrollment }> {
+  const expires = new Date(at + ENROLLMENT_TTL_MS).toISOString();
   return {
     code: { enrollment_code: code, enrollment_expires_at: expires },
     record: {
@@ -61,7 +72,7 @@ export async function issueCode(
       purpose,
       ...link,
       issued_by: ctx.actor.id,
-      issued_at: new Date(now).toISOString(),
+      issued_at: new Date(at).toISOString(),
       expires_at: expires,
       used_at: null,
       used_from: null,
@@ -179,7 +190,10 @@ export async function redeem(
   meta: RequestMeta,
   proof: { verifyOtp(adminId: string): Promise<void>; tokenHash: string | null },
 ): Promise<Redeemed> {
-  if (!ENROLLMENT_CODE_FORMAT.test(code)) throw unusable(null);
+  // the first admin's code is the operator's own (README, "Deploying to Deno Deploy")
+  if (!ENROLLMENT_CODE_FORMAT.test(code) && !FIRST_ADMIN_CODE_FORMAT.test(code)) {
+    throw unusable(null);
+  }
   const codeHash = await hashToken(code);
   const first = await getEnrollment(d.kv, codeHash);
   const e = first.value;

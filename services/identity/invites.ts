@@ -56,7 +56,7 @@ async function assertEmailFree(d: IdentityDeps, ctx: CallContext, email: string)
 }
 
 /** A new account record with no usable credentials yet (its person enrolls). */
-async function newAccount(
+export async function newAccount(
   d: IdentityDeps,
   email: string,
   role: AdminRecord["role"],

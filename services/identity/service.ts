@@ -23,6 +23,7 @@ import type { IdentityOptions, IdentityService } from "./types.ts";
 export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 export type { AccountRequestResult } from "./invites.ts";
 export type { Redeemed } from "./enrollment.ts";
+export type { FirstAdminInput, FirstAdminOutcome } from "./first_admin.ts";
 
 export type { IdentityGuard, IdentityOptions, IdentityService, Me } from "./types.ts";
 

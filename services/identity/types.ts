@@ -9,6 +9,7 @@ import type { FlushTimer, RateLimits } from "./throttle.ts";
 import type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 import type { AccountRequestResult } from "./invites.ts";
 import type { IssuedCode, Redeemed } from "./enrollment.ts";
+import type { FirstAdminInput, FirstAdminOutcome } from "./first_admin.ts";
 
 /** How a route judges a token besides the usual checks. */
 export interface AuthOptions {
@@ -126,6 +127,11 @@ export interface IdentityService extends IdentityGuard {
     { admin: AdminView; totp_secret: string; otpauth_uri: string; recovery_codes: string[] }
   >;
   anyAdminExists(): Promise<boolean>;
+  /**
+   * Start-up with FIRST_ADMIN_EMAIL and FIRST_ADMIN_ENROLLMENT_CODE: the first admin of a store
+   * with none, or its code issued again once expired unused; logged (first_admin.ts)
+   */
+  startFirstAdmin(input: FirstAdminInput): Promise<FirstAdminOutcome>;
   /** Flushes the API request counts this isolate still holds to KV (shutdown). */
   close(): Promise<void>;
 }
