@@ -260,3 +260,29 @@ export function addStripeIdMove(
 export async function getMergedInto(kv: Deno.Kv, id: string): Promise<string | null> {
   return (await kv.get<string>(keys.transactionMergedInto(id))).value;
 }
+
+/**
+ * Where each of `ids` answers now: a transaction merged into another (a stub,
+ * README "Transactions and money edges") maps to the one it went into;
+ * an id never merged is absent from the map.
+ */
+export async function resolveMergedIds(kv: Deno.Kv, ids: string[]): Promise<Map<string, string>> {
+  const went = new Map<string, string>();
+  let open = [...new Set(ids)];
+  // only a stub merges, into a payment's transaction; a few hops are room to spare
+  for (let hop = 0; hop < 4 && open.length; hop++) {
+    const rows = await getManyChunked<string>(kv, open.map((id) => keys.transactionMergedInto(id)));
+    open = rows.flatMap((row, i) => {
+      if (!row.value) return [];
+      went.set(open[i], row.value);
+      return went.has(row.value) ? [] : [row.value];
+    });
+  }
+  const out = new Map<string, string>();
+  for (const id of went.keys()) {
+    let at = id;
+    for (let hop = 0; hop < 4 && went.has(at); hop++) at = went.get(at)!;
+    out.set(id, at);
+  }
+  return out;
+}

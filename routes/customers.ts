@@ -39,7 +39,10 @@ const LedgerEntrySchema = z.object({
   }),
   amount: AmountSchema.openapi({ description: "signed: paid in positive, given back negative" }),
   currency: z.string(),
-  transaction_id: z.string(),
+  transaction_id: z.string().openapi({
+    description: "the transaction the line belongs to now: a line posted before its charge was " +
+      "linked to its PaymentIntent names the payment's transaction it merged into",
+  }),
   stripe_object: z.string().openapi({ example: "re_3QxYz" }),
   at: DateTimeSchema,
 }).openapi("LedgerEntry");

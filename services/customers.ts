@@ -14,6 +14,7 @@ import {
   type SavedPaymentMethod,
 } from "../domain/customer.ts";
 import { aggregatesView, emptyCustomer } from "./ingest/mod.ts";
+import { resolveMergedIds } from "../kv/transactions.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
 
 const OPEN_ALERTS_SHOWN = 50;
@@ -92,10 +93,26 @@ export function createCustomerService(deps: Deps, svc: { cursors: CursorSealer }
         amount: b.amount,
         entries: b.entries,
       })),
-      ledger,
+      ledger: await underMergedIds(ledger),
       aggregates: aggregatesView(aggregates.value, clock.now()),
       open_alerts: shown === "full" ? alerts : alerts.map(alertSummary),
     };
+  }
+
+  /**
+   * The ledger is append-only: a line posted by a stub names the stub, which
+   * may since have merged into its payment's transaction (README "Transactions
+   * and money edges"). Each line is shown under the transaction it belongs to
+   * now, so every delivery order shows the same lines under the same id.
+   */
+  async function underMergedIds(page: Page<LedgerEntry>): Promise<Page<LedgerEntry>> {
+    const into = await resolveMergedIds(kv, page.data.map((e) => e.transaction_id));
+    if (!into.size) return page;
+    const data = page.data.map((e) => {
+      const id = into.get(e.transaction_id);
+      return id ? { ...e, transaction_id: id } : e;
+    });
+    return { ...page, data };
   }
 
   /** The raw aggregates, for the fraud rules (services/ingest/aggregates.ts reads them). */

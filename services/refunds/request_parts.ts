@@ -120,7 +120,7 @@ function leftAtStripe(message: string | null | undefined): number | null {
  */
 export function refusalProblem(
   error: AppError,
-  refund: { id: string; currency: string },
+  refund: { id: string; currency: string; amount: number },
 ): AppError {
   const refundId = refund.id;
   const extra: Record<string, unknown> = { ...error.extra, refund_id: refundId };
@@ -128,15 +128,20 @@ export function refusalProblem(
   if (error.code === "stripe_error" && stripe.code === "amount_too_large") {
     const left = leftAtStripe(stripe.message);
     if (left !== null) extra.refundable_at_stripe = left;
+    const asked = formatMoney(refund.amount, refund.currency);
+    const said = `(amount_too_large: ${stripe.message ?? "no message"})`;
+    const elsewhere = "most likely as a refund made elsewhere (the Dashboard) has not reached " +
+      "this service yet";
+    const failed = `Refund ${refundId} is recorded failed and no money moved`;
+    const wait = "or wait for that refund's events to arrive and the transaction to show it.";
     return new AppError(
       "charge_not_refundable",
-      `Stripe says ${
-        left === null
-          ? "less is left to refund"
-          : `only ${formatMoney(left, refund.currency)} is left to refund`
-      } at Stripe than asked (amount_too_large: ${stripe.message ?? "no message"}); a refund ` +
-        `made elsewhere (the Dashboard) has not reached this service yet; refund ${refundId} ` +
-        "is recorded failed and no money moved: ask again for at most what is left",
+      left === null
+        ? `Stripe has less than the ${asked} asked left to refund on this payment ${said}, ` +
+          `${elsewhere}. ${failed}: ask for less (the Stripe Dashboard shows what is left), ${wait}`
+        : `Stripe has only ${formatMoney(left, refund.currency)} left to refund on this ` +
+          `payment, less than the ${asked} asked ${said}, ${elsewhere}. ${failed}: ask for at ` +
+          `most ${formatMoney(left, refund.currency)}, ${wait}`,
       { extra, cause: error },
     );
   }
