@@ -83,7 +83,7 @@ async function openServices(config: Config, verb: Command["verb"]) {
     const signingKey = await retryWhileLocked(() =>
       cliSigningKey(kv, config, "the admin CLI", { sealing: verb !== "list" })
     );
-    await retryWhileLocked(() => checkStoreLayout(kv));
+    await retryWhileLocked(() => checkStoreLayout(kv, config.kvPath));
     const deps: Deps = {
       kv,
       stripe: refuseStripe,
