@@ -121,7 +121,7 @@ await checkStoreRuntime(kv, {
   .then((tookOver) => {
     if (tookOver) log.warn(tookOver);
   })
-  .then(() => checkStoreLayout(kv)).catch((error) => {
+  .then(() => checkStoreLayout(kv, config.kvPath)).catch((error) => {
     if (!(error instanceof StoreLayoutError)) throw error;
     console.error(error.message);
     kv.close();

@@ -38,7 +38,7 @@ import {
 } from "../kv/open.ts";
 import { KvLockedError, retryWhileLocked, withDeadline } from "./admin_lock.ts";
 import { nextStep, type Print, updateAccount } from "./admin_update.ts";
-import { adminCommand } from "./store_command.ts";
+import { adminCommand, denoTask } from "./store_command.ts";
 
 interface Io {
   out(line: string): void;
@@ -83,7 +83,7 @@ async function openServices(config: Config, verb: Command["verb"]) {
     const signingKey = await retryWhileLocked(() =>
       cliSigningKey(kv, config, "the admin CLI", { sealing: verb !== "list" })
     );
-    await retryWhileLocked(() => checkStoreLayout(kv));
+    await retryWhileLocked(() => checkStoreLayout(kv, config.kvPath));
     const deps: Deps = {
       kv,
       stripe: refuseStripe,
@@ -134,8 +134,8 @@ async function createAdmin(
 
 /** Runs one verb; returns whether it wrote to the store. */
 async function run(cmd: Command, config: Config, io: Io): Promise<boolean> {
-  // `deno task admin` as the person types it for this store (never :memory:, refused above)
-  const cli = adminCommand(config.kvPath) ?? "deno task admin";
+  // the admin CLI as the person types it for this store (never :memory:, refused above)
+  const cli = adminCommand(config.kvPath) ?? denoTask("admin");
   const { kv, services } = await openServices(config, cmd.verb);
   const identity = services.identity;
   // break-glass: its audit entries say so, and an operator or admin it makes, re-enables or
@@ -222,8 +222,8 @@ export async function adminCli(
     io.err(`error: ${e.message}\n\n${USAGE}`);
     return 2;
   }
-  // `deno task admin` as typed for the store it runs on, in what it says next
-  let cli = "deno task admin";
+  // the admin CLI as typed for the store it runs on, in what it says next
+  let cli = denoTask("admin");
   try {
     // its warnings go to stderr: one short line on a terminal, as the server's logs are
     const config = parseConfig(env, { terminal: Deno.stderr.isTerminal() });

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       .then(async () => {
         auditSigningKey = await withLockRetry(() => cliSigningKey(kv, config, "the backfill"));
       })
-      .then(() => withLockRetry(() => checkStoreLayout(kv))).catch((error) => {
+      .then(() => withLockRetry(() => checkStoreLayout(kv, config.kvPath))).catch((error) => {
         if (error instanceof StoreLayoutError || error instanceof ConfigError) {
           kv.close();
           fail(error.message);

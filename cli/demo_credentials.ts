@@ -15,6 +15,7 @@ import {
   adminCommand,
   credentialsBox,
   DEMO_EMAIL,
+  denoTask,
   existingAdminNote,
   IN_MEMORY,
 } from "./demo_notes.ts";
@@ -53,11 +54,15 @@ export function credentialsPlace(config: Config, stderrTerminal: boolean): Crede
   return { kind: "cli" };
 }
 
-/** `deno task admin` on this server's store, as the person must type it; null on `:memory:`. */
+/**
+ * The admin CLI on this server's store, as the person must type it, with the Deno that runs the
+ * server (`denoTask`); null on `:memory:`.
+ */
 function cliOn(config: Config): string | null {
   return config.kvPath
     ? adminCommand(config.kvPath)
-    : "KV_PATH=<this database's KV Connect URL> DENO_KV_ACCESS_TOKEN=<an access token> deno task admin";
+    : "KV_PATH=<this database's KV Connect URL> DENO_KV_ACCESS_TOKEN=<an access token> " +
+      denoTask("admin");
 }
 
 /** The commands that give the demo admin new credentials, or (`:memory:`) why there are none. */

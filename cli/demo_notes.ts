@@ -8,7 +8,7 @@
  */
 import { adminCommand } from "./store_command.ts";
 
-export { adminCommand, shellWord } from "./store_command.ts";
+export { adminCommand, denoTask, shellWord } from "./store_command.ts";
 
 export const DEMO_EMAIL = "demo@example.com";
 

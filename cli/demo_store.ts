@@ -6,7 +6,7 @@
  * copy of one, admins made with the CLI) is refused before anything is written, DEMO=1 or not.
  */
 import { type Config, ConfigError } from "../config.ts";
-import { checkStoreLayout } from "../kv/layout.ts";
+import { checkStoreLayout, newStoreHint } from "../kv/layout.ts";
 import { keys } from "../kv/keys.ts";
 import { type DemoStoreKind, demoStoreKind } from "../kv/demo.ts";
 import { trySealedSecrets } from "./doctor_keys.ts";
@@ -34,7 +34,7 @@ export function judgeDemoStore(kind: DemoStoreKind, config: Config): DemoStoreVe
       "demo would seed fake customers, payments and disputes for good and its jobs would settle " +
       "this store's refunds and disputes against the emulator, which holds none of them",
     fix: "to serve this store, start with its STRIPE_SECRET_KEY and AUDIT_SIGNING_KEY (and no " +
-      "DEMO); for the demo, set KV_PATH to a new store (or move ./data away)",
+      `DEMO); for the demo, start on a new store (${newStoreHint(config.kvPath)})`,
   };
 }
 
@@ -53,7 +53,7 @@ export async function checkDemoStore(
   config: Config,
 ): Promise<DemoStoreVerdict> {
   const kind = await demoStoreKind(kv);
-  if (kind === "other") await checkStoreLayout(kv);
+  if (kind === "other") await checkStoreLayout(kv, config.kvPath);
   return judgeDemoStore(kind, config);
 }
 
@@ -116,7 +116,7 @@ async function demoSigningKey(kv: Deno.Kv, config: Config, who: string): Promise
     if (generated !== null) return generated;
   }
   // a store of another layout says so first (a store with data: read only, nothing stamped)
-  if (kind === "other") await checkStoreLayout(kv);
+  if (kind === "other") await checkStoreLayout(kv, config.kvPath);
   throw noSigningKey(
     config,
     who,

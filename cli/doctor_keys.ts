@@ -10,7 +10,7 @@ import { keys } from "../kv/keys.ts";
 import { IdentityKeys } from "../services/identity/crypto.ts";
 import type { SecondFactorRecord } from "../kv/identity_factors.ts";
 import type { Finding } from "./doctor_checks.ts";
-import { adminCommand } from "./store_command.ts";
+import { adminCommand, denoTask } from "./store_command.ts";
 
 /** how many enrolled second factors are tried */
 const SAMPLE = 200;
@@ -74,6 +74,6 @@ export async function checkSigningKeyOpens(
       }): their second factor, and every 2FA action of theirs, fails with 503`,
     fix: "put the key they were sealed with back into AUDIT_SIGNING_KEY, after the current one " +
       "(comma-separated; README, Secrets a deployment must set), or reset those accounts' " +
-      `second factor (\`${adminCommand(config.kvPath) ?? "deno task admin"} reset-2fa --id …\`)`,
+      `second factor (\`${adminCommand(config.kvPath) ?? denoTask("admin")} reset-2fa --id …\`)`,
   }];
 }

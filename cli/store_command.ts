@@ -1,7 +1,8 @@
 /**
  * A CLI line as the person must type it to reach the same store (README, Quick
  * start): `KV_PATH=…` in front when the store is not the default one, quoted for
- * a POSIX shell when it needs it, so the pasted line names the same store.
+ * a POSIX shell when it needs it, so the pasted line names the same store; run
+ * with the Deno that runs this process, so the store's runtime guard takes it.
  */
 import { DEFAULT_KV_PATH } from "../config.ts";
 
@@ -14,18 +15,28 @@ export function shellWord(value: string): string {
 }
 
 /**
- * `deno task <task>`, preceded by `KV_PATH=…` when the store is another than the default;
+ * `deno task <task>` with the Deno that runs this process: `npx --yes deno@<its version> task`.
+ * It runs where no `deno` is installed, and where another is (a server started with
+ * `npx --yes deno@2.5.6 task start`, a local 2.9.6), it is still this version, whose store the
+ * installed one's runtime guard may refuse (README, Quick start; Deploying to Deno Deploy).
+ */
+export function denoTask(task: string): string {
+  return `npx --yes deno@${Deno.version.deno} task ${task}`;
+}
+
+/**
+ * `denoTask(task)`, preceded by `KV_PATH=…` when the store is another than the default;
  * null on `:memory:`, which no CLI reaches.
  */
 export function taskOnStore(task: string, kvPath: string | undefined): string | null {
   if (kvPath === ":memory:") return null;
   return kvPath && kvPath !== DEFAULT_KV_PATH
-    ? `KV_PATH=${shellWord(kvPath)} deno task ${task}`
-    : `deno task ${task}`;
+    ? `KV_PATH=${shellWord(kvPath)} ${denoTask(task)}`
+    : denoTask(task);
 }
 
 /**
- * `deno task admin`, preceded by `KV_PATH=…` when the server runs on another store; null on
+ * `denoTask("admin")`, preceded by `KV_PATH=…` when the server runs on another store; null on
  * `:memory:`, which no CLI reaches.
  */
 export function adminCommand(kvPath: string | undefined): string | null {

@@ -13,6 +13,7 @@
  */
 import { keys } from "./keys.ts";
 import { commitChecked } from "./atomic.ts";
+import { isKvConnectUrl } from "./open.ts";
 
 export const STORE_LAYOUT = 2;
 
@@ -26,8 +27,20 @@ export function isUnreadableValue(error: unknown): boolean {
   return error instanceof RangeError && /could not deserialize value/i.test(error.message);
 }
 
-/** Stamps an empty store; passes a store of this layout; refuses any other. */
-export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
+/**
+ * Where to start afresh instead of on the store at `kvPath` (KV_PATH, undefined on Deno Deploy):
+ * another KV_PATH, or for a local file, that file moved away (named as set, not the default's).
+ */
+export function newStoreHint(kvPath: string | undefined): string {
+  const local = kvPath !== undefined && !kvPath.startsWith(":") && !isKvConnectUrl(kvPath);
+  return local ? `another KV_PATH, or move ${kvPath} away` : "another KV_PATH";
+}
+
+/**
+ * Stamps an empty store; passes a store of this layout; refuses any other, saying to start on
+ * a new store instead of the one at `kvPath` (the KV_PATH it was opened with).
+ */
+export async function checkStoreLayout(kv: Deno.Kv, kvPath?: string): Promise<void> {
   await commitChecked(kv, async (op) => {
     const stamp = await kv.get<number>(keys.storeLayout()).catch((error) => {
       if (!isUnreadableValue(error)) throw error;
@@ -37,14 +50,14 @@ export async function checkStoreLayout(kv: Deno.Kv): Promise<void> {
       );
     });
     if (stamp.value === STORE_LAYOUT) return;
-    if (stamp.value !== null) throw refused(stamp.value);
+    if (stamp.value !== null) throw refused(stamp.value, kvPath);
     if (!await isEmpty(kv)) {
       // the stamp and the listing are two reads: another process starting at the same time may
       // have stamped the store (and written to it) between them; only a store still without a
       // stamp is an earlier layout
       const again = await kv.get<number>(keys.storeLayout());
       if (again.value === STORE_LAYOUT) return;
-      throw refused(again.value ?? 1);
+      throw refused(again.value ?? 1, kvPath);
     }
     // Empty: the first process to start stamps it (another may be doing the same).
     op.check(stamp).set(keys.storeLayout(), STORE_LAYOUT);
@@ -60,7 +73,7 @@ export async function isEmpty(kv: Deno.Kv): Promise<boolean> {
   return true;
 }
 
-function refused(layout: number): StoreLayoutError {
+function refused(layout: number, kvPath: string | undefined): StoreLayoutError {
   const newer = layout > STORE_LAYOUT;
   return new StoreLayoutError(
     `this KV store was written by ${newer ? "a newer" : "an earlier"} version of the service ` +
@@ -68,7 +81,7 @@ function refused(layout: number): StoreLayoutError {
       "that nothing is shown or written in the wrong place. " +
       (newer
         ? "Run the version that wrote it."
-        : "Start on a new store (another KV_PATH; in demo mode, move ./data away) and run " +
+        : `Start on a new store (${newStoreHint(kvPath)}) and run ` +
           "`deno task backfill --since 30d` to rebuild the account's picture from Stripe; " +
           "admins and the audit log of the old store are not carried over."),
   );

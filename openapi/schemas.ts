@@ -42,25 +42,36 @@ export function pageSchema<T extends z.ZodType>(item: T, name: string) {
 }
 
 /**
- * Why someone did something, kept with the record and in the audit log:
- * required, 1 to 500 characters. A card number, key or token typed into it is
- * masked before it is stored anywhere (README, "Security").
- */
-/**
  * `schema` refusing what is not plain text (`plainTextProblem`: control
  * characters, broken Unicode) as a 422 naming `what` and the fix.
  */
-export function plainText(schema: z.ZodString, what: string): z.ZodString {
+function plainText(schema: z.ZodString, what: string): z.ZodString {
   return schema.refine((v) => plainTextProblem(v) === null, {
     error: (issue) => `${what} ${plainTextProblem(String(issue.input))}`,
   });
 }
 
-export const NoteSchema = plainText(
+/**
+ * Free text a person types that the service keeps (a note, a reason): plain text as
+ * `plainText` says, with a card number, Stripe key, webhook secret, bearer token, this
+ * service's token or enrollment code, or email typed into it masked before it is stored
+ * anywhere, the record as the audit entry (README, "Security"). Every such request field
+ * goes through it; dispute evidence, sent to Stripe as written, does not (README, "Security").
+ */
+export function typedText(schema: z.ZodString, what: string): z.ZodString {
+  // checked as typed (a 422 names the place in the text sent), then masked
+  return plainText(schema, what).overwrite(maskString);
+}
+
+/**
+ * Why someone did something, kept with the record and in the audit log:
+ * required, 1 to 500 characters, masked (`typedText`).
+ */
+export const NoteSchema = typedText(
   z.string().trim().min(1, "note is required (1 to 500 characters)").max(
     500,
     "note is at most 500 characters",
-  ).overwrite(maskString),
+  ),
   "note",
 );
 

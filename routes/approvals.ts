@@ -13,7 +13,7 @@ import { listRoute } from "./list_route.ts";
 import { callContext } from "./context.ts";
 import { errorResponses, jsonContent, orNull, REFUND_SEND_REFUSALS } from "../openapi/schemas.ts";
 import { ApprovalSchema } from "../openapi/record_schemas.ts";
-import { approvalHashField, oneOf, queryParam } from "../openapi/schemas.ts";
+import { approvalHashField, oneOf, queryParam, typedText } from "../openapi/schemas.ts";
 import type { Services } from "../services/mod.ts";
 import type { Context } from "hono";
 import type { AppEnv } from "./env.ts";
@@ -34,7 +34,12 @@ const DecisionSchema = z.object({
 // approval, under the refund's own id (`rfd_…`)
 const IdParam = idPath([APPROVAL, REFUND], "apr_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 
-const noteField = z.string().max(500, "note must be at most 500 characters").optional();
+// an empty note is none; a typed one is plain text and masked, as every note (README "Security")
+const noteField = typedText(
+  z.string().trim().max(500, "note must be at most 500 characters"),
+  "note",
+)
+  .optional();
 
 const list = listRoute({
   permission: "approvals.read",

@@ -17,8 +17,8 @@ import {
   DateTimeSchema as DateTime,
   jsonBody,
   jsonContent,
-  plainText,
   stripeCallErrors,
+  typedText,
 } from "../openapi/schemas.ts";
 import { AUTHORIZATION_ACTION_STATUSES, CANCELLATION_REASONS } from "../services/retries/mod.ts";
 import type { Context } from "hono";
@@ -120,7 +120,7 @@ const cancel = adminRoute({ permission: "authorizations.manage", secondFactor: t
         reason: z.enum(CANCELLATION_REASONS, {
           error: `reason must be one of ${CANCELLATION_REASONS.join(", ")}`,
         }),
-        note: plainText(
+        note: typedText(
           z.string().trim().min(1, "note is required (1 to 500 characters)").max(
             500,
             "note is at most 500 characters",

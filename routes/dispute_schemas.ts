@@ -9,7 +9,7 @@ import {
   DateTimeSchema as DateTime,
   LimitQuery,
   oneOf,
-  plainText,
+  typedText,
 } from "../openapi/schemas.ts";
 import { CUSTOMER, DISPUTE, idPath, idQuery, STRIPE_DISPUTE } from "../openapi/ids.ts";
 import { DISPUTE_PHASES, DISPUTE_STATUSES } from "../domain/dispute.ts";
@@ -167,7 +167,12 @@ function enhancedEvidenceShape(): Record<string, unknown> {
   return shape;
 }
 
-/** Documented field by field; checked by the service so every bad field is named at once. */
+/**
+ * Documented field by field; checked by the service so every bad field is named at once. Not
+ * masked as the notes people type are (`typedText`): evidence is the merchant's submission to the
+ * card network, sent to Stripe as written, where an email in `customer_email_address` is the point
+ * (README, "Security").
+ */
 export const EvidenceBody = z.object({
   ...Object.fromEntries(EVIDENCE_TEXT_FIELDS.map((f) => [f, textField])),
   ...Object.fromEntries(EVIDENCE_FILE_FIELDS.map((f) => [f, fileField])),
@@ -206,7 +211,7 @@ export const SyncSummarySchema = z.object({
 export const IdParam = idPath([DISPUTE, STRIPE_DISPUTE], "dsp_01JD3Y8Z6QKQ2X5N7S9V4W1T0R");
 
 export const Text = (what: string) =>
-  plainText(
+  typedText(
     z.string().trim().min(1, `${what} is required (1 to 2000 characters)`).max(
       2000,
       `${what} is at most 2000 characters`,

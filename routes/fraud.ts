@@ -18,7 +18,7 @@ import {
   jsonContent,
   LimitQuery,
   pageSchema,
-  plainText,
+  typedText,
 } from "../openapi/schemas.ts";
 import {
   AlertIdParam,
@@ -118,7 +118,7 @@ const update = adminRoute({ permission: "fraud.triage" }, {
             "disabled account or one whose role cannot work alerts is 422), `me` for yourself " +
             "(as on `PATCH /disputes/{id}`), or null to unassign",
         }),
-        note: plainText(z.string().trim().max(500, "note is at most 500 characters"), "note")
+        note: typedText(z.string().trim().max(500, "note is at most 500 characters"), "note")
           .optional(),
       }).strict().refine((b) => b.status !== undefined || b.assignee !== undefined, {
         message: "send status, assignee or both (a note goes with a status or an assignee, " +

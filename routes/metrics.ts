@@ -25,8 +25,10 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * Served while the server stops (no 503: routes/drain.ts), with no input to refuse (no 422);
- * a wrong bearer counts against the address (429 past the limit), as does an admin's token.
+ * Served while the server stops (routes/drain.ts), with no input to refuse (no 422); a wrong
+ * bearer counts against the address (429 past the limit), as does an admin's token. An admin's
+ * token is checked in KV, so while the store does not answer it is 503 `unavailable` (README,
+ * "Metrics"); the `METRICS_TOKEN` bearer is served then.
  */
 const metrics = createRoute({
   method: "get",
@@ -36,7 +38,10 @@ const metrics = createRoute({
   summary: "Prometheus metrics (text format), for a scraper or an admin",
   description: "Send the server's `METRICS_TOKEN` as the bearer (a scraper needs no admin " +
     "account, and its reads are not counted against `API_RATE_LIMIT_PER_MIN`), or an admin's " +
-    "API token. Other roles are 403. Served while the server stops, so a scrape sees the stop.",
+    "API token. Other roles are 403. Served while the server stops, so a scrape sees the stop. " +
+    "While the store does not answer, the `METRICS_TOKEN` bearer is served (the gauges read " +
+    "from KV left out, `payops_metrics_kv_stale` 1) and an admin's token, which needs the " +
+    "store to be checked, is 503 `unavailable`.",
   security: [{ metricsToken: [] }, { bearerAuth: [] }],
   responses: {
     200: {
@@ -57,7 +62,7 @@ const metrics = createRoute({
         },
       },
     },
-    ...problemResponses("unauthenticated", "forbidden", "rate_limited"),
+    ...problemResponses("unauthenticated", "forbidden", "rate_limited", "unavailable"),
   },
 });
 

@@ -20,7 +20,7 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
-  plainText,
+  typedText,
 } from "../openapi/schemas.ts";
 import { oneOf, queryParam } from "../openapi/schemas.ts";
 import { OPS_ALERT_KINDS, OPS_ALERT_STATUSES } from "../services/ops_alerts.ts";
@@ -113,7 +113,7 @@ const close = adminRoute({ permission: "ops_alerts.close" }, {
     params: IdParam,
     body: jsonBody(
       z.object({
-        note: plainText(
+        note: typedText(
           z.string().trim().min(
             1,
             "note is required: say what was done (1 to 500 characters)",

@@ -19,7 +19,7 @@ import {
   LimitQuery,
   orNull,
   pageSchema,
-  plainText,
+  typedText,
 } from "../openapi/schemas.ts";
 import { RETRY_STATUSES, type RetryView } from "../services/retries/mod.ts";
 import { can } from "../domain/permissions.ts";
@@ -106,7 +106,7 @@ const CreateBody = z.object({
     /^pm_[A-Za-z0-9_]{1,64}$/,
     "payment_method must be a payment method id (pm_…), or in test mode a test id such as pm_card_visa",
   ).openapi({ example: "pm_card_visa" }),
-  note: plainText(z.string().trim().max(500, "note is at most 500 characters"), "note")
+  note: typedText(z.string().trim().max(500, "note is at most 500 characters"), "note")
     .optional(),
   off_session: z.boolean().optional().openapi({
     description: "true (default): the customer is absent; false: on session, a card that needs " +

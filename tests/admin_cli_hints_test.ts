@@ -8,6 +8,9 @@
 import assert from "node:assert/strict";
 import { admin } from "./helpers/demo_store.ts";
 
+/** How the printed lines run a task: with the Deno that runs this (README, Quick start). */
+const TASK = `npx --yes deno@${Deno.version.deno} task`;
+
 /** the server's AUDIT_SIGNING_KEY, which the CLI is run with (README, Secrets) */
 const SIGNING_KEY = "cli-hints-signing-key-0123456789abcdef";
 
@@ -43,14 +46,14 @@ async function withStore(fn: (path: string) => Promise<void>) {
 
 Deno.test("admin CLI hints carry the store's KV_PATH, shell-quoted", async () => {
   await withStore(async (path) => {
-    const quoted = `KV_PATH='${path}' deno task admin`;
+    const quoted = `KV_PATH='${path}' ${TASK} admin`;
     const id = await createAdmin(path);
 
     // the email exists: the hints name rotate-token, reset-2fa and enable on this store
     const again = await run(path, "create", "--email", "a@example.com", "--role", "operator");
     assert.equal(again.code, 1);
     const hint = again.stderr.slice(again.stderr.indexOf("for new credentials"));
-    assert.equal(count(hint, "deno task admin"), 3, again.stderr);
+    assert.equal(count(hint, `${TASK} admin`), 3, again.stderr);
     assert.equal(count(hint, quoted), 3, again.stderr);
     assert.ok(hint.includes(`${quoted} rotate-token --id ${id}`), again.stderr);
 
@@ -68,7 +71,7 @@ Deno.test("admin list on a store with no admins names the create line on that st
     const r = await run(path, "list");
     assert.equal(r.code, 0, r.stderr);
     assert.ok(
-      r.stdout.includes(`KV_PATH='${path}' deno task admin create --email E --role admin`),
+      r.stdout.includes(`KV_PATH='${path}' ${TASK} admin create --email E --role admin`),
       r.stdout,
     );
   });
@@ -86,7 +89,7 @@ Deno.test("admin enable/disable/set-role on an account already so: says it, writ
     assert.doesNotMatch(enable.stderr, /wrote to/);
     assert.match(enable.stderr, /nothing written to the store at .*\(KV_PATH\)/);
     // for new credentials on an active account: the commands on this store
-    assert.ok(enable.stdout.includes(`KV_PATH='${path}' deno task admin rotate-token --id ${id}`));
+    assert.ok(enable.stdout.includes(`KV_PATH='${path}' ${TASK} admin rotate-token --id ${id}`));
 
     const enableJson = JSON.parse((await run(path, "enable", "--id", id, "--json")).stdout);
     assert.equal(enableJson.changed, false);

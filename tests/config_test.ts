@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { amountFor, ConfigError, parseConfig } from "../config.ts";
 
+/** Signing secrets of the form Stripe gives (tests/config_webhook_secrets_test.ts) */
+const WHSEC_ONE = "whsec_" + "One0123456789abcdefghijklmnopqrs";
+const WHSEC_TWO = "whsec_" + "Two0123456789abcdefghijklmnopqrs";
+
 function configError(env: Record<string, string>): string {
   try {
     parseConfig(env);
@@ -37,7 +41,7 @@ Deno.test("parseConfig() reads every variable of the contract", () => {
     KV_PATH: ":memory:",
     STRIPE_SECRET_KEY: "sk_live_abc123",
     STRIPE_API_URL: "http://127.0.0.1:12111",
-    STRIPE_WEBHOOK_SECRETS: "whsec_one, whsec_two",
+    STRIPE_WEBHOOK_SECRETS: `${WHSEC_ONE}, ${WHSEC_TWO}`,
     STRIPE_EMULATOR_PORT: "12112",
     REFUND_APPROVAL_THRESHOLD: "1000",
     AUDIT_SIGNING_KEY: "x".repeat(40),
@@ -49,7 +53,7 @@ Deno.test("parseConfig() reads every variable of the contract", () => {
   assert.equal(c.demo, false);
   assert.equal(c.stripe.livemode, true);
   assert.equal(c.stripe.rateLimitPerS, 90, "live keys default to 90 calls/s");
-  assert.deepEqual(c.stripe.webhookSecrets, ["whsec_one", "whsec_two"]);
+  assert.deepEqual(c.stripe.webhookSecrets, [WHSEC_ONE, WHSEC_TWO]);
   assert.equal(c.stripe.apiUrl, "http://127.0.0.1:12111");
   assert.equal(c.stripe.emulatorPort, 12112);
   assert.equal(c.refundApprovalThreshold, 1000);
@@ -64,7 +68,10 @@ Deno.test("parseConfig() refuses bad values naming the variable and what is allo
     [{ PORT: "70000" }, /PORT: PORT must be at most 65535/],
     [{ STRIPE_SECRET_KEY: "pk_test_123" }, /STRIPE_SECRET_KEY: .*sk_live_, sk_test_/],
     [{ STRIPE_API_URL: "ftp://example.com" }, /STRIPE_API_URL: .*http\(s\) URL/],
-    [{ STRIPE_WEBHOOK_SECRETS: "whsec_ok,nope" }, /STRIPE_WEBHOOK_SECRETS.*whsec_/],
+    [
+      { STRIPE_WEBHOOK_SECRETS: `${WHSEC_ONE},nope` },
+      /STRIPE_WEBHOOK_SECRETS: .*entry 2 of 2 does not start with whsec_/,
+    ],
     [{ STRIPE_RATE_LIMIT_PER_S: "0" }, /STRIPE_RATE_LIMIT_PER_S: .*at least 1/],
     [{ REFUND_APPROVAL_THRESHOLD: "12.5" }, /REFUND_APPROVAL_THRESHOLD: .*whole number/],
     [{ AUDIT_SIGNING_KEY: "short" }, /AUDIT_SIGNING_KEY: .*at least 32 characters/],

@@ -12,6 +12,9 @@ import { adminCommand, credentialsBox, existingAdminNote } from "../cli/demo_not
 import { tellExisting } from "../cli/demo_credentials.ts";
 import { StatusLine } from "../cli/status_line.ts";
 
+/** How the printed lines run a task: with the Deno that runs this (README, Quick start). */
+const TASK = `npx --yes deno@${Deno.version.deno} task`;
+
 const DEMO = "demo@example.com";
 const creds = {
   admin: { id: "adm_demo", email: DEMO },
@@ -21,9 +24,9 @@ const creds = {
   recovery_codes: ["r1"],
 };
 
-/** What a POSIX shell makes of the `KV_PATH=…` before `deno task admin` in `line`. */
+/** What a POSIX shell makes of the `KV_PATH=…` before the admin command in `line`. */
 async function kvPathAsTheShellReadsIt(line: string): Promise<string> {
-  const at = line.indexOf(" deno task admin");
+  const at = line.indexOf(` ${TASK} admin`);
   assert.ok(at > 0, line);
   const out = await new Deno.Command("sh", {
     args: ["-c", `${line.slice(0, at)} printenv KV_PATH`],
@@ -36,7 +39,7 @@ async function kvPathAsTheShellReadsIt(line: string): Promise<string> {
 
 Deno.test("KV_PATH in the printed lines: plain paths and URLs as they are; anything else in single quotes, ' included", () => {
   const value = (path: string) =>
-    /^KV_PATH=(.*) deno task admin$/.exec(adminCommand(path) ?? "")![1];
+    new RegExp(`^KV_PATH=(.*) ${TASK} admin$`).exec(adminCommand(path) ?? "")![1];
   for (
     const plain of ["./kv/other.sqlite3", "/srv/payops/kv.sqlite3", "https://kv.example.com/db"]
   ) {
@@ -51,14 +54,14 @@ Deno.test("KV_PATH in the printed lines: plain paths and URLs as they are; anyth
 Deno.test("a KV_PATH with a space, a quote or a $ survives pasting the printed line into a shell", async () => {
   for (const path of ["./sp ace/kv.sqlite3", "/tmp/it's here/kv.sqlite3", "/tmp/$x `y`/kv"]) {
     const box = credentialsBox(creds, 8000, path);
-    const line = box.split("\n").find((l) => l.includes("deno task admin create"))!;
+    const line = box.split("\n").find((l) => l.includes(`${TASK} admin create`))!;
     assert.equal(await kvPathAsTheShellReadsIt(line.replace(/^\W*/, "")), path);
     const note = existingAdminNote([{ id: "adm_demo", email: DEMO }], 8000, path);
     const rotate = note.split("\n").find((l) => l.includes("rotate-token"))!.trim();
     assert.equal(await kvPathAsTheShellReadsIt(rotate), path);
   }
   // a plain path stays as it was
-  assert.equal(adminCommand("/tmp/kv.sqlite3"), "KV_PATH=/tmp/kv.sqlite3 deno task admin");
+  assert.equal(adminCommand("/tmp/kv.sqlite3"), `KV_PATH=/tmp/kv.sqlite3 ${TASK} admin`);
 });
 
 Deno.test("the restart log line's rotate_command is quoted too (JSON logs)", async () => {
@@ -75,7 +78,7 @@ Deno.test("the restart log line's rotate_command is quoted too (JSON logs)", asy
   const line = JSON.parse(lines[0]);
   assert.equal(
     line.rotate_command,
-    "KV_PATH='/tmp/sp ace/kv.sqlite3' deno task admin rotate-token --id adm_demo",
+    `KV_PATH='/tmp/sp ace/kv.sqlite3' ${TASK} admin rotate-token --id adm_demo`,
   );
   assert.equal(await kvPathAsTheShellReadsIt(line.reset_2fa_command), path);
 });
@@ -88,7 +91,7 @@ Deno.test("on KV_PATH=:memory: the box and the restart note print no CLI line, a
       existingAdminNote([{ id: "adm_first", email: "first@example.com" }], 8000, ":memory:"),
     ]
   ) {
-    assert.doesNotMatch(text, /deno task admin (create|list|rotate-token|reset-2fa)/, text);
+    assert.doesNotMatch(text, /task admin (create|list|rotate-token|reset-2fa)/, text);
     assert.doesNotMatch(text, /KV_PATH=:memory: deno/, text);
     assert.match(text, /in-memory store/, text);
     assert.match(text, /API/, text);

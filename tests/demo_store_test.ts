@@ -124,6 +124,9 @@ Deno.test("demo mode on a deployment's store: refused, nothing written, DEMO=1 o
     assert.equal(await plain.exited(), 1, plain.output());
     assert.match(plain.output(), /demo mode \(no STRIPE_SECRET_KEY\) will not run on the store at/);
     assert.match(plain.output(), /nothing was written\. To serve this store, start with its/);
+    // the store in use is named, not the default's ./data
+    assert.ok(plain.output().includes(`or move ${kvPath} away)`), plain.output());
+    assert.doesNotMatch(plain.output(), /\.\/data/);
     assert.doesNotMatch(plain.output(), /seeding|emulator started/);
     assert.deepEqual(await snapshot(kvPath), before);
 
@@ -142,5 +145,6 @@ Deno.test("demo mode on a deployment's store: refused, nothing written, DEMO=1 o
     const demoStore = doctor.find((f) => f.check === "demo store");
     assert.equal(demoStore?.severity, "fail", JSON.stringify(doctor));
     assert.match(demoStore.detail, /will not run on the store at/);
+    assert.ok(demoStore.fix?.includes(`or move ${kvPath} away)`), demoStore.fix);
   });
 });

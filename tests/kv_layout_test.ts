@@ -27,6 +27,33 @@ Deno.test("checkStoreLayout() refuses a store with data and no stamp (layout 1),
   });
 });
 
+Deno.test("an earlier layout's refusal names the store in use, not the default's ./data", async () => {
+  const refusal = async (kvPath: string | undefined) => {
+    let message = "";
+    await withKv(async (kv) => {
+      await kv.set(["customer_balances", "cus_Old", "usd"], { amount: 1 });
+      await assert.rejects(() => checkStoreLayout(kv, kvPath), (e: Error) => {
+        message = e.message;
+        return e instanceof StoreLayoutError;
+      });
+    });
+    return message;
+  };
+  const elsewhere = await refusal("./walkdeploy/kv.sqlite3");
+  assert.match(
+    elsewhere,
+    /Start on a new store \(another KV_PATH, or move \.\/walkdeploy\/kv\.sqlite3 away\)/,
+  );
+  assert.doesNotMatch(elsewhere, /\.\/data/);
+  assert.match(await refusal("./data/kv.sqlite3"), /or move \.\/data\/kv\.sqlite3 away\)/);
+  // a store nothing local holds (a KV Connect URL, Deno Deploy's own): another one only
+  for (const remote of ["https://api.deno.com/databases/0000/connect", undefined]) {
+    const message = await refusal(remote);
+    assert.match(message, /Start on a new store \(another KV_PATH\) and run/);
+    assert.doesNotMatch(message, /move/);
+  }
+});
+
 Deno.test("isolates starting on one empty store at once all pass: one of them stamps it", async () => {
   await withKv(async (kv) => {
     await Promise.all([checkStoreLayout(kv), checkStoreLayout(kv), checkStoreLayout(kv)]);
@@ -85,6 +112,7 @@ Deno.test("the server refuses to start on a store of an earlier layout, saying w
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
     assert.match(stderr, /key layout 1; this version reads layout 2/);
+    assert.ok(stderr.includes(`or move ${dir}/kv.sqlite3 away)`), stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -11,6 +11,7 @@ import { startTestEmulator } from "./helpers/emulator.ts";
 import { ACCESS_TOKEN, childEnv, freePort, withKvConnect } from "./helpers/kv_connect/mod.ts";
 import { ROOT, spawnCollected } from "./helpers/child_process.ts";
 import { parsePrometheus, sampleValue } from "./helpers/prometheus.ts";
+import { mediaType, responseChecker } from "./helpers/response_schema.ts";
 
 const SECRET = "whsec_" + "K1v2O3u4".repeat(4);
 const METRICS_TOKEN = "scrape-token-0123456789";
@@ -100,6 +101,19 @@ Deno.test("KV Connect server gone: 503 unavailable within a bound, /metrics answ
           }) ?? 0) >= 1,
         );
         assert.equal(sampleValue(families, "payops_metrics_kv_stale"), 1);
+        // an admin's token needs the store to be checked: 503, as the document says (README, "Metrics")
+        const adminScrape = await timed(`${base}/metrics`, {
+          headers: { authorization: `Bearer ${token}` },
+        }, 15_000);
+        assert.equal(adminScrape.res.status, 503, adminScrape.body);
+        assert.equal(JSON.parse(adminScrape.body).code, "unavailable");
+        assert.ok(Number(adminScrape.res.headers.get("retry-after")) >= 1);
+        const doc = JSON.parse((await timed(`${base}/openapi.json`, {}, 15_000)).body);
+        const checker = responseChecker(doc);
+        const label = "GET /metrics with an admin's token, KV gone";
+        checker.checkHeaders("get", "/metrics", adminScrape.res, label);
+        const type = mediaType(adminScrape.res);
+        checker.check("get", "/metrics", 503, type, JSON.parse(adminScrape.body), label);
 
         // a request that hangs on the store while the stop begins
         const hanging = fetch(`${base}/api/admin/me`, {

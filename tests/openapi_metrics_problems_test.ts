@@ -25,7 +25,10 @@ Deno.test("/metrics, /problems and /problems/{code} are in the document with ids
     assert.deepEqual(doc.components.securitySchemes.metricsToken.type, "http");
     assert.deepEqual(doc.components.securitySchemes.metricsToken.scheme, "bearer");
     assert.deepEqual(Object.keys(metrics.responses[200].content), ["text/plain"]);
-    assert.deepEqual(Object.keys(metrics.responses).sort(), ["200", "401", "403", "429"]);
+    // 503: an admin's token is checked in KV, which did not answer (README, "Metrics")
+    assert.deepEqual(Object.keys(metrics.responses).sort(), ["200", "401", "403", "429", "503"]);
+    assert.match(metrics.responses[503].description, /`unavailable`/);
+    assert.ok(metrics.responses[503].headers["retry-after"]);
 
     const index = doc.paths["/problems"]?.get;
     const page = doc.paths["/problems/{code}"]?.get;

@@ -338,14 +338,12 @@ Deno.test("the document declares the headers the service sends: ETag and 304 on 
 
 Deno.test("every operation declares the 503 `unavailable` (problem+json) that a stopping server answers with Retry-After", async () => {
   const doc = await servedDocument();
-  // liveness and metrics are served while the server stops (README, "Quick start", "Metrics";
-  // routes/drain.ts): they never answer 503
-  const servedWhileStopping = ["GET /healthz", "GET /metrics"];
+  // liveness is served while the server stops (README, "Quick start"; routes/drain.ts): it never
+  // answers 503. Metrics are served while it stops too, but an admin's token is checked in KV,
+  // so a scrape with one is 503 while the store does not answer (README, "Metrics")
   const healthz = operations(doc).find((o) => o.name === "GET /healthz");
   assert.deepEqual(Object.keys(healthz?.op.responses ?? {}), ["200"]);
-  const metrics = operations(doc).find((o) => o.name === "GET /metrics");
-  assert.equal(metrics?.op.responses?.["503"], undefined);
-  const undeclared = operations(doc).filter(({ name }) => !servedWhileStopping.includes(name))
+  const undeclared = operations(doc).filter(({ name }) => name !== "GET /healthz")
     .filter(
       ({ op }) => {
         const r = op.responses?.["503"] as

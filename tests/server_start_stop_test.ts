@@ -109,7 +109,11 @@ Deno.test("demo start (JSON logs): only JSON on stdout, the credentials in a 060
     const kvPath = env.KV_PATH.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     assert.match(
       second.output(),
-      new RegExp(`"rotate_command":"KV_PATH=${kvPath} deno task admin rotate-token --id adm_`),
+      // run with the Deno that runs the server (README, Quick start)
+      new RegExp(
+        `"rotate_command":"KV_PATH=${kvPath} npx --yes deno@${Deno.version.deno} task admin ` +
+          "rotate-token --id adm_",
+      ),
     );
     assert.doesNotMatch(second.output(), /secret above/, "no secret is shown on a restart");
     assert.doesNotMatch(second.output(), /seeding the demo account/, "seeded once per store");

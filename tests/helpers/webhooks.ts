@@ -16,8 +16,8 @@ import { waitUntil } from "./waiting.ts";
 export const WEBHOOK_PATH = "/api/webhooks/stripe";
 /** two secrets, as during a rotation: either verifies */
 export const TEST_WEBHOOK_SECRETS = [
-  "whsec_test_current_0123456789abcdef",
-  "whsec_test_previous_fedcba9876543210",
+  "whsec_testCurrent0123456789abcdefghijk",
+  "whsec_testPrevious9876543210fedcbazyxw",
 ] as const;
 /** `env` for createTestApp so the intake has the test secrets */
 export const WEBHOOK_ENV = { STRIPE_WEBHOOK_SECRETS: TEST_WEBHOOK_SECRETS.join(",") };
