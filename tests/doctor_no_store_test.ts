@@ -63,7 +63,12 @@ Deno.test("--no-store still fails a cut-off webhook secret and a short first adm
       fetch: emu.fetch,
       noStore: true,
     });
-    assert.equal(find(findings, "webhook secret")?.severity, "fail");
+    // The start judges the secrets (Configuration), so the doctor's configuration check fails it.
+    const config = find(findings, "configuration");
+    assert.equal(config?.severity, "fail");
+    assert.match(config!.detail, /STRIPE_WEBHOOK_SECRETS/);
+    assert.match(config!.detail, /cut off/);
+    assert.ok(!config!.detail.includes("whsec_short"));
     await assert.rejects(Deno.stat("./nowhere"), Deno.errors.NotFound);
     const short = await runDoctor({
       env: envFor(emu, ":memory:", {
