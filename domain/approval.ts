@@ -134,7 +134,9 @@ export const APPROVAL_POLICY = {
   "dispute.accept": {
     requester: { permission: "disputes.accept", what: "accept disputes" },
     approverPermission: "disputes.accept",
-    description: "accepting a dispute at or above REFUND_APPROVAL_THRESHOLD",
+    description: "accepting a dispute at or above REFUND_APPROVAL_THRESHOLD (with the " +
+      "requester's accepts of that customer's or card's disputes in 24 h), past the daily cap, " +
+      "or before its payment is known",
   },
   "fraud.rule_disable": {
     requester: FRAUD_RULES,

@@ -92,7 +92,11 @@ export const DisputeDetailSchema = DisputeSchema.extend({
     staged: z.boolean().openapi({
       description: "Stripe holds this draft (sent with submit=false)",
     }),
-    stage_error: z.string().nullable(),
+    stage_error: z.string().nullable().openapi({
+      description: "why this draft is not staged and what to do: a stage that failed, was " +
+        "lost, or was overtaken by newer saves in every round says to save the same draft " +
+        "again (which stages it again)",
+    }),
     stage_error_field: z.string().nullable().optional().openapi({
       description: "the evidence field Stripe refused in this draft's stage (a file id it does " +
         "not know): `submit` is not offered, and is 422 on it, until the field is mended " +

@@ -106,7 +106,9 @@ const accept = adminRoute({
   tags,
   summary: "Accept the dispute (close it at Stripe as lost)",
   description: "At or above `REFUND_APPROVAL_THRESHOLD` (per currency) the accept is a " +
-    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves. " +
+    "`dispute.accept` request in `/api/admin/approvals` (202) that a second person approves; " +
+    "so is any accept of a dispute seen before its payment (`customer` null, no card known), " +
+    "whose accepts cannot be added up. " +
     "When Stripe's answer to the close is unknown it is also 202, with `approval: null` and " +
     "`dispute.closing.state` `processing`: Stripe's webhook or reconciliation settles it. " +
     "While a `dispute.accept` request waits, an accept by anyone is 409 naming it, and after " +

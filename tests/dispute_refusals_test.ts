@@ -198,3 +198,30 @@ Deno.test("submitting a dispute with no draft at all is the empty draft's 422, a
     assert.match(denied[0][2], /holds no evidence/);
   });
 });
+
+Deno.test("an accept while a submission is in flight is 409 naming who submitted, when, and what settles it", async () => {
+  await withRefundWorld(async (w) => {
+    const { dispute } = await disputedPayment(w);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, EVIDENCE);
+    // Stripe's answer to the submission is lost: it stays `processing`
+    w.emu.faults.inject({
+      kind: "server_error",
+      method: "POST",
+      path: `/v1/disputes/${dispute.stripe_dispute}`,
+      times: 50,
+    });
+    const submitted = await submitAs(w, w.operator, dispute.id);
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    const at = submitted.body.submission.requested_at;
+    const path = `/disputes/${dispute.id}/accept`;
+    const theirs = await call(w, w.operator2, "POST", path, { note: "not worth it" }, true);
+    assert.equal(theirs.status, 409, JSON.stringify(theirs.body));
+    const detail: string = theirs.body.detail;
+    assert.ok(detail.includes(`submitted by ${w.operator.id} at ${at}`), detail);
+    assert.match(detail, /Stripe's answer, its webhook or reconciliation settles it/);
+    assert.match(detail, /try again after/);
+    const mine = await call(w, w.operator, "POST", path, { note: "not worth it" }, true);
+    assert.equal(mine.status, 409);
+    assert.ok(mine.body.detail.includes(`by you (${w.operator.id}) at ${at}`), mine.body.detail);
+  });
+});

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type RefundWorld, withRefundWorld } from "./helpers/refunds.ts";
-import { call, decideDispute, disputedPayment } from "./helpers/disputes.ts";
+import { call, decideDispute, disputedPayment, submitAs } from "./helpers/disputes.ts";
 import { auditEntries } from "./helpers/identity.ts";
 import { getDispute } from "../kv/disputes.ts";
 import { keys } from "../kv/keys.ts";
@@ -77,5 +77,28 @@ Deno.test("an open chargeback stored without is_charge_refundable still blocks r
     assert.equal(refused.body.code, "charge_not_refundable");
     assert.equal(refused.body.refund_id, undefined);
     assert.equal(refused.body.dispute_id, dispute.id);
+  });
+});
+
+Deno.test("a refund refused during a chargeback advises by the dispute's state: respond or accept, then wait for the network", async () => {
+  await withRefundWorld(async (w) => {
+    const { txnId, dispute } = await disputedPayment(w, 11_000);
+    const refuse = async () => {
+      const refused = await call(w, w.operator, "POST", "/refunds", ask(txnId, 1000), true);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, "charge_not_refundable");
+      return refused.body.detail as string;
+    };
+    const open = await refuse();
+    assert.match(open, /needs_response\) is open: respond to or accept the dispute instead/);
+    await call(w, w.operator, "PUT", `/disputes/${dispute.id}/evidence`, { customer_name: "A" });
+    assert.equal((await submitAs(w, w.operator, dispute.id)).status, 200);
+    assert.equal((await w.t.services.disputes.get(dispute.id)).status, "under_review");
+    const deciding = await refuse();
+    assert.doesNotMatch(deciding, /respond to or accept/);
+    assert.match(deciding, /under_review\)/);
+    assert.match(deciding, /the card network is deciding it: wait for its decision/);
+    assert.match(deciding, /won, the funds come back/);
+    assert.match(deciding, /lost, the customer already got the disputed amount back/);
   });
 });

@@ -5,28 +5,28 @@
  * is one close at Stripe. At or above the refund approval threshold (per
  * currency) one person cannot do it alone: the accept becomes a
  * `dispute.accept` request in the approvals queue (services/approvals/), and
- * the close runs once a second person approves it there. The close is
- * recorded `processing` in the go-ahead's commit (services/disputes/close.ts):
- * an unknown outcome stays pending until Stripe's answer, its webhook or the
- * reconciliation job settles it.
+ * the close runs once a second person approves it there; so does an accept
+ * of a dispute seen before its payment, whose customer and card are not known
+ * (services/disputes/accept_sum.ts). The close is recorded `processing` in the
+ * go-ahead's commit (services/disputes/close.ts): an unknown outcome stays
+ * pending until Stripe's answer, its webhook or the reconciliation job
+ * settles it.
  */
 import type { Deps } from "../deps.ts";
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { ApprovalRequest, ApprovalService } from "../approvals/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { notFound } from "../../core/errors.ts";
-import { amountFor } from "../../config.ts";
 import { type DisputeRecord, withDisputeHistory } from "../../domain/dispute.ts";
 import { addUpdateDispute, getDispute } from "../../kv/disputes.ts";
-import { getTransaction } from "../../kv/transactions.ts";
 import { getApproval } from "../../kv/approvals.ts";
-import { acceptedIn, acceptedOn, addAcceptMark, getAcceptTally } from "../../kv/dispute_accepts.ts";
+import { addAcceptMark } from "../../kv/dispute_accepts.ts";
+import { acceptSum, addAcceptRequest } from "./accept_sum.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { addClosing, createDisputeCloser } from "./close.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
 import { auditingRefusals, DisputeRefusal, refused } from "./refusals.ts";
-import { formatMoney } from "../../domain/money.ts";
 import { acceptRefusal, sameAccept } from "./accept_rules.ts";
 
 /** The decision's commit: the record after it; `again` when it was this operator's own again. */
@@ -128,35 +128,6 @@ function acceptAudit(r: DisputeRecord, note: string, approved: ApprovalRequest |
   };
 }
 
-/** The `dispute.accept` request for a second person, added to `op`. */
-function addAcceptRequest(
-  approvals: ApprovalService,
-  op: Deno.AtomicOperation,
-  r: DisputeRecord,
-  ctx: CallContext,
-  note: string,
-  earlier: number,
-  overCap: boolean,
-) {
-  const id = r.id;
-  const before = formatMoney(earlier, r.currency);
-  const also =
-    (earlier > 0
-      ? `; with ${before} of this customer's (or card's) disputes the requester accepted in 24 h`
-      : "") + (overCap ? "; beyond the requester's daily cap" : "");
-  return approvals.addRequest(
-    op,
-    "dispute.accept",
-    { dispute_id: id, note, amount: r.amount, currency: r.currency, accepted_earlier: earlier },
-    ctx,
-    {
-      summary: `accept dispute ${id} (${r.reason}, ${formatMoney(r.amount, r.currency)}) ` +
-        `as lost${also}`,
-      target: { type: "dispute", id },
-    },
-  );
-}
-
 export function createDisputeAccepts(
   deps: Deps,
   svc: {
@@ -192,27 +163,16 @@ export function createDisputeAccepts(
         const refusal = acceptRefusal(r, ctx);
         if (refusal) throw refused(id, refusal);
         const at = new Date(now).toISOString();
-        const threshold = amountFor(config.refundApprovalThresholds, r.currency);
-        // the same operator's accepts of this customer's (or this card's) disputes in 24 h count too
-        const tally = await getAcceptTally(kv, ctx.actor.id, now);
-        const subject = r.customer ?? r.transaction_id;
-        const card = (await getTransaction(kv, r.transaction_id))?.payment_method?.fingerprint ??
-          null;
-        const earlier = acceptedOn(tally, subject, r.currency, card);
-        // and all their accepts of the day, whoever the customer: the refunds' daily cap
-        const cap = config.refundDailyCaps
-          ? amountFor(config.refundDailyCaps, r.currency)
-          : threshold * 10;
-        const overCap = r.amount + acceptedIn(tally, r.currency) > cap;
-        const needsTwo = !approved && svc.approvals !== undefined &&
-          (r.amount + earlier >= threshold || overCap);
+        // the same operator's accepts of this customer's (or this card's) disputes in 24 h count
+        // too; a payer not known yet cannot be added up (services/disputes/accept_sum.ts)
+        const sum = await acceptSum(kv, config, r, ctx.actor.id, now);
+        const needsTwo = !approved && svc.approvals !== undefined && sum.needsTwo;
         // whoever accepts, a waiting request is decided in the queue, never gone around
         if (!approved && await pendingApproval(kv, op, r, now)) throw waiting(r);
-        const request = needsTwo
-          ? addAcceptRequest(svc.approvals!, op, r, ctx, note, earlier, overCap)
-          : null;
+        const request = needsTwo ? addAcceptRequest(svc.approvals!, op, r, ctx, note, sum) : null;
         if (!request && !approved) {
-          addAcceptMark(op, ctx.actor.id, tally, {
+          const { subject, card } = sum.payer;
+          addAcceptMark(op, ctx.actor.id, sum.tally, {
             at: now,
             dispute: id,
             subject,

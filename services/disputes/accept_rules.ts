@@ -31,7 +31,16 @@ export function acceptRefusal(r: DisputeRecord, ctx?: CallContext): string | nul
   if (!acceptsEvidence(r.status)) {
     return `Stripe no longer lets it be closed (${r.status}): the network is deciding`;
   }
-  if (r.submission?.state === "processing") return "a submission is in flight";
+  const s = r.submission;
+  if (s?.state === "processing") {
+    const who = ctx
+      ? byWhom(s.requested_by, s.requested_at, ctx)
+      : `by ${s.requested_by} at ${s.requested_at}`;
+    return `evidence is being submitted at Stripe (submitted ${who}; Stripe's answer, its ` +
+      "webhook or reconciliation settles it): try again after; once Stripe takes the " +
+      "submission the network decides and the dispute can no longer be accepted, and if " +
+      "Stripe refuses it the dispute can be accepted again";
+  }
   if (r.closing?.state === "processing") {
     return `it is being closed at Stripe (${by}; Stripe's answer, its webhook or reconciliation ` +
       "settles it)";

@@ -24,11 +24,12 @@ import {
 import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
-import { addDraft, addUpdateDispute, getDispute, getDraft } from "../../kv/disputes.ts";
-import { checkDraft, stageErrorOf, stripeEvidence, stripeHoldsDraft } from "./evidence_rules.ts";
+import { addDraft, getDispute, getDraft } from "../../kv/disputes.ts";
+import { checkDraft, stageErrorOf, stripeEvidence } from "./evidence_rules.ts";
+import { noteOvertaken, noteStaged } from "./stage_notes.ts";
 import { type DraftConditions, draftPreconditionError } from "./draft_precondition.ts";
 
-/** Stagings one save may make when newer drafts keep overtaking it. */
+/** Stagings one save may make when newer drafts keep overtaking it (then `noteOvertaken`). */
 const MAX_STAGE_ROUNDS = 3;
 /** A stage not answered this long after its save is no longer in flight (the gateway's 20 s). */
 const STAGE_IN_FLIGHT_MS = 30_000;
@@ -104,54 +105,6 @@ function withDraft(
     },
     updated_at: d.at,
   };
-}
-
-/** How one staging call went: Stripe's answer, or why there is none (and which field, if one). */
-type StageAnswer = { dispute: Stripe.Dispute } | { error: string; field: string | null };
-
-/**
- * Records a staging answer against the draft version it sent. The current
- * version is staged only when Stripe answered with exactly its fields; an
- * answer for an older version (it may have reached Stripe after a newer one)
- * marks the current draft not staged and asks for it to be staged again.
- */
-async function noteStaged(
-  kv: Deno.Kv,
-  id: string,
-  sent: { version: number; draft: EvidenceDraft },
-  answer: StageAnswer,
-): Promise<"recorded" | "stale"> {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const entry = await getDispute(kv, id);
-    const meta = entry.value?.draft;
-    if (!meta) return "recorded";
-    const current = (meta.version ?? 0) === sent.version;
-    let draft: DraftMeta;
-    if (!current) draft = { ...meta, staged: false };
-    else if ("error" in answer) {
-      draft = {
-        ...meta,
-        staged: false,
-        stage_error: answer.error,
-        stage_error_field: answer.field,
-      };
-    } else {
-      const held = stripeHoldsDraft(
-        answer.dispute.evidence as unknown as Record<string, unknown>,
-        sent.draft,
-      );
-      draft = {
-        ...meta,
-        staged: held,
-        stage_error: held ? null : "Stripe answered with evidence other than the draft",
-        stage_error_field: null,
-      };
-    }
-    const op = kv.atomic();
-    addUpdateDispute(op, entry as Deno.KvEntry<DisputeRecord>, { ...entry.value!, draft });
-    if ((await op.commit()).ok) return current ? "recorded" : "stale";
-  }
-  return "recorded";
 }
 
 export function createEvidenceDrafts(
@@ -243,6 +196,8 @@ export function createEvidenceDrafts(
       if (!now?.draft || !latest || draftRefusal(now, clock.now())) return;
       sent = { version: now.draft.version ?? 0, draft: latest };
     }
+    // overtaken in every round: never left silently unstaged (README, "What Stripe holds")
+    await noteOvertaken(kv, r.id);
   }
 
   async function saveWith(

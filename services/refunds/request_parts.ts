@@ -13,7 +13,7 @@ import { type Transaction, unknownTransaction } from "../../domain/transaction.t
 import type { IdFactory } from "../../core/ids.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { listDisputesOfTransaction } from "../../kv/disputes.ts";
-import { type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
+import { acceptsEvidence, type DisputeRecord, isClosedStatus } from "../../domain/dispute.ts";
 import { getMergedInto } from "../../kv/transactions.ts";
 import { getTransactionEntry } from "../../kv/refunds.ts";
 
@@ -72,12 +72,30 @@ export async function assertChargeRefundable(
   }
 }
 
+/**
+ * What can be done about an open dispute (README, "Disputes", Money): respond
+ * or accept while Stripe takes a response; once evidence is in, only the
+ * network's decision, which leaves the charge as the closed dispute's rules say.
+ */
+function whileOpen(d: DisputeRecord): string {
+  if (acceptsEvidence(d.status)) return "respond to or accept the dispute instead";
+  if (d.status.startsWith("warning_")) {
+    return "the inquiry's response is in and the card network is reviewing it: wait for it to " +
+      "close; closed without a chargeback it leaves the charge refundable; escalated to a " +
+      "chargeback it needs a response again (respond to or accept it then)";
+  }
+  return "evidence is submitted and the card network is deciding it: wait for its decision " +
+    "(neither a response nor an accept is possible now); won, the funds come back but Stripe " +
+    "still refuses every refund of this charge, so return money to the customer some other " +
+    "way; lost, the customer already got the disputed amount back through the chargeback";
+}
+
 /** Why the dispute keeps the charge from being refunded, and what to do instead. */
 function notRefundableWhy(txnId: string, d: DisputeRecord): string {
   const which = `dispute ${d.id} (${d.stripe_dispute}, ${d.status})`;
   if (!isClosedStatus(d.status)) {
     return `Stripe says the charge of ${txnId} cannot be refunded while ${which} is open: ` +
-      "respond to or accept the dispute instead";
+      whileOpen(d);
   }
   const instead = d.status === "won"
     ? "the dispute was decided for you and the funds are back; to return money to the " +
