@@ -26,6 +26,8 @@ async function disputesBeforePayments(w: RefundWorld) {
       confirm: true,
     });
   }
+  // The emulator opens each dispute on a timer after its charge: wait for them, webhooks kept held.
+  await w.held();
   const synced = await call(w, w.operator, "POST", "/disputes/sync", {});
   assert.equal(synced.status, 200, JSON.stringify(synced.body));
   const listed = await call(w, w.operator, "GET", "/disputes");
@@ -86,10 +88,10 @@ Deno.test("attack: a burst of one operator's accepts of unknown payments closes 
     );
     const bodies = await Promise.all(answers.map((r) => r.json()));
     for (const [i, r] of answers.entries()) {
-      // a request for a second person, or 409 naming the one waiting (or a 503 to try again
-      // on a loaded machine): never a close, done (200) or in flight (202 without a request)
-      assert.notEqual(r.status, 200, JSON.stringify(bodies[i]));
-      if (r.status === 202) assert.notEqual(bodies[i].approval, null, JSON.stringify(bodies[i]));
+      // a request for a second person, or 409 naming the one waiting: never a close, done
+      // (200) or in flight (202 without a request)
+      assert.ok([202, 409].includes(r.status), `${r.status} ${JSON.stringify(bodies[i])}`);
+      if (r.status === 202) assert.ok(bodies[i].approval, JSON.stringify(bodies[i]));
     }
     assert.ok(answers.some((r) => r.status === 202), "at least one request for a second person");
     for (const id of ids) {
