@@ -4,7 +4,7 @@
  * are no longer used. Read only; the code is never shown.
  */
 import type { Config } from "../config.ts";
-import { previewFirstAdmin } from "../services/identity/first_admin.ts";
+import { ignoredEmail, previewFirstAdmin } from "../services/identity/first_admin.ts";
 import type { Finding } from "./doctor_checks.ts";
 
 const CHECK = "first admin";
@@ -31,12 +31,34 @@ export async function checkFirstAdmin(
     }];
   }
   const o = await previewFirstAdmin(kv, first, now);
+  return [...findings(o, first.email), ...otherEmail(o, first)];
+}
+
+/** FIRST_ADMIN_EMAIL set to another email than the account waiting to enroll: it is ignored. */
+function otherEmail(
+  o: Awaited<ReturnType<typeof previewFirstAdmin>>,
+  first: { email: string; code: string },
+): Finding[] {
+  const ignored = ignoredEmail(o, first);
+  if (ignored === null || !("admin_id" in o)) return [];
+  return [{
+    check: CHECK,
+    severity: "warn",
+    detail: `FIRST_ADMIN_EMAIL (${ignored}) differs from the email of ${o.admin_id} ` +
+      `<${o.email}>, the first admin waiting to enroll, and is ignored: a start issues codes ` +
+      "for that account alone",
+    fix: `enroll ${o.email}'s account with ${ENROLL}, then make the others from it (POST ` +
+      "/api/admin/users); or set FIRST_ADMIN_EMAIL back to that email",
+  }];
+}
+
+function findings(o: Awaited<ReturnType<typeof previewFirstAdmin>>, email: string): Finding[] {
   switch (o.outcome) {
     case "create":
       return [{
         check: CHECK,
         severity: "ok",
-        detail: `the store has no admin: the next start makes ${first.email} admin, with ` +
+        detail: `the store has no admin: the next start makes ${email} admin, with ` +
           `FIRST_ADMIN_ENROLLMENT_CODE as its enrollment code (24 h); then ${ENROLL}`,
       }];
     case "reissue":

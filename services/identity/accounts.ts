@@ -27,6 +27,11 @@ export interface IdentityDeps extends SecondFactorDeps {
    * (the approvals queue's `entriesAbout`), for the requests a disable expires itself.
    */
   entriesAbout?: (request: ApprovalRequest, entry: AuditInput) => AuditInput[];
+  /**
+   * The admin CLI can open the server's store (a file or a KV Connect URL in KV_PATH; not Deno
+   * Deploy's own database or `:memory:`): whether break-glass is a way out to offer.
+   */
+  storeReachedByCli?: boolean;
 }
 
 /** An admin as the API shows it: never the token hash. */

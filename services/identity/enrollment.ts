@@ -31,6 +31,7 @@ import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
 import { invalid, redeemedAlready, unusable, wrongTokenProof } from "./enrollment_refusals.ts";
 import { afterChange } from "./pending_enrollment.ts";
+import { refusedCode } from "./first_admin_refusals.ts";
 import { changedAfterIssue } from "./factor_state.ts";
 import { FIRST_ADMIN_CODE_FORMAT } from "../../domain/first_admin.ts";
 
@@ -197,8 +198,7 @@ export async function redeem(
   const codeHash = await hashToken(code);
   const first = await getEnrollment(d.kv, codeHash);
   const e = first.value;
-  if (e?.used_at) throw redeemedAlready(e);
-  if (!e || Date.parse(e.expires_at) <= d.clock.now()) throw unusable(e);
+  if (!e || e.used_at || Date.parse(e.expires_at) <= d.clock.now()) throw await refusedCode(d, e);
   await checkIssuer(d, e);
   const adminId = await accountOf(d, e);
   if (e.purpose === "token") {
@@ -219,9 +219,9 @@ export async function redeem(
   };
   const admin = await d.audit.commit(ctx, async (op) => {
     const entry = await getEnrollment(d.kv, codeHash);
-    if (entry.value?.used_at) throw redeemedAlready(entry.value);
-    if (!entry.value || Date.parse(entry.value.expires_at) <= d.clock.now()) {
-      throw unusable(entry.value);
+    const current = entry.value;
+    if (!current || current.used_at || Date.parse(current.expires_at) <= d.clock.now()) {
+      throw await refusedCode(d, current);
     }
     // a disable of the issuer committed meanwhile makes this commit fail and run again
     op.check(await checkIssuer(d, entry.value));

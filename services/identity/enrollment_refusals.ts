@@ -7,23 +7,17 @@
 import { AppError } from "../../core/errors.ts";
 import type { Enrollment } from "../../kv/enrollments.ts";
 import { getAdmin, getAdminIdByToken } from "../../kv/admins.ts";
-import { FIRST_ADMIN_ACTOR } from "../../domain/system_actors.ts";
 
 export const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
 
-/** A code that is not (or no longer) one: unknown, expired or revoked. */
+/**
+ * A code that is not (or no longer) one: unknown, expired or revoked (a first admin's expired
+ * code is told apart in first_admin_refusals.ts).
+ */
 export function unusable(e: Enrollment | null): AppError {
   if (e?.revoked_reason) {
     return invalid(
       `this enrollment code was revoked (${e.revoked_reason}); ask an admin for a new one`,
-    );
-  }
-  if (e?.issued_by === FIRST_ADMIN_ACTOR) {
-    return invalid(
-      `this first admin's code expired at ${e.expires_at} (codes last 24 h); start the server ` +
-        "again with FIRST_ADMIN_EMAIL and FIRST_ADMIN_ENROLLMENT_CODE still set (a new " +
-        "deployment on Deno Deploy): while that admin has not enrolled, a start issues the code " +
-        "again for 24 h",
     );
   }
   return invalid(

@@ -13,11 +13,13 @@
  *   the same account, for 24 h more, audited (`user.enrollment_reissue`). Never a second account.
  * - Anything else (an admin made otherwise, the first admin enrolled): the variables do nothing
  *   but a warning to remove them.
+ * - FIRST_ADMIN_EMAIL other than the email of the account waiting to enroll: ignored (the code is
+ *   issued for that account alone), with a warning that says it differs.
  */
 import { systemContext } from "../../domain/actor.ts";
 import { FIRST_ADMIN_ACTOR } from "../../domain/system_actors.ts";
 import type { FirstAdminMarker } from "../../domain/first_admin.ts";
-import type { AdminRecord } from "../../domain/admin.ts";
+import { type AdminRecord, canonicalEmail } from "../../domain/admin.ts";
 import { addCreateAdmin, listAdminEntries } from "../../kv/admins.ts";
 import { type Enrollment, getEnrollment } from "../../kv/enrollments.ts";
 import { getSecondFactor, type SecondFactorRecord } from "../../kv/identity_factors.ts";
@@ -127,9 +129,32 @@ export async function previewFirstAdmin(
   kv: Deno.Kv,
   input: FirstAdminInput,
   now: number,
-): Promise<FirstAdminOutcome | { outcome: "create" | "reissue" }> {
+): Promise<
+  FirstAdminOutcome | { outcome: "create" } | {
+    outcome: "reissue";
+    admin_id: string;
+    email: string;
+  }
+> {
   const decision = decide(await readState(kv), await hashToken(input.code), now);
+  if (decision.kind === "reissue") {
+    const a = decision.account.value;
+    return { outcome: "reissue", admin_id: a.id, email: a.email };
+  }
   return decision.kind === "done" ? decision.outcome : { outcome: decision.kind };
+}
+
+/**
+ * FIRST_ADMIN_EMAIL when it is not the email of the account `outcome` waits for (or issued a
+ * code again for): it is ignored, and a start or the doctor says so. Null when it is the same.
+ */
+export function ignoredEmail(
+  outcome: { outcome: string; email?: string },
+  input: FirstAdminInput,
+): string | null {
+  if (!["waiting", "reissued", "reissue"].includes(outcome.outcome) || !outcome.email) return null;
+  const given = canonicalEmail(input.email) ?? input.email;
+  return given === outcome.email ? null : given;
 }
 
 /** Makes, or issues again, the first admin as the store stands; logs what it did. */
@@ -152,6 +177,16 @@ export async function startFirstAdmin(
     return await addReissue(d, op, input, codeHash, state, decision);
   });
   report(d, outcome);
+  const ignored = ignoredEmail(outcome, input);
+  if (ignored !== null && outcome.outcome !== "unused" && outcome.outcome !== "created") {
+    // the log masks both emails: the words say they differ
+    d.log.warn(
+      "FIRST_ADMIN_EMAIL differs from the email of the first admin waiting to enroll, and is " +
+        `ignored: a start issues codes for ${outcome.admin_id} alone. Enroll that account, then ` +
+        "make the others from it (POST /api/admin/users)",
+      { admin_id: outcome.admin_id, email: outcome.email, first_admin_email: ignored },
+    );
+  }
   return outcome;
 }
 

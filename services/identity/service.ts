@@ -46,6 +46,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     log: deps.log,
     onDisabled: options.onAccountDisabled,
     entriesAbout: options.approvals?.entriesAbout,
+    storeReachedByCli: deps.config.kvPath !== undefined && deps.config.kvPath !== ":memory:",
   };
   if (options.approvals) registerAccountKinds(d, options.approvals);
   const apiThrottle = createApiThrottle(kv, clock, {
