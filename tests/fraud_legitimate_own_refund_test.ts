@@ -7,11 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { withRefundWorld } from "./helpers/refunds.ts";
-import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
-import { auditEntries, createAdmin, otpHeaders, sendJson } from "./helpers/identity.ts";
+import { alertAwaitingRefund } from "./helpers/fraud_alert_refund.ts";
+import { auditEntries, createAdmin, sendJson } from "./helpers/identity.ts";
 import { authHeaders } from "./helpers/identity.ts";
-import { systemContext } from "../domain/actor.ts";
-import { raiseAlerts } from "../services/fraud/alerts.ts";
 import { addAdminLink } from "../kv/approvals.ts";
 
 const BASE = "/api/admin/payments";
@@ -19,25 +17,7 @@ const BASE = "/api/admin/payments";
 Deno.test("a requester resolving the alert legitimate is refused while their refund waits; another admin voids it", async () => {
   await withRefundWorld(async (w) => {
     const t = w.t;
-    const large = await w.pay(60_000);
-    const raised = await raiseAlerts(
-      raiseDeps(t),
-      systemContext("test"),
-      customerTarget(large.customer),
-      [velocityHit(large.txnId, new Date(t.clock.now()).toISOString())],
-      () => ({}),
-    );
-    const id = raised.alerts[0];
-    const asked = await sendJson(
-      t,
-      "POST",
-      `${BASE}/fraud/alerts/${id}/refunds`,
-      otpHeaders(t, w.operator),
-      { note: "stolen card burst" },
-    );
-    assert.equal(asked.status, 200);
-    const refundId = asked.body.results[0].refund.id as string;
-    assert.equal(asked.body.results[0].refund.status, "awaiting_approval");
+    const { id, refundId } = await alertAwaitingRefund(w);
 
     const alertPath = `${BASE}/fraud/alerts/${id}`;
     const own = authHeaders(w.operator);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { approvalOf, withRefundWorld } from "./helpers/refunds.ts";
-import { customerTarget, raiseDeps, velocityHit } from "./helpers/fraud.ts";
+import { alertAwaitingRefund, alertOnLargePayment } from "./helpers/fraud_alert_refund.ts";
 import {
   auditEntries,
   authHeaders,
@@ -15,8 +15,6 @@ import {
   otpHeaders,
   sendJson,
 } from "./helpers/identity.ts";
-import { systemContext } from "../domain/actor.ts";
-import { raiseAlerts } from "../services/fraud/alerts.ts";
 import type { FraudAlert } from "../domain/fraud.ts";
 import { keys } from "../kv/keys.ts";
 
@@ -25,25 +23,7 @@ const BASE = "/api/admin/payments";
 Deno.test("resolving an alert legitimate voids its fraudulent refunds awaiting approval; approval and new requests are 409", async () => {
   await withRefundWorld(async (w) => {
     const t = w.t;
-    const large = await w.pay(60_000);
-    const raised = await raiseAlerts(
-      raiseDeps(t),
-      systemContext("test"),
-      customerTarget(large.customer),
-      [velocityHit(large.txnId, new Date(t.clock.now()).toISOString())],
-      () => ({}),
-    );
-    const id = raised.alerts[0];
-    const asked = await sendJson(
-      t,
-      "POST",
-      `${BASE}/fraud/alerts/${id}/refunds`,
-      otpHeaders(t, w.operator),
-      { note: "stolen card burst" },
-    );
-    assert.equal(asked.status, 200);
-    const refundId = asked.body.results[0].refund.id as string;
-    assert.equal(asked.body.results[0].refund.status, "awaiting_approval");
+    const { large, id, refundId } = await alertAwaitingRefund(w);
 
     const analyst = await createAdmin(t, "analyst");
     const h = authHeaders(analyst);
@@ -95,15 +75,7 @@ Deno.test("resolving an alert legitimate voids its fraudulent refunds awaiting a
 Deno.test("a fraudulent refund whose alert was resolved legitimate without voiding it is refused at approval and voided", async () => {
   await withRefundWorld(async (w) => {
     const t = w.t;
-    const large = await w.pay(60_000);
-    const raised = await raiseAlerts(
-      raiseDeps(t),
-      systemContext("test"),
-      customerTarget(large.customer),
-      [velocityHit(large.txnId, new Date(t.clock.now()).toISOString())],
-      () => ({}),
-    );
-    const id = raised.alerts[0];
+    const { large, id } = await alertOnLargePayment(w);
     const r = await t.services.refunds.createForFraudAlert(w.ctx(w.operator), {
       transaction_id: large.txnId,
       note: "stolen card",
