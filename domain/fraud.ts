@@ -207,6 +207,9 @@ export function isClosedStatus(s: AlertStatus): boolean {
   return s === "resolved_fraud" || s === "resolved_legitimate";
 }
 
+/** An alert keeps this many history entries, the latest. */
+export const ALERT_MAX_HISTORY = 50;
+
 /** An alert keeps this many hits (and a count of all). */
 export const ALERT_MAX_HITS = 50;
 

@@ -73,6 +73,11 @@ export interface RetryFacts {
   openFraudAlert: boolean;
   /** that open alert's id, to name it in the refusal */
   openFraudAlertId?: string | null;
+  /**
+   * what that alert is on: the customer (default), or a card (`card:<fingerprint>`) this payment
+   * was declined on or the card offered, before the alert lists the customer
+   */
+  openFraudAlertOn?: "customer" | "payment_card" | "offered_card";
   /** an alert resolved as fraud that still names the customer (its id) */
   fraudConfirmed?: string | null;
   confirmFraudAlert: boolean;
@@ -140,8 +145,13 @@ function judgePayment(f: RetryFacts): RetryVerdict | null {
     );
   }
   if (f.openFraudAlert && !(f.confirmFraudAlert && f.note?.trim())) {
+    const on = f.openFraudAlertOn === "payment_card"
+      ? "the card this payment was declined on"
+      : f.openFraudAlertOn === "offered_card"
+      ? "the card offered"
+      : "this customer";
     const alert = f.openFraudAlertId
-      ? `fraud alert ${f.openFraudAlertId} is open on this customer`
+      ? `fraud alert ${f.openFraudAlertId} is open on ${on}`
       : "the customer has an open fraud alert";
     return refuse(
       "fraud_alert_open",

@@ -1,7 +1,7 @@
 /**
  * What the fraud service's indexes say of a customer, as a retry is judged
  * (README, "Retry policy": an open fraud alert, or one resolved as fraud that
- * still marks the customer).
+ * still marks the customer), and of a card (an open alert on `card:<fingerprint>`).
  */
 import { keys } from "./keys.ts";
 
@@ -27,6 +27,21 @@ export async function openFraudAlertOf(kv: Deno.Kv, customer: string): Promise<s
     const row of kv.list<string>({ prefix: keys.fraudAlertsByCustomerPrefix(customer) }, {
       limit: 1,
     })
+  ) {
+    return row.value;
+  }
+  return null;
+}
+
+/** An open fraud alert on the card (`card:<fingerprint>`, any rule; its id), null when none. */
+export async function openCardFraudAlertOf(
+  kv: Deno.Kv,
+  fingerprint: string,
+): Promise<string | null> {
+  for await (
+    const row of kv.list<string>({
+      prefix: keys.fraudOpenAlertsOfSubjectPrefix(`card:${fingerprint}`),
+    }, { limit: 1 })
   ) {
     return row.value;
   }

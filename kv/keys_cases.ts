@@ -59,6 +59,8 @@ export const caseKeys = {
   /** the one open (not resolved) alert of a subject and rule -> alert id */
   fraudOpenAlert: (subject: string, rule: string) => ["fraud_open_alerts", subject, rule],
   fraudOpenAlertsPrefix: () => ["fraud_open_alerts"],
+  /** every open alert of one subject (any rule), e.g. a card's (`card:<fingerprint>`) */
+  fraudOpenAlertsOfSubjectPrefix: (subject: string) => ["fraud_open_alerts", subject],
   /** set once the open alerts stored before every named customer was indexed have been indexed */
   fraudAlertCustomersIndexed: () => ["meta", "fraud_alert_customers_indexed"],
   /** a transaction's hit on an alert is recorded once: -> true */

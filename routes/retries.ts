@@ -80,7 +80,11 @@ const RetrySchema = z.object({
     description: "for the merchant's own checkout to finish a `requires_action` payment; " +
       "shown to those who may retry (operator+), null for others",
   }),
-  stripe_charge: z.string().nullable(),
+  stripe_charge: z.string().nullable().openapi({
+    description: "the charge this attempt made (paid, authorized or declined with its payment " +
+      "method); null when it made none (waiting on or failing 3-D Secure, `superseded`), never " +
+      "the PaymentIntent's earlier charge",
+  }),
   stripe_request_id: z.string().nullable(),
   requested_by: z.string(),
   settled_by: z.string().nullable().openapi({ description: "`answer`, `webhook`, `reconcile`" }),

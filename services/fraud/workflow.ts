@@ -12,6 +12,7 @@ import type { CursorSealer } from "../../kv/pagination.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { AppError, notFound, validationFailed } from "../../core/errors.ts";
 import {
+  ALERT_MAX_HISTORY,
   ALERT_TRANSITIONS,
   type AlertStatus,
   type FraudAlert,
@@ -202,7 +203,7 @@ async function commitUpdate(
         to,
         assignee: change.assignee !== undefined ? change.assignee : before.assignee,
         note,
-      }].slice(-50),
+      }].slice(-ALERT_MAX_HISTORY),
     };
     op.check(entry);
     op.set(keys.fraudAlert(id), after);

@@ -167,7 +167,7 @@ async function confirm(
   }
   let moved: AppError | null = null;
   if (attempt.kind === "answered" || attempt.kind === "refused") {
-    const outcome = outcomeOfAnswer(attempt);
+    const outcome = outcomeOfAnswer(r, attempt);
     const release = attempt.kind === "refused" && refusedUnacted(attempt.error);
     try {
       await svc.hooks?.afterStripeCall?.(r.id);

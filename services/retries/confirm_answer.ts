@@ -10,6 +10,7 @@ import type { AppError } from "../../core/errors.ts";
 import { attemptStripe, stripeAnsweredAt, stripeRequestId } from "../stripe/mod.ts";
 import type { RetryRecord } from "../../kv/retries.ts";
 import type { RetryOutcome } from "./settlement.ts";
+import { ownCharge } from "./pi_outcome.ts";
 
 export type ConfirmAttempt =
   | {
@@ -79,18 +80,31 @@ export async function confirmAtStripe(
   };
 }
 
-/** The attempt's outcome from what Stripe answered (null: the webhook tells). */
+/** The id of a field Stripe gives as an id or an expanded object. */
+function idOf(v: string | { id: string } | null | undefined): string | null {
+  return typeof v === "string" ? v : v?.id ?? null;
+}
+
+/**
+ * The attempt's outcome from what Stripe answered (null: the webhook tells).
+ * Its charge is only one `r` made (pi_outcome.ts `ownCharge`): a 3-D Secure
+ * wait makes none, and `latest_charge` then still shows an earlier one.
+ */
 export function outcomeOfAnswer(
+  r: RetryRecord,
   attempt: Extract<ConfirmAttempt, { kind: "answered" | "refused" }>,
 ): RetryOutcome | null {
   if (attempt.kind === "answered") {
     const pi = attempt.pi;
     // An asynchronous payment method: the webhook tells how it ends.
     if (pi.status === "processing") return null;
-    const charge = typeof pi.latest_charge === "string"
-      ? pi.latest_charge
-      : pi.latest_charge?.id ?? null;
+    const latest = pi.latest_charge;
     const waiting = pi.status === "requires_action";
+    const charge = waiting ? null : ownCharge(
+      r,
+      idOf(latest),
+      typeof latest === "object" && latest ? idOf(latest.payment_method) : undefined,
+    );
     return {
       status: waiting
         ? "requires_action"
@@ -112,7 +126,11 @@ export function outcomeOfAnswer(
     decline_code: s.decline_code ?? null,
     advice_code: s.advice_code ?? null,
     failure_message: s.message ?? attempt.error.message,
-    stripe_charge: (attempt.pi?.last_payment_error?.charge as string | undefined) ?? null,
+    stripe_charge: ownCharge(
+      r,
+      attempt.pi?.last_payment_error?.charge,
+      idOf(attempt.pi?.last_payment_error?.payment_method),
+    ),
     stripe_request_id: attempt.requestId,
   };
 }

@@ -4,7 +4,10 @@
  * PaymentIntent shows a charge or an error it did not show when the attempt
  * was recorded (`prior`); a payment, an authorization or a 3-D Secure wait is
  * this attempt's only when it is with the attempt's payment method; one made
- * with another closes the attempt `superseded`, uncounted.
+ * with another closes the attempt `superseded`, uncounted. The charge an
+ * outcome names is only one this attempt made (`ownCharge`): never the
+ * PaymentIntent's earlier one, which `latest_charge` keeps showing through a
+ * 3-D Secure wait or failure.
  */
 import type { PiSnap } from "../../domain/transaction.ts";
 import { SUPERSEDED_CODE } from "../../domain/retry.ts";
@@ -22,6 +25,24 @@ export interface RetryOutcome {
   client_secret?: string | null;
   stripe_charge?: string | null;
   stripe_request_id?: string | null;
+}
+
+/**
+ * `charge` when it is this attempt's own (README "Retrying failed payments",
+ * Outcomes): one the PaymentIntent did not show when the attempt was recorded
+ * (`prior`: the checkout's decline, an earlier attempt's), made with the
+ * attempt's payment method when Stripe says which (`Charge.payment_method`,
+ * `last_payment_error.payment_method`); otherwise null.
+ */
+export function ownCharge(
+  record: Pick<RetryRecord, "prior" | "payment_method">,
+  charge: string | null | undefined,
+  paymentMethod?: string | null,
+): string | null {
+  if (!charge) return null;
+  if (charge === record.prior?.latest_charge || charge === record.prior?.error_charge) return null;
+  if (typeof paymentMethod === "string" && paymentMethod !== record.payment_method) return null;
+  return charge;
 }
 
 /** Whether Stripe names a payment method on `pi` (or its error) other than the attempt's. */
@@ -54,7 +75,7 @@ export function releasesAttempt(outcome: RetryOutcome): boolean {
 
 /** The outcome a PaymentIntent state means for `record`, or null when it says nothing about it. */
 export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | null {
-  const base = { stripe_status: pi.status, stripe_charge: pi.latest_charge };
+  const base = { stripe_status: pi.status, stripe_charge: ownCharge(record, pi.latest_charge) };
   // Paid or authorized with another payment method: this attempt's confirm can no longer act.
   const other = anotherMethod(record, pi.payment_method) ? pi.payment_method! : null;
   if (pi.status === "succeeded") {
@@ -67,7 +88,10 @@ export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | nul
   }
   // Another payment method being authenticated: this attempt's confirm may still land after it.
   if (pi.status === "requires_action") {
-    return record.status === "processing" && !other ? { ...base, status: "requires_action" } : null;
+    // a 3-D Secure wait makes no charge: `latest_charge` is still an earlier one
+    return record.status === "processing" && !other
+      ? { ...base, status: "requires_action", stripe_charge: null }
+      : null;
   }
   if (pi.status === "canceled" && record.status === "requires_capture") {
     return {
@@ -103,7 +127,10 @@ export function outcomeOfPi(record: RetryRecord, pi: PiSnap): RetryOutcome | nul
       decline_code: pi.error.decline_code,
       advice_code: pi.error.advice_code,
       failure_message: pi.error.message,
-      stripe_charge: pi.error.charge ?? pi.latest_charge,
+      // a failed 3-D Secure names no charge (it made none); a decline names its own
+      stripe_charge: pi.error.charge
+        ? ownCharge(record, pi.error.charge, declined)
+        : ownCharge(record, pi.latest_charge, declined),
     };
   }
   return null;

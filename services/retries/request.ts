@@ -26,7 +26,7 @@ import {
   type RetryRecord,
 } from "../../kv/retries.ts";
 import { retryAuditView } from "./settlement.ts";
-import type { OpenFraudAlerts } from "./fraud_alerts.ts";
+import { openAlertFor, type OpenFraudAlerts } from "./fraud_alerts.ts";
 import { bindParts } from "../../core/bind.ts";
 import { assertRetryable, priorDeclines, refusal, type Retryable } from "./retryable.ts";
 import {
@@ -64,7 +64,7 @@ async function preflight(
   const [retries, rs, alert, confirmed, uses] = await Promise.all([
     listTransactionRetries(kv, ok.txn.id),
     getRetryState(kv, ok.txn.id),
-    svc.fraudAlerts.openAlert(ok.customer),
+    openAlertFor(svc.fraudAlerts, ok.customer, ok.sync, fingerprint),
     svc.fraudAlerts.confirmedAlert(ok.customer, clock.now()),
     fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
   ]);
@@ -82,7 +82,8 @@ async function preflight(
       }
       : {}),
     openFraudAlert: alert !== null,
-    openFraudAlertId: alert,
+    openFraudAlertId: alert?.id ?? null,
+    openFraudAlertOn: alert?.on,
     confirmFraudAlert: input.confirm_fraud_alert === true,
     note: input.note ?? null,
     limits: config.retry,
@@ -127,7 +128,7 @@ function record(
       listTransactionRetries(kv, ok.txn.id),
       getRetryState(kv, ok.txn.id),
       fingerprint ? getCardUses(kv, fingerprint) : Promise.resolve(null),
-      svc.fraudAlerts.openAlert(ok.customer),
+      openAlertFor(svc.fraudAlerts, ok.customer, ok.sync, fingerprint),
       svc.fraudAlerts.confirmedAlert(ok.customer, now),
     ]);
     if (rs.value?.in_flight) throw await inFlight(kv, rs.value.in_flight, ctx, clock.now());
@@ -142,7 +143,8 @@ function record(
       cardLockedAt: uses?.value?.locked_at ?? null,
       cardEnteredAt: pm.entered_at,
       openFraudAlert: alert !== null,
-      openFraudAlertId: alert,
+      openFraudAlertId: alert?.id ?? null,
+      openFraudAlertOn: alert?.on,
       confirmFraudAlert: input.confirm_fraud_alert === true,
       note: input.note ?? null,
       limits: config.retry,
@@ -177,7 +179,7 @@ function record(
           ...retryAuditView(r),
           attempt: (rs.value?.attempts ?? 0) + 1,
           confirm_fraud_alert: r.confirm_fraud_alert,
-          open_fraud_alert: alert,
+          open_fraud_alert: alert?.id ?? null,
           fraud_confirmed_by: confirmed,
           // sent after this commit: recorded here, so it is never unaudited
           attach: r.attach

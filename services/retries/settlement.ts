@@ -33,9 +33,9 @@ import {
   type RetryRecord,
 } from "../../kv/retries.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
-import { outcomeOfPi, releasesAttempt, type RetryOutcome } from "./pi_outcome.ts";
+import { outcomeOfPi, ownCharge, releasesAttempt, type RetryOutcome } from "./pi_outcome.ts";
 
-export { outcomeOfPi, releasesAttempt } from "./pi_outcome.ts";
+export { outcomeOfPi, ownCharge, releasesAttempt } from "./pi_outcome.ts";
 export type { RetryOutcome } from "./pi_outcome.ts";
 
 /** Details only the confirm's answer carries (next_action, client secret, request id), by retry id. */
@@ -61,7 +61,11 @@ export function settledRecord(
     failure_message: outcome.failure_message ?? before.failure_message,
     next_action: final ? null : outcome.next_action ?? before.next_action,
     client_secret: final ? null : outcome.client_secret ?? before.client_secret,
-    stripe_charge: outcome.stripe_charge ?? before.stripe_charge,
+    // only a charge this attempt made: a superseded one charged nothing, and one recorded
+    // with the PaymentIntent's earlier charge (before it was told apart) drops it
+    stripe_charge: releasesAttempt(outcome)
+      ? null
+      : ownCharge(before, outcome.stripe_charge ?? before.stripe_charge),
     stripe_request_id: outcome.stripe_request_id ?? before.stripe_request_id,
     // who brought the latest news (filling in details of the same status keeps the first)
     settled_by: before.status === outcome.status ? before.settled_by ?? by : by,
