@@ -9,50 +9,27 @@
  * claim IN ITS OWN COMMIT (`binding.bind(op, id)`): if the process dies after
  * that commit but before the answer is stored, a retry with the key finds the
  * record and answers from it (`resume`) instead of creating a second one.
+ * Until the dead claim's lease runs out, a route that can read its action back
+ * (`asItStands`) answers it as it stands, as the same request sent without a key
+ * would be; the claim module (kv/idempotency_claim.ts) answers the rest 409.
  */
-import { keys } from "./keys.ts";
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
-import { AppError, type ErrorCode, type FieldError, isTryAgain } from "../core/errors.ts";
-import { commitChecked } from "./atomic.ts";
+import { AppError, isTryAgain } from "../core/errors.ts";
+import {
+  claim,
+  finish,
+  IDEMPOTENCY_LEASE_MS,
+  IDEMPOTENCY_RETENTION_MS,
+  type IdempotencyRecord,
+  type IdempotencyScope,
+  recordKey,
+  stillHeld,
+  type StoredResponse,
+} from "./idempotency_claim.ts";
 
-export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
-/** a claim older than this was abandoned (its process died); longer than any Stripe call */
-export const IDEMPOTENCY_LEASE_MS = 120_000;
-
-export interface IdempotencyScope {
-  /** who sent it (admin id) */
-  owner: string;
-  /** which route (`POST /refunds`) */
-  route: string;
-  /** the client's key, 1–255 characters */
-  key: string;
-}
-
-/** The operation's answer (older records also carry an HTTP status, which is ignored). */
-export interface StoredResponse {
-  body: unknown;
-}
-
-interface StoredError {
-  code: ErrorCode;
-  detail: string;
-  errors?: FieldError[];
-  extra?: Record<string, unknown>;
-}
-
-interface IdempotencyRecord {
-  claim_id: string;
-  fingerprint: string;
-  state: "in_flight" | "done";
-  response: StoredResponse | null;
-  error: StoredError | null;
-  /** the record the operation created, once its commit went through */
-  resource_id: string | null;
-  created_at: number;
-  lease_until: number;
-  expires_at: number;
-}
+export { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_RETENTION_MS } from "./idempotency_claim.ts";
+export type { IdempotencyScope, StoredResponse } from "./idempotency_claim.ts";
 
 /** Handed to the operation: call `bind` inside the commit that creates its record. */
 export interface IdempotencyBinding {
@@ -77,6 +54,19 @@ export interface IdempotentRun {
    * asked to try again before acting), so the request runs afresh under the key
    */
   resume(resourceId: string): Promise<ResumedResponse | null>;
+  /**
+   * The action the record `resourceId` stands for, read while the request that made it
+   * still holds the key's lease (it is still running, or its process died mid-call): what
+   * the same request sent without a key would answer, reading only (no Stripe call, no
+   * write). `settled`: the action is done with, and this answer becomes the key's. null:
+   * nothing to answer from yet (409 with the lease left). Without it such a request is 409.
+   */
+  asItStands?(resourceId: string): Promise<StandingResponse | null>;
+}
+
+/** What `asItStands` answers: the action as it stands, and whether it is settled. */
+export interface StandingResponse extends StoredResponse {
+  settled: boolean;
 }
 
 export interface IdempotentResult extends StoredResponse {
@@ -101,62 +91,6 @@ function canonical(value: unknown): unknown {
 /** A stable hash of a request (key order and `undefined` members do not matter). */
 export function requestFingerprint(request: unknown): Promise<string> {
   return Promise.resolve(sha256Hex(JSON.stringify(canonical(request))));
-}
-
-function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
-  return Promise.resolve(keys.idempotencyKey(scope.owner, scope.route, sha256Hex(scope.key)));
-}
-
-function replayError(error: StoredError): AppError {
-  return new AppError(error.code, error.detail, { errors: error.errors, extra: error.extra });
-}
-
-const IN_FLIGHT = "a request with this Idempotency-Key is still being processed; retry in a moment";
-/** Seconds a client waits before sending it again (`Retry-After` on that 409). */
-const IN_FLIGHT_RETRY_AFTER_S = 1;
-
-/** What claiming the key found: the key is ours now, or the first answer stands. */
-type Claim =
-  | { kind: "claimed"; prior: IdempotencyRecord | null }
-  | { kind: "answered"; response: StoredResponse };
-
-/**
- * Takes the key when it is new, expired or abandoned; a concurrent taker loses
- * on the check and, run again, meets the winner's claim (or its answer).
- */
-async function claim(
-  kv: Deno.Kv,
-  key: Deno.KvKey,
-  fresh: IdempotencyRecord,
-  fingerprint: string,
-): Promise<Claim> {
-  const now = fresh.created_at;
-  const { value } = await commitChecked<Claim>(kv, async (op) => {
-    const existing = await kv.get<IdempotencyRecord>(key);
-    op.check(existing);
-    const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
-    if (prior) {
-      if (prior.fingerprint !== fingerprint) {
-        throw new AppError(
-          "idempotency_key_reused",
-          "this Idempotency-Key was already used for a different request; use a new key for a new request",
-          {
-            errors: [{ path: "header.idempotency-key", message: "already used with another body" }],
-          },
-        );
-      }
-      if (prior.state === "done") {
-        if (prior.error) throw replayError(prior.error);
-        return { kind: "answered", response: prior.response! };
-      }
-      if (prior.lease_until > now) {
-        throw new AppError("conflict", IN_FLIGHT, { retryAfter: IN_FLIGHT_RETRY_AFTER_S });
-      }
-    }
-    op.set(key, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
-    return { kind: "claimed", prior };
-  }, { what: "the Idempotency-Key" });
-  return value;
 }
 
 /**
@@ -187,8 +121,18 @@ export async function runIdempotent(
     lease_until: now + IDEMPOTENCY_LEASE_MS,
     expires_at: now + IDEMPOTENCY_RETENTION_MS,
   };
-  const claimed = await claim(kv, key, fresh, fingerprint);
+  const claimed = await claim(kv, key, fresh, work.asItStands !== undefined);
   if (claimed.kind === "answered") return { ...claimed.response, replayed: true };
+  if (claimed.kind === "held") {
+    // the first request holds the key but recorded its action: answered as it stands
+    const standing = await work.asItStands!(claimed.record.resource_id);
+    if (standing === null) throw stillHeld(claimed.record, clock.now());
+    const { settled, ...response } = standing;
+    if (settled) {
+      await finish(kv, key, claimed.record.claim_id, { response, settledWhileHeld: true });
+    }
+    return { ...response, replayed: true };
+  }
   if (claimed.prior?.resource_id) {
     const resumed = await work.resume(claimed.prior.resource_id);
     if (resumed !== null) {
@@ -225,48 +169,6 @@ export async function runIdempotent(
       release: isTryAgain(error),
     });
     throw error;
-  }
-}
-
-/**
- * Stores the answer on our claim (if it is still ours: it may have been taken
- * over after our lease ran out). An error before the operation's record
- * exists removes the claim instead, so the key can be sent again. A claim
- * that cannot be finished is left to its lease, as after a crash.
- */
-async function finish(
-  kv: Deno.Kv,
-  key: Deno.KvKey,
-  claimId: string,
-  outcome: {
-    response?: StoredResponse;
-    error?: StoredError;
-    resource_id?: string | null;
-    release?: boolean;
-  },
-): Promise<void> {
-  try {
-    await commitChecked(kv, async (op) => {
-      const current = await kv.get<IdempotencyRecord>(key);
-      if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
-      op.check(current);
-      if (outcome.error && current.value.resource_id === null) return void op.delete(key);
-      if (outcome.release) {
-        return void op.set(key, { ...current.value, lease_until: 0 }, {
-          expireIn: IDEMPOTENCY_RETENTION_MS,
-        });
-      }
-      const done: IdempotencyRecord = {
-        ...current.value,
-        state: "done",
-        response: outcome.response ?? null,
-        error: outcome.error ?? null,
-        resource_id: outcome.resource_id ?? current.value.resource_id,
-      };
-      op.set(key, done, { expireIn: IDEMPOTENCY_RETENTION_MS });
-    }, { attempts: 5 });
-  } catch (e) {
-    if (!(e instanceof AppError && e.code === "conflict")) throw e;
   }
 }
 

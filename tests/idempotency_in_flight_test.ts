@@ -1,16 +1,18 @@
 /**
  * The same request sent again under an `Idempotency-Key` while the first is
- * still running (README, "API"): `409` with `Retry-After`, as the OpenAPI
- * document declares on every 409; once the first has answered, the same
- * request answers that answer again (`Idempotent-Replayed: true`).
+ * still running (README, "API"): once the first has recorded its refund, that
+ * refund as it stands (`Idempotent-Replayed: true`, nothing sent to Stripe);
+ * once the first has answered, the same request answers that answer again.
+ * (Before the first recorded anything it is `409` with `Retry-After`:
+ * tests/idempotency_crashed_test.ts.)
  */
 import assert from "node:assert/strict";
-import { withRefundWorld } from "./helpers/refunds.ts";
+import { stripeRefunds, withRefundWorld } from "./helpers/refunds.ts";
 import { jsonRequest, stepUpHeaders } from "./helpers/identity.ts";
 
-Deno.test("a request under an Idempotency-Key still running is 409 with Retry-After, then replayed", async () => {
+Deno.test("a request under an Idempotency-Key still running at Stripe answers its refund as it stands, then replayed", async () => {
   await withRefundWorld(async (w) => {
-    const { txnId } = await w.pay(5000);
+    const { txnId, pi } = await w.pay(5000);
     const headers = { ...await stepUpHeaders(w.t, w.operator), "idempotency-key": "order-1042" };
     const body = {
       transaction_id: txnId,
@@ -41,9 +43,10 @@ Deno.test("a request under an Idempotency-Key still running is 409 with Retry-Af
       }),
     ]);
     const again = await send();
-    assert.equal(again.status, 409);
-    assert.equal(again.headers.get("retry-after"), "1");
-    assert.match((await again.json()).detail, /still being processed/);
+    assert.equal(again.status, 202);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    const inFlight = await again.json();
+    assert.equal(inFlight.status, "processing");
     release();
     const answered = await first;
     assert.equal(answered.status, 201);
@@ -52,5 +55,7 @@ Deno.test("a request under an Idempotency-Key still running is 409 with Retry-Af
     assert.equal(replay.status, 201);
     assert.equal(replay.headers.get("idempotent-replayed"), "true");
     assert.equal((await replay.json()).id, refund.id);
+    assert.equal(inFlight.id, refund.id);
+    assert.equal((await stripeRefunds(w.stripe, pi)).refunds.length, 1);
   });
 });

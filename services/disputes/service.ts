@@ -102,6 +102,18 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   }
 
   /**
+   * A key still held by its first request (running, or died mid-call): the dispute as it
+   * stands, settled once `state` is not `processing`; a `failed` one answers nothing (409
+   * until the lease frees the key, which then tries afresh).
+   */
+  async function standing(rid: string, state: (d: DisputeRecord) => string | undefined) {
+    const d = (await getDispute(kv, rid)).value;
+    const now = d ? state(d) : "failed";
+    if (now === "failed") return null;
+    return { body: { dispute_id: rid }, settled: now !== "processing" };
+  }
+
+  /**
    * POST /disputes/{id}/submit, wrapped by the client's Idempotency-Key when
    * sent. The key keeps only the dispute's id, and a replay shows the dispute
    * as it stands (its submission, settled since or not): the whole detail,
@@ -119,6 +131,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
         return { body: { dispute_id: submitted.id } };
       },
       resume: (rid) => resumeUnlessFailed(rid, (d) => d.submission?.state === "failed"),
+      asItStands: (rid) => standing(rid, (d) => d.submission?.state ?? "failed"),
     });
     // answers stored before kept the whole detail, whose `id` is the dispute's
     const stored = res.body as { dispute_id?: string; id?: string };
@@ -188,6 +201,8 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
           return { body: { dispute_id: r.id } };
         },
         resume: (rid) => resumeUnlessFailed(rid, (d) => d.closing?.state === "failed"),
+        // no close yet: the request waiting for a second person, which is this accept's answer
+        asItStands: (rid) => standing(rid, (d) => d.closing?.state),
       },
     );
     // answers stored before kept the whole answer

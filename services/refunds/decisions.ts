@@ -11,7 +11,14 @@ import { voidIfUndoable } from "./void.ts";
 import { auditIfRefused } from "./denials.ts";
 import { replayedDecision } from "./decided.ts";
 import { refundDetail } from "./views.ts";
-import { type RefundResult, resume, scopeOf, type ServiceParts, toResult } from "./parts.ts";
+import {
+  asItStands,
+  type RefundResult,
+  resume,
+  scopeOf,
+  type ServiceParts,
+  toResult,
+} from "./parts.ts";
 
 /**
  * An approver approves exactly the refund they read, by its `approval.hash` (README, "A first
@@ -59,6 +66,7 @@ export async function approve(
         return { body: refundDetail(record, p.clock.now()) };
       },
       resume: (id) => resume(p, id),
+      asItStands: (id) => asItStands(p, id),
     }).catch(async (error) => {
       if (isKeyReused(error)) {
         await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);
@@ -116,6 +124,7 @@ export async function reject(
         }
       },
       resume: (id) => resume(p, id),
+      asItStands: (id) => asItStands(p, id),
     }).catch(async (error) => {
       if (isKeyReused(error)) {
         await auditIfRefused(p.svc.audit, ctx, "refund.reject", target, error);

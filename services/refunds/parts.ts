@@ -62,6 +62,16 @@ export async function resume(p: ServiceParts, id: string) {
   return { body: refundDetail(record, p.clock.now()) };
 }
 
+/**
+ * The refund a key's first request made, while that request still holds the key (running,
+ * or its process died mid-call): as it stands, the key's answer once no longer `processing`.
+ */
+export async function asItStands(p: ServiceParts, id: string) {
+  const record = (await getRefund(p.kv, id)).value;
+  if (!record) return null;
+  return { body: refundDetail(record, p.clock.now()), settled: record.status !== "processing" };
+}
+
 export function toResult(
   r: { body: unknown; replayed: boolean; decision_replayed?: boolean },
 ): RefundResult {

@@ -16,6 +16,7 @@
  */
 import type { Deps } from "../deps.ts";
 import {
+  asItStands,
   type RefundResult,
   type RefundServices,
   resume,
@@ -83,6 +84,7 @@ async function create(
           return { body: refundDetail(record, p.clock.now()) };
         },
         resume: (id) => resume(p, id),
+        asItStands: (id) => asItStands(p, id),
       }),
     );
   } catch (error) {

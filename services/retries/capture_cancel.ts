@@ -63,6 +63,16 @@ async function finishAuthorization(
       if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
       return view(a);
     },
+    // the key still held by the request that made the action (running, or dead mid-call):
+    // answered as that request sent again without a key is, once its Stripe call is back
+    asItStands: async (id) => {
+      const first = (await getAuthorizationAction(kv, id)).value;
+      if (!first) return null;
+      const a = await settledAction(kv, first);
+      // closed because Stripe asked to try again: nothing to answer, the key acts once free
+      if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
+      return { ...view(repeatAnswer(a, ctx)), settled: a.status !== "processing" };
+    },
   });
   return { action: r.body as AuthorizationView, replayed: r.replayed || repeated };
 }

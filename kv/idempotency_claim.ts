@@ -1,0 +1,180 @@
+/**
+ * The claim on a client's `Idempotency-Key` (kv/idempotency.ts runs requests under it):
+ * the record kept per key, taking the key, and what a request meets when the key is taken.
+ *
+ * A key taken by a request still running, or by one whose process died mid-call, is held
+ * until its lease runs out. Meanwhile the same request is answered from the action the
+ * first one recorded, when there is one (README "API": the action as it stands, the key's
+ * answer once it is settled); when nothing is recorded yet, `409` with `Retry-After` set to
+ * the time left on the lease.
+ */
+import { keys } from "./keys.ts";
+import { sha256Hex } from "../core/encoding.ts";
+import { AppError, type ErrorCode, type FieldError } from "../core/errors.ts";
+import { commitChecked } from "./atomic.ts";
+
+export const IDEMPOTENCY_RETENTION_MS = 48 * 3600_000;
+/** a claim older than this was abandoned (its process died); longer than any Stripe call */
+export const IDEMPOTENCY_LEASE_MS = 120_000;
+
+export interface IdempotencyScope {
+  /** who sent it (admin id) */
+  owner: string;
+  /** which route (`POST /refunds`) */
+  route: string;
+  /** the client's key, 1–255 characters */
+  key: string;
+}
+
+/** The operation's answer (older records also carry an HTTP status, which is ignored). */
+export interface StoredResponse {
+  body: unknown;
+}
+
+export interface StoredError {
+  code: ErrorCode;
+  detail: string;
+  errors?: FieldError[];
+  extra?: Record<string, unknown>;
+}
+
+export interface IdempotencyRecord {
+  claim_id: string;
+  fingerprint: string;
+  state: "in_flight" | "done";
+  response: StoredResponse | null;
+  error: StoredError | null;
+  /** the record the operation created, once its commit went through */
+  resource_id: string | null;
+  created_at: number;
+  lease_until: number;
+  expires_at: number;
+}
+
+export function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
+  return Promise.resolve(keys.idempotencyKey(scope.owner, scope.route, sha256Hex(scope.key)));
+}
+
+function replayError(error: StoredError): AppError {
+  return new AppError(error.code, error.detail, { errors: error.errors, extra: error.extra });
+}
+
+/**
+ * 409 for a key whose first request holds its lease and has recorded nothing this request
+ * could answer from: it may still be running, or its process may have stopped mid-call.
+ * `Retry-After` is the time left on the lease, when the key frees at the latest.
+ */
+export function stillHeld(record: IdempotencyRecord, now: number): AppError {
+  const leftS = Math.max(1, Math.ceil((record.lease_until - now) / 1000));
+  const frees = new Date(record.lease_until).toISOString();
+  return new AppError(
+    "conflict",
+    "a request with this Idempotency-Key is still being processed, or its process stopped " +
+      `mid-call before recording what it did; the key frees at ${frees} (in ${leftS} s), when ` +
+      "the same request resumes from what the first did, or is run if it did nothing",
+    { retryAfter: leftS },
+  );
+}
+
+/**
+ * What claiming the key found: the key is ours now, the first answer stands, or the first
+ * request holds the key and recorded `resource_id` (its action, to answer as it stands).
+ */
+export type Claim =
+  | { kind: "claimed"; prior: IdempotencyRecord | null }
+  | { kind: "answered"; response: StoredResponse }
+  | { kind: "held"; record: IdempotencyRecord & { resource_id: string } };
+
+/**
+ * Takes the key when it is new, expired or abandoned; a concurrent taker loses
+ * on the check and, run again, meets the winner's claim (or its answer). A claim
+ * still leased is `held` when it recorded its action and `canAnswerHeld`, else 409.
+ */
+export async function claim(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  fresh: IdempotencyRecord,
+  canAnswerHeld: boolean,
+): Promise<Claim> {
+  const now = fresh.created_at;
+  const { value } = await commitChecked<Claim>(kv, async (op) => {
+    const existing = await kv.get<IdempotencyRecord>(key);
+    op.check(existing);
+    const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
+    if (prior) {
+      if (prior.fingerprint !== fresh.fingerprint) {
+        throw new AppError(
+          "idempotency_key_reused",
+          "this Idempotency-Key was already used for a different request; use a new key for a new request",
+          {
+            errors: [{ path: "header.idempotency-key", message: "already used with another body" }],
+          },
+        );
+      }
+      if (prior.state === "done") {
+        if (prior.error) throw replayError(prior.error);
+        return { kind: "answered", response: prior.response! };
+      }
+      if (prior.lease_until > now) {
+        const resourceId = prior.resource_id;
+        if (canAnswerHeld && resourceId !== null) {
+          return { kind: "held", record: { ...prior, resource_id: resourceId } };
+        }
+        throw stillHeld(prior, now);
+      }
+    }
+    op.set(key, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    return { kind: "claimed", prior };
+  }, { what: "the Idempotency-Key" });
+  return value;
+}
+
+/**
+ * Stores the answer on our claim (if it is still ours: it may have been taken
+ * over after our lease ran out). An error before the operation's record
+ * exists removes the claim instead, so the key can be sent again. A claim
+ * that cannot be finished is left to its lease, as after a crash.
+ * `settledWhileHeld`: the answer of the action read while another request held
+ * the claim; kept only on a claim still unanswered (the first request's own
+ * answer, when it has one, stands).
+ */
+export async function finish(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  claimId: string,
+  outcome: {
+    response?: StoredResponse;
+    error?: StoredError;
+    resource_id?: string | null;
+    release?: boolean;
+    settledWhileHeld?: boolean;
+  },
+): Promise<void> {
+  try {
+    await commitChecked(kv, async (op) => {
+      const current = await kv.get<IdempotencyRecord>(key);
+      if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
+      if (outcome.settledWhileHeld) {
+        // answered since, or let go ("try again"): not ours to answer
+        if (current.value.state !== "in_flight" || current.value.lease_until === 0) return;
+      }
+      op.check(current);
+      if (outcome.error && current.value.resource_id === null) return void op.delete(key);
+      if (outcome.release) {
+        return void op.set(key, { ...current.value, lease_until: 0 }, {
+          expireIn: IDEMPOTENCY_RETENTION_MS,
+        });
+      }
+      const done: IdempotencyRecord = {
+        ...current.value,
+        state: "done",
+        response: outcome.response ?? null,
+        error: outcome.error ?? null,
+        resource_id: outcome.resource_id ?? current.value.resource_id,
+      };
+      op.set(key, done, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    }, { attempts: 5 });
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "conflict")) throw e;
+  }
+}
