@@ -29,7 +29,13 @@ import {
 import { getApproval } from "../../kv/approvals.ts";
 import { addAdminHandler, addAdminLink } from "../../kv/approvals.ts";
 import { type AdminView, adminView, type IdentityDeps } from "./accounts.ts";
-import { invalid, redeemedAlready, unusable, wrongTokenProof } from "./enrollment_refusals.ts";
+import {
+  invalid,
+  redeemedAlready,
+  redeemedMeanwhile,
+  unusable,
+  wrongTokenProof,
+} from "./enrollment_refusals.ts";
 import { afterChange } from "./pending_enrollment.ts";
 import { refusedCode } from "./first_admin_refusals.ts";
 import { changedAfterIssue } from "./factor_state.ts";
@@ -204,8 +210,8 @@ export async function redeem(
   if (e.purpose === "token") {
     await proof.verifyOtp(adminId).catch(async (error) => {
       // the same code and TOTP code sent twice at once: the other request spent the TOTP
-      // code on this very redemption, which is what to say
-      const now = (await getEnrollment(d.kv, codeHash)).value;
+      // code on this very redemption, which is what to say, once its commit lands
+      const now = await redeemedMeanwhile(d.kv, codeHash, error);
       throw now?.used_at ? redeemedAlready(now) : error;
     });
   }

@@ -5,7 +5,7 @@
  * is `enrollment_invalid` too, saying when (`redeemed_at`), and does not.
  */
 import { AppError } from "../../core/errors.ts";
-import type { Enrollment } from "../../kv/enrollments.ts";
+import { type Enrollment, getEnrollment } from "../../kv/enrollments.ts";
 import { getAdmin, getAdminIdByToken } from "../../kv/admins.ts";
 
 export const invalid = (detail: string) => new AppError("enrollment_invalid", detail);
@@ -85,4 +85,24 @@ export async function wrongTokenProof(
       "revoked or mistyped): a new second factor is redeemed with that account's own current " +
       "token in Authorization: Bearer <token>",
   );
+}
+
+/** How long a redemption whose TOTP code another one just spent waits for that one's commit. */
+const REDEEM_WAIT_ROUNDS = 40;
+const REDEEM_WAIT_MS = 25;
+
+/**
+ * The enrollment as it stands after the TOTP check refused `error`. When the code was replayed,
+ * the request that spent it may still be committing the very redemption this one asked for
+ * (the same code and TOTP code sent twice at once): read again, up to about a second, until it
+ * shows used, so the loser is told the code was redeemed rather than that its TOTP code was.
+ */
+export async function redeemedMeanwhile(kv: Deno.Kv, codeHash: string, error: unknown) {
+  const replayed = error instanceof AppError && error.code === "otp_replayed";
+  const rounds = replayed ? REDEEM_WAIT_ROUNDS : 1;
+  for (let round = 1;; round++) {
+    const now = (await getEnrollment(kv, codeHash)).value;
+    if (now?.used_at || round >= rounds) return now;
+    await new Promise((resolve) => setTimeout(resolve, REDEEM_WAIT_MS));
+  }
 }
