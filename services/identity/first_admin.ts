@@ -34,18 +34,14 @@ import { addGrantAlert } from "./account_change.ts";
 import { addIssuedCode, codeOf, ENROLLMENT_TTL_MS } from "./enrollment.ts";
 import { newAccount } from "./invites.ts";
 import { hashToken } from "./crypto.ts";
+import { type FirstAdminOutcome, reportFirstAdmin } from "./first_admin_report.ts";
+
+export type { FirstAdminOutcome } from "./first_admin_report.ts";
 
 export interface FirstAdminInput {
   email: string;
   code: string;
 }
-
-/** What a start did with the two variables (what it logs). */
-export type FirstAdminOutcome =
-  | { outcome: "created" | "reissued"; admin_id: string; email: string; expires_at: string }
-  /** the code issued earlier waits; `same_code`: the variable is that code */
-  | { outcome: "waiting"; admin_id: string; email: string; expires_at: string; same_code: boolean }
-  | { outcome: "unused"; reason: string };
 
 /** What the decision is made on: every entry it reads, to check in the commit that acts. */
 interface State {
@@ -176,7 +172,7 @@ export async function startFirstAdmin(
     if (decision.kind === "create") return await addCreate(d, op, input, state.marker);
     return await addReissue(d, op, input, codeHash, state, decision);
   });
-  report(d, outcome);
+  reportFirstAdmin(d, outcome);
   const ignored = ignoredEmail(outcome, input);
   if (ignored !== null && outcome.outcome !== "unused" && outcome.outcome !== "created") {
     // the log masks both emails: the words say they differ
@@ -275,31 +271,4 @@ async function addReissue(
       reason: `the first admin's code expired unused; ${breakGlass(ctx)}`,
     }],
   };
-}
-
-/** One log line; the code is never in it. */
-function report(d: IdentityDeps, o: FirstAdminOutcome): void {
-  const enroll = 'POST /api/admin/enroll {"code": "<FIRST_ADMIN_ENROLLMENT_CODE>"}';
-  if (o.outcome === "unused") {
-    d.log.warn(
-      "FIRST_ADMIN_EMAIL and FIRST_ADMIN_ENROLLMENT_CODE are no longer used: remove them from " +
-        "the environment",
-      { reason: o.reason },
-    );
-    return;
-  }
-  const fields = { admin_id: o.admin_id, email: o.email, expires_at: o.expires_at };
-  if (o.outcome === "created") {
-    d.log.warn(`first admin created from FIRST_ADMIN_EMAIL; enroll with ${enroll}`, fields);
-  } else if (o.outcome === "reissued") {
-    d.log.warn(`first admin's code expired unused and was issued again; ${enroll}`, fields);
-  } else if (o.outcome === "waiting" && o.same_code) {
-    d.log.info(`first admin waits for enrollment: ${enroll}`, fields);
-  } else {
-    d.log.warn(
-      "first admin waits for enrollment with the code issued earlier, not the one " +
-        "FIRST_ADMIN_ENROLLMENT_CODE holds now; a start after it expires issues the one set then",
-      fields,
-    );
-  }
 }
