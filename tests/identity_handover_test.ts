@@ -11,6 +11,7 @@ import {
   accountMadeBy,
   createAdmin,
   jsonRequest,
+  meStatus,
   otpHeaders,
   type TestAdmin,
 } from "./helpers/identity.ts";
@@ -22,14 +23,6 @@ async function post(t: TestApp, path: string, headers: Record<string, string>, b
     body: await res.json(),
     cacheControl: res.headers.get("cache-control"),
   };
-}
-
-async function meStatus(t: TestApp, token: string): Promise<number> {
-  const res = await t.app.request("/api/admin/me", {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  await res.body?.cancel();
-  return res.status;
 }
 
 function approve(t: TestApp, by: TestAdmin, approval: { id: string; approval_hash: string }) {

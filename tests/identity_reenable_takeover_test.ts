@@ -12,19 +12,12 @@ import {
   accountMadeBy,
   createAdmin,
   disableAdmin,
+  meStatus,
   otpHeaders,
   patchUser,
   sendJson,
 } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
-
-async function meStatus(t: TestApp, token: string): Promise<number> {
-  const res = await t.app.request("/api/admin/me", {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  await res.body?.cancel();
-  return res.status;
-}
 
 /** `code` redeemed: the person's own token. */
 async function enrolled(t: TestApp, code: string): Promise<string> {

@@ -13,18 +13,11 @@ import {
   createAdmin,
   disableAdmin,
   jsonRequest,
+  meStatus,
   otpHeaders,
   patchUser,
 } from "./helpers/identity.ts";
 import { systemContext } from "../domain/actor.ts";
-
-async function meStatus(t: TestApp, token: string): Promise<number> {
-  const res = await t.app.request("/api/admin/me", {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  await res.body?.cancel();
-  return res.status;
-}
 
 async function enroll(t: TestApp, code: string) {
   const res = await t.app.request("/api/admin/enroll", jsonRequest("POST", {}, { code }));

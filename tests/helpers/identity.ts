@@ -227,3 +227,14 @@ export async function accountMadeBy(
   if (made.status !== 201) throw new Error(`making ${email}: ${made.status}`);
   return { id: made.body.admin.id, code: made.body.enrollment_code };
 }
+
+/** The status `GET /api/admin/me` answers `token` (200 while it works, 401 once revoked). */
+export async function meStatus(t: { app: { request: TestAppRequest } }, token: string) {
+  const res = await t.app.request("/api/admin/me", {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+type TestAppRequest = ReturnType<typeof createApp>["request"];
