@@ -22,6 +22,7 @@ import {
 } from "../openapi/schemas.ts";
 import {
   AlertIdParam,
+  AlertRefundResultSchema,
   AlertSchema,
   Note,
   RuleEnum,
@@ -162,7 +163,9 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
     "resolved `resolved_legitimate` is 409: its payments were judged legitimate. A payment " +
     "you refunded the same amount of in the last 10 minutes is refused `duplicate_suspected` " +
     "in its result; send `confirm_duplicate` set to true (here, as on `POST /refunds`) to " +
-    "refund it again.",
+    "refund it again. A payment of the alert that took no money (declined, canceled: a rule " +
+    "counting failures, such as velocity, lists those) is not sent: it is listed in " +
+    "`skipped` with its status and why, not in `results`.",
   request: {
     params: AlertIdParam,
     headers: z.object({
@@ -190,16 +193,9 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
   },
   responses: {
     200: jsonContent(
-      z.object({
-        alert_id: z.string(),
-        results: z.array(z.object({
-          transaction_id: z.string(),
-          status: z.number().int(),
-          refund: z.unknown().optional(),
-          error: z.string().optional(),
-        })),
-      }).openapi("FraudAlertRefundResult"),
-      "one result per payment: 201 sent, 202 awaiting approval, or the refusal",
+      AlertRefundResultSchema,
+      "one result per payment with money captured: 201 sent, 202 awaiting approval, or the " +
+        "refusal; the payments that took none in `skipped`",
     ),
     ...errorResponses("not_found", "conflict", "idempotency_key_reused"),
   },

@@ -160,3 +160,23 @@ export const AlertIdParam = idPath(
 );
 
 export const Note = NoteSchema;
+
+/** `POST /fraud/alerts/{id}/refunds`: one result per payment refunded, and those skipped. */
+export const AlertRefundResultSchema = z.object({
+  alert_id: z.string(),
+  results: z.array(z.object({
+    transaction_id: z.string(),
+    status: z.number().int(),
+    refund: z.unknown().optional(),
+    error: z.string().optional(),
+  })),
+  skipped: z.array(z.object({
+    transaction_id: z.string(),
+    transaction_status: z.string().openapi({ example: "failed" }),
+    reason: z.string(),
+  })).optional().openapi({
+    description: "the alert's payments Stripe captured nothing of (declined, canceled, never " +
+      "completed), not sent to the refund path: nothing to refund. Absent from an answer kept " +
+      "before it was given (an `Idempotency-Key` replay of one)",
+  }),
+}).openapi("FraudAlertRefundResult");

@@ -6,6 +6,11 @@
  * answer again (`replayed`), another body is 422 `idempotency_key_reused`.
  * Each refund also carries the key with its transaction id, so a request
  * whose process died part way makes no refund twice when sent again.
+ *
+ * An alert's payments include declined ones where its rule counts failures
+ * (velocity, declines, churn, Stripe's risk level on a blocked charge): a
+ * payment with no money captured is not sent to the refund path, it is
+ * listed in `skipped` with its status (README "Fraud detection": workflow).
  */
 import type { Clock } from "../../core/clock.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -14,6 +19,8 @@ import type { RefundResult } from "../refunds/mod.ts";
 import { isUndecided } from "../../domain/refund.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import { ALERT_MAX_REFUNDS, fraudKeys as keys, getAlert } from "../../kv/fraud.ts";
+import { getTransaction } from "../../kv/transactions.ts";
+import type { TxnStatus } from "../../domain/transaction.ts";
 import {
   type IdempotencyBinding,
   requestFingerprint,
@@ -61,9 +68,45 @@ export interface AlertRefundResult {
   error?: string;
 }
 
+/** A payment of the alert not sent to the refund path: Stripe captured nothing of it. */
+export interface AlertRefundSkip {
+  transaction_id: string;
+  transaction_status: TxnStatus;
+  reason: string;
+}
+
 export interface AlertRefunds {
   alert_id: string;
   results: AlertRefundResult[];
+  /** absent on answers kept before it existed (an idempotent replay answers those as they were) */
+  skipped?: AlertRefundSkip[];
+}
+
+/**
+ * A payment in these states took no money (declined, canceled, never completed): there is
+ * nothing to refund. An authorization (`requires_capture`) and a payment still `processing`
+ * go to the refund path, which explains them (release the authorization; wait).
+ */
+const NOTHING_CAPTURED: ReadonlySet<TxnStatus> = new Set<TxnStatus>([
+  "failed",
+  "canceled",
+  "requires_payment_method",
+  "requires_confirmation",
+  "requires_action",
+]);
+
+/** Why `transaction` has nothing to refund, or null when it goes to the refund path. */
+async function nothingToRefund(kv: Deno.Kv, txnId: string): Promise<AlertRefundSkip | null> {
+  const txn = await getTransaction(kv, txnId);
+  // unknown here (merged into another, say): the refund path finds it or says why
+  if (!txn || !NOTHING_CAPTURED.has(txn.status) || (txn.amount_captured ?? 0) > 0) return null;
+  return {
+    transaction_id: txnId,
+    transaction_status: txn.status,
+    reason: `nothing was captured of ${txnId} (${txn.status}${
+      txn.status === "failed" ? ": declined" : ""
+    }): the alert's rule counts the attempt, but there is no money to refund`,
+  };
 }
 
 /**
@@ -96,8 +139,8 @@ export async function refundAlert(
     // (under its own key); a refund that was refused before and is made now is this request acting
     resume: async (alertId) => {
       const acted = { now: false };
-      const results = await refundEach(p, ctx, alertId, ask, undefined, acted);
-      return { body: { alert_id: alertId, results }, acted: acted.now };
+      const done = await refundEach(p, ctx, alertId, ask, undefined, acted);
+      return { body: { alert_id: alertId, ...done }, acted: acted.now };
     },
   });
   return { ...(res.body as AlertRefunds), replayed: res.replayed };
@@ -127,7 +170,9 @@ async function requestRefunds(
     };
     await auditRefusal(svc.audit, ctx, entry, () => Promise.reject(refusal));
   }
-  const results = await refundEach(p, ctx, id, ask, alert.transactions, { now: false });
+  const { results, skipped } = await refundEach(p, ctx, id, ask, alert.transactions, {
+    now: false,
+  });
   const refundIds = results.map((r) => (r.refund as { id?: string } | undefined)?.id)
     .filter((x): x is string => !!x);
   await svc.audit.commit(ctx, async (op) => {
@@ -147,19 +192,23 @@ async function requestRefunds(
         after: {
           refunds: refundIds,
           results: results.map((r) => [r.transaction_id, r.status]),
+          ...(skipped.length > 0
+            ? { skipped: skipped.map((r) => [r.transaction_id, r.transaction_status]) }
+            : {}),
           ...(ask.confirm_duplicate ? { confirm_duplicate: true } : {}),
         },
         reason: note,
       }],
     };
   });
-  return { alert_id: id, results };
+  return { alert_id: id, results, skipped };
 }
 
 /**
- * One refund per payment, as `POST /refunds` answers it (201, 202) or refuses
- * it (4xx); `acted.now` is set when one of them was made by this call, not
- * answered again from its key.
+ * One refund per payment with money captured, as `POST /refunds` answers it
+ * (201, 202) or refuses it (4xx), and the payments skipped, nothing captured;
+ * `acted.now` is set when one of them was made by this call, not answered
+ * again from its key.
  */
 async function refundEach(
   p: AlertRefundParts,
@@ -168,10 +217,16 @@ async function refundEach(
   ask: AlertRefundAsk,
   transactions: string[] | undefined,
   acted: { now: boolean },
-): Promise<AlertRefundResult[]> {
+): Promise<{ results: AlertRefundResult[]; skipped: AlertRefundSkip[] }> {
   const txns = transactions ?? (await getAlert(p.kv, id)).value?.transactions ?? [];
   const results: AlertRefundResult[] = [];
+  const skipped: AlertRefundSkip[] = [];
   for (const txnId of txns) {
+    const skip = await nothingToRefund(p.kv, txnId);
+    if (skip) {
+      skipped.push(skip);
+      continue;
+    }
     const key = ctx.idempotency_key ? `${ctx.idempotency_key}:${txnId}` : undefined;
     try {
       const r = await p.svc.refunds.createForFraudAlert(
@@ -187,5 +242,5 @@ async function refundEach(
       results.push({ transaction_id: txnId, status: e.status, error: `${e.code}: ${e.message}` });
     }
   }
-  return results;
+  return { results, skipped };
 }

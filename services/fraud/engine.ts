@@ -211,15 +211,15 @@ function reachOf(attempts: Attempt[], pick: Selection, settings: RuleSettingsMap
 
 /**
  * Whether evaluating `pick`'s payments of `h` could need when the customer
- * was created: only a payment at or above new_customer_high_value's smallest
- * amount in its currency can.
+ * was created: only a succeeded payment at or above new_customer_high_value's
+ * smallest amount in its currency can.
  */
 export function needsCustomerAge(settings: RuleSettingsMap, pick: Selection) {
   const s = settings.new_customer_high_value;
   return (h: FraudHistory): boolean => {
     if (!s.enabled) return false;
     return h.attempts.some((a) => {
-      if (!pick.attempt(a)) return false;
+      if (a.o !== "s" || !pick.attempt(a)) return false;
       const min = Math.min(s.amounts[a.c] ?? Infinity, s.watch_amounts[a.c] ?? Infinity);
       return a.a >= min;
     });

@@ -5,7 +5,9 @@
  * floored at 1% of the median, so a run of equal amounts does not make every
  * change infinitely anomalous. The amount must also be at least `min_ratio`
  * times the median (default 3): with three earlier payments the MAD is the
- * smaller of two gaps, and the z-score alone flags ordinary spread.
+ * smaller of two gaps, and the z-score alone flags ordinary spread. Only a
+ * succeeded payment is judged, at the money captured: a declined attempt took
+ * none (README "Fraud detection").
  */
 import { inWindow, levelOf, type RuleInput, signal, windowMs } from "./common.ts";
 import type { Signal } from "../../../domain/fraud.ts";
@@ -23,6 +25,7 @@ export function robustZ(x: number, history: number[]): { z: number; median: numb
 }
 
 export function amountAnomaly({ attempt, history, settings, sorted }: RuleInput): Signal | null {
+  if (attempt.o !== "s") return null;
   const earlier = inWindow(history.attempts, attempt.t, windowMs(settings), sorted)
     .filter((a) => a.o === "s" && a.c === attempt.c && a.k !== attempt.k && a.t < attempt.t);
   if (earlier.length < (settings.extra_at ?? 3)) return null;

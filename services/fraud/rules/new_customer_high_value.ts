@@ -1,11 +1,15 @@
-/** A customer created shortly before a payment at or above the currency's amounts. */
+/**
+ * A customer created shortly before a payment at or above the currency's
+ * amounts, at the money Stripe captured: a declined attempt took none and
+ * counts only where a rule counts failures (README "Fraud detection").
+ */
 import { type RuleInput, signal, windowMs } from "./common.ts";
 import type { Level, Signal } from "../../../domain/fraud.ts";
 
 export function newCustomerHighValue(
   { attempt, customerCreated, settings }: RuleInput,
 ): Signal | null {
-  if (customerCreated === null) return null;
+  if (customerCreated === null || attempt.o !== "s") return null;
   const age = attempt.t - customerCreated;
   if (age < 0 || age > windowMs(settings)) return null;
   const alertAmount = settings.amounts[attempt.c];
