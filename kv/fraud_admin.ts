@@ -100,16 +100,6 @@ export function listSnoozes(
       : null);
 }
 
-/** Whether a snooze of `rule` for `customer` runs past `now`. */
-export async function isSnoozed(
-  kv: Deno.Kv,
-  customer: string,
-  rule: string,
-  now: number,
-): Promise<boolean> {
-  return (await snoozeInForce(kv, customer, rule, now)) !== null;
-}
-
 /** A snooze of `rule` for `customer` that runs past `now`, if any. */
 export async function snoozeInForce(
   kv: Deno.Kv,
@@ -125,6 +115,54 @@ export async function snoozeInForce(
   }
   const rows = await getManyChunked<Snooze>(kv, ids.map((id) => keys.fraudSnooze(id)));
   return rows.find((r) => r.value && Date.parse(r.value.until) > now)?.value ?? null;
+}
+
+/**
+ * Until when (ms) a subject's payments raise nothing of a rule: the latest end of its snoozes,
+ * their `until` or when one was deleted, and the snooze that ended last (`keys.fraudSnoozeQuiet`).
+ */
+export interface SnoozeQuiet {
+  until: number;
+  snooze: string;
+}
+
+export function getSnoozeQuiet(kv: Deno.Kv, subject: string, rule: string) {
+  return kv.get<SnoozeQuiet>(keys.fraudSnoozeQuiet(subject, rule));
+}
+
+/** Writes `quiet` over `read` (checked), kept `keepMs` past its `until` (then KV drops it). */
+export function addSnoozeQuiet(
+  op: Deno.AtomicOperation,
+  read: Deno.KvEntryMaybe<SnoozeQuiet>,
+  subject: string,
+  rule: string,
+  quiet: SnoozeQuiet,
+  now: number,
+  keepMs: number,
+): void {
+  op.check(read);
+  op.set(keys.fraudSnoozeQuiet(subject, rule), quiet, {
+    expireIn: Math.max(1, quiet.until - now + keepMs),
+  });
+}
+
+/**
+ * The time (ms) before which `subject`'s payments raise nothing of `rule`: the latest end of
+ * its snoozes, or the `until` of one in force stored before those ends were kept (read when
+ * `inForce`); -Infinity when none.
+ */
+export async function quietBefore(
+  kv: Deno.Kv,
+  subject: string,
+  rule: string,
+  now: number,
+  inForce = true,
+): Promise<number> {
+  const [quiet, current] = await Promise.all([
+    getSnoozeQuiet(kv, subject, rule),
+    inForce ? snoozeInForce(kv, subject, rule, now) : null,
+  ]);
+  return Math.max(quiet.value?.until ?? -Infinity, current ? Date.parse(current.until) : -Infinity);
 }
 
 // --- sweeps ----------------------------------------------------------------------------

@@ -122,6 +122,11 @@ export const caseKeys = {
     rule,
     id,
   ],
+  /**
+   * a subject's payments made before `until` (ms) raise nothing of the rule: the latest end of
+   * its snoozes (`until`, or when one was deleted), `{ until, snooze }`, kept a while after it
+   */
+  fraudSnoozeQuiet: (subject: string, rule: string) => ["fraud_snooze_quiet", subject, rule],
   fraudSnoozesBySubjectPrefix: (customer: string, rule: string) => [
     "fraud_snoozes_by_subject",
     customer,

@@ -45,7 +45,9 @@ const snoozeCreate = adminRoute({ permission: "fraud.triage" }, {
     "One snooze is in force per customer (or card) and rule: another, whoever asks, is 409 naming it " +
     "(delete it to change it), except the same snooze (customer, rule, `until`, note) sent " +
     "again by whoever made it (a second click), which answers the one in force (201) with " +
-    "nothing written.",
+    "nothing written. Judged by the payment's time: a payment made before the snooze ends " +
+    "(`until`, or when it is deleted) raises nothing of the rule, however late a walk " +
+    "evaluates it; one made after raises as usual.",
   request: {
     body: jsonBody(
       z.object({
@@ -77,6 +79,8 @@ const snoozeDelete = adminRoute({ permission: "fraud.triage" }, {
   path: "/fraud/snoozes/{id}",
   tags,
   summary: "End a snooze now",
+  description: "Payments made from now on raise the rule again; those made while the snooze " +
+    "was in force stay quiet, whenever a walk evaluates them.",
   request: {
     params: idPath(
       [ours("fsz", "a snooze id", "GET /api/admin/payments/fraud/snoozes")],

@@ -4,8 +4,10 @@
  * last `ALERT_MAX_HITS` signals and a count of all, the rule version and a
  * bounded snapshot of the inputs. Raised and grown in one audited commit per
  * subject. A signal of a rule in shadow mode is recorded, never raised; a
- * snoozed rule raises nothing for that customer (or card subject) until the
- * snooze ends.
+ * snoozed rule raises nothing for that customer (or card subject) at a
+ * payment made before the snooze ended (its `until`, or when it was
+ * deleted), however late the payment is evaluated (README "Fraud
+ * detection": workflow).
  */
 import type { AuditInput, AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -25,10 +27,10 @@ import {
   alertCustomers,
   fraudKeys as keys,
   getAlert,
-  isSnoozed,
   MAX_RECORD_CHARS,
+  quietBefore,
 } from "../../kv/fraud.ts";
-import { ruleStillRaises } from "./rule_check.ts";
+import { ruleStillRaises, snoozedAt } from "./rule_check.ts";
 import { judgedBy, notJudged } from "./judged.ts";
 
 export interface AlertTarget {
@@ -108,17 +110,17 @@ export interface RaiseDeps {
   now: () => number;
 }
 
-/** Which of `signals` would add a hit: alert level, live, not snoozed. */
+/** Which of `signals` would add a hit: alert level, live, not at a payment made while snoozed. */
 async function live(d: RaiseDeps, t: AlertTarget, signals: Signal[]) {
   const out: Signal[] = [];
-  const snoozed = new Map<string, boolean>();
+  const quiet = new Map<string, number>();
   for (const s of signals) {
     if (s.level !== "alert" || s.shadow) continue;
     // a customer's snooze, or a card's (its subject, `card:<fingerprint>`)
-    if (!snoozed.has(s.rule)) {
-      snoozed.set(s.rule, await isSnoozed(d.kv, t.subject, s.rule, d.now()));
+    if (!quiet.has(s.rule)) {
+      quiet.set(s.rule, await quietBefore(d.kv, t.subject, s.rule, d.now()));
     }
-    if (snoozed.get(s.rule)) continue;
+    if (snoozedAt(s, quiet.get(s.rule)!)) continue;
     out.push(s);
   }
   return out;
@@ -194,7 +196,8 @@ export async function addRaise(
   const outcome: RaiseOutcome = { raised: 0, hits: 0, alerts: [] };
   for (const [rule, sigs] of byRule) {
     // never under a version, nor past a snooze, that a change (on any isolate) made since
-    if (!(await ruleStillRaises(d.kv, op, rule, sigs, target.subject, nowMs))) continue;
+    const raising = await ruleStillRaises(d.kv, op, rule, sigs, target.subject, nowMs);
+    if (raising.length === 0) continue;
     const openId = await d.kv.get<string>(keys.fraudOpenAlert(target.subject, rule));
     op.check(openId);
     const existing = openId.value ? await getAlert(d.kv, openId.value) : null;
@@ -205,7 +208,14 @@ export async function addRaise(
     // than this commit), and only a raise (checking the open alert, as here) writes it, so
     // nothing more to check in `op`
     const openAlertId = existing?.value?.id ?? null;
-    const { left, held } = await notJudged(d.kv, target.subject, rule, sigs, nowMs, openAlertId);
+    const { left, held } = await notJudged(
+      d.kv,
+      target.subject,
+      rule,
+      raising,
+      nowMs,
+      openAlertId,
+    );
     if (left.length === 0) continue;
     const alert = existing?.value
       ? structuredClone(existing.value)

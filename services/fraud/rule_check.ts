@@ -10,12 +10,14 @@
  *   evaluated under; a rule that moved stops the raise with
  *   `RuleSettingsMoved`, and the walk reads the settings again and evaluates
  *   the batch again (sweep.ts);
- * - the rule's snooze tally (every snooze of the rule writes it): a customer
- *   (or a card subject) snoozed for the rule is not raised, and a snooze made
- *   after the read fails the commit, which is built again.
+ * - the rule's snooze tally (every snooze of the rule, made or deleted,
+ *   writes it): a signal at a payment the customer's (or card subject's)
+ *   snooze of the rule covered, made before it ended, is not raised, and a
+ *   snooze made or deleted after the read fails the commit, which is built
+ *   again.
  */
 import type { RuleName, Signal } from "../../domain/fraud.ts";
-import { fraudKeys as keys, getRuleVersion, snoozeInForce } from "../../kv/fraud.ts";
+import { fraudKeys as keys, getRuleVersion, quietBefore } from "../../kv/fraud.ts";
 import { ruleScope, type Tally } from "./snoozes.ts";
 
 export class RuleSettingsMoved extends Error {
@@ -51,10 +53,10 @@ async function readRule(kv: Deno.Kv, op: Deno.AtomicOperation, rule: RuleName, n
 }
 
 /**
- * Whether `signals` of `rule` may still raise for `subject` (a customer, or a
- * card's `card:<fingerprint>`), checked in `op`: false when the subject is
- * snoozed for the rule; `RuleSettingsMoved` when the rule is no longer at the
- * version they were evaluated under (nothing is committed).
+ * Which of `signals` of `rule` may still raise for `subject` (a customer, or a
+ * card's `card:<fingerprint>`), checked in `op`: none at a payment made before
+ * the subject's snooze of the rule ended; `RuleSettingsMoved` when the rule is
+ * no longer at the version they were evaluated under (nothing is committed).
  */
 export async function ruleStillRaises(
   kv: Deno.Kv,
@@ -63,13 +65,22 @@ export async function ruleStillRaises(
   signals: Signal[],
   subject: string,
   now: number,
-): Promise<boolean> {
+): Promise<Signal[]> {
   const read = await readRule(kv, op, rule, now);
   for (const s of signals) {
     if (s.rule_version !== read.version) {
       throw new RuleSettingsMoved(rule, s.rule_version, read.version);
     }
   }
-  if (!read.snoozes) return true;
-  return (await snoozeInForce(kv, subject, rule, now)) === null;
+  // the tally, checked, covers the snoozes' ends too: every snooze made or deleted writes it
+  const before = await quietBefore(kv, subject, rule, now, read.snoozes);
+  return signals.filter((s) => !snoozedAt(s, before));
+}
+
+/**
+ * Whether `s` is at a payment made before `quietBefore` (a snooze's end): decided by the
+ * payment's Stripe time, so any walk, before or after the snooze ends, decides the same.
+ */
+export function snoozedAt(s: Signal, quietBefore: number): boolean {
+  return Date.parse(s.at) < quietBefore;
 }

@@ -23,7 +23,7 @@ import { createWorkflow, type RefundPort } from "./workflow.ts";
 import { createRuleAdmin, type RuleApprovalKind, type RulePatch, ruleView } from "./rule_admin.ts";
 import { auditRefusal } from "./denied.ts";
 import { inRuleHistory, requestRuleChangeOnce, type RuleRequestParts } from "./rule_requests.ts";
-import { mustKnowSubject } from "./snoozes.ts";
+import { mustKnowSubject } from "./subjects.ts";
 
 export interface FraudServices {
   audit: AuditService;

@@ -1,6 +1,10 @@
 /**
  * Snoozes: a rule raises nothing for a customer, or for a card alert's
- * subject (`card:<fingerprint>`), until `until`, at most a year ahead (README "Fraud detection": workflow). Audited in its commit.
+ * subject (`card:<fingerprint>`), until `until`, at most a year ahead (README
+ * "Fraud detection": workflow). Audited in its commit. Decided by the
+ * payment's time: a payment made before the snooze ended (its `until`, or
+ * when it was deleted) raises nothing of the rule, whenever a walk evaluates
+ * it, so the snooze's end is kept past it (`SNOOZE_KEPT_MS`).
  */
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
@@ -12,16 +16,18 @@ import { keys } from "../../kv/keys.ts";
 import {
   addSnooze,
   addSnoozeDelete,
-  cardSeen,
+  addSnoozeQuiet,
   getSnooze,
+  getSnoozeQuiet,
   listSnoozes as listSnoozePage,
   snoozeInForce,
   type SnoozeQuery,
 } from "../../kv/fraud.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
-import { getAggregates, getCustomer } from "../../kv/customers.ts";
+import { mustKnowSubject } from "./subjects.ts";
 import { auditRefusal } from "./denied.ts";
 import { latestEntryAbout } from "../../kv/audit.ts";
+import { JUDGED_MARGIN_MS, MAX_WINDOW_MS } from "./judged.ts";
 
 /** The longest snooze: a year. */
 export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
@@ -32,6 +38,12 @@ export const MAX_SNOOZE_MS = 365 * 24 * 3600_000;
 export const MAX_ACTIVE_SNOOZES = 20;
 /** Snoozes of one rule in force at once, whoever made them (one person may hold several accounts). */
 export const MAX_RULE_SNOOZES = 50;
+/**
+ * How long a snooze's end is kept after it: a payment made before it is evaluated again only
+ * while a window can hold it (the longest window), or when counted late (the margin), as what
+ * an alert judged is kept (README "Fraud detection": alerts).
+ */
+export const SNOOZE_KEPT_MS = MAX_WINDOW_MS + JUDGED_MARGIN_MS;
 
 /** Whose snoozes a tally counts: an admin's, or a rule's. */
 export const ruleScope = (rule: string) => `rule:${rule}`;
@@ -90,55 +102,6 @@ export async function createSnooze(
 /** An audit target for a snooze's subject: a customer, or a card (`card:<fingerprint>`). */
 function subjectTarget(subject: string) {
   return { type: subject.startsWith("card:") ? "card" : "customer", id: subject };
-}
-
-/**
- * A customer Stripe's webhooks have reported, or a card subject
- * (`card:<fingerprint>`, a card alert's) the service has seen; else 404 (or
- * 422 for a card subject without a fingerprint) naming the body field `path`
- * (a snooze's `body.customer`, an analysis's `body.customer_id`).
- */
-export async function mustKnowSubject(
-  kv: Deno.Kv,
-  subject: string,
-  path = "body.customer",
-): Promise<void> {
-  if (subject.startsWith("card:")) {
-    const fingerprint = subject.slice(5);
-    if (!fingerprint) {
-      throw validationFailed([{
-        path,
-        message: "a card subject is card:<fingerprint>, as a card alert's subject shows it",
-      }]);
-    }
-    if (await cardSeen(kv, fingerprint)) return;
-    throw new AppError("not_found", `no card ${fingerprint}`, {
-      errors: [{
-        path,
-        message: `no card ${fingerprint} is known here (no payment without a customer, no ` +
-          "recent decline, no open alert); give a card alert's subject as GET /api/admin/payments/fraud/alerts " +
-          "shows it, or the cus_… id of a customer",
-      }],
-    });
-  }
-  const [record, aggregates] = await Promise.all([
-    getCustomer(kv, subject),
-    getAggregates(kv, subject),
-  ]);
-  if (record.value || aggregates.value) return;
-  throw unknownCustomer(subject, path);
-}
-
-/** 404: no customer `subject` here, on the body field `path`, with what to send instead. */
-export function unknownCustomer(subject: string, path: string): AppError {
-  return new AppError("not_found", `no customer ${subject}`, {
-    errors: [{
-      path,
-      message: `no customer ${subject} is known here; give the cus_… id of a customer ` +
-        "Stripe's webhooks have reported, or a card alert's subject (card:<fingerprint>) as " +
-        "GET /api/admin/payments/fraud/alerts shows it",
-    }],
-  });
 }
 
 /** `input` by `ctx`'s admin is the request that made `s`: customer, rule, until and note. */
@@ -204,6 +167,21 @@ async function commitSnooze(
       created_at: iso(),
     };
     addSnooze(op, snooze, clock.now());
+    // payments made before it ends raise nothing of the rule, however late they are evaluated
+    const quiet = await getSnoozeQuiet(p.kv, snooze.customer, snooze.rule);
+    const until = Math.max(quiet.value?.until ?? 0, Date.parse(snooze.until));
+    addSnoozeQuiet(
+      op,
+      quiet,
+      snooze.customer,
+      snooze.rule,
+      {
+        until,
+        snooze: snooze.id,
+      },
+      clock.now(),
+      SNOOZE_KEPT_MS,
+    );
     const mark = { id: snooze.id, until: Date.parse(snooze.until) };
     addTally(op, tally, [...tally.active, mark]);
     addTally(op, ofRule, [...ofRule.active, mark]);
@@ -246,6 +224,25 @@ export async function deleteSnooze(p: SnoozeParts, ctx: CallContext, id: string)
     const entry = await getSnooze(kv, id);
     if (!entry.value) throw await goneSnooze(kv, ctx, id);
     addSnoozeDelete(op, entry as Deno.KvEntry<Snooze>);
+    // it ends now: payments made until now stay quiet, later ones raise (its `until` if it ran
+    // out before, a record stored before snoozes expired by themselves)
+    const { customer, rule } = entry.value;
+    const now = p.clock.now();
+    const end = Math.min(Date.parse(entry.value.until), now);
+    const quiet = await getSnoozeQuiet(kv, customer, rule);
+    const other = quiet.value && quiet.value.snooze !== id ? quiet.value.until : 0;
+    addSnoozeQuiet(
+      op,
+      quiet,
+      customer,
+      rule,
+      {
+        until: Math.max(end, other),
+        snooze: id,
+      },
+      now,
+      SNOOZE_KEPT_MS,
+    );
     for (const scope of [entry.value.created_by, ruleScope(entry.value.rule)]) {
       const tally = await tallyOf(kv, scope, p.clock.now());
       addTally(op, tally, tally.active.filter((s) => s.id !== id));
