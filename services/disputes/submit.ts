@@ -10,7 +10,6 @@
  * dispute hook, whichever is first; a definite refusal frees the round, and so
  * does a "try again" (429) on the first send, never on a later one.
  */
-import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
@@ -38,13 +37,7 @@ import { type Attempt, sendSubmission } from "./submit_call.ts";
 import { readBackRefused } from "./read_back.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
-import {
-  auditingRefusals,
-  draftFieldRefused,
-  emptyDraft,
-  refused,
-  resyncHint,
-} from "./refusals.ts";
+import { auditingRefusals, draftFieldRefused, emptyDraft, refused } from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
 
