@@ -39,6 +39,8 @@ export interface CallContext {
   second_factor: boolean;
   /** the client's `Idempotency-Key`, when it sent one */
   idempotency_key?: string;
+  /** the method and path the key came with (`POST /api/admin/payments/refunds`), with the key */
+  idempotency_request?: string;
 }
 
 /** A job's or a CLI's context; `job` is one of domain/system_actors.ts. */

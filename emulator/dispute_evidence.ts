@@ -1,6 +1,6 @@
 import { type Ctx, nowSec, previousAttributes } from "./context.ts";
 import { invalidRequest } from "./errors.ts";
-import { mergeMetadata, optBool, optObject } from "./form.ts";
+import { mergeMetadata, optBool, optObject, type Params } from "./form.ts";
 import { clone, getOr404, type StripeObject } from "./store.ts";
 
 /**
@@ -83,6 +83,42 @@ function checkValue(ctx: Ctx, field: string, value: unknown): string | null {
   return value;
 }
 
+/** The programs of `enhanced_evidence` (the SDK's `DisputeUpdateParams.Evidence.EnhancedEvidence`). */
+const PROGRAMS = new Set([
+  "mastercard_compliance",
+  "visa_compelling_evidence_3",
+  "visa_compliance",
+]);
+
+/**
+ * `evidence[enhanced_evidence]` as Stripe takes it: `""` empties it (it is `Emptyable`);
+ * a hash sets the programs it names and keeps the others (Stripe merges nested hashes).
+ * A program is not `Emptyable`: `""` for one is refused, so a program is taken away only
+ * by emptying `enhanced_evidence`. `fee_acknowledged` is a boolean, as Stripe answers it.
+ */
+function enhancedEvidence(held: Record<string, unknown>, v: unknown): Record<string, unknown> {
+  const param = "evidence[enhanced_evidence]";
+  if (v === "") return {};
+  if (!v || typeof v !== "object" || Array.isArray(v)) {
+    throw invalidRequest(`Invalid object: ${param}`, { param });
+  }
+  const next = { ...held };
+  for (const [program, value] of Object.entries(v as Record<string, unknown>)) {
+    const at = `${param}[${program}]`;
+    if (!PROGRAMS.has(program)) {
+      throw invalidRequest(`Received unknown parameter: ${at}`, { param: at });
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      throw invalidRequest(`Invalid object: ${at}`, { param: at });
+    }
+    const fields: Record<string, unknown> = { ...value };
+    const ack = optBool(fields as Params, "fee_acknowledged");
+    if (ack !== undefined) fields.fee_acknowledged = ack;
+    next[program] = { ...(next[program] as object), ...fields };
+  }
+  return next;
+}
+
 /**
  * `POST /v1/disputes/{id}`: evidence and metadata. As at Stripe, `submit` defaults to true,
  * so evidence is sent to the bank unless `submit=false` stages it; a submitted dispute goes
@@ -97,10 +133,7 @@ export function updateDispute(ctx: Ctx, [id]: string[]): StripeObject {
   if (touchesEvidence) refuseEvidence(ctx, dispute, evidence ? "evidence" : "submit");
   for (const [k, v] of Object.entries(evidence ?? {})) {
     if (k === "enhanced_evidence") {
-      // `""` empties it; an object sets the programs it names
-      dispute.evidence.enhanced_evidence = v === ""
-        ? {}
-        : { ...dispute.evidence.enhanced_evidence, ...(v as Record<string, unknown>) };
+      dispute.evidence.enhanced_evidence = enhancedEvidence(dispute.evidence.enhanced_evidence, v);
       continue;
     }
     dispute.evidence[k] = checkValue(ctx, k, v);

@@ -101,15 +101,18 @@ function closeDispute(ctx: Ctx, [id]: string[]): StripeObject {
     throw invalidRequest(`This dispute is already ${dispute.status.replaceAll("_", " ")}.`);
   }
   const previous = { status: dispute.status, is_charge_refundable: dispute.is_charge_refundable };
-  dispute.status = dispute.status === "warning_needs_response" ? "warning_closed" : "lost";
-  dispute.is_charge_refundable = false;
+  const inquiry = dispute.status === "warning_needs_response";
+  dispute.status = inquiry ? "warning_closed" : "lost";
+  // an inquiry closes without a chargeback: Stripe leaves its charge refundable
+  dispute.is_charge_refundable = inquiry;
   ctx.bus.emit("charge.dispute.closed", dispute, ctx.request, previous);
   return dispute;
 }
 
 /**
  * Settles a dispute the way the card network eventually would (test control). A won
- * chargeback gets its funds back (`funds_reinstated`); a won inquiry simply closes; a lost
+ * chargeback gets its funds back (`funds_reinstated`); a won inquiry simply closes (its
+ * charge still refundable); a lost
  * inquiry becomes a lost chargeback, whose funds are withdrawn then.
  */
 export function resolveDispute(ctx: Ctx, id: string, outcome: "won" | "lost"): StripeObject {
@@ -119,7 +122,9 @@ export function resolveDispute(ctx: Ctx, id: string, outcome: "won" | "lost"): S
   }
   const inquiry = dispute.status.startsWith("warning_");
   const previous = { status: dispute.status, is_charge_refundable: dispute.is_charge_refundable };
-  dispute.is_charge_refundable = false;
+  // a won inquiry closes without a chargeback, its charge still refundable; a lost one
+  // becomes a chargeback, and Stripe refuses every refund of a charge charged back
+  dispute.is_charge_refundable = inquiry && outcome === "won";
   if (inquiry && outcome === "won") dispute.status = "warning_closed";
   else dispute.status = outcome;
   if (inquiry && outcome === "lost") {

@@ -15,6 +15,7 @@
  */
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
+import type { CallContext } from "../domain/actor.ts";
 import { AppError, isTryAgain } from "../core/errors.ts";
 import {
   claim,
@@ -88,6 +89,20 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
+/**
+ * The key's scope for a call (null: it sent no key): the caller, the route, the key, and
+ * the method and path it came with, which a reuse on another request names.
+ */
+export function idempotencyScope(ctx: CallContext, route: string): IdempotencyScope | null {
+  if (ctx.idempotency_key === undefined) return null;
+  return {
+    owner: ctx.actor.id,
+    route,
+    key: ctx.idempotency_key,
+    ...(ctx.idempotency_request !== undefined ? { request: ctx.idempotency_request } : {}),
+  };
+}
+
 /** A stable hash of a request (key order and `undefined` members do not matter). */
 export function requestFingerprint(request: unknown): Promise<string> {
   return Promise.resolve(sha256Hex(JSON.stringify(canonical(request))));
@@ -113,6 +128,7 @@ export async function runIdempotent(
   const fresh: IdempotencyRecord = {
     claim_id: claimId,
     fingerprint,
+    ...(scope.request !== undefined ? { request: scope.request } : {}),
     state: "in_flight",
     response: null,
     error: null,

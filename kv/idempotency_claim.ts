@@ -24,6 +24,8 @@ export interface IdempotencyScope {
   route: string;
   /** the client's key, 1–255 characters */
   key: string;
+  /** the method and path it came with (`POST /api/admin/payments/disputes/dsp_…/accept`) */
+  request?: string;
 }
 
 /** The operation's answer (older records also carry an HTTP status, which is ignored). */
@@ -41,6 +43,8 @@ export interface StoredError {
 export interface IdempotencyRecord {
   claim_id: string;
   fingerprint: string;
+  /** the first request's method and path (records kept before it was: absent) */
+  request?: string;
   state: "in_flight" | "done";
   response: StoredResponse | null;
   error: StoredError | null;
@@ -77,6 +81,26 @@ export function stillHeld(record: IdempotencyRecord, now: number): AppError {
 }
 
 /**
+ * 422 for a key first used with another request: another method or path (another
+ * dispute, another refund) names the first; the same path with another body says so.
+ */
+function keyReused(prior: IdempotencyRecord, fresh: IdempotencyRecord): AppError {
+  const fix = "send a new Idempotency-Key for a new request";
+  const otherPath = prior.request !== undefined && fresh.request !== undefined &&
+    prior.request !== fresh.request;
+  const message = otherPath
+    ? `first used for ${prior.request}, another request than this ${fresh.request}: ${fix}`
+    : prior.request !== undefined && fresh.request !== undefined
+    ? `already used with another body on ${prior.request}: ${fix}`
+    : `already used for another request (another body, or another path): ${fix}`;
+  return new AppError(
+    "idempotency_key_reused",
+    `this Idempotency-Key was ${message}`,
+    { errors: [{ path: "header.idempotency-key", message }] },
+  );
+}
+
+/**
  * What claiming the key found: the key is ours now, the first answer stands, or the first
  * request holds the key and recorded `resource_id` (its action, to answer as it stands).
  */
@@ -102,15 +126,7 @@ export async function claim(
     op.check(existing);
     const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
     if (prior) {
-      if (prior.fingerprint !== fresh.fingerprint) {
-        throw new AppError(
-          "idempotency_key_reused",
-          "this Idempotency-Key was already used for a different request; use a new key for a new request",
-          {
-            errors: [{ path: "header.idempotency-key", message: "already used with another body" }],
-          },
-        );
-      }
+      if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh);
       if (prior.state === "done") {
         if (prior.error) throw replayError(prior.error);
         return { kind: "answered", response: prior.response! };

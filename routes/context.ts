@@ -52,7 +52,9 @@ export function callContext(c: Context<AppEnv>): CallContext {
     actor: { type: "admin", id: principal.admin_id, role: principal.role },
     request: requestMeta(c),
     second_factor: principal.second_factor,
-    ...(key !== undefined ? { idempotency_key: key } : {}),
+    ...(key !== undefined
+      ? { idempotency_key: key, idempotency_request: `${c.req.method} ${c.req.path}` }
+      : {}),
   };
 }
 

@@ -25,7 +25,14 @@ import { byWhom } from "../../domain/actor.ts";
 import { noResponseAllowed } from "../../domain/dispute.ts";
 import { changedFields, type EvidenceDraft } from "../../domain/dispute_evidence.ts";
 import { addDraft, getDispute, getDraft } from "../../kv/disputes.ts";
-import { checkDraft, stageErrorOf, stripeEvidence } from "./evidence_rules.ts";
+import {
+  checkDraft,
+  CLEAR_ENHANCED,
+  clearsEnhanced,
+  stageErrorOf,
+  stripeEvidence,
+} from "./evidence_rules.ts";
+import { readBackRefused } from "./read_back.ts";
 import { noteOvertaken, noteStaged } from "./stage_notes.ts";
 import { type DraftConditions, draftPreconditionError } from "./draft_precondition.ts";
 
@@ -160,27 +167,38 @@ export function createEvidenceDrafts(
     });
   }
 
-  /** One staging call of `draft` (the whole draft, every other field blanked; never submits). */
+  /**
+   * One staging of `draft` (the whole draft, every other field blanked; never submits):
+   * after `CLEAR_ENHANCED` when it carries programs (Stripe merges them into what it holds).
+   */
   async function stageOnce(ctx: CallContext, r: DisputeRecord, draft: EvidenceDraft) {
+    const sends = clearsEnhanced(draft)
+      ? [CLEAR_ENHANCED, stripeEvidence(draft)]
+      : [stripeEvidence(draft)];
     try {
-      const staged: Stripe.Dispute = await deps.stripe.call(
-        (s) =>
-          s.disputes.update(r.stripe_dispute, {
-            evidence: stripeEvidence(draft),
-            submit: false,
-          } as Stripe.DisputeUpdateParams),
-        {
-          label: "disputes.update(submit=false)",
-          refresh: resyncHint(r.id),
-          // the draft is saved; a save of the draft it already is stages it again
-          again: "save the same draft again (PUT …/evidence) to stage it again: the draft is " +
-            "saved here, and staging never submits",
-        },
-      );
-      await svc.applyDispute(ctx, staged);
-      return { dispute: staged };
+      let staged: Stripe.Dispute | null = null;
+      for (const evidence of sends) {
+        staged = await deps.stripe.call(
+          (s) =>
+            s.disputes.update(r.stripe_dispute, {
+              evidence,
+              submit: false,
+            } as Stripe.DisputeUpdateParams),
+          {
+            label: "disputes.update(submit=false)",
+            refresh: resyncHint(r.id),
+            // the draft is saved; a save of the draft it already is stages it again
+            again: "save the same draft again (PUT …/evidence) to stage it again: the draft is " +
+              "saved here, and staging never submits",
+          },
+        );
+      }
+      await svc.applyDispute(ctx, staged!);
+      return { dispute: staged! };
     } catch (e) {
       log.warn("evidence draft saved but not staged at Stripe", { dispute_id: r.id, error: e });
+      // Stripe's word on why (a deadline it says has passed) is recorded, as a sync would
+      await readBackRefused(deps, svc.applyDispute, ctx, r, e);
       return stageErrorOf(e, r.id);
     }
   }

@@ -7,6 +7,7 @@
  * 150,000-character total. Every problem is named by its field, so one answer
  * lists all of them.
  */
+import type Stripe from "stripe";
 import { z } from "zod";
 import { AppError, type FieldError } from "../../core/errors.ts";
 import { fieldErrors } from "../../core/field_errors.ts";
@@ -150,9 +151,23 @@ export function checkDraft(body: unknown): CheckedDraft {
 }
 
 /**
+ * The programs of `enhanced_evidence`, as the pinned SDK's
+ * `DisputeUpdateParams.Evidence.EnhancedEvidence` names them.
+ */
+export const ENHANCED_PROGRAMS = [
+  "mastercard_compliance",
+  "visa_compelling_evidence_3",
+  "visa_compliance",
+] as const satisfies readonly (keyof Stripe.DisputeUpdateParams.Evidence.EnhancedEvidence)[];
+
+/**
  * The `evidence` parameter for Stripe: the whole draft, and `""` for every
  * field not in it (Stripe keeps what is not sent), `enhanced_evidence`
- * included, so what Stripe holds, and submits, is exactly the draft.
+ * included. Stripe merges the programs of an `enhanced_evidence` sent into
+ * those it holds, and only `enhanced_evidence` as a whole can be blanked
+ * (`Emptyable` in the SDK; a program is not), so a draft carrying programs is
+ * sent after `CLEAR_ENHANCED` (`clearsEnhanced`): then what Stripe holds, and
+ * submits, is exactly the draft (README, "What Stripe holds").
  */
 export function stripeEvidence(draft: EvidenceDraft): Record<string, unknown> {
   const out: Record<string, unknown> = { ...draft };
@@ -162,7 +177,35 @@ export function stripeEvidence(draft: EvidenceDraft): Record<string, unknown> {
   return out;
 }
 
-/** Whether the evidence Stripe answered with holds the draft's classic fields and nothing else. */
+/** The `evidence` parameter that takes away every program Stripe holds. */
+export const CLEAR_ENHANCED: Record<string, unknown> = { enhanced_evidence: "" };
+
+/** Whether `stripeEvidence(draft)` is sent after `CLEAR_ENHANCED`: it carries programs. */
+export function clearsEnhanced(draft: EvidenceDraft): boolean {
+  return draft.enhanced_evidence !== undefined;
+}
+
+/** Nothing set: Stripe answers `null` (or `""`) for what was never set, or an empty hash. */
+function pruned(v: unknown): unknown {
+  if (v === null || v === undefined || v === "") return undefined;
+  if (Array.isArray(v)) return v.length ? v.map((x) => pruned(x) ?? null) : undefined;
+  if (typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => [k, pruned(x)] as const)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return entries.length ? Object.fromEntries(entries) : undefined;
+  }
+  // a boolean or number Stripe may answer as text (form-encoded values) is the same value
+  return String(v);
+}
+
+/** Whether Stripe's `enhanced_evidence` holds exactly the draft's programs and values. */
+function sameEnhanced(held: unknown, draft: unknown): boolean {
+  return JSON.stringify(pruned(held) ?? null) === JSON.stringify(pruned(draft) ?? null);
+}
+
+/** Whether the evidence Stripe answered with holds the draft's fields and nothing else. */
 export function stripeHoldsDraft(
   evidence: Record<string, unknown> | null | undefined,
   draft: EvidenceDraft,
@@ -173,7 +216,7 @@ export function stripeHoldsDraft(
     const held = evidence[f];
     const id = held && typeof held === "object" ? (held as { id?: unknown }).id : held;
     return (id === "" || id === undefined ? null : id) === (d[f] ?? null);
-  });
+  }) && sameEnhanced(evidence.enhanced_evidence, draft.enhanced_evidence);
 }
 
 /**

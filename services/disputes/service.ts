@@ -21,7 +21,7 @@ import type { CursorSealer } from "../../kv/pagination.ts";
 import type { DisputeChangeHook } from "../ingest/mod.ts";
 import { getDispute } from "../../kv/disputes.ts";
 import type { DisputeRecord } from "../../domain/dispute.ts";
-import { requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import { idempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { createDisputeApplier } from "./apply.ts";
 import { createEvidenceDrafts } from "./evidence.ts";
@@ -122,9 +122,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
    */
   async function submit(ctx: CallContext, id: string) {
     const r = await load(id);
-    const scope = ctx.idempotency_key === undefined
-      ? null
-      : { owner: ctx.actor.id, route: "POST /disputes/{id}/submit", key: ctx.idempotency_key };
+    const scope = idempotencyScope(ctx, "POST /disputes/{id}/submit");
     const res = await runIdempotent(kv, clock, scope, await requestFingerprint({ id: r.id }), {
       run: async (binding) => {
         const submitted = await submitter.submit(ctx, r.id, binding);
@@ -183,9 +181,7 @@ export function createDisputeService(deps: Deps, svc: DisputeServices) {
   /** POST /disputes/{id}/accept, wrapped by the client's Idempotency-Key when sent. */
   async function accept(ctx: CallContext, id: string, note: string) {
     const r = await load(id);
-    const scope = ctx.idempotency_key === undefined
-      ? null
-      : { owner: ctx.actor.id, route: "POST /disputes/{id}/accept", key: ctx.idempotency_key };
+    const scope = idempotencyScope(ctx, "POST /disputes/{id}/accept");
     // the key keeps only the dispute's id (the whole detail outgrows a KV value, as on submit);
     // a replay answers the accept as it stands: closed, closing, or the request waiting
     let answer: Awaited<ReturnType<typeof acceptAnswer>> | null = null;

@@ -10,19 +10,18 @@
  * dispute hook, whichever is first; a definite refusal frees the round, and so
  * does a "try again" (429) on the first send, never on a later one.
  */
-import type Stripe from "stripe";
 import type { Deps } from "../deps.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { systemContext } from "../../domain/actor.ts";
 import { SUBMIT_RECONCILE_ACTOR } from "../../domain/system_actors.ts";
 import type { IdFactory } from "../../core/ids.ts";
-import { AppError, notFound } from "../../core/errors.ts";
+import { notFound } from "../../core/errors.ts";
 import { holdsEvidence } from "../../domain/dispute_evidence.ts";
-import { classifyStripeFailure, stripeOutcome, type StripePriority } from "../stripe/mod.ts";
 import { stripeRequestId } from "../stripe/mod.ts";
 import { RECONCILE_AFTER_MS, SAME_KEY_WINDOW_MS } from "../refunds/mod.ts";
 import {
+  deadlineRefusal,
   type DisputeRecord,
   isClosedStatus,
   phaseOf,
@@ -34,25 +33,13 @@ import { getDispute, getDraft } from "../../kv/disputes.ts";
 import { addJob } from "../../kv/jobs.ts";
 import { addJobRemoval } from "../../kv/refunds.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
-import { stripeEvidence } from "./evidence_rules.ts";
+import { type Attempt, sendSubmission } from "./submit_call.ts";
+import { readBackRefused } from "./read_back.ts";
 import type { DisputeApplier } from "./apply.ts";
 import { disputeChanged } from "./record_change.ts";
-import {
-  auditingRefusals,
-  draftFieldRefused,
-  emptyDraft,
-  refused,
-  resyncHint,
-} from "./refusals.ts";
+import { auditingRefusals, draftFieldRefused, emptyDraft, refused } from "./refusals.ts";
 
 export const DISPUTE_SUBMIT_RECONCILE_JOB = "dispute.reconcile_submission";
-
-type Attempt =
-  | { kind: "answered"; dispute: Stripe.Dispute }
-  | { kind: "refused"; error: AppError }
-  /** 429 / `lock_timeout`: Stripe did nothing now, which says nothing about an earlier send */
-  | { kind: "try_again"; error: AppError }
-  | { kind: "unknown"; error: unknown };
 
 interface Submitter {
   deps: Deps;
@@ -152,37 +139,6 @@ function recordSubmission(
   });
 }
 
-async function callStripe(
-  s: Submitter,
-  r: DisputeRecord,
-  priority: StripePriority,
-): Promise<Attempt> {
-  const draft = await getDraft(s.deps.kv, r.id) ?? {};
-  const key = r.submission!.stripe_idempotency_key;
-  try {
-    const dispute = await s.deps.stripe.call(
-      (s) =>
-        s.disputes.update(r.stripe_dispute, {
-          evidence: stripeEvidence(draft),
-          submit: true,
-        } as Stripe.DisputeUpdateParams, { idempotencyKey: key }),
-      { priority, label: "disputes.update(submit=true)", refresh: resyncHint(r.id) },
-    );
-    return { kind: "answered", dispute };
-  } catch (error) {
-    if (stripeOutcome(error) === "definite" && error instanceof AppError) {
-      return classifyStripeFailure(error) === "try_again"
-        ? { kind: "try_again", error }
-        : { kind: "refused", error };
-    }
-    s.deps.log.warn("dispute submission outcome unknown; left to reconciliation", {
-      dispute_id: r.id,
-      error,
-    });
-    return { kind: "unknown", error };
-  }
-}
-
 /** Frees the round: Stripe refused (or never received) the submission, as `requestId` showed. */
 function release(
   s: Submitter,
@@ -256,8 +212,15 @@ async function submit(
   );
   // the first submit's submission (settled, or still waiting for Stripe): never sent again here
   if (again) return r;
-  const attempt = await callStripe(s, r, "interactive");
+  const attempt = await sendSubmission(s.deps, r, "interactive");
   await settle(s, ctx, r, attempt, true);
+  if (attempt.kind === "refused") {
+    // Stripe's word on why (a deadline it says has passed): recorded, and answered as ours
+    await readBackRefused(s.deps, s.svc.applyDispute, ctx, r, attempt.error);
+    const now = (await getDispute(s.deps.kv, id)).value;
+    const late = now && deadlineRefusal(now, s.deps.clock.now());
+    if (late) throw refused(id, `${late}: Stripe refused the submission for it`);
+  }
   if (attempt.kind === "refused" || attempt.kind === "try_again") throw attempt.error;
   return (await getDispute(s.deps.kv, id)).value ?? r;
 }
@@ -276,7 +239,7 @@ async function reconcileOne(
     s.deps.clock.now() - Date.parse(r.submission.sent_at ?? r.submission.requested_at) <
       SAME_KEY_WINDOW_MS
   ) {
-    const attempt = await callStripe(s, r, "background");
+    const attempt = await sendSubmission(s.deps, r, "background");
     // an earlier send's outcome is unknown: a "try again" now leaves it for the next run
     await settle(s, ctx, r, attempt, false);
     return attempt.kind === "answered"

@@ -23,6 +23,7 @@ import { getTransaction } from "../../kv/transactions.ts";
 import type { TxnStatus } from "../../domain/transaction.ts";
 import {
   type IdempotencyBinding,
+  idempotencyScope,
   requestFingerprint,
   runIdempotent,
 } from "../../kv/idempotency.ts";
@@ -127,9 +128,7 @@ export async function refundAlert(
   id: string,
   input: AlertRefundAsk,
 ): Promise<AlertRefunds & { replayed: boolean }> {
-  const scope = ctx.idempotency_key === undefined
-    ? null
-    : { owner: ctx.actor.id, route: ROUTE, key: ctx.idempotency_key };
+  const scope = idempotencyScope(ctx, ROUTE);
   // `confirm_duplicate: false` is the default: the same body as none (and as before it existed)
   const ask = { note: input.note, ...(input.confirm_duplicate ? { confirm_duplicate: true } : {}) };
   const fingerprint = await requestFingerprint({ id, ...ask });

@@ -8,7 +8,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
-import type { IdempotencyScope } from "../../kv/idempotency.ts";
+import { type IdempotencyScope, idempotencyScope } from "../../kv/idempotency.ts";
 import type { RefundSettlementHook } from "../ingest/mod.ts";
 import { notFound } from "../../core/errors.ts";
 import { getRefund } from "../../kv/refunds.ts";
@@ -50,9 +50,7 @@ export interface ServiceParts {
 }
 
 export function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
-  return ctx.idempotency_key === undefined
-    ? null
-    : { owner: ctx.actor.id, route, key: ctx.idempotency_key };
+  return idempotencyScope(ctx, route);
 }
 
 export async function resume(p: ServiceParts, id: string) {

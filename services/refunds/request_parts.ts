@@ -52,6 +52,7 @@ export async function loadTransaction(kv: Deno.Kv, id: string, field?: string): 
  * (`is_charge_refundable: false`: a chargeback, while it is decided and after,
  * won or lost); asking would only fail there (README, "Disputes", Money). A
  * record stored without the field is unknown: blocking while open, as before.
+ * An inquiry closed without a chargeback (`warning_closed`) never blocks.
  * Each dispute read is checked at commit. `read`: the transaction's disputes
  * when already read.
  */
@@ -66,6 +67,9 @@ export async function assertChargeRefundable(
     const refundable = d.value.is_charge_refundable as boolean | undefined;
     const closed = isClosedStatus(d.value.status);
     if (refundable === true || (refundable === undefined && closed)) continue;
+    // an inquiry closed without a chargeback leaves the charge refundable, whatever an
+    // older record kept of Stripe's flag (README, "Disputes", Money)
+    if (d.value.status === "warning_closed") continue;
     throw new AppError("charge_not_refundable", notRefundableWhy(txnId, d.value), {
       extra: { dispute_id: d.value.id, dispute_status: d.value.status },
     });
@@ -98,14 +102,14 @@ function notRefundableWhy(txnId: string, d: DisputeRecord): string {
       whileOpen(d);
   }
   const instead = d.status === "won"
-    ? "the dispute was decided for you and the funds are back; to return money to the " +
-      "customer, pay it some other way than a refund of this charge"
+    ? "the dispute was won and the funds are back with you: return money to the customer " +
+      "some other way than a refund of this charge"
     : d.status === "lost"
-    ? "the customer already got the disputed amount back through the chargeback"
-    : "Stripe refuses any refund of it";
-  return `the charge of ${txnId} is not refundable: Stripe keeps it so after ${which} ` +
-    "(is_charge_refundable: false) and refuses every refund of it, whatever the dispute's " +
-    `outcome; ${instead}`;
+    ? "the dispute was lost: the customer already got the disputed amount back through the " +
+      "chargeback, so there is nothing left to refund"
+    : "return money to the customer some other way than a refund of this charge";
+  return `the charge of ${txnId} is not refundable: Stripe refuses every refund of a charge ` +
+    `charged back, as after ${which} (is_charge_refundable: false); ${instead}`;
 }
 
 /**

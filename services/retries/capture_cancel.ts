@@ -8,7 +8,12 @@ import type { Deps } from "../deps.ts";
 import type { CancellationReason } from "../../domain/authorization.ts";
 import type { CallContext } from "../../domain/actor.ts";
 import { notFound } from "../../core/errors.ts";
-import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import {
+  type IdempotencyScope,
+  idempotencyScope,
+  requestFingerprint,
+  runIdempotent,
+} from "../../kv/idempotency.ts";
 import {
   type AuthorizationAction,
   clearInCallMark,
@@ -36,11 +41,10 @@ async function finishAuthorization(
 ) {
   const { kv, clock, authorizations } = p;
   const fingerprint = await requestFingerprint({ txnId, ...req });
-  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined ? null : {
-    owner: ctx.actor.id,
-    route: `POST /transactions/{id}/${req.kind}`,
-    key: ctx.idempotency_key,
-  };
+  const scope: IdempotencyScope | null = idempotencyScope(
+    ctx,
+    `POST /transactions/{id}/${req.kind}`,
+  );
   const view = (a: AuthorizationAction) => ({ body: authorizationView(a) });
   let repeated = false;
   const r = await runIdempotent(kv, clock, scope, fingerprint, {

@@ -16,7 +16,12 @@ import type { AuditService } from "../audit/mod.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
-import { type IdempotencyScope, requestFingerprint, runIdempotent } from "../../kv/idempotency.ts";
+import {
+  type IdempotencyScope,
+  idempotencyScope,
+  requestFingerprint,
+  runIdempotent,
+} from "../../kv/idempotency.ts";
 import type { Job, JobHandler } from "../../kv/jobs.ts";
 import { getRetry, listRetries, type RetryFilters, type RetryRecord } from "../../kv/retries.ts";
 import { type RetryView, retryView } from "./views.ts";
@@ -179,9 +184,7 @@ async function create(
 ): Promise<RetryResult> {
   const { kv, clock } = p;
   const fingerprint = await requestFingerprint({ route: "create", ...input });
-  const scope: IdempotencyScope | null = ctx.idempotency_key === undefined
-    ? null
-    : { owner: ctx.actor.id, route: "POST /retries", key: ctx.idempotency_key };
+  const scope: IdempotencyScope | null = idempotencyScope(ctx, "POST /retries");
   const resend: Resend = { saved: null };
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
     run: (binding) => attempt(p, ctx, input, binding, resend),
