@@ -16,6 +16,7 @@ import { AppError, notFound } from "../../core/errors.ts";
 import { ALERT_MAX_REFUNDS, fraudKeys as keys, getAlert } from "../../kv/fraud.ts";
 import {
   type IdempotencyBinding,
+  processingIn,
   requestFingerprint,
   runIdempotent,
 } from "../../kv/idempotency.ts";
@@ -31,6 +32,8 @@ export interface RefundPort {
       confirm_duplicate?: boolean;
     },
   ): Promise<RefundResult>;
+  /** a refund as it stands (what GET /refunds/{id} answers) */
+  get(id: string): Promise<RefundResult["refund"]>;
   /**
    * why `ctx` may not resolve the alert legitimate (409: refunds it would void that `ctx` may
    * not decide), or null
@@ -99,8 +102,26 @@ export async function refundAlert(
       const results = await refundEach(p, ctx, alertId, ask, undefined, acted);
       return { body: { alert_id: alertId, results }, acted: acted.now };
     },
+    inProgress: (stored) => refundsAsTheyStand(p, stored.body as AlertRefunds),
   });
   return { ...(res.body as AlertRefunds), replayed: res.replayed };
+}
+
+/**
+ * A stored answer sent again: its refunds answered `202 processing` (Stripe's outcome unknown
+ * then) as they stand now, each as `POST /refunds` answers it, the key's answer once none is
+ * `processing` (README "A first session"); null when none was, the answer being final.
+ */
+async function refundsAsTheyStand(p: AlertRefundParts, answer: AlertRefunds) {
+  const processing = (r: AlertRefundResult) => processingIn({ body: r.refund ?? null });
+  if (!answer.results?.some((r) => processing(r) !== null)) return null;
+  const results: AlertRefundResult[] = [];
+  for (const r of answer.results) {
+    const id = processing(r);
+    const refund = id === null ? null : await p.svc.refunds.get(id);
+    results.push(refund ? { ...r, status: isUndecided(refund.status) ? 202 : 201, refund } : r);
+  }
+  return { body: { ...answer, results }, settled: results.every((r) => processing(r) === null) };
 }
 
 async function requestRefunds(
