@@ -12,6 +12,10 @@
  * Until the dead claim's lease runs out, a route that can read its action back
  * (`asItStands`) answers it as it stands, as the same request sent without a key
  * would be; the claim module (kv/idempotency_claim.ts) answers the rest 409.
+ * A stored answer of an action still in progress (a `202`: Stripe's outcome not
+ * known yet) is no final answer either: sent again, the key answers the action as
+ * it stands (`inProgress`), and once it is settled that answer is the key's
+ * (README "A first session").
  */
 import { sha256Hex } from "../core/encoding.ts";
 import type { Clock } from "../core/clock.ts";
@@ -25,6 +29,7 @@ import {
   type IdempotencyRecord,
   type IdempotencyScope,
   recordKey,
+  restate,
   stillHeld,
   type StoredResponse,
 } from "./idempotency_claim.ts";
@@ -63,6 +68,13 @@ export interface IdempotentRun {
    * nothing to answer from yet (409 with the lease left). Without it such a request is 409.
    */
   asItStands?(resourceId: string): Promise<StandingResponse | null>;
+  /**
+   * A stored answer sent again: when it is of an action that was still in progress then (a
+   * `202`, such as a refund `processing`), the action as it stands now, read only (what GET
+   * answers, in the shape of `run`'s answer); `settled`: no longer in progress, and this
+   * answer becomes the key's. null: the stored answer is final and is replayed as stored.
+   */
+  inProgress?(stored: StoredResponse): Promise<StandingResponse | null>;
 }
 
 /** What `asItStands` answers: the action as it stands, and whether it is settled. */
@@ -77,6 +89,16 @@ export interface IdempotentResult extends StoredResponse {
    * `Idempotent-Replayed: true`
    */
   replayed: boolean;
+}
+
+/**
+ * The id of the action a stored answer shows still `processing` (its `{id, status}`: a refund,
+ * a retry attempt, a capture or cancel answered `202` while Stripe's outcome was unknown), for
+ * `inProgress` to read back; null when the answer shows none.
+ */
+export function processingIn(stored: StoredResponse): string | null {
+  const body = stored.body as { id?: unknown; status?: unknown } | null;
+  return body?.status === "processing" && typeof body.id === "string" ? body.id : null;
 }
 
 function canonical(value: unknown): unknown {
@@ -138,7 +160,13 @@ export async function runIdempotent(
     expires_at: now + IDEMPOTENCY_RETENTION_MS,
   };
   const claimed = await claim(kv, key, fresh, work.asItStands !== undefined);
-  if (claimed.kind === "answered") return { ...claimed.response, replayed: true };
+  if (claimed.kind === "answered") {
+    const standing = await work.inProgress?.(claimed.response) ?? null;
+    if (standing === null) return { ...claimed.response, replayed: true };
+    const { settled, ...response } = standing;
+    if (settled) await restate(kv, key, claimed.claimId, response);
+    return { ...response, replayed: true };
+  }
   if (claimed.kind === "held") {
     // the first request holds the key but recorded its action: answered as it stands
     const standing = await work.asItStands!(claimed.record.resource_id);

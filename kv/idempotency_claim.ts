@@ -106,7 +106,7 @@ function keyReused(prior: IdempotencyRecord, fresh: IdempotencyRecord): AppError
  */
 export type Claim =
   | { kind: "claimed"; prior: IdempotencyRecord | null }
-  | { kind: "answered"; response: StoredResponse }
+  | { kind: "answered"; response: StoredResponse; claimId: string }
   | { kind: "held"; record: IdempotencyRecord & { resource_id: string } };
 
 /**
@@ -129,7 +129,7 @@ export async function claim(
       if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh);
       if (prior.state === "done") {
         if (prior.error) throw replayError(prior.error);
-        return { kind: "answered", response: prior.response! };
+        return { kind: "answered", response: prior.response!, claimId: prior.claim_id };
       }
       if (prior.lease_until > now) {
         const resourceId = prior.resource_id;
@@ -189,6 +189,30 @@ export async function finish(
         resource_id: outcome.resource_id ?? current.value.resource_id,
       };
       op.set(key, done, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    }, { attempts: 5 });
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === "conflict")) throw e;
+  }
+}
+
+/**
+ * Replaces the stored answer of an action that was still in progress when it was given by the
+ * action's settled answer (README "A first session": once settled, that answer is the key's).
+ * Kept only while the key still holds `claimId`'s answer; a lost race leaves it to the next
+ * replay, which reads the same settled action.
+ */
+export async function restate(
+  kv: Deno.Kv,
+  key: Deno.KvKey,
+  claimId: string,
+  response: StoredResponse,
+): Promise<void> {
+  try {
+    await commitChecked(kv, async (op) => {
+      const current = await kv.get<IdempotencyRecord>(key);
+      const record = current.value;
+      if (record?.claim_id !== claimId || record.state !== "done" || record.error) return;
+      op.check(current).set(key, { ...record, response }, { expireIn: IDEMPOTENCY_RETENTION_MS });
     }, { attempts: 5 });
   } catch (e) {
     if (!(e instanceof AppError && e.code === "conflict")) throw e;

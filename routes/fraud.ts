@@ -173,7 +173,8 @@ const refund = adminRoute({ permission: "refunds.create", secondFactor: true }, 
         .optional().openapi({
           param: { name: "idempotency-key", in: "header" },
           description: "same key + same body replays the first answer " +
-            "(`Idempotent-Replayed: true`); a different body is 422 `idempotency_key_reused`",
+            "(`Idempotent-Replayed: true`; a refund `processing` in it as it stands, the key's " +
+            "answer once settled); a different body is 422 `idempotency_key_reused`",
         }),
     }),
     body: jsonBody(

@@ -97,7 +97,9 @@ const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
     .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
       param: { name: "idempotency-key", in: "header" },
-      description: "same key + same body replays the first answer; a different body is refused",
+      description: "same key + same body replays the first answer (one showing the attempt " +
+        "`processing`: the attempt as it stands, the key's answer once settled); a different body " +
+        "is refused",
     }),
 });
 

@@ -24,6 +24,7 @@ import type { TxnStatus } from "../../domain/transaction.ts";
 import {
   type IdempotencyBinding,
   idempotencyScope,
+  processingIn,
   requestFingerprint,
   runIdempotent,
 } from "../../kv/idempotency.ts";
@@ -39,6 +40,8 @@ export interface RefundPort {
       confirm_duplicate?: boolean;
     },
   ): Promise<RefundResult>;
+  /** a refund as it stands (what GET /refunds/{id} answers) */
+  get(id: string): Promise<RefundResult["refund"]>;
   /**
    * why `ctx` may not resolve the alert legitimate (409: refunds it would void that `ctx` may
    * not decide), or null
@@ -141,8 +144,26 @@ export async function refundAlert(
       const done = await refundEach(p, ctx, alertId, ask, undefined, acted);
       return { body: { alert_id: alertId, ...done }, acted: acted.now };
     },
+    inProgress: (stored) => refundsAsTheyStand(p, stored.body as AlertRefunds),
   });
   return { ...(res.body as AlertRefunds), replayed: res.replayed };
+}
+
+/**
+ * A stored answer sent again: its refunds answered `202 processing` (Stripe's outcome unknown
+ * then) as they stand now, each as `POST /refunds` answers it, the key's answer once none is
+ * `processing` (README "A first session"); null when none was, the answer being final.
+ */
+async function refundsAsTheyStand(p: AlertRefundParts, answer: AlertRefunds) {
+  const processing = (r: AlertRefundResult) => processingIn({ body: r.refund ?? null });
+  if (!answer.results?.some((r) => processing(r) !== null)) return null;
+  const results: AlertRefundResult[] = [];
+  for (const r of answer.results) {
+    const id = processing(r);
+    const refund = id === null ? null : await p.svc.refunds.get(id);
+    results.push(refund ? { ...r, status: isUndecided(refund.status) ? 202 : 201, refund } : r);
+  }
+  return { body: { ...answer, results }, settled: results.every((r) => processing(r) === null) };
 }
 
 async function requestRefunds(

@@ -13,6 +13,7 @@ import { replayedDecision } from "./decided.ts";
 import { refundDetail } from "./views.ts";
 import {
   asItStands,
+  inProgress,
   type RefundResult,
   resume,
   scopeOf,
@@ -67,6 +68,7 @@ export async function approve(
       },
       resume: (id) => resume(p, id),
       asItStands: (id) => asItStands(p, id),
+      inProgress: (stored) => inProgress(p, stored),
     }).catch(async (error) => {
       if (isKeyReused(error)) {
         await auditIfRefused(p.svc.audit, ctx, "refund.approve", target, error);

@@ -8,7 +8,12 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { AuditService } from "../audit/mod.ts";
 import type { IdFactory } from "../../core/ids.ts";
 import type { CursorSealer } from "../../kv/pagination.ts";
-import { type IdempotencyScope, idempotencyScope } from "../../kv/idempotency.ts";
+import {
+  type IdempotencyScope,
+  idempotencyScope,
+  processingIn,
+  type StoredResponse,
+} from "../../kv/idempotency.ts";
 import type { RefundSettlementHook } from "../ingest/mod.ts";
 import { notFound } from "../../core/errors.ts";
 import { getRefund } from "../../kv/refunds.ts";
@@ -68,6 +73,16 @@ export async function asItStands(p: ServiceParts, id: string) {
   const record = (await getRefund(p.kv, id)).value;
   if (!record) return null;
   return { body: refundDetail(record, p.clock.now()), settled: record.status !== "processing" };
+}
+
+/**
+ * A key's stored answer sent again: while it shows the refund `processing` (Stripe's outcome
+ * was unknown when it was given), the refund as it stands now, the key's answer once settled
+ * (README "A first session"); any other stored answer is final (null).
+ */
+export function inProgress(p: ServiceParts, stored: StoredResponse) {
+  const id = processingIn(stored);
+  return id === null ? Promise.resolve(null) : asItStands(p, id);
 }
 
 export function toResult(

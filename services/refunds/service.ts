@@ -17,6 +17,7 @@
 import type { Deps } from "../deps.ts";
 import {
   asItStands,
+  inProgress,
   type RefundResult,
   type RefundServices,
   resume,
@@ -85,6 +86,7 @@ async function create(
         },
         resume: (id) => resume(p, id),
         asItStands: (id) => asItStands(p, id),
+        inProgress: (stored) => inProgress(p, stored),
       }),
     );
   } catch (error) {

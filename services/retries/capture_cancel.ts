@@ -11,6 +11,7 @@ import { notFound } from "../../core/errors.ts";
 import {
   type IdempotencyScope,
   idempotencyScope,
+  processingIn,
   requestFingerprint,
   runIdempotent,
 } from "../../kv/idempotency.ts";
@@ -76,6 +77,13 @@ async function finishAuthorization(
       // closed because Stripe asked to try again: nothing to answer, the key acts once free
       if (a.status === "failed" && a.failure_code === NOT_SENT_CODE) return null;
       return { ...view(repeatAnswer(a, ctx)), settled: a.status !== "processing" };
+    },
+    // a stored 202 (the action `processing`: Stripe's outcome unknown then) sent again: the
+    // action as it stands now, as GET /authorizations/{id} shows it; the key's once settled
+    inProgress: async (stored) => {
+      const id = processingIn(stored);
+      const a = id === null ? null : (await getAuthorizationAction(kv, id)).value;
+      return a ? { ...view(a), settled: a.status !== "processing" } : null;
     },
   });
   return { action: r.body as AuthorizationView, replayed: r.replayed || repeated };

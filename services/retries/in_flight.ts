@@ -1,12 +1,15 @@
 /**
  * An attempt in flight (README "Retrying failed payments"): its reconciliation
  * job and when it looks, how long the payment waits at the latest, and the 409
- * a retry of the same payment meets meanwhile.
+ * a retry of the same payment meets meanwhile, and the attempt as it stands for a
+ * key's stored answer that showed it in flight.
  */
 import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { getRetry } from "../../kv/retries.ts";
+import { processingIn, type StoredResponse } from "../../kv/idempotency.ts";
 import { retryConflict } from "./retryable.ts";
+import { retryView } from "./views.ts";
 
 export const RETRY_RECONCILE_JOB = "retry.reconcile";
 /** reconciliation first looks after this long: beyond any Stripe call's timeout */
@@ -52,4 +55,15 @@ export async function inFlight(
       },
     ),
   );
+}
+
+/**
+ * A key's stored answer sent again: while it shows the attempt `processing` (Stripe's outcome
+ * was unknown when it was given), the attempt as it stands now (what GET answers), the key's
+ * answer once settled (README "A first session", honoured on retries as on refunds).
+ */
+export async function attemptInProgress(kv: Deno.Kv, stored: StoredResponse) {
+  const id = processingIn(stored);
+  const r = id === null ? null : (await getRetry(kv, id)).value;
+  return r ? { body: retryView(r), settled: r.status !== "processing" } : null;
 }

@@ -30,7 +30,7 @@ export { authorizationView, retryView } from "./views.ts";
 export type { AuthorizationView, RetryView } from "./views.ts";
 import { createRetryRequests } from "./request.ts";
 import type { CreateRetryInput } from "./attempt_record.ts";
-import { RETRY_RECONCILE_JOB, RETRY_SETTLED_WITHIN_MS } from "./in_flight.ts";
+import { attemptInProgress, RETRY_RECONCILE_JOB, RETRY_SETTLED_WITHIN_MS } from "./in_flight.ts";
 import { createRetryConfirmer, type RetryHooks } from "./confirm.ts";
 import { NOT_SENT_CODE } from "../../domain/retry.ts";
 import { createRetryReconciler } from "./reconcile.ts";
@@ -189,6 +189,7 @@ async function create(
   const r = await runIdempotent(kv, clock, scope, fingerprint, {
     run: (binding) => attempt(p, ctx, input, binding, resend),
     resume: (id) => resume(p, ctx, id, resend),
+    inProgress: (stored) => attemptInProgress(kv, stored),
   });
   return { retry: r.body as RetryView, replayed: r.replayed };
 }
