@@ -139,13 +139,14 @@ const VerifyQuery = z.object({
   full: z.enum(["true", "false"], { error: "full must be true or false" }).optional().openapi({
     param: { name: "full", in: "query" },
     description: "walk every entry and check the filter indexes against them (default: " +
-      "from the last checkpoint a verify confirmed)",
+      "from the last checkpoint a verify confirmed; from the chain's start with `expect_seq`)",
   }),
   expect_seq: wholeNumberQuery("expect_seq", {
     min: 0,
     example: 0,
-    description: "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
-      "start, whose hash is 64 zeros)",
+    description: "seq of a checkpoint you kept; the chain must still reach it, every entry up " +
+      "to it recomputed from the chain's start (never incremental), with `expect_hash` at it " +
+      "(0 is the chain's start, whose hash is 64 zeros)",
   }).optional(),
   expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
     .openapi({ param: { name: "expect_hash", in: "query" } }),
@@ -172,8 +173,9 @@ const verifyRoute = adminRoute({ permission: "audit.read" }, {
   description: "Incremental from the last checkpoint a verify confirmed (`full=true` walks " +
     "everything, and checks the filter indexes: `index_mismatch`); until a full verify passes " +
     "again, the incremental one answers what the last full one found (`first_bad.found_at`). " +
-    "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service; a chain that no " +
-    "longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
+    "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service, checked by a walk " +
+    "from the chain's first entry (not incremental), so an entry below it changed or deleted " +
+    "is found; a chain that no longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
     "the checkpoint cron's last good run); only a kept checkpoint shows a store rewritten whole.",
   request: { query: VerifyQuery },
   responses: {
