@@ -163,6 +163,14 @@ const list = listRoute({
   filters: FilterQuery.shape,
   item: AuditEntrySchema,
   pageName: "AuditEntryPage",
+  // the scan budget (services/audit/query.ts): a sparse filter's page may hold nothing
+  pageDescription: {
+    page: "A page of entries, newest first. A filtered page reads at most 2,000 entries or " +
+      "index rows, so where matches are sparse it may be empty (or hold fewer than `limit`) " +
+      "while more exist further back: follow `next_cursor` until it is null.",
+    nextCursor: "where the next page starts (send it as `cursor`); null only when no entry is " +
+      "left, never merely because this page is empty",
+  },
 });
 
 const verifyRoute = adminRoute({ permission: "audit.read" }, {

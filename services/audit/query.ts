@@ -36,7 +36,11 @@ export interface AuditQuery extends AuditFilters {
   cursor?: string;
 }
 
-/** A page with several filters may scan this many rows before handing back a cursor. */
+/**
+ * A filtered page scans at most this many rows before handing back a cursor, so one request's
+ * work stays bounded however sparse the matches: the page may then hold fewer than `limit`, even
+ * none, while more exist (README, "A first session, in curl": follow `next_cursor` to null).
+ */
 const SCAN_BUDGET = 2000;
 
 /** First seq whose `at` satisfies `ok`, assuming `ok` flips from false to true once along the chain. */
