@@ -197,11 +197,18 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   tags: ["audit"],
   summary: "Download the (filtered) audit log, oldest first, streamed",
   description: "JSON Lines holds each entry exactly as stored, so hashes can be " +
-    "recomputed offline. The export is itself recorded as `audit.export`.",
+    "recomputed offline. Both formats end with a summary, written only once every matching " +
+    "entry was (a file without it was cut short): in JSON Lines the last line, " +
+    '`{"export_summary":{…}}`; in CSV the last row, `id` `export_summary` with the summary ' +
+    "as JSON in `after` (other cells empty). The summary holds `complete: true`, `format`, " +
+    "`filters` (as applied: `{}` for none, `me` as the admin's id, times in ISO 8601), " +
+    "`seq_range` (`{from, to}`, the seqs covered, or null), `entries` (how many were written), " +
+    "`head` (`{seq, hash}`: the chain's head when the export began; an unfiltered export runs " +
+    "from seq 1 to it) and `exported_at`. The export is itself recorded as `audit.export`.",
   request: { query: ExportQuery },
   responses: {
     200: {
-      description: "the entries, as an attachment",
+      description: "the entries, oldest first, then the summary, as an attachment",
       headers: {
         "content-disposition": {
           description: '`attachment; filename="audit-log-<time>.jsonl"` (or `.csv`)',

@@ -6,6 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { createDrain } from "../routes/drain.ts";
+import { withTestApp } from "./helpers/app.ts";
+import { createAdmin, otpHeaders } from "./helpers/identity.ts";
+import { addRefundEntries } from "./helpers/audit_chain.ts";
 
 const enc = new TextEncoder();
 
@@ -82,4 +85,31 @@ Deno.test("stop: a body that never ends is given up at the deadline", async () =
     await reader.cancel();
     await s.close();
   }
+});
+
+Deno.test("stop: an audit export being downloaded is sent whole, its summary line last", async () => {
+  await withTestApp(async (t) => {
+    const admin = await createAdmin(t, "admin");
+    await addRefundEntries(t, 40);
+    const s = serveDrained((req) => t.app.fetch(req));
+    try {
+      const res = await fetch(`${s.url}/api/admin/payments/audit-log/export?format=jsonl`, {
+        headers: otpHeaders(t, admin),
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      const stopped = s.drain.stop(5_000);
+      let text = new TextDecoder().decode(first.value);
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        text += new TextDecoder().decode(r.value);
+      }
+      assert.deepEqual(await stopped, { unfinished: 0 });
+      const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+      assert.equal(lines.at(-1).export_summary?.complete, true);
+      assert.equal(lines.at(-1).export_summary.entries, lines.length - 1);
+    } finally {
+      await s.close();
+    }
+  });
 });
