@@ -180,10 +180,10 @@ const app = createApp(deps, services, { stopping: () => drain.stopping() });
 const drain = createDrain(app.fetch);
 const inFlightGauge = services.metrics.gauge(
   "payops_http_requests_in_flight",
-  "Requests taken and not yet answered, bodies still arriving included",
+  "Requests taken and not yet done: bodies still arriving, and answers still being sent",
 );
 services.metrics.onCollect(() => Promise.resolve(inFlightGauge.set({}, drain.inFlight())));
-/** how long a stop waits for requests in flight (a slow upload, a Stripe call) */
+/** how long a stop waits for requests in flight (a slow upload, a Stripe call, an export) */
 const DRAIN_DEADLINE_MS = 25_000;
 /**
  * How long a stop waits for each step after the drain (the identity throttle's flush, the

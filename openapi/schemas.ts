@@ -34,11 +34,21 @@ export const CursorQuery = z.string().min(1).max(2000).optional().openapi({
   description: "opaque `next_cursor` of the previous page",
 });
 
-export function pageSchema<T extends z.ZodType>(item: T, name: string) {
+/**
+ * A page of `item`; `description` says what a client must know of the listing's pages (the
+ * audit log's may be empty while more exist).
+ */
+export function pageSchema<T extends z.ZodType>(
+  item: T,
+  name: string,
+  description?: { page: string; nextCursor: string },
+) {
   return z.object({
     data: z.array(item),
-    next_cursor: z.string().nullable(),
-  }).openapi(name);
+    next_cursor: description
+      ? z.string().nullable().openapi({ description: description.nextCursor })
+      : z.string().nullable(),
+  }).openapi(name, description ? { description: description.page } : {});
 }
 
 /**

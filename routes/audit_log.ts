@@ -139,13 +139,14 @@ const VerifyQuery = z.object({
   full: z.enum(["true", "false"], { error: "full must be true or false" }).optional().openapi({
     param: { name: "full", in: "query" },
     description: "walk every entry and check the filter indexes against them (default: " +
-      "from the last checkpoint a verify confirmed)",
+      "from the last checkpoint a verify confirmed; from the chain's start with `expect_seq`)",
   }),
   expect_seq: wholeNumberQuery("expect_seq", {
     min: 0,
     example: 0,
-    description: "seq of a checkpoint you kept; the chain must still reach it (0 is the chain's " +
-      "start, whose hash is 64 zeros)",
+    description: "seq of a checkpoint you kept; the chain must still reach it, every entry up " +
+      "to it recomputed from the chain's start (never incremental), with `expect_hash` at it " +
+      "(0 is the chain's start, whose hash is 64 zeros)",
   }).optional(),
   expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
     .openapi({ param: { name: "expect_hash", in: "query" } }),
@@ -162,6 +163,14 @@ const list = listRoute({
   filters: FilterQuery.shape,
   item: AuditEntrySchema,
   pageName: "AuditEntryPage",
+  // the scan budget (services/audit/query.ts): a sparse filter's page may hold nothing
+  pageDescription: {
+    page: "A page of entries, newest first. A filtered page reads at most 2,000 entries or " +
+      "index rows, so where matches are sparse it may be empty (or hold fewer than `limit`) " +
+      "while more exist further back: follow `next_cursor` until it is null.",
+    nextCursor: "where the next page starts (send it as `cursor`); null only when no entry is " +
+      "left, never merely because this page is empty",
+  },
 });
 
 const verifyRoute = adminRoute({ permission: "audit.read" }, {
@@ -172,8 +181,9 @@ const verifyRoute = adminRoute({ permission: "audit.read" }, {
   description: "Incremental from the last checkpoint a verify confirmed (`full=true` walks " +
     "everything, and checks the filter indexes: `index_mismatch`); until a full verify passes " +
     "again, the incremental one answers what the last full one found (`first_bad.found_at`). " +
-    "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service; a chain that no " +
-    "longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
+    "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service, checked by a walk " +
+    "from the chain's first entry (not incremental), so an entry below it changed or deleted " +
+    "is found; a chain that no longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
     "the checkpoint cron's last good run); only a kept checkpoint shows a store rewritten whole.",
   request: { query: VerifyQuery },
   responses: {
@@ -187,11 +197,18 @@ const exportRoute = adminRoute({ permission: "audit.export", secondFactor: true 
   tags: ["audit"],
   summary: "Download the (filtered) audit log, oldest first, streamed",
   description: "JSON Lines holds each entry exactly as stored, so hashes can be " +
-    "recomputed offline. The export is itself recorded as `audit.export`.",
+    "recomputed offline. Both formats end with a summary, written only once every matching " +
+    "entry was (a file without it was cut short): in JSON Lines the last line, " +
+    '`{"export_summary":{…}}`; in CSV the last row, `id` `export_summary` with the summary ' +
+    "as JSON in `after` (other cells empty). The summary holds `complete: true`, `format`, " +
+    "`filters` (as applied: `{}` for none, `me` as the admin's id, times in ISO 8601), " +
+    "`seq_range` (`{from, to}`, the seqs covered, or null), `entries` (how many were written), " +
+    "`head` (`{seq, hash}`: the chain's head when the export began; an unfiltered export runs " +
+    "from seq 1 to it) and `exported_at`. The export is itself recorded as `audit.export`.",
   request: { query: ExportQuery },
   responses: {
     200: {
-      description: "the entries, as an attachment",
+      description: "the entries, oldest first, then the summary, as an attachment",
       headers: {
         "content-disposition": {
           description: '`attachment; filename="audit-log-<time>.jsonl"` (or `.csv`)',

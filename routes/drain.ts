@@ -5,6 +5,14 @@
  * counts the requests taken and, once told to stop, waits for them, bodies
  * included, up to a deadline. Only then is the server shut down.
  *
+ * A request is done when its answer has been sent, body and all, or the
+ * client went away: a streamed answer (an audit export) is still being sent
+ * long after its `Response` exists. The server says when
+ * (`Deno.ServeHandlerInfo.completed`, which settles once the last byte is
+ * written or the connection is gone), so no answer is re-wrapped: a fixed
+ * body keeps its `Content-Length`. Called without a server (in-process, no
+ * `completed`), a request is done once answered.
+ *
  * Requests arriving meanwhile still go through the app, whose first
  * middleware after the access log (`refuseWhileStopping`) answers them
  * `503 unavailable` with `Retry-After`: like any other answer they carry
@@ -23,7 +31,10 @@ export interface Drain {
   fetch: Handler;
   /** From now on the app refuses new requests; resolves when those in flight are done or at `deadlineMs`. */
   stop(deadlineMs: number): Promise<{ unfinished: number }>;
-  /** Requests taken before the stop and not yet answered (a body still arriving counts). */
+  /**
+   * Requests taken before the stop and not yet done: a body still arriving counts, and so does an
+   * answer's body still being sent.
+   */
   inFlight(): number;
   /** Whether `stop` was called (what `refuseWhileStopping` asks). */
   stopping(): boolean;
@@ -37,7 +48,10 @@ export function createDrain(handler: Handler): Drain {
       // refused by the app at once and never waited for: a stream of them cannot hold the stop
       if (stopping) return handler(req, info);
       const answer = Promise.resolve().then(() => handler(req, info));
-      const done = answer.then(() => {}, () => {});
+      // `completed` settles (rejected when the client went away) once the answer is sent or
+      // cannot be; it settles on a handler's error too (a 500), so the answer is waited for first
+      const sent = (info as Partial<Deno.ServeHandlerInfo>).completed;
+      const done = answer.then(() => sent).then(() => {}, () => {});
       inflight.add(done);
       done.finally(() => inflight.delete(done));
       return answer;

@@ -19,6 +19,8 @@ export interface ListRouteOptions<F extends z.ZodRawShape, T extends z.ZodType> 
   item: T;
   /** the page schema's name in the OpenAPI document (`RefundPage`) */
   pageName: string;
+  /** what the page schema says of its pages and their `next_cursor`, if anything */
+  pageDescription?: { page: string; nextCursor: string };
 }
 
 export function listRoute<F extends z.ZodRawShape, T extends z.ZodType>(
@@ -31,6 +33,6 @@ export function listRoute<F extends z.ZodRawShape, T extends z.ZodType>(
     summary: o.summary,
     description: o.description,
     request: { query: z.object({ ...o.filters, limit: LimitQuery, cursor: CursorQuery }) },
-    responses: { 200: jsonContent(pageSchema(o.item, o.pageName), "a page") },
+    responses: { 200: jsonContent(pageSchema(o.item, o.pageName, o.pageDescription), "a page") },
   });
 }

@@ -6,6 +6,7 @@ import { entryHash } from "../services/audit/entry.ts";
 import { CSV_COLUMNS, csvCell } from "../services/audit/export.ts";
 import type { AuditEntry } from "../domain/audit_entry.ts";
 import { keys } from "../kv/keys.ts";
+import { splitExport } from "./helpers/readme_export_check.ts";
 
 const BASE = "/api/admin/payments/audit-log";
 
@@ -147,9 +148,13 @@ Deno.test("GET /audit-log/export?format=jsonl streams entries as stored and audi
       res.headers.get("content-disposition") ?? "",
       /^attachment; filename="audit-log-.+\.jsonl"$/,
     );
-    const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as AuditEntry);
+    const { entries: lines, summary } = splitExport(await res.text());
     assert.deepEqual(lines.map((e) => e.target?.id), [1, 2, 3, 4, 5].map(rfd));
     for (const e of lines) assert.equal(await entryHash(e), e.hash, "hash recomputes offline");
+    // the last line says what the export holds (README, "A first session, in curl")
+    assert.equal(summary.export_summary.complete, true);
+    assert.equal(summary.export_summary.entries, 5);
+    assert.deepEqual(summary.export_summary.filters, { action: "refund.create" });
 
     const recorded = (await t.services.audit.list({ action: "audit.export", limit: 5 })).data;
     assert.equal(recorded.length, 1);

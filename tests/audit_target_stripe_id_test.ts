@@ -6,6 +6,7 @@
  * Stripe id the service does not know finds nothing.
  */
 import assert from "node:assert/strict";
+import { splitExport } from "./helpers/readme_export_check.ts";
 import { withRefundWorld } from "./helpers/refunds.ts";
 import { authHeaders, otpHeaders } from "./helpers/identity.ts";
 import { call, disputedPayment } from "./helpers/disputes.ts";
@@ -48,7 +49,7 @@ Deno.test("the audit log's target filter finds a payment's entries by its pi_ or
       headers: otpHeaders(w.t, w.admin),
     });
     assert.equal(exported.status, 200);
-    const lines = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l).seq);
+    const lines = splitExport(await exported.text()).entries.map((e) => e.seq);
     assert.deepEqual(lines.sort((a, b) => a - b), [...byTxn].sort((a, b) => a - b));
   });
 });

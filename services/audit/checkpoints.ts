@@ -10,6 +10,7 @@
  */
 import type { Deps } from "../deps.ts";
 import { hmacHex } from "./entry.ts";
+import { verbatim } from "../../core/log.ts";
 import { getCheckpoint, getEntry, latestCheckpoint, readHead } from "../../kv/audit.ts";
 import { type AuditCheckpoint, GENESIS_HEAD } from "../../domain/audit_entry.ts";
 import {
@@ -82,9 +83,10 @@ export async function checkpointAuditHead(deps: Deps): Promise<CheckpointOutcome
   const metaBody = { count: n, last_seq: head.seq, last_hash: head.hash };
   const meta = { ...metaBody, signature: await hmacHex(secrets[0], metaMessage(metaBody)) };
   if (await addCheckpointWithMeta(kv, checkpoint, metaRead, meta)) {
-    // A copy outside the KV: log shipping keeps what was signed, and when.
+    // A copy outside the KV: log shipping keeps what was signed, and when, exactly as signed
+    // (verbatim: its `at` may pass the Luhn check card masking looks for).
     deps.log.info("audit checkpoint", {
-      checkpoint: `${checkpoint.seq}|${checkpoint.hash}|${checkpoint.at}|${n}`,
+      checkpoint: verbatim(`${checkpoint.seq}|${checkpoint.hash}|${checkpoint.at}|${n}`),
       hmac: checkpoint.signature,
     });
     return { ok: true, checkpoint, created: true };

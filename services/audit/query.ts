@@ -15,7 +15,7 @@ import {
   readHead,
   type SeqRange,
 } from "../../kv/audit.ts";
-import type { AuditEntry } from "../../domain/audit_entry.ts";
+import type { AuditEntry, AuditHead } from "../../domain/audit_entry.ts";
 import type { CursorSealer, Page } from "../../kv/pagination.ts";
 import { validationFailed } from "../../core/errors.ts";
 
@@ -36,7 +36,11 @@ export interface AuditQuery extends AuditFilters {
   cursor?: string;
 }
 
-/** A page with several filters may scan this many rows before handing back a cursor. */
+/**
+ * A filtered page scans at most this many rows before handing back a cursor, so one request's
+ * work stays bounded however sparse the matches: the page may then hold fewer than `limit`, even
+ * none, while more exist (README, "A first session, in curl": follow `next_cursor` to null).
+ */
 const SCAN_BUDGET = 2000;
 
 /** First seq whose `at` satisfies `ok`, assuming `ok` flips from false to true once along the chain. */
@@ -59,7 +63,15 @@ async function firstSeqWhere(
 
 /** The seqs whose time lies in `[from, to]`, within the chain as it is now; null when none. */
 async function seqRange(kv: Deno.Kv, filters: AuditFilters): Promise<Required<SeqRange> | null> {
-  const head = (await readHead(kv)).value;
+  return await seqRangeUpTo(kv, filters, (await readHead(kv)).value);
+}
+
+/** `seqRange` within the chain up to `head`. */
+async function seqRangeUpTo(
+  kv: Deno.Kv,
+  filters: AuditFilters,
+  head: AuditHead | null,
+): Promise<Required<SeqRange> | null> {
   if (!head) return null;
   const { from, to } = filters;
   if (from !== undefined && to !== undefined && from > to) return null;
@@ -177,12 +189,25 @@ export async function listAuditLog(
   return { data, next_cursor: null };
 }
 
-/** Every matching entry oldest first, up to the head as it is when the walk starts. */
+/** What an export walks: the head when it starts, and the seqs its time range covers in it. */
+export interface ExportScope {
+  /** the chain's head when the walk starts (null: no entry yet) */
+  head: AuditHead | null;
+  /** the seqs within `from`/`to` up to that head; null when none */
+  range: Required<SeqRange> | null;
+}
+
+export async function exportScope(kv: Deno.Kv, filters: AuditFilters): Promise<ExportScope> {
+  const head = (await readHead(kv)).value;
+  return { head, range: await seqRangeUpTo(kv, filters, head) };
+}
+
+/** Every matching entry in `range` (an `exportScope`'s), oldest first. */
 export async function* allMatching(
   kv: Deno.Kv,
   filters: AuditFilters,
+  range: Required<SeqRange> | null,
 ): AsyncGenerator<AuditEntry> {
-  const range = await seqRange(kv, filters);
   if (!range) return;
   for await (const row of scanMatching(kv, filters, range, false)) {
     if (row.entry) yield row.entry;

@@ -8,7 +8,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import type { AuditInput } from "./entry.ts";
 import { chainSource, createAppender, enqueueCommit, enqueueRecord } from "./append.ts";
 import { type AuditFilters, type AuditQuery, listAuditLog } from "./query.ts";
-import { exportAuditLog, type ExportFormat } from "./export.ts";
+import { exportAuditLog, type ExportFormat, readableFilters } from "./export.ts";
 import type { VerifyResult } from "./verify.ts";
 import { checkpointAuditHead, type CheckpointOutcome } from "./checkpoints.ts";
 import { verifyAuditChain, type VerifyOptions } from "./verify_chain.ts";
@@ -89,14 +89,4 @@ export function createAuditService(deps: Deps): AuditService {
     checkpoint: () => checkpointAuditHead(deps),
   };
   return service;
-}
-
-/** Filters as an auditor reads them: times in ISO 8601. */
-function readableFilters(f: AuditFilters): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(f)) {
-    if (v === undefined) continue;
-    out[k] = k === "from" || k === "to" ? new Date(v as number).toISOString() : String(v);
-  }
-  return out;
 }

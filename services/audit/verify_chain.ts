@@ -13,7 +13,10 @@
  *     rewrite every record the store keeps.
  *
  * The plain verify is incremental: it starts at the last checkpoint a verify
- * confirmed.
+ * confirmed. With a kept checkpoint it is not: the auditor's check recomputes
+ * every entry from the chain's start up to it (README, "Audit checkpoints":
+ * Check it), since an entry below the confirmed checkpoint may have been
+ * changed or deleted since (only the full walk would see it otherwise).
  */
 import type { Deps } from "../deps.ts";
 import {
@@ -49,7 +52,10 @@ import { IndexCheck } from "./verify_indexes.ts";
 export interface VerifyOptions {
   /** every entry from the start, and the indexes (default: from the last confirmed checkpoint) */
   full?: boolean;
-  /** a checkpoint the auditor kept: the chain must still reach it with that hash */
+  /**
+   * a checkpoint the auditor kept: the chain must still reach it with that hash, every entry up
+   * to it recomputed from the start (the walk is then never incremental)
+   */
   expect?: { seq: number; hash: string };
 }
 
@@ -179,7 +185,8 @@ export async function verifyAuditChain(
   // then in what the walk reads (one signed meanwhile is not taken for a deleted one).
   const state = await getVerifyState(kv, CHECKPOINT_TASK);
   const head = (await readHead(kv)).value ?? GENESIS_HEAD;
-  const from = options.full ? null : await startOf(deps, state.marker);
+  // a kept checkpoint is checked against the chain recomputed from its start, never from a marker
+  const from = options.full || options.expect ? null : await startOf(deps, state.marker);
   const checkpoints = from ? iterateCheckpointsAfter(kv, from.seq) : iterateCheckpoints(kv);
   const indexes = options.full ? new IndexCheck(kv) : undefined;
   try {
