@@ -17,6 +17,7 @@ commands:
                                               second admin)
   reset-2fa --id ID [--json]                  new TOTP secret and recovery codes (shown once)
   rotate-token --id ID [--json]               new API token (shown once); the old one stops working
+disable and set-role never leave no active admin: create or enable another admin first.
 
 roles: ${ROLES.join(", ")}
 environment (the server's): KV_PATH (default ./data/kv.sqlite3; a KV Connect URL needs

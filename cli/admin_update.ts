@@ -73,6 +73,13 @@ export function nextStep(e: AppError, cli: string): string {
   if (e.code === "not_found" && /^no admin /.test(e.message)) {
     return `\n\`${cli} list\` shows every account's id`;
   }
+  if (e.extra?.rule === "last_active_admin") {
+    const disabled = Array.isArray(e.extra.disabled_admins) ? e.extra.disabled_admins : [];
+    return `\ncreate or enable another admin first: ${cli} create --email E --role admin` +
+      (disabled.length
+        ? `, or ${disabled.map((id) => `${cli} enable --id ${id}`).join(", or ")}`
+        : "");
+  }
   const named = e.extra?.admin_id;
   const existing = typeof named === "string"
     ? named

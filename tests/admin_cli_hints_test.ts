@@ -104,7 +104,10 @@ Deno.test("admin enable/disable/set-role on an account already so: says it, writ
     const after = JSON.parse((await run(path, "list", "--json")).stdout)[0];
     assert.equal(after.updated_at, before.updated_at, "nothing written");
 
-    // a change is said as one, and --json says changed: true
+    // a change is said as one, and --json says changed: true (with another admin left: the
+    // CLI never disables the last one, README "Break-glass")
+    const other = await run(path, "create", "--email", "b@example.com", "--role", "admin");
+    assert.equal(other.code, 0, other.stderr);
     const disable = await run(path, "disable", "--id", id, "--json");
     assert.equal(JSON.parse(disable.stdout).changed, true);
     const disableAgain = await run(path, "disable", "--id", id);

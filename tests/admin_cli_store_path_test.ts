@@ -58,6 +58,16 @@ Deno.test("admin create on a KV_PATH with no store starts one (a new deployment'
     // which store it wrote to: with --json, the object's `store` (stdout stays one JSON object)
     assert.equal(JSON.parse(r.stdout).store, `${dir}/new/kv.sqlite3`);
     assert.doesNotMatch(r.stderr, /wrote to/);
+    // another admin, so disabling the first leaves one (README, "Break-glass")
+    const second = await run(
+      `${dir}/new/kv.sqlite3`,
+      "create",
+      "--email",
+      "b@example.com",
+      "--role",
+      "admin",
+    );
+    assert.equal(second.code, 0, second.stderr);
     const disabled = await run(
       `${dir}/new/kv.sqlite3`,
       "disable",

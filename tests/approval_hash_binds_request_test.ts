@@ -147,7 +147,11 @@ Deno.test("approvals: one request's approval_hash does not approve another alike
       `/api/admin/approvals/${second.id}/approve`,
       jsonRequest("POST", otpHeaders(t, c), { approval_hash: first.approval_hash }),
     );
-    assert.equal(wrong.status, 409, await wrong.text());
+    const wrongText = await wrong.text();
+    assert.equal(wrong.status, 409, wrongText);
+    // the refusal names neither request's hash but the one sent: read the request again
+    assert.ok(!wrongText.includes(second.approval_hash), wrongText);
+    assert.match(wrongText, new RegExp(`GET /api/admin/approvals/${second.id}`));
     assert.equal(runs, 0);
     assert.equal((await t.services.approvals.get(second.id)).status, "pending");
 

@@ -8,6 +8,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { AppError } from "../../core/errors.ts";
 import { sha256Hex } from "../../core/encoding.ts";
 import { can, type Permission } from "../../domain/permissions.ts";
+import { wrongApprovalHash } from "../../domain/approval_hash_refusal.ts";
 import {
   APPROVAL_POLICY,
   type ApprovalRequest,
@@ -245,23 +246,15 @@ export async function checkApprover(
   }
   if (body.approval_hash && body.approval_hash !== expected) {
     // the request is as it was asked for; the hash sent is another one (mistyped, copied from
-    // another request): said so on the field, with the hash to review
+    // another request): said so on the field, never with the request's hash
     return {
       reason: "wrong approval_hash: not the request's hash (the request is unchanged)",
-      error: new AppError(
-        "conflict",
-        `the approval_hash you sent (${body.approval_hash}) is not approval request ` +
-          `${request.id}'s hash (${expected}); the request is unchanged: read it ` +
-          `(GET /api/admin/approvals/${request.id}, approval_hash) and approve what it shows; ` +
-          "nothing was approved",
-        {
-          errors: [{
-            path: "body.approval_hash",
-            message: `not this request's approval_hash (${expected})`,
-          }],
-          extra: { approval_hash: expected },
-        },
-      ),
+      error: wrongApprovalHash({
+        sent: body.approval_hash,
+        subject: `approval request ${request.id}`,
+        readPath: `/api/admin/approvals/${request.id}`,
+        field: "approval_hash",
+      }),
     };
   }
   return null;

@@ -26,6 +26,7 @@ import {
 } from "./accounts.ts";
 import { addVoidStartedBy } from "./revoke.ts";
 import { addReenabledAlert, everEnrolled } from "./reactivate.ts";
+import { activeManagersBut } from "./last_admin.ts";
 import {
   addIssuedCode,
   approvingRole,
@@ -123,7 +124,10 @@ export async function addAdminChange(
     if (losesPermissions(before.role, next.role)) next.demoted_at = next.updated_at;
     addUpdateAdmin(op, entry, next);
     const removal = adminRemoval(before, next);
-    if (removal) audit.push(addRemovalAlert(d, ctx, op, next, removal, approval));
+    if (removal) {
+      const left = (await activeManagersBut(d.kv, id)).length;
+      audit.push(addRemovalAlert(d, ctx, op, next, removal, approval, left));
+    }
     const grant = breakGlassGrant(ctx, before, next);
     if (grant) audit.push(addGrantAlert(d, ctx, op, next, grant, before.role));
     // someone's account re-enabled: whoever re-enabled it holds a code to it (README, "Ops
@@ -203,6 +207,8 @@ function addRemovalAlert(
   admin: AdminRecord,
   removal: AdminRemoval,
   approval: ApprovedBy | undefined,
+  /** active admins other than `admin` once the change lands */
+  managersLeft: number,
 ): AuditInput {
   const how = approval
     ? `approved by ${ctx.actor.id} on ${approval.requested_by}'s request ${approval.id}`
@@ -210,6 +216,15 @@ function addRemovalAlert(
     ? `by ${breakGlass(ctx)}`
     : `by ${ctx.actor.id} alone (their one removal of an admin alone in 24 h)`;
   const what = removal === "disable" ? "disabled" : `demoted to ${admin.role}`;
+  // Undone through the API, it needs an admin to ask and another to approve; with fewer left
+  // the break-glass CLI is the only way back (README, "Break-glass")
+  const undo = managersLeft >= 2
+    ? "undo it with a second admin (PATCH /api/admin/users/{id})"
+    : `undo it with \`deno task admin ${
+      removal === "disable" ? "enable" : "set-role"
+    } --id ${admin.id}${removal === "disable" ? "" : " --role admin"}\` where the server's KV ` +
+      `is reached: ${managersLeft === 0 ? "no" : "one"} active admin is left, too few to ask ` +
+      "for it and approve it through the API";
   return raiseOpsAlert(
     op,
     { newId: d.newId, log: d.log },
@@ -223,7 +238,7 @@ function addRemovalAlert(
         ? [ctx.actor.id]
         : [],
       detail: `admin ${admin.id} ${what}, ${how}; if that was not meant, find out who did it ` +
-        "(the audit log) and undo it with a second admin (PATCH /api/admin/users/{id})",
+        `(the audit log) and ${undo}`,
     },
     admin.updated_at,
     target(admin.id),

@@ -30,6 +30,7 @@ import {
 } from "./accounts.ts";
 import type { IssuedCode } from "./enrollment.ts";
 import { addAdminChange, addGrantAlert, breakGlassGrant } from "./account_change.ts";
+import { addLastAdminCheck } from "./last_admin.ts";
 
 export { adminView, breakGlass, loadAdmin };
 export { refuseSelf as refuseSelfChange };
@@ -172,6 +173,11 @@ export async function updateAdmin(
       }
       throw changedMeanwhile(id);
     }
+    // the break-glass CLI never disables or demotes the last active admin (last_admin.ts)
+    await addLastAdminCheck(d.kv, ctx, op, entry.value, {
+      role: role ?? entry.value.role,
+      status: change.status ?? entry.value.status,
+    });
     disabling = change.status === "disabled" && entry.value.status !== "disabled";
     return await addAdminChange(d, ctx, op, entry, { role, status: change.status }, {
       now: d.clock.now(),

@@ -7,6 +7,7 @@
  * account rule (its requester may not reject it either), refused the same way.
  */
 import { APPROVAL_POLICY } from "../../domain/approval.ts";
+import { wrongApprovalHash } from "../../domain/approval_hash_refusal.ts";
 import { byWhom, type CallContext } from "../../domain/actor.ts";
 import { AppError, notFound } from "../../core/errors.ts";
 import type { IdempotencyBinding } from "../../kv/idempotency.ts";
@@ -143,23 +144,17 @@ async function approve(
 }
 
 /**
- * The refund is what was asked for, but the hash sent is not its hash (mistyped,
- * copied from another refund): said so on the field, with the hash to review.
+ * The refund is what was asked for, but the hash sent is not its hash (mistyped, copied from
+ * another refund): said so on the field, never with the refund's hash (domain/approval_hash_refusal.ts).
  */
-function wrongHash(id: string, body: { approval_hash?: string }, current: string): AppError {
-  return new AppError(
-    "conflict",
-    `the approval_hash you sent (${body.approval_hash}) is not refund ${id}'s current hash ` +
-      `(${current}); the refund is unchanged: read it again (GET /api/admin/payments/refunds/${id}, ` +
-      "`approval.hash`) and approve what it shows; nothing was approved",
-    {
-      errors: [{
-        path: "body.approval_hash",
-        message: `not this refund's approval.hash (${current})`,
-      }],
-      extra: { stale_approval_hash: true, approval_hash: current },
-    },
-  );
+function wrongHash(id: string, body: { approval_hash?: string }): AppError {
+  return wrongApprovalHash({
+    sent: body.approval_hash ?? "",
+    subject: `refund ${id}`,
+    readPath: `/api/admin/payments/refunds/${id}`,
+    field: "approval.hash",
+    extra: { stale_approval_hash: true },
+  });
 }
 
 function commitApproval(
@@ -185,7 +180,7 @@ function commitApproval(
       );
     }
     if (body.approval_hash && body.approval_hash !== before.approval_hash) {
-      throw wrongHash(id, body, before.approval_hash);
+      throw wrongHash(id, body);
     }
     // checked in this commit too: a disable or demotion landing since the check above voids it
     const requester = await getAdmin(kv, before.requested_by);
