@@ -73,7 +73,10 @@ async function openServices(config: Config, verb: Command["verb"]) {
     }
     await prepareStoreFile(config.kvPath);
   }
-  const kv = await retryWhileLocked(() => openStore(config.kvPath));
+  // `list` only reads: it runs on a store this user may not write (a read-only copy)
+  const kv = await retryWhileLocked(() =>
+    openStore(config.kvPath, undefined, { readOnly: verb === "list" })
+  );
   try {
     await retryWhileLocked(() =>
       checkStoreRuntime(kv, { role: "cli", remote: isKvConnectUrl(config.kvPath), task: "admin" })

@@ -1,12 +1,21 @@
 /**
  * The checks of `deno task doctor`, each a finding with the fix. They read and
- * never write: the KV store, Stripe (cheap GETs), the environment.
+ * never write: the KV store, Stripe (cheap GETs), the environment. The one commit,
+ * that the store takes writes, has a check that cannot pass: it changes nothing.
  */
 import Stripe from "stripe";
 import type { Config } from "../config.ts";
 import { keys } from "../kv/keys.ts";
 import { isEmpty, STORE_LAYOUT } from "../kv/layout.ts";
-import { describeKvOpenFailure, isKvConnectUrl } from "../kv/open.ts";
+import {
+  describeKvOpenFailure,
+  describeReadOnlyStore,
+  isKvConnectUrl,
+  isReadOnlyStore,
+  probeStoreWrite,
+  retryLockedCommits,
+} from "../kv/open.ts";
+import { isKvLocked } from "../kv/atomic.ts";
 import {
   currentRuntime,
   judgeRuntime,
@@ -113,6 +122,7 @@ export async function checkKv(
       timeout,
     ]);
     const findings = [ok("kv", `reachable at ${where}`)];
+    findings.push(await checkKvWrite(config, store, timeout));
     const runtime = checkRuntime(config, stored.value, contents);
     findings.push(runtime.finding);
     if (config.kvRuntimeTakeover && isKvConnectUrl(config.kvPath)) {
@@ -150,6 +160,33 @@ export async function checkKv(
     return { findings: [fail("kv", detail, fix)], kv: null };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * That the store takes a write, as the server's start needs (README, Doctor): a store it can
+ * only read answers every read and fails the start. The probe commits nothing; it waits out
+ * another process's write lock as the server does (kv/open.ts).
+ */
+async function checkKvWrite(
+  config: Config,
+  kv: Deno.Kv,
+  timeout: Promise<never>,
+): Promise<Finding> {
+  try {
+    await Promise.race([probeStoreWrite(retryLockedCommits(kv), config.kvPath), timeout]);
+    return ok("kv write", "takes writes (a probe commit that changes nothing)");
+  } catch (error) {
+    if (isReadOnlyStore(error)) {
+      const { detail, fix } = describeReadOnlyStore(config.kvPath);
+      return fail("kv write", `${detail}; the server's start fails on it`, fix);
+    }
+    if (isKvLocked(error)) {
+      const detail = "another process held the write lock throughout: not told whether it " +
+        "takes writes";
+      return warn("kv write", detail, "run the doctor again");
+    }
+    throw error;
   }
 }
 

@@ -4,6 +4,7 @@
  * /api/admin/enroll` like any enrollment code.
  */
 import { canonicalEmail } from "./admin.ts";
+import { strayCharacter, whitespaceFix } from "../core/secret_setting.ts";
 
 /** The two variables, named as an operator sets them. */
 export const FIRST_ADMIN_VARIABLES = ["FIRST_ADMIN_EMAIL", "FIRST_ADMIN_ENROLLMENT_CODE"] as const;
@@ -29,7 +30,12 @@ export function firstAdminCodeProblem(code: string): string | null {
       "longer code); make one with `openssl rand -base64 32`";
   }
   if (!FIRST_ADMIN_CODE_FORMAT.test(code)) {
-    return "must be printable ASCII with no spaces; make one with `openssl rand -base64 32`";
+    // which character, by its place, never the code (core/secret_setting.ts)
+    const stray = strayCharacter(code, (c) => /^[\x21-\x7e]$/.test(c));
+    const fix = stray?.whitespace
+      ? whitespaceFix("FIRST_ADMIN_ENROLLMENT_CODE", stray.whitespace)
+      : "make one with `openssl rand -base64 32`";
+    return `must be printable ASCII with no spaces; it has ${stray?.text}; ${fix}`;
   }
   return null;
 }

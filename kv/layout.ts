@@ -41,14 +41,19 @@ export function newStoreHint(kvPath: string | undefined): string {
  * a new store instead of the one at `kvPath` (the KV_PATH it was opened with).
  */
 export async function checkStoreLayout(kv: Deno.Kv, kvPath?: string): Promise<void> {
-  await commitChecked(kv, async (op) => {
-    const stamp = await kv.get<number>(keys.storeLayout()).catch((error) => {
+  const readStamp = () =>
+    kv.get<number>(keys.storeLayout()).catch((error) => {
       if (!isUnreadableValue(error)) throw error;
       throw new StoreLayoutError(
         `this KV store was written by a newer Deno than this one (${Deno.version.deno}), whose ` +
           "values it cannot read; nothing was written. Run this with the Deno the server runs.",
       );
     });
+  // a store of this layout is passed with reads alone: nothing to commit (a verb that only
+  // reads, `admin list`, runs on a store it may not write)
+  if ((await readStamp()).value === STORE_LAYOUT) return;
+  await commitChecked(kv, async (op) => {
+    const stamp = await readStamp();
     if (stamp.value === STORE_LAYOUT) return;
     if (stamp.value !== null) throw refused(stamp.value, kvPath);
     if (!await isEmpty(kv)) {

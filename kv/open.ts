@@ -35,11 +35,57 @@ export const MISSING_ACCESS_TOKEN = {
     "(`denokv serve --access-token …`; for Deno Deploy's KV, an access token of the account)",
 } as const;
 
+/**
+ * Deno's refusal of a commit to a store it could open only for reading: a file this user may
+ * not write (or, for root too, one marked immutable), "Can not write to a read-only database".
+ */
+export function isReadOnlyStore(error: unknown): boolean {
+  for (let c: unknown = error, depth = 0; c instanceof Error && depth < 5; depth++) {
+    if (/read-?only database|SQLITE_READONLY/i.test(c.message)) return true;
+    c = c.cause;
+  }
+  return false;
+}
+
+/** A store that answers reads but refuses every write, in words, with the fix. */
+export function describeReadOnlyStore(path: string | undefined): { detail: string; fix: string } {
+  const where = path ?? "the platform KV (Deno Deploy)";
+  return {
+    detail: `the KV store at ${where} (KV_PATH) is read-only: it answers reads but refuses ` +
+      "every write (Deno: Can not write to a read-only database)",
+    fix: "let the user the server (and this command) runs as write the file and its " +
+      "directory (`ls -l`, then `chown` or `chmod u+w`; `lsattr`, then `chattr -i` for a file " +
+      "marked immutable), or set KV_PATH to a store it may write",
+  };
+}
+
+/** Where a write probe looks: a key nothing ever writes. */
+const WRITE_PROBE_KEY = ["__kv_write_probe"];
+
+/**
+ * Whether `kv` takes a write, without changing anything: a commit whose only check (a
+ * versionstamp on a key nothing writes) cannot pass, which SQLite still runs under the write
+ * lock, so a store that can only be read refuses it. Throws a KvOpenError naming KV_PATH
+ * (`path`) and the fix when the store is read-only; any other failure as it came.
+ */
+export async function probeStoreWrite(kv: Deno.Kv, path: string | undefined): Promise<void> {
+  try {
+    await kv.atomic().check({ key: WRITE_PROBE_KEY, versionstamp: "00000000000000010000" })
+      .commit();
+  } catch (error) {
+    if (!isReadOnlyStore(error)) throw error;
+    const { detail, fix } = describeReadOnlyStore(path);
+    throw new KvOpenError(detail, fix, { cause: error });
+  }
+}
+
 /** What went wrong opening `path`, in words, and what to do about it. */
 export function describeKvOpenFailure(
   path: string | undefined,
   error: unknown,
 ): { detail: string; fix: string } {
+  if (error instanceof KvOpenError) return { detail: error.detail, fix: error.fix };
+  if (isReadOnlyStore(error)) return describeReadOnlyStore(path);
   const message = error instanceof Error ? error.message : String(error);
   const where = path ?? "the platform KV (Deno Deploy)";
   if (!isKvConnectUrl(path)) {
@@ -134,9 +180,14 @@ export async function prepareStoreFile(path: string | undefined): Promise<void> 
  * A KV Connect store is read once before it is handed out: Deno 2.9 exchanges
  * the token while opening, Deno 2.5 only at the first operation (and retries an
  * unreachable server without end), so the read, bounded by `timeoutMs`, makes
- * both fail here alike.
+ * both fail here alike. Unless `options.readOnly` (a CLI verb that only reads), a
+ * store that cannot be written fails here too (`probeStoreWrite`), not at the first write.
  */
-export async function openStore(path: string | undefined, timeoutMs = 10_000): Promise<Deno.Kv> {
+export async function openStore(
+  path: string | undefined,
+  timeoutMs = 10_000,
+  options: { readOnly?: boolean } = {},
+): Promise<Deno.Kv> {
   let kv: Deno.Kv | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -155,6 +206,7 @@ export async function openStore(path: string | undefined, timeoutMs = 10_000): P
         }),
       ]);
     }
+    if (!options.readOnly) await probeStoreWrite(kv, path);
     return kv;
   } catch (error) {
     kv?.close();

@@ -11,6 +11,12 @@
 import type { Deps } from "./deps.ts";
 import type { IdFactory } from "../core/ids.ts";
 import { hex } from "../core/encoding.ts";
+import {
+  ALERT_TIMEOUT_MS,
+  AlertDeliveryError,
+  describeFetchFailure,
+  describeStatus,
+} from "./alert_delivery_failure.ts";
 import { addJob, type Job, type JobHandler } from "../kv/jobs.ts";
 import {
   addAlertDeliveryCursor,
@@ -65,16 +71,17 @@ export function createAlertDelivery(deps: Deps, svc: { newId: IdFactory }) {
     if (config.alertWebhookSecret) {
       headers["x-payops-signature"] = `sha256=${await signature(config.alertWebhookSecret, body)}`;
     }
+    // a failure names the host (never the path, query or userinfo), the cause and what to check
     const res = await fetch(url, {
       method: "POST",
       headers,
       body,
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(ALERT_TIMEOUT_MS),
+    }).catch((error) => {
+      throw new AlertDeliveryError(url, alert.id, describeFetchFailure(url, error));
     });
     await res.body?.cancel();
-    if (!res.ok) {
-      throw new Error(`ALERT_WEBHOOK_URL answered ${res.status} for ${alert.id}; retrying later`);
-    }
+    if (!res.ok) throw new AlertDeliveryError(url, alert.id, describeStatus(res.status));
     log.info("ops alert delivered", { alert_id: alert.id, status: res.status });
   }
 
