@@ -115,7 +115,11 @@ export const files = adminRoute({
       content: {
         "multipart/form-data": {
           schema: z.object({
-            file: z.any().openapi({ type: "string", format: "binary" }),
+            // required (an absent part fails here, so the document lists it required); what
+            // else is wrong with it is told by the route's guard (`filePartErrors`)
+            file: z.custom<unknown>((v) => v !== undefined, {
+              message: "send the file as a form field `file`",
+            }).openapi({ type: "string", format: "binary" }),
             evidence_field: z.enum(EVIDENCE_FILE_FIELDS).optional().openapi({
               description: "which file field of the draft takes it (default `uncategorized_file`)",
             }),

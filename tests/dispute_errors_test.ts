@@ -47,6 +47,13 @@ Deno.test("an upload names a missing file and a bad evidence_field at once", asy
     assert.equal(res.status, 422);
     const body = await res.json();
     assert.deepEqual(paths(body), ["body.evidence_field", "body.file", "header.if-match"]);
+    const missing = body.errors.find((e: Problem) => e.path === "body.file");
+    assert.match(missing.message, /send the file as a form field `file`/);
+    // and the document says so, so Swagger UI's Try it out asks for the file first
+    const doc = await (await w.t.app.request("/openapi.json")).json();
+    const declared = doc.paths["/api/admin/payments/disputes/{id}/files"].post.requestBody
+      .content["multipart/form-data"].schema;
+    assert.deepEqual(declared.required, ["file"]);
   });
 });
 
