@@ -117,15 +117,24 @@ function canonical(value: unknown): unknown {
 
 /**
  * The key's scope for a call (null: it sent no key): the caller, the route, the key, and
- * the method and path it came with, which a reuse on another request names.
+ * the method and path it came with, which a reuse on another request names. `sameAs`: the
+ * method and path of the request this one is, when it came by another path (the approvals
+ * queue's approve of a refund is the refund's own approve: README "A first session").
  */
-export function idempotencyScope(ctx: CallContext, route: string): IdempotencyScope | null {
+export function idempotencyScope(
+  ctx: CallContext,
+  route: string,
+  sameAs?: string,
+): IdempotencyScope | null {
   if (ctx.idempotency_key === undefined) return null;
+  const sent = ctx.idempotency_request;
+  const request = sent === undefined ? undefined : sameAs ?? sent;
   return {
     owner: ctx.actor.id,
     route,
     key: ctx.idempotency_key,
-    ...(ctx.idempotency_request !== undefined ? { request: ctx.idempotency_request } : {}),
+    ...(request !== undefined ? { request } : {}),
+    ...(sent !== undefined && sent !== request ? { sent } : {}),
   };
 }
 

@@ -32,8 +32,14 @@ export interface IdempotencyScope {
   route: string;
   /** the client's key, 1–255 characters */
   key: string;
-  /** the method and path it came with (`POST /api/admin/payments/disputes/dsp_…/accept`) */
+  /**
+   * the request's method and path (`POST /api/admin/payments/disputes/dsp_…/accept`): the
+   * one it came with, or the path it is one request with (the approvals queue's approve of a
+   * refund is the refund's own approve)
+   */
   request?: string;
+  /** the method and path it came with, when `request` names another path it is one with */
+  sent?: string;
 }
 
 /** The operation's answer (older records also carry an HTTP status, which is ignored). */
@@ -79,6 +85,8 @@ export interface ClaimKeys {
   record: Deno.KvKey;
   marker: Deno.KvKey;
   route: string;
+  /** the scope's `sent`: the path this request came with, named in a refusal */
+  sent?: string;
 }
 
 export function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
@@ -90,6 +98,7 @@ export async function claimKeys(scope: IdempotencyScope): Promise<ClaimKeys> {
     record: await recordKey(scope),
     marker: keys.idempotencyOwnerKey(scope.owner, sha256Hex(scope.key)),
     route: scope.route,
+    ...(scope.sent !== undefined ? { sent: scope.sent } : {}),
   };
 }
 
@@ -126,18 +135,21 @@ export function stillHeld(record: IdempotencyRecord, now: number): AppError {
 
 /**
  * 422 for a key first used with another request: another method or path (another
- * dispute, another refund) names the first; the same path with another body says so.
+ * dispute, another refund, another route) names the first; the same request with another
+ * body says so, naming the path this one came with when it is another path of the same
+ * request (`sent`: the approvals queue's approve of the refund first approved on its route).
  */
-function keyReused(prior: { request?: string }, fresh: IdempotencyRecord): AppError {
+function keyReused(prior: { request?: string }, fresh: IdempotencyRecord, sent?: string): AppError {
   const fix = "send a new Idempotency-Key for a new request";
   const otherPath = prior.request !== undefined && fresh.request !== undefined &&
     prior.request !== fresh.request;
+  const alias = sent !== undefined ? ` (this ${sent} is that same request)` : "";
   const message = otherPath
-    ? `first used for ${prior.request}, another request than this ${fresh.request}: ${fix}`
+    ? `first used for ${prior.request}, another request than this ${sent ?? fresh.request}: ${fix}`
     : prior.request !== undefined && fresh.request === undefined
     ? `first used for ${prior.request}: ${fix}`
     : prior.request !== undefined && fresh.request !== undefined
-    ? `already used with another body on ${prior.request}: ${fix}`
+    ? `already used with another body on ${prior.request}${alias}: ${fix}`
     : `already used for another request (another body, or another path): ${fix}`;
   return new AppError(
     "idempotency_key_reused",
@@ -177,11 +189,11 @@ export async function claim(
     op.check(existing, marked);
     const marker = marked.value && marked.value.expires_at > now ? marked.value : null;
     if (marker && marker.route !== at.route) {
-      throw keyReused({ request: marker.request ?? marker.route }, fresh);
+      throw keyReused({ request: marker.request ?? marker.route }, fresh, at.sent);
     }
     const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
     if (prior) {
-      if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh);
+      if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh, at.sent);
       if (prior.state === "done") {
         if (prior.error) throw replayError(prior.error);
         return { kind: "answered", response: prior.response!, claimId: prior.claim_id };
