@@ -15,9 +15,10 @@ import {
 } from "./domain/currency_amounts.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./core/log.ts";
 import { readFirstAdminSetting } from "./domain/first_admin.ts";
+import { DEFAULT_KV_PATH } from "./core/store_command.ts";
 
 /** Where a local store lives when KV_PATH is not set (README, Quick start). */
-export const DEFAULT_KV_PATH = "./data/kv.sqlite3";
+export { DEFAULT_KV_PATH };
 
 export type { LogFormat, LogLevel };
 

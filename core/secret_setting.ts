@@ -17,10 +17,10 @@ const WHITESPACE = /^\s$/;
  */
 export function strayCharacter(
   value: string,
-  allowed: (c: string) => boolean,
+  allowed: (c: string, at: number, chars: string[]) => boolean,
 ): { text: string; whitespace: "end" | "start" | "inside" | null } | null {
   const chars = [...value];
-  const at = chars.findIndex((c) => !allowed(c));
+  const at = chars.findIndex((c, i) => !allowed(c, i, chars));
   if (at < 0) return null;
   const c = chars[at];
   const code = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
@@ -78,21 +78,25 @@ export function stripeKeyProblem(key: string): string | null {
   return null;
 }
 
+/** A Bearer token's characters (RFC 6750 `b64token`), `=` aside: it may only end one. */
+const B64TOKEN_CHAR = /^[A-Za-z0-9\-._~+/]$/;
+
 /**
- * Why `value` is no METRICS_TOKEN, null when it is one: at least 16 characters, and none a
- * bearer token cannot carry as set (HTTP drops whitespace at either end of a header, and a
- * token holds no space, line break or control character inside).
+ * Why `value` is no METRICS_TOKEN, null when it is one: at least 16 characters, and only what
+ * a Bearer token carries (RFC 6750 `b64token`: letters, digits and `- . _ ~ + /`, then `=` at
+ * the end only), so a scraper can send it as set; README, Configuration.
  */
 export function metricsTokenProblem(value: string): string | null {
   const name = "METRICS_TOKEN";
   if (value.length < 16) return `${name} must be at least 16 characters; ${MAKE_SECRET}`;
-  const stray = strayCharacter(value, (c) => {
-    const code = c.codePointAt(0)!;
-    return !WHITESPACE.test(c) && code > 0x1f && code !== 0x7f; // no space, break or control
-  });
+  const stray = strayCharacter(
+    value,
+    (c, at, chars) =>
+      B64TOKEN_CHAR.test(c) || (c === "=" && chars.slice(at).every((x) => x === "=")),
+  );
   if (!stray) return null;
-  return `${name} has ${stray.text}, which a bearer token cannot carry (no spaces, line ` +
-    "breaks or control characters), so no scrape could send it; " +
+  return `${name} has ${stray.text}, which a bearer token cannot carry (letters, digits and ` +
+    "- . _ ~ + /, then = at the end only), so no scrape could send it; " +
     (stray.whitespace ? whitespaceFix(name, stray.whitespace) : MAKE_SECRET);
 }
 

@@ -1,8 +1,11 @@
 /**
  * Client `Idempotency-Key`s: the same key with the same request gives the first
  * answer again; the same key with a different request is 422
- * `idempotency_key_reused`. Keys are scoped per caller and route and kept
+ * `idempotency_key_reused`. Keys are scoped per caller and kept
  * `IDEMPOTENCY_RETENTION_MS` (48 h: a client may retry with its key for a day and more).
+ * The records are kept per route, and one key belongs to one request across every keyed
+ * route: the claim checks and writes the caller's marker for the key
+ * (kv/idempotency_claim.ts).
  *
  * A claim is written before the work starts, so two concurrent requests with
  * one key cannot both run it. The operation binds the record it creates to the
@@ -23,6 +26,7 @@ import type { CallContext } from "../domain/actor.ts";
 import { AppError, isTryAgain } from "../core/errors.ts";
 import {
   claim,
+  claimKeys,
   finish,
   IDEMPOTENCY_LEASE_MS,
   IDEMPOTENCY_RETENTION_MS,
@@ -113,15 +117,24 @@ function canonical(value: unknown): unknown {
 
 /**
  * The key's scope for a call (null: it sent no key): the caller, the route, the key, and
- * the method and path it came with, which a reuse on another request names.
+ * the method and path it came with, which a reuse on another request names. `sameAs`: the
+ * method and path of the request this one is, when it came by another path (the approvals
+ * queue's approve of a refund is the refund's own approve: README "A first session").
  */
-export function idempotencyScope(ctx: CallContext, route: string): IdempotencyScope | null {
+export function idempotencyScope(
+  ctx: CallContext,
+  route: string,
+  sameAs?: string,
+): IdempotencyScope | null {
   if (ctx.idempotency_key === undefined) return null;
+  const sent = ctx.idempotency_request;
+  const request = sent === undefined ? undefined : sameAs ?? sent;
   return {
     owner: ctx.actor.id,
     route,
     key: ctx.idempotency_key,
-    ...(ctx.idempotency_request !== undefined ? { request: ctx.idempotency_request } : {}),
+    ...(request !== undefined ? { request } : {}),
+    ...(sent !== undefined && sent !== request ? { sent } : {}),
   };
 }
 
@@ -144,7 +157,8 @@ export async function runIdempotent(
   work: IdempotentRun,
 ): Promise<IdempotentResult> {
   if (scope === null) return { ...await work.run(null), replayed: false };
-  const key = await recordKey(scope);
+  const at = await claimKeys(scope);
+  const key = at.record;
   const claimId = crypto.randomUUID();
   const now = clock.now();
   const fresh: IdempotencyRecord = {
@@ -159,7 +173,7 @@ export async function runIdempotent(
     lease_until: now + IDEMPOTENCY_LEASE_MS,
     expires_at: now + IDEMPOTENCY_RETENTION_MS,
   };
-  const claimed = await claim(kv, key, fresh, work.asItStands !== undefined);
+  const claimed = await claim(kv, at, fresh, work.asItStands !== undefined);
   if (claimed.kind === "answered") {
     const standing = await work.inProgress?.(claimed.response) ?? null;
     if (standing === null) return { ...claimed.response, replayed: true };
@@ -173,7 +187,7 @@ export async function runIdempotent(
     if (standing === null) throw stillHeld(claimed.record, clock.now());
     const { settled, ...response } = standing;
     if (settled) {
-      await finish(kv, key, claimed.record.claim_id, { response, settledWhileHeld: true });
+      await finish(kv, at, claimed.record.claim_id, { response, settledWhileHeld: true });
     }
     return { ...response, replayed: true };
   }
@@ -181,7 +195,7 @@ export async function runIdempotent(
     const resumed = await work.resume(claimed.prior.resource_id);
     if (resumed !== null) {
       const { acted = false, ...response } = resumed;
-      await finish(kv, key, claimId, { response, resource_id: claimed.prior.resource_id });
+      await finish(kv, at, claimId, { response, resource_id: claimed.prior.resource_id });
       return { ...response, replayed: !acted };
     }
   }
@@ -202,11 +216,11 @@ export async function runIdempotent(
   };
   try {
     const response = await work.run(binding);
-    await finish(kv, key, claimId, { response });
+    await finish(kv, at, claimId, { response });
     return { ...response, replayed: false };
   } catch (error) {
     if (!(error instanceof AppError)) throw error; // a crash: the lease runs out, then `resume`
-    await finish(kv, key, claimId, {
+    await finish(kv, at, claimId, {
       error: { code: error.code, detail: error.message, errors: error.errors, extra: error.extra },
       // "Try again" is no answer: the claim is let go, and the same key sent again
       // takes it over and answers from the record the operation made (`resume`).

@@ -7,6 +7,14 @@
  * first one recorded, when there is one (README "API": the action as it stands, the key's
  * answer once it is settled); when nothing is recorded yet, `409` with `Retry-After` set to
  * the time left on the lease.
+ *
+ * A key belongs to one request per caller across every keyed route (README "A first session":
+ * the same key with another request, on any route taking one, is 422). Records stay per route
+ * (their keys unchanged, so a record kept before the marker still replays on its route); the
+ * claim's commit also writes, and checks, the caller's marker for the key: which route and
+ * request took it. A key another route took is 422 naming that request. A record kept before
+ * the marker was has none, so until it expires (`IDEMPOTENCY_RETENTION_MS`) its key is judged
+ * on its own route only, as it was when it was kept.
  */
 import { keys } from "./keys.ts";
 import { sha256Hex } from "../core/encoding.ts";
@@ -24,8 +32,14 @@ export interface IdempotencyScope {
   route: string;
   /** the client's key, 1–255 characters */
   key: string;
-  /** the method and path it came with (`POST /api/admin/payments/disputes/dsp_…/accept`) */
+  /**
+   * the request's method and path (`POST /api/admin/payments/disputes/dsp_…/accept`): the
+   * one it came with, or the path it is one request with (the approvals queue's approve of a
+   * refund is the refund's own approve)
+   */
   request?: string;
+  /** the method and path it came with, when `request` names another path it is one with */
+  sent?: string;
 }
 
 /** The operation's answer (older records also carry an HTTP status, which is ignored). */
@@ -55,8 +69,47 @@ export interface IdempotencyRecord {
   expires_at: number;
 }
 
+/** Which request a caller's key belongs to, across routes (one per caller and key). */
+export interface KeyMarker {
+  /** the claim that wrote it, which alone removes it (with its record) */
+  claim_id: string;
+  route: string;
+  /** the request's method and path, when it came through a route */
+  request?: string;
+  fingerprint: string;
+  expires_at: number;
+}
+
+/** Where a claim lives: its route's record and the caller's marker for the key. */
+export interface ClaimKeys {
+  record: Deno.KvKey;
+  marker: Deno.KvKey;
+  route: string;
+  /** the scope's `sent`: the path this request came with, named in a refusal */
+  sent?: string;
+}
+
 export function recordKey(scope: IdempotencyScope): Promise<Deno.KvKey> {
   return Promise.resolve(keys.idempotencyKey(scope.owner, scope.route, sha256Hex(scope.key)));
+}
+
+export async function claimKeys(scope: IdempotencyScope): Promise<ClaimKeys> {
+  return {
+    record: await recordKey(scope),
+    marker: keys.idempotencyOwnerKey(scope.owner, sha256Hex(scope.key)),
+    route: scope.route,
+    ...(scope.sent !== undefined ? { sent: scope.sent } : {}),
+  };
+}
+
+function markerOf(route: string, record: IdempotencyRecord): KeyMarker {
+  return {
+    claim_id: record.claim_id,
+    route,
+    ...(record.request !== undefined ? { request: record.request } : {}),
+    fingerprint: record.fingerprint,
+    expires_at: record.expires_at,
+  };
 }
 
 function replayError(error: StoredError): AppError {
@@ -82,16 +135,21 @@ export function stillHeld(record: IdempotencyRecord, now: number): AppError {
 
 /**
  * 422 for a key first used with another request: another method or path (another
- * dispute, another refund) names the first; the same path with another body says so.
+ * dispute, another refund, another route) names the first; the same request with another
+ * body says so, naming the path this one came with when it is another path of the same
+ * request (`sent`: the approvals queue's approve of the refund first approved on its route).
  */
-function keyReused(prior: IdempotencyRecord, fresh: IdempotencyRecord): AppError {
+function keyReused(prior: { request?: string }, fresh: IdempotencyRecord, sent?: string): AppError {
   const fix = "send a new Idempotency-Key for a new request";
   const otherPath = prior.request !== undefined && fresh.request !== undefined &&
     prior.request !== fresh.request;
+  const alias = sent !== undefined ? ` (this ${sent} is that same request)` : "";
   const message = otherPath
-    ? `first used for ${prior.request}, another request than this ${fresh.request}: ${fix}`
+    ? `first used for ${prior.request}, another request than this ${sent ?? fresh.request}: ${fix}`
+    : prior.request !== undefined && fresh.request === undefined
+    ? `first used for ${prior.request}: ${fix}`
     : prior.request !== undefined && fresh.request !== undefined
-    ? `already used with another body on ${prior.request}: ${fix}`
+    ? `already used with another body on ${prior.request}${alias}: ${fix}`
     : `already used for another request (another body, or another path): ${fix}`;
   return new AppError(
     "idempotency_key_reused",
@@ -113,20 +171,29 @@ export type Claim =
  * Takes the key when it is new, expired or abandoned; a concurrent taker loses
  * on the check and, run again, meets the winner's claim (or its answer). A claim
  * still leased is `held` when it recorded its action and `canAnswerHeld`, else 409.
+ * A key whose marker names another route is 422, checked in the same commit, so two
+ * routes racing one key cannot both take it.
  */
 export async function claim(
   kv: Deno.Kv,
-  key: Deno.KvKey,
+  at: ClaimKeys,
   fresh: IdempotencyRecord,
   canAnswerHeld: boolean,
 ): Promise<Claim> {
   const now = fresh.created_at;
   const { value } = await commitChecked<Claim>(kv, async (op) => {
-    const existing = await kv.get<IdempotencyRecord>(key);
-    op.check(existing);
+    const [existing, marked] = await kv.getMany<[IdempotencyRecord, KeyMarker]>([
+      at.record,
+      at.marker,
+    ]);
+    op.check(existing, marked);
+    const marker = marked.value && marked.value.expires_at > now ? marked.value : null;
+    if (marker && marker.route !== at.route) {
+      throw keyReused({ request: marker.request ?? marker.route }, fresh, at.sent);
+    }
     const prior = existing.value && existing.value.expires_at > now ? existing.value : null;
     if (prior) {
-      if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh);
+      if (prior.fingerprint !== fresh.fingerprint) throw keyReused(prior, fresh, at.sent);
       if (prior.state === "done") {
         if (prior.error) throw replayError(prior.error);
         return { kind: "answered", response: prior.response!, claimId: prior.claim_id };
@@ -139,7 +206,8 @@ export async function claim(
         throw stillHeld(prior, now);
       }
     }
-    op.set(key, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    op.set(at.record, fresh, { expireIn: IDEMPOTENCY_RETENTION_MS });
+    op.set(at.marker, markerOf(at.route, fresh), { expireIn: IDEMPOTENCY_RETENTION_MS });
     return { kind: "claimed", prior };
   }, { what: "the Idempotency-Key" });
   return value;
@@ -148,7 +216,8 @@ export async function claim(
 /**
  * Stores the answer on our claim (if it is still ours: it may have been taken
  * over after our lease ran out). An error before the operation's record
- * exists removes the claim instead, so the key can be sent again. A claim
+ * exists removes the claim instead (and the key's marker, when it is this
+ * claim's), so the key can be sent again, on any route. A claim
  * that cannot be finished is left to its lease, as after a crash.
  * `settledWhileHeld`: the answer of the action read while another request held
  * the claim; kept only on a claim still unanswered (the first request's own
@@ -156,7 +225,7 @@ export async function claim(
  */
 export async function finish(
   kv: Deno.Kv,
-  key: Deno.KvKey,
+  at: ClaimKeys,
   claimId: string,
   outcome: {
     response?: StoredResponse;
@@ -168,6 +237,7 @@ export async function finish(
 ): Promise<void> {
   try {
     await commitChecked(kv, async (op) => {
+      const key = at.record;
       const current = await kv.get<IdempotencyRecord>(key);
       if (current.value?.claim_id !== claimId) return; // taken over after our lease ran out
       if (outcome.settledWhileHeld) {
@@ -175,7 +245,11 @@ export async function finish(
         if (current.value.state !== "in_flight" || current.value.lease_until === 0) return;
       }
       op.check(current);
-      if (outcome.error && current.value.resource_id === null) return void op.delete(key);
+      if (outcome.error && current.value.resource_id === null) {
+        const marker = await kv.get<KeyMarker>(at.marker);
+        if (marker.value?.claim_id === claimId) op.check(marker).delete(at.marker);
+        return void op.delete(key);
+      }
       if (outcome.release) {
         return void op.set(key, { ...current.value, lease_until: 0 }, {
           expireIn: IDEMPOTENCY_RETENTION_MS,

@@ -206,6 +206,15 @@ export const keys = {
     route,
     keyHash,
   ],
+  /**
+   * which request a caller's `Idempotency-Key` (SHA-256 hex) belongs to, across every keyed
+   * route: written in the claim's commit beside the per-route record (kv/idempotency_claim.ts)
+   */
+  idempotencyOwnerKey: (owner: string, keyHash: string) => [
+    "idempotency_key_owners",
+    owner,
+    keyHash,
+  ],
 
   // --- two-person requests (services/approvals/) ---------------------------
   /** a two-person request (`apr_…`) */

@@ -24,6 +24,25 @@ import { APPROVAL_POLICY, APPROVAL_STATUSES } from "../domain/approval.ts";
 
 const KINDS = Object.keys(APPROVAL_POLICY) as [string, ...string[]];
 
+/**
+ * A decision on a refund (`rfd_…`) here is the refund's own decision route's request (README "A
+ * first session": approve on the refund's route and the approvals queue's): the same key scope,
+ * replayed with `Idempotent-Replayed: true` on either path.
+ */
+function idempotencyHeader(decision: "approve" | "reject") {
+  return z.object({
+    "idempotency-key": z.string().min(1, "Idempotency-Key must be 1 to 255 characters")
+      .max(255, "Idempotency-Key must be 1 to 255 characters").optional().openapi({
+        param: { name: "idempotency-key", in: "header" },
+        description: `for a refund (\`rfd_…\`), as on \`POST /refunds/{id}/${decision}\`, and ` +
+          "one request with it: the same key and body sent on either path replays the first " +
+          "answer (`Idempotent-Replayed: true`; a refund `processing` in it as it stands), " +
+          "another body is 422 `idempotency_key_reused`. Not kept for a two-person request " +
+          "(`apr_…`): deciding it again answers `replayed: true` anyway",
+      }),
+  });
+}
+
 const DecisionSchema = z.object({
   approval: orNull(ApprovalSchema),
   outcome: z.unknown().openapi({ description: "a refund's own answer (refund approvals)" }),
@@ -90,6 +109,7 @@ const approve = adminRoute({
     "`approval_hash` is optional.",
   request: {
     params: IdParam,
+    headers: idempotencyHeader("approve"),
     body: {
       required: false,
       content: {
@@ -109,7 +129,13 @@ const approve = adminRoute({
   responses: {
     200: jsonContent(DecisionSchema, "approved (and executed, or failed: see `status`)"),
     202: jsonContent(DecisionSchema, "approved; the outcome is still being settled"),
-    ...errorResponses("not_found", "conflict", "self_approval_forbidden", ...REFUND_SEND_REFUSALS),
+    ...errorResponses(
+      "not_found",
+      "conflict",
+      "self_approval_forbidden",
+      "idempotency_key_reused",
+      ...REFUND_SEND_REFUSALS,
+    ),
   },
 });
 
@@ -128,6 +154,7 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
     "linked to it or to the requester (403 `self_approval_forbidden`).",
   request: {
     params: IdParam,
+    headers: idempotencyHeader("reject"),
     body: {
       required: false,
       content: {
@@ -141,9 +168,18 @@ const reject = adminRoute({ permission: "approvals.decide" }, {
   },
   responses: {
     200: jsonContent(DecisionSchema, "rejected"),
-    ...errorResponses("not_found", "conflict", "self_approval_forbidden"),
+    ...errorResponses("not_found", "conflict", "self_approval_forbidden", "idempotency_key_reused"),
   },
 });
+
+/**
+ * A refund's decision answered again (the key's first answer, or a decision you had made)
+ * carries `Idempotent-Replayed: true`, as on the refund's own route; a two-person request's
+ * says so in `replayed` alone.
+ */
+function markSourceReplay(c: Context<AppEnv>, r: { outcome?: unknown; replayed: boolean }) {
+  if (r.replayed && r.outcome !== undefined) c.header("Idempotent-Replayed", "true");
+}
 
 /** The JSON body if one was sent (these routes accept none too). */
 function bodyOf<T>(valid: () => T): T | Record<string, never> {
@@ -165,11 +201,13 @@ export function approvalRoutes(services: Services) {
       const pending = (r.outcome as { status?: string } | undefined)?.status === "processing";
       const answer = { approval: r.request, outcome: r.outcome ?? null, replayed: r.replayed };
       if (r.request?.handover) c.header("Cache-Control", "no-store");
+      markSourceReplay(c, r);
       return pending ? c.json(answer, 202) : c.json(answer, 200);
     })
     .openapi(reject, async (c) => {
       const body = bodyOf(() => c.req.valid("json"));
       const r = await approvals.reject(callContext(c), c.req.valid("param").id, body);
+      markSourceReplay(c, r);
       return c.json({ approval: r.request, outcome: r.outcome ?? null, replayed: r.replayed }, 200);
     });
 }

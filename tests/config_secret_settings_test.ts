@@ -92,6 +92,32 @@ Deno.test("METRICS_TOKEN with a line break or space is refused: no scrape could 
   assert.equal(parseConfig({ METRICS_TOKEN: token }).metricsToken, token);
 });
 
+Deno.test("METRICS_TOKEN with a character a Bearer token cannot carry (RFC 6750 b64token) is refused at start-up and by the doctor, naming it", async () => {
+  assert.match(
+    refusal({ METRICS_TOKEN: "mytokén1234567890abc" }),
+    /METRICS_TOKEN has "é" \(U\+00E9\) at character 6 of 20, which a bearer token cannot carry/,
+  );
+  for (const [c, code] of [['"', "0022"], [",", "002C"], ["'", "0027"], ["=", "003D"]]) {
+    const message = refusal({ METRICS_TOKEN: `scrape${c}token-0123456789` });
+    assert.ok(message.includes(`(U+${code}) at character 7 of 23`), message);
+    assert.match(message, /letters, digits and - \. _ ~ \+ \/, then = at the end only/);
+    assert.match(message, /make one with `openssl rand -base64 32`/);
+  }
+  // what `openssl rand -base64 32` makes: + / and a trailing = are a Bearer token's own
+  const b64 = "q4+Zr/0m9Xw1Tq8pLk2Jv7Hs3Ne6Ub5Yc0Rd4Fa1Gw=";
+  assert.equal(parseConfig({ METRICS_TOKEN: b64 }).metricsToken, b64);
+  assert.equal(
+    parseConfig({ METRICS_TOKEN: "a.b_c~d-0123456789==" }).metricsToken,
+    "a.b_c~d-0123456789==",
+  );
+  const findings = await runDoctor({
+    env: { METRICS_TOKEN: "mytokén1234567890abc", KV_PATH: ":memory:" },
+  });
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0].severity, "fail");
+  assert.match(findings[0].detail, /"é" \(U\+00E9\) at character 6 of 20/);
+});
+
 Deno.test("ALERT_WEBHOOK_SECRET shorter than 16 characters is refused with how to make one", () => {
   const message = refusal({ ALERT_WEBHOOK_SECRET: "short-secret" });
   assert.match(

@@ -17,9 +17,11 @@ import type { ApprovalRequest } from "../../domain/approval.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
 import { addDeleteSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
 import {
+  adminCliLineOf,
   type AdminView,
   adminView,
   breakGlass,
+  disableAdvice,
   type IdentityDeps,
   isBreakGlassCli,
   isFirstAdminStart,
@@ -169,7 +171,7 @@ const GRANT_KINDS = {
  * by the break-glass CLI (`fromRole`: its role before a promotion).
  */
 export function addGrantAlert(
-  d: Pick<IdentityDeps, "newId" | "log">,
+  d: Pick<IdentityDeps, "newId" | "log" | "cliLine">,
   ctx: CallContext,
   op: Deno.AtomicOperation,
   admin: AdminRecord,
@@ -191,8 +193,7 @@ export function addGrantAlert(
         (isFirstAdminStart(ctx)
           ? "can set the deployment's environment variables"
           : "holds the server's KV") +
-        " (the audit log) and disable the account (PATCH /api/admin/users/{id}, " +
-        "or `deno task admin disable --id`)",
+        ` (the audit log) and disable the account ${disableAdvice(d, admin.id)}`,
     },
     admin.updated_at,
     target(admin.id),
@@ -218,13 +219,19 @@ function addRemovalAlert(
   const what = removal === "disable" ? "disabled" : `demoted to ${admin.role}`;
   // Undone through the API, it needs an admin to ask and another to approve; with fewer left
   // the break-glass CLI is the only way back (README, "Break-glass")
+  // the CLI line as the CLI's own are typed: the server's KV_PATH, the Deno that runs it
+  // (README, Commands); none on a store no CLI reaches
+  const line = adminCliLineOf(
+    d,
+    removal === "disable" ? `enable --id ${admin.id}` : `set-role --id ${admin.id} --role admin`,
+  );
+  const few = `${managersLeft === 0 ? "no" : "one"} active admin is left, too few to ask ` +
+    "for it and approve it through the API";
   const undo = managersLeft >= 2
     ? "undo it with a second admin (PATCH /api/admin/users/{id})"
-    : `undo it with \`deno task admin ${
-      removal === "disable" ? "enable" : "set-role"
-    } --id ${admin.id}${removal === "disable" ? "" : " --role admin"}\` where the server's KV ` +
-      `is reached: ${managersLeft === 0 ? "no" : "one"} active admin is left, too few to ask ` +
-      "for it and approve it through the API";
+    : line
+    ? `undo it with \`${line}\` where the server's KV is reached: ${few}`
+    : `no CLI reaches this in-memory store (KV_PATH=:memory:) to undo it, and ${few}`;
   return raiseOpsAlert(
     op,
     { newId: d.newId, log: d.log },

@@ -11,6 +11,7 @@ import type { CallContext } from "../../domain/actor.ts";
 import { BREAK_GLASS_ACTOR, FIRST_ADMIN_ACTOR } from "../../domain/system_actors.ts";
 import type { ApprovalRequest } from "../../domain/approval.ts";
 import type { AuditInput } from "../audit/mod.ts";
+import { adminCliLine, DEFAULT_KV_PATH } from "../../core/store_command.ts";
 
 export interface IdentityDeps extends SecondFactorDeps {
   cursors: CursorSealer;
@@ -32,6 +33,26 @@ export interface IdentityDeps extends SecondFactorDeps {
    * Deploy's own database or `:memory:`): whether break-glass is a way out to offer.
    */
   storeReachedByCli?: boolean;
+  /**
+   * An admin CLI line (`disable --id adm_…`) as typed to reach the server's store, as the CLI's
+   * own lines are (README, Commands: `KV_PATH=…` and the Deno that runs it); null where no CLI
+   * reaches it (`:memory:`). Unset: the default store's.
+   */
+  cliLine?: (args: string) => string | null;
+}
+
+/** `d.cliLine(args)` (unset: on the default store, with the Deno that runs this process). */
+export function adminCliLineOf(d: Pick<IdentityDeps, "cliLine">, args: string): string | null {
+  return d.cliLine ? d.cliLine(args) : adminCliLine(DEFAULT_KV_PATH, args);
+}
+
+/**
+ * How an ops alert says to disable account `id` (README, "Ops alerts"): through the API, or
+ * break-glass with the CLI line that reaches the server's store.
+ */
+export function disableAdvice(d: Pick<IdentityDeps, "cliLine">, id: string): string {
+  const line = adminCliLineOf(d, `disable --id ${id}`);
+  return `(PATCH /api/admin/users/{id}${line ? `, or \`${line}\`` : ""})`;
 }
 
 /** An admin as the API shows it: never the token hash. */

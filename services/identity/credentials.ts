@@ -11,7 +11,13 @@ import { enrol } from "./second_factor.ts";
 import { totpUri } from "./totp.ts";
 import { addTokenRotated, addUpdateAdmin } from "../../kv/admins.ts";
 import { addSetSecondFactor, getSecondFactor } from "../../kv/identity_factors.ts";
-import { type AdminView, adminView, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import {
+  type AdminView,
+  adminView,
+  disableAdvice,
+  type IdentityDeps,
+  loadAdmin,
+} from "./accounts.ts";
 import { breakGlass, isBreakGlassCli } from "./accounts.ts";
 import { approvingRole } from "./enrollment.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
@@ -145,7 +151,7 @@ function addCredentialsAlert(
       admin_id: admin.id,
       detail: `${admin.role} ${admin.id} was given ${what} by ${breakGlass(ctx)}; if that ` +
         "was not meant, find out who holds the server's KV (the audit log) and disable the " +
-        "account (PATCH /api/admin/users/{id}, or `deno task admin disable --id`)",
+        `account ${disableAdvice(d, admin.id)}`,
     },
     admin.updated_at,
     target(admin.id),

@@ -21,7 +21,7 @@ import { getSecondFactor } from "../../kv/identity_factors.ts";
 import { type AdminRecord, tokenWorks } from "../../domain/admin.ts";
 import type { AuditInput } from "../audit/mod.ts";
 import { raiseOpsAlert } from "../ops_alerts.ts";
-import { breakGlass, type IdentityDeps, loadAdmin } from "./accounts.ts";
+import { breakGlass, disableAdvice, type IdentityDeps, loadAdmin } from "./accounts.ts";
 import { addHandover, approvingRole, revokedToken } from "./enrollment.ts";
 
 const target = (id: string) => ({ type: "admin", id });
@@ -62,7 +62,7 @@ export async function reactivationNeedsApproval(
  * for new credentials handed to someone else: the approver of `approval`, or the CLI's runner.
  */
 export function addReenabledAlert(
-  d: Pick<IdentityDeps, "newId" | "log">,
+  d: Pick<IdentityDeps, "newId" | "log" | "cliLine">,
   ctx: CallContext,
   op: Deno.AtomicOperation,
   admin: AdminRecord,
@@ -88,7 +88,7 @@ export function addReenabledAlert(
         : [],
       detail: `${admin.role} ${admin.id}, whose person had enrolled, re-enabled ${how}; if ` +
         "that was not meant, find out who did it (the audit log) and disable the account " +
-        "(PATCH /api/admin/users/{id}, or `deno task admin disable --id`)",
+        disableAdvice(d, admin.id),
     },
     admin.updated_at,
     target(admin.id),

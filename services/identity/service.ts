@@ -19,6 +19,7 @@ import { createGuard } from "./guard.ts";
 import { createSelfService } from "./self_service.ts";
 import { createAccountService } from "./account_service.ts";
 import type { IdentityOptions, IdentityService } from "./types.ts";
+import { adminCliLine } from "../../core/store_command.ts";
 
 export type { AdminChange, AdminCredentials, AdminView } from "./users.ts";
 export type { AccountRequestResult } from "./invites.ts";
@@ -47,6 +48,7 @@ export function createIdentityService(deps: Deps, options: IdentityOptions): Ide
     onDisabled: options.onAccountDisabled,
     entriesAbout: options.approvals?.entriesAbout,
     storeReachedByCli: deps.config.kvPath !== undefined && deps.config.kvPath !== ":memory:",
+    cliLine: (args) => adminCliLine(deps.config.kvPath, args),
   };
   if (options.approvals) registerAccountKinds(d, options.approvals);
   const apiThrottle = createApiThrottle(kv, clock, {

@@ -13,10 +13,10 @@ import { replayedDecision } from "./decided.ts";
 import { refundDetail } from "./views.ts";
 import {
   asItStands,
+  decisionScope,
   inProgress,
   type RefundResult,
   resume,
-  scopeOf,
   type ServiceParts,
   toResult,
 } from "./parts.ts";
@@ -49,7 +49,7 @@ export async function approve(
   const fingerprint = await requestFingerprint({ route: "approve", id, ...body });
   const target = { type: "refund", id };
   return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/approve"), fingerprint, {
+    await runIdempotent(kv, clock, decisionScope(ctx, id, "approve"), fingerprint, {
       run: async (binding) => {
         let record;
         try {
@@ -95,7 +95,7 @@ export async function reject(
   const fingerprint = await requestFingerprint({ route: "reject", id, ...body });
   const target = { type: "refund", id };
   return toResult(
-    await runIdempotent(kv, clock, scopeOf(ctx, "POST /refunds/{id}/reject"), fingerprint, {
+    await runIdempotent(kv, clock, decisionScope(ctx, id, "reject"), fingerprint, {
       run: async (binding) => {
         if (!body.note?.trim()) {
           throw validationFailed([{

@@ -54,8 +54,26 @@ export interface ServiceParts {
   reconciler: ReturnType<typeof createRefundReconciler>;
 }
 
-export function scopeOf(ctx: CallContext, route: string): IdempotencyScope | null {
-  return idempotencyScope(ctx, route);
+/** `sameAs`: the request's own method and path, when another path is the same request. */
+export function scopeOf(
+  ctx: CallContext,
+  route: string,
+  sameAs?: string,
+): IdempotencyScope | null {
+  return idempotencyScope(ctx, route, sameAs);
+}
+
+/**
+ * A decision on refund `id` by the approvals queue is the refund's own decision route's
+ * request (README "A first session": approve on the refund's route and the queue's): one
+ * key scope, and the refund's path named for both.
+ */
+export function decisionScope(ctx: CallContext, id: string, decision: "approve" | "reject") {
+  return scopeOf(
+    ctx,
+    `POST /refunds/{id}/${decision}`,
+    `POST /api/admin/payments/refunds/${id}/${decision}`,
+  );
 }
 
 export async function resume(p: ServiceParts, id: string) {
