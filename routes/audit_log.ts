@@ -149,8 +149,12 @@ const VerifyQuery = z.object({
       "to it recomputed from the chain's start (never incremental), with `expect_hash` at it " +
       "(0 is the chain's start, whose hash is 64 zeros)",
   }).optional(),
-  expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
-    .openapi({ param: { name: "expect_hash", in: "query" } }),
+  // either case is the same hash: compared lowercased (README, "Audit checkpoints")
+  expect_hash: z.string().regex(/^[0-9a-fA-F]{64}$/, "expect_hash must be 64 hex digits")
+    .toLowerCase().optional().openapi({
+      param: { name: "expect_hash", in: "query" },
+      description: "the hash you kept at `expect_seq`: 64 hex digits, either case",
+    }),
 }).refine((q) => (q.expect_seq === undefined) === (q.expect_hash === undefined), {
   message: "send expect_seq and expect_hash together",
   path: ["expect_hash"],
