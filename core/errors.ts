@@ -179,6 +179,14 @@ export const ERROR_CODES = {
     what: "The service cannot serve this now (its store is unreachable or it is stopping).",
     todo: "Try again shortly; if it persists, run `deno task doctor` on the server.",
   },
+  verify_busy: {
+    status: 503,
+    title: "Audit verify busy",
+    what:
+      "Another audit-log verify is walking the chain in this service (one walk at a time, so a burst of checks does not slow every other request), and it did not end within a few seconds; nothing was checked. The same verify asked for while one waits to start shares its answer.",
+    todo:
+      "Send the request again after the seconds in `Retry-After`; space out scheduled checks (a `full=true` or `expect_seq` walk reads the whole log) rather than sending many at once.",
+  },
   internal: {
     status: 500,
     title: "Internal error",
@@ -286,6 +294,7 @@ export const TRY_AGAIN_CODES: readonly ErrorCode[] = [
   "rate_limited",
   "stripe_unavailable",
   "unavailable",
+  "verify_busy",
 ];
 
 export function isTryAgain(error: AppError): boolean {

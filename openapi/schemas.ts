@@ -86,7 +86,7 @@ export const NoteSchema = typedText(
 );
 
 /**
- * The hash an approver sends back, of what they reviewed (64 lowercase hex): `source` says
+ * The hash an approver sends back, of what they reviewed (64 hex, either case): `source` says
  * where it is shown; anything else is 422 saying so, a hash of something else 409.
  */
 export function approvalHashField(source: string, description: string) {
@@ -104,7 +104,8 @@ const APPROVAL_HASH_EXAMPLE = "9f2c4e1a".repeat(8);
 function hashOf(source: string, missing?: string) {
   return z.string({
     error: (iss) => (iss.input === undefined && missing ? missing : undefined),
-  }).regex(/^[0-9a-f]{64}$/, `approval_hash must be ${source} (64 lowercase hex characters)`);
+  }).regex(/^[0-9a-fA-F]{64}$/, `approval_hash must be ${source} (64 hex characters)`)
+    .toLowerCase(); // either case is the same hash; the service shows and compares lowercase
 }
 
 /** A JSON request body of `schema`, required unless said otherwise. */

@@ -11,6 +11,7 @@ import { callContext } from "./context.ts";
 import {
   dateTimeQuery,
   DateTimeSchema,
+  errorResponses,
   jsonContent,
   wholeNumberQuery,
 } from "../openapi/schemas.ts";
@@ -148,8 +149,12 @@ const VerifyQuery = z.object({
       "to it recomputed from the chain's start (never incremental), with `expect_hash` at it " +
       "(0 is the chain's start, whose hash is 64 zeros)",
   }).optional(),
-  expect_hash: z.string().regex(/^[0-9a-f]{64}$/, "expect_hash must be 64 hex digits").optional()
-    .openapi({ param: { name: "expect_hash", in: "query" } }),
+  // either case is the same hash: compared lowercased (README, "Audit checkpoints")
+  expect_hash: z.string().regex(/^[0-9a-fA-F]{64}$/, "expect_hash must be 64 hex digits")
+    .toLowerCase().optional().openapi({
+      param: { name: "expect_hash", in: "query" },
+      description: "the hash you kept at `expect_seq`: 64 hex digits, either case",
+    }),
 }).refine((q) => (q.expect_seq === undefined) === (q.expect_hash === undefined), {
   message: "send expect_seq and expect_hash together",
   path: ["expect_hash"],
@@ -184,10 +189,15 @@ const verifyRoute = adminRoute({ permission: "audit.read" }, {
     "`expect_seq` + `expect_hash`: a checkpoint you kept outside the service, checked by a walk " +
     "from the chain's first entry (not incremental), so an entry below it changed or deleted " +
     "is found; a chain that no longer reaches it is `truncated`. Deleted checkpoints are `missing` (the signed count, " +
-    "the checkpoint cron's last good run); only a kept checkpoint shows a store rewritten whole.",
+    "the checkpoint cron's last good run); only a kept checkpoint shows a store rewritten whole. " +
+    "One walk at a time per server process: the same verify (same `full`, `expect_seq`, " +
+    "`expect_hash`) asked for while one waits to start shares its answer; another waits for " +
+    "the walk in progress up to 5 s, then is `503 verify_busy` with `Retry-After` (nothing " +
+    "checked: send it again then).",
   request: { query: VerifyQuery },
   responses: {
     200: jsonContent(VerifyResultSchema, "`ok: false` names the first bad entry and why"),
+    ...errorResponses("verify_busy"),
   },
 });
 

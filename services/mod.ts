@@ -1,7 +1,7 @@
 /** Builds every service from the deps once; routes receive this object. */
 import type { Deps } from "./deps.ts";
 import { createHealthService } from "./health.ts";
-import { type AuditService, createAuditService } from "./audit/mod.ts";
+import { type AuditService, createAuditService, type VerifyGateOptions } from "./audit/mod.ts";
 import { createWebhookService, type EventApplier, webhookJobHandlers } from "./webhooks/mod.ts";
 import { CursorSealer } from "../kv/pagination.ts";
 import { createIdFactory, type IdFactory } from "../core/ids.ts";
@@ -47,6 +47,8 @@ export interface ServiceOptions {
   refundHooks?: RefundHooks;
   /** called at the retries service's steps (tests: between Stripe's answer and its settlement) */
   retryHooks?: RetryHooks;
+  /** how long a verify waits for the audit-log walk in progress (default 5 s) */
+  auditVerifyGate?: VerifyGateOptions;
   /** the identity service's throttle settings */
   identity?: Pick<IdentityOptions, "limits" | "throttleFlushEveryMs" | "throttleFlushTimer">;
 }
@@ -108,7 +110,7 @@ export function createServices(input: Deps, options: ServiceOptions = {}) {
   const cursors = new CursorSealer(deps.config.auditSigningKey);
   const newId = createIdFactory(deps.clock);
   // created first: every service that changes something receives it
-  const audit = createAuditService(deps);
+  const audit = createAuditService(deps, { verifyGate: options.auditVerifyGate });
   const { refundSettlement, disputeChange, answers, paymentSettlement, stripeEvents } =
     createApplier(deps, { audit, newId });
   // one queue for every two-person request; domains register their kinds below

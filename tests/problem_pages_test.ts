@@ -33,6 +33,7 @@ const DOCUMENTED_CODES = [
   "enrollment_invalid",
   "configuration_error",
   "unavailable",
+  "verify_busy",
   "internal",
 ];
 

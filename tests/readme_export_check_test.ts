@@ -4,7 +4,10 @@
  * `complete: true`), and the README's offline check, run as printed, relies on it: "the whole
  * chain" only for an unfiltered export running from seq 1 to that head with no gap; a filtered
  * one (an `actor`, a `to`) never, even when its seqs run on without a gap; a download cut short
- * (mid-line, or before the summary) and an unfiltered export missing an entry fail, non-zero.
+ * (mid-line, or before the summary), an unfiltered or time-range-only export missing an entry
+ * (`at` never decreases, so a time range holds every seq of its `seq_range`) and entries outside
+ * the summary's `seq_range` fail, non-zero; the CSV export is named as such; blank lines after
+ * the summary are nothing.
  */
 import assert from "node:assert/strict";
 import { type TestApp, withTestApp } from "./helpers/app.ts";
@@ -16,6 +19,8 @@ import { CSV_COLUMNS } from "../services/audit/export.ts";
 
 const WHOLE = /^ok: last seq (\d+) hash ([0-9a-f]{64}); (\d+) entries, the whole chain checked$/m;
 const FILTERED = /^ok: a filtered export \(.*\): \d+ entries, .*; not the whole chain/m;
+const TIME_RANGE =
+  /^ok: a time-range export \(.*\): seqs \d+-\d+, \d+ entries, .*; not the whole chain/m;
 
 async function exportOf(t: TestApp, admin: TestAdmin, query = "", format = "jsonl") {
   t.clock.advance(30_000); // a fresh code for each export
@@ -68,7 +73,7 @@ Deno.test("README's check: a complete unfiltered export is the whole chain, 1 to
   });
 });
 
-Deno.test("README's check: an actor filter or a to filter is a filtered export, not the whole chain, even without a gap", async () => {
+Deno.test("README's check: an actor filter or a to filter is not the whole chain, even without a gap", async () => {
   await withTestApp(async (t) => {
     const admin = await chain(t);
     // the admin's own entries: the export's own `audit.export` only (one line)
@@ -91,8 +96,9 @@ Deno.test("README's check: an actor filter or a to filter is a filtered export, 
     assert.ok(early.summary.export_summary.head.seq > 5);
     const r2 = await checkText(upTo);
     assert.equal(r2.code, 0, r2.text);
-    assert.match(r2.text, FILTERED);
-    assert.match(r2.text, /0 gaps/);
+    assert.match(r2.text, TIME_RANGE);
+    assert.match(r2.text, /seqs 1-5, 5 entries, .* no gap; not the whole chain/);
+    assert.doesNotMatch(r2.text, /whole chain checked/);
 
     // a line taken out of a filtered export: the summary's count says so
     const less = jsonLines(early.entries.slice(0, 4), early.summary);
@@ -191,5 +197,115 @@ Deno.test("the CSV export ends with the same summary as the JSON Lines one, in i
     assert.equal(summary.entries, 12);
     assert.equal(rows.length, 1 + 12 + 1, "header, entries, summary");
     assert.deepEqual(summary.filters, { action: "refund.create" });
+  });
+});
+
+Deno.test("README's check: a time-range export missing an entry fails, naming the seqs", async () => {
+  await withTestApp(async (t) => {
+    const admin = await chain(t);
+    const all = splitExport(await exportOf(t, admin)).entries;
+    const from = encodeURIComponent(all[3].at_iso); // seq 4 onwards
+    await t.kv.delete(keys.auditEntry(7));
+    const text = await exportOf(t, admin, `&from=${from}`);
+    const { entries, summary } = splitExport(text);
+    const s = summary.export_summary;
+    assert.deepEqual(Object.keys(s.filters), ["from"]);
+    assert.equal(s.seq_range!.from, 4);
+    assert.ok(!entries.some((e) => e.seq === 7));
+    const r = await checkText(text);
+    assert.notEqual(r.code, 0, r.text);
+    assert.match(r.text, /entries missing from the export's seq range 4-\d+: seqs 7-7 /);
+    assert.doesNotMatch(r.text, /^ok/m);
+
+    // from and to together, two entries gone side by side: still named
+    await t.kv.delete(keys.auditEntry(8));
+    const to = encodeURIComponent(all[9].at_iso);
+    const r2 = await checkText(await exportOf(t, admin, `&from=${from}&to=${to}`));
+    assert.notEqual(r2.code, 0, r2.text);
+    assert.match(r2.text, /entries missing from the export's seq range 4-10: seqs 7-8 /);
+  });
+});
+
+Deno.test("README's check: a whole time-range export checks every link, its seq range against its entries", async () => {
+  await withTestApp(async (t) => {
+    const admin = await chain(t);
+    const all = splitExport(await exportOf(t, admin)).entries;
+    const from = encodeURIComponent(all[3].at_iso);
+    const to = encodeURIComponent(all[9].at_iso);
+    const text = await exportOf(t, admin, `&from=${from}&to=${to}`);
+    const { entries, summary } = splitExport(text);
+    assert.deepEqual(entries.map((e) => e.seq), [4, 5, 6, 7, 8, 9, 10]);
+    const ok = await checkText(text);
+    assert.equal(ok.code, 0, ok.text);
+    assert.match(
+      ok.text,
+      /^ok: a time-range export \(.*\): seqs 4-10, 7 entries, every hash and every link between them checked, no gap; not the whole chain/m,
+    );
+
+    // the first or the last line taken out, the count mended: the seq range shows it
+    const s = summary.export_summary;
+    const noFirst = entries.slice(1);
+    const r1 = await checkText(
+      jsonLines(noFirst, { export_summary: { ...s, entries: noFirst.length } }),
+    );
+    assert.notEqual(r1.code, 0, r1.text);
+    assert.match(r1.text, /entries missing from the export's seq range 4-10: seqs 4-4 /);
+    const noLast = entries.slice(0, -1);
+    const r2 = await checkText(
+      jsonLines(noLast, { export_summary: { ...s, entries: noLast.length } }),
+    );
+    assert.notEqual(r2.code, 0, r2.text);
+    assert.match(r2.text, /seqs 10-10 /);
+
+    // an entry outside the summary's seq range (any filters): the summary is not this file's
+    const r3 = await checkText(
+      jsonLines(entries, { export_summary: { ...s, seq_range: { from: 5, to: 10 } } }),
+    );
+    assert.notEqual(r3.code, 0, r3.text);
+    assert.match(r3.text, /seq 4 is outside the summary's seq range 5-10/);
+    const actorOnly = { ...s, filters: { actor: admin.id }, seq_range: { from: 1, to: 9 } };
+    const r4 = await checkText(jsonLines(entries, { export_summary: actorOnly }));
+    assert.notEqual(r4.code, 0, r4.text);
+    assert.match(r4.text, /seq 10 is outside the summary's seq range 1-9/);
+  });
+});
+
+Deno.test("README's check: an unfiltered export's seq range must run from 1 to the head", async () => {
+  await withTestApp(async (t) => {
+    const admin = await chain(t);
+    const text = await exportOf(t, admin);
+    const { entries, summary } = splitExport(text);
+    const s = summary.export_summary;
+    const r = await checkText(
+      jsonLines(entries, { export_summary: { ...s, seq_range: { from: 1, to: s.head.seq - 1 } } }),
+    );
+    assert.notEqual(r.code, 0, r.text);
+    assert.match(r.text, new RegExp(`seq ${s.head.seq} is outside the summary's seq range`));
+  });
+});
+
+Deno.test("README's check: given the CSV export, it says it takes the JSON Lines one", async () => {
+  await withTestApp(async (t) => {
+    const admin = await chain(t);
+    const r = await checkText(await exportOf(t, admin, "", "csv"));
+    assert.notEqual(r.code, 0, r.text);
+    assert.match(r.text, /CSV export.*format=jsonl/);
+    assert.doesNotMatch(r.text, /cut short/);
+  });
+});
+
+Deno.test("README's check: blank lines after the summary are no more content", async () => {
+  await withTestApp(async (t) => {
+    const admin = await chain(t);
+    const text = await exportOf(t, admin);
+    for (const tail of ["\n", "\r\n", "\n  \n\t\n", "   "]) {
+      const r = await checkText(text + tail);
+      assert.equal(r.code, 0, `${JSON.stringify(tail)}: ${r.text}`);
+      assert.match(r.text, WHOLE);
+    }
+    // anything else after it still fails
+    const r2 = await checkText(text + "\n" + text.split("\n")[0] + "\n");
+    assert.notEqual(r2.code, 0, r2.text);
+    assert.match(r2.text, /more after the export's summary line/);
   });
 });

@@ -8,3 +8,4 @@ export { EXPORT_CONTENT_TYPES } from "./export.ts";
 export { checkTimeRange, TIME_RANGE_MESSAGE } from "./query.ts";
 export { CHECKPOINT_TASK, checkpointAuditHead, createAuditService } from "./service.ts";
 export type { AuditFilters, AuditInput, AuditService } from "./service.ts";
+export { VERIFY_RETRY_AFTER_S, VERIFY_WAIT_MS, type VerifyGateOptions } from "./verify_gate.ts";

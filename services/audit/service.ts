@@ -12,6 +12,7 @@ import { exportAuditLog, type ExportFormat, readableFilters } from "./export.ts"
 import type { VerifyResult } from "./verify.ts";
 import { checkpointAuditHead, type CheckpointOutcome } from "./checkpoints.ts";
 import { verifyAuditChain, type VerifyOptions } from "./verify_chain.ts";
+import { gateVerify, type VerifyGateOptions } from "./verify_gate.ts";
 import { CursorSealer, type Page } from "../../kv/pagination.ts";
 import type { AuditEntry } from "../../domain/audit_entry.ts";
 
@@ -52,7 +53,9 @@ export interface AuditService {
    * count, the checkpoint cron's last good run and a checkpoint the caller
    * kept; whole by default (with the indexes), incremental with
    * `{ full: false }` (from the last confirmed checkpoint, answering what the
-   * last full walk found wrong until one passes).
+   * last full walk found wrong until one passes). One walk at a time in this
+   * process (verify_gate.ts): the same verify waiting to start is shared, and
+   * one that waits too long for the walk in progress throws `verify_busy`.
    */
   verify(options?: VerifyOptions): Promise<VerifyResult>;
   /** Records `audit.export` first, then streams the matching entries oldest first. */
@@ -65,8 +68,14 @@ export interface AuditService {
   checkpoint(): Promise<CheckpointOutcome>;
 }
 
-export function createAuditService(deps: Deps): AuditService {
+export interface AuditServiceOptions {
+  /** how long a verify waits for the one walking the chain (verify_gate.ts) */
+  verifyGate?: VerifyGateOptions;
+}
+
+export function createAuditService(deps: Deps, options: AuditServiceOptions = {}): AuditService {
   const append = createAppender(deps);
+  const verify = gateVerify(deps, (o) => verifyAuditChain(deps, o), options.verifyGate);
   const chain = chainSource(deps.clock);
   const cursors = new CursorSealer(deps.config.auditSigningKey);
 
@@ -76,7 +85,7 @@ export function createAuditService(deps: Deps): AuditService {
     record: (ctx, input) => enqueueRecord(deps.kv, append, ctx, input),
 
     list: (query) => listAuditLog(deps, cursors, query),
-    verify: (options) => verifyAuditChain(deps, options),
+    verify: (options = { full: true }) => verify(options),
     async export(ctx, filters, format) {
       await service.record(ctx, {
         action: "audit.export",

@@ -89,6 +89,9 @@ export type WalkResult = Omit<VerifyResult, "head"> & {
   uncovered?: { seq: number; at: number };
 };
 
+/** Entries walked between two turns given to other requests (a KV batch's worth). */
+const YIELD_EVERY = 200;
+
 type WalkRow = { keySeq: number; entry: AuditEntry; indexProblem?: string | null };
 
 /** Walks `(start.seq, head.seq]`, stopping at the first problem. */
@@ -138,6 +141,8 @@ export async function walk(kv: Deno.Kv, options: WalkOptions): Promise<WalkResul
     prevHash = entry.hash;
     intact++;
     expected++;
+    // between batches, let other requests run: a walk from seq 1 is seconds of hashing
+    if (intact % YIELD_EVERY === 0) await new Promise((resolve) => setTimeout(resolve, 0));
   }
   if (expected <= head.seq) {
     return bad(expected, "missing", `entries ${expected}..${head.seq} are gone`);

@@ -30,7 +30,7 @@ export function approvalHashRequired(id = "{id}"): FieldError {
   return {
     path: "body.approval_hash",
     message: "approval_hash is required: read the refund (GET /api/admin/payments/refunds/" +
-      `${id}) and send its approval.hash (64 lowercase hex characters), so that what you ` +
+      `${id}) and send its approval.hash (64 hex characters), so that what you ` +
       "approve is exactly what you read",
   };
 }
