@@ -6,6 +6,7 @@
  */
 
 import { byWhom, type CallContext } from "./actor.ts";
+import { stripeTimeIso } from "./stripe_time.ts";
 
 /** Every dispute status of the pinned SDK (inquiries, chargebacks, appeals, prevented). */
 export const DISPUTE_STATUSES = [
@@ -246,9 +247,9 @@ export function deadlineRefusal(
   r: Pick<DisputeRecord, "evidence_due_by" | "past_due">,
   nowMs: number,
 ): string | null {
-  if (!r.evidence_due_by) return null;
-  const due = new Date(r.evidence_due_by * 1000).toISOString();
-  if (r.evidence_due_by * 1000 <= nowMs) return `the evidence deadline passed at ${due}`;
+  const due = stripeTimeIso(r.evidence_due_by);
+  if (!due) return null; // none, or one stored before the intake refused unusable times
+  if (r.evidence_due_by! * 1000 <= nowMs) return `the evidence deadline passed at ${due}`;
   if (r.past_due) return `the evidence deadline (${due}) has passed (Stripe marks it past_due)`;
   return null;
 }

@@ -4,6 +4,7 @@
  * required), so an event missing one was not sent by Stripe as it is: its
  * record says which field, instead of whatever a missing value breaks later.
  */
+import { stripeTimeProblem } from "./stripe_time.ts";
 
 type Kind = "string" | "number";
 
@@ -17,11 +18,58 @@ const MONEY: Record<string, Kind> = {
 const REQUIRED: Record<string, Record<string, Kind>> = {
   payment_intent: { ...MONEY, created: "number" },
   charge: { ...MONEY, created: "number" },
-  refund: MONEY,
-  dispute: MONEY,
-  customer: { id: "string" },
+  refund: { ...MONEY, created: "number" },
+  dispute: { ...MONEY, created: "number" },
+  customer: { id: "string", created: "number" },
   payment_method: { id: "string" },
+  "radar.early_fraud_warning": { id: "string", created: "number" },
+  review: { id: "string", created: "number" },
 };
+
+/**
+ * The times the service turns into dates (README "API": every time shown is
+ * ISO), by path; a list's items are `list.*.field`. Stripe sends each as whole
+ * seconds since the epoch; `due_by` may be null (no deadline), and a listed
+ * object (a PaymentIntent's charges, a charge's refunds, in older API
+ * versions) is checked like its own events'.
+ */
+const TIMES: Record<string, string[]> = {
+  payment_intent: ["created", "charges.data.*.created", "charges.data.*.refunds.data.*.created"],
+  charge: ["created", "refunds.data.*.created"],
+  refund: ["created"],
+  dispute: ["created", "evidence_details.due_by"],
+  customer: ["created"],
+  "radar.early_fraud_warning": ["created"],
+  review: ["created"],
+};
+
+/** Each value at `path` under `o` (`*`: every item of a list), with its concrete path. */
+function valuesAt(o: unknown, path: string[], at = ""): { path: string; value: unknown }[] {
+  if (path.length === 0) return [{ path: at, value: o }];
+  if (!o || typeof o !== "object") return [];
+  const [head, ...rest] = path;
+  const join = (p: string) => at ? `${at}.${p}` : p;
+  if (head === "*") {
+    if (!Array.isArray(o)) return [];
+    return o.flatMap((item, i) => valuesAt(item, rest, join(String(i))));
+  }
+  return valuesAt((o as Record<string, unknown>)[head], rest, join(head));
+}
+
+/** The first time of `o` (a `type` object) the service cannot show, in words. */
+function timesProblem(type: string, o: Record<string, unknown>): string | null {
+  for (const path of TIMES[type] ?? []) {
+    for (const { path: at, value } of valuesAt(o, path.split("."))) {
+      if (value === undefined || value === null) continue; // a required one is checked above
+      const what = stripeTimeProblem(value);
+      if (!what) continue;
+      const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+      return `data.object.${at}: ${shown} ${what}. Stripe sends times as whole seconds since ` +
+        "the epoch (1970), so this event was not sent by Stripe as it is; it cannot be applied";
+    }
+  }
+  return null;
+}
 
 /**
  * The money amounts the service reads from each object, in the currency's
@@ -76,17 +124,49 @@ function amountsProblem(type: string, o: Record<string, unknown>): string | null
   return null;
 }
 
-/** What is wrong with `object` for the service, in words, or null when nothing is. */
-export function shapeProblem(object: unknown): string | null {
-  if (!object || typeof object !== "object") return "data.object is not an object";
+/** Events the applier takes by their type alone (the others, by their object's `object`). */
+const BY_EVENT_TYPE: Record<string, string> = {
+  "customer.created": "customer",
+  "customer.updated": "customer",
+  "customer.deleted": "customer",
+  "payment_method.attached": "payment_method",
+  "payment_method.detached": "payment_method",
+};
+
+/**
+ * What is wrong with `object` (the `data.object` of an `eventType` event) for
+ * the service, in words, or null when nothing is.
+ */
+export function shapeProblem(object: unknown, eventType?: string): string | null {
+  if (!object || typeof object !== "object" || Array.isArray(object)) {
+    const got = object === null
+      ? "null"
+      : Array.isArray(object)
+      ? "an array"
+      : `a ${typeof object}`;
+    return `data.object is ${got}, not a Stripe object. Stripe sends the object an event is ` +
+      "about as a JSON object, so this event was not sent by Stripe as it is; it cannot be applied";
+  }
   const o = object as Record<string, unknown>;
   const type = typeof o.object === "string" ? o.object : null;
+  const expected = eventType ? BY_EVENT_TYPE[eventType] : undefined;
+  if (expected && type !== expected) {
+    return `data.object.object: ${type === null ? "missing" : JSON.stringify(type)}, not ` +
+      `"${expected}". Stripe sends a ${expected} with every ${eventType} event, so this event ` +
+      "was not sent by Stripe as it is; it cannot be applied";
+  }
   const fields = type ? REQUIRED[type] : undefined;
   if (!fields) return null;
+  // A deleted customer is its id alone (Stripe's `DeletedCustomer`): no `created`.
+  const deleted = type === "customer" && (o.deleted === true || eventType === "customer.deleted");
   const bad = Object.entries(fields).filter(([name, kind]) =>
-    kind === "number" ? typeof o[name] !== "number" : typeof o[name] !== "string"
+    deleted && name === "created" && o[name] === undefined
+      ? false
+      : kind === "number"
+      ? typeof o[name] !== "number"
+      : typeof o[name] !== "string"
   );
-  if (bad.length === 0) return amountsProblem(type!, o);
+  if (bad.length === 0) return timesProblem(type!, o) ?? amountsProblem(type!, o);
   const id = typeof o.id === "string" ? ` ${o.id}` : "";
   const list = bad.map(([name, kind]) =>
     `${name} (${kind === "number" ? "a number" : "a string"}${

@@ -7,6 +7,7 @@
 import { listTransactionRefunds } from "../kv/refunds.ts";
 import { listDisputesOfTransaction } from "../kv/disputes.ts";
 import { listTransactionRetries } from "../kv/retries.ts";
+import { stripeTimeIso } from "../domain/stripe_time.ts";
 
 export interface TransactionActivity {
   refunds: {
@@ -67,7 +68,8 @@ export async function transactionActivity(
       reason: d.reason,
       amount: d.amount,
       currency: d.currency,
-      evidence_due_by: d.evidence_due_by ? new Date(d.evidence_due_by * 1000).toISOString() : null,
+      // null too for an unusable time a record stored before the intake refused them may hold
+      evidence_due_by: stripeTimeIso(d.evidence_due_by),
       created_at: d.created_at,
     })).sort(byCreated),
     retries: retries.map((r) => ({

@@ -67,3 +67,50 @@ Deno.test("CommitBatcher rejects only the write whose commit throws", async () =
     kv.close();
   }
 });
+
+Deno.test("CommitBatcher never puts two writes checking one key in one commit: the second is refused", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const batcher = new CommitBatcher(kv);
+    // the lead commits alone; the rest queue behind it, two of them for one new key
+    const results = await Promise.all([
+      batcher.submit(write(["lead"])),
+      batcher.submit(write(["k", 1])),
+      batcher.submit(write(["k", 2])),
+      batcher.submit(write(["k", 1])),
+      batcher.submit(write(["k", 3])),
+      batcher.submit(write(["k", 1])),
+    ]);
+    assert.deepEqual(results.map((r) => r.ok), [true, true, true, false, true, false]);
+    // the other keys still share one commit with the first of ["k", 1]
+    const stamp = (i: number) => results[i].ok ? (results[i] as { versionstamp: string }) : null;
+    assert.equal(stamp(1)?.versionstamp, stamp(2)?.versionstamp);
+    assert.equal(stamp(1)?.versionstamp, stamp(4)?.versionstamp);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("CommitBatcher keeps two updates checked against one versionstamp apart: one lands", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const batcher = new CommitBatcher(kv);
+    const stored = await kv.set(["rec"], 0);
+    const update = (n: number) => ({
+      add(op: Deno.AtomicOperation) {
+        op.check({ key: ["rec"], versionstamp: stored.versionstamp }).set(["rec"], n);
+      },
+      mutations: 2,
+      bytes: 64,
+    });
+    const results = await Promise.all([
+      batcher.submit(write(["lead"])),
+      batcher.submit(update(1)),
+      batcher.submit(update(2)),
+    ]);
+    assert.deepEqual(results.map((r) => r.ok), [true, true, false]);
+    assert.equal((await kv.get(["rec"])).value, 1);
+  } finally {
+    kv.close();
+  }
+});

@@ -80,6 +80,15 @@ Deno.test("the intake refuses unsigned, forged, wrongly keyed, stale and malform
       const problem = await assertRefused(res, 400, "signature_invalid");
       assert.match(problem.detail, /300 s/);
     });
+    await tc.step("ahead: signed more than 300 s after now (an hour, ten years)", async () => {
+      for (const ahead of [301, 3600, 10 * 365 * 86400]) {
+        const timestamp = Math.floor(t.clock.now() / 1000) + ahead;
+        const res = await postEvent(t.app, body, { timestamp });
+        const problem = await assertRefused(res, 400, "signature_invalid");
+        assert.match(problem.detail, new RegExp(`Stripe-Signature timestamp .* ${ahead} s ahead`));
+        assert.match(problem.detail, /more than 300 s\); check the sender's clock/);
+      }
+    });
     await tc.step("a header with no v1 signature", async () => {
       const res = await postEvent(t.app, body, {
         signature: `t=${Math.floor(t.clock.now() / 1000)}`,
@@ -299,6 +308,15 @@ Deno.test("a signed body that is not an event is 422 and stores nothing", async 
         { path: "body", message: `a JSON object (a Stripe event), not ${got}` },
       ], body);
     }
+    // the event's own time, which the log shows and orders by, is whole seconds too
+    for (const created of [1e20, "soon", 1.5e9 + 0.5]) {
+      const event = { ...makeEvent("customer.created", customerObject()), created };
+      const res = await postEvent(t.app, JSON.stringify(event), { clock: t.clock });
+      const problem = await assertRefused(res, 422, "validation_failed");
+      assert.deepEqual(problem.errors, [
+        { path: "body.created", message: "whole seconds since the epoch" },
+      ], String(created));
+    }
     const bad = await postEvent(t.app, "{", { clock: t.clock });
     assert.deepEqual((await assertRefused(bad, 422, "validation_failed")).errors, [
       { path: "body", message: "not valid JSON" },
@@ -322,3 +340,15 @@ function randomText(n: number): string {
   while (out.length < n) out += Math.random().toString(36).slice(2);
   return out.slice(0, n);
 }
+
+Deno.test("a signature timestamp up to 300 s either side of now is taken (clocks drift)", async () => {
+  await withWebhookApp(async (t) => {
+    for (const off of [-300, 300]) {
+      const event = makeEvent("customer.created", customerObject());
+      const timestamp = Math.floor(t.clock.now() / 1000) + off;
+      const res = await postEvent(t.app, event, { timestamp });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.deepEqual(await res.json(), { received: true, event_id: event.id });
+    }
+  });
+});

@@ -17,6 +17,7 @@ import {
   holdsEvidence,
 } from "../../domain/dispute_evidence.ts";
 import { can, type Permission } from "../../domain/permissions.ts";
+import { stripeTimeIso } from "../../domain/stripe_time.ts";
 
 /** The record's fields the API shows as they are. */
 type ShownAsRecorded = Pick<
@@ -79,7 +80,8 @@ export interface DisputeDetail extends DisputeView {
   history: DisputeHistoryEntry[];
 }
 
-const iso = (s: number | null) => s ? new Date(s * 1000).toISOString() : null;
+/** A record stored before the intake refused unusable times may hold one: shown as null. */
+const iso = (s: number | null) => stripeTimeIso(s);
 
 /** What the view needs besides the record to say what the caller may do. */
 export interface ActionInputs {
@@ -105,7 +107,7 @@ export function disputeView(r: DisputeRecord, a: ActionInputs): DisputeView {
     amount: r.amount,
     currency: r.currency,
     evidence_due_by: iso(r.evidence_due_by),
-    time_left_s: awaitsResponse(r) && r.evidence_due_by ? timeLeft(r, nowMs) : null,
+    time_left_s: awaitsResponse(r) && iso(r.evidence_due_by) ? timeLeft(r, nowMs) : null,
     past_due: r.past_due,
     // records kept before `past_due` marked them overdue too (README "Dispute workbench")
     overdue: r.overdue || (awaitsResponse(r) && r.past_due),
@@ -231,6 +233,11 @@ export function disputeDetail(
  */
 function historyView(h: DisputeHistoryEntry): DisputeHistoryEntry {
   const due = h.changes.evidence_due_by;
-  if (typeof due !== "number") return h;
-  return { ...h, changes: { ...h.changes, evidence_due_by: iso(due) } };
+  if (
+    due === undefined || due === null || typeof due === "string" && !Number.isNaN(Date.parse(due))
+  ) {
+    return h;
+  }
+  // Stripe's seconds; anything else (stored before the intake refused it) is shown as null
+  return { ...h, changes: { ...h.changes, evidence_due_by: iso(due as number) } };
 }

@@ -32,6 +32,7 @@ import {
   type DisputeView,
   disputeView,
 } from "./views.ts";
+import { isStripeTime } from "../../domain/stripe_time.ts";
 
 export interface DisputeQuery extends DisputeFilters {
   limit: number;
@@ -118,6 +119,7 @@ export function createWorkbench(
    */
   async function detail(record: DisputeRecord, role?: string | null): Promise<DisputeDetail> {
     const r = await withCustomer(kv, record);
+    warnUnusableDeadline(r);
     const nowMs = clock.now();
     const [draft, notes, acceptStatus] = await Promise.all([
       getDraft(kv, r.id),
@@ -127,12 +129,29 @@ export function createWorkbench(
     return disputeDetail(r, { draft, notes, nowMs, acceptStatus, role });
   }
 
+  /**
+   * A record stored before the intake refused unusable times may hold one: it is shown as
+   * null (views.ts), and said here so an operator can sync the dispute from Stripe.
+   */
+  function warnUnusableDeadline(r: DisputeRecord): void {
+    const due = r.evidence_due_by;
+    if (due === null || due === 0 || isStripeTime(due)) return;
+    deps.log.warn("dispute record holds an unusable evidence_due_by; shown as null", {
+      dispute_id: r.id,
+      stripe_dispute: r.stripe_dispute,
+      evidence_due_by: String(due),
+      hint: `POST /api/admin/payments/disputes/sync {"dispute_id":"${r.stripe_dispute}"} ` +
+        "fetches Stripe's state of it again",
+    });
+  }
+
   /** A page of disputes, each row's `actions` as `role` may take them (as on the detail). */
   async function list(q: DisputeQuery, role?: string | null): Promise<Page<DisputeView>> {
     const { limit, cursor, ...filters } = q;
     const page = await listDisputes(kv, svc.cursors, filters, { limit, cursor });
     const nowMs = clock.now();
     const data = await Promise.all(page.data.map(async (r) => {
+      warnUnusableDeadline(r);
       const [draft, acceptStatus] = await Promise.all([
         actionsNeedDraft(r, role) ? getDraft(kv, r.id) : null,
         acceptStatusOf(r, nowMs),

@@ -145,7 +145,7 @@ async function applyEvent(
   const { committer, reads } = p;
   const type = event.type as string;
   const object = event.data.object as unknown as { object?: string; id?: string };
-  const malformed = shapeProblem(object);
+  const malformed = shapeProblem(object, type);
   if (malformed) throw new Error(malformed);
   const ctx = stripeContext(event.id);
   const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };

@@ -9,6 +9,7 @@
  */
 import type { CustomerDetails, CustomerRecord, CustomerSnapshot } from "../../domain/customer.ts";
 import { compareOrder } from "./merge.ts";
+import { boundStripeText } from "../../domain/stripe_text.ts";
 
 const DETAIL_KEYS = ["email", "name", "phone", "description", "created"] as const;
 /** at most this many tied snapshots are kept (the greatest by content) */
@@ -31,7 +32,7 @@ export function previousDetails(previous: unknown): Partial<CustomerDetails> | n
   for (const k of DETAIL_KEYS) {
     if (k in previous && k !== "created") {
       const v = (previous as Record<string, unknown>)[k];
-      out[k] = typeof v === "string" ? v : null;
+      out[k] = typeof v === "string" ? boundStripeText(v) : null; // as the details are kept
     }
   }
   return Object.keys(out).length ? out : null;

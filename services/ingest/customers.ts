@@ -16,6 +16,7 @@ import { noChange } from "./commit.ts";
 import { placeDetails, previousDetails } from "./customer_order.ts";
 import { emptyAggregates } from "./aggregates.ts";
 import { idOf, paymentMethodSummary } from "./snapshots.ts";
+import { boundStripeText } from "../../domain/stripe_text.ts";
 
 const MAX_EVENT_IDS = 50;
 const MAX_PAYMENT_METHODS = 20;
@@ -70,10 +71,11 @@ export function applyCustomer(
   const snap: CustomerSnapshot | null = !deleted || typeof c.created === "number"
     ? {
       v: {
-        email: c.email ?? null,
-        name: c.name ?? null,
-        phone: c.phone ?? null,
-        description: c.description ?? null,
+        // cut when far longer than Stripe's own (domain/stripe_text.ts)
+        email: boundStripeText(c.email),
+        name: boundStripeText(c.name),
+        phone: boundStripeText(c.phone),
+        description: boundStripeText(c.description),
         created: new Date(c.created * 1000).toISOString(),
       },
       p: previousDetails(input.previous),

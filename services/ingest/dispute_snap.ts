@@ -11,6 +11,7 @@
  */
 import type Stripe from "stripe";
 import type { DisputeSnap } from "../../domain/transaction.ts";
+import { boundStripeText } from "../../domain/stripe_text.ts";
 
 /** Stripe fields that may come expanded (an object) or not (an id). */
 function idOf(value: string | { id: string } | null | undefined): string | null {
@@ -70,7 +71,7 @@ export function disputeSnap(
     amount: du.amount,
     currency: du.currency,
     status: du.status,
-    reason: du.reason,
+    reason: boundStripeText(du.reason),
     created: du.created,
     evidence_due_by: details?.due_by ?? null,
     submission_count: submissions,
@@ -79,8 +80,9 @@ export function disputeSnap(
     is_charge_refundable: du.is_charge_refundable ?? true,
     has_evidence: details?.has_evidence ?? false,
     past_due: details?.past_due ?? false,
-    submission_method: (details as { submission_method?: string } | undefined)?.submission_method ??
-      null,
+    submission_method: boundStripeText(
+      (details as { submission_method?: string } | undefined)?.submission_method,
+    ),
     fee: bts.reduce((n, b) => n + (b.fee ?? 0), 0),
     order: [disputeRank(du.status, submissions), at, submissions, bts.length],
     ...(readAt === undefined ? {} : { read_at: readAt }),

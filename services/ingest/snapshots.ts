@@ -15,6 +15,7 @@ import type {
   RefundSnap,
   ReviewSnap,
 } from "../../domain/transaction.ts";
+import { boundStripeText } from "../../domain/stripe_text.ts";
 
 /** Stripe fields that may come expanded (an object) or not (an id). */
 export function idOf(value: string | { id: string } | null | undefined): string | null {
@@ -65,8 +66,13 @@ export function paymentMethodSummary(
 ): PaymentMethodSummary | null {
   if (!type) return null;
   const d = (details ?? {}) as { brand?: unknown; last4?: unknown; fingerprint?: unknown };
-  const str = (v: unknown) => typeof v === "string" ? v : null;
-  return { type, brand: str(d.brand), last4: str(d.last4), fingerprint: str(d.fingerprint) };
+  const str = (v: unknown) => typeof v === "string" ? boundStripeText(v) : null;
+  return {
+    type: boundStripeText(type),
+    brand: str(d.brand),
+    last4: str(d.last4),
+    fingerprint: str(d.fingerprint),
+  };
 }
 
 function pmFromObject(pm: Stripe.PaymentMethod | string | null | undefined) {
@@ -77,10 +83,10 @@ function pmFromObject(pm: Stripe.PaymentMethod | string | null | undefined) {
 function errorSummary(e: Stripe.PaymentIntent.LastPaymentError | null): PaymentErrorSummary | null {
   if (!e) return null;
   return {
-    code: e.code ?? null,
-    decline_code: e.decline_code ?? null,
-    advice_code: (e as { advice_code?: string | null }).advice_code ?? null,
-    message: e.message ?? null,
+    code: boundStripeText(e.code),
+    decline_code: boundStripeText(e.decline_code),
+    advice_code: boundStripeText((e as { advice_code?: string | null }).advice_code),
+    message: boundStripeText(e.message),
     charge: e.charge ?? null,
     payment_method: pmFromObject(e.payment_method),
     payment_method_id: idOf(e.payment_method),
@@ -120,7 +126,7 @@ export function piSnap(pi: Stripe.PaymentIntent, at: number, readAt?: number): P
     amount_capturable: pi.amount_capturable ?? 0,
     currency: pi.currency,
     customer: idOf(pi.customer),
-    description: pi.description ?? null,
+    description: boundStripeText(pi.description),
     created: pi.created,
     order: piOrder(pi.status, pi.status === "requires_payment_method" && error !== null, at),
     ...(readAt === undefined ? {} : { read_at: readAt }),
@@ -169,15 +175,15 @@ export function chargeSnap(ch: Stripe.Charge, at: number): ChargeSnap {
     amount_refunded: ch.amount_refunded ?? 0,
     currency: ch.currency,
     customer: idOf(ch.customer),
-    description: ch.description ?? null,
+    description: boundStripeText(ch.description),
     created: ch.created,
     payment_method: pmd
       ? paymentMethodSummary(pmd.type, (pmd as unknown as Record<string, unknown>)[pmd.type])
       : null,
-    failure_code: ch.failure_code ?? null,
-    decline_code: chargeDeclineCode(ch),
-    advice_code: failed ? (ch.outcome?.advice_code ?? null) : null,
-    failure_message: ch.failure_message ?? null,
+    failure_code: boundStripeText(ch.failure_code),
+    decline_code: boundStripeText(chargeDeclineCode(ch)),
+    advice_code: failed ? boundStripeText(ch.outcome?.advice_code) : null,
+    failure_message: boundStripeText(ch.failure_message),
     risk_level: ch.outcome?.risk_level ?? null,
     risk_score: ch.outcome?.risk_score ?? null,
     // Within one second a charge.refunded (more refunded) follows the charge.succeeded.
@@ -207,9 +213,9 @@ export function refundSnap(re: Stripe.Refund, at: number): RefundSnap {
     amount: re.amount,
     currency: re.currency,
     status,
-    refund_id: re.metadata?.refund_id ?? null,
-    reason: re.reason ?? null,
-    failure_reason: re.failure_reason ?? null,
+    refund_id: boundStripeText(re.metadata?.refund_id),
+    reason: boundStripeText(re.reason) as RefundSnap["reason"],
+    failure_reason: boundStripeText(re.failure_reason),
     created: re.created,
     order: [REFUND_RANK[status] ?? 0, at],
   };
@@ -221,7 +227,7 @@ export function efwSnap(w: Stripe.Radar.EarlyFraudWarning, at: number): EfwSnap 
   // `actionable` only ever turns false (once refunded or disputed).
   return {
     id: w.id,
-    fraud_type: w.fraud_type,
+    fraud_type: boundStripeText(w.fraud_type),
     actionable: w.actionable,
     created: w.created,
     order: [w.actionable ? 0 : 1, at],
@@ -232,9 +238,9 @@ export function reviewSnap(r: Stripe.Review, at: number): ReviewSnap {
   return {
     id: r.id,
     open: r.open,
-    reason: r.reason,
-    opened_reason: r.opened_reason ?? null,
-    closed_reason: r.closed_reason ?? null,
+    reason: boundStripeText(r.reason),
+    opened_reason: boundStripeText(r.opened_reason),
+    closed_reason: boundStripeText(r.closed_reason),
     created: r.created,
     order: [r.open ? 0 : 1, at],
   };

@@ -5,16 +5,27 @@
  * A batch whose checks fail (a duplicate event id, a record changed by a
  * replay) is retried item by item, so each caller learns its own outcome.
  *
- * `add` may run more than once (batch, then alone): it must only add the same
- * checks and mutations to `op` each time.
+ * `add` runs more than once (recorded when submitted, then in the batch, then
+ * perhaps alone): it must only add the same checks and mutations each time.
+ *
+ * Two writes that check one key never share a commit: each check is met
+ * against the state before the commit, so two deliveries of one event id
+ * would both pass `versionstamp: null` and both be stored (README, "Stripe
+ * webhooks": "stored once per `event.id`"). The keys a write checks are
+ * read off a recording of its `add` when it is submitted; a write checking a
+ * key already in the forming batch waits for the next one, where its check
+ * meets what the first wrote (a redelivery is then refused, and answered a
+ * duplicate).
  *
  * Why not the ingest group committer (kv/group_commit.ts): these writes are
  * decided before they are queued (they read nothing a batch could make
  * stale), and a write refused alone is an answer (the event id is already
- * taken), not a race to run again. So there is nothing to rebuild and no
- * overlap to track; what both share is the batch sizing (`BatchMeter`).
+ * taken), not a race to run again. So there is nothing to rebuild; what both
+ * share is the batch sizing (`BatchMeter`) and keeping overlapping checks
+ * apart.
  */
 import { BatchMeter } from "../../core/kv_limits.ts";
+import { recordingOp } from "../../kv/group_commit.ts";
 
 export interface BatchWrite {
   add(op: Deno.AtomicOperation): void;
@@ -27,6 +38,8 @@ export type BatchResult = { ok: true; versionstamp: string } | { ok: false };
 
 interface Pending {
   write: BatchWrite;
+  /** the keys its `add` checks, as JSON */
+  checked: string[];
   resolve: (r: BatchResult) => void;
   reject: (e: unknown) => void;
 }
@@ -44,7 +57,9 @@ export class CommitBatcher {
 
   submit(write: BatchWrite): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ write, resolve, reject });
+      const rec = recordingOp();
+      write.add(rec.op);
+      this.#queue.push({ write, checked: rec.checkedKeys(), resolve, reject });
       if (!this.#flushing) this.#flush();
     });
   }
@@ -61,13 +76,27 @@ export class CommitBatcher {
     }
   }
 
+  /**
+   * The next batch, in arrival order, up to the first write that does not fit;
+   * a write checking a key already in the batch stays queued (for the next).
+   */
   #take(): Pending[] {
     const batch: Pending[] = [];
+    const waiting: Pending[] = [];
+    const checked = new Set<string>();
     const meter = new BatchMeter(MAX_ITEMS);
-    while (this.#queue.length && meter.fits(this.#queue[0].write)) {
-      meter.add(this.#queue[0].write);
+    while (this.#queue.length) {
+      const next = this.#queue[0];
+      if (next.checked.some((k) => checked.has(k))) {
+        waiting.push(this.#queue.shift()!);
+        continue;
+      }
+      if (!meter.fits(next.write)) break;
+      meter.add(next.write);
+      for (const k of next.checked) checked.add(k);
       batch.push(this.#queue.shift()!);
     }
+    this.#queue.unshift(...waiting);
     return batch;
   }
 

@@ -12,6 +12,7 @@ import Stripe from "stripe";
 import { createHash, createHmac } from "node:crypto";
 import type { Clock } from "../../core/clock.ts";
 import { AppError } from "../../core/errors.ts";
+import { isStripeTime } from "../../domain/stripe_time.ts";
 
 /** Stripe's own default; a captured delivery replayed later than this is refused. */
 export const SIGNATURE_TOLERANCE_S = 300;
@@ -49,6 +50,7 @@ export function createSignatureVerifier(
           provider,
           clock.now(),
         );
+        refuseFutureTimestamp(header, clock.now());
         return checkShape(event);
       } catch (e) {
         if (e instanceof Stripe.errors.StripeSignatureVerificationError) {
@@ -71,6 +73,24 @@ export function createSignatureVerifier(
     throw new AppError("signature_invalid", `webhook refused: ${lastReason}`);
   }
   return { verify };
+}
+
+/**
+ * The SDK refuses only a timestamp too old; one far ahead is no delivery from
+ * Stripe's now either (README: a `t` more than five minutes off is refused).
+ * Checked once the signature verified, so a forged header learns nothing.
+ */
+function refuseFutureTimestamp(header: string, nowMs: number): void {
+  const t = /(?:^|,)\s*t=(\d+)\s*(?:,|$)/.exec(header)?.[1];
+  if (t === undefined) return; // the SDK refuses a header without one
+  const ahead = Number(t) - Math.floor(nowMs / 1000);
+  if (ahead <= SIGNATURE_TOLERANCE_S) return;
+  throw new AppError(
+    "signature_invalid",
+    `webhook refused: the Stripe-Signature timestamp (t=${t}) is ${ahead} s ahead of this ` +
+      `server's clock (more than ${SIGNATURE_TOLERANCE_S} s); check the sender's clock (Stripe ` +
+      "signs with its own, so also this server's clock, e.g. its NTP sync)",
+  );
 }
 
 /** HMAC-SHA256 in hex by `node:crypto`, on the isolate's thread, without a promise. */
@@ -105,8 +125,8 @@ function checkShape(event: Stripe.Event): Stripe.Event {
   if (typeof e.type !== "string" || e.type.length === 0 || e.type.length > 200) {
     problems.push({ path: "body.type", message: "an event type" });
   }
-  if (typeof e.created !== "number") {
-    problems.push({ path: "body.created", message: "seconds since the epoch" });
+  if (!isStripeTime(e.created)) {
+    problems.push({ path: "body.created", message: "whole seconds since the epoch" });
   }
   if (!data || typeof data.object !== "object" || data.object === null) {
     problems.push({ path: "body.data.object", message: "the event's object" });
