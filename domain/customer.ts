@@ -27,6 +27,18 @@ export interface CustomerSnapshot {
   p: Partial<CustomerDetails> | null;
 }
 
+/**
+ * A tied snapshot as a record keeps it: digests of its details (`h`, in the
+ * order email, name, phone, description, created; null for null) and of what
+ * its `previous_attributes` say (`p`), so that its size does not grow with the
+ * texts; its details (`v`) only while it may still be the one shown.
+ */
+export interface TiedSnapshot {
+  h: (string | null)[];
+  p: Partial<Record<keyof CustomerDetails, string | null>> | null;
+  v?: CustomerDetails;
+}
+
 export interface CustomerRecord {
   id: string;
   email: string | null;
@@ -45,8 +57,11 @@ export interface CustomerRecord {
   detached_payment_methods?: string[];
   /** place of the details shown (`[created, kind]`); empty until an event told them */
   order: number[];
-  /** the snapshots tied at `order` (absent on records written before they were kept) */
-  tied?: CustomerSnapshot[];
+  /**
+   * the snapshots tied at `order` (absent on records written before they were
+   * kept; full `CustomerSnapshot`s on records written before digests were)
+   */
+  tied?: (TiedSnapshot | CustomerSnapshot)[];
   events: string[];
   updated_at: string;
 }
