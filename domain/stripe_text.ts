@@ -10,10 +10,19 @@
  * event's payload (README, "Stripe webhooks").
  */
 
-/** Characters of one Stripe text the records keep. */
+/** Characters (Unicode code points: an emoji is one) of one Stripe text the records keep. */
 export const STRIPE_TEXT_MAX = 1000;
 
-/** `text` as kept: cut at `max` characters (never inside a surrogate pair), marked; null as null. */
+/** zero-width joiner, variation selectors: they bind to the character before them */
+const JOINS = /^[\u200d\ufe0e\ufe0f]$/u;
+/** how far a cut backs off not to split an emoji sequence (past that, it splits it) */
+const MAX_BACK_OFF = 16;
+
+/**
+ * `text` as kept: cut at `max` code points, marked with how many it had; null
+ * as null. The cut never splits a surrogate pair and falls before a joiner or
+ * variation selector and what it binds to, when that is within a few characters.
+ */
 export function boundStripeText(text: string, max?: number): string;
 export function boundStripeText(text: string | null | undefined, max?: number): string | null;
 export function boundStripeText(
@@ -22,10 +31,17 @@ export function boundStripeText(
 ): string | null {
   if (text === null || text === undefined) return null;
   if (typeof text !== "string") return null;
-  if (text.length <= max) return text;
+  if (text.length <= max) return text; // never more code points than UTF-16 units
+  const points = Array.from(text);
+  if (points.length <= max) return text;
   let end = max;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--; // keep a surrogate pair whole
-  return `${text.slice(0, end)}… [cut by payops: ${text.length} characters in all; ` +
+  const binds = (i: number) => i < points.length && JOINS.test(points[i]);
+  for (let back = 0; end > 0 && back < MAX_BACK_OFF; back++) {
+    // the last kept is a joiner, or the first dropped binds to the last kept
+    if (!binds(end - 1) && !binds(end)) break;
+    end--;
+  }
+  if (binds(end - 1) || binds(end)) end = max; // a run of joiners too long: cut where asked
+  return `${points.slice(0, end).join("")}… [cut by payops: ${points.length} characters in all; ` +
     "the event's payload holds the whole text]";
 }
