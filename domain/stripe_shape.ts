@@ -124,14 +124,34 @@ function amountsProblem(type: string, o: Record<string, unknown>): string | null
   return null;
 }
 
-/** Events the applier takes by their type alone (the others, by their object's `object`). */
+/** Events the applier takes by their type alone (the others, by their family below). */
 const BY_EVENT_TYPE: Record<string, string> = {
   "customer.created": "customer",
   "customer.updated": "customer",
   "customer.deleted": "customer",
   "payment_method.attached": "payment_method",
   "payment_method.detached": "payment_method",
+  "charge.refund.updated": "refund",
 };
+
+/**
+ * The families of events about payments the applier takes (their types, by
+ * prefix, as it does), and the kind of object Stripe sends with each; the
+ * first that fits decides (a `charge.dispute.*` is about a dispute).
+ */
+const BY_PREFIX: [string, string][] = [
+  ["payment_intent.", "payment_intent"],
+  ["charge.dispute.", "dispute"],
+  ["charge.", "charge"],
+  ["refund.", "refund"],
+  ["radar.early_fraud_warning.", "radar.early_fraud_warning"],
+  ["review.", "review"],
+];
+
+/** The kind of object Stripe sends with an `eventType` event, for those the service applies. */
+function expectedKind(eventType: string): string | undefined {
+  return BY_EVENT_TYPE[eventType] ?? BY_PREFIX.find(([p]) => eventType.startsWith(p))?.[1];
+}
 
 /**
  * What is wrong with `object` (the `data.object` of an `eventType` event) for
@@ -149,7 +169,7 @@ export function shapeProblem(object: unknown, eventType?: string): string | null
   }
   const o = object as Record<string, unknown>;
   const type = typeof o.object === "string" ? o.object : null;
-  const expected = eventType ? BY_EVENT_TYPE[eventType] : undefined;
+  const expected = eventType ? expectedKind(eventType) : undefined;
   if (expected && type !== expected) {
     return `data.object.object: ${type === null ? "missing" : JSON.stringify(type)}, not ` +
       `"${expected}". Stripe sends a ${expected} with every ${eventType} event, so this event ` +
