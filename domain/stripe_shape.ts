@@ -124,6 +124,58 @@ function amountsProblem(type: string, o: Record<string, unknown>): string | null
   return null;
 }
 
+/**
+ * Ids longer than this are refused: Stripe's are far shorter, and the service
+ * keeps them in KV keys (at most 2,049 bytes, several ids in some).
+ */
+export const STRIPE_ID_MAX = 255;
+
+/**
+ * The ids the service keeps in keys, by path (a value may be an id or an
+ * expanded object with its `id`; a list's items are `list.*.field`).
+ */
+const IDS: Record<string, string[]> = {
+  payment_intent: [
+    "id",
+    "customer",
+    "payment_method",
+    "latest_charge",
+    "last_payment_error.payment_method",
+    "charges.data.*.id",
+    "charges.data.*.customer",
+    "charges.data.*.payment_intent",
+    "charges.data.*.payment_method",
+    "charges.data.*.refunds.data.*.id",
+  ],
+  charge: ["id", "customer", "payment_intent", "payment_method", "refunds.data.*.id"],
+  refund: ["id", "charge", "payment_intent"],
+  dispute: ["id", "charge", "payment_intent"],
+  customer: ["id"],
+  payment_method: ["id", "customer"],
+  "radar.early_fraud_warning": ["id", "charge", "payment_intent"],
+  review: ["id", "charge", "payment_intent"],
+};
+
+function idProblem(path: string, value: unknown): string | null {
+  const expanded = value && typeof value === "object" && !Array.isArray(value);
+  const id = expanded ? (value as { id?: unknown }).id : value;
+  if (typeof id !== "string" || id.length <= STRIPE_ID_MAX) return null;
+  return `${path}${expanded ? ".id" : ""}: an id of ${id.length} characters ` +
+    `(${JSON.stringify(id.slice(0, 12) + "…")}), past the ${STRIPE_ID_MAX} the service keeps. ` +
+    "Stripe's ids are far shorter, so this event was not sent by Stripe as it is; it cannot be applied";
+}
+
+/** The first id of `o` (a `type` object) too long to keep, in words. */
+function idsProblem(type: string, o: Record<string, unknown>): string | null {
+  for (const path of IDS[type] ?? []) {
+    for (const { path: at, value } of valuesAt(o, path.split("."))) {
+      const problem = idProblem(`data.object.${at}`, value);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
 /** Events the applier takes by their type alone (the others, by their family below). */
 const BY_EVENT_TYPE: Record<string, string> = {
   "customer.created": "customer",
@@ -154,10 +206,15 @@ function expectedKind(eventType: string): string | undefined {
 }
 
 /**
- * What is wrong with `object` (the `data.object` of an `eventType` event) for
- * the service, in words, or null when nothing is.
+ * What is wrong with `object` (the `data.object` of an `eventType` event,
+ * `previous` its `data.previous_attributes`) for the service, in words, or
+ * null when nothing is.
  */
-export function shapeProblem(object: unknown, eventType?: string): string | null {
+export function shapeProblem(
+  object: unknown,
+  eventType?: string,
+  previous?: unknown,
+): string | null {
   if (!object || typeof object !== "object" || Array.isArray(object)) {
     const got = object === null
       ? "null"
@@ -186,7 +243,16 @@ export function shapeProblem(object: unknown, eventType?: string): string | null
       ? typeof o[name] !== "number"
       : typeof o[name] !== "string"
   );
-  if (bad.length === 0) return timesProblem(type!, o) ?? amountsProblem(type!, o);
+  if (bad.length === 0) {
+    return timesProblem(type!, o) ?? amountsProblem(type!, o) ?? idsProblem(type!, o) ??
+      // the customer a payment method was detached from (services/ingest/customers.ts)
+      (eventType === "payment_method.detached" && previous && typeof previous === "object"
+        ? idProblem(
+          "data.previous_attributes.customer",
+          (previous as Record<string, unknown>).customer,
+        )
+        : null);
+  }
   const id = typeof o.id === "string" ? ` ${o.id}` : "";
   const list = bad.map(([name, kind]) =>
     `${name} (${kind === "number" ? "a number" : "a string"}${

@@ -145,13 +145,13 @@ async function applyEvent(
   const { committer, reads } = p;
   const type = event.type as string;
   const object = event.data.object as unknown as { object?: string; id?: string };
-  const malformed = shapeProblem(object, type);
+  const previous = (event.data as { previous_attributes?: Record<string, unknown> })
+    .previous_attributes;
+  const malformed = shapeProblem(object, type, previous);
   if (malformed) throw new Error(malformed);
   const ctx = stripeContext(event.id);
   const commit = { alsoInCommit: options.alsoInCommit, plainOnly: options.atIntake === true };
   const input = { eventId: event.id, eventType: type, at: event.created, ctx, commit };
-  const previous = (event.data as { previous_attributes?: Record<string, unknown> })
-    .previous_attributes;
   if (type === "customer.created" || type === "customer.updated" || type === "customer.deleted") {
     return await applyCustomer(reads, committer, object as Stripe.Customer, { ...input, previous });
   }
