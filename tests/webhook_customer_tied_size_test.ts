@@ -6,32 +6,18 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import { stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 import { listJobs } from "../kv/jobs.ts";
 import { getCustomer } from "../kv/customers.ts";
 import { keys } from "../kv/keys.ts";
 import type { CustomerRecord } from "../domain/customer.ts";
 
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
 /** processed, or ignored as changing nothing shown; never failed */
 async function deliver(t: TestApp, event: Stripe.Event, ignorable = false) {
-  const res = await postEvent(t.app, event, { clock: t.clock });
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  await t.services.webhooks.drain();
-  const stored = await t.services.webhooks.get(event.id);
+  const stored = await deliverSettled(t, event);
   const status = ignorable && stored.status === "ignored" ? "processed" : stored.status;
   assert.equal(status, "processed", `${event.type}: ${stored.last_error ?? ""}`);
   assert.equal(stored.attempts, 1);
@@ -69,7 +55,7 @@ async function shownName(t: TestApp, id: string): Promise<string> {
 
 Deno.test("20 same-second customer.updated of ~6 KB each are processed; the last is shown", async () => {
   for (const reversed of [false, true]) {
-    await withIntake(async (t) => {
+    await withIntakeApp(async (t) => {
       const id = "cus_r3lim";
       const updates = Array.from(
         { length: 20 },
@@ -84,7 +70,7 @@ Deno.test("20 same-second customer.updated of ~6 KB each are processed; the last
 });
 
 Deno.test("20 same-second updates without previous_attributes, each text 1,000 wide characters, are processed", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const id = "cus_r3wide";
     const wide = (k: number) => ({
       id,
@@ -108,7 +94,7 @@ Deno.test("20 same-second updates without previous_attributes, each text 1,000 w
 });
 
 Deno.test("a record whose tied snapshots were kept whole (written before digests) is read as before", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const id = "cus_r3legacy";
     // two same-second updates, the record written with full snapshots
     await deliver(t, customerEvent(id, 0));

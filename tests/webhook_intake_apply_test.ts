@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { auditEntries } from "./helpers/identity.ts";
-import { kvSnapshot, makeEvent, postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { kvSnapshot, makeEvent, postEvent, withIntakeApp } from "./helpers/webhooks.ts";
 import { paymentIntentObject, paymentStory, stripeEvent, T0 } from "./helpers/stripe_objects.ts";
 import { keys } from "../kv/keys.ts";
 import { listJobs } from "../kv/jobs.ts";
@@ -12,16 +12,6 @@ import { WEBHOOK_RETENTION_MS } from "../services/webhooks/outcome.ts";
 import { systemContext } from "../domain/actor.ts";
 
 /** The real applier (services.stripeEvents): the intake applies plain ingestion itself. */
-async function withIntake(fn: (t: TestApp) => Promise<void>, options: { file?: boolean } = {}) {
-  const t = await createTestApp({ env: WEBHOOK_ENV, ...options });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
 async function post(t: TestApp, event: Stripe.Event) {
   const res = await postEvent(t.app, event, { clock: t.clock });
   assert.equal(res.status, 200);
@@ -38,7 +28,7 @@ async function versionstampOf(kv: Deno.Kv, key: Deno.KvKey) {
 }
 
 Deno.test("a payment event is applied in the commit that stores it: processed before Stripe's answer, no job", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const pi = paymentIntentObject({
       amount: 4200,
       customer: "cus_atIntake1",
@@ -69,7 +59,7 @@ Deno.test("a payment event is applied in the commit that stores it: processed be
 });
 
 Deno.test("a small payload is kept in the record, deflated, and processed events stay out of the status index", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ customer: "cus_atIntake2", status: "succeeded" }),
@@ -99,7 +89,7 @@ Deno.test("a small payload is kept in the record, deflated, and processed events
 });
 
 Deno.test("concurrent deliveries of one event through the intake store it once and apply it once", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ amount: 1800, customer: "cus_atIntake3", status: "succeeded" }),
@@ -115,7 +105,7 @@ Deno.test("concurrent deliveries of one event through the intake store it once a
 });
 
 Deno.test("on a file KV with a read handle, a burst of deliveries (each twice) is applied once each", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const stories = Array.from(
       { length: 30 },
       (_, i) => paymentStory({ customer: `cus_burst${i % 4}`, amount: 1000 + i }),
@@ -135,7 +125,7 @@ Deno.test("on a file KV with a read handle, a burst of deliveries (each twice) i
 });
 
 Deno.test("a redelivery of an event applied at intake is a duplicate and writes nothing", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ customer: "cus_atIntake4", status: "succeeded" }),
@@ -154,7 +144,7 @@ Deno.test("a redelivery of an event applied at intake is a duplicate and writes 
 });
 
 Deno.test("an event type that is not processed is stored as ignored at intake, with no job", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = makeEvent("issuing_card.created", { id: "ic_456", object: "issuing.card" });
     await post(t, event);
     const stored = await t.services.webhooks.get(event.id);
@@ -169,7 +159,7 @@ Deno.test("an event type that is not processed is stored as ignored at intake, w
 });
 
 Deno.test("a refund is not applied at intake: it goes to the background with a job, and its audit entries, the record and the job removal share one commit", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const story = paymentStory({ customer: "cus_atIntake5", amount: 2500 });
     for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) await post(t, e);
     const { created } = story.refund(T0 + 60, 500);
@@ -200,7 +190,7 @@ Deno.test("a refund is not applied at intake: it goes to the background with a j
 Deno.test("an event that needs a read-back from Stripe is not applied at intake; the read-back runs in the background", async () => {
   // createTestApp's gateway refuses every call: the background attempt fails on it, the
   // intake never gets there (it answers 200 after storing the event and its job).
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const story = paymentStory({ customer: "cus_atIntake6" });
     const second = T0 + 30;
     for (const e of story.failed(second)) await post(t, e);
@@ -223,7 +213,7 @@ Deno.test("an event that needs a read-back from Stripe is not applied at intake;
 });
 
 Deno.test("a forced replay of an event applied at intake changes nothing and keeps it processed", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ amount: 900, customer: "cus_atIntake7", status: "succeeded" }),
@@ -241,7 +231,7 @@ Deno.test("a forced replay of an event applied at intake changes nothing and kee
 });
 
 Deno.test("the retention sweep removes everything an event applied at intake stored", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const event = stripeEvent(
       "payment_intent.succeeded",
       paymentIntentObject({ customer: "cus_atIntake8", status: "succeeded" }),
@@ -256,7 +246,7 @@ Deno.test("the retention sweep removes everything an event applied at intake sto
 });
 
 Deno.test("records stored before payloads were deflated still read: inline JSON and UTF-8 chunks", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const json = JSON.stringify({ id: "evt_old_format", object: "event", note: "é".repeat(40) });
     const base = {
       log_id: "whe_old",
@@ -297,7 +287,7 @@ Deno.test("records stored before payloads were deflated still read: inline JSON 
 });
 
 Deno.test("a payload that stays large deflated is chunked, deflated, and reads back intact", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     // random text does not deflate much: over the inline limit and over one chunk
     const noise = Array.from({ length: 12_000 }, () => Math.random().toString(36).slice(2, 10));
     const event = stripeEvent(

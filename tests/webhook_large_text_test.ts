@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin } from "./helpers/identity.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import {
   GENERIC_DECLINE,
   paymentStory,
@@ -24,24 +24,10 @@ const CUT = new RegExp(
   `^d{${STRIPE_TEXT_MAX}}… \\[cut by payops: ${HUGE.length} characters in all; `,
 );
 
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
 async function deliver(t: TestApp, event: Stripe.Event) {
   const body = JSON.stringify(event);
   assert.ok(new TextEncoder().encode(body).length < 512 * 1024, "under the intake's limit");
-  const res = await postEvent(t.app, body, { clock: t.clock });
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  await t.services.webhooks.drain();
-  const stored = await t.services.webhooks.get(event.id);
+  const stored = await deliverSettled(t, body);
   assert.equal(stored.status, "processed", stored.last_error ?? "");
   assert.equal(stored.attempts, 1);
   assert.deepEqual(stored.payload, JSON.parse(body), "the payload keeps the whole text");
@@ -49,7 +35,7 @@ async function deliver(t: TestApp, event: Stripe.Event) {
 }
 
 Deno.test("a customer event with a 500 KiB description (or name) is processed, the text kept cut and marked", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const id = testId("cus");
     const customer = (fields: Record<string, unknown>, at: number, type = "customer.created") =>
       stripeEvent(type, {
@@ -89,7 +75,7 @@ Deno.test("a customer event with a 500 KiB description (or name) is processed, t
 });
 
 Deno.test("a payment whose description and decline message are 250 KiB each is processed", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const story = paymentStory({ customer: "cus_bigText", amount: 1200 });
     const [chargeFailed, piFailed] = story.failed(T0 + 5, GENERIC_DECLINE);
     const half = "m".repeat(250 * 1024);

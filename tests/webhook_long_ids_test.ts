@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import {
   cardPaymentMethod,
   chargeObject,
@@ -19,28 +18,10 @@ import {
   T0,
 } from "./helpers/stripe_objects.ts";
 
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
-async function deliver(t: TestApp, event: Stripe.Event) {
-  const res = await postEvent(t.app, event, { clock: t.clock });
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  await t.services.webhooks.drain();
-  return await t.services.webhooks.get(event.id);
-}
-
 const long = (prefix: string, n = 3000) => prefix + "y".repeat(n);
 
 Deno.test("an id past 255 characters fails naming data.object.<field>, not a KV key error", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const base = { amount: 1000, currency: "usd", created: T0 };
     const charge = (o: Record<string, unknown>) =>
       Object.assign(chargeObject({ ...base, payment_intent: "pi_ok1", customer: "cus_ok1" }), o);
@@ -73,7 +54,7 @@ Deno.test("an id past 255 characters fails naming data.object.<field>, not a KV 
       ["payment_method.detached", "id", cardPaymentMethod({ id: long("pm_") })],
     ];
     for (const [type, field, object] of cases) {
-      const stored = await deliver(t, stripeEvent(type, object as { id: string }, T0 + 1));
+      const stored = await deliverSettled(t, stripeEvent(type, object as { id: string }, T0 + 1));
       assert.equal(stored.status, "failed", `${type} ${field}: ${stored.detail}`);
       assert.match(
         stored.last_error ?? "",
@@ -86,7 +67,7 @@ Deno.test("an id past 255 characters fails naming data.object.<field>, not a KV 
     const detached = stripeEvent("payment_method.detached", cardPaymentMethod(), T0 + 1, {
       previous: { customer: long("cus_") },
     });
-    const stored1 = await deliver(t, detached);
+    const stored1 = await deliverSettled(t, detached);
     assert.equal(stored1.status, "failed", stored1.detail ?? "");
     assert.match(
       stored1.last_error ?? "",
@@ -94,7 +75,7 @@ Deno.test("an id past 255 characters fails naming data.object.<field>, not a KV 
     );
     // 255 characters are still an id
     const fits = customerObject({ id: long("cus_", 251) });
-    const stored = await deliver(t, stripeEvent("customer.created", fits, T0 + 2));
+    const stored = await deliverSettled(t, stripeEvent("customer.created", fits, T0 + 2));
     assert.equal(stored.status, "processed", stored.last_error ?? "");
   });
 });

@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import {
   chargeObject,
   customerObject,
@@ -20,29 +19,11 @@ import {
   T0,
 } from "./helpers/stripe_objects.ts";
 
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
-async function deliver(t: TestApp, event: Stripe.Event) {
-  const res = await postEvent(t.app, event, { clock: t.clock });
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  await t.services.webhooks.drain();
-  return await t.services.webhooks.get(event.id);
-}
-
 Deno.test("an event about another kind of object than its type's fails naming data.object.object", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const story = paymentStory({ customer: "cus_kind1", amount: 3000 });
     for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) {
-      assert.equal((await deliver(t, e)).status, "processed");
+      assert.equal((await deliverSettled(t, e)).status, "processed");
     }
     const refund = refundObject({
       charge: story.ch,
@@ -78,7 +59,7 @@ Deno.test("an event about another kind of object than its type's fails naming da
       ["review.opened", efw, "review"],
     ];
     for (const [type, object, expected] of cases) {
-      const stored = await deliver(t, stripeEvent(type, object, T0 + 9));
+      const stored = await deliverSettled(t, stripeEvent(type, object, T0 + 9));
       const got = (object as unknown as { object: string }).object;
       assert.equal(stored.status, "failed", `${type} carrying a ${got}: ${stored.detail}`);
       assert.ok(

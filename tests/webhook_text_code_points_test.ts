@@ -6,20 +6,10 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { type TestApp } from "./helpers/app.ts";
+import { postEvent, withIntakeApp } from "./helpers/webhooks.ts";
 import { stripeEvent, T0, testId } from "./helpers/stripe_objects.ts";
 import { boundStripeText } from "../domain/stripe_text.ts";
-
-async function withIntake(fn: (t: TestApp) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t);
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
 
 /** the customer's name as kept after a customer.created carrying `name` */
 async function keptName(t: TestApp, name: string): Promise<string> {
@@ -47,14 +37,14 @@ async function keptName(t: TestApp, name: string): Promise<string> {
 const marker = (n: number) => `… [cut by payops: ${n} characters in all; `;
 
 Deno.test("600 emoji are 600 characters: kept whole", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const name = "😀".repeat(600);
     assert.equal(await keptName(t, name), name);
   });
 });
 
 Deno.test("1,200 emoji are cut at 1,000 and the marker says 1200 characters", async () => {
-  await withIntake(async (t) => {
+  await withIntakeApp(async (t) => {
     const kept = await keptName(t, "😀".repeat(1200));
     assert.ok(kept.startsWith("😀".repeat(1000) + marker(1200)), kept.slice(990 * 2, 2100));
   });

@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
-import { createTestApp, type TestApp } from "./helpers/app.ts";
+import { type TestApp } from "./helpers/app.ts";
 import { authHeaders, createAdmin, type TestAdmin } from "./helpers/identity.ts";
-import { postEvent, WEBHOOK_ENV } from "./helpers/webhooks.ts";
+import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import { paymentStory, stripeEvent, T0, testId } from "./helpers/stripe_objects.ts";
 import { getDispute, getDisputeIdByStripe } from "../kv/disputes.ts";
 import { keys } from "../kv/keys.ts";
@@ -17,26 +17,12 @@ import { keys } from "../kv/keys.ts";
 const API = "/api/admin/payments";
 
 async function withIntake(fn: (t: TestApp, admin: TestAdmin) => Promise<void>) {
-  const t = await createTestApp({ env: WEBHOOK_ENV });
-  try {
-    await fn(t, await createAdmin(t, "admin"));
-  } finally {
-    await t.services.webhooks.drain();
-    await t.close();
-  }
-}
-
-async function deliver(t: TestApp, event: Stripe.Event) {
-  const res = await postEvent(t.app, event, { clock: t.clock });
-  assert.equal(res.status, 200, await res.clone().text());
-  await res.body?.cancel();
-  await t.services.webhooks.drain();
-  return await t.services.webhooks.get(event.id);
+  await withIntakeApp(async (t) => await fn(t, await createAdmin(t, "admin")));
 }
 
 async function paid(t: TestApp, customer: string) {
   const story = paymentStory({ customer, amount: 5000 });
-  for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) await deliver(t, e);
+  for (const e of [story.created(T0), ...story.succeeded(T0 + 1)]) await deliverSettled(t, e);
   return story;
 }
 
@@ -67,7 +53,7 @@ Deno.test("a dispute whose evidence due_by is no Stripe time fails naming the fi
         [-1, "-1 is out of range"],
       ] as const
     ) {
-      const stored = await deliver(t, disputeWithDueBy(story, dueBy));
+      const stored = await deliverSettled(t, disputeWithDueBy(story, dueBy));
       assert.equal(stored.status, "failed", `due_by ${dueBy}`);
       assert.ok(
         stored.last_error?.startsWith(`data.object.evidence_details.due_by: ${said}`),
@@ -80,7 +66,7 @@ Deno.test("a dispute whose evidence due_by is no Stripe time fails naming the fi
     const shown = await get(t, admin, `/transactions/${txn.id}`);
     assert.equal(shown.dispute_status, null);
     // a null due_by is Stripe's own (no deadline): applied
-    const none = await deliver(t, disputeWithDueBy(story, null));
+    const none = await deliverSettled(t, disputeWithDueBy(story, null));
     assert.equal(none.status, "processed", none.last_error ?? "");
     const listed = await get(t, admin, "/disputes");
     assert.equal(listed.data.length, 1);
@@ -136,7 +122,7 @@ Deno.test("a missing or unusable created, on any object, fails naming data.objec
       ],
     ];
     for (const [name, event, expected] of cases) {
-      const stored = await deliver(t, event);
+      const stored = await deliverSettled(t, event);
       assert.equal(stored.status, "failed", name);
       assert.match(stored.last_error ?? "", expected, name);
       assert.doesNotMatch(stored.last_error ?? "", /Invalid time value/, name);
@@ -147,7 +133,7 @@ Deno.test("a missing or unusable created, on any object, fails naming data.objec
       object: "customer",
       deleted: true,
     } as { id: string }, T0 + 99);
-    const deleted = await deliver(t, gone);
+    const deleted = await deliverSettled(t, gone);
     assert.equal(deleted.status, "processed", deleted.last_error ?? "");
   });
 });
@@ -156,7 +142,7 @@ Deno.test("a dispute record stored with an unusable evidence_due_by (before the 
   await withIntake(async (t, admin) => {
     const story = await paid(t, "cus_dueBy2");
     const event = story.dispute(T0 + 86400, "charge.dispute.created", { id: testId("du") });
-    assert.equal((await deliver(t, event)).status, "processed");
+    assert.equal((await deliverSettled(t, event)).status, "processed");
     const du = (event.data.object as { id: string }).id;
     const id = (await getDisputeIdByStripe(t.kv, du)).value!;
     const txn = await t.services.transactions.get(story.pi);

@@ -112,6 +112,36 @@ export async function postEvent(
   return await app.fetch(await signedRequest(event, options));
 }
 
+/**
+ * A test app with webhook secrets and the real applier (`file`: on a temp-file KV), for tests
+ * of what the intake applies; drains background processing before closing.
+ */
+export async function withIntakeApp(
+  fn: (t: TestApp) => Promise<void>,
+  options: { file?: boolean } = {},
+): Promise<void> {
+  const t = await createTestApp({ env: WEBHOOK_ENV, ...options });
+  try {
+    await fn(t);
+  } finally {
+    await t.services.webhooks.drain();
+    await t.close();
+  }
+}
+
+/**
+ * Delivers a signed event through the route (answered 200, else the test fails with the
+ * answer), waits for its processing and returns its log record as `GET` shows it.
+ */
+export async function deliverSettled(t: TestApp, event: Stripe.Event | string) {
+  const res = await postEvent(t.app, event, { clock: t.clock });
+  if (res.status !== 200) throw new Error(`intake answered ${res.status}: ${await res.text()}`);
+  await res.body?.cancel();
+  await t.services.webhooks.drain();
+  const id = typeof event === "string" ? (JSON.parse(event) as { id: string }).id : event.id;
+  return await t.services.webhooks.get(id);
+}
+
 // --- appliers for tests that need to fail or count --------------------------
 
 /** Wraps an applier: counts calls per event id, and fails on demand. */
