@@ -5,7 +5,6 @@
  * nothing of it is applied (README, "Stripe webhooks").
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
 import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import {
   cardPaymentMethod,

@@ -5,7 +5,6 @@
  * webhooks"); it is neither applied as that other kind nor "not processed".
  */
 import assert from "node:assert/strict";
-import type Stripe from "stripe";
 import { deliverSettled, withIntakeApp } from "./helpers/webhooks.ts";
 import {
   chargeObject,
